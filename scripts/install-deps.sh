@@ -1,0 +1,55 @@
+#!/bin/sh
+# Installs the Debian packages mdagent needs to build, run, test and benchmark.
+# Idempotent: installs only what is missing. Works as root or through sudo.
+#   scripts/install-deps.sh            build + run + test packages
+#   scripts/install-deps.sh --bench    also the benchmark references (nginx, wrk, h2load...)
+#   scripts/install-deps.sh --browser  also chromium + node for the dashboard browser tests
+set -eu
+
+BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev \
+ libwebsockets-dev libuv1-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 \
+ libpq-dev libhiredis-dev libyaml-dev zlib1g-dev libcriterion-dev"
+TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets"
+BENCH="nginx-light wrk nghttp2-client hyperfine"
+BROWSER="chromium"
+# Node.js may come from another repository already (nodesource); only add Debian's when absent.
+NODE=""
+command -v npm >/dev/null 2>&1 || NODE="nodejs npm"
+
+want="$BUILD $TEST"
+for a in "$@"; do
+    case "$a" in
+    --bench) want="$want $BENCH $NODE" ;;
+    --browser) want="$want $BROWSER $NODE" ;;
+    *) echo "install-deps: unknown option $a" >&2; exit 2 ;;
+    esac
+done
+
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install:$missing" >&2; exit 1; }
+    SUDO="sudo"
+fi
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists once per machine (or when they are older than a day).
+stamp=/var/lib/apt/periodic/update-success-stamp
+if [ ! -d /var/lib/apt/lists/partial ] || [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+    $SUDO apt-get update -qq
+fi
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Debian starts services on install; the tests run their own servers on their own ports.
+for svc in postgresql redis-server nginx; do
+    if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+    $SUDO service "$svc" stop >/dev/null 2>&1 || true
+done
+exit 0

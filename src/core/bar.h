@@ -1,0 +1,82 @@
+/* bar.h - the domain records: OHLCV bars, quotes, and where they came from.
+ *
+ * A bar belongs to one (symbol, interval); collections of bars of one series are held
+ * in an md_bar_vec, oldest first. Prices are doubles kept exactly as received; volume is
+ * a double so fractional crypto volume survives. Unknown optional fields: vwap = NAN,
+ * trades = -1, quality = -1 (not scored yet). */
+#ifndef MD_CORE_BAR_H
+#define MD_CORE_BAR_H
+
+#include "core/interval.h"
+#include "core/symbol.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where data came from (API.md "Source names"). Stored as the small integer. */
+#define MD_SOURCES(X)                                                                          \
+    X(UNKNOWN, "unknown")                                                                      \
+    X(YAHOO, "yahoo")                                                                          \
+    X(ALPHAVANTAGE, "alphavantage")                                                            \
+    X(FINNHUB, "finnhub")                                                                      \
+    X(POLYGON, "polygon")                                                                      \
+    X(TWELVEDATA, "twelvedata")                                                                \
+    X(CSV, "csv")                                                                              \
+    X(REPLAY, "replay")                                                                        \
+    X(SIMULATOR, "simulator")                                                                  \
+    X(INGEST, "ingest")
+
+typedef enum md_source_id {
+#define X(id, name) MD_SRC_##id,
+    MD_SOURCES(X)
+#undef X
+        MD_SRC_COUNT
+} md_source_id;
+
+const char *md_source_name(int id);
+/* Returns the id for a name, or -1. */
+int md_source_parse(const char *name);
+
+typedef struct md_bar {
+    int64_t ts; /* bucket start, epoch seconds UTC */
+    double open, high, low, close;
+    double volume;
+    double vwap;    /* NAN when unknown */
+    int64_t trades; /* -1 when unknown */
+    float quality;  /* 0..100, -1 when not scored */
+    uint8_t source; /* md_source_id */
+} md_bar;
+
+typedef struct md_quote {
+    char symbol[MD_SYMBOL_MAX + 1];
+    int64_t ts; /* epoch seconds of the price */
+    double price;
+    double volume; /* NAN when unknown */
+    double bid, ask; /* NAN when unknown */
+    float quality;
+    uint8_t source;
+} md_quote;
+
+/* Initialises optional fields to "unknown". */
+void md_bar_init(md_bar *b);
+void md_quote_init(md_quote *q);
+
+typedef struct md_bar_vec {
+    md_bar *v;
+    size_t n, cap;
+} md_bar_vec;
+
+void md_bar_vec_init(md_bar_vec *bv);
+void md_bar_vec_deinit(md_bar_vec *bv);
+void md_bar_vec_push(md_bar_vec *bv, const md_bar *b);
+void md_bar_vec_reserve(md_bar_vec *bv, size_t n);
+/* Sorts by ts and keeps the last of equal timestamps (upsert order). */
+void md_bar_vec_sort_dedup(md_bar_vec *bv);
+
+/* Aggregates bars (sorted by ts, any finer interval) into buckets of iv:
+ * open = first, high = max, low = min, close = last, volume = sum, vwap volume-weighted
+ * when every input has one, trades summed when every input has them. quality is the
+ * minimum of the inputs. Appends to out. */
+void md_bars_aggregate(const md_bar *in, size_t n, md_interval iv, md_bar_vec *out);
+
+#endif

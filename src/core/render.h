@@ -1,0 +1,24 @@
+/* render.h - the wire forms of bars, quotes and errors (JSON per API.md, and CSV).
+ *
+ * Shared by the REST server, the CLI (`mdagent query`) and the stream, so every edge
+ * writes the same shapes. Numbers round-trip (md_buf_num); timestamps are RFC 3339 UTC. */
+#ifndef MD_CORE_RENDER_H
+#define MD_CORE_RENDER_H
+
+#include "core/bar.h"
+#include "core/buf.h"
+
+/* {"timestamp":..,"open":..,"high":..,"low":..,"close":..,"volume":..,"source":..,
+ *  "quality":..[,"vwap":..][,"trades":..]} */
+void md_render_bar_json(md_buf *b, const md_bar *bar);
+/* A JSON array of bars. */
+void md_render_bars_json_array(md_buf *b, const md_bar *bars, size_t n);
+/* CSV with header "timestamp,open,high,low,close,volume,source,quality". */
+void md_render_bars_csv(md_buf *b, const md_bar *bars, size_t n);
+/* {"error":{"code":"..","message":".."}} for rc (API code from errors.def). */
+void md_render_error_json(md_buf *b, int rc, const char *message);
+/* Letter grade for a 0..100 score (A+ 97, A 93, A- 90, B+ 87, B 83, B- 80, C+ 77, C 73,
+ * C- 70, D+ 67, D 60, F below); "N/A" for a negative score. */
+const char *md_grade_for_score(double score);
+
+#endif

@@ -1,0 +1,99 @@
+/* workq.c - mutex + condvar job queue. */
+#include "core/workq.h"
+
+#include "core/mem.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct job {
+    md_job_fn fn;
+    void *arg;
+    struct job *next;
+} job;
+
+struct md_workq {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    job *head, *tail;
+    size_t pending;
+    int stop;
+    int n;
+    pthread_t *threads;
+};
+
+static void *run(void *arg)
+{
+    md_workq *q = arg;
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        while (!q->head && !q->stop) pthread_cond_wait(&q->cond, &q->lock);
+        if (!q->head) break; /* stopping and drained */
+        job *j = q->head;
+        q->head = j->next;
+        if (!q->head) q->tail = NULL;
+        q->pending--;
+        pthread_mutex_unlock(&q->lock);
+        j->fn(j->arg);
+        md_free(j);
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+md_workq *md_workq_new(int n, const char *name)
+{
+    md_workq *q = md_calloc(1, sizeof *q);
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->cond, NULL);
+    q->n = n > 0 ? n : 1;
+    q->threads = md_calloc((size_t)q->n, sizeof *q->threads);
+    for (int i = 0; i < q->n; i++) {
+        pthread_create(&q->threads[i], NULL, run, q);
+        char tn[16];
+        snprintf(tn, sizeof tn, "%.8s-%d", name ? name : "work", i % 1000);
+        pthread_setname_np(q->threads[i], tn);
+    }
+    return q;
+}
+
+void md_workq_submit(md_workq *q, md_job_fn fn, void *arg)
+{
+    job *j = md_malloc(sizeof *j);
+    j->fn = fn;
+    j->arg = arg;
+    j->next = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->pending++;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+size_t md_workq_pending(md_workq *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->pending;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+void md_workq_free(md_workq *q)
+{
+    if (!q) return;
+    pthread_mutex_lock(&q->lock);
+    q->stop = 1;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    for (int i = 0; i < q->n; i++) pthread_join(q->threads[i], NULL);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->cond);
+    md_free(q->threads);
+    md_free(q);
+}

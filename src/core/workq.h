@@ -1,0 +1,22 @@
+/* workq.h - a fixed pool of worker threads running submitted jobs in FIFO order.
+ *
+ * Used wherever blocking work (store queries, provider calls) must stay off an event
+ * loop. The job owns its argument; md_workq_free() runs every queued job before joining. */
+#ifndef MD_CORE_WORKQ_H
+#define MD_CORE_WORKQ_H
+
+#include <stddef.h>
+
+typedef struct md_workq md_workq;
+typedef void (*md_job_fn)(void *arg);
+
+/* Starts n threads named "<name>-<i>". */
+md_workq *md_workq_new(int n, const char *name);
+/* Queues fn(arg); never blocks. */
+void md_workq_submit(md_workq *q, md_job_fn fn, void *arg);
+/* Jobs queued and not yet started. */
+size_t md_workq_pending(md_workq *q);
+/* Runs what is queued, stops the threads and frees the pool (NULL is fine). */
+void md_workq_free(md_workq *q);
+
+#endif

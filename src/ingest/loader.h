@@ -1,0 +1,59 @@
+/* loader.h - `mdagent load`: CSV files and directories into the store.
+ *
+ * Each file is read in large blocks (plain or gzip, through zlib), split on line
+ * boundaries, parsed by csv.c, and handed block by block to the writer (validation, one
+ * transaction per block). A bad row is reported as "file:line: reason", counted, and
+ * skipped; the load goes on. The interval comes from --interval, a Stooq <PER> column, or
+ * the spacing of the first block's timestamps. */
+#ifndef MD_INGEST_LOADER_H
+#define MD_INGEST_LOADER_H
+
+#include "ingest/csv.h"
+#include "ingest/writer.h"
+#include "quality/validate.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct md_load_options {
+    const char *symbol;  /* --symbol: overrides file names (not a symbol column) */
+    int interval;        /* md_interval, or -1 to infer */
+    md_csv_format format;
+    int validate_only;   /* report, store nothing */
+    int progress;        /* md_progress mode: 2 auto, 1 bar, 0 lines, -1 silent */
+    FILE *report;        /* where "file:line: reason" lines go (NULL: stderr) */
+    size_t max_reports;  /* stop printing reasons after this many (counting goes on) */
+    size_t batch_rows;   /* rows per write transaction */
+} md_load_options;
+
+void md_load_options_default(md_load_options *o);
+
+typedef struct md_load_stats {
+    uint64_t files, files_failed;
+    uint64_t rows;     /* data lines read */
+    uint64_t accepted; /* passed validation */
+    uint64_t stored;   /* written to the store */
+    uint64_t rejected; /* bad rows (parse errors and rule failures) */
+    uint64_t by_rule[MD_RULE_COUNT];
+    double seconds;
+} md_load_stats;
+
+/* Loads files and directories (every *.csv, *.txt, *.tsv and their .gz in a directory,
+ * sorted by name). Returns 0 when every file could be read (bad rows do not fail a load),
+ * or the first file-level error (unreadable file, unusable header) after trying all. */
+int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
+                  const md_load_options *opt, md_load_stats *stats, md_error *err);
+
+/* Loads one file. */
+int md_load_file(md_writer *w, const char *path, const md_load_options *opt,
+                 md_load_stats *stats, md_error *err);
+
+/* Chooses the interval for sorted, distinct timestamps: the coarsest interval to which every
+ * timestamp is aligned and whose length does not exceed the smallest spacing. -1 when ts is
+ * empty. */
+int md_infer_interval(const int64_t *ts, size_t n);
+
+/* Writes the summary ("loaded 249 rows (0 rejected) in 0.01 s, 24900 rows/s"). */
+void md_load_stats_print(const md_load_stats *s, FILE *f);
+
+#endif

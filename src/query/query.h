@@ -1,0 +1,88 @@
+/* query.h - the read path shared by the REST server, the CLI and the stream:
+ *
+ *   request -> cache (when configured) -> store -> sources (when configured)
+ *
+ * md_services bundles the long-lived parts a request needs; the server and the CLI build
+ * one at start-up. Modules added later (cache, source manager, stream hub) hang off it as
+ * optional pointers: NULL means "not configured", and the read path skips that step. */
+#ifndef MD_QUERY_QUERY_H
+#define MD_QUERY_QUERY_H
+
+#include "core/bar.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/workq.h"
+#include "ingest/writer.h"
+#include "store/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct md_cache;
+struct md_srcmgr;
+struct md_hub;
+
+typedef struct md_services {
+    const md_config *cfg;
+    md_store *store;
+    md_writer *writer;
+    md_workq *workers;      /* blocking work off the event loops */
+    int64_t started_ms;     /* monotonic */
+    int ready;              /* start-up done */
+    struct md_cache *cache;    /* NULL: no cache */
+    struct md_srcmgr *sources; /* NULL: store only */
+    struct md_hub *hub;        /* NULL: no streaming */
+} md_services;
+
+/* -- latest price ---------------------------------------------------------------------- */
+
+typedef struct md_price {
+    md_quote q;          /* symbol, price, ts, source, quality */
+    const char *cache;   /* "l1", "l2" or "miss" */
+    const char *origin;  /* "quote" (a stored quote), "bar" (last close), "source" */
+} md_price;
+
+/* Latest price of a normalised symbol: a stored quote younger than max_age_s, else (when
+ * sources are configured) a fresh one fetched, validated and stored, else the newest stored
+ * quote or the last stored close. MD_ENOTFOUND for a symbol with nothing stored and nothing
+ * fetched. */
+int md_query_price(md_services *svc, const char *symbol, int64_t max_age_s, md_price *out,
+                   md_error *err);
+
+/* Writes the /price JSON object for p. */
+void md_render_price_json(md_buf *b, const md_price *p);
+
+/* -- historical bars ------------------------------------------------------------------- */
+
+typedef struct md_history_req {
+    char symbol[MD_SYMBOL_MAX + 1];
+    md_interval iv;
+    int64_t start, end; /* [start, end) */
+    size_t limit;       /* newest `limit` bars of the range; 0 = no limit */
+    int cached_only;    /* never ask the sources */
+    int source;         /* md_source_id to ask alone, or -1 */
+    int csv;            /* format=csv */
+} md_history_req;
+
+/* Fills req from request parameters: get(ctx, "start") returns the raw value or NULL.
+ * Names: interval, start, end, limit, format, cached_only, source. Errors name the
+ * parameter (MD_EINTERVAL, MD_ETIMERANGE, MD_EPARAM). */
+int md_history_req_parse(md_history_req *req, const char *symbol,
+                         const char *(*get)(void *ctx, const char *name), void *ctx,
+                         const md_config *cfg, md_error *err);
+
+/* Bars for the request (aggregated from finer stored bars when needed; missing ranges
+ * fetched from the sources when configured). *from is "store", "sources" or "mixed".
+ * MD_ENOTFOUND for a symbol that has no data at all. */
+int md_query_history(md_services *svc, const md_history_req *req, md_bar_vec *out,
+                     const char **from, md_error *err);
+
+/* The /historical JSON document. */
+void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *bars, size_t n,
+                            const char *from);
+
+/* 1 when the store knows the symbol (any bar or quote). */
+int md_query_symbol_known(md_services *svc, const char *symbol);
+
+#endif

@@ -1,0 +1,99 @@
+/* http.c - request/response helpers and API-key checks. */
+#include "server/http.h"
+
+#include "core/config.h"
+#include "core/mem.h"
+#include "core/render.h"
+
+#include <string.h>
+
+const char *md_http_param_get(const md_http_req *req, const char *name)
+{
+    for (int i = 0; i < req->n_params; i++)
+        if (strcmp(req->params[i].name, name) == 0) return req->params[i].value;
+    return NULL;
+}
+
+const char *md_http_param_getter(void *req, const char *name)
+{
+    return md_http_param_get(req, name);
+}
+
+md_buf *md_http_json(md_http_resp *resp, int status)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    md_buf_reset(&resp->body);
+    return &resp->body;
+}
+
+void md_http_header(md_http_resp *resp, const char *name, const char *value)
+{
+    size_t n = strlen(resp->headers);
+    snprintf(resp->headers + n, sizeof resp->headers - n, "%s: %s\r\n", name, value);
+}
+
+void md_http_error(md_http_resp *resp, int rc, const char *message)
+{
+    md_buf *b = md_http_json(resp, md_error_http_status(rc));
+    md_render_error_json(b, rc, message);
+}
+
+/* Compares in time independent of where the first difference is. */
+static int key_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la && i < lb; i++) d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+int md_http_check_auth(const md_services *svc, const md_http_req *req, md_error *err)
+{
+    const md_config *cfg = svc->cfg;
+    char **keys;
+    size_t n = md_config_split_list(cfg->api_keys, &keys);
+    int rc;
+    if (n == 0) {
+        rc = cfg->insecure_dev ? 0
+                               : md_error_set(err, MD_ENOAUTHCFG,
+                                              "no API keys configured: set MDAGENT_API_KEYS "
+                                              "(or run with --insecure-dev for development)");
+    } else if (!req->api_key || !*req->api_key) {
+        rc = md_error_set(err, MD_EUNAUTH,
+                          "missing API key: send Authorization: Bearer <key> or X-API-Key");
+    } else {
+        rc = md_error_set(err, MD_EUNAUTH, "invalid API key");
+        for (size_t i = 0; i < n; i++)
+            if (key_equal(keys[i], req->api_key)) rc = 0;
+    }
+    md_config_free_list(keys, n);
+    return rc;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int md_http_url_decode(char *s, int plus)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (*r == '%') {
+            int h = r[1] ? hexval(r[1]) : -1, l = h >= 0 && r[2] ? hexval(r[2]) : -1;
+            if (h < 0 || l < 0) return -1;
+            *w++ = (char)(h * 16 + l);
+            r += 2;
+        } else if (*r == '+' && plus) {
+            *w++ = ' ';
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+    return 0;
+}

@@ -1,0 +1,72 @@
+/* http.h - requests and responses as route handlers see them (no libwebsockets types).
+ *
+ * The server parses a request into md_http_req (path and query decoded), picks the route
+ * from routes.def and calls its handler, which fills md_http_resp. A handler that fails
+ * returns a negative MD_E* code with err filled; the server renders the error JSON
+ * ({"error":{"code","message"}}) with the status from errors.def. */
+#ifndef MD_SERVER_HTTP_H
+#define MD_SERVER_HTTP_H
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "query/query.h"
+
+#include <stddef.h>
+
+typedef enum { MD_HTTP_GET = 1, MD_HTTP_POST = 2, MD_HTTP_PUT = 4, MD_HTTP_DELETE = 8,
+               MD_HTTP_HEAD = 16, MD_HTTP_OPTIONS = 32, MD_HTTP_OTHER = 64 } md_http_method;
+
+#define MD_HTTP_MAX_PARAMS 32
+
+typedef struct md_http_param {
+    char *name, *value; /* decoded */
+} md_http_param;
+
+typedef struct md_http_req {
+    md_http_method method;
+    char *path;            /* decoded, without the query */
+    const char *route;     /* the matched pattern, for metrics ("/price/{symbol}") */
+    char *capture;         /* the {symbol} part of the path, decoded */
+    md_http_param params[MD_HTTP_MAX_PARAMS];
+    int n_params;
+    char *api_key;         /* from Authorization: Bearer or X-API-Key, NULL when absent */
+    char *content_type;
+    char *body;            /* NUL-terminated; NULL when none */
+    size_t body_len;
+    int64_t start_ns;      /* monotonic, when the request arrived */
+} md_http_req;
+
+typedef struct md_http_resp {
+    int status;
+    const char *content_type; /* static string */
+    md_buf body;
+    char headers[256];        /* extra header lines "Name: value\r\n" */
+    /* A body owned elsewhere (cache entries): when ext is set it is sent instead of body
+     * and ext_release(ext_ctx) runs after the response is written. */
+    const char *ext;
+    size_t ext_len;
+    void (*ext_release)(void *ctx);
+    void *ext_ctx;
+} md_http_resp;
+
+/* Query parameter value, or NULL. */
+const char *md_http_param_get(const md_http_req *req, const char *name);
+/* Adapter for md_history_req_parse(). */
+const char *md_http_param_getter(void *req, const char *name);
+
+/* Starts a JSON response with status; returns the body buffer to append to. */
+md_buf *md_http_json(md_http_resp *resp, int status);
+/* Adds "Name: value" to the extra headers. */
+void md_http_header(md_http_resp *resp, const char *name, const char *value);
+/* Replaces the response with the error JSON for rc. */
+void md_http_error(md_http_resp *resp, int rc, const char *message);
+
+/* Checks the request's API key against MDAGENT_API_KEYS. 0 when allowed; MD_EUNAUTH
+ * (missing/wrong key) or MD_ENOAUTHCFG (no keys configured and not --insecure-dev). */
+int md_http_check_auth(const md_services *svc, const md_http_req *req, md_error *err);
+
+/* Percent-decodes s in place ('+' becomes a space when plus is set). Returns -1 on a bad
+ * escape. */
+int md_http_url_decode(char *s, int plus);
+
+#endif

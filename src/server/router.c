@@ -1,0 +1,64 @@
+/* router.c - matching paths against routes.def and running handlers. */
+#include "server/routes.h"
+
+#include "core/mem.h"
+
+#include <string.h>
+
+static const md_route routes[] = {
+#define MD_ROUTE(methods, pattern, fn, flags) {methods, pattern, fn, flags},
+#include "server/routes.def"
+#undef MD_ROUTE
+};
+
+/* Matches path against pattern; on success cap and cap_len give the capture (if any). */
+static int match(const char *pattern, const char *path, const char **cap, size_t *cap_len)
+{
+    const char *open = strchr(pattern, '{');
+    *cap = NULL;
+    *cap_len = 0;
+    if (!open) return strcmp(pattern, path) == 0;
+    size_t pre = (size_t)(open - pattern);
+    const char *close = strchr(open, '}');
+    const char *suffix = close ? close + 1 : "";
+    size_t plen = strlen(path), slen = strlen(suffix);
+    if (strncmp(path, pattern, pre) != 0) return 0;
+    if (plen < pre + slen + 1) return 0;
+    if (strcmp(path + plen - slen, suffix) != 0) return 0;
+    *cap = path + pre;
+    *cap_len = plen - pre - slen;
+    return 1;
+}
+
+const md_route *md_route_match(md_http_req *req, int *status, int *allowed)
+{
+    *allowed = 0;
+    *status = 404;
+    for (size_t i = 0; i < MD_ARRAY_LEN(routes); i++) {
+        const char *cap;
+        size_t cap_len;
+        if (!match(routes[i].pattern, req->path, &cap, &cap_len)) continue;
+        if (!(routes[i].methods & req->method) &&
+            !(req->method == MD_HTTP_HEAD && (routes[i].methods & MD_HTTP_GET))) {
+            *allowed |= routes[i].methods;
+            *status = 405;
+            continue;
+        }
+        req->route = routes[i].pattern;
+        md_free(req->capture);
+        req->capture = cap ? md_strndup(cap, cap_len) : NULL;
+        *status = 200;
+        return &routes[i];
+    }
+    return NULL;
+}
+
+void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp)
+{
+    md_error err;
+    md_error_clear(&err);
+    int rc = 0;
+    if (rt->flags & MD_RT_AUTH) rc = md_http_check_auth(svc, req, &err);
+    if (rc == 0) rc = rt->fn(svc, req, resp, &err);
+    if (rc < 0) md_http_error(resp, rc, err.msg);
+}

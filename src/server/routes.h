@@ -1,0 +1,34 @@
+/* routes.h - the route table (routes.def) and the handlers' signature. */
+#ifndef MD_SERVER_ROUTES_H
+#define MD_SERVER_ROUTES_H
+
+#include "server/http.h"
+
+enum { MD_RT_INLINE = 1, MD_RT_AUTH = 2, MD_RT_BODY = 4 };
+
+/* A handler fills resp, or returns a negative MD_E* code with err set. It may block
+ * unless its route is MD_RT_INLINE. */
+typedef int (*md_route_fn)(md_services *svc, md_http_req *req, md_http_resp *resp,
+                           md_error *err);
+
+typedef struct md_route {
+    int methods;
+    const char *pattern;
+    md_route_fn fn;
+    int flags;
+} md_route;
+
+#define MD_ROUTE(methods, pattern, fn, flags)                                                  \
+    int fn(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err);
+#include "server/routes.def"
+#undef MD_ROUTE
+
+/* Finds the route for a path and method. Returns the route, or NULL with *status set to
+ * 404 (no such path) or 405 (path exists, method does not; *allowed = its methods).
+ * On a match req->route and req->capture are set. */
+const md_route *md_route_match(md_http_req *req, int *status, int *allowed);
+
+/* Runs the handler for a matched route (auth checks included) and renders errors. */
+void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp);
+
+#endif

@@ -1,0 +1,170 @@
+/* routes_data.c - /symbols, /price/{symbol}, /prices, /historical/{symbol}. */
+#include "server/routes.h"
+
+#include "core/config.h"
+#include "core/mem.h"
+#include "core/render.h"
+#include "core/timefmt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int md_route_symbols(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    md_symbol_info *v = NULL;
+    int n = md_store_list_symbols(svc->store, &v, err);
+    if (n < 0) return n;
+    md_buf *b = md_http_json(resp, 200);
+    md_buf_puts(b, "{\"symbols\":[");
+    int i = 0, first = 1;
+    while (i < n) {
+        /* one entry per symbol with its intervals */
+        int j = i;
+        int64_t first_ts = v[i].first_ts, last_ts = v[i].last_ts, count = 0;
+        while (j < n && strcmp(v[j].symbol, v[i].symbol) == 0) {
+            if (v[j].first_ts < first_ts) first_ts = v[j].first_ts;
+            if (v[j].last_ts > last_ts) last_ts = v[j].last_ts;
+            count += v[j].count;
+            j++;
+        }
+        if (!first) md_buf_putc(b, ',');
+        first = 0;
+        md_buf_puts(b, "{\"symbol\":");
+        md_buf_json_str(b, v[i].symbol);
+        md_buf_puts(b, ",\"intervals\":[");
+        for (int k = i; k < j; k++) {
+            if (k > i) md_buf_putc(b, ',');
+            md_buf_puts(b, "{\"interval\":\"");
+            md_buf_puts(b, md_interval_name(v[k].iv));
+            md_buf_puts(b, "\",\"first\":");
+            md_buf_ts(b, v[k].first_ts, 1);
+            md_buf_puts(b, ",\"last\":");
+            md_buf_ts(b, v[k].last_ts, 1);
+            md_buf_puts(b, ",\"count\":");
+            md_buf_int(b, v[k].count);
+            md_buf_putc(b, '}');
+        }
+        md_buf_puts(b, "],\"first\":");
+        md_buf_ts(b, first_ts, 1);
+        md_buf_puts(b, ",\"last\":");
+        md_buf_ts(b, last_ts, 1);
+        md_buf_puts(b, ",\"count\":");
+        md_buf_int(b, count);
+        md_buf_putc(b, '}');
+        i = j;
+    }
+    md_buf_puts(b, "],\"count\":");
+    int nsym = 0;
+    for (int k = 0; k < n; k++)
+        if (k == 0 || strcmp(v[k].symbol, v[k - 1].symbol) != 0) nsym++;
+    md_buf_int(b, nsym);
+    md_buf_putc(b, '}');
+    md_free(v);
+    return 0;
+}
+
+static int parse_max_age(const md_services *svc, const md_http_req *req, int64_t *out,
+                         md_error *err)
+{
+    *out = svc->cfg->price_max_age_s;
+    const char *v = md_http_param_get(req, "max_age");
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < 0 || x > 31536000)
+        return md_error_set(err, MD_EPARAM, "max_age: '%.20s' is not seconds 0..31536000", v);
+    *out = x;
+    return 0;
+}
+
+int md_route_price(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    char sym[MD_SYMBOL_MAX + 1];
+    int rc = md_symbol_normalize_str(req->capture, sym, err);
+    if (rc) return rc;
+    int64_t max_age;
+    if ((rc = parse_max_age(svc, req, &max_age, err))) return rc;
+    md_price p;
+    rc = md_query_price(svc, sym, max_age, &p, err);
+    if (rc) return rc;
+    md_render_price_json(md_http_json(resp, 200), &p);
+    return 0;
+}
+
+int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    const char *list = md_http_param_get(req, "symbols");
+    if (!list || !*list)
+        return md_error_set(err, MD_EPARAM, "symbols: give a comma-separated list, "
+                                            "e.g. /prices?symbols=AAPL,MSFT");
+    int64_t max_age;
+    int rc = parse_max_age(svc, req, &max_age, err);
+    if (rc) return rc;
+    char **items;
+    size_t n = md_config_split_list(list, &items);
+    if (n == 0) {
+        md_config_free_list(items, n);
+        return md_error_set(err, MD_EPARAM, "symbols: empty list");
+    }
+    if (n > (size_t)svc->cfg->max_symbols) {
+        md_config_free_list(items, n);
+        return md_error_set(err, MD_EPARAM, "symbols: at most %lld symbols per call (got %zu)",
+                            (long long)svc->cfg->max_symbols, n);
+    }
+    md_buf prices = MD_BUF_INIT, errors = MD_BUF_INIT;
+    int np = 0, ne = 0;
+    for (size_t i = 0; i < n; i++) {
+        char sym[MD_SYMBOL_MAX + 1];
+        md_error e;
+        md_price p;
+        int r = md_symbol_normalize_str(items[i], sym, &e);
+        if (r == 0) r = md_query_price(svc, sym, max_age, &p, &e);
+        if (r == 0) {
+            if (np++) md_buf_putc(&prices, ',');
+            md_render_price_json(&prices, &p);
+        } else {
+            if (ne++) md_buf_putc(&errors, ',');
+            md_buf_puts(&errors, "{\"symbol\":");
+            md_buf_json_str(&errors, r == MD_ESYMBOL ? items[i] : sym);
+            md_buf_puts(&errors, ",\"code\":");
+            md_buf_json_str(&errors, md_error_code(r));
+            md_buf_puts(&errors, ",\"message\":");
+            md_buf_json_str(&errors, e.msg);
+            md_buf_putc(&errors, '}');
+        }
+    }
+    md_config_free_list(items, n);
+    md_buf *b = md_http_json(resp, 200);
+    md_buf_puts(b, "{\"prices\":[");
+    if (prices.len) md_buf_append(b, prices.data, prices.len);
+    md_buf_puts(b, "],\"errors\":[");
+    if (errors.len) md_buf_append(b, errors.data, errors.len);
+    md_buf_puts(b, "]}");
+    md_buf_deinit(&prices);
+    md_buf_deinit(&errors);
+    return 0;
+}
+
+int md_route_historical(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    md_history_req hr;
+    int rc = md_history_req_parse(&hr, req->capture, md_http_param_getter, req, svc->cfg, err);
+    if (rc) return rc;
+    md_bar_vec bars;
+    md_bar_vec_init(&bars);
+    const char *from;
+    rc = md_query_history(svc, &hr, &bars, &from, err);
+    if (rc == 0) {
+        if (hr.csv) {
+            resp->status = 200;
+            resp->content_type = "text/csv; charset=utf-8";
+            md_render_bars_csv(&resp->body, bars.v, bars.n);
+        } else {
+            md_render_history_json(md_http_json(resp, 200), &hr, bars.v, bars.n, from);
+        }
+    }
+    md_bar_vec_deinit(&bars);
+    return rc;
+}

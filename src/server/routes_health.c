@@ -1,0 +1,67 @@
+/* routes_health.c - /health, /health/live, /health/ready, /metrics. */
+#include "server/routes.h"
+
+#include "core/metrics.h"
+#include "core/timefmt.h"
+
+#include <string.h>
+
+int md_route_health_live(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    md_buf *b = md_http_json(resp, 200);
+    md_buf_puts(b, "{\"status\":\"ok\"}");
+    return 0;
+}
+
+int md_route_health_ready(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    md_error e;
+    if (!svc->ready)
+        return md_error_set(err, MD_EUNAVAIL, "starting up");
+    if (md_store_ping(svc->store, &e) != 0)
+        return md_error_set(err, MD_EUNAVAIL, "store unreachable: %s", e.msg);
+    md_buf *b = md_http_json(resp, 200);
+    md_buf_puts(b, "{\"status\":\"ready\"}");
+    return 0;
+}
+
+int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    md_error e;
+    int64_t t0 = md_mono_ns();
+    int store_ok = md_store_ping(svc->store, &e) == 0;
+    double store_ms = (double)(md_mono_ns() - t0) / 1e6;
+    const char *status = store_ok ? "ok" : "down";
+    md_buf *b = md_http_json(resp, store_ok ? 200 : 503);
+    md_buf_puts(b, "{\"status\":\"");
+    md_buf_puts(b, status);
+    md_buf_puts(b, "\",\"version\":\"" MD_VERSION "\",\"uptime_s\":");
+    md_buf_int(b, (md_mono_ms() - svc->started_ms) / 1000);
+    md_buf_puts(b, ",\"components\":{\"store\":{\"status\":\"");
+    md_buf_puts(b, store_ok ? "ok" : "down");
+    md_buf_puts(b, "\",\"kind\":\"");
+    md_buf_puts(b, md_store_kind(svc->store));
+    md_buf_puts(b, "\",\"latency_ms\":");
+    md_buf_num(b, (double)(int64_t)(store_ms * 1000) / 1000);
+    if (!store_ok) {
+        md_buf_puts(b, ",\"error\":");
+        md_buf_json_str(b, e.msg);
+    }
+    md_buf_puts(b, "},\"cache\":{\"status\":\"");
+    md_buf_puts(b, svc->cache ? "ok" : "disabled");
+    md_buf_puts(b, "\"},\"sources\":{\"status\":\"");
+    md_buf_puts(b, svc->sources ? "ok" : "disabled");
+    md_buf_puts(b, "\"},\"stream\":{\"status\":\"");
+    md_buf_puts(b, svc->hub ? "ok" : "disabled");
+    md_buf_puts(b, "\"}}}");
+    return 0;
+}
+
+int md_route_metrics(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    md_metric_set(MD_M_UPTIME, (double)(md_mono_ms() - svc->started_ms) / 1000.0);
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    md_metrics_render(&resp->body);
+    return 0;
+}

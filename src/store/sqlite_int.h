@@ -1,0 +1,50 @@
+/* sqlite_int.h - the SQLite backend's state, shared by the store_sqlite*.c files. */
+#ifndef MD_STORE_SQLITE_INT_H
+#define MD_STORE_SQLITE_INT_H
+
+#include "store/store_int.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+/* A reader connection with its prepared statements (one thread at a time). */
+typedef struct md_sqlite_reader {
+    sqlite3 *db;
+    sqlite3_stmt *get_range, *get_range_desc, *latest, *get_quote, *count;
+} md_sqlite_reader;
+
+typedef struct md_sqlite_store {
+    md_store base;
+    char *path;
+    md_store_options opt;
+
+    pthread_mutex_t wlock; /* guards wdb and the w_* statements */
+    sqlite3 *wdb;
+    sqlite3_stmt *w_upsert, *w_ins_symbol, *w_put_quote;
+
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    md_sqlite_reader *readers;
+    md_sqlite_reader **free_readers;
+    size_t n_readers, n_free;
+
+    pthread_mutex_t sym_lock; /* symbol -> id map (open addressing) */
+    char **sym_keys;
+    int64_t *sym_ids;
+    size_t sym_n, sym_cap;
+
+    uint64_t write_gen; /* bumped on every committed write (atomic) */
+    pthread_mutex_t list_lock;
+    md_symbol_info *list_cache;
+    size_t list_n;
+    uint64_t list_gen;
+} md_sqlite_store;
+
+md_sqlite_reader *md_sqlite__reader_get(md_sqlite_store *st);
+void md_sqlite__reader_put(md_sqlite_store *st, md_sqlite_reader *r);
+int64_t md_sqlite__symbol_id(md_sqlite_store *st, sqlite3 *db, const char *symbol);
+int64_t md_sqlite__symbol_id_create(md_sqlite_store *st, const char *symbol, md_error *err);
+int md_sqlite_schema_version(void);
+
+#endif

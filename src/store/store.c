@@ -1,0 +1,169 @@
+/* store.c - backend selection by URL and the backend-independent operations. */
+#include "store/store_int.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+
+#include <string.h>
+
+void md_store_options_default(md_store_options *o)
+{
+    o->pool_size = 4;
+    o->busy_timeout_ms = 5000;
+    o->batch_rows = 50000;
+    o->read_only = 0;
+}
+
+extern const md_store_ops md_store_pg_ops __attribute__((weak));
+
+int md_store_open(const char *url, const md_store_options *opt, md_store **out, md_error *err)
+{
+    md_store_options def;
+    if (!opt) {
+        md_store_options_default(&def);
+        opt = &def;
+    }
+    const md_store_ops *ops = NULL;
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+        if (&md_store_pg_ops == NULL)
+            return md_error_set(err, MD_ECONFIG, "this build has no PostgreSQL backend");
+        ops = &md_store_pg_ops;
+    } else if (strncmp(url, "sqlite:", 7) == 0 || !strstr(url, "://")) {
+        ops = &md_store_sqlite_ops;
+    } else {
+        return md_error_set(err, MD_ECONFIG, "unknown store URL '%.40s' (want sqlite:PATH or "
+                                             "postgresql://...)", url);
+    }
+    md_store *st = NULL;
+    int rc = ops->open(url, opt, &st, err);
+    if (rc) return rc;
+    st->ops = ops;
+    if (!st->url_redacted) {
+        char red[512];
+        md_log_redact(url, red, sizeof red);
+        st->url_redacted = md_strdup(red);
+    }
+    *out = st;
+    return 0;
+}
+
+void md_store_close(md_store *st)
+{
+    if (!st) return;
+    char *u = st->url_redacted;
+    st->ops->close(st);
+    md_free(u);
+}
+
+const char *md_store_kind(const md_store *st)
+{
+    return st->ops->kind;
+}
+
+const char *md_store_url_redacted(const md_store *st)
+{
+    return st->url_redacted;
+}
+
+int md_store_ping(md_store *st, md_error *err)
+{
+    return st->ops->ping(st, err);
+}
+
+int md_store_put_bars(md_store *st, const md_series *series, size_t n, md_error *err)
+{
+    return st->ops->put_bars(st, series, n, err);
+}
+
+int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                      int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+{
+    return st->ops->get_bars(st, symbol, iv, start, end, limit, out, err);
+}
+
+int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                          int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
+                          md_error *err)
+{
+    int rc = st->ops->get_bars(st, symbol, iv, start, end, limit, out, err);
+    if (rc != 0) {
+        if (used_iv) *used_iv = iv;
+        return rc;
+    }
+    /* Nothing stored at this interval: aggregate the coarsest finer one that has bars. */
+    for (int f = (int)iv - 1; f >= 0; f--) {
+        if (!md_interval_divides((md_interval)f, iv)) continue;
+        /* A bucket is reported only when it starts inside [start, end): the fine bars of a
+         * bucket that starts before `start` are not read, and its partial aggregate is
+         * dropped below. The last bucket may be partial (still forming). */
+        int64_t s = start, e = end;
+        if (st->ops->get_bars_agg) {
+            rc = st->ops->get_bars_agg(st, symbol, iv, (md_interval)f, s, e, limit, out, err);
+            if (rc < 0) return rc;
+            if (rc > 0) {
+                if (used_iv) *used_iv = (md_interval)f;
+                return rc;
+            }
+            continue;
+        }
+        md_bar_vec fine;
+        md_bar_vec_init(&fine);
+        rc = st->ops->get_bars(st, symbol, (md_interval)f, s, e, 0, &fine, err);
+        if (rc < 0) {
+            md_bar_vec_deinit(&fine);
+            return rc;
+        }
+        if (rc == 0) {
+            md_bar_vec_deinit(&fine);
+            continue;
+        }
+        size_t before = out->n;
+        md_bars_aggregate(fine.v, fine.n, iv, out);
+        md_bar_vec_deinit(&fine);
+        /* drop buckets that start before the asked start (partial first bucket) */
+        size_t drop = 0;
+        while (before + drop < out->n && out->v[before + drop].ts < start) drop++;
+        if (drop) {
+            memmove(out->v + before, out->v + before + drop,
+                    (out->n - before - drop) * sizeof *out->v);
+            out->n -= drop;
+        }
+        size_t got = out->n - before;
+        if (limit && got > limit) {
+            memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
+            out->n = before + limit;
+            got = limit;
+        }
+        if (used_iv) *used_iv = (md_interval)f;
+        return (int)got;
+    }
+    if (used_iv) *used_iv = iv;
+    return 0;
+}
+
+int md_store_latest_bar(md_store *st, const char *symbol, md_bar *out, md_interval *iv,
+                        md_error *err)
+{
+    return st->ops->latest_bar(st, symbol, out, iv, err);
+}
+
+int md_store_put_quote(md_store *st, const md_quote *q, md_error *err)
+{
+    return st->ops->put_quote(st, q, err);
+}
+
+int md_store_get_quote(md_store *st, const char *symbol, md_quote *out, md_error *err)
+{
+    return st->ops->get_quote(st, symbol, out, err);
+}
+
+int md_store_list_symbols(md_store *st, md_symbol_info **out, md_error *err)
+{
+    return st->ops->list_symbols(st, out, err);
+}
+
+int64_t md_store_count_bars(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                            int64_t end, md_error *err)
+{
+    return st->ops->count_bars(st, symbol, iv, start, end, err);
+}

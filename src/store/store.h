@@ -1,0 +1,99 @@
+/* store.h - the time-series store contract.
+ *
+ * One interface, two backends: sqlite (embedded default, WAL) and postgres (libpq;
+ * TimescaleDB features when the extension exists). Nothing outside store/ sees SQL or a
+ * backend type. Every function is safe to call from several threads at once: backends
+ * keep a pool of connections and serialise writes themselves.
+ *
+ * Bars are keyed by (symbol, interval, ts); writing a bar whose key exists replaces it
+ * (upsert), so loading the same data twice leaves the same rows. Quotes keep the latest
+ * one per symbol (a newer timestamp replaces an older one, never the reverse). */
+#ifndef MD_STORE_STORE_H
+#define MD_STORE_STORE_H
+
+#include "core/bar.h"
+#include "core/error.h"
+#include "core/interval.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct md_store md_store;
+
+typedef struct md_store_options {
+    int pool_size;        /* connections kept open */
+    int busy_timeout_ms;  /* wait for locks */
+    int batch_rows;       /* rows per write transaction in bulk paths */
+    int read_only;        /* open without creating or migrating the schema */
+} md_store_options;
+
+void md_store_options_default(md_store_options *o);
+
+/* Opens a store from a URL: "sqlite:PATH" (or a bare path), "postgresql://...".
+ * Creates and migrates the schema unless read_only. *out is owned by the caller
+ * (md_store_close). MD_EUNAVAIL when the server cannot be reached, MD_ESTORE otherwise. */
+int md_store_open(const char *url, const md_store_options *opt, md_store **out, md_error *err);
+void md_store_close(md_store *st);
+
+/* "sqlite" or "postgresql". */
+const char *md_store_kind(const md_store *st);
+/* The URL with any password replaced by "***". */
+const char *md_store_url_redacted(const md_store *st);
+
+/* Cheap liveness check (SELECT 1). */
+int md_store_ping(md_store *st, md_error *err);
+
+/* One series of bars to write. */
+typedef struct md_series {
+    const char *symbol; /* normalised */
+    md_interval iv;
+    const md_bar *bars;
+    size_t n;
+} md_series;
+
+/* Upserts the bars of several series in one transaction. Returns the number of rows
+ * written (>= 0) or an error; on error nothing of this call is stored. */
+int md_store_put_bars(md_store *st, const md_series *series, size_t n_series, md_error *err);
+
+/* Reads stored bars of exactly this interval with start <= ts < end, oldest first, at most
+ * limit of them (0 = no limit; with a limit the NEWEST `limit` bars in the range are
+ * returned, still oldest first). Appends to out; returns the count appended. */
+int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                      int64_t end, size_t limit, md_bar_vec *out, md_error *err);
+
+/* Bars of interval iv for the range: stored bars of iv when there are any in the range,
+ * otherwise aggregated from the coarsest finer stored interval that divides iv
+ * (open=first, high=max, low=min, close=last, volume=sum). *used_iv tells which stored
+ * interval answered (may be NULL). Same limit rule as md_store_get_bars. */
+int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                          int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
+                          md_error *err);
+
+/* The newest stored bar of any interval for symbol (finest interval wins a tie on time).
+ * MD_ENODATA when there is none. */
+int md_store_latest_bar(md_store *st, const char *symbol, md_bar *out, md_interval *iv,
+                        md_error *err);
+
+/* Stores q as the latest quote of its symbol unless a newer one is stored. Returns 1 when
+ * stored, 0 when an equal or newer quote was already there. */
+int md_store_put_quote(md_store *st, const md_quote *q, md_error *err);
+/* MD_ENODATA when no quote is stored for symbol. */
+int md_store_get_quote(md_store *st, const char *symbol, md_quote *out, md_error *err);
+
+/* One row of md_store_list_symbols: one per (symbol, interval). */
+typedef struct md_symbol_info {
+    char symbol[MD_SYMBOL_MAX + 1];
+    md_interval iv;
+    int64_t first_ts, last_ts;
+    int64_t count;
+} md_symbol_info;
+
+/* Lists every stored (symbol, interval) ordered by symbol then interval. *out is a heap
+ * array owned by the caller (md_free). Returns the count. */
+int md_store_list_symbols(md_store *st, md_symbol_info **out, md_error *err);
+
+/* Counts stored bars of (symbol, iv) in [start, end). */
+int64_t md_store_count_bars(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                            int64_t end, md_error *err);
+
+#endif

@@ -1,0 +1,718 @@
+/* store_sqlite.c - the embedded store: SQLite 3 in WAL mode.
+ *
+ * Layout: symbols(id, symbol) gives each symbol a small integer; bars is a WITHOUT ROWID
+ * table keyed by (symbol_id, interval, ts), so a series is one contiguous range of the
+ * primary key and range reads are index scans. quotes keeps the latest quote per symbol.
+ *
+ * Threads: one writer connection behind a mutex (SQLite allows one writer at a time) and
+ * a pool of reader connections; WAL lets readers run while the writer commits. */
+#include "store/store_int.h"
+#include "store/sqlite_int.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int db_fail(md_error *err, sqlite3 *db, int rc, const char *what)
+{
+    int code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_CANTOPEN ||
+                rc == SQLITE_IOERR || rc == SQLITE_FULL)
+                   ? MD_EUNAVAIL
+                   : MD_ESTORE;
+    return md_error_set(err, code, "sqlite %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+/* -- schema --------------------------------------------------------------------------------- */
+
+/* Migrations, applied in order; schema_version holds how many have run. Append only. */
+static const char *migrations[] = {
+    /* 1: the foundation schema */
+    "CREATE TABLE symbols(id INTEGER PRIMARY KEY, symbol TEXT NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE bars(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL,"
+    " volume REAL NOT NULL, vwap REAL, trades INTEGER, source INTEGER NOT NULL, quality REAL,"
+    " PRIMARY KEY(symbol_id, interval, ts)) WITHOUT ROWID;"
+    "CREATE TABLE quotes(symbol_id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, price REAL NOT NULL,"
+    " volume REAL, bid REAL, ask REAL, source INTEGER NOT NULL, quality REAL,"
+    " updated_at INTEGER NOT NULL);",
+};
+
+int md_sqlite_schema_version(void)
+{
+    return (int)MD_ARRAY_LEN(migrations);
+}
+
+static int exec(sqlite3 *db, const char *sql, md_error *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int code = rc == SQLITE_BUSY ? MD_EUNAVAIL : MD_ESTORE;
+        md_error_set(err, code, "sqlite: %s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return code;
+    }
+    return 0;
+}
+
+static int migrate(sqlite3 *db, md_error *err)
+{
+    int rc = exec(db, "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);", err);
+    if (rc) return rc;
+    sqlite3_stmt *s;
+    int version = 0, have_row = 0;
+    sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &s, NULL);
+    if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0), have_row = 1;
+    sqlite3_finalize(s);
+    int target = (int)MD_ARRAY_LEN(migrations);
+    if (version > target) {
+        exec(db, "ROLLBACK", NULL);
+        return md_error_set(err, MD_ESTORE,
+                            "store schema version %d is newer than this mdagent (%d); upgrade mdagent",
+                            version, target);
+    }
+    for (int v = version; v < target; v++) {
+        rc = exec(db, migrations[v], err);
+        if (rc) {
+            exec(db, "ROLLBACK", NULL);
+            md_error_prefix(err, "schema migration %d", v + 1);
+            return rc;
+        }
+    }
+    if (version != target) {
+        char sql[96];
+        snprintf(sql, sizeof sql, have_row ? "UPDATE schema_version SET version=%d"
+                                           : "INSERT INTO schema_version VALUES(%d)", target);
+        rc = exec(db, sql, err);
+        if (rc) return exec(db, "ROLLBACK", NULL), rc;
+        MD_INFO("store", "schema migrated from=%d to=%d", version, target);
+    }
+    return exec(db, "COMMIT", err);
+}
+
+/* -- connections ---------------------------------------------------------------------------- */
+
+static int open_conn(const char *path, int busy_ms, int readonly, sqlite3 **out, md_error *err)
+{
+    sqlite3 *db = NULL;
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        md_error_set(err, MD_EUNAVAIL, "cannot open sqlite store %s: %s", path,
+                     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return MD_EUNAVAIL;
+    }
+    sqlite3_busy_timeout(db, busy_ms);
+    sqlite3_extended_result_codes(db, 0);
+    if (!readonly) {
+        rc = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
+        if (rc) {
+            sqlite3_close(db);
+            return rc;
+        }
+    }
+    exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;", NULL);
+    *out = db;
+    return 0;
+}
+
+static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+        MD_ERROR("store", "prepare failed: %s sql=%.80s", sqlite3_errmsg(db), sql);
+        return NULL;
+    }
+    return s;
+}
+
+static const char *SQL_GET_RANGE =
+    "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM bars"
+    " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4 ORDER BY ts";
+static const char *SQL_GET_RANGE_DESC =
+    "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM bars"
+    " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4 ORDER BY ts DESC LIMIT ?5";
+static const char *SQL_LATEST =
+    "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM bars"
+    " WHERE symbol_id=?1 AND interval=?2 ORDER BY ts DESC LIMIT 1";
+static const char *SQL_GET_QUOTE =
+    "SELECT ts,price,volume,bid,ask,source,quality FROM quotes WHERE symbol_id=?1";
+static const char *SQL_COUNT =
+    "SELECT count(*) FROM bars WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4";
+
+static void reader_free(md_sqlite_reader *r)
+{
+    sqlite3_finalize(r->get_range);
+    sqlite3_finalize(r->get_range_desc);
+    sqlite3_finalize(r->latest);
+    sqlite3_finalize(r->get_quote);
+    sqlite3_finalize(r->count);
+    sqlite3_close(r->db);
+}
+
+static int reader_open(md_sqlite_store *st, md_sqlite_reader *r, md_error *err)
+{
+    memset(r, 0, sizeof *r);
+    int rc = open_conn(st->path, st->opt.busy_timeout_ms, 0, &r->db, err);
+    if (rc) return rc;
+    r->get_range = prep(r->db, SQL_GET_RANGE);
+    r->get_range_desc = prep(r->db, SQL_GET_RANGE_DESC);
+    r->latest = prep(r->db, SQL_LATEST);
+    r->get_quote = prep(r->db, SQL_GET_QUOTE);
+    r->count = prep(r->db, SQL_COUNT);
+    if (!r->get_range || !r->get_range_desc || !r->latest || !r->get_quote || !r->count) {
+        reader_free(r);
+        return md_error_set(err, MD_ESTORE, "cannot prepare read statements");
+    }
+    return 0;
+}
+
+md_sqlite_reader *md_sqlite__reader_get(md_sqlite_store *st)
+{
+    pthread_mutex_lock(&st->pool_lock);
+    while (st->n_free == 0) pthread_cond_wait(&st->pool_cond, &st->pool_lock);
+    md_sqlite_reader *r = st->free_readers[--st->n_free];
+    pthread_mutex_unlock(&st->pool_lock);
+    return r;
+}
+
+void md_sqlite__reader_put(md_sqlite_store *st, md_sqlite_reader *r)
+{
+    pthread_mutex_lock(&st->pool_lock);
+    st->free_readers[st->n_free++] = r;
+    pthread_cond_signal(&st->pool_cond);
+    pthread_mutex_unlock(&st->pool_lock);
+}
+
+/* -- symbol ids ----------------------------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Looks the id up in the in-memory map (caller holds sym_lock). 0 when unknown. */
+static int64_t symmap_get(md_sqlite_store *st, const char *symbol)
+{
+    if (!st->sym_cap) return 0;
+    for (size_t i = hash_str(symbol) & (st->sym_cap - 1);; i = (i + 1) & (st->sym_cap - 1)) {
+        if (!st->sym_keys[i]) return 0;
+        if (strcmp(st->sym_keys[i], symbol) == 0) return st->sym_ids[i];
+    }
+}
+
+static void symmap_put(md_sqlite_store *st, const char *symbol, int64_t id)
+{
+    if ((st->sym_n + 1) * 2 > st->sym_cap) {
+        size_t ncap = st->sym_cap ? st->sym_cap * 2 : 256;
+        char **keys = md_calloc(ncap, sizeof *keys);
+        int64_t *ids = md_calloc(ncap, sizeof *ids);
+        for (size_t i = 0; i < st->sym_cap; i++) {
+            if (!st->sym_keys[i]) continue;
+            size_t j = hash_str(st->sym_keys[i]) & (ncap - 1);
+            while (keys[j]) j = (j + 1) & (ncap - 1);
+            keys[j] = st->sym_keys[i];
+            ids[j] = st->sym_ids[i];
+        }
+        md_free(st->sym_keys);
+        md_free(st->sym_ids);
+        st->sym_keys = keys;
+        st->sym_ids = ids;
+        st->sym_cap = ncap;
+    }
+    size_t j = hash_str(symbol) & (st->sym_cap - 1);
+    while (st->sym_keys[j]) j = (j + 1) & (st->sym_cap - 1);
+    st->sym_keys[j] = md_strdup(symbol);
+    st->sym_ids[j] = id;
+    st->sym_n++;
+}
+
+/* Id of a symbol for reading: 0 when the symbol was never stored. */
+int64_t md_sqlite__symbol_id(md_sqlite_store *st, sqlite3 *db, const char *symbol)
+{
+    pthread_mutex_lock(&st->sym_lock);
+    int64_t id = symmap_get(st, symbol);
+    pthread_mutex_unlock(&st->sym_lock);
+    if (id) return id;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT id FROM symbols WHERE symbol=?1", -1, &s, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(s, 1, symbol, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) id = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (id) {
+        pthread_mutex_lock(&st->sym_lock);
+        if (!symmap_get(st, symbol)) symmap_put(st, symbol, id);
+        pthread_mutex_unlock(&st->sym_lock);
+    }
+    return id;
+}
+
+/* Id of a symbol for writing (caller holds the writer and is inside a transaction):
+ * created when missing. Negative on error. */
+int64_t md_sqlite__symbol_id_create(md_sqlite_store *st, const char *symbol, md_error *err)
+{
+    int64_t id = md_sqlite__symbol_id(st, st->wdb, symbol);
+    if (id) return id;
+    sqlite3_stmt *s = st->w_ins_symbol;
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, symbol, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, md_now());
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) return db_fail(err, st->wdb, rc, "insert symbol");
+    id = sqlite3_last_insert_rowid(st->wdb);
+    /* The id becomes visible to readers only after COMMIT; the map is filled then too. */
+    return id;
+}
+
+/* -- open/close ----------------------------------------------------------------------------- */
+
+static void mkdirs_for(const char *path)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return;
+    *slash = 0;
+    for (char *p = dir + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(dir, 0755);
+}
+
+static const char *SQL_UPSERT_BAR =
+    "INSERT INTO bars(symbol_id,interval,ts,open,high,low,close,volume,vwap,trades,source,quality)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+    " ON CONFLICT(symbol_id,interval,ts) DO UPDATE SET open=excluded.open,high=excluded.high,"
+    "low=excluded.low,close=excluded.close,volume=excluded.volume,vwap=excluded.vwap,"
+    "trades=excluded.trades,source=excluded.source,quality=excluded.quality";
+
+static void sqlite_close(md_store *base);
+
+static int sqlite_open(const char *url, const md_store_options *opt, md_store **out,
+                       md_error *err)
+{
+    const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+    if (strncmp(path, "//", 2) == 0) path += 2; /* sqlite://path */
+    if (!*path) return md_error_set(err, MD_ECONFIG, "sqlite URL has no path");
+    md_sqlite_store *st = md_calloc(1, sizeof *st);
+    st->path = md_strdup(path);
+    st->opt = *opt;
+    pthread_mutex_init(&st->wlock, NULL);
+    pthread_mutex_init(&st->pool_lock, NULL);
+    pthread_cond_init(&st->pool_cond, NULL);
+    pthread_mutex_init(&st->sym_lock, NULL);
+    pthread_mutex_init(&st->list_lock, NULL);
+    if (!opt->read_only) mkdirs_for(path);
+
+    int rc = open_conn(path, opt->busy_timeout_ms, opt->read_only, &st->wdb, err);
+    if (rc == 0 && !opt->read_only) rc = migrate(st->wdb, err);
+    if (rc) {
+        sqlite_close(&st->base);
+        return rc;
+    }
+    st->w_upsert = prep(st->wdb, SQL_UPSERT_BAR);
+    st->w_ins_symbol = prep(st->wdb, "INSERT INTO symbols(symbol, created_at) VALUES(?1, ?2)");
+    st->w_put_quote = prep(st->wdb,
+        "INSERT INTO quotes(symbol_id,ts,price,volume,bid,ask,source,quality,updated_at)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(symbol_id) DO UPDATE SET"
+        " ts=excluded.ts,price=excluded.price,volume=excluded.volume,bid=excluded.bid,"
+        "ask=excluded.ask,source=excluded.source,quality=excluded.quality,"
+        "updated_at=excluded.updated_at WHERE excluded.ts>=quotes.ts");
+    if (!st->w_upsert || !st->w_ins_symbol || !st->w_put_quote) {
+        sqlite_close(&st->base);
+        return md_error_set(err, MD_ESTORE, "cannot prepare write statements");
+    }
+    int n = opt->pool_size > 0 ? opt->pool_size : 1;
+    st->readers = md_calloc((size_t)n, sizeof *st->readers);
+    st->free_readers = md_calloc((size_t)n, sizeof *st->free_readers);
+    for (int i = 0; i < n; i++) {
+        rc = reader_open(st, &st->readers[i], err);
+        if (rc) {
+            sqlite_close(&st->base);
+            return rc;
+        }
+        st->n_readers++;
+        st->free_readers[st->n_free++] = &st->readers[i];
+    }
+    MD_DEBUG("store", "opened kind=sqlite path=%s readers=%d", path, n);
+    *out = &st->base;
+    return 0;
+}
+
+static void sqlite_close(md_store *base)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    for (size_t i = 0; i < st->n_readers; i++) reader_free(&st->readers[i]);
+    md_free(st->readers);
+    md_free(st->free_readers);
+    sqlite3_finalize(st->w_upsert);
+    sqlite3_finalize(st->w_ins_symbol);
+    sqlite3_finalize(st->w_put_quote);
+    if (st->wdb) {
+        /* fold the WAL back into the database file on a clean close */
+        sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_close(st->wdb);
+    }
+    for (size_t i = 0; i < st->sym_cap; i++) md_free(st->sym_keys[i]);
+    md_free(st->sym_keys);
+    md_free(st->sym_ids);
+    md_free(st->list_cache);
+    pthread_mutex_destroy(&st->wlock);
+    pthread_mutex_destroy(&st->pool_lock);
+    pthread_cond_destroy(&st->pool_cond);
+    pthread_mutex_destroy(&st->sym_lock);
+    pthread_mutex_destroy(&st->list_lock);
+    md_free(st->path);
+    md_free(st);
+}
+
+static int sqlite_ping(md_store *base, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    int rc = exec(r->db, "SELECT 1", err);
+    md_sqlite__reader_put(st, r);
+    return rc;
+}
+
+/* -- writes --------------------------------------------------------------------------------- */
+
+static void bind_opt_double(sqlite3_stmt *s, int i, double v)
+{
+    if (isnan(v))
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_double(s, i, v);
+}
+
+static int sqlite_put_bars(md_store *base, const md_series *series, size_t n_series,
+                           md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    pthread_mutex_lock(&st->wlock);
+    int rc = exec(st->wdb, "BEGIN IMMEDIATE", err);
+    if (rc) {
+        pthread_mutex_unlock(&st->wlock);
+        return rc;
+    }
+    int64_t written = 0;
+    sqlite3_stmt *s = st->w_upsert;
+    for (size_t k = 0; k < n_series && rc == 0; k++) {
+        const md_series *se = &series[k];
+        int64_t sid = md_sqlite__symbol_id_create(st, se->symbol, err);
+        if (sid < 0) {
+            rc = (int)sid;
+            break;
+        }
+        for (size_t i = 0; i < se->n; i++) {
+            const md_bar *b = &se->bars[i];
+            sqlite3_reset(s);
+            sqlite3_bind_int64(s, 1, sid);
+            sqlite3_bind_int(s, 2, (int)se->iv);
+            sqlite3_bind_int64(s, 3, b->ts);
+            sqlite3_bind_double(s, 4, b->open);
+            sqlite3_bind_double(s, 5, b->high);
+            sqlite3_bind_double(s, 6, b->low);
+            sqlite3_bind_double(s, 7, b->close);
+            sqlite3_bind_double(s, 8, b->volume);
+            bind_opt_double(s, 9, b->vwap);
+            if (b->trades >= 0)
+                sqlite3_bind_int64(s, 10, b->trades);
+            else
+                sqlite3_bind_null(s, 10);
+            sqlite3_bind_int(s, 11, b->source);
+            if (b->quality >= 0)
+                sqlite3_bind_double(s, 12, b->quality);
+            else
+                sqlite3_bind_null(s, 12);
+            int src = sqlite3_step(s);
+            if (src != SQLITE_DONE) {
+                rc = db_fail(err, st->wdb, src, "upsert bar");
+                break;
+            }
+            written++;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc == 0) rc = exec(st->wdb, "COMMIT", err);
+    if (rc) {
+        exec(st->wdb, "ROLLBACK", NULL);
+        /* ids created in the failed transaction are gone: forget the cached map */
+        pthread_mutex_lock(&st->sym_lock);
+        for (size_t i = 0; i < st->sym_cap; i++) md_free(st->sym_keys[i]), st->sym_keys[i] = NULL;
+        st->sym_n = 0;
+        pthread_mutex_unlock(&st->sym_lock);
+    } else {
+        __atomic_add_fetch(&st->write_gen, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&st->wlock);
+    return rc ? rc : (int)written;
+}
+
+static int sqlite_put_quote(md_store *base, const md_quote *q, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    pthread_mutex_lock(&st->wlock);
+    int rc = exec(st->wdb, "BEGIN IMMEDIATE", err);
+    int stored = 0;
+    if (rc == 0) {
+        int64_t sid = md_sqlite__symbol_id_create(st, q->symbol, err);
+        if (sid < 0) {
+            rc = (int)sid;
+        } else {
+            sqlite3_stmt *s = st->w_put_quote;
+            sqlite3_reset(s);
+            sqlite3_bind_int64(s, 1, sid);
+            sqlite3_bind_int64(s, 2, q->ts);
+            sqlite3_bind_double(s, 3, q->price);
+            bind_opt_double(s, 4, q->volume);
+            bind_opt_double(s, 5, q->bid);
+            bind_opt_double(s, 6, q->ask);
+            sqlite3_bind_int(s, 7, q->source);
+            if (q->quality >= 0)
+                sqlite3_bind_double(s, 8, q->quality);
+            else
+                sqlite3_bind_null(s, 8);
+            sqlite3_bind_int64(s, 9, md_now());
+            int src = sqlite3_step(s);
+            if (src != SQLITE_DONE)
+                rc = db_fail(err, st->wdb, src, "upsert quote");
+            else
+                stored = sqlite3_changes(st->wdb) > 0;
+            sqlite3_reset(s);
+        }
+        if (rc == 0) rc = exec(st->wdb, "COMMIT", err);
+        if (rc) exec(st->wdb, "ROLLBACK", NULL);
+    }
+    if (rc == 0) __atomic_add_fetch(&st->write_gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&st->wlock);
+    return rc ? rc : stored;
+}
+
+/* -- reads ---------------------------------------------------------------------------------- */
+
+static void read_bar(sqlite3_stmt *s, md_bar *b)
+{
+    b->ts = sqlite3_column_int64(s, 0);
+    b->open = sqlite3_column_double(s, 1);
+    b->high = sqlite3_column_double(s, 2);
+    b->low = sqlite3_column_double(s, 3);
+    b->close = sqlite3_column_double(s, 4);
+    b->volume = sqlite3_column_double(s, 5);
+    b->vwap = sqlite3_column_type(s, 6) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 6);
+    b->trades = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 7);
+    b->source = (uint8_t)sqlite3_column_int(s, 8);
+    b->quality = sqlite3_column_type(s, 9) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(s, 9);
+}
+
+static int sqlite_get_bars(md_store *base, const char *symbol, md_interval iv, int64_t start,
+                           int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    int64_t sid = md_sqlite__symbol_id(st, r->db, symbol);
+    if (!sid) {
+        md_sqlite__reader_put(st, r);
+        return 0;
+    }
+    sqlite3_stmt *s = limit ? r->get_range_desc : r->get_range;
+    sqlite3_bind_int64(s, 1, sid);
+    sqlite3_bind_int(s, 2, (int)iv);
+    sqlite3_bind_int64(s, 3, start);
+    sqlite3_bind_int64(s, 4, end);
+    if (limit) sqlite3_bind_int64(s, 5, (int64_t)limit);
+    size_t before = out->n;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        md_bar b;
+        read_bar(s, &b);
+        md_bar_vec_push(out, &b);
+    }
+    int ret = (int)(out->n - before);
+    if (rc != SQLITE_DONE) ret = db_fail(err, r->db, rc, "read bars");
+    sqlite3_reset(s);
+    md_sqlite__reader_put(st, r);
+    if (ret > 0 && limit) { /* newest-first from the query: reverse to oldest-first */
+        for (size_t i = before, j = out->n - 1; i < j; i++, j--) {
+            md_bar t = out->v[i];
+            out->v[i] = out->v[j];
+            out->v[j] = t;
+        }
+    }
+    return ret;
+}
+
+static int sqlite_latest_bar(md_store *base, const char *symbol, md_bar *out, md_interval *iv_out,
+                             md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    int64_t sid = md_sqlite__symbol_id(st, r->db, symbol);
+    int found = 0, rc = 0;
+    md_bar best;
+    md_interval best_iv = MD_IV_1D;
+    for (int iv = 0; sid && iv < MD_IV_COUNT && rc == 0; iv++) {
+        sqlite3_stmt *s = r->latest;
+        sqlite3_bind_int64(s, 1, sid);
+        sqlite3_bind_int(s, 2, iv);
+        int src = sqlite3_step(s);
+        if (src == SQLITE_ROW) {
+            md_bar b;
+            read_bar(s, &b);
+            /* compare by the end of the bar so a daily bar does not hide newer minutes */
+            int64_t end_b = md_interval_next((md_interval)iv, b.ts);
+            int64_t end_best = found ? md_interval_next(best_iv, best.ts) : 0;
+            if (!found || end_b > end_best) best = b, best_iv = (md_interval)iv, found = 1;
+        } else if (src != SQLITE_DONE) {
+            rc = db_fail(err, r->db, src, "latest bar");
+        }
+        sqlite3_reset(s);
+    }
+    md_sqlite__reader_put(st, r);
+    if (rc) return rc;
+    if (!found) return md_error_set(err, MD_ENODATA, "no bars stored for %s", symbol);
+    *out = best;
+    if (iv_out) *iv_out = best_iv;
+    return 0;
+}
+
+static int sqlite_get_quote(md_store *base, const char *symbol, md_quote *q, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    int64_t sid = md_sqlite__symbol_id(st, r->db, symbol);
+    int rc = MD_ENODATA;
+    if (sid) {
+        sqlite3_stmt *s = r->get_quote;
+        sqlite3_bind_int64(s, 1, sid);
+        int src = sqlite3_step(s);
+        if (src == SQLITE_ROW) {
+            md_quote_init(q);
+            snprintf(q->symbol, sizeof q->symbol, "%s", symbol);
+            q->ts = sqlite3_column_int64(s, 0);
+            q->price = sqlite3_column_double(s, 1);
+            q->volume = sqlite3_column_type(s, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 2);
+            q->bid = sqlite3_column_type(s, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 3);
+            q->ask = sqlite3_column_type(s, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 4);
+            q->source = (uint8_t)sqlite3_column_int(s, 5);
+            q->quality = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(s, 6);
+            rc = 0;
+        } else if (src != SQLITE_DONE) {
+            rc = db_fail(err, r->db, src, "read quote");
+        }
+        sqlite3_reset(s);
+    }
+    md_sqlite__reader_put(st, r);
+    if (rc == MD_ENODATA) md_error_set(err, rc, "no quote stored for %s", symbol);
+    return rc;
+}
+
+static int sqlite_list_symbols(md_store *base, md_symbol_info **out, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    uint64_t gen = __atomic_load_n(&st->write_gen, __ATOMIC_ACQUIRE);
+    pthread_mutex_lock(&st->list_lock);
+    if (st->list_cache && st->list_gen == gen) {
+        md_symbol_info *copy = md_malloc((st->list_n ? st->list_n : 1) * sizeof *copy);
+        memcpy(copy, st->list_cache, st->list_n * sizeof *copy);
+        int n = (int)st->list_n;
+        pthread_mutex_unlock(&st->list_lock);
+        *out = copy;
+        return n;
+    }
+    pthread_mutex_unlock(&st->list_lock);
+
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(r->db,
+        "SELECT s.symbol, b.interval, min(b.ts), max(b.ts), count(*) FROM bars b"
+        " JOIN symbols s ON s.id=b.symbol_id GROUP BY b.symbol_id, b.interval"
+        " ORDER BY s.symbol, b.interval", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        md_sqlite__reader_put(st, r);
+        return db_fail(err, r->db, rc, "list symbols");
+    }
+    size_t n = 0, cap = 16;
+    md_symbol_info *v = md_malloc(cap * sizeof *v);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) v = md_realloc(v, (cap *= 2) * sizeof *v);
+        snprintf(v[n].symbol, sizeof v[n].symbol, "%s", (const char *)sqlite3_column_text(s, 0));
+        v[n].iv = (md_interval)sqlite3_column_int(s, 1);
+        v[n].first_ts = sqlite3_column_int64(s, 2);
+        v[n].last_ts = sqlite3_column_int64(s, 3);
+        v[n].count = sqlite3_column_int64(s, 4);
+        n++;
+    }
+    sqlite3_finalize(s);
+    int ret = rc == SQLITE_DONE ? (int)n : db_fail(err, r->db, rc, "list symbols");
+    md_sqlite__reader_put(st, r);
+    if (ret < 0) {
+        md_free(v);
+        return ret;
+    }
+    pthread_mutex_lock(&st->list_lock);
+    md_free(st->list_cache);
+    st->list_cache = md_malloc((n ? n : 1) * sizeof *v);
+    memcpy(st->list_cache, v, n * sizeof *v);
+    st->list_n = n;
+    st->list_gen = gen;
+    pthread_mutex_unlock(&st->list_lock);
+    *out = v;
+    return ret;
+}
+
+static int64_t sqlite_count_bars(md_store *base, const char *symbol, md_interval iv,
+                                 int64_t start, int64_t end, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    int64_t sid = md_sqlite__symbol_id(st, r->db, symbol), n = 0;
+    if (sid) {
+        sqlite3_stmt *s = r->count;
+        sqlite3_bind_int64(s, 1, sid);
+        sqlite3_bind_int(s, 2, (int)iv);
+        sqlite3_bind_int64(s, 3, start);
+        sqlite3_bind_int64(s, 4, end);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            n = sqlite3_column_int64(s, 0);
+        else
+            n = db_fail(err, r->db, rc, "count bars");
+        sqlite3_reset(s);
+    }
+    md_sqlite__reader_put(st, r);
+    return n;
+}
+
+const md_store_ops md_store_sqlite_ops = {
+    .kind = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .ping = sqlite_ping,
+    .put_bars = sqlite_put_bars,
+    .get_bars = sqlite_get_bars,
+    .latest_bar = sqlite_latest_bar,
+    .put_quote = sqlite_put_quote,
+    .get_quote = sqlite_get_quote,
+    .list_symbols = sqlite_list_symbols,
+    .count_bars = sqlite_count_bars,
+    .get_bars_agg = NULL,
+};

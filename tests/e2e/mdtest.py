@@ -1,0 +1,206 @@
+"""Shared helpers for the end-to-end tests: run the real mdagent binary on a free loopback
+port with its own store, talk to it with curl, and read the test services' addresses.
+
+Environment (set by CTest): MDAGENT_BIN, MDTEST_SRC, MDTEST_STATE, MDTEST_TMP."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("MDAGENT_BIN", "build/mdagent")
+SRC = os.environ.get("MDTEST_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+TMP = os.environ.get("MDTEST_TMP", tempfile.gettempdir())
+SAMPLE = os.path.join(SRC, "data", "sample")
+
+
+def services():
+    """The addresses of the PostgreSQL and Redis started by scripts/test-services.sh."""
+    env = {}
+    path = os.path.join(os.environ.get("MDTEST_STATE", ""), "env")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.strip().split("=", 1)
+                    env[k] = v
+    return env
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def clean_env(extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MDAGENT_") or k == "MDAGENT_BIN"}
+    env.pop("MDAGENT_BIN", None)
+    env.update(extra or {})
+    return env
+
+
+def run_cli(*args, env=None, check=True, input=None, timeout=120):
+    """Runs `mdagent ARGS`; returns CompletedProcess (text)."""
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, env=clean_env(env),
+                       input=input, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"mdagent {' '.join(args)} exited {p.returncode}\n{p.stderr}")
+    return p
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+def curl(url, method="GET", data=None, headers=None, timeout=30):
+    """One HTTP request with curl; returns Response(status, headers dict, body str)."""
+    cmd = ["curl", "-sS", "-g", "-X", method, "-D", "-", "--max-time", str(timeout), url]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", f"{k}: {v}"]
+    if data is not None:
+        cmd += ["--data-binary", "@-"]
+    p = subprocess.run(cmd, capture_output=True, input=data.encode() if isinstance(data, str) else data,
+                       timeout=timeout + 5)
+    if p.returncode != 0:
+        return Response(0, {}, p.stderr.decode(errors="replace"))
+    raw = p.stdout.decode(errors="replace")
+    head, _, body = raw.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            hdrs[k.strip().lower()] = v.strip()
+    return Response(status, hdrs, body)
+
+
+class Agent:
+    """A running `mdagent serve` with its own SQLite file (or the given --db URL)."""
+
+    def __init__(self, db=None, env=None, args=(), name="agent"):
+        self.dir = tempfile.mkdtemp(prefix=f"md-{name}-", dir=_tmpdir())
+        self.db = db or f"sqlite:{self.dir}/md.db"
+        self.port = free_port()
+        self.env = dict(env or {})
+        self.args = list(args)
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "agent.log")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def load(self, *paths, extra=()):
+        return run_cli("load", *paths, "--db", self.db, "--quiet", *extra, env=self.env)
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}", *self.args],
+            stdout=self.log, stderr=subprocess.STDOUT, env=clean_env(self.env))
+        if wait:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"agent exited {self.proc.returncode}:\n{self.logs()}")
+                try:
+                    if self.get("/health/live").status == 200:
+                        return self
+                except Exception:
+                    pass
+                time.sleep(0.05)
+            raise AssertionError("agent did not start:\n" + self.logs())
+        return self
+
+    def get(self, path, **kw):
+        return curl(self.url + path, **kw)
+
+    def post(self, path, data, **kw):
+        return curl(self.url + path, method="POST", data=data, **kw)
+
+    def logs(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else 0
+        if getattr(self, "log", None):
+            self.log.close()
+        return rc
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _tmpdir():
+    os.makedirs(TMP, exist_ok=True)
+    return TMP
+
+
+class AgentTest(unittest.TestCase):
+    """Base class: one agent per test class, loaded with the sample data."""
+    db = None
+    env = {}
+    args = ()
+    load_sample = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.agent = Agent(db=cls.db, env=cls.env, args=cls.args, name=cls.__name__)
+        if cls.load_sample:
+            cls.agent.load(SAMPLE)
+        cls.agent.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.agent.stop()
+        logs = cls.agent.logs()
+        cls.agent.cleanup()
+        # a sanitizer report or a crash on shutdown fails the class
+        if "ERROR: AddressSanitizer" in logs or "runtime error:" in logs or rc not in (0, None):
+            raise AssertionError(f"agent exit {rc} or sanitizer report:\n{logs[-4000:]}")
+
+    def get(self, path, **kw):
+        return self.agent.get(path, **kw)
+
+    def get_json(self, path, status=200):
+        r = self.agent.get(path)
+        self.assertEqual(r.status, status, r)
+        self.assertTrue(r.headers.get("content-type", "").startswith("application/json"), r.headers)
+        return r.json()
+
+    def assert_error(self, path, status, code, method="GET", data=None, headers=None):
+        r = curl(self.agent.url + path, method=method, data=data, headers=headers)
+        self.assertEqual(r.status, status, r)
+        body = r.json()
+        self.assertEqual(body["error"]["code"], code, body)
+        self.assertTrue(body["error"]["message"], body)
+        return body

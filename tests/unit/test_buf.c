@@ -1,0 +1,79 @@
+/* Buffers, round-trip number formatting, JSON escaping, metrics rendering. */
+#include "core/buf.h"
+#include "core/metrics.h"
+#include "core/render.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+
+Test(buf, numbers_round_trip_exactly)
+{
+    double vals[] = {0, 1, -1, 0.1, 63.4375, 50.0397819115463, 179.660004, 1e-7, 123456789.125,
+                     0.30000000000000004, 5e15, 1.7976931348623157e308, 4.9e-324, 2.5e-300};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        char s[32];
+        md_fmt_num(s, vals[i]);
+        cr_assert_eq(strtod(s, NULL), vals[i], "%s", s);
+    }
+    char s[32];
+    md_fmt_num(s, 0.1);
+    cr_assert_str_eq(s, "0.1");
+    md_fmt_num(s, 40595600);
+    cr_assert_str_eq(s, "40595600");
+    md_fmt_num(s, NAN);
+    cr_assert_str_eq(s, "null");
+}
+
+Test(buf, json_strings_are_escaped)
+{
+    md_buf b = MD_BUF_INIT;
+    md_buf_json_str(&b, "a\"b\\c\n\x01");
+    cr_assert_str_eq(b.data, "\"a\\\"b\\\\c\\n\\u0001\"");
+    md_buf_deinit(&b);
+}
+
+Test(buf, growth_and_printf)
+{
+    md_buf b = MD_BUF_INIT;
+    for (int i = 0; i < 10000; i++) md_buf_printf(&b, "%d,", i);
+    cr_assert_eq(strncmp(b.data, "0,1,2,", 6), 0);
+    cr_assert_eq(b.data[b.len], 0);
+    size_t len;
+    char *d = md_buf_steal(&b, &len);
+    cr_assert_eq(strlen(d), len);
+    cr_assert_null(b.data);
+    free(d);
+}
+
+Test(buf, error_json_and_grades)
+{
+    md_buf b = MD_BUF_INIT;
+    md_render_error_json(&b, MD_EINTERVAL, "bad \"x\"");
+    cr_assert_str_eq(b.data, "{\"error\":{\"code\":\"invalid_interval\",\"message\":\"bad \\\"x\\\"\"}}");
+    md_buf_deinit(&b);
+    cr_assert_str_eq(md_grade_for_score(97), "A+");
+    cr_assert_str_eq(md_grade_for_score(96.99), "A");
+    cr_assert_str_eq(md_grade_for_score(60), "D");
+    cr_assert_str_eq(md_grade_for_score(59.99), "F");
+    cr_assert_eq(md_error_http_status(MD_ETOOBIG), 413);
+    cr_assert_eq(md_error_http_status(MD_EUNAVAIL), 503);
+}
+
+Test(buf, metrics_render_prometheus_text)
+{
+    md_metric_add(MD_M_HTTP_REQUESTS, 1, "/price/{symbol}", "200");
+    md_metric_add(MD_M_HTTP_REQUESTS, 2, "/price/{symbol}", "200");
+    md_metric_observe(MD_M_HTTP_DURATION, 0.003);
+    md_metric_set(MD_M_QUALITY_SCORE, 91.5, "MS\"FT");
+    md_buf b = MD_BUF_INIT;
+    md_metrics_render(&b);
+    cr_assert(strstr(b.data, "mdagent_http_requests_total{route=\"/price/{symbol}\",status=\"200\"} 3\n") != NULL, "%s", b.data);
+    cr_assert(strstr(b.data, "# TYPE mdagent_http_request_duration_seconds histogram") != NULL);
+    cr_assert(strstr(b.data, "mdagent_http_request_duration_seconds_bucket{le=\"0.0025\"} 0\n") != NULL, "%s", b.data);
+    cr_assert(strstr(b.data, "mdagent_http_request_duration_seconds_bucket{le=\"0.005\"} 1\n") != NULL, "%s", b.data);
+    cr_assert(strstr(b.data, "mdagent_quality_score{symbol=\"MS\\\"FT\"} 91.5") != NULL, "%s", b.data);
+    cr_assert(strstr(b.data, "mdagent_store_write_rows_total 0") != NULL);
+    cr_assert_eq(md_metric_get(MD_M_HTTP_REQUESTS, "/price/{symbol}", "200"), 3);
+    md_buf_deinit(&b);
+}

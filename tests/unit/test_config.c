@@ -1,0 +1,138 @@
+/* Configuration: defaults, YAML file, environment, flags, and errors naming the key. */
+#include "core/config.h"
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+
+static void clear_env(void)
+{
+    unsetenv("MDAGENT_LISTEN");
+    unsetenv("MDAGENT_DB");
+    unsetenv("MDAGENT_SERVER_THREADS");
+    unsetenv("MDAGENT_API_KEYS");
+}
+
+TestSuite(config, .init = clear_env);
+
+Test(config, defaults)
+{
+    md_config c;
+    md_config_init(&c);
+    cr_assert_str_eq(c.listen, "127.0.0.1:8080");
+    cr_assert_str_eq(c.db, "sqlite:data/mdagent.db");
+    cr_assert_str_eq(c.redis, "");
+    cr_assert_eq(c.server_threads, 0);
+    cr_assert_eq(c.insecure_dev, 0);
+    md_error err;
+    cr_assert_eq(md_config_validate(&c, &err), 0, "%s", err.msg);
+    md_config_deinit(&c);
+}
+
+Test(config, file_then_env_then_flags)
+{
+    const char *p = md_test_path("cfg1.yaml");
+    md_test_write(p, "listen: 0.0.0.0:9000\nserver:\n  threads: 3\n  workers: 5\ndb: sqlite:/tmp/x.db\n");
+    md_config c;
+    md_config_init(&c);
+    md_error err;
+    cr_assert_eq(md_config_load_file(&c, p, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(c.listen, "0.0.0.0:9000");
+    cr_assert_eq(c.server_threads, 3);
+    cr_assert_eq(c.server_workers, 5);
+    setenv("MDAGENT_SERVER_THREADS", "7", 1);
+    cr_assert_eq(md_config_load_env(&c, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.server_threads, 7);
+    int uses;
+    cr_assert_eq(md_config_apply_flag(&c, "--listen", "127.0.0.1:1", &uses, &err), 1);
+    cr_assert_eq(uses, 1);
+    cr_assert_str_eq(c.listen, "127.0.0.1:1");
+    cr_assert_eq(md_config_apply_flag(&c, "--insecure-dev", NULL, &uses, &err), 1);
+    cr_assert_eq(uses, 0);
+    cr_assert_eq(c.insecure_dev, 1);
+    cr_assert_eq(md_config_apply_flag(&c, "--set", "server.workers=9", &uses, &err), 1);
+    cr_assert_eq(c.server_workers, 9);
+    cr_assert_eq(md_config_apply_flag(&c, "--nope", "x", &uses, &err), 0);
+    md_config_deinit(&c);
+    unsetenv("MDAGENT_SERVER_THREADS");
+}
+
+Test(config, unknown_key_names_file_line_and_key)
+{
+    const char *p = md_test_path("cfg2.yaml");
+    md_test_write(p, "listen: 127.0.0.1:1\n\nserver:\n  threads: 2\n  bogus: 1\n");
+    md_config c;
+    md_config_init(&c);
+    md_error err;
+    cr_assert_eq(md_config_load_file(&c, p, &err), MD_ECONFIG);
+    cr_assert(strstr(err.msg, ":5: server.bogus: unknown") != NULL, "%s", err.msg);
+    md_config_deinit(&c);
+}
+
+Test(config, bad_values_name_the_key_and_bounds)
+{
+    const char *p = md_test_path("cfg3.yaml");
+    md_test_write(p, "server:\n  threads: 999\n");
+    md_config c;
+    md_config_init(&c);
+    md_error err;
+    cr_assert_eq(md_config_load_file(&c, p, &err), MD_ECONFIG);
+    cr_assert(strstr(err.msg, ":2: server.threads: must be 0..64") != NULL, "%s", err.msg);
+    md_test_write(p, "insecure_dev: maybe\n");
+    cr_assert_eq(md_config_load_file(&c, p, &err), MD_ECONFIG);
+    cr_assert(strstr(err.msg, "insecure_dev") != NULL, "%s", err.msg);
+    md_test_write(p, "server:\n  threads: [1, 2]\n");
+    cr_assert_eq(md_config_load_file(&c, p, &err), MD_ECONFIG);
+    md_test_write(p, "listen: [unclosed\n");
+    cr_assert_eq(md_config_load_file(&c, p, &err), MD_ECONFIG);
+    md_test_write(p, "api_keys: secret-in-file\n");
+    cr_assert_eq(md_config_load_file(&c, p, &err), MD_ECONFIG);
+    cr_assert(strstr(err.msg, "environment") != NULL, "%s", err.msg);
+    setenv("MDAGENT_SERVER_THREADS", "lots", 1);
+    cr_assert_eq(md_config_load_env(&c, &err), MD_ECONFIG);
+    cr_assert(strstr(err.msg, "MDAGENT_SERVER_THREADS") != NULL, "%s", err.msg);
+    unsetenv("MDAGENT_SERVER_THREADS");
+    int uses;
+    cr_assert_lt(md_config_apply_flag(&c, "--threads", "-1", &uses, &err), 0);
+    cr_assert_lt(md_config_apply_flag(&c, "--listen", NULL, &uses, &err), 0);
+    md_config_deinit(&c);
+}
+
+Test(config, validate_catches_bad_urls_and_levels)
+{
+    md_config c;
+    md_config_init(&c);
+    md_error err;
+    cr_assert_eq(md_config_set(&c, "db", "mysql://x", "test", &err), 0);
+    cr_assert_eq(md_config_validate(&c, &err), MD_ECONFIG);
+    cr_assert(strstr(err.msg, "db:") != NULL);
+    md_config_set(&c, "db", "sqlite:x.db", "test", &err);
+    md_config_set(&c, "log_level", "loud", "test", &err);
+    cr_assert_eq(md_config_validate(&c, &err), MD_ECONFIG);
+    md_config_set(&c, "log_level", "debug", "test", &err);
+    md_config_set(&c, "listen", "nohost", "test", &err);
+    cr_assert_eq(md_config_validate(&c, &err), MD_ECONFIG);
+    md_config_deinit(&c);
+}
+
+Test(config, secrets_from_env_are_split_and_hidden)
+{
+    setenv("MDAGENT_API_KEYS", " k1-abcdef , k2-ghijkl ", 1);
+    md_config c;
+    md_config_init(&c);
+    cr_assert_eq(md_config_load_env(&c, NULL), 0);
+    char **items;
+    size_t n = md_config_split_list(c.api_keys, &items);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(items[0], "k1-abcdef");
+    cr_assert_str_eq(items[1], "k2-ghijkl");
+    md_config_free_list(items, n);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    md_config_print(&c, f);
+    fclose(f);
+    cr_assert(strstr(out, "k1-abcdef") == NULL, "a secret was printed");
+    free(out);
+    md_config_deinit(&c);
+    unsetenv("MDAGENT_API_KEYS");
+}
