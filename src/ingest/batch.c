@@ -1,0 +1,379 @@
+/* batch.c - parsing ingest bodies (jansson for JSON, csv.c for CSV) and answering. */
+#include "ingest/batch.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+#include "ingest/csv.h"
+#include "ingest/loader.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void md_bar_batch_init(md_bar_batch *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void md_bar_batch_deinit(md_bar_batch *b)
+{
+    md_free(b->series);
+    md_free(b->bars);
+    md_free(b->index);
+    md_free(b->quotes);
+    md_free(b->qindex);
+    md_free(b->errors);
+    md_free(b->symbols);
+    memset(b, 0, sizeof *b);
+}
+
+void md_bar_batch_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
+{
+    if (b->n_errors == b->cap_errors)
+        b->errors = md_realloc(b->errors, (b->cap_errors = b->cap_errors ? b->cap_errors * 2 : 16) *
+                                              sizeof *b->errors);
+    md_item_error *e = &b->errors[b->n_errors++];
+    e->index = index;
+    e->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* A parsed bar waiting to be grouped. */
+typedef struct {
+    char symbol[MD_SYMBOL_MAX + 1];
+    int iv;
+    md_bar bar;
+    size_t index;
+} pending;
+
+static int cmp_pending(const void *a, const void *b)
+{
+    const pending *x = a, *y = b;
+    int c = strcmp(x->symbol, y->symbol);
+    if (c) return c;
+    if (x->iv != y->iv) return x->iv - y->iv;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Groups pending bars into series (stable by input order within a series). */
+static void group(md_bar_batch *b, pending *p, size_t n)
+{
+    qsort(p, n, sizeof *p, cmp_pending);
+    b->bars = md_malloc((n ? n : 1) * sizeof *b->bars);
+    b->index = md_malloc((n ? n : 1) * sizeof *b->index);
+    b->series = md_malloc((n ? n : 1) * sizeof *b->series);
+    b->symbols = md_malloc((n ? n : 1) * sizeof *b->symbols);
+    b->n_bars = n;
+    for (size_t i = 0; i < n; i++) {
+        b->bars[i] = p[i].bar;
+        b->index[i] = p[i].index;
+        if (i == 0 || strcmp(p[i].symbol, p[i - 1].symbol) || p[i].iv != p[i - 1].iv) {
+            size_t k = b->n_series++;
+            memcpy(b->symbols[k], p[i].symbol, sizeof b->symbols[k]);
+            b->series[k].symbol = b->symbols[k];
+            b->series[k].iv = (md_interval)p[i].iv;
+            b->series[k].bars = &b->bars[i];
+            b->series[k].n = 0;
+        }
+        b->series[b->n_series - 1].n++;
+    }
+}
+
+static int get_number(json_t *o, const char *key, double *out, int required)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return required ? -1 : 1;
+    if (json_is_number(v)) return *out = json_number_value(v), 0;
+    if (json_is_string(v)) { /* "123.45" is common in provider exports */
+        const char *s = json_string_value(v);
+        return md_parse_double(s, strlen(s), out) == 0 ? 0 : -2;
+    }
+    return -2;
+}
+
+static int get_time(json_t *o, int64_t *out, md_error *err)
+{
+    json_t *v = json_object_get(o, "timestamp");
+    if (!v) v = json_object_get(o, "time");
+    if (!v) return md_error_set(err, MD_ETIMERANGE, "missing timestamp");
+    if (json_is_integer(v)) {
+        json_int_t t = json_integer_value(v);
+        while (t > MD_TS_MAX) t /= 1000; /* milliseconds */
+        if (t < MD_TS_MIN) return md_error_set(err, MD_ETIMERANGE, "timestamp out of range");
+        *out = t;
+        return 0;
+    }
+    if (json_is_string(v)) return md_time_parse_str(json_string_value(v), out, err);
+    return md_error_set(err, MD_ETIMERANGE, "timestamp must be a string or epoch seconds");
+}
+
+static int get_symbol(json_t *o, char *out, md_error *err)
+{
+    json_t *v = json_object_get(o, "symbol");
+    if (!json_is_string(v)) return md_error_set(err, MD_ESYMBOL, "missing symbol");
+    return md_symbol_normalize_str(json_string_value(v), out, err);
+}
+
+static int get_source(json_t *o, md_source_id def)
+{
+    json_t *v = json_object_get(o, "source");
+    if (!json_is_string(v)) return def;
+    int id = md_source_parse(json_string_value(v));
+    return id > 0 ? id : (int)def;
+}
+
+static json_t *load_array(const char *body, size_t len, const char *key, md_error *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        md_error_set(err, MD_EJSON, "invalid JSON at line %d column %d: %s", je.line, je.column,
+                     je.text);
+        return NULL;
+    }
+    json_t *arr = json_is_object(root) ? json_object_get(root, key) : NULL;
+    if (!json_is_array(arr)) {
+        json_decref(root);
+        md_error_set(err, MD_EJSON, "expected {\"%s\":[...]}", key);
+        return NULL;
+    }
+    json_incref(arr);
+    json_decref(root);
+    return arr;
+}
+
+int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_source_id source,
+                             md_error *err)
+{
+    json_t *arr = load_array(body, len, "bars", err);
+    if (!arr) return MD_EJSON;
+    size_t n = json_array_size(arr);
+    b->n_items = n;
+    pending *p = md_malloc((n ? n : 1) * sizeof *p);
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(arr, i);
+        md_error e;
+        pending *x = &p[np];
+        if (!json_is_object(o)) {
+            md_bar_batch_error(b, i, "invalid_json", "bar must be an object");
+            continue;
+        }
+        if (get_symbol(o, x->symbol, &e)) {
+            md_bar_batch_error(b, i, md_error_code(e.rc), "%s", e.msg);
+            continue;
+        }
+        json_t *iv = json_object_get(o, "interval");
+        md_interval ivv = MD_IV_1D;
+        if (iv && (!json_is_string(iv) || md_interval_parse(json_string_value(iv), &ivv, &e))) {
+            md_bar_batch_error(b, i, "invalid_interval", "%s",
+                               json_is_string(iv) ? e.msg : "interval must be a string");
+            continue;
+        }
+        x->iv = (int)ivv;
+        md_bar_init(&x->bar);
+        x->bar.source = (uint8_t)get_source(o, source);
+        if (get_time(o, &x->bar.ts, &e)) {
+            md_bar_batch_error(b, i, "invalid_time_range", "%s", e.msg);
+            continue;
+        }
+        static const char *names[] = {"open", "high", "low", "close"};
+        double *dst[] = {&x->bar.open, &x->bar.high, &x->bar.low, &x->bar.close};
+        int bad = 0;
+        for (int k = 0; k < 4 && !bad; k++) {
+            int r = get_number(o, names[k], dst[k], 1);
+            if (r) {
+                md_bar_batch_error(b, i, "invalid_bar", "%s: %s", names[k],
+                                   r == -1 ? "missing" : "not a number");
+                bad = 1;
+            }
+        }
+        if (bad) continue;
+        int r = get_number(o, "volume", &x->bar.volume, 0);
+        if (r == 1) x->bar.volume = 0;
+        if (r < 0) {
+            md_bar_batch_error(b, i, "invalid_bar", "volume: not a number");
+            continue;
+        }
+        if (get_number(o, "vwap", &x->bar.vwap, 0) < 0) {
+            md_bar_batch_error(b, i, "invalid_bar", "vwap: not a number");
+            continue;
+        }
+        json_t *tr = json_object_get(o, "trades");
+        if (tr && !json_is_null(tr)) {
+            if (!json_is_integer(tr) || json_integer_value(tr) < 0) {
+                md_bar_batch_error(b, i, "invalid_bar", "trades: not a count");
+                continue;
+            }
+            x->bar.trades = json_integer_value(tr);
+        }
+        x->index = i;
+        np++;
+    }
+    json_decref(arr);
+    group(b, p, np);
+    md_free(p);
+    return 0;
+}
+
+int md_batch_parse_csv_bars(md_bar_batch *b, const char *body, size_t len, const char *def_symbol,
+                            int def_iv, md_source_id source, md_error *err)
+{
+    const char *p = body, *end = body + len;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t hl = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    md_csv_layout l;
+    int rc = md_csv_detect(p, hl, MD_CSV_AUTO, &l, err);
+    if (rc) return rc;
+    char defsym[MD_SYMBOL_MAX + 1] = "";
+    if (def_symbol && md_symbol_normalize_str(def_symbol, defsym, err)) return MD_ESYMBOL;
+    if (l.c_symbol < 0 && !defsym[0])
+        return md_error_set(err, MD_ESYMBOL, "CSV has no symbol column: pass ?symbol=");
+    p = nl ? nl + 1 : end;
+    size_t cap = 256, np = 0, index = 0;
+    pending *pd = md_malloc(cap * sizeof *pd);
+    while (p < end) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        md_csv_row row;
+        md_error e;
+        int r = md_csv_parse_row(&l, p, ll, &row, &e);
+        p = nl ? nl + 1 : end;
+        if (r == 1) continue;
+        if (r < 0) {
+            md_bar_batch_error(b, index++, "invalid_csv", "%s", e.msg);
+            continue;
+        }
+        if (np == cap) pd = md_realloc(pd, (cap *= 2) * sizeof *pd);
+        pending *x = &pd[np++];
+        snprintf(x->symbol, sizeof x->symbol, "%s", row.symbol[0] ? row.symbol : defsym);
+        row.bar.source = (uint8_t)source;
+        x->bar = row.bar;
+        x->iv = def_iv >= 0 ? def_iv : row.per_iv;
+        x->index = index++;
+    }
+    b->n_items = index;
+    if (def_iv < 0) { /* infer per symbol where no <PER> column said */
+        int64_t *ts = md_malloc((np ? np : 1) * sizeof *ts);
+        for (size_t i = 0; i < np; i++) {
+            if (pd[i].iv >= 0) continue;
+            size_t k = 0;
+            for (size_t j = 0; j < np; j++)
+                if (strcmp(pd[j].symbol, pd[i].symbol) == 0) ts[k++] = pd[j].bar.ts;
+            /* sort + dedup for inference */
+            for (size_t a = 1; a < k; a++)
+                for (size_t c = a; c > 0 && ts[c - 1] > ts[c]; c--) {
+                    int64_t t = ts[c];
+                    ts[c] = ts[c - 1];
+                    ts[c - 1] = t;
+                }
+            int iv = md_infer_interval(ts, k);
+            for (size_t j = 0; j < np; j++)
+                if (strcmp(pd[j].symbol, pd[i].symbol) == 0) pd[j].iv = iv < 0 ? MD_IV_1D : iv;
+        }
+        md_free(ts);
+    }
+    group(b, pd, np);
+    md_free(pd);
+    return 0;
+}
+
+int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len,
+                               md_source_id source, md_error *err)
+{
+    json_t *arr = load_array(body, len, "quotes", err);
+    if (!arr) return MD_EJSON;
+    size_t n = json_array_size(arr);
+    b->n_items = n;
+    b->quotes = md_malloc((n ? n : 1) * sizeof *b->quotes);
+    b->qindex = md_malloc((n ? n : 1) * sizeof *b->qindex);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(arr, i);
+        md_error e;
+        md_quote *q = &b->quotes[b->n_quotes];
+        md_quote_init(q);
+        if (!json_is_object(o)) {
+            md_bar_batch_error(b, i, "invalid_json", "quote must be an object");
+            continue;
+        }
+        if (get_symbol(o, q->symbol, &e)) {
+            md_bar_batch_error(b, i, md_error_code(e.rc), "%s", e.msg);
+            continue;
+        }
+        if (get_time(o, &q->ts, &e)) {
+            md_bar_batch_error(b, i, "invalid_time_range", "%s", e.msg);
+            continue;
+        }
+        int r = get_number(o, "price", &q->price, 1);
+        if (r) {
+            md_bar_batch_error(b, i, "invalid_bar", "price: %s", r == -1 ? "missing" : "not a number");
+            continue;
+        }
+        if (get_number(o, "volume", &q->volume, 0) < 0 || get_number(o, "bid", &q->bid, 0) < 0 ||
+            get_number(o, "ask", &q->ask, 0) < 0) {
+            md_bar_batch_error(b, i, "invalid_bar", "volume, bid and ask must be numbers");
+            continue;
+        }
+        q->source = (uint8_t)get_source(o, source);
+        b->qindex[b->n_quotes++] = i;
+    }
+    json_decref(arr);
+    return 0;
+}
+
+static int cmp_err(const void *a, const void *b)
+{
+    const md_item_error *x = a, *y = b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
+{
+    md_ingest_result res;
+    md_ingest_result_init(&res, 0);
+    int rc;
+    if (b->quotes) {
+        rc = md_writer_ingest_quotes(w, b->quotes, b->n_quotes, &res, err);
+        for (size_t i = 0; rc == 0 && i < res.n_rejects; i++)
+            md_bar_batch_error(b, b->qindex[res.rejects[i].index], md_rule_code(res.rejects[i].rule),
+                               "%s", res.rejects[i].msg);
+    } else {
+        /* the writer compacts series in place; remember each bar's input index first */
+        size_t n = b->n_bars;
+        size_t *idx = md_malloc((n ? n : 1) * sizeof *idx);
+        memcpy(idx, b->index, n * sizeof *idx);
+        rc = md_writer_ingest_bars(w, b->series, b->n_series, 0, &res, err);
+        for (size_t i = 0; rc == 0 && i < res.n_rejects; i++)
+            md_bar_batch_error(b, idx[res.rejects[i].index], md_rule_code(res.rejects[i].rule),
+                               "%s", res.rejects[i].msg);
+        md_free(idx);
+    }
+    if (rc == 0) {
+        qsort(b->errors, b->n_errors, sizeof *b->errors, cmp_err);
+        md_buf_puts(out, "{\"accepted\":");
+        md_buf_int(out, (int64_t)res.accepted);
+        md_buf_puts(out, ",\"rejected\":");
+        md_buf_int(out, (int64_t)b->n_errors);
+        md_buf_puts(out, ",\"errors\":[");
+        for (size_t i = 0; i < b->n_errors; i++) {
+            if (i) md_buf_putc(out, ',');
+            md_buf_puts(out, "{\"index\":");
+            md_buf_int(out, (int64_t)b->errors[i].index);
+            md_buf_puts(out, ",\"code\":");
+            md_buf_json_str(out, b->errors[i].code);
+            md_buf_puts(out, ",\"message\":");
+            md_buf_json_str(out, b->errors[i].msg);
+            md_buf_putc(out, '}');
+        }
+        md_buf_puts(out, "]}");
+    }
+    md_ingest_result_deinit(&res);
+    return rc;
+}

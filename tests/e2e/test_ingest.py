@@ -1,0 +1,139 @@
+"""End to end: POST /ingest/bars and /ingest/quotes with API keys, validation per item,
+upserts, and what /price and /historical answer afterwards."""
+import json
+import time
+import unittest
+
+from mdtest import Agent, AgentTest, curl
+
+KEY = "test-key-123456"
+AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+
+
+class Ingest(AgentTest):
+    env = {"MDAGENT_API_KEYS": f"other-key-999, {KEY}"}
+    load_sample = False
+
+    def post(self, path, doc, headers=AUTH):
+        data = doc if isinstance(doc, str) else json.dumps(doc)
+        return self.agent.post(path, data, headers=headers)
+
+    def test_auth_is_required(self):
+        r = self.post("/ingest/bars", {"bars": []}, headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(r.json()["error"]["code"], "unauthorized")
+        r = self.post("/ingest/bars", {"bars": []}, headers={"Authorization": "Bearer wrong"})
+        self.assertEqual(r.status, 401, r)
+        r = self.post("/ingest/bars", {"bars": []}, headers={"X-API-Key": KEY})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.get("/ingest/bars").status, 405)
+
+    def test_bars_are_validated_per_item_and_stored(self):
+        bars = [
+            {"symbol": "ingt", "interval": "1m", "timestamp": "2024-03-01T14:30:00Z",
+             "open": 10, "high": 11, "low": 9, "close": 10.5, "volume": 100},
+            {"symbol": "INGT", "interval": "1m", "timestamp": 1709303460,
+             "open": 10.5, "high": 12, "low": 10, "close": 11.75, "volume": 50, "vwap": 11.1, "trades": 7},
+            {"symbol": "INGT", "interval": "1m", "timestamp": "2024-03-01T14:32:00Z",
+             "open": 10, "high": 9, "low": 11, "close": 10, "volume": 1},
+            {"symbol": "bad symbol", "interval": "1m", "timestamp": "2024-03-01T14:33:00Z",
+             "open": 1, "high": 1, "low": 1, "close": 1},
+            {"symbol": "INGT", "interval": "7m", "timestamp": "2024-03-01T14:34:00Z",
+             "open": 1, "high": 1, "low": 1, "close": 1},
+            {"symbol": "INGT", "interval": "1m", "timestamp": "2024-03-01T14:35:30Z",
+             "open": 1, "high": 1, "low": 1, "close": 1},
+            {"symbol": "INGT", "interval": "1m", "timestamp": "2024-03-01T14:36:00Z", "open": "x",
+             "high": 1, "low": 1, "close": 1},
+        ]
+        r = self.post("/ingest/bars", {"bars": bars})
+        self.assertEqual(r.status, 200, r)
+        doc = r.json()
+        self.assertEqual(doc["accepted"], 2, doc)
+        self.assertEqual(doc["rejected"], 5, doc)
+        codes = {e["index"]: e["code"] for e in doc["errors"]}
+        self.assertEqual(codes, {2: "high_below_low", 3: "invalid_symbol", 4: "invalid_interval",
+                                 5: "unaligned_timestamp", 6: "invalid_bar"})
+        h = self.get_json("/historical/INGT?interval=1m")
+        self.assertEqual(h["count"], 2)
+        self.assertEqual(h["bars"][1]["close"], 11.75)
+        self.assertEqual(h["bars"][1]["vwap"], 11.1)
+        self.assertEqual(h["bars"][1]["trades"], 7)
+        self.assertEqual(h["bars"][1]["source"], "ingest")
+        # the same bar again with a new close: upsert, not a duplicate
+        bars[1]["close"] = 11.5
+        self.post("/ingest/bars", {"bars": [bars[1]]})
+        h = self.get_json("/historical/INGT?interval=1m")
+        self.assertEqual(h["count"], 2)
+        self.assertEqual(h["bars"][1]["close"], 11.5)
+        # 5m aggregated from the stored minutes
+        h5 = self.get_json("/historical/INGT?interval=5m")
+        self.assertEqual(h5["count"], 1)
+        self.assertEqual(h5["bars"][0]["volume"], 150)
+        self.assertEqual(h5["bars"][0]["high"], 12)
+
+    def test_csv_body(self):
+        body = "date,open,high,low,close,volume\n2024-03-01,1,2,0.5,1.5,10\n2024-03-04,1,2,0.5,1.75,10\n2024-03-05,a,2,1,1,1\n"
+        r = curl(self.agent.url + "/ingest/bars?symbol=csvb", method="POST", data=body,
+                 headers={"X-API-Key": KEY, "Content-Type": "text/csv"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["accepted"], 2)
+        self.assertEqual(r.json()["errors"][0]["index"], 2)
+        self.assertEqual(self.get_json("/historical/CSVB")["count"], 2)
+
+    def test_malformed_bodies(self):
+        for body in ("{", "[]", '{"bars": 5}', "", '{"bars":[1,2]}'):
+            r = self.post("/ingest/bars", body)
+            if body == '{"bars":[1,2]}':
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.json()["rejected"], 2)
+            else:
+                self.assertEqual(r.status, 400, (body, r))
+                self.assertEqual(r.json()["error"]["code"], "invalid_json", r)
+
+    def test_quotes_update_price_newest_wins(self):
+        now = int(time.time())
+        q = {"quotes": [{"symbol": "QTE", "price": 101.25, "timestamp": now - 10, "bid": 101.2, "ask": 101.3},
+                        {"symbol": "QTE", "price": -1, "timestamp": now - 5},
+                        {"symbol": "QTE", "price": 99, "timestamp": now + 3600}]}
+        r = self.post("/ingest/quotes", q)
+        self.assertEqual(r.status, 200, r)
+        doc = r.json()
+        self.assertEqual(doc["accepted"], 1, doc)
+        self.assertEqual({e["code"] for e in doc["errors"]}, {"non_positive_price", "future_timestamp"})
+        p = self.get_json("/price/QTE")
+        self.assertEqual(p["price"], 101.25)
+        self.assertEqual(p["bid"], 101.2)
+        self.assertEqual(p["source"], "ingest")
+        # an older quote does not replace a newer one
+        self.post("/ingest/quotes", {"quotes": [{"symbol": "QTE", "price": 50, "timestamp": now - 100}]})
+        self.assertEqual(self.get_json("/price/QTE")["price"], 101.25)
+        self.post("/ingest/quotes", {"quotes": [{"symbol": "QTE", "price": 102, "timestamp": now - 1}]})
+        self.assertEqual(self.get_json("/price/QTE")["price"], 102)
+
+    def test_body_too_large(self):
+        big = '{"bars":[' + ",".join(['{"symbol":"A"}'] * 700000) + "]}"
+        r = self.post("/ingest/bars", big)
+        self.assertEqual(r.status, 413, r)
+        self.assertEqual(r.json()["error"]["code"], "payload_too_large")
+
+
+class NoKeys(AgentTest):
+    load_sample = False
+
+    def test_write_endpoints_need_configured_keys(self):
+        r = self.agent.post("/ingest/bars", '{"bars":[]}', headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(r.json()["error"]["code"], "auth_not_configured")
+
+
+class InsecureDev(AgentTest):
+    load_sample = False
+    args = ("--insecure-dev",)
+
+    def test_insecure_dev_allows_writes_without_keys(self):
+        r = self.agent.post("/ingest/bars", '{"bars":[]}', headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 200, r)
+
+
+if __name__ == "__main__":
+    unittest.main()
