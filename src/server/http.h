@@ -34,6 +34,7 @@ typedef struct md_http_req {
     char *body;            /* NUL-terminated; NULL when none */
     size_t body_len;
     int64_t start_ns;      /* monotonic, when the request arrived */
+    int on_loop;           /* 1 while a MD_RT_TRY_INLINE handler runs on the event loop */
 } md_http_req;
 
 typedef struct md_http_resp {

@@ -62,3 +62,25 @@ void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_htt
     if (rc == 0) rc = rt->fn(svc, req, resp, &err);
     if (rc < 0) md_http_error(resp, rc, err.msg);
 }
+
+int md_route_try_inline(const md_route *rt, md_services *svc, md_http_req *req,
+                        md_http_resp *resp)
+{
+    md_error err;
+    md_error_clear(&err);
+    int rc = 0;
+    if (rt->flags & MD_RT_AUTH) rc = md_http_check_auth(svc, req, &err);
+    if (rc == 0) {
+        req->on_loop = 1;
+        rc = rt->fn(svc, req, resp, &err);
+        req->on_loop = 0;
+        if (rc == MD_EAGAIN) {
+            md_buf_reset(&resp->body);
+            resp->status = 0;
+            resp->headers[0] = 0;
+            return MD_EAGAIN;
+        }
+    }
+    if (rc < 0) md_http_error(resp, rc, err.msg);
+    return 0;
+}

@@ -4,7 +4,14 @@
 
 #include "server/http.h"
 
-enum { MD_RT_INLINE = 1, MD_RT_AUTH = 2, MD_RT_BODY = 4 };
+enum {
+    MD_RT_INLINE = 1,     /* always runs on the event loop */
+    MD_RT_AUTH = 2,       /* needs an API key */
+    MD_RT_BODY = 4,       /* accepts a body */
+    MD_RT_TRY_INLINE = 8, /* first tried on the loop with req->on_loop = 1; the handler
+                           * returns MD_EAGAIN to be run again on a worker (cache hits are
+                           * answered on the loop, misses go to the store on a worker) */
+};
 
 /* A handler fills resp, or returns a negative MD_E* code with err set. It may block
  * unless its route is MD_RT_INLINE. */
@@ -30,5 +37,9 @@ const md_route *md_route_match(md_http_req *req, int *status, int *allowed);
 
 /* Runs the handler for a matched route (auth checks included) and renders errors. */
 void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp);
+/* For MD_RT_TRY_INLINE routes on the loop: runs the handler with req->on_loop = 1. Returns
+ * MD_EAGAIN (response untouched) when the handler asks for a worker, else 0. */
+int md_route_try_inline(const md_route *rt, md_services *svc, md_http_req *req,
+                        md_http_resp *resp);
 
 #endif

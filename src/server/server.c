@@ -174,6 +174,11 @@ static void dispatch(task *t)
         return;
     }
     t->rt = rt;
+    if ((rt->flags & MD_RT_TRY_INLINE) && svc->workers &&
+        md_route_try_inline(rt, svc, &t->req, &t->resp) == 0) {
+        task_ready(t);
+        return;
+    }
     if ((rt->flags & MD_RT_INLINE) || !svc->workers) {
         md_route_run(rt, svc, &t->req, &t->resp);
         task_ready(t);
