@@ -23,6 +23,10 @@ typedef struct md_store_ops {
     int (*get_bars_agg)(md_store *st, const char *symbol, md_interval iv, md_interval from_iv,
                         int64_t start, int64_t end, size_t limit, md_bar_vec *out,
                         md_error *err);
+    /* Optional: bulk-load marks (store.h md_load_mark). NULL: marks are not kept. */
+    int (*put_bars_marked)(md_store *st, const md_series *s, size_t n, const md_load_mark *m,
+                           size_t n_marks, md_error *err);
+    int (*get_load_mark)(md_store *st, const char *path, md_load_mark *out, md_error *err);
 } md_store_ops;
 
 /* Every backend's store struct begins with this header. */
