@@ -274,11 +274,11 @@ static void read_file(ld_pipe *p, ld_file *f)
             b->long_head = long_head;
             long_head = NULL;
             b->end_offset = buf_off + (int64_t)drop;
-            b->last = in.eof && !in.err && drop == have;
+            int last = b->last = in.eof && !in.err && drop == have;
             skipping = 0;
             pos = drop;
-            submit(p, b);
-            if (b->last) break;
+            submit(p, b); /* b belongs to the pipeline now */
+            if (last) break;
             continue;
         }
         size_t dlen;

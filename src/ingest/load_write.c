@@ -225,6 +225,7 @@ static void handle(ld_pipe *p, batch *bt, ld_block *b)
         f->w_finished = 1;
         p->files_done++;
     }
+    uint64_t raw_done = b->raw_done;
     if (p->opt->validate_only) {
         md_load__block_free(p, b);
     } else {
@@ -232,7 +233,7 @@ static void handle(ld_pipe *p, batch *bt, ld_block *b)
         hold(bt, b);
     }
     md_progress_files(&p->prog, p->files_done, p->nfiles);
-    md_progress_update(&p->prog, b->raw_done, st->rows);
+    md_progress_update(&p->prog, raw_done, st->rows);
 }
 
 void *md_load__writer_main(void *arg)
