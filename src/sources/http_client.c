@@ -7,8 +7,11 @@
  *   body larger than max_bytes             MD_EMALFORMED
  *   a response (any status)                0, status in resp->status
  *
- * Each client keeps a CURLSH (DNS cache, TLS sessions, connection cache) shared by the
- * worker threads that call it, so a provider's connections are reused across requests.
+ * Each client keeps a CURLSH (DNS cache, TLS sessions) shared by the worker threads that
+ * call it, and a small pool of idle easy handles: a handle, with the connections it keeps
+ * open, serves one request at a time (libcurl does not support one connection cache
+ * used by concurrent threads), and goes back to the pool after curl_easy_reset(), which
+ * keeps its live connections, so a provider's connections are reused across requests.
  * URLs carry API keys (query parameters), so every URL shown is passed through
  * md_log_redact first. */
 #include "sources/sources_int.h"
@@ -24,9 +27,14 @@
 #include <string.h>
 #include <strings.h>
 
+#define POOL_MAX 8
+
 struct md_sources__http {
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t pool_lock;
+    CURL *pool[POOL_MAX]; /* idle handles */
+    int n_pool;
     int timeout_ms;
     size_t max_bytes;
     char *user_agent;
@@ -56,6 +64,7 @@ md_sources__http *md_sources__http_new(int timeout_ms, size_t max_bytes, const c
     pthread_once(&global_once, global_init);
     md_sources__http *c = md_calloc(1, sizeof *c);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&c->locks[i], NULL);
+    pthread_mutex_init(&c->pool_lock, NULL);
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
     c->max_bytes = max_bytes ? max_bytes : (size_t)64 << 20;
     c->user_agent = md_strdup(user_agent && *user_agent ? user_agent : "mdagent/" MD_VERSION);
@@ -66,7 +75,6 @@ md_sources__http *md_sources__http_new(int timeout_ms, size_t max_bytes, const c
         curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
         curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
         curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     }
     return c;
 }
@@ -74,8 +82,10 @@ md_sources__http *md_sources__http_new(int timeout_ms, size_t max_bytes, const c
 void md_sources__http_free(md_sources__http *c)
 {
     if (!c) return;
+    for (int i = 0; i < c->n_pool; i++) curl_easy_cleanup(c->pool[i]);
     if (c->share) curl_share_cleanup(c->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&c->locks[i]);
+    pthread_mutex_destroy(&c->pool_lock);
     md_free(c->user_agent);
     md_free(c);
 }
@@ -104,6 +114,28 @@ int md_sources__retry_after_parse(const char *v, int64_t now_s)
     int64_t d = (int64_t)when - now_s;
     if (d < 0) d = 0;
     return d > 86400 * 7 ? 86400 * 7 : (int)d;
+}
+
+/* An idle handle from the pool (its connections still open), or a new one. */
+static CURL *handle_get(md_sources__http *c)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->n_pool) h = c->pool[--c->n_pool];
+    pthread_mutex_unlock(&c->pool_lock);
+    return h ? h : curl_easy_init();
+}
+
+static void handle_put(md_sources__http *c, CURL *h)
+{
+    curl_easy_reset(h); /* options back to defaults; live connections and caches stay */
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->n_pool < POOL_MAX) {
+        c->pool[c->n_pool++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&c->pool_lock);
+    if (h) curl_easy_cleanup(h);
 }
 
 /* -- one transfer -------------------------------------------------------------------------- */
@@ -176,7 +208,7 @@ int md_sources__http_get(md_sources__http *c, const char *provider, const char *
     md_log_redact(url, shown, sizeof shown);
     memset(r, 0, sizeof *r);
     r->retry_after_s = -1;
-    CURL *h = curl_easy_init();
+    CURL *h = handle_get(c);
     if (!h) return md_error_set(err, MD_ETRANSIENT, "%s: cannot create an HTTP handle", provider);
     xfer x = {MD_BUF_INIT, c->max_bytes, 0, r};
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -218,7 +250,8 @@ int md_sources__http_get(md_sources__http *c, const char *provider, const char *
         ret = map_curl_error(rc, provider, shown, c->timeout_ms, detail, err);
     }
     md_buf_deinit(&x.body);
-    curl_easy_cleanup(h);
+    if (rc == CURLE_OK) handle_put(c, h);
+    else curl_easy_cleanup(h); /* a failed transfer's connection is not worth keeping */
     return ret;
 }
 

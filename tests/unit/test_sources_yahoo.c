@@ -4,6 +4,8 @@
  * Retry-After, timeout, reset, HTML). */
 #include "sourcetest.h"
 
+#include <pthread.h>
+
 /* -- parser ------------------------------------------------------------------------------- */
 
 static int parse_file(const char *file, md_interval iv, md_bar_vec *out, md_quote *q, md_error *err)
@@ -332,4 +334,30 @@ Test(yahoo_http, body_over_the_size_limit_is_refused)
     cr_expect(strstr(err.msg, "larger than 4096"), "%s", err.msg);
     md_source_free(s2);
     md_config_deinit(&c2);
+}
+
+static void *quote_loop(void *arg)
+{
+    long ok = 0;
+    for (int i = 0; i < 15; i++) {
+        md_quote q;
+        md_error err;
+        if (md_source_quote(src, (i % 3) ? "AAPL" : "7203.T", &q, NULL, &err) == 0 &&
+            (q.price == 170.73 || q.price == 3546.0))
+            ok++;
+    }
+    return (void *)ok;
+}
+
+Test(yahoo_http, one_source_used_by_many_threads_at_once)
+{
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, quote_loop, NULL);
+    long total = 0;
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        total += (long)r;
+    }
+    cr_expect_eq(total, 60);
 }
