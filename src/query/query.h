@@ -85,6 +85,17 @@ int md_query_history(md_services *svc, const md_history_req *req, md_bar_vec *ou
 void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *bars, size_t n,
                             const char *from);
 
+/* -- analytics ---------------------------------------------------------------------------- */
+
+/* /analytics/{symbol}/indicators: bars of the request's range, then each indicator named in
+ * names ("sma:20,rsi:14,...", see analytics/indicators.h) as a series aligned with the bars
+ * (null during warm-up). MD_EPARAM for a bad list. */
+int md_query_indicators(md_services *svc, const md_history_req *req, const char *names,
+                        md_buf *out, md_error *err);
+/* /analytics/{symbol}/summary: returns, volatility (annualised), max drawdown, average
+ * volume over the range. */
+int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, md_error *err);
+
 /* 1 when the store knows the symbol (any bar or quote). */
 int md_query_symbol_known(md_services *svc, const char *symbol);
 
