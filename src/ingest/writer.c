@@ -73,6 +73,49 @@ void md_writer_set_future_tolerance(md_writer *w, int64_t seconds)
     w->future_tol_s = seconds;
 }
 
+int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int validate_only,
+                          md_ingest_result *res, md_error *err)
+{
+    int64_t now = md_now();
+    size_t index = 0;
+    for (size_t k = 0; k < n_series; k++) {
+        md_bar *bars = (md_bar *)series[k].bars;
+        size_t keep = 0;
+        for (size_t i = 0; i < series[k].n; i++, index++) {
+            md_rule rule;
+            md_error e;
+            if (md_validate_bar(&bars[i], series[k].iv, now, w->future_tol_s, &rule, &e) != 0) {
+                add_reject(res, index, rule, e.msg);
+                continue;
+            }
+            if (keep != i) bars[keep] = bars[i];
+            keep++;
+        }
+        series[k].n = keep;
+        res->accepted += keep;
+    }
+    if (validate_only) return 0;
+    size_t total = 0;
+    for (size_t k = 0; k < n_series; k++) total += series[k].n;
+    if (total == 0) return 0;
+    int rc = md_store_put_bars(w->st, series, n_series, err);
+    if (rc < 0) {
+        md_metric_add(MD_M_STORE_ERRORS, 1, "put_bars");
+        return rc;
+    }
+    res->stored += (size_t)rc;
+    md_metric_add(MD_M_STORE_WRITE_ROWS, (double)rc);
+    md_metric_add(MD_M_INGEST_ACCEPTED, (double)total, "bar");
+    for (int l = 0; l < w->n_listeners; l++) {
+        if (!w->listeners[l].on_bars) continue;
+        for (size_t k = 0; k < n_series; k++)
+            if (series[k].n)
+                w->listeners[l].on_bars(w->listeners[l].ctx, series[k].symbol, series[k].iv,
+                                        series[k].bars, series[k].n);
+    }
+    return 0;
+}
+
 int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int64_t now,
                         md_rule *rule, md_error *err)
 {
@@ -104,35 +147,6 @@ int md_writer_store_checked(md_writer *w, const md_series *series, size_t n_seri
                 w->listeners[l].on_bars(w->listeners[l].ctx, series[k].symbol, series[k].iv,
                                         series[k].bars, series[k].n);
     }
-    return 0;
-}
-
-int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int validate_only,
-                          md_ingest_result *res, md_error *err)
-{
-    int64_t now = md_now();
-    size_t index = 0;
-    for (size_t k = 0; k < n_series; k++) {
-        md_bar *bars = (md_bar *)series[k].bars;
-        size_t keep = 0;
-        for (size_t i = 0; i < series[k].n; i++, index++) {
-            md_rule rule;
-            md_error e;
-            if (md_writer_check_bar(w, &bars[i], series[k].iv, now, &rule, &e) != 0) {
-                add_reject(res, index, rule, e.msg);
-                continue;
-            }
-            if (keep != i) bars[keep] = bars[i];
-            keep++;
-        }
-        series[k].n = keep;
-        res->accepted += keep;
-    }
-    if (validate_only) return 0;
-    size_t stored = 0;
-    int rc = md_writer_store_checked(w, series, n_series, NULL, 0, &stored, err);
-    if (rc) return rc;
-    res->stored += stored;
     return 0;
 }
 
