@@ -291,7 +291,10 @@ function maybeStartStream() {
       if (m.type === 'bar') state.chart.applyBar(m);
       else if (m.type === 'quote') state.chart.applyQuote(m);
       else if (m.type === 'error') console.warn('stream:', m.code, m.message);
-      if (m.type === 'bar' || m.type === 'quote') $('panel-chart').dataset.live = String(state.stream.received);
+      if (m.type === 'bar' || m.type === 'quote') {
+        $('panel-chart').dataset.live = String(state.stream.received);
+        $('panel-chart').dataset.bars = String(state.chart.count);
+      }
     },
   });
   if (state.symbol && state.interval) state.stream.setSubscription([state.symbol], [`bar.${state.interval}`, 'quote']);
