@@ -138,7 +138,11 @@ test('cache hit ratio per level and overall', () => {
   const b = t(9, 1, 1, 0);
   assert.equal(P.hitRatio(a, b, 'l1'), 0.9);
   assert.equal(P.hitRatio(a, b, 'l2'), 1);
-  assert.ok(Math.abs(P.hitRatio(a, b) - 10 / 11) < 1e-12);
+  assert.equal(P.hitRatio(a, b), 1, 'the one L1 miss was an L2 hit');
+  // L2 is asked only after an L1 miss: overall = (L1 hits + L2 hits) / L1 lookups
+  assert.ok(Math.abs(P.hitRatio(a, t(6, 4, 1, 3)) - 0.7) < 1e-12);
+  const flat = (h, m) => P.parsePrometheus(`mdagent_cache_requests_total{result="hit"} ${h}\nmdagent_cache_requests_total{result="miss"} ${m}`);
+  assert.equal(P.hitRatio(flat(0, 0), flat(3, 1)), 0.75, 'without levels: hits / lookups');
   assert.equal(P.hitRatio(b, b, 'l1'), null, 'no lookups in between');
   assert.equal(P.hitRatio(a, P.parsePrometheus('x 1'), 'l1'), null, 'metric absent');
 });

@@ -22,7 +22,7 @@ function scalarText(k, v) {
     if (/bytes$/.test(k)) return fmtBytes(v);
     if (/_ms$/.test(k)) return `${fmtNum(v, 3)} ms`;
     if (/_s$/.test(k)) return fmtDuration(v);
-    if (/ratio|rate$/.test(k) && v <= 1) return fmtPct(v);
+    if (/(^|_)(ratio|rate)$/.test(k) && v <= 1) return fmtPct(v);
     return Number.isInteger(v) ? fmtInt(v) : fmtNum(v, 3);
   }
   if (typeof v === 'string') return /^\d{4}-\d\d-\d\dT/.test(v) ? fmtTs(v) : v;
@@ -76,36 +76,53 @@ export function renderSources(body, d) {
 
 /* -- cache -------------------------------------------------------------------------------- */
 
-const CACHE_COLS = ['hits', 'misses', 'hit_ratio', 'entries', 'bytes', 'max_bytes', 'evictions', 'expirations', 'invalidations', 'errors'];
+const CACHE_MAIN = ['hits', 'misses', 'hit_ratio', 'entries', 'bytes'];
 
 export function renderCache(body, d) {
   if (!d || typeof d !== 'object') return mount(body, note('err', 'unexpected answer from /cache/stats'));
-  // levels: objects with counters ({"l1":{hits,...},"l2":{...}} or {"levels":{...}} or [...])
-  let src = d.levels && typeof d.levels === 'object' ? d.levels : d;
+  // levels: {"levels":{"l1":{...},"l2":{...}}}, {"l1":{...},"l2":{...}} or [{level,...}]
+  const src = d.levels && typeof d.levels === 'object' ? d.levels : d;
   const levels = Array.isArray(src)
     ? src.map((x, i) => [x.level || x.name || `level ${i + 1}`, x])
     : Object.entries(src).filter(([, v]) => v && typeof v === 'object' && !Array.isArray(v));
-  const scalars = Object.entries(d).filter(([k, v]) => k !== 'levels' && (v === null || typeof v !== 'object'));
-  const cols = CACHE_COLS.filter((c) => c === 'hit_ratio' || levels.some(([, v]) => typeof v[c] === 'number'));
-  for (const [, v] of levels) {
-    for (const [k, x] of Object.entries(v)) if (typeof x === 'number' && !cols.includes(k)) cols.push(k);
-  }
   const ratio = (v) => {
-    if (typeof v.hit_ratio === 'number') return v.hit_ratio;
+    if (typeof v.hit_ratio === 'number' && (v.hits || v.misses)) return v.hit_ratio;
     const h = Number(v.hits); const m = Number(v.misses);
     return h + m > 0 ? h / (h + m) : null;
   };
+  const memory = (v) => fmtBytes(v.bytes);
+  const state = (v) => {
+    const st = v.status ?? (v.enabled === false ? 'disabled' : null);
+    return st ? badge(st) : '';
+  };
   const parts = [];
+  const top = [];
+  if (d.status !== undefined) top.push(el('span', { class: 'chip' }, el('span', { class: 'chip-k' }, 'status'), ' ', badge(d.status)));
+  else if (d.enabled !== undefined) top.push(el('span', { class: 'chip' }, el('span', { class: 'chip-k' }, 'enabled'), ' ', d.enabled ? 'yes' : 'no'));
+  if (typeof d.hits === 'number' && typeof d.misses === 'number') {
+    top.push(el('span', { class: 'chip', dataset: { total: 'hit_ratio' } }, el('span', { class: 'chip-k' }, 'hit ratio'), ' ',
+      `${fmtPct(ratio(d))} of ${fmtInt(d.hits + d.misses)} lookups`));
+  }
+  if (top.length) parts.push(el('div', { class: 'chips top' }, top));
   if (levels.length) {
     parts.push(el('table', { class: 'tbl cache-levels' },
-      el('thead', {}, el('tr', {}, el('th', {}, 'level'), cols.map((c) => el('th', { class: 'num' }, label(c === 'max_bytes' ? 'limit' : c))))),
-      el('tbody', {}, levels.map(([name, v]) => el('tr', { dataset: { level: name } }, el('td', {}, name),
-        cols.map((c) => el('td', { class: 'num' }, c === 'hit_ratio' ? fmtPct(ratio(v)) : scalarText(c, v[c]))))))));
-  }
-  if (scalars.length) {
-    parts.push(el('div', { class: 'chips' }, scalars.map(([k, v]) =>
-      el('span', { class: 'chip' }, el('span', { class: 'chip-k' }, label(k)), ' ',
-        typeof v === 'string' && statusClass(v) !== 'muted' ? badge(v) : scalarText(k, v)))));
+      el('thead', {}, el('tr', {}, ['level', 'state', 'hits', 'misses', 'hit ratio', 'entries', 'memory'].map((t, i) => el('th', { class: i >= 2 ? 'num' : undefined }, t)))),
+      el('tbody', {}, levels.map(([name, v]) => el('tr', { dataset: { level: name } },
+        el('td', {}, el('span', { class: 'sym' }, name.toUpperCase())),
+        el('td', {}, state(v)),
+        el('td', { class: 'num' }, fmtInt(v.hits)),
+        el('td', { class: 'num' }, fmtInt(v.misses)),
+        el('td', { class: 'num' }, fmtPct(ratio(v))),
+        el('td', { class: 'num' }, fmtInt(v.entries)),
+        el('td', { class: 'num', title: typeof v.max_bytes === 'number' ? `limit ${fmtBytes(v.max_bytes)}` : undefined }, memory(v)))))));
+    // the other figures of each level, as a line under the table
+    for (const [name, v] of levels) {
+      const rest = Object.entries(v).filter(([k, x]) => !CACHE_MAIN.includes(k) && !['status', 'enabled'].includes(k) && x !== null && typeof x !== 'object');
+      if (!rest.length) continue;
+      parts.push(el('div', { class: 'chips level-more' }, el('span', { class: 'chip-k' }, `${name.toUpperCase()}:`),
+        rest.map(([k, x]) => el('span', { class: 'chip' }, el('span', { class: 'chip-k' }, k === 'max_bytes' ? 'limit' : label(k)), ' ',
+          typeof x === 'string' && statusClass(x) !== 'muted' ? badge(x) : scalarText(k, x)))));
+    }
   }
   if (!parts.length) parts.push(note('na', 'the cache reports no figures'));
   mount(body, parts);

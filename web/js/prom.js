@@ -176,15 +176,30 @@ export function histogramMean(prev, cur, name) {
 }
 
 /** Hit ratio (0..1) of cache level `level` between two scrapes of
- * mdagent_cache_requests_total{level,result}; null when there was no lookup. */
+ * mdagent_cache_requests_total{level,result}; null when there was no lookup. Without a
+ * level: the share of requests answered by any level. A lookup goes to L2 only after an L1
+ * miss, so that is (L1 hits + L2 hits) / (L1 hits + L1 misses) when L1 is reported. */
 export function hitRatio(prev, cur, level) {
   const name = 'mdagent_cache_requests_total';
   if (!prev || !cur || !has(cur, name)) return null;
-  const m = level ? { level } : {};
-  const hits = counterDelta(sum(prev, name, { ...m, result: 'hit' }), sum(cur, name, { ...m, result: 'hit' }));
-  const misses = counterDelta(sum(prev, name, { ...m, result: 'miss' }), sum(cur, name, { ...m, result: 'miss' }));
-  if (hits === null || misses === null || hits + misses === 0) return null;
-  return hits / (hits + misses);
+  const d = (match) => counterDelta(sum(prev, name, match), sum(cur, name, match));
+  let hits;
+  let lookups;
+  if (level) {
+    hits = d({ level, result: 'hit' });
+    const misses = d({ level, result: 'miss' });
+    lookups = hits === null || misses === null ? null : hits + misses;
+  } else if (select(cur, name, { level: 'l1' }).length) {
+    hits = d({ result: 'hit' });
+    const l1 = d({ level: 'l1' });
+    lookups = l1;
+  } else {
+    hits = d({ result: 'hit' });
+    const misses = d({ result: 'miss' });
+    lookups = hits === null || misses === null ? null : hits + misses;
+  }
+  if (hits === null || !lookups) return null;
+  return Math.min(1, hits / lookups);
 }
 
 /** A rolling window of aligned time series for uPlot: x in seconds, one array per key.
