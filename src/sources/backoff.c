@@ -1,6 +1,6 @@
 /* backoff.c - retry delays with jitter, the error classes the manager acts on, and the
  * health score of a source. No I/O, no clock: callers pass what they measured. */
-#include "sources/sources_int.h"
+#include "sources/manager_int.h"
 
 #include "core/error.h"
 

@@ -15,7 +15,7 @@
  * provider-side rate limit, unauthorized); "symbol not found" is an answer and counts as a
  * success, since the provider worked. Closing resets the counters, so an old streak never
  * reopens a recovered source. The manager serialises calls with its per-source lock. */
-#include "sources/sources_int.h"
+#include "sources/manager_int.h"
 
 #include "core/mem.h"
 

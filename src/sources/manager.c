@@ -670,6 +670,13 @@ static int coalesced(md_srcmgr *m, const fetch *f, md_quote *q, md_bar_vec *bars
     md_error e;
     md_error_clear(&e);
     int rc = run(m, f, q, bars, res, &e);
+    if (rc == 0 && f->fo.keep) { /* stored before anyone waiting is woken */
+        const md_tick_sink *k = f->fo.keep;
+        if (f->kind == K_QUOTE && k->quotes)
+            res->kept_rc = k->quotes(k->ctx, q, 1);
+        else if (f->kind == K_BARS && k->bars && bars->n > n0)
+            res->kept_rc = k->bars(k->ctx, f->symbol, f->iv, bars->v + n0, bars->n - n0);
+    }
 
     pthread_mutex_lock(&m->lock);
     for (inflight **p = &m->flying; *p; p = &(*p)->next) {
@@ -704,13 +711,13 @@ int md_srcmgr_waiting(md_srcmgr *m)
     return n;
 }
 
-static const md_fetch_opts default_fo = {-1, 0};
+static const md_fetch_opts default_fo = {-1, 0, NULL};
 
 int md_srcmgr_quote(md_srcmgr *m, const char *symbol, const md_fetch_opts *fo, md_quote *out,
                     md_fetch_result *res, md_error *err)
 {
     fetch f = {K_QUOTE, symbol, MD_IV_1D, 0, 0, fo ? *fo : default_fo};
-    md_fetch_result r = {MD_SRC_UNKNOWN, 0};
+    md_fetch_result r = {MD_SRC_UNKNOWN, 0, 0};
     md_quote q;
     md_quote_init(&q);
     int rc = coalesced(m, &f, &q, NULL, &r, err);
@@ -726,7 +733,7 @@ int md_srcmgr_bars(md_srcmgr *m, const char *symbol, md_interval iv, int64_t sta
 {
     if (end <= start) return md_error_set(err, MD_ETIMERANGE, "end must be after start");
     fetch f = {K_BARS, symbol, iv, start, end, fo ? *fo : default_fo};
-    md_fetch_result r = {MD_SRC_UNKNOWN, 0};
+    md_fetch_result r = {MD_SRC_UNKNOWN, 0, 0};
     size_t n0 = out->n;
     int rc = coalesced(m, &f, NULL, out, &r, err);
     if (rc != 0) {

@@ -25,7 +25,8 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "sources/source.h"
-#include "sources/sources_int.h"
+#include "sources/manager_int.h"
+#include "sources/offline.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -81,15 +82,20 @@ void md_srcmgr_set_clock(md_srcmgr *m, const md_srcmgr_clock *clk, uint64_t seed
 /* What a successful fetch tells besides its data. */
 typedef struct md_fetch_result {
     int source;    /* md_source_id of the source that answered */
-    int coalesced; /* 1: this call joined an identical fetch in flight, whose caller
-                    * stores the data; do not store it twice */
+    int coalesced; /* 1: this call joined an identical fetch in flight (whose keep sink,
+                    * not this call's, received the data) */
+    int kept_rc;   /* what the keep sink returned (0 when there is none) */
 } md_fetch_result;
 
-/* -1 or the md_source_id to ask alone; background = 1 for scheduled work, which leaves
- * opts.background_reserve of every rate limit to interactive requests. */
+/* source: -1, or the md_source_id to ask alone (no failover). background = 1 for
+ * scheduled work, which leaves opts.background_reserve of every rate limit to interactive
+ * requests. keep (may be NULL): where the data goes (the writer) - called once per fetch,
+ * by the caller that made it, BEFORE callers that joined it are woken, so that they find
+ * it stored. */
 typedef struct md_fetch_opts {
     int source;
     int background;
+    const md_tick_sink *keep;
 } md_fetch_opts;
 
 /* Latest quote of a normalised symbol. */
@@ -115,7 +121,8 @@ md_source *md_srcmgr_source(md_srcmgr *m, int source);
 int md_srcmgr_waiting(md_srcmgr *m);
 
 /* Remembers when `key` was last fetched (the read path uses it so that a closed market,
- * whose newest quote stays old, is not asked again on every request). */
+ * whose newest quote stays old, is not asked again on every request). Keys in use:
+ * "q|SYMBOL" a quote; "g|SYMBOL|iv|..." a /historical gap. */
 void md_srcmgr_mark(md_srcmgr *m, const char *key);
 /* Milliseconds since md_srcmgr_mark(key), or -1 when not remembered. */
 int64_t md_srcmgr_since_ms(md_srcmgr *m, const char *key);

@@ -1,10 +1,10 @@
 /* ratelimit.c - per-provider request budget: a rolling-minute token bucket and a UTC-day
- * quota (see sources_int.h for why each token returns exactly one minute after it was
+ * quota (see manager_int.h for why each token returns exactly one minute after it was
  * spent rather than trickling back at per_minute/60 a second: a trickling bucket lets up
  * to 2 x per_minute - 1 requests into one 60 s span, which a provider counting a sliding
  * minute refuses). The agent asks here before every request and never sends one that
  * this budget says the provider would refuse. */
-#include "sources/sources_int.h"
+#include "sources/manager_int.h"
 
 #include "core/mem.h"
 

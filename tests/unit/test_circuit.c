@@ -1,7 +1,7 @@
 /* The circuit breaker state machine, the rate limiter, retry back-off bounds and the
- * health score (sources/sources_int.h), all on an explicit fake clock. */
+ * health score (sources/manager_int.h), all on an explicit fake clock. */
 #include "core/error.h"
-#include "sources/sources_int.h"
+#include "sources/manager_int.h"
 
 #include <criterion/criterion.h>
 

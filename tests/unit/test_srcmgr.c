@@ -161,7 +161,7 @@ static md_srcmgr *mkmgr(md_srcmgr_opts o)
 
 static md_fetch_opts only(int id)
 {
-    md_fetch_opts fo = {id, 0};
+    md_fetch_opts fo = {id, 0, NULL};
     return fo;
 }
 
@@ -508,7 +508,7 @@ Test(srcmgr, scheduled_fetches_leave_a_reserve_of_the_rate_limit)
     md_srcmgr_add(m, "yahoo", &a->base, 0, 5, 0, NULL);
     md_quote q;
     md_error e;
-    md_fetch_opts bg = {-1, 1};
+    md_fetch_opts bg = {-1, 1, NULL};
     int ok = 0;
     for (int i = 0; i < 5; i++) ok += md_srcmgr_quote(m, "AAPL", &bg, &q, NULL, &e) == 0;
     cr_assert_eq(ok, 4, "background leaves ceil(5 * 0.2) = 1 token");

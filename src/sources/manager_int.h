@@ -1,9 +1,10 @@
-/* sources_int.h - the parts of the source manager that hold no I/O: circuit breaker, rate
+/* manager_int.h - the parts of the source manager that hold no I/O: circuit breaker, rate
  * limiter, retry back-off and health score. Each is a plain struct driven by the caller
  * with an explicit clock (milliseconds), so the unit tests run them on a fake clock.
- * None of them locks: the manager holds its per-source mutex around every call. */
-#ifndef MD_SOURCES_SOURCES_INT_H
-#define MD_SOURCES_SOURCES_INT_H
+ * None of them locks: the manager holds its per-source mutex around every call. The
+ * offline feeds' step functions are declared at the end. */
+#ifndef MD_SOURCES_MANAGER_INT_H
+#define MD_SOURCES_MANAGER_INT_H
 
 #include <stdint.h>
 
@@ -121,5 +122,17 @@ void md_health_record(md_health *h, int ok, int64_t latency_ms);
  * falls towards 0.5 as the mean latency of successful calls grows past ref_latency_ms
  * (factor = 0.5 + 0.5 * ref / (ref + mean)). 1 when nothing was recorded yet. */
 double md_health_score(const md_health *h, int64_t ref_latency_ms);
+
+/* -- offline feeds (simulator.c, replay.c; driven by feed.c) --------------------------- */
+
+struct md_source;
+struct md_tick_sink;
+/* Push what is due at wall time now_ms; return when the next step is due. */
+int64_t md_sources__sim_step(struct md_source *src, const struct md_tick_sink *sink,
+                             int64_t now_ms);
+int64_t md_sources__replay_step(struct md_source *src, const struct md_tick_sink *sink,
+                                int64_t now_ms);
+/* Playback of every series starts over at now_ms. */
+void md_sources__replay_restart(struct md_source *src, int64_t now_ms);
 
 #endif
