@@ -2,6 +2,7 @@
  * server, the offline feeds and the watchlist scheduler, wait for a signal. */
 #include "cli/cli.h"
 
+#include "cache/cache.h"
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "core/workq.h"
@@ -60,9 +61,25 @@ int md_cmd_serve(int argc, char **argv)
     svc.writer = md_writer_new(st);
     svc.workers = md_workq_new((int)cfg.server_workers, "worker");
     svc.started_ms = md_mono_ms();
+    if (cfg.cache_enabled) {
+        md_cache_options co;
+        md_cache_options_from_config(&co, &cfg);
+        if (md_cache_new(&co, &svc.cache, &err) != 0) {
+            fprintf(stderr, "mdagent: %s\n", err.msg);
+            md_workq_free(svc.workers);
+            md_writer_free(svc.writer);
+            md_store_close(st);
+            md_config_deinit(&cfg);
+            return MD_EXIT_FAIL;
+        }
+        md_query_cache_attach(&svc);
+    } else if (cfg.redis && *cfg.redis) {
+        MD_INFO("cache", "cache.enabled is false: redis is not used for caching");
+    }
     md_cli_sources *cs = NULL;
     if (md_cli_sources_open(&svc, &cs, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
+        md_cache_free(svc.cache);
         md_workq_free(svc.workers);
         md_writer_free(svc.writer);
         md_store_close(st);
@@ -80,11 +97,13 @@ int md_cmd_serve(int argc, char **argv)
         }
         md_workq_free(svc.workers);
         md_cli_sources_close(cs);
+        md_cache_free(svc.cache);
         md_writer_free(svc.writer);
         md_store_close(st);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
     }
+    md_query_cache_warm(&svc);
     svc.ready = 1;
     fprintf(stderr, "mdagent: serving http://%s (store %s, %zu sources enabled)\n", cfg.listen,
             md_store_url_redacted(st), svc.sources ? md_srcmgr_enabled(svc.sources) : 0);
@@ -99,6 +118,7 @@ int md_cmd_serve(int argc, char **argv)
     md_server_free(srv);
     md_cli_sources_close(cs); /* after the workers: they may be inside the manager */
     md_writer_free(svc.writer);
+    md_cache_free(svc.cache);
     md_store_close(st);
     md_config_deinit(&cfg);
     MD_INFO("server", "stopped");

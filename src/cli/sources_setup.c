@@ -11,6 +11,7 @@
 #include "ingest/loader.h"
 #include "sources/manager.h"
 #include "sources/offline.h"
+#include "sources/registry.h"
 #include "sources/scheduler.h"
 
 #include <dirent.h>
@@ -27,13 +28,21 @@ struct md_cli_sources {
     md_scheduler *sched;
 };
 
-/* Creates a source by name: the offline ones here, the HTTP providers from the registry. */
+/* Creates a source by name from the registry; a provider whose API key is missing is
+ * refused here, so the manager lists it disabled with the reason and never asks it. */
 static int create_source(const char *name, const md_config *cfg, md_source **out, md_error *err)
 {
-    if (strcmp(name, "simulator") == 0) return md_simulator_new(cfg, out, err);
-    if (strcmp(name, "replay") == 0) return md_replay_new(cfg, out, err);
-    return md_error_set(err, MD_EUNAUTHSRC, "%s: the provider client is not part of this build",
-                        name);
+    md_source *src = NULL;
+    int rc = md_source_create(name, cfg, &src, err);
+    if (rc) return rc;
+    if (!md_source_configured(src)) {
+        const md_source_info *info = md_source_find(name);
+        md_source_free(src);
+        return md_error_set(err, MD_EUNAUTHSRC, "%s: not configured: set %s", name,
+                            info && info->key_env ? info->key_env : "its API key");
+    }
+    *out = src;
+    return 0;
 }
 
 /* -- replay data ----------------------------------------------------------------------- */

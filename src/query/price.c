@@ -97,6 +97,14 @@ int md_query_price(md_services *svc, const char *symbol, int64_t max_age_s, md_p
     return md_query_price_from(svc, symbol, max_age_s, -1, out, err);
 }
 
+int md_query_price_stored(md_services *svc, const char *symbol, md_price *out, md_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->cache = "miss";
+    int64_t when;
+    return stored_price(svc, symbol, out, &when, err);
+}
+
 void md_render_price_json(md_buf *b, const md_price *p)
 {
     md_buf_puts(b, "{\"symbol\":");

@@ -109,7 +109,7 @@ static int64_t wall(md_srcmgr *m)
 
 static void drop(md_source *src)
 {
-    if (src) src->vt->free(src);
+    md_source_free(src);
 }
 
 /* -- life cycle ------------------------------------------------------------------------ */
@@ -288,6 +288,12 @@ int md_srcmgr_from_config(const md_config *cfg, md_source_ctor ctor, md_srcmgr *
         int per_min, per_day;
         limits_of(cfg, names[i], &per_min, &per_day);
         int rc = ctor(names[i], cfg, &src, &e);
+        if (rc == MD_ECONFIG) { /* a configuration mistake stops start-up */
+            md_error_set(err, rc, "%s", e.msg);
+            md_config_free_list(names, n);
+            md_srcmgr_free(m);
+            return rc;
+        }
         if (rc != 0) {
             char clean[MD_ERROR_MSG_MAX];
             md_log_redact(e.msg, clean, sizeof clean);

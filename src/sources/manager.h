@@ -62,7 +62,8 @@ typedef int (*md_source_ctor)(const char *name, const md_config *cfg, md_source 
                               md_error *err);
 
 /* Builds the manager from cfg: every name of sources.priority in that order (a source
- * whose constructor fails - e.g. a missing API key - is listed disabled with the reason),
+ * whose constructor fails - e.g. a missing API key - is listed disabled with the reason;
+ * MD_ECONFIG from a constructor is returned),
  * and the other known sources listed as not enabled. Rate limits from
  * sources.<name>.per_minute / per_day. *out is NULL (and 0 returned) when
  * sources.priority is empty. MD_ECONFIG for an unknown or repeated name. */
