@@ -10,6 +10,6 @@ cd "$(dirname "$0")/.."
 build/mdagent load data/sample --db "sqlite:$DB" --quiet
 export MDAGENT_SOURCES_PRIORITY="${MDAGENT_SOURCES_PRIORITY-simulator,replay}"
 export MDAGENT_SIMULATOR_SYMBOLS="${MDAGENT_SIMULATOR_SYMBOLS-AAPL:190,BTC-USD:60000,EURUSD=X:1.08}"
-echo "mdagent: open http://$LISTEN/health, /sources, /price/AAPL (simulated, moving),"
-echo "         /price/XTSSIM (replayed), /historical/MSFT?limit=5"
+echo "mdagent: open http://$LISTEN/dashboard (or /health, /sources, /price/AAPL (simulated, moving),"
+echo "         /price/XTSSIM (replayed), /historical/MSFT?limit=5)"
 exec build/mdagent serve --db "sqlite:$DB" --listen "$LISTEN" --set replay.symbols=XTSSIM

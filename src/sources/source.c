@@ -4,6 +4,16 @@
 #include "core/timefmt.h"
 
 #include <string.h>
+#include <strings.h>
+
+/* Providers that throttle with a 200 answer (Alpha Vantage "5 calls per minute", Twelve
+ * Data "API credits for the current minute") send no Retry-After: a per-minute limit
+ * means the next minute, so the caller gets 60 s as its hint. */
+static void retry_hint(int rc, const md_error *err, md_fetch_meta *m)
+{
+    if (rc == MD_ERATELIMIT && m->retry_after_s < 0 && err && strcasestr(err->msg, "minute"))
+        m->retry_after_s = 60;
+}
 
 static void meta_start(md_fetch_meta *m)
 {
@@ -22,6 +32,7 @@ int md_source_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
     int64_t t0 = md_mono_ms();
     int rc = src->vt->quote(src, symbol, out, meta, err);
     meta->latency_ms = md_mono_ms() - t0;
+    retry_hint(rc, err, meta);
     return rc;
 }
 
@@ -41,6 +52,7 @@ int md_source_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     else
         rc = src->vt->bars(src, symbol, iv, start, end, out, meta, err);
     meta->latency_ms = md_mono_ms() - t0;
+    retry_hint(rc, err, meta);
     return rc;
 }
 

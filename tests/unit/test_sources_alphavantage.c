@@ -219,6 +219,9 @@ Test(alphavantage_http, errors_in_200_answers)
                                 &meta, &err);
         cr_expect_eq(rc, cases[i].rc, "%s: %s (%s)", cases[i].sym, md_error_name(rc), err.msg);
         if (strcmp(cases[i].sym, "RATELIMIT") == 0) cr_expect_eq(meta.retry_after_s, 7);
+        /* "5 calls per minute" without Retry-After: the next minute is the hint */
+        if (strcmp(cases[i].sym, "NOTE") == 0) cr_expect_eq(meta.retry_after_s, 60);
+        if (strcmp(cases[i].sym, "INFO") == 0) cr_expect_eq(meta.retry_after_s, -1, "a daily quota");
     }
     cr_expect_eq(bv.n, 0);
     md_bar_vec_deinit(&bv);

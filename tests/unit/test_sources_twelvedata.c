@@ -178,6 +178,7 @@ Test(twelvedata_http, errors)
         cr_expect_eq(rc, cases[i].rc, "%s: %s (%s)", cases[i].sym, md_error_name(rc), err.msg);
         cr_expect_eq(meta.http_status, cases[i].status, "%s", cases[i].sym);
         if (cases[i].status == 429) cr_expect_eq(meta.retry_after_s, 7);
+        if (strcmp(cases[i].sym, "LIMIT200") == 0) cr_expect_eq(meta.retry_after_s, 60);
     }
     cr_expect_eq(bv.n, 0);
     md_bar_vec_deinit(&bv);
