@@ -238,14 +238,17 @@ test('live updates from /stream move the chart', async (t) => {
   }
   await page.waitForSelector('#chart-live[data-state="live"]', { timeout: 20000 });
   const bars = Number(await page.getAttribute('#panel-chart', 'data-bars'));
-  const price = 61.23;
+  const lastClose = await page.evaluate(() => { const b = window.mdDashboard.chart.bars; return b[b.length - 1].close; });
+  const price = Math.round(lastClose * 1.002 * 100) / 100; // a plausible next price
   const ts = new Date(Date.now() - 60000).toISOString().replace(/\.\d+Z$/, 'Z');
   const r = await fetch(`${AGENT}/ingest/quotes`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEY}` },
     body: JSON.stringify({ quotes: [{ symbol: 'MSFT', price, timestamp: ts, volume: 100 }] }),
   });
-  assert.equal(r.status, 200, await r.text());
+  const answer = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(answer));
+  assert.equal(answer.accepted, 1, JSON.stringify(answer));
   await page.waitForFunction((n) => Number(document.querySelector('#panel-chart').dataset.bars) === n, bars + 1);
   const last = await page.evaluate(() => { const b = window.mdDashboard.chart.bars; return b[b.length - 1].close; });
   assert.equal(last, price);
