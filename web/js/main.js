@@ -88,6 +88,7 @@ async function pollHealth() {
   $('fact-store').textContent = store ? `${store.kind ?? ''} ${store.status ?? ''}`.trim() : '–';
   $('fact-updated').textContent = fmtClock();
   renderHealth($('health'), h);
+  setTitle();
   maybeStartStream();
 }
 
@@ -223,6 +224,15 @@ function drawIndicatorToggles() {
   }, d.label)));
 }
 
+/* The tab title: the charted symbol's last price, then the agent's status. */
+function setTitle() {
+  const bars = state.chart ? state.chart.bars : [];
+  const last = bars.length ? bars[bars.length - 1].close : null;
+  const status = state.health ? state.health.status : null;
+  document.title = [state.symbol && last !== null ? `${state.symbol} ${last}` : state.symbol, status && status !== 'ok' ? status.toUpperCase() : null, 'mdagent']
+    .filter(Boolean).join(' · ');
+}
+
 function chartNote(text) {
   const n = $('chart-note');
   n.hidden = !text;
@@ -258,6 +268,7 @@ async function loadChart() {
   panel.dataset.symbol = symbol;
   panel.dataset.interval = interval;
   panel.dataset.bars = String(state.chart.count);
+  setTitle();
   if (state.stream) state.stream.setSubscription([symbol], [`bar.${interval}`, 'quote']);
 }
 
@@ -290,6 +301,7 @@ function maybeStartStream() {
       if (m.type === 'bar' || m.type === 'quote') {
         $('panel-chart').dataset.live = String(state.stream.received);
         $('panel-chart').dataset.bars = String(state.chart.count);
+        setTitle();
       }
     },
   });
