@@ -71,7 +71,7 @@ http {
     access_log off;
     keepalive_requests 1000000;
     keepalive_timeout 60;
-    open_file_cache max=100 valid=60s;
+    open_file_cache max=100 inactive=60s;
     sendfile on;
     tcp_nopush on;
     default_type application/json;

@@ -90,14 +90,26 @@ char *md_buf_steal(md_buf *b, size_t *len)
 /* Writes the decimal digits of u (< 2^63) at dst; returns the count. */
 static int fmt_u64(char *dst, uint64_t u)
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
     char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    for (int i = 0; i < n; i++) dst[i] = tmp[n - 1 - i];
-    return n;
+    int n = 24;
+    while (u >= 100) {
+        unsigned k = (unsigned)(u % 100) * 2;
+        u /= 100;
+        tmp[--n] = pairs[k + 1];
+        tmp[--n] = pairs[k];
+    }
+    if (u >= 10) {
+        tmp[--n] = pairs[u * 2 + 1];
+        tmp[--n] = pairs[u * 2];
+    } else {
+        tmp[--n] = (char)('0' + u);
+    }
+    memcpy(dst, tmp + n, (size_t)(24 - n));
+    return 24 - n;
 }
 
 /* The slow, always-right form: the fewest of 15..17 significant digits that parse back. */
@@ -133,7 +145,8 @@ int md_fmt_num(char *dst, double v)
             double x = a * p10[d];
             if (x >= 9007199254740992.0) break;
             double r = nearbyint(x);
-            if (r / p10[d] != a) continue;
+            /* far from an integer: no need for the (slow) exact test */
+            if (fabs(x - r) > x * 1e-12 || r / p10[d] != a) continue;
             char digits[24];
             int nd = fmt_u64(digits, (uint64_t)r);
             while (d > 0 && digits[nd - 1] == '0') nd--, d--; /* never a trailing zero */
