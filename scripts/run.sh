@@ -5,5 +5,5 @@ DB="${1:-data/mdagent.db}"
 LISTEN="${2:-127.0.0.1:8080}"
 cd "$(dirname "$0")/.."
 build/mdagent load data/sample --db "sqlite:$DB" --quiet
-echo "mdagent: open http://$LISTEN/health, /symbols, /price/MSFT, /historical/MSFT?limit=5"
+echo "mdagent: open http://$LISTEN/dashboard (or /health, /symbols, /price/MSFT, /historical/MSFT?limit=5)"
 exec build/mdagent serve --db "sqlite:$DB" --listen "$LISTEN"

@@ -42,12 +42,9 @@ int md_cmd_serve(int argc, char **argv)
 
     md_error err;
     md_store_options so;
-    md_store_options_default(&so);
-    so.pool_size = (int)cfg.store_pool_size;
-    so.busy_timeout_ms = (int)cfg.store_busy_timeout_ms;
-    so.batch_rows = (int)cfg.store_batch_rows;
     md_store *st = NULL;
-    if (md_store_open(cfg.db, &so, &st, &err) != 0) {
+    if (md_store_options_from_config(&so, &cfg, &err) != 0 ||
+        md_store_open(cfg.db, &so, &st, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;

@@ -264,7 +264,7 @@ static int write_response(task *t, struct lws *wsi)
     md_http_resp *rs = &t->resp;
     const char *body = rs->ext ? rs->ext : rs->body.data;
     size_t len = rs->ext ? rs->ext_len : rs->body.len;
-    if (t->req.method == MD_HTTP_HEAD) len = 0;
+    int head = t->req.method == MD_HTTP_HEAD; /* headers as for GET (length too), no body */
     unsigned char *start = t->lp->scratch + LWS_PRE, *p = start, *end = start + CHUNK;
     if (!t->headers_sent) {
         if (!rs->status) rs->status = 200;
@@ -294,11 +294,12 @@ static int write_response(task *t, struct lws *wsi)
         snprintf(status, sizeof status, "%d", rs->status);
         md_metric_add(MD_M_HTTP_REQUESTS, 1, t->req.route ? t->req.route : "(none)", status);
         /* headers and as much of the body as fits go out in one write (one send) */
-        size_t room = (size_t)(end - p), n = len < room ? len : room;
+        size_t blen = head ? 0 : len; /* HEAD: the length as for GET, no body */
+        size_t room = (size_t)(end - p), n = blen < room ? blen : room;
         if (n) memcpy(p, body, n);
         p += n;
         t->sent = n;
-        int last = n == len;
+        int last = n == blen;
         int total = (int)(p - start);
         if (lws_write(wsi, start, (size_t)total, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP_HEADERS) !=
             total)
