@@ -36,5 +36,6 @@ int md_cli_finish_config(md_config *cfg);
 int md_cmd_serve(int argc, char **argv);
 int md_cmd_load(int argc, char **argv);
 int md_cmd_query(int argc, char **argv);
+int md_cmd_migrate(int argc, char **argv);
 
 #endif

@@ -32,6 +32,7 @@ static const struct {
     {"load", md_cmd_load, "load    FILE|DIR... [--symbol S] [--interval I] [--format auto|yahoo|stooq|generic] [--validate-only] [--db URL]"},
     {"config", cmd_config, "config  [--markdown]   effective configuration (or the key table as Markdown)"},
     {"query", md_cmd_query, "query   SYMBOL [--interval I] [--start T] [--end T] [--limit N] [--format csv|json] [--db URL]"},
+    {"migrate", md_cmd_migrate, "migrate --from URL --to URL [--batch-rows N] [--max-rows N] [--restart] [--verify-only] [--quiet]"},
 };
 
 static void usage(FILE *f)
