@@ -104,18 +104,14 @@ async function pollMetrics() {
   if (r.ok) state.metrics.ingest(r.data, Date.now());
 }
 
-/* A panel fed by one endpoint: "not available" when the agent lacks the route, "disabled"
- * when /health says the component is off, else rendered. */
-async function pollPanel(bodyId, route, component, render) {
+/* A panel fed by one endpoint: "not available" when the agent lacks the route, else what
+ * the endpoint says (they answer 200 with their own "disabled" state when the component is
+ * off in the configuration). */
+async function pollPanel(bodyId, route, render) {
   const body = $(bodyId);
   if (!state.api.has(route)) {
     mount(body, note('na', `not available: this agent does not serve ${route}`));
     body.dataset.state = 'na';
-    return;
-  }
-  if (component && componentOn(component) === false) {
-    mount(body, note('na', `${component} disabled in this agent's configuration`));
-    body.dataset.state = 'disabled';
     return;
   }
   const r = await state.api.get(route);
@@ -354,14 +350,14 @@ async function start() {
   every(medium, async () => {
     if (!state.health) await pollHealth();
     await Promise.all([
-      pollPanel('sources', '/sources', 'sources', renderSources),
-      pollPanel('cache', '/cache/stats', 'cache', renderCache),
+      pollPanel('sources', '/sources', renderSources),
+      pollPanel('cache', '/cache/stats', renderCache),
     ]);
   });
   every(slow, async () => {
     await Promise.all([
       pollSymbols(),
-      pollPanel('quality', '/quality/report', null, (body, d) => renderQuality(body, d, (s, iv) => selectSymbol(s, iv))),
+      pollPanel('quality', '/quality/report', (body, d) => renderQuality(body, d, (s, iv) => selectSymbol(s, iv))),
     ]);
   });
   document.body.dataset.ready = 'true';
