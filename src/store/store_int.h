@@ -40,6 +40,11 @@ typedef struct md_store_ops {
     /* Sets n keys in one transaction; a NULL value deletes the key. */
     int (*meta_set)(md_store *st, const char *const *keys, const char *const *vals, size_t n,
                     md_error *err);
+
+    /* Optional: bulk-load marks (store.h md_load_mark). NULL: marks are not kept. */
+    int (*put_bars_marked)(md_store *st, const md_series *s, size_t n, const md_load_mark *m,
+                           size_t n_marks, md_error *err);
+    int (*get_load_mark)(md_store *st, const char *path, md_load_mark *out, md_error *err);
 } md_store_ops;
 
 /* Every backend's store struct begins with this header. */

@@ -88,6 +88,7 @@ async function pollHealth() {
   $('fact-store').textContent = store ? `${store.kind ?? ''} ${store.status ?? ''}`.trim() : '–';
   $('fact-updated').textContent = fmtClock();
   renderHealth($('health'), h);
+  setTitle();
   maybeStartStream();
 }
 
@@ -104,18 +105,14 @@ async function pollMetrics() {
   if (r.ok) state.metrics.ingest(r.data, Date.now());
 }
 
-/* A panel fed by one endpoint: "not available" when the agent lacks the route, "disabled"
- * when /health says the component is off, else rendered. */
-async function pollPanel(bodyId, route, component, render) {
+/* A panel fed by one endpoint: "not available" when the agent lacks the route, else what
+ * the endpoint says (they answer 200 with their own "disabled" state when the component is
+ * off in the configuration). */
+async function pollPanel(bodyId, route, render) {
   const body = $(bodyId);
   if (!state.api.has(route)) {
     mount(body, note('na', `not available: this agent does not serve ${route}`));
     body.dataset.state = 'na';
-    return;
-  }
-  if (component && componentOn(component) === false) {
-    mount(body, note('na', `${component} disabled in this agent's configuration`));
-    body.dataset.state = 'disabled';
     return;
   }
   const r = await state.api.get(route);
@@ -227,6 +224,15 @@ function drawIndicatorToggles() {
   }, d.label)));
 }
 
+/* The tab title: the charted symbol's last price, then the agent's status. */
+function setTitle() {
+  const bars = state.chart ? state.chart.bars : [];
+  const last = bars.length ? bars[bars.length - 1].close : null;
+  const status = state.health ? state.health.status : null;
+  document.title = [state.symbol && last !== null ? `${state.symbol} ${last}` : state.symbol, status && status !== 'ok' ? status.toUpperCase() : null, 'mdagent']
+    .filter(Boolean).join(' · ');
+}
+
 function chartNote(text) {
   const n = $('chart-note');
   n.hidden = !text;
@@ -262,6 +268,7 @@ async function loadChart() {
   panel.dataset.symbol = symbol;
   panel.dataset.interval = interval;
   panel.dataset.bars = String(state.chart.count);
+  setTitle();
   if (state.stream) state.stream.setSubscription([symbol], [`bar.${interval}`, 'quote']);
 }
 
@@ -294,6 +301,7 @@ function maybeStartStream() {
       if (m.type === 'bar' || m.type === 'quote') {
         $('panel-chart').dataset.live = String(state.stream.received);
         $('panel-chart').dataset.bars = String(state.chart.count);
+        setTitle();
       }
     },
   });
@@ -354,14 +362,14 @@ async function start() {
   every(medium, async () => {
     if (!state.health) await pollHealth();
     await Promise.all([
-      pollPanel('sources', '/sources', 'sources', renderSources),
-      pollPanel('cache', '/cache/stats', 'cache', renderCache),
+      pollPanel('sources', '/sources', renderSources),
+      pollPanel('cache', '/cache/stats', renderCache),
     ]);
   });
   every(slow, async () => {
     await Promise.all([
       pollSymbols(),
-      pollPanel('quality', '/quality/report', null, (body, d) => renderQuality(body, d, (s, iv) => selectSymbol(s, iv))),
+      pollPanel('quality', '/quality/report', (body, d) => renderQuality(body, d, (s, iv) => selectSymbol(s, iv))),
     ]);
   });
   document.body.dataset.ready = 'true';

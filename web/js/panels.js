@@ -51,6 +51,23 @@ export function renderHealth(body, h) {
 
 /* -- sources ------------------------------------------------------------------------------ */
 
+function rateTitle(rl) {
+  const parts = [];
+  if (rl.per_minute) parts.push(`${rl.per_minute}/min`);
+  if (rl.per_day) parts.push(`${rl.per_day}/day`);
+  if (rl.reset_s > 0) parts.push(`resets in ${fmtDuration(rl.reset_s)}`);
+  return parts.join(', ') || 'no limit';
+}
+
+function lastCell(s) {
+  if (s.enabled === false) return el('td', { class: 'err-cell muted', title: s.reason || undefined }, s.reason || 'disabled');
+  if (s.last_error) {
+    return el('td', { class: 'err-cell bad-text', title: `${s.last_error}${s.last_error_at ? ` (${fmtTs(s.last_error_at)})` : ''}` }, s.last_error);
+  }
+  return el('td', { class: 'err-cell', title: s.last_success ? `last success ${s.last_success}` : undefined },
+    s.last_success ? `ok ${fmtTs(s.last_success)}` : '–');
+}
+
 export function renderSources(body, d) {
   const list = Array.isArray(d) ? d : (d && Array.isArray(d.sources) ? d.sources : null);
   if (!list) return mount(body, note('err', 'unexpected answer from /sources'));
@@ -63,11 +80,11 @@ export function renderSources(body, d) {
       el('td', { class: 'num' }, s.priority ?? '–'),
       el('td', {}, badge(String(s.circuit ?? '–').replace('_', '-'), statusClass(s.circuit))),
       el('td', {}, meter(Number.isFinite(hs) ? (hs > 1 ? hs / 100 : hs) : NaN)),
-      el('td', { class: 'num', title: rl && rl.reset_s != null ? `resets in ${fmtDuration(rl.reset_s)}` : undefined },
-        rl ? `${rl.remaining ?? '∞'}${rl.reset_s != null ? ` · ${fmtDuration(rl.reset_s)}` : ''}` : '–'),
+      el('td', { class: 'num', title: rl ? rateTitle(rl) : undefined },
+        rl ? `${rl.remaining ?? '∞'}${rl.reset_s > 0 ? ` · ${fmtDuration(rl.reset_s)}` : ''}` : '–'),
       el('td', { class: 'num' }, fmtInt(s.requests)),
       el('td', { class: 'num' }, fmtInt(s.failures)),
-      el('td', { class: 'err-cell', title: s.last_error || undefined }, s.last_error ? s.last_error : (s.last_success ? `ok ${fmtTs(s.last_success)}` : '–')));
+      lastCell(s));
   });
   mount(body, el('table', { class: 'tbl' },
     el('thead', {}, el('tr', {}, ['source', 'prio', 'circuit', 'health', 'rate limit', 'requests', 'failures', 'last'].map((t) => el('th', { class: t === 'last' ? 'err-cell' : undefined }, t)))),
@@ -142,20 +159,29 @@ export function renderQuality(body, d, onSymbol) {
   const rows = reportRows(d);
   if (!rows) return mount(body, note('err', 'unexpected answer from /quality/report'));
   if (!rows.length) return mount(body, note('na', 'no graded symbols yet'));
+  const issueText = (x) => (typeof x === 'string' ? x : x && (x.message || x.rule || x.code)) || '';
   mount(body, el('table', { class: 'tbl quality' },
-    el('thead', {}, el('tr', {}, ['symbol', 'grade', 'score', 'interval', 'issues'].map((t) => el('th', {}, t)))),
+    el('thead', {}, el('tr', {}, ['symbol', 'grade', 'score', 'interval', 'bars', 'weakest', 'issues'].map((t) =>
+      el('th', { class: t === 'bars' ? 'num' : undefined }, t)))),
     el('tbody', {}, rows.map((r) => {
-      const issues = Array.isArray(r.issues) ? r.issues : null;
-      const nIssues = issues ? issues.length : (typeof r.issues === 'number' ? r.issues : (r.issue_count ?? null));
-      const first = issues && issues.length ? (typeof issues[0] === 'string' ? issues[0] : (issues[0].message || issues[0].rule || issues[0].code || JSON.stringify(issues[0]))) : '';
+      const list = Array.isArray(r.issues) ? r.issues : null;
+      const nIssues = list ? list.length : (typeof r.issues === 'number' ? r.issues : (r.issue_count ?? null));
+      const top = r.top_issue ? issueText(r.top_issue) : (list && list.length ? issueText(list[0]) : '');
       const score = Number(r.score);
-      return el('tr', { class: 'clickable', dataset: { symbol: r.symbol }, onclick: () => r.symbol && onSymbol(r.symbol, r.interval) },
+      const dims = r.dimensions && typeof r.dimensions === 'object'
+        ? Object.entries(r.dimensions).filter(([, v]) => Number.isFinite(v)).sort((a, b) => a[1] - b[1]) : [];
+      const weakest = dims.length ? dims[0] : null;
+      return el('tr', { class: 'clickable', dataset: { symbol: r.symbol }, title: r.symbol ? `chart ${r.symbol}` : undefined,
+        onclick: () => r.symbol && onSymbol(r.symbol, r.interval) },
         el('td', {}, el('span', { class: 'sym' }, r.symbol ?? '?')),
         el('td', {}, el('span', { class: `grade grade-${String(r.grade || '').toLowerCase()}` }, r.grade ?? '–')),
-        el('td', {}, meter(Number.isFinite(score) ? score / 100 : NaN, Number.isFinite(score) ? fmtNum(score, 1) : undefined)),
+        el('td', {}, meter(Number.isFinite(score) && r.score !== null ? score / 100 : NaN, Number.isFinite(score) ? fmtNum(score, 1) : undefined)),
         el('td', {}, r.interval ?? '–'),
-        el('td', { class: 'issues', title: issues ? issues.map((x) => (typeof x === 'string' ? x : x.message || x.rule || '')).join('\n') : undefined },
-          nIssues === null ? '–' : `${fmtInt(nIssues)}${first ? ` · ${first}` : ''}`));
+        el('td', { class: 'num' }, fmtInt(r.bars)),
+        el('td', { class: 'weakest', title: dims.map(([k, v]) => `${label(k)} ${fmtNum(v, 1)}`).join('\n') || undefined },
+          weakest ? `${label(weakest[0])} ${fmtNum(weakest[1], 0)}` : '–'),
+        el('td', { class: 'issues', title: list ? list.map(issueText).join('\n') : (top || undefined) },
+          nIssues === null ? '–' : `${fmtInt(nIssues)}${top ? ` · ${top}` : ''}`));
     }))));
 }
 
