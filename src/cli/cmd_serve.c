@@ -8,6 +8,7 @@
 #include "query/query.h"
 #include "server/server.h"
 #include "store/store.h"
+#include "stream/hub.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -58,12 +59,23 @@ int md_cmd_serve(int argc, char **argv)
     svc.writer = md_writer_new(st);
     svc.workers = md_workq_new((int)cfg.server_workers, "worker");
     svc.started_ms = md_mono_ms();
+    if (cfg.stream_enabled) {
+        md_hub_options ho;
+        md_hub_options_default(&ho);
+        ho.replay_size = (size_t)cfg.stream_replay_size;
+        ho.queue_size = (size_t)cfg.stream_queue_size;
+        ho.max_subscriptions = (size_t)cfg.stream_max_subscriptions;
+        ho.instance = cfg.stream_instance;
+        svc.hub = md_hub_new(&ho);
+        md_hub_attach_writer(svc.hub, svc.writer);
+    }
 
     md_server *srv = NULL;
     if (md_server_start(&svc, &srv, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_workq_free(svc.workers);
         md_writer_free(svc.writer);
+        md_hub_free(svc.hub);
         md_store_close(st);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
@@ -79,6 +91,7 @@ int md_cmd_serve(int argc, char **argv)
     md_workq_free(svc.workers);
     md_server_free(srv);
     md_writer_free(svc.writer);
+    md_hub_free(svc.hub);
     md_store_close(st);
     md_config_deinit(&cfg);
     MD_INFO("server", "stopped");
