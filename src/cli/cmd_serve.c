@@ -9,6 +9,8 @@
 #include "server/server.h"
 #include "store/store.h"
 #include "stream/hub.h"
+#include "stream/livebar.h"
+#include "stream/relay.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -69,11 +71,33 @@ int md_cmd_serve(int argc, char **argv)
         svc.hub = md_hub_new(&ho);
         md_hub_attach_writer(svc.hub, svc.writer);
     }
+    md_livebar *livebars = NULL;
+    if (svc.hub && cfg.stream_live_bars) {
+        md_livebar_options lo = {.hub = svc.hub, .writer = svc.writer,
+                                 .delay_ms = cfg.stream_live_bar_delay_ms, .thread = 1};
+        livebars = md_livebar_new(&lo);
+    }
+    md_relay *relay = NULL;
+    if (svc.hub && cfg.redis && *cfg.redis) {
+        md_relay_options ro = {.url = cfg.redis, .channel = cfg.stream_redis_channel, .hub = svc.hub};
+        if (md_relay_start(&ro, &relay, &err) != 0) {
+            fprintf(stderr, "mdagent: %s\n", err.msg);
+            md_livebar_free(livebars);
+            md_hub_free(svc.hub);
+            md_workq_free(svc.workers);
+            md_writer_free(svc.writer);
+            md_store_close(st);
+            md_config_deinit(&cfg);
+            return MD_EXIT_FAIL;
+        }
+    }
 
     md_server *srv = NULL;
     if (md_server_start(&svc, &srv, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_workq_free(svc.workers);
+        md_relay_free(relay);
+        md_livebar_free(livebars);
         md_writer_free(svc.writer);
         md_hub_free(svc.hub);
         md_store_close(st);
@@ -89,6 +113,8 @@ int md_cmd_serve(int argc, char **argv)
     svc.ready = 0;
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
     md_workq_free(svc.workers);
+    md_relay_free(relay);      /* nothing arrives from other instances any more */
+    md_livebar_free(livebars); /* open live bars are not closed: they were not complete */
     md_server_free(srv);
     md_writer_free(svc.writer);
     md_hub_free(svc.hub);

@@ -28,6 +28,8 @@ struct md_hub {
 
     md_hub_observer obs[MAX_OBSERVERS];
     int n_obs;
+    void (*health_fn)(void *ctx, md_buf *out);
+    void *health_ctx;
 
     atomic_uint_fast64_t session_ids;
     atomic_uint_fast64_t sessions;
@@ -105,6 +107,16 @@ void md_hub_add_observer(md_hub *h, const md_hub_observer *ob)
 {
     pthread_mutex_lock(&h->lock);
     if (h->n_obs < MAX_OBSERVERS) h->obs[h->n_obs++] = *ob;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void md_hub_remove_observer(md_hub *h, void *ctx)
+{
+    pthread_mutex_lock(&h->lock);
+    int w = 0;
+    for (int i = 0; i < h->n_obs; i++)
+        if (h->obs[i].ctx != ctx) h->obs[w++] = h->obs[i];
+    h->n_obs = w;
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -290,4 +302,35 @@ void md_hub_get_stats(md_hub *h, md_hub_stats *st)
     st->replay_first = h->ring_n ? h->seq - h->ring_n + 1 : 0;
     pthread_mutex_unlock(&h->lock);
     st->sessions = atomic_load(&h->sessions);
+}
+
+void md_hub_set_health_ext(md_hub *h, void (*fn)(void *ctx, md_buf *out), void *ctx)
+{
+    pthread_mutex_lock(&h->lock);
+    h->health_fn = fn;
+    h->health_ctx = ctx;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void md_hub_render_health(md_hub *h, md_buf *b)
+{
+    md_hub_stats st;
+    md_hub_get_stats(h, &st);
+    md_buf_puts(b, "{\"status\":\"ok\",\"instance\":");
+    md_buf_json_str(b, h->instance);
+    md_buf_puts(b, ",\"clients\":");
+    md_buf_int(b, (int64_t)st.sessions);
+    md_buf_puts(b, ",\"published\":");
+    md_buf_int(b, (int64_t)st.published);
+    md_buf_puts(b, ",\"seq\":");
+    md_buf_int(b, (int64_t)st.last_seq);
+    md_buf_puts(b, ",\"replay\":{\"first_seq\":");
+    md_buf_int(b, (int64_t)st.replay_first);
+    md_buf_puts(b, ",\"messages\":");
+    md_buf_int(b, (int64_t)st.replay_n);
+    md_buf_putc(b, '}');
+    pthread_mutex_lock(&h->lock);
+    if (h->health_fn) h->health_fn(h->health_ctx, b);
+    pthread_mutex_unlock(&h->lock);
+    md_buf_putc(b, '}');
 }

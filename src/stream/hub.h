@@ -69,12 +69,21 @@ typedef struct md_hub_observer {
     void *ctx;
 } md_hub_observer;
 void md_hub_add_observer(md_hub *h, const md_hub_observer *ob);
+/* Removes the observers registered with ctx (when nothing publishes any more). */
+void md_hub_remove_observer(md_hub *h, void *ctx);
 
 /* Registers the hub as a listener of w: what w stores is published after each commit with
  * origin LOCAL, or with the calling thread's origin set by md_hub_set_thread_origin(). */
 void md_hub_attach_writer(md_hub *h, md_writer *w);
 /* Origin of what the calling thread stores through an attached writer (live bars: DERIVED). */
 void md_hub_set_thread_origin(md_origin origin);
+
+/* The "stream" object of GET /health: status, clients, last seq, replay window, and what the
+ * extension (the relay) adds. */
+void md_hub_render_health(md_hub *h, md_buf *out);
+/* Sets (fn NULL: clears) a renderer that appends ",\"name\":{...}" members to the health
+ * object. */
+void md_hub_set_health_ext(md_hub *h, void (*fn)(void *ctx, md_buf *out), void *ctx);
 
 typedef struct md_hub_stats {
     uint64_t published, sessions, last_seq, replay_first, replay_n;
