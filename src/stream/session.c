@@ -562,14 +562,14 @@ int md_session_unsubscribe(md_session *s, const md_op *op, md_error *err)
 
 int md_session_pack(md_session *s, md_buf *out, size_t max_bytes, size_t *n_msgs)
 {
-    size_t n = 0;
+    size_t n = 0, start = out->len;
     if (s->dropped_pending) {
         md_proto_lagged(out, s->dropped_pending);
         s->dropped_pending = 0;
         n++;
     }
     size_t mask = s->cap - 1;
-    while (s->head < s->tail && out->len < max_bytes) {
+    while (s->head < s->tail && out->len - start < max_bytes) {
         qent *e = &s->ring[s->head & mask];
         s->head++;
         if (!e->m) continue;

@@ -73,7 +73,7 @@ size_t md_session_queued(const md_session *s);
 int md_session_overflowed(const md_session *s);
 
 /* Appends queued frames to out (a "lagged" frame first when messages were dropped) until
- * out holds at least max_bytes or the queue is empty; *n_msgs (may be NULL) gets the number
+ * at least max_bytes were appended or the queue is empty; *n_msgs (may be NULL) gets the number
  * of frames appended. Returns 1 when messages remain queued, 0 otherwise. */
 int md_session_pack(md_session *s, md_buf *out, size_t max_bytes, size_t *n_msgs);
 
