@@ -62,6 +62,7 @@ struct conn {
     int want_write;
     int peer_closed;
     int close_code;
+    int close_flushed;
     char close_reason[64];
     conn *prev, *next;
 };
@@ -101,7 +102,7 @@ static int on_writeable(conn *c)
     md_ws_loop *wl = c->wl;
     c->want_write = 0;
     if (c->peer_closed) return 0; /* lws answers the close */
-    if (c->close_code) {
+    if (c->close_code && (c->close_flushed || !md_session_queued(c->sess))) {
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
@@ -114,7 +115,12 @@ static int on_writeable(conn *c)
             return -1;
         md_metric_add(MD_M_STREAM_MESSAGES, (double)n);
     }
-    if (more) want_write(c);
+    if (c->close_code) { /* one last batch (the errors that explain the close), then close */
+        c->close_flushed = 1;
+        want_write(c);
+    } else if (more) {
+        want_write(c);
+    }
     return 0;
 }
 
@@ -169,7 +175,8 @@ static void handle_message(conn *c, const char *msg, size_t len, int64_t now)
     }
     md_op op;
     md_error err;
-    int rc = md_proto_parse(msg, len, (size_t)wl->cfg->stream_max_subscriptions, &op, &err);
+    /* the message size bounds the symbol count; the session enforces max_subscriptions */
+    int rc = md_proto_parse(msg, len, (size_t)-1, &op, &err);
     if (rc == 0) {
         switch (op.kind) {
         case MD_OP_SUBSCRIBE:
@@ -194,6 +201,7 @@ static void on_receive(conn *c, const char *in, size_t len)
     md_ws_loop *wl = c->wl;
     int64_t now = md_mono_ms();
     c->last_rx_ms = now;
+    if (c->close_code) return; /* closing: nothing more is answered */
     size_t max = (size_t)wl->cfg->stream_max_message_bytes;
     if (!c->rx_too_big) {
         if (c->rx.len + len > max) {
