@@ -3,6 +3,14 @@
  * headers at the length boundaries. */
 #include "streamutil.h"
 
+/* The JSON payload of a frame as a string (frames are not NUL-terminated). */
+static const char *payload_of(const md_frame *f)
+{
+    static char text[4096];
+    snprintf(text, sizeof text, "%.*s", (int)(f->len - f->hdr), (const char *)f->data + f->hdr);
+    return text;
+}
+
 static int parse(const char *json, md_op *op)
 {
     md_error err;
@@ -122,7 +130,7 @@ Test(stream_proto, test_quote_and_bar_messages_have_the_api_fields)
     cr_assert_eq(f->seq, 77);
     cr_assert_eq(f->channel, MD_CH_QUOTE);
     cr_assert_str_eq(f->symbol, "EURUSD=X");
-    cr_assert_str_eq((const char *)f->data + f->hdr,
+    cr_assert_str_eq(payload_of(f),
                      "{\"type\":\"quote\",\"seq\":77,\"symbol\":\"EURUSD=X\",\"price\":1.0842,"
                      "\"timestamp\":\"2024-03-01T14:30:00Z\",\"source\":\"ingest\",\"bid\":1.0841}");
     md_frame_unref(f);
@@ -132,7 +140,7 @@ Test(stream_proto, test_quote_and_bar_messages_have_the_api_fields)
     b.source = MD_SRC_POLYGON;
     f = md_proto_bar("MSFT", MD_IV_5M, &b, 78);
     cr_assert_eq(f->channel, MD_CH_BAR + MD_IV_5M);
-    cr_assert_str_eq((const char *)f->data + f->hdr,
+    cr_assert_str_eq(payload_of(f),
                      "{\"type\":\"bar\",\"seq\":78,\"interval\":\"5m\",\"symbol\":\"MSFT\","
                      "\"timestamp\":\"2024-03-01T14:30:00Z\",\"open\":10,\"high\":11.5,\"low\":9.25,"
                      "\"close\":11,\"volume\":1234,\"source\":\"polygon\"}");
