@@ -1,16 +1,16 @@
-/* cmd_serve.c - `mdagent serve`: open the store, start the server, wait for a signal. */
+/* cmd_serve.c - `mdagent serve`: open the store, build the source manager, start the
+ * server, the offline feeds and the watchlist scheduler, wait for a signal. */
 #include "cli/cli.h"
 
+#include "cache/cache.h"
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "core/workq.h"
 #include "ingest/writer.h"
 #include "query/query.h"
 #include "server/server.h"
+#include "sources/manager.h"
 #include "store/store.h"
-#include "stream/hub.h"
-#include "stream/livebar.h"
-#include "stream/relay.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -44,12 +44,9 @@ int md_cmd_serve(int argc, char **argv)
 
     md_error err;
     md_store_options so;
-    md_store_options_default(&so);
-    so.pool_size = (int)cfg.store_pool_size;
-    so.busy_timeout_ms = (int)cfg.store_busy_timeout_ms;
-    so.batch_rows = (int)cfg.store_batch_rows;
     md_store *st = NULL;
-    if (md_store_open(cfg.db, &so, &st, &err) != 0) {
+    if (md_store_options_from_config(&so, &cfg, &err) != 0 ||
+        md_store_open(cfg.db, &so, &st, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
@@ -61,63 +58,70 @@ int md_cmd_serve(int argc, char **argv)
     svc.writer = md_writer_new(st);
     svc.workers = md_workq_new((int)cfg.server_workers, "worker");
     svc.started_ms = md_mono_ms();
-    if (cfg.stream_enabled) {
-        md_hub_options ho;
-        md_hub_options_default(&ho);
-        ho.replay_size = (size_t)cfg.stream_replay_size;
-        ho.queue_size = (size_t)cfg.stream_queue_size;
-        ho.max_subscriptions = (size_t)cfg.stream_max_subscriptions;
-        ho.instance = cfg.stream_instance;
-        svc.hub = md_hub_new(&ho);
-        md_hub_attach_writer(svc.hub, svc.writer);
-    }
-    md_livebar *livebars = NULL;
-    if (svc.hub && cfg.stream_live_bars) {
-        md_livebar_options lo = {.hub = svc.hub, .writer = svc.writer,
-                                 .delay_ms = cfg.stream_live_bar_delay_ms, .thread = 1};
-        livebars = md_livebar_new(&lo);
-    }
-    md_relay *relay = NULL;
-    if (svc.hub && cfg.redis && *cfg.redis) {
-        md_relay_options ro = {.url = cfg.redis, .channel = cfg.stream_redis_channel, .hub = svc.hub};
-        if (md_relay_start(&ro, &relay, &err) != 0) {
+    if (cfg.cache_enabled) {
+        md_cache_options co;
+        md_cache_options_from_config(&co, &cfg);
+        if (md_cache_new(&co, &svc.cache, &err) != 0) {
             fprintf(stderr, "mdagent: %s\n", err.msg);
-            md_livebar_free(livebars);
-            md_hub_free(svc.hub);
             md_workq_free(svc.workers);
             md_writer_free(svc.writer);
             md_store_close(st);
             md_config_deinit(&cfg);
             return MD_EXIT_FAIL;
         }
+        md_query_cache_attach(&svc);
+    } else if (cfg.redis && *cfg.redis) {
+        MD_INFO("cache", "cache.enabled is false: redis is not used for caching");
+    }
+    /* after the cache: its listener invalidates before the hub streams */
+    md_cli_stream *cst = NULL;
+    md_cli_sources *cs = NULL;
+    if (md_cli_stream_open(&svc, &cst, &err) != 0 || md_cli_sources_open(&svc, &cs, &err) != 0) {
+        fprintf(stderr, "mdagent: %s\n", err.msg);
+        md_cli_stream_close(cst);
+        md_cache_free(svc.cache);
+        md_workq_free(svc.workers);
+        md_writer_free(svc.writer);
+        md_store_close(st);
+        md_config_deinit(&cfg);
+        return err.rc == MD_ECONFIG ? MD_EXIT_USAGE : MD_EXIT_FAIL;
     }
 
     md_server *srv = NULL;
-    if (md_server_start(&svc, &srv, &err) != 0) {
+    if (md_server_start(&svc, &srv, &err) != 0 || md_cli_sources_start(cs, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
+        md_cli_sources_stop(cs);
+        if (srv) {
+            md_server_shutdown(srv, 0);
+            md_server_free(srv);
+        }
         md_workq_free(svc.workers);
-        md_relay_free(relay);
-        md_livebar_free(livebars);
+        md_cli_sources_close(cs);
+        md_cli_stream_close(cst);
+        md_cache_free(svc.cache);
         md_writer_free(svc.writer);
-        md_hub_free(svc.hub);
         md_store_close(st);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
     }
+    md_query_cache_warm(&svc);
     svc.ready = 1;
-    fprintf(stderr, "mdagent: serving http://%s (store %s)\n", cfg.listen, md_store_url_redacted(st));
+    fprintf(stderr, "mdagent: serving http://%s (store %s, %zu sources enabled)\n", cfg.listen,
+            md_store_url_redacted(st), svc.sources ? md_srcmgr_enabled(svc.sources) : 0);
 
     int sig = 0;
     sigwait(&set, &sig);
     MD_INFO("server", "shutting down signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     svc.ready = 0;
+    md_cli_sources_stop(cs); /* no more pushed ticks */
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
     md_workq_free(svc.workers);
-    md_relay_free(relay);      /* nothing arrives from other instances any more */
-    md_livebar_free(livebars); /* open live bars are not closed: they were not complete */
+    md_cli_stream_stop(cst); /* relay and live bars; the hub lives until the server is freed */
     md_server_free(srv);
+    md_cli_sources_close(cs); /* after the workers: they may be inside the manager */
+    md_cli_stream_close(cst);
     md_writer_free(svc.writer);
-    md_hub_free(svc.hub);
+    md_cache_free(svc.cache);
     md_store_close(st);
     md_config_deinit(&cfg);
     MD_INFO("server", "stopped");

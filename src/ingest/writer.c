@@ -123,6 +123,40 @@ int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int 
     return 0;
 }
 
+int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int64_t now,
+                        md_rule *rule, md_error *err)
+{
+    return md_validate_bar(b, iv, now, w->future_tol_s, rule, err);
+}
+
+int md_writer_store_checked(md_writer *w, const md_series *series, size_t n_series,
+                            const md_load_mark *marks, size_t n_marks, size_t *stored,
+                            md_error *err)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < n_series; k++) total += series[k].n;
+    if (stored) *stored = 0;
+    if (total == 0 && n_marks == 0) return 0;
+    int rc = n_marks ? md_store_put_bars_marked(w->st, series, n_series, marks, n_marks, err)
+                     : md_store_put_bars(w->st, series, n_series, err);
+    if (rc < 0) {
+        md_metric_add(MD_M_STORE_ERRORS, 1, "put_bars");
+        return rc;
+    }
+    if (stored) *stored = (size_t)rc;
+    if (total == 0) return 0;
+    md_metric_add(MD_M_STORE_WRITE_ROWS, (double)rc);
+    md_metric_add(MD_M_INGEST_ACCEPTED, (double)total, "bar");
+    for (int l = 0; l < w->n_listeners; l++) {
+        if (!w->listeners[l].on_bars) continue;
+        for (size_t k = 0; k < n_series; k++)
+            if (series[k].n)
+                w->listeners[l].on_bars(w->listeners[l].ctx, series[k].symbol, series[k].iv,
+                                        series[k].bars, series[k].n);
+    }
+    return 0;
+}
+
 int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_result *res,
                             md_error *err)
 {

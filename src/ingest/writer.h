@@ -62,6 +62,23 @@ void md_writer_set_future_tolerance(md_writer *w, int64_t seconds);
 int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int validate_only,
                           md_ingest_result *res, md_error *err);
 
+/* The two halves of md_writer_ingest_bars, for callers that validate on their own threads
+ * (the bulk loader validates in its parse workers, then one thread stores in order).
+ *
+ * md_writer_check_bar: the writer's hard rules for one bar of interval iv at wall-clock time
+ * now, with the writer's clock tolerance. 0, or MD_EBAR with *rule and err->msg. Thread-safe,
+ * touches no store. */
+int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int64_t now,
+                        md_rule *rule, md_error *err);
+
+/* md_writer_store_checked: stores series whose bars all passed md_writer_check_bar, with
+ * the load marks (store.h) in the same transaction, counts the metrics and notifies the
+ * listeners after the commit. *stored (may be NULL) receives the rows written. Returns 0 or
+ * a store error, in which case nothing of this call was stored. */
+int md_writer_store_checked(md_writer *w, const md_series *series, size_t n_series,
+                            const md_load_mark *marks, size_t n_marks, size_t *stored,
+                            md_error *err);
+
 /* Validates and stores quotes (each the latest for its symbol unless an equal or newer one
  * is stored). */
 int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_result *res,

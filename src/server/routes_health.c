@@ -1,8 +1,10 @@
 /* routes_health.c - /health, /health/live, /health/ready, /metrics. */
 #include "server/routes.h"
 
+#include "cache/cache.h"
 #include "core/metrics.h"
 #include "core/timefmt.h"
+#include "sources/manager.h"
 #include "stream/hub.h"
 
 #include <string.h>
@@ -32,7 +34,21 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     int64_t t0 = md_mono_ns();
     int store_ok = md_store_ping(svc->store, &e) == 0;
     double store_ms = (double)(md_mono_ns() - t0) / 1e6;
-    const char *status = store_ok ? "ok" : "down";
+    /* sources: degraded when every enabled source has its circuit open */
+    size_t src_on = 0, src_open = 0;
+    if (svc->sources) {
+        for (size_t i = 0; i < md_srcmgr_count(svc->sources); i++) {
+            md_srcmgr_info in;
+            if (md_srcmgr_info_at(svc->sources, i, &in) != 0 || !in.enabled) continue;
+            src_on++;
+            src_open += in.circuit == MD_CIRCUIT_OPEN;
+        }
+    }
+    int src_degraded = src_on > 0 && src_open == src_on;
+    const char *cache_status = md_cache_status(svc->cache);
+    const char *status = !store_ok                                               ? "down"
+                         : src_degraded || strcmp(cache_status, "degraded") == 0 ? "degraded"
+                                                                                  : "ok";
     md_buf *b = md_http_json(resp, store_ok ? 200 : 503);
     md_buf_puts(b, "{\"status\":\"");
     md_buf_puts(b, status);
@@ -49,10 +65,26 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
         md_buf_json_str(b, e.msg);
     }
     md_buf_puts(b, "},\"cache\":{\"status\":\"");
-    md_buf_puts(b, svc->cache ? "ok" : "disabled");
+    md_buf_puts(b, cache_status);
+    if (svc->cache) {
+        md_cache_stats cs;
+        md_cache_get_stats(svc->cache, 0, &cs);
+        md_buf_puts(b, "\",\"l1_entries\":");
+        md_buf_int(b, (int64_t)cs.l1.entries);
+        md_buf_puts(b, ",\"l2\":\"");
+        md_buf_puts(b, cs.l2_state);
+        if (cs.l2_enabled) {
+            md_buf_puts(b, "\",\"breaker\":\"");
+            md_buf_puts(b, cs.breaker);
+        }
+    }
     md_buf_puts(b, "\"},\"sources\":{\"status\":\"");
-    md_buf_puts(b, svc->sources ? "ok" : "disabled");
-    md_buf_puts(b, "\"},\"stream\":");
+    md_buf_puts(b, !svc->sources ? "disabled" : src_degraded ? "degraded" : "ok");
+    md_buf_puts(b, "\",\"enabled\":");
+    md_buf_int(b, (int64_t)src_on);
+    md_buf_puts(b, ",\"circuits_open\":");
+    md_buf_int(b, (int64_t)src_open);
+    md_buf_puts(b, "},\"stream\":");
     if (svc->hub)
         md_hub_render_health(svc->hub, b);
     else
@@ -64,6 +96,8 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
 int md_route_metrics(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
     md_metric_set(MD_M_UPTIME, (double)(md_mono_ms() - svc->started_ms) / 1000.0);
+    if (svc->sources) md_srcmgr_update_metrics(svc->sources); /* open -> half-open by time */
+    if (svc->cache) md_cache_sync_metrics(svc->cache);
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     md_metrics_render(&resp->body);

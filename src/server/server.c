@@ -265,7 +265,7 @@ static int write_response(task *t, struct lws *wsi)
     md_http_resp *rs = &t->resp;
     const char *body = rs->ext ? rs->ext : rs->body.data;
     size_t len = rs->ext ? rs->ext_len : rs->body.len;
-    if (t->req.method == MD_HTTP_HEAD) len = 0;
+    int head = t->req.method == MD_HTTP_HEAD; /* headers as for GET (length too), no body */
     unsigned char *start = t->lp->scratch + LWS_PRE, *p = start, *end = start + CHUNK;
     if (!t->headers_sent) {
         if (!rs->status) rs->status = 200;
@@ -294,7 +294,7 @@ static int write_response(task *t, struct lws *wsi)
         char status[8];
         snprintf(status, sizeof status, "%d", rs->status);
         md_metric_add(MD_M_HTTP_REQUESTS, 1, t->req.route ? t->req.route : "(none)", status);
-        if (len == 0) goto done;
+        if (len == 0 || head) goto done;
         lws_callback_on_writable(wsi);
         return 0;
     }
@@ -374,7 +374,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_HTTP_BODY: {
         task *t = ps->t;
-        if (!t || t->too_big) return 0;
+        if (!t || t->too_big || len == 0) return 0;
         if (t->req.body_len + len > t->body_limit) {
             t->too_big = 1;
             md_free(t->req.body);

@@ -7,7 +7,7 @@
  *
  * Bars are keyed by (symbol, interval, ts); writing a bar whose key exists replaces it
  * (upsert), so loading the same data twice leaves the same rows. Quotes keep the latest
- * one per symbol (a newer timestamp replaces an older one, never the reverse). */
+ * one per symbol (a newer or equal timestamp replaces the stored one, an older one never). */
 #ifndef MD_STORE_STORE_H
 #define MD_STORE_STORE_H
 
@@ -25,9 +25,27 @@ typedef struct md_store_options {
     int busy_timeout_ms;  /* wait for locks */
     int batch_rows;       /* rows per write transaction in bulk paths */
     int read_only;        /* open without creating or migrating the schema */
+    /* PostgreSQL only (config section "postgresql"; sqlite ignores them) */
+    int pg_timescaledb;         /* -1 auto (use when available), 0 off, 1 required */
+    int pg_chunk_days;          /* hypertable chunk interval */
+    int pg_compress_after_days; /* compression policy age; 0 = no compression */
+    int pg_retention_days;      /* drop bars older than this; 0 = keep everything */
+    int pg_continuous_aggs;     /* 1h/1d continuous aggregates of 1m bars */
+    int pg_partition_span;      /* native partitions: MD_PG_SPAN_* */
+    int pg_partitions_ahead;    /* partitions kept ahead of the newest data */
+    int pg_connect_timeout_s;
+    int pg_direct_copy;         /* COPY straight into bars when a batch's ranges are empty */
 } md_store_options;
 
+enum { MD_PG_SPAN_DAY, MD_PG_SPAN_WEEK, MD_PG_SPAN_MONTH, MD_PG_SPAN_YEAR };
+
 void md_store_options_default(md_store_options *o);
+
+struct md_config;
+/* Defaults, then the store.* and postgresql.* keys of cfg. MD_ECONFIG naming the key when a
+ * value is not one of its words (postgresql.timescaledb, postgresql.partition_span). */
+int md_store_options_from_config(md_store_options *o, const struct md_config *cfg,
+                                 md_error *err);
 
 /* Opens a store from a URL: "sqlite:PATH" (or a bare path), "postgresql://...".
  * Creates and migrates the schema unless read_only. *out is owned by the caller
@@ -74,8 +92,9 @@ int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int6
 int md_store_latest_bar(md_store *st, const char *symbol, md_bar *out, md_interval *iv,
                         md_error *err);
 
-/* Stores q as the latest quote of its symbol unless a newer one is stored. Returns 1 when
- * stored, 0 when an equal or newer quote was already there. */
+/* Stores q as the latest quote of its symbol unless a newer one is stored (a quote with the
+ * same timestamp replaces the stored one). Returns 1 when stored, 0 when a newer quote was
+ * already there. */
 int md_store_put_quote(md_store *st, const md_quote *q, md_error *err);
 /* MD_ENODATA when no quote is stored for symbol. */
 int md_store_get_quote(md_store *st, const char *symbol, md_quote *out, md_error *err);
@@ -95,5 +114,38 @@ int md_store_list_symbols(md_store *st, md_symbol_info **out, md_error *err);
 /* Counts stored bars of (symbol, iv) in [start, end). */
 int64_t md_store_count_bars(md_store *st, const char *symbol, md_interval iv, int64_t start,
                             int64_t end, md_error *err);
+
+/* -- bulk-load checkpoints ----------------------------------------------------------------- */
+
+/* How far a bulk load (`mdagent load`) got through one input file. A mark is written in the
+ * same transaction as the rows it covers, so after a crash (kill -9, power loss) the store
+ * holds exactly the rows up to its mark and the load resumes from there without losing or
+ * duplicating a row. Files are keyed by absolute path; size and mtime tell whether the
+ * file changed since (then it is loaded again from the start). */
+typedef struct md_load_mark {
+    const char *path;  /* absolute path, the key */
+    int64_t size;      /* file size in bytes */
+    int64_t mtime_ns;  /* modification time, nanoseconds since the epoch */
+    int64_t offset;    /* input bytes consumed (decompressed bytes for .gz), at a line start */
+    int64_t lines;     /* lines consumed, the header included */
+    int64_t rows;      /* data rows read so far */
+    int64_t rejected;  /* of which rejected */
+    int interval;      /* md_interval the rows are stored under; -1 while unknown */
+    int done;          /* 1 when the whole file is loaded */
+} md_load_mark;
+
+/* 1 when the backend keeps load marks (both SQLite and PostgreSQL do; a backend without them
+ * stores the bars of md_store_put_bars_marked and drops the marks). */
+int md_store_has_load_marks(const md_store *st);
+
+/* md_store_put_bars plus the marks, upserted in the same transaction: either the bars and
+ * the marks are stored, or nothing is. n_series may be 0 (marks only). Returns the number of
+ * rows written or an error. */
+int md_store_put_bars_marked(md_store *st, const md_series *series, size_t n_series,
+                             const md_load_mark *marks, size_t n_marks, md_error *err);
+
+/* Reads the mark of path into *out (out->path = path). MD_ENODATA when there is none (or the
+ * backend keeps no marks). */
+int md_store_get_load_mark(md_store *st, const char *path, md_load_mark *out, md_error *err);
 
 #endif

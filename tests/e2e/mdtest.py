@@ -40,8 +40,12 @@ def free_port():
 
 
 def clean_env(extra=None):
+    """The environment for the binary: no inherited MDAGENT_* and no data providers (the
+    tests never reach the internet). A test that wants sources sets
+    MDAGENT_SOURCES_PRIORITY in `extra` (or passes --set sources.priority=...)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MDAGENT_") or k == "MDAGENT_BIN"}
     env.pop("MDAGENT_BIN", None)
+    env["MDAGENT_SOURCES_PRIORITY"] = ""
     env.update(extra or {})
     return env
 
