@@ -56,5 +56,6 @@ int md_cmd_serve(int argc, char **argv);
 int md_cmd_fetch(int argc, char **argv);
 int md_cmd_load(int argc, char **argv);
 int md_cmd_query(int argc, char **argv);
+int md_cmd_migrate(int argc, char **argv);
 
 #endif

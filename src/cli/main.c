@@ -33,6 +33,7 @@ static const struct {
     {"config", cmd_config, "config  [--markdown]   effective configuration (or the key table as Markdown)"},
     {"fetch", md_cmd_fetch, "fetch   SYMBOL... [--interval I] [--start T] [--end T] [--source NAME] [--db URL]   fetch from the sources and store"},
     {"query", md_cmd_query, "query   SYMBOL [--interval I] [--start T] [--end T] [--limit N] [--format csv|json] [--db URL]"},
+    {"migrate", md_cmd_migrate, "migrate --from URL --to URL [--batch-rows N] [--max-rows N] [--restart] [--verify-only] [--quiet]"},
 };
 
 static void usage(FILE *f)

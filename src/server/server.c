@@ -135,6 +135,8 @@ static void drain_done(loop *lp)
     }
 }
 
+/* Routes the request: answers it at once (t->ready: inline routes, cache hits, errors), or
+ * hands it to a worker, whose completion asks for WRITEABLE. */
 static void dispatch(task *t)
 {
     md_services *svc = t->lp->srv->svc;
@@ -143,7 +145,7 @@ static void dispatch(task *t)
         md_http_header(&t->resp, "Connection", "close");
         md_http_error(&t->resp, MD_EUNAVAIL, "server is shutting down");
         t->req.route = "(draining)";
-        task_ready(t);
+        t->ready = 1; /* written by the caller, now */
         return;
     }
     if (t->too_big) {
@@ -151,7 +153,7 @@ static void dispatch(task *t)
                                                 ? "request URL longer than server.max_url_bytes"
                                                 : "request body larger than server.max_body_bytes");
         t->req.route = "(too_big)";
-        task_ready(t);
+        t->ready = 1; /* written by the caller, now */
         return;
     }
     const md_route *rt = md_route_match(&t->req, &status, &allowed);
@@ -173,18 +175,18 @@ static void dispatch(task *t)
             md_http_error(&t->resp, MD_ENOTFOUND, msg);
             t->req.route = "(unknown)";
         }
-        task_ready(t);
+        t->ready = 1; /* written by the caller, now */
         return;
     }
     t->rt = rt;
     if ((rt->flags & MD_RT_TRY_INLINE) && svc->workers &&
         md_route_try_inline(rt, svc, &t->req, &t->resp) == 0) {
-        task_ready(t);
+        t->ready = 1; /* written by the caller, now */
         return;
     }
     if ((rt->flags & MD_RT_INLINE) || !svc->workers) {
         md_route_run(rt, svc, &t->req, &t->resp);
-        task_ready(t);
+        t->ready = 1; /* written by the caller, now */
         return;
     }
     t->in_worker = 1;
@@ -289,12 +291,23 @@ static int write_response(task *t, struct lws *wsi)
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                         (const unsigned char *)"no-store", 8, &p, end))
             return -1;
-        if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+        if (lws_finalize_http_header(wsi, &p, end)) return -1;
         t->headers_sent = 1;
         char status[8];
         snprintf(status, sizeof status, "%d", rs->status);
         md_metric_add(MD_M_HTTP_REQUESTS, 1, t->req.route ? t->req.route : "(none)", status);
-        if (len == 0 || head) goto done;
+        /* headers and as much of the body as fits go out in one write (one send) */
+        size_t blen = head ? 0 : len; /* HEAD: the length as for GET, no body */
+        size_t room = (size_t)(end - p), n = blen < room ? blen : room;
+        if (n) memcpy(p, body, n);
+        p += n;
+        t->sent = n;
+        int last = n == blen;
+        int total = (int)(p - start);
+        if (lws_write(wsi, start, (size_t)total, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP_HEADERS) !=
+            total)
+            return -1;
+        if (last) return 1;
         lws_callback_on_writable(wsi);
         return 0;
     }
@@ -309,7 +322,6 @@ static int write_response(task *t, struct lws *wsi)
         lws_callback_on_writable(wsi);
         return 0;
     }
-done:
     return 1;
 }
 
@@ -328,6 +340,18 @@ static int finish(struct lws *wsi, pss *ps)
     md_metric_observe(MD_M_HTTP_DURATION, secs);
     task_free(t);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* After dispatch: a response that is ready is written now, in this callback, instead of
+ * on a later WRITEABLE round of the loop. */
+static int respond(struct lws *wsi, pss *ps)
+{
+    task *t = ps->t;
+    if (!t || !t->ready) return 0;
+    int rc = write_response(t, wsi);
+    if (rc < 0) return -1;
+    if (rc == 1) return finish(wsi, ps);
+    return 0;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -352,7 +376,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             (size_t)lp->srv->svc->cfg->max_url_bytes) {
             t->too_big = 2;
             dispatch(t);
-            return 0;
+            return respond(wsi, ps);
         }
         t->body_limit = (size_t)lp->srv->svc->cfg->max_body_bytes;
         if (t->req.method == MD_HTTP_POST || t->req.method == MD_HTTP_PUT) {
@@ -362,7 +386,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 if (n > (long long)t->body_limit) {
                     t->too_big = 1;
                     dispatch(t);
-                    return 0;
+                    return respond(wsi, ps);
                 }
                 if (n > 0) return 0; /* wait for LWS_CALLBACK_HTTP_BODY */
             } else if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
@@ -370,7 +394,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             }
         }
         dispatch(t);
-        return 0;
+        return respond(wsi, ps);
     }
     case LWS_CALLBACK_HTTP_BODY: {
         task *t = ps->t;
@@ -389,7 +413,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     }
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (ps->t && !ps->t->ready && !ps->t->in_worker) dispatch(ps->t);
+        if (ps->t && !ps->t->ready && !ps->t->in_worker) {
+            dispatch(ps->t);
+            return respond(wsi, ps);
+        }
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         task *t = ps->t;
@@ -440,10 +467,10 @@ static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     return 0;
 }
 
-/* tx_packet_size: lws sends at most this much of one lws_write per send() (default 4 KB);
- * HTTP chunks and coalesced WebSocket batches are larger. */
 static const struct lws_protocols protocols[] = {
-    {"http", callback, sizeof(pss), 0, 0, NULL, CHUNK + LWS_PRE},
+    /* tx_packet_size: lws sends at most this per write (default 4 KiB: a 34 KB answer
+     * would go out in nine sends over as many loop rounds) */
+    {"http", callback, sizeof(pss), 0, 0, NULL, LWS_PRE + CHUNK + 1024},
     {"mdagent-accept", accept_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
