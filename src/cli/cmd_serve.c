@@ -73,9 +73,12 @@ int md_cmd_serve(int argc, char **argv)
     } else if (cfg.redis && *cfg.redis) {
         MD_INFO("cache", "cache.enabled is false: redis is not used for caching");
     }
+    /* after the cache: its listener invalidates before the hub streams */
+    md_cli_stream *cst = NULL;
     md_cli_sources *cs = NULL;
-    if (md_cli_sources_open(&svc, &cs, &err) != 0) {
+    if (md_cli_stream_open(&svc, &cst, &err) != 0 || md_cli_sources_open(&svc, &cs, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
+        md_cli_stream_close(cst);
         md_cache_free(svc.cache);
         md_workq_free(svc.workers);
         md_writer_free(svc.writer);
@@ -94,6 +97,7 @@ int md_cmd_serve(int argc, char **argv)
         }
         md_workq_free(svc.workers);
         md_cli_sources_close(cs);
+        md_cli_stream_close(cst);
         md_cache_free(svc.cache);
         md_writer_free(svc.writer);
         md_store_close(st);
@@ -112,8 +116,10 @@ int md_cmd_serve(int argc, char **argv)
     md_cli_sources_stop(cs); /* no more pushed ticks */
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
     md_workq_free(svc.workers);
+    md_cli_stream_stop(cst); /* relay and live bars; the hub lives until the server is freed */
     md_server_free(srv);
     md_cli_sources_close(cs); /* after the workers: they may be inside the manager */
+    md_cli_stream_close(cst);
     md_writer_free(svc.writer);
     md_cache_free(svc.cache);
     md_store_close(st);

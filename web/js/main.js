@@ -274,6 +274,20 @@ async function loadChart() {
 
 /* -- live updates ------------------------------------------------------------------------ */
 
+/* Without a live stream, the newest bars of the chart are polled every refresh period. */
+async function pollChartTail() {
+  const { api, symbol, interval, chart } = state;
+  if (!chart || !symbol || !interval || $('panel-chart').dataset.loading !== 'false') return;
+  if (state.stream && state.stream.state === 'live') return;
+  const token = state.loadToken;
+  const r = await api.get(`/historical/${encodeURIComponent(symbol)}?interval=${interval}&limit=3&cached_only=true`);
+  if (token !== state.loadToken || !r.ok || !r.data || !Array.isArray(r.data.bars)) return;
+  if (chart.mergeTail(symbol, interval, r.data.bars)) {
+    $('panel-chart').dataset.bars = String(chart.count);
+    setTitle();
+  }
+}
+
 function streamAvailable() {
   return state.api.has('/stream') || componentOn('stream') === true;
 }
@@ -282,9 +296,9 @@ function maybeStartStream() {
   const live = $('chart-live');
   if (state.stream || !state.health) return;
   if (!streamAvailable()) {
-    live.dataset.state = 'na';
-    live.querySelector('.live-text').textContent = 'live n/a';
-    live.title = 'this agent does not stream (/stream not available)';
+    live.dataset.state = 'polling';
+    live.querySelector('.live-text').textContent = 'polling';
+    live.title = 'this agent does not stream (/stream not available): the newest bars are polled every refresh period';
     return;
   }
   state.stream = new StreamClient(streamUrl(), {
@@ -358,6 +372,7 @@ async function start() {
   every(fast, async () => {
     await pollHealth();
     await pollMetrics();
+    await pollChartTail();
   });
   every(medium, async () => {
     if (!state.health) await pollHealth();
