@@ -148,4 +148,14 @@ int md_store_put_bars_marked(md_store *st, const md_series *series, size_t n_ser
  * backend keeps no marks). */
 int md_store_get_load_mark(md_store *st, const char *path, md_load_mark *out, md_error *err);
 
+/* -- small documents kept in the store (backfill job state) ---------------------------------- */
+
+/* Reads the text document stored under key. Returns 1 with *out a heap copy (md_free), 0
+ * when there is none, or an error. */
+int md_store_doc_get(md_store *st, const char *key, char **out, md_error *err);
+
+/* Stores n documents in one transaction (vals[i] NULL deletes keys[i]). */
+int md_store_doc_put(md_store *st, const char *const *keys, const char *const *vals, size_t n,
+                     md_error *err);
+
 #endif
