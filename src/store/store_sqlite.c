@@ -44,6 +44,14 @@ static const char *migrations[] = {
     "CREATE TABLE quotes(symbol_id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, price REAL NOT NULL,"
     " volume REAL, bid REAL, ask REAL, source INTEGER NOT NULL, quality REAL,"
     " updated_at INTEGER NOT NULL);",
+    /* 2: quality findings (one per bar and rule) and live marks */
+    "CREATE TABLE quality_events(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, rule TEXT NOT NULL, severity REAL NOT NULL, value REAL, threshold REAL,"
+    " source INTEGER NOT NULL, other_source INTEGER NOT NULL, detail TEXT NOT NULL,"
+    " recorded_at INTEGER NOT NULL, PRIMARY KEY(symbol_id, interval, ts, rule)) WITHOUT ROWID;"
+    "CREATE TABLE quality_live(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL,"
+    " bar_ts INTEGER NOT NULL, marked_at INTEGER NOT NULL, PRIMARY KEY(symbol_id, interval))"
+    " WITHOUT ROWID;",
 };
 
 int md_sqlite_schema_version(void)
@@ -715,4 +723,10 @@ const md_store_ops md_store_sqlite_ops = {
     .list_symbols = sqlite_list_symbols,
     .count_bars = sqlite_count_bars,
     .get_bars_agg = NULL,
+    .put_quality_events = md_sqlite_put_quality_events,
+    .get_quality_events = md_sqlite_get_quality_events,
+    .count_quality_events = md_sqlite_count_quality_events,
+    .list_quality_series = md_sqlite_list_quality_series,
+    .mark_live = md_sqlite_mark_live,
+    .get_live = md_sqlite_get_live,
 };
