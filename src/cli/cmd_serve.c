@@ -56,6 +56,9 @@ int md_cmd_serve(int argc, char **argv)
     svc.cfg = &cfg;
     svc.store = st;
     svc.writer = md_writer_new(st);
+    md_quality_params qp;
+    md_quality_params_from_config(&qp, &cfg);
+    md_writer_set_quality(svc.writer, &qp);
     svc.workers = md_workq_new((int)cfg.server_workers, "worker");
     svc.started_ms = md_mono_ms();
 

@@ -99,6 +99,53 @@ static void report(file_ctx *c, uint64_t line, md_rule rule, const char *msg)
             (unsigned long long)line, msg);
 }
 
+/* Soft findings: counted, tallied for the grade summary, printed when asked. The writer's
+ * indexes run over the block's bars in order (base is the block's first). */
+static void on_findings(file_ctx *c, const md_series *series, size_t ns,
+                        const md_ingest_result *res, size_t base)
+{
+    md_load_grades *g = c->opt->grades;
+    size_t first[64]; /* grade entry of each series */
+    for (size_t k = 0; g && k < ns; k++) {
+        size_t j = 0;
+        while (j < g->n && (g->v[j].iv != series[k].iv || strcmp(g->v[j].symbol, series[k].symbol)))
+            j++;
+        if (j == g->n) {
+            if (g->n == g->cap) g->v = md_realloc(g->v, (g->cap = g->cap ? g->cap * 2 : 8) * sizeof *g->v);
+            memset(&g->v[j], 0, sizeof g->v[j]);
+            snprintf(g->v[j].symbol, sizeof g->v[j].symbol, "%s", series[k].symbol);
+            g->v[j].iv = series[k].iv;
+            md_quality_tally_init(&g->v[j].tally);
+            g->n++;
+        }
+        first[k] = j;
+        g->v[j].tally.bars += (int64_t)series[k].n;
+    }
+    for (size_t f = 0; f < res->n_findings; f++) {
+        const md_ingest_finding *fi = &res->findings[f];
+        if (g) md_quality_tally_add(&g->v[first[fi->series]].tally, &fi->ev);
+        if (md_qrule_is_hard(fi->ev.rule)) continue; /* reported as a rejected row */
+        c->stats->findings++;
+        c->stats->by_check[fi->ev.rule - MD_RULE_COUNT]++;
+        if (!c->opt->report_findings) continue;
+        FILE *out = c->opt->report ? c->opt->report : stderr;
+        if (c->opt->max_reports && c->reports >= c->opt->max_reports) {
+            if (c->reports++ == c->opt->max_reports)
+                fprintf(out, "%s: more findings; only the first %zu are shown\n", c->path,
+                        c->opt->max_reports);
+            continue;
+        }
+        c->reports++;
+        md_progress_clear(c->prog);
+        if (fi->index == SIZE_MAX)
+            fprintf(out, "%s: %s: %s\n", c->path, md_qrule_code(fi->ev.rule), fi->ev.detail);
+        else
+            fprintf(out, "%s:%llu: %s: %s\n", c->path,
+                    (unsigned long long)c->bar_lines[base + fi->index], md_qrule_code(fi->ev.rule),
+                    fi->ev.detail);
+    }
+}
+
 static const char *row_symbol(const file_ctx *c, const md_csv_row *r)
 {
     return r->symbol[0] ? r->symbol : c->file_symbol;
@@ -182,25 +229,15 @@ static int flush_block(file_ctx *c, md_error *err)
             ns++;
             start = e;
         }
-        size_t orig_n[64];
-        for (size_t k = 0; k < ns; k++) orig_n[k] = series[k].n;
         md_ingest_result res;
         md_ingest_result_init(&res, 0);
+        res.collect_findings = c->opt->grades || c->opt->report_findings;
         rc = md_writer_ingest_bars(c->w, series, ns, c->opt->validate_only, &res, err);
         if (rc == 0) {
-            for (size_t r = 0; r < res.n_rejects; r++) {
-                /* map the flattened index back to its file line */
-                size_t idx = res.rejects[r].index, off = base;
-                for (size_t k = 0; k < ns; k++) {
-                    if (idx < orig_n[k]) {
-                        off += idx;
-                        break;
-                    }
-                    idx -= orig_n[k];
-                    off += orig_n[k];
-                }
-                report(c, c->bar_lines[off], res.rejects[r].rule, res.rejects[r].msg);
-            }
+            for (size_t r = 0; r < res.n_rejects; r++)
+                report(c, c->bar_lines[base + res.rejects[r].index], res.rejects[r].rule,
+                       res.rejects[r].msg);
+            on_findings(c, series, ns, &res, base);
             c->stats->accepted += res.accepted;
             c->stats->stored += res.stored;
         }
@@ -448,6 +485,36 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
     return first_rc;
 }
 
+void md_load_grades_init(md_load_grades *g)
+{
+    memset(g, 0, sizeof *g);
+}
+
+void md_load_grades_deinit(md_load_grades *g)
+{
+    md_free(g->v);
+    memset(g, 0, sizeof *g);
+}
+
+void md_load_grades_print(const md_load_grades *g, const md_quality_params *p, FILE *f)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        md_quality_score sc;
+        md_quality_score_tally(p, &g->v[i].tally, 100, &sc);
+        fprintf(f, "quality %s %s: %s", g->v[i].symbol, md_interval_name(g->v[i].iv), sc.grade);
+        if (sc.score >= 0) fprintf(f, " (%.1f)", sc.score);
+        fprintf(f, " over %lld bars:", (long long)g->v[i].tally.bars);
+        for (int d = 0; d < MD_QDIM_COUNT; d++)
+            fprintf(f, "%s %s %.1f", d ? "," : "", md_qdim_name((md_qdim)d), sc.dim[d]);
+        int any = 0;
+        for (int r = 0; r < MD_QRULE_COUNT; r++)
+            if (g->v[i].tally.count[r])
+                fprintf(f, "%s %s %lld", any++ ? "," : "; findings:", md_qrule_code(r),
+                        (long long)g->v[i].tally.count[r]);
+        fputc('\n', f);
+    }
+}
+
 void md_load_stats_print(const md_load_stats *s, FILE *f)
 {
     double rate = s->seconds > 0 ? (double)s->stored / s->seconds : 0;
@@ -458,6 +525,10 @@ void md_load_stats_print(const md_load_stats *s, FILE *f)
         if (s->by_rule[r])
             fprintf(f, "  rejected %s: %llu\n", md_rule_code((md_rule)r),
                     (unsigned long long)s->by_rule[r]);
+    for (int k = 0; k < MD_CHECK_COUNT; k++)
+        if (s->by_check[k])
+            fprintf(f, "  finding %s: %llu\n", md_qrule_code(MD_QRULE_SOFT(k)),
+                    (unsigned long long)s->by_check[k]);
     if (s->files_failed)
         fprintf(f, "  files that could not be loaded: %llu\n", (unsigned long long)s->files_failed);
 }

@@ -5,13 +5,17 @@
  *
  * Whatever its origin, data enters through md_writer_ingest_bars()/..._quotes(): the hard
  * rules reject bad rows (reported with their index, rule and reason, counted in
- * mdagent_ingest_rejected_total{reason}); the rest is upserted in one transaction per call;
- * then every listener hears about what was stored (cache invalidation, stream fan-out),
- * after the store has accepted it. Thread-safe. */
+ * mdagent_ingest_rejected_total{reason}); the soft rules (quality/quality.h) judge the rest
+ * against the batch and the series' recent stored bars (rolling windows, calendar, another
+ * source's version of the same bar), and each bar gets its 0-100 `quality` score; the bars
+ * are upserted in one transaction per call, then the findings (rejections included) are
+ * recorded in the store, and every listener hears about what was stored (cache
+ * invalidation, stream fan-out), after the store has accepted it. Thread-safe. */
 #ifndef MD_INGEST_WRITER_H
 #define MD_INGEST_WRITER_H
 
 #include "core/bar.h"
+#include "quality/quality.h"
 #include "quality/validate.h"
 #include "store/store.h"
 
@@ -34,11 +38,24 @@ typedef struct md_reject {
     char msg[160];
 } md_reject;
 
+/* A quality finding of this call: series index, the input index of the bar it concerns
+ * (flattened over the series, as for md_reject), and the finding. */
+typedef struct md_ingest_finding {
+    size_t series;
+    size_t index;
+    md_qevent ev;
+} md_ingest_finding;
+
 typedef struct md_ingest_result {
     size_t accepted, rejected, stored;
     md_reject *rejects; /* heap, owned by the result (md_ingest_result_deinit) */
     size_t n_rejects, cap_rejects;
     size_t max_rejects; /* keep at most this many details (0 = unlimited) */
+    /* Set collect_findings before the call to receive every finding (soft rules and
+     * rejections) in findings[] (heap, owned by the result). */
+    int collect_findings;
+    md_ingest_finding *findings;
+    size_t n_findings, cap_findings;
 } md_ingest_result;
 
 void md_ingest_result_init(md_ingest_result *r, size_t max_rejects);
@@ -51,16 +68,24 @@ md_store *md_writer_store(md_writer *w);
 void md_writer_add_listener(md_writer *w, const md_writer_listener *l);
 /* Tolerance for timestamps ahead of the wall clock (default MD_FUTURE_TOLERANCE_S). */
 void md_writer_set_future_tolerance(md_writer *w, int64_t seconds);
+/* Quality parameters (default: md_quality_params_default). Also sets the future tolerance
+ * from p->future_tolerance_s. Call before the writer is shared between threads. */
+void md_writer_set_quality(md_writer *w, const md_quality_params *p);
+const md_quality_params *md_writer_quality(const md_writer *w);
 
-/* Validates and stores bars. series[i].bars are modified in place: rejected bars are
- * removed (series[i].n shrinks) and quality scores filled. With validate_only nothing is
- * stored. Returns 0 (the result says what happened) or a store error, in which case
- * nothing of this call was stored. */
+/* Validates, scores and stores bars. series[i].bars are modified in place: rejected bars are
+ * removed (series[i].n shrinks) and every bar's `quality` is filled. With validate_only
+ * nothing is stored (the series' bars of earlier validate-only calls on this writer serve as
+ * context instead, so a file checked block by block is judged as a whole). Returns 0 (the
+ * result says what happened) or a store error, in which case no bar of this call was
+ * stored. Findings that cannot be recorded after the bars were stored are logged and
+ * counted (mdagent_store_errors_total{op="put_quality_events"}), not returned. */
 int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int validate_only,
                           md_ingest_result *res, md_error *err);
 
 /* Validates and stores quotes (each the latest for its symbol unless an equal or newer one
- * is stored). */
+ * is stored). A quote has no series to be judged against: one that passes the hard rules
+ * scores 100. */
 int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_result *res,
                             md_error *err);
 

@@ -54,9 +54,9 @@ static void bind_num(sqlite3_stmt *s, int i, double v)
         sqlite3_bind_double(s, i, v);
 }
 
-/* Deletes the findings at the timestamps clear_ts (sorted), when there are any there. */
-static int clear_findings(sqlite3 *db, int64_t sid, md_interval iv, const int64_t *ts, size_t n,
-                          md_error *err)
+/* 1 when findings are stored for the series in [t0, t1], 0 when not, or an error. */
+static int any_findings(sqlite3 *db, int64_t sid, md_interval iv, int64_t t0, int64_t t1,
+                        md_error *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = prepare(db,
@@ -66,12 +66,21 @@ static int clear_findings(sqlite3 *db, int64_t sid, md_interval iv, const int64_
     if (rc) return rc;
     sqlite3_bind_int64(s, 1, sid);
     sqlite3_bind_int(s, 2, (int)iv);
-    sqlite3_bind_int64(s, 3, ts[0]);
-    sqlite3_bind_int64(s, 4, ts[n - 1]);
+    sqlite3_bind_int64(s, 3, t0);
+    sqlite3_bind_int64(s, 4, t1);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
-    if (step == SQLITE_DONE) return 0; /* nothing stored in the span: the common bulk case */
-    if (step != SQLITE_ROW) return fail(err, db, step, "find findings");
+    if (step == SQLITE_ROW) return 1;
+    return step == SQLITE_DONE ? 0 : fail(err, db, step, "find findings");
+}
+
+/* Deletes the findings at the timestamps ts (sorted), when there are any there. */
+static int clear_findings(sqlite3 *db, int64_t sid, md_interval iv, const int64_t *ts, size_t n,
+                          md_error *err)
+{
+    int rc = any_findings(db, sid, iv, ts[0], ts[n - 1], err);
+    if (rc <= 0) return rc; /* nothing stored in the span: the common bulk case */
+    sqlite3_stmt *s = NULL;
     rc = prepare(db, "DELETE FROM quality_events WHERE symbol_id=?1 AND interval=?2 AND ts=?3",
                  &s, err);
     if (rc) return rc;
@@ -81,7 +90,7 @@ static int clear_findings(sqlite3 *db, int64_t sid, md_interval iv, const int64_
         sqlite3_bind_int64(s, 1, sid);
         sqlite3_bind_int(s, 2, (int)iv);
         sqlite3_bind_int64(s, 3, ts[i]);
-        step = sqlite3_step(s);
+        int step = sqlite3_step(s);
         if (step != SQLITE_DONE) rc = fail(err, db, step, "clear findings");
     }
     sqlite3_finalize(s);
@@ -95,6 +104,14 @@ int md_sqlite_put_quality_events(md_store *base, const char *symbol, md_interval
     md_sqlite_store *st = (md_sqlite_store *)base;
     pthread_mutex_lock(&st->wlock);
     sqlite3 *db = st->wdb;
+    if (n == 0) { /* only clearing: most writes have nothing to clear, and need no transaction */
+        int64_t id = md_sqlite__symbol_id(st, db, symbol);
+        int any = id ? any_findings(db, id, iv, clear_ts[0], clear_ts[n_clear - 1], err) : 0;
+        if (any <= 0) {
+            pthread_mutex_unlock(&st->wlock);
+            return any;
+        }
+    }
     int rc = run(db, "BEGIN IMMEDIATE", err);
     if (rc) {
         pthread_mutex_unlock(&st->wlock);
