@@ -5,6 +5,7 @@
 #include "core/timefmt.h"
 #include "core/workq.h"
 #include "ingest/writer.h"
+#include "query/quality.h"
 #include "query/query.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -12,6 +13,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+
+static void on_bars_quality(void *ctx, const char *symbol, md_interval iv, const md_bar *bars,
+                            size_t n)
+{
+    md_quality_gauge_touch(ctx, symbol);
+}
 
 int md_cmd_serve(int argc, char **argv)
 {
@@ -61,11 +68,16 @@ int md_cmd_serve(int argc, char **argv)
     md_writer_set_quality(svc.writer, &qp);
     svc.workers = md_workq_new((int)cfg.server_workers, "worker");
     svc.started_ms = md_mono_ms();
+    /* the mdagent_quality_score gauge follows every write */
+    svc.quality = md_quality_gauge_new(&svc);
+    md_writer_listener ql = {.on_bars = on_bars_quality, .ctx = svc.quality};
+    md_writer_add_listener(svc.writer, &ql);
 
     md_server *srv = NULL;
     if (md_server_start(&svc, &srv, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_workq_free(svc.workers);
+        md_quality_gauge_free(svc.quality);
         md_writer_free(svc.writer);
         md_store_close(st);
         md_config_deinit(&cfg);
@@ -80,6 +92,7 @@ int md_cmd_serve(int argc, char **argv)
     svc.ready = 0;
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
     md_workq_free(svc.workers);
+    md_quality_gauge_free(svc.quality);
     md_server_free(srv);
     md_writer_free(svc.writer);
     md_store_close(st);

@@ -3,6 +3,7 @@
 
 #include "core/metrics.h"
 #include "core/timefmt.h"
+#include "query/quality.h"
 
 #include <string.h>
 
@@ -60,6 +61,7 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
 int md_route_metrics(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
     md_metric_set(MD_M_UPTIME, (double)(md_mono_ms() - svc->started_ms) / 1000.0);
+    md_quality_gauge_poke(svc->quality); /* deferred grades, seen by the next scrape */
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     md_metrics_render(&resp->body);
