@@ -60,11 +60,9 @@ int md_cmd_load(int argc, char **argv)
     }
 
     md_store_options so;
-    md_store_options_default(&so);
-    so.pool_size = 1;
-    so.busy_timeout_ms = (int)cfg.store_busy_timeout_ms;
     md_store *st = NULL;
-    if (md_store_open(cfg.db, &so, &st, &err) != 0) {
+    if (md_store_options_from_config(&so, &cfg, &err) != 0 ||
+        (so.pool_size = 1, md_store_open(cfg.db, &so, &st, &err)) != 0) {
         fprintf(stderr, "mdagent load: %s\n", err.msg);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;

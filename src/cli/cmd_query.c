@@ -54,10 +54,9 @@ int md_cmd_query(int argc, char **argv)
         return MD_EXIT_USAGE;
     }
     md_store_options so;
-    md_store_options_default(&so);
-    so.pool_size = 1;
     md_store *st = NULL;
-    if (md_store_open(cfg.db, &so, &st, &err) != 0) {
+    if (md_store_options_from_config(&so, &cfg, &err) != 0 ||
+        (so.pool_size = 1, md_store_open(cfg.db, &so, &st, &err)) != 0) {
         fprintf(stderr, "mdagent query: %s\n", err.msg);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;

@@ -1,6 +1,7 @@
 /* cmd_serve.c - `mdagent serve`: open the store, start the server, wait for a signal. */
 #include "cli/cli.h"
 
+#include "cache/cache.h"
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "core/workq.h"
@@ -48,12 +49,9 @@ int md_cmd_serve(int argc, char **argv)
 
     md_error err;
     md_store_options so;
-    md_store_options_default(&so);
-    so.pool_size = (int)cfg.store_pool_size;
-    so.busy_timeout_ms = (int)cfg.store_busy_timeout_ms;
-    so.batch_rows = (int)cfg.store_batch_rows;
     md_store *st = NULL;
-    if (md_store_open(cfg.db, &so, &st, &err) != 0) {
+    if (md_store_options_from_config(&so, &cfg, &err) != 0 ||
+        md_store_open(cfg.db, &so, &st, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
@@ -68,6 +66,21 @@ int md_cmd_serve(int argc, char **argv)
     md_writer_set_quality(svc.writer, &qp);
     svc.workers = md_workq_new((int)cfg.server_workers, "worker");
     svc.started_ms = md_mono_ms();
+    if (cfg.cache_enabled) {
+        md_cache_options co;
+        md_cache_options_from_config(&co, &cfg);
+        if (md_cache_new(&co, &svc.cache, &err) != 0) {
+            fprintf(stderr, "mdagent: %s\n", err.msg);
+            md_workq_free(svc.workers);
+            md_writer_free(svc.writer);
+            md_store_close(st);
+            md_config_deinit(&cfg);
+            return MD_EXIT_FAIL;
+        }
+        md_query_cache_attach(&svc);
+    } else if (cfg.redis && *cfg.redis) {
+        MD_INFO("cache", "cache.enabled is false: redis is not used for caching");
+    }
     /* the mdagent_quality_score gauge follows every write */
     svc.quality = md_quality_gauge_new(&svc);
     md_writer_listener ql = {.on_bars = on_bars_quality, .ctx = svc.quality};
@@ -76,6 +89,7 @@ int md_cmd_serve(int argc, char **argv)
     md_server *srv = NULL;
     if (md_server_start(&svc, &srv, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
+        md_cache_free(svc.cache);
         md_workq_free(svc.workers);
         md_quality_gauge_free(svc.quality);
         md_writer_free(svc.writer);
@@ -83,6 +97,7 @@ int md_cmd_serve(int argc, char **argv)
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
     }
+    md_query_cache_warm(&svc);
     svc.ready = 1;
     fprintf(stderr, "mdagent: serving http://%s (store %s)\n", cfg.listen, md_store_url_redacted(st));
 
@@ -95,6 +110,7 @@ int md_cmd_serve(int argc, char **argv)
     md_quality_gauge_free(svc.quality);
     md_server_free(srv);
     md_writer_free(svc.writer);
+    md_cache_free(svc.cache);
     md_store_close(st);
     md_config_deinit(&cfg);
     MD_INFO("server", "stopped");

@@ -13,8 +13,8 @@ int md_symbol_normalize(const char *in, size_t len, char *out, md_error *err)
 {
     if (len == 0) return md_error_set(err, MD_ESYMBOL, "empty symbol");
     if (len > MD_SYMBOL_MAX)
-        return md_error_set(err, MD_ESYMBOL, "symbol '%.24s...' is longer than %d characters",
-                            in, MD_SYMBOL_MAX);
+        return md_error_set(err, MD_ESYMBOL, "symbol '%.*s...' is longer than %d characters",
+                            MD_SYMBOL_MAX, in, MD_SYMBOL_MAX);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
         if (!allowed(c)) {

@@ -348,7 +348,7 @@ int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
         /* the writer compacts series in place; remember each bar's input index first */
         size_t n = b->n_bars;
         size_t *idx = md_malloc((n ? n : 1) * sizeof *idx);
-        memcpy(idx, b->index, n * sizeof *idx);
+        if (n) memcpy(idx, b->index, n * sizeof *idx);
         rc = md_writer_ingest_bars(w, b->series, b->n_series, 0, &res, err);
         for (size_t i = 0; rc == 0 && i < res.n_rejects; i++)
             md_bar_batch_error(b, idx[res.rejects[i].index], md_rule_code(res.rejects[i].rule),
@@ -356,7 +356,7 @@ int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
         md_free(idx);
     }
     if (rc == 0) {
-        qsort(b->errors, b->n_errors, sizeof *b->errors, cmp_err);
+        if (b->n_errors) qsort(b->errors, b->n_errors, sizeof *b->errors, cmp_err);
         md_buf_puts(out, "{\"accepted\":");
         md_buf_int(out, (int64_t)res.accepted);
         md_buf_puts(out, ",\"rejected\":");

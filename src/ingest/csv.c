@@ -220,7 +220,9 @@ int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layou
                           : l->c_low < 0   ? "a low column"
                           : l->c_close < 0 ? "a close column"
                                            : NULL;
-    if (missing) return md_error_set(err, MD_ECSV, "header has no %s: '%.80s'", missing, line);
+    if (missing)
+        return md_error_set(err, MD_ECSV, "header has no %s: '%.*s'", missing,
+                            (int)(len > 80 ? 80 : len), line);
     if (want == MD_CSV_YAHOO && l->c_volume < 0)
         return md_error_set(err, MD_ECSV, "header has no volume column (Yahoo CSV has one)");
     return 0;

@@ -271,7 +271,7 @@ static void score_series(md_writer *w, const md_series *s, int validate_only, md
     size_t cap = ctx.n + over.n + nu, tn = 0;
     md_bar *tl = md_malloc(cap * sizeof *tl);
     uint8_t *emit = md_calloc(cap, 1);
-    memcpy(tl, ctx.v, ctx.n * sizeof *tl);
+    if (ctx.n) memcpy(tl, ctx.v, ctx.n * sizeof *tl);
     tn = ctx.n;
     size_t i = 0, j = 0;
     while (i < over.n || j < nu) {

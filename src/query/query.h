@@ -52,6 +52,9 @@ typedef struct md_price {
 int md_query_price(md_services *svc, const char *symbol, int64_t max_age_s, md_price *out,
                    md_error *err);
 
+/* Same without asking the sources: the stored quote or the last stored close. */
+int md_query_price_stored(md_services *svc, const char *symbol, md_price *out, md_error *err);
+
 /* Writes the /price JSON object for p. */
 void md_render_price_json(md_buf *b, const md_price *p);
 
@@ -84,7 +87,61 @@ int md_query_history(md_services *svc, const md_history_req *req, md_bar_vec *ou
 void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *bars, size_t n,
                             const char *from);
 
+/* -- analytics ---------------------------------------------------------------------------- */
+
+/* /analytics/{symbol}/indicators: bars of the request's range, then each indicator named in
+ * names ("sma:20,rsi:14,...", see analytics/indicators.h) as a series aligned with the bars
+ * (null during warm-up). MD_EPARAM for a bad list. */
+int md_query_indicators(md_services *svc, const md_history_req *req, const char *names,
+                        md_buf *out, md_error *err);
+/* /analytics/{symbol}/summary: returns, volatility (annualised), max drawdown, average
+ * volume over the range. */
+int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, md_error *err);
+
 /* 1 when the store knows the symbol (any bar or quote). */
 int md_query_symbol_known(md_services *svc, const char *symbol);
+
+/* -- answers: the cache-aware read path (cached.c) -------------------------------------- */
+
+struct md_cache_entry;
+
+/* A ready-to-send answer: either a cached body (entry, shared and immutable) or one built
+ * for this request (body). */
+typedef struct md_answer {
+    const char *content_type;     /* static string */
+    md_buf body;                  /* the answer when entry is NULL */
+    struct md_cache_entry *entry; /* a cached answer; a reference this answer holds */
+    const char *cache;            /* "l1", "l2", "miss"; NULL when the cache is off */
+} md_answer;
+
+void md_answer_init(md_answer *a);
+void md_answer_deinit(md_answer *a); /* releases entry, frees body */
+/* The bytes to send. */
+const char *md_answer_body(const md_answer *a, size_t *len);
+
+enum {
+    MD_Q_NONBLOCK = 1, /* on an event loop: answer from L1 or return MD_EAGAIN */
+    MD_Q_RETRY = 2,    /* a NONBLOCK attempt already missed L1 (count the miss once) */
+};
+
+/* The /price/{symbol} answer: L1 -> L2 -> store (md_query_price), cached on the way back;
+ * the body's "cache" field tells which. max_age_s bounds the age of a cached answer. */
+int md_query_price_answer(md_services *svc, const char *symbol, int64_t max_age_s, int flags,
+                          md_answer *out, md_error *err);
+
+/* The /historical/{symbol} answer (JSON or CSV as req asks), same path. */
+int md_query_history_answer(md_services *svc, const md_history_req *req, int flags,
+                            md_answer *out, md_error *err);
+
+/* Wires svc->cache to svc->writer: after every committed write of a symbol its cached
+ * answers are invalidated (here, in Redis, in the other agents) and written through: the
+ * /price answer and the /historical answers clients were reading are rendered again from
+ * the store and stored at both levels. */
+void md_query_cache_attach(md_services *svc);
+
+/* Warms the cache: for each of cfg->cache_warm_symbols ("*": every stored symbol) the
+ * /price answer and the /historical answers of cfg->cache_warm_queries. Returns how many
+ * answers are now cached. */
+int md_query_cache_warm(md_services *svc);
 
 #endif

@@ -1,6 +1,7 @@
 /* http.c - request/response helpers and API-key checks. */
 #include "server/http.h"
 
+#include "cache/cache.h"
 #include "core/config.h"
 #include "core/mem.h"
 #include "core/render.h"
@@ -17,6 +18,26 @@ const char *md_http_param_get(const md_http_req *req, const char *name)
 const char *md_http_param_getter(void *req, const char *name)
 {
     return md_http_param_get(req, name);
+}
+
+void md_http_answer(md_http_resp *resp, md_answer *a)
+{
+    resp->status = 200;
+    resp->content_type = a->content_type ? a->content_type : "application/json";
+    if (a->entry) {
+        resp->ext = md_cache_entry_body(a->entry, &resp->ext_len);
+        resp->ext_release = md_cache_entry_release;
+        resp->ext_ctx = a->entry;
+        a->entry = NULL;
+    } else {
+        md_buf tmp = resp->body;
+        resp->body = a->body;
+        a->body = tmp;
+    }
+    if (a->cache) {
+        size_t n = strlen(resp->headers);
+        snprintf(resp->headers + n, sizeof resp->headers - n, "X-Cache: %s\r\n", a->cache);
+    }
 }
 
 md_buf *md_http_json(md_http_resp *resp, int status)

@@ -35,6 +35,7 @@ typedef struct md_http_req {
     size_t body_len;
     int64_t start_ns;      /* monotonic, when the request arrived */
     int on_loop;           /* 1 while a MD_RT_TRY_INLINE handler runs on the event loop */
+    int tried_inline;      /* 1 when it ran there already and asked for a worker */
 } md_http_req;
 
 typedef struct md_http_resp {
@@ -49,6 +50,10 @@ typedef struct md_http_resp {
     void (*ext_release)(void *ctx);
     void *ext_ctx;
 } md_http_resp;
+
+/* Sends a query answer (md_answer): a cached body goes out as ext without a copy (the
+ * reference moves to resp), a built body is moved into resp->body. Adds X-Cache. */
+void md_http_answer(md_http_resp *resp, md_answer *a);
 
 /* Query parameter value, or NULL. */
 const char *md_http_param_get(const md_http_req *req, const char *name);

@@ -75,6 +75,7 @@ int md_route_try_inline(const md_route *rt, md_services *svc, md_http_req *req,
         rc = rt->fn(svc, req, resp, &err);
         req->on_loop = 0;
         if (rc == MD_EAGAIN) {
+            req->tried_inline = 1;
             md_buf_reset(&resp->body);
             resp->status = 0;
             resp->headers[0] = 0;

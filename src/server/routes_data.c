@@ -64,6 +64,11 @@ int md_route_symbols(md_services *svc, md_http_req *req, md_http_resp *resp, md_
     return 0;
 }
 
+static int query_flags(const md_http_req *req)
+{
+    return (req->on_loop ? MD_Q_NONBLOCK : 0) | (req->tried_inline ? MD_Q_RETRY : 0);
+}
+
 static int parse_max_age(const md_services *svc, const md_http_req *req, int64_t *out,
                          md_error *err)
 {
@@ -86,11 +91,12 @@ int md_route_price(md_services *svc, md_http_req *req, md_http_resp *resp, md_er
     if (rc) return rc;
     int64_t max_age;
     if ((rc = parse_max_age(svc, req, &max_age, err))) return rc;
-    md_price p;
-    rc = md_query_price(svc, sym, max_age, &p, err);
-    if (rc) return rc;
-    md_render_price_json(md_http_json(resp, 200), &p);
-    return 0;
+    md_answer a;
+    md_answer_init(&a);
+    rc = md_query_price_answer(svc, sym, max_age, query_flags(req), &a, err);
+    if (rc == 0) md_http_answer(resp, &a);
+    md_answer_deinit(&a);
+    return rc;
 }
 
 int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
@@ -118,13 +124,18 @@ int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     for (size_t i = 0; i < n; i++) {
         char sym[MD_SYMBOL_MAX + 1];
         md_error e;
-        md_price p;
+        md_answer a;
+        md_answer_init(&a);
         int r = md_symbol_normalize_str(items[i], sym, &e);
-        if (r == 0) r = md_query_price(svc, sym, max_age, &p, &e);
+        if (r == 0) r = md_query_price_answer(svc, sym, max_age, 0, &a, &e);
         if (r == 0) {
             if (np++) md_buf_putc(&prices, ',');
-            md_render_price_json(&prices, &p);
+            size_t len;
+            const char *body = md_answer_body(&a, &len);
+            md_buf_append(&prices, body, len);
+            md_answer_deinit(&a);
         } else {
+            md_answer_deinit(&a);
             if (ne++) md_buf_putc(&errors, ',');
             md_buf_puts(&errors, "{\"symbol\":");
             md_buf_json_str(&errors, r == MD_ESYMBOL ? items[i] : sym);
@@ -152,19 +163,10 @@ int md_route_historical(md_services *svc, md_http_req *req, md_http_resp *resp, 
     md_history_req hr;
     int rc = md_history_req_parse(&hr, req->capture, md_http_param_getter, req, svc->cfg, err);
     if (rc) return rc;
-    md_bar_vec bars;
-    md_bar_vec_init(&bars);
-    const char *from;
-    rc = md_query_history(svc, &hr, &bars, &from, err);
-    if (rc == 0) {
-        if (hr.csv) {
-            resp->status = 200;
-            resp->content_type = "text/csv; charset=utf-8";
-            md_render_bars_csv(&resp->body, bars.v, bars.n);
-        } else {
-            md_render_history_json(md_http_json(resp, 200), &hr, bars.v, bars.n, from);
-        }
-    }
-    md_bar_vec_deinit(&bars);
+    md_answer a;
+    md_answer_init(&a);
+    rc = md_query_history_answer(svc, &hr, query_flags(req), &a, err);
+    if (rc == 0) md_http_answer(resp, &a);
+    md_answer_deinit(&a);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* routes_health.c - /health, /health/live, /health/ready, /metrics. */
 #include "server/routes.h"
 
+#include "cache/cache.h"
 #include "core/metrics.h"
 #include "core/timefmt.h"
 #include "query/quality.h"
@@ -32,7 +33,8 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     int64_t t0 = md_mono_ns();
     int store_ok = md_store_ping(svc->store, &e) == 0;
     double store_ms = (double)(md_mono_ns() - t0) / 1e6;
-    const char *status = store_ok ? "ok" : "down";
+    const char *cache_status = md_cache_status(svc->cache);
+    const char *status = !store_ok ? "down" : strcmp(cache_status, "degraded") == 0 ? "degraded" : "ok";
     md_buf *b = md_http_json(resp, store_ok ? 200 : 503);
     md_buf_puts(b, "{\"status\":\"");
     md_buf_puts(b, status);
@@ -49,7 +51,19 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
         md_buf_json_str(b, e.msg);
     }
     md_buf_puts(b, "},\"cache\":{\"status\":\"");
-    md_buf_puts(b, svc->cache ? "ok" : "disabled");
+    md_buf_puts(b, cache_status);
+    if (svc->cache) {
+        md_cache_stats cs;
+        md_cache_get_stats(svc->cache, 0, &cs);
+        md_buf_puts(b, "\",\"l1_entries\":");
+        md_buf_int(b, (int64_t)cs.l1.entries);
+        md_buf_puts(b, ",\"l2\":\"");
+        md_buf_puts(b, cs.l2_state);
+        if (cs.l2_enabled) {
+            md_buf_puts(b, "\",\"breaker\":\"");
+            md_buf_puts(b, cs.breaker);
+        }
+    }
     md_buf_puts(b, "\"},\"sources\":{\"status\":\"");
     md_buf_puts(b, svc->sources ? "ok" : "disabled");
     md_buf_puts(b, "\"},\"stream\":{\"status\":\"");
@@ -62,6 +76,7 @@ int md_route_metrics(md_services *svc, md_http_req *req, md_http_resp *resp, md_
 {
     md_metric_set(MD_M_UPTIME, (double)(md_mono_ms() - svc->started_ms) / 1000.0);
     md_quality_gauge_poke(svc->quality); /* deferred grades, seen by the next scrape */
+    if (svc->cache) md_cache_sync_metrics(svc->cache);
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     md_metrics_render(&resp->body);

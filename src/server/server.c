@@ -367,7 +367,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_HTTP_BODY: {
         task *t = ps->t;
-        if (!t || t->too_big) return 0;
+        if (!t || t->too_big || len == 0) return 0;
         if (t->req.body_len + len > t->body_limit) {
             t->too_big = 1;
             md_free(t->req.body);

@@ -27,7 +27,8 @@
 /* What a call learned besides its result; filled on success and on failure. */
 typedef struct md_fetch_meta {
     int http_status;     /* last HTTP status, 0 when no response */
-    int retry_after_s;   /* from a 429's Retry-After, -1 when absent */
+    int retry_after_s;   /* from a 429's Retry-After (seconds or HTTP date); 60 for a
+                          * "per minute" throttle sent without one; -1 when absent */
     int64_t latency_ms;  /* total time of the call, all pages included */
     int requests;        /* HTTP requests made (pagination) */
 } md_fetch_meta;

@@ -1,6 +1,7 @@
 /* store.c - backend selection by URL and the backend-independent operations. */
 #include "store/store_int.h"
 
+#include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -8,13 +9,55 @@
 
 void md_store_options_default(md_store_options *o)
 {
+    memset(o, 0, sizeof *o);
     o->pool_size = 4;
     o->busy_timeout_ms = 5000;
     o->batch_rows = 50000;
     o->read_only = 0;
+    o->pg_timescaledb = -1;
+    o->pg_chunk_days = 7;
+    o->pg_compress_after_days = 30;
+    o->pg_retention_days = 0;
+    o->pg_continuous_aggs = 1;
+    o->pg_partition_span = MD_PG_SPAN_MONTH;
+    o->pg_partitions_ahead = 3;
+    o->pg_connect_timeout_s = 5;
+    o->pg_direct_copy = 1;
 }
 
-extern const md_store_ops md_store_pg_ops __attribute__((weak));
+int md_store_options_from_config(md_store_options *o, const md_config *cfg, md_error *err)
+{
+    md_store_options_default(o);
+    o->pool_size = (int)cfg->store_pool_size;
+    o->busy_timeout_ms = (int)cfg->store_busy_timeout_ms;
+    o->batch_rows = (int)cfg->store_batch_rows;
+    const char *t = cfg->pg_timescaledb ? cfg->pg_timescaledb : "auto";
+    if (strcmp(t, "auto") == 0)
+        o->pg_timescaledb = -1;
+    else if (strcmp(t, "on") == 0 || strcmp(t, "true") == 0)
+        o->pg_timescaledb = 1;
+    else if (strcmp(t, "off") == 0 || strcmp(t, "false") == 0)
+        o->pg_timescaledb = 0;
+    else
+        return md_error_set(err, MD_ECONFIG,
+                            "postgresql.timescaledb: '%.20s' is not auto, on or off", t);
+    static const char *spans[] = {"day", "week", "month", "year"};
+    const char *sp = cfg->pg_partition_span ? cfg->pg_partition_span : "month";
+    o->pg_partition_span = -1;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(sp, spans[i]) == 0) o->pg_partition_span = i;
+    if (o->pg_partition_span < 0)
+        return md_error_set(err, MD_ECONFIG,
+                            "postgresql.partition_span: '%.20s' is not day, week, month or year", sp);
+    o->pg_chunk_days = (int)cfg->pg_chunk_days;
+    o->pg_compress_after_days = (int)cfg->pg_compress_after_days;
+    o->pg_retention_days = (int)cfg->pg_retention_days;
+    o->pg_continuous_aggs = cfg->pg_continuous_aggregates;
+    o->pg_partitions_ahead = (int)cfg->pg_partitions_ahead;
+    o->pg_connect_timeout_s = (int)cfg->pg_connect_timeout_s;
+    o->pg_direct_copy = cfg->pg_direct_copy;
+    return 0;
+}
 
 int md_store_open(const char *url, const md_store_options *opt, md_store **out, md_error *err)
 {
@@ -25,8 +68,6 @@ int md_store_open(const char *url, const md_store_options *opt, md_store **out, 
     }
     const md_store_ops *ops = NULL;
     if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
-        if (&md_store_pg_ops == NULL)
-            return md_error_set(err, MD_ECONFIG, "this build has no PostgreSQL backend");
         ops = &md_store_pg_ops;
     } else if (strncmp(url, "sqlite:", 7) == 0 || !strstr(url, "://")) {
         ops = &md_store_sqlite_ops;
@@ -98,9 +139,11 @@ int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int6
          * dropped below. The last bucket may be partial (still forming). */
         int64_t s = start, e = end;
         if (st->ops->get_bars_agg) {
-            rc = st->ops->get_bars_agg(st, symbol, iv, (md_interval)f, s, e, limit, out, err);
+            int had_input = 0;
+            rc = st->ops->get_bars_agg(st, symbol, iv, (md_interval)f, s, e, limit, out,
+                                       &had_input, err);
             if (rc < 0) return rc;
-            if (rc > 0) {
+            if (had_input) {
                 if (used_iv) *used_iv = (md_interval)f;
                 return rc;
             }

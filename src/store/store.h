@@ -7,7 +7,7 @@
  *
  * Bars are keyed by (symbol, interval, ts); writing a bar whose key exists replaces it
  * (upsert), so loading the same data twice leaves the same rows. Quotes keep the latest
- * one per symbol (a newer timestamp replaces an older one, never the reverse). */
+ * one per symbol (a newer or equal timestamp replaces the stored one, an older one never). */
 #ifndef MD_STORE_STORE_H
 #define MD_STORE_STORE_H
 
@@ -26,9 +26,27 @@ typedef struct md_store_options {
     int busy_timeout_ms;  /* wait for locks */
     int batch_rows;       /* rows per write transaction in bulk paths */
     int read_only;        /* open without creating or migrating the schema */
+    /* PostgreSQL only (config section "postgresql"; sqlite ignores them) */
+    int pg_timescaledb;         /* -1 auto (use when available), 0 off, 1 required */
+    int pg_chunk_days;          /* hypertable chunk interval */
+    int pg_compress_after_days; /* compression policy age; 0 = no compression */
+    int pg_retention_days;      /* drop bars older than this; 0 = keep everything */
+    int pg_continuous_aggs;     /* 1h/1d continuous aggregates of 1m bars */
+    int pg_partition_span;      /* native partitions: MD_PG_SPAN_* */
+    int pg_partitions_ahead;    /* partitions kept ahead of the newest data */
+    int pg_connect_timeout_s;
+    int pg_direct_copy;         /* COPY straight into bars when a batch's ranges are empty */
 } md_store_options;
 
+enum { MD_PG_SPAN_DAY, MD_PG_SPAN_WEEK, MD_PG_SPAN_MONTH, MD_PG_SPAN_YEAR };
+
 void md_store_options_default(md_store_options *o);
+
+struct md_config;
+/* Defaults, then the store.* and postgresql.* keys of cfg. MD_ECONFIG naming the key when a
+ * value is not one of its words (postgresql.timescaledb, postgresql.partition_span). */
+int md_store_options_from_config(md_store_options *o, const struct md_config *cfg,
+                                 md_error *err);
 
 /* Opens a store from a URL: "sqlite:PATH" (or a bare path), "postgresql://...".
  * Creates and migrates the schema unless read_only. *out is owned by the caller
@@ -75,8 +93,9 @@ int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int6
 int md_store_latest_bar(md_store *st, const char *symbol, md_bar *out, md_interval *iv,
                         md_error *err);
 
-/* Stores q as the latest quote of its symbol unless a newer one is stored. Returns 1 when
- * stored, 0 when an equal or newer quote was already there. */
+/* Stores q as the latest quote of its symbol unless a newer one is stored (a quote with the
+ * same timestamp replaces the stored one). Returns 1 when stored, 0 when a newer quote was
+ * already there. */
 int md_store_put_quote(md_store *st, const md_quote *q, md_error *err);
 /* MD_ENODATA when no quote is stored for symbol. */
 int md_store_get_quote(md_store *st, const char *symbol, md_quote *out, md_error *err);

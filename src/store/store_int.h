@@ -19,10 +19,27 @@ typedef struct md_store_ops {
     int (*list_symbols)(md_store *st, md_symbol_info **out, md_error *err);
     int64_t (*count_bars)(md_store *st, const char *symbol, md_interval iv, int64_t start,
                           int64_t end, md_error *err);
-    /* Optional: aggregation done by the backend (SQL). NULL: store.c aggregates in C. */
+    /* Optional: aggregation done by the backend (SQL). NULL: store.c aggregates in C.
+     * Appends the buckets of iv built from the bars of from_iv in [start, end) under the rules
+     * of md_store_get_bars_agg (buckets starting before start dropped, newest `limit`), and
+     * sets *had_input to 1 when there was any from_iv bar in [start, end) - even when every
+     * bucket was dropped - so store.c stops at the same interval as the C path. */
     int (*get_bars_agg)(md_store *st, const char *symbol, md_interval iv, md_interval from_iv,
                         int64_t start, int64_t end, size_t limit, md_bar_vec *out,
-                        md_error *err);
+                        int *had_input, md_error *err);
+
+    /* For migration (store/migrate.c), every backend: */
+    /* Bars of (symbol, iv) with ts >= from, oldest first, at most limit; appends to out. */
+    int (*scan_bars)(md_store *st, const char *symbol, md_interval iv, int64_t from, size_t limit,
+                     md_bar_vec *out, md_error *err);
+    /* Every stored quote ordered by symbol; *out is a heap array (md_free). Returns the count. */
+    int (*list_quotes)(md_store *st, md_quote **out, md_error *err);
+    /* A small key/value table kept in the store (migration checkpoints). meta_get returns 1
+     * and copies the value (truncated to n) when the key exists, 0 when it does not. */
+    int (*meta_get)(md_store *st, const char *key, char *val, size_t n, md_error *err);
+    /* Sets n keys in one transaction; a NULL value deletes the key. */
+    int (*meta_set)(md_store *st, const char *const *keys, const char *const *vals, size_t n,
+                    md_error *err);
 
     /* Quality findings and live marks (store.h); NULL: not supported by the backend. */
     int (*put_quality_events)(md_store *st, const char *symbol, md_interval iv,
@@ -48,6 +65,7 @@ struct md_store {
 };
 
 extern const md_store_ops md_store_sqlite_ops;
+extern const md_store_ops md_store_pg_ops;
 
 /* The SQLite backend's quality functions (store_sqlite_quality.c). */
 int md_sqlite_put_quality_events(md_store *st, const char *symbol, md_interval iv,

@@ -44,7 +44,9 @@ static const char *migrations[] = {
     "CREATE TABLE quotes(symbol_id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, price REAL NOT NULL,"
     " volume REAL, bid REAL, ask REAL, source INTEGER NOT NULL, quality REAL,"
     " updated_at INTEGER NOT NULL);",
-    /* 2: quality findings (one per bar and rule) and live marks */
+    /* 2: key/value rows kept in the store (migration checkpoints) */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+    /* 3: quality findings (one per bar and rule) and live marks */
     "CREATE TABLE quality_events(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL,"
     " ts INTEGER NOT NULL, rule TEXT NOT NULL, severity REAL NOT NULL, value REAL, threshold REAL,"
     " source INTEGER NOT NULL, other_source INTEGER NOT NULL, detail TEXT NOT NULL,"
@@ -710,6 +712,133 @@ static int64_t sqlite_count_bars(md_store *base, const char *symbol, md_interval
     return n;
 }
 
+/* -- migration support ---------------------------------------------------------------------- */
+
+static int sqlite_scan_bars(md_store *base, const char *symbol, md_interval iv, int64_t from,
+                            size_t limit, md_bar_vec *out, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    int64_t sid = md_sqlite__symbol_id(st, r->db, symbol);
+    int ret = 0;
+    if (sid) {
+        sqlite3_stmt *s = NULL;
+        int rc = sqlite3_prepare_v2(r->db,
+            "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM bars"
+            " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 ORDER BY ts LIMIT ?4", -1, &s, NULL);
+        if (rc != SQLITE_OK) {
+            ret = db_fail(err, r->db, rc, "scan bars");
+        } else {
+            sqlite3_bind_int64(s, 1, sid);
+            sqlite3_bind_int(s, 2, (int)iv);
+            sqlite3_bind_int64(s, 3, from);
+            sqlite3_bind_int64(s, 4, limit ? (int64_t)limit : -1);
+            size_t before = out->n;
+            while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                md_bar b;
+                read_bar(s, &b);
+                md_bar_vec_push(out, &b);
+            }
+            ret = rc == SQLITE_DONE ? (int)(out->n - before) : db_fail(err, r->db, rc, "scan bars");
+            if (ret < 0) out->n = before;
+            sqlite3_finalize(s);
+        }
+    }
+    md_sqlite__reader_put(st, r);
+    return ret;
+}
+
+static int sqlite_list_quotes(md_store *base, md_quote **out, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(r->db,
+        "SELECT s.symbol,q.ts,q.price,q.volume,q.bid,q.ask,q.source,q.quality FROM quotes q"
+        " JOIN symbols s ON s.id=q.symbol_id ORDER BY s.symbol", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        md_sqlite__reader_put(st, r);
+        return db_fail(err, r->db, rc, "list quotes");
+    }
+    size_t n = 0, cap = 16;
+    md_quote *v = md_malloc(cap * sizeof *v);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) v = md_realloc(v, (cap *= 2) * sizeof *v);
+        md_quote *q = &v[n++];
+        md_quote_init(q);
+        snprintf(q->symbol, sizeof q->symbol, "%s", (const char *)sqlite3_column_text(s, 0));
+        q->ts = sqlite3_column_int64(s, 1);
+        q->price = sqlite3_column_double(s, 2);
+        q->volume = sqlite3_column_type(s, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 3);
+        q->bid = sqlite3_column_type(s, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 4);
+        q->ask = sqlite3_column_type(s, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 5);
+        q->source = (uint8_t)sqlite3_column_int(s, 6);
+        q->quality = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(s, 7);
+    }
+    sqlite3_finalize(s);
+    int ret = rc == SQLITE_DONE ? (int)n : db_fail(err, r->db, rc, "list quotes");
+    md_sqlite__reader_put(st, r);
+    if (ret < 0) {
+        md_free(v);
+        return ret;
+    }
+    *out = v;
+    return ret;
+}
+
+static int sqlite_meta_get(md_store *base, const char *key, char *val, size_t n, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(r->db, "SELECT value FROM meta WHERE key=?1", -1, &s, NULL);
+    int ret = 0;
+    if (rc != SQLITE_OK) {
+        ret = db_fail(err, r->db, rc, "read meta");
+    } else {
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            snprintf(val, n, "%s", (const char *)sqlite3_column_text(s, 0));
+            ret = 1;
+        } else if (rc != SQLITE_DONE) {
+            ret = db_fail(err, r->db, rc, "read meta");
+        }
+        sqlite3_finalize(s);
+    }
+    md_sqlite__reader_put(st, r);
+    return ret;
+}
+
+static int sqlite_meta_set(md_store *base, const char *const *keys, const char *const *vals,
+                           size_t n, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    pthread_mutex_lock(&st->wlock);
+    int rc = exec(st->wdb, "BEGIN IMMEDIATE", err);
+    sqlite3_stmt *set = NULL, *del = NULL;
+    if (rc == 0) {
+        sqlite3_prepare_v2(st->wdb, "INSERT INTO meta(key,value) VALUES(?1,?2)"
+                           " ON CONFLICT(key) DO UPDATE SET value=excluded.value", -1, &set, NULL);
+        sqlite3_prepare_v2(st->wdb, "DELETE FROM meta WHERE key=?1", -1, &del, NULL);
+        if (!set || !del) rc = db_fail(err, st->wdb, SQLITE_ERROR, "prepare meta");
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_stmt *s = vals[i] ? set : del;
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, keys[i], -1, SQLITE_STATIC);
+        if (vals[i]) sqlite3_bind_text(s, 2, vals[i], -1, SQLITE_STATIC);
+        int src = sqlite3_step(s);
+        if (src != SQLITE_DONE) rc = db_fail(err, st->wdb, src, "write meta");
+    }
+    sqlite3_finalize(set);
+    sqlite3_finalize(del);
+    if (rc == 0) rc = exec(st->wdb, "COMMIT", err);
+    if (rc) exec(st->wdb, "ROLLBACK", NULL);
+    pthread_mutex_unlock(&st->wlock);
+    return rc;
+}
+
 const md_store_ops md_store_sqlite_ops = {
     .kind = "sqlite",
     .open = sqlite_open,
@@ -723,6 +852,10 @@ const md_store_ops md_store_sqlite_ops = {
     .list_symbols = sqlite_list_symbols,
     .count_bars = sqlite_count_bars,
     .get_bars_agg = NULL,
+    .scan_bars = sqlite_scan_bars,
+    .list_quotes = sqlite_list_quotes,
+    .meta_get = sqlite_meta_get,
+    .meta_set = sqlite_meta_set,
     .put_quality_events = md_sqlite_put_quality_events,
     .get_quality_events = md_sqlite_get_quality_events,
     .count_quality_events = md_sqlite_count_quality_events,

@@ -1,0 +1,306 @@
+/* cached.c - the cache-aware read path for /price and /historical, and the cache's hooks
+ * on the writer (invalidation, write-through) and at start (warming).
+ *
+ *   md_query_*_answer:  L1 (on the loop, no allocation) ─miss─> [worker] L1 again ─> L2 ─>
+ *                       store ─> render ─> md_cache_put (both levels) ─> answer
+ *
+ * The cache stores rendered bodies. A /price body names the level that answered in its
+ * "cache" field: the copy kept in L1 says "l1", the copy in Redis "l2", the answer built
+ * from the store "miss". /historical bodies are the same at every level (the X-Cache
+ * header tells the level). Answers for ?source= (one provider, no failover) are not cached. */
+#include "query/query.h"
+
+#include "cache/cache.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/render.h"
+#include "core/timefmt.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSON "application/json"
+#define CSV "text/csv; charset=utf-8"
+#define HOT_MAX 64
+
+void md_answer_init(md_answer *a)
+{
+    memset(a, 0, sizeof *a);
+}
+
+void md_answer_deinit(md_answer *a)
+{
+    md_cache_entry_release(a->entry);
+    md_buf_deinit(&a->body);
+    memset(a, 0, sizeof *a);
+}
+
+const char *md_answer_body(const md_answer *a, size_t *len)
+{
+    if (a->entry) return md_cache_entry_body(a->entry, len);
+    *len = a->body.len;
+    return a->body.data ? a->body.data : "";
+}
+
+static int cache_flags(int flags)
+{
+    return ((flags & MD_Q_NONBLOCK) ? MD_CACHE_L1_ONLY : 0) |
+           ((flags & MD_Q_RETRY) ? MD_CACHE_NO_L1_MISS : 0);
+}
+
+static int from_cache(md_answer *out, md_cache_level lvl, md_cache_entry *e)
+{
+    out->entry = e;
+    out->cache = lvl == MD_CACHE_L1 ? "l1" : "l2";
+    out->content_type = md_cache_entry_content_type(e);
+    return 0;
+}
+
+/* -- /price ---------------------------------------------------------------------------------- */
+
+/* Renders p with "cache":"l1" and stores it; the tag's offset lets each level rewrite it. */
+static void put_price(md_services *svc, const md_cache_key *k, const md_cache_fill *fill,
+                      md_price *p)
+{
+    md_buf b = MD_BUF_INIT;
+    p->cache = "l1";
+    md_render_price_json(&b, p);
+    const char *tag = memmem(b.data, b.len, "\"cache\":\"l1\"", 12);
+    if (tag)
+        md_cache_put(svc->cache, k, fill, b.data, b.len, (long)(tag - b.data) + 9, JSON,
+                     svc->cfg->cache_quote_ttl_ms);
+    md_buf_deinit(&b);
+}
+
+int md_query_price_answer(md_services *svc, const char *symbol, int64_t max_age_s, int flags,
+                          md_answer *out, md_error *err)
+{
+    md_cache_key k;
+    md_cache_fill fill;
+    int cached = svc->cache && md_cache_key_init(&k, 'p', symbol, NULL) == 0;
+    if (cached) {
+        md_cache_entry *e;
+        md_cache_level lvl =
+            md_cache_lookup(svc->cache, &k, max_age_s * 1000, cache_flags(flags), &e, &fill);
+        if (lvl != MD_CACHE_MISS) return from_cache(out, lvl, e);
+    }
+    if (flags & MD_Q_NONBLOCK) return MD_EAGAIN;
+    md_price p;
+    int rc = md_query_price(svc, symbol, max_age_s, &p, err);
+    if (rc) return rc;
+    if (cached) put_price(svc, &k, &fill, &p);
+    p.cache = "miss";
+    out->content_type = JSON;
+    out->cache = svc->cache ? "miss" : NULL;
+    md_buf_reset(&out->body);
+    md_render_price_json(&out->body, &p);
+    return 0;
+}
+
+/* -- /historical ----------------------------------------------------------------------------- */
+
+static int history_key(md_cache_key *k, const md_history_req *req)
+{
+    char params[160];
+    snprintf(params, sizeof params, "%s:%" PRId64 ":%" PRId64 ":%zu:%c:%d",
+             md_interval_name(req->iv), req->start, req->end, req->limit, req->csv ? 'c' : 'j',
+             req->cached_only);
+    return md_cache_key_init(k, 'h', req->symbol, params);
+}
+
+/* The request a history key was made from (write-through). */
+static int history_req_of_key(const md_cache_key *k, md_history_req *req)
+{
+    char iv[8], fmt;
+    long long start, end;
+    size_t limit;
+    int co;
+    const char *p = strchr(k->s + 2, ':'); /* after "h:<SYM>" */
+    if (k->s[0] != 'h' || !p ||
+        sscanf(p + 1, "%7[^:]:%lld:%lld:%zu:%c:%d", iv, &start, &end, &limit, &fmt, &co) != 6)
+        return -1;
+    memset(req, 0, sizeof *req);
+    snprintf(req->symbol, sizeof req->symbol, "%s", k->symbol);
+    if (md_interval_parse(iv, &req->iv, NULL) != 0) return -1;
+    req->start = start;
+    req->end = end;
+    req->limit = limit;
+    req->csv = fmt == 'c';
+    req->cached_only = co;
+    req->source = -1;
+    return 0;
+}
+
+static int64_t history_ttl(const md_services *svc, const md_history_req *req)
+{
+    int closed = req->end < MD_TS_MAX && md_now() >= req->end + md_interval_seconds(req->iv);
+    return closed ? svc->cfg->cache_history_ttl_ms : svc->cfg->cache_recent_ttl_ms;
+}
+
+/* Reads and renders req into b (content type into *ct). */
+static int render_history(md_services *svc, const md_history_req *req, md_buf *b,
+                          const char **ct, md_error *err)
+{
+    md_bar_vec bars;
+    md_bar_vec_init(&bars);
+    const char *from;
+    int rc = md_query_history(svc, req, &bars, &from, err);
+    if (rc == 0) {
+        if (req->csv) {
+            *ct = CSV;
+            md_render_bars_csv(b, bars.v, bars.n);
+        } else {
+            *ct = JSON;
+            md_render_history_json(b, req, bars.v, bars.n, from);
+        }
+    }
+    md_bar_vec_deinit(&bars);
+    return rc;
+}
+
+int md_query_history_answer(md_services *svc, const md_history_req *req, int flags,
+                            md_answer *out, md_error *err)
+{
+    md_cache_key k;
+    md_cache_fill fill;
+    int cached = svc->cache && req->source < 0 && history_key(&k, req) == 0;
+    if (cached) {
+        md_cache_entry *e;
+        md_cache_level lvl = md_cache_lookup(svc->cache, &k, -1, cache_flags(flags), &e, &fill);
+        if (lvl != MD_CACHE_MISS) return from_cache(out, lvl, e);
+    }
+    if (flags & MD_Q_NONBLOCK) return MD_EAGAIN;
+    md_buf_reset(&out->body);
+    int rc = render_history(svc, req, &out->body, &out->content_type, err);
+    if (rc) return rc;
+    if (cached)
+        md_cache_put(svc->cache, &k, &fill, out->body.data, out->body.len, -1, out->content_type,
+                     history_ttl(svc, req));
+    out->cache = svc->cache ? "miss" : NULL;
+    return 0;
+}
+
+/* -- write-through --------------------------------------------------------------------------- */
+
+static void refresh(md_services *svc, const char *symbol)
+{
+    md_cache_key hot[HOT_MAX];
+    md_cache_fill after;
+    size_t max_hot = (size_t)svc->cfg->cache_write_through_max;
+    if (max_hot > HOT_MAX) max_hot = HOT_MAX;
+    size_t n = md_cache_invalidate(svc->cache, symbol, &after, 'h', hot, max_hot);
+    md_cache_key k;
+    md_price p;
+    if (md_cache_key_init(&k, 'p', symbol, NULL) == 0 &&
+        md_query_price_stored(svc, symbol, &p, NULL) == 0)
+        put_price(svc, &k, &after, &p);
+    for (size_t i = 0; i < n; i++) {
+        md_history_req req;
+        if (history_req_of_key(&hot[i], &req) != 0) continue;
+        md_history_req store_only = req;
+        store_only.cached_only = 1; /* a write must not trigger provider calls */
+        md_buf b = MD_BUF_INIT;
+        const char *ct = JSON;
+        if (render_history(svc, &store_only, &b, &ct, NULL) == 0)
+            md_cache_put(svc->cache, &hot[i], &after, b.data, b.len, -1, ct,
+                         history_ttl(svc, &req));
+        md_buf_deinit(&b);
+    }
+}
+
+static void on_bars(void *ctx, const char *symbol, md_interval iv, const md_bar *bars, size_t n)
+{
+    refresh(ctx, symbol);
+}
+
+static void on_quote(void *ctx, const md_quote *q)
+{
+    refresh(ctx, q->symbol);
+}
+
+void md_query_cache_attach(md_services *svc)
+{
+    if (!svc->cache || !svc->writer) return;
+    md_writer_listener l = {on_bars, on_quote, svc};
+    md_writer_add_listener(svc->writer, &l);
+}
+
+/* -- warming --------------------------------------------------------------------------------- */
+
+typedef struct qs {
+    char *names[16], *values[16];
+    int n;
+} qs;
+
+static const char *qs_get(void *ctx, const char *name)
+{
+    qs *q = ctx;
+    for (int i = 0; i < q->n; i++)
+        if (strcmp(q->names[i], name) == 0) return q->values[i];
+    return NULL;
+}
+
+static int warm_symbol(md_services *svc, const char *symbol, char **queries, size_t nq)
+{
+    int n = 0;
+    md_answer a;
+    md_error e;
+    md_answer_init(&a);
+    if (md_query_price_answer(svc, symbol, -1, 0, &a, &e) == 0) n++;
+    md_answer_deinit(&a);
+    for (size_t i = 0; i < nq; i++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", queries[i]);
+        qs q = {{0}, {0}, 0};
+        for (char *save = NULL, *t = strtok_r(buf, "&", &save); t && q.n < 16;
+             t = strtok_r(NULL, "&", &save)) {
+            char *eq = strchr(t, '=');
+            q.names[q.n] = t;
+            q.values[q.n++] = eq ? (*eq = 0, eq + 1) : "";
+        }
+        md_history_req req;
+        if (md_history_req_parse(&req, symbol, qs_get, &q, svc->cfg, &e) != 0) {
+            MD_WARN("cache", "warm: bad query '%s': %s", queries[i], e.msg);
+            continue;
+        }
+        md_answer_init(&a);
+        if (md_query_history_answer(svc, &req, 0, &a, &e) == 0) n++;
+        md_answer_deinit(&a);
+    }
+    return n;
+}
+
+int md_query_cache_warm(md_services *svc)
+{
+    if (!svc->cache) return 0;
+    char **syms, **queries;
+    size_t ns = md_config_split_list(svc->cfg->cache_warm_symbols, &syms);
+    size_t nq = md_config_split_list(svc->cfg->cache_warm_queries, &queries);
+    int n = 0;
+    int64_t t0 = md_mono_ms();
+    for (size_t i = 0; i < ns; i++) {
+        if (strcmp(syms[i], "*") == 0) {
+            md_symbol_info *v = NULL;
+            int k = md_store_list_symbols(svc->store, &v, NULL);
+            for (int j = 0; j < k; j++)
+                if (j == 0 || strcmp(v[j].symbol, v[j - 1].symbol) != 0)
+                    n += warm_symbol(svc, v[j].symbol, queries, nq);
+            md_free(v);
+            continue;
+        }
+        char sym[MD_SYMBOL_MAX + 1];
+        md_error e;
+        if (md_symbol_normalize_str(syms[i], sym, &e) != 0) {
+            MD_WARN("cache", "warm: %s", e.msg);
+            continue;
+        }
+        n += warm_symbol(svc, sym, queries, nq);
+    }
+    if (ns) MD_INFO("cache", "warmed answers=%d symbols=%zu ms=%lld", n, ns,
+                    (long long)(md_mono_ms() - t0));
+    md_config_free_list(syms, ns);
+    md_config_free_list(queries, nq);
+    return n;
+}

@@ -1,0 +1,22 @@
+/* routes_analytics.c - /analytics/{symbol}/indicators and /analytics/{symbol}/summary. */
+#include "server/routes.h"
+
+int md_route_indicators(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    md_history_req hr;
+    int rc = md_history_req_parse(&hr, req->capture, md_http_param_getter, req, svc->cfg, err);
+    if (rc) return rc;
+    const char *names = md_http_param_get(req, "names");
+    if (!names) names = md_http_param_get(req, "indicators");
+    if (!names) return md_error_set(err, MD_EPARAM, "names: give indicators, e.g. "
+                                                    "?names=sma:20,ema:50,rsi:14");
+    return md_query_indicators(svc, &hr, names, md_http_json(resp, 200), err);
+}
+
+int md_route_summary(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    md_history_req hr;
+    int rc = md_history_req_parse(&hr, req->capture, md_http_param_getter, req, svc->cfg, err);
+    if (rc) return rc;
+    return md_query_summary(svc, &hr, md_http_json(resp, 200), err);
+}

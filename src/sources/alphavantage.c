@@ -1,0 +1,326 @@
+/* alphavantage.c - Alpha Vantage (key: ALPHA_VANTAGE_API_KEY).
+ *
+ *   GET {base}/query?function=TIME_SERIES_INTRADAY&symbol=IBM&interval=5min
+ *                    &outputsize=full[&month=YYYY-MM]&apikey=K
+ *       {base}/query?function=TIME_SERIES_DAILY|WEEKLY|MONTHLY&symbol=IBM[&outputsize=..]
+ *       {base}/query?function=GLOBAL_QUOTE&symbol=IBM
+ *   {"Meta Data":{"1. Information":..,"2. Symbol":"IBM",..,"6. Time Zone":"US/Eastern"},
+ *    "Time Series (5min)":{"2024-01-05 19:55:00":{"1. open":"159.1100","2. high":..,
+ *      "3. low":..,"4. close":..,"5. volume":"15"},...}}        (newest first)
+ *
+ * Every answer is HTTP 200, errors included: {"Error Message": ...} (invalid symbol or
+ * call; a missing key), {"Note": ...} / {"Information": ...} (call frequency, daily
+ * quota, premium-only features). Intraday keys are wall-clock times of Meta Data's
+ * "Time Zone" (US/Eastern, DST included) and become UTC; daily keys are trading dates
+ * (00:00 UTC of that date); weekly and monthly keys are the last trading day of the
+ * period and go to its Monday / 1st. Intervals: 1m 5m 15m 30m 1h(60min) 1d 1w 1mo.
+ * Intraday history comes one calendar month per request (month=YYYY-MM). */
+#include "sources/providers.h"
+#include "sources/sources_int.h"
+
+#include "core/buf.h"
+#include "core/timefmt.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#define NAME "alphavantage"
+
+static const char *av_interval(md_interval iv)
+{
+    static const char *names[MD_IV_COUNT] = {"1min", "5min", "15min", "30min", "60min", NULL,
+                                             "", "", ""};
+    return (unsigned)iv < MD_IV_COUNT ? names[iv] : NULL;
+}
+
+static int contains(const char *s, const char *word)
+{
+    return s && strcasestr(s, word) != NULL;
+}
+
+/* The errors Alpha Vantage sends with HTTP 200. Returns 0 when root holds none. */
+static int av_error(const json_t *root, md_error *err)
+{
+    const char *em = json_string_value(json_object_get(root, "Error Message"));
+    const char *note = json_string_value(json_object_get(root, "Note"));
+    const char *info = json_string_value(json_object_get(root, "Information"));
+    const char *text = em ? em : note ? note : info;
+    if (!text) return 0;
+    char d[200];
+    md_sources__excerpt(text, strlen(text), d, sizeof d);
+    if (contains(text, "rate limit") || contains(text, "call frequency") ||
+        contains(text, "requests per") || contains(text, "calls per") ||
+        contains(text, "sparingly"))
+        return md_error_set(err, MD_ERATELIMIT, NAME ": rate limited: %s", d);
+    if (contains(text, "premium") || contains(text, "apikey") || contains(text, "api key") ||
+        contains(text, "demo"))
+        return md_error_set(err, MD_EUNAUTHSRC, NAME ": refused: %s", d);
+    if (em) return md_error_set(err, MD_ENOTFOUND, NAME ": %s", d);
+    /* An unclassified Note/Information is how Alpha Vantage throttles. */
+    return md_error_set(err, MD_ERATELIMIT, NAME ": %s", d);
+}
+
+/* Value of the field whose name is "N. <name>" (or just <name>). */
+static const json_t *field(const json_t *obj, const char *name)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        const char *p = k;
+        while (isdigit((unsigned char)*p)) p++;
+        if (p != k && *p == '.') p++;
+        while (*p == ' ') p++;
+        if (strcmp(p, name) == 0) return v;
+    }
+    return NULL;
+}
+
+static int parse_series_root(const json_t *root, md_interval iv, md_bar_vec *out, md_error *err)
+{
+    int rc = av_error(root, err);
+    if (rc) return rc;
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
+    const json_t *series = NULL;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)root, k, v)
+    {
+        if (strstr(k, "Time Series") && json_is_object(v)) series = v;
+    }
+    if (!series)
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no \"Time Series\" object");
+    const char *zone = json_string_value(field(json_object_get(root, "Meta Data"), "Time Zone"));
+    if (!zone) zone = "US/Eastern";
+    int daily = md_interval_is_daily(iv);
+
+    md_bar_vec tmp;
+    md_bar_vec_init(&tmp);
+    static const char *names[5] = {"open", "high", "low", "close", "volume"};
+    json_object_foreach((json_t *)series, k, v)
+    {
+        md_error terr;
+        int64_t t;
+        size_t klen = strlen(k);
+        if ((daily ? klen != 10 : klen != 19) || md_time_parse(k, klen, &t, &terr) != 0) {
+            md_bar_vec_deinit(&tmp);
+            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: bad time key '%.30s'", k);
+        }
+        double x[5];
+        for (int i = 0; i < 5; i++) {
+            if (md_sources__num(field(v, names[i]), &x[i]) != 0) {
+                md_bar_vec_deinit(&tmp);
+                return md_error_set(err, MD_EMALFORMED,
+                                    NAME ": malformed response: %s of %.30s is missing or not a number",
+                                    names[i], k);
+            }
+        }
+        md_bar b;
+        md_bar_init(&b);
+        b.source = MD_SRC_ALPHAVANTAGE;
+        b.open = x[0], b.high = x[1], b.low = x[2], b.close = x[3], b.volume = x[4];
+        if (daily) {
+            b.ts = md_sources__day_bucket(t, iv);
+        } else if (md_sources__tz_local_to_utc(zone, t, &b.ts) != 0) {
+            md_bar_vec_deinit(&tmp);
+            return md_error_set(err, MD_EMALFORMED, NAME ": unknown time zone '%.40s'", zone);
+        }
+        if (!md_sources__bar_sane(&b)) {
+            md_bar_vec_deinit(&tmp);
+            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: bar %.30s out of range", k);
+        }
+        md_bar_vec_push(&tmp, &b);
+    }
+    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
+    md_bar_vec_deinit(&tmp);
+    return count;
+}
+
+int md_alphavantage_parse_series(const char *body, size_t len, md_interval iv, md_bar_vec *out,
+                                 md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_series_root(root, iv, out, err);
+    json_decref(root);
+    return rc;
+}
+
+static int parse_quote_root(const json_t *root, md_quote *out, md_error *err)
+{
+    int rc = av_error(root, err);
+    if (rc) return rc;
+    const json_t *gq = json_object_get(root, "Global Quote");
+    if (!json_is_object(gq))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no \"Global Quote\" object");
+    if (json_object_size(gq) == 0)
+        return md_error_set(err, MD_ENOTFOUND, NAME ": no quote for this symbol");
+    double price, vol;
+    if (md_sources__num(field(gq, "price"), &price) != 0)
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no price");
+    const char *day = json_string_value(field(gq, "latest trading day"));
+    int64_t t;
+    md_error terr;
+    if (!day || strlen(day) != 10 || md_time_parse(day, 10, &t, &terr) != 0)
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no latest trading day");
+    /* Only the day is given: the price is as of that day's close, or now during the day. */
+    int64_t close_utc;
+    if (md_sources__tz_local_to_utc("America/New_York", t + 16 * 3600, &close_utc) != 0)
+        close_utc = t + 21 * 3600;
+    int64_t now = md_now();
+    md_quote q;
+    md_quote_init(&q);
+    const char *sym = json_string_value(field(gq, "symbol"));
+    if (sym) snprintf(q.symbol, sizeof q.symbol, "%s", sym);
+    q.price = price;
+    q.ts = close_utc < now ? close_utc : now;
+    if (md_sources__num(field(gq, "volume"), &vol) == 0 && vol >= 0) q.volume = vol;
+    q.source = MD_SRC_ALPHAVANTAGE;
+    *out = q;
+    return 0;
+}
+
+int md_alphavantage_parse_quote(const char *body, size_t len, md_quote *out, md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_quote_root(root, out, err);
+    json_decref(root);
+    return rc;
+}
+
+/* One request; parse_fn runs on a 2xx JSON body. */
+static int av_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec *bars, md_quote *q,
+                    md_fetch_meta *meta, md_error *err)
+{
+    md_sources__resp r;
+    int rc = md_sources__get(p, url, &r, meta, err);
+    if (rc) return rc;
+    if (r.status < 200 || r.status > 299) {
+        char ex[120];
+        md_sources__excerpt(r.body, r.len, ex, sizeof ex);
+        rc = md_sources__status_error(NAME, r.status, ex, err);
+    } else {
+        json_t *root = md_sources__json(NAME, &r, err);
+        if (!root) rc = MD_EMALFORMED;
+        else rc = bars ? parse_series_root(root, iv, bars, err) : parse_quote_root(root, q, err);
+        json_decref(root);
+    }
+    md_sources__resp_deinit(&r);
+    return rc;
+}
+
+static void url_start(md_buf *url, const md_source *src, const char *function, const char *symbol)
+{
+    md_buf_printf(url, "%s/query?function=%s&symbol=", src->base_url, function);
+    md_sources__esc(url, symbol);
+}
+
+static void url_key(md_buf *url, const md_source *src)
+{
+    md_buf_puts(url, "&apikey=");
+    md_sources__esc(url, src->api_key);
+}
+
+static int av_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
+                    md_error *err)
+{
+    md_provider *p = (md_provider *)src;
+    int rc = md_sources__need_key(p, err);
+    if (rc) return rc;
+    md_buf url = MD_BUF_INIT;
+    url_start(&url, src, "GLOBAL_QUOTE", symbol);
+    url_key(&url, src);
+    md_quote q;
+    rc = av_fetch(p, url.data, MD_IV_1D, NULL, &q, meta, err);
+    md_buf_deinit(&url);
+    if (rc < 0) return rc;
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    *out = q;
+    return 0;
+}
+
+#define MAX_MONTHS 240
+
+static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
+                   int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+{
+    md_provider *p = (md_provider *)src;
+    const char *aiv = av_interval(iv);
+    if (!aiv)
+        return md_error_set(err, MD_EINTERVAL, NAME ": interval %s is not offered",
+                            md_interval_name(iv));
+    int rc = md_sources__need_key(p, err);
+    if (rc) return rc;
+    int64_t now = md_now();
+    md_bar_vec tmp;
+    md_bar_vec_init(&tmp);
+    md_buf url = MD_BUF_INIT;
+    if (md_interval_is_daily(iv)) {
+        static const char *fn[] = {"TIME_SERIES_DAILY", "TIME_SERIES_WEEKLY", "TIME_SERIES_MONTHLY"};
+        url_start(&url, src, fn[iv - MD_IV_1D], symbol);
+        /* compact = the latest 100 trading days (about 140 calendar days). */
+        if (iv == MD_IV_1D)
+            md_buf_puts(&url, start >= now - 140 * 86400LL ? "&outputsize=compact" : "&outputsize=full");
+        url_key(&url, src);
+        rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, err);
+    } else if (start >= now - 29 * 86400LL) {
+        /* The trailing 30 days come without a month. */
+        url_start(&url, src, "TIME_SERIES_INTRADAY", symbol);
+        md_buf_printf(&url, "&interval=%s&outputsize=full", aiv);
+        url_key(&url, src);
+        rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, err);
+    } else {
+        int64_t y, ye;
+        unsigned m, me, d;
+        md_civil_from_days((start >= 0 ? start : 0) / 86400, &y, &m, &d);
+        md_civil_from_days((end - 1 > start ? end - 1 : start) / 86400, &ye, &me, &d);
+        int months = (int)((ye - y) * 12 + (int)me - (int)m + 1);
+        if (months > MAX_MONTHS)
+            rc = md_error_set(err, MD_EINVAL, NAME ": range of %d months is too long (max %d)",
+                              months, MAX_MONTHS);
+        for (int i = 0; i < months && rc >= 0; i++) {
+            md_buf_reset(&url);
+            url_start(&url, src, "TIME_SERIES_INTRADAY", symbol);
+            md_buf_printf(&url, "&interval=%s&outputsize=full&month=%04lld-%02u", aiv,
+                          (long long)y, m);
+            url_key(&url, src);
+            rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, err);
+            if (++m > 12) m = 1, y++;
+        }
+    }
+    md_buf_deinit(&url);
+    if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
+    md_bar_vec_deinit(&tmp);
+    return rc;
+}
+
+static int av_supports(const md_source *src, md_interval iv)
+{
+    return av_interval(iv) != NULL;
+}
+
+static int64_t av_max_range(const md_source *src, md_interval iv)
+{
+    return md_interval_is_daily(iv) ? 0 : 31 * 86400;
+}
+
+static const md_source_vtable av_vt = {
+    .name = NAME,
+    .id = MD_SRC_ALPHAVANTAGE,
+    .quote = av_quote,
+    .bars = av_bars,
+    .supports = av_supports,
+    .max_range_s = av_max_range,
+    .free = md_sources__provider_free,
+};
+
+int md_alphavantage_create(const md_config *cfg, md_source **out, md_error *err)
+{
+    md_provider *p = md_sources__provider_new(&av_vt, cfg->alphavantage_url,
+                                              cfg->alphavantage_api_key, "ALPHA_VANTAGE_API_KEY", cfg);
+    *out = &p->base;
+    return 0;
+}

@@ -1,0 +1,382 @@
+/* polygon.c - Polygon.io (key: POLYGON_API_KEY, sent as the apiKey parameter).
+ *
+ *   GET {base}/v2/aggs/ticker/{T}/range/{mult}/{timespan}/{from}/{to}
+ *           ?adjusted=true&sort=asc&limit=50000&apiKey=K
+ *       {"ticker":"AAPL","status":"OK","resultsCount":2,"results":[{"v":70790813,
+ *        "vw":131.6292,"o":130.465,"c":130.15,"h":133.41,"l":129.89,"t":1673240400000,
+ *        "n":645365},...],"next_url":"https://api.polygon.io/v2/aggs/...?cursor=..."}
+ *   GET {base}/v2/last/trade/{T}?apiKey=K   {"results":{"p":126.8,"s":100,"t":<ns>}}
+ *   GET {base}/v2/aggs/ticker/{T}/prev?apiKey=K   (previous day's bar)
+ *
+ * t is in MILLISECONDS (nanoseconds in trades). A long range comes in pages: next_url
+ * has no key, so the key is appended; next_url is only ever followed on the configured
+ * base URL (its path and query are kept, the host is ours), so the key never goes
+ * elsewhere. status "OK" or "DELAYED" is data; "ERROR" (bad key, rate limit) and
+ * "NOT_AUTHORIZED" (plan) are errors, as are 401/403/429. Timespans: 1m 5m 15m 30m
+ * (minute), 1h 4h (hour), 1d 1w 1mo. Daily stamps are midnight New York; weekly ones the
+ * Sunday starting the week (both go to API.md buckets). The free plan has no last
+ * trade: on 403 the quote falls back to the previous close (/prev), stamped 16:00 New
+ * York of that day. */
+#include "sources/providers.h"
+#include "sources/sources_int.h"
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define NAME "polygon"
+#define ZONE "America/New_York"
+#define MAX_PAGES 1000
+
+static int pg_timespan(md_interval iv, int *mult, const char **span)
+{
+    static const struct {
+        int mult;
+        const char *span;
+    } map[MD_IV_COUNT] = {{1, "minute"}, {5, "minute"}, {15, "minute"}, {30, "minute"}, {1, "hour"},
+                          {4, "hour"},   {1, "day"},    {1, "week"},    {1, "month"}};
+    if ((unsigned)iv >= MD_IV_COUNT) return -1;
+    *mult = map[iv].mult;
+    *span = map[iv].span;
+    return 0;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* status other than OK/DELAYED, or an "error" text. 0 when the body is data. */
+static int body_error(const json_t *root, long http_status, md_error *err)
+{
+    const char *st = json_string_value(json_object_get(root, "status"));
+    const char *text = json_string_value(json_object_get(root, "error"));
+    if (!text) text = json_string_value(json_object_get(root, "message"));
+    if (st && (strcasecmp(st, "OK") == 0 || strcasecmp(st, "DELAYED") == 0) && !text) return 0;
+    if (!st && !text) return 0;
+    char d[200];
+    md_sources__excerpt(text ? text : "", text ? strlen(text) : 0, d, sizeof d);
+    if (!st) st = "";
+    if (http_status == 429 || strcasestr(d, "exceeded") || strcasestr(d, "maximum requests"))
+        return md_error_set(err, MD_ERATELIMIT, NAME ": rate limited: %s", d);
+    if (http_status == 401 || http_status == 403 || strcasecmp(st, "NOT_AUTHORIZED") == 0 ||
+        strcasestr(d, "API Key") || strcasestr(d, "not entitled") || strcasestr(d, "authoriz"))
+        return md_error_set(err, MD_EUNAUTHSRC, NAME ": refused: %s %s", st, d);
+    if (http_status == 404 || strcasecmp(st, "NOT_FOUND") == 0)
+        return md_error_set(err, MD_ENOTFOUND, NAME ": not found: %s", d);
+    if (http_status >= 500)
+        return md_error_set(err, MD_ETRANSIENT, NAME ": server error (HTTP %ld): %s", http_status, d);
+    if (strcasecmp(st, "OK") == 0 || strcasecmp(st, "DELAYED") == 0) return 0;
+    return md_error_set(err, MD_EMALFORMED, NAME ": request refused (%s): %s", st, d);
+}
+
+static int parse_aggs_root(const json_t *root, md_interval iv, md_bar_vec *out, char **next_url,
+                           md_error *err)
+{
+    if (next_url) *next_url = NULL;
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
+    int rc = body_error(root, 200, err);
+    if (rc) return rc;
+    if (!json_object_get(root, "status"))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no status");
+    const json_t *res = json_object_get(root, "results");
+    if (res && !json_is_array(res) && !json_is_null(res))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: results is not an array");
+    size_t n = json_array_size(res);
+    md_bar_vec tmp;
+    md_bar_vec_init(&tmp);
+    md_bar_vec_reserve(&tmp, n);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *r = json_array_get(res, i);
+        int64_t tms;
+        md_bar b;
+        md_bar_init(&b);
+        b.source = MD_SRC_POLYGON;
+        if (!json_is_object(r) || md_sources__int(json_object_get(r, "t"), &tms) != 0 ||
+            md_sources__num(json_object_get(r, "o"), &b.open) != 0 ||
+            md_sources__num(json_object_get(r, "h"), &b.high) != 0 ||
+            md_sources__num(json_object_get(r, "l"), &b.low) != 0 ||
+            md_sources__num(json_object_get(r, "c"), &b.close) != 0 ||
+            md_sources__num(json_object_get(r, "v"), &b.volume) != 0) {
+            md_bar_vec_deinit(&tmp);
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: results[%zu] lacks t/o/h/l/c/v numbers", i);
+        }
+        const json_t *vw = json_object_get(r, "vw"), *nt = json_object_get(r, "n");
+        if (vw && md_sources__num(vw, &b.vwap) != 0) vw = NULL;
+        int64_t trades;
+        if (nt && md_sources__int(nt, &trades) == 0 && trades >= 0) b.trades = trades;
+        int64_t t = floor_div(tms, 1000);
+        b.ts = md_interval_is_daily(iv) ? md_sources__day_bucket(md_sources__exchange_day(t, ZONE, -18000), iv)
+                                        : t;
+        if (!md_sources__bar_sane(&b)) {
+            md_bar_vec_deinit(&tmp);
+            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: results[%zu] out of range", i);
+        }
+        md_bar_vec_push(&tmp, &b);
+    }
+    const char *next = json_string_value(json_object_get(root, "next_url"));
+    if (next && *next && next_url) *next_url = md_strdup(next);
+    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
+    md_bar_vec_deinit(&tmp);
+    return count;
+}
+
+int md_polygon_parse_aggs(const char *body, size_t len, md_interval iv, md_bar_vec *out,
+                          char **next_url, md_error *err)
+{
+    if (next_url) *next_url = NULL;
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_aggs_root(root, iv, out, next_url, err);
+    json_decref(root);
+    return rc;
+}
+
+static int parse_last_trade_root(const json_t *root, md_quote *out, md_error *err)
+{
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
+    int rc = body_error(root, 200, err);
+    if (rc) return rc;
+    const json_t *r = json_object_get(root, "results");
+    if (!r || json_is_null(r)) return md_error_set(err, MD_ENOTFOUND, NAME ": no last trade");
+    double p, size;
+    int64_t tns;
+    if (!json_is_object(r) || md_sources__num(json_object_get(r, "p"), &p) != 0 ||
+        md_sources__int(json_object_get(r, "t"), &tns) != 0 || tns <= 0)
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: results lacks p/t");
+    md_quote q;
+    md_quote_init(&q);
+    const char *sym = json_string_value(json_object_get(r, "T"));
+    if (sym) snprintf(q.symbol, sizeof q.symbol, "%s", sym);
+    q.price = p;
+    q.ts = tns / 1000000000;
+    if (md_sources__num(json_object_get(r, "s"), &size) == 0 && size >= 0) q.volume = size;
+    q.source = MD_SRC_POLYGON;
+    *out = q;
+    return 0;
+}
+
+int md_polygon_parse_last_trade(const char *body, size_t len, md_quote *out, md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_last_trade_root(root, out, err);
+    json_decref(root);
+    return rc;
+}
+
+static int parse_prev_root(const json_t *root, md_quote *out, md_error *err)
+{
+    md_bar_vec bars;
+    md_bar_vec_init(&bars);
+    int rc = parse_aggs_root(root, MD_IV_1D, &bars, NULL, err);
+    if (rc == 0) rc = md_error_set(err, MD_ENOTFOUND, NAME ": no previous close for this symbol");
+    if (rc > 0) {
+        const md_bar *b = &bars.v[bars.n - 1];
+        int64_t close_utc;
+        if (md_sources__tz_local_to_utc(ZONE, b->ts + 16 * 3600, &close_utc) != 0)
+            close_utc = b->ts + 21 * 3600;
+        int64_t now = md_now();
+        md_quote q;
+        md_quote_init(&q);
+        const char *sym = json_string_value(json_object_get(root, "ticker"));
+        if (sym) snprintf(q.symbol, sizeof q.symbol, "%s", sym);
+        q.price = b->close;
+        q.volume = b->volume;
+        q.ts = close_utc < now ? close_utc : now;
+        q.source = MD_SRC_POLYGON;
+        *out = q;
+        rc = 0;
+    }
+    md_bar_vec_deinit(&bars);
+    return rc;
+}
+
+int md_polygon_parse_prev(const char *body, size_t len, md_quote *out, md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_prev_root(root, out, err);
+    json_decref(root);
+    return rc;
+}
+
+/* -- client -------------------------------------------------------------------------------- */
+
+/* One GET; *root receives the parsed 2xx body. Non-2xx -> the mapped error. */
+static int pg_get_json(md_provider *p, const char *url, json_t **root, long *status,
+                       md_fetch_meta *meta, md_error *err)
+{
+    md_sources__resp r;
+    *root = NULL;
+    int rc = md_sources__get(p, url, &r, meta, err);
+    if (rc) return rc;
+    *status = r.status;
+    if (r.status < 200 || r.status > 299) {
+        md_error jerr;
+        json_t *j = md_sources__json(NAME, &r, &jerr);
+        rc = j ? body_error(j, r.status, err) : 0;
+        if (!rc) {
+            char ex[120];
+            md_sources__excerpt(r.body, r.len, ex, sizeof ex);
+            rc = md_sources__status_error(NAME, r.status, ex, err);
+        }
+        json_decref(j);
+    } else {
+        *root = md_sources__json(NAME, &r, err);
+        if (!*root) rc = MD_EMALFORMED;
+    }
+    md_sources__resp_deinit(&r);
+    return rc;
+}
+
+static void url_key(md_buf *url, const md_source *src, int first)
+{
+    md_buf_puts(url, first ? "?apiKey=" : "&apiKey=");
+    md_sources__esc(url, src->api_key);
+}
+
+static int pg_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
+                    md_error *err)
+{
+    md_provider *p = (md_provider *)src;
+    int rc = md_sources__need_key(p, err);
+    if (rc) return rc;
+    md_buf url = MD_BUF_INIT;
+    md_buf_printf(&url, "%s/v2/last/trade/", src->base_url);
+    md_sources__esc(&url, symbol);
+    url_key(&url, src, 1);
+    json_t *root;
+    long status = 0;
+    md_quote q;
+    rc = pg_get_json(p, url.data, &root, &status, meta, err);
+    if (rc == 0) rc = parse_last_trade_root(root, &q, err);
+    json_decref(root);
+    if (rc == MD_EUNAUTHSRC && status == 403) {
+        /* The plan has no trades: the previous close is what it offers. */
+        md_buf_reset(&url);
+        md_buf_printf(&url, "%s/v2/aggs/ticker/", src->base_url);
+        md_sources__esc(&url, symbol);
+        md_buf_puts(&url, "/prev?adjusted=true");
+        url_key(&url, src, 0);
+        rc = pg_get_json(p, url.data, &root, &status, meta, err);
+        if (rc == 0) rc = parse_prev_root(root, &q, err);
+        json_decref(root);
+    }
+    md_buf_deinit(&url);
+    if (rc < 0) return rc;
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    *out = q;
+    return 0;
+}
+
+/* The URL to fetch for a next_url: on our base, with the key appended. */
+static void next_page_url(md_buf *url, const md_source *src, const char *next)
+{
+    md_buf_reset(url);
+    size_t blen = strlen(src->base_url);
+    if (strncmp(next, src->base_url, blen) == 0 && (next[blen] == '/' || next[blen] == '?')) {
+        md_buf_puts(url, next);
+    } else {
+        const char *path = next;
+        const char *scheme = strstr(next, "://");
+        if (scheme) {
+            path = strchr(scheme + 3, '/');
+            if (!path) path = "/";
+        }
+        md_buf_puts(url, src->base_url);
+        if (*path != '/') md_buf_putc(url, '/');
+        md_buf_puts(url, path);
+    }
+    url_key(url, src, strchr(url->data, '?') == NULL);
+}
+
+static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
+                   int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+{
+    md_provider *p = (md_provider *)src;
+    int mult;
+    const char *span;
+    if (pg_timespan(iv, &mult, &span) != 0)
+        return md_error_set(err, MD_EINTERVAL, NAME ": interval %s is not offered",
+                            md_interval_name(iv));
+    int rc = md_sources__need_key(p, err);
+    if (rc) return rc;
+    md_buf url = MD_BUF_INIT;
+    md_buf_printf(&url, "%s/v2/aggs/ticker/", src->base_url);
+    md_sources__esc(&url, symbol);
+    md_buf_printf(&url, "/range/%d/%s/", mult, span);
+    if (md_interval_is_daily(iv)) {
+        char from[16], to[16];
+        int64_t f = start - (iv == MD_IV_1D ? 2 : iv == MD_IV_1W ? 8 : 32) * 86400LL;
+        md_date_format(f > 0 ? f : 0, from);
+        md_date_format(end + 86400, to);
+        md_buf_printf(&url, "%s/%s", from, to);
+    } else {
+        int64_t f = start > 0 ? start : 0;
+        md_buf_printf(&url, "%lld/%lld", (long long)f * 1000, (long long)end * 1000 - 1);
+    }
+    md_buf_puts(&url, "?adjusted=true&sort=asc&limit=50000");
+    url_key(&url, src, 0);
+    md_bar_vec tmp;
+    md_bar_vec_init(&tmp);
+    for (int page = 0; rc >= 0; page++) {
+        if (page == MAX_PAGES) {
+            rc = md_error_set(err, MD_EMALFORMED, NAME ": more than %d pages of results", MAX_PAGES);
+            break;
+        }
+        json_t *root;
+        long status;
+        char *next = NULL;
+        rc = pg_get_json(p, url.data, &root, &status, meta, err);
+        if (rc == 0) rc = parse_aggs_root(root, iv, &tmp, &next, err);
+        json_decref(root);
+        if (rc < 0 || !next) {
+            md_free(next);
+            break;
+        }
+        next_page_url(&url, src, next);
+        md_free(next);
+    }
+    md_buf_deinit(&url);
+    if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
+    md_bar_vec_deinit(&tmp);
+    return rc;
+}
+
+static int pg_supports(const md_source *src, md_interval iv)
+{
+    return (unsigned)iv < MD_IV_COUNT;
+}
+
+static int64_t pg_max_range(const md_source *src, md_interval iv)
+{
+    /* Any range works (pages); these keep one call to a few pages. */
+    if (iv == MD_IV_1M) return 30 * 86400;
+    if (iv == MD_IV_5M) return 120 * 86400;
+    return 0;
+}
+
+static const md_source_vtable pg_vt = {
+    .name = NAME,
+    .id = MD_SRC_POLYGON,
+    .quote = pg_quote,
+    .bars = pg_bars,
+    .supports = pg_supports,
+    .max_range_s = pg_max_range,
+    .free = md_sources__provider_free,
+};
+
+int md_polygon_create(const md_config *cfg, md_source **out, md_error *err)
+{
+    md_provider *p = md_sources__provider_new(&pg_vt, cfg->polygon_url, cfg->polygon_api_key,
+                                              "POLYGON_API_KEY", cfg);
+    *out = &p->base;
+    return 0;
+}

@@ -1,0 +1,123 @@
+/* sources_int.h - helpers shared by the provider clients inside sources/ (not a contract
+ * for other modules: they use source.h and registry.h).
+ *
+ *   md_provider         the common struct of the five HTTP providers (md_source + client)
+ *   md_sources__http_*  the libcurl wrapper: GET with timeout, size cap, Retry-After, and
+ *                       transport errors mapped to the source.h vocabulary
+ *   md_sources__tz_*    IANA zone offsets (tz.c) for exchange-local dates
+ *   md_sources__num...  strict JSON number readers and bar post-processing
+ *
+ * Every URL that reaches an error message or a log line goes through md_log_redact. */
+#ifndef MD_SOURCES_INT_H
+#define MD_SOURCES_INT_H
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "sources/source.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* -- HTTP client (http_client.c) ----------------------------------------------------------- */
+
+typedef struct md_sources__http md_sources__http;
+
+typedef struct md_sources__resp {
+    long status;        /* HTTP status of the final response */
+    char *body;         /* NUL-terminated, heap */
+    size_t len;
+    int retry_after_s;  /* Retry-After in seconds (delta or HTTP date), -1 when absent */
+    char content_type[96];
+} md_sources__resp;
+
+/* A client with its own connection cache (shared by the threads that use it, with locks).
+ * timeout_ms bounds each request end to end; bodies past max_bytes are refused. */
+md_sources__http *md_sources__http_new(int timeout_ms, size_t max_bytes, const char *user_agent);
+void md_sources__http_free(md_sources__http *h);
+/* GETs url. Returns 0 when a response arrived, whatever its status (r filled; free with
+ * md_sources__resp_deinit), else MD_ETIMEOUT (no answer in time), MD_ETRANSIENT (DNS,
+ * connect, reset, truncated transfer) or MD_EMALFORMED (body over max_bytes), with the
+ * redacted URL in the message prefixed by "provider: ". */
+int md_sources__http_get(md_sources__http *h, const char *provider, const char *url,
+                         md_sources__resp *r, md_error *err);
+void md_sources__resp_deinit(md_sources__resp *r);
+/* Parses a Retry-After value: delta seconds or an HTTP date (relative to now_s).
+ * Returns the seconds (>= 0) or -1 when unparseable. */
+int md_sources__retry_after_parse(const char *v, int64_t now_s);
+/* Maps a non-2xx status: 429 MD_ERATELIMIT, 401/403 MD_EUNAUTHSRC, 404/410 MD_ENOTFOUND,
+ * 408/5xx MD_ETRANSIENT, anything else MD_EMALFORMED. detail (may be NULL) is the
+ * provider's own explanation, appended to the message. Returns the code. */
+int md_sources__status_error(const char *provider, long status, const char *detail,
+                             md_error *err);
+
+/* -- the common provider struct (provider.c) ----------------------------------------------- */
+
+typedef struct md_provider {
+    md_source base;
+    md_sources__http *http;
+    const char *key_env; /* environment variable of the key, NULL when none is needed */
+} md_provider;
+
+/* Allocates a provider: base URL (trailing '/' removed), key (NULL or "" = none; registered
+ * with md_log_add_secret), timeout/size/user agent from cfg. */
+md_provider *md_sources__provider_new(const md_source_vtable *vt, const char *base_url,
+                                      const char *api_key, const char *key_env,
+                                      const md_config *cfg);
+void md_sources__provider_free(md_source *src);
+/* MD_EUNAUTHSRC "<name>: not configured: set <KEY_ENV>" when a needed key is missing. */
+int md_sources__need_key(const md_provider *p, md_error *err);
+/* md_sources__http_get plus bookkeeping in meta (requests, http_status, retry_after_s)
+ * and a debug log line with the redacted URL. meta may be NULL. */
+int md_sources__get(md_provider *p, const char *url, md_sources__resp *r, md_fetch_meta *meta,
+                    md_error *err);
+/* Parses r's body as a JSON value (object or array). NULL with MD_EMALFORMED and a
+ * message that says what came instead (HTML, empty, truncated at line:col). */
+json_t *md_sources__json(const char *provider, const md_sources__resp *r, md_error *err);
+/* Same for a bare buffer (parser entry points used by the tests). */
+json_t *md_sources__json_buf(const char *provider, const char *body, size_t len,
+                             const char *content_type, md_error *err);
+/* Copies a short, printable, redacted excerpt of s into dst (for error messages). */
+void md_sources__excerpt(const char *s, size_t len, char *dst, size_t n);
+
+/* -- URLs ---------------------------------------------------------------------------------- */
+
+/* Appends s percent-encoded (RFC 3986 unreserved characters kept). */
+void md_sources__esc(md_buf *b, const char *s);
+
+/* -- numbers, times and bars (util.c) ------------------------------------------------------ */
+
+/* A finite JSON number, or a string holding a plain decimal number ("148.7350",
+ * "1.5e3"): 0 and *out, else -1 (null, other types, "NaN", "", "1,5", hex...). */
+int md_sources__num(const json_t *v, double *out);
+/* An integral JSON number (or integral real, or digit string) into *out; else -1. */
+int md_sources__int(const json_t *v, int64_t *out);
+/* Rounds v to `decimals` places so that the double is the one nearest the decimal
+ * (removes float noise like 185.63999938964844 -> 185.64). decimals outside 0..10:
+ * v unchanged. */
+double md_sources__round(double v, int decimals);
+/* 1 when every price is finite, volume finite and >= 0, vwap NAN or finite. */
+int md_sources__bar_sane(const md_bar *b);
+
+/* The exchange-local trading date of a daily stamp ts, as 00:00 UTC of that date:
+ * stamps already at 00:00 UTC are taken as that date; others are moved into zone
+ * (fallback_off seconds east of UTC when the zone is unknown or NULL). */
+int64_t md_sources__exchange_day(int64_t ts, const char *zone, int32_t fallback_off);
+/* The bucket start of a daily/weekly/monthly bar dated day (00:00 UTC of a date):
+ * 1d itself; 1w the Monday of its week (a Sunday stamp, the start of a week for some
+ * providers, goes to the next day); 1mo the 1st of its month. */
+int64_t md_sources__day_bucket(int64_t day, md_interval iv);
+/* Sorts and dedups tmp, then appends to out the bars with start <= ts < end. Returns
+ * the count appended. */
+int md_sources__emit(md_bar_vec *tmp, int64_t start, int64_t end, md_bar_vec *out);
+
+/* -- time zones (tz.c) --------------------------------------------------------------------- */
+
+/* Offset (seconds east of UTC) of IANA zone at an instant. MD_ENOTFOUND for an unknown
+ * zone or a name that is not a zone name. */
+int md_sources__tz_offset(const char *zone, int64_t utc_ts, int32_t *off);
+/* Converts a wall-clock time of zone (as epoch seconds of that wall time read as UTC) to
+ * UTC. MD_ENOTFOUND for an unknown zone. */
+int md_sources__tz_local_to_utc(const char *zone, int64_t local_ts, int64_t *utc_ts);
+
+#endif

@@ -1,0 +1,284 @@
+/* twelvedata.c - Twelve Data (key: TWELVE_DATA_API_KEY, sent as the apikey parameter).
+ *
+ *   GET {base}/time_series?symbol=AAPL&interval=5min&start_date=..&end_date=..
+ *           &timezone=UTC&outputsize=5000&apikey=K
+ *       {"meta":{"symbol":"AAPL","interval":"5min","exchange_timezone":"America/New_York",..},
+ *        "values":[{"datetime":"2024-03-01 20:55:00","open":"179.6600","high":..,"low":..,
+ *                   "close":..,"volume":"1234"},...],"status":"ok"}          (newest first)
+ *   GET {base}/quote?symbol=AAPL&apikey=K
+ *       {"symbol":"AAPL",..,"timestamp":1709323200,"last_quote_at":1709326800,
+ *        "close":"179.66000","volume":"73488000",..}
+ *
+ * Numbers are strings. Times are asked in UTC (timezone=UTC); daily and coarser values
+ * carry a date. Errors usually come with HTTP 200: {"code":400|401|403|404|429,
+ * "message":"...","status":"error"}. Intervals: 1min 5min 15min 30min 1h 4h 1day 1week
+ * 1month; at most 5000 values per request. */
+#include "sources/providers.h"
+#include "sources/sources_int.h"
+
+#include "core/buf.h"
+#include "core/timefmt.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define NAME "twelvedata"
+#define MAX_VALUES 5000
+
+static const char *td_interval(md_interval iv)
+{
+    static const char *names[MD_IV_COUNT] = {"1min", "5min", "15min", "30min", "1h",
+                                             "4h",   "1day", "1week", "1month"};
+    return (unsigned)iv < MD_IV_COUNT ? names[iv] : NULL;
+}
+
+/* {"status":"error","code":..,"message":..}; 0 when root is not an error. *no_data is set
+ * for "No data is available on the specified dates" (an empty range, not a failure). */
+static int body_error(const json_t *root, long http_status, int *no_data, md_error *err)
+{
+    const char *st = json_string_value(json_object_get(root, "status"));
+    if (no_data) *no_data = 0;
+    if (!st || strcasecmp(st, "error") != 0) return 0;
+    int64_t code = http_status;
+    md_sources__int(json_object_get(root, "code"), &code);
+    const char *msg = json_string_value(json_object_get(root, "message"));
+    char d[200];
+    md_sources__excerpt(msg ? msg : "", msg ? strlen(msg) : 0, d, sizeof d);
+    if (code == 429 || strcasestr(d, "run out of API credits"))
+        return md_error_set(err, MD_ERATELIMIT, NAME ": rate limited: %s", d);
+    if (code == 401 || code == 403)
+        return md_error_set(err, MD_EUNAUTHSRC, NAME ": refused (%lld): %s", (long long)code, d);
+    if (code >= 500) return md_error_set(err, MD_ETRANSIENT, NAME ": server error (%lld): %s", (long long)code, d);
+    if (code == 400 && strcasestr(d, "no data is available")) {
+        if (no_data) *no_data = 1;
+        return md_error_set(err, MD_ENOTFOUND, NAME ": %s", d);
+    }
+    if (code == 400 || code == 404) return md_error_set(err, MD_ENOTFOUND, NAME ": %s", d);
+    return md_error_set(err, MD_EMALFORMED, NAME ": error %lld: %s", (long long)code, d);
+}
+
+static int parse_series_root(const json_t *root, long http_status, md_interval iv, md_bar_vec *out,
+                             md_error *err)
+{
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
+    int no_data;
+    int rc = body_error(root, http_status, &no_data, err);
+    if (no_data) {
+        md_error_clear(err);
+        return 0;
+    }
+    if (rc) return rc;
+    const json_t *values = json_object_get(root, "values");
+    if (!json_is_array(values))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no \"values\" array");
+    int daily = md_interval_is_daily(iv);
+    size_t n = json_array_size(values);
+    md_bar_vec tmp;
+    md_bar_vec_init(&tmp);
+    md_bar_vec_reserve(&tmp, n);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(values, i);
+        const char *dt = json_string_value(json_object_get(v, "datetime"));
+        md_bar b;
+        md_bar_init(&b);
+        b.source = MD_SRC_TWELVEDATA;
+        int64_t t;
+        md_error terr;
+        size_t dlen = dt ? strlen(dt) : 0;
+        const json_t *vol = json_object_get(v, "volume");
+        if (!dt || (dlen != 10 && dlen != 19) || md_time_parse(dt, dlen, &t, &terr) != 0 ||
+            md_sources__num(json_object_get(v, "open"), &b.open) != 0 ||
+            md_sources__num(json_object_get(v, "high"), &b.high) != 0 ||
+            md_sources__num(json_object_get(v, "low"), &b.low) != 0 ||
+            md_sources__num(json_object_get(v, "close"), &b.close) != 0 ||
+            (vol && md_sources__num(vol, &b.volume) != 0)) {
+            md_bar_vec_deinit(&tmp);
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: values[%zu] lacks datetime/open/high/low/close", i);
+        }
+        b.ts = daily ? md_sources__day_bucket(t, iv) : t;
+        if (!md_sources__bar_sane(&b)) {
+            md_bar_vec_deinit(&tmp);
+            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: values[%zu] out of range", i);
+        }
+        md_bar_vec_push(&tmp, &b);
+    }
+    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
+    md_bar_vec_deinit(&tmp);
+    return count;
+}
+
+int md_twelvedata_parse_series(const char *body, size_t len, md_interval iv, md_bar_vec *out,
+                               md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_series_root(root, 200, iv, out, err);
+    json_decref(root);
+    return rc;
+}
+
+static int parse_quote_root(const json_t *root, long http_status, md_quote *out, md_error *err)
+{
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
+    int rc = body_error(root, http_status, NULL, err);
+    if (rc) return rc;
+    double price, vol;
+    int64_t t;
+    if (md_sources__num(json_object_get(root, "close"), &price) != 0)
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no close price");
+    if (md_sources__int(json_object_get(root, "last_quote_at"), &t) != 0 &&
+        md_sources__int(json_object_get(root, "timestamp"), &t) != 0)
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no timestamp");
+    if (t <= 0) return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: timestamp %lld", (long long)t);
+    md_quote q;
+    md_quote_init(&q);
+    const char *sym = json_string_value(json_object_get(root, "symbol"));
+    if (sym) snprintf(q.symbol, sizeof q.symbol, "%s", sym);
+    q.price = price;
+    q.ts = t;
+    if (md_sources__num(json_object_get(root, "volume"), &vol) == 0 && vol >= 0) q.volume = vol;
+    q.source = MD_SRC_TWELVEDATA;
+    *out = q;
+    return 0;
+}
+
+int md_twelvedata_parse_quote(const char *body, size_t len, md_quote *out, md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_quote_root(root, 200, out, err);
+    json_decref(root);
+    return rc;
+}
+
+static int td_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec *bars, md_quote *q,
+                    md_fetch_meta *meta, md_error *err)
+{
+    md_sources__resp r;
+    int rc = md_sources__get(p, url, &r, meta, err);
+    if (rc) return rc;
+    md_error jerr;
+    json_t *root = md_sources__json(NAME, &r, &jerr);
+    if (r.status < 200 || r.status > 299) {
+        rc = root ? body_error(root, r.status, NULL, err) : 0;
+        if (!rc) {
+            char ex[120];
+            md_sources__excerpt(r.body, r.len, ex, sizeof ex);
+            rc = md_sources__status_error(NAME, r.status, ex, err);
+        }
+    } else if (!root) {
+        rc = md_error_set(err, jerr.rc, "%s", jerr.msg);
+    } else {
+        rc = bars ? parse_series_root(root, r.status, iv, bars, err)
+                  : parse_quote_root(root, r.status, q, err);
+    }
+    json_decref(root);
+    md_sources__resp_deinit(&r);
+    return rc;
+}
+
+static void url_key(md_buf *url, const md_source *src)
+{
+    md_buf_puts(url, "&apikey=");
+    md_sources__esc(url, src->api_key);
+}
+
+static int td_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
+                    md_error *err)
+{
+    md_provider *p = (md_provider *)src;
+    int rc = md_sources__need_key(p, err);
+    if (rc) return rc;
+    md_buf url = MD_BUF_INIT;
+    md_buf_printf(&url, "%s/quote?symbol=", src->base_url);
+    md_sources__esc(&url, symbol);
+    url_key(&url, src);
+    md_quote q;
+    rc = td_fetch(p, url.data, MD_IV_1D, NULL, &q, meta, err);
+    md_buf_deinit(&url);
+    if (rc < 0) return rc;
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    *out = q;
+    return 0;
+}
+
+static void put_time(md_buf *url, const char *param, int64_t ts, int daily)
+{
+    char s[MD_TIME_STR_MAX];
+    if (daily) {
+        md_date_format(ts, s);
+    } else {
+        md_time_format(ts, s); /* 2024-03-01T14:30:00Z -> 2024-03-01 14:30:00 */
+        s[10] = ' ';
+        s[19] = 0;
+    }
+    md_buf_printf(url, "&%s=", param);
+    md_sources__esc(url, s);
+}
+
+static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
+                   int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+{
+    md_provider *p = (md_provider *)src;
+    const char *tiv = td_interval(iv);
+    if (!tiv)
+        return md_error_set(err, MD_EINTERVAL, NAME ": interval %s is not offered",
+                            md_interval_name(iv));
+    int rc = md_sources__need_key(p, err);
+    if (rc) return rc;
+    int daily = md_interval_is_daily(iv);
+    int64_t from = start, to = end;
+    if (daily) {
+        from = start - (iv == MD_IV_1D ? 1 : iv == MD_IV_1W ? 8 : 32) * 86400LL;
+        to = end + 86400;
+    }
+    if (from < 0) from = 0;
+    md_buf url = MD_BUF_INIT;
+    md_buf_printf(&url, "%s/time_series?symbol=", src->base_url);
+    md_sources__esc(&url, symbol);
+    md_buf_printf(&url, "&interval=%s", tiv);
+    put_time(&url, "start_date", from, daily);
+    put_time(&url, "end_date", to, daily);
+    md_buf_printf(&url, "&timezone=UTC&outputsize=%d", MAX_VALUES);
+    url_key(&url, src);
+    md_bar_vec tmp;
+    md_bar_vec_init(&tmp);
+    rc = td_fetch(p, url.data, iv, &tmp, NULL, meta, err);
+    md_buf_deinit(&url);
+    if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
+    md_bar_vec_deinit(&tmp);
+    return rc;
+}
+
+static int td_supports(const md_source *src, md_interval iv)
+{
+    return td_interval(iv) != NULL;
+}
+
+static int64_t td_max_range(const md_source *src, md_interval iv)
+{
+    /* One request holds at most 5000 values. */
+    if (iv == MD_IV_1MO) return 0;
+    return (int64_t)MAX_VALUES * md_interval_seconds(iv);
+}
+
+static const md_source_vtable td_vt = {
+    .name = NAME,
+    .id = MD_SRC_TWELVEDATA,
+    .quote = td_quote,
+    .bars = td_bars,
+    .supports = td_supports,
+    .max_range_s = td_max_range,
+    .free = md_sources__provider_free,
+};
+
+int md_twelvedata_create(const md_config *cfg, md_source **out, md_error *err)
+{
+    md_provider *p = md_sources__provider_new(&td_vt, cfg->twelvedata_url,
+                                              cfg->twelvedata_api_key, "TWELVE_DATA_API_KEY", cfg);
+    *out = &p->base;
+    return 0;
+}

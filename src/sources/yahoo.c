@@ -1,0 +1,299 @@
+/* yahoo.c - Yahoo Finance chart API (no key).
+ *
+ *   GET {base}/v8/finance/chart/{symbol}?interval=5m&period1=S&period2=E
+ *   {"chart":{"result":[{"meta":{...,"regularMarketPrice":185.64,"regularMarketTime":...,
+ *     "exchangeTimezoneName":"America/New_York","gmtoffset":-18000,"priceHint":2},
+ *     "timestamp":[...],"indicators":{"quote":[{"open":[...],"high":[...],"low":[...],
+ *     "close":[...],"volume":[...]}]}}],"error":null}}
+ *   errors: {"chart":{"result":null,"error":{"code":"Not Found","description":"..."}}}
+ *
+ * Prices are float32 noise in the JSON (185.63999938964844); meta.priceHint says how many
+ * decimals the instrument trades in, so prices are rounded to it. Arrays carry nulls for
+ * minutes or days without trades: those bars are skipped. Daily bars are stamped with
+ * the session open (US: 14:30 UTC) or local midnight (Tokyo: 15:00 UTC the day before):
+ * both become 00:00 UTC of the exchange-local date. Intervals: 1m 5m 15m 30m 1h(60m) 1d
+ * 1w(1wk) 1mo; no 4h. Yahoo keeps 1m for 30 days (7 per request), 5m-30m for 60 days,
+ * 60m for 730 days. The quote is the chart meta's regular market price and time. */
+#include "sources/providers.h"
+#include "sources/sources_int.h"
+
+#include "core/buf.h"
+#include "core/timefmt.h"
+
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#define NAME "yahoo"
+
+static const char *yahoo_interval(md_interval iv)
+{
+    static const char *names[MD_IV_COUNT] = {"1m", "5m", "15m", "30m", "60m", NULL,
+                                             "1d", "1wk", "1mo"};
+    return (unsigned)iv < MD_IV_COUNT ? names[iv] : NULL;
+}
+
+/* chart.error -> the vocabulary; status is the HTTP status (200 when none). */
+static int chart_error(const json_t *e, long status, md_error *err)
+{
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *desc = json_string_value(json_object_get(e, "description"));
+    char d[200];
+    md_sources__excerpt(desc ? desc : "", desc ? strlen(desc) : 0, d, sizeof d);
+    if (!code) code = "";
+    if (status == 429 || strcasecmp(code, "Too Many Requests") == 0)
+        return md_error_set(err, MD_ERATELIMIT, NAME ": rate limited: %s", d);
+    if (status == 401 || status == 403 || strcasecmp(code, "Unauthorized") == 0 ||
+        strcasecmp(code, "Forbidden") == 0)
+        return md_error_set(err, MD_EUNAUTHSRC, NAME ": refused: %s %s", code, d);
+    if (status >= 500)
+        return md_error_set(err, MD_ETRANSIENT, NAME ": server error (HTTP %ld): %s", status, d);
+    if (desc && strstr(desc, "interval") && strstr(desc, "Valid intervals"))
+        return md_error_set(err, MD_EINTERVAL, NAME ": %s", d);
+    return md_error_set(err, MD_ENOTFOUND, NAME ": %s: %s", code[0] ? code : "error", d);
+}
+
+/* One price array element: 1 value, 0 null, -1 wrong type. */
+static int elem(const json_t *arr, size_t i, double *out)
+{
+    const json_t *v = json_array_get(arr, i);
+    if (!v || json_is_null(v)) return 0;
+    return md_sources__num(v, out) == 0 ? 1 : -1;
+}
+
+static int parse_bars(const json_t *res, const json_t *meta, md_interval iv, md_bar_vec *out,
+                      md_error *err)
+{
+    const json_t *ts = json_object_get(res, "timestamp");
+    if (!ts || json_is_null(ts)) return 0; /* no bars in the range */
+    if (!json_is_array(ts))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: timestamp is not an array");
+    size_t n = json_array_size(ts);
+    const json_t *qs = json_object_get(json_object_get(res, "indicators"), "quote");
+    const json_t *q = json_array_get(qs, 0);
+    if (!json_is_object(q))
+        return n ? md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no indicators.quote")
+                 : 0;
+    static const char *keys[5] = {"open", "high", "low", "close", "volume"};
+    const json_t *arr[5];
+    for (int k = 0; k < 5; k++) {
+        arr[k] = json_object_get(q, keys[k]);
+        if (!arr[k] && n == 0) return 0;
+        if (!json_is_array(arr[k]) || json_array_size(arr[k]) != n)
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: %s has %zu values for %zu timestamps",
+                                keys[k], json_array_size(arr[k]), n);
+    }
+    json_int_t hint = -1;
+    const json_t *ph = json_object_get(meta, "priceHint");
+    if (json_is_integer(ph)) hint = json_integer_value(ph);
+    const char *zone = json_string_value(json_object_get(meta, "exchangeTimezoneName"));
+    int64_t gmtoff = 0;
+    md_sources__int(json_object_get(meta, "gmtoffset"), &gmtoff);
+
+    md_bar_vec tmp;
+    md_bar_vec_init(&tmp);
+    md_bar_vec_reserve(&tmp, n);
+    for (size_t i = 0; i < n; i++) {
+        int64_t t;
+        if (md_sources__int(json_array_get(ts, i), &t) != 0) {
+            md_bar_vec_deinit(&tmp);
+            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: timestamp[%zu]", i);
+        }
+        double v[5];
+        int have[5], nulls = 0;
+        for (int k = 0; k < 5; k++) {
+            have[k] = elem(arr[k], i, &v[k]);
+            if (have[k] < 0) {
+                md_bar_vec_deinit(&tmp);
+                return md_error_set(err, MD_EMALFORMED,
+                                    NAME ": malformed response: %s[%zu] is not a number", keys[k], i);
+            }
+            if (!have[k] && k < 4) nulls++;
+        }
+        if (nulls) continue; /* no trade in this bucket */
+        md_bar b;
+        md_bar_init(&b);
+        b.source = MD_SRC_YAHOO;
+        b.open = md_sources__round(v[0], (int)hint);
+        b.high = md_sources__round(v[1], (int)hint);
+        b.low = md_sources__round(v[2], (int)hint);
+        b.close = md_sources__round(v[3], (int)hint);
+        b.volume = have[4] ? v[4] : 0;
+        b.ts = md_interval_is_daily(iv)
+                   ? md_sources__day_bucket(md_sources__exchange_day(t, zone, (int32_t)gmtoff), iv)
+                   : t;
+        if (!md_sources__bar_sane(&b)) {
+            md_bar_vec_deinit(&tmp);
+            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: bar %zu out of range", i);
+        }
+        md_bar_vec_push(&tmp, &b);
+    }
+    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
+    md_bar_vec_deinit(&tmp);
+    return count;
+}
+
+static int parse_quote(const json_t *meta, md_quote *q, md_error *err)
+{
+    double price;
+    int64_t t;
+    if (md_sources__num(json_object_get(meta, "regularMarketPrice"), &price) != 0 ||
+        md_sources__int(json_object_get(meta, "regularMarketTime"), &t) != 0)
+        return md_error_set(err, MD_ENOTFOUND, NAME ": no regular market price in the answer");
+    json_int_t hint = -1;
+    const json_t *ph = json_object_get(meta, "priceHint");
+    if (json_is_integer(ph)) hint = json_integer_value(ph);
+    md_quote_init(q);
+    const char *sym = json_string_value(json_object_get(meta, "symbol"));
+    if (sym) snprintf(q->symbol, sizeof q->symbol, "%s", sym);
+    q->price = md_sources__round(price, (int)hint);
+    q->ts = t;
+    double vol;
+    if (md_sources__num(json_object_get(meta, "regularMarketVolume"), &vol) == 0 && vol >= 0)
+        q->volume = vol;
+    q->source = MD_SRC_YAHOO;
+    return 0;
+}
+
+static int parse_root(json_t *root, long status, md_interval iv, md_bar_vec *bars, md_quote *quote,
+                      md_error *err)
+{
+    const json_t *chart = json_object_get(root, "chart");
+    if (!json_is_object(chart)) {
+        /* Some refusals come as {"finance":{"error":{...}}}. */
+        const json_t *fe = json_object_get(json_object_get(root, "finance"), "error");
+        if (json_is_object(fe)) return chart_error(fe, status, err);
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no \"chart\" object");
+    }
+    const json_t *e = json_object_get(chart, "error");
+    if (json_is_object(e)) return chart_error(e, status, err);
+    const json_t *res = json_array_get(json_object_get(chart, "result"), 0);
+    if (!json_is_object(res))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no chart.result");
+    const json_t *meta = json_object_get(res, "meta");
+    if (!json_is_object(meta))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no chart.result[0].meta");
+    if (quote) {
+        int rc = parse_quote(meta, quote, err);
+        if (rc) return rc;
+    }
+    return bars ? parse_bars(res, meta, iv, bars, err) : 0;
+}
+
+int md_yahoo_parse_chart(const char *body, size_t len, md_interval iv, md_bar_vec *bars,
+                         md_quote *quote, md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_root(root, 200, iv, bars, quote, err);
+    json_decref(root);
+    return rc;
+}
+
+/* GET + error mapping + parse of one chart URL. */
+static int fetch_chart(md_provider *p, const char *url, md_interval iv, md_bar_vec *bars,
+                       md_quote *quote, md_fetch_meta *meta, md_error *err)
+{
+    md_sources__resp r;
+    int rc = md_sources__get(p, url, &r, meta, err);
+    if (rc) return rc;
+    md_error jerr;
+    json_t *root = md_sources__json(NAME, &r, &jerr);
+    if (r.status < 200 || r.status > 299) {
+        const json_t *e = json_object_get(json_object_get(root, "chart"), "error");
+        if (!json_is_object(e)) e = json_object_get(json_object_get(root, "finance"), "error");
+        char ex[120];
+        md_sources__excerpt(r.body, r.len, ex, sizeof ex);
+        rc = json_is_object(e) ? chart_error(e, r.status, err)
+                               : md_sources__status_error(NAME, r.status, ex, err);
+    } else if (!root) {
+        rc = md_error_set(err, jerr.rc, "%s", jerr.msg);
+    } else {
+        rc = parse_root(root, r.status, iv, bars, quote, err);
+    }
+    json_decref(root);
+    md_sources__resp_deinit(&r);
+    return rc;
+}
+
+static int yahoo_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
+                       md_error *err)
+{
+    md_provider *p = (md_provider *)src;
+    md_buf url = MD_BUF_INIT;
+    md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
+    md_sources__esc(&url, symbol);
+    md_buf_puts(&url, "?interval=1d&range=1d");
+    md_quote q;
+    int rc = fetch_chart(p, url.data, MD_IV_1D, NULL, &q, meta, err);
+    md_buf_deinit(&url);
+    if (rc < 0) return rc;
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    *out = q;
+    return 0;
+}
+
+static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
+                      int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+{
+    md_provider *p = (md_provider *)src;
+    const char *yiv = yahoo_interval(iv);
+    if (!yiv)
+        return md_error_set(err, MD_EINTERVAL, NAME ": interval %s is not offered",
+                            md_interval_name(iv));
+    /* Daily stamps may lie up to a day before the trading date (Asia) and weekly/monthly
+     * stamps inside their period: ask a wider range and filter after alignment. */
+    int64_t p1 = start, p2 = end;
+    if (md_interval_is_daily(iv)) {
+        p1 = start - (iv == MD_IV_1D ? 2 : iv == MD_IV_1W ? 8 : 32) * 86400LL;
+        p2 = end + 2 * 86400LL;
+    }
+    if (p1 < 0) p1 = 0;
+    md_buf url = MD_BUF_INIT;
+    md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
+    md_sources__esc(&url, symbol);
+    md_buf_printf(&url, "?interval=%s&period1=%lld&period2=%lld&includePrePost=false", yiv,
+                  (long long)p1, (long long)p2);
+    md_bar_vec tmp;
+    md_bar_vec_init(&tmp);
+    int rc = fetch_chart(p, url.data, iv, &tmp, NULL, meta, err);
+    md_buf_deinit(&url);
+    if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
+    md_bar_vec_deinit(&tmp);
+    return rc;
+}
+
+static int yahoo_supports(const md_source *src, md_interval iv)
+{
+    return yahoo_interval(iv) != NULL;
+}
+
+static int64_t yahoo_max_range(const md_source *src, md_interval iv)
+{
+    switch (iv) {
+    case MD_IV_1M: return 7 * 86400;
+    case MD_IV_5M:
+    case MD_IV_15M:
+    case MD_IV_30M: return 60 * 86400;
+    case MD_IV_1H: return 730 * 86400;
+    default: return 0;
+    }
+}
+
+static const md_source_vtable yahoo_vt = {
+    .name = NAME,
+    .id = MD_SRC_YAHOO,
+    .quote = yahoo_quote,
+    .bars = yahoo_bars,
+    .supports = yahoo_supports,
+    .max_range_s = yahoo_max_range,
+    .free = md_sources__provider_free,
+};
+
+int md_yahoo_create(const md_config *cfg, md_source **out, md_error *err)
+{
+    md_provider *p = md_sources__provider_new(&yahoo_vt, cfg->yahoo_url, NULL, NULL, cfg);
+    *out = &p->base;
+    return 0;
+}

@@ -1,0 +1,328 @@
+#!/usr/bin/python3
+"""Fake market data provider for the tests: one HTTP server that answers like Yahoo
+Finance, Alpha Vantage, Finnhub, Polygon and Twelve Data, from the response files in
+tests/fixtures/providers/<provider>/ (written from each provider's documentation).
+
+    /usr/bin/python3 tests/fakeprovider/server.py [--port 0] [--slow-ms 3000]
+    -> prints "PORT <n>" on the first line of stdout, then serves until killed.
+
+Point a provider at it with its base URL, e.g. MDAGENT_YAHOO_URL=http://127.0.0.1:<n>/yahoo
+(the /<provider> prefix is optional: without it the provider is recognised by its path).
+
+Routes (the provider's own paths):
+    yahoo         /v8/finance/chart/{symbol}?interval=..             chart_{SYM}_{interval}.json
+    alphavantage  /query?function=F&symbol=S[&interval=I]&apikey=K    {F}_{SYM}[_{I}].json
+    finnhub       /quote?symbol=S&token=K, /stock/candle?symbol&resolution  quote_{SYM}, candle_{SYM}_{RES}
+    polygon       /v2/aggs/ticker/{T}/range/{m}/{span}/{from}/{to}    aggs_{T}_{m}_{span}[_{cursor}].json
+                  /v2/last/trade/{T}, /v2/aggs/ticker/{T}/prev        last_trade_{T}, prev_{T}
+    twelvedata    /time_series?symbol&interval, /quote?symbol         time_series_{SYM}_{iv}, quote_{SYM}
+(a '/' in a symbol becomes '_' in file names; "{BASE}" in a file becomes this server's
+base URL for that provider; "{APIKEY}" becomes the key the request carried.)
+
+Scenarios chosen by the symbol, for every provider:
+    RATELIMIT  429 with Retry-After: 7 and the provider's rate-limit body
+    RATEDATE   429 with Retry-After as an HTTP date 120 s ahead
+    SLOW       the AAPL/IBM answer after --slow-ms milliseconds (past a short client timeout)
+    TRUNC      the AAPL/IBM answer cut in the middle (valid HTTP, broken JSON)
+    HTML       200 text/html page instead of JSON
+    RESET      headers and a few bytes, then a TCP reset
+    E500/E503  500 / 503 with an HTML body
+    EMPTY      200 with an empty body
+    BIG        a 200 KB JSON body (for the size limit)
+Keys: keyed providers answer their documented 401-style error when the key is missing or
+contains "invalid". Every request is recorded; GET /_requests returns them as JSON.
+"""
+import argparse
+import email.utils
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "..", "fixtures", "providers")
+PROVIDERS = ("yahoo", "alphavantage", "finnhub", "polygon", "twelvedata")
+SCENARIOS = ("RATELIMIT", "RATEDATE", "SLOW", "TRUNC", "HTML", "RESET", "E500", "E503", "EMPTY", "BIG")
+SLOW_MS = 3000
+REQUESTS = []
+REQ_LOCK = threading.Lock()
+
+
+def fixture(provider, name):
+    path = os.path.join(FIXTURES, provider, name + ".json")
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            return f.read()
+    return None
+
+
+def fname(sym):
+    return sym.replace("/", "_")
+
+
+class Reply(Exception):
+    """Raised by a route with the answer to send."""
+
+    def __init__(self, status, body, ctype="application/json; charset=utf-8", headers=None):
+        super().__init__(status)
+        self.status = status
+        self.body = body if isinstance(body, bytes) else body.encode()
+        self.ctype = ctype
+        self.headers = headers or {}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fakeprovider/1.0"
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    # -- plumbing -------------------------------------------------------------------------
+    def send(self, r):
+        self.send_response(r.status)
+        self.send_header("Content-Type", r.ctype)
+        self.send_header("Content-Length", str(len(r.body)))
+        for k, v in r.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(r.body)
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        q = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+        path = url.path
+        if path == "/_requests":
+            with REQ_LOCK:
+                body = json.dumps(REQUESTS)
+            return self.send(Reply(200, body))
+        with REQ_LOCK:
+            REQUESTS.append(self.path)
+        parts = [p for p in path.split("/") if p]
+        prefix = ""
+        if parts and parts[0] in PROVIDERS:
+            prefix = "/" + parts[0]
+            provider, parts = parts[0], parts[1:]
+        else:
+            provider = guess_provider(parts, q)
+        self.base = "http://127.0.0.1:%d%s" % (self.server.server_address[1], prefix)
+        try:
+            ROUTES.get(provider, route_unknown)(self, parts, q)
+            raise Reply(404, json.dumps({"error": "no route"}))
+        except Reply as r:
+            try:
+                self.send(r)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    # -- scenarios ------------------------------------------------------------------------
+    def scenario(self, provider, sym, normal, ratelimit_body):
+        """Handles the scenario symbols; normal() returns the regular answer bytes."""
+        if sym not in SCENARIOS:
+            return
+        if sym == "RATELIMIT":
+            raise Reply(429, ratelimit_body, headers={"Retry-After": "7"})
+        if sym == "RATEDATE":
+            when = email.utils.formatdate(time.time() + 120, usegmt=True)
+            raise Reply(429, ratelimit_body, headers={"Retry-After": when})
+        if sym == "SLOW":
+            time.sleep(SLOW_MS / 1000.0)
+            raise Reply(200, normal())
+        if sym == "TRUNC":
+            body = normal()
+            raise Reply(200, body[: len(body) // 2])
+        if sym == "HTML":
+            raise Reply(200, "<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
+                        "<body><h1>Please try again later</h1></body></html>\n", ctype="text/html; charset=utf-8")
+        if sym == "RESET":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"chart\":{\"res")
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            raise ConnectionResetError()
+        if sym == "E500":
+            raise Reply(500, "<html><body><h1>500 Internal Server Error</h1></body></html>\n", ctype="text/html")
+        if sym == "E503":
+            raise Reply(503, "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>\n", ctype="text/html")
+        if sym == "EMPTY":
+            raise Reply(200, b"")
+        if sym == "BIG":
+            raise Reply(200, json.dumps({"padding": "x" * 200000}))
+
+    def file_or(self, provider, name, status=200):
+        body = fixture(provider, name)
+        if body is None:
+            return None
+        return body.replace(b"{BASE}", self.base.encode())
+
+
+def guess_provider(parts, q):
+    if parts[:3] == ["v8", "finance", "chart"]:
+        return "yahoo"
+    if parts == ["query"]:
+        return "alphavantage"
+    if parts and parts[0] == "v2":
+        return "polygon"
+    if parts[:2] == ["stock", "candle"] or (parts == ["quote"] and "token" in q):
+        return "finnhub"
+    if parts in (["time_series"], ["quote"], ["price"]):
+        return "twelvedata"
+    return "unknown"
+
+
+def route_unknown(h, parts, q):
+    raise Reply(404, json.dumps({"error": "unknown route"}))
+
+
+# -- Yahoo ------------------------------------------------------------------------------------
+def route_yahoo(h, parts, q):
+    if parts[:3] != ["v8", "finance", "chart"] or len(parts) != 4:
+        raise Reply(404, fixture("yahoo", "error_not_found"))
+    sym = urllib.parse.unquote(parts[3])
+    iv = q.get("interval", "1d")
+    h.scenario("yahoo", sym, lambda: fixture("yahoo", "chart_AAPL_1d"), "Too Many Requests\r\n")
+    if sym == "CRUMB":
+        raise Reply(401, fixture("yahoo", "error_unauthorized"))
+    if iv not in ("1m", "2m", "5m", "15m", "30m", "60m", "90m", "1h", "1d", "5d", "1wk", "1mo", "3mo"):
+        raise Reply(400, fixture("yahoo", "error_bad_interval"))
+    body = h.file_or("yahoo", "chart_%s_%s" % (fname(sym), iv))
+    if body is None and q.get("range"):  # quote requests: any chart of the symbol has the meta
+        for alt in ("1d", "5m", "60m"):
+            body = h.file_or("yahoo", "chart_%s_%s" % (fname(sym), alt))
+            if body:
+                break
+    if body is None:
+        raise Reply(404, fixture("yahoo", "error_not_found"))
+    raise Reply(200, body)
+
+
+# -- Alpha Vantage ----------------------------------------------------------------------------
+def route_alphavantage(h, parts, q):
+    key = q.get("apikey", "")
+    fn = q.get("function", "")
+    sym = q.get("symbol", "")
+    if not key or "invalid" in key:
+        raise Reply(200, fixture("alphavantage", "error_apikey"))
+    normal = lambda: fixture("alphavantage", "TIME_SERIES_DAILY_IBM")
+    h.scenario("alphavantage", sym, normal, fixture("alphavantage", "note"))
+    special = {"NOTE": "note", "INFO": "information_ratelimit", "PREMIUM": "information_premium"}
+    if sym in special:
+        raise Reply(200, fixture("alphavantage", special[sym]).replace(b"{APIKEY}", key.encode()))
+    name = "%s_%s" % (fn, fname(sym))
+    if fn == "TIME_SERIES_INTRADAY":
+        name += "_" + q.get("interval", "")
+    body = h.file_or("alphavantage", name)
+    if body is None:
+        if fn == "GLOBAL_QUOTE":
+            raise Reply(200, fixture("alphavantage", "global_quote_empty"))
+        raise Reply(200, fixture("alphavantage", "error_message"))
+    raise Reply(200, body)
+
+
+# -- Finnhub ----------------------------------------------------------------------------------
+def route_finnhub(h, parts, q):
+    key = q.get("token", "")
+    sym = q.get("symbol", "")
+    if not key or "invalid" in key:
+        raise Reply(401, fixture("finnhub", "error_unauthorized"))
+    h.scenario("finnhub", sym, lambda: fixture("finnhub", "candle_AAPL_D"), fixture("finnhub", "error_ratelimit"))
+    if sym == "FORBIDDEN":
+        raise Reply(403, fixture("finnhub", "error_forbidden"))
+    if parts == ["quote"]:
+        body = h.file_or("finnhub", "quote_" + fname(sym))
+        raise Reply(200, body or fixture("finnhub", "quote_unknown"))
+    if parts == ["stock", "candle"]:
+        body = h.file_or("finnhub", "candle_%s_%s" % (fname(sym), q.get("resolution", "")))
+        raise Reply(200, body or fixture("finnhub", "no_data"))
+
+
+# -- Polygon ----------------------------------------------------------------------------------
+def route_polygon(h, parts, q):
+    key = q.get("apiKey", "")
+    if not key or "invalid" in key:
+        raise Reply(401, fixture("polygon", "error_unauthorized"))
+    sym = urllib.parse.unquote(parts[3]) if len(parts) > 3 else ""
+    if parts[:2] == ["last", "trade"] or parts[1:3] == ["last", "trade"]:
+        sym = urllib.parse.unquote(parts[-1])
+    h.scenario("polygon", sym, lambda: fixture("polygon", "aggs_AAPL_1_day"), fixture("polygon", "error_ratelimit"))
+    if sym == "NOTAUTH":
+        raise Reply(403, fixture("polygon", "error_not_authorized"))
+    if parts[:3] == ["v2", "last", "trade"] and len(parts) == 4:
+        body = h.file_or("polygon", "last_trade_" + fname(sym))
+        if body:
+            raise Reply(200, body)
+        if fixture("polygon", "prev_" + fname(sym)):
+            raise Reply(403, fixture("polygon", "error_not_authorized"))
+        raise Reply(404, fixture("polygon", "error_not_found"))
+    if parts[:3] == ["v2", "aggs", "ticker"] and len(parts) == 5 and parts[4] == "prev":
+        body = h.file_or("polygon", "prev_" + fname(sym))
+        raise Reply(200, body or fixture("polygon", "aggs_empty"))
+    if parts[:3] == ["v2", "aggs", "ticker"] and len(parts) == 9 and parts[4] == "range":
+        name = "aggs_%s_%s_%s" % (fname(sym), parts[5], parts[6])
+        if q.get("cursor"):
+            name += "_" + q["cursor"]
+        body = h.file_or("polygon", name)
+        raise Reply(200, body or fixture("polygon", "aggs_empty").replace(b"ZZZZ", sym.encode()))
+    raise Reply(404, fixture("polygon", "error_not_found"))
+
+
+# -- Twelve Data ------------------------------------------------------------------------------
+def route_twelvedata(h, parts, q):
+    key = q.get("apikey", "")
+    sym = q.get("symbol", "")
+    if not key or "invalid" in key:
+        raise Reply(200, fixture("twelvedata", "error_apikey"))
+    h.scenario("twelvedata", sym, lambda: fixture("twelvedata", "time_series_AAPL_1day"),
+               fixture("twelvedata", "error_ratelimit"))
+    special = {"LIMIT200": "error_ratelimit", "NODATA": "error_no_data", "FORBIDDEN": "error_forbidden"}
+    if sym in special:
+        raise Reply(200, fixture("twelvedata", special[sym]))
+    if parts == ["time_series"]:
+        body = h.file_or("twelvedata", "time_series_%s_%s" % (fname(sym), q.get("interval", "")))
+    elif parts == ["quote"]:
+        body = h.file_or("twelvedata", "quote_" + fname(sym))
+    else:
+        body = None
+    raise Reply(200, body or fixture("twelvedata", "error_not_found").replace(b"ZZZZ", sym.encode()))
+
+
+ROUTES = {"yahoo": route_yahoo, "alphavantage": route_alphavantage, "finnhub": route_finnhub,
+          "polygon": route_polygon, "twelvedata": route_twelvedata}
+
+
+def watch_parent(ppid):
+    """Exits when the process that started us is gone (a crashed test)."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != ppid:
+            os._exit(0)
+
+
+def main():
+    global SLOW_MS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--slow-ms", type=int, default=SLOW_MS)
+    args = ap.parse_args()
+    SLOW_MS = args.slow_ms
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.allow_reuse_address = True
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
+    print("PORT %d" % srv.server_address[1], flush=True)
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,363 @@
+/* Yahoo Finance chart client: the parser on the fixture files (every field, nulls,
+ * priceHint rounding, exchange-local trading dates, weekly/monthly buckets, broken
+ * bodies) and the client over HTTP against the fake provider (ranges, errors, 429 with
+ * Retry-After, timeout, reset, HTML). */
+#include "sourcetest.h"
+
+#include <pthread.h>
+
+/* -- parser ------------------------------------------------------------------------------- */
+
+static int parse_file(const char *file, md_interval iv, md_bar_vec *out, md_quote *q, md_error *err)
+{
+    size_t len;
+    char *body = md_fake_read(file, &len);
+    int rc = md_yahoo_parse_chart(body, len, iv, out, q, err);
+    free(body);
+    return rc;
+}
+
+Test(yahoo_parse, daily_bars_every_field_nulls_skipped_dates_at_midnight_utc)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    int n = parse_file("yahoo/chart_AAPL_1d.json", MD_IV_1D, &bv, NULL, &err);
+    cr_assert_eq(n, 4, "rc %d: %s", n, err.msg);
+    cr_assert_eq(bv.n, 4);
+    /* stamped 14:30 UTC (the open), float32 noise removed with priceHint 2; 03-06 is nulls */
+    CHECK_BAR(&bv.v[0], "2024-03-04", 176.15, 176.90, 173.79, 175.10, 81510100);
+    CHECK_BAR(&bv.v[1], "2024-03-05", 170.76, 172.04, 169.62, 170.12, 95132400);
+    CHECK_BAR(&bv.v[2], "2024-03-07", 169.15, 170.73, 168.49, 169.00, 71765100);
+    CHECK_BAR(&bv.v[3], "2024-03-08", 169.00, 173.70, 168.94, 170.73, 76114600);
+    for (size_t i = 0; i < bv.n; i++) {
+        cr_expect_eq(bv.v[i].source, MD_SRC_YAHOO);
+        cr_expect(isnan(bv.v[i].vwap));
+        cr_expect_eq(bv.v[i].trades, -1);
+    }
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_parse, quote_from_meta_rounded_to_price_hint)
+{
+    md_quote q;
+    md_error err;
+    cr_assert_eq(parse_file("yahoo/chart_AAPL_1d.json", MD_IV_1D, NULL, &q, &err), 0, "%s", err.msg);
+    cr_expect(q.price == 170.73, "price %.17g", q.price);
+    cr_expect_eq(q.ts, T("2024-03-08T21:00:00Z"));
+    cr_expect(q.volume == 76114600);
+    cr_expect_str_eq(q.symbol, "AAPL");
+    cr_expect_eq(q.source, MD_SRC_YAHOO);
+    cr_expect(isnan(q.bid) && isnan(q.ask));
+}
+
+Test(yahoo_parse, intraday_bars_keep_exact_start_and_skip_null_minutes)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    cr_assert_eq(parse_file("yahoo/chart_AAPL_5m.json", MD_IV_5M, &bv, NULL, &err), 5, "%s", err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-08T20:30:00Z", 170.52, 170.70, 170.45, 170.61, 612345);
+    CHECK_BAR(&bv.v[1], "2024-03-08T20:35:00Z", 170.61, 170.64, 170.33, 170.40, 498210);
+    CHECK_BAR(&bv.v[2], "2024-03-08T20:40:00Z", 170.40, 170.58, 170.38, 170.55, 455120);
+    CHECK_BAR(&bv.v[3], "2024-03-08T20:50:00Z", 170.55, 170.71, 170.50, 170.66, 701233);
+    CHECK_BAR(&bv.v[4], "2024-03-08T20:55:00Z", 170.66, 170.80, 170.60, 170.73, 2123456);
+    md_bar_vec_deinit(&bv);
+    md_bar_vec_init(&bv);
+    cr_assert_eq(parse_file("yahoo/chart_AAPL_60m.json", MD_IV_1H, &bv, NULL, &err), 2, "%s", err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-08T14:30:00Z", 169.00, 172.16, 168.94, 171.93, 18334722);
+    CHECK_BAR(&bv.v[1], "2024-03-08T15:30:00Z", 171.92, 173.70, 171.50, 172.80, 9012345);
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_parse, asian_exchange_midnight_local_is_the_local_trading_date)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    /* 7203.T days are stamped 00:00 JST = 15:00 UTC of the previous day; priceHint 1 */
+    cr_assert_eq(parse_file("yahoo/chart_7203.T_1d.json", MD_IV_1D, &bv, NULL, &err), 3, "%s", err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-04", 3650.0, 3657.0, 3593.0, 3602.5, 24870400);
+    CHECK_BAR(&bv.v[1], "2024-03-05", 3601.0, 3622.0, 3533.5, 3555.0, 28519200);
+    CHECK_BAR(&bv.v[2], "2024-03-06", 3540.0, 3569.0, 3514.0, 3546.0, 21458700);
+    md_bar_vec_deinit(&bv);
+    md_bar_vec_init(&bv);
+    cr_assert_eq(parse_file("yahoo/chart_BTC-USD_1d.json", MD_IV_1D, &bv, NULL, &err), 2, "%s", err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-04", 63137.00, 68537.03, 62386.27, 68330.41, 70670471105.0);
+    CHECK_BAR(&bv.v[1], "2024-03-05", 68341.05, 69170.63, 59323.91, 63801.20, 102802940877.0);
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_parse, weekly_on_monday_monthly_on_the_first_live_row_merged)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    cr_assert_eq(parse_file("yahoo/chart_AAPL_1wk.json", MD_IV_1W, &bv, NULL, &err), 3, "%s", err.msg);
+    CHECK_BAR(&bv.v[0], "2024-02-19", 181.79, 191.05, 179.25, 182.52, 298812300);
+    CHECK_BAR(&bv.v[1], "2024-02-26", 182.24, 183.92, 177.38, 179.66, 291453800);
+    CHECK_BAR(&bv.v[2], "2024-03-04", 176.15, 176.90, 168.49, 170.73, 393109900);
+    md_bar_vec_deinit(&bv);
+    md_bar_vec_init(&bv);
+    cr_assert_eq(parse_file("yahoo/chart_AAPL_1mo.json", MD_IV_1MO, &bv, NULL, &err), 3, "%s", err.msg);
+    CHECK_BAR(&bv.v[0], "2024-01-01", 187.15, 196.38, 180.17, 184.40, 1187219300);
+    CHECK_BAR(&bv.v[1], "2024-02-01", 183.99, 191.05, 179.25, 180.75, 1161627000);
+    CHECK_BAR(&bv.v[2], "2024-03-01", 179.55, 180.53, 168.49, 170.73, 486005500);
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_parse, error_objects_map_to_the_vocabulary)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    cr_expect_eq(parse_file("yahoo/error_not_found.json", MD_IV_1D, &bv, NULL, &err), MD_ENOTFOUND);
+    cr_expect(strstr(err.msg, "delisted"), "%s", err.msg);
+    cr_expect_eq(parse_file("yahoo/error_bad_interval.json", MD_IV_1D, &bv, NULL, &err), MD_EINTERVAL);
+    cr_expect_eq(parse_file("yahoo/error_unauthorized.json", MD_IV_1D, &bv, NULL, &err), MD_EUNAUTHSRC);
+    cr_expect_eq(parse_file("yahoo/chart_EMPTY_1d.json", MD_IV_1D, &bv, NULL, &err), 0, "%s", err.msg);
+    md_quote q;
+    cr_expect_eq(parse_file("yahoo/chart_NOPRICE_1d.json", MD_IV_1D, NULL, &q, &err), MD_ENOTFOUND);
+    cr_expect_eq(bv.n, 0);
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_parse, malformed_bodies_are_errors_and_append_nothing)
+{
+    static const char *files[] = {"yahoo/chart_WRONGTYPE_1d.json", "yahoo/chart_MISMATCH_1d.json",
+                                  "yahoo/chart_NOMETA_1d.json"};
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    for (size_t i = 0; i < 3; i++) {
+        cr_expect_eq(parse_file(files[i], MD_IV_1D, &bv, NULL, &err), MD_EMALFORMED, "%s", files[i]);
+        cr_expect_eq(bv.n, 0, "%s appended bars", files[i]);
+    }
+    static const char *bodies[] = {"", "   ", "<html><body>Oops</body></html>", "{\"chart\":",
+                                   "[]", "{\"chart\":{\"result\":[],\"error\":null}}",
+                                   "{\"chart\":{\"result\":[{\"meta\":{},\"timestamp\":\"x\"}]}}",
+                                   "null", "{\"chart\":{\"result\":[{\"meta\":{},\"timestamp\":[1e300],"
+                                   "\"indicators\":{\"quote\":[{\"open\":[1],\"high\":[1],\"low\":[1],"
+                                   "\"close\":[1],\"volume\":[1]}]}}]}}"};
+    for (size_t i = 0; i < MD_ARRAY_LEN(bodies); i++) {
+        int rc = md_yahoo_parse_chart(bodies[i], strlen(bodies[i]), MD_IV_1D, &bv, NULL, &err);
+        cr_expect_eq(rc, MD_EMALFORMED, "'%s' gave %d", bodies[i], rc);
+        cr_expect_eq(bv.n, 0);
+    }
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_parse, every_truncation_of_a_real_answer_is_malformed_never_a_crash)
+{
+    size_t len;
+    char *body = md_fake_read("yahoo/chart_AAPL_5m.json", &len);
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    for (size_t cut = 0; cut < len - 1; cut++) {
+        md_error err;
+        md_quote q;
+        int rc = md_yahoo_parse_chart(body, cut, MD_IV_5M, &bv, &q, &err);
+        cr_assert_eq(rc, MD_EMALFORMED, "cut at %zu gave %d", cut, rc);
+        cr_assert_eq(bv.n, 0);
+    }
+    md_bar_vec_deinit(&bv);
+    free(body);
+}
+
+/* -- client over HTTP --------------------------------------------------------------------- */
+
+static md_fake fake;
+static md_config cfg;
+static md_source *src;
+
+static void setup(void)
+{
+    md_fake_start(&fake, 1500);
+    md_fake_config(&fake, &cfg, 400);
+    src = mk("yahoo", &cfg);
+}
+
+static void teardown(void)
+{
+    md_source_free(src);
+    md_config_deinit(&cfg);
+    md_fake_stop(&fake);
+}
+
+TestSuite(yahoo_http, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(yahoo_http, daily_bars_in_range_oldest_first)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_fetch_meta meta;
+    md_error err;
+    int n = md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-05"), T("2024-03-08"), &bv, &meta, &err);
+    cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-05", 170.76, 172.04, 169.62, 170.12, 95132400);
+    CHECK_BAR(&bv.v[1], "2024-03-07", 169.15, 170.73, 168.49, 169.00, 71765100);
+    cr_expect_eq(meta.http_status, 200);
+    cr_expect_eq(meta.requests, 1);
+    cr_expect_eq(meta.retry_after_s, -1);
+    cr_expect(fake_saw(&fake, "/yahoo/v8/finance/chart/AAPL?interval=1d&period1="));
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_http, intraday_bars_and_interval_names)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    int n = md_source_bars(src, "AAPL", MD_IV_5M, T("2024-03-08T20:35:00Z"), T("2024-03-08T21:00:00Z"),
+                           &bv, NULL, &err);
+    cr_assert_eq(n, 4, "rc %d: %s", n, err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-08T20:35:00Z", 170.61, 170.64, 170.33, 170.40, 498210);
+    CHECK_BAR(&bv.v[3], "2024-03-08T20:55:00Z", 170.66, 170.80, 170.60, 170.73, 2123456);
+    cr_expect(fake_saw(&fake, "interval=5m&period1=1709930100&period2=1709931600"));
+    n = md_source_bars(src, "AAPL", MD_IV_1H, T("2024-03-08"), T("2024-03-09"), &bv, NULL, &err);
+    cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
+    cr_expect(fake_saw(&fake, "interval=60m"));
+    n = md_source_bars(src, "AAPL", MD_IV_1W, T("2024-02-19"), T("2024-03-11"), &bv, NULL, &err);
+    cr_assert_eq(n, 3, "rc %d: %s", n, err.msg);
+    cr_expect(fake_saw(&fake, "interval=1wk"));
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_http, quote_from_chart_meta)
+{
+    md_quote q;
+    md_fetch_meta meta;
+    md_error err;
+    cr_assert_eq(md_source_quote(src, "AAPL", &q, &meta, &err), 0, "%s", err.msg);
+    cr_expect(q.price == 170.73, "%.17g", q.price);
+    cr_expect_eq(q.ts, T("2024-03-08T21:00:00Z"));
+    cr_expect_str_eq(q.symbol, "AAPL");
+    cr_expect_eq(meta.http_status, 200);
+    cr_expect(meta.latency_ms >= 0);
+}
+
+Test(yahoo_http, four_hour_interval_is_not_offered)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    cr_expect_eq(src->vt->supports(src, MD_IV_4H), 0);
+    cr_expect_eq(src->vt->supports(src, MD_IV_1M), 1);
+    cr_expect_eq(md_source_bars(src, "AAPL", MD_IV_4H, 0, 86400, &bv, NULL, &err), MD_EINTERVAL);
+    cr_expect_eq(src->vt->bars(src, "AAPL", MD_IV_4H, 0, 86400, &bv, NULL, &err), MD_EINTERVAL);
+    cr_expect_eq(src->vt->max_range_s(src, MD_IV_1M), 7 * 86400);
+    cr_expect_eq(src->vt->max_range_s(src, MD_IV_1D), 0);
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_http, unknown_symbol_not_found_and_symbols_are_escaped)
+{
+    md_quote q;
+    md_fetch_meta meta;
+    md_error err;
+    cr_expect_eq(md_source_quote(src, "^GSPC", &q, &meta, &err), MD_ENOTFOUND, "%s", err.msg);
+    cr_expect_eq(meta.http_status, 404);
+    cr_expect(fake_saw(&fake, "/chart/%5EGSPC?"));
+}
+
+Test(yahoo_http, rate_limit_reads_retry_after_seconds_and_date)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_fetch_meta meta;
+    md_error err;
+    cr_expect_eq(md_source_bars(src, "RATELIMIT", MD_IV_1D, 0, 86400 * 30, &bv, &meta, &err),
+                 MD_ERATELIMIT, "%s", err.msg);
+    cr_expect_eq(meta.http_status, 429);
+    cr_expect_eq(meta.retry_after_s, 7);
+    cr_expect_eq(md_source_bars(src, "RATEDATE", MD_IV_1D, 0, 86400 * 30, &bv, &meta, &err),
+                 MD_ERATELIMIT);
+    cr_expect(meta.retry_after_s >= 100 && meta.retry_after_s <= 121, "%d", meta.retry_after_s);
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_http, timeout_is_honoured)
+{
+    md_quote q;
+    md_fetch_meta meta;
+    md_error err;
+    cr_expect_eq(md_source_quote(src, "SLOW", &q, &meta, &err), MD_ETIMEOUT, "%s", err.msg);
+    cr_expect(strstr(err.msg, "400 ms"), "%s", err.msg);
+    cr_expect_eq(meta.http_status, 0);
+}
+
+Test(yahoo_http, broken_answers_map_to_malformed_or_transient)
+{
+    static const struct {
+        const char *sym;
+        int rc;
+    } cases[] = {{"TRUNC", MD_EMALFORMED}, {"HTML", MD_EMALFORMED},  {"EMPTY", MD_EMALFORMED},
+                 {"RESET", MD_ETRANSIENT}, {"E500", MD_ETRANSIENT},  {"E503", MD_ETRANSIENT},
+                 {"CRUMB", MD_EUNAUTHSRC}};
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        md_error err;
+        int rc = md_source_bars(src, cases[i].sym, MD_IV_1D, 0, 86400 * 30, &bv, NULL, &err);
+        cr_expect_eq(rc, cases[i].rc, "%s: got %s (%s)", cases[i].sym, md_error_name(rc), err.msg);
+        cr_expect_eq(bv.n, 0, "%s appended bars", cases[i].sym);
+    }
+    md_error err;
+    md_bar_vec_deinit(&bv);
+    md_quote q;
+    cr_expect_eq(md_source_quote(src, "HTML", &q, NULL, &err), MD_EMALFORMED);
+    cr_expect(strstr(err.msg, "not JSON") && strstr(err.msg, "text/html"), "%s", err.msg);
+}
+
+Test(yahoo_http, connection_refused_is_transient)
+{
+    md_config c2;
+    md_fake_config(&fake, &c2, 400);
+    md_error err;
+    cr_assert_eq(md_config_set(&c2, "sources.yahoo.url", "http://127.0.0.1:1/yahoo", "test", &err), 0);
+    md_source *s2 = mk("yahoo", &c2);
+    md_quote q;
+    cr_expect_eq(md_source_quote(s2, "AAPL", &q, NULL, &err), MD_ETRANSIENT, "%s", err.msg);
+    md_source_free(s2);
+    md_config_deinit(&c2);
+}
+
+Test(yahoo_http, body_over_the_size_limit_is_refused)
+{
+    md_config c2;
+    md_fake_config(&fake, &c2, 2000);
+    md_error err;
+    cr_assert_eq(md_config_set(&c2, "sources.max_body_bytes", "4096", "test", &err), 0);
+    md_source *s2 = mk("yahoo", &c2);
+    md_quote q;
+    cr_expect_eq(md_source_quote(s2, "BIG", &q, NULL, &err), MD_EMALFORMED, "%s", err.msg);
+    cr_expect(strstr(err.msg, "larger than 4096"), "%s", err.msg);
+    md_source_free(s2);
+    md_config_deinit(&c2);
+}
+
+static void *quote_loop(void *arg)
+{
+    long ok = 0;
+    for (int i = 0; i < 15; i++) {
+        md_quote q;
+        md_error err;
+        if (md_source_quote(src, (i % 3) ? "AAPL" : "7203.T", &q, NULL, &err) == 0 &&
+            (q.price == 170.73 || q.price == 3546.0))
+            ok++;
+    }
+    return (void *)ok;
+}
+
+Test(yahoo_http, one_source_used_by_many_threads_at_once)
+{
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, quote_loop, NULL);
+    long total = 0;
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        total += (long)r;
+    }
+    cr_expect_eq(total, 60);
+}
