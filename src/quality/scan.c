@@ -8,9 +8,10 @@
  *                   bars are scaled by sqrt(1 + missing); flagged returns stay out of the
  *                   window. Intraday, the first bar after a break of more than 2 hours
  *                   outside the session (overnight, weekend) starts afresh.
- *   volume_outlier  volume >= r x, or <= 1/r of, the median of the previous volume_window
- *                   volumes. Only when that median is > 0: a series without volume (close
- *                   only, volume 0) is not judged.
+ *   volume_outlier  volume >= r x the median of the previous volume_window volumes, or
+ *                   volume 0 on a bar of a series whose median is > 0 (a lost volume). Thin
+ *                   bars are not faults (a lunchtime minute trades a tenth of the median);
+ *                   a series without volume (close only, volume 0) is not judged.
  *   stale_price     the same close on stale_bars bars in a row that each traded (volume
  *                   > 0); every further bar of the run is flagged too. Bars with volume 0
  *                   carry a price forward (a holiday in a close-only index) and are not.
@@ -64,27 +65,40 @@ static void fmt_when(const md_calendar *cal, int64_t ts, char *dst)
         md_date_format(ts, dst);
 }
 
-/* Rolling window of normalised returns. */
+/* Rolling window of normalised returns, with running sums (recomputed every cap additions
+ * so rounding cannot drift). */
 typedef struct {
     double *v;
-    int n, cap, pos;
+    int n, cap, pos, adds;
+    double sum, sq;
 } ring;
 
 static void ring_add(ring *r, double x)
 {
+    if (r->n == r->cap) {
+        double old = r->v[r->pos];
+        r->sum -= old;
+        r->sq -= old * old;
+    } else {
+        r->n++;
+    }
     r->v[r->pos] = x;
     r->pos = (r->pos + 1) % r->cap;
-    if (r->n < r->cap) r->n++;
+    r->sum += x;
+    r->sq += x * x;
+    if (++r->adds >= r->cap) {
+        r->adds = 0;
+        r->sum = r->sq = 0;
+        for (int i = 0; i < r->n; i++) r->sum += r->v[i], r->sq += r->v[i] * r->v[i];
+    }
 }
 
 static void ring_stats(const ring *r, double *mean, double *sd)
 {
-    double s = 0;
-    for (int i = 0; i < r->n; i++) s += r->v[i];
-    double m = s / r->n, q = 0;
-    for (int i = 0; i < r->n; i++) q += (r->v[i] - m) * (r->v[i] - m);
+    double m = r->sum / r->n;
+    double q = r->sq - r->sum * m; /* sum of squared deviations */
     *mean = m;
-    *sd = r->n > 1 ? sqrt(q / (r->n - 1)) : 0;
+    *sd = r->n > 1 && q > 0 ? sqrt(q / (r->n - 1)) : 0;
 }
 
 /* Rolling window of volumes kept sorted beside the ring, for the median. */
@@ -137,7 +151,7 @@ void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *b
     const int intraday = cal.slots > 1;
     const double k = p->jump_sigma;
 
-    ring rw = {md_malloc((size_t)p->jump_window * sizeof(double)), 0, p->jump_window, 0};
+    ring rw = {md_malloc((size_t)p->jump_window * sizeof(double)), 0, p->jump_window, 0, 0, 0, 0};
     const int rmin = p->jump_window / 2 > 5 ? p->jump_window / 2 : 5;
     medwin vw = {md_malloc((size_t)p->volume_window * sizeof(double)),
                  md_malloc((size_t)p->volume_window * sizeof(double)), 0, p->volume_window, 0};
@@ -156,26 +170,34 @@ void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *b
         double med = med_get(&vw);
         if (vw.n >= vmin && med > 0 && isfinite(x->volume)) {
             double ratio = x->volume / med;
-            if (e && (ratio >= p->volume_ratio || ratio <= 1 / p->volume_ratio)) {
-                double lr = ratio > 0 ? fabs(log(ratio)) : INFINITY;
+            if (e && ratio >= p->volume_ratio) {
                 md_qevent *ev = emit(out, x, MD_CHECK_VOLUME_OUTLIER,
-                                     sev_over(lr, log(p->volume_ratio)), ratio,
-                                     ratio >= 1 ? p->volume_ratio : 1 / p->volume_ratio);
+                                     sev_over(log(ratio), log(p->volume_ratio)), ratio,
+                                     p->volume_ratio);
                 md_fmt_num(a, x->volume);
                 md_fmt_num(b, med);
                 snprintf(ev->detail, sizeof ev->detail,
-                         "volume %s is %.3gx the median %s of the previous %d bars (limit %gx or 1/%gx)",
-                         a, ratio, b, vw.n, p->volume_ratio, p->volume_ratio);
+                         "volume %s is %.3gx the median %s of the previous %d bars (limit %gx)", a,
+                         ratio, b, vw.n, p->volume_ratio);
+            } else if (e && x->volume == 0) {
+                md_qevent *ev = emit(out, x, MD_CHECK_VOLUME_OUTLIER, 1, 0, 0);
+                md_fmt_num(b, med);
+                snprintf(ev->detail, sizeof ev->detail,
+                         "no volume on a bar of a series that trades (median %s of the previous "
+                         "%d bars)",
+                         b, vw.n);
             }
         }
         if (isfinite(x->volume)) med_add(&vw, x->volume);
         if (i == 0) continue;
 
         const md_bar *pv = &bars[i - 1];
-        int64_t raw = md_calendar_count(&cal, md_calendar_next(&cal, pv->ts), x->ts, 0);
+        /* the next bucket: nothing missing, no calendar work (most bars) */
+        int adjacent = md_calendar_next(&cal, pv->ts) == x->ts;
+        int64_t raw = adjacent ? 0 : md_calendar_count(&cal, md_calendar_next(&cal, pv->ts), x->ts, 0);
 
         /* gap */
-        int64_t missing = md_calendar_missing(&cal, pv->ts, x->ts, p->gap_min_bars);
+        int64_t missing = adjacent ? 0 : md_calendar_missing(&cal, pv->ts, x->ts, p->gap_min_bars);
         if (missing > 0 && e) {
             md_qevent *ev = emit(out, x, MD_CHECK_GAP,
                                  (float)fmin(1.0, (double)missing / (5.0 * p->gap_min_bars)),
@@ -205,7 +227,8 @@ void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *b
 
         /* price_jump */
         int brk = 0;
-        if (intraday && (x->ts - pv->ts) - cal.step * (raw + 1) > SESSION_BREAK_S) brk = 1;
+        if (!adjacent && intraday && (x->ts - pv->ts) - cal.step * (raw + 1) > SESSION_BREAK_S)
+            brk = 1;
         if (brk || !(x->close > 0) || !(pv->close > 0) || !(ref_close > 0)) {
             ref_close = x->close;
             ref_ts = x->ts;
@@ -216,7 +239,8 @@ void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *b
             ref_ts == pv->ts
                 ? steps_prev
                 : (double)(md_calendar_count(&cal, md_calendar_next(&cal, ref_ts), x->ts, 0) + 1);
-        double r_prev = log(x->close / pv->close), r_ref = log(x->close / ref_close);
+        double r_prev = log(x->close / pv->close);
+        double r_ref = ref_ts == pv->ts ? r_prev : log(x->close / ref_close);
         if (rw.n >= rmin) {
             double mu, sd;
             ring_stats(&rw, &mu, &sd);
