@@ -8,12 +8,16 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DB ?= data/mdagent.db
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build build-asan build-fuzz deps run check test bench clean fuzz
+.PHONY: all build build-asan build-fuzz deps deps-browser run check test bench clean fuzz
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+# make check also needs Chromium for the dashboard's browser test.
+deps-browser:
+	@scripts/install-deps.sh --browser
 
 build:
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -36,7 +40,7 @@ run: deps build
 
 # The whole suite runs once under AddressSanitizer + UBSan (unit and end-to-end tests, the
 # sanitized binary serving the e2e tests); the release build runs the unit tests again.
-check: deps build
+check: deps-browser build
 	@$(MAKE) --no-print-directory build-asan
 	@cd build && ctest --output-on-failure -j$(JOBS) -L unit
 	@cd build-asan && ctest --output-on-failure -j$(JOBS)

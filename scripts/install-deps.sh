@@ -3,27 +3,47 @@
 # Idempotent: installs only what is missing. Works as root or through sudo.
 #   scripts/install-deps.sh            build + run + test packages
 #   scripts/install-deps.sh --bench    also the benchmark references (nginx, wrk, h2load...)
-#   scripts/install-deps.sh --browser  also chromium + node for the dashboard browser tests
+#   scripts/install-deps.sh --browser  also chromium for the dashboard browser tests
+# Every mode also installs Node.js and the dashboard's npm packages (web/package-lock.json:
+# lightweight-charts, uplot, playwright-core) with `npm ci` when web/node_modules is missing
+# or older than the lock file. Nothing is downloaded at run time, and no browser build is
+# ever downloaded (the tests use Debian's /usr/bin/chromium).
 set -eu
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev \
  libwebsockets-dev libuv1-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 \
  libpq-dev libhiredis-dev libyaml-dev zlib1g-dev libcriterion-dev tzdata"
 TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets"
 BENCH="nginx-light wrk nghttp2-client hyperfine"
-BROWSER="chromium"
+BROWSER="chromium fonts-dejavu-core"
 # Node.js may come from another repository already (nodesource); only add Debian's when absent.
 NODE=""
 command -v npm >/dev/null 2>&1 || NODE="nodejs npm"
 
-want="$BUILD $TEST"
+want="$BUILD $TEST $NODE python3-yaml"
 for a in "$@"; do
     case "$a" in
-    --bench) want="$want $BENCH $NODE" ;;
-    --browser) want="$want $BROWSER $NODE" ;;
+    --bench) want="$want $BENCH" ;;
+    --browser) want="$want $BROWSER" ;;
     *) echo "install-deps: unknown option $a" >&2; exit 2 ;;
     esac
 done
+
+# The dashboard's npm packages: `npm ci` when node_modules is missing or stale (the lock file
+# changed since the last install). npm ci removes node_modules first, so a partial install
+# never stays behind.
+npm_assets() {
+    web="$ROOT/web"
+    [ -f "$web/package-lock.json" ] || return 0
+    stamp="$web/node_modules/.mdagent-installed"
+    if [ -f "$stamp" ] && [ ! "$web/package-lock.json" -nt "$stamp" ] && [ ! "$web/package.json" -nt "$stamp" ]; then
+        return 0
+    fi
+    echo "install-deps: npm ci in web/"
+    (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    touch "$stamp"
+}
 
 missing=""
 for p in $want; do
@@ -31,7 +51,10 @@ for p in $want; do
         missing="$missing $p"
     fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    npm_assets
+    exit 0
+fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
@@ -52,4 +75,5 @@ for svc in postgresql redis-server nginx; do
     if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
     $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done
+npm_assets
 exit 0

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Starts (or stops) a private PostgreSQL and Redis on loopback for the test suite.
-#   scripts/test-services.sh start STATE_DIR   writes STATE_DIR/env (MDTEST_PG_URL, MDTEST_REDIS_URL)
+#   scripts/test-services.sh start STATE_DIR     writes STATE_DIR/env (MDTEST_PG_URL, MDTEST_REDIS_URL)
 #   scripts/test-services.sh stop  STATE_DIR
+#   scripts/test-services.sh start-pg STATE_DIR  PostgreSQL only (a test's or a benchmark's own)
+#   scripts/test-services.sh pg-down STATE_DIR   stops that PostgreSQL, keeping its data
+#   scripts/test-services.sh pg-up STATE_DIR     starts it again on the same port
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user.
 # Ports are picked free at start time, so several runs can coexist.
 set -eu
@@ -17,45 +20,72 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-stop() {
+pg_down() {
     if [ -f "$state/pgdata/postmaster.pid" ]; then
         as_pg "$PGBIN/pg_ctl" -D "$state/pgdata" -m fast -w stop >/dev/null 2>&1 || true
     fi
+}
+
+pg_up() {
+    pgport="$(cat "$state/pg.port")"
+    as_pg "$PGBIN/pg_ctl" -D "$state/pgdata" -l "$state/pgdata/server.log" -w \
+        -o "-p $pgport -k $state/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+}
+
+stop() {
+    pg_down
     if [ -f "$state/redis.pid" ]; then
         kill "$(cat "$state/redis.pid")" 2>/dev/null || true
         rm -f "$state/redis.pid"
     fi
 }
 
-case "$cmd" in
-start)
-    stop
+start_pg() {
     rm -rf "$state/pgdata" "$state/pgsock" "$state/env"
     mkdir -p "$state/pgdata" "$state/pgsock"
     [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$state/pgdata" "$state/pgsock" && chmod 755 "$state"
     pgport=$(free_port)
+    echo "$pgport" >"$state/pg.port"
     as_pg "$PGBIN/initdb" -D "$state/pgdata" -U mdagent --auth=trust -E UTF8 >"$state/initdb.log" 2>&1 \
         || { cat "$state/initdb.log"; exit 1; }
-    as_pg "$PGBIN/pg_ctl" -D "$state/pgdata" -l "$state/pgdata/server.log" -w \
-        -o "-p $pgport -k $state/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+    pg_up
     "$PGBIN/createdb" -h 127.0.0.1 -p "$pgport" -U mdagent mdagent
-    redisport=$(free_port)
-    redis-server --port "$redisport" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-        --pidfile "$state/redis.pid" --logfile "$state/redis.log" --dir "$state"
-    i=0; until redis-cli -p "$redisport" ping >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 50 ] && exit 1; sleep 0.1; done
     cat >"$state/env" <<ENV
 MDTEST_PG_URL=postgresql://mdagent@127.0.0.1:$pgport/mdagent
 MDTEST_PG_PORT=$pgport
 MDTEST_PG_DATA=$state/pgdata
 MDTEST_PG_BIN=$PGBIN
+ENV
+}
+
+case "$cmd" in
+start)
+    stop
+    start_pg
+    redisport=$(free_port)
+    redis-server --port "$redisport" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+        --pidfile "$state/redis.pid" --logfile "$state/redis.log" --dir "$state"
+    i=0; until redis-cli -p "$redisport" ping >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 50 ] && exit 1; sleep 0.1; done
+    cat >>"$state/env" <<ENV
 MDTEST_REDIS_URL=redis://127.0.0.1:$redisport/0
 MDTEST_REDIS_PORT=$redisport
 ENV
-    echo "test services: postgresql on 127.0.0.1:$pgport, redis on 127.0.0.1:$redisport"
+    echo "test services: postgresql on 127.0.0.1:$(cat "$state/pg.port"), redis on 127.0.0.1:$redisport"
+    ;;
+start-pg)
+    stop
+    start_pg
+    echo "postgresql on 127.0.0.1:$(cat "$state/pg.port")"
+    ;;
+pg-down)
+    pg_down
+    ;;
+pg-up)
+    pg_up
     ;;
 stop)
     stop
     ;;
 *)
-    echo "usage: $0 start|stop STATE_DIR" >&2; exit 2 ;;
+    echo "usage: $0 start|stop|start-pg|pg-down|pg-up STATE_DIR" >&2; exit 2 ;;
 esac

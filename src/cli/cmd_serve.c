@@ -1,4 +1,5 @@
-/* cmd_serve.c - `mdagent serve`: open the store, start the server, wait for a signal. */
+/* cmd_serve.c - `mdagent serve`: open the store, build the source manager, start the
+ * server, the offline feeds and the watchlist scheduler, wait for a signal. */
 #include "cli/cli.h"
 
 #include "cache/cache.h"
@@ -9,6 +10,7 @@
 #include "query/quality.h"
 #include "query/query.h"
 #include "server/server.h"
+#include "sources/manager.h"
 #include "store/store.h"
 
 #include <signal.h>
@@ -86,8 +88,8 @@ int md_cmd_serve(int argc, char **argv)
     md_writer_listener ql = {.on_bars = on_bars_quality, .ctx = svc.quality};
     md_writer_add_listener(svc.writer, &ql);
 
-    md_server *srv = NULL;
-    if (md_server_start(&svc, &srv, &err) != 0) {
+    md_cli_sources *cs = NULL;
+    if (md_cli_sources_open(&svc, &cs, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_cache_free(svc.cache);
         md_workq_free(svc.workers);
@@ -95,20 +97,41 @@ int md_cmd_serve(int argc, char **argv)
         md_writer_free(svc.writer);
         md_store_close(st);
         md_config_deinit(&cfg);
+        return err.rc == MD_ECONFIG ? MD_EXIT_USAGE : MD_EXIT_FAIL;
+    }
+
+    md_server *srv = NULL;
+    if (md_server_start(&svc, &srv, &err) != 0 || md_cli_sources_start(cs, &err) != 0) {
+        fprintf(stderr, "mdagent: %s\n", err.msg);
+        md_cli_sources_stop(cs);
+        if (srv) {
+            md_server_shutdown(srv, 0);
+            md_server_free(srv);
+        }
+        md_workq_free(svc.workers);
+        md_quality_gauge_free(svc.quality);
+        md_cli_sources_close(cs);
+        md_cache_free(svc.cache);
+        md_writer_free(svc.writer);
+        md_store_close(st);
+        md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
     }
     md_query_cache_warm(&svc);
     svc.ready = 1;
-    fprintf(stderr, "mdagent: serving http://%s (store %s)\n", cfg.listen, md_store_url_redacted(st));
+    fprintf(stderr, "mdagent: serving http://%s (store %s, %zu sources enabled)\n", cfg.listen,
+            md_store_url_redacted(st), svc.sources ? md_srcmgr_enabled(svc.sources) : 0);
 
     int sig = 0;
     sigwait(&set, &sig);
     MD_INFO("server", "shutting down signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     svc.ready = 0;
+    md_cli_sources_stop(cs); /* no more pushed ticks */
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
     md_workq_free(svc.workers);
     md_quality_gauge_free(svc.quality);
     md_server_free(srv);
+    md_cli_sources_close(cs); /* after the workers: they may be inside the manager */
     md_writer_free(svc.writer);
     md_cache_free(svc.cache);
     md_store_close(st);

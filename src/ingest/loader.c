@@ -1,21 +1,20 @@
-/* loader.c - file reading, blocks, interval inference and reporting. */
-#include "ingest/loader.h"
+/* loader.c - the bulk loader's entry points: the list of files, the pipeline's set-up and
+ * tear-down, interval inference and the summary. The stages are load_read.c (reader),
+ * load_parse.c (workers) and load_write.c (writer); load_int.h draws them. */
+#include "ingest/load_int.h"
 
 #include "core/log.h"
 #include "core/mem.h"
-#include "core/metrics.h"
 #include "core/timefmt.h"
-#include "ingest/progress.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <zlib.h>
-
-#define BLOCK_BYTES (4u << 20)
+#include <unistd.h>
 
 void md_load_options_default(md_load_options *o)
 {
@@ -50,355 +49,12 @@ int md_infer_interval(const int64_t *ts, size_t n)
     return -1;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* -- per-file state ------------------------------------------------------------------------ */
+/* -- the list of files ---------------------------------------------------------------------- */
 
 typedef struct {
-    const char *path;
-    const md_load_options *opt;
-    md_writer *w;
-    md_load_stats *stats;
-    md_progress *prog;
-    md_csv_layout layout;
-    char file_symbol[MD_SYMBOL_MAX + 1];
-    int iv; /* -1 until known */
-    size_t reports;
-
-    md_csv_row *rows;
-    uint64_t *lines;
+    ld_file *v;
     size_t n, cap;
-    /* grouping scratch */
-    md_bar *bars;
-    uint64_t *bar_lines;
-    size_t *order;
-} file_ctx;
-
-static void report(file_ctx *c, uint64_t line, md_rule rule, const char *msg)
-{
-    c->stats->rejected++;
-    c->stats->by_rule[rule]++;
-    if (rule == MD_RULE_PARSE) md_metric_add(MD_M_INGEST_REJECTED, 1, "parse_error");
-    if (c->opt->max_reports && c->reports >= c->opt->max_reports) {
-        if (c->reports == c->opt->max_reports) {
-            md_progress_clear(c->prog);
-            fprintf(c->opt->report ? c->opt->report : stderr,
-                    "%s: more bad rows; only the first %zu are shown\n", c->path,
-                    c->opt->max_reports);
-        }
-        c->reports++;
-        return;
-    }
-    c->reports++;
-    md_progress_clear(c->prog);
-    fprintf(c->opt->report ? c->opt->report : stderr, "%s:%llu: %s\n", c->path,
-            (unsigned long long)line, msg);
-}
-
-/* Soft findings: counted, tallied for the grade summary, printed when asked. The writer's
- * indexes run over the block's bars in order (base is the block's first). */
-static void on_findings(file_ctx *c, const md_series *series, size_t ns,
-                        const md_ingest_result *res, size_t base)
-{
-    md_load_grades *g = c->opt->grades;
-    size_t first[64]; /* grade entry of each series */
-    for (size_t k = 0; g && k < ns; k++) {
-        size_t j = 0;
-        while (j < g->n && (g->v[j].iv != series[k].iv || strcmp(g->v[j].symbol, series[k].symbol)))
-            j++;
-        if (j == g->n) {
-            if (g->n == g->cap) g->v = md_realloc(g->v, (g->cap = g->cap ? g->cap * 2 : 8) * sizeof *g->v);
-            memset(&g->v[j], 0, sizeof g->v[j]);
-            snprintf(g->v[j].symbol, sizeof g->v[j].symbol, "%s", series[k].symbol);
-            g->v[j].iv = series[k].iv;
-            md_quality_tally_init(&g->v[j].tally);
-            g->n++;
-        }
-        first[k] = j;
-        g->v[j].tally.bars += (int64_t)series[k].n;
-    }
-    for (size_t f = 0; f < res->n_findings; f++) {
-        const md_ingest_finding *fi = &res->findings[f];
-        if (g) md_quality_tally_add(&g->v[first[fi->series]].tally, &fi->ev);
-        if (md_qrule_is_hard(fi->ev.rule)) continue; /* reported as a rejected row */
-        c->stats->findings++;
-        c->stats->by_check[fi->ev.rule - MD_RULE_COUNT]++;
-        if (!c->opt->report_findings) continue;
-        FILE *out = c->opt->report ? c->opt->report : stderr;
-        if (c->opt->max_reports && c->reports >= c->opt->max_reports) {
-            if (c->reports++ == c->opt->max_reports)
-                fprintf(out, "%s: more findings; only the first %zu are shown\n", c->path,
-                        c->opt->max_reports);
-            continue;
-        }
-        c->reports++;
-        md_progress_clear(c->prog);
-        if (fi->index == SIZE_MAX)
-            fprintf(out, "%s: %s: %s\n", c->path, md_qrule_code(fi->ev.rule), fi->ev.detail);
-        else
-            fprintf(out, "%s:%llu: %s: %s\n", c->path,
-                    (unsigned long long)c->bar_lines[base + fi->index], md_qrule_code(fi->ev.rule),
-                    fi->ev.detail);
-    }
-}
-
-static const char *row_symbol(const file_ctx *c, const md_csv_row *r)
-{
-    return r->symbol[0] ? r->symbol : c->file_symbol;
-}
-
-static int cmp_order_ctx_sym(const file_ctx *c, size_t a, size_t b)
-{
-    int s = strcmp(row_symbol(c, &c->rows[a]), row_symbol(c, &c->rows[b]));
-    if (s) return s;
-    return (a > b) - (a < b);
-}
-
-static const file_ctx *sort_ctx; /* qsort has no context argument; loads are one thread */
-static int cmp_order(const void *a, const void *b)
-{
-    return cmp_order_ctx_sym(sort_ctx, *(const size_t *)a, *(const size_t *)b);
-}
-
-static int decide_interval(file_ctx *c, md_error *err)
-{
-    if (c->opt->interval >= 0) return c->iv = c->opt->interval, 0;
-    for (size_t i = 0; i < c->n; i++) {
-        if (c->rows[i].per_iv >= 0) return c->iv = c->rows[i].per_iv, 0;
-    }
-    /* infer from the spacing of the first symbol's timestamps in this block */
-    const char *sym = row_symbol(c, &c->rows[0]);
-    int64_t *ts = md_malloc(c->n * sizeof *ts);
-    size_t k = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (strcmp(row_symbol(c, &c->rows[i]), sym) == 0) ts[k++] = c->rows[i].bar.ts;
-    qsort(ts, k, sizeof *ts, cmp_i64);
-    size_t u = 0;
-    for (size_t i = 0; i < k; i++)
-        if (u == 0 || ts[u - 1] != ts[i]) ts[u++] = ts[i];
-    int iv = md_infer_interval(ts, u);
-    md_free(ts);
-    if (iv < 0)
-        return md_error_set(err, MD_ECSV, "%s: cannot infer the interval from the timestamps; "
-                                          "pass --interval", c->path);
-    c->iv = iv;
-    MD_DEBUG("load", "inferred interval=%s file=%s", md_interval_name((md_interval)iv), c->path);
-    return 0;
-}
-
-/* Validates and writes the rows collected so far. */
-static int flush_block(file_ctx *c, md_error *err)
-{
-    if (c->n == 0) return 0;
-    if (c->iv < 0) {
-        int rc = decide_interval(c, err);
-        if (rc) return rc;
-    }
-    /* group rows by symbol (stable); most files hold one symbol and skip the sort */
-    int one = 1;
-    for (size_t i = 1; i < c->n && one; i++)
-        if (strcmp(row_symbol(c, &c->rows[i]), row_symbol(c, &c->rows[0])) != 0) one = 0;
-    for (size_t i = 0; i < c->n; i++) c->order[i] = i;
-    if (!one) {
-        sort_ctx = c;
-        qsort(c->order, c->n, sizeof *c->order, cmp_order);
-    }
-    md_series series[64];
-    size_t ns = 0, start = 0;
-    int rc = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        c->bars[i] = c->rows[c->order[i]].bar;
-        c->bar_lines[i] = c->lines[c->order[i]];
-    }
-    while (start < c->n && rc == 0) {
-        /* one writer call per up to 64 series */
-        size_t base = start;
-        ns = 0;
-        while (start < c->n && ns < 64) {
-            const char *sym = row_symbol(c, &c->rows[c->order[start]]);
-            size_t e = start + 1;
-            while (e < c->n && strcmp(row_symbol(c, &c->rows[c->order[e]]), sym) == 0) e++;
-            series[ns].symbol = sym;
-            series[ns].iv = (md_interval)c->iv;
-            series[ns].bars = c->bars + start;
-            series[ns].n = e - start;
-            ns++;
-            start = e;
-        }
-        md_ingest_result res;
-        md_ingest_result_init(&res, 0);
-        res.collect_findings = c->opt->grades || c->opt->report_findings;
-        rc = md_writer_ingest_bars(c->w, series, ns, c->opt->validate_only, &res, err);
-        if (rc == 0) {
-            for (size_t r = 0; r < res.n_rejects; r++)
-                report(c, c->bar_lines[base + res.rejects[r].index], res.rejects[r].rule,
-                       res.rejects[r].msg);
-            on_findings(c, series, ns, &res, base);
-            c->stats->accepted += res.accepted;
-            c->stats->stored += res.stored;
-        }
-        md_ingest_result_deinit(&res);
-    }
-    c->n = 0;
-    return rc;
-}
-
-static void add_row(file_ctx *c, const md_csv_row *row, uint64_t line)
-{
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 1024;
-        c->rows = md_realloc(c->rows, c->cap * sizeof *c->rows);
-        c->lines = md_realloc(c->lines, c->cap * sizeof *c->lines);
-        c->bars = md_realloc(c->bars, c->cap * sizeof *c->bars);
-        c->bar_lines = md_realloc(c->bar_lines, c->cap * sizeof *c->bar_lines);
-        c->order = md_realloc(c->order, c->cap * sizeof *c->order);
-    }
-    c->rows[c->n] = *row;
-    c->lines[c->n] = line;
-    c->n++;
-}
-
-/* Handles one complete line (no line end). Returns a file-level error or 0. */
-static int on_line(file_ctx *c, const char *line, size_t len, uint64_t lineno, int *have_header,
-                   md_error *err)
-{
-    if (!*have_header) {
-        size_t k = 0;
-        while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r')) k++;
-        if (k == len) return 0; /* leading blank lines */
-        int rc = md_csv_detect(line, len, c->opt->format, &c->layout, err);
-        if (rc) {
-            md_error_prefix(err, "%s:%llu", c->path, (unsigned long long)lineno);
-            return rc;
-        }
-        if (c->layout.c_symbol < 0 && !c->file_symbol[0]) {
-            rc = md_csv_symbol_from_path(c->path, c->file_symbol, err);
-            if (rc) return rc;
-        }
-        *have_header = 1;
-        return 0;
-    }
-    md_csv_row row;
-    md_error e;
-    int rc = md_csv_parse_row(&c->layout, line, len, &row, &e);
-    if (rc == 1) return 0;
-    c->stats->rows++;
-    if (rc < 0) {
-        report(c, lineno, MD_RULE_PARSE, e.msg);
-        return 0;
-    }
-    if (c->opt->symbol && c->layout.c_symbol < 0) row.symbol[0] = 0;
-    add_row(c, &row, lineno);
-    if (c->n >= (c->opt->batch_rows ? c->opt->batch_rows : 50000)) return flush_block(c, err);
-    return 0;
-}
-
-int md_load_file(md_writer *w, const char *path, const md_load_options *opt,
-                 md_load_stats *stats, md_error *err)
-{
-    file_ctx c;
-    memset(&c, 0, sizeof c);
-    c.path = path;
-    c.opt = opt;
-    c.w = w;
-    c.stats = stats;
-    c.iv = -1;
-    if (opt->symbol) {
-        int rc = md_symbol_normalize_str(opt->symbol, c.file_symbol, err);
-        if (rc) return rc;
-    }
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return md_error_set(err, MD_EIO, "%s: %s", path, strerror(errno));
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) return md_error_set(err, MD_EIO, "%s: cannot open: %s", path, strerror(errno));
-    gzbuffer(gz, 1 << 20);
-
-    md_progress prog;
-    md_progress_start(&prog, opt->report ? opt->report : stderr, opt->progress, path,
-                      (uint64_t)sb.st_size);
-    c.prog = &prog;
-
-    char *buf = md_malloc(BLOCK_BYTES + 1);
-    size_t have = 0;
-    uint64_t lineno = 0;
-    int have_header = 0, rc = 0, skipping_long = 0;
-    uint64_t rows_before = stats->rows;
-    for (;;) {
-        int got = gzread(gz, buf + have, (unsigned)(BLOCK_BYTES - have));
-        if (got < 0) {
-            int zerr;
-            const char *m = gzerror(gz, &zerr);
-            rc = md_error_set(err, MD_EIO, "%s: read error after line %llu: %s", path,
-                              (unsigned long long)lineno, m);
-            break;
-        }
-        int eof = got == 0;
-        have += (size_t)got;
-        size_t pos = 0;
-        for (;;) {
-            char *nl = memchr(buf + pos, '\n', have - pos);
-            if (!nl) break;
-            size_t len = (size_t)(nl - (buf + pos));
-            lineno++;
-            if (skipping_long) {
-                skipping_long = 0;
-            } else {
-                rc = on_line(&c, buf + pos, len, lineno, &have_header, err);
-                if (rc) break;
-            }
-            pos += len + 1;
-        }
-        if (rc) break;
-        if (eof) {
-            if (pos < have && !skipping_long) { /* last line without a newline */
-                lineno++;
-                rc = on_line(&c, buf + pos, have - pos, lineno, &have_header, err);
-            }
-            have = 0;
-            break;
-        }
-        if (pos == 0 && have == BLOCK_BYTES) {
-            /* a line longer than the block: report it once and skip to its end */
-            if (!skipping_long) {
-                lineno++;
-                if (have_header) {
-                    stats->rows++;
-                    report(&c, lineno, MD_RULE_PARSE, "line longer than the 4 MiB limit; skipped");
-                } else {
-                    rc = md_error_set(err, MD_ECSV, "%s:%llu: header line longer than 4 MiB", path,
-                                      (unsigned long long)lineno);
-                    break;
-                }
-                lineno--; /* counted again when its newline arrives */
-                skipping_long = 1;
-            }
-            have = 0;
-            continue;
-        }
-        memmove(buf, buf + pos, have - pos);
-        have -= pos;
-        md_progress_update(&prog, (uint64_t)gzoffset(gz), stats->rows - rows_before);
-    }
-    if (rc == 0) rc = flush_block(&c, err);
-    if (rc == 0 && !have_header)
-        rc = md_error_set(err, MD_ECSV, "%s: empty file (no header line)", path);
-    gzclose(gz);
-    md_progress_update(&prog, prog.total, stats->rows - rows_before);
-    if (opt->progress != -1 && prog.tty == 1) md_progress_finish(&prog);
-    md_progress_clear(&prog);
-    md_free(buf);
-    md_free(c.rows);
-    md_free(c.lines);
-    md_free(c.bars);
-    md_free(c.bar_lines);
-    md_free(c.order);
-    return rc;
-}
+} file_list;
 
 static int is_data_file(const char *name)
 {
@@ -417,22 +73,74 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_one(md_writer *w, const char *path, const md_load_options *opt,
-                    md_load_stats *stats, md_error *first_err, int *first_rc)
+static void path_error(const md_load_options *opt, md_load_stats *stats, md_error *first,
+                       int *first_rc, const char *path, const char *why)
 {
     md_error e;
-    md_error_clear(&e);
-    int rc = md_load_file(w, path, opt, stats, &e);
-    stats->files++;
-    if (rc) {
-        stats->files_failed++;
-        fprintf(opt->report ? opt->report : stderr, "%s\n", e.msg);
-        if (!*first_rc) {
-            *first_rc = rc;
-            if (first_err) *first_err = e;
-        }
+    md_error_set(&e, MD_EIO, "%s: %s", path, why);
+    fprintf(opt->report ? opt->report : stderr, "%s\n", e.msg);
+    stats->files_failed++;
+    if (!*first_rc) *first_rc = MD_EIO, *first = e;
+}
+
+static void add_file(file_list *fl, const char *path, const struct stat *sb)
+{
+    char abs[PATH_MAX];
+    const char *key = realpath(path, abs) ? abs : path;
+    for (size_t i = 0; i < fl->n; i++) /* the same file named twice loads once */
+        if (strcmp(fl->v[i].key, key) == 0) return;
+    if (fl->n == fl->cap) fl->v = md_realloc(fl->v, (fl->cap = fl->cap ? fl->cap * 2 : 16) * sizeof *fl->v);
+    ld_file *f = &fl->v[fl->n++];
+    memset(f, 0, sizeof *f);
+    f->path = md_strdup(path);
+    f->key = md_strdup(key);
+    f->size = (int64_t)sb->st_size;
+    f->mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000LL + sb->st_mtim.tv_nsec;
+    f->iv = -1;
+}
+
+/* Adds the data files under dir, recursively, sorted by name at each level. */
+static void add_dir(file_list *fl, const char *dir, int depth, const md_load_options *opt,
+                    md_load_stats *stats, md_error *first, int *first_rc)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        path_error(opt, stats, first, first_rc, dir, strerror(errno));
+        return;
     }
-    return rc;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        if (n == cap) names = md_realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
+        size_t len = strlen(dir) + strlen(de->d_name) + 2;
+        names[n] = md_malloc(len);
+        snprintf(names[n], len, "%s/%s", dir, de->d_name);
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t k = 0; k < n; k++) {
+        struct stat sb;
+        const char *base = strrchr(names[k], '/') + 1;
+        if (stat(names[k], &sb) == 0) {
+            if (S_ISDIR(sb.st_mode) && depth < 32)
+                add_dir(fl, names[k], depth + 1, opt, stats, first, first_rc);
+            else if (S_ISREG(sb.st_mode) && is_data_file(base))
+                add_file(fl, names[k], &sb);
+        }
+        md_free(names[k]);
+    }
+    md_free(names);
+}
+
+/* -- the pipeline --------------------------------------------------------------------------- */
+
+static int cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
 int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
@@ -440,50 +148,115 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
 {
     int64_t t0 = md_mono_ms();
     int first_rc = 0;
+    md_error first;
+    md_error_clear(&first);
+
+    file_list fl = {0};
     for (size_t i = 0; i < n_paths; i++) {
         struct stat sb;
         if (stat(paths[i], &sb) != 0) {
-            md_error e;
-            md_error_set(&e, MD_EIO, "%s: %s", paths[i], strerror(errno));
-            fprintf(opt->report ? opt->report : stderr, "%s\n", e.msg);
-            stats->files_failed++;
-            if (!first_rc) first_rc = MD_EIO, *err = e;
+            path_error(opt, stats, &first, &first_rc, paths[i], strerror(errno));
             continue;
         }
-        if (!S_ISDIR(sb.st_mode)) {
-            load_one(w, paths[i], opt, stats, err, &first_rc);
-            continue;
-        }
-        DIR *d = opendir(paths[i]);
-        if (!d) {
-            md_error e;
-            md_error_set(&e, MD_EIO, "%s: %s", paths[i], strerror(errno));
-            fprintf(opt->report ? opt->report : stderr, "%s\n", e.msg);
-            if (!first_rc) first_rc = MD_EIO, *err = e;
-            continue;
-        }
-        char **names = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (!is_data_file(de->d_name)) continue;
-            if (n == cap) names = md_realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
-            size_t len = strlen(paths[i]) + strlen(de->d_name) + 2;
-            names[n] = md_malloc(len);
-            snprintf(names[n], len, "%s/%s", paths[i], de->d_name);
-            n++;
-        }
-        closedir(d);
-        qsort(names, n, sizeof *names, cmp_str);
-        for (size_t k = 0; k < n; k++) {
-            load_one(w, names[k], opt, stats, err, &first_rc);
-            md_free(names[k]);
-        }
-        md_free(names);
+        if (S_ISDIR(sb.st_mode))
+            add_dir(&fl, paths[i], 0, opt, stats, &first, &first_rc);
+        else
+            add_file(&fl, paths[i], &sb);
     }
+
+    ld_pipe p;
+    memset(&p, 0, sizeof p);
+    p.opt = opt;
+    p.w = w;
+    p.stats = stats;
+    p.now = md_now();
+    p.marks = !opt->validate_only && md_store_has_load_marks(md_writer_store(w));
+    p.files = fl.v;
+    p.nfiles = fl.n;
+    for (size_t i = 0; i < fl.n; i++) p.total_bytes += (uint64_t)fl.v[i].size;
+    int threads = opt->threads > 0 ? opt->threads : cpu_count();
+    p.max_inflight = (size_t)(4 * threads + 8);
+    p.max_bytes = p.max_inflight * MD_LOAD_BUF_BYTES / 2;
+    p.ring = md_calloc(p.max_inflight, sizeof *p.ring);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.credit_cond, NULL);
+    pthread_cond_init(&p.ready_cond, NULL);
+    pthread_cond_init(&p.iv_cond, NULL);
+
+    int rc = 0;
+    if (opt->reject_file) {
+        p.rej = fopen(opt->reject_file, "w");
+        if (!p.rej) {
+            rc = md_error_set(err, MD_EIO, "--reject-file %s: %s", opt->reject_file, strerror(errno));
+            fprintf(opt->report ? opt->report : stderr, "%s\n", err->msg);
+            goto out;
+        }
+        fputs("file,line,reason,message,row\n", p.rej);
+    }
+    if (fl.n) {
+        md_progress_start(&p.prog, opt->report ? opt->report : stderr, opt->progress, "load",
+                          p.total_bytes);
+        p.wq = md_workq_new(threads, "load");
+        pthread_t writer;
+        if (pthread_create(&writer, NULL, md_load__writer_main, &p) != 0) {
+            md_workq_free(p.wq);
+            rc = md_error_set(err, MD_EINTERNAL, "cannot start the writer thread");
+            goto out;
+        }
+        md_load__read_all(&p);
+        pthread_mutex_lock(&p.mu);
+        p.reader_done = 1;
+        pthread_cond_signal(&p.ready_cond);
+        pthread_mutex_unlock(&p.mu);
+        md_workq_free(p.wq); /* runs what is queued */
+        pthread_join(writer, NULL);
+        if (opt->progress != -1 && p.prog.tty == 1) md_progress_finish(&p.prog);
+        md_progress_clear(&p.prog);
+    }
+    stats->files += fl.n;
+    if (p.rej && fclose(p.rej) != 0 && !p.abort) {
+        p.rej = NULL;
+        rc = md_error_set(err, MD_EIO, "--reject-file %s: %s", opt->reject_file, strerror(errno));
+        fprintf(opt->report ? opt->report : stderr, "%s\n", err->msg);
+        goto out;
+    }
+    p.rej = NULL;
+    if (p.abort) {
+        rc = p.abort_rc;
+        *err = p.abort_err;
+    } else if (stats->interrupted) {
+        rc = md_error_set(err, MD_ECANCELED, "interrupted; what was read is stored and "
+                                             "checkpointed: run the same load again to continue");
+    } else if (first_rc) {
+        rc = first_rc;
+        *err = first;
+    } else if (p.file_rc) {
+        rc = p.file_rc;
+        *err = p.file_err;
+    }
+out:
+    if (p.rej) fclose(p.rej);
+    for (size_t i = 0; i < fl.n; i++) {
+        md_free(fl.v[i].path);
+        md_free(fl.v[i].key);
+    }
+    md_free(fl.v);
+    md_free(p.ring);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.credit_cond);
+    pthread_cond_destroy(&p.ready_cond);
+    pthread_cond_destroy(&p.iv_cond);
     stats->seconds = (double)(md_mono_ms() - t0) / 1000.0;
-    return first_rc;
+    return rc;
 }
+
+int md_load_file(md_writer *w, const char *path, const md_load_options *opt,
+                 md_load_stats *stats, md_error *err)
+{
+    return md_load_paths(w, &path, 1, opt, stats, err);
+}
+
+/* -- quality grades of a load -------------------------------------------------------------- */
 
 void md_load_grades_init(md_load_grades *g)
 {
@@ -494,6 +267,19 @@ void md_load_grades_deinit(md_load_grades *g)
 {
     md_free(g->v);
     memset(g, 0, sizeof *g);
+}
+
+md_quality_tally *md_load_grades_get(md_load_grades *g, const char *symbol, md_interval iv)
+{
+    for (size_t j = g->n; j-- > 0;)
+        if (g->v[j].iv == iv && strcmp(g->v[j].symbol, symbol) == 0) return &g->v[j].tally;
+    if (g->n == g->cap) g->v = md_realloc(g->v, (g->cap = g->cap ? g->cap * 2 : 8) * sizeof *g->v);
+    md_load_grade *x = &g->v[g->n++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->symbol, sizeof x->symbol, "%s", symbol);
+    x->iv = iv;
+    md_quality_tally_init(&x->tally);
+    return &x->tally;
 }
 
 void md_load_grades_print(const md_load_grades *g, const md_quality_params *p, FILE *f)
@@ -529,6 +315,14 @@ void md_load_stats_print(const md_load_stats *s, FILE *f)
         if (s->by_check[k])
             fprintf(f, "  finding %s: %llu\n", md_qrule_code(MD_QRULE_SOFT(k)),
                     (unsigned long long)s->by_check[k]);
+    if (s->files_skipped)
+        fprintf(f, "  files skipped, already loaded (--restart loads them again): %llu\n",
+                (unsigned long long)s->files_skipped);
+    if (s->files_resumed)
+        fprintf(f, "  files continued from a checkpoint: %llu\n",
+                (unsigned long long)s->files_resumed);
     if (s->files_failed)
         fprintf(f, "  files that could not be loaded: %llu\n", (unsigned long long)s->files_failed);
+    if (s->interrupted)
+        fprintf(f, "  interrupted: run the same command again to continue from the checkpoint\n");
 }

@@ -12,8 +12,15 @@ void md_progress_start(md_progress *p, FILE *out, int mode, const char *label, u
     p->label = label;
     p->total = total;
     p->done = p->rows = 0;
+    p->files_done = p->files_total = 0;
     p->start_ms = p->last_ms = md_mono_ms();
     p->drawn = 0;
+}
+
+void md_progress_files(md_progress *p, uint64_t done, uint64_t total)
+{
+    p->files_done = done;
+    p->files_total = total;
 }
 
 void md_progress_add_total(md_progress *p, uint64_t more)
@@ -41,20 +48,23 @@ static void draw(md_progress *p, int final)
     double frac = p->total ? (double)p->done / (double)p->total : 0;
     if (frac > 1) frac = 1;
     double eta = (frac > 0 && !final) ? secs / frac - secs : 0;
-    char rows[16], rs[16];
+    char rows[16], rs[16], files[48] = "";
     human(rows, sizeof rows, (double)p->rows);
     human(rs, sizeof rs, rate);
+    if (p->files_total > 1)
+        snprintf(files, sizeof files, p->tty == 1 ? "files %llu/%llu " : " files=%llu/%llu",
+                 (unsigned long long)p->files_done, (unsigned long long)p->files_total);
     if (p->tty == 1) {
         char bar[31];
         int fill = (int)(frac * 30);
         for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
         bar[30] = 0;
-        fprintf(p->out, "\r%s [%s] %3.0f%% %s rows %s rows/s ETA %.0fs   %s", p->label, bar,
-                frac * 100, rows, rs, eta, final ? "\n" : "");
+        fprintf(p->out, "\r%s [%s] %3.0f%% %s%s rows %s rows/s ETA %.0fs   %s", p->label, bar,
+                frac * 100, files, rows, rs, eta, final ? "\n" : "");
         p->drawn = !final;
     } else {
-        fprintf(p->out, "%s: %.0f%% rows=%llu rate=%.0f rows/s elapsed=%.1fs eta=%.0fs%s\n",
-                p->label, frac * 100, (unsigned long long)p->rows, rate, secs, eta,
+        fprintf(p->out, "%s: %.0f%%%s rows=%llu rate=%.0f rows/s elapsed=%.1fs eta=%.0fs%s\n",
+                p->label, frac * 100, files, (unsigned long long)p->rows, rate, secs, eta,
                 final ? " done" : "");
     }
     fflush(p->out);

@@ -1,6 +1,6 @@
 /* progress.h - progress for long work (load, migrate, backfill).
  *
- * On a terminal: one redrawn line with a bar, rows, rows/s and ETA. Otherwise: a plain
+ * On a terminal: one redrawn line with a bar, files, rows, rows/s and ETA. Otherwise: a plain
  * line every few seconds, so logs stay readable. Output goes to the FILE given. */
 #ifndef MD_INGEST_PROGRESS_H
 #define MD_INGEST_PROGRESS_H
@@ -15,6 +15,7 @@ typedef struct md_progress {
     uint64_t total;     /* units of work (bytes, rows, chunks); 0 when unknown */
     uint64_t done;
     uint64_t rows;
+    uint64_t files_done, files_total; /* shown when files_total > 1 */
     int64_t start_ms, last_ms;
     int drawn;
 } md_progress;
@@ -23,6 +24,8 @@ typedef struct md_progress {
 void md_progress_start(md_progress *p, FILE *out, int mode, const char *label, uint64_t total);
 /* Reports progress; redraws at most ~10 times a second (plain lines every 5 s). */
 void md_progress_update(md_progress *p, uint64_t done, uint64_t rows);
+/* Files done out of how many (a load of several files shows "files 3/20"). */
+void md_progress_files(md_progress *p, uint64_t done, uint64_t total);
 /* Adds to total when more work is discovered (files in a directory). */
 void md_progress_add_total(md_progress *p, uint64_t more);
 /* Final line. */

@@ -366,16 +366,79 @@ static void record_findings(md_writer *w, const md_series *s, const md_qevent_ve
     md_free(clear);
 }
 
+/* Judges series[k] (bars that passed the hard rules) and appends the soft findings to
+ * found[k] and to res (collected with input[k][position] as the index when input is given,
+ * the bar's position in its series otherwise). */
+static void judge(md_writer *w, md_series *series, size_t n_series, int validate_only,
+                  md_qevent_vec *found, md_ingest_result *res, size_t *const *input)
+{
+    for (size_t k = 0; k < n_series; k++) {
+        if (!series[k].n) continue;
+        md_qevent_vec soft;
+        md_qevent_vec_init(&soft);
+        tspos *win;
+        size_t n_win;
+        score_series(w, &series[k], validate_only, &soft, &win, &n_win);
+        for (size_t f = 0; f < soft.n; f++) {
+            if (found) md_qevent_vec_push(&found[k], &soft.v[f]);
+            if (!res) continue;
+            size_t pos = find_ts(win, n_win, soft.v[f].ts);
+            add_finding(res, k, pos == SIZE_MAX ? SIZE_MAX : input ? input[k][pos] : pos, &soft.v[f]);
+        }
+        md_free(win);
+        md_qevent_vec_deinit(&soft);
+    }
+}
+
+/* Stores judged series (with marks when given), records their findings, notifies. */
+static int store_and_record(md_writer *w, const md_series *series, size_t n_series,
+                            const md_load_mark *marks, size_t n_marks, const md_qevent_vec *found,
+                            int64_t now, size_t *stored, md_error *err)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < n_series; k++) total += series[k].n;
+    if (stored) *stored = 0;
+    if (total > 0 || n_marks > 0) {
+        int rc = n_marks ? md_store_put_bars_marked(w->st, series, n_series, marks, n_marks, err)
+                         : md_store_put_bars(w->st, series, n_series, err);
+        if (rc < 0) {
+            md_metric_add(MD_M_STORE_ERRORS, 1, "put_bars");
+            return rc;
+        }
+        if (stored) *stored = (size_t)rc;
+        if (total) {
+            md_metric_add(MD_M_STORE_WRITE_ROWS, (double)rc);
+            md_metric_add(MD_M_INGEST_ACCEPTED, (double)total, "bar");
+        }
+    }
+    for (size_t k = 0; k < n_series; k++) record_findings(w, &series[k], &found[k], now);
+    for (int l = 0; total > 0 && l < w->n_listeners; l++) {
+        if (!w->listeners[l].on_bars) continue;
+        for (size_t k = 0; k < n_series; k++)
+            if (series[k].n)
+                w->listeners[l].on_bars(w->listeners[l].ctx, series[k].symbol, series[k].iv,
+                                        series[k].bars, series[k].n);
+    }
+    return 0;
+}
+
+static void free_found(md_qevent_vec *found, size_t n)
+{
+    for (size_t k = 0; k < n; k++) md_qevent_vec_deinit(&found[k]);
+    md_free(found);
+}
+
 int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int validate_only,
                           md_ingest_result *res, md_error *err)
 {
     int64_t now = md_now();
     size_t index = 0;
     md_qevent_vec *found = md_calloc(n_series ? n_series : 1, sizeof *found);
+    size_t **input = md_calloc(n_series ? n_series : 1, sizeof *input);
     for (size_t k = 0; k < n_series; k++) {
         md_bar *bars = (md_bar *)series[k].bars;
         size_t keep = 0, n = series[k].n;
-        size_t *input = md_malloc((n ? n : 1) * sizeof *input);
+        input[k] = md_malloc((n ? n : 1) * sizeof *input[k]);
         for (size_t i = 0; i < n; i++, index++) {
             md_rule rule;
             md_error e;
@@ -387,55 +450,73 @@ int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int 
                 add_finding(res, k, index, &r);
                 continue;
             }
-            input[keep] = index;
+            input[k][keep] = index;
             if (keep != i) bars[keep] = bars[i];
             keep++;
         }
         series[k].n = keep;
         res->accepted += keep;
-        if (keep) {
-            md_qevent_vec soft;
-            md_qevent_vec_init(&soft);
-            tspos *win;
-            size_t n_win;
-            score_series(w, &series[k], validate_only, &soft, &win, &n_win);
-            for (size_t f = 0; f < soft.n; f++) {
-                md_qevent_vec_push(&found[k], &soft.v[f]);
-                size_t pos = find_ts(win, n_win, soft.v[f].ts);
-                add_finding(res, k, pos == SIZE_MAX ? SIZE_MAX : input[pos], &soft.v[f]);
-            }
-            md_free(win);
-            md_qevent_vec_deinit(&soft);
-        }
-        md_free(input);
     }
+    judge(w, series, n_series, validate_only, found, res, input);
     int rc = 0;
-    if (validate_only) goto done;
-    size_t total = 0;
-    for (size_t k = 0; k < n_series; k++) total += series[k].n;
-    if (total > 0) {
-        rc = md_store_put_bars(w->st, series, n_series, err);
-        if (rc < 0) {
-            md_metric_add(MD_M_STORE_ERRORS, 1, "put_bars");
-            goto done;
-        }
-        res->stored += (size_t)rc;
-        md_metric_add(MD_M_STORE_WRITE_ROWS, (double)rc);
-        md_metric_add(MD_M_INGEST_ACCEPTED, (double)total, "bar");
-        rc = 0;
+    if (!validate_only) {
+        size_t stored = 0;
+        rc = store_and_record(w, series, n_series, NULL, 0, found, now, &stored, err);
+        res->stored += stored;
     }
-    for (size_t k = 0; k < n_series; k++) record_findings(w, &series[k], &found[k], now);
-    for (int l = 0; total > 0 && l < w->n_listeners; l++) {
-        if (!w->listeners[l].on_bars) continue;
-        for (size_t k = 0; k < n_series; k++)
-            if (series[k].n)
-                w->listeners[l].on_bars(w->listeners[l].ctx, series[k].symbol, series[k].iv,
-                                        series[k].bars, series[k].n);
-    }
-done:
-    for (size_t k = 0; k < n_series; k++) md_qevent_vec_deinit(&found[k]);
-    md_free(found);
+    for (size_t k = 0; k < n_series; k++) md_free(input[k]);
+    md_free(input);
+    free_found(found, n_series);
     return rc;
+}
+
+int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int64_t now,
+                        md_rule *rule, md_error *err)
+{
+    return md_validate_bar(b, iv, now, w->future_tol_s, rule, err);
+}
+
+void md_writer_judge(md_writer *w, md_series *series, size_t n_series, int validate_only,
+                     md_ingest_result *res)
+{
+    judge(w, series, n_series, validate_only, NULL, res, NULL);
+}
+
+int md_writer_judge_and_store(md_writer *w, md_series *series, size_t n_series,
+                              const md_load_mark *marks, size_t n_marks, md_ingest_result *res,
+                              md_error *err)
+{
+    md_qevent_vec *found = md_calloc(n_series ? n_series : 1, sizeof *found);
+    judge(w, series, n_series, 0, found, res, NULL);
+    size_t stored = 0;
+    int rc = store_and_record(w, series, n_series, marks, n_marks, found, md_now(), &stored, err);
+    free_found(found, n_series);
+    if (rc == 0 && res) {
+        for (size_t k = 0; k < n_series; k++) res->accepted += series[k].n;
+        res->stored += stored;
+    }
+    return rc;
+}
+
+int md_writer_store_checked(md_writer *w, md_series *series, size_t n_series,
+                            const md_load_mark *marks, size_t n_marks, size_t *stored,
+                            md_error *err)
+{
+    md_ingest_result res;
+    md_ingest_result_init(&res, 0);
+    int rc = md_writer_judge_and_store(w, series, n_series, marks, n_marks, &res, err);
+    if (stored) *stored = rc == 0 ? res.stored : 0;
+    md_ingest_result_deinit(&res);
+    return rc;
+}
+
+int md_writer_record_rejections(md_writer *w, const char *symbol, md_interval iv,
+                                const md_qevent *ev, size_t n, md_error *err)
+{
+    if (n == 0) return 0;
+    int rc = md_store_put_quality_events(w->st, symbol, iv, ev, n, NULL, 0, err);
+    if (rc < 0) md_metric_add(MD_M_STORE_ERRORS, 1, "put_quality_events");
+    return rc < 0 ? rc : 0;
 }
 
 int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_result *res,

@@ -38,8 +38,9 @@ typedef struct md_reject {
     char msg[160];
 } md_reject;
 
-/* A quality finding of this call: series index, the input index of the bar it concerns
- * (flattened over the series, as for md_reject), and the finding. */
+/* A quality finding of this call: series index, the bar it concerns (md_writer_ingest_bars:
+ * the input index flattened over the series, as for md_reject; md_writer_judge: the bar's
+ * position in its series; SIZE_MAX when none), and the finding. */
 typedef struct md_ingest_finding {
     size_t series;
     size_t index;
@@ -82,6 +83,39 @@ const md_quality_params *md_writer_quality(const md_writer *w);
  * counted (mdagent_store_errors_total{op="put_quality_events"}), not returned. */
 int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int validate_only,
                           md_ingest_result *res, md_error *err);
+
+/* The halves of md_writer_ingest_bars, for callers that validate on their own threads
+ * (the bulk loader validates in its parse workers, then one thread judges and stores in
+ * order).
+ *
+ * md_writer_check_bar: the writer's hard rules for one bar of interval iv at wall-clock time
+ * now, with the writer's clock tolerance. 0, or MD_EBAR with *rule and err->msg. Thread-safe,
+ * touches no store. */
+int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int64_t now,
+                        md_rule *rule, md_error *err);
+/* md_writer_judge: the soft rules for series whose bars all passed md_writer_check_bar:
+ * fills every bar's `quality` and, when res->collect_findings is set, adds the findings to
+ * res (index = the bar's position in its series). Stores nothing: for validate-only runs,
+ * where the series' earlier validate-only calls on this writer serve as context. */
+void md_writer_judge(md_writer *w, md_series *series, size_t n_series, int validate_only,
+                     md_ingest_result *res);
+/* md_writer_judge_and_store: md_writer_judge, then stores the series with the load marks
+ * (store.h) in one transaction, records the findings, counts the metrics and notifies the
+ * listeners after the commit. res (may be NULL) receives accepted, stored and, when
+ * collecting, the findings. Returns 0 or a store error, in which case no bar of this call
+ * was stored. */
+int md_writer_judge_and_store(md_writer *w, md_series *series, size_t n_series,
+                              const md_load_mark *marks, size_t n_marks, md_ingest_result *res,
+                              md_error *err);
+/* md_writer_store_checked: md_writer_judge_and_store without collecting; *stored (may be
+ * NULL) receives the rows written. */
+int md_writer_store_checked(md_writer *w, md_series *series, size_t n_series,
+                            const md_load_mark *marks, size_t n_marks, size_t *stored,
+                            md_error *err);
+/* Records hard-rule findings (md_qevent_reject) of bars a caller rejected with
+ * md_writer_check_bar, so they count against the series' validity. */
+int md_writer_record_rejections(md_writer *w, const char *symbol, md_interval iv,
+                                const md_qevent *ev, size_t n, md_error *err);
 
 /* Validates and stores quotes (each the latest for its symbol unless an equal or newer one
  * is stored). A quote has no series to be judged against: one that passes the hard rules

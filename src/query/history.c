@@ -1,8 +1,12 @@
-/* history.c - /historical and `mdagent query`: parameters, store read, rendering. */
+/* history.c - /historical and `mdagent query`: parameters, store read, backfill of the
+ * missing ranges from the sources (when configured), rendering. */
 #include "query/query.h"
 
+#include "core/log.h"
+#include "core/mem.h"
 #include "core/render.h"
 #include "core/timefmt.h"
+#include "sources/manager.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -73,14 +77,150 @@ int md_query_symbol_known(md_services *svc, const char *symbol)
     return md_store_get_quote(svc->store, symbol, &q, NULL) == 0;
 }
 
+/* -- backfill on read ----------------------------------------------------------------- */
+
+#define START_GAP_TTL_S 86400 /* history before the first stored bar rarely appears later */
+
+/* A range asked from the sources and whether it brought bars. */
+typedef struct fetched {
+    int64_t start, end;
+    size_t bars;
+} fetched;
+
+typedef struct backfill {
+    md_services *svc;
+    const md_history_req *req;
+    fetched got[4];
+    int n_got;
+    int err_rc;      /* first fetch error, 0 when none */
+    md_error err;
+} backfill;
+
+/* Fetches [start, end) of interval fiv and stores it (md_query_fetch_bars). Skipped when
+ * the same gap (key) was asked less than ttl_s ago. */
+static void fetch_gap(backfill *bf, md_interval fiv, int64_t start, int64_t end,
+                      const char *kind, int64_t ttl_s)
+{
+    md_srcmgr *m = bf->svc->sources;
+    const md_history_req *req = bf->req;
+    if (end <= start || bf->n_got == (int)MD_ARRAY_LEN(bf->got)) return;
+    /* failover quietly skips an interval no source offers; one named source says so */
+    if (req->source < 0 && !md_srcmgr_supports(m, -1, fiv)) return;
+    char key[160];
+    snprintf(key, sizeof key, "g|%s|%s|%s|%d|%lld|%lld", req->symbol, md_interval_name(fiv),
+             kind, req->source, (long long)req->start, (long long)req->end);
+    int64_t since = md_srcmgr_since_ms(m, key);
+    if (req->source < 0 && since >= 0 && since < ttl_s * 1000) return;
+    fetched *g = &bf->got[bf->n_got++];
+    g->start = start;
+    g->end = end;
+    md_error e;
+    int rc = md_query_fetch_bars(bf->svc, req->symbol, fiv, start, end, req->source, &g->bars,
+                                 NULL, NULL, &e);
+    if (rc < 0) {
+        if (!bf->err_rc) {
+            bf->err_rc = rc;
+            bf->err = e;
+        }
+        MD_INFO("query", "backfill failed symbol=%s interval=%s code=%s", req->symbol,
+                md_interval_name(fiv), md_error_code(rc));
+    }
+    if (g->bars || rc == 0) md_srcmgr_mark(m, key);
+}
+
+/* "store", "sources" or "mixed": whether the answer's bars fall in ranges that brought
+ * bars from the sources. */
+static const char *origin_of(const backfill *bf, const md_bar_vec *out, md_interval iv)
+{
+    size_t from_src = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        int64_t a = out->v[i].ts, b = md_interval_next(iv, a);
+        for (int k = 0; k < bf->n_got; k++) {
+            if (bf->got[k].bars && a < bf->got[k].end && b > bf->got[k].start) {
+                from_src++;
+                break;
+            }
+        }
+    }
+    if (from_src == 0) return "store";
+    return from_src == out->n ? "sources" : "mixed";
+}
+
+static int read_store(md_services *svc, const md_history_req *req, md_bar_vec *out,
+                      md_interval *used, md_error *err)
+{
+    out->n = 0;
+    *used = req->iv;
+    return md_store_get_bars_agg(svc->store, req->symbol, req->iv, req->start, req->end,
+                                 req->limit, out, used, err);
+}
+
+/* Asks the sources for what the store lacks: the whole range when nothing is stored,
+ * else the gaps before the first and after the last stored bar (in the stored interval,
+ * so aggregation keeps working). With ?source=NAME the whole range is asked from it. */
+static void backfill_gaps(backfill *bf, const md_bar_vec *have, md_interval used)
+{
+    const md_history_req *req = bf->req;
+    const md_config *cfg = bf->svc->cfg;
+    int64_t now = md_now();
+    int64_t end = req->end < now ? req->end : now;
+    int64_t len = md_interval_seconds(req->iv);
+    int64_t reach = (int64_t)cfg->sources_backfill_max_bars * len;
+    int64_t start = req->start;
+    if (end - start > reach || start <= MD_TS_MIN) start = end - reach;
+    start = md_interval_floor(req->iv, start);
+    if (end <= start) return;
+    int64_t recheck = cfg->sources_recheck_s < len ? cfg->sources_recheck_s : len;
+    if (req->source >= 0 || have->n == 0) {
+        fetch_gap(bf, req->iv, start, end, "all", cfg->sources_recheck_s);
+        return;
+    }
+    md_interval fiv = used;
+    int64_t first = have->v[0].ts, last = have->v[have->n - 1].ts;
+    /* after the last stored bucket (for aggregated answers, its finer bars again) */
+    int64_t tail = used == req->iv ? md_interval_next(req->iv, last) : last;
+    if (tail < start) tail = start;
+    if (tail < end) fetch_gap(bf, fiv, tail, end, "end", recheck);
+    /* before the first, when the answer is not already cut by the limit */
+    if ((req->limit == 0 || have->n < req->limit) && first - start >= len)
+        fetch_gap(bf, fiv, start, first, "start", START_GAP_TTL_S);
+}
+
 int md_query_history(md_services *svc, const md_history_req *req, md_bar_vec *out,
                      const char **from, md_error *err)
 {
     *from = "store";
-    int rc = md_store_get_bars_agg(svc->store, req->symbol, req->iv, req->start, req->end,
-                                   req->limit, out, NULL, err);
+    /* a manager with no enabled source behaves like none, unless one is asked by name */
+    int ask = svc->sources && !req->cached_only &&
+              (req->source >= 0 || md_srcmgr_enabled(svc->sources) > 0);
+    if (!svc->sources && req->source >= 0 && !req->cached_only)
+        return md_error_set(err, MD_ENOSOURCE, "source %s: no sources are configured",
+                            md_source_name(req->source));
+    if (ask && req->source >= 0 && !md_srcmgr_has(svc->sources, req->source))
+        return md_error_set(err, MD_EPARAM, "source: '%s' is not a provider",
+                            md_source_name(req->source));
+    md_interval used;
+    int rc = read_store(svc, req, out, &used, err);
     if (rc < 0) return rc;
-    if (rc == 0 && !md_query_symbol_known(svc, req->symbol))
+    if (ask) {
+        backfill bf;
+        memset(&bf, 0, sizeof bf);
+        bf.svc = svc;
+        bf.req = req;
+        backfill_gaps(&bf, out, used);
+        if (req->source >= 0 && bf.err_rc) /* one source asked, no fallback */
+            return md_error_set(err, bf.err_rc, "%s", bf.err.msg);
+        size_t got = 0;
+        for (int k = 0; k < bf.n_got; k++) got += bf.got[k].bars;
+        if (got) {
+            rc = read_store(svc, req, out, &used, err);
+            if (rc < 0) return rc;
+            *from = origin_of(&bf, out, req->iv);
+        }
+        if (out->n == 0 && bf.err_rc && bf.err_rc != MD_ENOTFOUND)
+            return md_error_set(err, bf.err_rc, "%s", bf.err.msg);
+    }
+    if (out->n == 0 && !md_query_symbol_known(svc, req->symbol))
         return md_error_set(err, MD_ENOTFOUND, "no data for symbol %s", req->symbol);
     return 0;
 }

@@ -1,8 +1,11 @@
-/* price.c - latest price: stored quote, else last close. */
+/* price.c - latest price: a fresh stored quote; else a quote fetched through the source
+ * manager (validated and stored by the writer); else the stored quote or last close. */
 #include "query/query.h"
 
+#include "core/log.h"
 #include "core/render.h"
 #include "core/timefmt.h"
+#include "sources/manager.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,17 +22,11 @@ static void price_from_bar(md_price *out, const char *symbol, const md_bar *bar)
     out->origin = "bar";
 }
 
-int md_query_price(md_services *svc, const char *symbol, int64_t max_age_s, md_price *out,
-                   md_error *err)
+/* The stored answer: the newest of the stored quote and the last stored close. *when is
+ * the time the price was true (a bar's close: the end of its bucket). */
+static int stored_price(md_services *svc, const char *symbol, md_price *out, int64_t *when,
+                        md_error *err)
 {
-    (void)max_age_s;
-    return md_query_price_stored(svc, symbol, out, err);
-}
-
-int md_query_price_stored(md_services *svc, const char *symbol, md_price *out, md_error *err)
-{
-    memset(out, 0, sizeof *out);
-    out->cache = "miss";
     md_error e;
     md_bar bar;
     md_interval iv;
@@ -39,13 +36,73 @@ int md_query_price_stored(md_services *svc, const char *symbol, md_price *out, m
     if (brc != 0 && brc != MD_ENODATA) return md_error_set(err, brc, "%s", e.msg);
     if (qrc == 0 && (brc != 0 || out->q.ts >= bar.ts)) {
         out->origin = "quote";
+        *when = out->q.ts;
         return 0;
     }
     if (brc == 0) { /* no quote, or a bar newer than the stored quote */
         price_from_bar(out, symbol, &bar);
+        *when = md_interval_next(iv, bar.ts);
         return 0;
     }
     return md_error_set(err, MD_ENOTFOUND, "no data for symbol %s", symbol);
+}
+
+int md_query_price_from(md_services *svc, const char *symbol, int64_t max_age_s, int source,
+                        md_price *out, md_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->cache = "miss";
+    int64_t when = 0;
+    md_error serr;
+    int src = stored_price(svc, symbol, out, &when, &serr);
+    if (src != 0 && src != MD_ENOTFOUND) return md_error_set(err, src, "%s", serr.msg);
+    /* a manager with no enabled source behaves like none, unless one is asked by name */
+    int none = !svc->sources || (source < 0 && md_srcmgr_enabled(svc->sources) == 0);
+    if (none) {
+        if (source >= 0)
+            return md_error_set(err, MD_ENOSOURCE, "source %s: no sources are configured",
+                                md_source_name(source));
+        return src ? md_error_set(err, src, "%s", serr.msg) : 0;
+    }
+    char key[MD_SYMBOL_MAX + 4];
+    snprintf(key, sizeof key, "q|%s", symbol);
+    if (source < 0) {
+        int64_t asked = md_srcmgr_since_ms(svc->sources, key);
+        int fresh = src == 0 && md_now() - when <= max_age_s;
+        int asked_lately = src == 0 && asked >= 0 && asked <= max_age_s * 1000;
+        if (fresh || asked_lately) return 0; /* a closed market is not asked on every request */
+    }
+    md_quote q;
+    md_error ferr;
+    int rc = md_query_fetch_quote(svc, symbol, source, &q, &ferr);
+    if (rc == 0) {
+        memset(out, 0, sizeof *out);
+        out->q = q;
+        out->cache = "miss";
+        out->origin = "source";
+        return 0;
+    }
+    if (rc == MD_ENOTFOUND) md_srcmgr_mark(svc->sources, key); /* an answer: ask again later */
+    if (source < 0 && src == 0) {
+        MD_INFO("query", "serving stored price symbol=%s sources_error=%s", symbol,
+                md_error_code(rc));
+        return 0; /* every source failed: the stored value is still an answer */
+    }
+    return md_error_set(err, rc, "%s", ferr.msg);
+}
+
+int md_query_price(md_services *svc, const char *symbol, int64_t max_age_s, md_price *out,
+                   md_error *err)
+{
+    return md_query_price_from(svc, symbol, max_age_s, -1, out, err);
+}
+
+int md_query_price_stored(md_services *svc, const char *symbol, md_price *out, md_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->cache = "miss";
+    int64_t when;
+    return stored_price(svc, symbol, out, &when, err);
 }
 
 void md_render_price_json(md_buf *b, const md_price *p)

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/workq.h"
 #include "ingest/writer.h"
+#include "sources/offline.h"
 #include "store/store.h"
 
 #include <stddef.h>
@@ -51,6 +52,37 @@ typedef struct md_price {
  * fetched. */
 int md_query_price(md_services *svc, const char *symbol, int64_t max_age_s, md_price *out,
                    md_error *err);
+/* Same, and with source >= 0 (an md_source_id, ?source=NAME) that source alone is asked,
+ * whatever the age of the stored quote, and its error is returned when it fails (no
+ * failover, no fallback to the store). When every source fails, the stored value is the
+ * answer if there is one; otherwise MD_ERATELIMIT (429), MD_ENOTFOUND, MD_ENOSOURCE (503)
+ * with each source's reason. */
+int md_query_price_from(md_services *svc, const char *symbol, int64_t max_age_s, int source,
+                        md_price *out, md_error *err);
+
+/* Where fetched and pushed data goes: a sink (sources/offline.h) that hands quotes and
+ * bars to k->svc->writer (validated, stored, then cache and stream), counting the rows it
+ * accepted and rejected. The callbacks return 0 when every row was accepted, MD_EBAR
+ * when some were rejected (logged), or a store error. One keep per thread that uses it. */
+typedef struct md_query_keep {
+    md_services *svc;
+    size_t accepted, rejected;
+} md_query_keep;
+void md_query_sink(md_query_keep *k, md_services *svc, md_tick_sink *out);
+
+/* Fetches the latest quote through the source manager (source: md_source_id alone, or
+ * -1 for failover) and stores it through the writer. The manager's errors, or
+ * MD_EMALFORMED when the quote fails validation. MD_ENOSOURCE without sources. */
+int md_query_fetch_quote(md_services *svc, const char *symbol, int source, md_quote *out,
+                         md_error *err);
+/* Fetches bars of iv in [start, end) through the manager, in chunks the sources accept
+ * (at most 32 of them, the newest when the range is longer), and stores them through the
+ * writer. *fetched = bars received, *stored = bars accepted by the writer, *answered_by =
+ * the source of the last chunk (each may be NULL). Stops at the first failing chunk and
+ * returns its error (what earlier chunks brought stays stored). */
+int md_query_fetch_bars(md_services *svc, const char *symbol, md_interval iv, int64_t start,
+                        int64_t end, int source, size_t *fetched, size_t *stored,
+                        int *answered_by, md_error *err);
 
 /* Same without asking the sources: the stored quote or the last stored close. */
 int md_query_price_stored(md_services *svc, const char *symbol, md_price *out, md_error *err);

@@ -91,6 +91,18 @@ int md_route_price(md_services *svc, md_http_req *req, md_http_resp *resp, md_er
     if (rc) return rc;
     int64_t max_age;
     if ((rc = parse_max_age(svc, req, &max_age, err))) return rc;
+    const char *sv = md_http_param_get(req, "source");
+    if (sv) { /* one named source: never cached, never on the loop */
+        int source = md_source_parse(sv);
+        if (source < 0 || source == MD_SRC_UNKNOWN)
+            return md_error_set(err, MD_EPARAM, "source: unknown source '%.20s'", sv);
+        if (req->on_loop) return MD_EAGAIN;
+        md_price p;
+        rc = md_query_price_from(svc, sym, max_age, source, &p, err);
+        if (rc) return rc;
+        md_render_price_json(md_http_json(resp, 200), &p);
+        return 0;
+    }
     md_answer a;
     md_answer_init(&a);
     rc = md_query_price_answer(svc, sym, max_age, query_flags(req), &a, err);

@@ -4,6 +4,7 @@
 #include "cache/cache.h"
 #include "core/metrics.h"
 #include "core/timefmt.h"
+#include "sources/manager.h"
 #include "query/quality.h"
 
 #include <string.h>
@@ -33,8 +34,21 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     int64_t t0 = md_mono_ns();
     int store_ok = md_store_ping(svc->store, &e) == 0;
     double store_ms = (double)(md_mono_ns() - t0) / 1e6;
+    /* sources: degraded when every enabled source has its circuit open */
+    size_t src_on = 0, src_open = 0;
+    if (svc->sources) {
+        for (size_t i = 0; i < md_srcmgr_count(svc->sources); i++) {
+            md_srcmgr_info in;
+            if (md_srcmgr_info_at(svc->sources, i, &in) != 0 || !in.enabled) continue;
+            src_on++;
+            src_open += in.circuit == MD_CIRCUIT_OPEN;
+        }
+    }
+    int src_degraded = src_on > 0 && src_open == src_on;
     const char *cache_status = md_cache_status(svc->cache);
-    const char *status = !store_ok ? "down" : strcmp(cache_status, "degraded") == 0 ? "degraded" : "ok";
+    const char *status = !store_ok                                               ? "down"
+                         : src_degraded || strcmp(cache_status, "degraded") == 0 ? "degraded"
+                                                                                  : "ok";
     md_buf *b = md_http_json(resp, store_ok ? 200 : 503);
     md_buf_puts(b, "{\"status\":\"");
     md_buf_puts(b, status);
@@ -65,8 +79,12 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
         }
     }
     md_buf_puts(b, "\"},\"sources\":{\"status\":\"");
-    md_buf_puts(b, svc->sources ? "ok" : "disabled");
-    md_buf_puts(b, "\"},\"stream\":{\"status\":\"");
+    md_buf_puts(b, !svc->sources ? "disabled" : src_degraded ? "degraded" : "ok");
+    md_buf_puts(b, "\",\"enabled\":");
+    md_buf_int(b, (int64_t)src_on);
+    md_buf_puts(b, ",\"circuits_open\":");
+    md_buf_int(b, (int64_t)src_open);
+    md_buf_puts(b, "},\"stream\":{\"status\":\"");
     md_buf_puts(b, svc->hub ? "ok" : "disabled");
     md_buf_puts(b, "\"}}}");
     return 0;
@@ -75,6 +93,7 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
 int md_route_metrics(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
     md_metric_set(MD_M_UPTIME, (double)(md_mono_ms() - svc->started_ms) / 1000.0);
+    if (svc->sources) md_srcmgr_update_metrics(svc->sources); /* open -> half-open by time */
     md_quality_gauge_poke(svc->quality); /* deferred grades, seen by the next scrape */
     if (svc->cache) md_cache_sync_metrics(svc->cache);
     resp->status = 200;

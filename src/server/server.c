@@ -262,7 +262,7 @@ static int write_response(task *t, struct lws *wsi)
     md_http_resp *rs = &t->resp;
     const char *body = rs->ext ? rs->ext : rs->body.data;
     size_t len = rs->ext ? rs->ext_len : rs->body.len;
-    if (t->req.method == MD_HTTP_HEAD) len = 0;
+    int head = t->req.method == MD_HTTP_HEAD; /* headers as for GET (length too), no body */
     unsigned char *start = t->lp->scratch + LWS_PRE, *p = start, *end = start + CHUNK;
     if (!t->headers_sent) {
         if (!rs->status) rs->status = 200;
@@ -291,7 +291,7 @@ static int write_response(task *t, struct lws *wsi)
         char status[8];
         snprintf(status, sizeof status, "%d", rs->status);
         md_metric_add(MD_M_HTTP_REQUESTS, 1, t->req.route ? t->req.route : "(none)", status);
-        if (len == 0) goto done;
+        if (len == 0 || head) goto done;
         lws_callback_on_writable(wsi);
         return 0;
     }

@@ -1,6 +1,7 @@
 /* registry.c - the table of sources: name, key variable, constructor. One row each. */
 #include "sources/registry.h"
 
+#include "sources/offline.h"
 #include "sources/providers.h"
 
 #include <string.h>
@@ -14,6 +15,8 @@ static const md_source_info table[] = {
     {"polygon", "POLYGON_API_KEY", 0, md_polygon_create},
     {"twelvedata", "TWELVE_DATA_API_KEY", 0, md_twelvedata_create},
     /* -- offline sources (replay, simulator): one row each below -- */
+    {"replay", NULL, 1, md_replay_new},
+    {"simulator", NULL, 1, md_simulator_new},
 };
 
 size_t md_source_count(void)

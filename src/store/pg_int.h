@@ -168,6 +168,9 @@ int64_t md_pg__span_next(int span, int64_t lo);
 /* -- pg_write.c ------------------------------------------------------------------------------- */
 
 int md_pg__put_bars(md_store *base, const md_series *series, size_t n_series, md_error *err);
+/* put_bars plus bulk-load marks upserted in the same transaction. */
+int md_pg__put_bars_marked(md_store *base, const md_series *series, size_t n_series,
+                           const md_load_mark *marks, size_t n_marks, md_error *err);
 int md_pg__put_quote(md_store *base, const md_quote *q, md_error *err);
 int md_pg__meta_set(md_store *base, const char *const *keys, const char *const *vals, size_t n,
                     md_error *err);

@@ -91,8 +91,20 @@ static int mig_1(md_pg_store *st, md_pg_conn *c, md_error *err)
     return rc;
 }
 
-/* 2: quality findings (one per bar and rule, the rule by its code) and live marks */
+/* 2: bulk-load checkpoints (store.h md_load_mark), written in the transaction of the rows
+ * they cover */
 static int mig_2(md_pg_store *st, md_pg_conn *c, md_error *err)
+{
+    (void)st;
+    return exec(c, "CREATE TABLE load_marks(path text COLLATE \"C\" PRIMARY KEY,"
+                   " size bigint NOT NULL, mtime_ns bigint NOT NULL, byte_offset bigint NOT NULL,"
+                   " lines bigint NOT NULL, row_count bigint NOT NULL, rejected bigint NOT NULL,"
+                   " iv smallint NOT NULL, done smallint NOT NULL,"
+                   " updated_at timestamptz NOT NULL DEFAULT now())", err);
+}
+
+/* 3: quality findings (one per bar and rule, the rule by its code) and live marks */
+static int mig_3(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
     (void)st;
     return exec(c,
@@ -109,7 +121,7 @@ static int mig_2(md_pg_store *st, md_pg_conn *c, md_error *err)
 }
 
 typedef int (*migration_fn)(md_pg_store *st, md_pg_conn *c, md_error *err);
-static const migration_fn migrations[] = {mig_1, mig_2};
+static const migration_fn migrations[] = {mig_1, mig_2, mig_3};
 
 int md_pg_schema_version(void)
 {

@@ -14,7 +14,8 @@
  * it is the same upsert at COPY speed. Should a concurrent writer insert into the range
  * between the check and the COPY, the primary key rejects the COPY (23505) and the batch
  * goes through the staging path instead. Duplicate keys inside one call are resolved before
- * sending, the last one winning as in the sqlite backend. */
+ * sending, the last one winning as in the sqlite backend. Bulk-load marks (store.h) given
+ * with a batch are upserted before its COMMIT, so they hold exactly when its rows do. */
 #include "store/pg_int.h"
 
 #include "core/log.h"
@@ -137,6 +138,8 @@ typedef struct put_args {
     md_pg_buf copy;
     int direct_failed;
     int reloaded;
+    const md_load_mark *marks;
+    size_t n_marks;
 } put_args;
 
 static int cmp_ws(const void *a, const void *b)
@@ -256,11 +259,39 @@ static int series_add(put_args *a, md_pg_conn *c, md_error *err)
     return rc;
 }
 
+static int write_marks(md_pg_conn *c, const put_args *a, md_error *err)
+{
+    for (size_t i = 0; i < a->n_marks; i++) {
+        const md_load_mark *m = &a->marks[i];
+        md_pg_params p = {0};
+        md_pg__p_text(&p, m->path);
+        md_pg__p_i64(&p, m->size);
+        md_pg__p_i64(&p, m->mtime_ns);
+        md_pg__p_i64(&p, m->offset);
+        md_pg__p_i64(&p, m->lines);
+        md_pg__p_i64(&p, m->rows);
+        md_pg__p_i64(&p, m->rejected);
+        md_pg__p_i16(&p, m->interval);
+        md_pg__p_i16(&p, m->done ? 1 : 0);
+        PGresult *r = NULL;
+        int rc = md_pg__run(c, "mark_put", &p, &r, "write load mark", err);
+        PQclear(r);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int write_batch(md_pg_store *st, md_pg_conn *c, put_args *a, md_error *err)
 {
     char state[6] = "";
     int rc = md_pg__exec(c, "BEGIN", "begin", err);
     if (rc) return rc;
+    if (a->n_ws == 0) { /* marks only */
+        rc = write_marks(c, a, err);
+        if (rc == 0) rc = md_pg__exec(c, "COMMIT", "commit", err);
+        if (rc) md_pg__rollback(c);
+        return rc;
+    }
     int direct = st->opt.pg_direct_copy && !a->direct_failed;
     if (direct) {
         int empty = 0;
@@ -295,6 +326,8 @@ static int write_batch(md_pg_store *st, md_pg_conn *c, put_args *a, md_error *er
         PQclear(r);
         if (rc) goto fail;
     }
+    rc = write_marks(c, a, err);
+    if (rc) goto fail;
     rc = md_pg__exec(c, "COMMIT", "commit", err);
     if (rc == 0) return 0;
 fail:
@@ -332,7 +365,8 @@ static int w_put_bars(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     return rc;
 }
 
-int md_pg__put_bars(md_store *base, const md_series *series, size_t n_series, md_error *err)
+static int put_bars(md_store *base, const md_series *series, size_t n_series,
+                    const md_load_mark *marks, size_t n_marks, md_error *err)
 {
     md_pg_store *st = (md_pg_store *)base;
     if (st->opt.read_only) return md_error_set(err, MD_ESTORE, "store opened read-only");
@@ -348,9 +382,11 @@ int md_pg__put_bars(md_store *base, const md_series *series, size_t n_series, md
             return md_error_set(err, MD_EINVAL, "bad interval for %s", series[i].symbol);
         total += series[i].n;
     }
-    if (total == 0) return 0;
+    if (total == 0 && n_marks == 0) return 0;
     put_args a = {0};
-    a.ws = md_calloc(n_series, sizeof *a.ws);
+    a.marks = marks;
+    a.n_marks = n_marks;
+    a.ws = md_calloc(n_series ? n_series : 1, sizeof *a.ws);
     for (size_t i = 0; i < n_series; i++) {
         a.ws[i].symbol = series[i].symbol;
         a.ws[i].iv = (int)series[i].iv;
@@ -381,6 +417,17 @@ int md_pg__put_bars(md_store *base, const md_series *series, size_t n_series, md
     md_free(a.spans);
     md_pg__buf_free(&a.copy);
     return rc < 0 ? rc : (int)total;
+}
+
+int md_pg__put_bars(md_store *base, const md_series *series, size_t n_series, md_error *err)
+{
+    return put_bars(base, series, n_series, NULL, 0, err);
+}
+
+int md_pg__put_bars_marked(md_store *base, const md_series *series, size_t n_series,
+                           const md_load_mark *marks, size_t n_marks, md_error *err)
+{
+    return put_bars(base, series, n_series, marks, n_marks, err);
 }
 
 /* -- quotes ------------------------------------------------------------------------------------- */

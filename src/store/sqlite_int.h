@@ -22,6 +22,8 @@ typedef struct md_sqlite_store {
     pthread_mutex_t wlock; /* guards wdb and the w_* statements */
     sqlite3 *wdb;
     sqlite3_stmt *w_upsert, *w_ins_symbol, *w_put_quote;
+    /* bulk path: MD_SQLITE_MULTI rows per statement (store_sqlite.c "writes") */
+    sqlite3_stmt *w_multi_lean, *w_multi_full, *w_put_mark;
 
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
@@ -40,6 +42,9 @@ typedef struct md_sqlite_store {
     size_t list_n;
     uint64_t list_gen;
 } md_sqlite_store;
+
+/* Rows per multi-row upsert statement of the bulk write path. */
+#define MD_SQLITE_MULTI 64
 
 md_sqlite_reader *md_sqlite__reader_get(md_sqlite_store *st);
 void md_sqlite__reader_put(md_sqlite_store *st, md_sqlite_reader *r);

@@ -211,6 +211,30 @@ int64_t md_store_count_bars(md_store *st, const char *symbol, md_interval iv, in
     return st->ops->count_bars(st, symbol, iv, start, end, err);
 }
 
+int md_store_has_load_marks(const md_store *st)
+{
+    return st->ops->put_bars_marked != NULL && st->ops->get_load_mark != NULL;
+}
+
+int md_store_put_bars_marked(md_store *st, const md_series *series, size_t n_series,
+                             const md_load_mark *marks, size_t n_marks, md_error *err)
+{
+    if (!md_store_has_load_marks(st)) {
+        size_t total = 0;
+        for (size_t i = 0; i < n_series; i++) total += series[i].n;
+        return total ? st->ops->put_bars(st, series, n_series, err) : 0;
+    }
+    return st->ops->put_bars_marked(st, series, n_series, marks, n_marks, err);
+}
+
+int md_store_get_load_mark(md_store *st, const char *path, md_load_mark *out, md_error *err)
+{
+    if (!md_store_has_load_marks(st))
+        return md_error_set(err, MD_ENODATA, "the %s store keeps no load checkpoints",
+                            st->ops->kind);
+    return st->ops->get_load_mark(st, path, out, err);
+}
+
 /* -- quality findings ------------------------------------------------------------------------ */
 
 static int unsupported(const md_store *st, md_error *err)

@@ -116,6 +116,38 @@ int md_store_list_symbols(md_store *st, md_symbol_info **out, md_error *err);
 int64_t md_store_count_bars(md_store *st, const char *symbol, md_interval iv, int64_t start,
                             int64_t end, md_error *err);
 
+/* -- bulk-load checkpoints ----------------------------------------------------------------- */
+
+/* How far a bulk load (`mdagent load`) got through one input file. A mark is written in the
+ * same transaction as the rows it covers, so after a crash (kill -9, power loss) the store
+ * holds exactly the rows up to its mark and the load resumes from there without losing or
+ * duplicating a row. Files are keyed by absolute path; size and mtime tell whether the
+ * file changed since (then it is loaded again from the start). */
+typedef struct md_load_mark {
+    const char *path;  /* absolute path, the key */
+    int64_t size;      /* file size in bytes */
+    int64_t mtime_ns;  /* modification time, nanoseconds since the epoch */
+    int64_t offset;    /* input bytes consumed (decompressed bytes for .gz), at a line start */
+    int64_t lines;     /* lines consumed, the header included */
+    int64_t rows;      /* data rows read so far */
+    int64_t rejected;  /* of which rejected */
+    int interval;      /* md_interval the rows are stored under; -1 while unknown */
+    int done;          /* 1 when the whole file is loaded */
+} md_load_mark;
+
+/* 1 when the backend keeps load marks (both SQLite and PostgreSQL do; a backend without them
+ * stores the bars of md_store_put_bars_marked and drops the marks). */
+int md_store_has_load_marks(const md_store *st);
+
+/* md_store_put_bars plus the marks, upserted in the same transaction: either the bars and
+ * the marks are stored, or nothing is. n_series may be 0 (marks only). Returns the number of
+ * rows written or an error. */
+int md_store_put_bars_marked(md_store *st, const md_series *series, size_t n_series,
+                             const md_load_mark *marks, size_t n_marks, md_error *err);
+
+/* Reads the mark of path into *out (out->path = path). MD_ENODATA when there is none (or the
+ * backend keeps no marks). */
+int md_store_get_load_mark(md_store *st, const char *path, md_load_mark *out, md_error *err);
 /* -- quality findings (quality/quality.h) --------------------------------------------------
  * Findings are kept per (symbol, interval, ts, rule): a newer finding of the same rule on
  * the same bar replaces the older one. Backends without these return MD_ESTORE saying so. */

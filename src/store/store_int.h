@@ -41,6 +41,10 @@ typedef struct md_store_ops {
     int (*meta_set)(md_store *st, const char *const *keys, const char *const *vals, size_t n,
                     md_error *err);
 
+    /* Optional: bulk-load marks (store.h md_load_mark). NULL: marks are not kept. */
+    int (*put_bars_marked)(md_store *st, const md_series *s, size_t n, const md_load_mark *m,
+                           size_t n_marks, md_error *err);
+    int (*get_load_mark)(md_store *st, const char *path, md_load_mark *out, md_error *err);
     /* Quality findings and live marks (store.h); NULL: not supported by the backend. */
     int (*put_quality_events)(md_store *st, const char *symbol, md_interval iv,
                               const md_qevent *ev, size_t n, const int64_t *clear_ts,

@@ -144,7 +144,7 @@ void md_pg__rollback(md_pg_conn *c)
 typedef struct stmt_def {
     const char *name, *sql;
     int n;
-    Oid types[8];
+    Oid types[MD_PG_MAX_PARAMS];
 } stmt_def;
 
 /* Aggregation of one stored interval into coarser buckets (see md_store_get_bars_agg): the
@@ -198,6 +198,8 @@ static const stmt_def read_stmts[] = {
                     " FROM quotes q JOIN symbols s ON s.id = q.symbol_id ORDER BY s.symbol",
      0, {0}},
     {"meta_get", "SELECT value FROM meta WHERE key = $1", 1, {MD_PG_TEXTOID}},
+    {"mark_get", "SELECT size, mtime_ns, byte_offset, lines, row_count, rejected, iv, done"
+                 " FROM load_marks WHERE path = $1", 1, {MD_PG_TEXTOID}},
 };
 
 /* Buckets: 1970-01-05 is a Monday and a multiple of every fixed interval up to a week. */
@@ -259,6 +261,15 @@ static const stmt_def write_stmts[] = {
     {"meta_set", "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT (key) DO UPDATE"
                  " SET value = EXCLUDED.value", 2, {MD_PG_TEXTOID, MD_PG_TEXTOID}},
     {"meta_del", "DELETE FROM meta WHERE key = $1", 1, {MD_PG_TEXTOID}},
+    {"mark_put", "INSERT INTO load_marks(path, size, mtime_ns, byte_offset, lines, row_count,"
+                 " rejected, iv, done) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                 " ON CONFLICT (path) DO UPDATE SET size = EXCLUDED.size,"
+                 " mtime_ns = EXCLUDED.mtime_ns, byte_offset = EXCLUDED.byte_offset,"
+                 " lines = EXCLUDED.lines, row_count = EXCLUDED.row_count,"
+                 " rejected = EXCLUDED.rejected, iv = EXCLUDED.iv, done = EXCLUDED.done,"
+                 " updated_at = now()",
+     9, {MD_PG_TEXTOID, MD_PG_INT8OID, MD_PG_INT8OID, MD_PG_INT8OID, MD_PG_INT8OID, MD_PG_INT8OID,
+         MD_PG_INT8OID, MD_PG_INT2OID, MD_PG_INT2OID}},
 };
 
 static int prepare_all(md_pg_conn *c, const stmt_def *defs, size_t n, md_error *err)
@@ -802,6 +813,45 @@ static int pg_meta_get(md_store *base, const char *key, char *val, size_t n, md_
     return md_pg__with_conn((md_pg_store *)base, w_meta_get, &a, err);
 }
 
+typedef struct mark_args {
+    const char *path;
+    md_load_mark *out;
+} mark_args;
+
+static int w_mark_get(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    (void)st;
+    mark_args *a = arg;
+    md_pg_params p = {0};
+    md_pg__p_text(&p, a->path);
+    PGresult *r = NULL;
+    int rc = md_pg__run(c, "mark_get", &p, &r, "read load mark", err);
+    if (rc) return rc;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return md_error_set(err, MD_ENODATA, "no load mark for %s", a->path);
+    }
+    md_load_mark *m = a->out;
+    memset(m, 0, sizeof *m);
+    m->path = a->path;
+    m->size = md_pg__get_i64(r, 0, 0);
+    m->mtime_ns = md_pg__get_i64(r, 0, 1);
+    m->offset = md_pg__get_i64(r, 0, 2);
+    m->lines = md_pg__get_i64(r, 0, 3);
+    m->rows = md_pg__get_i64(r, 0, 4);
+    m->rejected = md_pg__get_i64(r, 0, 5);
+    m->interval = md_pg__get_i16(r, 0, 6);
+    m->done = md_pg__get_i16(r, 0, 7);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_get_load_mark(md_store *base, const char *path, md_load_mark *out, md_error *err)
+{
+    mark_args a = {path, out};
+    return md_pg__with_conn((md_pg_store *)base, w_mark_get, &a, err);
+}
+
 const md_store_ops md_store_pg_ops = {
     .kind = "postgresql",
     .open = pg_open,
@@ -819,6 +869,8 @@ const md_store_ops md_store_pg_ops = {
     .list_quotes = pg_list_quotes,
     .meta_get = pg_meta_get,
     .meta_set = md_pg__meta_set,
+    .put_bars_marked = md_pg__put_bars_marked,
+    .get_load_mark = pg_get_load_mark,
     .put_quality_events = md_pg__put_quality_events,
     .get_quality_events = md_pg__get_quality_events,
     .count_quality_events = md_pg__count_quality_events,

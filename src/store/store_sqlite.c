@@ -9,6 +9,7 @@
 #include "store/store_int.h"
 #include "store/sqlite_int.h"
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -46,7 +47,12 @@ static const char *migrations[] = {
     " updated_at INTEGER NOT NULL);",
     /* 2: key/value rows kept in the store (migration checkpoints) */
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
-    /* 3: quality findings (one per bar and rule) and live marks */
+    /* 3: bulk-load checkpoints (store.h md_load_mark), written with the rows they cover */
+    "CREATE TABLE load_marks(path TEXT NOT NULL PRIMARY KEY, size INTEGER NOT NULL,"
+    " mtime_ns INTEGER NOT NULL, offset INTEGER NOT NULL, lines INTEGER NOT NULL,"
+    " rows INTEGER NOT NULL, rejected INTEGER NOT NULL, interval INTEGER NOT NULL,"
+    " done INTEGER NOT NULL, updated_at INTEGER NOT NULL);",
+    /* 4: quality findings (one per bar and rule) and live marks */
     "CREATE TABLE quality_events(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL,"
     " ts INTEGER NOT NULL, rule TEXT NOT NULL, severity REAL NOT NULL, value REAL, threshold REAL,"
     " source INTEGER NOT NULL, other_source INTEGER NOT NULL, detail TEXT NOT NULL,"
@@ -126,7 +132,11 @@ static int open_conn(const char *path, int busy_ms, int readonly, sqlite3 **out,
     sqlite3_busy_timeout(db, busy_ms);
     sqlite3_extended_result_codes(db, 0);
     if (!readonly) {
-        rc = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
+        /* 16 KiB pages for a new store (no effect on an existing one): bulk loads of
+         * minute bars write ~13% less CPU per row than with 4 KiB pages, and range reads
+         * touch fewer pages (bench/README.md) */
+        rc = exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                  err);
         if (rc) {
             sqlite3_close(db);
             return rc;
@@ -314,6 +324,44 @@ static const char *SQL_UPSERT_BAR =
     "low=excluded.low,close=excluded.close,volume=excluded.volume,vwap=excluded.vwap,"
     "trades=excluded.trades,source=excluded.source,quality=excluded.quality";
 
+/* The bulk path. A series is written MD_SQLITE_MULTI rows per statement,
+ *   INSERT INTO bars(...) VALUES(?1,?2,?4,...),(?1,?2,?10,...),... ON CONFLICT ... DO UPDATE
+ * which pays the per-statement cost (reset, step, VDBE start) once per 64 rows: about 1.7x
+ * the rows/s of one statement per row (bench/README.md). The "lean" form shares symbol_id,
+ * interval and source between its rows and writes NULL for vwap, trades and quality, so a
+ * row binds 6 values instead of 12 - the usual CSV load; the "full" form binds every
+ * column. What is left of a series (< 64 rows) goes through the single-row upsert. The
+ * conflict clause is the single-row one, so both paths have the same upsert semantics. The
+ * SQL text is generated once at open from placeholders only: values are always bound. */
+#define UPSERT_SET                                                                             \
+    " ON CONFLICT(symbol_id,interval,ts) DO UPDATE SET open=excluded.open,high=excluded.high," \
+    "low=excluded.low,close=excluded.close,volume=excluded.volume,vwap=excluded.vwap,"         \
+    "trades=excluded.trades,source=excluded.source,quality=excluded.quality"
+
+static sqlite3_stmt *prep_multi(sqlite3 *db, int lean)
+{
+    md_buf b;
+    md_buf_init(&b);
+    md_buf_puts(&b, "INSERT INTO bars(symbol_id,interval,ts,open,high,low,close,volume,vwap,"
+                    "trades,source,quality) VALUES");
+    for (int k = 0; k < MD_SQLITE_MULTI; k++) {
+        if (lean) {
+            int p = 4 + 6 * k;
+            md_buf_printf(&b, "%s(?1,?2,?%d,?%d,?%d,?%d,?%d,?%d,NULL,NULL,?3,NULL)", k ? "," : "",
+                          p, p + 1, p + 2, p + 3, p + 4, p + 5);
+        } else {
+            int p = 3 + 10 * k;
+            md_buf_printf(&b, "%s(?1,?2,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d)", k ? "," : "", p,
+                          p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9);
+        }
+    }
+    md_buf_puts(&b, UPSERT_SET);
+    md_buf_putc(&b, 0);
+    sqlite3_stmt *s = prep(db, b.data);
+    md_buf_deinit(&b);
+    return s;
+}
+
 static void sqlite_close(md_store *base);
 
 static int sqlite_open(const char *url, const md_store_options *opt, md_store **out,
@@ -346,7 +394,16 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
         " ts=excluded.ts,price=excluded.price,volume=excluded.volume,bid=excluded.bid,"
         "ask=excluded.ask,source=excluded.source,quality=excluded.quality,"
         "updated_at=excluded.updated_at WHERE excluded.ts>=quotes.ts");
-    if (!st->w_upsert || !st->w_ins_symbol || !st->w_put_quote) {
+    st->w_multi_lean = prep_multi(st->wdb, 1);
+    st->w_multi_full = prep_multi(st->wdb, 0);
+    st->w_put_mark = prep(st->wdb,
+        "INSERT INTO load_marks(path,size,mtime_ns,offset,lines,rows,rejected,interval,done,"
+        "updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) ON CONFLICT(path) DO UPDATE SET"
+        " size=excluded.size,mtime_ns=excluded.mtime_ns,offset=excluded.offset,"
+        "lines=excluded.lines,rows=excluded.rows,rejected=excluded.rejected,"
+        "interval=excluded.interval,done=excluded.done,updated_at=excluded.updated_at");
+    if (!st->w_upsert || !st->w_ins_symbol || !st->w_put_quote || !st->w_multi_lean ||
+        !st->w_multi_full || !st->w_put_mark) {
         sqlite_close(&st->base);
         return md_error_set(err, MD_ESTORE, "cannot prepare write statements");
     }
@@ -376,6 +433,9 @@ static void sqlite_close(md_store *base)
     sqlite3_finalize(st->w_upsert);
     sqlite3_finalize(st->w_ins_symbol);
     sqlite3_finalize(st->w_put_quote);
+    sqlite3_finalize(st->w_multi_lean);
+    sqlite3_finalize(st->w_multi_full);
+    sqlite3_finalize(st->w_put_mark);
     if (st->wdb) {
         /* fold the WAL back into the database file on a clean close */
         sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -413,10 +473,100 @@ static void bind_opt_double(sqlite3_stmt *s, int i, double v)
         sqlite3_bind_double(s, i, v);
 }
 
-static int sqlite_put_bars(md_store *base, const md_series *series, size_t n_series,
-                           md_error *err)
+static void bind_bar_full(sqlite3_stmt *s, int p, const md_bar *b)
 {
-    md_sqlite_store *st = (md_sqlite_store *)base;
+    sqlite3_bind_int64(s, p, b->ts);
+    sqlite3_bind_double(s, p + 1, b->open);
+    sqlite3_bind_double(s, p + 2, b->high);
+    sqlite3_bind_double(s, p + 3, b->low);
+    sqlite3_bind_double(s, p + 4, b->close);
+    sqlite3_bind_double(s, p + 5, b->volume);
+    bind_opt_double(s, p + 6, b->vwap);
+    if (b->trades >= 0)
+        sqlite3_bind_int64(s, p + 7, b->trades);
+    else
+        sqlite3_bind_null(s, p + 7);
+    sqlite3_bind_int(s, p + 8, b->source);
+    if (b->quality >= 0)
+        sqlite3_bind_double(s, p + 9, b->quality);
+    else
+        sqlite3_bind_null(s, p + 9);
+}
+
+static int is_lean(const md_bar *b, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!isnan(b[k].vwap) || b[k].trades >= 0 || b[k].quality >= 0 || b[k].source != b[0].source)
+            return 0;
+    return 1;
+}
+
+/* Writes one series inside the caller's transaction. */
+static int write_series(md_sqlite_store *st, const md_series *se, int64_t sid, md_error *err)
+{
+    size_t i = 0;
+    while (se->n - i >= MD_SQLITE_MULTI) {
+        const md_bar *b = se->bars + i;
+        sqlite3_stmt *s;
+        if (is_lean(b, MD_SQLITE_MULTI)) {
+            s = st->w_multi_lean;
+            sqlite3_bind_int64(s, 1, sid);
+            sqlite3_bind_int(s, 2, (int)se->iv);
+            sqlite3_bind_int(s, 3, b[0].source);
+            for (int k = 0, p = 4; k < MD_SQLITE_MULTI; k++, p += 6) {
+                sqlite3_bind_int64(s, p, b[k].ts);
+                sqlite3_bind_double(s, p + 1, b[k].open);
+                sqlite3_bind_double(s, p + 2, b[k].high);
+                sqlite3_bind_double(s, p + 3, b[k].low);
+                sqlite3_bind_double(s, p + 4, b[k].close);
+                sqlite3_bind_double(s, p + 5, b[k].volume);
+            }
+        } else {
+            s = st->w_multi_full;
+            sqlite3_bind_int64(s, 1, sid);
+            sqlite3_bind_int(s, 2, (int)se->iv);
+            for (int k = 0; k < MD_SQLITE_MULTI; k++) bind_bar_full(s, 3 + 10 * k, &b[k]);
+        }
+        int src = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (src != SQLITE_DONE) return db_fail(err, st->wdb, src, "upsert bars");
+        i += MD_SQLITE_MULTI;
+    }
+    sqlite3_stmt *s = st->w_upsert;
+    for (; i < se->n; i++) {
+        sqlite3_bind_int64(s, 1, sid);
+        sqlite3_bind_int(s, 2, (int)se->iv);
+        bind_bar_full(s, 3, &se->bars[i]);
+        int src = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (src != SQLITE_DONE) return db_fail(err, st->wdb, src, "upsert bar");
+    }
+    return 0;
+}
+
+static int write_mark(md_sqlite_store *st, const md_load_mark *m, md_error *err)
+{
+    sqlite3_stmt *s = st->w_put_mark;
+    sqlite3_bind_text(s, 1, m->path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, m->size);
+    sqlite3_bind_int64(s, 3, m->mtime_ns);
+    sqlite3_bind_int64(s, 4, m->offset);
+    sqlite3_bind_int64(s, 5, m->lines);
+    sqlite3_bind_int64(s, 6, m->rows);
+    sqlite3_bind_int64(s, 7, m->rejected);
+    sqlite3_bind_int(s, 8, m->interval);
+    sqlite3_bind_int(s, 9, m->done ? 1 : 0);
+    sqlite3_bind_int64(s, 10, md_now());
+    int src = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return src == SQLITE_DONE ? 0 : db_fail(err, st->wdb, src, "write load mark");
+}
+
+/* Bars and marks in one transaction. */
+static int put_tx(md_sqlite_store *st, const md_series *series, size_t n_series,
+                  const md_load_mark *marks, size_t n_marks, md_error *err)
+{
     pthread_mutex_lock(&st->wlock);
     int rc = exec(st->wdb, "BEGIN IMMEDIATE", err);
     if (rc) {
@@ -424,44 +574,18 @@ static int sqlite_put_bars(md_store *base, const md_series *series, size_t n_ser
         return rc;
     }
     int64_t written = 0;
-    sqlite3_stmt *s = st->w_upsert;
     for (size_t k = 0; k < n_series && rc == 0; k++) {
         const md_series *se = &series[k];
+        if (se->n == 0) continue;
         int64_t sid = md_sqlite__symbol_id_create(st, se->symbol, err);
         if (sid < 0) {
             rc = (int)sid;
             break;
         }
-        for (size_t i = 0; i < se->n; i++) {
-            const md_bar *b = &se->bars[i];
-            sqlite3_reset(s);
-            sqlite3_bind_int64(s, 1, sid);
-            sqlite3_bind_int(s, 2, (int)se->iv);
-            sqlite3_bind_int64(s, 3, b->ts);
-            sqlite3_bind_double(s, 4, b->open);
-            sqlite3_bind_double(s, 5, b->high);
-            sqlite3_bind_double(s, 6, b->low);
-            sqlite3_bind_double(s, 7, b->close);
-            sqlite3_bind_double(s, 8, b->volume);
-            bind_opt_double(s, 9, b->vwap);
-            if (b->trades >= 0)
-                sqlite3_bind_int64(s, 10, b->trades);
-            else
-                sqlite3_bind_null(s, 10);
-            sqlite3_bind_int(s, 11, b->source);
-            if (b->quality >= 0)
-                sqlite3_bind_double(s, 12, b->quality);
-            else
-                sqlite3_bind_null(s, 12);
-            int src = sqlite3_step(s);
-            if (src != SQLITE_DONE) {
-                rc = db_fail(err, st->wdb, src, "upsert bar");
-                break;
-            }
-            written++;
-        }
+        rc = write_series(st, se, sid, err);
+        if (rc == 0) written += (int64_t)se->n;
     }
-    sqlite3_reset(s);
+    for (size_t k = 0; k < n_marks && rc == 0; k++) rc = write_mark(st, &marks[k], err);
     if (rc == 0) rc = exec(st->wdb, "COMMIT", err);
     if (rc) {
         exec(st->wdb, "ROLLBACK", NULL);
@@ -475,6 +599,55 @@ static int sqlite_put_bars(md_store *base, const md_series *series, size_t n_ser
     }
     pthread_mutex_unlock(&st->wlock);
     return rc ? rc : (int)written;
+}
+
+static int sqlite_put_bars(md_store *base, const md_series *series, size_t n_series,
+                           md_error *err)
+{
+    return put_tx((md_sqlite_store *)base, series, n_series, NULL, 0, err);
+}
+
+static int sqlite_put_bars_marked(md_store *base, const md_series *series, size_t n_series,
+                                  const md_load_mark *marks, size_t n_marks, md_error *err)
+{
+    return put_tx((md_sqlite_store *)base, series, n_series, marks, n_marks, err);
+}
+
+static int sqlite_get_load_mark(md_store *base, const char *path, md_load_mark *out,
+                                md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(r->db, "SELECT size,mtime_ns,offset,lines,rows,rejected,interval,"
+                                       "done FROM load_marks WHERE path=?1", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_fail(err, r->db, rc, "read load mark");
+        md_sqlite__reader_put(st, r);
+        return rc;
+    }
+    sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+    int src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->path = path;
+        out->size = sqlite3_column_int64(s, 0);
+        out->mtime_ns = sqlite3_column_int64(s, 1);
+        out->offset = sqlite3_column_int64(s, 2);
+        out->lines = sqlite3_column_int64(s, 3);
+        out->rows = sqlite3_column_int64(s, 4);
+        out->rejected = sqlite3_column_int64(s, 5);
+        out->interval = sqlite3_column_int(s, 6);
+        out->done = sqlite3_column_int(s, 7);
+        rc = 0;
+    } else if (src == SQLITE_DONE) {
+        rc = md_error_set(err, MD_ENODATA, "no load mark for %s", path);
+    } else {
+        rc = db_fail(err, r->db, src, "read load mark");
+    }
+    sqlite3_finalize(s);
+    md_sqlite__reader_put(st, r);
+    return rc;
 }
 
 static int sqlite_put_quote(md_store *base, const md_quote *q, md_error *err)
@@ -856,6 +1029,8 @@ const md_store_ops md_store_sqlite_ops = {
     .list_quotes = sqlite_list_quotes,
     .meta_get = sqlite_meta_get,
     .meta_set = sqlite_meta_set,
+    .put_bars_marked = sqlite_put_bars_marked,
+    .get_load_mark = sqlite_get_load_mark,
     .put_quality_events = md_sqlite_put_quality_events,
     .get_quality_events = md_sqlite_get_quality_events,
     .count_quality_events = md_sqlite_count_quality_events,

@@ -4,6 +4,7 @@ port with its own store, talk to it with curl, and read the test services' addre
 Environment (set by CTest): MDAGENT_BIN, MDTEST_SRC, MDTEST_STATE, MDTEST_TMP."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +32,43 @@ def services():
     return env
 
 
+def pg_tool(name):
+    """A PostgreSQL client program (psql, pg_ctl) of the fixture's server version."""
+    bindir = services().get("MDTEST_PG_BIN")
+    path = os.path.join(bindir, name) if bindir else ""
+    return path if path and os.path.exists(path) else name
+
+
+def psql(sql, url=None, check=True):
+    """Runs SQL with psql on url (default: the fixture's maintenance database); returns the
+    output rows as text (unaligned, tuples only)."""
+    url = url or services().get("MDTEST_PG_URL")
+    if not url:
+        raise AssertionError("no PostgreSQL fixture (run under ctest: fixture 'services')")
+    p = subprocess.run([pg_tool("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                        "-d", url, "-c", sql], capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise AssertionError(f"psql {sql!r}: {p.stderr}")
+    return p.stdout.strip()
+
+
+def fresh_pg_db(name):
+    """Creates an empty database for one test class (named after it and this process, so
+    parallel tests never share one) and returns its postgresql:// URL."""
+    base = services().get("MDTEST_PG_URL")
+    if not base:
+        raise AssertionError("no PostgreSQL fixture (run under ctest: fixture 'services')")
+    db = re.sub(r"[^a-z0-9_]", "_", f"e2e_{name}_{os.getpid()}".lower())[:60]
+    psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    psql(f"CREATE DATABASE {db}")
+    return base.rsplit("/", 1)[0] + "/" + db
+
+
+def drop_pg_db(url, base=None):
+    db = url.rsplit("/", 1)[1]
+    psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", url=base, check=False)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -40,8 +78,12 @@ def free_port():
 
 
 def clean_env(extra=None):
+    """The environment for the binary: no inherited MDAGENT_* and no data providers (the
+    tests never reach the internet). A test that wants sources sets
+    MDAGENT_SOURCES_PRIORITY in `extra` (or passes --set sources.priority=...)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MDAGENT_") or k == "MDAGENT_BIN"}
     env.pop("MDAGENT_BIN", None)
+    env["MDAGENT_SOURCES_PRIORITY"] = ""
     env.update(extra or {})
     return env
 
@@ -166,15 +208,21 @@ def _tmpdir():
 
 
 class AgentTest(unittest.TestCase):
-    """Base class: one agent per test class, loaded with the sample data."""
+    """Base class: one agent per test class, loaded with the sample data. With pg = True the
+    agent runs on a fresh PostgreSQL database of the test fixture (dropped afterwards)."""
     db = None
+    pg = False
     env = {}
     args = ()
     load_sample = True
 
     @classmethod
     def setUpClass(cls):
-        cls.agent = Agent(db=cls.db, env=cls.env, args=cls.args, name=cls.__name__)
+        db = cls.db
+        cls.pg_db = None
+        if cls.pg:
+            cls.pg_db = db = fresh_pg_db(cls.__name__)
+        cls.agent = Agent(db=db, env=cls.env, args=cls.args, name=cls.__name__)
         if cls.load_sample:
             cls.agent.load(SAMPLE)
         cls.agent.start()
@@ -184,6 +232,8 @@ class AgentTest(unittest.TestCase):
         rc = cls.agent.stop()
         logs = cls.agent.logs()
         cls.agent.cleanup()
+        if cls.pg_db:
+            drop_pg_db(cls.pg_db)
         # a sanitizer report or a crash on shutdown fails the class
         if "ERROR: AddressSanitizer" in logs or "runtime error:" in logs or rc not in (0, None):
             raise AssertionError(f"agent exit {rc} or sanitizer report:\n{logs[-4000:]}")

@@ -13,9 +13,7 @@ import tempfile
 import time
 import unittest
 
-import subprocess
-
-from mdtest import SAMPLE, Agent, AgentTest, run_cli, services
+from mdtest import SAMPLE, Agent, AgentTest, fresh_pg_db, run_cli
 
 DIMS = {"completeness", "accuracy", "timeliness", "consistency", "validity", "uniqueness"}
 KEY = "quality-key-4242"
@@ -227,7 +225,8 @@ class QualityFaults(AgentTest):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="md-qfaults-")
         cls.faults = faulty_copies(cls.tmp)
-        cls.agent = Agent(env=cls.env, name=cls.__name__)
+        cls.pg_db = fresh_pg_db(cls.__name__) if cls.pg else None
+        cls.agent = Agent(db=cls.pg_db, env=cls.env, name=cls.__name__)
         cls.load_out = cls.agent.load(cls.tmp)
         cls.agent.start()
 
@@ -391,73 +390,10 @@ class QualityFaults(AgentTest):
         self.assertEqual(float(m.group(1)), before + 1)
 
 
-def pg_database(name):
-    """A fresh database on the fixture's PostgreSQL; returns its URL (None without one)."""
-    base = services().get("MDTEST_PG_URL")
-    if not base:
-        return None
-    admin = base.rsplit("/", 1)[0] + "/postgres"
-    for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
-        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", admin, "-c", sql], check=True,
-                       capture_output=True, timeout=60)
-    return base.rsplit("/", 1)[0] + "/" + name
-
-
-class QualityPostgres(unittest.TestCase):
-    """The same grades with the PostgreSQL store: findings and live marks live there too."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = pg_database(f"mdq_{os.getpid()}")
-        if not cls.db:
-            raise unittest.SkipTest("no PostgreSQL fixture")
-        cls.tmp = tempfile.mkdtemp(prefix="md-qpg-")
-        cls.faults = faulty_copies(cls.tmp)
-        cls.agent = Agent(db=cls.db, env={"MDAGENT_API_KEYS": KEY}, name="qpg")
-        cls.agent.load(cls.tmp)
-        cls.agent.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.agent.cleanup()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def get_json(self, path):
-        r = self.agent.get(path)
-        self.assertEqual(r.status, 200, r)
-        return r.json()
-
-    def test_grades_match_the_embedded_store(self):
-        ok = self.get_json("/quality/MSFTOK")
-        self.assertEqual(ok["grade"], "A")
-        self.assertEqual(ok["missing_bars"], 4)
-        for sym, (date, rule, dim) in self.faults.items():
-            q = self.get_json(f"/quality/{sym}?issues=100")
-            hits = [i for i in q["issues"] if i["rule"] == rule and i["timestamp"] == date + "T00:00:00Z"]
-            self.assertEqual(len(hits), 1, (sym, q["issues"]))
-            self.assertLess(q["dimensions"][dim], ok["dimensions"][dim], sym)
-        ohlc = self.get_json("/quality/MSFTOHLC")
-        self.assertEqual(ohlc["rejected_bars"], 1)
-        v = self.get_json("/validate/MSFTOHLC")
-        self.assertEqual([f["rule"] for f in v["failures"] if f["kind"] == "rejected"],
-                         ["high_below_low"])
-        r = self.get_json("/quality/report")
-        self.assertEqual(r["symbols"][-1]["symbol"], "MSFTOK")
-
-    def test_ingested_disagreement_and_live_mark(self):
-        auth = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-        bar = {"symbol": "PGSRC", "interval": "1d", "timestamp": "2024-03-01", "open": 100,
-               "high": 101, "low": 99, "close": 100.5, "volume": 1000, "source": "yahoo"}
-        self.assertEqual(self.agent.post("/ingest/bars", json.dumps({"bars": [bar]}), headers=auth).status, 200)
-        other = dict(bar, source="polygon", close=103.5, high=104)
-        self.assertEqual(self.agent.post("/ingest/bars", json.dumps({"bars": [other]}), headers=auth).status, 200)
-        q = self.get_json("/quality/PGSRC")
-        self.assertEqual(q["issue_counts"].get("source_disagreement"), 1, q)
-        now = int(time.time()) // 60 * 60
-        bars = [{"symbol": "PGLIVE", "interval": "1m", "timestamp": now - 60 * (k + 1), "open": 10,
-                 "high": 10.1, "low": 9.9, "close": 10 + (k % 2) * 0.05, "volume": 5} for k in range(20)]
-        self.assertEqual(self.agent.post("/ingest/bars", json.dumps({"bars": bars}), headers=auth).status, 200)
-        self.assertTrue(self.get_json("/quality/PGLIVE?interval=1m")["live"])
+class QualityFaultsPostgres(QualityFaults):
+    """The same faults, loads and ingests with the PostgreSQL store: findings and live marks
+    are kept there too (store/pg_quality.c)."""
+    pg = True
 
 
 class ValidateOnly(unittest.TestCase):
@@ -470,8 +406,7 @@ class ValidateOnly(unittest.TestCase):
                         "--validate-only", "--db", db, "--quiet")
             err = p.stderr
             rows = read_rows("MSFT")
-            spike_line = index_of(rows, "2001-03-01") + 2  # header is line 1
-            self.assertRegex(err, rf"MSFTSPIKE\.csv:{spike_line}: price_jump: close ")
+            self.assertRegex(err, r"MSFTSPIKE\.csv: MSFTSPIKE 2001-03-01T00:00:00Z: price_jump: close ")
             ohlc_line = index_of(rows, "2001-02-01") + 2
             self.assertRegex(err, rf"MSFTOHLC\.csv:{ohlc_line}: high .* < low")
             m = re.search(r"quality MSFTSPIKE 1d: (\S+) \(([\d.]+)\) over 249 bars:.*price_jump 2", err)

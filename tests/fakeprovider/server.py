@@ -29,6 +29,9 @@ Scenarios chosen by the symbol, for every provider:
     E500/E503  500 / 503 with an HTML body
     EMPTY      200 with an empty body
     BIG        a 200 KB JSON body (for the size limit)
+A base URL of the form http://127.0.0.1:<n>/<provider>/_mode/<SCENARIO> makes every
+request to that provider play SCENARIO whatever the symbol (failover tests: one provider
+broken, the others answering normally).
 Keys: keyed providers answer their documented 401-style error when the key is missing or
 contains "invalid". Every request is recorded; GET /_requests returns them as JSON.
 """
@@ -105,9 +108,15 @@ class Handler(BaseHTTPRequestHandler):
             REQUESTS.append(self.path)
         parts = [p for p in path.split("/") if p]
         prefix = ""
+        self.mode = None
         if parts and parts[0] in PROVIDERS:
             prefix = "/" + parts[0]
             provider, parts = parts[0], parts[1:]
+            if len(parts) >= 2 and parts[0] == "_mode" and parts[1] in SCENARIOS:
+                # /<provider>/_mode/<SCENARIO>/...: every request plays that scenario
+                self.mode = parts[1]
+                prefix += "/_mode/" + parts[1]
+                parts = parts[2:]
         else:
             provider = guess_provider(parts, q)
         self.base = "http://127.0.0.1:%d%s" % (self.server.server_address[1], prefix)
@@ -125,6 +134,8 @@ class Handler(BaseHTTPRequestHandler):
     # -- scenarios ------------------------------------------------------------------------
     def scenario(self, provider, sym, normal, ratelimit_body):
         """Handles the scenario symbols; normal() returns the regular answer bytes."""
+        if self.mode:
+            sym = self.mode
         if sym not in SCENARIOS:
             return
         if sym == "RATELIMIT":

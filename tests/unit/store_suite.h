@@ -628,4 +628,107 @@ SUITE_TEST(concurrent_writers_and_readers)
     }
 }
 
+/* -- the bulk path and load marks ----------------------------------------------------------- */
+
+SUITE_TEST(bulk_chunks_keep_every_field_lean_and_full)
+{
+    /* 200 bars: three 64-row statements and a tail of 8 single rows */
+    md_bar a[200];
+    for (int i = 0; i < 200; i++) a[i] = B(i * 60, 10 + i, 11 + i, 9 + i, 10.5 + i, i);
+    put("BULK", MD_IV_1M, a, 200);
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    cr_assert_eq(md_store_get_bars(st, "BULK", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL), 200);
+    for (int i = 0; i < 200; i++) {
+        cr_assert_eq(v.v[i].ts, i * 60);
+        cr_assert_eq(v.v[i].open, 10 + i);
+        cr_assert_eq(v.v[i].high, 11 + i);
+        cr_assert_eq(v.v[i].low, 9 + i);
+        cr_assert_eq(v.v[i].close, 10.5 + i);
+        cr_assert_eq(v.v[i].volume, i);
+        cr_assert(isnan(v.v[i].vwap));
+        cr_assert_eq(v.v[i].trades, -1);
+        cr_assert_eq(v.v[i].quality, -1);
+        cr_assert_eq(v.v[i].source, MD_SRC_CSV);
+    }
+    /* the same keys again with every optional field set: upserted, never duplicated */
+    for (int i = 0; i < 200; i++) {
+        a[i].vwap = 10.25 + i;
+        a[i].trades = 1000 + i;
+        a[i].quality = 90;
+        a[i].source = i % 2 ? MD_SRC_YAHOO : MD_SRC_POLYGON;
+        a[i].close = 10.75 + i;
+    }
+    put("BULK", MD_IV_1M, a, 200);
+    v.n = 0;
+    cr_assert_eq(md_store_get_bars(st, "BULK", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL), 200);
+    for (int i = 0; i < 200; i++) {
+        cr_assert_eq(v.v[i].close, 10.75 + i);
+        cr_assert_eq(v.v[i].vwap, 10.25 + i);
+        cr_assert_eq(v.v[i].trades, 1000 + i);
+        cr_assert_eq(v.v[i].quality, 90);
+        cr_assert_eq(v.v[i].source, i % 2 ? MD_SRC_YAHOO : MD_SRC_POLYGON);
+    }
+    md_bar_vec_deinit(&v);
+}
+
+SUITE_TEST(bulk_chunk_with_a_repeated_timestamp_keeps_the_later_row)
+{
+    md_bar a[64];
+    for (int i = 0; i < 64; i++) a[i] = B(i < 63 ? i * 60 : 60, 1, 2, 0.5, 1.5, i);
+    md_series s = {"DUP", MD_IV_1M, a, 64};
+    md_error err;
+    cr_assert_eq(md_store_put_bars(st, &s, 1, &err), 64, "%s", err.msg);
+    cr_assert_eq(md_store_count_bars(st, "DUP", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, NULL), 63);
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    md_store_get_bars(st, "DUP", MD_IV_1M, 60, 120, 0, &v, NULL);
+    cr_assert_eq(v.v[0].volume, 63);
+    md_bar_vec_deinit(&v);
+}
+
+SUITE_TEST(load_marks_round_trip_with_their_rows)
+{
+    cr_assert(md_store_has_load_marks(st));
+    md_load_mark m, got;
+    md_error err;
+    cr_assert_eq(md_store_get_load_mark(st, "/data/a.csv", &got, &err), MD_ENODATA);
+    md_bar a[2] = {B(0, 1, 2, 0.5, 1.5, 1), B(60, 1, 2, 0.5, 1.5, 2)};
+    md_series s = {"MARK", MD_IV_1M, a, 2};
+    m = (md_load_mark){"/data/a.csv", 1234, 5678000000001LL, 100, 3, 2, 0, MD_IV_1M, 0};
+    cr_assert_eq(md_store_put_bars_marked(st, &s, 1, &m, 1, &err), 2, "%s", err.msg);
+    cr_assert_eq(md_store_get_load_mark(st, "/data/a.csv", &got, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(got.path, "/data/a.csv");
+    cr_assert_eq(got.size, 1234);
+    cr_assert_eq(got.mtime_ns, 5678000000001LL);
+    cr_assert_eq(got.offset, 100);
+    cr_assert_eq(got.lines, 3);
+    cr_assert_eq(got.rows, 2);
+    cr_assert_eq(got.rejected, 0);
+    cr_assert_eq(got.interval, MD_IV_1M);
+    cr_assert_eq(got.done, 0);
+    m.offset = 200, m.lines = 5, m.rows = 4, m.rejected = 1, m.done = 1;
+    cr_assert_eq(md_store_put_bars_marked(st, NULL, 0, &m, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_store_get_load_mark(st, "/data/a.csv", &got, &err), 0);
+    cr_assert_eq(got.offset, 200);
+    cr_assert_eq(got.rejected, 1);
+    cr_assert_eq(got.done, 1);
+}
+
+SUITE_TEST(a_failed_mark_takes_its_rows_with_it)
+{
+    /* a mark the store refuses (no path) rolls back the rows of its transaction */
+    md_bar a[100];
+    for (int i = 0; i < 100; i++) a[i] = B(i * 60, 1, 2, 0.5, 1.5, i);
+    md_series s = {"ATOM", MD_IV_1M, a, 100};
+    md_load_mark m = {NULL, 1, 1, 1, 1, 1, 0, MD_IV_1M, 0};
+    md_error err;
+    cr_assert_lt(md_store_put_bars_marked(st, &s, 1, &m, 1, &err), 0);
+    cr_assert_eq(md_store_count_bars(st, "ATOM", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, NULL), 0);
+    /* and the store goes on working */
+    m.path = "/data/atom.csv";
+    cr_assert_eq(md_store_put_bars_marked(st, &s, 1, &m, 1, &err), 100, "%s", err.msg);
+    cr_assert_eq(md_store_count_bars(st, "ATOM", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, NULL), 100);
+}
+
 #endif

@@ -11,6 +11,8 @@
 
 #define QSUITE store_quality_pg
 
+int md_pg_schema_version(void); /* store/pg_schema.c */
+
 /* -- the fixture's server ----------------------------------------------------------------------- */
 
 static const char *pg_base_url(void)
@@ -119,11 +121,14 @@ Test(store_quality_pg_only, a_database_from_before_the_quality_tables_is_migrate
     md_error err;
     cr_assert_eq(md_store_open(url, NULL, &s, &err), 0, "%s", err.msg);
     md_store_close(s);
-    /* back to the foundation schema (version 1) */
-    admin(db_of(url), "DROP TABLE quality_events; DROP TABLE quality_live;"
-                      " UPDATE schema_version SET version = 1");
+    /* back to the schema before the quality tables (the migration before the last) */
+    char sql[200], want[16];
+    snprintf(sql, sizeof sql, "DROP TABLE quality_events; DROP TABLE quality_live;"
+                              " UPDATE schema_version SET version = %d", md_pg_schema_version() - 1);
+    admin(db_of(url), sql);
     cr_assert_eq(md_store_open(url, NULL, &s, &err), 0, "%s", err.msg);
-    cr_assert_str_eq(admin(db_of(url), "SELECT version FROM schema_version"), "2");
+    snprintf(want, sizeof want, "%d", md_pg_schema_version());
+    cr_assert_str_eq(admin(db_of(url), "SELECT version FROM schema_version"), want);
     md_qevent e = E(86400, GAP, 0.5, "after migration");
     cr_assert_eq(md_store_put_quality_events(s, "OLD", MD_IV_1D, &e, 1, NULL, 0, &err), 1, "%s",
                  err.msg);

@@ -1,0 +1,382 @@
+/* load_write.c - the writer: parsed blocks back into input order, then into the store.
+ *
+ * The writer takes blocks in sequence, reports their bad rows (file:line: reason, and the
+ * reject file), and gathers their series into a batch together with each file's mark
+ * (lines and bytes done). A batch is stored in one transaction - bars and marks together -
+ * when it reaches batch_rows, when it holds half the blocks the memory budget allows, or
+ * when the next block is not parsed yet (so a slow input never holds rows back and the
+ * checkpoint stays close behind the reader). Blocks are freed after their commit.
+ *
+ * Quality: the writer judges every batch before storing it (md_writer_judge_and_store:
+ * scores, findings recorded with the bars), records the rejected rows as validity findings,
+ * and tallies both per series for the grade summary; with --validate-only each block is
+ * judged (md_writer_judge) and its findings are printed, in input order. */
+#include "ingest/load_int.h"
+
+#include "core/mem.h"
+#include "core/metrics.h"
+#include "core/timefmt.h"
+
+#include <string.h>
+
+/* Rejected rows of a batch, per series, recorded as findings after the commit. */
+typedef struct {
+    char symbol[MD_SYMBOL_MAX + 1];
+    md_interval iv;
+    md_qevent_vec ev;
+} rej_series;
+
+typedef struct {
+    ld_block **held;
+    size_t nheld, cap_held;
+    md_series *ser;
+    size_t nser, cap_ser;
+    md_load_mark *marks;
+    size_t nmarks, cap_marks;
+    size_t rows;
+    rej_series *rej;
+    size_t nrej, cap_rej;
+} batch;
+
+static int want_findings(const ld_pipe *p)
+{
+    return p->opt->grades || p->opt->report_findings;
+}
+
+/* Counts, tallies and (when asked) prints the soft findings of judged series. */
+static void on_findings(ld_pipe *p, const md_series *ser, size_t nser, const md_ingest_result *res,
+                        const char *path)
+{
+    md_load_grades *g = p->opt->grades;
+    for (size_t k = 0; g && k < nser; k++)
+        if (ser[k].n) md_load_grades_get(g, ser[k].symbol, ser[k].iv)->bars += (int64_t)ser[k].n;
+    FILE *out = p->opt->report ? p->opt->report : stderr;
+    for (size_t i = 0; i < res->n_findings; i++) {
+        const md_ingest_finding *fi = &res->findings[i];
+        const md_series *se = &ser[fi->series];
+        if (g) md_quality_tally_add(md_load_grades_get(g, se->symbol, se->iv), &fi->ev);
+        if (md_qrule_is_hard(fi->ev.rule)) continue;
+        p->stats->findings++;
+        p->stats->by_check[fi->ev.rule - MD_RULE_COUNT]++;
+        if (!p->opt->report_findings || !path) continue;
+        if (p->opt->max_reports && p->findings_shown >= p->opt->max_reports) {
+            if (p->findings_shown++ == p->opt->max_reports)
+                fprintf(out, "%s: more findings; only the first %zu are shown\n", path,
+                        p->opt->max_reports);
+            continue;
+        }
+        p->findings_shown++;
+        char when[MD_TIME_STR_MAX];
+        md_time_format(fi->ev.ts, when);
+        md_progress_clear(&p->prog);
+        fprintf(out, "%s: %s %s: %s: %s\n", path, se->symbol, when, md_qrule_code(fi->ev.rule),
+                fi->ev.detail);
+    }
+}
+
+static void add_rejection(batch *bt, const char *symbol, md_interval iv, const md_qevent *e)
+{
+    rej_series *r = NULL;
+    for (size_t i = 0; i < bt->nrej && !r; i++)
+        if (bt->rej[i].iv == iv && strcmp(bt->rej[i].symbol, symbol) == 0) r = &bt->rej[i];
+    if (!r) {
+        if (bt->nrej == bt->cap_rej)
+            bt->rej = md_realloc(bt->rej, (bt->cap_rej = bt->cap_rej ? bt->cap_rej * 2 : 8) *
+                                              sizeof *bt->rej);
+        r = &bt->rej[bt->nrej++];
+        snprintf(r->symbol, sizeof r->symbol, "%s", symbol);
+        r->iv = iv;
+        md_qevent_vec_init(&r->ev);
+    }
+    md_qevent_vec_push(&r->ev, e);
+}
+
+static void commit(ld_pipe *p, batch *bt)
+{
+    if (!bt->nheld && !bt->nmarks) return;
+    if (!p->abort && !p->opt->validate_only) {
+        md_ingest_result res;
+        md_ingest_result_init(&res, 0);
+        res.collect_findings = want_findings(p);
+        md_error e;
+        int rc = md_writer_judge_and_store(p->w, bt->ser, bt->nser, bt->marks, bt->nmarks, &res, &e);
+        size_t stored = res.stored;
+        if (rc == 0) on_findings(p, bt->ser, bt->nser, &res, NULL);
+        md_ingest_result_deinit(&res);
+        for (size_t i = 0; rc == 0 && i < bt->nrej; i++)
+            md_writer_record_rejections(p->w, bt->rej[i].symbol, bt->rej[i].iv, bt->rej[i].ev.v,
+                                        bt->rej[i].ev.n, &e);
+        if (rc) {
+            pthread_mutex_lock(&p->mu);
+            p->abort_rc = rc;
+            p->abort_err = e;
+            __atomic_store_n(&p->abort, 1, __ATOMIC_RELEASE);
+            pthread_mutex_unlock(&p->mu);
+            md_progress_clear(&p->prog);
+            fprintf(p->opt->report ? p->opt->report : stderr, "load: %s\n", e.msg);
+        } else {
+            p->stats->stored += stored;
+        }
+    }
+    for (size_t i = 0; i < bt->nheld; i++) md_load__block_free(p, bt->held[i]);
+    for (size_t i = 0; i < bt->nrej; i++) md_qevent_vec_deinit(&bt->rej[i].ev);
+    bt->nheld = bt->nser = bt->nmarks = bt->rows = bt->nrej = 0;
+}
+
+/* CSV field: quoted when it holds a delimiter, a quote or a line end. */
+static void csv_field(FILE *f, const char *s, size_t n)
+{
+    int quote = 0;
+    for (size_t i = 0; i < n && !quote; i++)
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r') quote = 1;
+    if (!quote) {
+        fwrite(s, 1, n, f);
+        return;
+    }
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"') fputc('"', f);
+        fputc(s[i], f);
+    }
+    fputc('"', f);
+}
+
+void md_load__reject_msg(const ld_pipe *p, const ld_block *b, const ld_reject *r, char *out,
+                         size_t n)
+{
+    const ld_file *f = b->file;
+    if (r->off == UINT32_MAX) {
+        snprintf(out, n, "line longer than %u bytes; skipped", (unsigned)MD_LOAD_BUF_BYTES);
+        return;
+    }
+    md_csv_row row;
+    md_error e;
+    if (md_csv_parse_row(&f->layout, b->data + r->off, r->len, &row, &e) < 0) {
+        snprintf(out, n, "%s", e.msg);
+        return;
+    }
+    md_rule rule;
+    if (f->iv >= 0 && md_writer_check_bar(p->w, &row.bar, (md_interval)f->iv, p->now, &rule, &e) != 0) {
+        snprintf(out, n, "%s", e.msg);
+        return;
+    }
+    snprintf(out, n, "%s", md_rule_code((md_rule)r->rule));
+}
+
+/* A rejected row that broke a hard rule, as a finding of its series (validity). */
+static void reject_finding(ld_pipe *p, batch *bt, const ld_block *b, const ld_reject *r)
+{
+    const ld_file *f = b->file;
+    if (r->off == UINT32_MAX || r->rule == MD_RULE_PARSE || f->iv < 0) return;
+    if (!p->opt->grades && p->opt->validate_only) return;
+    md_csv_row row;
+    md_error e;
+    if (md_csv_parse_row(&f->layout, b->data + r->off, r->len, &row, &e) < 0) return;
+    const char *symbol = row.symbol[0] ? row.symbol : f->symbol;
+    if (!symbol[0]) return;
+    md_rule rule = (md_rule)r->rule;
+    if (md_writer_check_bar(p->w, &row.bar, (md_interval)f->iv, p->now, &rule, &e) == 0) return;
+    md_qevent ev;
+    md_qevent_reject(&ev, &row.bar, rule, e.msg);
+    if (p->opt->grades)
+        md_quality_tally_add(md_load_grades_get(p->opt->grades, symbol, (md_interval)f->iv), &ev);
+    if (!p->opt->validate_only) add_rejection(bt, symbol, (md_interval)f->iv, &ev);
+}
+
+static void report_rejects(ld_pipe *p, batch *bt, ld_block *b)
+{
+    ld_file *f = b->file;
+    const md_load_options *opt = p->opt;
+    FILE *out = opt->report ? opt->report : stderr;
+    for (size_t i = 0; i < b->nrej; i++) {
+        const ld_reject *r = &b->rej[i];
+        reject_finding(p, bt, b, r);
+        long long line = (long long)f->w_lines + r->line + 1;
+        p->stats->rejected++;
+        p->stats->by_rule[r->rule]++;
+        md_metric_add(MD_M_INGEST_REJECTED, 1, md_rule_code((md_rule)r->rule));
+        int show = !opt->max_reports || f->w_reports < opt->max_reports;
+        if (!show && !p->rej && f->w_reports > opt->max_reports) continue;
+        char msg[256];
+        md_load__reject_msg(p, b, r, msg, sizeof msg);
+        if (show) {
+            md_progress_clear(&p->prog);
+            fprintf(out, "%s:%lld: %s\n", f->path, line, msg);
+        } else if (f->w_reports == opt->max_reports) {
+            md_progress_clear(&p->prog);
+            fprintf(out, "%s: more bad rows; only the first %zu are shown%s\n", f->path,
+                    opt->max_reports, p->rej ? " (the reject file has them all)" : "");
+        }
+        f->w_reports++;
+        if (p->rej) {
+            const char *row = r->off == UINT32_MAX ? (b->long_head ? b->long_head : "")
+                                                   : b->data + r->off;
+            size_t len = r->off == UINT32_MAX ? strlen(row) : r->len;
+            while (len && (row[len - 1] == '\r' || row[len - 1] == '\n')) len--;
+            csv_field(p->rej, f->path, strlen(f->path));
+            fprintf(p->rej, ",%lld,%s,", line, md_rule_code((md_rule)r->rule));
+            csv_field(p->rej, msg, strlen(msg));
+            fputc(',', p->rej);
+            csv_field(p->rej, row, len);
+            fputc('\n', p->rej);
+        }
+    }
+}
+
+static void file_failed(ld_pipe *p, ld_file *f, int rc, const char *msg, int after_data)
+{
+    if (f->w_failed) return;
+    f->w_failed = 1;
+    p->stats->files_failed++;
+    p->files_done++;
+    md_progress_clear(&p->prog);
+    FILE *out = p->opt->report ? p->opt->report : stderr;
+    if (after_data)
+        fprintf(out, "%s (after line %lld)\n", msg, (long long)f->w_lines);
+    else
+        fprintf(out, "%s\n", msg);
+    if (!p->file_rc) {
+        p->file_rc = rc;
+        if (after_data)
+            md_error_set(&p->file_err, rc, "%s (after line %lld)", msg, (long long)f->w_lines);
+        else
+            md_error_set(&p->file_err, rc, "%s", msg);
+    }
+}
+
+static void set_mark(batch *bt, const ld_file *f, int done)
+{
+    md_load_mark *m = NULL;
+    for (size_t i = bt->nmarks; i-- > 0;)
+        if (bt->marks[i].path == f->key) {
+            m = &bt->marks[i];
+            break;
+        }
+    if (!m) {
+        if (bt->nmarks == bt->cap_marks)
+            bt->marks = md_realloc(bt->marks, (bt->cap_marks = bt->cap_marks ? bt->cap_marks * 2 : 16) *
+                                                  sizeof *bt->marks);
+        m = &bt->marks[bt->nmarks++];
+    }
+    m->path = f->key;
+    m->size = f->size;
+    m->mtime_ns = f->mtime_ns;
+    m->offset = f->w_offset;
+    m->lines = f->w_lines;
+    m->rows = f->w_rows;
+    m->rejected = f->w_rejected;
+    m->interval = f->iv;
+    m->done = done;
+}
+
+static void hold(batch *bt, ld_block *b)
+{
+    if (bt->nheld == bt->cap_held)
+        bt->held = md_realloc(bt->held, (bt->cap_held = bt->cap_held ? bt->cap_held * 2 : 16) *
+                                            sizeof *bt->held);
+    bt->held[bt->nheld++] = b;
+    for (size_t i = 0; i < b->nseries; i++) {
+        if (bt->nser == bt->cap_ser)
+            bt->ser = md_realloc(bt->ser, (bt->cap_ser = bt->cap_ser ? bt->cap_ser * 2 : 64) *
+                                              sizeof *bt->ser);
+        bt->ser[bt->nser++] = b->series[i];
+        bt->rows += b->series[i].n;
+    }
+}
+
+/* Takes one block, in order. */
+static void handle(ld_pipe *p, batch *bt, ld_block *b)
+{
+    ld_file *f = b->file;
+    md_load_stats *st = p->stats;
+    if (p->abort || f->w_failed) {
+        md_load__block_free(p, b);
+        return;
+    }
+    if (b->kind == LD_SKIP) {
+        st->files_skipped++;
+        p->files_done++;
+        md_load__block_free(p, b);
+        return;
+    }
+    if (b->kind == LD_FAIL) {
+        file_failed(p, f, b->fail_rc, b->fail_msg, b->last);
+        md_load__block_free(p, b);
+        return;
+    }
+    if (b->fail_rc) { /* the interval could not be inferred from this block */
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s: %s", f->path, f->iv_msg);
+        file_failed(p, f, b->fail_rc, msg, 0);
+        md_load__block_free(p, b);
+        return;
+    }
+    if (b->index == 0 && f->resumed) st->files_resumed++;
+    report_rejects(p, bt, b);
+    st->rows += b->rows;
+    st->accepted += b->rows - b->nrej;
+    f->w_lines += b->nlines;
+    f->w_offset = b->end_offset;
+    f->w_rows += (int64_t)b->rows;
+    f->w_rejected += (int64_t)b->nrej;
+    if (b->last) {
+        f->w_finished = 1;
+        p->files_done++;
+    }
+    uint64_t raw_done = b->raw_done;
+    if (p->opt->validate_only) {
+        md_ingest_result res;
+        md_ingest_result_init(&res, 0);
+        res.collect_findings = want_findings(p);
+        md_writer_judge(p->w, b->series, b->nseries, 1, &res);
+        on_findings(p, b->series, b->nseries, &res, f->path);
+        md_ingest_result_deinit(&res);
+        md_load__block_free(p, b);
+    } else {
+        if (p->marks) set_mark(bt, f, b->last);
+        hold(bt, b);
+    }
+    md_progress_files(&p->prog, p->files_done, p->nfiles);
+    md_progress_update(&p->prog, raw_done, st->rows);
+}
+
+void *md_load__writer_main(void *arg)
+{
+    ld_pipe *p = arg;
+    pthread_setname_np(pthread_self(), "load-writer");
+    batch bt;
+    memset(&bt, 0, sizeof bt);
+    size_t max_rows = p->opt->batch_rows ? p->opt->batch_rows : 50000;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        ld_block *b;
+        for (;;) {
+            b = p->ring[p->write_seq % p->max_inflight];
+            if (b) break;
+            if (p->reader_done && p->write_seq == p->next_seq) break;
+            if (bt.nheld || bt.nmarks) { /* nothing ready: store what we have meanwhile */
+                pthread_mutex_unlock(&p->mu);
+                commit(p, &bt);
+                pthread_mutex_lock(&p->mu);
+                continue;
+            }
+            pthread_cond_wait(&p->ready_cond, &p->mu);
+        }
+        if (b) {
+            p->ring[p->write_seq % p->max_inflight] = NULL;
+            p->write_seq++;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!b) break;
+        handle(p, &bt, b);
+        if (bt.rows >= max_rows || bt.nheld >= p->max_inflight / 2) commit(p, &bt);
+    }
+    commit(p, &bt);
+    md_progress_files(&p->prog, p->files_done, p->nfiles);
+    md_progress_update(&p->prog, p->total_bytes, p->stats->rows);
+    md_free(bt.held);
+    md_free(bt.ser);
+    md_free(bt.marks);
+    md_free(bt.rej);
+    return NULL;
+}

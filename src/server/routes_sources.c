@@ -1,0 +1,104 @@
+/* routes_sources.c - GET /sources: every source, its place in the failover order, circuit,
+ * health, counters and rate-limit budget (API.md). Error texts are already redacted by the
+ * manager; API keys never appear. */
+#include "server/routes.h"
+
+#include "core/render.h"
+#include "sources/manager.h"
+
+#include <math.h>
+
+static void render_null_or_str(md_buf *b, const char *s)
+{
+    if (s && *s)
+        md_buf_json_str(b, s);
+    else
+        md_buf_puts(b, "null");
+}
+
+static void render_row(md_buf *b, const md_srcmgr_info *in)
+{
+    md_buf_puts(b, "{\"name\":");
+    md_buf_json_str(b, in->name);
+    md_buf_puts(b, in->enabled ? ",\"enabled\":true" : ",\"enabled\":false");
+    md_buf_puts(b, ",\"priority\":");
+    if (in->priority > 0)
+        md_buf_int(b, in->priority);
+    else
+        md_buf_puts(b, "null");
+    md_buf_puts(b, ",\"circuit\":\"");
+    md_buf_puts(b, md_circuit_state_name(in->circuit));
+    md_buf_puts(b, "\",\"health_score\":");
+    md_buf_num(b, round(in->health * 1000) / 1000);
+    md_buf_puts(b, ",\"requests\":");
+    md_buf_int(b, in->requests);
+    md_buf_puts(b, ",\"failures\":");
+    md_buf_int(b, in->failures);
+    md_buf_puts(b, ",\"rate_limit\":{\"remaining\":");
+    if (in->rl_remaining >= 0)
+        md_buf_int(b, in->rl_remaining);
+    else
+        md_buf_puts(b, "null");
+    md_buf_puts(b, ",\"reset_s\":");
+    md_buf_int(b, (in->rl_reset_ms + 999) / 1000);
+    md_buf_puts(b, ",\"per_minute\":");
+    if (in->per_minute)
+        md_buf_int(b, in->per_minute);
+    else
+        md_buf_puts(b, "null");
+    md_buf_puts(b, ",\"per_day\":");
+    if (in->per_day)
+        md_buf_int(b, in->per_day);
+    else
+        md_buf_puts(b, "null");
+    md_buf_puts(b, "},\"last_error\":");
+    render_null_or_str(b, in->last_error);
+    md_buf_puts(b, ",\"last_error_at\":");
+    if (in->last_error_at)
+        md_buf_ts(b, in->last_error_at, 1);
+    else
+        md_buf_puts(b, "null");
+    md_buf_puts(b, ",\"last_success\":");
+    if (in->last_success)
+        md_buf_ts(b, in->last_success, 1);
+    else
+        md_buf_puts(b, "null");
+    if (!in->enabled) {
+        md_buf_puts(b, ",\"reason\":");
+        render_null_or_str(b, in->reason);
+    }
+    md_buf_putc(b, '}');
+}
+
+int md_route_sources(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    md_buf *b = md_http_json(resp, 200);
+    md_buf_puts(b, "{\"sources\":[");
+    size_t n = 0;
+    if (svc->sources) {
+        n = md_srcmgr_count(svc->sources);
+        for (size_t i = 0; i < n; i++) {
+            md_srcmgr_info in;
+            if (md_srcmgr_info_at(svc->sources, i, &in) != 0) continue;
+            if (i) md_buf_putc(b, ',');
+            render_row(b, &in);
+        }
+    } else {
+        /* no manager: every known source, none enabled */
+        for (; md_srcmgr_known[n]; n++) {
+            md_srcmgr_info in = {0};
+            snprintf(in.name, sizeof in.name, "%s", md_srcmgr_known[n]);
+            in.rl_remaining = -1;
+            in.health = 1;
+            snprintf(in.reason, sizeof in.reason, "sources.priority is empty");
+            if (n) md_buf_putc(b, ',');
+            render_row(b, &in);
+        }
+    }
+    md_buf_puts(b, "],\"count\":");
+    md_buf_int(b, (int64_t)n);
+    md_buf_puts(b, ",\"enabled\":");
+    md_buf_int(b, svc->sources ? (int64_t)md_srcmgr_enabled(svc->sources) : 0);
+    md_buf_putc(b, '}');
+    return 0;
+}

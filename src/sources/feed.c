@@ -1,0 +1,125 @@
+/* feed.c - the thread that makes an offline source push: it calls the source's step
+ * function (simulator.c, replay.c), which hands what is due to the sink, then sleeps until
+ * the step it asked for or until md_feed_stop(). */
+#include "sources/offline.h"
+#include "sources/manager_int.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+struct md_feed {
+    md_source *src;
+    md_tick_sink sink; /* wraps the caller's to count */
+    md_tick_sink user;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    int stop;
+    atomic_uint_fast64_t pushed;
+};
+
+int64_t md_feed_step(md_source *src, const md_tick_sink *sink, int64_t now_ms)
+{
+    switch (src->vt->id) {
+    case MD_SRC_SIMULATOR: return md_sources__sim_step(src, sink, now_ms);
+    case MD_SRC_REPLAY: return md_sources__replay_step(src, sink, now_ms);
+    default: return now_ms + 1000;
+    }
+}
+
+static int count_quotes(void *ctx, md_quote *q, size_t n)
+{
+    md_feed *f = ctx;
+    atomic_fetch_add(&f->pushed, n);
+    int rc = f->user.quotes ? f->user.quotes(f->user.ctx, q, n) : 0;
+    if (rc < 0) MD_WARN("feed", "quotes not stored source=%s code=%s", f->src->vt->name, md_error_code(rc));
+    return rc;
+}
+
+static int count_bars(void *ctx, const char *symbol, md_interval iv, md_bar *b, size_t n)
+{
+    md_feed *f = ctx;
+    atomic_fetch_add(&f->pushed, n);
+    int rc = f->user.bars ? f->user.bars(f->user.ctx, symbol, iv, b, n) : 0;
+    if (rc < 0)
+        MD_WARN("feed", "bars not stored source=%s symbol=%s code=%s", f->src->vt->name, symbol,
+                md_error_code(rc));
+    return rc;
+}
+
+static void *run(void *arg)
+{
+    md_feed *f = arg;
+    pthread_mutex_lock(&f->lock);
+    while (!f->stop) {
+        pthread_mutex_unlock(&f->lock);
+        int64_t now = md_now_ms();
+        int64_t next = md_feed_step(f->src, &f->sink, now);
+        int64_t wait_ms = next - md_now_ms();
+        pthread_mutex_lock(&f->lock);
+        if (f->stop || wait_ms <= 0) continue;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!f->stop && pthread_cond_timedwait(&f->cv, &f->lock, &ts) != ETIMEDOUT) {
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
+int md_feed_start(md_source *src, const md_tick_sink *sink, md_feed **out, md_error *err)
+{
+    if (!src || (src->vt->id != MD_SRC_SIMULATOR && src->vt->id != MD_SRC_REPLAY))
+        return md_error_set(err, MD_EINVAL, "only the simulator and replay sources push ticks");
+    md_feed *f = md_calloc(1, sizeof *f);
+    f->src = src;
+    f->user = *sink;
+    f->sink = (md_tick_sink){count_quotes, count_bars, f};
+    atomic_init(&f->pushed, 0);
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (src->vt->id == MD_SRC_REPLAY) md_sources__replay_restart(src, md_now_ms());
+    if (pthread_create(&f->thread, NULL, run, f) != 0) {
+        pthread_cond_destroy(&f->cv);
+        pthread_mutex_destroy(&f->lock);
+        md_free(f);
+        return md_error_set(err, MD_EINTERNAL, "cannot start the %s feed thread", src->vt->name);
+    }
+    MD_INFO("feed", "started source=%s", src->vt->name);
+    *out = f;
+    return 0;
+}
+
+void md_feed_stop(md_feed *f)
+{
+    if (!f) return;
+    pthread_mutex_lock(&f->lock);
+    f->stop = 1;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->lock);
+    pthread_join(f->thread, NULL);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->lock);
+    md_free(f);
+}
+
+uint64_t md_feed_pushed(const md_feed *f)
+{
+    return f ? atomic_load(&((md_feed *)f)->pushed) : 0;
+}

@@ -1,0 +1,194 @@
+/* scheduler.c - the watchlist poller (scheduler.h). One thread; symbol i of n is polled
+ * at cycle_start + i * interval / n, so requests spread over the interval. */
+#include "sources/scheduler.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#define FIRST_BARS_S 3600 /* the first 1m poll of a symbol reaches back one hour */
+
+typedef struct wsym {
+    char symbol[MD_SYMBOL_MAX + 1];
+    int64_t bars_from; /* next 1m bar to ask for; 0 = not yet */
+} wsym;
+
+struct md_scheduler {
+    md_srcmgr *m;
+    md_tick_sink sink;
+    wsym *w;
+    size_t n;
+    int64_t interval_ms;
+    int poll_bars;
+    pthread_t thread;
+    int running, stop;
+    pthread_mutex_t lock;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    atomic_uint_fast64_t polls, failures;
+};
+
+int md_scheduler_new(md_srcmgr *m, const md_config *cfg, const md_tick_sink *sink,
+                     md_scheduler **out, md_error *err)
+{
+    *out = NULL;
+    char **items;
+    size_t n = md_config_split_list(cfg->sources_watchlist, &items);
+    if (n == 0) {
+        md_config_free_list(items, n);
+        return 0;
+    }
+    md_scheduler *s = md_calloc(1, sizeof *s);
+    s->w = md_calloc(n, sizeof *s->w);
+    for (size_t i = 0; i < n; i++) {
+        md_error e;
+        char sym[MD_SYMBOL_MAX + 1];
+        if (md_symbol_normalize_str(items[i], sym, &e) != 0) {
+            md_config_free_list(items, n);
+            md_free(s->w);
+            md_free(s);
+            return md_error_set(err, MD_ECONFIG, "sources.watchlist: %s", e.msg);
+        }
+        int dup = 0;
+        for (size_t j = 0; j < s->n; j++) dup |= strcmp(s->w[j].symbol, sym) == 0;
+        if (!dup) snprintf(s->w[s->n++].symbol, MD_SYMBOL_MAX + 1, "%s", sym);
+    }
+    md_config_free_list(items, n);
+    s->m = m;
+    s->sink = *sink;
+    s->interval_ms = cfg->sources_poll_s * 1000;
+    s->poll_bars = cfg->sources_poll_bars;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&s->polls, 0);
+    atomic_init(&s->failures, 0);
+    *out = s;
+    return 0;
+}
+
+size_t md_scheduler_count(const md_scheduler *s)
+{
+    return s ? s->n : 0;
+}
+
+void md_scheduler_stats(const md_scheduler *s, uint64_t *polls, uint64_t *failures)
+{
+    *polls = atomic_load(&((md_scheduler *)s)->polls);
+    *failures = atomic_load(&((md_scheduler *)s)->failures);
+}
+
+static void poll_bars(md_scheduler *s, wsym *w)
+{
+    int64_t now_min = md_now() / 60 * 60; /* bars before this minute are complete */
+    int64_t from = w->bars_from ? w->bars_from : now_min - FIRST_BARS_S;
+    if (from >= now_min || !md_srcmgr_supports(s->m, -1, MD_IV_1M)) return;
+    md_fetch_opts fo = {-1, 1, &s->sink};
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    md_fetch_result r;
+    md_error e;
+    int rc = md_srcmgr_bars(s->m, w->symbol, MD_IV_1M, from, now_min, &fo, &v, &r, &e);
+    if (rc >= 0) {
+        /* whatever came back, the range was asked: the next poll starts where it ended */
+        w->bars_from = now_min;
+    } else {
+        MD_DEBUG("scheduler", "1m bars not fetched symbol=%s code=%s", w->symbol, md_error_code(rc));
+    }
+    md_bar_vec_deinit(&v);
+}
+
+int md_scheduler_poll(md_scheduler *s, size_t i, md_error *err)
+{
+    if (i >= s->n) return md_error_set(err, MD_EINVAL, "no watchlist symbol %zu", i);
+    wsym *w = &s->w[i];
+    md_fetch_opts fo = {-1, 1, &s->sink};
+    md_quote q;
+    md_fetch_result r;
+    atomic_fetch_add(&s->polls, 1);
+    int rc = md_srcmgr_quote(s->m, w->symbol, &fo, &q, &r, err);
+    if (rc != 0) {
+        atomic_fetch_add(&s->failures, 1);
+        MD_DEBUG("scheduler", "quote not fetched symbol=%s code=%s", w->symbol, md_error_code(rc));
+        return rc;
+    }
+    char key[MD_SYMBOL_MAX + 4];
+    snprintf(key, sizeof key, "q|%s", w->symbol);
+    md_srcmgr_mark(s->m, key); /* the read path: fresh, no need to ask again */
+    if (s->poll_bars) poll_bars(s, w);
+    return 0;
+}
+
+/* Waits until the monotonic time `at_ms` or stop; returns 1 when stopping. */
+static int wait_until(md_scheduler *s, int64_t at_ms)
+{
+    pthread_mutex_lock(&s->lock);
+    while (!s->stop) {
+        int64_t left = at_ms - md_mono_ms();
+        if (left <= 0) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (long)(left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cv, &s->lock, &ts);
+    }
+    int stop = s->stop;
+    pthread_mutex_unlock(&s->lock);
+    return stop;
+}
+
+static void *run(void *arg)
+{
+    md_scheduler *s = arg;
+    int64_t cycle = md_mono_ms();
+    for (;;) {
+        for (size_t i = 0; i < s->n; i++) {
+            if (wait_until(s, cycle + (int64_t)i * s->interval_ms / (int64_t)s->n)) return NULL;
+            md_error e;
+            md_scheduler_poll(s, i, &e);
+        }
+        cycle += s->interval_ms;
+        int64_t now = md_mono_ms();
+        if (cycle < now - s->interval_ms) cycle = now; /* fell behind: do not burst */
+    }
+}
+
+int md_scheduler_start(md_scheduler *s, md_error *err)
+{
+    if (s->running) return 0;
+    if (pthread_create(&s->thread, NULL, run, s) != 0)
+        return md_error_set(err, MD_EINTERNAL, "cannot start the scheduler thread");
+    s->running = 1;
+    MD_INFO("scheduler", "started symbols=%zu interval_s=%lld", s->n,
+            (long long)(s->interval_ms / 1000));
+    return 0;
+}
+
+void md_scheduler_free(md_scheduler *s)
+{
+    if (!s) return;
+    if (s->running) {
+        pthread_mutex_lock(&s->lock);
+        s->stop = 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->thread, NULL);
+    }
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->lock);
+    md_free(s->w);
+    md_free(s);
+}

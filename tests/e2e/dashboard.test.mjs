@@ -1,0 +1,256 @@
+// The dashboard in real headless Chromium (Debian's, driven by playwright-core), against a
+// real agent with the sample data (started by browser.py). It checks what a person sees:
+// the panels show the agent's data, the candlestick chart draws MSFT, switching symbol and
+// interval reloads it, panels whose endpoint this agent lacks say so, the page fits a phone's
+// width, and the browser console stays free of errors. Screenshots go to $MDTEST_OUT.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const AGENT = process.env.MDTEST_AGENT_URL;
+const WEB = process.env.MDTEST_WEB;
+const OUT = process.env.MDTEST_OUT || os.tmpdir();
+const KEY = process.env.MDTEST_API_KEY;
+const CHROMIUM = process.env.MDTEST_CHROMIUM || '/usr/bin/chromium';
+const { chromium } = createRequire(path.join(WEB, 'package.json'))('playwright-core');
+
+let context;
+let page;
+let userDataDir;
+const problems = []; // console errors, page errors, failed requests, HTTP errors
+
+async function rest(p) {
+  const r = await fetch(AGENT + p);
+  assert.equal(r.status, 200, `${p} answered ${r.status}`);
+  return r.json();
+}
+
+function watch(pg, tag) {
+  pg.on('console', (m) => { if (m.type() === 'error') problems.push(`${tag} console: ${m.text()}`); });
+  pg.on('pageerror', (e) => problems.push(`${tag} page error: ${e.message}`));
+  pg.on('requestfailed', (r) => problems.push(`${tag} request failed: ${r.url()} ${r.failure()?.errorText}`));
+  pg.on('response', (r) => { if (r.status() >= 400) problems.push(`${tag} HTTP ${r.status()}: ${r.url()}`); });
+}
+
+/* Pixels of the candle colours drawn on the chart's canvases (up teal, down red). */
+async function candlePixels(pg) {
+  return pg.evaluate(() => {
+    let up = 0; let down = 0; let painted = 0;
+    for (const c of document.querySelectorAll('#chart canvas')) {
+      if (!c.width || !c.height) continue;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      for (let i = 0; i < d.length; i += 4) {
+        if (d[i + 3] === 0) continue;
+        painted++;
+        if (d[i] === 38 && d[i + 1] === 166 && d[i + 2] === 154) up++;
+        if (d[i] === 239 && d[i + 1] === 83 && d[i + 2] === 80) down++;
+      }
+    }
+    return { up, down, painted };
+  });
+}
+
+async function chartShows(pg, symbol, interval, bars) {
+  await pg.waitForSelector(`#panel-chart[data-symbol="${symbol}"][data-interval="${interval}"][data-loading="false"]`);
+  await pg.waitForFunction((n) => document.querySelector('#panel-chart').dataset.bars === String(n), bars);
+}
+
+before(async () => {
+  assert.ok(AGENT, 'MDTEST_AGENT_URL not set: run through browser.py');
+  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'md-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 800 },
+    timeout: 60000,
+  });
+  context.setDefaultTimeout(20000);
+  page = context.pages()[0] || (await context.newPage());
+  watch(page, 'desktop');
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+});
+
+test('the page loads and the health panel shows the agent status', async () => {
+  const health = await rest('/health');
+  await page.goto(`${AGENT}/dashboard`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.waitForFunction((s) => document.querySelector('#health-status')?.textContent === s, health.status);
+  assert.equal(await page.textContent('#status-text'), health.status);
+  assert.equal(await page.textContent('#fact-version'), health.version);
+  for (const name of Object.keys(health.components)) {
+    assert.ok(await page.$(`#health tr[data-component="${name}"]`), `component ${name} listed`);
+  }
+  assert.match(await page.textContent('#health tr[data-component="store"]'), /sqlite/);
+});
+
+test('the symbols list holds every stored symbol, MSFT among them', async () => {
+  const syms = (await rest('/symbols')).symbols.map((s) => s.symbol).sort();
+  await page.waitForSelector('#symbols tr[data-symbol="MSFT"]');
+  const shown = await page.$$eval('#symbols tr[data-symbol]', (rows) => rows.map((r) => r.dataset.symbol).sort());
+  assert.deepEqual(shown, syms);
+  assert.match(await page.textContent('#symbols tr[data-symbol="MSFT"]'), /249/);
+  // the filter narrows the list
+  await page.fill('#symbols-filter', 'ms');
+  await page.waitForFunction(() => document.querySelectorAll('#symbols tr[data-symbol]').length === 1);
+  await page.fill('#symbols-filter', '');
+  await page.waitForFunction((n) => document.querySelectorAll('#symbols tr[data-symbol]').length === n, syms.length);
+});
+
+test('clicking MSFT draws its candlestick chart with indicators', async () => {
+  const hist = await rest('/historical/MSFT?interval=1d&limit=1500');
+  await page.click('#symbols tr[data-symbol="MSFT"]');
+  await chartShows(page, 'MSFT', '1d', hist.count);
+  assert.equal(await page.inputValue('#chart-symbol'), 'MSFT');
+  assert.match(page.url(), /#symbol=MSFT&interval=1d$/);
+  // the legend shows the last bar
+  const last = hist.bars[hist.bars.length - 1];
+  const legend = await page.textContent('#chart-legend');
+  assert.match(legend, /MSFT/);
+  assert.ok(legend.includes(String(last.close)), `legend ${legend} shows the last close ${last.close}`);
+  // candles are on the canvas, in both colours
+  await page.waitForFunction(() => document.querySelectorAll('#chart canvas').length > 0);
+  const px = await candlePixels(page);
+  assert.ok(px.up > 50 && px.down > 50, `candles drawn: ${JSON.stringify(px)}`);
+  // indicator overlays came from /analytics
+  const series = await page.evaluate(() => window.mdDashboard.chart.extra.length);
+  assert.ok(series >= 3, `indicator series drawn: ${series}`);
+  await page.screenshot({ path: path.join(OUT, 'dashboard-1280x800.png') });
+});
+
+test('switching the interval reloads the chart with aggregated bars', async () => {
+  const weekly = await rest('/historical/MSFT?interval=1w&limit=1500');
+  assert.equal(await page.isDisabled('#chart-intervals button[data-interval="1m"]'), true, 'no minute data for MSFT');
+  await page.click('#chart-intervals button[data-interval="1w"]');
+  await chartShows(page, 'MSFT', '1w', weekly.count);
+  assert.match(await page.textContent('#chart-legend'), /1w/);
+  assert.match(page.url(), /interval=1w/);
+  const monthly = await rest('/historical/MSFT?interval=1mo&limit=1500');
+  await page.click('#chart-intervals button[data-interval="1mo"]');
+  await chartShows(page, 'MSFT', '1mo', monthly.count);
+  const px = await candlePixels(page);
+  assert.ok(px.up + px.down > 50, `monthly candles drawn: ${JSON.stringify(px)}`);
+});
+
+test('switching the symbol from the selector reloads the chart', async () => {
+  const dax = await rest('/historical/DAX?interval=1mo&limit=1500');
+  await page.selectOption('#chart-symbol', 'DAX');
+  await chartShows(page, 'DAX', '1mo', dax.count);
+  assert.ok(await page.$('#symbols tr.selected[data-symbol="DAX"]'), 'DAX highlighted in the list');
+  const daily = await rest('/historical/MSFT?interval=1d&limit=1500');
+  await page.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
+  await chartShows(page, 'MSFT', '1d', daily.count);
+});
+
+test('indicator toggles add and remove overlays', async () => {
+  const before = await page.evaluate(() => window.mdDashboard.chart.extra.length);
+  const bbOn = await page.getAttribute('#chart-indicators button[data-indicator="bb"]', 'aria-pressed');
+  await page.click('#chart-indicators button[data-indicator="bb"]');
+  const afterClick = await page.evaluate(() => window.mdDashboard.chart.extra.length);
+  assert.equal(afterClick, before + (bbOn === 'true' ? -3 : 3), 'Bollinger bands are three lines');
+  await page.click('#chart-indicators button[data-indicator="bb"]');
+  assert.equal(await page.evaluate(() => window.mdDashboard.chart.extra.length), before);
+});
+
+test('metric plots fill from /metrics', async () => {
+  await page.waitForFunction(() => window.mdDashboard.metrics && window.mdDashboard.metrics.points().rate >= 2, null, { timeout: 30000 });
+  await page.waitForFunction(() => document.querySelector('#kpis .kpi-v') && document.querySelector('#kpis .kpi-v').textContent !== '–');
+  for (const id of ['rate', 'latency', 'cache', 'sources']) {
+    assert.ok(await page.$(`#plot-${id} canvas`), `plot ${id} drawn`);
+  }
+  const painted = await page.evaluate(() => {
+    const c = document.querySelector('#plot-rate canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] === 88 && d[i + 1] === 166 && d[i + 2] === 255) n++;
+    return n;
+  });
+  assert.ok(painted > 20, `request rate line drawn (${painted} px)`);
+});
+
+test('panels say "not available" for endpoints this agent lacks, and show data otherwise', async () => {
+  const routes = new Set((await rest('/dashboard/routes.json')).routes.map((r) => r.path));
+  const panels = [
+    ['sources', '/sources'],
+    ['cache', '/cache/stats'],
+    ['quality', '/quality/report'],
+  ];
+  for (const [id, route] of panels) {
+    await page.waitForFunction((i) => document.getElementById(i).dataset.state, id, { timeout: 40000 });
+    const st = await page.getAttribute(`#${id}`, 'data-state');
+    const text = await page.textContent(`#${id}`);
+    if (!routes.has(route)) {
+      assert.equal(st, 'na', `${id}: ${text}`);
+      assert.match(text, /not available/);
+    } else {
+      assert.equal(st, 'ok', `${id} shows data: ${text}`);
+      assert.doesNotMatch(text, /not available/);
+    }
+  }
+  if (routes.has('/quality/report')) {
+    await page.waitForSelector('#quality tr[data-symbol]');
+    const n = await page.$$eval('#quality tr[data-symbol]', (r) => r.length);
+    assert.ok(n >= 1, 'graded symbols listed');
+  }
+  if (routes.has('/cache/stats')) {
+    const stats = await rest('/cache/stats');
+    if (stats.enabled !== false) assert.ok(await page.$('#cache table tr[data-level]'), 'cache levels listed');
+  }
+  if (routes.has('/sources')) {
+    const src = (await rest('/sources')).sources;
+    for (const s of src) assert.ok(await page.$(`#sources tr[data-source="${s.name}"]`), `source ${s.name} listed`);
+    if (!src.length) assert.match(await page.textContent('#sources'), /no sources configured/);
+  }
+  await page.screenshot({ path: path.join(OUT, 'dashboard-full.png'), fullPage: true });
+});
+
+test('the page fits a phone-sized screen', async () => {
+  const phone = await context.newPage();
+  watch(phone, 'phone');
+  await phone.setViewportSize({ width: 390, height: 844 });
+  const hist = await rest('/historical/MSFT?interval=1d&limit=1500');
+  await phone.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
+  await chartShows(phone, 'MSFT', '1d', hist.count);
+  const px = await candlePixels(phone);
+  assert.ok(px.up > 20 && px.down > 20, `candles drawn on the phone: ${JSON.stringify(px)}`);
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `no sideways scrolling (page ${overflow}px wider than the screen)`);
+  await phone.screenshot({ path: path.join(OUT, 'dashboard-390x844.png'), fullPage: true });
+  await phone.close();
+});
+
+test('live updates from /stream move the chart', async (t) => {
+  const routes = new Set((await rest('/dashboard/routes.json')).routes.map((r) => r.path));
+  const health = await rest('/health');
+  const streaming = routes.has('/stream') || (health.components.stream && health.components.stream.status !== 'disabled');
+  if (!streaming) {
+    assert.equal(await page.getAttribute('#chart-live', 'data-state'), 'na', 'live badge says n/a');
+    t.skip('this agent does not stream yet (/stream not available)');
+    return;
+  }
+  await page.waitForSelector('#chart-live[data-state="live"]', { timeout: 20000 });
+  const bars = Number(await page.getAttribute('#panel-chart', 'data-bars'));
+  const price = 61.23;
+  const ts = new Date(Date.now() - 60000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const r = await fetch(`${AGENT}/ingest/quotes`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({ quotes: [{ symbol: 'MSFT', price, timestamp: ts, volume: 100 }] }),
+  });
+  assert.equal(r.status, 200, await r.text());
+  await page.waitForFunction((n) => Number(document.querySelector('#panel-chart').dataset.bars) === n, bars + 1);
+  const last = await page.evaluate(() => { const b = window.mdDashboard.chart.bars; return b[b.length - 1].close; });
+  assert.equal(last, price);
+});
+
+test('the browser console stayed free of errors', () => {
+  assert.deepEqual(problems, []);
+});

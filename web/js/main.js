@@ -1,0 +1,366 @@
+// main.js - the dashboard's wiring: discovers what the agent serves, loads the chart
+// libraries that are installed, polls the status endpoints, draws the chart of the chosen
+// symbol and interval (kept in the URL hash: #symbol=MSFT&interval=1w) and follows /stream.
+//
+// Polling: health and metrics every refresh period (2 s by default), sources and cache every
+// max(refresh, 5 s), symbols and the quality report every 30 s. A poll waits for the previous
+// one, and nothing is polled while the tab is hidden or refresh is paused.
+import { Api, streamUrl } from './api.js';
+import { el, mount, note, fmtDuration, fmtClock, statusClass } from './util.js';
+import { renderHealth, renderSources, renderCache, renderQuality, renderSymbols, symbolList } from './panels.js';
+import { PriceChart, INTERVALS, INDICATORS, intervalRank } from './chart.js';
+import { MetricsPlots } from './metrics.js';
+import { StreamClient } from './stream.js';
+
+const $ = (id) => document.getElementById(id);
+const BAR_LIMIT = 1500;
+const DEFAULT_INDICATORS = ['sma20', 'ema50', 'rsi'];
+
+const state = {
+  api: new Api(),
+  L: null,
+  uPlot: null,
+  chart: null,
+  metrics: null,
+  stream: null,
+  health: null,
+  symbols: [],
+  symbol: null,
+  interval: null,
+  enabled: loadEnabled(),
+  ind: null,
+  filter: '',
+  refreshMs: 2000,
+  loadToken: 0,
+};
+window.mdDashboard = state; // for a look from the console (and the browser test)
+
+function loadEnabled() {
+  try {
+    const v = JSON.parse(localStorage.getItem('mdagent.indicators'));
+    if (Array.isArray(v)) return new Set(v.filter((x) => INDICATORS.some((d) => d.id === x)));
+  } catch { /* storage off or bad value: defaults */ }
+  return new Set(DEFAULT_INDICATORS);
+}
+
+function saveEnabled() {
+  try {
+    localStorage.setItem('mdagent.indicators', JSON.stringify([...state.enabled]));
+  } catch { /* storage off */ }
+}
+
+/* -- polling --------------------------------------------------------------------------- */
+
+function every(periodMs, fn) {
+  const run = async () => {
+    const p = periodMs();
+    if (p > 0 && !document.hidden) {
+      try {
+        await fn();
+      } catch (e) {
+        console.warn('dashboard: poll failed', e);
+      }
+    }
+    setTimeout(run, p > 0 ? p : 1000);
+  };
+  run();
+}
+
+/* -- header and health ----------------------------------------------------------------- */
+
+async function pollHealth() {
+  const { api } = state;
+  const r = await api.get('/health');
+  const h = r.data && typeof r.data === 'object' && r.data.status ? r.data : null;
+  state.health = h;
+  const st = $('status');
+  if (!h) {
+    st.dataset.status = 'down';
+    $('status-text').textContent = `unreachable: ${r.error || 'no answer'}`;
+    mount($('health'), note('err', r.error || 'no answer from /health'));
+    return;
+  }
+  st.dataset.status = statusClass(h.status);
+  $('status-text').textContent = String(h.status);
+  $('fact-version').textContent = h.version ?? '–';
+  $('fact-uptime').textContent = fmtDuration(h.uptime_s);
+  const store = h.components && h.components.store;
+  $('fact-store').textContent = store ? `${store.kind ?? ''} ${store.status ?? ''}`.trim() : '–';
+  $('fact-updated').textContent = fmtClock();
+  renderHealth($('health'), h);
+  maybeStartStream();
+}
+
+/* Whether a component is configured, per /health ("disabled" when not). */
+function componentOn(name) {
+  const c = state.health && state.health.components && state.health.components[name];
+  if (!c) return null;
+  const s = typeof c === 'object' ? c.status : c;
+  return s !== 'disabled';
+}
+
+async function pollMetrics() {
+  const r = await state.api.get('/metrics', { text: true });
+  if (r.ok) state.metrics.ingest(r.data, Date.now());
+}
+
+/* A panel fed by one endpoint: "not available" when the agent lacks the route, else what
+ * the endpoint says (they answer 200 with their own "disabled" state when the component is
+ * off in the configuration). */
+async function pollPanel(bodyId, route, render) {
+  const body = $(bodyId);
+  if (!state.api.has(route)) {
+    mount(body, note('na', `not available: this agent does not serve ${route}`));
+    body.dataset.state = 'na';
+    return;
+  }
+  const r = await state.api.get(route);
+  if (!r.ok) {
+    mount(body, note('err', r.error));
+    body.dataset.state = 'error';
+    return;
+  }
+  render(body, r.data);
+  body.dataset.state = 'ok';
+}
+
+/* -- symbols and chart ----------------------------------------------------------------- */
+
+async function pollSymbols() {
+  const r = await state.api.get('/symbols');
+  if (!r.ok) {
+    mount($('symbols'), note('err', r.error));
+    return;
+  }
+  state.symbols = symbolList(r.data).sort((a, b) => a.symbol.localeCompare(b.symbol));
+  $('symbols-count').textContent = state.symbols.length ? String(state.symbols.length) : '';
+  drawSymbols();
+  const sel = $('chart-symbol');
+  const want = state.symbols.map((s) => s.symbol).join(',');
+  if (sel.dataset.list !== want) {
+    mount(sel, state.symbols.map((s) => el('option', { value: s.symbol }, s.symbol)));
+    sel.dataset.list = want;
+  }
+  if (!state.symbol && state.symbols.length) {
+    const fromHash = readHash();
+    const known = fromHash.symbol && state.symbols.find((s) => s.symbol === fromHash.symbol);
+    // without a choice in the URL: the symbol with the newest data
+    const newest = [...state.symbols].sort((a, b) => String(b.last).localeCompare(String(a.last)) || a.symbol.localeCompare(b.symbol))[0];
+    selectSymbol(known ? known.symbol : newest.symbol, known ? fromHash.interval : null);
+  } else if (state.symbol) {
+    sel.value = state.symbol;
+  }
+}
+
+function drawSymbols() {
+  renderSymbols($('symbols'), state.symbols, { selected: state.symbol, filter: state.filter, onSymbol: (s) => selectSymbol(s) });
+}
+
+function readHash() {
+  const p = new URLSearchParams(window.location.hash.slice(1));
+  return { symbol: (p.get('symbol') || '').toUpperCase() || null, interval: p.get('interval') };
+}
+
+function writeHash() {
+  const h = `#symbol=${encodeURIComponent(state.symbol)}&interval=${encodeURIComponent(state.interval)}`;
+  if (window.location.hash !== h) history.replaceState(null, '', h);
+}
+
+/* Intervals that can be charted for a symbol: its finest stored interval and coarser ones
+ * (the agent aggregates coarser bars from finer ones). */
+function intervalsFor(symbol) {
+  const s = state.symbols.find((x) => x.symbol === symbol);
+  const ranks = (s && Array.isArray(s.intervals) ? s.intervals : []).map((iv) => intervalRank(iv.interval ?? iv)).filter((r) => r >= 0);
+  if (!ranks.length) return INTERVALS.slice();
+  return INTERVALS.slice(Math.min(...ranks));
+}
+
+function selectSymbol(symbol, interval = null) {
+  const allowed = intervalsFor(symbol);
+  const s = state.symbols.find((x) => x.symbol === symbol);
+  const stored = s && Array.isArray(s.intervals) && s.intervals.length ? (s.intervals[0].interval ?? s.intervals[0]) : allowed[0];
+  let iv = interval || state.interval;
+  if (!allowed.includes(iv)) iv = allowed.includes(stored) ? stored : allowed[0];
+  state.symbol = symbol;
+  state.interval = iv;
+  $('chart-symbol').value = symbol;
+  drawIntervals();
+  drawSymbols();
+  loadChart();
+}
+
+function drawIntervals() {
+  const allowed = new Set(intervalsFor(state.symbol));
+  mount($('chart-intervals'), INTERVALS.map((iv) => el('button', {
+    type: 'button',
+    class: iv === state.interval ? 'on' : undefined,
+    disabled: !allowed.has(iv),
+    title: allowed.has(iv) ? `${iv} bars` : `no data finer than ${[...allowed][0]} stored for ${state.symbol}`,
+    dataset: { interval: iv },
+    onclick: () => { state.interval = iv; drawIntervals(); loadChart(); },
+  }, iv)));
+}
+
+function drawIndicatorToggles() {
+  const box = $('chart-indicators');
+  if (!state.api.has('/analytics/{symbol}/indicators')) {
+    mount(box, el('span', { class: 'muted small' }, 'indicators not available'));
+    return;
+  }
+  mount(box, INDICATORS.map((d) => el('button', {
+    type: 'button',
+    class: `tog${state.enabled.has(d.id) ? ' on' : ''}`,
+    dataset: { indicator: d.id },
+    style: { '--tog': d.color },
+    'aria-pressed': state.enabled.has(d.id) ? 'true' : 'false',
+    onclick: () => {
+      if (state.enabled.has(d.id)) state.enabled.delete(d.id);
+      else state.enabled.add(d.id);
+      saveEnabled();
+      drawIndicatorToggles();
+      if (state.chart) state.chart.setIndicators(state.ind, state.enabled);
+    },
+  }, d.label)));
+}
+
+function chartNote(text) {
+  const n = $('chart-note');
+  n.hidden = !text;
+  n.textContent = text || '';
+}
+
+async function loadChart() {
+  const { api, symbol, interval } = state;
+  if (!symbol || !interval) return;
+  const token = ++state.loadToken;
+  const panel = $('panel-chart');
+  panel.dataset.loading = 'true';
+  writeHash();
+  const sym = encodeURIComponent(symbol);
+  const histP = api.get(`/historical/${sym}?interval=${interval}&limit=${BAR_LIMIT}&cached_only=true`);
+  const indP = api.has('/analytics/{symbol}/indicators')
+    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&names=${INDICATORS.map((d) => d.name).join(',')}`)
+    : Promise.resolve(null);
+  const [hist, ind] = await Promise.all([histP, indP]);
+  if (token !== state.loadToken) return; // a newer choice is loading
+  panel.dataset.loading = 'false';
+  if (!state.chart) {
+    chartNote(state.L ? 'chart library failed to start' : 'charts need lightweight-charts: run scripts/install-deps.sh');
+    return;
+  }
+  const bars = hist.ok && hist.data && Array.isArray(hist.data.bars) ? hist.data.bars : [];
+  state.ind = ind && ind.ok ? ind.data : null;
+  state.chart.setData(symbol, interval, bars, state.ind, state.enabled);
+  if (!hist.ok) chartNote(`no bars: ${hist.error}`);
+  else if (!bars.length) chartNote(`no ${interval} bars stored for ${symbol}`);
+  else if (ind && !ind.ok) chartNote(`indicators unavailable: ${ind.error}`);
+  else chartNote('');
+  panel.dataset.symbol = symbol;
+  panel.dataset.interval = interval;
+  panel.dataset.bars = String(state.chart.count);
+  if (state.stream) state.stream.setSubscription([symbol], [`bar.${interval}`, 'quote']);
+}
+
+/* -- live updates ------------------------------------------------------------------------ */
+
+function streamAvailable() {
+  return state.api.has('/stream') || componentOn('stream') === true;
+}
+
+function maybeStartStream() {
+  const live = $('chart-live');
+  if (state.stream || !state.health) return;
+  if (!streamAvailable()) {
+    live.dataset.state = 'na';
+    live.querySelector('.live-text').textContent = 'live n/a';
+    live.title = 'this agent does not stream (/stream not available)';
+    return;
+  }
+  state.stream = new StreamClient(streamUrl(), {
+    onState: (s, detail) => {
+      live.dataset.state = s;
+      live.querySelector('.live-text').textContent = s === 'live' ? 'live' : s;
+      live.title = detail ? `${s}: ${detail}` : `stream ${s}`;
+    },
+    onMessage: (m) => {
+      if (!state.chart) return;
+      if (m.type === 'bar') state.chart.applyBar(m);
+      else if (m.type === 'quote') state.chart.applyQuote(m);
+      else if (m.type === 'error') console.warn('stream:', m.code, m.message);
+      if (m.type === 'bar' || m.type === 'quote') {
+        $('panel-chart').dataset.live = String(state.stream.received);
+        $('panel-chart').dataset.bars = String(state.chart.count);
+      }
+    },
+  });
+  if (state.symbol && state.interval) state.stream.setSubscription([state.symbol], [`bar.${state.interval}`, 'quote']);
+  state.stream.start();
+}
+
+/* -- start ------------------------------------------------------------------------------- */
+
+async function loadLibs() {
+  const libs = state.api.libs || {};
+  if (libs['lightweight-charts']) {
+    try {
+      state.L = await import(libs['lightweight-charts']);
+    } catch (e) {
+      console.warn('dashboard: lightweight-charts did not load', e);
+    }
+  }
+  if (libs.uplot) {
+    try {
+      state.uPlot = (await import(libs.uplot)).default;
+      const css = libs.uplot.replace(/uPlot\.esm\.js$/, 'uPlot.min.css');
+      document.head.append(el('link', { rel: 'stylesheet', href: css }));
+    } catch (e) {
+      console.warn('dashboard: uPlot did not load', e);
+    }
+  }
+}
+
+async function start() {
+  const { api } = state;
+  if (!(await api.init())) {
+    $('status').dataset.status = 'bad';
+    $('status-text').textContent = 'cannot reach the agent';
+  }
+  await loadLibs();
+  if (state.L) state.chart = new PriceChart($('chart'), $('chart-legend'), state.L);
+  else chartNote('charts need lightweight-charts: run scripts/install-deps.sh');
+  state.metrics = new MetricsPlots(state.uPlot, $('panel-metrics'), $('kpis'));
+  drawIndicatorToggles();
+  $('foot-text').textContent = `mdagent ${api.version ?? ''} · ${api.routes.size} routes · data from this agent's REST API`;
+
+  $('chart-symbol').addEventListener('change', (e) => selectSymbol(e.target.value));
+  $('symbols-filter').addEventListener('input', (e) => { state.filter = e.target.value; drawSymbols(); });
+  $('refresh').addEventListener('change', (e) => { state.refreshMs = Number(e.target.value); });
+  window.addEventListener('hashchange', () => {
+    const h = readHash();
+    if (h.symbol && (h.symbol !== state.symbol || (h.interval && h.interval !== state.interval))) selectSymbol(h.symbol, h.interval);
+  });
+
+  const fast = () => state.refreshMs;
+  const medium = () => (state.refreshMs ? Math.max(state.refreshMs, 5000) : 0);
+  const slow = () => (state.refreshMs ? 30000 : 0);
+  every(fast, async () => {
+    await pollHealth();
+    await pollMetrics();
+  });
+  every(medium, async () => {
+    if (!state.health) await pollHealth();
+    await Promise.all([
+      pollPanel('sources', '/sources', renderSources),
+      pollPanel('cache', '/cache/stats', renderCache),
+    ]);
+  });
+  every(slow, async () => {
+    await Promise.all([
+      pollSymbols(),
+      pollPanel('quality', '/quality/report', (body, d) => renderQuality(body, d, (s, iv) => selectSymbol(s, iv))),
+    ]);
+  });
+  document.body.dataset.ready = 'true';
+}
+
+start();
