@@ -259,12 +259,13 @@ static void score_series(md_writer *w, const md_series *s, int validate_only, md
     md_error e;
     int64_t first = u[0].ts, last = u[nu - 1].ts;
     if (md_store_get_bars(w->st, s->symbol, s->iv, MD_TS_MIN, first, keep, &ctx, &e) < 0) {
-        MD_WARN("writer", "no context for quality symbol=%s err=\"%s\"", s->symbol, e.msg);
+        /* the store write that follows reports an outage; judge without context */
+        MD_DEBUG("writer", "no context for quality symbol=%s err=\"%s\"", s->symbol, e.msg);
         ctx.n = 0;
     }
     if (validate_only) tail_merge(w, s, first, keep, &ctx);
     if (md_store_get_bars(w->st, s->symbol, s->iv, first, last + 1, 0, &over, &e) < 0) {
-        MD_WARN("writer", "cannot read stored versions symbol=%s err=\"%s\"", s->symbol, e.msg);
+        MD_DEBUG("writer", "cannot read stored versions symbol=%s err=\"%s\"", s->symbol, e.msg);
         over.n = 0;
     }
 

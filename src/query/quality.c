@@ -77,12 +77,11 @@ static int stored_intervals(md_services *svc, const char *symbol, unsigned *bars
         if (strcmp(v[i].symbol, symbol) == 0) *bars |= 1u << v[i].iv;
     md_free(v);
     md_error e;
+    v = NULL;
     n = md_store_list_quality_series(svc->store, &v, &e);
-    if (n > 0) {
-        for (int i = 0; i < n; i++)
-            if (strcmp(v[i].symbol, symbol) == 0) *findings |= 1u << v[i].iv;
-        md_free(v);
-    }
+    for (int i = 0; i < n; i++)
+        if (strcmp(v[i].symbol, symbol) == 0) *findings |= 1u << v[i].iv;
+    if (n >= 0) md_free(v);
     return 0;
 }
 
