@@ -88,10 +88,14 @@ int md_cmd_serve(int argc, char **argv)
     md_writer_listener ql = {.on_bars = on_bars_quality, .ctx = svc.quality};
     md_writer_add_listener(svc.writer, &ql);
 
+    /* after the cache: its listener invalidates before the hub streams */
+    md_cli_stream *cst = NULL;
     md_cli_sources *cs = NULL;
-    if (md_cli_sources_open(&svc, &cs, &err) != 0) {
+    if (md_cli_stream_open(&svc, &cst, &err) != 0 || md_cli_sources_open(&svc, &cs, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
+        md_cli_stream_close(cst);
         md_cache_free(svc.cache);
+        md_quality_gauge_stop(svc.quality);
         md_workq_free(svc.workers);
         md_quality_gauge_free(svc.quality);
         md_writer_free(svc.writer);
@@ -108,9 +112,11 @@ int md_cmd_serve(int argc, char **argv)
             md_server_shutdown(srv, 0);
             md_server_free(srv);
         }
+        md_quality_gauge_stop(svc.quality);
         md_workq_free(svc.workers);
         md_quality_gauge_free(svc.quality);
         md_cli_sources_close(cs);
+        md_cli_stream_close(cst);
         md_cache_free(svc.cache);
         md_writer_free(svc.writer);
         md_store_close(st);
@@ -127,11 +133,14 @@ int md_cmd_serve(int argc, char **argv)
     MD_INFO("server", "shutting down signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     svc.ready = 0;
     md_cli_sources_stop(cs); /* no more pushed ticks */
+    md_quality_gauge_stop(svc.quality); /* writes from here on schedule no grading */
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
     md_workq_free(svc.workers);
+    md_cli_stream_stop(cst); /* relay and live bars; the hub lives until the server is freed */
     md_quality_gauge_free(svc.quality);
     md_server_free(srv);
     md_cli_sources_close(cs); /* after the workers: they may be inside the manager */
+    md_cli_stream_close(cst);
     md_writer_free(svc.writer);
     md_cache_free(svc.cache);
     md_store_close(st);

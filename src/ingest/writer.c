@@ -117,6 +117,12 @@ void md_writer_set_future_tolerance(md_writer *w, int64_t seconds)
     w->future_tol_s = seconds;
 }
 
+static void notify_commit(md_writer *w)
+{
+    for (int l = 0; l < w->n_listeners; l++)
+        if (w->listeners[l].on_commit) w->listeners[l].on_commit(w->listeners[l].ctx);
+}
+
 void md_writer_set_quality(md_writer *w, const md_quality_params *p)
 {
     w->qp = *p;
@@ -420,6 +426,7 @@ static int store_and_record(md_writer *w, const md_series *series, size_t n_seri
                 w->listeners[l].on_bars(w->listeners[l].ctx, series[k].symbol, series[k].iv,
                                         series[k].bars, series[k].n);
     }
+    if (total > 0) notify_commit(w);
     return 0;
 }
 
@@ -524,6 +531,7 @@ int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_
                             md_error *err)
 {
     int64_t now = md_now();
+    size_t notified = 0;
     for (size_t i = 0; i < n; i++) {
         md_rule rule;
         md_error e;
@@ -535,14 +543,17 @@ int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_
         int rc = md_store_put_quote(w->st, &quotes[i], err);
         if (rc < 0) {
             md_metric_add(MD_M_STORE_ERRORS, 1, "put_quote");
+            if (notified) notify_commit(w); /* what was stored before the error still goes out */
             return rc;
         }
         res->accepted++;
         md_metric_add(MD_M_INGEST_ACCEPTED, 1, "quote");
         if (rc == 0) continue; /* an equal or newer quote is already stored */
         res->stored++;
+        notified++;
         for (int l = 0; l < w->n_listeners; l++)
             if (w->listeners[l].on_quote) w->listeners[l].on_quote(w->listeners[l].ctx, &quotes[i]);
     }
+    if (notified) notify_commit(w);
     return 0;
 }

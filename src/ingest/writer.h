@@ -24,11 +24,14 @@
 
 typedef struct md_writer md_writer;
 
-/* Listener callbacks run on the writing thread after a successful commit. */
+/* Listener callbacks run on the writing thread after a successful commit. on_commit (may be
+ * NULL) runs once at the end of every ingest call that notified anything, so a listener can
+ * act on the call's records as one batch (the stream hub wakes its clients once). */
 typedef struct md_writer_listener {
     void (*on_bars)(void *ctx, const char *symbol, md_interval iv, const md_bar *bars, size_t n);
     void (*on_quote)(void *ctx, const md_quote *q);
     void *ctx;
+    void (*on_commit)(void *ctx);
 } md_writer_listener;
 
 /* A rejected input row: index into the flattened input, the rule and the reason. */

@@ -110,7 +110,11 @@ typedef struct md_quality_gauge md_quality_gauge;
  * (at most every 5 s per symbol; a later touch or md_quality_gauge_poke picks up what was
  * deferred). Grades every stored symbol once at start. */
 md_quality_gauge *md_quality_gauge_new(md_services *svc);
-/* After the worker pool has stopped. NULL is fine. */
+/* Stops scheduling: later touches and pokes do nothing (call before the worker pool is
+ * freed; writes may still arrive while other parts shut down). NULL is fine. */
+void md_quality_gauge_stop(md_quality_gauge *g);
+/* After md_quality_gauge_stop and the worker pool has stopped, and once nothing writes any
+ * more. NULL is fine. */
 void md_quality_gauge_free(md_quality_gauge *g);
 /* Marks a symbol written to (writer listener; cheap, never blocks on the store). */
 void md_quality_gauge_touch(md_quality_gauge *g, const char *symbol);

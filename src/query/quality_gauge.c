@@ -32,6 +32,7 @@ struct md_quality_gauge {
     int all;     /* grade every stored symbol */
     int pending; /* a job is queued or running */
     int fresh;   /* something was touched since the running job took its list */
+    int stopped; /* shutting down: schedule nothing */
     seen_entry *seen; /* open addressing: when each symbol was last graded */
     size_t n_seen, cap_seen;
 };
@@ -102,7 +103,7 @@ static void job(void *arg);
 /* Caller holds lock. */
 static void schedule(md_quality_gauge *g)
 {
-    if (g->pending || (!g->all && !g->n_dirty) || !g->svc->workers) return;
+    if (g->stopped || g->pending || (!g->all && !g->n_dirty) || !g->svc->workers) return;
     g->pending = 1;
     g->fresh = 0;
     md_workq_submit(g->svc->workers, job, g);
@@ -169,6 +170,14 @@ md_quality_gauge *md_quality_gauge_new(md_services *svc)
     schedule(g);
     pthread_mutex_unlock(&g->lock);
     return g;
+}
+
+void md_quality_gauge_stop(md_quality_gauge *g)
+{
+    if (!g) return;
+    pthread_mutex_lock(&g->lock);
+    g->stopped = 1;
+    pthread_mutex_unlock(&g->lock);
 }
 
 void md_quality_gauge_free(md_quality_gauge *g)

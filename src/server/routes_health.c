@@ -5,6 +5,7 @@
 #include "core/metrics.h"
 #include "core/timefmt.h"
 #include "sources/manager.h"
+#include "stream/hub.h"
 #include "query/quality.h"
 
 #include <string.h>
@@ -84,9 +85,12 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     md_buf_int(b, (int64_t)src_on);
     md_buf_puts(b, ",\"circuits_open\":");
     md_buf_int(b, (int64_t)src_open);
-    md_buf_puts(b, "},\"stream\":{\"status\":\"");
-    md_buf_puts(b, svc->hub ? "ok" : "disabled");
-    md_buf_puts(b, "\"}}}");
+    md_buf_puts(b, "},\"stream\":");
+    if (svc->hub)
+        md_hub_render_health(svc->hub, b);
+    else
+        md_buf_puts(b, "{\"status\":\"disabled\"}");
+    md_buf_puts(b, "}}");
     return 0;
 }
 

@@ -364,9 +364,18 @@ static sqlite3_stmt *prep_multi(sqlite3 *db, int lean)
 
 static void sqlite_close(md_store *base);
 
+/* Process-wide SQLite settings, before its first use: no memory statistics (they take a
+ * global mutex on every allocation; nothing here reads them). */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sqlite_open(const char *url, const md_store_options *opt, md_store **out,
                        md_error *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
     const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
     if (strncmp(path, "//", 2) == 0) path += 2; /* sqlite://path */
     if (!*path) return md_error_set(err, MD_ECONFIG, "sqlite URL has no path");
@@ -407,6 +416,15 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
         sqlite_close(&st->base);
         return md_error_set(err, MD_ESTORE, "cannot prepare write statements");
     }
+    if (!opt->read_only) {
+        sqlite3 *ckdb = NULL;
+        md_error ce;
+        if (open_conn(path, opt->busy_timeout_ms, 0, &ckdb, &ce) != 0 ||
+            md_sqlite__ckpt_start(st, ckdb) != 0) {
+            sqlite3_close(ckdb);
+            MD_DEBUG("store", "checkpoints stay in the committing thread path=%s", path);
+        }
+    }
     int n = opt->pool_size > 0 ? opt->pool_size : 1;
     st->readers = md_calloc((size_t)n, sizeof *st->readers);
     st->free_readers = md_calloc((size_t)n, sizeof *st->free_readers);
@@ -436,6 +454,7 @@ static void sqlite_close(md_store *base)
     sqlite3_finalize(st->w_multi_lean);
     sqlite3_finalize(st->w_multi_full);
     sqlite3_finalize(st->w_put_mark);
+    md_sqlite__ckpt_stop(st);
     if (st->wdb) {
         /* fold the WAL back into the database file on a clean close */
         sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);

@@ -185,11 +185,29 @@ class ReplayFile(unittest.TestCase):
         self.assertNotIn("ERROR: AddressSanitizer", logs)
 
     def test_bad_source_configuration_stops_serve(self):
-        a = Agent(name="badsrc", env={"MDAGENT_SOURCES_PRIORITY": "simulator,nosuch"})
-        p = run_cli("serve", "--db", a.db, "--listen", "127.0.0.1:1", env=a.env, check=False)
-        self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("nosuch", p.stderr)
-        a.cleanup()
+        a = Agent(name="badsrc")
+        bad_header = os.path.join(a.dir, "bad.csv")
+        with open(bad_header, "w") as f:
+            f.write("when,price\n2024-01-01,3\n")
+        cases = [
+            ({"MDAGENT_SOURCES_PRIORITY": "simulator,nosuch", "MDAGENT_SIMULATOR_SYMBOLS": "A"}, (), 2, "nosuch"),
+            ({"MDAGENT_SOURCES_PRIORITY": "simulator,simulator", "MDAGENT_SIMULATOR_SYMBOLS": "A"}, (), 2, "twice"),
+            ({"MDAGENT_SOURCES_PRIORITY": "simulator"}, (), 2, "simulator.symbols"),
+            ({"MDAGENT_SOURCES_PRIORITY": "simulator", "MDAGENT_SIMULATOR_SYMBOLS": "A:zero"}, (), 2,
+             "simulator.symbols"),
+            ({"MDAGENT_SOURCES_PRIORITY": "replay", "MDAGENT_REPLAY_FILE": "/nonexistent/x.csv"}, (), 1,
+             "replay.file"),
+            ({"MDAGENT_SOURCES_PRIORITY": "replay", "MDAGENT_REPLAY_FILE": bad_header}, (), 1, "bad.csv"),
+            ({"MDAGENT_SOURCES_PRIORITY": "replay"}, ("--set", "replay.interval=7x"), 2, "replay.interval"),
+            ({"MDAGENT_WATCHLIST": "AAPL,not valid"}, (), 2, "sources.watchlist"),
+        ]
+        try:
+            for env, args, code, text in cases:
+                p = run_cli("serve", "--db", a.db, "--listen", "127.0.0.1:1", *args, env=env, check=False)
+                self.assertEqual(p.returncode, code, (env, p.stderr))
+                self.assertIn(text, p.stderr, env)
+        finally:
+            a.cleanup()
 
 
 class FetchCli(unittest.TestCase):

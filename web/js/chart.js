@@ -178,6 +178,24 @@ export class PriceChart {
     return true;
   }
 
+  /** The newest bars from a /historical poll (when there is no stream): each one at or after
+   * the last bar drawn replaces or extends it. Returns how many were applied. */
+  mergeTail(symbol, interval, bars) {
+    if (symbol !== this.symbol || interval !== this.interval) return 0;
+    let n = 0;
+    for (const m of bars) {
+      const t = epochS(m.timestamp);
+      const last = this.bars[this.bars.length - 1];
+      if (t === null || (last && t < last.time) || !Number.isFinite(m.close)) continue;
+      const b = { time: t, open: m.open, high: m.high, low: m.low, close: m.close, volume: Number(m.volume) || 0 };
+      if (last && last.time === t && last.open === b.open && last.high === b.high && last.low === b.low &&
+          last.close === b.close && last.volume === b.volume) continue;
+      this.put(b);
+      n++;
+    }
+    return n;
+  }
+
   /** A quote message: moves the last bar's close (and high/low), or opens the next bar. */
   applyQuote(m) {
     if (m.symbol !== this.symbol || !Number.isFinite(m.price)) return false;
