@@ -24,6 +24,7 @@ struct md_cache;
 struct md_srcmgr;
 struct md_hub;
 struct md_backfill;
+struct md_quality_gauge;
 
 typedef struct md_services {
     const md_config *cfg;
@@ -36,6 +37,7 @@ typedef struct md_services {
     struct md_srcmgr *sources; /* NULL: store only */
     struct md_hub *hub;        /* NULL: no streaming */
     struct md_backfill *backfill; /* backfill jobs (ingest/backfill.h); NULL without sources */
+    struct md_quality_gauge *quality; /* NULL: the quality gauge is set only on request */
 } md_services;
 
 /* -- latest price ---------------------------------------------------------------------- */

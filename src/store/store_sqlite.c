@@ -52,6 +52,14 @@ static const char *migrations[] = {
     " mtime_ns INTEGER NOT NULL, offset INTEGER NOT NULL, lines INTEGER NOT NULL,"
     " rows INTEGER NOT NULL, rejected INTEGER NOT NULL, interval INTEGER NOT NULL,"
     " done INTEGER NOT NULL, updated_at INTEGER NOT NULL);",
+    /* 4: quality findings (one per bar and rule) and live marks */
+    "CREATE TABLE quality_events(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, rule TEXT NOT NULL, severity REAL NOT NULL, value REAL, threshold REAL,"
+    " source INTEGER NOT NULL, other_source INTEGER NOT NULL, detail TEXT NOT NULL,"
+    " recorded_at INTEGER NOT NULL, PRIMARY KEY(symbol_id, interval, ts, rule)) WITHOUT ROWID;"
+    "CREATE TABLE quality_live(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL,"
+    " bar_ts INTEGER NOT NULL, marked_at INTEGER NOT NULL, PRIMARY KEY(symbol_id, interval))"
+    " WITHOUT ROWID;",
 };
 
 int md_sqlite_schema_version(void)
@@ -1042,4 +1050,10 @@ const md_store_ops md_store_sqlite_ops = {
     .meta_set = sqlite_meta_set,
     .put_bars_marked = sqlite_put_bars_marked,
     .get_load_mark = sqlite_get_load_mark,
+    .put_quality_events = md_sqlite_put_quality_events,
+    .get_quality_events = md_sqlite_get_quality_events,
+    .count_quality_events = md_sqlite_count_quality_events,
+    .list_quality_series = md_sqlite_list_quality_series,
+    .mark_live = md_sqlite_mark_live,
+    .get_live = md_sqlite_get_live,
 };

@@ -3,12 +3,15 @@ the replay source push live ticks through the writer; /price fetches through the
 when the stored quote is stale and stores what it gets; /historical backfills missing
 ranges (from = sources / mixed / store); /sources and the metrics show every source;
 `mdagent fetch` takes the same path from the command line."""
+import asyncio
 import csv
 import datetime
+import json
 import os
-import re
 import time
 import unittest
+
+import websockets
 
 from mdtest import SAMPLE, Agent, AgentTest, curl, run_cli
 
@@ -118,6 +121,24 @@ class Simulator(AgentTest):
         self.assertRegex(m, r'mdagent_source_requests_total\{source="simulator",result="ok"\} [1-9]')
         self.assertIn('mdagent_source_circuit_state{source="simulator"} 0', m)
         self.assertRegex(m, r'mdagent_source_health_score\{source="simulator"\} [01]')
+
+    def test_simulated_ticks_reach_websocket_subscribers(self):
+        async def run():
+            async with websockets.connect(f"ws://127.0.0.1:{self.agent.port}/stream") as ws:
+                welcome = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                self.assertEqual(welcome["type"], "welcome")
+                await ws.send(json.dumps({"op": "subscribe", "symbols": ["SIMA"], "channels": ["quote"]}))
+                got = []
+                while len(got) < 2:
+                    m = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                    if m["type"] == "quote":
+                        got.append(m)
+                return got
+        got = asyncio.run(run())
+        self.assertEqual({m["symbol"] for m in got}, {"SIMA"})
+        self.assertEqual({m["source"] for m in got}, {"simulator"})
+        self.assertLess(got[0]["seq"], got[1]["seq"])
+        self.assertLess(got[0]["timestamp"], got[1]["timestamp"])
 
     def test_health_counts_enabled_sources(self):
         h = self.get_json("/health")
