@@ -87,16 +87,88 @@ char *md_buf_steal(md_buf *b, size_t *len)
     return d;
 }
 
-int md_fmt_num(char *dst, double v)
+/* Writes the decimal digits of u (< 2^63) at dst; returns the count. */
+static int fmt_u64(char *dst, uint64_t u)
 {
-    if (!isfinite(v)) return (int)(memcpy(dst, "null", 5), 4);
-    /* Integers (volumes, round prices) print without exponent or decimals. */
-    if (v == floor(v) && fabs(v) < 1e15) return snprintf(dst, 32, "%.0f", v);
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    char tmp[24];
+    int n = 24;
+    while (u >= 100) {
+        unsigned k = (unsigned)(u % 100) * 2;
+        u /= 100;
+        tmp[--n] = pairs[k + 1];
+        tmp[--n] = pairs[k];
+    }
+    if (u >= 10) {
+        tmp[--n] = pairs[u * 2 + 1];
+        tmp[--n] = pairs[u * 2];
+    } else {
+        tmp[--n] = (char)('0' + u);
+    }
+    memcpy(dst, tmp + n, (size_t)(24 - n));
+    return 24 - n;
+}
+
+/* The slow, always-right form: the fewest of 15..17 significant digits that parse back. */
+static int fmt_num_slow(char *dst, double v)
+{
     for (int prec = 15; prec <= 17; prec++) {
         int n = snprintf(dst, 32, "%.*g", prec, v);
         if (prec == 17 || strtod(dst, NULL) == v) return n;
     }
     return 0;
+}
+
+int md_fmt_num(char *dst, double v)
+{
+    static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    if (!isfinite(v)) return (int)(memcpy(dst, "null", 5), 4);
+    char *p = dst;
+    double a = fabs(v);
+    /* Integers (volumes, round prices) print without exponent or decimals. */
+    if (v == floor(v) && a < 1e15) {
+        if (signbit(v)) *p++ = '-';
+        p += fmt_u64(p, (uint64_t)a);
+        *p = 0;
+        return (int)(p - dst);
+    }
+    /* Fast path for prices: the fewest decimals d with round(a * 10^d) / 10^d == a. Both
+     * operands of that division are exact doubles (integer < 2^53, power of ten <= 1e15), so
+     * it is the correctly rounded value of the decimal - exactly what parsing the decimal
+     * gives back: the string round-trips. Same notation as %g in this range. */
+    if (a >= 1e-4 && a < 1e15) {
+        for (int d = 1; d <= 15; d++) {
+            double x = a * p10[d];
+            if (x >= 9007199254740992.0) break;
+            double r = nearbyint(x);
+            /* far from an integer: no need for the (slow) exact test */
+            if (fabs(x - r) > x * 1e-12 || r / p10[d] != a) continue;
+            char digits[24];
+            int nd = fmt_u64(digits, (uint64_t)r);
+            while (d > 0 && digits[nd - 1] == '0') nd--, d--; /* never a trailing zero */
+            if (v < 0) *p++ = '-';
+            if (nd <= d) {
+                *p++ = '0';
+                *p++ = '.';
+                for (int i = nd; i < d; i++) *p++ = '0';
+                memcpy(p, digits, (size_t)nd);
+                p += nd;
+            } else {
+                memcpy(p, digits, (size_t)(nd - d));
+                p += nd - d;
+                *p++ = '.';
+                memcpy(p, digits + nd - d, (size_t)d);
+                p += d;
+            }
+            *p = 0;
+            return (int)(p - dst);
+        }
+    }
+    return fmt_num_slow(dst, v);
 }
 
 void md_buf_num(md_buf *b, double v)

@@ -40,14 +40,13 @@ static metric metrics[MD_M_COUNT] = {
 #undef MD_METRIC
 };
 
-static int nlabels(metric *m)
+/* Counted each time: caching it in the shared table was a data race between threads
+ * (ThreadSanitizer), and the label lists are a few characters long. */
+static int nlabels(const metric *m)
 {
-    if (m->nlabels < 0) {
-        int n = m->labels[0] ? 1 : 0;
-        for (const char *p = m->labels; *p; p++) n += *p == ',';
-        m->nlabels = n;
-    }
-    return m->nlabels;
+    int n = m->labels[0] ? 1 : 0;
+    for (const char *p = m->labels; *p; p++) n += *p == ',';
+    return n;
 }
 
 static void make_key(metric *m, va_list ap, char *key, size_t n)

@@ -17,6 +17,7 @@
 #include "core/timefmt.h"
 #include "server/http.h"
 #include "server/routes.h"
+#include "server/ws.h"
 
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -58,6 +59,7 @@ struct loop {
     unsigned char *scratch; /* LWS_PRE + CHUNK */
     int listen_fd;
     int adopted; /* lws owns (and closes) listen_fd */
+    md_ws_loop *ws; /* WebSocket /stream (ws.c); NULL without a hub */
 };
 
 struct md_server {
@@ -73,6 +75,7 @@ struct md_server {
 
 typedef struct pss {
     task *t;
+    void *ws; /* the WebSocket connection (ws.c) after an upgrade to /stream */
 } pss;
 
 /* -- tasks ---------------------------------------------------------------------------------- */
@@ -132,6 +135,8 @@ static void drain_done(loop *lp)
     }
 }
 
+/* Routes the request: answers it at once (t->ready: inline routes, cache hits, errors), or
+ * hands it to a worker, whose completion asks for WRITEABLE. */
 static void dispatch(task *t)
 {
     md_services *svc = t->lp->srv->svc;
@@ -140,7 +145,7 @@ static void dispatch(task *t)
         md_http_header(&t->resp, "Connection", "close");
         md_http_error(&t->resp, MD_EUNAVAIL, "server is shutting down");
         t->req.route = "(draining)";
-        task_ready(t);
+        t->ready = 1; /* written by the caller, now */
         return;
     }
     if (t->too_big) {
@@ -148,7 +153,7 @@ static void dispatch(task *t)
                                                 ? "request URL longer than server.max_url_bytes"
                                                 : "request body larger than server.max_body_bytes");
         t->req.route = "(too_big)";
-        task_ready(t);
+        t->ready = 1; /* written by the caller, now */
         return;
     }
     const md_route *rt = md_route_match(&t->req, &status, &allowed);
@@ -170,18 +175,18 @@ static void dispatch(task *t)
             md_http_error(&t->resp, MD_ENOTFOUND, msg);
             t->req.route = "(unknown)";
         }
-        task_ready(t);
+        t->ready = 1; /* written by the caller, now */
         return;
     }
     t->rt = rt;
     if ((rt->flags & MD_RT_TRY_INLINE) && svc->workers &&
         md_route_try_inline(rt, svc, &t->req, &t->resp) == 0) {
-        task_ready(t);
+        t->ready = 1; /* written by the caller, now */
         return;
     }
     if ((rt->flags & MD_RT_INLINE) || !svc->workers) {
         md_route_run(rt, svc, &t->req, &t->resp);
-        task_ready(t);
+        t->ready = 1; /* written by the caller, now */
         return;
     }
     t->in_worker = 1;
@@ -286,12 +291,23 @@ static int write_response(task *t, struct lws *wsi)
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                         (const unsigned char *)"no-store", 8, &p, end))
             return -1;
-        if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+        if (lws_finalize_http_header(wsi, &p, end)) return -1;
         t->headers_sent = 1;
         char status[8];
         snprintf(status, sizeof status, "%d", rs->status);
         md_metric_add(MD_M_HTTP_REQUESTS, 1, t->req.route ? t->req.route : "(none)", status);
-        if (len == 0 || head) goto done;
+        /* headers and as much of the body as fits go out in one write (one send) */
+        size_t blen = head ? 0 : len; /* HEAD: the length as for GET, no body */
+        size_t room = (size_t)(end - p), n = blen < room ? blen : room;
+        if (n) memcpy(p, body, n);
+        p += n;
+        t->sent = n;
+        int last = n == blen;
+        int total = (int)(p - start);
+        if (lws_write(wsi, start, (size_t)total, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP_HEADERS) !=
+            total)
+            return -1;
+        if (last) return 1;
         lws_callback_on_writable(wsi);
         return 0;
     }
@@ -306,7 +322,6 @@ static int write_response(task *t, struct lws *wsi)
         lws_callback_on_writable(wsi);
         return 0;
     }
-done:
     return 1;
 }
 
@@ -327,10 +342,26 @@ static int finish(struct lws *wsi, pss *ps)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* After dispatch: a response that is ready is written now, in this callback, instead of
+ * on a later WRITEABLE round of the loop. */
+static int respond(struct lws *wsi, pss *ps)
+{
+    task *t = ps->t;
+    if (!t || !t->ready) return 0;
+    int rc = write_response(t, wsi);
+    if (rc < 0) return -1;
+    if (rc == 1) return finish(wsi, ps);
+    return 0;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
     pss *ps = user;
+    if (md_ws_handles(reason)) {
+        loop *lp = loop_of(wsi);
+        return lp->ws && ps ? md_ws_callback(lp->ws, wsi, reason, &ps->ws, in, len) : -1;
+    }
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
         loop *lp = loop_of(wsi);
@@ -345,7 +376,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             (size_t)lp->srv->svc->cfg->max_url_bytes) {
             t->too_big = 2;
             dispatch(t);
-            return 0;
+            return respond(wsi, ps);
         }
         t->body_limit = (size_t)lp->srv->svc->cfg->max_body_bytes;
         if (t->req.method == MD_HTTP_POST || t->req.method == MD_HTTP_PUT) {
@@ -355,7 +386,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 if (n > (long long)t->body_limit) {
                     t->too_big = 1;
                     dispatch(t);
-                    return 0;
+                    return respond(wsi, ps);
                 }
                 if (n > 0) return 0; /* wait for LWS_CALLBACK_HTTP_BODY */
             } else if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
@@ -363,7 +394,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             }
         }
         dispatch(t);
-        return 0;
+        return respond(wsi, ps);
     }
     case LWS_CALLBACK_HTTP_BODY: {
         task *t = ps->t;
@@ -382,7 +413,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     }
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (ps->t && !ps->t->ready && !ps->t->in_worker) dispatch(ps->t);
+        if (ps->t && !ps->t->ready && !ps->t->in_worker) {
+            dispatch(ps->t);
+            return respond(wsi, ps);
+        }
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         task *t = ps->t;
@@ -403,10 +437,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
         loop *lp = lws_context_user(lws_get_context(wsi));
         if (lp) drain_done(lp);
+        if (lp && lp->ws) md_ws_wake(lp->ws);
         return 0;
     }
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return -1; /* WebSocket upgrades are not served yet */
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        loop *lp = loop_of(wsi);
+        return lp->ws ? md_ws_filter(lp->ws, wsi) : -1; /* only /stream, only with a hub */
+    }
     default:
         break;
     }
@@ -431,7 +468,9 @@ static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 }
 
 static const struct lws_protocols protocols[] = {
-    {"http", callback, sizeof(pss), 0, 0, NULL, 0},
+    /* tx_packet_size: lws sends at most this per write (default 4 KiB: a 34 KB answer
+     * would go out in nine sends over as many loop rounds) */
+    {"http", callback, sizeof(pss), 0, 0, NULL, LWS_PRE + CHUNK + 1024},
     {"mdagent-accept", accept_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
@@ -554,6 +593,7 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
             return md_error_set(err, MD_EIO, "cannot start the HTTP event loop");
         }
         lp->adopted = 1;
+        if (svc->hub && cfg->stream_enabled) lp->ws = md_ws_loop_new(svc, lp->ctx);
     }
     srv->port = port;
     for (int i = 0; i < srv->n_loops; i++) {
@@ -579,11 +619,25 @@ void md_server_stop(md_server *srv)
         if (srv->loops[i].ctx) lws_cancel_service(srv->loops[i].ctx);
 }
 
+static int ws_open(md_server *srv)
+{
+    int n = 0;
+    for (int i = 0; i < srv->n_loops; i++)
+        if (srv->loops[i].ws) n += md_ws_count(srv->loops[i].ws);
+    return n;
+}
+
 void md_server_shutdown(md_server *srv, int grace_ms)
 {
     atomic_store(&srv->draining, 1);
+    for (int i = 0; i < srv->n_loops; i++) { /* WebSockets get a 1001 close */
+        if (!srv->loops[i].ws) continue;
+        md_ws_close_all(srv->loops[i].ws);
+        lws_cancel_service(srv->loops[i].ctx);
+    }
     int64_t until = md_mono_ms() + grace_ms;
-    while (atomic_load(&srv->inflight) > 0 && md_mono_ms() < until) usleep(10000);
+    while ((atomic_load(&srv->inflight) > 0 || ws_open(srv) > 0) && md_mono_ms() < until)
+        usleep(10000);
     md_server_stop(srv);
     for (int i = 0; i < srv->n_loops; i++)
         if (srv->loops[i].thread) pthread_join(srv->loops[i].thread, NULL);
@@ -599,6 +653,7 @@ void md_server_free(md_server *srv)
         drain_done(lp); /* completions that arrived after the loop stopped */
         if (lp->ctx) lws_context_destroy(lp->ctx);
         drain_done(lp);
+        md_ws_loop_free(lp->ws);
         if (lp->listen_fd >= 0 && !lp->adopted) close(lp->listen_fd);
         pthread_mutex_destroy(&lp->lock);
         md_free(lp->scratch);

@@ -5,7 +5,10 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 Test(buf, numbers_round_trip_exactly)
 {
@@ -23,6 +26,55 @@ Test(buf, numbers_round_trip_exactly)
     cr_assert_str_eq(s, "40595600");
     md_fmt_num(s, NAN);
     cr_assert_str_eq(s, "null");
+}
+
+/* The old (always correct, slow) form: fewest of 15..17 significant digits. */
+static int ref_num(char *dst, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15) return snprintf(dst, 32, "%.0f", v);
+    for (int prec = 15; prec <= 17; prec++) {
+        int n = snprintf(dst, 32, "%.*g", prec, v);
+        if (prec == 17 || strtod(dst, NULL) == v) return n;
+    }
+    return 0;
+}
+
+Test(buf, fast_number_form_round_trips_and_is_never_longer)
+{
+    unsigned seed = 7;
+    for (int i = 0; i < 300000; i++) {
+        double v;
+        switch (i % 4) {
+        case 0: /* prices with 0..6 decimals */
+            v = (double)(rand_r(&seed) % 100000000) / pow(10, rand_r(&seed) % 7);
+            break;
+        case 1: /* arbitrary doubles of moderate size */
+            v = (double)rand_r(&seed) / (double)(rand_r(&seed) + 1) * pow(10, rand_r(&seed) % 12 - 5);
+            break;
+        case 2: /* sums that do not have a short form (0.1 + 0.2) */
+            v = (double)(rand_r(&seed) % 1000) / 10 + (double)(rand_r(&seed) % 1000) / 100;
+            break;
+        default: { /* random bit patterns */
+            uint64_t u = ((uint64_t)rand_r(&seed) << 33) ^ ((uint64_t)rand_r(&seed) << 11) ^
+                         (uint64_t)rand_r(&seed);
+            memcpy(&v, &u, sizeof v);
+            if (!isfinite(v)) continue;
+        }
+        }
+        if (i % 8 == 1) v = -v;
+        char s[32], r[32];
+        int n = md_fmt_num(s, v), m = ref_num(r, v);
+        cr_assert_eq(n, (int)strlen(s));
+        cr_assert_eq(strtod(s, NULL), v, "%s does not parse back to %.17g", s, v);
+        cr_assert_leq(n, m, "%s longer than %s", s, r);
+    }
+    char s[32];
+    md_fmt_num(s, 0.0001);
+    cr_assert_str_eq(s, "0.0001");
+    md_fmt_num(s, -63.4375);
+    cr_assert_str_eq(s, "-63.4375");
+    md_fmt_num(s, 0.30000000000000004);
+    cr_assert_str_eq(s, "0.30000000000000004");
 }
 
 Test(buf, json_strings_are_escaped)
