@@ -56,7 +56,7 @@ typedef struct msym {
     uint64_t hash;
     uint64_t gen;
     entry *entries;
-    char name[MD_SYMBOL_MAX + 1];
+    char name[MD_CACHE_SCOPE_MAX + 1];
 } msym;
 
 typedef struct shard {
@@ -91,7 +91,7 @@ static uint64_t hash_bytes(const char *s, size_t n)
 int md_cache_key_init(md_cache_key *k, char kind, const char *symbol, const char *params)
 {
     size_t sl = strlen(symbol), pl = params ? strlen(params) : 0;
-    if (sl > MD_SYMBOL_MAX) return MD_EINVAL;
+    if (sl > MD_CACHE_SCOPE_MAX) return MD_EINVAL;
     size_t n = 2 + sl + (params ? 1 + pl : 0);
     if (n >= sizeof k->s) return MD_EINVAL;
     k->s[0] = kind; /* "<kind>:<symbol>[:<params>]" */
