@@ -294,7 +294,11 @@ int md_query_cache_warm(md_services *svc)
 {
     if (!svc->cache) return 0;
     char **syms, **queries;
-    size_t ns = md_config_split_list(svc->cfg->cache_warm_symbols, &syms);
+    /* cache.warm_symbols, else the sources' watchlist */
+    const char *list = svc->cfg->cache_warm_symbols && *svc->cfg->cache_warm_symbols
+                           ? svc->cfg->cache_warm_symbols
+                           : svc->cfg->sources_watchlist;
+    size_t ns = md_config_split_list(list, &syms);
     size_t nq = md_config_split_list(svc->cfg->cache_warm_queries, &queries);
     int n = 0;
     int64_t t0 = md_mono_ms();
