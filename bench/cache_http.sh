@@ -44,8 +44,8 @@ free_port() {
 
 "$BIN" load data/sample --db "sqlite:$work/md.db" --quiet >/dev/null
 
-start_agent() { # $1 = port, $2 = cache (true|false)
-    MDAGENT_CACHE="$2" MDAGENT_LOG_LEVEL=warn "$BIN" serve --db "sqlite:$work/md.db" \
+start_agent() { # $1 = port, $2 = cache (true|false); providers off: answers come from the store
+    MDAGENT_SOURCES_PRIORITY="" MDAGENT_CACHE="$2" MDAGENT_LOG_LEVEL=warn "$BIN" serve --db "sqlite:$work/md.db" \
         --listen "127.0.0.1:$1" --threads 2 >"$work/agent-$1.log" 2>&1 &
     pids="$pids $!"
     i=0; until curl -sf "http://127.0.0.1:$1/health/live" >/dev/null; do
