@@ -95,7 +95,8 @@ typedef struct md_cache_fill {
 } md_cache_fill;
 
 enum {
-    MD_CACHE_L1_ONLY = 1,    /* never touch Redis (on an event loop) */
+    MD_CACHE_L1_ONLY = 1,    /* never touch Redis (on an event loop); a miss leaves *fill
+                              * empty (no put may follow it) */
     MD_CACHE_NO_L1_MISS = 2, /* this request's L1 miss was already counted */
 };
 
