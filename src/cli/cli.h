@@ -44,6 +44,14 @@ int md_cli_sources_start(md_cli_sources *cs, md_error *err);
 void md_cli_sources_stop(md_cli_sources *cs);
 void md_cli_sources_close(md_cli_sources *cs);
 
+/* Streaming for `serve` (when stream.enabled): the hub attached to svc->writer (svc->hub),
+ * live bars, and the Redis relay when --redis is given. _stop stops the relay and live-bar
+ * threads (nothing publishes afterwards); _close frees everything (after the server). */
+typedef struct md_cli_stream md_cli_stream;
+int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err);
+void md_cli_stream_stop(md_cli_stream *cs);
+void md_cli_stream_close(md_cli_stream *cs);
+
 int md_cmd_serve(int argc, char **argv);
 int md_cmd_fetch(int argc, char **argv);
 int md_cmd_load(int argc, char **argv);

@@ -241,7 +241,7 @@ static void on_quote(void *ctx, const md_quote *q)
 void md_query_cache_attach(md_services *svc)
 {
     if (!svc->cache || !svc->writer) return;
-    md_writer_listener l = {on_bars, on_quote, svc};
+    md_writer_listener l = {.on_bars = on_bars, .on_quote = on_quote, .ctx = svc};
     md_writer_add_listener(svc->writer, &l);
 }
 

@@ -131,8 +131,7 @@ static int is_hidden(const md_assets *a, const char *rel)
 }
 
 /* Resolves rel to a real path under its base; fills *st. 0 or MD_ENOTFOUND. */
-static int resolve(const md_assets *a, const char *rel, char *real, struct stat *st,
-                   md_error *err)
+static int resolve(const md_assets *a, const char *rel, char *real, struct stat *st, md_error *err)
 {
     int rc = md_assets_check_path(rel, err);
     if (rc) return rc;
@@ -143,8 +142,7 @@ static int resolve(const md_assets *a, const char *rel, char *real, struct stat 
     for (size_t i = 0; i < a->n_aliases; i++) {
         size_t pl = strlen(a->aliases[i].prefix);
         if (strncmp(rel, a->aliases[i].prefix, pl) != 0) continue;
-        if ((size_t)snprintf(base, sizeof base, "%s/%s", a->root, a->aliases[i].dir) >=
-            sizeof base)
+        if ((size_t)snprintf(base, sizeof base, "%s/%s", a->root, a->aliases[i].dir) >= sizeof base)
             return md_error_set(err, MD_ENOTFOUND, "path too long");
         sub = rel + pl;
         if (!*sub) return md_error_set(err, MD_ENOTFOUND, "no file name");
@@ -201,8 +199,7 @@ static int read_file(const char *real, const char *rel, file **out, md_error *er
     }
     if ((uint64_t)st.st_size > MD_ASSETS_MAX_FILE_BYTES) {
         close(fd);
-        return md_error_set(err, MD_ETOOBIG, "file larger than %u bytes",
-                            MD_ASSETS_MAX_FILE_BYTES);
+        return md_error_set(err, MD_ETOOBIG, "file larger than %u bytes", MD_ASSETS_MAX_FILE_BYTES);
     }
     size_t want = (size_t)st.st_size, got = 0;
     char *buf = md_malloc(want + 1);
@@ -265,7 +262,8 @@ static void insert(md_assets *a, const char *rel, file *f, int64_t now)
     slot *s = find(a, rel);
     if (s) slot_clear(a, s);
     if (f->pub.len > MAX_CACHED_FILE_BYTES) return;
-    while (a->bytes + f->pub.len > MAX_CACHE_BYTES) slot_clear(a, lru(a));
+    while (a->bytes + f->pub.len > MAX_CACHE_BYTES)
+        slot_clear(a, lru(a));
     s = NULL;
     for (int i = 0; i < MAX_SLOTS && !s; i++)
         if (!a->slots[i].rel) s = &a->slots[i];
@@ -315,8 +313,7 @@ const char *md_assets_root(const md_assets *a)
     return a->root;
 }
 
-int md_assets_get(md_assets *a, const char *rel, int cached_only, md_asset **out,
-                  md_error *err)
+int md_assets_get(md_assets *a, const char *rel, int cached_only, md_asset **out, md_error *err)
 {
     int64_t now = md_mono_ms();
     pthread_mutex_lock(&a->lock);

@@ -57,8 +57,7 @@ const char *md_assets_root(const md_assets *a);
  * MD_EAGAIN when the file must be (re)checked on the disk. Otherwise 0, or MD_ENOTFOUND
  * (missing, refused, not a regular file), MD_ETOOBIG (over MD_ASSETS_MAX_FILE_BYTES) or
  * MD_EIO. On success *out holds a reference the caller releases with md_asset_release. */
-int md_assets_get(md_assets *a, const char *rel, int cached_only, md_asset **out,
-                  md_error *err);
+int md_assets_get(md_assets *a, const char *rel, int cached_only, md_asset **out, md_error *err);
 /* Drops a reference from md_assets_get. NULL is fine. */
 void md_asset_release(md_asset *f);
 

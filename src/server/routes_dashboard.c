@@ -33,8 +33,9 @@ static const char *const hidden[] = {"node_modules", "package.json", "package-lo
 #define UPLOT_FILE "lib/uplot/uPlot.esm.js"
 
 /* lightweight-charts adds a <style> element, hence 'unsafe-inline' for styles only. */
-#define CSP "default-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; " \
-            "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+#define CSP                                                                                        \
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; "          \
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 /* One opened file set per configured directory (the agent has one; tests may use more).
  * Sets live until the process ends, so a pointer taken under the lock stays valid. */
@@ -70,8 +71,7 @@ static int default_dir(char *out, size_t n)
     const char *under_exe[] = {"web", "../web", "../share/mdagent/web"};
     if (snprintf(out, n, "%s/web", MD_SOURCE_DIR) < (int)n && has_index(out)) return 0;
     for (size_t i = 0; i < MD_ARRAY_LEN(under_exe); i++)
-        if (snprintf(out, n, "%s/%s", exe_dir, under_exe[i]) < (int)n && has_index(out))
-            return 0;
+        if (snprintf(out, n, "%s/%s", exe_dir, under_exe[i]) < (int)n && has_index(out)) return 0;
     return -1;
 }
 
@@ -199,8 +199,7 @@ int md_route_dashboard(md_services *svc, md_http_req *req, md_http_resp *resp, m
     return serve(svc, req, resp, "index.html", err);
 }
 
-int md_route_dashboard_file(md_services *svc, md_http_req *req, md_http_resp *resp,
-                            md_error *err)
+int md_route_dashboard_file(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
     return serve(svc, req, resp, req->capture ? req->capture : "", err);
 }

@@ -17,6 +17,7 @@
 #include "core/timefmt.h"
 #include "server/http.h"
 #include "server/routes.h"
+#include "server/ws.h"
 
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -58,6 +59,7 @@ struct loop {
     unsigned char *scratch; /* LWS_PRE + CHUNK */
     int listen_fd;
     int adopted; /* lws owns (and closes) listen_fd */
+    md_ws_loop *ws; /* WebSocket /stream (ws.c); NULL without a hub */
 };
 
 struct md_server {
@@ -73,6 +75,7 @@ struct md_server {
 
 typedef struct pss {
     task *t;
+    void *ws; /* the WebSocket connection (ws.c) after an upgrade to /stream */
 } pss;
 
 /* -- tasks ---------------------------------------------------------------------------------- */
@@ -358,6 +361,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len)
 {
     pss *ps = user;
+    if (md_ws_handles(reason)) {
+        loop *lp = loop_of(wsi);
+        return lp->ws && ps ? md_ws_callback(lp->ws, wsi, reason, &ps->ws, in, len) : -1;
+    }
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
         loop *lp = loop_of(wsi);
@@ -433,10 +440,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
         loop *lp = lws_context_user(lws_get_context(wsi));
         if (lp) drain_done(lp);
+        if (lp && lp->ws) md_ws_wake(lp->ws);
         return 0;
     }
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return -1; /* WebSocket upgrades are not served yet */
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        loop *lp = loop_of(wsi);
+        return lp->ws ? md_ws_filter(lp->ws, wsi) : -1; /* only /stream, only with a hub */
+    }
     default:
         break;
     }
@@ -586,6 +596,7 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
             return md_error_set(err, MD_EIO, "cannot start the HTTP event loop");
         }
         lp->adopted = 1;
+        if (svc->hub && cfg->stream_enabled) lp->ws = md_ws_loop_new(svc, lp->ctx);
     }
     srv->port = port;
     for (int i = 0; i < srv->n_loops; i++) {
@@ -611,11 +622,25 @@ void md_server_stop(md_server *srv)
         if (srv->loops[i].ctx) lws_cancel_service(srv->loops[i].ctx);
 }
 
+static int ws_open(md_server *srv)
+{
+    int n = 0;
+    for (int i = 0; i < srv->n_loops; i++)
+        if (srv->loops[i].ws) n += md_ws_count(srv->loops[i].ws);
+    return n;
+}
+
 void md_server_shutdown(md_server *srv, int grace_ms)
 {
     atomic_store(&srv->draining, 1);
+    for (int i = 0; i < srv->n_loops; i++) { /* WebSockets get a 1001 close */
+        if (!srv->loops[i].ws) continue;
+        md_ws_close_all(srv->loops[i].ws);
+        lws_cancel_service(srv->loops[i].ctx);
+    }
     int64_t until = md_mono_ms() + grace_ms;
-    while (atomic_load(&srv->inflight) > 0 && md_mono_ms() < until) usleep(10000);
+    while ((atomic_load(&srv->inflight) > 0 || ws_open(srv) > 0) && md_mono_ms() < until)
+        usleep(10000);
     md_server_stop(srv);
     for (int i = 0; i < srv->n_loops; i++)
         if (srv->loops[i].thread) pthread_join(srv->loops[i].thread, NULL);
@@ -631,6 +656,7 @@ void md_server_free(md_server *srv)
         drain_done(lp); /* completions that arrived after the loop stopped */
         if (lp->ctx) lws_context_destroy(lp->ctx);
         drain_done(lp);
+        md_ws_loop_free(lp->ws);
         if (lp->listen_fd >= 0 && !lp->adopted) close(lp->listen_fd);
         pthread_mutex_destroy(&lp->lock);
         md_free(lp->scratch);

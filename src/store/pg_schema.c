@@ -9,6 +9,8 @@
  *   series(symbol_id, iv, first_ts, last_ts, n)   kept by the write transactions (listing)
  *   quotes(symbol_id, ...)         the latest quote per symbol
  *   meta(key, value)               layout, migration checkpoints
+ *   quality_events(symbol_id, iv, ts, rule, ...)   quality findings (pg_quality.c)
+ *   quality_live(symbol_id, iv, bar_ts)            series that received current bars
  *   schema_version(version)        how many migrations have run
  *
  * Layout, chosen once when the schema is created and recorded in meta('layout'):
@@ -101,8 +103,25 @@ static int mig_2(md_pg_store *st, md_pg_conn *c, md_error *err)
                    " updated_at timestamptz NOT NULL DEFAULT now())", err);
 }
 
+/* 3: quality findings (one per bar and rule, the rule by its code) and live marks */
+static int mig_3(md_pg_store *st, md_pg_conn *c, md_error *err)
+{
+    (void)st;
+    return exec(c,
+                "CREATE TABLE quality_events(symbol_id integer NOT NULL REFERENCES symbols(id),"
+                " iv smallint NOT NULL, ts timestamptz NOT NULL, rule text COLLATE \"C\" NOT NULL,"
+                " severity real NOT NULL, value float8, threshold float8, source smallint NOT NULL,"
+                " other_source smallint NOT NULL, detail text NOT NULL,"
+                " recorded_at timestamptz NOT NULL DEFAULT now(),"
+                " PRIMARY KEY(symbol_id, iv, ts, rule));"
+                "CREATE TABLE quality_live(symbol_id integer NOT NULL REFERENCES symbols(id),"
+                " iv smallint NOT NULL, bar_ts timestamptz NOT NULL,"
+                " marked_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY(symbol_id, iv));",
+                err);
+}
+
 typedef int (*migration_fn)(md_pg_store *st, md_pg_conn *c, md_error *err);
-static const migration_fn migrations[] = {mig_1, mig_2};
+static const migration_fn migrations[] = {mig_1, mig_2, mig_3};
 
 int md_pg_schema_version(void)
 {

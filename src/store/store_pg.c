@@ -871,4 +871,10 @@ const md_store_ops md_store_pg_ops = {
     .meta_set = md_pg__meta_set,
     .put_bars_marked = md_pg__put_bars_marked,
     .get_load_mark = pg_get_load_mark,
+    .put_quality_events = md_pg__put_quality_events,
+    .get_quality_events = md_pg__get_quality_events,
+    .count_quality_events = md_pg__count_quality_events,
+    .list_quality_series = md_pg__list_quality_series,
+    .mark_live = md_pg__mark_live,
+    .get_live = md_pg__get_live,
 };

@@ -79,7 +79,8 @@ static int get(md_assets *a, const char *rel, char *text, size_t n)
 Test(assets, check_path_accepts_plain_relative_paths)
 {
     md_error err;
-    const char *ok[] = {"index.html", "js/app.js", "lib/uplot/uPlot.esm.js", "a-b_c.1.js", "x..y.js"};
+    const char *ok[] = {"index.html", "js/app.js", "lib/uplot/uPlot.esm.js", "a-b_c.1.js",
+                        "x..y.js"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         cr_expect_eq(md_assets_check_path(ok[i], &err), 0, "%s: %s", ok[i], err.msg);
 }
@@ -87,9 +88,22 @@ Test(assets, check_path_accepts_plain_relative_paths)
 Test(assets, check_path_refuses_traversal_and_odd_names)
 {
     md_error err;
-    const char *bad[] = {"",          "/etc/passwd", "../etc/passwd", "js/../../x",  "..",
-                         ".",         "./index.html", "js//app.js",   "js/",         ".git/config",
-                         "js/.hidden", "a\\..\\b",     "a\x01" "b",    "a\x7f" "b"};
+    const char *bad[] = {"",
+                         "/etc/passwd",
+                         "../etc/passwd",
+                         "js/../../x",
+                         "..",
+                         ".",
+                         "./index.html",
+                         "js//app.js",
+                         "js/",
+                         ".git/config",
+                         "js/.hidden",
+                         "a\\..\\b",
+                         "a\x01"
+                         "b",
+                         "a\x7f"
+                         "b"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cr_expect_eq(md_assets_check_path(bad[i], &err), MD_ENOTFOUND, "accepted '%s'", bad[i]);
         cr_expect(err.msg[0], "no reason for '%s'", bad[i]);

@@ -88,6 +88,7 @@ async function pollHealth() {
   $('fact-store').textContent = store ? `${store.kind ?? ''} ${store.status ?? ''}`.trim() : '–';
   $('fact-updated').textContent = fmtClock();
   renderHealth($('health'), h);
+  setTitle();
   maybeStartStream();
 }
 
@@ -223,6 +224,15 @@ function drawIndicatorToggles() {
   }, d.label)));
 }
 
+/* The tab title: the charted symbol's last price, then the agent's status. */
+function setTitle() {
+  const bars = state.chart ? state.chart.bars : [];
+  const last = bars.length ? bars[bars.length - 1].close : null;
+  const status = state.health ? state.health.status : null;
+  document.title = [state.symbol && last !== null ? `${state.symbol} ${last}` : state.symbol, status && status !== 'ok' ? status.toUpperCase() : null, 'mdagent']
+    .filter(Boolean).join(' · ');
+}
+
 function chartNote(text) {
   const n = $('chart-note');
   n.hidden = !text;
@@ -258,10 +268,25 @@ async function loadChart() {
   panel.dataset.symbol = symbol;
   panel.dataset.interval = interval;
   panel.dataset.bars = String(state.chart.count);
+  setTitle();
   if (state.stream) state.stream.setSubscription([symbol], [`bar.${interval}`, 'quote']);
 }
 
 /* -- live updates ------------------------------------------------------------------------ */
+
+/* Without a live stream, the newest bars of the chart are polled every refresh period. */
+async function pollChartTail() {
+  const { api, symbol, interval, chart } = state;
+  if (!chart || !symbol || !interval || $('panel-chart').dataset.loading !== 'false') return;
+  if (state.stream && state.stream.state === 'live') return;
+  const token = state.loadToken;
+  const r = await api.get(`/historical/${encodeURIComponent(symbol)}?interval=${interval}&limit=3&cached_only=true`);
+  if (token !== state.loadToken || !r.ok || !r.data || !Array.isArray(r.data.bars)) return;
+  if (chart.mergeTail(symbol, interval, r.data.bars)) {
+    $('panel-chart').dataset.bars = String(chart.count);
+    setTitle();
+  }
+}
 
 function streamAvailable() {
   return state.api.has('/stream') || componentOn('stream') === true;
@@ -271,9 +296,9 @@ function maybeStartStream() {
   const live = $('chart-live');
   if (state.stream || !state.health) return;
   if (!streamAvailable()) {
-    live.dataset.state = 'na';
-    live.querySelector('.live-text').textContent = 'live n/a';
-    live.title = 'this agent does not stream (/stream not available)';
+    live.dataset.state = 'polling';
+    live.querySelector('.live-text').textContent = 'polling';
+    live.title = 'this agent does not stream (/stream not available): the newest bars are polled every refresh period';
     return;
   }
   state.stream = new StreamClient(streamUrl(), {
@@ -290,6 +315,7 @@ function maybeStartStream() {
       if (m.type === 'bar' || m.type === 'quote') {
         $('panel-chart').dataset.live = String(state.stream.received);
         $('panel-chart').dataset.bars = String(state.chart.count);
+        setTitle();
       }
     },
   });
@@ -346,6 +372,7 @@ async function start() {
   every(fast, async () => {
     await pollHealth();
     await pollMetrics();
+    await pollChartTail();
   });
   every(medium, async () => {
     if (!state.health) await pollHealth();

@@ -134,7 +134,7 @@ export class MetricsPlots {
       legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false }, points: { size: 5 } },
       scales: {
-        x: { time: true },
+        x: { time: true, range: (u, min, max) => (min === max || min === null ? [(min ?? Date.now() / 1000) - 60, (max ?? Date.now() / 1000) + 1] : [min, max]) },
         y: { range: (u, min, max) => (def.range === 'pct' ? [0, 100] : [0, max > 0 ? max * 1.15 : 1]) },
       },
       axes: [

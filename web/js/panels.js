@@ -209,5 +209,5 @@ export function renderSymbols(body, list, { selected, filter, onSymbol }) {
     el('td', {}, el('span', { class: 'sym' }, s.symbol)),
     el('td', {}, (s.intervals || []).map((iv) => el('span', { class: 'chip small' }, iv.interval ?? iv))),
     el('td', { class: 'num' }, fmtInt(s.count)),
-    el('td', { class: 'range', title: `${fmtTs(s.first)} → ${fmtTs(s.last)}` }, fmtTs(s.last)))))));
+    el('td', { class: 'range', title: `${fmtTs(s.first)} → ${fmtTs(s.last)}` }, fmtTs(s.last).slice(0, 10)))))));
 }

@@ -80,7 +80,7 @@ export function fmtTs(ts) {
   const d = typeof ts === 'number' ? new Date(ts * 1000) : new Date(ts);
   if (Number.isNaN(d.getTime())) return String(ts);
   const iso = d.toISOString();
-  return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
+  return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
 
 export function fmtClock(date = new Date()) {

@@ -1,0 +1,63 @@
+/* stream_setup.c - the streaming parts of `serve`: hub, live bars, Redis relay. */
+#include "cli/cli.h"
+
+#include "core/mem.h"
+#include "stream/hub.h"
+#include "stream/livebar.h"
+#include "stream/relay.h"
+
+struct md_cli_stream {
+    md_services *svc;
+    md_livebar *livebars;
+    md_relay *relay;
+};
+
+int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err)
+{
+    const md_config *cfg = svc->cfg;
+    *out = NULL;
+    if (!cfg->stream_enabled) return 0;
+    md_cli_stream *cs = md_calloc(1, sizeof *cs);
+    cs->svc = svc;
+    md_hub_options ho;
+    md_hub_options_default(&ho);
+    ho.replay_size = (size_t)cfg->stream_replay_size;
+    ho.queue_size = (size_t)cfg->stream_queue_size;
+    ho.max_subscriptions = (size_t)cfg->stream_max_subscriptions;
+    ho.instance = cfg->stream_instance;
+    svc->hub = md_hub_new(&ho);
+    md_hub_attach_writer(svc->hub, svc->writer);
+    if (cfg->stream_live_bars) {
+        md_livebar_options lo = {.hub = svc->hub, .writer = svc->writer,
+                                 .delay_ms = cfg->stream_live_bar_delay_ms, .thread = 1};
+        cs->livebars = md_livebar_new(&lo);
+    }
+    if (cfg->redis && *cfg->redis) {
+        md_relay_options ro = {.url = cfg->redis, .channel = cfg->stream_redis_channel,
+                               .hub = svc->hub};
+        if (md_relay_start(&ro, &cs->relay, err) != 0) {
+            *out = cs; /* the caller closes it */
+            return err ? err->rc : MD_ECONFIG;
+        }
+    }
+    *out = cs;
+    return 0;
+}
+
+void md_cli_stream_stop(md_cli_stream *cs)
+{
+    if (!cs) return;
+    md_relay_free(cs->relay); /* nothing arrives from other instances any more */
+    cs->relay = NULL;
+    md_livebar_free(cs->livebars); /* open live bars stay open: they were not complete */
+    cs->livebars = NULL;
+}
+
+void md_cli_stream_close(md_cli_stream *cs)
+{
+    if (!cs) return;
+    md_cli_stream_stop(cs);
+    md_hub_free(cs->svc->hub);
+    cs->svc->hub = NULL;
+    md_free(cs);
+}

@@ -1,0 +1,336 @@
+/* hub.c - publishing: sequence numbers, one encoding per message, the replay buffer, the
+ * shards' inboxes and the wake-ups. See hub.h for the picture. */
+#include "stream/hub.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+#include "stream/proto.h"
+#include "stream/stream_int.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_OBSERVERS 8
+
+struct md_hub {
+    md_hub_options opt;
+    char instance[40];
+
+    pthread_mutex_t lock; /* seq, ring, shard list */
+    uint64_t seq;         /* last assigned */
+    md_frame **ring;      /* ring[(seq - 1) % cap] for the last ring_n messages */
+    size_t ring_n;
+    uint64_t published;
+    md_hub_shard *shards;
+
+    md_hub_observer obs[MAX_OBSERVERS];
+    int n_obs;
+    void (*health_fn)(void *ctx, md_buf *out);
+    void *health_ctx;
+
+    atomic_uint_fast64_t session_ids;
+    atomic_uint_fast64_t sessions;
+};
+
+static _Thread_local int thread_origin = -1;
+
+void md_hub_options_default(md_hub_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->replay_size = 10000;
+    o->queue_size = 256;
+    o->max_subscriptions = 1000;
+}
+
+static void random_id(char *out, size_t n)
+{
+    unsigned char r[8] = {0};
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, r, sizeof r) != (ssize_t)sizeof r) {
+        uint64_t x = (uint64_t)md_mono_ns() ^ ((uint64_t)getpid() << 32);
+        memcpy(r, &x, sizeof r);
+    }
+    if (fd >= 0) close(fd);
+    for (size_t i = 0; i < 8 && 2 * i + 2 < n; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+md_hub *md_hub_new(const md_hub_options *o)
+{
+    md_hub *h = md_calloc(1, sizeof *h);
+    if (o)
+        h->opt = *o;
+    else
+        md_hub_options_default(&h->opt);
+    if (h->opt.queue_size < 1) h->opt.queue_size = 1;
+    if (h->opt.max_subscriptions < 1) h->opt.max_subscriptions = 1;
+    if (h->opt.instance && *h->opt.instance)
+        snprintf(h->instance, sizeof h->instance, "%s", h->opt.instance);
+    else
+        random_id(h->instance, sizeof h->instance);
+    h->opt.instance = h->instance;
+    pthread_mutex_init(&h->lock, NULL);
+    if (h->opt.replay_size) h->ring = md_calloc(h->opt.replay_size, sizeof *h->ring);
+    return h;
+}
+
+void md_hub_free(md_hub *h)
+{
+    if (!h) return;
+    for (size_t i = 0; i < h->opt.replay_size; i++) md_frame_unref(h->ring[i]);
+    md_free(h->ring);
+    pthread_mutex_destroy(&h->lock);
+    md_free(h);
+}
+
+const md_hub_options *md_hub_opts(const md_hub *h)
+{
+    return &h->opt;
+}
+
+const char *md_hub_instance(const md_hub *h)
+{
+    return h->instance;
+}
+
+uint64_t md_hub_last_seq(md_hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    uint64_t s = h->seq;
+    pthread_mutex_unlock(&h->lock);
+    return s;
+}
+
+void md_hub_add_observer(md_hub *h, const md_hub_observer *ob)
+{
+    pthread_mutex_lock(&h->lock);
+    if (h->n_obs < MAX_OBSERVERS) h->obs[h->n_obs++] = *ob;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void md_hub_remove_observer(md_hub *h, void *ctx)
+{
+    pthread_mutex_lock(&h->lock);
+    int w = 0;
+    for (int i = 0; i < h->n_obs; i++)
+        if (h->obs[i].ctx != ctx) h->obs[w++] = h->obs[i];
+    h->n_obs = w;
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* -- publishing ---------------------------------------------------------------------------- */
+
+static void shard_push(md_hub_shard *sh, md_frame *f, int defer)
+{
+    int wake = 0;
+    pthread_mutex_lock(&sh->lock);
+    if (sh->n_inbox == sh->cap_inbox) {
+        sh->cap_inbox = sh->cap_inbox ? sh->cap_inbox * 2 : 64;
+        sh->inbox = md_realloc(sh->inbox, sh->cap_inbox * sizeof *sh->inbox);
+    }
+    sh->inbox[sh->n_inbox++] = md_frame_ref(f);
+    if (!sh->woken) {
+        if (defer) {
+            sh->wake_due = 1;
+        } else {
+            sh->woken = 1;
+            sh->wake_due = 0;
+            wake = 1;
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+    if (wake && sh->wake) sh->wake(sh->wake_ctx);
+}
+
+/* Called with the hub lock held: f gets the next seq by the caller; keep it and hand it on. */
+static void dispatch_locked(md_hub *h, md_frame *f, int defer)
+{
+    if (h->opt.replay_size) {
+        size_t slot = (size_t)((f->seq - 1) % h->opt.replay_size);
+        md_frame_unref(h->ring[slot]);
+        h->ring[slot] = md_frame_ref(f);
+        if (h->ring_n < h->opt.replay_size) h->ring_n++;
+    }
+    h->published++;
+    for (md_hub_shard *sh = h->shards; sh; sh = sh->next) shard_push(sh, f, defer);
+}
+
+void md_hub_publish_quote(md_hub *h, const md_quote *q, md_origin origin, int defer)
+{
+    pthread_mutex_lock(&h->lock);
+    md_frame *f = md_proto_quote(q, ++h->seq);
+    dispatch_locked(h, f, defer);
+    int n_obs = h->n_obs;
+    pthread_mutex_unlock(&h->lock);
+    md_frame_unref(f);
+    for (int i = 0; i < n_obs; i++)
+        if (h->obs[i].on_quote) h->obs[i].on_quote(h->obs[i].ctx, q, origin);
+}
+
+void md_hub_publish_bar(md_hub *h, const char *symbol, md_interval iv, const md_bar *b,
+                        md_origin origin, int defer)
+{
+    pthread_mutex_lock(&h->lock);
+    md_frame *f = md_proto_bar(symbol, iv, b, ++h->seq);
+    dispatch_locked(h, f, defer);
+    int n_obs = h->n_obs;
+    pthread_mutex_unlock(&h->lock);
+    md_frame_unref(f);
+    for (int i = 0; i < n_obs; i++)
+        if (h->obs[i].on_bar) h->obs[i].on_bar(h->obs[i].ctx, symbol, iv, b, origin);
+}
+
+void md_hub_flush(md_hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    for (md_hub_shard *sh = h->shards; sh; sh = sh->next) {
+        int wake = 0;
+        pthread_mutex_lock(&sh->lock);
+        if (sh->wake_due && !sh->woken) {
+            sh->woken = 1;
+            wake = 1;
+        }
+        sh->wake_due = 0;
+        pthread_mutex_unlock(&sh->lock);
+        if (wake && sh->wake) sh->wake(sh->wake_ctx);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* -- the writer listener ------------------------------------------------------------------- */
+
+static md_origin current_origin(void)
+{
+    return thread_origin < 0 ? MD_ORIGIN_LOCAL : (md_origin)thread_origin;
+}
+
+void md_hub_set_thread_origin(md_origin origin)
+{
+    thread_origin = (int)origin;
+}
+
+static void on_writer_quote(void *ctx, const md_quote *q)
+{
+    md_hub_publish_quote(ctx, q, current_origin(), 1);
+}
+
+static void on_writer_bars(void *ctx, const char *symbol, md_interval iv, const md_bar *bars,
+                           size_t n)
+{
+    md_origin o = current_origin();
+    for (size_t i = 0; i < n; i++) md_hub_publish_bar(ctx, symbol, iv, &bars[i], o, 1);
+}
+
+static void on_writer_commit(void *ctx)
+{
+    md_hub_flush(ctx);
+}
+
+void md_hub_attach_writer(md_hub *h, md_writer *w)
+{
+    md_writer_listener l;
+    memset(&l, 0, sizeof l);
+    l.on_quote = on_writer_quote;
+    l.on_bars = on_writer_bars;
+    l.on_commit = on_writer_commit;
+    l.ctx = h;
+    md_writer_add_listener(w, &l);
+}
+
+/* -- shards, replay, stats ----------------------------------------------------------------- */
+
+void md_hub__add_shard(md_hub *h, md_hub_shard *sh)
+{
+    pthread_mutex_lock(&h->lock);
+    sh->next = h->shards;
+    h->shards = sh;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void md_hub__remove_shard(md_hub *h, md_hub_shard *sh)
+{
+    pthread_mutex_lock(&h->lock);
+    for (md_hub_shard **p = &h->shards; *p; p = &(*p)->next) {
+        if (*p == sh) {
+            *p = sh->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+size_t md_hub__replay(md_hub *h, uint64_t since, int (*keep)(const md_frame *f, void *ctx),
+                      void *ctx, md_frame ***out, uint64_t *last, int *complete)
+{
+    size_t n = 0, cap = 0;
+    md_frame **v = NULL;
+    pthread_mutex_lock(&h->lock);
+    uint64_t first = h->seq - h->ring_n + 1; /* oldest held */
+    *last = h->seq;
+    *complete = since <= h->seq && since + 1 >= first;
+    uint64_t from = since + 1 > first ? since + 1 : first;
+    for (uint64_t s = from; s <= h->seq && h->ring_n; s++) {
+        md_frame *f = h->ring[(s - 1) % h->opt.replay_size];
+        if (!keep(f, ctx)) continue;
+        if (n == cap) v = md_realloc(v, (cap = cap ? cap * 2 : 64) * sizeof *v);
+        v[n++] = md_frame_ref(f);
+    }
+    pthread_mutex_unlock(&h->lock);
+    *out = v;
+    return n;
+}
+
+uint64_t md_hub__session_opened(md_hub *h)
+{
+    atomic_fetch_add(&h->sessions, 1);
+    return atomic_fetch_add(&h->session_ids, 1) + 1;
+}
+
+void md_hub__session_closed(md_hub *h)
+{
+    atomic_fetch_sub(&h->sessions, 1);
+}
+
+void md_hub_get_stats(md_hub *h, md_hub_stats *st)
+{
+    pthread_mutex_lock(&h->lock);
+    st->published = h->published;
+    st->last_seq = h->seq;
+    st->replay_n = h->ring_n;
+    st->replay_first = h->ring_n ? h->seq - h->ring_n + 1 : 0;
+    pthread_mutex_unlock(&h->lock);
+    st->sessions = atomic_load(&h->sessions);
+}
+
+void md_hub_set_health_ext(md_hub *h, void (*fn)(void *ctx, md_buf *out), void *ctx)
+{
+    pthread_mutex_lock(&h->lock);
+    h->health_fn = fn;
+    h->health_ctx = ctx;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void md_hub_render_health(md_hub *h, md_buf *b)
+{
+    md_hub_stats st;
+    md_hub_get_stats(h, &st);
+    md_buf_puts(b, "{\"status\":\"ok\",\"instance\":");
+    md_buf_json_str(b, h->instance);
+    md_buf_puts(b, ",\"clients\":");
+    md_buf_int(b, (int64_t)st.sessions);
+    md_buf_puts(b, ",\"published\":");
+    md_buf_int(b, (int64_t)st.published);
+    md_buf_puts(b, ",\"seq\":");
+    md_buf_int(b, (int64_t)st.last_seq);
+    md_buf_puts(b, ",\"replay\":{\"first_seq\":");
+    md_buf_int(b, (int64_t)st.replay_first);
+    md_buf_puts(b, ",\"messages\":");
+    md_buf_int(b, (int64_t)st.replay_n);
+    md_buf_putc(b, '}');
+    pthread_mutex_lock(&h->lock);
+    if (h->health_fn) h->health_fn(h->health_ctx, b);
+    pthread_mutex_unlock(&h->lock);
+    md_buf_putc(b, '}');
+}

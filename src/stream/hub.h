@@ -1,0 +1,93 @@
+/* hub.h - the stream hub: every accepted quote and bar is published here once, after the
+ * store accepted it, and fanned out to every subscribed WebSocket client.
+ *
+ *   writer (after commit) --\                       /--> shard (loop 0) --> client queues
+ *   Redis relay (remote) ----+--> md_hub_publish --+---> shard (loop 1) --> client queues
+ *   live bars (derived) ----/    seq, encode once,  \--> replay buffer (since_seq)
+ *                                 observers (relay, live bars)
+ *
+ * Publishing (any thread) assigns the next sequence number, renders the message once into
+ * a shared frame (frame.h), appends it to the bounded replay buffer and to the inbox of every
+ * shard, and wakes the shards. A shard belongs to one event loop; it moves its inbox into the
+ * queues of the loop's sessions (session.h) when the loop wakes.
+ *
+ * Sequence numbers: one counter per hub, shared by every channel, so `seq` strictly increases
+ * within each channel and across them, and one `since_seq` (the last seq a client saw) is
+ * enough to replay a gap over any mix of symbols and channels.
+ *
+ * Origins: LOCAL messages were accepted by this instance's writer (the Redis relay sends them
+ * to other instances); REMOTE came from another instance through Redis (not sent back);
+ * DERIVED were computed here from other messages (live bars; every instance computes its own,
+ * so they are not relayed either). */
+#ifndef MD_STREAM_HUB_H
+#define MD_STREAM_HUB_H
+
+#include "core/bar.h"
+#include "core/buf.h"
+#include "ingest/writer.h"
+#include "stream/frame.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct md_hub md_hub;
+
+typedef enum { MD_ORIGIN_LOCAL = 0, MD_ORIGIN_REMOTE, MD_ORIGIN_DERIVED } md_origin;
+
+typedef struct md_hub_options {
+    size_t replay_size;       /* messages kept for since_seq (0 = no replay) */
+    size_t queue_size;        /* messages queued per client before conflation starts */
+    size_t max_subscriptions; /* (symbol, channel) pairs per client */
+    const char *instance;     /* instance id; NULL = random */
+} md_hub_options;
+
+void md_hub_options_default(md_hub_options *o);
+
+/* A new hub (the caller owns it; free after every shard is freed). */
+md_hub *md_hub_new(const md_hub_options *o);
+void md_hub_free(md_hub *h);
+const md_hub_options *md_hub_opts(const md_hub *h);
+/* This instance's id (16 hex digits unless given). */
+const char *md_hub_instance(const md_hub *h);
+/* The last sequence number assigned (0 before the first message). */
+uint64_t md_hub_last_seq(md_hub *h);
+
+/* Publishes one message (thread-safe). With defer, shards are not woken until the next
+ * md_hub_flush() (a batch of ticks then goes out in one write per client). */
+void md_hub_publish_quote(md_hub *h, const md_quote *q, md_origin origin, int defer);
+void md_hub_publish_bar(md_hub *h, const char *symbol, md_interval iv, const md_bar *b,
+                        md_origin origin, int defer);
+/* Wakes every shard that has deferred messages. */
+void md_hub_flush(md_hub *h);
+
+/* Something that wants to hear every published message, on the publishing thread, after the
+ * message was handed to the shards (the relay, live bars). Register before publishing. */
+typedef struct md_hub_observer {
+    void (*on_quote)(void *ctx, const md_quote *q, md_origin origin);
+    void (*on_bar)(void *ctx, const char *symbol, md_interval iv, const md_bar *b,
+                   md_origin origin);
+    void *ctx;
+} md_hub_observer;
+void md_hub_add_observer(md_hub *h, const md_hub_observer *ob);
+/* Removes the observers registered with ctx (when nothing publishes any more). */
+void md_hub_remove_observer(md_hub *h, void *ctx);
+
+/* Registers the hub as a listener of w: what w stores is published after each commit with
+ * origin LOCAL, or with the calling thread's origin set by md_hub_set_thread_origin(). */
+void md_hub_attach_writer(md_hub *h, md_writer *w);
+/* Origin of what the calling thread stores through an attached writer (live bars: DERIVED). */
+void md_hub_set_thread_origin(md_origin origin);
+
+/* The "stream" object of GET /health: status, clients, last seq, replay window, and what the
+ * extension (the relay) adds. */
+void md_hub_render_health(md_hub *h, md_buf *out);
+/* Sets (fn NULL: clears) a renderer that appends ",\"name\":{...}" members to the health
+ * object. */
+void md_hub_set_health_ext(md_hub *h, void (*fn)(void *ctx, md_buf *out), void *ctx);
+
+typedef struct md_hub_stats {
+    uint64_t published, sessions, last_seq, replay_first, replay_n;
+} md_hub_stats;
+void md_hub_get_stats(md_hub *h, md_hub_stats *st);
+
+#endif

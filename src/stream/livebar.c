@@ -1,0 +1,349 @@
+/* livebar.c - live bars from quotes and roll-ups (see livebar.h). One lock guards the
+ * per-symbol state; closed bars wait in an output list until md_livebar_tick hands them
+ * out, so nothing is stored or published from inside a writer listener or under the lock. */
+#include "stream/livebar.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define DIRECT_HOLD_MS (3600LL * 1000)
+#define MAX_WAIT_MS 1000
+#define NO_BUCKET INT64_MIN
+
+typedef struct lbsym {
+    char symbol[MD_SYMBOL_MAX + 1];
+    uint32_t hash;
+    md_bar cur[MD_IV_COUNT];
+    uint8_t open[MD_IV_COUNT];
+    int64_t end[MD_IV_COUNT];             /* end of the open bucket, epoch seconds */
+    int64_t last_closed[MD_IV_COUNT];     /* start of the newest closed bucket */
+    int64_t updated_ms[MD_IV_COUNT];      /* clock of the last update of the open bar */
+    int64_t direct_until_ms[MD_IV_COUNT]; /* a source sends these bars itself until then */
+} lbsym;
+
+typedef struct outbar {
+    char symbol[MD_SYMBOL_MAX + 1];
+    md_interval iv;
+    md_bar bar;
+} outbar;
+
+struct md_livebar {
+    md_livebar_options o;
+    pthread_mutex_t lock; /* everything below */
+    pthread_cond_t cond;
+    lbsym **tab;
+    size_t cap, n;
+    outbar *out;
+    size_t n_out, cap_out;
+    int64_t next_due_ms;
+    md_livebar_stats stats;
+    int stop;
+    pthread_mutex_t tick_lock; /* one hand-out at a time */
+    pthread_t thread;
+    int has_thread;
+};
+
+static int64_t clock_ms(md_livebar *lb)
+{
+    return lb->o.now_ms ? lb->o.now_ms(lb->o.clock_ctx) : md_now_ms();
+}
+
+/* -- symbols ------------------------------------------------------------------------------- */
+
+static uint32_t sym_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static lbsym *sym_get(md_livebar *lb, const char *symbol)
+{
+    if ((lb->n + 1) * 2 > lb->cap) {
+        size_t cap = lb->cap ? lb->cap * 2 : 64;
+        lbsym **t = md_calloc(cap, sizeof *t);
+        for (size_t i = 0; i < lb->cap; i++) {
+            if (!lb->tab[i]) continue;
+            size_t j = lb->tab[i]->hash & (cap - 1);
+            while (t[j]) j = (j + 1) & (cap - 1);
+            t[j] = lb->tab[i];
+        }
+        md_free(lb->tab);
+        lb->tab = t;
+        lb->cap = cap;
+    }
+    uint32_t h = sym_hash(symbol);
+    size_t i = h & (lb->cap - 1);
+    while (lb->tab[i]) {
+        if (lb->tab[i]->hash == h && strcmp(lb->tab[i]->symbol, symbol) == 0) return lb->tab[i];
+        i = (i + 1) & (lb->cap - 1);
+    }
+    lbsym *s = md_calloc(1, sizeof *s);
+    snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
+    s->hash = h;
+    for (int k = 0; k < MD_IV_COUNT; k++) s->last_closed[k] = NO_BUCKET;
+    lb->tab[i] = s;
+    lb->n++;
+    lb->stats.symbols = lb->n;
+    return s;
+}
+
+/* -- bars ---------------------------------------------------------------------------------- */
+
+static int64_t due_ms(const md_livebar *lb, const lbsym *s, int iv)
+{
+    int64_t end_ms = s->end[iv] * 1000;
+    return (end_ms > s->updated_ms[iv] ? end_ms : s->updated_ms[iv]) + lb->o.delay_ms;
+}
+
+static void close_bar(md_livebar *lb, lbsym *s, int iv)
+{
+    if (lb->n_out == lb->cap_out)
+        lb->out = md_realloc(lb->out, (lb->cap_out = lb->cap_out ? lb->cap_out * 2 : 64) *
+                                          sizeof *lb->out);
+    outbar *o = &lb->out[lb->n_out++];
+    memcpy(o->symbol, s->symbol, sizeof o->symbol);
+    o->iv = (md_interval)iv;
+    o->bar = s->cur[iv];
+    s->open[iv] = 0;
+    s->last_closed[iv] = s->cur[iv].ts;
+}
+
+/* Folds `in` (a quote as a bar, or a finer bar) into the open bar of interval iv. */
+static void update(md_livebar *lb, lbsym *s, int iv, const md_bar *in, int64_t now)
+{
+    int64_t bucket = md_interval_floor((md_interval)iv, in->ts);
+    if (s->last_closed[iv] != NO_BUCKET && bucket <= s->last_closed[iv]) {
+        lb->stats.late++;
+        return;
+    }
+    if (s->open[iv] && bucket < s->cur[iv].ts) {
+        lb->stats.late++;
+        return;
+    }
+    if (s->open[iv] && bucket > s->cur[iv].ts) close_bar(lb, s, iv);
+    md_bar *b = &s->cur[iv];
+    if (!s->open[iv]) {
+        md_bar_init(b);
+        b->ts = bucket;
+        b->open = in->open;
+        b->high = in->high;
+        b->low = in->low;
+        b->close = in->close;
+        b->volume = isnan(in->volume) ? 0 : in->volume;
+        b->source = in->source;
+        s->open[iv] = 1;
+        s->end[iv] = md_interval_next((md_interval)iv, bucket);
+        s->updated_ms[iv] = now;
+        int64_t due = due_ms(lb, s, iv);
+        if (due < lb->next_due_ms) {
+            lb->next_due_ms = due;
+            pthread_cond_signal(&lb->cond);
+        }
+        return;
+    }
+    if (in->high > b->high) b->high = in->high;
+    if (in->low < b->low) b->low = in->low;
+    b->close = in->close;
+    if (!isnan(in->volume)) b->volume += in->volume;
+    s->updated_ms[iv] = now;
+}
+
+static void on_quote(void *ctx, const md_quote *q, md_origin origin)
+{
+    md_livebar *lb = ctx;
+    md_bar in;
+    md_bar_init(&in);
+    in.ts = q->ts;
+    in.open = in.high = in.low = in.close = q->price;
+    in.volume = q->volume;
+    in.source = q->source;
+    pthread_mutex_lock(&lb->lock);
+    int64_t now = clock_ms(lb);
+    lbsym *s = sym_get(lb, q->symbol);
+    if (s->direct_until_ms[MD_IV_1M] <= now) update(lb, s, MD_IV_1M, &in, now);
+    pthread_mutex_unlock(&lb->lock);
+}
+
+static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *b, md_origin origin)
+{
+    md_livebar *lb = ctx;
+    if (origin == MD_ORIGIN_DERIVED && iv != MD_IV_1M) return; /* our own roll-ups */
+    pthread_mutex_lock(&lb->lock);
+    int64_t now = clock_ms(lb);
+    lbsym *s = sym_get(lb, symbol);
+    if (origin != MD_ORIGIN_DERIVED) { /* a source sends these bars: do not build them too */
+        s->direct_until_ms[iv] = now + DIRECT_HOLD_MS;
+        s->open[iv] = 0;
+    }
+    if (iv == MD_IV_1M) {
+        for (int t = MD_IV_5M; t < MD_IV_COUNT; t++) {
+            if (s->direct_until_ms[t] > now) continue;
+            update(lb, s, t, b, now);
+            /* the last minute of the bucket completes it */
+            if (s->open[t] && s->cur[t].ts == md_interval_floor((md_interval)t, b->ts) &&
+                md_interval_next(MD_IV_1M, b->ts) >= s->end[t])
+                close_bar(lb, s, t);
+        }
+    }
+    pthread_mutex_unlock(&lb->lock);
+}
+
+/* -- handing out --------------------------------------------------------------------------- */
+
+/* Closes what is due; returns the next due time. Lock held. */
+static int64_t close_due(md_livebar *lb, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < lb->cap; i++) {
+        lbsym *s = lb->tab[i];
+        if (!s) continue;
+        for (int iv = 0; iv < MD_IV_COUNT; iv++) {
+            if (!s->open[iv]) continue;
+            int64_t due = due_ms(lb, s, iv);
+            if (now >= due)
+                close_bar(lb, s, iv);
+            else if (due < next)
+                next = due;
+        }
+    }
+    return next;
+}
+
+static void hand_out(md_livebar *lb, outbar *v, size_t n)
+{
+    md_series *series = md_malloc(n * sizeof *series);
+    size_t n_series = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].iv == MD_IV_1M && lb->o.writer) {
+            series[n_series].symbol = v[i].symbol;
+            series[n_series].iv = MD_IV_1M;
+            series[n_series].bars = &v[i].bar;
+            series[n_series].n = 1;
+            n_series++;
+            lb->stats.bars_1m++;
+        } else {
+            md_hub_publish_bar(lb->o.hub, v[i].symbol, v[i].iv, &v[i].bar, MD_ORIGIN_DERIVED, 1);
+            if (v[i].iv == MD_IV_1M)
+                lb->stats.bars_1m++;
+            else
+                lb->stats.bars_coarse++;
+        }
+    }
+    if (n_series) {
+        md_ingest_result res;
+        md_ingest_result_init(&res, 4);
+        md_error err;
+        md_hub_set_thread_origin(MD_ORIGIN_DERIVED);
+        if (md_writer_ingest_bars(lb->o.writer, series, n_series, 0, &res, &err) != 0)
+            MD_WARN("stream", "live bars not stored: %s", err.msg);
+        else if (res.rejected)
+            MD_DEBUG("stream", "live bars rejected=%zu first=%s", res.rejected,
+                     res.n_rejects ? res.rejects[0].msg : "");
+        md_hub_set_thread_origin(MD_ORIGIN_LOCAL);
+        md_ingest_result_deinit(&res);
+    }
+    md_free(series);
+}
+
+size_t md_livebar_tick(md_livebar *lb)
+{
+    size_t total = 0;
+    pthread_mutex_lock(&lb->tick_lock);
+    pthread_mutex_lock(&lb->lock);
+    lb->next_due_ms = close_due(lb, clock_ms(lb));
+    /* handing out 1m bars rolls them up, which may close coarse bars: repeat until quiet */
+    while (lb->n_out) {
+        outbar *v = lb->out;
+        size_t n = lb->n_out;
+        lb->out = NULL;
+        lb->n_out = lb->cap_out = 0;
+        pthread_mutex_unlock(&lb->lock);
+        hand_out(lb, v, n);
+        md_free(v);
+        total += n;
+        pthread_mutex_lock(&lb->lock);
+    }
+    pthread_mutex_unlock(&lb->lock);
+    if (total) md_hub_flush(lb->o.hub);
+    pthread_mutex_unlock(&lb->tick_lock);
+    return total;
+}
+
+static void *timer_main(void *arg)
+{
+    md_livebar *lb = arg;
+    pthread_mutex_lock(&lb->lock);
+    while (!lb->stop) {
+        pthread_mutex_unlock(&lb->lock);
+        md_livebar_tick(lb);
+        pthread_mutex_lock(&lb->lock);
+        if (lb->stop) break;
+        int64_t wait = lb->next_due_ms - clock_ms(lb);
+        if (wait <= 0) continue;
+        if (wait > MAX_WAIT_MS) wait = MAX_WAIT_MS;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += wait / 1000;
+        ts.tv_nsec += (wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&lb->cond, &lb->lock, &ts);
+    }
+    pthread_mutex_unlock(&lb->lock);
+    return NULL;
+}
+
+/* -- life cycle ---------------------------------------------------------------------------- */
+
+md_livebar *md_livebar_new(const md_livebar_options *o)
+{
+    md_livebar *lb = md_calloc(1, sizeof *lb);
+    lb->o = *o;
+    lb->next_due_ms = INT64_MAX;
+    pthread_mutex_init(&lb->lock, NULL);
+    pthread_mutex_init(&lb->tick_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&lb->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    md_hub_observer ob = {on_quote, on_bar, lb};
+    md_hub_add_observer(o->hub, &ob);
+    if (o->thread) {
+        lb->has_thread = pthread_create(&lb->thread, NULL, timer_main, lb) == 0;
+        if (lb->has_thread) pthread_setname_np(lb->thread, "livebars");
+    }
+    return lb;
+}
+
+void md_livebar_free(md_livebar *lb)
+{
+    if (!lb) return;
+    md_hub_remove_observer(lb->o.hub, lb);
+    pthread_mutex_lock(&lb->lock);
+    lb->stop = 1;
+    pthread_cond_signal(&lb->cond);
+    pthread_mutex_unlock(&lb->lock);
+    if (lb->has_thread) pthread_join(lb->thread, NULL);
+    for (size_t i = 0; i < lb->cap; i++) md_free(lb->tab[i]);
+    md_free(lb->tab);
+    md_free(lb->out);
+    pthread_cond_destroy(&lb->cond);
+    pthread_mutex_destroy(&lb->lock);
+    pthread_mutex_destroy(&lb->tick_lock);
+    md_free(lb);
+}
+
+void md_livebar_get_stats(md_livebar *lb, md_livebar_stats *st)
+{
+    pthread_mutex_lock(&lb->lock);
+    *st = lb->stats;
+    pthread_mutex_unlock(&lb->lock);
+}

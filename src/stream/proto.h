@@ -1,0 +1,69 @@
+/* proto.h - the /stream wire protocol (API.md "WebSocket /stream"): parsing what clients
+ * send and rendering what the server sends. No I/O, no threads.
+ *
+ * Client to server (JSON text):
+ *   {"op":"subscribe","symbols":["AAPL"],"channels":["quote","bar.1m"],"since_seq":123}
+ *   {"op":"unsubscribe","symbols":[..],"channels":[..]}      (omitted list = all)
+ *   {"op":"ping"}
+ * Server to client: welcome, subscribed, unsubscribed, quote, bar, lagged, error, pong. */
+#ifndef MD_STREAM_PROTO_H
+#define MD_STREAM_PROTO_H
+
+#include "core/bar.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "stream/frame.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MD_CH_ALL ((1u << MD_CH_COUNT) - 1)
+
+/* "quote", "bar.1m", ... "bar.1mo" for channel ch; "?" when out of range. */
+const char *md_channel_name(int ch);
+/* Parses a channel name; MD_ECHANNEL naming the text otherwise. */
+int md_channel_parse(const char *s, size_t n, int *out, md_error *err);
+
+typedef enum { MD_OP_SUBSCRIBE = 1, MD_OP_UNSUBSCRIBE, MD_OP_PING } md_op_kind;
+
+typedef struct md_op {
+    md_op_kind kind;
+    md_symbol *symbols;  /* heap, normalised, without duplicates (md_op_deinit) */
+    size_t n_symbols;    /* 0: none given */
+    uint32_t channels;   /* bit per MD_CH_*; 0: none given */
+    int has_since;
+    uint64_t since_seq;
+} md_op;
+
+/* Parses one client message. Errors (the connection stays open; the caller answers with
+ * an error message): MD_EJSON (not JSON, not an object), MD_EOP (missing or unknown op),
+ * MD_EPARAM (a field of the wrong type, an empty symbol list on subscribe, more than
+ * max_symbols symbols), MD_ESYMBOL, MD_ECHANNEL. */
+int md_proto_parse(const char *msg, size_t len, size_t max_symbols, md_op *op, md_error *err);
+void md_op_deinit(md_op *op);
+
+/* Frames (one reference each, owned by the caller). Data frames carry seq, channel and
+ * symbol for the hub. */
+md_frame *md_proto_quote(const md_quote *q, uint64_t seq);
+md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *b, uint64_t seq);
+
+typedef struct md_welcome {
+    const char *session, *instance;
+    int64_t server_time;   /* epoch seconds */
+    uint64_t seq;          /* last sequence number published so far */
+    size_t max_message_bytes, max_subscriptions, max_messages_per_s;
+} md_welcome;
+md_frame *md_proto_welcome(const md_welcome *w);
+/* {"type":"subscribed"|"unsubscribed","symbols":[..],"channels":[..],...}; for subscribe
+ * also "seq" (last published), "replayed" and "replay_complete" (0 when since_seq asked for
+ * messages the replay buffer no longer holds). */
+md_frame *md_proto_subscribed(const md_op *op, uint32_t channels, uint64_t seq, size_t replayed,
+                              int complete);
+md_frame *md_proto_unsubscribed(const md_op *op, uint32_t channels, size_t remaining);
+/* {"type":"error","code":<API code of rc>,"message":..}. */
+md_frame *md_proto_error(int rc, const char *message);
+md_frame *md_proto_pong(int64_t server_time);
+/* Appends the {"type":"lagged","dropped":N} frame to out. */
+void md_proto_lagged(md_buf *out, uint64_t dropped);
+
+#endif

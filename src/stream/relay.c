@@ -1,0 +1,542 @@
+/* relay.c - Redis pub/sub relay between instances (see relay.h). hiredis errors are turned
+ * into log lines and reconnects here and nowhere else. */
+#include "stream/relay.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct md_relay {
+    md_hub *hub;
+    char *channel;
+    char host[256];
+    char password[256];
+    int port, db;
+    char safe_url[300]; /* for logs */
+    size_t max_pending;
+
+    pthread_mutex_t lock; /* pending, stop, sub_fd */
+    pthread_cond_t cond;
+    char **pending;
+    size_t *pending_len;
+    size_t head, n, cap; /* ring */
+    int stop;
+    int sub_fd;
+
+    pthread_t pub_thread, sub_thread;
+    atomic_uint_fast64_t sent, received, echoes, dropped, bad;
+    atomic_int pub_up, sub_up;
+};
+
+/* -- URL ----------------------------------------------------------------------------------- */
+
+int md_redis_url_parse(const char *url, char *host, size_t host_n, int *port, char *password,
+                       size_t password_n, int *db, md_error *err)
+{
+    if (!url || strncmp(url, "redis://", 8) != 0)
+        return md_error_set(err, MD_ECONFIG, "redis: URL must start with redis://");
+    const char *p = url + 8;
+    const char *at = strchr(p, '@');
+    if (password) *password = 0;
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p; /* redis://:pw@ or redis://pw@ */
+        if (password) snprintf(password, password_n, "%.*s", (int)(at - pw), pw);
+        p = at + 1;
+    }
+    const char *end = p + strcspn(p, "/?");
+    const char *hs = p, *he = end;
+    *port = 6379;
+    if (*p == '[') { /* [::1]:6379 */
+        const char *rb = memchr(p, ']', (size_t)(end - p));
+        if (!rb) return md_error_set(err, MD_ECONFIG, "redis: bad IPv6 address in URL");
+        hs = p + 1;
+        he = rb;
+        if (rb + 1 < end && rb[1] == ':') *port = atoi(rb + 2);
+    } else {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        if (colon) {
+            he = colon;
+            *port = atoi(colon + 1);
+        }
+    }
+    if (he == hs) return md_error_set(err, MD_ECONFIG, "redis: URL has no host");
+    if (*port <= 0 || *port > 65535) return md_error_set(err, MD_ECONFIG, "redis: bad port in URL");
+    snprintf(host, host_n, "%.*s", (int)(he - hs), hs);
+    if (db) {
+        *db = 0;
+        if (*end == '/' && end[1] && end[1] != '?') {
+            char *e;
+            long v = strtol(end + 1, &e, 10);
+            if (v < 0 || v > 1000000 || (*e && *e != '?'))
+                return md_error_set(err, MD_ECONFIG, "redis: bad database number in URL");
+            *db = (int)v;
+        }
+    }
+    return 0;
+}
+
+/* -- wire form ----------------------------------------------------------------------------- */
+
+static void opt_num(md_buf *b, const char *key, double v)
+{
+    if (isnan(v)) return;
+    md_buf_puts(b, key);
+    md_buf_num(b, v);
+}
+
+void md_relay_encode_quote(md_buf *b, const char *instance, const md_quote *q)
+{
+    md_buf_puts(b, "{\"i\":");
+    md_buf_json_str(b, instance);
+    md_buf_puts(b, ",\"k\":\"q\",\"s\":");
+    md_buf_json_str(b, q->symbol);
+    md_buf_puts(b, ",\"t\":");
+    md_buf_int(b, q->ts);
+    md_buf_puts(b, ",\"p\":");
+    md_buf_num(b, q->price);
+    opt_num(b, ",\"v\":", q->volume);
+    opt_num(b, ",\"b\":", q->bid);
+    opt_num(b, ",\"a\":", q->ask);
+    if (q->quality >= 0) opt_num(b, ",\"ql\":", q->quality);
+    md_buf_puts(b, ",\"src\":");
+    md_buf_json_str(b, md_source_name(q->source));
+    md_buf_putc(b, '}');
+}
+
+void md_relay_encode_bar(md_buf *b, const char *instance, const char *symbol, md_interval iv,
+                         const md_bar *bar)
+{
+    md_buf_puts(b, "{\"i\":");
+    md_buf_json_str(b, instance);
+    md_buf_puts(b, ",\"k\":\"b\",\"s\":");
+    md_buf_json_str(b, symbol);
+    md_buf_puts(b, ",\"iv\":\"");
+    md_buf_puts(b, md_interval_name(iv));
+    md_buf_puts(b, "\",\"t\":");
+    md_buf_int(b, bar->ts);
+    md_buf_puts(b, ",\"o\":");
+    md_buf_num(b, bar->open);
+    md_buf_puts(b, ",\"h\":");
+    md_buf_num(b, bar->high);
+    md_buf_puts(b, ",\"l\":");
+    md_buf_num(b, bar->low);
+    md_buf_puts(b, ",\"c\":");
+    md_buf_num(b, bar->close);
+    opt_num(b, ",\"v\":", bar->volume);
+    opt_num(b, ",\"vw\":", bar->vwap);
+    if (bar->trades >= 0) {
+        md_buf_puts(b, ",\"n\":");
+        md_buf_int(b, bar->trades);
+    }
+    if (bar->quality >= 0) opt_num(b, ",\"ql\":", bar->quality);
+    md_buf_puts(b, ",\"src\":");
+    md_buf_json_str(b, md_source_name(bar->source));
+    md_buf_putc(b, '}');
+}
+
+static int get_num(json_t *o, const char *key, double *out, int required)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) return required ? -1 : 0;
+    if (!json_is_number(v)) return -1;
+    *out = json_number_value(v);
+    return 0;
+}
+
+int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t len, int defer,
+                    md_error *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(msg, len, 0, &je);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return md_error_set(err, MD_EJSON, "relay: not a JSON object");
+    }
+    int rc = 0;
+    const char *from = json_string_value(json_object_get(root, "i"));
+    const char *kind = json_string_value(json_object_get(root, "k"));
+    const char *sym = json_string_value(json_object_get(root, "s"));
+    const char *src = json_string_value(json_object_get(root, "src"));
+    json_t *jt = json_object_get(root, "t");
+    char symbol[MD_SYMBOL_MAX + 1];
+    if (!from || !kind || !sym || !json_is_integer(jt)) {
+        rc = md_error_set(err, MD_EJSON, "relay: message lacks i, k, s or t");
+    } else if (strcmp(from, instance) == 0) {
+        rc = 1; /* our own message, back from Redis */
+    } else if ((rc = md_symbol_normalize_str(sym, symbol, err)) == 0) {
+        int source = src ? md_source_parse(src) : -1;
+        double ql = -1;
+        if (strcmp(kind, "q") == 0) {
+            md_quote q;
+            md_quote_init(&q);
+            strcpy(q.symbol, symbol);
+            q.ts = json_integer_value(jt);
+            q.source = (uint8_t)(source >= 0 ? source : MD_SRC_UNKNOWN);
+            if (get_num(root, "p", &q.price, 1) || get_num(root, "v", &q.volume, 0) ||
+                get_num(root, "b", &q.bid, 0) || get_num(root, "a", &q.ask, 0) ||
+                get_num(root, "ql", &ql, 0)) {
+                rc = md_error_set(err, MD_EJSON, "relay: bad quote fields");
+            } else {
+                q.quality = (float)ql;
+                md_hub_publish_quote(hub, &q, MD_ORIGIN_REMOTE, defer);
+            }
+        } else if (strcmp(kind, "b") == 0) {
+            md_bar b;
+            md_bar_init(&b);
+            md_interval iv;
+            const char *ivs = json_string_value(json_object_get(root, "iv"));
+            double trades = -1;
+            b.ts = json_integer_value(jt);
+            b.source = (uint8_t)(source >= 0 ? source : MD_SRC_UNKNOWN);
+            if (!ivs || (rc = md_interval_parse(ivs, &iv, err)) != 0) {
+                if (!rc) rc = md_error_set(err, MD_EJSON, "relay: bar without interval");
+            } else if (get_num(root, "o", &b.open, 1) || get_num(root, "h", &b.high, 1) ||
+                       get_num(root, "l", &b.low, 1) || get_num(root, "c", &b.close, 1) ||
+                       get_num(root, "v", &b.volume, 0) || get_num(root, "vw", &b.vwap, 0) ||
+                       get_num(root, "n", &trades, 0) || get_num(root, "ql", &ql, 0)) {
+                rc = md_error_set(err, MD_EJSON, "relay: bad bar fields");
+            } else {
+                b.trades = (int64_t)trades;
+                b.quality = (float)ql;
+                md_hub_publish_bar(hub, symbol, iv, &b, MD_ORIGIN_REMOTE, defer);
+            }
+        } else {
+            rc = md_error_set(err, MD_EJSON, "relay: unknown kind '%.8s'", kind);
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* -- connections --------------------------------------------------------------------------- */
+
+static redisContext *connect_redis(md_relay *r, const char *who)
+{
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
+    if (!c || c->err) {
+        MD_DEBUG("stream", "relay %s: cannot connect to %s: %s", who, r->safe_url,
+                 c ? c->errstr : "out of memory");
+        if (c) redisFree(c);
+        return NULL;
+    }
+    redisEnableKeepAlive(c);
+    redisReply *rep = NULL;
+    if (r->password[0]) {
+        rep = redisCommand(c, "AUTH %s", r->password);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) goto fail;
+        freeReplyObject(rep);
+    }
+    if (r->db) {
+        rep = redisCommand(c, "SELECT %d", r->db);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) goto fail;
+        freeReplyObject(rep);
+    }
+    return c;
+fail:
+    MD_WARN("stream", "relay %s: %s refused: %s", who, r->safe_url,
+            rep && rep->str ? rep->str : c->errstr);
+    if (rep) freeReplyObject(rep);
+    redisFree(c);
+    return NULL;
+}
+
+/* Sleeps up to ms unless stopping; returns 1 when stopping. */
+static int backoff(md_relay *r, int ms)
+{
+    pthread_mutex_lock(&r->lock);
+    if (!r->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+    }
+    int stop = r->stop;
+    pthread_mutex_unlock(&r->lock);
+    return stop;
+}
+
+static void *pub_main(void *arg)
+{
+    md_relay *r = arg;
+    redisContext *c = NULL;
+    int delay = 100;
+    char **batch = NULL;
+    size_t *lens = NULL, cap = 0;
+    for (;;) {
+        if (!c) {
+            c = connect_redis(r, "publisher");
+            if (!c) {
+                if (backoff(r, delay)) break;
+                delay = delay < 5000 ? delay * 2 : 5000;
+                continue;
+            }
+            delay = 100;
+            atomic_store(&r->pub_up, 1);
+            MD_INFO("stream", "relay publisher connected redis=%s channel=%s", r->safe_url,
+                    r->channel);
+        }
+        pthread_mutex_lock(&r->lock);
+        while (!r->n && !r->stop) pthread_cond_wait(&r->cond, &r->lock);
+        if (r->stop && !r->n) {
+            pthread_mutex_unlock(&r->lock);
+            break;
+        }
+        size_t n = r->n;
+        if (n > cap) {
+            cap = n;
+            batch = md_realloc(batch, cap * sizeof *batch);
+            lens = md_realloc(lens, cap * sizeof *lens);
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t k = (r->head + i) % r->cap;
+            batch[i] = r->pending[k];
+            lens[i] = r->pending_len[k];
+            r->pending[k] = NULL;
+        }
+        r->head = (r->head + n) % r->cap;
+        r->n = 0;
+        pthread_mutex_unlock(&r->lock);
+        for (size_t i = 0; i < n; i++)
+            redisAppendCommand(c, "PUBLISH %s %b", r->channel, batch[i], lens[i]);
+        size_t ok = 0;
+        for (size_t i = 0; i < n; i++) {
+            redisReply *rep = NULL;
+            if (redisGetReply(c, (void **)&rep) != REDIS_OK) break;
+            if (rep->type != REDIS_REPLY_ERROR) ok++;
+            freeReplyObject(rep);
+        }
+        for (size_t i = 0; i < n; i++) md_free(batch[i]);
+        atomic_fetch_add(&r->sent, ok);
+        if (ok < n) {
+            atomic_fetch_add(&r->dropped, n - ok);
+            MD_WARN("stream", "relay publisher lost redis=%s: %s", r->safe_url,
+                    c->err ? c->errstr : "error reply");
+            redisFree(c);
+            c = NULL;
+            atomic_store(&r->pub_up, 0);
+        }
+    }
+    if (c) redisFree(c);
+    md_free(batch);
+    md_free(lens);
+    atomic_store(&r->pub_up, 0);
+    return NULL;
+}
+
+static void handle_reply(md_relay *r, redisReply *rep, int defer)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+        rep->element[0]->type != REDIS_REPLY_STRING || strcmp(rep->element[0]->str, "message") ||
+        rep->element[2]->type != REDIS_REPLY_STRING)
+        return; /* subscribe confirmations */
+    md_error err;
+    int rc = md_relay_decode(r->hub, md_hub_instance(r->hub), rep->element[2]->str,
+                             rep->element[2]->len, defer, &err);
+    if (rc == 1)
+        atomic_fetch_add(&r->echoes, 1);
+    else if (rc == 0)
+        atomic_fetch_add(&r->received, 1);
+    else {
+        atomic_fetch_add(&r->bad, 1);
+        MD_DEBUG("stream", "relay: dropped a bad message: %s", err.msg);
+    }
+}
+
+static void *sub_main(void *arg)
+{
+    md_relay *r = arg;
+    int delay = 100;
+    for (;;) {
+        redisContext *c = connect_redis(r, "subscriber");
+        if (!c) {
+            if (backoff(r, delay)) break;
+            delay = delay < 5000 ? delay * 2 : 5000;
+            continue;
+        }
+        delay = 100;
+        redisReply *rep = redisCommand(c, "SUBSCRIBE %s", r->channel);
+        if (!rep) {
+            redisFree(c);
+            continue;
+        }
+        freeReplyObject(rep);
+        pthread_mutex_lock(&r->lock);
+        int stop = r->stop;
+        if (!stop) r->sub_fd = c->fd;
+        pthread_mutex_unlock(&r->lock);
+        if (stop) {
+            redisFree(c);
+            break;
+        }
+        atomic_store(&r->sub_up, 1);
+        MD_INFO("stream", "relay subscriber connected redis=%s channel=%s", r->safe_url,
+                r->channel);
+        for (;;) {
+            /* blocking read, then whatever else is already buffered; one wake per burst */
+            if (redisGetReply(c, (void **)&rep) != REDIS_OK) break;
+            handle_reply(r, rep, 1);
+            freeReplyObject(rep);
+            void *more = NULL;
+            while (redisReaderGetReply(c->reader, &more) == REDIS_OK && more) {
+                handle_reply(r, more, 1);
+                freeReplyObject(more);
+                more = NULL;
+            }
+            md_hub_flush(r->hub);
+        }
+        atomic_store(&r->sub_up, 0);
+        pthread_mutex_lock(&r->lock);
+        r->sub_fd = -1;
+        stop = r->stop;
+        pthread_mutex_unlock(&r->lock);
+        if (!stop) MD_WARN("stream", "relay subscriber lost redis=%s: %s", r->safe_url, c->errstr);
+        redisFree(c);
+        if (stop || backoff(r, delay)) break;
+    }
+    return NULL;
+}
+
+/* -- outbound ------------------------------------------------------------------------------ */
+
+static void enqueue(md_relay *r, md_buf *b)
+{
+    size_t len;
+    char *data = md_buf_steal(b, &len);
+    pthread_mutex_lock(&r->lock);
+    if (r->n == r->cap) { /* full: drop the oldest */
+        md_free(r->pending[r->head]);
+        r->head = (r->head + 1) % r->cap;
+        r->n--;
+        atomic_fetch_add(&r->dropped, 1);
+    }
+    size_t k = (r->head + r->n) % r->cap;
+    r->pending[k] = data;
+    r->pending_len[k] = len;
+    r->n++;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void on_quote(void *ctx, const md_quote *q, md_origin origin)
+{
+    md_relay *r = ctx;
+    if (origin != MD_ORIGIN_LOCAL) return;
+    md_buf b = MD_BUF_INIT;
+    md_relay_encode_quote(&b, md_hub_instance(r->hub), q);
+    enqueue(r, &b);
+}
+
+static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *bar,
+                   md_origin origin)
+{
+    md_relay *r = ctx;
+    if (origin != MD_ORIGIN_LOCAL) return;
+    md_buf b = MD_BUF_INIT;
+    md_relay_encode_bar(&b, md_hub_instance(r->hub), symbol, iv, bar);
+    enqueue(r, &b);
+}
+
+/* -- life cycle ---------------------------------------------------------------------------- */
+
+static void render_health(void *ctx, md_buf *b)
+{
+    md_relay_stats st;
+    md_relay_get_stats(ctx, &st);
+    md_buf_puts(b, ",\"relay\":{\"status\":");
+    md_buf_puts(b, st.connected ? "\"connected\"" : "\"disconnected\"");
+    md_buf_puts(b, ",\"channel\":");
+    md_buf_json_str(b, ((md_relay *)ctx)->channel);
+    md_buf_puts(b, ",\"sent\":");
+    md_buf_int(b, (int64_t)st.sent);
+    md_buf_puts(b, ",\"received\":");
+    md_buf_int(b, (int64_t)st.received);
+    md_buf_puts(b, ",\"echoes\":");
+    md_buf_int(b, (int64_t)st.echoes);
+    md_buf_puts(b, ",\"dropped\":");
+    md_buf_int(b, (int64_t)st.dropped);
+    md_buf_puts(b, ",\"bad\":");
+    md_buf_int(b, (int64_t)st.bad);
+    md_buf_putc(b, '}');
+}
+
+int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
+{
+    md_relay *r = md_calloc(1, sizeof *r);
+    int rc = md_redis_url_parse(o->url, r->host, sizeof r->host, &r->port, r->password,
+                                sizeof r->password, &r->db, err);
+    if (rc) {
+        md_free(r);
+        return rc;
+    }
+    if (r->password[0]) md_log_add_secret(r->password);
+    md_log_redact(o->url, r->safe_url, sizeof r->safe_url);
+    r->hub = o->hub;
+    r->channel = md_strdup(o->channel && *o->channel ? o->channel : "mdagent:stream");
+    r->max_pending = o->max_pending ? o->max_pending : 100000;
+    r->cap = r->max_pending;
+    r->pending = md_calloc(r->cap, sizeof *r->pending);
+    r->pending_len = md_calloc(r->cap, sizeof *r->pending_len);
+    r->sub_fd = -1;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    md_hub_observer ob = {on_quote, on_bar, r};
+    md_hub_add_observer(r->hub, &ob);
+    md_hub_set_health_ext(r->hub, render_health, r);
+    pthread_create(&r->pub_thread, NULL, pub_main, r);
+    pthread_setname_np(r->pub_thread, "relay-pub");
+    pthread_create(&r->sub_thread, NULL, sub_main, r);
+    pthread_setname_np(r->sub_thread, "relay-sub");
+    *out = r;
+    return 0;
+}
+
+void md_relay_free(md_relay *r)
+{
+    if (!r) return;
+    md_hub_remove_observer(r->hub, r);
+    md_hub_set_health_ext(r->hub, NULL, NULL);
+    pthread_mutex_lock(&r->lock);
+    r->stop = 1;
+    if (r->sub_fd >= 0) shutdown(r->sub_fd, SHUT_RDWR); /* unblocks the subscriber's read */
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->pub_thread, NULL);
+    pthread_join(r->sub_thread, NULL);
+    for (size_t i = 0; i < r->n; i++) md_free(r->pending[(r->head + i) % r->cap]);
+    md_free(r->pending);
+    md_free(r->pending_len);
+    md_free(r->channel);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    md_free(r);
+}
+
+void md_relay_get_stats(md_relay *r, md_relay_stats *st)
+{
+    st->sent = atomic_load(&r->sent);
+    st->received = atomic_load(&r->received);
+    st->echoes = atomic_load(&r->echoes);
+    st->dropped = atomic_load(&r->dropped);
+    st->bad = atomic_load(&r->bad);
+    st->connected = atomic_load(&r->pub_up) && atomic_load(&r->sub_up);
+}

@@ -1,0 +1,58 @@
+/* relay.h - live ticks across instances over Redis pub/sub.
+ *
+ *   instance A: writer -> hub (LOCAL) -> relay out -> PUBLISH <channel> {"i":"A",...}
+ *   instance B: SUBSCRIBE <channel> -> {"i":"A",...} -> hub (REMOTE) -> B's clients
+ *   instance A: its own message comes back from Redis -> "i" is A -> dropped (echo)
+ *
+ * Every instance publishes what its own writer accepted (origin LOCAL; relayed and derived
+ * messages are never sent back out) and publishes into its hub what the others sent, so a
+ * client on any instance sees every tick once. Pub/sub delivers at most once: ticks published
+ * while an instance is disconnected from Redis do not reach it (it reconnects with backoff).
+ * Two threads, each with its own blocking hiredis connection: one publishes (pipelining
+ * whatever queued up meanwhile), one subscribes. The outbound queue is bounded: when Redis is
+ * unreachable, the oldest pending ticks are dropped (counted). */
+#ifndef MD_STREAM_RELAY_H
+#define MD_STREAM_RELAY_H
+
+#include "core/error.h"
+#include "stream/hub.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct md_relay md_relay;
+
+typedef struct md_relay_options {
+    const char *url;     /* redis://[:password@]host[:port][/db] */
+    const char *channel; /* pub/sub channel shared by the instances */
+    md_hub *hub;
+    size_t max_pending;  /* outbound ticks queued while Redis is slow or away (0 = 100000) */
+} md_relay_options;
+
+/* Parses a Redis URL. MD_ECONFIG naming the problem otherwise. password and db may be
+ * NULL; host gets at most host_n bytes. */
+int md_redis_url_parse(const char *url, char *host, size_t host_n, int *port, char *password,
+                       size_t password_n, int *db, md_error *err);
+
+/* Starts relaying (the connections are made in the background and retried). MD_ECONFIG for a
+ * bad URL. The caller owns the relay and frees it before the hub. */
+int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err);
+/* Stops both threads and frees. NULL is fine. */
+void md_relay_free(md_relay *r);
+
+typedef struct md_relay_stats {
+    uint64_t sent, received, echoes, dropped, bad;
+    int connected; /* both connections up */
+} md_relay_stats;
+void md_relay_get_stats(md_relay *r, md_relay_stats *st);
+
+/* The wire form of one tick (tests). Appends it to out. */
+void md_relay_encode_quote(md_buf *out, const char *instance, const md_quote *q);
+void md_relay_encode_bar(md_buf *out, const char *instance, const char *symbol, md_interval iv,
+                         const md_bar *b);
+/* Decodes one message and publishes it into hub unless it came from `instance` (returns 1
+ * then). 0 when published, MD_EJSON (or a symbol/interval error) for a bad message. */
+int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t len, int defer,
+                    md_error *err);
+
+#endif

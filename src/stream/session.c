@@ -1,0 +1,588 @@
+/* session.c - shards (one per event loop), the topic table, sessions and their queues.
+ * See session.h for the queue rules. Everything here except md_hub_shard_new runs on the
+ * shard's loop thread.
+ *
+ * Data structures:
+ *   shard.topics   open-addressing table (symbol, channel) -> topic; a topic lists its subs
+ *   topic.subs     doubly-linked list of subscriptions, one per session
+ *   session.subs   subscriptions sorted by topic pointer (lookup by binary search)
+ *   session.ring   queue entries by absolute position (pos & mask); an entry is a per-shard
+ *                  message handle (msg: frame + non-atomic count of queue references) and,
+ *                  for the newest queued entry of a subscription, that subscription (owner),
+ *                  so conflation can find and drop it in O(1). */
+#include "stream/session.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/metrics.h"
+#include "core/timefmt.h"
+#include "stream/stream_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define POS_NONE UINT64_MAX
+
+typedef struct md__msg {
+    md_frame *f;
+    uint32_t refs; /* queue entries pointing here */
+    struct md__msg *next_free;
+} msg;
+
+typedef struct md__sub sub;
+
+typedef struct md__topic {
+    char symbol[MD_SYMBOL_MAX + 1];
+    uint8_t channel;
+    uint32_t hash;
+    sub *subs;
+    size_t n_subs;
+} topic;
+
+struct md__sub {
+    topic *t;
+    md_session *s;
+    sub *prev, *next;   /* in the topic's list */
+    uint64_t skip_upto; /* messages with seq <= this were published before the subscription */
+    uint64_t last_seq;  /* newest seq queued for this subscription */
+    uint64_t last_pos;  /* queue position of the newest queued entry, or POS_NONE */
+};
+
+typedef struct qent {
+    msg *m;     /* NULL: dropped by conflation */
+    sub *owner; /* the subscription whose newest entry this is, or NULL */
+} qent;
+
+struct md_session {
+    md_hub_shard *sh;
+    void *user;
+    uint64_t id;
+    qent *ring;
+    size_t cap; /* power of two */
+    uint64_t head, tail;
+    size_t live;
+    size_t soft, hard;
+    sub **subs; /* sorted by topic pointer */
+    size_t n_subs, cap_subs;
+    uint64_t delivered, dropped, dropped_pending;
+    int overflow;
+    int in_ready;
+    md_session *ready_next;
+};
+
+/* -- messages ------------------------------------------------------------------------------ */
+
+static msg *msg_new(md_hub_shard *sh, md_frame *f)
+{
+    msg *m = sh->free_msgs;
+    if (m)
+        sh->free_msgs = m->next_free;
+    else
+        m = md_malloc(sizeof *m);
+    m->f = f;
+    m->refs = 0;
+    return m;
+}
+
+static void msg_recycle(md_hub_shard *sh, msg *m)
+{
+    md_frame_unref(m->f);
+    m->f = NULL;
+    m->next_free = sh->free_msgs;
+    sh->free_msgs = m;
+}
+
+static void msg_unref(md_hub_shard *sh, msg *m)
+{
+    if (--m->refs == 0) msg_recycle(sh, m);
+}
+
+/* -- topic table --------------------------------------------------------------------------- */
+
+static uint32_t topic_hash(const char *symbol, int ch)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)symbol; *p; p++) h = (h ^ *p) * 16777619u;
+    h = (h ^ (uint32_t)ch) * 16777619u;
+    return h ^ (h >> 15);
+}
+
+static size_t topic_slot(const md_hub_shard *sh, const char *symbol, int ch, uint32_t h)
+{
+    size_t mask = sh->cap_topics - 1, i = h & mask;
+    while (sh->topics[i]) {
+        topic *t = sh->topics[i];
+        if (t->hash == h && t->channel == ch && strcmp(t->symbol, symbol) == 0) return i;
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+static topic *topic_find(const md_hub_shard *sh, const char *symbol, int ch)
+{
+    if (!sh->n_topics) return NULL;
+    return sh->topics[topic_slot(sh, symbol, ch, topic_hash(symbol, ch))];
+}
+
+static void topic_rehash(md_hub_shard *sh, size_t cap)
+{
+    topic **old = sh->topics;
+    size_t old_cap = sh->cap_topics;
+    sh->topics = md_calloc(cap, sizeof *sh->topics);
+    sh->cap_topics = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i]) continue;
+        size_t j = old[i]->hash & (cap - 1);
+        while (sh->topics[j]) j = (j + 1) & (cap - 1);
+        sh->topics[j] = old[i];
+    }
+    md_free(old);
+}
+
+static topic *topic_get(md_hub_shard *sh, const char *symbol, int ch)
+{
+    if ((sh->n_topics + 1) * 2 > sh->cap_topics)
+        topic_rehash(sh, sh->cap_topics ? sh->cap_topics * 2 : 64);
+    uint32_t h = topic_hash(symbol, ch);
+    size_t i = topic_slot(sh, symbol, ch, h);
+    if (sh->topics[i]) return sh->topics[i];
+    topic *t = md_calloc(1, sizeof *t);
+    strcpy(t->symbol, symbol);
+    t->channel = (uint8_t)ch;
+    t->hash = h;
+    sh->topics[i] = t;
+    sh->n_topics++;
+    return t;
+}
+
+/* Removes t (no subscribers left) with backward-shift deletion. */
+static void topic_remove(md_hub_shard *sh, topic *t)
+{
+    size_t mask = sh->cap_topics - 1;
+    size_t i = topic_slot(sh, t->symbol, t->channel, t->hash);
+    sh->topics[i] = NULL;
+    for (size_t j = (i + 1) & mask; sh->topics[j]; j = (j + 1) & mask) {
+        size_t k = sh->topics[j]->hash & mask;
+        /* the entry at j may move to i unless its home k lies cyclically in (i, j] */
+        int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (stays) continue;
+        sh->topics[i] = sh->topics[j];
+        sh->topics[j] = NULL;
+        i = j;
+    }
+    sh->n_topics--;
+    md_free(t);
+}
+
+/* -- shards -------------------------------------------------------------------------------- */
+
+md_hub_shard *md_hub_shard_new(md_hub *h, void (*wake)(void *ctx), void *ctx)
+{
+    md_hub_shard *sh = md_calloc(1, sizeof *sh);
+    sh->hub = h;
+    sh->wake = wake;
+    sh->wake_ctx = ctx;
+    pthread_mutex_init(&sh->lock, NULL);
+    md_hub__add_shard(h, sh);
+    return sh;
+}
+
+void md_hub_shard_free(md_hub_shard *sh)
+{
+    if (!sh) return;
+    md_hub__remove_shard(sh->hub, sh);
+    for (size_t i = 0; i < sh->n_inbox; i++) md_frame_unref(sh->inbox[i]);
+    md_free(sh->inbox);
+    md_free(sh->spare);
+    for (size_t i = 0; i < sh->cap_topics; i++) {
+        topic *t = sh->topics[i];
+        if (!t) continue;
+        /* sessions should be gone; detach whatever is left */
+        for (sub *x = t->subs; x; x = x->next) x->t = NULL;
+        md_free(t);
+    }
+    md_free(sh->topics);
+    while (sh->free_msgs) {
+        msg *m = sh->free_msgs;
+        sh->free_msgs = m->next_free;
+        md_free(m);
+    }
+    pthread_mutex_destroy(&sh->lock);
+    md_free(sh);
+}
+
+/* -- queues -------------------------------------------------------------------------------- */
+
+static void ring_make_room(md_session *s)
+{
+    if (s->tail - s->head < s->cap) return;
+    size_t mask = s->cap - 1;
+    if (s->cap && s->live <= s->cap / 2) { /* compact: squeeze out dropped entries */
+        uint64_t w = s->head;
+        for (uint64_t p = s->head; p < s->tail; p++) {
+            qent e = s->ring[p & mask];
+            if (!e.m) continue;
+            if (w != p) {
+                s->ring[w & mask] = e;
+                s->ring[p & mask].m = NULL;
+                s->ring[p & mask].owner = NULL;
+                if (e.owner) e.owner->last_pos = w;
+            }
+            w++;
+        }
+        s->tail = w;
+        return;
+    }
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    qent *r = md_calloc(cap, sizeof *r);
+    for (uint64_t p = s->head; p < s->tail; p++) r[p & (cap - 1)] = s->ring[p & mask];
+    md_free(s->ring);
+    s->ring = r;
+    s->cap = cap;
+}
+
+/* Appends m for subscription x (NULL for a per-client message), conflating when the
+ * session is behind. */
+static void enqueue(md_session *s, sub *x, msg *m)
+{
+    if (x) {
+        x->last_seq = m->f->seq;
+        if (x->last_pos != POS_NONE && x->last_pos >= s->head) {
+            qent *old = &s->ring[x->last_pos & (s->cap - 1)];
+            if (s->live >= s->soft) { /* behind: keep only the newest value of this topic */
+                msg_unref(s->sh, old->m);
+                old->m = NULL;
+                s->live--;
+                s->dropped++;
+                s->dropped_pending++;
+                md_metric_add(MD_M_STREAM_DROPPED, 1);
+            }
+            old->owner = NULL;
+        }
+    }
+    ring_make_room(s);
+    qent *e = &s->ring[s->tail & (s->cap - 1)];
+    e->m = m;
+    e->owner = x;
+    m->refs++;
+    if (x) x->last_pos = s->tail;
+    s->tail++;
+    s->live++;
+    if (s->live > s->hard) s->overflow = 1;
+}
+
+/* -- draining ------------------------------------------------------------------------------ */
+
+size_t md_hub_shard_drain(md_hub_shard *sh, md_ready_fn ready, void *ctx)
+{
+    pthread_mutex_lock(&sh->lock);
+    md_frame **v = sh->inbox;
+    size_t n = sh->n_inbox, cap = sh->cap_inbox;
+    sh->inbox = sh->spare;
+    sh->cap_inbox = sh->cap_spare;
+    sh->n_inbox = 0;
+    sh->woken = 0;
+    pthread_mutex_unlock(&sh->lock);
+    sh->spare = v;
+    sh->cap_spare = cap;
+
+    md_session *ready_list = NULL;
+    for (size_t i = 0; i < n; i++) {
+        md_frame *f = v[i];
+        v[i] = NULL;
+        topic *t = topic_find(sh, f->symbol, f->channel);
+        if (!t || !t->subs) {
+            md_frame_unref(f);
+            continue;
+        }
+        msg *m = msg_new(sh, f);
+        for (sub *x = t->subs; x; x = x->next) {
+            if (f->seq <= x->skip_upto) continue;
+            md_session *s = x->s;
+            enqueue(s, x, m);
+            if (!s->in_ready) {
+                s->in_ready = 1;
+                s->ready_next = ready_list;
+                ready_list = s;
+            }
+        }
+        if (m->refs == 0) msg_recycle(sh, m);
+    }
+    while (ready_list) {
+        md_session *s = ready_list;
+        ready_list = s->ready_next;
+        s->in_ready = 0;
+        s->ready_next = NULL;
+        if (ready) ready(s, ctx);
+    }
+    return n;
+}
+
+/* -- sessions ------------------------------------------------------------------------------ */
+
+md_session *md_session_new(md_hub_shard *sh, void *user)
+{
+    const md_hub_options *o = md_hub_opts(sh->hub);
+    md_session *s = md_calloc(1, sizeof *s);
+    s->sh = sh;
+    s->user = user;
+    s->soft = o->queue_size;
+    s->hard = o->queue_size + o->max_subscriptions + 1024;
+    s->id = md_hub__session_opened(sh->hub);
+    sh->n_sessions++;
+    return s;
+}
+
+static size_t sub_index(const md_session *s, const topic *t, int *found)
+{
+    size_t lo = 0, hi = s->n_subs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if ((uintptr_t)s->subs[mid]->t < (uintptr_t)t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < s->n_subs && s->subs[lo]->t == t;
+    return lo;
+}
+
+static sub *sub_find(const md_session *s, const topic *t)
+{
+    if (!t) return NULL;
+    int found;
+    size_t i = sub_index(s, t, &found);
+    return found ? s->subs[i] : NULL;
+}
+
+static sub *sub_add(md_session *s, topic *t, uint64_t skip)
+{
+    int found;
+    size_t i = sub_index(s, t, &found);
+    if (found) return s->subs[i];
+    if (s->n_subs == s->cap_subs)
+        s->subs = md_realloc(s->subs, (s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 16) *
+                                          sizeof *s->subs);
+    memmove(&s->subs[i + 1], &s->subs[i], (s->n_subs - i) * sizeof *s->subs);
+    sub *x = md_calloc(1, sizeof *x);
+    x->t = t;
+    x->s = s;
+    x->skip_upto = skip;
+    x->last_pos = POS_NONE;
+    x->next = t->subs;
+    if (t->subs) t->subs->prev = x;
+    t->subs = x;
+    t->n_subs++;
+    s->subs[i] = x;
+    s->n_subs++;
+    return x;
+}
+
+/* Unlinks x from its topic (freeing the topic when it was the last) and frees it; the
+ * caller removes it from s->subs. */
+static void sub_free(md_session *s, sub *x)
+{
+    if (x->last_pos != POS_NONE && x->last_pos >= s->head && s->cap)
+        s->ring[x->last_pos & (s->cap - 1)].owner = NULL;
+    topic *t = x->t;
+    if (t) {
+        if (x->prev)
+            x->prev->next = x->next;
+        else
+            t->subs = x->next;
+        if (x->next) x->next->prev = x->prev;
+        if (--t->n_subs == 0) topic_remove(s->sh, t);
+    }
+    md_free(x);
+}
+
+void md_session_free(md_session *s)
+{
+    if (!s) return;
+    for (size_t i = 0; i < s->n_subs; i++) sub_free(s, s->subs[i]);
+    md_free(s->subs);
+    for (uint64_t p = s->head; p < s->tail; p++) {
+        qent *e = &s->ring[p & (s->cap - 1)];
+        if (e->m) msg_unref(s->sh, e->m);
+    }
+    md_free(s->ring);
+    s->sh->n_sessions--;
+    md_hub__session_closed(s->sh->hub);
+    md_free(s);
+}
+
+void *md_session_user(const md_session *s)
+{
+    return s->user;
+}
+
+uint64_t md_session_id(const md_session *s)
+{
+    return s->id;
+}
+
+size_t md_session_subscriptions(const md_session *s)
+{
+    return s->n_subs;
+}
+
+void md_session_push(md_session *s, md_frame *f)
+{
+    enqueue(s, NULL, msg_new(s->sh, f));
+}
+
+size_t md_session_queued(const md_session *s)
+{
+    return s->live;
+}
+
+int md_session_overflowed(const md_session *s)
+{
+    return s->overflow;
+}
+
+void md_session_get_stats(const md_session *s, md_session_stats *st)
+{
+    st->delivered = s->delivered;
+    st->dropped = s->dropped;
+    st->dropped_pending = s->dropped_pending;
+}
+
+/* -- subscribe / unsubscribe --------------------------------------------------------------- */
+
+static int cmp_symbol(const void *a, const void *b)
+{
+    return strcmp(((const md_symbol *)a)->s, ((const md_symbol *)b)->s);
+}
+
+typedef struct {
+    const md_symbol *syms; /* sorted */
+    size_t n;
+    uint32_t channels;
+} selector;
+
+static int selected(const selector *sel, const char *symbol, int ch)
+{
+    if (ch == MD_CH_NONE || !(sel->channels & (1u << ch))) return 0;
+    if (!sel->syms) return 1; /* every symbol */
+    md_symbol key;
+    strcpy(key.s, symbol);
+    return bsearch(&key, sel->syms, sel->n, sizeof *sel->syms, cmp_symbol) != NULL;
+}
+
+static int keep_frame(const md_frame *f, void *ctx)
+{
+    return selected(ctx, f->symbol, f->channel);
+}
+
+int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
+{
+    md_hub_shard *sh = s->sh;
+    uint32_t channels = op->channels ? op->channels : 1u << MD_CH_QUOTE;
+    size_t n_new = 0;
+    for (size_t i = 0; i < op->n_symbols; i++)
+        for (int ch = 0; ch < MD_CH_COUNT; ch++)
+            if ((channels & (1u << ch)) && !sub_find(s, topic_find(sh, op->symbols[i].s, ch)))
+                n_new++;
+    size_t max = md_hub_opts(sh->hub)->max_subscriptions;
+    if (s->n_subs + n_new > max)
+        return md_error_set(err, MD_ESUBLIMIT,
+                            "subscribing would make %zu subscriptions (symbol and channel pairs); "
+                            "at most %zu allowed",
+                            s->n_subs + n_new, max);
+
+    md_symbol *sorted = md_malloc((op->n_symbols ? op->n_symbols : 1) * sizeof *sorted);
+    memcpy(sorted, op->symbols, op->n_symbols * sizeof *sorted);
+    qsort(sorted, op->n_symbols, sizeof *sorted, cmp_symbol);
+    selector sel = {sorted, op->n_symbols, channels};
+
+    md_frame **replay = NULL;
+    size_t n_replay = 0;
+    uint64_t last;
+    int complete = 1;
+    if (op->has_since)
+        n_replay = md_hub__replay(sh->hub, op->since_seq, keep_frame, &sel, &replay, &last,
+                                  &complete);
+    else
+        last = md_hub_last_seq(sh->hub);
+
+    for (size_t i = 0; i < op->n_symbols; i++) {
+        for (int ch = 0; ch < MD_CH_COUNT; ch++) {
+            if (!(channels & (1u << ch))) continue;
+            sub *x = sub_add(s, topic_get(sh, op->symbols[i].s, ch), last);
+            if (x->skip_upto < last) x->skip_upto = last;
+        }
+    }
+    /* the answer first, then the replayed messages in seq order */
+    size_t replayed = 0;
+    sub **owners = md_malloc((n_replay ? n_replay : 1) * sizeof *owners);
+    for (size_t i = 0; i < n_replay; i++) {
+        sub *x = sub_find(s, topic_find(sh, replay[i]->symbol, replay[i]->channel));
+        owners[i] = x && replay[i]->seq > x->last_seq ? x : NULL;
+        if (owners[i]) replayed++;
+    }
+    md_session_push(s, md_proto_subscribed(op, channels, last, replayed, complete));
+    for (size_t i = 0; i < n_replay; i++) {
+        if (owners[i] && replay[i]->seq > owners[i]->last_seq)
+            enqueue(s, owners[i], msg_new(sh, replay[i]));
+        else
+            md_frame_unref(replay[i]);
+    }
+    md_free(owners);
+    md_free(replay);
+    md_free(sorted);
+    return 0;
+}
+
+int md_session_unsubscribe(md_session *s, const md_op *op, md_error *err)
+{
+    uint32_t channels = op->channels ? op->channels : MD_CH_ALL;
+    md_symbol *sorted = NULL;
+    if (op->n_symbols) {
+        sorted = md_malloc(op->n_symbols * sizeof *sorted);
+        memcpy(sorted, op->symbols, op->n_symbols * sizeof *sorted);
+        qsort(sorted, op->n_symbols, sizeof *sorted, cmp_symbol);
+    }
+    selector sel = {sorted, op->n_symbols, channels};
+    size_t w = 0;
+    for (size_t i = 0; i < s->n_subs; i++) {
+        sub *x = s->subs[i];
+        if (x->t && selected(&sel, x->t->symbol, x->t->channel))
+            sub_free(s, x);
+        else
+            s->subs[w++] = x;
+    }
+    s->n_subs = w;
+    md_free(sorted);
+    md_session_push(s, md_proto_unsubscribed(op, channels, s->n_subs));
+    return 0;
+}
+
+/* -- writing ------------------------------------------------------------------------------- */
+
+int md_session_pack(md_session *s, md_buf *out, size_t max_bytes, size_t *n_msgs)
+{
+    size_t n = 0, start = out->len;
+    if (s->dropped_pending) {
+        md_proto_lagged(out, s->dropped_pending);
+        s->dropped_pending = 0;
+        n++;
+    }
+    size_t mask = s->cap - 1;
+    while (s->head < s->tail && out->len - start < max_bytes) {
+        qent *e = &s->ring[s->head & mask];
+        s->head++;
+        if (!e->m) continue;
+        md_buf_append(out, e->m->f->data, e->m->f->len);
+        if (e->owner) e->owner->last_pos = POS_NONE;
+        msg_unref(s->sh, e->m);
+        e->m = NULL;
+        e->owner = NULL;
+        s->live--;
+        n++;
+    }
+    while (s->head < s->tail && !s->ring[s->head & mask].m) s->head++;
+    s->delivered += n;
+    if (n_msgs) *n_msgs = n;
+    return s->head < s->tail;
+}

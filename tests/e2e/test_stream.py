@@ -1,0 +1,503 @@
+"""End to end: WebSocket /stream with real clients (Python `websockets` from Debian, and a raw
+socket client where the test needs to see frames or stop reading): subscribe, ticks in
+order with increasing seq, unsubscribe, errors that keep the connection open, limits, a
+slow reader conflated while a fast one keeps up, since_seq replay, protocol ping/pong, live
+bars closed by the timer, shutdown, and two agents sharing ticks over a real Redis."""
+import asyncio
+import json
+import signal
+import threading
+import time
+import unittest
+import uuid
+
+import websockets
+
+from mdtest import Agent, AgentTest, services
+from wsclient import Closed, RawWs, close_code
+
+KEY = "stream-test-key-1"
+HDRS = {"X-API-Key": KEY, "Content-Type": "application/json"}
+T0 = (int(time.time()) // 3600) * 3600 - 7200  # two hours ago, on the hour
+
+
+def ingest(agent, kind, items):
+    r = agent.post(f"/ingest/{kind}", json.dumps({kind: items}), headers=HDRS)
+    if r.status != 200 or r.json()["accepted"] != len(items):
+        raise AssertionError(f"ingest {kind}: {r}")
+    return r.json()
+
+
+def quotes(symbol, prices, t0):
+    return [{"symbol": symbol, "price": p, "timestamp": t0 + i} for i, p in enumerate(prices)]
+
+
+class Client:
+    """A `websockets` client speaking the /stream protocol."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.welcome = None
+
+    @classmethod
+    async def connect(cls, agent, **kw):
+        ws = await websockets.connect(f"ws://127.0.0.1:{agent.port}/stream", **kw)
+        c = cls(ws)
+        c.welcome = await c.next()
+        assert c.welcome["type"] == "welcome", c.welcome
+        return c
+
+    async def next(self, timeout=20):
+        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+
+    async def until(self, type_, timeout=20):
+        """Skips to the next message of a type (returns it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = await self.next(max(0.1, deadline - time.monotonic()))
+            if m["type"] == type_:
+                return m
+
+    async def send(self, obj):
+        await self.ws.send(obj if isinstance(obj, (str, bytes)) else json.dumps(obj))
+
+    async def subscribe(self, symbols, channels=None, since=None):
+        msg = {"op": "subscribe", "symbols": symbols}
+        if channels is not None:
+            msg["channels"] = channels
+        if since is not None:
+            msg["since_seq"] = since
+        await self.send(msg)
+        m = await self.next()
+        assert m["type"] == "subscribed", m
+        return m
+
+    async def collect(self, type_, n, timeout=30):
+        out = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            m = await self.next(max(0.1, deadline - time.monotonic()))
+            if m["type"] == type_:
+                out.append(m)
+        return out
+
+    async def close(self):
+        await self.ws.close()
+
+
+class StreamTest(AgentTest, unittest.IsolatedAsyncioTestCase):
+    env = {"MDAGENT_API_KEYS": KEY}
+    load_sample = False
+
+    async def ingest(self, kind, items, agent=None):
+        return await asyncio.to_thread(ingest, agent or self.agent, kind, items)
+
+
+class StreamApi(StreamTest):
+    args = ("--set", "stream.live_bar_delay_ms=300")
+
+    async def test_welcome_subscribe_and_ticks_in_order(self):
+        c = await Client.connect(self.agent)
+        w = c.welcome
+        self.assertTrue(w["server_time"].endswith("Z"), w)
+        self.assertTrue(w["session"], w)
+        self.assertIsInstance(w["seq"], int)
+        self.assertIn("bar.1mo", w["channels"])
+        sub = await c.subscribe(["aapl", "MSFT"], ["quote"])
+        self.assertEqual(sub["symbols"], ["AAPL", "MSFT"])
+        self.assertEqual(sub["channels"], ["quote"])
+        items = []
+        for i in range(10):
+            items.append({"symbol": "AAPL", "price": 100 + i, "timestamp": T0 + i, "volume": 5})
+            items.append({"symbol": "IBM", "price": 1 + i, "timestamp": T0 + i})
+        await self.ingest("quotes", items)
+        got = await c.collect("quote", 10)
+        self.assertEqual([q["price"] for q in got], [100 + i for i in range(10)])
+        self.assertEqual({q["symbol"] for q in got}, {"AAPL"})
+        seqs = [q["seq"] for q in got]
+        self.assertEqual(seqs, sorted(set(seqs)), "seq strictly increases")
+        self.assertGreater(seqs[0], w["seq"])
+        self.assertEqual(got[0]["source"], "ingest")
+        self.assertEqual(got[0]["volume"], 5)
+        self.assertEqual(got[0]["timestamp"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0)))
+        await c.close()
+
+    async def test_ingested_bars_are_streamed(self):
+        c = await Client.connect(self.agent)
+        await c.subscribe(["BARS"], ["bar.1d"])
+        day = (T0 // 86400 - 10) * 86400
+        bars = [{"symbol": "BARS", "interval": "1d", "timestamp": day + 86400 * i, "open": 10 + i,
+                 "high": 12 + i, "low": 9 + i, "close": 11 + i, "volume": 1000 * (i + 1)}
+                for i in range(3)]
+        await self.ingest("bars", bars)
+        got = await c.collect("bar", 3)
+        self.assertEqual([b["interval"] for b in got], ["1d"] * 3)
+        self.assertEqual([b["close"] for b in got], [11, 12, 13])
+        self.assertEqual(got[2]["volume"], 3000)
+        self.assertEqual(got[1]["high"], 13)
+        self.assertLess(got[0]["seq"], got[1]["seq"])
+        await c.close()
+
+    async def test_unsubscribe_stops_ticks(self):
+        c = await Client.connect(self.agent)
+        await c.subscribe(["UNSA"])
+        await self.ingest("quotes", quotes("UNSA", [1], T0))
+        self.assertEqual((await c.until("quote"))["price"], 1)
+        await c.send({"op": "unsubscribe", "symbols": ["unsa"]})
+        m = await c.until("unsubscribed")
+        self.assertEqual(m["symbols"], ["UNSA"])
+        self.assertEqual(m["subscriptions"], 0)
+        await self.ingest("quotes", quotes("UNSA", [2, 3], T0 + 10))
+        await c.subscribe(["UNSB"])  # a marker published after UNSA's ticks
+        await self.ingest("quotes", quotes("UNSB", [7], T0))
+        m = await c.next()
+        self.assertEqual((m["type"], m["symbol"], m["price"]), ("quote", "UNSB", 7),
+                         "no UNSA tick after unsubscribe")
+        await c.close()
+
+    async def test_bad_messages_get_errors_and_the_connection_stays_open(self):
+        c = await Client.connect(self.agent)
+        cases = [
+            ("not json", "invalid_json"),
+            ('{"op":"subscribe","symbols":["A"]', "invalid_json"),
+            ("[1,2,3]", "invalid_json"),
+            ('{"op":"dance"}', "unknown_op"),
+            ('{"symbols":["A"]}', "unknown_op"),
+            ('{"op":"subscribe"}', "invalid_parameter"),
+            ('{"op":"subscribe","symbols":"AAPL MSFT"}', "invalid_symbol"),
+            ('{"op":"subscribe","symbols":["bad symbol!"]}', "invalid_symbol"),
+            ('{"op":"subscribe","symbols":["A"],"channels":["bar.7m"]}', "invalid_channel"),
+            ('{"op":"subscribe","symbols":["A"],"channels":["trades"]}', "invalid_channel"),
+            ('{"op":"subscribe","symbols":["A"],"since_seq":-4}', "invalid_parameter"),
+            (b"\x00\x01binary", "invalid_json"),
+        ]
+        for text, code in cases:
+            await c.send(text)
+            m = await c.next()
+            self.assertEqual(m["type"], "error", (text, m))
+            self.assertEqual(m["code"], code, (text, m))
+            self.assertTrue(m["message"], m)
+        await c.send({"op": "ping"})
+        self.assertEqual((await c.next())["type"], "pong")
+        await c.subscribe(["ERRS"])
+        await self.ingest("quotes", quotes("ERRS", [4.25], T0))
+        self.assertEqual((await c.until("quote"))["price"], 4.25)
+        await c.close()
+
+    async def test_since_seq_fills_the_gap_after_a_reconnect(self):
+        c = await Client.connect(self.agent)
+        await c.subscribe(["GAP"], ["quote"])
+        await self.ingest("quotes", quotes("GAP", [1, 2], T0))
+        got = await c.collect("quote", 2)
+        last = got[-1]["seq"]
+        await c.close()
+        await self.ingest("quotes", quotes("GAP", [3, 4, 5], T0 + 10))
+        await self.ingest("quotes", quotes("OTHER", [9], T0))
+        c = await Client.connect(self.agent)
+        sub = await c.subscribe(["GAP"], ["quote"], since=last)
+        self.assertEqual(sub["replayed"], 3, sub)
+        self.assertTrue(sub["replay_complete"], sub)
+        missed = await c.collect("quote", 3)
+        self.assertEqual([q["price"] for q in missed], [3, 4, 5])
+        self.assertTrue(all(q["seq"] > last for q in missed))
+        await self.ingest("quotes", quotes("GAP", [6], T0 + 20))
+        live = await c.until("quote")
+        self.assertEqual(live["price"], 6)
+        self.assertGreater(live["seq"], missed[-1]["seq"])
+        await c.close()
+
+    async def test_client_without_subprotocol_and_protocol_ping(self):
+        ws = await asyncio.to_thread(RawWs, self.agent.port)
+        try:
+            self.assertEqual(ws.status, 101)
+            self.assertNotIn("sec-websocket-protocol", ws.headers)
+            self.assertEqual(ws.message()["type"], "welcome")
+            ws.send_frame(9, b"are you there")
+            while True:
+                op, payload = ws.frame()
+                if op == 10:
+                    break
+            self.assertEqual(payload, b"are you there")
+            ws.send({"op": "ping"})
+            self.assertEqual(ws.message()["type"], "pong")
+        finally:
+            ws.close()
+
+    async def test_other_paths_do_not_upgrade(self):
+        for path in ("/nope", "/stream/x", "/health"):
+            try:
+                ws = await asyncio.to_thread(RawWs, self.agent.port, path)
+                status = ws.status
+                ws.close()
+            except (Closed, OSError):
+                status = None
+            self.assertNotEqual(status, 101, path)
+        self.assertEqual(self.get("/health/live").status, 200)
+
+    async def test_health_and_metrics_count_clients_and_messages(self):
+        c = await Client.connect(self.agent)
+        await c.subscribe(["MET"])
+        await self.ingest("quotes", quotes("MET", [1], T0))
+        await c.until("quote")
+        h = self.get_json("/health")["components"]["stream"]
+        self.assertEqual(h["status"], "ok")
+        self.assertGreaterEqual(h["clients"], 1)
+        self.assertGreaterEqual(h["seq"], 1)
+        metrics = self.get("/metrics").body
+        values = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
+                  if line.startswith("mdagent_stream_")}
+        self.assertGreaterEqual(values.get("mdagent_stream_clients", 0), 1, metrics)
+        self.assertGreaterEqual(values.get("mdagent_stream_messages_total", 0), 3, metrics)
+        self.assertIn("mdagent_stream_dropped_total", metrics)
+        await c.close()
+
+    async def test_live_1m_bar_from_quotes_closes_by_timer_and_rolls_up(self):
+        c = await Client.connect(self.agent)
+        await c.subscribe(["LIVE"], ["bar.1m", "bar.5m"])
+        m0 = T0 + 600  # a minute long over: nothing but the timer can close its bar
+        await self.ingest("quotes", [{"symbol": "LIVE", "price": p, "timestamp": m0 + s, "volume": 10}
+                                     for p, s in ((10, 5), (12, 20), (9, 40), (11, 59))])
+        b1 = await c.until("bar")
+        self.assertEqual((b1["interval"], b1["symbol"]), ("1m", "LIVE"), b1)
+        self.assertEqual(b1["timestamp"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(m0)))
+        self.assertEqual((b1["open"], b1["high"], b1["low"], b1["close"], b1["volume"]),
+                         (10, 12, 9, 11, 40))
+        b5 = await c.until("bar")
+        self.assertEqual(b5["interval"], "5m", b5)
+        self.assertEqual((b5["open"], b5["high"], b5["low"], b5["close"]), (10, 12, 9, 11))
+        self.assertGreater(b5["seq"], b1["seq"])
+        hist = self.get_json("/historical/LIVE?interval=1m")
+        self.assertEqual(hist["count"], 1, hist)
+        self.assertEqual(hist["bars"][0]["close"], 11)
+        await c.close()
+
+
+class StreamLimits(StreamTest):
+    args = ("--set", "stream.max_messages_per_s=5", "--set", "stream.max_subscriptions=4",
+            "--set", "stream.max_message_bytes=512", "--set", "stream.max_violations=3")
+
+    async def test_oversized_message_gets_an_error_and_the_connection_stays_open(self):
+        c = await Client.connect(self.agent)
+        self.assertEqual(c.welcome["limits"]["max_message_bytes"], 512)
+        await c.send(json.dumps({"op": "subscribe", "symbols": ["A"], "pad": "x" * 1000}))
+        m = await c.next()
+        self.assertEqual((m["type"], m["code"]), ("error", "payload_too_large"), m)
+        await c.send({"op": "ping"})
+        self.assertEqual((await c.next())["type"], "pong")
+        await c.close()
+
+    async def test_subscription_limit(self):
+        c = await Client.connect(self.agent)
+        await c.send({"op": "subscribe", "symbols": ["A", "B", "C", "D", "E"]})
+        m = await c.next()
+        self.assertEqual((m["type"], m["code"]), ("error", "too_many_subscriptions"), m)
+        await c.subscribe(["A", "B"], ["quote", "bar.1m"])
+        await c.send({"op": "subscribe", "symbols": ["C"]})
+        m = await c.next()
+        self.assertEqual(m["code"], "too_many_subscriptions", m)
+        await c.send({"op": "unsubscribe", "symbols": ["B"]})
+        self.assertEqual((await c.next())["subscriptions"], 2)
+        await c.subscribe(["C"])
+        await c.close()
+
+    async def test_message_rate_limit_then_close_when_abused(self):
+        ws = await asyncio.to_thread(RawWs, self.agent.port)
+        try:
+            self.assertEqual(ws.message()["type"], "welcome")
+            # 5 allowed (the burst), then max_violations=3 strikes: errors, then the close;
+            # all in one segment so the server reads them all before closing
+            ws.send_many([{"op": "ping"}] * 8)
+            types, codes, closed = [], [], None
+            try:
+                while True:
+                    op, payload = ws.frame()
+                    if op == 8:
+                        closed = close_code(payload)
+                        break
+                    if op == 1:
+                        m = json.loads(payload)
+                        types.append(m["type"])
+                        if m["type"] == "error":
+                            codes.append(m["code"])
+            except Closed:
+                closed = "eof"
+            self.assertIn("pong", types)
+            self.assertGreaterEqual(len(codes), 1, types)
+            self.assertEqual(set(codes), {"rate_limited"}, codes)
+            self.assertEqual(closed, 1008, "closed with policy violation after repeated abuse")
+        finally:
+            ws.close()
+
+
+class StreamSlowClient(StreamTest):
+    args = ("--set", "stream.queue_size=200", "--set", "stream.send_buffer_bytes=4096",
+            "--set", "stream.live_bars=false")
+
+    async def test_slow_reader_gets_lagged_while_a_fast_one_keeps_up(self):
+        symbols = ["SLA", "SLB", "SLC", "SLD"]
+        slow = await asyncio.to_thread(RawWs, self.agent.port, "/stream", 4096)
+        self.assertEqual(slow.message()["type"], "welcome")
+        slow.send({"op": "subscribe", "symbols": symbols})
+        self.assertEqual(slow.message()["type"], "subscribed")
+        fast = await Client.connect(self.agent)
+        await fast.subscribe(symbols)
+        n_batches, per_batch = 80, 25
+        total = n_batches * per_batch
+
+        async def feed():
+            for b in range(n_batches):
+                items = [{"symbol": symbols[i % 4], "price": 1 + b * per_batch + i,
+                          "timestamp": T0 + b * per_batch + i} for i in range(per_batch)]
+                await self.ingest("quotes", items)
+
+        expected_last = {}
+        for b in range(n_batches):
+            for i in range(per_batch):
+                expected_last[symbols[i % 4]] = 1 + b * per_batch + i
+        got, _ = await asyncio.gather(fast.collect("quote", total, timeout=120), feed())
+        self.assertEqual([q["price"] for q in got], list(range(1, total + 1)),
+                         "fast client got all, in order")
+        # now the slow client reads what it was left with
+        slow.sock.settimeout(20)
+        last = {}
+        lagged, quotes_seen, seqs = 0, 0, []
+        while last != expected_last:
+            m = slow.message()
+            if m["type"] == "lagged":
+                lagged += m["dropped"]
+            elif m["type"] == "quote":
+                quotes_seen += 1
+                seqs.append(m["seq"])
+                last[m["symbol"]] = m["price"]
+        slow.close()
+        self.assertGreater(lagged, 0, "the slow client was told it lagged")
+        self.assertEqual(quotes_seen + lagged, total, "every tick delivered or counted as dropped")
+        self.assertEqual(seqs, sorted(seqs))
+        self.assertEqual(last, expected_last, "the latest value of every symbol arrived")
+        h = self.get_json("/health")["components"]["stream"]
+        self.assertGreaterEqual(h["clients"], 1)
+        await fast.close()
+
+
+class StreamKeepAlive(StreamTest):
+    args = ("--set", "stream.ping_interval_s=1", "--set", "stream.idle_timeout_s=3")
+
+    async def test_silent_client_is_pinged_then_dropped(self):
+        ws = await asyncio.to_thread(RawWs, self.agent.port, "/stream", None, 20)
+        try:
+            self.assertEqual(ws.message()["type"], "welcome")
+            ops = []
+            code = None
+            try:
+                while True:
+                    op, payload = ws.frame()  # never answers the pings
+                    ops.append(op)
+                    if op == 8:
+                        code = close_code(payload)
+                        break
+            except Closed:
+                code = "eof"
+            self.assertIn(9, ops, "pinged while silent")
+            self.assertEqual(code, 1001, ops)
+        finally:
+            ws.close()
+
+    async def test_client_answering_pings_stays_connected(self):
+        c = await Client.connect(self.agent, ping_interval=None)  # answers, never pings itself
+        await asyncio.sleep(5)  # longer than idle_timeout_s: only our pongs kept it alive
+        await c.send({"op": "ping"})
+        self.assertEqual((await c.next())["type"], "pong")
+        await c.close()
+
+
+class StreamShutdown(unittest.IsolatedAsyncioTestCase):
+    async def test_sigterm_closes_clients_with_1001(self):
+        agent = Agent(name="StreamShutdown").start()
+        try:
+            c = await Client.connect(agent)
+            await asyncio.to_thread(agent.stop, signal.SIGTERM)
+            with self.assertRaises(websockets.ConnectionClosed):
+                while True:
+                    await c.next()
+            self.assertEqual(c.ws.close_code, 1001)
+            self.assertEqual(agent.proc.returncode, 0, agent.logs())
+        finally:
+            agent.cleanup()
+
+
+class StreamAcrossInstances(unittest.IsolatedAsyncioTestCase):
+    """Two agents on one Redis: a client on either sees every tick exactly once."""
+
+    @classmethod
+    def setUpClass(cls):
+        url = services().get("MDTEST_REDIS_URL")
+        if not url:
+            raise unittest.SkipTest("no test Redis (run under ctest)")
+        channel = f"mdtest:stream:{uuid.uuid4().hex}"
+        args = ("--redis", url, "--set", f"stream.redis_channel={channel}",
+                "--set", "stream.live_bars=false")
+        env = {"MDAGENT_API_KEYS": KEY}
+        cls.a = Agent(env=env, args=args, name="StreamA").start()
+        cls.b = Agent(env=env, args=args, name="StreamB").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        for agent in (cls.a, cls.b):
+            rc = agent.stop()
+            logs = agent.logs()
+            agent.cleanup()
+            if "ERROR: AddressSanitizer" in logs or "runtime error:" in logs or rc not in (0, None):
+                raise AssertionError(f"agent exit {rc} or sanitizer report:\n{logs[-4000:]}")
+
+    def relay(self, agent):
+        return json.loads(agent.get("/health").body)["components"]["stream"].get("relay", {})
+
+    async def wait_relay(self, agent, key=None, at_least=0):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            r = self.relay(agent)
+            if r.get("status") == "connected" and (key is None or r.get(key, 0) >= at_least):
+                return r
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"relay not ready: {self.relay(agent)}")
+
+    async def test_each_instance_relays_the_others_ticks_exactly_once(self):
+        await self.wait_relay(self.a)
+        await self.wait_relay(self.b)
+        ca, cb = await Client.connect(self.a), await Client.connect(self.b)
+        self.assertNotEqual(ca.welcome["instance"], cb.welcome["instance"])
+        for c in (ca, cb):
+            await c.subscribe(["XI"])
+        a_prices, b_prices = [1, 2, 3, 4, 5], [11, 12, 13, 14, 15]
+        await asyncio.to_thread(ingest, self.a, "quotes", quotes("XI", a_prices, T0))
+        await asyncio.to_thread(ingest, self.b, "quotes", quotes("XI", b_prices, T0))
+        # each instance's own ticks come back from Redis as echoes: wait until they did
+        await self.wait_relay(self.a, "echoes", 5)
+        await self.wait_relay(self.b, "echoes", 5)
+        # markers published after everything else: all earlier ticks arrived before them
+        await asyncio.to_thread(ingest, self.a, "quotes", quotes("XI", [100], T0 + 100))
+        await asyncio.to_thread(ingest, self.b, "quotes", quotes("XI", [200], T0 + 100))
+        await self.wait_relay(self.a, "echoes", 6)
+        await self.wait_relay(self.b, "echoes", 6)
+        for name, c in (("a", ca), ("b", cb)):
+            prices = []
+            while not (100 in prices and 200 in prices):
+                prices.append((await c.until("quote"))["price"])
+            await c.send({"op": "ping"})
+            while True:  # anything still queued before the pong
+                m = await c.next()
+                if m["type"] == "pong":
+                    break
+                if m["type"] == "quote":
+                    prices.append(m["price"])
+            self.assertEqual(sorted(prices), sorted(a_prices + b_prices + [100, 200]),
+                             f"client on {name}: every tick exactly once")
+        ra, rb = self.relay(self.a), self.relay(self.b)
+        self.assertEqual(ra["received"], 6, ra)
+        self.assertEqual(rb["received"], 6, rb)
+        await ca.close()
+        await cb.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,357 @@
+/* The stream hub and sessions (stream/hub.h, stream/session.h) on plain data: fan-out in
+ * seq order, the bounded conflating queue, lagged counts, replay with since_seq, limits,
+ * wake-ups and coalesced packing. */
+#include "streamutil.h"
+
+static md_hub *hub;
+static md_hub_shard *sh;
+
+static void mk(size_t queue, size_t replay, size_t max_subs)
+{
+    hub = su_hub_new(queue, replay, max_subs);
+    sh = md_hub_shard_new(hub, su_wake, NULL);
+}
+
+static void done(void)
+{
+    md_hub_shard_free(sh);
+    md_hub_free(hub);
+    hub = NULL;
+    sh = NULL;
+}
+
+static void sub_ok(md_session *s, const char *json)
+{
+    md_error err;
+    cr_assert_eq(su_op(s, json, &err), 0, "%s: %s", json, err.msg);
+}
+
+TestSuite(stream_hub, .fini = done);
+
+Test(stream_hub, test_subscribers_get_their_topics_in_seq_order)
+{
+    mk(256, 100, 100);
+    md_session *s = md_session_new(sh, NULL);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"aapl\"],\"channels\":[\"quote\"]}");
+    su_publish(hub, "AAPL", 1);
+    su_publish(hub, "MSFT", 2);
+    su_publish(hub, "AAPL", 3);
+    md_bar b;
+    md_bar_init(&b);
+    b.ts = 1700000040, b.open = b.high = b.low = b.close = 5, b.volume = 1;
+    md_hub_publish_bar(hub, "AAPL", MD_IV_1M, &b, MD_ORIGIN_LOCAL, 0); /* not subscribed */
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *m = su_take(s);
+    cr_assert_eq(json_array_size(m), 3);
+    cr_assert_str_eq(su_type(json_array_get(m, 0)), "subscribed");
+    cr_assert_str_eq(su_type(json_array_get(m, 1)), "quote");
+    cr_assert_eq(su_num(json_array_get(m, 1), "price"), 1);
+    cr_assert_eq(su_num(json_array_get(m, 1), "seq"), 1);
+    cr_assert_eq(su_num(json_array_get(m, 2), "price"), 3);
+    cr_assert_eq(su_num(json_array_get(m, 2), "seq"), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 2), "symbol")), "AAPL");
+    json_decref(m);
+    md_session_free(s);
+}
+
+Test(stream_hub, test_bar_channels_are_separate_topics)
+{
+    mk(256, 100, 100);
+    md_session *s = md_session_new(sh, NULL);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"X\"],\"channels\":[\"bar.5m\"]}");
+    md_bar b;
+    md_bar_init(&b);
+    b.ts = 1700000100, b.open = 1, b.high = 2, b.low = 0.5, b.close = 1.5, b.volume = 10;
+    md_hub_publish_bar(hub, "X", MD_IV_1M, &b, MD_ORIGIN_LOCAL, 0);
+    md_hub_publish_bar(hub, "X", MD_IV_5M, &b, MD_ORIGIN_LOCAL, 0);
+    su_publish(hub, "X", 9);
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *m = su_take(s);
+    cr_assert_eq(json_array_size(m), 2);
+    json_t *bar = json_array_get(m, 1);
+    cr_assert_str_eq(su_type(bar), "bar");
+    cr_assert_str_eq(json_string_value(json_object_get(bar, "interval")), "5m");
+    cr_assert_eq(su_num(bar, "high"), 2);
+    cr_assert_eq(su_num(bar, "volume"), 10);
+    cr_assert_eq(su_num(bar, "seq"), 2);
+    json_decref(m);
+    md_session_free(s);
+}
+
+Test(stream_hub, test_messages_published_before_subscribing_are_not_delivered)
+{
+    mk(256, 100, 100);
+    md_session *s = md_session_new(sh, NULL);
+    su_publish(hub, "A", 1); /* sits in the shard's inbox, not drained yet */
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\"]}");
+    su_publish(hub, "A", 2);
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *m = su_take(s);
+    cr_assert_eq(json_array_size(m), 2);
+    cr_assert_eq(su_num(json_array_get(m, 1), "price"), 2);
+    json_decref(m);
+    md_session_free(s);
+}
+
+Test(stream_hub, test_slow_session_is_conflated_to_latest_per_topic_with_lagged_count)
+{
+    mk(4, 100, 100);
+    md_session *s = md_session_new(sh, NULL);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\"]}");
+    json_decref(su_take(s)); /* the answer */
+    for (int i = 0; i < 1000; i++) { /* never read while publishing: a stalled client */
+        su_publish(hub, i % 2 ? "B" : "A", i);
+        if (i % 7 == 0) md_hub_shard_drain(sh, NULL, NULL);
+    }
+    md_hub_shard_drain(sh, NULL, NULL);
+    cr_assert_leq(md_session_queued(s), 4 + 2, "queue bounded by queue_size + topics");
+    md_session_stats st;
+    md_session_get_stats(s, &st);
+    json_t *m = su_take(s);
+    cr_assert_str_eq(su_type(json_array_get(m, 0)), "lagged");
+    uint64_t dropped = (uint64_t)su_num(json_array_get(m, 0), "dropped");
+    cr_assert_eq(dropped, st.dropped);
+    size_t quotes = su_count(m, "quote");
+    cr_assert_eq(quotes + dropped, 1000, "every message is delivered or counted as dropped");
+    double last_seq = 0, last_a = -1, last_b = -1;
+    for (size_t i = 1; i < json_array_size(m); i++) {
+        json_t *q = json_array_get(m, i);
+        cr_assert(su_num(q, "seq") > last_seq, "seq increases");
+        last_seq = su_num(q, "seq");
+        if (strcmp(json_string_value(json_object_get(q, "symbol")), "A") == 0)
+            last_a = su_num(q, "price");
+        else
+            last_b = su_num(q, "price");
+    }
+    cr_assert_eq(last_a, 998, "the latest A is kept");
+    cr_assert_eq(last_b, 999, "the latest B is kept");
+    json_decref(m);
+    /* caught up: no more lagged */
+    su_publish(hub, "A", 5000);
+    md_hub_shard_drain(sh, NULL, NULL);
+    m = su_take(s);
+    cr_assert_eq(json_array_size(m), 1);
+    cr_assert_str_eq(su_type(json_array_get(m, 0)), "quote");
+    json_decref(m);
+    md_session_free(s);
+}
+
+Test(stream_hub, test_a_slow_session_does_not_affect_a_fast_one)
+{
+    mk(8, 0, 100);
+    md_session *slow = md_session_new(sh, NULL), *fast = md_session_new(sh, NULL);
+    sub_ok(slow, "{\"op\":\"subscribe\",\"symbols\":[\"A\"]}");
+    sub_ok(fast, "{\"op\":\"subscribe\",\"symbols\":[\"A\"]}");
+    json_decref(su_take(fast));
+    size_t got = 0;
+    for (int i = 0; i < 500; i++) {
+        su_publish(hub, "A", i);
+        md_hub_shard_drain(sh, NULL, NULL);
+        json_t *m = su_take(fast);
+        cr_assert_eq(json_array_size(m), 1);
+        cr_assert_eq(su_num(json_array_get(m, 0), "price"), i);
+        got++;
+        json_decref(m);
+    }
+    cr_assert_eq(got, 500);
+    md_session_stats st;
+    md_session_get_stats(slow, &st);
+    cr_assert_gt(st.dropped, 0);
+    cr_assert_leq(md_session_queued(slow), 8 + 1 + 1);
+    md_session_get_stats(fast, &st);
+    cr_assert_eq(st.dropped, 0);
+    md_session_free(slow);
+    md_session_free(fast);
+}
+
+Test(stream_hub, test_since_seq_replays_held_messages_of_the_requested_topics)
+{
+    mk(256, 100, 100);
+    for (int i = 1; i <= 6; i++) su_publish(hub, i % 2 ? "A" : "B", i); /* seq 1..6 */
+    md_session *s = md_session_new(sh, NULL);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"since_seq\":2}");
+    su_publish(hub, "A", 7); /* live, seq 7 */
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *m = su_take(s);
+    json_t *ans = json_array_get(m, 0);
+    cr_assert_str_eq(su_type(ans), "subscribed");
+    cr_assert_eq(su_num(ans, "replayed"), 2);
+    cr_assert(json_is_true(json_object_get(ans, "replay_complete")));
+    cr_assert_eq(su_num(ans, "seq"), 6);
+    cr_assert_eq(json_array_size(m), 4);
+    cr_assert_eq(su_num(json_array_get(m, 1), "seq"), 3);
+    cr_assert_eq(su_num(json_array_get(m, 2), "seq"), 5);
+    cr_assert_eq(su_num(json_array_get(m, 3), "seq"), 7);
+    json_decref(m);
+    md_session_free(s);
+}
+
+Test(stream_hub, test_replay_reports_a_gap_larger_than_the_buffer)
+{
+    mk(256, 3, 100);
+    for (int i = 1; i <= 10; i++) su_publish(hub, "A", i);
+    md_session *s = md_session_new(sh, NULL);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"since_seq\":1}");
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *m = su_take(s);
+    cr_assert(json_is_false(json_object_get(json_array_get(m, 0), "replay_complete")));
+    cr_assert_eq(su_count(m, "quote"), 3);
+    cr_assert_eq(su_num(json_array_get(m, 1), "seq"), 8);
+    json_decref(m);
+    /* a since_seq from the future (the server restarted): incomplete, nothing replayed */
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"B\"],\"since_seq\":99}");
+    m = su_take(s);
+    cr_assert_eq(json_array_size(m), 1);
+    cr_assert(json_is_false(json_object_get(json_array_get(m, 0), "replay_complete")));
+    json_decref(m);
+    md_session_free(s);
+}
+
+Test(stream_hub, test_replay_and_undrained_inbox_deliver_each_message_once)
+{
+    mk(256, 100, 100);
+    md_session *s = md_session_new(sh, NULL);
+    for (int i = 1; i <= 3; i++) su_publish(hub, "A", i); /* in the inbox, not drained */
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"since_seq\":0}");
+    md_hub_shard_drain(sh, NULL, NULL);
+    su_publish(hub, "A", 4);
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *m = su_take(s);
+    cr_assert_eq(su_count(m, "quote"), 4);
+    for (int i = 1; i <= 4; i++) cr_assert_eq(su_num(json_array_get(m, (size_t)i), "seq"), i);
+    json_decref(m);
+    md_session_free(s);
+}
+
+Test(stream_hub, test_unsubscribe_stops_delivery)
+{
+    mk(256, 100, 100);
+    md_session *s = md_session_new(sh, NULL);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\"],\"channels\":[\"quote\",\"bar.1m\"]}");
+    cr_assert_eq(md_session_subscriptions(s), 4);
+    sub_ok(s, "{\"op\":\"unsubscribe\",\"symbols\":[\"A\"]}");
+    cr_assert_eq(md_session_subscriptions(s), 2);
+    su_publish(hub, "A", 1);
+    su_publish(hub, "B", 2);
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *m = su_take(s);
+    cr_assert_str_eq(su_type(json_array_get(m, 1)), "unsubscribed");
+    cr_assert_eq(su_num(json_array_get(m, 1), "subscriptions"), 2);
+    cr_assert_eq(su_count(m, "quote"), 1);
+    cr_assert_eq(su_num(json_array_get(m, 2), "price"), 2);
+    json_decref(m);
+    sub_ok(s, "{\"op\":\"unsubscribe\"}"); /* everything */
+    cr_assert_eq(md_session_subscriptions(s), 0);
+    su_publish(hub, "B", 3);
+    md_hub_shard_drain(sh, NULL, NULL);
+    m = su_take(s);
+    cr_assert_eq(su_count(m, "quote"), 0);
+    json_decref(m);
+    md_session_free(s);
+}
+
+Test(stream_hub, test_subscription_limit_rejects_the_whole_request)
+{
+    mk(256, 100, 3);
+    md_session *s = md_session_new(sh, NULL);
+    md_error err;
+    int rc = su_op(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\"],\"channels\":[\"quote\",\"bar.1m\"]}",
+                   &err);
+    cr_assert_eq(rc, MD_ESUBLIMIT);
+    cr_assert_str_eq(md_error_code(rc), "too_many_subscriptions");
+    cr_assert_eq(md_session_subscriptions(s), 0);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\",\"C\"]}");
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\"]}"); /* already held: no new pair */
+    cr_assert_eq(md_session_subscriptions(s), 3);
+    md_session_free(s);
+}
+
+Test(stream_hub, test_wake_once_per_drain_and_deferred_until_flush)
+{
+    mk(256, 0, 100);
+    md_quote q = su_quote("A", 1, 1700000000);
+    md_hub_publish_quote(hub, &q, MD_ORIGIN_LOCAL, 1);
+    md_hub_publish_quote(hub, &q, MD_ORIGIN_LOCAL, 1);
+    cr_assert_eq(su_wakes, 0, "deferred");
+    md_hub_flush(hub);
+    cr_assert_eq(su_wakes, 1);
+    md_hub_publish_quote(hub, &q, MD_ORIGIN_LOCAL, 0);
+    cr_assert_eq(su_wakes, 1, "already woken, not drained yet");
+    cr_assert_eq(md_hub_shard_drain(sh, NULL, NULL), 3);
+    md_hub_publish_quote(hub, &q, MD_ORIGIN_LOCAL, 0);
+    cr_assert_eq(su_wakes, 2);
+}
+
+static int ready_calls;
+static void on_ready(md_session *s, void *ctx)
+{
+    ready_calls++;
+}
+
+Test(stream_hub, test_ready_once_per_session_per_drain_and_batches_pack_together)
+{
+    mk(256, 0, 100);
+    md_session *s = md_session_new(sh, NULL);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\"]}");
+    json_decref(su_take(s));
+    for (int i = 0; i < 50; i++) su_publish(hub, "A", i);
+    ready_calls = 0;
+    md_hub_shard_drain(sh, on_ready, NULL);
+    cr_assert_eq(ready_calls, 1);
+    /* all 50 frames leave in one buffer (one send), in order */
+    md_buf b = MD_BUF_INIT;
+    size_t n = 0;
+    cr_assert_eq(md_session_pack(s, &b, 1 << 20, &n), 0);
+    cr_assert_eq(n, 50);
+    json_t *m = su_frames(&b);
+    cr_assert_eq(json_array_size(m), 50);
+    cr_assert_eq(su_num(json_array_get(m, 49), "price"), 49);
+    json_decref(m);
+    /* a small max_bytes splits it into several writes, losing nothing */
+    for (int i = 0; i < 10; i++) su_publish(hub, "A", i);
+    md_hub_shard_drain(sh, NULL, NULL);
+    md_buf_reset(&b);
+    int more = md_session_pack(s, &b, 1, &n);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(more, 1);
+    while (md_session_pack(s, &b, 1, &n)) {
+    }
+    m = su_frames(&b);
+    cr_assert_eq(json_array_size(m), 10);
+    json_decref(m);
+    md_buf_deinit(&b);
+    md_session_free(s);
+}
+
+Test(stream_hub, test_control_message_flood_overflows_the_session)
+{
+    mk(4, 0, 2);
+    md_session *s = md_session_new(sh, NULL);
+    for (int i = 0; i < 2000 && !md_session_overflowed(s); i++)
+        md_session_push(s, md_proto_pong(1700000000));
+    cr_assert(md_session_overflowed(s));
+    md_session_free(s);
+}
+
+Test(stream_hub, test_sessions_on_two_shards_share_one_encoding)
+{
+    mk(256, 10, 100);
+    md_hub_shard *sh2 = md_hub_shard_new(hub, su_wake, NULL);
+    md_session *a = md_session_new(sh, NULL), *b = md_session_new(sh2, NULL);
+    sub_ok(a, "{\"op\":\"subscribe\",\"symbols\":[\"A\"]}");
+    sub_ok(b, "{\"op\":\"subscribe\",\"symbols\":[\"A\"]}");
+    su_publish(hub, "A", 42);
+    md_hub_shard_drain(sh, NULL, NULL);
+    md_hub_shard_drain(sh2, NULL, NULL);
+    json_t *ma = su_take(a), *mb = su_take(b);
+    cr_assert(json_equal(json_array_get(ma, 1), json_array_get(mb, 1)));
+    json_decref(ma);
+    json_decref(mb);
+    md_hub_stats st;
+    md_hub_get_stats(hub, &st);
+    cr_assert_eq(st.sessions, 2);
+    cr_assert_eq(st.published, 1);
+    md_session_free(a);
+    md_session_free(b);
+    md_hub_shard_free(sh2);
+}

@@ -1,0 +1,179 @@
+/* Live bars (stream/livebar.h) with an injected clock: 1m bars from quotes closed at the
+ * minute boundary by the clock (no later quote needed), by a later quote, late quotes
+ * ignored, roll-ups to coarser intervals, and sources' own bars taking precedence. */
+#include "streamutil.h"
+#include "stream/livebar.h"
+
+static int64_t now_ms;
+static int64_t fake_clock(void *ctx)
+{
+    return now_ms;
+}
+
+typedef struct {
+    char symbol[MD_SYMBOL_MAX + 1];
+    md_interval iv;
+    md_bar bar;
+} seen_bar;
+
+static seen_bar seen[256];
+static size_t n_seen;
+
+static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *b, md_origin o)
+{
+    if (o != MD_ORIGIN_DERIVED || n_seen == 256) return;
+    snprintf(seen[n_seen].symbol, sizeof seen[n_seen].symbol, "%s", symbol);
+    seen[n_seen].iv = iv;
+    seen[n_seen].bar = *b;
+    n_seen++;
+}
+
+static md_hub *hub;
+static md_livebar *lb;
+
+static void setup(void)
+{
+    hub = su_hub_new(256, 0, 100);
+    md_hub_observer ob = {NULL, on_bar, NULL};
+    md_hub_add_observer(hub, &ob);
+    md_livebar_options o = {.hub = hub, .delay_ms = 2000, .now_ms = fake_clock};
+    lb = md_livebar_new(&o);
+    n_seen = 0;
+}
+
+static void teardown(void)
+{
+    md_livebar_free(lb);
+    md_hub_free(hub);
+}
+
+TestSuite(livebar, .init = setup, .fini = teardown);
+
+#define T0 1709303400 /* 2024-03-01T14:30:00Z, a 30-minute boundary */
+
+static void quote(const char *sym, int64_t ts, double price, double volume)
+{
+    md_quote q = su_quote(sym, price, ts);
+    q.volume = volume;
+    md_hub_publish_quote(hub, &q, MD_ORIGIN_LOCAL, 0);
+}
+
+static const seen_bar *find(md_interval iv, int64_t ts)
+{
+    for (size_t i = 0; i < n_seen; i++)
+        if (seen[i].iv == iv && seen[i].bar.ts == ts) return &seen[i];
+    return NULL;
+}
+
+Test(livebar, test_minute_bar_closes_at_the_boundary_by_the_clock)
+{
+    now_ms = (T0 + 1) * 1000LL;
+    quote("AAPL", T0 + 1, 100, 10);
+    now_ms = (T0 + 20) * 1000LL;
+    quote("AAPL", T0 + 20, 103, 5);
+    now_ms = (T0 + 40) * 1000LL;
+    quote("AAPL", T0 + 40, 99, NAN);
+    quote("AAPL", T0 + 59, 101, 1);
+    md_livebar_tick(lb);
+    cr_assert_eq(n_seen, 0, "the minute is not over");
+    now_ms = (T0 + 60) * 1000LL + 1999;
+    md_livebar_tick(lb);
+    cr_assert_eq(n_seen, 0, "still inside the delay");
+    now_ms = (T0 + 62) * 1000LL;
+    md_livebar_tick(lb);
+    const seen_bar *b = find(MD_IV_1M, T0);
+    cr_assert_not_null(b, "closed without any later quote");
+    cr_assert_str_eq(b->symbol, "AAPL");
+    cr_assert_eq(b->bar.open, 100);
+    cr_assert_eq(b->bar.high, 103);
+    cr_assert_eq(b->bar.low, 99);
+    cr_assert_eq(b->bar.close, 101);
+    cr_assert_eq(b->bar.volume, 16);
+    cr_assert_eq(b->bar.source, MD_SRC_INGEST);
+    md_livebar_tick(lb);
+    cr_assert_eq(n_seen, 1, "closed once");
+}
+
+Test(livebar, test_a_quote_of_the_next_minute_closes_the_bar_and_late_ones_are_ignored)
+{
+    now_ms = (T0 + 5) * 1000LL;
+    quote("X", T0 + 5, 1, NAN);
+    quote("X", T0 + 61, 2, NAN);
+    md_livebar_tick(lb);
+    const seen_bar *b = find(MD_IV_1M, T0);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->bar.close, 1);
+    quote("X", T0 + 30, 50, NAN); /* late: its minute was closed */
+    now_ms = (T0 + 125) * 1000LL;
+    md_livebar_tick(lb);
+    b = find(MD_IV_1M, T0 + 60);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->bar.high, 2, "the late quote did not land in the next bar");
+    md_livebar_stats st;
+    md_livebar_get_stats(lb, &st);
+    cr_assert_eq(st.late, 1);
+    size_t minute_bars = 0;
+    for (size_t i = 0; i < n_seen; i++) minute_bars += seen[i].iv == MD_IV_1M;
+    cr_assert_eq(minute_bars, 2);
+}
+
+Test(livebar, test_old_quotes_in_one_burst_make_one_bar_after_the_delay)
+{
+    now_ms = (T0 + 3600) * 1000LL; /* an hour later: a replay of old quotes */
+    quote("R", T0 + 1, 5, NAN);
+    md_livebar_tick(lb);
+    cr_assert_eq(n_seen, 0, "held for the delay after its last update");
+    quote("R", T0 + 2, 7, NAN);
+    now_ms += 2000;
+    md_livebar_tick(lb);
+    const seen_bar *b = find(MD_IV_1M, T0);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->bar.open, 5);
+    cr_assert_eq(b->bar.close, 7);
+}
+
+Test(livebar, test_coarser_bars_roll_up_from_minutes)
+{
+    for (int m = 0; m < 5; m++) {
+        now_ms = (T0 + 60 * m + 10) * 1000LL;
+        quote("C", T0 + 60 * m + 10, 10 + m, 1);
+        quote("C", T0 + 60 * m + 50, 20 - m, 2);
+    }
+    now_ms = (T0 + 300) * 1000LL + 2000; /* the 5th minute closes: the 5m bucket is complete */
+    md_livebar_tick(lb);
+    const seen_bar *b5 = find(MD_IV_5M, T0);
+    cr_assert_not_null(b5, "5m closes with its last minute");
+    cr_assert_eq(b5->bar.open, 10);
+    cr_assert_eq(b5->bar.high, 20);
+    cr_assert_eq(b5->bar.low, 10);
+    cr_assert_eq(b5->bar.close, 16);
+    cr_assert_eq(b5->bar.volume, 15);
+    cr_assert_null(find(MD_IV_15M, T0), "15m is not over");
+    const seen_bar *b1 = find(MD_IV_1M, T0 + 240);
+    cr_assert_not_null(b1);
+    /* the 15m bar closes by the clock after its end */
+    now_ms = (T0 + 900) * 1000LL + 2000;
+    md_livebar_tick(lb);
+    const seen_bar *b15 = find(MD_IV_15M, T0);
+    cr_assert_not_null(b15);
+    cr_assert_eq(b15->bar.high, 20);
+    cr_assert_eq(b15->bar.volume, 15);
+    cr_assert_null(find(MD_IV_1D, md_interval_floor(MD_IV_1D, T0)), "the day is not over");
+}
+
+Test(livebar, test_a_source_sending_minute_bars_stops_quote_built_bars)
+{
+    now_ms = (T0 + 1) * 1000LL;
+    quote("S", T0 + 1, 1, NAN);
+    md_bar b;
+    md_bar_init(&b);
+    b.ts = T0, b.open = 1, b.high = 3, b.low = 1, b.close = 2, b.volume = 100;
+    md_hub_publish_bar(hub, "S", MD_IV_1M, &b, MD_ORIGIN_LOCAL, 0); /* e.g. POST /ingest/bars */
+    quote("S", T0 + 2, 9, NAN);
+    now_ms = (T0 + 303) * 1000LL;
+    md_livebar_tick(lb);
+    cr_assert_null(find(MD_IV_1M, T0), "no quote-built minute next to the source's");
+    const seen_bar *b5 = find(MD_IV_5M, T0);
+    cr_assert_not_null(b5, "the source's minutes still roll up");
+    cr_assert_eq(b5->bar.high, 3);
+}

@@ -1,0 +1,134 @@
+/* The Redis relay's pure parts (stream/relay.h): URL parsing, the wire form of ticks, echo
+ * suppression by instance id and refusal of malformed messages. The end-to-end test
+ * (tests/e2e/test_stream.py) runs two agents on a real Redis. */
+#include "streamutil.h"
+#include "stream/relay.h"
+
+static md_quote last_q;
+static md_bar last_b;
+static md_interval last_iv;
+static int n_q, n_b;
+static md_origin last_origin;
+
+static void on_q(void *ctx, const md_quote *q, md_origin o)
+{
+    last_q = *q;
+    last_origin = o;
+    n_q++;
+}
+
+static void on_b(void *ctx, const char *sym, md_interval iv, const md_bar *b, md_origin o)
+{
+    last_b = *b;
+    last_iv = iv;
+    last_origin = o;
+    n_b++;
+}
+
+static md_hub *mkhub(void)
+{
+    md_hub *h = su_hub_new(16, 0, 10);
+    md_hub_observer ob = {on_q, on_b, NULL};
+    md_hub_add_observer(h, &ob);
+    n_q = n_b = 0;
+    return h;
+}
+
+Test(stream_relay, test_redis_urls)
+{
+    char host[64], pw[64];
+    int port, db;
+    md_error err;
+    cr_assert_eq(md_redis_url_parse("redis://127.0.0.1:6380/2", host, sizeof host, &port, pw,
+                                    sizeof pw, &db, &err), 0);
+    cr_assert_str_eq(host, "127.0.0.1");
+    cr_assert_eq(port, 6380);
+    cr_assert_eq(db, 2);
+    cr_assert_str_eq(pw, "");
+    cr_assert_eq(md_redis_url_parse("redis://:s3cret@cache.local", host, sizeof host, &port, pw,
+                                    sizeof pw, &db, &err), 0);
+    cr_assert_str_eq(host, "cache.local");
+    cr_assert_eq(port, 6379);
+    cr_assert_eq(db, 0);
+    cr_assert_str_eq(pw, "s3cret");
+    cr_assert_eq(md_redis_url_parse("redis://[::1]:7000", host, sizeof host, &port, pw, sizeof pw,
+                                    &db, &err), 0);
+    cr_assert_str_eq(host, "::1");
+    cr_assert_eq(port, 7000);
+    cr_assert_eq(md_redis_url_parse("http://x", host, sizeof host, &port, pw, sizeof pw, &db, &err),
+                 MD_ECONFIG);
+    cr_assert_eq(md_redis_url_parse("redis://", host, sizeof host, &port, pw, sizeof pw, &db, &err),
+                 MD_ECONFIG);
+    cr_assert_eq(md_redis_url_parse("redis://h:99999", host, sizeof host, &port, pw, sizeof pw, &db,
+                                    &err), MD_ECONFIG);
+    cr_assert_eq(md_redis_url_parse("redis://h:1/x", host, sizeof host, &port, pw, sizeof pw, &db,
+                                    &err), MD_ECONFIG);
+}
+
+Test(stream_relay, test_quote_round_trip_from_another_instance)
+{
+    md_hub *h = mkhub();
+    md_quote q = su_quote("BTC-USD", 64123.5, 1709303400);
+    q.volume = 0.25;
+    q.ask = 64124;
+    md_buf b = MD_BUF_INIT;
+    md_relay_encode_quote(&b, "other", &q);
+    md_error err;
+    cr_assert_eq(md_relay_decode(h, md_hub_instance(h), b.data, b.len, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(n_q, 1);
+    cr_assert_eq(last_origin, MD_ORIGIN_REMOTE);
+    cr_assert_str_eq(last_q.symbol, "BTC-USD");
+    cr_assert_eq(last_q.price, 64123.5);
+    cr_assert_eq(last_q.volume, 0.25);
+    cr_assert_eq(last_q.ask, 64124);
+    cr_assert(isnan(last_q.bid));
+    cr_assert_eq(last_q.ts, 1709303400);
+    cr_assert_eq(last_q.source, MD_SRC_INGEST);
+    cr_assert_eq(md_hub_last_seq(h), 1);
+    md_buf_deinit(&b);
+    md_hub_free(h);
+}
+
+Test(stream_relay, test_bar_round_trip_and_own_echo_dropped)
+{
+    md_hub *h = mkhub();
+    md_bar bar;
+    md_bar_init(&bar);
+    bar.ts = 1709303400, bar.open = 1, bar.high = 2, bar.low = 0.5, bar.close = 1.5;
+    bar.volume = 10, bar.trades = 7, bar.source = MD_SRC_POLYGON;
+    md_buf b = MD_BUF_INIT;
+    md_relay_encode_bar(&b, md_hub_instance(h), "MSFT", MD_IV_15M, &bar);
+    md_error err;
+    cr_assert_eq(md_relay_decode(h, md_hub_instance(h), b.data, b.len, 0, &err), 1, "echo");
+    cr_assert_eq(n_b, 0);
+    cr_assert_eq(md_relay_decode(h, "someone-else", b.data, b.len, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(n_b, 1);
+    cr_assert_eq(last_iv, MD_IV_15M);
+    cr_assert_eq(last_b.close, 1.5);
+    cr_assert_eq(last_b.trades, 7);
+    cr_assert_eq(last_b.source, MD_SRC_POLYGON);
+    md_buf_deinit(&b);
+    md_hub_free(h);
+}
+
+Test(stream_relay, test_malformed_messages_are_refused)
+{
+    md_hub *h = mkhub();
+    const char *bad[] = {
+        "", "nope", "[]", "{}",
+        "{\"i\":\"x\",\"k\":\"q\",\"s\":\"A\"}",
+        "{\"i\":\"x\",\"k\":\"q\",\"s\":\"A\",\"t\":1}",
+        "{\"i\":\"x\",\"k\":\"q\",\"s\":\"A\",\"t\":1,\"p\":\"1\"}",
+        "{\"i\":\"x\",\"k\":\"q\",\"s\":\"bad symbol\",\"t\":1,\"p\":1}",
+        "{\"i\":\"x\",\"k\":\"b\",\"s\":\"A\",\"t\":1,\"iv\":\"7m\",\"o\":1,\"h\":1,\"l\":1,\"c\":1}",
+        "{\"i\":\"x\",\"k\":\"b\",\"s\":\"A\",\"t\":1,\"o\":1,\"h\":1,\"l\":1,\"c\":1}",
+        "{\"i\":\"x\",\"k\":\"z\",\"s\":\"A\",\"t\":1}",
+    };
+    for (size_t i = 0; i < MD_ARRAY_LEN(bad); i++) {
+        md_error err;
+        int rc = md_relay_decode(h, "me", bad[i], strlen(bad[i]), 0, &err);
+        cr_assert_lt(rc, 0, "%s", bad[i]);
+    }
+    cr_assert_eq(n_q + n_b, 0);
+    md_hub_free(h);
+}
