@@ -133,8 +133,10 @@ static int history_req_of_key(const md_cache_key *k, md_history_req *req)
     if (k->s[0] != 'h' || !p ||
         sscanf(p + 1, "%7[^:]:%lld:%lld:%zu:%c:%d", iv, &start, &end, &limit, &fmt, &co) != 6)
         return -1;
+    size_t sl = strlen(k->symbol); /* a history key's scope is the bare symbol */
+    if (sl > MD_SYMBOL_MAX) return -1;
     memset(req, 0, sizeof *req);
-    snprintf(req->symbol, sizeof req->symbol, "%s", k->symbol);
+    memcpy(req->symbol, k->symbol, sl + 1);
     if (md_interval_parse(iv, &req->iv, NULL) != 0) return -1;
     req->start = start;
     req->end = end;
