@@ -377,6 +377,14 @@ class QualityFaults(AgentTest):
         self.assertAlmostEqual(gauge(self.agent, "QGAUGE"),
                                self.get_json("/quality/QGAUGE")["score"], places=1)
 
+    def test_a_symbol_with_quotes_only_has_no_grade(self):
+        q = {"symbol": "QQUOTE", "price": 10.5, "timestamp": int(time.time()) - 5}
+        r = self.agent.post("/ingest/quotes", json.dumps({"quotes": [q]}), headers=AUTH)
+        self.assertEqual(r.status, 200, r)
+        p = self.get_json("/price/QQUOTE")
+        self.assertEqual(p["quality"], {"score": 100, "grade": "A+"})
+        self.assert_error("/quality/QQUOTE", 404, "no_data")
+
     def test_ingest_rejections_are_counted_by_reason(self):
         m = re.search(r'^mdagent_ingest_rejected_total\{reason="high_below_low"\} (\S+)$',
                       self.get("/metrics").body, re.M)
