@@ -80,7 +80,7 @@ static int mig_1(md_pg_store *st, md_pg_conn *c, md_error *err)
     md_pg_params p = {0};
     md_pg__p_interval(&p, 0, st->opt.pg_chunk_days, 0);
     PGresult *r = NULL;
-    rc = md_pg__run_sql(c, "SELECT create_hypertable('bars', 'ts', chunk_time_interval => $1)",
+    rc = md_pg__run_sql(c, "SELECT create_hypertable('bars', 'ts', chunk_time_interval => $1::interval)",
                         &p, &r, "create hypertable", err);
     PQclear(r);
     if (rc) return rc;
@@ -233,6 +233,8 @@ int md_pg__schema(md_pg_store *st, md_pg_conn *c, md_error *err)
 
 /* -- TimescaleDB policies --------------------------------------------------------------------- */
 
+/* Runs a TimescaleDB function taking an interval of `days`. Their interval parameters are
+ * "any"/anyelement, so the SQL casts $1 (::interval) for the server to know its type. */
 static int run_interval(md_pg_conn *c, const char *sql, int days, md_error *err)
 {
     md_pg_params p = {0};
@@ -261,14 +263,14 @@ static const struct {
 static int apply_policies(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
     const md_store_options *o = &st->opt;
-    int rc = run_interval(c, "SELECT set_chunk_time_interval('bars', $1)", o->pg_chunk_days, err);
+    int rc = run_interval(c, "SELECT set_chunk_time_interval('bars', $1::interval)", o->pg_chunk_days, err);
     if (rc == 0) rc = exec(c, "SELECT remove_compression_policy('bars', if_exists => true)", err);
     if (rc == 0 && o->pg_compress_after_days > 0)
-        rc = run_interval(c, "SELECT add_compression_policy('bars', compress_after => $1)",
+        rc = run_interval(c, "SELECT add_compression_policy('bars', compress_after => $1::interval)",
                           o->pg_compress_after_days, err);
     if (rc == 0) rc = exec(c, "SELECT remove_retention_policy('bars', if_exists => true)", err);
     if (rc == 0 && o->pg_retention_days > 0)
-        rc = run_interval(c, "SELECT add_retention_policy('bars', drop_after => $1)",
+        rc = run_interval(c, "SELECT add_retention_policy('bars', drop_after => $1::interval)",
                           o->pg_retention_days, err);
     for (size_t i = 0; rc == 0 && o->pg_continuous_aggs && i < MD_ARRAY_LEN(caggs); i++) {
         md_pg_params p = {0};
