@@ -475,6 +475,8 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+static const lws_retry_bo_t no_validity = {0};
+
 /* Opens a non-blocking SO_REUSEPORT listen socket; *port is updated when it was 0. */
 static int open_listener(const char *host, int *port, md_error *err)
 {
@@ -582,6 +584,9 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         info.timeout_secs = 30;
         info.vhost_name = "mdagent";
         info.server_string = "mdagent";
+        /* no lws "validity" timers: /stream pings idle clients itself (ws.c), and lws keeps
+         * one sorted timer per connection, walked on every insert (slow with 10k clients) */
+        info.retry_and_idle_policy = &no_validity;
         lp->ctx = lws_create_context(&info);
         struct lws_vhost *vh = lp->ctx ? lws_get_vhost_by_name(lp->ctx, "mdagent") : NULL;
         lws_sock_file_fd_type fdt;
