@@ -6,7 +6,9 @@
  *            [--table PATH]  the same rows in the store's bars-table column order, no header:
  *                            symbol_id,interval,ts,open,high,low,close,volume,vwap,trades,
  *                            source,quality (vwap/trades/quality empty) - what `sqlite3 .import`
- *                            and `psql \copy` load into a table of the same schema
+ *                            loads into a table of the same schema
+ *            [--pgtable PATH] the same for the PostgreSQL bars table (`psql \copy ... CSV`):
+ *                            symbol_id,iv,ts,open,...,quality with ts as "2014-01-02 14:30:00+00"
  *
  * Trading days are Monday to Friday from 2014-01-02, 390 bars a day from 14:30 UTC. Prices are
  * a random walk in whole cents from a splitmix64 generator seeded with --seed, so the same
@@ -141,7 +143,7 @@ int main(int argc, char **argv)
 {
     int symbols = 20, days = 2609;
     uint64_t seed = 42;
-    const char *dir = NULL, *file = NULL, *table = NULL, *prefix = "BENCH";
+    const char *dir = NULL, *file = NULL, *table = NULL, *pgtable = NULL, *prefix = "BENCH";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) goto usage;
@@ -151,15 +153,17 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--dir") == 0) dir = v;
         else if (strcmp(a, "--file") == 0) file = v;
         else if (strcmp(a, "--table") == 0) table = v;
+        else if (strcmp(a, "--pgtable") == 0) pgtable = v;
         else if (strcmp(a, "--prefix") == 0) prefix = v;
         else goto usage;
         i++;
     }
-    if (symbols < 1 || symbols > 9999 || days < 1 || (!dir && !file && !table)) goto usage;
+    if (symbols < 1 || symbols > 9999 || days < 1 || (!dir && !file && !table && !pgtable)) goto usage;
 
-    out_t one = {0}, tab = {0};
+    out_t one = {0}, tab = {0}, pgt = {0};
     if (file) out_open(&one, file, "symbol,timestamp,open,high,low,close,volume\n");
     if (table) out_open(&tab, table, NULL);
+    if (pgtable) out_open(&pgt, pgtable, NULL);
     const int64_t day0 = days_from_civil(2014, 1, 2);
     uint64_t rows = 0;
     for (int s = 0; s < symbols; s++) {
@@ -227,6 +231,18 @@ int main(int argc, char **argv)
                     memcpy(q, ",,,6,\n", 6), q += 6;
                     if ((tab.n = (size_t)(q - tab.buf)) > OUT_BUF - 256) out_flush(&tab);
                 }
+                if (pgtable) {
+                    char *q = pgt.buf + pgt.n;
+                    q = put_uint(q, (uint64_t)s + 1);
+                    memcpy(q, ",0,", 3), q += 3;
+                    memcpy(q, line, 19); /* 2014-01-02T14:30:00 */
+                    q[10] = ' ';
+                    q += 19;
+                    memcpy(q, "+00,", 4), q += 4;
+                    memcpy(q, line + 21, len - 22), q += len - 22;
+                    memcpy(q, ",,,6,\n", 6), q += 6;
+                    if ((pgt.n = (size_t)(q - pgt.buf)) > OUT_BUF - 256) out_flush(&pgt);
+                }
                 rows++;
             }
         }
@@ -234,11 +250,12 @@ int main(int argc, char **argv)
     }
     out_close(&one);
     out_close(&tab);
+    out_close(&pgt);
     fprintf(stderr, "gen_bars: %llu rows, %d symbols, %d days\n", (unsigned long long)rows,
             symbols, days);
     return 0;
 usage:
     fprintf(stderr, "usage: gen_bars [--symbols N] [--days D] [--seed S] [--prefix P] "
-                    "[--dir DIR] [--file PATH] [--table PATH]\n");
+                    "[--dir DIR] [--file PATH] [--table PATH] [--pgtable PATH]\n");
     return 2;
 }

@@ -1,6 +1,8 @@
 /* args.c - argument parsing shared by the subcommands. */
 #include "cli/cli.h"
 
+#include "core/render.h"
+
 #include "core/log.h"
 
 #include <stdio.h>
@@ -32,6 +34,9 @@ int md_cli_finish_config(md_config *cfg)
     md_log_level lvl;
     md_log_parse_level(cfg->log_level, &lvl);
     md_log_set_level(lvl);
+    double grades[MD_GRADE_STEPS];
+    if (md_grade_parse_thresholds(cfg->q_grades, grades, &err) == 0)
+        md_grade_set_thresholds(grades);
     return 0;
 }
 

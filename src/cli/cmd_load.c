@@ -108,6 +108,13 @@ int md_cmd_load(int argc, char **argv)
         return MD_EXIT_FAIL;
     }
     md_writer *w = md_writer_new(st);
+    md_quality_params qp;
+    md_quality_params_from_config(&qp, &cfg);
+    md_writer_set_quality(w, &qp);
+    md_load_grades grades;
+    md_load_grades_init(&grades);
+    lo.grades = &grades;
+    lo.report_findings = lo.validate_only;
     md_load_stats stats;
     memset(&stats, 0, sizeof stats);
     struct sigaction sa, old_sa;
@@ -119,8 +126,10 @@ int md_cmd_load(int argc, char **argv)
     int rc = md_load_paths(w, paths, (size_t)n, &lo, &stats, &err);
     sigaction(SIGINT, &old_sa, NULL);
     md_load_stats_print(&stats, stderr);
+    md_load_grades_print(&grades, &qp, stderr);
     if (lo.validate_only) fprintf(stderr, "validate-only: nothing was stored\n");
     /* file errors, store errors and the interruption were reported as they happened */
+    md_load_grades_deinit(&grades);
     md_writer_free(w);
     md_store_close(st);
     md_config_deinit(&cfg);

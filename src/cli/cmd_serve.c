@@ -7,6 +7,7 @@
 #include "core/timefmt.h"
 #include "core/workq.h"
 #include "ingest/writer.h"
+#include "query/quality.h"
 #include "query/query.h"
 #include "server/server.h"
 #include "sources/manager.h"
@@ -15,6 +16,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+
+static void on_bars_quality(void *ctx, const char *symbol, md_interval iv, const md_bar *bars,
+                            size_t n)
+{
+    md_quality_gauge_touch(ctx, symbol);
+}
 
 int md_cmd_serve(int argc, char **argv)
 {
@@ -56,6 +63,9 @@ int md_cmd_serve(int argc, char **argv)
     svc.cfg = &cfg;
     svc.store = st;
     svc.writer = md_writer_new(st);
+    md_quality_params qp;
+    md_quality_params_from_config(&qp, &cfg);
+    md_writer_set_quality(svc.writer, &qp);
     svc.workers = md_workq_new((int)cfg.server_workers, "worker");
     svc.started_ms = md_mono_ms();
     if (cfg.cache_enabled) {
@@ -73,6 +83,11 @@ int md_cmd_serve(int argc, char **argv)
     } else if (cfg.redis && *cfg.redis) {
         MD_INFO("cache", "cache.enabled is false: redis is not used for caching");
     }
+    /* the mdagent_quality_score gauge follows every write */
+    svc.quality = md_quality_gauge_new(&svc);
+    md_writer_listener ql = {.on_bars = on_bars_quality, .ctx = svc.quality};
+    md_writer_add_listener(svc.writer, &ql);
+
     /* after the cache: its listener invalidates before the hub streams */
     md_cli_stream *cst = NULL;
     md_cli_sources *cs = NULL;
@@ -80,7 +95,9 @@ int md_cmd_serve(int argc, char **argv)
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_cli_stream_close(cst);
         md_cache_free(svc.cache);
+        md_quality_gauge_stop(svc.quality);
         md_workq_free(svc.workers);
+        md_quality_gauge_free(svc.quality);
         md_writer_free(svc.writer);
         md_store_close(st);
         md_config_deinit(&cfg);
@@ -95,7 +112,9 @@ int md_cmd_serve(int argc, char **argv)
             md_server_shutdown(srv, 0);
             md_server_free(srv);
         }
+        md_quality_gauge_stop(svc.quality);
         md_workq_free(svc.workers);
+        md_quality_gauge_free(svc.quality);
         md_cli_sources_close(cs);
         md_cli_stream_close(cst);
         md_cache_free(svc.cache);
@@ -114,9 +133,11 @@ int md_cmd_serve(int argc, char **argv)
     MD_INFO("server", "shutting down signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     svc.ready = 0;
     md_cli_sources_stop(cs); /* no more pushed ticks */
+    md_quality_gauge_stop(svc.quality); /* writes from here on schedule no grading */
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
     md_workq_free(svc.workers);
     md_cli_stream_stop(cst); /* relay and live bars; the hub lives until the server is freed */
+    md_quality_gauge_free(svc.quality);
     md_server_free(srv);
     md_cli_sources_close(cs); /* after the workers: they may be inside the manager */
     md_cli_stream_close(cst);

@@ -132,10 +132,9 @@ static int read_replay_path(const char *path, replay_acc *acc, md_error *err)
 static int load_replay(md_services *svc, md_source *rp, const md_config *cfg, md_error *err)
 {
     md_interval want;
-    if (md_interval_parse(cfg->replay_interval, &want, err) != 0) {
-        md_error_prefix(err, "replay.interval");
-        return MD_ECONFIG;
-    }
+    md_error e;
+    if (md_interval_parse(cfg->replay_interval, &want, &e) != 0)
+        return md_error_set(err, MD_ECONFIG, "replay.interval: %s", e.msg);
     replay_acc acc = {0};
     int rc = 0;
     if (cfg->replay_file && cfg->replay_file[0]) {
@@ -155,9 +154,8 @@ static int load_replay(md_services *svc, md_source *rp, const md_config *cfg, md
         size_t n = md_config_split_list(cfg->replay_symbols, &syms);
         for (size_t i = 0; i < n && rc == 0; i++) {
             char sym[MD_SYMBOL_MAX + 1];
-            if (md_symbol_normalize_str(syms[i], sym, err) != 0) {
-                md_error_prefix(err, "replay.symbols");
-                rc = MD_ECONFIG;
+            if (md_symbol_normalize_str(syms[i], sym, &e) != 0) {
+                rc = md_error_set(err, MD_ECONFIG, "replay.symbols: %s", e.msg);
                 break;
             }
             md_bar_vec *v = acc_for(&acc, sym);
@@ -197,6 +195,28 @@ int md_cli_sources_open(md_services *svc, md_cli_sources **out, md_error *err)
             md_cli_sources_close(cs);
             return rc;
         }
+        /* the scheduler is built here so that a bad watchlist fails before serving */
+        md_tick_sink sink;
+        md_query_sink(&cs->keeps[2], svc, &sink);
+        if ((rc = md_scheduler_new(m, svc->cfg, &sink, &cs->sched, err)) != 0) {
+            md_cli_sources_close(cs);
+            return rc;
+        }
+    } else {
+        md_scheduler *probe = NULL; /* no sources: nothing to poll, but say so on a bad list */
+        md_tick_sink none = {NULL, NULL, NULL};
+        md_srcmgr_opts o;
+        md_srcmgr_opts_from_config(&o, svc->cfg);
+        md_srcmgr *empty = md_srcmgr_new(&o);
+        rc = md_scheduler_new(empty, svc->cfg, &none, &probe, err);
+        md_scheduler_free(probe);
+        md_srcmgr_free(empty);
+        if (rc) {
+            md_cli_sources_close(cs);
+            return rc;
+        }
+        if (svc->cfg->sources_watchlist && svc->cfg->sources_watchlist[0])
+            MD_WARN("scheduler", "sources.watchlist is set but sources.priority is empty: not polled");
     }
     *out = cs;
     return 0;
@@ -216,11 +236,7 @@ int md_cli_sources_start(md_cli_sources *cs, md_error *err)
         int rc = md_feed_start(src, &sink, &cs->feeds[i], err);
         if (rc) return rc;
     }
-    md_tick_sink sink;
-    md_query_sink(&cs->keeps[2], svc, &sink);
-    int rc = md_scheduler_new(svc->sources, svc->cfg, &sink, &cs->sched, err);
-    if (rc) return rc;
-    if (cs->sched && (rc = md_scheduler_start(cs->sched, err)) != 0) return rc;
+    if (cs->sched) return md_scheduler_start(cs->sched, err);
     return 0;
 }
 

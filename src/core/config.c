@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/render.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -410,6 +411,15 @@ int md_config_validate(const md_config *cfg, md_error *err)
     if (cfg->redis[0] && strncmp(cfg->redis, "redis://", 8) != 0)
         return md_error_set(err, MD_ECONFIG, "redis: '%.60s' is not redis://host:port/db",
                             cfg->redis);
+    double t[MD_GRADE_STEPS];
+    if (md_grade_parse_thresholds(cfg->q_grades, t, err) != 0) {
+        md_error_prefix(err, "quality.grades");
+        return MD_ECONFIG;
+    }
+    if (cfg->q_weight_completeness + cfg->q_weight_accuracy + cfg->q_weight_timeliness +
+            cfg->q_weight_consistency + cfg->q_weight_validity + cfg->q_weight_uniqueness <=
+        0)
+        return md_error_set(err, MD_ECONFIG, "quality.weight_*: at least one weight must be > 0");
     return 0;
 }
 

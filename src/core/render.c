@@ -3,7 +3,10 @@
 
 #include "core/error.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 void md_render_bar_json(md_buf *b, const md_bar *bar)
 {
@@ -83,15 +86,52 @@ void md_render_error_json(md_buf *b, int rc, const char *message)
     md_buf_puts(b, "}}");
 }
 
+/* Minimum scores of A+ .. D; set once at start-up from quality.grades. */
+static const char *grade_names[MD_GRADE_STEPS] = {"A+", "A",  "A-", "B+", "B", "B-",
+                                                  "C+", "C",  "C-", "D+", "D"};
+static double grade_min[MD_GRADE_STEPS] = {97, 93, 90, 87, 83, 80, 77, 73, 70, 67, 60};
+
+int md_grade_parse_thresholds(const char *list, double out[MD_GRADE_STEPS], md_error *err)
+{
+    const char *p = list;
+    double t[MD_GRADE_STEPS];
+    int n = 0;
+    while (*p) {
+        while (*p == ' ' || *p == ',') p++;
+        if (!*p) break;
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || !isfinite(v))
+            return md_error_set(err, MD_ECONFIG, "'%.20s' is not a number", p);
+        if (n == MD_GRADE_STEPS)
+            return md_error_set(err, MD_ECONFIG, "want %d numbers (A+ .. D), got more",
+                                MD_GRADE_STEPS);
+        if (v < 0 || v > 100) return md_error_set(err, MD_ECONFIG, "%g is not 0..100", v);
+        if (n > 0 && v >= t[n - 1])
+            return md_error_set(err, MD_ECONFIG, "thresholds must descend (%g after %g)", v,
+                                t[n - 1]);
+        t[n++] = v;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p && *p != ',') return md_error_set(err, MD_ECONFIG, "'%.20s' is not a number", p);
+    }
+    if (n != MD_GRADE_STEPS)
+        return md_error_set(err, MD_ECONFIG, "want %d numbers (A+ .. D), got %d", MD_GRADE_STEPS,
+                            n);
+    memcpy(out, t, sizeof t);
+    return 0;
+}
+
+void md_grade_set_thresholds(const double t[MD_GRADE_STEPS])
+{
+    memcpy(grade_min, t, sizeof grade_min);
+}
+
 const char *md_grade_for_score(double s)
 {
     if (s < 0) return "N/A";
-    static const struct {
-        double min;
-        const char *g;
-    } t[] = {{97, "A+"}, {93, "A"},  {90, "A-"}, {87, "B+"}, {83, "B"}, {80, "B-"},
-             {77, "C+"}, {73, "C"},  {70, "C-"}, {67, "D+"}, {60, "D"}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (s >= t[i].min) return t[i].g;
+    for (int i = 0; i < MD_GRADE_STEPS; i++)
+        if (s >= grade_min[i]) return grade_names[i];
     return "F";
 }

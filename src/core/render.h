@@ -7,6 +7,7 @@
 
 #include "core/bar.h"
 #include "core/buf.h"
+#include "core/error.h"
 
 /* {"timestamp":..,"open":..,"high":..,"low":..,"close":..,"volume":..,"source":..,
  *  "quality":..[,"vwap":..][,"trades":..]} */
@@ -17,8 +18,15 @@ void md_render_bars_json_array(md_buf *b, const md_bar *bars, size_t n);
 void md_render_bars_csv(md_buf *b, const md_bar *bars, size_t n);
 /* {"error":{"code":"..","message":".."}} for rc (API code from errors.def). */
 void md_render_error_json(md_buf *b, int rc, const char *message);
-/* Letter grade for a 0..100 score (A+ 97, A 93, A- 90, B+ 87, B 83, B- 80, C+ 77, C 73,
- * C- 70, D+ 67, D 60, F below); "N/A" for a negative score. */
+/* Letter grade for a 0..100 score: by default A+ 97, A 93, A- 90, B+ 87, B 83, B- 80,
+ * C+ 77, C 73, C- 70, D+ 67, D 60, F below (quality.grades); "N/A" for a negative score. */
 const char *md_grade_for_score(double score);
+
+#define MD_GRADE_STEPS 11 /* A+ .. D; F is below the last */
+/* Parses quality.grades ("97,93,...,60": 11 descending numbers 0..100) into out.
+ * MD_ECONFIG saying what is wrong. */
+int md_grade_parse_thresholds(const char *list, double out[MD_GRADE_STEPS], md_error *err);
+/* Replaces the process-wide thresholds (called once at start-up, before threads). */
+void md_grade_set_thresholds(const double t[MD_GRADE_STEPS]);
 
 #endif

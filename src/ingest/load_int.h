@@ -119,6 +119,7 @@ struct ld_pipe {
     FILE *rej;
     md_progress prog;
     uint64_t files_done;
+    size_t findings_shown; /* soft findings printed (--validate-only) */
 };
 
 /* Reads every file and hands its blocks on (load_read.c). Returns when all is read, the

@@ -5,13 +5,26 @@
  * (lines and bytes done). A batch is stored in one transaction - bars and marks together -
  * when it reaches batch_rows, when it holds half the blocks the memory budget allows, or
  * when the next block is not parsed yet (so a slow input never holds rows back and the
- * checkpoint stays close behind the reader). Blocks are freed after their commit. */
+ * checkpoint stays close behind the reader). Blocks are freed after their commit.
+ *
+ * Quality: the writer judges every batch before storing it (md_writer_judge_and_store:
+ * scores, findings recorded with the bars), records the rejected rows as validity findings,
+ * and tallies both per series for the grade summary; with --validate-only each block is
+ * judged (md_writer_judge) and its findings are printed, in input order. */
 #include "ingest/load_int.h"
 
 #include "core/mem.h"
 #include "core/metrics.h"
+#include "core/timefmt.h"
 
 #include <string.h>
+
+/* Rejected rows of a batch, per series, recorded as findings after the commit. */
+typedef struct {
+    char symbol[MD_SYMBOL_MAX + 1];
+    md_interval iv;
+    md_qevent_vec ev;
+} rej_series;
 
 typedef struct {
     ld_block **held;
@@ -21,15 +34,78 @@ typedef struct {
     md_load_mark *marks;
     size_t nmarks, cap_marks;
     size_t rows;
+    rej_series *rej;
+    size_t nrej, cap_rej;
 } batch;
+
+static int want_findings(const ld_pipe *p)
+{
+    return p->opt->grades || p->opt->report_findings;
+}
+
+/* Counts, tallies and (when asked) prints the soft findings of judged series. */
+static void on_findings(ld_pipe *p, const md_series *ser, size_t nser, const md_ingest_result *res,
+                        const char *path)
+{
+    md_load_grades *g = p->opt->grades;
+    for (size_t k = 0; g && k < nser; k++)
+        if (ser[k].n) md_load_grades_get(g, ser[k].symbol, ser[k].iv)->bars += (int64_t)ser[k].n;
+    FILE *out = p->opt->report ? p->opt->report : stderr;
+    for (size_t i = 0; i < res->n_findings; i++) {
+        const md_ingest_finding *fi = &res->findings[i];
+        const md_series *se = &ser[fi->series];
+        if (g) md_quality_tally_add(md_load_grades_get(g, se->symbol, se->iv), &fi->ev);
+        if (md_qrule_is_hard(fi->ev.rule)) continue;
+        p->stats->findings++;
+        p->stats->by_check[fi->ev.rule - MD_RULE_COUNT]++;
+        if (!p->opt->report_findings || !path) continue;
+        if (p->opt->max_reports && p->findings_shown >= p->opt->max_reports) {
+            if (p->findings_shown++ == p->opt->max_reports)
+                fprintf(out, "%s: more findings; only the first %zu are shown\n", path,
+                        p->opt->max_reports);
+            continue;
+        }
+        p->findings_shown++;
+        char when[MD_TIME_STR_MAX];
+        md_time_format(fi->ev.ts, when);
+        md_progress_clear(&p->prog);
+        fprintf(out, "%s: %s %s: %s: %s\n", path, se->symbol, when, md_qrule_code(fi->ev.rule),
+                fi->ev.detail);
+    }
+}
+
+static void add_rejection(batch *bt, const char *symbol, md_interval iv, const md_qevent *e)
+{
+    rej_series *r = NULL;
+    for (size_t i = 0; i < bt->nrej && !r; i++)
+        if (bt->rej[i].iv == iv && strcmp(bt->rej[i].symbol, symbol) == 0) r = &bt->rej[i];
+    if (!r) {
+        if (bt->nrej == bt->cap_rej)
+            bt->rej = md_realloc(bt->rej, (bt->cap_rej = bt->cap_rej ? bt->cap_rej * 2 : 8) *
+                                              sizeof *bt->rej);
+        r = &bt->rej[bt->nrej++];
+        snprintf(r->symbol, sizeof r->symbol, "%s", symbol);
+        r->iv = iv;
+        md_qevent_vec_init(&r->ev);
+    }
+    md_qevent_vec_push(&r->ev, e);
+}
 
 static void commit(ld_pipe *p, batch *bt)
 {
     if (!bt->nheld && !bt->nmarks) return;
     if (!p->abort && !p->opt->validate_only) {
-        size_t stored = 0;
+        md_ingest_result res;
+        md_ingest_result_init(&res, 0);
+        res.collect_findings = want_findings(p);
         md_error e;
-        int rc = md_writer_store_checked(p->w, bt->ser, bt->nser, bt->marks, bt->nmarks, &stored, &e);
+        int rc = md_writer_judge_and_store(p->w, bt->ser, bt->nser, bt->marks, bt->nmarks, &res, &e);
+        size_t stored = res.stored;
+        if (rc == 0) on_findings(p, bt->ser, bt->nser, &res, NULL);
+        md_ingest_result_deinit(&res);
+        for (size_t i = 0; rc == 0 && i < bt->nrej; i++)
+            md_writer_record_rejections(p->w, bt->rej[i].symbol, bt->rej[i].iv, bt->rej[i].ev.v,
+                                        bt->rej[i].ev.n, &e);
         if (rc) {
             pthread_mutex_lock(&p->mu);
             p->abort_rc = rc;
@@ -43,7 +119,8 @@ static void commit(ld_pipe *p, batch *bt)
         }
     }
     for (size_t i = 0; i < bt->nheld; i++) md_load__block_free(p, bt->held[i]);
-    bt->nheld = bt->nser = bt->nmarks = bt->rows = 0;
+    for (size_t i = 0; i < bt->nrej; i++) md_qevent_vec_deinit(&bt->rej[i].ev);
+    bt->nheld = bt->nser = bt->nmarks = bt->rows = bt->nrej = 0;
 }
 
 /* CSV field: quoted when it holds a delimiter, a quote or a line end. */
@@ -86,13 +163,34 @@ void md_load__reject_msg(const ld_pipe *p, const ld_block *b, const ld_reject *r
     snprintf(out, n, "%s", md_rule_code((md_rule)r->rule));
 }
 
-static void report_rejects(ld_pipe *p, ld_block *b)
+/* A rejected row that broke a hard rule, as a finding of its series (validity). */
+static void reject_finding(ld_pipe *p, batch *bt, const ld_block *b, const ld_reject *r)
+{
+    const ld_file *f = b->file;
+    if (r->off == UINT32_MAX || r->rule == MD_RULE_PARSE || f->iv < 0) return;
+    if (!p->opt->grades && p->opt->validate_only) return;
+    md_csv_row row;
+    md_error e;
+    if (md_csv_parse_row(&f->layout, b->data + r->off, r->len, &row, &e) < 0) return;
+    const char *symbol = row.symbol[0] ? row.symbol : f->symbol;
+    if (!symbol[0]) return;
+    md_rule rule = (md_rule)r->rule;
+    if (md_writer_check_bar(p->w, &row.bar, (md_interval)f->iv, p->now, &rule, &e) == 0) return;
+    md_qevent ev;
+    md_qevent_reject(&ev, &row.bar, rule, e.msg);
+    if (p->opt->grades)
+        md_quality_tally_add(md_load_grades_get(p->opt->grades, symbol, (md_interval)f->iv), &ev);
+    if (!p->opt->validate_only) add_rejection(bt, symbol, (md_interval)f->iv, &ev);
+}
+
+static void report_rejects(ld_pipe *p, batch *bt, ld_block *b)
 {
     ld_file *f = b->file;
     const md_load_options *opt = p->opt;
     FILE *out = opt->report ? opt->report : stderr;
     for (size_t i = 0; i < b->nrej; i++) {
         const ld_reject *r = &b->rej[i];
+        reject_finding(p, bt, b, r);
         long long line = (long long)f->w_lines + r->line + 1;
         p->stats->rejected++;
         p->stats->by_rule[r->rule]++;
@@ -214,7 +312,7 @@ static void handle(ld_pipe *p, batch *bt, ld_block *b)
         return;
     }
     if (b->index == 0 && f->resumed) st->files_resumed++;
-    report_rejects(p, b);
+    report_rejects(p, bt, b);
     st->rows += b->rows;
     st->accepted += b->rows - b->nrej;
     f->w_lines += b->nlines;
@@ -227,6 +325,12 @@ static void handle(ld_pipe *p, batch *bt, ld_block *b)
     }
     uint64_t raw_done = b->raw_done;
     if (p->opt->validate_only) {
+        md_ingest_result res;
+        md_ingest_result_init(&res, 0);
+        res.collect_findings = want_findings(p);
+        md_writer_judge(p->w, b->series, b->nseries, 1, &res);
+        on_findings(p, b->series, b->nseries, &res, f->path);
+        md_ingest_result_deinit(&res);
         md_load__block_free(p, b);
     } else {
         if (p->marks) set_mark(bt, f, b->last);
@@ -273,5 +377,6 @@ void *md_load__writer_main(void *arg)
     md_free(bt.held);
     md_free(bt.ser);
     md_free(bt.marks);
+    md_free(bt.rej);
     return NULL;
 }

@@ -256,6 +256,51 @@ int md_load_file(md_writer *w, const char *path, const md_load_options *opt,
     return md_load_paths(w, &path, 1, opt, stats, err);
 }
 
+/* -- quality grades of a load -------------------------------------------------------------- */
+
+void md_load_grades_init(md_load_grades *g)
+{
+    memset(g, 0, sizeof *g);
+}
+
+void md_load_grades_deinit(md_load_grades *g)
+{
+    md_free(g->v);
+    memset(g, 0, sizeof *g);
+}
+
+md_quality_tally *md_load_grades_get(md_load_grades *g, const char *symbol, md_interval iv)
+{
+    for (size_t j = g->n; j-- > 0;)
+        if (g->v[j].iv == iv && strcmp(g->v[j].symbol, symbol) == 0) return &g->v[j].tally;
+    if (g->n == g->cap) g->v = md_realloc(g->v, (g->cap = g->cap ? g->cap * 2 : 8) * sizeof *g->v);
+    md_load_grade *x = &g->v[g->n++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->symbol, sizeof x->symbol, "%s", symbol);
+    x->iv = iv;
+    md_quality_tally_init(&x->tally);
+    return &x->tally;
+}
+
+void md_load_grades_print(const md_load_grades *g, const md_quality_params *p, FILE *f)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        md_quality_score sc;
+        md_quality_score_tally(p, &g->v[i].tally, 100, &sc);
+        fprintf(f, "quality %s %s: %s", g->v[i].symbol, md_interval_name(g->v[i].iv), sc.grade);
+        if (sc.score >= 0) fprintf(f, " (%.1f)", sc.score);
+        fprintf(f, " over %lld bars:", (long long)g->v[i].tally.bars);
+        for (int d = 0; d < MD_QDIM_COUNT; d++)
+            fprintf(f, "%s %s %.1f", d ? "," : "", md_qdim_name((md_qdim)d), sc.dim[d]);
+        int any = 0;
+        for (int r = 0; r < MD_QRULE_COUNT; r++)
+            if (g->v[i].tally.count[r])
+                fprintf(f, "%s %s %lld", any++ ? "," : "; findings:", md_qrule_code(r),
+                        (long long)g->v[i].tally.count[r]);
+        fputc('\n', f);
+    }
+}
+
 void md_load_stats_print(const md_load_stats *s, FILE *f)
 {
     double rate = s->seconds > 0 ? (double)s->stored / s->seconds : 0;
@@ -266,6 +311,10 @@ void md_load_stats_print(const md_load_stats *s, FILE *f)
         if (s->by_rule[r])
             fprintf(f, "  rejected %s: %llu\n", md_rule_code((md_rule)r),
                     (unsigned long long)s->by_rule[r]);
+    for (int k = 0; k < MD_CHECK_COUNT; k++)
+        if (s->by_check[k])
+            fprintf(f, "  finding %s: %llu\n", md_qrule_code(MD_QRULE_SOFT(k)),
+                    (unsigned long long)s->by_check[k]);
     if (s->files_skipped)
         fprintf(f, "  files skipped, already loaded (--restart loads them again): %llu\n",
                 (unsigned long long)s->files_skipped);

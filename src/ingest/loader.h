@@ -18,11 +18,32 @@
 
 #include "ingest/csv.h"
 #include "ingest/writer.h"
+#include "quality/quality.h"
 #include "quality/validate.h"
 
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* Per-series tallies of quality findings over a load, for its grade summary. */
+typedef struct md_load_grade {
+    char symbol[MD_SYMBOL_MAX + 1];
+    md_interval iv;
+    md_quality_tally tally;
+} md_load_grade;
+
+typedef struct md_load_grades {
+    md_load_grade *v; /* heap, in the order series were first seen */
+    size_t n, cap;
+} md_load_grades;
+
+void md_load_grades_init(md_load_grades *g);
+void md_load_grades_deinit(md_load_grades *g);
+/* The tally of (symbol, iv), created when new. */
+md_quality_tally *md_load_grades_get(md_load_grades *g, const char *symbol, md_interval iv);
+/* Writes one line per series: grade, score, dimensions and findings per rule, judged as
+ * history (timeliness 100: liveness is judged by GET /quality). */
+void md_load_grades_print(const md_load_grades *g, const md_quality_params *p, FILE *f);
 
 typedef struct md_load_options {
     const char *symbol;  /* --symbol: overrides file names (not a symbol column) */
@@ -38,6 +59,8 @@ typedef struct md_load_options {
     int restart;         /* ignore checkpoints: load every file from its start */
     volatile sig_atomic_t *stop; /* when it becomes nonzero (SIGINT), stop at the next block,
                                     store what was read, and return MD_ECANCELED */
+    int report_findings; /* also print soft findings as "file: timestamp: rule: reason" */
+    md_load_grades *grades; /* when set, quality findings are tallied per series here */
 } md_load_options;
 
 void md_load_options_default(md_load_options *o);
@@ -51,6 +74,8 @@ typedef struct md_load_stats {
     uint64_t stored;   /* written to the store */
     uint64_t rejected; /* bad rows (parse errors and rule failures) */
     uint64_t by_rule[MD_RULE_COUNT];
+    uint64_t findings; /* soft findings on accepted bars */
+    uint64_t by_check[MD_CHECK_COUNT];
     double seconds;
     int interrupted;   /* the stop flag ended the load early */
 } md_load_stats;

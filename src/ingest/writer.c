@@ -7,16 +7,38 @@
 #include "core/timefmt.h"
 
 #include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #define MAX_LISTENERS 8
+
+/* Stored bars read before a batch for the rolling windows and the calendar. */
+static size_t context_bars(const md_quality_params *p)
+{
+    size_t k = (size_t)p->jump_window;
+    if ((size_t)p->volume_window > k) k = (size_t)p->volume_window;
+    if ((size_t)p->stale_bars > k) k = (size_t)p->stale_bars;
+    k = 3 * k + 4;
+    return k < 64 ? 64 : k;
+}
+
+/* The newest bars of a series seen by validate-only calls (they are not in the store). */
+typedef struct {
+    char *key; /* "SYMBOL\n<iv>" */
+    md_bar_vec bars;
+} tail_entry;
 
 struct md_writer {
     md_store *st;
     md_writer_listener listeners[MAX_LISTENERS];
     int n_listeners;
     int64_t future_tol_s;
+    md_quality_params qp;
+    pthread_mutex_t tail_lock;
+    tail_entry *tails; /* open addressing, cap a power of two */
+    size_t n_tails, cap_tails;
 };
 
 void md_ingest_result_init(md_ingest_result *r, size_t max_rejects)
@@ -28,6 +50,7 @@ void md_ingest_result_init(md_ingest_result *r, size_t max_rejects)
 void md_ingest_result_deinit(md_ingest_result *r)
 {
     md_free(r->rejects);
+    md_free(r->findings);
     memset(r, 0, sizeof *r);
 }
 
@@ -45,16 +68,37 @@ static void add_reject(md_ingest_result *r, size_t index, md_rule rule, const ch
     snprintf(x->msg, sizeof x->msg, "%s", msg);
 }
 
+static void add_finding(md_ingest_result *r, size_t series, size_t index, const md_qevent *ev)
+{
+    if (!r->collect_findings) return;
+    if (r->n_findings == r->cap_findings)
+        r->findings = md_realloc(r->findings, (r->cap_findings = r->cap_findings ? r->cap_findings * 2 : 16) *
+                                                  sizeof *r->findings);
+    md_ingest_finding *f = &r->findings[r->n_findings++];
+    f->series = series;
+    f->index = index;
+    f->ev = *ev;
+}
+
 md_writer *md_writer_new(md_store *st)
 {
     md_writer *w = md_calloc(1, sizeof *w);
     w->st = st;
+    md_quality_params_default(&w->qp);
     w->future_tol_s = MD_FUTURE_TOLERANCE_S;
+    pthread_mutex_init(&w->tail_lock, NULL);
     return w;
 }
 
 void md_writer_free(md_writer *w)
 {
+    if (!w) return;
+    for (size_t i = 0; i < w->cap_tails; i++) {
+        md_free(w->tails[i].key);
+        md_bar_vec_deinit(&w->tails[i].bars);
+    }
+    md_free(w->tails);
+    pthread_mutex_destroy(&w->tail_lock);
     md_free(w);
 }
 
@@ -79,48 +123,359 @@ static void notify_commit(md_writer *w)
         if (w->listeners[l].on_commit) w->listeners[l].on_commit(w->listeners[l].ctx);
 }
 
-int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int validate_only,
-                          md_ingest_result *res, md_error *err)
+void md_writer_set_quality(md_writer *w, const md_quality_params *p)
 {
-    int64_t now = md_now();
-    size_t index = 0;
-    for (size_t k = 0; k < n_series; k++) {
-        md_bar *bars = (md_bar *)series[k].bars;
-        size_t keep = 0;
-        for (size_t i = 0; i < series[k].n; i++, index++) {
-            md_rule rule;
-            md_error e;
-            if (md_validate_bar(&bars[i], series[k].iv, now, w->future_tol_s, &rule, &e) != 0) {
-                add_reject(res, index, rule, e.msg);
-                continue;
-            }
-            if (keep != i) bars[keep] = bars[i];
-            keep++;
+    w->qp = *p;
+    w->future_tol_s = p->future_tolerance_s;
+}
+
+const md_quality_params *md_writer_quality(const md_writer *w)
+{
+    return &w->qp;
+}
+
+/* -- validate-only context ------------------------------------------------------------------ */
+
+static uint64_t hash_key(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The tail entry for key (created when create is set; NULL otherwise). Caller holds
+ * tail_lock. */
+static tail_entry *tail_find(md_writer *w, const char *key, int create)
+{
+    if (create && (w->n_tails + 1) * 2 > w->cap_tails) {
+        size_t ncap = w->cap_tails ? w->cap_tails * 2 : 64;
+        tail_entry *nt = md_calloc(ncap, sizeof *nt);
+        for (size_t i = 0; i < w->cap_tails; i++) {
+            if (!w->tails[i].key) continue;
+            size_t j = hash_key(w->tails[i].key) & (ncap - 1);
+            while (nt[j].key) j = (j + 1) & (ncap - 1);
+            nt[j] = w->tails[i];
         }
-        series[k].n = keep;
-        res->accepted += keep;
+        md_free(w->tails);
+        w->tails = nt;
+        w->cap_tails = ncap;
     }
-    if (validate_only) return 0;
+    if (!w->cap_tails) return NULL;
+    for (size_t j = hash_key(key) & (w->cap_tails - 1);; j = (j + 1) & (w->cap_tails - 1)) {
+        if (!w->tails[j].key) {
+            if (!create) return NULL;
+            w->tails[j].key = md_strdup(key);
+            md_bar_vec_init(&w->tails[j].bars);
+            w->n_tails++;
+            return &w->tails[j];
+        }
+        if (strcmp(w->tails[j].key, key) == 0) return &w->tails[j];
+    }
+}
+
+static void tail_key(const md_series *s, char *key, size_t n)
+{
+    snprintf(key, n, "%s\n%d", s->symbol, (int)s->iv);
+}
+
+/* Adds the remembered bars of the series older than `before` to ctx (sorted, unique),
+ * keeping the newest `keep`. */
+static void tail_merge(md_writer *w, const md_series *s, int64_t before, size_t keep,
+                       md_bar_vec *ctx)
+{
+    char key[MD_SYMBOL_MAX + 16];
+    tail_key(s, key, sizeof key);
+    pthread_mutex_lock(&w->tail_lock);
+    tail_entry *t = tail_find(w, key, 0);
+    if (t)
+        for (size_t i = 0; i < t->bars.n; i++)
+            if (t->bars.v[i].ts < before) md_bar_vec_push(ctx, &t->bars.v[i]);
+    pthread_mutex_unlock(&w->tail_lock);
+    if (!t) return;
+    md_bar_vec_sort_dedup(ctx);
+    if (ctx->n > keep) {
+        memmove(ctx->v, ctx->v + ctx->n - keep, keep * sizeof *ctx->v);
+        ctx->n = keep;
+    }
+}
+
+static void tail_remember(md_writer *w, const md_series *s, const md_bar *tl, size_t n,
+                          size_t keep)
+{
+    char key[MD_SYMBOL_MAX + 16];
+    tail_key(s, key, sizeof key);
+    pthread_mutex_lock(&w->tail_lock);
+    tail_entry *t = tail_find(w, key, 1);
+    size_t from = n > keep ? n - keep : 0;
+    t->bars.n = 0;
+    for (size_t i = from; i < n; i++) md_bar_vec_push(&t->bars, &tl[i]);
+    pthread_mutex_unlock(&w->tail_lock);
+}
+
+/* -- scoring ------------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t ts;
+    size_t pos;
+} tspos;
+
+static int cmp_tspos(const void *a, const void *b)
+{
+    const tspos *x = a, *y = b;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Judges the accepted bars of one series (s->bars[0..n), in input order; the last of equal
+ * timestamps is the one stored) and fills their quality. Soft findings go to out (sorted by
+ * ts); *win receives the winning bar of each timestamp, sorted (heap, caller frees). */
+static void score_series(md_writer *w, const md_series *s, int validate_only, md_qevent_vec *out,
+                         tspos **win, size_t *n_win)
+{
+    md_bar *bars = (md_bar *)s->bars;
+    size_t n = s->n;
+    tspos *o = md_malloc(n * sizeof *o);
+    int sorted = 1;
+    for (size_t i = 0; i < n; i++) {
+        o[i].ts = bars[i].ts;
+        o[i].pos = i;
+        if (i && o[i].ts < o[i - 1].ts) sorted = 0;
+    }
+    if (!sorted) qsort(o, n, sizeof *o, cmp_tspos);
+
+    md_qevent_vec cmp;
+    md_qevent_vec_init(&cmp);
+    tspos *u = md_malloc(n * sizeof *u);
+    size_t nu = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j + 1 < n && o[j + 1].ts == o[j].ts) { /* the same bar twice in one delivery */
+            md_qevent e;
+            if (md_quality_compare(&w->qp, &bars[o[j].pos], &bars[o[j + 1].pos], 1, &e))
+                md_qevent_vec_push(&cmp, &e);
+            continue;
+        }
+        u[nu++] = o[j];
+    }
+
+    /* context: stored bars before the batch, and stored versions of the batch's bars */
+    size_t keep = context_bars(&w->qp);
+    md_bar_vec ctx, over;
+    md_bar_vec_init(&ctx);
+    md_bar_vec_init(&over);
+    md_error e;
+    int64_t first = u[0].ts, last = u[nu - 1].ts;
+    if (md_store_get_bars(w->st, s->symbol, s->iv, MD_TS_MIN, first, keep, &ctx, &e) < 0) {
+        /* the store write that follows reports an outage; judge without context */
+        MD_DEBUG("writer", "no context for quality symbol=%s err=\"%s\"", s->symbol, e.msg);
+        ctx.n = 0;
+    }
+    if (validate_only) tail_merge(w, s, first, keep, &ctx);
+    if (md_store_get_bars(w->st, s->symbol, s->iv, first, last + 1, 0, &over, &e) < 0) {
+        MD_DEBUG("writer", "cannot read stored versions symbol=%s err=\"%s\"", s->symbol, e.msg);
+        over.n = 0;
+    }
+
+    size_t cap = ctx.n + over.n + nu, tn = 0;
+    md_bar *tl = md_malloc(cap * sizeof *tl);
+    uint8_t *emit = md_calloc(cap, 1);
+    if (ctx.n) memcpy(tl, ctx.v, ctx.n * sizeof *tl);
+    tn = ctx.n;
+    size_t i = 0, j = 0;
+    while (i < over.n || j < nu) {
+        if (j == nu || (i < over.n && over.v[i].ts < u[j].ts)) {
+            tl[tn++] = over.v[i++];
+            continue;
+        }
+        const md_bar *b = &bars[u[j].pos];
+        if (i < over.n && over.v[i].ts == u[j].ts) {
+            md_qevent ce;
+            if (md_quality_compare(&w->qp, &over.v[i], b, 0, &ce)) md_qevent_vec_push(&cmp, &ce);
+            i++;
+        }
+        emit[tn] = 1;
+        tl[tn++] = *b;
+        j++;
+    }
+    md_quality_scan(&w->qp, s->iv, tl, tn, emit, out);
+    for (size_t k = 0; k < cmp.n; k++) md_qevent_vec_push(out, &cmp.v[k]);
+    md_qevent_sort_by_ts(out->v, out->n);
+
+    /* each bar's score from its own findings */
+    size_t k = 0;
+    for (size_t x = 0; x < nu; x++) {
+        while (k < out->n && out->v[k].ts < u[x].ts) k++;
+        size_t k2 = k;
+        while (k2 < out->n && out->v[k2].ts == u[x].ts) k2++;
+        bars[u[x].pos].quality = md_quality_bar_score(&w->qp, out->v + k, k2 - k);
+        k = k2;
+    }
+    for (size_t x = 0, y = 0; x < n; x++) { /* superseded duplicates get the winner's score */
+        while (u[y].ts < o[x].ts) y++;
+        bars[o[x].pos].quality = bars[u[y].pos].quality;
+    }
+    if (validate_only) tail_remember(w, s, tl, tn, keep);
+
+    md_free(tl);
+    md_free(emit);
+    md_free(o);
+    md_bar_vec_deinit(&ctx);
+    md_bar_vec_deinit(&over);
+    md_qevent_vec_deinit(&cmp);
+    *win = u;
+    *n_win = nu;
+}
+
+/* Position of the winner with timestamp ts in u (sorted), or SIZE_MAX. */
+static size_t find_ts(const tspos *u, size_t n, int64_t ts)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (u[mid].ts < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && u[lo].ts == ts ? u[lo].pos : SIZE_MAX;
+}
+
+/* Records the findings of one series and its live mark, after its bars were stored. */
+static void record_findings(md_writer *w, const md_series *s, const md_qevent_vec *found,
+                            int64_t now)
+{
+    static int warned;
+    int64_t *clear = md_malloc((s->n ? s->n : 1) * sizeof *clear);
+    int64_t live_ts = MD_TS_MIN;
+    for (size_t i = 0; i < s->n; i++) {
+        clear[i] = s->bars[i].ts;
+        if (s->bars[i].ts > live_ts && md_quality_is_live_bar(&w->qp, s->iv, s->bars[i].ts, now))
+            live_ts = s->bars[i].ts;
+    }
+    int sorted = 1;
+    for (size_t i = 1; i < s->n && sorted; i++) sorted = clear[i] >= clear[i - 1];
+    if (!sorted) {
+        tspos *t = md_malloc(s->n * sizeof *t);
+        for (size_t i = 0; i < s->n; i++) t[i].ts = clear[i], t[i].pos = i;
+        qsort(t, s->n, sizeof *t, cmp_tspos);
+        for (size_t i = 0; i < s->n; i++) clear[i] = t[i].ts;
+        md_free(t);
+    }
+    md_error e;
+    if (md_store_put_quality_events(w->st, s->symbol, s->iv, found->v, found->n, clear, s->n,
+                                    &e) < 0) {
+        md_metric_add(MD_M_STORE_ERRORS, 1, "put_quality_events");
+        if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+            MD_WARN("writer", "quality findings not recorded symbol=%s err=\"%s\"", s->symbol,
+                    e.msg);
+    }
+    if (live_ts != MD_TS_MIN && md_store_mark_live(w->st, s->symbol, s->iv, live_ts, &e) < 0)
+        md_metric_add(MD_M_STORE_ERRORS, 1, "mark_live");
+    md_free(clear);
+}
+
+/* Judges series[k] (bars that passed the hard rules) and appends the soft findings to
+ * found[k] and to res (collected with input[k][position] as the index when input is given,
+ * the bar's position in its series otherwise). */
+static void judge(md_writer *w, md_series *series, size_t n_series, int validate_only,
+                  md_qevent_vec *found, md_ingest_result *res, size_t *const *input)
+{
+    for (size_t k = 0; k < n_series; k++) {
+        if (!series[k].n) continue;
+        md_qevent_vec soft;
+        md_qevent_vec_init(&soft);
+        tspos *win;
+        size_t n_win;
+        score_series(w, &series[k], validate_only, &soft, &win, &n_win);
+        for (size_t f = 0; f < soft.n; f++) {
+            if (found) md_qevent_vec_push(&found[k], &soft.v[f]);
+            if (!res) continue;
+            size_t pos = find_ts(win, n_win, soft.v[f].ts);
+            add_finding(res, k, pos == SIZE_MAX ? SIZE_MAX : input ? input[k][pos] : pos, &soft.v[f]);
+        }
+        md_free(win);
+        md_qevent_vec_deinit(&soft);
+    }
+}
+
+/* Stores judged series (with marks when given), records their findings, notifies. */
+static int store_and_record(md_writer *w, const md_series *series, size_t n_series,
+                            const md_load_mark *marks, size_t n_marks, const md_qevent_vec *found,
+                            int64_t now, size_t *stored, md_error *err)
+{
     size_t total = 0;
     for (size_t k = 0; k < n_series; k++) total += series[k].n;
-    if (total == 0) return 0;
-    int rc = md_store_put_bars(w->st, series, n_series, err);
-    if (rc < 0) {
-        md_metric_add(MD_M_STORE_ERRORS, 1, "put_bars");
-        return rc;
+    if (stored) *stored = 0;
+    if (total > 0 || n_marks > 0) {
+        int rc = n_marks ? md_store_put_bars_marked(w->st, series, n_series, marks, n_marks, err)
+                         : md_store_put_bars(w->st, series, n_series, err);
+        if (rc < 0) {
+            md_metric_add(MD_M_STORE_ERRORS, 1, "put_bars");
+            return rc;
+        }
+        if (stored) *stored = (size_t)rc;
+        if (total) {
+            md_metric_add(MD_M_STORE_WRITE_ROWS, (double)rc);
+            md_metric_add(MD_M_INGEST_ACCEPTED, (double)total, "bar");
+        }
     }
-    res->stored += (size_t)rc;
-    md_metric_add(MD_M_STORE_WRITE_ROWS, (double)rc);
-    md_metric_add(MD_M_INGEST_ACCEPTED, (double)total, "bar");
-    for (int l = 0; l < w->n_listeners; l++) {
+    for (size_t k = 0; k < n_series; k++) record_findings(w, &series[k], &found[k], now);
+    for (int l = 0; total > 0 && l < w->n_listeners; l++) {
         if (!w->listeners[l].on_bars) continue;
         for (size_t k = 0; k < n_series; k++)
             if (series[k].n)
                 w->listeners[l].on_bars(w->listeners[l].ctx, series[k].symbol, series[k].iv,
                                         series[k].bars, series[k].n);
     }
-    notify_commit(w);
+    if (total > 0) notify_commit(w);
     return 0;
+}
+
+static void free_found(md_qevent_vec *found, size_t n)
+{
+    for (size_t k = 0; k < n; k++) md_qevent_vec_deinit(&found[k]);
+    md_free(found);
+}
+
+int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int validate_only,
+                          md_ingest_result *res, md_error *err)
+{
+    int64_t now = md_now();
+    size_t index = 0;
+    md_qevent_vec *found = md_calloc(n_series ? n_series : 1, sizeof *found);
+    size_t **input = md_calloc(n_series ? n_series : 1, sizeof *input);
+    for (size_t k = 0; k < n_series; k++) {
+        md_bar *bars = (md_bar *)series[k].bars;
+        size_t keep = 0, n = series[k].n;
+        input[k] = md_malloc((n ? n : 1) * sizeof *input[k]);
+        for (size_t i = 0; i < n; i++, index++) {
+            md_rule rule;
+            md_error e;
+            if (md_validate_bar(&bars[i], series[k].iv, now, w->future_tol_s, &rule, &e) != 0) {
+                add_reject(res, index, rule, e.msg);
+                md_qevent r;
+                md_qevent_reject(&r, &bars[i], rule, e.msg);
+                md_qevent_vec_push(&found[k], &r);
+                add_finding(res, k, index, &r);
+                continue;
+            }
+            input[k][keep] = index;
+            if (keep != i) bars[keep] = bars[i];
+            keep++;
+        }
+        series[k].n = keep;
+        res->accepted += keep;
+    }
+    judge(w, series, n_series, validate_only, found, res, input);
+    int rc = 0;
+    if (!validate_only) {
+        size_t stored = 0;
+        rc = store_and_record(w, series, n_series, NULL, 0, found, now, &stored, err);
+        res->stored += stored;
+    }
+    for (size_t k = 0; k < n_series; k++) md_free(input[k]);
+    md_free(input);
+    free_found(found, n_series);
+    return rc;
 }
 
 int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int64_t now,
@@ -129,32 +484,47 @@ int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int
     return md_validate_bar(b, iv, now, w->future_tol_s, rule, err);
 }
 
-int md_writer_store_checked(md_writer *w, const md_series *series, size_t n_series,
+void md_writer_judge(md_writer *w, md_series *series, size_t n_series, int validate_only,
+                     md_ingest_result *res)
+{
+    judge(w, series, n_series, validate_only, NULL, res, NULL);
+}
+
+int md_writer_judge_and_store(md_writer *w, md_series *series, size_t n_series,
+                              const md_load_mark *marks, size_t n_marks, md_ingest_result *res,
+                              md_error *err)
+{
+    md_qevent_vec *found = md_calloc(n_series ? n_series : 1, sizeof *found);
+    judge(w, series, n_series, 0, found, res, NULL);
+    size_t stored = 0;
+    int rc = store_and_record(w, series, n_series, marks, n_marks, found, md_now(), &stored, err);
+    free_found(found, n_series);
+    if (rc == 0 && res) {
+        for (size_t k = 0; k < n_series; k++) res->accepted += series[k].n;
+        res->stored += stored;
+    }
+    return rc;
+}
+
+int md_writer_store_checked(md_writer *w, md_series *series, size_t n_series,
                             const md_load_mark *marks, size_t n_marks, size_t *stored,
                             md_error *err)
 {
-    size_t total = 0;
-    for (size_t k = 0; k < n_series; k++) total += series[k].n;
-    if (stored) *stored = 0;
-    if (total == 0 && n_marks == 0) return 0;
-    int rc = n_marks ? md_store_put_bars_marked(w->st, series, n_series, marks, n_marks, err)
-                     : md_store_put_bars(w->st, series, n_series, err);
-    if (rc < 0) {
-        md_metric_add(MD_M_STORE_ERRORS, 1, "put_bars");
-        return rc;
-    }
-    if (stored) *stored = (size_t)rc;
-    if (total == 0) return 0;
-    md_metric_add(MD_M_STORE_WRITE_ROWS, (double)rc);
-    md_metric_add(MD_M_INGEST_ACCEPTED, (double)total, "bar");
-    for (int l = 0; l < w->n_listeners; l++) {
-        if (!w->listeners[l].on_bars) continue;
-        for (size_t k = 0; k < n_series; k++)
-            if (series[k].n)
-                w->listeners[l].on_bars(w->listeners[l].ctx, series[k].symbol, series[k].iv,
-                                        series[k].bars, series[k].n);
-    }
-    return 0;
+    md_ingest_result res;
+    md_ingest_result_init(&res, 0);
+    int rc = md_writer_judge_and_store(w, series, n_series, marks, n_marks, &res, err);
+    if (stored) *stored = rc == 0 ? res.stored : 0;
+    md_ingest_result_deinit(&res);
+    return rc;
+}
+
+int md_writer_record_rejections(md_writer *w, const char *symbol, md_interval iv,
+                                const md_qevent *ev, size_t n, md_error *err)
+{
+    if (n == 0) return 0;
+    int rc = md_store_put_quality_events(w->st, symbol, iv, ev, n, NULL, 0, err);
+    if (rc < 0) md_metric_add(MD_M_STORE_ERRORS, 1, "put_quality_events");
+    return rc < 0 ? rc : 0;
 }
 
 int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_result *res,
@@ -169,6 +539,7 @@ int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_
             add_reject(res, i, rule, e.msg);
             continue;
         }
+        quotes[i].quality = 100;
         int rc = md_store_put_quote(w->st, &quotes[i], err);
         if (rc < 0) {
             md_metric_add(MD_M_STORE_ERRORS, 1, "put_quote");

@@ -6,6 +6,7 @@
 #include "core/timefmt.h"
 #include "sources/manager.h"
 #include "stream/hub.h"
+#include "query/quality.h"
 
 #include <string.h>
 
@@ -97,6 +98,7 @@ int md_route_metrics(md_services *svc, md_http_req *req, md_http_resp *resp, md_
 {
     md_metric_set(MD_M_UPTIME, (double)(md_mono_ms() - svc->started_ms) / 1000.0);
     if (svc->sources) md_srcmgr_update_metrics(svc->sources); /* open -> half-open by time */
+    md_quality_gauge_poke(svc->quality); /* deferred grades, seen by the next scrape */
     if (svc->cache) md_cache_sync_metrics(svc->cache);
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";

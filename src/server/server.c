@@ -280,7 +280,10 @@ static int write_response(task *t, struct lws *wsi)
             char *colon = strchr(h, ':'), *eol = strstr(h, "\r\n");
             if (!colon || !eol) break;
             char name[64];
-            snprintf(name, sizeof name, "%.*s:", (int)(colon - h), h);
+            size_t nl = (size_t)(colon - h) < sizeof name - 2 ? (size_t)(colon - h) : sizeof name - 2;
+            memcpy(name, h, nl); /* "Name:" as lws wants it */
+            name[nl] = ':';
+            name[nl + 1] = 0;
             const char *v = colon + 1;
             while (*v == ' ') v++;
             if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
@@ -293,8 +296,8 @@ static int write_response(task *t, struct lws *wsi)
             return -1;
         if (lws_finalize_http_header(wsi, &p, end)) return -1;
         t->headers_sent = 1;
-        char status[8];
-        snprintf(status, sizeof status, "%d", rs->status);
+        char status[4] = {(char)('0' + rs->status / 100 % 10), (char)('0' + rs->status / 10 % 10),
+                          (char)('0' + rs->status % 10), 0};
         md_metric_add(MD_M_HTTP_REQUESTS, 1, t->req.route ? t->req.route : "(none)", status);
         /* headers and as much of the body as fits go out in one write (one send) */
         size_t blen = head ? 0 : len; /* HEAD: the length as for GET, no body */

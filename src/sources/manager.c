@@ -625,11 +625,12 @@ static int run(md_srcmgr *m, const fetch *f, md_quote *q, md_bar_vec *bars,
 
 static void fetch_key(const fetch *f, char *dst, size_t n)
 {
+    /* background work has a smaller budget: it never answers an interactive request */
     if (f->kind == K_QUOTE)
-        snprintf(dst, n, "q|%s|%d", f->symbol, f->fo.source);
+        snprintf(dst, n, "q|%s|%d|%d", f->symbol, f->fo.source, f->fo.background);
     else
-        snprintf(dst, n, "b|%s|%d|%lld|%lld|%d", f->symbol, (int)f->iv, (long long)f->start,
-                 (long long)f->end, f->fo.source);
+        snprintf(dst, n, "b|%s|%d|%lld|%lld|%d|%d", f->symbol, (int)f->iv, (long long)f->start,
+                 (long long)f->end, f->fo.source, f->fo.background);
 }
 
 static void inflight_free(inflight *x)

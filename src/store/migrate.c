@@ -5,8 +5,11 @@
  *             scan a batch -> upsert into the target -> checkpoint = last copied ts
  *           small series share one batch (one target transaction, one checkpoint write)
  *   quotes: every source quote upserted (newer-or-equal wins, so a re-run changes nothing)
+ *   quality: every (symbol, interval) with findings, all its findings upserted (one finding
+ *           per bar and rule), a checkpoint per series; then every live mark
  *   verify: every source series scanned on both sides: row count + FNV-1a checksum of every
- *           value; series found only in the target; quotes field by field
+ *           value; the same for each series of findings; series found only in the target;
+ *           quotes and live marks field by field
  *
  * Checkpoints live in the target's meta table under "migrate.<source-id>.<iv>.<symbol>",
  * where source-id hashes the source URL (password removed), so migrating from another
@@ -18,6 +21,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "quality/quality.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -106,7 +110,7 @@ static int stopped(const mig *m)
     return m->opt->stop && *m->opt->stop;
 }
 
-static void add_diff(mig *m, const char *symbol, int iv, int64_t src_n, int64_t dst_n,
+static void add_diff(mig *m, char kind, const char *symbol, int iv, int64_t src_n, int64_t dst_n,
                      uint64_t src_sum, uint64_t dst_sum)
 {
     md_migrate_report *r = m->rep;
@@ -115,6 +119,7 @@ static void add_diff(mig *m, const char *symbol, int iv, int64_t src_n, int64_t 
         r->diffs = md_realloc(r->diffs, m->cap_diffs * sizeof *r->diffs);
     }
     md_migrate_diff *d = &r->diffs[r->n_diffs++];
+    d->kind = kind;
     snprintf(d->symbol, sizeof d->symbol, "%s", symbol);
     d->iv = iv;
     d->src_n = src_n, d->dst_n = dst_n;
@@ -327,11 +332,11 @@ static int verify(mig *m, const md_symbol_info *src, size_t n_src, md_error *err
         if (rc) break;
         m->rep->verified_bars += (uint64_t)sn;
         if (sn != dn || ssum != dsum)
-            add_diff(m, src[i].symbol, src[i].iv, sn, dn == 0 && find_info(dst, (size_t)n_dst, src[i].symbol, src[i].iv) < 0 ? -1 : dn, ssum, dsum);
+            add_diff(m, 'b', src[i].symbol, src[i].iv, sn, dn == 0 && find_info(dst, (size_t)n_dst, src[i].symbol, src[i].iv) < 0 ? -1 : dn, ssum, dsum);
     }
     for (int i = 0; rc == 0 && i < n_dst; i++)
         if (find_info(src, n_src, dst[i].symbol, dst[i].iv) < 0)
-            add_diff(m, dst[i].symbol, dst[i].iv, -1, dst[i].count, 0, 0);
+            add_diff(m, 'b', dst[i].symbol, dst[i].iv, -1, dst[i].count, 0, 0);
     md_free(dst);
     if (rc) return rc;
 
@@ -348,13 +353,13 @@ static int verify(mig *m, const md_symbol_info *src, size_t n_src, md_error *err
     while (i < ns || j < nd) {
         int c = i >= ns ? 1 : j >= nd ? -1 : strcmp(sq[i].symbol, dq[j].symbol);
         if (c < 0) {
-            add_diff(m, sq[i].symbol, -1, 1, -1, 0, 0);
+            add_diff(m, 'q', sq[i].symbol, -1, 1, -1, 0, 0);
             i++;
         } else if (c > 0) {
-            add_diff(m, dq[j].symbol, -1, -1, 1, 0, 0);
+            add_diff(m, 'q', dq[j].symbol, -1, -1, 1, 0, 0);
             j++;
         } else {
-            if (!same_quote(&sq[i], &dq[j])) add_diff(m, sq[i].symbol, -1, 1, 1, 1, 0);
+            if (!same_quote(&sq[i], &dq[j])) add_diff(m, 'q', sq[i].symbol, -1, 1, 1, 1, 0);
             m->rep->verified_quotes++;
             i++, j++;
         }
@@ -363,6 +368,137 @@ static int verify(mig *m, const md_symbol_info *src, size_t n_src, md_error *err
     md_free(dq);
     progress(m, "verify", 2 * m->rep->bars_total, 2 * m->rep->bars_total, 1);
     return 0;
+}
+
+/* -- quality findings and live marks ------------------------------------------------------- */
+
+static uint64_t event_sum(uint64_t h, const md_qevent *e)
+{
+    int64_t ts = e->ts;
+    int16_t rule = e->rule;
+    float sev = e->severity;
+    h = fnv(h, &ts, 8);
+    h = fnv(h, &rule, 2);
+    h = fnv(h, &e->source, 1);
+    h = fnv(h, &e->other_source, 1);
+    h = fnv(h, &sev, 4);
+    h = fnv_double(h, e->value);
+    h = fnv_double(h, e->limit);
+    return fnv(h, e->detail, strnlen(e->detail, sizeof e->detail));
+}
+
+static int cmp_event(const void *a, const void *b)
+{
+    const md_qevent *x = a, *y = b;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    return (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+/* Every finding of one series, ordered by (ts, rule). */
+static int read_events(md_store *s, const char *symbol, md_interval iv, md_qevent_vec *v,
+                       md_error *err)
+{
+    v->n = 0;
+    int rc = md_store_get_quality_events(s, symbol, iv, MD_TS_MIN, MD_TS_MAX + 1, -1, 0, v, err);
+    if (rc >= 0 && v->n > 1) qsort(v->v, v->n, sizeof *v->v, cmp_event);
+    return rc < 0 ? rc : 0;
+}
+
+static int copy_quality(mig *m, const md_symbol_info *bars, size_t n_bars, md_error *err)
+{
+    md_symbol_info *q = NULL;
+    int n = md_store_list_quality_series(m->src, &q, err);
+    if (n < 0) return n;
+    md_qevent_vec v;
+    md_qevent_vec_init(&v);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0 && !stopped(m); i++) {
+        char key[MD_SYMBOL_MAX + 64], val[32];
+        snprintf(key, sizeof key, "migrate.%s.quality.%s.%s", m->source_id,
+                 md_interval_name(q[i].iv), q[i].symbol);
+        if (!m->opt->restart) {
+            rc = m->dst->ops->meta_get(m->dst, key, val, sizeof val, err);
+            if (rc < 0) break;
+            if (rc == 1) {
+                rc = 0;
+                continue; /* copied by an earlier run */
+            }
+        }
+        rc = read_events(m->src, q[i].symbol, q[i].iv, &v, err);
+        for (size_t off = 0; rc == 0 && off < v.n; off += m->batch) {
+            size_t k = v.n - off < m->batch ? v.n - off : m->batch;
+            rc = md_store_put_quality_events(m->dst, q[i].symbol, q[i].iv, v.v + off, k, NULL, 0, err);
+            if (rc > 0) rc = 0;
+        }
+        if (rc) break;
+        const char *keys[1] = {key}, *vals[1] = {"done"};
+        rc = m->dst->ops->meta_set(m->dst, keys, vals, 1, err);
+        m->rep->events_copied += v.n;
+    }
+    md_qevent_vec_deinit(&v);
+    md_free(q);
+    for (size_t i = 0; rc == 0 && i < n_bars; i++) {
+        int64_t ts;
+        md_error e2;
+        int got = md_store_get_live(m->src, bars[i].symbol, bars[i].iv, &ts, &e2);
+        if (got == MD_ENODATA) continue;
+        if (got < 0) {
+            md_error_set(err, got, "%s", e2.msg);
+            return got;
+        }
+        rc = md_store_mark_live(m->dst, bars[i].symbol, bars[i].iv, ts, err);
+        if (rc == 0) m->rep->live_copied++;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+static int verify_quality(mig *m, const md_symbol_info *bars, size_t n_bars, md_error *err)
+{
+    md_symbol_info *sq = NULL, *dq = NULL;
+    int ns = md_store_list_quality_series(m->src, &sq, err);
+    if (ns < 0) return ns;
+    int nd = md_store_list_quality_series(m->dst, &dq, err);
+    if (nd < 0) {
+        md_free(sq);
+        return nd;
+    }
+    md_qevent_vec a, b;
+    md_qevent_vec_init(&a);
+    md_qevent_vec_init(&b);
+    int rc = 0;
+    for (int i = 0; i < ns && rc == 0; i++) {
+        rc = read_events(m->src, sq[i].symbol, sq[i].iv, &a, err);
+        if (rc == 0) rc = read_events(m->dst, sq[i].symbol, sq[i].iv, &b, err);
+        if (rc) break;
+        uint64_t ha = FNV_OFFSET, hb = FNV_OFFSET;
+        for (size_t k = 0; k < a.n; k++) ha = event_sum(ha, &a.v[k]);
+        for (size_t k = 0; k < b.n; k++) hb = event_sum(hb, &b.v[k]);
+        m->rep->verified_events += a.n;
+        if (a.n != b.n || ha != hb)
+            add_diff(m, 'e', sq[i].symbol, sq[i].iv, (int64_t)a.n,
+                     b.n == 0 && find_info(dq, (size_t)nd, sq[i].symbol, sq[i].iv) < 0 ? -1 : (int64_t)b.n,
+                     ha, hb);
+    }
+    for (int i = 0; rc == 0 && i < nd; i++)
+        if (find_info(sq, (size_t)ns, dq[i].symbol, dq[i].iv) < 0)
+            add_diff(m, 'e', dq[i].symbol, dq[i].iv, -1, dq[i].count, 0, 0);
+    md_qevent_vec_deinit(&a);
+    md_qevent_vec_deinit(&b);
+    md_free(sq);
+    md_free(dq);
+    for (size_t i = 0; rc == 0 && i < n_bars; i++) {
+        int64_t ts_s = 0, ts_d = 0;
+        md_error e2;
+        int gs = md_store_get_live(m->src, bars[i].symbol, bars[i].iv, &ts_s, &e2);
+        int gd = gs < 0 && gs != MD_ENODATA ? 0 : md_store_get_live(m->dst, bars[i].symbol, bars[i].iv, &ts_d, &e2);
+        if ((gs < 0 && gs != MD_ENODATA) || (gd < 0 && gd != MD_ENODATA)) {
+            rc = md_error_set(err, gs < 0 && gs != MD_ENODATA ? gs : gd, "%s", e2.msg);
+            break;
+        }
+        if (gs != gd || ts_s != ts_d)
+            add_diff(m, 'l', bars[i].symbol, bars[i].iv, gs == 0 ? ts_s : -1, gd == 0 ? ts_d : -1, 0, 0);
+    }
+    return rc;
 }
 
 /* -- the command ------------------------------------------------------------------------------ */
@@ -428,11 +564,18 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
                 goto done;
             }
         }
-        rep->complete = 1;
         rc = copy_quotes(&m, err);
+        if (rc == 0) rc = copy_quality(&m, info, (size_t)n, err);
         if (rc) goto done;
+        if (stopped(&m)) {
+            rc = md_error_set(err, MD_ECANCELED, "stopped while copying quality findings; run"
+                              " the same command again to resume");
+            goto done;
+        }
+        rep->complete = 1;
     }
     rc = verify(&m, info, (size_t)n, err);
+    if (rc == 0) rc = verify_quality(&m, info, (size_t)n, err);
     if (rc) goto done;
     rep->verified = rep->n_diffs == 0;
     if (!rep->verified)
@@ -450,19 +593,34 @@ void md_migrate_report_print(const md_migrate_report *r, FILE *f)
 {
     fprintf(f, "migrate %s -> %s\n", r->from, r->to);
     fprintf(f, "source: %" PRIu64 " series, %" PRIu64 " bars\n", r->series, r->bars_total);
-    fprintf(f, "copied: %" PRIu64 " bars%s, %" PRIu64 " quotes, in %.2f s\n", r->bars_copied,
-            r->series_resumed ? " (resumed from checkpoints)" : "", r->quotes_copied, r->seconds);
+    fprintf(f, "copied: %" PRIu64 " bars%s, %" PRIu64 " quotes, %" PRIu64 " quality findings, %"
+               PRIu64 " live marks, in %.2f s\n", r->bars_copied,
+            r->series_resumed ? " (resumed from checkpoints)" : "", r->quotes_copied,
+            r->events_copied, r->live_copied, r->seconds);
     if (r->verified) {
-        fprintf(f, "verify: %" PRIu64 " series, %" PRIu64 " bars and %" PRIu64
-                   " quotes: row counts and checksums equal\nOK\n",
-                r->series, r->verified_bars, r->verified_quotes);
+        fprintf(f, "verify: %" PRIu64 " series, %" PRIu64 " bars, %" PRIu64 " quotes and %" PRIu64
+                   " quality findings: row counts and checksums equal\nOK\n",
+                r->series, r->verified_bars, r->verified_quotes, r->verified_events);
         return;
     }
     if (r->n_diffs == 0) return;
     fprintf(f, "verify: FAILED, %zu difference%s:\n", r->n_diffs, r->n_diffs == 1 ? "" : "s");
     for (size_t i = 0; i < r->n_diffs; i++) {
         const md_migrate_diff *d = &r->diffs[i];
-        if (d->iv < 0) {
+        if (d->kind == 'l') {
+            fprintf(f, "  %-12s %-4s live mark: source %s, target %s\n", d->symbol,
+                    md_interval_name((md_interval)d->iv), d->src_n < 0 ? "none" : "set",
+                    d->dst_n < 0 ? "none" : d->src_n == d->dst_n ? "the same" : "another bar");
+        } else if (d->kind == 'e') {
+            if (d->src_n < 0)
+                fprintf(f, "  %-12s %-4s quality findings only in the target (%" PRId64 ")\n",
+                        d->symbol, md_interval_name((md_interval)d->iv), d->dst_n);
+            else
+                fprintf(f, "  %-12s %-4s quality findings: source %" PRId64 " checksum %016" PRIx64
+                           ", target %" PRId64 " checksum %016" PRIx64 "\n",
+                        d->symbol, md_interval_name((md_interval)d->iv), d->src_n, d->src_sum,
+                        d->dst_n < 0 ? 0 : d->dst_n, d->dst_sum);
+        } else if (d->iv < 0) {
             fprintf(f, "  %-12s quote: %s\n", d->symbol,
                     d->src_n < 0 ? "only in the target" : d->dst_n < 0 ? "missing in the target"
                                                                        : "values differ");

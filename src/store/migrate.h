@@ -1,9 +1,10 @@
 /* migrate.h - copying one store into another (`mdagent migrate --from URL --to URL`).
  *
  * Any backend to any backend (sqlite -> postgresql and back): every series of bars, in
- * batches through the target's normal upsert, then every quote; then a verification that
- * reads both stores again and compares, per (symbol, interval), the row count and a
- * checksum of every value, and every quote field by field.
+ * batches through the target's normal upsert, then every quote, every quality finding and
+ * every live mark; then a verification that reads both stores again and compares, per
+ * (symbol, interval), the row count and a checksum of every value of the bars and of the
+ * findings, and every quote and live mark.
  *
  * Resumable: after each batch the target keeps a checkpoint (the last copied timestamp of
  * each series, in its meta table, keyed by the source), so an interrupted run - Ctrl-C,
@@ -36,10 +37,11 @@ typedef struct md_migrate_options {
 
 void md_migrate_options_default(md_migrate_options *o);
 
-/* One (symbol, interval) - or quote - that differs between the stores. */
+/* One thing that differs between the stores. */
 typedef struct md_migrate_diff {
+    char kind;               /* 'b' bars, 'q' quote, 'e' quality findings, 'l' live mark */
     char symbol[MD_SYMBOL_MAX + 1];
-    int iv;                  /* md_interval, or -1 for the quote */
+    int iv;                  /* md_interval (-1 for a quote) */
     int64_t src_n, dst_n;    /* rows on each side (-1: the series is missing there) */
     uint64_t src_sum, dst_sum;
 } md_migrate_diff;
@@ -47,11 +49,11 @@ typedef struct md_migrate_diff {
 typedef struct md_migrate_report {
     char from[512], to[512]; /* redacted URLs */
     uint64_t series, bars_total;        /* in the source */
-    uint64_t bars_copied, quotes_copied; /* by this run */
+    uint64_t bars_copied, quotes_copied, events_copied, live_copied; /* by this run */
     uint64_t series_resumed;            /* series that had a checkpoint */
     int complete;            /* every series copied to its end */
     int verified;            /* verification ran and found no difference */
-    uint64_t verified_bars, verified_quotes;
+    uint64_t verified_bars, verified_quotes, verified_events;
     md_migrate_diff *diffs;  /* heap (md_migrate_report_deinit) */
     size_t n_diffs;
     double seconds;

@@ -3,7 +3,7 @@
  * Files: store_pg.c (open/close, the connection pool, reconnects, reads), pg_schema.c
  * (versioned schema, TimescaleDB set-up, native partitions), pg_write.c (COPY-based bar
  * upserts, quotes, symbol ids, meta rows), pg_wire.c (binary parameters, results, COPY
- * rows). Nothing here leaves store/. */
+ * rows), pg_quality.c (quality findings, live marks). Nothing here leaves store/. */
 #ifndef MD_STORE_PG_INT_H
 #define MD_STORE_PG_INT_H
 
@@ -176,5 +176,22 @@ int md_pg__meta_set(md_store *base, const char *const *keys, const char *const *
                     md_error *err);
 /* Session set-up for writers: the temporary staging table (ON COMMIT DELETE ROWS). */
 int md_pg__setup_stage(md_pg_conn *c, md_error *err);
+
+/* -- pg_quality.c: quality findings and live marks (store.h) ------------------------------------ */
+
+int md_pg__put_quality_events(md_store *base, const char *symbol, md_interval iv,
+                              const md_qevent *ev, size_t n, const int64_t *clear_ts,
+                              size_t n_clear, md_error *err);
+int md_pg__get_quality_events(md_store *base, const char *symbol, md_interval iv, int64_t start,
+                              int64_t end, int rule, size_t limit, md_qevent_vec *out,
+                              md_error *err);
+int md_pg__count_quality_events(md_store *base, const char *symbol, md_interval iv, int64_t start,
+                                int64_t end, int64_t count[], double severity_sum[],
+                                md_error *err);
+int md_pg__list_quality_series(md_store *base, md_symbol_info **out, md_error *err);
+int md_pg__mark_live(md_store *base, const char *symbol, md_interval iv, int64_t bar_ts,
+                     md_error *err);
+int md_pg__get_live(md_store *base, const char *symbol, md_interval iv, int64_t *bar_ts,
+                    md_error *err);
 
 #endif

@@ -9,6 +9,8 @@
  *   series(symbol_id, iv, first_ts, last_ts, n)   kept by the write transactions (listing)
  *   quotes(symbol_id, ...)         the latest quote per symbol
  *   meta(key, value)               layout, migration checkpoints
+ *   quality_events(symbol_id, iv, ts, rule, ...)   quality findings (pg_quality.c)
+ *   quality_live(symbol_id, iv, bar_ts)            series that received current bars
  *   schema_version(version)        how many migrations have run
  *
  * Layout, chosen once when the schema is created and recorded in meta('layout'):
@@ -78,7 +80,7 @@ static int mig_1(md_pg_store *st, md_pg_conn *c, md_error *err)
     md_pg_params p = {0};
     md_pg__p_interval(&p, 0, st->opt.pg_chunk_days, 0);
     PGresult *r = NULL;
-    rc = md_pg__run_sql(c, "SELECT create_hypertable('bars', 'ts', chunk_time_interval => $1)",
+    rc = md_pg__run_sql(c, "SELECT create_hypertable('bars', 'ts', chunk_time_interval => $1::interval)",
                         &p, &r, "create hypertable", err);
     PQclear(r);
     if (rc) return rc;
@@ -101,8 +103,25 @@ static int mig_2(md_pg_store *st, md_pg_conn *c, md_error *err)
                    " updated_at timestamptz NOT NULL DEFAULT now())", err);
 }
 
+/* 3: quality findings (one per bar and rule, the rule by its code) and live marks */
+static int mig_3(md_pg_store *st, md_pg_conn *c, md_error *err)
+{
+    (void)st;
+    return exec(c,
+                "CREATE TABLE quality_events(symbol_id integer NOT NULL REFERENCES symbols(id),"
+                " iv smallint NOT NULL, ts timestamptz NOT NULL, rule text COLLATE \"C\" NOT NULL,"
+                " severity real NOT NULL, value float8, threshold float8, source smallint NOT NULL,"
+                " other_source smallint NOT NULL, detail text NOT NULL,"
+                " recorded_at timestamptz NOT NULL DEFAULT now(),"
+                " PRIMARY KEY(symbol_id, iv, ts, rule));"
+                "CREATE TABLE quality_live(symbol_id integer NOT NULL REFERENCES symbols(id),"
+                " iv smallint NOT NULL, bar_ts timestamptz NOT NULL,"
+                " marked_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY(symbol_id, iv));",
+                err);
+}
+
 typedef int (*migration_fn)(md_pg_store *st, md_pg_conn *c, md_error *err);
-static const migration_fn migrations[] = {mig_1, mig_2};
+static const migration_fn migrations[] = {mig_1, mig_2, mig_3};
 
 int md_pg_schema_version(void)
 {
@@ -214,6 +233,8 @@ int md_pg__schema(md_pg_store *st, md_pg_conn *c, md_error *err)
 
 /* -- TimescaleDB policies --------------------------------------------------------------------- */
 
+/* Runs a TimescaleDB function taking an interval of `days`. Their interval parameters are
+ * "any"/anyelement, so the SQL casts $1 (::interval) for the server to know its type. */
 static int run_interval(md_pg_conn *c, const char *sql, int days, md_error *err)
 {
     md_pg_params p = {0};
@@ -242,14 +263,14 @@ static const struct {
 static int apply_policies(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
     const md_store_options *o = &st->opt;
-    int rc = run_interval(c, "SELECT set_chunk_time_interval('bars', $1)", o->pg_chunk_days, err);
+    int rc = run_interval(c, "SELECT set_chunk_time_interval('bars', $1::interval)", o->pg_chunk_days, err);
     if (rc == 0) rc = exec(c, "SELECT remove_compression_policy('bars', if_exists => true)", err);
     if (rc == 0 && o->pg_compress_after_days > 0)
-        rc = run_interval(c, "SELECT add_compression_policy('bars', compress_after => $1)",
+        rc = run_interval(c, "SELECT add_compression_policy('bars', compress_after => $1::interval)",
                           o->pg_compress_after_days, err);
     if (rc == 0) rc = exec(c, "SELECT remove_retention_policy('bars', if_exists => true)", err);
     if (rc == 0 && o->pg_retention_days > 0)
-        rc = run_interval(c, "SELECT add_retention_policy('bars', drop_after => $1)",
+        rc = run_interval(c, "SELECT add_retention_policy('bars', drop_after => $1::interval)",
                           o->pg_retention_days, err);
     for (size_t i = 0; rc == 0 && o->pg_continuous_aggs && i < MD_ARRAY_LEN(caggs); i++) {
         md_pg_params p = {0};

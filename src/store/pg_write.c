@@ -9,11 +9,11 @@
  *      INSERT ... SELECT ... ON CONFLICT DO UPDATE into bars that also adds the newly
  *      inserted rows to the series counts; COMMIT.
  * Fast path (postgresql.direct_copy): when no series of the batch holds any row inside the
- * batch's time range - a first load, or appending after the last bar - the COPY goes
- * straight into bars and the series counts grow by the batch size; nothing can conflict, so
- * it is the same upsert at COPY speed. Should a concurrent writer insert into the range
- * between the check and the COPY, the primary key rejects the COPY (23505) and the batch
- * goes through the staging path instead. Duplicate keys inside one call are resolved before
+ * batch's time range (per the series table: a first load, or appending after the last bar)
+ * the COPY goes straight into bars and the series counts grow by the batch size; nothing
+ * can conflict, so it is the same upsert at COPY speed. Should a row be there anyway - a
+ * concurrent writer between the check and the COPY, or rows written behind mdagent's back -
+ * the primary key rejects the COPY (23505) and the batch goes through the staging path. Duplicate keys inside one call are resolved before
  * sending, the last one winning as in the sqlite backend. Bulk-load marks (store.h) given
  * with a batch are upserted before its COMMIT, so they hold exactly when its rows do. */
 #include "store/pg_int.h"

@@ -36,6 +36,13 @@ typedef struct md_sqlite_store {
     int64_t *sym_ids;
     size_t sym_n, sym_cap;
 
+    /* background WAL checkpoints (sqlite_ckpt.c) */
+    sqlite3 *ckdb;
+    pthread_t ck_thread;
+    pthread_mutex_t ck_lock;
+    pthread_cond_t ck_wake, ck_idle;
+    int ck_running, ck_pending, ck_busy, ck_stop;
+
     uint64_t write_gen; /* bumped on every committed write (atomic) */
     pthread_mutex_t list_lock;
     md_symbol_info *list_cache;
@@ -51,5 +58,10 @@ void md_sqlite__reader_put(md_sqlite_store *st, md_sqlite_reader *r);
 int64_t md_sqlite__symbol_id(md_sqlite_store *st, sqlite3 *db, const char *symbol);
 int64_t md_sqlite__symbol_id_create(md_sqlite_store *st, const char *symbol, md_error *err);
 int md_sqlite_schema_version(void);
+/* Moves WAL checkpoints of the writer connection to a thread with its own connection ckdb
+ * (owned from now on). -1 when the thread cannot start (SQLite's own checkpoints stay). */
+int md_sqlite__ckpt_start(md_sqlite_store *st, sqlite3 *ckdb);
+/* Stops that thread and closes its connection (no-op when not started). */
+void md_sqlite__ckpt_stop(md_sqlite_store *st);
 
 #endif

@@ -234,3 +234,56 @@ int md_store_get_load_mark(md_store *st, const char *path, md_load_mark *out, md
                             st->ops->kind);
     return st->ops->get_load_mark(st, path, out, err);
 }
+
+/* -- quality findings ------------------------------------------------------------------------ */
+
+static int unsupported(const md_store *st, md_error *err)
+{
+    return md_error_set(err, MD_ESTORE, "quality findings are not supported by the %s backend",
+                        st->ops->kind);
+}
+
+int md_store_put_quality_events(md_store *st, const char *symbol, md_interval iv,
+                                const md_qevent *ev, size_t n, const int64_t *clear_ts,
+                                size_t n_clear, md_error *err)
+{
+    if (!st->ops->put_quality_events) return unsupported(st, err);
+    if (n == 0 && n_clear == 0) return 0;
+    return st->ops->put_quality_events(st, symbol, iv, ev, n, clear_ts, n_clear, err);
+}
+
+int md_store_get_quality_events(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                                int64_t end, int rule, size_t limit, md_qevent_vec *out,
+                                md_error *err)
+{
+    if (!st->ops->get_quality_events) return unsupported(st, err);
+    return st->ops->get_quality_events(st, symbol, iv, start, end, rule, limit, out, err);
+}
+
+int md_store_count_quality_events(md_store *st, const char *symbol, md_interval iv,
+                                  int64_t start, int64_t end, int64_t count[],
+                                  double severity_sum[], md_error *err)
+{
+    if (!st->ops->count_quality_events) return unsupported(st, err);
+    return st->ops->count_quality_events(st, symbol, iv, start, end, count, severity_sum, err);
+}
+
+int md_store_list_quality_series(md_store *st, md_symbol_info **out, md_error *err)
+{
+    if (!st->ops->list_quality_series) return unsupported(st, err);
+    return st->ops->list_quality_series(st, out, err);
+}
+
+int md_store_mark_live(md_store *st, const char *symbol, md_interval iv, int64_t bar_ts,
+                       md_error *err)
+{
+    if (!st->ops->mark_live) return unsupported(st, err);
+    return st->ops->mark_live(st, symbol, iv, bar_ts, err);
+}
+
+int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
+                      md_error *err)
+{
+    if (!st->ops->get_live) return unsupported(st, err);
+    return st->ops->get_live(st, symbol, iv, bar_ts, err);
+}

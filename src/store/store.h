@@ -14,6 +14,7 @@
 #include "core/bar.h"
 #include "core/error.h"
 #include "core/interval.h"
+#include "quality/quality.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -147,5 +148,41 @@ int md_store_put_bars_marked(md_store *st, const md_series *series, size_t n_ser
 /* Reads the mark of path into *out (out->path = path). MD_ENODATA when there is none (or the
  * backend keeps no marks). */
 int md_store_get_load_mark(md_store *st, const char *path, md_load_mark *out, md_error *err);
+/* -- quality findings (quality/quality.h) --------------------------------------------------
+ * Findings are kept per (symbol, interval, ts, rule): a newer finding of the same rule on
+ * the same bar replaces the older one. Backends without these return MD_ESTORE saying so. */
+
+/* Records findings of one series in one transaction. First deletes every finding stored
+ * at the timestamps clear_ts[0..n_clear) (sorted ascending: bars that were just rewritten,
+ * whose old findings no longer hold), then upserts ev[0..n). Returns n. */
+int md_store_put_quality_events(md_store *st, const char *symbol, md_interval iv,
+                                const md_qevent *ev, size_t n, const int64_t *clear_ts,
+                                size_t n_clear, md_error *err);
+
+/* Findings of (symbol, iv) with start <= ts < end, oldest first; with a limit (0 = none)
+ * the newest `limit`. rule >= 0 keeps that rule only (-1: all). Appends to out; returns the
+ * count appended. */
+int md_store_get_quality_events(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                                int64_t end, int rule, size_t limit, md_qevent_vec *out,
+                                md_error *err);
+
+/* Per rule: how many findings (count[rule]) and the sum of their severities, for
+ * start <= ts < end. Both arrays have MD_QRULE_COUNT entries and are overwritten. */
+int md_store_count_quality_events(md_store *st, const char *symbol, md_interval iv,
+                                  int64_t start, int64_t end, int64_t count[],
+                                  double severity_sum[], md_error *err);
+
+/* Every (symbol, interval) with findings: symbol, iv, first/last finding ts, count. Same
+ * ownership as md_store_list_symbols. */
+int md_store_list_quality_series(md_store *st, md_symbol_info **out, md_error *err);
+
+/* Remembers that (symbol, iv) received bar_ts while it was current (a live series);
+ * keeps the newest such bar. */
+int md_store_mark_live(md_store *st, const char *symbol, md_interval iv, int64_t bar_ts,
+                       md_error *err);
+/* The newest bar that arrived while current, in *bar_ts; MD_ENODATA when the series was
+ * never live (loaded history only). */
+int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
+                      md_error *err);
 
 #endif

@@ -45,6 +45,21 @@ typedef struct md_store_ops {
     int (*put_bars_marked)(md_store *st, const md_series *s, size_t n, const md_load_mark *m,
                            size_t n_marks, md_error *err);
     int (*get_load_mark)(md_store *st, const char *path, md_load_mark *out, md_error *err);
+    /* Quality findings and live marks (store.h); NULL: not supported by the backend. */
+    int (*put_quality_events)(md_store *st, const char *symbol, md_interval iv,
+                              const md_qevent *ev, size_t n, const int64_t *clear_ts,
+                              size_t n_clear, md_error *err);
+    int (*get_quality_events)(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                              int64_t end, int rule, size_t limit, md_qevent_vec *out,
+                              md_error *err);
+    int (*count_quality_events)(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                                int64_t end, int64_t count[], double severity_sum[],
+                                md_error *err);
+    int (*list_quality_series)(md_store *st, md_symbol_info **out, md_error *err);
+    int (*mark_live)(md_store *st, const char *symbol, md_interval iv, int64_t bar_ts,
+                     md_error *err);
+    int (*get_live)(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
+                    md_error *err);
 } md_store_ops;
 
 /* Every backend's store struct begins with this header. */
@@ -55,5 +70,21 @@ struct md_store {
 
 extern const md_store_ops md_store_sqlite_ops;
 extern const md_store_ops md_store_pg_ops;
+
+/* The SQLite backend's quality functions (store_sqlite_quality.c). */
+int md_sqlite_put_quality_events(md_store *st, const char *symbol, md_interval iv,
+                                 const md_qevent *ev, size_t n, const int64_t *clear_ts,
+                                 size_t n_clear, md_error *err);
+int md_sqlite_get_quality_events(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                                 int64_t end, int rule, size_t limit, md_qevent_vec *out,
+                                 md_error *err);
+int md_sqlite_count_quality_events(md_store *st, const char *symbol, md_interval iv,
+                                   int64_t start, int64_t end, int64_t count[],
+                                   double severity_sum[], md_error *err);
+int md_sqlite_list_quality_series(md_store *st, md_symbol_info **out, md_error *err);
+int md_sqlite_mark_live(md_store *st, const char *symbol, md_interval iv, int64_t bar_ts,
+                        md_error *err);
+int md_sqlite_get_live(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
+                       md_error *err);
 
 #endif

@@ -224,11 +224,14 @@ static const stmt_def write_stmts[] = {
                   " quality = EXCLUDED.quality, updated_at = now() WHERE EXCLUDED.ts >= q.ts",
      8, {MD_PG_INT4OID, MD_PG_TSTZOID, MD_PG_FLOAT8OID, MD_PG_FLOAT8OID, MD_PG_FLOAT8OID,
          MD_PG_FLOAT8OID, MD_PG_INT2OID, MD_PG_FLOAT4OID}},
-    /* does any series of the batch already hold a row inside the batch's time range? */
+    /* may any series of the batch already hold a row inside the batch's time range? The
+     * series rows bound what mdagent stored (a primary-key lookup each; probing bars would
+     * plan over every partition); rows written behind mdagent's back are caught by the
+     * primary key instead (the COPY fails with 23505 and the batch is upserted) */
     {"ranges_exist", "SELECT EXISTS (SELECT 1 FROM unnest($1::int4[], $2::int2[],"
-                     " $3::timestamptz[], $4::timestamptz[]) AS u(sid, iv, lo, hi) WHERE EXISTS"
-                     " (SELECT 1 FROM bars b WHERE b.symbol_id = u.sid AND b.iv = u.iv"
-                     " AND b.ts >= u.lo AND b.ts <= u.hi))",
+                     " $3::timestamptz[], $4::timestamptz[]) AS u(sid, iv, lo, hi)"
+                     " JOIN series r ON r.symbol_id = u.sid AND r.iv = u.iv"
+                     " WHERE u.lo <= r.last_ts AND u.hi >= r.first_ts)",
      4, {MD_PG_INT4ARRAYOID, MD_PG_INT2ARRAYOID, MD_PG_TSTZARRAYOID, MD_PG_TSTZARRAYOID}},
     {"series_add", "INSERT INTO series AS r (symbol_id, iv, first_ts, last_ts, n)"
                    " SELECT * FROM unnest($1::int4[], $2::int2[], $3::timestamptz[],"
@@ -871,4 +874,10 @@ const md_store_ops md_store_pg_ops = {
     .meta_set = md_pg__meta_set,
     .put_bars_marked = md_pg__put_bars_marked,
     .get_load_mark = pg_get_load_mark,
+    .put_quality_events = md_pg__put_quality_events,
+    .get_quality_events = md_pg__get_quality_events,
+    .count_quality_events = md_pg__count_quality_events,
+    .list_quality_series = md_pg__list_quality_series,
+    .mark_live = md_pg__mark_live,
+    .get_live = md_pg__get_live,
 };

@@ -52,6 +52,14 @@ static const char *migrations[] = {
     " mtime_ns INTEGER NOT NULL, offset INTEGER NOT NULL, lines INTEGER NOT NULL,"
     " rows INTEGER NOT NULL, rejected INTEGER NOT NULL, interval INTEGER NOT NULL,"
     " done INTEGER NOT NULL, updated_at INTEGER NOT NULL);",
+    /* 4: quality findings (one per bar and rule) and live marks */
+    "CREATE TABLE quality_events(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, rule TEXT NOT NULL, severity REAL NOT NULL, value REAL, threshold REAL,"
+    " source INTEGER NOT NULL, other_source INTEGER NOT NULL, detail TEXT NOT NULL,"
+    " recorded_at INTEGER NOT NULL, PRIMARY KEY(symbol_id, interval, ts, rule)) WITHOUT ROWID;"
+    "CREATE TABLE quality_live(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL,"
+    " bar_ts INTEGER NOT NULL, marked_at INTEGER NOT NULL, PRIMARY KEY(symbol_id, interval))"
+    " WITHOUT ROWID;",
 };
 
 int md_sqlite_schema_version(void)
@@ -356,9 +364,18 @@ static sqlite3_stmt *prep_multi(sqlite3 *db, int lean)
 
 static void sqlite_close(md_store *base);
 
+/* Process-wide SQLite settings, before its first use: no memory statistics (they take a
+ * global mutex on every allocation; nothing here reads them). */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sqlite_open(const char *url, const md_store_options *opt, md_store **out,
                        md_error *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
     const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
     if (strncmp(path, "//", 2) == 0) path += 2; /* sqlite://path */
     if (!*path) return md_error_set(err, MD_ECONFIG, "sqlite URL has no path");
@@ -399,6 +416,15 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
         sqlite_close(&st->base);
         return md_error_set(err, MD_ESTORE, "cannot prepare write statements");
     }
+    if (!opt->read_only) {
+        sqlite3 *ckdb = NULL;
+        md_error ce;
+        if (open_conn(path, opt->busy_timeout_ms, 0, &ckdb, &ce) != 0 ||
+            md_sqlite__ckpt_start(st, ckdb) != 0) {
+            sqlite3_close(ckdb);
+            MD_DEBUG("store", "checkpoints stay in the committing thread path=%s", path);
+        }
+    }
     int n = opt->pool_size > 0 ? opt->pool_size : 1;
     st->readers = md_calloc((size_t)n, sizeof *st->readers);
     st->free_readers = md_calloc((size_t)n, sizeof *st->free_readers);
@@ -428,6 +454,7 @@ static void sqlite_close(md_store *base)
     sqlite3_finalize(st->w_multi_lean);
     sqlite3_finalize(st->w_multi_full);
     sqlite3_finalize(st->w_put_mark);
+    md_sqlite__ckpt_stop(st);
     if (st->wdb) {
         /* fold the WAL back into the database file on a clean close */
         sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -1023,4 +1050,10 @@ const md_store_ops md_store_sqlite_ops = {
     .meta_set = sqlite_meta_set,
     .put_bars_marked = sqlite_put_bars_marked,
     .get_load_mark = sqlite_get_load_mark,
+    .put_quality_events = md_sqlite_put_quality_events,
+    .get_quality_events = md_sqlite_get_quality_events,
+    .count_quality_events = md_sqlite_count_quality_events,
+    .list_quality_series = md_sqlite_list_quality_series,
+    .mark_live = md_sqlite_mark_live,
+    .get_live = md_sqlite_get_live,
 };

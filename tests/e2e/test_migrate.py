@@ -27,8 +27,11 @@ def dump_sqlite(path):
                       " ON s.id = b.symbol_id ORDER BY 1, 2, 3").fetchall()
     quotes = db.execute("SELECT s.symbol, q.ts, q.price, q.volume, q.bid, q.ask, q.source, q.quality"
                         " FROM quotes q JOIN symbols s ON s.id = q.symbol_id ORDER BY 1").fetchall()
+    findings = db.execute("SELECT s.symbol, e.interval, e.ts, e.rule, e.severity, e.value, e.threshold,"
+                          " e.source, e.other_source, e.detail FROM quality_events e JOIN symbols s"
+                          " ON s.id = e.symbol_id ORDER BY 1, 2, 3, 4").fetchall()
     db.close()
-    return bars, quotes
+    return bars, quotes, findings
 
 
 class Migrate(unittest.TestCase):
@@ -74,11 +77,14 @@ class Migrate(unittest.TestCase):
         back = os.path.join(self.agent.dir, "back.db")
         p = self.migrate(self.pg, f"sqlite:{back}")
         self.assertIn("OK", p.stdout)
-        want_bars, want_quotes = dump_sqlite(self.src[len("sqlite:"):])
-        got_bars, got_quotes = dump_sqlite(back)
+        want_bars, want_quotes, want_findings = dump_sqlite(self.src[len("sqlite:"):])
+        got_bars, got_quotes, got_findings = dump_sqlite(back)
         self.assertEqual(len(got_bars), 7919)
         self.assertEqual(got_bars, want_bars)  # every value, bit for bit (floats compare exactly)
         self.assertEqual(got_quotes, want_quotes)
+        self.assertGreater(len(want_findings), 0, "the sample data has quality findings")
+        self.assertEqual(got_findings, want_findings)
+        self.assertIn(f"{len(want_findings)} quality findings: row counts and checksums equal", p.stdout)
         # the agent serves the migrated store the same way
         a = Agent(db=self.pg, name="migrate-pg").start()
         try:
@@ -148,9 +154,14 @@ class Migrate(unittest.TestCase):
         psql("DELETE FROM bars WHERE ts = '1995-03-01' AND symbol_id = (SELECT id FROM symbols WHERE symbol = 'DAX')", url=self.pg)
         run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--symbol", "EXTRA", "--db", self.pg, "--quiet")
         psql("UPDATE quotes SET price = 1 WHERE symbol_id = (SELECT id FROM symbols WHERE symbol = 'QONLY')", url=self.pg)
+        psql("UPDATE quality_events SET severity = severity + 1 WHERE symbol_id ="
+             " (SELECT id FROM symbols WHERE symbol = 'CAC')", url=self.pg)
         p = self.migrate(self.src, self.pg, "--verify-only", check=False)
         self.assertEqual(p.returncode, 1)
-        self.assertIn("4 differences", p.stdout)
+        # DAX and MSFT bars, EXTRA bars and its findings, the QONLY quote, the CAC findings
+        self.assertIn("6 differences", p.stdout)
+        self.assertRegex(p.stdout, r"CAC\s+1d\s+quality findings: source 1 checksum \w+, target 1 checksum \w+")
+        self.assertRegex(p.stdout, r"EXTRA\s+1d\s+quality findings only in the target")
         self.assertRegex(p.stdout, r"DAX\s+1d\s+source 1860 bars checksum \w+, target 1859 bars")
         self.assertRegex(p.stdout, r"EXTRA\s+1d\s+only in the target \(249 bars\)")
         self.assertRegex(p.stdout, r"QONLY\s+quote: values differ")

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 import urllib.request
 
-from mdtest import SRC, AgentTest, curl
+from mdtest import SRC, Agent, AgentTest, curl, run_cli
 
 FINNHUB_KEY = "fh-secret-key-4242"
 POLYGON_KEY = "pg-secret-key-5151"
@@ -151,6 +151,18 @@ class FailoverOn500(ProviderTest):
         self.assert_no_secrets(self.get("/metrics").body, "/metrics")
         self.assert_no_secrets(self.agent.logs(), "the log")
 
+    def test_historical_from_one_named_source_stores_what_it_returns(self):
+        n0 = len(self.fake.requests("/finnhub/stock/candle"))
+        h = self.get_json("/historical/AAPL?interval=1w&start=2024-02-19&end=2024-03-11&source=finnhub")
+        self.assertEqual(h["from"], "sources")
+        self.assertEqual([b["timestamp"][:10] for b in h["bars"]], ["2024-02-19", "2024-02-26", "2024-03-04"])
+        self.assertEqual([b["close"] for b in h["bars"]], [182.52, 179.66, 170.73])
+        self.assertEqual(len(self.fake.requests("/finnhub/stock/candle")), n0 + 1)
+        stored = self.get_json("/historical/AAPL?interval=1w&start=2024-02-19&end=2024-03-11&cached_only=true")
+        self.assertEqual(stored["bars"], h["bars"])
+        self.assert_error("/historical/AAPL?interval=1w&start=2024-02-19&end=2024-03-11&source=yahoo",
+                          503, "source_unavailable")
+
     def test_explicit_source_returns_its_own_error(self):
         body = self.assert_error("/price/AAPL?source=yahoo", 503, "source_unavailable")
         self.assertIn("yahoo", body["error"]["message"])
@@ -242,6 +254,32 @@ class RateLimitRefuses(ProviderTest):
         self.assertEqual(f["rate_limit"]["per_minute"], 2)
         # the stored quote is still served when no fresh one may be asked for
         self.assertEqual(self.get_json("/price/AAPL?max_age=0")["price"], 170.73)
+
+
+class FetchCli(unittest.TestCase):
+    def test_fetch_fails_over_and_stores_the_bars(self):
+        fake = FakeProvider()
+        a = Agent(name="fetchfake")  # for its store path; never started
+        try:
+            env = {"MDAGENT_SOURCES_PRIORITY": "yahoo,finnhub,polygon", "FINNHUB_API_KEY": FINNHUB_KEY,
+                   "MDAGENT_YAHOO_URL": fake.url("yahoo", "E503"),
+                   "MDAGENT_FINNHUB_URL": fake.url("finnhub"), "MDAGENT_LOG_LEVEL": "debug"}
+            p = run_cli("fetch", "AAPL", "--interval", "1d", "--start", "2024-03-04", "--end", "2024-03-09",
+                        "--set", "sources.max_retries=0", "--db", a.db, env=env)
+            self.assertIn("AAPL 1d 2024-03-04T00:00:00Z..2024-03-09T00:00:00Z: 5 bars from finnhub, 5 stored",
+                          p.stdout)
+            self.assertNotIn(FINNHUB_KEY, p.stdout + p.stderr)
+            q = run_cli("query", "AAPL", "--db", a.db, env=env)
+            self.assertEqual(len(q.stdout.strip().splitlines()), 6)  # header + 5 bars
+            p = run_cli("fetch", "AAPL", "--source", "yahoo", "--db", a.db, env=env, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("yahoo", p.stderr)
+            p = run_cli("fetch", "AAPL", "--source", "polygon", "--db", a.db, env=env, check=False)
+            self.assertEqual(p.returncode, 1, "polygon has no key here: disabled")
+            self.assertIn("POLYGON_API_KEY", p.stderr)
+        finally:
+            fake.stop()
+            a.cleanup()
 
 
 if __name__ == "__main__":

@@ -3,12 +3,15 @@ the replay source push live ticks through the writer; /price fetches through the
 when the stored quote is stale and stores what it gets; /historical backfills missing
 ranges (from = sources / mixed / store); /sources and the metrics show every source;
 `mdagent fetch` takes the same path from the command line."""
+import asyncio
 import csv
 import datetime
+import json
 import os
-import re
 import time
 import unittest
+
+import websockets
 
 from mdtest import SAMPLE, Agent, AgentTest, curl, run_cli
 
@@ -119,6 +122,24 @@ class Simulator(AgentTest):
         self.assertIn('mdagent_source_circuit_state{source="simulator"} 0', m)
         self.assertRegex(m, r'mdagent_source_health_score\{source="simulator"\} [01]')
 
+    def test_simulated_ticks_reach_websocket_subscribers(self):
+        async def run():
+            async with websockets.connect(f"ws://127.0.0.1:{self.agent.port}/stream") as ws:
+                welcome = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                self.assertEqual(welcome["type"], "welcome")
+                await ws.send(json.dumps({"op": "subscribe", "symbols": ["SIMA"], "channels": ["quote"]}))
+                got = []
+                while len(got) < 2:
+                    m = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                    if m["type"] == "quote":
+                        got.append(m)
+                return got
+        got = asyncio.run(run())
+        self.assertEqual({m["symbol"] for m in got}, {"SIMA"})
+        self.assertEqual({m["source"] for m in got}, {"simulator"})
+        self.assertLess(got[0]["seq"], got[1]["seq"])
+        self.assertLess(got[0]["timestamp"], got[1]["timestamp"])
+
     def test_health_counts_enabled_sources(self):
         h = self.get_json("/health")
         self.assertEqual(h["components"]["sources"]["status"], "ok")
@@ -185,11 +206,29 @@ class ReplayFile(unittest.TestCase):
         self.assertNotIn("ERROR: AddressSanitizer", logs)
 
     def test_bad_source_configuration_stops_serve(self):
-        a = Agent(name="badsrc", env={"MDAGENT_SOURCES_PRIORITY": "simulator,nosuch"})
-        p = run_cli("serve", "--db", a.db, "--listen", "127.0.0.1:1", env=a.env, check=False)
-        self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("nosuch", p.stderr)
-        a.cleanup()
+        a = Agent(name="badsrc")
+        bad_header = os.path.join(a.dir, "bad.csv")
+        with open(bad_header, "w") as f:
+            f.write("when,price\n2024-01-01,3\n")
+        cases = [
+            ({"MDAGENT_SOURCES_PRIORITY": "simulator,nosuch", "MDAGENT_SIMULATOR_SYMBOLS": "A"}, (), 2, "nosuch"),
+            ({"MDAGENT_SOURCES_PRIORITY": "simulator,simulator", "MDAGENT_SIMULATOR_SYMBOLS": "A"}, (), 2, "twice"),
+            ({"MDAGENT_SOURCES_PRIORITY": "simulator"}, (), 2, "simulator.symbols"),
+            ({"MDAGENT_SOURCES_PRIORITY": "simulator", "MDAGENT_SIMULATOR_SYMBOLS": "A:zero"}, (), 2,
+             "simulator.symbols"),
+            ({"MDAGENT_SOURCES_PRIORITY": "replay", "MDAGENT_REPLAY_FILE": "/nonexistent/x.csv"}, (), 1,
+             "replay.file"),
+            ({"MDAGENT_SOURCES_PRIORITY": "replay", "MDAGENT_REPLAY_FILE": bad_header}, (), 1, "bad.csv"),
+            ({"MDAGENT_SOURCES_PRIORITY": "replay"}, ("--set", "replay.interval=7x"), 2, "replay.interval"),
+            ({"MDAGENT_WATCHLIST": "AAPL,not valid"}, (), 2, "sources.watchlist"),
+        ]
+        try:
+            for env, args, code, text in cases:
+                p = run_cli("serve", "--db", a.db, "--listen", "127.0.0.1:1", *args, env=env, check=False)
+                self.assertEqual(p.returncode, code, (env, p.stderr))
+                self.assertIn(text, p.stderr, env)
+        finally:
+            a.cleanup()
 
 
 class FetchCli(unittest.TestCase):

@@ -6,6 +6,7 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,7 +14,7 @@
 static const md_assets_alias aliases[] = {{"lib/pkg/", "node_modules/pkg/dist"}};
 static const char *const hidden[] = {"node_modules", "package.json", NULL};
 
-static char root[512];
+static char root[600];
 
 /* Sleeps past the cache's recheck period (the tests then check contents, not time). */
 static void past_recheck(void)
@@ -38,10 +39,23 @@ static void mkd(const char *rel)
     cr_assert_eq(mkdir(p, 0755), 0, "mkdir %s", p);
 }
 
+static char base[400];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* A fresh directory per test (mkdtemp: PIDs are reused across runs, paths must not be). */
 static void setup(void)
 {
-    snprintf(root, sizeof root, "%s", md_test_path("web"));
-    mkdir(root, 0755);
+    const char *tmp = getenv("MDTEST_TMP");
+    if (!tmp) tmp = "/tmp";
+    mkdir(tmp, 0755);
+    snprintf(base, sizeof base, "%s/assets-XXXXXX", tmp);
+    cr_assert_not_null(mkdtemp(base));
+    snprintf(root, sizeof root, "%s/web", base);
+    cr_assert_eq(mkdir(root, 0755), 0);
     mk("index.html", "<!doctype html><p>hi</p>");
     mkd("js");
     mk("js/app.js", "export const x = 1;\n");
@@ -54,7 +68,12 @@ static void setup(void)
     mk(".secret", "no");
 }
 
-TestSuite(assets, .init = setup);
+static void teardown(void)
+{
+    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(assets, .init = setup, .fini = teardown);
 
 static md_assets *open_set(void)
 {
@@ -173,8 +192,8 @@ Test(assets, hidden_and_dot_files_are_not_served)
 Test(assets, symlinks_out_of_the_directory_are_refused)
 {
     char p[1024];
-    char outside[512];
-    snprintf(outside, sizeof outside, "%s", md_test_path("outside.txt"));
+    char outside[600];
+    snprintf(outside, sizeof outside, "%s/outside.txt", base);
     md_test_write(outside, "secret");
     snprintf(p, sizeof p, "%s/escape.txt", root);
     cr_assert_eq(symlink(outside, p), 0);

@@ -297,6 +297,28 @@ Test(store_pg_only, upsert_goes_through_the_copy_staging_table)
     md_store_close(s);
 }
 
+Test(store_pg_only, a_direct_copy_meeting_unknown_rows_falls_back_to_the_upsert)
+{
+    md_store *s = pg_open_opts(purl, NULL);
+    md_bar a[3];
+    for (int i = 0; i < 3; i++) {
+        md_bar_init(&a[i]);
+        a[i].ts = 1709251200 + i * 86400;
+        a[i].open = a[i].high = a[i].low = a[i].close = 10 + i;
+    }
+    put1(s, "GHOST", MD_IV_1D, a, 1); /* the symbol and its series row exist, for one day */
+    /* a row written behind mdagent's back, after the series' last bar: the series table
+     * does not know it, so the batch looks appendable and is COPYed straight into bars */
+    admin(pdb, "INSERT INTO bars(symbol_id, iv, ts, open, high, low, close, volume, source)"
+               " SELECT id, 6, '2024-03-02', 1, 1, 1, 1, 1, 0 FROM symbols WHERE symbol = 'GHOST'");
+    put1(s, "GHOST", MD_IV_1D, a + 1, 2);
+    cr_assert_str_eq(admin(pdb, "SELECT count(*) FROM bars"), "3");
+    cr_assert_str_eq(admin(pdb, "SELECT string_agg(rev || ':' || close, ',' ORDER BY ts) FROM bars"),
+                     "0:10,1:11,0:12", "the unknown row was upserted, the others inserted");
+    cr_assert_str_eq(admin(pdb, "SELECT n FROM series"), "2", "the unknown row was not mdagent's");
+    md_store_close(s);
+}
+
 typedef struct pool_arg {
     md_store *s;
     int k;

@@ -38,16 +38,21 @@ export function bucketStart(ts, iv) {
   return Math.floor(ts / s) * s;
 }
 
+/* Decimals to show: what the prices carry, at least 2, and no more than about five
+ * significant digits' worth (50.0625 -> 4, 1.08345 -> 5, 5473.72 -> 2, 0.00123 -> 8). */
 function decimals(bars) {
   let d = 2;
+  let maxAbs = 0;
   for (const b of bars.slice(-200)) {
     for (const v of [b.open, b.close]) {
+      maxAbs = Math.max(maxAbs, Math.abs(v));
       const s = String(v);
       const i = s.indexOf('.');
-      if (i >= 0 && !s.includes('e')) d = Math.max(d, Math.min(6, s.length - i - 1));
+      if (i >= 0 && !s.includes('e')) d = Math.max(d, s.length - i - 1);
     }
   }
-  return d;
+  const cap = maxAbs > 0 ? Math.max(2, 5 - Math.floor(Math.log10(maxAbs))) : 2;
+  return Math.min(d, cap, 10);
 }
 
 export class PriceChart {
@@ -105,12 +110,20 @@ export class PriceChart {
     this.candles.applyOptions({ priceFormat: { type: 'price', precision: prec, minMove: 10 ** -prec } });
     this.chart.applyOptions({ timeScale: { timeVisible: SECONDS[interval] < 86400, secondsVisible: false } });
     this.candles.setData(this.bars.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
-    this.volume.setData(this.bars.map((b) => this.volBar(b)));
+    this.showVolume(this.bars.some((b) => b.volume > 0));
     this.setIndicators(ind, enabled);
     this.chart.timeScale().fitContent();
     const n = this.bars.length;
     if (n > 160) this.chart.timeScale().setVisibleLogicalRange({ from: n - 160, to: n + 3 });
     this.showLegend(null);
+  }
+
+  /* Index data has no volume: then the price takes the whole pane (zero-height volume bars
+   * would draw a dotted line along the bottom). */
+  showVolume(on) {
+    this.hasVolume = on;
+    this.volume.setData(on ? this.bars.map((b) => this.volBar(b)) : []);
+    this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.06, bottom: on ? 0.24 : 0.06 } });
   }
 
   volBar(b) {
@@ -218,7 +231,8 @@ export class PriceChart {
     else this.bars.push(b);
     this.byTime.set(b.time, b);
     this.candles.update({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close });
-    this.volume.update(this.volBar(b));
+    if (this.hasVolume) this.volume.update(this.volBar(b));
+    else if (b.volume > 0) this.showVolume(true);
     this.showLegend(null);
   }
 

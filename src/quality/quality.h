@@ -1,0 +1,177 @@
+/* quality.h - soft rules, findings and A-F scoring of bar series (no I/O).
+ *
+ * The hard rules (validate.h) decide whether a bar may be stored at all. Everything here
+ * judges bars that were stored:
+ *
+ *   md_quality_scan()     soft rules over one series, oldest first: price jumps, volume
+ *                         outliers, stale prices, gaps (checks.def) -> findings (md_qevent)
+ *   md_quality_compare()  two versions of one bar (another source, the same batch)
+ *                         -> duplicate_conflict or source_disagreement
+ *   md_quality_bar_score()  one bar's 0-100 score from its own findings
+ *   md_quality_tally / md_quality_score_tally()  a range's score from the counts of bars,
+ *                         rejected bars, missing bars and findings
+ *
+ * Six dimensions, each 0-100, weighted into the score (weights and grade thresholds come
+ * from the "quality" section of the configuration; README "Data quality" has the rules and
+ * formulas). Findings name their rule, the bar, the measured value and the limit it broke,
+ * so a user can see why a grade is what it is. Everything here works on plain arrays. */
+#ifndef MD_QUALITY_QUALITY_H
+#define MD_QUALITY_QUALITY_H
+
+#include "core/bar.h"
+#include "core/config.h"
+#include "quality/calendar.h"
+#include "quality/validate.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* -- dimensions and rules --------------------------------------------------------------- */
+
+typedef enum md_qdim {
+    MD_QDIM_COMPLETENESS,
+    MD_QDIM_ACCURACY,
+    MD_QDIM_TIMELINESS,
+    MD_QDIM_CONSISTENCY,
+    MD_QDIM_VALIDITY,
+    MD_QDIM_UNIQUENESS,
+    MD_QDIM_COUNT
+} md_qdim;
+
+const char *md_qdim_name(md_qdim d); /* "completeness" */
+
+typedef enum md_check {
+#define MD_CHECK(id, code, dim) MD_CHECK_##id,
+#include "quality/checks.def"
+#undef MD_CHECK
+    MD_CHECK_COUNT
+} md_check;
+
+/* One id space for every rule: the hard rules (md_rule, 0..MD_RULE_COUNT-1) then the soft
+ * checks. Codes are what is stored and shown ("high_below_low", "price_jump"). */
+#define MD_QRULE_SOFT(check) ((int)MD_RULE_COUNT + (int)(check))
+#define MD_QRULE_COUNT ((int)MD_RULE_COUNT + (int)MD_CHECK_COUNT)
+const char *md_qrule_code(int rule);
+/* The rule id for a code, or -1. */
+int md_qrule_parse(const char *code);
+md_qdim md_qrule_dim(int rule);
+int md_qrule_is_hard(int rule);
+
+/* -- findings ----------------------------------------------------------------------------- */
+
+/* One finding on one bar of a series (the series' symbol and interval are known to the
+ * holder). value is what was measured, limit the threshold it broke (see checks.def and
+ * README for each rule's units). severity 0..1 says how far past the limit it is. */
+typedef struct md_qevent {
+    int64_t ts;           /* the bar's timestamp */
+    int16_t rule;         /* md_qrule id */
+    uint8_t source;       /* source of the bar judged */
+    uint8_t other_source; /* the other version's source (duplicate, disagreement), else 0 */
+    float severity;
+    double value, limit;
+    char detail[160];     /* human reason: "close 91.5 moved +40.2% from 65.2 (13.4 sigma...)" */
+} md_qevent;
+
+typedef struct md_qevent_vec {
+    md_qevent *v;
+    size_t n, cap;
+} md_qevent_vec;
+
+void md_qevent_vec_init(md_qevent_vec *ev);
+void md_qevent_vec_deinit(md_qevent_vec *ev);
+/* Appends a copy and returns it. */
+md_qevent *md_qevent_vec_push(md_qevent_vec *ev, const md_qevent *e);
+/* Stable sort by timestamp. */
+void md_qevent_sort_by_ts(md_qevent *ev, size_t n);
+/* Sort: most severe first, then oldest first. */
+void md_qevent_sort_by_severity(md_qevent *ev, size_t n);
+
+/* -- parameters --------------------------------------------------------------------------- */
+
+typedef struct md_quality_params {
+    double weight[MD_QDIM_COUNT];
+    double defect_tolerance;   /* defect share at which a dimension reaches 0 */
+    double gap_tolerance;      /* missing share at which completeness reaches 0 */
+    double jump_sigma;         /* price_jump k */
+    int jump_window;           /* returns in the rolling window */
+    int stale_bars;            /* stale_price N */
+    double volume_ratio;       /* volume_outlier multiple of the rolling median */
+    int volume_window;         /* volumes in the rolling median */
+    int gap_min_bars;          /* missing bars in a row that make a gap */
+    double disagreement_pct;   /* source_disagreement threshold, percent */
+    int64_t future_tolerance_s;
+    int live_window_bars;      /* a bar this recent makes its series live */
+    int timeliness_grace_bars; /* lag a live series may have for free */
+    int timeliness_zero_bars;  /* lag past the grace at which timeliness is 0 */
+    size_t max_bars;           /* newest bars of a range that /quality looks at */
+} md_quality_params;
+
+/* The documented defaults (the same as config.def). */
+void md_quality_params_default(md_quality_params *p);
+/* From the "quality" section of a loaded configuration. */
+void md_quality_params_from_config(md_quality_params *p, const md_config *cfg);
+
+/* -- rules ---------------------------------------------------------------------------------- */
+
+/* Runs the soft rules over one series of interval iv: bars sorted by ts, unique. Bars with
+ * emit[i] == 0 are context only (they feed the rolling windows and the calendar but get no
+ * findings); emit may be NULL (every bar). Findings are appended to out in bar order. */
+void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *bars, size_t n,
+                     const uint8_t *emit, md_qevent_vec *out);
+
+/* Compares a bar already held (stored, or earlier in the same batch) with a new version
+ * of the same (symbol, interval, ts). Returns 1 and fills *out when they conflict:
+ * source_disagreement when a price differs by more than disagreement_pct, otherwise
+ * duplicate_conflict when any value differs. Versions from the same source are revisions
+ * and never conflict unless same_batch is set (one delivery holding one bar twice). */
+int md_quality_compare(const md_quality_params *p, const md_bar *held, const md_bar *incoming,
+                       int same_batch, md_qevent *out);
+
+/* A finding for a bar that failed hard rule `rule` with message msg. */
+void md_qevent_reject(md_qevent *out, const md_bar *bar, md_rule rule, const char *msg);
+
+/* -- scores ----------------------------------------------------------------------------------- */
+
+/* The counts a range's score is made of. */
+typedef struct md_quality_tally {
+    int64_t bars;                  /* bars present (stored, or accepted) */
+    int64_t rejected;              /* bars rejected by a hard rule */
+    int64_t missing;               /* expected bars missing inside gaps */
+    double defects[MD_QDIM_COUNT]; /* severity sums of the findings of each dimension */
+    int64_t count[MD_QRULE_COUNT]; /* findings per rule */
+} md_quality_tally;
+
+void md_quality_tally_init(md_quality_tally *t);
+/* Counts one finding (a hard-rule finding counts as one rejected bar). */
+void md_quality_tally_add(md_quality_tally *t, const md_qevent *e);
+
+typedef struct md_quality_score {
+    double score;                  /* 0..100, -1 when there is nothing to grade */
+    double dim[MD_QDIM_COUNT];     /* 0..100 each */
+    const char *grade;             /* "A+" .. "F", "N/A" */
+} md_quality_score;
+
+/* The score of a range: each dimension from the tally (timeliness is given, see
+ * md_quality_timeliness), weighted. A range with no bar present scores 0 (F) when bars
+ * were rejected, and -1 ("N/A") when there is nothing at all. */
+void md_quality_score_tally(const md_quality_params *p, const md_quality_tally *t,
+                            double timeliness, md_quality_score *out);
+
+/* One bar's score from its findings ev[0..n) (all of the same bar): each dimension is
+ * 100 * (1 - worst severity among its findings), weighted. 100 for a clean bar. */
+float md_quality_bar_score(const md_quality_params *p, const md_qevent *ev, size_t n);
+
+/* Timeliness of a series whose newest bar starts at newest_ts, judged at ref (now, or the
+ * end of a historical range): 100 when the series is not live (historical data is not
+ * judged by age) or when it lags by no more than timeliness_grace_bars expected bars
+ * (the series' own calendar: weekends of a weekday series, nights outside its session do
+ * not count); then falling linearly to 0 at grace + timeliness_zero_bars. *lag_bars (may
+ * be NULL) receives the lag. */
+double md_quality_timeliness(const md_quality_params *p, const md_calendar *cal, int live,
+                             int64_t newest_ts, int64_t ref, int64_t *lag_bars);
+
+/* 1 when a bar starting at ts, received at now, makes its series live (it ends less than
+ * live_window_bars intervals before now). */
+int md_quality_is_live_bar(const md_quality_params *p, md_interval iv, int64_t ts, int64_t now);
+
+#endif

@@ -1,0 +1,211 @@
+/* quality_gauge.c - keeps mdagent_quality_score{symbol} current.
+ *
+ *   writer commit --touch(symbol)--> dirty set --(one job at a time)--> worker: grade
+ *   GET /metrics  --poke----------------------^                        each dirty symbol
+ *
+ * A symbol graded less than REFRESH_MS ago is deferred: it stays dirty, and further writes to
+ * it schedule nothing; the next scrape of /metrics (the only place the gauge is seen) picks
+ * it up. A busy live feed thus costs at most one grading per symbol per REFRESH_MS. Grading reads the symbol's stored bars: it runs on the worker pool,
+ * never on the writer's or an event loop's thread. */
+#include "query/quality.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define REFRESH_MS 5000
+#define MAX_DIRTY 1024 /* more than this at once: grade everything in one report */
+
+typedef struct {
+    char *symbol;
+    int64_t graded_ms;
+} seen_entry;
+
+struct md_quality_gauge {
+    md_services *svc;
+    pthread_mutex_t lock;
+    char **dirty;
+    size_t n_dirty, cap_dirty;
+    int all;     /* grade every stored symbol */
+    int pending; /* a job is queued or running */
+    int fresh;   /* something was touched since the running job took its list */
+    int stopped; /* shutting down: schedule nothing */
+    seen_entry *seen; /* open addressing: when each symbol was last graded */
+    size_t n_seen, cap_seen;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Caller holds lock. */
+static seen_entry *seen_get(md_quality_gauge *g, const char *symbol, int create)
+{
+    if (create && (g->n_seen + 1) * 2 > g->cap_seen) {
+        size_t ncap = g->cap_seen ? g->cap_seen * 2 : 64;
+        seen_entry *nv = md_calloc(ncap, sizeof *nv);
+        for (size_t i = 0; i < g->cap_seen; i++) {
+            if (!g->seen[i].symbol) continue;
+            size_t j = hash_str(g->seen[i].symbol) & (ncap - 1);
+            while (nv[j].symbol) j = (j + 1) & (ncap - 1);
+            nv[j] = g->seen[i];
+        }
+        md_free(g->seen);
+        g->seen = nv;
+        g->cap_seen = ncap;
+    }
+    if (!g->cap_seen) return NULL;
+    for (size_t j = hash_str(symbol) & (g->cap_seen - 1);; j = (j + 1) & (g->cap_seen - 1)) {
+        if (!g->seen[j].symbol) {
+            if (!create) return NULL;
+            g->seen[j].symbol = md_strdup(symbol);
+            g->n_seen++;
+            return &g->seen[j];
+        }
+        if (strcmp(g->seen[j].symbol, symbol) == 0) return &g->seen[j];
+    }
+}
+
+static void graded(md_quality_gauge *g, const char *symbol, int64_t now_ms)
+{
+    pthread_mutex_lock(&g->lock);
+    seen_get(g, symbol, 1)->graded_ms = now_ms;
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Caller holds lock. Returns 1 when the symbol was not dirty yet. */
+static int add_dirty(md_quality_gauge *g, const char *symbol)
+{
+    if (g->all) return 0;
+    for (size_t i = 0; i < g->n_dirty; i++)
+        if (strcmp(g->dirty[i], symbol) == 0) return 0;
+    if (g->n_dirty >= MAX_DIRTY) {
+        for (size_t i = 0; i < g->n_dirty; i++) md_free(g->dirty[i]);
+        g->n_dirty = 0;
+        g->all = 1;
+        return 1;
+    }
+    if (g->n_dirty == g->cap_dirty)
+        g->dirty = md_realloc(g->dirty, (g->cap_dirty = g->cap_dirty ? g->cap_dirty * 2 : 16) *
+                                            sizeof *g->dirty);
+    g->dirty[g->n_dirty++] = md_strdup(symbol);
+    return 1;
+}
+
+static void job(void *arg);
+
+/* Caller holds lock. */
+static void schedule(md_quality_gauge *g)
+{
+    if (g->stopped || g->pending || (!g->all && !g->n_dirty) || !g->svc->workers) return;
+    g->pending = 1;
+    g->fresh = 0;
+    md_workq_submit(g->svc->workers, job, g);
+}
+
+static void job(void *arg)
+{
+    md_quality_gauge *g = arg;
+    pthread_mutex_lock(&g->lock);
+    char **list = g->dirty;
+    size_t n = g->n_dirty;
+    int all = g->all;
+    g->dirty = NULL;
+    g->n_dirty = g->cap_dirty = 0;
+    g->all = 0;
+    pthread_mutex_unlock(&g->lock);
+
+    md_quality_req req;
+    memset(&req, 0, sizeof req);
+    req.start = MD_TS_MIN;
+    req.end = MD_TS_MAX;
+    md_error err;
+    if (all) {
+        md_quality_grade *grades = NULL;
+        size_t ng = 0;
+        if (md_query_quality_report(g->svc, &req, &grades, &ng, &err) == 0) {
+            int64_t now = md_mono_ms();
+            for (size_t i = 0; i < ng; i++) graded(g, grades[i].symbol, now);
+            md_quality_grades_free(grades, ng);
+        } else {
+            MD_WARN("quality", "grading every symbol failed err=\"%s\"", err.msg);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t now = md_mono_ms();
+        pthread_mutex_lock(&g->lock);
+        seen_entry *s = seen_get(g, list[i], 0);
+        int wait = s && now - s->graded_ms < REFRESH_MS;
+        if (wait) add_dirty(g, list[i]);
+        pthread_mutex_unlock(&g->lock);
+        if (!wait) {
+            snprintf(req.symbol, sizeof req.symbol, "%s", list[i]);
+            md_quality_grade gr;
+            if (md_query_quality(g->svc, &req, &gr, &err) == 0) md_quality_grade_deinit(&gr);
+            graded(g, list[i], now);
+        }
+        md_free(list[i]);
+    }
+    md_free(list);
+    pthread_mutex_lock(&g->lock);
+    g->pending = 0;
+    /* run again for symbols touched meanwhile; deferred ones wait for the next poke */
+    if (g->fresh || g->all) schedule(g);
+    pthread_mutex_unlock(&g->lock);
+}
+
+md_quality_gauge *md_quality_gauge_new(md_services *svc)
+{
+    md_quality_gauge *g = md_calloc(1, sizeof *g);
+    g->svc = svc;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_mutex_lock(&g->lock);
+    g->all = 1;
+    schedule(g);
+    pthread_mutex_unlock(&g->lock);
+    return g;
+}
+
+void md_quality_gauge_stop(md_quality_gauge *g)
+{
+    if (!g) return;
+    pthread_mutex_lock(&g->lock);
+    g->stopped = 1;
+    pthread_mutex_unlock(&g->lock);
+}
+
+void md_quality_gauge_free(md_quality_gauge *g)
+{
+    if (!g) return;
+    for (size_t i = 0; i < g->n_dirty; i++) md_free(g->dirty[i]);
+    md_free(g->dirty);
+    for (size_t i = 0; i < g->cap_seen; i++) md_free(g->seen[i].symbol);
+    md_free(g->seen);
+    pthread_mutex_destroy(&g->lock);
+    md_free(g);
+}
+
+void md_quality_gauge_touch(md_quality_gauge *g, const char *symbol)
+{
+    if (!g) return;
+    pthread_mutex_lock(&g->lock);
+    if (add_dirty(g, symbol)) {
+        g->fresh = 1;
+        schedule(g);
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+void md_quality_gauge_poke(md_quality_gauge *g)
+{
+    if (!g) return;
+    pthread_mutex_lock(&g->lock);
+    schedule(g);
+    pthread_mutex_unlock(&g->lock);
+}

@@ -1,0 +1,324 @@
+/* pg_quality.c - quality findings and live marks in PostgreSQL (store.h "quality findings").
+ *
+ * quality_events(symbol_id, iv, ts, rule, ...) is keyed like the bars plus the rule code;
+ * quality_live(symbol_id, iv, bar_ts) keeps the newest bar a series received while it was
+ * current. Every statement takes bound parameters (the symbol as text, resolved to its id
+ * in SQL); a put is one transaction: clear the rewritten bars' findings, then upsert the new
+ * ones through one statement prepared for the call. */
+#include "store/pg_int.h"
+
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SYM "(SELECT id FROM symbols WHERE symbol = $1)"
+
+typedef struct qargs {
+    const char *symbol;
+    md_interval iv;
+    const md_qevent *ev;
+    size_t n;
+    const int64_t *clear;
+    size_t n_clear;
+    int64_t start, end;
+    int rule;
+    size_t limit;
+    md_qevent_vec *out;
+    int64_t *count;
+    double *sev;
+    md_symbol_info *list;
+    int64_t bar_ts;
+} qargs;
+
+static int64_t clamp(int64_t t)
+{
+    return t < MD_TS_MIN ? MD_TS_MIN : t > MD_TS_MAX + 1 ? MD_TS_MAX + 1 : t;
+}
+
+static void key_params(md_pg_params *p, const qargs *a)
+{
+    md_pg__p_text(p, a->symbol);
+    md_pg__p_i16(p, (int)a->iv);
+}
+
+static int run(md_pg_conn *c, const char *sql, const md_pg_params *p, const char *what,
+               md_error *err)
+{
+    PGresult *r = NULL;
+    int rc = md_pg__run_sql(c, sql, p, &r, what, err);
+    PQclear(r);
+    return rc;
+}
+
+static int ensure_symbol(md_pg_conn *c, const char *symbol, md_error *err)
+{
+    md_pg_params p = {0};
+    md_pg__p_text(&p, symbol);
+    return run(c, "INSERT INTO symbols(symbol) VALUES($1) ON CONFLICT (symbol) DO NOTHING", &p,
+               "symbol id", err);
+}
+
+/* 1 when findings are stored for the series in [t0, t1]. */
+static int any_findings(md_pg_conn *c, const qargs *a, int64_t t0, int64_t t1, md_error *err)
+{
+    md_pg_params p = {0};
+    key_params(&p, a);
+    md_pg__p_ts(&p, t0);
+    md_pg__p_ts(&p, t1);
+    PGresult *r = NULL;
+    int rc = md_pg__run_sql(c,
+                            "SELECT 1 FROM quality_events WHERE symbol_id = " SYM
+                            " AND iv = $2::int2 AND ts >= $3::timestamptz AND ts <= $4::timestamptz"
+                            " LIMIT 1",
+                            &p, &r, "find findings", err);
+    if (rc) return rc;
+    int any = PQntuples(r) > 0;
+    PQclear(r);
+    return any;
+}
+
+static const char *SQL_PUT =
+    "INSERT INTO quality_events(symbol_id, iv, ts, rule, severity, value, threshold, source,"
+    " other_source, detail) VALUES(" SYM ", $2::int2, $3::timestamptz, $4, $5::float4, $6::float8,"
+    " $7::float8, $8::int2, $9::int2, $10) ON CONFLICT (symbol_id, iv, ts, rule) DO UPDATE SET"
+    " severity = EXCLUDED.severity, value = EXCLUDED.value, threshold = EXCLUDED.threshold,"
+    " source = EXCLUDED.source, other_source = EXCLUDED.other_source, detail = EXCLUDED.detail,"
+    " recorded_at = now()";
+
+static int w_put(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    qargs *a = arg;
+    if (a->n == 0) { /* only clearing: most writes have nothing to clear */
+        int any = any_findings(c, a, a->clear[0], a->clear[a->n_clear - 1], err);
+        if (any <= 0) return any;
+    }
+    int rc = ensure_symbol(c, a->symbol, err);
+    if (rc == 0) rc = md_pg__exec(c, "BEGIN", "begin", err);
+    if (rc) return rc;
+    if (a->n_clear) {
+        md_pg_buf arr = {0};
+        md_pg__array(&arr, MD_PG_TSTZOID, 8, a->clear, a->n_clear, 1);
+        md_pg_params p = {0};
+        key_params(&p, a);
+        md_pg__p_bytes(&p, arr.d, (int)arr.n);
+        rc = run(c,
+                 "DELETE FROM quality_events WHERE symbol_id = " SYM " AND iv = $2::int2"
+                 " AND ts = ANY($3::timestamptz[])",
+                 &p, "clear findings", err);
+        md_pg__buf_free(&arr);
+    }
+    if (rc == 0 && a->n) {
+        PGresult *r = PQprepare(c->pc, "", SQL_PUT, 10, NULL);
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) rc = md_pg__fail(c, r, "prepare", err);
+        PQclear(r);
+    }
+    for (size_t i = 0; rc == 0 && i < a->n; i++) {
+        const md_qevent *e = &a->ev[i];
+        md_pg_params p = {0};
+        key_params(&p, a);
+        md_pg__p_ts(&p, e->ts);
+        md_pg__p_text(&p, md_qrule_code(e->rule));
+        md_pg__p_f32(&p, e->severity < 0 ? 0 : e->severity);
+        md_pg__p_f64(&p, e->value);
+        md_pg__p_f64(&p, e->limit);
+        md_pg__p_i16(&p, e->source);
+        md_pg__p_i16(&p, e->other_source);
+        md_pg__p_text(&p, e->detail);
+        PGresult *r = NULL;
+        rc = md_pg__run(c, "", &p, &r, "insert finding", err);
+        PQclear(r);
+    }
+    if (rc == 0) rc = md_pg__exec(c, "COMMIT", "commit", err);
+    if (rc) md_pg__rollback(c);
+    return rc ? rc : (int)a->n;
+}
+
+int md_pg__put_quality_events(md_store *base, const char *symbol, md_interval iv,
+                              const md_qevent *ev, size_t n, const int64_t *clear_ts,
+                              size_t n_clear, md_error *err)
+{
+    md_pg_store *st = (md_pg_store *)base;
+    if (st->opt.read_only) return md_error_set(err, MD_ESTORE, "store opened read-only");
+    qargs a = {.symbol = symbol, .iv = iv, .ev = ev, .n = n, .clear = clear_ts, .n_clear = n_clear};
+    return md_pg__with_conn(st, w_put, &a, err);
+}
+
+static int w_get(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    qargs *a = arg;
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "SELECT ts, rule, severity, value, threshold, source, other_source, detail"
+             " FROM quality_events WHERE symbol_id = " SYM " AND iv = $2::int2"
+             " AND ts >= $3::timestamptz AND ts < $4::timestamptz%s ORDER BY ts%s, rule%s",
+             a->rule >= 0 ? " AND rule = $5" : "", a->limit ? " DESC" : "",
+             a->limit ? (a->rule >= 0 ? " LIMIT $6::int8" : " LIMIT $5::int8") : "");
+    md_pg_params p = {0};
+    key_params(&p, a);
+    md_pg__p_ts(&p, clamp(a->start));
+    md_pg__p_ts(&p, clamp(a->end));
+    if (a->rule >= 0) md_pg__p_text(&p, md_qrule_code(a->rule));
+    if (a->limit) md_pg__p_i64(&p, (int64_t)a->limit);
+    PGresult *r = NULL;
+    int rc = md_pg__run_sql(c, sql, &p, &r, "read findings", err);
+    if (rc) return rc;
+    int n = PQntuples(r);
+    size_t before = a->out->n;
+    for (int k = 0; k < n; k++) {
+        int i = a->limit ? n - 1 - k : k; /* newest first with a limit */
+        md_qevent e;
+        memset(&e, 0, sizeof e);
+        char code[64];
+        snprintf(code, sizeof code, "%.*s", PQgetlength(r, i, 1), PQgetvalue(r, i, 1));
+        int rule = md_qrule_parse(code);
+        if (rule < 0) continue; /* a rule this build does not know */
+        e.ts = md_pg__get_ts(r, i, 0);
+        e.rule = (int16_t)rule;
+        e.severity = md_pg__get_f32(r, i, 2);
+        e.value = md_pg__get_f64(r, i, 3);
+        e.limit = md_pg__get_f64(r, i, 4);
+        if (isnan(e.value)) e.value = 0;
+        if (isnan(e.limit)) e.limit = 0;
+        e.source = (uint8_t)md_pg__get_i16(r, i, 5);
+        e.other_source = (uint8_t)md_pg__get_i16(r, i, 6);
+        snprintf(e.detail, sizeof e.detail, "%.*s", PQgetlength(r, i, 7), PQgetvalue(r, i, 7));
+        md_qevent_vec_push(a->out, &e);
+    }
+    PQclear(r);
+    return (int)(a->out->n - before);
+}
+
+int md_pg__get_quality_events(md_store *base, const char *symbol, md_interval iv, int64_t start,
+                              int64_t end, int rule, size_t limit, md_qevent_vec *out,
+                              md_error *err)
+{
+    if (clamp(start) >= clamp(end)) return 0;
+    qargs a = {.symbol = symbol, .iv = iv, .start = start, .end = end, .rule = rule,
+               .limit = limit, .out = out};
+    return md_pg__with_conn((md_pg_store *)base, w_get, &a, err);
+}
+
+static int w_count(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    qargs *a = arg;
+    md_pg_params p = {0};
+    key_params(&p, a);
+    md_pg__p_ts(&p, clamp(a->start));
+    md_pg__p_ts(&p, clamp(a->end));
+    PGresult *r = NULL;
+    int rc = md_pg__run_sql(c,
+                            "SELECT rule, count(*)::int8, sum(severity)::float8 FROM quality_events"
+                            " WHERE symbol_id = " SYM " AND iv = $2::int2"
+                            " AND ts >= $3::timestamptz AND ts < $4::timestamptz GROUP BY rule",
+                            &p, &r, "count findings", err);
+    if (rc) return rc;
+    for (int i = 0; i < PQntuples(r); i++) {
+        char code[64];
+        snprintf(code, sizeof code, "%.*s", PQgetlength(r, i, 0), PQgetvalue(r, i, 0));
+        int rule = md_qrule_parse(code);
+        if (rule < 0) continue;
+        a->count[rule] = md_pg__get_i64(r, i, 1);
+        a->sev[rule] = md_pg__get_f64(r, i, 2);
+    }
+    PQclear(r);
+    return 0;
+}
+
+int md_pg__count_quality_events(md_store *base, const char *symbol, md_interval iv, int64_t start,
+                                int64_t end, int64_t count[], double severity_sum[],
+                                md_error *err)
+{
+    for (int i = 0; i < MD_QRULE_COUNT; i++) count[i] = 0, severity_sum[i] = 0;
+    if (clamp(start) >= clamp(end)) return 0;
+    qargs a = {.symbol = symbol, .iv = iv, .start = start, .end = end, .count = count,
+               .sev = severity_sum};
+    return md_pg__with_conn((md_pg_store *)base, w_count, &a, err);
+}
+
+static int w_list(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    qargs *a = arg;
+    PGresult *r = NULL;
+    int rc = md_pg__run_sql(c,
+                            "SELECT s.symbol, q.iv, min(q.ts), max(q.ts), count(*)::int8"
+                            " FROM quality_events q JOIN symbols s ON s.id = q.symbol_id"
+                            " GROUP BY s.symbol, q.iv ORDER BY s.symbol, q.iv",
+                            NULL, &r, "list findings", err);
+    if (rc) return rc;
+    int n = PQntuples(r);
+    md_symbol_info *v = md_calloc(n ? (size_t)n : 1, sizeof *v);
+    for (int i = 0; i < n; i++) {
+        snprintf(v[i].symbol, sizeof v[i].symbol, "%.*s", PQgetlength(r, i, 0), PQgetvalue(r, i, 0));
+        v[i].iv = (md_interval)md_pg__get_i16(r, i, 1);
+        v[i].first_ts = md_pg__get_ts(r, i, 2);
+        v[i].last_ts = md_pg__get_ts(r, i, 3);
+        v[i].count = md_pg__get_i64(r, i, 4);
+    }
+    PQclear(r);
+    a->list = v;
+    return n;
+}
+
+int md_pg__list_quality_series(md_store *base, md_symbol_info **out, md_error *err)
+{
+    qargs a = {0};
+    int rc = md_pg__with_conn((md_pg_store *)base, w_list, &a, err);
+    if (rc >= 0) *out = a.list;
+    return rc;
+}
+
+static int w_mark(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    qargs *a = arg;
+    int rc = ensure_symbol(c, a->symbol, err);
+    if (rc) return rc;
+    md_pg_params p = {0};
+    key_params(&p, a);
+    md_pg__p_ts(&p, a->bar_ts);
+    return run(c,
+               "INSERT INTO quality_live AS l (symbol_id, iv, bar_ts) VALUES(" SYM ", $2::int2,"
+               " $3::timestamptz) ON CONFLICT (symbol_id, iv) DO UPDATE SET"
+               " bar_ts = greatest(l.bar_ts, EXCLUDED.bar_ts), marked_at = now()",
+               &p, "mark live", err);
+}
+
+int md_pg__mark_live(md_store *base, const char *symbol, md_interval iv, int64_t bar_ts,
+                     md_error *err)
+{
+    md_pg_store *st = (md_pg_store *)base;
+    if (st->opt.read_only) return md_error_set(err, MD_ESTORE, "store opened read-only");
+    qargs a = {.symbol = symbol, .iv = iv, .bar_ts = bar_ts};
+    return md_pg__with_conn(st, w_mark, &a, err);
+}
+
+static int w_live(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    qargs *a = arg;
+    md_pg_params p = {0};
+    key_params(&p, a);
+    PGresult *r = NULL;
+    int rc = md_pg__run_sql(c,
+                            "SELECT bar_ts FROM quality_live WHERE symbol_id = " SYM
+                            " AND iv = $2::int2",
+                            &p, &r, "read live mark", err);
+    if (rc) return rc;
+    int found = PQntuples(r) == 1;
+    if (found) a->bar_ts = md_pg__get_ts(r, 0, 0);
+    PQclear(r);
+    return found;
+}
+
+int md_pg__get_live(md_store *base, const char *symbol, md_interval iv, int64_t *bar_ts,
+                    md_error *err)
+{
+    qargs a = {.symbol = symbol, .iv = iv};
+    int rc = md_pg__with_conn((md_pg_store *)base, w_live, &a, err);
+    if (rc < 0) return rc;
+    if (rc == 0)
+        return md_error_set(err, MD_ENODATA, "%s %s was never live", symbol, md_interval_name(iv));
+    *bar_ts = a.bar_ts;
+    return 0;
+}
