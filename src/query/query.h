@@ -23,6 +23,7 @@
 struct md_cache;
 struct md_srcmgr;
 struct md_hub;
+struct md_backfill;
 struct md_quality_gauge;
 
 typedef struct md_services {
@@ -35,6 +36,7 @@ typedef struct md_services {
     struct md_cache *cache;    /* NULL: no cache */
     struct md_srcmgr *sources; /* NULL: store only */
     struct md_hub *hub;        /* NULL: no streaming */
+    struct md_backfill *backfill; /* backfill jobs (ingest/backfill.h); NULL without sources */
     struct md_quality_gauge *quality; /* NULL: the quality gauge is set only on request */
 } md_services;
 
