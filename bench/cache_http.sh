@@ -9,11 +9,15 @@
 #   - latency (p50, p99) with h2load --h1 at a fixed rate below saturation (RATE req/s).
 # Both servers get 2 threads (mdagent: 2 event loops; nginx: 2 workers); wrk uses WRK_THREADS.
 # On 2 cores the load generator competes with the server: the ratios are what count.
-# Environment: BUILD (build dir), DUR (s, default 8), RATE (default 10000), WRK_THREADS (2).
+# Each figure is the median of ROUNDS runs, mdagent and nginx taking turns (other work on
+# the machine then weighs on both alike).
+# Environment: BUILD (build dir), DUR (s, default 5), ROUNDS (3), RATE (default 10000),
+# WRK_THREADS (2).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
-DUR="${DUR:-8}"
+DUR="${DUR:-5}"
+ROUNDS="${ROUNDS:-3}"
 RATE="${RATE:-10000}"
 WRK_THREADS="${WRK_THREADS:-2}"
 BIN="$BUILD/mdagent"
@@ -40,8 +44,8 @@ free_port() {
 
 "$BIN" load data/sample --db "sqlite:$work/md.db" --quiet >/dev/null
 
-start_agent() { # $1 = port, $2 = cache (true|false)
-    MDAGENT_CACHE="$2" MDAGENT_LOG_LEVEL=warn "$BIN" serve --db "sqlite:$work/md.db" \
+start_agent() { # $1 = port, $2 = cache (true|false); providers off: answers come from the store
+    MDAGENT_SOURCES_PRIORITY="" MDAGENT_CACHE="$2" MDAGENT_LOG_LEVEL=warn "$BIN" serve --db "sqlite:$work/md.db" \
         --listen "127.0.0.1:$1" --threads 2 >"$work/agent-$1.log" 2>&1 &
     pids="$pids $!"
     i=0; until curl -sf "http://127.0.0.1:$1/health/live" >/dev/null; do
@@ -87,10 +91,21 @@ i=0; until curl -sf "http://127.0.0.1:$NP$PRICE" >/dev/null; do i=$((i+1)); [ $i
 
 size_of() { wc -c <"$1" | tr -d ' '; }
 echo "bodies: /price $(size_of "$work/www$PRICE") bytes, /historical $(size_of "$work/www$HIST") bytes (one year of daily bars)"
-echo "servers: mdagent 2 event loops, nginx 2 workers; wrk -t$WRK_THREADS, ${DUR}s per run; h2load at $RATE req/s"
+echo "servers: mdagent 2 event loops, nginx 2 workers; wrk -t$WRK_THREADS, ${DUR}s per run, median of $ROUNDS; h2load at $RATE req/s"
 
-rps() { # url conns -> requests/s
-    wrk -t"$WRK_THREADS" -c"$2" -d"${DUR}s" --latency "$1" 2>&1 | awk '/Requests\/sec/ {print $2}'
+rps1() { # url conns -> requests/s
+    wrk -t"$WRK_THREADS" -c"$2" -d"${DUR}s" "$1" 2>&1 | awk '/Requests\/sec/ {print $2}'
+}
+
+median() { /usr/bin/python3 -c "import sys, statistics; v=[float(x) for x in sys.argv[1:] if x]; print(f'{statistics.median(v):.0f}' if v else '')" "$@"; }
+
+# pair URL_A URL_B conns -> "median_a median_b", the two servers taking turns
+pair() {
+    a="" b=""
+    r=0; while [ $r -lt "$ROUNDS" ]; do
+        a="$a $(rps1 "$1" "$3")"; b="$b $(rps1 "$2" "$3")"; r=$((r+1))
+    done
+    echo "$(median $a) $(median $b)"
 }
 
 lat() { # url -> "p50_ms p99_ms" at RATE req/s over 100 connections
@@ -102,7 +117,7 @@ d = sorted(int(l.split()[2]) for l in open(sys.argv[1]) if len(l.split()) >= 3 a
 if not d:
     print("n/a n/a"); sys.exit()
 p = lambda q: d[min(len(d) - 1, int(q * len(d)))] / 1000.0
-print(f"{p(0.50):.3f} {p(0.99):.3f} {len(d)}")
+print(f"{p(0.50):.3f} {p(0.99):.3f}")
 PY
 }
 
@@ -111,21 +126,31 @@ ratio() { /usr/bin/python3 -c "import sys; a,b=float(sys.argv[1] or 0),float(sys
 printf '\n%-34s %12s %12s %7s\n' "throughput (wrk)" "mdagent" "nginx" "ratio"
 for path in "$PRICE" "$HIST"; do
     for c in 100 1000; do
-        m=$(rps "http://127.0.0.1:$AP$path" $c); n=$(rps "http://127.0.0.1:$NP$path" $c)
+        set -- $(pair "http://127.0.0.1:$AP$path" "http://127.0.0.1:$NP$path" $c); m=$1 n=$2
         printf '%-34s %12s %12s %7s\n' "$path L1, $c conns (req/s)" "$m" "$n" "$(ratio "$m" "$n")"
     done
 done
-m=$(rps "http://127.0.0.1:$SP$PRICE" 100); n=$(rps "http://127.0.0.1:$NP$PRICE" 100)
+set -- $(pair "http://127.0.0.1:$SP$PRICE" "http://127.0.0.1:$NP$PRICE" 100); m=$1 n=$2
 printf '%-34s %12s %12s %7s\n' "$PRICE store (cache off), 100" "$m" "$n" "$(ratio "$m" "$n")"
-m=$(rps "http://127.0.0.1:$SP$HIST" 100); n=$(rps "http://127.0.0.1:$NP$HIST" 100)
+set -- $(pair "http://127.0.0.1:$SP$HIST" "http://127.0.0.1:$NP$HIST" 100); m=$1 n=$2
 printf '%-34s %12s %12s %7s\n' "$HIST store (cache off), 100" "$m" "$n" "$(ratio "$m" "$n")"
+
+# latpair URL_A URL_B -> "a50 a99 b50 b99" (medians over ROUNDS, taking turns)
+latpair() {
+    a50="" a99="" b50="" b99=""
+    r=0; while [ $r -lt "$ROUNDS" ]; do
+        set -- "$1" "$2" $(lat "$1"); a50="$a50 $3"; a99="$a99 $4"
+        set -- "$1" "$2" $(lat "$2"); b50="$b50 $3"; b99="$b99 $4"
+        r=$((r+1))
+    done
+    ms() { /usr/bin/python3 -c "import sys, statistics; v=[float(x) for x in sys.argv[1:] if x not in ('', 'n/a')]; print(f'{statistics.median(v):.3f}' if v else 'n/a')" "$@"; }
+    echo "$(ms $a50) $(ms $a99) $(ms $b50) $(ms $b99)"
+}
 
 printf '\n%-34s %20s %20s\n' "latency at $RATE req/s (h2load)" "mdagent p50/p99 ms" "nginx p50/p99 ms"
 for path in "$PRICE" "$HIST"; do
-    set -- $(lat "http://127.0.0.1:$AP$path"); m50=$1 m99=$2
-    set -- $(lat "http://127.0.0.1:$NP$path"); n50=$1 n99=$2
-    printf '%-34s %20s %20s\n' "$path L1" "$m50 / $m99" "$n50 / $n99"
+    set -- $(latpair "http://127.0.0.1:$AP$path" "http://127.0.0.1:$NP$path")
+    printf '%-34s %20s %20s\n' "$path L1" "$1 / $2" "$3 / $4"
 done
-set -- $(lat "http://127.0.0.1:$SP$PRICE"); m50=$1 m99=$2
-set -- $(lat "http://127.0.0.1:$NP$PRICE"); n50=$1 n99=$2
-printf '%-34s %20s %20s\n' "$PRICE store (cache off)" "$m50 / $m99" "$n50 / $n99"
+set -- $(latpair "http://127.0.0.1:$SP$PRICE" "http://127.0.0.1:$NP$PRICE")
+printf '%-34s %20s %20s\n' "$PRICE store (cache off)" "$1 / $2" "$3 / $4"

@@ -91,8 +91,9 @@ md_cache_level md_cache_lookup(md_cache *c, const md_cache_key *k, int64_t max_a
     memset(fill, 0, sizeof *fill);
     *out = NULL;
     if (!c) return MD_CACHE_MISS;
-    /* the token first: whatever is read after it is at least this new */
-    fill->l1 = md_cache__mem_token(c->mem, k->symbol);
+    /* the token first: whatever is read after it is at least this new (an L1-only lookup
+     * never fills, so the hit path on the loop takes one lock, not two) */
+    if (!(flags & MD_CACHE_L1_ONLY)) fill->l1 = md_cache__mem_token(c->mem, k->symbol);
     md_cache_entry *e = md_cache__mem_get(c->mem, k, max_age_ms, !(flags & MD_CACHE_NO_L1_MISS));
     if (e) {
         *out = e;

@@ -69,10 +69,12 @@ void md_cache_free(md_cache *c);
 
 #define MD_CACHE_KEY_MAX 192
 
-/* A normalised request: kind letter, symbol and parameters ("p:AAPL", "h:AAPL:1d:..."). The
- * symbol decides which generation (and L1 stripe) the answer belongs to. */
+/* A normalised request: kind letter, scope and parameters ("p:AAPL~q", "h:AAPL:1d:..."). The
+ * scope - a symbol, or a symbol with a suffix for a part of its data - decides which
+ * generation (and L1 stripe) the answer belongs to. */
+#define MD_CACHE_SCOPE_MAX (MD_SYMBOL_MAX + 3)
 typedef struct md_cache_key {
-    char symbol[MD_SYMBOL_MAX + 1];
+    char symbol[MD_CACHE_SCOPE_MAX + 1]; /* the scope */
     char s[MD_CACHE_KEY_MAX];
     size_t len;
     uint64_t hash;
@@ -93,7 +95,8 @@ typedef struct md_cache_fill {
 } md_cache_fill;
 
 enum {
-    MD_CACHE_L1_ONLY = 1,    /* never touch Redis (on an event loop) */
+    MD_CACHE_L1_ONLY = 1,    /* never touch Redis (on an event loop); a miss leaves *fill
+                              * empty (no put may follow it) */
     MD_CACHE_NO_L1_MISS = 2, /* this request's L1 miss was already counted */
 };
 

@@ -56,7 +56,7 @@ typedef struct msym {
     uint64_t hash;
     uint64_t gen;
     entry *entries;
-    char name[MD_SYMBOL_MAX + 1];
+    char name[MD_CACHE_SCOPE_MAX + 1];
 } msym;
 
 typedef struct shard {
@@ -90,13 +90,20 @@ static uint64_t hash_bytes(const char *s, size_t n)
 
 int md_cache_key_init(md_cache_key *k, char kind, const char *symbol, const char *params)
 {
-    size_t sl = strlen(symbol);
-    if (sl > MD_SYMBOL_MAX) return MD_EINVAL;
-    int n = snprintf(k->s, sizeof k->s, "%c:%s%s%s", kind, symbol, params ? ":" : "",
-                     params ? params : "");
-    if (n < 0 || (size_t)n >= sizeof k->s) return MD_EINVAL;
+    size_t sl = strlen(symbol), pl = params ? strlen(params) : 0;
+    if (sl > MD_CACHE_SCOPE_MAX) return MD_EINVAL;
+    size_t n = 2 + sl + (params ? 1 + pl : 0);
+    if (n >= sizeof k->s) return MD_EINVAL;
+    k->s[0] = kind; /* "<kind>:<symbol>[:<params>]" */
+    k->s[1] = ':';
+    memcpy(k->s + 2, symbol, sl);
+    if (params) {
+        k->s[2 + sl] = ':';
+        memcpy(k->s + 3 + sl, params, pl);
+    }
+    k->s[n] = 0;
     memcpy(k->symbol, symbol, sl + 1);
-    k->len = (size_t)n;
+    k->len = n;
     k->hash = hash_bytes(k->s, k->len);
     return 0;
 }

@@ -4,14 +4,20 @@
  *
  *   no --interval/--start/--end   the latest quote
  *   otherwise                     bars of --interval (1d) in [--start, --end), end = now,
- *                                 start = 100 bars before the end */
+ *                                 start = 100 bars before the end: a backfill job
+ *                                 (ingest/backfill.h) cut in the chunks the sources accept,
+ *                                 with a progress bar; its state is kept in the store, so
+ *                                 after Ctrl-C or a crash the same command continues it */
 #include "cli/cli.h"
 
 #include "core/timefmt.h"
 #include "core/workq.h"
+#include "ingest/backfill.h"
+#include "ingest/progress.h"
 #include "sources/manager.h"
 #include "store/store.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +27,14 @@
 typedef struct fargs {
     const char *interval, *start, *end, *source;
 } fargs;
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
 
 static int fetch_quote(md_services *svc, const char *sym, int source)
 {
@@ -39,25 +53,80 @@ static int fetch_quote(md_services *svc, const char *sym, int source)
     return 0;
 }
 
-static int fetch_bars(md_services *svc, const char *sym, md_interval iv, int64_t start,
-                      int64_t end, int source)
+static void show_progress(void *ctx, const md_job_info *i)
 {
-    size_t got = 0, stored = 0;
-    int by = -1;
+    md_progress *p = ctx;
+    md_progress_update(p, (uint64_t)(i->chunks_done + i->chunks_failed), (uint64_t)i->stored);
+}
+
+/* Bars of every symbol in one backfill job; one line per symbol. */
+static int fetch_bars(md_services *svc, const char *const *syms, int n, md_interval iv,
+                      int64_t start, int64_t end, int source)
+{
+    md_backfill_opts bo;
+    md_backfill_opts_from_config(&bo, svc->cfg);
+    bo.background = 0; /* someone is waiting */
+    md_backfill *b = md_backfill_new(svc->store, svc->writer, svc->sources, &bo);
+    md_job_spec spec = {syms, (size_t)n, iv, start, end, source};
+    char want[MD_JOB_ID_MAX], id[MD_JOB_ID_MAX];
+    md_backfill_spec_id(&spec, want);
     md_error err;
-    int rc = md_query_fetch_bars(svc, sym, iv, start, end, source, &got, &stored, &by, &err);
-    char a[MD_TIME_STR_MAX], b[MD_TIME_STR_MAX];
-    md_time_format(start, a);
-    md_time_format(end, b);
+    int rc = md_backfill_submit(b, &spec, want, id, &err);
     if (rc) {
-        if (got) printf("%s %s %s..%s: %zu bars fetched, %zu stored before the error\n", sym,
-                        md_interval_name(iv), a, b, got, stored);
-        fprintf(stderr, "mdagent fetch: %s: %s\n", sym, err.msg);
+        fprintf(stderr, "mdagent fetch: %s\n", err.msg);
+        md_backfill_free(b);
         return rc;
     }
-    printf("%s %s %s..%s: %zu bars from %s, %zu stored, %zu rejected\n", sym, md_interval_name(iv),
-           a, b, got, by >= 0 ? md_source_name(by) : "-", stored, got - stored);
-    return 0;
+    md_job_info info;
+    if (md_backfill_get(b, id, &info, &err) == 0) {
+        if (info.chunks_done + info.chunks_failed > 0)
+            fprintf(stderr, "mdagent fetch: continuing job %s: %lld of %lld chunks already done\n",
+                    id, (long long)(info.chunks_done + info.chunks_failed), (long long)info.chunks_total);
+        md_progress prog;
+        md_progress_start(&prog, stderr, 2, "fetch", (uint64_t)info.chunks_total);
+        md_job_info_deinit(&info);
+        struct sigaction sa, old_sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint;
+        sa.sa_flags = SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_sa);
+        rc = md_backfill_wait(b, id, &stop_flag, show_progress, &prog, &err);
+        sigaction(SIGINT, &old_sa, NULL);
+        if (prog.tty == 1) md_progress_finish(&prog);
+        md_progress_clear(&prog);
+    }
+    if (rc == MD_ECANCELED) {
+        md_backfill_free(b); /* saves what was done */
+        fprintf(stderr, "mdagent fetch: interrupted: run the same command again to continue\n");
+        return rc;
+    }
+    if (rc == 0) rc = md_backfill_get(b, id, &info, &err);
+    md_backfill_free(b);
+    if (rc) {
+        fprintf(stderr, "mdagent fetch: %s\n", err.msg);
+        return rc;
+    }
+    char a[MD_TIME_STR_MAX], z[MD_TIME_STR_MAX];
+    md_time_format(start, a);
+    md_time_format(end, z);
+    for (size_t i = 0; i < info.n_symbols; i++) {
+        const md_job_symbol *s = &info.symbols[i];
+        if (s->chunks_failed) {
+            if (s->fetched)
+                printf("%s %s %s..%s: %lld bars fetched, %lld stored before the error\n", s->symbol,
+                       md_interval_name(iv), a, z, (long long)s->fetched, (long long)s->stored);
+            fprintf(stderr, "mdagent fetch: %s: %s\n", s->symbol, s->last_error);
+            rc = MD_ENOSOURCE;
+            continue;
+        }
+        printf("%s %s %s..%s: %lld bars from %s, %lld stored, %lld rejected\n", s->symbol,
+               md_interval_name(iv), a, z, (long long)s->fetched,
+               s->last_source >= 0 ? md_source_name(s->last_source) : "-", (long long)s->stored,
+               (long long)(s->fetched - s->stored));
+    }
+    md_job_info_deinit(&info);
+    return rc;
 }
 
 int md_cmd_fetch(int argc, char **argv)
@@ -148,10 +217,13 @@ int md_cmd_fetch(int argc, char **argv)
         fprintf(stderr, "mdagent fetch: --source: '%s' is not a provider\n", a.source);
         exit_code = MD_EXIT_USAGE;
     } else {
-        for (int i = 0; i < n; i++) {
-            int rc = bars ? fetch_bars(&svc, syms[i], iv, start, end, source)
-                          : fetch_quote(&svc, syms[i], source);
-            if (rc) exit_code = MD_EXIT_FAIL;
+        if (bars) {
+            const char *ptrs[MAX_SYMBOLS];
+            for (int i = 0; i < n; i++) ptrs[i] = syms[i];
+            if (fetch_bars(&svc, ptrs, n, iv, start, end, source) != 0) exit_code = MD_EXIT_FAIL;
+        } else {
+            for (int i = 0; i < n; i++)
+                if (fetch_quote(&svc, syms[i], source) != 0) exit_code = MD_EXIT_FAIL;
         }
     }
     md_cli_sources_close(cs);

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "core/workq.h"
+#include "ingest/backfill.h"
 #include "ingest/writer.h"
 #include "query/quality.h"
 #include "query/query.h"
@@ -124,6 +125,13 @@ int md_cmd_serve(int argc, char **argv)
         return MD_EXIT_FAIL;
     }
     md_query_cache_warm(&svc);
+    if (svc.sources) { /* backfill jobs, and those an earlier run left unfinished */
+        md_backfill_opts bo;
+        md_backfill_opts_from_config(&bo, &cfg);
+        svc.backfill = md_backfill_new(st, svc.writer, svc.sources, &bo);
+        int resumed = md_backfill_resume_all(svc.backfill, &err);
+        if (resumed < 0) MD_WARN("backfill", "cannot resume jobs: %s", err.msg);
+    }
     svc.ready = 1;
     fprintf(stderr, "mdagent: serving http://%s (store %s, %zu sources enabled)\n", cfg.listen,
             md_store_url_redacted(st), svc.sources ? md_srcmgr_enabled(svc.sources) : 0);
@@ -136,6 +144,8 @@ int md_cmd_serve(int argc, char **argv)
     md_quality_gauge_stop(svc.quality); /* writes from here on schedule no grading */
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
     md_workq_free(svc.workers);
+    md_backfill_free(svc.backfill); /* chunks in flight finish; unfinished jobs are saved */
+    svc.backfill = NULL;
     md_cli_stream_stop(cst); /* relay and live bars; the hub lives until the server is freed */
     md_quality_gauge_free(svc.quality);
     md_server_free(srv);

@@ -7,7 +7,11 @@
  * The cache stores rendered bodies. A /price body names the level that answered in its
  * "cache" field: the copy kept in L1 says "l1", the copy in Redis "l2", the answer built
  * from the store "miss". /historical bodies are the same at every level (the X-Cache
- * header tells the level). Answers for ?source= (one provider, no failover) are not cached. */
+ * header tells the level). Answers for ?source= (one provider, no failover) are not cached.
+ *
+ * Generations are kept per scope: "<SYM>" for the symbol's bars (/historical) and
+ * "<SYM>~q" for its price. A quote changes only the price; a bar changes both (the price
+ * may be the last close). */
 #include "query/query.h"
 
 #include "cache/cache.h"
@@ -24,6 +28,13 @@
 #define JSON "application/json"
 #define CSV "text/csv; charset=utf-8"
 #define HOT_MAX 64
+
+/* The price scope of a symbol ("AAPL~q"); '~' never occurs in a symbol. */
+static const char *price_scope(char *buf, const char *symbol)
+{
+    snprintf(buf, MD_CACHE_SCOPE_MAX + 1, "%s~q", symbol);
+    return buf;
+}
 
 void md_answer_init(md_answer *a)
 {
@@ -79,7 +90,8 @@ int md_query_price_answer(md_services *svc, const char *symbol, int64_t max_age_
 {
     md_cache_key k;
     md_cache_fill fill;
-    int cached = svc->cache && md_cache_key_init(&k, 'p', symbol, NULL) == 0;
+    char scope[MD_CACHE_SCOPE_MAX + 1];
+    int cached = svc->cache && md_cache_key_init(&k, 'p', price_scope(scope, symbol), NULL) == 0;
     if (cached) {
         md_cache_entry *e;
         md_cache_level lvl =
@@ -121,8 +133,10 @@ static int history_req_of_key(const md_cache_key *k, md_history_req *req)
     if (k->s[0] != 'h' || !p ||
         sscanf(p + 1, "%7[^:]:%lld:%lld:%zu:%c:%d", iv, &start, &end, &limit, &fmt, &co) != 6)
         return -1;
+    size_t sl = strlen(k->symbol); /* a history key's scope is the bare symbol */
+    if (sl > MD_SYMBOL_MAX) return -1;
     memset(req, 0, sizeof *req);
-    snprintf(req->symbol, sizeof req->symbol, "%s", k->symbol);
+    memcpy(req->symbol, k->symbol, sl + 1);
     if (md_interval_parse(iv, &req->iv, NULL) != 0) return -1;
     req->start = start;
     req->end = end;
@@ -184,40 +198,46 @@ int md_query_history_answer(md_services *svc, const md_history_req *req, int fla
 
 /* -- write-through --------------------------------------------------------------------------- */
 
-static void refresh(md_services *svc, const char *symbol)
+/* After a write of symbol: invalidate (the price scope, and with bars the bars scope too),
+ * then store fresh answers - the price, and the /historical answers that were cached. */
+static void refresh(md_services *svc, const char *symbol, int bars)
 {
-    md_cache_key hot[HOT_MAX];
+    md_cache_key k, hot[HOT_MAX];
     md_cache_fill after;
-    size_t max_hot = (size_t)svc->cfg->cache_write_through_max;
-    if (max_hot > HOT_MAX) max_hot = HOT_MAX;
-    size_t n = md_cache_invalidate(svc->cache, symbol, &after, 'h', hot, max_hot);
-    md_cache_key k;
+    char scope[MD_CACHE_SCOPE_MAX + 1];
+    size_t n = 0;
+    if (bars) {
+        size_t max_hot = (size_t)svc->cfg->cache_write_through_max;
+        if (max_hot > HOT_MAX) max_hot = HOT_MAX;
+        n = md_cache_invalidate(svc->cache, symbol, &after, 'h', hot, max_hot);
+        for (size_t i = 0; i < n; i++) {
+            md_history_req req;
+            if (history_req_of_key(&hot[i], &req) != 0) continue;
+            md_history_req store_only = req;
+            store_only.cached_only = 1; /* a write must not trigger provider calls */
+            md_buf b = MD_BUF_INIT;
+            const char *ct = JSON;
+            if (render_history(svc, &store_only, &b, &ct, NULL) == 0)
+                md_cache_put(svc->cache, &hot[i], &after, b.data, b.len, -1, ct,
+                             history_ttl(svc, &req));
+            md_buf_deinit(&b);
+        }
+    }
+    md_cache_invalidate(svc->cache, price_scope(scope, symbol), &after, 0, NULL, 0);
     md_price p;
-    if (md_cache_key_init(&k, 'p', symbol, NULL) == 0 &&
+    if (md_cache_key_init(&k, 'p', scope, NULL) == 0 &&
         md_query_price_stored(svc, symbol, &p, NULL) == 0)
         put_price(svc, &k, &after, &p);
-    for (size_t i = 0; i < n; i++) {
-        md_history_req req;
-        if (history_req_of_key(&hot[i], &req) != 0) continue;
-        md_history_req store_only = req;
-        store_only.cached_only = 1; /* a write must not trigger provider calls */
-        md_buf b = MD_BUF_INIT;
-        const char *ct = JSON;
-        if (render_history(svc, &store_only, &b, &ct, NULL) == 0)
-            md_cache_put(svc->cache, &hot[i], &after, b.data, b.len, -1, ct,
-                         history_ttl(svc, &req));
-        md_buf_deinit(&b);
-    }
 }
 
 static void on_bars(void *ctx, const char *symbol, md_interval iv, const md_bar *bars, size_t n)
 {
-    refresh(ctx, symbol);
+    refresh(ctx, symbol, 1);
 }
 
 static void on_quote(void *ctx, const md_quote *q)
 {
-    refresh(ctx, q->symbol);
+    refresh(ctx, q->symbol, 0);
 }
 
 void md_query_cache_attach(md_services *svc)
@@ -276,7 +296,11 @@ int md_query_cache_warm(md_services *svc)
 {
     if (!svc->cache) return 0;
     char **syms, **queries;
-    size_t ns = md_config_split_list(svc->cfg->cache_warm_symbols, &syms);
+    /* cache.warm_symbols, else the sources' watchlist */
+    const char *list = svc->cfg->cache_warm_symbols && *svc->cfg->cache_warm_symbols
+                           ? svc->cfg->cache_warm_symbols
+                           : svc->cfg->sources_watchlist;
+    size_t ns = md_config_split_list(list, &syms);
     size_t nq = md_config_split_list(svc->cfg->cache_warm_queries, &queries);
     int n = 0;
     int64_t t0 = md_mono_ms();

@@ -23,6 +23,7 @@
 struct md_cache;
 struct md_srcmgr;
 struct md_hub;
+struct md_backfill;
 struct md_quality_gauge;
 
 typedef struct md_services {
@@ -35,6 +36,7 @@ typedef struct md_services {
     struct md_cache *cache;    /* NULL: no cache */
     struct md_srcmgr *sources; /* NULL: store only */
     struct md_hub *hub;        /* NULL: no streaming */
+    struct md_backfill *backfill; /* backfill jobs (ingest/backfill.h); NULL without sources */
     struct md_quality_gauge *quality; /* NULL: the quality gauge is set only on request */
 } md_services;
 
@@ -171,7 +173,8 @@ int md_query_history_answer(md_services *svc, const md_history_req *req, int fla
  * the store and stored at both levels. */
 void md_query_cache_attach(md_services *svc);
 
-/* Warms the cache: for each of cfg->cache_warm_symbols ("*": every stored symbol) the
+/* Warms the cache: for each of cfg->cache_warm_symbols (empty: cfg->sources_watchlist;
+ * "*": every stored symbol) the
  * /price answer and the /historical answers of cfg->cache_warm_queries. Returns how many
  * answers are now cached. */
 int md_query_cache_warm(md_services *svc);

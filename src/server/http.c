@@ -35,8 +35,12 @@ void md_http_answer(md_http_resp *resp, md_answer *a)
         a->body = tmp;
     }
     if (a->cache) {
-        size_t n = strlen(resp->headers);
-        snprintf(resp->headers + n, sizeof resp->headers - n, "X-Cache: %s\r\n", a->cache);
+        size_t n = strlen(resp->headers), cl = strlen(a->cache);
+        if (n + 9 + cl + 3 <= sizeof resp->headers) { /* "X-Cache: l1\r\n" */
+            memcpy(resp->headers + n, "X-Cache: ", 9);
+            memcpy(resp->headers + n + 9, a->cache, cl);
+            memcpy(resp->headers + n + 9 + cl, "\r\n", 3);
+        }
     }
 }
 

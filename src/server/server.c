@@ -280,7 +280,10 @@ static int write_response(task *t, struct lws *wsi)
             char *colon = strchr(h, ':'), *eol = strstr(h, "\r\n");
             if (!colon || !eol) break;
             char name[64];
-            snprintf(name, sizeof name, "%.*s:", (int)(colon - h), h);
+            size_t nl = (size_t)(colon - h) < sizeof name - 2 ? (size_t)(colon - h) : sizeof name - 2;
+            memcpy(name, h, nl); /* "Name:" as lws wants it */
+            name[nl] = ':';
+            name[nl + 1] = 0;
             const char *v = colon + 1;
             while (*v == ' ') v++;
             if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
@@ -293,8 +296,8 @@ static int write_response(task *t, struct lws *wsi)
             return -1;
         if (lws_finalize_http_header(wsi, &p, end)) return -1;
         t->headers_sent = 1;
-        char status[8];
-        snprintf(status, sizeof status, "%d", rs->status);
+        char status[4] = {(char)('0' + rs->status / 100 % 10), (char)('0' + rs->status / 10 % 10),
+                          (char)('0' + rs->status % 10), 0};
         md_metric_add(MD_M_HTTP_REQUESTS, 1, t->req.route ? t->req.route : "(none)", status);
         /* headers and as much of the body as fits go out in one write (one send) */
         size_t blen = head ? 0 : len; /* HEAD: the length as for GET, no body */
@@ -475,8 +478,25 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+static const lws_retry_bo_t no_validity = {0};
+
 /* Opens a non-blocking SO_REUSEPORT listen socket; *port is updated when it was 0. */
-static int open_listener(const char *host, int *port, md_error *err)
+/* 1 when something (another agent, another program) already listens on the address. The
+ * loops' own sockets share the port through SO_REUSEPORT, which would also let a second
+ * agent on the same port silently take half of the connections; a plain bind, done before
+ * our first socket exists, tells the two cases apart. */
+static int address_taken(const struct addrinfo *a)
+{
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int taken = bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE;
+    close(fd);
+    return taken;
+}
+
+static int open_listener(const char *host, int *port, int first, md_error *err)
 {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
@@ -491,6 +511,10 @@ static int open_listener(const char *host, int *port, md_error *err)
                             gai_strerror(gai));
     int fd = -1, e = 0;
     for (struct addrinfo *a = res; a; a = a->ai_next) {
+        if (first && *port != 0 && address_taken(a)) {
+            e = EADDRINUSE;
+            continue;
+        }
         fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) continue;
         int one = 1;
@@ -565,7 +589,7 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         lp->srv = srv;
         pthread_mutex_init(&lp->lock, NULL);
         lp->scratch = md_malloc(LWS_PRE + CHUNK);
-        lp->listen_fd = open_listener(h, &port, err);
+        lp->listen_fd = open_listener(h, &port, i == 0, err);
         if (lp->listen_fd < 0) {
             srv->n_loops = i + 1;
             md_server_free(srv);
@@ -582,6 +606,9 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         info.timeout_secs = 30;
         info.vhost_name = "mdagent";
         info.server_string = "mdagent";
+        /* no lws "validity" timers: /stream pings idle clients itself (ws.c), and lws keeps
+         * one sorted timer per connection, walked on every insert (slow with 10k clients) */
+        info.retry_and_idle_policy = &no_validity;
         lp->ctx = lws_create_context(&info);
         struct lws_vhost *vh = lp->ctx ? lws_get_vhost_by_name(lp->ctx, "mdagent") : NULL;
         lws_sock_file_fd_type fdt;

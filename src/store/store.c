@@ -235,6 +235,31 @@ int md_store_get_load_mark(md_store *st, const char *path, md_load_mark *out, md
     return st->ops->get_load_mark(st, path, out, err);
 }
 
+int md_store_doc_get(md_store *st, const char *key, char **out, md_error *err)
+{
+    /* meta_get copies into a fixed buffer: grow it until the value fits */
+    for (size_t n = 4096; n <= ((size_t)64 << 20); n *= 4) {
+        char *buf = md_malloc(n);
+        int rc = st->ops->meta_get(st, key, buf, n, err);
+        if (rc <= 0) {
+            md_free(buf);
+            return rc;
+        }
+        if (strlen(buf) < n - 1) {
+            *out = buf;
+            return 1;
+        }
+        md_free(buf);
+    }
+    return md_error_set(err, MD_ESTORE, "document %s is larger than 64 MiB", key);
+}
+
+int md_store_doc_put(md_store *st, const char *const *keys, const char *const *vals, size_t n,
+                     md_error *err)
+{
+    return st->ops->meta_set(st, keys, vals, n, err);
+}
+
 /* -- quality findings ------------------------------------------------------------------------ */
 
 static int unsupported(const md_store *st, md_error *err)

@@ -185,4 +185,14 @@ int md_store_mark_live(md_store *st, const char *symbol, md_interval iv, int64_t
 int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
                       md_error *err);
 
+/* -- small documents kept in the store (backfill job state) ---------------------------------- */
+
+/* Reads the text document stored under key. Returns 1 with *out a heap copy (md_free), 0
+ * when there is none, or an error. */
+int md_store_doc_get(md_store *st, const char *key, char **out, md_error *err);
+
+/* Stores n documents in one transaction (vals[i] NULL deletes keys[i]). */
+int md_store_doc_put(md_store *st, const char *const *keys, const char *const *vals, size_t n,
+                     md_error *err);
+
 #endif

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdtest import SAMPLE, SRC, TMP, Agent, services  # noqa: E402
+from mdtest import SAMPLE, SRC, TMP, Agent, free_port, services  # noqa: E402
 
 API_KEY = "browser-test-key-0123456789"
 
@@ -30,7 +30,11 @@ def main(test_file):
     redis = services().get("MDTEST_REDIS_URL")
     if redis:
         args += ["--redis", redis]
-    agent = Agent(env={"MDAGENT_API_KEYS": API_KEY}, args=args, name="browser")
+    # one provider enabled but unreachable (nothing listens on that port): the sources panel
+    # has a real row, and a call the page made the agent send would show in its counters
+    env = {"MDAGENT_API_KEYS": API_KEY, "MDAGENT_SOURCES_PRIORITY": "yahoo",
+           "MDAGENT_YAHOO_URL": f"http://127.0.0.1:{free_port()}"}
+    agent = Agent(env=env, args=args, name="browser")
     rc = 1
     try:
         agent.load(SAMPLE)

@@ -58,8 +58,12 @@ async function chartShows(pg, symbol, interval, bars) {
   await pg.waitForFunction((n) => document.querySelector('#panel-chart').dataset.bars === String(n), bars);
 }
 
+const sourceRequestsAtStart = new Map();
+
 before(async () => {
   assert.ok(AGENT, 'MDTEST_AGENT_URL not set: run through browser.py');
+  const r = await fetch(`${AGENT}/sources`);
+  if (r.ok) for (const s of (await r.json()).sources) sourceRequestsAtStart.set(s.name, s.requests);
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'md-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -106,7 +110,7 @@ test('the symbols list holds every stored symbol, MSFT among them', async () => 
 });
 
 test('clicking MSFT draws its candlestick chart with indicators', async () => {
-  const hist = await rest('/historical/MSFT?interval=1d&limit=1500');
+  const hist = await rest('/historical/MSFT?interval=1d&limit=1500&cached_only=true');
   await page.click('#symbols tr[data-symbol="MSFT"]');
   await chartShows(page, 'MSFT', '1d', hist.count);
   assert.equal(await page.inputValue('#chart-symbol'), 'MSFT');
@@ -127,13 +131,13 @@ test('clicking MSFT draws its candlestick chart with indicators', async () => {
 });
 
 test('switching the interval reloads the chart with aggregated bars', async () => {
-  const weekly = await rest('/historical/MSFT?interval=1w&limit=1500');
+  const weekly = await rest('/historical/MSFT?interval=1w&limit=1500&cached_only=true');
   assert.equal(await page.isDisabled('#chart-intervals button[data-interval="1m"]'), true, 'no minute data for MSFT');
   await page.click('#chart-intervals button[data-interval="1w"]');
   await chartShows(page, 'MSFT', '1w', weekly.count);
   assert.match(await page.textContent('#chart-legend'), /1w/);
   assert.match(page.url(), /interval=1w/);
-  const monthly = await rest('/historical/MSFT?interval=1mo&limit=1500');
+  const monthly = await rest('/historical/MSFT?interval=1mo&limit=1500&cached_only=true');
   await page.click('#chart-intervals button[data-interval="1mo"]');
   await chartShows(page, 'MSFT', '1mo', monthly.count);
   const px = await candlePixels(page);
@@ -141,11 +145,11 @@ test('switching the interval reloads the chart with aggregated bars', async () =
 });
 
 test('switching the symbol from the selector reloads the chart', async () => {
-  const dax = await rest('/historical/DAX?interval=1mo&limit=1500');
+  const dax = await rest('/historical/DAX?interval=1mo&limit=1500&cached_only=true');
   await page.selectOption('#chart-symbol', 'DAX');
   await chartShows(page, 'DAX', '1mo', dax.count);
   assert.ok(await page.$('#symbols tr.selected[data-symbol="DAX"]'), 'DAX highlighted in the list');
-  const daily = await rest('/historical/MSFT?interval=1d&limit=1500');
+  const daily = await rest('/historical/MSFT?interval=1d&limit=1500&cached_only=true');
   await page.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
   await chartShows(page, 'MSFT', '1d', daily.count);
 });
@@ -216,7 +220,7 @@ test('the page fits a phone-sized screen', async () => {
   const phone = await context.newPage();
   watch(phone, 'phone');
   await phone.setViewportSize({ width: 390, height: 844 });
-  const hist = await rest('/historical/MSFT?interval=1d&limit=1500');
+  const hist = await rest('/historical/MSFT?interval=1d&limit=1500&cached_only=true');
   await phone.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
   await chartShows(phone, 'MSFT', '1d', hist.count);
   const px = await candlePixels(phone);
@@ -259,6 +263,16 @@ test('new data reaches the open chart (over /stream, else by polling)', async ()
   const close = await page.evaluate(() => { const b = window.mdDashboard.chart.bars; return b[b.length - 1].close; });
   assert.equal(close, price);
   assert.match(await page.title(), new RegExp(`^MSFT ${price}`));
+});
+
+test('looking at the dashboard made no provider call (it asks for stored data only)', async () => {
+  const routes = new Set((await rest('/dashboard/routes.json')).routes.map((r) => r.path));
+  if (!routes.has('/sources')) return;
+  const now = (await rest('/sources')).sources;
+  for (const s of now) {
+    const before = sourceRequestsAtStart.get(s.name) ?? 0;
+    assert.equal(s.requests, before, `source ${s.name} was asked ${s.requests - before} times`);
+  }
 });
 
 test('the browser console stayed free of errors', () => {

@@ -100,6 +100,14 @@ class CacheL1(AgentTest):
         self.agent.post("/ingest/quotes", json.dumps(doc), headers=AUTH)
         self.assertEqual(self.price("SMI")[1]["price"], 7024.25)
 
+    def test_a_quote_leaves_cached_bars_alone(self):
+        q = "/historical/DAX?interval=1mo&limit=6"
+        self.get(q)
+        self.assertEqual(self.get(q).headers["x-cache"], "l1")
+        post_quote(self.agent, "DAX", 7123.5, int(time.time()) - 120)
+        self.assertEqual(self.price("DAX")[1]["price"], 7123.5)
+        self.assertEqual(self.get(q).headers["x-cache"], "l1", "a quote does not change bars")
+
     def test_bars_ingest_refreshes_cached_history(self):
         q = "/historical/XTSSIM?interval=1d&limit=3"
         before = self.get(q).json()

@@ -153,6 +153,21 @@ class Shutdown(unittest.TestCase):
                 a.cleanup()
 
 
+class PortInUse(unittest.TestCase):
+    def test_second_agent_on_a_taken_port_refuses_to_start(self):
+        # the loops share their port through SO_REUSEPORT; a second agent must not join it
+        a = Agent(name="port1")
+        try:
+            a.start()
+            p = run_cli("serve", "--db", f"sqlite:{a.dir}/other.db", "--listen", f"127.0.0.1:{a.port}",
+                        check=False, timeout=30)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("Address already in use", p.stderr)
+            self.assertEqual(a.get("/health/live").status, 200)
+        finally:
+            a.cleanup()
+
+
 class Cli(unittest.TestCase):
     def setUp(self):
         self.a = Agent(name="cli")

@@ -41,7 +41,7 @@ static const char *get(md_cache *c, const md_cache_key *k)
     static char out[4096];
     md_cache_entry *e;
     md_cache_fill f;
-    if (md_cache_lookup(c, k, -1, MD_CACHE_L1_ONLY, &e, &f) != MD_CACHE_L1) return NULL;
+    if (md_cache_lookup(c, k, -1, 0, &e, &f) != MD_CACHE_L1) return NULL;
     size_t n;
     const char *b = md_cache_entry_body(e, &n);
     snprintf(out, sizeof out, "%.*s", (int)n, b);
@@ -54,7 +54,7 @@ static void fill(md_cache *c, const md_cache_key *k, const char *body, int64_t t
 {
     md_cache_entry *e;
     md_cache_fill f;
-    md_cache_lookup(c, k, -1, MD_CACHE_L1_ONLY, &e, &f);
+    md_cache_lookup(c, k, -1, 0, &e, &f);
     md_cache_entry_release(e);
     md_cache_put(c, k, &f, body, strlen(body), -1, "application/json", ttl);
 }
@@ -85,7 +85,7 @@ Test(cache, key_too_long_is_refused)
     memset(params, 'x', sizeof params - 1);
     params[sizeof params - 1] = 0;
     cr_assert_eq(md_cache_key_init(&k, 'h', "AAPL", params), MD_EINVAL);
-    cr_assert_eq(md_cache_key_init(&k, 'p', "THIS_SYMBOL_IS_TOO_LONG", NULL), MD_EINVAL);
+    cr_assert_eq(md_cache_key_init(&k, 'p', "THIS_SCOPE_IS_FAR_TOO_LONG_FOR_A_KEY", NULL), MD_EINVAL);
 }
 
 Test(cache, ttl_expiry_follows_the_clock)
@@ -115,8 +115,8 @@ Test(cache, max_age_refuses_older_answers_without_dropping_them)
     fake_now = 3000;
     md_cache_entry *e;
     md_cache_fill f;
-    cr_assert_eq(md_cache_lookup(c, &k, 2000, MD_CACHE_L1_ONLY, &e, &f), MD_CACHE_MISS);
-    cr_assert_eq(md_cache_lookup(c, &k, 5000, MD_CACHE_L1_ONLY, &e, &f), MD_CACHE_L1);
+    cr_assert_eq(md_cache_lookup(c, &k, 2000, 0, &e, &f), MD_CACHE_MISS);
+    cr_assert_eq(md_cache_lookup(c, &k, 5000, 0, &e, &f), MD_CACHE_L1);
     md_cache_entry_release(e);
     md_cache_free(c);
 }
@@ -196,7 +196,7 @@ Test(cache, a_write_drops_answers_and_refuses_fills_from_before_it)
     md_cache_key q = key("AAPL", "1w:z");
     md_cache_entry *e;
     md_cache_fill before;
-    cr_assert_eq(md_cache_lookup(c, &q, -1, MD_CACHE_L1_ONLY, &e, &before), MD_CACHE_MISS);
+    cr_assert_eq(md_cache_lookup(c, &q, -1, 0, &e, &before), MD_CACHE_MISS);
 
     md_cache_key hot[8];
     md_cache_fill after;
@@ -225,7 +225,7 @@ Test(cache, clear_drops_everything_and_refuses_earlier_fills)
     fill(c, &a, "a", 100000);
     md_cache_entry *e;
     md_cache_fill f;
-    md_cache_lookup(c, &b, -1, MD_CACHE_L1_ONLY, &e, &f);
+    md_cache_lookup(c, &b, -1, 0, &e, &f);
     cr_assert_eq(md_cache_clear(c, MD_CACHE_CLEAR_L1, NULL), 0);
     cr_assert_null(get(c, &a));
     md_cache_put(c, &b, &f, "b", 1, -1, "application/json", 100000);
@@ -244,11 +244,11 @@ Test(cache, level_tag_is_written_into_the_l1_copy)
     const char *body = "{\"price\":1,\"cache\":\"xx\"}";
     md_cache_entry *e;
     md_cache_fill f;
-    md_cache_lookup(c, &k, -1, MD_CACHE_L1_ONLY, &e, &f);
+    md_cache_lookup(c, &k, -1, 0, &e, &f);
     md_cache_put(c, &k, &f, body, strlen(body), (long)(strstr(body, "xx") - body),
                  "application/json", 100000);
     cr_assert_str_eq(get(c, &k), "{\"price\":1,\"cache\":\"l1\"}");
-    cr_assert_eq(md_cache_lookup(c, &k, -1, MD_CACHE_L1_ONLY, &e, &f), MD_CACHE_L1);
+    cr_assert_eq(md_cache_lookup(c, &k, -1, 0, &e, &f), MD_CACHE_L1);
     cr_assert_str_eq(md_cache_entry_content_type(e), "application/json");
     md_cache_entry_release(e);
     md_cache_free(c);
@@ -261,7 +261,7 @@ Test(cache, a_referenced_entry_outlives_its_eviction)
     fill(c, &k, "still here", 100000);
     md_cache_entry *e;
     md_cache_fill f;
-    cr_assert_eq(md_cache_lookup(c, &k, -1, MD_CACHE_L1_ONLY, &e, &f), MD_CACHE_L1);
+    cr_assert_eq(md_cache_lookup(c, &k, -1, 0, &e, &f), MD_CACHE_L1);
     md_cache_invalidate(c, "AAPL", NULL, 0, NULL, 0);
     md_cache_clear(c, MD_CACHE_CLEAR_L1, NULL);
     size_t n;
@@ -269,6 +269,21 @@ Test(cache, a_referenced_entry_outlives_its_eviction)
     cr_assert_eq(n, 10);
     cr_assert_eq(memcmp(b, "still here", 10), 0); /* ASan would catch a use after free */
     md_cache_entry_release(e);
+    md_cache_free(c);
+}
+
+Test(cache, l1_only_lookup_hits_and_misses_without_a_fill)
+{
+    md_cache *c = new_cache(1 << 20, 2);
+    md_cache_key k = key("AAPL", NULL);
+    fill(c, &k, "x", 100000);
+    md_cache_entry *e;
+    md_cache_fill f;
+    cr_assert_eq(md_cache_lookup(c, &k, -1, MD_CACHE_L1_ONLY, &e, &f), MD_CACHE_L1);
+    md_cache_entry_release(e);
+    md_cache_key m = key("MSFT", NULL);
+    cr_assert_eq(md_cache_lookup(c, &m, -1, MD_CACHE_L1_ONLY, &e, &f), MD_CACHE_MISS);
+    cr_assert_null(e);
     md_cache_free(c);
 }
 
@@ -304,7 +319,7 @@ static void *hammer(void *p)
         md_cache_entry *e;
         md_cache_fill f;
         if (op < 7) {
-            if (md_cache_lookup(w->c, &k, -1, MD_CACHE_L1_ONLY, &e, &f) == MD_CACHE_L1) {
+            if (md_cache_lookup(w->c, &k, -1, 0, &e, &f) == MD_CACHE_L1) {
                 size_t n;
                 const char *b = md_cache_entry_body(e, &n);
                 /* every body starts with the key it was stored under */

@@ -2,6 +2,9 @@
 // libraries that are installed, polls the status endpoints, draws the chart of the chosen
 // symbol and interval (kept in the URL hash: #symbol=MSFT&interval=1w) and follows /stream.
 //
+// The page asks for stored data only (cached_only=true): viewing it never makes the agent
+// call a provider or spend a provider's quota.
+//
 // Polling: health and metrics every refresh period (2 s by default), sources and cache every
 // max(refresh, 5 s), symbols and the quality report every 30 s. A poll waits for the previous
 // one, and nothing is polled while the tab is hidden or refresh is paused.
@@ -249,7 +252,7 @@ async function loadChart() {
   const sym = encodeURIComponent(symbol);
   const histP = api.get(`/historical/${sym}?interval=${interval}&limit=${BAR_LIMIT}&cached_only=true`);
   const indP = api.has('/analytics/{symbol}/indicators')
-    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&names=${INDICATORS.map((d) => d.name).join(',')}`)
+    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&cached_only=true&names=${INDICATORS.map((d) => d.name).join(',')}`)
     : Promise.resolve(null);
   const [hist, ind] = await Promise.all([histP, indP]);
   if (token !== state.loadToken) return; // a newer choice is loading

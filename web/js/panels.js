@@ -31,6 +31,19 @@ function scalarText(k, v) {
 
 /* -- health ------------------------------------------------------------------------------ */
 
+/* [key, scalar] pairs of an object, nested objects one level down as "parent_child". */
+function flatten(obj) {
+  const out = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k2, v2] of Object.entries(v)) out.push([`${k}_${k2}`, v2 && typeof v2 === 'object' ? JSON.stringify(v2) : v2]);
+    } else {
+      out.push([k, v]);
+    }
+  }
+  return out;
+}
+
 export function renderHealth(body, h) {
   const comps = h && typeof h.components === 'object' && h.components ? Object.entries(h.components) : [];
   mount(body,
@@ -43,7 +56,7 @@ export function renderHealth(body, h) {
       el('thead', {}, el('tr', {}, el('th', {}, 'component'), el('th', {}, 'status'), el('th', {}, 'details'))),
       el('tbody', {}, comps.map(([name, c]) => {
         const obj = c && typeof c === 'object' ? c : { status: c };
-        const details = Object.entries(obj).filter(([k]) => k !== 'status')
+        const details = flatten(obj).filter(([k]) => k !== 'status')
           .map(([k, v]) => el('span', { class: 'detail', title: typeof v === 'string' ? v : undefined }, el('span', { class: 'detail-k' }, label(k.replace(/_(ms|s|bytes)$/, ''))), ' ', scalarText(k, v)));
         return el('tr', { dataset: { component: name } }, el('td', {}, name), el('td', {}, badge(obj.status)), el('td', { class: 'details' }, details));
       }))));
@@ -174,7 +187,7 @@ export function renderQuality(body, d, onSymbol) {
       return el('tr', { class: 'clickable', dataset: { symbol: r.symbol }, title: r.symbol ? `chart ${r.symbol}` : undefined,
         onclick: () => r.symbol && onSymbol(r.symbol, r.interval) },
         el('td', {}, el('span', { class: 'sym' }, r.symbol ?? '?')),
-        el('td', {}, el('span', { class: `grade grade-${String(r.grade || '').toLowerCase()}` }, r.grade ?? '–')),
+        el('td', {}, el('span', { class: `grade grade-${String(r.grade || '').charAt(0).toLowerCase()}` }, r.grade ?? '–')),
         el('td', {}, meter(Number.isFinite(score) && r.score !== null ? score / 100 : NaN, Number.isFinite(score) ? fmtNum(score, 1) : undefined)),
         el('td', {}, r.interval ?? '–'),
         el('td', { class: 'num' }, fmtInt(r.bars)),

@@ -1,0 +1,649 @@
+/* backfill.c - the job runner: worker threads take the next chunk of a job, fetch it
+ * through the source manager, hand the bars to the writer, and save the job's state.
+ * backfill.h has the state diagram; backfill_doc.c the state document. */
+#include "ingest/backfill_int.h"
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define RL_WAIT_MAX_MS 60000
+#define RETRY_MAX_MS 60000
+
+struct md_backfill {
+    md_store *st;
+    md_writer *w;
+    md_srcmgr *src;
+    md_backfill_opts opt;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;  /* workers: work may be ready */
+    pthread_cond_t moved; /* waiters: some job progressed */
+    bf_job *jobs;
+    size_t rr; /* round-robin position */
+    int stop;
+    pthread_t *threads;
+    int nthreads;
+    pthread_mutex_t open_lock; /* serialises writes of the open-jobs list */
+};
+
+void md_backfill_opts_default(md_backfill_opts *o)
+{
+    o->workers = 2;
+    o->retries = 3;
+    o->chunk_delay_ms = 0;
+    o->retry_base_ms = 1000;
+    o->background = 1;
+}
+
+void md_backfill_opts_from_config(md_backfill_opts *o, const md_config *cfg)
+{
+    md_backfill_opts_default(o);
+    o->workers = (int)cfg->backfill_workers;
+    o->retries = (int)cfg->backfill_retries;
+    o->chunk_delay_ms = cfg->backfill_chunk_delay_ms;
+    o->retry_base_ms = cfg->backfill_retry_base_ms;
+}
+
+void md_job_info_deinit(md_job_info *i)
+{
+    md_free(i->symbols);
+    i->symbols = NULL;
+}
+
+static int64_t mono_ms(void)
+{
+    return md_mono_ms();
+}
+
+/* -- saving ----------------------------------------------------------------------------------- */
+
+/* The ids of the listed unfinished jobs, comma-separated (caller holds b->lock). */
+static char *open_list(md_backfill *b)
+{
+    md_buf l;
+    md_buf_init(&l);
+    for (bf_job *j = b->jobs; j; j = j->next) {
+        if (!j->listed || j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) continue;
+        if (l.len) md_buf_putc(&l, ',');
+        md_buf_puts(&l, j->id);
+    }
+    md_buf_putc(&l, 0);
+    return md_buf_steal(&l, NULL);
+}
+
+/* Writes the job's document (and, when with_list, the open-jobs list) unless a newer
+ * version was written already. Called without b->lock. */
+static void save(md_backfill *b, bf_job *j, int with_list)
+{
+    pthread_mutex_lock(&b->lock);
+    uint64_t v = j->version;
+    char *doc = md_bf__doc_encode(j);
+    char *list = with_list ? open_list(b) : NULL;
+    pthread_mutex_unlock(&b->lock);
+
+    pthread_mutex_lock(&j->save_lock);
+    if (with_list) pthread_mutex_lock(&b->open_lock);
+    if (v > j->saved_version || with_list) {
+        char key[MD_JOB_ID_MAX + 32];
+        md_bf__doc_key(j->id, key, sizeof key);
+        const char *keys[2] = {key, MD_BF_OPEN_KEY};
+        const char *vals[2] = {doc, list};
+        md_error err;
+        if (md_store_doc_put(b->st, keys, vals, with_list ? 2 : 1, &err) != 0)
+            MD_WARN("backfill", "cannot save job state id=%s err=\"%s\"", j->id, err.msg);
+        else if (v > j->saved_version)
+            j->saved_version = v;
+    }
+    if (with_list) pthread_mutex_unlock(&b->open_lock);
+    pthread_mutex_unlock(&j->save_lock);
+    md_free(doc);
+    md_free(list);
+}
+
+/* -- one chunk -------------------------------------------------------------------------------- */
+
+typedef struct {
+    md_writer *w;
+    int64_t stored, rejected;
+    int store_rc;
+    md_error store_err;
+} keep_ctx;
+
+static int keep_bars(void *ctx, const char *symbol, md_interval iv, md_bar *bars, size_t n)
+{
+    keep_ctx *k = ctx;
+    md_series s = {symbol, iv, bars, n};
+    md_ingest_result r;
+    md_ingest_result_init(&r, 1);
+    int rc = md_writer_ingest_bars(k->w, &s, 1, 0, &r, &k->store_err);
+    if (rc == 0) {
+        k->stored += (int64_t)r.stored;
+        k->rejected += (int64_t)r.rejected;
+    } else {
+        k->store_rc = rc;
+    }
+    md_ingest_result_deinit(&r);
+    return rc ? rc : (r.rejected ? MD_EBAR : 0);
+}
+
+typedef struct {
+    int rc;
+    md_error err;
+    int64_t fetched, stored, rejected;
+    int source;
+} chunk_out;
+
+static void run_chunk(md_backfill *b, const bf_job *j, size_t k, chunk_out *o)
+{
+    const char *symbol = j->sym[k / j->per_sym].symbol;
+    int64_t a = j->start + (int64_t)(k % j->per_sym) * j->chunk_s;
+    int64_t e = a + j->chunk_s < j->end ? a + j->chunk_s : j->end;
+    keep_ctx kc;
+    memset(&kc, 0, sizeof kc);
+    kc.w = b->w;
+    md_tick_sink sink = {NULL, keep_bars, &kc};
+    md_fetch_opts fo = {j->source, b->opt.background, &sink};
+    md_fetch_result res;
+    memset(&res, 0, sizeof res);
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    memset(o, 0, sizeof *o);
+    o->source = -1;
+    int rc = md_srcmgr_bars(b->src, symbol, j->iv, a, e, &fo, &v, &res, &o->err);
+    md_bar_vec_deinit(&v);
+    if (rc < 0) {
+        o->rc = rc;
+        return;
+    }
+    if (kc.store_rc) { /* fetched, but the store refused it: try the chunk again later */
+        o->rc = kc.store_rc;
+        o->err = kc.store_err;
+        return;
+    }
+    o->fetched = rc;
+    o->stored = kc.stored;
+    o->rejected = kc.rejected;
+    o->source = res.source;
+    if (res.coalesced) o->stored = rc; /* stored by the fetch this one joined */
+}
+
+/* Transient failures are retried; these are not. */
+static int permanent(int rc)
+{
+    return rc == MD_ENOTFOUND || rc == MD_EINTERVAL || rc == MD_EUNAUTHSRC || rc == MD_EINVAL ||
+           rc == MD_ESYMBOL;
+}
+
+static void finish_if_done(bf_job *j)
+{
+    if (j->inflight || j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) return;
+    while (j->cursor < j->nchunks && j->chunk[j->cursor] != BF_TODO) j->cursor++;
+    if (j->cursor < j->nchunks) return;
+    j->state = j->chunks_done == 0 && j->chunks_failed > 0 ? MD_JOB_FAILED : MD_JOB_DONE;
+    j->finished_at = md_now();
+    MD_INFO("backfill", "job %s id=%s chunks=%lld failed=%lld bars=%lld", md_job_state_name(j->state),
+            j->id, (long long)j->chunks_done, (long long)j->chunks_failed, (long long)j->stored);
+}
+
+/* Applies a chunk's outcome (caller holds b->lock). Returns 1 when the job ended. */
+static int apply(md_backfill *b, bf_job *j, size_t k, const chunk_out *o)
+{
+    md_job_symbol *s = &j->sym[k / j->per_sym];
+    int64_t now = mono_ms();
+    j->busy[k] = 0;
+    j->inflight--;
+    j->updated_at = md_now();
+    j->version++;
+    if (o->rc == 0) {
+        j->chunk[k] = BF_DONE;
+        j->chunks_done++;
+        j->run_done++;
+        j->fetched += o->fetched;
+        j->stored += o->stored;
+        j->rejected += o->rejected;
+        s->fetched += o->fetched;
+        s->stored += o->stored;
+        s->rejected += o->rejected;
+        s->chunks_done++;
+        if (o->source >= 0) s->last_source = o->source;
+        j->rl_wait_ms = 0;
+    } else if (o->rc == MD_ERATELIMIT) {
+        /* out of budget: the chunk waits its turn again; not an error */
+        j->rl_wait_ms = j->rl_wait_ms ? j->rl_wait_ms * 2 : b->opt.retry_base_ms;
+        if (j->rl_wait_ms > RL_WAIT_MAX_MS) j->rl_wait_ms = RL_WAIT_MAX_MS;
+        if (j->next_ms < now + j->rl_wait_ms) j->next_ms = now + j->rl_wait_ms;
+        MD_DEBUG("backfill", "rate limited id=%s wait_ms=%lld", j->id, (long long)j->rl_wait_ms);
+    } else {
+        j->errors++;
+        snprintf(j->last_error, sizeof j->last_error, "%s: %.170s", s->symbol, o->err.msg);
+        if (permanent(o->rc) || j->tries[k] >= b->opt.retries) {
+            j->chunk[k] = BF_FAILED;
+            j->chunks_failed++;
+            j->run_done++;
+            s->chunks_failed++;
+            snprintf(s->last_error, sizeof s->last_error, "%.199s", o->err.msg);
+            MD_WARN("backfill", "chunk failed id=%s symbol=%s err=\"%s\"", j->id, s->symbol, o->err.msg);
+        } else {
+            int64_t wait = b->opt.retry_base_ms << (j->tries[k] < 16 ? j->tries[k] : 16);
+            if (wait > RETRY_MAX_MS) wait = RETRY_MAX_MS;
+            j->tries[k]++;
+            j->retry_at_ms[k] = now + wait;
+        }
+    }
+    int was_open = j->state != MD_JOB_DONE && j->state != MD_JOB_FAILED;
+    finish_if_done(j);
+    return was_open && (j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED);
+}
+
+/* Next runnable chunk of a job, or SIZE_MAX; *wake_ms lowers to when one becomes runnable. */
+static size_t pick(bf_job *j, int64_t now, int64_t *wake_ms)
+{
+    if (j->state != MD_JOB_QUEUED && j->state != MD_JOB_RUNNING) return SIZE_MAX;
+    if (j->next_ms > now) {
+        if (j->next_ms < *wake_ms) *wake_ms = j->next_ms;
+        return SIZE_MAX;
+    }
+    while (j->cursor < j->nchunks && j->chunk[j->cursor] != BF_TODO) j->cursor++;
+    for (size_t k = j->cursor; k < j->nchunks; k++) {
+        if (j->chunk[k] != BF_TODO || j->busy[k]) continue;
+        if (j->retry_at_ms[k] > now) {
+            if (j->retry_at_ms[k] < *wake_ms) *wake_ms = j->retry_at_ms[k];
+            continue;
+        }
+        return k;
+    }
+    return SIZE_MAX;
+}
+
+static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+    pthread_cond_timedwait(c, m, &ts);
+}
+
+static void *worker_main(void *arg)
+{
+    md_backfill *b = arg;
+    pthread_mutex_lock(&b->lock);
+    while (!b->stop) {
+        int64_t now = mono_ms(), wake = now + 1000;
+        bf_job *j = NULL;
+        size_t k = SIZE_MAX, njobs = 0;
+        for (bf_job *x = b->jobs; x; x = x->next) njobs++;
+        /* round robin: each pick starts one job further along the list */
+        size_t first = njobs ? b->rr++ % njobs : 0;
+        bf_job *x = b->jobs;
+        for (size_t i = 0; i < first; i++) x = x->next;
+        for (size_t i = 0; i < njobs && k == SIZE_MAX; i++) {
+            if ((k = pick(x, now, &wake)) != SIZE_MAX) j = x;
+            x = x->next ? x->next : b->jobs;
+        }
+        if (!j) {
+            timed_wait(&b->wake, &b->lock, wake - now > 0 ? wake - now : 1);
+            continue;
+        }
+        j->busy[k] = 1;
+        j->inflight++;
+        if (j->state == MD_JOB_QUEUED) j->state = MD_JOB_RUNNING;
+        if (!j->run_start_ms) j->run_start_ms = now;
+        j->next_ms = now + b->opt.chunk_delay_ms;
+        pthread_mutex_unlock(&b->lock);
+
+        chunk_out o;
+        run_chunk(b, j, k, &o);
+
+        pthread_mutex_lock(&b->lock);
+        int ended = apply(b, j, k, &o);
+        pthread_mutex_unlock(&b->lock);
+        save(b, j, ended && j->listed);
+        pthread_mutex_lock(&b->lock);
+        pthread_cond_broadcast(&b->moved);
+        pthread_cond_broadcast(&b->wake);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+/* -- life cycle ------------------------------------------------------------------------------- */
+
+md_backfill *md_backfill_new(md_store *st, md_writer *w, md_srcmgr *src,
+                             const md_backfill_opts *o)
+{
+    md_backfill *b = md_calloc(1, sizeof *b);
+    b->st = st;
+    b->w = w;
+    b->src = src;
+    if (o)
+        b->opt = *o;
+    else
+        md_backfill_opts_default(&b->opt);
+    if (b->opt.workers < 1) b->opt.workers = 1;
+    if (b->opt.retry_base_ms < 1) b->opt.retry_base_ms = 1;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_mutex_init(&b->open_lock, NULL);
+    pthread_cond_init(&b->wake, NULL);
+    pthread_cond_init(&b->moved, NULL);
+    b->threads = md_calloc((size_t)b->opt.workers, sizeof *b->threads);
+    for (int i = 0; i < b->opt.workers; i++) {
+        if (pthread_create(&b->threads[i], NULL, worker_main, b) != 0) break;
+        char name[16];
+        snprintf(name, sizeof name, "backfill-%d", i % 100);
+        pthread_setname_np(b->threads[i], name);
+        b->nthreads++;
+    }
+    return b;
+}
+
+void md_backfill_free(md_backfill *b)
+{
+    if (!b) return;
+    pthread_mutex_lock(&b->lock);
+    b->stop = 1;
+    pthread_cond_broadcast(&b->wake);
+    pthread_cond_broadcast(&b->moved);
+    pthread_mutex_unlock(&b->lock);
+    for (int i = 0; i < b->nthreads; i++) pthread_join(b->threads[i], NULL);
+    /* what was not finished waits for the next run */
+    for (bf_job *j = b->jobs; j; j = j->next) {
+        if (j->state == MD_JOB_QUEUED || j->state == MD_JOB_RUNNING) {
+            j->state = MD_JOB_PAUSED;
+            j->version++;
+            save(b, j, 0);
+        }
+    }
+    while (b->jobs) {
+        bf_job *n = b->jobs->next;
+        md_bf__job_free(b->jobs);
+        b->jobs = n;
+    }
+    md_free(b->threads);
+    pthread_mutex_destroy(&b->lock);
+    pthread_mutex_destroy(&b->open_lock);
+    pthread_cond_destroy(&b->wake);
+    pthread_cond_destroy(&b->moved);
+    md_free(b);
+}
+
+static bf_job *find(md_backfill *b, const char *id)
+{
+    for (bf_job *j = b->jobs; j; j = j->next)
+        if (strcmp(j->id, id) == 0) return j;
+    return NULL;
+}
+
+/* Takes a job into the runner (caller holds b->lock). */
+static void adopt(md_backfill *b, bf_job *j)
+{
+    if (j->state != MD_JOB_DONE && j->state != MD_JOB_FAILED)
+        j->state = j->chunks_done || j->chunks_failed ? MD_JOB_RUNNING : MD_JOB_QUEUED;
+    j->next = b->jobs;
+    b->jobs = j;
+    pthread_cond_broadcast(&b->wake);
+}
+
+static int load_doc(md_backfill *b, const char *id, bf_job **out, md_error *err)
+{
+    char key[MD_JOB_ID_MAX + 32];
+    md_bf__doc_key(id, key, sizeof key);
+    char *doc = NULL;
+    int rc = md_store_doc_get(b->st, key, &doc, err);
+    if (rc <= 0) return rc;
+    bf_job *j = md_bf__doc_decode(doc, err);
+    md_free(doc);
+    if (!j) return MD_ESTORE;
+    *out = j;
+    return 1;
+}
+
+int md_backfill_resume_all(md_backfill *b, md_error *err)
+{
+    char *list = NULL;
+    int rc = md_store_doc_get(b->st, MD_BF_OPEN_KEY, &list, err);
+    if (rc <= 0) return rc;
+    int n = 0;
+    for (char *save_ptr = NULL, *id = strtok_r(list, ",", &save_ptr); id;
+         id = strtok_r(NULL, ",", &save_ptr)) {
+        pthread_mutex_lock(&b->lock);
+        int known = find(b, id) != NULL;
+        pthread_mutex_unlock(&b->lock);
+        if (known) continue;
+        bf_job *j = NULL;
+        md_error e;
+        int got = load_doc(b, id, &j, &e);
+        if (got <= 0) {
+            MD_WARN("backfill", "cannot resume job id=%s err=\"%s\"", id, got ? e.msg : "no state");
+            continue;
+        }
+        if (j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) {
+            md_bf__job_free(j);
+            continue;
+        }
+        pthread_mutex_lock(&b->lock);
+        adopt(b, j);
+        pthread_mutex_unlock(&b->lock);
+        MD_INFO("backfill", "job resumed id=%s chunks_done=%lld of %zu", j->id,
+                (long long)j->chunks_done, j->nchunks);
+        n++;
+    }
+    md_free(list);
+    return n;
+}
+
+static void random_id(char *out)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint64_t)md_now_ms() * 2654435761u;
+    snprintf(out, MD_JOB_ID_MAX, "bf-%016llx", (unsigned long long)r);
+}
+
+void md_backfill_spec_id(const md_job_spec *spec, char *id_out)
+{
+    uint64_t h = 1469598103934665603ULL;
+#define MIX(p, n)                                                                              \
+    for (size_t i_ = 0; i_ < (n); i_++) h = (h ^ ((const unsigned char *)(p))[i_]) * 1099511628211ULL
+    for (size_t i = 0; i < spec->n_symbols; i++) {
+        MIX(spec->symbols[i], strlen(spec->symbols[i]) + 1);
+    }
+    int iv = (int)spec->iv;
+    MIX(&iv, sizeof iv);
+    MIX(&spec->start, sizeof spec->start);
+    MIX(&spec->end, sizeof spec->end);
+    MIX(&spec->source, sizeof spec->source);
+#undef MIX
+    snprintf(id_out, MD_JOB_ID_MAX, "fetch-%016llx", (unsigned long long)h);
+}
+
+int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, char *id_out,
+                       md_error *err)
+{
+    if (!b->src) return md_error_set(err, MD_ENOSOURCE, "no sources are configured");
+    if (spec->n_symbols == 0) return md_error_set(err, MD_EINVAL, "a backfill needs symbols");
+    if (spec->end <= spec->start)
+        return md_error_set(err, MD_ETIMERANGE, "end must be after start");
+    if (!md_srcmgr_supports(b->src, spec->source, spec->iv))
+        return md_error_set(err, MD_EINTERVAL, "no source offers %s bars",
+                            md_interval_name(spec->iv));
+    if (id) { /* a fetch command: resume the unfinished job of the same command */
+        pthread_mutex_lock(&b->lock);
+        bf_job *known = find(b, id);
+        int running = known && (known->state == MD_JOB_QUEUED || known->state == MD_JOB_RUNNING);
+        pthread_mutex_unlock(&b->lock);
+        if (running) {
+            snprintf(id_out, MD_JOB_ID_MAX, "%s", id);
+            return 0;
+        }
+        bf_job *j = NULL;
+        md_error e;
+        if (!known && load_doc(b, id, &j, &e) == 1) {
+            if (j->state != MD_JOB_DONE && j->state != MD_JOB_FAILED && j->iv == spec->iv &&
+                j->start == spec->start && j->end == spec->end && j->source == spec->source) {
+                pthread_mutex_lock(&b->lock);
+                adopt(b, j);
+                pthread_mutex_unlock(&b->lock);
+                MD_INFO("backfill", "job resumed id=%s chunks_done=%lld of %zu", j->id,
+                        (long long)j->chunks_done, j->nchunks);
+                snprintf(id_out, MD_JOB_ID_MAX, "%s", id);
+                return 0;
+            }
+            md_bf__job_free(j);
+        }
+        if (known) { /* finished in this process: start over */
+            pthread_mutex_lock(&b->lock);
+            bf_job **pp = &b->jobs;
+            while (*pp && *pp != known) pp = &(*pp)->next;
+            if (*pp) *pp = known->next;
+            pthread_mutex_unlock(&b->lock);
+            md_bf__job_free(known);
+        }
+    }
+
+    bf_job *j = md_calloc(1, sizeof *j);
+    pthread_mutex_init(&j->save_lock, NULL);
+    if (id)
+        snprintf(j->id, sizeof j->id, "%s", id);
+    else
+        random_id(j->id);
+    j->listed = id == NULL;
+    j->iv = spec->iv;
+    j->start = spec->start;
+    j->end = spec->end;
+    j->source = spec->source;
+    int64_t range = spec->end - spec->start;
+    int64_t max = md_srcmgr_max_range_s(b->src, spec->source, spec->iv);
+    j->chunk_s = max > 0 && max < range ? max : range;
+    j->per_sym = (size_t)((range + j->chunk_s - 1) / j->chunk_s);
+    j->sym = md_calloc(spec->n_symbols, sizeof *j->sym);
+    for (size_t i = 0; i < spec->n_symbols; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < j->nsym && !seen; k++) seen = strcmp(j->sym[k].symbol, spec->symbols[i]) == 0;
+        if (seen) continue;
+        snprintf(j->sym[j->nsym].symbol, sizeof j->sym[0].symbol, "%s", spec->symbols[i]);
+        j->sym[j->nsym].last_source = -1;
+        j->nsym++;
+    }
+    j->nchunks = j->per_sym * j->nsym;
+    md_bf__alloc_chunks(j);
+    j->state = MD_JOB_QUEUED;
+    j->created_at = j->updated_at = md_now();
+    j->version = 1;
+    /* saved (and listed) before it runs: an accepted job survives a crash right after */
+    char *doc = md_bf__doc_encode(j);
+    char key[MD_JOB_ID_MAX + 32];
+    md_bf__doc_key(j->id, key, sizeof key);
+    pthread_mutex_lock(&b->open_lock);
+    pthread_mutex_lock(&b->lock);
+    char *list = open_list(b);
+    pthread_mutex_unlock(&b->lock);
+    if (j->listed) {
+        md_buf l;
+        md_buf_init(&l);
+        md_buf_puts(&l, list);
+        if (*list) md_buf_putc(&l, ',');
+        md_buf_puts(&l, j->id);
+        md_buf_putc(&l, 0);
+        md_free(list);
+        list = md_buf_steal(&l, NULL);
+    }
+    const char *keys[2] = {key, MD_BF_OPEN_KEY};
+    const char *vals[2] = {doc, list};
+    int rc = md_store_doc_put(b->st, keys, vals, j->listed ? 2 : 1, err);
+    pthread_mutex_unlock(&b->open_lock);
+    md_free(doc);
+    md_free(list);
+    if (rc) {
+        md_bf__job_free(j);
+        return rc;
+    }
+    j->saved_version = 1;
+    pthread_mutex_lock(&b->lock);
+    adopt(b, j);
+    pthread_mutex_unlock(&b->lock);
+    MD_INFO("backfill", "job queued id=%s symbols=%zu interval=%s chunks=%zu", j->id, j->nsym,
+            md_interval_name(j->iv), j->nchunks);
+    snprintf(id_out, MD_JOB_ID_MAX, "%s", j->id);
+    return 0;
+}
+
+/* -- progress --------------------------------------------------------------------------------- */
+
+static void info_of(const bf_job *j, md_job_info *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", j->id);
+    out->state = j->state;
+    out->iv = j->iv;
+    out->start = j->start;
+    out->end = j->end;
+    out->source = j->source;
+    out->n_symbols = j->nsym;
+    out->symbols = md_malloc((j->nsym ? j->nsym : 1) * sizeof *out->symbols);
+    memcpy(out->symbols, j->sym, j->nsym * sizeof *out->symbols);
+    out->chunks_total = (int64_t)j->nchunks;
+    out->chunks_done = j->chunks_done;
+    out->chunks_failed = j->chunks_failed;
+    out->fetched = j->fetched;
+    out->stored = j->stored;
+    out->rejected = j->rejected;
+    out->errors = j->errors;
+    snprintf(out->last_error, sizeof out->last_error, "%s", j->last_error);
+    out->created_at = j->created_at;
+    out->updated_at = j->updated_at;
+    out->finished_at = j->finished_at;
+    out->eta_s = -1;
+    if (j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) {
+        out->eta_s = 0;
+    } else if (j->run_done > 0 && j->run_start_ms) {
+        double per = (double)(mono_ms() - j->run_start_ms) / 1000.0 / (double)j->run_done;
+        int64_t left = (int64_t)j->nchunks - j->chunks_done - j->chunks_failed;
+        out->eta_s = per * (double)(left > 0 ? left : 0);
+    }
+}
+
+int md_backfill_get(md_backfill *b, const char *id, md_job_info *out, md_error *err)
+{
+    pthread_mutex_lock(&b->lock);
+    bf_job *j = find(b, id);
+    if (j) info_of(j, out);
+    pthread_mutex_unlock(&b->lock);
+    if (j) return 0;
+    int rc = load_doc(b, id, &j, err);
+    if (rc < 0) return rc;
+    if (rc == 0) return md_error_set(err, MD_ENOTFOUND, "no job '%.40s'", id);
+    info_of(j, out);
+    md_bf__job_free(j);
+    return 0;
+}
+
+int md_backfill_wait(md_backfill *b, const char *id, volatile sig_atomic_t *stop,
+                     void (*progress)(void *ctx, const md_job_info *info), void *ctx,
+                     md_error *err)
+{
+    for (;;) {
+        md_job_info info;
+        pthread_mutex_lock(&b->lock);
+        bf_job *j = find(b, id);
+        if (!j) {
+            pthread_mutex_unlock(&b->lock);
+            return md_error_set(err, MD_ENOTFOUND, "no job '%.40s' running here", id);
+        }
+        int ended = j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED;
+        if (!ended && !(stop && *stop)) timed_wait(&b->moved, &b->lock, 100);
+        info_of(j, &info);
+        ended = j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED;
+        pthread_mutex_unlock(&b->lock);
+        if (progress) progress(ctx, &info);
+        md_job_info_deinit(&info);
+        if (ended) return 0;
+        if (stop && *stop) return md_error_set(err, MD_ECANCELED, "interrupted");
+    }
+}
