@@ -5,6 +5,7 @@
 #   bench/stream_fanout.sh                  1,000 clients (the default run)
 #   bench/stream_fanout.sh --big            10,000 clients
 #   bench/stream_fanout.sh --clients N --rate TICKS_PER_S --batch B --duration S --only mdagent,node
+#   (servers: mdagent, mdagent-1msg = mdagent writing one message per send, python, node)
 #
 # Every client subscribes to every one of --symbols symbols (a watchlist); ticks arrive at
 # --rate ticks/s in batches of --batch (one tick per symbol per batch, like a provider poll or
@@ -19,7 +20,7 @@ set -eu
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
 CLIENTS=1000
-RATE=400
+RATE=20
 BATCH=20
 SYMBOLS=20
 DURATION=10
@@ -27,7 +28,7 @@ WARMUP=3
 ONLY="mdagent,python,node"
 while [ $# -gt 0 ]; do
     case "$1" in
-    --big) CLIENTS=10000; RATE=100 ;;
+    --big) CLIENTS=10000; RATE=1; DURATION=60; WARMUP=10 ;;
     --clients) CLIENTS="$2"; shift ;;
     --rate) RATE="$2"; shift ;;
     --batch) BATCH="$2"; shift ;;
@@ -107,10 +108,13 @@ echo "stream_fanout: $CLIENTS clients x $SYMBOLS symbols, $RATE ticks/s in batch
 : >"$tmp/results"
 for s in $(echo "$ONLY" | tr ',' ' '); do
     case "$s" in
-    mdagent)
-        run mdagent http /ingest/quotes env MDAGENT_API_KEYS=benchkey sh -c \
-            'exec "$1" serve --db "$2" --threads 1 --log-level warn --listen "127.0.0.1:$3"' \
-            sh "$BUILD/mdagent" "sqlite:$tmp/md.db" ;;
+    mdagent | mdagent-1msg) # mdagent-1msg: one message per send (what coalescing saves)
+        batch_bytes=16384
+        [ "$s" = mdagent-1msg ] && batch_bytes=1
+        rm -f "$tmp"/md.db*
+        run "$s" http /ingest/quotes env MDAGENT_API_KEYS=benchkey sh -c \
+            'exec "$1" serve --db "$2" --threads 1 --log-level warn --set "stream.write_batch_bytes=$3" --listen "127.0.0.1:$4"' \
+            sh "$BUILD/mdagent" "sqlite:$tmp/md.db" "$batch_bytes" ;;
     python) run python ws /feed /usr/bin/python3 bench/ref/broadcast_ws.py ;;
     node) run node ws /feed node bench/ref/broadcast_ws.js ;;
     *) echo "stream_fanout: unknown server $s" >&2; exit 2 ;;

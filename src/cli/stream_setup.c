@@ -6,6 +6,8 @@
 #include "stream/livebar.h"
 #include "stream/relay.h"
 
+#include <sys/resource.h>
+
 struct md_cli_stream {
     md_services *svc;
     md_livebar *livebars;
@@ -17,6 +19,13 @@ int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err)
     const md_config *cfg = svc->cfg;
     *out = NULL;
     if (!cfg->stream_enabled) return 0;
+    /* every client is a descriptor: take the hard open-file limit (lws sizes its tables from
+     * the limit when the server starts, which is after this) */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     md_cli_stream *cs = md_calloc(1, sizeof *cs);
     cs->svc = svc;
     md_hub_options ho;

@@ -478,6 +478,8 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+static const lws_retry_bo_t no_validity = {0};
+
 /* Opens a non-blocking SO_REUSEPORT listen socket; *port is updated when it was 0. */
 /* 1 when something (another agent, another program) already listens on the address. The
  * loops' own sockets share the port through SO_REUSEPORT, which would also let a second
@@ -604,6 +606,9 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         info.timeout_secs = 30;
         info.vhost_name = "mdagent";
         info.server_string = "mdagent";
+        /* no lws "validity" timers: /stream pings idle clients itself (ws.c), and lws keeps
+         * one sorted timer per connection, walked on every insert (slow with 10k clients) */
+        info.retry_and_idle_policy = &no_validity;
         lp->ctx = lws_create_context(&info);
         struct lws_vhost *vh = lp->ctx ? lws_get_vhost_by_name(lp->ctx, "mdagent") : NULL;
         lws_sock_file_fd_type fdt;

@@ -159,27 +159,31 @@ static void dispatch_locked(md_hub *h, md_frame *f, int defer)
 
 void md_hub_publish_quote(md_hub *h, const md_quote *q, md_origin origin, int defer)
 {
+    md_hub_observer obs[MAX_OBSERVERS];
     pthread_mutex_lock(&h->lock);
     md_frame *f = md_proto_quote(q, ++h->seq);
     dispatch_locked(h, f, defer);
     int n_obs = h->n_obs;
+    memcpy(obs, h->obs, (size_t)n_obs * sizeof *obs);
     pthread_mutex_unlock(&h->lock);
     md_frame_unref(f);
     for (int i = 0; i < n_obs; i++)
-        if (h->obs[i].on_quote) h->obs[i].on_quote(h->obs[i].ctx, q, origin);
+        if (obs[i].on_quote) obs[i].on_quote(obs[i].ctx, q, origin);
 }
 
 void md_hub_publish_bar(md_hub *h, const char *symbol, md_interval iv, const md_bar *b,
                         md_origin origin, int defer)
 {
+    md_hub_observer obs[MAX_OBSERVERS];
     pthread_mutex_lock(&h->lock);
     md_frame *f = md_proto_bar(symbol, iv, b, ++h->seq);
     dispatch_locked(h, f, defer);
     int n_obs = h->n_obs;
+    memcpy(obs, h->obs, (size_t)n_obs * sizeof *obs);
     pthread_mutex_unlock(&h->lock);
     md_frame_unref(f);
     for (int i = 0; i < n_obs; i++)
-        if (h->obs[i].on_bar) h->obs[i].on_bar(h->obs[i].ctx, symbol, iv, b, origin);
+        if (obs[i].on_bar) obs[i].on_bar(obs[i].ctx, symbol, iv, b, origin);
 }
 
 void md_hub_flush(md_hub *h)
