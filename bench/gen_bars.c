@@ -11,7 +11,7 @@
  *                            symbol_id,iv,ts,open,...,quality with ts as "2014-01-02 14:30:00+00"
  *
  * Trading days are Monday to Friday from 2014-01-02, 390 bars a day from 14:30 UTC. Prices are
- * a random walk in whole cents from a splitmix64 generator seeded with --seed, so the same
+ * a random walk in whole cents (kept within a third and three times the first price) from a splitmix64 generator seeded with --seed, so the same
  * arguments always give the same bytes. Symbol ids in --table follow the order the agent
  * creates them (first symbol = 1); interval 0 is 1m, source 6 is csv. */
 #include <stdint.h>
@@ -177,6 +177,7 @@ int main(int argc, char **argv)
             out_open(&per, path, "timestamp,open,high,low,close,volume\n");
         }
         int64_t price = 2000 + (int64_t)(rnd() % 48000); /* 20.00 .. 500.00 */
+        const int64_t start = price;
         int64_t day = day0;
         for (int dd = 0; dd < days; day++) {
             int64_t dow = (day + 4) % 7; /* 1970-01-01 was a Thursday: 0 = Thursday */
@@ -186,9 +187,14 @@ int main(int argc, char **argv)
                 int64_t ts = day * 86400 + 14 * 3600 + 30 * 60 + m * 60;
                 int64_t open = price;
                 /* move by up to +-0.2 % a minute */
+                /* up to +-0.2 %, at least a cent, pulled back inside [start / 3, start * 3] */
                 int64_t step = (int64_t)(rnd() % 401) - 200;
-                int64_t close = open + open * step / 100000;
-                if (close < 100) close = 100 + (int64_t)(rnd() % 50);
+                if (open < start / 3 && step < 0) step = -step;
+                if (open > start * 3 && step > 0) step = -step;
+                int64_t move = open * step / 100000;
+                if (move == 0) move = step > 0 ? 1 : step < 0 ? -1 : 0;
+                int64_t close = open + move;
+                if (close < 1) close = 1;
                 int64_t hi = (open > close ? open : close) + (int64_t)(rnd() % (uint64_t)(open / 500 + 2));
                 int64_t lo = (open < close ? open : close) - (int64_t)(rnd() % (uint64_t)(open / 500 + 2));
                 if (lo < 1) lo = 1;

@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 
 #define QSUITE_TEST_(suite, name) Test(suite, name, .init = setup, .fini = teardown)
 #define QSUITE_TEST__(suite, name) QSUITE_TEST_(suite, name)
@@ -96,6 +97,16 @@ QSUITE_TEST(same_rule_on_same_bar_replaces)
     md_qevent_vec_init(&v);
     cr_assert_eq(md_store_get_quality_events(st, "AAA", MD_IV_1D, 0, 1000, -1, 0, &v, NULL), 1);
     cr_assert_str_eq(v.v[0].detail, "second");
+    md_qevent_vec_deinit(&v);
+    /* twice in one call: the later one wins */
+    md_qevent two[3] = {E(200, GAP, 0.3, "earlier"), E(100, JUMP, 0.2, "jump"),
+                        E(200, GAP, 0.8, "later")};
+    cr_assert_geq(md_store_put_quality_events(st, "AAA", MD_IV_1D, two, 3, NULL, 0, NULL), 0);
+    cr_assert_eq(md_store_get_quality_events(st, "AAA", MD_IV_1D, 0, 1000, -1, 0, &v, NULL), 2);
+    cr_assert_str_eq(v.v[0].detail, "jump");
+    cr_assert_str_eq(v.v[1].detail, "later");
+    cr_assert_float_eq(v.v[1].severity, 0.8, 1e-6);
+    cr_assert_eq(v.v[1].limit, 6);
     md_qevent_vec_deinit(&v);
 }
 
