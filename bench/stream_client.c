@@ -454,6 +454,10 @@ static void *feeder(void *arg)
         next += interval;
     }
     atomic_store(&feeding_done, 1);
+    /* let the server take the last batch before the connection goes (a server reading a
+     * WebSocket may drop what arrived with an abrupt end of the stream) */
+    struct timespec linger = {2, 0};
+    nanosleep(&linger, NULL);
     close(fd);
     free(body);
     free(frame);
