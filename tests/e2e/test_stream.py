@@ -223,6 +223,15 @@ class StreamApi(StreamTest):
         finally:
             ws.close()
 
+    async def test_mdagent_subprotocol_is_accepted(self):
+        ws = await websockets.connect(f"ws://127.0.0.1:{self.agent.port}/stream",
+                                      subprotocols=["mdagent"])
+        self.assertEqual(ws.subprotocol, "mdagent")
+        self.assertEqual(json.loads(await ws.recv())["type"], "welcome")
+        await ws.send(json.dumps({"op": "ping"}))
+        self.assertEqual(json.loads(await ws.recv())["type"], "pong")
+        await ws.close()
+
     async def test_other_paths_do_not_upgrade(self):
         for path in ("/nope", "/stream/x", "/health"):
             try:
