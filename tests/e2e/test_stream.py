@@ -434,6 +434,22 @@ class StreamShutdown(unittest.IsolatedAsyncioTestCase):
             agent.cleanup()
 
 
+class StreamWithRedisDown(StreamTest):
+    """Redis configured but unreachable: local streaming works, /health says degraded."""
+    args = ("--redis", "redis://127.0.0.1:1/0", "--set", "stream.live_bars=false")
+
+    async def test_local_ticks_flow_and_health_is_degraded(self):
+        c = await Client.connect(self.agent)
+        await c.subscribe(["NORED"])
+        await self.ingest("quotes", quotes("NORED", [3.5], T0))
+        self.assertEqual((await c.until("quote"))["price"], 3.5)
+        h = json.loads(self.get("/health").body)
+        self.assertEqual(h["status"], "degraded", h)
+        self.assertEqual(h["components"]["stream"]["status"], "degraded", h)
+        self.assertEqual(h["components"]["stream"]["relay"]["status"], "disconnected", h)
+        await c.close()
+
+
 class StreamAcrossInstances(unittest.IsolatedAsyncioTestCase):
     """Two agents on one Redis: a client on either sees every tick exactly once."""
 
