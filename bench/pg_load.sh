@@ -44,7 +44,8 @@ URL="${BASE%/*}/bench"
 
 now() { date +%s.%N; }
 prep() {
-    $PSQL -d "$URL" -c "TRUNCATE bars, series, quotes, load_marks, symbols RESTART IDENTITY CASCADE" \
+    $PSQL -d "$URL" -c "SET client_min_messages = warning" \
+        -c "TRUNCATE bars, series, quotes, load_marks, symbols RESTART IDENTITY CASCADE" \
         -c "CHECKPOINT"
 }
 timed() { # timed cmd... -> seconds

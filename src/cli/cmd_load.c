@@ -42,7 +42,8 @@ int md_cmd_load(int argc, char **argv)
     md_config cfg;
     if (md_cli_load_config(argc, argv, &cfg) != 0) return MD_EXIT_USAGE;
     const char *symbol = NULL, *interval = NULL, *format = NULL, *validate_only = NULL,
-               *quiet = NULL, *batch = NULL, *threads = NULL, *reject = NULL, *restart = NULL;
+               *quiet = NULL, *batch = NULL, *threads = NULL, *reject = NULL, *restart = NULL,
+               *validation = NULL;
     md_cli_opt opts[] = {{"--symbol", 1, &symbol},
                          {"--interval", 1, &interval},
                          {"--format", 1, &format},
@@ -52,6 +53,7 @@ int md_cmd_load(int argc, char **argv)
                          {"--threads", 1, &threads},
                          {"--reject-file", 1, &reject},
                          {"--restart", 0, &restart},
+                         {"--validation", 1, &validation},
                          {NULL, 0, NULL}};
     static const char *paths[MAX_PATHS];
     int n = md_cli_parse(argc, argv, opts, &cfg, paths, MAX_PATHS);
@@ -77,6 +79,14 @@ int md_cmd_load(int argc, char **argv)
     }
     lo.reject_file = reject;
     lo.restart = restart != NULL;
+    if (validation) {
+        if (strcmp(validation, "full") == 0) {
+            lo.full_validation = 1;
+        } else if (strcmp(validation, "sampled") != 0) {
+            fprintf(stderr, "mdagent load: --validation: want full or sampled, got '%s'\n", validation);
+            goto usage;
+        }
+    }
     lo.stop = &stop_flag;
     if (quiet) lo.progress = -1;
     if (interval) {

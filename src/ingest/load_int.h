@@ -118,6 +118,12 @@ struct ld_pipe {
     md_error file_err;
     FILE *rej;
     md_progress prog;
+    /* sampled validation: pieces of each series seen so far (open addressing) */
+    struct ld_piece {
+        char *key; /* "SYMBOL\n<iv>" */
+        uint64_t n;
+    } * pieces;
+    size_t piece_n, piece_cap;
     uint64_t files_done;
     size_t findings_shown; /* soft findings printed (--validate-only) */
 };

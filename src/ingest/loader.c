@@ -242,6 +242,8 @@ out:
     }
     md_free(fl.v);
     md_free(p.ring);
+    for (size_t i = 0; i < p.piece_cap; i++) md_free(p.pieces[i].key);
+    md_free(p.pieces);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.credit_cond);
     pthread_cond_destroy(&p.ready_cond);
@@ -315,6 +317,10 @@ void md_load_stats_print(const md_load_stats *s, FILE *f)
         if (s->by_check[k])
             fprintf(f, "  finding %s: %llu\n", md_qrule_code(MD_QRULE_SOFT(k)),
                     (unsigned long long)s->by_check[k]);
+    if (s->unjudged)
+        fprintf(f, "  quality: soft rules judged %llu of %llu stored bars (sampled validation;"
+                   " --validation full judges every bar)\n",
+                (unsigned long long)s->judged, (unsigned long long)(s->judged + s->unjudged));
     if (s->files_skipped)
         fprintf(f, "  files skipped, already loaded (--restart loads them again): %llu\n",
                 (unsigned long long)s->files_skipped);

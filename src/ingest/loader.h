@@ -61,6 +61,9 @@ typedef struct md_load_options {
                                     store what was read, and return MD_ECANCELED */
     int report_findings; /* also print soft findings as "file: timestamp: rule: reason" */
     md_load_grades *grades; /* when set, quality findings are tallied per series here */
+    int full_validation; /* judge (soft rules, scores) every bar; default: sampled (README
+                            "Bulk loading": series pieces of >= 64 bars always, smaller
+                            pieces the first and then 1 in 16 per series) */
 } md_load_options;
 
 void md_load_options_default(md_load_options *o);
@@ -73,6 +76,8 @@ typedef struct md_load_stats {
     uint64_t accepted; /* passed validation */
     uint64_t stored;   /* written to the store */
     uint64_t rejected; /* bad rows (parse errors and rule failures) */
+    uint64_t judged;   /* stored bars the soft rules judged and scored */
+    uint64_t unjudged; /* stored bars the sampling left unscored */
     uint64_t by_rule[MD_RULE_COUNT];
     uint64_t findings; /* soft findings on accepted bars */
     uint64_t by_check[MD_CHECK_COUNT];

@@ -375,12 +375,13 @@ static void record_findings(md_writer *w, const md_series *s, const md_qevent_ve
 
 /* Judges series[k] (bars that passed the hard rules) and appends the soft findings to
  * found[k] and to res (collected with input[k][position] as the index when input is given,
- * the bar's position in its series otherwise). */
+ * the bar's position in its series otherwise). With mask, only the series with mask[k]. */
 static void judge(md_writer *w, md_series *series, size_t n_series, int validate_only,
-                  md_qevent_vec *found, md_ingest_result *res, size_t *const *input)
+                  md_qevent_vec *found, md_ingest_result *res, size_t *const *input,
+                  const uint8_t *mask)
 {
     for (size_t k = 0; k < n_series; k++) {
-        if (!series[k].n) continue;
+        if (!series[k].n || (mask && !mask[k])) continue;
         md_qevent_vec soft;
         md_qevent_vec_init(&soft);
         tspos *win;
@@ -400,7 +401,7 @@ static void judge(md_writer *w, md_series *series, size_t n_series, int validate
 /* Stores judged series (with marks when given), records their findings, notifies. */
 static int store_and_record(md_writer *w, const md_series *series, size_t n_series,
                             const md_load_mark *marks, size_t n_marks, const md_qevent_vec *found,
-                            int64_t now, size_t *stored, md_error *err)
+                            int64_t now, size_t *stored, const uint8_t *mask, md_error *err)
 {
     size_t total = 0;
     for (size_t k = 0; k < n_series; k++) total += series[k].n;
@@ -418,7 +419,22 @@ static int store_and_record(md_writer *w, const md_series *series, size_t n_seri
             md_metric_add(MD_M_INGEST_ACCEPTED, (double)total, "bar");
         }
     }
-    for (size_t k = 0; k < n_series; k++) record_findings(w, &series[k], &found[k], now);
+    for (size_t k = 0; k < n_series; k++) {
+        if (!mask || mask[k]) {
+            record_findings(w, &series[k], &found[k], now);
+            continue;
+        }
+        /* not judged (a sampled bulk load): no findings written, the live mark still is */
+        int64_t live_ts = MD_TS_MIN;
+        for (size_t i = 0; i < series[k].n; i++)
+            if (series[k].bars[i].ts > live_ts &&
+                md_quality_is_live_bar(&w->qp, series[k].iv, series[k].bars[i].ts, now))
+                live_ts = series[k].bars[i].ts;
+        md_error e;
+        if (live_ts != MD_TS_MIN &&
+            md_store_mark_live(w->st, series[k].symbol, series[k].iv, live_ts, &e) < 0)
+            md_metric_add(MD_M_STORE_ERRORS, 1, "mark_live");
+    }
     for (int l = 0; total > 0 && l < w->n_listeners; l++) {
         if (!w->listeners[l].on_bars) continue;
         for (size_t k = 0; k < n_series; k++)
@@ -465,11 +481,11 @@ int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int 
         series[k].n = keep;
         res->accepted += keep;
     }
-    judge(w, series, n_series, validate_only, found, res, input);
+    judge(w, series, n_series, validate_only, found, res, input, NULL);
     int rc = 0;
     if (!validate_only) {
         size_t stored = 0;
-        rc = store_and_record(w, series, n_series, NULL, 0, found, now, &stored, err);
+        rc = store_and_record(w, series, n_series, NULL, 0, found, now, &stored, NULL, err);
         res->stored += stored;
     }
     for (size_t k = 0; k < n_series; k++) md_free(input[k]);
@@ -487,17 +503,25 @@ int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int
 void md_writer_judge(md_writer *w, md_series *series, size_t n_series, int validate_only,
                      md_ingest_result *res)
 {
-    judge(w, series, n_series, validate_only, NULL, res, NULL);
+    judge(w, series, n_series, validate_only, NULL, res, NULL, NULL);
 }
 
 int md_writer_judge_and_store(md_writer *w, md_series *series, size_t n_series,
                               const md_load_mark *marks, size_t n_marks, md_ingest_result *res,
                               md_error *err)
 {
+    return md_writer_judge_some_and_store(w, series, n_series, NULL, marks, n_marks, res, err);
+}
+
+int md_writer_judge_some_and_store(md_writer *w, md_series *series, size_t n_series,
+                                   const uint8_t *judge_mask, const md_load_mark *marks,
+                                   size_t n_marks, md_ingest_result *res, md_error *err)
+{
     md_qevent_vec *found = md_calloc(n_series ? n_series : 1, sizeof *found);
-    judge(w, series, n_series, 0, found, res, NULL);
+    judge(w, series, n_series, 0, found, res, NULL, judge_mask);
     size_t stored = 0;
-    int rc = store_and_record(w, series, n_series, marks, n_marks, found, md_now(), &stored, err);
+    int rc = store_and_record(w, series, n_series, marks, n_marks, found, md_now(), &stored,
+                              judge_mask, err);
     free_found(found, n_series);
     if (rc == 0 && res) {
         for (size_t k = 0; k < n_series; k++) res->accepted += series[k].n;

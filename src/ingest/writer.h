@@ -110,6 +110,13 @@ void md_writer_judge(md_writer *w, md_series *series, size_t n_series, int valid
 int md_writer_judge_and_store(md_writer *w, md_series *series, size_t n_series,
                               const md_load_mark *marks, size_t n_marks, md_ingest_result *res,
                               md_error *err);
+/* md_writer_judge_some_and_store: md_writer_judge_and_store where only the series with
+ * judge_mask[k] set are judged (scored, findings recorded); the others are stored as they
+ * are - unscored (quality -1 stays null) and without findings - though their live mark is
+ * kept. judge_mask NULL judges every series. The bulk loader's sampled validation. */
+int md_writer_judge_some_and_store(md_writer *w, md_series *series, size_t n_series,
+                                   const uint8_t *judge_mask, const md_load_mark *marks,
+                                   size_t n_marks, md_ingest_result *res, md_error *err);
 /* md_writer_store_checked: md_writer_judge_and_store without collecting; *stored (may be
  * NULL) receives the rows written. */
 int md_writer_store_checked(md_writer *w, md_series *series, size_t n_series,

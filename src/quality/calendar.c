@@ -103,8 +103,13 @@ void md_calendar_learn(md_calendar *c, md_interval iv, const md_bar *bars, size_
         int w = (w0 + k) % 7;
         c->occurrences[w] = (int)(total / 7 + (k < total % 7 ? 1 : 0));
     }
+    /* relative to the busiest weekday, so a sparse series (many days missing) keeps its
+     * trading days and shows its holes as gaps instead of learning them as closures */
+    int busiest = 0;
     for (int w = 0; w < 7; w++)
-        c->day_on[w] = c->days_seen[w] >= 1 && 2 * c->days_seen[w] >= c->occurrences[w];
+        if (c->days_seen[w] > busiest) busiest = c->days_seen[w];
+    for (int w = 0; w < 7; w++)
+        c->day_on[w] = c->days_seen[w] >= 1 && 2 * c->days_seen[w] >= busiest;
     build_prefix(c);
 }
 

@@ -4,9 +4,10 @@
  * exchange calendars; it learns the pattern from the data itself:
  *
  *   - trading weekdays: a weekday (UTC) is a trading day when the series has bars on at
- *     least half of the occurrences of that weekday in its span. A stock's daily series
- *     (no weekend rows) trades Monday-Friday; a crypto or simulated series with weekend
- *     rows trades every day.
+ *     least half as many days of it as of its busiest weekday. A stock's daily series (no
+ *     weekend rows) trades Monday-Friday; a crypto or simulated series with weekend rows
+ *     trades every day; a stray Saturday bar does not make Saturdays expected; and a
+ *     series missing most of its days keeps its trading days, so the holes count as gaps.
  *   - intraday sessions: on a trading weekday the session runs from the earliest to the
  *     latest time of day seen on that weekday; once a weekday has been seen on 3 days or
  *     more, times of day never seen inside that span (a daily maintenance break) are not

@@ -91,8 +91,12 @@ static int pick_interval(md_services *svc, const md_quality_req *req, md_interva
     unsigned bars, findings;
     int rc = stored_intervals(svc, req->symbol, &bars, &findings, err);
     if (rc) return rc;
-    if (!bars && !findings)
+    if (!bars && !findings) {
+        if (md_query_symbol_known(svc, req->symbol)) /* quotes only */
+            return md_error_set(err, MD_ENODATA, "no bars stored for %s (quotes are not graded)",
+                                req->symbol);
         return md_error_set(err, MD_ENOTFOUND, "no data for symbol %s", req->symbol);
+    }
     if (!req->iv_given) {
         unsigned m = bars ? bars : findings;
         if (m & (1u << MD_IV_1D)) return *out = MD_IV_1D, 0;

@@ -23,7 +23,7 @@ typedef struct md_sqlite_store {
     sqlite3 *wdb;
     sqlite3_stmt *w_upsert, *w_ins_symbol, *w_put_quote;
     /* bulk path: MD_SQLITE_MULTI rows per statement (store_sqlite.c "writes") */
-    sqlite3_stmt *w_multi_lean, *w_multi_full, *w_put_mark;
+    sqlite3_stmt *w_multi_lean, *w_multi_scored, *w_multi_full, *w_put_mark;
 
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;

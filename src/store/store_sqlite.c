@@ -329,7 +329,8 @@ static const char *SQL_UPSERT_BAR =
  * which pays the per-statement cost (reset, step, VDBE start) once per 64 rows: about 1.7x
  * the rows/s of one statement per row (bench/README.md). The "lean" form shares symbol_id,
  * interval and source between its rows and writes NULL for vwap, trades and quality, so a
- * row binds 6 values instead of 12 - the usual CSV load; the "full" form binds every
+ * row binds 6 values instead of 12 - an unscored CSV load; the "scored" form is the same
+ * with the quality score bound (7 values: a scored CSV load); the "full" form binds every
  * column. What is left of a series (< 64 rows) goes through the single-row upsert. The
  * conflict clause is the single-row one, so both paths have the same upsert semantics. The
  * SQL text is generated once at open from placeholders only: values are always bound. */
@@ -338,17 +339,23 @@ static const char *SQL_UPSERT_BAR =
     "low=excluded.low,close=excluded.close,volume=excluded.volume,vwap=excluded.vwap,"         \
     "trades=excluded.trades,source=excluded.source,quality=excluded.quality"
 
-static sqlite3_stmt *prep_multi(sqlite3 *db, int lean)
+enum { MULTI_FULL = 0, MULTI_LEAN = 1, MULTI_SCORED = 2 };
+
+static sqlite3_stmt *prep_multi(sqlite3 *db, int form)
 {
     md_buf b;
     md_buf_init(&b);
     md_buf_puts(&b, "INSERT INTO bars(symbol_id,interval,ts,open,high,low,close,volume,vwap,"
                     "trades,source,quality) VALUES");
     for (int k = 0; k < MD_SQLITE_MULTI; k++) {
-        if (lean) {
+        if (form == MULTI_LEAN) {
             int p = 4 + 6 * k;
             md_buf_printf(&b, "%s(?1,?2,?%d,?%d,?%d,?%d,?%d,?%d,NULL,NULL,?3,NULL)", k ? "," : "",
                           p, p + 1, p + 2, p + 3, p + 4, p + 5);
+        } else if (form == MULTI_SCORED) {
+            int p = 4 + 7 * k;
+            md_buf_printf(&b, "%s(?1,?2,?%d,?%d,?%d,?%d,?%d,?%d,NULL,NULL,?3,?%d)", k ? "," : "",
+                          p, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6);
         } else {
             int p = 3 + 10 * k;
             md_buf_printf(&b, "%s(?1,?2,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d)", k ? "," : "", p,
@@ -403,8 +410,9 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
         " ts=excluded.ts,price=excluded.price,volume=excluded.volume,bid=excluded.bid,"
         "ask=excluded.ask,source=excluded.source,quality=excluded.quality,"
         "updated_at=excluded.updated_at WHERE excluded.ts>=quotes.ts");
-    st->w_multi_lean = prep_multi(st->wdb, 1);
-    st->w_multi_full = prep_multi(st->wdb, 0);
+    st->w_multi_lean = prep_multi(st->wdb, MULTI_LEAN);
+    st->w_multi_scored = prep_multi(st->wdb, MULTI_SCORED);
+    st->w_multi_full = prep_multi(st->wdb, MULTI_FULL);
     st->w_put_mark = prep(st->wdb,
         "INSERT INTO load_marks(path,size,mtime_ns,offset,lines,rows,rejected,interval,done,"
         "updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) ON CONFLICT(path) DO UPDATE SET"
@@ -412,7 +420,7 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
         "lines=excluded.lines,rows=excluded.rows,rejected=excluded.rejected,"
         "interval=excluded.interval,done=excluded.done,updated_at=excluded.updated_at");
     if (!st->w_upsert || !st->w_ins_symbol || !st->w_put_quote || !st->w_multi_lean ||
-        !st->w_multi_full || !st->w_put_mark) {
+        !st->w_multi_scored || !st->w_multi_full || !st->w_put_mark) {
         sqlite_close(&st->base);
         return md_error_set(err, MD_ESTORE, "cannot prepare write statements");
     }
@@ -452,6 +460,7 @@ static void sqlite_close(md_store *base)
     sqlite3_finalize(st->w_ins_symbol);
     sqlite3_finalize(st->w_put_quote);
     sqlite3_finalize(st->w_multi_lean);
+    sqlite3_finalize(st->w_multi_scored);
     sqlite3_finalize(st->w_multi_full);
     sqlite3_finalize(st->w_put_mark);
     md_sqlite__ckpt_stop(st);
@@ -512,12 +521,15 @@ static void bind_bar_full(sqlite3_stmt *s, int p, const md_bar *b)
         sqlite3_bind_null(s, p + 9);
 }
 
-static int is_lean(const md_bar *b, size_t n)
+/* Which multi-row form fits these rows. */
+static int multi_form(const md_bar *b, size_t n)
 {
+    int scored = b[0].quality >= 0;
     for (size_t k = 0; k < n; k++)
-        if (!isnan(b[k].vwap) || b[k].trades >= 0 || b[k].quality >= 0 || b[k].source != b[0].source)
-            return 0;
-    return 1;
+        if (!isnan(b[k].vwap) || b[k].trades >= 0 || (b[k].quality >= 0) != scored ||
+            b[k].source != b[0].source)
+            return MULTI_FULL;
+    return scored ? MULTI_SCORED : MULTI_LEAN;
 }
 
 /* Writes one series inside the caller's transaction. */
@@ -527,18 +539,21 @@ static int write_series(md_sqlite_store *st, const md_series *se, int64_t sid, m
     while (se->n - i >= MD_SQLITE_MULTI) {
         const md_bar *b = se->bars + i;
         sqlite3_stmt *s;
-        if (is_lean(b, MD_SQLITE_MULTI)) {
-            s = st->w_multi_lean;
+        int form = multi_form(b, MD_SQLITE_MULTI);
+        if (form != MULTI_FULL) {
+            int per = form == MULTI_SCORED ? 7 : 6;
+            s = form == MULTI_SCORED ? st->w_multi_scored : st->w_multi_lean;
             sqlite3_bind_int64(s, 1, sid);
             sqlite3_bind_int(s, 2, (int)se->iv);
             sqlite3_bind_int(s, 3, b[0].source);
-            for (int k = 0, p = 4; k < MD_SQLITE_MULTI; k++, p += 6) {
+            for (int k = 0, p = 4; k < MD_SQLITE_MULTI; k++, p += per) {
                 sqlite3_bind_int64(s, p, b[k].ts);
                 sqlite3_bind_double(s, p + 1, b[k].open);
                 sqlite3_bind_double(s, p + 2, b[k].high);
                 sqlite3_bind_double(s, p + 3, b[k].low);
                 sqlite3_bind_double(s, p + 4, b[k].close);
                 sqlite3_bind_double(s, p + 5, b[k].volume);
+                if (form == MULTI_SCORED) sqlite3_bind_double(s, p + 6, b[k].quality);
             }
         } else {
             s = st->w_multi_full;

@@ -141,6 +141,12 @@ class Agent:
         self.db = db or f"sqlite:{self.dir}/md.db"
         self.port = free_port()
         self.env = dict(env or {})
+        # Agents of different tests share the test Redis: unless a test wants agents to share
+        # keys and channels (it then sets them), each agent gets its own, so one test's data
+        # never shows up in another's answers.
+        tag = os.path.basename(self.dir)
+        self.env.setdefault("MDAGENT_CACHE_PREFIX", f"test:{tag}:")
+        self.env.setdefault("MDAGENT_STREAM_REDIS_CHANNEL", f"test:{tag}:stream")
         self.args = list(args)
         self.proc = None
         self.log_path = os.path.join(self.dir, "agent.log")

@@ -377,6 +377,14 @@ class QualityFaults(AgentTest):
         self.assertAlmostEqual(gauge(self.agent, "QGAUGE"),
                                self.get_json("/quality/QGAUGE")["score"], places=1)
 
+    def test_a_symbol_with_quotes_only_has_no_grade(self):
+        q = {"symbol": "QQUOTE", "price": 10.5, "timestamp": int(time.time()) - 5}
+        r = self.agent.post("/ingest/quotes", json.dumps({"quotes": [q]}), headers=AUTH)
+        self.assertEqual(r.status, 200, r)
+        p = self.get_json("/price/QQUOTE")
+        self.assertEqual(p["quality"], {"score": 100, "grade": "A+"})
+        self.assert_error("/quality/QQUOTE", 404, "no_data")
+
     def test_ingest_rejections_are_counted_by_reason(self):
         m = re.search(r'^mdagent_ingest_rejected_total\{reason="high_below_low"\} (\S+)$',
                       self.get("/metrics").body, re.M)
@@ -420,6 +428,47 @@ class ValidateOnly(unittest.TestCase):
             self.assertEqual(faults["MSFTSPIKE"][1], "price_jump")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class QualityConfig(unittest.TestCase):
+    """Weights and grade thresholds come from the configuration; bad values stop the agent."""
+
+    def load_grade(self, *extra):
+        tmp = tempfile.mkdtemp(prefix="md-qconf-")
+        try:
+            p = run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--validate-only", "--quiet",
+                        "--db", f"sqlite:{tmp}/c.db", *extra)
+            m = re.search(r"quality MSFT 1d: (\S+) \(([\d.]+)\)", p.stderr)
+            self.assertIsNotNone(m, p.stderr)
+            return m.group(1), float(m.group(2))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_weights_and_grades_are_configurable(self):
+        grade, score = self.load_grade()
+        self.assertEqual(grade, "A")
+        g2, s2 = self.load_grade("--set", "quality.weight_completeness=0")
+        self.assertGreater(s2, score, "the closure gap no longer counts")
+        g3, s3 = self.load_grade("--set", "quality.grades=99.5,99,98,97,96,95,94,93,92,91,90")
+        self.assertEqual(s3, score)
+        self.assertEqual(g3, "C+", "94.3 is above the 94 asked for C+")
+        g4, s4 = self.load_grade("--set", "quality.jump_sigma=100")
+        self.assertGreater(s4, score, "no jump is flagged at 100 sigma")
+
+    def test_bad_values_are_usage_errors(self):
+        for kv, words in (("quality.grades=97,93", "quality.grades"),
+                          ("quality.grades=97,93,95,87,83,80,77,73,70,67,60", "descend"),
+                          ("quality.weight_accuracy=2", "quality.weight_accuracy"),
+                          ("quality.jump_sigma=abc", "quality.jump_sigma")):
+            p = run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--validate-only", "--set", kv,
+                        check=False)
+            self.assertEqual(p.returncode, 2, (kv, p.stderr))
+            self.assertIn(words, p.stderr, kv)
+        zero = [f"quality.weight_{d}=0" for d in sorted(DIMS)]
+        args = [a for kv in zero for a in ("--set", kv)]
+        p = run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--validate-only", *args, check=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("weight", p.stderr)
 
 
 if __name__ == "__main__":

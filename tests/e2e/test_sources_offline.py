@@ -44,6 +44,9 @@ def source_row(agent, name):
 class Simulator(AgentTest):
     env = {"MDAGENT_SOURCES_PRIORITY": "simulator",
            "MDAGENT_SIMULATOR_SYMBOLS": "SIMA:100,simb:25.5"}
+    # a volatile walk: at the default 30 % a year, cent-rounded prices can sit still for
+    # many seconds, which made the "price moves" test wait in vain now and then
+    args = ("--set", "simulator.volatility=5")
 
     def test_price_is_live_and_moves(self):
         first = self.get_json("/price/SIMA")
@@ -52,7 +55,7 @@ class Simulator(AgentTest):
         self.assertGreater(first["price"], 50)
         self.assertLess(first["price"], 200)
         moved = wait_for(lambda: (lambda p: p if p["price"] != first["price"] else None)(
-            self.get_json("/price/SIMA")), "the simulated price to move")
+            self.get_json("/price/SIMA")), "the simulated price to move", timeout=90)
         self.assertGreaterEqual(moved["timestamp"], first["timestamp"])
         self.assertEqual(self.get_json("/price/simb")["source"], "simulator")
 
@@ -94,6 +97,8 @@ class Simulator(AgentTest):
         self.assertEqual(wider["bars"][5:], h["bars"])
 
     def test_cached_only_never_asks_the_sources(self):
+        # SIMB must be known to the store first (its first tick may not have arrived yet)
+        wait_for(lambda: self.get("/price/SIMB?max_age=100000").status == 200, "SIMB to be stored")
         before = source_row(self.agent, "simulator")["requests"]
         h = self.get_json(f"/historical/SIMB?interval=1d&start={day(-40)}&end={day(-30)}&cached_only=true")
         self.assertEqual(h["count"], 0)

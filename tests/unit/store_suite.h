@@ -651,6 +651,16 @@ SUITE_TEST(bulk_chunks_keep_every_field_lean_and_full)
         cr_assert_eq(v.v[i].quality, -1);
         cr_assert_eq(v.v[i].source, MD_SRC_CSV);
     }
+    /* scored bars (quality only): the scored multi-row form */
+    for (int i = 0; i < 200; i++) a[i].quality = (float)(50 + i % 50) + 0.5f;
+    put("BULK", MD_IV_1M, a, 200);
+    v.n = 0;
+    cr_assert_eq(md_store_get_bars(st, "BULK", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL), 200);
+    for (int i = 0; i < 200; i++) {
+        cr_assert_eq(v.v[i].quality, (float)(50 + i % 50) + 0.5f, "bar %d", i);
+        cr_assert(isnan(v.v[i].vwap));
+        cr_assert_eq(v.v[i].close, 10.5 + i);
+    }
     /* the same keys again with every optional field set: upserted, never duplicated */
     for (int i = 0; i < 200; i++) {
         a[i].vwap = 10.25 + i;

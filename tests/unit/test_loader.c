@@ -689,3 +689,72 @@ Test(loader, blank_lines_only_is_an_empty_file)
     cr_assert(strstr(rep, "empty file (no header line)") != NULL, "%s", rep);
     free(rep);
 }
+
+/* Sampled validation: long runs of a series are judged (scored) in full; a file of many
+ * symbols with a few bars each per batch is judged on a sample; --validation full judges
+ * every bar. Hard rules apply to every row either way. */
+static void write_wide(const char *path, int nsym, int days)
+{
+    FILE *f = fopen(path, "wb");
+    fputs("date,symbol,open,high,low,close,volume\n", f);
+    for (int d = 0; d < days; d++)
+        for (int s = 0; s < nsym; s++) {
+            char t[MD_TIME_STR_MAX];
+            md_date_format(1704067200 + (int64_t)d * 86400, t);
+            if (s == 7 && d == 3)
+                fprintf(f, "%s,W%03d,10,9,11,10,100\n", t, s); /* high < low */
+            else
+                fprintf(f, "%s,W%03d,%d.5,%d,%d,%d.25,%d\n", t, s, 10 + s, 11 + s, 9 + s, 10 + s, 100 + d);
+        }
+    fclose(f);
+}
+
+static int scored(const char *sym)
+{
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    md_store_get_bars(st, sym, MD_IV_1D, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL);
+    int n = 0;
+    for (size_t i = 0; i < v.n; i++) n += v.v[i].quality >= 0;
+    md_bar_vec_deinit(&v);
+    return n;
+}
+
+Test(loader, wide_files_are_judged_on_a_sample_long_runs_in_full)
+{
+    const char *p = md_test_path("wide.csv");
+    write_wide(p, 2000, 60); /* 120000 rows: a 1 MiB block holds ~13 bars of each symbol */
+    md_load_options o;
+    md_load_options_default(&o);
+    md_load_stats s;
+    char *rep;
+    cr_assert_eq(load(p, &s, &rep, &o), 0, "%s", rep);
+    free(rep);
+    cr_assert_eq(s.rejected, 1, "hard rules on every row");
+    cr_assert_eq(s.by_rule[MD_RULE_HIGH_LOW], 1);
+    cr_assert_eq(s.stored, 119999);
+    cr_assert_eq(s.judged + s.unjudged, s.stored);
+    cr_assert_gt(s.unjudged, 0);
+    cr_assert_lt(s.judged, s.stored * 3 / 4, "judged %llu of %llu", (unsigned long long)s.judged,
+                 (unsigned long long)s.stored);
+    int sc = scored("W123");
+    cr_assert(sc > 0 && sc < 60, "W123: %d of 60 bars scored", sc);
+
+    /* --validation full: every bar scored */
+    o.full_validation = 1;
+    o.restart = 1;
+    cr_assert_eq(load(p, &s, &rep, &o), 0, "%s", rep);
+    free(rep);
+    cr_assert_eq(s.unjudged, 0);
+    cr_assert_eq(s.judged, 119999);
+    cr_assert_eq(scored("W123"), 60);
+
+    /* one long series: judged in full under the default */
+    const char *q = md_test_path("LONGRUN.csv");
+    write_minutes(q, 20000, 0);
+    md_load_options_default(&o);
+    cr_assert_eq(load(q, &s, &rep, &o), 0, "%s", rep);
+    free(rep);
+    cr_assert_eq(s.unjudged, 0);
+    cr_assert_eq(s.judged, 20000);
+}

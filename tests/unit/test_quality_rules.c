@@ -433,6 +433,43 @@ Test(quality_gap, a_series_with_weekend_rows_expects_every_day)
     md_bar_vec_deinit(&v);
 }
 
+Test(quality_gap, a_series_missing_most_days_still_shows_its_gaps)
+{
+    md_quality_params p = P();
+    md_bar_vec v;
+    md_qevent_vec ev;
+    /* 12 weeks of weekdays, each week keeping only 2 of its 5 days (60% missing): the
+     * missing days are gaps, not a calendar of two trading days a week */
+    int skip[12 * 3], n = 0;
+    for (int w = 0; w < 12; w++)
+        for (int d = 0; d < 5; d++)
+            if ((d + w) % 5 >= 2) skip[n++] = w * 7 + d;
+    weekday_series(&v, 12, skip, n);
+    cr_assert_eq(v.n, 24);
+    scan(&p, MD_IV_1D, &v, &ev);
+    int64_t missing = 0;
+    for (size_t i = 0; i < ev.n; i++)
+        if (ev.v[i].rule == MD_QRULE_SOFT(MD_CHECK_GAP)) missing += (int64_t)ev.v[i].value;
+    cr_assert(missing >= 30, "missing %lld", (long long)missing);
+    md_qevent_vec_deinit(&ev);
+    md_bar_vec_deinit(&v);
+}
+
+Test(quality_gap, a_stray_weekend_bar_does_not_make_weekends_expected)
+{
+    md_quality_params p = P();
+    md_bar_vec v;
+    md_qevent_vec ev;
+    weekday_series(&v, 8, NULL, 0);
+    md_bar sat = bar_at(MON_2024_01_01 + 26 * DAY, 100, 1000); /* Saturday of week 4 */
+    md_bar_vec_push(&v, &sat);
+    md_bar_vec_sort_dedup(&v);
+    scan(&p, MD_IV_1D, &v, &ev);
+    cr_assert_eq(count_rule(&ev, MD_CHECK_GAP), 0);
+    md_qevent_vec_deinit(&ev);
+    md_bar_vec_deinit(&v);
+}
+
 Test(quality_gap, gap_min_bars_is_configurable)
 {
     md_quality_params p = P();
