@@ -242,6 +242,10 @@ class StreamApi(StreamTest):
                 status = None
             self.assertNotEqual(status, 101, path)
         self.assertEqual(self.get("/health/live").status, 200)
+        r = self.get("/stream")  # plain HTTP, no upgrade
+        self.assertEqual(r.status, 426, r)
+        self.assertEqual(r.json()["error"]["code"], "upgrade_required")
+        self.assertEqual(r.headers.get("upgrade"), "websocket")
 
     async def test_health_and_metrics_count_clients_and_messages(self):
         c = await Client.connect(self.agent)
