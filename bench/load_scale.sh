@@ -20,8 +20,9 @@ rm -rf "$W"
 mkdir -p "$W/csv"
 W="$(cd "$W" && pwd)"
 cleanup() {
-    [ -f "$W/svc/env" ] && "$ROOT/scripts/test-services.sh" stop "$W/svc" >/dev/null 2>&1
-    rm -rf "$W"
+    if [ -f "$W/svc/env" ]; then "$ROOT/scripts/test-services.sh" stop "$W/svc" >/dev/null 2>&1 || true; fi
+    # a server that just stopped may still be writing its last files: try again briefly
+    for _ in 1 2 3 4 5; do rm -rf "$W" 2>/dev/null && break; sleep 1; done
 }
 trap cleanup EXIT
 

@@ -118,6 +118,11 @@ struct ld_pipe {
     md_error file_err;
     FILE *rej;
     md_progress prog;
+    /* store stage (load_write.c): the batch being written */
+    pthread_mutex_t st_mu;
+    pthread_cond_t st_cond;
+    struct ld_store_job *st_job;
+    int st_stop;
     /* sampled validation: pieces of each series seen so far (open addressing) */
     struct ld_piece {
         char *key; /* "SYMBOL\n<iv>" */
@@ -136,6 +141,8 @@ void md_load__read_all(ld_pipe *p);
 void md_load__parse_job(void *block);
 /* Writer thread body (load_write.c). */
 void *md_load__writer_main(void *pipe);
+/* Store thread body (load_write.c): writes the batches the writer hands over. */
+void *md_load__store_main(void *pipe);
 /* Hands a parsed block to the writer (load_parse.c calls it). */
 void md_load__block_ready(ld_pipe *p, ld_block *b);
 /* Frees a block and returns its credit. */

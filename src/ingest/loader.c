@@ -176,12 +176,14 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
     for (size_t i = 0; i < fl.n; i++) p.total_bytes += (uint64_t)fl.v[i].size;
     int threads = opt->threads > 0 ? opt->threads : cpu_count();
     p.max_inflight = (size_t)(4 * threads + 8);
-    p.max_bytes = p.max_inflight * MD_LOAD_BUF_BYTES / 2;
+    p.max_bytes = p.max_inflight * MD_LOAD_BUF_BYTES;
     p.ring = md_calloc(p.max_inflight, sizeof *p.ring);
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.credit_cond, NULL);
     pthread_cond_init(&p.ready_cond, NULL);
     pthread_cond_init(&p.iv_cond, NULL);
+    pthread_mutex_init(&p.st_mu, NULL);
+    pthread_cond_init(&p.st_cond, NULL);
 
     int rc = 0;
     if (opt->reject_file) {
@@ -197,8 +199,18 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
         md_progress_start(&p.prog, opt->report ? opt->report : stderr, opt->progress, "load",
                           p.total_bytes);
         p.wq = md_workq_new(threads, "load");
-        pthread_t writer;
+        pthread_t writer, storer;
+        if (pthread_create(&storer, NULL, md_load__store_main, &p) != 0) {
+            md_workq_free(p.wq);
+            rc = md_error_set(err, MD_EINTERNAL, "cannot start the store thread");
+            goto out;
+        }
         if (pthread_create(&writer, NULL, md_load__writer_main, &p) != 0) {
+            pthread_mutex_lock(&p.st_mu);
+            p.st_stop = 1;
+            pthread_cond_broadcast(&p.st_cond);
+            pthread_mutex_unlock(&p.st_mu);
+            pthread_join(storer, NULL);
             md_workq_free(p.wq);
             rc = md_error_set(err, MD_EINTERNAL, "cannot start the writer thread");
             goto out;
@@ -210,6 +222,11 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
         pthread_mutex_unlock(&p.mu);
         md_workq_free(p.wq); /* runs what is queued */
         pthread_join(writer, NULL);
+        pthread_mutex_lock(&p.st_mu); /* the last batch is stored before the store thread ends */
+        p.st_stop = 1;
+        pthread_cond_broadcast(&p.st_cond);
+        pthread_mutex_unlock(&p.st_mu);
+        pthread_join(storer, NULL);
         if (opt->progress != -1 && p.prog.tty == 1) md_progress_finish(&p.prog);
         md_progress_clear(&p.prog);
     }
@@ -248,6 +265,8 @@ out:
     pthread_cond_destroy(&p.credit_cond);
     pthread_cond_destroy(&p.ready_cond);
     pthread_cond_destroy(&p.iv_cond);
+    pthread_mutex_destroy(&p.st_mu);
+    pthread_cond_destroy(&p.st_cond);
     stats->seconds = (double)(md_mono_ms() - t0) / 1000.0;
     return rc;
 }
