@@ -386,6 +386,34 @@ static void read_http_response(int fd)
     }
 }
 
+/* Answers the pings a server sends on the feed WebSocket (the Python reference pings every
+ * 20 s and drops a connection that does not answer); nothing else is expected there. */
+static void feed_answer_pings(int fd)
+{
+    static unsigned char in[4096];
+    static size_t n;
+    ssize_t r = recv(fd, in + n, sizeof in - n, MSG_DONTWAIT);
+    if (r <= 0) return;
+    n += (size_t)r;
+    size_t off = 0;
+    while (n - off >= 2) {
+        size_t len = in[off + 1] & 0x7f, hl = 2;
+        if (len >= 126) { /* not a control frame: skip what we have */
+            off = n;
+            break;
+        }
+        if (n - off < hl + len) break;
+        if ((in[off] & 0x0f) == 9) {
+            unsigned char out[256];
+            size_t m = frame_client(out, 10, (const char *)in + off + hl, len);
+            send_all(fd, out, m);
+        }
+        off += hl + len;
+    }
+    memmove(in, in + off, n - off);
+    n -= off;
+}
+
 static void *feeder(void *arg)
 {
     int fd = dial(opt.feed_port);
@@ -418,10 +446,11 @@ static void *feeder(void *arg)
     uint64_t id = 1;
     int sym = 0;
     while (next - start < total_ns && id + (uint64_t)opt.batch < max_ticks) {
-        int64_t now = now_ns();
-        if (now < next) {
-            struct timespec ts = {(time_t)(next / 1000000000LL), (long)(next % 1000000000LL)};
+        for (int64_t now = now_ns(); now < next; now = now_ns()) {
+            int64_t until = ws && next - now > 500000000LL ? now + 500000000LL : next;
+            struct timespec ts = {(time_t)(until / 1000000000LL), (long)(until % 1000000000LL)};
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+            if (ws) feed_answer_pings(fd);
         }
         long ts = (long)time(NULL);
         size_t n = (size_t)snprintf(body, body_cap, "{\"quotes\":[");
@@ -442,6 +471,7 @@ static void *feeder(void *arg)
         if (ws) {
             size_t m = frame_client(frame, 1, body, n);
             if (send_all(fd, frame, m)) die("feed send");
+            feed_answer_pings(fd);
         } else {
             int h = snprintf(req, body_cap + 512,
                              "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -454,6 +484,10 @@ static void *feeder(void *arg)
         next += interval;
     }
     atomic_store(&feeding_done, 1);
+    /* let the server take the last batch before the connection goes (a server reading a
+     * WebSocket may drop what arrived with an abrupt end of the stream) */
+    struct timespec linger = {2, 0};
+    nanosleep(&linger, NULL);
     close(fd);
     free(body);
     free(frame);

@@ -23,7 +23,7 @@ CLIENTS=1000
 RATE=20
 BATCH=20
 SYMBOLS=20
-DURATION=10
+DURATION=20
 WARMUP=3
 ONLY="mdagent,python,node"
 while [ $# -gt 0 ]; do

@@ -22,9 +22,10 @@ NODE=""
 command -v npm >/dev/null 2>&1 || NODE="nodejs npm"
 
 want="$BUILD $TEST $NODE python3-yaml"
+npm_dirs="web"
 for a in "$@"; do
     case "$a" in
-    --bench) want="$want $BENCH" ;;
+    --bench) want="$want $BENCH"; npm_dirs="web bench" ;; # bench/: the Node `ws` reference server
     --browser) want="$want $BROWSER" ;;
     *) echo "install-deps: unknown option $a" >&2; exit 2 ;;
     esac
@@ -34,15 +35,17 @@ done
 # changed since the last install). npm ci removes node_modules first, so a partial install
 # never stays behind.
 npm_assets() {
-    web="$ROOT/web"
-    [ -f "$web/package-lock.json" ] || return 0
-    stamp="$web/node_modules/.mdagent-installed"
-    if [ -f "$stamp" ] && [ ! "$web/package-lock.json" -nt "$stamp" ] && [ ! "$web/package.json" -nt "$stamp" ]; then
-        return 0
-    fi
-    echo "install-deps: npm ci in web/"
-    (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-    touch "$stamp"
+    for d in $npm_dirs; do
+        web="$ROOT/$d"
+        [ -f "$web/package-lock.json" ] || continue
+        stamp="$web/node_modules/.mdagent-installed"
+        if [ -f "$stamp" ] && [ ! "$web/package-lock.json" -nt "$stamp" ] && [ ! "$web/package.json" -nt "$stamp" ]; then
+            continue
+        fi
+        echo "install-deps: npm ci in $d/"
+        (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        touch "$stamp"
+    done
 }
 
 missing=""

@@ -453,6 +453,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* The "mdagent" subprotocol: the same connections as "http" after an upgrade; loop wake-ups
+ * are delivered to every protocol, and "http" already handles them. */
+static int callback_subprotocol(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                                void *in, size_t len)
+{
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) return 0;
+    return callback(wsi, reason, user, in, len);
+}
+
 /* The listen socket is ours (SO_REUSEPORT, one per loop); lws watches it as a raw file
  * and every accepted connection is adopted into this loop's vhost as HTTP. */
 static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -474,6 +483,8 @@ static const struct lws_protocols protocols[] = {
     /* tx_packet_size: lws sends at most this per write (default 4 KiB: a 34 KB answer
      * would go out in nine sends over as many loop rounds) */
     {"http", callback, sizeof(pss), 0, 0, NULL, LWS_PRE + CHUNK + 1024},
+    /* a WebSocket client may name "mdagent" as its subprotocol (none is needed) */
+    {"mdagent", callback_subprotocol, sizeof(pss), 0, 0, NULL, LWS_PRE + CHUNK + 1024},
     {"mdagent-accept", accept_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };

@@ -33,6 +33,7 @@ struct md_hub {
 
     atomic_uint_fast64_t session_ids;
     atomic_uint_fast64_t sessions;
+    atomic_int degraded;
 };
 
 static _Thread_local int thread_origin = -1;
@@ -320,7 +321,8 @@ void md_hub_render_health(md_hub *h, md_buf *b)
 {
     md_hub_stats st;
     md_hub_get_stats(h, &st);
-    md_buf_puts(b, "{\"status\":\"ok\",\"instance\":");
+    md_buf_puts(b, md_hub_degraded(h) ? "{\"status\":\"degraded\",\"instance\":"
+                                      : "{\"status\":\"ok\",\"instance\":");
     md_buf_json_str(b, h->instance);
     md_buf_puts(b, ",\"clients\":");
     md_buf_int(b, (int64_t)st.sessions);
@@ -337,4 +339,14 @@ void md_hub_render_health(md_hub *h, md_buf *b)
     if (h->health_fn) h->health_fn(h->health_ctx, b);
     pthread_mutex_unlock(&h->lock);
     md_buf_putc(b, '}');
+}
+
+void md_hub_set_degraded(md_hub *h, int degraded)
+{
+    atomic_store(&h->degraded, degraded ? 1 : 0);
+}
+
+int md_hub_degraded(md_hub *h)
+{
+    return atomic_load(&h->degraded);
 }

@@ -81,6 +81,10 @@ void md_hub_set_thread_origin(md_origin origin);
 /* The "stream" object of GET /health: status, clients, last seq, replay window, and what the
  * extension (the relay) adds. */
 void md_hub_render_health(md_hub *h, md_buf *out);
+/* Marks the stream degraded (the relay lost Redis: other instances' ticks do not arrive) or
+ * healthy again; /health reports it. Thread-safe. */
+void md_hub_set_degraded(md_hub *h, int degraded);
+int md_hub_degraded(md_hub *h);
 /* Sets (fn NULL: clears) a renderer that appends ",\"name\":{...}" members to the health
  * object. */
 void md_hub_set_health_ext(md_hub *h, void (*fn)(void *ctx, md_buf *out), void *ctx);

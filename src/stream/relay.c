@@ -288,6 +288,7 @@ static void *pub_main(void *arg)
             }
             delay = 100;
             atomic_store(&r->pub_up, 1);
+            md_hub_set_degraded(r->hub, !atomic_load(&r->sub_up));
             MD_INFO("stream", "relay publisher connected redis=%s channel=%s", r->safe_url,
                     r->channel);
         }
@@ -330,6 +331,7 @@ static void *pub_main(void *arg)
             redisFree(c);
             c = NULL;
             atomic_store(&r->pub_up, 0);
+            md_hub_set_degraded(r->hub, 1);
         }
     }
     if (c) redisFree(c);
@@ -385,6 +387,7 @@ static void *sub_main(void *arg)
             break;
         }
         atomic_store(&r->sub_up, 1);
+        md_hub_set_degraded(r->hub, !atomic_load(&r->pub_up));
         MD_INFO("stream", "relay subscriber connected redis=%s channel=%s", r->safe_url,
                 r->channel);
         for (;;) {
@@ -401,6 +404,7 @@ static void *sub_main(void *arg)
             md_hub_flush(r->hub);
         }
         atomic_store(&r->sub_up, 0);
+        md_hub_set_degraded(r->hub, 1);
         pthread_mutex_lock(&r->lock);
         r->sub_fd = -1;
         stop = r->stop;
@@ -502,6 +506,7 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     md_hub_observer ob = {on_quote, on_bar, r};
     md_hub_add_observer(r->hub, &ob);
     md_hub_set_health_ext(r->hub, render_health, r);
+    md_hub_set_degraded(r->hub, 1); /* until both connections are up */
     pthread_create(&r->pub_thread, NULL, pub_main, r);
     pthread_setname_np(r->pub_thread, "relay-pub");
     pthread_create(&r->sub_thread, NULL, sub_main, r);
@@ -515,6 +520,7 @@ void md_relay_free(md_relay *r)
     if (!r) return;
     md_hub_remove_observer(r->hub, r);
     md_hub_set_health_ext(r->hub, NULL, NULL);
+    md_hub_set_degraded(r->hub, 0);
     pthread_mutex_lock(&r->lock);
     r->stop = 1;
     if (r->sub_fd >= 0) shutdown(r->sub_fd, SHUT_RDWR); /* unblocks the subscriber's read */

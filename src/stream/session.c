@@ -22,6 +22,9 @@
 #include <string.h>
 
 #define POS_NONE UINT64_MAX
+/* A client whose queue was empty when a burst arrived (it keeps up) may take a burst this
+ * many times queue_size before conflation starts; one still behind, queue_size. */
+#define MD_STREAM_BURST_FACTOR 16
 
 typedef struct md__msg {
     md_frame *f;
@@ -61,7 +64,8 @@ struct md_session {
     size_t cap; /* power of two */
     uint64_t head, tail;
     size_t live;
-    size_t soft, hard;
+    size_t soft, burst, hard; /* conflate at soft (behind) or burst (caught up); close past hard */
+    int caught_up;            /* the queue was empty when this drain reached the session */
     sub **subs; /* sorted by topic pointer */
     size_t n_subs, cap_subs;
     uint64_t delivered, dropped, dropped_pending;
@@ -249,7 +253,8 @@ static void enqueue(md_session *s, sub *x, msg *m)
         x->last_seq = m->f->seq;
         if (x->last_pos != POS_NONE && x->last_pos >= s->head) {
             qent *old = &s->ring[x->last_pos & (s->cap - 1)];
-            if (s->live >= s->soft) { /* behind: keep only the newest value of this topic */
+            if (s->live >= (s->caught_up ? s->burst : s->soft)) {
+                /* behind: keep only the newest value of this topic */
                 msg_unref(s->sh, old->m);
                 old->m = NULL;
                 s->live--;
@@ -299,6 +304,7 @@ size_t md_hub_shard_drain(md_hub_shard *sh, md_ready_fn ready, void *ctx)
         for (sub *x = t->subs; x; x = x->next) {
             if (f->seq <= x->skip_upto) continue;
             md_session *s = x->s;
+            if (!s->in_ready) s->caught_up = s->live == 0;
             enqueue(s, x, m);
             if (!s->in_ready) {
                 s->in_ready = 1;
@@ -312,6 +318,7 @@ size_t md_hub_shard_drain(md_hub_shard *sh, md_ready_fn ready, void *ctx)
         md_session *s = ready_list;
         ready_list = s->ready_next;
         s->in_ready = 0;
+        s->caught_up = 0;
         s->ready_next = NULL;
         if (ready) ready(s, ctx);
     }
@@ -327,7 +334,8 @@ md_session *md_session_new(md_hub_shard *sh, void *user)
     s->sh = sh;
     s->user = user;
     s->soft = o->queue_size;
-    s->hard = o->queue_size + o->max_subscriptions + 1024;
+    s->burst = o->queue_size * MD_STREAM_BURST_FACTOR;
+    s->hard = s->burst + o->max_subscriptions + 1024;
     s->id = md_hub__session_opened(sh->hub);
     sh->n_sessions++;
     return s;

@@ -18,9 +18,12 @@
  *     queued replaces it: the old one is dropped (counted, reported to the client as
  *     {"type":"lagged","dropped":N} before the next batch) and the new one goes to the tail,
  *     so order by seq is kept and the client gets the latest value per symbol and channel;
- *   - so a queue never holds more than queue_size + subscriptions + control messages; a
- *     session past that (only a flood of control messages could) is flagged overflowed and
- *     the server closes it. */
+ *   - a client that keeps up (its queue was empty when a burst arrived: everything before
+ *     was written) may take a burst of 16 x queue_size before conflation starts, so one large
+ *     ingest does not cost a fast client ticks;
+ *   - so a queue never holds more than 16 x queue_size + subscriptions + control messages;
+ *     a session past that (only a flood of control messages could) is flagged overflowed
+ *     and the server closes it. */
 #ifndef MD_STREAM_SESSION_H
 #define MD_STREAM_SESSION_H
 

@@ -223,6 +223,15 @@ class StreamApi(StreamTest):
         finally:
             ws.close()
 
+    async def test_mdagent_subprotocol_is_accepted(self):
+        ws = await websockets.connect(f"ws://127.0.0.1:{self.agent.port}/stream",
+                                      subprotocols=["mdagent"])
+        self.assertEqual(ws.subprotocol, "mdagent")
+        self.assertEqual(json.loads(await ws.recv())["type"], "welcome")
+        await ws.send(json.dumps({"op": "ping"}))
+        self.assertEqual(json.loads(await ws.recv())["type"], "pong")
+        await ws.close()
+
     async def test_other_paths_do_not_upgrade(self):
         for path in ("/nope", "/stream/x", "/health"):
             try:
@@ -233,6 +242,10 @@ class StreamApi(StreamTest):
                 status = None
             self.assertNotEqual(status, 101, path)
         self.assertEqual(self.get("/health/live").status, 200)
+        r = self.get("/stream")  # plain HTTP, no upgrade
+        self.assertEqual(r.status, 426, r)
+        self.assertEqual(r.json()["error"]["code"], "upgrade_required")
+        self.assertEqual(r.headers.get("upgrade"), "websocket")
 
     async def test_health_and_metrics_count_clients_and_messages(self):
         c = await Client.connect(self.agent)
@@ -423,6 +436,22 @@ class StreamShutdown(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(agent.proc.returncode, 0, agent.logs())
         finally:
             agent.cleanup()
+
+
+class StreamWithRedisDown(StreamTest):
+    """Redis configured but unreachable: local streaming works, /health says degraded."""
+    args = ("--redis", "redis://127.0.0.1:1/0", "--set", "stream.live_bars=false")
+
+    async def test_local_ticks_flow_and_health_is_degraded(self):
+        c = await Client.connect(self.agent)
+        await c.subscribe(["NORED"])
+        await self.ingest("quotes", quotes("NORED", [3.5], T0))
+        self.assertEqual((await c.until("quote"))["price"], 3.5)
+        h = json.loads(self.get("/health").body)
+        self.assertEqual(h["status"], "degraded", h)
+        self.assertEqual(h["components"]["stream"]["status"], "degraded", h)
+        self.assertEqual(h["components"]["stream"]["relay"]["status"], "disconnected", h)
+        await c.close()
 
 
 class StreamAcrossInstances(unittest.IsolatedAsyncioTestCase):

@@ -355,3 +355,31 @@ Test(stream_hub, test_sessions_on_two_shards_share_one_encoding)
     md_session_free(b);
     md_hub_shard_free(sh2);
 }
+
+Test(stream_hub, test_a_burst_to_a_caught_up_client_is_not_conflated_but_the_next_one_is)
+{
+    mk(8, 0, 100);
+    md_session *s = md_session_new(sh, NULL);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\"]}");
+    json_decref(su_take(s)); /* caught up: nothing queued */
+    for (int i = 0; i < 100; i++) su_publish(hub, i % 2 ? "B" : "A", i); /* one large ingest */
+    md_hub_shard_drain(sh, NULL, NULL);
+    md_session_stats st;
+    md_session_get_stats(s, &st);
+    cr_assert_eq(st.dropped, 0, "a client that keeps up takes a burst of 16 x queue_size");
+    cr_assert_eq(md_session_queued(s), 100);
+    /* not written yet: the next burst finds it behind */
+    for (int i = 0; i < 100; i++) su_publish(hub, i % 2 ? "B" : "A", 1000 + i);
+    md_hub_shard_drain(sh, NULL, NULL);
+    md_session_get_stats(s, &st);
+    cr_assert_gt(st.dropped, 0);
+    json_t *m = su_take(s);
+    cr_assert_str_eq(su_type(json_array_get(m, 0)), "lagged");
+    cr_assert_eq(su_count(m, "quote") + st.dropped, 200);
+    json_decref(m);
+    /* a burst past 16 x queue_size is conflated even for a client that keeps up */
+    for (int i = 0; i < 300; i++) su_publish(hub, i % 2 ? "B" : "A", 5000 + i);
+    md_hub_shard_drain(sh, NULL, NULL);
+    cr_assert_leq(md_session_queued(s), 8 * 16 + 2);
+    md_session_free(s);
+}
