@@ -6,6 +6,7 @@
 #include "core/metrics.h"
 #include "core/timefmt.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #define MAX_LISTENERS 8
+#define QUOTE_REF_S (4 * 86400) /* a previous price older than this is no reference (weekends) */
 
 /* Stored bars read before a batch for the rolling windows and the calendar. */
 static size_t context_bars(const md_quality_params *p)
@@ -551,6 +553,46 @@ int md_writer_record_rejections(md_writer *w, const char *symbol, md_interval iv
     return rc < 0 ? rc : 0;
 }
 
+/* The symbol's previous price for the quote checks: the last quote stored through this
+ * writer (remembered in the tails as a one-bar series "SYMBOL\nq", close = price), else the
+ * stored quote, else the close of the newest stored bar; NaN when there is none within
+ * QUOTE_REF_S of q. */
+static double quote_ref(md_writer *w, const md_quote *q)
+{
+    char key[MD_SYMBOL_MAX + 4];
+    snprintf(key, sizeof key, "%s\nq", q->symbol);
+    int64_t ts = 0;
+    double px = NAN;
+    pthread_mutex_lock(&w->tail_lock);
+    tail_entry *t = tail_find(w, key, 0);
+    if (t && t->bars.n) ts = t->bars.v[0].ts, px = t->bars.v[0].close;
+    pthread_mutex_unlock(&w->tail_lock);
+    if (!t) {
+        md_quote prev;
+        md_bar bar;
+        if (md_store_get_quote(w->st, q->symbol, &prev, NULL) == 0)
+            ts = prev.ts, px = prev.price;
+        else if (md_store_latest_bar(w->st, q->symbol, &bar, NULL, NULL) == 0)
+            ts = bar.ts, px = bar.close;
+    }
+    return llabs(q->ts - ts) <= QUOTE_REF_S ? px : NAN;
+}
+
+static void quote_remember(md_writer *w, const md_quote *q)
+{
+    char key[MD_SYMBOL_MAX + 4];
+    snprintf(key, sizeof key, "%s\nq", q->symbol);
+    md_bar b;
+    md_bar_init(&b);
+    b.ts = q->ts;
+    b.open = b.high = b.low = b.close = q->price;
+    pthread_mutex_lock(&w->tail_lock);
+    tail_entry *t = tail_find(w, key, 1);
+    if (t->bars.n == 0) md_bar_vec_push(&t->bars, &b);
+    else if (t->bars.v[0].ts <= q->ts) t->bars.v[0] = b;
+    pthread_mutex_unlock(&w->tail_lock);
+}
+
 int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_result *res,
                             md_error *err)
 {
@@ -563,7 +605,12 @@ int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_
             add_reject(res, i, rule, e.msg);
             continue;
         }
-        quotes[i].quality = 100;
+        md_qevent ev[2];
+        size_t nev = md_quality_quote(&w->qp, &quotes[i], quote_ref(w, &quotes[i]), ev,
+                                      &quotes[i].quality);
+        for (size_t k = 0; k < nev; k++)
+            MD_DEBUG("quality", "quote finding symbol=%s rule=%s source=%s: %s", quotes[i].symbol,
+                    md_qrule_code(ev[k].rule), md_source_name(quotes[i].source), ev[k].detail);
         int rc = md_store_put_quote(w->st, &quotes[i], err);
         if (rc < 0) {
             md_metric_add(MD_M_STORE_ERRORS, 1, "put_quote");
@@ -575,6 +622,7 @@ int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_
         if (rc == 0) continue; /* an equal or newer quote is already stored */
         res->stored++;
         notified++;
+        quote_remember(w, &quotes[i]);
         for (int l = 0; l < w->n_listeners; l++)
             if (w->listeners[l].on_quote) w->listeners[l].on_quote(w->listeners[l].ctx, &quotes[i]);
     }

@@ -174,6 +174,8 @@ void md_quality_params_from_config(md_quality_params *p, const md_config *cfg)
     p->volume_window = (int)cfg->q_volume_window;
     p->gap_min_bars = (int)cfg->q_gap_min_bars;
     p->disagreement_pct = cfg->q_disagreement_pct;
+    p->quote_jump_pct = cfg->q_quote_jump_pct;
+    p->quote_spread_pct = cfg->q_quote_spread_pct;
     p->future_tolerance_s = cfg->q_future_tolerance_s;
     p->live_window_bars = (int)cfg->q_live_window_bars;
     p->timeliness_grace_bars = (int)cfg->q_stale_grace_bars;

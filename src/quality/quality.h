@@ -99,6 +99,8 @@ typedef struct md_quality_params {
     int volume_window;         /* volumes in the rolling median */
     int gap_min_bars;          /* missing bars in a row that make a gap */
     double disagreement_pct;   /* source_disagreement threshold, percent */
+    double quote_jump_pct;     /* quote_jump threshold, percent */
+    double quote_spread_pct;   /* wide_spread threshold, percent of the mid */
     int64_t future_tolerance_s;
     int live_window_bars;      /* a bar this recent makes its series live */
     int timeliness_grace_bars; /* lag a live series may have for free */
@@ -160,6 +162,14 @@ void md_quality_score_tally(const md_quality_params *p, const md_quality_tally *
 /* One bar's score from its findings ev[0..n) (all of the same bar): each dimension is
  * 100 * (1 - worst severity among its findings), weighted. 100 for a clean bar. */
 float md_quality_bar_score(const md_quality_params *p, const md_qevent *ev, size_t n);
+
+/* The soft checks of one quote: quote_jump (accuracy) when its price is more than
+ * quote_jump_pct away from ref_price (the symbol's previous price; <= 0 or NaN: no
+ * reference), wide_spread (consistency) when ask - bid is more than quote_spread_pct of the
+ * mid. Fills ev[0..1] and returns how many; *score gets the quote's 0-100 score (as
+ * md_quality_bar_score). */
+size_t md_quality_quote(const md_quality_params *p, const md_quote *q, double ref_price,
+                        md_qevent ev[2], float *score);
 
 /* Timeliness of a series whose newest bar starts at newest_ts, judged at ref (now, or the
  * end of a historical range): 100 when the series is not live (historical data is not

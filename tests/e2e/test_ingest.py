@@ -110,6 +110,25 @@ class Ingest(AgentTest):
         self.post("/ingest/quotes", {"quotes": [{"symbol": "QTE", "price": 102, "timestamp": now - 1}]})
         self.assertEqual(self.get_json("/price/QTE")["price"], 102)
 
+    def test_quotes_are_scored_against_the_previous_price(self):
+        now = int(time.time())
+
+        def quote(price, ago, **kw):
+            r = self.post("/ingest/quotes", {"quotes": [dict(symbol="QSC", price=price, timestamp=now - ago, **kw)]})
+            self.assertEqual(r.json()["accepted"], 1, r)
+            return self.get_json("/price/QSC?max_age=0")["quality"]
+
+        self.assertEqual(quote(100, 60), {"score": 100, "grade": "A+"})  # nothing to compare with
+        self.assertEqual(quote(109.5, 50)["score"], 100)                   # within 10%
+        jump = quote(140, 40)                                                # +27.9%: quote_jump
+        self.assertLess(jump["score"], 100)
+        self.assertEqual(jump["score"], 80)
+        self.assertEqual(jump["grade"], "B-")
+        self.assertEqual(quote(141, 30)["score"], 100)  # the new level is the reference now
+        wide = quote(141, 20, bid=130, ask=150)        # spread 14% of the mid: wide_spread
+        self.assertLess(wide["score"], 100)
+        self.assertGreater(wide["score"], jump["score"])  # consistency weighs 0.15, accuracy 0.20
+
     def test_body_too_large(self):
         big = '{"bars":[' + ",".join(['{"symbol":"A"}'] * 700000) + "]}"
         r = self.post("/ingest/bars", big)

@@ -592,3 +592,70 @@ Test(quality_codes, every_rule_has_a_code_that_parses_back)
     cr_assert_eq(md_qrule_dim(MD_QRULE_SOFT(MD_CHECK_STALE_PRICE)), MD_QDIM_CONSISTENCY);
     cr_assert_str_eq(md_qdim_name(MD_QDIM_UNIQUENESS), "uniqueness");
 }
+
+/* -- quotes ---------------------------------------------------------------------------------- */
+
+static md_quote quote_of(double price, double bid, double ask)
+{
+    md_quote q;
+    md_quote_init(&q);
+    snprintf(q.symbol, sizeof q.symbol, "AAPL");
+    q.ts = 1700000000;
+    q.price = price;
+    q.bid = bid;
+    q.ask = ask;
+    return q;
+}
+
+Test(quality_quote, a_move_at_the_limit_passes_just_over_is_a_jump)
+{
+    md_quality_params p = P(); /* quote_jump_pct 10 */
+    md_qevent ev[2];
+    float score;
+    md_quote q = quote_of(110, NAN, NAN);
+    cr_assert_eq(md_quality_quote(&p, &q, 100, ev, &score), 0);
+    cr_assert_float_eq(score, 100, 1e-6);
+    q.price = 110.02;
+    cr_assert_eq(md_quality_quote(&p, &q, 100, ev, &score), 1);
+    cr_assert_str_eq(md_qrule_code(ev[0].rule), "quote_jump");
+    cr_assert_eq(md_qrule_dim(ev[0].rule), MD_QDIM_ACCURACY);
+    cr_assert_float_eq(ev[0].value, 10.02, 1e-9);
+    cr_assert_float_eq(ev[0].limit, 10, 1e-9);
+    cr_assert_lt(score, 100);
+    cr_assert_geq(score, 89.9); /* severity 0.5 of accuracy's 0.20 */
+    /* down moves count the same; twice the limit is the full accuracy penalty */
+    q.price = 75;
+    cr_assert_eq(md_quality_quote(&p, &q, 100, ev, &score), 1);
+    cr_assert_float_eq(ev[0].value, 25, 1e-9);
+    cr_assert_float_eq(ev[0].severity, 1, 1e-6);
+    cr_assert_float_eq(score, 80, 1e-4);
+    cr_assert(strstr(ev[0].detail, "-25%") != NULL, "%s", ev[0].detail);
+    /* no reference, no judgement */
+    cr_assert_eq(md_quality_quote(&p, &q, NAN, ev, &score), 0);
+    cr_assert_eq(md_quality_quote(&p, &q, 0, ev, &score), 0);
+    cr_assert_float_eq(score, 100, 1e-6);
+}
+
+Test(quality_quote, a_wide_spread_lowers_consistency)
+{
+    md_quality_params p = P(); /* quote_spread_pct 5 */
+    md_qevent ev[2];
+    float score;
+    md_quote q = quote_of(100, 97.5, 102.5); /* 5% of the mid exactly */
+    cr_assert_eq(md_quality_quote(&p, &q, 100, ev, &score), 0);
+    q.bid = 97.4;
+    cr_assert_eq(md_quality_quote(&p, &q, 100, ev, &score), 1);
+    cr_assert_str_eq(md_qrule_code(ev[0].rule), "wide_spread");
+    cr_assert_eq(md_qrule_dim(ev[0].rule), MD_QDIM_CONSISTENCY);
+    cr_assert_lt(score, 100);
+    /* both at once: two findings, two dimensions down */
+    md_quote both = quote_of(150, 120, 180);
+    float s2;
+    cr_assert_eq(md_quality_quote(&p, &both, 100, ev, &s2), 2);
+    cr_assert_lt(s2, score);
+    cr_assert_float_eq(s2, 100 - 20 - 15, 1e-4);
+    /* thresholds come from the parameters */
+    p.quote_spread_pct = 50;
+    p.quote_jump_pct = 60;
+    cr_assert_eq(md_quality_quote(&p, &both, 100, ev, &s2), 0);
+}
