@@ -57,8 +57,9 @@ int md_polygon_parse_aggs(const char *body, size_t len, md_interval iv, md_bar_v
 int md_polygon_parse_last_trade(const char *body, size_t len, md_quote *out, md_error *err);
 int md_polygon_parse_prev(const char *body, size_t len, md_quote *out, md_error *err);
 
-/* Twelve Data /time_series: values[] newest first, string numbers, datetime in UTC
- * (requested with timezone=UTC; "YYYY-MM-DD" for daily and coarser). A status "error"
+/* Twelve Data /time_series: values[] newest first, string (or plain) numbers, intraday
+ * datetime "YYYY-MM-DD HH:MM:SS" in meta.exchange_timezone (UTC when absent), converted to
+ * UTC; "YYYY-MM-DD" (the trading date) for daily and coarser. A status "error"
  * body maps its code: 400 "No data is available" gives 0 bars, other 400/404
  * MD_ENOTFOUND, 401/403 MD_EUNAUTHSRC, 429 MD_ERATELIMIT, 5xx MD_ETRANSIENT. */
 int md_twelvedata_parse_series(const char *body, size_t len, md_interval iv, md_bar_vec *out,
