@@ -227,6 +227,10 @@ def route_alphavantage(h, parts, q):
     special = {"NOTE": "note", "INFO": "information_ratelimit", "PREMIUM": "information_premium"}
     if sym in special:
         raise Reply(200, fixture("alphavantage", special[sym]).replace(b"{APIKEY}", key.encode()))
+    if sym == "COMPACTONLY":  # a free key: outputsize=full of the daily series is premium
+        if q.get("outputsize") == "full":
+            raise Reply(200, fixture("alphavantage", "information_premium_outputsize"))
+        sym = "IBM"
     name = "%s_%s" % (fn, fname(sym))
     if fn == "TIME_SERIES_INTRADAY":
         name += "_" + q.get("interval", "")
