@@ -270,6 +270,10 @@ def route_polygon(h, parts, q):
     h.scenario("polygon", sym, lambda: fixture("polygon", "aggs_AAPL_1_day"), fixture("polygon", "error_ratelimit"))
     if sym == "NOTAUTH":
         raise Reply(403, fixture("polygon", "error_not_authorized"))
+    if parts[:3] == ["v2", "last", "trade"] and len(parts) == 4 and sym == "NOLAST":
+        raise Reply(404, "404 page not found\n", ctype="text/plain; charset=utf-8")
+    if parts[:3] == ["v2", "last", "trade"] and len(parts) == 4 and sym == "NOTAUTH200":
+        raise Reply(200, fixture("polygon", "error_not_authorized"))
     if parts[:3] == ["v2", "last", "trade"] and len(parts) == 4:
         body = h.file_or("polygon", "last_trade_" + fname(sym))
         if body:
