@@ -28,8 +28,9 @@ int md_twelvedata_create(const md_config *cfg, md_source **out, md_error *err);
 
 /* Yahoo /v8/finance/chart: bars from timestamp[] + indicators.quote[0] (nulls skipped,
  * prices rounded to meta.priceHint decimals, daily stamps moved to the exchange date with
- * meta.exchangeTimezoneName, else meta.gmtoffset). bars and/or quote may be NULL; the
- * quote comes from meta.regularMarketPrice/regularMarketTime (MD_ENOTFOUND without). */
+ * meta.exchangeTimezoneName, else meta.gmtoffset; a missing volume array is volume 0).
+ * bars and/or quote may be NULL; the quote comes from meta.regularMarketPrice/
+ * regularMarketTime, else the last bar with a close (MD_ENOTFOUND with neither). */
 int md_yahoo_parse_chart(const char *body, size_t len, md_interval iv, md_bar_vec *bars,
                          md_quote *quote, md_error *err);
 
