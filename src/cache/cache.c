@@ -140,6 +140,12 @@ size_t md_cache_invalidate(md_cache *c, const char *symbol, md_cache_fill *after
     return n;
 }
 
+int md_cache_lease(md_cache *c, const char *name, int64_t ttl_ms)
+{
+    if (!c || !c->redis) return -1;
+    return md_cache__redis_lease(c->redis, name, ttl_ms);
+}
+
 int md_cache_clear(md_cache *c, int levels, md_error *err)
 {
     if (!c) return 0;

@@ -133,6 +133,15 @@ size_t md_cache_invalidate(md_cache *c, const char *symbol, md_cache_fill *after
 
 enum { MD_CACHE_CLEAR_L1 = 1, MD_CACHE_CLEAR_L2 = 2 };
 
+/* -- leases ---------------------------------------------------------------------------------- */
+
+/* Work that agents sharing one Redis must do once (a scheduled poll of a symbol in one
+ * polling slot): the first agent to claim `name` gets it for ttl_ms (Redis SET NX PX under
+ * the cache prefix; it simply expires). 1 when this agent holds it now, 0 when another agent
+ * does, -1 without Redis or while Redis is unusable: then the caller does the work itself
+ * (done twice beats not done). */
+int md_cache_lease(md_cache *c, const char *name, int64_t ttl_ms);
+
 /* Empties the levels named: L1 here (and in every agent sharing the Redis, through
  * pub/sub), L2 by moving Redis to a new epoch and deleting the prefix's answer keys.
  * MD_EUNAVAIL when L2 was asked for and Redis cannot be reached. */

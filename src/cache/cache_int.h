@@ -73,6 +73,8 @@ int md_cache__redis_clear(md_credis *r, md_error *err);
 /* Counts answer keys and their bytes under the prefix (bounded scan). */
 int md_cache__redis_scan(md_credis *r, uint64_t *keys, uint64_t *bytes);
 void md_cache__redis_stats(md_credis *r, md_cache_stats *out);
+/* SET <prefix>lease:<name> <agent> NX PX ttl_ms: 1 taken, 0 held by another agent, -1 error. */
+int md_cache__redis_lease(md_credis *r, const char *name, int64_t ttl_ms);
 /* 1 when Redis is usable right now (breaker closed and subscribed). */
 int md_cache__redis_healthy(md_credis *r);
 

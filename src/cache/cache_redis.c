@@ -447,6 +447,24 @@ int md_cache__redis_invalidate(md_credis *r, const char *symbol, md_cache_fill *
     return 0;
 }
 
+int md_cache__redis_lease(md_credis *r, const char *name, int64_t ttl_ms)
+{
+    char k[300], px[24];
+    int kl = snprintf(k, sizeof k, "%slease:%s", r->prefix, name);
+    if (kl < 0 || (size_t)kl >= sizeof k) return -1;
+    int pl = snprintf(px, sizeof px, "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
+    const char *a[6] = {"SET", k, r->agent, "NX", "PX", px};
+    size_t l[6] = {3, (size_t)kl, strlen(r->agent), 2, 2, (size_t)pl};
+    int argc[] = {6};
+    const char **argv[] = {a};
+    const size_t *lens[] = {l};
+    redisReply *rep;
+    if (exec(r, 1, argc, argv, lens, &rep) != 0) return -1;
+    int rc = rep->type == REDIS_REPLY_STATUS ? 1 : rep->type == REDIS_REPLY_NIL ? 0 : -1;
+    freeReplyObject(rep);
+    return rc;
+}
+
 /* Visits the prefix's answer keys ("P p:*", "P h:*"), at most SCAN_MAX_KEYS of them;
  * with del they are UNLINKed, else counted with their sizes. */
 static int walk(md_credis *r, int del, uint64_t *nkeys, uint64_t *nbytes)

@@ -4,6 +4,7 @@
  * their data to the writer. */
 #include "cli/cli.h"
 
+#include "cache/cache.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -222,6 +223,11 @@ int md_cli_sources_open(md_services *svc, md_cli_sources **out, md_error *err)
     return 0;
 }
 
+static int claim_slot(void *cache, const char *name, int64_t ttl_ms)
+{
+    return md_cache_lease(cache, name, ttl_ms);
+}
+
 int md_cli_sources_start(md_cli_sources *cs, md_error *err)
 {
     md_services *svc = cs->svc;
@@ -236,8 +242,10 @@ int md_cli_sources_start(md_cli_sources *cs, md_error *err)
         int rc = md_feed_start(src, &sink, &cs->feeds[i], err);
         if (rc) return rc;
     }
-    if (cs->sched) return md_scheduler_start(cs->sched, err);
-    return 0;
+    if (!cs->sched) return 0;
+    /* agents on one Redis share the watchlist's polls (a lease per symbol and slot) */
+    if (svc->cache) md_scheduler_set_claim(cs->sched, claim_slot, svc->cache);
+    return md_scheduler_start(cs->sched, err);
 }
 
 void md_cli_sources_stop(md_cli_sources *cs)

@@ -87,29 +87,52 @@ char *md_buf_steal(md_buf *b, size_t *len)
     return d;
 }
 
-/* Writes the decimal digits of u (< 2^63) at dst; returns the count. */
-static int fmt_u64(char *dst, uint64_t u)
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324"
+                                  "25262728293031323334353637383940414243444546474849"
+                                  "50515253545556575859606162636465666768697071727374"
+                                  "75767778798081828384858687888990919293949596979899";
+static const uint64_t pow10u[20] = {1ULL,
+                                    10ULL,
+                                    100ULL,
+                                    1000ULL,
+                                    10000ULL,
+                                    100000ULL,
+                                    1000000ULL,
+                                    10000000ULL,
+                                    100000000ULL,
+                                    1000000000ULL,
+                                    10000000000ULL,
+                                    100000000000ULL,
+                                    1000000000000ULL,
+                                    10000000000000ULL,
+                                    100000000000000ULL,
+                                    1000000000000000ULL,
+                                    10000000000000000ULL,
+                                    100000000000000000ULL,
+                                    1000000000000000000ULL,
+                                    10000000000000000000ULL};
+
+/* Writes the last n decimal digits of u (zero-padded) so that they end just before end.
+ * Straight into the destination, two at a time: no scratch copy (reading back bytes just
+ * stored one by one stalls store-to-load forwarding; it was half of this function). */
+static void put_digits(char *end, uint64_t u, int n)
 {
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-                                "25262728293031323334353637383940414243444546474849"
-                                "50515253545556575859606162636465666768697071727374"
-                                "75767778798081828384858687888990919293949596979899";
-    char tmp[24];
-    int n = 24;
-    while (u >= 100) {
+    for (; n >= 2; n -= 2) {
         unsigned k = (unsigned)(u % 100) * 2;
         u /= 100;
-        tmp[--n] = pairs[k + 1];
-        tmp[--n] = pairs[k];
+        end -= 2;
+        memcpy(end, digit_pairs + k, 2);
     }
-    if (u >= 10) {
-        tmp[--n] = pairs[u * 2 + 1];
-        tmp[--n] = pairs[u * 2];
-    } else {
-        tmp[--n] = (char)('0' + u);
-    }
-    memcpy(dst, tmp + n, (size_t)(24 - n));
-    return 24 - n;
+    if (n) *--end = (char)('0' + u % 10);
+}
+
+/* Writes the decimal digits of u at dst; returns the count. */
+static int fmt_u64(char *dst, uint64_t u)
+{
+    int n = 1;
+    while (n < 20 && u >= pow10u[n]) n++;
+    put_digits(dst + n, u, n);
+    return n;
 }
 
 /* The slow, always-right form: the fewest of 15..17 significant digits that parse back. */
@@ -147,21 +170,13 @@ int md_fmt_num(char *dst, double v)
             double r = nearbyint(x);
             /* far from an integer: no need for the (slow) exact test */
             if (fabs(x - r) > x * 1e-12 || r / p10[d] != a) continue;
-            char digits[24];
-            int nd = fmt_u64(digits, (uint64_t)r);
-            while (d > 0 && digits[nd - 1] == '0') nd--, d--; /* never a trailing zero */
+            uint64_t u = (uint64_t)r;
+            while (d > 0 && u % 10 == 0) u /= 10, d--; /* never a trailing zero */
             if (v < 0) *p++ = '-';
-            if (nd <= d) {
-                *p++ = '0';
+            p += fmt_u64(p, u / pow10u[d]);
+            if (d > 0) {
                 *p++ = '.';
-                for (int i = nd; i < d; i++) *p++ = '0';
-                memcpy(p, digits, (size_t)nd);
-                p += nd;
-            } else {
-                memcpy(p, digits, (size_t)(nd - d));
-                p += nd - d;
-                *p++ = '.';
-                memcpy(p, digits + nd - d, (size_t)d);
+                put_digits(p + d, u % pow10u[d], d);
                 p += d;
             }
             *p = 0;
@@ -180,7 +195,11 @@ void md_buf_num(md_buf *b, double v)
 void md_buf_int(md_buf *b, int64_t v)
 {
     md_buf_reserve(b, 24);
-    b->len += (size_t)snprintf(b->data + b->len, 24, "%" PRId64, v);
+    char *p = b->data + b->len;
+    if (v < 0) *p++ = '-';
+    p += fmt_u64(p, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+    *p = 0;
+    b->len = (size_t)(p - b->data);
 }
 
 void md_buf_json_strn(md_buf *b, const char *s, size_t n)

@@ -6,6 +6,7 @@
 #include "core/mem.h"
 #include "core/render.h"
 #include "core/timefmt.h"
+#include "quality/calendar.h"
 #include "sources/manager.h"
 
 #include <errno.h>
@@ -82,6 +83,7 @@ int md_query_symbol_known(md_services *svc, const char *symbol)
 /* -- backfill on read ----------------------------------------------------------------- */
 
 #define START_GAP_TTL_S 86400 /* history before the first stored bar rarely appears later */
+#define MID_GAPS_MAX 2         /* holes inside the stored range asked per request */
 
 /* A range asked from the sources and whether it brought bars. */
 typedef struct fetched {
@@ -108,9 +110,10 @@ static void fetch_gap(backfill *bf, md_interval fiv, int64_t start, int64_t end,
     if (end <= start || bf->n_got == (int)MD_ARRAY_LEN(bf->got)) return;
     /* failover quietly skips an interval no source offers; one named source says so */
     if (req->source < 0 && !md_srcmgr_supports(m, -1, fiv)) return;
-    char key[160];
-    snprintf(key, sizeof key, "g|%s|%s|%s|%d|%lld|%lld", req->symbol, md_interval_name(fiv),
-             kind, req->source, (long long)req->start, (long long)req->end);
+    char key[200];
+    snprintf(key, sizeof key, "g|%s|%s|%s|%d|%lld|%lld|%lld", req->symbol, md_interval_name(fiv),
+             kind, req->source, (long long)req->start, (long long)req->end,
+             (long long)(strcmp(kind, "mid") == 0 ? start : 0));
     int64_t since = md_srcmgr_since_ms(m, key);
     if (req->source < 0 && since >= 0 && since < ttl_s * 1000) return;
     fetched *g = &bf->got[bf->n_got++];
@@ -157,9 +160,53 @@ static int read_store(md_services *svc, const md_history_req *req, md_bar_vec *o
                                  req->limit, out, used, err);
 }
 
+/* Holes inside the stored range: runs of missing bars the series' own trading calendar
+ * expects (quality/calendar.h: weekends, holidays and off-session hours are not holes),
+ * at least quality.gap_min_bars long. The MID_GAPS_MAX largest inside [start, end) are
+ * asked from the sources (in the stored interval fiv); one that brought nothing is not
+ * asked again for a day. */
+typedef struct hole {
+    int64_t a, b, missing; /* the bars around it, and the expected bars between them */
+} hole;
+
+static void fetch_mid_gaps(backfill *bf, const md_bar_vec *have, md_interval fiv, int64_t start,
+                           int64_t end)
+{
+    if (have->n < 2) return;
+    md_interval iv = bf->req->iv; /* the answer's bars; fiv is the stored interval asked */
+    hole top[MID_GAPS_MAX];
+    int n_top = 0;
+    md_calendar cal;
+    md_calendar_learn(&cal, iv, have->v, have->n);
+    int gap_min = (int)bf->svc->cfg->q_gap_min_bars;
+    for (size_t i = 1; i < have->n; i++) {
+        int64_t a = have->v[i - 1].ts, b = have->v[i].ts;
+        if (b <= start || a >= end || md_calendar_next(&cal, a) == b) continue;
+        int64_t missing = md_calendar_missing(&cal, a, b, gap_min);
+        if (missing <= 0) continue;
+        int k;
+        if (n_top < MID_GAPS_MAX) k = n_top++;
+        else if (missing > top[MID_GAPS_MAX - 1].missing) k = MID_GAPS_MAX - 1;
+        else continue;
+        top[k].a = a, top[k].b = b, top[k].missing = missing;
+        for (; k > 0 && top[k].missing > top[k - 1].missing; k--) { /* largest first */
+            hole t = top[k];
+            top[k] = top[k - 1];
+            top[k - 1] = t;
+        }
+    }
+    md_calendar_deinit(&cal);
+    for (int k = 0; k < n_top; k++) {
+        int64_t a = md_interval_next(iv, top[k].a);
+        fetch_gap(bf, fiv, a < start ? start : a, top[k].b < end ? top[k].b : end, "mid",
+                  START_GAP_TTL_S);
+    }
+}
+
 /* Asks the sources for what the store lacks: the whole range when nothing is stored,
- * else the gaps before the first and after the last stored bar (in the stored interval,
- * so aggregation keeps working). With ?source=NAME the whole range is asked from it. */
+ * else the gaps before the first and after the last stored bar and the largest holes
+ * between them (in the stored interval, so aggregation keeps working). With ?source=NAME
+ * the whole range is asked from it. */
 static void backfill_gaps(backfill *bf, const md_bar_vec *have, md_interval used)
 {
     const md_history_req *req = bf->req;
@@ -186,6 +233,7 @@ static void backfill_gaps(backfill *bf, const md_bar_vec *have, md_interval used
     /* before the first, when the answer is not already cut by the limit */
     if ((req->limit == 0 || have->n < req->limit) && first - start >= len)
         fetch_gap(bf, fiv, start, first, "start", START_GAP_TTL_S);
+    fetch_mid_gaps(bf, have, fiv, start, end);
 }
 
 int md_query_history(md_services *svc, const md_history_req *req, md_bar_vec *out,

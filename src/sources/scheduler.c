@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/metrics.h"
 #include "core/timefmt.h"
 
 #include <errno.h>
@@ -31,7 +32,9 @@ struct md_scheduler {
     int running, stop;
     pthread_mutex_t lock;
     pthread_cond_t cv; /* CLOCK_MONOTONIC */
-    atomic_uint_fast64_t polls, failures;
+    atomic_uint_fast64_t polls, failures, skipped;
+    md_sched_claim_fn claim;
+    void *claim_ctx;
 };
 
 int md_scheduler_new(md_srcmgr *m, const md_config *cfg, const md_tick_sink *sink,
@@ -72,6 +75,7 @@ int md_scheduler_new(md_srcmgr *m, const md_config *cfg, const md_tick_sink *sin
     pthread_condattr_destroy(&ca);
     atomic_init(&s->polls, 0);
     atomic_init(&s->failures, 0);
+    atomic_init(&s->skipped, 0);
     *out = s;
     return 0;
 }
@@ -81,10 +85,18 @@ size_t md_scheduler_count(const md_scheduler *s)
     return s ? s->n : 0;
 }
 
-void md_scheduler_stats(const md_scheduler *s, uint64_t *polls, uint64_t *failures)
+void md_scheduler_stats(const md_scheduler *s, uint64_t *polls, uint64_t *failures,
+                        uint64_t *skipped)
 {
     *polls = atomic_load(&((md_scheduler *)s)->polls);
     *failures = atomic_load(&((md_scheduler *)s)->failures);
+    if (skipped) *skipped = atomic_load(&((md_scheduler *)s)->skipped);
+}
+
+void md_scheduler_set_claim(md_scheduler *s, md_sched_claim_fn fn, void *ctx)
+{
+    s->claim = fn;
+    s->claim_ctx = ctx;
 }
 
 static void poll_bars(md_scheduler *s, wsym *w)
@@ -116,6 +128,7 @@ int md_scheduler_poll(md_scheduler *s, size_t i, md_error *err)
     md_fetch_result r;
     atomic_fetch_add(&s->polls, 1);
     int rc = md_srcmgr_quote(s->m, w->symbol, &fo, &q, &r, err);
+    md_metric_add(MD_M_SCHED_POLLS, 1, rc == 0 ? "fetched" : "failed");
     if (rc != 0) {
         atomic_fetch_add(&s->failures, 1);
         MD_DEBUG("scheduler", "quote not fetched symbol=%s code=%s", w->symbol, md_error_code(rc));
@@ -150,6 +163,20 @@ static int wait_until(md_scheduler *s, int64_t at_ms)
     return stop;
 }
 
+/* 1 when another agent claimed this symbol's current slot (md_scheduler_set_claim). */
+static int claimed_elsewhere(md_scheduler *s, size_t i)
+{
+    if (!s->claim) return 0;
+    char name[MD_SYMBOL_MAX + 40];
+    snprintf(name, sizeof name, "sched:%s:%lld", s->w[i].symbol,
+             (long long)(md_now_ms() / s->interval_ms));
+    if (s->claim(s->claim_ctx, name, s->interval_ms) != 0) return 0;
+    atomic_fetch_add(&s->skipped, 1);
+    md_metric_add(MD_M_SCHED_POLLS, 1, "skipped");
+    MD_DEBUG("scheduler", "poll left to another agent symbol=%s", s->w[i].symbol);
+    return 1;
+}
+
 static void *run(void *arg)
 {
     md_scheduler *s = arg;
@@ -157,6 +184,7 @@ static void *run(void *arg)
     for (;;) {
         for (size_t i = 0; i < s->n; i++) {
             if (wait_until(s, cycle + (int64_t)i * s->interval_ms / (int64_t)s->n)) return NULL;
+            if (claimed_elsewhere(s, i)) continue;
             md_error e;
             md_scheduler_poll(s, i, &e);
         }

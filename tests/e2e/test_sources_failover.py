@@ -170,6 +170,51 @@ class FailoverOn500(ProviderTest):
         self.assertEqual(p["source"], "finnhub")
 
 
+class HoleInsideTheStoredRange(ProviderTest):
+    providers = {"finnhub": None}
+    priority = "finnhub"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # daily AAPL bars on both sides of the fixtures' week (2024-03-04..08), none inside
+        cls.tmp = tempfile.mkdtemp(dir=os.environ.get("MDTEST_TMP"))
+        path = os.path.join(cls.tmp, "AAPL.csv")
+        days = ("2024-02-20", "2024-02-21", "2024-02-22", "2024-02-23", "2024-02-26",
+                "2024-02-27", "2024-02-28", "2024-03-11", "2024-03-12", "2024-03-13")
+        with open(path, "w") as f:
+            f.write("date,open,high,low,close,volume\n")
+            for d in days:
+                f.write(f"{d},180,181,179,180.5,1000000\n")
+        cls.agent.load(path)
+
+    def test_a_hole_between_stored_bars_is_fetched_and_answered_as_mixed(self):
+        q = "/historical/AAPL?interval=1d&start=2024-02-20&end=2024-03-14"
+        n0 = len(self.fake.requests("/finnhub/stock/candle"))
+        h = self.get_json(q)
+        self.assertEqual(h["from"], "mixed")
+        got = [b["timestamp"][:10] for b in h["bars"]]
+        self.assertEqual(got[:7], ["2024-02-20", "2024-02-21", "2024-02-22", "2024-02-23",
+                                   "2024-02-26", "2024-02-27", "2024-02-28"])
+        self.assertEqual(got[7:], ["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07",
+                                   "2024-03-08", "2024-03-11", "2024-03-12", "2024-03-13"])
+        self.assertEqual([b["close"] for b in h["bars"][7:12]], [175.1, 170.12, 169.12, 169, 170.73])
+        self.assertEqual({b["source"] for b in h["bars"][7:12]}, {"finnhub"})
+        asked = self.fake.requests("/finnhub/stock/candle")[n0:]
+        self.assertEqual(len(asked), 1, asked)
+        # the hole was asked, not the whole range: from the day after 02-28 to 03-11
+        frm = int(asked[0].split("from=")[1].split("&")[0])
+        to = int(asked[0].split("to=")[1].split("&")[0])
+        # (the client pads a daily range by two days for exchange-local dates)
+        self.assertGreaterEqual(frm, 1709164800 - 2 * 86400, asked)  # 2024-02-29 - 2 days
+        self.assertLessEqual(to, 1710115200 + 2 * 86400, asked)      # 2024-03-11 + 2 days
+        # stored now: the same range again comes from the store, without asking
+        again = self.get_json(q)
+        self.assertEqual(again["from"], "store")
+        self.assertEqual(again["bars"], h["bars"])
+        self.assertEqual(len(self.fake.requests("/finnhub/stock/candle")), n0 + 1)
+
+
 class TimeoutAndGarbage(ProviderTest):
     providers = {"yahoo": "SLOW", "twelvedata": "TRUNC", "polygon": "HTML", "finnhub": None}
     priority = "yahoo,twelvedata,polygon,finnhub"

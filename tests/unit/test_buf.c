@@ -77,6 +77,31 @@ Test(buf, fast_number_form_round_trips_and_is_never_longer)
     cr_assert_str_eq(s, "0.30000000000000004");
 }
 
+Test(buf, integers_and_short_decimals_have_their_exact_text)
+{
+    struct { double v; const char *s; } nums[] = {
+        {0.00012, "0.00012"}, {0.0101, "0.0101"}, {1234.5, "1234.5"}, {-0.5, "-0.5"},
+        {100.25, "100.25"},   {10.01, "10.01"},   {99.99, "99.99"},   {1e14 + 0.5, "100000000000000.5"},
+        {7, "7"},             {-0.0, "-0"},       {999999999999999, "999999999999999"}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        char s[32];
+        md_fmt_num(s, nums[i].v);
+        cr_assert_str_eq(s, nums[i].s);
+    }
+    int64_t ints[] = {0, 9, 10, 99, 100, -1, -10, 1234567, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        md_buf b;
+        md_buf_init(&b);
+        md_buf_puts(&b, "x=");
+        md_buf_int(&b, ints[i]);
+        char want[32];
+        snprintf(want, sizeof want, "x=%lld", (long long)ints[i]);
+        cr_assert_str_eq(b.data, want);
+        cr_assert_eq(b.len, strlen(want));
+        md_buf_deinit(&b);
+    }
+}
+
 Test(buf, json_strings_are_escaped)
 {
     md_buf b = MD_BUF_INIT;

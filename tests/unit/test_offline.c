@@ -347,7 +347,7 @@ Test(scheduler, polls_quotes_and_recent_minute_bars_into_the_sink)
     cr_assert_eq(md_scheduler_poll(s, 1, &e), 0);
     cr_assert_leq(g->nb, 1, "only bars finished since the last poll");
     uint64_t polls, fails;
-    md_scheduler_stats(s, &polls, &fails);
+    md_scheduler_stats(s, &polls, &fails, NULL);
     cr_assert_eq(polls, 2);
     cr_assert_eq(fails, 0);
     md_scheduler_free(s);
