@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/metrics.h"
 #include "core/timefmt.h"
 #include "ingest/csv.h"
 #include "ingest/loader.h"
@@ -338,6 +339,10 @@ int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
 {
     md_ingest_result res;
     md_ingest_result_init(&res, 0);
+    /* items the parser already turned away (bad symbol, interval, time, number) count in
+     * mdagent_ingest_rejected_total as the writer's rule rejections do */
+    for (size_t i = 0; i < b->n_errors; i++)
+        md_metric_add(MD_M_INGEST_REJECTED, 1, b->errors[i].code);
     int rc;
     if (b->quotes) {
         rc = md_writer_ingest_quotes(w, b->quotes, b->n_quotes, &res, err);

@@ -160,8 +160,10 @@ int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, m
     NUM("last_close", s.last_close);
     NUM("return", s.total_return);
     NUM("mean_return", s.mean_return);
-    NUM("volatility", s.volatility);
+    /* API.md: "volatility (annualised)"; the per-bar figure is period_volatility */
+    NUM("volatility", s.annualized_volatility);
     NUM("annualized_volatility", s.annualized_volatility);
+    NUM("period_volatility", s.volatility);
     NUM("max_drawdown", s.max_drawdown);
     NUM("average_volume", s.avg_volume);
     NUM("high", s.high);

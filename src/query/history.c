@@ -55,12 +55,14 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
         req->limit = (size_t)l;
     }
     if ((v = get(ctx, "format"))) {
-        if (strcmp(v, "csv") == 0)
+        if (strcasecmp(v, "csv") == 0)
             req->csv = 1;
-        else if (strcmp(v, "json") != 0)
+        else if (strcasecmp(v, "json") != 0)
             return md_error_set(err, MD_EPARAM, "format: '%.20s' is not json or csv", v);
     }
-    if ((v = get(ctx, "cached_only")) && parse_bool(v, &req->cached_only))
+    /* a bare "?cached_only" is a flag: true */
+    if ((v = get(ctx, "cached_only")) && (*v ? parse_bool(v, &req->cached_only)
+                                             : (req->cached_only = 1, 0)))
         return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
     if ((v = get(ctx, "source"))) {
         req->source = md_source_parse(v);

@@ -46,7 +46,8 @@ typedef struct task {
     int headers_sent;
     size_t sent;
     size_t body_limit;
-    int too_big;
+    int too_big;     /* 1 body over max_body_bytes, 2 URL over max_url_bytes */
+    int no_length;   /* a body without Content-Length (chunked): 411, then close */
     struct task *next;
 } task;
 
@@ -156,10 +157,20 @@ static void dispatch(task *t)
         t->ready = 1; /* written by the caller, now */
         return;
     }
+    if (t->no_length) {
+        md_http_header(&t->resp, "Connection", "close");
+        md_http_error(&t->resp, MD_ELENGTH,
+                      "chunked request bodies are not supported: send the body with a "
+                      "Content-Length");
+        t->req.route = "(no_length)";
+        t->ready = 1; /* written by the caller, now */
+        return;
+    }
     const md_route *rt = md_route_match(&t->req, &status, &allowed);
     if (!rt) {
         if (status == 405) {
             char allow[64] = "";
+            if (allowed & MD_HTTP_GET) allowed |= MD_HTTP_HEAD; /* HEAD is served as GET */
             static const char *names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"};
             for (int i = 0; i < 6; i++) {
                 if (!(allowed & (1 << i))) continue;
@@ -207,6 +218,15 @@ static char *hdr_dup(struct lws *wsi, enum lws_token_indexes h)
     return s;
 }
 
+/* Strips leading and trailing blanks in place (header values may carry them). */
+static char *trim_ws(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = 0;
+    return s;
+}
+
 static md_http_method method_of(struct lws *wsi)
 {
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) return MD_HTTP_GET;
@@ -241,20 +261,28 @@ static void parse_request(task *t, struct lws *wsi, const char *uri, size_t uri_
             p->value = md_strdup("");
         }
     }
+    /* the key: "Authorization: Bearer KEY" (or a bare "Authorization: KEY"), else
+     * "X-API-Key: KEY"; another scheme (Basic ...) leaves the choice to X-API-Key */
     char *auth = hdr_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (auth) {
-        const char *k = auth;
-        if (strncasecmp(k, "Bearer ", 7) == 0) k += 7;
-        while (*k == ' ') k++;
-        r->api_key = md_strdup(k);
+        char *k = auth;
+        while (*k == ' ' || *k == '\t') k++;
+        int other_scheme = 0;
+        if (strncasecmp(k, "Bearer", 6) == 0 && (k[6] == ' ' || k[6] == '\t'))
+            k += 7;
+        else
+            other_scheme = strpbrk(k, " \t") != NULL;
+        if (!other_scheme) r->api_key = md_strdup(trim_ws(k));
         md_free(auth);
     }
-    if (!r->api_key) {
+    if (!r->api_key || !*r->api_key) {
         int n = lws_hdr_custom_length(wsi, "x-api-key:", 10);
         if (n > 0) {
-            r->api_key = md_malloc((size_t)n + 1);
-            if (lws_hdr_custom_copy(wsi, r->api_key, n + 1, "x-api-key:", 10) < 0)
-                r->api_key[0] = 0;
+            char *x = md_malloc((size_t)n + 1);
+            if (lws_hdr_custom_copy(wsi, x, n + 1, "x-api-key:", 10) < 0) x[0] = 0;
+            md_free(r->api_key);
+            r->api_key = md_strdup(trim_ws(x));
+            md_free(x);
         }
     }
     r->content_type = hdr_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
@@ -341,7 +369,9 @@ static int finish(struct lws *wsi, pss *ps)
     ps->t = NULL;
     double secs = (double)(md_mono_ns() - t->req.start_ns) / 1e9;
     md_metric_observe(MD_M_HTTP_DURATION, secs);
+    int close = t->no_length; /* the unread chunked body cannot be skipped: close */
     task_free(t);
+    if (close) return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -393,7 +423,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 }
                 if (n > 0) return 0; /* wait for LWS_CALLBACK_HTTP_BODY */
             } else if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
-                return 0; /* chunked body */
+                /* lws does not decode chunked request bodies (the body would never
+                 * arrive and the request would hang): ask for a Content-Length */
+                t->no_length = 1;
+                dispatch(t);
+                return respond(wsi, ps);
             }
         }
         dispatch(t);

@@ -14,7 +14,9 @@
  * "Time Zone" (US/Eastern, DST included) and become UTC; daily keys are trading dates
  * (00:00 UTC of that date); weekly and monthly keys are the last trading day of the
  * period and go to its Monday / 1st. Intervals: 1m 5m 15m 30m 1h(60min) 1d 1w 1mo.
- * Intraday history comes one calendar month per request (month=YYYY-MM). */
+ * Intraday history comes one calendar month per request (month=YYYY-MM). outputsize=full
+ * of TIME_SERIES_DAILY is premium-only for free keys (an "Information" refusal that names
+ * outputsize): the request is then repeated with outputsize=compact (the latest 100). */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -262,10 +264,21 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
         static const char *fn[] = {"TIME_SERIES_DAILY", "TIME_SERIES_WEEKLY", "TIME_SERIES_MONTHLY"};
         url_start(&url, src, fn[iv - MD_IV_1D], symbol);
         /* compact = the latest 100 trading days (about 140 calendar days). */
-        if (iv == MD_IV_1D)
-            md_buf_puts(&url, start >= now - 140 * 86400LL ? "&outputsize=compact" : "&outputsize=full");
+        int full = iv == MD_IV_1D && start < now - 140 * 86400LL;
+        if (iv == MD_IV_1D) md_buf_puts(&url, full ? "&outputsize=full" : "&outputsize=compact");
         url_key(&url, src);
-        rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, err);
+        md_error ferr;
+        rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, &ferr);
+        if (full && rc == MD_EUNAUTHSRC && strcasestr(ferr.msg, "outputsize")) {
+            /* "The outputsize=full parameter value is a premium feature": a free key gets
+             * the latest 100 days, which is what the range holds, if anything. */
+            md_buf_reset(&url);
+            url_start(&url, src, fn[0], symbol);
+            md_buf_puts(&url, "&outputsize=compact");
+            url_key(&url, src);
+            rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, &ferr);
+        }
+        if (rc < 0) md_error_set(err, rc, "%s", ferr.msg);
     } else if (start >= now - 29 * 86400LL) {
         /* The trailing 30 days come without a month. */
         url_start(&url, src, "TIME_SERIES_INTRADAY", symbol);

@@ -13,10 +13,11 @@
  * base URL (its path and query are kept, the host is ours), so the key never goes
  * elsewhere. status "OK" or "DELAYED" is data; "ERROR" (bad key, rate limit) and
  * "NOT_AUTHORIZED" (plan) are errors, as are 401/403/429. Timespans: 1m 5m 15m 30m
- * (minute), 1h 4h (hour), 1d 1w 1mo. Daily stamps are midnight New York; weekly ones the
- * Sunday starting the week (both go to API.md buckets). The free plan has no last
- * trade: on 403 the quote falls back to the previous close (/prev), stamped 16:00 New
- * York of that day. */
+ * (minute), 1h 4h (hour), 1d 1w 1mo. Daily stamps are midnight New York (the /prev
+ * example: 16:00 New York; both are that trading date); weekly ones the Sunday starting
+ * the week (both go to API.md buckets). The free plan has no last trade: on 403 (or a
+ * 404 / empty last trade) the quote falls back to the previous close (/prev), stamped
+ * 16:00 New York of that day. */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -258,8 +259,11 @@ static int pg_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
     rc = pg_get_json(p, url.data, &root, &status, meta, err);
     if (rc == 0) rc = parse_last_trade_root(root, &q, err);
     json_decref(root);
-    if (rc == MD_EUNAUTHSRC && status == 403) {
-        /* The plan has no trades: the previous close is what it offers. */
+    if ((rc == MD_EUNAUTHSRC && status != 401) || rc == MD_ENOTFOUND) {
+        /* The plan has no trades (403 NOT_AUTHORIZED, also when sent with 200), or no last
+         * trade is known (404 NOT_FOUND, results null): the previous close is what is
+         * offered. An unknown ticker then answers resultsCount 0: MD_ENOTFOUND. A bad key
+         * (401) is final. */
         md_buf_reset(&url);
         md_buf_printf(&url, "%s/v2/aggs/ticker/", src->base_url);
         md_sources__esc(&url, symbol);

@@ -28,8 +28,9 @@ int md_twelvedata_create(const md_config *cfg, md_source **out, md_error *err);
 
 /* Yahoo /v8/finance/chart: bars from timestamp[] + indicators.quote[0] (nulls skipped,
  * prices rounded to meta.priceHint decimals, daily stamps moved to the exchange date with
- * meta.exchangeTimezoneName, else meta.gmtoffset). bars and/or quote may be NULL; the
- * quote comes from meta.regularMarketPrice/regularMarketTime (MD_ENOTFOUND without). */
+ * meta.exchangeTimezoneName, else meta.gmtoffset; a missing volume array is volume 0).
+ * bars and/or quote may be NULL; the quote comes from meta.regularMarketPrice/
+ * regularMarketTime, else the last bar with a close (MD_ENOTFOUND with neither). */
 int md_yahoo_parse_chart(const char *body, size_t len, md_interval iv, md_bar_vec *bars,
                          md_quote *quote, md_error *err);
 
@@ -57,8 +58,9 @@ int md_polygon_parse_aggs(const char *body, size_t len, md_interval iv, md_bar_v
 int md_polygon_parse_last_trade(const char *body, size_t len, md_quote *out, md_error *err);
 int md_polygon_parse_prev(const char *body, size_t len, md_quote *out, md_error *err);
 
-/* Twelve Data /time_series: values[] newest first, string numbers, datetime in UTC
- * (requested with timezone=UTC; "YYYY-MM-DD" for daily and coarser). A status "error"
+/* Twelve Data /time_series: values[] newest first, string (or plain) numbers, intraday
+ * datetime "YYYY-MM-DD HH:MM:SS" in meta.exchange_timezone (UTC when absent), converted to
+ * UTC; "YYYY-MM-DD" (the trading date) for daily and coarser. A status "error"
  * body maps its code: 400 "No data is available" gives 0 bars, other 400/404
  * MD_ENOTFOUND, 401/403 MD_EUNAUTHSRC, 429 MD_ERATELIMIT, 5xx MD_ETRANSIENT. */
 int md_twelvedata_parse_series(const char *body, size_t len, md_interval iv, md_bar_vec *out,

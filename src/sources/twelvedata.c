@@ -1,16 +1,21 @@
 /* twelvedata.c - Twelve Data (key: TWELVE_DATA_API_KEY, sent as the apikey parameter).
  *
  *   GET {base}/time_series?symbol=AAPL&interval=5min&start_date=..&end_date=..
- *           &timezone=UTC&outputsize=5000&apikey=K
+ *           &outputsize=5000&apikey=K
  *       {"meta":{"symbol":"AAPL","interval":"5min","exchange_timezone":"America/New_York",..},
- *        "values":[{"datetime":"2024-03-01 20:55:00","open":"179.6600","high":..,"low":..,
+ *        "values":[{"datetime":"2024-03-01 15:55:00","open":"179.6600","high":..,"low":..,
  *                   "close":..,"volume":"1234"},...],"status":"ok"}          (newest first)
  *   GET {base}/quote?symbol=AAPL&apikey=K
  *       {"symbol":"AAPL",..,"timestamp":1709323200,"last_quote_at":1709326800,
  *        "close":"179.66000","volume":"73488000",..}
  *
- * Numbers are strings. Times are asked in UTC (timezone=UTC); daily and coarser values
- * carry a date. Errors usually come with HTTP 200: {"code":400|401|403|404|429,
+ * Numbers are strings (plain JSON numbers are accepted too). Intraday datetimes are
+ * wall-clock times of meta.exchange_timezone (the documented default, timezone=Exchange;
+ * forex and crypto: UTC, also when the field is absent) and become UTC here, DST
+ * included. The request leaves timezone at its default so that the answer's times are
+ * always in the zone meta names; start_date/end_date are then read in that zone, so
+ * intraday requests are widened by TZ_PAD on each side and the bars filtered after
+ * conversion. Daily and coarser values carry a trading date (00:00 UTC of that date). Errors usually come with HTTP 200: {"code":400|401|403|404|429,
  * "message":"...","status":"error"}. Intervals: 1min 5min 15min 30min 1h 4h 1day 1week
  * 1month; at most 5000 values per request. */
 #include "sources/providers.h"
@@ -24,6 +29,8 @@
 
 #define NAME "twelvedata"
 #define MAX_VALUES 5000
+/* Largest distance of an exchange's wall clock from UTC (+14:00), for request windows. */
+#define TZ_PAD (14 * 3600LL)
 
 static const char *td_interval(md_interval iv)
 {
@@ -73,6 +80,12 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
     if (!json_is_array(values))
         return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no \"values\" array");
     int daily = md_interval_is_daily(iv);
+    const char *zone = json_string_value(json_object_get(json_object_get(root, "meta"),
+                                                         "exchange_timezone"));
+    if (!zone || !*zone) zone = "UTC";
+    int32_t probe;
+    if (!daily && md_sources__tz_offset(zone, 0, &probe) != 0)
+        return md_error_set(err, MD_EMALFORMED, NAME ": unknown exchange_timezone '%.40s'", zone);
     size_t n = json_array_size(values);
     md_bar_vec tmp;
     md_bar_vec_init(&tmp);
@@ -97,7 +110,14 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
             return md_error_set(err, MD_EMALFORMED,
                                 NAME ": malformed response: values[%zu] lacks datetime/open/high/low/close", i);
         }
-        b.ts = daily ? md_sources__day_bucket(t, iv) : t;
+        if (daily && dlen == 19) t -= t % 86400; /* a daily value stamped with a time */
+        if (daily) b.ts = md_sources__day_bucket(t, iv);
+        else if (dlen != 19 || md_sources__tz_local_to_utc(zone, t, &b.ts) != 0) {
+            md_bar_vec_deinit(&tmp);
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: values[%zu] datetime '%.20s' for an intraday interval",
+                                i, dt);
+        }
         if (!md_sources__bar_sane(&b)) {
             md_bar_vec_deinit(&tmp);
             return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: values[%zu] out of range", i);
@@ -230,7 +250,7 @@ static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     int rc = md_sources__need_key(p, err);
     if (rc) return rc;
     int daily = md_interval_is_daily(iv);
-    int64_t from = start, to = end;
+    int64_t from = start - TZ_PAD, to = end + TZ_PAD; /* wall clock of an unknown zone */
     if (daily) {
         from = start - (iv == MD_IV_1D ? 1 : iv == MD_IV_1W ? 8 : 32) * 86400LL;
         to = end + 86400;
@@ -242,7 +262,7 @@ static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     md_buf_printf(&url, "&interval=%s", tiv);
     put_time(&url, "start_date", from, daily);
     put_time(&url, "end_date", to, daily);
-    md_buf_printf(&url, "&timezone=UTC&outputsize=%d", MAX_VALUES);
+    md_buf_printf(&url, "&outputsize=%d", MAX_VALUES);
     url_key(&url, src);
     md_bar_vec tmp;
     md_bar_vec_init(&tmp);
@@ -260,9 +280,10 @@ static int td_supports(const md_source *src, md_interval iv)
 
 static int64_t td_max_range(const md_source *src, md_interval iv)
 {
-    /* One request holds at most 5000 values. */
+    /* One request holds at most 5000 values; intraday requests are 2 * TZ_PAD wider. */
     if (iv == MD_IV_1MO) return 0;
-    return (int64_t)MAX_VALUES * md_interval_seconds(iv);
+    int64_t span = (int64_t)MAX_VALUES * md_interval_seconds(iv);
+    return md_interval_is_daily(iv) ? span : span - 2 * TZ_PAD;
 }
 
 static const md_source_vtable td_vt = {

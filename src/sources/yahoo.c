@@ -9,11 +9,13 @@
  *
  * Prices are float32 noise in the JSON (185.63999938964844); meta.priceHint says how many
  * decimals the instrument trades in, so prices are rounded to it. Arrays carry nulls for
- * minutes or days without trades: those bars are skipped. Daily bars are stamped with
+ * minutes or days without trades: those bars are skipped; an instrument without volume
+ * (indices) may have no volume array at all (volume 0). Daily bars are stamped with
  * the session open (US: 14:30 UTC) or local midnight (Tokyo: 15:00 UTC the day before):
  * both become 00:00 UTC of the exchange-local date. Intervals: 1m 5m 15m 30m 1h(60m) 1d
  * 1w(1wk) 1mo; no 4h. Yahoo keeps 1m for 30 days (7 per request), 5m-30m for 60 days,
- * 60m for 730 days. The quote is the chart meta's regular market price and time. */
+ * 60m for 730 days. The quote is the chart meta's regular market price and time (the
+ * last bar's close and stamp when meta has none). */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -79,6 +81,7 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv, md_
     for (int k = 0; k < 5; k++) {
         arr[k] = json_object_get(q, keys[k]);
         if (!arr[k] && n == 0) return 0;
+        if (k == 4 && (!arr[k] || json_is_null(arr[k]))) continue; /* no volume: 0 */
         if (!json_is_array(arr[k]) || json_array_size(arr[k]) != n)
             return md_error_set(err, MD_EMALFORMED,
                                 NAME ": malformed response: %s has %zu values for %zu timestamps",
@@ -134,12 +137,31 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv, md_
     return count;
 }
 
-static int parse_quote(const json_t *meta, md_quote *q, md_error *err)
+/* The last bar with a close (its exact timestamp): the quote when meta has no regular
+ * market price. 0, or MD_ENOTFOUND when there is none. */
+static int last_close(const json_t *res, const json_t *meta, double *price, int64_t *t,
+                      double *vol)
 {
-    double price;
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error e;
+    int n = parse_bars(res, meta, MD_IV_1M, &bv, &e); /* intraday: stamps kept as sent */
+    if (n > 0) {
+        *price = bv.v[bv.n - 1].close;
+        *t = bv.v[bv.n - 1].ts;
+        *vol = bv.v[bv.n - 1].volume;
+    }
+    md_bar_vec_deinit(&bv);
+    return n > 0 ? 0 : MD_ENOTFOUND;
+}
+
+static int parse_quote(const json_t *res, const json_t *meta, md_quote *q, md_error *err)
+{
+    double price, vol = -1;
     int64_t t;
-    if (md_sources__num(json_object_get(meta, "regularMarketPrice"), &price) != 0 ||
-        md_sources__int(json_object_get(meta, "regularMarketTime"), &t) != 0)
+    if ((md_sources__num(json_object_get(meta, "regularMarketPrice"), &price) != 0 ||
+         md_sources__int(json_object_get(meta, "regularMarketTime"), &t) != 0) &&
+        last_close(res, meta, &price, &t, &vol) != 0)
         return md_error_set(err, MD_ENOTFOUND, NAME ": no regular market price in the answer");
     json_int_t hint = -1;
     const json_t *ph = json_object_get(meta, "priceHint");
@@ -149,8 +171,9 @@ static int parse_quote(const json_t *meta, md_quote *q, md_error *err)
     if (sym) snprintf(q->symbol, sizeof q->symbol, "%s", sym);
     q->price = md_sources__round(price, (int)hint);
     q->ts = t;
-    double vol;
     if (md_sources__num(json_object_get(meta, "regularMarketVolume"), &vol) == 0 && vol >= 0)
+        q->volume = vol;
+    else if (vol >= 0)
         q->volume = vol;
     q->source = MD_SRC_YAHOO;
     return 0;
@@ -175,7 +198,7 @@ static int parse_root(json_t *root, long status, md_interval iv, md_bar_vec *bar
     if (!json_is_object(meta))
         return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no chart.result[0].meta");
     if (quote) {
-        int rc = parse_quote(meta, quote, err);
+        int rc = parse_quote(res, meta, quote, err);
         if (rc) return rc;
     }
     return bars ? parse_bars(res, meta, iv, bars, err) : 0;

@@ -13,6 +13,11 @@ def closes():
         return [float(r["close"]) for r in csv.DictReader(f)]
 
 
+def volumes():
+    with open(os.path.join(SAMPLE, "MSFT.csv")) as f:
+        return [float(r["volume"]) for r in csv.DictReader(f)]
+
+
 class Analytics(AgentTest):
     def test_sma_and_rsi_aligned_with_bars(self):
         doc = self.get_json("/analytics/MSFT/indicators?names=sma:20,rsi:14,macd:12:26:9&interval=1d")
@@ -56,6 +61,10 @@ class Analytics(AgentTest):
         m = sum(lr) / len(lr)
         sd = math.sqrt(sum((x - m) ** 2 for x in lr) / (len(lr) - 1))
         self.assertAlmostEqual(s["annualized_volatility"], sd * math.sqrt(252), delta=1e-9)
+        # API.md: the summary's "volatility" is annualised; the per-bar one is period_volatility
+        self.assertAlmostEqual(s["volatility"], sd * math.sqrt(252), delta=1e-9)
+        self.assertAlmostEqual(s["period_volatility"], sd, delta=1e-12)
+        self.assertAlmostEqual(s["average_volume"], sum(volumes()) / len(c), delta=1e-6)
 
     def test_errors(self):
         self.assert_error("/analytics/MSFT/indicators", 400, "invalid_parameter")

@@ -227,6 +227,10 @@ def route_alphavantage(h, parts, q):
     special = {"NOTE": "note", "INFO": "information_ratelimit", "PREMIUM": "information_premium"}
     if sym in special:
         raise Reply(200, fixture("alphavantage", special[sym]).replace(b"{APIKEY}", key.encode()))
+    if sym == "COMPACTONLY":  # a free key: outputsize=full of the daily series is premium
+        if q.get("outputsize") == "full":
+            raise Reply(200, fixture("alphavantage", "information_premium_outputsize"))
+        sym = "IBM"
     name = "%s_%s" % (fn, fname(sym))
     if fn == "TIME_SERIES_INTRADAY":
         name += "_" + q.get("interval", "")
@@ -266,6 +270,10 @@ def route_polygon(h, parts, q):
     h.scenario("polygon", sym, lambda: fixture("polygon", "aggs_AAPL_1_day"), fixture("polygon", "error_ratelimit"))
     if sym == "NOTAUTH":
         raise Reply(403, fixture("polygon", "error_not_authorized"))
+    if parts[:3] == ["v2", "last", "trade"] and len(parts) == 4 and sym == "NOLAST":
+        raise Reply(404, "404 page not found\n", ctype="text/plain; charset=utf-8")
+    if parts[:3] == ["v2", "last", "trade"] and len(parts) == 4 and sym == "NOTAUTH200":
+        raise Reply(200, fixture("polygon", "error_not_authorized"))
     if parts[:3] == ["v2", "last", "trade"] and len(parts) == 4:
         body = h.file_or("polygon", "last_trade_" + fname(sym))
         if body:

@@ -170,6 +170,31 @@ Test(alphavantage_http, daily_bars_in_range)
     md_bar_vec_deinit(&bv);
 }
 
+Test(alphavantage_http, full_daily_history_refused_as_premium_falls_back_to_compact)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_fetch_meta meta;
+    md_error err;
+    /* a free key: "The **outputsize=full** parameter value is a premium feature" */
+    size_t len;
+    char *body = md_fake_read("alphavantage/information_premium_outputsize.json", &len);
+    cr_expect_eq(md_alphavantage_parse_series(body, len, MD_IV_1D, &bv, &err), MD_EUNAUTHSRC, "%s", err.msg);
+    free(body);
+    int n = md_source_bars(src, "COMPACTONLY", MD_IV_1D, T("2024-03-06"), T("2024-03-08"), &bv, &meta, &err);
+    cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-06", 193.50, 198.13, 192.96, 197.68, 6001227);
+    CHECK_BAR(&bv.v[1], "2024-03-07", 197.58, 198.73, 196.14, 196.54, 4604405);
+    cr_expect_eq(meta.requests, 2);
+    cr_expect(fake_saw(&fake, "symbol=COMPACTONLY&outputsize=full&apikey="));
+    cr_expect(fake_saw(&fake, "symbol=COMPACTONLY&outputsize=compact&apikey="));
+    /* a premium-only endpoint is still a refusal (no retry loop) */
+    cr_expect_eq(md_source_bars(src, "PREMIUM", MD_IV_1D, T("2020-03-06"), T("2020-03-08"), &bv, &meta, &err),
+                 MD_EUNAUTHSRC);
+    cr_expect_eq(meta.requests, 1);
+    md_bar_vec_deinit(&bv);
+}
+
 Test(alphavantage_http, intraday_history_one_request_per_month)
 {
     md_bar_vec bv;

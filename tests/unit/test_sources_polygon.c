@@ -197,8 +197,39 @@ Test(polygon_http, quote_last_trade_then_previous_close_fallback)
     cr_expect_str_eq(q.symbol, "MSFT");
     cr_expect_eq(meta.requests, 2);
     cr_expect(fake_saw(&fake, "/polygon/v2/aggs/ticker/MSFT/prev?adjusted=true&apiKey=" KEY));
+    /* unknown ticker: last trade 404 NOT_FOUND, then /prev with resultsCount 0 */
     cr_expect_eq(md_source_quote(src, "ZZZZ", &q, &meta, &err), MD_ENOTFOUND, "%s", err.msg);
-    cr_expect_eq(meta.http_status, 404);
+    cr_expect_eq(meta.requests, 2);
+    cr_expect(fake_saw(&fake, "/polygon/v2/aggs/ticker/ZZZZ/prev?"));
+}
+
+Test(polygon_http, quote_falls_back_to_prev_on_404_or_not_authorized_in_200)
+{
+    md_quote q;
+    md_fetch_meta meta;
+    md_error err;
+    /* no last-trade endpoint (plain 404): the documented /prev example answers; its t is
+     * 16:00 New York (21:00 UTC) of 2020-11-10 */
+    cr_assert_eq(md_source_quote(src, "NOLAST", &q, &meta, &err), 0, "%s", err.msg);
+    cr_expect(q.price == 115.97);
+    cr_expect(q.volume == 131704427);
+    cr_expect_eq(q.ts, T("2020-11-10T21:00:00Z"));
+    cr_expect_eq(q.source, MD_SRC_POLYGON);
+    cr_expect_eq(meta.requests, 2);
+    /* NOT_AUTHORIZED sent with HTTP 200 */
+    cr_assert_eq(md_source_quote(src, "NOTAUTH200", &q, &meta, &err), 0, "%s", err.msg);
+    cr_expect(q.price == 115.97);
+    cr_expect_eq(meta.requests, 2);
+    /* a bad key (401) is final: no second request */
+    md_config c2;
+    md_fake_config(&fake, &c2, 400);
+    md_fake_set_secret(&c2.polygon_api_key, "invalid-pg-key-77");
+    md_source *s2 = mk("polygon", &c2);
+    cr_expect_eq(md_source_quote(s2, "NOLAST", &q, &meta, &err), MD_EUNAUTHSRC, "%s", err.msg);
+    cr_expect_eq(meta.requests, 1);
+    cr_expect(strstr(err.msg, "invalid-pg-key-77") == NULL, "%s", err.msg);
+    md_source_free(s2);
+    md_config_deinit(&c2);
 }
 
 Test(polygon_http, status_errors)

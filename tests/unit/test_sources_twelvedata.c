@@ -1,6 +1,7 @@
-/* Twelve Data client: /time_series parser (newest first, string numbers, UTC datetimes,
- * dates for daily and coarser, forex without volume), /quote, the HTTP-200 error bodies,
- * and the client over HTTP (interval names, timezone=UTC, escaped symbols, errors,
+/* Twelve Data client: /time_series parser (newest first, string numbers, intraday
+ * datetimes in meta.exchange_timezone converted to UTC across DST, dates for daily and
+ * coarser, forex without volume), /quote, the HTTP-200 error bodies, and the client over
+ * HTTP (interval names, default timezone with a widened window, escaped symbols, errors,
  * timeout, key never shown). */
 #include "sourcetest.h"
 
@@ -53,6 +54,38 @@ Test(twelvedata_parse, intraday_weekly_monthly_and_forex)
     cr_assert_eq(series("twelvedata/time_series_EUR_USD_1h.json", MD_IV_1H, &bv, &err), 2, "%s", err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T20:00:00Z", 1.0941, 1.0945, 1.0937, 1.0938, 0);
     CHECK_BAR(&bv.v[1], "2024-03-08T21:00:00Z", 1.0938, 1.0942, 1.0935, 1.094, 0);
+    md_bar_vec_deinit(&bv);
+}
+
+Test(twelvedata_parse, intraday_exchange_local_times_become_utc_across_dst)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    /* New York: 15:30 EST on Friday, 09:30 and 10:30 EDT after the switch on 2024-03-10;
+     * one value has plain JSON numbers instead of strings. */
+    cr_assert_eq(series("twelvedata/time_series_AAPL_1h.json", MD_IV_1H, &bv, &err), 3, "%s", err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-08T20:30:00Z", 170.36, 170.9, 170.25999, 170.73, 7654321);
+    CHECK_BAR(&bv.v[1], "2024-03-11T13:30:00Z", 172.94, 174.38, 172.05, 172.51, 9834567);
+    CHECK_BAR(&bv.v[2], "2024-03-11T14:30:00Z", 172.5, 173.10001, 172.2, 172.94, 5012345);
+    md_bar_vec_deinit(&bv);
+    /* crypto: no exchange_timezone in meta means UTC; fractional volume kept */
+    md_bar_vec_init(&bv);
+    cr_assert_eq(series("twelvedata/time_series_BTC_USD_1min.json", MD_IV_1M, &bv, &err), 2, "%s", err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-10T07:00:00Z", 68930, 68960, 68910, 68950.01, 12.00809);
+    CHECK_BAR(&bv.v[1], "2024-03-10T07:01:00Z", 68950.01, 68990, 68940.5, 68985.12, 3.51244);
+    md_bar_vec_deinit(&bv);
+    /* an unknown zone name or a date-only value for an intraday interval is malformed */
+    static const char bad_zone[] = "{\"meta\":{\"exchange_timezone\":\"Mars/Olympus\"},\"values\":"
+                                   "[{\"datetime\":\"2024-03-08 15:30:00\",\"open\":\"1\",\"high\":\"1\","
+                                   "\"low\":\"1\",\"close\":\"1\"}],\"status\":\"ok\"}";
+    static const char date_only[] = "{\"meta\":{\"exchange_timezone\":\"UTC\"},\"values\":"
+                                    "[{\"datetime\":\"2024-03-08\",\"open\":\"1\",\"high\":\"1\","
+                                    "\"low\":\"1\",\"close\":\"1\"}],\"status\":\"ok\"}";
+    md_bar_vec_init(&bv);
+    cr_expect_eq(md_twelvedata_parse_series(bad_zone, strlen(bad_zone), MD_IV_1H, &bv, &err), MD_EMALFORMED);
+    cr_expect_eq(md_twelvedata_parse_series(date_only, strlen(date_only), MD_IV_1H, &bv, &err), MD_EMALFORMED);
+    cr_expect_eq(bv.n, 0);
     md_bar_vec_deinit(&bv);
 }
 
@@ -119,7 +152,7 @@ static void teardown(void)
 
 TestSuite(twelvedata_http, .init = setup, .fini = teardown, .timeout = 60);
 
-Test(twelvedata_http, series_requests_in_utc)
+Test(twelvedata_http, series_requests_in_exchange_time)
 {
     md_bar_vec bv;
     md_bar_vec_init(&bv);
@@ -128,9 +161,20 @@ Test(twelvedata_http, series_requests_in_utc)
                            &bv, NULL, &err);
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T20:50:00Z", 170.55, 170.71001, 170.50, 170.66, 701233);
+    /* no timezone parameter (answers come in exchange time, as meta says); the window is
+     * widened by 14 h each side because start/end are read in that zone */
     cr_expect(fake_saw(&fake, "/twelvedata/time_series?symbol=AAPL&interval=5min"
-                              "&start_date=2024-03-08%2020%3A50%3A00&end_date=2024-03-08%2021%3A00%3A00"
-                              "&timezone=UTC&outputsize=5000&apikey=" KEY));
+                              "&start_date=2024-03-08%2006%3A50%3A00&end_date=2024-03-09%2011%3A00%3A00"
+                              "&outputsize=5000&apikey=" KEY));
+    char *seen = md_fake_requests(&fake);
+    cr_expect(strstr(seen, "timezone=") == NULL, "%s", seen);
+    free(seen);
+    n = md_source_bars(src, "AAPL", MD_IV_1H, T("2024-03-11T13:30:00Z"), T("2024-03-12"), &bv, NULL, &err);
+    cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
+    cr_expect_eq(bv.v[bv.n - 2].ts, T("2024-03-11T13:30:00Z"));
+    cr_expect_eq(bv.v[bv.n - 1].ts, T("2024-03-11T14:30:00Z"));
+    cr_expect_lt(src->vt->max_range_s(src, MD_IV_1M), 5000 * 60);
+    cr_expect_gt(src->vt->max_range_s(src, MD_IV_1M), 86400);
     n = md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-07"), T("2024-03-09"), &bv, NULL, &err);
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     cr_expect(fake_saw(&fake, "interval=1day&start_date=2024-03-06&end_date=2024-03-10"));

@@ -51,6 +51,29 @@ Test(yahoo_parse, quote_from_meta_rounded_to_price_hint)
     cr_expect(isnan(q.bid) && isnan(q.ask));
 }
 
+Test(yahoo_parse, index_without_volume_array_and_price_hint_3)
+{
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    /* an index: indicators.quote[0] has no volume key; priceHint 3 rounds to 3 decimals */
+    cr_assert_eq(parse_file("yahoo/chart_NOVOL_1d.json", MD_IV_1D, &bv, NULL, &err), 2, "%s", err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-07", 103.334, 103.433, 102.721, 102.782, 0);
+    CHECK_BAR(&bv.v[1], "2024-03-08", 102.786, 102.844, 102.34, 102.714, 0);
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_parse, quote_without_regular_market_price_is_the_last_close)
+{
+    md_quote q;
+    md_error err;
+    /* meta without regularMarketPrice/Time: the last bar with a close, at its own stamp */
+    cr_assert_eq(parse_file("yahoo/chart_LASTBAR_5m.json", MD_IV_5M, NULL, &q, &err), 0, "%s", err.msg);
+    cr_expect(q.price == 170.73, "price %.17g", q.price);
+    cr_expect_eq(q.ts, T("2024-03-08T20:50:00Z"));
+    cr_expect(q.volume == 1733871);
+}
+
 Test(yahoo_parse, intraday_bars_keep_exact_start_and_skip_null_minutes)
 {
     md_bar_vec bv;
@@ -234,6 +257,10 @@ Test(yahoo_http, quote_from_chart_meta)
     cr_expect_str_eq(q.symbol, "AAPL");
     cr_expect_eq(meta.http_status, 200);
     cr_expect(meta.latency_ms >= 0);
+    cr_assert_eq(md_source_quote(src, "LASTBAR", &q, &meta, &err), 0, "%s", err.msg);
+    cr_expect(q.price == 170.73, "%.17g", q.price);
+    cr_expect_eq(q.ts, T("2024-03-08T20:50:00Z"));
+    cr_expect_str_eq(q.symbol, "LASTBAR");
 }
 
 Test(yahoo_http, four_hour_interval_is_not_offered)
