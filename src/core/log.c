@@ -70,8 +70,25 @@ static int secret_param(const char *name, size_t len)
     return 0;
 }
 
-/* Replaces param values (?apikey=...&) and URL passwords (scheme://user:pass@). */
-static void redact_patterns(char *s)
+/* Replaces the old_len bytes at `at` (inside the string buf of capacity cap) with "***",
+ * moving the tail; a tail that no longer fits is cut (a value shorter than the mask grows
+ * the string). */
+static void mask_at(char *buf, size_t cap, char *at, size_t old_len)
+{
+    size_t head = (size_t)(at - buf), tail = strlen(at + old_len);
+    if (head + 3 >= cap) { /* not even the mask fits: end the string here */
+        *at = 0;
+        return;
+    }
+    if (head + 3 + tail >= cap) tail = cap - 1 - head - 3;
+    memmove(at + 3, at + old_len, tail);
+    at[3 + tail] = 0;
+    memcpy(at, "***", 3);
+}
+
+/* Replaces param values (?apikey=...&) and URL passwords (scheme://user:pass@) in the
+ * string s of capacity cap. */
+static void redact_patterns(char *s, size_t cap)
 {
     for (char *p = s; *p; p++) {
         if ((*p == '?' || *p == '&') && p[1]) {
@@ -80,20 +97,14 @@ static void redact_patterns(char *s)
             if (*eq == '=' && secret_param(name, (size_t)(eq - name))) {
                 char *v = eq + 1, *e = v;
                 while (*e && *e != '&' && *e != ' ' && *e != '"' && *e != '\'') e++;
-                if (e > v) {
-                    memmove(v + 3, e, strlen(e) + 1);
-                    memcpy(v, "***", 3);
-                }
+                if (e > v) mask_at(s, cap, v, (size_t)(e - v));
             }
         } else if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
             char *auth = p + 3, *at = auth;
             while (*at && *at != '@' && *at != '/' && *at != ' ') at++;
             if (*at == '@') {
                 char *colon = memchr(auth, ':', (size_t)(at - auth));
-                if (colon && at > colon + 1) {
-                    memmove(colon + 4, at, strlen(at) + 1);
-                    memcpy(colon + 1, "***", 3);
-                }
+                if (colon && at > colon + 1) mask_at(s, cap, colon + 1, (size_t)(at - colon - 1));
             }
         }
     }
@@ -102,18 +113,25 @@ static void redact_patterns(char *s)
 void md_log_redact(const char *src, char *dst, size_t n)
 {
     if (!n) return;
-    snprintf(dst, n, "%s", src);
+    /* redact the whole text first, then cut it to n: a secret is never half shown at the
+     * cut. Masking only grows a value of 1-2 characters, so 3x the length always fits. */
+    size_t len = strlen(src), cap = len * 3 + 4;
+    char local[1024];
+    char *t = cap <= sizeof local ? local : md_malloc(cap);
+    memcpy(t, src, len + 1);
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < n_secrets; i++) {
         size_t sl = strlen(secrets[i]);
-        char *hit;
-        while ((hit = strstr(dst, secrets[i])) != NULL) {
-            memmove(hit + 3, hit + sl, strlen(hit + sl) + 1);
-            memcpy(hit, "***", 3);
+        char *from = t, *hit;
+        while ((hit = strstr(from, secrets[i])) != NULL) {
+            mask_at(t, cap, hit, sl);
+            from = hit + 3; /* never inside the mask again */
         }
     }
     pthread_mutex_unlock(&lock);
-    redact_patterns(dst);
+    redact_patterns(t, cap);
+    snprintf(dst, n, "%s", t);
+    if (t != local) md_free(t);
 }
 
 void md_log_write(md_log_level lvl, const char *module, const char *fmt, ...)
