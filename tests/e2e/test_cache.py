@@ -228,6 +228,13 @@ class CacheRedisShared(unittest.TestCase):
         cls.a.start()
         cls.b = Agent(db=cls.a.db, env=env, name="cache-b").start()
         cls.c = Agent(env=env, name="cache-c").start()  # empty store of its own
+        # an agent answers before its pub/sub subscription is up (it then starts degraded
+        # and clears its L1 when the subscription arrives): the tests start once all three
+        # are subscribed, as agents in service are
+        for ag in (cls.a, cls.b, cls.c):
+            ok = wait_for(lambda: ag.get("/cache/stats").json()["levels"]["l2"].get("subscribed"))
+            if not ok:
+                raise AssertionError(f"{ag.dir}: never subscribed to Redis:\n{ag.logs()[-2000:]}")
 
     @classmethod
     def tearDownClass(cls):
@@ -330,7 +337,7 @@ class CacheRedisOutage(unittest.TestCase):
         return self.agent.get("/health").json()["status"]
 
     def test_agent_keeps_answering_and_recovers(self):
-        self.assertEqual(self.status(), "ok")
+        self.assertTrue(wait_for(lambda: self.status() == "ok"), "not ok with Redis up")
         self.assertEqual(self.agent.get("/price/MSFT").json()["cache"], "miss")
         self.assertEqual(self.agent.get("/price/MSFT").json()["cache"], "l1")
 
