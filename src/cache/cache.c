@@ -146,6 +146,17 @@ int md_cache_lease(md_cache *c, const char *name, int64_t ttl_ms)
     return md_cache__redis_lease(c->redis, name, ttl_ms);
 }
 
+int md_cache_lease_renew(md_cache *c, const char *name, int64_t ttl_ms)
+{
+    if (!c || !c->redis) return -1;
+    return md_cache__redis_lease_op(c->redis, name, ttl_ms, 0);
+}
+
+void md_cache_lease_release(md_cache *c, const char *name)
+{
+    if (c && c->redis) md_cache__redis_lease_op(c->redis, name, 0, 1);
+}
+
 int md_cache_clear(md_cache *c, int levels, md_error *err)
 {
     if (!c) return 0;

@@ -141,6 +141,11 @@ enum { MD_CACHE_CLEAR_L1 = 1, MD_CACHE_CLEAR_L2 = 2 };
  * does, -1 without Redis or while Redis is unusable: then the caller does the work itself
  * (done twice beats not done). */
 int md_cache_lease(md_cache *c, const char *name, int64_t ttl_ms);
+/* Extends a lease this agent holds to ttl_ms from now: 1 done, 0 it is not ours (expired, or
+ * another agent took it), -1 without Redis or on an error. */
+int md_cache_lease_renew(md_cache *c, const char *name, int64_t ttl_ms);
+/* Gives a lease this agent holds back at once (shutdown, work finished). */
+void md_cache_lease_release(md_cache *c, const char *name);
 
 /* Empties the levels named: L1 here (and in every agent sharing the Redis, through
  * pub/sub), L2 by moving Redis to a new epoch and deleting the prefix's answer keys.

@@ -75,6 +75,9 @@ int md_cache__redis_scan(md_credis *r, uint64_t *keys, uint64_t *bytes);
 void md_cache__redis_stats(md_credis *r, md_cache_stats *out);
 /* SET <prefix>lease:<name> <agent> NX PX ttl_ms: 1 taken, 0 held by another agent, -1 error. */
 int md_cache__redis_lease(md_credis *r, const char *name, int64_t ttl_ms);
+/* Renews (PEXPIRE ttl_ms) or releases (DEL) the lease if this agent holds it: 1 done, 0 not
+ * ours, -1 error. */
+int md_cache__redis_lease_op(md_credis *r, const char *name, int64_t ttl_ms, int release_it);
 /* 1 when Redis is usable right now (breaker closed and subscribed). */
 int md_cache__redis_healthy(md_credis *r);
 

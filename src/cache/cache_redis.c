@@ -465,6 +465,32 @@ int md_cache__redis_lease(md_credis *r, const char *name, int64_t ttl_ms)
     return rc;
 }
 
+/* Scripts that touch a lease only while this agent holds it. */
+static const char LEASE_RENEW_LUA[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
+    "else return 0 end";
+static const char LEASE_RELEASE_LUA[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+int md_cache__redis_lease_op(md_credis *r, const char *name, int64_t ttl_ms, int release_it)
+{
+    char k[300], px[24];
+    int kl = snprintf(k, sizeof k, "%slease:%s", r->prefix, name);
+    if (kl < 0 || (size_t)kl >= sizeof k) return -1;
+    int pl = snprintf(px, sizeof px, "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
+    const char *script = release_it ? LEASE_RELEASE_LUA : LEASE_RENEW_LUA;
+    const char *a[6] = {"EVAL", script, "1", k, r->agent, px};
+    size_t l[6] = {4, strlen(script), 1, (size_t)kl, strlen(r->agent), (size_t)pl};
+    int argc[] = {release_it ? 5 : 6};
+    const char **argv[] = {a};
+    const size_t *lens[] = {l};
+    redisReply *rep;
+    if (exec(r, 1, argc, argv, lens, &rep) != 0) return -1;
+    int rc = rep->type == REDIS_REPLY_INTEGER ? (rep->integer > 0) : -1;
+    freeReplyObject(rep);
+    return rc;
+}
+
 /* Visits the prefix's answer keys ("P p:*", "P h:*"), at most SCAN_MAX_KEYS of them;
  * with del they are UNLINKed, else counted with their sizes. */
 static int walk(md_credis *r, int del, uint64_t *nkeys, uint64_t *nbytes)

@@ -24,6 +24,22 @@ static void on_bars_quality(void *ctx, const char *symbol, md_interval iv, const
     md_quality_gauge_touch(ctx, symbol);
 }
 
+/* Backfill job leases through the cache's Redis (md_backfill_lease). */
+static int lease_claim(void *cache, const char *name, int64_t ttl_ms)
+{
+    return md_cache_lease(cache, name, ttl_ms);
+}
+
+static int lease_renew(void *cache, const char *name, int64_t ttl_ms)
+{
+    return md_cache_lease_renew(cache, name, ttl_ms);
+}
+
+static void lease_release(void *cache, const char *name)
+{
+    md_cache_lease_release(cache, name);
+}
+
 int md_cmd_serve(int argc, char **argv)
 {
     /* Signals are taken by sigwait() below; every thread started from here inherits the mask. */
@@ -129,6 +145,11 @@ int md_cmd_serve(int argc, char **argv)
         md_backfill_opts bo;
         md_backfill_opts_from_config(&bo, &cfg);
         svc.backfill = md_backfill_new(st, svc.writer, svc.sources, &bo);
+        if (svc.cache) { /* agents on one Redis run each job on one agent at a time */
+            md_backfill_lease l = {lease_claim, lease_renew, lease_release, svc.cache,
+                                   cfg.backfill_lease_ms};
+            md_backfill_set_lease(svc.backfill, &l);
+        }
         int resumed = md_backfill_resume_all(svc.backfill, &err);
         if (resumed < 0) MD_WARN("backfill", "cannot resume jobs: %s", err.msg);
     }

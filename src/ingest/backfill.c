@@ -30,6 +30,10 @@ struct md_backfill {
     pthread_t *threads;
     int nthreads;
     pthread_mutex_t open_lock; /* serialises writes of the open-jobs list */
+    md_backfill_lease lease;   /* ttl_ms 0: no leases */
+    pthread_t keeper;          /* renews leases, takes over jobs of dead agents */
+    int keeper_on;
+    pthread_cond_t keeper_wake;
 };
 
 void md_backfill_opts_default(md_backfill_opts *o)
@@ -61,19 +65,62 @@ static int64_t mono_ms(void)
     return md_mono_ms();
 }
 
+/* -- leases (several agents on one store) ---------------------------------------------------- */
+
+static void lease_name(const char *id, char *out, size_t n)
+{
+    snprintf(out, n, "backfill:%s", id);
+}
+
+/* 1 when this agent may run the job (its lease is ours, or there are no leases). */
+static int lease_claim(md_backfill *b, const char *id)
+{
+    if (!b->lease.ttl_ms) return 1;
+    char name[MD_JOB_ID_MAX + 16];
+    lease_name(id, name, sizeof name);
+    return b->lease.claim(b->lease.ctx, name, b->lease.ttl_ms) != 0;
+}
+
+static void lease_release(md_backfill *b, const char *id)
+{
+    if (!b->lease.ttl_ms) return;
+    char name[MD_JOB_ID_MAX + 16];
+    lease_name(id, name, sizeof name);
+    b->lease.release(b->lease.ctx, name);
+}
+
 /* -- saving ----------------------------------------------------------------------------------- */
 
-/* The ids of the listed unfinished jobs, comma-separated (caller holds b->lock). */
-static char *open_list(md_backfill *b)
+/* The open-jobs list to store (caller holds b->open_lock, not b->lock): this agent's listed
+ * unfinished jobs, add_id (may be NULL), and the stored list's ids this agent does not run
+ * (other agents' jobs: several agents share one store), comma-separated. */
+static char *open_list(md_backfill *b, const char *add_id)
 {
+    char *stored = NULL;
+    if (md_store_doc_get(b->st, MD_BF_OPEN_KEY, &stored, NULL) <= 0) stored = NULL;
     md_buf l;
     md_buf_init(&l);
+    pthread_mutex_lock(&b->lock);
     for (bf_job *j = b->jobs; j; j = j->next) {
-        if (!j->listed || j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) continue;
+        if (j->lost || !j->listed || j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) continue;
         if (l.len) md_buf_putc(&l, ',');
         md_buf_puts(&l, j->id);
     }
+    for (char *save_ptr = NULL, *id = stored ? strtok_r(stored, ",", &save_ptr) : NULL; id;
+         id = strtok_r(NULL, ",", &save_ptr)) {
+        int mine = add_id && strcmp(id, add_id) == 0;
+        for (bf_job *j = b->jobs; j && !mine; j = j->next) mine = !j->lost && strcmp(j->id, id) == 0;
+        if (mine) continue;
+        if (l.len) md_buf_putc(&l, ',');
+        md_buf_puts(&l, id);
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (add_id) {
+        if (l.len) md_buf_putc(&l, ',');
+        md_buf_puts(&l, add_id);
+    }
     md_buf_putc(&l, 0);
+    md_free(stored);
     return md_buf_steal(&l, NULL);
 }
 
@@ -83,12 +130,14 @@ static void save(md_backfill *b, bf_job *j, int with_list)
 {
     pthread_mutex_lock(&b->lock);
     uint64_t v = j->version;
-    char *doc = md_bf__doc_encode(j);
-    char *list = with_list ? open_list(b) : NULL;
+    int lost = j->lost;
+    char *doc = lost ? NULL : md_bf__doc_encode(j);
     pthread_mutex_unlock(&b->lock);
+    if (lost) return; /* another agent runs it now: its document is that agent's to write */
 
     pthread_mutex_lock(&j->save_lock);
     if (with_list) pthread_mutex_lock(&b->open_lock);
+    char *list = with_list ? open_list(b, NULL) : NULL;
     if (v > j->saved_version || with_list) {
         char key[MD_JOB_ID_MAX + 32];
         md_bf__doc_key(j->id, key, sizeof key);
@@ -306,6 +355,7 @@ static void *worker_main(void *arg)
         int ended = apply(b, j, k, &o);
         pthread_mutex_unlock(&b->lock);
         save(b, j, ended && j->listed);
+        if (ended) lease_release(b, j->id);
         pthread_mutex_lock(&b->lock);
         pthread_cond_broadcast(&b->moved);
         pthread_cond_broadcast(&b->wake);
@@ -333,6 +383,7 @@ md_backfill *md_backfill_new(md_store *st, md_writer *w, md_srcmgr *src,
     pthread_mutex_init(&b->open_lock, NULL);
     pthread_cond_init(&b->wake, NULL);
     pthread_cond_init(&b->moved, NULL);
+    pthread_cond_init(&b->keeper_wake, NULL);
     b->threads = md_calloc((size_t)b->opt.workers, sizeof *b->threads);
     for (int i = 0; i < b->opt.workers; i++) {
         if (pthread_create(&b->threads[i], NULL, worker_main, b) != 0) break;
@@ -351,14 +402,18 @@ void md_backfill_free(md_backfill *b)
     b->stop = 1;
     pthread_cond_broadcast(&b->wake);
     pthread_cond_broadcast(&b->moved);
+    pthread_cond_broadcast(&b->keeper_wake);
     pthread_mutex_unlock(&b->lock);
     for (int i = 0; i < b->nthreads; i++) pthread_join(b->threads[i], NULL);
-    /* what was not finished waits for the next run */
+    if (b->keeper_on) pthread_join(b->keeper, NULL);
+    /* what was not finished waits for the next run, or for another agent: its lease is
+     * given back at once */
     for (bf_job *j = b->jobs; j; j = j->next) {
-        if (j->state == MD_JOB_QUEUED || j->state == MD_JOB_RUNNING) {
+        if ((j->state == MD_JOB_QUEUED || j->state == MD_JOB_RUNNING) && !j->lost) {
             j->state = MD_JOB_PAUSED;
             j->version++;
             save(b, j, 0);
+            lease_release(b, j->id);
         }
     }
     while (b->jobs) {
@@ -371,6 +426,7 @@ void md_backfill_free(md_backfill *b)
     pthread_mutex_destroy(&b->open_lock);
     pthread_cond_destroy(&b->wake);
     pthread_cond_destroy(&b->moved);
+    pthread_cond_destroy(&b->keeper_wake);
     md_free(b);
 }
 
@@ -428,15 +484,82 @@ int md_backfill_resume_all(md_backfill *b, md_error *err)
             md_bf__job_free(j);
             continue;
         }
+        if (!lease_claim(b, id)) { /* another agent runs it */
+            MD_DEBUG("backfill", "job runs on another agent id=%s", id);
+            md_bf__job_free(j);
+            continue;
+        }
         pthread_mutex_lock(&b->lock);
-        adopt(b, j);
+        int raced = find(b, id) != NULL; /* the keeper and start-up may look at once */
+        if (!raced) adopt(b, j);
         pthread_mutex_unlock(&b->lock);
+        if (raced) {
+            md_bf__job_free(j);
+            continue;
+        }
         MD_INFO("backfill", "job resumed id=%s chunks_done=%lld of %zu", j->id,
                 (long long)j->chunks_done, j->nchunks);
         n++;
     }
     md_free(list);
     return n;
+}
+
+/* Every ttl/3: renews the leases of the jobs running here (a lost one pauses here); every
+ * ttl: takes over the unfinished jobs whose lease expired. */
+static void *keeper_main(void *arg)
+{
+    md_backfill *b = arg;
+    int64_t period = b->lease.ttl_ms / 3 > 0 ? b->lease.ttl_ms / 3 : 1;
+    int64_t next_scan = mono_ms() + b->lease.ttl_ms;
+    pthread_mutex_lock(&b->lock);
+    while (!b->stop) {
+        timed_wait(&b->keeper_wake, &b->lock, period);
+        if (b->stop) break;
+        size_t n = 0;
+        for (bf_job *j = b->jobs; j; j = j->next) n++;
+        char(*ids)[MD_JOB_ID_MAX] = n ? md_calloc(n, sizeof *ids) : NULL;
+        size_t k = 0;
+        for (bf_job *j = b->jobs; j; j = j->next)
+            if (!j->lost && (j->state == MD_JOB_QUEUED || j->state == MD_JOB_RUNNING))
+                snprintf(ids[k++], MD_JOB_ID_MAX, "%s", j->id);
+        pthread_mutex_unlock(&b->lock);
+        for (size_t i = 0; i < k; i++) {
+            char name[MD_JOB_ID_MAX + 16];
+            lease_name(ids[i], name, sizeof name);
+            if (b->lease.renew(b->lease.ctx, name, b->lease.ttl_ms) != 0) continue;
+            pthread_mutex_lock(&b->lock);
+            bf_job *j = find(b, ids[i]);
+            if (j && !j->lost && (j->state == MD_JOB_QUEUED || j->state == MD_JOB_RUNNING)) {
+                j->lost = 1;
+                j->state = MD_JOB_PAUSED;
+                MD_WARN("backfill", "job lease lost to another agent id=%s: paused here", j->id);
+            }
+            pthread_mutex_unlock(&b->lock);
+        }
+        md_free(ids);
+        if (mono_ms() >= next_scan) {
+            next_scan = mono_ms() + b->lease.ttl_ms;
+            md_error e;
+            int n_taken = md_backfill_resume_all(b, &e);
+            if (n_taken > 0) MD_INFO("backfill", "jobs taken over from other agents count=%d", n_taken);
+        }
+        pthread_mutex_lock(&b->lock);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+void md_backfill_set_lease(md_backfill *b, const md_backfill_lease *l)
+{
+    if (!l || l->ttl_ms <= 0 || !l->claim || !l->renew || !l->release || b->keeper_on) return;
+    b->lease = *l;
+    if (pthread_create(&b->keeper, NULL, keeper_main, b) == 0) {
+        pthread_setname_np(b->keeper, "backfill-lease");
+        b->keeper_on = 1;
+    } else {
+        memset(&b->lease, 0, sizeof b->lease);
+    }
 }
 
 static void random_id(char *out)
@@ -541,19 +664,7 @@ int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, 
     char key[MD_JOB_ID_MAX + 32];
     md_bf__doc_key(j->id, key, sizeof key);
     pthread_mutex_lock(&b->open_lock);
-    pthread_mutex_lock(&b->lock);
-    char *list = open_list(b);
-    pthread_mutex_unlock(&b->lock);
-    if (j->listed) {
-        md_buf l;
-        md_buf_init(&l);
-        md_buf_puts(&l, list);
-        if (*list) md_buf_putc(&l, ',');
-        md_buf_puts(&l, j->id);
-        md_buf_putc(&l, 0);
-        md_free(list);
-        list = md_buf_steal(&l, NULL);
-    }
+    char *list = j->listed ? open_list(b, j->id) : NULL;
     const char *keys[2] = {key, MD_BF_OPEN_KEY};
     const char *vals[2] = {doc, list};
     int rc = md_store_doc_put(b->st, keys, vals, j->listed ? 2 : 1, err);
@@ -565,6 +676,7 @@ int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, 
         return rc;
     }
     j->saved_version = 1;
+    lease_claim(b, j->id); /* a new id: nobody else holds it */
     pthread_mutex_lock(&b->lock);
     adopt(b, j);
     pthread_mutex_unlock(&b->lock);
@@ -613,6 +725,7 @@ int md_backfill_get(md_backfill *b, const char *id, md_job_info *out, md_error *
 {
     pthread_mutex_lock(&b->lock);
     bf_job *j = find(b, id);
+    if (j && j->lost) j = NULL; /* another agent runs it: its document is the truth */
     if (j) info_of(j, out);
     pthread_mutex_unlock(&b->lock);
     if (j) return 0;

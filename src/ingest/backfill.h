@@ -108,6 +108,24 @@ void md_backfill_free(md_backfill *b);
 /* Resumes every job the store lists as unfinished (agent start-up). Returns how many. */
 int md_backfill_resume_all(md_backfill *b, md_error *err);
 
+/* Agents sharing one store and one Redis run each job on one agent at a time. The agent
+ * running a job holds the lease "backfill:<id>" for ttl_ms and renews it every ttl_ms / 3;
+ * md_backfill_resume_all skips a job whose lease another agent holds, and every ttl_ms
+ * each agent looks at the store's unfinished jobs again and takes over those whose lease
+ * expired (their agent died). A job whose lease was lost (this agent stalled past ttl_ms)
+ * pauses here and is left to its new holder. claim and renew return 1 (this agent's), 0
+ * (another agent's) or -1 (no Redis: the job runs here, as without leases). */
+typedef struct md_backfill_lease {
+    int (*claim)(void *ctx, const char *name, int64_t ttl_ms);
+    int (*renew)(void *ctx, const char *name, int64_t ttl_ms);
+    void (*release)(void *ctx, const char *name);
+    void *ctx;
+    int64_t ttl_ms;
+} md_backfill_lease;
+
+/* Call once, before md_backfill_resume_all; starts the thread that renews and takes over. */
+void md_backfill_set_lease(md_backfill *b, const md_backfill_lease *l);
+
 /* Creates and starts a job. id NULL: a new id ("bf-" + 16 hex digits), listed in the store
  * so that md_backfill_resume_all picks it up after a restart (POST /backfill). id given
  * (`mdagent fetch`): a job of that id still unfinished in the store resumes where it

@@ -32,6 +32,7 @@ typedef struct bf_job {
     int64_t next_ms;         /* chunk delay and rate-limit pause of the whole job */
     int64_t rl_wait_ms;      /* current rate-limit back-off */
     int64_t run_start_ms, run_done; /* chunks ended since this process took the job (ETA) */
+    int lost;                /* its lease went to another agent: paused here, never saved */
     /* counts (saved) */
     int64_t chunks_done, chunks_failed, fetched, stored, rejected, errors;
     char last_error[200];

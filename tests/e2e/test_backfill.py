@@ -165,6 +165,53 @@ class Restart(unittest.TestCase):
         self.assertNotIn("AddressSanitizer", logs)
 
 
+@unittest.skipUnless(mdtest.services().get("MDTEST_PG_URL") and mdtest.services().get("MDTEST_REDIS_URL"),
+                     "needs the test PostgreSQL and Redis (run under ctest)")
+class SharedAgents(unittest.TestCase):
+    """Two agents on one PostgreSQL and one Redis: a job runs on one of them at a time, and
+    when that agent dies the other takes the job over once its lease expires."""
+
+    def test_one_agent_runs_a_job_and_the_other_takes_it_over(self):
+        pg = mdtest.fresh_pg_db("bf_shared")
+        redis = mdtest.services()["MDTEST_REDIS_URL"].rsplit("/", 1)[0] + "/8"
+        env = dict(SIM, MDAGENT_REDIS=redis, MDAGENT_CACHE_PREFIX=f"e2e:{os.getpid()}:bfshared:")
+        args = ("--set", "backfill.chunk_delay_ms=300", "--set", "backfill.workers=1",
+                "--set", "backfill.lease_ms=1500")
+        a = Agent(db=pg, env=env, args=args, name="bf-shared-a")
+        b = Agent(db=pg, env=env, args=args, name="bf-shared-b")
+        try:
+            a.start()
+            b.start()
+            r = a.post("/backfill", json.dumps({"symbols": ["AAA", "BBB"], "interval": "1m",
+                                                "start": day(-31), "end": day(-1)}), headers=AUTH)
+            self.assertEqual(r.status, 202, r)
+            job_id = r.json()["job_id"]
+            total = 2 * 5
+            # b sees the job's progress in the shared store, and leaves it to a
+            seen = wait_for(lambda: (lambda j: j if j["chunks_done"] >= 3 else None)(b.get(f"/jobs/{job_id}").json()),
+                            "three chunks done, seen from b")
+            self.assertLess(seen["chunks_done"], total)
+            self.assertNotIn(f"job resumed id={job_id}", b.logs(), "b ran a job a holds")
+            # a dies without a word: b takes over once a's lease has expired
+            a.stop(sig=signal.SIGKILL)
+            j = wait_for(lambda: (lambda x: x if x["state"] == "done" else None)(b.get(f"/jobs/{job_id}").json()),
+                         "job done by b")
+            self.assertIn(f"job resumed id={job_id}", b.logs())
+            self.assertEqual(j["chunks_done"], total)
+            self.assertEqual(j["chunks_failed"], 0)
+            rows = mdtest.psql("SELECT count(*) FROM bars b JOIN symbols s ON s.id = b.symbol_id"
+                               " WHERE s.symbol IN ('AAA', 'BBB') AND b.iv = 0", url=pg)
+            self.assertEqual(int(rows), 2 * 30 * 1440)
+        finally:
+            rcs = [ag.stop() for ag in (a, b)]
+            logs = b.logs()
+            for ag in (a, b):
+                ag.cleanup()
+            mdtest.drop_pg_db(pg)
+        self.assertEqual(rcs[1], 0, logs[-3000:])
+        self.assertNotIn("AddressSanitizer", logs)
+
+
 class FetchCommand(unittest.TestCase):
     """`mdagent fetch --start --end` runs the same job code: Ctrl-C keeps the progress and
     the same command continues it."""

@@ -465,6 +465,38 @@ Test(cache_l2, another_agent_hits_l2_and_hears_invalidations)
     md_cache_free(b);
 }
 
+Test(cache_l2, a_lease_is_held_by_one_agent_renewed_by_it_and_released)
+{
+    const char *url = redis_url();
+    if (!url) cr_skip_test("no test Redis (run through ctest)");
+    const char *prefix = unique_prefix("lease");
+    md_cache *a = new_l2(url, prefix), *b = new_l2(url, prefix);
+    cr_assert_eq(md_cache_lease(a, "job:1", 60000), 1);
+    cr_assert_eq(md_cache_lease(b, "job:1", 60000), 0, "held by a");
+    cr_assert_eq(md_cache_lease(a, "job:1", 60000), 0, "a claim is not a renewal");
+    cr_assert_eq(md_cache_lease_renew(a, "job:1", 60000), 1);
+    cr_assert_eq(md_cache_lease_renew(b, "job:1", 60000), 0, "not b's to renew");
+    md_cache_lease_release(b, "job:1"); /* not b's to release either */
+    cr_assert_eq(md_cache_lease(b, "job:1", 60000), 0);
+    md_cache_lease_release(a, "job:1");
+    cr_assert_eq(md_cache_lease(b, "job:1", 60000), 1, "free after a released it");
+    /* an expired lease is anyone's, and its old holder cannot renew it */
+    cr_assert_eq(md_cache_lease(a, "job:2", 50), 1);
+    usleep(120000);
+    cr_assert_eq(md_cache_lease_renew(a, "job:2", 60000), 0);
+    cr_assert_eq(md_cache_lease(b, "job:2", 60000), 1);
+    md_cache_free(a);
+    md_cache_free(b);
+    /* no Redis: -1, the caller does the work itself */
+    md_cache_options o;
+    md_cache_options_default(&o);
+    md_cache *local = NULL;
+    cr_assert_eq(md_cache_new(&o, &local, NULL), 0);
+    cr_assert_eq(md_cache_lease(local, "job:1", 1000), -1);
+    cr_assert_eq(md_cache_lease_renew(local, "job:1", 1000), -1);
+    md_cache_free(local);
+}
+
 Test(cache_l2, unreachable_redis_degrades_and_answers_from_l1)
 {
     /* a port nobody listens on: the breaker opens, lookups return at once */
