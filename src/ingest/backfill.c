@@ -663,6 +663,9 @@ int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, 
     char *doc = md_bf__doc_encode(j);
     char key[MD_JOB_ID_MAX + 32];
     md_bf__doc_key(j->id, key, sizeof key);
+    /* leased before it is listed: another agent looking at the list leaves it alone (a new
+     * id, so nobody else holds it) */
+    lease_claim(b, j->id);
     pthread_mutex_lock(&b->open_lock);
     char *list = j->listed ? open_list(b, j->id) : NULL;
     const char *keys[2] = {key, MD_BF_OPEN_KEY};
@@ -672,11 +675,11 @@ int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, 
     md_free(doc);
     md_free(list);
     if (rc) {
+        lease_release(b, j->id);
         md_bf__job_free(j);
         return rc;
     }
     j->saved_version = 1;
-    lease_claim(b, j->id); /* a new id: nobody else holds it */
     pthread_mutex_lock(&b->lock);
     adopt(b, j);
     pthread_mutex_unlock(&b->lock);
