@@ -4,6 +4,7 @@
 #include "cache/cache.h"
 #include "core/metrics.h"
 #include "core/timefmt.h"
+#include "core/workq.h"
 #include "sources/manager.h"
 #include "stream/hub.h"
 #include "query/quality.h"
@@ -99,6 +100,7 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
 int md_route_metrics(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
     md_metric_set(MD_M_UPTIME, (double)(md_mono_ms() - svc->started_ms) / 1000.0);
+    if (svc->workers) md_metric_set(MD_M_WORKER_QUEUE, (double)md_workq_pending(svc->workers));
     if (svc->sources) md_srcmgr_update_metrics(svc->sources); /* open -> half-open by time */
     md_quality_gauge_poke(svc->quality); /* deferred grades, seen by the next scrape */
     if (svc->cache) md_cache_sync_metrics(svc->cache);

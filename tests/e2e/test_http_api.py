@@ -138,6 +138,11 @@ class HttpApi(AgentTest):
         self.assertIn('mdagent_http_requests_total{route="/price/{symbol}",status="200"}', r.body)
         self.assertIn("mdagent_http_request_duration_seconds_bucket", r.body)
         self.assertIn("mdagent_store_write_rows_total", r.body)
+        # the autoscaling signal: requests waiting for a worker (none on an idle agent)
+        self.assertIn("# TYPE mdagent_worker_queue_depth gauge", r.body)
+        depth = [l for l in r.body.splitlines() if l.startswith("mdagent_worker_queue_depth ")]
+        self.assertEqual(len(depth), 1, depth)
+        self.assertGreaterEqual(float(depth[0].split()[1]), 0)
 
 
 class Shutdown(unittest.TestCase):
