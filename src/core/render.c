@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void md_render_bar_json(md_buf *b, const md_bar *bar)
+void md_render_ohlcv_fields(md_buf *b, const md_bar *bar)
 {
-    md_buf_reserve(b, 256);
-    md_buf_puts(b, "{\"timestamp\":");
+    md_buf_puts(b, "\"timestamp\":");
     md_buf_ts(b, bar->ts, 1);
     md_buf_puts(b, ",\"open\":");
     md_buf_num(b, bar->open);
@@ -22,7 +21,14 @@ void md_render_bar_json(md_buf *b, const md_bar *bar)
     md_buf_puts(b, ",\"close\":");
     md_buf_num(b, bar->close);
     md_buf_puts(b, ",\"volume\":");
-    md_buf_num(b, bar->volume);
+    md_buf_num(b, isnan(bar->volume) ? 0 : bar->volume);
+}
+
+void md_render_bar_json(md_buf *b, const md_bar *bar)
+{
+    md_buf_reserve(b, 256);
+    md_buf_putc(b, '{');
+    md_render_ohlcv_fields(b, bar);
     md_buf_puts(b, ",\"source\":\"");
     md_buf_puts(b, md_source_name(bar->source));
     md_buf_puts(b, "\",\"quality\":");

@@ -12,6 +12,9 @@
 /* {"timestamp":..,"open":..,"high":..,"low":..,"close":..,"volume":..,"source":..,
  *  "quality":..[,"vwap":..][,"trades":..]} */
 void md_render_bar_json(md_buf *b, const md_bar *bar);
+/* The fields every bar object starts with, without braces (REST bars and stream frames):
+ * "timestamp":"...","open":..,"high":..,"low":..,"close":..,"volume":.. (0 when unknown). */
+void md_render_ohlcv_fields(md_buf *b, const md_bar *bar);
 /* A JSON array of bars. */
 void md_render_bars_json_array(md_buf *b, const md_bar *bars, size_t n);
 /* CSV with header "timestamp,open,high,low,close,volume,source,quality". */

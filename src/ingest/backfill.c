@@ -232,7 +232,7 @@ static int permanent(int rc)
 static void finish_if_done(bf_job *j)
 {
     if (j->inflight || j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) return;
-    while (j->cursor < j->nchunks && j->chunk[j->cursor] != BF_TODO) j->cursor++;
+    while (j->cursor < j->nchunks && j->chunk[j->cursor] != BF_PENDING) j->cursor++;
     if (j->cursor < j->nchunks) return;
     j->state = j->chunks_done == 0 && j->chunks_failed > 0 ? MD_JOB_FAILED : MD_JOB_DONE;
     j->finished_at = md_now();
@@ -298,9 +298,9 @@ static size_t pick(bf_job *j, int64_t now, int64_t *wake_ms)
         if (j->next_ms < *wake_ms) *wake_ms = j->next_ms;
         return SIZE_MAX;
     }
-    while (j->cursor < j->nchunks && j->chunk[j->cursor] != BF_TODO) j->cursor++;
+    while (j->cursor < j->nchunks && j->chunk[j->cursor] != BF_PENDING) j->cursor++;
     for (size_t k = j->cursor; k < j->nchunks; k++) {
-        if (j->chunk[k] != BF_TODO || j->busy[k]) continue;
+        if (j->chunk[k] != BF_PENDING || j->busy[k]) continue;
         if (j->retry_at_ms[k] > now) {
             if (j->retry_at_ms[k] < *wake_ms) *wake_ms = j->retry_at_ms[k];
             continue;

@@ -182,7 +182,7 @@ bf_job *md_bf__doc_decode(const char *doc, md_error *err)
         char *endp;
         unsigned long long n = strtoull(p, &endp, 10);
         if (endp == p || !*endp || n > j->nchunks - at) return bad(root, j, err, "bad chunks");
-        uint8_t v = *endp == 'd' ? BF_DONE : *endp == 'f' ? BF_FAILED : *endp == '.' ? BF_TODO : 9;
+        uint8_t v = *endp == 'd' ? BF_DONE : *endp == 'f' ? BF_FAILED : *endp == '.' ? BF_PENDING : 9;
         if (v == 9) return bad(root, j, err, "bad chunks");
         memset(j->chunk + at, v, (size_t)n);
         at += (size_t)n;

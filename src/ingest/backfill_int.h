@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 /* Chunk states. */
-enum { BF_TODO = 0, BF_DONE = 1, BF_FAILED = 2 };
+enum { BF_PENDING = 0, BF_DONE = 1, BF_FAILED = 2 };
 
 typedef struct bf_job {
     char id[MD_JOB_ID_MAX];

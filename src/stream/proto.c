@@ -2,6 +2,7 @@
 #include "stream/proto.h"
 
 #include "core/mem.h"
+#include "core/render.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -205,18 +206,8 @@ md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, ui
     md_buf_puts(b, md_interval_name(iv));
     md_buf_puts(b, "\",\"symbol\":");
     md_buf_json_str(b, symbol);
-    md_buf_puts(b, ",\"timestamp\":");
-    md_buf_ts(b, bar->ts, 1);
-    md_buf_puts(b, ",\"open\":");
-    md_buf_num(b, bar->open);
-    md_buf_puts(b, ",\"high\":");
-    md_buf_num(b, bar->high);
-    md_buf_puts(b, ",\"low\":");
-    md_buf_num(b, bar->low);
-    md_buf_puts(b, ",\"close\":");
-    md_buf_num(b, bar->close);
-    md_buf_puts(b, ",\"volume\":");
-    md_buf_num(b, isnan(bar->volume) ? 0 : bar->volume);
+    md_buf_putc(b, ',');
+    md_render_ohlcv_fields(b, bar);
     num_field(b, ",\"vwap\":", bar->vwap);
     if (bar->trades >= 0) {
         md_buf_puts(b, ",\"trades\":");
