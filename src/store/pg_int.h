@@ -194,4 +194,8 @@ int md_pg__mark_live(md_store *base, const char *symbol, md_interval iv, int64_t
 int md_pg__get_live(md_store *base, const char *symbol, md_interval iv, int64_t *bar_ts,
                     md_error *err);
 
+/* Rows of (symbol, iv, first ts, last ts, count) as md_symbol_info (heap, at least one
+ * element); the listing of symbols and of quality findings. */
+md_symbol_info *md_pg__symbol_infos(PGresult *r);
+
 #endif

@@ -335,16 +335,8 @@ static int w_list(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
                             NULL, &r, "list findings", err);
     if (rc) return rc;
     int n = PQntuples(r);
-    md_symbol_info *v = md_calloc(n ? (size_t)n : 1, sizeof *v);
-    for (int i = 0; i < n; i++) {
-        snprintf(v[i].symbol, sizeof v[i].symbol, "%.*s", PQgetlength(r, i, 0), PQgetvalue(r, i, 0));
-        v[i].iv = (md_interval)md_pg__get_i16(r, i, 1);
-        v[i].first_ts = md_pg__get_ts(r, i, 2);
-        v[i].last_ts = md_pg__get_ts(r, i, 3);
-        v[i].count = md_pg__get_i64(r, i, 4);
-    }
+    a->list = md_pg__symbol_infos(r);
     PQclear(r);
-    a->list = v;
     return n;
 }
 

@@ -714,12 +714,8 @@ static int pg_get_quote(md_store *base, const char *symbol, md_quote *out, md_er
     return 0;
 }
 
-static int w_list(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+md_symbol_info *md_pg__symbol_infos(PGresult *r)
 {
-    read_args *a = arg;
-    PGresult *r = NULL;
-    int rc = md_pg__run(c, st->live_stats ? "list_live" : "list", NULL, &r, "list symbols", err);
-    if (rc) return rc;
     int n = PQntuples(r);
     md_symbol_info *v = md_calloc(n ? (size_t)n : 1, sizeof *v);
     for (int i = 0; i < n; i++) {
@@ -729,8 +725,18 @@ static int w_list(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
         v[i].last_ts = md_pg__get_ts(r, i, 3);
         v[i].count = md_pg__get_i64(r, i, 4);
     }
+    return v;
+}
+
+static int w_list(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    read_args *a = arg;
+    PGresult *r = NULL;
+    int rc = md_pg__run(c, st->live_stats ? "list_live" : "list", NULL, &r, "list symbols", err);
+    if (rc) return rc;
+    int n = PQntuples(r);
+    a->list = md_pg__symbol_infos(r);
     PQclear(r);
-    a->list = v;
     return n;
 }
 
