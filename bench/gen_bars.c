@@ -147,18 +147,28 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) goto usage;
-        if (strcmp(a, "--symbols") == 0) symbols = atoi(v);
-        else if (strcmp(a, "--days") == 0) days = atoi(v);
-        else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
-        else if (strcmp(a, "--dir") == 0) dir = v;
-        else if (strcmp(a, "--file") == 0) file = v;
-        else if (strcmp(a, "--table") == 0) table = v;
-        else if (strcmp(a, "--pgtable") == 0) pgtable = v;
-        else if (strcmp(a, "--prefix") == 0) prefix = v;
-        else goto usage;
+        if (strcmp(a, "--symbols") == 0)
+            symbols = atoi(v);
+        else if (strcmp(a, "--days") == 0)
+            days = atoi(v);
+        else if (strcmp(a, "--seed") == 0)
+            seed = strtoull(v, NULL, 10);
+        else if (strcmp(a, "--dir") == 0)
+            dir = v;
+        else if (strcmp(a, "--file") == 0)
+            file = v;
+        else if (strcmp(a, "--table") == 0)
+            table = v;
+        else if (strcmp(a, "--pgtable") == 0)
+            pgtable = v;
+        else if (strcmp(a, "--prefix") == 0)
+            prefix = v;
+        else
+            goto usage;
         i++;
     }
-    if (symbols < 1 || symbols > 9999 || days < 1 || (!dir && !file && !table && !pgtable)) goto usage;
+    if (symbols < 1 || symbols > 9999 || days < 1 || (!dir && !file && !table && !pgtable))
+        goto usage;
 
     out_t one = {0}, tab = {0}, pgt = {0};
     if (file) out_open(&one, file, "symbol,timestamp,open,high,low,close,volume\n");
@@ -180,7 +190,7 @@ int main(int argc, char **argv)
         const int64_t start = price;
         int64_t day = day0;
         for (int dd = 0; dd < days; day++) {
-            int64_t dow = (day + 4) % 7; /* 1970-01-01 was a Thursday: 0 = Thursday */
+            int64_t dow = (day + 4) % 7;        /* 1970-01-01 was a Thursday: 0 = Thursday */
             if (dow == 2 || dow == 3) continue; /* Saturday, Sunday */
             dd++;
             for (int m = 0; m < 390; m++) {
@@ -195,8 +205,10 @@ int main(int argc, char **argv)
                 if (move == 0) move = step > 0 ? 1 : step < 0 ? -1 : 0;
                 int64_t close = open + move;
                 if (close < 1) close = 1;
-                int64_t hi = (open > close ? open : close) + (int64_t)(rnd() % (uint64_t)(open / 500 + 2));
-                int64_t lo = (open < close ? open : close) - (int64_t)(rnd() % (uint64_t)(open / 500 + 2));
+                int64_t hi =
+                    (open > close ? open : close) + (int64_t)(rnd() % (uint64_t)(open / 500 + 2));
+                int64_t lo =
+                    (open < close ? open : close) - (int64_t)(rnd() % (uint64_t)(open / 500 + 2));
                 if (lo < 1) lo = 1;
                 uint64_t vol = 100 + rnd() % 50000;
                 price = close;
@@ -257,8 +269,8 @@ int main(int argc, char **argv)
     out_close(&one);
     out_close(&tab);
     out_close(&pgt);
-    fprintf(stderr, "gen_bars: %llu rows, %d symbols, %d days\n", (unsigned long long)rows,
-            symbols, days);
+    fprintf(stderr, "gen_bars: %llu rows, %d symbols, %d days\n", (unsigned long long)rows, symbols,
+            days);
     return 0;
 usage:
     fprintf(stderr, "usage: gen_bars [--symbols N] [--days D] [--seed S] [--prefix P] "

@@ -24,8 +24,9 @@ int main(int argc, char **argv)
     struct {
         const char *name;
         int kind;
-    } k[] = {{"sma:20", 0}, {"ema:20", 1}, {"rsi:14", 2}, {"macd:12:26:9", 3}, {"bbands:20:2", 4},
-             {"atr:14", 5}, {"stoch:14:3:3", 6}, {"obv", 7}, {"vwap", 8}};
+    } k[] = {{"sma:20", 0},       {"ema:20", 1},      {"rsi:14", 2},
+             {"macd:12:26:9", 3}, {"bbands:20:2", 4}, {"atr:14", 5},
+             {"stoch:14:3:3", 6}, {"obv", 7},         {"vwap", 8}};
     printf("%-14s %14s\n", "indicator", "Mpoints/s");
     double sink = 0;
     for (size_t t = 0; t < sizeof k / sizeof k[0]; t++) {

@@ -46,9 +46,18 @@ static struct {
     const char *feed; /* "http" or "ws" */
     const char *feed_path, *api_key, *label, *path;
     int server_pid;
-} opt = {.clients = 1000, .symbols = 20, .rate = 200, .batch = 20, .concurrency = 64,
-         .warmup = 3, .duration = 10, .feed = "http", .feed_path = "/ingest/quotes",
-         .api_key = "benchkey", .label = "server", .path = "/stream"};
+} opt = {.clients = 1000,
+         .symbols = 20,
+         .rate = 200,
+         .batch = 20,
+         .concurrency = 64,
+         .warmup = 3,
+         .duration = 10,
+         .feed = "http",
+         .feed_path = "/ingest/quotes",
+         .api_key = "benchkey",
+         .label = "server",
+         .path = "/stream"};
 
 static conn *conns;
 static int ep;
@@ -286,8 +295,10 @@ static void on_readable(conn *c, int idx)
         if (c->state == C_HANDSHAKE) {
             char *end = memmem(p, n, "\r\n\r\n", 4);
             if (!end) {
-                if (p == rbuf) keep(c, p, n);
-                else c->npend = n;
+                if (p == rbuf)
+                    keep(c, p, n);
+                else
+                    c->npend = n;
                 continue;
             }
             if (n < 12 || memcmp(p + 9, "101", 3) != 0) {
@@ -320,7 +331,8 @@ static void start_connect(int idx)
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) die("connect");
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
+        die("connect");
     c->state = C_CONNECTING;
     n_open++;
     struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)idx};
@@ -473,10 +485,11 @@ static void *feeder(void *arg)
             if (send_all(fd, frame, m)) die("feed send");
             feed_answer_pings(fd);
         } else {
-            int h = snprintf(req, body_cap + 512,
-                             "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                             "X-API-Key: %s\r\nContent-Length: %zu\r\n\r\n",
-                             opt.feed_path, opt.api_key, n);
+            int h =
+                snprintf(req, body_cap + 512,
+                         "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         "X-API-Key: %s\r\nContent-Length: %zu\r\n\r\n",
+                         opt.feed_path, opt.api_key, n);
             memcpy(req + h, body, n);
             if (send_all(fd, req, (size_t)h + n)) die("feed send");
             read_http_response(fd);
@@ -518,23 +531,40 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) usage();
         i++;
-        if (!strcmp(a, "--port")) opt.port = atoi(v);
-        else if (!strcmp(a, "--feed-port")) opt.feed_port = atoi(v);
-        else if (!strcmp(a, "--feed")) opt.feed = v;
-        else if (!strcmp(a, "--feed-path")) opt.feed_path = v;
-        else if (!strcmp(a, "--path")) opt.path = v;
-        else if (!strcmp(a, "--clients")) opt.clients = atoi(v);
-        else if (!strcmp(a, "--symbols")) opt.symbols = atoi(v);
-        else if (!strcmp(a, "--per-client")) opt.per_client = atoi(v);
-        else if (!strcmp(a, "--rate")) opt.rate = atoi(v);
-        else if (!strcmp(a, "--batch")) opt.batch = atoi(v);
-        else if (!strcmp(a, "--warmup")) opt.warmup = atof(v);
-        else if (!strcmp(a, "--duration")) opt.duration = atof(v);
-        else if (!strcmp(a, "--server-pid")) opt.server_pid = atoi(v);
-        else if (!strcmp(a, "--label")) opt.label = v;
-        else if (!strcmp(a, "--api-key")) opt.api_key = v;
-        else if (!strcmp(a, "--concurrency")) opt.concurrency = atoi(v);
-        else usage();
+        if (!strcmp(a, "--port"))
+            opt.port = atoi(v);
+        else if (!strcmp(a, "--feed-port"))
+            opt.feed_port = atoi(v);
+        else if (!strcmp(a, "--feed"))
+            opt.feed = v;
+        else if (!strcmp(a, "--feed-path"))
+            opt.feed_path = v;
+        else if (!strcmp(a, "--path"))
+            opt.path = v;
+        else if (!strcmp(a, "--clients"))
+            opt.clients = atoi(v);
+        else if (!strcmp(a, "--symbols"))
+            opt.symbols = atoi(v);
+        else if (!strcmp(a, "--per-client"))
+            opt.per_client = atoi(v);
+        else if (!strcmp(a, "--rate"))
+            opt.rate = atoi(v);
+        else if (!strcmp(a, "--batch"))
+            opt.batch = atoi(v);
+        else if (!strcmp(a, "--warmup"))
+            opt.warmup = atof(v);
+        else if (!strcmp(a, "--duration"))
+            opt.duration = atof(v);
+        else if (!strcmp(a, "--server-pid"))
+            opt.server_pid = atoi(v);
+        else if (!strcmp(a, "--label"))
+            opt.label = v;
+        else if (!strcmp(a, "--api-key"))
+            opt.api_key = v;
+        else if (!strcmp(a, "--concurrency"))
+            opt.concurrency = atoi(v);
+        else
+            usage();
     }
     if (!opt.port || !opt.feed_port || opt.clients < 1 || opt.rate < 1 || opt.batch < 1) usage();
     if (opt.symbols < 1 || opt.symbols > 999) usage();
@@ -543,7 +573,8 @@ int main(int argc, char **argv)
     subscribers = calloc((size_t)opt.symbols, sizeof *subscribers);
     for (int i = 0; i < opt.clients; i++)
         for (int j = 0; j < opt.per_client; j++) subscribers[(i + j) % opt.symbols]++;
-    max_ticks = (uint64_t)((opt.warmup + opt.duration + 2) * opt.rate) + (uint64_t)opt.batch * 4 + 16;
+    max_ticks =
+        (uint64_t)((opt.warmup + opt.duration + 2) * opt.rate) + (uint64_t)opt.batch * 4 + 16;
     sent_ns = calloc(max_ticks, sizeof *sent_ns);
     conns = calloc((size_t)opt.clients, sizeof *conns);
     ep = epoll_create1(0);
@@ -554,7 +585,8 @@ int main(int argc, char **argv)
     int64_t t0 = now_ns();
     struct epoll_event evs[1024];
     while (n_ready + n_dead < opt.clients) {
-        while (next < opt.clients && next - n_ready - n_dead < opt.concurrency) start_connect(next++);
+        while (next < opt.clients && next - n_ready - n_dead < opt.concurrency)
+            start_connect(next++);
         int k = epoll_wait(ep, evs, 1024, 100);
         for (int e = 0; e < k; e++) {
             int idx = (int)evs[e].data.u32;
@@ -565,8 +597,8 @@ int main(int argc, char **argv)
                 on_readable(c, idx);
         }
         if (now_ns() - t0 > 120LL * 1000000000LL) {
-            fprintf(stderr, "stream_client: only %d of %d clients subscribed after 120 s\n", n_ready,
-                    opt.clients);
+            fprintf(stderr, "stream_client: only %d of %d clients subscribed after 120 s\n",
+                    n_ready, opt.clients);
             return 1;
         }
     }

@@ -230,10 +230,10 @@ static const struct {
     int nparams;
     int def[3];
 } kinds[] = {
-    {"sma", MD_IND_SMA, 1, {20, 0, 0}},    {"ema", MD_IND_EMA, 1, {20, 0, 0}},
-    {"rsi", MD_IND_RSI, 1, {14, 0, 0}},    {"macd", MD_IND_MACD, 3, {12, 26, 9}},
+    {"sma", MD_IND_SMA, 1, {20, 0, 0}},       {"ema", MD_IND_EMA, 1, {20, 0, 0}},
+    {"rsi", MD_IND_RSI, 1, {14, 0, 0}},       {"macd", MD_IND_MACD, 3, {12, 26, 9}},
     {"bbands", MD_IND_BBANDS, 2, {20, 2, 0}}, {"atr", MD_IND_ATR, 1, {14, 0, 0}},
-    {"vwap", MD_IND_VWAP, 0, {0, 0, 0}},  {"obv", MD_IND_OBV, 0, {0, 0, 0}},
+    {"vwap", MD_IND_VWAP, 0, {0, 0, 0}},      {"obv", MD_IND_OBV, 0, {0, 0, 0}},
     {"stoch", MD_IND_STOCH, 3, {14, 3, 3}},
 };
 
@@ -241,7 +241,8 @@ int md_ind_parse(const char *list, md_ind_spec *out, int max, md_error *err)
 {
     int n = 0;
     const char *p = list;
-    if (!p || !*p) return md_error_set(err, MD_EPARAM, "names: give indicators, e.g. sma:20,rsi:14");
+    if (!p || !*p)
+        return md_error_set(err, MD_EPARAM, "names: give indicators, e.g. sma:20,rsi:14");
     while (*p) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
@@ -258,8 +259,10 @@ int md_ind_parse(const char *list, md_ind_spec *out, int max, md_error *err)
         for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
             if (strcmp(parts[0], kinds[i].name) == 0) k = (int)i;
         if (k < 0)
-            return md_error_set(err, MD_EPARAM, "names: unknown indicator '%.20s' (known: sma ema "
-                                                "rsi macd bbands atr vwap obv stoch)", parts[0]);
+            return md_error_set(err, MD_EPARAM,
+                                "names: unknown indicator '%.20s' (known: sma ema "
+                                "rsi macd bbands atr vwap obv stoch)",
+                                parts[0]);
         if (np - 1 > kinds[k].nparams)
             return md_error_set(err, MD_EPARAM, "names: %s takes at most %d parameters",
                                 kinds[k].name, kinds[k].nparams);
@@ -284,9 +287,12 @@ int md_ind_parse(const char *list, md_ind_spec *out, int max, md_error *err)
         if (s->kind == MD_IND_MACD && s->p[0] >= s->p[1])
             return md_error_set(err, MD_EPARAM, "names: macd fast period must be below slow");
         switch (s->kind) {
-        case MD_IND_VWAP: case MD_IND_OBV: snprintf(s->name, sizeof s->name, "%s", kinds[k].name); break;
-        case MD_IND_MACD: case MD_IND_STOCH:
-            snprintf(s->name, sizeof s->name, "%s:%d:%d:%d", kinds[k].name, s->p[0], s->p[1], s->p[2]);
+        case MD_IND_VWAP:
+        case MD_IND_OBV: snprintf(s->name, sizeof s->name, "%s", kinds[k].name); break;
+        case MD_IND_MACD:
+        case MD_IND_STOCH:
+            snprintf(s->name, sizeof s->name, "%s:%d:%d:%d", kinds[k].name, s->p[0], s->p[1],
+                     s->p[2]);
             break;
         case MD_IND_BBANDS: snprintf(s->name, sizeof s->name, "bbands:%d:%g", s->p[0], s->k); break;
         default: snprintf(s->name, sizeof s->name, "%s:%d", kinds[k].name, s->p[0]);
@@ -300,15 +306,9 @@ int md_ind_parse(const char *list, md_ind_spec *out, int max, md_error *err)
 int md_ind_outputs(const md_ind_spec *s, const char **names)
 {
     switch (s->kind) {
-    case MD_IND_MACD:
-        names[0] = "macd", names[1] = "signal", names[2] = "histogram";
-        return 3;
-    case MD_IND_BBANDS:
-        names[0] = "middle", names[1] = "upper", names[2] = "lower";
-        return 3;
-    case MD_IND_STOCH:
-        names[0] = "k", names[1] = "d";
-        return 2;
+    case MD_IND_MACD: names[0] = "macd", names[1] = "signal", names[2] = "histogram"; return 3;
+    case MD_IND_BBANDS: names[0] = "middle", names[1] = "upper", names[2] = "lower"; return 3;
+    case MD_IND_STOCH: names[0] = "k", names[1] = "d"; return 2;
     default: names[0] = "value"; return 1;
     }
 }

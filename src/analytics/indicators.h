@@ -37,14 +37,23 @@ void md_ind_stoch(const double *high, const double *low, const double *close, si
                   int smooth, int d, double *pk, double *pd);
 
 /* One requested indicator ("macd:12:26:9"). */
-typedef enum { MD_IND_SMA, MD_IND_EMA, MD_IND_RSI, MD_IND_MACD, MD_IND_BBANDS, MD_IND_ATR,
-               MD_IND_VWAP, MD_IND_OBV, MD_IND_STOCH } md_ind_kind;
+typedef enum {
+    MD_IND_SMA,
+    MD_IND_EMA,
+    MD_IND_RSI,
+    MD_IND_MACD,
+    MD_IND_BBANDS,
+    MD_IND_ATR,
+    MD_IND_VWAP,
+    MD_IND_OBV,
+    MD_IND_STOCH
+} md_ind_kind;
 
 typedef struct md_ind_spec {
     md_ind_kind kind;
-    int p[3];        /* periods */
-    double k;        /* bbands width */
-    char name[48];   /* canonical text, e.g. "bbands:20:2" */
+    int p[3];      /* periods */
+    double k;      /* bbands width */
+    char name[48]; /* canonical text, e.g. "bbands:20:2" */
 } md_ind_spec;
 
 #define MD_IND_MAX 16
@@ -67,11 +76,11 @@ void md_ind_compute(const md_ind_spec *s, const double *high, const double *low,
 typedef struct md_summary {
     size_t count;
     double first_close, last_close;
-    double total_return;       /* last/first - 1 */
-    double mean_return;        /* mean simple return per bar */
-    double volatility;         /* std. dev. of log returns per bar (sample) */
+    double total_return; /* last/first - 1 */
+    double mean_return;  /* mean simple return per bar */
+    double volatility;   /* std. dev. of log returns per bar (sample) */
     double annualized_volatility;
-    double max_drawdown;       /* as a fraction, <= 0 */
+    double max_drawdown; /* as a fraction, <= 0 */
     int64_t max_drawdown_peak_ts, max_drawdown_trough_ts;
     double avg_volume;
     double high, low;

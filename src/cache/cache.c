@@ -114,9 +114,8 @@ md_cache_level md_cache_lookup(md_cache *c, const md_cache_key *k, int64_t max_a
     return MD_CACHE_L2;
 }
 
-void md_cache_put(md_cache *c, const md_cache_key *k, const md_cache_fill *fill,
-                  const char *body, size_t len, long tag_off, const char *content_type,
-                  int64_t ttl_ms)
+void md_cache_put(md_cache *c, const md_cache_key *k, const md_cache_fill *fill, const char *body,
+                  size_t len, long tag_off, const char *content_type, int64_t ttl_ms)
 {
     if (!c) return;
     md_cache__mem_put(c->mem, k, fill->l1, body, len, tag_off, "l1", content_type, ttl_ms, 0);
@@ -125,8 +124,8 @@ void md_cache_put(md_cache *c, const md_cache_key *k, const md_cache_fill *fill,
                             ttl_ms);
 }
 
-size_t md_cache_invalidate(md_cache *c, const char *symbol, md_cache_fill *after,
-                           char hot_kind, md_cache_key *hot, size_t max_hot)
+size_t md_cache_invalidate(md_cache *c, const char *symbol, md_cache_fill *after, char hot_kind,
+                           md_cache_key *hot, size_t max_hot)
 {
     md_cache_fill f;
     memset(&f, 0, sizeof f);

@@ -89,8 +89,8 @@ int md_cache_key_init(md_cache_key *k, char kind, const char *symbol, const char
 /* What a miss must carry to its md_cache_put(): the generations seen before the data was
  * read. Filled by md_cache_lookup() on a miss and by md_cache_invalidate(). */
 typedef struct md_cache_fill {
-    uint64_t l1;           /* L1 epoch + symbol generation */
-    int l2;                /* 1 when Redis answered: epoch and gen below are valid */
+    uint64_t l1; /* L1 epoch + symbol generation */
+    int l2;      /* 1 when Redis answered: epoch and gen below are valid */
     uint64_t epoch, gen;
 } md_cache_fill;
 
@@ -112,9 +112,8 @@ md_cache_level md_cache_lookup(md_cache *c, const md_cache_key *k, int64_t max_a
  * per level so each level's copy reports itself. ttl_ms bounds the life of the answer at
  * both levels. Silently does nothing when the symbol was written since fill was taken, or
  * when the answer is too large for the memory bound. */
-void md_cache_put(md_cache *c, const md_cache_key *k, const md_cache_fill *fill,
-                  const char *body, size_t len, long tag_off, const char *content_type,
-                  int64_t ttl_ms);
+void md_cache_put(md_cache *c, const md_cache_key *k, const md_cache_fill *fill, const char *body,
+                  size_t len, long tag_off, const char *content_type, int64_t ttl_ms);
 
 /* The cached body (immutable while a reference is held). */
 const char *md_cache_entry_body(const md_cache_entry *e, size_t *len);
@@ -128,8 +127,8 @@ void md_cache_entry_release(void *e);
  * Redis and tells the other agents. Copies up to max_hot keys of the dropped L1 entries of
  * kind `hot_kind` into hot (the answers clients were reading, for write-through) and
  * returns how many; *after receives the fill to store refreshed answers with. */
-size_t md_cache_invalidate(md_cache *c, const char *symbol, md_cache_fill *after,
-                           char hot_kind, md_cache_key *hot, size_t max_hot);
+size_t md_cache_invalidate(md_cache *c, const char *symbol, md_cache_fill *after, char hot_kind,
+                           md_cache_key *hot, size_t max_hot);
 
 enum { MD_CACHE_CLEAR_L1 = 1, MD_CACHE_CLEAR_L2 = 2 };
 
@@ -163,10 +162,10 @@ typedef struct md_cache_level_stats {
 typedef struct md_cache_stats {
     md_cache_level_stats l1, l2;
     int l2_enabled;
-    const char *l2_state;  /* "ok", "down" or "disabled" */
-    const char *breaker;   /* "closed", "open", "half_open" */
-    int subscribed;        /* pub/sub link to the other agents is up */
-    int l2_sampled;        /* l2.entries/bytes come from a scan of the prefix */
+    const char *l2_state; /* "ok", "down" or "disabled" */
+    const char *breaker;  /* "closed", "open", "half_open" */
+    int subscribed;       /* pub/sub link to the other agents is up */
+    int l2_sampled;       /* l2.entries/bytes come from a scan of the prefix */
 } md_cache_stats;
 
 /* Counters and sizes. With scan_l2 (blocking; workers only) L2 entries and bytes are

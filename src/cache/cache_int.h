@@ -51,7 +51,7 @@ typedef struct md_l2_value {
     int64_t created_ms; /* wall clock */
     int64_t ttl_ms;
     long tag_off;
-    char ctype;         /* 'j' JSON, 'c' CSV */
+    char ctype; /* 'j' JSON, 'c' CSV */
     const char *body;
     size_t len;
     void *reply;

@@ -35,7 +35,7 @@ struct msym;
 
 struct md_cache_entry {
     atomic_int refs;
-    struct md_cache_entry *hnext;        /* hash chain */
+    struct md_cache_entry *hnext;         /* hash chain */
     struct md_cache_entry *lprev, *lnext; /* LRU list */
     struct md_cache_entry *sprev, *snext; /* the symbol's entries */
     struct msym *sym;
@@ -205,8 +205,7 @@ static void unlink_entry(shard *s, entry *e)
 static entry *find(shard *s, const md_cache_key *k)
 {
     for (entry *e = s->buckets[k->hash & (s->nbuckets - 1)]; e; e = e->hnext)
-        if (e->hash == k->hash && e->klen == k->len && memcmp(e->key, k->s, k->len) == 0)
-            return e;
+        if (e->hash == k->hash && e->klen == k->len && memcmp(e->key, k->s, k->len) == 0) return e;
     return NULL;
 }
 

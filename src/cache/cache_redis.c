@@ -367,8 +367,9 @@ int md_cache__redis_get(md_credis *r, const md_cache_key *k, int64_t max_age_ms,
         char ct = 0;
         int hl = 0;
         const char *nl = memchr(val->str, '\n', val->len);
-        if (nl && sscanf(val->str, "%" SCNu64 " %" SCNu64 " %lld %lld %ld %c%n", &e, &g, &created,
-                         &ttl, &tag, &ct, &hl) == 6 &&
+        if (nl &&
+            sscanf(val->str, "%" SCNu64 " %" SCNu64 " %lld %lld %ld %c%n", &e, &g, &created, &ttl,
+                   &tag, &ct, &hl) == 6 &&
             val->str + hl == nl && e == fill->epoch && g == fill->gen) {
             int64_t age = md_now_ms() - created;
             if (max_age_ms < 0 || age <= max_age_ms) {
@@ -469,8 +470,8 @@ int md_cache__redis_lease(md_credis *r, const char *name, int64_t ttl_ms)
 static const char LEASE_RENEW_LUA[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
     "else return 0 end";
-static const char LEASE_RELEASE_LUA[] =
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+static const char LEASE_RELEASE_LUA[] = "if redis.call('get', KEYS[1]) == ARGV[1] then return "
+                                        "redis.call('del', KEYS[1]) else return 0 end";
 
 int md_cache__redis_lease_op(md_credis *r, const char *name, int64_t ttl_ms, int release_it)
 {

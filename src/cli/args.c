@@ -12,8 +12,10 @@ int md_cli_load_config(int argc, char **argv, md_config *cfg)
 {
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) path = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0) path = argv[i] + 9;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
     }
     md_error err;
     if (md_config_load(cfg, path, &err) != 0) {
@@ -40,8 +42,8 @@ int md_cli_finish_config(md_config *cfg)
     return 0;
 }
 
-int md_cli_parse(int argc, char **argv, const md_cli_opt *opts, md_config *cfg,
-                 const char **pos, int max_pos)
+int md_cli_parse(int argc, char **argv, const md_cli_opt *opts, md_config *cfg, const char **pos,
+                 int max_pos)
 {
     int npos = 0;
     for (int i = 1; i < argc; i++) {

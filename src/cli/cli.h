@@ -24,8 +24,8 @@ typedef struct md_cli_opt {
  * arguments collected into pos (at most max_pos). --config is pre-scanned by
  * md_cli_load_config. Returns the number of positionals, or -1 after printing a usage
  * error to stderr. */
-int md_cli_parse(int argc, char **argv, const md_cli_opt *opts, md_config *cfg,
-                 const char **pos, int max_pos);
+int md_cli_parse(int argc, char **argv, const md_cli_opt *opts, md_config *cfg, const char **pos,
+                 int max_pos);
 
 /* Loads defaults, the --config file (or MDAGENT_CONFIG / ./mdagent.yaml) and the
  * environment. Prints the error and returns -1 on failure. */

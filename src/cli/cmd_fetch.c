@@ -81,7 +81,8 @@ static int fetch_bars(md_services *svc, const char *const *syms, int n, md_inter
     if (md_backfill_get(b, id, &info, &err) == 0) {
         if (info.chunks_done + info.chunks_failed > 0)
             fprintf(stderr, "mdagent fetch: continuing job %s: %lld of %lld chunks already done\n",
-                    id, (long long)(info.chunks_done + info.chunks_failed), (long long)info.chunks_total);
+                    id, (long long)(info.chunks_done + info.chunks_failed),
+                    (long long)info.chunks_total);
         md_progress prog;
         md_progress_start(&prog, stderr, 2, "fetch", (uint64_t)info.chunks_total);
         md_job_info_deinit(&info);
@@ -134,8 +135,10 @@ int md_cmd_fetch(int argc, char **argv)
     md_config cfg;
     if (md_cli_load_config(argc, argv, &cfg) != 0) return MD_EXIT_USAGE;
     fargs a = {0};
-    md_cli_opt opts[] = {{"--interval", 1, &a.interval}, {"--start", 1, &a.start},
-                         {"--end", 1, &a.end},           {"--source", 1, &a.source},
+    md_cli_opt opts[] = {{"--interval", 1, &a.interval},
+                         {"--start", 1, &a.start},
+                         {"--end", 1, &a.end},
+                         {"--source", 1, &a.source},
                          {NULL, 0, NULL}};
     static const char *pos[MAX_SYMBOLS];
     int n = md_cli_parse(argc, argv, opts, &cfg, pos, MAX_SYMBOLS);

@@ -83,7 +83,8 @@ int md_cmd_load(int argc, char **argv)
         if (strcmp(validation, "full") == 0) {
             lo.full_validation = 1;
         } else if (strcmp(validation, "sampled") != 0) {
-            fprintf(stderr, "mdagent load: --validation: want full or sampled, got '%s'\n", validation);
+            fprintf(stderr, "mdagent load: --validation: want full or sampled, got '%s'\n",
+                    validation);
             goto usage;
         }
     }

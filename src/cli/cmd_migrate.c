@@ -63,14 +63,10 @@ int md_cmd_migrate(int argc, char **argv)
     if (md_cli_load_config(argc, argv, &cfg) != 0) return MD_EXIT_USAGE;
     const char *from = NULL, *to = NULL, *batch = NULL, *max_rows = NULL, *restart = NULL,
                *verify_only = NULL, *quiet = NULL;
-    md_cli_opt opts[] = {{"--from", 1, &from},
-                         {"--to", 1, &to},
-                         {"--batch-rows", 1, &batch},
-                         {"--max-rows", 1, &max_rows},
-                         {"--restart", 0, &restart},
-                         {"--verify-only", 0, &verify_only},
-                         {"--quiet", 0, &quiet},
-                         {NULL, 0, NULL}};
+    md_cli_opt opts[] = {{"--from", 1, &from},        {"--to", 1, &to},
+                         {"--batch-rows", 1, &batch}, {"--max-rows", 1, &max_rows},
+                         {"--restart", 0, &restart},  {"--verify-only", 0, &verify_only},
+                         {"--quiet", 0, &quiet},      {NULL, 0, NULL}};
     const char *pos[1];
     int n = md_cli_parse(argc, argv, opts, &cfg, pos, 0);
     if (n < 0 || md_cli_finish_config(&cfg) != 0) goto usage;
@@ -88,7 +84,8 @@ int md_cmd_migrate(int argc, char **argv)
     uint64_t v;
     if (batch) {
         if (parse_count(batch, "--batch-rows", &v) != 0 || v == 0 || v > 10000000) {
-            if (v == 0 || v > 10000000) fprintf(stderr, "mdagent migrate: --batch-rows: must be 1..10000000\n");
+            if (v == 0 || v > 10000000)
+                fprintf(stderr, "mdagent migrate: --batch-rows: must be 1..10000000\n");
             goto usage;
         }
         mo.batch_rows = (size_t)v;

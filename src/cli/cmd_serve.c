@@ -161,7 +161,7 @@ int md_cmd_serve(int argc, char **argv)
     sigwait(&set, &sig);
     MD_INFO("server", "shutting down signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     svc.ready = 0;
-    md_cli_sources_stop(cs); /* no more pushed ticks */
+    md_cli_sources_stop(cs);            /* no more pushed ticks */
     md_quality_gauge_stop(svc.quality); /* writes from here on schedule no grading */
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
     md_workq_free(svc.workers);

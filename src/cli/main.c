@@ -28,12 +28,22 @@ static const struct {
     int (*fn)(int, char **);
     const char *usage;
 } commands[] = {
-    {"serve", md_cmd_serve, "serve   [--config FILE] [--db URL] [--redis URL] [--listen HOST:PORT] [--print-config]"},
-    {"load", md_cmd_load, "load    FILE|DIR... [--symbol S] [--interval I] [--format auto|yahoo|stooq|generic] [--validate-only] [--db URL]"},
-    {"config", cmd_config, "config  [--markdown]   effective configuration (or the key table as Markdown)"},
-    {"fetch", md_cmd_fetch, "fetch   SYMBOL... [--interval I] [--start T] [--end T] [--source NAME] [--db URL]   fetch from the sources and store"},
-    {"query", md_cmd_query, "query   SYMBOL [--interval I] [--start T] [--end T] [--limit N] [--format csv|json] [--db URL]"},
-    {"migrate", md_cmd_migrate, "migrate --from URL --to URL [--batch-rows N] [--max-rows N] [--restart] [--verify-only] [--quiet]"},
+    {"serve", md_cmd_serve,
+     "serve   [--config FILE] [--db URL] [--redis URL] [--listen HOST:PORT] [--print-config]"},
+    {"load", md_cmd_load,
+     "load    FILE|DIR... [--symbol S] [--interval I] [--format auto|yahoo|stooq|generic] "
+     "[--validate-only] [--db URL]"},
+    {"config", cmd_config,
+     "config  [--markdown]   effective configuration (or the key table as Markdown)"},
+    {"fetch", md_cmd_fetch,
+     "fetch   SYMBOL... [--interval I] [--start T] [--end T] [--source NAME] [--db URL]   fetch "
+     "from the sources and store"},
+    {"query", md_cmd_query,
+     "query   SYMBOL [--interval I] [--start T] [--end T] [--limit N] [--format csv|json] [--db "
+     "URL]"},
+    {"migrate", md_cmd_migrate,
+     "migrate --from URL --to URL [--batch-rows N] [--max-rows N] [--restart] [--verify-only] "
+     "[--quiet]"},
 };
 
 static void usage(FILE *f)

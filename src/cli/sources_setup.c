@@ -108,7 +108,8 @@ static int read_csv(const char *path, replay_acc *acc, md_error *err)
 static int read_replay_path(const char *path, replay_acc *acc, md_error *err)
 {
     struct stat st;
-    if (stat(path, &st) != 0) return md_error_set(err, MD_EIO, "replay.file: no such file %s", path);
+    if (stat(path, &st) != 0)
+        return md_error_set(err, MD_EIO, "replay.file: no such file %s", path);
     if (!S_ISDIR(st.st_mode)) return read_csv(path, acc, err);
     DIR *d = opendir(path);
     if (!d) return md_error_set(err, MD_EIO, "replay.file: cannot read directory %s", path);
@@ -175,7 +176,8 @@ static int load_replay(md_services *svc, md_source *rp, const md_config *cfg, md
     for (size_t i = 0; i < acc.n; i++) md_bar_vec_deinit(&acc.s[i].bars);
     md_free(acc.s);
     if (rc == 0)
-        MD_INFO("replay", "series loaded count=%zu speed=%g", md_replay_count(rp), cfg->replay_speed);
+        MD_INFO("replay", "series loaded count=%zu speed=%g", md_replay_count(rp),
+                cfg->replay_speed);
     return rc < 0 ? rc : 0;
 }
 
@@ -217,7 +219,8 @@ int md_cli_sources_open(md_services *svc, md_cli_sources **out, md_error *err)
             return rc;
         }
         if (svc->cfg->sources_watchlist && svc->cfg->sources_watchlist[0])
-            MD_WARN("scheduler", "sources.watchlist is set but sources.priority is empty: not polled");
+            MD_WARN("scheduler",
+                    "sources.watchlist is set but sources.priority is empty: not polled");
     }
     *out = cs;
     return 0;

@@ -37,13 +37,15 @@ int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err)
     svc->hub = md_hub_new(&ho);
     md_hub_attach_writer(svc->hub, svc->writer);
     if (cfg->stream_live_bars) {
-        md_livebar_options lo = {.hub = svc->hub, .writer = svc->writer,
-                                 .delay_ms = cfg->stream_live_bar_delay_ms, .thread = 1};
+        md_livebar_options lo = {.hub = svc->hub,
+                                 .writer = svc->writer,
+                                 .delay_ms = cfg->stream_live_bar_delay_ms,
+                                 .thread = 1};
         cs->livebars = md_livebar_new(&lo);
     }
     if (cfg->redis && *cfg->redis) {
-        md_relay_options ro = {.url = cfg->redis, .channel = cfg->stream_redis_channel,
-                               .hub = svc->hub};
+        md_relay_options ro = {
+            .url = cfg->redis, .channel = cfg->stream_redis_channel, .hub = svc->hub};
         if (md_relay_start(&ro, &cs->relay, err) != 0) {
             *out = cs; /* the caller closes it */
             return err ? err->rc : MD_ECONFIG;

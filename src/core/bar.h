@@ -14,16 +14,16 @@
 #include <stdint.h>
 
 /* Where data came from (API.md "Source names"). Stored as the small integer. */
-#define MD_SOURCES(X)                                                                          \
-    X(UNKNOWN, "unknown")                                                                      \
-    X(YAHOO, "yahoo")                                                                          \
-    X(ALPHAVANTAGE, "alphavantage")                                                            \
-    X(FINNHUB, "finnhub")                                                                      \
-    X(POLYGON, "polygon")                                                                      \
-    X(TWELVEDATA, "twelvedata")                                                                \
-    X(CSV, "csv")                                                                              \
-    X(REPLAY, "replay")                                                                        \
-    X(SIMULATOR, "simulator")                                                                  \
+#define MD_SOURCES(X)                                                                              \
+    X(UNKNOWN, "unknown")                                                                          \
+    X(YAHOO, "yahoo")                                                                              \
+    X(ALPHAVANTAGE, "alphavantage")                                                                \
+    X(FINNHUB, "finnhub")                                                                          \
+    X(POLYGON, "polygon")                                                                          \
+    X(TWELVEDATA, "twelvedata")                                                                    \
+    X(CSV, "csv")                                                                                  \
+    X(REPLAY, "replay")                                                                            \
+    X(SIMULATOR, "simulator")                                                                      \
     X(INGEST, "ingest")
 
 typedef enum md_source_id {
@@ -51,7 +51,7 @@ typedef struct md_quote {
     char symbol[MD_SYMBOL_MAX + 1];
     int64_t ts; /* epoch seconds of the price */
     double price;
-    double volume; /* NAN when unknown */
+    double volume;   /* NAN when unknown */
     double bid, ask; /* NAN when unknown */
     float quality;
     uint8_t source;

@@ -15,7 +15,10 @@ typedef struct md_buf {
     size_t cap;
 } md_buf;
 
-#define MD_BUF_INIT {NULL, 0, 0}
+#define MD_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void md_buf_init(md_buf *b);
 void md_buf_deinit(md_buf *b); /* frees data; b may be reused after md_buf_init */

@@ -26,7 +26,7 @@ typedef struct {
 } row_t;
 
 static const row_t rows[] = {
-#define MD_CONF(type, field, yaml, env, flag, def, min, max, help)                             \
+#define MD_CONF(type, field, yaml, env, flag, def, min, max, help)                                 \
     {T_##type, yaml, env, flag, def, min, max, help, offsetof(md_config, field)},
 #include "core/config.def"
 #undef MD_CONF
@@ -75,8 +75,8 @@ static int set_row(md_config *cfg, const row_t *r, const char *val, const char *
         long long v = strtoll(val, &end, 10);
         while (end && isspace((unsigned char)*end)) end++;
         if (errno || end == val || *end)
-            return md_error_set(err, MD_ECONFIG, "%s: %s: '%.40s' is not an integer", origin,
-                                name, val);
+            return md_error_set(err, MD_ECONFIG, "%s: %s: '%.40s' is not an integer", origin, name,
+                                val);
         if (v < r->min || v > r->max)
             return md_error_set(err, MD_ECONFIG, "%s: %s: must be %.0f..%.0f (got %lld)", origin,
                                 name, r->min, r->max, v);
@@ -158,8 +158,8 @@ int md_config_set(md_config *cfg, const char *key, const char *value, const char
     if (!r) {
         for (size_t i = 0; i < NROWS; i++)
             if (!rows[i].yaml && rows[i].env && strcasecmp(rows[i].env, key) == 0)
-                return md_error_set(err, MD_ECONFIG,
-                                    "%s: %s: may only be set in the environment", origin, key);
+                return md_error_set(err, MD_ECONFIG, "%s: %s: may only be set in the environment",
+                                    origin, key);
         return md_error_set(err, MD_ECONFIG, "%s: %s: unknown configuration key", origin, key);
     }
     return set_row(cfg, r, value, origin, err);
@@ -169,12 +169,9 @@ int md_config_set(md_config *cfg, const char *key, const char *value, const char
 
 #define MAX_DEPTH 8
 
-
-static int yaml_fail(md_error *err, const char *path, size_t line, const char *key,
-                     const char *msg)
+static int yaml_fail(md_error *err, const char *path, size_t line, const char *key, const char *msg)
 {
-    if (key)
-        return md_error_set(err, MD_ECONFIG, "%s:%zu: %s: %s", path, line, key, msg);
+    if (key) return md_error_set(err, MD_ECONFIG, "%s:%zu: %s: %s", path, line, key, msg);
     return md_error_set(err, MD_ECONFIG, "%s:%zu: %s", path, line, msg);
 }
 
@@ -303,7 +300,7 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
                         env_only = 1;
                 if (!env_only && strcmp(full, "api_keys") == 0) env_only = 1;
                 rc = yaml_fail(err, path, line, full,
-                               env_only ? "secrets may only come from the environment"
+                               env_only           ? "secrets may only come from the environment"
                                : is_section(full) ? "expects a mapping"
                                                   : "unknown configuration key");
             } else {
@@ -406,8 +403,8 @@ int md_config_validate(const md_config *cfg, md_error *err)
         return md_error_set(err, MD_ECONFIG, "listen: port '%.10s' is not 0..65535", colon + 1);
     if (strncmp(cfg->db, "sqlite:", 7) != 0 && strncmp(cfg->db, "postgresql://", 13) != 0 &&
         strncmp(cfg->db, "postgres://", 11) != 0)
-        return md_error_set(err, MD_ECONFIG,
-                            "db: '%.60s' is not sqlite:PATH or postgresql://...", cfg->db);
+        return md_error_set(err, MD_ECONFIG, "db: '%.60s' is not sqlite:PATH or postgresql://...",
+                            cfg->db);
     if (cfg->redis[0] && strncmp(cfg->redis, "redis://", 8) != 0)
         return md_error_set(err, MD_ECONFIG, "redis: '%.60s' is not redis://host:port/db",
                             cfg->redis);
@@ -466,13 +463,13 @@ void md_config_print(const md_config *cfg, FILE *f)
 
 void md_config_print_table(FILE *f)
 {
-    fprintf(f, "| key | environment | flag | type | default | meaning |\n|---|---|---|---|---|---|\n");
+    fprintf(f,
+            "| key | environment | flag | type | default | meaning |\n|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < NROWS; i++) {
         const row_t *r = &rows[i];
-        fprintf(f, "| `%s` | %s%s%s | %s%s%s | %s | `%s` | %s",
-                r->yaml ? r->yaml : "-", r->env ? "`" : "", r->env ? r->env : "-",
-                r->env ? "`" : "", r->flag ? "`" : "", r->flag ? r->flag : "-", r->flag ? "`" : "",
-                type_name[r->type], r->def, r->help);
+        fprintf(f, "| `%s` | %s%s%s | %s%s%s | %s | `%s` | %s", r->yaml ? r->yaml : "-",
+                r->env ? "`" : "", r->env ? r->env : "-", r->env ? "`" : "", r->flag ? "`" : "",
+                r->flag ? r->flag : "-", r->flag ? "`" : "", type_name[r->type], r->def, r->help);
         if (r->type == T_INT || r->type == T_DBL) fprintf(f, " (%g..%g)", r->min, r->max);
         fprintf(f, " |\n");
     }

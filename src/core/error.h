@@ -32,8 +32,7 @@ typedef struct md_error {
 
 /* Records rc and a printf-style message in err (err may be NULL). Returns rc, so a
  * failing function can end with `return md_error_set(err, MD_EFOO, "...")`. */
-int md_error_set(md_error *err, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int md_error_set(md_error *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int md_error_vset(md_error *err, int rc, const char *fmt, va_list ap);
 /* Prefixes the message already in err with "prefix: " (e.g. "file.csv:12"). */
 void md_error_prefix(md_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

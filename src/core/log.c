@@ -63,8 +63,8 @@ void md_log_add_secret(const char *secret)
 /* Names of query parameters whose values are credentials. */
 static int secret_param(const char *name, size_t len)
 {
-    static const char *keys[] = {"apikey", "api_key", "apiKey", "token", "key", "password",
-                                 "access_token", "secret"};
+    static const char *keys[] = {"apikey", "api_key",  "apiKey",       "token",
+                                 "key",    "password", "access_token", "secret"};
     for (size_t i = 0; i < MD_ARRAY_LEN(keys); i++)
         if (strlen(keys[i]) == len && strncasecmp(name, keys[i], len) == 0) return 1;
     return 0;
@@ -154,8 +154,8 @@ void md_log_write(md_log_level lvl, const char *module, const char *fmt, ...)
 
     pthread_mutex_lock(&lock);
     FILE *f = out ? out : stderr;
-    fprintf(f, "%s.%03ldZ %s %s %s\n", when, ts.tv_nsec / 1000000, md_log_level_name(lvl),
-            module, clean);
+    fprintf(f, "%s.%03ldZ %s %s %s\n", when, ts.tv_nsec / 1000000, md_log_level_name(lvl), module,
+            clean);
     fflush(f);
     pthread_mutex_unlock(&lock);
 }

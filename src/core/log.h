@@ -31,9 +31,9 @@ void md_log_set_file(void *file);
 void md_log_write(md_log_level lvl, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define MD_LOG(lvl, module, ...)                                                              \
-    do {                                                                                      \
-        if ((int)(lvl) >= md_log_min_level) md_log_write((lvl), (module), __VA_ARGS__);       \
+#define MD_LOG(lvl, module, ...)                                                                   \
+    do {                                                                                           \
+        if ((int)(lvl) >= md_log_min_level) md_log_write((lvl), (module), __VA_ARGS__);            \
     } while (0)
 #define MD_DEBUG(module, ...) MD_LOG(MD_LOG_DEBUG, module, __VA_ARGS__)
 #define MD_INFO(module, ...) MD_LOG(MD_LOG_INFO, module, __VA_ARGS__)

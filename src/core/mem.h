@@ -13,7 +13,7 @@ void *md_calloc(size_t n, size_t size); /* aborts on failure or overflow */
 void *md_realloc(void *p, size_t n);    /* aborts on failure */
 char *md_strdup(const char *s);         /* NULL in, NULL out */
 char *md_strndup(const char *s, size_t n);
-void *md_try_malloc(size_t n);          /* NULL on failure (or injected failure) */
+void *md_try_malloc(size_t n); /* NULL on failure (or injected failure) */
 void md_free(void *p);
 
 /* Test hook: when set and it returns nonzero, md_try_malloc fails. */

@@ -12,8 +12,8 @@
 
 enum { K_COUNTER, K_GAUGE, K_HISTOGRAM };
 
-static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,  5, 10};
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 #define NB (sizeof buckets / sizeof buckets[0])
 
 typedef struct series {
@@ -34,7 +34,7 @@ typedef struct {
 } metric;
 
 static metric metrics[MD_M_COUNT] = {
-#define MD_METRIC(id, kind, name, labels, help)                                                \
+#define MD_METRIC(id, kind, name, labels, help)                                                    \
     [MD_M_##id] = {K_##kind, name, labels, help, -1, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0},
 #include "core/metrics.def"
 #undef MD_METRIC
@@ -191,7 +191,8 @@ void md_metrics_render(md_buf *out)
     static const char *kinds[] = {"counter", "gauge", "histogram"};
     for (int id = 0; id < MD_M_COUNT; id++) {
         metric *m = &metrics[id];
-        md_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, kinds[m->kind]);
+        md_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
+                      kinds[m->kind]);
         pthread_mutex_lock(&m->lock);
         if (m->n == 0 && nlabels(m) == 0) {
             /* an unlabelled metric is always present, at zero */

@@ -5,8 +5,8 @@
 
 static int allowed(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '^' || c == '=' || c == '/' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '^' || c == '=' || c == '/' || c == '_';
 }
 
 int md_symbol_normalize(const char *in, size_t len, char *out, md_error *err)

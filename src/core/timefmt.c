@@ -141,8 +141,7 @@ int md_time_parse_str(const char *s, int64_t *out, md_error *err)
     return md_time_parse(s, strlen(s), out, err);
 }
 
-int md_time_parse_compact(const char *date, size_t dlen, const char *tm, size_t tlen,
-                          int64_t *out)
+int md_time_parse_compact(const char *date, size_t dlen, const char *tm, size_t tlen, int64_t *out)
 {
     if (dlen != 8) return MD_ETIMERANGE;
     int y = digits(date, 4), mo = digits(date + 4, 2), d = digits(date + 6, 2);

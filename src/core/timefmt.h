@@ -24,8 +24,7 @@ int md_time_parse(const char *s, size_t len, int64_t *out, md_error *err);
 /* Same for a NUL-terminated string. */
 int md_time_parse_str(const char *s, int64_t *out, md_error *err);
 /* Parses a compact date "YYYYMMDD" and optional time "HHMMSS" (Stooq); time may be NULL. */
-int md_time_parse_compact(const char *date, size_t dlen, const char *tm, size_t tlen,
-                          int64_t *out);
+int md_time_parse_compact(const char *date, size_t dlen, const char *tm, size_t tlen, int64_t *out);
 
 /* Writes "YYYY-MM-DDTHH:MM:SSZ" (no quotes) into dst (>= MD_TIME_STR_MAX); returns length. */
 int md_time_format(int64_t ts, char *dst);
@@ -36,9 +35,9 @@ int64_t md_days_from_civil(int64_t y, unsigned m, unsigned d);
 void md_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 int md_days_in_month(int64_t y, unsigned m);
 
-int64_t md_now(void);      /* wall clock, seconds */
-int64_t md_now_ms(void);   /* wall clock, milliseconds */
-int64_t md_mono_ms(void);  /* monotonic clock, milliseconds */
-int64_t md_mono_ns(void);  /* monotonic clock, nanoseconds */
+int64_t md_now(void);     /* wall clock, seconds */
+int64_t md_now_ms(void);  /* wall clock, milliseconds */
+int64_t md_mono_ms(void); /* monotonic clock, milliseconds */
+int64_t md_mono_ns(void); /* monotonic clock, nanoseconds */
 
 #endif

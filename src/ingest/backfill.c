@@ -109,7 +109,8 @@ static char *open_list(md_backfill *b, const char *add_id)
     for (char *save_ptr = NULL, *id = stored ? strtok_r(stored, ",", &save_ptr) : NULL; id;
          id = strtok_r(NULL, ",", &save_ptr)) {
         int mine = add_id && strcmp(id, add_id) == 0;
-        for (bf_job *j = b->jobs; j && !mine; j = j->next) mine = !j->lost && strcmp(j->id, id) == 0;
+        for (bf_job *j = b->jobs; j && !mine; j = j->next)
+            mine = !j->lost && strcmp(j->id, id) == 0;
         if (mine) continue;
         if (l.len) md_buf_putc(&l, ',');
         md_buf_puts(&l, id);
@@ -236,8 +237,9 @@ static void finish_if_done(bf_job *j)
     if (j->cursor < j->nchunks) return;
     j->state = j->chunks_done == 0 && j->chunks_failed > 0 ? MD_JOB_FAILED : MD_JOB_DONE;
     j->finished_at = md_now();
-    MD_INFO("backfill", "job %s id=%s chunks=%lld failed=%lld bars=%lld", md_job_state_name(j->state),
-            j->id, (long long)j->chunks_done, (long long)j->chunks_failed, (long long)j->stored);
+    MD_INFO("backfill", "job %s id=%s chunks=%lld failed=%lld bars=%lld",
+            md_job_state_name(j->state), j->id, (long long)j->chunks_done,
+            (long long)j->chunks_failed, (long long)j->stored);
 }
 
 /* Applies a chunk's outcome (caller holds b->lock). Returns 1 when the job ended. */
@@ -277,7 +279,8 @@ static int apply(md_backfill *b, bf_job *j, size_t k, const chunk_out *o)
             j->run_done++;
             s->chunks_failed++;
             snprintf(s->last_error, sizeof s->last_error, "%.199s", o->err.msg);
-            MD_WARN("backfill", "chunk failed id=%s symbol=%s err=\"%s\"", j->id, s->symbol, o->err.msg);
+            MD_WARN("backfill", "chunk failed id=%s symbol=%s err=\"%s\"", j->id, s->symbol,
+                    o->err.msg);
         } else {
             int64_t wait = b->opt.retry_base_ms << (j->tries[k] < 16 ? j->tries[k] : 16);
             if (wait > RETRY_MAX_MS) wait = RETRY_MAX_MS;
@@ -366,8 +369,7 @@ static void *worker_main(void *arg)
 
 /* -- life cycle ------------------------------------------------------------------------------- */
 
-md_backfill *md_backfill_new(md_store *st, md_writer *w, md_srcmgr *src,
-                             const md_backfill_opts *o)
+md_backfill *md_backfill_new(md_store *st, md_writer *w, md_srcmgr *src, const md_backfill_opts *o)
 {
     md_backfill *b = md_calloc(1, sizeof *b);
     b->st = st;
@@ -542,7 +544,8 @@ static void *keeper_main(void *arg)
             next_scan = mono_ms() + b->lease.ttl_ms;
             md_error e;
             int n_taken = md_backfill_resume_all(b, &e);
-            if (n_taken > 0) MD_INFO("backfill", "jobs taken over from other agents count=%d", n_taken);
+            if (n_taken > 0)
+                MD_INFO("backfill", "jobs taken over from other agents count=%d", n_taken);
         }
         pthread_mutex_lock(&b->lock);
     }
@@ -572,8 +575,9 @@ static void random_id(char *out)
 void md_backfill_spec_id(const md_job_spec *spec, char *id_out)
 {
     uint64_t h = 1469598103934665603ULL;
-#define MIX(p, n)                                                                              \
-    for (size_t i_ = 0; i_ < (n); i_++) h = (h ^ ((const unsigned char *)(p))[i_]) * 1099511628211ULL
+#define MIX(p, n)                                                                                  \
+    for (size_t i_ = 0; i_ < (n); i_++)                                                            \
+    h = (h ^ ((const unsigned char *)(p))[i_]) * 1099511628211ULL
     for (size_t i = 0; i < spec->n_symbols; i++) {
         MIX(spec->symbols[i], strlen(spec->symbols[i]) + 1);
     }
@@ -648,7 +652,8 @@ int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, 
     j->sym = md_calloc(spec->n_symbols, sizeof *j->sym);
     for (size_t i = 0; i < spec->n_symbols; i++) {
         int seen = 0;
-        for (size_t k = 0; k < j->nsym && !seen; k++) seen = strcmp(j->sym[k].symbol, spec->symbols[i]) == 0;
+        for (size_t k = 0; k < j->nsym && !seen; k++)
+            seen = strcmp(j->sym[k].symbol, spec->symbols[i]) == 0;
         if (seen) continue;
         snprintf(j->sym[j->nsym].symbol, sizeof j->sym[0].symbol, "%s", spec->symbols[i]);
         j->sym[j->nsym].last_source = -1;
@@ -741,8 +746,7 @@ int md_backfill_get(md_backfill *b, const char *id, md_job_info *out, md_error *
 }
 
 int md_backfill_wait(md_backfill *b, const char *id, volatile sig_atomic_t *stop,
-                     void (*progress)(void *ctx, const md_job_info *info), void *ctx,
-                     md_error *err)
+                     void (*progress)(void *ctx, const md_job_info *info), void *ctx, md_error *err)
 {
     for (;;) {
         md_job_info info;

@@ -36,12 +36,12 @@
 typedef struct md_backfill md_backfill;
 
 typedef struct md_backfill_opts {
-    int workers;           /* threads running chunks */
-    int retries;           /* retries of a chunk after a transient failure */
+    int workers;            /* threads running chunks */
+    int retries;            /* retries of a chunk after a transient failure */
     int64_t chunk_delay_ms; /* pause between two chunks of one job (on top of rate limits) */
-    int64_t retry_base_ms; /* first wait after a failure or a rate-limit refusal; doubles up
+    int64_t retry_base_ms;  /* first wait after a failure or a rate-limit refusal; doubles up
                             * to 60 s */
-    int background;        /* 1: fetch as background work (leaves the interactive share of
+    int background;         /* 1: fetch as background work (leaves the interactive share of
                             * each rate limit alone; jobs of an agent); 0: a user waits
                             * (mdagent fetch) */
 } md_backfill_opts;
@@ -56,8 +56,8 @@ typedef struct md_job_spec {
     const char *const *symbols; /* normalised; repeats are dropped */
     size_t n_symbols;
     md_interval iv;
-    int64_t start, end;         /* [start, end) */
-    int source;                 /* md_source_id to ask alone, or -1 for failover */
+    int64_t start, end; /* [start, end) */
+    int source;         /* md_source_id to ask alone, or -1 for failover */
 } md_job_spec;
 
 typedef enum md_job_state {
@@ -75,8 +75,8 @@ typedef struct md_job_symbol {
     char symbol[MD_SYMBOL_MAX + 1];
     int64_t fetched, stored, rejected;
     int64_t chunks_done, chunks_failed;
-    int last_source;       /* md_source_id of the last answer, -1 when none */
-    char last_error[200];  /* why its last failed chunk failed, "" when none */
+    int last_source;      /* md_source_id of the last answer, -1 when none */
+    char last_error[200]; /* why its last failed chunk failed, "" when none */
 } md_job_symbol;
 
 typedef struct md_job_info {
@@ -89,18 +89,17 @@ typedef struct md_job_info {
     size_t n_symbols;
     int64_t chunks_total, chunks_done, chunks_failed; /* done counts succeeded chunks */
     int64_t fetched, stored, rejected;                /* bars */
-    int64_t errors;          /* failed attempts, retried ones included */
+    int64_t errors;                                   /* failed attempts, retried ones included */
     char last_error[200];
     int64_t created_at, updated_at, finished_at; /* epoch seconds; 0 = not yet */
-    double eta_s;            /* -1 when not known (nothing done yet in this run) */
+    double eta_s; /* -1 when not known (nothing done yet in this run) */
 } md_job_info;
 
 void md_job_info_deinit(md_job_info *i);
 
 /* A job runner over a store, its writer and a source manager (none owned). Starts
  * o->workers threads (NULL: defaults). */
-md_backfill *md_backfill_new(md_store *st, md_writer *w, md_srcmgr *src,
-                             const md_backfill_opts *o);
+md_backfill *md_backfill_new(md_store *st, md_writer *w, md_srcmgr *src, const md_backfill_opts *o);
 /* Stops: chunks in flight finish and are saved, unfinished jobs are saved as paused.
  * NULL is fine. */
 void md_backfill_free(md_backfill *b);

@@ -67,8 +67,9 @@ char *md_bf__doc_encode(const bf_job *j)
     md_buf_init(&b);
     md_buf_puts(&b, "{\"v\":1,\"id\":");
     md_buf_json_str(&b, j->id);
-    md_buf_printf(&b, ",\"listed\":%s,\"state\":\"%s\",\"interval\":\"%s\",\"start\":%lld,"
-                      "\"end\":%lld,\"source\":%d,\"chunk_s\":%lld,\"symbols\":[",
+    md_buf_printf(&b,
+                  ",\"listed\":%s,\"state\":\"%s\",\"interval\":\"%s\",\"start\":%lld,"
+                  "\"end\":%lld,\"source\":%d,\"chunk_s\":%lld,\"symbols\":[",
                   j->listed ? "true" : "false", md_job_state_name(j->state),
                   md_interval_name(j->iv), (long long)j->start, (long long)j->end, j->source,
                   (long long)j->chunk_s);
@@ -97,11 +98,15 @@ char *md_bf__doc_encode(const bf_job *j)
     for (size_t i = 0; i < j->nchunks;) {
         size_t k = i;
         while (k < j->nchunks && j->chunk[k] == j->chunk[i]) k++;
-        md_buf_printf(&b, "%zu%c", k - i, j->chunk[i] == BF_DONE ? 'd' : j->chunk[i] == BF_FAILED ? 'f' : '.');
+        md_buf_printf(&b, "%zu%c", k - i,
+                      j->chunk[i] == BF_DONE     ? 'd'
+                      : j->chunk[i] == BF_FAILED ? 'f'
+                                                 : '.');
         i = k;
     }
-    md_buf_printf(&b, "\",\"chunks_done\":%lld,\"chunks_failed\":%lld,\"fetched\":%lld,"
-                      "\"stored\":%lld,\"rejected\":%lld,\"errors\":%lld,\"last_error\":",
+    md_buf_printf(&b,
+                  "\",\"chunks_done\":%lld,\"chunks_failed\":%lld,\"fetched\":%lld,"
+                  "\"stored\":%lld,\"rejected\":%lld,\"errors\":%lld,\"last_error\":",
                   (long long)j->chunks_done, (long long)j->chunks_failed, (long long)j->fetched,
                   (long long)j->stored, (long long)j->rejected, (long long)j->errors);
     md_buf_json_str(&b, j->last_error);
@@ -182,7 +187,10 @@ bf_job *md_bf__doc_decode(const char *doc, md_error *err)
         char *endp;
         unsigned long long n = strtoull(p, &endp, 10);
         if (endp == p || !*endp || n > j->nchunks - at) return bad(root, j, err, "bad chunks");
-        uint8_t v = *endp == 'd' ? BF_DONE : *endp == 'f' ? BF_FAILED : *endp == '.' ? BF_PENDING : 9;
+        uint8_t v = *endp == 'd'   ? BF_DONE
+                    : *endp == 'f' ? BF_FAILED
+                    : *endp == '.' ? BF_PENDING
+                                   : 9;
         if (v == 9) return bad(root, j, err, "bad chunks");
         memset(j->chunk + at, v, (size_t)n);
         at += (size_t)n;

@@ -12,27 +12,27 @@ enum { BF_PENDING = 0, BF_DONE = 1, BF_FAILED = 2 };
 
 typedef struct bf_job {
     char id[MD_JOB_ID_MAX];
-    int listed;              /* resumed by an agent after a restart */
+    int listed; /* resumed by an agent after a restart */
     md_job_state state;
     md_interval iv;
     int64_t start, end;
     int source;
-    int64_t chunk_s;         /* range of one chunk */
-    size_t per_sym;          /* chunks per symbol */
+    int64_t chunk_s; /* range of one chunk */
+    size_t per_sym;  /* chunks per symbol */
     size_t nchunks;
-    md_job_symbol *sym;      /* per symbol: name and counts */
+    md_job_symbol *sym; /* per symbol: name and counts */
     size_t nsym;
-    uint8_t *chunk;          /* BF_* per chunk */
+    uint8_t *chunk; /* BF_* per chunk */
     /* runner only (not saved) */
-    uint8_t *busy;           /* in flight */
+    uint8_t *busy; /* in flight */
     uint8_t *tries;
-    int64_t *retry_at_ms;    /* a failed chunk waits until then */
-    size_t cursor;           /* chunks before it are all done or failed */
+    int64_t *retry_at_ms; /* a failed chunk waits until then */
+    size_t cursor;        /* chunks before it are all done or failed */
     int inflight;
-    int64_t next_ms;         /* chunk delay and rate-limit pause of the whole job */
-    int64_t rl_wait_ms;      /* current rate-limit back-off */
+    int64_t next_ms;                /* chunk delay and rate-limit pause of the whole job */
+    int64_t rl_wait_ms;             /* current rate-limit back-off */
     int64_t run_start_ms, run_done; /* chunks ended since this process took the job (ETA) */
-    int lost;                /* its lease went to another agent: paused here, never saved */
+    int lost;                       /* its lease went to another agent: paused here, never saved */
     /* counts (saved) */
     int64_t chunks_done, chunks_failed, fetched, stored, rejected, errors;
     char last_error[200];

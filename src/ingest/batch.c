@@ -286,8 +286,8 @@ int md_batch_parse_csv_bars(md_bar_batch *b, const char *body, size_t len, const
     return 0;
 }
 
-int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len,
-                               md_source_id source, md_error *err)
+int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len, md_source_id source,
+                               md_error *err)
 {
     json_t *arr = load_array(body, len, "quotes", err);
     if (!arr) return MD_EJSON;
@@ -314,7 +314,8 @@ int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len,
         }
         int r = get_number(o, "price", &q->price, 1);
         if (r) {
-            md_bar_batch_error(b, i, "invalid_bar", "price: %s", r == -1 ? "missing" : "not a number");
+            md_bar_batch_error(b, i, "invalid_bar", "price: %s",
+                               r == -1 ? "missing" : "not a number");
             continue;
         }
         if (get_number(o, "volume", &q->volume, 0) < 0 || get_number(o, "bid", &q->bid, 0) < 0 ||
@@ -347,8 +348,8 @@ int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
     if (b->quotes) {
         rc = md_writer_ingest_quotes(w, b->quotes, b->n_quotes, &res, err);
         for (size_t i = 0; rc == 0 && i < res.n_rejects; i++)
-            md_bar_batch_error(b, b->qindex[res.rejects[i].index], md_rule_code(res.rejects[i].rule),
-                               "%s", res.rejects[i].msg);
+            md_bar_batch_error(b, b->qindex[res.rejects[i].index],
+                               md_rule_code(res.rejects[i].rule), "%s", res.rejects[i].msg);
     } else {
         /* the writer compacts series in place; remember each bar's input index first */
         size_t n = b->n_bars;

@@ -20,17 +20,17 @@ typedef struct md_item_error {
 } md_item_error;
 
 typedef struct md_bar_batch {
-    md_series *series;  /* series[i].bars point into bars below */
+    md_series *series; /* series[i].bars point into bars below */
     size_t n_series;
-    md_bar *bars;       /* grouped by series */
-    size_t *index;      /* input index of each bar, same order as bars */
+    md_bar *bars;  /* grouped by series */
+    size_t *index; /* input index of each bar, same order as bars */
     size_t n_bars;
     md_quote *quotes;
     size_t *qindex;
     size_t n_quotes;
     md_item_error *errors;
     size_t n_errors, cap_errors;
-    size_t n_items;     /* items in the input */
+    size_t n_items;                     /* items in the input */
     char (*symbols)[MD_SYMBOL_MAX + 1]; /* storage for series symbols */
 } md_bar_batch;
 
@@ -46,8 +46,8 @@ int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_s
 int md_batch_parse_csv_bars(md_bar_batch *b, const char *body, size_t len, const char *def_symbol,
                             int def_iv, md_source_id source, md_error *err);
 /* Parses a JSON quotes body. */
-int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len,
-                               md_source_id source, md_error *err);
+int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len, md_source_id source,
+                               md_error *err);
 
 /* Runs the writer on the parsed batch and writes the answer
  * {"accepted":N,"rejected":N,"errors":[{"index","code","message"}]} into out. */

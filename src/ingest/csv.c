@@ -17,8 +17,10 @@ int md_csv_format_parse(const char *s, md_csv_format *out, md_error *err)
     static const char *names[] = {"auto", "generic", "yahoo", "stooq"};
     for (int i = 0; i < 4; i++)
         if (strcmp(s, names[i]) == 0) return *out = (md_csv_format)i, 0;
-    return md_error_set(err, MD_EPARAM, "unknown CSV format '%.20s' (want auto, generic, yahoo "
-                                        "or stooq)", s);
+    return md_error_set(err, MD_EPARAM,
+                        "unknown CSV format '%.20s' (want auto, generic, yahoo "
+                        "or stooq)",
+                        s);
 }
 
 /* -- numbers -------------------------------------------------------------------------------- */
@@ -124,7 +126,7 @@ static int split(const char *line, size_t len, char delim, field *f, int max)
         while (f[n].n && (f[n].p[f[n].n - 1] == ' ' || f[n].p[f[n].n - 1] == '\t')) f[n].n--;
         n++;
         if (i >= len) break;
-        i++; /* delimiter */
+        i++;            /* delimiter */
         if (i == len) { /* trailing delimiter: one more empty field */
             if (n == max) return -1;
             f[n].p = line + len;
@@ -154,10 +156,10 @@ static int name_is(const field *f, const char *const *names)
     return 0;
 }
 
-int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layout *l,
-                  md_error *err)
+int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layout *l, md_error *err)
 {
-    static const char *const n_datetime[] = {"datetime", "timestamp", "ts", "date_time", "time_stamp", NULL};
+    static const char *const n_datetime[] = {"datetime",  "timestamp",  "ts",
+                                             "date_time", "time_stamp", NULL};
     static const char *const n_date[] = {"date", "day", NULL};
     static const char *const n_time[] = {"time", NULL};
     static const char *const n_open[] = {"open", "o", NULL};
@@ -181,27 +183,42 @@ int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layou
     l->compact_date = 0;
     l->date_named = 0;
     /* delimiter: the first of , ; tab that the header contains */
-    l->delim = memchr(line, ',', len) ? ',' : memchr(line, ';', len) ? ';'
-               : memchr(line, '\t', len) ? '\t' : ',';
+    l->delim = memchr(line, ',', len)    ? ','
+               : memchr(line, ';', len)  ? ';'
+               : memchr(line, '\t', len) ? '\t'
+                                         : ',';
     field f[MD_CSV_MAX_COLS];
     int n = split(line, len, l->delim, f, MD_CSV_MAX_COLS);
-    if (n < 0) return md_error_set(err, MD_ECSV, "header has more than %d columns", MD_CSV_MAX_COLS);
+    if (n < 0)
+        return md_error_set(err, MD_ECSV, "header has more than %d columns", MD_CSV_MAX_COLS);
     l->ncols = n;
     int c_date = -1, c_time = -1, c_dt = -1, stooq_brackets = 0;
     for (int i = 0; i < n; i++) {
         if (f[i].n && f[i].p[0] == '<') stooq_brackets = 1;
-        if (name_is(&f[i], n_datetime) && c_dt < 0) c_dt = i;
-        else if (name_is(&f[i], n_date) && c_date < 0) c_date = i;
-        else if (name_is(&f[i], n_time) && c_time < 0) c_time = i;
-        else if (name_is(&f[i], n_open) && l->c_open < 0) l->c_open = i;
-        else if (name_is(&f[i], n_high) && l->c_high < 0) l->c_high = i;
-        else if (name_is(&f[i], n_low) && l->c_low < 0) l->c_low = i;
-        else if (name_is(&f[i], n_close) && l->c_close < 0) l->c_close = i;
-        else if (name_is(&f[i], n_vol) && l->c_volume < 0) l->c_volume = i;
-        else if (name_is(&f[i], n_sym) && l->c_symbol < 0) l->c_symbol = i;
-        else if (name_is(&f[i], n_vwap) && l->c_vwap < 0) l->c_vwap = i;
-        else if (name_is(&f[i], n_trades) && l->c_trades < 0) l->c_trades = i;
-        else if (name_is(&f[i], n_per) && l->c_per < 0) l->c_per = i;
+        if (name_is(&f[i], n_datetime) && c_dt < 0)
+            c_dt = i;
+        else if (name_is(&f[i], n_date) && c_date < 0)
+            c_date = i;
+        else if (name_is(&f[i], n_time) && c_time < 0)
+            c_time = i;
+        else if (name_is(&f[i], n_open) && l->c_open < 0)
+            l->c_open = i;
+        else if (name_is(&f[i], n_high) && l->c_high < 0)
+            l->c_high = i;
+        else if (name_is(&f[i], n_low) && l->c_low < 0)
+            l->c_low = i;
+        else if (name_is(&f[i], n_close) && l->c_close < 0)
+            l->c_close = i;
+        else if (name_is(&f[i], n_vol) && l->c_volume < 0)
+            l->c_volume = i;
+        else if (name_is(&f[i], n_sym) && l->c_symbol < 0)
+            l->c_symbol = i;
+        else if (name_is(&f[i], n_vwap) && l->c_vwap < 0)
+            l->c_vwap = i;
+        else if (name_is(&f[i], n_trades) && l->c_trades < 0)
+            l->c_trades = i;
+        else if (name_is(&f[i], n_per) && l->c_per < 0)
+            l->c_per = i;
     }
     if (stooq_brackets && want == MD_CSV_AUTO) l->format = MD_CSV_STOOQ;
     if (c_dt >= 0) {
@@ -235,9 +252,9 @@ static int parse_time(const md_csv_layout *l, const field *t, const field *clock
 {
     if (l->compact_date) {
         if (md_time_parse_compact(t->p, t->n, clock ? clock->p : NULL, clock ? clock->n : 0, out))
-            return md_error_set(err, MD_ECSV, "bad date/time '%.*s %.*s'", (int)(t->n > 20 ? 20 : t->n),
-                                t->p, clock ? (int)(clock->n > 10 ? 10 : clock->n) : 0,
-                                clock ? clock->p : "");
+            return md_error_set(
+                err, MD_ECSV, "bad date/time '%.*s %.*s'", (int)(t->n > 20 ? 20 : t->n), t->p,
+                clock ? (int)(clock->n > 10 ? 10 : clock->n) : 0, clock ? clock->p : "");
         return 0;
     }
     if (clock && clock->n) {
@@ -291,9 +308,12 @@ static int per_interval(const field *f)
 {
     if (f->n == 1) {
         switch (f->p[0]) {
-        case 'D': case 'd': return MD_IV_1D;
-        case 'W': case 'w': return MD_IV_1W;
-        case 'M': case 'm': return MD_IV_1MO;
+        case 'D':
+        case 'd': return MD_IV_1D;
+        case 'W':
+        case 'w': return MD_IV_1W;
+        case 'M':
+        case 'm': return MD_IV_1MO;
         case '1': return MD_IV_1M;
         case '5': return MD_IV_5M;
         }
@@ -383,7 +403,9 @@ int md_csv_symbol_from_path(const char *path, char *out, md_error *err)
     if (n > 3 && strcasecmp(name + n - 3, ".us") == 0) name[n - 3] = 0;
     md_error e2;
     if (md_symbol_normalize_str(name, out, &e2) != 0)
-        return md_error_set(err, MD_ESYMBOL, "cannot take a symbol from file name '%.60s' (%s); "
-                                             "pass --symbol", base, e2.msg);
+        return md_error_set(err, MD_ESYMBOL,
+                            "cannot take a symbol from file name '%.60s' (%s); "
+                            "pass --symbol",
+                            base, e2.msg);
     return 0;
 }

@@ -27,8 +27,8 @@ typedef struct md_csv_layout {
     char delim;
     int ncols;
     /* column indexes, -1 when absent */
-    int c_time;   /* combined date-time, or the date when c_clock is set */
-    int c_clock;  /* separate time-of-day column */
+    int c_time;  /* combined date-time, or the date when c_clock is set */
+    int c_clock; /* separate time-of-day column */
     int c_open, c_high, c_low, c_close, c_volume;
     int c_symbol, c_vwap, c_trades, c_per;
     int compact_date; /* Stooq <DATE> YYYYMMDD + <TIME> HHMMSS */

@@ -22,24 +22,24 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define MD_LOAD_BLOCK_BYTES (1u << 20)                     /* input read per block */
+#define MD_LOAD_BLOCK_BYTES (1u << 20)                                /* input read per block */
 #define MD_LOAD_BUF_BYTES (MD_LOAD_BLOCK_BYTES + MD_CSV_MAX_LINE + 1) /* + a line carried over */
 #define MD_LOAD_LONG_HEAD 1024 /* bytes of an overlong line kept for the reject file */
 
 /* One input file. Owned by the pipeline for the whole run. Fields are grouped by the
  * thread that writes them. */
 typedef struct ld_file {
-    char *path;           /* as given (messages) */
-    char *key;            /* absolute path (checkpoint key) */
+    char *path; /* as given (messages) */
+    char *key;  /* absolute path (checkpoint key) */
     int64_t size, mtime_ns;
     /* reader, before the file's first block is handed on */
     md_csv_layout layout;
     char symbol[MD_SYMBOL_MAX + 1]; /* from --symbol or the file name; "" when from a column */
-    md_load_mark resume;  /* where this run starts (zeros: from the beginning) */
+    md_load_mark resume;            /* where this run starts (zeros: from the beginning) */
     int resumed;
     /* workers, under the pipeline lock: the interval, decided by the first block with rows */
-    int iv;               /* md_interval, -1 until decided */
-    uint32_t iv_turn;     /* index of the block whose turn it is to decide */
+    int iv;           /* md_interval, -1 until decided */
+    uint32_t iv_turn; /* index of the block whose turn it is to decide */
     int iv_failed;
     char iv_msg[200];
     /* writer */
@@ -66,19 +66,19 @@ typedef struct ld_block {
     uint64_t seq;
     ld_kind kind;
     ld_file *file;
-    uint32_t index;       /* block index within the file (this run) */
-    int last;             /* the file ended cleanly after this block */
-    char *data;           /* whole lines; only a file's final line may lack its '\n' */
-    size_t len, bytes;    /* data length; bytes charged against the memory budget */
-    int64_t end_offset;   /* decompressed input offset after this block */
-    uint64_t raw_done;    /* input bytes (compressed) of the whole run consumed so far */
-    int long_line;        /* line 0 was longer than the buffer and skipped */
-    char *long_head;      /* its first bytes (reject file) */
-    int fail_rc;          /* LD_FAIL: the file-level error */
+    uint32_t index;     /* block index within the file (this run) */
+    int last;           /* the file ended cleanly after this block */
+    char *data;         /* whole lines; only a file's final line may lack its '\n' */
+    size_t len, bytes;  /* data length; bytes charged against the memory budget */
+    int64_t end_offset; /* decompressed input offset after this block */
+    uint64_t raw_done;  /* input bytes (compressed) of the whole run consumed so far */
+    int long_line;      /* line 0 was longer than the buffer and skipped */
+    char *long_head;    /* its first bytes (reject file) */
+    int fail_rc;        /* LD_FAIL: the file-level error */
     char *fail_msg;
     /* parse results (worker) */
     uint32_t nlines;
-    uint64_t rows;        /* data rows (non-blank lines) */
+    uint64_t rows; /* data rows (non-blank lines) */
     md_bar *bars;
     size_t nbars;
     char (*syms)[MD_SYMBOL_MAX + 1];
@@ -94,7 +94,7 @@ struct ld_pipe {
     md_writer *w;
     md_load_stats *stats;
     int64_t now;
-    int marks;            /* checkpoints kept and used */
+    int marks; /* checkpoints kept and used */
 
     ld_file *files;
     size_t nfiles;
@@ -103,18 +103,18 @@ struct ld_pipe {
     pthread_mutex_t mu;
     pthread_cond_t credit_cond, ready_cond, iv_cond;
     size_t inflight, inflight_bytes, max_inflight, max_bytes;
-    ld_block **ring;      /* max_inflight slots, indexed by seq % max_inflight */
+    ld_block **ring; /* max_inflight slots, indexed by seq % max_inflight */
     uint64_t next_seq, write_seq;
     int reader_done;
-    int abort;            /* the writer failed: stop reading, drop what is left */
+    int abort; /* the writer failed: stop reading, drop what is left */
     int abort_rc;
     md_error abort_err;
 
     md_workq *wq;
-    uint64_t raw_done;    /* reader */
+    uint64_t raw_done; /* reader */
 
     /* writer */
-    int file_rc;          /* the first file-level error */
+    int file_rc; /* the first file-level error */
     md_error file_err;
     FILE *rej;
     md_progress prog;

@@ -55,14 +55,15 @@ static uint32_t intern(ld_block *b, symtab *t, const char *s)
 static void add_reject(ld_block *b, size_t *cap, uint32_t line, uint32_t off, uint32_t len,
                        md_rule rule)
 {
-    if (b->nrej == *cap) b->rej = md_realloc(b->rej, (*cap = *cap ? *cap * 2 : 16) * sizeof *b->rej);
+    if (b->nrej == *cap)
+        b->rej = md_realloc(b->rej, (*cap = *cap ? *cap * 2 : 16) * sizeof *b->rej);
     b->rej[b->nrej++] = (ld_reject){line, off, len, (uint32_t)rule};
 }
 
 typedef struct {
-    uint32_t *sym;  /* symbol index of each bar */
+    uint32_t *sym; /* symbol index of each bar */
     rowref *ref;
-    int per_iv;     /* interval from a Stooq <PER> column, -1 */
+    int per_iv; /* interval from a Stooq <PER> column, -1 */
     size_t rej_cap;
 } scratch;
 
@@ -108,7 +109,8 @@ static void parse_lines(ld_block *b, scratch *sc)
             b->rows++;
             if (row.per_iv >= 0 && sc->per_iv < 0) sc->per_iv = row.per_iv;
         } else if (rc < 0) {
-            add_reject(b, &sc->rej_cap, line, (uint32_t)(s - b->data), (uint32_t)len, MD_RULE_PARSE);
+            add_reject(b, &sc->rej_cap, line, (uint32_t)(s - b->data), (uint32_t)len,
+                       MD_RULE_PARSE);
             b->rows++;
         }
         line++;

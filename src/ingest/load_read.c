@@ -40,13 +40,13 @@ static void submit(ld_pipe *p, ld_block *b)
     md_workq_submit(p->wq, md_load__parse_job, b);
 }
 
-static void submit_fail(ld_pipe *p, ld_file *f, uint32_t index, int rc, int at_end,
-                        const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void submit_fail(ld_pipe *p, ld_file *f, uint32_t index, int rc, int at_end, const char *fmt,
+                        ...) __attribute__((format(printf, 6, 7)));
 
 /* A file-level error, handed on in order like the data before it. at_end: after data (the
  * writer adds the line it happened after). */
-static void submit_fail(ld_pipe *p, ld_file *f, uint32_t index, int rc, int at_end,
-                        const char *fmt, ...)
+static void submit_fail(ld_pipe *p, ld_file *f, uint32_t index, int rc, int at_end, const char *fmt,
+                        ...)
 {
     ld_block *b = block_new(p, f, LD_FAIL, index);
     b->fail_rc = rc;
@@ -288,7 +288,7 @@ static void read_file(ld_pipe *p, ld_file *f)
             dlen = 0; /* a partial line before a read error is not a row */
         } else if (in.eof) {
             dlen = have; /* the final line has no line end */
-        } else { /* a full buffer and no line end: an overlong line */
+        } else {         /* a full buffer and no line end: an overlong line */
             long_head = md_malloc(MD_LOAD_LONG_HEAD + 1);
             memcpy(long_head, buf, MD_LOAD_LONG_HEAD);
             long_head[MD_LOAD_LONG_HEAD] = 0;

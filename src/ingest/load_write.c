@@ -52,7 +52,8 @@ static void on_findings(ld_pipe *p, const md_series *ser, size_t nser, const uin
 {
     md_load_grades *g = p->opt->grades;
     for (size_t k = 0; g && k < nser; k++)
-        if (ser[k].n && (!judged || judged[k])) md_load_grades_get(g, ser[k].symbol, ser[k].iv)->bars += (int64_t)ser[k].n;
+        if (ser[k].n && (!judged || judged[k]))
+            md_load_grades_get(g, ser[k].symbol, ser[k].iv)->bars += (int64_t)ser[k].n;
     FILE *out = p->opt->report ? p->opt->report : stderr;
     for (size_t i = 0; i < res->n_findings; i++) {
         const md_ingest_finding *fi = &res->findings[i];
@@ -151,7 +152,8 @@ static uint8_t *judge_mask(ld_pipe *p, const md_series *ser, size_t nser)
             mask[k] = 0;
             continue;
         }
-        mask[k] = p->opt->full_validation || se->n >= JUDGE_RUN || next_piece(p, se) % JUDGE_EVERY == 0;
+        mask[k] =
+            p->opt->full_validation || se->n >= JUDGE_RUN || next_piece(p, se) % JUDGE_EVERY == 0;
     }
     return mask;
 }
@@ -264,8 +266,8 @@ static void store_job(ld_pipe *p, ld_store_job *j)
     md_ingest_result_init(&res, 0);
     md_error e;
     uint8_t *none = md_calloc(j->nser ? j->nser : 1, 1);
-    int rc = md_writer_judge_some_and_store(p->w, j->ser, j->nser, none, j->marks, j->nmarks,
-                                            &res, &e);
+    int rc =
+        md_writer_judge_some_and_store(p->w, j->ser, j->nser, none, j->marks, j->nmarks, &res, &e);
     md_free(none);
     size_t stored = res.stored;
     md_ingest_result_deinit(&res);
@@ -398,7 +400,8 @@ void md_load__reject_msg(const ld_pipe *p, const ld_block *b, const ld_reject *r
         return;
     }
     md_rule rule;
-    if (f->iv >= 0 && md_writer_check_bar(p->w, &row.bar, (md_interval)f->iv, p->now, &rule, &e) != 0) {
+    if (f->iv >= 0 &&
+        md_writer_check_bar(p->w, &row.bar, (md_interval)f->iv, p->now, &rule, &e) != 0) {
         snprintf(out, n, "%s", e.msg);
         return;
     }
@@ -451,8 +454,8 @@ static void report_rejects(ld_pipe *p, batch *bt, ld_block *b)
         }
         f->w_reports++;
         if (p->rej) {
-            const char *row = r->off == UINT32_MAX ? (b->long_head ? b->long_head : "")
-                                                   : b->data + r->off;
+            const char *row =
+                r->off == UINT32_MAX ? (b->long_head ? b->long_head : "") : b->data + r->off;
             size_t len = r->off == UINT32_MAX ? strlen(row) : r->len;
             while (len && (row[len - 1] == '\r' || row[len - 1] == '\n')) len--;
             csv_field(p->rej, f->path, strlen(f->path));
@@ -496,8 +499,9 @@ static void set_mark(batch *bt, const ld_file *f, int done)
         }
     if (!m) {
         if (bt->nmarks == bt->cap_marks)
-            bt->marks = md_realloc(bt->marks, (bt->cap_marks = bt->cap_marks ? bt->cap_marks * 2 : 16) *
-                                                  sizeof *bt->marks);
+            bt->marks =
+                md_realloc(bt->marks, (bt->cap_marks = bt->cap_marks ? bt->cap_marks * 2 : 16) *
+                                          sizeof *bt->marks);
         m = &bt->marks[bt->nmarks++];
     }
     m->path = f->key;

@@ -89,7 +89,8 @@ static void add_file(file_list *fl, const char *path, const struct stat *sb)
     const char *key = realpath(path, abs) ? abs : path;
     for (size_t i = 0; i < fl->n; i++) /* the same file named twice loads once */
         if (strcmp(fl->v[i].key, key) == 0) return;
-    if (fl->n == fl->cap) fl->v = md_realloc(fl->v, (fl->cap = fl->cap ? fl->cap * 2 : 16) * sizeof *fl->v);
+    if (fl->n == fl->cap)
+        fl->v = md_realloc(fl->v, (fl->cap = fl->cap ? fl->cap * 2 : 16) * sizeof *fl->v);
     ld_file *f = &fl->v[fl->n++];
     memset(f, 0, sizeof *f);
     f->path = md_strdup(path);
@@ -189,7 +190,8 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
     if (opt->reject_file) {
         p.rej = fopen(opt->reject_file, "w");
         if (!p.rej) {
-            rc = md_error_set(err, MD_EIO, "--reject-file %s: %s", opt->reject_file, strerror(errno));
+            rc = md_error_set(err, MD_EIO, "--reject-file %s: %s", opt->reject_file,
+                              strerror(errno));
             fprintf(opt->report ? opt->report : stderr, "%s\n", err->msg);
             goto out;
         }
@@ -242,8 +244,9 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
         rc = p.abort_rc;
         *err = p.abort_err;
     } else if (stats->interrupted) {
-        rc = md_error_set(err, MD_ECANCELED, "interrupted; what was read is stored and "
-                                             "checkpointed: run the same load again to continue");
+        rc = md_error_set(err, MD_ECANCELED,
+                          "interrupted; what was read is stored and "
+                          "checkpointed: run the same load again to continue");
     } else if (first_rc) {
         rc = first_rc;
         *err = first;
@@ -271,8 +274,8 @@ out:
     return rc;
 }
 
-int md_load_file(md_writer *w, const char *path, const md_load_options *opt,
-                 md_load_stats *stats, md_error *err)
+int md_load_file(md_writer *w, const char *path, const md_load_options *opt, md_load_stats *stats,
+                 md_error *err)
 {
     return md_load_paths(w, &path, 1, opt, stats, err);
 }
@@ -325,9 +328,11 @@ void md_load_grades_print(const md_load_grades *g, const md_quality_params *p, F
 void md_load_stats_print(const md_load_stats *s, FILE *f)
 {
     double rate = s->seconds > 0 ? (double)s->stored / s->seconds : 0;
-    fprintf(f, "loaded %llu rows from %llu file%s: %llu stored, %llu rejected, in %.2f s (%.0f rows/s)\n",
-            (unsigned long long)s->rows, (unsigned long long)s->files, s->files == 1 ? "" : "s",
-            (unsigned long long)s->stored, (unsigned long long)s->rejected, s->seconds, rate);
+    fprintf(
+        f,
+        "loaded %llu rows from %llu file%s: %llu stored, %llu rejected, in %.2f s (%.0f rows/s)\n",
+        (unsigned long long)s->rows, (unsigned long long)s->files, s->files == 1 ? "" : "s",
+        (unsigned long long)s->stored, (unsigned long long)s->rejected, s->seconds, rate);
     for (int r = 0; r < MD_RULE_COUNT; r++)
         if (s->by_rule[r])
             fprintf(f, "  rejected %s: %llu\n", md_rule_code((md_rule)r),
@@ -337,8 +342,9 @@ void md_load_stats_print(const md_load_stats *s, FILE *f)
             fprintf(f, "  finding %s: %llu\n", md_qrule_code(MD_QRULE_SOFT(k)),
                     (unsigned long long)s->by_check[k]);
     if (s->unjudged)
-        fprintf(f, "  quality: soft rules judged %llu of %llu stored bars (sampled validation;"
-                   " --validation full judges every bar)\n",
+        fprintf(f,
+                "  quality: soft rules judged %llu of %llu stored bars (sampled validation;"
+                " --validation full judges every bar)\n",
                 (unsigned long long)s->judged, (unsigned long long)(s->judged + s->unjudged));
     if (s->files_skipped)
         fprintf(f, "  files skipped, already loaded (--restart loads them again): %llu\n",

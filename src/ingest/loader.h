@@ -46,22 +46,22 @@ md_quality_tally *md_load_grades_get(md_load_grades *g, const char *symbol, md_i
 void md_load_grades_print(const md_load_grades *g, const md_quality_params *p, FILE *f);
 
 typedef struct md_load_options {
-    const char *symbol;  /* --symbol: overrides file names (not a symbol column) */
-    int interval;        /* md_interval, or -1 to infer */
+    const char *symbol; /* --symbol: overrides file names (not a symbol column) */
+    int interval;       /* md_interval, or -1 to infer */
     md_csv_format format;
-    int validate_only;   /* report, store nothing */
-    int progress;        /* md_progress mode: 2 auto, 1 bar, 0 lines, -1 silent */
-    FILE *report;        /* where "file:line: reason" lines go (NULL: stderr) */
-    size_t max_reports;  /* per file, stop printing reasons after this many (counting goes on) */
-    size_t batch_rows;   /* rows per write transaction */
-    int threads;         /* parse workers; 0 = one per core */
-    const char *reject_file; /* write every bad row and its reason here (CSV); NULL = none */
-    int restart;         /* ignore checkpoints: load every file from its start */
+    int validate_only;  /* report, store nothing */
+    int progress;       /* md_progress mode: 2 auto, 1 bar, 0 lines, -1 silent */
+    FILE *report;       /* where "file:line: reason" lines go (NULL: stderr) */
+    size_t max_reports; /* per file, stop printing reasons after this many (counting goes on) */
+    size_t batch_rows;  /* rows per write transaction */
+    int threads;        /* parse workers; 0 = one per core */
+    const char *reject_file;     /* write every bad row and its reason here (CSV); NULL = none */
+    int restart;                 /* ignore checkpoints: load every file from its start */
     volatile sig_atomic_t *stop; /* when it becomes nonzero (SIGINT), stop at the next block,
                                     store what was read, and return MD_ECANCELED */
-    int report_findings; /* also print soft findings as "file: timestamp: rule: reason" */
-    md_load_grades *grades; /* when set, quality findings are tallied per series here */
-    int full_validation; /* judge (soft rules, scores) every bar; default: sampled (README
+    int report_findings;         /* also print soft findings as "file: timestamp: rule: reason" */
+    md_load_grades *grades;      /* when set, quality findings are tallied per series here */
+    int full_validation;         /* judge (soft rules, scores) every bar; default: sampled (README
                             "Bulk loading": series pieces of >= 64 bars always, smaller
                             pieces the first and then 1 in 16 per series) */
 } md_load_options;
@@ -72,17 +72,17 @@ typedef struct md_load_stats {
     uint64_t files, files_failed;
     uint64_t files_skipped; /* already loaded to the end (checkpoint) */
     uint64_t files_resumed; /* continued from a checkpoint */
-    uint64_t rows;     /* data lines read */
-    uint64_t accepted; /* passed validation */
-    uint64_t stored;   /* written to the store */
-    uint64_t rejected; /* bad rows (parse errors and rule failures) */
-    uint64_t judged;   /* stored bars the soft rules judged and scored */
-    uint64_t unjudged; /* stored bars the sampling left unscored */
+    uint64_t rows;          /* data lines read */
+    uint64_t accepted;      /* passed validation */
+    uint64_t stored;        /* written to the store */
+    uint64_t rejected;      /* bad rows (parse errors and rule failures) */
+    uint64_t judged;        /* stored bars the soft rules judged and scored */
+    uint64_t unjudged;      /* stored bars the sampling left unscored */
     uint64_t by_rule[MD_RULE_COUNT];
     uint64_t findings; /* soft findings on accepted bars */
     uint64_t by_check[MD_CHECK_COUNT];
     double seconds;
-    int interrupted;   /* the stop flag ended the load early */
+    int interrupted; /* the stop flag ended the load early */
 } md_load_stats;
 
 /* Loads files and directories (every *.csv, *.txt, *.tsv and their .gz under a directory,
@@ -95,8 +95,8 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
                   const md_load_options *opt, md_load_stats *stats, md_error *err);
 
 /* Loads one file (md_load_paths with one path). */
-int md_load_file(md_writer *w, const char *path, const md_load_options *opt,
-                 md_load_stats *stats, md_error *err);
+int md_load_file(md_writer *w, const char *path, const md_load_options *opt, md_load_stats *stats,
+                 md_error *err);
 
 /* Chooses the interval for sorted, distinct timestamps: the coarsest interval to which every
  * timestamp is aligned and whose length does not exceed the smallest spacing. -1 when ts is

@@ -10,9 +10,9 @@
 
 typedef struct md_progress {
     FILE *out;
-    int tty;            /* draw a bar (1) or print plain lines (0); -1 = silent */
+    int tty; /* draw a bar (1) or print plain lines (0); -1 = silent */
     const char *label;
-    uint64_t total;     /* units of work (bytes, rows, chunks); 0 when unknown */
+    uint64_t total; /* units of work (bytes, rows, chunks); 0 when unknown */
     uint64_t done;
     uint64_t rows;
     uint64_t files_done, files_total; /* shown when files_total > 1 */

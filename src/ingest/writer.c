@@ -62,8 +62,9 @@ static void add_reject(md_ingest_result *r, size_t index, md_rule rule, const ch
     md_metric_add(MD_M_INGEST_REJECTED, 1, md_rule_code(rule));
     if (r->max_rejects && r->n_rejects >= r->max_rejects) return;
     if (r->n_rejects == r->cap_rejects)
-        r->rejects = md_realloc(r->rejects, (r->cap_rejects = r->cap_rejects ? r->cap_rejects * 2 : 16) *
-                                                sizeof *r->rejects);
+        r->rejects =
+            md_realloc(r->rejects, (r->cap_rejects = r->cap_rejects ? r->cap_rejects * 2 : 16) *
+                                       sizeof *r->rejects);
     md_reject *x = &r->rejects[r->n_rejects++];
     x->index = index;
     x->rule = rule;
@@ -74,8 +75,9 @@ static void add_finding(md_ingest_result *r, size_t series, size_t index, const 
 {
     if (!r->collect_findings) return;
     if (r->n_findings == r->cap_findings)
-        r->findings = md_realloc(r->findings, (r->cap_findings = r->cap_findings ? r->cap_findings * 2 : 16) *
-                                                  sizeof *r->findings);
+        r->findings =
+            md_realloc(r->findings, (r->cap_findings = r->cap_findings ? r->cap_findings * 2 : 16) *
+                                        sizeof *r->findings);
     md_ingest_finding *f = &r->findings[r->n_findings++];
     f->series = series;
     f->index = index;
@@ -201,8 +203,7 @@ static void tail_merge(md_writer *w, const md_series *s, int64_t before, size_t 
     }
 }
 
-static void tail_remember(md_writer *w, const md_series *s, const md_bar *tl, size_t n,
-                          size_t keep)
+static void tail_remember(md_writer *w, const md_series *s, const md_bar *tl, size_t n, size_t keep)
 {
     char key[MD_SYMBOL_MAX + 16];
     tail_key(s, key, sizeof key);
@@ -363,8 +364,8 @@ static void record_findings(md_writer *w, const md_series *s, const md_qevent_ve
         md_free(t);
     }
     md_error e;
-    if (md_store_put_quality_events(w->st, s->symbol, s->iv, found->v, found->n, clear, s->n,
-                                    &e) < 0) {
+    if (md_store_put_quality_events(w->st, s->symbol, s->iv, found->v, found->n, clear, s->n, &e) <
+        0) {
         md_metric_add(MD_M_STORE_ERRORS, 1, "put_quality_events");
         if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
             MD_WARN("writer", "quality findings not recorded symbol=%s err=\"%s\"", s->symbol,
@@ -393,7 +394,11 @@ static void judge(md_writer *w, md_series *series, size_t n_series, int validate
             if (found) md_qevent_vec_push(&found[k], &soft.v[f]);
             if (!res) continue;
             size_t pos = find_ts(win, n_win, soft.v[f].ts);
-            add_finding(res, k, pos == SIZE_MAX ? SIZE_MAX : input ? input[k][pos] : pos, &soft.v[f]);
+            add_finding(res, k,
+                        pos == SIZE_MAX ? SIZE_MAX
+                        : input         ? input[k][pos]
+                                        : pos,
+                        &soft.v[f]);
         }
         md_free(win);
         md_qevent_vec_deinit(&soft);
@@ -588,8 +593,10 @@ static void quote_remember(md_writer *w, const md_quote *q)
     b.open = b.high = b.low = b.close = q->price;
     pthread_mutex_lock(&w->tail_lock);
     tail_entry *t = tail_find(w, key, 1);
-    if (t->bars.n == 0) md_bar_vec_push(&t->bars, &b);
-    else if (t->bars.v[0].ts <= q->ts) t->bars.v[0] = b;
+    if (t->bars.n == 0)
+        md_bar_vec_push(&t->bars, &b);
+    else if (t->bars.v[0].ts <= q->ts)
+        t->bars.v[0] = b;
     pthread_mutex_unlock(&w->tail_lock);
 }
 
@@ -606,11 +613,11 @@ int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_
             continue;
         }
         md_qevent ev[2];
-        size_t nev = md_quality_quote(&w->qp, &quotes[i], quote_ref(w, &quotes[i]), ev,
-                                      &quotes[i].quality);
+        size_t nev =
+            md_quality_quote(&w->qp, &quotes[i], quote_ref(w, &quotes[i]), ev, &quotes[i].quality);
         for (size_t k = 0; k < nev; k++)
             MD_DEBUG("quality", "quote finding symbol=%s rule=%s source=%s: %s", quotes[i].symbol,
-                    md_qrule_code(ev[k].rule), md_source_name(quotes[i].source), ev[k].detail);
+                     md_qrule_code(ev[k].rule), md_source_name(quotes[i].source), ev[k].detail);
         int rc = md_store_put_quote(w->st, &quotes[i], err);
         if (rc < 0) {
             md_metric_add(MD_M_STORE_ERRORS, 1, "put_quote");

@@ -26,16 +26,16 @@
 
 typedef struct md_calendar {
     md_interval iv;
-    int slots;             /* buckets per UTC day: 1 for 1d, 1440/288/... intraday, 0 for 1w/1mo */
-    int64_t step;          /* seconds per bucket (1d and intraday) */
+    int slots;    /* buckets per UTC day: 1 for 1d, 1440/288/... intraday, 0 for 1w/1mo */
+    int64_t step; /* seconds per bucket (1d and intraday) */
     int64_t first_day, last_day; /* days since the epoch of the first and last bar */
-    int days_seen[7];      /* distinct days with bars, per weekday (0 = Monday) */
-    int occurrences[7];    /* days of each weekday in [first_day, last_day] */
-    int day_on[7];         /* the weekday is a trading day */
-    int lo[7], hi[7];      /* session [lo, hi] in buckets of the day; lo > hi when unknown */
-    uint8_t *seen;         /* [7][slots]: days on which the bucket had a bar (saturating) */
-    int32_t *prefix;       /* [7][slots + 1]: expected buckets before each bucket */
-    int32_t *prefix_open;  /* same, with young weekdays open all day (timeliness) */
+    int days_seen[7];            /* distinct days with bars, per weekday (0 = Monday) */
+    int occurrences[7];          /* days of each weekday in [first_day, last_day] */
+    int day_on[7];               /* the weekday is a trading day */
+    int lo[7], hi[7];            /* session [lo, hi] in buckets of the day; lo > hi when unknown */
+    uint8_t *seen;               /* [7][slots]: days on which the bucket had a bar (saturating) */
+    int32_t *prefix;             /* [7][slots + 1]: expected buckets before each bucket */
+    int32_t *prefix_open;        /* same, with young weekdays open all day (timeliness) */
     int64_t week_sum, week_sum_open; /* expected buckets in one full week */
 } md_calendar;
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *dim_names[MD_QDIM_COUNT] = {"completeness", "accuracy",  "timeliness",
-                                               "consistency",  "validity",  "uniqueness"};
+static const char *dim_names[MD_QDIM_COUNT] = {"completeness", "accuracy", "timeliness",
+                                               "consistency",  "validity", "uniqueness"};
 
 const char *md_qdim_name(md_qdim d)
 {
@@ -27,7 +27,8 @@ static const struct {
 const char *md_qrule_code(int rule)
 {
     if (rule >= 0 && rule < (int)MD_RULE_COUNT) return md_rule_code((md_rule)rule);
-    if (rule >= (int)MD_RULE_COUNT && rule < MD_QRULE_COUNT) return checks[rule - MD_RULE_COUNT].code;
+    if (rule >= (int)MD_RULE_COUNT && rule < MD_QRULE_COUNT)
+        return checks[rule - MD_RULE_COUNT].code;
     return "unknown";
 }
 
@@ -40,7 +41,8 @@ int md_qrule_parse(const char *code)
 
 md_qdim md_qrule_dim(int rule)
 {
-    if (rule >= (int)MD_RULE_COUNT && rule < MD_QRULE_COUNT) return checks[rule - MD_RULE_COUNT].dim;
+    if (rule >= (int)MD_RULE_COUNT && rule < MD_QRULE_COUNT)
+        return checks[rule - MD_RULE_COUNT].dim;
     return MD_QDIM_VALIDITY;
 }
 
@@ -124,24 +126,17 @@ void md_qevent_reject(md_qevent *out, const md_bar *bar, md_rule rule, const cha
     out->source = bar->source;
     out->severity = 1;
     switch (rule) {
-    case MD_RULE_HIGH_LOW:
-        out->value = bar->high, out->limit = bar->low;
-        break;
+    case MD_RULE_HIGH_LOW: out->value = bar->high, out->limit = bar->low; break;
     case MD_RULE_OPEN_RANGE:
         out->value = bar->open, out->limit = bar->open < bar->low ? bar->low : bar->high;
         break;
     case MD_RULE_CLOSE_RANGE:
         out->value = bar->close, out->limit = bar->close < bar->low ? bar->low : bar->high;
         break;
-    case MD_RULE_NEG_VOLUME:
-        out->value = bar->volume;
-        break;
+    case MD_RULE_NEG_VOLUME: out->value = bar->volume; break;
     case MD_RULE_UNALIGNED:
-    case MD_RULE_FUTURE:
-        out->value = (double)bar->ts;
-        break;
-    default:
-        break;
+    case MD_RULE_FUTURE: out->value = (double)bar->ts; break;
+    default: break;
     }
     snprintf(out->detail, sizeof out->detail, "%s", msg ? msg : md_rule_code(rule));
 }

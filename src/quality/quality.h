@@ -69,7 +69,7 @@ typedef struct md_qevent {
     uint8_t other_source; /* the other version's source (duplicate, disagreement), else 0 */
     float severity;
     double value, limit;
-    char detail[160];     /* human reason: "close 91.5 moved +40.2% from 65.2 (13.4 sigma...)" */
+    char detail[160]; /* human reason: "close 91.5 moved +40.2% from 65.2 (13.4 sigma...)" */
 } md_qevent;
 
 typedef struct md_qevent_vec {
@@ -90,17 +90,17 @@ void md_qevent_sort_by_severity(md_qevent *ev, size_t n);
 
 typedef struct md_quality_params {
     double weight[MD_QDIM_COUNT];
-    double defect_tolerance;   /* defect share at which a dimension reaches 0 */
-    double gap_tolerance;      /* missing share at which completeness reaches 0 */
-    double jump_sigma;         /* price_jump k */
-    int jump_window;           /* returns in the rolling window */
-    int stale_bars;            /* stale_price N */
-    double volume_ratio;       /* volume_outlier multiple of the rolling median */
-    int volume_window;         /* volumes in the rolling median */
-    int gap_min_bars;          /* missing bars in a row that make a gap */
-    double disagreement_pct;   /* source_disagreement threshold, percent */
-    double quote_jump_pct;     /* quote_jump threshold, percent */
-    double quote_spread_pct;   /* wide_spread threshold, percent of the mid */
+    double defect_tolerance; /* defect share at which a dimension reaches 0 */
+    double gap_tolerance;    /* missing share at which completeness reaches 0 */
+    double jump_sigma;       /* price_jump k */
+    int jump_window;         /* returns in the rolling window */
+    int stale_bars;          /* stale_price N */
+    double volume_ratio;     /* volume_outlier multiple of the rolling median */
+    int volume_window;       /* volumes in the rolling median */
+    int gap_min_bars;        /* missing bars in a row that make a gap */
+    double disagreement_pct; /* source_disagreement threshold, percent */
+    double quote_jump_pct;   /* quote_jump threshold, percent */
+    double quote_spread_pct; /* wide_spread threshold, percent of the mid */
     int64_t future_tolerance_s;
     int live_window_bars;      /* a bar this recent makes its series live */
     int timeliness_grace_bars; /* lag a live series may have for free */
@@ -148,9 +148,9 @@ void md_quality_tally_init(md_quality_tally *t);
 void md_quality_tally_add(md_quality_tally *t, const md_qevent *e);
 
 typedef struct md_quality_score {
-    double score;                  /* 0..100, -1 when there is nothing to grade */
-    double dim[MD_QDIM_COUNT];     /* 0..100 each */
-    const char *grade;             /* "A+" .. "F", "N/A" */
+    double score;              /* 0..100, -1 when there is nothing to grade */
+    double dim[MD_QDIM_COUNT]; /* 0..100 each */
+    const char *grade;         /* "A+" .. "F", "N/A" */
 } md_quality_score;
 
 /* The score of a range: each dimension from the tally (timeliness is given, see

@@ -52,8 +52,9 @@ size_t md_quality_quote(const md_quality_params *p, const md_quote *q, double re
             md_qevent *e = add(ev, &n, q, MD_CHECK_WIDE_SPREAD, pct, p->quote_spread_pct);
             md_fmt_num(a, q->bid);
             md_fmt_num(b, q->ask);
-            snprintf(e->detail, sizeof e->detail, "bid %s ask %s: spread %.3g%% of the mid (limit %g%%)",
-                     a, b, pct, p->quote_spread_pct);
+            snprintf(e->detail, sizeof e->detail,
+                     "bid %s ask %s: spread %.3g%% of the mid (limit %g%%)", a, b, pct,
+                     p->quote_spread_pct);
         }
     }
     *score = md_quality_bar_score(p, ev, n);

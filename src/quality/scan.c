@@ -171,9 +171,9 @@ void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *b
         if (vw.n >= vmin && med > 0 && isfinite(x->volume)) {
             double ratio = x->volume / med;
             if (e && ratio >= p->volume_ratio) {
-                md_qevent *ev = emit(out, x, MD_CHECK_VOLUME_OUTLIER,
-                                     sev_over(log(ratio), log(p->volume_ratio)), ratio,
-                                     p->volume_ratio);
+                md_qevent *ev =
+                    emit(out, x, MD_CHECK_VOLUME_OUTLIER,
+                         sev_over(log(ratio), log(p->volume_ratio)), ratio, p->volume_ratio);
                 md_fmt_num(a, x->volume);
                 md_fmt_num(b, med);
                 snprintf(ev->detail, sizeof ev->detail,
@@ -194,7 +194,8 @@ void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *b
         const md_bar *pv = &bars[i - 1];
         /* the next bucket: nothing missing, no calendar work (most bars) */
         int adjacent = md_calendar_next(&cal, pv->ts) == x->ts;
-        int64_t raw = adjacent ? 0 : md_calendar_count(&cal, md_calendar_next(&cal, pv->ts), x->ts, 0);
+        int64_t raw =
+            adjacent ? 0 : md_calendar_count(&cal, md_calendar_next(&cal, pv->ts), x->ts, 0);
 
         /* gap */
         int64_t missing = adjacent ? 0 : md_calendar_missing(&cal, pv->ts, x->ts, p->gap_min_bars);
@@ -315,14 +316,14 @@ int md_quality_compare(const md_quality_params *p, const md_bar *held, const md_
         md_fmt_num(a, x[wi]);
         md_fmt_num(b, h[wi]);
         snprintf(out->detail, sizeof out->detail,
-                 "the bar came again from %s with other values than from %s (%s %s vs %s)", sa,
-                 sb, names[wi], a, b);
+                 "the bar came again from %s with other values than from %s (%s %s vs %s)", sa, sb,
+                 names[wi], a, b);
     } else {
         md_fmt_num(a, incoming->volume);
         md_fmt_num(b, held->volume);
         snprintf(out->detail, sizeof out->detail,
-                 "the bar came again from %s with other values than from %s (volume %s vs %s)",
-                 sa, sb, a, b);
+                 "the bar came again from %s with other values than from %s (volume %s vs %s)", sa,
+                 sb, a, b);
     }
     return 1;
 }

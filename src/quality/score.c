@@ -67,7 +67,8 @@ void md_quality_score_tally(const md_quality_params *p, const md_quality_tally *
     double n = (double)t->bars;
     out->dim[MD_QDIM_COMPLETENESS] =
         dim_from_rate((double)t->missing / (n + (double)t->missing), p->gap_tolerance);
-    out->dim[MD_QDIM_ACCURACY] = dim_from_rate(t->defects[MD_QDIM_ACCURACY] / n, p->defect_tolerance);
+    out->dim[MD_QDIM_ACCURACY] =
+        dim_from_rate(t->defects[MD_QDIM_ACCURACY] / n, p->defect_tolerance);
     out->dim[MD_QDIM_TIMELINESS] = timeliness < 0 ? 0 : timeliness > 100 ? 100 : timeliness;
     out->dim[MD_QDIM_CONSISTENCY] =
         dim_from_rate(t->defects[MD_QDIM_CONSISTENCY] / n, p->defect_tolerance);

@@ -58,7 +58,8 @@ int md_validate_bar(const md_bar *b, md_interval iv, int64_t now, int64_t tol, m
     }
     if (!isfinite(b->volume) || b->volume < 0)
         return fail1(rule, MD_RULE_NEG_VOLUME, err, "volume %s is negative", b->volume);
-    if (b->high < b->low) return fail(rule, MD_RULE_HIGH_LOW, err, "high %s < low %s", b->high, b->low);
+    if (b->high < b->low)
+        return fail(rule, MD_RULE_HIGH_LOW, err, "high %s < low %s", b->high, b->low);
     if (b->open < b->low || b->open > b->high)
         return fail(rule, MD_RULE_OPEN_RANGE, err, "open %s outside [low, high] (%s)", b->open,
                     b->open < b->low ? b->low : b->high);
@@ -87,7 +88,8 @@ int md_validate_quote(const md_quote *q, int64_t now, int64_t tol, md_rule *rule
         if (rule) *rule = MD_RULE_NONFINITE;
         return md_error_set(err, MD_EBAR, "price is not a finite number");
     }
-    if (q->price <= 0) return fail1(rule, MD_RULE_NONPOSITIVE, err, "price %s is not positive", q->price);
+    if (q->price <= 0)
+        return fail1(rule, MD_RULE_NONPOSITIVE, err, "price %s is not positive", q->price);
     if (!isnan(q->volume) && (!isfinite(q->volume) || q->volume < 0))
         return fail1(rule, MD_RULE_NEG_VOLUME, err, "volume %s is negative", q->volume);
     if (!isnan(q->bid) && !isnan(q->ask) && q->bid > q->ask)

@@ -47,8 +47,8 @@ static void series(md_buf *b, const double *x, size_t n)
     md_buf_putc(b, ']');
 }
 
-int md_query_indicators(md_services *svc, const md_history_req *req, const char *names,
-                        md_buf *out, md_error *err)
+int md_query_indicators(md_services *svc, const md_history_req *req, const char *names, md_buf *out,
+                        md_error *err)
 {
     md_ind_spec specs[MD_IND_MAX];
     int ns = md_ind_parse(names, specs, MD_IND_MAX, err);

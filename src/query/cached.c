@@ -154,8 +154,8 @@ static int64_t history_ttl(const md_services *svc, const md_history_req *req)
 }
 
 /* Reads and renders req into b (content type into *ct). */
-static int render_history(md_services *svc, const md_history_req *req, md_buf *b,
-                          const char **ct, md_error *err)
+static int render_history(md_services *svc, const md_history_req *req, md_buf *b, const char **ct,
+                          md_error *err)
 {
     md_bar_vec bars;
     md_bar_vec_init(&bars);
@@ -174,8 +174,8 @@ static int render_history(md_services *svc, const md_history_req *req, md_buf *b
     return rc;
 }
 
-int md_query_history_answer(md_services *svc, const md_history_req *req, int flags,
-                            md_answer *out, md_error *err)
+int md_query_history_answer(md_services *svc, const md_history_req *req, int flags, md_answer *out,
+                            md_error *err)
 {
     md_cache_key k;
     md_cache_fill fill;
@@ -322,8 +322,9 @@ int md_query_cache_warm(md_services *svc)
         }
         n += warm_symbol(svc, sym, queries, nq);
     }
-    if (ns) MD_INFO("cache", "warmed answers=%d symbols=%zu ms=%lld", n, ns,
-                    (long long)(md_mono_ms() - t0));
+    if (ns)
+        MD_INFO("cache", "warmed answers=%d symbols=%zu ms=%lld", n, ns,
+                (long long)(md_mono_ms() - t0));
     md_config_free_list(syms, ns);
     md_config_free_list(queries, nq);
     return n;

@@ -42,8 +42,7 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
         md_error_prefix(err, "end");
         return rc;
     }
-    if (req->end <= req->start)
-        return md_error_set(err, MD_ETIMERANGE, "end must be after start");
+    if (req->end <= req->start) return md_error_set(err, MD_ETIMERANGE, "end must be after start");
     req->limit = cfg ? (size_t)cfg->default_limit : 10000;
     if ((v = get(ctx, "limit"))) {
         char *end;
@@ -61,8 +60,8 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
             return md_error_set(err, MD_EPARAM, "format: '%.20s' is not json or csv", v);
     }
     /* a bare "?cached_only" is a flag: true */
-    if ((v = get(ctx, "cached_only")) && (*v ? parse_bool(v, &req->cached_only)
-                                             : (req->cached_only = 1, 0)))
+    if ((v = get(ctx, "cached_only")) &&
+        (*v ? parse_bool(v, &req->cached_only) : (req->cached_only = 1, 0)))
         return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
     if ((v = get(ctx, "source"))) {
         req->source = md_source_parse(v);
@@ -83,7 +82,7 @@ int md_query_symbol_known(md_services *svc, const char *symbol)
 /* -- backfill on read ----------------------------------------------------------------- */
 
 #define START_GAP_TTL_S 86400 /* history before the first stored bar rarely appears later */
-#define MID_GAPS_MAX 2         /* holes inside the stored range asked per request */
+#define MID_GAPS_MAX 2        /* holes inside the stored range asked per request */
 
 /* A range asked from the sources and whether it brought bars. */
 typedef struct fetched {
@@ -96,14 +95,14 @@ typedef struct backfill {
     const md_history_req *req;
     fetched got[4];
     int n_got;
-    int err_rc;      /* first fetch error, 0 when none */
+    int err_rc; /* first fetch error, 0 when none */
     md_error err;
 } backfill;
 
 /* Fetches [start, end) of interval fiv and stores it (md_query_fetch_bars). Skipped when
  * the same gap (key) was asked less than ttl_s ago. */
-static void fetch_gap(backfill *bf, md_interval fiv, int64_t start, int64_t end,
-                      const char *kind, int64_t ttl_s)
+static void fetch_gap(backfill *bf, md_interval fiv, int64_t start, int64_t end, const char *kind,
+                      int64_t ttl_s)
 {
     md_srcmgr *m = bf->svc->sources;
     const md_history_req *req = bf->req;
@@ -120,8 +119,8 @@ static void fetch_gap(backfill *bf, md_interval fiv, int64_t start, int64_t end,
     g->start = start;
     g->end = end;
     md_error e;
-    int rc = md_query_fetch_bars(bf->svc, req->symbol, fiv, start, end, req->source, &g->bars,
-                                 NULL, NULL, &e);
+    int rc = md_query_fetch_bars(bf->svc, req->symbol, fiv, start, end, req->source, &g->bars, NULL,
+                                 NULL, &e);
     if (rc < 0) {
         if (!bf->err_rc) {
             bf->err_rc = rc;
@@ -156,8 +155,8 @@ static int read_store(md_services *svc, const md_history_req *req, md_bar_vec *o
 {
     out->n = 0;
     *used = req->iv;
-    return md_store_get_bars_agg(svc->store, req->symbol, req->iv, req->start, req->end,
-                                 req->limit, out, used, err);
+    return md_store_get_bars_agg(svc->store, req->symbol, req->iv, req->start, req->end, req->limit,
+                                 out, used, err);
 }
 
 /* Holes inside the stored range: runs of missing bars the series' own trading calendar
@@ -185,9 +184,12 @@ static void fetch_mid_gaps(backfill *bf, const md_bar_vec *have, md_interval fiv
         int64_t missing = md_calendar_missing(&cal, a, b, gap_min);
         if (missing <= 0) continue;
         int k;
-        if (n_top < MID_GAPS_MAX) k = n_top++;
-        else if (missing > top[MID_GAPS_MAX - 1].missing) k = MID_GAPS_MAX - 1;
-        else continue;
+        if (n_top < MID_GAPS_MAX)
+            k = n_top++;
+        else if (missing > top[MID_GAPS_MAX - 1].missing)
+            k = MID_GAPS_MAX - 1;
+        else
+            continue;
         top[k].a = a, top[k].b = b, top[k].missing = missing;
         for (; k > 0 && top[k].missing > top[k - 1].missing; k--) { /* largest first */
             hole t = top[k];

@@ -128,8 +128,7 @@ static int stored_only(int rule)
 /* Reads the bars of the range (newest max_bars) with stored context before them into tl;
  * emit marks the range's bars. Returns the number of range bars or an error. */
 static int read_series(md_services *svc, const char *symbol, md_interval iv, int64_t start,
-                       int64_t end, size_t max_bars, md_bar_vec *tl, uint8_t **emit,
-                       md_error *err)
+                       int64_t end, size_t max_bars, md_bar_vec *tl, uint8_t **emit, md_error *err)
 {
     md_bar_vec bars;
     md_bar_vec_init(&bars);
@@ -139,8 +138,8 @@ static int read_series(md_services *svc, const char *symbol, md_interval iv, int
         return n;
     }
     md_bar_vec_init(tl);
-    if (n > 0 &&
-        md_store_get_bars(svc->store, symbol, iv, MD_TS_MIN, bars.v[0].ts, CONTEXT_BARS, tl, err) < 0)
+    if (n > 0 && md_store_get_bars(svc->store, symbol, iv, MD_TS_MIN, bars.v[0].ts, CONTEXT_BARS,
+                                   tl, err) < 0)
         tl->n = 0;
     size_t ctx = tl->n;
     for (size_t i = 0; i < bars.n; i++) md_bar_vec_push(tl, &bars.v[i]);
@@ -182,7 +181,8 @@ static int grade_series(md_services *svc, const char *symbol, md_interval iv,
     double sev[MD_QRULE_COUNT];
     md_error e;
     int64_t from = n > 0 && g->truncated ? tl.v[ctx].ts : req->start;
-    if (md_store_count_quality_events(svc->store, symbol, iv, from, req->end, count, sev, &e) == 0) {
+    if (md_store_count_quality_events(svc->store, symbol, iv, from, req->end, count, sev, &e) ==
+        0) {
         for (int r = 0; r < MD_QRULE_COUNT; r++) {
             if (!stored_only(r) || !count[r]) continue;
             g->tally.count[r] += count[r];

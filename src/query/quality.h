@@ -24,30 +24,29 @@ typedef struct md_quality_req {
     int iv_given;       /* 0: the symbol's default (1d when stored, else the finest stored) */
     int64_t start, end; /* [start, end); MD_TS_MIN / MD_TS_MAX when not given */
     int start_given, end_given;
-    size_t max_issues;  /* ?issues= (default 20) */
+    size_t max_issues;   /* ?issues= (default 20) */
     size_t max_failures; /* ?limit= for /validate (default 1000) */
 } md_quality_req;
 
 /* Fills req from request parameters (interval, start, end, issues, limit), like
  * md_history_req_parse. symbol may be NULL (/quality/report). */
 int md_quality_req_parse(md_quality_req *req, const char *symbol,
-                         const char *(*get)(void *ctx, const char *name), void *ctx,
-                         md_error *err);
+                         const char *(*get)(void *ctx, const char *name), void *ctx, md_error *err);
 
 typedef struct md_quality_grade {
     char symbol[MD_SYMBOL_MAX + 1];
-    md_interval iv;             /* the stored interval graded */
-    md_interval asked_iv;       /* the interval asked (differs when aggregated from iv) */
+    md_interval iv;       /* the stored interval graded */
+    md_interval asked_iv; /* the interval asked (differs when aggregated from iv) */
     double weight[MD_QDIM_COUNT];
-    int64_t start, end;         /* as asked */
+    int64_t start, end; /* as asked */
     int start_given, end_given;
-    int64_t first_ts, last_ts;  /* the bars graded (when bars > 0) */
-    int truncated;              /* the range held more than quality.max_bars bars */
-    int live;                   /* the series has received current bars */
-    int64_t lag_bars;           /* expected bars after the newest one (live series) */
+    int64_t first_ts, last_ts; /* the bars graded (when bars > 0) */
+    int truncated;             /* the range held more than quality.max_bars bars */
+    int live;                  /* the series has received current bars */
+    int64_t lag_bars;          /* expected bars after the newest one (live series) */
     md_quality_tally tally;
     md_quality_score score;
-    md_qevent_vec issues;       /* every finding of the range, most severe first */
+    md_qevent_vec issues; /* every finding of the range, most severe first */
 } md_quality_grade;
 
 void md_quality_grade_deinit(md_quality_grade *g);

@@ -29,10 +29,10 @@ struct md_quality_gauge {
     pthread_mutex_t lock;
     char **dirty;
     size_t n_dirty, cap_dirty;
-    int all;     /* grade every stored symbol */
-    int pending; /* a job is queued or running */
-    int fresh;   /* something was touched since the running job took its list */
-    int stopped; /* shutting down: schedule nothing */
+    int all;          /* grade every stored symbol */
+    int pending;      /* a job is queued or running */
+    int fresh;        /* something was touched since the running job took its list */
+    int stopped;      /* shutting down: schedule nothing */
     seen_entry *seen; /* open addressing: when each symbol was last graded */
     size_t n_seen, cap_seen;
 };

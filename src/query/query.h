@@ -30,22 +30,22 @@ typedef struct md_services {
     const md_config *cfg;
     md_store *store;
     md_writer *writer;
-    md_workq *workers;      /* blocking work off the event loops */
-    int64_t started_ms;     /* monotonic */
-    int ready;              /* start-up done */
-    struct md_cache *cache;    /* NULL: no cache */
-    struct md_srcmgr *sources; /* NULL: store only */
-    struct md_hub *hub;        /* NULL: no streaming */
-    struct md_backfill *backfill; /* backfill jobs (ingest/backfill.h); NULL without sources */
+    md_workq *workers;                /* blocking work off the event loops */
+    int64_t started_ms;               /* monotonic */
+    int ready;                        /* start-up done */
+    struct md_cache *cache;           /* NULL: no cache */
+    struct md_srcmgr *sources;        /* NULL: store only */
+    struct md_hub *hub;               /* NULL: no streaming */
+    struct md_backfill *backfill;     /* backfill jobs (ingest/backfill.h); NULL without sources */
     struct md_quality_gauge *quality; /* NULL: the quality gauge is set only on request */
 } md_services;
 
 /* -- latest price ---------------------------------------------------------------------- */
 
 typedef struct md_price {
-    md_quote q;          /* symbol, price, ts, source, quality */
-    const char *cache;   /* "l1", "l2" or "miss" */
-    const char *origin;  /* "quote" (a stored quote), "bar" (last close), "source" */
+    md_quote q;         /* symbol, price, ts, source, quality */
+    const char *cache;  /* "l1", "l2" or "miss" */
+    const char *origin; /* "quote" (a stored quote), "bar" (last close), "source" */
 } md_price;
 
 /* Latest price of a normalised symbol: a stored quote younger than max_age_s, else (when
@@ -83,8 +83,8 @@ int md_query_fetch_quote(md_services *svc, const char *symbol, int source, md_qu
  * the source of the last chunk (each may be NULL). Stops at the first failing chunk and
  * returns its error (what earlier chunks brought stays stored). */
 int md_query_fetch_bars(md_services *svc, const char *symbol, md_interval iv, int64_t start,
-                        int64_t end, int source, size_t *fetched, size_t *stored,
-                        int *answered_by, md_error *err);
+                        int64_t end, int source, size_t *fetched, size_t *stored, int *answered_by,
+                        md_error *err);
 
 /* Same without asking the sources: the stored quote or the last stored close. */
 int md_query_price_stored(md_services *svc, const char *symbol, md_price *out, md_error *err);
@@ -126,8 +126,8 @@ void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *
 /* /analytics/{symbol}/indicators: bars of the request's range, then each indicator named in
  * names ("sma:20,rsi:14,...", see analytics/indicators.h) as a series aligned with the bars
  * (null during warm-up). MD_EPARAM for a bad list. */
-int md_query_indicators(md_services *svc, const md_history_req *req, const char *names,
-                        md_buf *out, md_error *err);
+int md_query_indicators(md_services *svc, const md_history_req *req, const char *names, md_buf *out,
+                        md_error *err);
 /* /analytics/{symbol}/summary: returns, volatility (annualised), max drawdown, average
  * volume over the range. */
 int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, md_error *err);
@@ -164,8 +164,8 @@ int md_query_price_answer(md_services *svc, const char *symbol, int64_t max_age_
                           md_answer *out, md_error *err);
 
 /* The /historical/{symbol} answer (JSON or CSV as req asks), same path. */
-int md_query_history_answer(md_services *svc, const md_history_req *req, int flags,
-                            md_answer *out, md_error *err);
+int md_query_history_answer(md_services *svc, const md_history_req *req, int flags, md_answer *out,
+                            md_error *err);
 
 /* Wires svc->cache to svc->writer: after every committed write of a symbol its cached
  * answers are invalidated (here, in Redis, in the other agents) and written through: the

@@ -41,8 +41,9 @@ static int sink_bars(void *ctx, const char *symbol, md_interval iv, md_bar *bars
     k->accepted += res.accepted;
     k->rejected += res.rejected;
     if (rc == 0 && res.rejected) {
-        MD_WARN("sources", "bars rejected symbol=%s interval=%s rejected=%zu accepted=%zu "
-                           "first_reason=\"%s\"",
+        MD_WARN("sources",
+                "bars rejected symbol=%s interval=%s rejected=%zu accepted=%zu "
+                "first_reason=\"%s\"",
                 symbol, md_interval_name(iv), res.rejected, res.accepted,
                 res.n_rejects ? res.rejects[0].msg : "");
         rc = MD_EBAR;
@@ -88,8 +89,8 @@ int md_query_fetch_quote(md_services *svc, const char *symbol, int source, md_qu
 #define MAX_CHUNKS 32
 
 int md_query_fetch_bars(md_services *svc, const char *symbol, md_interval iv, int64_t start,
-                        int64_t end, int source, size_t *fetched, size_t *stored,
-                        int *answered_by, md_error *err)
+                        int64_t end, int source, size_t *fetched, size_t *stored, int *answered_by,
+                        md_error *err)
 {
     if (fetched) *fetched = 0;
     if (stored) *stored = 0;

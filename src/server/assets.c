@@ -262,8 +262,7 @@ static void insert(md_assets *a, const char *rel, file *f, int64_t now)
     slot *s = find(a, rel);
     if (s) slot_clear(a, s);
     if (f->pub.len > MAX_CACHED_FILE_BYTES) return;
-    while (a->bytes + f->pub.len > MAX_CACHE_BYTES)
-        slot_clear(a, lru(a));
+    while (a->bytes + f->pub.len > MAX_CACHE_BYTES) slot_clear(a, lru(a));
     s = NULL;
     for (int i = 0; i < MAX_SLOTS && !s; i++)
         if (!a->slots[i].rel) s = &a->slots[i];

@@ -13,8 +13,15 @@
 
 #include <stddef.h>
 
-typedef enum { MD_HTTP_GET = 1, MD_HTTP_POST = 2, MD_HTTP_PUT = 4, MD_HTTP_DELETE = 8,
-               MD_HTTP_HEAD = 16, MD_HTTP_OPTIONS = 32, MD_HTTP_OTHER = 64 } md_http_method;
+typedef enum {
+    MD_HTTP_GET = 1,
+    MD_HTTP_POST = 2,
+    MD_HTTP_PUT = 4,
+    MD_HTTP_DELETE = 8,
+    MD_HTTP_HEAD = 16,
+    MD_HTTP_OPTIONS = 32,
+    MD_HTTP_OTHER = 64
+} md_http_method;
 
 #define MD_HTTP_MAX_PARAMS 32
 
@@ -24,25 +31,25 @@ typedef struct md_http_param {
 
 typedef struct md_http_req {
     md_http_method method;
-    char *path;            /* decoded, without the query */
-    const char *route;     /* the matched pattern, for metrics ("/price/{symbol}") */
-    char *capture;         /* the {symbol} part of the path, decoded */
+    char *path;        /* decoded, without the query */
+    const char *route; /* the matched pattern, for metrics ("/price/{symbol}") */
+    char *capture;     /* the {symbol} part of the path, decoded */
     md_http_param params[MD_HTTP_MAX_PARAMS];
     int n_params;
-    char *api_key;         /* from Authorization: Bearer or X-API-Key, NULL when absent */
+    char *api_key; /* from Authorization: Bearer or X-API-Key, NULL when absent */
     char *content_type;
-    char *body;            /* NUL-terminated; NULL when none */
+    char *body; /* NUL-terminated; NULL when none */
     size_t body_len;
-    int64_t start_ns;      /* monotonic, when the request arrived */
-    int on_loop;           /* 1 while a MD_RT_TRY_INLINE handler runs on the event loop */
-    int tried_inline;      /* 1 when it ran there already and asked for a worker */
+    int64_t start_ns; /* monotonic, when the request arrived */
+    int on_loop;      /* 1 while a MD_RT_TRY_INLINE handler runs on the event loop */
+    int tried_inline; /* 1 when it ran there already and asked for a worker */
 } md_http_req;
 
 typedef struct md_http_resp {
     int status;
     const char *content_type; /* static string */
     md_buf body;
-    char headers[256];        /* extra header lines "Name: value\r\n" */
+    char headers[256]; /* extra header lines "Name: value\r\n" */
     /* A body owned elsewhere (cache entries): when ext is set it is sent instead of body
      * and ext_release(ext_ctx) runs after the response is written. */
     const char *ext;

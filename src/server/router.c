@@ -63,8 +63,7 @@ void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_htt
     if (rc < 0) md_http_error(resp, rc, err.msg);
 }
 
-int md_route_try_inline(const md_route *rt, md_services *svc, md_http_req *req,
-                        md_http_resp *resp)
+int md_route_try_inline(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp)
 {
     md_error err;
     md_error_clear(&err);

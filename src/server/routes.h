@@ -15,8 +15,7 @@ enum {
 
 /* A handler fills resp, or returns a negative MD_E* code with err set. It may block
  * unless its route is MD_RT_INLINE. */
-typedef int (*md_route_fn)(md_services *svc, md_http_req *req, md_http_resp *resp,
-                           md_error *err);
+typedef int (*md_route_fn)(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err);
 
 typedef struct md_route {
     int methods;
@@ -25,7 +24,7 @@ typedef struct md_route {
     int flags;
 } md_route;
 
-#define MD_ROUTE(methods, pattern, fn, flags)                                                  \
+#define MD_ROUTE(methods, pattern, fn, flags)                                                      \
     int fn(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err);
 #include "server/routes.def"
 #undef MD_ROUTE
@@ -39,7 +38,6 @@ const md_route *md_route_match(md_http_req *req, int *status, int *allowed);
 void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp);
 /* For MD_RT_TRY_INLINE routes on the loop: runs the handler with req->on_loop = 1. Returns
  * MD_EAGAIN (response untouched) when the handler asks for a worker, else 0. */
-int md_route_try_inline(const md_route *rt, md_services *svc, md_http_req *req,
-                        md_http_resp *resp);
+int md_route_try_inline(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp);
 
 #endif

@@ -8,8 +8,10 @@ int md_route_indicators(md_services *svc, md_http_req *req, md_http_resp *resp, 
     if (rc) return rc;
     const char *names = md_http_param_get(req, "names");
     if (!names) names = md_http_param_get(req, "indicators");
-    if (!names) return md_error_set(err, MD_EPARAM, "names: give indicators, e.g. "
-                                                    "?names=sma:20,ema:50,rsi:14");
+    if (!names)
+        return md_error_set(err, MD_EPARAM,
+                            "names: give indicators, e.g. "
+                            "?names=sma:20,ema:50,rsi:14");
     return md_query_indicators(svc, &hr, names, md_http_json(resp, 200), err);
 }
 

@@ -115,8 +115,9 @@ int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
 {
     const char *list = md_http_param_get(req, "symbols");
     if (!list || !*list)
-        return md_error_set(err, MD_EPARAM, "symbols: give a comma-separated list, "
-                                            "e.g. /prices?symbols=AAPL,MSFT");
+        return md_error_set(err, MD_EPARAM,
+                            "symbols: give a comma-separated list, "
+                            "e.g. /prices?symbols=AAPL,MSFT");
     int64_t max_age;
     int rc = parse_max_age(svc, req, &max_age, err);
     if (rc) return rc;

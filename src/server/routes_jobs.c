@@ -34,7 +34,8 @@ static int time_field(json_t *body, const char *name, int64_t *out, int required
         return 0;
     }
     if (!json_is_string(v))
-        return md_error_set(err, MD_ETIMERANGE, "\"%s\" must be a time string or epoch seconds", name);
+        return md_error_set(err, MD_ETIMERANGE, "\"%s\" must be a time string or epoch seconds",
+                            name);
     md_error e2;
     if (md_time_parse_str(json_string_value(v), out, &e2) != 0)
         return md_error_set(err, MD_ETIMERANGE, "\"%s\": %s", name, e2.msg);
@@ -73,7 +74,8 @@ static int parse_backfill(md_services *svc, json_t *body, md_job_spec *spec,
     spec->iv = MD_IV_1D;
     json_t *iv = json_object_get(body, "interval");
     if (iv) {
-        if (!json_is_string(iv)) return md_error_set(err, MD_EINTERVAL, "\"interval\" must be a string");
+        if (!json_is_string(iv))
+            return md_error_set(err, MD_EINTERVAL, "\"interval\" must be a string");
         int rc = md_interval_parse(json_string_value(iv), &spec->iv, err);
         if (rc) return rc;
     }
@@ -81,7 +83,8 @@ static int parse_backfill(md_services *svc, json_t *body, md_job_spec *spec,
     int rc = time_field(body, "start", &spec->start, 1, err);
     if (rc == 0) rc = time_field(body, "end", &spec->end, 0, err);
     if (rc) return rc;
-    if (spec->end <= spec->start) return md_error_set(err, MD_ETIMERANGE, "end must be after start");
+    if (spec->end <= spec->start)
+        return md_error_set(err, MD_ETIMERANGE, "end must be after start");
     spec->source = -1;
     json_t *src = json_object_get(body, "source");
     if (src && !json_is_null(src)) {
@@ -116,8 +119,8 @@ int md_route_backfill(md_services *svc, md_http_req *req, md_http_resp *resp, md
         md_buf_puts(b, "{\"job_id\":");
         md_buf_json_str(b, id);
         if (md_backfill_get(svc->backfill, id, &info, &e2) == 0) {
-            md_buf_printf(b, ",\"state\":\"%s\",\"chunks_total\":%lld", md_job_state_name(info.state),
-                          (long long)info.chunks_total);
+            md_buf_printf(b, ",\"state\":\"%s\",\"chunks_total\":%lld",
+                          md_job_state_name(info.state), (long long)info.chunks_total);
             md_job_info_deinit(&info);
         }
         md_buf_puts(b, "}");
@@ -160,12 +163,14 @@ int md_route_job(md_services *svc, md_http_req *req, md_http_resp *resp, md_erro
         md_buf_json_str(b, i.symbols[k].symbol);
     }
     int64_t ended = i.chunks_done + i.chunks_failed;
-    md_buf_printf(b, "],\"chunks_total\":%lld,\"chunks_done\":%lld,\"chunks_failed\":%lld,"
-                     "\"progress\":",
+    md_buf_printf(b,
+                  "],\"chunks_total\":%lld,\"chunks_done\":%lld,\"chunks_failed\":%lld,"
+                  "\"progress\":",
                   (long long)i.chunks_total, (long long)i.chunks_done, (long long)i.chunks_failed);
     md_buf_num(b, i.chunks_total ? (double)ended / (double)i.chunks_total : 1.0);
-    md_buf_printf(b, ",\"rows\":%lld,\"rows_fetched\":%lld,\"rows_rejected\":%lld,\"errors\":%lld,"
-                     "\"last_error\":",
+    md_buf_printf(b,
+                  ",\"rows\":%lld,\"rows_fetched\":%lld,\"rows_rejected\":%lld,\"errors\":%lld,"
+                  "\"last_error\":",
                   (long long)i.stored, (long long)i.fetched, (long long)i.rejected,
                   (long long)i.errors);
     if (i.last_error[0])
@@ -181,7 +186,8 @@ int md_route_job(md_services *svc, md_http_req *req, md_http_resp *resp, md_erro
         shown++;
         md_buf_puts(b, "{\"symbol\":");
         md_buf_json_str(b, i.symbols[k].symbol);
-        md_buf_printf(b, ",\"chunks_failed\":%lld,\"message\":", (long long)i.symbols[k].chunks_failed);
+        md_buf_printf(
+            b, ",\"chunks_failed\":%lld,\"message\":", (long long)i.symbols[k].chunks_failed);
         md_buf_json_str(b, i.symbols[k].last_error);
         md_buf_putc(b, '}');
     }

@@ -41,13 +41,13 @@ typedef struct task {
     struct lws *wsi; /* NULL once the connection closed */
     loop *lp;
     const md_route *rt;
-    int in_worker;   /* running (or queued) on the pool */
-    int ready;       /* response complete, waiting for WRITEABLE */
+    int in_worker; /* running (or queued) on the pool */
+    int ready;     /* response complete, waiting for WRITEABLE */
     int headers_sent;
     size_t sent;
     size_t body_limit;
-    int too_big;     /* 1 body over max_body_bytes, 2 URL over max_url_bytes */
-    int no_length;   /* a body without Content-Length (chunked): 411, then close */
+    int too_big;   /* 1 body over max_body_bytes, 2 URL over max_url_bytes */
+    int no_length; /* a body without Content-Length (chunked): 411, then close */
     struct task *next;
 } task;
 
@@ -59,7 +59,7 @@ struct loop {
     task *done;
     unsigned char *scratch; /* LWS_PRE + CHUNK */
     int listen_fd;
-    int adopted; /* lws owns (and closes) listen_fd */
+    int adopted;    /* lws owns (and closes) listen_fd */
     md_ws_loop *ws; /* WebSocket /stream (ws.c); NULL without a hub */
 };
 
@@ -150,9 +150,9 @@ static void dispatch(task *t)
         return;
     }
     if (t->too_big) {
-        md_http_error(&t->resp, MD_ETOOBIG, t->too_big == 2
-                                                ? "request URL longer than server.max_url_bytes"
-                                                : "request body larger than server.max_body_bytes");
+        md_http_error(&t->resp, MD_ETOOBIG,
+                      t->too_big == 2 ? "request URL longer than server.max_url_bytes"
+                                      : "request body larger than server.max_body_bytes");
         t->req.route = "(too_big)";
         t->ready = 1; /* written by the caller, now */
         return;
@@ -308,7 +308,8 @@ static int write_response(task *t, struct lws *wsi)
             char *colon = strchr(h, ':'), *eol = strstr(h, "\r\n");
             if (!colon || !eol) break;
             char name[64];
-            size_t nl = (size_t)(colon - h) < sizeof name - 2 ? (size_t)(colon - h) : sizeof name - 2;
+            size_t nl =
+                (size_t)(colon - h) < sizeof name - 2 ? (size_t)(colon - h) : sizeof name - 2;
             memcpy(name, h, nl); /* "Name:" as lws wants it */
             name[nl] = ':';
             name[nl + 1] = 0;
@@ -335,8 +336,8 @@ static int write_response(task *t, struct lws *wsi)
         t->sent = n;
         int last = n == blen;
         int total = (int)(p - start);
-        if (lws_write(wsi, start, (size_t)total, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP_HEADERS) !=
-            total)
+        if (lws_write(wsi, start, (size_t)total,
+                      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP_HEADERS) != total)
             return -1;
         if (last) return 1;
         lws_callback_on_writable(wsi);
@@ -481,8 +482,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         loop *lp = loop_of(wsi);
         return lp->ws ? md_ws_filter(lp->ws, wsi) : -1; /* only /stream, only with a hub */
     }
-    default:
-        break;
+    default: break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
@@ -498,8 +498,8 @@ static int callback_subprotocol(struct lws *wsi, enum lws_callback_reasons reaso
 
 /* The listen socket is ours (SO_REUSEPORT, one per loop); lws watches it as a raw file
  * and every accepted connection is adopted into this loop's vhost as HTTP. */
-static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                           void *in, size_t len)
+static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len)
 {
     if (reason != LWS_CALLBACK_RAW_RX_FILE) return 0;
     loop *lp = loop_of(wsi);
@@ -626,7 +626,8 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
     md_server *srv = md_calloc(1, sizeof *srv);
     srv->svc = svc;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    srv->n_loops = cfg->server_threads > 0 ? (int)cfg->server_threads : (int)(cores > 0 ? cores : 1);
+    srv->n_loops =
+        cfg->server_threads > 0 ? (int)cfg->server_threads : (int)(cores > 0 ? cores : 1);
     srv->loops = md_calloc((size_t)srv->n_loops, sizeof *srv->loops);
     for (int i = 0; i < srv->n_loops; i++) srv->loops[i].listen_fd = -1;
     for (int i = 0; i < srv->n_loops; i++) {
@@ -645,7 +646,8 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
         info.protocols = protocols;
         info.user = lp;
-        info.max_http_header_data = 32768; /* larger requests are cut by lws; up to here we answer 413 */
+        info.max_http_header_data =
+            32768; /* larger requests are cut by lws; up to here we answer 413 */
         info.max_http_header_pool = 4096;
         info.keepalive_timeout = 60;
         info.timeout_secs = 30;
@@ -658,8 +660,8 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         struct lws_vhost *vh = lp->ctx ? lws_get_vhost_by_name(lp->ctx, "mdagent") : NULL;
         lws_sock_file_fd_type fdt;
         fdt.filefd = lp->listen_fd;
-        if (!vh || !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fdt, "mdagent-accept",
-                                               NULL)) {
+        if (!vh ||
+            !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fdt, "mdagent-accept", NULL)) {
             srv->n_loops = i + 1;
             md_server_free(srv);
             return md_error_set(err, MD_EIO, "cannot start the HTTP event loop");

@@ -183,12 +183,8 @@ static void handle_message(conn *c, const char *msg, size_t len, int64_t now)
             rc = md_session_subscribe(c->sess, &op, &err);
             if (rc == MD_ESUBLIMIT && strike(c, now)) rc = 0; /* closing anyway */
             break;
-        case MD_OP_UNSUBSCRIBE:
-            rc = md_session_unsubscribe(c->sess, &op, &err);
-            break;
-        case MD_OP_PING:
-            md_session_push(c->sess, md_proto_pong(md_now()));
-            break;
+        case MD_OP_UNSUBSCRIBE: rc = md_session_unsubscribe(c->sess, &op, &err); break;
+        case MD_OP_PING: md_session_push(c->sess, md_proto_pong(md_now())); break;
         }
         md_op_deinit(&op);
     }
@@ -258,7 +254,8 @@ static conn *conn_open(md_ws_loop *wl, struct lws *wsi)
         .max_messages_per_s = (size_t)wl->cfg->stream_max_messages_per_s,
     };
     push(c, md_proto_welcome(&w));
-    if (atomic_load(&wl->closing_all)) close_with(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    if (atomic_load(&wl->closing_all))
+        close_with(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
     MD_DEBUG("stream", "client connected session=%s", session);
     return c;
 }
@@ -356,29 +353,24 @@ int md_ws_handles(enum lws_callback_reasons reason)
     case LWS_CALLBACK_RECEIVE_PONG:
     case LWS_CALLBACK_SERVER_WRITEABLE:
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-    case LWS_CALLBACK_CLOSED:
-        return 1;
-    default:
-        return 0;
+    case LWS_CALLBACK_CLOSED: return 1;
+    default: return 0;
     }
 }
 
-int md_ws_callback(md_ws_loop *wl, struct lws *wsi, enum lws_callback_reasons reason,
-                   void **slot, void *in, size_t len)
+int md_ws_callback(md_ws_loop *wl, struct lws *wsi, enum lws_callback_reasons reason, void **slot,
+                   void *in, size_t len)
 {
     conn *c = *slot;
     switch (reason) {
-    case LWS_CALLBACK_ESTABLISHED:
-        *slot = conn_open(wl, wsi);
-        return 0;
+    case LWS_CALLBACK_ESTABLISHED: *slot = conn_open(wl, wsi); return 0;
     case LWS_CALLBACK_RECEIVE:
         if (c) on_receive(c, in, len);
         return 0;
     case LWS_CALLBACK_RECEIVE_PONG:
         if (c) c->last_rx_ms = md_mono_ms();
         return 0;
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return c ? on_writeable(c) : 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE: return c ? on_writeable(c) : 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (c) c->peer_closed = 1; /* lws answers; stop writing */
         return 0;
@@ -388,8 +380,7 @@ int md_ws_callback(md_ws_loop *wl, struct lws *wsi, enum lws_callback_reasons re
             conn_close(c);
         }
         return 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

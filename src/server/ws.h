@@ -24,8 +24,8 @@ int md_ws_filter(md_ws_loop *wl, struct lws *wsi);
 /* 1 for the callback reasons md_ws_callback() handles. */
 int md_ws_handles(enum lws_callback_reasons reason);
 /* Handles a WebSocket callback; *conn is the connection's slot in the per-session data. */
-int md_ws_callback(md_ws_loop *wl, struct lws *wsi, enum lws_callback_reasons reason,
-                   void **conn, void *in, size_t len);
+int md_ws_callback(md_ws_loop *wl, struct lws *wsi, enum lws_callback_reasons reason, void **conn,
+                   void *in, size_t len);
 /* LWS_CALLBACK_EVENT_WAIT_CANCELLED: take published messages, honour close_all. */
 void md_ws_wake(md_ws_loop *wl);
 

@@ -31,8 +31,8 @@
 
 static const char *av_interval(md_interval iv)
 {
-    static const char *names[MD_IV_COUNT] = {"1min", "5min", "15min", "30min", "60min", NULL,
-                                             "", "", ""};
+    static const char *names[MD_IV_COUNT] = {"1min", "5min", "15min", "30min", "60min",
+                                             NULL,   "",     "",      ""};
     return (unsigned)iv < MD_IV_COUNT ? names[iv] : NULL;
 }
 
@@ -93,7 +93,8 @@ static int parse_series_root(const json_t *root, md_interval iv, md_bar_vec *out
         if (strstr(k, "Time Series") && json_is_object(v)) series = v;
     }
     if (!series)
-        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no \"Time Series\" object");
+        return md_error_set(err, MD_EMALFORMED,
+                            NAME ": malformed response: no \"Time Series\" object");
     const char *zone = json_string_value(field(json_object_get(root, "Meta Data"), "Time Zone"));
     if (!zone) zone = "US/Eastern";
     int daily = md_interval_is_daily(iv);
@@ -108,14 +109,16 @@ static int parse_series_root(const json_t *root, md_interval iv, md_bar_vec *out
         size_t klen = strlen(k);
         if ((daily ? klen != 10 : klen != 19) || md_time_parse(k, klen, &t, &terr) != 0) {
             md_bar_vec_deinit(&tmp);
-            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: bad time key '%.30s'", k);
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: bad time key '%.30s'", k);
         }
         double x[5];
         for (int i = 0; i < 5; i++) {
             if (md_sources__num(field(v, names[i]), &x[i]) != 0) {
                 md_bar_vec_deinit(&tmp);
                 return md_error_set(err, MD_EMALFORMED,
-                                    NAME ": malformed response: %s of %.30s is missing or not a number",
+                                    NAME
+                                    ": malformed response: %s of %.30s is missing or not a number",
                                     names[i], k);
             }
         }
@@ -131,7 +134,8 @@ static int parse_series_root(const json_t *root, md_interval iv, md_bar_vec *out
         }
         if (!md_sources__bar_sane(&b)) {
             md_bar_vec_deinit(&tmp);
-            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: bar %.30s out of range", k);
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: bar %.30s out of range", k);
         }
         md_bar_vec_push(&tmp, &b);
     }
@@ -156,7 +160,8 @@ static int parse_quote_root(const json_t *root, md_quote *out, md_error *err)
     if (rc) return rc;
     const json_t *gq = json_object_get(root, "Global Quote");
     if (!json_is_object(gq))
-        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no \"Global Quote\" object");
+        return md_error_set(err, MD_EMALFORMED,
+                            NAME ": malformed response: no \"Global Quote\" object");
     if (json_object_size(gq) == 0)
         return md_error_set(err, MD_ENOTFOUND, NAME ": no quote for this symbol");
     double price, vol;
@@ -206,8 +211,10 @@ static int av_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec 
         rc = md_sources__status_error(NAME, r.status, ex, err);
     } else {
         json_t *root = md_sources__json(NAME, &r, err);
-        if (!root) rc = MD_EMALFORMED;
-        else rc = bars ? parse_series_root(root, iv, bars, err) : parse_quote_root(root, q, err);
+        if (!root)
+            rc = MD_EMALFORMED;
+        else
+            rc = bars ? parse_series_root(root, iv, bars, err) : parse_quote_root(root, q, err);
         json_decref(root);
     }
     md_sources__resp_deinit(&r);
@@ -246,8 +253,8 @@ static int av_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
 
 #define MAX_MONTHS 240
 
-static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
-                   int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                   md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     md_provider *p = (md_provider *)src;
     const char *aiv = av_interval(iv);
@@ -261,7 +268,8 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     md_bar_vec_init(&tmp);
     md_buf url = MD_BUF_INIT;
     if (md_interval_is_daily(iv)) {
-        static const char *fn[] = {"TIME_SERIES_DAILY", "TIME_SERIES_WEEKLY", "TIME_SERIES_MONTHLY"};
+        static const char *fn[] = {"TIME_SERIES_DAILY", "TIME_SERIES_WEEKLY",
+                                   "TIME_SERIES_MONTHLY"};
         url_start(&url, src, fn[iv - MD_IV_1D], symbol);
         /* compact = the latest 100 trading days (about 140 calendar days). */
         int full = iv == MD_IV_1D && start < now - 140 * 86400LL;
@@ -297,8 +305,8 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
         for (int i = 0; i < months && rc >= 0; i++) {
             md_buf_reset(&url);
             url_start(&url, src, "TIME_SERIES_INTRADAY", symbol);
-            md_buf_printf(&url, "&interval=%s&outputsize=full&month=%04lld-%02u", aiv,
-                          (long long)y, m);
+            md_buf_printf(&url, "&interval=%s&outputsize=full&month=%04lld-%02u", aiv, (long long)y,
+                          m);
             url_key(&url, src);
             rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, err);
             if (++m > 12) m = 1, y++;
@@ -332,8 +340,8 @@ static const md_source_vtable av_vt = {
 
 int md_alphavantage_create(const md_config *cfg, md_source **out, md_error *err)
 {
-    md_provider *p = md_sources__provider_new(&av_vt, cfg->alphavantage_url,
-                                              cfg->alphavantage_api_key, "ALPHA_VANTAGE_API_KEY", cfg);
+    md_provider *p = md_sources__provider_new(
+        &av_vt, cfg->alphavantage_url, cfg->alphavantage_api_key, "ALPHA_VANTAGE_API_KEY", cfg);
     *out = &p->base;
     return 0;
 }

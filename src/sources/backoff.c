@@ -41,10 +41,8 @@ int md_source_error_is_failure(int rc)
     case MD_EINTERVAL:
     case MD_ESYMBOL:
     case MD_EPARAM:
-    case MD_ETIMERANGE:
-        return 0; /* an answer about the request, not a sick provider */
-    default:
-        return 1;
+    case MD_ETIMERANGE: return 0; /* an answer about the request, not a sick provider */
+    default: return 1;
     }
 }
 

@@ -59,8 +59,7 @@ static void trip(md_circuit *c, int64_t now_ms)
 int md_circuit_allow(md_circuit *c, int64_t now_ms)
 {
     switch (c->state) {
-    case MD_CIRCUIT_CLOSED:
-        return 1;
+    case MD_CIRCUIT_CLOSED: return 1;
     case MD_CIRCUIT_OPEN:
         if (now_ms - c->opened_ms < c->cfg.cooldown_ms) return 0;
         c->state = MD_CIRCUIT_HALF_OPEN;

@@ -38,7 +38,8 @@ static int count_quotes(void *ctx, md_quote *q, size_t n)
     md_feed *f = ctx;
     atomic_fetch_add(&f->pushed, n);
     int rc = f->user.quotes ? f->user.quotes(f->user.ctx, q, n) : 0;
-    if (rc < 0) MD_WARN("feed", "quotes not stored source=%s code=%s", f->src->vt->name, md_error_code(rc));
+    if (rc < 0)
+        MD_WARN("feed", "quotes not stored source=%s code=%s", f->src->vt->name, md_error_code(rc));
     return rc;
 }
 

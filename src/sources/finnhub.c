@@ -34,7 +34,8 @@ static int body_error(const json_t *root, md_error *err)
     if (!e) return 0;
     char d[160];
     md_sources__excerpt(e, strlen(e), d, sizeof d);
-    if (strcasestr(e, "limit")) return md_error_set(err, MD_ERATELIMIT, NAME ": rate limited: %s", d);
+    if (strcasestr(e, "limit"))
+        return md_error_set(err, MD_ERATELIMIT, NAME ": rate limited: %s", d);
     if (strcasestr(e, "access") || strcasestr(e, "api key") || strcasestr(e, "token"))
         return md_error_set(err, MD_EUNAUTHSRC, NAME ": refused: %s", d);
     if (strcasestr(e, "not found") || strcasestr(e, "not supported") || strcasestr(e, "symbol"))
@@ -58,8 +59,8 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
     for (int k = 0; k < 6; k++) {
         arr[k] = json_object_get(root, keys[k]);
         if (!json_is_array(arr[k]))
-            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: \"%s\" is not an array",
-                                keys[k]);
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: \"%s\" is not an array", keys[k]);
     }
     size_t n = json_array_size(arr[0]);
     for (int k = 1; k < 6; k++)
@@ -76,8 +77,10 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
         int nulls = 0, bad = md_sources__int(json_array_get(arr[0], i), &t) != 0;
         for (int k = 1; k < 6 && !bad; k++) {
             const json_t *v = json_array_get(arr[k], i);
-            if (json_is_null(v)) nulls++;
-            else if (md_sources__num(v, &x[k - 1]) != 0) bad = 1;
+            if (json_is_null(v))
+                nulls++;
+            else if (md_sources__num(v, &x[k - 1]) != 0)
+                bad = 1;
         }
         if (bad) {
             md_bar_vec_deinit(&tmp);
@@ -88,11 +91,13 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
         md_bar_init(&b);
         b.source = MD_SRC_FINNHUB;
         b.open = x[0], b.high = x[1], b.low = x[2], b.close = x[3], b.volume = x[4];
-        b.ts = md_interval_is_daily(iv) ? md_sources__day_bucket(md_sources__exchange_day(t, ZONE, -18000), iv)
-                                        : t;
+        b.ts = md_interval_is_daily(iv)
+                   ? md_sources__day_bucket(md_sources__exchange_day(t, ZONE, -18000), iv)
+                   : t;
         if (!md_sources__bar_sane(&b)) {
             md_bar_vec_deinit(&tmp);
-            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: candle %zu out of range", i);
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: candle %zu out of range", i);
         }
         md_bar_vec_push(&tmp, &b);
     }
@@ -125,9 +130,12 @@ static int parse_quote_root(const json_t *root, md_quote *out, md_error *err)
     if (json_is_null(jt) || json_is_null(jc))
         return md_error_set(err, MD_ENOTFOUND, NAME ": no quote for this symbol");
     if (md_sources__num(jc, &c) != 0 || md_sources__int(jt, &t) != 0)
-        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: \"c\"/\"t\" not numbers");
+        return md_error_set(err, MD_EMALFORMED,
+                            NAME ": malformed response: \"c\"/\"t\" not numbers");
     if (t == 0 && c == 0) return md_error_set(err, MD_ENOTFOUND, NAME ": no quote for this symbol");
-    if (t <= 0) return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: quote time %lld", (long long)t);
+    if (t <= 0)
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: quote time %lld",
+                            (long long)t);
     md_quote q;
     md_quote_init(&q);
     q.price = c;
@@ -157,14 +165,18 @@ static int fh_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec 
         json_t *root = md_sources__json(NAME, &r, &jerr);
         const char *e = json_string_value(json_object_get(root, "error"));
         char ex[160];
-        if (e) md_sources__excerpt(e, strlen(e), ex, sizeof ex);
-        else md_sources__excerpt(r.body, r.len, ex, sizeof ex);
+        if (e)
+            md_sources__excerpt(e, strlen(e), ex, sizeof ex);
+        else
+            md_sources__excerpt(r.body, r.len, ex, sizeof ex);
         rc = md_sources__status_error(NAME, r.status, ex, err);
         json_decref(root);
     } else {
         json_t *root = md_sources__json(NAME, &r, err);
-        if (!root) rc = MD_EMALFORMED;
-        else rc = bars ? parse_candles_root(root, iv, bars, err) : parse_quote_root(root, q, err);
+        if (!root)
+            rc = MD_EMALFORMED;
+        else
+            rc = bars ? parse_candles_root(root, iv, bars, err) : parse_quote_root(root, q, err);
         json_decref(root);
     }
     md_sources__resp_deinit(&r);
@@ -196,8 +208,8 @@ static int fh_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
     return 0;
 }
 
-static int fh_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
-                   int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+static int fh_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                   md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     md_provider *p = (md_provider *)src;
     const char *res = fh_resolution(iv);

@@ -250,21 +250,27 @@ int md_sources__http_get(md_sources__http *c, const char *provider, const char *
         ret = map_curl_error(rc, provider, shown, c->timeout_ms, detail, err);
     }
     md_buf_deinit(&x.body);
-    if (rc == CURLE_OK) handle_put(c, h);
-    else curl_easy_cleanup(h); /* a failed transfer's connection is not worth keeping */
+    if (rc == CURLE_OK)
+        handle_put(c, h);
+    else
+        curl_easy_cleanup(h); /* a failed transfer's connection is not worth keeping */
     return ret;
 }
 
-int md_sources__status_error(const char *provider, long status, const char *detail,
-                             md_error *err)
+int md_sources__status_error(const char *provider, long status, const char *detail, md_error *err)
 {
     int rc;
     const char *what;
-    if (status == 429) rc = MD_ERATELIMIT, what = "rate limited";
-    else if (status == 401 || status == 403) rc = MD_EUNAUTHSRC, what = "credentials refused";
-    else if (status == 404 || status == 410) rc = MD_ENOTFOUND, what = "not found";
-    else if (status == 408 || status >= 500) rc = MD_ETRANSIENT, what = "server error";
-    else rc = MD_EMALFORMED, what = "unexpected answer";
+    if (status == 429)
+        rc = MD_ERATELIMIT, what = "rate limited";
+    else if (status == 401 || status == 403)
+        rc = MD_EUNAUTHSRC, what = "credentials refused";
+    else if (status == 404 || status == 410)
+        rc = MD_ENOTFOUND, what = "not found";
+    else if (status == 408 || status >= 500)
+        rc = MD_ETRANSIENT, what = "server error";
+    else
+        rc = MD_EMALFORMED, what = "unexpected answer";
     char clean[200];
     md_log_redact(detail ? detail : "", clean, sizeof clean);
     if (clean[0])

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-const char *const md_srcmgr_known[] = {"yahoo",     "alphavantage", "finnhub", "polygon",
-                                       "twelvedata", "replay",      "simulator", NULL};
+const char *const md_srcmgr_known[] = {"yahoo",      "alphavantage", "finnhub",   "polygon",
+                                       "twelvedata", "replay",       "simulator", NULL};
 
 typedef struct entry {
     char name[24];
@@ -181,8 +181,8 @@ static int by_priority(const void *a, const void *b)
     return 0;
 }
 
-int md_srcmgr_add(md_srcmgr *m, const char *name, md_source *src, int priority,
-                  int per_minute, int per_day, const char *reason)
+int md_srcmgr_add(md_srcmgr *m, const char *name, md_source *src, int priority, int per_minute,
+                  int per_day, const char *reason)
 {
     if (find_name(m, name)) {
         drop(src);
@@ -244,8 +244,7 @@ static int known(const char *name)
     return 0;
 }
 
-int md_srcmgr_from_config(const md_config *cfg, md_source_ctor ctor, md_srcmgr **out,
-                          md_error *err)
+int md_srcmgr_from_config(const md_config *cfg, md_source_ctor ctor, md_srcmgr **out, md_error *err)
 {
     *out = NULL;
     char **names;
@@ -307,8 +306,7 @@ int md_srcmgr_from_config(const md_config *cfg, md_source_ctor ctor, md_srcmgr *
         if (find_name(m, md_srcmgr_known[k])) continue;
         int per_min, per_day;
         limits_of(cfg, md_srcmgr_known[k], &per_min, &per_day);
-        md_srcmgr_add(m, md_srcmgr_known[k], NULL, -1, per_min, per_day,
-                      "not in sources.priority");
+        md_srcmgr_add(m, md_srcmgr_known[k], NULL, -1, per_min, per_day, "not in sources.priority");
     }
     md_config_free_list(names, n);
     *out = m;
@@ -429,8 +427,8 @@ static void add_reason(reasons *r, const char *name, const char *fmt, ...)
     char clean[160];
     md_log_redact(what, clean, sizeof clean);
     if (r->len >= sizeof r->text - 1) return;
-    int k = snprintf(r->text + r->len, sizeof r->text - r->len, "%s%s: %s",
-                     r->len ? "; " : "", name, clean);
+    int k = snprintf(r->text + r->len, sizeof r->text - r->len, "%s%s: %s", r->len ? "; " : "",
+                     name, clean);
     if (k > 0) r->len += (size_t)k;
     if (r->len >= sizeof r->text) r->len = sizeof r->text - 1;
 }
@@ -466,7 +464,8 @@ static void record(md_srcmgr *m, entry *e, int rc, const md_fetch_meta *meta, in
         md_log_redact(msg, e->last_error, sizeof e->last_error);
     }
     if (rc == MD_ERATELIMIT) {
-        int64_t wait = meta->retry_after_s >= 0 ? (int64_t)meta->retry_after_s * 1000 : m->o.pause_ms;
+        int64_t wait =
+            meta->retry_after_s >= 0 ? (int64_t)meta->retry_after_s * 1000 : m->o.pause_ms;
         md_ratelimit_pause(&e->rl, now_wall + wait);
     }
     publish_gauges(e, now, m->o.health_latency_ms);
@@ -476,8 +475,8 @@ static void record(md_srcmgr *m, entry *e, int rc, const md_fetch_meta *meta, in
 
 /* Asks one source, retrying transient errors. Returns the call's rc, or 1 when the source
  * was skipped (circuit open, no rate-limit token): *skip_rc then says which. */
-static int ask(md_srcmgr *m, entry *e, const fetch *f, md_quote *q, md_bar_vec *bars,
-               reasons *why, int *skip_rc, md_error *err)
+static int ask(md_srcmgr *m, entry *e, const fetch *f, md_quote *q, md_bar_vec *bars, reasons *why,
+               int *skip_rc, md_error *err)
 {
     for (int attempt = 0;; attempt++) {
         pthread_mutex_lock(&e->lock);
@@ -499,8 +498,9 @@ static int ask(md_srcmgr *m, entry *e, const fetch *f, md_quote *q, md_bar_vec *
             add_reason(why, e->name, "rate limited (next request allowed in %lld s)",
                        (long long)((retry_in + 999) / 1000));
             *skip_rc = MD_ERATELIMIT;
-            md_error_set(err, MD_ERATELIMIT, "%s: rate limit reached, next request allowed in %lld s",
-                         e->name, (long long)((retry_in + 999) / 1000));
+            md_error_set(err, MD_ERATELIMIT,
+                         "%s: rate limit reached, next request allowed in %lld s", e->name,
+                         (long long)((retry_in + 999) / 1000));
             return 1;
         }
         pthread_mutex_unlock(&e->lock);
@@ -554,8 +554,8 @@ static void describe(const fetch *f, char *dst, size_t n)
 }
 
 /* Failover over the candidates; fills q or bars and res on success. */
-static int run(md_srcmgr *m, const fetch *f, md_quote *q, md_bar_vec *bars,
-               md_fetch_result *res, md_error *err)
+static int run(md_srcmgr *m, const fetch *f, md_quote *q, md_bar_vec *bars, md_fetch_result *res,
+               md_error *err)
 {
     reasons why = {{0}, 0};
     char what[64];
@@ -613,8 +613,7 @@ static int run(md_srcmgr *m, const fetch *f, md_quote *q, md_bar_vec *bars,
     if (tried_enabled == 0) return md_error_set(err, MD_ENOSOURCE, "no source is enabled");
     if (considered == 0)
         return md_error_set(err, MD_EINTERVAL, "no source offers %s bars", md_interval_name(f->iv));
-    if (not_found)
-        return md_error_set(err, MD_ENOTFOUND, "no source has %s (%s)", what, why.text);
+    if (not_found) return md_error_set(err, MD_ENOTFOUND, "no source has %s (%s)", what, why.text);
     if (rate_limited == considered)
         return md_error_set(err, MD_ERATELIMIT, "every source is rate limited for %s (%s)", what,
                             why.text);
@@ -652,7 +651,8 @@ static int coalesced(md_srcmgr *m, const fetch *f, md_quote *q, md_bar_vec *bars
         while (!x->done) pthread_cond_wait(&x->cv, &m->lock);
         int rc = x->rc;
         if (rc == 0) {
-            if (f->kind == K_QUOTE) *q = x->q;
+            if (f->kind == K_QUOTE)
+                *q = x->q;
             else
                 for (size_t k = 0; k < x->bars.n; k++) md_bar_vec_push(bars, &x->bars.v[k]);
             *res = x->res;
@@ -697,7 +697,8 @@ static int coalesced(md_srcmgr *m, const fetch *f, md_quote *q, md_bar_vec *bars
     me->err = e;
     if (rc == 0 && me->waiters) {
         me->res = *res;
-        if (f->kind == K_QUOTE) me->q = *q;
+        if (f->kind == K_QUOTE)
+            me->q = *q;
         else
             for (size_t k = n0; k < bars->n; k++) md_bar_vec_push(&me->bars, &bars->v[k]);
     }
@@ -734,9 +735,8 @@ int md_srcmgr_quote(md_srcmgr *m, const char *symbol, const md_fetch_opts *fo, m
     return 0;
 }
 
-int md_srcmgr_bars(md_srcmgr *m, const char *symbol, md_interval iv, int64_t start,
-                   int64_t end, const md_fetch_opts *fo, md_bar_vec *out, md_fetch_result *res,
-                   md_error *err)
+int md_srcmgr_bars(md_srcmgr *m, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                   const md_fetch_opts *fo, md_bar_vec *out, md_fetch_result *res, md_error *err)
 {
     if (end <= start) return md_error_set(err, MD_ETIMERANGE, "end must be after start");
     fetch f = {K_BARS, symbol, iv, start, end, fo ? *fo : default_fo};

@@ -35,11 +35,11 @@ typedef struct md_srcmgr md_srcmgr;
 
 typedef struct md_srcmgr_opts {
     md_circuit_cfg circuit;
-    int max_retries;             /* retries of a transient failure on the same source */
+    int max_retries; /* retries of a transient failure on the same source */
     int64_t retry_base_ms, retry_max_ms;
-    int64_t pause_ms;            /* pause after a 429 that carries no Retry-After */
-    int64_t health_latency_ms;   /* latency at which the health score's latency factor is 0.75 */
-    double background_reserve;   /* share of each rate limit background fetches leave alone */
+    int64_t pause_ms;          /* pause after a 429 that carries no Retry-After */
+    int64_t health_latency_ms; /* latency at which the health score's latency factor is 0.75 */
+    double background_reserve; /* share of each rate limit background fetches leave alone */
 } md_srcmgr_opts;
 
 /* Options from the sources.* keys of cfg. */
@@ -54,8 +54,8 @@ void md_srcmgr_free(md_srcmgr *m);
  * the failover order (lower first; -1 = listed but not in the order). With src NULL the
  * source is listed as disabled for `reason` (e.g. its API key is not set). per_minute and
  * per_day are its rate limits (0 = none). MD_EINVAL when the name is already present. */
-int md_srcmgr_add(md_srcmgr *m, const char *name, md_source *src, int priority,
-                  int per_minute, int per_day, const char *reason);
+int md_srcmgr_add(md_srcmgr *m, const char *name, md_source *src, int priority, int per_minute,
+                  int per_day, const char *reason);
 
 /* Creates a source by name (the registry: md_source_create). */
 typedef int (*md_source_ctor)(const char *name, const md_config *cfg, md_source **out,
@@ -104,9 +104,8 @@ int md_srcmgr_quote(md_srcmgr *m, const char *symbol, const md_fetch_opts *fo, m
                     md_fetch_result *res, md_error *err);
 /* Bars of iv with start <= ts < end, appended to out oldest first (0 appended is an
  * answer: the source has none in the range). */
-int md_srcmgr_bars(md_srcmgr *m, const char *symbol, md_interval iv, int64_t start,
-                   int64_t end, const md_fetch_opts *fo, md_bar_vec *out, md_fetch_result *res,
-                   md_error *err);
+int md_srcmgr_bars(md_srcmgr *m, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                   const md_fetch_opts *fo, md_bar_vec *out, md_fetch_result *res, md_error *err);
 
 /* 1 when source id (or any enabled source, for -1) can be asked for interval iv. */
 int md_srcmgr_supports(md_srcmgr *m, int source, md_interval iv);
@@ -133,17 +132,17 @@ typedef struct md_srcmgr_info {
     char name[24];
     int id;
     int enabled;
-    int priority;            /* 1-based place in sources.priority, 0 when not in it */
+    int priority; /* 1-based place in sources.priority, 0 when not in it */
     md_circuit_state circuit;
-    double health;           /* 0..1 */
+    double health; /* 0..1 */
     int64_t requests, failures;
-    int rl_remaining;        /* -1 = unlimited */
+    int rl_remaining; /* -1 = unlimited */
     int64_t rl_reset_ms;
     int per_minute, per_day;
-    char last_error[200];    /* redacted, "" when none */
-    int64_t last_error_at;   /* epoch seconds, 0 = never */
-    int64_t last_success;    /* epoch seconds, 0 = never */
-    char reason[120];        /* why it is disabled, "" when enabled */
+    char last_error[200];  /* redacted, "" when none */
+    int64_t last_error_at; /* epoch seconds, 0 = never */
+    int64_t last_success;  /* epoch seconds, 0 = never */
+    char reason[120];      /* why it is disabled, "" when enabled */
 } md_srcmgr_info;
 
 /* Number of listed sources; rows follow sources.priority, then the unlisted ones. */

@@ -30,12 +30,12 @@ typedef struct md_circuit_cfg {
 typedef struct md_circuit {
     md_circuit_cfg cfg;
     md_circuit_state state;
-    int consecutive;       /* failures in a row */
-    uint8_t *outcomes;     /* ring of the last `window` calls: 1 failed, 0 succeeded */
-    int n, pos, failed;    /* calls held, next slot, failures among them */
-    int64_t opened_ms;     /* when it last opened */
-    int probing;           /* a half-open probe is in flight */
-    int64_t opens;         /* times it opened (diagnostics) */
+    int consecutive;    /* failures in a row */
+    uint8_t *outcomes;  /* ring of the last `window` calls: 1 failed, 0 succeeded */
+    int n, pos, failed; /* calls held, next slot, failures among them */
+    int64_t opened_ms;  /* when it last opened */
+    int probing;        /* a half-open probe is in flight */
+    int64_t opens;      /* times it opened (diagnostics) */
 } md_circuit;
 
 void md_circuit_init(md_circuit *c, const md_circuit_cfg *cfg);
@@ -66,9 +66,9 @@ const char *md_circuit_state_name(md_circuit_state s);
  * refuses everything until it ends. Times are wall-clock milliseconds. */
 typedef struct md_ratelimit {
     int per_minute, per_day;
-    int64_t *spent;      /* ring of the spend times still inside the rolling minute */
-    int head, count;     /* oldest entry, entries held */
-    int64_t day;         /* UTC day number of day_used */
+    int64_t *spent;  /* ring of the spend times still inside the rolling minute */
+    int head, count; /* oldest entry, entries held */
+    int64_t day;     /* UTC day number of day_used */
     int day_used;
     int64_t paused_until_ms;
 } md_ratelimit;

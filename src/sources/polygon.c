@@ -69,7 +69,8 @@ static int body_error(const json_t *root, long http_status, md_error *err)
     if (http_status == 404 || strcasecmp(st, "NOT_FOUND") == 0)
         return md_error_set(err, MD_ENOTFOUND, NAME ": not found: %s", d);
     if (http_status >= 500)
-        return md_error_set(err, MD_ETRANSIENT, NAME ": server error (HTTP %ld): %s", http_status, d);
+        return md_error_set(err, MD_ETRANSIENT, NAME ": server error (HTTP %ld): %s", http_status,
+                            d);
     if (strcasecmp(st, "OK") == 0 || strcasecmp(st, "DELAYED") == 0) return 0;
     return md_error_set(err, MD_EMALFORMED, NAME ": request refused (%s): %s", st, d);
 }
@@ -86,7 +87,8 @@ static int parse_aggs_root(const json_t *root, md_interval iv, md_bar_vec *out, 
         return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no status");
     const json_t *res = json_object_get(root, "results");
     if (res && !json_is_array(res) && !json_is_null(res))
-        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: results is not an array");
+        return md_error_set(err, MD_EMALFORMED,
+                            NAME ": malformed response: results is not an array");
     size_t n = json_array_size(res);
     md_bar_vec tmp;
     md_bar_vec_init(&tmp);
@@ -105,18 +107,21 @@ static int parse_aggs_root(const json_t *root, md_interval iv, md_bar_vec *out, 
             md_sources__num(json_object_get(r, "v"), &b.volume) != 0) {
             md_bar_vec_deinit(&tmp);
             return md_error_set(err, MD_EMALFORMED,
-                                NAME ": malformed response: results[%zu] lacks t/o/h/l/c/v numbers", i);
+                                NAME ": malformed response: results[%zu] lacks t/o/h/l/c/v numbers",
+                                i);
         }
         const json_t *vw = json_object_get(r, "vw"), *nt = json_object_get(r, "n");
         if (vw && md_sources__num(vw, &b.vwap) != 0) vw = NULL;
         int64_t trades;
         if (nt && md_sources__int(nt, &trades) == 0 && trades >= 0) b.trades = trades;
         int64_t t = floor_div(tms, 1000);
-        b.ts = md_interval_is_daily(iv) ? md_sources__day_bucket(md_sources__exchange_day(t, ZONE, -18000), iv)
-                                        : t;
+        b.ts = md_interval_is_daily(iv)
+                   ? md_sources__day_bucket(md_sources__exchange_day(t, ZONE, -18000), iv)
+                   : t;
         if (!md_sources__bar_sane(&b)) {
             md_bar_vec_deinit(&tmp);
-            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: results[%zu] out of range", i);
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: results[%zu] out of range", i);
         }
         md_bar_vec_push(&tmp, &b);
     }
@@ -301,8 +306,8 @@ static void next_page_url(md_buf *url, const md_source *src, const char *next)
     url_key(url, src, strchr(url->data, '?') == NULL);
 }
 
-static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
-                   int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                   md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     md_provider *p = (md_provider *)src;
     int mult;
@@ -332,7 +337,8 @@ static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     md_bar_vec_init(&tmp);
     for (int page = 0; rc >= 0; page++) {
         if (page == MAX_PAGES) {
-            rc = md_error_set(err, MD_EMALFORMED, NAME ": more than %d pages of results", MAX_PAGES);
+            rc =
+                md_error_set(err, MD_EMALFORMED, NAME ": more than %d pages of results", MAX_PAGES);
             break;
         }
         json_t *root;

@@ -111,8 +111,7 @@ int md_ratelimit_acquire(md_ratelimit *rl, int64_t now_ms, double reserve, int64
     advance(rl, now_ms);
     int need_minute = 1 + kept(rl->per_minute, reserve);
     int need_day = 1 + kept(rl->per_day, reserve);
-    int ok = rl->paused_until_ms <= now_ms &&
-             (!rl->per_minute || left_minute(rl) >= need_minute) &&
+    int ok = rl->paused_until_ms <= now_ms && (!rl->per_minute || left_minute(rl) >= need_minute) &&
              (!rl->per_day || left_day(rl) >= need_day);
     if (!ok) {
         if (retry_in_ms) {

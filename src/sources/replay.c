@@ -27,10 +27,10 @@ typedef struct rseries {
     size_t n;
     int64_t t0_ms; /* wall time at which bar 0 started playing */
     /* feed state */
-    int64_t last_step;    /* bar * 4 + phase last seen, -1 before the first */
+    int64_t last_step; /* bar * 4 + phase last seen, -1 before the first */
     int64_t last_quote_s;
-    int pending;          /* the price changed since the last quote pushed */
-    int64_t min_start;    /* wall minute (epoch s) of the bar being built, -1 none */
+    int pending;       /* the price changed since the last quote pushed */
+    int64_t min_start; /* wall minute (epoch s) of the bar being built, -1 none */
     md_bar min_bar;
 } rseries;
 
@@ -106,8 +106,8 @@ static int rp_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
     return 0;
 }
 
-static int rp_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
-                   int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+static int rp_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                   md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     replay *r = (replay *)src;
     if (meta) meta->requests = 1;
@@ -166,8 +166,8 @@ static void rp_free(md_source *src)
     md_free(r);
 }
 
-static const md_source_vtable rp_vt = {"replay", MD_SRC_REPLAY, rp_quote, rp_bars, rp_supports,
-                                       NULL, rp_free};
+static const md_source_vtable rp_vt = {"replay",    MD_SRC_REPLAY, rp_quote, rp_bars,
+                                       rp_supports, NULL,          rp_free};
 
 int md_replay_new(const md_config *cfg, md_source **out, md_error *err)
 {
@@ -191,7 +191,8 @@ int md_replay_add_series(md_source *src, const char *symbol, md_interval iv, con
     if (s) {
         md_free(s->bars);
     } else {
-        if (r->n == r->cap) r->s = md_realloc(r->s, (r->cap = r->cap ? r->cap * 2 : 4) * sizeof *r->s);
+        if (r->n == r->cap)
+            r->s = md_realloc(r->s, (r->cap = r->cap ? r->cap * 2 : 4) * sizeof *r->s);
         s = &r->s[r->n++];
     }
     memset(s, 0, sizeof *s);
@@ -248,7 +249,7 @@ int64_t md_sources__replay_step(md_source *src, const md_tick_sink *sink, int64_
     size_t n = r->n;
     md_quote *q = md_calloc(n ? n : 1, sizeof *q);
     md_bar *mb = md_calloc(n ? n : 1, sizeof *mb);
-    char (*mb_sym)[MD_SYMBOL_MAX + 1] = md_calloc(n ? n : 1, sizeof *mb_sym);
+    char(*mb_sym)[MD_SYMBOL_MAX + 1] = md_calloc(n ? n : 1, sizeof *mb_sym);
     size_t nq = 0, nb = 0;
     double period = 1000;
     for (size_t i = 0; i < n; i++) {

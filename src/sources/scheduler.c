@@ -114,7 +114,8 @@ static void poll_bars(md_scheduler *s, wsym *w)
         /* whatever came back, the range was asked: the next poll starts where it ended */
         w->bars_from = now_min;
     } else {
-        MD_DEBUG("scheduler", "1m bars not fetched symbol=%s code=%s", w->symbol, md_error_code(rc));
+        MD_DEBUG("scheduler", "1m bars not fetched symbol=%s code=%s", w->symbol,
+                 md_error_code(rc));
     }
     md_bar_vec_deinit(&v);
 }

@@ -30,11 +30,11 @@
 typedef struct simsym {
     char symbol[MD_SYMBOL_MAX + 1];
     uint64_t key;
-    double base;      /* price at the anchor */
-    double scale;     /* 10^decimals */
-    double vol_base;  /* mean volume of a minute */
-    double anchor_l;  /* log-price at the anchor */
-    int64_t cache_d;  /* day-node cache: D(cache_d) = cache_v */
+    double base;     /* price at the anchor */
+    double scale;    /* 10^decimals */
+    double vol_base; /* mean volume of a minute */
+    double anchor_l; /* log-price at the anchor */
+    int64_t cache_d; /* day-node cache: D(cache_d) = cache_v */
     double cache_v;
     /* feed state */
     int64_t last_quote_s;
@@ -212,8 +212,8 @@ static void minute_bars(sim *m, simsym *y, int64_t from_min, int64_t to_min, md_
     md_free(M);
 }
 
-static int sim_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
-                    int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+static int sim_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                    md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     sim *m = (sim *)src;
     simsym *y = find(m, symbol);
@@ -289,8 +289,8 @@ static void sim_free(md_source *src)
     md_free(m);
 }
 
-static const md_source_vtable sim_vt = {"simulator", MD_SRC_SIMULATOR, sim_quote, sim_bars,
-                                        sim_supports, sim_max_range, sim_free};
+static const md_source_vtable sim_vt = {"simulator",  MD_SRC_SIMULATOR, sim_quote, sim_bars,
+                                        sim_supports, sim_max_range,    sim_free};
 
 /* -- construction ---------------------------------------------------------------------- */
 
@@ -352,7 +352,7 @@ int md_simulator_new(const md_config *cfg, md_source **out, md_error *err)
             return rc;
         }
         if (find(m, y->symbol)) continue; /* listed twice */
-        y->cache_d = 10957; /* the walk starts at 2000-01-01 */
+        y->cache_d = 10957;               /* the walk starts at 2000-01-01 */
         y->cache_v = 0;
         m->n++;
         /* anchor: the unscaled log-price now */

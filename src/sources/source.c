@@ -36,8 +36,8 @@ int md_source_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
     return rc;
 }
 
-int md_source_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
-                   int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+int md_source_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                   md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     md_fetch_meta local;
     if (!meta) meta = &local;

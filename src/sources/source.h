@@ -26,17 +26,17 @@
 
 /* What a call learned besides its result; filled on success and on failure. */
 typedef struct md_fetch_meta {
-    int http_status;     /* last HTTP status, 0 when no response */
-    int retry_after_s;   /* from a 429's Retry-After (seconds or HTTP date); 60 for a
+    int http_status;    /* last HTTP status, 0 when no response */
+    int retry_after_s;  /* from a 429's Retry-After (seconds or HTTP date); 60 for a
                           * "per minute" throttle sent without one; -1 when absent */
-    int64_t latency_ms;  /* total time of the call, all pages included */
-    int requests;        /* HTTP requests made (pagination) */
+    int64_t latency_ms; /* total time of the call, all pages included */
+    int requests;       /* HTTP requests made (pagination) */
 } md_fetch_meta;
 
 typedef struct md_source md_source;
 
 typedef struct md_source_vtable {
-    const char *name;     /* "yahoo": API.md source name */
+    const char *name; /* "yahoo": API.md source name */
     md_source_id id;
     /* Latest quote for a normalised symbol. */
     int (*quote)(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
@@ -56,16 +56,16 @@ typedef struct md_source_vtable {
 /* Common state; a provider's own struct begins with it. */
 struct md_source {
     const md_source_vtable *vt;
-    char *base_url;   /* MDAGENT_<NAME>_URL or the provider's real address */
-    char *api_key;    /* NULL for providers that need none; never logged */
+    char *base_url; /* MDAGENT_<NAME>_URL or the provider's real address */
+    char *api_key;  /* NULL for providers that need none; never logged */
     int timeout_ms;
 };
 
 /* Thin wrappers that also fill meta->latency_ms. */
 int md_source_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
                     md_error *err);
-int md_source_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
-                   int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err);
+int md_source_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                   md_bar_vec *out, md_fetch_meta *meta, md_error *err);
 const char *md_source_name_of(const md_source *src);
 void md_source_free(md_source *src);
 

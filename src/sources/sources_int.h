@@ -24,10 +24,10 @@
 typedef struct md_sources__http md_sources__http;
 
 typedef struct md_sources__resp {
-    long status;        /* HTTP status of the final response */
-    char *body;         /* NUL-terminated, heap */
+    long status; /* HTTP status of the final response */
+    char *body;  /* NUL-terminated, heap */
     size_t len;
-    int retry_after_s;  /* Retry-After in seconds (delta or HTTP date), -1 when absent */
+    int retry_after_s; /* Retry-After in seconds (delta or HTTP date), -1 when absent */
     char content_type[96];
 } md_sources__resp;
 
@@ -48,8 +48,7 @@ int md_sources__retry_after_parse(const char *v, int64_t now_s);
 /* Maps a non-2xx status: 429 MD_ERATELIMIT, 401/403 MD_EUNAUTHSRC, 404/410 MD_ENOTFOUND,
  * 408/5xx MD_ETRANSIENT, anything else MD_EMALFORMED. detail (may be NULL) is the
  * provider's own explanation, appended to the message. Returns the code. */
-int md_sources__status_error(const char *provider, long status, const char *detail,
-                             md_error *err);
+int md_sources__status_error(const char *provider, long status, const char *detail, md_error *err);
 
 /* -- the common provider struct (provider.c) ----------------------------------------------- */
 

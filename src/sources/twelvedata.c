@@ -55,7 +55,9 @@ static int body_error(const json_t *root, long http_status, int *no_data, md_err
         return md_error_set(err, MD_ERATELIMIT, NAME ": rate limited: %s", d);
     if (code == 401 || code == 403)
         return md_error_set(err, MD_EUNAUTHSRC, NAME ": refused (%lld): %s", (long long)code, d);
-    if (code >= 500) return md_error_set(err, MD_ETRANSIENT, NAME ": server error (%lld): %s", (long long)code, d);
+    if (code >= 500)
+        return md_error_set(err, MD_ETRANSIENT, NAME ": server error (%lld): %s", (long long)code,
+                            d);
     if (code == 400 && strcasestr(d, "no data is available")) {
         if (no_data) *no_data = 1;
         return md_error_set(err, MD_ENOTFOUND, NAME ": %s", d);
@@ -80,8 +82,8 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
     if (!json_is_array(values))
         return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no \"values\" array");
     int daily = md_interval_is_daily(iv);
-    const char *zone = json_string_value(json_object_get(json_object_get(root, "meta"),
-                                                         "exchange_timezone"));
+    const char *zone =
+        json_string_value(json_object_get(json_object_get(root, "meta"), "exchange_timezone"));
     if (!zone || !*zone) zone = "UTC";
     int32_t probe;
     if (!daily && md_sources__tz_offset(zone, 0, &probe) != 0)
@@ -107,20 +109,24 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
             md_sources__num(json_object_get(v, "close"), &b.close) != 0 ||
             (vol && md_sources__num(vol, &b.volume) != 0)) {
             md_bar_vec_deinit(&tmp);
-            return md_error_set(err, MD_EMALFORMED,
-                                NAME ": malformed response: values[%zu] lacks datetime/open/high/low/close", i);
+            return md_error_set(
+                err, MD_EMALFORMED,
+                NAME ": malformed response: values[%zu] lacks datetime/open/high/low/close", i);
         }
         if (daily && dlen == 19) t -= t % 86400; /* a daily value stamped with a time */
-        if (daily) b.ts = md_sources__day_bucket(t, iv);
+        if (daily)
+            b.ts = md_sources__day_bucket(t, iv);
         else if (dlen != 19 || md_sources__tz_local_to_utc(zone, t, &b.ts) != 0) {
             md_bar_vec_deinit(&tmp);
-            return md_error_set(err, MD_EMALFORMED,
-                                NAME ": malformed response: values[%zu] datetime '%.20s' for an intraday interval",
-                                i, dt);
+            return md_error_set(
+                err, MD_EMALFORMED,
+                NAME ": malformed response: values[%zu] datetime '%.20s' for an intraday interval",
+                i, dt);
         }
         if (!md_sources__bar_sane(&b)) {
             md_bar_vec_deinit(&tmp);
-            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: values[%zu] out of range", i);
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: values[%zu] out of range", i);
         }
         md_bar_vec_push(&tmp, &b);
     }
@@ -152,7 +158,9 @@ static int parse_quote_root(const json_t *root, long http_status, md_quote *out,
     if (md_sources__int(json_object_get(root, "last_quote_at"), &t) != 0 &&
         md_sources__int(json_object_get(root, "timestamp"), &t) != 0)
         return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no timestamp");
-    if (t <= 0) return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: timestamp %lld", (long long)t);
+    if (t <= 0)
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: timestamp %lld",
+                            (long long)t);
     md_quote q;
     md_quote_init(&q);
     const char *sym = json_string_value(json_object_get(root, "symbol"));
@@ -239,8 +247,8 @@ static void put_time(md_buf *url, const char *param, int64_t ts, int daily)
     md_sources__esc(url, s);
 }
 
-static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
-                   int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                   md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     md_provider *p = (md_provider *)src;
     const char *tiv = td_interval(iv);
@@ -298,8 +306,8 @@ static const md_source_vtable td_vt = {
 
 int md_twelvedata_create(const md_config *cfg, md_source **out, md_error *err)
 {
-    md_provider *p = md_sources__provider_new(&td_vt, cfg->twelvedata_url,
-                                              cfg->twelvedata_api_key, "TWELVE_DATA_API_KEY", cfg);
+    md_provider *p = md_sources__provider_new(&td_vt, cfg->twelvedata_url, cfg->twelvedata_api_key,
+                                              "TWELVE_DATA_API_KEY", cfg);
     *out = &p->base;
     return 0;
 }

@@ -33,11 +33,11 @@ typedef struct {
 
 typedef struct {
     char name[64];
-    size_t n;         /* transitions */
-    int64_t *at;      /* transition instants, ascending */
-    int32_t *off_at;  /* offset in force from at[i] */
+    size_t n;           /* transitions */
+    int64_t *at;        /* transition instants, ascending */
+    int32_t *off_at;    /* offset in force from at[i] */
     int32_t off_before; /* offset before the first transition */
-    tz_rule rule;     /* for instants after the last transition */
+    tz_rule rule;       /* for instants after the last transition */
 } tz_zone;
 
 #define MAX_ZONES 64
@@ -160,8 +160,8 @@ static int tzif_header(const unsigned char *p, size_t len, tzif_counts *c)
     c->time = be32(p + 32);
     c->type = be32(p + 36);
     c->chars = be32(p + 40);
-    if (c->type == 0 || c->type > 256 || c->time > 100000 || c->leap > 10000 ||
-        c->chars > 10000 || c->isut > c->type || c->isstd > c->type)
+    if (c->type == 0 || c->type > 256 || c->time > 100000 || c->leap > 10000 || c->chars > 10000 ||
+        c->isut > c->type || c->isstd > c->type)
         return -1;
     return 0;
 }
@@ -260,9 +260,12 @@ static tz_zone *zone_builtin(const char *name)
     static const struct {
         const char *name, *rule;
     } builtin[] = {
-        {"America/New_York", "EST5EDT,M3.2.0,M11.1.0"}, {"US/Eastern", "EST5EDT,M3.2.0,M11.1.0"},
-        {"EST5EDT", "EST5EDT,M3.2.0,M11.1.0"},          {"UTC", "UTC0"},
-        {"Etc/UTC", "UTC0"},                            {"GMT", "GMT0"},
+        {"America/New_York", "EST5EDT,M3.2.0,M11.1.0"},
+        {"US/Eastern", "EST5EDT,M3.2.0,M11.1.0"},
+        {"EST5EDT", "EST5EDT,M3.2.0,M11.1.0"},
+        {"UTC", "UTC0"},
+        {"Etc/UTC", "UTC0"},
+        {"GMT", "GMT0"},
     };
     for (size_t i = 0; i < MD_ARRAY_LEN(builtin); i++) {
         if (strcmp(builtin[i].name, name) != 0) continue;
@@ -301,8 +304,10 @@ static int32_t zone_offset(const tz_zone *z, int64_t t)
     size_t lo = 0, hi = z->n; /* last i with at[i] <= t */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if (z->at[mid] <= t) lo = mid;
-        else hi = mid;
+        if (z->at[mid] <= t)
+            lo = mid;
+        else
+            hi = mid;
     }
     return z->off_at[lo];
 }

@@ -30,8 +30,8 @@
 
 static const char *yahoo_interval(md_interval iv)
 {
-    static const char *names[MD_IV_COUNT] = {"1m", "5m", "15m", "30m", "60m", NULL,
-                                             "1d", "1wk", "1mo"};
+    static const char *names[MD_IV_COUNT] = {"1m", "5m", "15m", "30m", "60m",
+                                             NULL, "1d", "1wk", "1mo"};
     return (unsigned)iv < MD_IV_COUNT ? names[iv] : NULL;
 }
 
@@ -69,12 +69,14 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv, md_
     const json_t *ts = json_object_get(res, "timestamp");
     if (!ts || json_is_null(ts)) return 0; /* no bars in the range */
     if (!json_is_array(ts))
-        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: timestamp is not an array");
+        return md_error_set(err, MD_EMALFORMED,
+                            NAME ": malformed response: timestamp is not an array");
     size_t n = json_array_size(ts);
     const json_t *qs = json_object_get(json_object_get(res, "indicators"), "quote");
     const json_t *q = json_array_get(qs, 0);
     if (!json_is_object(q))
-        return n ? md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no indicators.quote")
+        return n ? md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: no indicators.quote")
                  : 0;
     static const char *keys[5] = {"open", "high", "low", "close", "volume"};
     const json_t *arr[5];
@@ -110,7 +112,8 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv, md_
             if (have[k] < 0) {
                 md_bar_vec_deinit(&tmp);
                 return md_error_set(err, MD_EMALFORMED,
-                                    NAME ": malformed response: %s[%zu] is not a number", keys[k], i);
+                                    NAME ": malformed response: %s[%zu] is not a number", keys[k],
+                                    i);
             }
             if (!have[k] && k < 4) nulls++;
         }
@@ -128,7 +131,8 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv, md_
                    : t;
         if (!md_sources__bar_sane(&b)) {
             md_bar_vec_deinit(&tmp);
-            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: bar %zu out of range", i);
+            return md_error_set(err, MD_EMALFORMED,
+                                NAME ": malformed response: bar %zu out of range", i);
         }
         md_bar_vec_push(&tmp, &b);
     }
@@ -139,8 +143,7 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv, md_
 
 /* The last bar with a close (its exact timestamp): the quote when meta has no regular
  * market price. 0, or MD_ENOTFOUND when there is none. */
-static int last_close(const json_t *res, const json_t *meta, double *price, int64_t *t,
-                      double *vol)
+static int last_close(const json_t *res, const json_t *meta, double *price, int64_t *t, double *vol)
 {
     md_bar_vec bv;
     md_bar_vec_init(&bv);
@@ -196,7 +199,8 @@ static int parse_root(json_t *root, long status, md_interval iv, md_bar_vec *bar
         return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no chart.result");
     const json_t *meta = json_object_get(res, "meta");
     if (!json_is_object(meta))
-        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: no chart.result[0].meta");
+        return md_error_set(err, MD_EMALFORMED,
+                            NAME ": malformed response: no chart.result[0].meta");
     if (quote) {
         int rc = parse_quote(res, meta, quote, err);
         if (rc) return rc;

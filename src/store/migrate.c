@@ -85,7 +85,8 @@ static int same_quote(const md_quote *a, const md_quote *b)
 {
 #define SAME(x) ((isnan(a->x) && isnan(b->x)) || a->x == b->x)
     return a->ts == b->ts && SAME(price) && SAME(volume) && SAME(bid) && SAME(ask) &&
-           a->source == b->source && (a->quality == b->quality || (a->quality < 0 && b->quality < 0));
+           a->source == b->source &&
+           (a->quality == b->quality || (a->quality < 0 && b->quality < 0));
 #undef SAME
 }
 
@@ -185,7 +186,8 @@ static void pending_free(pending *p)
 static int flush(mig *m, pending *p, md_error *err)
 {
     if (p->n == 0) return 0;
-    for (size_t i = 0; i < p->n; i++) p->series[i].bars = p->bars[i].v, p->series[i].n = p->bars[i].n;
+    for (size_t i = 0; i < p->n; i++)
+        p->series[i].bars = p->bars[i].v, p->series[i].n = p->bars[i].n;
     int rc = md_store_put_bars(m->dst, p->series, p->n, err);
     if (rc < 0) return rc;
     rc = m->dst->ops->meta_set(m->dst, (const char *const *)p->keys, (const char *const *)p->vals,
@@ -219,8 +221,8 @@ static int copy_bars(mig *m, const md_symbol_info *info, size_t n, md_error *err
                 from = strtoll(val, NULL, 10) + 1;
                 m->rep->series_resumed++;
                 /* what the checkpoint covers counts as done for the progress */
-                int64_t had = md_store_count_bars(m->src, info[i].symbol, info[i].iv, MD_TS_MIN,
-                                                  from, err);
+                int64_t had =
+                    md_store_count_bars(m->src, info[i].symbol, info[i].iv, MD_TS_MIN, from, err);
                 if (had < 0) {
                     rc = (int)had;
                     md_free(key);
@@ -233,7 +235,8 @@ static int copy_bars(mig *m, const md_symbol_info *info, size_t n, md_error *err
         for (;;) {
             chunk.n = 0;
             size_t want = m->batch - p.rows; /* fill the pending batch exactly (p.rows < batch) */
-            rc = m->src->ops->scan_bars(m->src, info[i].symbol, info[i].iv, from, want, &chunk, err);
+            rc =
+                m->src->ops->scan_bars(m->src, info[i].symbol, info[i].iv, from, want, &chunk, err);
             if (rc <= 0) break;
             rc = 0;
             from = chunk.v[chunk.n - 1].ts + 1;
@@ -252,7 +255,8 @@ static int copy_bars(mig *m, const md_symbol_info *info, size_t n, md_error *err
             if (last) break;
         }
         md_free(key);
-        if (rc == 0 && (stopped(m) || (m->opt->max_rows && m->rep->bars_copied >= m->opt->max_rows)))
+        if (rc == 0 &&
+            (stopped(m) || (m->opt->max_rows && m->rep->bars_copied >= m->opt->max_rows)))
             break;
     }
     if (rc == 0) rc = flush(m, &p, err);
@@ -332,7 +336,10 @@ static int verify(mig *m, const md_symbol_info *src, size_t n_src, md_error *err
         if (rc) break;
         m->rep->verified_bars += (uint64_t)sn;
         if (sn != dn || ssum != dsum)
-            add_diff(m, 'b', src[i].symbol, src[i].iv, sn, dn == 0 && find_info(dst, (size_t)n_dst, src[i].symbol, src[i].iv) < 0 ? -1 : dn, ssum, dsum);
+            add_diff(m, 'b', src[i].symbol, src[i].iv, sn,
+                     dn == 0 && find_info(dst, (size_t)n_dst, src[i].symbol, src[i].iv) < 0 ? -1
+                                                                                            : dn,
+                     ssum, dsum);
     }
     for (int i = 0; rc == 0 && i < n_dst; i++)
         if (find_info(src, n_src, dst[i].symbol, dst[i].iv) < 0)
@@ -427,7 +434,8 @@ static int copy_quality(mig *m, const md_symbol_info *bars, size_t n_bars, md_er
         rc = read_events(m->src, q[i].symbol, q[i].iv, &v, err);
         for (size_t off = 0; rc == 0 && off < v.n; off += m->batch) {
             size_t k = v.n - off < m->batch ? v.n - off : m->batch;
-            rc = md_store_put_quality_events(m->dst, q[i].symbol, q[i].iv, v.v + off, k, NULL, 0, err);
+            rc = md_store_put_quality_events(m->dst, q[i].symbol, q[i].iv, v.v + off, k, NULL, 0,
+                                             err);
             if (rc > 0) rc = 0;
         }
         if (rc) break;
@@ -476,7 +484,9 @@ static int verify_quality(mig *m, const md_symbol_info *bars, size_t n_bars, md_
         m->rep->verified_events += a.n;
         if (a.n != b.n || ha != hb)
             add_diff(m, 'e', sq[i].symbol, sq[i].iv, (int64_t)a.n,
-                     b.n == 0 && find_info(dq, (size_t)nd, sq[i].symbol, sq[i].iv) < 0 ? -1 : (int64_t)b.n,
+                     b.n == 0 && find_info(dq, (size_t)nd, sq[i].symbol, sq[i].iv) < 0
+                         ? -1
+                         : (int64_t)b.n,
                      ha, hb);
     }
     for (int i = 0; rc == 0 && i < nd; i++)
@@ -490,13 +500,16 @@ static int verify_quality(mig *m, const md_symbol_info *bars, size_t n_bars, md_
         int64_t ts_s = 0, ts_d = 0;
         md_error e2;
         int gs = md_store_get_live(m->src, bars[i].symbol, bars[i].iv, &ts_s, &e2);
-        int gd = gs < 0 && gs != MD_ENODATA ? 0 : md_store_get_live(m->dst, bars[i].symbol, bars[i].iv, &ts_d, &e2);
+        int gd = gs < 0 && gs != MD_ENODATA
+                     ? 0
+                     : md_store_get_live(m->dst, bars[i].symbol, bars[i].iv, &ts_d, &e2);
         if ((gs < 0 && gs != MD_ENODATA) || (gd < 0 && gd != MD_ENODATA)) {
             rc = md_error_set(err, gs < 0 && gs != MD_ENODATA ? gs : gd, "%s", e2.msg);
             break;
         }
         if (gs != gd || ts_s != ts_d)
-            add_diff(m, 'l', bars[i].symbol, bars[i].iv, gs == 0 ? ts_s : -1, gd == 0 ? ts_d : -1, 0, 0);
+            add_diff(m, 'l', bars[i].symbol, bars[i].iv, gs == 0 ? ts_s : -1, gd == 0 ? ts_d : -1,
+                     0, 0);
     }
     return rc;
 }
@@ -559,8 +572,10 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
                 left = got == 0 || strtoll(val, NULL, 10) < info[i].last_ts;
             }
             if (left) {
-                rc = md_error_set(err, MD_ECANCELED, "stopped after %" PRIu64 " bars; run the"
-                                  " same command again to resume", rep->bars_copied);
+                rc = md_error_set(err, MD_ECANCELED,
+                                  "stopped after %" PRIu64 " bars; run the"
+                                  " same command again to resume",
+                                  rep->bars_copied);
                 goto done;
             }
         }
@@ -568,7 +583,8 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
         if (rc == 0) rc = copy_quality(&m, info, (size_t)n, err);
         if (rc) goto done;
         if (stopped(&m)) {
-            rc = md_error_set(err, MD_ECANCELED, "stopped while copying quality findings; run"
+            rc = md_error_set(err, MD_ECANCELED,
+                              "stopped while copying quality findings; run"
                               " the same command again to resume");
             goto done;
         }
@@ -579,8 +595,10 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
     if (rc) goto done;
     rep->verified = rep->n_diffs == 0;
     if (!rep->verified)
-        rc = md_error_set(err, MD_ESTORE, "verification failed: %zu difference%s between the"
-                          " stores", rep->n_diffs, rep->n_diffs == 1 ? "" : "s");
+        rc = md_error_set(err, MD_ESTORE,
+                          "verification failed: %zu difference%s between the"
+                          " stores",
+                          rep->n_diffs, rep->n_diffs == 1 ? "" : "s");
 done:
     md_free(info);
     md_store_close(m.src);
@@ -593,13 +611,15 @@ void md_migrate_report_print(const md_migrate_report *r, FILE *f)
 {
     fprintf(f, "migrate %s -> %s\n", r->from, r->to);
     fprintf(f, "source: %" PRIu64 " series, %" PRIu64 " bars\n", r->series, r->bars_total);
-    fprintf(f, "copied: %" PRIu64 " bars%s, %" PRIu64 " quotes, %" PRIu64 " quality findings, %"
-               PRIu64 " live marks, in %.2f s\n", r->bars_copied,
-            r->series_resumed ? " (resumed from checkpoints)" : "", r->quotes_copied,
-            r->events_copied, r->live_copied, r->seconds);
+    fprintf(f,
+            "copied: %" PRIu64 " bars%s, %" PRIu64 " quotes, %" PRIu64 " quality findings, %" PRIu64
+            " live marks, in %.2f s\n",
+            r->bars_copied, r->series_resumed ? " (resumed from checkpoints)" : "",
+            r->quotes_copied, r->events_copied, r->live_copied, r->seconds);
     if (r->verified) {
-        fprintf(f, "verify: %" PRIu64 " series, %" PRIu64 " bars, %" PRIu64 " quotes and %" PRIu64
-                   " quality findings: row counts and checksums equal\nOK\n",
+        fprintf(f,
+                "verify: %" PRIu64 " series, %" PRIu64 " bars, %" PRIu64 " quotes and %" PRIu64
+                " quality findings: row counts and checksums equal\nOK\n",
                 r->series, r->verified_bars, r->verified_quotes, r->verified_events);
         return;
     }
@@ -610,20 +630,24 @@ void md_migrate_report_print(const md_migrate_report *r, FILE *f)
         if (d->kind == 'l') {
             fprintf(f, "  %-12s %-4s live mark: source %s, target %s\n", d->symbol,
                     md_interval_name((md_interval)d->iv), d->src_n < 0 ? "none" : "set",
-                    d->dst_n < 0 ? "none" : d->src_n == d->dst_n ? "the same" : "another bar");
+                    d->dst_n < 0           ? "none"
+                    : d->src_n == d->dst_n ? "the same"
+                                           : "another bar");
         } else if (d->kind == 'e') {
             if (d->src_n < 0)
                 fprintf(f, "  %-12s %-4s quality findings only in the target (%" PRId64 ")\n",
                         d->symbol, md_interval_name((md_interval)d->iv), d->dst_n);
             else
-                fprintf(f, "  %-12s %-4s quality findings: source %" PRId64 " checksum %016" PRIx64
-                           ", target %" PRId64 " checksum %016" PRIx64 "\n",
+                fprintf(f,
+                        "  %-12s %-4s quality findings: source %" PRId64 " checksum %016" PRIx64
+                        ", target %" PRId64 " checksum %016" PRIx64 "\n",
                         d->symbol, md_interval_name((md_interval)d->iv), d->src_n, d->src_sum,
                         d->dst_n < 0 ? 0 : d->dst_n, d->dst_sum);
         } else if (d->iv < 0) {
             fprintf(f, "  %-12s quote: %s\n", d->symbol,
-                    d->src_n < 0 ? "only in the target" : d->dst_n < 0 ? "missing in the target"
-                                                                       : "values differ");
+                    d->src_n < 0   ? "only in the target"
+                    : d->dst_n < 0 ? "missing in the target"
+                                   : "values differ");
         } else if (d->src_n < 0) {
             fprintf(f, "  %-12s %-4s only in the target (%" PRId64 " bars)\n", d->symbol,
                     md_interval_name((md_interval)d->iv), d->dst_n);
@@ -631,8 +655,9 @@ void md_migrate_report_print(const md_migrate_report *r, FILE *f)
             fprintf(f, "  %-12s %-4s missing in the target (%" PRId64 " bars in the source)\n",
                     d->symbol, md_interval_name((md_interval)d->iv), d->src_n);
         } else {
-            fprintf(f, "  %-12s %-4s source %" PRId64 " bars checksum %016" PRIx64 ", target %" PRId64
-                       " bars checksum %016" PRIx64 "%s\n",
+            fprintf(f,
+                    "  %-12s %-4s source %" PRId64 " bars checksum %016" PRIx64 ", target %" PRId64
+                    " bars checksum %016" PRIx64 "%s\n",
                     d->symbol, md_interval_name((md_interval)d->iv), d->src_n, d->src_sum, d->dst_n,
                     d->dst_sum, d->src_n == d->dst_n ? " (values differ)" : "");
         }

@@ -22,11 +22,11 @@
 #include <stdio.h>
 
 typedef struct md_migrate_options {
-    size_t batch_rows;   /* bars per target transaction (0: 50000) */
-    uint64_t max_rows;   /* stop after copying about this many bars (0: all); run again to resume */
-    int restart;         /* ignore the checkpoints and copy everything again */
-    int verify_only;     /* copy nothing; only compare */
-    volatile int *stop;  /* when it becomes non-zero, stop after the current batch */
+    size_t batch_rows;  /* bars per target transaction (0: 50000) */
+    uint64_t max_rows;  /* stop after copying about this many bars (0: all); run again to resume */
+    int restart;        /* ignore the checkpoints and copy everything again */
+    int verify_only;    /* copy nothing; only compare */
+    volatile int *stop; /* when it becomes non-zero, stop after the current batch */
     /* Progress of a phase ("copy", "verify"): called with done == 0 when the phase starts
      * (total known), after each batch, and with final = 1 at its end. May be NULL. The CLI
      * draws it with ingest/progress.h (store/ stays below ingest/). */
@@ -39,22 +39,22 @@ void md_migrate_options_default(md_migrate_options *o);
 
 /* One thing that differs between the stores. */
 typedef struct md_migrate_diff {
-    char kind;               /* 'b' bars, 'q' quote, 'e' quality findings, 'l' live mark */
+    char kind; /* 'b' bars, 'q' quote, 'e' quality findings, 'l' live mark */
     char symbol[MD_SYMBOL_MAX + 1];
-    int iv;                  /* md_interval (-1 for a quote) */
-    int64_t src_n, dst_n;    /* rows on each side (-1: the series is missing there) */
+    int iv;               /* md_interval (-1 for a quote) */
+    int64_t src_n, dst_n; /* rows on each side (-1: the series is missing there) */
     uint64_t src_sum, dst_sum;
 } md_migrate_diff;
 
 typedef struct md_migrate_report {
-    char from[512], to[512]; /* redacted URLs */
-    uint64_t series, bars_total;        /* in the source */
+    char from[512], to[512];                                         /* redacted URLs */
+    uint64_t series, bars_total;                                     /* in the source */
     uint64_t bars_copied, quotes_copied, events_copied, live_copied; /* by this run */
-    uint64_t series_resumed;            /* series that had a checkpoint */
+    uint64_t series_resumed; /* series that had a checkpoint */
     int complete;            /* every series copied to its end */
     int verified;            /* verification ran and found no difference */
     uint64_t verified_bars, verified_quotes, verified_events;
-    md_migrate_diff *diffs;  /* heap (md_migrate_report_deinit) */
+    md_migrate_diff *diffs; /* heap (md_migrate_report_deinit) */
     size_t n_diffs;
     double seconds;
 } md_migrate_report;

@@ -16,8 +16,8 @@
 /* One pooled session: used by one thread at a time. */
 typedef struct md_pg_conn {
     PGconn *pc;
-    int ready; /* session set up and statements prepared */
-    int lost;  /* the last call found the session gone: reset before the next use */
+    int ready;     /* session set up and statements prepared */
+    int lost;      /* the last call found the session gone: reset before the next use */
     char state[6]; /* SQLSTATE of the last failure on this session */
 } md_pg_conn;
 
@@ -112,10 +112,19 @@ void md_pg__array(md_pg_buf *b, unsigned elem_oid, int elem_len, const int64_t *
 
 /* Type oids used by the prepared statements. */
 enum {
-    MD_PG_BOOLOID = 16, MD_PG_INT8OID = 20, MD_PG_INT2OID = 21, MD_PG_INT4OID = 23,
-    MD_PG_TEXTOID = 25, MD_PG_FLOAT4OID = 700, MD_PG_FLOAT8OID = 701,
-    MD_PG_TSTZOID = 1184, MD_PG_INTERVALOID = 1186, MD_PG_INT2ARRAYOID = 1005,
-    MD_PG_INT4ARRAYOID = 1007, MD_PG_INT8ARRAYOID = 1016, MD_PG_TSTZARRAYOID = 1185,
+    MD_PG_BOOLOID = 16,
+    MD_PG_INT8OID = 20,
+    MD_PG_INT2OID = 21,
+    MD_PG_INT4OID = 23,
+    MD_PG_TEXTOID = 25,
+    MD_PG_FLOAT4OID = 700,
+    MD_PG_FLOAT8OID = 701,
+    MD_PG_TSTZOID = 1184,
+    MD_PG_INTERVALOID = 1186,
+    MD_PG_INT2ARRAYOID = 1005,
+    MD_PG_INT4ARRAYOID = 1007,
+    MD_PG_INT8ARRAYOID = 1016,
+    MD_PG_TSTZARRAYOID = 1185,
     MD_PG_TEXTARRAYOID = 1009
 };
 
@@ -186,8 +195,7 @@ int md_pg__get_quality_events(md_store *base, const char *symbol, md_interval iv
                               int64_t end, int rule, size_t limit, md_qevent_vec *out,
                               md_error *err);
 int md_pg__count_quality_events(md_store *base, const char *symbol, md_interval iv, int64_t start,
-                                int64_t end, int64_t count[], double severity_sum[],
-                                md_error *err);
+                                int64_t end, int64_t count[], double severity_sum[], md_error *err);
 int md_pg__list_quality_series(md_store *base, md_symbol_info **out, md_error *err);
 int md_pg__mark_live(md_store *base, const char *symbol, md_interval iv, int64_t bar_ts,
                      md_error *err);

@@ -282,8 +282,13 @@ int md_pg__get_quality_events(md_store *base, const char *symbol, md_interval iv
                               md_error *err)
 {
     if (clamp(start) >= clamp(end)) return 0;
-    qargs a = {.symbol = symbol, .iv = iv, .start = start, .end = end, .rule = rule,
-               .limit = limit, .out = out};
+    qargs a = {.symbol = symbol,
+               .iv = iv,
+               .start = start,
+               .end = end,
+               .rule = rule,
+               .limit = limit,
+               .out = out};
     return md_pg__with_conn((md_pg_store *)base, w_get, &a, err);
 }
 
@@ -314,12 +319,15 @@ static int w_count(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 }
 
 int md_pg__count_quality_events(md_store *base, const char *symbol, md_interval iv, int64_t start,
-                                int64_t end, int64_t count[], double severity_sum[],
-                                md_error *err)
+                                int64_t end, int64_t count[], double severity_sum[], md_error *err)
 {
     for (int i = 0; i < MD_QRULE_COUNT; i++) count[i] = 0, severity_sum[i] = 0;
     if (clamp(start) >= clamp(end)) return 0;
-    qargs a = {.symbol = symbol, .iv = iv, .start = start, .end = end, .count = count,
+    qargs a = {.symbol = symbol,
+               .iv = iv,
+               .start = start,
+               .end = end,
+               .count = count,
                .sev = severity_sum};
     return md_pg__with_conn((md_pg_store *)base, w_count, &a, err);
 }
@@ -378,10 +386,9 @@ static int w_live(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     md_pg_params p = {0};
     key_params(&p, a);
     PGresult *r = NULL;
-    int rc = md_pg__run_sql(c,
-                            "SELECT bar_ts FROM quality_live WHERE symbol_id = " SYM
-                            " AND iv = $2::int2",
-                            &p, &r, "read live mark", err);
+    int rc = md_pg__run_sql(
+        c, "SELECT bar_ts FROM quality_live WHERE symbol_id = " SYM " AND iv = $2::int2", &p, &r,
+        "read live mark", err);
     if (rc) return rc;
     int found = PQntuples(r) == 1;
     if (found) a->bar_ts = md_pg__get_ts(r, 0, 0);

@@ -71,8 +71,7 @@ static int mig_1(md_pg_store *st, md_pg_conn *c, md_error *err)
         char sql[512];
         snprintf(sql, sizeof sql, "%s PARTITION BY RANGE (ts)", SQL_V1_BARS);
         rc = exec(c, sql, err);
-        if (rc == 0)
-            rc = exec(c, "INSERT INTO meta VALUES('layout', 'partitioned')", err);
+        if (rc == 0) rc = exec(c, "INSERT INTO meta VALUES('layout', 'partitioned')", err);
         return rc;
     }
     rc = exec(c, SQL_V1_BARS, err);
@@ -80,13 +79,16 @@ static int mig_1(md_pg_store *st, md_pg_conn *c, md_error *err)
     md_pg_params p = {0};
     md_pg__p_interval(&p, 0, st->opt.pg_chunk_days, 0);
     PGresult *r = NULL;
-    rc = md_pg__run_sql(c, "SELECT create_hypertable('bars', 'ts', chunk_time_interval => $1::interval)",
-                        &p, &r, "create hypertable", err);
+    rc = md_pg__run_sql(
+        c, "SELECT create_hypertable('bars', 'ts', chunk_time_interval => $1::interval)", &p, &r,
+        "create hypertable", err);
     PQclear(r);
     if (rc) return rc;
-    rc = exec(c, "ALTER TABLE bars SET (timescaledb.compress,"
-                 " timescaledb.compress_segmentby = 'symbol_id, iv',"
-                 " timescaledb.compress_orderby = 'ts DESC')", err);
+    rc = exec(c,
+              "ALTER TABLE bars SET (timescaledb.compress,"
+              " timescaledb.compress_segmentby = 'symbol_id, iv',"
+              " timescaledb.compress_orderby = 'ts DESC')",
+              err);
     if (rc == 0) rc = exec(c, "INSERT INTO meta VALUES('layout', 'hypertable')", err);
     return rc;
 }
@@ -96,11 +98,13 @@ static int mig_1(md_pg_store *st, md_pg_conn *c, md_error *err)
 static int mig_2(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
     (void)st;
-    return exec(c, "CREATE TABLE load_marks(path text COLLATE \"C\" PRIMARY KEY,"
-                   " size bigint NOT NULL, mtime_ns bigint NOT NULL, byte_offset bigint NOT NULL,"
-                   " lines bigint NOT NULL, row_count bigint NOT NULL, rejected bigint NOT NULL,"
-                   " iv smallint NOT NULL, done smallint NOT NULL,"
-                   " updated_at timestamptz NOT NULL DEFAULT now())", err);
+    return exec(c,
+                "CREATE TABLE load_marks(path text COLLATE \"C\" PRIMARY KEY,"
+                " size bigint NOT NULL, mtime_ns bigint NOT NULL, byte_offset bigint NOT NULL,"
+                " lines bigint NOT NULL, row_count bigint NOT NULL, rejected bigint NOT NULL,"
+                " iv smallint NOT NULL, done smallint NOT NULL,"
+                " updated_at timestamptz NOT NULL DEFAULT now())",
+                err);
 }
 
 /* 3: quality findings (one per bar and rule, the rule by its code) and live marks */
@@ -142,14 +146,15 @@ static int read_int(md_pg_conn *c, const char *sql, int *out, int *found, md_err
 static int read_layout(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
     PGresult *r = NULL;
-    int rc = md_pg__run_sql(c, "SELECT value FROM meta WHERE key = 'layout'", NULL, &r,
-                            "schema", err);
+    int rc =
+        md_pg__run_sql(c, "SELECT value FROM meta WHERE key = 'layout'", NULL, &r, "schema", err);
     if (rc) return rc;
     if (PQntuples(r) != 1) {
         PQclear(r);
         return md_error_set(err, MD_ESTORE, "postgresql: the schema has no layout row in meta");
     }
-    st->timescale = PQgetlength(r, 0, 0) == 10 && memcmp(PQgetvalue(r, 0, 0), "hypertable", 10) == 0;
+    st->timescale =
+        PQgetlength(r, 0, 0) == 10 && memcmp(PQgetvalue(r, 0, 0), "hypertable", 10) == 0;
     PQclear(r);
     return 0;
 }
@@ -160,26 +165,30 @@ static int choose_layout(md_pg_store *st, md_pg_conn *c, md_error *err)
     st->timescale = 0;
     if (st->opt.pg_timescaledb == 0) return 0;
     int avail = 0, found = 0;
-    int rc = read_int(c, "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'",
-                      &avail, &found, err);
+    int rc = read_int(c, "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'", &avail,
+                      &found, err);
     if (rc) return rc;
     if (found) {
         rc = exec(c, "SAVEPOINT ext", err);
         if (rc) return rc;
         md_error e;
-        if (md_pg__exec(c, "CREATE EXTENSION IF NOT EXISTS timescaledb", "create extension", &e) == 0) {
+        if (md_pg__exec(c, "CREATE EXTENSION IF NOT EXISTS timescaledb", "create extension", &e) ==
+            0) {
             st->timescale = 1;
             rc = exec(c, "RELEASE SAVEPOINT ext", err);
         } else {
-            MD_WARN("store", "timescaledb is installed but cannot be loaded (%s); using native"
-                             " partitions", e.msg);
+            MD_WARN("store",
+                    "timescaledb is installed but cannot be loaded (%s); using native"
+                    " partitions",
+                    e.msg);
             rc = exec(c, "ROLLBACK TO SAVEPOINT ext", err);
         }
         if (rc) return rc;
     }
     if (!st->timescale && st->opt.pg_timescaledb == 1)
-        return md_error_set(err, MD_ECONFIG, "postgresql.timescaledb is on but the timescaledb"
-                                             " extension is not available on this server");
+        return md_error_set(err, MD_ECONFIG,
+                            "postgresql.timescaledb is on but the timescaledb"
+                            " extension is not available on this server");
     return 0;
 }
 
@@ -193,8 +202,10 @@ int md_pg__schema(md_pg_store *st, md_pg_conn *c, md_error *err)
             return rc;
         }
         if (!found || version > target)
-            return md_error_set(err, MD_ESTORE, "store schema version %d is not one this mdagent"
-                                                " reads (%d)", version, target);
+            return md_error_set(err, MD_ESTORE,
+                                "store schema version %d is not one this mdagent"
+                                " reads (%d)",
+                                version, target);
         return read_layout(st, c, err);
     }
     rc = exec(c, "BEGIN", err);
@@ -204,8 +215,10 @@ int md_pg__schema(md_pg_store *st, md_pg_conn *c, md_error *err)
         rc = exec(c, "CREATE TABLE IF NOT EXISTS schema_version(version integer NOT NULL)", err);
     if (rc == 0) rc = read_int(c, "SELECT version FROM schema_version", &version, &found, err);
     if (rc == 0 && version > target)
-        rc = md_error_set(err, MD_ESTORE, "store schema version %d is newer than this mdagent"
-                                          " (%d); upgrade mdagent", version, target);
+        rc = md_error_set(err, MD_ESTORE,
+                          "store schema version %d is newer than this mdagent"
+                          " (%d); upgrade mdagent",
+                          version, target);
     if (rc == 0) rc = version == 0 ? choose_layout(st, c, err) : read_layout(st, c, err);
     for (int v = version; rc == 0 && v < target; v++) {
         rc = migrations[v](st, c, err);
@@ -215,8 +228,9 @@ int md_pg__schema(md_pg_store *st, md_pg_conn *c, md_error *err)
         md_pg_params p = {0};
         md_pg__p_i32(&p, target);
         PGresult *r = NULL;
-        rc = md_pg__run_sql(c, found ? "UPDATE schema_version SET version = $1"
-                                     : "INSERT INTO schema_version VALUES($1)",
+        rc = md_pg__run_sql(c,
+                            found ? "UPDATE schema_version SET version = $1"
+                                  : "INSERT INTO schema_version VALUES($1)",
                             &p, &r, "schema", err);
         PQclear(r);
     }
@@ -263,11 +277,13 @@ static const struct {
 static int apply_policies(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
     const md_store_options *o = &st->opt;
-    int rc = run_interval(c, "SELECT set_chunk_time_interval('bars', $1::interval)", o->pg_chunk_days, err);
+    int rc = run_interval(c, "SELECT set_chunk_time_interval('bars', $1::interval)",
+                          o->pg_chunk_days, err);
     if (rc == 0) rc = exec(c, "SELECT remove_compression_policy('bars', if_exists => true)", err);
     if (rc == 0 && o->pg_compress_after_days > 0)
-        rc = run_interval(c, "SELECT add_compression_policy('bars', compress_after => $1::interval)",
-                          o->pg_compress_after_days, err);
+        rc =
+            run_interval(c, "SELECT add_compression_policy('bars', compress_after => $1::interval)",
+                         o->pg_compress_after_days, err);
     if (rc == 0) rc = exec(c, "SELECT remove_retention_policy('bars', if_exists => true)", err);
     if (rc == 0 && o->pg_retention_days > 0)
         rc = run_interval(c, "SELECT add_retention_policy('bars', drop_after => $1::interval)",
@@ -281,10 +297,12 @@ static int apply_policies(md_pg_store *st, md_pg_conn *c, md_error *err)
         PQclear(r);
         if (rc == 0 && missing) rc = exec(c, caggs[i].create, err);
         if (rc == 0) {
-            rc = md_pg__run_sql(c, "SELECT add_continuous_aggregate_policy($1::regclass,"
-                                   " start_offset => INTERVAL '3 days', end_offset => INTERVAL '1 hour',"
-                                   " schedule_interval => INTERVAL '30 minutes', if_not_exists => true)",
-                                &p, &r, "continuous aggregate policy", err);
+            rc = md_pg__run_sql(
+                c,
+                "SELECT add_continuous_aggregate_policy($1::regclass,"
+                " start_offset => INTERVAL '3 days', end_offset => INTERVAL '1 hour',"
+                " schedule_interval => INTERVAL '30 minutes', if_not_exists => true)",
+                &p, &r, "continuous aggregate policy", err);
             PQclear(r);
         }
     }
@@ -350,8 +368,10 @@ static int cmp_part(const void *a, const void *b)
 static int read_partitions(md_pg_conn *c, md_pg_part **out, size_t *n_out, md_error *err)
 {
     PGresult *r = NULL;
-    int rc = md_pg__run_sql(c,
-        "SELECT extract(epoch FROM m[1]::timestamptz)::int8, extract(epoch FROM m[2]::timestamptz)::int8,"
+    int rc = md_pg__run_sql(
+        c,
+        "SELECT extract(epoch FROM m[1]::timestamptz)::int8, extract(epoch FROM "
+        "m[2]::timestamptz)::int8,"
         " relname FROM (SELECT c.relname::text AS relname, regexp_match(pg_get_expr(c.relpartbound,"
         " c.oid), 'FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)') AS m"
         " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
@@ -389,8 +409,8 @@ int md_pg__load_partitions(md_pg_store *st, md_pg_conn *c, md_error *err)
 }
 
 /* Appends to gaps the sub-ranges of [lo, hi) that no partition in parts covers. */
-static size_t find_gaps(const md_pg_part *parts, size_t n, int64_t lo, int64_t hi,
-                        md_pg_part *gaps, size_t max_gaps)
+static size_t find_gaps(const md_pg_part *parts, size_t n, int64_t lo, int64_t hi, md_pg_part *gaps,
+                        size_t max_gaps)
 {
     size_t k = 0;
     int64_t at = lo;
@@ -409,8 +429,8 @@ static void fmt_bound(int64_t ts, char *dst, size_t n)
     int64_t days = floor_div(ts, 86400), secs = ts - days * 86400, y;
     unsigned m, d;
     md_civil_from_days(days, &y, &m, &d);
-    snprintf(dst, n, "%04lld-%02u-%02u %02d:%02d:%02d+00", (long long)y, m, d,
-             (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    snprintf(dst, n, "%04lld-%02u-%02u %02d:%02d:%02d+00", (long long)y, m, d, (int)(secs / 3600),
+             (int)(secs / 60 % 60), (int)(secs % 60));
 }
 
 /* CREATE TABLE for one partition; its name and bounds are built from checked integers. */
@@ -439,8 +459,8 @@ static int create_partition(md_pg_conn *c, int64_t lo, int64_t hi, md_error *err
 /* Drops the partitions that end at or before cutoff, except those holding one of the spans
  * in keep[0..nkeep) (a batch being written; the next day's pass takes them). The caller
  * holds the partition lock. */
-static int drop_old_partitions(md_pg_store *st, md_pg_conn *c, int64_t cutoff,
-                               const int64_t *keep, size_t nkeep, md_error *err)
+static int drop_old_partitions(md_pg_store *st, md_pg_conn *c, int64_t cutoff, const int64_t *keep,
+                               size_t nkeep, md_error *err)
 {
     pthread_mutex_lock(&st->part_lock);
     size_t n = st->n_parts;
@@ -455,7 +475,8 @@ static int drop_old_partitions(md_pg_store *st, md_pg_conn *c, int64_t cutoff,
             continue;
         int needed = 0;
         for (size_t k = 0; k < nkeep && !needed; k++)
-            needed = keep[k] < v[i].hi && md_pg__span_next(st->opt.pg_partition_span, keep[k]) > v[i].lo;
+            needed =
+                keep[k] < v[i].hi && md_pg__span_next(st->opt.pg_partition_span, keep[k]) > v[i].lo;
         if (needed) continue;
         char sql[128];
         snprintf(sql, sizeof sql, "DROP TABLE %s", v[i].name);
@@ -470,8 +491,7 @@ static int drop_old_partitions(md_pg_store *st, md_pg_conn *c, int64_t cutoff,
  * the cache (no round trip when nothing is missing), then again under an advisory lock in a
  * transaction of its own, so that the AccessExclusive lock CREATE ... PARTITION OF takes on
  * bars is held for a moment and never across a write. */
-static int ensure_spans(md_pg_store *st, md_pg_conn *c, const int64_t *los, size_t n,
-                        md_error *err)
+static int ensure_spans(md_pg_store *st, md_pg_conn *c, const int64_t *los, size_t n, md_error *err)
 {
     const int span = st->opt.pg_partition_span;
     int64_t today = md_now() / 86400;
@@ -498,12 +518,13 @@ static int ensure_spans(md_pg_store *st, md_pg_conn *c, const int64_t *los, size
         pthread_mutex_lock(&st->part_lock);
         ng = find_gaps(st->parts, st->n_parts, los[i], md_pg__span_next(span, los[i]), gaps, 64);
         pthread_mutex_unlock(&st->part_lock);
-        for (size_t k = 0; k < ng && rc == 0; k++) rc = create_partition(c, gaps[k].lo, gaps[k].hi, err);
+        for (size_t k = 0; k < ng && rc == 0; k++)
+            rc = create_partition(c, gaps[k].lo, gaps[k].hi, err);
         if (rc == 0 && ng) rc = md_pg__load_partitions(st, c, err);
     }
     if (rc == 0 && retention)
-        rc = drop_old_partitions(st, c, md_now() - (int64_t)st->opt.pg_retention_days * 86400,
-                                 los, n, err);
+        rc = drop_old_partitions(st, c, md_now() - (int64_t)st->opt.pg_retention_days * 86400, los,
+                                 n, err);
     if (rc == 0) rc = md_pg__exec(c, "COMMIT", "partitions", err);
     if (rc) {
         md_pg__rollback(c);

@@ -295,11 +295,11 @@ void md_pg__copy_bar(md_pg_buf *b, int32_t sid, int iv, const md_bar *x)
 void md_pg__array(md_pg_buf *b, unsigned elem_oid, int elem_len, const int64_t *vals, size_t n,
                   int ts)
 {
-    md_pg__put32(b, 1);        /* dimensions */
-    md_pg__put32(b, 0);        /* no NULLs */
+    md_pg__put32(b, 1); /* dimensions */
+    md_pg__put32(b, 0); /* no NULLs */
     md_pg__put32(b, elem_oid);
     md_pg__put32(b, (uint32_t)n);
-    md_pg__put32(b, 1);        /* lower bound */
+    md_pg__put32(b, 1); /* lower bound */
     for (size_t i = 0; i < n; i++) {
         md_pg__put32(b, (uint32_t)elem_len);
         int64_t v = ts ? md_pg__ts_to_pg(vals[i]) : vals[i];

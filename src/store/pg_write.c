@@ -33,8 +33,10 @@ static const char *BAR_COLUMNS =
 
 int md_pg__setup_stage(md_pg_conn *c, md_error *err)
 {
-    return md_pg__exec(c, "CREATE TEMP TABLE IF NOT EXISTS md_stage (LIKE bars INCLUDING DEFAULTS)"
-                          " ON COMMIT DELETE ROWS", "staging table", err);
+    return md_pg__exec(c,
+                       "CREATE TEMP TABLE IF NOT EXISTS md_stage (LIKE bars INCLUDING DEFAULTS)"
+                       " ON COMMIT DELETE ROWS",
+                       "staging table", err);
 }
 
 /* -- symbol ids ------------------------------------------------------------------------------- */
@@ -87,7 +89,8 @@ static void sym_store(md_pg_store *st, const char *symbol, int32_t id)
         st->sym_cap = ncap;
     }
     int known = 0;
-    for (size_t i = hash_str(symbol) & (st->sym_cap - 1); st->sym_keys[i]; i = (i + 1) & (st->sym_cap - 1))
+    for (size_t i = hash_str(symbol) & (st->sym_cap - 1); st->sym_keys[i];
+         i = (i + 1) & (st->sym_cap - 1))
         if (strcmp(st->sym_keys[i], symbol) == 0) known = 1;
     if (!known) {
         sym_slot_put(st->sym_keys, st->sym_ids, st->sym_cap, md_strdup(symbol), id);
@@ -176,8 +179,10 @@ static size_t normalize(wseries *ws, size_t n)
             g.bars = g.own.v;
             g.n = g.own.n;
         }
-        if (g.n) ws[w++] = g;
-        else md_bar_vec_deinit(&g.own);
+        if (g.n)
+            ws[w++] = g;
+        else
+            md_bar_vec_deinit(&g.own);
         i = j;
     }
     return w;
@@ -221,8 +226,11 @@ static void series_arrays(const put_args *a, md_pg_buf bufs[5], md_pg_params *p,
     for (int col = 0; col < (with_counts ? 5 : 4); col++) {
         for (size_t i = 0; i < n; i++) {
             const wseries *s = &a->ws[i];
-            v[i] = col == 0 ? s->sid : col == 1 ? s->iv : col == 2 ? s->bars[0].ts
-                 : col == 3 ? s->bars[s->n - 1].ts : (int64_t)s->n;
+            v[i] = col == 0   ? s->sid
+                   : col == 1 ? s->iv
+                   : col == 2 ? s->bars[0].ts
+                   : col == 3 ? s->bars[s->n - 1].ts
+                              : (int64_t)s->n;
         }
         static const unsigned oid[] = {MD_PG_INT4OID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID,
                                        MD_PG_INT8OID};

@@ -48,7 +48,8 @@ int md_store_options_from_config(md_store_options *o, const md_config *cfg, md_e
         if (strcmp(sp, spans[i]) == 0) o->pg_partition_span = i;
     if (o->pg_partition_span < 0)
         return md_error_set(err, MD_ECONFIG,
-                            "postgresql.partition_span: '%.20s' is not day, week, month or year", sp);
+                            "postgresql.partition_span: '%.20s' is not day, week, month or year",
+                            sp);
     o->pg_chunk_days = (int)cfg->pg_chunk_days;
     o->pg_compress_after_days = (int)cfg->pg_compress_after_days;
     o->pg_retention_days = (int)cfg->pg_retention_days;
@@ -72,8 +73,10 @@ int md_store_open(const char *url, const md_store_options *opt, md_store **out, 
     } else if (strncmp(url, "sqlite:", 7) == 0 || !strstr(url, "://")) {
         ops = &md_store_sqlite_ops;
     } else {
-        return md_error_set(err, MD_ECONFIG, "unknown store URL '%.40s' (want sqlite:PATH or "
-                                             "postgresql://...)", url);
+        return md_error_set(err, MD_ECONFIG,
+                            "unknown store URL '%.40s' (want sqlite:PATH or "
+                            "postgresql://...)",
+                            url);
     }
     md_store *st = NULL;
     int rc = ops->open(url, opt, &st, err);
@@ -116,8 +119,8 @@ int md_store_put_bars(md_store *st, const md_series *series, size_t n, md_error 
     return st->ops->put_bars(st, series, n, err);
 }
 
-int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start,
-                      int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                      size_t limit, md_bar_vec *out, md_error *err)
 {
     return st->ops->get_bars(st, symbol, iv, start, end, limit, out, err);
 }
@@ -140,8 +143,8 @@ int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int6
         int64_t s = start, e = end;
         if (st->ops->get_bars_agg) {
             int had_input = 0;
-            rc = st->ops->get_bars_agg(st, symbol, iv, (md_interval)f, s, e, limit, out,
-                                       &had_input, err);
+            rc = st->ops->get_bars_agg(st, symbol, iv, (md_interval)f, s, e, limit, out, &had_input,
+                                       err);
             if (rc < 0) return rc;
             if (had_input) {
                 if (used_iv) *used_iv = (md_interval)f;
@@ -285,9 +288,9 @@ int md_store_get_quality_events(md_store *st, const char *symbol, md_interval iv
     return st->ops->get_quality_events(st, symbol, iv, start, end, rule, limit, out, err);
 }
 
-int md_store_count_quality_events(md_store *st, const char *symbol, md_interval iv,
-                                  int64_t start, int64_t end, int64_t count[],
-                                  double severity_sum[], md_error *err)
+int md_store_count_quality_events(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                                  int64_t end, int64_t count[], double severity_sum[],
+                                  md_error *err)
 {
     if (!st->ops->count_quality_events) return unsupported(st, err);
     return st->ops->count_quality_events(st, symbol, iv, start, end, count, severity_sum, err);

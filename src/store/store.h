@@ -22,10 +22,10 @@
 typedef struct md_store md_store;
 
 typedef struct md_store_options {
-    int pool_size;        /* connections kept open */
-    int busy_timeout_ms;  /* wait for locks */
-    int batch_rows;       /* rows per write transaction in bulk paths */
-    int read_only;        /* open without creating or migrating the schema */
+    int pool_size;       /* connections kept open */
+    int busy_timeout_ms; /* wait for locks */
+    int batch_rows;      /* rows per write transaction in bulk paths */
+    int read_only;       /* open without creating or migrating the schema */
     /* PostgreSQL only (config section "postgresql"; sqlite ignores them) */
     int pg_timescaledb;         /* -1 auto (use when available), 0 off, 1 required */
     int pg_chunk_days;          /* hypertable chunk interval */
@@ -35,7 +35,7 @@ typedef struct md_store_options {
     int pg_partition_span;      /* native partitions: MD_PG_SPAN_* */
     int pg_partitions_ahead;    /* partitions kept ahead of the newest data */
     int pg_connect_timeout_s;
-    int pg_direct_copy;         /* COPY straight into bars when a batch's ranges are empty */
+    int pg_direct_copy; /* COPY straight into bars when a batch's ranges are empty */
 } md_store_options;
 
 enum { MD_PG_SPAN_DAY, MD_PG_SPAN_WEEK, MD_PG_SPAN_MONTH, MD_PG_SPAN_YEAR };
@@ -45,8 +45,7 @@ void md_store_options_default(md_store_options *o);
 struct md_config;
 /* Defaults, then the store.* and postgresql.* keys of cfg. MD_ECONFIG naming the key when a
  * value is not one of its words (postgresql.timescaledb, postgresql.partition_span). */
-int md_store_options_from_config(md_store_options *o, const struct md_config *cfg,
-                                 md_error *err);
+int md_store_options_from_config(md_store_options *o, const struct md_config *cfg, md_error *err);
 
 /* Opens a store from a URL: "sqlite:PATH" (or a bare path), "postgresql://...".
  * Creates and migrates the schema unless read_only. *out is owned by the caller
@@ -77,8 +76,8 @@ int md_store_put_bars(md_store *st, const md_series *series, size_t n_series, md
 /* Reads stored bars of exactly this interval with start <= ts < end, oldest first, at most
  * limit of them (0 = no limit; with a limit the NEWEST `limit` bars in the range are
  * returned, still oldest first). Appends to out; returns the count appended. */
-int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start,
-                      int64_t end, size_t limit, md_bar_vec *out, md_error *err);
+int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                      size_t limit, md_bar_vec *out, md_error *err);
 
 /* Bars of interval iv for the range: stored bars of iv when there are any in the range,
  * otherwise aggregated from the coarsest finer stored interval that divides iv
@@ -124,15 +123,15 @@ int64_t md_store_count_bars(md_store *st, const char *symbol, md_interval iv, in
  * duplicating a row. Files are keyed by absolute path; size and mtime tell whether the
  * file changed since (then it is loaded again from the start). */
 typedef struct md_load_mark {
-    const char *path;  /* absolute path, the key */
-    int64_t size;      /* file size in bytes */
-    int64_t mtime_ns;  /* modification time, nanoseconds since the epoch */
-    int64_t offset;    /* input bytes consumed (decompressed bytes for .gz), at a line start */
-    int64_t lines;     /* lines consumed, the header included */
-    int64_t rows;      /* data rows read so far */
-    int64_t rejected;  /* of which rejected */
-    int interval;      /* md_interval the rows are stored under; -1 while unknown */
-    int done;          /* 1 when the whole file is loaded */
+    const char *path; /* absolute path, the key */
+    int64_t size;     /* file size in bytes */
+    int64_t mtime_ns; /* modification time, nanoseconds since the epoch */
+    int64_t offset;   /* input bytes consumed (decompressed bytes for .gz), at a line start */
+    int64_t lines;    /* lines consumed, the header included */
+    int64_t rows;     /* data rows read so far */
+    int64_t rejected; /* of which rejected */
+    int interval;     /* md_interval the rows are stored under; -1 while unknown */
+    int done;         /* 1 when the whole file is loaded */
 } md_load_mark;
 
 /* 1 when the backend keeps load marks (both SQLite and PostgreSQL do; a backend without them
@@ -168,9 +167,9 @@ int md_store_get_quality_events(md_store *st, const char *symbol, md_interval iv
 
 /* Per rule: how many findings (count[rule]) and the sum of their severities, for
  * start <= ts < end. Both arrays have MD_QRULE_COUNT entries and are overwritten. */
-int md_store_count_quality_events(md_store *st, const char *symbol, md_interval iv,
-                                  int64_t start, int64_t end, int64_t count[],
-                                  double severity_sum[], md_error *err);
+int md_store_count_quality_events(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                                  int64_t end, int64_t count[], double severity_sum[],
+                                  md_error *err);
 
 /* Every (symbol, interval) with findings: symbol, iv, first/last finding ts, count. Same
  * ownership as md_store_list_symbols. */

@@ -25,8 +25,8 @@ typedef struct md_store_ops {
      * sets *had_input to 1 when there was any from_iv bar in [start, end) - even when every
      * bucket was dropped - so store.c stops at the same interval as the C path. */
     int (*get_bars_agg)(md_store *st, const char *symbol, md_interval iv, md_interval from_iv,
-                        int64_t start, int64_t end, size_t limit, md_bar_vec *out,
-                        int *had_input, md_error *err);
+                        int64_t start, int64_t end, size_t limit, md_bar_vec *out, int *had_input,
+                        md_error *err);
 
     /* For migration (store/migrate.c), every backend: */
     /* Bars of (symbol, iv) with ts >= from, oldest first, at most limit; appends to out. */
@@ -46,15 +46,13 @@ typedef struct md_store_ops {
                            size_t n_marks, md_error *err);
     int (*get_load_mark)(md_store *st, const char *path, md_load_mark *out, md_error *err);
     /* Quality findings and live marks (store.h); NULL: not supported by the backend. */
-    int (*put_quality_events)(md_store *st, const char *symbol, md_interval iv,
-                              const md_qevent *ev, size_t n, const int64_t *clear_ts,
-                              size_t n_clear, md_error *err);
+    int (*put_quality_events)(md_store *st, const char *symbol, md_interval iv, const md_qevent *ev,
+                              size_t n, const int64_t *clear_ts, size_t n_clear, md_error *err);
     int (*get_quality_events)(md_store *st, const char *symbol, md_interval iv, int64_t start,
                               int64_t end, int rule, size_t limit, md_qevent_vec *out,
                               md_error *err);
     int (*count_quality_events)(md_store *st, const char *symbol, md_interval iv, int64_t start,
-                                int64_t end, int64_t count[], double severity_sum[],
-                                md_error *err);
+                                int64_t end, int64_t count[], double severity_sum[], md_error *err);
     int (*list_quality_series)(md_store *st, md_symbol_info **out, md_error *err);
     int (*mark_live)(md_store *st, const char *symbol, md_interval iv, int64_t bar_ts,
                      md_error *err);
@@ -78,9 +76,9 @@ int md_sqlite_put_quality_events(md_store *st, const char *symbol, md_interval i
 int md_sqlite_get_quality_events(md_store *st, const char *symbol, md_interval iv, int64_t start,
                                  int64_t end, int rule, size_t limit, md_qevent_vec *out,
                                  md_error *err);
-int md_sqlite_count_quality_events(md_store *st, const char *symbol, md_interval iv,
-                                   int64_t start, int64_t end, int64_t count[],
-                                   double severity_sum[], md_error *err);
+int md_sqlite_count_quality_events(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                                   int64_t end, int64_t count[], double severity_sum[],
+                                   md_error *err);
 int md_sqlite_list_quality_series(md_store *st, md_symbol_info **out, md_error *err);
 int md_sqlite_mark_live(md_store *st, const char *symbol, md_interval iv, int64_t bar_ts,
                         md_error *err);

@@ -60,8 +60,9 @@ int md_pg__fail(md_pg_conn *c, const PGresult *res, const char *what, md_error *
     snprintf(c->state, sizeof c->state, "%s", state);
     const char *prim = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     char msg[300];
-    clean_msg(prim ? prim : (res && *PQresultErrorMessage(res)) ? PQresultErrorMessage(res)
-                                                              : PQerrorMessage(c->pc),
+    clean_msg(prim                                  ? prim
+              : (res && *PQresultErrorMessage(res)) ? PQresultErrorMessage(res)
+                                                    : PQerrorMessage(c->pc),
               msg, sizeof msg);
     int lost = !c->pc || PQstatus(c->pc) != CONNECTION_OK || strncmp(state, "08", 2) == 0 ||
                strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
@@ -78,13 +79,11 @@ int md_pg__fail(md_pg_conn *c, const PGresult *res, const char *what, md_error *
     } else {
         code = MD_ESTORE;
     }
-    if (*state)
-        return md_error_set(err, code, "postgresql %s: %s (%s)", what, msg, state);
+    if (*state) return md_error_set(err, code, "postgresql %s: %s (%s)", what, msg, state);
     return md_error_set(err, code, "postgresql %s: %s", what, msg);
 }
 
-static int check(md_pg_conn *c, PGresult *r, ExecStatusType want, const char *what,
-                 md_error *err)
+static int check(md_pg_conn *c, PGresult *r, ExecStatusType want, const char *what, md_error *err)
 {
     if (r && PQresultStatus(r) == want) return 0;
     return md_pg__fail(c, r, what, err);
@@ -102,8 +101,8 @@ int md_pg__exec(md_pg_conn *c, const char *sql, const char *what, md_error *err)
 int md_pg__run(md_pg_conn *c, const char *stmt, const md_pg_params *p, PGresult **out,
                const char *what, md_error *err)
 {
-    PGresult *r = PQexecPrepared(c->pc, stmt, p ? p->n : 0, p ? p->val : NULL,
-                                 p ? p->len : NULL, p ? p->fmt : NULL, 1);
+    PGresult *r = PQexecPrepared(c->pc, stmt, p ? p->n : 0, p ? p->val : NULL, p ? p->len : NULL,
+                                 p ? p->fmt : NULL, 1);
     ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
         int rc = md_pg__fail(c, r, what, err);
@@ -117,8 +116,8 @@ int md_pg__run(md_pg_conn *c, const char *stmt, const md_pg_params *p, PGresult 
 int md_pg__run_sql(md_pg_conn *c, const char *sql, const md_pg_params *p, PGresult **out,
                    const char *what, md_error *err)
 {
-    PGresult *r = PQexecParams(c->pc, sql, p ? p->n : 0, NULL, p ? p->val : NULL,
-                               p ? p->len : NULL, p ? p->fmt : NULL, 1);
+    PGresult *r = PQexecParams(c->pc, sql, p ? p->n : 0, NULL, p ? p->val : NULL, p ? p->len : NULL,
+                               p ? p->fmt : NULL, 1);
     ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
         int rc = md_pg__fail(c, r, what, err);
@@ -138,7 +137,8 @@ void md_pg__rollback(md_pg_conn *c)
 
 #define BAR_COLS "ts, open, high, low, close, volume, vwap, trades, source, quality"
 #define SYMBOL_ID "(SELECT id FROM symbols WHERE symbol = $1)"
-#define BAR_INS_LIST "symbol_id, iv, ts, open, high, low, close, volume, vwap, trades, source, quality"
+#define BAR_INS_LIST                                                                               \
+    "symbol_id, iv, ts, open, high, low, close, volume, vwap, trades, source, quality"
 #define BAR_INS_COLS "(" BAR_INS_LIST ")"
 
 typedef struct stmt_def {
@@ -152,54 +152,79 @@ typedef struct stmt_def {
  * the C path bit for bit. vwap is returned as sum(vwap*volume) (pv) and divided in C. The
  * outer query returns the newest buckets first; the caller asks one more than the limit,
  * because the oldest bucket may start before `start` and be dropped. */
-#define AGG_SQL(BUCKET)                                                                        \
-    "SELECT b, open, high, low, close, volume, pv, trades, source, quality FROM (SELECT " BUCKET \
-    " AS b, (array_agg(open ORDER BY ts))[1] AS open, max(high) AS high, min(low) AS low,"     \
-    " (array_agg(close ORDER BY ts DESC))[1] AS close, sum(volume ORDER BY ts) AS volume,"     \
-    " CASE WHEN count(vwap) = count(*) THEN sum(vwap * volume ORDER BY ts) END AS pv,"          \
-    " CASE WHEN count(trades) = count(*) THEN sum(trades)::int8 END AS trades,"                 \
-    " (array_agg(source ORDER BY ts DESC))[1] AS source, min(quality) AS quality"              \
-    " FROM bars WHERE symbol_id = " SYMBOL_ID " AND iv = $2 AND ts >= $3 AND ts < $4"           \
+#define AGG_SQL(BUCKET)                                                                            \
+    "SELECT b, open, high, low, close, volume, pv, trades, source, quality FROM (SELECT " BUCKET   \
+    " AS b, (array_agg(open ORDER BY ts))[1] AS open, max(high) AS high, min(low) AS low,"         \
+    " (array_agg(close ORDER BY ts DESC))[1] AS close, sum(volume ORDER BY ts) AS volume,"         \
+    " CASE WHEN count(vwap) = count(*) THEN sum(vwap * volume ORDER BY ts) END AS pv,"             \
+    " CASE WHEN count(trades) = count(*) THEN sum(trades)::int8 END AS trades,"                    \
+    " (array_agg(source ORDER BY ts DESC))[1] AS source, min(quality) AS quality"                  \
+    " FROM bars WHERE symbol_id = " SYMBOL_ID " AND iv = $2 AND ts >= $3 AND ts < $4"              \
     " GROUP BY 1) g ORDER BY b DESC LIMIT $6"
 
-#define AGG_TYPES {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID, MD_PG_INTERVALOID, MD_PG_INT8OID}
+#define AGG_TYPES                                                                                  \
+    {                                                                                              \
+        MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID, MD_PG_INTERVALOID,             \
+            MD_PG_INT8OID                                                                          \
+    }
 
 static const stmt_def read_stmts[] = {
-    {"get_range", "SELECT " BAR_COLS " FROM bars WHERE symbol_id = " SYMBOL_ID
-                  " AND iv = $2 AND ts >= $3 AND ts < $4 ORDER BY ts",
-     4, {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID}},
-    {"get_range_desc", "SELECT " BAR_COLS " FROM bars WHERE symbol_id = " SYMBOL_ID
-                       " AND iv = $2 AND ts >= $3 AND ts < $4 ORDER BY ts DESC LIMIT $5",
-     5, {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID, MD_PG_INT8OID}},
-    {"scan", "SELECT " BAR_COLS " FROM bars WHERE symbol_id = " SYMBOL_ID
-             " AND iv = $2 AND ts >= $3 ORDER BY ts LIMIT $4",
-     4, {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_INT8OID}},
-    {"count", "SELECT count(*) FROM bars WHERE symbol_id = " SYMBOL_ID
-              " AND iv = $2 AND ts >= $3 AND ts < $4",
-     4, {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID}},
+    {"get_range",
+     "SELECT " BAR_COLS " FROM bars WHERE symbol_id = " SYMBOL_ID
+     " AND iv = $2 AND ts >= $3 AND ts < $4 ORDER BY ts",
+     4,
+     {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID}},
+    {"get_range_desc",
+     "SELECT " BAR_COLS " FROM bars WHERE symbol_id = " SYMBOL_ID
+     " AND iv = $2 AND ts >= $3 AND ts < $4 ORDER BY ts DESC LIMIT $5",
+     5,
+     {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID, MD_PG_INT8OID}},
+    {"scan",
+     "SELECT " BAR_COLS " FROM bars WHERE symbol_id = " SYMBOL_ID
+     " AND iv = $2 AND ts >= $3 ORDER BY ts LIMIT $4",
+     4,
+     {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_INT8OID}},
+    {"count",
+     "SELECT count(*) FROM bars WHERE symbol_id = " SYMBOL_ID
+     " AND iv = $2 AND ts >= $3 AND ts < $4",
+     4,
+     {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID}},
     /* the series rows say which intervals a symbol has; one backward index probe each */
-    {"latest", "SELECT r.iv, b.* FROM series r JOIN symbols s ON s.id = r.symbol_id"
-               " CROSS JOIN LATERAL (SELECT " BAR_COLS " FROM bars WHERE symbol_id = r.symbol_id"
-               " AND iv = r.iv ORDER BY ts DESC LIMIT 1) b WHERE s.symbol = $1 ORDER BY r.iv",
-     1, {MD_PG_TEXTOID}},
-    {"get_quote", "SELECT q.ts, q.price, q.volume, q.bid, q.ask, q.source, q.quality FROM quotes q"
-                  " JOIN symbols s ON s.id = q.symbol_id WHERE s.symbol = $1",
-     1, {MD_PG_TEXTOID}},
-    {"list", "SELECT s.symbol, r.iv, r.first_ts, r.last_ts, r.n FROM series r"
-             " JOIN symbols s ON s.id = r.symbol_id WHERE r.n > 0 ORDER BY s.symbol, r.iv",
-     0, {0}},
+    {"latest",
+     "SELECT r.iv, b.* FROM series r JOIN symbols s ON s.id = r.symbol_id"
+     " CROSS JOIN LATERAL (SELECT " BAR_COLS " FROM bars WHERE symbol_id = r.symbol_id"
+     " AND iv = r.iv ORDER BY ts DESC LIMIT 1) b WHERE s.symbol = $1 ORDER BY r.iv",
+     1,
+     {MD_PG_TEXTOID}},
+    {"get_quote",
+     "SELECT q.ts, q.price, q.volume, q.bid, q.ask, q.source, q.quality FROM quotes q"
+     " JOIN symbols s ON s.id = q.symbol_id WHERE s.symbol = $1",
+     1,
+     {MD_PG_TEXTOID}},
+    {"list",
+     "SELECT s.symbol, r.iv, r.first_ts, r.last_ts, r.n FROM series r"
+     " JOIN symbols s ON s.id = r.symbol_id WHERE r.n > 0 ORDER BY s.symbol, r.iv",
+     0,
+     {0}},
     /* with a retention policy rows disappear behind the series counts: count them */
-    {"list_live", "SELECT s.symbol, r.iv, x.lo, x.hi, x.n FROM series r"
-                  " JOIN symbols s ON s.id = r.symbol_id CROSS JOIN LATERAL (SELECT min(ts) AS lo,"
-                  " max(ts) AS hi, count(*) AS n FROM bars b WHERE b.symbol_id = r.symbol_id"
-                  " AND b.iv = r.iv) x WHERE x.n > 0 ORDER BY s.symbol, r.iv",
-     0, {0}},
-    {"list_quotes", "SELECT s.symbol, q.ts, q.price, q.volume, q.bid, q.ask, q.source, q.quality"
-                    " FROM quotes q JOIN symbols s ON s.id = q.symbol_id ORDER BY s.symbol",
-     0, {0}},
+    {"list_live",
+     "SELECT s.symbol, r.iv, x.lo, x.hi, x.n FROM series r"
+     " JOIN symbols s ON s.id = r.symbol_id CROSS JOIN LATERAL (SELECT min(ts) AS lo,"
+     " max(ts) AS hi, count(*) AS n FROM bars b WHERE b.symbol_id = r.symbol_id"
+     " AND b.iv = r.iv) x WHERE x.n > 0 ORDER BY s.symbol, r.iv",
+     0,
+     {0}},
+    {"list_quotes",
+     "SELECT s.symbol, q.ts, q.price, q.volume, q.bid, q.ask, q.source, q.quality"
+     " FROM quotes q JOIN symbols s ON s.id = q.symbol_id ORDER BY s.symbol",
+     0,
+     {0}},
     {"meta_get", "SELECT value FROM meta WHERE key = $1", 1, {MD_PG_TEXTOID}},
-    {"mark_get", "SELECT size, mtime_ns, byte_offset, lines, row_count, rejected, iv, done"
-                 " FROM load_marks WHERE path = $1", 1, {MD_PG_TEXTOID}},
+    {"mark_get",
+     "SELECT size, mtime_ns, byte_offset, lines, row_count, rejected, iv, done"
+     " FROM load_marks WHERE path = $1",
+     1,
+     {MD_PG_TEXTOID}},
 };
 
 /* Buckets: 1970-01-05 is a Monday and a multiple of every fixed interval up to a week. */
@@ -214,65 +239,80 @@ static const stmt_def agg_timescale[] = {
 };
 
 static const stmt_def write_stmts[] = {
-    {"sym_ins", "INSERT INTO symbols(symbol) VALUES($1) ON CONFLICT (symbol) DO NOTHING RETURNING id",
-     1, {MD_PG_TEXTOID}},
+    {"sym_ins",
+     "INSERT INTO symbols(symbol) VALUES($1) ON CONFLICT (symbol) DO NOTHING RETURNING id",
+     1,
+     {MD_PG_TEXTOID}},
     {"sym_get", "SELECT id FROM symbols WHERE symbol = $1", 1, {MD_PG_TEXTOID}},
-    {"put_quote", "INSERT INTO quotes AS q (symbol_id, ts, price, volume, bid, ask, source, quality)"
-                  " VALUES($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (symbol_id) DO UPDATE SET"
-                  " ts = EXCLUDED.ts, price = EXCLUDED.price, volume = EXCLUDED.volume,"
-                  " bid = EXCLUDED.bid, ask = EXCLUDED.ask, source = EXCLUDED.source,"
-                  " quality = EXCLUDED.quality, updated_at = now() WHERE EXCLUDED.ts >= q.ts",
-     8, {MD_PG_INT4OID, MD_PG_TSTZOID, MD_PG_FLOAT8OID, MD_PG_FLOAT8OID, MD_PG_FLOAT8OID,
-         MD_PG_FLOAT8OID, MD_PG_INT2OID, MD_PG_FLOAT4OID}},
+    {"put_quote",
+     "INSERT INTO quotes AS q (symbol_id, ts, price, volume, bid, ask, source, quality)"
+     " VALUES($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (symbol_id) DO UPDATE SET"
+     " ts = EXCLUDED.ts, price = EXCLUDED.price, volume = EXCLUDED.volume,"
+     " bid = EXCLUDED.bid, ask = EXCLUDED.ask, source = EXCLUDED.source,"
+     " quality = EXCLUDED.quality, updated_at = now() WHERE EXCLUDED.ts >= q.ts",
+     8,
+     {MD_PG_INT4OID, MD_PG_TSTZOID, MD_PG_FLOAT8OID, MD_PG_FLOAT8OID, MD_PG_FLOAT8OID,
+      MD_PG_FLOAT8OID, MD_PG_INT2OID, MD_PG_FLOAT4OID}},
     /* may any series of the batch already hold a row inside the batch's time range? The
      * series rows bound what mdagent stored (a primary-key lookup each; probing bars would
      * plan over every partition); rows written behind mdagent's back are caught by the
      * primary key instead (the COPY fails with 23505 and the batch is upserted) */
-    {"ranges_exist", "SELECT EXISTS (SELECT 1 FROM unnest($1::int4[], $2::int2[],"
-                     " $3::timestamptz[], $4::timestamptz[]) AS u(sid, iv, lo, hi)"
-                     " JOIN series r ON r.symbol_id = u.sid AND r.iv = u.iv"
-                     " WHERE u.lo <= r.last_ts AND u.hi >= r.first_ts)",
-     4, {MD_PG_INT4ARRAYOID, MD_PG_INT2ARRAYOID, MD_PG_TSTZARRAYOID, MD_PG_TSTZARRAYOID}},
-    {"series_add", "INSERT INTO series AS r (symbol_id, iv, first_ts, last_ts, n)"
-                   " SELECT * FROM unnest($1::int4[], $2::int2[], $3::timestamptz[],"
-                   " $4::timestamptz[], $5::int8[]) ORDER BY 1, 2"
-                   " ON CONFLICT (symbol_id, iv) DO UPDATE SET first_ts = least(r.first_ts,"
-                   " EXCLUDED.first_ts), last_ts = greatest(r.last_ts, EXCLUDED.last_ts),"
-                   " n = r.n + EXCLUDED.n",
-     5, {MD_PG_INT4ARRAYOID, MD_PG_INT2ARRAYOID, MD_PG_TSTZARRAYOID, MD_PG_TSTZARRAYOID,
-         MD_PG_INT8ARRAYOID}},
+    {"ranges_exist",
+     "SELECT EXISTS (SELECT 1 FROM unnest($1::int4[], $2::int2[],"
+     " $3::timestamptz[], $4::timestamptz[]) AS u(sid, iv, lo, hi)"
+     " JOIN series r ON r.symbol_id = u.sid AND r.iv = u.iv"
+     " WHERE u.lo <= r.last_ts AND u.hi >= r.first_ts)",
+     4,
+     {MD_PG_INT4ARRAYOID, MD_PG_INT2ARRAYOID, MD_PG_TSTZARRAYOID, MD_PG_TSTZARRAYOID}},
+    {"series_add",
+     "INSERT INTO series AS r (symbol_id, iv, first_ts, last_ts, n)"
+     " SELECT * FROM unnest($1::int4[], $2::int2[], $3::timestamptz[],"
+     " $4::timestamptz[], $5::int8[]) ORDER BY 1, 2"
+     " ON CONFLICT (symbol_id, iv) DO UPDATE SET first_ts = least(r.first_ts,"
+     " EXCLUDED.first_ts), last_ts = greatest(r.last_ts, EXCLUDED.last_ts),"
+     " n = r.n + EXCLUDED.n",
+     5,
+     {MD_PG_INT4ARRAYOID, MD_PG_INT2ARRAYOID, MD_PG_TSTZARRAYOID, MD_PG_TSTZARRAYOID,
+      MD_PG_INT8ARRAYOID}},
     /* the upsert: one statement per batch from the staging table; rev = 0 tells rows
      * inserted from rows updated, so the series counts stay exact */
-    {"merge", "WITH up AS (INSERT INTO bars AS b " BAR_INS_COLS " SELECT " BAR_INS_LIST
-              " FROM md_stage ON CONFLICT (symbol_id, iv, ts) DO UPDATE SET open = EXCLUDED.open,"
-              " high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,"
-              " volume = EXCLUDED.volume, vwap = EXCLUDED.vwap, trades = EXCLUDED.trades,"
-              " source = EXCLUDED.source, quality = EXCLUDED.quality,"
-              " rev = CASE WHEN b.rev >= 32000 THEN 1 ELSE b.rev + 1 END"
-              " WHERE (b.open, b.high, b.low, b.close, b.volume, b.vwap, b.trades, b.source,"
-              " b.quality) IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low,"
-              " EXCLUDED.close, EXCLUDED.volume, EXCLUDED.vwap, EXCLUDED.trades,"
-              " EXCLUDED.source, EXCLUDED.quality)"
-              " RETURNING b.symbol_id, b.iv, b.ts, (b.rev = 0) AS fresh)"
-              " INSERT INTO series AS r (symbol_id, iv, first_ts, last_ts, n)"
-              " SELECT symbol_id, iv, min(ts), max(ts), count(*) FILTER (WHERE fresh) FROM up"
-              " GROUP BY symbol_id, iv ORDER BY symbol_id, iv"
-              " ON CONFLICT (symbol_id, iv) DO UPDATE SET first_ts = least(r.first_ts,"
-              " EXCLUDED.first_ts), last_ts = greatest(r.last_ts, EXCLUDED.last_ts),"
-              " n = r.n + EXCLUDED.n",
-     0, {0}},
-    {"meta_set", "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT (key) DO UPDATE"
-                 " SET value = EXCLUDED.value", 2, {MD_PG_TEXTOID, MD_PG_TEXTOID}},
+    {"merge",
+     "WITH up AS (INSERT INTO bars AS b " BAR_INS_COLS " SELECT " BAR_INS_LIST
+     " FROM md_stage ON CONFLICT (symbol_id, iv, ts) DO UPDATE SET open = EXCLUDED.open,"
+     " high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,"
+     " volume = EXCLUDED.volume, vwap = EXCLUDED.vwap, trades = EXCLUDED.trades,"
+     " source = EXCLUDED.source, quality = EXCLUDED.quality,"
+     " rev = CASE WHEN b.rev >= 32000 THEN 1 ELSE b.rev + 1 END"
+     " WHERE (b.open, b.high, b.low, b.close, b.volume, b.vwap, b.trades, b.source,"
+     " b.quality) IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low,"
+     " EXCLUDED.close, EXCLUDED.volume, EXCLUDED.vwap, EXCLUDED.trades,"
+     " EXCLUDED.source, EXCLUDED.quality)"
+     " RETURNING b.symbol_id, b.iv, b.ts, (b.rev = 0) AS fresh)"
+     " INSERT INTO series AS r (symbol_id, iv, first_ts, last_ts, n)"
+     " SELECT symbol_id, iv, min(ts), max(ts), count(*) FILTER (WHERE fresh) FROM up"
+     " GROUP BY symbol_id, iv ORDER BY symbol_id, iv"
+     " ON CONFLICT (symbol_id, iv) DO UPDATE SET first_ts = least(r.first_ts,"
+     " EXCLUDED.first_ts), last_ts = greatest(r.last_ts, EXCLUDED.last_ts),"
+     " n = r.n + EXCLUDED.n",
+     0,
+     {0}},
+    {"meta_set",
+     "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT (key) DO UPDATE"
+     " SET value = EXCLUDED.value",
+     2,
+     {MD_PG_TEXTOID, MD_PG_TEXTOID}},
     {"meta_del", "DELETE FROM meta WHERE key = $1", 1, {MD_PG_TEXTOID}},
-    {"mark_put", "INSERT INTO load_marks(path, size, mtime_ns, byte_offset, lines, row_count,"
-                 " rejected, iv, done) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                 " ON CONFLICT (path) DO UPDATE SET size = EXCLUDED.size,"
-                 " mtime_ns = EXCLUDED.mtime_ns, byte_offset = EXCLUDED.byte_offset,"
-                 " lines = EXCLUDED.lines, row_count = EXCLUDED.row_count,"
-                 " rejected = EXCLUDED.rejected, iv = EXCLUDED.iv, done = EXCLUDED.done,"
-                 " updated_at = now()",
-     9, {MD_PG_TEXTOID, MD_PG_INT8OID, MD_PG_INT8OID, MD_PG_INT8OID, MD_PG_INT8OID, MD_PG_INT8OID,
-         MD_PG_INT8OID, MD_PG_INT2OID, MD_PG_INT2OID}},
+    {"mark_put",
+     "INSERT INTO load_marks(path, size, mtime_ns, byte_offset, lines, row_count,"
+     " rejected, iv, done) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+     " ON CONFLICT (path) DO UPDATE SET size = EXCLUDED.size,"
+     " mtime_ns = EXCLUDED.mtime_ns, byte_offset = EXCLUDED.byte_offset,"
+     " lines = EXCLUDED.lines, row_count = EXCLUDED.row_count,"
+     " rejected = EXCLUDED.rejected, iv = EXCLUDED.iv, done = EXCLUDED.done,"
+     " updated_at = now()",
+     9,
+     {MD_PG_TEXTOID, MD_PG_INT8OID, MD_PG_INT8OID, MD_PG_INT8OID, MD_PG_INT8OID, MD_PG_INT8OID,
+      MD_PG_INT8OID, MD_PG_INT2OID, MD_PG_INT2OID}},
 };
 
 static int prepare_all(md_pg_conn *c, const stmt_def *defs, size_t n, md_error *err)
@@ -306,8 +346,13 @@ static int conn_connect(md_pg_store *st, md_pg_conn *c, md_error *err)
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", st->opt.pg_connect_timeout_s);
     /* defaults first: a later keyword wins, so the URL overrides any of them */
-    const char *kw[] = {"connect_timeout", "fallback_application_name", "keepalives_idle",
-                        "keepalives_interval", "keepalives_count", "dbname", NULL};
+    const char *kw[] = {"connect_timeout",
+                        "fallback_application_name",
+                        "keepalives_idle",
+                        "keepalives_interval",
+                        "keepalives_count",
+                        "dbname",
+                        NULL};
     const char *val[] = {timeout, "mdagent", "30", "10", "3", st->url, NULL};
     if (c->pc) PQfinish(c->pc);
     c->pc = PQconnectdbParams(kw, val, 1);
@@ -452,7 +497,7 @@ static int pg_open(const char *url, const md_store_options *opt, md_store **out,
     }
     for (size_t i = 0; i < n; i++) st->free_conns[st->n_free++] = &st->conns[n - 1 - i];
     MD_DEBUG("store", "opened kind=postgresql url=%s layout=%s pool=%zu", st->base.url_redacted,
-            st->timescale ? "hypertable" : "partitioned", n);
+             st->timescale ? "hypertable" : "partitioned", n);
     *out = &st->base;
     return 0;
 }
@@ -539,7 +584,8 @@ static int pg_get_bars(md_store *base, const char *symbol, md_interval iv, int64
                        int64_t end, size_t limit, md_bar_vec *out, md_error *err)
 {
     if (clamp_ts(start) >= clamp_ts(end)) return 0;
-    read_args a = {.symbol = symbol, .iv = iv, .start = start, .end = end, .limit = limit, .out = out};
+    read_args a = {
+        .symbol = symbol, .iv = iv, .start = start, .end = end, .limit = limit, .out = out};
     return md_pg__with_conn((md_pg_store *)base, w_get_bars, &a, err);
 }
 
@@ -592,8 +638,8 @@ static int w_agg(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     else
         md_pg__p_null(&p);
     PGresult *r = NULL;
-    int rc = md_pg__run(c, a->iv == MD_IV_1MO ? "agg_month" : "agg_fixed", &p, &r,
-                        "aggregate bars", err);
+    int rc = md_pg__run(c, a->iv == MD_IV_1MO ? "agg_month" : "agg_fixed", &p, &r, "aggregate bars",
+                        err);
     if (rc) return rc;
     int n = PQntuples(r);
     a->had_input = n > 0;
@@ -602,7 +648,7 @@ static int w_agg(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
         md_bar b;
         md_pg__get_bar(r, i, 0, &b);
         if (b.ts < a->start) continue; /* a bucket starting before the range: dropped */
-        double pv = b.vwap;           /* the query returns sum(vwap * volume) here */
+        double pv = b.vwap;            /* the query returns sum(vwap * volume) here */
         b.vwap = (isnan(pv) || b.volume <= 0) ? NAN : pv / b.volume;
         md_bar_vec_push(a->out, &b);
     }
@@ -616,14 +662,19 @@ static int w_agg(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     return (int)got;
 }
 
-static int pg_get_bars_agg(md_store *base, const char *symbol, md_interval iv,
-                           md_interval from_iv, int64_t start, int64_t end, size_t limit,
-                           md_bar_vec *out, int *had_input, md_error *err)
+static int pg_get_bars_agg(md_store *base, const char *symbol, md_interval iv, md_interval from_iv,
+                           int64_t start, int64_t end, size_t limit, md_bar_vec *out,
+                           int *had_input, md_error *err)
 {
     *had_input = 0;
     if (clamp_ts(start) >= clamp_ts(end)) return 0;
-    read_args a = {.symbol = symbol, .iv = iv, .from_iv = from_iv, .start = start, .end = end,
-                   .limit = limit, .out = out};
+    read_args a = {.symbol = symbol,
+                   .iv = iv,
+                   .from_iv = from_iv,
+                   .start = start,
+                   .end = end,
+                   .limit = limit,
+                   .out = out};
     size_t before = out->n;
     int rc = md_pg__with_conn((md_pg_store *)base, w_agg, &a, err);
     if (rc < 0) {
@@ -719,7 +770,8 @@ md_symbol_info *md_pg__symbol_infos(PGresult *r)
     int n = PQntuples(r);
     md_symbol_info *v = md_calloc(n ? (size_t)n : 1, sizeof *v);
     for (int i = 0; i < n; i++) {
-        snprintf(v[i].symbol, sizeof v[i].symbol, "%.*s", PQgetlength(r, i, 0), PQgetvalue(r, i, 0));
+        snprintf(v[i].symbol, sizeof v[i].symbol, "%.*s", PQgetlength(r, i, 0),
+                 PQgetvalue(r, i, 0));
         v[i].iv = (md_interval)md_pg__get_i16(r, i, 1);
         v[i].first_ts = md_pg__get_ts(r, i, 2);
         v[i].last_ts = md_pg__get_ts(r, i, 3);
@@ -758,7 +810,8 @@ static int w_list_quotes(md_pg_store *st, md_pg_conn *c, void *arg, md_error *er
     md_quote *v = md_calloc(n ? (size_t)n : 1, sizeof *v);
     for (int i = 0; i < n; i++) {
         md_quote_init(&v[i]);
-        snprintf(v[i].symbol, sizeof v[i].symbol, "%.*s", PQgetlength(r, i, 0), PQgetvalue(r, i, 0));
+        snprintf(v[i].symbol, sizeof v[i].symbol, "%.*s", PQgetlength(r, i, 0),
+                 PQgetvalue(r, i, 0));
         read_quote(r, i, 1, &v[i]);
     }
     PQclear(r);

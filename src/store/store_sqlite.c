@@ -28,7 +28,8 @@ static int db_fail(md_error *err, sqlite3 *db, int rc, const char *what)
                 rc == SQLITE_IOERR || rc == SQLITE_FULL)
                    ? MD_EUNAVAIL
                    : MD_ESTORE;
-    return md_error_set(err, code, "sqlite %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    return md_error_set(err, code, "sqlite %s: %s", what,
+                        db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
 /* -- schema --------------------------------------------------------------------------------- */
@@ -82,7 +83,9 @@ static int exec(sqlite3 *db, const char *sql, md_error *err)
 
 static int migrate(sqlite3 *db, md_error *err)
 {
-    int rc = exec(db, "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);", err);
+    int rc = exec(
+        db, "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);",
+        err);
     if (rc) return rc;
     sqlite3_stmt *s;
     int version = 0, have_row = 0;
@@ -92,9 +95,10 @@ static int migrate(sqlite3 *db, md_error *err)
     int target = (int)MD_ARRAY_LEN(migrations);
     if (version > target) {
         exec(db, "ROLLBACK", NULL);
-        return md_error_set(err, MD_ESTORE,
-                            "store schema version %d is newer than this mdagent (%d); upgrade mdagent",
-                            version, target);
+        return md_error_set(
+            err, MD_ESTORE,
+            "store schema version %d is newer than this mdagent (%d); upgrade mdagent", version,
+            target);
     }
     for (int v = version; v < target; v++) {
         rc = exec(db, migrations[v], err);
@@ -106,8 +110,10 @@ static int migrate(sqlite3 *db, md_error *err)
     }
     if (version != target) {
         char sql[96];
-        snprintf(sql, sizeof sql, have_row ? "UPDATE schema_version SET version=%d"
-                                           : "INSERT INTO schema_version VALUES(%d)", target);
+        snprintf(sql, sizeof sql,
+                 have_row ? "UPDATE schema_version SET version=%d"
+                          : "INSERT INTO schema_version VALUES(%d)",
+                 target);
         rc = exec(db, sql, err);
         if (rc) return exec(db, "ROLLBACK", NULL), rc;
         MD_INFO("store", "schema migrated from=%d to=%d", version, target);
@@ -142,7 +148,8 @@ static int open_conn(const char *path, int busy_ms, int readonly, sqlite3 **out,
             return rc;
         }
     }
-    exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;", NULL);
+    exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;",
+         NULL);
     *out = db;
     return 0;
 }
@@ -334,9 +341,9 @@ static const char *SQL_UPSERT_BAR =
  * column. What is left of a series (< 64 rows) goes through the single-row upsert. The
  * conflict clause is the single-row one, so both paths have the same upsert semantics. The
  * SQL text is generated once at open from placeholders only: values are always bound. */
-#define UPSERT_SET                                                                             \
-    " ON CONFLICT(symbol_id,interval,ts) DO UPDATE SET open=excluded.open,high=excluded.high," \
-    "low=excluded.low,close=excluded.close,volume=excluded.volume,vwap=excluded.vwap,"         \
+#define UPSERT_SET                                                                                 \
+    " ON CONFLICT(symbol_id,interval,ts) DO UPDATE SET open=excluded.open,high=excluded.high,"     \
+    "low=excluded.low,close=excluded.close,volume=excluded.volume,vwap=excluded.vwap,"             \
     "trades=excluded.trades,source=excluded.source,quality=excluded.quality"
 
 enum { MULTI_FULL = 0, MULTI_LEAN = 1, MULTI_SCORED = 2 };
@@ -354,8 +361,8 @@ static sqlite3_stmt *prep_multi(sqlite3 *db, int form)
                           p, p + 1, p + 2, p + 3, p + 4, p + 5);
         } else if (form == MULTI_SCORED) {
             int p = 4 + 7 * k;
-            md_buf_printf(&b, "%s(?1,?2,?%d,?%d,?%d,?%d,?%d,?%d,NULL,NULL,?3,?%d)", k ? "," : "",
-                          p, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6);
+            md_buf_printf(&b, "%s(?1,?2,?%d,?%d,?%d,?%d,?%d,?%d,NULL,NULL,?3,?%d)", k ? "," : "", p,
+                          p + 1, p + 2, p + 3, p + 4, p + 5, p + 6);
         } else {
             int p = 3 + 10 * k;
             md_buf_printf(&b, "%s(?1,?2,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d)", k ? "," : "", p,
@@ -378,8 +385,7 @@ static void sqlite_setup(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-static int sqlite_open(const char *url, const md_store_options *opt, md_store **out,
-                       md_error *err)
+static int sqlite_open(const char *url, const md_store_options *opt, md_store **out, md_error *err)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, sqlite_setup);
@@ -404,21 +410,22 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
     }
     st->w_upsert = prep(st->wdb, SQL_UPSERT_BAR);
     st->w_ins_symbol = prep(st->wdb, "INSERT INTO symbols(symbol, created_at) VALUES(?1, ?2)");
-    st->w_put_quote = prep(st->wdb,
-        "INSERT INTO quotes(symbol_id,ts,price,volume,bid,ask,source,quality,updated_at)"
-        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(symbol_id) DO UPDATE SET"
-        " ts=excluded.ts,price=excluded.price,volume=excluded.volume,bid=excluded.bid,"
-        "ask=excluded.ask,source=excluded.source,quality=excluded.quality,"
-        "updated_at=excluded.updated_at WHERE excluded.ts>=quotes.ts");
+    st->w_put_quote = prep(
+        st->wdb, "INSERT INTO quotes(symbol_id,ts,price,volume,bid,ask,source,quality,updated_at)"
+                 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(symbol_id) DO UPDATE SET"
+                 " ts=excluded.ts,price=excluded.price,volume=excluded.volume,bid=excluded.bid,"
+                 "ask=excluded.ask,source=excluded.source,quality=excluded.quality,"
+                 "updated_at=excluded.updated_at WHERE excluded.ts>=quotes.ts");
     st->w_multi_lean = prep_multi(st->wdb, MULTI_LEAN);
     st->w_multi_scored = prep_multi(st->wdb, MULTI_SCORED);
     st->w_multi_full = prep_multi(st->wdb, MULTI_FULL);
-    st->w_put_mark = prep(st->wdb,
-        "INSERT INTO load_marks(path,size,mtime_ns,offset,lines,rows,rejected,interval,done,"
-        "updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) ON CONFLICT(path) DO UPDATE SET"
-        " size=excluded.size,mtime_ns=excluded.mtime_ns,offset=excluded.offset,"
-        "lines=excluded.lines,rows=excluded.rows,rejected=excluded.rejected,"
-        "interval=excluded.interval,done=excluded.done,updated_at=excluded.updated_at");
+    st->w_put_mark =
+        prep(st->wdb,
+             "INSERT INTO load_marks(path,size,mtime_ns,offset,lines,rows,rejected,interval,done,"
+             "updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) ON CONFLICT(path) DO UPDATE SET"
+             " size=excluded.size,mtime_ns=excluded.mtime_ns,offset=excluded.offset,"
+             "lines=excluded.lines,rows=excluded.rows,rejected=excluded.rejected,"
+             "interval=excluded.interval,done=excluded.done,updated_at=excluded.updated_at");
     if (!st->w_upsert || !st->w_ins_symbol || !st->w_put_quote || !st->w_multi_lean ||
         !st->w_multi_scored || !st->w_multi_full || !st->w_put_mark) {
         sqlite_close(&st->base);
@@ -635,8 +642,7 @@ static int put_tx(md_sqlite_store *st, const md_series *series, size_t n_series,
     return rc ? rc : (int)written;
 }
 
-static int sqlite_put_bars(md_store *base, const md_series *series, size_t n_series,
-                           md_error *err)
+static int sqlite_put_bars(md_store *base, const md_series *series, size_t n_series, md_error *err)
 {
     return put_tx((md_sqlite_store *)base, series, n_series, NULL, 0, err);
 }
@@ -647,14 +653,15 @@ static int sqlite_put_bars_marked(md_store *base, const md_series *series, size_
     return put_tx((md_sqlite_store *)base, series, n_series, marks, n_marks, err);
 }
 
-static int sqlite_get_load_mark(md_store *base, const char *path, md_load_mark *out,
-                                md_error *err)
+static int sqlite_get_load_mark(md_store *base, const char *path, md_load_mark *out, md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
     md_sqlite_reader *r = md_sqlite__reader_get(st);
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(r->db, "SELECT size,mtime_ns,offset,lines,rows,rejected,interval,"
-                                       "done FROM load_marks WHERE path=?1", -1, &s, NULL);
+    int rc = sqlite3_prepare_v2(r->db,
+                                "SELECT size,mtime_ns,offset,lines,rows,rejected,interval,"
+                                "done FROM load_marks WHERE path=?1",
+                                -1, &s, NULL);
     if (rc != SQLITE_OK) {
         rc = db_fail(err, r->db, rc, "read load mark");
         md_sqlite__reader_put(st, r);
@@ -737,7 +744,8 @@ static void read_bar(sqlite3_stmt *s, md_bar *b)
     b->vwap = sqlite3_column_type(s, 6) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 6);
     b->trades = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 7);
     b->source = (uint8_t)sqlite3_column_int(s, 8);
-    b->quality = sqlite3_column_type(s, 9) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(s, 9);
+    b->quality =
+        sqlite3_column_type(s, 9) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(s, 9);
 }
 
 static int sqlite_get_bars(md_store *base, const char *symbol, md_interval iv, int64_t start,
@@ -826,11 +834,14 @@ static int sqlite_get_quote(md_store *base, const char *symbol, md_quote *q, md_
             snprintf(q->symbol, sizeof q->symbol, "%s", symbol);
             q->ts = sqlite3_column_int64(s, 0);
             q->price = sqlite3_column_double(s, 1);
-            q->volume = sqlite3_column_type(s, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 2);
+            q->volume =
+                sqlite3_column_type(s, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 2);
             q->bid = sqlite3_column_type(s, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 3);
             q->ask = sqlite3_column_type(s, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 4);
             q->source = (uint8_t)sqlite3_column_int(s, 5);
-            q->quality = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(s, 6);
+            q->quality = sqlite3_column_type(s, 6) == SQLITE_NULL
+                             ? -1.0f
+                             : (float)sqlite3_column_double(s, 6);
             rc = 0;
         } else if (src != SQLITE_DONE) {
             rc = db_fail(err, r->db, src, "read quote");
@@ -859,10 +870,12 @@ static int sqlite_list_symbols(md_store *base, md_symbol_info **out, md_error *e
 
     md_sqlite_reader *r = md_sqlite__reader_get(st);
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(r->db,
-        "SELECT s.symbol, b.interval, min(b.ts), max(b.ts), count(*) FROM bars b"
-        " JOIN symbols s ON s.id=b.symbol_id GROUP BY b.symbol_id, b.interval"
-        " ORDER BY s.symbol, b.interval", -1, &s, NULL);
+    int rc =
+        sqlite3_prepare_v2(r->db,
+                           "SELECT s.symbol, b.interval, min(b.ts), max(b.ts), count(*) FROM bars b"
+                           " JOIN symbols s ON s.id=b.symbol_id GROUP BY b.symbol_id, b.interval"
+                           " ORDER BY s.symbol, b.interval",
+                           -1, &s, NULL);
     if (rc != SQLITE_OK) {
         md_sqlite__reader_put(st, r);
         return db_fail(err, r->db, rc, "list symbols");
@@ -896,8 +909,8 @@ static int sqlite_list_symbols(md_store *base, md_symbol_info **out, md_error *e
     return ret;
 }
 
-static int64_t sqlite_count_bars(md_store *base, const char *symbol, md_interval iv,
-                                 int64_t start, int64_t end, md_error *err)
+static int64_t sqlite_count_bars(md_store *base, const char *symbol, md_interval iv, int64_t start,
+                                 int64_t end, md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
     md_sqlite_reader *r = md_sqlite__reader_get(st);
@@ -930,9 +943,11 @@ static int sqlite_scan_bars(md_store *base, const char *symbol, md_interval iv, 
     int ret = 0;
     if (sid) {
         sqlite3_stmt *s = NULL;
-        int rc = sqlite3_prepare_v2(r->db,
+        int rc = sqlite3_prepare_v2(
+            r->db,
             "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM bars"
-            " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 ORDER BY ts LIMIT ?4", -1, &s, NULL);
+            " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 ORDER BY ts LIMIT ?4",
+            -1, &s, NULL);
         if (rc != SQLITE_OK) {
             ret = db_fail(err, r->db, rc, "scan bars");
         } else {
@@ -960,9 +975,11 @@ static int sqlite_list_quotes(md_store *base, md_quote **out, md_error *err)
     md_sqlite_store *st = (md_sqlite_store *)base;
     md_sqlite_reader *r = md_sqlite__reader_get(st);
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(r->db,
+    int rc = sqlite3_prepare_v2(
+        r->db,
         "SELECT s.symbol,q.ts,q.price,q.volume,q.bid,q.ask,q.source,q.quality FROM quotes q"
-        " JOIN symbols s ON s.id=q.symbol_id ORDER BY s.symbol", -1, &s, NULL);
+        " JOIN symbols s ON s.id=q.symbol_id ORDER BY s.symbol",
+        -1, &s, NULL);
     if (rc != SQLITE_OK) {
         md_sqlite__reader_put(st, r);
         return db_fail(err, r->db, rc, "list quotes");
@@ -980,7 +997,8 @@ static int sqlite_list_quotes(md_store *base, md_quote **out, md_error *err)
         q->bid = sqlite3_column_type(s, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 4);
         q->ask = sqlite3_column_type(s, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 5);
         q->source = (uint8_t)sqlite3_column_int(s, 6);
-        q->quality = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(s, 7);
+        q->quality =
+            sqlite3_column_type(s, 7) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(s, 7);
     }
     sqlite3_finalize(s);
     int ret = rc == SQLITE_DONE ? (int)n : db_fail(err, r->db, rc, "list quotes");
@@ -1025,8 +1043,10 @@ static int sqlite_meta_set(md_store *base, const char *const *keys, const char *
     int rc = exec(st->wdb, "BEGIN IMMEDIATE", err);
     sqlite3_stmt *set = NULL, *del = NULL;
     if (rc == 0) {
-        sqlite3_prepare_v2(st->wdb, "INSERT INTO meta(key,value) VALUES(?1,?2)"
-                           " ON CONFLICT(key) DO UPDATE SET value=excluded.value", -1, &set, NULL);
+        sqlite3_prepare_v2(st->wdb,
+                           "INSERT INTO meta(key,value) VALUES(?1,?2)"
+                           " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                           -1, &set, NULL);
         sqlite3_prepare_v2(st->wdb, "DELETE FROM meta WHERE key=?1", -1, &del, NULL);
         if (!set || !del) rc = db_fail(err, st->wdb, SQLITE_ERROR, "prepare meta");
     }

@@ -81,8 +81,8 @@ static int clear_findings(sqlite3 *db, int64_t sid, md_interval iv, const int64_
     int rc = any_findings(db, sid, iv, ts[0], ts[n - 1], err);
     if (rc <= 0) return rc; /* nothing stored in the span: the common bulk case */
     sqlite3_stmt *s = NULL;
-    rc = prepare(db, "DELETE FROM quality_events WHERE symbol_id=?1 AND interval=?2 AND ts=?3",
-                 &s, err);
+    rc = prepare(db, "DELETE FROM quality_events WHERE symbol_id=?1 AND interval=?2 AND ts=?3", &s,
+                 err);
     if (rc) return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (i && ts[i] == ts[i - 1]) continue;
@@ -213,7 +213,8 @@ int md_sqlite_get_quality_events(md_store *base, const char *symbol, md_interval
         if (e.rule < 0) continue; /* a rule this build does not know */
         md_qevent_vec_push(out, &e);
     }
-    int ret = step == SQLITE_DONE ? (int)(out->n - before) : fail(err, r->db, step, "read findings");
+    int ret =
+        step == SQLITE_DONE ? (int)(out->n - before) : fail(err, r->db, step, "read findings");
     sqlite3_finalize(s);
     md_sqlite__reader_put(st, r);
     if (ret > 0 && limit) /* newest first from the query: back to oldest first */
@@ -364,6 +365,7 @@ int md_sqlite_get_live(md_store *base, const char *symbol, md_interval iv, int64
         sqlite3_finalize(s);
     }
     md_sqlite__reader_put(st, r);
-    if (rc == MD_ENODATA) md_error_set(err, rc, "%s %s was never live", symbol, md_interval_name(iv));
+    if (rc == MD_ENODATA)
+        md_error_set(err, rc, "%s %s was never live", symbol, md_interval_name(iv));
     return rc;
 }

@@ -20,11 +20,11 @@ enum { MD_CH_QUOTE = 0, MD_CH_BAR = 1 /* + md_interval */, MD_CH_COUNT = 1 + 9 }
 
 typedef struct md_frame {
     atomic_uint refs;
-    uint64_t seq;      /* 0 for per-client messages (welcome, error, ...) */
-    uint8_t channel;   /* MD_CH_*, MD_CH_NONE for per-client messages */
+    uint64_t seq;    /* 0 for per-client messages (welcome, error, ...) */
+    uint8_t channel; /* MD_CH_*, MD_CH_NONE for per-client messages */
     char symbol[MD_SYMBOL_MAX + 1];
-    uint32_t len;      /* bytes of data: WebSocket header + payload */
-    uint32_t hdr;      /* header bytes; the JSON payload starts at data + hdr */
+    uint32_t len; /* bytes of data: WebSocket header + payload */
+    uint32_t hdr; /* header bytes; the JSON payload starts at data + hdr */
     unsigned char data[];
 } md_frame;
 

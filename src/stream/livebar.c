@@ -106,8 +106,8 @@ static int64_t due_ms(const md_livebar *lb, const lbsym *s, int iv)
 static void close_bar(md_livebar *lb, lbsym *s, int iv)
 {
     if (lb->n_out == lb->cap_out)
-        lb->out = md_realloc(lb->out, (lb->cap_out = lb->cap_out ? lb->cap_out * 2 : 64) *
-                                          sizeof *lb->out);
+        lb->out = md_realloc(lb->out,
+                             (lb->cap_out = lb->cap_out ? lb->cap_out * 2 : 64) * sizeof *lb->out);
     outbar *o = &lb->out[lb->n_out++];
     memcpy(o->symbol, s->symbol, sizeof o->symbol);
     o->iv = (md_interval)iv;

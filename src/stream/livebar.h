@@ -27,13 +27,13 @@
 typedef struct md_livebar md_livebar;
 
 typedef struct md_livebar_options {
-    md_hub *hub;          /* observed, and where coarse bars are published */
-    md_writer *writer;    /* 1m bars are stored through it (NULL: published directly) */
-    int64_t delay_ms;     /* see above */
+    md_hub *hub;       /* observed, and where coarse bars are published */
+    md_writer *writer; /* 1m bars are stored through it (NULL: published directly) */
+    int64_t delay_ms;  /* see above */
     /* Wall clock in milliseconds; NULL = md_now_ms(). */
     int64_t (*now_ms)(void *ctx);
     void *clock_ctx;
-    int thread;           /* run a timer thread that calls md_livebar_tick() */
+    int thread; /* run a timer thread that calls md_livebar_tick() */
 } md_livebar_options;
 
 /* Starts building live bars (registers a hub observer). The caller owns the result and

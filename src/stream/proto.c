@@ -93,7 +93,8 @@ static int parse_channels(json_t *v, md_op *op, md_error *err)
 
 static int parse_fields(json_t *root, size_t max_symbols, md_op *op, md_error *err)
 {
-    if (!json_is_object(root)) return md_error_set(err, MD_EJSON, "a message must be a JSON object");
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EJSON, "a message must be a JSON object");
     json_t *jop = json_object_get(root, "op");
     if (!jop) jop = json_object_get(root, "type"); /* {"type":"ping"} is a common spelling */
     if (!json_is_string(jop))
@@ -130,7 +131,8 @@ static int parse_fields(json_t *root, size_t max_symbols, md_op *op, md_error *e
     }
     if (op->kind == MD_OP_SUBSCRIBE) {
         if (op->n_symbols == 0)
-            return md_error_set(err, MD_EPARAM, "subscribe needs 'symbols' with at least one symbol");
+            return md_error_set(err, MD_EPARAM,
+                                "subscribe needs 'symbols' with at least one symbol");
         v = json_object_get(root, "since_seq");
         if (v && !json_is_null(v)) {
             if (!json_is_integer(v) || json_integer_value(v) < 0)

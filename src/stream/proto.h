@@ -28,9 +28,9 @@ typedef enum { MD_OP_SUBSCRIBE = 1, MD_OP_UNSUBSCRIBE, MD_OP_PING } md_op_kind;
 
 typedef struct md_op {
     md_op_kind kind;
-    md_symbol *symbols;  /* heap, normalised, without duplicates (md_op_deinit) */
-    size_t n_symbols;    /* 0: none given */
-    uint32_t channels;   /* bit per MD_CH_*; 0: none given */
+    md_symbol *symbols; /* heap, normalised, without duplicates (md_op_deinit) */
+    size_t n_symbols;   /* 0: none given */
+    uint32_t channels;  /* bit per MD_CH_*; 0: none given */
     int has_since;
     uint64_t since_seq;
 } md_op;
@@ -49,8 +49,8 @@ md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *b, uint
 
 typedef struct md_welcome {
     const char *session, *instance;
-    int64_t server_time;   /* epoch seconds */
-    uint64_t seq;          /* last sequence number published so far */
+    int64_t server_time; /* epoch seconds */
+    uint64_t seq;        /* last sequence number published so far */
     size_t max_message_bytes, max_subscriptions, max_messages_per_s;
 } md_welcome;
 md_frame *md_proto_welcome(const md_welcome *w);

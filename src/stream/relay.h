@@ -26,7 +26,7 @@ typedef struct md_relay_options {
     const char *url;     /* redis://[:password@]host[:port][/db] */
     const char *channel; /* pub/sub channel shared by the instances */
     md_hub *hub;
-    size_t max_pending;  /* outbound ticks queued while Redis is slow or away (0 = 100000) */
+    size_t max_pending; /* outbound ticks queued while Redis is slow or away (0 = 100000) */
 } md_relay_options;
 
 /* Parses a Redis URL. MD_ECONFIG naming the problem otherwise. password and db may be

@@ -66,7 +66,7 @@ struct md_session {
     size_t live;
     size_t soft, burst, hard; /* conflate at soft (behind) or burst (caught up); close past hard */
     int caught_up;            /* the queue was empty when this drain reached the session */
-    sub **subs; /* sorted by topic pointer */
+    sub **subs;               /* sorted by topic pointer */
     size_t n_subs, cap_subs;
     uint64_t delivered, dropped, dropped_pending;
     int overflow;
@@ -369,8 +369,8 @@ static sub *sub_add(md_session *s, topic *t, uint64_t skip)
     size_t i = sub_index(s, t, &found);
     if (found) return s->subs[i];
     if (s->n_subs == s->cap_subs)
-        s->subs = md_realloc(s->subs, (s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 16) *
-                                          sizeof *s->subs);
+        s->subs = md_realloc(s->subs,
+                             (s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 16) * sizeof *s->subs);
     memmove(&s->subs[i + 1], &s->subs[i], (s->n_subs - i) * sizeof *s->subs);
     sub *x = md_calloc(1, sizeof *x);
     x->t = t;
@@ -509,8 +509,8 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
     uint64_t last;
     int complete = 1;
     if (op->has_since)
-        n_replay = md_hub__replay(sh->hub, op->since_seq, keep_frame, &sel, &replay, &last,
-                                  &complete);
+        n_replay =
+            md_hub__replay(sh->hub, op->since_seq, keep_frame, &sel, &replay, &last, &complete);
     else
         last = md_hub_last_seq(sh->hub);
 

@@ -27,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     char sym[MD_SYMBOL_MAX + 1];
     md_symbol_normalize(s, size, sym, &err);
-    md_time_parse_compact(s, size < 8 ? size : 8, size > 8 ? s + 8 : NULL, size > 8 ? size - 8 : 0, &t);
+    md_time_parse_compact(s, size < 8 ? size : 8, size > 8 ? s + 8 : NULL, size > 8 ? size - 8 : 0,
+                          &t);
     return 0;
 }

@@ -40,7 +40,8 @@ static inline void url_for(const char *db, const char *password, char *out, size
     const char *slash = strrchr(base, '/');
     const char *at = strchr(base, '@');
     if (password) /* postgresql://user@host -> postgresql://user:password@host */
-        snprintf(out, n, "%.*s:%s%.*s/%s", (int)(at - base), base, password, (int)(slash - at), at, db);
+        snprintf(out, n, "%.*s:%s%.*s/%s", (int)(at - base), base, password, (int)(slash - at), at,
+                 db);
     else
         snprintf(out, n, "%.*s/%s", (int)(slash - base), base, db);
 }
@@ -66,7 +67,8 @@ static inline const char *admin(const char *db, const char *sql)
         /* all rows, one value per line */
         size_t off = 0;
         for (int i = 0; i < PQntuples(r) && off < sizeof val - 1; i++)
-            off += (size_t)snprintf(val + off, sizeof val - off, "%s%s", i ? "\n" : "", PQgetvalue(r, i, 0));
+            off += (size_t)snprintf(val + off, sizeof val - off, "%s%s", i ? "\n" : "",
+                                    PQgetvalue(r, i, 0));
     }
     PQclear(r);
     PQfinish(c);

@@ -24,8 +24,8 @@ static inline void md_test_sample_bars(const char *name, md_bar_vec *out)
         char date[16];
         md_bar b;
         md_bar_init(&b);
-        if (sscanf(line, "%10[0-9-],%lf,%lf,%lf,%lf,%lf", date, &b.open, &b.high, &b.low,
-                   &b.close, &b.volume) != 6)
+        if (sscanf(line, "%10[0-9-],%lf,%lf,%lf,%lf,%lf", date, &b.open, &b.high, &b.low, &b.close,
+                   &b.volume) != 6)
             abort();
         if (md_time_parse_str(date, &b.ts, NULL) != 0) abort();
         b.source = MD_SRC_CSV;

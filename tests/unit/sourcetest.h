@@ -21,17 +21,17 @@ static inline int64_t T(const char *s)
 }
 
 /* Every field of a bar, prices compared exactly (parsers must hit the nearest double). */
-#define CHECK_BAR(b, when, o, h, l, c, v)                                                       \
-    do {                                                                                        \
-        const md_bar *b_ = (b);                                                                 \
-        char ts_[MD_TIME_STR_MAX];                                                              \
-        md_time_format(b_->ts, ts_);                                                            \
-        cr_expect_eq(b_->ts, T(when), "ts %s, want %s", ts_, when);                             \
-        cr_expect(b_->open == (o), "%s open %.17g != %.17g", when, b_->open, (double)(o));      \
-        cr_expect(b_->high == (h), "%s high %.17g != %.17g", when, b_->high, (double)(h));      \
-        cr_expect(b_->low == (l), "%s low %.17g != %.17g", when, b_->low, (double)(l));         \
-        cr_expect(b_->close == (c), "%s close %.17g != %.17g", when, b_->close, (double)(c));   \
-        cr_expect(b_->volume == (v), "%s volume %.17g != %.17g", when, b_->volume, (double)(v)); \
+#define CHECK_BAR(b, when, o, h, l, c, v)                                                          \
+    do {                                                                                           \
+        const md_bar *b_ = (b);                                                                    \
+        char ts_[MD_TIME_STR_MAX];                                                                 \
+        md_time_format(b_->ts, ts_);                                                               \
+        cr_expect_eq(b_->ts, T(when), "ts %s, want %s", ts_, when);                                \
+        cr_expect(b_->open == (o), "%s open %.17g != %.17g", when, b_->open, (double)(o));         \
+        cr_expect(b_->high == (h), "%s high %.17g != %.17g", when, b_->high, (double)(h));         \
+        cr_expect(b_->low == (l), "%s low %.17g != %.17g", when, b_->low, (double)(l));            \
+        cr_expect(b_->close == (c), "%s close %.17g != %.17g", when, b_->close, (double)(c));      \
+        cr_expect(b_->volume == (v), "%s volume %.17g != %.17g", when, b_->volume, (double)(v));   \
     } while (0)
 
 /* Creates the named source on cfg, asserting success. */

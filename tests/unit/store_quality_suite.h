@@ -61,9 +61,8 @@ QSUITE_TEST(findings_round_trip_in_order)
                  err.msg);
     md_qevent_vec v;
     md_qevent_vec_init(&v);
-    cr_assert_eq(md_store_get_quality_events(st, "AAA", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, -1, 0, &v,
-                                             &err),
-                 3);
+    cr_assert_eq(
+        md_store_get_quality_events(st, "AAA", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, -1, 0, &v, &err), 3);
     cr_assert_eq(v.v[0].ts, 100);
     cr_assert_eq(v.v[2].ts, 300);
     cr_assert_eq(v.v[2].rule, GAP);

@@ -19,7 +19,8 @@
 #include <pthread.h>
 
 #define SUITE_TEST_(suite, name, ...) Test(suite, name, __VA_ARGS__)
-#define SUITE_TEST(name, ...) SUITE_TEST_(STORE_SUITE, name, .init = setup, .fini = teardown, ##__VA_ARGS__)
+#define SUITE_TEST(name, ...)                                                                      \
+    SUITE_TEST_(STORE_SUITE, name, .init = setup, .fini = teardown, ##__VA_ARGS__)
 
 static md_store *st;
 static char url[600];
@@ -74,13 +75,17 @@ static void assert_same_bar(const md_bar *got, const md_bar *want, const char *w
 {
     cr_assert_eq(got->ts, want->ts, "%s[%zu].ts %lld != %lld", what, i, (long long)got->ts,
                  (long long)want->ts);
-    cr_assert(same_double(got->open, want->open), "%s[%zu].open %.17g != %.17g", what, i, got->open, want->open);
-    cr_assert(same_double(got->high, want->high), "%s[%zu].high %.17g != %.17g", what, i, got->high, want->high);
+    cr_assert(same_double(got->open, want->open), "%s[%zu].open %.17g != %.17g", what, i, got->open,
+              want->open);
+    cr_assert(same_double(got->high, want->high), "%s[%zu].high %.17g != %.17g", what, i, got->high,
+              want->high);
     cr_assert(same_double(got->low, want->low), "%s[%zu].low", what, i);
-    cr_assert(same_double(got->close, want->close), "%s[%zu].close %.17g != %.17g", what, i, got->close, want->close);
+    cr_assert(same_double(got->close, want->close), "%s[%zu].close %.17g != %.17g", what, i,
+              got->close, want->close);
     cr_assert(same_double(got->volume, want->volume), "%s[%zu].volume %.17g != %.17g", what, i,
               got->volume, want->volume);
-    cr_assert(same_double(got->vwap, want->vwap), "%s[%zu].vwap %.17g != %.17g", what, i, got->vwap, want->vwap);
+    cr_assert(same_double(got->vwap, want->vwap), "%s[%zu].vwap %.17g != %.17g", what, i, got->vwap,
+              want->vwap);
     cr_assert_eq(got->trades, want->trades, "%s[%zu].trades %lld != %lld", what, i,
                  (long long)got->trades, (long long)want->trades);
     cr_assert_eq(got->source, want->source, "%s[%zu].source", what, i);
@@ -226,10 +231,14 @@ SUITE_TEST(large_batch_of_many_series)
     free(info);
     md_bar_vec v;
     md_bar_vec_init(&v);
-    cr_assert_eq(md_store_get_bars(st, "L3", MD_IV_1M, 1700000000 + (PER / 2) * 60, MD_TS_MAX, 1, &v, NULL), 1);
+    cr_assert_eq(
+        md_store_get_bars(st, "L3", MD_IV_1M, 1700000000 + (PER / 2) * 60, MD_TS_MAX, 1, &v, NULL),
+        1);
     cr_assert_eq(v.v[0].ts, 1700000000 + (int64_t)(PER - 1) * 60);
     v.n = 0;
-    cr_assert_eq(md_store_get_bars(st, "L3", MD_IV_1M, 1700000000 + (PER / 2) * 60, 1700000000 + (PER / 2 + 1) * 60, 0, &v, NULL), 1);
+    cr_assert_eq(md_store_get_bars(st, "L3", MD_IV_1M, 1700000000 + (PER / 2) * 60,
+                                   1700000000 + (PER / 2 + 1) * 60, 0, &v, NULL),
+                 1);
     cr_assert_eq(v.v[0].close, -1);
     md_bar_vec_deinit(&v);
 }
@@ -241,7 +250,9 @@ SUITE_TEST(aggregation_matches_hand_computed_bars)
     /* ten 1m bars from 09:58 to 10:07 -> 5m buckets 09:55 (2 bars), 10:00 (5), 10:05 (3) */
     int64_t t0 = 1709287080; /* 2024-03-01T09:58:00Z */
     md_bar a[10];
-    for (int i = 0; i < 10; i++) a[i] = B(t0 + i * 60, 10 + i, 11 + i + (i == 3 ? 5 : 0), 9 + i - (i == 6 ? 4 : 0), 10.5 + i, 100 + i);
+    for (int i = 0; i < 10; i++)
+        a[i] = B(t0 + i * 60, 10 + i, 11 + i + (i == 3 ? 5 : 0), 9 + i - (i == 6 ? 4 : 0), 10.5 + i,
+                 100 + i);
     put("CCC", MD_IV_1M, a, 10);
     md_bar_vec v;
     md_bar_vec_init(&v);
@@ -275,14 +286,16 @@ SUITE_TEST(aggregation_matches_hand_computed_bars)
     cr_assert_eq(v.v[0].ts, 1709287500);
     v.n = 0;
     /* 1h and 1d from the same minutes */
-    cr_assert_eq(md_store_get_bars_agg(st, "CCC", MD_IV_1H, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, NULL), 2);
+    cr_assert_eq(
+        md_store_get_bars_agg(st, "CCC", MD_IV_1H, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, NULL), 2);
     cr_assert_eq(v.v[0].volume, 201);
     cr_assert_eq(v.v[1].volume, 102 + 103 + 104 + 105 + 106 + 107 + 108 + 109);
     v.n = 0;
     /* stored bars of the asked interval win over aggregation */
     md_bar h = B(1709287200, 1, 1, 1, 1, 1);
     put("CCC", MD_IV_1H, &h, 1);
-    cr_assert_eq(md_store_get_bars_agg(st, "CCC", MD_IV_1H, MD_TS_MIN, MD_TS_MAX, 0, &v, &used, NULL), 1);
+    cr_assert_eq(
+        md_store_get_bars_agg(st, "CCC", MD_IV_1H, MD_TS_MIN, MD_TS_MAX, 0, &v, &used, NULL), 1);
     cr_assert_eq(used, MD_IV_1H);
     cr_assert_eq(v.v[0].volume, 1);
     md_bar_vec_deinit(&v);
@@ -292,11 +305,13 @@ SUITE_TEST(weekly_and_monthly_from_daily)
 {
     md_bar d[14];
     int64_t mon = 1709510400; /* 2024-03-04, a Monday */
-    for (int i = 0; i < 14; i++) d[i] = B(mon - 5 * 86400 + i * 86400, 100 + i, 101 + i, 99 + i, 100.5 + i, 1);
+    for (int i = 0; i < 14; i++)
+        d[i] = B(mon - 5 * 86400 + i * 86400, 100 + i, 101 + i, 99 + i, 100.5 + i, 1);
     put("DDD", MD_IV_1D, d, 14);
     md_bar_vec v;
     md_bar_vec_init(&v);
-    cr_assert_eq(md_store_get_bars_agg(st, "DDD", MD_IV_1W, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, NULL), 3);
+    cr_assert_eq(
+        md_store_get_bars_agg(st, "DDD", MD_IV_1W, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, NULL), 3);
     cr_assert_eq(v.v[0].ts, mon - 7 * 86400);
     cr_assert_eq(v.v[0].volume, 5);
     cr_assert_eq(v.v[1].ts, mon);
@@ -305,7 +320,8 @@ SUITE_TEST(weekly_and_monthly_from_daily)
     cr_assert_eq(v.v[1].volume, 7);
     cr_assert_eq(v.v[2].volume, 2);
     v.n = 0;
-    cr_assert_eq(md_store_get_bars_agg(st, "DDD", MD_IV_1MO, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, NULL), 2);
+    cr_assert_eq(
+        md_store_get_bars_agg(st, "DDD", MD_IV_1MO, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, NULL), 2);
     cr_assert_eq(v.v[0].ts, 1706745600); /* 2024-02-01 */
     cr_assert_eq(v.v[0].volume, 2);      /* Feb 28, 29 */
     cr_assert_eq(v.v[0].close, 101.5);
@@ -324,13 +340,15 @@ SUITE_TEST(weeks_and_months_before_1970)
     put("OLD", MD_IV_1D, d, 20);
     md_bar_vec v;
     md_bar_vec_init(&v);
-    cr_assert_eq(md_store_get_bars_agg(st, "OLD", MD_IV_1W, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, NULL), 4);
+    cr_assert_eq(
+        md_store_get_bars_agg(st, "OLD", MD_IV_1W, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, NULL), 4);
     cr_assert_eq(v.v[0].ts, mon - 7 * 86400);
     cr_assert_eq(v.v[1].ts, mon);
     cr_assert_eq(v.v[1].open, 3);
     cr_assert_eq(v.v[2].ts, mon + 7 * 86400);
     v.n = 0;
-    cr_assert_eq(md_store_get_bars_agg(st, "OLD", MD_IV_1MO, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, NULL), 2);
+    cr_assert_eq(
+        md_store_get_bars_agg(st, "OLD", MD_IV_1MO, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, NULL), 2);
     cr_assert_eq(v.v[0].ts, -31 * 86400); /* 1969-12-01 */
     cr_assert_eq(v.v[1].ts, 0);
     md_bar_vec_deinit(&v);
@@ -342,17 +360,21 @@ SUITE_TEST(a_range_whose_buckets_all_start_early_answers_empty_from_that_interva
      * range, their week starts on Monday (before the range), so the answer is empty and
      * comes from 1h - never from the minutes */
     int64_t wed = 1709683200; /* 2024-03-06 */
-    md_bar h[3] = {B(wed, 1, 1, 1, 1, 1), B(wed + 3600, 1, 1, 1, 1, 1), B(wed + 7200, 1, 1, 1, 1, 1)};
+    md_bar h[3] = {B(wed, 1, 1, 1, 1, 1), B(wed + 3600, 1, 1, 1, 1, 1),
+                   B(wed + 7200, 1, 1, 1, 1, 1)};
     md_bar m[2] = {B(wed + 7 * 86400, 2, 2, 2, 2, 2), B(wed + 7 * 86400 + 60, 2, 2, 2, 2, 2)};
     put("WED", MD_IV_1H, h, 3);
     put("WED", MD_IV_1M, m, 2);
     md_bar_vec v;
     md_bar_vec_init(&v);
     md_interval used = MD_IV_1M;
-    cr_assert_eq(md_store_get_bars_agg(st, "WED", MD_IV_1W, wed, wed + 5 * 86400, 0, &v, &used, NULL), 0);
+    cr_assert_eq(
+        md_store_get_bars_agg(st, "WED", MD_IV_1W, wed, wed + 5 * 86400, 0, &v, &used, NULL), 0);
     cr_assert_eq(used, MD_IV_1H);
     /* over the later week only the minutes exist: they answer */
-    cr_assert_eq(md_store_get_bars_agg(st, "WED", MD_IV_1W, wed + 5 * 86400, MD_TS_MAX, 0, &v, &used, NULL), 1);
+    cr_assert_eq(
+        md_store_get_bars_agg(st, "WED", MD_IV_1W, wed + 5 * 86400, MD_TS_MAX, 0, &v, &used, NULL),
+        1);
     cr_assert_eq(used, MD_IV_1M);
     cr_assert_eq(v.v[0].ts, wed - 2 * 86400 + 7 * 86400);
     md_bar_vec_deinit(&v);
@@ -406,7 +428,8 @@ SUITE_TEST(aggregation_equals_c_aggregation_bit_for_bit)
         if (i % 1013 == 0) in[i].volume = 0;
     }
     put("RND", MD_IV_1M, in, N);
-    const md_interval ivs[] = {MD_IV_5M, MD_IV_15M, MD_IV_30M, MD_IV_1H, MD_IV_4H, MD_IV_1D, MD_IV_1W, MD_IV_1MO};
+    const md_interval ivs[] = {MD_IV_5M, MD_IV_15M, MD_IV_30M, MD_IV_1H,
+                               MD_IV_4H, MD_IV_1D,  MD_IV_1W,  MD_IV_1MO};
     const int64_t starts[] = {MD_TS_MIN, in[0].ts, in[N / 3].ts + 17, in[N / 2].ts};
     const int64_t ends[] = {MD_TS_MAX, in[N - 1].ts, in[2 * N / 3].ts + 1};
     const size_t limits[] = {0, 1, 7, 100000};
@@ -424,7 +447,8 @@ SUITE_TEST(aggregation_equals_c_aggregation_bit_for_bit)
                                                   &got, &used, &err);
                     cr_assert_geq(n, 0, "%s", err.msg);
                     expected_agg(in, N, ivs[a], starts[s], ends[e], limits[l], &want);
-                    cr_assert_eq((size_t)n, want.n, "%s s=%zu e=%zu limit=%zu: %d buckets, want %zu",
+                    cr_assert_eq((size_t)n, want.n,
+                                 "%s s=%zu e=%zu limit=%zu: %d buckets, want %zu",
                                  md_interval_name(ivs[a]), s, e, limits[l], n, want.n);
                     cr_assert_eq(used, MD_IV_1M);
                     for (size_t i = 0; i < want.n; i++)
@@ -438,14 +462,14 @@ SUITE_TEST(aggregation_equals_c_aggregation_bit_for_bit)
 
 SUITE_TEST(latest_bar_and_quotes)
 {
-    md_bar d = B(1709251200, 1, 2, 0.5, 1.5, 10);   /* 2024-03-01 daily */
-    md_bar m = B(1709303400, 3, 4, 2.5, 3.5, 1);    /* 2024-03-01T14:30 minute */
+    md_bar d = B(1709251200, 1, 2, 0.5, 1.5, 10); /* 2024-03-01 daily */
+    md_bar m = B(1709303400, 3, 4, 2.5, 3.5, 1);  /* 2024-03-01T14:30 minute */
     put("EEE", MD_IV_1D, &d, 1);
     put("EEE", MD_IV_1M, &m, 1);
     md_bar out;
     md_interval iv;
     cr_assert_eq(md_store_latest_bar(st, "EEE", &out, &iv, NULL), 0);
-    cr_assert_eq(iv, MD_IV_1D); /* the day ends after the minute */
+    cr_assert_eq(iv, MD_IV_1D);               /* the day ends after the minute */
     md_bar m2 = B(1709337540, 5, 5, 5, 5, 5); /* 23:59: ends with the day: the finer one wins */
     put("EEE", MD_IV_1M, &m2, 1);
     cr_assert_eq(md_store_latest_bar(st, "EEE", &out, &iv, NULL), 0);
@@ -465,7 +489,8 @@ SUITE_TEST(latest_bar_and_quotes)
     q.ts = 1000, q.price = 5, q.source = MD_SRC_INGEST;
     cr_assert_eq(md_store_put_quote(st, &q, NULL), 1);
     q.ts = 999, q.price = 4;
-    cr_assert_eq(md_store_put_quote(st, &q, NULL), 0, "an older quote must not replace a newer one");
+    cr_assert_eq(md_store_put_quote(st, &q, NULL), 0,
+                 "an older quote must not replace a newer one");
     q.ts = 1001, q.price = 6, q.bid = 5.9, q.ask = 6.1;
     cr_assert_eq(md_store_put_quote(st, &q, NULL), 1);
     q.price = 6.5, q.quality = 88.5f;
@@ -568,7 +593,8 @@ SUITE_TEST(ping_and_kind)
 {
     md_error err;
     cr_assert_eq(md_store_ping(st, &err), 0, "%s", err.msg);
-    cr_assert(strcmp(md_store_kind(st), "sqlite") == 0 || strcmp(md_store_kind(st), "postgresql") == 0);
+    cr_assert(strcmp(md_store_kind(st), "sqlite") == 0 ||
+              strcmp(md_store_kind(st), "postgresql") == 0);
     cr_assert_not_null(md_store_url_redacted(st));
 }
 
@@ -608,7 +634,8 @@ static void *writer_reader(void *arg)
 SUITE_TEST(concurrent_writers_and_readers)
 {
     pthread_t th[T_THREADS];
-    for (int k = 0; k < T_THREADS; k++) pthread_create(&th[k], NULL, writer_reader, (void *)(intptr_t)k);
+    for (int k = 0; k < T_THREADS; k++)
+        pthread_create(&th[k], NULL, writer_reader, (void *)(intptr_t)k);
     for (int k = 0; k < T_THREADS; k++) {
         void *res;
         pthread_join(th[k], &res);
@@ -616,12 +643,14 @@ SUITE_TEST(concurrent_writers_and_readers)
     }
     md_symbol_info *info;
     cr_assert_eq(md_store_list_symbols(st, &info, NULL), 4);
-    for (int i = 0; i < 4; i++) cr_assert_eq(info[i].count, T_ROUNDS * T_BARS, "%s", info[i].symbol);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(info[i].count, T_ROUNDS * T_BARS, "%s", info[i].symbol);
     free(info);
     for (int i = 0; i < 4; i++) {
         char sym[8];
         snprintf(sym, sizeof sym, "T%d", i);
-        cr_assert_eq(md_store_count_bars(st, sym, MD_IV_1M, MD_TS_MIN, MD_TS_MAX, NULL), T_ROUNDS * T_BARS);
+        cr_assert_eq(md_store_count_bars(st, sym, MD_IV_1M, MD_TS_MIN, MD_TS_MAX, NULL),
+                     T_ROUNDS * T_BARS);
         md_quote q;
         cr_assert_eq(md_store_get_quote(st, sym, &q, NULL), 0);
         cr_assert_eq(q.ts, 1700000000 + T_ROUNDS - 1);

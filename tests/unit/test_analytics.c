@@ -124,7 +124,8 @@ Test(analytics, macd_bbands_atr_stoch_obv_vwap)
         double sd = sqrt(var / 20);
         near(mid[i], mean, "bb.mid", i);
         /* the band offset itself must be accurate, not just the sum with a large mean */
-        cr_assert(fabs((up[i] - mid[i]) - 2 * sd) <= 1e-7 * sd + 1e-12, "bb.width[%d] %.17g vs %.17g", i, up[i] - mid[i], 2 * sd);
+        cr_assert(fabs((up[i] - mid[i]) - 2 * sd) <= 1e-7 * sd + 1e-12,
+                  "bb.width[%d] %.17g vs %.17g", i, up[i] - mid[i], 2 * sd);
         near(lo[i], mean - 2 * sd, "bb.lo", i);
     }
 
@@ -136,8 +137,10 @@ Test(analytics, macd_bbands_atr_stoch_obv_vwap)
         if (i) tr = fmax(tr, fmax(fabs(high_[i] - close_[i - 1]), fabs(low_[i] - close_[i - 1])));
         if (i < 14) {
             a += tr;
-            if (i == 13) a /= 14, near(atr[i], a, "atr", i);
-            else near(atr[i], NAN, "atr", i);
+            if (i == 13)
+                a /= 14, near(atr[i], a, "atr", i);
+            else
+                near(atr[i], NAN, "atr", i);
         } else {
             a = (a * 13 + tr) / 14;
             near(atr[i], a, "atr", i);
@@ -157,8 +160,12 @@ Test(analytics, macd_bbands_atr_stoch_obv_vwap)
     for (int i = 0; i < N; i++) {
         double wk = i >= 15 ? (raw[i] + raw[i - 1] + raw[i - 2]) / 3 : NAN;
         near(k[i], wk, "stoch.k", i);
-        double wd = i >= 17 ? (((raw[i] + raw[i - 1] + raw[i - 2]) + (raw[i - 1] + raw[i - 2] + raw[i - 3]) +
-                                (raw[i - 2] + raw[i - 3] + raw[i - 4])) / 9) : NAN;
+        double wd =
+            i >= 17
+                ? (((raw[i] + raw[i - 1] + raw[i - 2]) + (raw[i - 1] + raw[i - 2] + raw[i - 3]) +
+                    (raw[i - 2] + raw[i - 3] + raw[i - 4])) /
+                   9)
+                : NAN;
         near(d[i], wd, "stoch.d", i);
     }
 
@@ -196,15 +203,16 @@ Test(analytics, spec_parsing)
 {
     md_ind_spec s[MD_IND_MAX];
     md_error err;
-    int n = md_ind_parse("sma:20,ema:50,rsi:14,macd:12:26:9,bbands:20:2.5,atr:14,vwap,obv,stoch:14:3:3,sma", s,
-                         MD_IND_MAX, &err);
+    int n = md_ind_parse(
+        "sma:20,ema:50,rsi:14,macd:12:26:9,bbands:20:2.5,atr:14,vwap,obv,stoch:14:3:3,sma", s,
+        MD_IND_MAX, &err);
     cr_assert_eq(n, 10, "%s", err.msg);
     cr_assert_str_eq(s[3].name, "macd:12:26:9");
     cr_assert_str_eq(s[4].name, "bbands:20:2.5");
     cr_assert_eq(s[4].k, 2.5);
     cr_assert_str_eq(s[9].name, "sma:20");
-    const char *bad[] = {"", "foo", "sma:0", "sma:-3", "sma:abc", "sma:1.5", "macd:26:12:9", "sma:1:2",
-                         "sma:20,,ema:3", "rsi:100001"};
+    const char *bad[] = {"",        "foo",          "sma:0",   "sma:-3",        "sma:abc",
+                         "sma:1.5", "macd:26:12:9", "sma:1:2", "sma:20,,ema:3", "rsi:100001"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(md_ind_parse(bad[i], s, MD_IND_MAX, &err), MD_EPARAM, "'%s'", bad[i]);
 }

@@ -47,8 +47,8 @@ static int fake_quote(md_source *src, const char *symbol, md_quote *out, md_fetc
     return md_error_set(err, MD_ENOTFOUND, "no quotes here");
 }
 
-static int fake_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
-                     int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+static int fake_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                     md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     (void)src;
     meta->retry_after_s = 0;
@@ -57,7 +57,8 @@ static int fake_bars(md_source *src, const char *symbol, md_interval iv, int64_t
         struct timespec ts = {0, slow_ms * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if (strncmp(symbol, "BAD", 3) == 0) return md_error_set(err, MD_ENOTFOUND, "unknown symbol %s", symbol);
+    if (strncmp(symbol, "BAD", 3) == 0)
+        return md_error_set(err, MD_ENOTFOUND, "unknown symbol %s", symbol);
     if (strncmp(symbol, "FLAKY", 5) == 0 && n <= 2)
         return md_error_set(err, MD_ETRANSIENT, "HTTP 503 from the fake");
     if (strncmp(symbol, "LIMIT", 5) == 0 && n <= 2) {
@@ -97,7 +98,7 @@ static void fake_free(md_source *src)
     md_free(src);
 }
 
-static const md_source_vtable fake_vt = {"replay", MD_SRC_REPLAY, fake_quote, fake_bars,
+static const md_source_vtable fake_vt = {"replay",      MD_SRC_REPLAY,  fake_quote, fake_bars,
                                          fake_supports, fake_max_range, fake_free};
 
 /* -- fixture ---------------------------------------------------------------------------------- */
@@ -187,7 +188,8 @@ Test(backfill, chunks_store_every_bar_once_and_the_state_is_saved)
     md_job_info_deinit(&info);
     cr_assert_eq(calls, 8);
     cr_assert_eq(md_store_count_bars(st, "AAA", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, NULL), per);
-    cr_assert_eq(md_store_count_bars(st, "BBB", MD_IV_1M, DAY0 + 86400, DAY0 + 2 * 86400, NULL), 1440);
+    cr_assert_eq(md_store_count_bars(st, "BBB", MD_IV_1M, DAY0 + 86400, DAY0 + 2 * 86400, NULL),
+                 1440);
     md_backfill_free(b);
 
     /* the state outlives the runner: done, and no longer listed as open */
@@ -225,7 +227,8 @@ Test(backfill, transient_failures_retry_unknown_symbols_fail_for_good)
     cr_assert_eq(info.chunks_total, 6);
     cr_assert_eq(info.chunks_done, 4);
     cr_assert_eq(info.chunks_failed, 2);
-    cr_assert_eq(info.errors, 2 + 2 * 2, "two permanent failures, two retried attempts per FLAKY chunk");
+    cr_assert_eq(info.errors, 2 + 2 * 2,
+                 "two permanent failures, two retried attempts per FLAKY chunk");
     cr_assert_eq(info.stored, 4 * 1440);
     cr_assert_str_eq(info.symbols[1].symbol, "BADSYM");
     cr_assert_eq(info.symbols[1].chunks_failed, 2);
@@ -438,8 +441,9 @@ Test(backfill, state_document_round_trip)
     md_bf__job_free(j);
     cr_assert_null(md_bf__doc_decode("{\"id\":\"x\",\"state\":\"weird\"}", &err));
     cr_assert_null(md_bf__doc_decode("not json", &err));
-    cr_assert_null(md_bf__doc_decode("{\"id\":\"x\",\"state\":\"queued\",\"interval\":\"1d\",\"start\":1,"
-                                     "\"end\":2,\"chunk_s\":1,\"symbols\":[\"A\"],\"chunks\":\"5d\"}",
-                                     &err));
+    cr_assert_null(
+        md_bf__doc_decode("{\"id\":\"x\",\"state\":\"queued\",\"interval\":\"1d\",\"start\":1,"
+                          "\"end\":2,\"chunk_s\":1,\"symbols\":[\"A\"],\"chunks\":\"5d\"}",
+                          &err));
     cr_assert(strstr(err.msg, "chunks") != NULL, "%s", err.msg);
 }

@@ -12,8 +12,20 @@
 
 Test(buf, numbers_round_trip_exactly)
 {
-    double vals[] = {0, 1, -1, 0.1, 63.4375, 50.0397819115463, 179.660004, 1e-7, 123456789.125,
-                     0.30000000000000004, 5e15, 1.7976931348623157e308, 4.9e-324, 2.5e-300};
+    double vals[] = {0,
+                     1,
+                     -1,
+                     0.1,
+                     63.4375,
+                     50.0397819115463,
+                     179.660004,
+                     1e-7,
+                     123456789.125,
+                     0.30000000000000004,
+                     5e15,
+                     1.7976931348623157e308,
+                     4.9e-324,
+                     2.5e-300};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         char s[32];
         md_fmt_num(s, vals[i]);
@@ -49,7 +61,8 @@ Test(buf, fast_number_form_round_trips_and_is_never_longer)
             v = (double)(rand_r(&seed) % 100000000) / pow(10, rand_r(&seed) % 7);
             break;
         case 1: /* arbitrary doubles of moderate size */
-            v = (double)rand_r(&seed) / (double)(rand_r(&seed) + 1) * pow(10, rand_r(&seed) % 12 - 5);
+            v = (double)rand_r(&seed) / (double)(rand_r(&seed) + 1) *
+                pow(10, rand_r(&seed) % 12 - 5);
             break;
         case 2: /* sums that do not have a short form (0.1 + 0.2) */
             v = (double)(rand_r(&seed) % 1000) / 10 + (double)(rand_r(&seed) % 1000) / 100;
@@ -79,10 +92,20 @@ Test(buf, fast_number_form_round_trips_and_is_never_longer)
 
 Test(buf, integers_and_short_decimals_have_their_exact_text)
 {
-    struct { double v; const char *s; } nums[] = {
-        {0.00012, "0.00012"}, {0.0101, "0.0101"}, {1234.5, "1234.5"}, {-0.5, "-0.5"},
-        {100.25, "100.25"},   {10.01, "10.01"},   {99.99, "99.99"},   {1e14 + 0.5, "100000000000000.5"},
-        {7, "7"},             {-0.0, "-0"},       {999999999999999, "999999999999999"}};
+    struct {
+        double v;
+        const char *s;
+    } nums[] = {{0.00012, "0.00012"},
+                {0.0101, "0.0101"},
+                {1234.5, "1234.5"},
+                {-0.5, "-0.5"},
+                {100.25, "100.25"},
+                {10.01, "10.01"},
+                {99.99, "99.99"},
+                {1e14 + 0.5, "100000000000000.5"},
+                {7, "7"},
+                {-0.0, "-0"},
+                {999999999999999, "999999999999999"}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         char s[32];
         md_fmt_num(s, nums[i].v);
@@ -127,7 +150,8 @@ Test(buf, error_json_and_grades)
 {
     md_buf b = MD_BUF_INIT;
     md_render_error_json(&b, MD_EINTERVAL, "bad \"x\"");
-    cr_assert_str_eq(b.data, "{\"error\":{\"code\":\"invalid_interval\",\"message\":\"bad \\\"x\\\"\"}}");
+    cr_assert_str_eq(b.data,
+                     "{\"error\":{\"code\":\"invalid_interval\",\"message\":\"bad \\\"x\\\"\"}}");
     md_buf_deinit(&b);
     cr_assert_str_eq(md_grade_for_score(97), "A+");
     cr_assert_str_eq(md_grade_for_score(96.99), "A");
@@ -145,11 +169,19 @@ Test(buf, metrics_render_prometheus_text)
     md_metric_set(MD_M_QUALITY_SCORE, 91.5, "MS\"FT");
     md_buf b = MD_BUF_INIT;
     md_metrics_render(&b);
-    cr_assert(strstr(b.data, "mdagent_http_requests_total{route=\"/price/{symbol}\",status=\"200\"} 3\n") != NULL, "%s", b.data);
+    cr_assert(strstr(b.data,
+                     "mdagent_http_requests_total{route=\"/price/{symbol}\",status=\"200\"} 3\n") !=
+                  NULL,
+              "%s", b.data);
     cr_assert(strstr(b.data, "# TYPE mdagent_http_request_duration_seconds histogram") != NULL);
-    cr_assert(strstr(b.data, "mdagent_http_request_duration_seconds_bucket{le=\"0.0025\"} 0\n") != NULL, "%s", b.data);
-    cr_assert(strstr(b.data, "mdagent_http_request_duration_seconds_bucket{le=\"0.005\"} 1\n") != NULL, "%s", b.data);
-    cr_assert(strstr(b.data, "mdagent_quality_score{symbol=\"MS\\\"FT\"} 91.5") != NULL, "%s", b.data);
+    cr_assert(strstr(b.data, "mdagent_http_request_duration_seconds_bucket{le=\"0.0025\"} 0\n") !=
+                  NULL,
+              "%s", b.data);
+    cr_assert(strstr(b.data, "mdagent_http_request_duration_seconds_bucket{le=\"0.005\"} 1\n") !=
+                  NULL,
+              "%s", b.data);
+    cr_assert(strstr(b.data, "mdagent_quality_score{symbol=\"MS\\\"FT\"} 91.5") != NULL, "%s",
+              b.data);
     cr_assert(strstr(b.data, "mdagent_store_write_rows_total 0") != NULL);
     cr_assert_eq(md_metric_get(MD_M_HTTP_REQUESTS, "/price/{symbol}", "200"), 3);
     md_buf_deinit(&b);

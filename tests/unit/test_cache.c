@@ -85,7 +85,8 @@ Test(cache, key_too_long_is_refused)
     memset(params, 'x', sizeof params - 1);
     params[sizeof params - 1] = 0;
     cr_assert_eq(md_cache_key_init(&k, 'h', "AAPL", params), MD_EINVAL);
-    cr_assert_eq(md_cache_key_init(&k, 'p', "THIS_SCOPE_IS_FAR_TOO_LONG_FOR_A_KEY", NULL), MD_EINVAL);
+    cr_assert_eq(md_cache_key_init(&k, 'p', "THIS_SCOPE_IS_FAR_TOO_LONG_FOR_A_KEY", NULL),
+                 MD_EINVAL);
 }
 
 Test(cache, ttl_expiry_follows_the_clock)

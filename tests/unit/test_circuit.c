@@ -178,7 +178,8 @@ Test(ratelimit, tokens_come_back_one_minute_after_they_were_spent)
     cr_assert(md_ratelimit_acquire(&rl, T0 + 60000, 0, NULL), "first token refilled");
     cr_assert(!md_ratelimit_acquire(&rl, T0 + 60001, 0, NULL));
     cr_assert(md_ratelimit_acquire(&rl, T0 + 90000, 0, NULL), "second token refilled");
-    cr_assert_eq(md_ratelimit_remaining(&rl, T0 + 200000, NULL), 2, "all back after a quiet minute");
+    cr_assert_eq(md_ratelimit_remaining(&rl, T0 + 200000, NULL), 2,
+                 "all back after a quiet minute");
     md_ratelimit_deinit(&rl);
 }
 

@@ -31,7 +31,8 @@ Test(config, defaults)
 Test(config, file_then_env_then_flags)
 {
     const char *p = md_test_path("cfg1.yaml");
-    md_test_write(p, "listen: 0.0.0.0:9000\nserver:\n  threads: 3\n  workers: 5\ndb: sqlite:/tmp/x.db\n");
+    md_test_write(
+        p, "listen: 0.0.0.0:9000\nserver:\n  threads: 3\n  workers: 5\ndb: sqlite:/tmp/x.db\n");
     md_config c;
     md_config_init(&c);
     md_error err;

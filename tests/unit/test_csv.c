@@ -28,7 +28,8 @@ static void row_bad(const md_csv_layout *l, const char *line, const char *needle
 {
     md_csv_row r;
     md_error err;
-    cr_assert_eq(md_csv_parse_row(l, line, strlen(line), &r, &err), MD_ECSV, "'%s' should fail", line);
+    cr_assert_eq(md_csv_parse_row(l, line, strlen(line), &r, &err), MD_ECSV, "'%s' should fail",
+                 line);
     cr_assert(strstr(err.msg, needle) != NULL, "message '%s' lacks '%s'", err.msg, needle);
 }
 
@@ -49,7 +50,8 @@ Test(csv, generic_header_any_case_and_order)
 Test(csv, yahoo_download_with_adj_close_and_crlf)
 {
     md_csv_layout l = detect("Date,Open,High,Low,Close,Adj Close,Volume\r", MD_CSV_YAHOO);
-    md_csv_row r = row(&l, "2024-03-01,179.550003,180.529999,177.380005,179.660004,179.428436,73488000\r");
+    md_csv_row r =
+        row(&l, "2024-03-01,179.550003,180.529999,177.380005,179.660004,179.428436,73488000\r");
     cr_assert_eq(r.bar.close, 179.660004);
     cr_assert_eq(r.bar.volume, 73488000);
     row_bad(&l, "2024-03-02,null,null,null,null,null,null", "missing value");
@@ -64,8 +66,8 @@ Test(csv, yahoo_intraday_datetime_with_offset)
 
 Test(csv, stooq_bulk_txt_format)
 {
-    md_csv_layout l = detect("<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>",
-                             MD_CSV_AUTO);
+    md_csv_layout l = detect(
+        "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>", MD_CSV_AUTO);
     cr_assert_eq(l.format, MD_CSV_STOOQ);
     md_csv_row r = row(&l, "AAPL.US,5,20240301,143000,179.5,180,179,179.8,12345,0");
     cr_assert_eq(r.bar.ts, 1709303400);
@@ -86,7 +88,8 @@ Test(csv, stooq_web_csv_is_generic)
 
 Test(csv, date_and_time_columns_and_symbol_column)
 {
-    md_csv_layout l = detect("symbol,date,time,open,high,low,close,volume,vwap,trades", MD_CSV_AUTO);
+    md_csv_layout l =
+        detect("symbol,date,time,open,high,low,close,volume,vwap,trades", MD_CSV_AUTO);
     md_csv_row r = row(&l, "brk.b,2024-03-01,14:30:00,1,2,0.5,1.5,10,1.2,7");
     cr_assert_eq(r.bar.ts, 1709303400);
     cr_assert_str_eq(r.symbol, "BRK.B");
@@ -103,7 +106,8 @@ Test(csv, epoch_seconds_and_milliseconds)
 
 Test(csv, semicolon_and_quoted_fields)
 {
-    md_csv_layout l = detect("\"Date\";\"Open\";\"High\";\"Low\";\"Close\";\"Volume\"", MD_CSV_AUTO);
+    md_csv_layout l =
+        detect("\"Date\";\"Open\";\"High\";\"Low\";\"Close\";\"Volume\"", MD_CSV_AUTO);
     cr_assert_eq(l.delim, ';');
     md_csv_row r = row(&l, "\"2024-03-01\";\"1.5\";2;1;1.75;3");
     cr_assert_eq(r.bar.open, 1.5);
@@ -151,10 +155,24 @@ Test(csv, huge_line_is_rejected)
 
 Test(csv, numbers_parse_exactly_like_strtod)
 {
-    const char *nums[] = {"0", "1", "-1", "0.1", "63.4375", "50.0397819115463", "179.660004",
-                          "1e3", "123456789012345678901", "0.000001", ".5", "5.", "+2.25",
-                          "99999999999999999", "1.7976931348623157e308", "4.9e-324",
-                          "3.141592653589793238", "0000123.4500"};
+    const char *nums[] = {"0",
+                          "1",
+                          "-1",
+                          "0.1",
+                          "63.4375",
+                          "50.0397819115463",
+                          "179.660004",
+                          "1e3",
+                          "123456789012345678901",
+                          "0.000001",
+                          ".5",
+                          "5.",
+                          "+2.25",
+                          "99999999999999999",
+                          "1.7976931348623157e308",
+                          "4.9e-324",
+                          "3.141592653589793238",
+                          "0000123.4500"};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         double v;
         cr_assert_eq(md_parse_double(nums[i], strlen(nums[i]), &v), 0, "%s", nums[i]);

@@ -91,14 +91,14 @@ Test(loader, bad_rows_are_reported_counted_and_skipped)
 {
     const char *p = md_test_path("BAD.csv");
     md_test_write(p, "date,open,high,low,close,volume\n"
-                     "2024-03-01,10,11,9,10.5,100\n"      /* 2 ok */
-                     "2024-03-04,10,9,11,10.5,100\n"      /* 3 high < low */
-                     "2024-03-05,abc,11,9,10.5,100\n"     /* 4 parse */
-                     "2024-03-06,-1,11,9,10.5,100\n"      /* 5 non-positive */
-                     "2024-03-07,10,11,9,10.5,-5\n"       /* 6 negative volume */
-                     "2024-03-08,10,11,9,12,100\n"        /* 7 close > high */
-                     "2099-03-09,10,11,9,10.5,100\n"      /* 8 future */
-                     "2024-03-11,10,11,9,10.5,100\n");    /* 9 ok */
+                     "2024-03-01,10,11,9,10.5,100\n"   /* 2 ok */
+                     "2024-03-04,10,9,11,10.5,100\n"   /* 3 high < low */
+                     "2024-03-05,abc,11,9,10.5,100\n"  /* 4 parse */
+                     "2024-03-06,-1,11,9,10.5,100\n"   /* 5 non-positive */
+                     "2024-03-07,10,11,9,10.5,-5\n"    /* 6 negative volume */
+                     "2024-03-08,10,11,9,12,100\n"     /* 7 close > high */
+                     "2099-03-09,10,11,9,10.5,100\n"   /* 8 future */
+                     "2024-03-11,10,11,9,10.5,100\n"); /* 9 ok */
     md_load_stats s;
     char *rep;
     cr_assert_eq(load(p, &s, &rep, NULL), 0);
@@ -145,7 +145,8 @@ Test(loader, missing_columns_fail_the_file_with_its_name)
     char *rep;
     cr_assert_eq(load(p, &s, &rep, NULL), MD_ECSV);
     cr_assert(strstr(rep, "NOCLOSE.csv:1: header has no a close column") != NULL ||
-              strstr(rep, "close column") != NULL, "%s", rep);
+                  strstr(rep, "close column") != NULL,
+              "%s", rep);
     free(rep);
 }
 
@@ -178,7 +179,9 @@ Test(loader, explicit_interval_rejects_unaligned_rows)
     cr_assert_eq(load(p, &s, &rep, &o), 0);
     cr_assert_eq(s.stored, 1);
     cr_assert_eq(s.by_rule[MD_RULE_UNALIGNED], 1);
-    cr_assert(strstr(rep, "ALIGN.csv:3: timestamp 2024-03-01T14:31:00Z is not aligned to 5m") != NULL, "%s", rep);
+    cr_assert(strstr(rep, "ALIGN.csv:3: timestamp 2024-03-01T14:31:00Z is not aligned to 5m") !=
+                  NULL,
+              "%s", rep);
     free(rep);
 }
 
@@ -209,7 +212,9 @@ Test(loader, directory_with_gzip_and_validate_only)
     md_test_write(f1, "date,open,high,low,close,volume\n2024-03-01,1,2,0.5,1.5,10\n");
     md_test_write(f3, "not data\n");
     gzFile gz = gzopen(f2, "wb");
-    gzputs(gz, "date,open,high,low,close,volume\n2024-03-01,1,2,0.5,1.5,10\n2024-03-04,1,2,0.5,1.5,10\n");
+    gzputs(
+        gz,
+        "date,open,high,low,close,volume\n2024-03-01,1,2,0.5,1.5,10\n2024-03-04,1,2,0.5,1.5,10\n");
     gzclose(gz);
     md_load_options o;
     md_load_options_default(&o);
@@ -272,7 +277,10 @@ static double write_minutes(const char *path, long n, int gz)
     char line[160];
     double sum = 0;
     const char *h = "timestamp,open,high,low,close,volume\n";
-    if (f) fputs(h, f); else gzputs(z, h);
+    if (f)
+        fputs(h, f);
+    else
+        gzputs(z, h);
     for (long i = 0; i < n; i++) {
         char t[MD_TIME_STR_MAX];
         md_time_format(T0 + i * 60, t);
@@ -280,9 +288,15 @@ static double write_minutes(const char *path, long n, int gz)
         snprintf(line, sizeof line, "%s,%.2f,%.2f,%.2f,%.2f,%ld\n", t, c, high_of(i), low_of(i), c,
                  100 + i % 7);
         sum += c;
-        if (f) fputs(line, f); else gzputs(z, line);
+        if (f)
+            fputs(line, f);
+        else
+            gzputs(z, line);
     }
-    if (f) fclose(f); else gzclose(z);
+    if (f)
+        fclose(f);
+    else
+        gzclose(z);
     return sum;
 }
 
@@ -412,9 +426,15 @@ static void crash_after(const char *path, long k)
         bars[i].source = MD_SRC_CSV;
     }
     md_series se = {"RESUME", MD_IV_1M, bars, (size_t)k};
-    md_load_mark m = {key, (int64_t)sb.st_size,
-                      (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec, off, k + 1,
-                      k, 0, MD_IV_1M, 0};
+    md_load_mark m = {key,
+                      (int64_t)sb.st_size,
+                      (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec,
+                      off,
+                      k + 1,
+                      k,
+                      0,
+                      MD_IV_1M,
+                      0};
     md_error err;
     cr_assert_eq(md_store_put_bars_marked(st, &se, 1, &m, 1, &err), (int)k, "%s", err.msg);
     free(bars);
@@ -496,19 +516,22 @@ Test(loader, reject_file_lists_every_bad_row_with_its_reason)
     cr_assert_eq(s.stored, 2, "%s", rep);
     cr_assert_eq(s.rejected, 4);
     char want[800];
-    snprintf(want, sizeof want, "%s:3: high 9 < low 11\n%s: more bad rows; only the first 1 are "
-                                "shown (the reject file has them all)\n", p, p);
+    snprintf(want, sizeof want,
+             "%s:3: high 9 < low 11\n%s: more bad rows; only the first 1 are "
+             "shown (the reject file has them all)\n",
+             p, p);
     cr_assert(strstr(rep, want) != NULL, "report:\n%s", rep);
     free(rep);
     char *got = slurp(rj);
     char exp[2000];
-    snprintf(exp, sizeof exp,
-             "file,line,reason,message,row\n"
-             "%s,3,high_below_low,high 9 < low 11,\"2024-03-04,10,9,11,10.5,100\"\n"
-             "%s,4,parse_error,open: '1,5' is not a number,\"2024-03-05,\"\"1,5\"\",11,9,10.5,100\"\n"
-             "%s,6,negative_volume,volume -5 is negative,\"2024-03-07,10,11,9,10.5,-5\"\n"
-             "%s,7,parse_error,\"2 fields, header has 6\",\"2024-03-08,1\"\n",
-             p, p, p, p);
+    snprintf(
+        exp, sizeof exp,
+        "file,line,reason,message,row\n"
+        "%s,3,high_below_low,high 9 < low 11,\"2024-03-04,10,9,11,10.5,100\"\n"
+        "%s,4,parse_error,open: '1,5' is not a number,\"2024-03-05,\"\"1,5\"\",11,9,10.5,100\"\n"
+        "%s,6,negative_volume,volume -5 is negative,\"2024-03-07,10,11,9,10.5,-5\"\n"
+        "%s,7,parse_error,\"2 fields, header has 6\",\"2024-03-08,1\"\n",
+        p, p, p, p);
     /* the message of line 4 holds a comma: quoted */
     char *q = strstr(exp, "open: '1,5' is not a number");
     cr_assert(q);
@@ -526,7 +549,8 @@ Test(loader, a_ten_megabyte_line_is_one_bad_row)
     fputs("date,open,high,low,close,volume\n2024-03-01,10,11,9,10.5,100\n", f);
     for (int i = 0; i < 10 * 1024 * 1024; i++) fputc('x', f);
     fputs("\n2024-03-04,10,11,9,10.5,100\n", f);
-    for (int i = 0; i < 1500 * 1024; i++) fputc('7', f); /* over the parser's limit, under the buffer */
+    for (int i = 0; i < 1500 * 1024; i++)
+        fputc('7', f); /* over the parser's limit, under the buffer */
     fputs("\n2024-03-05,10,11,9,10.5,100\n", f);
     for (int i = 0; i < 3 * 1024 * 1024; i++) fputc('y', f); /* the last line, no line end */
     fclose(f);
@@ -583,7 +607,8 @@ Test(loader, gzip_cut_short_keeps_its_whole_lines_and_fails_the_file)
     md_load_stats s;
     char *rep;
     cr_assert_eq(load(p, &s, &rep, NULL), MD_EIO);
-    cr_assert(strstr(rep, "truncated gzip file: unexpected end of file (after line ") != NULL, "%s", rep);
+    cr_assert(strstr(rep, "truncated gzip file: unexpected end of file (after line ") != NULL, "%s",
+              rep);
     free(rep);
     cr_assert_eq(s.files_failed, 1);
     cr_assert_eq(s.rejected, 0);
@@ -627,7 +652,8 @@ Test(loader, directory_tree_of_many_small_files)
     for (int d = 0; d < 3; d++)
         for (int k = 0; k < 100; k++) want += (uint64_t)(10 + k % 5);
     cr_assert_eq(s.stored, want);
-    cr_assert_eq(md_store_count_bars(st, "S2099", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, NULL), 10 + 99 % 5);
+    cr_assert_eq(md_store_count_bars(st, "S2099", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, NULL),
+                 10 + 99 % 5);
     cr_assert_eq(md_store_count_bars(st, "S0000", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, NULL), 10);
     md_symbol_info *info;
     int n = md_store_list_symbols(st, &info, NULL);
@@ -673,7 +699,8 @@ Test(loader, uninferable_interval_fails_the_file_by_name)
     char *rep;
     cr_assert_eq(load(p, &s, &rep, NULL), MD_ECSV);
     char want[700];
-    snprintf(want, sizeof want, "%s: cannot infer the interval from the timestamps; pass --interval", p);
+    snprintf(want, sizeof want,
+             "%s: cannot infer the interval from the timestamps; pass --interval", p);
     cr_assert(strstr(rep, want) != NULL, "%s", rep);
     free(rep);
     cr_assert_eq(s.stored, 0);
@@ -704,7 +731,8 @@ static void write_wide(const char *path, int nsym, int days)
             if (s == 7 && d == 3)
                 fprintf(f, "%s,W%03d,10,9,11,10,100\n", t, s); /* high < low */
             else
-                fprintf(f, "%s,W%03d,%d.5,%d,%d,%d.25,%d\n", t, s, 10 + s, 11 + s, 9 + s, 10 + s, 100 + d);
+                fprintf(f, "%s,W%03d,%d.5,%d,%d,%d.25,%d\n", t, s, 10 + s, 11 + s, 9 + s, 10 + s,
+                        100 + d);
         }
     fclose(f);
 }

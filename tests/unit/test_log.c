@@ -59,8 +59,9 @@ Test(log, redaction_never_writes_past_the_buffer)
         md_log_redact(src, dst, n);
         cr_assert_lt(strlen(dst), n);
         /* masked before the cut: no value shows, whole or in part, at any size */
-        cr_assert(strstr(dst, "=a") == NULL && strstr(dst, "=b") == NULL && strstr(dst, "=c") == NULL &&
-                      strstr(dst, ":p") == NULL, "%zu: %s", n, dst);
+        cr_assert(strstr(dst, "=a") == NULL && strstr(dst, "=b") == NULL &&
+                      strstr(dst, "=c") == NULL && strstr(dst, ":p") == NULL,
+                  "%zu: %s", n, dst);
         free(dst);
     }
     char big[128];

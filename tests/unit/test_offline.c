@@ -176,7 +176,8 @@ Test(simulator, weekly_and_monthly_bars_align_and_nothing_from_the_future)
     }
     v.n = 0;
     cr_assert_gt(src->vt->bars(src, "X", MD_IV_1MO, now - 86400 * 100, now, &v, &meta, &e), 2);
-    for (size_t i = 0; i < v.n; i++) cr_assert_eq(md_interval_floor(MD_IV_1MO, v.v[i].ts), v.v[i].ts);
+    for (size_t i = 0; i < v.n; i++)
+        cr_assert_eq(md_interval_floor(MD_IV_1MO, v.v[i].ts), v.v[i].ts);
     v.n = 0;
     cr_assert_eq(src->vt->bars(src, "X", MD_IV_1M, now + 60, now + 3600, &v, &meta, &e), 0);
     md_bar_vec_deinit(&v);
@@ -292,7 +293,8 @@ Test(replay, serves_its_bars_and_coarser_aggregates)
     md_bar_vec_init(&v);
     md_fetch_meta meta = {0, -1, 0, 0};
     md_error e;
-    cr_assert_eq(src->vt->bars(src, "XYZ", MD_IV_1D, 1700006400 + 86400, 1800000000, &v, &meta, &e), 2);
+    cr_assert_eq(src->vt->bars(src, "XYZ", MD_IV_1D, 1700006400 + 86400, 1800000000, &v, &meta, &e),
+                 2);
     cr_assert_eq(v.v[0].open, 12);
     cr_assert_eq(v.v[1].close, 13.5);
     cr_assert_eq(v.v[0].source, MD_SRC_REPLAY);

@@ -495,7 +495,8 @@ Test(quality_gap, intraday_missing_minutes_inside_the_session)
         if (d % 7 >= 5) continue;
         for (int m = 0; m < 390; m++) {
             if (d == 9 && (m == 30 || (m >= 90 && m < 93))) continue;
-            md_bar b = bar_at(MON_2024_01_01 + d * DAY + 14 * 3600 + 1800 + m * 60, 100 + m % 2, 10);
+            md_bar b =
+                bar_at(MON_2024_01_01 + d * DAY + 14 * 3600 + 1800 + m * 60, 100 + m % 2, 10);
             md_bar_vec_push(&v, &b);
         }
     }

@@ -47,8 +47,8 @@ static void assert_only_dim_dropped(const graded *clean, const graded *faulty, m
 {
     cr_assert(faulty->s.score < clean->s.score - 1, "score %g -> %g", clean->s.score,
               faulty->s.score);
-    cr_assert(faulty->s.dim[d] < clean->s.dim[d], "%s %g -> %g", md_qdim_name(d),
-              clean->s.dim[d], faulty->s.dim[d]);
+    cr_assert(faulty->s.dim[d] < clean->s.dim[d], "%s %g -> %g", md_qdim_name(d), clean->s.dim[d],
+              faulty->s.dim[d]);
     for (int k = 0; k < MD_QDIM_COUNT; k++)
         if (k != (int)d)
             cr_assert_float_eq(faulty->s.dim[k], clean->s.dim[k], 1.0, "%s moved",

@@ -30,10 +30,10 @@ Test(quality_grade, default_table_edges)
     static const struct {
         double s;
         const char *g;
-    } t[] = {{100, "A+"}, {97, "A+"}, {96.999, "A"}, {93, "A"},  {92.99, "A-"}, {90, "A-"},
-             {89.9, "B+"}, {87, "B+"}, {83, "B"},    {80, "B-"}, {79.99, "C+"}, {77, "C+"},
-             {73, "C"},    {70, "C-"}, {67, "D+"},   {66.9, "D"}, {60, "D"},    {59.99, "F"},
-             {0, "F"},     {-1, "N/A"}};
+    } t[] = {{100, "A+"},   {97, "A+"},   {96.999, "A"}, {93, "A"},  {92.99, "A-"},
+             {90, "A-"},    {89.9, "B+"}, {87, "B+"},    {83, "B"},  {80, "B-"},
+             {79.99, "C+"}, {77, "C+"},   {73, "C"},     {70, "C-"}, {67, "D+"},
+             {66.9, "D"},   {60, "D"},    {59.99, "F"},  {0, "F"},   {-1, "N/A"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         cr_assert_str_eq(md_grade_for_score(t[i].s), t[i].g, "score %g", t[i].s);
 }
@@ -52,11 +52,14 @@ Test(quality_grade, thresholds_parse_and_apply)
     cr_assert_str_eq(md_grade_for_score(97), "A+");
     cr_assert_eq(md_grade_parse_thresholds("97,93,90", t, &err), MD_ECONFIG);
     cr_assert(strstr(err.msg, "11"), "%s", err.msg);
-    cr_assert_eq(md_grade_parse_thresholds("97,93,95,87,83,80,77,73,70,67,60", t, &err), MD_ECONFIG);
+    cr_assert_eq(md_grade_parse_thresholds("97,93,95,87,83,80,77,73,70,67,60", t, &err),
+                 MD_ECONFIG);
     cr_assert(strstr(err.msg, "descend"), "%s", err.msg);
-    cr_assert_eq(md_grade_parse_thresholds("101,93,90,87,83,80,77,73,70,67,60", t, &err), MD_ECONFIG);
+    cr_assert_eq(md_grade_parse_thresholds("101,93,90,87,83,80,77,73,70,67,60", t, &err),
+                 MD_ECONFIG);
     cr_assert_eq(md_grade_parse_thresholds("97,93,x,87,83,80,77,73,70,67,60", t, &err), MD_ECONFIG);
-    cr_assert_eq(md_grade_parse_thresholds("97,93,90,87,83,80,77,73,70,67,60,50", t, &err), MD_ECONFIG);
+    cr_assert_eq(md_grade_parse_thresholds("97,93,90,87,83,80,77,73,70,67,60,50", t, &err),
+                 MD_ECONFIG);
     cr_assert_eq(md_grade_parse_thresholds("", t, &err), MD_ECONFIG);
 }
 
@@ -80,16 +83,16 @@ Test(quality_score, each_dimension_formula)
     md_quality_tally_init(&t);
     t.bars = 100;
     md_qevent e = ev(MD_QRULE_SOFT(MD_CHECK_PRICE_JUMP), 1, 20);
-    md_quality_tally_add(&t, &e);                                     /* accuracy 1% */
+    md_quality_tally_add(&t, &e); /* accuracy 1% */
     e = ev(MD_QRULE_SOFT(MD_CHECK_STALE_PRICE), 0.5, 5);
-    md_quality_tally_add(&t, &e);                                     /* consistency 0.5% */
+    md_quality_tally_add(&t, &e); /* consistency 0.5% */
     e = ev(MD_QRULE_SOFT(MD_CHECK_GAP), 0.4, 4);
-    md_quality_tally_add(&t, &e);                                     /* 4 missing of 104 */
+    md_quality_tally_add(&t, &e); /* 4 missing of 104 */
     e = ev(MD_RULE_HIGH_LOW, 1, 0);
-    md_quality_tally_add(&t, &e);                                     /* 1 rejected of 101 */
+    md_quality_tally_add(&t, &e); /* 1 rejected of 101 */
     e = ev(MD_QRULE_SOFT(MD_CHECK_DUPLICATE), 1, 0);
     md_quality_tally_add(&t, &e);
-    md_quality_tally_add(&t, &e);                                     /* 2% */
+    md_quality_tally_add(&t, &e); /* 2% */
     cr_assert_eq(t.rejected, 1);
     cr_assert_eq(t.missing, 4);
     cr_assert_eq(t.count[MD_QRULE_SOFT(MD_CHECK_DUPLICATE)], 2);
@@ -238,12 +241,13 @@ Test(quality_timeliness, live_intraday_nights_do_not_count)
     md_calendar_learn(&c, MD_IV_1M, v.v, v.n);
     int64_t last = v.v[v.n - 1].ts, lag;
     /* Thursday 14:00 UTC, before the open: nothing expected yet */
-    cr_assert_eq(md_quality_timeliness(&p, &c, 1, last, MON_2024_01_01 + 3 * DAY + 50400, &lag), 100);
+    cr_assert_eq(md_quality_timeliness(&p, &c, 1, last, MON_2024_01_01 + 3 * DAY + 50400, &lag),
+                 100);
     cr_assert_eq(lag, 0);
     /* Thursday 14:35: five minutes of the session ended without bars (Thursday was never
      * seen: it takes the sessions seen on other days) */
-    cr_assert_float_eq(md_quality_timeliness(&p, &c, 1, last, MON_2024_01_01 + 3 * DAY + 52500, &lag),
-                       60, 1e-9);
+    cr_assert_float_eq(
+        md_quality_timeliness(&p, &c, 1, last, MON_2024_01_01 + 3 * DAY + 52500, &lag), 60, 1e-9);
     cr_assert_eq(lag, 5);
     /* Saturday: not a trading day for a series without weekend bars */
     md_quality_timeliness(&p, &c, 1, last, MON_2024_01_01 + 5 * DAY + 52500, &lag);

@@ -39,7 +39,8 @@ Test(alphavantage_parse, intraday_eastern_wall_clock_to_utc_across_dst)
     for (size_t i = 0; i < bv.n; i++) cr_expect_eq(bv.v[i].source, MD_SRC_ALPHAVANTAGE);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
-    cr_assert_eq(series("alphavantage/TIME_SERIES_INTRADAY_IBM_60min.json", MD_IV_1H, &bv, &err), 2);
+    cr_assert_eq(series("alphavantage/TIME_SERIES_INTRADAY_IBM_60min.json", MD_IV_1H, &bv, &err),
+                 2);
     CHECK_BAR(&bv.v[0], "2024-03-08T20:00:00Z", 195.30, 196.00, 195.10, 195.95, 1210433);
     CHECK_BAR(&bv.v[1], "2024-03-09T00:00:00Z", 195.95, 196.05, 195.90, 196.00, 1520);
     md_bar_vec_deinit(&bv);
@@ -50,20 +51,23 @@ Test(alphavantage_parse, daily_weekly_monthly_keys_to_buckets)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error err;
-    cr_assert_eq(series("alphavantage/TIME_SERIES_DAILY_IBM.json", MD_IV_1D, &bv, &err), 3, "%s", err.msg);
+    cr_assert_eq(series("alphavantage/TIME_SERIES_DAILY_IBM.json", MD_IV_1D, &bv, &err), 3, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-06", 193.50, 198.13, 192.96, 197.68, 6001227);
     CHECK_BAR(&bv.v[1], "2024-03-07", 197.58, 198.73, 196.14, 196.54, 4604405);
     CHECK_BAR(&bv.v[2], "2024-03-08", 196.06, 197.77, 194.38, 195.95, 3943159);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
     /* weekly keys are the week's last trading day (Friday): the bucket is its Monday */
-    cr_assert_eq(series("alphavantage/TIME_SERIES_WEEKLY_IBM.json", MD_IV_1W, &bv, &err), 3, "%s", err.msg);
+    cr_assert_eq(series("alphavantage/TIME_SERIES_WEEKLY_IBM.json", MD_IV_1W, &bv, &err), 3, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-02-19", 187.64, 188.95, 181.68, 185.72, 17820377);
     CHECK_BAR(&bv.v[1], "2024-02-26", 187.76, 188.41, 183.61, 185.03, 18945238);
     CHECK_BAR(&bv.v[2], "2024-03-04", 185.49, 198.73, 185.18, 195.95, 27553547);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
-    cr_assert_eq(series("alphavantage/TIME_SERIES_MONTHLY_IBM.json", MD_IV_1MO, &bv, &err), 3, "%s", err.msg);
+    cr_assert_eq(series("alphavantage/TIME_SERIES_MONTHLY_IBM.json", MD_IV_1MO, &bv, &err), 3, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-01-01", 162.83, 196.90, 157.885, 183.66, 128121557);
     CHECK_BAR(&bv.v[1], "2024-02-01", 187.51, 188.95, 180.49, 185.03, 84012319);
     CHECK_BAR(&bv.v[2], "2024-03-01", 185.49, 198.73, 185.18, 195.95, 27553547);
@@ -111,8 +115,10 @@ Test(alphavantage_parse, http_200_errors_map_to_the_vocabulary)
     cr_expect_eq(quote("alphavantage/note.json", &q, &err), MD_ERATELIMIT);
     cr_expect_eq(quote("alphavantage/information_premium.json", &q, &err), MD_EUNAUTHSRC);
     /* intraday keys on a daily request (and the reverse) are not the format */
-    cr_expect_eq(series("alphavantage/TIME_SERIES_INTRADAY_IBM_5min.json", MD_IV_1D, &bv, &err), MD_EMALFORMED);
-    cr_expect_eq(series("alphavantage/TIME_SERIES_DAILY_IBM.json", MD_IV_5M, &bv, &err), MD_EMALFORMED);
+    cr_expect_eq(series("alphavantage/TIME_SERIES_INTRADAY_IBM_5min.json", MD_IV_1D, &bv, &err),
+                 MD_EMALFORMED);
+    cr_expect_eq(series("alphavantage/TIME_SERIES_DAILY_IBM.json", MD_IV_5M, &bv, &err),
+                 MD_EMALFORMED);
     cr_expect_eq(bv.n, 0);
     md_bar_vec_deinit(&bv);
 }
@@ -161,7 +167,8 @@ Test(alphavantage_http, daily_bars_in_range)
     md_bar_vec_init(&bv);
     md_fetch_meta meta;
     md_error err;
-    int n = md_source_bars(src, "IBM", MD_IV_1D, T("2024-03-06"), T("2024-03-08"), &bv, &meta, &err);
+    int n =
+        md_source_bars(src, "IBM", MD_IV_1D, T("2024-03-06"), T("2024-03-08"), &bv, &meta, &err);
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-06", 193.50, 198.13, 192.96, 197.68, 6001227);
     CHECK_BAR(&bv.v[1], "2024-03-07", 197.58, 198.73, 196.14, 196.54, 4604405);
@@ -179,9 +186,11 @@ Test(alphavantage_http, full_daily_history_refused_as_premium_falls_back_to_comp
     /* a free key: "The **outputsize=full** parameter value is a premium feature" */
     size_t len;
     char *body = md_fake_read("alphavantage/information_premium_outputsize.json", &len);
-    cr_expect_eq(md_alphavantage_parse_series(body, len, MD_IV_1D, &bv, &err), MD_EUNAUTHSRC, "%s", err.msg);
+    cr_expect_eq(md_alphavantage_parse_series(body, len, MD_IV_1D, &bv, &err), MD_EUNAUTHSRC, "%s",
+                 err.msg);
     free(body);
-    int n = md_source_bars(src, "COMPACTONLY", MD_IV_1D, T("2024-03-06"), T("2024-03-08"), &bv, &meta, &err);
+    int n = md_source_bars(src, "COMPACTONLY", MD_IV_1D, T("2024-03-06"), T("2024-03-08"), &bv,
+                           &meta, &err);
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-06", 193.50, 198.13, 192.96, 197.68, 6001227);
     CHECK_BAR(&bv.v[1], "2024-03-07", 197.58, 198.73, 196.14, 196.54, 4604405);
@@ -189,7 +198,8 @@ Test(alphavantage_http, full_daily_history_refused_as_premium_falls_back_to_comp
     cr_expect(fake_saw(&fake, "symbol=COMPACTONLY&outputsize=full&apikey="));
     cr_expect(fake_saw(&fake, "symbol=COMPACTONLY&outputsize=compact&apikey="));
     /* a premium-only endpoint is still a refusal (no retry loop) */
-    cr_expect_eq(md_source_bars(src, "PREMIUM", MD_IV_1D, T("2020-03-06"), T("2020-03-08"), &bv, &meta, &err),
+    cr_expect_eq(md_source_bars(src, "PREMIUM", MD_IV_1D, T("2020-03-06"), T("2020-03-08"), &bv,
+                                &meta, &err),
                  MD_EUNAUTHSRC);
     cr_expect_eq(meta.requests, 1);
     md_bar_vec_deinit(&bv);
@@ -201,7 +211,8 @@ Test(alphavantage_http, intraday_history_one_request_per_month)
     md_bar_vec_init(&bv);
     md_fetch_meta meta;
     md_error err;
-    int n = md_source_bars(src, "IBM", MD_IV_5M, T("2024-02-28"), T("2024-03-12"), &bv, &meta, &err);
+    int n =
+        md_source_bars(src, "IBM", MD_IV_5M, T("2024-02-28"), T("2024-03-12"), &bv, &meta, &err);
     cr_assert_eq(n, 4, "rc %d: %s", n, err.msg);
     cr_expect_eq(meta.requests, 2);
     cr_expect(fake_saw(&fake, "interval=5min&outputsize=full&month=2024-02&apikey="));
@@ -231,9 +242,9 @@ Test(alphavantage_http, errors_in_200_answers)
     static const struct {
         const char *sym;
         int rc;
-    } cases[] = {{"NOTE", MD_ERATELIMIT},  {"INFO", MD_ERATELIMIT},     {"PREMIUM", MD_EUNAUTHSRC},
-                 {"ZZZZ", MD_ENOTFOUND},    {"RATELIMIT", MD_ERATELIMIT}, {"TRUNC", MD_EMALFORMED},
-                 {"HTML", MD_EMALFORMED},   {"RESET", MD_ETRANSIENT},     {"E503", MD_ETRANSIENT},
+    } cases[] = {{"NOTE", MD_ERATELIMIT}, {"INFO", MD_ERATELIMIT},      {"PREMIUM", MD_EUNAUTHSRC},
+                 {"ZZZZ", MD_ENOTFOUND},  {"RATELIMIT", MD_ERATELIMIT}, {"TRUNC", MD_EMALFORMED},
+                 {"HTML", MD_EMALFORMED}, {"RESET", MD_ETRANSIENT},     {"E503", MD_ETRANSIENT},
                  {"SLOW", MD_ETIMEOUT}};
     md_bar_vec bv;
     md_bar_vec_init(&bv);
@@ -246,7 +257,8 @@ Test(alphavantage_http, errors_in_200_answers)
         if (strcmp(cases[i].sym, "RATELIMIT") == 0) cr_expect_eq(meta.retry_after_s, 7);
         /* "5 calls per minute" without Retry-After: the next minute is the hint */
         if (strcmp(cases[i].sym, "NOTE") == 0) cr_expect_eq(meta.retry_after_s, 60);
-        if (strcmp(cases[i].sym, "INFO") == 0) cr_expect_eq(meta.retry_after_s, -1, "a daily quota");
+        if (strcmp(cases[i].sym, "INFO") == 0)
+            cr_expect_eq(meta.retry_after_s, -1, "a daily quota");
     }
     cr_expect_eq(bv.n, 0);
     md_bar_vec_deinit(&bv);
@@ -292,9 +304,11 @@ Test(alphavantage_http, key_never_in_logs_or_errors)
         md_bar_vec_init(&bv);
         md_error err;
         md_error_clear(&err);
-        if (md_source_quote(src, syms[i], &q, NULL, &err) != 0) strncat(msgs, err.msg, sizeof msgs - strlen(msgs) - 1);
+        if (md_source_quote(src, syms[i], &q, NULL, &err) != 0)
+            strncat(msgs, err.msg, sizeof msgs - strlen(msgs) - 1);
         md_error_clear(&err);
-        if (md_source_bars(src, syms[i], MD_IV_5M, T("2024-03-08"), T("2024-03-12"), &bv, NULL, &err) < 0)
+        if (md_source_bars(src, syms[i], MD_IV_5M, T("2024-03-08"), T("2024-03-12"), &bv, NULL,
+                           &err) < 0)
             strncat(msgs, err.msg, sizeof msgs - strlen(msgs) - 1);
         md_bar_vec_deinit(&bv);
     }

@@ -14,7 +14,8 @@ Test(sources_common, retry_after_seconds_dates_and_garbage)
     cr_expect_eq(md_sources__retry_after_parse("0", now), 0);
     /* Fri, 08 Mar 2024 21:01:00 GMT is 60 s after now */
     cr_expect_eq(md_sources__retry_after_parse("Fri, 08 Mar 2024 21:01:00 GMT", now), 60);
-    cr_expect_eq(md_sources__retry_after_parse("Fri, 08 Mar 2024 20:00:00 GMT", now), 0, "past: now");
+    cr_expect_eq(md_sources__retry_after_parse("Fri, 08 Mar 2024 20:00:00 GMT", now), 0,
+                 "past: now");
     cr_expect_eq(md_sources__retry_after_parse("soon", now), -1);
     cr_expect_eq(md_sources__retry_after_parse("12abc", now), -1);
     cr_expect_eq(md_sources__retry_after_parse("", now), -1);
@@ -95,14 +96,14 @@ Test(sources_common, strict_numbers)
     double d;
     int64_t i;
     json_t *v;
-#define NUM_OK(js, want)                                                                        \
-    v = json_loads(js, JSON_DECODE_ANY, NULL);                                                  \
-    cr_expect_eq(md_sources__num(v, &d), 0, "%s", js);                                          \
-    cr_expect(d == (want), "%s -> %.17g", js, d);                                               \
+#define NUM_OK(js, want)                                                                           \
+    v = json_loads(js, JSON_DECODE_ANY, NULL);                                                     \
+    cr_expect_eq(md_sources__num(v, &d), 0, "%s", js);                                             \
+    cr_expect(d == (want), "%s -> %.17g", js, d);                                                  \
     json_decref(v)
-#define NUM_BAD(js)                                                                             \
-    v = json_loads(js, JSON_DECODE_ANY, NULL);                                                  \
-    cr_expect_eq(md_sources__num(v, &d), -1, "%s accepted", js);                                \
+#define NUM_BAD(js)                                                                                \
+    v = json_loads(js, JSON_DECODE_ANY, NULL);                                                     \
+    cr_expect_eq(md_sources__num(v, &d), -1, "%s accepted", js);                                   \
     json_decref(v)
     NUM_OK("\"148.73500\"", 148.735);
     NUM_OK("\"1e3\"", 1000);
@@ -143,13 +144,16 @@ Test(sources_common, rounding_removes_float_noise)
 Test(sources_common, trading_date_buckets)
 {
     /* 14:30 UTC New York open, 15:00 UTC the day before for Tokyo, midnight UTC as is */
-    cr_expect_eq(md_sources__exchange_day(T("2024-03-04T14:30:00Z"), "America/New_York", 0), T("2024-03-04"));
-    cr_expect_eq(md_sources__exchange_day(T("2024-03-03T15:00:00Z"), "Asia/Tokyo", 0), T("2024-03-04"));
+    cr_expect_eq(md_sources__exchange_day(T("2024-03-04T14:30:00Z"), "America/New_York", 0),
+                 T("2024-03-04"));
+    cr_expect_eq(md_sources__exchange_day(T("2024-03-03T15:00:00Z"), "Asia/Tokyo", 0),
+                 T("2024-03-04"));
     cr_expect_eq(md_sources__exchange_day(T("2024-03-04"), "America/New_York", 0), T("2024-03-04"));
-    cr_expect_eq(md_sources__exchange_day(T("2024-03-03T15:00:00Z"), "Unknown/Zone", 32400), T("2024-03-04"),
-                 "fallback offset");
+    cr_expect_eq(md_sources__exchange_day(T("2024-03-03T15:00:00Z"), "Unknown/Zone", 32400),
+                 T("2024-03-04"), "fallback offset");
     cr_expect_eq(md_sources__day_bucket(T("2024-03-08"), MD_IV_1W), T("2024-03-04"), "Friday");
-    cr_expect_eq(md_sources__day_bucket(T("2024-03-03"), MD_IV_1W), T("2024-03-04"), "Sunday starts a week");
+    cr_expect_eq(md_sources__day_bucket(T("2024-03-03"), MD_IV_1W), T("2024-03-04"),
+                 "Sunday starts a week");
     cr_expect_eq(md_sources__day_bucket(T("2024-03-09"), MD_IV_1W), T("2024-03-04"), "Saturday");
     cr_expect_eq(md_sources__day_bucket(T("2024-02-29"), MD_IV_1MO), T("2024-02-01"));
     cr_expect_eq(md_sources__day_bucket(T("2024-02-29"), MD_IV_1D), T("2024-02-29"));
@@ -174,7 +178,8 @@ Test(sources_common, registry_names_keys_and_unknown)
     md_error err;
     md_source *s = NULL;
     cr_expect_eq(md_source_create("bloomberg", &cfg, &s, &err), MD_EINVAL);
-    cr_expect(strstr(err.msg, "known: yahoo, alphavantage, finnhub, polygon, twelvedata"), "%s", err.msg);
+    cr_expect(strstr(err.msg, "known: yahoo, alphavantage, finnhub, polygon, twelvedata"), "%s",
+              err.msg);
     cr_expect_null(s);
     for (size_t i = 0; i < 5; i++) {
         cr_assert_eq(md_source_create(names[i], &cfg, &s, &err), 0, "%s", err.msg);
@@ -232,7 +237,8 @@ Test(sources_common, config_rows_from_environment_and_yaml)
     free(out);
 
     const char *path = md_test_path("sources.yaml");
-    md_test_write(path, "sources:\n  timeout_ms: 2500\n  twelvedata:\n    url: http://td.example/\n");
+    md_test_write(path,
+                  "sources:\n  timeout_ms: 2500\n  twelvedata:\n    url: http://td.example/\n");
     cr_assert_eq(md_config_load_file(&cfg, path, &err), 0, "%s", err.msg);
     cr_expect_eq(cfg.sources_timeout_ms, 2500);
     cr_expect_str_eq(cfg.twelvedata_url, "http://td.example/");
@@ -260,6 +266,7 @@ Test(sources_common, http_status_vocabulary)
     cr_expect_eq(md_sources__status_error("x", 504, NULL, &err), MD_ETRANSIENT);
     cr_expect_eq(md_sources__status_error("x", 418, NULL, &err), MD_EMALFORMED);
     /* a detail quoting a URL with a key shows it redacted */
-    cr_expect_eq(md_sources__status_error("x", 500, "GET /q?apikey=abcdef123 failed", &err), MD_ETRANSIENT);
+    cr_expect_eq(md_sources__status_error("x", 500, "GET /q?apikey=abcdef123 failed", &err),
+                 MD_ETRANSIENT);
     cr_expect(strstr(err.msg, "abcdef123") == NULL && strstr(err.msg, "apikey=***"), "%s", err.msg);
 }

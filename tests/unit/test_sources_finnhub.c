@@ -58,9 +58,13 @@ Test(finnhub_parse, no_data_malformed_and_errors)
     cr_expect_eq(candles("finnhub/error_forbidden.json", MD_IV_1D, &bv, &err), MD_EUNAUTHSRC);
     cr_expect_eq(candles("finnhub/error_ratelimit.json", MD_IV_1D, &bv, &err), MD_ERATELIMIT);
     cr_expect_eq(candles("finnhub/quote_AAPL.json", MD_IV_1D, &bv, &err), MD_EMALFORMED);
-    static const char *bodies[] = {"{\"s\":\"ok\"}", "{\"s\":\"ok\",\"t\":[1],\"o\":[1],\"h\":[1],\"l\":[1],\"c\":[1],\"v\":[-5]}",
-                                   "{\"s\":\"ok\",\"t\":[\"x\"],\"o\":[1],\"h\":[1],\"l\":[1],\"c\":[1],\"v\":[1]}",
-                                   "{\"s\":\"maybe\"}", "[1,2]", "{\"s\":\"ok\",\"t\":[1],\"o\":[1],\"h\":[1],\"l\":[1],\"c\":[1e999],\"v\":[1]}"};
+    static const char *bodies[] = {
+        "{\"s\":\"ok\"}",
+        "{\"s\":\"ok\",\"t\":[1],\"o\":[1],\"h\":[1],\"l\":[1],\"c\":[1],\"v\":[-5]}",
+        "{\"s\":\"ok\",\"t\":[\"x\"],\"o\":[1],\"h\":[1],\"l\":[1],\"c\":[1],\"v\":[1]}",
+        "{\"s\":\"maybe\"}",
+        "[1,2]",
+        "{\"s\":\"ok\",\"t\":[1],\"o\":[1],\"h\":[1],\"l\":[1],\"c\":[1e999],\"v\":[1]}"};
     for (size_t i = 0; i < MD_ARRAY_LEN(bodies); i++)
         cr_expect_eq(md_finnhub_parse_candles(bodies[i], strlen(bodies[i]), MD_IV_1D, &bv, &err),
                      MD_EMALFORMED, "%s", bodies[i]);
@@ -112,7 +116,8 @@ Test(finnhub_http, candles_with_resolution_and_token)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error err;
-    int n = md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-05"), T("2024-03-08"), &bv, NULL, &err);
+    int n =
+        md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-05"), T("2024-03-08"), &bv, NULL, &err);
     cr_assert_eq(n, 3, "rc %d: %s", n, err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-05", 170.76, 172.04, 169.62, 170.12, 95132355);
     CHECK_BAR(&bv.v[2], "2024-03-07", 169.15, 170.73, 168.49, 169, 71765061);

@@ -21,7 +21,8 @@ Test(polygon_parse, daily_aggregates_milliseconds_vwap_trades)
     md_bar_vec_init(&bv);
     md_error err;
     char *next = (char *)"unset";
-    cr_assert_eq(aggs("polygon/aggs_AAPL_1_day.json", MD_IV_1D, &bv, &next, &err), 3, "%s", err.msg);
+    cr_assert_eq(aggs("polygon/aggs_AAPL_1_day.json", MD_IV_1D, &bv, &next, &err), 3, "%s",
+                 err.msg);
     cr_expect_null(next);
     CHECK_BAR(&bv.v[0], "2024-03-04", 176.15, 176.9, 173.79, 175.1, 81510101);
     CHECK_BAR(&bv.v[1], "2024-03-05", 170.76, 172.04, 169.62, 170.12, 95132355);
@@ -39,24 +40,28 @@ Test(polygon_parse, intraday_weekly_monthly)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error err;
-    cr_assert_eq(aggs("polygon/aggs_AAPL_5_minute.json", MD_IV_5M, &bv, NULL, &err), 3, "%s", err.msg);
+    cr_assert_eq(aggs("polygon/aggs_AAPL_5_minute.json", MD_IV_5M, &bv, NULL, &err), 3, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T20:30:00Z", 170.52, 170.7, 170.45, 170.61, 612345);
     CHECK_BAR(&bv.v[2], "2024-03-08T20:40:00Z", 170.4, 170.58, 170.38, 170.55, 455120.5);
     cr_expect_eq(bv.v[1].trades, 6120);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
-    cr_assert_eq(aggs("polygon/aggs_AAPL_4_hour.json", MD_IV_4H, &bv, NULL, &err), 2, "%s", err.msg);
+    cr_assert_eq(aggs("polygon/aggs_AAPL_4_hour.json", MD_IV_4H, &bv, NULL, &err), 2, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T12:00:00Z", 169.0, 171.2, 168.94, 170.9, 2.1e7);
     CHECK_BAR(&bv.v[1], "2024-03-08T16:00:00Z", 170.9, 173.7, 170.5, 170.73, 3.4e7);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
     /* Polygon's weeks start Sunday midnight New York: API.md's on Monday */
-    cr_assert_eq(aggs("polygon/aggs_AAPL_1_week.json", MD_IV_1W, &bv, NULL, &err), 2, "%s", err.msg);
+    cr_assert_eq(aggs("polygon/aggs_AAPL_1_week.json", MD_IV_1W, &bv, NULL, &err), 2, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-02-26", 182.24, 183.92, 177.38, 179.66, 2.914538e+08);
     CHECK_BAR(&bv.v[1], "2024-03-04", 176.15, 176.9, 168.49, 170.73, 3.931099e+08);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
-    cr_assert_eq(aggs("polygon/aggs_AAPL_1_month.json", MD_IV_1MO, &bv, NULL, &err), 2, "%s", err.msg);
+    cr_assert_eq(aggs("polygon/aggs_AAPL_1_month.json", MD_IV_1MO, &bv, NULL, &err), 2, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-02-01", 183.985, 191.05, 179.25, 180.75, 1.161627e+09);
     CHECK_BAR(&bv.v[1], "2024-03-01", 179.55, 180.53, 168.49, 170.73, 4.860055e+08);
     md_bar_vec_deinit(&bv);
@@ -68,9 +73,13 @@ Test(polygon_parse, next_url_is_returned)
     md_bar_vec_init(&bv);
     md_error err;
     char *next = NULL;
-    cr_assert_eq(aggs("polygon/aggs_PAGED_1_minute.json", MD_IV_1M, &bv, &next, &err), 2, "%s", err.msg);
+    cr_assert_eq(aggs("polygon/aggs_PAGED_1_minute.json", MD_IV_1M, &bv, &next, &err), 2, "%s",
+                 err.msg);
     cr_assert_not_null(next);
-    cr_expect(strstr(next, "/v2/aggs/ticker/PAGED/range/1/minute/1709908320000/1709909999999?cursor=PAGE2"), "%s", next);
+    cr_expect(
+        strstr(next,
+               "/v2/aggs/ticker/PAGED/range/1/minute/1709908320000/1709909999999?cursor=PAGE2"),
+        "%s", next);
     md_free(next);
     md_bar_vec_deinit(&bv);
 }
@@ -150,20 +159,22 @@ Test(polygon_http, pages_followed_with_key_on_our_host)
     md_bar_vec_init(&bv);
     md_fetch_meta meta;
     md_error err;
-    int n = md_source_bars(src, "PAGED", MD_IV_1M, T("2024-03-08T14:30:00Z"), T("2024-03-08T15:00:00Z"),
-                           &bv, &meta, &err);
+    int n = md_source_bars(src, "PAGED", MD_IV_1M, T("2024-03-08T14:30:00Z"),
+                           T("2024-03-08T15:00:00Z"), &bv, &meta, &err);
     cr_assert_eq(n, 4, "rc %d: %s", n, err.msg);
     cr_expect_eq(meta.requests, 3);
     CHECK_BAR(&bv.v[0], "2024-03-08T14:30:00Z", 169.0, 169.5, 168.94, 169.4, 1234567);
     CHECK_BAR(&bv.v[1], "2024-03-08T14:31:00Z", 169.4, 169.8, 169.3, 169.75, 456789);
     CHECK_BAR(&bv.v[2], "2024-03-08T14:32:00Z", 169.75, 170.1, 169.7, 170.05, 345678);
     CHECK_BAR(&bv.v[3], "2024-03-08T14:33:00Z", 170.05, 170.2, 169.95, 170.0, 234567);
-    cr_expect(fake_saw(&fake, "/polygon/v2/aggs/ticker/PAGED/range/1/minute/1709908200000/1709909999999"
-                              "?adjusted=true&sort=asc&limit=50000&apiKey=" KEY));
+    cr_expect(fake_saw(&fake,
+                       "/polygon/v2/aggs/ticker/PAGED/range/1/minute/1709908200000/1709909999999"
+                       "?adjusted=true&sort=asc&limit=50000&apiKey=" KEY));
     cr_expect(fake_saw(&fake, "?cursor=PAGE2&apiKey=" KEY));
     /* page 2 pointed at api.polygon.io: followed on the configured base instead */
-    cr_expect(fake_saw(&fake, "/polygon/v2/aggs/ticker/PAGED/range/1/minute/1709908380000/1709909999999"
-                              "?cursor=PAGE3&apiKey=" KEY));
+    cr_expect(fake_saw(&fake,
+                       "/polygon/v2/aggs/ticker/PAGED/range/1/minute/1709908380000/1709909999999"
+                       "?cursor=PAGE3&apiKey=" KEY));
     md_bar_vec_deinit(&bv);
 }
 
@@ -172,7 +183,8 @@ Test(polygon_http, daily_and_four_hour_requests)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error err;
-    int n = md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-05"), T("2024-03-07"), &bv, NULL, &err);
+    int n =
+        md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-05"), T("2024-03-07"), &bv, NULL, &err);
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-05", 170.76, 172.04, 169.62, 170.12, 95132355);
     cr_expect(fake_saw(&fake, "/range/1/day/2024-03-03/2024-03-08?adjusted=true"));
@@ -275,14 +287,17 @@ Test(polygon_http, unknown_key_and_key_never_shown)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     cr_expect_eq(md_source_bars(src, "PAGED", MD_IV_1M, T("2024-03-08T14:30:00Z"),
-                                T("2024-03-08T15:00:00Z"), &bv, NULL, &err), 4);
+                                T("2024-03-08T15:00:00Z"), &bv, NULL, &err),
+                 4);
     cr_expect_eq(md_source_bars(src, "SLOW", MD_IV_1M, T("2024-03-08T14:30:00Z"),
-                                T("2024-03-08T15:00:00Z"), &bv, NULL, &err), MD_ETIMEOUT);
+                                T("2024-03-08T15:00:00Z"), &bv, NULL, &err),
+                 MD_ETIMEOUT);
     strncat(msgs, err.msg, sizeof msgs - strlen(msgs) - 1);
     md_log_capture_stop(&cap);
     cr_expect(strstr(cap.text, KEY) == NULL && strstr(cap.text, "invalid-polygon-key-5") == NULL,
               "%s", cap.text);
-    cr_expect(strstr(msgs, KEY) == NULL && strstr(msgs, "invalid-polygon-key-5") == NULL, "%s", msgs);
+    cr_expect(strstr(msgs, KEY) == NULL && strstr(msgs, "invalid-polygon-key-5") == NULL, "%s",
+              msgs);
     cr_expect(strstr(cap.text, "apiKey=***"), "%s", cap.text);
     free(cap.text);
     md_bar_vec_deinit(&bv);

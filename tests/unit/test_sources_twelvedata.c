@@ -21,7 +21,8 @@ Test(twelvedata_parse, daily_newest_first_reordered)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error err;
-    cr_assert_eq(series("twelvedata/time_series_AAPL_1day.json", MD_IV_1D, &bv, &err), 3, "%s", err.msg);
+    cr_assert_eq(series("twelvedata/time_series_AAPL_1day.json", MD_IV_1D, &bv, &err), 3, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-06", 171.06, 171.24001, 168.67999, 169.12, 68587707);
     CHECK_BAR(&bv.v[1], "2024-03-07", 169.14999, 170.73, 168.49001, 169.00, 71765061);
     CHECK_BAR(&bv.v[2], "2024-03-08", 169.00, 173.70, 168.94, 170.73, 76267041);
@@ -34,24 +35,28 @@ Test(twelvedata_parse, intraday_weekly_monthly_and_forex)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error err;
-    cr_assert_eq(series("twelvedata/time_series_AAPL_5min.json", MD_IV_5M, &bv, &err), 3, "%s", err.msg);
+    cr_assert_eq(series("twelvedata/time_series_AAPL_5min.json", MD_IV_5M, &bv, &err), 3, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T20:45:00Z", 170.39999, 170.58, 170.38, 170.55, 455120);
     CHECK_BAR(&bv.v[1], "2024-03-08T20:50:00Z", 170.55, 170.71001, 170.50, 170.66, 701233);
     CHECK_BAR(&bv.v[2], "2024-03-08T20:55:00Z", 170.66, 170.80, 170.60001, 170.73, 2123456);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
-    cr_assert_eq(series("twelvedata/time_series_AAPL_1week.json", MD_IV_1W, &bv, &err), 2, "%s", err.msg);
+    cr_assert_eq(series("twelvedata/time_series_AAPL_1week.json", MD_IV_1W, &bv, &err), 2, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-02-26", 182.24001, 183.92, 177.38, 179.66, 291453800);
     CHECK_BAR(&bv.v[1], "2024-03-04", 176.14999, 176.89999, 168.49001, 170.73, 393109900);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
-    cr_assert_eq(series("twelvedata/time_series_AAPL_1month.json", MD_IV_1MO, &bv, &err), 2, "%s", err.msg);
+    cr_assert_eq(series("twelvedata/time_series_AAPL_1month.json", MD_IV_1MO, &bv, &err), 2, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-02-01", 183.99001, 191.05, 179.25, 180.75, 1161627000);
     CHECK_BAR(&bv.v[1], "2024-03-01", 179.55, 180.53, 168.49001, 170.73, 486005500);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
     /* forex has no volume field: volume 0 */
-    cr_assert_eq(series("twelvedata/time_series_EUR_USD_1h.json", MD_IV_1H, &bv, &err), 2, "%s", err.msg);
+    cr_assert_eq(series("twelvedata/time_series_EUR_USD_1h.json", MD_IV_1H, &bv, &err), 2, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T20:00:00Z", 1.0941, 1.0945, 1.0937, 1.0938, 0);
     CHECK_BAR(&bv.v[1], "2024-03-08T21:00:00Z", 1.0938, 1.0942, 1.0935, 1.094, 0);
     md_bar_vec_deinit(&bv);
@@ -64,27 +69,32 @@ Test(twelvedata_parse, intraday_exchange_local_times_become_utc_across_dst)
     md_error err;
     /* New York: 15:30 EST on Friday, 09:30 and 10:30 EDT after the switch on 2024-03-10;
      * one value has plain JSON numbers instead of strings. */
-    cr_assert_eq(series("twelvedata/time_series_AAPL_1h.json", MD_IV_1H, &bv, &err), 3, "%s", err.msg);
+    cr_assert_eq(series("twelvedata/time_series_AAPL_1h.json", MD_IV_1H, &bv, &err), 3, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T20:30:00Z", 170.36, 170.9, 170.25999, 170.73, 7654321);
     CHECK_BAR(&bv.v[1], "2024-03-11T13:30:00Z", 172.94, 174.38, 172.05, 172.51, 9834567);
     CHECK_BAR(&bv.v[2], "2024-03-11T14:30:00Z", 172.5, 173.10001, 172.2, 172.94, 5012345);
     md_bar_vec_deinit(&bv);
     /* crypto: no exchange_timezone in meta means UTC; fractional volume kept */
     md_bar_vec_init(&bv);
-    cr_assert_eq(series("twelvedata/time_series_BTC_USD_1min.json", MD_IV_1M, &bv, &err), 2, "%s", err.msg);
+    cr_assert_eq(series("twelvedata/time_series_BTC_USD_1min.json", MD_IV_1M, &bv, &err), 2, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-10T07:00:00Z", 68930, 68960, 68910, 68950.01, 12.00809);
     CHECK_BAR(&bv.v[1], "2024-03-10T07:01:00Z", 68950.01, 68990, 68940.5, 68985.12, 3.51244);
     md_bar_vec_deinit(&bv);
     /* an unknown zone name or a date-only value for an intraday interval is malformed */
-    static const char bad_zone[] = "{\"meta\":{\"exchange_timezone\":\"Mars/Olympus\"},\"values\":"
-                                   "[{\"datetime\":\"2024-03-08 15:30:00\",\"open\":\"1\",\"high\":\"1\","
-                                   "\"low\":\"1\",\"close\":\"1\"}],\"status\":\"ok\"}";
+    static const char bad_zone[] =
+        "{\"meta\":{\"exchange_timezone\":\"Mars/Olympus\"},\"values\":"
+        "[{\"datetime\":\"2024-03-08 15:30:00\",\"open\":\"1\",\"high\":\"1\","
+        "\"low\":\"1\",\"close\":\"1\"}],\"status\":\"ok\"}";
     static const char date_only[] = "{\"meta\":{\"exchange_timezone\":\"UTC\"},\"values\":"
                                     "[{\"datetime\":\"2024-03-08\",\"open\":\"1\",\"high\":\"1\","
                                     "\"low\":\"1\",\"close\":\"1\"}],\"status\":\"ok\"}";
     md_bar_vec_init(&bv);
-    cr_expect_eq(md_twelvedata_parse_series(bad_zone, strlen(bad_zone), MD_IV_1H, &bv, &err), MD_EMALFORMED);
-    cr_expect_eq(md_twelvedata_parse_series(date_only, strlen(date_only), MD_IV_1H, &bv, &err), MD_EMALFORMED);
+    cr_expect_eq(md_twelvedata_parse_series(bad_zone, strlen(bad_zone), MD_IV_1H, &bv, &err),
+                 MD_EMALFORMED);
+    cr_expect_eq(md_twelvedata_parse_series(date_only, strlen(date_only), MD_IV_1H, &bv, &err),
+                 MD_EMALFORMED);
     cr_expect_eq(bv.n, 0);
     md_bar_vec_deinit(&bv);
 }
@@ -157,19 +167,21 @@ Test(twelvedata_http, series_requests_in_exchange_time)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error err;
-    int n = md_source_bars(src, "AAPL", MD_IV_5M, T("2024-03-08T20:50:00Z"), T("2024-03-08T21:00:00Z"),
-                           &bv, NULL, &err);
+    int n = md_source_bars(src, "AAPL", MD_IV_5M, T("2024-03-08T20:50:00Z"),
+                           T("2024-03-08T21:00:00Z"), &bv, NULL, &err);
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T20:50:00Z", 170.55, 170.71001, 170.50, 170.66, 701233);
     /* no timezone parameter (answers come in exchange time, as meta says); the window is
      * widened by 14 h each side because start/end are read in that zone */
-    cr_expect(fake_saw(&fake, "/twelvedata/time_series?symbol=AAPL&interval=5min"
-                              "&start_date=2024-03-08%2006%3A50%3A00&end_date=2024-03-09%2011%3A00%3A00"
-                              "&outputsize=5000&apikey=" KEY));
+    cr_expect(fake_saw(&fake,
+                       "/twelvedata/time_series?symbol=AAPL&interval=5min"
+                       "&start_date=2024-03-08%2006%3A50%3A00&end_date=2024-03-09%2011%3A00%3A00"
+                       "&outputsize=5000&apikey=" KEY));
     char *seen = md_fake_requests(&fake);
     cr_expect(strstr(seen, "timezone=") == NULL, "%s", seen);
     free(seen);
-    n = md_source_bars(src, "AAPL", MD_IV_1H, T("2024-03-11T13:30:00Z"), T("2024-03-12"), &bv, NULL, &err);
+    n = md_source_bars(src, "AAPL", MD_IV_1H, T("2024-03-11T13:30:00Z"), T("2024-03-12"), &bv, NULL,
+                       &err);
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     cr_expect_eq(bv.v[bv.n - 2].ts, T("2024-03-11T13:30:00Z"));
     cr_expect_eq(bv.v[bv.n - 1].ts, T("2024-03-11T14:30:00Z"));
@@ -185,7 +197,9 @@ Test(twelvedata_http, series_requests_in_exchange_time)
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     cr_expect(fake_saw(&fake, "interval=1month"));
     /* no data in the range is an empty answer */
-    cr_expect_eq(md_source_bars(src, "NODATA", MD_IV_1D, T("2024-03-07"), T("2024-03-09"), &bv, NULL, &err), 0);
+    cr_expect_eq(
+        md_source_bars(src, "NODATA", MD_IV_1D, T("2024-03-07"), T("2024-03-09"), &bv, NULL, &err),
+        0);
     cr_expect_eq(src->vt->supports(src, MD_IV_4H), 1);
     md_bar_vec_deinit(&bv);
 }
@@ -207,7 +221,7 @@ Test(twelvedata_http, errors)
     static const struct {
         const char *sym;
         int rc, status;
-    } cases[] = {{"LIMIT200", MD_ERATELIMIT, 200}, {"RATELIMIT", MD_ERATELIMIT, 429},
+    } cases[] = {{"LIMIT200", MD_ERATELIMIT, 200},  {"RATELIMIT", MD_ERATELIMIT, 429},
                  {"FORBIDDEN", MD_EUNAUTHSRC, 200}, {"ZZZZ", MD_ENOTFOUND, 200},
                  {"TRUNC", MD_EMALFORMED, 200},     {"HTML", MD_EMALFORMED, 200},
                  {"RESET", MD_ETRANSIENT, 0},       {"E500", MD_ETRANSIENT, 500},
@@ -245,7 +259,8 @@ Test(twelvedata_http, bad_key_and_key_never_shown)
     strncat(msgs, err.msg, sizeof msgs - strlen(msgs) - 1);
     cr_expect_eq(md_source_quote(src, "AAPL", &q, NULL, &err), 0);
     md_log_capture_stop(&cap);
-    cr_expect(strstr(cap.text, KEY) == NULL && strstr(cap.text, "invalid-td-key-31") == NULL, "%s", cap.text);
+    cr_expect(strstr(cap.text, KEY) == NULL && strstr(cap.text, "invalid-td-key-31") == NULL, "%s",
+              cap.text);
     cr_expect(strstr(msgs, KEY) == NULL && strstr(msgs, "invalid-td-key-31") == NULL, "%s", msgs);
     cr_expect(strstr(cap.text, "apikey=***"), "%s", cap.text);
     free(cap.text);

@@ -42,7 +42,8 @@ Test(yahoo_parse, quote_from_meta_rounded_to_price_hint)
 {
     md_quote q;
     md_error err;
-    cr_assert_eq(parse_file("yahoo/chart_AAPL_1d.json", MD_IV_1D, NULL, &q, &err), 0, "%s", err.msg);
+    cr_assert_eq(parse_file("yahoo/chart_AAPL_1d.json", MD_IV_1D, NULL, &q, &err), 0, "%s",
+                 err.msg);
     cr_expect(q.price == 170.73, "price %.17g", q.price);
     cr_expect_eq(q.ts, T("2024-03-08T21:00:00Z"));
     cr_expect(q.volume == 76114600);
@@ -57,7 +58,8 @@ Test(yahoo_parse, index_without_volume_array_and_price_hint_3)
     md_bar_vec_init(&bv);
     md_error err;
     /* an index: indicators.quote[0] has no volume key; priceHint 3 rounds to 3 decimals */
-    cr_assert_eq(parse_file("yahoo/chart_NOVOL_1d.json", MD_IV_1D, &bv, NULL, &err), 2, "%s", err.msg);
+    cr_assert_eq(parse_file("yahoo/chart_NOVOL_1d.json", MD_IV_1D, &bv, NULL, &err), 2, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-07", 103.334, 103.433, 102.721, 102.782, 0);
     CHECK_BAR(&bv.v[1], "2024-03-08", 102.786, 102.844, 102.34, 102.714, 0);
     md_bar_vec_deinit(&bv);
@@ -68,7 +70,8 @@ Test(yahoo_parse, quote_without_regular_market_price_is_the_last_close)
     md_quote q;
     md_error err;
     /* meta without regularMarketPrice/Time: the last bar with a close, at its own stamp */
-    cr_assert_eq(parse_file("yahoo/chart_LASTBAR_5m.json", MD_IV_5M, NULL, &q, &err), 0, "%s", err.msg);
+    cr_assert_eq(parse_file("yahoo/chart_LASTBAR_5m.json", MD_IV_5M, NULL, &q, &err), 0, "%s",
+                 err.msg);
     cr_expect(q.price == 170.73, "price %.17g", q.price);
     cr_expect_eq(q.ts, T("2024-03-08T20:50:00Z"));
     cr_expect(q.volume == 1733871);
@@ -79,7 +82,8 @@ Test(yahoo_parse, intraday_bars_keep_exact_start_and_skip_null_minutes)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error err;
-    cr_assert_eq(parse_file("yahoo/chart_AAPL_5m.json", MD_IV_5M, &bv, NULL, &err), 5, "%s", err.msg);
+    cr_assert_eq(parse_file("yahoo/chart_AAPL_5m.json", MD_IV_5M, &bv, NULL, &err), 5, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T20:30:00Z", 170.52, 170.70, 170.45, 170.61, 612345);
     CHECK_BAR(&bv.v[1], "2024-03-08T20:35:00Z", 170.61, 170.64, 170.33, 170.40, 498210);
     CHECK_BAR(&bv.v[2], "2024-03-08T20:40:00Z", 170.40, 170.58, 170.38, 170.55, 455120);
@@ -87,7 +91,8 @@ Test(yahoo_parse, intraday_bars_keep_exact_start_and_skip_null_minutes)
     CHECK_BAR(&bv.v[4], "2024-03-08T20:55:00Z", 170.66, 170.80, 170.60, 170.73, 2123456);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
-    cr_assert_eq(parse_file("yahoo/chart_AAPL_60m.json", MD_IV_1H, &bv, NULL, &err), 2, "%s", err.msg);
+    cr_assert_eq(parse_file("yahoo/chart_AAPL_60m.json", MD_IV_1H, &bv, NULL, &err), 2, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T14:30:00Z", 169.00, 172.16, 168.94, 171.93, 18334722);
     CHECK_BAR(&bv.v[1], "2024-03-08T15:30:00Z", 171.92, 173.70, 171.50, 172.80, 9012345);
     md_bar_vec_deinit(&bv);
@@ -99,13 +104,15 @@ Test(yahoo_parse, asian_exchange_midnight_local_is_the_local_trading_date)
     md_bar_vec_init(&bv);
     md_error err;
     /* 7203.T days are stamped 00:00 JST = 15:00 UTC of the previous day; priceHint 1 */
-    cr_assert_eq(parse_file("yahoo/chart_7203.T_1d.json", MD_IV_1D, &bv, NULL, &err), 3, "%s", err.msg);
+    cr_assert_eq(parse_file("yahoo/chart_7203.T_1d.json", MD_IV_1D, &bv, NULL, &err), 3, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-04", 3650.0, 3657.0, 3593.0, 3602.5, 24870400);
     CHECK_BAR(&bv.v[1], "2024-03-05", 3601.0, 3622.0, 3533.5, 3555.0, 28519200);
     CHECK_BAR(&bv.v[2], "2024-03-06", 3540.0, 3569.0, 3514.0, 3546.0, 21458700);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
-    cr_assert_eq(parse_file("yahoo/chart_BTC-USD_1d.json", MD_IV_1D, &bv, NULL, &err), 2, "%s", err.msg);
+    cr_assert_eq(parse_file("yahoo/chart_BTC-USD_1d.json", MD_IV_1D, &bv, NULL, &err), 2, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-04", 63137.00, 68537.03, 62386.27, 68330.41, 70670471105.0);
     CHECK_BAR(&bv.v[1], "2024-03-05", 68341.05, 69170.63, 59323.91, 63801.20, 102802940877.0);
     md_bar_vec_deinit(&bv);
@@ -116,13 +123,15 @@ Test(yahoo_parse, weekly_on_monday_monthly_on_the_first_live_row_merged)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error err;
-    cr_assert_eq(parse_file("yahoo/chart_AAPL_1wk.json", MD_IV_1W, &bv, NULL, &err), 3, "%s", err.msg);
+    cr_assert_eq(parse_file("yahoo/chart_AAPL_1wk.json", MD_IV_1W, &bv, NULL, &err), 3, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-02-19", 181.79, 191.05, 179.25, 182.52, 298812300);
     CHECK_BAR(&bv.v[1], "2024-02-26", 182.24, 183.92, 177.38, 179.66, 291453800);
     CHECK_BAR(&bv.v[2], "2024-03-04", 176.15, 176.90, 168.49, 170.73, 393109900);
     md_bar_vec_deinit(&bv);
     md_bar_vec_init(&bv);
-    cr_assert_eq(parse_file("yahoo/chart_AAPL_1mo.json", MD_IV_1MO, &bv, NULL, &err), 3, "%s", err.msg);
+    cr_assert_eq(parse_file("yahoo/chart_AAPL_1mo.json", MD_IV_1MO, &bv, NULL, &err), 3, "%s",
+                 err.msg);
     CHECK_BAR(&bv.v[0], "2024-01-01", 187.15, 196.38, 180.17, 184.40, 1187219300);
     CHECK_BAR(&bv.v[1], "2024-02-01", 183.99, 191.05, 179.25, 180.75, 1161627000);
     CHECK_BAR(&bv.v[2], "2024-03-01", 179.55, 180.53, 168.49, 170.73, 486005500);
@@ -136,9 +145,12 @@ Test(yahoo_parse, error_objects_map_to_the_vocabulary)
     md_error err;
     cr_expect_eq(parse_file("yahoo/error_not_found.json", MD_IV_1D, &bv, NULL, &err), MD_ENOTFOUND);
     cr_expect(strstr(err.msg, "delisted"), "%s", err.msg);
-    cr_expect_eq(parse_file("yahoo/error_bad_interval.json", MD_IV_1D, &bv, NULL, &err), MD_EINTERVAL);
-    cr_expect_eq(parse_file("yahoo/error_unauthorized.json", MD_IV_1D, &bv, NULL, &err), MD_EUNAUTHSRC);
-    cr_expect_eq(parse_file("yahoo/chart_EMPTY_1d.json", MD_IV_1D, &bv, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(parse_file("yahoo/error_bad_interval.json", MD_IV_1D, &bv, NULL, &err),
+                 MD_EINTERVAL);
+    cr_expect_eq(parse_file("yahoo/error_unauthorized.json", MD_IV_1D, &bv, NULL, &err),
+                 MD_EUNAUTHSRC);
+    cr_expect_eq(parse_file("yahoo/chart_EMPTY_1d.json", MD_IV_1D, &bv, NULL, &err), 0, "%s",
+                 err.msg);
     md_quote q;
     cr_expect_eq(parse_file("yahoo/chart_NOPRICE_1d.json", MD_IV_1D, NULL, &q, &err), MD_ENOTFOUND);
     cr_expect_eq(bv.n, 0);
@@ -153,15 +165,22 @@ Test(yahoo_parse, malformed_bodies_are_errors_and_append_nothing)
     md_bar_vec_init(&bv);
     md_error err;
     for (size_t i = 0; i < 3; i++) {
-        cr_expect_eq(parse_file(files[i], MD_IV_1D, &bv, NULL, &err), MD_EMALFORMED, "%s", files[i]);
+        cr_expect_eq(parse_file(files[i], MD_IV_1D, &bv, NULL, &err), MD_EMALFORMED, "%s",
+                     files[i]);
         cr_expect_eq(bv.n, 0, "%s appended bars", files[i]);
     }
-    static const char *bodies[] = {"", "   ", "<html><body>Oops</body></html>", "{\"chart\":",
-                                   "[]", "{\"chart\":{\"result\":[],\"error\":null}}",
-                                   "{\"chart\":{\"result\":[{\"meta\":{},\"timestamp\":\"x\"}]}}",
-                                   "null", "{\"chart\":{\"result\":[{\"meta\":{},\"timestamp\":[1e300],"
-                                   "\"indicators\":{\"quote\":[{\"open\":[1],\"high\":[1],\"low\":[1],"
-                                   "\"close\":[1],\"volume\":[1]}]}}]}}"};
+    static const char *bodies[] = {
+        "",
+        "   ",
+        "<html><body>Oops</body></html>",
+        "{\"chart\":",
+        "[]",
+        "{\"chart\":{\"result\":[],\"error\":null}}",
+        "{\"chart\":{\"result\":[{\"meta\":{},\"timestamp\":\"x\"}]}}",
+        "null",
+        "{\"chart\":{\"result\":[{\"meta\":{},\"timestamp\":[1e300],"
+        "\"indicators\":{\"quote\":[{\"open\":[1],\"high\":[1],\"low\":[1],"
+        "\"close\":[1],\"volume\":[1]}]}}]}}"};
     for (size_t i = 0; i < MD_ARRAY_LEN(bodies); i++) {
         int rc = md_yahoo_parse_chart(bodies[i], strlen(bodies[i]), MD_IV_1D, &bv, NULL, &err);
         cr_expect_eq(rc, MD_EMALFORMED, "'%s' gave %d", bodies[i], rc);
@@ -215,7 +234,8 @@ Test(yahoo_http, daily_bars_in_range_oldest_first)
     md_bar_vec_init(&bv);
     md_fetch_meta meta;
     md_error err;
-    int n = md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-05"), T("2024-03-08"), &bv, &meta, &err);
+    int n =
+        md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-05"), T("2024-03-08"), &bv, &meta, &err);
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-05", 170.76, 172.04, 169.62, 170.12, 95132400);
     CHECK_BAR(&bv.v[1], "2024-03-07", 169.15, 170.73, 168.49, 169.00, 71765100);
@@ -231,8 +251,8 @@ Test(yahoo_http, intraday_bars_and_interval_names)
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error err;
-    int n = md_source_bars(src, "AAPL", MD_IV_5M, T("2024-03-08T20:35:00Z"), T("2024-03-08T21:00:00Z"),
-                           &bv, NULL, &err);
+    int n = md_source_bars(src, "AAPL", MD_IV_5M, T("2024-03-08T20:35:00Z"),
+                           T("2024-03-08T21:00:00Z"), &bv, NULL, &err);
     cr_assert_eq(n, 4, "rc %d: %s", n, err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-08T20:35:00Z", 170.61, 170.64, 170.33, 170.40, 498210);
     CHECK_BAR(&bv.v[3], "2024-03-08T20:55:00Z", 170.66, 170.80, 170.60, 170.73, 2123456);
@@ -318,8 +338,8 @@ Test(yahoo_http, broken_answers_map_to_malformed_or_transient)
     static const struct {
         const char *sym;
         int rc;
-    } cases[] = {{"TRUNC", MD_EMALFORMED}, {"HTML", MD_EMALFORMED},  {"EMPTY", MD_EMALFORMED},
-                 {"RESET", MD_ETRANSIENT}, {"E500", MD_ETRANSIENT},  {"E503", MD_ETRANSIENT},
+    } cases[] = {{"TRUNC", MD_EMALFORMED}, {"HTML", MD_EMALFORMED}, {"EMPTY", MD_EMALFORMED},
+                 {"RESET", MD_ETRANSIENT}, {"E500", MD_ETRANSIENT}, {"E503", MD_ETRANSIENT},
                  {"CRUMB", MD_EUNAUTHSRC}};
     md_bar_vec bv;
     md_bar_vec_init(&bv);
@@ -341,7 +361,8 @@ Test(yahoo_http, connection_refused_is_transient)
     md_config c2;
     md_fake_config(&fake, &c2, 400);
     md_error err;
-    cr_assert_eq(md_config_set(&c2, "sources.yahoo.url", "http://127.0.0.1:1/yahoo", "test", &err), 0);
+    cr_assert_eq(md_config_set(&c2, "sources.yahoo.url", "http://127.0.0.1:1/yahoo", "test", &err),
+                 0);
     md_source *s2 = mk("yahoo", &c2);
     md_quote q;
     cr_expect_eq(md_source_quote(s2, "AAPL", &q, NULL, &err), MD_ETRANSIENT, "%s", err.msg);

@@ -22,7 +22,7 @@ typedef struct fake {
     int retry_after_s;
     double price;
     int supports_1m;
-    int block;      /* calls wait until released */
+    int block; /* calls wait until released */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int in_call;
@@ -54,7 +54,9 @@ static int fake_quote(md_source *src, const char *symbol, md_quote *out, md_fetc
         meta->http_status = 429;
         meta->retry_after_s = f->retry_after_s;
     }
-    if (rc) return md_error_set(err, rc, "scripted %s for %s (key SECRETKEY123)", md_error_code(rc), symbol);
+    if (rc)
+        return md_error_set(err, rc, "scripted %s for %s (key SECRETKEY123)", md_error_code(rc),
+                            symbol);
     md_quote_init(out);
     out->price = f->price;
     out->ts = 1700000000;
@@ -62,8 +64,8 @@ static int fake_quote(md_source *src, const char *symbol, md_quote *out, md_fetc
     return 0;
 }
 
-static int fake_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
-                     int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
+static int fake_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                     md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     fake *f = (fake *)src;
     maybe_block(f);
@@ -94,12 +96,12 @@ static void fake_free(md_source *src)
     md_free(f);
 }
 
-static const md_source_vtable vt_yahoo = {"yahoo", MD_SRC_YAHOO, fake_quote, fake_bars,
-                                          fake_supports, NULL, fake_free};
-static const md_source_vtable vt_finnhub = {"finnhub", MD_SRC_FINNHUB, fake_quote, fake_bars,
-                                            fake_supports, NULL, fake_free};
-static const md_source_vtable vt_polygon = {"polygon", MD_SRC_POLYGON, fake_quote, fake_bars,
-                                            fake_supports, NULL, fake_free};
+static const md_source_vtable vt_yahoo = {"yahoo",       MD_SRC_YAHOO, fake_quote, fake_bars,
+                                          fake_supports, NULL,         fake_free};
+static const md_source_vtable vt_finnhub = {"finnhub",     MD_SRC_FINNHUB, fake_quote, fake_bars,
+                                            fake_supports, NULL,           fake_free};
+static const md_source_vtable vt_polygon = {"polygon",     MD_SRC_POLYGON, fake_quote, fake_bars,
+                                            fake_supports, NULL,           fake_free};
 
 static fake *mkfake(const md_source_vtable *vt, double price)
 {

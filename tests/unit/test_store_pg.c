@@ -87,7 +87,9 @@ Test(store_pg_only, partitions_are_created_ahead_of_the_data)
     month_name(md_now(), cur, sizeof cur);
     cr_assert_not_null(strstr(partitions(), cur), "%s not in\n%s", cur, partitions());
     char ahead[32];
-    month_name(md_interval_next(MD_IV_1MO, md_interval_next(MD_IV_1MO, md_interval_next(MD_IV_1MO, md_now()))), ahead, sizeof ahead);
+    month_name(md_interval_next(MD_IV_1MO,
+                                md_interval_next(MD_IV_1MO, md_interval_next(MD_IV_1MO, md_now()))),
+               ahead, sizeof ahead);
     cr_assert_not_null(strstr(partitions(), ahead), "%s not in\n%s", ahead, partitions());
 
     /* one batch across three months of 2024 creates their partitions, and three after */
@@ -100,9 +102,10 @@ Test(store_pg_only, partitions_are_created_ahead_of_the_data)
     b[2].ts = 1711000000; /* 2024-03-21 */
     put1(s, "PART", MD_IV_1H, b, 3);
     const char *p = partitions();
-    const char *want[] = {"bars_p20240101", "bars_p20240201", "bars_p20240301", "bars_p20240401",
-                          "bars_p20240501", "bars_p20240601"};
-    for (size_t i = 0; i < 6; i++) cr_assert_not_null(strstr(p, want[i]), "%s not in\n%s", want[i], p);
+    const char *want[] = {"bars_p20240101", "bars_p20240201", "bars_p20240301",
+                          "bars_p20240401", "bars_p20240501", "bars_p20240601"};
+    for (size_t i = 0; i < 6; i++)
+        cr_assert_not_null(strstr(p, want[i]), "%s not in\n%s", want[i], p);
     cr_assert_null(strstr(p, "bars_p20240701"), "only three ahead:\n%s", p);
     cr_assert_null(strstr(p, "bars_p20231201"), "nothing before the data:\n%s", p);
     /* the rows landed in their partitions */
@@ -148,7 +151,8 @@ Test(store_pg_only, partition_spans_day_week_year_and_a_span_change_fills_gaps)
     put1(s, "W", MD_IV_1M, &b, 1);
     cr_assert_not_null(strstr(partitions(), "bars_p20000101"), "%s", partitions());
     cr_assert_str_eq(admin(pdb, "SELECT upper(pg_get_expr(relpartbound, oid)) LIKE '%2000-01-02%'"
-                                " FROM pg_class WHERE relname = 'bars_p20000101'"), "t");
+                                " FROM pg_class WHERE relname = 'bars_p20000101'"),
+                     "t");
     md_store_close(s);
 }
 
@@ -167,13 +171,15 @@ Test(store_pg_only, upsert_goes_through_the_copy_staging_table)
         a[i].volume = 100;
     }
     put1(s, "STG", MD_IV_1D, a, 3);
-    cr_assert_str_eq(admin(pdb, "SELECT string_agg(rev::text, ',' ORDER BY ts) FROM bars"), "0,0,0");
+    cr_assert_str_eq(admin(pdb, "SELECT string_agg(rev::text, ',' ORDER BY ts) FROM bars"),
+                     "0,0,0");
     /* the same rows again: identical rows are not rewritten; one change, one new row */
     md_bar b[4] = {a[0], a[1], a[2], a[2]};
     b[1].close = 99;
     b[3].ts += 86400;
     put1(s, "STG", MD_IV_1D, b, 4);
-    cr_assert_str_eq(admin(pdb, "SELECT string_agg(rev::text, ',' ORDER BY ts) FROM bars"), "0,1,0,0");
+    cr_assert_str_eq(admin(pdb, "SELECT string_agg(rev::text, ',' ORDER BY ts) FROM bars"),
+                     "0,1,0,0");
     cr_assert_str_eq(admin(pdb, "SELECT n FROM series"), "4");
     cr_assert_str_eq(admin(pdb, "SELECT to_regclass('public.md_stage') IS NULL"), "t",
                      "the staging table is temporary, one per session");
@@ -190,7 +196,8 @@ Test(store_pg_only, upsert_goes_through_the_copy_staging_table)
     b[1].close = 98;
     b[3].ts += 86400; /* a new row after the stored ones, in an overlapping batch */
     put1(s, "STG", MD_IV_1D, b, 4);
-    cr_assert_str_eq(admin(pdb, "SELECT string_agg(rev::text, ',' ORDER BY ts) FROM bars"), "0,2,0,0,0");
+    cr_assert_str_eq(admin(pdb, "SELECT string_agg(rev::text, ',' ORDER BY ts) FROM bars"),
+                     "0,2,0,0,0");
     cr_assert_str_eq(admin(pdb, "SELECT n FROM series"), "5");
     /* a batch after the last row goes straight in */
     md_bar c = b[3];
@@ -216,8 +223,9 @@ Test(store_pg_only, a_direct_copy_meeting_unknown_rows_falls_back_to_the_upsert)
                " SELECT id, 6, '2024-03-02', 1, 1, 1, 1, 1, 0 FROM symbols WHERE symbol = 'GHOST'");
     put1(s, "GHOST", MD_IV_1D, a + 1, 2);
     cr_assert_str_eq(admin(pdb, "SELECT count(*) FROM bars"), "3");
-    cr_assert_str_eq(admin(pdb, "SELECT string_agg(rev || ':' || close, ',' ORDER BY ts) FROM bars"),
-                     "0:10,1:11,0:12", "the unknown row was upserted, the others inserted");
+    cr_assert_str_eq(
+        admin(pdb, "SELECT string_agg(rev || ':' || close, ',' ORDER BY ts) FROM bars"),
+        "0:10,1:11,0:12", "the unknown row was upserted, the others inserted");
     cr_assert_str_eq(admin(pdb, "SELECT n FROM series"), "2", "the unknown row was not mdagent's");
     md_store_close(s);
 }
@@ -243,7 +251,8 @@ static void *pool_worker(void *arg)
         if (md_store_put_bars(a->s, &se, 1, &err) != 25) return strdup(err.msg);
         md_bar_vec v;
         md_bar_vec_init(&v);
-        int n = md_store_get_bars_agg(a->s, se.symbol, MD_IV_1H, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL, &err);
+        int n = md_store_get_bars_agg(a->s, se.symbol, MD_IV_1H, MD_TS_MIN, MD_TS_MAX, 0, &v, NULL,
+                                      &err);
         md_bar_vec_deinit(&v);
         if (n <= 0) return strdup(n < 0 ? err.msg : "no aggregate");
         if (md_store_ping(a->s, &err) != 0) return strdup(err.msg);
@@ -258,8 +267,10 @@ Test(store_pg_only, the_pool_serves_many_threads_with_its_own_size)
     o.pool_size = 3;
     md_store *s = pg_open_opts(purl, &o);
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s'"
-                              " AND application_name = 'mdagent'", pdb);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s'"
+             " AND application_name = 'mdagent'",
+             pdb);
     cr_assert_str_eq(admin(NULL, sql), "3");
     enum { NT = 12 };
     pthread_t th[NT];
@@ -290,17 +301,21 @@ Test(store_pg_only, killed_sessions_are_reset_and_the_call_retried)
     b.ts = 1709251200, b.open = b.high = b.low = b.close = 1;
     put1(s, "RC", MD_IV_1D, &b, 1);
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                              " WHERE datname = '%s' AND application_name = 'mdagent'", pdb);
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+             " WHERE datname = '%s' AND application_name = 'mdagent'",
+             pdb);
     cr_assert_str_eq(admin(NULL, sql), "2");
     md_error err;
     md_bar_vec v;
     md_bar_vec_init(&v);
-    cr_assert_eq(md_store_get_bars(s, "RC", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, 0, &v, &err), 1, "%s", err.msg);
+    cr_assert_eq(md_store_get_bars(s, "RC", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, 0, &v, &err), 1, "%s",
+                 err.msg);
     md_bar_vec_deinit(&v);
     admin(NULL, sql);
     b.ts += 86400;
-    cr_assert_eq(md_store_put_bars(s, &(md_series){"RC", MD_IV_1D, &b, 1}, 1, &err), 1, "%s", err.msg);
+    cr_assert_eq(md_store_put_bars(s, &(md_series){"RC", MD_IV_1D, &b, 1}, 1, &err), 1, "%s",
+                 err.msg);
     admin(NULL, sql);
     md_quote q;
     md_quote_init(&q);
@@ -416,7 +431,8 @@ Test(store_pg_only, schema_is_versioned_and_checked)
     cr_assert_eq(md_store_open(purl, &o, &s, &err), MD_ESTORE);
     cr_assert_not_null(strstr(err.msg, "newer"), "%s", err.msg);
 
-    cr_assert_eq(md_store_open("postgresql://127.0.0.1:1:2:3/x?bogus=1", NULL, &s, &err), MD_ECONFIG);
+    cr_assert_eq(md_store_open("postgresql://127.0.0.1:1:2:3/x?bogus=1", NULL, &s, &err),
+                 MD_ECONFIG);
 }
 
 static void *open_close(void *arg)
@@ -439,7 +455,8 @@ Test(store_pg_only, agents_starting_together_migrate_once)
     }
     char want[16];
     snprintf(want, sizeof want, "1:%d", md_pg_schema_version());
-    cr_assert_str_eq(admin(pdb, "SELECT count(*) || ':' || max(version) FROM schema_version"), want);
+    cr_assert_str_eq(admin(pdb, "SELECT count(*) || ':' || max(version) FROM schema_version"),
+                     want);
 }
 
 Test(store_pg_only, retention_drops_whole_old_partitions)

@@ -38,14 +38,17 @@ Test(store_quality_migration, version_1_store_is_migrated)
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     const char *v1 =
-        "CREATE TABLE schema_version(version INTEGER NOT NULL); INSERT INTO schema_version VALUES(1);"
+        "CREATE TABLE schema_version(version INTEGER NOT NULL); INSERT INTO schema_version "
+        "VALUES(1);"
         "CREATE TABLE symbols(id INTEGER PRIMARY KEY, symbol TEXT NOT NULL UNIQUE,"
         " created_at INTEGER NOT NULL);"
-        "CREATE TABLE bars(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL, ts INTEGER NOT NULL,"
+        "CREATE TABLE bars(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL, ts INTEGER NOT "
+        "NULL,"
         " open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL,"
         " volume REAL NOT NULL, vwap REAL, trades INTEGER, source INTEGER NOT NULL, quality REAL,"
         " PRIMARY KEY(symbol_id, interval, ts)) WITHOUT ROWID;"
-        "CREATE TABLE quotes(symbol_id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, price REAL NOT NULL,"
+        "CREATE TABLE quotes(symbol_id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, price REAL NOT "
+        "NULL,"
         " volume REAL, bid REAL, ask REAL, source INTEGER NOT NULL, quality REAL,"
         " updated_at INTEGER NOT NULL);"
         "INSERT INTO symbols VALUES(1,'OLD',0);"

@@ -98,7 +98,7 @@ Test(stream_hub, test_slow_session_is_conflated_to_latest_per_topic_with_lagged_
     mk(4, 100, 100);
     md_session *s = md_session_new(sh, NULL);
     sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\"]}");
-    json_decref(su_take(s)); /* the answer */
+    json_decref(su_take(s));         /* the answer */
     for (int i = 0; i < 1000; i++) { /* never read while publishing: a stalled client */
         su_publish(hub, i % 2 ? "B" : "A", i);
         if (i % 7 == 0) md_hub_shard_drain(sh, NULL, NULL);
@@ -227,7 +227,8 @@ Test(stream_hub, test_unsubscribe_stops_delivery)
 {
     mk(256, 100, 100);
     md_session *s = md_session_new(sh, NULL);
-    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\"],\"channels\":[\"quote\",\"bar.1m\"]}");
+    sub_ok(s,
+           "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\"],\"channels\":[\"quote\",\"bar.1m\"]}");
     cr_assert_eq(md_session_subscriptions(s), 4);
     sub_ok(s, "{\"op\":\"unsubscribe\",\"symbols\":[\"A\"]}");
     cr_assert_eq(md_session_subscriptions(s), 2);
@@ -255,8 +256,9 @@ Test(stream_hub, test_subscription_limit_rejects_the_whole_request)
     mk(256, 100, 3);
     md_session *s = md_session_new(sh, NULL);
     md_error err;
-    int rc = su_op(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\"],\"channels\":[\"quote\",\"bar.1m\"]}",
-                   &err);
+    int rc = su_op(
+        s, "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\"],\"channels\":[\"quote\",\"bar.1m\"]}",
+        &err);
     cr_assert_eq(rc, MD_ESUBLIMIT);
     cr_assert_str_eq(md_error_code(rc), "too_many_subscriptions");
     cr_assert_eq(md_session_subscriptions(s), 0);

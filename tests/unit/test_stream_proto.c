@@ -74,8 +74,10 @@ Test(stream_proto, test_bad_messages_get_precise_errors)
     expect_error("{\"op\":\"subscribe\",\"symbols\":[1]}", MD_EPARAM);
     expect_error("{\"op\":\"subscribe\",\"symbols\":[\"BAD SYMBOL\"]}", MD_ESYMBOL);
     expect_error("{\"op\":\"subscribe\",\"symbols\":[\"ABCDEFGHIJKLMNOPQRSTUVWXYZ\"]}", MD_ESYMBOL);
-    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"trades\"]}", MD_ECHANNEL);
-    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"bar.7m\"]}", MD_ECHANNEL);
+    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"trades\"]}",
+                 MD_ECHANNEL);
+    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"bar.7m\"]}",
+                 MD_ECHANNEL);
     expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[null]}", MD_EPARAM);
     expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"since_seq\":-1}", MD_EPARAM);
     expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"since_seq\":\"5\"}", MD_EPARAM);
@@ -130,9 +132,10 @@ Test(stream_proto, test_quote_and_bar_messages_have_the_api_fields)
     cr_assert_eq(f->seq, 77);
     cr_assert_eq(f->channel, MD_CH_QUOTE);
     cr_assert_str_eq(f->symbol, "EURUSD=X");
-    cr_assert_str_eq(payload_of(f),
-                     "{\"type\":\"quote\",\"seq\":77,\"symbol\":\"EURUSD=X\",\"price\":1.0842,"
-                     "\"timestamp\":\"2024-03-01T14:30:00Z\",\"source\":\"ingest\",\"bid\":1.0841}");
+    cr_assert_str_eq(
+        payload_of(f),
+        "{\"type\":\"quote\",\"seq\":77,\"symbol\":\"EURUSD=X\",\"price\":1.0842,"
+        "\"timestamp\":\"2024-03-01T14:30:00Z\",\"source\":\"ingest\",\"bid\":1.0841}");
     md_frame_unref(f);
     md_bar b;
     md_bar_init(&b);
@@ -140,10 +143,11 @@ Test(stream_proto, test_quote_and_bar_messages_have_the_api_fields)
     b.source = MD_SRC_POLYGON;
     f = md_proto_bar("MSFT", MD_IV_5M, &b, 78);
     cr_assert_eq(f->channel, MD_CH_BAR + MD_IV_5M);
-    cr_assert_str_eq(payload_of(f),
-                     "{\"type\":\"bar\",\"seq\":78,\"interval\":\"5m\",\"symbol\":\"MSFT\","
-                     "\"timestamp\":\"2024-03-01T14:30:00Z\",\"open\":10,\"high\":11.5,\"low\":9.25,"
-                     "\"close\":11,\"volume\":1234,\"source\":\"polygon\"}");
+    cr_assert_str_eq(
+        payload_of(f),
+        "{\"type\":\"bar\",\"seq\":78,\"interval\":\"5m\",\"symbol\":\"MSFT\","
+        "\"timestamp\":\"2024-03-01T14:30:00Z\",\"open\":10,\"high\":11.5,\"low\":9.25,"
+        "\"close\":11,\"volume\":1234,\"source\":\"polygon\"}");
     md_frame_unref(f);
 }
 

@@ -40,29 +40,34 @@ Test(stream_relay, test_redis_urls)
     int port, db;
     md_error err;
     cr_assert_eq(md_redis_url_parse("redis://127.0.0.1:6380/2", host, sizeof host, &port, pw,
-                                    sizeof pw, &db, &err), 0);
+                                    sizeof pw, &db, &err),
+                 0);
     cr_assert_str_eq(host, "127.0.0.1");
     cr_assert_eq(port, 6380);
     cr_assert_eq(db, 2);
     cr_assert_str_eq(pw, "");
     cr_assert_eq(md_redis_url_parse("redis://:s3cret@cache.local", host, sizeof host, &port, pw,
-                                    sizeof pw, &db, &err), 0);
+                                    sizeof pw, &db, &err),
+                 0);
     cr_assert_str_eq(host, "cache.local");
     cr_assert_eq(port, 6379);
     cr_assert_eq(db, 0);
     cr_assert_str_eq(pw, "s3cret");
     cr_assert_eq(md_redis_url_parse("redis://[::1]:7000", host, sizeof host, &port, pw, sizeof pw,
-                                    &db, &err), 0);
+                                    &db, &err),
+                 0);
     cr_assert_str_eq(host, "::1");
     cr_assert_eq(port, 7000);
     cr_assert_eq(md_redis_url_parse("http://x", host, sizeof host, &port, pw, sizeof pw, &db, &err),
                  MD_ECONFIG);
     cr_assert_eq(md_redis_url_parse("redis://", host, sizeof host, &port, pw, sizeof pw, &db, &err),
                  MD_ECONFIG);
-    cr_assert_eq(md_redis_url_parse("redis://h:99999", host, sizeof host, &port, pw, sizeof pw, &db,
-                                    &err), MD_ECONFIG);
-    cr_assert_eq(md_redis_url_parse("redis://h:1/x", host, sizeof host, &port, pw, sizeof pw, &db,
-                                    &err), MD_ECONFIG);
+    cr_assert_eq(
+        md_redis_url_parse("redis://h:99999", host, sizeof host, &port, pw, sizeof pw, &db, &err),
+        MD_ECONFIG);
+    cr_assert_eq(
+        md_redis_url_parse("redis://h:1/x", host, sizeof host, &port, pw, sizeof pw, &db, &err),
+        MD_ECONFIG);
 }
 
 Test(stream_relay, test_quote_round_trip_from_another_instance)
@@ -115,12 +120,16 @@ Test(stream_relay, test_malformed_messages_are_refused)
 {
     md_hub *h = mkhub();
     const char *bad[] = {
-        "", "nope", "[]", "{}",
+        "",
+        "nope",
+        "[]",
+        "{}",
         "{\"i\":\"x\",\"k\":\"q\",\"s\":\"A\"}",
         "{\"i\":\"x\",\"k\":\"q\",\"s\":\"A\",\"t\":1}",
         "{\"i\":\"x\",\"k\":\"q\",\"s\":\"A\",\"t\":1,\"p\":\"1\"}",
         "{\"i\":\"x\",\"k\":\"q\",\"s\":\"bad symbol\",\"t\":1,\"p\":1}",
-        "{\"i\":\"x\",\"k\":\"b\",\"s\":\"A\",\"t\":1,\"iv\":\"7m\",\"o\":1,\"h\":1,\"l\":1,\"c\":1}",
+        "{\"i\":\"x\",\"k\":\"b\",\"s\":\"A\",\"t\":1,\"iv\":\"7m\",\"o\":1,\"h\":1,\"l\":1,\"c\":"
+        "1}",
         "{\"i\":\"x\",\"k\":\"b\",\"s\":\"A\",\"t\":1,\"o\":1,\"h\":1,\"l\":1,\"c\":1}",
         "{\"i\":\"x\",\"k\":\"z\",\"s\":\"A\",\"t\":1}",
     };

@@ -29,7 +29,8 @@ Test(validate, valid_bars_pass_including_equal_edges)
 {
     cr_assert_eq(check(B(10, 11, 9, 10.5, 0), MD_IV_1D, NOW), MD_RULE_COUNT);
     cr_assert_eq(check(B(10, 10, 10, 10, 0), MD_IV_1D, NOW), MD_RULE_COUNT); /* flat bar */
-    cr_assert_eq(check(B(9, 11, 9, 11, 5), MD_IV_1D, NOW), MD_RULE_COUNT);   /* open=low, close=high */
+    cr_assert_eq(check(B(9, 11, 9, 11, 5), MD_IV_1D, NOW),
+                 MD_RULE_COUNT); /* open=low, close=high */
 }
 
 Test(validate, each_rule_fires)
