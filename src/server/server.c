@@ -85,16 +85,7 @@ static void task_free(task *t)
 {
     if (!t) return;
     atomic_fetch_sub(&t->lp->srv->inflight, 1);
-    md_http_req *r = &t->req;
-    md_free(r->path);
-    md_free(r->capture);
-    for (int i = 0; i < r->n_params; i++) {
-        md_free(r->params[i].name);
-        md_free(r->params[i].value);
-    }
-    md_free(r->api_key);
-    md_free(r->content_type);
-    md_free(r->body);
+    md_http_req_deinit(&t->req);
     md_buf_deinit(&t->resp.body);
     if (t->resp.ext_release) t->resp.ext_release(t->resp.ext_ctx);
     md_free(t);
@@ -169,14 +160,8 @@ static void dispatch(task *t)
     const md_route *rt = md_route_match(&t->req, &status, &allowed);
     if (!rt) {
         if (status == 405) {
-            char allow[64] = "";
-            if (allowed & MD_HTTP_GET) allowed |= MD_HTTP_HEAD; /* HEAD is served as GET */
-            static const char *names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"};
-            for (int i = 0; i < 6; i++) {
-                if (!(allowed & (1 << i))) continue;
-                if (*allow) strcat(allow, ", ");
-                strcat(allow, names[i]);
-            }
+            char allow[64];
+            md_http_methods_str(allowed, ", ", allow, sizeof allow);
             md_http_header(&t->resp, "Allow", allow);
             md_http_error(&t->resp, MD_EMETHOD, "method not allowed");
             t->req.route = "(method)";
@@ -251,15 +236,7 @@ static void parse_request(task *t, struct lws *wsi, const char *uri, size_t uri_
     for (int i = 0; r->n_params < MD_HTTP_MAX_PARAMS; i++) {
         int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
         if (n < 0) break;
-        char *eq = strchr(frag, '=');
-        md_http_param *p = &r->params[r->n_params++];
-        if (eq) {
-            p->name = md_strndup(frag, (size_t)(eq - frag));
-            p->value = md_strdup(eq + 1);
-        } else {
-            p->name = md_strdup(frag);
-            p->value = md_strdup("");
-        }
+        md_http_req_add_param(r, frag, strnlen(frag, sizeof frag));
     }
     /* the key: "Authorization: Bearer KEY" (or a bare "Authorization: KEY"), else
      * "X-API-Key: KEY"; another scheme (Basic ...) leaves the choice to X-API-Key */
