@@ -154,8 +154,9 @@ int md_cmd_serve(int argc, char **argv)
         if (resumed < 0) MD_WARN("backfill", "cannot resume jobs: %s", err.msg);
     }
     svc.ready = 1;
-    fprintf(stderr, "mdagent: serving http://%s (store %s, %zu sources enabled)\n", cfg.listen,
-            md_store_url_redacted(st), svc.sources ? md_srcmgr_enabled(svc.sources) : 0);
+    fprintf(stderr, "mdagent: serving http://%s (store %s, %zu sources enabled)\n",
+            md_server_addr(srv), md_store_url_redacted(st),
+            svc.sources ? md_srcmgr_enabled(svc.sources) : 0);
 
     int sig = 0;
     sigwait(&set, &sig);

@@ -68,6 +68,7 @@ struct md_server {
     loop *loops;
     int n_loops;
     int port;
+    char addr[300];      /* HOST:PORT with the bound port */
     atomic_int draining; /* answer new requests with 503 while in-flight ones finish */
     atomic_int stopping; /* loops exit */
     atomic_int inflight; /* tasks alive */
@@ -559,6 +560,21 @@ static int open_listener(const char *host, int *port, int first, md_error *err)
     return fd;
 }
 
+/* Writes "PORT\n" to path through a temporary file and rename(), so a reader never sees a
+ * partial file. */
+static int write_port_file(const char *path, int port, md_error *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fprintf(f, "%d\n", port) > 0;
+    if (f && fclose(f) != 0) ok = 0;
+    if (ok && rename(tmp, path) == 0) return 0;
+    int e = errno;
+    unlink(tmp);
+    return md_error_set(err, MD_EIO, "server.port_file: cannot write %s: %s", path, strerror(e));
+}
+
 /* -- loops ---------------------------------------------------------------------------------- */
 
 static void lws_log_emit(int level, const char *line)
@@ -647,23 +663,30 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         if (svc->hub && cfg->stream_enabled) lp->ws = md_ws_loop_new(svc, lp->ctx);
     }
     srv->port = port;
+    snprintf(srv->addr, sizeof srv->addr, "%s%s%s:%d", h && strchr(h, ':') ? "[" : "", h ? h : "*",
+             h && strchr(h, ':') ? "]" : "", port);
     for (int i = 0; i < srv->n_loops; i++) {
         pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
         char tn[16];
         snprintf(tn, sizeof tn, "http-%d", i);
         pthread_setname_np(srv->loops[i].thread, tn);
     }
-    MD_INFO("server", "listening addr=%s port=%d loops=%d", cfg->listen, port, srv->n_loops);
+    MD_INFO("server", "listening addr=%s loops=%d", srv->addr, srv->n_loops);
+    if (cfg->server_port_file && *cfg->server_port_file &&
+        write_port_file(cfg->server_port_file, port, err) != 0) {
+        md_server_free(srv);
+        return err ? err->rc : MD_EIO;
+    }
     *out = srv;
     return 0;
 }
 
-int md_server_port(const md_server *srv)
+const char *md_server_addr(const md_server *srv)
 {
-    return srv->port;
+    return srv->addr;
 }
 
-void md_server_stop(md_server *srv)
+static void stop_loops(md_server *srv)
 {
     atomic_store(&srv->stopping, 1);
     for (int i = 0; i < srv->n_loops; i++)
@@ -689,7 +712,7 @@ void md_server_shutdown(md_server *srv, int grace_ms)
     int64_t until = md_mono_ms() + grace_ms;
     while ((atomic_load(&srv->inflight) > 0 || ws_open(srv) > 0) && md_mono_ms() < until)
         usleep(10000);
-    md_server_stop(srv);
+    stop_loops(srv);
     for (int i = 0; i < srv->n_loops; i++)
         if (srv->loops[i].thread) pthread_join(srv->loops[i].thread, NULL);
     srv->joined = 1;
