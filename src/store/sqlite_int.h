@@ -57,7 +57,6 @@ md_sqlite_reader *md_sqlite__reader_get(md_sqlite_store *st);
 void md_sqlite__reader_put(md_sqlite_store *st, md_sqlite_reader *r);
 int64_t md_sqlite__symbol_id(md_sqlite_store *st, sqlite3 *db, const char *symbol);
 int64_t md_sqlite__symbol_id_create(md_sqlite_store *st, const char *symbol, md_error *err);
-int md_sqlite_schema_version(void);
 /* Moves WAL checkpoints of the writer connection to a thread with its own connection ckdb
  * (owned from now on). -1 when the thread cannot start (SQLite's own checkpoints stay). */
 int md_sqlite__ckpt_start(md_sqlite_store *st, sqlite3 *ckdb);
