@@ -475,6 +475,7 @@ static int pg_open(const char *url, const md_store_options *opt, md_store **out,
     pthread_mutex_init(&st->pool_lock, NULL);
     pthread_cond_init(&st->pool_cond, NULL);
     pthread_mutex_init(&st->sym_lock, NULL);
+    md_dict_init(&st->sym_ids, sizeof(int32_t));
     pthread_mutex_init(&st->part_lock, NULL);
     size_t n = opt->pool_size > 0 ? (size_t)opt->pool_size : 1;
     st->conns = md_calloc(n, sizeof *st->conns);
@@ -509,9 +510,7 @@ static void pg_close(md_store *base)
         if (st->conns[i].pc) PQfinish(st->conns[i].pc);
     md_free(st->conns);
     md_free(st->free_conns);
-    for (size_t i = 0; i < st->sym_cap; i++) md_free(st->sym_keys[i]);
-    md_free(st->sym_keys);
-    md_free(st->sym_ids);
+    md_dict_deinit(&st->sym_ids);
     md_free(st->parts);
     pthread_mutex_destroy(&st->pool_lock);
     pthread_cond_destroy(&st->pool_cond);
