@@ -109,38 +109,13 @@ static void add_rejection(batch *bt, const char *symbol, md_interval iv, const m
 #define JUDGE_RUN 64
 #define JUDGE_EVERY 16
 
-static uint64_t hash_key(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 /* How many pieces of the series were seen before this one (and counts this one). */
 static uint64_t next_piece(ld_pipe *p, const md_series *se)
 {
-    if ((p->piece_n + 1) * 2 > p->piece_cap) {
-        size_t ncap = p->piece_cap ? p->piece_cap * 2 : 256;
-        struct ld_piece *nt = md_calloc(ncap, sizeof *nt);
-        for (size_t i = 0; i < p->piece_cap; i++) {
-            if (!p->pieces[i].key) continue;
-            size_t j = hash_key(p->pieces[i].key) & (ncap - 1);
-            while (nt[j].key) j = (j + 1) & (ncap - 1);
-            nt[j] = p->pieces[i];
-        }
-        md_free(p->pieces);
-        p->pieces = nt;
-        p->piece_cap = ncap;
-    }
     char key[MD_SYMBOL_MAX + 16];
     snprintf(key, sizeof key, "%s\n%d", se->symbol, (int)se->iv);
-    size_t j = hash_key(key) & (p->piece_cap - 1);
-    while (p->pieces[j].key && strcmp(p->pieces[j].key, key) != 0) j = (j + 1) & (p->piece_cap - 1);
-    if (!p->pieces[j].key) {
-        p->pieces[j].key = md_strdup(key);
-        p->piece_n++;
-    }
-    return p->pieces[j].n++;
+    uint64_t *n = md_dict_put_str(&p->pieces, key, NULL);
+    return (*n)++;
 }
 
 static uint8_t *judge_mask(ld_pipe *p, const md_series *ser, size_t nser)

@@ -1,6 +1,7 @@
 /* writer.c - validate, store, then notify. */
 #include "ingest/writer.h"
 
+#include "core/dict.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
@@ -28,7 +29,6 @@ static size_t context_bars(const md_quality_params *p)
 
 /* The newest bars of a series seen by validate-only calls (they are not in the store). */
 typedef struct {
-    char *key; /* "SYMBOL\n<iv>" */
     md_bar_vec bars;
 } tail_entry;
 
@@ -39,8 +39,7 @@ struct md_writer {
     int64_t future_tol_s;
     md_quality_params qp;
     pthread_mutex_t tail_lock;
-    tail_entry *tails; /* open addressing, cap a power of two */
-    size_t n_tails, cap_tails;
+    md_dict tails; /* "SYMBOL\n<iv>" -> tail_entry */
 };
 
 void md_ingest_result_init(md_ingest_result *r, size_t max_rejects)
@@ -91,17 +90,16 @@ md_writer *md_writer_new(md_store *st)
     md_quality_params_default(&w->qp);
     w->future_tol_s = MD_FUTURE_TOLERANCE_S;
     pthread_mutex_init(&w->tail_lock, NULL);
+    md_dict_init(&w->tails, sizeof(tail_entry));
     return w;
 }
 
 void md_writer_free(md_writer *w)
 {
     if (!w) return;
-    for (size_t i = 0; i < w->cap_tails; i++) {
-        md_free(w->tails[i].key);
-        md_bar_vec_deinit(&w->tails[i].bars);
-    }
-    md_free(w->tails);
+    size_t at = 0;
+    for (tail_entry *t; (t = md_dict_next(&w->tails, &at));) md_bar_vec_deinit(&t->bars);
+    md_dict_deinit(&w->tails);
     pthread_mutex_destroy(&w->tail_lock);
     md_free(w);
 }
@@ -140,41 +138,15 @@ const md_quality_params *md_writer_quality(const md_writer *w)
 
 /* -- validate-only context ------------------------------------------------------------------ */
 
-static uint64_t hash_key(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 /* The tail entry for key (created when create is set; NULL otherwise). Caller holds
  * tail_lock. */
 static tail_entry *tail_find(md_writer *w, const char *key, int create)
 {
-    if (create && (w->n_tails + 1) * 2 > w->cap_tails) {
-        size_t ncap = w->cap_tails ? w->cap_tails * 2 : 64;
-        tail_entry *nt = md_calloc(ncap, sizeof *nt);
-        for (size_t i = 0; i < w->cap_tails; i++) {
-            if (!w->tails[i].key) continue;
-            size_t j = hash_key(w->tails[i].key) & (ncap - 1);
-            while (nt[j].key) j = (j + 1) & (ncap - 1);
-            nt[j] = w->tails[i];
-        }
-        md_free(w->tails);
-        w->tails = nt;
-        w->cap_tails = ncap;
-    }
-    if (!w->cap_tails) return NULL;
-    for (size_t j = hash_key(key) & (w->cap_tails - 1);; j = (j + 1) & (w->cap_tails - 1)) {
-        if (!w->tails[j].key) {
-            if (!create) return NULL;
-            w->tails[j].key = md_strdup(key);
-            md_bar_vec_init(&w->tails[j].bars);
-            w->n_tails++;
-            return &w->tails[j];
-        }
-        if (strcmp(w->tails[j].key, key) == 0) return &w->tails[j];
-    }
+    if (!create) return md_dict_find_str(&w->tails, key);
+    int created;
+    tail_entry *t = md_dict_put_str(&w->tails, key, &created);
+    if (created) md_bar_vec_init(&t->bars);
+    return t;
 }
 
 static void tail_key(const md_series *s, char *key, size_t n)
