@@ -3,6 +3,7 @@
  * out, so nothing is stored or published from inside a writer listener or under the lock. */
 #include "stream/livebar.h"
 
+#include "core/dict.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -19,7 +20,6 @@
 
 typedef struct lbsym {
     char symbol[MD_SYMBOL_MAX + 1];
-    uint32_t hash;
     md_bar cur[MD_IV_COUNT];
     uint8_t open[MD_IV_COUNT];
     int64_t end[MD_IV_COUNT];             /* end of the open bucket, epoch seconds */
@@ -38,8 +38,7 @@ struct md_livebar {
     md_livebar_options o;
     pthread_mutex_t lock; /* everything below */
     pthread_cond_t cond;
-    lbsym **tab;
-    size_t cap, n;
+    md_dict syms; /* symbol -> lbsym */
     outbar *out;
     size_t n_out, cap_out;
     int64_t next_due_ms;
@@ -57,41 +56,14 @@ static int64_t clock_ms(md_livebar *lb)
 
 /* -- symbols ------------------------------------------------------------------------------- */
 
-static uint32_t sym_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 static lbsym *sym_get(md_livebar *lb, const char *symbol)
 {
-    if ((lb->n + 1) * 2 > lb->cap) {
-        size_t cap = lb->cap ? lb->cap * 2 : 64;
-        lbsym **t = md_calloc(cap, sizeof *t);
-        for (size_t i = 0; i < lb->cap; i++) {
-            if (!lb->tab[i]) continue;
-            size_t j = lb->tab[i]->hash & (cap - 1);
-            while (t[j]) j = (j + 1) & (cap - 1);
-            t[j] = lb->tab[i];
-        }
-        md_free(lb->tab);
-        lb->tab = t;
-        lb->cap = cap;
-    }
-    uint32_t h = sym_hash(symbol);
-    size_t i = h & (lb->cap - 1);
-    while (lb->tab[i]) {
-        if (lb->tab[i]->hash == h && strcmp(lb->tab[i]->symbol, symbol) == 0) return lb->tab[i];
-        i = (i + 1) & (lb->cap - 1);
-    }
-    lbsym *s = md_calloc(1, sizeof *s);
+    int created;
+    lbsym *s = md_dict_put_str(&lb->syms, symbol, &created);
+    if (!created) return s;
     snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
-    s->hash = h;
     for (int k = 0; k < MD_IV_COUNT; k++) s->last_closed[k] = NO_BUCKET;
-    lb->tab[i] = s;
-    lb->n++;
-    lb->stats.symbols = lb->n;
+    lb->stats.symbols = md_dict_count(&lb->syms);
     return s;
 }
 
@@ -202,9 +174,8 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
 static int64_t close_due(md_livebar *lb, int64_t now)
 {
     int64_t next = INT64_MAX;
-    for (size_t i = 0; i < lb->cap; i++) {
-        lbsym *s = lb->tab[i];
-        if (!s) continue;
+    size_t at = 0;
+    for (lbsym *s; (s = md_dict_next(&lb->syms, &at));) {
         for (int iv = 0; iv < MD_IV_COUNT; iv++) {
             if (!s->open[iv]) continue;
             int64_t due = due_ms(lb, s, iv);
@@ -307,6 +278,7 @@ md_livebar *md_livebar_new(const md_livebar_options *o)
     md_livebar *lb = md_calloc(1, sizeof *lb);
     lb->o = *o;
     lb->next_due_ms = INT64_MAX;
+    md_dict_init(&lb->syms, sizeof(lbsym));
     pthread_mutex_init(&lb->lock, NULL);
     pthread_mutex_init(&lb->tick_lock, NULL);
     pthread_condattr_t ca;
@@ -332,8 +304,7 @@ void md_livebar_free(md_livebar *lb)
     pthread_cond_signal(&lb->cond);
     pthread_mutex_unlock(&lb->lock);
     if (lb->has_thread) pthread_join(lb->thread, NULL);
-    for (size_t i = 0; i < lb->cap; i++) md_free(lb->tab[i]);
-    md_free(lb->tab);
+    md_dict_deinit(&lb->syms);
     md_free(lb->out);
     pthread_cond_destroy(&lb->cond);
     pthread_mutex_destroy(&lb->lock);
