@@ -4,6 +4,7 @@
 #include "ingest/backfill_int.h"
 
 #include "core/buf.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -574,19 +575,15 @@ static void random_id(char *out)
 
 void md_backfill_spec_id(const md_job_spec *spec, char *id_out)
 {
-    uint64_t h = 1469598103934665603ULL;
-#define MIX(p, n)                                                                                  \
-    for (size_t i_ = 0; i_ < (n); i_++)                                                            \
-    h = (h ^ ((const unsigned char *)(p))[i_]) * 1099511628211ULL
-    for (size_t i = 0; i < spec->n_symbols; i++) {
-        MIX(spec->symbols[i], strlen(spec->symbols[i]) + 1);
-    }
+    /* persisted: a rerun of the same fetch command resumes the job by this id */
+    uint64_t h = MD_HASH_SEED;
+    for (size_t i = 0; i < spec->n_symbols; i++)
+        h = md_hash_more(h, spec->symbols[i], strlen(spec->symbols[i]) + 1);
     int iv = (int)spec->iv;
-    MIX(&iv, sizeof iv);
-    MIX(&spec->start, sizeof spec->start);
-    MIX(&spec->end, sizeof spec->end);
-    MIX(&spec->source, sizeof spec->source);
-#undef MIX
+    h = md_hash_more(h, &iv, sizeof iv);
+    h = md_hash_more(h, &spec->start, sizeof spec->start);
+    h = md_hash_more(h, &spec->end, sizeof spec->end);
+    h = md_hash_more(h, &spec->source, sizeof spec->source);
     snprintf(id_out, MD_JOB_ID_MAX, "fetch-%016llx", (unsigned long long)h);
 }
 

@@ -6,6 +6,7 @@
  * provider is called or while a retry sleeps. Provider calls run on the caller's thread. */
 #include "sources/manager.h"
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
@@ -372,16 +373,16 @@ size_t md_srcmgr_enabled(md_srcmgr *m)
 
 /* -- "last fetched" marks -------------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s)
+/* 0 marks an empty slot, so no key hashes to it. */
+static uint64_t mark_hash(const char *key)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    uint64_t h = md_hash_str(key);
     return h ? h : 1;
 }
 
 void md_srcmgr_mark(md_srcmgr *m, const char *key)
 {
-    uint64_t h = fnv1a(key);
+    uint64_t h = mark_hash(key);
     pthread_mutex_lock(&m->lock);
     m->marks[h % MARKS] = (mark){h, mono(m)};
     pthread_mutex_unlock(&m->lock);
@@ -389,7 +390,7 @@ void md_srcmgr_mark(md_srcmgr *m, const char *key)
 
 int64_t md_srcmgr_since_ms(md_srcmgr *m, const char *key)
 {
-    uint64_t h = fnv1a(key);
+    uint64_t h = mark_hash(key);
     pthread_mutex_lock(&m->lock);
     mark k = m->marks[h % MARKS];
     int64_t now = mono(m);
