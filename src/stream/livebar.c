@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/waiter.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -37,13 +38,12 @@ typedef struct outbar {
 struct md_livebar {
     md_livebar_options o;
     pthread_mutex_t lock; /* everything below */
-    pthread_cond_t cond;
-    md_dict syms; /* symbol -> lbsym */
+    md_waiter timer;      /* the timer thread's sleep until the next bar is due */
+    md_dict syms;         /* symbol -> lbsym */
     outbar *out;
     size_t n_out, cap_out;
     int64_t next_due_ms;
     md_livebar_stats stats;
-    int stop;
     pthread_mutex_t tick_lock; /* one hand-out at a time */
     pthread_t thread;
     int has_thread;
@@ -117,7 +117,7 @@ static void update(md_livebar *lb, lbsym *s, int iv, const md_bar *in, int64_t n
         int64_t due = due_ms(lb, s, iv);
         if (due < lb->next_due_ms) {
             lb->next_due_ms = due;
-            pthread_cond_signal(&lb->cond);
+            md_waiter_notify_locked(&lb->timer);
         }
         return;
     }
@@ -252,20 +252,16 @@ static void *timer_main(void *arg)
 {
     md_livebar *lb = arg;
     pthread_mutex_lock(&lb->lock);
-    while (!lb->stop) {
+    while (!md_waiter_stopped(&lb->timer)) {
         pthread_mutex_unlock(&lb->lock);
         md_livebar_tick(lb);
         pthread_mutex_lock(&lb->lock);
-        if (lb->stop) break;
+        if (md_waiter_stopped(&lb->timer)) break;
         int64_t wait = lb->next_due_ms - clock_ms(lb);
         if (wait <= 0) continue;
         if (wait > MAX_WAIT_MS) wait = MAX_WAIT_MS;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&lb->cond, &lb->lock, &ts);
+        /* wait comes from the bars' clock (o.now_ms); the sleep runs on the monotonic one */
+        md_waiter_wait_until_locked(&lb->timer, md_mono_ms() + wait);
     }
     pthread_mutex_unlock(&lb->lock);
     return NULL;
@@ -281,11 +277,7 @@ md_livebar *md_livebar_new(const md_livebar_options *o)
     md_dict_init(&lb->syms, sizeof(lbsym));
     pthread_mutex_init(&lb->lock, NULL);
     pthread_mutex_init(&lb->tick_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&lb->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    md_waiter_init(&lb->timer, &lb->lock);
     md_hub_observer ob = {on_quote, on_bar, lb};
     md_hub_add_observer(o->hub, &ob);
     if (o->thread) {
@@ -300,13 +292,12 @@ void md_livebar_free(md_livebar *lb)
     if (!lb) return;
     md_hub_remove_observer(lb->o.hub, lb);
     pthread_mutex_lock(&lb->lock);
-    lb->stop = 1;
-    pthread_cond_signal(&lb->cond);
+    md_waiter_stop_locked(&lb->timer);
     pthread_mutex_unlock(&lb->lock);
     if (lb->has_thread) pthread_join(lb->thread, NULL);
     md_dict_deinit(&lb->syms);
     md_free(lb->out);
-    pthread_cond_destroy(&lb->cond);
+    md_waiter_deinit(&lb->timer);
     pthread_mutex_destroy(&lb->lock);
     pthread_mutex_destroy(&lb->tick_lock);
     md_free(lb);

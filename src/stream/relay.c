@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/waiter.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -27,12 +28,11 @@ struct md_relay {
     char safe_url[300]; /* for logs */
     size_t max_pending;
 
-    pthread_mutex_t lock; /* pending, stop, sub_fd */
-    pthread_cond_t cond;
+    pthread_mutex_t lock; /* pending, sub_fd, wake */
+    md_waiter wake;       /* publisher: a message is queued; both threads: stop */
     char **pending;
     size_t *pending_len;
     size_t head, n, cap; /* ring */
-    int stop;
     int sub_fd;
 
     pthread_t pub_thread, sub_thread;
@@ -254,20 +254,14 @@ fail:
     return NULL;
 }
 
-/* Sleeps up to ms unless stopping; returns 1 when stopping. */
+/* Sleeps ms unless stopping (queued messages do not cut it short); returns 1 when
+ * stopping. */
 static int backoff(md_relay *r, int ms)
 {
-    pthread_mutex_lock(&r->lock);
-    if (!r->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+    int64_t until = md_mono_ms() + ms;
+    int stop;
+    while (!(stop = md_waiter_wait_until(&r->wake, until)) && md_mono_ms() < until) {
     }
-    int stop = r->stop;
-    pthread_mutex_unlock(&r->lock);
     return stop;
 }
 
@@ -293,8 +287,9 @@ static void *pub_main(void *arg)
                     r->channel);
         }
         pthread_mutex_lock(&r->lock);
-        while (!r->n && !r->stop) pthread_cond_wait(&r->cond, &r->lock);
-        if (r->stop && !r->n) {
+        while (!r->n && !md_waiter_stopped(&r->wake))
+            md_waiter_wait_until_locked(&r->wake, MD_WAIT_FOREVER);
+        if (md_waiter_stopped(&r->wake) && !r->n) {
             pthread_mutex_unlock(&r->lock);
             break;
         }
@@ -379,7 +374,7 @@ static void *sub_main(void *arg)
         }
         freeReplyObject(rep);
         pthread_mutex_lock(&r->lock);
-        int stop = r->stop;
+        int stop = md_waiter_stopped(&r->wake);
         if (!stop) r->sub_fd = c->fd;
         pthread_mutex_unlock(&r->lock);
         if (stop) {
@@ -407,7 +402,7 @@ static void *sub_main(void *arg)
         md_hub_set_degraded(r->hub, 1);
         pthread_mutex_lock(&r->lock);
         r->sub_fd = -1;
-        stop = r->stop;
+        stop = md_waiter_stopped(&r->wake);
         pthread_mutex_unlock(&r->lock);
         if (!stop) MD_WARN("stream", "relay subscriber lost redis=%s: %s", r->safe_url, c->errstr);
         redisFree(c);
@@ -433,7 +428,7 @@ static void enqueue(md_relay *r, md_buf *b)
     r->pending[k] = data;
     r->pending_len[k] = len;
     r->n++;
-    pthread_cond_broadcast(&r->cond);
+    md_waiter_notify_locked(&r->wake);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -498,11 +493,7 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     r->pending_len = md_calloc(r->cap, sizeof *r->pending_len);
     r->sub_fd = -1;
     pthread_mutex_init(&r->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    md_waiter_init(&r->wake, &r->lock);
     md_hub_observer ob = {on_quote, on_bar, r};
     md_hub_add_observer(r->hub, &ob);
     md_hub_set_health_ext(r->hub, render_health, r);
@@ -522,9 +513,8 @@ void md_relay_free(md_relay *r)
     md_hub_set_health_ext(r->hub, NULL, NULL);
     md_hub_set_degraded(r->hub, 0);
     pthread_mutex_lock(&r->lock);
-    r->stop = 1;
+    md_waiter_stop_locked(&r->wake);
     if (r->sub_fd >= 0) shutdown(r->sub_fd, SHUT_RDWR); /* unblocks the subscriber's read */
-    pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->pub_thread, NULL);
     pthread_join(r->sub_thread, NULL);
@@ -532,7 +522,7 @@ void md_relay_free(md_relay *r)
     md_free(r->pending);
     md_free(r->pending_len);
     md_free(r->channel);
-    pthread_cond_destroy(&r->cond);
+    md_waiter_deinit(&r->wake);
     pthread_mutex_destroy(&r->lock);
     md_free(r);
 }
