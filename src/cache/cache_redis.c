@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/waiter.h"
 
 #include <hiredis/hiredis.h>
 
@@ -71,7 +72,8 @@ struct md_credis {
     void *rctx;
     pthread_t sub;
     int sub_started;
-    atomic_int stop, subscribed, sub_rounds;
+    md_waiter naps; /* the subscriber's reconnect pauses; its stop ends the thread */
+    atomic_int subscribed, sub_rounds;
 
     atomic_uint_fast64_t hits, misses, errors;
     atomic_uint_fast64_t scan_keys, scan_bytes;
@@ -609,14 +611,14 @@ static void on_message(md_credis *r, redisReply *rep)
 
 static void nap(md_credis *r, int ms)
 {
-    for (int i = 0; i < ms / 20 && !atomic_load(&r->stop); i++) usleep(20000);
+    md_waiter_wait_until(&r->naps, md_mono_ms() + ms);
 }
 
 static void *sub_main(void *arg)
 {
     md_credis *r = arg;
     int64_t next_scan = 0;
-    while (!atomic_load(&r->stop)) {
+    while (!md_waiter_stopped(&r->naps)) {
         redisContext *c = dial(r);
         if (!c) {
             nap(r, 250);
@@ -639,7 +641,7 @@ static void *sub_main(void *arg)
         }
         atomic_store(&r->subscribed, 1);
         int alive = 1;
-        while (alive && !atomic_load(&r->stop)) {
+        while (alive && !md_waiter_stopped(&r->naps)) {
             void *m = NULL;
             while (redisGetReplyFromReader(c, &m) == REDIS_OK && m) {
                 on_message(r, m);
@@ -659,7 +661,7 @@ static void *sub_main(void *arg)
         }
         atomic_store(&r->subscribed, 0);
         redisFree(c);
-        if (!atomic_load(&r->stop)) {
+        if (!md_waiter_stopped(&r->naps)) {
             MD_WARN("cache", "redis subscription lost url=%s; reconnecting", r->url_redacted);
             nap(r, 100);
         }
@@ -674,6 +676,7 @@ int md_cache__redis_new(const md_cache_options *opt, md_credis_remote_fn remote,
 {
     md_credis *r = md_calloc(1, sizeof *r);
     pthread_mutex_init(&r->lock, NULL);
+    md_waiter_init(&r->naps, NULL);
     int rc = parse_url(r, opt->redis_url, err);
     if (rc) {
         md_cache__redis_free(r);
@@ -715,8 +718,9 @@ int md_cache__redis_new(const md_cache_options *opt, md_credis_remote_fn remote,
 void md_cache__redis_free(md_credis *r)
 {
     if (!r) return;
-    atomic_store(&r->stop, 1);
+    md_waiter_stop(&r->naps);
     if (r->sub_started) pthread_join(r->sub, NULL);
+    md_waiter_deinit(&r->naps);
     for (int i = 0; i < r->nidle; i++) redisFree(r->idle[i]);
     pthread_mutex_destroy(&r->lock);
     md_free(r->user);
