@@ -25,6 +25,15 @@ typedef struct {
     size_t off;
 } row_t;
 
+/* ",yahoo,alphavantage,...": every provider in providers.def order, the default of
+ * sources.priority (MD_CONF_PROVIDER_NAMES skips the first comma). */
+static const char provider_names[] =
+#define MD_PROVIDER(ID, num, name, ...) "," #name
+#include "sources/providers.def"
+#undef MD_PROVIDER
+    ;
+#define MD_CONF_PROVIDER_NAMES (provider_names + 1)
+
 static const row_t rows[] = {
 #define MD_CONF(type, field, yaml, env, flag, def, min, max, help)                                 \
     {T_##type, yaml, env, flag, def, min, max, help, offsetof(md_config, field)},
