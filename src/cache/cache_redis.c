@@ -45,6 +45,7 @@ struct md_credis {
     char chan[160];
     char agent[24];
     atomic_int need_flush;
+    pthread_mutex_t settle_lock; /* one payer of an owed flush at a time */
 
     md_credis_remote_fn remote;
     void *rctx;
@@ -117,15 +118,22 @@ static int new_epoch(md_credis *r)
     return ok ? 0 : -1;
 }
 
-/* Pays an owed flush; 0 when nothing is owed (any more). */
+/* Pays an owed flush; 0 when nothing is owed (any more). One thread pays it: two
+ * concurrent payers would move the epoch twice, and an answer stored between the two
+ * (with the first new epoch) would never be a hit. */
 static int settle(md_credis *r)
 {
     if (!atomic_load(&r->need_flush)) return 0;
-    int rc = new_epoch(r);
-    if (rc == 0) {
-        atomic_store(&r->need_flush, 0);
-        MD_INFO("cache", "redis: L2 flushed after missed invalidations");
+    pthread_mutex_lock(&r->settle_lock);
+    int rc = 0;
+    if (atomic_load(&r->need_flush)) { /* not paid while we waited */
+        rc = new_epoch(r);
+        if (rc == 0) {
+            atomic_store(&r->need_flush, 0);
+            MD_INFO("cache", "redis: L2 flushed after missed invalidations");
+        }
     }
+    pthread_mutex_unlock(&r->settle_lock);
     return rc;
 }
 
@@ -462,6 +470,7 @@ int md_cache__redis_new(const md_cache_options *opt, md_credis_remote_fn remote,
     if (rc) return rc;
     md_credis *r = md_calloc(1, sizeof *r);
     r->redis = redis;
+    pthread_mutex_init(&r->settle_lock, NULL);
     snprintf(r->prefix, sizeof r->prefix, "%s", opt->prefix ? opt->prefix : "mdagent:");
     r->plen = strlen(r->prefix);
     snprintf(r->chan, sizeof r->chan, "%sinval", r->prefix);
@@ -496,5 +505,6 @@ void md_cache__redis_free(md_credis *r)
     atomic_store(&r->stop, 1);
     if (r->sub_started) pthread_join(r->sub, NULL);
     md_redis_free(r->redis);
+    pthread_mutex_destroy(&r->settle_lock);
     md_free(r);
 }
