@@ -173,12 +173,9 @@ int md_redis_url_parse(const char *url, md_redis_url *out, md_error *err)
     }
     if (rc) return rc;
 
-    if (at)
-        snprintf(u.safe, sizeof u.safe, "%.*s%s%s@%s", (int)slen, url, u.user,
-                 !u.password[0] ? ""
-                 : colon_form   ? ":***"
-                                : "***",
-                 at + 1);
+    if (at) /* the URL as written, with the password (only) replaced */
+        snprintf(u.safe, sizeof u.safe, "%.*s%s%s%s@%s", (int)slen, url, u.user,
+                 colon_form ? ":" : "", u.password[0] ? "***" : "", at + 1);
     else
         snprintf(u.safe, sizeof u.safe, "%s", url);
     *out = u;
