@@ -44,8 +44,8 @@ int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err)
         cs->livebars = md_livebar_new(&lo);
     }
     if (cfg->redis && *cfg->redis) {
-        md_relay_options ro = {
-            .url = cfg->redis, .channel = cfg->stream_redis_channel, .hub = svc->hub};
+        md_relay_options ro = {.channel = cfg->stream_redis_channel, .hub = svc->hub};
+        md_redis_options_from_config(&ro.redis, cfg);
         if (md_relay_start(&ro, &cs->relay, err) != 0) {
             *out = cs; /* the caller closes it */
             return err ? err->rc : MD_ECONFIG;
