@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static void on_bars_quality(void *ctx, const char *symbol, md_interval iv, const md_bar *bars,
-                            size_t n)
+static void on_bars_quality(void *ctx, md_write_origin origin, const char *symbol, md_interval iv,
+                            const md_bar *bars, size_t n)
 {
     md_quality_gauge_touch(ctx, symbol);
 }
@@ -102,7 +102,8 @@ int md_cmd_serve(int argc, char **argv)
     }
     /* the mdagent_quality_score gauge follows every write */
     svc.quality = md_quality_gauge_new(&svc);
-    md_writer_listener ql = {.on_bars = on_bars_quality, .ctx = svc.quality};
+    md_writer_listener ql = {
+        .on_bars = on_bars_quality, .ctx = svc.quality, .stage = MD_LISTEN_REFRESH};
     md_writer_add_listener(svc.writer, &ql);
 
     /* after the cache: its listener invalidates before the hub streams */

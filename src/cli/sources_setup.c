@@ -200,7 +200,7 @@ int md_cli_sources_open(md_services *svc, md_cli_sources **out, md_error *err)
         }
         /* the scheduler is built here so that a bad watchlist fails before serving */
         md_tick_sink sink;
-        md_query_sink(&cs->keeps[2], svc, &sink);
+        md_query_sink(&cs->keeps[2], svc, MD_WRITE_POLL, &sink);
         if ((rc = md_scheduler_new(m, svc->cfg, &sink, &cs->sched, err)) != 0) {
             md_cli_sources_close(cs);
             return rc;
@@ -241,7 +241,7 @@ int md_cli_sources_start(md_cli_sources *cs, md_error *err)
         if (!src) continue;
         if (offline[i] == MD_SRC_REPLAY && md_replay_count(src) == 0) continue;
         md_tick_sink sink;
-        md_query_sink(&cs->keeps[i], svc, &sink);
+        md_query_sink(&cs->keeps[i], svc, MD_WRITE_FEED, &sink);
         int rc = md_feed_start(src, &sink, &cs->feeds[i], err);
         if (rc) return rc;
     }

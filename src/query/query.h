@@ -63,14 +63,16 @@ int md_query_price_from(md_services *svc, const char *symbol, int64_t max_age_s,
                         md_price *out, md_error *err);
 
 /* Where fetched and pushed data goes: a sink (sources/offline.h) that hands quotes and
- * bars to k->svc->writer (validated, stored, then cache and stream), counting the rows it
- * accepted and rejected. The callbacks return 0 when every row was accepted, MD_EBAR
- * when some were rejected (logged), or a store error. One keep per thread that uses it. */
+ * bars to k->svc->writer (validated, stored, then cache and stream) as writes of the given
+ * origin, counting the rows it accepted and rejected. The callbacks return 0 when every row
+ * was accepted, MD_EBAR when some were rejected (logged), or a store error. One keep per
+ * thread that uses it. */
 typedef struct md_query_keep {
     md_services *svc;
+    md_write_origin origin;
     size_t accepted, rejected;
 } md_query_keep;
-void md_query_sink(md_query_keep *k, md_services *svc, md_tick_sink *out);
+void md_query_sink(md_query_keep *k, md_services *svc, md_write_origin origin, md_tick_sink *out);
 
 /* Fetches the latest quote through the source manager (source: md_source_id alone, or
  * -1 for failover) and stores it through the writer. The manager's errors, or
