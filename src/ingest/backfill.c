@@ -170,16 +170,17 @@ static int keep_bars(void *ctx, const char *symbol, md_interval iv, md_bar *bars
 {
     keep_ctx *k = ctx;
     md_series s = {symbol, iv, bars, n};
-    md_ingest_result r;
-    md_ingest_result_init(&r, 1);
-    int rc = md_writer_ingest_bars(k->w, &s, 1, 0, &r, &k->store_err);
+    md_write_result r;
+    md_write_result_init(&r, 1);
+    md_write req = {.origin = MD_WRITE_BACKFILL, .series = &s, .n_series = 1};
+    int rc = md_writer_write(k->w, &req, &r, &k->store_err);
     if (rc == 0) {
         k->stored += (int64_t)r.stored;
         k->rejected += (int64_t)r.rejected;
     } else {
         k->store_rc = rc;
     }
-    md_ingest_result_deinit(&r);
+    md_write_result_deinit(&r);
     return rc ? rc : (r.rejected ? MD_EBAR : 0);
 }
 

@@ -209,17 +209,16 @@ static void hand_out(md_livebar *lb, outbar *v, size_t n)
         }
     }
     if (n_series) {
-        md_ingest_result res;
-        md_ingest_result_init(&res, 4);
+        md_write_result res;
+        md_write_result_init(&res, 4);
         md_error err;
-        md_hub_set_thread_origin(MD_ORIGIN_DERIVED);
-        if (md_writer_ingest_bars(lb->o.writer, series, n_series, 0, &res, &err) != 0)
+        md_write req = {.origin = MD_WRITE_DERIVED, .series = series, .n_series = n_series};
+        if (md_writer_write(lb->o.writer, &req, &res, &err) != 0)
             MD_WARN("stream", "live bars not stored: %s", err.msg);
         else if (res.rejected)
             MD_DEBUG("stream", "live bars rejected=%zu first=%s", res.rejected,
                      res.n_rejects ? res.rejects[0].msg : "");
-        md_hub_set_thread_origin(MD_ORIGIN_LOCAL);
-        md_ingest_result_deinit(&res);
+        md_write_result_deinit(&res);
     }
     md_free(series);
 }
