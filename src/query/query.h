@@ -129,8 +129,10 @@ void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *
 /* -- analytics ---------------------------------------------------------------------------- */
 
 /* /analytics/{symbol}/indicators: bars of the request's range, then each indicator named in
- * names ("sma:20,rsi:14,...", see analytics/indicators.h) as a series aligned with the bars
- * (null during warm-up). MD_EPARAM for a bad list. */
+ * names ("sma:20,rsi:14,...", see analytics/indicators.def) as a series aligned with the bars
+ * (null during warm-up), computed over the stored series from its first bar (the stored bars
+ * before the range are streamed through the indicators in bounded memory), so a value does
+ * not depend on the range, the limit or the other names. MD_EPARAM for a bad list. */
 int md_query_indicators(md_services *svc, const md_history_req *req, const char *names, md_buf *out,
                         md_error *err);
 /* /analytics/{symbol}/summary: returns, volatility (annualised), max drawdown, average
