@@ -205,4 +205,8 @@ int md_pg__get_live(md_store *base, const char *symbol, md_interval iv, int64_t 
  * element); the listing of symbols and of quality findings. */
 md_symbol_info *md_pg__symbol_infos(PGresult *r);
 
+/* Opens (or reopens) session c on st's URL with the session defaults (UTC, temp buffers).
+ * MD_EUNAVAIL when the server cannot be reached. */
+int md_pg__connect(md_pg_store *st, md_pg_conn *c, md_error *err);
+
 #endif

@@ -341,7 +341,7 @@ static void on_notice(void *arg, const char *message)
     MD_DEBUG("store", "postgresql notice: %s", msg);
 }
 
-static int conn_connect(md_pg_store *st, md_pg_conn *c, md_error *err)
+int md_pg__connect(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", st->opt.pg_connect_timeout_s);
@@ -389,7 +389,7 @@ static int conn_setup(md_pg_store *st, md_pg_conn *c, md_error *err)
 
 static int conn_reset(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
-    int rc = conn_connect(st, c, err);
+    int rc = md_pg__connect(st, c, err);
     if (rc == 0) rc = conn_setup(st, c, err);
     if (rc) {
         c->lost = 1;
@@ -483,7 +483,7 @@ static int pg_open(const char *url, const md_store_options *opt, md_store **out,
     st->n_conns = n;
 
     md_pg_conn *c0 = &st->conns[0];
-    int rc = conn_connect(st, c0, err);
+    int rc = md_pg__connect(st, c0, err);
     if (rc == 0) rc = md_pg__schema(st, c0, err);
     if (rc == 0) rc = conn_setup(st, c0, err);
     if (rc == 0) rc = md_pg__timescale_policies(st, c0, err);
