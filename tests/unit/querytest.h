@@ -220,12 +220,13 @@ static inline void qt_put_bars(const char *symbol, md_interval iv, const int64_t
         v[i].source = MD_SRC_CSV;
     }
     md_series s = {symbol, iv, v, n};
-    md_ingest_result res;
-    md_ingest_result_init(&res, 4);
+    md_write req = {.origin = MD_WRITE_INGEST, .series = &s, .n_series = 1};
+    md_write_result res;
+    md_write_result_init(&res, 4);
     md_error err;
-    cr_assert_eq(md_writer_ingest_bars(qt.svc.writer, &s, 1, 0, &res, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_writer_write(qt.svc.writer, &req, &res, &err), 0, "%s", err.msg);
     cr_assert_eq(res.accepted, n, "%zu of %zu bars accepted", res.accepted, n);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     md_free(v);
 }
 
@@ -250,12 +251,13 @@ static inline void qt_put_quote(const char *symbol, double price, int64_t age_s)
     q.price = price;
     q.ts = md_now() + age_s;
     q.source = MD_SRC_INGEST;
-    md_ingest_result res;
-    md_ingest_result_init(&res, 4);
+    md_write req = {.origin = MD_WRITE_INGEST, .quotes = &q, .n_quotes = 1};
+    md_write_result res;
+    md_write_result_init(&res, 4);
     md_error err;
-    cr_assert_eq(md_writer_ingest_quotes(qt.svc.writer, &q, 1, &res, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_writer_write(qt.svc.writer, &req, &res, &err), 0, "%s", err.msg);
     cr_assert_eq(res.accepted, 1);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
 }
 
 /* Epoch seconds of "2024-03-04" or an RFC 3339 time. */

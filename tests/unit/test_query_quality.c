@@ -42,12 +42,13 @@ static int grade(md_quality_req r, md_quality_grade *g)
 static size_t offer(const char *symbol, md_interval iv, md_bar *v, size_t n)
 {
     md_series s = {symbol, iv, v, n};
-    md_ingest_result res;
-    md_ingest_result_init(&res, 4);
+    md_write req = {.origin = MD_WRITE_INGEST, .series = &s, .n_series = 1};
+    md_write_result res;
+    md_write_result_init(&res, 4);
     md_error err;
-    cr_assert_eq(md_writer_ingest_bars(qt.svc.writer, &s, 1, 0, &res, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_writer_write(qt.svc.writer, &req, &res, &err), 0, "%s", err.msg);
     size_t rejected = res.rejected;
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     return rejected;
 }
 
