@@ -11,13 +11,6 @@
 static const char *const method_names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"};
 _Static_assert(MD_HTTP_OTHER == 1 << MD_ARRAY_LEN(method_names), "one name per method bit");
 
-const char *md_http_method_name(int method)
-{
-    for (size_t i = 0; i < MD_ARRAY_LEN(method_names); i++)
-        if (method == 1 << i) return method_names[i];
-    return NULL;
-}
-
 void md_http_methods_str(int methods, const char *sep, char *out, size_t n)
 {
     size_t len = 0;

@@ -23,8 +23,6 @@ typedef enum {
     MD_HTTP_OTHER = 64
 } md_http_method;
 
-/* The name of one method bit ("GET"), or NULL for MD_HTTP_OTHER and anything else. */
-const char *md_http_method_name(int method);
 /* Writes the names of the bits of methods joined by sep ("GET, HEAD") into out. */
 void md_http_methods_str(int methods, const char *sep, char *out, size_t n);
 
