@@ -2,6 +2,7 @@
  * rules, parameter checks), the parser of ?names=, runs (streaming state over chunks), the
  * table as JSON, and the summary statistics. The kernels live in ind_*.c. */
 #include "analytics/ind_int.h"
+#include "core/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -272,40 +273,33 @@ void md_ind_defs_json(md_buf *b)
         size_t len = (size_t)snprintf(def_name, sizeof def_name, "%s", d->name);
         for (int k = 0; k < d->nparams && len < sizeof def_name; k++)
             len += (size_t)snprintf(def_name + len, sizeof def_name - len, ":%.10g", s.p[k]);
-        md_buf_puts(b, ",\"default\":");
-        md_buf_json_str(b, def_name);
-        md_buf_puts(b, d->scale == MD_IND_PRICE ? ",\"scale\":\"price\"" : ",\"scale\":\"own\"");
-        md_buf_puts(b, (d->flags & MD_IND_VOLUME) ? ",\"volume\":true" : ",\"volume\":false");
-        md_buf_puts(b, ",\"reference\":");
-        md_buf_json_str(b, d->reference);
+        md_json_str(b, "default", def_name);
+        md_json_str(b, "scale", d->scale == MD_IND_PRICE ? "price" : "own");
+        md_json_bool(b, "volume", (d->flags & MD_IND_VOLUME) != 0);
+        md_json_str(b, "reference", d->reference);
         md_buf_puts(b, ",\"params\":[");
         for (int k = 0; k < d->nparams; k++) {
             const md_ind_param *p = &d->params[k];
             if (k) md_buf_putc(b, ',');
             md_buf_puts(b, "{\"name\":");
             md_buf_json_str(b, p->name);
-            md_buf_puts(b, ",\"default\":");
-            md_buf_num(b, p->def);
-            md_buf_puts(b, ",\"min\":");
-            md_buf_num(b, p->min);
-            md_buf_puts(b, ",\"max\":");
-            md_buf_num(b, p->max);
-            md_buf_puts(b,
-                        p->type == MD_IND_INT ? ",\"type\":\"integer\"}" : ",\"type\":\"number\"}");
+            md_json_num(b, "default", p->def);
+            md_json_num(b, "min", p->min);
+            md_json_num(b, "max", p->max);
+            md_json_str(b, "type", p->type == MD_IND_INT ? "integer" : "number");
+            md_buf_putc(b, '}');
         }
         md_buf_puts(b, "],\"outputs\":[");
         for (int k = 0; k < d->noutputs; k++) {
             if (k) md_buf_putc(b, ',');
             md_buf_puts(b, "{\"name\":");
             md_buf_json_str(b, d->outputs[k]);
-            md_buf_puts(b, ",\"warmup\":");
-            md_buf_json_str(b, d->warmup_expr[k]);
-            md_buf_puts(b, ",\"warmup_default\":");
-            md_buf_int(b, d->warmup(s.p, k));
+            md_json_str(b, "warmup", d->warmup_expr[k]);
+            md_json_int(b, "warmup_default", d->warmup(s.p, k));
             md_buf_putc(b, '}');
         }
-        md_buf_puts(b, "],\"check\":");
-        md_buf_json_str(b, d->check_expr);
+        md_buf_putc(b, ']');
+        md_json_str(b, "check", d->check_expr);
         md_buf_putc(b, '}');
     }
     md_buf_puts(b, "]}");

@@ -2,6 +2,7 @@
  * shards' inboxes and the wake-ups. See hub.h for the picture. */
 #include "stream/hub.h"
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -156,16 +157,24 @@ static void dispatch_locked(md_hub *h, md_frame *f, int defer)
     for (md_hub_shard *sh = h->shards; sh; sh = sh->next) shard_push(sh, f, defer);
 }
 
-void md_hub_publish_quote(md_hub *h, const md_quote *q, md_origin origin, int defer)
+/* Called with the hub lock held, f rendered with the next seq: hands f on, copies the
+ * observers into obs and unlocks, so that observers run without the hub lock (an observer
+ * may publish or read the hub). Returns how many observers were copied. */
+static int publish_unlock(md_hub *h, md_frame *f, int defer, md_hub_observer *obs)
 {
-    md_hub_observer obs[MAX_OBSERVERS];
-    pthread_mutex_lock(&h->lock);
-    md_frame *f = md_proto_quote(q, ++h->seq);
     dispatch_locked(h, f, defer);
     int n_obs = h->n_obs;
     memcpy(obs, h->obs, (size_t)n_obs * sizeof *obs);
     pthread_mutex_unlock(&h->lock);
     md_frame_unref(f);
+    return n_obs;
+}
+
+void md_hub_publish_quote(md_hub *h, const md_quote *q, md_origin origin, int defer)
+{
+    md_hub_observer obs[MAX_OBSERVERS];
+    pthread_mutex_lock(&h->lock);
+    int n_obs = publish_unlock(h, md_proto_quote(q, ++h->seq), defer, obs);
     for (int i = 0; i < n_obs; i++)
         if (obs[i].on_quote) obs[i].on_quote(obs[i].ctx, q, origin);
 }
@@ -175,12 +184,7 @@ void md_hub_publish_bar(md_hub *h, const char *symbol, md_interval iv, const md_
 {
     md_hub_observer obs[MAX_OBSERVERS];
     pthread_mutex_lock(&h->lock);
-    md_frame *f = md_proto_bar(symbol, iv, b, ++h->seq);
-    dispatch_locked(h, f, defer);
-    int n_obs = h->n_obs;
-    memcpy(obs, h->obs, (size_t)n_obs * sizeof *obs);
-    pthread_mutex_unlock(&h->lock);
-    md_frame_unref(f);
+    int n_obs = publish_unlock(h, md_proto_bar(symbol, iv, b, ++h->seq), defer, obs);
     for (int i = 0; i < n_obs; i++)
         if (obs[i].on_bar) obs[i].on_bar(obs[i].ctx, symbol, iv, b, origin);
 }
@@ -317,19 +321,14 @@ void md_hub_render_health(md_hub *h, md_buf *b)
 {
     md_hub_stats st;
     md_hub_get_stats(h, &st);
-    md_buf_puts(b, md_hub_degraded(h) ? "{\"status\":\"degraded\",\"instance\":"
-                                      : "{\"status\":\"ok\",\"instance\":");
-    md_buf_json_str(b, h->instance);
-    md_buf_puts(b, ",\"clients\":");
-    md_buf_int(b, (int64_t)st.sessions);
-    md_buf_puts(b, ",\"published\":");
-    md_buf_int(b, (int64_t)st.published);
-    md_buf_puts(b, ",\"seq\":");
-    md_buf_int(b, (int64_t)st.last_seq);
+    md_buf_puts(b, md_hub_degraded(h) ? "{\"status\":\"degraded\"" : "{\"status\":\"ok\"");
+    md_json_str(b, "instance", h->instance);
+    md_json_int(b, "clients", (int64_t)st.sessions);
+    md_json_int(b, "published", (int64_t)st.published);
+    md_json_int(b, "seq", (int64_t)st.last_seq);
     md_buf_puts(b, ",\"replay\":{\"first_seq\":");
     md_buf_int(b, (int64_t)st.replay_first);
-    md_buf_puts(b, ",\"messages\":");
-    md_buf_int(b, (int64_t)st.replay_n);
+    md_json_int(b, "messages", (int64_t)st.replay_n);
     md_buf_putc(b, '}');
     pthread_mutex_lock(&h->lock);
     if (h->health_fn) h->health_fn(h->health_ctx, b);

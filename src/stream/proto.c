@@ -1,11 +1,11 @@
 /* proto.c - parsing client messages (jansson) and rendering server messages (md_buf). */
 #include "stream/proto.h"
 
+#include "core/json.h"
 #include "core/mem.h"
 #include "core/render.h"
 
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -170,29 +170,18 @@ static md_frame *finish(md_buf *b)
     return f;
 }
 
-static void num_field(md_buf *b, const char *name, double v)
-{
-    if (isnan(v)) return;
-    md_buf_puts(b, name);
-    md_buf_num(b, v);
-}
-
 md_frame *md_proto_quote(const md_quote *q, uint64_t seq)
 {
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"quote\",\"seq\":");
     md_buf_int(b, (int64_t)seq);
-    md_buf_puts(b, ",\"symbol\":");
-    md_buf_json_str(b, q->symbol);
-    md_buf_puts(b, ",\"price\":");
-    md_buf_num(b, q->price);
-    md_buf_puts(b, ",\"timestamp\":");
-    md_buf_ts(b, q->ts, 1);
-    md_buf_puts(b, ",\"source\":");
-    md_buf_json_str(b, md_source_name(q->source));
-    num_field(b, ",\"volume\":", q->volume);
-    num_field(b, ",\"bid\":", q->bid);
-    num_field(b, ",\"ask\":", q->ask);
+    md_json_str(b, "symbol", q->symbol);
+    md_json_num(b, "price", q->price);
+    md_json_ts(b, "timestamp", q->ts);
+    md_json_str(b, "source", md_source_name(q->source));
+    md_json_num_opt(b, "volume", q->volume);
+    md_json_num_opt(b, "bid", q->bid);
+    md_json_num_opt(b, "ask", q->ask);
     md_buf_putc(b, '}');
     md_frame *f = finish(b);
     f->seq = seq;
@@ -206,19 +195,13 @@ md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, ui
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"bar\",\"seq\":");
     md_buf_int(b, (int64_t)seq);
-    md_buf_puts(b, ",\"interval\":\"");
-    md_buf_puts(b, md_interval_name(iv));
-    md_buf_puts(b, "\",\"symbol\":");
-    md_buf_json_str(b, symbol);
+    md_json_str(b, "interval", md_interval_name(iv));
+    md_json_str(b, "symbol", symbol);
     md_buf_putc(b, ',');
     md_render_ohlcv_fields(b, bar);
-    num_field(b, ",\"vwap\":", bar->vwap);
-    if (bar->trades >= 0) {
-        md_buf_puts(b, ",\"trades\":");
-        md_buf_int(b, bar->trades);
-    }
-    md_buf_puts(b, ",\"source\":");
-    md_buf_json_str(b, md_source_name(bar->source));
+    md_json_num_opt(b, "vwap", bar->vwap);
+    if (bar->trades >= 0) md_json_int(b, "trades", bar->trades);
+    md_json_str(b, "source", md_source_name(bar->source));
     md_buf_putc(b, '}');
     md_frame *f = finish(b);
     f->seq = seq;
@@ -232,12 +215,9 @@ md_frame *md_proto_welcome(const md_welcome *w)
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"welcome\",\"server_time\":");
     md_buf_ts(b, w->server_time, 1);
-    md_buf_puts(b, ",\"session\":");
-    md_buf_json_str(b, w->session);
-    md_buf_puts(b, ",\"instance\":");
-    md_buf_json_str(b, w->instance);
-    md_buf_puts(b, ",\"seq\":");
-    md_buf_int(b, (int64_t)w->seq);
+    md_json_str(b, "session", w->session);
+    md_json_str(b, "instance", w->instance);
+    md_json_int(b, "seq", (int64_t)w->seq);
     md_buf_puts(b, ",\"channels\":[");
     for (int i = 0; i < MD_CH_COUNT; i++) {
         if (i) md_buf_putc(b, ',');
@@ -245,10 +225,8 @@ md_frame *md_proto_welcome(const md_welcome *w)
     }
     md_buf_puts(b, "],\"limits\":{\"max_message_bytes\":");
     md_buf_int(b, (int64_t)w->max_message_bytes);
-    md_buf_puts(b, ",\"max_subscriptions\":");
-    md_buf_int(b, (int64_t)w->max_subscriptions);
-    md_buf_puts(b, ",\"max_messages_per_s\":");
-    md_buf_int(b, (int64_t)w->max_messages_per_s);
+    md_json_int(b, "max_subscriptions", (int64_t)w->max_subscriptions);
+    md_json_int(b, "max_messages_per_s", (int64_t)w->max_messages_per_s);
     md_buf_puts(b, "}}");
     return finish(b);
 }
@@ -277,12 +255,10 @@ md_frame *md_proto_subscribed(const md_op *op, uint32_t channels, uint64_t seq, 
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"subscribed\"");
     lists(b, op, channels);
-    md_buf_puts(b, ",\"seq\":");
-    md_buf_int(b, (int64_t)seq);
+    md_json_int(b, "seq", (int64_t)seq);
     if (op->has_since) {
-        md_buf_puts(b, ",\"replayed\":");
-        md_buf_int(b, (int64_t)replayed);
-        md_buf_puts(b, complete ? ",\"replay_complete\":true" : ",\"replay_complete\":false");
+        md_json_int(b, "replayed", (int64_t)replayed);
+        md_json_bool(b, "replay_complete", complete);
     }
     md_buf_putc(b, '}');
     return finish(b);
@@ -293,8 +269,7 @@ md_frame *md_proto_unsubscribed(const md_op *op, uint32_t channels, size_t remai
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"unsubscribed\"");
     lists(b, op, channels);
-    md_buf_puts(b, ",\"subscriptions\":");
-    md_buf_int(b, (int64_t)remaining);
+    md_json_int(b, "subscriptions", (int64_t)remaining);
     md_buf_putc(b, '}');
     return finish(b);
 }
@@ -304,8 +279,7 @@ md_frame *md_proto_error(int rc, const char *message)
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"error\",\"code\":");
     md_buf_json_str(b, md_error_code(rc));
-    md_buf_puts(b, ",\"message\":");
-    md_buf_json_str(b, message && *message ? message : md_error_default(rc));
+    md_json_str(b, "message", message && *message ? message : md_error_default(rc));
     md_buf_putc(b, '}');
     return finish(b);
 }
