@@ -150,6 +150,33 @@ static json_t *load_array(const char *body, size_t len, const char *key, md_erro
     return arr;
 }
 
+/* What every item of a JSON batch is checked for first: an object with a symbol. 0, or -1
+ * with the item's error recorded (what: "bar" or "quote"). */
+static int item_symbol(md_bar_batch *b, size_t i, json_t *o, const char *what, char *symbol)
+{
+    md_error e;
+    if (!json_is_object(o)) {
+        md_bar_batch_error(b, i, "invalid_json", "%s must be an object", what);
+        return -1;
+    }
+    if (get_symbol(o, symbol, &e)) {
+        md_bar_batch_error(b, i, md_error_code(e.rc), "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* An item's timestamp; -1 with the item's error recorded. */
+static int item_time(md_bar_batch *b, size_t i, json_t *o, int64_t *ts)
+{
+    md_error e;
+    if (get_time(o, ts, &e)) {
+        md_bar_batch_error(b, i, "invalid_time_range", "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
 int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_source_id source,
                              md_error *err)
 {
@@ -163,14 +190,7 @@ int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_s
         json_t *o = json_array_get(arr, i);
         md_error e;
         pending *x = &p[np];
-        if (!json_is_object(o)) {
-            md_bar_batch_error(b, i, "invalid_json", "bar must be an object");
-            continue;
-        }
-        if (get_symbol(o, x->symbol, &e)) {
-            md_bar_batch_error(b, i, md_error_code(e.rc), "%s", e.msg);
-            continue;
-        }
+        if (item_symbol(b, i, o, "bar", x->symbol)) continue;
         json_t *iv = json_object_get(o, "interval");
         md_interval ivv = MD_IV_1D;
         if (iv && (!json_is_string(iv) || md_interval_parse(json_string_value(iv), &ivv, &e))) {
@@ -181,10 +201,7 @@ int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_s
         x->iv = (int)ivv;
         md_bar_init(&x->bar);
         x->bar.source = (uint8_t)get_source(o, source);
-        if (get_time(o, &x->bar.ts, &e)) {
-            md_bar_batch_error(b, i, "invalid_time_range", "%s", e.msg);
-            continue;
-        }
+        if (item_time(b, i, o, &x->bar.ts)) continue;
         static const char *names[] = {"open", "high", "low", "close"};
         double *dst[] = {&x->bar.open, &x->bar.high, &x->bar.low, &x->bar.close};
         int bad = 0;
@@ -297,21 +314,9 @@ int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len, md
     b->qindex = md_malloc((n ? n : 1) * sizeof *b->qindex);
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(arr, i);
-        md_error e;
         md_quote *q = &b->quotes[b->n_quotes];
         md_quote_init(q);
-        if (!json_is_object(o)) {
-            md_bar_batch_error(b, i, "invalid_json", "quote must be an object");
-            continue;
-        }
-        if (get_symbol(o, q->symbol, &e)) {
-            md_bar_batch_error(b, i, md_error_code(e.rc), "%s", e.msg);
-            continue;
-        }
-        if (get_time(o, &q->ts, &e)) {
-            md_bar_batch_error(b, i, "invalid_time_range", "%s", e.msg);
-            continue;
-        }
+        if (item_symbol(b, i, o, "quote", q->symbol) || item_time(b, i, o, &q->ts)) continue;
         int r = get_number(o, "price", &q->price, 1);
         if (r) {
             md_bar_batch_error(b, i, "invalid_bar", "price: %s",
