@@ -88,7 +88,7 @@ static series *get(metric *m, const char *key, int create)
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->s[i].key, key) == 0) return &m->s[i];
     if (!create) return NULL;
-    if (m->n == m->cap) m->s = md_realloc(m->s, (m->cap = m->cap ? m->cap * 2 : 8) * sizeof *m->s);
+    MD_ARRAY_GROW(m->s, m->n, m->cap, 8);
     series *s = &m->s[m->n++];
     memset(s, 0, sizeof *s);
     s->key = md_strdup(key);

@@ -34,9 +34,7 @@ void md_bar_batch_deinit(md_bar_batch *b)
 
 void md_bar_batch_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
 {
-    if (b->n_errors == b->cap_errors)
-        b->errors = md_realloc(b->errors, (b->cap_errors = b->cap_errors ? b->cap_errors * 2 : 16) *
-                                              sizeof *b->errors);
+    MD_ARRAY_GROW(b->errors, b->n_errors, b->cap_errors, 16);
     md_item_error *e = &b->errors[b->n_errors++];
     e->index = index;
     e->code = code;

@@ -60,10 +60,7 @@ static void add_reject(md_write_result *r, size_t index, md_rule rule, const cha
     r->rejected++;
     md_metric_add(MD_M_INGEST_REJECTED, 1, md_rule_code(rule));
     if (r->max_rejects && r->n_rejects >= r->max_rejects) return;
-    if (r->n_rejects == r->cap_rejects)
-        r->rejects =
-            md_realloc(r->rejects, (r->cap_rejects = r->cap_rejects ? r->cap_rejects * 2 : 16) *
-                                       sizeof *r->rejects);
+    MD_ARRAY_GROW(r->rejects, r->n_rejects, r->cap_rejects, 16);
     md_reject *x = &r->rejects[r->n_rejects++];
     x->index = index;
     x->rule = rule;
@@ -73,10 +70,7 @@ static void add_reject(md_write_result *r, size_t index, md_rule rule, const cha
 static void add_finding(md_write_result *r, size_t series, size_t index, const md_qevent *ev)
 {
     if (!r->collect_findings) return;
-    if (r->n_findings == r->cap_findings)
-        r->findings =
-            md_realloc(r->findings, (r->cap_findings = r->cap_findings ? r->cap_findings * 2 : 16) *
-                                        sizeof *r->findings);
+    MD_ARRAY_GROW(r->findings, r->n_findings, r->cap_findings, 16);
     md_write_finding *f = &r->findings[r->n_findings++];
     f->series = series;
     f->index = index;

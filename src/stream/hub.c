@@ -126,10 +126,7 @@ static void shard_push(md_hub_shard *sh, md_frame *f, int defer)
 {
     int wake = 0;
     pthread_mutex_lock(&sh->lock);
-    if (sh->n_inbox == sh->cap_inbox) {
-        sh->cap_inbox = sh->cap_inbox ? sh->cap_inbox * 2 : 64;
-        sh->inbox = md_realloc(sh->inbox, sh->cap_inbox * sizeof *sh->inbox);
-    }
+    MD_ARRAY_GROW(sh->inbox, sh->n_inbox, sh->cap_inbox, 64);
     sh->inbox[sh->n_inbox++] = md_frame_ref(f);
     if (!sh->woken) {
         if (defer) {
@@ -279,7 +276,7 @@ size_t md_hub__replay(md_hub *h, uint64_t since, int (*keep)(const md_frame *f, 
     for (uint64_t s = from; s <= h->seq && h->ring_n; s++) {
         md_frame *f = h->ring[(s - 1) % h->opt.replay_size];
         if (!keep(f, ctx)) continue;
-        if (n == cap) v = md_realloc(v, (cap = cap ? cap * 2 : 64) * sizeof *v);
+        MD_ARRAY_GROW(v, n, cap, 64);
         v[n++] = md_frame_ref(f);
     }
     pthread_mutex_unlock(&h->lock);

@@ -323,9 +323,7 @@ static sub *sub_add(md_session *s, topic *t, uint64_t skip)
     int found;
     size_t i = sub_index(s, t, &found);
     if (found) return s->subs[i];
-    if (s->n_subs == s->cap_subs)
-        s->subs = md_realloc(s->subs,
-                             (s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 16) * sizeof *s->subs);
+    MD_ARRAY_GROW(s->subs, s->n_subs, s->cap_subs, 16);
     memmove(&s->subs[i + 1], &s->subs[i], (s->n_subs - i) * sizeof *s->subs);
     sub *x = md_calloc(1, sizeof *x);
     x->t = t;
