@@ -96,11 +96,6 @@ const char *md_redis_safe_url(const md_redis *r)
     return r->url.safe;
 }
 
-const md_redis_url *md_redis_get_url(const md_redis *r)
-{
-    return &r->url;
-}
-
 const char *md_redis_state_name(md_redis_state s)
 {
     return (unsigned)s < MD_ARRAY_LEN(state_names) ? state_names[s] : "unknown";
@@ -464,8 +459,9 @@ static int script_load(redisContext *c, md_redis_script *s, char sha[41], redisR
     return MD_EIO; /* not an answer SCRIPT LOAD gives */
 }
 
-int md_redis_eval_on(redisContext *c, md_redis_script *s, int nkeys, int nargs, const char **args,
-                     const size_t *lens, redisReply **reply)
+/* md_redis_eval on a connection the caller holds. */
+static int eval_on(redisContext *c, md_redis_script *s, int nkeys, int nargs, const char **args,
+                   const size_t *lens, redisReply **reply)
 {
     *reply = NULL;
     char sha[41], nk[16];
@@ -511,7 +507,7 @@ typedef struct eval_args {
 static int eval_fn(redisContext *c, void *ctx)
 {
     eval_args *a = ctx;
-    return md_redis_eval_on(c, a->s, a->nkeys, a->nargs, a->args, a->lens, a->reply);
+    return eval_on(c, a->s, a->nkeys, a->nargs, a->args, a->lens, a->reply);
 }
 
 int md_redis_eval(md_redis *r, md_redis_script *s, int nkeys, int nargs, const char **args,

@@ -74,7 +74,6 @@ int md_redis_new(const md_redis_options *o, md_redis **out, md_error *err);
 void md_redis_free(md_redis *r);
 /* The URL with its password masked, for log lines and messages. */
 const char *md_redis_safe_url(const md_redis *r);
-const md_redis_url *md_redis_get_url(const md_redis *r);
 
 /* -- connections ----------------------------------------------------------------------------- */
 
@@ -139,9 +138,6 @@ typedef struct md_redis_script {
  * own error is an error reply). 0, MD_EUNAVAIL, MD_ETIMEOUT or MD_EIO. */
 int md_redis_eval(md_redis *r, md_redis_script *s, int nkeys, int nargs, const char **args,
                   const size_t *lens, redisReply **reply);
-/* The same on a connection the caller holds. */
-int md_redis_eval_on(redisContext *c, md_redis_script *s, int nkeys, int nargs, const char **args,
-                     const size_t *lens, redisReply **reply);
 
 /* -- state ----------------------------------------------------------------------------------- */
 

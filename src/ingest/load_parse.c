@@ -253,6 +253,15 @@ static void group(ld_block *b, const scratch *sc, md_interval iv)
     md_free(count);
 }
 
+/* Hands a parsed block to the writer, which takes the blocks in sequence order. */
+static void block_ready(ld_pipe *p, ld_block *b)
+{
+    pthread_mutex_lock(&p->mu);
+    p->ring[b->seq % p->max_inflight] = b;
+    if (b->seq == p->write_seq) pthread_cond_signal(&p->ready_cond);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void md_load__parse_job(void *arg)
 {
     ld_block *b = arg;
@@ -268,15 +277,7 @@ void md_load__parse_job(void *arg)
     }
     md_free(sc.sym);
     md_free(sc.ref);
-    md_load__block_ready(p, b);
-}
-
-void md_load__block_ready(ld_pipe *p, ld_block *b)
-{
-    pthread_mutex_lock(&p->mu);
-    p->ring[b->seq % p->max_inflight] = b;
-    if (b->seq == p->write_seq) pthread_cond_signal(&p->ready_cond);
-    pthread_mutex_unlock(&p->mu);
+    block_ready(p, b);
 }
 
 void md_load__block_free(ld_pipe *p, ld_block *b)

@@ -372,8 +372,8 @@ static void csv_field(FILE *f, const char *s, size_t n)
     fputc('"', f);
 }
 
-void md_load__reject_msg(const ld_pipe *p, const ld_block *b, const ld_reject *r, char *out,
-                         size_t n)
+/* The message of a rejected line, derived again from the line. */
+static void reject_msg(const ld_pipe *p, const ld_block *b, const ld_reject *r, char *out, size_t n)
 {
     const ld_file *f = b->file;
     if (r->off == UINT32_MAX) {
@@ -430,7 +430,7 @@ static void report_rejects(ld_pipe *p, batch *bt, ld_block *b)
         int show = !opt->max_reports || f->w_reports < opt->max_reports;
         if (!show && !p->rej && f->w_reports > opt->max_reports) continue;
         char msg[256];
-        md_load__reject_msg(p, b, r, msg, sizeof msg);
+        reject_msg(p, b, r, msg, sizeof msg);
         if (show) {
             md_progress_clear(&p->prog);
             fprintf(out, "%s:%lld: %s\n", f->path, line, msg);
