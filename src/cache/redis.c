@@ -36,17 +36,13 @@ static const char *const state_names[] = {"closed", "open", "half_open"};
 
 void md_redis_options_default(md_redis_options *o)
 {
-    memset(o, 0, sizeof *o);
-    o->connect_timeout_ms = 200;
-    o->timeout_ms = 100;
-    o->pool_size = 8;
-    o->breaker_failures = 3;
-    o->breaker_cooldown_ms = 2000;
+    md_redis_options_from_config(o, md_config_defaults());
+    o->url = NULL;
 }
 
 void md_redis_options_from_config(md_redis_options *o, const md_config *cfg)
 {
-    md_redis_options_default(o);
+    memset(o, 0, sizeof *o);
     o->url = cfg->redis;
     o->connect_timeout_ms = (int)cfg->redis_connect_timeout_ms;
     o->timeout_ms = (int)cfg->redis_timeout_ms;
@@ -72,12 +68,15 @@ int md_redis_new(const md_redis_options *o, md_redis **out, md_error *err)
     r->url = u;
     if (u.password[0]) md_log_add_secret(u.password);
     r->mod = o->log_module ? o->log_module : "redis";
-    r->connect_tv = tv_of(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 200);
-    r->cmd_tv = tv_of(o->timeout_ms > 0 ? o->timeout_ms : 100);
+    md_redis_options d; /* what a field left 0 means */
+    md_redis_options_default(&d);
+    r->connect_tv = tv_of(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : d.connect_timeout_ms);
+    r->cmd_tv = tv_of(o->timeout_ms > 0 ? o->timeout_ms : d.timeout_ms);
     r->clock = o->clock_ms ? o->clock_ms : md_mono_ms;
-    r->pool_max = o->pool_size > 0 ? (o->pool_size < POOL_MAX ? o->pool_size : POOL_MAX) : 8;
-    r->threshold = o->breaker_failures > 0 ? o->breaker_failures : 3;
-    r->cooldown_ms = o->breaker_cooldown_ms > 0 ? o->breaker_cooldown_ms : 2000;
+    r->pool_max =
+        o->pool_size > 0 ? (o->pool_size < POOL_MAX ? o->pool_size : POOL_MAX) : d.pool_size;
+    r->threshold = o->breaker_failures > 0 ? o->breaker_failures : d.breaker_failures;
+    r->cooldown_ms = o->breaker_cooldown_ms > 0 ? o->breaker_cooldown_ms : d.breaker_cooldown_ms;
     pthread_mutex_init(&r->lock, NULL);
     *out = r;
     return 0;

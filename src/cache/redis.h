@@ -48,21 +48,23 @@ typedef struct md_redis_tls {
 } md_redis_tls;
 
 typedef struct md_redis_options {
-    const char *url;           /* see core/redisurl.h */
-    int connect_timeout_ms;    /* TCP/socket connect; 0 = 200 */
-    int timeout_ms;            /* each command (and AUTH/SELECT); 0 = 100 */
-    int pool_size;             /* idle connections kept; 0 = 8, at most 64 */
-    int breaker_failures;      /* consecutive failures that open the breaker; 0 = 3 */
-    int breaker_cooldown_ms;   /* open -> half-open after this long; 0 = 2000 */
+    const char *url; /* see core/redisurl.h */
+    /* 0 in any of the five below: the default of its redis.* key in config.def
+     * (200, 100, 8, 3, 2000) */
+    int connect_timeout_ms;    /* TCP/socket connect */
+    int timeout_ms;            /* each command (and AUTH/SELECT) */
+    int pool_size;             /* idle connections kept, at most 64 */
+    int breaker_failures;      /* consecutive failures that open the breaker */
+    int breaker_cooldown_ms;   /* open -> half-open after this long */
     const char *log_module;    /* module name of its log lines; NULL = "redis" */
     int64_t (*clock_ms)(void); /* the breaker's monotonic clock; NULL = md_mono_ms */
     md_redis_tls tls;
 } md_redis_options;
 
-/* The defaults above, no URL. */
+/* The defaults of the redis.* keys (md_config_defaults), no URL (NULL). */
 void md_redis_options_default(md_redis_options *o);
 struct md_config;
-/* The redis.* config keys (redis.url, redis.connect_timeout_ms, ...), defaults first. */
+/* The redis.* config keys (redis.url, redis.connect_timeout_ms, ...); the rest zero. */
 void md_redis_options_from_config(md_redis_options *o, const struct md_config *cfg);
 
 typedef struct md_redis md_redis;

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,20 @@ void md_config_deinit(md_config *cfg)
     }
     md_free(cfg->config_path);
     cfg->config_path = NULL;
+}
+
+static md_config defaults;
+static pthread_once_t defaults_once = PTHREAD_ONCE_INIT;
+
+static void init_defaults(void)
+{
+    md_config_init(&defaults);
+}
+
+const md_config *md_config_defaults(void)
+{
+    pthread_once(&defaults_once, init_defaults);
+    return &defaults;
 }
 
 static const row_t *find_yaml(const char *key)

@@ -29,6 +29,10 @@ typedef struct md_config {
 /* Fills cfg with the defaults. Free with md_config_deinit. */
 void md_config_init(md_config *cfg);
 void md_config_deinit(md_config *cfg);
+/* The defaults of config.def, filled once (thread-safe) and never freed: where a module's
+ * md_<x>_options_default() takes its numbers, so that each default is written only in
+ * config.def. */
+const md_config *md_config_defaults(void);
 
 /* Reads a YAML file into cfg. MD_ECONFIG with "path:line: key: reason" on error;
  * MD_EIO when the file cannot be read. */

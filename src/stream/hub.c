@@ -39,10 +39,17 @@ struct md_hub {
 
 void md_hub_options_default(md_hub_options *o)
 {
+    md_hub_options_from_config(o, md_config_defaults());
+    o->instance = NULL;
+}
+
+void md_hub_options_from_config(md_hub_options *o, const md_config *cfg)
+{
     memset(o, 0, sizeof *o);
-    o->replay_size = 10000;
-    o->queue_size = 256;
-    o->max_subscriptions = 1000;
+    o->replay_size = (size_t)cfg->stream_replay_size;
+    o->queue_size = (size_t)cfg->stream_queue_size;
+    o->max_subscriptions = (size_t)cfg->stream_max_subscriptions;
+    o->instance = cfg->stream_instance;
 }
 
 static void random_id(char *out, size_t n)

@@ -24,6 +24,7 @@
 
 #include "core/bar.h"
 #include "core/buf.h"
+#include "core/config.h"
 #include "ingest/writer.h"
 #include "stream/frame.h"
 
@@ -41,7 +42,10 @@ typedef struct md_hub_options {
     const char *instance;     /* instance id; NULL = random */
 } md_hub_options;
 
+/* The defaults of the stream.* keys (md_config_defaults), a random instance id. */
 void md_hub_options_default(md_hub_options *o);
+/* From the stream.* keys (queue_size, replay_size, max_subscriptions, instance). */
+void md_hub_options_from_config(md_hub_options *o, const md_config *cfg);
 
 /* A new hub (the caller owns it; free after every shard is freed). */
 md_hub *md_hub_new(const md_hub_options *o);
