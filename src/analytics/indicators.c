@@ -191,7 +191,8 @@ void md_ind_stoch(const double *h, const double *l, const double *c, size_t n, i
 {
     size_t kp = (size_t)k;
     double *raw = malloc((n ? n : 1) * sizeof *raw);
-    size_t *qh = malloc((n ? n : 1) * sizeof *qh), *ql = malloc((n ? n : 1) * sizeof *ql);
+    /* zeroed: clang-analyzer cannot see that the front of a deque is always a pushed index */
+    size_t *qh = calloc(n ? n : 1, sizeof *qh), *ql = calloc(n ? n : 1, sizeof *ql);
     if (!raw || !qh || !ql) abort();
     /* monotonic deques give the window's highest high and lowest low in O(n) */
     size_t hh0 = 0, hh1 = 0, ll0 = 0, ll1 = 0;
@@ -252,7 +253,7 @@ int md_ind_parse(const char *list, md_ind_spec *out, int max, md_error *err)
         memcpy(item, p, len);
         item[len] = 0;
         if (n == max) return md_error_set(err, MD_EPARAM, "names: at most %d indicators", max);
-        char *parts[5];
+        char *parts[5] = {0}; /* strsep gives at least one: item is not empty */
         int np = 0;
         for (char *s = item, *tok; np < 5 && (tok = strsep(&s, ":")) != NULL;) parts[np++] = tok;
         int k = -1;

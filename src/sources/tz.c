@@ -107,7 +107,7 @@ static void rule_parse(const char *s, tz_rule *r)
         r->dst_off = -off;
     }
     if (*p != ',' || !(p = rule_date(p + 1, &r->sm, &r->sw, &r->sd, &r->stime))) return;
-    if (*p != ',' || !(p = rule_date(p + 1, &r->em, &r->ew, &r->ed, &r->etime))) return;
+    if (*p != ',' || !rule_date(p + 1, &r->em, &r->ew, &r->ed, &r->etime)) return;
     r->has_dst = 1;
     r->valid = 1;
 }

@@ -42,6 +42,21 @@ struct md_relay {
 
 /* -- URL ----------------------------------------------------------------------------------- */
 
+/* The port in s..end: digits only, 1..65535 ("6379abc" is not a port). */
+static int url_port(const char *s, const char *end, int *port)
+{
+    long v = 0;
+    if (s == end) return -1;
+    for (const char *c = s; c < end; c++) {
+        if (*c < '0' || *c > '9') return -1;
+        v = v * 10 + (*c - '0');
+        if (v > 65535) return -1;
+    }
+    if (v == 0) return -1;
+    *port = (int)v;
+    return 0;
+}
+
 int md_redis_url_parse(const char *url, char *host, size_t host_n, int *port, char *password,
                        size_t password_n, int *db, md_error *err)
 {
@@ -64,12 +79,14 @@ int md_redis_url_parse(const char *url, char *host, size_t host_n, int *port, ch
         if (!rb) return md_error_set(err, MD_ECONFIG, "redis: bad IPv6 address in URL");
         hs = p + 1;
         he = rb;
-        if (rb + 1 < end && rb[1] == ':') *port = atoi(rb + 2);
+        if (rb + 1 < end && (rb[1] != ':' || url_port(rb + 2, end, port) != 0))
+            return md_error_set(err, MD_ECONFIG, "redis: bad port in URL");
     } else {
         const char *colon = memchr(p, ':', (size_t)(end - p));
         if (colon) {
             he = colon;
-            *port = atoi(colon + 1);
+            if (url_port(colon + 1, end, port) != 0)
+                return md_error_set(err, MD_ECONFIG, "redis: bad port in URL");
         }
     }
     if (he == hs) return md_error_set(err, MD_ECONFIG, "redis: URL has no host");
@@ -182,7 +199,7 @@ int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t l
         if (strcmp(kind, "q") == 0) {
             md_quote q;
             md_quote_init(&q);
-            strcpy(q.symbol, symbol);
+            snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
             q.ts = json_integer_value(jt);
             q.source = (uint8_t)(source >= 0 ? source : MD_SRC_UNKNOWN);
             if (get_num(root, "p", &q.price, 1) || get_num(root, "v", &q.volume, 0) ||
@@ -344,8 +361,8 @@ static void *pub_main(void *arg)
 static void handle_reply(md_relay *r, redisReply *rep, int defer)
 {
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
-        rep->element[0]->type != REDIS_REPLY_STRING || strcmp(rep->element[0]->str, "message") ||
-        rep->element[2]->type != REDIS_REPLY_STRING)
+        rep->element[0]->type != REDIS_REPLY_STRING ||
+        strcmp(rep->element[0]->str, "message") != 0 || rep->element[2]->type != REDIS_REPLY_STRING)
         return; /* subscribe confirmations */
     md_error err;
     int rc = md_relay_decode(r->hub, md_hub_instance(r->hub), rep->element[2]->str,

@@ -151,7 +151,7 @@ static topic *topic_get(md_hub_shard *sh, const char *symbol, int ch)
     size_t i = topic_slot(sh, symbol, ch, h);
     if (sh->topics[i]) return sh->topics[i];
     topic *t = md_calloc(1, sizeof *t);
-    strcpy(t->symbol, symbol);
+    snprintf(t->symbol, sizeof t->symbol, "%s", symbol);
     t->channel = (uint8_t)ch;
     t->hash = h;
     sh->topics[i] = t;
@@ -474,7 +474,9 @@ static int selected(const selector *sel, const char *symbol, int ch)
     if (ch == MD_CH_NONE || !(sel->channels & (1u << ch))) return 0;
     if (!sel->syms) return 1; /* every symbol */
     md_symbol key;
-    strcpy(key.s, symbol);
+    size_t len = strnlen(symbol, sizeof key.s);
+    if (len == sizeof key.s) return 0; /* longer than any symbol a client can select */
+    memcpy(key.s, symbol, len + 1);
     return bsearch(&key, sel->syms, sel->n, sizeof *sel->syms, cmp_symbol) != NULL;
 }
 

@@ -68,6 +68,13 @@ Test(stream_relay, test_redis_urls)
     cr_assert_eq(
         md_redis_url_parse("redis://h:1/x", host, sizeof host, &port, pw, sizeof pw, &db, &err),
         MD_ECONFIG);
+    /* a port is digits only (atoi took the 6379 of "6379abc" and an empty one as 0) */
+    const char *bad_ports[] = {"redis://h:6379abc", "redis://h:", "redis://h:+80",
+                               "redis://[::1]:70x", "redis://[::1]x"};
+    for (size_t i = 0; i < sizeof bad_ports / sizeof *bad_ports; i++)
+        cr_assert_eq(
+            md_redis_url_parse(bad_ports[i], host, sizeof host, &port, pw, sizeof pw, &db, &err),
+            MD_ECONFIG, "%s", bad_ports[i]);
 }
 
 Test(stream_relay, test_quote_round_trip_from_another_instance)
