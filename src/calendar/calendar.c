@@ -383,7 +383,9 @@ int md_cal_day(const md_cal *cc, int64_t day, md_cal_session *s, const char **wh
                 (f & MD_CAL__F_WEEKEND) || flags ? "weekend" : c->rows[c->why[day - c->day0]].name;
         return 0;
     }
-    int32_t ymd = day_ymd(day);
+    /* outside the range, the hours of the nearest era */
+    int32_t ymd = day_ymd(day), lo = c->first_year * 10000 + 101, hi = c->last_year * 10000 + 1231;
+    ymd = ymd < lo ? lo : ymd > hi ? hi : ymd;
     const md_cal__row *h = era(c, MD_CAL__HOURS, ymd), *b = era(c, MD_CAL__BREAK, ymd),
                       *x = era(c, MD_CAL__EXT, ymd);
     if (!h) return 0; /* no hours for this era: the data says the venue did not trade */
