@@ -525,3 +525,54 @@ int64_t md_cal_count_sessions(const md_cal *cc, int64_t day0, int64_t day1)
     }
     return n;
 }
+
+/* -- symbols ------------------------------------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* Currency and crypto codes the default recognises in pairs (the common ones). */
+static int is_code(const char *p, size_t n, const char *const *set)
+{
+    for (size_t i = 0; set[i]; i++)
+        if (strlen(set[i]) == n && strncasecmp(p, set[i], n) == 0) return 1;
+    return 0;
+}
+
+static const char *const fiat[] = {"USD", "EUR", "JPY", "GBP", "CHF", "AUD", "CAD", "NZD",
+                                   "CNY", "CNH", "HKD", "SEK", "NOK", "DKK", "SGD", "MXN",
+                                   "ZAR", "TRY", "PLN", "INR", "KRW", "BRL", NULL};
+static const char *const crypto[] = {"BTC", "ETH", "XRP",  "SOL",   "ADA",  "DOGE", "LTC",
+                                     "BNB", "DOT", "AVAX", "LINK",  "USDT", "USDC", "XBT",
+                                     "TRX", "BCH", "XLM",  "MATIC", "SHIB", NULL};
+
+const md_cal *md_cal_default_for(const char *symbol)
+{
+    static const struct {
+        const char *suffix, *mic;
+    } suffixes[] = {{".L", "XLON"},  {".DE", "XETR"}, {".F", "XETR"}, {".PA", "XPAR"},
+                    {".SW", "XSWX"}, {".T", "XTKS"},  {".HK", "XHKG"}};
+    const char *s = symbol ? symbol : "";
+    if (!strncasecmp(s, "X:", 2)) return md_cal_find("24/7"); /* Polygon's crypto tickers */
+    if (!strncasecmp(s, "C:", 2) || ends_with(s, "=X")) return md_cal_find("24/5");
+    for (size_t i = 0; i < MD_ARRAY_LEN(suffixes); i++)
+        if (ends_with(s, suffixes[i].suffix)) return md_cal_find(suffixes[i].mic);
+    const char *sep = strpbrk(s, "-/");
+    size_t a = sep ? (size_t)(sep - s) : 0;
+    if (sep && (is_code(s, a, crypto) || is_code(sep + 1, strlen(sep + 1), crypto)))
+        return md_cal_find("24/7");
+    if (sep && is_code(s, a, fiat) && is_code(sep + 1, strlen(sep + 1), fiat))
+        return md_cal_find("24/5");
+    return md_cal_find("XNYS");
+}
+
+int md_cal_open_near(const md_cal *c, int64_t now, int64_t margin_s)
+{
+    md_cal_session s;
+    if (md_cal_session_at(c, now, 1, &s)) return 1;
+    if (md_cal_next(c, now, &s) && s.ext_open - margin_s <= now) return 1;
+    return md_cal_prev(c, now, &s) && s.ext_close + margin_s > now;
+}

@@ -108,6 +108,20 @@ int64_t md_cal_session_day(const md_cal *c, int64_t ts);
 /* Number of sessions with a date in [day0, day1). */
 int64_t md_cal_count_sessions(const md_cal *c, int64_t day0, int64_t day1);
 
-const char *md_cal_phase_name(md_cal_phase p); /* "closed", "pre", "open", "break", "post" */
+const char *md_cal_phase_name(md_cal_phase p);
+
+/* -- symbols --------------------------------------------------------------------------------- */
+
+/* The calendar a symbol trades on when nothing better is known (no provider metadata, no
+ * configuration), from its spelling: crypto pairs ("BTC-USD", "ETH/USDT", "X:BTCUSD") ->
+ * 24/7; FX pairs ("EURUSD=X", "EUR/USD", "C:EURUSD") -> 24/5; Yahoo's exchange suffixes
+ * (.L XLON, .DE/.F XETR, .PA XPAR, .SW XSWX, .T XTKS, .HK XHKG); anything else, US equity
+ * -> XNYS. Never NULL. */
+const md_cal *md_cal_default_for(const char *symbol);
+
+/* Whether the calendar's market is open at now, counting its extended hours and margin_s
+ * before and after them. */
+int md_cal_open_near(const md_cal *c, int64_t now,
+                     int64_t margin_s); /* "closed", "pre", "open", "break", "post" */
 
 #endif

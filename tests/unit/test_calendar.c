@@ -131,3 +131,28 @@ Test(calendar, japan_substitute_and_citizens_holidays)
     /* 1998-05-06: before 2007 only the Monday was a substitute */
     cr_assert_eq(md_cal_day(c, D("1998-05-06"), &s, &why), 1);
 }
+
+Test(calendar, default_calendar_from_the_symbol_spelling)
+{
+    const char *cases[][2] = {{"AAPL", "XNYS"},     {"BRK.B", "XNYS"},    {"BTC-USD", "24/7"},
+                              {"ETH/USDT", "24/7"}, {"X:BTCUSD", "24/7"}, {"EURUSD=X", "24/5"},
+                              {"EUR/USD", "24/5"},  {"C:EURUSD", "24/5"}, {"VOD.L", "XLON"},
+                              {"SAP.DE", "XETR"},   {"MC.PA", "XPAR"},    {"NESN.SW", "XSWX"},
+                              {"7203.T", "XTKS"},   {"0700.HK", "XHKG"},  {"^GSPC", "XNYS"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_assert_str_eq(md_cal_mic(md_cal_default_for(cases[i][0])), cases[i][1], "%s",
+                         cases[i][0]);
+}
+
+Test(calendar, open_near_counts_extended_hours_and_the_margin)
+{
+    const md_cal *c = md_cal_find("XNYS");
+    /* Tuesday 2024-01-09: extended hours 09:00Z-01:00Z (04:00-20:00 New York) */
+    cr_assert(md_cal_open_near(c, T("2024-01-09T09:00:00Z"), 0));
+    cr_assert_not(md_cal_open_near(c, T("2024-01-09T08:59:59Z"), 0));
+    cr_assert(md_cal_open_near(c, T("2024-01-09T08:45:00Z"), 900));
+    cr_assert(md_cal_open_near(c, T("2024-01-10T01:14:59Z"), 900));
+    cr_assert_not(md_cal_open_near(c, T("2024-01-10T01:15:00Z"), 900));
+    cr_assert_not(md_cal_open_near(c, T("2024-01-13T15:00:00Z"), 900)); /* Saturday */
+    cr_assert(md_cal_open_near(md_cal_find("24/7"), T("2024-01-13T15:00:00Z"), 0));
+}
