@@ -277,7 +277,7 @@ md_livebar *md_livebar_new(const md_livebar_options *o)
     pthread_mutex_init(&lb->lock, NULL);
     pthread_mutex_init(&lb->tick_lock, NULL);
     md_waiter_init(&lb->timer, &lb->lock);
-    md_hub_observer ob = {on_quote, on_bar, lb};
+    md_hub_observer ob = {on_quote, on_bar, lb, NULL};
     md_hub_add_observer(o->hub, &ob);
     if (o->thread) {
         lb->has_thread = pthread_create(&lb->thread, NULL, timer_main, lb) == 0;

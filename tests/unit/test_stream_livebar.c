@@ -34,7 +34,7 @@ static md_livebar *lb;
 static void setup(void)
 {
     hub = su_hub_new(256, 0, 100);
-    md_hub_observer ob = {NULL, on_bar, NULL};
+    md_hub_observer ob = {NULL, on_bar, NULL, NULL};
     md_hub_add_observer(hub, &ob);
     md_livebar_options o = {.hub = hub, .delay_ms = 2000, .now_ms = fake_clock};
     lb = md_livebar_new(&o);

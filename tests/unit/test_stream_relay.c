@@ -28,7 +28,7 @@ static void on_b(void *ctx, const char *sym, md_interval iv, const md_bar *b, md
 static md_hub *mkhub(void)
 {
     md_hub *h = su_hub_new(16, 0, 10);
-    md_hub_observer ob = {on_q, on_b, NULL};
+    md_hub_observer ob = {on_q, on_b, NULL, NULL};
     md_hub_add_observer(h, &ob);
     n_q = n_b = 0;
     return h;
