@@ -170,15 +170,32 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
 
 /* -- handing out --------------------------------------------------------------------------- */
 
-/* Closes what is due; returns the next due time. Lock held. */
-static int64_t close_due(md_livebar *lb, int64_t now)
+/* Closes what is due; returns the next due time. Lock held.
+ *
+ * A coarse bar whose last 1m bar is closed in the same pass (or still open) waits: that 1m
+ * bar is rolled into it when it is handed out, and closing the coarse bar first would publish
+ * it without its last minute (the next tick of a live feed closes the minute first, but the
+ * end of a feed, or a pause, leaves both to this timer at the same instant). *deferred is set
+ * when such a bar is due: the caller runs this again after the hand-out. */
+static int64_t close_due(md_livebar *lb, int64_t now, int *deferred)
 {
     int64_t next = INT64_MAX;
     size_t at = 0;
     for (lbsym *s; (s = md_dict_next(&lb->syms, &at));) {
+        int64_t minute = NO_BUCKET; /* the 1m bar open, or closed in this pass */
+        int minute_closed = 0;
         for (int iv = 0; iv < MD_IV_COUNT; iv++) {
             if (!s->open[iv]) continue;
             int64_t due = due_ms(lb, s, iv);
+            if (iv == MD_IV_1M) minute = s->cur[iv].ts, minute_closed = now >= due;
+            if (iv > MD_IV_1M && minute != NO_BUCKET && minute >= s->cur[iv].ts &&
+                minute < s->end[iv]) {
+                /* closed now: after its hand-out; still open: when it closes (its due time
+                 * is already in next) */
+                if (minute_closed && now >= due) *deferred = 1;
+                if (now < due && due < next) next = due;
+                continue;
+            }
             if (now >= due)
                 close_bar(lb, s, iv);
             else if (due < next)
@@ -186,6 +203,30 @@ static int64_t close_due(md_livebar *lb, int64_t now)
         }
     }
     return next;
+}
+
+int md_livebar_forming(md_livebar *lb, const char *symbol, md_interval iv, md_bar *out)
+{
+    pthread_mutex_lock(&lb->lock);
+    lbsym *s = md_dict_find_str(&lb->syms, symbol);
+    int have = 0;
+    md_bar b;
+    if (s && s->open[iv]) b = s->cur[iv], have = 1;
+    if (s && iv != MD_IV_1M && s->open[MD_IV_1M] && s->direct_until_ms[iv] <= clock_ms(lb)) {
+        const md_bar *m = &s->cur[MD_IV_1M];
+        int64_t bucket = md_interval_floor(iv, m->ts);
+        if (!have && (s->last_closed[iv] == NO_BUCKET || bucket > s->last_closed[iv])) {
+            b = *m, b.ts = bucket, have = 1;
+        } else if (have && bucket == b.ts) {
+            if (m->high > b.high) b.high = m->high;
+            if (m->low < b.low) b.low = m->low;
+            b.close = m->close;
+            if (!isnan(m->volume)) b.volume += m->volume;
+        }
+    }
+    pthread_mutex_unlock(&lb->lock);
+    if (have) *out = b;
+    return have;
 }
 
 static void hand_out(md_livebar *lb, outbar *v, size_t n)
@@ -228,9 +269,16 @@ size_t md_livebar_tick(md_livebar *lb)
     size_t total = 0;
     pthread_mutex_lock(&lb->tick_lock);
     pthread_mutex_lock(&lb->lock);
-    lb->next_due_ms = close_due(lb, clock_ms(lb));
-    /* handing out 1m bars rolls them up, which may close coarse bars: repeat until quiet */
-    while (lb->n_out) {
+    int deferred = 0;
+    lb->next_due_ms = close_due(lb, clock_ms(lb), &deferred);
+    /* handing out 1m bars rolls them up, which may close coarse bars, and coarse bars that
+     * waited for their last minute are due then: repeat until quiet */
+    while (lb->n_out || deferred) {
+        if (!lb->n_out) { /* a deferral always comes with a 1m bar to hand out first */
+            deferred = 0;
+            lb->next_due_ms = close_due(lb, clock_ms(lb), &deferred);
+            continue;
+        }
         outbar *v = lb->out;
         size_t n = lb->n_out;
         lb->out = NULL;
