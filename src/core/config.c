@@ -1,6 +1,7 @@
 /* config.c - the key table, YAML/env/flag loaders and printers. */
 #include "core/config.h"
 
+#include "core/config_int.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/redisurl.h"
@@ -141,6 +142,7 @@ void md_config_deinit(md_config *cfg)
     }
     md_free(cfg->config_path);
     cfg->config_path = NULL;
+    md_config__free_jobs(cfg);
 }
 
 static const row_t *find_yaml(const char *key)
@@ -295,6 +297,12 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
             if (!keys[depth - 1]) {
                 keys[depth - 1] = md_strdup(v);
                 key_line[depth - 1] = line;
+                join_key(full, sizeof full, keys, depth);
+                if (strcmp(full, "pipeline.jobs") == 0) { /* a structured value: its own reader */
+                    rc = md_config__parse_jobs(&p, path, cfg, err);
+                    md_free(keys[depth - 1]);
+                    keys[depth - 1] = NULL;
+                }
                 break;
             }
             join_key(full, sizeof full, keys, depth);
@@ -477,6 +485,7 @@ void md_config_print(const md_config *cfg, FILE *f)
         fprintf(f, "    # %s%s%s\n", r->help, r->yaml ? "" : " [env only]",
                 r->env && r->yaml ? "" : "");
     }
+    md_config__print_jobs(cfg, f);
 }
 
 void md_config_print_table(FILE *f)

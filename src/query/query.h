@@ -9,6 +9,7 @@
 #ifndef MD_QUERY_QUERY_H
 #define MD_QUERY_QUERY_H
 
+#include "analytics/indicators.h"
 #include "core/bar.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -135,6 +136,34 @@ void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *
  * not depend on the range, the limit or the other names. MD_EPARAM for a bad list. */
 int md_query_indicators(md_services *svc, const md_history_req *req, const char *names, md_buf *out,
                         md_error *err);
+/* The stored series of (symbol, iv) as the indicators read it (the one path for REST, live
+ * indicators and screens): its bars are stored at iv or aggregated from a finer interval
+ * that divides it, and it begins at its first stored bar. */
+typedef struct md_series_extent {
+    int64_t first, last; /* the first and last stored bar over iv and those finer intervals */
+    md_interval finest;  /* the finest of them holding bars (bounds a read window's bars) */
+    int any;             /* 0: nothing stored */
+} md_series_extent;
+int md_query_series_extent(md_services *svc, const char *symbol, md_interval iv,
+                           md_series_extent *out, md_error *err);
+
+typedef void (*md_query_bars_fn)(void *ctx, const md_bar *bars, size_t n);
+/* Calls fn with the series' bars of iv whose buckets start in [from, to) (from before the
+ * first bar: from the first), oldest first, as the read path answers them
+ * (md_store_get_bars_agg), in windows of at most 65536 bars of the finest stored interval
+ * (bounded memory over any history). The store's errors. */
+int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
+                         const md_series_extent *x, int64_t from, int64_t to, md_query_bars_fn fn,
+                         void *ctx, md_error *err);
+
+/* The values of specs[0..n) at the newest bar of (symbol, iv) whose bucket starts before
+ * `before` (MD_TS_MAX: the newest stored), computed as /analytics/{symbol}/indicators
+ * answers them (from the first stored bar; psar seeded over the whole series): out[i][k] is
+ * output k of specs[i]; *bar gets that bar. MD_ENODATA when there is no such bar. */
+int md_query_ind_at(md_services *svc, const char *symbol, md_interval iv, const md_ind_spec *specs,
+                    int n, int64_t before, md_bar *bar, double (*out)[MD_IND_MAX_OUTPUTS],
+                    md_error *err);
+
 /* /analytics/{symbol}/summary: returns, volatility (annualised), max drawdown, average
  * volume over the range. */
 int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, md_error *err);
