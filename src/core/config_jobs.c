@@ -160,8 +160,11 @@ static int check_job(reader *r, md_config_job *j, const char *key)
 {
     char k[160];
     if (!j->name)
-        return md_error_set(r->err, MD_ECONFIG, "%s:%d: pipeline.jobs: a job needs a name",
-                            r->path, j->line);
+        return md_error_set(r->err, MD_ECONFIG, "%s:%d: pipeline.jobs: a job needs a name", r->path,
+                            j->line);
+    if (strcmp(j->name, "indicators") == 0 || strcmp(j->name, "summary") == 0)
+        return job_fail(r->err, r->path, (size_t)j->line, key,
+                        "the name is taken by /analytics/{symbol}/%s: choose another", j->name);
     if (!valid_name(j->name))
         return job_fail(r->err, r->path, (size_t)j->line, key,
                         "a job's name has 1 to 48 letters, digits, '_' or '-'");

@@ -92,6 +92,8 @@ int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
 {
     if (!x->any) return 0;
     if (from < x->first) from = x->first;
+    int64_t past_last = md_interval_next(iv, x->last); /* nothing is stored after it */
+    if (to > past_last) to = past_last;
     int64_t span = md_interval_seconds(x->finest) * PAGE_BARS;
     md_bar_vec v;
     md_bar_vec_init(&v);

@@ -9,6 +9,7 @@
 #ifndef MD_QUERY_QUERY_H
 #define MD_QUERY_QUERY_H
 
+#include "analytics/cross.h"
 #include "analytics/indicators.h"
 #include "core/bar.h"
 #include "core/buf.h"
@@ -28,6 +29,7 @@ struct md_hub;
 struct md_backfill;
 struct md_quality_gauge;
 struct md_services_run;
+struct md_pipeline;
 
 typedef struct md_services {
     const md_config *cfg;
@@ -41,6 +43,8 @@ typedef struct md_services {
     struct md_hub *hub;               /* NULL: no streaming */
     struct md_backfill *backfill;     /* backfill jobs (ingest/backfill.h); NULL without sources */
     struct md_quality_gauge *quality; /* NULL: the quality gauge is set only on request */
+    struct md_pipeline *pipeline;     /* live indicators and screens (pipeline/); set by the
+                                         command that runs it (serve), NULL otherwise */
     struct md_services_run *run;      /* what services.c started, and its life-cycle step */
 } md_services;
 
@@ -163,6 +167,39 @@ int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
 int md_query_ind_at(md_services *svc, const char *symbol, md_interval iv, const md_ind_spec *specs,
                     int n, int64_t before, md_bar *bar, double (*out)[MD_IND_MAX_OUTPUTS],
                     md_error *err);
+
+/* -- cross-symbol analytics (cross.c; definitions in analytics/cross.h) ------------------------ */
+
+typedef struct md_cross_req {
+    md_symbol *symbols; /* heap (md_cross_req_deinit): the symbols asked, then a pair's and the
+                           benchmark when not among them */
+    size_t n;
+    md_interval iv;
+    int64_t start, end;
+    md_ret_kind kind;
+    md_align align;
+    int csv;
+    size_t window; /* rolling window in rows; 0: none */
+    int has_pair;  /* pair[0], pair[1]: indices into symbols */
+    size_t pair[2];
+    size_t benchmark;    /* index into symbols, (size_t)-1: none */
+    int benchmark_extra; /* the benchmark is the last symbol and was not asked for itself */
+} md_cross_req;
+
+/* Fills r from request parameters: symbols, interval, start, end, kind (simple, log), format
+ * (json, csv), and align (inner, outer) for returns, or window, pair and benchmark for
+ * correlation (correlation set). MD_EPARAM, MD_ESYMBOL, MD_EINTERVAL, MD_ETIMERANGE naming
+ * the parameter. r is always to be md_cross_req_deinit'ed. */
+int md_cross_req_parse(md_cross_req *r, int correlation,
+                       const char *(*get)(void *ctx, const char *name), void *ctx,
+                       const md_config *cfg, md_error *err);
+void md_cross_req_deinit(md_cross_req *r);
+/* GET /analytics/returns: the aligned returns matrix (JSON columns, or wide CSV). The read
+ * path's errors, prefixed with the symbol (a symbol without data: MD_ENOTFOUND). */
+int md_query_returns(md_services *svc, const md_cross_req *r, md_buf *out, md_error *err);
+/* GET /analytics/correlation: the Pearson matrix over the inner-aligned returns, with
+ * beta, correlation and volatility against a benchmark, and rolling values over a window. */
+int md_query_correlation(md_services *svc, const md_cross_req *r, md_buf *out, md_error *err);
 
 /* /analytics/{symbol}/summary: returns, volatility (annualised), max drawdown, average
  * volume over the range. */

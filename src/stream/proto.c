@@ -349,7 +349,14 @@ md_frame *md_proto_ext(const char *type, uint64_t seq, const char *channel, cons
     md_buf_puts(b, ",\"seq\":");
     md_buf_int(b, (int64_t)seq);
     md_buf_puts(b, ",\"channel\":");
-    md_buf_json_str(b, channel);
+    size_t n = strlen(channel), k = strlen(MD_XCH_PARTIAL_SUFFIX);
+    if (n > k && strcmp(channel + n - k, MD_XCH_PARTIAL_SUFFIX) == 0) { /* the public name */
+        char base[MD_XCH_NAME_MAX];
+        snprintf(base, sizeof base, "%.*s", (int)(n - k), channel);
+        md_buf_json_str(b, base);
+    } else {
+        md_buf_json_str(b, channel);
+    }
     if (symbol && *symbol) {
         md_buf_puts(b, ",\"symbol\":");
         md_buf_json_str(b, symbol);
