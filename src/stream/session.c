@@ -454,7 +454,9 @@ static int selected(const selector *sel, const char *symbol, int ch)
         return 0;
     if (!sel->syms || !*symbol) return 1; /* every symbol, or a channel not per symbol */
     md_symbol key;
-    strcpy(key.s, symbol);
+    size_t len = strnlen(symbol, sizeof key.s);
+    if (len == sizeof key.s) return 0; /* longer than any symbol a client can select */
+    memcpy(key.s, symbol, len + 1);
     return bsearch(&key, sel->syms, sel->n, sizeof *sel->syms, cmp_symbol) != NULL;
 }
 
