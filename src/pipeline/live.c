@@ -115,11 +115,20 @@ static lseries *series_get(md_live *lv, const char *symbol, md_interval iv)
     return s;
 }
 
+/* n_states counts the states that are not dead: a released state no longer counts against
+ * the limit while its job finishes. */
 static void state_free(md_live *lv, lstate *st)
 {
     if (st->state == ST_WARMING) lv->n_warming--;
+    if (!st->dead) lv->n_states--;
     md_ind_run_free(st->run);
     md_free(st);
+    md_metric_set(MD_M_PIPELINE_LIVE, (double)lv->n_states);
+}
+
+static void state_kill(md_live *lv, lstate *st)
+{
+    st->dead = 1;
     lv->n_states--;
     md_metric_set(MD_M_PIPELINE_LIVE, (double)lv->n_states);
 }
@@ -212,18 +221,23 @@ static void feed_bars(void *ctx, const md_bar *bars, size_t n)
     }
 }
 
-/* Warms st up: a new run fed the stored series up to (without) its newest bucket. */
+/* Warms st up: a new run fed the stored series up to (without) its newest bucket, or when it
+ * warms up again (a past bar changed), up to the bar it had been fed (closed for sure); the
+ * values of those bars are not published again. */
 static int warm(md_live *lv, lseries *s, lstate *st, md_error *err)
 {
+    int64_t closed = st->fed;
     md_ind_run_free(st->run);
     st->run = md_ind_run_new(&st->spec, s->iv, NAN); /* streamable specs need no hl_sd */
     st->fed = MD_TS_MIN;
     md_series_extent x;
     int rc = md_query_series_extent(lv->o.svc, s->symbol, s->iv, &x, err);
     if (rc || !x.any) return rc;
+    int64_t to = md_interval_floor(s->iv, x.last);
+    if (closed != MD_TS_MIN && md_interval_next(s->iv, closed) > to)
+        to = md_interval_next(s->iv, closed);
     feed_ctx f = {lv, s, &st, 1, MD_BUF_INIT, 0};
-    rc = md_query_scan_series(lv->o.svc, s->symbol, s->iv, &x, x.first,
-                              md_interval_floor(s->iv, x.last), feed_bars, &f, err);
+    rc = md_query_scan_series(lv->o.svc, s->symbol, s->iv, &x, x.first, to, feed_bars, &f, err);
     md_buf_deinit(&f.fields);
     return rc;
 }
@@ -371,14 +385,16 @@ static int acquire(void *ctx, const char *channel, const char *symbol, md_error 
     lseries *s = series_get(lv, symbol, iv);
     lstate *st = state_find(s, base);
     int rc = 0;
-    if (st && st->dead) { /* released, then wanted again before its job freed it */
-        st->dead = 0;
-    } else if (!st && lv->n_states >= lv->o.max_series) {
+    if ((!st || st->dead) && lv->n_states >= lv->o.max_series) {
         rc = md_error_set(err, MD_ELIVELIMIT,
                           "%s %s: the agent computes %zu live indicator series, the most "
                           "pipeline.max_live_indicators allows",
                           symbol, base, lv->n_states);
         if (!s->states && !s->queued) md_dict_remove_value(&lv->series, s);
+    } else if (st && st->dead) { /* released, then wanted again before its job freed it */
+        st->dead = 0;
+        lv->n_states++;
+        md_metric_set(MD_M_PIPELINE_LIVE, (double)lv->n_states);
     } else if (!st) {
         st = md_calloc(1, sizeof *st);
         snprintf(st->channel, sizeof st->channel, "%s", base);
@@ -421,8 +437,8 @@ static void release(void *ctx, const char *channel, const char *symbol)
     if (st) {
         if (partial && st->partial_refs > 0 && --st->partial_refs == 0) st->ch_partial = -1;
         if (!partial && st->refs > 0) st->refs--;
-        if (!st->refs && !st->partial_refs) {
-            st->dead = 1;
+        if (!st->refs && !st->partial_refs && !st->dead) {
+            state_kill(lv, st);
             if (!s->queued) series_prune(lv, s);
         }
     }
