@@ -445,6 +445,21 @@ static void run_slot(md_screens *sc, screen *s, int64_t slot, int64_t bar_ts)
     if (rc) MD_WARN("pipeline", "screen %s: run failed: %s", s->job->name, err.msg);
 }
 
+/* -- the stream: screen.<name> exists for each screen ------------------------------------------- */
+
+static int x_acquire(void *ctx, const char *channel, const char *symbol, md_error *err)
+{
+    md_screens *sc = ctx;
+    if (find(sc, channel + 7)) return 0; /* after "screen." */
+    return md_error_set(err, MD_ECHANNEL, "channel '%s': no screen named '%s' (pipeline.jobs)",
+                        channel, channel + 7);
+}
+
+static void x_release(void *ctx, const char *channel, const char *symbol)
+{
+    (void)ctx, (void)channel, (void)symbol; /* events are published whoever listens */
+}
+
 /* -- the schedule ------------------------------------------------------------------------------ */
 
 static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *b, md_origin origin)
@@ -520,9 +535,11 @@ int md_screens_new(md_services *svc, md_screens **out, md_error *err)
             return rc;
         }
     }
-    if (svc->hub && sc->n) {
+    if (svc->hub) {
+        md_hub_xhandler x = {"screen.", x_acquire, x_release, sc};
+        md_hub_add_xhandler(svc->hub, &x);
         md_hub_observer ob = {.on_bar = on_bar, .ctx = sc};
-        md_hub_add_observer(svc->hub, &ob);
+        if (sc->n) md_hub_add_observer(svc->hub, &ob);
     }
     *out = sc;
     return 0;
@@ -568,7 +585,10 @@ void md_screens_free(md_screens *sc)
 {
     if (!sc) return;
     md_screens_stop(sc);
-    if (sc->svc->hub) md_hub_remove_observer(sc->svc->hub, sc);
+    if (sc->svc->hub) {
+        md_hub_remove_observer(sc->svc->hub, sc);
+        md_hub_remove_xhandler(sc->svc->hub, sc);
+    }
     for (size_t i = 0; i < sc->n; i++) screen_deinit(&sc->v[i]);
     md_free(sc->v);
     md_waiter_deinit(&sc->wake);
