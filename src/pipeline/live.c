@@ -65,6 +65,7 @@ typedef struct lseries {
     lstate *states;
     int64_t due;        /* newest bar announced closed; MD_TS_MIN: none */
     int64_t oldest;     /* oldest bar announced since the last pass (INT64_MAX: none) */
+    int64_t fed_hi;     /* the newest bar any state was fed, as of the last pass */
     int partial_due;    /* a tick arrived: compute forming-bar values */
     int64_t partial_ms; /* when the last forming-bar values were computed */
     int queued;         /* a job is queued or running */
@@ -111,6 +112,7 @@ static lseries *series_get(md_live *lv, const char *symbol, md_interval iv)
         s->iv = iv;
         s->due = MD_TS_MIN;
         s->oldest = INT64_MAX;
+        s->fed_hi = MD_TS_MIN;
     }
     return s;
 }
@@ -222,8 +224,9 @@ static void feed_bars(void *ctx, const md_bar *bars, size_t n)
 }
 
 /* Warms st up: a new run fed the stored series up to (without) its newest bucket, or when it
- * warms up again (a past bar changed), up to the bar it had been fed (closed for sure); the
- * values of those bars are not published again. */
+ * warms up again (a past bar changed), up to the bar it had been fed (closed for sure; their
+ * values are not published again, and the bars after it are fed and published as their
+ * closes are announced). */
 static int warm(md_live *lv, lseries *s, lstate *st, md_error *err)
 {
     int64_t closed = st->fed;
@@ -233,9 +236,8 @@ static int warm(md_live *lv, lseries *s, lstate *st, md_error *err)
     md_series_extent x;
     int rc = md_query_series_extent(lv->o.svc, s->symbol, s->iv, &x, err);
     if (rc || !x.any) return rc;
-    int64_t to = md_interval_floor(s->iv, x.last);
-    if (closed != MD_TS_MIN && md_interval_next(s->iv, closed) > to)
-        to = md_interval_next(s->iv, closed);
+    int64_t to = closed == MD_TS_MIN ? md_interval_floor(s->iv, x.last)
+                                     : md_interval_next(s->iv, closed);
     feed_ctx f = {lv, s, &st, 1, MD_BUF_INIT, 0};
     rc = md_query_scan_series(lv->o.svc, s->symbol, s->iv, &x, x.first, to, feed_bars, &f, err);
     md_buf_deinit(&f.fields);
@@ -281,8 +283,11 @@ static int take_pass(md_live *lv, lseries *s, pass *p)
     }
     s->oldest = INT64_MAX;
     int64_t min_fed = INT64_MAX;
-    for (int i = 0; i < p->n_ready; i++)
+    s->fed_hi = MD_TS_MIN;
+    for (int i = 0; i < p->n_ready; i++) {
         if (p->ready[i]->fed < min_fed) min_fed = p->ready[i]->fed;
+        if (p->ready[i]->fed > s->fed_hi) s->fed_hi = p->ready[i]->fed;
+    }
     p->due = s->due;
     p->partial = s->partial_due;
     s->partial_due = 0;
@@ -445,7 +450,10 @@ static void release(void *ctx, const char *channel, const char *symbol)
     pthread_mutex_unlock(&lv->lock);
 }
 
-/* A bar was published: if it is a live series', its job reads the closed bars up to it. */
+/* A bar was published: if it is a live series', its job reads the closed bars up to it. A
+ * finer bar inside a bucket a coarser series was already fed (a minute that came after its
+ * 5m bar closed: a replay that paused longer than stream.live_bar_delay_ms) changed that
+ * bucket's aggregate: that series warms up again. */
 static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *b, md_origin origin)
 {
     md_live *lv = ctx;
@@ -455,6 +463,14 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
         if (b->ts > s->due) s->due = b->ts;
         if (b->ts < s->oldest) s->oldest = b->ts;
         schedule(lv, s);
+    }
+    for (int c = (int)iv + 1; c < MD_IV_COUNT && md_dict_count(&lv->series); c++) {
+        if (!md_interval_divides(iv, (md_interval)c)) continue;
+        lseries *cs = series_find(lv, symbol, (md_interval)c);
+        int64_t bucket = cs ? md_interval_floor((md_interval)c, b->ts) : 0;
+        if (!cs || bucket > cs->fed_hi) continue;
+        if (bucket < cs->oldest) cs->oldest = bucket;
+        schedule(lv, cs);
     }
     pthread_mutex_unlock(&lv->lock);
 }

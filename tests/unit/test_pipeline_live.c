@@ -347,7 +347,9 @@ Test(pipeline_live, test_forming_bar_values_are_partial_and_go_to_those_who_aske
     cr_assert_eq(n_part, 3, "one per tick (no throttle here)");
     /* sma:3 over minutes 59, 60 (stored, closed: fed on the way) and the forming 61 */
     double want = (px(59) + px(60) + 119) / 3;
-    cr_assert_float_eq(json_number_value(json_object_get(last, "value")), want, 1e-9, "got %.17g want %.17g (px59 %g px60 %g)", json_number_value(json_object_get(last, "value")), want, px(59), px(60));
+    cr_assert_float_eq(json_number_value(json_object_get(last, "value")), want, 1e-9,
+                       "got %.17g want %.17g (px59 %g px60 %g)",
+                       json_number_value(json_object_get(last, "value")), want, px(59), px(60));
     cr_assert_eq(check_against_rest(mp, "PRT", MD_IV_1M, "sma:3", NULL, 1), 1,
                  "minute 60 was announced closed by the forming minute 61");
     size_t n_plain = 0;
@@ -366,5 +368,49 @@ Test(pipeline_live, test_forming_bar_values_are_partial_and_go_to_those_who_aske
     json_decref(mp);
     md_session_free(plain);
     md_session_free(part);
+    close_all();
+}
+
+/* A replay that pauses longer than the live-bar delay gets its 5m bar closed early (by the
+ * clock, with the minutes so far); the minutes that come after change the stored aggregate
+ * of a bucket the 5m series was fed: it warms up again and its later values are the REST
+ * answer's. */
+Test(pipeline_live, test_minutes_after_their_coarse_bar_closed_warm_the_coarse_series_again)
+{
+    open_all(10);
+    write_bars("GAP", 0, 100);
+    md_session *s = md_session_new(sh, NULL);
+    subscribe(s, "{\"op\":\"subscribe\",\"symbols\":[\"GAP\"],\"channels\":[\"ind.ema:4@5m\"]}");
+    settle();
+    write_bars("GAP", 100, 103); /* minutes 0..2 of bucket 100 */
+    clock_ms += 3600 * 1000LL;   /* the pause: the clock closes the 5m bar as it is */
+    md_livebar_tick(lb);
+    settle();
+    write_bars("GAP", 103, 130); /* the rest of bucket 100 arrives late, then more */
+    clock_ms += 3600 * 1000LL;
+    md_livebar_tick(lb);
+    settle();
+    md_pipeline_stats st;
+    md_live_get_stats(lv, &st);
+    json_t *m = take(s);
+    char *dump = json_dumps(m, JSON_COMPACT);
+    cr_assert_geq(st.rewarms, 1, "%s", dump);
+    free(dump);
+    json_t *r = rest("GAP", MD_IV_5M, "ema:4");
+    json_t *ind = json_object_get(json_object_get(r, "indicators"), "ema:4");
+    size_t i, checked = 0;
+    json_t *x;
+    json_array_foreach(m, i, x)
+    {
+        if (strcmp(su_type(x), "indicator")) continue;
+        const char *ts = json_string_value(json_object_get(x, "timestamp"));
+        if (strcmp(ts, "2024-03-01T01:45:00Z") <= 0) continue; /* the early one and before */
+        same(json_object_get(x, "value"), json_array_get(ind, rest_index(r, ts)), ts);
+        checked++;
+    }
+    cr_assert_geq(checked, 4, "buckets 105..125 after the correction");
+    json_decref(r);
+    json_decref(m);
+    md_session_free(s);
     close_all();
 }
