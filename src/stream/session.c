@@ -556,8 +556,10 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
     }
 
     md_symbol *sorted = md_malloc((op->n_symbols ? op->n_symbols : 1) * sizeof *sorted);
-    memcpy(sorted, op->symbols, op->n_symbols * sizeof *sorted);
-    qsort(sorted, op->n_symbols, sizeof *sorted, cmp_symbol);
+    if (op->n_symbols) { /* none when only channels not per symbol (screen.*) are named */
+        memcpy(sorted, op->symbols, op->n_symbols * sizeof *sorted);
+        qsort(sorted, op->n_symbols, sizeof *sorted, cmp_symbol);
+    }
     selector sel = {sorted, op->n_symbols, channels, p.xch, p.n_x, 0};
 
     md_frame **replay = NULL;
