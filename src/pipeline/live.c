@@ -20,9 +20,9 @@
  * the tables and the requests; a job reads the store and feeds its runs without it (the
  * series is its own while it runs: release only marks a state dead, the job frees it).
  *
- * Warm-up feeds the stored bars before the newest stored bucket (which may still be forming:
- * an aggregate of the finer bars of an unfinished period); that bucket is fed when its close
- * is announced, or with the next bar. Each value is published at its bar's close with the
+ * Warm-up feeds the stored bars, the newest bucket only when it is complete (not when its
+ * period has not ended, nor while the live bars are still building it: an aggregate of the
+ * finer bars of an unfinished period); a bucket left out is fed when its close is announced. Each value is published at its bar's close with the
  * bar's timestamp ("partial": false); values on the forming bar (livebar.h) are published to
  * the subscribers who asked for them ("partial": true), at most one per
  * pipeline.partial_interval_ms per series, computed without taking the bar in
@@ -223,9 +223,10 @@ static void feed_bars(void *ctx, const md_bar *bars, size_t n)
     }
 }
 
-/* Warms st up: a new run fed the stored series up to (without) its newest bucket, or when it
- * warms up again (a past bar changed), up to the bar it had been fed (closed for sure; their
- * values are not published again, and the bars after it are fed and published as their
+/* Warms st up: a new run fed the stored series up to its newest bucket (without it when it
+ * may still be forming: its period has not ended, or the live bars are building it), or when
+ * it warms up again (a past bar changed), up to the bar it had been fed (closed for sure;
+ * their values are not published again, and the bars after it are fed and published as their
  * closes are announced). */
 static int warm(md_live *lv, lseries *s, lstate *st, md_error *err)
 {
@@ -236,8 +237,16 @@ static int warm(md_live *lv, lseries *s, lstate *st, md_error *err)
     md_series_extent x;
     int rc = md_query_series_extent(lv->o.svc, s->symbol, s->iv, &x, err);
     if (rc || !x.any) return rc;
-    int64_t to = closed == MD_TS_MIN ? md_interval_floor(s->iv, x.last)
-                                     : md_interval_next(s->iv, closed);
+    int64_t to = md_interval_next(s->iv, closed);
+    if (closed == MD_TS_MIN) { /* the newest bucket, unless it may still be forming */
+        int64_t newest = md_interval_floor(s->iv, x.last);
+        md_bar fb;
+        int forming =
+            md_interval_next(s->iv, newest) > md_now() ||
+            (lv->o.livebars && md_livebar_forming(lv->o.livebars, s->symbol, s->iv, &fb) &&
+             fb.ts == newest);
+        to = forming ? newest : md_interval_next(s->iv, newest);
+    }
     feed_ctx f = {lv, s, &st, 1, MD_BUF_INIT, 0};
     rc = md_query_scan_series(lv->o.svc, s->symbol, s->iv, &x, x.first, to, feed_bars, &f, err);
     md_buf_deinit(&f.fields);

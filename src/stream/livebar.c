@@ -27,6 +27,7 @@ typedef struct lbsym {
     int64_t last_closed[MD_IV_COUNT];     /* start of the newest closed bucket */
     int64_t updated_ms[MD_IV_COUNT];      /* clock of the last update of the open bar */
     int64_t direct_until_ms[MD_IV_COUNT]; /* a source sends these bars itself until then */
+    int64_t pending_minute;               /* a 1m bar closed and not handed out (rolled up) yet */
 } lbsym;
 
 typedef struct outbar {
@@ -63,6 +64,7 @@ static lbsym *sym_get(md_livebar *lb, const char *symbol)
     if (!created) return s;
     snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
     for (int k = 0; k < MD_IV_COUNT; k++) s->last_closed[k] = NO_BUCKET;
+    s->pending_minute = NO_BUCKET;
     lb->stats.symbols = md_dict_count(&lb->syms);
     return s;
 }
@@ -86,6 +88,7 @@ static void close_bar(md_livebar *lb, lbsym *s, int iv)
     o->bar = s->cur[iv];
     s->open[iv] = 0;
     s->last_closed[iv] = s->cur[iv].ts;
+    if (iv == MD_IV_1M) s->pending_minute = s->cur[iv].ts;
 }
 
 /* Folds `in` (a quote as a bar, or a finer bar) into the open bar of interval iv. */
@@ -172,27 +175,29 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
 
 /* Closes what is due; returns the next due time. Lock held.
  *
- * A coarse bar whose last 1m bar is closed in the same pass (or still open) waits: that 1m
- * bar is rolled into it when it is handed out, and closing the coarse bar first would publish
- * it without its last minute (the next tick of a live feed closes the minute first, but the
- * end of a feed, or a pause, leaves both to this timer at the same instant). *deferred is set
- * when such a bar is due: the caller runs this again after the hand-out. */
+ * A coarse bar whose last minute is still open, or closed and not handed out yet (closed in
+ * this pass, or by a tick of the next minute since the last hand-out), waits: that 1m bar is
+ * rolled into it when it is handed out, and closing the coarse bar first would publish it
+ * without that minute (a live feed's next tick closes the minute and it is handed out at
+ * once, but the end of a feed, or a replay that pauses, leaves both due at the same time).
+ * *deferred is set when a due coarse bar waits for a minute about to be handed out: the
+ * caller runs this again after the hand-out. */
 static int64_t close_due(md_livebar *lb, int64_t now, int *deferred)
 {
     int64_t next = INT64_MAX;
     size_t at = 0;
     for (lbsym *s; (s = md_dict_next(&lb->syms, &at));) {
-        int64_t minute = NO_BUCKET; /* the 1m bar open, or closed in this pass */
-        int minute_closed = 0;
         for (int iv = 0; iv < MD_IV_COUNT; iv++) {
             if (!s->open[iv]) continue;
             int64_t due = due_ms(lb, s, iv);
-            if (iv == MD_IV_1M) minute = s->cur[iv].ts, minute_closed = now >= due;
-            if (iv > MD_IV_1M && minute != NO_BUCKET && minute >= s->cur[iv].ts &&
-                minute < s->end[iv]) {
-                /* closed now: after its hand-out; still open: when it closes (its due time
-                 * is already in next) */
-                if (minute_closed && now >= due) *deferred = 1;
+            int64_t open_min = s->open[MD_IV_1M] ? s->cur[MD_IV_1M].ts : NO_BUCKET;
+            int64_t pend = s->pending_minute, start = s->cur[iv].ts, end = s->end[iv];
+            int waits_open =
+                iv > MD_IV_1M && open_min != NO_BUCKET && open_min >= start && open_min < end;
+            int waits_pending = iv > MD_IV_1M && pend != NO_BUCKET && pend >= start && pend < end;
+            if (waits_open || waits_pending) {
+                /* pending: after its hand-out; open: when it closes (its due time is in next) */
+                if (waits_pending && now >= due) *deferred = 1;
                 if (now < due && due < next) next = due;
                 continue;
             }
@@ -285,9 +290,13 @@ size_t md_livebar_tick(md_livebar *lb)
         lb->n_out = lb->cap_out = 0;
         pthread_mutex_unlock(&lb->lock);
         hand_out(lb, v, n);
-        md_free(v);
         total += n;
         pthread_mutex_lock(&lb->lock);
+        for (size_t i = 0; i < n; i++) { /* rolled up (or refused by the writer): not pending */
+            lbsym *s = v[i].iv == MD_IV_1M ? md_dict_find_str(&lb->syms, v[i].symbol) : NULL;
+            if (s && s->pending_minute == v[i].bar.ts) s->pending_minute = NO_BUCKET;
+        }
+        md_free(v);
     }
     pthread_mutex_unlock(&lb->lock);
     if (total) md_hub_flush(lb->o.hub);

@@ -227,14 +227,14 @@ Test(pipeline_live, test_every_value_pushed_equals_the_rest_answer_for_its_bar)
     m = take(s);
     static const char *macd[] = {"macd", "signal", "histogram"};
     static const char *bb[] = {"middle", "upper", "lower"};
-    /* the newest stored bar at warm-up (299) waits for its close: 299..419 */
-    cr_assert_eq(check_against_rest(m, "LIV", MD_IV_1M, "rsi:14", NULL, 1), 121);
-    cr_assert_eq(check_against_rest(m, "LIV", MD_IV_1M, "macd:12:26:9", macd, 3), 121);
-    cr_assert_eq(check_against_rest(m, "LIV", MD_IV_1M, "bbands:20:2", bb, 3), 121);
-    cr_assert_eq(check_against_rest(m, "LIV", MD_IV_1M, "vwap", NULL, 1), 121);
-    /* 5m: aggregated from the stored 1m bars; buckets 295..415 close live (each when its last
+    /* the history (0..299) is complete at warm-up: a value for each of 300..419 */
+    cr_assert_eq(check_against_rest(m, "LIV", MD_IV_1M, "rsi:14", NULL, 1), 120);
+    cr_assert_eq(check_against_rest(m, "LIV", MD_IV_1M, "macd:12:26:9", macd, 3), 120);
+    cr_assert_eq(check_against_rest(m, "LIV", MD_IV_1M, "bbands:20:2", bb, 3), 120);
+    cr_assert_eq(check_against_rest(m, "LIV", MD_IV_1M, "vwap", NULL, 1), 120);
+    /* 5m: aggregated from the stored 1m bars; buckets 300..415 close live (each when its last
      * minute arrives) */
-    cr_assert_eq(check_against_rest(m, "LIV", MD_IV_5M, "sma:5", NULL, 1), 25);
+    cr_assert_eq(check_against_rest(m, "LIV", MD_IV_5M, "sma:5", NULL, 1), 24);
     json_decref(m);
     md_pipeline_stats st;
     md_live_get_stats(lv, &st);
@@ -263,8 +263,8 @@ Test(pipeline_live, test_one_state_is_shared_and_a_rewritten_past_bar_warms_it_u
     write_bars("SHR", 100, 110);
     settle();
     json_t *ma = take(a), *mb = take(b);
-    cr_assert_eq(check_against_rest(ma, "SHR", MD_IV_1M, "ema:10", NULL, 1), 11);
-    cr_assert_eq(check_against_rest(mb, "SHR", MD_IV_1M, "ema:10", NULL, 1), 11);
+    cr_assert_eq(check_against_rest(ma, "SHR", MD_IV_1M, "ema:10", NULL, 1), 10);
+    cr_assert_eq(check_against_rest(mb, "SHR", MD_IV_1M, "ema:10", NULL, 1), 10);
     json_decref(ma);
     json_decref(mb);
     /* a bar far back is corrected: every later value changes, and the live state follows */
@@ -345,16 +345,16 @@ Test(pipeline_live, test_forming_bar_values_are_partial_and_go_to_those_who_aske
         last = m;
     }
     cr_assert_eq(n_part, 3, "one per tick (no throttle here)");
-    /* sma:3 over minutes 59, 60 (stored, closed: fed on the way) and the forming 61 */
+    /* sma:3 over minutes 59, 60 (stored, complete: fed at warm-up) and the forming 61 */
     double want = (px(59) + px(60) + 119) / 3;
     cr_assert_float_eq(json_number_value(json_object_get(last, "value")), want, 1e-9,
                        "got %.17g want %.17g (px59 %g px60 %g)",
                        json_number_value(json_object_get(last, "value")), want, px(59), px(60));
-    cr_assert_eq(check_against_rest(mp, "PRT", MD_IV_1M, "sma:3", NULL, 1), 1,
-                 "minute 60 was announced closed by the forming minute 61");
+    cr_assert_eq(check_against_rest(mp, "PRT", MD_IV_1M, "sma:3", NULL, 1), 0,
+                 "minute 60 closed before anyone subscribed");
     size_t n_plain = 0;
     json_array_foreach(mn, i, m) n_plain += strcmp(su_type(m), "indicator") == 0;
-    cr_assert_eq(n_plain, 1, "no partial values without asking: only minute 60's close");
+    cr_assert_eq(n_plain, 0, "no partial values without asking");
     json_decref(mp);
     json_decref(mn);
     /* the minute closes: its value is the last partial one (no tick since) */

@@ -223,3 +223,22 @@ Test(livebar, test_forming_bars_fold_in_the_open_minute)
     cr_assert_eq(md_livebar_forming(lb, "F", MD_IV_1H, &b), 1, "every coarser interval");
     cr_assert_eq(b.ts, T0 - 30 * 60, "its bucket start");
 }
+
+/* Regression: a replay that pauses (its bars' ends are long past, only the clock closes them)
+ * had its next tick close the last minute of a 5m bucket, and the timer then closed the 5m bar
+ * before that minute was handed out and rolled in. */
+Test(livebar, test_a_coarse_bar_waits_for_a_minute_closed_by_a_tick_and_not_yet_rolled_in)
+{
+    for (int m = 0; m < 5; m++) {
+        now_ms = (T0 + 60 * m + 10) * 1000LL;
+        quote("GAP", T0 + 60 * m + 10, 100 + m, 1);
+        md_livebar_tick(lb);
+    }
+    now_ms = (T0 + 3600) * 1000LL;  /* the pause: minute 4 and the 5m bar are both due */
+    quote("GAP", T0 + 310, 200, 1); /* the next tick closes minute 4 first */
+    md_livebar_tick(lb);
+    const seen_bar *b = find(MD_IV_5M, T0);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->bar.close, 104, "with minute 4 (close %g)", b->bar.close);
+    cr_assert_eq(b->bar.volume, 5);
+}
