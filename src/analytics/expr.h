@@ -5,15 +5,15 @@
  *   condition := or
  *   or        := and { "or" and }
  *   and       := unary { "and" unary }
- *   unary     := "not" unary | compare
- *   compare   := sum ( "<" | "<=" | ">" | ">=" | "==" | "=" | "!=" ) sum
- *              | "(" condition ")"
+ *   unary     := "not" unary | sum [ ("<" | "<=" | ">" | ">=" | "==" | "=" | "!=") sum ]
  *   sum       := product { ("+" | "-") product }
  *   product   := factor { ("*" | "/") factor }
- *   factor    := number | "-" factor | "(" sum ")" | field | indicator
+ *   factor    := number | "-" factor | "(" condition ")" | field | indicator
  *   field     := open | high | low | close | volume
  *   indicator := name { ":" number } [ "." output ]      rsi:14, macd:12:26:9.signal, adx.+di
  *
+ * (docs/pipeline.md has the user's version.) Types are checked while parsing: arithmetic and
+ * comparisons take numbers, and/or/not take conditions, and the whole text is a condition.
  * Keywords and names are case-insensitive. An indicator is a row of indicators.def with its
  * parameters (omitted trailing ones take their defaults); an indicator with several outputs
  * needs ".output". Every term reads the value at the bar the condition is evaluated on.
