@@ -72,9 +72,9 @@ void md_pipeline_free(md_pipeline *pl)
     md_free(pl);
 }
 
-int md_pipeline_screens_json(md_pipeline *pl, md_buf *out, md_error *err)
+int md_pipeline_screens_json(md_pipeline *pl, const md_config *cfg, md_buf *out, md_error *err)
 {
-    return md_screens_list_json(pl ? pl->screens : NULL, out, err);
+    return md_screens_list_json(pl ? pl->screens : NULL, cfg, out, err);
 }
 
 int md_pipeline_screen_json(md_pipeline *pl, const char *name, md_buf *out, md_error *err)

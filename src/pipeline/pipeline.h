@@ -44,8 +44,10 @@ void md_pipeline_stop(md_pipeline *pl);
  * hub. After every stream session is gone (md_server_free). NULL is fine. */
 void md_pipeline_free(md_pipeline *pl);
 
-/* GET /analytics/screens: every screen, its definition and its last run. */
-int md_pipeline_screens_json(md_pipeline *pl, md_buf *out, md_error *err);
+/* GET /analytics/screens: the watchlist of cfg (what "symbols: watchlist" means, and the
+ * dashboard's heat map), then every screen, its definition and its last run. pl may be NULL
+ * (pipeline disabled: no screens). */
+int md_pipeline_screens_json(md_pipeline *pl, const md_config *cfg, md_buf *out, md_error *err);
 /* GET /analytics/screens/{name}: the symbols matching now, the values that matched and since
  * when. MD_ENOTFOUND for an unknown name. */
 int md_pipeline_screen_json(md_pipeline *pl, const char *name, md_buf *out, md_error *err);

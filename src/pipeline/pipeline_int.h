@@ -36,7 +36,7 @@ int md_screens_start(md_screens *sc, md_error *err);
 void md_screens_stop(md_screens *sc);
 void md_screens_free(md_screens *sc);
 size_t md_screens_count(md_screens *sc);
-int md_screens_list_json(md_screens *sc, md_buf *out, md_error *err);
+int md_screens_list_json(md_screens *sc, const md_config *cfg, md_buf *out, md_error *err);
 int md_screens_get_json(md_screens *sc, const char *name, md_buf *out, md_error *err);
 int md_screens_run(md_screens *sc, const char *name, md_error *err);
 

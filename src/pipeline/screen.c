@@ -639,9 +639,19 @@ static void definition(md_buf *b, const screen *s)
     md_buf_json_str(b, ch);
 }
 
-int md_screens_list_json(md_screens *sc, md_buf *out, md_error *err)
+int md_screens_list_json(md_screens *sc, const md_config *cfg, md_buf *out, md_error *err)
 {
-    md_buf_puts(out, "{\"screens\":[");
+    md_buf_puts(out, "{\"watchlist\":[");
+    char **items;
+    size_t n = md_config_split_list(cfg ? cfg->sources_watchlist : "", &items), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char sym[MD_SYMBOL_MAX + 1];
+        if (md_symbol_normalize_str(items[i], sym, NULL) != 0) continue;
+        if (k++) md_buf_putc(out, ',');
+        md_buf_json_str(out, sym);
+    }
+    md_config_free_list(items, n);
+    md_buf_puts(out, "],\"screens\":[");
     for (size_t i = 0; sc && i < sc->n; i++) {
         screen *s = &sc->v[i];
         int rc;

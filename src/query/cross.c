@@ -100,6 +100,13 @@ int md_cross_req_parse(md_cross_req *r, int correlation,
                                             : "align: '%.20s' is not inner or outer",
                                 v);
     }
+    /* as /historical: a bare "?cached_only" is true */
+    if ((v = get(ctx, "cached_only"))) {
+        if (!*v || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"))
+            r->cached_only = 1;
+        else if (strcasecmp(v, "false") && strcmp(v, "0") && strcasecmp(v, "no"))
+            return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
+    }
     if ((v = get(ctx, "format"))) {
         if (strcasecmp(v, "csv") == 0)
             r->csv = 1;
@@ -186,6 +193,7 @@ static int load_returns(md_services *svc, const md_cross_req *r, md_align align,
         hr.end = r->end;
         hr.limit = 0; /* the whole range */
         hr.source = -1;
+        hr.cached_only = r->cached_only;
         const char *from;
         rc = md_query_history(svc, &hr, &bars[i], &from, err);
         if (rc) md_error_prefix(err, "%s", r->symbols[i].s);

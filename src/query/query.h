@@ -179,15 +179,16 @@ typedef struct md_cross_req {
     md_ret_kind kind;
     md_align align;
     int csv;
-    size_t window; /* rolling window in rows; 0: none */
-    int has_pair;  /* pair[0], pair[1]: indices into symbols */
+    int cached_only; /* never ask the sources (as /historical's cached_only) */
+    size_t window;   /* rolling window in rows; 0: none */
+    int has_pair;    /* pair[0], pair[1]: indices into symbols */
     size_t pair[2];
     size_t benchmark;    /* index into symbols, (size_t)-1: none */
     int benchmark_extra; /* the benchmark is the last symbol and was not asked for itself */
 } md_cross_req;
 
 /* Fills r from request parameters: symbols, interval, start, end, kind (simple, log), format
- * (json, csv), and align (inner, outer) for returns, or window, pair and benchmark for
+ * (json, csv), cached_only, and align (inner, outer) for returns, or window, pair and benchmark for
  * correlation (correlation set). MD_EPARAM, MD_ESYMBOL, MD_EINTERVAL, MD_ETIMERANGE naming
  * the parameter. r is always to be md_cross_req_deinit'ed. */
 int md_cross_req_parse(md_cross_req *r, int correlation,

@@ -73,7 +73,7 @@ int md_route_correlation(md_services *svc, md_http_req *req, md_http_resp *resp,
  * results, the same on every agent of a deployment. */
 int md_route_screens(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
-    return md_pipeline_screens_json(svc->pipeline, md_http_json(resp, 200), err);
+    return md_pipeline_screens_json(svc->pipeline, svc->cfg, md_http_json(resp, 200), err);
 }
 
 int md_route_screen(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)

@@ -293,8 +293,13 @@ Test(pipeline_screen, test_answers_for_unknown_screens_and_the_list)
     cr_assert_eq(md_screens_new(&svc, &sc, &err), 0, "%s", err.msg);
     md_buf b = MD_BUF_INIT;
     cr_assert_eq(md_screens_get_json(sc, "nope", &b, &err), MD_ENOTFOUND);
-    cr_assert_eq(md_screens_list_json(sc, &b, &err), 0);
+    md_free(cfg.sources_watchlist);
+    cfg.sources_watchlist = md_strdup("aapl, bad sym,MSFT");
+    cr_assert_eq(md_screens_list_json(sc, &cfg, &b, &err), 0);
     json_t *v = json_loads(b.data, 0, NULL);
+    json_t *wl = json_object_get(v, "watchlist");
+    cr_assert_eq(json_array_size(wl), 2, "normalised, the bad one left out");
+    cr_assert_str_eq(json_string_value(json_array_get(wl, 0)), "AAPL");
     json_t *one = json_array_get(json_object_get(v, "screens"), 0);
     cr_assert_str_eq(json_string_value(json_object_get(one, "canonical")),
                      "(macd:12:26:9.histogram > 0)");
