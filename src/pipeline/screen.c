@@ -349,7 +349,8 @@ static int run_screen(md_screens *sc, screen *s, int64_t slot, int64_t bar_ts, m
         json_t *pm = json_array_get(prev, k);
         const char *sym = json_string_value(json_object_get(pm, "symbol"));
         if (!sym) continue;
-        match key;
+        match key; /* bsearch compares the symbol only; the rest zeroed for the analyzers */
+        memset(&key, 0, sizeof key);
         snprintf(key.symbol, sizeof key.symbol, "%s", sym);
         match *m = bsearch(&key, now, n_now, sizeof *now, cmp_match);
         if (m) { /* stayed in: keeps the time it entered */
