@@ -424,7 +424,7 @@ static int acquire(void *ctx, const char *channel, const char *symbol, md_error 
         md_metric_set(MD_M_PIPELINE_LIVE, (double)lv->n_states);
         schedule(lv, s);
     }
-    if (rc == 0) {
+    if (rc == 0 && st) { /* st is set whenever rc is 0 (said for the analyzer) */
         if (partial) {
             st->partial_refs++;
             st->ch_partial = ch_partial;

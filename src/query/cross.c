@@ -31,7 +31,7 @@ static int add_symbol(md_cross_req *r, const char *text, size_t len, size_t max,
         if (strcmp(r->symbols[i].s, sym) == 0) return 0;
     if (r->n == max)
         return md_error_set(err, MD_EPARAM, "symbols: at most %zu symbols in one request", max);
-    strcpy(r->symbols[r->n++].s, sym);
+    snprintf(r->symbols[r->n++].s, sizeof r->symbols[0].s, "%s", sym);
     return 0;
 }
 
@@ -102,9 +102,9 @@ int md_cross_req_parse(md_cross_req *r, int correlation,
     }
     /* as /historical: a bare "?cached_only" is true */
     if ((v = get(ctx, "cached_only"))) {
-        if (!*v || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"))
+        if (!*v || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0)
             r->cached_only = 1;
-        else if (strcasecmp(v, "false") && strcmp(v, "0") && strcasecmp(v, "no"))
+        else if (strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0)
             return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
     }
     if ((v = get(ctx, "format"))) {
@@ -135,7 +135,8 @@ int md_cross_req_parse(md_cross_req *r, int correlation,
         if (two.n != 2)
             return md_error_set(err, MD_EPARAM, "pair: two different symbols, e.g. pair=AAPL,MSFT");
         for (int k = 0; k < 2; k++) {
-            if (index_of(r, syms[k].s) == (size_t)-1) strcpy(r->symbols[r->n++].s, syms[k].s);
+            if (index_of(r, syms[k].s) == (size_t)-1)
+                snprintf(r->symbols[r->n++].s, sizeof r->symbols[0].s, "%s", syms[k].s);
             r->pair[k] = index_of(r, syms[k].s);
         }
         r->has_pair = 1;
@@ -150,7 +151,7 @@ int md_cross_req_parse(md_cross_req *r, int correlation,
             return rc;
         }
         if (index_of(r, sym) == (size_t)-1) {
-            strcpy(r->symbols[r->n++].s, sym);
+            snprintf(r->symbols[r->n++].s, sizeof r->symbols[0].s, "%s", sym);
             r->benchmark_extra = 1; /* not one of the symbols asked */
         }
         r->benchmark = index_of(r, sym);
@@ -187,7 +188,7 @@ static int load_returns(md_services *svc, const md_cross_req *r, md_align align,
         md_bar_vec_init(&bars[i]);
         md_history_req hr;
         memset(&hr, 0, sizeof hr);
-        strcpy(hr.symbol, r->symbols[i].s);
+        snprintf(hr.symbol, sizeof hr.symbol, "%s", r->symbols[i].s);
         hr.iv = r->iv;
         hr.start = r->start;
         hr.end = r->end;
