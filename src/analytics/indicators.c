@@ -232,6 +232,36 @@ void md_ind_run_free(md_ind_run *r)
     md_free(r);
 }
 
+/* A copy of the kernel's state and arrays (the state points into the arrays, which keep
+ * their addresses: copying the bytes back restores the run exactly). */
+void md_ind_run_peek(md_ind_run *r, const md_ind_cols *in, double **out)
+{
+    if (!r->st) { /* nothing fed yet: feed, then forget what the first call allocated */
+        md_ind_run_feed(r, in, 1, out);
+        for (int k = 0; k < MD_IND_RUN_BUFS; k++) md_free(r->buf[k]), r->buf[k] = NULL;
+        md_free(r->st);
+        r->st = NULL;
+        return;
+    }
+    size_t total = r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++) total += r->buf_size[k];
+    unsigned char *save = md_malloc(total), *p = save;
+    memcpy(p, r->st, r->st_size), p += r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++)
+        if (r->buf[k]) memcpy(p, r->buf[k], r->buf_size[k]), p += r->buf_size[k];
+    md_ind_run_feed(r, in, 1, out);
+    p = save;
+    memcpy(r->st, p, r->st_size), p += r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++)
+        if (r->buf[k]) memcpy(r->buf[k], p, r->buf_size[k]), p += r->buf_size[k];
+    md_free(save);
+}
+
+int md_ind_streamable(const md_ind_def *d)
+{
+    return !(d->flags & MD_IND_HL_SD);
+}
+
 void md_ind_hl_sd_add(md_ind_hl_sd *s, const double *high, const double *low, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
