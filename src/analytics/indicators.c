@@ -117,8 +117,7 @@ const md_ind_def *md_ind_defs(size_t *n)
     return defs;
 }
 
-/* The row named name, or NULL. */
-static const md_ind_def *find_def(const char *name)
+const md_ind_def *md_ind_find(const char *name)
 {
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
         if (strcmp(defs[i].name, name) == 0) return &defs[i];
@@ -151,7 +150,7 @@ static int parse_item(char *item, md_ind_spec *s, md_error *err)
     int np = 0;
     for (char *t = item, *tok; np < MD_IND_MAX_PARAMS + 2 && (tok = strsep(&t, ":")) != NULL;)
         parts[np++] = tok;
-    const md_ind_def *d = find_def(parts[0]);
+    const md_ind_def *d = md_ind_find(parts[0]);
     if (!d) return unknown(err, parts[0]);
     if (np - 1 > d->nparams)
         return md_error_set(err, MD_EPARAM, "names: %s takes at most %d parameter%s", d->name,

@@ -65,6 +65,8 @@ typedef struct md_ind_def {
 
 /* The table, in .def order; *n = its length. */
 const md_ind_def *md_ind_defs(size_t *n);
+/* The row named name, or NULL. */
+const md_ind_def *md_ind_find(const char *name);
 
 /* One requested indicator ("macd:12:26:9"). */
 typedef struct md_ind_spec {
