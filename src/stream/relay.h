@@ -45,7 +45,7 @@ typedef struct md_relay_stats {
 void md_relay_get_stats(md_relay *r, md_relay_stats *st);
 
 /* The wire form of one tick (tests). Appends it to out. */
-void md_relay_encode_quote(md_buf *out, const char *instance, const md_quote *q);
+void md_relay_encode_quote(md_buf *out, const char *instance, const md_quote *q, int snapshot);
 void md_relay_encode_bar(md_buf *out, const char *instance, const char *symbol, md_interval iv,
                          const md_bar *b);
 /* Decodes one message and publishes it into hub unless it came from `instance` (returns 1
