@@ -3,6 +3,7 @@
 
 #include "cache/cache.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "core/render.h"
 
@@ -34,6 +35,7 @@ void md_http_answer(md_http_resp *resp, md_answer *a)
         resp->body = a->body;
         a->body = tmp;
     }
+    if (a->next.len) md_http_link_next(resp, a->next.data);
     if (a->cache) {
         size_t n = strlen(resp->headers), cl = strlen(a->cache);
         if (n + 9 + cl + 3 <= sizeof resp->headers) { /* "X-Cache: l1\r\n" */
@@ -54,8 +56,75 @@ md_buf *md_http_json(md_http_resp *resp, int status)
 
 void md_http_header(md_http_resp *resp, const char *name, const char *value)
 {
-    size_t n = strlen(resp->headers);
+    size_t n = strlen(resp->headers), need = strlen(name) + strlen(value) + 4;
+    if (n + need >= sizeof resp->headers) {
+        MD_WARN("http", "response header %s dropped: %zu bytes do not fit", name, need);
+        return;
+    }
     snprintf(resp->headers + n, sizeof resp->headers - n, "%s: %s\r\n", name, value);
+}
+
+/* Percent-encodes s into out: RFC 3986 unreserved characters stay, and those of keep. */
+static void put_encoded(md_buf *out, const char *s, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~' || (c && strchr(keep, c))) {
+            md_buf_putc(out, (char)c);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            md_buf_append(out, e, 3);
+        }
+    }
+}
+
+void md_http_self_url(const md_http_req *req, const char *name, const char *value, md_buf *out)
+{
+    if (req->host && *req->host && !strpbrk(req->host, " \t\r\n/\\\"<>")) {
+        md_buf_puts(out, "http://");
+        md_buf_puts(out, req->host);
+    }
+    put_encoded(out, req->path ? req->path : "/", "/");
+    int n = 0, set = 0;
+    for (int i = 0; i < req->n_params; i++) {
+        const md_http_param *p = &req->params[i];
+        int same = strcmp(p->name, name) == 0;
+        if (same && set) continue; /* a repeated name: the first one counts (md_http_param_get) */
+        md_buf_putc(out, n++ ? '&' : '?');
+        put_encoded(out, p->name, "");
+        md_buf_putc(out, '=');
+        put_encoded(out, same ? value : p->value, ":,");
+        set |= same;
+    }
+    if (!set) {
+        md_buf_putc(out, n ? '&' : '?');
+        put_encoded(out, name, "");
+        md_buf_putc(out, '=');
+        put_encoded(out, value, ":,");
+    }
+}
+
+static void link_url(void *ctx, const char *name, const char *value, md_buf *out)
+{
+    md_http_self_url(ctx, name, value, out);
+}
+
+md_link md_http_link(const md_http_req *req)
+{
+    return (md_link){link_url, (void *)req};
+}
+
+void md_http_link_next(md_http_resp *resp, const char *next_url)
+{
+    if (!next_url || !*next_url) return;
+    md_buf v = MD_BUF_INIT;
+    md_buf_putc(&v, '<');
+    md_buf_puts(&v, next_url);
+    md_buf_puts(&v, ">; rel=\"next\"");
+    md_http_header(resp, "Link", v.data);
+    md_buf_deinit(&v);
 }
 
 void md_http_error(md_http_resp *resp, int rc, const char *message)

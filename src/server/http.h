@@ -25,6 +25,9 @@ typedef enum {
 
 #define MD_HTTP_MAX_PARAMS 32
 
+/* Room for the extra response headers: a Link to the next page repeats the request's URL. */
+#define MD_HTTP_HEADERS_MAX 10240
+
 typedef struct md_http_param {
     char *name, *value; /* decoded */
 } md_http_param;
@@ -38,6 +41,7 @@ typedef struct md_http_req {
     int n_params;
     char *api_key; /* from Authorization: Bearer or X-API-Key, NULL when absent */
     char *content_type;
+    char *host; /* the Host header (links to the next page are absolute); NULL when absent */
     char *body; /* NUL-terminated; NULL when none */
     size_t body_len;
     int64_t start_ns; /* monotonic, when the request arrived */
@@ -49,7 +53,7 @@ typedef struct md_http_resp {
     int status;
     const char *content_type; /* static string */
     md_buf body;
-    char headers[256]; /* extra header lines "Name: value\r\n" */
+    char headers[MD_HTTP_HEADERS_MAX]; /* extra header lines "Name: value\r\n" */
     /* A body owned elsewhere (cache entries): when ext is set it is sent instead of body
      * and ext_release(ext_ctx) runs after the response is written. */
     const char *ext;
@@ -59,7 +63,8 @@ typedef struct md_http_resp {
 } md_http_resp;
 
 /* Sends a query answer (md_answer): a cached body goes out as ext without a copy (the
- * reference moves to resp), a built body is moved into resp->body. Adds X-Cache. */
+ * reference moves to resp), a built body is moved into resp->body. Adds X-Cache, and Link
+ * when the answer has a next page. */
 void md_http_answer(md_http_resp *resp, md_answer *a);
 
 /* Query parameter value, or NULL. */
@@ -69,8 +74,17 @@ const char *md_http_param_getter(void *req, const char *name);
 
 /* Starts a JSON response with status; returns the body buffer to append to. */
 md_buf *md_http_json(md_http_resp *resp, int status);
-/* Adds "Name: value" to the extra headers. */
+/* Adds "Name: value" to the extra headers (dropped, with a warning, when it does not fit). */
 void md_http_header(md_http_resp *resp, const char *name, const char *value);
+
+/* Appends to out the absolute URL of this request ("http://<Host><path>?<query>", or from
+ * the path on when the request had no Host) with parameter `name` set to `value` (replacing
+ * it, or added), every name and value percent-encoded again. */
+void md_http_self_url(const md_http_req *req, const char *name, const char *value, md_buf *out);
+/* A link builder (query.h md_link) over md_http_self_url for this request. */
+md_link md_http_link(const md_http_req *req);
+/* Paging: adds `Link: <next_url>; rel="next"` (nothing when next_url is NULL or empty). */
+void md_http_link_next(md_http_resp *resp, const char *next_url);
 /* Replaces the response with the error JSON for rc. */
 void md_http_error(md_http_resp *resp, int rc, const char *message);
 

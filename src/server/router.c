@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const md_route routes[] = {
-#define MD_ROUTE(methods, pattern, fn, flags) {methods, pattern, fn, flags},
+#define MD_ROUTE(methods, pattern, fn, flags, params) {methods, pattern, fn, flags, params},
 #include "server/routes.def"
 #undef MD_ROUTE
 };
@@ -53,12 +53,49 @@ const md_route *md_route_match(md_http_req *req, int *status, int *allowed)
     return NULL;
 }
 
+/* 1 when name is one of the space-separated words of list. */
+static int declared(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        while (*p == ' ') p++;
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len && len == n && memcmp(p, name, n) == 0) return 1;
+        p += len;
+    }
+    return 0;
+}
+
+int md_route_check_params(const md_route *rt, const md_http_req *req, md_error *err)
+{
+    if (!rt->params || strcmp(rt->params, "*") == 0) return 0;
+    for (int i = 0; i < req->n_params; i++) {
+        const char *name = req->params[i].name;
+        if (declared(rt->params, name)) continue;
+        if (!*rt->params)
+            return md_error_set(err, MD_EPARAM, "unknown parameter '%.40s': %s takes none", name,
+                                rt->pattern);
+        return md_error_set(err, MD_EPARAM, "unknown parameter '%.40s' (%s takes: %s)", name,
+                            rt->pattern, rt->params);
+    }
+    return 0;
+}
+
+/* The checks every handler run starts with: the API key, then the parameters. */
+static int precheck(const md_route *rt, md_services *svc, md_http_req *req, md_error *err)
+{
+    int rc = 0;
+    if (rt->flags & MD_RT_AUTH) rc = md_http_check_auth(svc, req, err);
+    if (rc == 0) rc = md_route_check_params(rt, req, err);
+    return rc;
+}
+
 void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp)
 {
     md_error err;
     md_error_clear(&err);
-    int rc = 0;
-    if (rt->flags & MD_RT_AUTH) rc = md_http_check_auth(svc, req, &err);
+    int rc = precheck(rt, svc, req, &err);
     if (rc == 0) rc = rt->fn(svc, req, resp, &err);
     if (rc < 0) md_http_error(resp, rc, err.msg);
 }
@@ -67,8 +104,7 @@ int md_route_try_inline(const md_route *rt, md_services *svc, md_http_req *req, 
 {
     md_error err;
     md_error_clear(&err);
-    int rc = 0;
-    if (rt->flags & MD_RT_AUTH) rc = md_http_check_auth(svc, req, &err);
+    int rc = precheck(rt, svc, req, &err);
     if (rc == 0) {
         req->on_loop = 1;
         rc = rt->fn(svc, req, resp, &err);

@@ -130,9 +130,9 @@ static int routes_json(md_assets *a, md_http_resp *resp)
 {
     static const struct {
         int methods;
-        const char *pattern;
+        const char *pattern, *params;
     } table[] = {
-#define MD_ROUTE(methods, pattern, fn, flags) {methods, pattern},
+#define MD_ROUTE(methods, pattern, fn, flags, params) {methods, pattern, params},
 #include "server/routes.def"
 #undef MD_ROUTE
     };
@@ -150,6 +150,20 @@ static int routes_json(md_assets *a, md_http_resp *resp)
             if (!first) md_buf_putc(b, ',');
             md_buf_printf(b, "\"%s\"", names[m]);
             first = 0;
+        }
+        /* the query parameters it takes (routes.def); ["*"]: any */
+        md_buf_puts(b, "],\"params\":[");
+        first = 1;
+        for (const char *p = table[i].params; *p;) {
+            while (*p == ' ') p++;
+            size_t len = strcspn(p, " ");
+            if (!len) break;
+            if (!first) md_buf_putc(b, ',');
+            md_buf_putc(b, '"');
+            md_buf_append(b, p, len);
+            md_buf_putc(b, '"');
+            first = 0;
+            p += len;
         }
         md_buf_puts(b, "]}");
     }

@@ -176,6 +176,8 @@ int md_route_historical(md_services *svc, md_http_req *req, md_http_resp *resp, 
     md_history_req hr;
     int rc = md_history_req_parse(&hr, req->capture, md_http_param_getter, req, svc->cfg, err);
     if (rc) return rc;
+    md_link link = md_http_link(req);
+    hr.link = &link;
     md_answer a;
     md_answer_init(&a);
     rc = md_query_history_answer(svc, &hr, query_flags(req), &a, err);

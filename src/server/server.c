@@ -94,6 +94,7 @@ static void task_free(task *t)
     }
     md_free(r->api_key);
     md_free(r->content_type);
+    md_free(r->host);
     md_free(r->body);
     md_buf_deinit(&t->resp.body);
     if (t->resp.ext_release) t->resp.ext_release(t->resp.ext_ctx);
@@ -286,6 +287,7 @@ static void parse_request(task *t, struct lws *wsi, const char *uri, size_t uri_
         }
     }
     r->content_type = hdr_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+    r->host = hdr_dup(wsi, WSI_TOKEN_HOST);
 }
 
 /* -- writing -------------------------------------------------------------------------------- */
