@@ -190,16 +190,47 @@ static int64_t history_ttl(const md_services *svc, const md_history_req *req, co
     return ttl > 0 ? ttl : 1;
 }
 
+/* The next page of a /historical answer, by path and in canonical form (every parameter from
+ * the request as parsed): a cached page is the same for every client and every Host, and is
+ * rendered the same again by the write-through (md_http_answer makes it absolute). */
+static void canon_url(void *ctx, const char *name, const char *value, md_buf *out)
+{
+    const md_history_req *req = ctx;
+    char ts[40];
+    md_buf_puts(out, "/historical/");
+    for (const char *p = req->symbol; *p; p++) /* symbols: A-Z 0-9 . - ^ = / _ */
+        if (*p == '^' || *p == '=')
+            md_buf_printf(out, "%%%02X", (unsigned char)*p);
+        else
+            md_buf_putc(out, *p);
+    md_buf_puts(out, "?interval=");
+    md_buf_puts(out, md_interval_name(req->iv));
+    int64_t start = strcmp(name, "start") ? req->start : MD_TS_MIN;
+    int64_t end = strcmp(name, "end") ? req->end : MD_TS_MAX;
+    if (start > MD_TS_MIN) md_time_format(start, ts), md_buf_printf(out, "&start=%s", ts);
+    if (end < MD_TS_MAX) md_time_format(end, ts), md_buf_printf(out, "&end=%s", ts);
+    md_buf_printf(out, "&%s=%s&limit=%zu", name, value, req->limit);
+    if (req->desc) md_buf_puts(out, "&order=desc");
+    if (req->partial_exclude) md_buf_puts(out, "&partial=exclude");
+    if (req->csv) md_buf_puts(out, "&format=csv");
+    if (req->cached_only) md_buf_puts(out, "&cached_only=true");
+}
+
 /* Reads and renders req into b (content type into *ct, the next page's URL into next,
- * *ttl_ms how long the answer may be cached, 0 when it must not be). */
-static int render_history(md_services *svc, const md_history_req *req, md_buf *b, const char **ct,
+ * *ttl_ms how long the answer may be cached, 0 when it must not be: a CSV page with a next
+ * one, whose link only a header can carry). */
+static int render_history(md_services *svc, const md_history_req *asked, md_buf *b, const char **ct,
                           md_buf *next, int64_t *ttl_ms, md_error *err)
 {
+    md_history_req r = *asked;
+    md_link canon = {canon_url, &r};
+    r.link = &canon;
+    const md_history_req *req = &r;
     md_history h;
     md_history_init(&h);
     int rc = md_query_history(svc, req, &h, err);
     if (rc == 0) {
-        *ttl_ms = h.page.truncated ? 0 : history_ttl(svc, req, &h);
+        *ttl_ms = h.page.truncated && req->csv ? 0 : history_ttl(svc, req, &h);
         if (req->desc) md_bars_reverse(h.bars.v, h.bars.n);
         if (req->csv) {
             *ct = CSV;

@@ -377,18 +377,19 @@ void md_render_page_json(md_buf *b, const md_page *p, const md_link *link, md_bu
 void md_render_history_json(md_buf *b, const md_history_req *req, const md_history *h,
                             md_buf *next_url)
 {
+    /* the page's fields before the bars: the server finds "next" there without a scan */
     md_buf_puts(b, "{\"symbol\":");
     md_buf_json_str(b, req->symbol);
     md_buf_puts(b, ",\"interval\":\"");
     md_buf_puts(b, md_interval_name(req->iv));
-    md_buf_puts(b, "\",\"bars\":");
+    md_buf_putc(b, '"');
+    md_render_page_json(b, &h->page, req->link, next_url);
+    if (req->desc) md_buf_puts(b, ",\"order\":\"desc\"");
+    md_buf_puts(b, ",\"bars\":");
     md_render_bars_json_array(b, h->bars.v, h->bars.n, &h->span);
     md_buf_puts(b, ",\"count\":");
     md_buf_int(b, (int64_t)h->bars.n);
     md_buf_puts(b, ",\"from\":\"");
     md_buf_puts(b, h->from);
-    md_buf_putc(b, '"');
-    if (req->desc) md_buf_puts(b, ",\"order\":\"desc\"");
-    md_render_page_json(b, &h->page, req->link, next_url);
-    md_buf_putc(b, '}');
+    md_buf_puts(b, "\"}");
 }

@@ -139,11 +139,19 @@ int md_price_stale(const md_price *p, int64_t now)
     return md_price_age_s(p, now) > p->max_age_s;
 }
 
+/* Timeliness of a price, 0..1, on the market's clock rather than the client's max_age: the
+ * last close stays the current price over a weekend and a holiday (the writer's quote checks
+ * use the same four days), then loses its timeliness over the following ten days. */
+#define CURRENT_S (4 * 86400)
+#define FADE_S (10 * 86400)
+
 double md_price_score(const md_price *p, int64_t now)
 {
     if (p->q.quality < 0) return -1;
-    double s = p->q.quality;
-    return md_price_stale(p, now) ? s * (1 - p->t_weight) : s;
+    int64_t age = md_price_age_s(p, now);
+    double t = age <= CURRENT_S ? 1 : 1 - (double)(age - CURRENT_S) / FADE_S;
+    if (t < 0) t = 0;
+    return p->q.quality * (1 - p->t_weight * (1 - t));
 }
 
 void md_render_price_json(md_buf *b, const md_price *p)

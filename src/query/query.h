@@ -56,10 +56,11 @@ typedef struct md_price {
 } md_price;
 
 /* Age and timeliness of a price as md_render_price_json writes them, at clock now: its age
- * in seconds (>= 0), whether it is stale (older than p->max_age_s), and its score: the
- * stored quality score, less the timeliness share (p->t_weight) when stale - a price's
- * quality includes its age, so a stale price never grades above B- with the default
- * weights. Negative when the price has no score. */
+ * in seconds (>= 0), whether it is stale (older than p->max_age_s, the client's bound), and
+ * its score - the stored quality score with the timeliness share (p->t_weight) judged on
+ * the market's clock: whole while the price is at most four days old (a weekend and a
+ * holiday), fading to nothing over the next ten days, so an old close never grades above
+ * B- with the default weights. Negative when the price has no score. */
 int64_t md_price_age_s(const md_price *p, int64_t now);
 int md_price_stale(const md_price *p, int64_t now);
 double md_price_score(const md_price *p, int64_t now);

@@ -64,8 +64,10 @@ typedef struct md_http_resp {
 
 /* Sends a query answer (md_answer): a cached body goes out as ext without a copy (the
  * reference moves to resp), a built body is moved into resp->body. Adds X-Cache, and Link
- * when the answer has a next page. */
-void md_http_answer(md_http_resp *resp, md_answer *a);
+ * when the answer has a next page. A cacheable answer names its next page by path (the same
+ * body serves every Host): a JSON body's "next" is made absolute here for this request, at
+ * the cost of one copy of that page. */
+void md_http_answer(const md_http_req *req, md_http_resp *resp, md_answer *a);
 
 /* Query parameter value, or NULL. */
 const char *md_http_param_get(const md_http_req *req, const char *name);
@@ -81,8 +83,12 @@ void md_http_header(md_http_resp *resp, const char *name, const char *value);
  * the path on when the request had no Host) with parameter `name` set to `value` (replacing
  * it, or added), every name and value percent-encoded again. */
 void md_http_self_url(const md_http_req *req, const char *name, const char *value, md_buf *out);
-/* A link builder (query.h md_link) over md_http_self_url for this request. */
+/* "http://<Host>" of this request; nothing when it has no (usable) Host. */
+void md_http_origin(const md_http_req *req, md_buf *out);
+/* Link builders (query.h md_link) for this request: absolute URLs (md_http_self_url), or
+ * from the path on (cached answers; md_http_answer makes them absolute). */
 md_link md_http_link(const md_http_req *req);
+md_link md_http_link_path(const md_http_req *req);
 /* Paging: adds `Link: <next_url>; rel="next"` (nothing when next_url is NULL or empty). */
 void md_http_link_next(md_http_resp *resp, const char *next_url);
 /* Replaces the response with the error JSON for rc. */
