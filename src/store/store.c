@@ -166,8 +166,8 @@ static int agg_oldest(md_store *st, const char *symbol, md_interval iv, md_inter
             int64_t last = md_interval_floor(iv, fine.v[fine.n - 1].ts);
             while (k > 0 && fine.v[k - 1].ts >= last) k--;
         }
-        md_bars_aggregate(fine.v, k, iv, out);
-        memmove(fine.v, fine.v + k, (fine.n - k) * sizeof *fine.v);
+        if (k) md_bars_aggregate(fine.v, k, iv, out);
+        if (k && fine.n > k) memmove(fine.v, fine.v + k, (fine.n - k) * sizeof *fine.v);
         fine.n -= k;
     }
     md_bar_vec_deinit(&fine);
@@ -205,7 +205,7 @@ static int agg_newest(md_store *st, const char *symbol, md_interval iv, md_inter
             while (k < fine.n && fine.v[k].ts < next) k++;
         }
         tmp.n = 0;
-        md_bars_aggregate(fine.v + k, fine.n - k, iv, &tmp);
+        if (fine.n > k) md_bars_aggregate(fine.v + k, fine.n - k, iv, &tmp);
         for (size_t i = tmp.n; i-- > 0;) md_bar_vec_push(&rev, &tmp.v[i]);
         fine.n = k;
     }
