@@ -155,7 +155,9 @@ static int history_req_of_key(const md_cache_key *k, md_history_req *req)
     size_t limit;
     int co, desc, px;
     const char *p = strchr(k->s + 2, ':'); /* after "h:<SYM>" */
+    /* the key was built by history_key(); one that does not parse back is skipped */
     if (k->s[0] != 'h' || !p ||
+        /* NOLINTNEXTLINE(cert-err34-c) */
         sscanf(p + 1, "%7[^:]:%lld:%lld:%zu:%c:%d:%d:%d", iv, &start, &end, &limit, &fmt, &co,
                &desc, &px) != 8)
         return -1;

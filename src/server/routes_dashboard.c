@@ -136,7 +136,6 @@ static int routes_json(md_assets *a, md_http_resp *resp)
 #include "server/routes.def"
 #undef MD_ROUTE
     };
-    static const char *names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"};
     md_buf *b = md_http_json(resp, 200);
     md_buf_puts(b, "{\"version\":\"" MD_VERSION "\",\"routes\":[");
     for (size_t i = 0; i < MD_ARRAY_LEN(table); i++) {
@@ -144,16 +143,12 @@ static int routes_json(md_assets *a, md_http_resp *resp)
         md_buf_puts(b, "{\"path\":");
         md_buf_json_str(b, table[i].pattern);
         md_buf_puts(b, ",\"methods\":[");
-        int first = 1;
-        for (int m = 0; m < 6; m++) {
-            if (!(table[i].methods & (1 << m))) continue;
-            if (!first) md_buf_putc(b, ',');
-            md_buf_printf(b, "\"%s\"", names[m]);
-            first = 0;
-        }
+        char methods[64];
+        md_http_methods_str(table[i].methods, "\",\"", methods, sizeof methods);
+        md_buf_printf(b, "\"%s\"]", methods);
         /* the query parameters it takes (routes.def); ["*"]: any */
-        md_buf_puts(b, "],\"params\":[");
-        first = 1;
+        md_buf_puts(b, ",\"params\":[");
+        int first = 1;
         for (const char *p = table[i].params; *p;) {
             while (*p == ' ') p++;
             size_t len = strcspn(p, " ");
