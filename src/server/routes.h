@@ -22,9 +22,10 @@ typedef struct md_route {
     const char *pattern;
     md_route_fn fn;
     int flags;
+    const char *params; /* the query parameters it takes, space-separated; "*": any */
 } md_route;
 
-#define MD_ROUTE(methods, pattern, fn, flags)                                                      \
+#define MD_ROUTE(methods, pattern, fn, flags, params)                                              \
     int fn(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err);
 #include "server/routes.def"
 #undef MD_ROUTE
@@ -35,8 +36,12 @@ typedef struct md_route {
  * On a match req->route and req->capture are set. */
 const md_route *md_route_match(md_http_req *req, int *status, int *allowed);
 
-/* Runs the handler for a matched route (API key and body checks included: routes.def) and
- * renders errors. */
+/* 0 when every query parameter of req is one the route declares (routes.def), else
+ * MD_EPARAM naming the first unknown one and listing the route's parameters. */
+int md_route_check_params(const md_route *rt, const md_http_req *req, md_error *err);
+
+/* Runs the handler for a matched route (API key, body and parameter checks included:
+ * routes.def) and renders errors. */
 void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp);
 /* For MD_RT_TRY_INLINE routes on the loop: runs the handler with req->on_loop = 1. Returns
  * MD_EAGAIN (response untouched) when the handler asks for a worker, else 0. */

@@ -264,6 +264,7 @@ static void parse_request(task *t, struct lws *wsi, const char *uri, size_t uri_
         }
     }
     r->content_type = hdr_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+    r->host = hdr_dup(wsi, WSI_TOKEN_HOST);
 }
 
 /* -- writing -------------------------------------------------------------------------------- */

@@ -44,8 +44,9 @@ typedef struct md_relay_stats {
 } md_relay_stats;
 void md_relay_get_stats(md_relay *r, md_relay_stats *st);
 
-/* The wire form of one tick (tests). Appends it to the buffer. */
-void md_relay_encode_quote(md_buf *out, const char *instance, const md_quote *q);
+/* The wire form of one tick (tests). Appends it to the buffer; snapshot: a provider's quote
+ * (MD_ORIGIN_SNAPSHOT), which live bars never fold in. */
+void md_relay_encode_quote(md_buf *out, const char *instance, const md_quote *q, int snapshot);
 void md_relay_encode_bar(md_buf *b, const char *instance, const char *symbol, md_interval iv,
                          const md_bar *bar);
 /* An extension channel's message (stream/hub.h md_hub_publish_ext). */
