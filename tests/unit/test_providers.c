@@ -21,13 +21,14 @@ typedef struct row {
     int enum_id, num;
     const char *name, *display, *url_key, *url_env, *url_def, *key_env;
     int limits[10]; /* per minute, per day: all, quote, intraday, daily, reference */
-    const char *basis;
+    int per_second;
+    const char *zone, *basis;
     unsigned intervals, assets;
 } row;
 
 static const row rows[] = {
-#define MD_PROVIDER(ID, number, nm, disp, ukey, uenv, udef, keykind, kenv, a, b, c, d, e, f, g, h, \
-                    i, j, why, ivs, as, ctor)                                                      \
+#define MD_PROVIDER(ID, number, nm, disp, ukey, uenv, udef, keykind, kenv, sec, a, b, c, d, e, f, \
+                    g, h, i, j, tz, why, ivs, as, ctor)                                            \
     {.enum_id = MD_SRC_##ID,                                                                       \
      .num = number,                                                                                \
      .name = #nm,                                                                                  \
@@ -37,6 +38,8 @@ static const row rows[] = {
      .url_def = udef,                                                                              \
      .key_env = kenv,                                                                              \
      .limits = {a, b, c, d, e, f, g, h, i, j},                                                     \
+     .per_second = sec,                                                                            \
+     .zone = tz,                                                                                   \
      .basis = why,                                                                                 \
      .intervals = ivs,                                                                             \
      .assets = as},
@@ -271,7 +274,7 @@ Test(providers, each_client_fetches_exactly_the_intervals_of_its_row)
                          md_interval_name((md_interval)iv));
             md_bar_vec bv;
             md_bar_vec_init(&bv);
-            md_fetch_meta meta = {0, -1, 0, 0};
+            md_fetch_meta meta = {.retry_after_s = -1};
             md_error_clear(&err);
             int64_t end = 1709251200; /* 2024-03-01 */
             int rc =
