@@ -147,7 +147,13 @@ static void clk_sleep(void *ctx, int64_t ms)
 
 static md_srcmgr_opts default_opts(void)
 {
-    md_srcmgr_opts o = {{3, 0, 20, 10, 30000}, 0, 100, 1000, 60000, 1000, 0.2};
+    md_srcmgr_opts o = {.circuit = {3, 0, 20, 10, 30000},
+                        .max_retries = 0,
+                        .retry_base_ms = 100,
+                        .retry_max_ms = 1000,
+                        .pause_ms = 60000,
+                        .health_latency_ms = 1000,
+                        .background_reserve = 0.2};
     return o;
 }
 
