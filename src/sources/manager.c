@@ -35,6 +35,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -795,7 +796,10 @@ typedef struct attempt {
     int rc;             /* 0, SKIPPED (skip_rc says why) or MD_E* */
     int skip_rc;
     md_error err;
+    atomic_int cancel_why; /* CANCEL_*: why the requester cancelled it */
 } attempt;
+
+enum { CANCEL_LOST = 1, CANCEL_DEADLINE = 2 };
 
 typedef struct race {
     md_srcmgr *m;
@@ -951,11 +955,13 @@ static void ask(md_srcmgr *m, attempt *a)
         int neutral = 0;
         if (rc == MD_ECANCELED) {
             int64_t ran = md_mono_ms() - a->started_ms;
-            if (a->hedge_ms > 0 && ran >= a->hedge_ms) {
+            int why = atomic_load(&a->cancel_why);
+            if (why == CANCEL_DEADLINE || (a->hedge_ms > 0 && ran >= a->hedge_ms)) {
                 rc = MD_ETIMEOUT;
-                md_error_set(&cerr, MD_ETIMEOUT,
-                             "%s: no answer within %lld ms (another source answered)", e->name,
-                             (long long)ran);
+                md_error_set(&cerr, MD_ETIMEOUT, "%s: no answer within %lld ms (%s)", e->name,
+                             (long long)ran,
+                             why == CANCEL_DEADLINE ? "the request's time budget"
+                                                    : "another source answered");
             } else {
                 neutral = 1;
             }
@@ -1209,8 +1215,11 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
     }
     /* every other call is cancelled: its transfer aborts, its thread is free again */
     pthread_mutex_lock(&r->lock);
-    for (int i = 0; i < r->n; i++)
-        if (r->a[i] != winner && !r->a[i]->done) md_cancel_request(&r->a[i]->cancel);
+    for (int i = 0; i < r->n; i++) {
+        if (r->a[i] == winner || r->a[i]->done) continue;
+        atomic_store(&r->a[i]->cancel_why, winner ? CANCEL_LOST : CANCEL_DEADLINE);
+        md_cancel_request(&r->a[i]->cancel);
+    }
     pthread_mutex_unlock(&r->lock);
 
     int rc = 0;
