@@ -645,10 +645,16 @@ typedef struct fetch {
     md_fetch_opts fo;
 } fetch;
 
-/* Why each source gave nothing, for the final error message. */
+/* Why each source gave nothing, for the final error message: one entry per source, cut to
+ * an equal share of the message at the end, so that every source is named. */
+#define REASONS_MAX 16
 typedef struct reasons {
+    struct {
+        char name[24];
+        char text[160];
+    } e[REASONS_MAX];
+    int n;
     char text[MD_ERROR_MSG_MAX];
-    size_t len;
 } reasons;
 
 /* msg without a leading "<name>: " (the message then names the provider once). */
@@ -668,13 +674,34 @@ static void add_reason(reasons *r, const char *name, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    char clean[MD_ERROR_MSG_MAX]; /* redacted whole, then cut below */
-    md_log_redact(after_name(name, what), clean, sizeof clean);
-    if (r->len >= sizeof r->text - 1) return;
-    int k = snprintf(r->text + r->len, sizeof r->text - r->len, "%s%s: %.150s", r->len ? "; " : "",
-                     name, clean);
-    if (k > 0) r->len += (size_t)k;
-    if (r->len >= sizeof r->text) r->len = sizeof r->text - 1;
+    if (r->n == REASONS_MAX) return;
+    snprintf(r->e[r->n].name, sizeof r->e[r->n].name, "%s", name);
+    /* redacted whole, cut afterwards */
+    md_log_redact(after_name(name, what), r->e[r->n].text, sizeof r->e[r->n].text);
+    r->n++;
+}
+
+/* "yahoo: ...; finnhub: ..." in at most `room` bytes: each reason gets an equal share. */
+static const char *reasons_text(reasons *r, size_t room)
+{
+    if (room >= sizeof r->text) room = sizeof r->text - 1;
+    size_t fixed = 0;
+    for (int i = 0; i < r->n; i++) fixed += strlen(r->e[i].name) + 2 + (i ? 2 : 0);
+    size_t share = r->n && room > fixed ? (room - fixed) / (size_t)r->n : 0;
+    if (share < 16) share = 16;
+    size_t len = 0;
+    r->text[0] = 0;
+    for (int i = 0; i < r->n && len + 1 < sizeof r->text; i++) {
+        const char *t = r->e[i].text;
+        size_t tl = strlen(t);
+        int cut = tl > share;
+        int k = snprintf(r->text + len, sizeof r->text - len, "%s%s: %.*s%s", i ? "; " : "",
+                         r->e[i].name, (int)(cut ? share - 3 : tl), t, cut ? "..." : "");
+        if (k < 0) break;
+        len += (size_t)k;
+        if (len >= sizeof r->text) len = sizeof r->text - 1;
+    }
+    return r->text;
 }
 
 static const char *result_label(int rc)
@@ -1122,6 +1149,9 @@ static void note(tally *t, entry *e, int rc, const md_error *err)
     t->last_rc = rc;
 }
 
+/* What the final message leaves for the reasons ("no healthy source for SYMBOL 1m bars (").*/
+#define ROOM (MD_ERROR_MSG_MAX - 72)
+
 /* Failover (and hedging) over the candidates; fills q or bars and res on success. */
 static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, md_bar_vec *bars,
                md_fetch_result *res, md_error *err)
@@ -1241,7 +1271,7 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
         res->source = MD_SRC_UNKNOWN; /* every source that answered had no bars */
     } else if (t->timed_out) {
         rc = md_error_set(err, MD_ETIMEOUT, "no source answered for %s in time (%s)", what,
-                          t->why.len ? t->why.text : "no answer yet");
+                          t->why.n ? reasons_text(&t->why, ROOM) : "no answer yet");
     } else if (only >= 0) {
         if (t->unsupported)
             rc = md_error_set(err, MD_EINTERVAL, "%s does not offer %s bars", md_source_name(only),
@@ -1255,17 +1285,21 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
     } else if (t->considered == 0 && t->unsupported && !t->not_offered) {
         rc = md_error_set(err, MD_EINTERVAL, "no source offers %s bars", md_interval_name(f->iv));
     } else if (t->considered == 0) {
-        rc = md_error_set(err, MD_ENOTFOUND, "no configured source offers %s %s (%s)",
-                          md_asset_class_name(r->cls.asset), r->symbol, t->why.text);
+        rc =
+            md_error_set(err, MD_ENOTFOUND, "no configured source offers %s %s (%s)",
+                         md_asset_class_name(r->cls.asset), r->symbol, reasons_text(&t->why, ROOM));
     } else if (t->not_found) {
-        rc = md_error_set(err, MD_ENOTFOUND, "no source has %s (%s)", what, t->why.text);
+        rc = md_error_set(err, MD_ENOTFOUND, "no source has %s (%s)", what,
+                          reasons_text(&t->why, ROOM));
     } else if (t->interval_refused) {
-        rc = md_error_set(err, MD_EINTERVAL, "%s (%s)", "the interval was refused", t->why.text);
+        rc = md_error_set(err, MD_EINTERVAL, "%s (%s)", "the interval was refused",
+                          reasons_text(&t->why, ROOM));
     } else if (t->rate_limited == t->considered) {
         rc = md_error_set(err, MD_ERATELIMIT, "every source is rate limited for %s (%s)", what,
-                          t->why.text);
+                          reasons_text(&t->why, ROOM));
     } else {
-        rc = md_error_set(err, MD_ENOSOURCE, "no healthy source for %s (%s)", what, t->why.text);
+        rc = md_error_set(err, MD_ENOSOURCE, "no healthy source for %s (%s)", what,
+                          reasons_text(&t->why, ROOM));
     }
     race_unref(r);
     md_free(t);
