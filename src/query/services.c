@@ -183,7 +183,8 @@ void md_services_quiesce(md_services *svc)
     if (!run || run->step >= SVC_QUIESCED) return;
     md_services_stop(svc);
     run->step = SVC_QUIESCED;
-    md_workq_free(svc->workers); /* pending jobs complete (into the server's loops) */
+    md_srcmgr_cancel_all(svc->sources); /* a hanging provider does not hold the shutdown */
+    md_workq_free(svc->workers);        /* pending jobs complete (into the server's loops) */
     svc->workers = NULL;
     md_workq_free(svc->fetchers);
     svc->fetchers = NULL;

@@ -97,6 +97,8 @@ struct md_srcmgr {
     int fake_clock; /* md_srcmgr_set_clock was called: sleeps go through clk */
     uint64_t rng;
     md_symbolmap *map;
+    struct race *live; /* the fetches running now (md_srcmgr_cancel_all) */
+    int stopping;      /* set by md_srcmgr_cancel_all: no fetch starts */
     md_srcmgr_quota quota;
     md_srcmgr_persist persist;
 };
@@ -840,6 +842,8 @@ typedef struct race {
     int refs;
     attempt *a[MAX_ATTEMPTS];
     int n;
+    atomic_int stopping;    /* md_srcmgr_cancel_all: give up now, launch nothing more */
+    struct race *next_live; /* m->live, under m->lock */
 } race;
 
 static race *race_new(md_srcmgr *m, const fetch *f, int64_t deadline_ms)
@@ -1113,6 +1117,7 @@ static attempt *wait_any(race *r, int64_t until)
             got->handled = 1;
             break;
         }
+        if (atomic_load(&r->stopping)) break;
         if (until > 0) {
             int64_t left = until - md_mono_ms();
             if (left <= 0) break;
@@ -1169,6 +1174,11 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
     }
     tally *t = md_calloc(1, sizeof *t);
     race *r = race_new(m, f, deadline_ms);
+    pthread_mutex_lock(&m->lock);
+    r->next_live = m->live;
+    m->live = r;
+    atomic_store(&r->stopping, m->stopping);
+    pthread_mutex_unlock(&m->lock);
     md_endpoint_class cls = f->kind == K_QUOTE ? MD_EP_QUOTE : md_endpoint_class_of_bars(f->iv);
 
     /* the candidates, spelled for each */
@@ -1202,7 +1212,8 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
     attempt *winner = NULL;
     for (;;) {
         /* launch when nothing runs, or when the one running is past its hedge delay */
-        while (next < nc && (active == 0 || (hedging && hedge_at && md_mono_ms() >= hedge_at))) {
+        while (next < nc && !atomic_load(&r->stopping) &&
+               (active == 0 || (hedging && hedge_at && md_mono_ms() >= hedge_at))) {
             entry *e = cand[next++];
             int skip_rc = 0;
             md_error why;
@@ -1217,12 +1228,16 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
             if (active > 1) MD_DEBUG("sources", "hedge symbol=%s source=%s", r->symbol, e->name);
             break;
         }
+        if (atomic_load(&r->stopping)) { /* shutdown: what runs is cancelled below */
+            t->timed_out = 1;
+            break;
+        }
         if (active == 0) break;
         int64_t until = deadline_ms;
         if (next < nc && hedge_at && (!until || hedge_at < until)) until = hedge_at;
         attempt *a = wait_any(r, until);
         if (!a) {
-            if (deadline_ms && md_mono_ms() >= deadline_ms) {
+            if (atomic_load(&r->stopping) || (deadline_ms && md_mono_ms() >= deadline_ms)) {
                 t->timed_out = 1;
                 break;
             }
@@ -1301,9 +1316,36 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
         rc = md_error_set(err, MD_ENOSOURCE, "no healthy source for %s (%s)", what,
                           reasons_text(&t->why, ROOM));
     }
+    pthread_mutex_lock(&m->lock);
+    for (race **p = &m->live; *p; p = &(*p)->next_live) {
+        if (*p == r) {
+            *p = r->next_live;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
     race_unref(r);
     md_free(t);
     return rc;
+}
+
+void md_srcmgr_cancel_all(md_srcmgr *m)
+{
+    if (!m) return;
+    pthread_mutex_lock(&m->lock);
+    m->stopping = 1;
+    for (race *r = m->live; r; r = r->next_live) {
+        pthread_mutex_lock(&r->lock);
+        atomic_store(&r->stopping, 1);
+        for (int i = 0; i < r->n; i++) {
+            if (r->a[i]->done) continue;
+            atomic_store(&r->a[i]->cancel_why, CANCEL_DEADLINE);
+            md_cancel_request(&r->a[i]->cancel);
+        }
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->lock);
+    }
+    pthread_mutex_unlock(&m->lock);
 }
 
 /* -- coalescing ------------------------------------------------------------------------ */

@@ -199,6 +199,12 @@ int md_srcmgr_quote(md_srcmgr *m, const char *symbol, const md_fetch_opts *fo, m
 int md_srcmgr_bars(md_srcmgr *m, const char *symbol, md_interval iv, int64_t start, int64_t end,
                    const md_fetch_opts *fo, md_bar_vec *out, md_fetch_result *res, md_error *err);
 
+/* Shutdown: every fetch running now gives up at once (its calls cancelled, MD_ETIMEOUT to
+ * its caller, who answers from the store when it can) and no later one asks a provider.
+ * Before joining the threads that may be inside the manager, so that a provider that hangs
+ * does not hold the shutdown for the rest of a time budget. */
+void md_srcmgr_cancel_all(md_srcmgr *m);
+
 /* 1 when source id (or any enabled source, for -1) can be asked for interval iv. */
 int md_srcmgr_supports(md_srcmgr *m, int source, md_interval iv);
 /* 1 when the source id is listed (enabled or not). */

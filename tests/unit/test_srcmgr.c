@@ -1075,3 +1075,31 @@ Test(srcmgr, a_full_bulkhead_is_skipped_at_once)
     cr_assert_eq(x.rc, MD_ETIMEOUT);
     md_srcmgr_free(m);
 }
+
+Test(srcmgr, cancel_all_ends_a_hanging_fetch_at_once_and_starts_no_other)
+{
+    md_srcmgr *m = realmgr(0, 4, 4);
+    fake *a = mkfake(&vt_yahoo, 10);
+    a->hang = 1;
+    md_srcmgr_add(m, "yahoo", &a->base, 0, 0, 0, NULL);
+    bg x = {m, 0, 0}; /* no time budget: only the cancellation ends it */
+    pthread_t th;
+    pthread_create(&th, NULL, hang_quote, &x);
+    while (__atomic_load_n(&a->in_call, __ATOMIC_SEQ_CST) == 0) usleep(1000);
+    int64_t t0 = md_mono_ms();
+    md_srcmgr_cancel_all(m);
+    pthread_join(th, NULL);
+    int64_t took = md_mono_ms() - t0;
+    cr_assert_eq(x.rc, MD_ETIMEOUT);
+    cr_assert_lt(took, 500, "%lld ms: the hanging call held the shutdown", (long long)took);
+    for (int i = 0; i < 200 && __atomic_load_n(&a->in_call, __ATOMIC_SEQ_CST); i++) usleep(5000);
+    cr_assert_eq(a->cancelled, 1, "the provider call was cancelled");
+    /* after it, a fetch asks no provider: it would hang again otherwise */
+    a->hang = 0;
+    int before = a->calls;
+    md_quote q;
+    md_error e;
+    cr_assert_eq(md_srcmgr_quote(m, "AAPL", NULL, &q, NULL, &e), MD_ETIMEOUT, "%s", e.msg);
+    cr_assert_eq(a->calls, before, "no provider was asked");
+    md_srcmgr_free(m);
+}
