@@ -44,7 +44,8 @@ static const row_t rows[] = {
 };
 #define NROWS MD_ARRAY_LEN(rows)
 
-static const char *type_name[] = {"string", "secret", "list", "integer", "number", "boolean", "mapping"};
+static const char *type_name[] = {"string", "secret",  "list",   "integer",
+                                  "number", "boolean", "mapping"};
 
 static int is_str(ctype_t t)
 {

@@ -107,7 +107,7 @@ static int apply(md_symconf *c, const char *file, char **f, int nf, md_error *er
         return md_error_set(err, MD_ECONFIG,
                             "%s:%s: symbols.%s.%.40s: expects a value, not a mapping", file, line,
                             sym, key);
-    md_symconf_entry *en = entry_for(c, sym, (size_t)atol(line));
+    md_symconf_entry *en = entry_for(c, sym, (size_t)strtoul(line, NULL, 10));
     if (strcasecmp(key, "class") == 0) {
         int k = md_asset_class_parse(val);
         if (k < 0)

@@ -238,8 +238,7 @@ static int map_curl_error(CURLcode rc, const char *provider, int timeout_ms, int
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
         return md_error_set(err, MD_ETRANSIENT, "%s: connection reset", provider);
-    case CURLE_GOT_NOTHING:
-        return md_error_set(err, MD_ETRANSIENT, "%s: empty reply", provider);
+    case CURLE_GOT_NOTHING: return md_error_set(err, MD_ETRANSIENT, "%s: empty reply", provider);
     case CURLE_PARTIAL_FILE:
         return md_error_set(err, MD_ETRANSIENT, "%s: answer cut short", provider);
     case CURLE_UNSUPPORTED_PROTOCOL:
@@ -264,7 +263,8 @@ int md_sources__http_get(md_sources__http *c, const char *provider, const char *
             return md_error_set(err, MD_ETIMEOUT, "%s: no time left for the request", provider);
         if (left < timeout) timeout = (int)left, by_deadline = 1;
     }
-    if (md_cancel_requested(cancel)) return md_error_set(err, MD_ECANCELED, "%s: cancelled", provider);
+    if (md_cancel_requested(cancel))
+        return md_error_set(err, MD_ECANCELED, "%s: cancelled", provider);
     handle h;
     if (handle_get(c, &h) != 0)
         return md_error_set(err, MD_ETRANSIENT, "%s: cannot create an HTTP handle", provider);

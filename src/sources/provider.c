@@ -152,12 +152,14 @@ void md_sources__excerpt(const char *s, size_t len, char *dst, size_t n)
     md_log_redact(raw, clean, cap);
     scrub_links(clean);
     size_t k = 0, max = n - 1 < EXCERPT_MAX ? n - 1 : EXCERPT_MAX;
+    unsigned char prev = ' '; /* the last one written: no leading or doubled spaces */
     for (size_t i = 0; clean[i] && k < max; i++) {
         unsigned char c = (unsigned char)clean[i];
         if (c == '\n' || c == '\r' || c == '\t') c = ' ';
         if (c < 0x20 || c >= 0x7f) c = '?';
-        if (c == ' ' && (k == 0 || dst[k - 1] == ' ')) continue;
+        if (c == ' ' && prev == ' ') continue;
         dst[k++] = (char)c;
+        prev = c;
     }
     while (k && dst[k - 1] == ' ') k--;
     dst[k] = 0;

@@ -10,6 +10,7 @@
 #include "core/mem.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,14 +276,20 @@ void md_ratelimit_save(const md_ratelimit *rl, int64_t now_ms, char *dst, size_t
 
 int md_ratelimit_load(md_ratelimit *rl, const char *text, int64_t now_ms)
 {
-    long long paused, day;
-    int used, cnt, off = 0;
-    if (sscanf(text, "v1 %lld %lld %d %d%n", &paused, &day, &used, &cnt, &off) != 4 || cnt < 0 ||
-        used < 0)
-        return MD_EINVAL;
+    if (strncmp(text, "v1 ", 3) != 0) return MD_EINVAL;
+    long long head[4]; /* paused until, day, used that day, times that follow */
+    const char *p = text + 3;
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        head[i] = strtoll(p, &end, 10);
+        if (end == p) return MD_EINVAL;
+        p = end;
+    }
+    long long paused = head[0], day = head[1];
+    if (head[2] < 0 || head[2] > INT_MAX || head[3] < 0 || head[3] > INT_MAX) return MD_EINVAL;
+    int used = (int)head[2], cnt = (int)head[3];
     int64_t times[256];
     int n = 0;
-    const char *p = text + off;
     for (int i = 0; i < cnt; i++) {
         char *end;
         long long t = strtoll(p, &end, 10);

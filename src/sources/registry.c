@@ -21,7 +21,7 @@
 
 static const md_source_info table[] = {
 #define MD_PROVIDER(ID, num, nm, disp, url_key, url_env, url_def, keykind, kenv, all_sec, all_min, \
-                    all_day, q_min, q_day, i_min, i_day, d_min, d_day, r_min, r_day, zone, basis, \
+                    all_day, q_min, q_day, i_min, i_day, d_min, d_day, r_min, r_day, zone, basis,  \
                     ivs, as, ctor)                                                                 \
     {.name = #nm,                                                                                  \
      .id = MD_SRC_##ID,                                                                            \

@@ -27,7 +27,7 @@ typedef struct row {
 } row;
 
 static const row rows[] = {
-#define MD_PROVIDER(ID, number, nm, disp, ukey, uenv, udef, keykind, kenv, sec, a, b, c, d, e, f, \
+#define MD_PROVIDER(ID, number, nm, disp, ukey, uenv, udef, keykind, kenv, sec, a, b, c, d, e, f,  \
                     g, h, i, j, tz, why, ivs, as, ctor)                                            \
     {.enum_id = MD_SRC_##ID,                                                                       \
      .num = number,                                                                                \
