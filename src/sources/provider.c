@@ -161,7 +161,7 @@ void md_sources__excerpt(const char *s, size_t len, char *dst, size_t n)
         dst[k++] = (char)c;
         prev = c;
     }
-    while (k && dst[k - 1] == ' ') k--;
+    if (k && prev == ' ') k--; /* one space at most: doubled ones were never written */
     dst[k] = 0;
     md_free(clean);
     md_free(raw);
