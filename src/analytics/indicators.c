@@ -2,6 +2,7 @@
  * rules, parameter checks), the parser of ?names=, runs (streaming state over chunks), the
  * table as JSON, and the summary statistics. The kernels live in ind_*.c. */
 #include "analytics/ind_int.h"
+#include "core/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -230,6 +231,36 @@ void md_ind_run_free(md_ind_run *r)
     md_free(r);
 }
 
+/* A copy of the kernel's state and arrays (the state points into the arrays, which keep
+ * their addresses: copying the bytes back restores the run exactly). */
+void md_ind_run_peek(md_ind_run *r, const md_ind_cols *in, double **out)
+{
+    if (!r->st) { /* nothing fed yet: feed, then forget what the first call allocated */
+        md_ind_run_feed(r, in, 1, out);
+        for (int k = 0; k < MD_IND_RUN_BUFS; k++) md_free(r->buf[k]), r->buf[k] = NULL;
+        md_free(r->st);
+        r->st = NULL;
+        return;
+    }
+    size_t total = r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++) total += r->buf_size[k];
+    unsigned char *save = md_malloc(total), *p = save;
+    memcpy(p, r->st, r->st_size), p += r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++)
+        if (r->buf[k]) memcpy(p, r->buf[k], r->buf_size[k]), p += r->buf_size[k];
+    md_ind_run_feed(r, in, 1, out);
+    p = save;
+    memcpy(r->st, p, r->st_size), p += r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++)
+        if (r->buf[k]) memcpy(r->buf[k], p, r->buf_size[k]), p += r->buf_size[k];
+    md_free(save);
+}
+
+int md_ind_streamable(const md_ind_def *d)
+{
+    return !(d->flags & MD_IND_HL_SD);
+}
+
 void md_ind_hl_sd_add(md_ind_hl_sd *s, const double *high, const double *low, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -272,40 +303,33 @@ void md_ind_defs_json(md_buf *b)
         size_t len = (size_t)snprintf(def_name, sizeof def_name, "%s", d->name);
         for (int k = 0; k < d->nparams && len < sizeof def_name; k++)
             len += (size_t)snprintf(def_name + len, sizeof def_name - len, ":%.10g", s.p[k]);
-        md_buf_puts(b, ",\"default\":");
-        md_buf_json_str(b, def_name);
-        md_buf_puts(b, d->scale == MD_IND_PRICE ? ",\"scale\":\"price\"" : ",\"scale\":\"own\"");
-        md_buf_puts(b, (d->flags & MD_IND_VOLUME) ? ",\"volume\":true" : ",\"volume\":false");
-        md_buf_puts(b, ",\"reference\":");
-        md_buf_json_str(b, d->reference);
+        md_json_str(b, "default", def_name);
+        md_json_str(b, "scale", d->scale == MD_IND_PRICE ? "price" : "own");
+        md_json_bool(b, "volume", (d->flags & MD_IND_VOLUME) != 0);
+        md_json_str(b, "reference", d->reference);
         md_buf_puts(b, ",\"params\":[");
         for (int k = 0; k < d->nparams; k++) {
             const md_ind_param *p = &d->params[k];
             if (k) md_buf_putc(b, ',');
             md_buf_puts(b, "{\"name\":");
             md_buf_json_str(b, p->name);
-            md_buf_puts(b, ",\"default\":");
-            md_buf_num(b, p->def);
-            md_buf_puts(b, ",\"min\":");
-            md_buf_num(b, p->min);
-            md_buf_puts(b, ",\"max\":");
-            md_buf_num(b, p->max);
-            md_buf_puts(b,
-                        p->type == MD_IND_INT ? ",\"type\":\"integer\"}" : ",\"type\":\"number\"}");
+            md_json_num(b, "default", p->def);
+            md_json_num(b, "min", p->min);
+            md_json_num(b, "max", p->max);
+            md_json_str(b, "type", p->type == MD_IND_INT ? "integer" : "number");
+            md_buf_putc(b, '}');
         }
         md_buf_puts(b, "],\"outputs\":[");
         for (int k = 0; k < d->noutputs; k++) {
             if (k) md_buf_putc(b, ',');
             md_buf_puts(b, "{\"name\":");
             md_buf_json_str(b, d->outputs[k]);
-            md_buf_puts(b, ",\"warmup\":");
-            md_buf_json_str(b, d->warmup_expr[k]);
-            md_buf_puts(b, ",\"warmup_default\":");
-            md_buf_int(b, d->warmup(s.p, k));
+            md_json_str(b, "warmup", d->warmup_expr[k]);
+            md_json_int(b, "warmup_default", d->warmup(s.p, k));
             md_buf_putc(b, '}');
         }
-        md_buf_puts(b, "],\"check\":");
-        md_buf_json_str(b, d->check_expr);
+        md_buf_putc(b, ']');
+        md_json_str(b, "check", d->check_expr);
         md_buf_putc(b, '}');
     }
     md_buf_puts(b, "]}");

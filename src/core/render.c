@@ -2,6 +2,7 @@
 #include "core/render.h"
 
 #include "core/error.h"
+#include "core/json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,16 +13,11 @@ void md_render_ohlcv_fields(md_buf *b, const md_bar *bar)
 {
     md_buf_puts(b, "\"timestamp\":");
     md_buf_ts(b, bar->ts, 1);
-    md_buf_puts(b, ",\"open\":");
-    md_buf_num(b, bar->open);
-    md_buf_puts(b, ",\"high\":");
-    md_buf_num(b, bar->high);
-    md_buf_puts(b, ",\"low\":");
-    md_buf_num(b, bar->low);
-    md_buf_puts(b, ",\"close\":");
-    md_buf_num(b, bar->close);
-    md_buf_puts(b, ",\"volume\":");
-    md_buf_num(b, isnan(bar->volume) ? 0 : bar->volume);
+    md_json_num(b, "open", bar->open);
+    md_json_num(b, "high", bar->high);
+    md_json_num(b, "low", bar->low);
+    md_json_num(b, "close", bar->close);
+    md_json_num(b, "volume", isnan(bar->volume) ? 0 : bar->volume);
 }
 
 void md_render_bar_json(md_buf *b, const md_bar *bar)

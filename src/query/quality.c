@@ -2,6 +2,7 @@
  * the store reads, the grading and the JSON answers (see quality.h for the rules). */
 #include "query/quality.h"
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
@@ -253,30 +254,25 @@ static void put_time_or_null(md_buf *b, int given, int64_t ts)
         md_buf_puts(b, "null");
 }
 
+/* What every finding carries, in the issues of a grade and the failures of a validation
+ * alike: how bad, the value, the limit it broke, the source of the bar. */
+static void put_measure(md_buf *b, const md_qevent *e)
+{
+    md_json_num(b, "severity", round((double)e->severity * 1000) / 1000);
+    md_json_num(b, "value", e->value);
+    md_json_num(b, "threshold", e->limit);
+    md_json_str(b, "source", md_source_name(e->source));
+}
+
 static void put_issue(md_buf *b, const md_qevent *e)
 {
     md_buf_puts(b, "{\"rule\":");
     md_buf_json_str(b, md_qrule_code(e->rule));
-    md_buf_puts(b, ",\"dimension\":\"");
-    md_buf_puts(b, md_qdim_name(md_qrule_dim(e->rule)));
-    md_buf_puts(b, "\",\"timestamp\":");
-    md_buf_ts(b, e->ts, 1);
-    md_buf_puts(b, ",\"severity\":");
-    md_buf_num(b, round((double)e->severity * 1000) / 1000);
-    md_buf_puts(b, ",\"value\":");
-    md_buf_num(b, e->value);
-    md_buf_puts(b, ",\"threshold\":");
-    md_buf_num(b, e->limit);
-    md_buf_puts(b, ",\"source\":\"");
-    md_buf_puts(b, md_source_name(e->source));
-    md_buf_putc(b, '"');
-    if (e->other_source) {
-        md_buf_puts(b, ",\"other_source\":\"");
-        md_buf_puts(b, md_source_name(e->other_source));
-        md_buf_putc(b, '"');
-    }
-    md_buf_puts(b, ",\"message\":");
-    md_buf_json_str(b, e->detail);
+    md_json_str(b, "dimension", md_qdim_name(md_qrule_dim(e->rule)));
+    md_json_ts(b, "timestamp", e->ts);
+    put_measure(b, e);
+    if (e->other_source) md_json_str(b, "other_source", md_source_name(e->other_source));
+    md_json_str(b, "message", e->detail);
     md_buf_putc(b, '}');
 }
 
@@ -581,22 +577,14 @@ void md_render_validate_json(md_buf *b, const md_validate_result *r)
         if (i) md_buf_putc(b, ',');
         md_buf_puts(b, "{\"timestamp\":");
         md_buf_ts(b, e->ts, 1);
-        md_buf_puts(b, ",\"rule\":");
-        md_buf_json_str(b, md_qrule_code(e->rule));
-        md_buf_puts(b, ",\"kind\":\"");
-        md_buf_puts(b, r->v[i].stored ? "rejected" : md_qrule_is_hard(e->rule) ? "hard" : "soft");
-        md_buf_puts(b, "\",\"dimension\":\"");
-        md_buf_puts(b, md_qdim_name(md_qrule_dim(e->rule)));
-        md_buf_puts(b, "\",\"severity\":");
-        md_buf_num(b, round((double)e->severity * 1000) / 1000);
-        md_buf_puts(b, ",\"value\":");
-        md_buf_num(b, e->value);
-        md_buf_puts(b, ",\"threshold\":");
-        md_buf_num(b, e->limit);
-        md_buf_puts(b, ",\"source\":\"");
-        md_buf_puts(b, md_source_name(e->source));
-        md_buf_puts(b, "\",\"reason\":");
-        md_buf_json_str(b, e->detail);
+        md_json_str(b, "rule", md_qrule_code(e->rule));
+        md_json_str(b, "kind",
+                    r->v[i].stored              ? "rejected"
+                    : md_qrule_is_hard(e->rule) ? "hard"
+                                                : "soft");
+        md_json_str(b, "dimension", md_qdim_name(md_qrule_dim(e->rule)));
+        put_measure(b, e);
+        md_json_str(b, "reason", e->detail);
         md_buf_putc(b, '}');
     }
     md_buf_puts(b, "],\"total\":");

@@ -25,6 +25,7 @@ typedef struct md_svc_stream md_svc_stream;
 int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *err);
 void md_services__stream_stop(md_svc_stream *cs);
 void md_services__stream_close(md_svc_stream *cs);
+struct md_livebar *md_services__stream_livebar(md_svc_stream *cs); /* NULL is fine */
 
 /* services_quota.c: where the providers' budgets live beyond one process - shared by the
  * agents on one Redis (an atomic Lua sliding window per provider, API key and scope) or,

@@ -63,7 +63,7 @@ static md_bar_vec *acc_for(replay_acc *a, const char *symbol)
 {
     for (size_t i = 0; i < a->n; i++)
         if (strcmp(a->s[i].symbol, symbol) == 0) return &a->s[i].bars;
-    if (a->n == a->cap) a->s = md_realloc(a->s, (a->cap = a->cap ? a->cap * 2 : 8) * sizeof *a->s);
+    MD_ARRAY_GROW(a->s, a->n, a->cap, 8);
     series_acc *x = &a->s[a->n++];
     snprintf(x->symbol, sizeof x->symbol, "%s", symbol);
     md_bar_vec_init(&x->bars);

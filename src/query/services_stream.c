@@ -30,11 +30,7 @@ int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *er
     md_svc_stream *cs = md_calloc(1, sizeof *cs);
     cs->svc = svc;
     md_hub_options ho;
-    md_hub_options_default(&ho);
-    ho.replay_size = (size_t)cfg->stream_replay_size;
-    ho.queue_size = (size_t)cfg->stream_queue_size;
-    ho.max_subscriptions = (size_t)cfg->stream_max_subscriptions;
-    ho.instance = cfg->stream_instance;
+    md_hub_options_from_config(&ho, cfg);
     svc->hub = md_hub_new(&ho);
     if (cfg->stream_live_bars) {
         md_livebar_options lo = {.hub = svc->hub,
@@ -64,6 +60,11 @@ void md_services__stream_stop(md_svc_stream *cs)
     cs->relay = NULL;
     md_livebar_free(cs->livebars); /* open live bars stay open: they were not complete */
     cs->livebars = NULL;
+}
+
+md_livebar *md_services__stream_livebar(md_svc_stream *cs)
+{
+    return cs ? cs->livebars : NULL;
 }
 
 void md_services__stream_close(md_svc_stream *cs)
