@@ -36,6 +36,8 @@ typedef struct md_services {
     md_store *store;
     md_writer *writer;
     md_workq *workers;                /* blocking work off the event loops */
+    md_workq *fetchers;               /* requests that may call providers (server/routes.h,
+                                         MD_RT_FETCH); NULL without sources: workers */
     int64_t started_ms;               /* monotonic */
     int ready;                        /* start-up done */
     struct md_cache *cache;           /* NULL: no cache */

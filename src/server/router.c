@@ -4,8 +4,10 @@
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "sources/manager.h"
 
 #include <string.h>
+#include <strings.h>
 
 static const md_route routes[] = {
 #define MD_ROUTE(methods, pattern, fn, flags, params) {methods, pattern, fn, flags, params},
@@ -86,6 +88,20 @@ int md_route_check_params(const md_route *rt, const md_http_req *req, md_error *
     return 0;
 }
 
+/* cached_only given and not false: the request never asks the providers. */
+static int cached_only(const md_http_req *req)
+{
+    const char *v = md_http_param_get(req, "cached_only");
+    if (!v) return 0;
+    return strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0;
+}
+
+md_workq *md_route_queue(const md_route *rt, md_services *svc, const md_http_req *req)
+{
+    if ((rt->flags & MD_RT_FETCH) && svc->fetchers && !cached_only(req)) return svc->fetchers;
+    return svc->workers;
+}
+
 /* What every handler may assume: the key was checked (MD_RT_AUTH), a body came only where
  * one is taken (MD_RT_BODY), every query parameter is one the route declares. */
 static int admit(const md_route *rt, md_services *svc, md_http_req *req, md_error *err)
@@ -104,8 +120,12 @@ void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_htt
 {
     md_error err;
     md_error_clear(&err);
+    int budget = (rt->flags & MD_RT_FETCH) && svc->cfg && svc->cfg->sources_deadline_ms > 0;
+    if (budget) /* one budget for the request, counted from its arrival */
+        md_srcmgr_budget_begin(req->start_ns / 1000000 + svc->cfg->sources_deadline_ms);
     int rc = admit(rt, svc, req, &err);
     if (rc == 0) rc = rt->fn(svc, req, resp, &err);
+    if (budget) md_srcmgr_budget_end();
     if (rc < 0) md_http_error(resp, rc, err.msg);
 }
 

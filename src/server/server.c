@@ -187,7 +187,7 @@ static void dispatch(task *t)
         return;
     }
     t->in_worker = 1;
-    md_workq_submit(svc->workers, run_job, t);
+    md_workq_submit(md_route_queue(rt, svc, &t->req), run_job, t);
 }
 
 /* -- parsing -------------------------------------------------------------------------------- */

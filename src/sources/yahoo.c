@@ -249,7 +249,7 @@ static int yahoo_quote(md_source *src, const char *symbol, md_quote *out, md_fet
     md_provider *p = (md_provider *)src;
     md_buf url = MD_BUF_INIT;
     md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-    md_sources__esc(&url, symbol);
+    md_sources__esc_seg(&url, symbol);
     md_buf_puts(&url, "?interval=1d&range=1d");
     md_quote q;
     int rc = fetch_chart(p, url.data, MD_IV_1D, NULL, &q, meta, err);
@@ -278,7 +278,7 @@ static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_
     if (p1 < 0) p1 = 0;
     md_buf url = MD_BUF_INIT;
     md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-    md_sources__esc(&url, symbol);
+    md_sources__esc_seg(&url, symbol);
     md_buf_printf(&url, "?interval=%s&period1=%lld&period2=%lld&includePrePost=false", yiv,
                   (long long)p1, (long long)p2);
     md_bar_vec tmp;

@@ -477,7 +477,14 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     md_relay *r = md_calloc(1, sizeof *r);
     r->redis = redis;
     r->hub = o->hub;
-    r->channel = md_strdup(o->channel && *o->channel ? o->channel : "mdagent:stream");
+    const char *ch = o->channel && *o->channel ? o->channel : "mdagent:stream";
+    if (o->ns && *o->ns) {
+        size_t n = strlen(ch) + strlen(o->ns) + 2;
+        r->channel = md_malloc(n);
+        snprintf(r->channel, n, "%s@%s", ch, o->ns);
+    } else {
+        r->channel = md_strdup(ch);
+    }
     r->max_pending = o->max_pending ? o->max_pending : 100000;
     r->cap = r->max_pending;
     r->pending = md_calloc(r->cap, sizeof *r->pending);
