@@ -428,7 +428,8 @@ int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, m
         int64_t to = md_interval_next(req->iv, last);
         if (to > req->end) to = req->end;
         if (rc == 0 && x.any)
-            rc = md_query_scan_series(svc, req->symbol, req->iv, &x, from, to, feed_summary, &s, err);
+            rc = md_query_scan_series(svc, req->symbol, req->iv, &x, from, to, feed_summary, &s,
+                                      err);
     }
     free_columns(&s.col);
     md_bar_vec_deinit(&s.keep);
