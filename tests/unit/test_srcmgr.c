@@ -1001,8 +1001,13 @@ Test(srcmgr, a_hanging_primary_is_hedged_and_cancelled)
     for (int i = 0; i < 200 && __atomic_load_n(&a->cancelled, __ATOMIC_SEQ_CST) == 0; i++)
         usleep(5000);
     cr_assert_eq(a->cancelled, 1, "the losing call was cancelled");
+    /* the loser records its failure after its cancelled call returns: wait for it */
     md_srcmgr_info info;
     md_srcmgr_info_at(m, 0, &info);
+    for (int i = 0; i < 200 && info.failures == 0; i++) {
+        usleep(5000);
+        md_srcmgr_info_at(m, 0, &info);
+    }
     cr_assert_eq(info.failures, 1, "too slow counts against the source");
     cr_assert(strstr(info.last_error, "another source answered") != NULL, "%s", info.last_error);
     md_srcmgr_free(m);
