@@ -63,6 +63,7 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
     if ((v = get(ctx, "cached_only")) &&
         (*v ? parse_bool(v, &req->cached_only) : (req->cached_only = 1, 0)))
         return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
+    if ((rc = md_query_adjust_parse(get(ctx, "adjust"), &req->adjust, err))) return rc;
     if ((v = get(ctx, "source"))) {
         req->source = md_source_parse(v);
         if (req->source < 0 || req->source == MD_SRC_UNKNOWN)
@@ -274,7 +275,8 @@ int md_query_history(md_services *svc, const md_history_req *req, md_bar_vec *ou
     }
     if (out->n == 0 && !md_query_symbol_known(svc, req->symbol))
         return md_error_set(err, MD_ENOTFOUND, "no data for symbol %s", req->symbol);
-    return 0;
+    /* bars are stored raw: the request's adjustment is applied to what was read */
+    return md_query_adjust_bars(svc, req->symbol, req->iv, req->adjust, out->v, out->n, err);
 }
 
 void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *bars, size_t n,
@@ -290,5 +292,7 @@ void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *
     md_buf_int(b, (int64_t)n);
     md_buf_puts(b, ",\"from\":\"");
     md_buf_puts(b, from);
+    md_buf_puts(b, "\",\"adjust\":\"");
+    md_buf_puts(b, md_adjust_name(req->adjust));
     md_buf_puts(b, "\"}");
 }
