@@ -110,7 +110,7 @@ int md_route_price(md_services *svc, md_http_req *req, md_http_resp *resp, md_er
     md_answer a;
     md_answer_init(&a);
     rc = md_query_price_answer(svc, sym, max_age, query_flags(req), &a, err);
-    if (rc == 0) md_http_answer(resp, &a);
+    if (rc == 0) md_http_answer(req, resp, &a);
     md_answer_deinit(&a);
     return rc;
 }
@@ -180,10 +180,10 @@ int md_route_historical(md_services *svc, md_http_req *req, md_http_resp *resp, 
     md_history_req hr;
     int rc = md_history_req_parse(&hr, req->capture, md_http_param_getter, req, svc->cfg, err);
     if (rc) return rc;
-    md_answer a;
+    md_answer a; /* its next page by path (cacheable): md_http_answer makes it absolute */
     md_answer_init(&a);
     rc = md_query_history_answer(svc, &hr, query_flags(req), &a, err);
-    if (rc == 0) md_http_answer(resp, &a);
+    if (rc == 0) md_http_answer(req, resp, &a);
     md_answer_deinit(&a);
     return rc;
 }

@@ -28,7 +28,11 @@
  * example: 16:00 New York; both are that trading date); weekly ones the Sunday starting
  * the week (both go to API.md buckets). The free plan has no last trade: on 403 (or a
  * 404 / empty last trade) the quote falls back to the previous close (/prev), stamped
- * 16:00 New York of that day. */
+ * 16:00 New York of that day; indices, FX and crypto (I:SPX, C:EURUSD, X:BTCUSD: last
+ * trade is for stocks) go there directly. Every request past the first (a page, the
+ * fallback) takes its own token from the budget first (md_sources__get): an empty budget
+ * stops the call with MD_ERATELIMIT, never with half an answer. resultsCount 0 is an empty
+ * range (0 bars), for which failover asks the next source. */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -266,15 +270,22 @@ static int pg_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
     int rc = md_sources__need_key(p, err);
     if (rc) return rc;
     md_buf url = MD_BUF_INIT;
-    md_buf_printf(&url, "%s/v2/last/trade/", src->base_url);
-    md_sources__esc(&url, symbol);
-    url_key(&url, src, 1);
     json_t *root;
     long status = 0;
     md_quote q;
-    rc = pg_get_json(p, url.data, &root, &status, meta, err);
-    if (rc == 0) rc = parse_last_trade_root(root, &q, err);
-    json_decref(root);
+    /* /v2/last/trade is for stocks: an index, FX pair or crypto (I:, C:, X:) goes to the
+     * previous close at once instead of spending a request on a 404 */
+    int prefixed = strlen(symbol) > 2 && symbol[1] == ':' && strchr("ICX", symbol[0]);
+    if (prefixed) {
+        rc = MD_ENOTFOUND;
+    } else {
+        md_buf_printf(&url, "%s/v2/last/trade/", src->base_url);
+        md_sources__esc_seg(&url, symbol);
+        url_key(&url, src, 1);
+        rc = pg_get_json(p, url.data, &root, &status, meta, err);
+        if (rc == 0) rc = parse_last_trade_root(root, &q, err);
+        json_decref(root);
+    }
     if ((rc == MD_EUNAUTHSRC && status != 401) || rc == MD_ENOTFOUND) {
         /* The plan has no trades (403 NOT_AUTHORIZED, also when sent with 200), or no last
          * trade is known (404 NOT_FOUND, results null): the previous close is what is
@@ -282,7 +293,7 @@ static int pg_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
          * (401) is final. */
         md_buf_reset(&url);
         md_buf_printf(&url, "%s/v2/aggs/ticker/", src->base_url);
-        md_sources__esc(&url, symbol);
+        md_sources__esc_seg(&url, symbol);
         md_buf_puts(&url, "/prev?adjusted=false");
         url_key(&url, src, 0);
         rc = pg_get_json(p, url.data, &root, &status, meta, err);
@@ -330,7 +341,7 @@ static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     if (rc) return rc;
     md_buf url = MD_BUF_INIT;
     md_buf_printf(&url, "%s/v2/aggs/ticker/", src->base_url);
-    md_sources__esc(&url, symbol);
+    md_sources__esc_seg(&url, symbol);
     md_buf_printf(&url, "/range/%d/%s/", mult, span);
     if (md_interval_is_daily(iv)) {
         char from[16], to[16];

@@ -395,7 +395,7 @@ static int yahoo_quote(md_source *src, const char *symbol, md_quote *out, md_fet
     md_provider *p = (md_provider *)src;
     md_buf url = MD_BUF_INIT;
     md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-    md_sources__esc(&url, symbol);
+    md_sources__esc_seg(&url, symbol);
     md_buf_puts(&url, "?interval=1d&range=1d");
     md_quote q;
     int rc = fetch_chart(p, url.data, MD_IV_1D, NULL, &q, NULL, meta, err);
@@ -430,7 +430,7 @@ static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_
     if (p2 < now - 2 * 86400) {
         /* the splits after the range: Yahoo's bars are divided by them too */
         md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-        md_sources__esc(&url, symbol);
+        md_sources__esc_seg(&url, symbol);
         md_buf_printf(&url, "?interval=3mo&period1=%lld&period2=%lld&events=split", (long long)p2,
                       (long long)now);
         chart_extra lx = {.events = &later};
@@ -443,7 +443,7 @@ static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_
         md_buf_reset(&url);
     }
     md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-    md_sources__esc(&url, symbol);
+    md_sources__esc_seg(&url, symbol);
     md_buf_printf(
         &url, "?interval=%s&period1=%lld&period2=%lld&includePrePost=false&events=div%%2Csplits",
         yiv, (long long)p1, (long long)p2);
@@ -477,7 +477,7 @@ static int yahoo_actions(md_source *src, const char *symbol, int64_t start, int6
     int64_t now = md_now();
     md_buf url = MD_BUF_INIT;
     md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-    md_sources__esc(&url, symbol);
+    md_sources__esc_seg(&url, symbol);
     /* every split to now: dividends are normalised with the splits after them */
     md_buf_printf(&url, "?interval=1mo&period1=%lld&period2=%lld&events=div%%2Csplits",
                   (long long)(start > 0 ? start : 0), (long long)(end > now ? end : now));

@@ -80,16 +80,33 @@ int md_store_put_bars(md_store *st, const md_series *series, size_t n_series, md
 int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
                       size_t limit, md_bar_vec *out, md_error *err);
 
+/* md_store_get_bars keeping the OLDEST `limit` bars of the range (oldest first). */
+int md_store_get_bars_oldest(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                             int64_t end, size_t limit, md_bar_vec *out, md_error *err);
+
 /* Reads stored bars of exactly this interval with ts >= from, OLDEST first, at most limit of
  * them (0 = no limit): a forward scan, page by page (the next page starts after the last
  * ts). Appends to out; returns the count appended. */
 int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t from, size_t limit,
                        md_bar_vec *out, md_error *err);
 
+/* Which end of a range a limited read keeps. */
+typedef enum md_store_end { MD_STORE_NEWEST = 0, MD_STORE_OLDEST = 1 } md_store_end;
+
 /* Bars of interval iv for the range: stored bars of iv when there are any in the range,
  * otherwise aggregated from the coarsest finer stored interval that divides iv
- * (open=first, high=max, low=min, close=last, volume=sum). *used_iv tells which stored
- * interval answered (may be NULL). Same limit rule as md_store_get_bars. */
+ * (open=first, high=max, low=min, close=last, volume=sum). A bucket is reported when any of
+ * its finer bars lies in [start, end): one that starts before `start` (or reaches past
+ * `end`) aggregates only the bars inside the range and keeps its bucket's timestamp - the
+ * caller marks it partial (md_bar_partial). At most limit bars (0 = no limit): the oldest
+ * `limit` of the range with MD_STORE_OLDEST, the newest with MD_STORE_NEWEST; always oldest
+ * first in out. Memory is bounded by the answer (finer bars are read in chunks). *used_iv
+ * tells which stored interval answered (may be NULL). Appends; returns the count appended. */
+int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                       size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
+                       md_error *err);
+
+/* md_store_read_bars keeping the newest `limit` bars. */
 int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
                           int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
                           md_error *err);

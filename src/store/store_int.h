@@ -10,8 +10,10 @@ typedef struct md_store_ops {
     void (*close)(md_store *st);
     int (*ping)(md_store *st, md_error *err);
     int (*put_bars)(md_store *st, const md_series *s, size_t n, md_error *err);
+    /* Bars of exactly iv in [start, end), oldest first; with a limit the oldest `limit` when
+     * oldest is set, else the newest. */
     int (*get_bars)(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
-                    size_t limit, md_bar_vec *out, md_error *err);
+                    size_t limit, int oldest, md_bar_vec *out, md_error *err);
     int (*latest_bar)(md_store *st, const char *symbol, md_bar *out, md_interval *iv,
                       md_error *err);
     int (*put_quote)(md_store *st, const md_quote *q, md_error *err);
@@ -21,12 +23,12 @@ typedef struct md_store_ops {
                           int64_t end, md_error *err);
     /* Optional: aggregation done by the backend (SQL). NULL: store.c aggregates in C.
      * Appends the buckets of iv built from the bars of from_iv in [start, end) under the rules
-     * of md_store_get_bars_agg (buckets starting before start dropped, newest `limit`), and
-     * sets *had_input to 1 when there was any from_iv bar in [start, end) - even when every
-     * bucket was dropped - so store.c stops at the same interval as the C path. */
+     * of md_store_read_bars (a bucket that starts before start aggregates the bars from start
+     * on; with a limit, the oldest `limit` buckets when oldest is set, else the newest), and
+     * sets *had_input to 1 when there was any from_iv bar in [start, end). */
     int (*get_bars_agg)(md_store *st, const char *symbol, md_interval iv, md_interval from_iv,
-                        int64_t start, int64_t end, size_t limit, md_bar_vec *out, int *had_input,
-                        md_error *err);
+                        int64_t start, int64_t end, size_t limit, int oldest, md_bar_vec *out,
+                        int *had_input, md_error *err);
 
     /* For migration (store/migrate.c), every backend: */
     /* Bars of (symbol, iv) with ts >= from, oldest first, at most limit; appends to out. */

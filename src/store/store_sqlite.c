@@ -171,7 +171,7 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 
 static const char *SQL_GET_RANGE =
     "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM bars"
-    " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4 ORDER BY ts";
+    " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4 ORDER BY ts LIMIT ?5";
 static const char *SQL_GET_RANGE_DESC =
     "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM bars"
     " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4 ORDER BY ts DESC LIMIT ?5";
@@ -720,7 +720,7 @@ static void read_bar(sqlite3_stmt *s, md_bar *b)
 }
 
 static int sqlite_get_bars(md_store *base, const char *symbol, md_interval iv, int64_t start,
-                           int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+                           int64_t end, size_t limit, int oldest, md_bar_vec *out, md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
     md_sqlite_reader *r = md_sqlite__reader_get(st);
@@ -729,12 +729,13 @@ static int sqlite_get_bars(md_store *base, const char *symbol, md_interval iv, i
         md_sqlite__reader_put(st, r);
         return 0;
     }
-    sqlite3_stmt *s = limit ? r->get_range_desc : r->get_range;
+    int newest = limit && !oldest; /* the newest `limit`: read backwards, then reversed */
+    sqlite3_stmt *s = newest ? r->get_range_desc : r->get_range;
     sqlite3_bind_int64(s, 1, sid);
     sqlite3_bind_int(s, 2, (int)iv);
     sqlite3_bind_int64(s, 3, start);
     sqlite3_bind_int64(s, 4, end);
-    if (limit) sqlite3_bind_int64(s, 5, (int64_t)limit);
+    sqlite3_bind_int64(s, 5, limit ? (int64_t)limit : -1);
     size_t before = out->n;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -746,7 +747,7 @@ static int sqlite_get_bars(md_store *base, const char *symbol, md_interval iv, i
     if (rc != SQLITE_DONE) ret = db_fail(err, r->db, rc, "read bars");
     sqlite3_reset(s);
     md_sqlite__reader_put(st, r);
-    if (ret > 0 && limit) { /* newest-first from the query: reverse to oldest-first */
+    if (ret > 0 && newest) { /* newest-first from the query: reverse to oldest-first */
         for (size_t i = before, j = out->n - 1; i < j; i++, j--) {
             md_bar t = out->v[i];
             out->v[i] = out->v[j];

@@ -331,9 +331,15 @@ Test(yahoo_http, unknown_symbol_not_found_and_symbols_are_escaped)
     md_quote q;
     md_fetch_meta meta;
     md_error err;
-    cr_expect_eq(md_source_quote(src, "^GSPC", &q, &meta, &err), MD_ENOTFOUND, "%s", err.msg);
+    cr_expect_eq(md_source_quote(src, "^NOPE", &q, &meta, &err), MD_ENOTFOUND, "%s", err.msg);
     cr_expect_eq(meta.http_status, 404);
-    cr_expect(fake_saw(&fake, "/chart/%5EGSPC?"));
+    cr_expect(fake_saw(&fake, "/chart/%5ENOPE?"));
+    /* an index and an FX pair in Yahoo's spelling: '^' escaped, '=' kept in the path */
+    cr_expect_eq(md_source_quote(src, "^GSPC", &q, &meta, &err), 0, "%s", err.msg);
+    cr_expect_float_eq(q.price, 5123.69, 1e-9);
+    cr_expect_eq(md_source_quote(src, "EURUSD=X", &q, &meta, &err), 0, "%s", err.msg);
+    cr_expect_float_eq(q.price, 1.0856, 1e-9, "rounded to priceHint 4");
+    cr_expect(fake_saw(&fake, "/chart/EURUSD=X?"));
 }
 
 Test(yahoo_http, rate_limit_reads_retry_after_seconds_and_date)
