@@ -91,9 +91,11 @@ int md_query_series_extent(md_services *svc, const char *symbol, md_interval iv,
     return 0;
 }
 
-int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
-                         const md_series_extent *x, int64_t from, int64_t to, md_query_bars_fn fn,
-                         void *ctx, md_error *err)
+/* md_query_scan_series with the bars adjusted by plan (NULL: as stored) as the read path
+ * would answer them. */
+static int scan_adjusted(md_services *svc, const char *symbol, md_interval iv,
+                         const md_series_extent *x, const md_adj_plan *plan, int64_t from,
+                         int64_t to, md_query_bars_fn fn, void *ctx, md_error *err)
 {
     if (!x->any) return 0;
     if (from < x->first) from = x->first;
@@ -111,11 +113,19 @@ int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
         rc = md_store_get_bars_agg(svc->store, symbol, iv, t, we, 0, &v, NULL, err);
         if (rc < 0) break;
         rc = 0;
+        if (plan) md_query_adjust_with(svc, symbol, iv, plan, v.v, v.n);
         if (v.n) fn(ctx, v.v, v.n);
         t = we;
     }
     md_bar_vec_deinit(&v);
     return rc;
+}
+
+int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
+                         const md_series_extent *x, int64_t from, int64_t to, md_query_bars_fn fn,
+                         void *ctx, md_error *err)
+{
+    return scan_adjusted(svc, symbol, iv, x, NULL, from, to, fn, ctx, err);
 }
 
 /* -- feeding the runs ---------------------------------------------------------------------- */
@@ -269,21 +279,26 @@ int md_query_indicators(md_services *svc, const md_history_req *asked, const cha
     feeder f;
     memset(&f, 0, sizeof f);
     md_series_extent x = {0};
+    md_adj_plan plan; /* the history before the answer, adjusted as the answer is */
+    md_adj_plan_build(MD_ADJUST_NONE, NULL, 0, 0, &plan);
     int need_sd = 0;
     for (int s = 0; s < ns; s++) need_sd |= (specs[s].def->flags & MD_IND_HL_SD) != 0;
     if (bars.n) rc = md_query_series_extent(svc, req->symbol, req->iv, &x, err);
+    if (!rc && bars.n)
+        rc = md_query_adjust_plan(svc, req->symbol, req->iv, req->adjust, &plan, err);
     if (!rc && bars.n && need_sd) {
         /* psar's seed (as TTR::SAR) uses the whole series, bars after the answer included */
         int64_t last = x.any && x.last > bars.v[bars.n - 1].ts ? x.last : bars.v[bars.n - 1].ts;
         int64_t first = x.any && x.first < bars.v[0].ts ? x.first : bars.v[0].ts;
-        rc = md_query_scan_series(svc, req->symbol, req->iv, &x, first,
-                                  md_interval_next(req->iv, last), feed_hl_sd, &f, err);
+        rc = scan_adjusted(svc, req->symbol, req->iv, &x, &plan, first,
+                           md_interval_next(req->iv, last), feed_hl_sd, &f, err);
     }
     for (int s = 0; s < ns; s++)
         f.runs[f.n_runs++] = md_ind_run_new(&specs[s], req->iv, md_ind_hl_sd_value(&f.sd));
     if (!rc && bars.n && x.any && x.first < bars.v[0].ts)
-        rc = md_query_scan_series(svc, req->symbol, req->iv, &x, x.first, bars.v[0].ts,
-                                  feed_history, &f, err);
+        rc = scan_adjusted(svc, req->symbol, req->iv, &x, &plan, x.first, bars.v[0].ts,
+                           feed_history, &f, err);
+    md_adj_plan_deinit(&plan);
     free_columns(&f.col);
     for (int k = 0; k < MD_IND_MAX_OUTPUTS; k++) md_free(f.scratch[k]);
     if (rc < 0) {
@@ -300,6 +315,8 @@ int md_query_indicators(md_services *svc, const md_history_req *asked, const cha
     md_buf_json_str(out, req->symbol);
     md_buf_puts(out, ",\"interval\":\"");
     md_buf_puts(out, md_interval_name(req->iv));
+    md_buf_puts(out, "\",\"adjust\":\"");
+    md_buf_puts(out, md_adjust_name(req->adjust));
     md_buf_puts(out, "\",\"count\":");
     md_buf_int(out, (int64_t)n);
     if (n) {
@@ -440,6 +457,8 @@ int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, m
     md_buf_json_str(out, req->symbol);
     md_buf_puts(out, ",\"interval\":\"");
     md_buf_puts(out, md_interval_name(req->iv));
+    md_buf_puts(out, "\",\"adjust\":\"");
+    md_buf_puts(out, md_adjust_name(req->adjust));
     md_buf_puts(out, "\",\"count\":");
     md_buf_int(out, (int64_t)sm.count);
     if (sm.count) {

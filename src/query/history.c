@@ -75,6 +75,7 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
     if ((v = get(ctx, "cached_only")) &&
         (*v ? parse_bool(v, &req->cached_only) : (req->cached_only = 1, 0)))
         return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
+    if ((rc = md_query_adjust_parse(get(ctx, "adjust"), &req->adjust, err))) return rc;
     if ((v = get(ctx, "source"))) {
         req->source = md_source_parse(v);
         if (req->source < 0 || req->source == MD_SRC_UNKNOWN)
@@ -354,7 +355,8 @@ int md_query_history(md_services *svc, const md_history_req *req, md_history *ou
     out->span.end = used == req->iv ? MD_TS_MAX : req->end;
     out->span.now = md_now();
     cut_page(req, out);
-    return 0;
+    /* bars are stored raw: the request's adjustment is applied to the page read */
+    return md_query_adjust_bars(svc, req->symbol, req->iv, req->adjust, bars->v, bars->n, err);
 }
 
 void md_render_page_json(md_buf *b, const md_page *p, const md_link *link, md_buf *next_url)
@@ -391,5 +393,7 @@ void md_render_history_json(md_buf *b, const md_history_req *req, const md_histo
     md_buf_int(b, (int64_t)h->bars.n);
     md_buf_puts(b, ",\"from\":\"");
     md_buf_puts(b, h->from);
+    md_buf_puts(b, "\",\"adjust\":\"");
+    md_buf_puts(b, md_adjust_name(req->adjust));
     md_buf_puts(b, "\"}");
 }

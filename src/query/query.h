@@ -9,6 +9,7 @@
 #ifndef MD_QUERY_QUERY_H
 #define MD_QUERY_QUERY_H
 
+#include "analytics/adjust.h"
 #include "analytics/cross.h"
 #include "analytics/indicators.h"
 #include "core/bar.h"
@@ -158,11 +159,12 @@ typedef struct md_history_req {
     int source;          /* md_source_id to ask alone, or -1 */
     int csv;             /* format=csv */
     const md_link *link; /* URLs of other pages; NULL: none (the CLI) */
+    md_adjust adjust;    /* adjust=none|splits|all (md_history_req_parse: splits) */
 } md_history_req;
 
 /* Fills req from request parameters: get(ctx, "start") returns the raw value or NULL.
  * Names: interval, start, end, limit, order (asc|desc), partial (include|exclude), format,
- * cached_only, source. Errors name the parameter (MD_EINTERVAL, MD_ETIMERANGE, MD_EPARAM). */
+ * cached_only, source, adjust. Errors name the parameter (MD_EINTERVAL, MD_ETIMERANGE, MD_EPARAM). */
 int md_history_req_parse(md_history_req *req, const char *symbol,
                          const char *(*get)(void *ctx, const char *name), void *ctx,
                          const md_config *cfg, md_error *err);
@@ -191,6 +193,47 @@ void md_bars_reverse(md_bar *v, size_t n);
  * [,"next"]}); the next page's URL also goes to next_url (may be NULL). */
 void md_render_history_json(md_buf *b, const md_history_req *req, const md_history *h,
                             md_buf *next_url);
+
+/* -- adjustment on read (adjust.c; analytics/adjust.h has the formulas) -------------------- */
+
+/* The factors of symbol's series of interval iv under mode, from its stored actions and
+ * bars (anchored at its newest stored bar). out is owned by the caller (md_adj_plan_deinit);
+ * empty (identity) for MD_ADJUST_NONE or a symbol without actions in effect. */
+int md_query_adjust_plan(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,
+                         md_adj_plan *out, md_error *err);
+/* Adjusts raw bars[0..n) of (symbol, iv) in place with plan p; a bar that spans an ex-date is
+ * rebuilt from the finer stored bars inside it when there are any. */
+void md_query_adjust_with(md_services *svc, const char *symbol, md_interval iv,
+                          const md_adj_plan *p, md_bar *bars, size_t n);
+/* The two above in one call: the one step the read paths add after reading raw bars. */
+int md_query_adjust_bars(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,
+                         md_bar *bars, size_t n, md_error *err);
+/* The adjust parameter: NULL is the default (splits); MD_EPARAM for another word. */
+int md_query_adjust_parse(const char *v, md_adjust *out, md_error *err);
+
+/* -- corporate actions (actions.c) ------------------------------------------------------- */
+
+struct md_source_ref;
+
+/* Stores actions a[0..n) (sorted by symbol in place), then for each symbol whose records
+ * changed: findings where another provider reports an action otherwise (action_disagreement),
+ * and its cached answers invalidated in every agent. *changed (may be NULL) = new or changed
+ * records. Store errors. */
+int md_query_put_actions(md_services *svc, md_action *a, size_t n, size_t *changed, md_error *err);
+/* The stored actions of symbol with start <= ex_date < end (every source's record), after
+ * asking the sources when configured and the symbol's were not asked within
+ * sources.actions_refresh_s (never with cached_only). Appends to out; returns the count. */
+int md_query_actions(md_services *svc, const char *symbol, int64_t start, int64_t end,
+                     int cached_only, md_action_vec *out, md_error *err);
+/* Copies what a source said of a symbol (currency as its major unit and as reported, zone)
+ * into ref. */
+void md_query_symbol_ref_note(md_symbol_ref *ref, const struct md_source_ref *sr, uint8_t source);
+/* The /actions JSON document: every record, "applied" on those the adjustment uses. */
+void md_render_actions_json(md_buf *b, const char *symbol, const md_action *a, size_t n,
+                            const md_symbol_ref *ref);
+/* The symbol's data changed in a way the writer did not see (its actions): its cached answers
+ * are invalidated here and in every agent, and the hot ones rendered again. */
+void md_query_cache_symbol_changed(md_services *svc, const char *symbol);
 
 /* -- analytics ---------------------------------------------------------------------------- */
 

@@ -91,6 +91,10 @@ int md_route_price(md_services *svc, md_http_req *req, md_http_resp *resp, md_er
     if (rc) return rc;
     int64_t max_age;
     if ((rc = parse_max_age(svc, req, &max_age, err))) return rc;
+    /* the newest price is the traded price under every adjustment (docs/API.md): the
+     * parameter is checked, and changes nothing */
+    md_adjust adj;
+    if ((rc = md_query_adjust_parse(md_http_param_get(req, "adjust"), &adj, err))) return rc;
     const char *sv = md_http_param_get(req, "source");
     if (sv) { /* one named source: never cached, never on the loop */
         int source = md_source_parse(sv);

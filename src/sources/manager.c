@@ -1579,3 +1579,70 @@ void md_srcmgr_update_metrics(md_srcmgr *m)
         pthread_mutex_unlock(&e->lock);
     }
 }
+
+/* -- corporate actions (reference data) ------------------------------------------------------
+ * One entry point of its own beside quote/bars: the same circuit, budgets (the provider's and
+ * its reference class's) and bookkeeping, no coalescing (actions are asked rarely: once a day
+ * per symbol at most), no retry of a transient error (the read path asks again later). */
+
+int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t end,
+                      const md_fetch_opts *fo, md_action_vec *out, md_source_ref *ref,
+                      md_fetch_result *res, md_error *err)
+{
+    if (!fo) fo = &default_fo;
+    memset(res, 0, sizeof *res);
+    reasons why;
+    memset(&why, 0, sizeof why);
+    int considered = 0, last_rc = MD_ENOSOURCE;
+    for (size_t i = 0; i < m->n; i++) {
+        entry *e = m->e[i];
+        if (fo->source >= 0 ? e->id != fo->source || !e->src : !usable(e)) continue;
+        if (!e->src->vt->actions) continue;
+        considered++;
+        md_ratelimit *const budgets[] = {&e->rl, &e->cls_rl[MD_EP_REFERENCE]};
+        pthread_mutex_lock(&e->lock);
+        int64_t now = mono(m), now_wall = wall(m), retry_in = 0;
+        int allowed = md_circuit_allow(&e->circ[MD_EP_REFERENCE], now);
+        if (allowed &&
+            !md_ratelimit_acquire_all(budgets, 2, now_wall,
+                                      fo->background ? m->o.background_reserve : 0, &retry_in)) {
+            md_circuit_cancel(&e->circ[MD_EP_REFERENCE]);
+            allowed = 0;
+            last_rc = MD_ERATELIMIT;
+        }
+        pthread_mutex_unlock(&e->lock);
+        if (!allowed) {
+            add_reason(&why, e->name, "%s",
+                       last_rc == MD_ERATELIMIT ? "rate limited" : "circuit open");
+            continue;
+        }
+        md_fetch_meta meta;
+        memset(&meta, 0, sizeof meta);
+        meta.retry_after_s = -1;
+        meta.granted = 1;
+        md_error cerr;
+        md_error_clear(&cerr);
+        size_t n0 = out->n;
+        md_source_ref r;
+        memset(&r, 0, sizeof r);
+        int64_t t0 = mono(m);
+        int rc = e->src->vt->actions(e->src, symbol, start, end, out, &r, &meta, &cerr);
+        if (rc > 0) rc = 0;
+        if (rc < 0 && cerr.rc == 0) md_error_set(&cerr, rc, "%s", md_error_default(rc));
+        if (meta.requests < 1) meta.requests = 1;
+        record(m, e, MD_EP_REFERENCE, rc, &meta, mono(m) - t0, 0, &cerr);
+        if (rc == 0) {
+            for (size_t k = n0; k < out->n; k++) out->v[k].source = (uint8_t)e->id;
+            if (ref) *ref = r;
+            res->source = e->id;
+            return 0;
+        }
+        out->n = n0;
+        last_rc = rc;
+        add_reason(&why, e->name, "%s", cerr.msg);
+        if (fo->source >= 0) return md_error_set(err, rc, "%s", cerr.msg);
+    }
+    if (!considered)
+        return md_error_set(err, MD_ENOSOURCE, "no enabled source reports corporate actions");
+    return md_error_set(err, last_rc, "no source answered %s actions (%s)", symbol, why.text);
+}

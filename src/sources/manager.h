@@ -199,6 +199,13 @@ int md_srcmgr_quote(md_srcmgr *m, const char *symbol, const md_fetch_opts *fo, m
 int md_srcmgr_bars(md_srcmgr *m, const char *symbol, md_interval iv, int64_t start, int64_t end,
                    const md_fetch_opts *fo, md_bar_vec *out, md_fetch_result *res, md_error *err);
 
+/* Corporate actions of symbol with ex-dates in [start, end) (sources/source.h `actions`),
+ * appended to out, from the first source in the failover order that reports actions (or
+ * fo->source alone), through the reference endpoint class's budget; *ref (may be NULL)
+ * gets what it said of the symbol. MD_ENOSOURCE when no enabled source reports actions. */
+int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t end,
+                      const md_fetch_opts *fo, md_action_vec *out, md_source_ref *ref,
+                      md_fetch_result *res, md_error *err);
 /* Shutdown: every fetch running now gives up at once (its calls cancelled, MD_ETIMEOUT to
  * its caller, who answers from the store when it can) and no later one asks a provider.
  * Before joining the threads that may be inside the manager, so that a provider that hangs

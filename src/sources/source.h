@@ -25,6 +25,7 @@
 #ifndef MD_SOURCES_SOURCE_H
 #define MD_SOURCES_SOURCE_H
 
+#include "core/action.h"
 #include "core/bar.h"
 #include "core/error.h"
 #include "core/interval.h"
@@ -83,6 +84,12 @@ typedef struct md_fetch_meta {
 
 typedef struct md_source md_source;
 
+/* What a provider says about a symbol besides prices (its reference data). */
+typedef struct md_source_ref {
+    char currency[MD_CURRENCY_MAX]; /* as quoted ("USD", "GBp"); "" when not said */
+    char zone[48];                  /* exchange IANA zone; "" when not said */
+} md_source_ref;
+
 typedef struct md_source_vtable {
     const char *name; /* "yahoo": API.md source name */
     md_source_id id;
@@ -99,6 +106,13 @@ typedef struct md_source_vtable {
     /* Longest range one bars() call should cover for iv (backfill chunking); 0 = any. */
     int64_t (*max_range_s)(const md_source *src, md_interval iv);
     void (*free)(md_source *src);
+    /* Optional (NULL: the provider reports none): corporate actions of symbol with ex-dates in
+     * [start, end), appended to out in core/action.h's conventions (amounts as paid, not
+     * adjusted for later splits, in the major currency unit; source set), and what the
+     * provider says of the symbol into *ref (may be NULL). A plan that does not include the
+     * endpoint is MD_EUNAUTHSRC saying so. Returns the count appended. */
+    int (*actions)(md_source *src, const char *symbol, int64_t start, int64_t end,
+                   md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err);
 } md_source_vtable;
 
 /* Common state; a provider's own struct begins with it. */

@@ -386,3 +386,42 @@ int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t 
     if (!st->ops->get_live) return unsupported(st, err);
     return st->ops->get_live(st, symbol, iv, bar_ts, err);
 }
+
+/* -- corporate actions and symbol references ------------------------------------------------- */
+
+static int no_actions(const md_store *st, md_error *err)
+{
+    return md_error_set(err, MD_ESTORE, "corporate actions are not supported by the %s backend",
+                        st->ops->kind);
+}
+
+int md_store_put_actions(md_store *st, const md_action *a, size_t n, md_error *err)
+{
+    if (!st->ops->put_actions) return no_actions(st, err);
+    return n ? st->ops->put_actions(st, a, n, err) : 0;
+}
+
+int md_store_get_actions(md_store *st, const char *symbol, int64_t start, int64_t end,
+                         md_action_vec *out, md_error *err)
+{
+    if (!st->ops->get_actions) return no_actions(st, err);
+    return st->ops->get_actions(st, symbol, start, end, out, err);
+}
+
+int md_store_put_symbol_ref(md_store *st, const md_symbol_ref *r, md_error *err)
+{
+    if (!st->ops->put_symbol_ref) return no_actions(st, err);
+    return st->ops->put_symbol_ref(st, r, err);
+}
+
+int md_store_get_symbol_ref(md_store *st, const char *symbol, md_symbol_ref *out, md_error *err)
+{
+    if (!st->ops->get_symbol_ref) return no_actions(st, err);
+    return st->ops->get_symbol_ref(st, symbol, out, err);
+}
+
+int md_store_list_symbol_refs(md_store *st, md_symbol_ref **out, md_error *err)
+{
+    if (!st->ops->list_symbol_refs) return no_actions(st, err);
+    return st->ops->list_symbol_refs(st, out, err);
+}

@@ -11,6 +11,7 @@
 #ifndef MD_STORE_STORE_H
 #define MD_STORE_STORE_H
 
+#include "core/action.h"
 #include "core/bar.h"
 #include "core/error.h"
 #include "core/interval.h"
@@ -206,6 +207,38 @@ int md_store_mark_live(md_store *st, const char *symbol, md_interval iv, int64_t
  * never live (loaded history only). */
 int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
                       md_error *err);
+
+/* -- corporate actions and symbol reference data (core/action.h) ------------------------------
+ * Actions are kept per (symbol, type, ex_date, source): each source's record of an event is
+ * its own row, and a record of the same key replaces the older one (a correction). Bars are
+ * stored raw; nothing in the store adjusts them. Backends without these return MD_ESTORE. */
+
+/* Upserts actions a[0..n) in one transaction (each a[i].symbol normalised, validated by the
+ * caller). Returns how many rows are new or changed: a record stored again with the same
+ * values counts 0, so the caller knows whether cached answers went stale. */
+int md_store_put_actions(md_store *st, const md_action *a, size_t n, md_error *err);
+
+/* Actions of symbol (NULL: every symbol, ordered by symbol first) with start <= ex_date <
+ * end, every source, ordered by ex_date, type, source. Appends to out; returns the count. */
+int md_store_get_actions(md_store *st, const char *symbol, int64_t start, int64_t end,
+                         md_action_vec *out, md_error *err);
+
+/* What a symbol's sources said about it beyond bars. */
+typedef struct md_symbol_ref {
+    char symbol[MD_SYMBOL_MAX + 1];
+    char currency[MD_CURRENCY_MAX]; /* ISO 4217 major unit the stored prices are in; "" unknown */
+    char reported[MD_CURRENCY_MAX]; /* the unit the source quoted in ("GBp"); "" unknown */
+    char zone[48];                  /* the exchange's IANA zone; "" unknown */
+    uint8_t source;                 /* who said so */
+    int64_t actions_checked;        /* when actions were last asked of the sources (epoch s) */
+} md_symbol_ref;
+
+/* Upserts the symbol's reference row (every field replaced). */
+int md_store_put_symbol_ref(md_store *st, const md_symbol_ref *r, md_error *err);
+/* MD_ENODATA when there is none. */
+int md_store_get_symbol_ref(md_store *st, const char *symbol, md_symbol_ref *out, md_error *err);
+/* Every row ordered by symbol; *out a heap array (md_free). Returns the count. */
+int md_store_list_symbol_refs(md_store *st, md_symbol_ref **out, md_error *err);
 
 /* -- small documents kept in the store (backfill job state) ---------------------------------- */
 

@@ -60,6 +60,13 @@ typedef struct md_store_ops {
                      md_error *err);
     int (*get_live)(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
                     md_error *err);
+    /* Corporate actions and symbol reference rows (store.h); NULL: not supported. */
+    int (*put_actions)(md_store *st, const md_action *a, size_t n, md_error *err);
+    int (*get_actions)(md_store *st, const char *symbol, int64_t start, int64_t end,
+                       md_action_vec *out, md_error *err);
+    int (*put_symbol_ref)(md_store *st, const md_symbol_ref *r, md_error *err);
+    int (*get_symbol_ref)(md_store *st, const char *symbol, md_symbol_ref *out, md_error *err);
+    int (*list_symbol_refs)(md_store *st, md_symbol_ref **out, md_error *err);
 } md_store_ops;
 
 /* Every backend's store struct begins with this header. */
@@ -86,5 +93,13 @@ int md_sqlite_mark_live(md_store *st, const char *symbol, md_interval iv, int64_
                         md_error *err);
 int md_sqlite_get_live(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
                        md_error *err);
+
+/* The SQLite backend's actions and symbol references (store_sqlite_actions.c). */
+int md_sqlite_put_actions(md_store *st, const md_action *a, size_t n, md_error *err);
+int md_sqlite_get_actions(md_store *st, const char *symbol, int64_t start, int64_t end,
+                          md_action_vec *out, md_error *err);
+int md_sqlite_put_symbol_ref(md_store *st, const md_symbol_ref *r, md_error *err);
+int md_sqlite_get_symbol_ref(md_store *st, const char *symbol, md_symbol_ref *out, md_error *err);
+int md_sqlite_list_symbol_refs(md_store *st, md_symbol_ref **out, md_error *err);
 
 #endif

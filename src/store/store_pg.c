@@ -950,4 +950,9 @@ const md_store_ops md_store_pg_ops = {
     .list_quality_series = md_pg__list_quality_series,
     .mark_live = md_pg__mark_live,
     .get_live = md_pg__get_live,
+    .put_actions = md_pg__put_actions,
+    .get_actions = md_pg__get_actions,
+    .put_symbol_ref = md_pg__put_symbol_ref,
+    .get_symbol_ref = md_pg__get_symbol_ref,
+    .list_symbol_refs = md_pg__list_symbol_refs,
 };

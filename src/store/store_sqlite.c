@@ -61,6 +61,16 @@ static const char *migrations[] = {
     "CREATE TABLE quality_live(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL,"
     " bar_ts INTEGER NOT NULL, marked_at INTEGER NOT NULL, PRIMARY KEY(symbol_id, interval))"
     " WITHOUT ROWID;",
+    /* 5: corporate actions (one row per source's record of an event) and what the sources
+     * said about each symbol (quote currency, exchange zone); IF NOT EXISTS so that the step
+     * may be renumbered when branches merge */
+    "CREATE TABLE IF NOT EXISTS actions(symbol_id INTEGER NOT NULL, ex_date INTEGER NOT NULL,"
+    " type TEXT NOT NULL, source INTEGER NOT NULL, numerator REAL, denominator REAL, amount REAL,"
+    " currency TEXT, pay_date INTEGER, recorded_at INTEGER NOT NULL,"
+    " PRIMARY KEY(symbol_id, ex_date, type, source)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS symbol_refs(symbol_id INTEGER PRIMARY KEY, currency TEXT NOT NULL,"
+    " reported TEXT NOT NULL, zone TEXT NOT NULL, source INTEGER NOT NULL,"
+    " actions_checked INTEGER NOT NULL, updated_at INTEGER NOT NULL);",
 };
 
 static int exec(sqlite3 *db, const char *sql, md_error *err)
@@ -1053,4 +1063,9 @@ const md_store_ops md_store_sqlite_ops = {
     .list_quality_series = md_sqlite_list_quality_series,
     .mark_live = md_sqlite_mark_live,
     .get_live = md_sqlite_get_live,
+    .put_actions = md_sqlite_put_actions,
+    .get_actions = md_sqlite_get_actions,
+    .put_symbol_ref = md_sqlite_put_symbol_ref,
+    .get_symbol_ref = md_sqlite_get_symbol_ref,
+    .list_symbol_refs = md_sqlite_list_symbol_refs,
 };

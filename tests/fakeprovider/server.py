@@ -11,10 +11,12 @@ Point a provider at it with its base URL, e.g. MDAGENT_YAHOO_URL=http://127.0.0.
 
 Routes (the provider's own paths):
     yahoo         /v8/finance/chart/{symbol}?interval=..             chart_{SYM}_{interval}.json
+                  (interval=3mo, the splits after a range: chart_{SYM}_1d when no 3mo file)
     alphavantage  /query?function=F&symbol=S[&interval=I]&apikey=K    {F}_{SYM}[_{I}].json
     finnhub       /quote?symbol=S&token=K, /stock/candle?symbol&resolution  quote_{SYM}, candle_{SYM}_{RES}
     polygon       /v2/aggs/ticker/{T}/range/{m}/{span}/{from}/{to}    aggs_{T}_{m}_{span}[_{cursor}].json
                   /v2/last/trade/{T}, /v2/aggs/ticker/{T}/prev        last_trade_{T}, prev_{T}
+                  /v3/reference/splits|dividends?ticker=T             splits_{T}, dividends_{T}
     twelvedata    /time_series?symbol&interval, /quote?symbol         time_series_{SYM}_{iv}, quote_{SYM}
 (a '/' in a symbol becomes '_' in file names; "{BASE}" in a file becomes this server's
 base URL for that provider; "{APIKEY}" becomes the key the request carried.)
@@ -205,7 +207,7 @@ def guess_provider(parts, q):
         return "yahoo"
     if parts == ["query"]:
         return "alphavantage"
-    if parts and parts[0] == "v2":
+    if parts and parts[0] in ("v2", "v3"):
         return "polygon"
     if (len(parts) == 2 and parts[1] == "candle") or (parts == ["quote"] and "token" in q):
         return "finnhub"
@@ -232,6 +234,8 @@ def route_yahoo(h, parts, q):
     if h.mode == "EMPTYRANGE" and not q.get("range"):
         raise Reply(200, fixture("yahoo", "chart_empty_range").replace(b"ZZZZ", sym.encode()))
     body = h.file_or("yahoo", "chart_%s_%s" % (fname(sym), iv))
+    if body is None and iv == "3mo":  # the splits after a range: any chart's events will do
+        body = h.file_or("yahoo", "chart_%s_1d" % fname(sym))
     if body is None and q.get("range"):  # quote requests: any chart of the symbol has the meta
         for alt in ("1d", "5m", "60m"):
             body = h.file_or("yahoo", "chart_%s_%s" % (fname(sym), alt))
@@ -297,6 +301,8 @@ def route_polygon(h, parts, q):
     if not key or "invalid" in key:
         raise Reply(401, fixture("polygon", "error_unauthorized"))
     sym = urllib.parse.unquote(parts[3]) if len(parts) > 3 else ""
+    if parts[:2] == ["v3", "reference"]:
+        sym = q.get("ticker", "")
     if parts[:2] == ["last", "trade"] or parts[1:3] == ["last", "trade"]:
         sym = urllib.parse.unquote(parts[-1])
     h.scenario("polygon", sym, lambda: fixture("polygon", "aggs_AAPL_1_day"), fixture("polygon", "error_ratelimit"))
@@ -322,6 +328,9 @@ def route_polygon(h, parts, q):
             name += "_" + q["cursor"]
         body = None if h.mode == "EMPTYRANGE" else h.file_or("polygon", name)
         raise Reply(200, body or fixture("polygon", "aggs_empty").replace(b"ZZZZ", sym.encode()))
+    if parts[:2] == ["v3", "reference"] and len(parts) == 3 and parts[2] in ("splits", "dividends"):
+        body = h.file_or("polygon", "%s_%s" % (parts[2], fname(sym)))
+        raise Reply(200, body or fixture("polygon", "reference_empty"))
     raise Reply(404, fixture("polygon", "error_not_found"))
 
 

@@ -139,13 +139,14 @@ static void fake_free(md_source *src)
 }
 
 static const md_source_vtable vt_yahoo = {"yahoo",       MD_SRC_YAHOO, fake_quote, fake_bars,
-                                          fake_supports, NULL,         fake_free};
+                                          fake_supports, NULL,         fake_free,  NULL};
 static const md_source_vtable vt_finnhub = {"finnhub",     MD_SRC_FINNHUB, fake_quote, fake_bars,
-                                            fake_supports, NULL,           fake_free};
+                                            fake_supports, NULL,           fake_free,  NULL};
 static const md_source_vtable vt_polygon = {"polygon",     MD_SRC_POLYGON, fake_quote, fake_bars,
-                                            fake_supports, NULL,           fake_free};
+                                            fake_supports, NULL,           fake_free,  NULL};
 static const md_source_vtable vt_av = {
-    "alphavantage", MD_SRC_ALPHAVANTAGE, fake_quote, fake_bars, fake_supports, NULL, fake_free};
+    "alphavantage", MD_SRC_ALPHAVANTAGE, fake_quote, fake_bars, fake_supports,
+    NULL,           fake_free,           NULL};
 
 static fake *mkfake(const md_source_vtable *vt, double price)
 {
