@@ -33,6 +33,7 @@
 #include <strings.h>
 
 #define NAME "alphavantage"
+#define KEY_PARAM "&apikey="
 
 static const char *av_interval(md_interval iv)
 {
@@ -213,27 +214,17 @@ static int day_notice(const json_t *root)
     return t && contains(t, "per day") && !contains(t, "per minute");
 }
 
-/* One request; parse_fn runs on a 2xx JSON body. */
+/* One request: bars or a quote out of a 2xx JSON body (every answer of Alpha Vantage's,
+ * its refusals included, is one). */
 static int av_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec *bars, md_quote *q,
                     md_fetch_meta *meta, md_error *err)
 {
-    md_sources__resp r;
-    int rc = md_sources__get(p, url, &r, meta, err);
-    if (rc) return rc;
-    if (r.status < 200 || r.status > 299) {
-        char ex[120];
-        md_sources__excerpt(r.body, r.len, ex, sizeof ex);
-        rc = md_sources__status_error(NAME, r.status, ex, err);
-    } else {
-        json_t *root = md_sources__json(NAME, &r, err);
-        if (!root)
-            rc = MD_EMALFORMED;
-        else
-            rc = bars ? parse_series_root(root, iv, bars, err) : parse_quote_root(root, q, err);
-        if (rc == MD_ERATELIMIT && meta && day_notice(root)) meta->day_exhausted = 1;
-        json_decref(root);
-    }
-    md_sources__resp_deinit(&r);
+    json_t *root;
+    int rc = md_sources__get_json(p, url, NULL, NULL, &root, NULL, meta, err);
+    if (rc == 0)
+        rc = bars ? parse_series_root(root, iv, bars, err) : parse_quote_root(root, q, err);
+    if (rc == MD_ERATELIMIT && meta && day_notice(root)) meta->day_exhausted = 1;
+    json_decref(root);
     return rc;
 }
 
@@ -243,28 +234,12 @@ static void url_start(md_buf *url, const md_source *src, const char *function, c
     md_sources__esc(url, symbol);
 }
 
-static void url_key(md_buf *url, const md_source *src)
-{
-    md_buf_puts(url, "&apikey=");
-    md_sources__esc(url, src->api_key);
-}
-
 static int av_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
                     md_error *err)
 {
-    md_provider *p = (md_provider *)src;
-    int rc = md_sources__need_key(p, err);
-    if (rc) return rc;
-    md_buf url = MD_BUF_INIT;
-    url_start(&url, src, "GLOBAL_QUOTE", symbol);
-    url_key(&url, src);
-    md_quote q;
-    rc = av_fetch(p, url.data, MD_IV_1D, NULL, &q, meta, err);
-    md_buf_deinit(&url);
-    if (rc < 0) return rc;
-    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
-    *out = q;
-    return 0;
+    return md_sources__quote1((md_provider *)src, av_fetch,
+                              "/query?function=GLOBAL_QUOTE&symbol=", symbol, NULL, KEY_PARAM, out,
+                              meta, err);
 }
 
 #define MAX_MONTHS 240
@@ -274,10 +249,7 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
 {
     md_provider *p = (md_provider *)src;
     const char *aiv = av_interval(iv);
-    if (!aiv)
-        return md_error_set(err, MD_EINTERVAL, NAME ": interval %s is not offered",
-                            md_interval_name(iv));
-    int rc = md_sources__need_key(p, err);
+    int rc = md_sources__bars_ready(p, aiv != NULL, iv, err);
     if (rc) return rc;
     int64_t now = md_now();
     md_bar_vec tmp;
@@ -290,7 +262,7 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
         /* compact = the latest 100 trading days (about 140 calendar days). */
         int full = iv == MD_IV_1D && start < now - 140 * 86400LL;
         if (iv == MD_IV_1D) md_buf_puts(&url, full ? "&outputsize=full" : "&outputsize=compact");
-        url_key(&url, src);
+        md_sources__put_key(&url, src, KEY_PARAM);
         md_error ferr;
         rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, &ferr);
         if (full && rc == MD_EUNAUTHSRC && strcasestr(ferr.msg, "outputsize")) {
@@ -299,7 +271,7 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
             md_buf_reset(&url);
             url_start(&url, src, fn[0], symbol);
             md_buf_puts(&url, "&outputsize=compact");
-            url_key(&url, src);
+            md_sources__put_key(&url, src, KEY_PARAM);
             rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, &ferr);
         }
         if (rc < 0) md_error_set(err, rc, "%s", ferr.msg);
@@ -307,7 +279,7 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
         /* The trailing 30 days come without a month. */
         url_start(&url, src, "TIME_SERIES_INTRADAY", symbol);
         md_buf_printf(&url, "&interval=%s&outputsize=full", aiv);
-        url_key(&url, src);
+        md_sources__put_key(&url, src, KEY_PARAM);
         rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, err);
     } else {
         int64_t y, ye;
@@ -325,7 +297,7 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
             url_start(&url, src, "TIME_SERIES_INTRADAY", symbol);
             md_buf_printf(&url, "&interval=%s&outputsize=full&month=%04lld-%02u", aiv, (long long)y,
                           m);
-            url_key(&url, src);
+            md_sources__put_key(&url, src, KEY_PARAM);
             rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, err);
             if (++m > 12) m = 1, y++;
         }
@@ -341,17 +313,5 @@ static int64_t av_max_range(const md_source *src, md_interval iv)
     return md_interval_is_daily(iv) ? 0 : 31 * 86400;
 }
 
-static const md_source_vtable av_vt = {
-    .name = NAME,
-    .id = MD_SRC_ALPHAVANTAGE,
-    .quote = av_quote,
-    .bars = av_bars,
-    .supports = md_sources__provider_supports,
-    .max_range_s = av_max_range,
-    .free = md_sources__provider_free,
-};
-
-int md_alphavantage_create(const md_config *cfg, md_source **out, md_error *err)
-{
-    return md_sources__provider_create(&av_vt, cfg, out);
-}
+MD_SOURCES_PROVIDER(alphavantage, ALPHAVANTAGE, .quote = av_quote, .bars = av_bars,
+                    .max_range_s = av_max_range);

@@ -161,58 +161,32 @@ int md_finnhub_parse_quote(const char *body, size_t len, md_quote *out, md_error
     return rc;
 }
 
+/* A non-2xx answer's {"error": "..."} is the detail of the status error. */
+static int fh_refusal(const json_t *body, long status, void *ctx, md_error *err)
+{
+    const char *e = json_string_value(json_object_get(body, "error"));
+    if (!e) return 0;
+    char ex[160];
+    md_sources__excerpt(e, strlen(e), ex, sizeof ex);
+    return md_sources__status_error(NAME, status, ex, err);
+}
+
 static int fh_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec *bars, md_quote *q,
                     md_fetch_meta *meta, md_error *err)
 {
-    md_sources__resp r;
-    int rc = md_sources__get(p, url, &r, meta, err);
-    if (rc) return rc;
-    if (r.status < 200 || r.status > 299) {
-        md_error jerr;
-        json_t *root = md_sources__json(NAME, &r, &jerr);
-        const char *e = json_string_value(json_object_get(root, "error"));
-        char ex[160];
-        if (e)
-            md_sources__excerpt(e, strlen(e), ex, sizeof ex);
-        else
-            md_sources__excerpt(r.body, r.len, ex, sizeof ex);
-        rc = md_sources__status_error(NAME, r.status, ex, err);
-        json_decref(root);
-    } else {
-        json_t *root = md_sources__json(NAME, &r, err);
-        if (!root)
-            rc = MD_EMALFORMED;
-        else
-            rc = bars ? parse_candles_root(root, iv, bars, err) : parse_quote_root(root, q, err);
-        json_decref(root);
-    }
-    md_sources__resp_deinit(&r);
+    json_t *root;
+    int rc = md_sources__get_json(p, url, fh_refusal, NULL, &root, NULL, meta, err);
+    if (rc == 0)
+        rc = bars ? parse_candles_root(root, iv, bars, err) : parse_quote_root(root, q, err);
+    json_decref(root);
     return rc;
-}
-
-static void url_key(md_buf *url, const md_source *src)
-{
-    md_buf_puts(url, "&token=");
-    md_sources__esc(url, src->api_key);
 }
 
 static int fh_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
                     md_error *err)
 {
-    md_provider *p = (md_provider *)src;
-    int rc = md_sources__need_key(p, err);
-    if (rc) return rc;
-    md_buf url = MD_BUF_INIT;
-    md_buf_printf(&url, "%s/quote?symbol=", src->base_url);
-    md_sources__esc(&url, symbol);
-    url_key(&url, src);
-    md_quote q;
-    rc = fh_fetch(p, url.data, MD_IV_1D, NULL, &q, meta, err);
-    md_buf_deinit(&url);
-    if (rc < 0) return rc;
-    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
-    *out = q;
-    return 0;
+    return md_sources__quote1((md_provider *)src, fh_fetch, "/quote?symbol=", symbol, NULL,
+                              "&token=", out, meta, err);
 }
 
 static int fh_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
@@ -220,10 +194,7 @@ static int fh_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
 {
     md_provider *p = (md_provider *)src;
     const char *res = fh_resolution(iv);
-    if (!res)
-        return md_error_set(err, MD_EINTERVAL, NAME ": interval %s is not offered",
-                            md_interval_name(iv));
-    int rc = md_sources__need_key(p, err);
+    int rc = md_sources__bars_ready(p, res != NULL, iv, err);
     if (rc) return rc;
     int64_t from = start, to = end - 1; /* Finnhub's to is inclusive */
     if (md_interval_is_daily(iv)) {
@@ -232,20 +203,16 @@ static int fh_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     }
     if (from < 0) from = 0;
     /* FX and crypto candles have endpoints of their own (OANDA:EUR_USD, BINANCE:BTCUSDT) */
-    const char *path = "/stock/candle";
-    if (meta && meta->asset == MD_AS_BIT_FX) path = "/forex/candle";
-    if (meta && meta->asset == MD_AS_BIT_CRYPTO) path = "/crypto/candle";
+    const char *path = "/stock/candle?symbol=";
+    if (meta && meta->asset == MD_AS_BIT_FX) path = "/forex/candle?symbol=";
+    if (meta && meta->asset == MD_AS_BIT_CRYPTO) path = "/crypto/candle?symbol=";
+    char rest[96];
+    snprintf(rest, sizeof rest, "&resolution=%s&from=%lld&to=%lld", res, (long long)from,
+             (long long)to);
     md_buf url = MD_BUF_INIT;
-    md_buf_printf(&url, "%s%s?symbol=", src->base_url, path);
-    md_sources__esc(&url, symbol);
-    md_buf_printf(&url, "&resolution=%s&from=%lld&to=%lld", res, (long long)from, (long long)to);
-    url_key(&url, src);
-    md_bar_vec tmp;
-    md_bar_vec_init(&tmp);
-    rc = fh_fetch(p, url.data, iv, &tmp, NULL, meta, err);
+    md_sources__url(&url, src, path, symbol, rest, "&token=");
+    rc = md_sources__bars1(p, fh_fetch, url.data, iv, start, end, out, meta, err);
     md_buf_deinit(&url);
-    if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
-    md_bar_vec_deinit(&tmp);
     return rc;
 }
 
@@ -255,17 +222,5 @@ static int64_t fh_max_range(const md_source *src, md_interval iv)
     return md_interval_is_daily(iv) ? 0 : 30 * 86400;
 }
 
-static const md_source_vtable fh_vt = {
-    .name = NAME,
-    .id = MD_SRC_FINNHUB,
-    .quote = fh_quote,
-    .bars = fh_bars,
-    .supports = md_sources__provider_supports,
-    .max_range_s = fh_max_range,
-    .free = md_sources__provider_free,
-};
-
-int md_finnhub_create(const md_config *cfg, md_source **out, md_error *err)
-{
-    return md_sources__provider_create(&fh_vt, cfg, out);
-}
+MD_SOURCES_PROVIDER(finnhub, FINNHUB, .quote = fh_quote, .bars = fh_bars,
+                    .max_range_s = fh_max_range);

@@ -230,37 +230,10 @@ int md_polygon_parse_prev(const char *body, size_t len, md_quote *out, md_error 
 
 /* -- client -------------------------------------------------------------------------------- */
 
-/* One GET; *root receives the parsed 2xx body. Non-2xx -> the mapped error. */
-static int pg_get_json(md_provider *p, const char *url, json_t **root, long *status,
-                       md_fetch_meta *meta, md_error *err)
+/* A non-2xx answer's status "ERROR"/"NOT_AUTHORIZED"/... body, read as a 2xx one is. */
+static int pg_refusal(const json_t *body, long status, void *ctx, md_error *err)
 {
-    md_sources__resp r;
-    *root = NULL;
-    int rc = md_sources__get(p, url, &r, meta, err);
-    if (rc) return rc;
-    *status = r.status;
-    if (r.status < 200 || r.status > 299) {
-        md_error jerr;
-        json_t *j = md_sources__json(NAME, &r, &jerr);
-        rc = j ? body_error(j, r.status, err) : 0;
-        if (!rc) {
-            char ex[120];
-            md_sources__excerpt(r.body, r.len, ex, sizeof ex);
-            rc = md_sources__status_error(NAME, r.status, ex, err);
-        }
-        json_decref(j);
-    } else {
-        *root = md_sources__json(NAME, &r, err);
-        if (!*root) rc = MD_EMALFORMED;
-    }
-    md_sources__resp_deinit(&r);
-    return rc;
-}
-
-static void url_key(md_buf *url, const md_source *src, int first)
-{
-    md_buf_puts(url, first ? "?apiKey=" : "&apiKey=");
-    md_sources__esc(url, src->api_key);
+    return body_error(body, status, err);
 }
 
 static int pg_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
@@ -279,10 +252,8 @@ static int pg_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
     if (prefixed) {
         rc = MD_ENOTFOUND;
     } else {
-        md_buf_printf(&url, "%s/v2/last/trade/", src->base_url);
-        md_sources__esc_seg(&url, symbol);
-        url_key(&url, src, 1);
-        rc = pg_get_json(p, url.data, &root, &status, meta, err);
+        md_sources__url(&url, src, "/v2/last/trade/", symbol, NULL, "?apiKey=");
+        rc = md_sources__get_json(p, url.data, pg_refusal, NULL, &root, &status, meta, err);
         if (rc == 0) rc = parse_last_trade_root(root, &q, err);
         json_decref(root);
     }
@@ -292,11 +263,8 @@ static int pg_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
          * offered. An unknown ticker then answers resultsCount 0: MD_ENOTFOUND. A bad key
          * (401) is final. */
         md_buf_reset(&url);
-        md_buf_printf(&url, "%s/v2/aggs/ticker/", src->base_url);
-        md_sources__esc_seg(&url, symbol);
-        md_buf_puts(&url, "/prev?adjusted=false");
-        url_key(&url, src, 0);
-        rc = pg_get_json(p, url.data, &root, &status, meta, err);
+        md_sources__url(&url, src, "/v2/aggs/ticker/", symbol, "/prev?adjusted=false", "&apiKey=");
+        rc = md_sources__get_json(p, url.data, pg_refusal, NULL, &root, &status, meta, err);
         if (rc == 0) rc = parse_prev_root(root, &q, err);
         json_decref(root);
     }
@@ -325,7 +293,39 @@ static void next_page_url(md_buf *url, const md_source *src, const char *next)
         if (*path != '/') md_buf_putc(url, '/');
         md_buf_puts(url, path);
     }
-    url_key(url, src, strchr(url->data, '?') == NULL);
+    md_sources__put_key(url, src, strchr(url->data, '?') ? "&apiKey=" : "?apiKey=");
+}
+
+/* results[] of /v3/reference/splits or /dividends (parse_ref_root, below). */
+static int parse_ref_root(const json_t *root, int dividends, md_action_vec *out, char **next_url,
+                          md_error *err);
+
+/* Reads url and then the pages its answers' next_url name, MAX_PAGES at most (url is left
+ * at the last one): aggregates of iv into bars, or with bars NULL the splits (dividends 0)
+ * or dividends into actions. The last page's count or the first error; *more = 1 when
+ * pages were left unread. */
+static int pg_pages(md_provider *p, md_buf *url, md_interval iv, md_bar_vec *bars, int dividends,
+                    md_action_vec *actions, int *more, md_fetch_meta *meta, md_error *err)
+{
+    int rc = 0;
+    *more = 0;
+    for (int page = 0; page < MAX_PAGES; page++) {
+        json_t *root;
+        char *next = NULL;
+        rc = md_sources__get_json(p, url->data, pg_refusal, NULL, &root, NULL, meta, err);
+        if (rc == 0)
+            rc = bars ? parse_aggs_root(root, iv, bars, &next, err)
+                      : parse_ref_root(root, dividends, actions, &next, err);
+        json_decref(root);
+        if (rc < 0 || !next) {
+            md_free(next);
+            return rc;
+        }
+        next_page_url(url, &p->base, next);
+        md_free(next);
+    }
+    *more = 1;
+    return rc;
 }
 
 static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t start, int64_t end,
@@ -334,14 +334,10 @@ static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     md_provider *p = (md_provider *)src;
     int mult;
     const char *span;
-    if (pg_timespan(iv, &mult, &span) != 0)
-        return md_error_set(err, MD_EINTERVAL, NAME ": interval %s is not offered",
-                            md_interval_name(iv));
-    int rc = md_sources__need_key(p, err);
+    int rc = md_sources__bars_ready(p, pg_timespan(iv, &mult, &span) == 0, iv, err);
     if (rc) return rc;
     md_buf url = MD_BUF_INIT;
-    md_buf_printf(&url, "%s/v2/aggs/ticker/", src->base_url);
-    md_sources__esc_seg(&url, symbol);
+    md_sources__url(&url, src, "/v2/aggs/ticker/", symbol, NULL, NULL);
     md_buf_printf(&url, "/range/%d/%s/", mult, span);
     if (md_interval_is_daily(iv)) {
         char from[16], to[16];
@@ -354,28 +350,13 @@ static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
         md_buf_printf(&url, "%lld/%lld", (long long)f * 1000, (long long)end * 1000 - 1);
     }
     md_buf_puts(&url, "?adjusted=false&sort=asc&limit=50000");
-    url_key(&url, src, 0);
+    md_sources__put_key(&url, src, "&apiKey=");
     md_bar_vec tmp;
     md_bar_vec_init(&tmp);
-    for (int page = 0; rc >= 0; page++) {
-        if (page == MAX_PAGES) {
-            rc =
-                md_error_set(err, MD_EMALFORMED, NAME ": more than %d pages of results", MAX_PAGES);
-            break;
-        }
-        json_t *root;
-        long status;
-        char *next = NULL;
-        rc = pg_get_json(p, url.data, &root, &status, meta, err);
-        if (rc == 0) rc = parse_aggs_root(root, iv, &tmp, &next, err);
-        json_decref(root);
-        if (rc < 0 || !next) {
-            md_free(next);
-            break;
-        }
-        next_page_url(&url, src, next);
-        md_free(next);
-    }
+    int more;
+    rc = pg_pages(p, &url, iv, &tmp, 0, NULL, &more, meta, err);
+    if (rc >= 0 && more)
+        rc = md_error_set(err, MD_EMALFORMED, NAME ": more than %d pages of results", MAX_PAGES);
     md_buf_deinit(&url);
     if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
     md_bar_vec_deinit(&tmp);
@@ -478,25 +459,11 @@ static int pg_actions(md_source *src, const char *symbol, int64_t start, int64_t
     md_buf url = MD_BUF_INIT;
     for (int kind = 0; kind < 2 && rc >= 0; kind++) {
         md_buf_reset(&url);
-        md_buf_printf(&url, "%s/v3/reference/%s?ticker=", src->base_url,
-                      kind ? "dividends" : "splits");
-        md_sources__esc(&url, symbol);
-        md_buf_puts(&url, "&limit=1000");
-        url_key(&url, src, 0);
-        for (int page = 0; rc >= 0 && page < MAX_PAGES; page++) {
-            json_t *root;
-            long status;
-            char *next = NULL;
-            rc = pg_get_json(p, url.data, &root, &status, meta, err);
-            if (rc == 0) rc = parse_ref_root(root, kind, &tmp, &next, err);
-            json_decref(root);
-            if (rc < 0 || !next) {
-                md_free(next);
-                break;
-            }
-            next_page_url(&url, src, next);
-            md_free(next);
-        }
+        md_sources__url(&url, src,
+                        kind ? "/v3/reference/dividends?ticker=" : "/v3/reference/splits?ticker=",
+                        symbol, "&limit=1000", "&apiKey=");
+        int more; /* past MAX_PAGES pages: the actions read so far */
+        rc = pg_pages(p, &url, MD_IV_1D, NULL, kind, &tmp, &more, meta, err);
     }
     md_buf_deinit(&url);
     if (rc >= 0) {
@@ -513,18 +480,5 @@ static int pg_actions(md_source *src, const char *symbol, int64_t start, int64_t
     return rc;
 }
 
-static const md_source_vtable pg_vt = {
-    .name = NAME,
-    .id = MD_SRC_POLYGON,
-    .quote = pg_quote,
-    .bars = pg_bars,
-    .supports = md_sources__provider_supports,
-    .max_range_s = pg_max_range,
-    .free = md_sources__provider_free,
-    .actions = pg_actions,
-};
-
-int md_polygon_create(const md_config *cfg, md_source **out, md_error *err)
-{
-    return md_sources__provider_create(&pg_vt, cfg, out);
-}
+MD_SOURCES_PROVIDER(polygon, POLYGON, .quote = pg_quote, .bars = pg_bars,
+                    .max_range_s = pg_max_range, .actions = pg_actions);

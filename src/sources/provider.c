@@ -120,6 +120,90 @@ int md_sources__reserve(md_provider *p, md_fetch_meta *meta, int total, const ch
     return 0;
 }
 
+int md_sources__get_json(md_provider *p, const char *url, md_sources__refusal_fn refusal, void *ctx,
+                         json_t **root, long *status, md_fetch_meta *meta, md_error *err)
+{
+    const char *name = p->base.vt->name;
+    md_sources__resp r;
+    *root = NULL;
+    int rc = md_sources__get(p, url, &r, meta, err);
+    if (rc) return rc;
+    if (status) *status = r.status;
+    if (r.status < 200 || r.status > 299) {
+        md_error jerr;
+        json_t *body = md_sources__json(name, &r, &jerr);
+        rc = body && refusal ? refusal(body, r.status, ctx, err) : 0;
+        if (!rc) {
+            char ex[120];
+            md_sources__excerpt(r.body, r.len, ex, sizeof ex);
+            rc = md_sources__status_error(name, r.status, ex, err);
+        }
+        json_decref(body);
+    } else {
+        *root = md_sources__json(name, &r, err);
+        if (!*root) rc = MD_EMALFORMED;
+    }
+    md_sources__resp_deinit(&r);
+    return rc;
+}
+
+void md_sources__put_key(md_buf *url, const md_source *src, const char *param)
+{
+    md_buf_puts(url, param);
+    md_sources__esc(url, src->api_key);
+}
+
+void md_sources__url(md_buf *url, const md_source *src, const char *path, const char *symbol,
+                     const char *rest, const char *key_param)
+{
+    md_buf_puts(url, src->base_url);
+    md_buf_puts(url, path);
+    size_t n = strlen(path);
+    if (n && path[n - 1] == '=')
+        md_sources__esc(url, symbol);
+    else
+        md_sources__esc_seg(url, symbol);
+    if (rest) md_buf_puts(url, rest);
+    if (key_param) md_sources__put_key(url, src, key_param);
+}
+
+int md_sources__bars_ready(md_provider *p, int offered, md_interval iv, md_error *err)
+{
+    if (!offered)
+        return md_error_set(err, MD_EINTERVAL, "%s: interval %s is not offered", p->base.vt->name,
+                            md_interval_name(iv));
+    return md_sources__need_key(p, err);
+}
+
+int md_sources__quote1(md_provider *p, md_sources__fetch_fn fetch, const char *path,
+                       const char *symbol, const char *rest, const char *key_param, md_quote *out,
+                       md_fetch_meta *meta, md_error *err)
+{
+    int rc = md_sources__need_key(p, err);
+    if (rc) return rc;
+    md_buf url = MD_BUF_INIT;
+    md_sources__url(&url, &p->base, path, symbol, rest, key_param);
+    md_quote q;
+    rc = fetch(p, url.data, MD_IV_1D, NULL, &q, meta, err);
+    md_buf_deinit(&url);
+    if (rc < 0) return rc;
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    *out = q;
+    return 0;
+}
+
+int md_sources__bars1(md_provider *p, md_sources__fetch_fn fetch, const char *url, md_interval iv,
+                      int64_t start, int64_t end, md_bar_vec *out, md_fetch_meta *meta,
+                      md_error *err)
+{
+    md_bar_vec tmp;
+    md_bar_vec_init(&tmp);
+    int rc = fetch(p, url, iv, &tmp, NULL, meta, err);
+    if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
+    md_bar_vec_deinit(&tmp);
+    return rc;
+}
+
 /* Replaces every http:// or https:// link in s (in place) by "[link]": provider messages
  * point at their pricing pages, and client-facing errors carry no upstream address. */
 static void scrub_links(char *s)

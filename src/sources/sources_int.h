@@ -73,6 +73,21 @@ int md_sources__provider_create(const md_source_vtable *vt, const md_config *cfg
 void md_sources__provider_free(md_source *src);
 /* The vtable's `supports` of every HTTP provider: the intervals of its providers.def row. */
 int md_sources__provider_supports(const md_source *src, md_interval iv);
+/* Defines the vtable of the HTTP provider nm (its providers.def row MD_SRC_ID, its name
+ * #nm) and md_<nm>_create (providers.h); supports and free are provider.c's, the members
+ * given after ID (.quote, .bars, .max_range_s, .actions) the provider file's own. Ends
+ * without its ';'. */
+#define MD_SOURCES_PROVIDER(nm, ID, ...)                                                           \
+    static const md_source_vtable nm##_vt;                                                         \
+    int md_##nm##_create(const md_config *cfg, md_source **out, md_error *err)                     \
+    {                                                                                              \
+        return md_sources__provider_create(&nm##_vt, cfg, out);                                    \
+    }                                                                                              \
+    static const md_source_vtable nm##_vt = {.name = #nm,                                          \
+                                             .id = MD_SRC_##ID,                                    \
+                                             .supports = md_sources__provider_supports,            \
+                                             .free = md_sources__provider_free,                    \
+                                             __VA_ARGS__}
 /* MD_EUNAUTHSRC "<name>: not configured: set <KEY_ENV>" when a needed key is missing. */
 int md_sources__need_key(const md_provider *p, md_error *err);
 /* md_sources__http_get on meta's terms (deadline, cancellation, budget) plus bookkeeping
@@ -87,6 +102,17 @@ int md_sources__get(md_provider *p, const char *url, md_sources__resp *r, md_fet
  * ..." when the budget cannot give them now. No-op without a budget (meta->more NULL). */
 int md_sources__reserve(md_provider *p, md_fetch_meta *meta, int total, const char *what,
                         md_error *err);
+/* What a provider reads in the JSON body of a non-2xx answer (status): its own error
+ * (a negative MD_E* code, err set), or 0 when the body says nothing it knows. ctx is the
+ * caller's, passed through. */
+typedef int (*md_sources__refusal_fn)(const json_t *body, long status, void *ctx, md_error *err);
+/* One request of a provider (md_sources__get) and the answer's first reading: a 2xx body
+ * as JSON into *root (the caller json_decrefs it; MD_EMALFORMED when it is not JSON), any
+ * other status as an error: refusal's (may be NULL) when its JSON body names one, else
+ * md_sources__status_error with an excerpt of the body. *root is NULL unless 0 comes back;
+ * *status (may be NULL) receives the HTTP status of any answer. */
+int md_sources__get_json(md_provider *p, const char *url, md_sources__refusal_fn refusal, void *ctx,
+                         json_t **root, long *status, md_fetch_meta *meta, md_error *err);
 /* Parses r's body as a JSON value (object or array). NULL with MD_EMALFORMED and a
  * message that says what came instead (HTML, empty, truncated at line:col). */
 json_t *md_sources__json(const char *provider, const md_sources__resp *r, md_error *err);
@@ -104,6 +130,34 @@ void md_sources__excerpt(const char *s, size_t len, char *dst, size_t n);
 void md_sources__esc(md_buf *b, const char *s);
 /* The same for one path segment, where ':' '=' '@' may stay (C:EURUSD, EURUSD=X). */
 void md_sources__esc_seg(md_buf *b, const char *s);
+/* Appends the key parameter (param as "&apikey=", "?apiKey=") and src's key, encoded. */
+void md_sources__put_key(md_buf *url, const md_source *src, const char *param);
+/* Appends {base}{path}{symbol}{rest}{key_param}{key} to url: symbol encoded as a query value
+ * when path ends in '=' ("/quote?symbol="), else as a path segment ("/v8/finance/chart/");
+ * rest (may be NULL) as it is; the key part only when key_param is not NULL. */
+void md_sources__url(md_buf *url, const md_source *src, const char *path, const char *symbol,
+                     const char *rest, const char *key_param);
+
+/* -- one request, one answer --------------------------------------------------------------- */
+
+/* A provider's request of one URL read as bars of iv (appended to bars) or, with bars
+ * NULL, as one quote into *q: >= 0 or MD_E*. Each provider file has one. */
+typedef int (*md_sources__fetch_fn)(md_provider *p, const char *url, md_interval iv,
+                                    md_bar_vec *bars, md_quote *q, md_fetch_meta *meta,
+                                    md_error *err);
+/* The checks before a bars request: MD_EINTERVAL "<name>: interval X is not offered" unless
+ * offered (the provider has a name for iv), then md_sources__need_key. 0 when it may go. */
+int md_sources__bars_ready(md_provider *p, int offered, md_interval iv, md_error *err);
+/* A quote in one request (md_sources__url's parts): the key checked, fetch run, the quote
+ * named symbol into *out. 0 or MD_E*. */
+int md_sources__quote1(md_provider *p, md_sources__fetch_fn fetch, const char *path,
+                       const char *symbol, const char *rest, const char *key_param, md_quote *out,
+                       md_fetch_meta *meta, md_error *err);
+/* Bars in one request: fetch of url, then the bars with start <= ts < end appended to out
+ * (md_sources__emit). The count or MD_E*. */
+int md_sources__bars1(md_provider *p, md_sources__fetch_fn fetch, const char *url, md_interval iv,
+                      int64_t start, int64_t end, md_bar_vec *out, md_fetch_meta *meta,
+                      md_error *err);
 
 /* -- numbers, times and bars (util.c) ------------------------------------------------------ */
 

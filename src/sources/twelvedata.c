@@ -189,59 +189,37 @@ int md_twelvedata_parse_quote(const char *body, size_t len, md_quote *out, md_er
     return rc;
 }
 
+/* A status "error" body sent with a non-2xx status; ctx (may be NULL) is body_error's
+ * no_data flag. */
+static int td_refusal(const json_t *body, long status, void *ctx, md_error *err)
+{
+    return body_error(body, status, ctx, err);
+}
+
 static int td_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec *bars, md_quote *q,
                     md_fetch_meta *meta, md_error *err)
 {
-    md_sources__resp r;
-    int rc = md_sources__get(p, url, &r, meta, err);
-    if (rc) return rc;
-    md_error jerr;
-    json_t *root = md_sources__json(NAME, &r, &jerr);
-    if (r.status < 200 || r.status > 299) {
-        int no_data = 0;
-        rc = root ? body_error(root, r.status, bars ? &no_data : NULL, err) : 0;
-        if (no_data) {
-            md_error_clear(err);
-            rc = 0; /* an empty range, sent with a 404 status: 0 bars */
-        } else if (!rc) {
-            char ex[120];
-            md_sources__excerpt(r.body, r.len, ex, sizeof ex);
-            rc = md_sources__status_error(NAME, r.status, ex, err);
-        }
-    } else if (!root) {
-        rc = md_error_set(err, jerr.rc, "%s", jerr.msg);
-    } else {
-        rc = bars ? parse_series_root(root, r.status, iv, bars, err)
-                  : parse_quote_root(root, r.status, q, err);
+    json_t *root;
+    long status = 0;
+    int no_data = 0;
+    int rc =
+        md_sources__get_json(p, url, td_refusal, bars ? &no_data : NULL, &root, &status, meta, err);
+    if (no_data) {
+        md_error_clear(err);
+        rc = 0; /* an empty range, sent with a 404 status: 0 bars */
+    } else if (rc == 0) {
+        rc = bars ? parse_series_root(root, status, iv, bars, err)
+                  : parse_quote_root(root, status, q, err);
     }
     json_decref(root);
-    md_sources__resp_deinit(&r);
     return rc;
-}
-
-static void url_key(md_buf *url, const md_source *src)
-{
-    md_buf_puts(url, "&apikey=");
-    md_sources__esc(url, src->api_key);
 }
 
 static int td_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
                     md_error *err)
 {
-    md_provider *p = (md_provider *)src;
-    int rc = md_sources__need_key(p, err);
-    if (rc) return rc;
-    md_buf url = MD_BUF_INIT;
-    md_buf_printf(&url, "%s/quote?symbol=", src->base_url);
-    md_sources__esc(&url, symbol);
-    url_key(&url, src);
-    md_quote q;
-    rc = td_fetch(p, url.data, MD_IV_1D, NULL, &q, meta, err);
-    md_buf_deinit(&url);
-    if (rc < 0) return rc;
-    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
-    *out = q;
-    return 0;
+    return md_sources__quote1((md_provider *)src, td_fetch, "/quote?symbol=", symbol, NULL,
+                              "&apikey=", out, meta, err);
 }
 
 static void put_time(md_buf *url, const char *param, int64_t ts, int daily)
@@ -263,10 +241,7 @@ static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
 {
     md_provider *p = (md_provider *)src;
     const char *tiv = td_interval(iv);
-    if (!tiv)
-        return md_error_set(err, MD_EINTERVAL, NAME ": interval %s is not offered",
-                            md_interval_name(iv));
-    int rc = md_sources__need_key(p, err);
+    int rc = md_sources__bars_ready(p, tiv != NULL, iv, err);
     if (rc) return rc;
     int daily = md_interval_is_daily(iv);
     int64_t from = start - TZ_PAD, to = end + TZ_PAD; /* wall clock of an unknown zone */
@@ -276,19 +251,14 @@ static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     }
     if (from < 0) from = 0;
     md_buf url = MD_BUF_INIT;
-    md_buf_printf(&url, "%s/time_series?symbol=", src->base_url);
-    md_sources__esc(&url, symbol);
+    md_sources__url(&url, src, "/time_series?symbol=", symbol, NULL, NULL);
     md_buf_printf(&url, "&interval=%s", tiv);
     put_time(&url, "start_date", from, daily);
     put_time(&url, "end_date", to, daily);
     md_buf_printf(&url, "&outputsize=%d", MAX_VALUES);
-    url_key(&url, src);
-    md_bar_vec tmp;
-    md_bar_vec_init(&tmp);
-    rc = td_fetch(p, url.data, iv, &tmp, NULL, meta, err);
+    md_sources__put_key(&url, src, "&apikey=");
+    rc = md_sources__bars1(p, td_fetch, url.data, iv, start, end, out, meta, err);
     md_buf_deinit(&url);
-    if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
-    md_bar_vec_deinit(&tmp);
     return rc;
 }
 
@@ -300,17 +270,5 @@ static int64_t td_max_range(const md_source *src, md_interval iv)
     return md_interval_is_daily(iv) ? span : span - 2 * TZ_PAD;
 }
 
-static const md_source_vtable td_vt = {
-    .name = NAME,
-    .id = MD_SRC_TWELVEDATA,
-    .quote = td_quote,
-    .bars = td_bars,
-    .supports = md_sources__provider_supports,
-    .max_range_s = td_max_range,
-    .free = md_sources__provider_free,
-};
-
-int md_twelvedata_create(const md_config *cfg, md_source **out, md_error *err)
-{
-    return md_sources__provider_create(&td_vt, cfg, out);
-}
+MD_SOURCES_PROVIDER(twelvedata, TWELVEDATA, .quote = td_quote, .bars = td_bars,
+                    .max_range_s = td_max_range);

@@ -39,6 +39,7 @@
 #include <strings.h>
 
 #define NAME "yahoo"
+#define CHART "/v8/finance/chart/"
 
 static const char *yahoo_interval(md_interval iv)
 {
@@ -363,47 +364,38 @@ int md_yahoo_parse_chart_full(const char *body, size_t len, md_interval iv,
     return rc;
 }
 
+/* A non-2xx answer's chart.error or finance.error object. */
+static int yahoo_refusal(const json_t *body, long status, void *ctx, md_error *err)
+{
+    const json_t *e = json_object_get(json_object_get(body, "chart"), "error");
+    if (!json_is_object(e)) e = json_object_get(json_object_get(body, "finance"), "error");
+    return json_is_object(e) ? chart_error(e, status, err) : 0;
+}
+
 /* GET + error mapping + parse of one chart URL. */
 static int fetch_chart(md_provider *p, const char *url, md_interval iv, md_bar_vec *bars,
                        md_quote *quote, chart_extra *x, md_fetch_meta *meta, md_error *err)
 {
-    md_sources__resp r;
-    int rc = md_sources__get(p, url, &r, meta, err);
-    if (rc) return rc;
-    md_error jerr;
-    json_t *root = md_sources__json(NAME, &r, &jerr);
-    if (r.status < 200 || r.status > 299) {
-        const json_t *e = json_object_get(json_object_get(root, "chart"), "error");
-        if (!json_is_object(e)) e = json_object_get(json_object_get(root, "finance"), "error");
-        char ex[120];
-        md_sources__excerpt(r.body, r.len, ex, sizeof ex);
-        rc = json_is_object(e) ? chart_error(e, r.status, err)
-                               : md_sources__status_error(NAME, r.status, ex, err);
-    } else if (!root) {
-        rc = md_error_set(err, jerr.rc, "%s", jerr.msg);
-    } else {
-        rc = parse_root(root, r.status, iv, bars, quote, x, err);
-    }
+    json_t *root;
+    long status = 0;
+    int rc = md_sources__get_json(p, url, yahoo_refusal, NULL, &root, &status, meta, err);
+    if (rc == 0) rc = parse_root(root, status, iv, bars, quote, x, err);
     json_decref(root);
-    md_sources__resp_deinit(&r);
     return rc;
+}
+
+/* fetch_chart without events (md_sources__fetch_fn). */
+static int fetch_plain(md_provider *p, const char *url, md_interval iv, md_bar_vec *bars,
+                       md_quote *quote, md_fetch_meta *meta, md_error *err)
+{
+    return fetch_chart(p, url, iv, bars, quote, NULL, meta, err);
 }
 
 static int yahoo_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
                        md_error *err)
 {
-    md_provider *p = (md_provider *)src;
-    md_buf url = MD_BUF_INIT;
-    md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-    md_sources__esc_seg(&url, symbol);
-    md_buf_puts(&url, "?interval=1d&range=1d");
-    md_quote q;
-    int rc = fetch_chart(p, url.data, MD_IV_1D, NULL, &q, NULL, meta, err);
-    md_buf_deinit(&url);
-    if (rc < 0) return rc;
-    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
-    *out = q;
-    return 0;
+    return md_sources__quote1((md_provider *)src, fetch_plain, CHART, symbol,
+                              "?interval=1d&range=1d", NULL, out, meta, err);
 }
 
 static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
@@ -411,9 +403,8 @@ static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_
 {
     md_provider *p = (md_provider *)src;
     const char *yiv = yahoo_interval(iv);
-    if (!yiv)
-        return md_error_set(err, MD_EINTERVAL, NAME ": interval %s is not offered",
-                            md_interval_name(iv));
+    int rc = md_sources__bars_ready(p, yiv != NULL, iv, err);
+    if (rc) return rc;
     /* Daily stamps may lie up to a day before the trading date (Asia) and weekly/monthly
      * stamps inside their period: ask a wider range and filter after alignment. */
     int64_t p1 = start, p2 = end;
@@ -425,12 +416,10 @@ static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_
     md_buf url = MD_BUF_INIT;
     md_action_vec later;
     md_action_vec_init(&later);
-    int rc = 0;
     int64_t now = md_now();
     if (p2 < now - 2 * 86400) {
         /* the splits after the range: Yahoo's bars are divided by them too */
-        md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-        md_sources__esc_seg(&url, symbol);
+        md_sources__url(&url, src, CHART, symbol, NULL, NULL);
         md_buf_printf(&url, "?interval=3mo&period1=%lld&period2=%lld&events=split", (long long)p2,
                       (long long)now);
         chart_extra lx = {.events = &later};
@@ -442,8 +431,7 @@ static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_
         later.n = w;
         md_buf_reset(&url);
     }
-    md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-    md_sources__esc_seg(&url, symbol);
+    md_sources__url(&url, src, CHART, symbol, NULL, NULL);
     md_buf_printf(
         &url, "?interval=%s&period1=%lld&period2=%lld&includePrePost=false&events=div%%2Csplits",
         yiv, (long long)p1, (long long)p2);
@@ -476,8 +464,7 @@ static int yahoo_actions(md_source *src, const char *symbol, int64_t start, int6
     md_provider *p = (md_provider *)src;
     int64_t now = md_now();
     md_buf url = MD_BUF_INIT;
-    md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-    md_sources__esc_seg(&url, symbol);
+    md_sources__url(&url, src, CHART, symbol, NULL, NULL);
     /* every split to now: dividends are normalised with the splits after them */
     md_buf_printf(&url, "?interval=1mo&period1=%lld&period2=%lld&events=div%%2Csplits",
                   (long long)(start > 0 ? start : 0), (long long)(end > now ? end : now));
@@ -502,18 +489,5 @@ static int yahoo_actions(md_source *src, const char *symbol, int64_t start, int6
     return rc;
 }
 
-static const md_source_vtable yahoo_vt = {
-    .name = NAME,
-    .id = MD_SRC_YAHOO,
-    .quote = yahoo_quote,
-    .bars = yahoo_bars,
-    .supports = md_sources__provider_supports,
-    .max_range_s = yahoo_max_range,
-    .free = md_sources__provider_free,
-    .actions = yahoo_actions,
-};
-
-int md_yahoo_create(const md_config *cfg, md_source **out, md_error *err)
-{
-    return md_sources__provider_create(&yahoo_vt, cfg, out);
-}
+MD_SOURCES_PROVIDER(yahoo, YAHOO, .quote = yahoo_quote, .bars = yahoo_bars,
+                    .max_range_s = yahoo_max_range, .actions = yahoo_actions);
