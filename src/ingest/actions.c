@@ -6,26 +6,10 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Records item index's error in errs (code from API.md), as ingest/batch.c does for bars. */
-static void item_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void item_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
-{
-    MD_ARRAY_GROW(b->errors, b->n_errors, b->cap_errors, 16);
-    md_item_error *e = &b->errors[b->n_errors++];
-    e->index = index;
-    e->code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-}
 
 /* A date field: "YYYY-MM-DD" (or any time md_time_parse takes, at 00:00 UTC). */
 static int parse_date(const char *s, size_t len, int64_t *out)
@@ -192,7 +176,7 @@ int md_actions_parse_json(const char *body, size_t len, int source, md_action_ve
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(arr, i);
         if (!json_is_object(o)) {
-            item_error(errs, i, "invalid_json", "action must be an object");
+            md_batch_item_error(errs, i, "invalid_json", "action must be an object");
             continue;
         }
         jctx c = {.o = o};
@@ -200,7 +184,7 @@ int md_actions_parse_json(const char *body, size_t len, int source, md_action_ve
         const char *code = NULL;
         char msg[160];
         if (item(jget, &c, source, &a, &code, msg, sizeof msg) != 0) {
-            item_error(errs, i, code, "%s", msg);
+            md_batch_item_error(errs, i, code, "%s", msg);
             continue;
         }
         idx[out->n] = i;
@@ -306,14 +290,14 @@ int md_actions_parse_csv(const char *text, size_t len, int source, md_action_vec
         size_t i = n_items++;
         int nf = split_line(line, ll, c.field, c.flen);
         if (nf != c.ncols) {
-            item_error(errs, i, "invalid_csv", "%d fields, header has %d", nf, c.ncols);
+            md_batch_item_error(errs, i, "invalid_csv", "%d fields, header has %d", nf, c.ncols);
             continue;
         }
         md_action a;
         const char *code = NULL;
         char msg[160];
         if (item(cget, &c, source, &a, &code, msg, sizeof msg) != 0) {
-            item_error(errs, i, code, "%s", msg);
+            md_batch_item_error(errs, i, code, "%s", msg);
             continue;
         }
         if (out->n == cap) idx = md_realloc(idx, (cap *= 2) * sizeof *idx);

@@ -32,10 +32,7 @@ void md_bar_batch_deinit(md_bar_batch *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Records item index's error (code from API.md, message from fmt). */
-static void item_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void item_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
+void md_batch_item_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
 {
     MD_ARRAY_GROW(b->errors, b->n_errors, b->cap_errors, 16);
     md_item_error *e = &b->errors[b->n_errors++];
@@ -157,11 +154,11 @@ static int item_symbol(md_bar_batch *b, size_t i, json_t *o, const char *what, c
 {
     md_error e;
     if (!json_is_object(o)) {
-        item_error(b, i, "invalid_json", "%s must be an object", what);
+        md_batch_item_error(b, i, "invalid_json", "%s must be an object", what);
         return -1;
     }
     if (get_symbol(o, symbol, &e)) {
-        item_error(b, i, md_error_code(e.rc), "%s", e.msg);
+        md_batch_item_error(b, i, md_error_code(e.rc), "%s", e.msg);
         return -1;
     }
     return 0;
@@ -172,7 +169,7 @@ static int item_time(md_bar_batch *b, size_t i, json_t *o, int64_t *ts)
 {
     md_error e;
     if (get_time(o, ts, &e)) {
-        item_error(b, i, "invalid_time_range", "%s", e.msg);
+        md_batch_item_error(b, i, "invalid_time_range", "%s", e.msg);
         return -1;
     }
     return 0;
@@ -195,8 +192,8 @@ int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_s
         json_t *iv = json_object_get(o, "interval");
         md_interval ivv = MD_IV_1D;
         if (iv && (!json_is_string(iv) || md_interval_parse(json_string_value(iv), &ivv, &e))) {
-            item_error(b, i, "invalid_interval", "%s",
-                       json_is_string(iv) ? e.msg : "interval must be a string");
+            md_batch_item_error(b, i, "invalid_interval", "%s",
+                                json_is_string(iv) ? e.msg : "interval must be a string");
             continue;
         }
         x->iv = (int)ivv;
@@ -209,8 +206,8 @@ int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_s
         for (int k = 0; k < 4 && !bad; k++) {
             int r = get_number(o, names[k], dst[k], 1);
             if (r) {
-                item_error(b, i, "invalid_bar", "%s: %s", names[k],
-                           r == -1 ? "missing" : "not a number");
+                md_batch_item_error(b, i, "invalid_bar", "%s: %s", names[k],
+                                    r == -1 ? "missing" : "not a number");
                 bad = 1;
             }
         }
@@ -218,17 +215,17 @@ int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_s
         int r = get_number(o, "volume", &x->bar.volume, 0);
         if (r == 1) x->bar.volume = 0;
         if (r < 0) {
-            item_error(b, i, "invalid_bar", "volume: not a number");
+            md_batch_item_error(b, i, "invalid_bar", "volume: not a number");
             continue;
         }
         if (get_number(o, "vwap", &x->bar.vwap, 0) < 0) {
-            item_error(b, i, "invalid_bar", "vwap: not a number");
+            md_batch_item_error(b, i, "invalid_bar", "vwap: not a number");
             continue;
         }
         json_t *tr = json_object_get(o, "trades");
         if (tr && !json_is_null(tr)) {
             if (!json_is_integer(tr) || json_integer_value(tr) < 0) {
-                item_error(b, i, "invalid_bar", "trades: not a count");
+                md_batch_item_error(b, i, "invalid_bar", "trades: not a count");
                 continue;
             }
             x->bar.trades = json_integer_value(tr);
@@ -267,7 +264,7 @@ int md_batch_parse_csv_bars(md_bar_batch *b, const char *body, size_t len, const
         p = nl ? nl + 1 : end;
         if (r == 1) continue;
         if (r < 0) {
-            item_error(b, index++, "invalid_csv", "%s", e.msg);
+            md_batch_item_error(b, index++, "invalid_csv", "%s", e.msg);
             continue;
         }
         if (np == cap) pd = md_realloc(pd, (cap *= 2) * sizeof *pd);
@@ -320,12 +317,13 @@ int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len, md
         if (item_symbol(b, i, o, "quote", q->symbol) || item_time(b, i, o, &q->ts)) continue;
         int r = get_number(o, "price", &q->price, 1);
         if (r) {
-            item_error(b, i, "invalid_bar", "price: %s", r == -1 ? "missing" : "not a number");
+            md_batch_item_error(b, i, "invalid_bar", "price: %s",
+                                r == -1 ? "missing" : "not a number");
             continue;
         }
         if (get_number(o, "volume", &q->volume, 0) < 0 || get_number(o, "bid", &q->bid, 0) < 0 ||
             get_number(o, "ask", &q->ask, 0) < 0) {
-            item_error(b, i, "invalid_bar", "volume, bid and ask must be numbers");
+            md_batch_item_error(b, i, "invalid_bar", "volume, bid and ask must be numbers");
             continue;
         }
         q->source = (uint8_t)get_source(o, source);
@@ -354,8 +352,8 @@ int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
         md_write req = {.origin = MD_WRITE_INGEST, .quotes = b->quotes, .n_quotes = b->n_quotes};
         rc = md_writer_write(w, &req, &res, err);
         for (size_t i = 0; rc == 0 && i < res.n_rejects; i++)
-            item_error(b, b->qindex[res.rejects[i].index], md_rule_code(res.rejects[i].rule), "%s",
-                       res.rejects[i].msg);
+            md_batch_item_error(b, b->qindex[res.rejects[i].index],
+                                md_rule_code(res.rejects[i].rule), "%s", res.rejects[i].msg);
     } else {
         /* the writer compacts series in place; remember each bar's input index first */
         size_t n = b->n_bars;
@@ -364,8 +362,8 @@ int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
         md_write req = {.origin = MD_WRITE_INGEST, .series = b->series, .n_series = b->n_series};
         rc = md_writer_write(w, &req, &res, err);
         for (size_t i = 0; rc == 0 && i < res.n_rejects; i++)
-            item_error(b, idx[res.rejects[i].index], md_rule_code(res.rejects[i].rule), "%s",
-                       res.rejects[i].msg);
+            md_batch_item_error(b, idx[res.rejects[i].index], md_rule_code(res.rejects[i].rule),
+                                "%s", res.rejects[i].msg);
         md_free(idx);
     }
     if (rc == 0) {
