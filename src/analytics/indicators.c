@@ -102,14 +102,7 @@ static const md_ind_def defs[] = {
      #check, reference, warm_##name, check_##name, md_ind__##name},
 #include "analytics/indicators.def"
 #undef MD_IND
-};
-#undef MD_P0
-#undef MD_P1
-#undef MD_P2
-#undef MD_P3
-#undef MD_O1
-#undef MD_O2
-#undef MD_O3
+}; /* (MD_P* and MD_O* stay defined: indicators.def is not read again below) */
 
 const md_ind_def *md_ind_defs(size_t *n)
 {
