@@ -85,17 +85,26 @@ static rseries *find(replay *r, const char *symbol)
 
 /* -- vtable ---------------------------------------------------------------------------- */
 
-static int rp_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
-                    md_error *err)
+/* One call's start: counted as one request, r locked and symbol's series returned; NULL
+ * (unlocked) with MD_ENOTFOUND when symbol is not replayed. */
+static rseries *lock_series(replay *r, const char *symbol, md_fetch_meta *meta, md_error *err)
 {
-    replay *r = (replay *)src;
     if (meta) meta->requests = 1;
     pthread_mutex_lock(&r->lock);
     rseries *s = find(r, symbol);
     if (!s) {
         pthread_mutex_unlock(&r->lock);
-        return md_error_set(err, MD_ENOTFOUND, "replay: %s is not replayed", symbol);
+        md_error_set(err, MD_ENOTFOUND, "replay: %s is not replayed", symbol);
     }
+    return s;
+}
+
+static int rp_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
+                    md_error *err)
+{
+    replay *r = (replay *)src;
+    rseries *s = lock_series(r, symbol, meta, err);
+    if (!s) return MD_ENOTFOUND;
     int64_t now = md_now_ms();
     md_quote_init(out);
     snprintf(out->symbol, sizeof out->symbol, "%s", symbol);
@@ -110,13 +119,8 @@ static int rp_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
                    md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     replay *r = (replay *)src;
-    if (meta) meta->requests = 1;
-    pthread_mutex_lock(&r->lock);
-    rseries *s = find(r, symbol);
-    if (!s) {
-        pthread_mutex_unlock(&r->lock);
-        return md_error_set(err, MD_ENOTFOUND, "replay: %s is not replayed", symbol);
-    }
+    rseries *s = lock_series(r, symbol, meta, err);
+    if (!s) return MD_ENOTFOUND;
     if (iv != s->iv && !md_interval_divides(s->iv, iv)) {
         pthread_mutex_unlock(&r->lock);
         return md_error_set(err, MD_EINTERVAL, "replay: %s plays %s bars, not %s", symbol,
