@@ -359,30 +359,33 @@ static int parse_factor(parser *p)
     return n;
 }
 
-static int parse_product(parser *p)
+/* One left-associative level of binary operators: operands read by `operand`, joined by op1
+ * (node k1) or op2 (node k2), both numeric. */
+static int parse_level(parser *p, int (*operand)(parser *), const char *op1, node_kind k1,
+                       const char *op2, node_kind k2)
 {
-    int a = parse_factor(p);
-    while (a >= 0 && (is_op(p, "*") || is_op(p, "/"))) {
+    int a = operand(p);
+    while (a >= 0 && (is_op(p, op1) || is_op(p, op2))) {
         size_t at = p->tok_start;
-        node_kind k = is_op(p, "*") ? N_MUL : N_DIV;
-        if (need_num(p, a, at, k == N_MUL ? "'*'" : "'/'") < 0 || next(p)) return -1;
-        int b = need_num(p, parse_factor(p), at, k == N_MUL ? "'*'" : "'/'");
+        int first = is_op(p, op1);
+        node_kind k = first ? k1 : k2;
+        char what[8];
+        snprintf(what, sizeof what, "'%s'", first ? op1 : op2);
+        if (need_num(p, a, at, what) < 0 || next(p)) return -1;
+        int b = need_num(p, operand(p), at, what);
         a = b < 0 ? -1 : add_node(p, k, a, b, 0);
     }
     return a;
 }
 
+static int parse_product(parser *p)
+{
+    return parse_level(p, parse_factor, "*", N_MUL, "/", N_DIV);
+}
+
 static int parse_sum(parser *p)
 {
-    int a = parse_product(p);
-    while (a >= 0 && (is_op(p, "+") || is_op(p, "-"))) {
-        size_t at = p->tok_start;
-        node_kind k = is_op(p, "+") ? N_ADD : N_SUB;
-        if (need_num(p, a, at, k == N_ADD ? "'+'" : "'-'") < 0 || next(p)) return -1;
-        int b = need_num(p, parse_product(p), at, k == N_ADD ? "'+'" : "'-'");
-        a = b < 0 ? -1 : add_node(p, k, a, b, 0);
-    }
-    return a;
+    return parse_level(p, parse_product, "+", N_ADD, "-", N_SUB);
 }
 
 static int parse_compare(parser *p)
