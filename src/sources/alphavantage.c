@@ -153,11 +153,7 @@ static int parse_series_root(const json_t *root, md_interval iv, md_bar_vec *out
 int md_alphavantage_parse_series(const char *body, size_t len, md_interval iv, md_bar_vec *out,
                                  md_error *err)
 {
-    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
-    if (!root) return MD_EMALFORMED;
-    int rc = parse_series_root(root, iv, out, err);
-    json_decref(root);
-    return rc;
+    return md_sources__parse_bars(NAME, parse_series_root, body, len, iv, out, err);
 }
 
 static int parse_quote_root(const json_t *root, md_quote *out, md_error *err)
@@ -197,11 +193,7 @@ static int parse_quote_root(const json_t *root, md_quote *out, md_error *err)
 
 int md_alphavantage_parse_quote(const char *body, size_t len, md_quote *out, md_error *err)
 {
-    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
-    if (!root) return MD_EMALFORMED;
-    int rc = parse_quote_root(root, out, err);
-    json_decref(root);
-    return rc;
+    return md_sources__parse_quote(NAME, parse_quote_root, body, len, out, err);
 }
 
 /* 1 when root is the notice that the key's daily requests are used up ("... rate limit is

@@ -116,11 +116,7 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
 int md_finnhub_parse_candles(const char *body, size_t len, md_interval iv, md_bar_vec *out,
                              md_error *err)
 {
-    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
-    if (!root) return MD_EMALFORMED;
-    int rc = parse_candles_root(root, iv, out, err);
-    json_decref(root);
-    return rc;
+    return md_sources__parse_bars(NAME, parse_candles_root, body, len, iv, out, err);
 }
 
 static int parse_quote_root(const json_t *root, md_quote *out, md_error *err)
@@ -154,11 +150,7 @@ static int parse_quote_root(const json_t *root, md_quote *out, md_error *err)
 
 int md_finnhub_parse_quote(const char *body, size_t len, md_quote *out, md_error *err)
 {
-    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
-    if (!root) return MD_EMALFORMED;
-    int rc = parse_quote_root(root, out, err);
-    json_decref(root);
-    return rc;
+    return md_sources__parse_quote(NAME, parse_quote_root, body, len, out, err);
 }
 
 /* A non-2xx answer's {"error": "..."} is the detail of the status error. */

@@ -185,11 +185,7 @@ static int parse_last_trade_root(const json_t *root, md_quote *out, md_error *er
 
 int md_polygon_parse_last_trade(const char *body, size_t len, md_quote *out, md_error *err)
 {
-    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
-    if (!root) return MD_EMALFORMED;
-    int rc = parse_last_trade_root(root, out, err);
-    json_decref(root);
-    return rc;
+    return md_sources__parse_quote(NAME, parse_last_trade_root, body, len, out, err);
 }
 
 static int parse_prev_root(const json_t *root, md_quote *out, md_error *err)
@@ -221,11 +217,7 @@ static int parse_prev_root(const json_t *root, md_quote *out, md_error *err)
 
 int md_polygon_parse_prev(const char *body, size_t len, md_quote *out, md_error *err)
 {
-    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
-    if (!root) return MD_EMALFORMED;
-    int rc = parse_prev_root(root, out, err);
-    json_decref(root);
-    return rc;
+    return md_sources__parse_quote(NAME, parse_prev_root, body, len, out, err);
 }
 
 /* -- client -------------------------------------------------------------------------------- */
@@ -428,24 +420,26 @@ static int parse_ref_root(const json_t *root, int dividends, md_action_vec *out,
     return (int)(out->n - n0);
 }
 
-int md_polygon_parse_splits(const char *body, size_t len, md_action_vec *out, char **next_url,
-                            md_error *err)
+static int parse_ref_buf(const char *body, size_t len, int dividends, md_action_vec *out,
+                         char **next_url, md_error *err)
 {
     json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
     if (!root) return MD_EMALFORMED;
-    int rc = parse_ref_root(root, 0, out, next_url, err);
+    int rc = parse_ref_root(root, dividends, out, next_url, err);
     json_decref(root);
     return rc;
+}
+
+int md_polygon_parse_splits(const char *body, size_t len, md_action_vec *out, char **next_url,
+                            md_error *err)
+{
+    return parse_ref_buf(body, len, 0, out, next_url, err);
 }
 
 int md_polygon_parse_dividends(const char *body, size_t len, md_action_vec *out, char **next_url,
                                md_error *err)
 {
-    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
-    if (!root) return MD_EMALFORMED;
-    int rc = parse_ref_root(root, 1, out, next_url, err);
-    json_decref(root);
-    return rc;
+    return parse_ref_buf(body, len, 1, out, next_url, err);
 }
 
 static int pg_actions(md_source *src, const char *symbol, int64_t start, int64_t end,

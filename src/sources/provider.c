@@ -284,6 +284,26 @@ json_t *md_sources__json(const char *provider, const md_sources__resp *r, md_err
     return md_sources__json_buf(provider, r->body ? r->body : "", r->len, r->content_type, err);
 }
 
+int md_sources__parse_quote(const char *provider, md_sources__quote_root_fn read, const char *body,
+                            size_t len, md_quote *out, md_error *err)
+{
+    json_t *root = md_sources__json_buf(provider, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = read(root, out, err);
+    json_decref(root);
+    return rc;
+}
+
+int md_sources__parse_bars(const char *provider, md_sources__bars_root_fn read, const char *body,
+                           size_t len, md_interval iv, md_bar_vec *out, md_error *err)
+{
+    json_t *root = md_sources__json_buf(provider, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = read(root, iv, out, err);
+    json_decref(root);
+    return rc;
+}
+
 static void esc(md_buf *b, const char *s, const char *keep)
 {
     static const char hex[] = "0123456789ABCDEF";

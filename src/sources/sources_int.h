@@ -119,6 +119,15 @@ json_t *md_sources__json(const char *provider, const md_sources__resp *r, md_err
 /* Same for a bare buffer (parser entry points used by the tests). */
 json_t *md_sources__json_buf(const char *provider, const char *body, size_t len,
                              const char *content_type, md_error *err);
+/* A provider's reading of a quote, or of bars of iv, in a parsed answer. */
+typedef int (*md_sources__quote_root_fn)(const json_t *root, md_quote *out, md_error *err);
+typedef int (*md_sources__bars_root_fn)(const json_t *root, md_interval iv, md_bar_vec *out,
+                                        md_error *err);
+/* The parser entry points of providers.h: body as JSON (md_sources__json_buf), then read. */
+int md_sources__parse_quote(const char *provider, md_sources__quote_root_fn read, const char *body,
+                            size_t len, md_quote *out, md_error *err);
+int md_sources__parse_bars(const char *provider, md_sources__bars_root_fn read, const char *body,
+                           size_t len, md_interval iv, md_bar_vec *out, md_error *err);
 /* Copies a short (at most 96 characters), printable excerpt of s into dst for an error
  * message: redacted (keys, secrets) before it is cut, links replaced by "[link]". */
 void md_sources__excerpt(const char *s, size_t len, char *dst, size_t n);
