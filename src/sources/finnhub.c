@@ -98,15 +98,11 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
         md_bar_init(&b);
         b.source = MD_SRC_FINNHUB;
         b.open = x[0], b.high = x[1], b.low = x[2], b.close = x[3], b.volume = x[4];
-        b.ts = md_interval_is_daily(iv)
-                   ? md_sources__day_bucket(md_sources__exchange_day(t, ZONE, -18000), iv)
-                   : t;
-        if (!md_sources__bar_sane(&b)) {
+        if (md_sources__push_stamped(&tmp, &b, t, iv, ZONE, -18000) != 0) {
             md_bar_vec_deinit(&tmp);
             return md_error_set(err, MD_EMALFORMED,
                                 NAME ": malformed response: candle %zu out of range", i);
         }
-        md_bar_vec_push(&tmp, &b);
     }
     int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
     md_bar_vec_deinit(&tmp);

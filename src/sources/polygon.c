@@ -130,15 +130,11 @@ static int parse_aggs_root(const json_t *root, md_interval iv, md_bar_vec *out, 
         int64_t trades;
         if (nt && md_sources__int(nt, &trades) == 0 && trades >= 0) b.trades = trades;
         int64_t t = floor_div(tms, 1000);
-        b.ts = md_interval_is_daily(iv)
-                   ? md_sources__day_bucket(md_sources__exchange_day(t, ZONE, -18000), iv)
-                   : t;
-        if (!md_sources__bar_sane(&b)) {
+        if (md_sources__push_stamped(&tmp, &b, t, iv, ZONE, -18000) != 0) {
             md_bar_vec_deinit(&tmp);
             return md_error_set(err, MD_EMALFORMED,
                                 NAME ": malformed response: results[%zu] out of range", i);
         }
-        md_bar_vec_push(&tmp, &b);
     }
     const char *next = json_string_value(json_object_get(root, "next_url"));
     if (next && *next && next_url) *next_url = md_strdup(next);

@@ -190,6 +190,11 @@ int64_t md_sources__exchange_day(int64_t ts, const char *zone, int32_t fallback_
  * 1d itself; 1w the Monday of its week (a Sunday stamp, the start of a week for some
  * providers, goes to the next day); 1mo the 1st of its month. */
 int64_t md_sources__day_bucket(int64_t day, md_interval iv);
+/* Stamps b for iv from its epoch time t (intraday: t; daily and coarser: the bucket of its
+ * trading date in zone, md_sources__exchange_day) and pushes it onto tmp: 0, or -1 with
+ * nothing pushed when b is not sane (md_sources__bar_sane). */
+int md_sources__push_stamped(md_bar_vec *tmp, md_bar *b, int64_t t, md_interval iv,
+                             const char *zone, int32_t fallback_off);
 /* Sorts and dedups tmp, then appends to out the bars with start <= ts < end. Returns
  * the count appended. */
 int md_sources__emit(md_bar_vec *tmp, int64_t start, int64_t end, md_bar_vec *out);

@@ -114,3 +114,14 @@ int md_sources__emit(md_bar_vec *tmp, int64_t start, int64_t end, md_bar_vec *ou
     }
     return n;
 }
+
+int md_sources__push_stamped(md_bar_vec *tmp, md_bar *b, int64_t t, md_interval iv,
+                             const char *zone, int32_t fallback_off)
+{
+    b->ts = md_interval_is_daily(iv)
+                ? md_sources__day_bucket(md_sources__exchange_day(t, zone, fallback_off), iv)
+                : t;
+    if (!md_sources__bar_sane(b)) return -1;
+    md_bar_vec_push(tmp, b);
+    return 0;
+}
