@@ -117,8 +117,7 @@ const md_ind_def *md_ind_defs(size_t *n)
     return defs;
 }
 
-/* The row named name, or NULL. */
-static const md_ind_def *find_def(const char *name)
+const md_ind_def *md_ind_find(const char *name)
 {
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
         if (strcmp(defs[i].name, name) == 0) return &defs[i];
@@ -151,7 +150,7 @@ static int parse_item(char *item, md_ind_spec *s, md_error *err)
     int np = 0;
     for (char *t = item, *tok; np < MD_IND_MAX_PARAMS + 2 && (tok = strsep(&t, ":")) != NULL;)
         parts[np++] = tok;
-    const md_ind_def *d = find_def(parts[0]);
+    const md_ind_def *d = md_ind_find(parts[0]);
     if (!d) return unknown(err, parts[0]);
     if (np - 1 > d->nparams)
         return md_error_set(err, MD_EPARAM, "names: %s takes at most %d parameter%s", d->name,
@@ -230,6 +229,36 @@ void md_ind_run_free(md_ind_run *r)
     for (int k = 0; k < MD_IND_RUN_BUFS; k++) md_free(r->buf[k]);
     md_free(r->st);
     md_free(r);
+}
+
+/* A copy of the kernel's state and arrays (the state points into the arrays, which keep
+ * their addresses: copying the bytes back restores the run exactly). */
+void md_ind_run_peek(md_ind_run *r, const md_ind_cols *in, double **out)
+{
+    if (!r->st) { /* nothing fed yet: feed, then forget what the first call allocated */
+        md_ind_run_feed(r, in, 1, out);
+        for (int k = 0; k < MD_IND_RUN_BUFS; k++) md_free(r->buf[k]), r->buf[k] = NULL;
+        md_free(r->st);
+        r->st = NULL;
+        return;
+    }
+    size_t total = r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++) total += r->buf_size[k];
+    unsigned char *save = md_malloc(total), *p = save;
+    memcpy(p, r->st, r->st_size), p += r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++)
+        if (r->buf[k]) memcpy(p, r->buf[k], r->buf_size[k]), p += r->buf_size[k];
+    md_ind_run_feed(r, in, 1, out);
+    p = save;
+    memcpy(r->st, p, r->st_size), p += r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++)
+        if (r->buf[k]) memcpy(r->buf[k], p, r->buf_size[k]), p += r->buf_size[k];
+    md_free(save);
+}
+
+int md_ind_streamable(const md_ind_def *d)
+{
+    return !(d->flags & MD_IND_HL_SD);
 }
 
 void md_ind_hl_sd_add(md_ind_hl_sd *s, const double *high, const double *low, size_t n)

@@ -65,6 +65,8 @@ typedef struct md_ind_def {
 
 /* The table, in .def order; *n = its length. */
 const md_ind_def *md_ind_defs(size_t *n);
+/* The row named name, or NULL. */
+const md_ind_def *md_ind_find(const char *name);
 
 /* One requested indicator ("macd:12:26:9"). */
 typedef struct md_ind_spec {
@@ -88,6 +90,15 @@ md_ind_run *md_ind_run_new(const md_ind_spec *s, md_interval iv, double hl_sd);
 /* Feeds the next n bars; out[k] receives n values of output k (k < def->noutputs). */
 void md_ind_run_feed(md_ind_run *r, const md_ind_cols *in, size_t n, double **out);
 void md_ind_run_free(md_ind_run *r);
+/* The values the run would give for one more bar in[0] (a bar still forming) without taking
+ * it in: out[k][0] for each output; the run is left as it was. Costs a copy of the run's
+ * state (O(period) bytes), so it is for occasional looks, not for every bar. */
+void md_ind_run_peek(md_ind_run *r, const md_ind_cols *in, double **out);
+/* 1 when the value at a bar depends only on that bar and the bars before it, so a run fed
+ * bar by bar as bars close gives the values /analytics/{symbol}/indicators answers later.
+ * Not so for MD_IND_HL_SD indicators (psar: its seed is computed over the whole series, later
+ * bars included). */
+int md_ind_streamable(const md_ind_def *d);
 
 /* Running sample standard deviation of high - low (Welford), fed bar by bar or by chunk, for
  * MD_IND_HL_SD indicators. */

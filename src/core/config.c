@@ -1,6 +1,7 @@
 /* config.c - the key table, YAML/env/flag loaders and printers. */
 #include "core/config.h"
 
+#include "core/config_int.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/redisurl.h"
@@ -142,6 +143,7 @@ void md_config_deinit(md_config *cfg)
     }
     md_free(cfg->config_path);
     cfg->config_path = NULL;
+    md_config__free_jobs(cfg);
 }
 
 static md_config defaults;
@@ -310,6 +312,12 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
             if (!keys[depth - 1]) {
                 keys[depth - 1] = md_strdup(v);
                 key_line[depth - 1] = line;
+                join_key(full, sizeof full, keys, depth);
+                if (strcmp(full, "pipeline.jobs") == 0) { /* a structured value: its own reader */
+                    rc = md_config__parse_jobs(&p, path, cfg, err);
+                    md_free(keys[depth - 1]);
+                    keys[depth - 1] = NULL;
+                }
                 break;
             }
             join_key(full, sizeof full, keys, depth);
@@ -489,6 +497,7 @@ void md_config_print(const md_config *cfg, FILE *f)
         print_value(r, cfg, f);
         fprintf(f, "    # %s%s\n", r->help, r->yaml ? "" : " [env only]");
     }
+    md_config__print_jobs(cfg, f);
 }
 
 void md_config_print_table(FILE *f)

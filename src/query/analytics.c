@@ -59,18 +59,8 @@ static void series(md_buf *b, const double *x, size_t n)
  * bars of the finest stored interval are held at once). */
 #define PAGE_BARS 65536
 
-/* Where the stored series of (symbol, iv) begins and ends: over iv itself and every finer
- * interval it can be aggregated from (the read path answers from either). finest is the
- * finest of those holding bars: a window of PAGE_BARS of its length holds at most
- * PAGE_BARS stored bars. */
-typedef struct extent {
-    int64_t first, last;
-    md_interval finest;
-    int any;
-} extent;
-
-static int series_extent(md_services *svc, const char *symbol, md_interval iv, extent *x,
-                         md_error *err)
+int md_query_series_extent(md_services *svc, const char *symbol, md_interval iv,
+                           md_series_extent *x, md_error *err)
 {
     memset(x, 0, sizeof *x);
     for (int f = (int)iv; f >= 0; f--) {
@@ -96,13 +86,14 @@ static int series_extent(md_services *svc, const char *symbol, md_interval iv, e
     return 0;
 }
 
-typedef void (*chunk_fn)(void *ctx, const md_bar *bars, size_t n);
-
-/* Calls fn with the series' bars in [from, to), oldest first, as the read path would answer
- * them (md_store_get_bars_agg), one window of whole iv buckets at a time. */
-static int scan_series(md_services *svc, const char *symbol, md_interval iv, const extent *x,
-                       int64_t from, int64_t to, chunk_fn fn, void *ctx, md_error *err)
+int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
+                         const md_series_extent *x, int64_t from, int64_t to, md_query_bars_fn fn,
+                         void *ctx, md_error *err)
 {
+    if (!x->any) return 0;
+    if (from < x->first) from = x->first;
+    int64_t past_last = md_interval_next(iv, x->last); /* nothing is stored after it */
+    if (to > past_last) to = past_last;
     int64_t span = md_interval_seconds(x->finest) * PAGE_BARS;
     md_bar_vec v;
     md_bar_vec_init(&v);
@@ -174,6 +165,58 @@ static void feed_hl_sd(void *ctx, const md_bar *bars, size_t n)
     md_ind_hl_sd_add(&f->sd, f->col.h, f->col.l, n);
 }
 
+/* md_query_ind_at: every run fed, the outputs of each chunk's last bar kept. */
+typedef struct at_feeder {
+    feeder f;
+    double (*out)[MD_IND_MAX_OUTPUTS];
+    md_bar last;
+    int have;
+} at_feeder;
+
+static void feed_at(void *ctx, const md_bar *bars, size_t n)
+{
+    at_feeder *a = ctx;
+    feeder *f = &a->f;
+    col_fill(f, bars, n);
+    md_ind_cols in = cols_of(&f->col);
+    for (int s = 0; s < f->n_runs; s++) {
+        md_ind_run_feed(f->runs[s], &in, n, f->scratch);
+        for (int k = 0; k < MD_IND_MAX_OUTPUTS; k++) a->out[s][k] = f->scratch[k][n - 1];
+    }
+    a->last = bars[n - 1];
+    a->have = 1;
+}
+
+int md_query_ind_at(md_services *svc, const char *symbol, md_interval iv, const md_ind_spec *specs,
+                    int n, int64_t before, md_bar *bar, double (*out)[MD_IND_MAX_OUTPUTS],
+                    md_error *err)
+{
+    md_series_extent x;
+    int rc = md_query_series_extent(svc, symbol, iv, &x, err);
+    if (rc) return rc;
+    if (!x.any)
+        return md_error_set(err, MD_ENODATA, "%s: no %s bars stored", symbol, md_interval_name(iv));
+    at_feeder a;
+    memset(&a, 0, sizeof a);
+    a.out = out;
+    int need_sd = 0;
+    for (int s = 0; s < n; s++) need_sd |= (specs[s].def->flags & MD_IND_HL_SD) != 0;
+    if (need_sd) /* as the REST answer: over the whole stored series */
+        rc = md_query_scan_series(svc, symbol, iv, &x, x.first, md_interval_next(iv, x.last),
+                                  feed_hl_sd, &a.f, err);
+    for (int s = 0; s < n && s < MD_IND_MAX; s++)
+        a.f.runs[a.f.n_runs++] = md_ind_run_new(&specs[s], iv, md_ind_hl_sd_value(&a.f.sd));
+    if (rc == 0) rc = md_query_scan_series(svc, symbol, iv, &x, x.first, before, feed_at, &a, err);
+    for (int s = 0; s < a.f.n_runs; s++) md_ind_run_free(a.f.runs[s]);
+    free_columns(&a.f.col);
+    for (int k = 0; k < MD_IND_MAX_OUTPUTS; k++) md_free(a.f.scratch[k]);
+    if (rc == 0 && !a.have)
+        rc = md_error_set(err, MD_ENODATA, "%s: no %s bars stored before the time asked", symbol,
+                          md_interval_name(iv));
+    if (rc == 0) *bar = a.last;
+    return rc;
+}
+
 int md_query_indicators(md_services *svc, const md_history_req *req, const char *names, md_buf *out,
                         md_error *err)
 {
@@ -193,22 +236,22 @@ int md_query_indicators(md_services *svc, const md_history_req *req, const char 
      * the stored bars before the answer are streamed through the runs first. */
     feeder f;
     memset(&f, 0, sizeof f);
-    extent x = {0};
+    md_series_extent x = {0};
     int need_sd = 0;
     for (int s = 0; s < ns; s++) need_sd |= (specs[s].def->flags & MD_IND_HL_SD) != 0;
-    if (bars.n) rc = series_extent(svc, req->symbol, req->iv, &x, err);
+    if (bars.n) rc = md_query_series_extent(svc, req->symbol, req->iv, &x, err);
     if (!rc && bars.n && need_sd) {
         /* psar's seed (as TTR::SAR) uses the whole series, bars after the answer included */
         int64_t last = x.any && x.last > bars.v[bars.n - 1].ts ? x.last : bars.v[bars.n - 1].ts;
         int64_t first = x.any && x.first < bars.v[0].ts ? x.first : bars.v[0].ts;
-        rc = scan_series(svc, req->symbol, req->iv, &x, first, md_interval_next(req->iv, last),
-                         feed_hl_sd, &f, err);
+        rc = md_query_scan_series(svc, req->symbol, req->iv, &x, first,
+                                  md_interval_next(req->iv, last), feed_hl_sd, &f, err);
     }
     for (int s = 0; s < ns; s++)
         f.runs[f.n_runs++] = md_ind_run_new(&specs[s], req->iv, md_ind_hl_sd_value(&f.sd));
     if (!rc && bars.n && x.any && x.first < bars.v[0].ts)
-        rc = scan_series(svc, req->symbol, req->iv, &x, x.first, bars.v[0].ts, feed_history, &f,
-                         err);
+        rc = md_query_scan_series(svc, req->symbol, req->iv, &x, x.first, bars.v[0].ts,
+                                  feed_history, &f, err);
     free_columns(&f.col);
     for (int k = 0; k < MD_IND_MAX_OUTPUTS; k++) md_free(f.scratch[k]);
     if (rc < 0) {

@@ -9,6 +9,8 @@
 #ifndef MD_QUERY_QUERY_H
 #define MD_QUERY_QUERY_H
 
+#include "analytics/cross.h"
+#include "analytics/indicators.h"
 #include "core/bar.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -27,6 +29,7 @@ struct md_hub;
 struct md_backfill;
 struct md_quality_gauge;
 struct md_services_run;
+struct md_pipeline;
 
 typedef struct md_services {
     const md_config *cfg;
@@ -40,6 +43,8 @@ typedef struct md_services {
     struct md_hub *hub;               /* NULL: no streaming */
     struct md_backfill *backfill;     /* backfill jobs (ingest/backfill.h); NULL without sources */
     struct md_quality_gauge *quality; /* NULL: the quality gauge is set only on request */
+    struct md_pipeline *pipeline;     /* live indicators and screens (pipeline/); set by the
+                                         command that runs it (serve), NULL otherwise */
     struct md_services_run *run;      /* what services.c started, and its life-cycle step */
 } md_services;
 
@@ -135,6 +140,68 @@ void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *
  * not depend on the range, the limit or the other names. MD_EPARAM for a bad list. */
 int md_query_indicators(md_services *svc, const md_history_req *req, const char *names, md_buf *out,
                         md_error *err);
+/* The stored series of (symbol, iv) as the indicators read it (the one path for REST, live
+ * indicators and screens): its bars are stored at iv or aggregated from a finer interval
+ * that divides it, and it begins at its first stored bar. */
+typedef struct md_series_extent {
+    int64_t first, last; /* the first and last stored bar over iv and those finer intervals */
+    md_interval finest;  /* the finest of them holding bars (bounds a read window's bars) */
+    int any;             /* 0: nothing stored */
+} md_series_extent;
+int md_query_series_extent(md_services *svc, const char *symbol, md_interval iv,
+                           md_series_extent *out, md_error *err);
+
+typedef void (*md_query_bars_fn)(void *ctx, const md_bar *bars, size_t n);
+/* Calls fn with the series' bars of iv whose buckets start in [from, to) (from before the
+ * first bar: from the first), oldest first, as the read path answers them
+ * (md_store_get_bars_agg), in windows of at most 65536 bars of the finest stored interval
+ * (bounded memory over any history). The store's errors. */
+int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
+                         const md_series_extent *x, int64_t from, int64_t to, md_query_bars_fn fn,
+                         void *ctx, md_error *err);
+
+/* The values of specs[0..n) at the newest bar of (symbol, iv) whose bucket starts before
+ * `before` (MD_TS_MAX: the newest stored), computed as /analytics/{symbol}/indicators
+ * answers them (from the first stored bar; psar seeded over the whole series): out[i][k] is
+ * output k of specs[i]; *bar gets that bar. MD_ENODATA when there is no such bar. */
+int md_query_ind_at(md_services *svc, const char *symbol, md_interval iv, const md_ind_spec *specs,
+                    int n, int64_t before, md_bar *bar, double (*out)[MD_IND_MAX_OUTPUTS],
+                    md_error *err);
+
+/* -- cross-symbol analytics (cross.c; definitions in analytics/cross.h) ------------------------ */
+
+typedef struct md_cross_req {
+    md_symbol *symbols; /* heap (md_cross_req_deinit): the symbols asked, then a pair's and the
+                           benchmark when not among them */
+    size_t n;
+    md_interval iv;
+    int64_t start, end;
+    md_ret_kind kind;
+    md_align align;
+    int csv;
+    int cached_only; /* never ask the sources (as /historical's cached_only) */
+    size_t window;   /* rolling window in rows; 0: none */
+    int has_pair;    /* pair[0], pair[1]: indices into symbols */
+    size_t pair[2];
+    size_t benchmark;    /* index into symbols, (size_t)-1: none */
+    int benchmark_extra; /* the benchmark is the last symbol and was not asked for itself */
+} md_cross_req;
+
+/* Fills r from request parameters: symbols, interval, start, end, kind (simple, log), format
+ * (json, csv), cached_only, and align (inner, outer) for returns, or window, pair and benchmark for
+ * correlation (correlation set). MD_EPARAM, MD_ESYMBOL, MD_EINTERVAL, MD_ETIMERANGE naming
+ * the parameter. r is always to be md_cross_req_deinit'ed. */
+int md_cross_req_parse(md_cross_req *r, int correlation,
+                       const char *(*get)(void *ctx, const char *name), void *ctx,
+                       const md_config *cfg, md_error *err);
+void md_cross_req_deinit(md_cross_req *r);
+/* GET /analytics/returns: the aligned returns matrix (JSON columns, or wide CSV). The read
+ * path's errors, prefixed with the symbol (a symbol without data: MD_ENOTFOUND). */
+int md_query_returns(md_services *svc, const md_cross_req *r, md_buf *out, md_error *err);
+/* GET /analytics/correlation: the Pearson matrix over the inner-aligned returns, with
+ * beta, correlation and volatility against a benchmark, and rolling values over a window. */
+int md_query_correlation(md_services *svc, const md_cross_req *r, md_buf *out, md_error *err);
+
 /* /analytics/{symbol}/summary: returns, volatility (annualised), max drawdown, average
  * volume over the range. */
 int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, md_error *err);

@@ -181,6 +181,11 @@ void md_services_quiesce(md_services *svc)
     md_services__stream_stop(run->stream); /* relay and live bars; the hub stays */
 }
 
+struct md_livebar *md_services_livebar(md_services *svc)
+{
+    return svc->run ? md_services__stream_livebar(svc->run->stream) : NULL;
+}
+
 void md_services_close(md_services *svc)
 {
     md_services_run *run = svc->run;

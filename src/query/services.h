@@ -89,6 +89,11 @@ void md_services_stop(md_services *svc);
 /* After the server drained: joins the worker pool, saves and stops the backfill jobs, stops
  * the relay and the live bars. Nothing writes or publishes afterwards. Idempotent. */
 void md_services_quiesce(md_services *svc);
+struct md_livebar;
+/* The live bars of svc (stream.live_bars), or NULL: their forming bars give the live
+ * indicators' partial values (pipeline/). */
+struct md_livebar *md_services_livebar(md_services *svc);
+
 /* Frees everything (after md_server_free when there was a server); svc is zeroed. Accepts a
  * zeroed svc. */
 void md_services_close(md_services *svc);

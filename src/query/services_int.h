@@ -25,5 +25,6 @@ typedef struct md_svc_stream md_svc_stream;
 int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *err);
 void md_services__stream_stop(md_svc_stream *cs);
 void md_services__stream_close(md_svc_stream *cs);
+struct md_livebar *md_services__stream_livebar(md_svc_stream *cs); /* NULL is fine */
 
 #endif

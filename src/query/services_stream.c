@@ -60,6 +60,11 @@ void md_services__stream_stop(md_svc_stream *cs)
     cs->livebars = NULL;
 }
 
+md_livebar *md_services__stream_livebar(md_svc_stream *cs)
+{
+    return cs ? cs->livebars : NULL;
+}
+
 void md_services__stream_close(md_svc_stream *cs)
 {
     if (!cs) return;

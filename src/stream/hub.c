@@ -2,6 +2,7 @@
  * shards' inboxes and the wake-ups. See hub.h for the picture. */
 #include "stream/hub.h"
 
+#include "core/dict.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #define MAX_OBSERVERS 8
+#define MAX_XHANDLERS 4
 
 struct md_hub {
     md_hub_options opt;
@@ -29,6 +31,11 @@ struct md_hub {
 
     md_hub_observer obs[MAX_OBSERVERS];
     int n_obs;
+    md_hub_xhandler xh[MAX_XHANDLERS];
+    int n_xh;
+    md_dict xch_ids;  /* extension channel name -> number (int) */
+    char **xch_names; /* [number - MD_CH_COUNT] */
+    size_t n_xch, cap_xch;
     void (*health_fn)(void *ctx, md_buf *out);
     void *health_ctx;
 
@@ -79,6 +86,7 @@ md_hub *md_hub_new(const md_hub_options *o)
         random_id(h->instance, sizeof h->instance);
     h->opt.instance = h->instance;
     pthread_mutex_init(&h->lock, NULL);
+    md_dict_init(&h->xch_ids, sizeof(int));
     if (h->opt.replay_size) h->ring = md_calloc(h->opt.replay_size, sizeof *h->ring);
     return h;
 }
@@ -88,6 +96,9 @@ void md_hub_free(md_hub *h)
     if (!h) return;
     for (size_t i = 0; i < h->opt.replay_size; i++) md_frame_unref(h->ring[i]);
     md_free(h->ring);
+    md_dict_deinit(&h->xch_ids);
+    for (size_t i = 0; i < h->n_xch; i++) md_free(h->xch_names[i]);
+    md_free(h->xch_names);
     pthread_mutex_destroy(&h->lock);
     md_free(h);
 }
@@ -125,6 +136,76 @@ void md_hub_remove_observer(md_hub *h, void *ctx)
         if (h->obs[i].ctx != ctx) h->obs[w++] = h->obs[i];
     h->n_obs = w;
     pthread_mutex_unlock(&h->lock);
+}
+
+/* -- extension channels -------------------------------------------------------------------- */
+
+int md_hub_xchannel(md_hub *h, const char *name, int create, md_error *err)
+{
+    pthread_mutex_lock(&h->lock);
+    int *id = md_dict_find_str(&h->xch_ids, name);
+    int rc;
+    if (id) {
+        rc = *id;
+    } else if (!create) {
+        rc = md_error_set(err, MD_ENOTFOUND, "channel '%s' was never subscribed", name);
+    } else if (MD_CH_COUNT + h->n_xch > MD_CH_MAX) {
+        rc = md_error_set(err, MD_ECHANNEL, "channel '%s': this agent named %zu channels, no more",
+                          name, h->n_xch);
+    } else {
+        if (h->n_xch == h->cap_xch)
+            h->xch_names =
+                md_realloc(h->xch_names,
+                           (h->cap_xch = h->cap_xch ? h->cap_xch * 2 : 16) * sizeof *h->xch_names);
+        rc = MD_CH_COUNT + (int)h->n_xch;
+        h->xch_names[h->n_xch++] = md_strdup(name);
+        int created;
+        *(int *)md_dict_put_str(&h->xch_ids, name, &created) = rc;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+const char *md_hub_xchannel_name(md_hub *h, int ch)
+{
+    pthread_mutex_lock(&h->lock);
+    const char *name = ch >= MD_CH_COUNT && (size_t)(ch - MD_CH_COUNT) < h->n_xch
+                           ? h->xch_names[ch - MD_CH_COUNT]
+                           : NULL;
+    pthread_mutex_unlock(&h->lock);
+    return name;
+}
+
+void md_hub_add_xhandler(md_hub *h, const md_hub_xhandler *x)
+{
+    pthread_mutex_lock(&h->lock);
+    md_assert(h->n_xh < MAX_XHANDLERS, "more than %d stream channel handlers", MAX_XHANDLERS);
+    h->xh[h->n_xh++] = *x;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void md_hub_remove_xhandler(md_hub *h, void *ctx)
+{
+    pthread_mutex_lock(&h->lock);
+    int w = 0;
+    for (int i = 0; i < h->n_xh; i++)
+        if (h->xh[i].ctx != ctx) h->xh[w++] = h->xh[i];
+    h->n_xh = w;
+    pthread_mutex_unlock(&h->lock);
+}
+
+int md_hub__xhandler(md_hub *h, const char *channel, md_hub_xhandler *out, md_error *err)
+{
+    pthread_mutex_lock(&h->lock);
+    int found = 0;
+    for (int i = 0; i < h->n_xh && !found; i++)
+        if (strncmp(channel, h->xh[i].prefix, strlen(h->xh[i].prefix)) == 0)
+            *out = h->xh[i], found = 1;
+    pthread_mutex_unlock(&h->lock);
+    if (found) return 0;
+    return md_error_set(err, MD_ECHANNEL, "channel '%s' is not served by this agent%s", channel,
+                        strncmp(channel, "screen.", 7) == 0 ? " (no such screen)"
+                                                            : " (the pipeline is not running)");
 }
 
 /* -- publishing ---------------------------------------------------------------------------- */
@@ -191,6 +272,26 @@ void md_hub_publish_bar(md_hub *h, const char *symbol, md_interval iv, const md_
     int n_obs = publish_unlock(h, md_proto_bar(symbol, iv, b, ++h->seq), defer, obs);
     for (int i = 0; i < n_obs; i++)
         if (obs[i].on_bar) obs[i].on_bar(obs[i].ctx, symbol, iv, b, origin);
+}
+
+void md_hub_publish_ext(md_hub *h, int ch, const char *symbol, const char *type, const char *fields,
+                        size_t fields_len, md_origin origin, int defer)
+{
+    md_hub_observer obs[MAX_OBSERVERS];
+    pthread_mutex_lock(&h->lock);
+    md_assert(ch >= MD_CH_COUNT && (size_t)(ch - MD_CH_COUNT) < h->n_xch,
+              "publishing on unknown channel %d", ch);
+    const char *name = h->xch_names[ch - MD_CH_COUNT];
+    md_frame *f = md_proto_ext(type, ++h->seq, name, symbol, fields, fields_len);
+    f->channel = (uint16_t)ch;
+    dispatch_locked(h, f, defer);
+    int n_obs = h->n_obs;
+    memcpy(obs, h->obs, (size_t)n_obs * sizeof *obs);
+    pthread_mutex_unlock(&h->lock);
+    md_frame_unref(f);
+    for (int i = 0; i < n_obs; i++)
+        if (obs[i].on_ext)
+            obs[i].on_ext(obs[i].ctx, name, symbol, type, fields, fields_len, origin);
 }
 
 void md_hub_flush(md_hub *h)

@@ -64,13 +64,56 @@ void md_hub_publish_bar(md_hub *h, const char *symbol, md_interval iv, const md_
 /* Wakes every shard that has deferred messages. */
 void md_hub_flush(md_hub *h);
 
+/* -- extension channels ("ind.<spec>@<interval>", "screen.<name>": stream/proto.h) ----------
+ *
+ * Messages the layers above compute (live indicators, screen events) travel on channels
+ * named by text. The hub numbers each name the first time it is named (from MD_CH_COUNT on;
+ * a number is never given to another name while the hub lives, so the replay buffer never
+ * mixes two channels up) and publishes their messages like quotes and bars. Who computes a
+ * channel's messages registers a handler for its prefix: the sessions acquire a (channel,
+ * symbol) when a shard gets its first subscriber to it, and release it when the shard's last
+ * one leaves, so the handler computes only what someone reads. */
+
+/* The number of the extension channel name (canonical, stream/proto.h), given on first use
+ * when create is set. Returns it (>= MD_CH_COUNT), MD_ENOTFOUND when not known and not
+ * created, or MD_ECHANNEL when every number is taken. */
+int md_hub_xchannel(md_hub *h, const char *name, int create, md_error *err);
+/* The name of extension channel ch, or NULL. The string lives as long as the hub. */
+const char *md_hub_xchannel_name(md_hub *h, int ch);
+
+typedef struct md_hub_xhandler {
+    const char *prefix; /* "ind.", "screen." (a static string) */
+    /* A shard has its first subscriber to (channel, symbol): 0, or an error that refuses the
+     * subscription (the whole subscribe request fails and nothing changes). Called on the
+     * shard's event loop: it must not block. symbol is "" for channels that are not per
+     * symbol. */
+    int (*acquire)(void *ctx, const char *channel, const char *symbol, md_error *err);
+    /* The shard's last subscriber to (channel, symbol) left. Event loop, must not block. */
+    void (*release)(void *ctx, const char *channel, const char *symbol);
+    void *ctx;
+} md_hub_xhandler;
+/* Registers a handler (at most 4); channels whose prefix has none are refused at subscribe
+ * (MD_ECHANNEL: not served by this agent). */
+void md_hub_add_xhandler(md_hub *h, const md_hub_xhandler *x);
+/* Removes the handlers registered with ctx (after every session that could release is
+ * gone). */
+void md_hub_remove_xhandler(md_hub *h, void *ctx);
+
+/* Publishes a message of extension channel ch (md_hub_xchannel): md_proto_ext(type, seq,
+ * name, symbol, fields). Observers hear it through on_ext. */
+void md_hub_publish_ext(md_hub *h, int ch, const char *symbol, const char *type, const char *fields,
+                        size_t fields_len, md_origin origin, int defer);
+
 /* Something that wants to hear every published message, on the publishing thread, after the
- * message was handed to the shards (the relay, live bars). Register before publishing. */
+ * message was handed to the shards (the relay, live bars, live indicators). Register before
+ * publishing. Any callback may be NULL. */
 typedef struct md_hub_observer {
     void (*on_quote)(void *ctx, const md_quote *q, md_origin origin);
     void (*on_bar)(void *ctx, const char *symbol, md_interval iv, const md_bar *b,
                    md_origin origin);
     void *ctx;
+    void (*on_ext)(void *ctx, const char *channel, const char *symbol, const char *type,
+                   const char *fields, size_t fields_len, md_origin origin);
 } md_hub_observer;
 void md_hub_add_observer(md_hub *h, const md_hub_observer *ob);
 /* Removes the observers registered with ctx (when nothing publishes any more). */

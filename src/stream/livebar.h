@@ -46,6 +46,11 @@ void md_livebar_free(md_livebar *lb);
  * coarse to the hub). Returns the number of bars handed out. */
 size_t md_livebar_tick(md_livebar *lb);
 
+/* The bar of interval iv of symbol still forming: the open bar with the open 1m bar of its
+ * bucket folded in (what has arrived so far). 1 with *out set, 0 when none is forming.
+ * Thread-safe. */
+int md_livebar_forming(md_livebar *lb, const char *symbol, md_interval iv, md_bar *out);
+
 typedef struct md_livebar_stats {
     uint64_t bars_1m, bars_coarse, late, symbols;
 } md_livebar_stats;

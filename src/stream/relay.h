@@ -48,6 +48,9 @@ void md_relay_get_stats(md_relay *r, md_relay_stats *st);
 void md_relay_encode_quote(md_buf *out, const char *instance, const md_quote *q);
 void md_relay_encode_bar(md_buf *b, const char *instance, const char *symbol, md_interval iv,
                          const md_bar *bar);
+/* An extension channel's message (stream/hub.h md_hub_publish_ext). */
+void md_relay_encode_ext(md_buf *b, const char *instance, const char *channel, const char *symbol,
+                         const char *type, const char *fields, size_t fields_len);
 /* Decodes one message and publishes it into hub unless it came from `instance` (returns 1
  * then). 0 when published, MD_EJSON (or a symbol/interval error) for a bad message. */
 int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t len, int defer,

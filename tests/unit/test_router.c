@@ -259,3 +259,31 @@ Test(router, try_inline_hands_a_cache_miss_to_a_worker_untouched)
     md_buf_deinit(&resp.body);
     md_config_deinit(&cfg);
 }
+
+Test(router, analytics_literals_come_first_and_never_take_a_symbol)
+{
+    const char *cap;
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/returns", &cap), "/analytics/returns");
+    cr_expect_null(cap);
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/correlation", NULL),
+                     "/analytics/correlation");
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/screens", NULL), "/analytics/screens");
+    /* a symbol named RETURNS (or returns, or SCREENS) is reached through its own routes */
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/RETURNS/indicators", &cap),
+                     "/analytics/{symbol}/indicators");
+    cr_expect_str_eq(cap, "RETURNS");
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/returns/summary", &cap),
+                     "/analytics/{symbol}/summary");
+    cr_expect_str_eq(cap, "returns");
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/correlation/indicators", &cap),
+                     "/analytics/{symbol}/indicators");
+    /* screens: a name, unless the path is a symbol route (names indicators and summary are
+     * refused by the config) */
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/screens/oversold", &cap),
+                     "/analytics/screens/{name}");
+    cr_expect_str_eq(cap, "oversold");
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/screens/indicators", &cap),
+                     "/analytics/{symbol}/indicators");
+    cr_expect_str_eq(cap, "screens");
+    cr_expect_str_eq(route_of(MD_HTTP_POST, "/analytics/returns", NULL), "405");
+}
