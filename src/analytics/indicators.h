@@ -135,6 +135,23 @@ typedef struct md_summary {
 /* Bars per year used to annualise: 1d 252, 1w 52, 1mo 12, intraday 252 * 6.5 h / length. */
 double md_periods_per_year(md_interval iv);
 
+/* The summary of a series fed in chunks (bounded memory over any range): begin, add each
+ * chunk oldest first, end. The result equals md_summary_compute over the concatenation,
+ * bit for bit (the same operations in the same order). */
+typedef struct md_summary_acc {
+    md_summary s;
+    double vol_s, vol_c, rs_s, rs_c; /* compensated sums of volume and simple returns */
+    double mean, m2;                 /* Welford on log returns */
+    size_t k;
+    double peak, prev;
+    int64_t peak_ts;
+} md_summary_acc;
+void md_summary_begin(md_summary_acc *a, md_interval iv);
+/* high, low, vol and ts may be NULL (close stands for high and low, volume 0). */
+void md_summary_add(md_summary_acc *a, const double *close, const double *high, const double *low,
+                    const double *vol, const int64_t *ts, size_t n);
+void md_summary_end(md_summary_acc *a, md_summary *out);
+
 /* close, vol and ts have n entries (ts for the drawdown dates, may be NULL). */
 void md_summary_compute(const double *close, const double *high, const double *low,
                         const double *vol, const int64_t *ts, size_t n, md_interval iv,

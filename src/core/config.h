@@ -30,6 +30,7 @@ typedef struct md_config {
 #define MD_CONF_STR char *
 #define MD_CONF_SECRET char *
 #define MD_CONF_LIST char *
+#define MD_CONF_MAP char * /* a YAML mapping, kept as lines for its own reader (core/symconf.h) */
 #define MD_CONF_INT int64_t
 #define MD_CONF_DBL double
 #define MD_CONF_BOOL int

@@ -195,9 +195,14 @@ static int load_returns(md_services *svc, const md_cross_req *r, md_align align,
         hr.limit = 0; /* the whole range */
         hr.source = -1;
         hr.cached_only = r->cached_only;
-        const char *from;
-        rc = md_query_history(svc, &hr, &bars[i], &from, err);
+        md_history h;
+        md_history_init(&h);
+        rc = md_query_history(svc, &hr, &h, err);
         if (rc) md_error_prefix(err, "%s", r->symbols[i].s);
+        md_bar_vec keep = bars[i]; /* the answer's bars move to bars[i] */
+        bars[i] = h.bars;
+        h.bars = keep;
+        md_history_deinit(&h);
     }
     int64_t *ts = NULL;
     double *c = NULL;

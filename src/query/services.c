@@ -119,6 +119,8 @@ int md_services_open(md_services *out, const md_services_options *o, md_error *e
     if (o->quality_gauge) svc->quality = md_quality_gauge_new(svc);
     if (o->stream && (rc = md_services__stream_open(svc, &run->stream, err)) != 0) goto fail;
     if (o->sources && (rc = md_services__sources_open(svc, &run->sources, err)) != 0) goto fail;
+    if (o->workers && svc->sources) /* a slow provider never holds up the workers */
+        svc->fetchers = md_workq_new((int)cfg->sources_fetch_workers, "fetch");
     if (o->backfill && svc->sources) {
         md_backfill_opts bo;
         md_backfill_opts_from_config(&bo, cfg);
@@ -174,8 +176,11 @@ void md_services_quiesce(md_services *svc)
     if (!run || run->step >= SVC_QUIESCED) return;
     md_services_stop(svc);
     run->step = SVC_QUIESCED;
-    md_workq_free(svc->workers); /* pending jobs complete (into the server's loops) */
+    md_srcmgr_cancel_all(svc->sources); /* a hanging provider does not hold the shutdown */
+    md_workq_free(svc->workers);        /* pending jobs complete (into the server's loops) */
     svc->workers = NULL;
+    md_workq_free(svc->fetchers);
+    svc->fetchers = NULL;
     md_backfill_free(svc->backfill); /* chunks in flight finish; unfinished jobs are saved */
     svc->backfill = NULL;
     md_services__stream_stop(run->stream); /* relay and live bars; the hub stays */

@@ -40,7 +40,9 @@ int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *er
         cs->livebars = md_livebar_new(&lo);
     }
     if (cfg->redis && *cfg->redis) {
-        md_relay_options ro = {.channel = cfg->stream_redis_channel, .hub = svc->hub};
+        char ns[200]; /* the deployment's: pub/sub ignores the database number */
+        md_services__redis_namespace(cfg, ns, sizeof ns);
+        md_relay_options ro = {.channel = cfg->stream_redis_channel, .ns = ns, .hub = svc->hub};
         md_redis_options_from_config(&ro.redis, cfg);
         if (md_relay_start(&ro, &cs->relay, err) != 0) {
             *out = cs; /* the caller closes it */

@@ -26,7 +26,14 @@ int md_route_indicators(md_services *svc, md_http_req *req, md_http_resp *resp, 
         return md_error_set(err, MD_EPARAM,
                             "names: give indicators, e.g. "
                             "?names=sma:20,ema:50,rsi:14");
-    return md_query_indicators(svc, &hr, names, md_http_json(resp, 200), err);
+    if (hr.csv) return md_error_set(err, MD_EPARAM, "format: indicators are answered in JSON only");
+    md_link link = md_http_link(req);
+    hr.link = &link;
+    md_buf next = MD_BUF_INIT;
+    rc = md_query_indicators(svc, &hr, names, md_http_json(resp, 200), &next, err);
+    if (rc == 0) md_http_link_next(resp, next.data);
+    md_buf_deinit(&next);
+    return rc;
 }
 
 int md_route_summary(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)

@@ -322,7 +322,9 @@ static md_origin hub_origin(md_write_origin w)
 
 static void on_writer_quote(void *ctx, md_write_origin origin, const md_quote *q)
 {
-    md_hub_publish_quote(ctx, q, hub_origin(origin), 1);
+    int snapshot = origin == MD_WRITE_FETCH || origin == MD_WRITE_POLL;
+    md_hub_publish_quote(ctx, q,
+                         (md_origin)(hub_origin(origin) | (snapshot ? MD_ORIGIN_SNAPSHOT : 0)), 1);
 }
 
 static void on_writer_bars(void *ctx, md_write_origin origin, const char *symbol, md_interval iv,

@@ -33,7 +33,17 @@
 
 typedef struct md_hub md_hub;
 
-typedef enum { MD_ORIGIN_LOCAL = 0, MD_ORIGIN_REMOTE, MD_ORIGIN_DERIVED } md_origin;
+typedef enum {
+    MD_ORIGIN_LOCAL = 0,
+    MD_ORIGIN_REMOTE,
+    MD_ORIGIN_DERIVED,
+    /* Or'ed into a quote's origin: a snapshot asked of a provider (/price, the watchlist's
+     * polls), not a tick - its volume is the day's so far, not a trade's size - so live
+     * bars never fold it in. The relay carries it to the other instances. */
+    MD_ORIGIN_SNAPSHOT = 0x10,
+} md_origin;
+/* The origin without the flag bits. */
+#define MD_ORIGIN_BASE(o) ((md_origin)((int)(o)&0x0f))
 
 typedef struct md_hub_options {
     size_t replay_size;       /* messages kept for since_seq (0 = no replay) */
@@ -121,7 +131,7 @@ void md_hub_remove_observer(md_hub *h, void *ctx);
 
 /* Registers the hub as a PUBLISH-stage listener of w: what w stores is published after each
  * commit, with origin DERIVED when the write's origin is MD_WRITE_DERIVED (live bars), LOCAL
- * otherwise. */
+ * otherwise; quotes written as MD_WRITE_FETCH or MD_WRITE_POLL are LOCAL | SNAPSHOT. */
 void md_hub_attach_writer(md_hub *h, md_writer *w);
 
 /* The "stream" object of GET /health: status, clients, last seq, replay window, and what the

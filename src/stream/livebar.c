@@ -134,6 +134,10 @@ static void update(md_livebar *lb, lbsym *s, int iv, const md_bar *in, int64_t n
 static void on_quote(void *ctx, const md_quote *q, md_origin origin)
 {
     md_livebar *lb = ctx;
+    /* A provider's snapshot is not a trade: its volume is the day's so far, and folding it in
+     * would store a 1m bar carrying the whole day's volume (then /historical?interval=1d
+     * would aggregate it into a made-up daily bar). Only ticks build bars. */
+    if (origin & MD_ORIGIN_SNAPSHOT) return;
     md_bar in;
     md_bar_init(&in);
     in.ts = q->ts;

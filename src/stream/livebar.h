@@ -1,6 +1,12 @@
-/* livebar.h - live bars: 1m bars built from quotes, coarser bars rolled up from 1m bars.
+/* livebar.h - live bars: 1m bars built from ticks, coarser bars rolled up from 1m bars.
  *
- *   quote ──> open 1m bar of its symbol ──(minute over: timer, or a quote of a later minute)──>
+ * A tick is a quote that reports a trade: one ingested (POST /ingest/quotes) or pushed by a
+ * feed (simulator, replay), locally or relayed from another instance; its `volume`, when
+ * given, is that trade's size and is summed into the bar. A quote fetched from a provider
+ * (/price, the watchlist's polls: MD_ORIGIN_SNAPSHOT) is not a tick - its volume is the
+ * day's so far - and never creates or changes a bar.
+ *
+ *   tick ──> open 1m bar of its symbol ──(minute over: timer, or a quote of a later minute)──>
  *             closed 1m bar ──> writer (stored, then published on bar.1m by the hub)
  *   1m bar (built here or ingested) ──> open 5m, 15m, 30m, 1h, 4h, 1d, 1w, 1mo bars ──(closed)──>
  *             published on bar.<interval> (not stored: /historical aggregates them from 1m)

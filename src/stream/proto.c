@@ -4,6 +4,7 @@
 #include "core/json.h"
 #include "core/mem.h"
 #include "core/render.h"
+#include "core/timefmt.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -315,6 +316,12 @@ md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, ui
     md_json_num_opt(b, "vwap", bar->vwap);
     if (bar->trades >= 0) md_json_int(b, "trades", bar->trades);
     md_json_str(b, "source", md_source_name(bar->source));
+    /* the REST rule (md_bar_partial) at the time of publishing: a bar whose period has not
+     * ended yet (an ingested or fetched bar of the current period) is partial; live bars
+     * are published once closed */
+    md_buf_puts(b, md_bar_partial(iv, bar->ts, MD_TS_MIN, MD_TS_MAX, md_now())
+                       ? ",\"partial\":true"
+                       : ",\"partial\":false");
     md_buf_putc(b, '}');
     md_frame *f = finish(b);
     f->seq = seq;

@@ -49,7 +49,7 @@ static void opt_num(md_buf *b, const char *key, double v)
     md_buf_num(b, v);
 }
 
-void md_relay_encode_quote(md_buf *b, const char *instance, const md_quote *q)
+void md_relay_encode_quote(md_buf *b, const char *instance, const md_quote *q, int snapshot)
 {
     md_buf_puts(b, "{\"i\":");
     md_buf_json_str(b, instance);
@@ -63,6 +63,7 @@ void md_relay_encode_quote(md_buf *b, const char *instance, const md_quote *q)
     opt_num(b, ",\"b\":", q->bid);
     opt_num(b, ",\"a\":", q->ask);
     if (q->quality >= 0) opt_num(b, ",\"ql\":", q->quality);
+    if (snapshot) md_buf_puts(b, ",\"x\":1");
     md_buf_puts(b, ",\"src\":");
     md_buf_json_str(b, md_source_name(q->source));
     md_buf_putc(b, '}');
@@ -189,7 +190,11 @@ int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t l
                 rc = md_error_set(err, MD_EJSON, "relay: bad quote fields");
             } else {
                 q.quality = (float)ql;
-                md_hub_publish_quote(hub, &q, MD_ORIGIN_REMOTE, defer);
+                int snap = json_is_true(json_object_get(root, "x")) ||
+                           json_integer_value(json_object_get(root, "x")) == 1;
+                md_hub_publish_quote(
+                    hub, &q, (md_origin)(MD_ORIGIN_REMOTE | (snap ? MD_ORIGIN_SNAPSHOT : 0)),
+                    defer);
             }
         } else if (strcmp(kind, "b") == 0) {
             md_bar b;
@@ -410,9 +415,9 @@ static void enqueue(md_relay *r, md_buf *b)
 static void on_quote(void *ctx, const md_quote *q, md_origin origin)
 {
     md_relay *r = ctx;
-    if (origin != MD_ORIGIN_LOCAL) return;
+    if (MD_ORIGIN_BASE(origin) != MD_ORIGIN_LOCAL) return;
     md_buf b = MD_BUF_INIT;
-    md_relay_encode_quote(&b, md_hub_instance(r->hub), q);
+    md_relay_encode_quote(&b, md_hub_instance(r->hub), q, (origin & MD_ORIGIN_SNAPSHOT) != 0);
     enqueue(r, &b);
 }
 
@@ -472,7 +477,14 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     md_relay *r = md_calloc(1, sizeof *r);
     r->redis = redis;
     r->hub = o->hub;
-    r->channel = md_strdup(o->channel && *o->channel ? o->channel : "mdagent:stream");
+    const char *ch = o->channel && *o->channel ? o->channel : "mdagent:stream";
+    if (o->ns && *o->ns) {
+        size_t n = strlen(ch) + strlen(o->ns) + 2;
+        r->channel = md_malloc(n);
+        snprintf(r->channel, n, "%s@%s", ch, o->ns);
+    } else {
+        r->channel = md_strdup(ch);
+    }
     r->max_pending = o->max_pending ? o->max_pending : 100000;
     r->cap = r->max_pending;
     r->pending = md_calloc(r->cap, sizeof *r->pending);

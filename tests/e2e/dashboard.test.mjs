@@ -110,13 +110,13 @@ test('the symbols list holds every stored symbol, MSFT among them', async () => 
 });
 
 test('clicking MSFT draws its candlestick chart with indicators', async () => {
-  const hist = await rest('/historical/MSFT?interval=1d&limit=1500&cached_only=true');
+  const hist = await rest('/historical/MSFT?interval=1d&limit=1500&order=desc&cached_only=true');
   await page.click('#symbols tr[data-symbol="MSFT"]');
   await chartShows(page, 'MSFT', '1d', hist.count);
   assert.equal(await page.inputValue('#chart-symbol'), 'MSFT');
   assert.match(page.url(), /#symbol=MSFT&interval=1d$/);
   // the legend shows the last bar
-  const last = hist.bars[hist.bars.length - 1];
+  const last = hist.bars[0]; // order=desc: newest first
   const legend = await page.textContent('#chart-legend');
   assert.match(legend, /MSFT/);
   assert.ok(legend.includes(String(last.close)), `legend ${legend} shows the last close ${last.close}`);
@@ -131,13 +131,13 @@ test('clicking MSFT draws its candlestick chart with indicators', async () => {
 });
 
 test('switching the interval reloads the chart with aggregated bars', async () => {
-  const weekly = await rest('/historical/MSFT?interval=1w&limit=1500&cached_only=true');
+  const weekly = await rest('/historical/MSFT?interval=1w&limit=1500&order=desc&cached_only=true');
   assert.equal(await page.isDisabled('#chart-intervals button[data-interval="1m"]'), true, 'no minute data for MSFT');
   await page.click('#chart-intervals button[data-interval="1w"]');
   await chartShows(page, 'MSFT', '1w', weekly.count);
   assert.match(await page.textContent('#chart-legend'), /1w/);
   assert.match(page.url(), /interval=1w/);
-  const monthly = await rest('/historical/MSFT?interval=1mo&limit=1500&cached_only=true');
+  const monthly = await rest('/historical/MSFT?interval=1mo&limit=1500&order=desc&cached_only=true');
   await page.click('#chart-intervals button[data-interval="1mo"]');
   await chartShows(page, 'MSFT', '1mo', monthly.count);
   const px = await candlePixels(page);
@@ -145,11 +145,11 @@ test('switching the interval reloads the chart with aggregated bars', async () =
 });
 
 test('switching the symbol from the selector reloads the chart', async () => {
-  const dax = await rest('/historical/DAX?interval=1mo&limit=1500&cached_only=true');
+  const dax = await rest('/historical/DAX?interval=1mo&limit=1500&order=desc&cached_only=true');
   await page.selectOption('#chart-symbol', 'DAX');
   await chartShows(page, 'DAX', '1mo', dax.count);
   assert.ok(await page.$('#symbols tr.selected[data-symbol="DAX"]'), 'DAX highlighted in the list');
-  const daily = await rest('/historical/MSFT?interval=1d&limit=1500&cached_only=true');
+  const daily = await rest('/historical/MSFT?interval=1d&limit=1500&order=desc&cached_only=true');
   await page.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
   await chartShows(page, 'MSFT', '1d', daily.count);
 });
@@ -274,7 +274,7 @@ test('the page fits a phone-sized screen', async () => {
   const phone = await context.newPage();
   watch(phone, 'phone');
   await phone.setViewportSize({ width: 390, height: 844 });
-  const hist = await rest('/historical/MSFT?interval=1d&limit=1500&cached_only=true');
+  const hist = await rest('/historical/MSFT?interval=1d&limit=1500&order=desc&cached_only=true');
   await phone.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
   await chartShows(phone, 'MSFT', '1d', hist.count);
   const px = await candlePixels(phone);

@@ -226,8 +226,10 @@ class LiveIndicatorsAcrossInstances(unittest.IsolatedAsyncioTestCase):
     def setUpClass(cls):
         cls.db = fresh_pg_db("LiveAcross")
         channel = f"mdtest:stream:{uuid.uuid4().hex}"
+        # one deployment: the same namespace (the harness gives each agent a cache prefix
+        # of its own, and the default namespace derives from it)
         args = ("--redis", services()["MDTEST_REDIS_URL"], "--set",
-                f"stream.redis_channel={channel}")
+                f"stream.redis_channel={channel}", "--set", f"redis.namespace={channel}")
         env = {"MDAGENT_API_KEYS": KEY}
         cls.a = Agent(db=cls.db, env=env, args=args, name="LiveA").start()
         cls.b = Agent(db=cls.db, env=env, args=args, name="LiveB").start()

@@ -115,7 +115,7 @@ pipeline:
         self.assertEqual(doc["last_run"]["symbols"], 7)
         self.assertEqual(doc["last_run"]["no_data"], 1, "NODATA has no bars")
         for m in doc["matches"]:
-            r = agent.get(f"/analytics/{m['symbol']}/indicators?names=sma:20,rsi:14&limit=1").json()
+            r = agent.get(f"/analytics/{m['symbol']}/indicators?names=sma:20,rsi:14&limit=1&order=desc").json()
             self.assertEqual(m["timestamp"], r["timestamps"][-1])
             self.assertEqual(m["values"]["sma:20"], r["indicators"]["sma:20"][-1])
             self.assertEqual(m["values"]["rsi:14"], r["indicators"]["rsi:14"][-1])

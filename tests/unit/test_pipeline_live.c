@@ -144,7 +144,7 @@ static json_t *rest(const char *symbol, md_interval iv, const char *names)
     r.source = -1;
     md_buf b = MD_BUF_INIT;
     md_error err;
-    cr_assert_eq(md_query_indicators(&svc, &r, names, &b, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_query_indicators(&svc, &r, names, &b, NULL, &err), 0, "%s", err.msg);
     json_error_t je;
     json_t *v = json_loads(b.data, 0, &je);
     cr_assert_not_null(v);

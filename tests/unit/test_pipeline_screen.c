@@ -113,7 +113,7 @@ static double rest_last(const char *symbol, const char *spec)
     r.source = -1;
     md_buf b = MD_BUF_INIT;
     md_error err;
-    cr_assert_eq(md_query_indicators(&svc, &r, spec, &b, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_query_indicators(&svc, &r, spec, &b, NULL, &err), 0, "%s", err.msg);
     json_t *v = json_loads(b.data, 0, NULL);
     json_t *arr = json_object_get(json_object_get(v, "indicators"), spec);
     double x = json_number_value(json_array_get(arr, json_array_size(arr) - 1));

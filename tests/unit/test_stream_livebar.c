@@ -242,3 +242,32 @@ Test(livebar, test_a_coarse_bar_waits_for_a_minute_closed_by_a_tick_and_not_yet_
     cr_assert_eq(b->bar.close, 104, "with minute 4 (close %g)", b->bar.close);
     cr_assert_eq(b->bar.volume, 5);
 }
+
+/* Issue 13: a quote fetched from a provider (/price, a watchlist poll) is a snapshot, not a
+ * trade - its volume is the day's so far - and must never create or change a bar; ticks
+ * around it build the bar from their own sizes. Locally and when relayed. */
+Test(livebar, snapshot_quotes_never_make_or_change_a_bar)
+{
+    now_ms = (T0 + 5) * 1000LL;
+    md_quote snap = su_quote("SNAP", 250, T0 + 5);
+    snap.volume = 48000000; /* the day's volume so far */
+    md_hub_publish_quote(hub, &snap, (md_origin)(MD_ORIGIN_LOCAL | MD_ORIGIN_SNAPSHOT), 0);
+    md_hub_publish_quote(hub, &snap, (md_origin)(MD_ORIGIN_REMOTE | MD_ORIGIN_SNAPSHOT), 0);
+    now_ms = (T0 + 200) * 1000LL;
+    md_livebar_tick(lb);
+    cr_assert_eq(n_seen, 0, "a snapshot alone made a bar");
+    /* between two ticks of the next minutes, it changes nothing */
+    now_ms = (T0 + 245) * 1000LL;
+    quote("SNAP", T0 + 241, 100, 3);
+    snap.ts = T0 + 242, snap.price = 999;
+    md_hub_publish_quote(hub, &snap, (md_origin)(MD_ORIGIN_LOCAL | MD_ORIGIN_SNAPSHOT), 0);
+    quote("SNAP", T0 + 243, 101, 4);
+    now_ms = (T0 + 400) * 1000LL;
+    md_livebar_tick(lb);
+    const seen_bar *b = find(MD_IV_1M, T0 + 240);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->bar.high, 101);
+    cr_assert_eq(b->bar.close, 101);
+    cr_assert_eq(b->bar.volume, 7, "volume from the ticks' sizes: %g", b->bar.volume);
+    cr_assert_null(find(MD_IV_1M, T0));
+}

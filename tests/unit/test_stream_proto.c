@@ -3,6 +3,8 @@
  * headers at the length boundaries. */
 #include "streamutil.h"
 
+#include "core/timefmt.h"
+
 /* The JSON payload of a frame as a string (frames are not NUL-terminated). */
 static const char *payload_of(const md_frame *f)
 {
@@ -147,7 +149,24 @@ Test(stream_proto, test_quote_and_bar_messages_have_the_api_fields)
         payload_of(f),
         "{\"type\":\"bar\",\"seq\":78,\"interval\":\"5m\",\"symbol\":\"MSFT\","
         "\"timestamp\":\"2024-03-01T14:30:00Z\",\"open\":10,\"high\":11.5,\"low\":9.25,"
-        "\"close\":11,\"volume\":1234,\"source\":\"polygon\"}");
+        "\"close\":11,\"volume\":1234,\"source\":\"polygon\",\"partial\":false}");
+    md_frame_unref(f);
+}
+
+/* Issue 13: a bar whose period has not ended when it is published says so, with the name and
+ * the rule /historical uses. */
+Test(stream_proto, a_bar_of_the_current_period_is_partial)
+{
+    md_bar b;
+    md_bar_init(&b);
+    b.ts = md_interval_floor(MD_IV_1D, md_now());
+    b.open = b.high = b.low = b.close = 5;
+    md_frame *f = md_proto_bar("MSFT", MD_IV_1D, &b, 1);
+    cr_assert(strstr(payload_of(f), "\"partial\":true"), "%s", payload_of(f));
+    md_frame_unref(f);
+    b.ts = md_interval_floor(MD_IV_1D, md_now()) - 86400; /* yesterday: ended */
+    f = md_proto_bar("MSFT", MD_IV_1D, &b, 2);
+    cr_assert(strstr(payload_of(f), "\"partial\":false"), "%s", payload_of(f));
     md_frame_unref(f);
 }
 

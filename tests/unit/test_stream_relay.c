@@ -60,7 +60,7 @@ Test(stream_relay, test_quote_round_trip_from_another_instance)
     q.volume = 0.25;
     q.ask = 64124;
     md_buf b = MD_BUF_INIT;
-    md_relay_encode_quote(&b, "other", &q);
+    md_relay_encode_quote(&b, "other", &q, 0);
     md_error err;
     cr_assert_eq(md_relay_decode(h, md_hub_instance(h), b.data, b.len, 0, &err), 0, "%s", err.msg);
     cr_assert_eq(n_q, 1);

@@ -260,6 +260,22 @@ function indicatorNames() {
   return own.concat(shown).slice(0, 16);
 }
 
+/* order=desc answers list the newest first; the chart wants the oldest first. */
+function oldestFirst(hist, ind) {
+  if (hist && hist.ok && hist.data && hist.data.order === 'desc' && Array.isArray(hist.data.bars)) {
+    hist.data.bars.reverse();
+    hist.data.order = 'asc';
+  }
+  const d = ind && ind.ok ? ind.data : null;
+  if (!d || d.order !== 'desc') return;
+  for (const k of ['timestamps', 'partial', 'close']) if (Array.isArray(d[k])) d[k].reverse();
+  for (const v of Object.values(d.indicators || {})) {
+    if (Array.isArray(v)) v.reverse();
+    else for (const s of Object.values(v || {})) if (Array.isArray(s)) s.reverse();
+  }
+  d.order = 'asc';
+}
+
 async function loadChart() {
   const { api, symbol, interval } = state;
   if (!symbol || !interval) return;
@@ -268,11 +284,14 @@ async function loadChart() {
   panel.dataset.loading = 'true';
   writeHash();
   const sym = encodeURIComponent(symbol);
-  const histP = api.get(`/historical/${sym}?interval=${interval}&limit=${BAR_LIMIT}&cached_only=true`);
+  // the newest BAR_LIMIT bars: a limited answer takes the oldest end unless order=desc,
+  // which lists newest first (oldestFirst turns both answers around for the chart)
+  const histP = api.get(`/historical/${sym}?interval=${interval}&limit=${BAR_LIMIT}&order=desc&cached_only=true`);
   const indP = api.has('/analytics/{symbol}/indicators')
-    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&cached_only=true&names=${indicatorNames().join(',')}`)
+    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&order=desc&cached_only=true&names=${indicatorNames().join(',')}`)
     : Promise.resolve(null);
   const [hist, ind] = await Promise.all([histP, indP]);
+  oldestFirst(hist, ind);
   if (token !== state.loadToken) return; // a newer choice is loading
   panel.dataset.loading = 'false';
   if (!state.chart) {
@@ -369,8 +388,9 @@ async function pollChartTail() {
   if (!chart || !symbol || !interval || $('panel-chart').dataset.loading !== 'false') return;
   if (state.stream && state.stream.state === 'live') return;
   const token = state.loadToken;
-  const r = await api.get(`/historical/${encodeURIComponent(symbol)}?interval=${interval}&limit=3&cached_only=true`);
+  const r = await api.get(`/historical/${encodeURIComponent(symbol)}?interval=${interval}&limit=3&order=desc&cached_only=true`);
   if (token !== state.loadToken || !r.ok || !r.data || !Array.isArray(r.data.bars)) return;
+  oldestFirst(r, null);
   if (chart.mergeTail(symbol, interval, r.data.bars)) {
     $('panel-chart').dataset.bars = String(chart.count);
     setTitle();
