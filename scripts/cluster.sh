@@ -6,7 +6,8 @@
 #   scripts/cluster.sh down   [--dir DIR]
 # DIR (--dir, else $MDCLUSTER_DIR, else for `up` a new mktemp directory, printed) holds the
 # state: pid and port files, logs, haproxy.cfg, api_key and env (MDCLUSTER_FRONT_URL,
-# MDCLUSTER_STATS_URL, MDCLUSTER_PG_URL, MDCLUSTER_PG_REPLICA_URL, MDCLUSTER_REDIS_URL).
+# MDCLUSTER_STATS_URL, MDCLUSTER_PG_URL, MDCLUSTER_PG_REPLICA_URL, MDCLUSTER_REDIS_URL,
+# MDCLUSTER_NAMESPACE: the agents' redis.namespace, MDAGENT_REDIS_NAMESPACE or "mdcluster").
 # `down` stops only what `up` started: every pid in DIR is checked against the program it
 # must be before it is signalled, so a recycled pid is never killed.
 # The agents inherit the caller's environment (MDAGENT_* settings, e.g. an empty
@@ -131,7 +132,12 @@ up() {
     export MDAGENT_API_KEYS
 
     # Agents listen on port 0 and report the port the kernel gave them; all share the store,
-    # Redis (cache, fan-out, leases) and the stream channel.
+    # Redis (cache, fan-out, leases) and the stream channel. They are one deployment: one
+    # redis.namespace (stream channel, shared provider budgets), named here rather than
+    # derived from cache.prefix, so a caller whose environment varies the prefix still gets
+    # one deployment; a caller's own MDAGENT_REDIS_NAMESPACE wins.
+    MDAGENT_REDIS_NAMESPACE="${MDAGENT_REDIS_NAMESPACE:-mdcluster}"
+    export MDAGENT_REDIS_NAMESPACE
     i=1
     while [ "$i" -le "$agents" ]; do
         a="$dir/agent$i"
@@ -217,6 +223,7 @@ MDCLUSTER_PG_URL=$pg_url
 MDCLUSTER_PG_REPLICA_URL=postgresql://mdagent@127.0.0.1:$replport/mdagent
 MDCLUSTER_REDIS_URL=redis://127.0.0.1:$redisport/0
 MDCLUSTER_AGENTS=$agents
+MDCLUSTER_NAMESPACE=$MDAGENT_REDIS_NAMESPACE
 ENV
     # ready when every agent passed HAProxy's health check
     wait_for 60 all_up "http://127.0.0.1:$stats/stats;csv" "$agents" \

@@ -176,9 +176,24 @@ class ClusterChaos(unittest.TestCase):
         except OSError:
             return True
 
+    def relay_subscribers(self):
+        """{stream channel: subscriber count} of the stream relays on the cluster's Redis."""
+        url = self.cl["MDCLUSTER_REDIS_URL"]
+        chans = subprocess.run(["redis-cli", "-u", url, "PUBSUB", "CHANNELS", "mdagent:stream@*"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.split()
+        if not chans:
+            return {}
+        out = subprocess.run(["redis-cli", "-u", url, "PUBSUB", "NUMSUB", *chans],
+                             capture_output=True, text=True, timeout=10, check=True).stdout.split()
+        return {out[i]: int(out[i + 1]) for i in range(0, len(out), 2)}
+
     def test_kill_and_drain_under_load(self):
         for n in (1, 2, 3):
             self.assertEqual(self.lb_state(n), "UP")
+        # one deployment: the three agents' stream relays listen on one namespaced channel
+        self.assertEqual(self.cl["MDCLUSTER_NAMESPACE"], "mdcluster")
+        want = {"mdagent:stream@mdcluster": 3}
+        self.wait(lambda: self.relay_subscribers() == want, 20, f"stream relays {want}")
         load = Load(self.cl["MDCLUSTER_FRONT_URL"], self.key)
         load.start()
         try:
