@@ -163,6 +163,9 @@ up() {
     # 503 (a draining agent) to another agent (redispatch on every retry): safe only for
     # requests that can run twice, so they are limited to GET/HEAD/OPTIONS and the ingest
     # endpoints, which are upserts on (symbol, interval, timestamp) (docs/API.md).
+    # http-buffer-request: HAProxy keeps a request for a retry only when its body was whole
+    # when first sent, so it waits for the body before picking an agent (an ingest POST whose
+    # body came a moment after its headers was otherwise answered by a draining agent's 503).
     front=$(free_port)
     stats=$(free_port)
     {
@@ -183,6 +186,7 @@ defaults
     retries 3
     option redispatch 1
     retry-on all-retryable-errors
+    option http-buffer-request
 
 frontend front
     bind 127.0.0.1:$front
