@@ -566,6 +566,11 @@ const md_cal *md_cal_default_for(const char *symbol)
         return md_cal_find("24/7");
     if (sep && is_code(s, a, fiat) && is_code(sep + 1, strlen(sep + 1), fiat))
         return md_cal_find("24/5");
+    /* as sources/symbolmap.c classifies: EURUSD (two ISO codes) is FX; any BASE-QUOTE whose
+     * quote is a currency or a stable coin (PEPE-USD) is crypto */
+    if (!sep && strlen(s) == 6 && is_code(s, 3, fiat) && is_code(s + 3, 3, fiat))
+        return md_cal_find("24/5");
+    if (sep && a > 0 && is_code(sep + 1, strlen(sep + 1), fiat)) return md_cal_find("24/7");
     return md_cal_find("XNYS");
 }
 

@@ -23,6 +23,9 @@
 #ifndef MD_CALENDAR_CALENDAR_H
 #define MD_CALENDAR_CALENDAR_H
 
+#include "core/config.h"
+#include "core/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,12 +115,41 @@ const char *md_cal_phase_name(md_cal_phase p);
 
 /* -- symbols --------------------------------------------------------------------------------- */
 
-/* The calendar a symbol trades on when nothing better is known (no provider metadata, no
- * configuration), from its spelling: crypto pairs ("BTC-USD", "ETH/USDT", "X:BTCUSD") ->
- * 24/7; FX pairs ("EURUSD=X", "EUR/USD", "C:EURUSD") -> 24/5; Yahoo's exchange suffixes
+/* The calendar a symbol trades on when nothing better is known (no configuration), from
+ * its spelling, classified as sources/symbolmap.h does: crypto pairs ("BTC-USD",
+ * "ETH/USDT", "X:BTCUSD", any BASE-QUOTE quoted in a currency or stable coin) -> 24/7; FX
+ * pairs ("EURUSD", "EURUSD=X", "EUR/USD", "C:EURUSD") -> 24/5; Yahoo's exchange suffixes
  * (.L XLON, .DE/.F XETR, .PA XPAR, .SW XSWX, .T XTKS, .HK XHKG); anything else, US equity
  * -> XNYS. Never NULL. */
 const md_cal *md_cal_default_for(const char *symbol);
+
+/* Where a symbol's calendar came from (md_cal_map_find). */
+typedef enum md_cal_from {
+    MD_CAL_FROM_CONFIG,  /* a calendar.symbols pair */
+    MD_CAL_FROM_SYMBOLS, /* symbols.<SYM>.calendar */
+    MD_CAL_FROM_CLASS,   /* symbols.<SYM>.class: fx -> 24/5, crypto -> 24/7 */
+    MD_CAL_FROM_DEFAULT, /* md_cal_default_for */
+} md_cal_from;
+
+const char *md_cal_from_name(md_cal_from f); /* "config", "symbols", "class", "default" */
+
+/* The symbol -> calendar resolver of a configuration (symbols.c has the order): read once,
+ * then read-only (any thread). MD_ECONFIG naming the key for a calendar.symbols item that
+ * is not SYMBOL:CALENDAR with a known calendar, a `symbols:` section md_symconf_parse
+ * refuses, or a symbols.<SYM>.calendar that names no calendar. cfg may be NULL (defaults
+ * only). *out is the caller's (md_cal_map_free, which accepts NULL). */
+typedef struct md_cal_map md_cal_map;
+int md_cal_map_new(const md_config *cfg, md_cal_map **out, md_error *err);
+void md_cal_map_free(md_cal_map *m);
+
+/* The calendar of an upper-case (normalised) symbol; never NULL. *from (may be NULL) says
+ * which rule gave it. m may be NULL (the default of the spelling). */
+const md_cal *md_cal_map_find(const md_cal_map *m, const char *symbol, md_cal_from *from);
+
+/* md_cal_map_new + md_cal_map_find + md_cal_map_free, for a caller that resolves one symbol
+ * per request. 0 with *out set, or md_cal_map_new's error. */
+int md_cal_for_symbol(const md_config *cfg, const char *symbol, const md_cal **out,
+                      md_cal_from *from, md_error *err);
 
 /* Whether the calendar's market is open at now, counting its extended hours and margin_s
  * before and after them. */

@@ -1,12 +1,17 @@
-/* calendar.c - trading weekdays and sessions learned from a series (see calendar.h).
+/* calendar.c - the bars a series should have (see calendar.h).
  *
- * Counting works on buckets of the UTC day: prefix[w][s] is the number of expected buckets
- * of weekday w before bucket s, so a count over any span is a few lookups per day, and a
- * full week is one addition. */
+ * Learned: counting works on buckets of the UTC day: prefix[w][s] is the number of
+ * expected buckets of weekday w before bucket s, so a count over any span is a few lookups
+ * per day, and a full week is one addition.
+ * Exchange: counting walks the sessions of the span (md_cal_day), each a range of bucket
+ * indices; the few days a scan asks about again and again sit in a small cache. */
 #include "quality/calendar.h"
 
 #include "core/mem.h"
+#include "core/timefmt.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define DAY 86400
@@ -23,6 +28,93 @@ int md_calendar_weekday(int64_t day)
     int64_t w = (day + 3) % 7;
     return (int)(w < 0 ? w + 7 : w);
 }
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return -floor_div(-a, b);
+}
+
+/* -- exchange calendars ------------------------------------------------------------------ */
+
+#define XCACHE 16 /* days remembered (direct-mapped by day) */
+
+typedef struct md_calendar__xday {
+    int64_t day;
+    int open; /* md_cal_day's answer: 1 session, else closed */
+    md_cal_session s;
+} xday;
+
+/* md_cal_day through the cache (an md_calendar is one caller's alone, so a const one may
+ * still fill its cache). */
+static int xsession(const md_calendar *c, int64_t day, md_cal_session *s)
+{
+    xday *e = &c->xdays[(uint64_t)day % XCACHE];
+    if (e->day != day) {
+        e->day = day;
+        e->open = md_cal_day(c->x, day, &e->s, NULL) == 1;
+    }
+    if (e->open) *s = e->s;
+    return e->open;
+}
+
+/* Expected bucket starts in [t0, t1) of an exchange calendar. */
+static int64_t xcount(const md_calendar *c, int64_t t0, int64_t t1)
+{
+    if (t1 <= t0) return 0;
+    if (c->slots == 1) return md_cal_count_sessions(c->x, ceil_div(t0, DAY), ceil_div(t1, DAY));
+    /* bucket i starts at i * step: those with t0 <= start < t1 overlapping a session */
+    int64_t lo = ceil_div(t0, c->step), hi = ceil_div(t1, c->step), last = lo - 1, k = 0;
+    for (int64_t d = floor_div(t0, DAY) - 1; d <= floor_div(t1 - 1, DAY) + 2; d++) {
+        md_cal_session s;
+        if (!xsession(c, d, &s)) continue;
+        int64_t part[2][2] = {{s.open, s.close}, {0, 0}};
+        if (s.break_start && s.break_end > s.break_start) {
+            part[0][1] = s.break_start;
+            part[1][0] = s.break_end;
+            part[1][1] = s.close;
+        }
+        for (int j = 0; j < 2; j++) {
+            if (part[j][1] <= part[j][0]) continue;
+            int64_t i0 = floor_div(part[j][0], c->step), i1 = ceil_div(part[j][1], c->step);
+            if (i0 <= last) i0 = last + 1; /* a bucket across a break or two sessions: once */
+            if (i0 < lo) i0 = lo;
+            if (i1 > hi) i1 = hi;
+            if (i1 > i0) {
+                k += i1 - i0;
+                last = i1 - 1;
+            }
+        }
+    }
+    return k;
+}
+
+int md_calendar_off_session(const md_calendar *c, int64_t ts, char *why, size_t n)
+{
+    if (!c->x || c->slots == 0) return 0;
+    md_cal_session s;
+    const char *reason = NULL;
+    char when[MD_TIME_STR_MAX];
+    int64_t d = floor_div(ts, DAY);
+    if (c->slots == 1) {
+        if (md_cal_day(c->x, d, &s, &reason) == 1) return 0;
+        md_date_format(ts, when);
+        snprintf(why, n, "a bar on %s: %s is closed (%s)", when, md_cal_mic(c->x),
+                 reason ? reason : "no session");
+        return 1;
+    }
+    for (int64_t k = d - 1; k <= d + 2; k++)
+        if (xsession(c, k, &s) && ts < s.ext_close && ts + c->step > s.ext_open) return 0;
+    md_time_format(ts, when);
+    if (md_cal_day(c->x, d, &s, &reason) == 0)
+        snprintf(why, n, "a bar at %s: %s is closed that day (%s)", when, md_cal_mic(c->x),
+                 reason ? reason : "no session");
+    else
+        snprintf(why, n, "a bar at %s, outside %s's trading hours (extended hours included)", when,
+                 md_cal_mic(c->x));
+    return 1;
+}
+
+/* -- learned calendars -------------------------------------------------------------------- */
 
 static int expected_slot(const md_calendar *c, int w, int s)
 {
@@ -113,11 +205,32 @@ void md_calendar_learn(md_calendar *c, md_interval iv, const md_bar *bars, size_
     build_prefix(c);
 }
 
+void md_calendar_init(md_calendar *c, md_interval iv, const md_cal *x, const md_bar *bars, size_t n)
+{
+    if (!x) {
+        md_calendar_learn(c, iv, bars, n);
+        return;
+    }
+    memset(c, 0, sizeof *c);
+    c->iv = iv;
+    c->x = x;
+    if (n) {
+        c->first_day = floor_div(bars[0].ts, DAY);
+        c->last_day = floor_div(bars[n - 1].ts, DAY);
+    }
+    if (iv == MD_IV_1W || iv == MD_IV_1MO) return; /* every bucket is expected */
+    c->step = md_interval_seconds(iv);
+    c->slots = (int)(DAY / c->step);
+    c->xdays = md_calloc(XCACHE, sizeof *c->xdays);
+    for (int i = 0; i < XCACHE; i++) c->xdays[i].day = INT64_MIN;
+}
+
 void md_calendar_deinit(md_calendar *c)
 {
     md_free(c->seen);
     md_free(c->prefix);
     md_free(c->prefix_open);
+    md_free(c->xdays);
     memset(c, 0, sizeof *c);
 }
 
@@ -129,6 +242,7 @@ int64_t md_calendar_next(const md_calendar *c, int64_t ts)
 int64_t md_calendar_count(const md_calendar *c, int64_t t0, int64_t t1, int open_session)
 {
     if (t1 <= t0) return 0;
+    if (c->x && c->slots) return xcount(c, t0, t1);
     if (c->slots == 0) {
         int64_t s = md_interval_floor(c->iv, t0);
         if (s < t0) s = md_interval_next(c->iv, s);
@@ -162,6 +276,7 @@ int64_t md_calendar_missing(const md_calendar *c, int64_t a, int64_t b, int gap_
     if (b <= a) return 0;
     int64_t raw = md_calendar_count(c, md_calendar_next(c, a), b, 0);
     if (c->slots == 0) return raw;
+    if (c->x) return raw >= (c->slots == 1 ? 1 : gap_min) ? raw : 0;
     if (c->slots > 1) {
         int64_t da = floor_div(a, DAY), db = floor_div(b, DAY);
         if (db - da >= 2) {

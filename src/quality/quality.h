@@ -121,6 +121,13 @@ void md_quality_params_from_config(md_quality_params *p, const md_config *cfg);
 void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *bars, size_t n,
                      const uint8_t *emit, md_qevent_vec *out);
 
+/* The same, judged against the exchange calendar x (quality/calendar.h; NULL: learned from
+ * the bars, which is md_quality_scan): gaps are missing sessions (daily) or missing bars
+ * inside sessions (intraday), holidays and closures never are, and a bar where the
+ * exchange does not trade is an off_session finding. */
+void md_quality_scan_cal(const md_quality_params *p, md_interval iv, const md_cal *x,
+                         const md_bar *bars, size_t n, const uint8_t *emit, md_qevent_vec *out);
+
 /* Compares a bar already held (stored, or earlier in the same batch) with a new version
  * of the same (symbol, interval, ts). Returns 1 and fills *out when they conflict:
  * source_disagreement when a price differs by more than disagreement_pct, otherwise

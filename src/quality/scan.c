@@ -16,7 +16,10 @@
  *                   > 0); every further bar of the run is flagged too. Bars with volume 0
  *                   carry a price forward (a holiday in a close-only index) and are not.
  *   gap             missing expected bars between two bars (calendar.h), when at least
- *                   gap_min_bars of them; reported on the bar after the gap.
+ *                   gap_min_bars of them (with an exchange calendar, daily: any missing
+ *                   session); reported on the bar after the gap.
+ *   off_session     (exchange calendars) a bar on a date without a session, or outside
+ *                   every session's extended hours; severity 1.
  *
  * Severity is 0.5 at the limit and grows to 1 (at twice the limit for jumps, volume and
  * stale runs; at 5 x gap_min_bars missing bars for gaps). */
@@ -142,12 +145,51 @@ static double med_get(const medwin *m)
     return (m->n & 1) ? m->sorted[m->n / 2] : (m->sorted[m->n / 2 - 1] + m->sorted[m->n / 2]) / 2;
 }
 
+/* "2001-09-17" for a daily gap of one session, else "between A and B". */
+static void gap_detail(md_qevent *ev, const md_calendar *cal, md_interval iv, int64_t a, int64_t b,
+                       int64_t missing, int gap_min)
+{
+    char t1[MD_TIME_STR_MAX], t2[MD_TIME_STR_MAX];
+    if (cal->x && cal->slots == 1) {
+        /* name the sessions: the first and last missing dates */
+        md_cal_session s;
+        int64_t first = -1, last = -1;
+        /* daily bars are aligned on UTC days (a hard rule), so the division is exact */
+        for (int64_t d = a / 86400 + 1; d < b / 86400; d++)
+            if (md_cal_day(cal->x, d, &s, NULL) == 1) {
+                if (first < 0) first = d;
+                last = d;
+            }
+        if (first < 0) first = last = a / 86400 + 1;
+        md_date_format(first * 86400, t1);
+        md_date_format(last * 86400, t2);
+        if (missing == 1)
+            snprintf(ev->detail, sizeof ev->detail, "missing %s session %s", md_cal_mic(cal->x),
+                     t1);
+        else
+            snprintf(ev->detail, sizeof ev->detail, "%lld missing %s sessions, %s to %s",
+                     (long long)missing, md_cal_mic(cal->x), t1, t2);
+        return;
+    }
+    fmt_when(cal, a, t1);
+    fmt_when(cal, b, t2);
+    snprintf(ev->detail, sizeof ev->detail,
+             "%lld expected %s bar%s missing between %s and %s (gap from %d)", (long long)missing,
+             md_interval_name(iv), missing == 1 ? "" : "s", t1, t2, gap_min);
+}
+
 void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *bars, size_t n,
                      const uint8_t *emit_mask, md_qevent_vec *out)
 {
+    md_quality_scan_cal(p, iv, NULL, bars, n, emit_mask, out);
+}
+
+void md_quality_scan_cal(const md_quality_params *p, md_interval iv, const md_cal *xcal,
+                         const md_bar *bars, size_t n, const uint8_t *emit_mask, md_qevent_vec *out)
+{
     if (n == 0) return;
     md_calendar cal;
-    md_calendar_learn(&cal, iv, bars, n);
+    md_calendar_init(&cal, iv, xcal, bars, n);
     const int intraday = cal.slots > 1;
     const double k = p->jump_sigma;
 
@@ -160,11 +202,18 @@ void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *b
     double ref_close = bars[0].close;
     int64_t ref_ts = bars[0].ts;
     int run = bars[0].volume > 0 ? 1 : 0;
-    char t1[MD_TIME_STR_MAX], t2[MD_TIME_STR_MAX], a[32], b[32];
+    char a[32], b[32];
 
     for (size_t i = 0; i < n; i++) {
         const md_bar *x = &bars[i];
         const int e = emit_mask ? emit_mask[i] : 1;
+
+        /* off_session: where the exchange does not trade */
+        char why[sizeof out->v->detail];
+        if (e && md_calendar_off_session(&cal, x->ts, why, sizeof why)) {
+            md_qevent *ev = emit(out, x, MD_CHECK_OFF_SESSION, 1, 1, 0);
+            snprintf(ev->detail, sizeof ev->detail, "%s", why);
+        }
 
         /* volume_outlier: judged against the window before the bar */
         double med = med_get(&vw);
@@ -203,12 +252,7 @@ void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *b
             md_qevent *ev = emit(out, x, MD_CHECK_GAP,
                                  (float)fmin(1.0, (double)missing / (5.0 * p->gap_min_bars)),
                                  (double)missing, (double)p->gap_min_bars);
-            fmt_when(&cal, pv->ts, t1);
-            fmt_when(&cal, x->ts, t2);
-            snprintf(ev->detail, sizeof ev->detail,
-                     "%lld expected %s bar%s missing between %s and %s (gap from %d)",
-                     (long long)missing, md_interval_name(iv), missing == 1 ? "" : "s", t1, t2,
-                     p->gap_min_bars);
+            gap_detail(ev, &cal, iv, pv->ts, x->ts, missing, p->gap_min_bars);
         }
 
         /* stale_price */

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/render.h"
+#include "calendar/calendar.h"
 #include "core/timefmt.h"
 #include "quality/calendar.h"
 #include "sources/manager.h"
@@ -175,14 +176,32 @@ static int read_store(md_services *svc, const md_history_req *req, size_t extra,
                               req->desc ? MD_STORE_NEWEST : MD_STORE_OLDEST, out, used, err);
 }
 
-/* Holes inside the stored range: runs of missing bars the series' own trading calendar
- * expects (quality/calendar.h: weekends, holidays and off-session hours are not holes),
- * at least quality.gap_min_bars long. The MID_GAPS_MAX largest inside [start, end) are
- * asked from the sources (in the stored interval fiv); one that brought nothing is not
- * asked again for a day. */
+/* Holes inside the stored range: runs of missing bars the symbol's exchange calendar
+ * expects (quality/calendar.h, the calendar of calendar/symbols.c: weekends, holidays,
+ * closures and off-session hours are not holes; a daily series' single missing session
+ * is), intraday at least quality.gap_min_bars long. The MID_GAPS_MAX largest inside
+ * [start, end) are asked from the sources (in the stored interval fiv), a daily one
+ * trimmed to its first and last missing session so that no closed day is asked; one that
+ * brought nothing is not asked again for a day. */
 typedef struct hole {
     int64_t a, b, missing; /* the bars around it, and the expected bars between them */
 } hole;
+
+/* A daily hole [*a, *b) narrowed to [first missing session, last missing session + 1 day):
+ * the closed days at its edges (a long weekend after the last bar) are not asked. */
+static void trim_to_sessions(const md_cal *x, int64_t *a, int64_t *b)
+{
+    int64_t d0 = *a / 86400, d1 = *b / 86400, first = -1, last = -1;
+    md_cal_session s;
+    for (int64_t d = d0; d < d1; d++)
+        if (md_cal_day(x, d, &s, NULL) == 1) {
+            if (first < 0) first = d;
+            last = d;
+        }
+    if (first < 0) return; /* cannot be: the hole had missing sessions */
+    *a = first * 86400;
+    *b = (last + 1) * 86400;
+}
 
 static void fetch_mid_gaps(backfill *bf, const md_bar_vec *have, md_interval fiv, int64_t start,
                            int64_t end)
@@ -192,7 +211,11 @@ static void fetch_mid_gaps(backfill *bf, const md_bar_vec *have, md_interval fiv
     hole top[MID_GAPS_MAX];
     int n_top = 0;
     md_calendar cal;
-    md_calendar_learn(&cal, iv, have->v, have->n);
+    const md_cal *xcal = NULL;
+    md_error e;
+    if (md_cal_for_symbol(bf->svc->cfg, bf->req->symbol, &xcal, NULL, &e) != 0)
+        MD_WARN("query", "no calendar symbol=%s err=\"%s\"", bf->req->symbol, e.msg);
+    md_calendar_init(&cal, iv, xcal, have->v, have->n); /* learned when none */
     int gap_min = (int)bf->svc->cfg->q_gap_min_bars;
     for (size_t i = 1; i < have->n; i++) {
         int64_t a = have->v[i - 1].ts, b = have->v[i].ts;
@@ -213,12 +236,13 @@ static void fetch_mid_gaps(backfill *bf, const md_bar_vec *have, md_interval fiv
             top[k - 1] = t;
         }
     }
-    md_calendar_deinit(&cal);
     for (int k = 0; k < n_top; k++) {
         int64_t a = md_interval_next(iv, top[k].a);
+        if (xcal && iv == MD_IV_1D) trim_to_sessions(xcal, &a, &top[k].b);
         fetch_gap(bf, fiv, a < start ? start : a, top[k].b < end ? top[k].b : end, "mid",
                   START_GAP_TTL_S);
     }
+    md_calendar_deinit(&cal);
 }
 
 /* Asks the sources for what the store lacks: the whole range when nothing is stored,

@@ -2,6 +2,7 @@
  * the store reads, the grading and the JSON answers (see quality.h for the rules). */
 #include "query/quality.h"
 
+#include "calendar/calendar.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -166,6 +167,10 @@ static int grade_series(md_services *svc, const char *symbol, md_interval iv,
     md_qevent_vec_init(&g->issues);
     md_quality_tally_init(&g->tally);
 
+    /* the symbol's exchange calendar says which bars it should have (calendar/symbols.c) */
+    const md_cal *xcal;
+    int rc = md_cal_for_symbol(cfg, symbol, &xcal, NULL, err);
+    if (rc) return rc;
     md_bar_vec tl;
     uint8_t *emit = NULL;
     int n = read_series(svc, symbol, iv, req->start, req->end, p.max_bars, &tl, &emit, err);
@@ -180,7 +185,7 @@ static int grade_series(md_services *svc, const char *symbol, md_interval iv,
         g->page.next = tl.v[ctx].ts;
     }
     /* soft findings from the bars as they are now */
-    md_quality_scan(&p, iv, tl.v, tl.n, emit, &g->issues);
+    md_quality_scan_cal(&p, iv, xcal, tl.v, tl.n, emit, &g->issues);
     for (size_t i = 0; i < g->issues.n; i++) md_quality_tally_add(&g->tally, &g->issues.v[i]);
     /* what only the writer saw: counted from the store, listed up to a bound */
     int64_t count[MD_QRULE_COUNT];
@@ -217,7 +222,7 @@ static int grade_series(md_services *svc, const char *symbol, md_interval iv,
         g->live = md_store_get_live(svc->store, symbol, iv, &live_ts, &e) == 0;
         int64_t now = md_now(), ref = req->end_given && req->end < now ? req->end : now;
         md_calendar cal;
-        md_calendar_learn(&cal, iv, tl.v, tl.n);
+        md_calendar_init(&cal, iv, xcal, tl.v, tl.n);
         timeliness = md_quality_timeliness(&p, &cal, g->live, g->last_ts, ref, &g->lag_bars);
         md_calendar_deinit(&cal);
     }
@@ -520,6 +525,8 @@ int md_query_validate(md_services *svc, const md_quality_req *req, md_validate_r
     md_quality_params p;
     md_quality_params_default(&p);
     if (svc->cfg) md_quality_params_from_config(&p, svc->cfg);
+    const md_cal *xcal;
+    if ((rc = md_cal_for_symbol(svc->cfg, req->symbol, &xcal, NULL, err)) != 0) return rc;
     snprintf(out->symbol, sizeof out->symbol, "%s", req->symbol);
     out->iv = iv;
     out->start = req->start, out->end = req->end;
@@ -566,7 +573,7 @@ int md_query_validate(md_services *svc, const md_quality_req *req, md_validate_r
             md_qevent_vec_push(&found, &r);
         }
     }
-    md_quality_scan(&p, iv, tl.v, tl.n, emit, &found);
+    md_quality_scan_cal(&p, iv, xcal, tl.v, tl.n, emit, &found);
     /* the writer's findings on stored bars (duplicates, disagreements) and rejected deliveries */
     md_qevent_vec st;
     md_qevent_vec_init(&st);

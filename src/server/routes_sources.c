@@ -1,9 +1,11 @@
 /* routes_sources.c - GET /sources: every source, its place in the failover order, circuits
  * (per endpoint class), health, counters, bulkhead and rate-limit budget; GET
- * /symbols/{symbol}: how each provider spells a symbol (API.md). Error texts are already
+ * /symbols/{symbol}: how each provider spells a symbol and which exchange calendar it trades
+ * on (API.md). Error texts are already
  * redacted by the manager; API keys and upstream addresses never appear. */
 #include "server/routes.h"
 
+#include "calendar/calendar.h"
 #include "core/render.h"
 #include "core/symconf.h"
 #include "sources/manager.h"
@@ -132,6 +134,9 @@ int md_route_symbol(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     char sym[MD_SYMBOL_MAX + 1];
     int rc = md_symbol_normalize_str(req->capture ? req->capture : "", sym, err);
     if (rc) return rc;
+    const md_cal *cal;
+    md_cal_from from;
+    if ((rc = md_cal_for_symbol(svc->cfg, sym, &cal, &from, err)) != 0) return rc;
     /* the manager's map; without sources one made from the configuration for this answer */
     const md_symbolmap *map = svc->sources ? md_srcmgr_symbolmap(svc->sources) : NULL;
     md_symbolmap *own = NULL;
@@ -156,6 +161,10 @@ int md_route_symbol(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
         md_buf_json_str(b, c.quote);
     }
     md_buf_puts(b, c.configured ? ",\"configured\":true" : ",\"configured\":false");
+    md_buf_puts(b, ",\"calendar\":");
+    md_buf_json_str(b, md_cal_mic(cal));
+    md_buf_puts(b, ",\"calendar_from\":");
+    md_buf_json_str(b, md_cal_from_name(from));
     md_buf_puts(b, ",\"providers\":{");
     for (size_t i = 0, k = 0; i < md_source_count(); i++) {
         const md_source_info *info = md_source_info_at(i);

@@ -21,7 +21,7 @@
 typedef struct wsym {
     char symbol[MD_SYMBOL_MAX + 1];
     int64_t bars_from; /* next 1m bar to ask for; 0 = not yet */
-    const md_cal *cal; /* the symbol's market (calendar.symbols, else its default) */
+    const md_cal *cal; /* the symbol's market (md_cal_map_find) */
 } wsym;
 
 struct md_scheduler {
@@ -40,35 +40,15 @@ struct md_scheduler {
     void *claim_ctx;
 };
 
-/* Each symbol's calendar: a calendar.symbols pair (SYMBOL:CALENDAR) or its default. */
+/* Each symbol's calendar, by the resolver every module shares (md_cal_map_find). */
 static int resolve_calendars(md_scheduler *s, const md_config *cfg, md_error *err)
 {
-    char **items;
-    size_t n = md_config_split_list(cfg->calendar_symbols, &items);
-    int rc = 0;
-    for (size_t i = 0; i < s->n; i++) s->w[i].cal = md_cal_default_for(s->w[i].symbol);
-    for (size_t k = 0; k < n && rc == 0; k++) {
-        char *colon = strrchr(items[k], ':');
-        const md_cal *c = colon ? md_cal_find(colon + 1) : NULL;
-        if (!c) {
-            rc = md_error_set(err, MD_ECONFIG,
-                              "calendar.symbols: '%s' is not SYMBOL:CALENDAR "
-                              "with a known calendar (GET /calendars)",
-                              items[k]);
-            break;
-        }
-        *colon = 0;
-        char sym[MD_SYMBOL_MAX + 1];
-        md_error e;
-        if (md_symbol_normalize_str(items[k], sym, &e) != 0) {
-            rc = md_error_set(err, MD_ECONFIG, "calendar.symbols: %s", e.msg);
-            break;
-        }
-        for (size_t i = 0; i < s->n; i++)
-            if (strcmp(s->w[i].symbol, sym) == 0) s->w[i].cal = c;
-    }
-    md_config_free_list(items, n);
-    return rc;
+    md_cal_map *map;
+    int rc = md_cal_map_new(cfg, &map, err);
+    if (rc != 0) return rc;
+    for (size_t i = 0; i < s->n; i++) s->w[i].cal = md_cal_map_find(map, s->w[i].symbol, NULL);
+    md_cal_map_free(map);
+    return 0;
 }
 
 int md_scheduler_new(md_srcmgr *m, const md_config *cfg, const md_tick_sink *sink,

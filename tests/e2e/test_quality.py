@@ -90,7 +90,10 @@ def faulty_copies(directory):
 
 
 class QualitySample(AgentTest):
-    """The real sample data, loaded as `make run` loads it."""
+    """The real sample data, loaded as `make run` loads it. The EuStockMarkets indices carry
+    synthetic Monday-Friday dates (data/sample/README.md) and XTSSIM simulated daily rows,
+    weekends included: they are given the calendars their dates follow."""
+    env = {"MDAGENT_CALENDAR_SYMBOLS": "DAX:24/5,CAC:24/5,FTSE:24/5,SMI:24/5,XTSSIM:24/7"}
 
     def test_every_sample_symbol_grades_well(self):
         for sym in SAMPLES:
@@ -108,24 +111,26 @@ class QualitySample(AgentTest):
             self.assertEqual(q["rejected_bars"], 0)
 
     def test_msft_shows_why(self):
+        # MSFT trades on XNYS (the default of its spelling): the 2001-09-11..14 closure and
+        # the holidays are no sessions, so the real year is complete
         q = self.get_json("/quality/MSFT")
         self.assertEqual(q["bars"], 249)
-        self.assertEqual(q["missing_bars"], 4)
-        self.assertEqual(q["expected_bars"], 253)
+        self.assertEqual(q["missing_bars"], 0)
+        self.assertEqual(q["expected_bars"], 249)
+        self.assertEqual(q["dimensions"]["completeness"], 100)
         self.assertEqual(q["first"], "2000-09-27T00:00:00Z")
         self.assertEqual(q["last"], "2001-09-27T00:00:00Z")
-        gaps = [i for i in q["issues"] if i["rule"] == "gap"]
-        self.assertEqual(len(gaps), 1)
-        self.assertEqual(gaps[0]["timestamp"], "2001-09-17T00:00:00Z")
-        self.assertEqual(gaps[0]["value"], 4)
-        self.assertEqual(gaps[0]["dimension"], "completeness")
-        self.assertIn("2001-09-10", gaps[0]["message"])
-        self.assertEqual(q["issue_counts"].get("gap"), 1)
+        self.assertNotIn("gap", q["issue_counts"])
+        self.assertNotIn("off_session", q["issue_counts"])
+        self.assertTrue(q["issues"], "the jumps are still listed")
         for i in q["issues"]:
             self.assertEqual(set(i) - {"other_source"},
                              {"rule", "dimension", "timestamp", "severity", "value", "threshold",
                               "source", "message"})
         self.assertEqual(self.get_json("/quality/MSFT?issues=0")["issues"], [])
+        self.assertEqual(self.get_json("/symbols/MSFT")["calendar"], "XNYS")
+        v = self.get_json("/validate/MSFT?start=2001-09-01&end=2001-10-01")
+        self.assertEqual([f for f in v["failures"] if f["rule"] == "gap"], [])
 
     def test_close_only_indices_have_no_volume_or_stale_issues(self):
         for sym in ("DAX", "CAC", "FTSE", "SMI"):
@@ -133,7 +138,10 @@ class QualitySample(AgentTest):
             rules = {i["rule"] for i in q["issues"]}
             self.assertFalse(rules & {"volume_outlier", "stale_price", "gap"}, (sym, rules))
         q = self.get_json("/quality/XTSSIM")
-        self.assertEqual(q["missing_bars"], 0, "weekend rows are the series' own calendar")
+        self.assertEqual(q["missing_bars"], 0, "weekend rows trade on 24/7")
+        self.assertNotIn("off_session", q["issue_counts"])
+        self.assertEqual(self.get_json("/symbols/XTSSIM")["calendar"], "24/7")
+        self.assertEqual(self.get_json("/symbols/XTSSIM")["calendar_from"], "config")
 
     def test_range_parameters(self):
         q = self.get_json("/quality/MSFT?start=2001-01-01&end=2001-06-01")
@@ -222,7 +230,8 @@ class QualitySample(AgentTest):
 class QualityFaults(AgentTest):
     """Copies of MSFT with one injected fault each, loaded through `mdagent load`."""
     load_sample = False
-    env = {"MDAGENT_API_KEYS": KEY}
+    # the live minute bars below are stamped at whatever time the test runs: around the clock
+    env = {"MDAGENT_API_KEYS": KEY, "MDAGENT_CALENDAR_SYMBOLS": "QLIVE:24/7,QLATE:24/7"}
 
     @classmethod
     def setUpClass(cls):
@@ -254,7 +263,14 @@ class QualityFaults(AgentTest):
                 self.assertEqual(ours[0]["dimension"], dim)
                 self.assertLess(q["score"], ok["score"] - 1, (sym, q["score"], ok["score"]))
                 self.assertLess(q["dimensions"][dim], ok["dimensions"][dim])
-                for other in DIMS - {dim}:
+                also = set()
+                if sym == "MSFTOHLC":
+                    # the rejected row leaves its session without a stored bar: a gap too
+                    gaps = [i for i in q["issues"] if i["rule"] == "gap"]
+                    self.assertEqual([g["timestamp"] for g in gaps], ["2001-02-02T00:00:00Z"])
+                    self.assertIn("2001-02-01", gaps[0]["message"])
+                    also = {"completeness"}
+                for other in DIMS - {dim} - also:
                     self.assertAlmostEqual(q["dimensions"][other], ok["dimensions"][other],
                                            delta=1.0, msg=(sym, other))
                 self.assertNotEqual(q["grade"], ok["grade"], (sym, q["grade"]))
@@ -399,6 +415,78 @@ class QualityFaults(AgentTest):
         m = re.search(r'^mdagent_ingest_rejected_total\{reason="high_below_low"\} (\S+)$',
                       self.get("/metrics").body, re.M)
         self.assertEqual(float(m.group(1)), before + 1)
+
+
+class QualityCalendar(AgentTest):
+    """Quality judged on the symbol's exchange calendar (XNYS by default): real MSFT bars
+    with one session deleted or a bar added on a Saturday, and a day of 1m bars missing 30
+    minutes, through /quality and /validate."""
+    load_sample = False
+    env = {"MDAGENT_API_KEYS": KEY}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="md-qcal-")
+        rows = read_rows("MSFT")
+        r = [dict(x) for x in rows]
+        del r[index_of(r, "2001-03-15")]
+        write_rows(os.path.join(cls.tmp, "MSFTDEL.csv"), r)
+        r = [dict(x) for x in rows]
+        i = index_of(r, "2001-03-16")
+        r.insert(i + 1, dict(r[i], date="2001-03-17"))
+        write_rows(os.path.join(cls.tmp, "MSFTSAT.csv"), r)
+        cls.pg_db = None
+        cls.agent = Agent(env=cls.env, name=cls.__name__)
+        cls.agent.load(cls.tmp)
+        cls.agent.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_one_deleted_session_is_one_gap_naming_its_date(self):
+        q = self.get_json("/quality/MSFTDEL?issues=100")
+        gaps = [i for i in q["issues"] if i["rule"] == "gap"]
+        self.assertEqual(len(gaps), 1, gaps)
+        self.assertEqual(gaps[0]["timestamp"], "2001-03-16T00:00:00Z")
+        self.assertEqual(gaps[0]["value"], 1)
+        self.assertIn("2001-03-15", gaps[0]["message"])
+        self.assertEqual(q["missing_bars"], 1)
+        self.assertEqual(q["expected_bars"], 249)
+        self.assertLess(q["dimensions"]["completeness"], 100)
+        v = self.get_json("/validate/MSFTDEL")
+        self.assertEqual([f["timestamp"] for f in v["failures"] if f["rule"] == "gap"],
+                         ["2001-03-16T00:00:00Z"])
+
+    def test_a_bar_on_a_saturday_is_a_finding(self):
+        v = self.get_json("/validate/MSFTSAT")
+        off = [f for f in v["failures"] if f["rule"] == "off_session"]
+        self.assertEqual([f["timestamp"] for f in off], ["2001-03-17T00:00:00Z"])
+        self.assertEqual(off[0]["dimension"], "consistency")
+        self.assertIn("weekend", off[0]["reason"])
+        self.assertEqual([f for f in v["failures"] if f["rule"] == "gap"], [])
+        q = self.get_json("/quality/MSFTSAT")
+        self.assertEqual(q["issue_counts"].get("off_session"), 1)
+        self.assertEqual(q["missing_bars"], 0)
+
+    def test_an_intraday_day_missing_30_minutes_has_one_gap(self):
+        # Tuesday 2024-01-09, NYSE 09:30-16:00 New York = 14:30Z-21:00Z, without 15:00Z-15:29Z
+        t0 = int(datetime.datetime(2024, 1, 9, 14, 30, tzinfo=datetime.timezone.utc).timestamp())
+        bars = [{"symbol": "QMIN", "interval": "1m", "timestamp": t0 + 60 * k,
+                 "open": 10 + k % 3 * 0.01, "high": 10.05, "low": 9.95,
+                 "close": 10 + k % 3 * 0.01, "volume": 100 + k % 7}
+                for k in range(390) if not 30 <= k < 60]
+        r = self.agent.post("/ingest/bars", json.dumps({"bars": bars}), headers=AUTH)
+        self.assertEqual(r.status, 200, r)
+        q = self.get_json("/quality/QMIN?interval=1m")
+        self.assertEqual(q["bars"], 360)
+        gaps = [i for i in q["issues"] if i["rule"] == "gap"]
+        self.assertEqual(len(gaps), 1, q["issues"])
+        self.assertEqual(gaps[0]["timestamp"], "2024-01-09T15:30:00Z")
+        self.assertEqual(gaps[0]["value"], 30)
+        self.assertEqual(q["missing_bars"], 30)
+        self.assertNotIn("off_session", q["issue_counts"])
 
 
 class QualityFaultsPostgres(QualityFaults):
