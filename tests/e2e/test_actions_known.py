@@ -6,14 +6,18 @@ Checked: with cached_only (no source may be asked) an adjusted answer says its a
 "unchecked" and applies none; without it the agent asks the sources for the actions first,
 says "checked" and when, and adjusts exactly as a pandas CRSP-style reference does; the
 cached unchecked answer is replaced once the actions are known; the summary and the
-cross-symbol returns are computed over the adjusted series (a split is not a -75% day)."""
+cross-symbol returns are computed over the adjusted series (a split is not a -75% day);
+`mdagent query --adjust` answers what REST answers, and says on stderr when the actions were
+never checked."""
 import os
 import tempfile
 import unittest
 
 import pandas as pd
 
-from mdtest import SRC  # noqa: F401 (sets up the import path like the other e2e tests)
+import json
+
+from mdtest import run_cli
 from test_actions import crsp_factors, frame, polygon_raw
 from test_sources_failover import ProviderTest
 
@@ -60,6 +64,24 @@ class AdjustSaysWhatItRestsOn(ProviderTest):
         self.assertNotIn("adjustment", h)
         self.assertEqual(self.actions_asked(), 0, "cached_only never asks a source")
 
+    def query(self, *args, check=True):
+        return run_cli("query", "AAPL20", "--db", self.agent.db, "--start", "2020-08-01",
+                       "--end", "2020-09-05", *args, env=self.agent.env, check=check)
+
+    def test_1b_cli_says_unchecked_too(self):
+        q = self.query("--adjust", "splits")  # CSV: only stderr can say it
+        self.assertIn("never asked of a source", q.stderr)
+        self.assertIn("may be unadjusted", q.stderr)
+        doc = json.loads(self.query("--format", "json").stdout)  # default: splits
+        self.assertEqual(doc["adjust"], "splits")
+        self.assertEqual(doc["adjustment"]["actions"], "unchecked", doc)
+        q = self.query("--adjust", "none", "--format", "json")
+        self.assertNotIn("never asked", q.stderr)
+        self.assertNotIn("adjustment", json.loads(q.stdout))
+        bad = self.query("--adjust", "raw", check=False)
+        self.assertEqual(bad.returncode, 2, bad.stderr)
+        self.assertIn("adjust", bad.stderr)
+
     def test_2_actions_are_fetched_before_adjusting(self):
         h = self.get_json(f"/historical/AAPL20?{RANGE}&adjust=splits")
         self.assertEqual(self.actions_asked(), 1, "the actions were asked of the sources")
@@ -92,6 +114,22 @@ class AdjustSaysWhatItRestsOn(ProviderTest):
         got = frame(h["bars"])
         self.assert_close(got.loc["2020-08-28", "close"], self.raw.loc["2020-08-28", "close"] / 4,
                           "split-adjusted close before the split")
+
+    def test_3b_cli_answers_what_rest_answers(self):
+        for mode in ("none", "splits", "all"):
+            rest = self.get_json(f"/historical/AAPL20?{RANGE}&adjust={mode}&cached_only=true")
+            q = self.query("--adjust", mode, "--format", "json")
+            cli = json.loads(q.stdout)
+            self.assertNotIn("never asked", q.stderr)
+            self.assertEqual(cli["adjust"], mode)
+            self.assertEqual(cli.get("adjustment"), rest.get("adjustment"))
+            strip = lambda bars: [{k: b[k] for k in ("timestamp", "open", "high", "low", "close", "volume")}
+                                  for b in bars]
+            self.assertEqual(strip(cli["bars"]), strip(rest["bars"]), mode)
+            csv = self.query("--adjust", mode).stdout.splitlines()
+            close_col = csv[0].split(",").index("close")
+            self.assertEqual([float(line.split(",")[close_col]) for line in csv[1:]],
+                             [b["close"] for b in rest["bars"]], f"{mode} CSV")
 
     def test_4_summary_is_over_the_adjusted_series(self):
         acts = self.get_json("/actions/AAPL20?cached_only=true")["actions"]
