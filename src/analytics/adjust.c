@@ -61,6 +61,7 @@ void md_adj_plan_build(md_adjust mode, const md_adj_event *ev, size_t n, int64_t
         } else {
             continue;
         }
+        out->applied++;
         if (k > 0 && cut[k - 1] == e[i].cutoff) {
             pf[k - 1] *= p;
             vf[k - 1] *= v;

@@ -58,6 +58,7 @@ typedef struct md_adj_plan {
     int64_t *cutoff; /* ascending, distinct */
     double *price_div;
     double *vol_mul;
+    size_t applied; /* actions in the factors */
     size_t skipped; /* dividends left out (no close before them, or larger than it) */
 } md_adj_plan;
 

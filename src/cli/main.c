@@ -39,8 +39,8 @@ static const struct {
      "fetch   SYMBOL... [--interval I] [--start T] [--end T] [--source NAME] [--db URL]   fetch "
      "from the sources and store"},
     {"query", md_cmd_query,
-     "query   SYMBOL [--interval I] [--start T] [--end T] [--limit N] [--format csv|json] [--db "
-     "URL]"},
+     "query   SYMBOL [--interval I] [--start T] [--end T] [--limit N] [--format csv|json] "
+     "[--adjust none|splits|all] [--db URL]"},
     {"migrate", md_cmd_migrate,
      "migrate --from URL --to URL [--batch-rows N] [--max-rows N] [--restart] [--verify-only] "
      "[--quiet]"},

@@ -124,8 +124,7 @@ int md_query_put_actions(md_services *svc, md_action *a, size_t n, size_t *chang
     return 0;
 }
 
-/* Asks the sources for symbol's actions when they were not asked lately. */
-static void refresh(md_services *svc, const char *symbol)
+void md_query_actions_refresh(md_services *svc, const char *symbol)
 {
     int64_t every = svc->cfg->sources_actions_refresh_s;
     if (!svc->sources || every <= 0 || md_srcmgr_enabled(svc->sources) == 0) return;
@@ -159,6 +158,9 @@ static void refresh(md_services *svc, const char *symbol)
         ref.actions_checked = now;
         if (md_store_put_symbol_ref(svc->store, &ref, &pe) < 0)
             MD_WARN("query", "symbol reference not stored symbol=%s error=\"%s\"", symbol, pe.msg);
+        else /* adjusted answers say when the actions were checked (the answers re-rendered
+              * when the records changed above did not know it yet) */
+            md_query_cache_symbol_changed(svc, symbol);
     } else {
         MD_INFO("query", "actions not fetched symbol=%s code=%s error=\"%s\"", symbol,
                 md_error_code(rc), e.msg);
@@ -183,7 +185,7 @@ void md_query_symbol_ref_note(md_symbol_ref *ref, const md_source_ref *sr, uint8
 int md_query_actions(md_services *svc, const char *symbol, int64_t start, int64_t end,
                      int cached_only, md_action_vec *out, md_error *err)
 {
-    if (!cached_only) refresh(svc, symbol);
+    if (!cached_only) md_query_actions_refresh(svc, symbol);
     return md_store_get_actions(svc->store, symbol, start, end, out, err);
 }
 

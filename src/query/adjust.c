@@ -13,6 +13,7 @@
 
 #include "analytics/adjust.h"
 #include "core/log.h"
+#include "core/render.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
 #include "core/tz.h"
@@ -121,13 +122,46 @@ static int rebuild(md_services *svc, const char *symbol, md_interval iv, md_inte
     return ok;
 }
 
-int md_query_adjust_bars(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,
-                         md_bar *bars, size_t n, md_error *err)
+void md_query_adjust_note(md_services *svc, const char *symbol, md_adjust mode,
+                          const md_adj_plan *p, md_adj_note *out)
 {
-    if (mode == MD_ADJUST_NONE || n == 0) return 0;
+    memset(out, 0, sizeof *out);
+    out->mode = mode; /* the plan of a symbol without actions is the identity, mode none */
+    out->applied = p->applied;
+    out->skipped = p->skipped;
+    md_symbol_ref ref;
+    md_error e;
+    if (mode != MD_ADJUST_NONE && md_store_get_symbol_ref(svc->store, symbol, &ref, &e) == 0)
+        out->checked = ref.actions_checked;
+}
+
+void md_render_adjust_json(md_buf *b, const md_adj_note *n)
+{
+    md_buf_puts(b, ",\"adjust\":\"");
+    md_buf_puts(b, md_adjust_name(n->mode));
+    md_buf_putc(b, '"');
+    if (n->mode == MD_ADJUST_NONE) return;
+    /* "unchecked": no source was ever asked, the factors rest on ingested or loaded records
+     * alone - maybe none, so an adjusted series may still hold a split */
+    md_buf_puts(b, ",\"adjustment\":{\"mode\":\"");
+    md_buf_puts(b, md_adjust_name(n->mode));
+    md_buf_puts(b, n->checked > 0 ? "\",\"actions\":\"checked\",\"checked_at\":"
+                                  : "\",\"actions\":\"unchecked\",\"checked_at\":null");
+    if (n->checked > 0) md_buf_ts(b, n->checked, 1);
+    md_buf_puts(b, ",\"applied\":");
+    md_buf_int(b, (int64_t)n->applied);
+    md_buf_puts(b, ",\"skipped\":");
+    md_buf_int(b, (int64_t)n->skipped);
+    md_buf_putc(b, '}');
+}
+
+int md_query_adjust_bars(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,
+                         md_bar *bars, size_t n, md_adj_note *note, md_error *err)
+{
     md_adj_plan p;
     int rc = md_query_adjust_plan(svc, symbol, iv, mode, &p, err);
     if (rc < 0) return rc;
+    if (note) md_query_adjust_note(svc, symbol, mode, &p, note);
     md_query_adjust_with(svc, symbol, iv, &p, bars, n);
     md_adj_plan_deinit(&p);
     return 0;

@@ -315,9 +315,9 @@ int md_query_indicators(md_services *svc, const md_history_req *asked, const cha
     md_buf_json_str(out, req->symbol);
     md_buf_puts(out, ",\"interval\":\"");
     md_buf_puts(out, md_interval_name(req->iv));
-    md_buf_puts(out, "\",\"adjust\":\"");
-    md_buf_puts(out, md_adjust_name(req->adjust));
-    md_buf_puts(out, "\",\"count\":");
+    md_buf_putc(out, '"');
+    md_render_adjust_json(out, &h.adj);
+    md_buf_puts(out, ",\"count\":");
     md_buf_int(out, (int64_t)n);
     if (n) {
         md_buf_puts(out, ",\"series_start\":");
@@ -428,6 +428,7 @@ int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, m
     }
     int64_t last = h.bars.n ? h.bars.v[h.bars.n - 1].ts : 0;
     md_bar_span span = h.span;
+    md_adj_note adj = h.adj;
     size_t have = h.bars.n;
     md_history_deinit(&h);
     if (rc) return rc;
@@ -444,9 +445,15 @@ int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, m
         int64_t from = first > req->start ? first : req->start;
         int64_t to = md_interval_next(req->iv, last);
         if (to > req->end) to = req->end;
+        /* adjusted as the answer says: a raw scan would count a split as a crash */
+        md_adj_plan plan;
+        md_adj_plan_build(MD_ADJUST_NONE, NULL, 0, 0, &plan);
         if (rc == 0 && x.any)
-            rc = md_query_scan_series(svc, req->symbol, req->iv, &x, from, to, feed_summary, &s,
-                                      err);
+            rc = md_query_adjust_plan(svc, req->symbol, req->iv, req->adjust, &plan, err);
+        if (rc == 0 && x.any)
+            rc = scan_adjusted(svc, req->symbol, req->iv, &x, &plan, from, to, feed_summary, &s,
+                               err);
+        md_adj_plan_deinit(&plan);
     }
     free_columns(&s.col);
     md_bar_vec_deinit(&s.keep);
@@ -457,9 +464,9 @@ int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, m
     md_buf_json_str(out, req->symbol);
     md_buf_puts(out, ",\"interval\":\"");
     md_buf_puts(out, md_interval_name(req->iv));
-    md_buf_puts(out, "\",\"adjust\":\"");
-    md_buf_puts(out, md_adjust_name(req->adjust));
-    md_buf_puts(out, "\",\"count\":");
+    md_buf_putc(out, '"');
+    md_render_adjust_json(out, &adj);
+    md_buf_puts(out, ",\"count\":");
     md_buf_int(out, (int64_t)sm.count);
     if (sm.count) {
         md_buf_puts(out, ",\"start\":");

@@ -107,6 +107,8 @@ int md_cross_req_parse(md_cross_req *r, int correlation,
         else if (strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0)
             return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
     }
+    /* returns across a split of raw closes would be a crash that never happened */
+    if ((rc = md_query_adjust_parse(get(ctx, "adjust"), &r->adjust, err))) return rc;
     if ((v = get(ctx, "format"))) {
         if (strcasecmp(v, "csv") == 0)
             r->csv = 1;
@@ -195,6 +197,7 @@ static int load_returns(md_services *svc, const md_cross_req *r, md_align align,
         hr.limit = 0; /* the whole range */
         hr.source = -1;
         hr.cached_only = r->cached_only;
+        hr.adjust = r->adjust;
         md_history h;
         md_history_init(&h);
         rc = md_query_history(svc, &hr, &h, err);
@@ -245,6 +248,9 @@ static void head(md_buf *b, const md_cross_req *r, const md_returns *m, size_t n
     md_buf_puts(b, md_interval_name(r->iv));
     md_buf_puts(b, r->kind == MD_RET_LOG ? "\",\"kind\":\"log\"" : "\",\"kind\":\"simple\"");
     md_buf_puts(b, r->align == MD_ALIGN_OUTER ? ",\"align\":\"outer\"" : ",\"align\":\"inner\"");
+    md_buf_puts(b, ",\"adjust\":\"");
+    md_buf_puts(b, md_adjust_name(r->adjust));
+    md_buf_putc(b, '"');
     md_buf_puts(b, ",\"count\":");
     md_buf_int(b, (int64_t)m->rows);
     if (m->rows) {

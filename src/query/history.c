@@ -379,8 +379,12 @@ int md_query_history(md_services *svc, const md_history_req *req, md_history *ou
     out->span.end = used == req->iv ? MD_TS_MAX : req->end;
     out->span.now = md_now();
     cut_page(req, out);
-    /* bars are stored raw: the request's adjustment is applied to the page read */
-    return md_query_adjust_bars(svc, req->symbol, req->iv, req->adjust, bars->v, bars->n, err);
+    /* bars are stored raw: the request's adjustment is applied to the page read, with the
+     * symbol's actions asked of the sources first when they were not lately (an adjusted
+     * series of bars whose splits were never asked for would be silently raw) */
+    if (ask && req->adjust != MD_ADJUST_NONE) md_query_actions_refresh(svc, req->symbol);
+    return md_query_adjust_bars(svc, req->symbol, req->iv, req->adjust, bars->v, bars->n, &out->adj,
+                                err);
 }
 
 void md_render_page_json(md_buf *b, const md_page *p, const md_link *link, md_buf *next_url)
@@ -417,7 +421,7 @@ void md_render_history_json(md_buf *b, const md_history_req *req, const md_histo
     md_buf_int(b, (int64_t)h->bars.n);
     md_buf_puts(b, ",\"from\":\"");
     md_buf_puts(b, h->from);
-    md_buf_puts(b, "\",\"adjust\":\"");
-    md_buf_puts(b, md_adjust_name(req->adjust));
-    md_buf_puts(b, "\"}");
+    md_buf_putc(b, '"');
+    md_render_adjust_json(b, &h->adj);
+    md_buf_putc(b, '}');
 }

@@ -169,12 +169,22 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
                          const char *(*get)(void *ctx, const char *name), void *ctx,
                          const md_config *cfg, md_error *err);
 
+/* What an adjusted answer rests on, said in every adjusted answer (docs/API.md
+ * "Adjustment"): a quant must be able to tell "no split" from "never asked". */
+typedef struct md_adj_note {
+    md_adjust mode;
+    int64_t checked; /* when the sources were last asked for the symbol's actions; 0: never */
+    size_t applied;  /* actions in the factors */
+    size_t skipped;  /* dividends left out (no close before the ex-date) */
+} md_adj_note;
+
 /* One page of bars. */
 typedef struct md_history {
     md_bar_vec bars;  /* oldest first (also for order=desc: reverse to render) */
     md_bar_span span; /* judges which bars are partial (md_bar_span_partial) */
     md_page page;
     const char *from; /* "store", "sources" or "mixed" */
+    md_adj_note adj;  /* what the adjustment of the bars rested on */
 } md_history;
 
 void md_history_init(md_history *h);
@@ -205,9 +215,16 @@ int md_query_adjust_plan(md_services *svc, const char *symbol, md_interval iv, m
  * rebuilt from the finer stored bars inside it when there are any. */
 void md_query_adjust_with(md_services *svc, const char *symbol, md_interval iv,
                           const md_adj_plan *p, md_bar *bars, size_t n);
-/* The two above in one call: the one step the read paths add after reading raw bars. */
+/* The note of an answer asked with mode and adjusted by p (the symbol's reference read from
+ * the store). */
+void md_query_adjust_note(md_services *svc, const char *symbol, md_adjust mode,
+                          const md_adj_plan *p, md_adj_note *out);
+/* ,"adjust":"<mode>","adjustment":{...} (the object only for splits and all). */
+void md_render_adjust_json(md_buf *b, const md_adj_note *n);
+/* The two above in one call: the one step the read paths add after reading raw bars; note
+ * (may be NULL) says what the adjustment rested on. */
 int md_query_adjust_bars(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,
-                         md_bar *bars, size_t n, md_error *err);
+                         md_bar *bars, size_t n, md_adj_note *note, md_error *err);
 /* The adjust parameter: NULL is the default (splits); MD_EPARAM for another word. */
 int md_query_adjust_parse(const char *v, md_adjust *out, md_error *err);
 
@@ -220,6 +237,11 @@ struct md_source_ref;
  * and its cached answers invalidated in every agent. *changed (may be NULL) = new or changed
  * records. Store errors. */
 int md_query_put_actions(md_services *svc, md_action *a, size_t n, size_t *changed, md_error *err);
+/* Asks the sources for symbol's actions when configured and not asked within
+ * sources.actions_refresh_s (a failed ask: not again for a minute), stores them and notes
+ * when (md_symbol_ref.actions_checked; the symbol's cached answers are invalidated, since they
+ * say when). Runs on a fetch worker, within the request's time budget. */
+void md_query_actions_refresh(md_services *svc, const char *symbol);
 /* The stored actions of symbol with start <= ex_date < end (every source's record), after
  * asking the sources when configured and the symbol's were not asked within
  * sources.actions_refresh_s (never with cached_only). Appends to out; returns the count. */
@@ -284,16 +306,17 @@ typedef struct md_cross_req {
     md_ret_kind kind;
     md_align align;
     int csv;
-    int cached_only; /* never ask the sources (as /historical's cached_only) */
-    size_t window;   /* rolling window in rows; 0: none */
-    int has_pair;    /* pair[0], pair[1]: indices into symbols */
+    int cached_only;  /* never ask the sources (as /historical's cached_only) */
+    md_adjust adjust; /* of every symbol's closes (as /historical; default splits) */
+    size_t window;    /* rolling window in rows; 0: none */
+    int has_pair;     /* pair[0], pair[1]: indices into symbols */
     size_t pair[2];
     size_t benchmark;    /* index into symbols, (size_t)-1: none */
     int benchmark_extra; /* the benchmark is the last symbol and was not asked for itself */
 } md_cross_req;
 
 /* Fills r from request parameters: symbols, interval, start, end, kind (simple, log), format
- * (json, csv), cached_only, and align (inner, outer) for returns, or window, pair and benchmark for
+ * (json, csv), cached_only, adjust, and align (inner, outer) for returns, or window, pair and benchmark for
  * correlation (correlation set). MD_EPARAM, MD_ESYMBOL, MD_EINTERVAL, MD_ETIMERANGE naming
  * the parameter. r is always to be md_cross_req_deinit'ed. */
 int md_cross_req_parse(md_cross_req *r, int correlation,
