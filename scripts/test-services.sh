@@ -5,6 +5,8 @@
 #   scripts/test-services.sh start-pg STATE_DIR  PostgreSQL only (a test's or a benchmark's own)
 #   scripts/test-services.sh pg-down STATE_DIR   stops that PostgreSQL, keeping its data
 #   scripts/test-services.sh pg-up STATE_DIR     starts it again on the same port
+# MDTEST_PG_PRELOAD=timescaledb (at start/start-pg) starts PostgreSQL with
+# shared_preload_libraries set to it (scripts/timescaledb-check.sh); kept for pg-up.
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user.
 # Ports are picked free at start time, so several runs can coexist.
 set -eu
@@ -28,8 +30,9 @@ pg_down() {
 
 pg_up() {
     pgport="$(cat "$state/pg.port")"
+    preload="$(cat "$state/pg.preload" 2>/dev/null || true)"
     as_pg "$PGBIN/pg_ctl" -D "$state/pgdata" -l "$state/pgdata/server.log" -w \
-        -o "-p $pgport -k $state/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+        -o "-p $pgport -k $state/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200${preload:+ -c shared_preload_libraries=$preload}" start >/dev/null
 }
 
 stop() {
@@ -46,6 +49,7 @@ start_pg() {
     [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$state/pgdata" "$state/pgsock" && chmod 755 "$state"
     pgport=$(free_port)
     echo "$pgport" >"$state/pg.port"
+    printf '%s\n' "${MDTEST_PG_PRELOAD:-}" >"$state/pg.preload"
     as_pg "$PGBIN/initdb" -D "$state/pgdata" -U mdagent --auth=trust -E UTF8 >"$state/initdb.log" 2>&1 \
         || { cat "$state/initdb.log"; exit 1; }
     pg_up

@@ -1,10 +1,12 @@
 /* store.c - backend selection by URL and the backend-independent operations. */
+#include "store/rollup.h"
 #include "store/store_int.h"
 
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void md_store_options_default(md_store_options *o)
@@ -131,65 +133,173 @@ int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t
     return st->ops->scan_bars(st, symbol, iv, from, limit, out, err);
 }
 
+/* -- coarser intervals from finer ones -------------------------------------------------------
+ *
+ * md_store_get_bars_agg answers iv from the stored bars of iv when the range has any, else
+ * from the coarsest finer stored interval f that divides iv and has bars in the range. Which
+ * intervals a symbol has, and over which span, comes from the series the backend keeps
+ * (series_of), so only intervals whose span meets the range are read.
+ *
+ * From f, a bucket is reported when it starts inside [start, end); its value is that of
+ * md_bars_aggregate over f's bars of the bucket inside [start, end) (the last bucket may be
+ * partial, still forming or cut by end). Where the backend materialises iv (store/rollup.h),
+ *
+ *      start    a                                    z     end
+ *        |......|====|====|====| ... |====|====|====|.......|
+ *         head   whole buckets: the rollups           tail
+ *
+ * the whole buckets [a, z) are read from the rollups and the tail bucket [z, end) is
+ * aggregated from f's bars; the head (the end of a bucket that starts before start) is
+ * never reported and only read to learn whether f had bars in the range at all. Parts of
+ * [a, z) the backend cannot vouch for (get_rollups' holes) are aggregated from f too. */
+
+/* f's buckets starting in [s, e), aggregated from f's bars in [s, e) (in SQL when the
+ * backend can, else in C); *had is set when f had any bar in [s, e). */
+static int agg_fine(md_store *st, const char *symbol, md_interval iv, md_interval f, int64_t s,
+                    int64_t e, size_t limit, md_bar_vec *out, int *had, md_error *err)
+{
+    *had = 0;
+    if (s >= e) return 0;
+    if (st->ops->get_bars_agg)
+        return st->ops->get_bars_agg(st, symbol, iv, f, s, e, limit, out, had, err);
+    md_bar_vec fine;
+    md_bar_vec_init(&fine);
+    int rc = st->ops->get_bars(st, symbol, f, s, e, 0, &fine, err);
+    if (rc <= 0) {
+        md_bar_vec_deinit(&fine);
+        return rc;
+    }
+    *had = 1;
+    size_t before = out->n;
+    md_bars_aggregate(fine.v, fine.n, iv, out);
+    md_bar_vec_deinit(&fine);
+    /* drop buckets that start before s (the partial first bucket) */
+    size_t drop = 0;
+    while (before + drop < out->n && out->v[before + drop].ts < s) drop++;
+    if (drop) {
+        memmove(out->v + before, out->v + before + drop, (out->n - before - drop) * sizeof *out->v);
+        out->n -= drop;
+    }
+    size_t got = out->n - before;
+    if (limit && got > limit) {
+        memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
+        out->n = before + limit;
+        got = limit;
+    }
+    return (int)got;
+}
+
+static int cmp_bar_ts(const void *a, const void *b)
+{
+    const md_bar *x = a, *y = b;
+    return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* The whole buckets [a, z) from the rollups (and f's bars where the backend has holes),
+ * appended oldest first, the newest `limit` when limit != 0. */
+static int agg_interior(md_store *st, const char *symbol, md_interval iv, md_interval f, int64_t a,
+                        int64_t z, size_t limit, md_bar_vec *out, int *had, md_error *err)
+{
+    md_range holes[MD_STORE_MAX_HOLES];
+    size_t n_holes = 0;
+    size_t before = out->n;
+    int rc = st->ops->get_rollups(st, symbol, iv, f, a, z, limit, out, holes, &n_holes, err);
+    if (rc < 0) return rc;
+    *had = rc > 0;
+    if (n_holes == 0) return rc;
+    /* with a limit the rollups gave their newest `limit`: a hole bucket older than the oldest
+     * of those cannot be among the newest `limit` of the whole */
+    int64_t floor_ts = (limit && (size_t)rc == limit) ? out->v[before].ts : INT64_MIN;
+    for (size_t h = 0; h < n_holes; h++) {
+        int64_t lo = holes[h].lo > floor_ts ? holes[h].lo : floor_ts, hi = holes[h].hi;
+        if (lo < a) lo = a;
+        if (hi > z) hi = z;
+        int hole_had = 0;
+        rc = agg_fine(st, symbol, iv, f, lo, hi, 0, out, &hole_had, err);
+        if (rc < 0) {
+            out->n = before;
+            return rc;
+        }
+        *had |= hole_had;
+    }
+    size_t got = out->n - before;
+    qsort(out->v + before, got, sizeof *out->v, cmp_bar_ts);
+    if (limit && got > limit) {
+        memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
+        out->n = before + limit;
+        got = limit;
+    }
+    return (int)got;
+}
+
+/* Buckets of iv from the materialised rollups of f, the tail bucket from f's bars. */
+static int agg_rolled(md_store *st, const char *symbol, md_interval iv, md_interval f,
+                      int64_t start, int64_t end, size_t limit, md_bar_vec *out, int *had,
+                      md_error *err)
+{
+    int64_t a = md_rollup__bucket(iv, start);
+    if (a < start) a = md_rollup__next(iv, a);
+    int64_t z = md_rollup__bucket(iv, end);
+    if (a >= end || z <= a) /* no whole bucket inside: the fine bars answer */
+        return agg_fine(st, symbol, iv, f, start, end, limit, out, had, err);
+    md_bar_vec tail;
+    md_bar_vec_init(&tail);
+    int had_tail = 0, had_in = 0, had_head = 0;
+    int rc = agg_fine(st, symbol, iv, f, z, end, 0, &tail, &had_tail, err);
+    size_t before = out->n;
+    if (rc >= 0 && !(limit && tail.n >= limit))
+        rc = agg_interior(st, symbol, iv, f, a, z, limit ? limit - tail.n : 0, out, &had_in, err);
+    if (rc >= 0 && !had_tail && !had_in && start < a)
+        rc = agg_fine(st, symbol, iv, f, start, a, 0, out, &had_head, err);
+    if (rc < 0) {
+        out->n = before;
+        md_bar_vec_deinit(&tail);
+        return rc;
+    }
+    for (size_t i = 0; i < tail.n; i++) md_bar_vec_push(out, &tail.v[i]);
+    md_bar_vec_deinit(&tail);
+    *had = had_tail || had_in || had_head;
+    size_t got = out->n - before;
+    if (limit && got > limit) { /* only when the tail alone filled it */
+        memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
+        out->n = before + limit;
+        got = limit;
+    }
+    return (int)got;
+}
+
+static int overlaps(const md_symbol_info *s, int64_t start, int64_t end)
+{
+    return s->count > 0 && s->first_ts < end && s->last_ts >= start;
+}
+
 int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
                           int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
                           md_error *err)
 {
-    int rc = st->ops->get_bars(st, symbol, iv, start, end, limit, out, err);
-    if (rc != 0) {
-        if (used_iv) *used_iv = iv;
-        return rc;
+    if (used_iv) *used_iv = iv;
+    md_symbol_info info[MD_IV_COUNT];
+    int known = st->ops->series_of && start < end &&
+                st->ops->series_of(st, symbol, info, err) == 0; /* 1: not kept; < 0: probe */
+    if (!known || overlaps(&info[iv], start, end)) {
+        int rc = st->ops->get_bars(st, symbol, iv, start, end, limit, out, err);
+        if (rc != 0) return rc;
     }
     /* Nothing stored at this interval: aggregate the coarsest finer one that has bars. */
     for (int f = (int)iv - 1; f >= 0; f--) {
         if (!md_interval_divides((md_interval)f, iv)) continue;
-        /* A bucket is reported only when it starts inside [start, end): the fine bars of a
-         * bucket that starts before `start` are not read, and its partial aggregate is
-         * dropped below. The last bucket may be partial (still forming). */
-        int64_t s = start, e = end;
-        if (st->ops->get_bars_agg) {
-            int had_input = 0;
-            rc = st->ops->get_bars_agg(st, symbol, iv, (md_interval)f, s, e, limit, out, &had_input,
-                                       err);
-            if (rc < 0) return rc;
-            if (had_input) {
-                if (used_iv) *used_iv = (md_interval)f;
-                return rc;
-            }
-            continue;
-        }
-        md_bar_vec fine;
-        md_bar_vec_init(&fine);
-        rc = st->ops->get_bars(st, symbol, (md_interval)f, s, e, 0, &fine, err);
-        if (rc < 0) {
-            md_bar_vec_deinit(&fine);
+        if (known && !overlaps(&info[f], start, end)) continue;
+        int had = 0, rc;
+        if (known && st->ops->get_rollups && md_rollup__is_target(iv))
+            rc = agg_rolled(st, symbol, iv, (md_interval)f, start, end, limit, out, &had, err);
+        else
+            rc = agg_fine(st, symbol, iv, (md_interval)f, start, end, limit, out, &had, err);
+        if (rc < 0) return rc;
+        if (had) {
+            if (used_iv) *used_iv = (md_interval)f;
             return rc;
         }
-        if (rc == 0) {
-            md_bar_vec_deinit(&fine);
-            continue;
-        }
-        size_t before = out->n;
-        md_bars_aggregate(fine.v, fine.n, iv, out);
-        md_bar_vec_deinit(&fine);
-        /* drop buckets that start before the asked start (partial first bucket) */
-        size_t drop = 0;
-        while (before + drop < out->n && out->v[before + drop].ts < start) drop++;
-        if (drop) {
-            memmove(out->v + before, out->v + before + drop,
-                    (out->n - before - drop) * sizeof *out->v);
-            out->n -= drop;
-        }
-        size_t got = out->n - before;
-        if (limit && got > limit) {
-            memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
-            out->n = before + limit;
-            got = limit;
-        }
-        if (used_iv) *used_iv = (md_interval)f;
-        return (int)got;
     }
-    if (used_iv) *used_iv = iv;
     return 0;
 }
 
