@@ -330,6 +330,15 @@ int64_t md_store_count_bars(md_store *st, const char *symbol, md_interval iv, in
     return st->ops->count_bars(st, symbol, iv, start, end, err);
 }
 
+int md_store_jobs(md_store *st, md_store_job **out, md_error *err)
+{
+    if (!st->ops->jobs) {
+        *out = md_calloc(1, sizeof **out);
+        return 0;
+    }
+    return st->ops->jobs(st, out, err);
+}
+
 int md_store_has_load_marks(const md_store *st)
 {
     return st->ops->put_bars_marked != NULL && st->ops->get_load_mark != NULL;

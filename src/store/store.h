@@ -26,6 +26,12 @@ typedef struct md_store_options {
     int busy_timeout_ms; /* wait for locks */
     int batch_rows;      /* rows per write transaction in bulk paths */
     int read_only;       /* open without creating or migrating the schema */
+    /* Apply the store's settings to an existing schema: TimescaleDB's chunk interval,
+     * compression, retention and continuous aggregates, each changed only where it differs
+     * from the configuration; and refresh the continuous aggregates over what was written
+     * when the store is closed. Set by `serve`, `load` and `migrate`; every other open
+     * leaves them as it finds them. */
+    int manage;
     /* PostgreSQL only (config section "postgresql"; sqlite ignores them) */
     int pg_timescaledb;         /* -1 auto (use when available), 0 off, 1 required */
     int pg_chunk_days;          /* hypertable chunk interval */
@@ -49,8 +55,13 @@ int md_store_options_from_config(md_store_options *o, const struct md_config *cf
 
 /* Opens a store from a URL: "sqlite:PATH" (or a bare path), "postgresql://...".
  * Creates and migrates the schema unless read_only. *out is owned by the caller
- * (md_store_close). MD_EUNAVAIL when the server cannot be reached, MD_ESTORE otherwise. */
+ * (md_store_close). MD_EUNAVAIL when the server cannot be reached, MD_ECONFIG when the
+ * configuration does not fit the server or the schema (postgresql.timescaledb), MD_ESTORE
+ * otherwise. */
 int md_store_open(const char *url, const md_store_options *opt, md_store **out, md_error *err);
+/* Closes the store. A store opened with manage first brings what it derives from the bars
+ * written through it up to date (TimescaleDB: refreshes the continuous aggregates over the
+ * written span, so they are not left empty after a bulk load or a migration). */
 void md_store_close(md_store *st);
 
 /* "sqlite" or "postgresql". */
@@ -87,8 +98,12 @@ int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t
 
 /* Bars of interval iv for the range: stored bars of iv when there are any in the range,
  * otherwise aggregated from the coarsest finer stored interval that divides iv
- * (open=first, high=max, low=min, close=last, volume=sum). *used_iv tells which stored
- * interval answered (may be NULL). Same limit rule as md_store_get_bars. */
+ * (open=first, high=max, low=min, close=last, volume=sum in time order; md_bars_aggregate).
+ * A bucket is reported when it starts inside [start, end), built from the finer bars inside
+ * the range. The backends keep 1h, 4h, 1d, 1w and 1mo buckets materialised (store/rollup.h)
+ * and read them for whole buckets; the answer is the same, bit for bit, as aggregating the
+ * finer bars. *used_iv tells which stored interval answered (may be NULL). Same limit rule
+ * as md_store_get_bars. */
 int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
                           int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
                           md_error *err);
@@ -189,6 +204,25 @@ int md_store_mark_live(md_store *st, const char *symbol, md_interval iv, int64_t
  * never live (loaded history only). */
 int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
                       md_error *err);
+
+/* -- background jobs of the store ------------------------------------------------------------ */
+
+/* One job the store's server runs by itself (TimescaleDB: compression, retention, refreshes of
+ * the continuous aggregates). */
+typedef struct md_store_job {
+    int id;
+    char name[64];        /* what it does: "compression", "retention", "refresh bars_1d" */
+    int64_t last_start;   /* start of its last run, epoch seconds; 0: never ran */
+    int64_t last_success; /* end of its last successful run; 0: never succeeded */
+    int last_failed;      /* its last run failed */
+    int64_t runs, failures;
+    char last_error[200]; /* the server's message for its last failure ("" when none) */
+} md_store_job;
+
+/* The store's background jobs and how their last runs went. *out is a heap array owned by
+ * the caller (md_free); returns the count (0 for backends without jobs: SQLite, PostgreSQL
+ * without TimescaleDB). */
+int md_store_jobs(md_store *st, md_store_job **out, md_error *err);
 
 /* -- small documents kept in the store (backfill job state) ---------------------------------- */
 

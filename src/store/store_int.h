@@ -51,6 +51,9 @@ typedef struct md_store_ops {
                        int64_t lo, int64_t hi, size_t limit, md_bar_vec *out, md_range *holes,
                        size_t *n_holes, md_error *err);
 
+    /* Optional: store.h md_store_jobs (NULL: no jobs). */
+    int (*jobs)(md_store *st, md_store_job **out, md_error *err);
+
     /* For migration (store/migrate.c), every backend: */
     /* Bars of (symbol, iv) with ts >= from, oldest first, at most limit; appends to out. */
     int (*scan_bars)(md_store *st, const char *symbol, md_interval iv, int64_t from, size_t limit,

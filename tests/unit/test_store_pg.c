@@ -25,6 +25,7 @@
 static void suite_options(md_store_options *o)
 {
     o->pool_size = 4;
+    o->manage = 1; /* as `serve`: TimescaleDB's aggregates made and refreshed */
 }
 
 #include "store_suite.h"
