@@ -813,11 +813,11 @@ int md_pg__jobs(md_pg_store *st, md_pg_conn *c, md_store_job **out, md_error *er
         else if (strcmp(proc, "md_retention") == 0)
             snprintf(v[i].name, sizeof v[i].name, "retention");
         else if (strcmp(proc, "policy_retention") == 0)
-            snprintf(v[i].name, sizeof v[i].name, "retention policy");
+            snprintf(v[i].name, sizeof v[i].name, "retention_policy");
         else if (strcmp(proc, "policy_refresh_continuous_aggregate") == 0)
-            snprintf(v[i].name, sizeof v[i].name, "refresh %.50s", on);
+            snprintf(v[i].name, sizeof v[i].name, "refresh_%.50s", on);
         else
-            snprintf(v[i].name, sizeof v[i].name, "%.30s %.30s", proc, on);
+            snprintf(v[i].name, sizeof v[i].name, "%.30s_%.30s", proc, on);
         v[i].last_start = PQgetisnull(r, i, 3) ? 0 : md_pg__get_i64(r, i, 3);
         v[i].last_success = PQgetisnull(r, i, 4) ? 0 : md_pg__get_i64(r, i, 4);
         v[i].last_failed = PQgetvalue(r, i, 5)[0] == 1;

@@ -211,7 +211,7 @@ int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t 
  * the continuous aggregates). */
 typedef struct md_store_job {
     int id;
-    char name[64];        /* what it does: "compression", "retention", "refresh bars_1d" */
+    char name[64];        /* what it does: "compression", "retention", "refresh_bars_1d" */
     int64_t last_start;   /* start of its last run, epoch seconds; 0: never ran */
     int64_t last_success; /* end of its last successful run; 0: never succeeded */
     int last_failed;      /* its last run failed */
