@@ -202,13 +202,49 @@ void md_buf_int(md_buf *b, int64_t v)
     b->len = (size_t)(p - b->data);
 }
 
-void md_buf_json_strn(md_buf *b, const char *s, size_t n)
+/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t k;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        k = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else
+        return 0;
+    if (n < k || s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < k; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+    return k;
+}
+
+static void json_strn(md_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     md_buf_reserve(b, n + 2);
     md_buf_putc(b, '"');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) { /* JSON is UTF-8: a byte that is not part of a valid sequence (a
+                          * client's bytes quoted in an error, a cut message) becomes U+FFFD */
+            size_t k = utf8_len((const unsigned char *)s + i, n - i);
+            if (k) {
+                md_buf_append(b, s + i, k);
+                i += k - 1;
+            } else {
+                md_buf_append(b, "\\ufffd", 6);
+            }
+            continue;
+        }
         switch (c) {
         case '"': md_buf_append(b, "\\\"", 2); break;
         case '\\': md_buf_append(b, "\\\\", 2); break;
@@ -229,7 +265,7 @@ void md_buf_json_strn(md_buf *b, const char *s, size_t n)
 
 void md_buf_json_str(md_buf *b, const char *s)
 {
-    md_buf_json_strn(b, s ? s : "", s ? strlen(s) : 0);
+    json_strn(b, s ? s : "", s ? strlen(s) : 0);
 }
 
 void md_buf_ts(md_buf *b, int64_t ts, int quoted)

@@ -36,9 +36,10 @@ void md_buf_num(md_buf *b, double v);
 /* Formats v like md_buf_num into dst (>= 32 bytes); returns the length. */
 int md_fmt_num(char *dst, double v);
 void md_buf_int(md_buf *b, int64_t v);
-/* A JSON string literal with quotes and escapes. */
+/* A JSON string literal with quotes and escapes. Bytes that are not well-formed UTF-8
+ * become \ufffd: JSON text (and a WebSocket text frame) must be valid UTF-8, whatever
+ * bytes a client sent that an error message quotes. */
 void md_buf_json_str(md_buf *b, const char *s);
-void md_buf_json_strn(md_buf *b, const char *s, size_t n);
 /* RFC 3339 UTC timestamp "2024-03-01T14:30:00Z", with quotes when quoted != 0. */
 void md_buf_ts(md_buf *b, int64_t ts, int quoted);
 

@@ -68,6 +68,7 @@ struct md_server {
     loop *loops;
     int n_loops;
     int port;
+    char addr[300];      /* HOST:PORT with the bound port */
     atomic_int draining; /* answer new requests with 503 while in-flight ones finish */
     atomic_int stopping; /* loops exit */
     atomic_int inflight; /* tasks alive */
@@ -85,16 +86,7 @@ static void task_free(task *t)
 {
     if (!t) return;
     atomic_fetch_sub(&t->lp->srv->inflight, 1);
-    md_http_req *r = &t->req;
-    md_free(r->path);
-    md_free(r->capture);
-    for (int i = 0; i < r->n_params; i++) {
-        md_free(r->params[i].name);
-        md_free(r->params[i].value);
-    }
-    md_free(r->api_key);
-    md_free(r->content_type);
-    md_free(r->body);
+    md_http_req_deinit(&t->req);
     md_buf_deinit(&t->resp.body);
     if (t->resp.ext_release) t->resp.ext_release(t->resp.ext_ctx);
     md_free(t);
@@ -169,14 +161,8 @@ static void dispatch(task *t)
     const md_route *rt = md_route_match(&t->req, &status, &allowed);
     if (!rt) {
         if (status == 405) {
-            char allow[64] = "";
-            if (allowed & MD_HTTP_GET) allowed |= MD_HTTP_HEAD; /* HEAD is served as GET */
-            static const char *names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"};
-            for (int i = 0; i < 6; i++) {
-                if (!(allowed & (1 << i))) continue;
-                if (*allow) strcat(allow, ", ");
-                strcat(allow, names[i]);
-            }
+            char allow[64];
+            md_http_methods_str(allowed, ", ", allow, sizeof allow);
             md_http_header(&t->resp, "Allow", allow);
             md_http_error(&t->resp, MD_EMETHOD, "method not allowed");
             t->req.route = "(method)";
@@ -251,15 +237,7 @@ static void parse_request(task *t, struct lws *wsi, const char *uri, size_t uri_
     for (int i = 0; r->n_params < MD_HTTP_MAX_PARAMS; i++) {
         int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
         if (n < 0) break;
-        char *eq = strchr(frag, '=');
-        md_http_param *p = &r->params[r->n_params++];
-        if (eq) {
-            p->name = md_strndup(frag, (size_t)(eq - frag));
-            p->value = md_strdup(eq + 1);
-        } else {
-            p->name = md_strdup(frag);
-            p->value = md_strdup("");
-        }
+        md_http_req_add_param(r, frag, strnlen(frag, sizeof frag));
     }
     /* the key: "Authorization: Bearer KEY" (or a bare "Authorization: KEY"), else
      * "X-API-Key: KEY"; another scheme (Basic ...) leaves the choice to X-API-Key */
@@ -416,7 +394,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (t->req.method == MD_HTTP_POST || t->req.method == MD_HTTP_PUT) {
             char cl[32];
             if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-                long long n = atoll(cl);
+                long long n = strtoll(cl, NULL, 10); /* saturates: a huge length is too big */
                 if (n > (long long)t->body_limit) {
                     t->too_big = 1;
                     dispatch(t);
@@ -574,12 +552,31 @@ static int open_listener(const char *host, int *port, int first, md_error *err)
     if (fd < 0)
         return md_error_set(err, MD_EIO, "cannot listen on %s:%d: %s", host ? host : "*", *port,
                             strerror(e));
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } bound;
+    memset(&bound, 0, sizeof bound);
+    socklen_t sl = sizeof bound;
+    if (getsockname(fd, &bound.sa, &sl) == 0)
+        *port = ntohs(bound.sa.sa_family == AF_INET6 ? bound.in6.sin6_port : bound.in.sin_port);
     return fd;
+}
+
+/* Writes "PORT\n" to path through a temporary file and rename(), so a reader never sees a
+ * partial file. */
+static int write_port_file(const char *path, int port, md_error *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fprintf(f, "%d\n", port) > 0;
+    if (f && fclose(f) != 0) ok = 0;
+    if (ok && rename(tmp, path) == 0) return 0;
+    int e = errno;
+    unlink(tmp);
+    return md_error_set(err, MD_EIO, "server.port_file: cannot write %s: %s", path, strerror(e));
 }
 
 /* -- loops ---------------------------------------------------------------------------------- */
@@ -613,7 +610,7 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
     char *colon = strrchr(host, ':');
     if (!colon) return md_error_set(err, MD_ECONFIG, "listen: '%s' is not HOST:PORT", cfg->listen);
     *colon = 0;
-    int port = atoi(colon + 1);
+    int port = (int)strtol(colon + 1, NULL, 10); /* md_config_validate: 0..65535 */
     char *h = host;
     if (*h == '[') { /* [::1]:8080 */
         h++;
@@ -670,23 +667,30 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         if (svc->hub && cfg->stream_enabled) lp->ws = md_ws_loop_new(svc, lp->ctx);
     }
     srv->port = port;
+    snprintf(srv->addr, sizeof srv->addr, "%s%s%s:%d", h && strchr(h, ':') ? "[" : "", h ? h : "*",
+             h && strchr(h, ':') ? "]" : "", port);
     for (int i = 0; i < srv->n_loops; i++) {
         pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
         char tn[16];
         snprintf(tn, sizeof tn, "http-%d", i);
         pthread_setname_np(srv->loops[i].thread, tn);
     }
-    MD_INFO("server", "listening addr=%s port=%d loops=%d", cfg->listen, port, srv->n_loops);
+    MD_INFO("server", "listening addr=%s loops=%d", srv->addr, srv->n_loops);
+    if (cfg->server_port_file && *cfg->server_port_file &&
+        write_port_file(cfg->server_port_file, port, err) != 0) {
+        md_server_free(srv);
+        return err ? err->rc : MD_EIO;
+    }
     *out = srv;
     return 0;
 }
 
-int md_server_port(const md_server *srv)
+const char *md_server_addr(const md_server *srv)
 {
-    return srv->port;
+    return srv->addr;
 }
 
-void md_server_stop(md_server *srv)
+static void stop_loops(md_server *srv)
 {
     atomic_store(&srv->stopping, 1);
     for (int i = 0; i < srv->n_loops; i++)
@@ -712,7 +716,7 @@ void md_server_shutdown(md_server *srv, int grace_ms)
     int64_t until = md_mono_ms() + grace_ms;
     while ((atomic_load(&srv->inflight) > 0 || ws_open(srv) > 0) && md_mono_ms() < until)
         usleep(10000);
-    md_server_stop(srv);
+    stop_loops(srv);
     for (int i = 0; i < srv->n_loops; i++)
         if (srv->loops[i].thread) pthread_join(srv->loops[i].thread, NULL);
     srv->joined = 1;

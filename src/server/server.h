@@ -1,10 +1,10 @@
-/* server.h - the REST (and, later, WebSocket) server on libwebsockets.
+/* server.h - the REST and WebSocket server on libwebsockets.
  *
- * One lws context per event-loop thread, all listening on the same port
- * (SO_REUSEPORT via LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE), so the kernel spreads
- * connections over the cores. Routes flagged MD_RT_INLINE run on the loop; every other
- * handler runs on the worker pool (svc->workers) and its response is written when it
- * completes, so no store or provider call ever blocks a loop. */
+ * One lws context per event-loop thread, each with its own SO_REUSEPORT listen socket on
+ * the same port, so the kernel spreads connections over the cores. Routes flagged
+ * MD_RT_INLINE run on the loop; every other handler runs on the worker pool
+ * (svc->workers) and its response is written when it completes, so no store or provider
+ * call ever blocks a loop. */
 #ifndef MD_SERVER_SERVER_H
 #define MD_SERVER_SERVER_H
 
@@ -13,13 +13,16 @@
 
 typedef struct md_server md_server;
 
-/* Binds cfg->listen and starts the loop threads. MD_EIO when the address cannot be bound.
- * The server does not own svc. */
+/* Binds cfg->listen and starts the loop threads. Port 0 takes a free port from the kernel:
+ * the log line "listening addr=HOST:PORT" names it, and so does the file
+ * cfg->server_port_file when set (written whole, by rename, once the loops run: a test or
+ * supervisor waits for it instead of picking a port that someone may take first). MD_EIO
+ * when the address cannot be bound or the port file cannot be written. The server does not
+ * own svc. */
 int md_server_start(md_services *svc, md_server **out, md_error *err);
-/* The bound port (useful with port 0). */
-int md_server_port(const md_server *srv);
-/* Stops the loops at once (thread-safe; not from a signal handler). */
-void md_server_stop(md_server *srv);
+/* "HOST:PORT" the server listens on, with the bound port ("127.0.0.1:43817" for
+ * --listen 127.0.0.1:0). Owned by the server. */
+const char *md_server_addr(const md_server *srv);
 /* Graceful stop: new requests get 503 while in-flight ones finish (up to grace_ms), then
  * the loops stop and their threads are joined. Free the worker pool after this (its
  * pending jobs complete into the still-existing loops), then md_server_free(). */

@@ -68,11 +68,6 @@ static const char *migrations[] = {
 };
 #define MIGRATION_DERIVED 4 /* index of the one above: its SQL is md_sqlite__derived_schema */
 
-int md_sqlite_schema_version(void)
-{
-    return (int)MD_ARRAY_LEN(migrations);
-}
-
 static int exec(sqlite3 *db, const char *sql, md_error *err)
 {
     char *msg = NULL;
