@@ -1,7 +1,7 @@
 /* bench_store_read: what a coarse /historical read costs in the store, with and without the
  * materialised rollups, side by side in one run.
  *
- *   bench_store_read URL [RUNS]
+ *   bench_store_read URL [RUNS]    (MDAGENT_PG_TIMESCALEDB=auto|on|off: the PostgreSQL layout)
  *
  * Fills the store at URL (once; a store that already holds the series is reused) with one year
  * of 1m bars, around the clock, for 4 symbols (525,600 bars each; fractional volumes and vwap:
@@ -105,7 +105,8 @@ static int same(const md_bar *x, const md_bar *y)
 static int measure(md_store *st, md_interval iv, int runs)
 {
     int64_t a = T0, z = T0 + 365 * 86400LL;
-    double *t_fly = calloc((size_t)runs, sizeof(double)), *t_roll = calloc((size_t)runs, sizeof(double));
+    double *t_fly = calloc((size_t)runs, sizeof(double)),
+           *t_roll = calloc((size_t)runs, sizeof(double));
     md_bar_vec fly, roll;
     md_bar_vec_init(&fly);
     md_bar_vec_init(&roll);
@@ -126,8 +127,8 @@ static int measure(md_store *st, md_interval iv, int runs)
         t_roll[r] = now_ms() - t;
     }
     if (fly.n != roll.n) {
-        fprintf(stderr, "%s: %zu buckets on the fly, %zu from the rollups\n",
-                md_interval_name(iv), fly.n, roll.n);
+        fprintf(stderr, "%s: %zu buckets on the fly, %zu from the rollups\n", md_interval_name(iv),
+                fly.n, roll.n);
         return 1;
     }
     for (size_t i = 0; i < fly.n; i++)
@@ -159,6 +160,9 @@ int main(int argc, char **argv)
     md_store_options o;
     md_store_options_default(&o);
     o.manage = 1; /* TimescaleDB: aggregates made, refreshed when the fill is closed */
+    /* both layouts on one server (scripts/timescaledb-check.sh): as postgresql.timescaledb */
+    const char *tsdb = getenv("MDAGENT_PG_TIMESCALEDB");
+    if (tsdb) o.pg_timescaledb = strcmp(tsdb, "on") == 0 ? 1 : strcmp(tsdb, "off") == 0 ? 0 : -1;
     md_store *st;
     md_error err;
     if (md_store_open(argv[1], &o, &st, &err) != 0) {

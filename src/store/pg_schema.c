@@ -15,13 +15,15 @@
  *
  * Layout, chosen once when the schema is created and recorded in meta('layout'):
  *   hypertable   TimescaleDB: bars is a hypertable on ts (chunk interval from config), with
- *                compression segmented by (symbol_id, iv) and ordered by ts, a compression
- *                policy, an optional retention policy and continuous aggregates bars_1h and
- *                bars_1d over the 1m bars. Policies follow the config at every start.
+ *                compression segmented by (symbol_id, iv) and ordered by ts; the compression
+ *                policy, the md_retention job and the continuous aggregates (rollups) are
+ *                applied by pg_timescale.c, only by stores opened with manage and only where
+ *                they differ from the config.
  *   partitioned  plain PostgreSQL: bars is range-partitioned on ts, one partition per
  *                day/week/month/year (postgresql.partition_span), created ahead of the data
  *                in short transactions of their own; partitions wholly older than
- *                postgresql.retention_days are dropped.
+ *                postgresql.retention_days are dropped (pg_rollup.c keeps series and the
+ *                rollups table true across the drop).
  *
  * Migrations are functions applied in order inside one transaction that holds an advisory
  * lock, so two agents starting together never migrate twice. Append only. */
