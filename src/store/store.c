@@ -223,7 +223,8 @@ static int agg_interior(md_store *st, const char *symbol, md_interval iv, md_int
         *had |= hole_had;
     }
     size_t got = out->n - before;
-    qsort(out->v + before, got, sizeof *out->v, cmp_bar_ts);
+    if (got > 1) /* out->v is NULL while nothing was appended to an empty vector */
+        qsort(out->v + before, got, sizeof *out->v, cmp_bar_ts);
     if (limit && got > limit) {
         memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
         out->n = before + limit;
