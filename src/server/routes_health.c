@@ -97,11 +97,11 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     int src_degraded = src_on > 0 && src_open == src_on;
     const char *cache_status = md_cache_status(svc->cache);
     int stream_degraded = svc->hub && md_hub_degraded(svc->hub);
-    const char *status = !store_ok ? "down"
-                         : src_degraded || stream_degraded || jobs_failing ||
-                                 strcmp(cache_status, "degraded") == 0
-                             ? "degraded"
-                             : "ok";
+    const char *status =
+        !store_ok ? "down"
+        : src_degraded || stream_degraded || jobs_failing || strcmp(cache_status, "degraded") == 0
+            ? "degraded"
+            : "ok";
     md_buf *b = md_http_json(resp, store_ok ? 200 : 503);
     md_buf_puts(b, "{\"status\":\"");
     md_buf_puts(b, status);
