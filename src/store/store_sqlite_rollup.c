@@ -313,7 +313,7 @@ int md_sqlite__fill_derived(md_sqlite_store *st, md_error *err)
     md_bar_vec v;
     md_bar_vec_init(&v);
     md_rollup_vec rows = {0};
-    int src;
+    int src = SQLITE_DONE;
     while (rc == 0 && (src = sqlite3_step(list)) == SQLITE_ROW) {
         int64_t sid = sqlite3_column_int64(list, 0);
         md_interval iv = (md_interval)sqlite3_column_int(list, 1);
@@ -326,6 +326,9 @@ int md_sqlite__fill_derived(md_sqlite_store *st, md_error *err)
         for (size_t i = 0; rc == 0 && i < rows.n; i++)
             rc = put_rollup(st, sid, iv, &rows.v[i], err);
     }
+    /* a step that failed would otherwise read as "no more series": rollups left unbuilt */
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = md_error_set(err, MD_ESTORE, "sqlite fill rollups: %s", sqlite3_errmsg(st->wdb));
     sqlite3_finalize(list);
     md_bar_vec_deinit(&v);
     md_rollup_vec_deinit(&rows);
