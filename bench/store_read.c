@@ -78,7 +78,7 @@ static int on_the_fly(md_store *st, md_interval iv, int64_t a, int64_t z, md_bar
 {
     if (st->ops->get_bars_agg) {
         int had;
-        return st->ops->get_bars_agg(st, "RB1", iv, MD_IV_1M, a, z, 0, out, &had, err);
+        return st->ops->get_bars_agg(st, "RB1", iv, MD_IV_1M, a, z, 0, 0, out, &had, err);
     }
     md_bar_vec fine;
     md_bar_vec_init(&fine);

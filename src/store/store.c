@@ -124,7 +124,13 @@ int md_store_put_bars(md_store *st, const md_series *series, size_t n, md_error 
 int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
                       size_t limit, md_bar_vec *out, md_error *err)
 {
-    return st->ops->get_bars(st, symbol, iv, start, end, limit, out, err);
+    return st->ops->get_bars(st, symbol, iv, start, end, limit, 0, out, err);
+}
+
+int md_store_get_bars_oldest(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                             int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+{
+    return st->ops->get_bars(st, symbol, iv, start, end, limit, 1, out, err);
 }
 
 int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t from, size_t limit,
@@ -135,58 +141,119 @@ int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t
 
 /* -- coarser intervals from finer ones -------------------------------------------------------
  *
- * md_store_get_bars_agg answers iv from the stored bars of iv when the range has any, else
- * from the coarsest finer stored interval f that divides iv and has bars in the range. Which
+ * md_store_read_bars answers iv from the stored bars of iv when the range has any, else from
+ * the coarsest finer stored interval f that divides iv and has bars in the range. Which
  * intervals a symbol has, and over which span, comes from the series the backend keeps
  * (series_of), so only intervals whose span meets the range are read.
  *
- * From f, a bucket is reported when it starts inside [start, end); its value is that of
- * md_bars_aggregate over f's bars of the bucket inside [start, end) (the last bucket may be
- * partial, still forming or cut by end). Where the backend materialises iv (store/rollup.h),
+ * From f, a bucket is reported when any of f's bars of it lies in [start, end); its value is
+ * that of md_bars_aggregate over those bars only (the first bucket may start before start,
+ * the last may be still forming or cut by end). Where the backend materialises iv
+ * (store/rollup.h),
  *
  *      start    a                                    z     end
  *        |......|====|====|====| ... |====|====|====|.......|
  *         head   whole buckets: the rollups           tail
  *
- * the whole buckets [a, z) are read from the rollups and the tail bucket [z, end) is
- * aggregated from f's bars; the head (the end of a bucket that starts before start) is
- * never reported and only read to learn whether f had bars in the range at all. Parts of
- * [a, z) the backend cannot vouch for (get_rollups' holes) are aggregated from f too. */
+ * the whole buckets [a, z) are read from the rollups, the head bucket [start, a) and the tail
+ * bucket [z, end) are aggregated from f's bars. Parts of [a, z) the backend cannot vouch for
+ * (get_rollups' holes) are aggregated from f too. */
 
-/* f's buckets starting in [s, e), aggregated from f's bars in [s, e) (in SQL when the
- * backend can, else in C); *had is set when f had any bar in [s, e). */
-static int agg_fine(md_store *st, const char *symbol, md_interval iv, md_interval f, int64_t s,
-                    int64_t e, size_t limit, md_bar_vec *out, int *had, md_error *err)
+/* -- aggregation in C (backends without get_bars_agg) ------------------------------------
+ *
+ * The finer bars are read in chunks of AGG_CHUNK and folded into buckets as they come; only
+ * the bars of the one bucket a chunk may have cut in two are carried to the next chunk, so
+ * memory is bounded by the answer, not by the range. */
+#define AGG_CHUNK 65536
+
+/* Bars oldest first from start: a bucket is complete once a bar of a later bucket (or the
+ * end of the range) has been read. */
+static int agg_oldest(md_store *st, const char *symbol, md_interval iv, md_interval f,
+                      int64_t start, int64_t end, size_t limit, md_bar_vec *out, md_error *err)
 {
-    *had = 0;
-    if (s >= e) return 0;
-    if (st->ops->get_bars_agg)
-        return st->ops->get_bars_agg(st, symbol, iv, f, s, e, limit, out, had, err);
     md_bar_vec fine;
     md_bar_vec_init(&fine);
-    int rc = st->ops->get_bars(st, symbol, f, s, e, 0, &fine, err);
-    if (rc <= 0) {
-        md_bar_vec_deinit(&fine);
+    size_t before = out->n;
+    int64_t from = start;
+    int rc = 0, done = 0;
+    while (!done && (!limit || out->n - before < limit)) {
+        size_t had = fine.n;
+        rc = st->ops->get_bars(st, symbol, f, from, end, AGG_CHUNK, 1, &fine, err);
+        if (rc < 0) break;
+        done = rc < AGG_CHUNK;
+        rc = 0;
+        if (fine.n > had) from = fine.v[fine.n - 1].ts + 1;
+        size_t k = fine.n; /* fold every bucket but the last, unless the range is read */
+        if (!done && k) {
+            int64_t last = md_interval_floor(iv, fine.v[fine.n - 1].ts);
+            while (k > 0 && fine.v[k - 1].ts >= last) k--;
+        }
+        if (k) md_bars_aggregate(fine.v, k, iv, out);
+        if (k && fine.n > k) memmove(fine.v, fine.v + k, (fine.n - k) * sizeof *fine.v);
+        fine.n -= k;
+    }
+    md_bar_vec_deinit(&fine);
+    if (rc < 0) {
+        out->n = before;
         return rc;
     }
-    *had = 1;
+    if (limit && out->n - before > limit) out->n = before + limit;
+    return (int)(out->n - before);
+}
+
+/* Bars newest first from end, read backwards: a bucket is complete once a bar of an earlier
+ * bucket (or the start of the range) has been read. */
+static int agg_newest(md_store *st, const char *symbol, md_interval iv, md_interval f,
+                      int64_t start, int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+{
+    md_bar_vec fine, chunk, rev, tmp; /* rev: buckets newest first */
+    md_bar_vec_init(&fine), md_bar_vec_init(&chunk), md_bar_vec_init(&rev), md_bar_vec_init(&tmp);
+    int64_t to = end;
+    int rc = 0, done = 0;
+    while (!done && (!limit || rev.n < limit)) {
+        chunk.n = 0;
+        rc = st->ops->get_bars(st, symbol, f, start, to, AGG_CHUNK, 0, &chunk, err);
+        if (rc < 0) break;
+        done = rc < AGG_CHUNK;
+        rc = 0;
+        if (chunk.n) to = chunk.v[0].ts;
+        for (size_t i = 0; i < fine.n; i++) md_bar_vec_push(&chunk, &fine.v[i]); /* + carry */
+        md_bar_vec t = fine;
+        fine = chunk;
+        chunk = t;
+        size_t k = 0; /* fold every bucket but the first, unless the range is read */
+        if (!done && fine.n) {
+            int64_t next = md_interval_next(iv, md_interval_floor(iv, fine.v[0].ts));
+            while (k < fine.n && fine.v[k].ts < next) k++;
+        }
+        tmp.n = 0;
+        if (fine.n > k) md_bars_aggregate(fine.v + k, fine.n - k, iv, &tmp);
+        for (size_t i = tmp.n; i-- > 0;) md_bar_vec_push(&rev, &tmp.v[i]);
+        fine.n = k;
+    }
     size_t before = out->n;
-    md_bars_aggregate(fine.v, fine.n, iv, out);
-    md_bar_vec_deinit(&fine);
-    /* drop buckets that start before s (the partial first bucket) */
-    size_t drop = 0;
-    while (before + drop < out->n && out->v[before + drop].ts < s) drop++;
-    if (drop) {
-        memmove(out->v + before, out->v + before + drop, (out->n - before - drop) * sizeof *out->v);
-        out->n -= drop;
+    if (rc == 0) {
+        size_t m = limit && rev.n > limit ? limit : rev.n;
+        md_bar_vec_reserve(out, out->n + m);
+        for (size_t i = m; i-- > 0;) md_bar_vec_push(out, &rev.v[i]);
     }
-    size_t got = out->n - before;
-    if (limit && got > limit) {
-        memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
-        out->n = before + limit;
-        got = limit;
+    md_bar_vec_deinit(&fine), md_bar_vec_deinit(&chunk), md_bar_vec_deinit(&rev);
+    md_bar_vec_deinit(&tmp);
+    return rc < 0 ? rc : (int)(out->n - before);
+}
+
+/* f's buckets with a bar in [s, e), aggregated from f's bars in [s, e) (in SQL when the
+ * backend can, else in C); the oldest or newest `limit`. */
+static int agg_fine(md_store *st, const char *symbol, md_interval iv, md_interval f, int64_t s,
+                    int64_t e, size_t limit, int oldest, md_bar_vec *out, md_error *err)
+{
+    if (s >= e) return 0;
+    if (st->ops->get_bars_agg) {
+        int had_input = 0;
+        return st->ops->get_bars_agg(st, symbol, iv, f, s, e, limit, oldest, out, &had_input, err);
     }
-    return (int)got;
+    return oldest ? agg_oldest(st, symbol, iv, f, s, e, limit, out, err)
+                  : agg_newest(st, symbol, iv, f, s, e, limit, out, err);
 }
 
 static int cmp_bar_ts(const void *a, const void *b)
@@ -195,17 +262,28 @@ static int cmp_bar_ts(const void *a, const void *b)
     return x->ts < y->ts ? -1 : x->ts > y->ts;
 }
 
+/* Keeps the oldest or newest `limit` of out[before..] (limit 0: all); returns the count. */
+static int keep_end(md_bar_vec *out, size_t before, size_t limit, int oldest)
+{
+    size_t got = out->n - before;
+    if (limit && got > limit) {
+        if (!oldest) memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
+        out->n = before + limit;
+        got = limit;
+    }
+    return (int)got;
+}
+
 /* The whole buckets [a, z) from the rollups (and f's bars where the backend has holes),
- * appended oldest first, the newest `limit` when limit != 0. */
-static int agg_interior(md_store *st, const char *symbol, md_interval iv, md_interval f, int64_t a,
-                        int64_t z, size_t limit, md_bar_vec *out, int *had, md_error *err)
+ * appended oldest first, every one (limit 0) or the newest `limit`. */
+static int agg_interior_newest(md_store *st, const char *symbol, md_interval iv, md_interval f,
+                               int64_t a, int64_t z, size_t limit, md_bar_vec *out, md_error *err)
 {
     md_range holes[MD_STORE_MAX_HOLES];
     size_t n_holes = 0;
     size_t before = out->n;
     int rc = st->ops->get_rollups(st, symbol, iv, f, a, z, limit, out, holes, &n_holes, err);
     if (rc < 0) return rc;
-    *had = rc > 0;
     if (n_holes == 0) return rc;
     /* with a limit the rollups gave their newest `limit`: a hole bucket older than the oldest
      * of those cannot be among the newest `limit` of the whole */
@@ -214,59 +292,74 @@ static int agg_interior(md_store *st, const char *symbol, md_interval iv, md_int
         int64_t lo = holes[h].lo > floor_ts ? holes[h].lo : floor_ts, hi = holes[h].hi;
         if (lo < a) lo = a;
         if (hi > z) hi = z;
-        int hole_had = 0;
-        rc = agg_fine(st, symbol, iv, f, lo, hi, 0, out, &hole_had, err);
+        rc = agg_fine(st, symbol, iv, f, lo, hi, 0, 0, out, err);
         if (rc < 0) {
             out->n = before;
             return rc;
         }
-        *had |= hole_had;
     }
     size_t got = out->n - before;
     if (got > 1) /* out->v is NULL while nothing was appended to an empty vector */
         qsort(out->v + before, got, sizeof *out->v, cmp_bar_ts);
-    if (limit && got > limit) {
-        memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
-        out->n = before + limit;
-        got = limit;
-    }
-    return (int)got;
+    return keep_end(out, before, limit, 0);
 }
 
-/* Buckets of iv from the materialised rollups of f, the tail bucket from f's bars. */
+/* The whole buckets [a, z) as above, the oldest `limit` (limit != 0): the rollups have no
+ * oldest-first read, so windows of buckets from a are read whole, each twice as wide as the
+ * one before, until limit buckets came or z is reached. */
+static int agg_interior_oldest(md_store *st, const char *symbol, md_interval iv, md_interval f,
+                               int64_t a, int64_t z, size_t limit, md_bar_vec *out, md_error *err)
+{
+    size_t before = out->n, width = limit;
+    for (int64_t lo = a; lo < z && out->n - before < limit; width *= 2) {
+        int64_t hi = lo;
+        for (size_t k = 0; k < width && hi < z; k++) hi = md_rollup__next(iv, hi);
+        if (hi > z) hi = z;
+        int rc = agg_interior_newest(st, symbol, iv, f, lo, hi, 0, out, err);
+        if (rc < 0) {
+            out->n = before;
+            return rc;
+        }
+        lo = hi;
+    }
+    return keep_end(out, before, limit, 1);
+}
+
+/* Buckets of iv from the materialised rollups of f, the head and tail buckets from f's bars.
+ * The pieces are read from the end the limit keeps, and the far ones only while the near ones
+ * leave room. */
 static int agg_rolled(md_store *st, const char *symbol, md_interval iv, md_interval f,
-                      int64_t start, int64_t end, size_t limit, md_bar_vec *out, int *had,
+                      int64_t start, int64_t end, size_t limit, int oldest, md_bar_vec *out,
                       md_error *err)
 {
     int64_t a = md_rollup__bucket(iv, start);
     if (a < start) a = md_rollup__next(iv, a);
     int64_t z = md_rollup__bucket(iv, end);
     if (a >= end || z <= a) /* no whole bucket inside: the fine bars answer */
-        return agg_fine(st, symbol, iv, f, start, end, limit, out, had, err);
-    md_bar_vec tail;
-    md_bar_vec_init(&tail);
-    int had_tail = 0, had_in = 0, had_head = 0;
-    int rc = agg_fine(st, symbol, iv, f, z, end, 0, &tail, &had_tail, err);
+        return agg_fine(st, symbol, iv, f, start, end, limit, oldest, out, err);
+    md_bar_vec head, mid, tail;
+    md_bar_vec_init(&head), md_bar_vec_init(&mid), md_bar_vec_init(&tail);
+    md_bar_vec *near = oldest ? &head : &tail, *far = oldest ? &tail : &head;
+    int64_t near_lo = oldest ? start : z, near_hi = oldest ? a : end;
+    int64_t far_lo = oldest ? z : start, far_hi = oldest ? end : a;
+    int rc = agg_fine(st, symbol, iv, f, near_lo, near_hi, 0, oldest, near, err);
+    if (rc >= 0 && !(limit && near->n >= limit)) {
+        size_t room = limit ? limit - near->n : 0;
+        rc = oldest ? agg_interior_oldest(st, symbol, iv, f, a, z, room, &mid, err)
+                    : agg_interior_newest(st, symbol, iv, f, a, z, room, &mid, err);
+        if (rc >= 0 && !(limit && near->n + mid.n >= limit))
+            rc = agg_fine(st, symbol, iv, f, far_lo, far_hi, 0, oldest, far, err);
+    }
     size_t before = out->n;
-    if (rc >= 0 && !(limit && tail.n >= limit))
-        rc = agg_interior(st, symbol, iv, f, a, z, limit ? limit - tail.n : 0, out, &had_in, err);
-    if (rc >= 0 && !had_tail && !had_in && start < a)
-        rc = agg_fine(st, symbol, iv, f, start, a, 0, out, &had_head, err);
-    if (rc < 0) {
-        out->n = before;
-        md_bar_vec_deinit(&tail);
-        return rc;
+    if (rc >= 0) {
+        md_bar_vec_reserve(out, out->n + head.n + mid.n + tail.n);
+        for (size_t i = 0; i < head.n; i++) md_bar_vec_push(out, &head.v[i]);
+        for (size_t i = 0; i < mid.n; i++) md_bar_vec_push(out, &mid.v[i]);
+        for (size_t i = 0; i < tail.n; i++) md_bar_vec_push(out, &tail.v[i]);
+        rc = keep_end(out, before, limit, oldest);
     }
-    for (size_t i = 0; i < tail.n; i++) md_bar_vec_push(out, &tail.v[i]);
-    md_bar_vec_deinit(&tail);
-    *had = had_tail || had_in || had_head;
-    size_t got = out->n - before;
-    if (limit && got > limit) { /* only when the tail alone filled it */
-        memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
-        out->n = before + limit;
-        got = limit;
-    }
-    return (int)got;
+    md_bar_vec_deinit(&head), md_bar_vec_deinit(&mid), md_bar_vec_deinit(&tail);
+    return rc;
 }
 
 static int overlaps(const md_symbol_info *s, int64_t start, int64_t end)
@@ -274,34 +367,44 @@ static int overlaps(const md_symbol_info *s, int64_t start, int64_t end)
     return s->count > 0 && s->first_ts < end && s->last_ts >= start;
 }
 
-int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
-                          int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
-                          md_error *err)
+int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                       size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
+                       md_error *err)
 {
+    int oldest = keep == MD_STORE_OLDEST;
     if (used_iv) *used_iv = iv;
+    if (end <= start) return 0;
     md_symbol_info info[MD_IV_COUNT];
-    int known = st->ops->series_of && start < end &&
+    int known = st->ops->series_of &&
                 st->ops->series_of(st, symbol, info, err) == 0; /* 1: not kept; < 0: probe */
     if (!known || overlaps(&info[iv], start, end)) {
-        int rc = st->ops->get_bars(st, symbol, iv, start, end, limit, out, err);
+        int rc = st->ops->get_bars(st, symbol, iv, start, end, limit, oldest, out, err);
         if (rc != 0) return rc;
     }
     /* Nothing stored at this interval: aggregate the coarsest finer one that has bars. */
     for (int f = (int)iv - 1; f >= 0; f--) {
         if (!md_interval_divides((md_interval)f, iv)) continue;
         if (known && !overlaps(&info[f], start, end)) continue;
-        int had = 0, rc;
+        int rc;
         if (known && st->ops->get_rollups && md_rollup__is_target(iv))
-            rc = agg_rolled(st, symbol, iv, (md_interval)f, start, end, limit, out, &had, err);
+            rc = agg_rolled(st, symbol, iv, (md_interval)f, start, end, limit, oldest, out, err);
         else
-            rc = agg_fine(st, symbol, iv, (md_interval)f, start, end, limit, out, &had, err);
+            rc = agg_fine(st, symbol, iv, (md_interval)f, start, end, limit, oldest, out, err);
         if (rc < 0) return rc;
-        if (had) {
+        if (rc > 0) {
             if (used_iv) *used_iv = (md_interval)f;
             return rc;
         }
     }
     return 0;
+}
+
+int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                          int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
+                          md_error *err)
+{
+    return md_store_read_bars(st, symbol, iv, start, end, limit, MD_STORE_NEWEST, out, used_iv,
+                              err);
 }
 
 int md_store_latest_bar(md_store *st, const char *symbol, md_bar *out, md_interval *iv,
@@ -440,4 +543,43 @@ int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t 
 {
     if (!st->ops->get_live) return unsupported(st, err);
     return st->ops->get_live(st, symbol, iv, bar_ts, err);
+}
+
+/* -- corporate actions and symbol references ------------------------------------------------- */
+
+static int no_actions(const md_store *st, md_error *err)
+{
+    return md_error_set(err, MD_ESTORE, "corporate actions are not supported by the %s backend",
+                        st->ops->kind);
+}
+
+int md_store_put_actions(md_store *st, const md_action *a, size_t n, md_error *err)
+{
+    if (!st->ops->put_actions) return no_actions(st, err);
+    return n ? st->ops->put_actions(st, a, n, err) : 0;
+}
+
+int md_store_get_actions(md_store *st, const char *symbol, int64_t start, int64_t end,
+                         md_action_vec *out, md_error *err)
+{
+    if (!st->ops->get_actions) return no_actions(st, err);
+    return st->ops->get_actions(st, symbol, start, end, out, err);
+}
+
+int md_store_put_symbol_ref(md_store *st, const md_symbol_ref *r, md_error *err)
+{
+    if (!st->ops->put_symbol_ref) return no_actions(st, err);
+    return st->ops->put_symbol_ref(st, r, err);
+}
+
+int md_store_get_symbol_ref(md_store *st, const char *symbol, md_symbol_ref *out, md_error *err)
+{
+    if (!st->ops->get_symbol_ref) return no_actions(st, err);
+    return st->ops->get_symbol_ref(st, symbol, out, err);
+}
+
+int md_store_list_symbol_refs(md_store *st, md_symbol_ref **out, md_error *err)
+{
+    if (!st->ops->list_symbol_refs) return no_actions(st, err);
+    return st->ops->list_symbol_refs(st, out, err);
 }
