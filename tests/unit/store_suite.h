@@ -664,6 +664,7 @@ SUITE_TEST(materialised_buckets_follow_every_kind_of_write_bit_for_bit)
     md_bar_vec_deinit(&want);
     free(tr.v);
     free(t5.v);
+}
 
 /* More finer bars than one read brings (store.c reads them in chunks of 65536): buckets cut
  * by a chunk's edge are carried to the next chunk, from either end, and memory stays bounded
