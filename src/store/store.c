@@ -345,8 +345,8 @@ static int agg_rolled(md_store *st, const char *symbol, md_interval iv, md_inter
     int rc = agg_fine(st, symbol, iv, f, near_lo, near_hi, 0, oldest, near, err);
     if (rc >= 0 && !(limit && near->n >= limit)) {
         size_t room = limit ? limit - near->n : 0;
-        rc = oldest ? agg_interior_oldest(st, symbol, iv, f, a, z, room, &mid, err)
-                    : agg_interior_newest(st, symbol, iv, f, a, z, room, &mid, err);
+        rc = oldest && limit ? agg_interior_oldest(st, symbol, iv, f, a, z, room, &mid, err)
+                             : agg_interior_newest(st, symbol, iv, f, a, z, room, &mid, err);
         if (rc >= 0 && !(limit && near->n + mid.n >= limit))
             rc = agg_fine(st, symbol, iv, f, far_lo, far_hi, 0, oldest, far, err);
     }
