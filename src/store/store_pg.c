@@ -719,8 +719,10 @@ static int w_get_bars(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     if (a->limit && !a->oldest) return get_newest(st, c, a, err);
     md_pg_params p = {0};
     range_params(&p, a);
-    if (a->limit) md_pg__p_i64(&p, (int64_t)a->limit);
-    else md_pg__p_null(&p);
+    if (a->limit)
+        md_pg__p_i64(&p, (int64_t)a->limit);
+    else
+        md_pg__p_null(&p);
     PGresult *r = NULL;
     int rc = md_pg__run(c, "get_range", &p, &r, "read bars", err);
     if (rc) return rc;
