@@ -9,6 +9,7 @@ packaged in Debian 12: scripts/timescaledb-check.sh says how to build it)."""
 import glob
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -111,7 +112,11 @@ class TimescaleDB(unittest.TestCase):
         for p in paths:
             a, b = self.ts.get(p), self.lite.get(p)
             self.assertEqual(a.status, b.status, p)
-            self.assertEqual(a.body, b.body, f"{p}: TimescaleDB and SQLite differ")
+            # a truncated page names its next page by an absolute URL with the agent's own
+            # Host: the two agents listen on different ports
+            self.assertEqual(re.sub(r"http://127\.0\.0\.1:\d+/", "/", a.body),
+                             re.sub(r"http://127\.0\.0\.1:\d+/", "/", b.body),
+                             f"{p}: TimescaleDB and SQLite differ")
             compared += a.status == 200
         self.assertGreater(compared, 100)
 
