@@ -5,6 +5,8 @@
 #   scripts/test-services.sh start-pg STATE_DIR  PostgreSQL only (a test's or a benchmark's own)
 #   scripts/test-services.sh pg-down STATE_DIR   stops that PostgreSQL, keeping its data
 #   scripts/test-services.sh pg-up STATE_DIR     starts it again on the same port
+# MDTEST_PG_PRELOAD=timescaledb (at start/start-pg) starts PostgreSQL with
+# shared_preload_libraries set to it (scripts/timescaledb-check.sh); kept for pg-up.
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user.
 # Its data and socket directories therefore live in a private directory under /tmp
 # (mktemp, owned by postgres), not in STATE_DIR: a checkout under /root (mode 700) is out of
@@ -38,8 +40,9 @@ pg_down() {
 pg_up() {
     dir="$(pg_dir)"
     pgport="$(cat "$state/pg.port")"
+    preload="$(cat "$state/pg.preload" 2>/dev/null || true)"
     as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-        -o "-p $pgport -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
+        -o "-p $pgport -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200${preload:+ -c shared_preload_libraries=$preload}" start >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
 }
 
@@ -62,6 +65,7 @@ start_pg() {
     if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$dir"; fi
     pgport=$(free_port)
     echo "$pgport" >"$state/pg.port"
+    printf '%s\n' "${MDTEST_PG_PRELOAD:-}" >"$state/pg.preload"
     as_pg "$PGBIN/initdb" -D "$dir/data" -U mdagent --auth=trust -E UTF8 >"$state/initdb.log" 2>&1 \
         || { cat "$state/initdb.log"; exit 1; }
     pg_up

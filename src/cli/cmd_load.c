@@ -109,7 +109,7 @@ int md_cmd_load(int argc, char **argv)
         }
     }
 
-    md_services_options so = {.cfg = &cfg, .store_pool_size = 1, .writer = 1};
+    md_services_options so = {.cfg = &cfg, .store_pool_size = 1, .store_manage = 1, .writer = 1};
     md_services svc;
     if (md_services_open(&svc, &so, &err) != 0) {
         fprintf(stderr, "mdagent load: %s\n", err.msg);

@@ -39,6 +39,7 @@ int md_cmd_serve(int argc, char **argv)
     }
 
     md_services_options so = {.cfg = &cfg,
+                              .store_manage = 1,
                               .writer = 1,
                               .workers = 1,
                               .cache = 1,

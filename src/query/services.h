@@ -57,6 +57,9 @@ typedef struct md_services_options {
     const md_config *cfg; /* the configuration; must outlive the services */
     int store_read_only;  /* open without creating or migrating the schema (writes fail) */
     int store_pool_size;  /* connections to keep; 0: store.pool_size (one-shot commands: 1) */
+    int store_manage;     /* apply the store's settings (TimescaleDB policies, continuous
+                            aggregates) and refresh what it derives at close: `serve`, `load`
+                            (store.h md_store_options.manage) */
     int writer;           /* the writer, with the quality.* parameters */
     int workers;          /* the worker pool (server.workers threads), and with sources the
                             fetch workers (sources.fetch_workers threads) */

@@ -2,6 +2,7 @@
 #include "server/routes.h"
 
 #include "cache/cache.h"
+#include "core/mem.h"
 #include "core/metrics.h"
 #include "core/timefmt.h"
 #include "core/workq.h"
@@ -30,12 +31,60 @@ int md_route_health_ready(md_services *svc, md_http_req *req, md_http_resp *resp
     return 0;
 }
 
+/* The store's background jobs (TimescaleDB policies) as "jobs":[...]; 1 when the last run of
+ * one of them failed. */
+static int render_jobs(md_services *svc, md_buf *b)
+{
+    md_store_job *jobs = NULL;
+    md_error e;
+    int n = md_store_jobs(svc->store, &jobs, &e);
+    int failing = 0;
+    if (n > 0) {
+        md_buf_puts(b, ",\"jobs\":[");
+        for (int i = 0; i < n; i++) {
+            const md_store_job *j = &jobs[i];
+            failing |= j->last_failed;
+            md_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+            md_buf_json_str(b, j->name);
+            md_buf_puts(b, ",\"id\":");
+            md_buf_int(b, j->id);
+            md_buf_puts(b, ",\"status\":\"");
+            md_buf_puts(b, j->last_failed ? "failed" : j->last_start ? "ok" : "not_run");
+            md_buf_puts(b, "\",\"last_run\":");
+            if (j->last_start)
+                md_buf_ts(b, j->last_start, 1);
+            else
+                md_buf_puts(b, "null");
+            md_buf_puts(b, ",\"last_success\":");
+            if (j->last_success)
+                md_buf_ts(b, j->last_success, 1);
+            else
+                md_buf_puts(b, "null");
+            md_buf_puts(b, ",\"runs\":");
+            md_buf_int(b, j->runs);
+            md_buf_puts(b, ",\"failures\":");
+            md_buf_int(b, j->failures);
+            if (j->last_failed) {
+                md_buf_puts(b, ",\"last_error\":");
+                md_buf_json_str(b, j->last_error);
+            }
+            md_buf_putc(b, '}');
+        }
+        md_buf_putc(b, ']');
+    }
+    md_free(jobs);
+    return failing;
+}
+
 int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
     md_error e;
     int64_t t0 = md_mono_ns();
     int store_ok = md_store_ping(svc->store, &e) == 0;
     double store_ms = (double)(md_mono_ns() - t0) / 1e6;
+    md_buf jobs;
+    md_buf_init(&jobs);
+    int jobs_failing = store_ok && render_jobs(svc, &jobs);
     /* sources: degraded when every enabled source has its circuit open */
     size_t src_on = 0, src_open = 0;
     if (svc->sources) {
@@ -49,17 +98,18 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     int src_degraded = src_on > 0 && src_open == src_on;
     const char *cache_status = md_cache_status(svc->cache);
     int stream_degraded = svc->hub && md_hub_degraded(svc->hub);
-    const char *status = !store_ok ? "down"
-                         : src_degraded || stream_degraded || strcmp(cache_status, "degraded") == 0
-                             ? "degraded"
-                             : "ok";
+    const char *status =
+        !store_ok ? "down"
+        : src_degraded || stream_degraded || jobs_failing || strcmp(cache_status, "degraded") == 0
+            ? "degraded"
+            : "ok";
     md_buf *b = md_http_json(resp, store_ok ? 200 : 503);
     md_buf_puts(b, "{\"status\":\"");
     md_buf_puts(b, status);
     md_buf_puts(b, "\",\"version\":\"" MD_VERSION "\",\"uptime_s\":");
     md_buf_int(b, (md_mono_ms() - svc->started_ms) / 1000);
     md_buf_puts(b, ",\"components\":{\"store\":{\"status\":\"");
-    md_buf_puts(b, store_ok ? "ok" : "down");
+    md_buf_puts(b, !store_ok ? "down" : jobs_failing ? "degraded" : "ok");
     md_buf_puts(b, "\",\"kind\":\"");
     md_buf_puts(b, md_store_kind(svc->store));
     md_buf_puts(b, "\",\"latency_ms\":");
@@ -68,6 +118,8 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
         md_buf_puts(b, ",\"error\":");
         md_buf_json_str(b, e.msg);
     }
+    md_buf_append(b, jobs.data, jobs.len);
+    md_buf_deinit(&jobs);
     md_buf_puts(b, "},\"cache\":{\"status\":\"");
     md_buf_puts(b, cache_status);
     if (svc->cache) {
@@ -105,6 +157,15 @@ int md_route_metrics(md_services *svc, md_http_req *req, md_http_resp *resp, md_
     if (svc->sources) md_srcmgr_update_metrics(svc->sources); /* open -> half-open by time */
     md_quality_gauge_poke(svc->quality); /* deferred grades, seen by the next scrape */
     if (svc->cache) md_cache_sync_metrics(svc->cache);
+    md_store_job *jobs = NULL;
+    md_error e;
+    int n = md_store_jobs(svc->store, &jobs, &e);
+    for (int i = 0; i < n; i++) {
+        md_metric_set(MD_M_STORE_JOB_FAILED, jobs[i].last_failed ? 1 : 0, jobs[i].name);
+        md_metric_set(MD_M_STORE_JOB_SUCCESS, (double)jobs[i].last_success, jobs[i].name);
+        md_metric_set(MD_M_STORE_JOB_FAILURES, (double)jobs[i].failures, jobs[i].name);
+    }
+    md_free(jobs);
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     md_metrics_render(&resp->body);

@@ -616,6 +616,7 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
 
     md_store_options so = opt->source;
     so.read_only = 1;
+    so.manage = 0;
     int rc = md_store_open(from_url, &so, &m.src, err);
     if (rc) {
         md_error_prefix(err, "source");
@@ -623,6 +624,7 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
     }
     md_store_options to = opt->target;
     to.read_only = 0;
+    to.manage = 1; /* the target is set up as `serve` would, its aggregates refreshed at close */
     rc = md_store_open(to_url, &to, &m.dst, err);
     if (rc) {
         md_error_prefix(err, "target");

@@ -32,7 +32,8 @@ typedef struct md_migrate_options {
      * draws it with ingest/progress.h (store/ stays below ingest/). */
     void (*on_progress)(void *ctx, const char *phase, uint64_t done, uint64_t total, int final);
     void *progress_ctx;
-    md_store_options source, target; /* how to open each side (source is opened read-only) */
+    md_store_options source, target; /* how to open each side (the source read-only, the
+                                        target with manage) */
 } md_migrate_options;
 
 void md_migrate_options_default(md_migrate_options *o);

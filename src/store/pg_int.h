@@ -8,6 +8,7 @@
 #define MD_STORE_PG_INT_H
 
 #include "core/dict.h"
+#include "store/rollup.h"
 #include "store/store_int.h"
 
 #include <libpq-fe.h>
@@ -32,8 +33,16 @@ typedef struct md_pg_store {
     md_store base;
     char *url; /* holds the password when the URL has one: used to reconnect, never logged */
     md_store_options opt;
-    int timescale;  /* layout chosen when the schema was created: 1 hypertable, 0 partitions */
-    int live_stats; /* list_symbols counts rows instead of reading series (retention on) */
+    int timescale; /* layout chosen when the schema was created: 1 hypertable, 0 partitions */
+    /* TimescaleDB (pg_timescale.c) */
+    char tsx[80];     /* the extension's schema as a quoted identifier, "" when not created */
+    int ts_managed;   /* this open applies the TimescaleDB settings (manage, not off) */
+    int32_t raw_htid; /* bars' hypertable id */
+    int32_t mat_htid[MD_IV_COUNT]; /* continuous aggregate of each rollup interval, 0: none */
+    pthread_mutex_t written_lock;  /* guards written_* */
+    /* per aggregate (by its interval): the span written since open of the bars it aggregates
+     * (lo > hi: none) */
+    int64_t written_lo[MD_IV_COUNT], written_hi[MD_IV_COUNT];
 
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
@@ -52,7 +61,7 @@ typedef struct md_pg_store {
 
 /* -- pg_wire.c: binary parameters and results ------------------------------------------------ */
 
-#define MD_PG_MAX_PARAMS 12
+#define MD_PG_MAX_PARAMS 16
 
 typedef struct md_pg_params {
     int n;
@@ -154,12 +163,72 @@ int md_pg__with_conn(md_pg_store *st, md_pg_work fn, void *arg, md_error *err);
 
 /* -- pg_schema.c ---------------------------------------------------------------------------------- */
 
+/* What a throwaway session found out about TimescaleDB on this database (md_pg__probe). */
+typedef struct md_pg_probe {
+    int available;  /* the server has the extension's files */
+    int created;    /* the extension exists in this database (tsx is its schema) */
+    int loadable;   /* and the server preloads it: its functions can be called */
+    int schema;     /* mdagent's schema exists here */
+    int hypertable; /* ... in the hypertable layout */
+    char tsx[80];
+    char why[256]; /* why it is not loadable, from the server */
+} md_pg_probe;
+
 /* Creates or migrates the schema on c (advisory-locked against other agents), choosing the
  * layout on first creation; sets st->timescale. With read_only only checks it. */
 int md_pg__schema(md_pg_store *st, md_pg_conn *c, md_error *err);
-/* Applies the TimescaleDB settings (chunk interval, compression, retention, continuous
- * aggregates) from st->opt; no-op without TimescaleDB. */
-int md_pg__timescale_policies(md_pg_store *st, md_pg_conn *c, md_error *err);
+/* -- pg_timescale.c ----------------------------------------------------------------------------- */
+
+/* Inspects TimescaleDB on a throwaway session (CREATE EXTENSION, or the first call of one of
+ * its functions, ends the session with FATAL when the server does not preload it), creating
+ * the extension there when create is set and it is installable. */
+int md_pg__probe(md_pg_store *st, int create, md_pg_probe *out, md_error *err);
+/* Brings the TimescaleDB settings (chunk interval, compression, retention, continuous
+ * aggregates) in line with st->opt, changing only what differs; only with ts_managed. Then
+ * reads the ids the reads need (mat_htid). */
+int md_pg__timescale_setup(md_pg_store *st, md_pg_conn *c, md_error *err);
+/* Migration 4, hypertable layout: the md_retention procedure its retention job runs. */
+int md_pg__timescale_schema(md_pg_store *st, md_pg_conn *c, md_error *err);
+/* Prepares on c the statements md_pg__cagg_rollups runs (for the aggregates that exist). */
+int md_pg__cagg_prepare(md_pg_store *st, md_pg_conn *c, md_error *err);
+/* store_int.h get_rollups for the hypertable layout: the continuous aggregates. */
+int md_pg__cagg_rollups(md_pg_store *st, md_pg_conn *c, const char *symbol, md_interval iv,
+                        md_interval from_iv, int64_t lo, int64_t hi, size_t limit, md_bar_vec *out,
+                        md_range *holes, size_t *n_holes, md_error *err);
+/* Notes that bars of iv were written over [lo, hi] (continuous aggregates refreshed at close). */
+void md_pg__note_written(md_pg_store *st, md_interval iv, int64_t lo, int64_t hi);
+/* Refreshes the continuous aggregates over what was written since open (manage only). */
+int md_pg__refresh_written(md_pg_store *st, md_pg_conn *c, md_error *err);
+/* store.h md_store_jobs: the TimescaleDB jobs of bars and its aggregates. */
+int md_pg__jobs(md_pg_store *st, md_pg_conn *c, md_store_job **out, md_error *err);
+
+/* -- pg_rollup.c: rollups and retention in the native layout --------------------------------------- */
+
+/* One series of a write, as pg_write.c hands it over. */
+typedef struct md_pg_wseries {
+    int32_t sid;
+    md_interval iv;
+    const md_bar *bars; /* sorted, one per timestamp */
+    size_t n;
+    int stored; /* the series had bars before: they span [first, last] */
+    int64_t first, last;
+    md_rollup_vec rows; /* the rollup rows this write upserts */
+} md_pg_wseries;
+/* Before the bars are written (inside the write transaction, series locked): computes each
+ * series' rollup rows, reading the stored bars and rows the plan needs. */
+int md_pg__rollups_plan(md_pg_conn *c, md_pg_wseries *s, size_t n, md_error *err);
+/* After the bars are written: upserts the planned rows. */
+int md_pg__rollups_write(md_pg_conn *c, const md_pg_wseries *s, size_t n, md_error *err);
+/* store_int.h get_rollups for the partitioned layout: the rollups table. */
+int md_pg__table_rollups(md_pg_conn *c, const char *symbol, md_interval iv, md_interval from_iv,
+                         int64_t lo, int64_t hi, size_t limit, md_bar_vec *out, md_error *err);
+/* Fills rollups from the stored bars (the migration that adds the table). */
+int md_pg__rollups_fill(md_pg_conn *c, md_error *err);
+/* Retention, native layout: before partitions wholly older than cutoff are dropped (same
+ * transaction): takes their rows off the series counts. After: moves first_ts of the series
+ * to their oldest remaining bar and rebuilds the rollups of the buckets the drop cut. */
+int md_pg__retention_before_drop(md_pg_conn *c, const char *partition, md_error *err);
+int md_pg__retention_after_drop(md_pg_conn *c, int64_t cutoff, md_error *err);
 /* Loads the partitions of bars from the catalog into st->parts. */
 int md_pg__load_partitions(md_pg_store *st, md_pg_conn *c, md_error *err);
 /* Makes sure partitions exist for every timestamp in ts[0..n) (and partitions_ahead after
@@ -182,8 +251,9 @@ int md_pg__put_bars_marked(md_store *base, const md_series *series, size_t n_ser
 int md_pg__put_quote(md_store *base, const md_quote *q, md_error *err);
 int md_pg__meta_set(md_store *base, const char *const *keys, const char *const *vals, size_t n,
                     md_error *err);
-/* Session set-up for writers: the temporary staging table (ON COMMIT DELETE ROWS). */
-int md_pg__setup_stage(md_pg_conn *c, md_error *err);
+/* Session set-up for writers: the temporary staging tables (ON COMMIT DELETE ROWS) of bars
+ * and, with rollups (native layout), of rollup rows. */
+int md_pg__setup_stage(md_pg_conn *c, int rollups, md_error *err);
 
 /* -- pg_quality.c: quality findings and live marks (store.h) ------------------------------------ */
 

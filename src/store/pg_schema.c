@@ -18,13 +18,15 @@
  *
  * Layout, chosen once when the schema is created and recorded in meta('layout'):
  *   hypertable   TimescaleDB: bars is a hypertable on ts (chunk interval from config), with
- *                compression segmented by (symbol_id, iv) and ordered by ts, a compression
- *                policy, an optional retention policy and continuous aggregates bars_1h and
- *                bars_1d over the 1m bars. Policies follow the config at every start.
+ *                compression segmented by (symbol_id, iv) and ordered by ts; the compression
+ *                policy, the md_retention job and the continuous aggregates (rollups) are
+ *                applied by pg_timescale.c, only by stores opened with manage and only where
+ *                they differ from the config.
  *   partitioned  plain PostgreSQL: bars is range-partitioned on ts, one partition per
  *                day/week/month/year (postgresql.partition_span), created ahead of the data
  *                in short transactions of their own; partitions wholly older than
- *                postgresql.retention_days are dropped.
+ *                postgresql.retention_days are dropped (pg_rollup.c keeps series and the
+ *                rollups table true across the drop).
  *
  * Migrations are functions applied in order inside one transaction that holds an advisory
  * lock, so two agents starting together never migrate twice. Append only. */
@@ -82,9 +84,11 @@ static int mig_1(md_pg_store *st, md_pg_conn *c, md_error *err)
     md_pg_params p = {0};
     md_pg__p_interval(&p, 0, st->opt.pg_chunk_days, 0);
     PGresult *r = NULL;
-    rc = md_pg__run_sql(
-        c, "SELECT create_hypertable('bars', 'ts', chunk_time_interval => $1::interval)", &p, &r,
-        "create hypertable", err);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT %s.create_hypertable('bars', 'ts', chunk_time_interval => $1::interval)",
+             st->tsx);
+    rc = md_pg__run_sql(c, sql, &p, &r, "create hypertable", err);
     PQclear(r);
     if (rc) return rc;
     rc = exec(c,
@@ -147,8 +151,48 @@ static int mig_4(md_pg_store *st, md_pg_conn *c, md_error *err)
                 err);
 }
 
+/* 5: materialised coarse buckets (store/rollup.h). Native layout: the rollups table, kept by
+ * the write transactions and filled here from the stored bars. Hypertable layout: continuous
+ * aggregates (made by md_pg__timescale_setup); those of older versions (the 1m bars only,
+ * sums in no particular order) are dropped, and retention becomes a procedure that keeps
+ * the series table true while it drops chunks. */
+static int mig_5(md_pg_store *st, md_pg_conn *c, md_error *err)
+{
+    if (!st->timescale) {
+        int rc = exec(c,
+                      "CREATE TABLE rollups(symbol_id integer NOT NULL, iv smallint NOT NULL,"
+                      " from_iv smallint NOT NULL, ts timestamptz NOT NULL, open float8 NOT NULL,"
+                      " high float8 NOT NULL, low float8 NOT NULL, close float8 NOT NULL,"
+                      " volume float8 NOT NULL, pv float8, trades bigint, source smallint NOT NULL,"
+                      " quality real, last_ts timestamptz NOT NULL, n integer NOT NULL,"
+                      " PRIMARY KEY(symbol_id, iv, from_iv, ts))",
+                      err);
+        return rc ? rc : md_pg__rollups_fill(c, err);
+    }
+    static const char *old[] = {"bars_1h", "bars_1d"};
+    for (size_t i = 0; i < MD_ARRAY_LEN(old); i++) {
+        md_pg_params p = {0};
+        md_pg__p_text(&p, old[i]);
+        PGresult *r = NULL;
+        int rc = md_pg__run_sql(c,
+                                "SELECT 1 FROM pg_class WHERE oid = to_regclass($1)"
+                                " AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+                                " to_regclass($1) AND attname = 'pv')",
+                                &p, &r, "schema", err);
+        int drop = rc == 0 && PQntuples(r) == 1;
+        PQclear(r);
+        if (rc) return rc;
+        if (drop) {
+            char sql[96];
+            snprintf(sql, sizeof sql, "DROP MATERIALIZED VIEW %s CASCADE", old[i]);
+            if ((rc = exec(c, sql, err)) != 0) return rc;
+        }
+    }
+    return md_pg__timescale_schema(st, c, err);
+}
+
 typedef int (*migration_fn)(md_pg_store *st, md_pg_conn *c, md_error *err);
-static const migration_fn migrations[] = {mig_1, mig_2, mig_3, mig_4};
+static const migration_fn migrations[] = {mig_1, mig_2, mig_3, mig_4, mig_5};
 
 int md_pg_schema_version(void)
 {
@@ -166,76 +210,62 @@ static int read_int(md_pg_conn *c, const char *sql, int *out, int *found, md_err
     return 0;
 }
 
-static int read_layout(md_pg_store *st, md_pg_conn *c, md_error *err)
-{
-    PGresult *r = NULL;
-    int rc =
-        md_pg__run_sql(c, "SELECT value FROM meta WHERE key = 'layout'", NULL, &r, "schema", err);
-    if (rc) return rc;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return md_error_set(err, MD_ESTORE, "postgresql: the schema has no layout row in meta");
-    }
-    st->timescale =
-        PQgetlength(r, 0, 0) == 10 && memcmp(PQgetvalue(r, 0, 0), "hypertable", 10) == 0;
-    PQclear(r);
-    return 0;
-}
+/* -- the layout ------------------------------------------------------------------------------- */
 
-/* Decides the layout of a new schema: TimescaleDB when wanted and installable. */
-static int choose_layout(md_pg_store *st, md_pg_conn *c, md_error *err)
+static const char *PRELOAD_HINT = "set shared_preload_libraries = 'timescaledb' in postgresql.conf"
+                                  " and restart PostgreSQL";
+
+/* The layout of an existing schema, checked against postgresql.timescaledb and the server. */
+static int existing_layout(md_pg_store *st, const md_pg_probe *pr, md_error *err)
 {
-    st->timescale = 0;
-    if (st->opt.pg_timescaledb == 0) return 0;
-    int avail = 0, found = 0;
-    int rc = read_int(c, "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'", &avail,
-                      &found, err);
-    if (rc) return rc;
-    if (found) {
-        /* Installed is not loadable: without shared_preload_libraries = 'timescaledb' the
-         * server answers CREATE EXTENSION with FATAL and ends the session. So the extension is
-         * created on a throwaway session first; the real one only sees the outcome. */
-        md_pg_conn probe = {0};
-        md_error e;
-        int ok = md_pg__connect(st, &probe, &e) == 0 &&
-                 md_pg__exec(&probe, "CREATE EXTENSION IF NOT EXISTS timescaledb",
-                             "create extension", &e) == 0;
-        if (probe.pc) PQfinish(probe.pc);
-        if (ok) {
-            st->timescale = 1;
-        } else {
-            MD_WARN("store",
-                    "timescaledb is installed but cannot be loaded (%s); using native"
-                    " partitions. To use it, set shared_preload_libraries = 'timescaledb' in"
-                    " postgresql.conf and restart the server (or set postgresql.timescaledb=off"
-                    " to silence this)",
-                    e.msg);
-        }
-    }
+    st->timescale = pr->hypertable;
+    if (st->timescale && !pr->loadable)
+        return md_error_set(err, MD_ECONFIG,
+                            "this store keeps its bars in a TimescaleDB hypertable, but the server"
+                            " does not load TimescaleDB (%s): %s",
+                            pr->why[0] ? pr->why : "not preloaded", PRELOAD_HINT);
     if (!st->timescale && st->opt.pg_timescaledb == 1)
         return md_error_set(err, MD_ECONFIG,
-                            "postgresql.timescaledb is on but the timescaledb"
-                            " extension is not available on this server");
+                            "postgresql.timescaledb is on, but this store was created with native"
+                            " partitions, and a layout is not converted in place: copy it into a"
+                            " new database with `mdagent migrate --from URL --to NEW_URL`, or set"
+                            " postgresql.timescaledb=auto");
+    if (st->timescale && st->opt.pg_timescaledb == 0 && st->opt.manage && !st->opt.read_only)
+        MD_WARN("store",
+                "postgresql.timescaledb is off, but this store keeps its bars in a TimescaleDB"
+                " hypertable (the layout is chosen when the schema is created): its compression,"
+                " retention and continuous aggregate policies are left as they are and not"
+                " managed; set postgresql.timescaledb=auto to manage them");
     return 0;
 }
 
-int md_pg__schema(md_pg_store *st, md_pg_conn *c, md_error *err)
+/* Decides the layout of a new schema: TimescaleDB when wanted and loadable. */
+static int new_layout(md_pg_store *st, const md_pg_probe *pr, md_error *err)
 {
-    int target = md_pg_schema_version(), version = 0, found = 0, rc;
-    if (st->opt.read_only) {
-        rc = read_int(c, "SELECT version FROM schema_version", &version, &found, err);
-        if (rc) {
-            md_error_prefix(err, "no mdagent schema in this database");
-            return rc;
-        }
-        if (!found || version > target)
-            return md_error_set(err, MD_ESTORE,
-                                "store schema version %d is not one this mdagent"
-                                " reads (%d)",
-                                version, target);
-        return read_layout(st, c, err);
-    }
-    rc = exec(c, "BEGIN", err);
+    st->timescale = st->opt.pg_timescaledb != 0 && pr->created && pr->loadable;
+    if (st->timescale) return 0;
+    if (st->opt.pg_timescaledb == 1)
+        return md_error_set(err, MD_ECONFIG,
+                            "postgresql.timescaledb is on but the timescaledb extension is %s",
+                            !pr->available ? "not available on this server"
+                            : pr->why[0]   ? pr->why
+                                           : "not loadable");
+    if (pr->available && st->opt.pg_timescaledb == -1)
+        MD_WARN("store",
+                "timescaledb is installed on the server but cannot be used (%s); using native"
+                " partitions. To use TimescaleDB, %s before the schema is created (or set"
+                " postgresql.timescaledb=off to silence this)",
+                pr->why[0] ? pr->why : "not loadable", PRELOAD_HINT);
+    return 0;
+}
+
+/* The schema step on one session: version, layout, migrations, in one transaction under the
+ * schema lock. */
+static int schema_tx(md_pg_store *st, md_pg_conn *c, const md_pg_probe *pr, int *from,
+                     md_error *err)
+{
+    int target = md_pg_schema_version(), version = 0, found = 0;
+    int rc = exec(c, "BEGIN", err);
     if (rc) return rc;
     rc = exec(c, LOCK_SCHEMA, err);
     if (rc == 0)
@@ -246,7 +276,19 @@ int md_pg__schema(md_pg_store *st, md_pg_conn *c, md_error *err)
                           "store schema version %d is newer than this mdagent"
                           " (%d); upgrade mdagent",
                           version, target);
-    if (rc == 0) rc = version == 0 ? choose_layout(st, c, err) : read_layout(st, c, err);
+    if (rc == 0 && version == 0) rc = new_layout(st, pr, err);
+    if (rc == 0 && version > 0) {
+        /* another agent may have created it since the probe looked */
+        md_pg_probe now = *pr;
+        PGresult *r = NULL;
+        rc = md_pg__run_sql(c, "SELECT value = 'hypertable' FROM meta WHERE key = 'layout'", NULL,
+                            &r, "schema", err);
+        if (rc == 0 && PQntuples(r) != 1)
+            rc = md_error_set(err, MD_ESTORE, "postgresql: the schema has no layout row in meta");
+        if (rc == 0) now.hypertable = PQgetvalue(r, 0, 0)[0] == 1;
+        PQclear(r);
+        if (rc == 0) rc = existing_layout(st, &now, err);
+    }
     for (int v = version; rc == 0 && v < target; v++) {
         rc = migrations[v](st, c, err);
         if (rc) md_error_prefix(err, "schema migration %d", v + 1);
@@ -262,89 +304,62 @@ int md_pg__schema(md_pg_store *st, md_pg_conn *c, md_error *err)
         PQclear(r);
     }
     if (rc == 0) rc = exec(c, "COMMIT", err);
-    if (rc) {
-        md_pg__rollback(c);
-        return rc;
+    if (rc) md_pg__rollback(c);
+    *from = version;
+    return rc;
+}
+
+int md_pg__schema(md_pg_store *st, md_pg_conn *c, md_error *err)
+{
+    /* TimescaleDB is looked at on a session of its own first: with the extension created but
+     * not preloaded, any statement that touches it (even our CREATE TABLE, through its event
+     * trigger) ends the session */
+    md_pg_probe pr;
+    int create = !st->opt.read_only && st->opt.pg_timescaledb != 0;
+    int rc = md_pg__probe(st, create, &pr, err);
+    if (rc) return rc;
+    snprintf(st->tsx, sizeof st->tsx, "%s", pr.tsx);
+    if (st->opt.read_only) {
+        int version = 0, found = 0;
+        if (!pr.schema) {
+            return md_error_set(err, MD_ESTORE,
+                                "no mdagent schema in this database: postgresql schema: relation"
+                                " \"schema_version\" does not exist");
+        }
+        rc = read_int(c, "SELECT version FROM schema_version", &version, &found, err);
+        if (rc) {
+            md_error_prefix(err, "no mdagent schema in this database");
+            return rc;
+        }
+        if (!found || version > md_pg_schema_version())
+            return md_error_set(err, MD_ESTORE,
+                                "store schema version %d is not one this mdagent"
+                                " reads (%d)",
+                                version, md_pg_schema_version());
+        return existing_layout(st, &pr, err);
     }
-    if (version != target)
-        MD_INFO("store", "schema migrated from=%d to=%d layout=%s", version, target,
+    if (pr.created && !pr.loadable)
+        return md_error_set(err, MD_ECONFIG,
+                            "the timescaledb extension exists in this database, but the server does"
+                            " not load it (%s): every statement that touches it ends the session."
+                            " To use it, %s; if this database should not use it, DROP EXTENSION"
+                            " timescaledb",
+                            pr.why[0] ? pr.why : "not preloaded", PRELOAD_HINT);
+    int from = 0;
+    rc = schema_tx(st, c, &pr, &from, err);
+    if (rc == MD_EUNAVAIL && c->lost) {
+        /* the session went away under the schema step: once more on a new one */
+        MD_WARN("store", "postgresql session lost during the schema step (%s); reconnecting",
+                err ? err->msg : "");
+        rc = md_pg__connect(st, c, err);
+        if (rc == 0) rc = schema_tx(st, c, &pr, &from, err);
+    }
+    if (rc) return rc;
+    st->ts_managed = st->timescale && st->opt.manage && st->opt.pg_timescaledb != 0;
+    if (from != md_pg_schema_version())
+        MD_INFO("store", "schema migrated from=%d to=%d layout=%s", from, md_pg_schema_version(),
                 st->timescale ? "hypertable" : "partitioned");
     return 0;
-}
-
-/* -- TimescaleDB policies --------------------------------------------------------------------- */
-
-/* Runs a TimescaleDB function taking an interval of `days`. Their interval parameters are
- * "any"/anyelement, so the SQL casts $1 (::interval) for the server to know its type. */
-static int run_interval(md_pg_conn *c, const char *sql, int days, md_error *err)
-{
-    md_pg_params p = {0};
-    md_pg__p_interval(&p, 0, days, 0);
-    PGresult *r = NULL;
-    int rc = md_pg__run_sql(c, sql, &p, &r, "timescaledb policy", err);
-    PQclear(r);
-    return rc;
-}
-
-static const struct {
-    const char *name, *create;
-} caggs[] = {
-    {"bars_1h",
-     "CREATE MATERIALIZED VIEW bars_1h WITH (timescaledb.continuous) AS"
-     " SELECT symbol_id, time_bucket(INTERVAL '1 hour', ts) AS bucket, first(open, ts) AS open,"
-     " max(high) AS high, min(low) AS low, last(close, ts) AS close, sum(volume) AS volume,"
-     " count(*) AS bars FROM bars WHERE iv = 0 GROUP BY symbol_id, bucket WITH NO DATA"},
-    {"bars_1d",
-     "CREATE MATERIALIZED VIEW bars_1d WITH (timescaledb.continuous) AS"
-     " SELECT symbol_id, time_bucket(INTERVAL '1 day', ts) AS bucket, first(open, ts) AS open,"
-     " max(high) AS high, min(low) AS low, last(close, ts) AS close, sum(volume) AS volume,"
-     " count(*) AS bars FROM bars WHERE iv = 0 GROUP BY symbol_id, bucket WITH NO DATA"},
-};
-
-static int apply_policies(md_pg_store *st, md_pg_conn *c, md_error *err)
-{
-    const md_store_options *o = &st->opt;
-    int rc = run_interval(c, "SELECT set_chunk_time_interval('bars', $1::interval)",
-                          o->pg_chunk_days, err);
-    if (rc == 0) rc = exec(c, "SELECT remove_compression_policy('bars', if_exists => true)", err);
-    if (rc == 0 && o->pg_compress_after_days > 0)
-        rc =
-            run_interval(c, "SELECT add_compression_policy('bars', compress_after => $1::interval)",
-                         o->pg_compress_after_days, err);
-    if (rc == 0) rc = exec(c, "SELECT remove_retention_policy('bars', if_exists => true)", err);
-    if (rc == 0 && o->pg_retention_days > 0)
-        rc = run_interval(c, "SELECT add_retention_policy('bars', drop_after => $1::interval)",
-                          o->pg_retention_days, err);
-    for (size_t i = 0; rc == 0 && o->pg_continuous_aggs && i < MD_ARRAY_LEN(caggs); i++) {
-        md_pg_params p = {0};
-        md_pg__p_text(&p, caggs[i].name);
-        PGresult *r = NULL;
-        rc = md_pg__run_sql(c, "SELECT to_regclass($1) IS NULL", &p, &r, "schema", err);
-        int missing = rc == 0 && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 1;
-        PQclear(r);
-        if (rc == 0 && missing) rc = exec(c, caggs[i].create, err);
-        if (rc == 0) {
-            rc = md_pg__run_sql(
-                c,
-                "SELECT add_continuous_aggregate_policy($1::regclass,"
-                " start_offset => INTERVAL '3 days', end_offset => INTERVAL '1 hour',"
-                " schedule_interval => INTERVAL '30 minutes', if_not_exists => true)",
-                &p, &r, "continuous aggregate policy", err);
-            PQclear(r);
-        }
-    }
-    return rc;
-}
-
-int md_pg__timescale_policies(md_pg_store *st, md_pg_conn *c, md_error *err)
-{
-    if (!st->timescale || st->opt.read_only) return 0;
-    int rc = exec(c, "BEGIN", err);
-    if (rc == 0) rc = exec(c, LOCK_SCHEMA, err);
-    if (rc == 0) rc = apply_policies(st, c, err);
-    if (rc == 0) rc = exec(c, "COMMIT", err);
-    if (rc) md_pg__rollback(c);
-    return rc;
 }
 
 /* -- native partitions ------------------------------------------------------------------------ */
@@ -495,6 +510,7 @@ static int drop_old_partitions(md_pg_store *st, md_pg_conn *c, int64_t cutoff, c
     memcpy(v, st->parts, n * sizeof *v);
     pthread_mutex_unlock(&st->part_lock);
     int rc = 0;
+    int64_t dropped_to = INT64_MIN;
     for (size_t i = 0; i < n && v[i].hi <= cutoff && rc == 0; i++) {
         /* names come from the catalog: drop only plain identifiers rather than quote them */
         if (!v[i].name[0] ||
@@ -507,10 +523,14 @@ static int drop_old_partitions(md_pg_store *st, md_pg_conn *c, int64_t cutoff, c
         if (needed) continue;
         char sql[128];
         snprintf(sql, sizeof sql, "DROP TABLE %s", v[i].name);
-        rc = md_pg__exec(c, sql, "drop partition", err);
+        rc = md_pg__retention_before_drop(c, v[i].name, err);
+        if (rc == 0) rc = md_pg__exec(c, sql, "drop partition", err);
         if (rc == 0) MD_INFO("store", "retention dropped partition=%s", v[i].name);
+        if (rc == 0 && v[i].hi > dropped_to) dropped_to = v[i].hi;
     }
     md_free(v);
+    /* the series move their first bar, the rollups lose the dropped buckets */
+    if (rc == 0 && dropped_to > INT64_MIN) rc = md_pg__retention_after_drop(c, dropped_to, err);
     return rc;
 }
 

@@ -31,12 +31,18 @@
 static const char *BAR_COLUMNS =
     "(symbol_id, iv, ts, open, high, low, close, volume, vwap, trades, source, quality)";
 
-int md_pg__setup_stage(md_pg_conn *c, md_error *err)
+int md_pg__setup_stage(md_pg_conn *c, int rollups, md_error *err)
 {
-    return md_pg__exec(c,
-                       "CREATE TEMP TABLE IF NOT EXISTS md_stage (LIKE bars INCLUDING DEFAULTS)"
-                       " ON COMMIT DELETE ROWS",
-                       "staging table", err);
+    int rc = md_pg__exec(c,
+                         "CREATE TEMP TABLE IF NOT EXISTS md_stage (LIKE bars INCLUDING DEFAULTS)"
+                         " ON COMMIT DELETE ROWS",
+                         "staging table", err);
+    if (rc == 0 && rollups)
+        rc = md_pg__exec(c,
+                         "CREATE TEMP TABLE IF NOT EXISTS md_rollstage (LIKE rollups)"
+                         " ON COMMIT DELETE ROWS",
+                         "staging table", err);
+    return rc;
 }
 
 /* -- symbol ids ------------------------------------------------------------------------------- */
@@ -99,6 +105,7 @@ typedef struct put_args {
     int64_t *spans; /* partition starts the batch touches */
     size_t n_spans;
     md_pg_buf copy;
+    md_pg_wseries *pw; /* the same series as handed to pg_rollup.c */
     int direct_failed;
     int reloaded;
     const md_load_mark *marks;
@@ -201,18 +208,65 @@ static void series_arrays(const put_args *a, md_pg_buf bufs[5], md_pg_params *p,
     md_free(v);
 }
 
-static int ranges_empty(put_args *a, md_pg_conn *c, int *empty, md_error *err)
+/* Locks the batch's series against other mdagent writers (native layout: the rollups are
+ * computed from what is stored) and reads what the series table says about each. */
+static int read_series(md_pg_store *st, put_args *a, md_pg_conn *c, md_error *err)
 {
+    size_t n = a->n_ws;
+    int64_t *v = md_malloc(n * sizeof *v);
+    int rc = 0;
+    if (!st->timescale) {
+        /* one lock key per series, taken in ascending order by every writer */
+        for (size_t i = 0; i < n; i++) v[i] = (int64_t)a->ws[i].sid * 16 + a->ws[i].iv;
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && v[j] < v[j - 1]; j--) {
+                int64_t t = v[j];
+                v[j] = v[j - 1];
+                v[j - 1] = t;
+            }
+        md_pg_buf kb = {0};
+        md_pg__array(&kb, MD_PG_INT8OID, 8, v, n, 0);
+        md_pg_params p = {0};
+        md_pg__p_bytes(&p, kb.d, (int)kb.n);
+        PGresult *r = NULL;
+        rc = md_pg__run(c, "series_lock", &p, &r, "lock series", err);
+        PQclear(r);
+        md_pg__buf_free(&kb);
+    }
+    md_free(v);
+    if (rc) return rc;
     md_pg_buf bufs[5] = {{0}};
     md_pg_params p = {0};
     series_arrays(a, bufs, &p, 0);
+    p.n = 2; /* symbol ids and intervals */
     PGresult *r = NULL;
-    int rc = md_pg__run(c, "ranges_exist", &p, &r, "check ranges", err);
+    rc = md_pg__run(c, "series_get", &p, &r, "read series", err);
     for (int i = 0; i < 5; i++) md_pg__buf_free(&bufs[i]);
     if (rc) return rc;
-    *empty = PQgetvalue(r, 0, 0)[0] == 0;
+    for (size_t i = 0; i < n; i++) a->pw[i].stored = 0;
+    for (int row = 0; row < PQntuples(r); row++) {
+        int32_t sid = md_pg__get_i32(r, row, 0);
+        int iv = md_pg__get_i16(r, row, 1);
+        for (size_t i = 0; i < n; i++) {
+            if (a->ws[i].sid != sid || a->ws[i].iv != iv) continue;
+            a->pw[i].stored = 1;
+            a->pw[i].first = md_pg__get_ts(r, row, 2);
+            a->pw[i].last = md_pg__get_ts(r, row, 3);
+        }
+    }
     PQclear(r);
     return 0;
+}
+
+/* 1 when no series of the batch holds a bar inside the batch's time range (per the series
+ * table, read by read_series): nothing can conflict. */
+static int ranges_empty(const put_args *a)
+{
+    for (size_t i = 0; i < a->n_ws; i++) {
+        const md_pg_wseries *w = &a->pw[i];
+        if (w->stored && w->bars[0].ts <= w->last && w->bars[w->n - 1].ts >= w->first) return 0;
+    }
+    return 1;
 }
 
 static int series_add(put_args *a, md_pg_conn *c, md_error *err)
@@ -249,7 +303,10 @@ static int write_marks(md_pg_conn *c, const put_args *a, md_error *err)
     return 0;
 }
 
-static int write_batch(md_pg_store *st, md_pg_conn *c, put_args *a, md_error *err)
+/* One attempt at the batch's transaction. A direct COPY that meets a row (a writer outside
+ * mdagent got into the range) sets direct_failed and returns MD_EAGAIN: the caller runs it
+ * again through the staging table. */
+static int write_tx(md_pg_store *st, md_pg_conn *c, put_args *a, md_error *err)
 {
     char state[6] = "";
     int rc = md_pg__exec(c, "BEGIN", "begin", err);
@@ -260,46 +317,47 @@ static int write_batch(md_pg_store *st, md_pg_conn *c, put_args *a, md_error *er
         if (rc) md_pg__rollback(c);
         return rc;
     }
-    int direct = st->opt.pg_direct_copy && !a->direct_failed;
-    if (direct) {
-        int empty = 0;
-        rc = ranges_empty(a, c, &empty, err);
-        if (rc) goto fail;
-        direct = empty;
+    rc = read_series(st, a, c, err);
+    if (rc) goto fail;
+    int direct = st->opt.pg_direct_copy && !a->direct_failed && ranges_empty(a);
+    if (!st->timescale && (rc = md_pg__rollups_plan(c, a->pw, a->n_ws, err)) != 0) goto fail;
+    char sql[160];
+    snprintf(sql, sizeof sql, "COPY %s %s FROM STDIN (FORMAT binary)", direct ? "bars" : "md_stage",
+             BAR_COLUMNS);
+    rc = copy_in(c, sql, &a->copy, state, err);
+    if (rc == 0 && direct) rc = series_add(a, c, err);
+    if (rc && direct && strcmp(state, "23505") == 0) {
+        MD_DEBUG("store", "direct copy met existing rows; using the staging table");
+        md_pg__rollback(c);
+        a->direct_failed = 1;
+        return MD_EAGAIN;
     }
-    if (direct) {
-        char sql[160];
-        snprintf(sql, sizeof sql, "COPY bars %s FROM STDIN (FORMAT binary)", BAR_COLUMNS);
-        rc = copy_in(c, sql, &a->copy, state, err);
-        if (rc == 0) rc = series_add(a, c, err);
-        if (rc && strcmp(state, "23505") == 0) {
-            /* a concurrent writer got into the range first: upsert instead */
-            MD_DEBUG("store", "direct copy met existing rows; using the staging table");
-            md_pg__rollback(c);
-            a->direct_failed = 1;
-            rc = md_pg__exec(c, "BEGIN", "begin", err);
-            if (rc) return rc;
-            direct = 0;
-        } else if (rc) {
-            goto fail;
-        }
-    }
+    if (rc) goto fail;
     if (!direct) {
-        char sql[160];
-        snprintf(sql, sizeof sql, "COPY md_stage %s FROM STDIN (FORMAT binary)", BAR_COLUMNS);
-        rc = copy_in(c, sql, &a->copy, state, err);
-        if (rc) goto fail;
         PGresult *r = NULL;
         rc = md_pg__run(c, "merge", NULL, &r, "upsert bars", err);
         PQclear(r);
         if (rc) goto fail;
     }
+    if (!st->timescale && (rc = md_pg__rollups_write(c, a->pw, a->n_ws, err)) != 0) goto fail;
     rc = write_marks(c, a, err);
     if (rc) goto fail;
     rc = md_pg__exec(c, "COMMIT", "commit", err);
-    if (rc == 0) return 0;
+    if (rc == 0) {
+        for (size_t i = 0; i < a->n_ws; i++)
+            md_pg__note_written(st, (md_interval)a->ws[i].iv, a->ws[i].bars[0].ts,
+                                a->ws[i].bars[a->ws[i].n - 1].ts);
+        return 0;
+    }
 fail:
     md_pg__rollback(c);
+    return rc;
+}
+
+static int write_batch(md_pg_store *st, md_pg_conn *c, put_args *a, md_error *err)
+{
+    int rc = write_tx(st, c, a, err);
+    if (rc == MD_EAGAIN && a->direct_failed && !c->lost) rc = write_tx(st, c, a, err);
     return rc;
 }
 
@@ -310,6 +368,12 @@ static int w_put_bars(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
         if (a->ws[i].sid) continue;
         int rc = symbol_id(st, c, a->ws[i].symbol, &a->ws[i].sid, err);
         if (rc) return rc;
+    }
+    for (size_t i = 0; i < a->n_ws; i++) {
+        a->pw[i].sid = a->ws[i].sid;
+        a->pw[i].iv = (md_interval)a->ws[i].iv;
+        a->pw[i].bars = a->ws[i].bars;
+        a->pw[i].n = a->ws[i].n;
     }
     int rc = md_pg__ensure_partitions(st, c, a->spans, a->n_spans, err);
     if (rc) return rc;
@@ -363,6 +427,7 @@ static int put_bars(md_store *base, const md_series *series, size_t n_series,
         a.ws[i].n = series[i].n;
     }
     a.n_ws = normalize(a.ws, n_series);
+    a.pw = md_calloc(a.n_ws ? a.n_ws : 1, sizeof *a.pw);
     /* the partition starts the batch touches, deduplicated along sorted series */
     size_t cap = 16;
     a.spans = md_malloc(cap * sizeof *a.spans);
@@ -380,7 +445,11 @@ static int put_bars(md_store *base, const md_series *series, size_t n_series,
         }
     }
     int rc = md_pg__with_conn(st, w_put_bars, &a, err);
-    for (size_t i = 0; i < a.n_ws; i++) md_bar_vec_deinit(&a.ws[i].own);
+    for (size_t i = 0; i < a.n_ws; i++) {
+        md_bar_vec_deinit(&a.ws[i].own);
+        md_rollup_vec_deinit(&a.pw[i].rows);
+    }
+    md_free(a.pw);
     md_free(a.ws);
     md_free(a.spans);
     md_pg__buf_free(&a.copy);

@@ -13,6 +13,7 @@
 typedef struct md_sqlite_reader {
     sqlite3 *db;
     sqlite3_stmt *get_range, *get_range_desc, *latest, *get_quote, *count;
+    sqlite3_stmt *series_of, *rollups, *rollups_desc; /* store_sqlite_rollup.c */
 } md_sqlite_reader;
 
 typedef struct md_sqlite_store {
@@ -25,6 +26,9 @@ typedef struct md_sqlite_store {
     sqlite3_stmt *w_upsert, *w_ins_symbol, *w_put_quote;
     /* bulk path: MD_SQLITE_MULTI rows per statement (store_sqlite.c "writes") */
     sqlite3_stmt *w_multi_lean, *w_multi_scored, *w_multi_full, *w_put_mark;
+    /* series and rollups kept by the writes (store_sqlite_rollup.c) */
+    sqlite3_stmt *w_series_get, *w_series_put, *w_range, *w_roll_get, *w_roll_put;
+    int derived; /* the schema has them (always, except a read-only open of an older store) */
 
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
@@ -42,11 +46,6 @@ typedef struct md_sqlite_store {
     pthread_cond_t ck_wake, ck_idle;
     int ck_running, ck_pending, ck_busy, ck_stop;
 
-    uint64_t write_gen; /* bumped on every committed write (atomic) */
-    pthread_mutex_t list_lock;
-    md_symbol_info *list_cache;
-    size_t list_n;
-    uint64_t list_gen;
 } md_sqlite_store;
 
 /* Rows per multi-row upsert statement of the bulk write path. */
@@ -63,5 +62,29 @@ void md_sqlite__symbol_ids_forget(md_sqlite_store *st);
 int md_sqlite__ckpt_start(md_sqlite_store *st, sqlite3 *ckdb);
 /* Stops that thread and closes its connection (no-op when not started). */
 void md_sqlite__ckpt_stop(md_sqlite_store *st);
+
+/* -- store_sqlite_rollup.c: the series and rollups tables ------------------------------------ */
+
+/* Their CREATE statements (a migration of store_sqlite.c) and the read statements of a reader
+ * connection (prepared by reader_open). */
+extern const char *md_sqlite__derived_schema;
+extern const char *md_sqlite__sql_series_of, *md_sqlite__sql_rollups, *md_sqlite__sql_rollups_desc;
+/* Prepares / finalizes the writer connection's statements for them. -1 when one fails. */
+int md_sqlite__derived_prepare(md_sqlite_store *st);
+void md_sqlite__derived_finalize(md_sqlite_store *st);
+/* Writes one series (write_bars upserts its bars, sorted and de-duplicated) and keeps its
+ * series row and rollups; inside the caller's write transaction. */
+int md_sqlite__write_derived(md_sqlite_store *st, const md_series *se, int64_t sid,
+                             int (*write_bars)(md_sqlite_store *, const md_series *, int64_t,
+                                               md_error *),
+                             md_error *err);
+/* Fills both tables from the stored bars (when the migration adds them). */
+int md_sqlite__fill_derived(md_sqlite_store *st, md_error *err);
+/* store_int.h's series_of and get_rollups. */
+int md_sqlite_series_of(md_store *base, const char *symbol, md_symbol_info out[MD_IV_COUNT],
+                        md_error *err);
+int md_sqlite_get_rollups(md_store *base, const char *symbol, md_interval iv, md_interval from_iv,
+                          int64_t lo, int64_t hi, size_t limit, md_bar_vec *out, md_range *holes,
+                          size_t *n_holes, md_error *err);
 
 #endif

@@ -1,10 +1,12 @@
 /* store.c - backend selection by URL and the backend-independent operations. */
+#include "store/rollup.h"
 #include "store/store_int.h"
 
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void md_store_options_default(md_store_options *o)
@@ -137,6 +139,26 @@ int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t
     return st->ops->scan_bars(st, symbol, iv, from, limit, out, err);
 }
 
+/* -- coarser intervals from finer ones -------------------------------------------------------
+ *
+ * md_store_read_bars answers iv from the stored bars of iv when the range has any, else from
+ * the coarsest finer stored interval f that divides iv and has bars in the range. Which
+ * intervals a symbol has, and over which span, comes from the series the backend keeps
+ * (series_of), so only intervals whose span meets the range are read.
+ *
+ * From f, a bucket is reported when any of f's bars of it lies in [start, end); its value is
+ * that of md_bars_aggregate over those bars only (the first bucket may start before start,
+ * the last may be still forming or cut by end). Where the backend materialises iv
+ * (store/rollup.h),
+ *
+ *      start    a                                    z     end
+ *        |......|====|====|====| ... |====|====|====|.......|
+ *         head   whole buckets: the rollups           tail
+ *
+ * the whole buckets [a, z) are read from the rollups, the head bucket [start, a) and the tail
+ * bucket [z, end) are aggregated from f's bars. Parts of [a, z) the backend cannot vouch for
+ * (get_rollups' holes) are aggregated from f too. */
+
 /* -- aggregation in C (backends without get_bars_agg) ------------------------------------
  *
  * The finer bars are read in chunks of AGG_CHUNK and folded into buckets as they come; only
@@ -220,6 +242,131 @@ static int agg_newest(md_store *st, const char *symbol, md_interval iv, md_inter
     return rc < 0 ? rc : (int)(out->n - before);
 }
 
+/* f's buckets with a bar in [s, e), aggregated from f's bars in [s, e) (in SQL when the
+ * backend can, else in C); the oldest or newest `limit`. */
+static int agg_fine(md_store *st, const char *symbol, md_interval iv, md_interval f, int64_t s,
+                    int64_t e, size_t limit, int oldest, md_bar_vec *out, md_error *err)
+{
+    if (s >= e) return 0;
+    if (st->ops->get_bars_agg) {
+        int had_input = 0;
+        return st->ops->get_bars_agg(st, symbol, iv, f, s, e, limit, oldest, out, &had_input, err);
+    }
+    return oldest ? agg_oldest(st, symbol, iv, f, s, e, limit, out, err)
+                  : agg_newest(st, symbol, iv, f, s, e, limit, out, err);
+}
+
+static int cmp_bar_ts(const void *a, const void *b)
+{
+    const md_bar *x = a, *y = b;
+    return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* Keeps the oldest or newest `limit` of out[before..] (limit 0: all); returns the count. */
+static int keep_end(md_bar_vec *out, size_t before, size_t limit, int oldest)
+{
+    size_t got = out->n - before;
+    if (limit && got > limit) {
+        if (!oldest) memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
+        out->n = before + limit;
+        got = limit;
+    }
+    return (int)got;
+}
+
+/* The whole buckets [a, z) from the rollups (and f's bars where the backend has holes),
+ * appended oldest first, every one (limit 0) or the newest `limit`. */
+static int agg_interior_newest(md_store *st, const char *symbol, md_interval iv, md_interval f,
+                               int64_t a, int64_t z, size_t limit, md_bar_vec *out, md_error *err)
+{
+    md_range holes[MD_STORE_MAX_HOLES];
+    size_t n_holes = 0;
+    size_t before = out->n;
+    int rc = st->ops->get_rollups(st, symbol, iv, f, a, z, limit, out, holes, &n_holes, err);
+    if (rc < 0) return rc;
+    if (n_holes == 0) return rc;
+    /* with a limit the rollups gave their newest `limit`: a hole bucket older than the oldest
+     * of those cannot be among the newest `limit` of the whole */
+    int64_t floor_ts = (limit && (size_t)rc == limit) ? out->v[before].ts : INT64_MIN;
+    for (size_t h = 0; h < n_holes; h++) {
+        int64_t lo = holes[h].lo > floor_ts ? holes[h].lo : floor_ts, hi = holes[h].hi;
+        if (lo < a) lo = a;
+        if (hi > z) hi = z;
+        rc = agg_fine(st, symbol, iv, f, lo, hi, 0, 0, out, err);
+        if (rc < 0) {
+            out->n = before;
+            return rc;
+        }
+    }
+    size_t got = out->n - before;
+    if (got > 1) /* out->v is NULL while nothing was appended to an empty vector */
+        qsort(out->v + before, got, sizeof *out->v, cmp_bar_ts);
+    return keep_end(out, before, limit, 0);
+}
+
+/* The whole buckets [a, z) as above, the oldest `limit` (limit != 0): the rollups have no
+ * oldest-first read, so windows of buckets from a are read whole, each twice as wide as the
+ * one before, until limit buckets came or z is reached. */
+static int agg_interior_oldest(md_store *st, const char *symbol, md_interval iv, md_interval f,
+                               int64_t a, int64_t z, size_t limit, md_bar_vec *out, md_error *err)
+{
+    size_t before = out->n, width = limit;
+    for (int64_t lo = a; lo < z && out->n - before < limit; width *= 2) {
+        int64_t hi = lo;
+        for (size_t k = 0; k < width && hi < z; k++) hi = md_rollup__next(iv, hi);
+        if (hi > z) hi = z;
+        int rc = agg_interior_newest(st, symbol, iv, f, lo, hi, 0, out, err);
+        if (rc < 0) {
+            out->n = before;
+            return rc;
+        }
+        lo = hi;
+    }
+    return keep_end(out, before, limit, 1);
+}
+
+/* Buckets of iv from the materialised rollups of f, the head and tail buckets from f's bars.
+ * The pieces are read from the end the limit keeps, and the far ones only while the near ones
+ * leave room. */
+static int agg_rolled(md_store *st, const char *symbol, md_interval iv, md_interval f,
+                      int64_t start, int64_t end, size_t limit, int oldest, md_bar_vec *out,
+                      md_error *err)
+{
+    int64_t a = md_rollup__bucket(iv, start);
+    if (a < start) a = md_rollup__next(iv, a);
+    int64_t z = md_rollup__bucket(iv, end);
+    if (a >= end || z <= a) /* no whole bucket inside: the fine bars answer */
+        return agg_fine(st, symbol, iv, f, start, end, limit, oldest, out, err);
+    md_bar_vec head, mid, tail;
+    md_bar_vec_init(&head), md_bar_vec_init(&mid), md_bar_vec_init(&tail);
+    md_bar_vec *near = oldest ? &head : &tail, *far = oldest ? &tail : &head;
+    int64_t near_lo = oldest ? start : z, near_hi = oldest ? a : end;
+    int64_t far_lo = oldest ? z : start, far_hi = oldest ? end : a;
+    int rc = agg_fine(st, symbol, iv, f, near_lo, near_hi, 0, oldest, near, err);
+    if (rc >= 0 && !(limit && near->n >= limit)) {
+        size_t room = limit ? limit - near->n : 0;
+        rc = oldest && limit ? agg_interior_oldest(st, symbol, iv, f, a, z, room, &mid, err)
+                             : agg_interior_newest(st, symbol, iv, f, a, z, room, &mid, err);
+        if (rc >= 0 && !(limit && near->n + mid.n >= limit))
+            rc = agg_fine(st, symbol, iv, f, far_lo, far_hi, 0, oldest, far, err);
+    }
+    size_t before = out->n;
+    if (rc >= 0) {
+        md_bar_vec_reserve(out, out->n + head.n + mid.n + tail.n);
+        for (size_t i = 0; i < head.n; i++) md_bar_vec_push(out, &head.v[i]);
+        for (size_t i = 0; i < mid.n; i++) md_bar_vec_push(out, &mid.v[i]);
+        for (size_t i = 0; i < tail.n; i++) md_bar_vec_push(out, &tail.v[i]);
+        rc = keep_end(out, before, limit, oldest);
+    }
+    md_bar_vec_deinit(&head), md_bar_vec_deinit(&mid), md_bar_vec_deinit(&tail);
+    return rc;
+}
+
+static int overlaps(const md_symbol_info *s, int64_t start, int64_t end)
+{
+    return s->count > 0 && s->first_ts < end && s->last_ts >= start;
+}
+
 int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
                        size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
                        md_error *err)
@@ -227,21 +374,23 @@ int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t
     int oldest = keep == MD_STORE_OLDEST;
     if (used_iv) *used_iv = iv;
     if (end <= start) return 0;
-    int rc = st->ops->get_bars(st, symbol, iv, start, end, limit, oldest, out, err);
-    if (rc != 0) return rc;
+    md_symbol_info info[MD_IV_COUNT];
+    int known = st->ops->series_of &&
+                st->ops->series_of(st, symbol, info, err) == 0; /* 1: not kept; < 0: probe */
+    if (!known || overlaps(&info[iv], start, end)) {
+        int rc = st->ops->get_bars(st, symbol, iv, start, end, limit, oldest, out, err);
+        if (rc != 0) return rc;
+    }
     /* Nothing stored at this interval: aggregate the coarsest finer one that has bars. */
     for (int f = (int)iv - 1; f >= 0; f--) {
         if (!md_interval_divides((md_interval)f, iv)) continue;
-        if (st->ops->get_bars_agg) {
-            int had_input = 0;
-            rc = st->ops->get_bars_agg(st, symbol, iv, (md_interval)f, start, end, limit, oldest,
-                                       out, &had_input, err);
-            if (rc < 0) return rc;
-        } else {
-            rc = oldest ? agg_oldest(st, symbol, iv, (md_interval)f, start, end, limit, out, err)
-                        : agg_newest(st, symbol, iv, (md_interval)f, start, end, limit, out, err);
-            if (rc < 0) return rc;
-        }
+        if (known && !overlaps(&info[f], start, end)) continue;
+        int rc;
+        if (known && st->ops->get_rollups && md_rollup__is_target(iv))
+            rc = agg_rolled(st, symbol, iv, (md_interval)f, start, end, limit, oldest, out, err);
+        else
+            rc = agg_fine(st, symbol, iv, (md_interval)f, start, end, limit, oldest, out, err);
+        if (rc < 0) return rc;
         if (rc > 0) {
             if (used_iv) *used_iv = (md_interval)f;
             return rc;
@@ -283,6 +432,15 @@ int64_t md_store_count_bars(md_store *st, const char *symbol, md_interval iv, in
                             int64_t end, md_error *err)
 {
     return st->ops->count_bars(st, symbol, iv, start, end, err);
+}
+
+int md_store_jobs(md_store *st, md_store_job **out, md_error *err)
+{
+    if (!st->ops->jobs) {
+        *out = md_calloc(1, sizeof **out);
+        return 0;
+    }
+    return st->ops->jobs(st, out, err);
 }
 
 int md_store_has_load_marks(const md_store *st)

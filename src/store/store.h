@@ -27,6 +27,12 @@ typedef struct md_store_options {
     int busy_timeout_ms; /* wait for locks */
     int batch_rows;      /* rows per write transaction in bulk paths */
     int read_only;       /* open without creating or migrating the schema */
+    /* Apply the store's settings to an existing schema: TimescaleDB's chunk interval,
+     * compression, retention and continuous aggregates, each changed only where it differs
+     * from the configuration; and refresh the continuous aggregates over what was written
+     * when the store is closed. Set by `serve`, `load` and `migrate`; every other open
+     * leaves them as it finds them. */
+    int manage;
     /* PostgreSQL only (config section "postgresql"; sqlite ignores them) */
     int pg_timescaledb;         /* -1 auto (use when available), 0 off, 1 required */
     int pg_chunk_days;          /* hypertable chunk interval */
@@ -50,8 +56,13 @@ int md_store_options_from_config(md_store_options *o, const struct md_config *cf
 
 /* Opens a store from a URL: "sqlite:PATH" (or a bare path), "postgresql://...".
  * Creates and migrates the schema unless read_only. *out is owned by the caller
- * (md_store_close). MD_EUNAVAIL when the server cannot be reached, MD_ESTORE otherwise. */
+ * (md_store_close). MD_EUNAVAIL when the server cannot be reached, MD_ECONFIG when the
+ * configuration does not fit the server or the schema (postgresql.timescaledb), MD_ESTORE
+ * otherwise. */
 int md_store_open(const char *url, const md_store_options *opt, md_store **out, md_error *err);
+/* Closes the store. A store opened with manage first brings what it derives from the bars
+ * written through it up to date (TimescaleDB: refreshes the continuous aggregates over the
+ * written span, so they are not left empty after a bulk load or a migration). */
 void md_store_close(md_store *st);
 
 /* "sqlite" or "postgresql". */
@@ -98,9 +109,12 @@ typedef enum md_store_end { MD_STORE_NEWEST = 0, MD_STORE_OLDEST = 1 } md_store_
  * (open=first, high=max, low=min, close=last, volume=sum). A bucket is reported when any of
  * its finer bars lies in [start, end): one that starts before `start` (or reaches past
  * `end`) aggregates only the bars inside the range and keeps its bucket's timestamp - the
- * caller marks it partial (md_bar_partial). At most limit bars (0 = no limit): the oldest
- * `limit` of the range with MD_STORE_OLDEST, the newest with MD_STORE_NEWEST; always oldest
- * first in out. Memory is bounded by the answer (finer bars are read in chunks). *used_iv
+ * caller marks it partial (md_bar_partial). The backends keep 1h, 4h, 1d, 1w and 1mo
+ * buckets materialised (store/rollup.h) and read them for whole buckets; the answer is the
+ * same, bit for bit, as aggregating the finer bars. At most limit bars (0 = no limit): the
+ * oldest `limit` of the range with MD_STORE_OLDEST, the newest with MD_STORE_NEWEST; always
+ * oldest first in out. Memory is bounded by the answer (finer bars are read in chunks).
+ * Which finer interval answers comes from the series the backend keeps. *used_iv
  * tells which stored interval answered (may be NULL). Appends; returns the count appended. */
 int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
                        size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
@@ -207,6 +221,25 @@ int md_store_mark_live(md_store *st, const char *symbol, md_interval iv, int64_t
  * never live (loaded history only). */
 int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
                       md_error *err);
+
+/* -- background jobs of the store ------------------------------------------------------------ */
+
+/* One job the store's server runs by itself (TimescaleDB: compression, retention, refreshes of
+ * the continuous aggregates). */
+typedef struct md_store_job {
+    int id;
+    char name[64];        /* what it does: "compression", "retention", "refresh_bars_1d" */
+    int64_t last_start;   /* start of its last run, epoch seconds; 0: never ran */
+    int64_t last_success; /* end of its last successful run; 0: never succeeded */
+    int last_failed;      /* its last run failed */
+    int64_t runs, failures;
+    char last_error[200]; /* the server's message for its last failure ("" when none) */
+} md_store_job;
+
+/* The store's background jobs and how their last runs went. *out is a heap array owned by
+ * the caller (md_free); returns the count (0 for backends without jobs: SQLite, PostgreSQL
+ * without TimescaleDB). */
+int md_store_jobs(md_store *st, md_store_job **out, md_error *err);
 
 /* -- corporate actions and symbol reference data (core/action.h) ------------------------------
  * Actions are kept per (symbol, type, ex_date, source): each source's record of an event is

@@ -4,6 +4,14 @@
 
 #include "store/store.h"
 
+/* A range [lo, hi) of epoch seconds. */
+typedef struct md_range {
+    int64_t lo, hi;
+} md_range;
+
+/* At most this many ranges a get_rollups call reports it cannot answer. */
+#define MD_STORE_MAX_HOLES 8
+
 typedef struct md_store_ops {
     const char *kind;
     int (*open)(const char *url, const md_store_options *opt, md_store **out, md_error *err);
@@ -29,6 +37,24 @@ typedef struct md_store_ops {
     int (*get_bars_agg)(md_store *st, const char *symbol, md_interval iv, md_interval from_iv,
                         int64_t start, int64_t end, size_t limit, int oldest, md_bar_vec *out,
                         int *had_input, md_error *err);
+
+    /* Optional: the stored extent of every interval of one symbol, from the series the writes
+     * keep (out[iv].count 0: none stored); lets md_store_get_bars_agg choose the interval to
+     * aggregate from without probing each one. */
+    int (*series_of)(md_store *st, const char *symbol, md_symbol_info out[MD_IV_COUNT],
+                     md_error *err);
+    /* Optional: materialised buckets of iv built from the bars of from_iv (store/rollup.h):
+     * appends the buckets starting in [lo, hi) (lo and hi on bucket boundaries), oldest first,
+     * the newest `limit` when limit != 0, and lists in holes[0..*n_holes) (at most
+     * MD_STORE_MAX_HOLES, bucket-aligned, oldest first) the parts of [lo, hi) it cannot vouch
+     * for (not materialised yet, changed since): store.c aggregates those from the fine bars.
+     * Returns the count appended. */
+    int (*get_rollups)(md_store *st, const char *symbol, md_interval iv, md_interval from_iv,
+                       int64_t lo, int64_t hi, size_t limit, md_bar_vec *out, md_range *holes,
+                       size_t *n_holes, md_error *err);
+
+    /* Optional: store.h md_store_jobs (NULL: no jobs). */
+    int (*jobs)(md_store *st, md_store_job **out, md_error *err);
 
     /* For migration (store/migrate.c), every backend: */
     /* Bars of (symbol, iv) with ts >= from, oldest first, at most limit; appends to out. */

@@ -59,8 +59,12 @@ int md_pg__fail(md_pg_conn *c, const PGresult *res, const char *what, md_error *
     const char *state = md_pg__state(res);
     snprintf(c->state, sizeof c->state, "%s", state);
     const char *prim = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    /* a session the server ended with FATAL: libpq's result says only "server closed the
+     * connection unexpectedly"; the server's reason is in the connection's message */
+    const char *fatal = !prim && c->pc ? strstr(PQerrorMessage(c->pc), "FATAL:  ") : NULL;
     char msg[300];
     clean_msg(prim                                  ? prim
+              : fatal                               ? fatal
               : (res && *PQresultErrorMessage(res)) ? PQresultErrorMessage(res)
                                                     : PQerrorMessage(c->pc),
               msg, sizeof msg);
@@ -190,11 +194,17 @@ static const stmt_def read_stmts[] = {
      " AND iv = $2 AND ts >= $3 AND ts < $4",
      4,
      {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID}},
-    /* the series rows say which intervals a symbol has; one backward index probe each */
+    /* the series rows say which intervals a symbol has and when its newest bar is: one
+     * primary-key lookup each (no scan that would plan over every chunk or partition) */
     {"latest",
      "SELECT r.iv, b.* FROM series r JOIN symbols s ON s.id = r.symbol_id"
      " CROSS JOIN LATERAL (SELECT " BAR_COLS " FROM bars WHERE symbol_id = r.symbol_id"
-     " AND iv = r.iv ORDER BY ts DESC LIMIT 1) b WHERE s.symbol = $1 ORDER BY r.iv",
+     " AND iv = r.iv AND ts = r.last_ts) b WHERE s.symbol = $1 AND r.n > 0 ORDER BY r.iv",
+     1,
+     {MD_PG_TEXTOID}},
+    {"series_of",
+     "SELECT r.iv, r.first_ts, r.last_ts, r.n FROM series r JOIN symbols s ON s.id = r.symbol_id"
+     " WHERE s.symbol = $1 AND r.n > 0",
      1,
      {MD_PG_TEXTOID}},
     {"get_quote",
@@ -205,14 +215,6 @@ static const stmt_def read_stmts[] = {
     {"list",
      "SELECT s.symbol, r.iv, r.first_ts, r.last_ts, r.n FROM series r"
      " JOIN symbols s ON s.id = r.symbol_id WHERE r.n > 0 ORDER BY s.symbol, r.iv",
-     0,
-     {0}},
-    /* with a retention policy rows disappear behind the series counts: count them */
-    {"list_live",
-     "SELECT s.symbol, r.iv, x.lo, x.hi, x.n FROM series r"
-     " JOIN symbols s ON s.id = r.symbol_id CROSS JOIN LATERAL (SELECT min(ts) AS lo,"
-     " max(ts) AS hi, count(*) AS n FROM bars b WHERE b.symbol_id = r.symbol_id"
-     " AND b.iv = r.iv) x WHERE x.n > 0 ORDER BY s.symbol, r.iv",
      0,
      {0}},
     {"list_quotes",
@@ -228,6 +230,33 @@ static const stmt_def read_stmts[] = {
      {MD_PG_TEXTOID}},
 };
 
+/* The native layout's rollups table (pg_rollup.c). */
+#define ROLL_COLS "iv, ts, open, high, low, close, volume, pv, trades, source, quality, last_ts, n"
+static const stmt_def native_read_stmts[] = {
+    {"roll_range",
+     "SELECT " ROLL_COLS " FROM rollups WHERE symbol_id = " SYMBOL_ID
+     " AND iv = $2 AND from_iv = $3 AND ts >= $4 AND ts < $5 ORDER BY ts",
+     5,
+     {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID}},
+    {"roll_range_desc",
+     "SELECT " ROLL_COLS " FROM rollups WHERE symbol_id = " SYMBOL_ID
+     " AND iv = $2 AND from_iv = $3 AND ts >= $4 AND ts < $5 ORDER BY ts DESC LIMIT $6",
+     6,
+     {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID, MD_PG_INT8OID}},
+};
+static const stmt_def native_write_stmts[] = {
+    {"range_sid",
+     "SELECT " BAR_COLS " FROM bars WHERE symbol_id = $1 AND iv = $2 AND ts >= $3 AND ts < $4"
+     " ORDER BY ts",
+     4,
+     {MD_PG_INT4OID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID}},
+    {"roll_get",
+     "SELECT " ROLL_COLS " FROM rollups WHERE symbol_id = $1 AND from_iv = $2 AND (iv, ts) IN"
+     " (SELECT * FROM unnest($3::int2[], $4::timestamptz[]))",
+     4,
+     {MD_PG_INT4OID, MD_PG_INT2OID, MD_PG_INT2ARRAYOID, MD_PG_TSTZARRAYOID}},
+};
+
 /* Buckets: 1970-01-05 is a Monday and a multiple of every fixed interval up to a week. */
 #define DATE_BIN "date_bin($5, ts, TIMESTAMPTZ '1970-01-05 00:00:00+00')"
 #define MONTH "date_trunc('month', ts, 'UTC')"
@@ -237,12 +266,13 @@ static const stmt_def agg_plain[] = {
     {"agg_fixed_asc", AGG_SQL(DATE_BIN, "ASC"), 6, AGG_TYPES},
     {"agg_month_asc", AGG_SQL(MONTH, "ASC"), 6, AGG_TYPES},
 };
-/* time_bucket's default origin (2000-01-03, a Monday) aligns weeks; months start on the 1st */
+/* time_bucket's default origin (2000-01-03, a Monday) aligns weeks; months start on the 1st.
+ * "@ts@" is the extension's schema (pg_timescale.c). */
 static const stmt_def agg_timescale[] = {
-    {"agg_fixed", AGG_SQL("time_bucket($5, ts)", "DESC"), 6, AGG_TYPES},
-    {"agg_month", AGG_SQL("time_bucket($5, ts)", "DESC"), 6, AGG_TYPES},
-    {"agg_fixed_asc", AGG_SQL("time_bucket($5, ts)", "ASC"), 6, AGG_TYPES},
-    {"agg_month_asc", AGG_SQL("time_bucket($5, ts)", "ASC"), 6, AGG_TYPES},
+    {"agg_fixed", AGG_SQL("@ts@.time_bucket($5, ts)", "DESC"), 6, AGG_TYPES},
+    {"agg_month", AGG_SQL("@ts@.time_bucket($5, ts)", "DESC"), 6, AGG_TYPES},
+    {"agg_fixed_asc", AGG_SQL("@ts@.time_bucket($5, ts)", "ASC"), 6, AGG_TYPES},
+    {"agg_month_asc", AGG_SQL("@ts@.time_bucket($5, ts)", "ASC"), 6, AGG_TYPES},
 };
 
 static const stmt_def write_stmts[] = {
@@ -260,23 +290,24 @@ static const stmt_def write_stmts[] = {
      8,
      {MD_PG_INT4OID, MD_PG_TSTZOID, MD_PG_FLOAT8OID, MD_PG_FLOAT8OID, MD_PG_FLOAT8OID,
       MD_PG_FLOAT8OID, MD_PG_INT2OID, MD_PG_FLOAT4OID}},
-    /* may any series of the batch already hold a row inside the batch's time range? The
-     * series rows bound what mdagent stored (a primary-key lookup each; probing bars would
-     * plan over every partition); rows written behind mdagent's back are caught by the
-     * primary key instead (the COPY fails with 23505 and the batch is upserted) */
-    {"ranges_exist",
-     "SELECT EXISTS (SELECT 1 FROM unnest($1::int4[], $2::int2[],"
-     " $3::timestamptz[], $4::timestamptz[]) AS u(sid, iv, lo, hi)"
-     " JOIN series r ON r.symbol_id = u.sid AND r.iv = u.iv"
-     " WHERE u.lo <= r.last_ts AND u.hi >= r.first_ts)",
-     4,
-     {MD_PG_INT4ARRAYOID, MD_PG_INT2ARRAYOID, MD_PG_TSTZARRAYOID, MD_PG_TSTZARRAYOID}},
+    /* what the series table says about the batch's series (pg_write.c read_series): the
+     * span mdagent stored, which decides the direct COPY and plans the rollups */
+    {"series_get",
+     "SELECT r.symbol_id, r.iv, r.first_ts, r.last_ts FROM series r JOIN unnest($1::int4[],"
+     " $2::int2[]) AS u(sid, iv) ON r.symbol_id = u.sid AND r.iv = u.iv WHERE r.n > 0",
+     2,
+     {MD_PG_INT4ARRAYOID, MD_PG_INT2ARRAYOID}},
+    {"series_lock",
+     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::int8[]) WITH ORDINALITY AS u(k, o)",
+     1,
+     {MD_PG_INT8ARRAYOID}},
     {"series_add",
      "INSERT INTO series AS r (symbol_id, iv, first_ts, last_ts, n)"
      " SELECT * FROM unnest($1::int4[], $2::int2[], $3::timestamptz[],"
      " $4::timestamptz[], $5::int8[]) ORDER BY 1, 2"
-     " ON CONFLICT (symbol_id, iv) DO UPDATE SET first_ts = least(r.first_ts,"
-     " EXCLUDED.first_ts), last_ts = greatest(r.last_ts, EXCLUDED.last_ts),"
+     " ON CONFLICT (symbol_id, iv) DO UPDATE SET first_ts = CASE WHEN r.n > 0 THEN"
+     " least(r.first_ts, EXCLUDED.first_ts) ELSE EXCLUDED.first_ts END, last_ts = CASE"
+     " WHEN r.n > 0 THEN greatest(r.last_ts, EXCLUDED.last_ts) ELSE EXCLUDED.last_ts END,"
      " n = r.n + EXCLUDED.n",
      5,
      {MD_PG_INT4ARRAYOID, MD_PG_INT2ARRAYOID, MD_PG_TSTZARRAYOID, MD_PG_TSTZARRAYOID,
@@ -298,8 +329,9 @@ static const stmt_def write_stmts[] = {
      " INSERT INTO series AS r (symbol_id, iv, first_ts, last_ts, n)"
      " SELECT symbol_id, iv, min(ts), max(ts), count(*) FILTER (WHERE fresh) FROM up"
      " GROUP BY symbol_id, iv ORDER BY symbol_id, iv"
-     " ON CONFLICT (symbol_id, iv) DO UPDATE SET first_ts = least(r.first_ts,"
-     " EXCLUDED.first_ts), last_ts = greatest(r.last_ts, EXCLUDED.last_ts),"
+     " ON CONFLICT (symbol_id, iv) DO UPDATE SET first_ts = CASE WHEN r.n > 0 THEN"
+     " least(r.first_ts, EXCLUDED.first_ts) ELSE EXCLUDED.first_ts END, last_ts = CASE"
+     " WHEN r.n > 0 THEN greatest(r.last_ts, EXCLUDED.last_ts) ELSE EXCLUDED.last_ts END,"
      " n = r.n + EXCLUDED.n",
      0,
      {0}},
@@ -322,10 +354,16 @@ static const stmt_def write_stmts[] = {
       MD_PG_INT8OID, MD_PG_INT2OID, MD_PG_INT2OID}},
 };
 
-static int prepare_all(md_pg_conn *c, const stmt_def *defs, size_t n, md_error *err)
+/* Prepares defs on c; "@ts@" in their SQL stands for tsx (the TimescaleDB schema). */
+static int prepare_ts(md_pg_conn *c, const stmt_def *defs, size_t n, const char *tsx, md_error *err)
 {
     for (size_t i = 0; i < n; i++) {
-        PGresult *r = PQprepare(c->pc, defs[i].name, defs[i].sql, defs[i].n,
+        char sql[4096];
+        const char *at = strstr(defs[i].sql, "@ts@");
+        if (at)
+            snprintf(sql, sizeof sql, "%.*s%s%s", (int)(at - defs[i].sql), defs[i].sql, tsx,
+                     at + 4);
+        PGresult *r = PQprepare(c->pc, defs[i].name, at ? sql : defs[i].sql, defs[i].n,
                                 defs[i].n ? defs[i].types : NULL);
         int rc = check(c, r, PGRES_COMMAND_OK, "prepare", err);
         PQclear(r);
@@ -335,6 +373,11 @@ static int prepare_all(md_pg_conn *c, const stmt_def *defs, size_t n, md_error *
         }
     }
     return 0;
+}
+
+static int prepare_all(md_pg_conn *c, const stmt_def *defs, size_t n, md_error *err)
+{
+    return prepare_ts(c, defs, n, "", err);
 }
 
 /* -- sessions --------------------------------------------------------------------------------- */
@@ -383,12 +426,18 @@ static int conn_setup(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
     int rc = prepare_all(c, read_stmts, MD_ARRAY_LEN(read_stmts), err);
     if (rc == 0) {
-        rc = st->timescale ? prepare_all(c, agg_timescale, MD_ARRAY_LEN(agg_timescale), err)
+        rc = st->timescale ? prepare_ts(c, agg_timescale, MD_ARRAY_LEN(agg_timescale), st->tsx, err)
                            : prepare_all(c, agg_plain, MD_ARRAY_LEN(agg_plain), err);
     }
+    if (rc == 0)
+        rc = st->timescale
+                 ? md_pg__cagg_prepare(st, c, err)
+                 : prepare_all(c, native_read_stmts, MD_ARRAY_LEN(native_read_stmts), err);
     if (rc == 0 && !st->opt.read_only) {
-        rc = md_pg__setup_stage(c, err);
+        rc = md_pg__setup_stage(c, !st->timescale, err);
         if (rc == 0) rc = prepare_all(c, write_stmts, MD_ARRAY_LEN(write_stmts), err);
+        if (rc == 0 && !st->timescale)
+            rc = prepare_all(c, native_write_stmts, MD_ARRAY_LEN(native_write_stmts), err);
     }
     if (rc == 0) c->ready = 1;
     return rc;
@@ -478,7 +527,8 @@ static int pg_open(const char *url, const md_store_options *opt, md_store **out,
     char red[512];
     md_log_redact(url, red, sizeof red);
     st->base.url_redacted = md_strdup(red);
-    st->live_stats = opt->pg_retention_days > 0;
+    pthread_mutex_init(&st->written_lock, NULL);
+    for (int i = 0; i < MD_IV_COUNT; i++) st->written_lo[i] = 1, st->written_hi[i] = 0;
     pthread_mutex_init(&st->pool_lock, NULL);
     pthread_cond_init(&st->pool_cond, NULL);
     pthread_mutex_init(&st->sym_lock, NULL);
@@ -492,8 +542,8 @@ static int pg_open(const char *url, const md_store_options *opt, md_store **out,
     md_pg_conn *c0 = &st->conns[0];
     int rc = md_pg__connect(st, c0, err);
     if (rc == 0) rc = md_pg__schema(st, c0, err);
+    if (rc == 0) rc = md_pg__timescale_setup(st, c0, err);
     if (rc == 0) rc = conn_setup(st, c0, err);
-    if (rc == 0) rc = md_pg__timescale_policies(st, c0, err);
     if (rc == 0 && !st->timescale) rc = md_pg__load_partitions(st, c0, err);
     if (rc == 0 && !st->timescale && !opt->read_only)
         rc = md_pg__ensure_partitions(st, c0, NULL, 0, err);
@@ -510,9 +560,20 @@ static int pg_open(const char *url, const md_store_options *opt, md_store **out,
     return 0;
 }
 
+static int w_refresh(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    (void)arg;
+    return md_pg__refresh_written(st, c, err);
+}
+
 static void pg_close(md_store *base)
 {
     md_pg_store *st = (md_pg_store *)base;
+    if (st->ts_managed && st->n_free == st->n_conns && st->n_conns > 0) {
+        md_error e;
+        if (md_pg__with_conn(st, w_refresh, NULL, &e) < 0)
+            MD_WARN("store", "continuous aggregates not refreshed at close: %s", e.msg);
+    }
     for (size_t i = 0; i < st->n_conns; i++)
         if (st->conns[i].pc) PQfinish(st->conns[i].pc);
     md_free(st->conns);
@@ -523,6 +584,7 @@ static void pg_close(md_store *base)
     pthread_cond_destroy(&st->pool_cond);
     pthread_mutex_destroy(&st->sym_lock);
     pthread_mutex_destroy(&st->part_lock);
+    pthread_mutex_destroy(&st->written_lock);
     md_free(st->url);
     /* url_redacted belongs to store.c's md_store_close */
     md_free(st);
@@ -567,26 +629,104 @@ static void range_params(md_pg_params *p, const read_args *a)
     md_pg__p_ts(p, clamp_ts(a->end));
 }
 
+/* Appends the rows of a get_range(_desc) result, oldest first. */
+static int take_rows(PGresult *r, int desc, md_bar_vec *out)
+{
+    int n = PQntuples(r);
+    md_bar_vec_reserve(out, out->n + (size_t)n);
+    for (int i = 0; i < n; i++) {
+        md_bar b;
+        md_pg__get_bar(r, desc ? n - 1 - i : i, 0, &b);
+        md_bar_vec_push(out, &b);
+    }
+    return n;
+}
+
+static int range_desc(md_pg_conn *c, const read_args *a, int64_t lo, int64_t hi, size_t limit,
+                      md_bar_vec *out, md_error *err)
+{
+    md_pg_params p = {0};
+    md_pg__p_text(&p, a->symbol);
+    md_pg__p_i16(&p, (int)a->iv);
+    md_pg__p_ts(&p, clamp_ts(lo));
+    md_pg__p_ts(&p, clamp_ts(hi));
+    md_pg__p_i64(&p, (int64_t)limit);
+    PGresult *r = NULL;
+    int rc = md_pg__run(c, "get_range_desc", &p, &r, "read bars", err);
+    if (rc) return rc;
+    int n = take_rows(r, 1, out);
+    PQclear(r);
+    return n;
+}
+
+/* The newest `limit` bars of [start, end), read in time windows going back from end: a read
+ * without a lower bound (the writer's context, "the bars before this batch") would visit every
+ * chunk or partition of the table, compressed ones decompressed. The first window is wide
+ * enough for limit bars across a weekend; when it holds fewer, the series' first bar bounds
+ * the rest. */
+static int get_newest(md_pg_store *st, md_pg_conn *c, read_args *a, md_error *err)
+{
+    int64_t iv_s = md_interval_seconds(a->iv);
+    int64_t span = (int64_t)a->limit * iv_s * 8;
+    if (span < 4 * 86400 + (int64_t)a->limit * iv_s) span = 4 * 86400 + (int64_t)a->limit * iv_s;
+    int64_t lo = a->end - span;
+    if (lo <= a->start || a->end - a->start <= span) {
+        return range_desc(c, a, a->start, a->end, a->limit, a->out, err);
+    }
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    int rc = range_desc(c, a, lo, a->end, a->limit, &v, err);
+    if (rc >= 0 && v.n < a->limit) {
+        /* older bars: between the series' first bar (or start) and the window */
+        md_pg_params p = {0};
+        md_pg__p_text(&p, a->symbol);
+        PGresult *r = NULL;
+        rc = md_pg__run(c, "series_of", &p, &r, "read series", err);
+        int64_t first = a->start;
+        for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+            if (md_pg__get_i16(r, i, 0) == (int)a->iv) {
+                int64_t f = md_pg__get_ts(r, i, 1);
+                if (f > first) first = f;
+            }
+        PQclear(r);
+        if (rc == 0 && first < lo) {
+            md_bar_vec older;
+            md_bar_vec_init(&older);
+            rc = range_desc(c, a, first, lo, a->limit - v.n, &older, err);
+            if (rc >= 0) {
+                for (size_t i = 0; i < v.n; i++) md_bar_vec_push(&older, &v.v[i]);
+                md_bar_vec_deinit(&v);
+                v = older;
+            } else {
+                md_bar_vec_deinit(&older);
+            }
+        }
+    }
+    if (rc >= 0) {
+        md_bar_vec_reserve(a->out, a->out->n + v.n);
+        for (size_t i = 0; i < v.n; i++) md_bar_vec_push(a->out, &v.v[i]);
+        rc = (int)v.n;
+    }
+    md_bar_vec_deinit(&v);
+    (void)st;
+    return rc;
+}
+
 static int w_get_bars(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     read_args *a = arg;
+    /* the newest `limit` in time windows; the oldest `limit` are bounded by start */
+    if (a->limit && !a->oldest) return get_newest(st, c, a, err);
     md_pg_params p = {0};
     range_params(&p, a);
-    int newest = a->limit && !a->oldest; /* the newest `limit`: read backwards, then reversed */
     if (a->limit)
         md_pg__p_i64(&p, (int64_t)a->limit);
     else
         md_pg__p_null(&p);
     PGresult *r = NULL;
-    int rc = md_pg__run(c, newest ? "get_range_desc" : "get_range", &p, &r, "read bars", err);
+    int rc = md_pg__run(c, "get_range", &p, &r, "read bars", err);
     if (rc) return rc;
-    int n = PQntuples(r);
-    md_bar_vec_reserve(a->out, a->out->n + (size_t)n);
-    for (int i = 0; i < n; i++) {
-        md_bar b;
-        md_pg__get_bar(r, newest ? n - 1 - i : i, 0, &b);
-        md_bar_vec_push(a->out, &b);
-    }
+    int n = take_rows(r, 0, a->out);
     PQclear(r);
     return n;
 }
@@ -602,7 +742,10 @@ static int pg_get_bars(md_store *base, const char *symbol, md_interval iv, int64
                    .limit = limit,
                    .oldest = oldest != 0,
                    .out = out};
-    return md_pg__with_conn((md_pg_store *)base, w_get_bars, &a, err);
+    size_t before = out->n;
+    int rc = md_pg__with_conn((md_pg_store *)base, w_get_bars, &a, err);
+    if (rc < 0) out->n = before;
+    return rc;
 }
 
 static int w_scan(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
@@ -795,7 +938,7 @@ static int w_list(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     read_args *a = arg;
     PGresult *r = NULL;
-    int rc = md_pg__run(c, st->live_stats ? "list_live" : "list", NULL, &r, "list symbols", err);
+    int rc = md_pg__run(c, "list", NULL, &r, "list symbols", err);
     if (rc) return rc;
     int n = PQntuples(r);
     a->list = md_pg__symbol_infos(r);
@@ -925,6 +1068,86 @@ static int pg_get_load_mark(md_store *base, const char *path, md_load_mark *out,
     return md_pg__with_conn((md_pg_store *)base, w_mark_get, &a, err);
 }
 
+static int w_series_of(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    (void)st;
+    read_args *a = arg;
+    md_symbol_info *out = a->list;
+    md_pg_params p = {0};
+    md_pg__p_text(&p, a->symbol);
+    PGresult *r = NULL;
+    int rc = md_pg__run(c, "series_of", &p, &r, "read series", err);
+    if (rc) return rc;
+    for (int i = 0; i < MD_IV_COUNT; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].iv = (md_interval)i;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        int iv = md_pg__get_i16(r, i, 0);
+        if (iv < 0 || iv >= MD_IV_COUNT) continue;
+        out[iv].first_ts = md_pg__get_ts(r, i, 1);
+        out[iv].last_ts = md_pg__get_ts(r, i, 2);
+        out[iv].count = md_pg__get_i64(r, i, 3);
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int pg_series_of(md_store *base, const char *symbol, md_symbol_info out[MD_IV_COUNT],
+                        md_error *err)
+{
+    read_args a = {.symbol = symbol, .list = out};
+    return md_pg__with_conn((md_pg_store *)base, w_series_of, &a, err);
+}
+
+typedef struct roll_args {
+    const char *symbol;
+    md_interval iv, from_iv;
+    int64_t lo, hi;
+    size_t limit;
+    md_bar_vec *out;
+    md_range *holes;
+    size_t *n_holes;
+} roll_args;
+
+static int w_rollups(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    roll_args *a = arg;
+    size_t before = a->out->n;
+    *a->n_holes = 0;
+    int rc = st->timescale ? md_pg__cagg_rollups(st, c, a->symbol, a->iv, a->from_iv, a->lo, a->hi,
+                                                 a->limit, a->out, a->holes, a->n_holes, err)
+                           : md_pg__table_rollups(c, a->symbol, a->iv, a->from_iv, a->lo, a->hi,
+                                                  a->limit, a->out, err);
+    if (rc < 0) a->out->n = before;
+    return rc;
+}
+
+static int pg_get_rollups(md_store *base, const char *symbol, md_interval iv, md_interval from_iv,
+                          int64_t lo, int64_t hi, size_t limit, md_bar_vec *out, md_range *holes,
+                          size_t *n_holes, md_error *err)
+{
+    *n_holes = 0;
+    if (clamp_ts(lo) >= clamp_ts(hi)) return 0;
+    roll_args a = {symbol, iv, from_iv, lo, hi, limit, out, holes, n_holes};
+    return md_pg__with_conn((md_pg_store *)base, w_rollups, &a, err);
+}
+
+static int w_jobs(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    return md_pg__jobs(st, c, arg, err);
+}
+
+static int pg_jobs(md_store *base, md_store_job **out, md_error *err)
+{
+    md_pg_store *st = (md_pg_store *)base;
+    if (!st->timescale) {
+        *out = md_calloc(1, sizeof **out);
+        return 0;
+    }
+    return md_pg__with_conn(st, w_jobs, out, err);
+}
+
 const md_store_ops md_store_pg_ops = {
     .kind = "postgresql",
     .open = pg_open,
@@ -938,6 +1161,9 @@ const md_store_ops md_store_pg_ops = {
     .list_symbols = pg_list_symbols,
     .count_bars = pg_count_bars,
     .get_bars_agg = pg_get_bars_agg,
+    .series_of = pg_series_of,
+    .get_rollups = pg_get_rollups,
+    .jobs = pg_jobs,
     .scan_bars = pg_scan_bars,
     .list_quotes = pg_list_quotes,
     .meta_get = pg_meta_get,

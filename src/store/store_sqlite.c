@@ -6,8 +6,9 @@
  *
  * Threads: one writer connection behind a mutex (SQLite allows one writer at a time) and
  * a pool of reader connections; WAL lets readers run while the writer commits. */
-#include "store/store_int.h"
+#include "store/rollup.h"
 #include "store/sqlite_int.h"
+#include "store/store_int.h"
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -71,7 +72,11 @@ static const char *migrations[] = {
     "CREATE TABLE IF NOT EXISTS symbol_refs(symbol_id INTEGER PRIMARY KEY, currency TEXT NOT NULL,"
     " reported TEXT NOT NULL, zone TEXT NOT NULL, source INTEGER NOT NULL,"
     " actions_checked INTEGER NOT NULL, updated_at INTEGER NOT NULL);",
+    /* 6: series bounds and counts, and the rollups (store_sqlite_rollup.c), filled from the
+     * stored bars in the same transaction */
+    NULL,
 };
+#define MIGRATION_DERIVED 5 /* index of the one above: its SQL is md_sqlite__derived_schema */
 
 static int exec(sqlite3 *db, const char *sql, md_error *err)
 {
@@ -86,8 +91,9 @@ static int exec(sqlite3 *db, const char *sql, md_error *err)
     return 0;
 }
 
-static int migrate(sqlite3 *db, md_error *err)
+static int migrate(md_sqlite_store *st, md_error *err)
 {
+    sqlite3 *db = st->wdb;
     int rc = exec(
         db, "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);",
         err);
@@ -106,7 +112,12 @@ static int migrate(sqlite3 *db, md_error *err)
             target);
     }
     for (int v = version; v < target; v++) {
-        rc = exec(db, migrations[v], err);
+        rc = exec(db, v == MIGRATION_DERIVED ? md_sqlite__derived_schema : migrations[v], err);
+        if (rc == 0 && v == MIGRATION_DERIVED) {
+            rc = md_sqlite__derived_prepare(st) == 0
+                     ? md_sqlite__fill_derived(st, err)
+                     : md_error_set(err, MD_ESTORE, "cannot prepare series statements");
+        }
         if (rc) {
             exec(db, "ROLLBACK", NULL);
             md_error_prefix(err, "schema migration %d", v + 1);
@@ -185,6 +196,9 @@ static const char *SQL_COUNT =
 
 static void reader_free(md_sqlite_reader *r)
 {
+    sqlite3_finalize(r->series_of);
+    sqlite3_finalize(r->rollups);
+    sqlite3_finalize(r->rollups_desc);
     sqlite3_finalize(r->get_range);
     sqlite3_finalize(r->get_range_desc);
     sqlite3_finalize(r->latest);
@@ -206,6 +220,16 @@ static int reader_open(md_sqlite_store *st, md_sqlite_reader *r, md_error *err)
     if (!r->get_range || !r->get_range_desc || !r->latest || !r->get_quote || !r->count) {
         reader_free(r);
         return md_error_set(err, MD_ESTORE, "cannot prepare read statements");
+    }
+    /* missing only in a read-only open of a store older than them (then NULL: not used) */
+    if (st->derived) {
+        r->series_of = prep(r->db, md_sqlite__sql_series_of);
+        r->rollups = prep(r->db, md_sqlite__sql_rollups);
+        r->rollups_desc = prep(r->db, md_sqlite__sql_rollups_desc);
+        if (!r->series_of || !r->rollups || !r->rollups_desc) {
+            reader_free(r);
+            return md_error_set(err, MD_ESTORE, "cannot prepare read statements");
+        }
     }
     return 0;
 }
@@ -376,11 +400,10 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
     pthread_cond_init(&st->pool_cond, NULL);
     pthread_mutex_init(&st->sym_lock, NULL);
     md_dict_init(&st->sym_ids, sizeof(int64_t));
-    pthread_mutex_init(&st->list_lock, NULL);
     if (!opt->read_only) mkdirs_for(path);
 
     int rc = open_conn(path, opt->busy_timeout_ms, opt->read_only, &st->wdb, err);
-    if (rc == 0 && !opt->read_only) rc = migrate(st->wdb, err);
+    if (rc == 0 && !opt->read_only) rc = migrate(st, err);
     if (rc) {
         sqlite_close(&st->base);
         return rc;
@@ -408,6 +431,15 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
         sqlite_close(&st->base);
         return md_error_set(err, MD_ESTORE, "cannot prepare write statements");
     }
+    if (!st->w_series_get && md_sqlite__derived_prepare(st) != 0) {
+        if (!opt->read_only) {
+            sqlite_close(&st->base);
+            return md_error_set(err, MD_ESTORE, "cannot prepare series statements");
+        }
+        md_sqlite__derived_finalize(st); /* an older schema, read-only: aggregate on the fly */
+        st->w_series_get = st->w_series_put = st->w_range = st->w_roll_get = st->w_roll_put = NULL;
+    }
+    st->derived = st->w_series_get != NULL;
     if (!opt->read_only) {
         sqlite3 *ckdb = NULL;
         md_error ce;
@@ -447,6 +479,7 @@ static void sqlite_close(md_store *base)
     sqlite3_finalize(st->w_multi_scored);
     sqlite3_finalize(st->w_multi_full);
     sqlite3_finalize(st->w_put_mark);
+    md_sqlite__derived_finalize(st);
     md_sqlite__ckpt_stop(st);
     if (st->wdb) {
         /* fold the WAL back into the database file on a clean close */
@@ -454,12 +487,10 @@ static void sqlite_close(md_store *base)
         sqlite3_close(st->wdb);
     }
     md_dict_deinit(&st->sym_ids);
-    md_free(st->list_cache);
     pthread_mutex_destroy(&st->wlock);
     pthread_mutex_destroy(&st->pool_lock);
     pthread_cond_destroy(&st->pool_cond);
     pthread_mutex_destroy(&st->sym_lock);
-    pthread_mutex_destroy(&st->list_lock);
     md_free(st->path);
     md_free(st);
 }
@@ -598,7 +629,7 @@ static int put_tx(md_sqlite_store *st, const md_series *series, size_t n_series,
             rc = (int)sid;
             break;
         }
-        rc = write_series(st, se, sid, err);
+        rc = md_sqlite__write_derived(st, se, sid, write_series, err);
         if (rc == 0) written += (int64_t)se->n;
     }
     for (size_t k = 0; k < n_marks && rc == 0; k++) rc = write_mark(st, &marks[k], err);
@@ -606,8 +637,6 @@ static int put_tx(md_sqlite_store *st, const md_series *series, size_t n_series,
     if (rc) {
         exec(st->wdb, "ROLLBACK", NULL);
         md_sqlite__symbol_ids_forget(st);
-    } else {
-        __atomic_add_fetch(&st->write_gen, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&st->wlock);
     return rc ? rc : (int)written;
@@ -697,7 +726,6 @@ static int sqlite_put_quote(md_store *base, const md_quote *q, md_error *err)
         if (rc == 0) rc = exec(st->wdb, "COMMIT", err);
         if (rc) exec(st->wdb, "ROLLBACK", NULL);
     }
-    if (rc == 0) __atomic_add_fetch(&st->write_gen, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&st->wlock);
     return rc ? rc : stored;
 }
@@ -825,32 +853,26 @@ static int sqlite_get_quote(md_store *base, const char *symbol, md_quote *q, md_
     return rc;
 }
 
+/* From the series table (kept by the writes); an older store opened read-only (no series
+ * table yet) is counted. */
 static int sqlite_list_symbols(md_store *base, md_symbol_info **out, md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
-    uint64_t gen = __atomic_load_n(&st->write_gen, __ATOMIC_ACQUIRE);
-    pthread_mutex_lock(&st->list_lock);
-    if (st->list_cache && st->list_gen == gen) {
-        md_symbol_info *copy = md_malloc((st->list_n ? st->list_n : 1) * sizeof *copy);
-        memcpy(copy, st->list_cache, st->list_n * sizeof *copy);
-        int n = (int)st->list_n;
-        pthread_mutex_unlock(&st->list_lock);
-        *out = copy;
-        return n;
-    }
-    pthread_mutex_unlock(&st->list_lock);
-
     md_sqlite_reader *r = md_sqlite__reader_get(st);
     sqlite3_stmt *s = NULL;
-    int rc =
-        sqlite3_prepare_v2(r->db,
-                           "SELECT s.symbol, b.interval, min(b.ts), max(b.ts), count(*) FROM bars b"
-                           " JOIN symbols s ON s.id=b.symbol_id GROUP BY b.symbol_id, b.interval"
-                           " ORDER BY s.symbol, b.interval",
-                           -1, &s, NULL);
+    int rc = sqlite3_prepare_v2(
+        r->db,
+        st->derived ? "SELECT s.symbol, r.interval, r.first_ts, r.last_ts, r.n FROM series r"
+                      " JOIN symbols s ON s.id=r.symbol_id WHERE r.n > 0"
+                      " ORDER BY s.symbol, r.interval"
+                    : "SELECT s.symbol, b.interval, min(b.ts), max(b.ts), count(*) FROM bars b"
+                      " JOIN symbols s ON s.id=b.symbol_id GROUP BY b.symbol_id, b.interval"
+                      " ORDER BY s.symbol, b.interval",
+        -1, &s, NULL);
     if (rc != SQLITE_OK) {
+        rc = db_fail(err, r->db, rc, "list symbols");
         md_sqlite__reader_put(st, r);
-        return db_fail(err, r->db, rc, "list symbols");
+        return rc;
     }
     size_t n = 0, cap = 16;
     md_symbol_info *v = md_malloc(cap * sizeof *v);
@@ -870,13 +892,6 @@ static int sqlite_list_symbols(md_store *base, md_symbol_info **out, md_error *e
         md_free(v);
         return ret;
     }
-    pthread_mutex_lock(&st->list_lock);
-    md_free(st->list_cache);
-    st->list_cache = md_malloc((n ? n : 1) * sizeof *v);
-    memcpy(st->list_cache, v, n * sizeof *v);
-    st->list_n = n;
-    st->list_gen = gen;
-    pthread_mutex_unlock(&st->list_lock);
     *out = v;
     return ret;
 }
@@ -1051,6 +1066,8 @@ const md_store_ops md_store_sqlite_ops = {
     .list_symbols = sqlite_list_symbols,
     .count_bars = sqlite_count_bars,
     .get_bars_agg = NULL,
+    .series_of = md_sqlite_series_of,
+    .get_rollups = md_sqlite_get_rollups,
     .scan_bars = sqlite_scan_bars,
     .list_quotes = sqlite_list_quotes,
     .meta_get = sqlite_meta_get,

@@ -25,6 +25,7 @@
 static void suite_options(md_store_options *o)
 {
     o->pool_size = 4;
+    o->manage = 1; /* as `serve`: TimescaleDB's aggregates made and refreshed */
 }
 
 #include "store_suite.h"
@@ -46,6 +47,23 @@ static void pg_teardown(void)
 }
 
 TestSuite(store_pg_only, .init = pg_setup, .fini = pg_teardown);
+
+/* 1 when the fixture's server preloads TimescaleDB (MDTEST_PG_PRELOAD=timescaledb,
+ * scripts/timescaledb-check.sh); the plain fixture of `make check` does not. */
+static int timescaledb_here(void)
+{
+    return strcmp(admin(NULL, "SELECT current_setting('shared_preload_libraries')"
+                              " LIKE '%timescaledb%'"),
+                  "t") == 0;
+}
+
+/* 1 when the server has TimescaleDB's files (whether or not it preloads them). */
+static int timescaledb_installed(void)
+{
+    return strcmp(admin(NULL, "SELECT count(*) FROM pg_available_extensions"
+                              " WHERE name = 'timescaledb'"),
+                  "1") == 0;
+}
 
 static md_store *pg_open_opts(const char *u, const md_store_options *o)
 {
@@ -408,9 +426,11 @@ Test(store_pg_only, schema_is_versioned_and_checked)
     cr_assert_not_null(strstr(err.msg, "schema"), "%s", err.msg);
 
     o.read_only = 0;
-    o.pg_timescaledb = 1; /* required, and not installed on this server */
-    cr_assert_eq(md_store_open(purl, &o, &s, &err), MD_ECONFIG, "%s", err.msg);
-    cr_assert_not_null(strstr(err.msg, "timescaledb"), "%s", err.msg);
+    o.pg_timescaledb = 1; /* required */
+    if (!timescaledb_here()) {
+        cr_assert_eq(md_store_open(purl, &o, &s, &err), MD_ECONFIG, "%s", err.msg);
+        cr_assert_not_null(strstr(err.msg, "timescaledb"), "%s", err.msg);
+    }
 
     o.pg_timescaledb = -1;
     s = pg_open_opts(purl, &o);
@@ -418,7 +438,8 @@ Test(store_pg_only, schema_is_versioned_and_checked)
     char want[16];
     snprintf(want, sizeof want, "%d", md_pg_schema_version());
     cr_assert_str_eq(admin(pdb, "SELECT version FROM schema_version"), want);
-    cr_assert_str_eq(admin(pdb, "SELECT value FROM meta WHERE key = 'layout'"), "partitioned");
+    const char *layout = timescaledb_here() ? "hypertable" : "partitioned";
+    cr_assert_str_eq(admin(pdb, "SELECT value FROM meta WHERE key = 'layout'"), layout);
     cr_assert_str_eq(admin(pdb, "SELECT count(*) FROM schema_version"), "1");
     o.read_only = 1;
     s = pg_open_opts(purl, &o); /* now it opens read-only */
@@ -464,6 +485,7 @@ Test(store_pg_only, retention_drops_whole_old_partitions)
 {
     md_store_options o;
     md_store_options_default(&o);
+    o.pg_timescaledb = 0;
     md_store *s = pg_open_opts(purl, &o);
     md_bar b;
     md_bar_init(&b);
@@ -487,4 +509,330 @@ Test(store_pg_only, retention_drops_whole_old_partitions)
     put1(s, "OLDNEW", MD_IV_1D, &b, 1);
     cr_assert_eq(md_store_count_bars(s, "OLDNEW", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, NULL), 1);
     md_store_close(s);
+}
+
+/* -- rollups under retention, native layout ------------------------------------------------------- */
+
+/* Every materialised interval of sym, over all it holds, equals the C aggregation of the fine
+ * bars read back (md_bars_aggregate), bit for bit. */
+static void agg_equals_c(md_store *s, const char *sym, md_interval fine)
+{
+    md_bar_vec all, got, want;
+    md_bar_vec_init(&all);
+    md_bar_vec_init(&got);
+    md_bar_vec_init(&want);
+    md_error err;
+    cr_assert_geq(md_store_get_bars(s, sym, fine, MD_TS_MIN, MD_TS_MAX, 0, &all, &err), 0, "%s",
+                  err.msg);
+    const md_interval ivs[] = {MD_IV_1H, MD_IV_4H, MD_IV_1D, MD_IV_1W, MD_IV_1MO};
+    for (size_t k = 0; k < sizeof ivs / sizeof ivs[0]; k++) {
+        if (!md_interval_divides(fine, ivs[k])) continue;
+        got.n = want.n = 0;
+        int n = md_store_get_bars_agg(s, sym, ivs[k], MD_TS_MIN, MD_TS_MAX, 0, &got, NULL, &err);
+        md_bars_aggregate(all.v, all.n, ivs[k], &want);
+        cr_assert_eq((size_t)n, want.n, "%s %s: %d buckets, want %zu", sym,
+                     md_interval_name(ivs[k]), n, want.n);
+        for (size_t i = 0; i < want.n; i++) {
+            const md_bar *g = &got.v[i], *w = &want.v[i];
+            cr_assert(g->ts == w->ts && g->open == w->open && g->high == w->high &&
+                          g->low == w->low && g->close == w->close && g->volume == w->volume &&
+                          ((isnan(g->vwap) && isnan(w->vwap)) || g->vwap == w->vwap) &&
+                          g->trades == w->trades && g->source == w->source &&
+                          g->quality == w->quality,
+                      "%s %s bucket %zu differs", sym, md_interval_name(ivs[k]), i);
+        }
+    }
+    md_bar_vec_deinit(&all);
+    md_bar_vec_deinit(&got);
+    md_bar_vec_deinit(&want);
+}
+
+/* The listing of sym/iv against the rows themselves. */
+static void listing_is_true(md_store *s, const char *sym, md_interval iv)
+{
+    md_symbol_info *info;
+    int n = md_store_list_symbols(s, &info, NULL);
+    cr_assert_geq(n, 0);
+    int found = 0;
+    char sql[400];
+    for (int i = 0; i < n; i++) {
+        if (strcmp(info[i].symbol, sym) != 0 || info[i].iv != iv) continue;
+        found = 1;
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) || ':' || extract(epoch FROM min(ts))::int8 || ':' ||"
+                 " extract(epoch FROM max(ts))::int8 FROM bars b JOIN symbols s ON s.id ="
+                 " b.symbol_id WHERE s.symbol = '%s' AND b.iv = %d",
+                 sym, (int)iv);
+        char got[96];
+        snprintf(got, sizeof got, "%lld:%lld:%lld", (long long)info[i].count,
+                 (long long)info[i].first_ts, (long long)info[i].last_ts);
+        cr_assert_str_eq(got, admin(pdb, sql), "%s %s: listing vs rows", sym, md_interval_name(iv));
+    }
+    cr_assert(found, "%s %s not listed", sym, md_interval_name(iv));
+    free(info);
+}
+
+/* Hourly and daily bars over the last 70 days: n bars ending now. */
+static void recent_bars(md_store *s, const char *sym, md_interval iv, int n)
+{
+    md_bar *b = calloc((size_t)n, sizeof *b);
+    int64_t step = md_interval_seconds(iv), t0 = md_interval_floor(iv, md_now()) - (n - 1) * step;
+    for (int i = 0; i < n; i++) {
+        md_bar_init(&b[i]);
+        b[i].ts = t0 + i * step;
+        b[i].open = 100 + i % 17, b[i].close = 100.25 + i % 13;
+        b[i].high = 120, b[i].low = 90;
+        b[i].volume = 1000.0 / 3 + i;
+        b[i].vwap = i % 5 ? 101.5 + i % 7 : NAN;
+        b[i].source = MD_SRC_CSV;
+    }
+    put1(s, sym, iv, b, (size_t)n);
+    free(b);
+}
+
+Test(store_pg_only, retention_keeps_the_listing_and_the_rollups_true)
+{
+    md_store_options o;
+    md_store_options_default(&o);
+    o.pg_timescaledb = 0;
+    o.pg_partition_span = MD_PG_SPAN_WEEK; /* weeks end inside the 1mo and 1w buckets */
+    md_store *s = pg_open_opts(purl, &o);
+    recent_bars(s, "RETH", MD_IV_1H, 70 * 24);
+    recent_bars(s, "RETD", MD_IV_1D, 70);
+    md_store_close(s);
+    o.pg_retention_days = 30;
+    s = pg_open_opts(purl, &o); /* the daily retention pass runs at open */
+    cr_assert_str_neq(admin(pdb, "SELECT count(*) FROM bars"), "1750", "nothing was dropped");
+    listing_is_true(s, "RETH", MD_IV_1H);
+    listing_is_true(s, "RETD", MD_IV_1D);
+    agg_equals_c(s, "RETH", MD_IV_1H);
+    agg_equals_c(s, "RETD", MD_IV_1D);
+    md_store_close(s);
+}
+
+/* -- TimescaleDB (scripts/timescaledb-check.sh: a fixture with MDTEST_PG_PRELOAD) ----------------- */
+
+#define NEED_TIMESCALEDB()                                                                         \
+    do {                                                                                           \
+        if (!timescaledb_here()) cr_skip_test("the server does not preload timescaledb");          \
+    } while (0)
+
+static const char *ts_jobs(void)
+{
+    return admin(pdb, "SELECT coalesce(string_agg(job_id || ' ' || proc_name || ' ' ||"
+                      " coalesce(config::text, ''), E'\\n' ORDER BY job_id), '')"
+                      " FROM timescaledb_information.jobs WHERE job_id >= 1000");
+}
+
+Test(store_pg_only, timescaledb_settings_are_applied_once_and_follow_the_config)
+{
+    NEED_TIMESCALEDB();
+    md_store_options o;
+    md_store_options_default(&o);
+    o.manage = 1;
+    md_store *s = pg_open_opts(purl, &o);
+    md_store_close(s);
+    char before[4096];
+    snprintf(before, sizeof before, "%s", ts_jobs());
+    cr_assert_not_null(strstr(before, "policy_compression"), "%s", before);
+    cr_assert_not_null(strstr(before, "\"compress_after\": \"30 days\""), "%s", before);
+    cr_assert_str_eq(admin(pdb, "SELECT string_agg(view_name::text, ',' ORDER BY view_name)"
+                                " FROM timescaledb_information.continuous_aggregates"),
+                     "bars_1d,bars_1h,bars_1mo,bars_1w,bars_4h");
+    /* again with the same configuration: no job is dropped or added */
+    s = pg_open_opts(purl, &o);
+    md_store_close(s);
+    cr_assert_str_eq(ts_jobs(), before, "a second start changed the jobs");
+    /* a command that does not manage (query, fetch) leaves them whatever it is told */
+    o.manage = 0;
+    o.pg_compress_after_days = 5;
+    o.pg_retention_days = 9;
+    s = pg_open_opts(purl, &o);
+    md_store_close(s);
+    cr_assert_str_eq(ts_jobs(), before, "an unmanaged open changed the jobs");
+    /* managed: the new values, and nothing else */
+    o.manage = 1;
+    o.pg_chunk_days = 3;
+    s = pg_open_opts(purl, &o);
+    md_store_close(s);
+    const char *j = ts_jobs();
+    cr_assert_not_null(strstr(j, "\"compress_after\": \"5 days\""), "%s", j);
+    cr_assert_not_null(strstr(j, "md_retention {\"drop_after\": \"9 days\"}"), "%s", j);
+    cr_assert_str_eq(admin(pdb, "SELECT time_interval FROM timescaledb_information.dimensions"
+                                " WHERE hypertable_name = 'bars'"),
+                     "3 days");
+    /* continuous_aggregates=false removes the aggregates mdagent made, retention 0 its job */
+    o.pg_continuous_aggs = 0;
+    o.pg_retention_days = 0;
+    s = pg_open_opts(purl, &o);
+    md_store_close(s);
+    cr_assert_str_eq(
+        admin(pdb, "SELECT count(*) FROM timescaledb_information.continuous_aggregates"), "0");
+    cr_assert_str_eq(admin(pdb, "SELECT count(*) FROM meta WHERE key LIKE 'cagg:%'"), "0");
+    cr_assert_null(strstr(ts_jobs(), "md_retention"), "%s", ts_jobs());
+    cr_assert_null(strstr(ts_jobs(), "policy_refresh"), "%s", ts_jobs());
+    /* and reads still answer coarse intervals, from the fine bars */
+    o.pg_continuous_aggs = 1;
+    s = pg_open_opts(purl, &o);
+    recent_bars(s, "TSA", MD_IV_1H, 24 * 20);
+    agg_equals_c(s, "TSA", MD_IV_1H);
+    md_store_close(s);
+}
+
+Test(store_pg_only, timescaledb_in_public_with_the_store_in_its_own_schema)
+{
+    NEED_TIMESCALEDB();
+    admin(pdb, "CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA public");
+    admin(pdb, "CREATE SCHEMA md");
+    char alter[160]; /* admin's own sessions see the store's tables too */
+    snprintf(alter, sizeof alter, "ALTER DATABASE %s SET search_path = md, public", pdb);
+    admin(NULL, alter);
+    char u[700];
+    snprintf(u, sizeof u, "%s?options=-csearch_path%%3Dmd", purl);
+    md_store_options o;
+    md_store_options_default(&o);
+    o.manage = 1;
+    o.pg_retention_days = 400;
+    md_store *s = pg_open_opts(u, &o);
+    recent_bars(s, "SP", MD_IV_1H, 24 * 40);
+    md_store_close(s); /* refreshes the aggregates */
+    cr_assert_str_eq(admin(pdb, "SELECT value FROM md.meta WHERE key = 'layout'"), "hypertable");
+    cr_assert_str_eq(admin(pdb, "SELECT count(*) FROM timescaledb_information.continuous_aggregates"
+                                " WHERE view_schema = 'md'"),
+                     "5");
+    cr_assert_str_neq(admin(pdb, "SELECT count(*) FROM md.bars_1d"), "0",
+                      "the aggregates were refreshed at close");
+    s = pg_open_opts(u, &o);
+    agg_equals_c(s, "SP", MD_IV_1H);
+    listing_is_true(s, "SP", MD_IV_1H);
+    md_store_close(s);
+}
+
+/* md_store_jobs against TimescaleDB's own views (read again when a background run came in
+ * between the two reads). */
+static void jobs_match_timescaledb(md_store *s)
+{
+    for (int attempt = 0;; attempt++) {
+        md_store_job *jobs;
+        md_error err;
+        int n = md_store_jobs(s, &jobs, &err);
+        cr_assert_geq(n, 0, "%s", err.msg);
+        char got[2048] = "";
+        for (int i = 0; i < n; i++) {
+            size_t l = strlen(got);
+            snprintf(got + l, sizeof got - l, "%s%d %lld %lld %d", i ? "\n" : "", jobs[i].id,
+                     (long long)jobs[i].runs, (long long)jobs[i].failures, jobs[i].last_failed);
+        }
+        free(jobs);
+        const char *want =
+            admin(pdb, "SELECT coalesce(string_agg(j.job_id || ' ' ||"
+                       " coalesce(s.total_runs, 0) || ' ' || coalesce(s.total_failures, 0)"
+                       " || ' ' || (coalesce(s.last_run_status, '') = 'Failed')::int,"
+                       " E'\\n' ORDER BY j.job_id), '') FROM timescaledb_information.jobs j"
+                       " LEFT JOIN timescaledb_information.job_stats s USING (job_id)"
+                       " WHERE j.job_id >= 1000");
+        if (strcmp(got, want) == 0 || attempt == 3) {
+            cr_assert_str_eq(got, want);
+            return;
+        }
+        usleep(300000);
+    }
+}
+
+Test(store_pg_only, timescaledb_retention_job_keeps_the_listing_and_the_rollups_true)
+{
+    NEED_TIMESCALEDB();
+    md_store_options o;
+    md_store_options_default(&o);
+    o.manage = 1;
+    o.pg_compress_after_days = 0;
+    md_store *s = pg_open_opts(purl, &o);
+    recent_bars(s, "TRH", MD_IV_1H, 70 * 24);
+    recent_bars(s, "TRD", MD_IV_1D, 70);
+    md_store_close(s);
+    o.pg_retention_days = 30;
+    s = pg_open_opts(purl, &o);
+    /* run the job now (it is scheduled daily) */
+    const char *id = admin(pdb, "SELECT job_id FROM timescaledb_information.jobs"
+                                " WHERE proc_name = 'md_retention'");
+    cr_assert(id[0], "no retention job");
+    char sql[96];
+    snprintf(sql, sizeof sql, "CALL run_job(%s)", id);
+    admin(pdb, sql);
+    cr_assert_str_neq(admin(pdb, "SELECT count(*) FROM bars"), "1750", "nothing was dropped");
+    listing_is_true(s, "TRH", MD_IV_1H);
+    listing_is_true(s, "TRD", MD_IV_1D);
+    agg_equals_c(s, "TRH", MD_IV_1H);
+    agg_equals_c(s, "TRD", MD_IV_1D);
+    jobs_match_timescaledb(s);
+    md_store_close(s);
+}
+
+Test(store_pg_only, timescaledb_on_and_off_are_honoured_on_existing_schemas)
+{
+    NEED_TIMESCALEDB();
+    md_store_options o;
+    md_store_options_default(&o);
+    o.manage = 1;
+    o.pg_timescaledb = 0; /* native partitions */
+    md_store *s = pg_open_opts(purl, &o);
+    md_store_close(s);
+    md_error err;
+    o.pg_timescaledb = 1;
+    cr_assert_eq(md_store_open(purl, &o, &s, &err), MD_ECONFIG, "on over native partitions");
+    cr_assert_not_null(strstr(err.msg, "migrate"), "%s", err.msg);
+
+    char db2[64], u2[600];
+    new_db(db2, sizeof db2);
+    url_for(db2, NULL, u2, sizeof u2);
+    o.pg_timescaledb = 1;
+    s = pg_open_opts(u2, &o);
+    md_store_close(s);
+    const char *before = admin(db2, "SELECT string_agg(job_id || config::text, ',' ORDER BY job_id)"
+                                    " FROM timescaledb_information.jobs WHERE job_id >= 1000");
+    char keep[2048];
+    snprintf(keep, sizeof keep, "%s", before);
+    o.pg_timescaledb = 0; /* off on a hypertable schema: opens, manages nothing */
+    o.pg_compress_after_days = 2;
+    o.pg_continuous_aggs = 0;
+    s = pg_open_opts(u2, &o);
+    recent_bars(s, "OFF", MD_IV_1H, 100);
+    md_store_close(s);
+    cr_assert_str_eq(admin(db2, "SELECT string_agg(job_id || config::text, ',' ORDER BY job_id)"
+                                " FROM timescaledb_information.jobs WHERE job_id >= 1000"),
+                     keep);
+    drop_db(db2);
+}
+
+Test(store_pg_only, timescaledb_installed_but_not_preloaded_falls_back_with_a_warning)
+{
+    if (timescaledb_here() || !timescaledb_installed())
+        cr_skip_test("needs timescaledb installed on a server that does not preload it");
+    FILE *log = tmpfile();
+    md_log_set_file(log);
+    md_store_options o;
+    md_store_options_default(&o);
+    o.manage = 1;
+    md_store *s = pg_open_opts(purl, &o);
+    md_bar b;
+    md_bar_init(&b);
+    b.ts = 1709251200, b.open = b.high = b.low = b.close = 1;
+    put1(s, "NP", MD_IV_1D, &b, 1);
+    md_store_close(s);
+    md_log_set_file(NULL);
+    char *text = slurp(log);
+    fclose(log);
+    cr_assert_str_eq(admin(pdb, "SELECT value FROM meta WHERE key = 'layout'"), "partitioned");
+    cr_assert_not_null(strstr(text, "shared_preload_libraries"), "%s", text);
+    cr_assert_not_null(strstr(text, "must be preloaded"), "the server's reason:\n%s", text);
+    free(text);
+    /* required: refused with the reason */
+    o.pg_timescaledb = 1;
+    char db2[64], u2[600];
+    new_db(db2, sizeof db2);
+    url_for(db2, NULL, u2, sizeof u2);
+    md_error err;
+    cr_assert_eq(md_store_open(u2, &o, &s, &err), MD_ECONFIG);
+    cr_assert_not_null(strstr(err.msg, "preload"), "%s", err.msg);
+    drop_db(db2);
 }
