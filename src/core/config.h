@@ -17,6 +17,7 @@ typedef struct md_config {
 #define MD_CONF_STR char *
 #define MD_CONF_SECRET char *
 #define MD_CONF_LIST char *
+#define MD_CONF_SOURCES char *
 #define MD_CONF_INT int64_t
 #define MD_CONF_DBL double
 #define MD_CONF_BOOL int
@@ -56,6 +57,8 @@ int md_config_load(md_config *cfg, const char *config_path, md_error *err);
 void md_config_print(const md_config *cfg, FILE *f);
 /* Writes the key table as a Markdown table (README). */
 void md_config_print_table(FILE *f);
+/* One line per configuration flag ("  --listen VALUE   help (key)"), for `mdagent help`. */
+void md_config_print_flags(FILE *f);
 
 /* Splits a LIST/SECRET value into trimmed items; returns the count. *items is an array of
  * heap strings owned by the caller (md_config_free_list). */

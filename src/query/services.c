@@ -41,6 +41,7 @@ int md_services_store_options(const md_services_options *o, md_store_options *ou
     if (rc) return rc;
     if (o->store_pool_size > 0) so.pool_size = o->store_pool_size;
     so.read_only = o->store_read_only != 0;
+    so.must_exist = !o->store_create && !o->cfg->store_create;
     *out = so;
     return 0;
 }

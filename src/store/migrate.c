@@ -7,9 +7,11 @@
  *   quotes: every source quote upserted (newer-or-equal wins, so a re-run changes nothing)
  *   quality: every (symbol, interval) with findings, all its findings upserted (one finding
  *           per bar and rule), a checkpoint per series; then every live mark
- *   verify: every source series scanned on both sides: row count + FNV-1a checksum of every
- *           value; the same for each series of findings; series found only in the target;
- *           quotes and live marks field by field
+ *   verify: every source series scanned on both sides over the source series' time range:
+ *           row count + FNV-1a checksum of every value; the same for each series of
+ *           findings; quotes and live marks field by field. What only the target holds
+ *           (a store that already had other symbols) is counted, not compared: the
+ *           verification covers what was copied
  *
  * Checkpoints live in the target's meta table under "migrate.<source-id>.<iv>.<symbol>",
  * where source-id hashes the source URL (password removed), so migrating from another
@@ -274,25 +276,28 @@ static int copy_quotes(mig *m, md_error *err)
 
 /* -- verify --------------------------------------------------------------------------------- */
 
-/* Count and checksum of one series, scanned in batches. */
-static int series_sum(mig *m, md_store *s, const char *symbol, md_interval iv, int64_t *n_out,
+/* Count and checksum of one series' bars in [first, last], scanned in batches. */
+static int series_sum(mig *m, md_store *s, const md_symbol_info *info, int64_t *n_out,
                       uint64_t *sum_out, uint64_t *done, md_error *err)
 {
+    const char *symbol = info->symbol;
+    md_interval iv = info->iv;
     md_bar_vec v;
     md_bar_vec_init(&v);
-    int64_t from = MD_TS_MIN, n = 0;
+    int64_t from = info->first_ts, n = 0;
     uint64_t h = MD_HASH_SEED;
     int rc;
     for (;;) {
         v.n = 0;
         rc = s->ops->scan_bars(s, symbol, iv, from, m->batch, &v, err);
         if (rc <= 0) break;
-        for (size_t i = 0; i < v.n; i++) h = bar_sum(h, &v.v[i]);
-        n += (int64_t)v.n;
-        *done += v.n;
+        size_t k = 0;
+        for (; k < v.n && v.v[k].ts <= info->last_ts; k++) h = bar_sum(h, &v.v[k]);
+        n += (int64_t)k;
+        *done += k;
         progress(m, "verify", *done, 2 * m->rep->bars_total, 0);
         from = v.v[v.n - 1].ts + 1;
-        if (v.n < m->batch) {
+        if (v.n < m->batch || k < v.n) {
             rc = 0;
             break;
         }
@@ -322,8 +327,8 @@ static int verify(mig *m, const md_symbol_info *src, size_t n_src, md_error *err
     for (size_t i = 0; i < n_src && rc == 0; i++) {
         int64_t sn, dn;
         uint64_t ssum, dsum;
-        rc = series_sum(m, m->src, src[i].symbol, src[i].iv, &sn, &ssum, &done, err);
-        if (rc == 0) rc = series_sum(m, m->dst, src[i].symbol, src[i].iv, &dn, &dsum, &done, err);
+        rc = series_sum(m, m->src, &src[i], &sn, &ssum, &done, err);
+        if (rc == 0) rc = series_sum(m, m->dst, &src[i], &dn, &dsum, &done, err);
         if (rc) break;
         m->rep->verified_bars += (uint64_t)sn;
         if (sn != dn || ssum != dsum)
@@ -333,8 +338,7 @@ static int verify(mig *m, const md_symbol_info *src, size_t n_src, md_error *err
                      ssum, dsum);
     }
     for (int i = 0; rc == 0 && i < n_dst; i++)
-        if (find_info(src, n_src, dst[i].symbol, dst[i].iv) < 0)
-            add_diff(m, 'b', dst[i].symbol, dst[i].iv, -1, dst[i].count, 0, 0);
+        if (find_info(src, n_src, dst[i].symbol, dst[i].iv) < 0) m->rep->target_only_series++;
     md_free(dst);
     if (rc) return rc;
 
@@ -354,7 +358,7 @@ static int verify(mig *m, const md_symbol_info *src, size_t n_src, md_error *err
             add_diff(m, 'q', sq[i].symbol, -1, 1, -1, 0, 0);
             i++;
         } else if (c > 0) {
-            add_diff(m, 'q', dq[j].symbol, -1, -1, 1, 0, 0);
+            m->rep->target_only_quotes++;
             j++;
         } else {
             if (!same_quote(&sq[i], &dq[j])) add_diff(m, 'q', sq[i].symbol, -1, 1, 1, 1, 0);
@@ -481,8 +485,7 @@ static int verify_quality(mig *m, const md_symbol_info *bars, size_t n_bars, md_
                      ha, hb);
     }
     for (int i = 0; rc == 0 && i < nd; i++)
-        if (find_info(sq, (size_t)ns, dq[i].symbol, dq[i].iv) < 0)
-            add_diff(m, 'e', dq[i].symbol, dq[i].iv, -1, dq[i].count, 0, 0);
+        if (find_info(sq, (size_t)ns, dq[i].symbol, dq[i].iv) < 0) m->rep->target_only_findings++;
     md_qevent_vec_deinit(&a);
     md_qevent_vec_deinit(&b);
     md_free(sq);
@@ -609,11 +612,22 @@ void md_migrate_report_print(const md_migrate_report *r, FILE *f)
     if (r->verified) {
         fprintf(f,
                 "verify: %" PRIu64 " series, %" PRIu64 " bars, %" PRIu64 " quotes and %" PRIu64
-                " quality findings: row counts and checksums equal\nOK\n",
+                " quality findings: row counts and checksums equal\n",
                 r->series, r->verified_bars, r->verified_quotes, r->verified_events);
+        if (r->target_only_series || r->target_only_quotes || r->target_only_findings)
+            fprintf(f,
+                    "the target also holds %" PRIu64 " other series, %" PRIu64
+                    " other quotes and %" PRIu64 " other series of findings, kept as they were\n",
+                    r->target_only_series, r->target_only_quotes, r->target_only_findings);
+        fprintf(f, "OK\n");
         return;
     }
     if (r->n_diffs == 0) return;
+    if (r->target_only_series || r->target_only_quotes || r->target_only_findings)
+        fprintf(f,
+                "the target also holds %" PRIu64 " other series, %" PRIu64
+                " other quotes and %" PRIu64 " other series of findings (not compared)\n",
+                r->target_only_series, r->target_only_quotes, r->target_only_findings);
     fprintf(f, "verify: FAILED, %zu difference%s:\n", r->n_diffs, r->n_diffs == 1 ? "" : "s");
     for (size_t i = 0; i < r->n_diffs; i++) {
         const md_migrate_diff *d = &r->diffs[i];

@@ -26,6 +26,8 @@ typedef struct md_store_options {
     int busy_timeout_ms; /* wait for locks */
     int batch_rows;      /* rows per write transaction in bulk paths */
     int read_only;       /* open without creating or migrating the schema */
+    int must_exist;      /* SQLite: a missing file is MD_ENOTFOUND instead of a new store
+                          * (read_only implies it) */
     /* PostgreSQL only (config section "postgresql"; sqlite ignores them) */
     int pg_timescaledb;         /* -1 auto (use when available), 0 off, 1 required */
     int pg_chunk_days;          /* hypertable chunk interval */

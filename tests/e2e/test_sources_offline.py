@@ -229,7 +229,8 @@ class ReplayFile(unittest.TestCase):
         ]
         try:
             for env, args, code, text in cases:
-                p = run_cli("serve", "--db", a.db, "--listen", "127.0.0.1:1", *args, env=env, check=False)
+                p = run_cli("serve", "--db", a.db, "--create", "--listen", "127.0.0.1:1", *args, env=env,
+                            check=False)
                 self.assertEqual(p.returncode, code, (env, p.stderr))
                 self.assertIn(text, p.stderr, env)
         finally:
