@@ -42,24 +42,36 @@ int md_cli_finish_config(md_config *cfg)
     return 0;
 }
 
+void md_cli_print_opts(const md_cli_opt *opts, FILE *f)
+{
+    for (const md_cli_opt *o = opts; o && o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        if (strlen(left) > 24)
+            fprintf(f, "  %s\n  %-24s %s\n", left, "", o->help);
+        else
+            fprintf(f, "  %-24s %s\n", left, o->help);
+    }
+}
+
+void md_cli_print_common(FILE *f)
+{
+    fprintf(f, "  %-24s %s\n  %-24s %s\n", "--config FILE",
+            "configuration file (default: MDAGENT_CONFIG, else ./mdagent.yaml)", "--set KEY=VALUE",
+            "any configuration key (mdagent config lists them)");
+    md_config_print_flags(f);
+}
+
 void md_cli_print_help(const md_cli_cmd *c, FILE *f)
 {
     fprintf(f, "usage: mdagent %s%s%s [options]\n\n%s\n", c->name, *c->args ? " " : "", c->args,
             c->summary);
     if (c->opts && c->opts->name) {
         fprintf(f, "\noptions:\n");
-        for (const md_cli_opt *o = c->opts; o->name; o++) {
-            char left[64];
-            snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-            fprintf(f, "  %-24s %s\n", left, o->help);
-        }
+        md_cli_print_opts(c->opts, f);
     }
-    fprintf(f,
-            "\nevery command also takes:\n"
-            "  %-24s %s\n  %-24s %s\n",
-            "--config FILE", "configuration file (default: MDAGENT_CONFIG, else ./mdagent.yaml)",
-            "--set KEY=VALUE", "any configuration key (mdagent config lists them)");
-    md_config_print_flags(f);
+    fprintf(f, "\nevery command also takes:\n");
+    md_cli_print_common(f);
 }
 
 void md_cli_quiet(const md_config *cfg)

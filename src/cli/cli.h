@@ -38,6 +38,9 @@ typedef struct md_cli_cmd {
 extern const md_cli_cmd md_cli_commands[];
 extern const size_t md_cli_n_commands;
 
+/* Prints options as "  --name ARG   help" lines; the flags every command takes. */
+void md_cli_print_opts(const md_cli_opt *opts, FILE *f);
+void md_cli_print_common(FILE *f);
 /* Prints the help of one command: usage line, summary, each of its options, then the flags
  * every command takes (--config, --set, --create and the config table's flags). */
 void md_cli_print_help(const md_cli_cmd *c, FILE *f);

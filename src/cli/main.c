@@ -88,16 +88,10 @@ static int cmd_help(int argc, char **argv)
         const md_cli_cmd *c = &md_cli_commands[i];
         if (!c->opts || !c->opts->name) continue;
         fprintf(stdout, "\n%s options:\n", c->name);
-        for (const md_cli_opt *o = c->opts; o->name; o++) {
-            char left[64];
-            snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-            fprintf(stdout, "  %-24s %s\n", left, o->help);
-        }
+        md_cli_print_opts(c->opts, stdout);
     }
-    fprintf(stdout, "\nevery command also takes:\n  %-24s %s\n  %-24s %s\n", "--config FILE",
-            "configuration file (default: MDAGENT_CONFIG, else ./mdagent.yaml)", "--set KEY=VALUE",
-            "any configuration key (mdagent config lists them)");
-    md_config_print_flags(stdout);
+    fprintf(stdout, "\nevery command also takes:\n");
+    md_cli_print_common(stdout);
     return 0;
 }
 

@@ -296,7 +296,7 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
             join_key(full, sizeof full, keys, depth);
             {
                 const row_t *r = find_yaml(full);
-                char origin[300];
+                char origin[MD_ERROR_MSG_MAX];
                 snprintf(origin, sizeof origin, "%s:%zu", path, seq_line);
                 if (!r)
                     rc = yaml_fail(err, path, seq_line, full,
@@ -333,7 +333,7 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
             }
             join_key(full, sizeof full, keys, depth);
             const row_t *r = find_yaml(full);
-            char origin[300];
+            char origin[MD_ERROR_MSG_MAX];
             snprintf(origin, sizeof origin, "%s:%zu", path, line);
             if (!r) {
                 int env_only = 0;
@@ -520,7 +520,10 @@ void md_config_print_flags(FILE *f)
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", r->flag, r->type == T_BOOL ? "" : " ",
                  placeholder[r->type]);
-        fprintf(f, "  %-24s %s (%s)\n", left, r->help, row_name(r));
+        if (strlen(left) > 24)
+            fprintf(f, "  %s\n  %-24s %s (%s)\n", left, "", r->help, row_name(r));
+        else
+            fprintf(f, "  %-24s %s (%s)\n", left, r->help, row_name(r));
     }
 }
 
