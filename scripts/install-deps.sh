@@ -28,7 +28,8 @@ NODE=""
 command -v npm >/dev/null 2>&1 || NODE="nodejs npm"
 
 want="$BUILD $TEST $TOOLS $NODE python3-yaml"
-npm_dirs="web tests/calendar" # tests/calendar: holiday references (date-holidays...)
+npm_dirs="web tests/calendar tests/contracts" # tests/calendar: holiday references (date-holidays...);
+# tests/contracts: the OpenAPI and AsyncAPI validators (tests/e2e/test_contracts.py)
 for a in "$@"; do
     case "$a" in
     --bench) want="$want $BENCH"; npm_dirs="$npm_dirs bench" ;; # bench/: the Node `ws` reference server

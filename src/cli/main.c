@@ -1,6 +1,8 @@
 /* main.c - `mdagent <command>`: the subcommand table. */
 #include "cli/cli.h"
 
+#include "server/contract.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +31,35 @@ static int cmd_config(int argc, char **argv)
 
 static int cmd_help(int argc, char **argv);
 
+/* `mdagent contract openapi|asyncapi`: the documents /openapi.json and /asyncapi.json
+ * serve (docs/openapi.json and docs/asyncapi.json are this output). */
+static int cmd_contract(int argc, char **argv)
+{
+    md_config cfg;
+    if (md_cli_load_config(argc, argv, &cfg) != 0) return 2;
+    const char *pos[2];
+    int n = md_cli_parse(argc, argv, NULL, NULL, &cfg, pos, 2);
+    md_config_deinit(&cfg);
+    md_contract_kind kind;
+    if (n == 1 && strcmp(pos[0], "openapi") == 0)
+        kind = MD_CONTRACT_OPENAPI;
+    else if (n == 1 && strcmp(pos[0], "asyncapi") == 0)
+        kind = MD_CONTRACT_ASYNCAPI;
+    else {
+        fprintf(stderr, "mdagent contract: give openapi or asyncapi\n");
+        return 2;
+    }
+    md_error err;
+    size_t len;
+    const char *doc = md_contract_doc(kind, &len, &err);
+    if (!doc) {
+        fprintf(stderr, "mdagent contract: %s\n", err.msg);
+        return 1;
+    }
+    fwrite(doc, 1, len, stdout);
+    return 0;
+}
+
 const md_cli_cmd md_cli_commands[] = {
     {"serve", "", "serve the REST API, the WebSocket stream and the dashboard", md_cmd_serve_opts,
      md_cmd_serve},
@@ -45,6 +76,9 @@ const md_cli_cmd md_cli_commands[] = {
      md_cmd_migrate_opts, md_cmd_migrate},
     {"config", "", "print the effective configuration (every key, where it came from)", config_opts,
      cmd_config},
+    {"contract", "openapi|asyncapi",
+     "print the API documents the agent serves at /openapi.json and /asyncapi.json", NULL,
+     cmd_contract},
     {"help", "[COMMAND]", "this help, or one command's", NULL, cmd_help},
 };
 const size_t md_cli_n_commands = sizeof md_cli_commands / sizeof md_cli_commands[0];

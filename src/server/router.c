@@ -8,10 +8,16 @@
 #include <string.h>
 
 static const md_route routes[] = {
-#define MD_ROUTE(methods, pattern, fn, flags) {methods, pattern, fn, flags},
+#define MD_ROUTE(methods, pattern, fn, flags, params) {methods, pattern, fn, flags, params},
 #include "server/routes.def"
 #undef MD_ROUTE
 };
+
+const md_route *md_route_table(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}
 
 /* Matches path against pattern; on success cap and cap_len give the capture (if any). */
 static int match(const char *pattern, const char *path, const char **cap, size_t *cap_len)

@@ -22,12 +22,16 @@ typedef struct md_route {
     const char *pattern;
     md_route_fn fn;
     int flags;
+    const char *params; /* the query parameters it takes, space-separated; "*": any */
 } md_route;
 
-#define MD_ROUTE(methods, pattern, fn, flags)                                                      \
+#define MD_ROUTE(methods, pattern, fn, flags, params)                                              \
     int fn(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err);
 #include "server/routes.def"
 #undef MD_ROUTE
+
+/* The route table, in routes.def order (the contract documents are generated from it). */
+const md_route *md_route_table(size_t *n);
 
 /* Finds the route for a path and method (HEAD matches GET routes). Returns the route, or
  * NULL with *status set to 404 (no such path) or 405 (path exists, method does not;

@@ -132,7 +132,7 @@ static int routes_json(md_assets *a, md_http_resp *resp)
         int methods;
         const char *pattern;
     } table[] = {
-#define MD_ROUTE(methods, pattern, fn, flags) {methods, pattern},
+#define MD_ROUTE(methods, pattern, fn, flags, params) {methods, pattern},
 #include "server/routes.def"
 #undef MD_ROUTE
     };

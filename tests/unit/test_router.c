@@ -135,7 +135,7 @@ Test(router, every_pattern_in_the_table_is_well_formed)
         const char *pattern;
         int flags;
     } rows[] = {
-#define MD_ROUTE(methods, pattern, fn, flags) {methods, pattern, flags},
+#define MD_ROUTE(methods, pattern, fn, flags, params) {methods, pattern, flags},
 #include "server/routes.def"
 #undef MD_ROUTE
     };
