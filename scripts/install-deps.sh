@@ -16,8 +16,9 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev \
  libpq-dev libhiredis-dev libyaml-dev zlib1g-dev libcriterion-dev tzdata"
 # r-base-core + r-cran-ttr: R's TTR package, the reference the indicator tests compare with;
 # r-cran-fbasics: real NYSE trading dates 1966-2002 the calendar tests compare with
+# python3-pandas: the Python client's DataFrames (tests/e2e/test_python_client.py)
 # wrk drives the ThreadSanitizer run of the cache (scripts/tsan-cache.sh, make check)
-TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets \
+TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets python3-pandas \
  r-base-core r-cran-ttr r-cran-fbasics wrk"
 # make lint (part of make check) and make coverage
 TOOLS="clang-format clang-tidy cppcheck lcov"
