@@ -205,7 +205,9 @@ static json_t *content(json_t *resp)
     const char *mime;
     json_t *schema;
     json_object_foreach(json_object_get(resp, "content"), mime, schema)
+    {
         json_object_set_new(c, mime, json_pack("{s:O}", "schema", schema));
+    }
     return c;
 }
 
@@ -303,7 +305,9 @@ static json_t *operation(json_t *data, const md_route *rt, const char *method, m
         const char *mime;
         json_t *schema;
         json_object_foreach(body, mime, schema)
+        {
             json_object_set_new(c, mime, json_pack("{s:O}", "schema", schema));
+        }
         json_object_set_new(op, "requestBody",
                             json_pack("{s:b, s:o}", "required", 1, "content", c));
     }
