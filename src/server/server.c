@@ -187,7 +187,7 @@ static void dispatch(task *t)
         return;
     }
     t->in_worker = 1;
-    md_workq_submit(svc->workers, run_job, t);
+    md_workq_submit(md_route_queue(rt, svc, &t->req), run_job, t);
 }
 
 /* -- parsing -------------------------------------------------------------------------------- */
@@ -264,6 +264,7 @@ static void parse_request(task *t, struct lws *wsi, const char *uri, size_t uri_
         }
     }
     r->content_type = hdr_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+    r->host = hdr_dup(wsi, WSI_TOKEN_HOST);
 }
 
 /* -- writing -------------------------------------------------------------------------------- */

@@ -5,12 +5,15 @@
  *             scan a batch -> upsert into the target -> checkpoint = last copied ts
  *           small series share one batch (one target transaction, one checkpoint write)
  *   quotes: every source quote upserted (newer-or-equal wins, so a re-run changes nothing)
+ *   actions: every corporate action record and symbol reference row upserted (few rows:
+ *           no checkpoint; a re-run changes nothing)
  *   quality: every (symbol, interval) with findings, all its findings upserted (one finding
  *           per bar and rule), a checkpoint per series; then every live mark
  *   verify: every source series scanned on both sides over the source series' time range:
  *           row count + FNV-1a checksum of every value; the same for each series of
- *           findings; quotes and live marks field by field. What only the target holds
- *           (a store that already had other symbols) is counted, not compared: the
+ *           findings; quotes and live marks field by field; actions and symbol references
+ *           of the source's symbols by count and checksum. What only the target holds (a
+ *           store that already had other symbols) is counted, not compared: the
  *           verification covers what was copied
  *
  * Checkpoints live in the target's meta table under "migrate.<source-id>.<iv>.<symbol>",
@@ -510,6 +513,143 @@ static int verify_quality(mig *m, const md_symbol_info *bars, size_t n_bars, md_
 
 /* -- the command ------------------------------------------------------------------------------ */
 
+/* -- corporate actions and symbol references ----------------------------------------------- */
+
+static uint64_t action_sum(uint64_t h, const md_action *a)
+{
+    h = md_hash_more(h, a->symbol, strlen(a->symbol));
+    h = md_hash_more(h, &a->type, 1);
+    h = md_hash_more(h, &a->source, 1);
+    h = md_hash_more(h, &a->ex_date, sizeof a->ex_date);
+    h = sum_double(h, a->numerator);
+    h = sum_double(h, a->denominator);
+    h = sum_double(h, a->amount);
+    h = md_hash_more(h, a->currency, strlen(a->currency));
+    return md_hash_more(h, &a->pay_date, sizeof a->pay_date);
+}
+
+static uint64_t ref_sum(uint64_t h, const md_symbol_ref *r)
+{
+    h = md_hash_more(h, r->symbol, strlen(r->symbol));
+    h = md_hash_more(h, r->currency, strlen(r->currency));
+    h = md_hash_more(h, r->reported, strlen(r->reported));
+    h = md_hash_more(h, r->zone, strlen(r->zone));
+    h = md_hash_more(h, &r->source, 1);
+    return md_hash_more(h, &r->actions_checked, sizeof r->actions_checked);
+}
+
+/* The symbols a source's actions and references name (the verification's scope). */
+typedef struct {
+    const md_action_vec *actions;
+    const md_symbol_ref *refs;
+    int n_refs;
+} action_scope;
+
+static int in_scope(const action_scope *sc, const char *symbol)
+{
+    if (!sc) return 1;
+    for (size_t i = 0; i < sc->actions->n; i++)
+        if (strcmp(sc->actions->v[i].symbol, symbol) == 0) return 1;
+    for (int i = 0; i < sc->n_refs; i++)
+        if (strcmp(sc->refs[i].symbol, symbol) == 0) return 1;
+    return 0;
+}
+
+/* Count and checksum of every action and reference row of s whose symbol is in sc (NULL:
+ * every row); *others (when given) counts the rows left out. */
+static int actions_sum(md_store *s, const action_scope *sc, int64_t *n, uint64_t *sum,
+                       uint64_t *others, md_action_vec *keep, md_symbol_ref **refs, int *n_refs,
+                       md_error *err)
+{
+    md_action_vec v;
+    md_action_vec_init(&v);
+    int rc = md_store_get_actions(s, NULL, MD_TS_MIN, MD_TS_MAX + 1, &v, err);
+    md_symbol_ref *r = NULL;
+    int nr = rc < 0 ? rc : md_store_list_symbol_refs(s, &r, err);
+    if ((rc < 0 || nr < 0) &&
+        (strstr(err->msg, "no such table") || strstr(err->msg, "does not exist"))) {
+        /* a source older than the actions tables (opened read-only, not migrated): none */
+        rc = nr = 0;
+        md_free(r);
+        r = NULL;
+    }
+    if (rc < 0 || nr < 0) {
+        md_action_vec_deinit(&v);
+        return rc < 0 ? rc : nr;
+    }
+    uint64_t h = MD_HASH_SEED, left_out = 0;
+    int64_t count = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (!in_scope(sc, v.v[i].symbol)) {
+            left_out++;
+            continue;
+        }
+        h = action_sum(h, &v.v[i]);
+        count++;
+    }
+    for (int i = 0; i < nr; i++) {
+        if (!in_scope(sc, r[i].symbol)) {
+            left_out++;
+            continue;
+        }
+        h = ref_sum(h, &r[i]);
+        count++;
+    }
+    *n = count;
+    *sum = h;
+    if (others) *others = left_out;
+    if (keep) {
+        *keep = v;
+    } else {
+        md_action_vec_deinit(&v);
+    }
+    if (refs) {
+        *refs = r;
+        *n_refs = nr;
+    } else {
+        md_free(r);
+    }
+    return 0;
+}
+
+static int copy_actions(mig *m, md_error *err)
+{
+    int64_t n;
+    uint64_t sum;
+    md_action_vec v;
+    md_symbol_ref *refs = NULL;
+    int nr = 0;
+    int rc = actions_sum(m->src, NULL, &n, &sum, NULL, &v, &refs, &nr, err);
+    if (rc) return rc;
+    if (v.n) rc = md_store_put_actions(m->dst, v.v, v.n, err);
+    for (int i = 0; rc >= 0 && i < nr; i++) rc = md_store_put_symbol_ref(m->dst, &refs[i], err);
+    m->rep->actions_copied = (uint64_t)n;
+    md_action_vec_deinit(&v);
+    md_free(refs);
+    return rc < 0 ? rc : 0;
+}
+
+/* Compares the source's actions and references with the target's rows of the same symbols;
+ * the target's rows of other symbols are counted (target_only_actions), not compared. */
+static int verify_actions(mig *m, md_error *err)
+{
+    int64_t sn, dn;
+    uint64_t ss, ds;
+    md_action_vec sv;
+    md_symbol_ref *srefs = NULL;
+    int snr = 0;
+    int rc = actions_sum(m->src, NULL, &sn, &ss, NULL, &sv, &srefs, &snr, err);
+    if (rc) return rc;
+    action_scope sc = {&sv, srefs, snr};
+    rc = actions_sum(m->dst, &sc, &dn, &ds, &m->rep->target_only_actions, NULL, NULL, NULL, err);
+    md_action_vec_deinit(&sv);
+    md_free(srefs);
+    if (rc) return rc;
+    if (sn != dn || ss != ds) add_diff(m, 'a', "*", -1, sn, dn, ss, ds);
+    m->rep->verified_actions = (uint64_t)sn;
+    return 0;
+}
+
 int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_options *opt,
                      md_migrate_report *rep, md_error *err)
 {
@@ -573,6 +713,7 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
             }
         }
         rc = copy_quotes(&m, err);
+        if (rc == 0) rc = copy_actions(&m, err);
         if (rc == 0) rc = copy_quality(&m, info, (size_t)n, err);
         if (rc) goto done;
         if (stopped(&m)) {
@@ -585,6 +726,7 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
     }
     rc = verify(&m, info, (size_t)n, err);
     if (rc == 0) rc = verify_quality(&m, info, (size_t)n, err);
+    if (rc == 0) rc = verify_actions(&m, err);
     if (rc) goto done;
     rep->verified = rep->n_diffs == 0;
     if (!rep->verified)
@@ -606,32 +748,43 @@ void md_migrate_report_print(const md_migrate_report *r, FILE *f)
     fprintf(f, "source: %" PRIu64 " series, %" PRIu64 " bars\n", r->series, r->bars_total);
     fprintf(f,
             "copied: %" PRIu64 " bars%s, %" PRIu64 " quotes, %" PRIu64 " quality findings, %" PRIu64
-            " live marks, in %.2f s\n",
+            " live marks, %" PRIu64 " corporate actions and symbol references, in %.2f s\n",
             r->bars_copied, r->series_resumed ? " (resumed from checkpoints)" : "",
-            r->quotes_copied, r->events_copied, r->live_copied, r->seconds);
+            r->quotes_copied, r->events_copied, r->live_copied, r->actions_copied, r->seconds);
     if (r->verified) {
         fprintf(f,
                 "verify: %" PRIu64 " series, %" PRIu64 " bars, %" PRIu64 " quotes and %" PRIu64
                 " quality findings: row counts and checksums equal\n",
                 r->series, r->verified_bars, r->verified_quotes, r->verified_events);
-        if (r->target_only_series || r->target_only_quotes || r->target_only_findings)
+        if (r->target_only_series || r->target_only_quotes || r->target_only_findings ||
+            r->target_only_actions)
             fprintf(f,
                     "the target also holds %" PRIu64 " other series, %" PRIu64
-                    " other quotes and %" PRIu64 " other series of findings, kept as they were\n",
-                    r->target_only_series, r->target_only_quotes, r->target_only_findings);
+                    " other quotes, %" PRIu64 " other series of findings and %" PRIu64
+                    " other corporate actions and symbol references, kept as they were\n",
+                    r->target_only_series, r->target_only_quotes, r->target_only_findings,
+                    r->target_only_actions);
         fprintf(f, "OK\n");
         return;
     }
     if (r->n_diffs == 0) return;
-    if (r->target_only_series || r->target_only_quotes || r->target_only_findings)
+    if (r->target_only_series || r->target_only_quotes || r->target_only_findings ||
+        r->target_only_actions)
         fprintf(f,
-                "the target also holds %" PRIu64 " other series, %" PRIu64
-                " other quotes and %" PRIu64 " other series of findings (not compared)\n",
-                r->target_only_series, r->target_only_quotes, r->target_only_findings);
+                "the target also holds %" PRIu64 " other series, %" PRIu64 " other quotes, %" PRIu64
+                " other series of findings and %" PRIu64
+                " other corporate actions and symbol references (not compared)\n",
+                r->target_only_series, r->target_only_quotes, r->target_only_findings,
+                r->target_only_actions);
     fprintf(f, "verify: FAILED, %zu difference%s:\n", r->n_diffs, r->n_diffs == 1 ? "" : "s");
     for (size_t i = 0; i < r->n_diffs; i++) {
         const md_migrate_diff *d = &r->diffs[i];
-        if (d->kind == 'l') {
+        if (d->kind == 'a') {
+            fprintf(f,
+                    "  corporate actions and symbol references: source %" PRId64
+                    " checksum %016" PRIx64 ", target %" PRId64 " checksum %016" PRIx64 "\n",
+                    d->src_n, d->src_sum, d->dst_n, d->dst_sum);
+        } else if (d->kind == 'l') {
             fprintf(f, "  %-12s %-4s live mark: source %s, target %s\n", d->symbol,
                     md_interval_name((md_interval)d->iv), d->src_n < 0 ? "none" : "set",
                     d->dst_n < 0           ? "none"
