@@ -5,7 +5,8 @@
  *   OpenAPI:  one path item per routes.def pattern, one operation per method; parameters
  *             from the pattern's {name} and the route's params column; responses from the
  *             data, plus one error response per HTTP status the route's error codes carry
- *             (the codes grouped by errors.def's status, each an enum of the Error schema)
+ *             (the codes grouped by errors.def's status, each an enum of the Error schema);
+ *             a response's "headers" (Link of the paged routes) as they are
  *   AsyncAPI: the control channel /stream and one channel per stream channel family, one
  *             operation per message and direction
  * Rendered with jansson once per process (insertion order is kept, so the text is the
@@ -221,6 +222,8 @@ static json_t *responses(const char *key, json_t *rd, json_t *codes, md_error *e
         json_t *d = json_object_get(r, "description");
         json_t *resp = json_object();
         json_object_set_new(resp, "description", d ? json_incref(d) : json_string(status));
+        json_t *h = json_object_get(r, "headers");
+        if (h) json_object_set(resp, "headers", h);
         json_t *c = content(r);
         if (json_object_size(c))
             json_object_set_new(resp, "content", c);
@@ -490,6 +493,26 @@ int md_contract_check(md_error *err)
     json_t *doc = openapi(data, err);
     int rc = doc ? 0 : MD_EINTERNAL;
     json_decref(doc);
+    /* and no entry documents a route that routes.def does not have */
+    size_t n;
+    const md_route *rt = md_route_table(&n);
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(data, "routes"), key, v)
+    {
+        int found = 0;
+        for (size_t i = 0; i < n && !found; i++)
+            for (size_t m = 0; m < sizeof method_bits / sizeof method_bits[0] && !found; m++) {
+                if (!(rt[i].methods & method_bits[m])) continue;
+                char k[160];
+                snprintf(k, sizeof k, "%s %s", method_names[m], rt[i].pattern);
+                for (char *p = k; *p && *p != ' '; p++) *p = (char)(*p - 'a' + 'A');
+                found = strcmp(k, key) == 0;
+            }
+        if (!found && rc == 0)
+            rc = md_error_set(err, MD_EINTERNAL,
+                              "contract.json documents %s, which routes.def does not have", key);
+    }
     json_t *channels = json_object_get(json_object_get(data, "stream"), "channels");
     for (int i = 0; rc == 0 && i < MD_CH_COUNT; i++)
         if (!channel_covered(channels, md_channel_name(i)))

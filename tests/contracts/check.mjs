@@ -56,9 +56,9 @@ check(document && errors.length === 0, 'asyncapi.json parses without an error (@
 if (document) {
   check(document.version() === '3.0.0', `AsyncAPI version 3.0.0 (got ${document.version()})`);
   const ids = document.channels().all().map((c) => c.address());
-  for (const want of ['/stream', 'quote', 'bar.{interval}']) check(ids.includes(want), `AsyncAPI channel ${want}`, ids.join(', '));
+  for (const want of ['/stream', 'quote', 'bar.{interval}', 'ind.{indicator}@{interval}', 'screen.{name}']) check(ids.includes(want), `AsyncAPI channel ${want}`, ids.join(', '));
   const names = document.allMessages().all().map((m) => m.name());
-  for (const want of ['subscribe', 'unsubscribe', 'ping', 'welcome', 'subscribed', 'quote', 'bar', 'error', 'lagged', 'pong']) {
+  for (const want of ['subscribe', 'unsubscribe', 'ping', 'welcome', 'subscribed', 'quote', 'bar', 'error', 'lagged', 'pong', 'indicator', 'screen']) {
     check(names.includes(want), `AsyncAPI message ${want}`, names.join(', '));
   }
 }
@@ -78,10 +78,12 @@ if (agent) {
   check(missing.length === 0, 'every route the agent serves is documented', missing.join(', '));
   check(extra.length === 0, 'every documented route is served', extra.join(', '));
 
-  const examples = { symbol: 'MSFT', id: 'bf-0000000000000000', mic: 'XNYS', path: 'routes.json' };
+  const examples = { symbol: 'MSFT', id: 'bf-0000000000000000', mic: 'XNYS', path: 'routes.json', name: 'nosuchscreen' };
   const queryExamples = {
-    '/prices': 'symbols=MSFT,NOPE,DAX', '/historical': 'symbols=MSFT,DAX&interval=1w&limit=30',
-    '/analytics/{symbol}/indicators': 'names=sma:5,macd&limit=20', '/historical/{symbol}': 'limit=3',
+    '/prices': 'symbols=MSFT,NOPE,DAX', '/analytics/returns': 'symbols=MSFT,DAX&interval=1w&align=outer',
+    '/analytics/correlation': 'symbols=MSFT,DAX,CAC&interval=1d&benchmark=DAX&window=5&pair=MSFT,CAC',
+    '/actions/{symbol}': 'cached_only=true', '/analytics/{symbol}/summary': 'adjust=all',
+    '/analytics/{symbol}/indicators': 'names=sma:5,macd&limit=20&order=desc', '/historical/{symbol}': 'limit=3&adjust=splits',
     '/calendars/{mic}': 'start=2024-01-01&end=2024-01-10', '/validate/{symbol}': 'limit=3', '/quality/{symbol}': 'issues=3',
   };
   for (const [p, item] of Object.entries(oa.paths)) {
@@ -95,6 +97,13 @@ if (agent) {
     check(!noRoute, `GET ${url}: the agent has the route`, text.slice(0, 200));
     const resp = op.responses[String(r.status)];
     check(!!resp, `GET ${url}: status ${r.status} is documented`, Object.keys(op.responses).join(', '));
+    if (r.headers.get('link')) {
+      check(!!resp?.headers?.Link, `GET ${url}: its Link header is documented`);
+      if (type === 'application/json') {
+        const next = JSON.parse(text).next;
+        check(r.headers.get('link') === `<${next}>; rel="next"`, `GET ${url}: Link is the answer's next`, r.headers.get('link'));
+      }
+    }
     if (!resp || !resp.content) continue;
     const media = resp.content[type] || (type.startsWith('text/') ? undefined : resp.content['application/octet-stream']);
     check(!!media || p === '/dashboard/{path}', `GET ${url}: content type ${type} is documented`, Object.keys(resp.content).join(', '));

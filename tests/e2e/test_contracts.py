@@ -89,7 +89,7 @@ class Contracts(AgentTest):
         try:
             welcome = ws.message()
             self.assertEqual(welcome["type"], "welcome")
-            enum = messages["subscribe"]["payload"]["properties"]["channels"]["items"]["enum"]
+            enum = messages["subscribe"]["payload"]["properties"]["channels"]["items"]["anyOf"][0]["enum"]
             self.assertEqual(sorted(welcome["channels"]), sorted(enum), "the welcome lists the documented channels")
             ws.send({"op": "subscribe", "symbols": ["CTR"], "channels": ["quote", "bar.1m"]})
             got = ws.message()
