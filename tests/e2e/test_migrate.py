@@ -162,7 +162,7 @@ class Migrate(unittest.TestCase):
         # holds, is counted but is no difference (the verification covers what was copied)
         self.assertIn("4 differences", p.stdout)
         self.assertRegex(p.stdout, r"CAC\s+1d\s+quality findings: source 1 checksum \w+, target 1 checksum \w+")
-        self.assertIn("the target also holds 1 other series, 0 other quotes and 1 other series of findings", p.stdout)
+        self.assertIn("the target also holds 1 other series, 0 other quotes, 1 other series of findings and 0 other", p.stdout)
         self.assertNotRegex(p.stdout, r"EXTRA\s+1d")
         self.assertRegex(p.stdout, r"DAX\s+1d\s+source 1860 bars checksum \w+, target 1859 bars")
         self.assertRegex(p.stdout, r"QONLY\s+quote: values differ")
@@ -178,6 +178,10 @@ class Migrate(unittest.TestCase):
                    " SELECT id, b.interval, b.ts - 400 * 86400, b.open, b.high, b.low, b.close, b.volume,"
                    " b.source FROM symbols, bars b WHERE symbol = 'MSFT'"
                    " AND b.symbol_id = (SELECT id FROM symbols WHERE symbol = 'OTHER')")
+        # and a corporate action of its own symbol (a split of OTHER)
+        db.execute("INSERT INTO actions(symbol_id, ex_date, type, source, numerator, denominator,"
+                   " recorded_at) SELECT id, 1045526400, 'split', 1, 2, 1, 0 FROM symbols"
+                   " WHERE symbol = 'OTHER'")
         db.commit()
         db.close()
         before_bars, _, _ = dump_sqlite(dst)
@@ -186,6 +190,7 @@ class Migrate(unittest.TestCase):
         self.assertNotIn("FAILED", p.stdout)
         self.assertIn("OK", p.stdout)
         self.assertIn("the target also holds 1 other series", p.stdout)
+        self.assertIn("and 1 other corporate actions and symbol references, kept as they were", p.stdout)
         want_bars, want_quotes, _ = dump_sqlite(self.src[len("sqlite:"):])
         got_bars, got_quotes, _ = dump_sqlite(dst)
         self.assertEqual(set(got_bars), set(want_bars) | set(before_bars), "copied, and nothing lost")

@@ -107,6 +107,27 @@ class ClientRest(AgentTest):
                                end=pd.Timestamp("1996-01-01").to_pydatetime(), limit=3)
         self.assertEqual(list(last.index), [r["timestamp"] for r in want[-3:]])
 
+    def test_history_and_indicators_follow_next_across_pages(self):
+        want = [r for r in sample("DAX") if "1995-01-01" <= r["timestamp"].strftime("%Y-%m-%d") < "1996-01-01"]
+        self.assertGreater(len(want), 200)
+        paged = self.md.history("DAX", start="1995-01-01", end="1996-01-01", page_size=7)
+        self.assertEqual(list(paged.index), [r["timestamp"] for r in want])
+        self.assertEqual(list(paged["close"]), [r["close"] for r in want])
+        # the newest 10 in pages of 4 (desc pages, put back in time order)
+        last = self.md.history("DAX", start="1995-01-01", end="1996-01-01", limit=10, page_size=4)
+        self.assertEqual(list(last.index), [r["timestamp"] for r in want[-10:]])
+        self.assertEqual(list(last["close"]), [r["close"] for r in want[-10:]])
+        whole = self.md.indicators("DAX", "sma:5,macd", start="1995-01-01", end="1996-01-01")
+        self.assertEqual(list(whole.index), [r["timestamp"] for r in want])
+        pages = self.md.indicators("DAX", ["sma:5", "macd"], start="1995-01-01", end="1996-01-01", page_size=9)
+        pd.testing.assert_frame_equal(pages, whole)
+        tail = self.md.indicators("DAX", "sma:5,macd", start="1995-01-01", end="1996-01-01", limit=6, page_size=4)
+        pd.testing.assert_frame_equal(tail, whole.iloc[-6:])
+        # sma:5 against its definition over the loaded closes (the series starts before 1995)
+        closes = pd.Series([r["close"] for r in sample("DAX")], index=[r["timestamp"] for r in sample("DAX")])
+        ref = closes.rolling(5).mean().loc[whole.index]
+        self.assertLess(float((whole["sma:5"] - ref.values).abs().max()), 1e-9)
+
     def test_history_of_several_symbols_is_long_format(self):
         df = self.md.history(["SMI", "DAX"], start="1996-01-01", end="1996-03-01")
         self.assertEqual(list(df.columns[:7]), ["symbol", "timestamp", "open", "high", "low", "close", "volume"])

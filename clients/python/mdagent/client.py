@@ -109,30 +109,63 @@ class Client:
 
     # -- data ----------------------------------------------------------------------------------
 
+    def _paged(self, path, params, limit, page_size, take):
+        """Follows the pages of a paged route (its `next` links) and gives each page to take(page,
+        room), which keeps at most room rows (None: all) and returns how many it kept. limit:
+        at most this many rows in all, the newest of the range (asked newest first: order=desc,
+        and the caller puts them back in time order); page_size: rows per request (None: the
+        agent's server.default_limit)."""
+        params = dict(params)  # a limit below 1 goes to the agent, which refuses it
+        if limit is not None:
+            params["order"] = "desc"
+            size = int(limit) if page_size is None else min(int(limit), int(page_size))
+        else:
+            size = page_size
+        params["limit"] = size
+        got = 0
+        for page in self._pages(self._url(path, params)):
+            got += take(page, None if limit is None else int(limit) - got)
+            if limit is not None and got >= int(limit):
+                break
+        return limit is not None
+
     def history(self, symbols, start=None, end=None, interval="1d", adjust=None, limit=None,
-                source=None, cached_only=None):
+                source=None, cached_only=None, partial=None, page_size=None):
         """Bars of one symbol (a str: indexed by timestamp) or several (a list: long format,
         one row per symbol and timestamp, columns symbol, timestamp, open, high, low, close,
-        volume, ...). limit: at most this many bars, the newest of the range (the agent's
-        server.default_limit, 10000, when not given). adjust (e.g. "split", "all") is passed
-        to the agent only when given. Several symbols are asked with one
-        /historical?symbols= request; an agent without that route is asked one symbol at a
-        time (the same rows)."""
-        params = {"interval": interval, "start": _time(start), "end": _time(end), "limit": limit,
-                  "source": source, "adjust": adjust}
+        volume, ...), oldest first. The agent answers a range in pages; every page is read
+        (its `next` link followed), page_size bars per request (default: the agent's
+        server.default_limit). limit: at most this many bars of each symbol, the newest of the
+        range. adjust: "none" (as traded), "splits" (the agent's default) or "all" (splits and
+        dividends). partial="exclude" leaves out the bars cut by the range or still forming.
+        Several symbols are asked with one /historical?symbols= request; an agent without that
+        route is asked one symbol at a time (the same rows)."""
+        params = {"interval": interval, "start": _time(start), "end": _time(end),
+                  "source": source, "adjust": adjust, "partial": partial}
         if cached_only is not None:
             params["cached_only"] = "true" if cached_only else "false"
-        if isinstance(symbols, str):
+
+        def one(sym, tag):
             rows = []
-            for page in self._pages(self._url(f"/historical/{_symbol_path(symbols)}", params)):
-                rows.extend(page.get("bars", []))
-            return self._bars_frame(rows, index=True)
+
+            def take(page, room):
+                bars = page.get("bars", [])[:room] if room is not None else page.get("bars", [])
+                rows.extend(dict(b, symbol=page.get("symbol", sym)) if tag else b for b in bars)
+                return len(bars)
+
+            if self._paged(f"/historical/{_symbol_path(sym)}", params, limit, page_size, take):
+                rows.reverse()  # asked newest first
+            return rows
+
+        if isinstance(symbols, str):
+            return self._bars_frame(one(symbols, False), index=True)
         symbols = list(symbols)
         if not symbols:
             raise ValueError("give at least one symbol")
         rows = []
         try:
-            for page in self._pages(self._url("/historical", dict(params, symbols=",".join(symbols)))):
+            for page in self._pages(self._url("/historical", dict(params, symbols=",".join(symbols),
+                                                                  limit=page_size))):
                 rows.extend(page.get("bars", []))
         except MdagentError as e:
             if e.status not in (404, 405) or e.code not in ("not_found", "method_not_allowed"):
@@ -141,9 +174,9 @@ class Client:
                 raise
             rows = []  # an agent without the multi-symbol route: one symbol at a time
             for s in symbols:
-                for page in self._pages(self._url(f"/historical/{_symbol_path(s)}", params)):
-                    rows.extend(dict(b, symbol=page.get("symbol", s)) for b in page.get("bars", []))
-            rows.sort(key=lambda b: (b["timestamp"], symbols.index(b["symbol"]) if b["symbol"] in symbols else 0))
+                rows.extend(one(s, True))
+            order = {s: i for i, s in enumerate(symbols)}
+            rows.sort(key=lambda b: (b["timestamp"], order.get(b["symbol"], 0)))
         return self._bars_frame(rows, index=False)
 
     @staticmethod
@@ -189,17 +222,21 @@ class Client:
         return df
 
     def indicators(self, symbol, names, start=None, end=None, interval="1d", limit=None,
-                   adjust=None):
+                   adjust=None, page_size=None):
         """Indicator series of one symbol aligned with its bars: a DataFrame indexed by
         timestamp with "close" and one column per indicator output ("sma:20",
-        "macd:12:26:9.signal"); null (NaN) during warm-up. names: "sma:20,rsi" or a list."""
+        "macd:12:26:9.signal"); null (NaN) during warm-up. names: "sma:20,rsi" or a list.
+        Paged as history(): every page read; limit: the newest this many rows."""
         if not isinstance(names, str):
             names = ",".join(names)
         params = {"names": names, "interval": interval, "start": _time(start), "end": _time(end),
-                  "limit": limit, "adjust": adjust}
+                  "adjust": adjust}
         stamps, columns = [], {}
-        for page in self._pages(self._url(f"/analytics/{_symbol_path(symbol)}/indicators", params)):
-            stamps.extend(page.get("timestamps", []))
+
+        def take(page, room):
+            ts = page.get("timestamps", [])
+            n = len(ts) if room is None else min(room, len(ts))
+            stamps.extend(ts[:n])
             cols = {"close": page.get("close", [])}
             for name, series in page.get("indicators", {}).items():
                 if isinstance(series, dict):
@@ -208,7 +245,14 @@ class Client:
                 else:
                     cols[name] = series
             for k, v in cols.items():
-                columns.setdefault(k, []).extend(v)
+                columns.setdefault(k, []).extend(v[:n])
+            return n
+
+        if self._paged(f"/analytics/{_symbol_path(symbol)}/indicators", params, limit, page_size,
+                       take):
+            stamps.reverse()  # asked newest first
+            for v in columns.values():
+                v.reverse()
         if _pd is None:
             return {"timestamp": stamps, **columns}
         df = _pd.DataFrame({k: _pd.to_numeric(_pd.Series(v, dtype="object"), errors="coerce") for k, v in columns.items()})
