@@ -2,7 +2,8 @@
 # of CMakePresets.json (release build/, debug build-asan/, tsan build-tsan/, fuzz build-fuzz/,
 # coverage build-coverage/), so the flags are spelled once, there.
 #   make            build build/mdagent
-#   make run        install missing packages, build, load the sample data, serve on 127.0.0.1:8080
+#   make run        install missing packages, build the binary, load the sample data, serve on
+#                   127.0.0.1:8080 (make run LISTEN=HOST:PORT DB=PATH)
 #   make check      install, lint, build (release + ASan/UBSan), start PostgreSQL and Redis, run
 #                   every test, the cache and stream under ThreadSanitizer, then fuzz every
 #                   parser for a bounded time
@@ -55,7 +56,13 @@ build-coverage:
 fuzz: build-fuzz
 	@cd "$(ROOT)/build-fuzz" && ctest --output-on-failure -j$(JOBS) -L fuzz
 
-run: deps build
+# make run builds the binary alone (no tests, no benchmarks), its output in a log: the screen
+# shows one line per step, and the log's end only when the build fails.
+RUN_LOG := $(ROOT)/build/make-run.log
+run: deps
+	@mkdir -p "$(ROOT)/build"; echo "make run: building build/mdagent (log: build/make-run.log)"; \
+	 ( $(call preset,release,build,mdagent) ) >"$(RUN_LOG)" 2>&1 || { tail -n 40 "$(RUN_LOG)"; \
+	   echo "make run: the build failed; the whole output is in build/make-run.log"; exit 1; }
 	@"$(ROOT)/scripts/run.sh" "$(DB)" "$(LISTEN)"
 
 # The checks need only the compile commands of a configured tree (the debug preset: asserts

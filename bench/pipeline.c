@@ -130,7 +130,7 @@ static void open_store(void)
     md_free(cfg.db);
     cfg.db = md_strdup(url);
     cfg.stream_live_bars = 0;
-    md_services_options o = {.cfg = &cfg, .writer = 1, .stream = 1};
+    md_services_options o = {.cfg = &cfg, .writer = 1, .stream = 1, .store_create = 1};
     md_error err;
     if (md_services_open(&svc, &o, &err) != 0) {
         fprintf(stderr, "bench_pipeline: %s\n", err.msg);

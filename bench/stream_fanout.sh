@@ -113,7 +113,7 @@ for s in $(echo "$ONLY" | tr ',' ' '); do
         [ "$s" = mdagent-1msg ] && batch_bytes=1
         rm -f "$tmp"/md.db*
         run "$s" http /ingest/quotes env MDAGENT_API_KEYS=benchkey sh -c \
-            'exec "$1" serve --db "$2" --threads 1 --log-level warn --set "stream.write_batch_bytes=$3" --listen "127.0.0.1:$4"' \
+            'exec "$1" serve --db "$2" --create --threads 1 --log-level warn --set "stream.write_batch_bytes=$3" --listen "127.0.0.1:$4"' \
             sh "$BUILD/mdagent" "sqlite:$tmp/md.db" "$batch_bytes" ;;
     python) run python ws /feed /usr/bin/python3 bench/ref/broadcast_ws.py ;;
     node) run node ws /feed node bench/ref/broadcast_ws.js ;;

@@ -15,7 +15,8 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev \
  libwebsockets-dev libuv1-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 \
  libpq-dev libhiredis-dev libyaml-dev zlib1g-dev libcriterion-dev tzdata"
 # r-base-core + r-cran-ttr: R's TTR package, the reference the indicator tests compare with
-# python3-numpy + python3-pandas: the reference the cross-symbol analytics tests compare with
+# python3-numpy + python3-pandas: the reference the cross-symbol analytics tests compare with,
+# and the Python client's DataFrames (tests/e2e/test_python_client.py)
 # r-cran-fbasics: real NYSE trading dates 1966-2002 the calendar tests compare with
 # wrk drives the ThreadSanitizer run of the cache (scripts/tsan-cache.sh, make check)
 # haproxy: the load balancer of the one-machine cluster rig (scripts/cluster.sh, e2e.test_cluster)
@@ -30,7 +31,8 @@ NODE=""
 command -v npm >/dev/null 2>&1 || NODE="nodejs npm"
 
 want="$BUILD $TEST $TOOLS $NODE python3-yaml"
-npm_dirs="web tests/calendar" # tests/calendar: holiday references (date-holidays...)
+npm_dirs="web tests/calendar tests/contracts" # tests/calendar: holiday references (date-holidays...);
+# tests/contracts: the OpenAPI and AsyncAPI validators (tests/e2e/test_contracts.py)
 for a in "$@"; do
     case "$a" in
     --bench) want="$want $BENCH"; npm_dirs="$npm_dirs bench" ;; # bench/: the Node `ws` reference server

@@ -2,7 +2,8 @@
 # make run: load the bundled sample data (once; reloading is idempotent) and serve, with
 # live data and no network: the simulator ticks a few symbols and the replay source plays
 # the stored XTSSIM series one daily bar a second. Set MDAGENT_SOURCES_PRIORITY (e.g.
-# "yahoo,simulator") to ask real providers too.
+# "yahoo,simulator") to ask real providers too, MDAGENT_API_KEYS=k to enable the write
+# endpoints, MDAGENT_LOG_LEVEL=info to see every log line (default here: warnings only).
 set -eu
 DB="${1:-data/mdagent.db}"
 LISTEN="${2:-127.0.0.1:8080}"
@@ -10,6 +11,15 @@ cd "$(dirname "$0")/.."
 build/mdagent load data/sample --db "sqlite:$DB" --quiet
 export MDAGENT_SOURCES_PRIORITY="${MDAGENT_SOURCES_PRIORITY-simulator,replay}"
 export MDAGENT_SIMULATOR_SYMBOLS="${MDAGENT_SIMULATOR_SYMBOLS-AAPL:190,BTC-USD:60000,EURUSD=X:1.08}"
-echo "mdagent: open http://$LISTEN/dashboard (or /health, /sources, /price/AAPL (simulated, moving),"
-echo "         /price/XTSSIM (replayed), /historical/MSFT?limit=5)"
+export MDAGENT_LOG_LEVEL="${MDAGENT_LOG_LEVEL-warn}"
+echo "make run: store $DB (sample data loaded), serving http://$LISTEN - Ctrl-C stops"
+echo "  dashboard  http://$LISTEN/dashboard"
+echo "  try        curl -s $LISTEN/price/AAPL    (simulated, moving)"
+echo "             curl -s '$LISTEN/historical/MSFT?limit=5'"
+echo "             curl -s $LISTEN/openapi.json  (the API, for tools)"
+if [ -n "${MDAGENT_API_KEYS:-}" ]; then
+    echo "  writes     enabled: POST /ingest, /backfill, /cache/clear with -H 'Authorization: Bearer <key>'"
+else
+    echo "  writes     off: run MDAGENT_API_KEYS=yourkey make run to enable POST /ingest, /backfill"
+fi
 exec build/mdagent serve --db "sqlite:$DB" --listen "$LISTEN" --set replay.symbols=XTSSIM

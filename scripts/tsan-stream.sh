@@ -25,7 +25,7 @@ redis-server --port "$RP" --bind 127.0.0.1 --save "" --appendonly no --daemonize
     --logfile "$work/redis.log" --dir "$work"
 start() { # port name
     TSAN_OPTIONS="log_path=$work/tsan-$2" MDAGENT_API_KEYS=$KEY MDAGENT_LOG_LEVEL=warn \
-        build-tsan/mdagent serve --db "sqlite:$work/$2.db" --listen "127.0.0.1:$1" --threads 2 \
+        build-tsan/mdagent serve --db "sqlite:$work/$2.db" --create --listen "127.0.0.1:$1" --threads 2 \
         --redis "redis://127.0.0.1:$RP/0" --set stream.live_bar_delay_ms=100 \
         --set stream.queue_size=16 --set stream.send_buffer_bytes=4096 >"$work/$2.log" 2>&1 &
 }

@@ -42,10 +42,50 @@ int md_cli_finish_config(md_config *cfg)
     return 0;
 }
 
-int md_cli_parse(int argc, char **argv, const md_cli_opt *opts, md_config *cfg, const char **pos,
-                 int max_pos)
+void md_cli_print_opts(const md_cli_opt *opts, FILE *f)
+{
+    for (const md_cli_opt *o = opts; o && o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        if (strlen(left) > 24)
+            fprintf(f, "  %s\n  %-24s %s\n", left, "", o->help);
+        else
+            fprintf(f, "  %-24s %s\n", left, o->help);
+    }
+}
+
+void md_cli_print_common(FILE *f)
+{
+    fprintf(f, "  %-24s %s\n  %-24s %s\n", "--config FILE",
+            "configuration file (default: MDAGENT_CONFIG, else ./mdagent.yaml)", "--set KEY=VALUE",
+            "any configuration key (mdagent config lists them)");
+    md_config_print_flags(f);
+}
+
+void md_cli_print_help(const md_cli_cmd *c, FILE *f)
+{
+    fprintf(f, "usage: mdagent %s%s%s [options]\n\n%s\n", c->name, *c->args ? " " : "", c->args,
+            c->summary);
+    if (c->opts && c->opts->name) {
+        fprintf(f, "\noptions:\n");
+        md_cli_print_opts(c->opts, f);
+    }
+    fprintf(f, "\nevery command also takes:\n");
+    md_cli_print_common(f);
+}
+
+void md_cli_quiet(const md_config *cfg)
+{
+    md_log_level lvl;
+    if (md_log_parse_level(cfg->log_level, &lvl) == 0 && lvl < MD_LOG_WARN)
+        md_log_set_level(MD_LOG_WARN);
+}
+
+int md_cli_parse(int argc, char **argv, const md_cli_opt *opts, const char **vals, md_config *cfg,
+                 const char **pos, int max_pos)
 {
     int npos = 0;
+    for (int k = 0; opts && opts[k].name; k++) vals[k] = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -78,22 +118,22 @@ int md_cli_parse(int argc, char **argv, const md_cli_opt *opts, md_config *cfg, 
             continue;
         }
         int matched = 0;
-        for (const md_cli_opt *o = opts; o && o->name; o++) {
-            if (strcmp(o->name, name) != 0) continue;
+        for (int k = 0; opts && opts[k].name; k++) {
+            if (strcmp(opts[k].name, name) != 0) continue;
             matched = 1;
-            if (o->has_value) {
+            if (opts[k].arg) {
                 if (!val) {
                     if (!next) goto need_value;
                     val = next;
                     i++;
                 }
-                *o->value = val;
+                vals[k] = val;
             } else {
                 if (val) {
                     fprintf(stderr, "mdagent: %s takes no value\n", name);
                     return -1;
                 }
-                *o->value = "1";
+                vals[k] = "1";
             }
             break;
         }

@@ -122,18 +122,23 @@ static int fetch_bars(md_services *svc, const char *const *syms, int n, md_inter
     return rc;
 }
 
+enum { O_INTERVAL, O_START, O_END, O_SOURCE, O_N };
+const md_cli_opt md_cmd_fetch_opts[] = {
+    {"--interval", "I", "fetch bars of this interval (1m ... 1mo) instead of the latest quote"},
+    {"--start", "T", "bars from T (YYYY-MM-DD, RFC 3339 or epoch seconds; default: 100 bars back)"},
+    {"--end", "T", "bars until T, exclusive (default: now)"},
+    {"--source", "NAME", "ask this source alone (no failover)"},
+    {NULL, NULL, NULL}};
+
 int md_cmd_fetch(int argc, char **argv)
 {
     md_config cfg;
     if (md_cli_load_config(argc, argv, &cfg) != 0) return MD_EXIT_USAGE;
-    fargs a = {0};
-    md_cli_opt opts[] = {{"--interval", 1, &a.interval},
-                         {"--start", 1, &a.start},
-                         {"--end", 1, &a.end},
-                         {"--source", 1, &a.source},
-                         {NULL, 0, NULL}};
+    const char *v[O_N];
     static const char *pos[MAX_SYMBOLS];
-    int n = md_cli_parse(argc, argv, opts, &cfg, pos, MAX_SYMBOLS);
+    int n = md_cli_parse(argc, argv, md_cmd_fetch_opts, v, &cfg, pos, MAX_SYMBOLS);
+    fargs a = {
+        .interval = v[O_INTERVAL], .start = v[O_START], .end = v[O_END], .source = v[O_SOURCE]};
     if (n < 0 || md_cli_finish_config(&cfg) != 0) {
         md_config_deinit(&cfg);
         return MD_EXIT_USAGE;

@@ -36,26 +36,43 @@ static int parse_count(const char *name, const char *v, long min, long max, long
     return 0;
 }
 
+enum {
+    O_SYMBOL,
+    O_INTERVAL,
+    O_FORMAT,
+    O_VALIDATE_ONLY,
+    O_QUIET,
+    O_BATCH_ROWS,
+    O_THREADS,
+    O_REJECT_FILE,
+    O_RESTART,
+    O_VALIDATION,
+    O_N
+};
+const md_cli_opt md_cmd_load_opts[] = {
+    {"--symbol", "S", "the symbol of every file (default: a symbol column, else the file name)"},
+    {"--interval", "I", "1m 5m 15m 30m 1h 4h 1d 1w 1mo (default: Stooq's <PER>, else inferred)"},
+    {"--format", "auto|yahoo|stooq|generic", "the CSV dialect (default: auto, from the header)"},
+    {"--validate-only", NULL, "read and grade the files; store nothing"},
+    {"--quiet", NULL, "no progress and no summary: only errors"},
+    {"--batch-rows", "N", "rows per write transaction (default: store.batch_rows)"},
+    {"--threads", "N", "parser threads, 0 = one per core"},
+    {"--reject-file", "PATH", "write each rejected row there with its reason"},
+    {"--restart", NULL, "ignore the saved checkpoints and read every file from its start"},
+    {"--validation", "sampled|full", "validate a sample of large files (default) or every row"},
+    {NULL, NULL, NULL}};
+
 int md_cmd_load(int argc, char **argv)
 {
     md_config cfg;
     if (md_cli_load_config(argc, argv, &cfg) != 0) return MD_EXIT_USAGE;
-    const char *symbol = NULL, *interval = NULL, *format = NULL, *validate_only = NULL,
-               *quiet = NULL, *batch = NULL, *threads = NULL, *reject = NULL, *restart = NULL,
-               *validation = NULL;
-    md_cli_opt opts[] = {{"--symbol", 1, &symbol},
-                         {"--interval", 1, &interval},
-                         {"--format", 1, &format},
-                         {"--validate-only", 0, &validate_only},
-                         {"--quiet", 0, &quiet},
-                         {"--batch-rows", 1, &batch},
-                         {"--threads", 1, &threads},
-                         {"--reject-file", 1, &reject},
-                         {"--restart", 0, &restart},
-                         {"--validation", 1, &validation},
-                         {NULL, 0, NULL}};
+    const char *v[O_N];
     static const char *paths[MAX_PATHS];
-    int n = md_cli_parse(argc, argv, opts, &cfg, paths, MAX_PATHS);
+    int n = md_cli_parse(argc, argv, md_cmd_load_opts, v, &cfg, paths, MAX_PATHS);
+    const char *symbol = v[O_SYMBOL], *interval = v[O_INTERVAL], *format = v[O_FORMAT],
+               *validate_only = v[O_VALIDATE_ONLY], *quiet = v[O_QUIET], *batch = v[O_BATCH_ROWS],
+               *threads = v[O_THREADS], *reject = v[O_REJECT_FILE], *restart = v[O_RESTART],
+               *validation = v[O_VALIDATION];
     if (n < 0 || md_cli_finish_config(&cfg) != 0) goto usage;
     if (n == 0) {
         fprintf(stderr, "mdagent load: give at least one FILE or DIR\n");
@@ -88,7 +105,10 @@ int md_cmd_load(int argc, char **argv)
         }
     }
     lo.stop = &stop_flag;
-    if (quiet) lo.progress = -1;
+    if (quiet) { /* errors only: no progress, no summary, no info log lines */
+        lo.progress = -1;
+        md_cli_quiet(&cfg);
+    }
     if (interval) {
         md_interval iv;
         if (md_interval_parse(interval, &iv, &err) != 0) {
@@ -109,7 +129,7 @@ int md_cmd_load(int argc, char **argv)
         }
     }
 
-    md_services_options so = {.cfg = &cfg, .store_pool_size = 1, .store_manage = 1, .writer = 1};
+    md_services_options so = {.cfg = &cfg, .store_pool_size = 1, .store_manage = 1, .writer = 1, .store_create = 1};
     md_services svc;
     if (md_services_open(&svc, &so, &err) != 0) {
         fprintf(stderr, "mdagent load: %s\n", err.msg);
@@ -130,8 +150,10 @@ int md_cmd_load(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_sa);
     int rc = md_load_paths(svc.writer, paths, (size_t)n, &lo, &stats, &err);
     sigaction(SIGINT, &old_sa, NULL);
-    md_load_stats_print(&stats, stderr);
-    md_load_grades_print(&grades, md_writer_quality(svc.writer), stderr);
+    if (!quiet) {
+        md_load_stats_print(&stats, stderr);
+        md_load_grades_print(&grades, md_writer_quality(svc.writer), stderr);
+    }
     if (lo.validate_only) fprintf(stderr, "validate-only: nothing was stored\n");
     /* file errors, store errors and the interruption were reported as they happened */
     md_load_grades_deinit(&grades);

@@ -57,18 +57,27 @@ static int parse_count(const char *s, const char *name, uint64_t *out)
     return 0;
 }
 
+enum { O_FROM, O_TO, O_BATCH_ROWS, O_MAX_ROWS, O_RESTART, O_VERIFY_ONLY, O_QUIET, O_N };
+const md_cli_opt md_cmd_migrate_opts[] = {
+    {"--from", "URL", "the store to copy (sqlite:PATH or postgresql://...)"},
+    {"--to", "URL", "the store to copy into (created when it does not exist)"},
+    {"--batch-rows", "N", "rows per batch (default: store.batch_rows)"},
+    {"--max-rows", "N", "stop after N rows (resume later with the same command)"},
+    {"--restart", NULL, "ignore the saved checkpoint and copy from the start"},
+    {"--verify-only", NULL, "compare the two stores without copying"},
+    {"--quiet", NULL, "no progress and no log lines below warn (the report still goes to stdout)"},
+    {NULL, NULL, NULL}};
+
 int md_cmd_migrate(int argc, char **argv)
 {
     md_config cfg;
     if (md_cli_load_config(argc, argv, &cfg) != 0) return MD_EXIT_USAGE;
-    const char *from = NULL, *to = NULL, *batch = NULL, *max_rows = NULL, *restart = NULL,
-               *verify_only = NULL, *quiet = NULL;
-    md_cli_opt opts[] = {{"--from", 1, &from},        {"--to", 1, &to},
-                         {"--batch-rows", 1, &batch}, {"--max-rows", 1, &max_rows},
-                         {"--restart", 0, &restart},  {"--verify-only", 0, &verify_only},
-                         {"--quiet", 0, &quiet},      {NULL, 0, NULL}};
+    const char *o[O_N];
     const char *pos[1];
-    int n = md_cli_parse(argc, argv, opts, &cfg, pos, 0);
+    int n = md_cli_parse(argc, argv, md_cmd_migrate_opts, o, &cfg, pos, 0);
+    const char *from = o[O_FROM], *to = o[O_TO], *batch = o[O_BATCH_ROWS],
+               *max_rows = o[O_MAX_ROWS], *restart = o[O_RESTART], *verify_only = o[O_VERIFY_ONLY],
+               *quiet = o[O_QUIET];
     if (n < 0 || md_cli_finish_config(&cfg) != 0) goto usage;
     if (!from || !to) {
         fprintf(stderr, "mdagent migrate: give --from URL and --to URL\n");
@@ -100,13 +109,14 @@ int md_cmd_migrate(int argc, char **argv)
     mo.verify_only = verify_only != NULL;
     /* both stores as every command opens its store (store/migrate.c makes the source
      * read-only) */
-    md_services_options so = {.cfg = &cfg, .store_pool_size = 1};
+    md_services_options so = {.cfg = &cfg, .store_pool_size = 1, .store_create = 1};
     if (md_services_store_options(&so, &mo.source, &err) != 0) {
         fprintf(stderr, "mdagent migrate: %s\n", err.msg);
         goto usage;
     }
     mo.target = mo.source;
     draw_ctx dc = {.mode = quiet ? -1 : 2};
+    if (quiet) md_cli_quiet(&cfg);
     mo.on_progress = draw;
     mo.progress_ctx = &dc;
     mo.stop = &stop_flag;

@@ -127,17 +127,33 @@ static int run(md_services *svc, md_history_req *hr, int all, md_error *err)
     return rc;
 }
 
+enum { O_INTERVAL, O_START, O_END, O_LIMIT, O_ORDER, O_PARTIAL, O_FORMAT, O_ADJUST, O_N };
+const md_cli_opt md_cmd_query_opts[] = {
+    {"--interval", "I", "1m 5m 15m 30m 1h 4h 1d 1w 1mo (default 1d; coarser ones aggregated)"},
+    {"--start", "T", "from T, inclusive (YYYY-MM-DD, RFC 3339 or epoch seconds)"},
+    {"--end", "T", "until T, exclusive"},
+    {"--limit", "N", "one page of at most N bars (default: the whole range, page by page)"},
+    {"--order", "asc|desc", "oldest first (default) or newest first"},
+    {"--partial", "include|exclude", "bars still forming or cut by the range (default include)"},
+    {"--format", "csv|json", "output format (default csv)"},
+    {"--adjust", "none|splits|all", "raw bars, split-adjusted (default) or split- and dividend-adjusted"},
+    {NULL, NULL, NULL}};
+
 int md_cmd_query(int argc, char **argv)
 {
     md_config cfg;
     if (md_cli_load_config(argc, argv, &cfg) != 0) return MD_EXIT_USAGE;
-    qargs a = {0};
-    md_cli_opt opts[] = {
-        {"--interval", 1, &a.interval}, {"--start", 1, &a.start},   {"--end", 1, &a.end},
-        {"--limit", 1, &a.limit},       {"--format", 1, &a.format}, {"--order", 1, &a.order},
-        {"--partial", 1, &a.partial},   {"--adjust", 1, &a.adjust}, {NULL, 0, NULL}};
+    const char *v[O_N];
     const char *pos[1];
-    int n = md_cli_parse(argc, argv, opts, &cfg, pos, 1);
+    int n = md_cli_parse(argc, argv, md_cmd_query_opts, v, &cfg, pos, 1);
+    qargs a = {.interval = v[O_INTERVAL],
+               .start = v[O_START],
+               .end = v[O_END],
+               .limit = v[O_LIMIT],
+               .format = v[O_FORMAT],
+               .order = v[O_ORDER],
+               .partial = v[O_PARTIAL],
+               .adjust = v[O_ADJUST]};
     if (n < 0 || md_cli_finish_config(&cfg) != 0) {
         md_config_deinit(&cfg);
         return MD_EXIT_USAGE;

@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
+enum { O_PRINT_CONFIG, O_N };
+const md_cli_opt md_cmd_serve_opts[] = {
+    {"--print-config", NULL, "print the effective configuration and exit"}, {NULL, NULL, NULL}};
+
 int md_cmd_serve(int argc, char **argv)
 {
     /* Signals are taken by sigwait() below; every thread started from here inherits the mask. */
@@ -24,15 +28,14 @@ int md_cmd_serve(int argc, char **argv)
 
     md_config cfg;
     if (md_cli_load_config(argc, argv, &cfg) != 0) return MD_EXIT_USAGE;
-    const char *print_config = NULL;
-    md_cli_opt opts[] = {{"--print-config", 0, &print_config}, {NULL, 0, NULL}};
+    const char *vals[O_N];
     const char *pos[1];
-    int npos = md_cli_parse(argc, argv, opts, &cfg, pos, 0);
+    int npos = md_cli_parse(argc, argv, md_cmd_serve_opts, vals, &cfg, pos, 0);
     if (npos < 0 || md_cli_finish_config(&cfg) != 0) {
         md_config_deinit(&cfg);
         return MD_EXIT_USAGE;
     }
-    if (print_config) {
+    if (vals[O_PRINT_CONFIG]) {
         md_config_print(&cfg, stdout);
         md_config_deinit(&cfg);
         return MD_EXIT_OK;

@@ -1,6 +1,7 @@
 /* config.c - the key table, YAML/env/flag loaders and printers. */
 #include "core/config.h"
 
+#include "core/bar.h"
 #include "core/config_int.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -19,7 +20,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
-typedef enum { T_STR, T_SECRET, T_LIST, T_INT, T_DBL, T_BOOL, T_MAP } ctype_t;
+typedef enum { T_STR, T_SECRET, T_LIST, T_INT, T_DBL, T_BOOL, T_SOURCES, T_MAP } ctype_t;
 
 typedef struct {
     ctype_t type;
@@ -46,17 +47,44 @@ static const row_t rows[] = {
 };
 #define NROWS MD_ARRAY_LEN(rows)
 
-static const char *type_name[] = {"string", "secret",  "list",   "integer",
-                                  "number", "boolean", "mapping"};
+static const char *type_name[] = {"string",  "secret",          "list",   "integer", "number",
+                                  "boolean", "list of sources", "mapping"};
 
 static int is_str(ctype_t t)
 {
-    return t == T_STR || t == T_SECRET || t == T_LIST || t == T_MAP;
+    return t == T_STR || t == T_SECRET || t == T_LIST || t == T_SOURCES || t == T_MAP;
 }
 
 static const char *row_name(const row_t *r)
 {
     return r->yaml ? r->yaml : r->env;
+}
+
+/* The sources a SOURCES list may name: every provider and the offline sources. A typo is
+ * reported where it was written (file and line, variable or flag), like any bad value. */
+static int check_sources(const char *list, const char *origin, const char *name, md_error *err)
+{
+    char **items;
+    size_t n = md_config_split_list(list, &items);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char lower[32];
+        snprintf(lower, sizeof lower, "%s", items[i]);
+        for (char *c = lower; *c; c++) *c = (char)tolower((unsigned char)*c);
+        int id = strlen(items[i]) < sizeof lower ? md_source_parse(lower) : -1;
+        int known = id == MD_SRC_REPLAY || id == MD_SRC_SIMULATOR;
+        char word[40];
+        snprintf(word, sizeof word, ",%s,", md_source_name(id));
+        char all[sizeof provider_names + 1];
+        snprintf(all, sizeof all, "%s,", provider_names);
+        if (id > 0 && strstr(all, word)) known = 1;
+        if (!known)
+            rc = md_error_set(err, MD_ECONFIG,
+                              "%s: %s: unknown source '%s' (known: %s, replay, simulator)", origin,
+                              name, items[i], MD_CONF_PROVIDER_NAMES);
+    }
+    md_config_free_list(items, n);
+    return rc;
 }
 
 static int set_row(md_config *cfg, const row_t *r, const char *val, const char *origin,
@@ -73,7 +101,12 @@ static int set_row(md_config *cfg, const row_t *r, const char *val, const char *
     }
     case T_STR:
     case T_SECRET:
-    case T_LIST: {
+    case T_LIST:
+    case T_SOURCES: {
+        if (r->type == T_SOURCES) {
+            int rc = check_sources(val, origin, name, err);
+            if (rc) return rc;
+        }
         char **slot = (char **)base;
         /* trim surrounding space */
         while (isspace((unsigned char)*val)) val++;
@@ -351,13 +384,13 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
             join_key(full, sizeof full, keys, depth);
             {
                 const row_t *r = find_yaml(full);
-                char origin[300];
+                char origin[MD_ERROR_MSG_MAX];
                 snprintf(origin, sizeof origin, "%s:%zu", path, seq_line);
                 if (!r)
                     rc = yaml_fail(err, path, seq_line, full,
                                    is_section(full) ? "expects a mapping"
                                                     : "unknown configuration key");
-                else if (r->type != T_LIST)
+                else if (r->type != T_LIST && r->type != T_SOURCES)
                     rc = yaml_fail(err, path, seq_line, full, "expects a single value, not a list");
                 else
                     rc = set_row(cfg, r, seq, origin, err);
@@ -400,7 +433,7 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
             }
             join_key(full, sizeof full, keys, depth);
             const row_t *r = find_yaml(full);
-            char origin[300];
+            char origin[MD_ERROR_MSG_MAX];
             snprintf(origin, sizeof origin, "%s:%zu", path, line);
             if (r && r->type == T_MAP && *v) {
                 rc = yaml_fail(err, path, line, full, "expects a mapping");
@@ -596,7 +629,8 @@ static void print_value(const row_t *r, const md_config *cfg, FILE *f)
     const char *base = (const char *)cfg + r->off;
     switch (r->type) {
     case T_STR:
-    case T_LIST: { /* a URL's password (redis.url, db) is never printed */
+    case T_LIST:
+    case T_SOURCES: { /* a URL's password (redis.url, db) is never printed */
         char safe[1024];
         md_log_redact(*(char *const *)base, safe, sizeof safe);
         fprintf(f, "\"%s\"", safe);
@@ -622,6 +656,22 @@ void md_config_print(const md_config *cfg, FILE *f)
         fprintf(f, "    # %s%s\n", r->help, r->yaml ? "" : " [env only]");
     }
     md_config__print_jobs(cfg, f);
+}
+
+void md_config_print_flags(FILE *f)
+{
+    static const char *placeholder[] = {"VALUE", "VALUE", "LIST", "N", "X", "", "LIST", "MAP"};
+    for (size_t i = 0; i < NROWS; i++) {
+        const row_t *r = &rows[i];
+        if (!r->flag) continue;
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", r->flag, r->type == T_BOOL ? "" : " ",
+                 placeholder[r->type]);
+        if (strlen(left) > 24)
+            fprintf(f, "  %s\n  %-24s %s (%s)\n", left, "", r->help, row_name(r));
+        else
+            fprintf(f, "  %-24s %s (%s)\n", left, r->help, row_name(r));
+    }
 }
 
 void md_config_print_table(FILE *f)

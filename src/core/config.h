@@ -30,6 +30,7 @@ typedef struct md_config {
 #define MD_CONF_STR char *
 #define MD_CONF_SECRET char *
 #define MD_CONF_LIST char *
+#define MD_CONF_SOURCES char *
 #define MD_CONF_MAP char * /* a YAML mapping, kept as lines for its own reader (core/symconf.h) */
 #define MD_CONF_INT int64_t
 #define MD_CONF_DBL double
@@ -76,6 +77,8 @@ int md_config_load(md_config *cfg, const char *config_path, md_error *err);
 void md_config_print(const md_config *cfg, FILE *f);
 /* Writes the key table as a Markdown table (README). */
 void md_config_print_table(FILE *f);
+/* One line per configuration flag ("  --listen VALUE   help (key)"), for `mdagent help`. */
+void md_config_print_flags(FILE *f);
 
 /* Parses a job's schedule: "every 30s", "every 5m", "every 1h" (*every_s > 0) or
  * "close 1d" (at each close of a bar of that interval: *every_s = 0, *iv set). MD_ECONFIG

@@ -31,7 +31,7 @@ enum {
 #undef MD_ERR
 };
 
-#define MD_ERROR_MSG_MAX 256
+#define MD_ERROR_MSG_MAX 1024
 
 typedef struct md_error {
     int rc;                     /* MD_E* code, 0 when no error */

@@ -273,13 +273,13 @@ static int apply(md_backfill *b, bf_job *j, size_t k, const chunk_out *o)
         MD_DEBUG("backfill", "rate limited id=%s wait_ms=%lld", j->id, (long long)j->rl_wait_ms);
     } else {
         j->errors++;
-        snprintf(j->last_error, sizeof j->last_error, "%s: %.170s", s->symbol, o->err.msg);
+        snprintf(j->last_error, sizeof j->last_error, "%s: %s", s->symbol, o->err.msg);
         if (permanent(o->rc) || j->tries[k] >= b->opt.retries) {
             j->chunk[k] = BF_FAILED;
             j->chunks_failed++;
             j->run_done++;
             s->chunks_failed++;
-            snprintf(s->last_error, sizeof s->last_error, "%.199s", o->err.msg);
+            snprintf(s->last_error, sizeof s->last_error, "%s", o->err.msg);
             MD_WARN("backfill", "chunk failed id=%s symbol=%s err=\"%s\"", j->id, s->symbol,
                     o->err.msg);
         } else {

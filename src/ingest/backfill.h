@@ -52,6 +52,8 @@ void md_backfill_opts_default(md_backfill_opts *o);
 void md_backfill_opts_from_config(md_backfill_opts *o, const md_config *cfg);
 
 #define MD_JOB_ID_MAX 40
+/* a failure as the job reports it: "SYMBOL: " and an md_error message, whole */
+#define MD_BACKFILL_ERROR_MAX (MD_SYMBOL_MAX + 2 + MD_ERROR_MSG_MAX)
 
 typedef struct md_job_spec {
     const char *const *symbols; /* normalised; repeats are dropped */
@@ -76,8 +78,8 @@ typedef struct md_job_symbol {
     char symbol[MD_SYMBOL_MAX + 1];
     int64_t fetched, stored, rejected;
     int64_t chunks_done, chunks_failed;
-    int last_source;      /* md_source_id of the last answer, -1 when none */
-    char last_error[200]; /* why its last failed chunk failed, "" when none */
+    int last_source;                        /* md_source_id of the last answer, -1 when none */
+    char last_error[MD_BACKFILL_ERROR_MAX]; /* why its last failed chunk failed, "" when none */
 } md_job_symbol;
 
 typedef struct md_job_info {
@@ -91,7 +93,7 @@ typedef struct md_job_info {
     int64_t chunks_total, chunks_done, chunks_failed; /* done counts succeeded chunks */
     int64_t fetched, stored, rejected;                /* bars */
     int64_t errors;                                   /* failed attempts, retried ones included */
-    char last_error[200];
+    char last_error[MD_BACKFILL_ERROR_MAX];
     int64_t created_at, updated_at, finished_at; /* epoch seconds; 0 = not yet */
     double eta_s; /* -1 when not known (nothing done yet in this run) */
 } md_job_info;

@@ -35,7 +35,7 @@ typedef struct bf_job {
     int lost;                       /* its lease went to another agent: paused here, never saved */
     /* counts (saved) */
     int64_t chunks_done, chunks_failed, fetched, stored, rejected, errors;
-    char last_error[200];
+    char last_error[MD_BACKFILL_ERROR_MAX];
     int64_t created_at, updated_at, finished_at;
     /* saving */
     uint64_t version, saved_version;

@@ -97,7 +97,7 @@ int md_validate_quote(const md_quote *q, int64_t now, int64_t tol, md_rule *rule
     if (!isnan(q->volume) && (!isfinite(q->volume) || q->volume < 0))
         return fail1(rule, MD_RULE_NEG_VOLUME, err, "volume %s is negative", q->volume);
     if (!isnan(q->bid) && !isnan(q->ask) && q->bid > q->ask)
-        return fail(rule, MD_RULE_HIGH_LOW, err, "bid %s > ask %s", q->bid, q->ask);
+        return fail(rule, MD_RULE_CROSSED, err, "crossed quote: bid %s > ask %s", q->bid, q->ask);
     if (q->ts > now + tol)
         return fail_ts(rule, MD_RULE_FUTURE, err, "timestamp %s is in the future", q->ts, NULL);
     return 0;

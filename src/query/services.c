@@ -33,6 +33,7 @@ int md_services_store_options(const md_services_options *o, md_store_options *ou
     if (o->store_pool_size > 0) so.pool_size = o->store_pool_size;
     so.read_only = o->store_read_only != 0;
     so.manage = o->store_manage && !so.read_only;
+    so.must_exist = !o->store_create && !o->cfg->store_create;
     *out = so;
     return 0;
 }

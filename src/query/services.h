@@ -56,6 +56,8 @@ enum {
 typedef struct md_services_options {
     const md_config *cfg; /* the configuration; must outlive the services */
     int store_read_only;  /* open without creating or migrating the schema (writes fail) */
+    int store_create;     /* create a missing SQLite store (load, migrate); otherwise only
+                           * with store.create (--create): a mistyped --db is an error */
     int store_pool_size;  /* connections to keep; 0: store.pool_size (one-shot commands: 1) */
     int store_manage;     /* apply the store's settings (TimescaleDB policies, continuous
                             aggregates) and refresh what it derives at close: `serve`, `load`

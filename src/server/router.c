@@ -15,6 +15,12 @@ static const md_route routes[] = {
 #undef MD_ROUTE
 };
 
+const md_route *md_route_table(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}
+
 /* Matches path against pattern; on success cap and cap_len give the capture (if any). */
 static int match(const char *pattern, const char *path, const char **cap, size_t *cap_len)
 {

@@ -31,6 +31,9 @@ typedef struct md_route {
 #include "server/routes.def"
 #undef MD_ROUTE
 
+/* The route table, in routes.def order (the contract documents are generated from it). */
+const md_route *md_route_table(size_t *n);
+
 /* Finds the route for a path and method (HEAD matches GET routes). Returns the route, or
  * NULL with *status set to 404 (no such path) or 405 (path exists, method does not;
  * *allowed = the MD_HTTP_* bits of the methods it takes, HEAD included with GET).

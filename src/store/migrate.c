@@ -9,10 +9,12 @@
  *           no checkpoint; a re-run changes nothing)
  *   quality: every (symbol, interval) with findings, all its findings upserted (one finding
  *           per bar and rule), a checkpoint per series; then every live mark
- *   verify: every source series scanned on both sides: row count + FNV-1a checksum of every
- *           value; the same for each series of findings; series found only in the target;
- *           quotes and live marks field by field; actions and symbol references by count
- *           and checksum over every symbol
+ *   verify: every source series scanned on both sides over the source series' time range:
+ *           row count + FNV-1a checksum of every value; the same for each series of
+ *           findings; quotes and live marks field by field; actions and symbol references
+ *           of the source's symbols by count and checksum. What only the target holds (a
+ *           store that already had other symbols) is counted, not compared: the
+ *           verification covers what was copied
  *
  * Checkpoints live in the target's meta table under "migrate.<source-id>.<iv>.<symbol>",
  * where source-id hashes the source URL (password removed), so migrating from another
@@ -277,25 +279,28 @@ static int copy_quotes(mig *m, md_error *err)
 
 /* -- verify --------------------------------------------------------------------------------- */
 
-/* Count and checksum of one series, scanned in batches. */
-static int series_sum(mig *m, md_store *s, const char *symbol, md_interval iv, int64_t *n_out,
+/* Count and checksum of one series' bars in [first, last], scanned in batches. */
+static int series_sum(mig *m, md_store *s, const md_symbol_info *info, int64_t *n_out,
                       uint64_t *sum_out, uint64_t *done, md_error *err)
 {
+    const char *symbol = info->symbol;
+    md_interval iv = info->iv;
     md_bar_vec v;
     md_bar_vec_init(&v);
-    int64_t from = MD_TS_MIN, n = 0;
+    int64_t from = info->first_ts, n = 0;
     uint64_t h = MD_HASH_SEED;
     int rc;
     for (;;) {
         v.n = 0;
         rc = s->ops->scan_bars(s, symbol, iv, from, m->batch, &v, err);
         if (rc <= 0) break;
-        for (size_t i = 0; i < v.n; i++) h = bar_sum(h, &v.v[i]);
-        n += (int64_t)v.n;
-        *done += v.n;
+        size_t k = 0;
+        for (; k < v.n && v.v[k].ts <= info->last_ts; k++) h = bar_sum(h, &v.v[k]);
+        n += (int64_t)k;
+        *done += k;
         progress(m, "verify", *done, 2 * m->rep->bars_total, 0);
         from = v.v[v.n - 1].ts + 1;
-        if (v.n < m->batch) {
+        if (v.n < m->batch || k < v.n) {
             rc = 0;
             break;
         }
@@ -325,8 +330,8 @@ static int verify(mig *m, const md_symbol_info *src, size_t n_src, md_error *err
     for (size_t i = 0; i < n_src && rc == 0; i++) {
         int64_t sn, dn;
         uint64_t ssum, dsum;
-        rc = series_sum(m, m->src, src[i].symbol, src[i].iv, &sn, &ssum, &done, err);
-        if (rc == 0) rc = series_sum(m, m->dst, src[i].symbol, src[i].iv, &dn, &dsum, &done, err);
+        rc = series_sum(m, m->src, &src[i], &sn, &ssum, &done, err);
+        if (rc == 0) rc = series_sum(m, m->dst, &src[i], &dn, &dsum, &done, err);
         if (rc) break;
         m->rep->verified_bars += (uint64_t)sn;
         if (sn != dn || ssum != dsum)
@@ -336,8 +341,7 @@ static int verify(mig *m, const md_symbol_info *src, size_t n_src, md_error *err
                      ssum, dsum);
     }
     for (int i = 0; rc == 0 && i < n_dst; i++)
-        if (find_info(src, n_src, dst[i].symbol, dst[i].iv) < 0)
-            add_diff(m, 'b', dst[i].symbol, dst[i].iv, -1, dst[i].count, 0, 0);
+        if (find_info(src, n_src, dst[i].symbol, dst[i].iv) < 0) m->rep->target_only_series++;
     md_free(dst);
     if (rc) return rc;
 
@@ -357,7 +361,7 @@ static int verify(mig *m, const md_symbol_info *src, size_t n_src, md_error *err
             add_diff(m, 'q', sq[i].symbol, -1, 1, -1, 0, 0);
             i++;
         } else if (c > 0) {
-            add_diff(m, 'q', dq[j].symbol, -1, -1, 1, 0, 0);
+            m->rep->target_only_quotes++;
             j++;
         } else {
             if (!same_quote(&sq[i], &dq[j])) add_diff(m, 'q', sq[i].symbol, -1, 1, 1, 1, 0);
@@ -484,8 +488,7 @@ static int verify_quality(mig *m, const md_symbol_info *bars, size_t n_bars, md_
                      ha, hb);
     }
     for (int i = 0; rc == 0 && i < nd; i++)
-        if (find_info(sq, (size_t)ns, dq[i].symbol, dq[i].iv) < 0)
-            add_diff(m, 'e', dq[i].symbol, dq[i].iv, -1, dq[i].count, 0, 0);
+        if (find_info(sq, (size_t)ns, dq[i].symbol, dq[i].iv) < 0) m->rep->target_only_findings++;
     md_qevent_vec_deinit(&a);
     md_qevent_vec_deinit(&b);
     md_free(sq);
@@ -535,9 +538,28 @@ static uint64_t ref_sum(uint64_t h, const md_symbol_ref *r)
     return md_hash_more(h, &r->actions_checked, sizeof r->actions_checked);
 }
 
-/* Count and checksum of every action and reference row of s. */
-static int actions_sum(md_store *s, int64_t *n, uint64_t *sum, md_action_vec *keep,
-                       md_symbol_ref **refs, int *n_refs, md_error *err)
+/* The symbols a source's actions and references name (the verification's scope). */
+typedef struct {
+    const md_action_vec *actions;
+    const md_symbol_ref *refs;
+    int n_refs;
+} action_scope;
+
+static int in_scope(const action_scope *sc, const char *symbol)
+{
+    if (!sc) return 1;
+    for (size_t i = 0; i < sc->actions->n; i++)
+        if (strcmp(sc->actions->v[i].symbol, symbol) == 0) return 1;
+    for (int i = 0; i < sc->n_refs; i++)
+        if (strcmp(sc->refs[i].symbol, symbol) == 0) return 1;
+    return 0;
+}
+
+/* Count and checksum of every action and reference row of s whose symbol is in sc (NULL:
+ * every row); *others (when given) counts the rows left out. */
+static int actions_sum(md_store *s, const action_scope *sc, int64_t *n, uint64_t *sum,
+                       uint64_t *others, md_action_vec *keep, md_symbol_ref **refs, int *n_refs,
+                       md_error *err)
 {
     md_action_vec v;
     md_action_vec_init(&v);
@@ -555,11 +577,27 @@ static int actions_sum(md_store *s, int64_t *n, uint64_t *sum, md_action_vec *ke
         md_action_vec_deinit(&v);
         return rc < 0 ? rc : nr;
     }
-    uint64_t h = MD_HASH_SEED;
-    for (size_t i = 0; i < v.n; i++) h = action_sum(h, &v.v[i]);
-    for (int i = 0; i < nr; i++) h = ref_sum(h, &r[i]);
-    *n = (int64_t)v.n + nr;
+    uint64_t h = MD_HASH_SEED, left_out = 0;
+    int64_t count = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (!in_scope(sc, v.v[i].symbol)) {
+            left_out++;
+            continue;
+        }
+        h = action_sum(h, &v.v[i]);
+        count++;
+    }
+    for (int i = 0; i < nr; i++) {
+        if (!in_scope(sc, r[i].symbol)) {
+            left_out++;
+            continue;
+        }
+        h = ref_sum(h, &r[i]);
+        count++;
+    }
+    *n = count;
     *sum = h;
+    if (others) *others = left_out;
     if (keep) {
         *keep = v;
     } else {
@@ -581,7 +619,7 @@ static int copy_actions(mig *m, md_error *err)
     md_action_vec v;
     md_symbol_ref *refs = NULL;
     int nr = 0;
-    int rc = actions_sum(m->src, &n, &sum, &v, &refs, &nr, err);
+    int rc = actions_sum(m->src, NULL, &n, &sum, NULL, &v, &refs, &nr, err);
     if (rc) return rc;
     if (v.n) rc = md_store_put_actions(m->dst, v.v, v.n, err);
     for (int i = 0; rc >= 0 && i < nr; i++) rc = md_store_put_symbol_ref(m->dst, &refs[i], err);
@@ -591,12 +629,21 @@ static int copy_actions(mig *m, md_error *err)
     return rc < 0 ? rc : 0;
 }
 
+/* Compares the source's actions and references with the target's rows of the same symbols;
+ * the target's rows of other symbols are counted (target_only_actions), not compared. */
 static int verify_actions(mig *m, md_error *err)
 {
     int64_t sn, dn;
     uint64_t ss, ds;
-    int rc = actions_sum(m->src, &sn, &ss, NULL, NULL, NULL, err);
-    if (rc == 0) rc = actions_sum(m->dst, &dn, &ds, NULL, NULL, NULL, err);
+    md_action_vec sv;
+    md_symbol_ref *srefs = NULL;
+    int snr = 0;
+    int rc = actions_sum(m->src, NULL, &sn, &ss, NULL, &sv, &srefs, &snr, err);
+    if (rc) return rc;
+    action_scope sc = {&sv, srefs, snr};
+    rc = actions_sum(m->dst, &sc, &dn, &ds, &m->rep->target_only_actions, NULL, NULL, NULL, err);
+    md_action_vec_deinit(&sv);
+    md_free(srefs);
     if (rc) return rc;
     if (sn != dn || ss != ds) add_diff(m, 'a', "*", -1, sn, dn, ss, ds);
     m->rep->verified_actions = (uint64_t)sn;
@@ -709,11 +756,28 @@ void md_migrate_report_print(const md_migrate_report *r, FILE *f)
     if (r->verified) {
         fprintf(f,
                 "verify: %" PRIu64 " series, %" PRIu64 " bars, %" PRIu64 " quotes and %" PRIu64
-                " quality findings: row counts and checksums equal\nOK\n",
+                " quality findings: row counts and checksums equal\n",
                 r->series, r->verified_bars, r->verified_quotes, r->verified_events);
+        if (r->target_only_series || r->target_only_quotes || r->target_only_findings ||
+            r->target_only_actions)
+            fprintf(f,
+                    "the target also holds %" PRIu64 " other series, %" PRIu64
+                    " other quotes, %" PRIu64 " other series of findings and %" PRIu64
+                    " other corporate actions and symbol references, kept as they were\n",
+                    r->target_only_series, r->target_only_quotes, r->target_only_findings,
+                    r->target_only_actions);
+        fprintf(f, "OK\n");
         return;
     }
     if (r->n_diffs == 0) return;
+    if (r->target_only_series || r->target_only_quotes || r->target_only_findings ||
+        r->target_only_actions)
+        fprintf(f,
+                "the target also holds %" PRIu64 " other series, %" PRIu64 " other quotes, %" PRIu64
+                " other series of findings and %" PRIu64
+                " other corporate actions and symbol references (not compared)\n",
+                r->target_only_series, r->target_only_quotes, r->target_only_findings,
+                r->target_only_actions);
     fprintf(f, "verify: FAILED, %zu difference%s:\n", r->n_diffs, r->n_diffs == 1 ? "" : "s");
     for (size_t i = 0; i < r->n_diffs; i++) {
         const md_migrate_diff *d = &r->diffs[i];

@@ -55,14 +55,21 @@ typedef struct md_migrate_report {
     int complete;            /* every series copied to its end */
     int verified;            /* verification ran and found no difference */
     uint64_t verified_bars, verified_quotes, verified_events;
+    /* what the target held that the source does not (series of bars, quotes, series of
+     * findings, corporate actions and symbol references of other symbols): kept as it was,
+     * and outside the verification */
+    uint64_t target_only_series, target_only_quotes, target_only_findings, target_only_actions;
     uint64_t actions_copied, verified_actions; /* corporate actions + symbol references */
     md_migrate_diff *diffs;                    /* heap (md_migrate_report_deinit) */
     size_t n_diffs;
     double seconds;
 } md_migrate_report;
 
-/* Copies (unless verify_only) and verifies. Returns 0 only when every series and quote is
- * in the target and equal to the source; MD_ECANCELED when stopped before the end (run
+/* Copies (unless verify_only) and verifies what was copied: each series of the source is
+ * compared with the target's bars in the source series' own time range, each quote and
+ * series of findings of the source with the target's; what the target alone holds (other
+ * symbols, older history) is counted, not compared. Returns 0 only when every series and
+ * quote of the source is in the target and equal to it; MD_ECANCELED when stopped before the end (run
  * again to resume); MD_ESTORE "verification failed" when the stores differ (rep lists the
  * differences); other store errors as they come (MD_EUNAVAIL, ...). rep is filled in every
  * case (free with md_migrate_report_deinit). */

@@ -33,6 +33,8 @@ typedef struct md_store_options {
      * when the store is closed. Set by `serve`, `load` and `migrate`; every other open
      * leaves them as it finds them. */
     int manage;
+    int must_exist;      /* SQLite: a missing file is MD_ENOTFOUND instead of a new store
+                          * (read_only implies it) */
     /* PostgreSQL only (config section "postgresql"; sqlite ignores them) */
     int pg_timescaledb;         /* -1 auto (use when available), 0 off, 1 required */
     int pg_chunk_days;          /* hypertable chunk interval */

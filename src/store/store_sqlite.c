@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int db_fail(md_error *err, sqlite3 *db, int rc, const char *what)
 {
@@ -392,6 +393,10 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
     const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
     if (strncmp(path, "//", 2) == 0) path += 2; /* sqlite://path */
     if (!*path) return md_error_set(err, MD_ECONFIG, "sqlite URL has no path");
+    if ((opt->must_exist || opt->read_only) && access(path, F_OK) != 0 && errno == ENOENT)
+        return md_error_set(err, MD_ENOTFOUND,
+                            "no store at %s: `mdagent load` or `mdagent migrate` creates one%s",
+                            path, opt->read_only ? "" : " (or pass --create for an empty one)");
     md_sqlite_store *st = md_calloc(1, sizeof *st);
     st->path = md_strdup(path);
     st->opt = *opt;

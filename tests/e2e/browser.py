@@ -33,7 +33,8 @@ def main(test_file):
         args += ["--redis", redis]
     # one provider enabled but unreachable (nothing listens on that port): the sources panel
     # has a real row, and a call the page made the agent send would show in its counters
-    env = {"MDAGENT_API_KEYS": API_KEY, "MDAGENT_SOURCES_PRIORITY": "yahoo",
+    # polygon has no key here: a disabled source, which the page must show as disabled
+    env = {"MDAGENT_API_KEYS": API_KEY, "MDAGENT_SOURCES_PRIORITY": "yahoo,polygon",
            "MDAGENT_YAHOO_URL": f"http://127.0.0.1:{free_port()}"}
     agent = Agent(env=env, args=args, name="browser")
     config = os.path.join(agent.dir, "mdagent.yaml")

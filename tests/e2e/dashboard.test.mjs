@@ -270,6 +270,62 @@ test('a symbol entering or leaving a screen shows up as it happens', async () =>
   assert.match(await ev.textContent(), inNow ? /DAX left eu/ : /DAX entered eu/);
 });
 
+test('the header and the cache panel agree; a disabled source shows as disabled', async () => {
+  // stored data only (no provider call): new answers miss, repeated ones hit
+  for (let i = 0; i < 6; i++) await rest(`/historical/${i % 2 ? 'FTSE' : 'SMI'}?interval=1w&limit=${10 + (i >> 1)}&cached_only=true`);
+  const stats = await rest('/cache/stats');
+  // wait for a cache panel drawn after those lookups, then read both at the same instant
+  await page.waitForFunction((n) => {
+    const chip = document.querySelector('#cache [data-total="hit_ratio"]');
+    const m = chip && chip.textContent.match(/of ([\d,]+) lookups/);
+    return m && Number(m[1].replace(/,/g, '')) >= n;
+  }, stats.hits + stats.misses, { timeout: 30000 });
+  const seen = await page.evaluate(() => ({
+    header: document.querySelector('#kpi-cache .kpi-v').textContent,
+    panel: document.querySelector('#cache [data-total="hit_ratio"]').textContent,
+  }));
+  const pct = seen.panel.match(/(\d+(?:\.\d+)?%)/)[1];
+  assert.equal(seen.header, pct, `header ${seen.header}, panel ${seen.panel}`);
+  assert.notEqual(pct, '100.0%', 'the lookups included misses');
+
+  const src = (await rest('/sources')).sources;
+  const off = src.filter((s) => s.enabled === false);
+  assert.ok(off.length >= 1, 'the agent has a disabled source (polygon: no key)');
+  await page.waitForSelector(`#sources tr[data-source="${off[0].name}"]`);
+  for (const s of src) {
+    const row = await page.$eval(`#sources tr[data-source="${s.name}"]`, (tr) => ({
+      health: tr.querySelector('td.health').textContent, meter: !!tr.querySelector('td.health .meter'), text: tr.textContent,
+    }));
+    if (s.enabled === false) {
+      assert.equal(row.health, 'disabled', `${s.name}: ${row.text}`);
+      assert.ok(!row.meter, `${s.name} has no health meter`);
+      assert.doesNotMatch(row.text, /100%/, `${s.name} shows no health figure`);
+    } else {
+      assert.ok(row.meter, `${s.name} (enabled) shows its health`);
+    }
+  }
+});
+
+test('a quote with bid above ask is rejected as crossed_quote', async () => {
+  const r = await fetch(`${AGENT}/ingest/quotes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({ quotes: [
+      { symbol: 'XCROSS', price: 10, bid: 10.2, ask: 10.1, timestamp: new Date().toISOString() },
+      { symbol: 'XCROSS', price: 10, bid: 9.9, ask: 10.1, timestamp: new Date().toISOString() },
+    ] }),
+  });
+  const body = await r.json();
+  assert.equal(body.accepted, 1, JSON.stringify(body));
+  assert.equal(body.rejected, 1);
+  assert.equal(body.errors[0].index, 0);
+  assert.equal(body.errors[0].code, 'crossed_quote', JSON.stringify(body.errors));
+  assert.match(body.errors[0].message, /bid 10\.2 > ask 10\.1/);
+  const metrics = await (await fetch(`${AGENT}/metrics`)).text();
+  assert.match(metrics, /mdagent_ingest_rejected_total\{reason="crossed_quote"\} 1/);
+  assert.doesNotMatch(metrics, /mdagent_ingest_rejected_total\{reason="high_below_low"\}/);
+});
+
 test('the page fits a phone-sized screen', async () => {
   const phone = await context.newPage();
   watch(phone, 'phone');

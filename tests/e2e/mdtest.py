@@ -172,8 +172,8 @@ class Agent:
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--db", self.db, "--listen", "127.0.0.1:0", "--port-file", self.port_file,
-             *self.args],
+            [BIN, "serve", "--db", self.db, "--create", "--listen", "127.0.0.1:0", "--port-file",
+             self.port_file, *self.args],
             stdout=self.log, stderr=subprocess.STDOUT, env=clean_env(self.env))
         deadline = time.time() + 30
         while time.time() < deadline:

@@ -116,7 +116,7 @@ class CommandSettings(unittest.TestCase):
         # the reference: what `serve` stores for JUMPY's bars posted to /ingest/bars with
         # quality.jump_sigma=3 (the bars as the yahoo client reads them, fetched once)
         ref = os.path.join(cls.dir, "fetched.db")
-        run_cli("fetch", "JUMPY", *RANGE, "--db", f"sqlite:{ref}", env=cls.env)
+        run_cli("fetch", "JUMPY", *RANGE, "--db", f"sqlite:{ref}", "--create", env=cls.env)
         cls.bars = bars_of(ref)
         agent = Agent(env={"MDAGENT_API_KEYS": KEY}, args=JUMPY3, name="settings-serve")
         try:
@@ -177,10 +177,10 @@ class CommandSettings(unittest.TestCase):
         self.assert_serve_reference()
         # quality.*: the same scores as serve's ingest, and the setting is what makes them
         db = self.path("fetch3.db")
-        run_cli("fetch", "JUMPY", *RANGE, *JUMPY3, "--db", f"sqlite:{db}", env=self.env)
+        run_cli("fetch", "JUMPY", *RANGE, *JUMPY3, "--db", f"sqlite:{db}", "--create", env=self.env)
         self.assertEqual(scores(db), self.serve_scores)
         dflt = self.path("fetch6.db")
-        run_cli("fetch", "JUMPY", *RANGE, "--db", f"sqlite:{dflt}", env=self.env)
+        run_cli("fetch", "JUMPY", *RANGE, "--db", f"sqlite:{dflt}", "--create", env=self.env)
         self.assertEqual(scores(dflt)[JUMP_DAY], 100, "the default sigma lets the jump pass")
         # store.busy_timeout_ms
         with Locked(db):
@@ -231,7 +231,7 @@ class CommandSettings(unittest.TestCase):
 
     def test_migrate(self):
         src = self.path("migrate-src.db")
-        run_cli("fetch", "JUMPY", *RANGE, "--db", f"sqlite:{src}", env=self.env)
+        run_cli("fetch", "JUMPY", *RANGE, "--db", f"sqlite:{src}", "--create", env=self.env)
         url = self.pg("migrate")
         run_cli("migrate", "--from", f"sqlite:{src}", "--to", url, "--quiet", *PG_DAY)
         self.assert_daily_partitions(url)

@@ -171,7 +171,7 @@ class PortInUse(unittest.TestCase):
         a = Agent(name="port1")
         try:
             a.start()
-            p = run_cli("serve", "--db", f"sqlite:{a.dir}/other.db", "--listen", f"127.0.0.1:{a.port}",
+            p = run_cli("serve", "--db", f"sqlite:{a.dir}/other.db", "--create", "--listen", f"127.0.0.1:{a.port}",
                         check=False, timeout=30)
             self.assertEqual(p.returncode, 1, p.stderr)
             self.assertIn("Address already in use", p.stderr)

@@ -158,13 +158,54 @@ class Migrate(unittest.TestCase):
              " (SELECT id FROM symbols WHERE symbol = 'CAC')", url=self.pg)
         p = self.migrate(self.src, self.pg, "--verify-only", check=False)
         self.assertEqual(p.returncode, 1)
-        # DAX and MSFT bars, EXTRA bars and its findings, the QONLY quote, the CAC findings
-        self.assertIn("6 differences", p.stdout)
+        # DAX and MSFT bars, the QONLY quote, the CAC findings; EXTRA, which only the target
+        # holds, is counted but is no difference (the verification covers what was copied)
+        self.assertIn("4 differences", p.stdout)
         self.assertRegex(p.stdout, r"CAC\s+1d\s+quality findings: source 1 checksum \w+, target 1 checksum \w+")
-        self.assertRegex(p.stdout, r"EXTRA\s+1d\s+quality findings only in the target")
+        self.assertIn("the target also holds 1 other series, 0 other quotes, 1 other series of findings and 0 other", p.stdout)
+        self.assertNotRegex(p.stdout, r"EXTRA\s+1d")
         self.assertRegex(p.stdout, r"DAX\s+1d\s+source 1860 bars checksum \w+, target 1859 bars")
-        self.assertRegex(p.stdout, r"EXTRA\s+1d\s+only in the target \(249 bars\)")
         self.assertRegex(p.stdout, r"QONLY\s+quote: values differ")
+
+    def test_into_a_store_that_holds_other_symbols(self):
+        # the target already has its own symbols, quote and findings, and older history of a
+        # symbol the source also has: the copy is verified, the rest kept, the exit status 0
+        dst = os.path.join(self.agent.dir, f"other-{os.getpid()}.db")
+        run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--symbol", "OTHER", "--db", f"sqlite:{dst}", "--quiet")
+        db = sqlite3.connect(dst)
+        db.execute("INSERT INTO symbols(symbol, created_at) VALUES('MSFT', 0)")
+        db.execute("INSERT INTO bars(symbol_id, interval, ts, open, high, low, close, volume, source)"
+                   " SELECT id, b.interval, b.ts - 400 * 86400, b.open, b.high, b.low, b.close, b.volume,"
+                   " b.source FROM symbols, bars b WHERE symbol = 'MSFT'"
+                   " AND b.symbol_id = (SELECT id FROM symbols WHERE symbol = 'OTHER')")
+        # and a corporate action of its own symbol (a split of OTHER)
+        db.execute("INSERT INTO actions(symbol_id, ex_date, type, source, numerator, denominator,"
+                   " recorded_at) SELECT id, 1045526400, 'split', 1, 2, 1, 0 FROM symbols"
+                   " WHERE symbol = 'OTHER'")
+        db.commit()
+        db.close()
+        before_bars, _, _ = dump_sqlite(dst)
+        p = self.migrate(self.src, f"sqlite:{dst}", check=False)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertNotIn("FAILED", p.stdout)
+        self.assertIn("OK", p.stdout)
+        self.assertIn("the target also holds 1 other series", p.stdout)
+        self.assertIn("and 1 other corporate actions and symbol references, kept as they were", p.stdout)
+        want_bars, want_quotes, _ = dump_sqlite(self.src[len("sqlite:"):])
+        got_bars, got_quotes, _ = dump_sqlite(dst)
+        self.assertEqual(set(got_bars), set(want_bars) | set(before_bars), "copied, and nothing lost")
+        self.assertEqual(got_quotes, want_quotes)
+        # and checked for real: a copied bar changed afterwards is a difference
+        db = sqlite3.connect(dst)
+        dax = "(SELECT id FROM symbols WHERE symbol = 'DAX')"
+        db.execute(f"UPDATE bars SET close = close + 1 WHERE symbol_id = {dax}"
+                   f" AND ts = (SELECT max(ts) FROM bars WHERE symbol_id = {dax})")
+        db.commit()
+        db.close()
+        p = self.migrate(self.src, f"sqlite:{dst}", "--verify-only", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("verify: FAILED, 1 difference", p.stdout)
+        os.unlink(dst)
 
     def test_verification_catches_a_tampered_sqlite_target(self):
         self.migrate(self.src, self.pg)

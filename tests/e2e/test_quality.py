@@ -239,7 +239,8 @@ class QualityFaults(AgentTest):
         cls.faults = faulty_copies(cls.tmp)
         cls.pg_db = fresh_pg_db(cls.__name__) if cls.pg else None
         cls.agent = Agent(db=cls.pg_db, env=cls.env, name=cls.__name__)
-        cls.load_out = cls.agent.load(cls.tmp)
+        # not --quiet: the tests read the load's summary (rejected rows by rule)
+        cls.load_out = run_cli("load", cls.tmp, "--db", cls.agent.db, env=cls.agent.env)
         cls.agent.start()
 
     @classmethod
@@ -502,7 +503,7 @@ class ValidateOnly(unittest.TestCase):
             faults = faulty_copies(tmp)
             db = f"sqlite:{tmp}/v.db"
             p = run_cli("load", os.path.join(tmp, "MSFTSPIKE.csv"), os.path.join(tmp, "MSFTOHLC.csv"),
-                        "--validate-only", "--db", db, "--quiet")
+                        "--validate-only", "--db", db)  # not --quiet: its summary is read
             err = p.stderr
             rows = read_rows("MSFT")
             self.assertRegex(err, r"MSFTSPIKE\.csv: MSFTSPIKE 2001-03-01T00:00:00Z: price_jump: close ")
@@ -527,7 +528,7 @@ class QualityConfig(unittest.TestCase):
     def load_grade(self, *extra):
         tmp = tempfile.mkdtemp(prefix="md-qconf-")
         try:
-            p = run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--validate-only", "--quiet",
+            p = run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--validate-only",
                         "--db", f"sqlite:{tmp}/c.db", *extra)
             m = re.search(r"quality MSFT 1d: (\S+) \(([\d.]+)\)", p.stderr)
             self.assertIsNotNone(m, p.stderr)

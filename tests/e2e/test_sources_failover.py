@@ -310,7 +310,7 @@ class FetchCli(unittest.TestCase):
                    "MDAGENT_YAHOO_URL": fake.url("yahoo", "E503"),
                    "MDAGENT_FINNHUB_URL": fake.url("finnhub"), "MDAGENT_LOG_LEVEL": "debug"}
             p = run_cli("fetch", "AAPL", "--interval", "1d", "--start", "2024-03-04", "--end", "2024-03-09",
-                        "--set", "sources.max_retries=0", "--db", a.db, env=env)
+                        "--set", "sources.max_retries=0", "--db", a.db, "--create", env=env)
             self.assertIn("AAPL 1d 2024-03-04T00:00:00Z..2024-03-09T00:00:00Z: 5 bars from finnhub, 5 stored",
                           p.stdout)
             self.assertNotIn(FINNHUB_KEY, p.stdout + p.stderr)

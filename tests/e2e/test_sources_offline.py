@@ -229,7 +229,8 @@ class ReplayFile(unittest.TestCase):
         ]
         try:
             for env, args, code, text in cases:
-                p = run_cli("serve", "--db", a.db, "--listen", "127.0.0.1:1", *args, env=env, check=False)
+                p = run_cli("serve", "--db", a.db, "--create", "--listen", "127.0.0.1:1", *args, env=env,
+                            check=False)
                 self.assertEqual(p.returncode, code, (env, p.stderr))
                 self.assertIn(text, p.stderr, env)
         finally:
@@ -241,13 +242,14 @@ class FetchCli(unittest.TestCase):
     def setUpClass(cls):
         cls.agent = Agent(name="fetchcli")  # only for its store path; never started
         cls.env = {"MDAGENT_SOURCES_PRIORITY": "simulator", "MDAGENT_SIMULATOR_SYMBOLS": "FETCHME:80"}
+        # fetch makes a store only when asked (--create): every test may run first
 
     @classmethod
     def tearDownClass(cls):
         cls.agent.cleanup()
 
     def test_fetch_bars_stores_them(self):
-        p = run_cli("fetch", "fetchme", "--interval", "1d", "--start", day(-6), "--end", day(-1),
+        p = run_cli("fetch", "--create", "fetchme", "--interval", "1d", "--start", day(-6), "--end", day(-1),
                     "--db", self.agent.db, env=self.env)
         self.assertRegex(p.stdout, r"FETCHME 1d \S+\.\.\S+: 5 bars from simulator, 5 stored, 0 rejected")
         q = run_cli("query", "FETCHME", "--interval", "1d", "--db", self.agent.db, env=self.env)
@@ -256,25 +258,25 @@ class FetchCli(unittest.TestCase):
         self.assertEqual(rows[0]["timestamp"][:10], day(-6))
 
     def test_fetch_quote_stores_it(self):
-        p = run_cli("fetch", "FETCHME", "--db", self.agent.db, env=self.env)
+        p = run_cli("fetch", "--create", "FETCHME", "--db", self.agent.db, env=self.env)
         self.assertRegex(p.stdout, r"^FETCHME quote [0-9.]+ at \S+Z from simulator: stored")
-        p = run_cli("fetch", "FETCHME", "--source", "simulator", "--db", self.agent.db, env=self.env)
+        p = run_cli("fetch", "--create", "FETCHME", "--source", "simulator", "--db", self.agent.db, env=self.env)
         self.assertIn("from simulator", p.stdout)
 
     def test_fetch_failures_and_usage(self):
-        p = run_cli("fetch", "NOTSIMULATED", "--db", self.agent.db, env=self.env, check=False)
+        p = run_cli("fetch", "--create", "NOTSIMULATED", "--db", self.agent.db, env=self.env, check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("NOTSIMULATED", p.stderr)
-        p = run_cli("fetch", "--db", self.agent.db, env=self.env, check=False)
+        p = run_cli("fetch", "--create", "--db", self.agent.db, env=self.env, check=False)
         self.assertEqual(p.returncode, 2)
-        p = run_cli("fetch", "X", "--interval", "7x", "--db", self.agent.db, env=self.env, check=False)
+        p = run_cli("fetch", "--create", "X", "--interval", "7x", "--db", self.agent.db, env=self.env, check=False)
         self.assertEqual(p.returncode, 2)
-        p = run_cli("fetch", "X", "--start", "2024-02-01", "--end", "2024-01-01", "--db", self.agent.db,
+        p = run_cli("fetch", "--create", "X", "--start", "2024-02-01", "--end", "2024-01-01", "--db", self.agent.db,
                     env=self.env, check=False)
         self.assertEqual(p.returncode, 2)
-        p = run_cli("fetch", "X", "--source", "nope", "--db", self.agent.db, env=self.env, check=False)
+        p = run_cli("fetch", "--create", "X", "--source", "nope", "--db", self.agent.db, env=self.env, check=False)
         self.assertEqual(p.returncode, 2)
-        p = run_cli("fetch", "X", "--db", self.agent.db, check=False)  # no sources configured
+        p = run_cli("fetch", "--create", "X", "--db", self.agent.db, check=False)  # no sources configured
         self.assertEqual(p.returncode, 1)
         self.assertIn("no sources", p.stderr)
 

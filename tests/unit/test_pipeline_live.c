@@ -40,7 +40,7 @@ static void open_all(size_t max_series)
     md_free(cfg.db);
     cfg.db = md_strdup(url);
     cfg.stream_live_bars = 0; /* made here, on the test's clock */
-    md_services_options o = {.cfg = &cfg, .writer = 1, .stream = 1};
+    md_services_options o = {.cfg = &cfg, .writer = 1, .stream = 1, .store_create = 1};
     md_error err;
     cr_assert_eq(md_services_open(&svc, &o, &err), 0, "%s", err.msg);
     sh = md_hub_shard_new(svc.hub, su_wake, NULL);

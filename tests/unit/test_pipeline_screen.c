@@ -46,7 +46,7 @@ static void open_all(void)
     md_free(cfg.db);
     cfg.db = md_strdup(url);
     cfg.stream_live_bars = 0;
-    md_services_options o = {.cfg = &cfg, .writer = 1, .stream = 1};
+    md_services_options o = {.cfg = &cfg, .writer = 1, .stream = 1, .store_create = 1};
     md_error err;
     cr_assert_eq(md_services_open(&svc, &o, &err), 0, "%s", err.msg);
     sh = md_hub_shard_new(svc.hub, su_wake, NULL);

@@ -242,7 +242,15 @@ Test(providers, unknown_names_are_answered_with_the_generated_list)
     char known[256];
     md_source_list_names(known, sizeof known);
     cr_expect(strstr(err.msg, known) != NULL, "%s", err.msg);
-    cr_assert_eq(md_config_set(&cfg, "sources.priority", "yahoo,bloomberg", "test", &err), 0);
+    /* the configuration reports the typo where it was written... */
+    cr_assert_eq(md_config_set(&cfg, "sources.priority", "yahoo,bloomberg", "test", &err),
+                 MD_ECONFIG);
+    cr_expect(strstr(err.msg, "test: ") == err.msg, "%s", err.msg);
+    cr_expect(strstr(err.msg, "'bloomberg'") != NULL, "%s", err.msg);
+    /* ...and a list that did not pass through it (a program filling md_config) meets the
+     * manager's own check */
+    md_free(cfg.sources_priority);
+    cfg.sources_priority = md_strdup("yahoo,bloomberg");
     md_srcmgr *m = NULL;
     cr_assert_eq(md_srcmgr_from_config(&cfg, md_source_create, &m, &err), MD_ECONFIG);
     cr_expect(strstr(err.msg, "'bloomberg'") != NULL, "%s", err.msg);

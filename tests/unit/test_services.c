@@ -23,6 +23,8 @@ static void setup(void)
     cr_assert_eq(md_config_set(&cfg, "db", url, "test", &err), 0, "%s", err.msg);
     cr_assert_eq(md_config_set(&cfg, "sources.priority", "", "test", &err), 0, "%s", err.msg);
     cr_assert_eq(md_config_set(&cfg, "stream.live_bars", "false", "test", &err), 0);
+    /* each test starts on a new file: the commands that may create one say so */
+    cr_assert_eq(md_config_set(&cfg, "store.create", "true", "test", &err), 0);
 }
 
 static void teardown(void)
@@ -68,6 +70,28 @@ Test(services, store_and_writer_take_their_settings_from_the_config)
     cr_assert_eq(md_writer_quality(svc.writer)->future_tolerance_s, 17);
     md_services_close(&svc);
     cr_assert_null(svc.store);
+}
+
+Test(services, a_missing_sqlite_file_is_created_only_when_asked)
+{
+    set("store.create", "false");
+    const char *p = md_test_path("services.db");
+    md_services_options o = {.cfg = &cfg, .writer = 1};
+    md_services svc;
+    md_error err;
+    cr_assert_eq(md_services_open(&svc, &o, &err), MD_ENOTFOUND);
+    cr_assert(strstr(err.msg, "no store at") && strstr(err.msg, "--create"), "%s", err.msg);
+    cr_assert_neq(access(p, F_OK), 0, "nothing created");
+    o.store_read_only = 1; /* query: never creates, and has no --create to offer */
+    cr_assert_eq(md_services_open(&svc, &o, &err), MD_ENOTFOUND);
+    cr_assert_null(strstr(err.msg, "--create"), "%s", err.msg);
+    o = (md_services_options){.cfg = &cfg, .writer = 1, .store_create = 1}; /* load, migrate */
+    cr_assert_eq(md_services_open(&svc, &o, &err), 0, "%s", err.msg);
+    md_services_close(&svc);
+    cr_assert_eq(access(p, F_OK), 0);
+    o.store_create = 0; /* now it exists */
+    cr_assert_eq(md_services_open(&svc, &o, &err), 0, "%s", err.msg);
+    md_services_close(&svc);
 }
 
 Test(services, a_bad_setting_fails_the_open_and_leaves_nothing)

@@ -710,7 +710,10 @@ Test(srcmgr, builds_from_the_priority_list_with_free_tier_limits)
     cr_assert_eq(r.source, MD_SRC_FINNHUB);
     md_srcmgr_free(m);
 
-    cr_assert_eq(md_config_set(&cfg, "sources.priority", "yahoo,nosuch", "test", &e), 0);
+    cr_assert_eq(md_config_set(&cfg, "sources.priority", "yahoo,nosuch", "test", &e), MD_ECONFIG);
+    cr_assert(strstr(e.msg, "nosuch") != NULL);
+    md_free(cfg.sources_priority); /* past the configuration's check: the manager's own */
+    cfg.sources_priority = md_strdup("yahoo,nosuch");
     cr_assert_eq(md_srcmgr_from_config(&cfg, ctor, &m, &e), MD_ECONFIG);
     cr_assert(strstr(e.msg, "nosuch") != NULL);
     cr_assert_eq(md_config_set(&cfg, "sources.priority", "yahoo,yahoo", "test", &e), 0);

@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <string.h>
 
 static md_bar B(double o, double h, double l, double c, double v)
 {
@@ -75,7 +76,13 @@ Test(validate, quotes)
     cr_assert_eq(md_validate_quote(&q, NOW, 300, &r, NULL), MD_EBAR);
     cr_assert_eq(r, MD_RULE_NONPOSITIVE);
     q.price = 10, q.bid = 10.1, q.ask = 10;
-    cr_assert_eq(md_validate_quote(&q, NOW, 300, &r, NULL), MD_EBAR);
+    md_error err;
+    cr_assert_eq(md_validate_quote(&q, NOW, 300, &r, &err), MD_EBAR);
+    cr_assert_eq(r, MD_RULE_CROSSED, "a crossed quote is no bar's high below its low");
+    cr_assert_str_eq(md_rule_code(r), "crossed_quote");
+    cr_assert(strstr(err.msg, "bid 10.1 > ask 10"), "%s", err.msg);
+    q.bid = 10, q.ask = 10; /* locked: allowed */
+    cr_assert_eq(md_validate_quote(&q, NOW, 300, &r, NULL), 0);
     q.bid = 9.9, q.volume = -1;
     cr_assert_eq(md_validate_quote(&q, NOW, 300, &r, NULL), MD_EBAR);
     cr_assert_eq(r, MD_RULE_NEG_VOLUME);

@@ -500,7 +500,7 @@ async function start() {
     if (!state.health) await pollHealth();
     await Promise.all([
       pollPanel('sources', '/sources', renderSources),
-      pollPanel('cache', '/cache/stats', renderCache),
+      pollPanel('cache', '/cache/stats', (body, d) => { renderCache(body, d); state.metrics.setCacheHit(d); }),
     ]);
   });
   every(medium, async () => {

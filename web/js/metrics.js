@@ -2,7 +2,8 @@
 // parses the Prometheus text (prom.js) and keeps a rolling window of figures computed
 // between successive scrapes.
 import { parsePrometheus, rate, buckets, histogramQuantile, hitRatio, select, sum, has, counterDelta, Rolling } from './prom.js';
-import { el, mount, note, fmtNum, fmtInt } from './util.js';
+import { el, mount, note, fmtNum, fmtInt, fmtPct } from './util.js';
+import { cacheRatio } from './panels.js';
 
 export const WINDOW_S = 600;
 const PALETTE = ['#58a6ff', '#f0b429', '#3fb950', '#f778ba', '#a371f7', '#39c5cf', '#ff7b72', '#d29922'];
@@ -86,15 +87,37 @@ export class MetricsPlots {
     return cur;
   }
 
+  /** The cache panel's figure (/cache/stats: hits over lookups since start), which the
+   * header shows too, so the two never disagree; null: the cache is off or unreported. */
+  setCacheHit(stats) {
+    this.cacheHit = stats && stats.enabled !== false ? cacheRatio(stats) : null;
+    this.cacheHitKnown = true;
+    if (this.last) this.updateKpis(this.last);
+  }
+
+  /** Hits over lookups since start from the /metrics counters, the formula of /cache/stats
+   * (a lookup goes to L2 only after an L1 miss): used until the cache panel has reported. */
+  static cacheHitSinceStart(cur) {
+    const name = 'mdagent_cache_requests_total';
+    if (!has(cur, name)) return null;
+    const hits = sum(cur, name, { result: 'hit' });
+    const lookups = select(cur, name, { level: 'l1' }).length
+      ? sum(cur, name, { level: 'l1', result: 'hit' }) + sum(cur, name, { level: 'l1', result: 'miss' })
+      : hits + sum(cur, name, { result: 'miss' });
+    return lookups > 0 ? Math.min(1, hits / lookups) : null;
+  }
+
   updateKpis(cur) {
+    this.last = cur;
     const kv = (k, v, title) => el('div', { class: 'kpi', title }, el('span', { class: 'kpi-v' }, v), el('span', { class: 'kpi-k' }, k));
     const r = this.data.rate.last('all');
     const p95 = this.data.latency.last('p95');
-    const hit = this.data.cache.last('all');
+    const hit = this.cacheHitKnown ? this.cacheHit : MetricsPlots.cacheHitSinceStart(cur);
     mount(this.kpis,
       kv('req/s', r === null ? '–' : fmtNum(r, 1), 'HTTP requests per second'),
       kv('p95 ms', p95 === null ? '–' : fmtNum(p95, p95 < 1 ? 2 : 1), '95th percentile response time'),
-      kv('cache hit', hit === null ? '–' : `${fmtNum(hit, 0)}%`, 'cache hit ratio'),
+      el('div', { class: 'kpi', id: 'kpi-cache', title: 'cache hit ratio since start: hits over lookups, as the cache panel shows it' },
+        el('span', { class: 'kpi-v' }, fmtPct(hit)), el('span', { class: 'kpi-k' }, 'cache hit')),
       kv('ws clients', has(cur, 'mdagent_stream_clients') ? fmtInt(sum(cur, 'mdagent_stream_clients')) : '–', 'WebSocket clients connected'),
       kv('rows written', has(cur, 'mdagent_store_write_rows_total') ? fmtInt(sum(cur, 'mdagent_store_write_rows_total')) : '–', 'bars written to the store since start'),
       kv('rejected', fmtInt(sum(cur, 'mdagent_ingest_rejected_total')), 'bars and quotes rejected by validation since start'));

@@ -91,8 +91,11 @@ export function renderSources(body, d) {
     return el('tr', { dataset: { source: s.name }, class: s.enabled === false ? 'disabled' : undefined },
       el('td', {}, el('span', { class: 'src-name' }, s.name ?? '?'), s.enabled === false ? el('span', { class: 'tag' }, 'off') : null),
       el('td', { class: 'num' }, s.priority ?? '–'),
-      el('td', {}, badge(String(s.circuit ?? '–').replace('_', '-'), statusClass(s.circuit))),
-      el('td', {}, meter(Number.isFinite(hs) ? (hs > 1 ? hs / 100 : hs) : NaN)),
+      // a disabled source is asked nothing: its circuit and health say nothing either
+      el('td', {}, s.enabled === false ? badge('disabled', 'muted') : badge(String(s.circuit ?? '–').replace('_', '-'), statusClass(s.circuit))),
+      el('td', { class: 'health' }, s.enabled === false
+        ? el('span', { class: 'muted', title: s.reason || 'not configured' }, 'disabled')
+        : meter(Number.isFinite(hs) ? (hs > 1 ? hs / 100 : hs) : NaN)),
       el('td', { class: 'num', title: rl ? rateTitle(rl) : undefined },
         rl ? `${rl.remaining ?? '∞'}${rl.reset_s > 0 ? ` · ${fmtDuration(rl.reset_s)}` : ''}` : '–'),
       el('td', { class: 'num' }, fmtInt(s.requests)),
@@ -108,6 +111,15 @@ export function renderSources(body, d) {
 
 const CACHE_MAIN = ['hits', 'misses', 'hit_ratio', 'entries', 'bytes'];
 
+/** Hit ratio (0..1) of a /cache/stats object or level; null without lookups. The header's
+ * "cache hit" uses it too, so the header and the panel show the same figure. */
+export function cacheRatio(v) {
+  if (!v || typeof v !== 'object') return null;
+  if (typeof v.hit_ratio === 'number' && (v.hits || v.misses)) return v.hit_ratio;
+  const h = Number(v.hits); const m = Number(v.misses);
+  return h + m > 0 ? h / (h + m) : null;
+}
+
 export function renderCache(body, d) {
   if (!d || typeof d !== 'object') return mount(body, note('err', 'unexpected answer from /cache/stats'));
   // levels: {"levels":{"l1":{...},"l2":{...}}}, {"l1":{...},"l2":{...}} or [{level,...}]
@@ -115,11 +127,7 @@ export function renderCache(body, d) {
   const levels = Array.isArray(src)
     ? src.map((x, i) => [x.level || x.name || `level ${i + 1}`, x])
     : Object.entries(src).filter(([, v]) => v && typeof v === 'object' && !Array.isArray(v));
-  const ratio = (v) => {
-    if (typeof v.hit_ratio === 'number' && (v.hits || v.misses)) return v.hit_ratio;
-    const h = Number(v.hits); const m = Number(v.misses);
-    return h + m > 0 ? h / (h + m) : null;
-  };
+  const ratio = cacheRatio;
   const memory = (v) => fmtBytes(v.bytes);
   const state = (v) => {
     const st = v.status ?? (v.enabled === false ? 'disabled' : null);
