@@ -202,6 +202,60 @@ void md_buf_int(md_buf *b, int64_t v)
     b->len = (size_t)(p - b->data);
 }
 
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 when the bytes there are not one. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t k;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        k = 1;
+    else if (c >= 0xe0 && c <= 0xef)
+        k = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4)
+        k = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (k >= n || s[1] < lo || s[1] > hi) return 0;
+    for (size_t j = 2; j <= k; j++)
+        if ((s[j] & 0xc0) != 0x80) return 0;
+    return k + 1;
+}
+
+/* 1 when s[0..n) (n >= 1) is the start of a valid UTF-8 sequence cut short. */
+static int utf8_partial(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t k = c >= 0xc2 && c <= 0xdf   ? 1
+               : c >= 0xe0 && c <= 0xef ? 2
+               : c >= 0xf0 && c <= 0xf4 ? 3
+                                        : 0;
+    if (!k || n > k) return 0;
+    for (size_t j = 1; j < n; j++)
+        if ((s[j] & 0xc0) != 0x80) return 0;
+    return 1;
+}
+
+size_t md_utf8_prefix(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n), i = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    while (i < len) {
+        if (u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = utf8_seq(u + i, len - i);
+        if (k) {
+            i += k;
+            continue;
+        }
+        if (utf8_partial(u + i, len - i)) break; /* a character cut at the end: leave it out */
+        i++; /* an invalid byte: kept (md_buf_json_strn replaces it) */
+    }
+    return i;
+}
+
 void md_buf_json_strn(md_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -219,8 +273,19 @@ void md_buf_json_strn(md_buf *b, const char *s, size_t n)
             if (c < 0x20) {
                 char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
                 md_buf_append(b, u, 6);
-            } else {
+            } else if (c < 0x80) {
                 md_buf_putc(b, (char)c);
+            } else {
+                /* bytes from outside (a request path, a posted symbol) may be any bytes:
+                 * valid UTF-8 is copied, anything else becomes U+FFFD, so the JSON is
+                 * always valid UTF-8 */
+                size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+                if (k) {
+                    md_buf_append(b, s + i, k);
+                    i += k - 1;
+                } else {
+                    md_buf_append(b, "\xef\xbf\xbd", 3);
+                }
             }
         }
     }

@@ -36,9 +36,12 @@ void md_buf_num(md_buf *b, double v);
 /* Formats v like md_buf_num into dst (>= 32 bytes); returns the length. */
 int md_fmt_num(char *dst, double v);
 void md_buf_int(md_buf *b, int64_t v);
-/* A JSON string literal with quotes and escapes. */
+/* A JSON string literal with quotes and escapes; bytes that are not UTF-8 become U+FFFD. */
 void md_buf_json_str(md_buf *b, const char *s);
 void md_buf_json_strn(md_buf *b, const char *s, size_t n);
+/* The length of the longest prefix of s (at most n bytes, stopping at a NUL) that does not end
+ * inside a UTF-8 character: where to cut a text without splitting one. */
+size_t md_utf8_prefix(const char *s, size_t n);
 /* RFC 3339 UTC timestamp "2024-03-01T14:30:00Z", with quotes when quoted != 0. */
 void md_buf_ts(md_buf *b, int64_t ts, int quoted);
 

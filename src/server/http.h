@@ -23,7 +23,7 @@ typedef enum {
     MD_HTTP_OTHER = 64
 } md_http_method;
 
-#define MD_HTTP_MAX_PARAMS 32
+#define MD_HTTP_MAX_PARAMS 64
 
 typedef struct md_http_param {
     char *name, *value; /* decoded */
