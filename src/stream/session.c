@@ -630,6 +630,9 @@ int md_session_iov(md_session *s, struct iovec *iov, int max_iov, size_t max_byt
         iov[n].iov_len = e->m->f->len - off;
         bytes += iov[n].iov_len;
         n++;
+        /* messages were dropped behind a half-written frame: finish it alone, so the lagged
+         * notice goes before the next one */
+        if (off && s->dropped_pending) break;
     }
     return n;
 }
