@@ -588,7 +588,8 @@ static long try_head(md_conn *c, const char *data, size_t n, int buffered)
     return hl;
 }
 
-static void body_input(md_conn *c)
+/* Returns 1 when the body is complete (dispatched) and input may go on, 0 when it waits. */
+static int body_input(md_conn *c)
 {
     md_task *t = c->t;
     size_t want = t->req.body_len;
@@ -600,19 +601,24 @@ static void body_input(md_conn *c)
         c->in_off += k;
     }
     while (c->body_got < want) {
+        if (!c->readable) {
+            arm(c); /* the deadline moved with the bytes received */
+            return 0;
+        }
         ssize_t r = rd(c, t->req.body + c->body_got, want - c->body_got);
-        if (r == -2) return;
+        if (r == -2) return 0;
         if (r == 0) {
             md_conn_close(c); /* the client gave up */
-            return;
+            return 0;
         }
         if (r < 0) {
-            arm(c); /* the deadline moved with the bytes received */
-            return;
+            arm(c);
+            return 0;
         }
         c->body_got += (size_t)r;
     }
     body_done(c);
+    return 1;
 }
 
 static void linger_input(md_conn *c)
@@ -644,7 +650,9 @@ static void input_loop(md_conn *c)
     for (;;) {
         switch (c->state) {
         case CS_HEAD: break;
-        case CS_BODY: body_input(c); continue;
+        case CS_BODY:
+            if (!body_input(c)) return;
+            continue;
         case CS_LINGER: linger_input(c); return;
         default: return; /* BUSY, WRITE: the input waits; WS, DEAD */
         }

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -308,6 +309,13 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         if (rb) *rb = 0;
     }
     if (!*h || strcmp(h, "*") == 0) h = NULL;
+
+    /* every client is a descriptor: take what the hard limit allows (as Go and nginx do) */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 
     md_server *srv = md_calloc(1, sizeof *srv);
     srv->svc = svc;

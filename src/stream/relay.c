@@ -38,7 +38,11 @@ struct md_relay {
     pthread_t pub_thread, sub_thread;
     atomic_uint_fast64_t sent, received, echoes, dropped, bad;
     atomic_int pub_up, sub_up;
+    atomic_llong busy_since_ms; /* the publisher waits for Redis's replies since (0: not) */
 };
+
+#define STALL_MS 2000 /* a reply later than this: the relay counts as stalled */
+#define IDLE_PING_MS 1000
 
 /* -- URL ----------------------------------------------------------------------------------- */
 
@@ -293,10 +297,31 @@ static void *pub_main(void *arg)
                     r->channel);
         }
         pthread_mutex_lock(&r->lock);
-        while (!r->n && !r->stop) pthread_cond_wait(&r->cond, &r->lock);
+        if (!r->n && !r->stop) { /* idle: a PING now and then, so a stalled Redis shows */
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += IDLE_PING_MS / 1000;
+            pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+        }
         if (r->stop && !r->n) {
             pthread_mutex_unlock(&r->lock);
             break;
+        }
+        if (!r->n) {
+            pthread_mutex_unlock(&r->lock);
+            atomic_store(&r->busy_since_ms, md_mono_ms());
+            redisReply *rep = redisCommand(c, "PING");
+            atomic_store(&r->busy_since_ms, 0);
+            if (rep) {
+                freeReplyObject(rep);
+                continue;
+            }
+            MD_WARN("stream", "relay publisher lost redis=%s: %s", r->safe_url, c->errstr);
+            redisFree(c);
+            c = NULL;
+            atomic_store(&r->pub_up, 0);
+            md_hub_set_degraded(r->hub, 1);
+            continue;
         }
         size_t n = r->n;
         if (n > cap) {
@@ -313,6 +338,7 @@ static void *pub_main(void *arg)
         r->head = (r->head + n) % r->cap;
         r->n = 0;
         pthread_mutex_unlock(&r->lock);
+        atomic_store(&r->busy_since_ms, md_mono_ms());
         for (size_t i = 0; i < n; i++)
             redisAppendCommand(c, "PUBLISH %s %b", r->channel, batch[i], lens[i]);
         size_t ok = 0;
@@ -322,6 +348,7 @@ static void *pub_main(void *arg)
             if (rep->type != REDIS_REPLY_ERROR) ok++;
             freeReplyObject(rep);
         }
+        atomic_store(&r->busy_since_ms, 0);
         for (size_t i = 0; i < n; i++) md_free(batch[i]);
         atomic_fetch_add(&r->sent, ok);
         if (ok < n) {
@@ -456,6 +483,17 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
     enqueue(r, &b);
 }
 
+int md_relay_stalled(md_relay *r)
+{
+    long long since = atomic_load(&r->busy_since_ms);
+    return since && md_mono_ms() - since > STALL_MS;
+}
+
+static int stalled_probe(void *ctx)
+{
+    return md_relay_stalled(ctx);
+}
+
 /* -- life cycle ---------------------------------------------------------------------------- */
 
 static void render_health(void *ctx, md_buf *b)
@@ -463,7 +501,9 @@ static void render_health(void *ctx, md_buf *b)
     md_relay_stats st;
     md_relay_get_stats(ctx, &st);
     md_buf_puts(b, ",\"relay\":{\"status\":");
-    md_buf_puts(b, st.connected ? "\"connected\"" : "\"disconnected\"");
+    md_buf_puts(b, !st.connected           ? "\"disconnected\""
+                   : md_relay_stalled(ctx) ? "\"stalled\""
+                                           : "\"connected\"");
     md_buf_puts(b, ",\"channel\":");
     md_buf_json_str(b, ((md_relay *)ctx)->channel);
     md_buf_puts(b, ",\"sent\":");
@@ -506,6 +546,7 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     md_hub_observer ob = {on_quote, on_bar, r};
     md_hub_add_observer(r->hub, &ob);
     md_hub_set_health_ext(r->hub, render_health, r);
+    md_hub_set_stall_probe(r->hub, stalled_probe);
     md_hub_set_degraded(r->hub, 1); /* until both connections are up */
     pthread_create(&r->pub_thread, NULL, pub_main, r);
     pthread_setname_np(r->pub_thread, "relay-pub");
@@ -520,6 +561,7 @@ void md_relay_free(md_relay *r)
     if (!r) return;
     md_hub_remove_observer(r->hub, r);
     md_hub_set_health_ext(r->hub, NULL, NULL);
+    md_hub_set_stall_probe(r->hub, NULL);
     md_hub_set_degraded(r->hub, 0);
     pthread_mutex_lock(&r->lock);
     r->stop = 1;

@@ -45,6 +45,10 @@ typedef struct md_relay_stats {
     int connected; /* both connections up */
 } md_relay_stats;
 void md_relay_get_stats(md_relay *r, md_relay_stats *st);
+/* 1 while Redis has owed the publisher a reply (a PUBLISH, or the PING it sends every second
+ * when idle) for more than 2 s: connected but stalled (a stopped or wedged server), which
+ * /health reports as a degraded stream like a lost connection. Thread-safe. */
+int md_relay_stalled(md_relay *r);
 
 /* The wire form of one tick (tests). Appends it to out. */
 void md_relay_encode_quote(md_buf *out, const char *instance, const md_quote *q);
