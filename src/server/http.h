@@ -1,4 +1,4 @@
-/* http.h - requests and responses as route handlers see them (no libwebsockets types).
+/* http.h - requests and responses as route handlers see them (no socket or parser types).
  *
  * The server parses a request into md_http_req (path and query decoded), picks the route
  * from routes.def and calls its handler, which fills md_http_resp. A handler that fails

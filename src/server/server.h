@@ -1,8 +1,8 @@
-/* server.h - the REST (and, later, WebSocket) server on libwebsockets.
+/* server.h - the REST and WebSocket server on mdagent's own event loops (server.c).
  *
- * One lws context per event-loop thread, all listening on the same port
- * (SO_REUSEPORT via LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE), so the kernel spreads
- * connections over the cores. Routes flagged MD_RT_INLINE run on the loop; every other
+ * One epoll loop per thread, each with its own listen socket on the same port
+ * (SO_REUSEPORT), so the kernel spreads connections over the cores. Routes flagged
+ * MD_RT_INLINE run on the loop; every other
  * handler runs on the worker pool (svc->workers) and its response is written when it
  * completes, so no store or provider call ever blocks a loop. */
 #ifndef MD_SERVER_SERVER_H
@@ -20,8 +20,9 @@ int md_server_start(md_services *svc, md_server **out, md_error *err);
 int md_server_port(const md_server *srv);
 /* Stops the loops at once (thread-safe; not from a signal handler). */
 void md_server_stop(md_server *srv);
-/* Graceful stop: new requests get 503 while in-flight ones finish (up to grace_ms), then
- * the loops stop and their threads are joined. Free the worker pool after this (its
+/* Graceful stop: new requests get 503 while in-flight ones (uploads included) finish, up to
+ * grace_ms; then the loops stop, their threads are joined and the listen sockets closed (new
+ * connections are refused from then on). Free the worker pool after this (its
  * pending jobs complete into the still-existing loops), then md_server_free(). */
 void md_server_shutdown(md_server *srv, int grace_ms);
 /* Frees the server (shutting it down first, without grace, if needed). */
