@@ -80,6 +80,7 @@ static void run_job(void *arg)
     md_task *t = arg;
     srv_loop *sl = t->sl;
     md_route_run(t->rt, sl->srv->svc, &t->req, &t->resp);
+    atomic_fetch_sub(&sl->srv->in_workers, 1);
     pthread_mutex_lock(&sl->lock);
     t->next = sl->done;
     sl->done = t;
@@ -88,8 +89,7 @@ static void run_job(void *arg)
     md_loop_wake(sl->loop);
 }
 
-/* Writes the answers of the requests workers finished (oldest first). */
-static void drain_done(srv_loop *sl)
+void md_srv_drain_done(srv_loop *sl)
 {
     if (!atomic_load(&sl->has_done)) return;
     pthread_mutex_lock(&sl->lock);
@@ -126,6 +126,7 @@ void md_srv_dispatch(md_task *t)
         return;
     }
     t->in_worker = 1;
+    atomic_fetch_add(&t->sl->srv->in_workers, 1);
     md_workq_submit(svc->workers, run_job, t);
 }
 
@@ -264,7 +265,7 @@ void md_srv_conn_closed(srv_loop *sl)
 static void on_wake(void *ctx)
 {
     srv_loop *sl = ctx;
-    drain_done(sl); /* answers first: they must not wait behind a fan-out */
+    md_srv_drain_done(sl); /* answers first: they must not wait behind a fan-out */
     if (sl->ws) md_ws_wake(sl->ws);
     if (atomic_load(&sl->srv->draining) && !sl->closing) {
         sl->closing = 1;

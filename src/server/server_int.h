@@ -41,6 +41,7 @@ struct md_server {
     atomic_int draining;     /* new requests get 503; requests already started finish */
     atomic_int stopping;     /* loops exit */
     atomic_int inflight;     /* tasks alive (any thread) */
+    atomic_int in_workers;   /* tasks handed to the worker pool, not finished */
     atomic_llong body_bytes; /* request body bytes reserved across connections */
     int joined;
 };
@@ -107,6 +108,8 @@ void md_srv_dispatch(md_task *t);
 /* Frees a task (its request, response and body memory). NULL is fine. */
 void md_srv_task_free(md_task *t);
 md_task *md_srv_task_new(srv_loop *sl, md_conn *c);
+/* Writes the answers of the requests workers finished (oldest first); cheap when none. */
+void md_srv_drain_done(srv_loop *sl);
 /* A connection closed (descriptor freed): the listener may resume. */
 void md_srv_conn_closed(srv_loop *sl);
 

@@ -32,6 +32,7 @@
 #include "stream/session.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -42,7 +43,7 @@
 #define VIOLATION_WINDOW_MS 60000
 #define CLOSE_LINGER_MS 2000
 #define MAX_IOV 256
-#define SLICE_NS 1000000 /* fan-out writes between looks at completions and sockets */
+#define SLICE_NS 500000 /* fan-out writes between looks at completions and sockets */
 
 struct md_ws_loop {
     srv_loop *sl;
@@ -220,10 +221,14 @@ int md_ws_more(md_ws_loop *wl)
         w->ready_next = NULL;
         flush(c);
         if (++n % 32 == 0) {
-            if (atomic_load(&sl->has_done)) md_loop_wake(sl->loop); /* answers go next */
+            md_srv_drain_done(sl); /* answers finished meanwhile go now, between two clients */
             if (md_mono_ns() - start > SLICE_NS) break;
         }
     }
+    /* a request running on a worker (an ingest being stored) shares the cores with this
+     * fan-out: let it run now rather than at the end of our time slice, so its answer does
+     * not wait behind the fan-out */
+    if (wl->ready_head && atomic_load(&sl->srv->in_workers) > 0) sched_yield();
     if (wl->delivered) {
         md_metric_add(MD_M_STREAM_MESSAGES, (double)wl->delivered);
         wl->delivered = 0;
