@@ -497,7 +497,7 @@ int md_http_req_from_head(md_http_req *r, const md_http_head *h, md_error *err)
     return 0;
 }
 
-void md_http_req_deinit(md_http_req *r)
+void md_http_req_release(md_http_req *r)
 {
     md_free(r->path);
     md_free(r->capture);

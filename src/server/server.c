@@ -60,7 +60,7 @@ void md_srv_task_free(md_task *t)
 {
     if (!t) return;
     md_server *srv = t->sl->srv;
-    md_http_req_deinit(&t->req);
+    md_http_req_release(&t->req);
     if (t->req.body) {
         if (t->body_mapped)
             munmap(t->req.body, t->body_cap);
