@@ -70,10 +70,11 @@ struct md_ws_conn {
     int blocked;  /* the socket is full: EPOLLOUT resumes */
     int in_ready; /* on the loop's ready list */
     md_conn *ready_next;
-    int close_code;    /* set: closing */
-    int close_flushed; /* the last batch before the close frame went out */
-    int close_queued;  /* the close frame is in c->out */
-    int close_sent;    /* ... and written; our side is shut */
+    int close_code;         /* set: closing */
+    int close_flushed;      /* the last batch before the close frame went out */
+    int close_queued;       /* the close frame is in c->out */
+    int close_sent;         /* ... and written; our side is shut */
+    int64_t close_since_ms; /* when the timer first found the close pending */
     char close_reason[64];
     md_ws_conn *prev, *next;
 };
@@ -412,8 +413,13 @@ void md_ws_on_timer(md_conn *c)
         }
     }
     int64_t due = 0;
-    if (w->close_code) {
-        due = now + CLOSE_LINGER_MS * 5; /* a close that cannot be written (full socket) */
+    if (w->close_code) { /* a close that cannot be written (a full socket): give up on it */
+        if (w->close_since_ms && now - w->close_since_ms >= CLOSE_LINGER_MS * 5) {
+            md_conn_close(c);
+            return;
+        }
+        if (!w->close_since_ms) w->close_since_ms = now;
+        due = w->close_since_ms + CLOSE_LINGER_MS * 5;
     } else {
         if (idle_ms) due = w->last_rx_ms + idle_ms;
         if (ping_ms) {
