@@ -7,7 +7,7 @@
  *   scan    md_quality_scan over the bars in 50,000-bar blocks (the soft rules alone)
  *   store   md_store_put_bars of the blocks into a fresh SQLite store (the reference: the
  *           write the writer does anyway)
- *   writer  md_writer_ingest_bars of the same blocks into a fresh store (hard rules, soft
+ *   writer  md_writer_write of the same blocks into a fresh store (hard rules, soft
  *           rules with stored context, scores, findings, store write)
  * and prints bars/s for each and the writer's cost over the bare store write. */
 #include "core/timefmt.h"
@@ -110,11 +110,12 @@ int main(int argc, char **argv)
         t0 = md_mono_ns();
         for (size_t off = 0; off < n; off += BLOCK) {
             md_series se = {"BENCH", MD_IV_1M, work + off, n - off < BLOCK ? n - off : BLOCK};
-            md_ingest_result res;
-            md_ingest_result_init(&res, 0);
-            if (md_writer_ingest_bars(w, &se, 1, 0, &res, &err) != 0)
+            md_write_result res;
+            md_write_result_init(&res, 0);
+            md_write req = {.origin = MD_WRITE_LOAD, .series = &se, .n_series = 1};
+            if (md_writer_write(w, &req, &res, &err) != 0)
                 return fprintf(stderr, "%s\n", err.msg), 1;
-            md_ingest_result_deinit(&res);
+            md_write_result_deinit(&res);
         }
         s = (double)(md_mono_ns() - t0) / 1e9;
         if (s < best_writer) best_writer = s;

@@ -14,7 +14,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev \
  libhttp-parser-dev nettle-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 \
  libpq-dev libhiredis-dev libyaml-dev zlib1g-dev libcriterion-dev tzdata"
-TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets"
+# r-base-core + r-cran-ttr: R's TTR package, the reference the indicator tests compare with
+TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets \
+ r-base-core r-cran-ttr"
 BENCH="nginx-light wrk nghttp2-client hyperfine"
 BROWSER="chromium fonts-dejavu-core"
 # Node.js may come from another repository already (nodesource); only add Debian's when absent.

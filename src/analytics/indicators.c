@@ -1,241 +1,181 @@
-/* indicators.c - O(n) indicator kernels with compensated running sums. */
-#include "analytics/indicators.h"
+/* indicators.c - the indicator table generated from indicators.def (definitions, warm-up
+ * rules, parameter checks), the parser of ?names=, runs (streaming state over chunks), the
+ * table as JSON, and the summary statistics. The kernels live in ind_*.c. */
+#include "analytics/ind_int.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Kahan-compensated accumulator. */
-typedef struct {
-    double s, c;
-} ksum;
-
-static inline void kadd(ksum *k, double x)
-{
-    double y = x - k->c;
-    double t = k->s + y;
-    k->c = (t - k->s) - y;
-    k->s = t;
-}
-
-static void fill_nan(double *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++) out[i] = NAN;
-}
-
-void md_ind_sma(const double *x, size_t n, int period, double *out)
-{
-    size_t p = (size_t)period;
-    if (p == 0 || n < p) return fill_nan(out, n);
-    ksum k = {0, 0};
-    for (size_t i = 0; i < p - 1; i++) out[i] = NAN, kadd(&k, x[i]);
-    double inv = 1.0 / (double)p;
-    kadd(&k, x[p - 1]);
-    out[p - 1] = k.s * inv;
-    for (size_t i = p; i < n; i++) {
-        kadd(&k, x[i]);
-        kadd(&k, -x[i - p]);
-        out[i] = k.s * inv;
+/* Ways of reading a row of indicators.def. A parameter p is (name, default, min, max, type),
+ * an output o is ("name", warm-up expression). */
+#define PNAME(name, def, lo, hi, type) name
+#define PINIT(name, def, lo, hi, type)                                                             \
+    {                                                                                              \
+#name, def, lo, hi, type                                                                   \
     }
-}
+#define ONAME(name, warm) name
+#define OWARM(name, warm) (warm)
+#define OWARM_STR(name, warm) #warm
 
-/* EMA over x starting at index `from` (earlier entries NAN); seeds with the SMA. */
-static void ema_from(const double *x, size_t n, size_t from, int period, double *out)
-{
-    size_t p = (size_t)period;
-    for (size_t i = 0; i < n && i < from; i++) out[i] = NAN;
-    if (p == 0 || n < from + p) {
-        for (size_t i = from; i < n; i++) out[i] = NAN;
-        return;
-    }
-    ksum k = {0, 0};
-    for (size_t i = from; i < from + p - 1; i++) out[i] = NAN, kadd(&k, x[i]);
-    kadd(&k, x[from + p - 1]);
-    double e = k.s / (double)p, a = 2.0 / ((double)p + 1.0);
-    out[from + p - 1] = e;
-    for (size_t i = from + p; i < n; i++) {
-        e += a * (x[i] - e);
-        out[i] = e;
-    }
-}
+/* -- warm-up rules and checks: one function each, the parameters bound to their names ---- */
 
-void md_ind_ema(const double *x, size_t n, int period, double *out)
-{
-    ema_from(x, n, 0, period, out);
-}
-
-void md_ind_rsi(const double *c, size_t n, int period, double *out)
-{
-    size_t p = (size_t)period;
-    fill_nan(out, n);
-    if (p == 0 || n <= p) return;
-    double gain = 0, loss = 0;
-    for (size_t i = 1; i <= p; i++) {
-        double d = c[i] - c[i - 1];
-        if (d > 0)
-            gain += d;
-        else
-            loss -= d;
+#define MD_P0
+#define MD_P1(a)                                                                                   \
+    double PNAME a = p_[0];                                                                        \
+    (void)PNAME a;
+#define MD_P2(a, b)                                                                                \
+    MD_P1(a) double PNAME b = p_[1];                                                               \
+    (void)PNAME b;
+#define MD_P3(a, b, c)                                                                             \
+    MD_P2(a, b) double PNAME c = p_[2];                                                            \
+    (void)PNAME c;
+#define MD_O1(a)                                                                                   \
+    if (o_ == 0) return (int)(OWARM a);
+#define MD_O2(a, b) MD_O1(a) if (o_ == 1) return (int)(OWARM b);
+#define MD_O3(a, b, c) MD_O2(a, b) if (o_ == 2) return (int)(OWARM c);
+#define MD_IND(name, scale, flags, params, outputs, check, reference)                              \
+    static int warm_##name(const double *p_, int o_)                                               \
+    {                                                                                              \
+        (void)p_;                                                                                  \
+        params outputs return 0;                                                                   \
+    }                                                                                              \
+    static int check_##name(const double *p_)                                                      \
+    {                                                                                              \
+        (void)p_;                                                                                  \
+        params return (check);                                                                     \
     }
-    gain /= (double)p;
-    loss /= (double)p;
-    out[p] = loss == 0 ? 100.0 : 100.0 - 100.0 / (1.0 + gain / loss);
-    for (size_t i = p + 1; i < n; i++) {
-        double d = c[i] - c[i - 1];
-        gain = (gain * (double)(p - 1) + (d > 0 ? d : 0)) / (double)p;
-        loss = (loss * (double)(p - 1) + (d < 0 ? -d : 0)) / (double)p;
-        out[i] = loss == 0 ? 100.0 : 100.0 - 100.0 / (1.0 + gain / loss);
-    }
-}
+#include "analytics/indicators.def"
+#undef MD_IND
+#undef MD_P0
+#undef MD_P1
+#undef MD_P2
+#undef MD_P3
+#undef MD_O1
+#undef MD_O2
+#undef MD_O3
 
-void md_ind_macd(const double *c, size_t n, int fast, int slow, int signal, double *macd,
-                 double *sig, double *hist)
-{
-    double *ef = malloc((n ? n : 1) * sizeof *ef);
-    if (!ef) abort();
-    md_ind_ema(c, n, fast, ef);
-    md_ind_ema(c, n, slow, macd);
-    size_t first = (size_t)(fast > slow ? fast : slow) - 1;
-    for (size_t i = 0; i < n; i++) macd[i] = i >= first ? ef[i] - macd[i] : NAN;
-    free(ef);
-    ema_from(macd, n, first, signal, sig);
-    for (size_t i = 0; i < n; i++) hist[i] = isnan(sig[i]) ? NAN : macd[i] - sig[i];
-}
+/* -- the table ------------------------------------------------------------------------ */
 
-void md_ind_bbands(const double *c, size_t n, int period, double k, double *mid, double *up,
-                   double *lo)
-{
-    size_t p = (size_t)period;
-    if (p == 0 || n < p) {
-        fill_nan(mid, n), fill_nan(up, n), fill_nan(lo, n);
-        return;
+#define MD_P0                                                                                      \
+    0,                                                                                             \
+    {                                                                                              \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
     }
-    /* running sums of (x - K) and (x - K)^2 with K near the data, so the variance does not
-     * cancel away (prices are large next to their spread) */
-    double K = c[0];
-    ksum s1 = {0, 0}, s2 = {0, 0};
-    for (size_t i = 0; i < n; i++) {
-        double d = c[i] - K;
-        kadd(&s1, d);
-        kadd(&s2, d * d);
-        if (i >= p) {
-            double o = c[i - p] - K;
-            kadd(&s1, -o);
-            kadd(&s2, -o * o);
-        }
-        if (i + 1 < p) {
-            mid[i] = up[i] = lo[i] = NAN;
-            continue;
-        }
-        double m = s1.s / (double)p;
-        double var = s2.s / (double)p - m * m;
-        double sd = var > 0 ? sqrt(var) : 0;
-        mid[i] = K + m;
-        up[i] = mid[i] + k * sd;
-        lo[i] = mid[i] - k * sd;
+#define MD_P1(a)                                                                                   \
+    1,                                                                                             \
+    {                                                                                              \
+        PINIT a                                                                                    \
     }
-}
-
-void md_ind_atr(const double *h, const double *l, const double *c, size_t n, int period,
-                double *out)
-{
-    size_t p = (size_t)period;
-    fill_nan(out, n);
-    if (p == 0 || n < p) return;
-    double sum = 0, atr = 0;
-    for (size_t i = 0; i < n; i++) {
-        double tr = h[i] - l[i];
-        if (i > 0) {
-            double a = fabs(h[i] - c[i - 1]), b = fabs(l[i] - c[i - 1]);
-            if (a > tr) tr = a;
-            if (b > tr) tr = b;
-        }
-        if (i < p) {
-            sum += tr;
-            if (i == p - 1) out[i] = atr = sum / (double)p;
-        } else {
-            atr = (atr * (double)(p - 1) + tr) / (double)p;
-            out[i] = atr;
-        }
+#define MD_P2(a, b)                                                                                \
+    2,                                                                                             \
+    {                                                                                              \
+        PINIT a, PINIT b                                                                           \
     }
-}
-
-void md_ind_vwap(const double *h, const double *l, const double *c, const double *v, size_t n,
-                 double *out)
-{
-    ksum pv = {0, 0}, vv = {0, 0};
-    for (size_t i = 0; i < n; i++) {
-        kadd(&pv, (h[i] + l[i] + c[i]) / 3.0 * v[i]);
-        kadd(&vv, v[i]);
-        out[i] = vv.s > 0 ? pv.s / vv.s : NAN;
+#define MD_P3(a, b, c)                                                                             \
+    3,                                                                                             \
+    {                                                                                              \
+        PINIT a, PINIT b, PINIT c                                                                  \
     }
-}
-
-void md_ind_obv(const double *c, const double *v, size_t n, double *out)
-{
-    double obv = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0) {
-            if (c[i] > c[i - 1])
-                obv += v[i];
-            else if (c[i] < c[i - 1])
-                obv -= v[i];
-        }
-        out[i] = obv;
+#define MD_O1(a)                                                                                   \
+    1, {ONAME a},                                                                                  \
+    {                                                                                              \
+        OWARM_STR a                                                                                \
     }
-}
-
-void md_ind_stoch(const double *h, const double *l, const double *c, size_t n, int k, int smooth,
-                  int d, double *pk, double *pd)
-{
-    size_t kp = (size_t)k;
-    double *raw = malloc((n ? n : 1) * sizeof *raw);
-    size_t *qh = malloc((n ? n : 1) * sizeof *qh), *ql = malloc((n ? n : 1) * sizeof *ql);
-    if (!raw || !qh || !ql) abort();
-    /* monotonic deques give the window's highest high and lowest low in O(n) */
-    size_t hh0 = 0, hh1 = 0, ll0 = 0, ll1 = 0;
-    for (size_t i = 0; i < n; i++) {
-        while (hh1 > hh0 && h[qh[hh1 - 1]] <= h[i]) hh1--;
-        qh[hh1++] = i;
-        while (ll1 > ll0 && l[ql[ll1 - 1]] >= l[i]) ll1--;
-        ql[ll1++] = i;
-        while (kp && qh[hh0] + kp <= i) hh0++;
-        while (kp && ql[ll0] + kp <= i) ll0++;
-        if (kp == 0 || i + 1 < kp) {
-            raw[i] = NAN;
-            continue;
-        }
-        double hh = h[qh[hh0]], ll = l[ql[ll0]];
-        raw[i] = hh == ll ? 50.0 : 100.0 * (c[i] - ll) / (hh - ll);
+#define MD_O2(a, b)                                                                                \
+    2, {ONAME a, ONAME b},                                                                         \
+    {                                                                                              \
+        OWARM_STR a, OWARM_STR b                                                                   \
     }
-    free(qh);
-    free(ql);
-    /* smoothing starts where raw is defined */
-    size_t from = kp ? kp - 1 : n;
-    for (size_t i = 0; i < n; i++) pk[i] = pd[i] = NAN;
-    if (from < n) {
-        md_ind_sma(raw + from, n - from, smooth, pk + from);
-        size_t from2 = from + (size_t)smooth - 1;
-        if (smooth > 0 && from2 < n) md_ind_sma(pk + from2, n - from2, d, pd + from2);
+#define MD_O3(a, b, c)                                                                             \
+    3, {ONAME a, ONAME b, ONAME c},                                                                \
+    {                                                                                              \
+        OWARM_STR a, OWARM_STR b, OWARM_STR c                                                      \
     }
-    free(raw);
-}
-
-/* -- specs ----------------------------------------------------------------------------------- */
-
-static const struct {
-    const char *name;
-    md_ind_kind kind;
-    int nparams;
-    int def[3];
-} kinds[] = {
-    {"sma", MD_IND_SMA, 1, {20, 0, 0}},       {"ema", MD_IND_EMA, 1, {20, 0, 0}},
-    {"rsi", MD_IND_RSI, 1, {14, 0, 0}},       {"macd", MD_IND_MACD, 3, {12, 26, 9}},
-    {"bbands", MD_IND_BBANDS, 2, {20, 2, 0}}, {"atr", MD_IND_ATR, 1, {14, 0, 0}},
-    {"vwap", MD_IND_VWAP, 0, {0, 0, 0}},      {"obv", MD_IND_OBV, 0, {0, 0, 0}},
-    {"stoch", MD_IND_STOCH, 3, {14, 3, 3}},
+static const md_ind_def defs[] = {
+#define MD_IND(name, scale, flags, params, outputs, check, reference)                              \
+    {#name,  scale,     flags,       params,       outputs,                                        \
+     #check, reference, warm_##name, check_##name, md_ind__##name},
+#include "analytics/indicators.def"
+#undef MD_IND
 };
+#undef MD_P0
+#undef MD_P1
+#undef MD_P2
+#undef MD_P3
+#undef MD_O1
+#undef MD_O2
+#undef MD_O3
+
+const md_ind_def *md_ind_defs(size_t *n)
+{
+    *n = sizeof defs / sizeof defs[0];
+    return defs;
+}
+
+const md_ind_def *md_ind_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
+        if (strcmp(defs[i].name, name) == 0) return &defs[i];
+    return NULL;
+}
+
+int md_ind_warmup(const md_ind_spec *s, int out)
+{
+    return s->def->warmup(s->p, out);
+}
+
+/* -- parsing -------------------------------------------------------------------------- */
+
+static int unknown(md_error *err, const char *name)
+{
+    char known[400];
+    size_t len = 0;
+    known[0] = 0;
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0] && len + 16 < sizeof known; i++)
+        len +=
+            (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? " " : "", defs[i].name);
+    return md_error_set(err, MD_EPARAM, "names: unknown indicator '%.20s' (known: %s)", name,
+                        known);
+}
+
+/* Fills s from "name[:p1[:p2[:p3]]]" (item is modified). */
+static int parse_item(char *item, md_ind_spec *s, md_error *err)
+{
+    char *parts[MD_IND_MAX_PARAMS + 2];
+    int np = 0;
+    for (char *t = item, *tok; np < MD_IND_MAX_PARAMS + 2 && (tok = strsep(&t, ":")) != NULL;)
+        parts[np++] = tok;
+    const md_ind_def *d = md_ind_find(parts[0]);
+    if (!d) return unknown(err, parts[0]);
+    if (np - 1 > d->nparams)
+        return md_error_set(err, MD_EPARAM, "names: %s takes at most %d parameter%s", d->name,
+                            d->nparams, d->nparams == 1 ? "" : "s");
+    memset(s, 0, sizeof *s);
+    s->def = d;
+    for (int i = 0; i < d->nparams; i++) s->p[i] = d->params[i].def;
+    for (int i = 1; i < np; i++) {
+        const md_ind_param *pd = &d->params[i - 1];
+        char *end;
+        double v = strtod(parts[i], &end);
+        if (end == parts[i] || *end || !isfinite(v) || v < pd->min || v > pd->max ||
+            (pd->type == MD_IND_INT && v != floor(v)))
+            return md_error_set(
+                err, MD_EPARAM, "names: %s: %s '%.20s' is not %s %g..%g", d->name, pd->name,
+                parts[i], pd->type == MD_IND_INT ? "an integer" : "a number", pd->min, pd->max);
+        s->p[i - 1] = v;
+    }
+    if (!d->check(s->p))
+        return md_error_set(err, MD_EPARAM, "names: %s: parameters must satisfy %s", d->name,
+                            d->check_expr);
+    size_t len = (size_t)snprintf(s->name, sizeof s->name, "%s", d->name);
+    for (int i = 0; i < d->nparams && len < sizeof s->name; i++)
+        len += (size_t)snprintf(s->name + len, sizeof s->name - len, ":%.10g", s->p[i]);
+    return 0;
+}
 
 int md_ind_parse(const char *list, md_ind_spec *out, int max, md_error *err)
 {
@@ -251,82 +191,124 @@ int md_ind_parse(const char *list, md_ind_spec *out, int max, md_error *err)
             return md_error_set(err, MD_EPARAM, "names: empty or too long item");
         memcpy(item, p, len);
         item[len] = 0;
-        if (n == max) return md_error_set(err, MD_EPARAM, "names: at most %d indicators", max);
-        char *parts[5];
-        int np = 0;
-        for (char *s = item, *tok; np < 5 && (tok = strsep(&s, ":")) != NULL;) parts[np++] = tok;
-        int k = -1;
-        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-            if (strcmp(parts[0], kinds[i].name) == 0) k = (int)i;
-        if (k < 0)
-            return md_error_set(err, MD_EPARAM,
-                                "names: unknown indicator '%.20s' (known: sma ema "
-                                "rsi macd bbands atr vwap obv stoch)",
-                                parts[0]);
-        if (np - 1 > kinds[k].nparams)
-            return md_error_set(err, MD_EPARAM, "names: %s takes at most %d parameters",
-                                kinds[k].name, kinds[k].nparams);
-        md_ind_spec *s = &out[n];
-        memset(s, 0, sizeof *s);
-        s->kind = kinds[k].kind;
-        for (int i = 0; i < 3; i++) s->p[i] = kinds[k].def[i];
-        s->k = kinds[k].def[1];
-        for (int i = 1; i < np; i++) {
-            char *end;
-            double v = strtod(parts[i], &end);
-            int is_width = s->kind == MD_IND_BBANDS && i == 2;
-            if (end == parts[i] || *end || !isfinite(v) || v <= 0 || v > MD_IND_MAX_PERIOD ||
-                (!is_width && v != floor(v)))
-                return md_error_set(err, MD_EPARAM, "names: %s: bad parameter '%.20s'",
-                                    kinds[k].name, parts[i]);
-            if (is_width)
-                s->k = v;
-            else
-                s->p[i - 1] = (int)v;
+        md_ind_spec s;
+        int rc = parse_item(item, &s, err);
+        if (rc) return rc;
+        int dup = 0;
+        for (int i = 0; i < n && !dup; i++) dup = strcmp(out[i].name, s.name) == 0;
+        if (!dup) {
+            if (n == max) return md_error_set(err, MD_EPARAM, "names: at most %d indicators", max);
+            out[n++] = s;
         }
-        if (s->kind == MD_IND_MACD && s->p[0] >= s->p[1])
-            return md_error_set(err, MD_EPARAM, "names: macd fast period must be below slow");
-        switch (s->kind) {
-        case MD_IND_VWAP:
-        case MD_IND_OBV: snprintf(s->name, sizeof s->name, "%s", kinds[k].name); break;
-        case MD_IND_MACD:
-        case MD_IND_STOCH:
-            snprintf(s->name, sizeof s->name, "%s:%d:%d:%d", kinds[k].name, s->p[0], s->p[1],
-                     s->p[2]);
-            break;
-        case MD_IND_BBANDS: snprintf(s->name, sizeof s->name, "bbands:%d:%g", s->p[0], s->k); break;
-        default: snprintf(s->name, sizeof s->name, "%s:%d", kinds[k].name, s->p[0]);
-        }
-        n++;
         p = e ? e + 1 : p + len;
     }
     return n;
 }
 
-int md_ind_outputs(const md_ind_spec *s, const char **names)
+/* -- runs ----------------------------------------------------------------------------- */
+
+md_ind_run *md_ind_run_new(const md_ind_spec *s, md_interval iv, double hl_sd)
 {
-    switch (s->kind) {
-    case MD_IND_MACD: names[0] = "macd", names[1] = "signal", names[2] = "histogram"; return 3;
-    case MD_IND_BBANDS: names[0] = "middle", names[1] = "upper", names[2] = "lower"; return 3;
-    case MD_IND_STOCH: names[0] = "k", names[1] = "d"; return 2;
-    default: names[0] = "value"; return 1;
+    md_ind_run *r = md_calloc(1, sizeof *r);
+    r->def = s->def;
+    memcpy(r->p, s->p, sizeof r->p);
+    r->iv = iv;
+    r->hl_sd = hl_sd;
+    return r;
+}
+
+void md_ind_run_feed(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
+{
+    if (n) r->def->kernel(r, in, n, out);
+}
+
+void md_ind_run_free(md_ind_run *r)
+{
+    if (!r) return;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++) md_free(r->buf[k]);
+    md_free(r->st);
+    md_free(r);
+}
+
+void md_ind_hl_sd_add(md_ind_hl_sd *s, const double *high, const double *low, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double x = high[i] - low[i];
+        s->n++;
+        double d = x - s->mean;
+        s->mean += d / (double)s->n;
+        s->m2 += d * (x - s->mean);
     }
 }
 
-void md_ind_compute(const md_ind_spec *s, const double *h, const double *l, const double *c,
-                    const double *v, size_t n, double **o)
+double md_ind_hl_sd_value(const md_ind_hl_sd *s)
 {
-    switch (s->kind) {
-    case MD_IND_SMA: md_ind_sma(c, n, s->p[0], o[0]); break;
-    case MD_IND_EMA: md_ind_ema(c, n, s->p[0], o[0]); break;
-    case MD_IND_RSI: md_ind_rsi(c, n, s->p[0], o[0]); break;
-    case MD_IND_MACD: md_ind_macd(c, n, s->p[0], s->p[1], s->p[2], o[0], o[1], o[2]); break;
-    case MD_IND_BBANDS: md_ind_bbands(c, n, s->p[0], s->k, o[0], o[1], o[2]); break;
-    case MD_IND_ATR: md_ind_atr(h, l, c, n, s->p[0], o[0]); break;
-    case MD_IND_VWAP: md_ind_vwap(h, l, c, v, n, o[0]); break;
-    case MD_IND_OBV: md_ind_obv(c, v, n, o[0]); break;
-    case MD_IND_STOCH: md_ind_stoch(h, l, c, n, s->p[0], s->p[1], s->p[2], o[0], o[1]); break;
+    return s->n > 1 ? sqrt(s->m2 / (double)(s->n - 1)) : NAN;
+}
+
+void md_ind_compute(const md_ind_spec *s, md_interval iv, const md_ind_cols *in, size_t n,
+                    double **out)
+{
+    md_ind_hl_sd sd = {0, 0, 0};
+    if (s->def->flags & MD_IND_HL_SD) md_ind_hl_sd_add(&sd, in->high, in->low, n);
+    md_ind_run *r = md_ind_run_new(s, iv, md_ind_hl_sd_value(&sd));
+    md_ind_run_feed(r, in, n, out);
+    md_ind_run_free(r);
+}
+
+/* -- the table as JSON ---------------------------------------------------------------- */
+
+void md_ind_defs_json(md_buf *b)
+{
+    md_buf_puts(b, "{\"indicators\":[");
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+        const md_ind_def *d = &defs[i];
+        md_ind_spec s = {.def = d};
+        for (int k = 0; k < d->nparams; k++) s.p[k] = d->params[k].def;
+        if (i) md_buf_putc(b, ',');
+        md_buf_puts(b, "{\"name\":");
+        md_buf_json_str(b, d->name);
+        char def_name[64];
+        size_t len = (size_t)snprintf(def_name, sizeof def_name, "%s", d->name);
+        for (int k = 0; k < d->nparams && len < sizeof def_name; k++)
+            len += (size_t)snprintf(def_name + len, sizeof def_name - len, ":%.10g", s.p[k]);
+        md_buf_puts(b, ",\"default\":");
+        md_buf_json_str(b, def_name);
+        md_buf_puts(b, d->scale == MD_IND_PRICE ? ",\"scale\":\"price\"" : ",\"scale\":\"own\"");
+        md_buf_puts(b, (d->flags & MD_IND_VOLUME) ? ",\"volume\":true" : ",\"volume\":false");
+        md_buf_puts(b, ",\"reference\":");
+        md_buf_json_str(b, d->reference);
+        md_buf_puts(b, ",\"params\":[");
+        for (int k = 0; k < d->nparams; k++) {
+            const md_ind_param *p = &d->params[k];
+            if (k) md_buf_putc(b, ',');
+            md_buf_puts(b, "{\"name\":");
+            md_buf_json_str(b, p->name);
+            md_buf_puts(b, ",\"default\":");
+            md_buf_num(b, p->def);
+            md_buf_puts(b, ",\"min\":");
+            md_buf_num(b, p->min);
+            md_buf_puts(b, ",\"max\":");
+            md_buf_num(b, p->max);
+            md_buf_puts(b,
+                        p->type == MD_IND_INT ? ",\"type\":\"integer\"}" : ",\"type\":\"number\"}");
+        }
+        md_buf_puts(b, "],\"outputs\":[");
+        for (int k = 0; k < d->noutputs; k++) {
+            if (k) md_buf_putc(b, ',');
+            md_buf_puts(b, "{\"name\":");
+            md_buf_json_str(b, d->outputs[k]);
+            md_buf_puts(b, ",\"warmup\":");
+            md_buf_json_str(b, d->warmup_expr[k]);
+            md_buf_puts(b, ",\"warmup_default\":");
+            md_buf_int(b, d->warmup(s.p, k));
+            md_buf_putc(b, '}');
+        }
+        md_buf_puts(b, "],\"check\":");
+        md_buf_json_str(b, d->check_expr);
+        md_buf_putc(b, '}');
     }
+    md_buf_puts(b, "]}");
 }
 
 /* -- summary --------------------------------------------------------------------------------- */
@@ -355,7 +337,7 @@ void md_summary_compute(const double *c, const double *h, const double *l, const
     s->first_close = c[0];
     s->last_close = c[n - 1];
     s->total_return = c[n - 1] / c[0] - 1.0;
-    ksum vol = {0, 0}, rs = {0, 0};
+    ind_ksum vol = {0, 0}, rs = {0, 0};
     double mean = 0, m2 = 0; /* Welford on log returns */
     size_t k = 0;
     double peak = c[0], dd = 0;
@@ -363,11 +345,11 @@ void md_summary_compute(const double *c, const double *h, const double *l, const
     s->high = h ? h[0] : c[0];
     s->low = l ? l[0] : c[0];
     for (size_t i = 0; i < n; i++) {
-        kadd(&vol, v ? v[i] : 0);
+        ind_kadd(&vol, v ? v[i] : 0);
         if (h && h[i] > s->high) s->high = h[i];
         if (l && l[i] < s->low) s->low = l[i];
         if (i > 0) {
-            kadd(&rs, c[i] / c[i - 1] - 1.0);
+            ind_kadd(&rs, c[i] / c[i - 1] - 1.0);
             double r = log(c[i] / c[i - 1]);
             k++;
             double d = r - mean;

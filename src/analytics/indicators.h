@@ -1,76 +1,112 @@
 /* indicators.h - technical indicators and summary statistics on plain arrays (no I/O).
  *
- * Every indicator writes one output per input, NAN while it warms up (rendered as null).
- * Conventions follow the common references (TA-Lib, Wilder):
- *   sma:p         simple moving average of close
- *   ema:p         exponential, alpha = 2/(p+1), seeded with the SMA of the first p values
- *   rsi:p         Wilder's RSI: first averages are simple means of the first p changes,
- *                 then avg = (avg*(p-1) + x)/p; 100 when there is no loss
- *   macd:f:s:g    ema(f) - ema(s); signal = ema(g) of macd; histogram = macd - signal
- *   bbands:p:k    middle = sma(p); upper/lower = middle +- k * population std. dev.
- *   atr:p         Wilder's average true range; TR[0] = high-low; first ATR = mean of TR[0..p)
- *   vwap          cumulative sum(typical price * volume) / sum(volume) over the range
- *   obv           on-balance volume, starting at 0
- *   stoch:k:s:d   %K = sma(s) of 100*(close-LL(k))/(HH(k)-LL(k)) (50 when HH == LL); %D = sma(d) of %K
- * Running sums are compensated (Kahan), so long series keep 1e-12 relative accuracy. */
+ * The indicators are the rows of analytics/indicators.def: name, parameters (defaults and
+ * bounds), outputs, warm-up rule and the reference definition each one follows (R's TTR
+ * package; docs/indicators.md says which function and each quirk kept). Every output has one
+ * value per input bar, NAN while it warms up or where it is undefined (rendered as null).
+ *
+ * A series is computed by a run: md_ind_run_new, then md_ind_run_feed over the bars oldest
+ * first, in as many chunks as the caller likes (the values do not depend on where the chunks
+ * are cut: a run carries its whole state, so a caller can stream a long history in bounded
+ * memory), then md_ind_run_free. md_ind_compute does the three over one array.
+ *
+ * The value at a bar depends on every bar fed before it (recursive indicators such as EMA,
+ * RSI, ATR never forget their seed), so the read path feeds each series from its first
+ * stored bar: the answer at a timestamp is then the same whatever range was asked. */
 #ifndef MD_ANALYTICS_INDICATORS_H
 #define MD_ANALYTICS_INDICATORS_H
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/interval.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
-void md_ind_sma(const double *x, size_t n, int period, double *out);
-void md_ind_ema(const double *x, size_t n, int period, double *out);
-void md_ind_rsi(const double *close, size_t n, int period, double *out);
-void md_ind_macd(const double *close, size_t n, int fast, int slow, int signal, double *macd,
-                 double *sig, double *hist);
-void md_ind_bbands(const double *close, size_t n, int period, double k, double *mid, double *up,
-                   double *lo);
-void md_ind_atr(const double *high, const double *low, const double *close, size_t n, int period,
-                double *out);
-void md_ind_vwap(const double *high, const double *low, const double *close, const double *vol,
-                 size_t n, double *out);
-void md_ind_obv(const double *close, const double *vol, size_t n, double *out);
-void md_ind_stoch(const double *high, const double *low, const double *close, size_t n, int k,
-                  int smooth, int d, double *pk, double *pd);
-
-/* One requested indicator ("macd:12:26:9"). */
-typedef enum {
-    MD_IND_SMA,
-    MD_IND_EMA,
-    MD_IND_RSI,
-    MD_IND_MACD,
-    MD_IND_BBANDS,
-    MD_IND_ATR,
-    MD_IND_VWAP,
-    MD_IND_OBV,
-    MD_IND_STOCH
-} md_ind_kind;
-
-typedef struct md_ind_spec {
-    md_ind_kind kind;
-    int p[3];      /* periods */
-    double k;      /* bbands width */
-    char name[48]; /* canonical text, e.g. "bbands:20:2" */
-} md_ind_spec;
-
-#define MD_IND_MAX 16
+#define MD_IND_MAX 16 /* indicators in one request */
+#define MD_IND_MAX_PARAMS 3
+#define MD_IND_MAX_OUTPUTS 3
 #define MD_IND_MAX_PERIOD 10000
 
-/* Parses "sma:20,ema:50,rsi:14,macd:12:26:9,bbands:20:2,atr:14,vwap,obv,stoch:14:3:3"
- * (defaults when periods are omitted: sma/ema 20, rsi 14, macd 12:26:9, bbands 20:2,
- * atr 14, stoch 14:3:3). Returns the count, or MD_EPARAM naming the bad item. */
+enum { MD_IND_INT, MD_IND_REAL };             /* parameter types */
+enum { MD_IND_PRICE, MD_IND_OWN };            /* scales */
+enum { MD_IND_VOLUME = 1, MD_IND_HL_SD = 2 }; /* flags */
+
+typedef struct md_ind_param {
+    const char *name;
+    double def, min, max; /* bounds inclusive */
+    int type;             /* MD_IND_INT or MD_IND_REAL */
+} md_ind_param;
+
+/* Input columns of a chunk of bars, oldest first. ts is needed by vwap (sessions). */
+typedef struct md_ind_cols {
+    const double *high, *low, *close, *volume;
+    const int64_t *ts;
+} md_ind_cols;
+
+typedef struct md_ind_run md_ind_run;
+typedef void (*md_ind_kernel)(md_ind_run *r, const md_ind_cols *in, size_t n, double **out);
+
+/* One row of indicators.def. */
+typedef struct md_ind_def {
+    const char *name;
+    int scale, flags;
+    int nparams;
+    md_ind_param params[MD_IND_MAX_PARAMS];
+    int noutputs;
+    const char *outputs[MD_IND_MAX_OUTPUTS];
+    const char *warmup_expr[MD_IND_MAX_OUTPUTS]; /* the rule as written in the .def */
+    const char *check_expr;                      /* "1" when none */
+    const char *reference;
+    int (*warmup)(const double *p, int out); /* leading nulls of output `out` */
+    int (*check)(const double *p);           /* 1 when the parameters are acceptable */
+    md_ind_kernel kernel;
+} md_ind_def;
+
+/* The table, in .def order; *n = its length. */
+const md_ind_def *md_ind_defs(size_t *n);
+/* The row named name, or NULL. */
+const md_ind_def *md_ind_find(const char *name);
+
+/* One requested indicator ("macd:12:26:9"). */
+typedef struct md_ind_spec {
+    const md_ind_def *def;
+    double p[MD_IND_MAX_PARAMS]; /* every parameter, defaults filled in */
+    char name[64];               /* canonical text, e.g. "bbands:20:2", "psar:0.02:0.2" */
+} md_ind_spec;
+
+/* Parses "sma:20,ema,rsi:14,macd:12:26:9,bbands:20:2.5,obv" (omitted trailing parameters
+ * take their defaults; a repeated canonical name is kept once). Returns the count, or
+ * MD_EPARAM naming the bad item, the parameter and its bounds. */
 int md_ind_parse(const char *list, md_ind_spec *out, int max, md_error *err);
 
-/* Number of output series of an indicator (macd 3, bbands 3, stoch 2, others 1) and their
- * names ("macd","signal","histogram"). */
-int md_ind_outputs(const md_ind_spec *s, const char **names);
+/* Leading null values of output `out` of s on a series that starts at its first bar. */
+int md_ind_warmup(const md_ind_spec *s, int out);
 
-/* Computes one indicator over bars given as columns; outs[i] has n doubles for each output. */
-void md_ind_compute(const md_ind_spec *s, const double *high, const double *low,
-                    const double *close, const double *vol, size_t n, double **outs);
+/* Starts a run of s on bars of interval iv. hl_sd is the sample standard deviation of
+ * high - low over the whole series, read only by indicators flagged MD_IND_HL_SD (psar; 0
+ * otherwise). Owned by the caller: md_ind_run_free. */
+md_ind_run *md_ind_run_new(const md_ind_spec *s, md_interval iv, double hl_sd);
+/* Feeds the next n bars; out[k] receives n values of output k (k < def->noutputs). */
+void md_ind_run_feed(md_ind_run *r, const md_ind_cols *in, size_t n, double **out);
+void md_ind_run_free(md_ind_run *r);
+
+/* Running sample standard deviation of high - low (Welford), fed bar by bar or by chunk, for
+ * MD_IND_HL_SD indicators. */
+typedef struct md_ind_hl_sd {
+    size_t n;
+    double mean, m2;
+} md_ind_hl_sd;
+void md_ind_hl_sd_add(md_ind_hl_sd *s, const double *high, const double *low, size_t n);
+double md_ind_hl_sd_value(const md_ind_hl_sd *s); /* NAN for fewer than 2 bars */
+
+/* One run over the whole arrays (hl_sd computed from them when the indicator needs it). */
+void md_ind_compute(const md_ind_spec *s, md_interval iv, const md_ind_cols *in, size_t n,
+                    double **out);
+
+/* The table as JSON (GET /analytics/indicators): {"indicators":[{"name","default",
+ * "scale","volume","reference","params":[...],"outputs":[{"name","warmup"}],"check"}]}. */
+void md_ind_defs_json(md_buf *b);
 
 /* Summary statistics of a close series. */
 typedef struct md_summary {

@@ -33,24 +33,15 @@ void md_cache_options_default(md_cache_options *o)
     o->max_bytes = 64u << 20;
     o->shards = 16;
     o->prefix = "mdagent:";
-    o->connect_timeout_ms = 200;
-    o->timeout_ms = 100;
-    o->pool_size = 8;
-    o->breaker_failures = 3;
-    o->breaker_cooldown_ms = 2000;
+    md_redis_options_default(&o->redis);
 }
 
 void md_cache_options_from_config(md_cache_options *o, const md_config *cfg)
 {
     md_cache_options_default(o);
     o->max_bytes = (size_t)cfg->cache_max_bytes;
-    o->redis_url = cfg->redis;
     o->prefix = cfg->cache_prefix;
-    o->connect_timeout_ms = (int)cfg->cache_redis_connect_timeout_ms;
-    o->timeout_ms = (int)cfg->cache_redis_timeout_ms;
-    o->pool_size = (int)cfg->cache_redis_pool_size;
-    o->breaker_failures = (int)cfg->cache_breaker_failures;
-    o->breaker_cooldown_ms = (int)cfg->cache_breaker_cooldown_ms;
+    md_redis_options_from_config(&o->redis, cfg);
 }
 
 static void on_remote(void *ctx, const char *symbol)
@@ -66,7 +57,7 @@ int md_cache_new(const md_cache_options *opt, md_cache **out, md_error *err)
 {
     md_cache *c = md_calloc(1, sizeof *c);
     c->mem = md_cache__mem_new(opt->max_bytes, opt->shards, opt->clock_ms);
-    if (opt->redis_url && *opt->redis_url) {
+    if (opt->redis.url && *opt->redis.url) {
         int rc = md_cache__redis_new(opt, on_remote, c, &c->redis, err);
         if (rc) {
             md_cache_free(c);

@@ -17,15 +17,17 @@
  * Other agents sharing the Redis hear of the bump over pub/sub and drop their L1 entries;
  * an agent that lost its subscription clears its whole L1 when it gets it back.
  *
- * Failure. Redis sits behind a circuit breaker with short timeouts (closed -> open after N
- * failures -> half-open after a cool-down -> closed on one success). While it is open L2
- * is skipped (answers come from L1 and the store) and md_cache_status() says "degraded".
+ * Failure. Redis sits behind the circuit breaker of the Redis adapter (cache/redis.h), with
+ * short timeouts (closed -> open after N failures -> half-open after a cool-down -> closed
+ * on one success). While it is open L2 is skipped (answers come from L1 and the store) and
+ * md_cache_status() says "degraded".
  *
  * The cache is not a second source of truth: every entry can be rebuilt from the store,
  * and anything that fails here degrades to a miss. All functions are thread-safe. */
 #ifndef MD_CACHE_CACHE_H
 #define MD_CACHE_CACHE_H
 
+#include "cache/redis.h"
 #include "core/error.h"
 #include "core/symbol.h"
 
@@ -42,23 +44,18 @@ typedef struct md_cache_options {
     int shards;                /* L1 lock stripes, a power of two; 0 = 16. Entries of one
                                 * symbol share a stripe; each stripe gets max_bytes/shards */
     int64_t (*clock_ms)(void); /* monotonic milliseconds for L1 TTLs; NULL = md_mono_ms */
-    const char *redis_url;     /* redis://[user:pass@]host[:port][/db]; NULL or "" = no L2 */
     const char *prefix;        /* every Redis key and channel starts with this */
-    int connect_timeout_ms;    /* Redis connect */
-    int timeout_ms;            /* Redis command */
-    int pool_size;             /* idle Redis connections kept */
-    int breaker_failures;      /* consecutive failures that open the breaker */
-    int breaker_cooldown_ms;   /* open -> half-open after this long */
+    md_redis_options redis;    /* redis.url NULL or "" = no L2; timeouts, pool, breaker */
 } md_cache_options;
 
-/* Defaults: 64 MiB, 16 shards, no Redis, prefix "mdagent:", 200/100 ms, pool 8, 3 / 2000 ms. */
+/* Defaults: 64 MiB, 16 shards, prefix "mdagent:", md_redis_options_default() (no Redis). */
 void md_cache_options_default(md_cache_options *o);
 
 struct md_config;
-/* The options from the "cache" config section and the redis URL (defaults first). */
+/* The options from the "cache" and "redis" config sections (defaults first). */
 void md_cache_options_from_config(md_cache_options *o, const struct md_config *cfg);
 
-/* Creates the cache. With a Redis URL, starts the subscriber thread and waits (at most the
+/* Creates the cache. With a Redis URL (opt->redis.url), starts the subscriber thread and waits (at most the
  * connect timeout) for it to subscribe; an unreachable Redis is NOT an error (the cache
  * starts degraded and reconnects). MD_ECONFIG for a malformed URL. *out is owned by the
  * caller (md_cache_free). */

@@ -8,15 +8,8 @@
  * A value is "<epoch> <gen> <created_ms> <ttl_ms> <tag_off> <ctype>\n<body>"; it is a hit
  * only when epoch and gen equal the current ones, read in the same MGET round trip.
  *
- * Breaker (every command goes through acquire/release):
- *
- *   CLOSED ──N consecutive failures──> OPEN ──cool-down──> HALF_OPEN (one trial command)
- *     ^                                  ^                     │
- *     └──────────── trial succeeds ──────┼─────────────────────┤
- *                                        └── trial fails ──────┘
- * While OPEN every call fails at once (no waiting on a dead server). A failure drops the
- * idle connections too (after a restart they are all dead). Commands have short socket
- * timeouts, so a slow Redis is a failing Redis.
+ * Every command goes through the adapter's pool and breaker (cache/redis.h): while the
+ * breaker is open L2 is skipped at once, and a slow Redis counts as a failing one.
  *
  * If an invalidation cannot be sent (Redis down during a write), L2 may hold answers older
  * than that write: a flush (new epoch) is owed and done before L2 is read again.
@@ -25,10 +18,12 @@
  * on every re-subscription tells the cache to clear L1 (invalidations may have been
  * missed while it was away). */
 #include "cache/cache_int.h"
+#include "cache/redis.h"
 
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/waiter.h"
 
 #include <hiredis/hiredis.h>
 
@@ -42,98 +37,30 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define POOL_MAX 64
 #define SCAN_MAX_KEYS 100000
 
-enum { CLOSED, OPEN, HALF_OPEN };
-static const char *breaker_names[] = {"closed", "open", "half_open"};
-
 struct md_credis {
-    char host[256];
-    int port, db;
-    char *user, *pass;
-    char url_redacted[512];
+    md_redis *redis; /* connections, pool, breaker */
     char prefix[128];
     size_t plen;
     char chan[160];
     char agent[24];
-    struct timeval connect_tv, cmd_tv;
-
-    pthread_mutex_t lock; /* pool and breaker */
-    redisContext *idle[POOL_MAX];
-    int nidle, pool_max;
-    int state, failures, trial;
-    int64_t opened_ms;
-    int breaker_failures, cooldown_ms;
     atomic_int need_flush;
+    pthread_mutex_t settle_lock; /* one payer of an owed flush at a time */
 
     md_credis_remote_fn remote;
     void *rctx;
     pthread_t sub;
     int sub_started;
-    atomic_int stop, subscribed, sub_rounds;
+    md_waiter naps; /* the subscriber's reconnect pauses; its stop ends the thread */
+    atomic_int subscribed, sub_rounds;
 
     atomic_uint_fast64_t hits, misses, errors;
     atomic_uint_fast64_t scan_keys, scan_bytes;
     atomic_int scanned;
 };
 
-/* -- URL ------------------------------------------------------------------------------------- */
-
-static int parse_url(md_credis *r, const char *url, md_error *err)
-{
-    const char *p = url;
-    if (strncmp(p, "redis://", 8) != 0)
-        return md_error_set(err, MD_ECONFIG, "redis: '%.40s...' is not redis://host:port/db",
-                            strncmp(p, "rediss://", 9) == 0 ? "rediss://" : "");
-    p += 8;
-    const char *at = strrchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            if (colon > p) r->user = md_strndup(p, (size_t)(colon - p));
-            r->pass = md_strndup(colon + 1, (size_t)(at - colon - 1));
-        } else {
-            r->pass = md_strndup(p, (size_t)(at - p));
-        }
-        if (r->pass) md_log_add_secret(r->pass);
-        p = at + 1;
-    }
-    const char *hend;
-    if (*p == '[') {
-        hend = strchr(p, ']');
-        if (!hend) return md_error_set(err, MD_ECONFIG, "redis: unclosed '[' in the host");
-        snprintf(r->host, sizeof r->host, "%.*s", (int)(hend - p - 1), p + 1);
-        hend++;
-    } else {
-        hend = p + strcspn(p, ":/");
-        snprintf(r->host, sizeof r->host, "%.*s", (int)(hend - p), p);
-    }
-    if (!r->host[0]) snprintf(r->host, sizeof r->host, "127.0.0.1");
-    r->port = 6379;
-    p = hend;
-    if (*p == ':') {
-        char *end;
-        long port = strtol(p + 1, &end, 10);
-        if (end == p + 1 || port < 1 || port > 65535 || (*end && *end != '/'))
-            return md_error_set(err, MD_ECONFIG, "redis: bad port in the URL");
-        r->port = (int)port;
-        p = end;
-    }
-    if (*p == '/' && p[1]) {
-        char *end;
-        long db = strtol(p + 1, &end, 10);
-        if (end == p + 1 || *end || db < 0 || db > 100000)
-            return md_error_set(err, MD_ECONFIG, "redis: the path must be a database number");
-        r->db = (int)db;
-    } else if (*p && strcmp(p, "/") != 0) {
-        return md_error_set(err, MD_ECONFIG, "redis: unexpected '%.20s' in the URL", p);
-    }
-    md_log_redact(url, r->url_redacted, sizeof r->url_redacted);
-    return 0;
-}
-
-/* -- connections and the breaker ------------------------------------------------------------- */
+/* -- commands -------------------------------------------------------------------------------- */
 
 static redisReply *cmdv(redisContext *c, int argc, const char **argv, const size_t *lens)
 {
@@ -145,148 +72,18 @@ static redisReply *cmdv(redisContext *c, int argc, const char **argv, const size
     return rep;
 }
 
-static redisContext *dial(md_credis *r)
+/* Counts an attempt that failed (not one the open breaker refused) as an L2 error. */
+static int counted(md_credis *r, int rc)
 {
-    redisContext *c = redisConnectWithTimeout(r->host, r->port, r->connect_tv);
-    if (!c || c->err) {
-        MD_DEBUG("cache", "redis connect failed url=%s err=%s", r->url_redacted,
-                 c ? c->errstr : "no memory");
-        if (c) redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, r->cmd_tv);
-    redisEnableKeepAlive(c);
-    if (r->pass) {
-        const char *argv[3] = {"AUTH", r->user ? r->user : r->pass, r->pass};
-        size_t lens[3] = {4, strlen(argv[1]), strlen(r->pass)};
-        redisReply *rep = cmdv(c, r->user ? 3 : 2, argv, lens);
-        int ok = rep && rep->type != REDIS_REPLY_ERROR;
-        if (rep && !ok) MD_WARN("cache", "redis AUTH refused url=%s", r->url_redacted);
-        if (rep) freeReplyObject(rep);
-        if (!ok) return redisFree(c), NULL;
-    }
-    if (r->db) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", r->db);
-        const char *argv[2] = {"SELECT", db};
-        size_t lens[2] = {6, strlen(db)};
-        redisReply *rep = cmdv(c, 2, argv, lens);
-        int ok = rep && rep->type != REDIS_REPLY_ERROR;
-        if (rep) freeReplyObject(rep);
-        if (!ok) return redisFree(c), NULL;
-    }
-    return c;
+    if (rc != 0 && rc != MD_EUNAVAIL) atomic_fetch_add(&r->errors, 1);
+    return rc ? -1 : 0;
 }
 
-static void drop_idle_locked(md_credis *r, redisContext **out, int *nout)
+/* A pipeline on a pooled connection, through the breaker. 0 or -1. */
+static int exec(md_credis *r, int n, const int argc[], const char **const argv[],
+                const size_t *const lens[], redisReply *replies[])
 {
-    *nout = r->nidle;
-    memcpy(out, r->idle, (size_t)r->nidle * sizeof *out);
-    r->nidle = 0;
-}
-
-static void release(md_credis *r, redisContext *c, int ok);
-
-/* A connection to use now, or NULL when the breaker is open or Redis cannot be reached.
- * *reused tells whether it came from the pool (it may have died since). */
-static redisContext *acquire2(md_credis *r, int *reused)
-{
-    *reused = 0;
-    pthread_mutex_lock(&r->lock);
-    if (r->state == OPEN) {
-        if (md_mono_ms() - r->opened_ms < r->cooldown_ms) {
-            pthread_mutex_unlock(&r->lock);
-            return NULL;
-        }
-        r->state = HALF_OPEN;
-        r->trial = 1;
-    } else if (r->state == HALF_OPEN) {
-        pthread_mutex_unlock(&r->lock);
-        return NULL; /* the trial is in flight */
-    }
-    redisContext *c = r->nidle ? r->idle[--r->nidle] : NULL;
-    pthread_mutex_unlock(&r->lock);
-    if (c) {
-        *reused = 1;
-    } else if (!(c = dial(r))) {
-        release(r, NULL, 0);
-        return NULL;
-    }
-    return c;
-}
-
-static redisContext *acquire(md_credis *r)
-{
-    int reused;
-    return acquire2(r, &reused);
-}
-
-static void release(md_credis *r, redisContext *c, int ok)
-{
-    redisContext *dead[POOL_MAX];
-    int ndead = 0;
-    pthread_mutex_lock(&r->lock);
-    if (ok) {
-        r->failures = 0;
-        if (r->state != CLOSED) {
-            MD_INFO("cache", "redis reachable again url=%s", r->url_redacted);
-            r->state = CLOSED;
-        }
-        if (c && r->nidle < r->pool_max) r->idle[r->nidle++] = c, c = NULL;
-    } else {
-        atomic_fetch_add(&r->errors, 1);
-        r->failures++;
-        if (r->state == HALF_OPEN || (r->state == CLOSED && r->failures >= r->breaker_failures)) {
-            if (r->state == CLOSED)
-                MD_WARN("cache", "redis unreachable, breaker open url=%s", r->url_redacted);
-            r->state = OPEN;
-            r->opened_ms = md_mono_ms();
-        }
-        drop_idle_locked(r, dead, &ndead);
-    }
-    pthread_mutex_unlock(&r->lock);
-    if (c) redisFree(c);
-    for (int i = 0; i < ndead; i++) redisFree(dead[i]);
-}
-
-/* Runs a pipeline of n commands on c; replies[] receives them (free each). 0 or -1. */
-static int pipeline(md_credis *r, redisContext *c, int n, int argc[], const char **argv[],
-                    const size_t *lens[], redisReply *replies[])
-{
-    for (int i = 0; i < n; i++) replies[i] = NULL;
-    for (int i = 0; i < n; i++)
-        if (redisAppendCommandArgv(c, argc[i], argv[i], lens[i]) != REDIS_OK) return -1;
-    for (int i = 0; i < n; i++) {
-        void *rep = NULL;
-        if (redisGetReply(c, &rep) != REDIS_OK || !rep) {
-            for (int j = 0; j < i; j++) freeReplyObject(replies[j]), replies[j] = NULL;
-            return -1;
-        }
-        replies[i] = rep;
-    }
-    return 0;
-}
-
-/* Runs a pipeline on a pooled connection, through the breaker. A pooled connection that
- * turns out dead (Redis restarted) is retried once on a fresh one before it counts as a
- * failure. 0 or -1. */
-static int exec(md_credis *r, int n, int argc[], const char **argv[], const size_t *lens[],
-                redisReply *replies[])
-{
-    int reused;
-    redisContext *c = acquire2(r, &reused);
-    if (!c) return -1;
-    int rc = pipeline(r, c, n, argc, argv, lens, replies);
-    if (rc != 0 && reused) {
-        redisFree(c);
-        if (!(c = dial(r))) {
-            release(r, NULL, 0);
-            return -1;
-        }
-        rc = pipeline(r, c, n, argc, argv, lens, replies);
-    }
-    release(r, c, rc == 0);
-    return rc;
+    return counted(r, md_redis_exec(r->redis, n, argc, argv, lens, replies));
 }
 
 static void free_replies(redisReply **v, int n)
@@ -323,15 +120,22 @@ static int new_epoch(md_credis *r)
     return ok ? 0 : -1;
 }
 
-/* Pays an owed flush; 0 when nothing is owed (any more). */
+/* Pays an owed flush; 0 when nothing is owed (any more). One thread pays it: two
+ * concurrent payers would move the epoch twice, and an answer stored between the two
+ * (with the first new epoch) would never be a hit. */
 static int settle(md_credis *r)
 {
     if (!atomic_load(&r->need_flush)) return 0;
-    int rc = new_epoch(r);
-    if (rc == 0) {
-        atomic_store(&r->need_flush, 0);
-        MD_INFO("cache", "redis: L2 flushed after missed invalidations");
+    pthread_mutex_lock(&r->settle_lock);
+    int rc = 0;
+    if (atomic_load(&r->need_flush)) { /* not paid while we waited */
+        rc = new_epoch(r);
+        if (rc == 0) {
+            atomic_store(&r->need_flush, 0);
+            MD_INFO("cache", "redis: L2 flushed after missed invalidations");
+        }
     }
+    pthread_mutex_unlock(&r->settle_lock);
     return rc;
 }
 
@@ -466,12 +270,13 @@ int md_cache__redis_lease(md_credis *r, const char *name, int64_t ttl_ms)
     return rc;
 }
 
-/* Scripts that touch a lease only while this agent holds it. */
-static const char LEASE_RENEW_LUA[] =
+/* Scripts that touch a lease only while this agent holds it (run by SHA1, cache/redis.h). */
+static md_redis_script lease_renew = MD_REDIS_SCRIPT(
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
-    "else return 0 end";
-static const char LEASE_RELEASE_LUA[] = "if redis.call('get', KEYS[1]) == ARGV[1] then return "
-                                        "redis.call('del', KEYS[1]) else return 0 end";
+    "else return 0 end");
+static md_redis_script lease_release = MD_REDIS_SCRIPT(
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
+    "else return 0 end");
 
 int md_cache__redis_lease_op(md_credis *r, const char *name, int64_t ttl_ms, int release_it)
 {
@@ -479,15 +284,14 @@ int md_cache__redis_lease_op(md_credis *r, const char *name, int64_t ttl_ms, int
     int kl = snprintf(k, sizeof k, "%slease:%s", r->prefix, name);
     if (kl < 0 || (size_t)kl >= sizeof k) return -1;
     int pl = snprintf(px, sizeof px, "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
-    const char *script = release_it ? LEASE_RELEASE_LUA : LEASE_RENEW_LUA;
-    const char *a[6] = {"EVAL", script, "1", k, r->agent, px};
-    size_t l[6] = {4, strlen(script), 1, (size_t)kl, strlen(r->agent), (size_t)pl};
-    int argc[] = {release_it ? 5 : 6};
-    const char **argv[] = {a};
-    const size_t *lens[] = {l};
+    const char *a[3] = {k, r->agent, px};
+    size_t l[3] = {(size_t)kl, strlen(r->agent), (size_t)pl};
     redisReply *rep;
-    if (exec(r, 1, argc, argv, lens, &rep) != 0) return -1;
-    int rc = rep->type == REDIS_REPLY_INTEGER ? (rep->integer > 0) : -1;
+    int rc = md_redis_eval(r->redis, release_it ? &lease_release : &lease_renew, 1,
+                           release_it ? 2 : 3, a, l, &rep);
+    if (counted(r, rc) != 0) return -1;
+    rc = rep->type == REDIS_REPLY_INTEGER ? (rep->integer > 0) : -1;
+    if (rc < 0) MD_WARN("cache", "lease script failed: %.200s", rep->str ? rep->str : "?");
     freeReplyObject(rep);
     return rc;
 }
@@ -496,7 +300,7 @@ int md_cache__redis_lease_op(md_credis *r, const char *name, int64_t ttl_ms, int
  * with del they are UNLINKed, else counted with their sizes. */
 static int walk(md_credis *r, int del, uint64_t *nkeys, uint64_t *nbytes)
 {
-    redisContext *c = acquire(r);
+    redisContext *c = md_redis_acquire(r->redis);
     if (!c) return -1;
     /* MATCH pattern: the prefix with glob characters escaped, then [ph]:* */
     char pat[300];
@@ -537,7 +341,8 @@ static int walk(md_credis *r, int del, uint64_t *nkeys, uint64_t *nbytes)
         }
         freeReplyObject(rep);
     } while (ok && strcmp(cursor, "0") != 0 && keys < SCAN_MAX_KEYS);
-    release(r, c, ok);
+    if (!ok) atomic_fetch_add(&r->errors, 1);
+    md_redis_release(r->redis, c, ok);
     if (!ok) return -1;
     if (nkeys) *nkeys = keys;
     if (nbytes) *nbytes = bytes;
@@ -574,32 +379,26 @@ void md_cache__redis_stats(md_credis *r, md_cache_stats *out)
     out->l2.entries = atomic_load(&r->scan_keys);
     out->l2.bytes = atomic_load(&r->scan_bytes);
     out->l2_sampled = atomic_load(&r->scanned);
-    pthread_mutex_lock(&r->lock);
-    int st = r->state;
-    pthread_mutex_unlock(&r->lock);
-    out->breaker = breaker_names[st];
+    md_redis_state st = md_redis_get_state(r->redis);
+    out->breaker = md_redis_state_name(st);
     out->subscribed = atomic_load(&r->subscribed);
-    out->l2_state = st == CLOSED && out->subscribed ? "ok" : "down";
+    out->l2_state = st == MD_REDIS_CLOSED && out->subscribed ? "ok" : "down";
 }
 
 int md_cache__redis_healthy(md_credis *r)
 {
-    pthread_mutex_lock(&r->lock);
-    int st = r->state;
-    pthread_mutex_unlock(&r->lock);
-    return st == CLOSED && atomic_load(&r->subscribed);
+    return md_redis_get_state(r->redis) == MD_REDIS_CLOSED && atomic_load(&r->subscribed);
 }
 
 /* -- the subscriber -------------------------------------------------------------------------- */
 
 static void on_message(md_credis *r, redisReply *rep)
 {
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3) return;
-    redisReply *kind = rep->element[0], *msg = rep->element[2];
-    if (kind->type != REDIS_REPLY_STRING || strcmp(kind->str, "message") != 0) return;
-    if (msg->type != REDIS_REPLY_STRING || msg->len < 2) return;
+    const char *msg;
+    size_t len;
+    if (!md_redis_message(rep, NULL, &msg, &len) || len < 2) return;
     char op, agent[32] = "", sym[64] = "";
-    if (sscanf(msg->str, "%c %31s %63s", &op, agent, sym) < 2) return;
+    if (sscanf(msg, "%c %31s %63s", &op, agent, sym) < 2) return;
     if (strcmp(agent, r->agent) == 0) return; /* our own */
     if (op == 'i' && sym[0])
         r->remote(r->rctx, sym);
@@ -609,37 +408,29 @@ static void on_message(md_credis *r, redisReply *rep)
 
 static void nap(md_credis *r, int ms)
 {
-    for (int i = 0; i < ms / 20 && !atomic_load(&r->stop); i++) usleep(20000);
+    md_waiter_wait_until(&r->naps, md_mono_ms() + ms);
 }
 
 static void *sub_main(void *arg)
 {
     md_credis *r = arg;
     int64_t next_scan = 0;
-    while (!atomic_load(&r->stop)) {
-        redisContext *c = dial(r);
+    while (!md_waiter_stopped(&r->naps)) {
+        md_error err;
+        redisContext *c = md_redis_subscribe(r->redis, r->chan, &err);
         if (!c) {
             nap(r, 250);
             continue;
         }
-        const char *argv[2] = {"SUBSCRIBE", r->chan};
-        size_t lens[2] = {9, strlen(r->chan)};
-        redisReply *rep = cmdv(c, 2, argv, lens);
-        if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-            if (rep) freeReplyObject(rep);
-            redisFree(c);
-            nap(r, 250);
-            continue;
-        }
-        freeReplyObject(rep);
         /* everything we cached before this point may have missed invalidations */
         if (atomic_fetch_add(&r->sub_rounds, 1) > 0) {
-            MD_INFO("cache", "redis subscription restored url=%s; L1 cleared", r->url_redacted);
+            MD_INFO("cache", "redis subscription restored url=%s; L1 cleared",
+                    md_redis_safe_url(r->redis));
             r->remote(r->rctx, NULL);
         }
         atomic_store(&r->subscribed, 1);
         int alive = 1;
-        while (alive && !atomic_load(&r->stop)) {
+        while (alive && !md_waiter_stopped(&r->naps)) {
             void *m = NULL;
             while (redisGetReplyFromReader(c, &m) == REDIS_OK && m) {
                 on_message(r, m);
@@ -659,8 +450,10 @@ static void *sub_main(void *arg)
         }
         atomic_store(&r->subscribed, 0);
         redisFree(c);
-        if (!atomic_load(&r->stop)) {
-            MD_WARN("cache", "redis subscription lost url=%s; reconnecting", r->url_redacted);
+        if (!md_waiter_stopped(&r->naps)) {
+            md_redis_report(r->redis, 0);
+            MD_WARN("cache", "redis subscription lost url=%s; reconnecting",
+                    md_redis_safe_url(r->redis));
             nap(r, 100);
         }
     }
@@ -672,13 +465,15 @@ static void *sub_main(void *arg)
 int md_cache__redis_new(const md_cache_options *opt, md_credis_remote_fn remote, void *ctx,
                         md_credis **out, md_error *err)
 {
+    md_redis_options ro = opt->redis;
+    if (!ro.log_module) ro.log_module = "cache";
+    md_redis *redis;
+    int rc = md_redis_new(&ro, &redis, err);
+    if (rc) return rc;
     md_credis *r = md_calloc(1, sizeof *r);
-    pthread_mutex_init(&r->lock, NULL);
-    int rc = parse_url(r, opt->redis_url, err);
-    if (rc) {
-        md_cache__redis_free(r);
-        return rc;
-    }
+    r->redis = redis;
+    pthread_mutex_init(&r->settle_lock, NULL);
+    md_waiter_init(&r->naps, NULL);
     snprintf(r->prefix, sizeof r->prefix, "%s", opt->prefix ? opt->prefix : "mdagent:");
     r->plen = strlen(r->prefix);
     snprintf(r->chan, sizeof r->chan, "%sinval", r->prefix);
@@ -687,13 +482,6 @@ int md_cache__redis_new(const md_cache_options *opt, md_credis_remote_fn remote,
     snprintf(r->agent, sizeof r->agent, "%08x%06x",
              (unsigned)((uint64_t)tv.tv_sec * 1000003u ^ (uint64_t)tv.tv_usec),
              (unsigned)getpid() & 0xffffff);
-    int cto = opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms : 200;
-    int to = opt->timeout_ms > 0 ? opt->timeout_ms : 100;
-    r->connect_tv = (struct timeval){cto / 1000, (cto % 1000) * 1000};
-    r->cmd_tv = (struct timeval){to / 1000, (to % 1000) * 1000};
-    r->pool_max = opt->pool_size > 0 ? (opt->pool_size < POOL_MAX ? opt->pool_size : POOL_MAX) : 8;
-    r->breaker_failures = opt->breaker_failures > 0 ? opt->breaker_failures : 3;
-    r->cooldown_ms = opt->breaker_cooldown_ms > 0 ? opt->breaker_cooldown_ms : 2000;
     r->remote = remote;
     r->rctx = ctx;
     if (pthread_create(&r->sub, NULL, sub_main, r) == 0) {
@@ -701,13 +489,15 @@ int md_cache__redis_new(const md_cache_options *opt, md_credis_remote_fn remote,
         pthread_setname_np(r->sub, "cache-redis");
     }
     /* give the first subscription a moment, so a healthy start is not reported degraded */
+    int cto = ro.connect_timeout_ms > 0 ? ro.connect_timeout_ms : 200;
     for (int i = 0; i < cto / 10 + 5 && !atomic_load(&r->subscribed); i++) usleep(10000);
     int zero = 0; /* not subscribed yet: the first subscription must clear L1 too */
     if (atomic_compare_exchange_strong(&r->sub_rounds, &zero, 1))
         MD_WARN("cache", "redis not reachable at start url=%s; serving from L1 and the store",
-                r->url_redacted);
+                md_redis_safe_url(r->redis));
     else
-        MD_INFO("cache", "redis connected url=%s prefix=%s", r->url_redacted, r->prefix);
+        MD_INFO("cache", "redis connected url=%s prefix=%s", md_redis_safe_url(r->redis),
+                r->prefix);
     *out = r;
     return 0;
 }
@@ -715,11 +505,10 @@ int md_cache__redis_new(const md_cache_options *opt, md_credis_remote_fn remote,
 void md_cache__redis_free(md_credis *r)
 {
     if (!r) return;
-    atomic_store(&r->stop, 1);
+    md_waiter_stop(&r->naps);
     if (r->sub_started) pthread_join(r->sub, NULL);
-    for (int i = 0; i < r->nidle; i++) redisFree(r->idle[i]);
-    pthread_mutex_destroy(&r->lock);
-    md_free(r->user);
-    md_free(r->pass);
+    md_waiter_deinit(&r->naps);
+    md_redis_free(r->redis);
+    pthread_mutex_destroy(&r->settle_lock);
     md_free(r);
 }

@@ -6,7 +6,7 @@
 #define MD_CLI_CLI_H
 
 #include "core/config.h"
-#include "query/query.h"
+#include "query/services.h"
 
 #define MD_EXIT_OK 0
 #define MD_EXIT_FAIL 1
@@ -33,24 +33,6 @@ int md_cli_load_config(int argc, char **argv, md_config *cfg);
 
 /* Applies log_level from cfg and validates it; prints and returns -1 on error. */
 int md_cli_finish_config(md_config *cfg);
-
-/* The source manager of a command (sources_setup.c): built from sources.priority and set
- * as svc->sources (NULL when the list is empty), replay bars loaded. _start (serve only)
- * starts the offline feeds and the watchlist scheduler, which hand their data to
- * svc->writer; _stop stops them; _close stops and frees everything. */
-typedef struct md_cli_sources md_cli_sources;
-int md_cli_sources_open(md_services *svc, md_cli_sources **out, md_error *err);
-int md_cli_sources_start(md_cli_sources *cs, md_error *err);
-void md_cli_sources_stop(md_cli_sources *cs);
-void md_cli_sources_close(md_cli_sources *cs);
-
-/* Streaming for `serve` (when stream.enabled): the hub attached to svc->writer (svc->hub),
- * live bars, and the Redis relay when --redis is given. _stop stops the relay and live-bar
- * threads (nothing publishes afterwards); _close frees everything (after the server). */
-typedef struct md_cli_stream md_cli_stream;
-int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err);
-void md_cli_stream_stop(md_cli_stream *cs);
-void md_cli_stream_close(md_cli_stream *cs);
 
 int md_cmd_serve(int argc, char **argv);
 int md_cmd_fetch(int argc, char **argv);

@@ -11,11 +11,9 @@
 #include "cli/cli.h"
 
 #include "core/timefmt.h"
-#include "core/workq.h"
 #include "ingest/backfill.h"
 #include "ingest/progress.h"
 #include "sources/manager.h"
-#include "store/store.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -63,10 +61,7 @@ static void show_progress(void *ctx, const md_job_info *i)
 static int fetch_bars(md_services *svc, const char *const *syms, int n, md_interval iv,
                       int64_t start, int64_t end, int source)
 {
-    md_backfill_opts bo;
-    md_backfill_opts_from_config(&bo, svc->cfg);
-    bo.background = 0; /* someone is waiting */
-    md_backfill *b = md_backfill_new(svc->store, svc->writer, svc->sources, &bo);
+    md_backfill *b = svc->backfill; /* MD_SVC_BACKFILL_WAIT: not background work */
     md_job_spec spec = {syms, (size_t)n, iv, start, end, source};
     char want[MD_JOB_ID_MAX], id[MD_JOB_ID_MAX];
     md_backfill_spec_id(&spec, want);
@@ -74,7 +69,6 @@ static int fetch_bars(md_services *svc, const char *const *syms, int n, md_inter
     int rc = md_backfill_submit(b, &spec, want, id, &err);
     if (rc) {
         fprintf(stderr, "mdagent fetch: %s\n", err.msg);
-        md_backfill_free(b);
         return rc;
     }
     md_job_info info;
@@ -97,13 +91,11 @@ static int fetch_bars(md_services *svc, const char *const *syms, int n, md_inter
         if (prog.tty == 1) md_progress_finish(&prog);
         md_progress_clear(&prog);
     }
-    if (rc == MD_ECANCELED) {
-        md_backfill_free(b); /* saves what was done */
+    if (rc == MD_ECANCELED) { /* md_services_close saves what was done */
         fprintf(stderr, "mdagent fetch: interrupted: run the same command again to continue\n");
         return rc;
     }
     if (rc == 0) rc = md_backfill_get(b, id, &info, &err);
-    md_backfill_free(b);
     if (rc) {
         fprintf(stderr, "mdagent fetch: %s\n", err.msg);
         return rc;
@@ -194,23 +186,14 @@ int md_cmd_fetch(int argc, char **argv)
         return MD_EXIT_USAGE;
     }
 
-    md_store_options so;
-    md_store_options_default(&so);
-    so.pool_size = 1;
-    md_store *st = NULL;
-    if (md_store_open(cfg.db, &so, &st, &err) != 0) {
-        fprintf(stderr, "mdagent fetch: %s\n", err.msg);
-        md_config_deinit(&cfg);
-        return MD_EXIT_FAIL;
-    }
+    md_services_options so = {.cfg = &cfg,
+                              .store_pool_size = 1,
+                              .writer = 1,
+                              .sources = 1,
+                              .backfill = bars ? MD_SVC_BACKFILL_WAIT : MD_SVC_BACKFILL_NONE};
     md_services svc;
-    memset(&svc, 0, sizeof svc);
-    svc.cfg = &cfg;
-    svc.store = st;
-    svc.writer = md_writer_new(st);
-    md_cli_sources *cs = NULL;
     int exit_code = MD_EXIT_OK;
-    if (md_cli_sources_open(&svc, &cs, &err) != 0) {
+    if (md_services_open(&svc, &so, &err) != 0) {
         fprintf(stderr, "mdagent fetch: %s\n", err.msg);
         exit_code = err.rc == MD_ECONFIG ? MD_EXIT_USAGE : MD_EXIT_FAIL;
     } else if (!svc.sources) {
@@ -229,9 +212,7 @@ int md_cmd_fetch(int argc, char **argv)
                 if (fetch_quote(&svc, syms[i], source) != 0) exit_code = MD_EXIT_FAIL;
         }
     }
-    md_cli_sources_close(cs);
-    md_writer_free(svc.writer);
-    md_store_close(st);
+    md_services_close(&svc);
     md_config_deinit(&cfg);
     return exit_code;
 }

@@ -4,7 +4,6 @@
 #include "core/interval.h"
 #include "core/log.h"
 #include "ingest/loader.h"
-#include "store/store.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -110,18 +109,13 @@ int md_cmd_load(int argc, char **argv)
         }
     }
 
-    md_store_options so;
-    md_store *st = NULL;
-    if (md_store_options_from_config(&so, &cfg, &err) != 0 ||
-        (so.pool_size = 1, md_store_open(cfg.db, &so, &st, &err)) != 0) {
+    md_services_options so = {.cfg = &cfg, .store_pool_size = 1, .writer = 1};
+    md_services svc;
+    if (md_services_open(&svc, &so, &err) != 0) {
         fprintf(stderr, "mdagent load: %s\n", err.msg);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
     }
-    md_writer *w = md_writer_new(st);
-    md_quality_params qp;
-    md_quality_params_from_config(&qp, &cfg);
-    md_writer_set_quality(w, &qp);
     md_load_grades grades;
     md_load_grades_init(&grades);
     lo.grades = &grades;
@@ -134,15 +128,14 @@ int md_cmd_load(int argc, char **argv)
     sa.sa_flags = SA_RESETHAND; /* the second Ctrl-C is the default action */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_sa);
-    int rc = md_load_paths(w, paths, (size_t)n, &lo, &stats, &err);
+    int rc = md_load_paths(svc.writer, paths, (size_t)n, &lo, &stats, &err);
     sigaction(SIGINT, &old_sa, NULL);
     md_load_stats_print(&stats, stderr);
-    md_load_grades_print(&grades, &qp, stderr);
+    md_load_grades_print(&grades, md_writer_quality(svc.writer), stderr);
     if (lo.validate_only) fprintf(stderr, "validate-only: nothing was stored\n");
     /* file errors, store errors and the interruption were reported as they happened */
     md_load_grades_deinit(&grades);
-    md_writer_free(w);
-    md_store_close(st);
+    md_services_close(&svc);
     md_config_deinit(&cfg);
     return rc == 0 ? MD_EXIT_OK : MD_EXIT_FAIL;
 usage:

@@ -98,12 +98,14 @@ int md_cmd_migrate(int argc, char **argv)
     }
     mo.restart = restart != NULL;
     mo.verify_only = verify_only != NULL;
-    if (md_store_options_from_config(&mo.source, &cfg, &err) != 0) {
+    /* both stores as every command opens its store (store/migrate.c makes the source
+     * read-only) */
+    md_services_options so = {.cfg = &cfg, .store_pool_size = 1};
+    if (md_services_store_options(&so, &mo.source, &err) != 0) {
         fprintf(stderr, "mdagent migrate: %s\n", err.msg);
         goto usage;
     }
     mo.target = mo.source;
-    mo.source.pool_size = mo.target.pool_size = 1;
     draw_ctx dc = {.mode = quiet ? -1 : 2};
     mo.on_progress = draw;
     mo.progress_ctx = &dc;

@@ -4,7 +4,6 @@
 #include "core/buf.h"
 #include "core/render.h"
 #include "query/query.h"
-#include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -53,18 +52,14 @@ int md_cmd_query(int argc, char **argv)
         md_config_deinit(&cfg);
         return MD_EXIT_USAGE;
     }
-    md_store_options so;
-    md_store *st = NULL;
-    if (md_store_options_from_config(&so, &cfg, &err) != 0 ||
-        (so.pool_size = 1, md_store_open(cfg.db, &so, &st, &err)) != 0) {
+    /* read-only: a query never creates or migrates a store (a mistyped --db is an error) */
+    md_services_options so = {.cfg = &cfg, .store_read_only = 1, .store_pool_size = 1};
+    md_services svc;
+    if (md_services_open(&svc, &so, &err) != 0) {
         fprintf(stderr, "mdagent query: %s\n", err.msg);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
     }
-    md_services svc;
-    memset(&svc, 0, sizeof svc);
-    svc.cfg = &cfg;
-    svc.store = st;
     md_bar_vec bars;
     md_bar_vec_init(&bars);
     const char *from;
@@ -81,7 +76,7 @@ int md_cmd_query(int argc, char **argv)
         fprintf(stderr, "mdagent query: %s\n", err.msg);
     }
     md_bar_vec_deinit(&bars);
-    md_store_close(st);
+    md_services_close(&svc);
     md_config_deinit(&cfg);
     return rc == 0 ? MD_EXIT_OK : MD_EXIT_FAIL;
 }

@@ -1,44 +1,15 @@
-/* cmd_serve.c - `mdagent serve`: open the store, build the source manager, start the
- * server, the offline feeds and the watchlist scheduler, wait for a signal. */
+/* cmd_serve.c - `mdagent serve`: build the services (query/services.h), start the server and
+ * what runs on its own, wait for a signal, then stop everything in the order services.h
+ * gives. */
 #include "cli/cli.h"
 
-#include "cache/cache.h"
 #include "core/log.h"
-#include "core/timefmt.h"
-#include "core/workq.h"
-#include "ingest/backfill.h"
-#include "ingest/writer.h"
-#include "query/quality.h"
-#include "query/query.h"
 #include "server/server.h"
 #include "sources/manager.h"
-#include "store/store.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-
-static void on_bars_quality(void *ctx, const char *symbol, md_interval iv, const md_bar *bars,
-                            size_t n)
-{
-    md_quality_gauge_touch(ctx, symbol);
-}
-
-/* Backfill job leases through the cache's Redis (md_backfill_lease). */
-static int lease_claim(void *cache, const char *name, int64_t ttl_ms)
-{
-    return md_cache_lease(cache, name, ttl_ms);
-}
-
-static int lease_renew(void *cache, const char *name, int64_t ttl_ms)
-{
-    return md_cache_lease_renew(cache, name, ttl_ms);
-}
-
-static void lease_release(void *cache, const char *name)
-{
-    md_cache_lease_release(cache, name);
-}
 
 int md_cmd_serve(int argc, char **argv)
 {
@@ -66,115 +37,44 @@ int md_cmd_serve(int argc, char **argv)
         return MD_EXIT_OK;
     }
 
-    md_error err;
-    md_store_options so;
-    md_store *st = NULL;
-    if (md_store_options_from_config(&so, &cfg, &err) != 0 ||
-        md_store_open(cfg.db, &so, &st, &err) != 0) {
-        fprintf(stderr, "mdagent: %s\n", err.msg);
-        md_config_deinit(&cfg);
-        return MD_EXIT_FAIL;
-    }
+    md_services_options so = {.cfg = &cfg,
+                              .writer = 1,
+                              .workers = 1,
+                              .cache = 1,
+                              .quality_gauge = 1,
+                              .stream = 1,
+                              .sources = 1,
+                              .feeds = 1,
+                              .backfill = MD_SVC_BACKFILL_JOBS};
     md_services svc;
-    memset(&svc, 0, sizeof svc);
-    svc.cfg = &cfg;
-    svc.store = st;
-    svc.writer = md_writer_new(st);
-    md_quality_params qp;
-    md_quality_params_from_config(&qp, &cfg);
-    md_writer_set_quality(svc.writer, &qp);
-    svc.workers = md_workq_new((int)cfg.server_workers, "worker");
-    svc.started_ms = md_mono_ms();
-    if (cfg.cache_enabled) {
-        md_cache_options co;
-        md_cache_options_from_config(&co, &cfg);
-        if (md_cache_new(&co, &svc.cache, &err) != 0) {
-            fprintf(stderr, "mdagent: %s\n", err.msg);
-            md_workq_free(svc.workers);
-            md_writer_free(svc.writer);
-            md_store_close(st);
-            md_config_deinit(&cfg);
-            return MD_EXIT_FAIL;
-        }
-        md_query_cache_attach(&svc);
-    } else if (cfg.redis && *cfg.redis) {
-        MD_INFO("cache", "cache.enabled is false: redis is not used for caching");
-    }
-    /* the mdagent_quality_score gauge follows every write */
-    svc.quality = md_quality_gauge_new(&svc);
-    md_writer_listener ql = {.on_bars = on_bars_quality, .ctx = svc.quality};
-    md_writer_add_listener(svc.writer, &ql);
-
-    /* after the cache: its listener invalidates before the hub streams */
-    md_cli_stream *cst = NULL;
-    md_cli_sources *cs = NULL;
-    if (md_cli_stream_open(&svc, &cst, &err) != 0 || md_cli_sources_open(&svc, &cs, &err) != 0) {
+    md_error err;
+    if (md_services_open(&svc, &so, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
-        md_cli_stream_close(cst);
-        md_cache_free(svc.cache);
-        md_quality_gauge_stop(svc.quality);
-        md_workq_free(svc.workers);
-        md_quality_gauge_free(svc.quality);
-        md_writer_free(svc.writer);
-        md_store_close(st);
         md_config_deinit(&cfg);
         return err.rc == MD_ECONFIG ? MD_EXIT_USAGE : MD_EXIT_FAIL;
     }
-
     md_server *srv = NULL;
-    if (md_server_start(&svc, &srv, &err) != 0 || md_cli_sources_start(cs, &err) != 0) {
+    if (md_server_start(&svc, &srv, &err) != 0 || md_services_start(&svc, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
-        md_cli_sources_stop(cs);
-        if (srv) {
-            md_server_shutdown(srv, 0);
-            md_server_free(srv);
-        }
-        md_quality_gauge_stop(svc.quality);
-        md_workq_free(svc.workers);
-        md_quality_gauge_free(svc.quality);
-        md_cli_sources_close(cs);
-        md_cli_stream_close(cst);
-        md_cache_free(svc.cache);
-        md_writer_free(svc.writer);
-        md_store_close(st);
+        md_services_stop(&svc);
+        if (srv) md_server_shutdown(srv, 0);
+        md_services_quiesce(&svc);
+        md_server_free(srv);
+        md_services_close(&svc);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
     }
-    md_query_cache_warm(&svc);
-    if (svc.sources) { /* backfill jobs, and those an earlier run left unfinished */
-        md_backfill_opts bo;
-        md_backfill_opts_from_config(&bo, &cfg);
-        svc.backfill = md_backfill_new(st, svc.writer, svc.sources, &bo);
-        if (svc.cache) { /* agents on one Redis run each job on one agent at a time */
-            md_backfill_lease l = {lease_claim, lease_renew, lease_release, svc.cache,
-                                   cfg.backfill_lease_ms};
-            md_backfill_set_lease(svc.backfill, &l);
-        }
-        int resumed = md_backfill_resume_all(svc.backfill, &err);
-        if (resumed < 0) MD_WARN("backfill", "cannot resume jobs: %s", err.msg);
-    }
-    svc.ready = 1;
     fprintf(stderr, "mdagent: serving http://%s (store %s, %zu sources enabled)\n", cfg.listen,
-            md_store_url_redacted(st), svc.sources ? md_srcmgr_enabled(svc.sources) : 0);
+            md_store_url_redacted(svc.store), svc.sources ? md_srcmgr_enabled(svc.sources) : 0);
 
     int sig = 0;
     sigwait(&set, &sig);
     MD_INFO("server", "shutting down signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    svc.ready = 0;
-    md_cli_sources_stop(cs);            /* no more pushed ticks */
-    md_quality_gauge_stop(svc.quality); /* writes from here on schedule no grading */
+    md_services_stop(&svc); /* feeds and scheduler: no more pushed ticks */
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
-    md_workq_free(svc.workers);
-    md_backfill_free(svc.backfill); /* chunks in flight finish; unfinished jobs are saved */
-    svc.backfill = NULL;
-    md_cli_stream_stop(cst); /* relay and live bars; the hub lives until the server is freed */
-    md_quality_gauge_free(svc.quality);
+    md_services_quiesce(&svc); /* workers, backfill, relay, live bars */
     md_server_free(srv);
-    md_cli_sources_close(cs); /* after the workers: they may be inside the manager */
-    md_cli_stream_close(cst);
-    md_writer_free(svc.writer);
-    md_cache_free(svc.cache);
-    md_store_close(st);
+    md_services_close(&svc);
     md_config_deinit(&cfg);
     MD_INFO("server", "stopped");
     return MD_EXIT_OK;

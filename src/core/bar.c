@@ -7,21 +7,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *source_names[] = {
-#define X(id, name) name,
-    MD_SOURCES(X)
+/* The numbers are stored in databases: these must never change. */
+_Static_assert(MD_SRC_UNKNOWN == 0 && MD_SRC_YAHOO == 1 && MD_SRC_ALPHAVANTAGE == 2 &&
+                   MD_SRC_FINNHUB == 3 && MD_SRC_POLYGON == 4 && MD_SRC_TWELVEDATA == 5 &&
+                   MD_SRC_CSV == 6 && MD_SRC_REPLAY == 7 && MD_SRC_SIMULATOR == 8 &&
+                   MD_SRC_INGEST == 9,
+               "a stored source number changed: give a new source the next free number");
+/* As many origins as numbers below MD_SRC_COUNT; with the switch in md_source_name (a
+ * repeated number is a duplicate case label) this means no hole and no repeat. */
+enum {
+    SOURCE_ROWS = 0
+#define X(ID, num, name) +1
+    MD_SOURCES_OTHER(X)
 #undef X
+#define MD_PROVIDER(ID, num, ...) +1
+#include "sources/providers.def"
+#undef MD_PROVIDER
 };
+_Static_assert(SOURCE_ROWS == MD_SRC_COUNT, "source numbers must run 0..N-1 without a hole");
+_Static_assert(MD_SRC_COUNT <= 256, "md_bar.source is a uint8_t");
 
 const char *md_source_name(int id)
 {
-    return (id >= 0 && id < MD_SRC_COUNT) ? source_names[id] : "unknown";
+    switch (id) {
+#define X(ID, num, name)                                                                           \
+    case num: return name;
+        MD_SOURCES_OTHER(X)
+#undef X
+#define MD_PROVIDER(ID, num, name, ...)                                                            \
+    case num:                                                                                      \
+        return #name;
+#include "sources/providers.def"
+#undef MD_PROVIDER
+    }
+    return "unknown";
 }
 
 int md_source_parse(const char *name)
 {
     for (int i = 0; i < MD_SRC_COUNT; i++)
-        if (strcmp(name, source_names[i]) == 0) return i;
+        if (strcmp(name, md_source_name(i)) == 0) return i;
     return -1;
 }
 

@@ -13,25 +13,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Where data came from (API.md "Source names"). Stored as the small integer. */
-#define MD_SOURCES(X)                                                                              \
-    X(UNKNOWN, "unknown")                                                                          \
-    X(YAHOO, "yahoo")                                                                              \
-    X(ALPHAVANTAGE, "alphavantage")                                                                \
-    X(FINNHUB, "finnhub")                                                                          \
-    X(POLYGON, "polygon")                                                                          \
-    X(TWELVEDATA, "twelvedata")                                                                    \
-    X(CSV, "csv")                                                                                  \
-    X(REPLAY, "replay")                                                                            \
-    X(SIMULATOR, "simulator")                                                                      \
-    X(INGEST, "ingest")
+/* Where data came from (API.md "Source names"), stored with every bar as the small
+ * integer: a number never changes and is never reused (bar.c pins the ones in use). The
+ * HTTP providers are the rows of sources/providers.def, each with its number; the
+ * other origins are listed here as X(ID, number, "name"). */
+#define MD_SOURCES_OTHER(X)                                                                        \
+    X(UNKNOWN, 0, "unknown")                                                                       \
+    X(CSV, 6, "csv")                                                                               \
+    X(REPLAY, 7, "replay")                                                                         \
+    X(SIMULATOR, 8, "simulator")                                                                   \
+    X(INGEST, 9, "ingest")
 
 typedef enum md_source_id {
-#define X(id, name) MD_SRC_##id,
-    MD_SOURCES(X)
+#define X(ID, num, name) MD_SRC_##ID = num,
+    MD_SOURCES_OTHER(X)
 #undef X
-        MD_SRC_COUNT
+#define MD_PROVIDER(ID, num, ...) MD_SRC_##ID = num,
+#include "sources/providers.def"
+#undef MD_PROVIDER
 } md_source_id;
+
+/* MD_SRC_COUNT is one more than the largest number (the size of a union whose members
+ * are char[number + 1]); bar.c checks that the numbers run 0..MD_SRC_COUNT-1 without a
+ * hole or a repeat, so it is also the number of origins. */
+union md_source_id_span {
+#define X(ID, num, name) char ID##_[num + 1];
+    MD_SOURCES_OTHER(X)
+#undef X
+#define MD_PROVIDER(ID, num, ...) char ID##_[num + 1];
+#include "sources/providers.def"
+#undef MD_PROVIDER
+};
+#define MD_SRC_COUNT ((int)sizeof(union md_source_id_span))
 
 const char *md_source_name(int id);
 /* Returns the id for a name, or -1. */

@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/redisurl.h"
 #include "core/render.h"
 
 #include <ctype.h>
@@ -24,6 +25,15 @@ typedef struct {
     const char *help;
     size_t off;
 } row_t;
+
+/* ",yahoo,alphavantage,...": every provider in providers.def order, the default of
+ * sources.priority (MD_CONF_PROVIDER_NAMES skips the first comma). */
+static const char provider_names[] =
+#define MD_PROVIDER(ID, num, name, ...) "," #name
+#include "sources/providers.def"
+#undef MD_PROVIDER
+    ;
+#define MD_CONF_PROVIDER_NAMES (provider_names + 1)
 
 static const row_t rows[] = {
 #define MD_CONF(type, field, yaml, env, flag, def, min, max, help)                                 \
@@ -405,9 +415,14 @@ int md_config_validate(const md_config *cfg, md_error *err)
         strncmp(cfg->db, "postgres://", 11) != 0)
         return md_error_set(err, MD_ECONFIG, "db: '%.60s' is not sqlite:PATH or postgresql://...",
                             cfg->db);
-    if (cfg->redis[0] && strncmp(cfg->redis, "redis://", 8) != 0)
-        return md_error_set(err, MD_ECONFIG, "redis: '%.60s' is not redis://host:port/db",
-                            cfg->redis);
+    md_redis_url ru;
+    if (cfg->redis[0]) {
+        if (md_redis_url_parse(cfg->redis, &ru, err) != 0) {
+            md_error_prefix(err, "redis.url");
+            return MD_ECONFIG;
+        }
+        if (ru.password[0]) md_log_add_secret(ru.password); /* masked from here on */
+    }
     double t[MD_GRADE_STEPS];
     if (md_grade_parse_thresholds(cfg->q_grades, t, err) != 0) {
         md_error_prefix(err, "quality.grades");
@@ -439,7 +454,12 @@ static void print_value(const row_t *r, const md_config *cfg, FILE *f)
     const char *base = (const char *)cfg + r->off;
     switch (r->type) {
     case T_STR:
-    case T_LIST: fprintf(f, "\"%s\"", *(char *const *)base); break;
+    case T_LIST: { /* a URL's password (redis.url, db) is never printed */
+        char safe[1024];
+        md_log_redact(*(char *const *)base, safe, sizeof safe);
+        fprintf(f, "\"%s\"", safe);
+        break;
+    }
     case T_SECRET: fprintf(f, "\"%s\"", (*(char *const *)base)[0] ? "***" : ""); break;
     case T_INT: fprintf(f, "%lld", (long long)*(const int64_t *)base); break;
     case T_DBL: fprintf(f, "%g", *(const double *)base); break;

@@ -44,7 +44,8 @@ int md_config_apply_flag(md_config *cfg, const char *flag, const char *value, in
 /* Sets a key by its YAML name ("server.threads") from text (used by --set k=v). */
 int md_config_set(md_config *cfg, const char *key, const char *value, const char *origin,
                   md_error *err);
-/* Checks cross-key rules after everything is applied (log level name, listen address). */
+/* Checks cross-key rules after everything is applied (log level name, listen address, the
+ * Redis URL, whose password it registers with the log's redaction). */
 int md_config_validate(const md_config *cfg, md_error *err);
 
 /* Convenience for every subcommand: defaults, then the file named by config_path (or

@@ -4,9 +4,11 @@
 #include "ingest/backfill_int.h"
 
 #include "core/buf.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/waiter.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,18 +24,17 @@ struct md_backfill {
     md_srcmgr *src;
     md_backfill_opts opt;
     pthread_mutex_t lock;
-    pthread_cond_t wake;  /* workers: work may be ready */
-    pthread_cond_t moved; /* waiters: some job progressed */
+    md_waiter work;  /* workers: work may be ready; its stop stops everything (b->lock) */
+    md_waiter moved; /* md_backfill_wait: some job progressed (b->lock) */
     bf_job *jobs;
     size_t rr; /* round-robin position */
-    int stop;
     pthread_t *threads;
     int nthreads;
     pthread_mutex_t open_lock; /* serialises writes of the open-jobs list */
     md_backfill_lease lease;   /* ttl_ms 0: no leases */
     pthread_t keeper;          /* renews leases, takes over jobs of dead agents */
     int keeper_on;
-    pthread_cond_t keeper_wake;
+    md_waiter keeper_sleep; /* the keeper's sleep between rounds (b->lock) */
 };
 
 void md_backfill_opts_default(md_backfill_opts *o)
@@ -169,16 +170,17 @@ static int keep_bars(void *ctx, const char *symbol, md_interval iv, md_bar *bars
 {
     keep_ctx *k = ctx;
     md_series s = {symbol, iv, bars, n};
-    md_ingest_result r;
-    md_ingest_result_init(&r, 1);
-    int rc = md_writer_ingest_bars(k->w, &s, 1, 0, &r, &k->store_err);
+    md_write_result r;
+    md_write_result_init(&r, 1);
+    md_write req = {.origin = MD_WRITE_BACKFILL, .series = &s, .n_series = 1};
+    int rc = md_writer_write(k->w, &req, &r, &k->store_err);
     if (rc == 0) {
         k->stored += (int64_t)r.stored;
         k->rejected += (int64_t)r.rejected;
     } else {
         k->store_rc = rc;
     }
-    md_ingest_result_deinit(&r);
+    md_write_result_deinit(&r);
     return rc ? rc : (r.rejected ? MD_EBAR : 0);
 }
 
@@ -313,21 +315,11 @@ static size_t pick(bf_job *j, int64_t now, int64_t *wake_ms)
     return SIZE_MAX;
 }
 
-static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-    pthread_cond_timedwait(c, m, &ts);
-}
-
 static void *worker_main(void *arg)
 {
     md_backfill *b = arg;
     pthread_mutex_lock(&b->lock);
-    while (!b->stop) {
+    while (!md_waiter_stopped(&b->work)) {
         int64_t now = mono_ms(), wake = now + 1000;
         bf_job *j = NULL;
         size_t k = SIZE_MAX, njobs = 0;
@@ -341,7 +333,7 @@ static void *worker_main(void *arg)
             x = x->next ? x->next : b->jobs;
         }
         if (!j) {
-            timed_wait(&b->wake, &b->lock, wake - now > 0 ? wake - now : 1);
+            md_waiter_wait_until_locked(&b->work, wake > now ? wake : now + 1);
             continue;
         }
         j->busy[k] = 1;
@@ -360,8 +352,8 @@ static void *worker_main(void *arg)
         save(b, j, ended && j->listed);
         if (ended) lease_release(b, j->id);
         pthread_mutex_lock(&b->lock);
-        pthread_cond_broadcast(&b->moved);
-        pthread_cond_broadcast(&b->wake);
+        md_waiter_notify_locked(&b->moved);
+        md_waiter_notify_locked(&b->work);
     }
     pthread_mutex_unlock(&b->lock);
     return NULL;
@@ -383,9 +375,9 @@ md_backfill *md_backfill_new(md_store *st, md_writer *w, md_srcmgr *src, const m
     if (b->opt.retry_base_ms < 1) b->opt.retry_base_ms = 1;
     pthread_mutex_init(&b->lock, NULL);
     pthread_mutex_init(&b->open_lock, NULL);
-    pthread_cond_init(&b->wake, NULL);
-    pthread_cond_init(&b->moved, NULL);
-    pthread_cond_init(&b->keeper_wake, NULL);
+    md_waiter_init(&b->work, &b->lock);
+    md_waiter_init(&b->moved, &b->lock);
+    md_waiter_init(&b->keeper_sleep, &b->lock);
     b->threads = md_calloc((size_t)b->opt.workers, sizeof *b->threads);
     for (int i = 0; i < b->opt.workers; i++) {
         if (pthread_create(&b->threads[i], NULL, worker_main, b) != 0) break;
@@ -401,10 +393,9 @@ void md_backfill_free(md_backfill *b)
 {
     if (!b) return;
     pthread_mutex_lock(&b->lock);
-    b->stop = 1;
-    pthread_cond_broadcast(&b->wake);
-    pthread_cond_broadcast(&b->moved);
-    pthread_cond_broadcast(&b->keeper_wake);
+    md_waiter_stop_locked(&b->work);
+    md_waiter_stop_locked(&b->moved);
+    md_waiter_stop_locked(&b->keeper_sleep);
     pthread_mutex_unlock(&b->lock);
     for (int i = 0; i < b->nthreads; i++) pthread_join(b->threads[i], NULL);
     if (b->keeper_on) pthread_join(b->keeper, NULL);
@@ -426,9 +417,9 @@ void md_backfill_free(md_backfill *b)
     md_free(b->threads);
     pthread_mutex_destroy(&b->lock);
     pthread_mutex_destroy(&b->open_lock);
-    pthread_cond_destroy(&b->wake);
-    pthread_cond_destroy(&b->moved);
-    pthread_cond_destroy(&b->keeper_wake);
+    md_waiter_deinit(&b->work);
+    md_waiter_deinit(&b->moved);
+    md_waiter_deinit(&b->keeper_sleep);
     md_free(b);
 }
 
@@ -446,7 +437,7 @@ static void adopt(md_backfill *b, bf_job *j)
         j->state = j->chunks_done || j->chunks_failed ? MD_JOB_RUNNING : MD_JOB_QUEUED;
     j->next = b->jobs;
     b->jobs = j;
-    pthread_cond_broadcast(&b->wake);
+    md_waiter_notify_locked(&b->work);
 }
 
 static int load_doc(md_backfill *b, const char *id, bf_job **out, md_error *err)
@@ -515,9 +506,8 @@ static void *keeper_main(void *arg)
     int64_t period = b->lease.ttl_ms / 3 > 0 ? b->lease.ttl_ms / 3 : 1;
     int64_t next_scan = mono_ms() + b->lease.ttl_ms;
     pthread_mutex_lock(&b->lock);
-    while (!b->stop) {
-        timed_wait(&b->keeper_wake, &b->lock, period);
-        if (b->stop) break;
+    while (!md_waiter_stopped(&b->keeper_sleep)) {
+        if (md_waiter_wait_until_locked(&b->keeper_sleep, mono_ms() + period)) break;
         size_t n = 0;
         for (bf_job *j = b->jobs; j; j = j->next) n++;
         char(*ids)[MD_JOB_ID_MAX] = n ? md_calloc(n, sizeof *ids) : NULL;
@@ -574,19 +564,15 @@ static void random_id(char *out)
 
 void md_backfill_spec_id(const md_job_spec *spec, char *id_out)
 {
-    uint64_t h = 1469598103934665603ULL;
-#define MIX(p, n)                                                                                  \
-    for (size_t i_ = 0; i_ < (n); i_++)                                                            \
-    h = (h ^ ((const unsigned char *)(p))[i_]) * 1099511628211ULL
-    for (size_t i = 0; i < spec->n_symbols; i++) {
-        MIX(spec->symbols[i], strlen(spec->symbols[i]) + 1);
-    }
+    /* persisted: a rerun of the same fetch command resumes the job by this id */
+    uint64_t h = MD_HASH_SEED;
+    for (size_t i = 0; i < spec->n_symbols; i++)
+        h = md_hash_more(h, spec->symbols[i], strlen(spec->symbols[i]) + 1);
     int iv = (int)spec->iv;
-    MIX(&iv, sizeof iv);
-    MIX(&spec->start, sizeof spec->start);
-    MIX(&spec->end, sizeof spec->end);
-    MIX(&spec->source, sizeof spec->source);
-#undef MIX
+    h = md_hash_more(h, &iv, sizeof iv);
+    h = md_hash_more(h, &spec->start, sizeof spec->start);
+    h = md_hash_more(h, &spec->end, sizeof spec->end);
+    h = md_hash_more(h, &spec->source, sizeof spec->source);
     snprintf(id_out, MD_JOB_ID_MAX, "fetch-%016llx", (unsigned long long)h);
 }
 
@@ -757,7 +743,7 @@ int md_backfill_wait(md_backfill *b, const char *id, volatile sig_atomic_t *stop
             return md_error_set(err, MD_ENOTFOUND, "no job '%.40s' running here", id);
         }
         int ended = j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED;
-        if (!ended && !(stop && *stop)) timed_wait(&b->moved, &b->lock, 100);
+        if (!ended && !(stop && *stop)) md_waiter_wait_until_locked(&b->moved, mono_ms() + 100);
         info_of(j, &info);
         ended = j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED;
         pthread_mutex_unlock(&b->lock);

@@ -338,15 +338,16 @@ static int cmp_err(const void *a, const void *b)
 
 int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
 {
-    md_ingest_result res;
-    md_ingest_result_init(&res, 0);
+    md_write_result res;
+    md_write_result_init(&res, 0);
     /* items the parser already turned away (bad symbol, interval, time, number) count in
      * mdagent_ingest_rejected_total as the writer's rule rejections do */
     for (size_t i = 0; i < b->n_errors; i++)
         md_metric_add(MD_M_INGEST_REJECTED, 1, b->errors[i].code);
     int rc;
     if (b->quotes) {
-        rc = md_writer_ingest_quotes(w, b->quotes, b->n_quotes, &res, err);
+        md_write req = {.origin = MD_WRITE_INGEST, .quotes = b->quotes, .n_quotes = b->n_quotes};
+        rc = md_writer_write(w, &req, &res, err);
         for (size_t i = 0; rc == 0 && i < res.n_rejects; i++)
             md_bar_batch_error(b, b->qindex[res.rejects[i].index],
                                md_rule_code(res.rejects[i].rule), "%s", res.rejects[i].msg);
@@ -355,7 +356,8 @@ int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
         size_t n = b->n_bars;
         size_t *idx = md_malloc((n ? n : 1) * sizeof *idx);
         if (n) memcpy(idx, b->index, n * sizeof *idx);
-        rc = md_writer_ingest_bars(w, b->series, b->n_series, 0, &res, err);
+        md_write req = {.origin = MD_WRITE_INGEST, .series = b->series, .n_series = b->n_series};
+        rc = md_writer_write(w, &req, &res, err);
         for (size_t i = 0; rc == 0 && i < res.n_rejects; i++)
             md_bar_batch_error(b, idx[res.rejects[i].index], md_rule_code(res.rejects[i].rule),
                                "%s", res.rejects[i].msg);
@@ -380,6 +382,6 @@ int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
         }
         md_buf_puts(out, "]}");
     }
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     return rc;
 }

@@ -6,7 +6,7 @@
  * CSV (bars only): the loader's CSV forms; symbol from a column or the default given,
  * interval from the default given or inferred from the timestamps.
  * Items that cannot be parsed become per-index errors; the rest is grouped into series
- * (one per symbol + interval) for md_writer_ingest_bars(). */
+ * (one per symbol + interval) for md_writer_write(). */
 #ifndef MD_INGEST_BATCH_H
 #define MD_INGEST_BATCH_H
 
@@ -49,7 +49,7 @@ int md_batch_parse_csv_bars(md_bar_batch *b, const char *body, size_t len, const
 int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len, md_source_id source,
                                md_error *err);
 
-/* Runs the writer on the parsed batch and writes the answer
+/* Runs the writer on the parsed batch (origin MD_WRITE_INGEST) and writes the answer
  * {"accepted":N,"rejected":N,"errors":[{"index","code","message"}]} into out. */
 int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err);
 

@@ -15,6 +15,7 @@
 #ifndef MD_INGEST_LOAD_INT_H
 #define MD_INGEST_LOAD_INT_H
 
+#include "core/dict.h"
 #include "core/workq.h"
 #include "ingest/loader.h"
 #include "ingest/progress.h"
@@ -123,12 +124,8 @@ struct ld_pipe {
     pthread_cond_t st_cond;
     struct ld_store_job *st_job;
     int st_stop;
-    /* sampled validation: pieces of each series seen so far (open addressing) */
-    struct ld_piece {
-        char *key; /* "SYMBOL\n<iv>" */
-        uint64_t n;
-    } * pieces;
-    size_t piece_n, piece_cap;
+    /* sampled validation: "SYMBOL\n<iv>" -> uint64_t pieces of the series seen so far */
+    md_dict pieces;
     uint64_t files_done;
     size_t findings_shown; /* soft findings printed (--validate-only) */
 };

@@ -8,6 +8,7 @@
  * timestamp twice the later line is still written last and wins, as an upsert should. */
 #include "ingest/load_int.h"
 
+#include "core/dict.h"
 #include "core/mem.h"
 
 #include <stdlib.h>
@@ -18,37 +19,21 @@ typedef struct {
     uint32_t line, off, len;
 } rowref;
 
+/* The block's symbols: name -> uint32_t index into b->syms (order of first appearance). */
 typedef struct {
-    uint32_t *slot; /* symbol index + 1, 0 = empty */
-    uint32_t cap;
+    md_dict index;
+    size_t cap; /* of b->syms */
 } symtab;
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 static uint32_t intern(ld_block *b, symtab *t, const char *s)
 {
-    if ((b->nsyms + 1) * 2 > t->cap) {
-        uint32_t ncap = t->cap ? t->cap * 2 : 16;
-        md_free(t->slot);
-        t->slot = md_calloc(ncap, sizeof *t->slot);
-        t->cap = ncap;
-        for (uint32_t i = 0; i < b->nsyms; i++) {
-            uint32_t j = (uint32_t)hash_str(b->syms[i]) & (ncap - 1);
-            while (t->slot[j]) j = (j + 1) & (ncap - 1);
-            t->slot[j] = i + 1;
-        }
-        b->syms = md_realloc(b->syms, (size_t)ncap / 2 * sizeof *b->syms);
-    }
-    uint32_t j = (uint32_t)hash_str(s) & (t->cap - 1);
-    for (; t->slot[j]; j = (j + 1) & (t->cap - 1))
-        if (strcmp(b->syms[t->slot[j] - 1], s) == 0) return t->slot[j] - 1;
+    int created;
+    uint32_t *ix = md_dict_put_str(&t->index, s, &created);
+    if (!created) return *ix;
+    if (b->nsyms == t->cap)
+        b->syms = md_realloc(b->syms, (t->cap = t->cap ? t->cap * 2 : 8) * sizeof *b->syms);
     snprintf(b->syms[b->nsyms], sizeof b->syms[0], "%s", s);
-    t->slot[j] = b->nsyms + 1;
+    *ix = b->nsyms;
     return b->nsyms++;
 }
 
@@ -76,7 +61,8 @@ static void parse_lines(ld_block *b, scratch *sc)
     b->bars = md_malloc(cap * sizeof *b->bars);
     sc->sym = md_malloc(cap * sizeof *sc->sym);
     sc->ref = md_malloc(cap * sizeof *sc->ref);
-    symtab tab = {0};
+    symtab tab = {.cap = 0};
+    md_dict_init(&tab.index, sizeof(uint32_t));
     uint32_t last_sym = UINT32_MAX;
     const char *last_name = NULL;
     if (b->long_line) {
@@ -117,7 +103,7 @@ static void parse_lines(ld_block *b, scratch *sc)
         s = nl ? nl + 1 : end;
     }
     b->nlines = line;
-    md_free(tab.slot);
+    md_dict_deinit(&tab.index);
 }
 
 static int cmp_i64(const void *a, const void *b)

@@ -11,7 +11,7 @@
  * batch (sampled: see "sampled validation" below); a store thread (load-store) writes the
  * batch before - bars and marks in one transaction, then the findings and the rejected rows
  * as validity findings - so judging and storing overlap. Findings are tallied per series
- * for the grade summary; with --validate-only each block is judged (md_writer_judge) and its
+ * for the grade summary; with --validate-only each block is judged (a validate-only write) and its
  * findings are printed, in input order, and nothing is stored. */
 #include "ingest/load_int.h"
 
@@ -48,7 +48,7 @@ static int want_findings(const ld_pipe *p)
 
 /* Counts, tallies and (when asked) prints the soft findings of judged series. */
 static void on_findings(ld_pipe *p, const md_series *ser, size_t nser, const uint8_t *judged,
-                        const md_ingest_result *res, const char *path)
+                        const md_write_result *res, const char *path)
 {
     md_load_grades *g = p->opt->grades;
     for (size_t k = 0; g && k < nser; k++)
@@ -56,7 +56,7 @@ static void on_findings(ld_pipe *p, const md_series *ser, size_t nser, const uin
             md_load_grades_get(g, ser[k].symbol, ser[k].iv)->bars += (int64_t)ser[k].n;
     FILE *out = p->opt->report ? p->opt->report : stderr;
     for (size_t i = 0; i < res->n_findings; i++) {
-        const md_ingest_finding *fi = &res->findings[i];
+        const md_write_finding *fi = &res->findings[i];
         const md_series *se = &ser[fi->series];
         if (g) md_quality_tally_add(md_load_grades_get(g, se->symbol, se->iv), &fi->ev);
         if (md_qrule_is_hard(fi->ev.rule)) continue;
@@ -109,38 +109,13 @@ static void add_rejection(batch *bt, const char *symbol, md_interval iv, const m
 #define JUDGE_RUN 64
 #define JUDGE_EVERY 16
 
-static uint64_t hash_key(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 /* How many pieces of the series were seen before this one (and counts this one). */
 static uint64_t next_piece(ld_pipe *p, const md_series *se)
 {
-    if ((p->piece_n + 1) * 2 > p->piece_cap) {
-        size_t ncap = p->piece_cap ? p->piece_cap * 2 : 256;
-        struct ld_piece *nt = md_calloc(ncap, sizeof *nt);
-        for (size_t i = 0; i < p->piece_cap; i++) {
-            if (!p->pieces[i].key) continue;
-            size_t j = hash_key(p->pieces[i].key) & (ncap - 1);
-            while (nt[j].key) j = (j + 1) & (ncap - 1);
-            nt[j] = p->pieces[i];
-        }
-        md_free(p->pieces);
-        p->pieces = nt;
-        p->piece_cap = ncap;
-    }
     char key[MD_SYMBOL_MAX + 16];
     snprintf(key, sizeof key, "%s\n%d", se->symbol, (int)se->iv);
-    size_t j = hash_key(key) & (p->piece_cap - 1);
-    while (p->pieces[j].key && strcmp(p->pieces[j].key, key) != 0) j = (j + 1) & (p->piece_cap - 1);
-    if (!p->pieces[j].key) {
-        p->pieces[j].key = md_strdup(key);
-        p->piece_n++;
-    }
-    return p->pieces[j].n++;
+    uint64_t *n = md_dict_put_str(&p->pieces, key, NULL);
+    return (*n)++;
 }
 
 static uint8_t *judge_mask(ld_pipe *p, const md_series *ser, size_t nser)
@@ -258,32 +233,42 @@ static void abort_load(ld_pipe *p, int rc, const md_error *e)
 }
 
 /* Stores one batch: bars and marks in one transaction (already judged: nothing is judged
- * here), then the findings. */
+ * here), then the findings - the judged series' and, as series without bars, the rejected
+ * rows'. */
 static void store_job(ld_pipe *p, ld_store_job *j)
 {
     if (__atomic_load_n(&p->abort, __ATOMIC_ACQUIRE)) return;
-    md_ingest_result res;
-    md_ingest_result_init(&res, 0);
+    size_t n = j->nser + j->nrej;
+    md_series *ser = md_calloc(n ? n : 1, sizeof *ser);
+    md_qevent_vec *ev = md_calloc(n ? n : 1, sizeof *ev);
+    for (size_t k = 0; k < j->nser; k++) {
+        ser[k] = j->ser[k];
+        if (j->found) ev[k] = j->found[k];
+    }
+    for (size_t i = 0; i < j->nrej; i++) {
+        ser[j->nser + i] = (md_series){j->rej[i].symbol, j->rej[i].iv, NULL, 0};
+        ev[j->nser + i] = j->rej[i].ev;
+    }
+    md_write req = {.origin = MD_WRITE_LOAD,
+                    .flags = MD_WRITE_JUDGED,
+                    .series = ser,
+                    .n_series = n,
+                    .marks = j->marks,
+                    .n_marks = j->nmarks,
+                    .judged_findings = ev};
+    md_write_result res;
+    md_write_result_init(&res, 0);
     md_error e;
-    uint8_t *none = md_calloc(j->nser ? j->nser : 1, 1);
-    int rc =
-        md_writer_judge_some_and_store(p->w, j->ser, j->nser, none, j->marks, j->nmarks, &res, &e);
-    md_free(none);
+    int rc = md_writer_write(p->w, &req, &res, &e);
+    md_free(ser);
+    md_free(ev); /* the vectors stay the job's */
     size_t stored = res.stored;
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     if (rc) {
         abort_load(p, rc, &e);
         return;
     }
     __atomic_add_fetch(&p->stats->stored, stored, __ATOMIC_RELAXED);
-    md_error fe;
-    for (size_t k = 0; j->found && k < j->nser; k++)
-        if (j->found[k].n)
-            md_writer_record_rejections(p->w, j->ser[k].symbol, j->ser[k].iv, j->found[k].v,
-                                        j->found[k].n, &fe);
-    for (size_t i = 0; i < j->nrej; i++)
-        md_writer_record_rejections(p->w, j->rej[i].symbol, j->rej[i].iv, j->rej[i].ev.v,
-                                    j->rej[i].ev.n, &fe);
 }
 
 /* Store thread: takes the batches the writer hands over, one at a time, so the next batch
@@ -346,15 +331,19 @@ static void commit(ld_pipe *p, batch *bt)
                 p->stats->unjudged += j->ser[k].n;
             }
         }
-        md_ingest_result res;
-        md_ingest_result_init(&res, 0);
+        md_write_result res;
+        md_write_result_init(&res, 0);
         res.collect_findings = 1;
-        md_writer_judge(p->w, sub, nsub, 1, &res);
+        md_write req = {.origin = MD_WRITE_LOAD,
+                        .flags = MD_WRITE_VALIDATE_ONLY | MD_WRITE_CHECKED,
+                        .series = sub,
+                        .n_series = nsub};
+        md_writer_write(p->w, &req, &res, NULL);
         on_findings(p, sub, nsub, NULL, &res, NULL);
         j->found = md_calloc(j->nser ? j->nser : 1, sizeof *j->found);
         for (size_t i = 0; i < res.n_findings; i++)
             md_qevent_vec_push(&j->found[map[res.findings[i].series]], &res.findings[i].ev);
-        md_ingest_result_deinit(&res);
+        md_write_result_deinit(&res);
         md_free(sub);
         md_free(map);
         md_free(mask);
@@ -571,12 +560,16 @@ static void handle(ld_pipe *p, batch *bt, ld_block *b)
     }
     uint64_t raw_done = b->raw_done;
     if (p->opt->validate_only) {
-        md_ingest_result res;
-        md_ingest_result_init(&res, 0);
+        md_write_result res;
+        md_write_result_init(&res, 0);
         res.collect_findings = want_findings(p);
-        md_writer_judge(p->w, b->series, b->nseries, 1, &res);
+        md_write req = {.origin = MD_WRITE_LOAD,
+                        .flags = MD_WRITE_VALIDATE_ONLY | MD_WRITE_CHECKED,
+                        .series = b->series,
+                        .n_series = b->nseries};
+        md_writer_write(p->w, &req, &res, NULL);
         on_findings(p, b->series, b->nseries, NULL, &res, f->path);
-        md_ingest_result_deinit(&res);
+        md_write_result_deinit(&res);
         md_load__block_free(p, b);
     } else {
         if (p->marks) set_mark(bt, f, b->last);

@@ -180,6 +180,7 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
     p.max_bytes = p.max_inflight * MD_LOAD_BUF_BYTES;
     p.ring = md_calloc(p.max_inflight, sizeof *p.ring);
     pthread_mutex_init(&p.mu, NULL);
+    md_dict_init(&p.pieces, sizeof(uint64_t));
     pthread_cond_init(&p.credit_cond, NULL);
     pthread_cond_init(&p.ready_cond, NULL);
     pthread_cond_init(&p.iv_cond, NULL);
@@ -262,8 +263,7 @@ out:
     }
     md_free(fl.v);
     md_free(p.ring);
-    for (size_t i = 0; i < p.piece_cap; i++) md_free(p.pieces[i].key);
-    md_free(p.pieces);
+    md_dict_deinit(&p.pieces);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.credit_cond);
     pthread_cond_destroy(&p.ready_cond);

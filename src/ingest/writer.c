@@ -1,6 +1,7 @@
 /* writer.c - validate, store, then notify. */
 #include "ingest/writer.h"
 
+#include "core/dict.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
@@ -28,7 +29,6 @@ static size_t context_bars(const md_quality_params *p)
 
 /* The newest bars of a series seen by validate-only calls (they are not in the store). */
 typedef struct {
-    char *key; /* "SYMBOL\n<iv>" */
     md_bar_vec bars;
 } tail_entry;
 
@@ -39,24 +39,23 @@ struct md_writer {
     int64_t future_tol_s;
     md_quality_params qp;
     pthread_mutex_t tail_lock;
-    tail_entry *tails; /* open addressing, cap a power of two */
-    size_t n_tails, cap_tails;
+    md_dict tails; /* "SYMBOL\n<iv>" -> tail_entry */
 };
 
-void md_ingest_result_init(md_ingest_result *r, size_t max_rejects)
+void md_write_result_init(md_write_result *r, size_t max_rejects)
 {
     memset(r, 0, sizeof *r);
     r->max_rejects = max_rejects;
 }
 
-void md_ingest_result_deinit(md_ingest_result *r)
+void md_write_result_deinit(md_write_result *r)
 {
     md_free(r->rejects);
     md_free(r->findings);
     memset(r, 0, sizeof *r);
 }
 
-static void add_reject(md_ingest_result *r, size_t index, md_rule rule, const char *msg)
+static void add_reject(md_write_result *r, size_t index, md_rule rule, const char *msg)
 {
     r->rejected++;
     md_metric_add(MD_M_INGEST_REJECTED, 1, md_rule_code(rule));
@@ -71,14 +70,14 @@ static void add_reject(md_ingest_result *r, size_t index, md_rule rule, const ch
     snprintf(x->msg, sizeof x->msg, "%s", msg);
 }
 
-static void add_finding(md_ingest_result *r, size_t series, size_t index, const md_qevent *ev)
+static void add_finding(md_write_result *r, size_t series, size_t index, const md_qevent *ev)
 {
     if (!r->collect_findings) return;
     if (r->n_findings == r->cap_findings)
         r->findings =
             md_realloc(r->findings, (r->cap_findings = r->cap_findings ? r->cap_findings * 2 : 16) *
                                         sizeof *r->findings);
-    md_ingest_finding *f = &r->findings[r->n_findings++];
+    md_write_finding *f = &r->findings[r->n_findings++];
     f->series = series;
     f->index = index;
     f->ev = *ev;
@@ -91,17 +90,16 @@ md_writer *md_writer_new(md_store *st)
     md_quality_params_default(&w->qp);
     w->future_tol_s = MD_FUTURE_TOLERANCE_S;
     pthread_mutex_init(&w->tail_lock, NULL);
+    md_dict_init(&w->tails, sizeof(tail_entry));
     return w;
 }
 
 void md_writer_free(md_writer *w)
 {
     if (!w) return;
-    for (size_t i = 0; i < w->cap_tails; i++) {
-        md_free(w->tails[i].key);
-        md_bar_vec_deinit(&w->tails[i].bars);
-    }
-    md_free(w->tails);
+    size_t at = 0;
+    for (tail_entry *t; (t = md_dict_next(&w->tails, &at));) md_bar_vec_deinit(&t->bars);
+    md_dict_deinit(&w->tails);
     pthread_mutex_destroy(&w->tail_lock);
     md_free(w);
 }
@@ -111,9 +109,21 @@ md_store *md_writer_store(md_writer *w)
     return w->st;
 }
 
+/* A caller that cannot be right whatever the input: a programming error, not a condition
+ * to report. */
+static void misuse(const char *what)
+{
+    fprintf(stderr, "mdagent: writer misused: %s\n", what);
+    abort();
+}
+
 void md_writer_add_listener(md_writer *w, const md_writer_listener *l)
 {
-    if (w->n_listeners < MAX_LISTENERS) w->listeners[w->n_listeners++] = *l;
+    if (w->n_listeners == MAX_LISTENERS) misuse("more than 8 listeners");
+    if (w->n_listeners && l->stage < w->listeners[w->n_listeners - 1].stage)
+        misuse("a REFRESH listener added after a PUBLISH one (cache after stream: a client "
+               "could read a stale cached answer after a streamed bar)");
+    w->listeners[w->n_listeners++] = *l;
 }
 
 void md_writer_set_future_tolerance(md_writer *w, int64_t seconds)
@@ -140,41 +150,15 @@ const md_quality_params *md_writer_quality(const md_writer *w)
 
 /* -- validate-only context ------------------------------------------------------------------ */
 
-static uint64_t hash_key(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 /* The tail entry for key (created when create is set; NULL otherwise). Caller holds
  * tail_lock. */
 static tail_entry *tail_find(md_writer *w, const char *key, int create)
 {
-    if (create && (w->n_tails + 1) * 2 > w->cap_tails) {
-        size_t ncap = w->cap_tails ? w->cap_tails * 2 : 64;
-        tail_entry *nt = md_calloc(ncap, sizeof *nt);
-        for (size_t i = 0; i < w->cap_tails; i++) {
-            if (!w->tails[i].key) continue;
-            size_t j = hash_key(w->tails[i].key) & (ncap - 1);
-            while (nt[j].key) j = (j + 1) & (ncap - 1);
-            nt[j] = w->tails[i];
-        }
-        md_free(w->tails);
-        w->tails = nt;
-        w->cap_tails = ncap;
-    }
-    if (!w->cap_tails) return NULL;
-    for (size_t j = hash_key(key) & (w->cap_tails - 1);; j = (j + 1) & (w->cap_tails - 1)) {
-        if (!w->tails[j].key) {
-            if (!create) return NULL;
-            w->tails[j].key = md_strdup(key);
-            md_bar_vec_init(&w->tails[j].bars);
-            w->n_tails++;
-            return &w->tails[j];
-        }
-        if (strcmp(w->tails[j].key, key) == 0) return &w->tails[j];
-    }
+    if (!create) return md_dict_find_str(&w->tails, key);
+    int created;
+    tail_entry *t = md_dict_put_str(&w->tails, key, &created);
+    if (created) md_bar_vec_init(&t->bars);
+    return t;
 }
 
 static void tail_key(const md_series *s, char *key, size_t n)
@@ -377,14 +361,13 @@ static void record_findings(md_writer *w, const md_series *s, const md_qevent_ve
 }
 
 /* Judges series[k] (bars that passed the hard rules) and appends the soft findings to
- * found[k] and to res (collected with input[k][position] as the index when input is given,
- * the bar's position in its series otherwise). With mask, only the series with mask[k]. */
+ * found[k] (when found) and to res (collected with input[k][position] as the index when input
+ * is given, the bar's position in its series otherwise). */
 static void judge(md_writer *w, md_series *series, size_t n_series, int validate_only,
-                  md_qevent_vec *found, md_ingest_result *res, size_t *const *input,
-                  const uint8_t *mask)
+                  md_qevent_vec *found, md_write_result *res, size_t *const *input)
 {
     for (size_t k = 0; k < n_series; k++) {
-        if (!series[k].n || (mask && !mask[k])) continue;
+        if (!series[k].n) continue;
         md_qevent_vec soft;
         md_qevent_vec_init(&soft);
         tspos *win;
@@ -392,7 +375,6 @@ static void judge(md_writer *w, md_series *series, size_t n_series, int validate
         score_series(w, &series[k], validate_only, &soft, &win, &n_win);
         for (size_t f = 0; f < soft.n; f++) {
             if (found) md_qevent_vec_push(&found[k], &soft.v[f]);
-            if (!res) continue;
             size_t pos = find_ts(win, n_win, soft.v[f].ts);
             add_finding(res, k,
                         pos == SIZE_MAX ? SIZE_MAX
@@ -405,49 +387,70 @@ static void judge(md_writer *w, md_series *series, size_t n_series, int validate
     }
 }
 
-/* Stores judged series (with marks when given), records their findings, notifies. */
-static int store_and_record(md_writer *w, const md_series *series, size_t n_series,
-                            const md_load_mark *marks, size_t n_marks, const md_qevent_vec *found,
-                            int64_t now, size_t *stored, const uint8_t *mask, md_error *err)
+/* The live mark of a series stored without being judged here. */
+static void mark_live(md_writer *w, const md_series *s, int64_t now)
 {
-    size_t total = 0;
+    int64_t live_ts = MD_TS_MIN;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->bars[i].ts > live_ts && md_quality_is_live_bar(&w->qp, s->iv, s->bars[i].ts, now))
+            live_ts = s->bars[i].ts;
+    md_error e;
+    if (live_ts != MD_TS_MIN && md_store_mark_live(w->st, s->symbol, s->iv, live_ts, &e) < 0)
+        md_metric_add(MD_M_STORE_ERRORS, 1, "mark_live");
+}
+
+/* Findings the caller judged (MD_WRITE_JUDGED), recorded as they are: they replace stored
+ * findings of the same rule on the same bar and clear nothing else. */
+static void record_judged(md_writer *w, const md_series *s, const md_qevent_vec *ev)
+{
+    static int warned;
+    md_error e;
+    if (md_store_put_quality_events(w->st, s->symbol, s->iv, ev->v, ev->n, NULL, 0, &e) < 0) {
+        md_metric_add(MD_M_STORE_ERRORS, 1, "put_quality_events");
+        if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+            MD_WARN("writer", "quality findings not recorded symbol=%s err=\"%s\"", s->symbol,
+                    e.msg);
+    }
+}
+
+/* Stores the series (with the write's marks), records the findings - found[k] judged here,
+ * or with found NULL the caller's judged_findings - notifies the listeners. */
+static int store_and_record(md_writer *w, const md_write *req, const md_qevent_vec *found,
+                            int64_t now, size_t *stored, md_error *err)
+{
+    const md_series *series = req->series;
+    size_t n_series = req->n_series, total = 0;
     for (size_t k = 0; k < n_series; k++) total += series[k].n;
-    if (stored) *stored = 0;
-    if (total > 0 || n_marks > 0) {
-        int rc = n_marks ? md_store_put_bars_marked(w->st, series, n_series, marks, n_marks, err)
-                         : md_store_put_bars(w->st, series, n_series, err);
+    *stored = 0;
+    if (total > 0 || req->n_marks > 0) {
+        int rc = req->n_marks ? md_store_put_bars_marked(w->st, series, n_series, req->marks,
+                                                         req->n_marks, err)
+                              : md_store_put_bars(w->st, series, n_series, err);
         if (rc < 0) {
             md_metric_add(MD_M_STORE_ERRORS, 1, "put_bars");
             return rc;
         }
-        if (stored) *stored = (size_t)rc;
+        *stored = (size_t)rc;
         if (total) {
             md_metric_add(MD_M_STORE_WRITE_ROWS, (double)rc);
             md_metric_add(MD_M_INGEST_ACCEPTED, (double)total, "bar");
         }
     }
     for (size_t k = 0; k < n_series; k++) {
-        if (!mask || mask[k]) {
+        if (found) {
             record_findings(w, &series[k], &found[k], now);
             continue;
         }
-        /* not judged (a sampled bulk load): no findings written, the live mark still is */
-        int64_t live_ts = MD_TS_MIN;
-        for (size_t i = 0; i < series[k].n; i++)
-            if (series[k].bars[i].ts > live_ts &&
-                md_quality_is_live_bar(&w->qp, series[k].iv, series[k].bars[i].ts, now))
-                live_ts = series[k].bars[i].ts;
-        md_error e;
-        if (live_ts != MD_TS_MIN &&
-            md_store_mark_live(w->st, series[k].symbol, series[k].iv, live_ts, &e) < 0)
-            md_metric_add(MD_M_STORE_ERRORS, 1, "mark_live");
+        mark_live(w, &series[k], now);
+        if (req->judged_findings && req->judged_findings[k].n)
+            record_judged(w, &series[k], &req->judged_findings[k]);
     }
     for (int l = 0; total > 0 && l < w->n_listeners; l++) {
         if (!w->listeners[l].on_bars) continue;
         for (size_t k = 0; k < n_series; k++)
             if (series[k].n)
-                w->listeners[l].on_bars(w->listeners[l].ctx, series[k].symbol, series[k].iv,
-                                        series[k].bars, series[k].n);
+                w->listeners[l].on_bars(w->listeners[l].ctx, req->origin, series[k].symbol,
+                                        series[k].iv, series[k].bars, series[k].n);
     }
     if (total > 0) notify_commit(w);
     return 0;
@@ -459,9 +462,13 @@ static void free_found(md_qevent_vec *found, size_t n)
     md_free(found);
 }
 
-int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int validate_only,
-                          md_ingest_result *res, md_error *err)
+/* The hard rules on every bar (rejected bars leave their series; input[k][i] = the flattened
+ * input index of the i-th kept bar of series k), then judge, then store unless validate-only. */
+static int write_bars(md_writer *w, const md_write *req, md_write_result *res, md_error *err)
 {
+    md_series *series = req->series;
+    size_t n_series = req->n_series;
+    int validate_only = (req->flags & MD_WRITE_VALIDATE_ONLY) != 0;
     int64_t now = md_now();
     size_t index = 0;
     md_qevent_vec *found = md_calloc(n_series ? n_series : 1, sizeof *found);
@@ -488,11 +495,11 @@ int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int 
         series[k].n = keep;
         res->accepted += keep;
     }
-    judge(w, series, n_series, validate_only, found, res, input, NULL);
+    judge(w, series, n_series, validate_only, found, res, input);
     int rc = 0;
     if (!validate_only) {
         size_t stored = 0;
-        rc = store_and_record(w, series, n_series, NULL, 0, found, now, &stored, NULL, err);
+        rc = store_and_record(w, req, found, now, &stored, err);
         res->stored += stored;
     }
     for (size_t k = 0; k < n_series; k++) md_free(input[k]);
@@ -501,61 +508,58 @@ int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int 
     return rc;
 }
 
-int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int64_t now,
-                        md_rule *rule, md_error *err)
+/* Bars that passed md_writer_check_bar already: judged here unless JUDGED, stored unless
+ * VALIDATE_ONLY. */
+static int write_checked(md_writer *w, const md_write *req, md_write_result *res, md_error *err)
 {
-    return md_validate_bar(b, iv, now, w->future_tol_s, rule, err);
-}
-
-void md_writer_judge(md_writer *w, md_series *series, size_t n_series, int validate_only,
-                     md_ingest_result *res)
-{
-    judge(w, series, n_series, validate_only, NULL, res, NULL, NULL);
-}
-
-int md_writer_judge_and_store(md_writer *w, md_series *series, size_t n_series,
-                              const md_load_mark *marks, size_t n_marks, md_ingest_result *res,
-                              md_error *err)
-{
-    return md_writer_judge_some_and_store(w, series, n_series, NULL, marks, n_marks, res, err);
-}
-
-int md_writer_judge_some_and_store(md_writer *w, md_series *series, size_t n_series,
-                                   const uint8_t *judge_mask, const md_load_mark *marks,
-                                   size_t n_marks, md_ingest_result *res, md_error *err)
-{
-    md_qevent_vec *found = md_calloc(n_series ? n_series : 1, sizeof *found);
-    judge(w, series, n_series, 0, found, res, NULL, judge_mask);
+    size_t n_series = req->n_series;
+    if (req->flags & MD_WRITE_VALIDATE_ONLY) {
+        judge(w, req->series, n_series, 1, NULL, res, NULL);
+        for (size_t k = 0; k < n_series; k++) res->accepted += req->series[k].n;
+        return 0;
+    }
+    md_qevent_vec *found = NULL;
+    if (!(req->flags & MD_WRITE_JUDGED)) {
+        found = md_calloc(n_series ? n_series : 1, sizeof *found);
+        judge(w, req->series, n_series, 0, found, res, NULL);
+    }
     size_t stored = 0;
-    int rc = store_and_record(w, series, n_series, marks, n_marks, found, md_now(), &stored,
-                              judge_mask, err);
-    free_found(found, n_series);
-    if (rc == 0 && res) {
-        for (size_t k = 0; k < n_series; k++) res->accepted += series[k].n;
+    int rc = store_and_record(w, req, found, md_now(), &stored, err);
+    if (found) free_found(found, n_series);
+    if (rc == 0) {
+        for (size_t k = 0; k < n_series; k++) res->accepted += req->series[k].n;
         res->stored += stored;
     }
     return rc;
 }
 
-int md_writer_store_checked(md_writer *w, md_series *series, size_t n_series,
-                            const md_load_mark *marks, size_t n_marks, size_t *stored,
-                            md_error *err)
+static int write_quotes(md_writer *w, const md_write *req, md_write_result *res, md_error *err);
+
+int md_writer_write(md_writer *w, const md_write *req, md_write_result *res, md_error *err)
 {
-    md_ingest_result res;
-    md_ingest_result_init(&res, 0);
-    int rc = md_writer_judge_and_store(w, series, n_series, marks, n_marks, &res, err);
-    if (stored) *stored = rc == 0 ? res.stored : 0;
-    md_ingest_result_deinit(&res);
+    unsigned f = req->flags;
+    if (req->n_series && req->n_quotes) misuse("bars and quotes in one write");
+    if (req->n_quotes && f) misuse("flags on a write of quotes");
+    if (req->judged_findings && !(f & MD_WRITE_JUDGED)) misuse("judged_findings without JUDGED");
+    if ((f & MD_WRITE_VALIDATE_ONLY) && ((f & MD_WRITE_JUDGED) || req->n_marks))
+        misuse("VALIDATE_ONLY with JUDGED or marks (nothing would be stored)");
+    md_write_result own;
+    if (!res) md_write_result_init(res = &own, 1);
+    int rc;
+    if (req->n_quotes)
+        rc = write_quotes(w, req, res, err);
+    else if (f & (MD_WRITE_CHECKED | MD_WRITE_JUDGED))
+        rc = write_checked(w, req, res, err);
+    else
+        rc = write_bars(w, req, res, err);
+    if (res == &own) md_write_result_deinit(&own);
     return rc;
 }
 
-int md_writer_record_rejections(md_writer *w, const char *symbol, md_interval iv,
-                                const md_qevent *ev, size_t n, md_error *err)
+int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int64_t now,
+                        md_rule *rule, md_error *err)
 {
-    if (n == 0) return 0;
-    int rc = md_store_put_quality_events(w->st, symbol, iv, ev, n, NULL, 0, err);
-    if (rc < 0) md_metric_add(MD_M_STORE_ERRORS, 1, "put_quality_events");
-    return rc < 0 ? rc : 0;
+    return md_validate_bar(b, iv, now, w->future_tol_s, rule, err);
 }
 
 /* The symbol's previous price for the quote checks: the last quote stored through this
@@ -600,12 +604,12 @@ static void quote_remember(md_writer *w, const md_quote *q)
     pthread_mutex_unlock(&w->tail_lock);
 }
 
-int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_result *res,
-                            md_error *err)
+static int write_quotes(md_writer *w, const md_write *req, md_write_result *res, md_error *err)
 {
+    md_quote *quotes = req->quotes;
     int64_t now = md_now();
     size_t notified = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < req->n_quotes; i++) {
         md_rule rule;
         md_error e;
         if (md_validate_quote(&quotes[i], now, w->future_tol_s, &rule, &e) != 0) {
@@ -631,7 +635,8 @@ int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_
         notified++;
         quote_remember(w, &quotes[i]);
         for (int l = 0; l < w->n_listeners; l++)
-            if (w->listeners[l].on_quote) w->listeners[l].on_quote(w->listeners[l].ctx, &quotes[i]);
+            if (w->listeners[l].on_quote)
+                w->listeners[l].on_quote(w->listeners[l].ctx, req->origin, &quotes[i]);
     }
     if (notified) notify_commit(w);
     return 0;

@@ -1,16 +1,18 @@
 /* writer.h - the one path every bar and quote takes into the store.
  *
- *   parse (csv, provider, POST /ingest) -> md_writer: validate + score -> store
- *                                                    -> listeners (cache, stream)
+ *   parse (csv, provider, POST /ingest) -> md_writer_write: validate + score -> store
+ *                                                          -> listeners (cache, stream)
  *
- * Whatever its origin, data enters through md_writer_ingest_bars()/..._quotes(): the hard
+ * Whatever its origin, data enters through md_writer_write(), which says where the rows come
+ * from (md_write_origin) and what is already done with them (MD_WRITE_* flags): the hard
  * rules reject bad rows (reported with their index, rule and reason, counted in
  * mdagent_ingest_rejected_total{reason}); the soft rules (quality/quality.h) judge the rest
  * against the batch and the series' recent stored bars (rolling windows, calendar, another
  * source's version of the same bar), and each bar gets its 0-100 `quality` score; the bars
  * are upserted in one transaction per call, then the findings (rejections included) are
  * recorded in the store, and every listener hears about what was stored (cache
- * invalidation, stream fan-out), after the store has accepted it. Thread-safe. */
+ * invalidation, stream fan-out), with the write's origin, after the store has accepted it.
+ * Thread-safe. */
 #ifndef MD_INGEST_WRITER_H
 #define MD_INGEST_WRITER_H
 
@@ -24,14 +26,41 @@
 
 typedef struct md_writer md_writer;
 
-/* Listener callbacks run on the writing thread after a successful commit. on_commit (may be
- * NULL) runs once at the end of every ingest call that notified anything, so a listener can
- * act on the call's records as one batch (the stream hub wakes its clients once). */
+/* Where written rows come from. Listeners act on it: the stream hub publishes DERIVED rows
+ * as its own computation, which the Redis relay does not send to other instances (they
+ * derive their own from the same ticks). */
+typedef enum md_write_origin {
+    MD_WRITE_INGEST = 0, /* POST /ingest */
+    MD_WRITE_FETCH,      /* asked of a source on request (/price, /historical, mdagent fetch) */
+    MD_WRITE_POLL,       /* the watchlist scheduler's polls */
+    MD_WRITE_FEED,       /* pushed by an offline source (simulator, replay) */
+    MD_WRITE_DERIVED,    /* computed here from other ticks (1m live bars) */
+    MD_WRITE_LOAD,       /* the bulk loader (mdagent load) */
+    MD_WRITE_BACKFILL,   /* a backfill job's chunk (POST /backfill, mdagent fetch --start) */
+} md_write_origin;
+
+/* The order listeners run in after a commit, declared by each listener: every REFRESH
+ * listener (bring what readers see up to date: the cache's invalidation and write-through,
+ * the quality gauge) runs before any PUBLISH listener (tell clients: the stream hub), so a
+ * client that receives a streamed bar and then asks /historical never gets the cached
+ * answer from before that bar. md_writer_add_listener aborts when a listener is added after
+ * one of a later stage (query/services.c registers them, in this order, in one place). */
+typedef enum md_listen_stage {
+    MD_LISTEN_REFRESH = 0,
+    MD_LISTEN_PUBLISH,
+} md_listen_stage;
+
+/* Listener callbacks run on the writing thread after a successful commit, with the origin of
+ * the write. on_commit (may be NULL) runs once at the end of every write that notified
+ * anything, so a listener can act on the write's records as one batch (the stream hub wakes
+ * its clients once). */
 typedef struct md_writer_listener {
-    void (*on_bars)(void *ctx, const char *symbol, md_interval iv, const md_bar *bars, size_t n);
-    void (*on_quote)(void *ctx, const md_quote *q);
+    void (*on_bars)(void *ctx, md_write_origin origin, const char *symbol, md_interval iv,
+                    const md_bar *bars, size_t n);
+    void (*on_quote)(void *ctx, md_write_origin origin, const md_quote *q);
     void *ctx;
     void (*on_commit)(void *ctx);
+    md_listen_stage stage;
 } md_writer_listener;
 
 /* A rejected input row: index into the flattened input, the rule and the reason. */
@@ -41,34 +70,75 @@ typedef struct md_reject {
     char msg[160];
 } md_reject;
 
-/* A quality finding of this call: series index, the bar it concerns (md_writer_ingest_bars:
- * the input index flattened over the series, as for md_reject; md_writer_judge: the bar's
- * position in its series; SIZE_MAX when none), and the finding. */
-typedef struct md_ingest_finding {
+/* A quality finding of this write: series index, the bar it concerns (the input index
+ * flattened over the series, as for md_reject; with MD_WRITE_CHECKED the bar's position in
+ * its series; SIZE_MAX when none), and the finding. */
+typedef struct md_write_finding {
     size_t series;
     size_t index;
     md_qevent ev;
-} md_ingest_finding;
+} md_write_finding;
 
-typedef struct md_ingest_result {
+typedef struct md_write_result {
     size_t accepted, rejected, stored;
-    md_reject *rejects; /* heap, owned by the result (md_ingest_result_deinit) */
+    md_reject *rejects; /* heap, owned by the result (md_write_result_deinit) */
     size_t n_rejects, cap_rejects;
     size_t max_rejects; /* keep at most this many details (0 = unlimited) */
     /* Set collect_findings before the call to receive every finding (soft rules and
      * rejections) in findings[] (heap, owned by the result). */
     int collect_findings;
-    md_ingest_finding *findings;
+    md_write_finding *findings;
     size_t n_findings, cap_findings;
-} md_ingest_result;
+} md_write_result;
 
-void md_ingest_result_init(md_ingest_result *r, size_t max_rejects);
-void md_ingest_result_deinit(md_ingest_result *r);
+void md_write_result_init(md_write_result *r, size_t max_rejects);
+void md_write_result_deinit(md_write_result *r);
+
+/* What a write has already been through. */
+enum {
+    /* Judge, store nothing. The series' bars of earlier validate-only writes on this writer
+     * serve as context instead, so a file checked block by block is judged as a whole. */
+    MD_WRITE_VALIDATE_ONLY = 1u << 0,
+    /* Every bar already passed md_writer_check_bar (the bulk loader validates in its parse
+     * workers): the hard rules are not run again, and findings are indexed by the bar's
+     * position in its series. */
+    MD_WRITE_CHECKED = 1u << 1,
+    /* The caller judged the bars before (a validate-only write, while the previous batch was
+     * being stored): they are stored as they are - scored or not - and judged_findings are
+     * recorded after the commit; the series' live marks are still kept. Implies CHECKED. */
+    MD_WRITE_JUDGED = 1u << 2,
+};
+
+/* One write: bars (series) or quotes, never both. */
+typedef struct md_write {
+    md_write_origin origin;
+    unsigned flags; /* MD_WRITE_* */
+    /* Bars. series[i].bars are modified in place: rejected bars are removed (series[i].n
+     * shrinks) and every bar's `quality` is filled. A series may be empty (n = 0): with
+     * JUDGED, to record findings of a series none of whose bars are in this write. */
+    md_series *series;
+    size_t n_series;
+    /* Quotes, each the latest for its symbol unless an equal or newer one is stored. A quote
+     * has no series to be judged against: one that passes the hard rules and the quote checks
+     * scores 100. No flag applies to quotes. */
+    md_quote *quotes;
+    size_t n_quotes;
+    /* Load marks (store.h) written in the same transaction as the bars (may be given with no
+     * bars: marks only). */
+    const md_load_mark *marks;
+    size_t n_marks;
+    /* With JUDGED: findings per series (n_series vectors; may be NULL), recorded as they are
+     * after the commit (the loader's judgement and the hard-rule findings of rows it
+     * rejected, so they count against the series' validity). */
+    const md_qevent_vec *judged_findings;
+} md_write;
 
 /* The writer does not own the store. */
 md_writer *md_writer_new(md_store *st);
 void md_writer_free(md_writer *w);
 md_store *md_writer_store(md_writer *w);
+/* Adds a listener (at most 8). Call before the writer is shared between threads, in stage
+ * order: aborts when l->stage is lower than the stage of a listener added before. */
 void md_writer_add_listener(md_writer *w, const md_writer_listener *l);
 /* Tolerance for timestamps ahead of the wall clock (default MD_FUTURE_TOLERANCE_S). */
 void md_writer_set_future_tolerance(md_writer *w, int64_t seconds);
@@ -77,60 +147,22 @@ void md_writer_set_future_tolerance(md_writer *w, int64_t seconds);
 void md_writer_set_quality(md_writer *w, const md_quality_params *p);
 const md_quality_params *md_writer_quality(const md_writer *w);
 
-/* Validates, scores and stores bars. series[i].bars are modified in place: rejected bars are
- * removed (series[i].n shrinks) and every bar's `quality` is filled. With validate_only
- * nothing is stored (the series' bars of earlier validate-only calls on this writer serve as
- * context instead, so a file checked block by block is judged as a whole). Returns 0 (the
- * result says what happened) or a store error, in which case no bar of this call was
- * stored. Findings that cannot be recorded after the bars were stored are logged and
- * counted (mdagent_store_errors_total{op="put_quality_events"}), not returned. */
-int md_writer_ingest_bars(md_writer *w, md_series *series, size_t n_series, int validate_only,
-                          md_ingest_result *res, md_error *err);
+/* Validates, scores and stores what req holds (see md_write). res (may be NULL) receives
+ * accepted (rows that passed the hard rules), rejected (with details up to max_rejects),
+ * stored (rows written: a quote older than the stored one is accepted, not stored) and, when
+ * collecting, the findings. Returns 0 (the result says what happened) or a store error, in
+ * which case no bar of this write was stored (quotes are stored one by one: those before the
+ * failing one stay stored, and are notified). Findings that cannot be recorded after the
+ * bars were stored are logged and counted (mdagent_store_errors_total{op="put_quality_events"}),
+ * not returned. Aborts on a request no caller can mean: bars and quotes in one write, flags
+ * on quotes, judged_findings without JUDGED, VALIDATE_ONLY with JUDGED or marks. */
+int md_writer_write(md_writer *w, const md_write *req, md_write_result *res, md_error *err);
 
-/* The halves of md_writer_ingest_bars, for callers that validate on their own threads
- * (the bulk loader validates in its parse workers, then one thread judges and stores in
- * order).
- *
- * md_writer_check_bar: the writer's hard rules for one bar of interval iv at wall-clock time
- * now, with the writer's clock tolerance. 0, or MD_EBAR with *rule and err->msg. Thread-safe,
- * touches no store. */
+/* The hard rules of the writer for one bar of interval iv at wall-clock time now, with the
+ * writer's clock tolerance, for callers that validate on their own threads before an
+ * MD_WRITE_CHECKED write. 0, or MD_EBAR with *rule and err->msg. Thread-safe, touches no
+ * store. */
 int md_writer_check_bar(const md_writer *w, const md_bar *b, md_interval iv, int64_t now,
                         md_rule *rule, md_error *err);
-/* md_writer_judge: the soft rules for series whose bars all passed md_writer_check_bar:
- * fills every bar's `quality` and, when res->collect_findings is set, adds the findings to
- * res (index = the bar's position in its series). Stores nothing: for validate-only runs,
- * where the series' earlier validate-only calls on this writer serve as context. */
-void md_writer_judge(md_writer *w, md_series *series, size_t n_series, int validate_only,
-                     md_ingest_result *res);
-/* md_writer_judge_and_store: md_writer_judge, then stores the series with the load marks
- * (store.h) in one transaction, records the findings, counts the metrics and notifies the
- * listeners after the commit. res (may be NULL) receives accepted, stored and, when
- * collecting, the findings. Returns 0 or a store error, in which case no bar of this call
- * was stored. */
-int md_writer_judge_and_store(md_writer *w, md_series *series, size_t n_series,
-                              const md_load_mark *marks, size_t n_marks, md_ingest_result *res,
-                              md_error *err);
-/* md_writer_judge_some_and_store: md_writer_judge_and_store where only the series with
- * judge_mask[k] set are judged (scored, findings recorded); the others are stored as they
- * are - unscored (quality -1 stays null) and without findings - though their live mark is
- * kept. judge_mask NULL judges every series. The bulk loader's sampled validation. */
-int md_writer_judge_some_and_store(md_writer *w, md_series *series, size_t n_series,
-                                   const uint8_t *judge_mask, const md_load_mark *marks,
-                                   size_t n_marks, md_ingest_result *res, md_error *err);
-/* md_writer_store_checked: md_writer_judge_and_store without collecting; *stored (may be
- * NULL) receives the rows written. */
-int md_writer_store_checked(md_writer *w, md_series *series, size_t n_series,
-                            const md_load_mark *marks, size_t n_marks, size_t *stored,
-                            md_error *err);
-/* Records hard-rule findings (md_qevent_reject) of bars a caller rejected with
- * md_writer_check_bar, so they count against the series' validity. */
-int md_writer_record_rejections(md_writer *w, const char *symbol, md_interval iv,
-                                const md_qevent *ev, size_t n, md_error *err);
-
-/* Validates and stores quotes (each the latest for its symbol unless an equal or newer one
- * is stored). A quote has no series to be judged against: one that passes the hard rules
- * scores 100. */
-int md_writer_ingest_quotes(md_writer *w, md_quote *quotes, size_t n, md_ingest_result *res,
-                            md_error *err);
 
 #endif

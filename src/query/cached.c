@@ -230,12 +230,13 @@ static void refresh(md_services *svc, const char *symbol, int bars)
         put_price(svc, &k, &after, &p);
 }
 
-static void on_bars(void *ctx, const char *symbol, md_interval iv, const md_bar *bars, size_t n)
+static void on_bars(void *ctx, md_write_origin origin, const char *symbol, md_interval iv,
+                    const md_bar *bars, size_t n)
 {
     refresh(ctx, symbol, 1);
 }
 
-static void on_quote(void *ctx, const md_quote *q)
+static void on_quote(void *ctx, md_write_origin origin, const md_quote *q)
 {
     refresh(ctx, q->symbol, 0);
 }
@@ -243,7 +244,8 @@ static void on_quote(void *ctx, const md_quote *q)
 void md_query_cache_attach(md_services *svc)
 {
     if (!svc->cache || !svc->writer) return;
-    md_writer_listener l = {.on_bars = on_bars, .on_quote = on_quote, .ctx = svc};
+    md_writer_listener l = {
+        .on_bars = on_bars, .on_quote = on_quote, .ctx = svc, .stage = MD_LISTEN_REFRESH};
     md_writer_add_listener(svc->writer, &l);
 }
 

@@ -9,6 +9,7 @@
  * never on the writer's or an event loop's thread. */
 #include "query/quality.h"
 
+#include "core/dict.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -19,63 +20,22 @@
 #define REFRESH_MS 5000
 #define MAX_DIRTY 1024 /* more than this at once: grade everything in one report */
 
-typedef struct {
-    char *symbol;
-    int64_t graded_ms;
-} seen_entry;
-
 struct md_quality_gauge {
     md_services *svc;
     pthread_mutex_t lock;
     char **dirty;
     size_t n_dirty, cap_dirty;
-    int all;          /* grade every stored symbol */
-    int pending;      /* a job is queued or running */
-    int fresh;        /* something was touched since the running job took its list */
-    int stopped;      /* shutting down: schedule nothing */
-    seen_entry *seen; /* open addressing: when each symbol was last graded */
-    size_t n_seen, cap_seen;
+    int all;           /* grade every stored symbol */
+    int pending;       /* a job is queued or running */
+    int fresh;         /* something was touched since the running job took its list */
+    int stopped;       /* shutting down: schedule nothing */
+    md_dict graded_ms; /* symbol -> int64_t: when it was last graded (monotonic) */
 };
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/* Caller holds lock. */
-static seen_entry *seen_get(md_quality_gauge *g, const char *symbol, int create)
-{
-    if (create && (g->n_seen + 1) * 2 > g->cap_seen) {
-        size_t ncap = g->cap_seen ? g->cap_seen * 2 : 64;
-        seen_entry *nv = md_calloc(ncap, sizeof *nv);
-        for (size_t i = 0; i < g->cap_seen; i++) {
-            if (!g->seen[i].symbol) continue;
-            size_t j = hash_str(g->seen[i].symbol) & (ncap - 1);
-            while (nv[j].symbol) j = (j + 1) & (ncap - 1);
-            nv[j] = g->seen[i];
-        }
-        md_free(g->seen);
-        g->seen = nv;
-        g->cap_seen = ncap;
-    }
-    if (!g->cap_seen) return NULL;
-    for (size_t j = hash_str(symbol) & (g->cap_seen - 1);; j = (j + 1) & (g->cap_seen - 1)) {
-        if (!g->seen[j].symbol) {
-            if (!create) return NULL;
-            g->seen[j].symbol = md_strdup(symbol);
-            g->n_seen++;
-            return &g->seen[j];
-        }
-        if (strcmp(g->seen[j].symbol, symbol) == 0) return &g->seen[j];
-    }
-}
 
 static void graded(md_quality_gauge *g, const char *symbol, int64_t now_ms)
 {
     pthread_mutex_lock(&g->lock);
-    seen_get(g, symbol, 1)->graded_ms = now_ms;
+    *(int64_t *)md_dict_put_str(&g->graded_ms, symbol, NULL) = now_ms;
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -140,8 +100,8 @@ static void job(void *arg)
     for (size_t i = 0; i < n; i++) {
         int64_t now = md_mono_ms();
         pthread_mutex_lock(&g->lock);
-        seen_entry *s = seen_get(g, list[i], 0);
-        int wait = s && now - s->graded_ms < REFRESH_MS;
+        const int64_t *at = md_dict_find_str(&g->graded_ms, list[i]);
+        int wait = at && now - *at < REFRESH_MS;
         if (wait) add_dirty(g, list[i]);
         pthread_mutex_unlock(&g->lock);
         if (!wait) {
@@ -165,6 +125,7 @@ md_quality_gauge *md_quality_gauge_new(md_services *svc)
     md_quality_gauge *g = md_calloc(1, sizeof *g);
     g->svc = svc;
     pthread_mutex_init(&g->lock, NULL);
+    md_dict_init(&g->graded_ms, sizeof(int64_t));
     pthread_mutex_lock(&g->lock);
     g->all = 1;
     schedule(g);
@@ -185,8 +146,7 @@ void md_quality_gauge_free(md_quality_gauge *g)
     if (!g) return;
     for (size_t i = 0; i < g->n_dirty; i++) md_free(g->dirty[i]);
     md_free(g->dirty);
-    for (size_t i = 0; i < g->cap_seen; i++) md_free(g->seen[i].symbol);
-    md_free(g->seen);
+    md_dict_deinit(&g->graded_ms);
     pthread_mutex_destroy(&g->lock);
     md_free(g);
 }

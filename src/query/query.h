@@ -2,9 +2,10 @@
  *
  *   request -> cache (when configured) -> store -> sources (when configured)
  *
- * md_services bundles the long-lived parts a request needs; the server and the CLI build
- * one at start-up. Modules added later (cache, source manager, stream hub) hang off it as
- * optional pointers: NULL means "not configured", and the read path skips that step. */
+ * md_services bundles the long-lived parts a request needs; every command builds it with
+ * md_services_open (query/services.h) from the parts it asks for. The optional parts
+ * (cache, source manager, stream hub, ...) are pointers: NULL means "not configured", and the
+ * read path skips that step. */
 #ifndef MD_QUERY_QUERY_H
 #define MD_QUERY_QUERY_H
 
@@ -25,6 +26,7 @@ struct md_srcmgr;
 struct md_hub;
 struct md_backfill;
 struct md_quality_gauge;
+struct md_services_run;
 
 typedef struct md_services {
     const md_config *cfg;
@@ -38,6 +40,7 @@ typedef struct md_services {
     struct md_hub *hub;               /* NULL: no streaming */
     struct md_backfill *backfill;     /* backfill jobs (ingest/backfill.h); NULL without sources */
     struct md_quality_gauge *quality; /* NULL: the quality gauge is set only on request */
+    struct md_services_run *run;      /* what services.c started, and its life-cycle step */
 } md_services;
 
 /* -- latest price ---------------------------------------------------------------------- */
@@ -63,14 +66,16 @@ int md_query_price_from(md_services *svc, const char *symbol, int64_t max_age_s,
                         md_price *out, md_error *err);
 
 /* Where fetched and pushed data goes: a sink (sources/offline.h) that hands quotes and
- * bars to k->svc->writer (validated, stored, then cache and stream), counting the rows it
- * accepted and rejected. The callbacks return 0 when every row was accepted, MD_EBAR
- * when some were rejected (logged), or a store error. One keep per thread that uses it. */
+ * bars to k->svc->writer (validated, stored, then cache and stream) as writes of the given
+ * origin, counting the rows it accepted and rejected. The callbacks return 0 when every row
+ * was accepted, MD_EBAR when some were rejected (logged), or a store error. One keep per
+ * thread that uses it. */
 typedef struct md_query_keep {
     md_services *svc;
+    md_write_origin origin;
     size_t accepted, rejected;
 } md_query_keep;
-void md_query_sink(md_query_keep *k, md_services *svc, md_tick_sink *out);
+void md_query_sink(md_query_keep *k, md_services *svc, md_write_origin origin, md_tick_sink *out);
 
 /* Fetches the latest quote through the source manager (source: md_source_id alone, or
  * -1 for failover) and stores it through the writer. The manager's errors, or
@@ -124,8 +129,10 @@ void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *
 /* -- analytics ---------------------------------------------------------------------------- */
 
 /* /analytics/{symbol}/indicators: bars of the request's range, then each indicator named in
- * names ("sma:20,rsi:14,...", see analytics/indicators.h) as a series aligned with the bars
- * (null during warm-up). MD_EPARAM for a bad list. */
+ * names ("sma:20,rsi:14,...", see analytics/indicators.def) as a series aligned with the bars
+ * (null during warm-up), computed over the stored series from its first bar (the stored bars
+ * before the range are streamed through the indicators in bounded memory), so a value does
+ * not depend on the range, the limit or the other names. MD_EPARAM for a bad list. */
 int md_query_indicators(md_services *svc, const md_history_req *req, const char *names, md_buf *out,
                         md_error *err);
 /* /analytics/{symbol}/summary: returns, volatility (annualised), max drawdown, average

@@ -10,10 +10,11 @@ static int sink_quotes(void *ctx, md_quote *q, size_t n)
     md_query_keep *k = ctx;
     md_services *svc = k->svc;
     if (!svc->writer) return 0;
-    md_ingest_result res;
-    md_ingest_result_init(&res, 4);
+    md_write_result res;
+    md_write_result_init(&res, 4);
     md_error err;
-    int rc = md_writer_ingest_quotes(svc->writer, q, n, &res, &err);
+    md_write req = {.origin = k->origin, .quotes = q, .n_quotes = n};
+    int rc = md_writer_write(svc->writer, &req, &res, &err);
     k->accepted += res.accepted;
     k->rejected += res.rejected;
     if (rc == 0 && res.rejected) {
@@ -24,7 +25,7 @@ static int sink_quotes(void *ctx, md_quote *q, size_t n)
     } else if (rc < 0) {
         MD_WARN("sources", "quotes not stored code=%s error=\"%s\"", md_error_code(rc), err.msg);
     }
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     return rc;
 }
 
@@ -34,10 +35,11 @@ static int sink_bars(void *ctx, const char *symbol, md_interval iv, md_bar *bars
     md_services *svc = k->svc;
     if (!svc->writer || n == 0) return 0;
     md_series s = {symbol, iv, bars, n};
-    md_ingest_result res;
-    md_ingest_result_init(&res, 4);
+    md_write_result res;
+    md_write_result_init(&res, 4);
     md_error err;
-    int rc = md_writer_ingest_bars(svc->writer, &s, 1, 0, &res, &err);
+    md_write req = {.origin = k->origin, .series = &s, .n_series = 1};
+    int rc = md_writer_write(svc->writer, &req, &res, &err);
     k->accepted += res.accepted;
     k->rejected += res.rejected;
     if (rc == 0 && res.rejected) {
@@ -51,13 +53,14 @@ static int sink_bars(void *ctx, const char *symbol, md_interval iv, md_bar *bars
         MD_WARN("sources", "bars not stored symbol=%s code=%s error=\"%s\"", symbol,
                 md_error_code(rc), err.msg);
     }
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     return rc;
 }
 
-void md_query_sink(md_query_keep *k, md_services *svc, md_tick_sink *out)
+void md_query_sink(md_query_keep *k, md_services *svc, md_write_origin origin, md_tick_sink *out)
 {
     k->svc = svc;
+    k->origin = origin;
     k->accepted = k->rejected = 0;
     out->quotes = sink_quotes;
     out->bars = sink_bars;
@@ -70,7 +73,7 @@ int md_query_fetch_quote(md_services *svc, const char *symbol, int source, md_qu
     if (!svc->sources) return md_error_set(err, MD_ENOSOURCE, "no sources are configured");
     md_query_keep k;
     md_tick_sink keep;
-    md_query_sink(&k, svc, &keep);
+    md_query_sink(&k, svc, MD_WRITE_FETCH, &keep);
     md_fetch_opts fo = {source, 0, &keep};
     md_fetch_result res;
     md_quote q;
@@ -97,7 +100,7 @@ int md_query_fetch_bars(md_services *svc, const char *symbol, md_interval iv, in
     if (!svc->sources) return md_error_set(err, MD_ENOSOURCE, "no sources are configured");
     md_query_keep k;
     md_tick_sink keep;
-    md_query_sink(&k, svc, &keep);
+    md_query_sink(&k, svc, MD_WRITE_FETCH, &keep);
     md_fetch_opts fo = {source, 0, &keep};
     int64_t chunk = md_srcmgr_max_range_s(svc->sources, source, iv);
     int64_t from = start;

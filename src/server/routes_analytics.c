@@ -1,5 +1,17 @@
-/* routes_analytics.c - /analytics/{symbol}/indicators and /analytics/{symbol}/summary. */
+/* routes_analytics.c - /analytics/indicators (the indicator table), /analytics/{symbol}/
+ * indicators and /analytics/{symbol}/summary. */
 #include "server/routes.h"
+
+#include "analytics/indicators.h"
+
+/* GET /analytics/indicators: every indicator, its parameters and outputs, from
+ * analytics/indicators.def (no I/O: answered on the event loop). */
+int md_route_indicator_defs(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    (void)svc, (void)req, (void)err;
+    md_ind_defs_json(md_http_json(resp, 200));
+    return 0;
+}
 
 int md_route_indicators(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {

@@ -84,10 +84,10 @@ int md_route_sources(md_services *svc, md_http_req *req, md_http_resp *resp, md_
             render_row(b, &in);
         }
     } else {
-        /* no manager: every known source, none enabled */
-        for (; md_srcmgr_known[n]; n++) {
+        /* no manager: every registry source, none enabled */
+        for (; n < md_source_count(); n++) {
             md_srcmgr_info in = {0};
-            snprintf(in.name, sizeof in.name, "%s", md_srcmgr_known[n]);
+            snprintf(in.name, sizeof in.name, "%s", md_source_info_at(n)->name);
             in.rl_remaining = -1;
             in.health = 1;
             snprintf(in.reason, sizeof in.reason, "sources.priority is empty");

@@ -318,11 +318,6 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     return rc;
 }
 
-static int av_supports(const md_source *src, md_interval iv)
-{
-    return av_interval(iv) != NULL;
-}
-
 static int64_t av_max_range(const md_source *src, md_interval iv)
 {
     return md_interval_is_daily(iv) ? 0 : 31 * 86400;
@@ -333,15 +328,12 @@ static const md_source_vtable av_vt = {
     .id = MD_SRC_ALPHAVANTAGE,
     .quote = av_quote,
     .bars = av_bars,
-    .supports = av_supports,
+    .supports = md_sources__provider_supports,
     .max_range_s = av_max_range,
     .free = md_sources__provider_free,
 };
 
 int md_alphavantage_create(const md_config *cfg, md_source **out, md_error *err)
 {
-    md_provider *p = md_sources__provider_new(
-        &av_vt, cfg->alphavantage_url, cfg->alphavantage_api_key, "ALPHA_VANTAGE_API_KEY", cfg);
-    *out = &p->base;
-    return 0;
+    return md_sources__provider_create(&av_vt, cfg, out);
 }

@@ -7,20 +7,17 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/waiter.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
 
 struct md_feed {
     md_source *src;
     md_tick_sink sink; /* wraps the caller's to count */
     md_tick_sink user;
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cv; /* CLOCK_MONOTONIC */
-    int stop;
+    md_waiter sleep; /* until the next step or md_feed_stop */
     atomic_uint_fast64_t pushed;
 };
 
@@ -57,26 +54,13 @@ static int count_bars(void *ctx, const char *symbol, md_interval iv, md_bar *b, 
 static void *run(void *arg)
 {
     md_feed *f = arg;
-    pthread_mutex_lock(&f->lock);
-    while (!f->stop) {
-        pthread_mutex_unlock(&f->lock);
+    while (!md_waiter_stopped(&f->sleep)) {
         int64_t now = md_now_ms();
         int64_t next = md_feed_step(f->src, &f->sink, now);
+        /* the step is due on the wall clock; the sleep runs on the monotonic one */
         int64_t wait_ms = next - md_now_ms();
-        pthread_mutex_lock(&f->lock);
-        if (f->stop || wait_ms <= 0) continue;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        while (!f->stop && pthread_cond_timedwait(&f->cv, &f->lock, &ts) != ETIMEDOUT) {
-        }
+        if (wait_ms > 0) md_waiter_wait_until(&f->sleep, md_mono_ms() + wait_ms);
     }
-    pthread_mutex_unlock(&f->lock);
     return NULL;
 }
 
@@ -89,16 +73,10 @@ int md_feed_start(md_source *src, const md_tick_sink *sink, md_feed **out, md_er
     f->user = *sink;
     f->sink = (md_tick_sink){count_quotes, count_bars, f};
     atomic_init(&f->pushed, 0);
-    pthread_mutex_init(&f->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&f->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    md_waiter_init(&f->sleep, NULL);
     if (src->vt->id == MD_SRC_REPLAY) md_sources__replay_restart(src, md_now_ms());
     if (pthread_create(&f->thread, NULL, run, f) != 0) {
-        pthread_cond_destroy(&f->cv);
-        pthread_mutex_destroy(&f->lock);
+        md_waiter_deinit(&f->sleep);
         md_free(f);
         return md_error_set(err, MD_EINTERNAL, "cannot start the %s feed thread", src->vt->name);
     }
@@ -110,13 +88,9 @@ int md_feed_start(md_source *src, const md_tick_sink *sink, md_feed **out, md_er
 void md_feed_stop(md_feed *f)
 {
     if (!f) return;
-    pthread_mutex_lock(&f->lock);
-    f->stop = 1;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->lock);
+    md_waiter_stop(&f->sleep);
     pthread_join(f->thread, NULL);
-    pthread_cond_destroy(&f->cv);
-    pthread_mutex_destroy(&f->lock);
+    md_waiter_deinit(&f->sleep);
     md_free(f);
 }
 

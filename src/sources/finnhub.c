@@ -238,11 +238,6 @@ static int fh_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     return rc;
 }
 
-static int fh_supports(const md_source *src, md_interval iv)
-{
-    return fh_resolution(iv) != NULL;
-}
-
 static int64_t fh_max_range(const md_source *src, md_interval iv)
 {
     /* Intraday candles come one month per request at most. */
@@ -254,15 +249,12 @@ static const md_source_vtable fh_vt = {
     .id = MD_SRC_FINNHUB,
     .quote = fh_quote,
     .bars = fh_bars,
-    .supports = fh_supports,
+    .supports = md_sources__provider_supports,
     .max_range_s = fh_max_range,
     .free = md_sources__provider_free,
 };
 
 int md_finnhub_create(const md_config *cfg, md_source **out, md_error *err)
 {
-    md_provider *p = md_sources__provider_new(&fh_vt, cfg->finnhub_url, cfg->finnhub_api_key,
-                                              "FINNHUB_API_KEY", cfg);
-    *out = &p->base;
-    return 0;
+    return md_sources__provider_create(&fh_vt, cfg, out);
 }

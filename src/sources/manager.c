@@ -6,10 +6,12 @@
  * provider is called or while a retry sleeps. Provider calls run on the caller's thread. */
 #include "sources/manager.h"
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
 #include "core/timefmt.h"
+#include "sources/registry.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,9 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-const char *const md_srcmgr_known[] = {"yahoo",      "alphavantage", "finnhub",   "polygon",
-                                       "twelvedata", "replay",       "simulator", NULL};
-
 typedef struct entry {
     char name[24];
     int id;
@@ -30,7 +29,8 @@ typedef struct entry {
     char reason[120];
     pthread_mutex_t lock;
     md_circuit circ;
-    md_ratelimit rl;
+    md_ratelimit rl;                  /* every request */
+    md_ratelimit cls_rl[MD_EP_COUNT]; /* on top, per endpoint class (unlimited unless set) */
     md_health health;
     int64_t requests, failures;
     char last_error[200];
@@ -149,6 +149,7 @@ void md_srcmgr_free(md_srcmgr *m)
         drop(e->src);
         md_circuit_deinit(&e->circ);
         md_ratelimit_deinit(&e->rl);
+        for (int c = 0; c < MD_EP_COUNT; c++) md_ratelimit_deinit(&e->cls_rl[c]);
         pthread_mutex_destroy(&e->lock);
         md_free(e);
     }
@@ -198,6 +199,7 @@ int md_srcmgr_add(md_srcmgr *m, const char *name, md_source *src, int priority, 
     pthread_mutex_init(&e->lock, NULL);
     md_circuit_init(&e->circ, &m->o.circuit);
     md_ratelimit_init(&e->rl, per_minute, per_day);
+    for (int c = 0; c < MD_EP_COUNT; c++) md_ratelimit_init(&e->cls_rl[c], 0, 0);
     if (src && src->api_key) md_log_add_secret(src->api_key);
     if (m->n == m->cap) m->e = md_realloc(m->e, (m->cap = m->cap ? m->cap * 2 : 8) * sizeof *m->e);
     m->e[m->n++] = e;
@@ -214,34 +216,28 @@ int md_srcmgr_add(md_srcmgr *m, const char *name, md_source *src, int priority, 
     return 0;
 }
 
-/* Rate limits of a known source from the sources.<name>.per_minute/per_day keys. */
-static void limits_of(const md_config *cfg, const char *name, int *per_min, int *per_day)
+int md_srcmgr_set_class_limit(md_srcmgr *m, const char *name, md_endpoint_class cls, int per_minute,
+                              int per_day)
 {
-    static const struct {
-        const char *name;
-        size_t min_off, day_off;
-    } rows[] = {
-        {"yahoo", offsetof(md_config, rl_yahoo_min), offsetof(md_config, rl_yahoo_day)},
-        {"alphavantage", offsetof(md_config, rl_alphavantage_min),
-         offsetof(md_config, rl_alphavantage_day)},
-        {"finnhub", offsetof(md_config, rl_finnhub_min), offsetof(md_config, rl_finnhub_day)},
-        {"polygon", offsetof(md_config, rl_polygon_min), offsetof(md_config, rl_polygon_day)},
-        {"twelvedata", offsetof(md_config, rl_twelvedata_min),
-         offsetof(md_config, rl_twelvedata_day)},
-    };
-    *per_min = *per_day = 0; /* offline sources: no limit */
-    for (size_t i = 0; i < MD_ARRAY_LEN(rows); i++) {
-        if (strcmp(rows[i].name, name) != 0) continue;
-        *per_min = (int)*(const int64_t *)((const char *)cfg + rows[i].min_off);
-        *per_day = (int)*(const int64_t *)((const char *)cfg + rows[i].day_off);
-    }
+    entry *e = find_name(m, name);
+    if (!e || (unsigned)cls >= MD_EP_COUNT) return MD_EINVAL;
+    pthread_mutex_lock(&e->lock);
+    md_ratelimit_deinit(&e->cls_rl[cls]);
+    md_ratelimit_init(&e->cls_rl[cls], per_minute, per_day);
+    pthread_mutex_unlock(&e->lock);
+    return 0;
 }
 
-static int known(const char *name)
+/* Adds a registry source with its budgets from the sources.<name>.* keys of cfg. */
+static void add_with_limits(md_srcmgr *m, const md_config *cfg, const md_source_info *info,
+                            md_source *src, int priority, const char *reason)
 {
-    for (int i = 0; md_srcmgr_known[i]; i++)
-        if (strcmp(md_srcmgr_known[i], name) == 0) return 1;
-    return 0;
+    md_source_limits lim;
+    md_source_limits_of(info, cfg, &lim);
+    md_srcmgr_add(m, info->name, src, priority, lim.all.per_minute, lim.all.per_day, reason);
+    for (int c = 0; c < MD_EP_COUNT; c++)
+        md_srcmgr_set_class_limit(m, info->name, (md_endpoint_class)c, lim.cls[c].per_minute,
+                                  lim.cls[c].per_day);
 }
 
 int md_srcmgr_from_config(const md_config *cfg, md_source_ctor ctor, md_srcmgr **out, md_error *err)
@@ -260,11 +256,12 @@ int md_srcmgr_from_config(const md_config *cfg, md_source_ctor ctor, md_srcmgr *
             if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
         md_free(names[i]);
         names[i] = md_strdup(lower);
-        if (!known(names[i])) {
+        if (!md_source_find(names[i])) {
+            char known[256];
+            md_source_list_names(known, sizeof known);
             int rc = md_error_set(err, MD_ECONFIG,
-                                  "sources.priority: unknown source '%.24s' (known: yahoo, "
-                                  "alphavantage, finnhub, polygon, twelvedata, replay, simulator)",
-                                  names[i]);
+                                  "sources.priority: unknown source '%.24s' (known: %s)", names[i],
+                                  known);
             md_config_free_list(names, n);
             return rc;
         }
@@ -284,8 +281,7 @@ int md_srcmgr_from_config(const md_config *cfg, md_source_ctor ctor, md_srcmgr *
         md_source *src = NULL;
         md_error e;
         md_error_clear(&e);
-        int per_min, per_day;
-        limits_of(cfg, names[i], &per_min, &per_day);
+        const md_source_info *info = md_source_find(names[i]);
         int rc = ctor(names[i], cfg, &src, &e);
         if (rc == MD_ECONFIG) { /* a configuration mistake stops start-up */
             md_error_set(err, rc, "%s", e.msg);
@@ -297,16 +293,15 @@ int md_srcmgr_from_config(const md_config *cfg, md_source_ctor ctor, md_srcmgr *
             char clean[MD_ERROR_MSG_MAX];
             md_log_redact(e.msg, clean, sizeof clean);
             MD_WARN("sources", "source disabled name=%s reason=\"%s\"", names[i], clean);
-            md_srcmgr_add(m, names[i], NULL, (int)i, per_min, per_day, clean);
+            add_with_limits(m, cfg, info, NULL, (int)i, clean);
         } else {
-            md_srcmgr_add(m, names[i], src, (int)i, per_min, per_day, NULL);
+            add_with_limits(m, cfg, info, src, (int)i, NULL);
         }
     }
-    for (int k = 0; md_srcmgr_known[k]; k++) {
-        if (find_name(m, md_srcmgr_known[k])) continue;
-        int per_min, per_day;
-        limits_of(cfg, md_srcmgr_known[k], &per_min, &per_day);
-        md_srcmgr_add(m, md_srcmgr_known[k], NULL, -1, per_min, per_day, "not in sources.priority");
+    for (size_t k = 0; k < md_source_count(); k++) {
+        const md_source_info *info = md_source_info_at(k);
+        if (find_name(m, info->name)) continue;
+        add_with_limits(m, cfg, info, NULL, -1, "not in sources.priority");
     }
     md_config_free_list(names, n);
     *out = m;
@@ -372,16 +367,16 @@ size_t md_srcmgr_enabled(md_srcmgr *m)
 
 /* -- "last fetched" marks -------------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s)
+/* 0 marks an empty slot, so no key hashes to it. */
+static uint64_t mark_hash(const char *key)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    uint64_t h = md_hash_str(key);
     return h ? h : 1;
 }
 
 void md_srcmgr_mark(md_srcmgr *m, const char *key)
 {
-    uint64_t h = fnv1a(key);
+    uint64_t h = mark_hash(key);
     pthread_mutex_lock(&m->lock);
     m->marks[h % MARKS] = (mark){h, mono(m)};
     pthread_mutex_unlock(&m->lock);
@@ -389,7 +384,7 @@ void md_srcmgr_mark(md_srcmgr *m, const char *key)
 
 int64_t md_srcmgr_since_ms(md_srcmgr *m, const char *key)
 {
-    uint64_t h = fnv1a(key);
+    uint64_t h = mark_hash(key);
     pthread_mutex_lock(&m->lock);
     mark k = m->marks[h % MARKS];
     int64_t now = mono(m);
@@ -445,14 +440,17 @@ static void publish_gauges(entry *e, int64_t now_ms, int64_t ref_ms)
 }
 
 /* After a call: counters, circuit, rate limit, health, metrics. */
-static void record(md_srcmgr *m, entry *e, int rc, const md_fetch_meta *meta, int64_t latency_ms,
-                   const md_error *err)
+static void record(md_srcmgr *m, entry *e, md_endpoint_class cls, int rc, const md_fetch_meta *meta,
+                   int64_t latency_ms, const md_error *err)
 {
     int failed = md_source_error_is_failure(rc);
     pthread_mutex_lock(&e->lock);
     int64_t now = mono(m), now_wall = wall(m);
     e->requests += meta->requests > 1 ? meta->requests : 1;
-    if (meta->requests > 1) md_ratelimit_charge(&e->rl, meta->requests - 1, now_wall);
+    if (meta->requests > 1) {
+        md_ratelimit_charge(&e->rl, meta->requests - 1, now_wall);
+        md_ratelimit_charge(&e->cls_rl[cls], meta->requests - 1, now_wall);
+    }
     md_circuit_record(&e->circ, failed, now);
     md_health_record(&e->health, !failed, latency_ms);
     if (rc == 0) e->last_success = now_wall / 1000;
@@ -478,6 +476,8 @@ static void record(md_srcmgr *m, entry *e, int rc, const md_fetch_meta *meta, in
 static int ask(md_srcmgr *m, entry *e, const fetch *f, md_quote *q, md_bar_vec *bars, reasons *why,
                int *skip_rc, md_error *err)
 {
+    md_endpoint_class cls = f->kind == K_QUOTE ? MD_EP_QUOTE : md_endpoint_class_of_bars(f->iv);
+    md_ratelimit *const budgets[] = {&e->rl, &e->cls_rl[cls]};
     for (int attempt = 0;; attempt++) {
         pthread_mutex_lock(&e->lock);
         int64_t now = mono(m), now_wall = wall(m);
@@ -491,8 +491,8 @@ static int ask(md_srcmgr *m, entry *e, const fetch *f, md_quote *q, md_bar_vec *
             return 1;
         }
         int64_t retry_in = 0;
-        if (!md_ratelimit_acquire(&e->rl, now_wall, f->fo.background ? m->o.background_reserve : 0,
-                                  &retry_in)) {
+        if (!md_ratelimit_acquire_all(budgets, 2, now_wall,
+                                      f->fo.background ? m->o.background_reserve : 0, &retry_in)) {
             md_circuit_cancel(&e->circ);
             pthread_mutex_unlock(&e->lock);
             add_reason(why, e->name, "rate limited (next request allowed in %lld s)",
@@ -521,7 +521,7 @@ static int ask(md_srcmgr *m, entry *e, const fetch *f, md_quote *q, md_bar_vec *
         if (rc < 0 && cerr.rc == 0) md_error_set(&cerr, rc, "%s", md_error_default(rc));
         if (rc != 0 && bars) bars->n = n0; /* never half an answer */
         if (meta.requests < 1) meta.requests = 1;
-        record(m, e, rc, &meta, latency, &cerr);
+        record(m, e, cls, rc, &meta, latency, &cerr);
         if (rc == 0) return 0;
 
         char clean[MD_ERROR_MSG_MAX];
@@ -772,6 +772,8 @@ int md_srcmgr_info_at(md_srcmgr *m, size_t i, md_srcmgr_info *out)
     out->rl_remaining = md_ratelimit_remaining(&e->rl, now_wall, &out->rl_reset_ms);
     out->per_minute = e->rl.per_minute;
     out->per_day = e->rl.per_day;
+    for (int c = 0; c < MD_EP_COUNT; c++)
+        out->cls[c] = (md_rate_limit){e->cls_rl[c].per_minute, e->cls_rl[c].per_day};
     snprintf(out->last_error, sizeof out->last_error, "%s", e->last_error);
     out->last_error_at = e->last_error_at;
     out->last_success = e->last_success;

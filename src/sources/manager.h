@@ -3,7 +3,8 @@
  *   md_srcmgr_quote/bars -> coalesce identical in-flight fetches
  *                        -> for each source in priority order (or the one asked for):
  *                             skip when disabled, interval not offered, circuit open,
- *                             or its rate limit has no token left
+ *                             or its rate limit (the provider's, or the one of the
+ *                             endpoint class: quote, intraday, daily) has no token left
  *                             call it; retry transient errors with back-off and jitter
  *                             record: circuit, rate limit (429 Retry-After), health, metrics
  *                        -> first answer wins; otherwise one error naming every reason
@@ -27,6 +28,7 @@
 #include "sources/source.h"
 #include "sources/manager_int.h"
 #include "sources/offline.h"
+#include "sources/registry.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +59,12 @@ void md_srcmgr_free(md_srcmgr *m);
 int md_srcmgr_add(md_srcmgr *m, const char *name, md_source *src, int priority, int per_minute,
                   int per_day, const char *reason);
 
+/* Gives the listed source `name` a budget for one endpoint class on top of its own
+ * (per_minute / per_day, 0 = none; a fetch needs a token from both). MD_EINVAL when name
+ * is not listed. */
+int md_srcmgr_set_class_limit(md_srcmgr *m, const char *name, md_endpoint_class cls, int per_minute,
+                              int per_day);
+
 /* Creates a source by name (the registry: md_source_create). */
 typedef int (*md_source_ctor)(const char *name, const md_config *cfg, md_source **out,
                               md_error *err);
@@ -64,9 +72,11 @@ typedef int (*md_source_ctor)(const char *name, const md_config *cfg, md_source 
 /* Builds the manager from cfg: every name of sources.priority in that order (a source
  * whose constructor fails - e.g. a missing API key - is listed disabled with the reason;
  * MD_ECONFIG from a constructor is returned),
- * and the other known sources listed as not enabled. Rate limits from
- * sources.<name>.per_minute / per_day. *out is NULL (and 0 returned) when
- * sources.priority is empty. MD_ECONFIG for an unknown or repeated name. */
+ * and the other registry sources listed as not enabled. Rate limits from
+ * sources.<name>.per_minute / per_day and, per endpoint class,
+ * sources.<name>.<class>.per_minute / per_day. *out is NULL (and 0 returned) when
+ * sources.priority is empty. MD_ECONFIG for an unknown or repeated name (the message
+ * lists the registry's names). */
 int md_srcmgr_from_config(const md_config *cfg, md_source_ctor ctor, md_srcmgr **out,
                           md_error *err);
 
@@ -138,11 +148,12 @@ typedef struct md_srcmgr_info {
     int64_t requests, failures;
     int rl_remaining; /* -1 = unlimited */
     int64_t rl_reset_ms;
-    int per_minute, per_day;
-    char last_error[200];  /* redacted, "" when none */
-    int64_t last_error_at; /* epoch seconds, 0 = never */
-    int64_t last_success;  /* epoch seconds, 0 = never */
-    char reason[120];      /* why it is disabled, "" when enabled */
+    int per_minute, per_day;        /* every request; 0 = none */
+    md_rate_limit cls[MD_EP_COUNT]; /* per endpoint class, on top; 0 = none */
+    char last_error[200];           /* redacted, "" when none */
+    int64_t last_error_at;          /* epoch seconds, 0 = never */
+    int64_t last_success;           /* epoch seconds, 0 = never */
+    char reason[120];               /* why it is disabled, "" when enabled */
 } md_srcmgr_info;
 
 /* Number of listed sources; rows follow sources.priority, then the unlisted ones. */
@@ -153,8 +164,5 @@ size_t md_srcmgr_enabled(md_srcmgr *m);
 /* Refreshes the circuit-state and health-score gauges (called before /metrics renders,
  * since an open circuit turns half-open by the clock alone). */
 void md_srcmgr_update_metrics(md_srcmgr *m);
-
-/* The names md_srcmgr_from_config knows, in API.md order (NULL-terminated). */
-extern const char *const md_srcmgr_known[];
 
 #endif

@@ -82,6 +82,11 @@ void md_ratelimit_deinit(md_ratelimit *rl);
  * sets *retry_in_ms (may be NULL) to when one will be free. With reserve > 0 (background
  * work) the token is only taken when at least that fraction of each limit stays left. */
 int md_ratelimit_acquire(md_ratelimit *rl, int64_t now_ms, double reserve, int64_t *retry_in_ms);
+/* The same over n limits that all count one request (a provider's budget and its endpoint
+ * class's): takes a token from every one of them, or from none (returns 0, *retry_in_ms
+ * the longest wait among those that refused). */
+int md_ratelimit_acquire_all(md_ratelimit *const *rl, int n, int64_t now_ms, double reserve,
+                             int64_t *retry_in_ms);
 /* Counts n requests that were made without a token (extra pages of one call); they use up
  * the budget exactly like acquired ones. */
 void md_ratelimit_charge(md_ratelimit *rl, int n, int64_t now_ms);

@@ -360,11 +360,6 @@ static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     return rc;
 }
 
-static int pg_supports(const md_source *src, md_interval iv)
-{
-    return (unsigned)iv < MD_IV_COUNT;
-}
-
 static int64_t pg_max_range(const md_source *src, md_interval iv)
 {
     /* Any range works (pages); these keep one call to a few pages. */
@@ -378,15 +373,12 @@ static const md_source_vtable pg_vt = {
     .id = MD_SRC_POLYGON,
     .quote = pg_quote,
     .bars = pg_bars,
-    .supports = pg_supports,
+    .supports = md_sources__provider_supports,
     .max_range_s = pg_max_range,
     .free = md_sources__provider_free,
 };
 
 int md_polygon_create(const md_config *cfg, md_source **out, md_error *err)
 {
-    md_provider *p = md_sources__provider_new(&pg_vt, cfg->polygon_url, cfg->polygon_api_key,
-                                              "POLYGON_API_KEY", cfg);
-    *out = &p->base;
-    return 0;
+    return md_sources__provider_create(&pg_vt, cfg, out);
 }

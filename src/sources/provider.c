@@ -5,13 +5,23 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "sources/registry.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-md_provider *md_sources__provider_new(const md_source_vtable *vt, const char *base_url,
-                                      const char *api_key, const char *key_env,
-                                      const md_config *cfg)
+md_provider *md_sources__provider_new(const md_source_vtable *vt, const md_config *cfg)
 {
+    const md_source_info *info = md_source_find_id((int)vt->id);
+    /* a provider file without its providers.def row is a build mistake, not an input */
+    if (!info || info->offline || strcmp(info->name, vt->name) != 0) {
+        fprintf(stderr, "mdagent: source %s has no providers.def row\n", vt->name);
+        abort();
+    }
+    const char *base_url = *(char *const *)((const char *)cfg + info->url_off);
+    const char *api_key =
+        info->key_env ? *(char *const *)((const char *)cfg + info->key_off) : NULL;
     md_provider *p = md_calloc(1, sizeof *p);
     p->base.vt = vt;
     size_t n = base_url ? strlen(base_url) : 0;
@@ -22,10 +32,23 @@ md_provider *md_sources__provider_new(const md_source_vtable *vt, const char *ba
         md_log_add_secret(api_key);
     }
     p->base.timeout_ms = (int)cfg->sources_timeout_ms;
-    p->key_env = key_env;
+    p->key_env = info->key_env;
+    p->intervals = info->intervals;
     p->http = md_sources__http_new(p->base.timeout_ms, (size_t)cfg->sources_max_body_bytes,
                                    cfg->sources_user_agent);
     return p;
+}
+
+int md_sources__provider_create(const md_source_vtable *vt, const md_config *cfg, md_source **out)
+{
+    *out = &md_sources__provider_new(vt, cfg)->base;
+    return 0;
+}
+
+int md_sources__provider_supports(const md_source *src, md_interval iv)
+{
+    const md_provider *p = (const md_provider *)src;
+    return (unsigned)iv < MD_IV_COUNT && (p->intervals & MD_IV_BIT(iv)) != 0;
 }
 
 void md_sources__provider_free(md_source *src)

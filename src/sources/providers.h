@@ -1,5 +1,5 @@
-/* providers.h - the five HTTP provider clients: their constructors (used by registry.c)
- * and their response parsers, exported so tests (and tools) can run a provider's parser
+/* providers.h - the HTTP provider clients: their constructors (named in the rows of
+ * providers.def, which registry.c expands) and their response parsers, exported so tests (and tools) can run a provider's parser
  * on a saved response without a server.
  *
  * Parsers take one response body and append what it holds to out, oldest first, sorted

@@ -106,7 +106,8 @@ static int kept(int limit, double reserve)
     return (int)ceil((double)limit * reserve);
 }
 
-int md_ratelimit_acquire(md_ratelimit *rl, int64_t now_ms, double reserve, int64_t *retry_in_ms)
+/* 1 when rl can give a token now; else 0 and *retry_in_ms when one will be free. */
+static int can_take(md_ratelimit *rl, int64_t now_ms, double reserve, int64_t *retry_in_ms)
 {
     advance(rl, now_ms);
     int need_minute = 1 + kept(rl->per_minute, reserve);
@@ -114,14 +115,35 @@ int md_ratelimit_acquire(md_ratelimit *rl, int64_t now_ms, double reserve, int64
     int ok = rl->paused_until_ms <= now_ms && (!rl->per_minute || left_minute(rl) >= need_minute) &&
              (!rl->per_day || left_day(rl) >= need_day);
     if (!ok) {
-        if (retry_in_ms) {
-            int64_t w = wait_ms(rl, now_ms, need_minute, need_day);
-            *retry_in_ms = w > 0 ? w : 1;
+        int64_t w = wait_ms(rl, now_ms, need_minute, need_day);
+        *retry_in_ms = w > 0 ? w : 1;
+    }
+    return ok;
+}
+
+int md_ratelimit_acquire_all(md_ratelimit *const *rl, int n, int64_t now_ms, double reserve,
+                             int64_t *retry_in_ms)
+{
+    int ok = 1;
+    int64_t longest = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t w = 0;
+        if (!can_take(rl[i], now_ms, reserve, &w)) {
+            ok = 0;
+            if (w > longest) longest = w;
         }
+    }
+    if (!ok) {
+        if (retry_in_ms) *retry_in_ms = longest;
         return 0;
     }
-    spend(rl, now_ms);
+    for (int i = 0; i < n; i++) spend(rl[i], now_ms);
     return 1;
+}
+
+int md_ratelimit_acquire(md_ratelimit *rl, int64_t now_ms, double reserve, int64_t *retry_in_ms)
+{
+    return md_ratelimit_acquire_all(&rl, 1, now_ms, reserve, retry_in_ms);
 }
 
 void md_ratelimit_charge(md_ratelimit *rl, int n, int64_t now_ms)

@@ -1,27 +1,81 @@
-/* registry.c - the table of sources: name, key variable, constructor. One row each. */
+/* registry.c - the table of sources: the HTTP providers expanded from providers.def, then
+ * the offline sources. Nothing here names a provider. */
 #include "sources/registry.h"
 
+#include "core/mem.h"
 #include "sources/offline.h"
 #include "sources/providers.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
+/* Where a provider's settings live in md_config: the fields config.def generates from
+ * the same row. */
+#define LIMIT_OFF(nm, cls)                                                                         \
+    {                                                                                              \
+        offsetof(md_config, rl_##nm##cls##_min), offsetof(md_config, rl_##nm##cls##_day)           \
+    }
+#define KEY_OFF_KEY(nm) offsetof(md_config, nm##_api_key)
+#define KEY_OFF_NO_KEY(nm) 0
+
 static const md_source_info table[] = {
-    /* -- HTTP providers (sources/<name>.c) -- */
-    {"yahoo", NULL, 0, md_yahoo_create},
-    {"alphavantage", "ALPHA_VANTAGE_API_KEY", 0, md_alphavantage_create},
-    {"finnhub", "FINNHUB_API_KEY", 0, md_finnhub_create},
-    {"polygon", "POLYGON_API_KEY", 0, md_polygon_create},
-    {"twelvedata", "TWELVE_DATA_API_KEY", 0, md_twelvedata_create},
-    /* -- offline sources (replay, simulator): one row each below -- */
-    {"replay", NULL, 1, md_replay_new},
-    {"simulator", NULL, 1, md_simulator_new},
+#define MD_PROVIDER(ID, num, nm, disp, url_key, url_env, url_def, keykind, kenv, all_min, all_day, \
+                    q_min, q_day, i_min, i_day, d_min, d_day, r_min, r_day, basis, ivs, as, ctor)  \
+    {.name = #nm,                                                                                  \
+     .id = MD_SRC_##ID,                                                                            \
+     .display = disp,                                                                              \
+     .key_env = kenv,                                                                              \
+     .intervals = ivs,                                                                             \
+     .assets = as,                                                                                 \
+     .url_off = offsetof(md_config, nm##_url),                                                     \
+     .key_off = KEY_OFF_##keykind(nm),                                                             \
+     .limit_off = {LIMIT_OFF(nm, ), LIMIT_OFF(nm, _quote), LIMIT_OFF(nm, _intraday),               \
+                   LIMIT_OFF(nm, _daily), LIMIT_OFF(nm, _reference)},                              \
+     .create = ctor},
+#include "sources/providers.def"
+#undef MD_PROVIDER
+/* -- offline sources (offline.h): no network, no key, no budget -- */
+#define OFFLINE(nm, ID, disp, ctor)                                                                \
+    {                                                                                              \
+        .name = nm, .id = MD_SRC_##ID, .display = disp, .offline = 1, .intervals = MD_IVS_ALL,     \
+        .create = ctor                                                                             \
+    }
+    OFFLINE("replay", REPLAY, "Replay", md_replay_new),
+    OFFLINE("simulator", SIMULATOR, "Simulator", md_simulator_new),
+#undef OFFLINE
 };
+
+/* limit_off has one row for every request and one per endpoint class. */
+_Static_assert(MD_EP_COUNT == 4, "providers.def and LIMIT_OFF above spell out four classes");
+
+static const char *const class_names[] = {"quote", "intraday", "daily", "reference"};
+_Static_assert(MD_ARRAY_LEN(class_names) == MD_EP_COUNT, "one name per endpoint class");
+
+static const char *const asset_names[] = {
+#define X(id, name) name,
+    MD_ASSET_CLASSES(X)
+#undef X
+};
+
+const char *md_asset_class_name(int bit)
+{
+    return bit >= 0 && bit < MD_AS_COUNT ? asset_names[bit] : NULL;
+}
+
+const char *md_endpoint_class_name(md_endpoint_class c)
+{
+    return (unsigned)c < MD_EP_COUNT ? class_names[c] : "unknown";
+}
+
+md_endpoint_class md_endpoint_class_of_bars(md_interval iv)
+{
+    return md_interval_is_daily(iv) ? MD_EP_DAILY : MD_EP_INTRADAY;
+}
 
 size_t md_source_count(void)
 {
-    return sizeof table / sizeof table[0];
+    return MD_ARRAY_LEN(table);
 }
 
 const md_source_info *md_source_info_at(size_t i)
@@ -37,15 +91,46 @@ const md_source_info *md_source_find(const char *name)
     return NULL;
 }
 
+const md_source_info *md_source_find_id(int id)
+{
+    for (size_t i = 0; i < md_source_count(); i++)
+        if ((int)table[i].id == id) return &table[i];
+    return NULL;
+}
+
+void md_source_list_names(char *dst, size_t n)
+{
+    if (!n) return;
+    dst[0] = 0;
+    for (size_t i = 0; i < md_source_count(); i++) {
+        if (i) strncat(dst, ", ", n - strlen(dst) - 1);
+        strncat(dst, table[i].name, n - strlen(dst) - 1);
+    }
+}
+
+static int cfg_int(const md_config *cfg, size_t off)
+{
+    return (int)*(const int64_t *)((const char *)cfg + off);
+}
+
+void md_source_limits_of(const md_source_info *info, const md_config *cfg, md_source_limits *out)
+{
+    memset(out, 0, sizeof *out);
+    if (info->offline) return;
+    md_rate_limit *dst[1 + MD_EP_COUNT] = {&out->all};
+    for (int c = 0; c < MD_EP_COUNT; c++) dst[1 + c] = &out->cls[c];
+    for (int k = 0; k < 1 + MD_EP_COUNT; k++) {
+        dst[k]->per_minute = cfg_int(cfg, info->limit_off[k][0]);
+        dst[k]->per_day = cfg_int(cfg, info->limit_off[k][1]);
+    }
+}
+
 int md_source_create(const char *name, const md_config *cfg, md_source **out, md_error *err)
 {
     const md_source_info *info = md_source_find(name);
     if (!info) {
-        char known[256] = "";
-        for (size_t i = 0; i < md_source_count(); i++) {
-            if (i) strncat(known, ", ", sizeof known - strlen(known) - 1);
-            strncat(known, table[i].name, sizeof known - strlen(known) - 1);
-        }
+        char known[256];
+        md_source_list_names(known, sizeof known);
         return md_error_set(err, MD_EINVAL, "unknown source '%.40s' (known: %s)", name ? name : "",
                             known);
     }

@@ -6,13 +6,12 @@
 #include "core/mem.h"
 #include "core/metrics.h"
 #include "core/timefmt.h"
+#include "core/waiter.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 #define FIRST_BARS_S 3600 /* the first 1m poll of a symbol reaches back one hour */
 
@@ -29,9 +28,8 @@ struct md_scheduler {
     int64_t interval_ms;
     int poll_bars;
     pthread_t thread;
-    int running, stop;
-    pthread_mutex_t lock;
-    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    int running;
+    md_waiter sleep; /* until the next poll or md_scheduler_free */
     atomic_uint_fast64_t polls, failures, skipped;
     md_sched_claim_fn claim;
     void *claim_ctx;
@@ -67,12 +65,7 @@ int md_scheduler_new(md_srcmgr *m, const md_config *cfg, const md_tick_sink *sin
     s->sink = *sink;
     s->interval_ms = cfg->sources_poll_s * 1000;
     s->poll_bars = cfg->sources_poll_bars;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    md_waiter_init(&s->sleep, NULL);
     atomic_init(&s->polls, 0);
     atomic_init(&s->failures, 0);
     atomic_init(&s->skipped, 0);
@@ -142,28 +135,6 @@ int md_scheduler_poll(md_scheduler *s, size_t i, md_error *err)
     return 0;
 }
 
-/* Waits until the monotonic time `at_ms` or stop; returns 1 when stopping. */
-static int wait_until(md_scheduler *s, int64_t at_ms)
-{
-    pthread_mutex_lock(&s->lock);
-    while (!s->stop) {
-        int64_t left = at_ms - md_mono_ms();
-        if (left <= 0) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->cv, &s->lock, &ts);
-    }
-    int stop = s->stop;
-    pthread_mutex_unlock(&s->lock);
-    return stop;
-}
-
 /* 1 when another agent claimed this symbol's current slot (md_scheduler_set_claim). */
 static int claimed_elsewhere(md_scheduler *s, size_t i)
 {
@@ -184,7 +155,8 @@ static void *run(void *arg)
     int64_t cycle = md_mono_ms();
     for (;;) {
         for (size_t i = 0; i < s->n; i++) {
-            if (wait_until(s, cycle + (int64_t)i * s->interval_ms / (int64_t)s->n)) return NULL;
+            int64_t at = cycle + (int64_t)i * s->interval_ms / (int64_t)s->n;
+            if (md_waiter_wait_until(&s->sleep, at)) return NULL;
             if (claimed_elsewhere(s, i)) continue;
             md_error e;
             md_scheduler_poll(s, i, &e);
@@ -210,14 +182,10 @@ void md_scheduler_free(md_scheduler *s)
 {
     if (!s) return;
     if (s->running) {
-        pthread_mutex_lock(&s->lock);
-        s->stop = 1;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->lock);
+        md_waiter_stop(&s->sleep);
         pthread_join(s->thread, NULL);
     }
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->lock);
+    md_waiter_deinit(&s->sleep);
     md_free(s->w);
     md_free(s);
 }

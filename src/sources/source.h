@@ -2,7 +2,8 @@
  *
  * Every provider (yahoo, alphavantage, finnhub, polygon, twelvedata) and the offline
  * sources (replay, simulator) implement md_source_vtable in one file each; adding a
- * provider is one file and one line in the registry (sources/registry.c). A source only
+ * provider is one file and one row in sources/providers.def (the registry, its config
+ * keys and its stored number are generated from it). A source only
  * fetches and parses: it never writes to the store or the cache (the source manager hands
  * what it returns to the writer).
  *

@@ -56,14 +56,19 @@ typedef struct md_provider {
     md_source base;
     md_sources__http *http;
     const char *key_env; /* environment variable of the key, NULL when none is needed */
+    unsigned intervals;  /* MD_IV_BIT set it fetches (its providers.def row) */
 } md_provider;
 
-/* Allocates a provider: base URL (trailing '/' removed), key (NULL or "" = none; registered
- * with md_log_add_secret), timeout/size/user agent from cfg. */
-md_provider *md_sources__provider_new(const md_source_vtable *vt, const char *base_url,
-                                      const char *api_key, const char *key_env,
-                                      const md_config *cfg);
+/* Allocates the provider of vt (vt->id names its providers.def row): base URL (trailing
+ * '/' removed), key (unset or "" = none; registered with md_log_add_secret) and intervals
+ * as its row says, timeout/size/user agent from cfg. */
+md_provider *md_sources__provider_new(const md_source_vtable *vt, const md_config *cfg);
+/* md_<name>_create of every HTTP provider: the provider of vt into *out (never fails: a
+ * missing key is reported by each call). Returns 0. */
+int md_sources__provider_create(const md_source_vtable *vt, const md_config *cfg, md_source **out);
 void md_sources__provider_free(md_source *src);
+/* The vtable's `supports` of every HTTP provider: the intervals of its providers.def row. */
+int md_sources__provider_supports(const md_source *src, md_interval iv);
 /* MD_EUNAUTHSRC "<name>: not configured: set <KEY_ENV>" when a needed key is missing. */
 int md_sources__need_key(const md_provider *p, md_error *err);
 /* md_sources__http_get plus bookkeeping in meta (requests, http_status, retry_after_s)

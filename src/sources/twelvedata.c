@@ -281,11 +281,6 @@ static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     return rc;
 }
 
-static int td_supports(const md_source *src, md_interval iv)
-{
-    return td_interval(iv) != NULL;
-}
-
 static int64_t td_max_range(const md_source *src, md_interval iv)
 {
     /* One request holds at most 5000 values; intraday requests are 2 * TZ_PAD wider. */
@@ -299,15 +294,12 @@ static const md_source_vtable td_vt = {
     .id = MD_SRC_TWELVEDATA,
     .quote = td_quote,
     .bars = td_bars,
-    .supports = td_supports,
+    .supports = md_sources__provider_supports,
     .max_range_s = td_max_range,
     .free = md_sources__provider_free,
 };
 
 int md_twelvedata_create(const md_config *cfg, md_source **out, md_error *err)
 {
-    md_provider *p = md_sources__provider_new(&td_vt, cfg->twelvedata_url, cfg->twelvedata_api_key,
-                                              "TWELVE_DATA_API_KEY", cfg);
-    *out = &p->base;
-    return 0;
+    return md_sources__provider_create(&td_vt, cfg, out);
 }

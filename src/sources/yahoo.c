@@ -291,11 +291,6 @@ static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_
     return rc;
 }
 
-static int yahoo_supports(const md_source *src, md_interval iv)
-{
-    return yahoo_interval(iv) != NULL;
-}
-
 static int64_t yahoo_max_range(const md_source *src, md_interval iv)
 {
     switch (iv) {
@@ -313,14 +308,12 @@ static const md_source_vtable yahoo_vt = {
     .id = MD_SRC_YAHOO,
     .quote = yahoo_quote,
     .bars = yahoo_bars,
-    .supports = yahoo_supports,
+    .supports = md_sources__provider_supports,
     .max_range_s = yahoo_max_range,
     .free = md_sources__provider_free,
 };
 
 int md_yahoo_create(const md_config *cfg, md_source **out, md_error *err)
 {
-    md_provider *p = md_sources__provider_new(&yahoo_vt, cfg->yahoo_url, NULL, NULL, cfg);
-    *out = &p->base;
-    return 0;
+    return md_sources__provider_create(&yahoo_vt, cfg, out);
 }

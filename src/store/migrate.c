@@ -18,6 +18,7 @@
 #include "store/migrate.h"
 #include "store/store_int.h"
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -47,20 +48,11 @@ void md_migrate_report_deinit(md_migrate_report *r)
 
 /* -- checksums ------------------------------------------------------------------------------ */
 
-#define FNV_OFFSET 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
-    return h;
-}
-
-static uint64_t fnv_double(uint64_t h, double v)
+/* core/hash.h's FNV-1a over each field; the source id below is persisted with it. */
+static uint64_t sum_double(uint64_t h, double v)
 {
     if (isnan(v)) v = NAN; /* one NaN pattern for "unknown" */
-    return fnv(h, &v, sizeof v);
+    return md_hash_more(h, &v, sizeof v);
 }
 
 /* Every stored value of a bar, in a fixed order and width. */
@@ -69,16 +61,16 @@ static uint64_t bar_sum(uint64_t h, const md_bar *b)
     int64_t ts = b->ts, trades = b->trades < 0 ? -1 : b->trades;
     float q = b->quality < 0 ? -1.0f : b->quality;
     uint8_t src = b->source;
-    h = fnv(h, &ts, 8);
-    h = fnv_double(h, b->open);
-    h = fnv_double(h, b->high);
-    h = fnv_double(h, b->low);
-    h = fnv_double(h, b->close);
-    h = fnv_double(h, b->volume);
-    h = fnv_double(h, b->vwap);
-    h = fnv(h, &trades, 8);
-    h = fnv(h, &q, sizeof q);
-    return fnv(h, &src, 1);
+    h = md_hash_more(h, &ts, 8);
+    h = sum_double(h, b->open);
+    h = sum_double(h, b->high);
+    h = sum_double(h, b->low);
+    h = sum_double(h, b->close);
+    h = sum_double(h, b->volume);
+    h = sum_double(h, b->vwap);
+    h = md_hash_more(h, &trades, 8);
+    h = md_hash_more(h, &q, sizeof q);
+    return md_hash_more(h, &src, 1);
 }
 
 static int same_quote(const md_quote *a, const md_quote *b)
@@ -290,7 +282,7 @@ static int series_sum(mig *m, md_store *s, const char *symbol, md_interval iv, i
     md_bar_vec v;
     md_bar_vec_init(&v);
     int64_t from = MD_TS_MIN, n = 0;
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = MD_HASH_SEED;
     int rc;
     for (;;) {
         v.n = 0;
@@ -384,14 +376,14 @@ static uint64_t event_sum(uint64_t h, const md_qevent *e)
     int64_t ts = e->ts;
     int16_t rule = e->rule;
     float sev = e->severity;
-    h = fnv(h, &ts, 8);
-    h = fnv(h, &rule, 2);
-    h = fnv(h, &e->source, 1);
-    h = fnv(h, &e->other_source, 1);
-    h = fnv(h, &sev, 4);
-    h = fnv_double(h, e->value);
-    h = fnv_double(h, e->limit);
-    return fnv(h, e->detail, strnlen(e->detail, sizeof e->detail));
+    h = md_hash_more(h, &ts, 8);
+    h = md_hash_more(h, &rule, 2);
+    h = md_hash_more(h, &e->source, 1);
+    h = md_hash_more(h, &e->other_source, 1);
+    h = md_hash_more(h, &sev, 4);
+    h = sum_double(h, e->value);
+    h = sum_double(h, e->limit);
+    return md_hash_more(h, e->detail, strnlen(e->detail, sizeof e->detail));
 }
 
 static int cmp_event(const void *a, const void *b)
@@ -478,7 +470,7 @@ static int verify_quality(mig *m, const md_symbol_info *bars, size_t n_bars, md_
         rc = read_events(m->src, sq[i].symbol, sq[i].iv, &a, err);
         if (rc == 0) rc = read_events(m->dst, sq[i].symbol, sq[i].iv, &b, err);
         if (rc) break;
-        uint64_t ha = FNV_OFFSET, hb = FNV_OFFSET;
+        uint64_t ha = MD_HASH_SEED, hb = MD_HASH_SEED;
         for (size_t k = 0; k < a.n; k++) ha = event_sum(ha, &a.v[k]);
         for (size_t k = 0; k < b.n; k++) hb = event_sum(hb, &b.v[k]);
         m->rep->verified_events += a.n;
@@ -525,8 +517,7 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
     int64_t t0 = md_mono_ms();
     mig m = {.opt = opt, .rep = rep, .batch = opt->batch_rows ? opt->batch_rows : 50000};
     /* the source's identity: its URL without the password */
-    snprintf(m.source_id, sizeof m.source_id, "%016" PRIx64,
-             fnv(FNV_OFFSET, rep->from, strlen(rep->from)));
+    snprintf(m.source_id, sizeof m.source_id, "%016" PRIx64, md_hash_str(rep->from));
 
     md_store_options so = opt->source;
     so.read_only = 1;

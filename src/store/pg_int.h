@@ -7,6 +7,7 @@
 #ifndef MD_STORE_PG_INT_H
 #define MD_STORE_PG_INT_H
 
+#include "core/dict.h"
 #include "store/store_int.h"
 
 #include <libpq-fe.h>
@@ -40,10 +41,8 @@ typedef struct md_pg_store {
     md_pg_conn **free_conns;
     size_t n_conns, n_free;
 
-    pthread_mutex_t sym_lock; /* symbol -> id (open addressing); ids never change */
-    char **sym_keys;
-    int32_t *sym_ids;
-    size_t sym_n, sym_cap;
+    pthread_mutex_t sym_lock; /* guards sym_ids */
+    md_dict sym_ids;          /* symbol -> int32_t id; ids never change */
 
     pthread_mutex_t part_lock; /* known partitions, sorted by lo */
     md_pg_part *parts;
@@ -205,5 +204,9 @@ int md_pg__get_live(md_store *base, const char *symbol, md_interval iv, int64_t 
 /* Rows of (symbol, iv, first ts, last ts, count) as md_symbol_info (heap, at least one
  * element); the listing of symbols and of quality findings. */
 md_symbol_info *md_pg__symbol_infos(PGresult *r);
+
+/* Opens (or reopens) session c on st's URL with the session defaults (UTC, temp buffers).
+ * MD_EUNAVAIL when the server cannot be reached. */
+int md_pg__connect(md_pg_store *st, md_pg_conn *c, md_error *err);
 
 #endif

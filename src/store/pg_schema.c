@@ -169,21 +169,25 @@ static int choose_layout(md_pg_store *st, md_pg_conn *c, md_error *err)
                       &found, err);
     if (rc) return rc;
     if (found) {
-        rc = exec(c, "SAVEPOINT ext", err);
-        if (rc) return rc;
+        /* Installed is not loadable: without shared_preload_libraries = 'timescaledb' the
+         * server answers CREATE EXTENSION with FATAL and ends the session. So the extension is
+         * created on a throwaway session first; the real one only sees the outcome. */
+        md_pg_conn probe = {0};
         md_error e;
-        if (md_pg__exec(c, "CREATE EXTENSION IF NOT EXISTS timescaledb", "create extension", &e) ==
-            0) {
+        int ok = md_pg__connect(st, &probe, &e) == 0 &&
+                 md_pg__exec(&probe, "CREATE EXTENSION IF NOT EXISTS timescaledb",
+                             "create extension", &e) == 0;
+        if (probe.pc) PQfinish(probe.pc);
+        if (ok) {
             st->timescale = 1;
-            rc = exec(c, "RELEASE SAVEPOINT ext", err);
         } else {
             MD_WARN("store",
                     "timescaledb is installed but cannot be loaded (%s); using native"
-                    " partitions",
+                    " partitions. To use it, set shared_preload_libraries = 'timescaledb' in"
+                    " postgresql.conf and restart the server (or set postgresql.timescaledb=off"
+                    " to silence this)",
                     e.msg);
-            rc = exec(c, "ROLLBACK TO SAVEPOINT ext", err);
         }
-        if (rc) return rc;
     }
     if (!st->timescale && st->opt.pg_timescaledb == 1)
         return md_error_set(err, MD_ECONFIG,

@@ -41,61 +41,21 @@ int md_pg__setup_stage(md_pg_conn *c, md_error *err)
 
 /* -- symbol ids ------------------------------------------------------------------------------- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static int32_t sym_lookup(md_pg_store *st, const char *symbol)
 {
-    int32_t id = 0;
     pthread_mutex_lock(&st->sym_lock);
-    if (st->sym_cap) {
-        for (size_t i = hash_str(symbol) & (st->sym_cap - 1);; i = (i + 1) & (st->sym_cap - 1)) {
-            if (!st->sym_keys[i]) break;
-            if (strcmp(st->sym_keys[i], symbol) == 0) {
-                id = st->sym_ids[i];
-                break;
-            }
-        }
-    }
+    const int32_t *id = md_dict_find_str(&st->sym_ids, symbol);
+    int32_t found = id ? *id : 0;
     pthread_mutex_unlock(&st->sym_lock);
-    return id;
-}
-
-static void sym_slot_put(char **keys, int32_t *ids, size_t cap, char *key, int32_t id)
-{
-    size_t j = hash_str(key) & (cap - 1);
-    while (keys[j]) j = (j + 1) & (cap - 1);
-    keys[j] = key;
-    ids[j] = id;
+    return found;
 }
 
 static void sym_store(md_pg_store *st, const char *symbol, int32_t id)
 {
     pthread_mutex_lock(&st->sym_lock);
-    if ((st->sym_n + 1) * 2 > st->sym_cap) {
-        size_t ncap = st->sym_cap ? st->sym_cap * 2 : 256;
-        char **keys = md_calloc(ncap, sizeof *keys);
-        int32_t *ids = md_calloc(ncap, sizeof *ids);
-        for (size_t i = 0; i < st->sym_cap; i++)
-            if (st->sym_keys[i]) sym_slot_put(keys, ids, ncap, st->sym_keys[i], st->sym_ids[i]);
-        md_free(st->sym_keys);
-        md_free(st->sym_ids);
-        st->sym_keys = keys;
-        st->sym_ids = ids;
-        st->sym_cap = ncap;
-    }
-    int known = 0;
-    for (size_t i = hash_str(symbol) & (st->sym_cap - 1); st->sym_keys[i];
-         i = (i + 1) & (st->sym_cap - 1))
-        if (strcmp(st->sym_keys[i], symbol) == 0) known = 1;
-    if (!known) {
-        sym_slot_put(st->sym_keys, st->sym_ids, st->sym_cap, md_strdup(symbol), id);
-        st->sym_n++;
-    }
+    int created;
+    int32_t *v = md_dict_put_str(&st->sym_ids, symbol, &created);
+    if (created) *v = id;
     pthread_mutex_unlock(&st->sym_lock);
 }
 

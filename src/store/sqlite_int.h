@@ -2,6 +2,7 @@
 #ifndef MD_STORE_SQLITE_INT_H
 #define MD_STORE_SQLITE_INT_H
 
+#include "core/dict.h"
 #include "store/store_int.h"
 
 #include <pthread.h>
@@ -31,10 +32,8 @@ typedef struct md_sqlite_store {
     md_sqlite_reader **free_readers;
     size_t n_readers, n_free;
 
-    pthread_mutex_t sym_lock; /* symbol -> id map (open addressing) */
-    char **sym_keys;
-    int64_t *sym_ids;
-    size_t sym_n, sym_cap;
+    pthread_mutex_t sym_lock; /* guards sym_ids */
+    md_dict sym_ids;          /* symbol -> int64_t id */
 
     /* background WAL checkpoints (sqlite_ckpt.c) */
     sqlite3 *ckdb;
@@ -57,6 +56,8 @@ md_sqlite_reader *md_sqlite__reader_get(md_sqlite_store *st);
 void md_sqlite__reader_put(md_sqlite_store *st, md_sqlite_reader *r);
 int64_t md_sqlite__symbol_id(md_sqlite_store *st, sqlite3 *db, const char *symbol);
 int64_t md_sqlite__symbol_id_create(md_sqlite_store *st, const char *symbol, md_error *err);
+/* Forgets the cached symbol ids (those created by a transaction that rolled back are gone). */
+void md_sqlite__symbol_ids_forget(md_sqlite_store *st);
 int md_sqlite_schema_version(void);
 /* Moves WAL checkpoints of the writer connection to a thread with its own connection ckdb
  * (owned from now on). -1 when the thread cannot start (SQLite's own checkpoints stay). */

@@ -125,6 +125,12 @@ int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t 
     return st->ops->get_bars(st, symbol, iv, start, end, limit, out, err);
 }
 
+int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t from, size_t limit,
+                       md_bar_vec *out, md_error *err)
+{
+    return st->ops->scan_bars(st, symbol, iv, from, limit, out, err);
+}
+
 int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
                           int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
                           md_error *err)

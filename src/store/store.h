@@ -79,6 +79,12 @@ int md_store_put_bars(md_store *st, const md_series *series, size_t n_series, md
 int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
                       size_t limit, md_bar_vec *out, md_error *err);
 
+/* Reads stored bars of exactly this interval with ts >= from, OLDEST first, at most limit of
+ * them (0 = no limit): a forward scan, page by page (the next page starts after the last
+ * ts). Appends to out; returns the count appended. */
+int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t from, size_t limit,
+                       md_bar_vec *out, md_error *err);
+
 /* Bars of interval iv for the range: stored bars of iv when there are any in the range,
  * otherwise aggregated from the coarsest finer stored interval that divides iv
  * (open=first, high=max, low=min, close=last, volume=sum). *used_iv tells which stored

@@ -341,7 +341,7 @@ static void on_notice(void *arg, const char *message)
     MD_DEBUG("store", "postgresql notice: %s", msg);
 }
 
-static int conn_connect(md_pg_store *st, md_pg_conn *c, md_error *err)
+int md_pg__connect(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", st->opt.pg_connect_timeout_s);
@@ -389,7 +389,7 @@ static int conn_setup(md_pg_store *st, md_pg_conn *c, md_error *err)
 
 static int conn_reset(md_pg_store *st, md_pg_conn *c, md_error *err)
 {
-    int rc = conn_connect(st, c, err);
+    int rc = md_pg__connect(st, c, err);
     if (rc == 0) rc = conn_setup(st, c, err);
     if (rc) {
         c->lost = 1;
@@ -475,6 +475,7 @@ static int pg_open(const char *url, const md_store_options *opt, md_store **out,
     pthread_mutex_init(&st->pool_lock, NULL);
     pthread_cond_init(&st->pool_cond, NULL);
     pthread_mutex_init(&st->sym_lock, NULL);
+    md_dict_init(&st->sym_ids, sizeof(int32_t));
     pthread_mutex_init(&st->part_lock, NULL);
     size_t n = opt->pool_size > 0 ? (size_t)opt->pool_size : 1;
     st->conns = md_calloc(n, sizeof *st->conns);
@@ -482,7 +483,7 @@ static int pg_open(const char *url, const md_store_options *opt, md_store **out,
     st->n_conns = n;
 
     md_pg_conn *c0 = &st->conns[0];
-    int rc = conn_connect(st, c0, err);
+    int rc = md_pg__connect(st, c0, err);
     if (rc == 0) rc = md_pg__schema(st, c0, err);
     if (rc == 0) rc = conn_setup(st, c0, err);
     if (rc == 0) rc = md_pg__timescale_policies(st, c0, err);
@@ -509,9 +510,7 @@ static void pg_close(md_store *base)
         if (st->conns[i].pc) PQfinish(st->conns[i].pc);
     md_free(st->conns);
     md_free(st->free_conns);
-    for (size_t i = 0; i < st->sym_cap; i++) md_free(st->sym_keys[i]);
-    md_free(st->sym_keys);
-    md_free(st->sym_ids);
+    md_dict_deinit(&st->sym_ids);
     md_free(st->parts);
     pthread_mutex_destroy(&st->pool_lock);
     pthread_cond_destroy(&st->pool_cond);

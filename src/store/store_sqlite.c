@@ -224,47 +224,18 @@ void md_sqlite__reader_put(md_sqlite_store *st, md_sqlite_reader *r)
 
 /* -- symbol ids ----------------------------------------------------------------------------- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/* Looks the id up in the in-memory map (caller holds sym_lock). 0 when unknown. */
+/* The cached id of a symbol (caller holds sym_lock). 0 when unknown. */
 static int64_t symmap_get(md_sqlite_store *st, const char *symbol)
 {
-    if (!st->sym_cap) return 0;
-    for (size_t i = hash_str(symbol) & (st->sym_cap - 1);; i = (i + 1) & (st->sym_cap - 1)) {
-        if (!st->sym_keys[i]) return 0;
-        if (strcmp(st->sym_keys[i], symbol) == 0) return st->sym_ids[i];
-    }
+    const int64_t *id = md_dict_find_str(&st->sym_ids, symbol);
+    return id ? *id : 0;
 }
 
-static void symmap_put(md_sqlite_store *st, const char *symbol, int64_t id)
+void md_sqlite__symbol_ids_forget(md_sqlite_store *st)
 {
-    if ((st->sym_n + 1) * 2 > st->sym_cap) {
-        size_t ncap = st->sym_cap ? st->sym_cap * 2 : 256;
-        char **keys = md_calloc(ncap, sizeof *keys);
-        int64_t *ids = md_calloc(ncap, sizeof *ids);
-        for (size_t i = 0; i < st->sym_cap; i++) {
-            if (!st->sym_keys[i]) continue;
-            size_t j = hash_str(st->sym_keys[i]) & (ncap - 1);
-            while (keys[j]) j = (j + 1) & (ncap - 1);
-            keys[j] = st->sym_keys[i];
-            ids[j] = st->sym_ids[i];
-        }
-        md_free(st->sym_keys);
-        md_free(st->sym_ids);
-        st->sym_keys = keys;
-        st->sym_ids = ids;
-        st->sym_cap = ncap;
-    }
-    size_t j = hash_str(symbol) & (st->sym_cap - 1);
-    while (st->sym_keys[j]) j = (j + 1) & (st->sym_cap - 1);
-    st->sym_keys[j] = md_strdup(symbol);
-    st->sym_ids[j] = id;
-    st->sym_n++;
+    pthread_mutex_lock(&st->sym_lock);
+    md_dict_clear(&st->sym_ids);
+    pthread_mutex_unlock(&st->sym_lock);
 }
 
 /* Id of a symbol for reading: 0 when the symbol was never stored. */
@@ -282,7 +253,7 @@ int64_t md_sqlite__symbol_id(md_sqlite_store *st, sqlite3 *db, const char *symbo
     sqlite3_finalize(s);
     if (id) {
         pthread_mutex_lock(&st->sym_lock);
-        if (!symmap_get(st, symbol)) symmap_put(st, symbol, id);
+        *(int64_t *)md_dict_put_str(&st->sym_ids, symbol, NULL) = id;
         pthread_mutex_unlock(&st->sym_lock);
     }
     return id;
@@ -399,6 +370,7 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
     pthread_mutex_init(&st->pool_lock, NULL);
     pthread_cond_init(&st->pool_cond, NULL);
     pthread_mutex_init(&st->sym_lock, NULL);
+    md_dict_init(&st->sym_ids, sizeof(int64_t));
     pthread_mutex_init(&st->list_lock, NULL);
     if (!opt->read_only) mkdirs_for(path);
 
@@ -476,9 +448,7 @@ static void sqlite_close(md_store *base)
         sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         sqlite3_close(st->wdb);
     }
-    for (size_t i = 0; i < st->sym_cap; i++) md_free(st->sym_keys[i]);
-    md_free(st->sym_keys);
-    md_free(st->sym_ids);
+    md_dict_deinit(&st->sym_ids);
     md_free(st->list_cache);
     pthread_mutex_destroy(&st->wlock);
     pthread_mutex_destroy(&st->pool_lock);
@@ -630,11 +600,7 @@ static int put_tx(md_sqlite_store *st, const md_series *series, size_t n_series,
     if (rc == 0) rc = exec(st->wdb, "COMMIT", err);
     if (rc) {
         exec(st->wdb, "ROLLBACK", NULL);
-        /* ids created in the failed transaction are gone: forget the cached map */
-        pthread_mutex_lock(&st->sym_lock);
-        for (size_t i = 0; i < st->sym_cap; i++) md_free(st->sym_keys[i]), st->sym_keys[i] = NULL;
-        st->sym_n = 0;
-        pthread_mutex_unlock(&st->sym_lock);
+        md_sqlite__symbol_ids_forget(st);
     } else {
         __atomic_add_fetch(&st->write_gen, 1, __ATOMIC_RELEASE);
     }

@@ -28,18 +28,6 @@ static int run(sqlite3 *db, const char *sql, md_error *err)
     return rc == SQLITE_OK ? 0 : fail(err, db, rc, sql);
 }
 
-/* Symbol ids created inside a transaction that rolled back are gone: forget the cache. */
-static void forget_symbol_ids(md_sqlite_store *st)
-{
-    pthread_mutex_lock(&st->sym_lock);
-    for (size_t i = 0; i < st->sym_cap; i++) {
-        md_free(st->sym_keys[i]);
-        st->sym_keys[i] = NULL;
-    }
-    st->sym_n = 0;
-    pthread_mutex_unlock(&st->sym_lock);
-}
-
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s, md_error *err)
 {
     int rc = sqlite3_prepare_v2(db, sql, -1, s, NULL);
@@ -154,7 +142,7 @@ int md_sqlite_put_quality_events(md_store *base, const char *symbol, md_interval
     if (rc == 0) rc = run(db, "COMMIT", err);
     if (rc) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        forget_symbol_ids(st);
+        md_sqlite__symbol_ids_forget(st);
     }
     pthread_mutex_unlock(&st->wlock);
     return rc ? rc : (int)n;
@@ -334,7 +322,7 @@ int md_sqlite_mark_live(md_store *base, const char *symbol, md_interval iv, int6
     if (rc == 0) rc = run(db, "COMMIT", err);
     if (rc) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        forget_symbol_ids(st);
+        md_sqlite__symbol_ids_forget(st);
     }
     pthread_mutex_unlock(&st->wlock);
     return rc;

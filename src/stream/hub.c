@@ -37,8 +37,6 @@ struct md_hub {
     atomic_int degraded;
 };
 
-static _Thread_local int thread_origin = -1;
-
 void md_hub_options_default(md_hub_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -207,25 +205,22 @@ void md_hub_flush(md_hub *h)
 
 /* -- the writer listener ------------------------------------------------------------------- */
 
-static md_origin current_origin(void)
+/* What this instance derived from other ticks (live bars) is not relayed; everything else
+ * its writer accepted is. */
+static md_origin hub_origin(md_write_origin w)
 {
-    return thread_origin < 0 ? MD_ORIGIN_LOCAL : (md_origin)thread_origin;
+    return w == MD_WRITE_DERIVED ? MD_ORIGIN_DERIVED : MD_ORIGIN_LOCAL;
 }
 
-void md_hub_set_thread_origin(md_origin origin)
+static void on_writer_quote(void *ctx, md_write_origin origin, const md_quote *q)
 {
-    thread_origin = (int)origin;
+    md_hub_publish_quote(ctx, q, hub_origin(origin), 1);
 }
 
-static void on_writer_quote(void *ctx, const md_quote *q)
+static void on_writer_bars(void *ctx, md_write_origin origin, const char *symbol, md_interval iv,
+                           const md_bar *bars, size_t n)
 {
-    md_hub_publish_quote(ctx, q, current_origin(), 1);
-}
-
-static void on_writer_bars(void *ctx, const char *symbol, md_interval iv, const md_bar *bars,
-                           size_t n)
-{
-    md_origin o = current_origin();
+    md_origin o = hub_origin(origin);
     for (size_t i = 0; i < n; i++) md_hub_publish_bar(ctx, symbol, iv, &bars[i], o, 1);
 }
 
@@ -242,6 +237,7 @@ void md_hub_attach_writer(md_hub *h, md_writer *w)
     l.on_bars = on_writer_bars;
     l.on_commit = on_writer_commit;
     l.ctx = h;
+    l.stage = MD_LISTEN_PUBLISH;
     md_writer_add_listener(w, &l);
 }
 

@@ -72,11 +72,10 @@ void md_hub_add_observer(md_hub *h, const md_hub_observer *ob);
 /* Removes the observers registered with ctx (when nothing publishes any more). */
 void md_hub_remove_observer(md_hub *h, void *ctx);
 
-/* Registers the hub as a listener of w: what w stores is published after each commit with
- * origin LOCAL, or with the calling thread's origin set by md_hub_set_thread_origin(). */
+/* Registers the hub as a PUBLISH-stage listener of w: what w stores is published after each
+ * commit, with origin DERIVED when the write's origin is MD_WRITE_DERIVED (live bars), LOCAL
+ * otherwise. */
 void md_hub_attach_writer(md_hub *h, md_writer *w);
-/* Origin of what the calling thread stores through an attached writer (live bars: DERIVED). */
-void md_hub_set_thread_origin(md_origin origin);
 
 /* The "stream" object of GET /health: status, clients, last seq, replay window, and what the
  * extension (the relay) adds. */

@@ -3,9 +3,11 @@
  * out, so nothing is stored or published from inside a writer listener or under the lock. */
 #include "stream/livebar.h"
 
+#include "core/dict.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/waiter.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -19,7 +21,6 @@
 
 typedef struct lbsym {
     char symbol[MD_SYMBOL_MAX + 1];
-    uint32_t hash;
     md_bar cur[MD_IV_COUNT];
     uint8_t open[MD_IV_COUNT];
     int64_t end[MD_IV_COUNT];             /* end of the open bucket, epoch seconds */
@@ -37,14 +38,12 @@ typedef struct outbar {
 struct md_livebar {
     md_livebar_options o;
     pthread_mutex_t lock; /* everything below */
-    pthread_cond_t cond;
-    lbsym **tab;
-    size_t cap, n;
+    md_waiter timer;      /* the timer thread's sleep until the next bar is due */
+    md_dict syms;         /* symbol -> lbsym */
     outbar *out;
     size_t n_out, cap_out;
     int64_t next_due_ms;
     md_livebar_stats stats;
-    int stop;
     pthread_mutex_t tick_lock; /* one hand-out at a time */
     pthread_t thread;
     int has_thread;
@@ -57,41 +56,14 @@ static int64_t clock_ms(md_livebar *lb)
 
 /* -- symbols ------------------------------------------------------------------------------- */
 
-static uint32_t sym_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 static lbsym *sym_get(md_livebar *lb, const char *symbol)
 {
-    if ((lb->n + 1) * 2 > lb->cap) {
-        size_t cap = lb->cap ? lb->cap * 2 : 64;
-        lbsym **t = md_calloc(cap, sizeof *t);
-        for (size_t i = 0; i < lb->cap; i++) {
-            if (!lb->tab[i]) continue;
-            size_t j = lb->tab[i]->hash & (cap - 1);
-            while (t[j]) j = (j + 1) & (cap - 1);
-            t[j] = lb->tab[i];
-        }
-        md_free(lb->tab);
-        lb->tab = t;
-        lb->cap = cap;
-    }
-    uint32_t h = sym_hash(symbol);
-    size_t i = h & (lb->cap - 1);
-    while (lb->tab[i]) {
-        if (lb->tab[i]->hash == h && strcmp(lb->tab[i]->symbol, symbol) == 0) return lb->tab[i];
-        i = (i + 1) & (lb->cap - 1);
-    }
-    lbsym *s = md_calloc(1, sizeof *s);
+    int created;
+    lbsym *s = md_dict_put_str(&lb->syms, symbol, &created);
+    if (!created) return s;
     snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
-    s->hash = h;
     for (int k = 0; k < MD_IV_COUNT; k++) s->last_closed[k] = NO_BUCKET;
-    lb->tab[i] = s;
-    lb->n++;
-    lb->stats.symbols = lb->n;
+    lb->stats.symbols = md_dict_count(&lb->syms);
     return s;
 }
 
@@ -145,7 +117,7 @@ static void update(md_livebar *lb, lbsym *s, int iv, const md_bar *in, int64_t n
         int64_t due = due_ms(lb, s, iv);
         if (due < lb->next_due_ms) {
             lb->next_due_ms = due;
-            pthread_cond_signal(&lb->cond);
+            md_waiter_notify_locked(&lb->timer);
         }
         return;
     }
@@ -202,9 +174,8 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
 static int64_t close_due(md_livebar *lb, int64_t now)
 {
     int64_t next = INT64_MAX;
-    for (size_t i = 0; i < lb->cap; i++) {
-        lbsym *s = lb->tab[i];
-        if (!s) continue;
+    size_t at = 0;
+    for (lbsym *s; (s = md_dict_next(&lb->syms, &at));) {
         for (int iv = 0; iv < MD_IV_COUNT; iv++) {
             if (!s->open[iv]) continue;
             int64_t due = due_ms(lb, s, iv);
@@ -238,17 +209,16 @@ static void hand_out(md_livebar *lb, outbar *v, size_t n)
         }
     }
     if (n_series) {
-        md_ingest_result res;
-        md_ingest_result_init(&res, 4);
+        md_write_result res;
+        md_write_result_init(&res, 4);
         md_error err;
-        md_hub_set_thread_origin(MD_ORIGIN_DERIVED);
-        if (md_writer_ingest_bars(lb->o.writer, series, n_series, 0, &res, &err) != 0)
+        md_write req = {.origin = MD_WRITE_DERIVED, .series = series, .n_series = n_series};
+        if (md_writer_write(lb->o.writer, &req, &res, &err) != 0)
             MD_WARN("stream", "live bars not stored: %s", err.msg);
         else if (res.rejected)
             MD_DEBUG("stream", "live bars rejected=%zu first=%s", res.rejected,
                      res.n_rejects ? res.rejects[0].msg : "");
-        md_hub_set_thread_origin(MD_ORIGIN_LOCAL);
-        md_ingest_result_deinit(&res);
+        md_write_result_deinit(&res);
     }
     md_free(series);
 }
@@ -281,20 +251,16 @@ static void *timer_main(void *arg)
 {
     md_livebar *lb = arg;
     pthread_mutex_lock(&lb->lock);
-    while (!lb->stop) {
+    while (!md_waiter_stopped(&lb->timer)) {
         pthread_mutex_unlock(&lb->lock);
         md_livebar_tick(lb);
         pthread_mutex_lock(&lb->lock);
-        if (lb->stop) break;
+        if (md_waiter_stopped(&lb->timer)) break;
         int64_t wait = lb->next_due_ms - clock_ms(lb);
         if (wait <= 0) continue;
         if (wait > MAX_WAIT_MS) wait = MAX_WAIT_MS;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&lb->cond, &lb->lock, &ts);
+        /* wait comes from the bars' clock (o.now_ms); the sleep runs on the monotonic one */
+        md_waiter_wait_until_locked(&lb->timer, md_mono_ms() + wait);
     }
     pthread_mutex_unlock(&lb->lock);
     return NULL;
@@ -307,13 +273,10 @@ md_livebar *md_livebar_new(const md_livebar_options *o)
     md_livebar *lb = md_calloc(1, sizeof *lb);
     lb->o = *o;
     lb->next_due_ms = INT64_MAX;
+    md_dict_init(&lb->syms, sizeof(lbsym));
     pthread_mutex_init(&lb->lock, NULL);
     pthread_mutex_init(&lb->tick_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&lb->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    md_waiter_init(&lb->timer, &lb->lock);
     md_hub_observer ob = {on_quote, on_bar, lb};
     md_hub_add_observer(o->hub, &ob);
     if (o->thread) {
@@ -328,14 +291,12 @@ void md_livebar_free(md_livebar *lb)
     if (!lb) return;
     md_hub_remove_observer(lb->o.hub, lb);
     pthread_mutex_lock(&lb->lock);
-    lb->stop = 1;
-    pthread_cond_signal(&lb->cond);
+    md_waiter_stop_locked(&lb->timer);
     pthread_mutex_unlock(&lb->lock);
     if (lb->has_thread) pthread_join(lb->thread, NULL);
-    for (size_t i = 0; i < lb->cap; i++) md_free(lb->tab[i]);
-    md_free(lb->tab);
+    md_dict_deinit(&lb->syms);
     md_free(lb->out);
-    pthread_cond_destroy(&lb->cond);
+    md_waiter_deinit(&lb->timer);
     pthread_mutex_destroy(&lb->lock);
     pthread_mutex_destroy(&lb->tick_lock);
     md_free(lb);

@@ -1,10 +1,13 @@
-/* relay.c - Redis pub/sub relay between instances (see relay.h). hiredis errors are turned
- * into log lines and reconnects here and nowhere else. */
+/* relay.c - Redis pub/sub relay between instances (see relay.h). Connections come from the
+ * Redis adapter (cache/redis.h: URL, timeouts, AUTH/SELECT, breaker); a lost connection is
+ * turned into a log line and a reconnect here. */
 #include "stream/relay.h"
 
+#include "cache/redis.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/waiter.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -21,76 +24,24 @@
 struct md_relay {
     md_hub *hub;
     char *channel;
-    char host[256];
-    char password[256];
-    int port, db;
-    char safe_url[300]; /* for logs */
+    md_redis *redis; /* both threads' connections, one breaker */
     size_t max_pending;
 
-    pthread_mutex_t lock; /* pending, stop, sub_fd */
-    pthread_cond_t cond;
+    pthread_mutex_t lock; /* pending, sub_fd, wake */
+    md_waiter wake;       /* publisher: a message is queued; both threads: stop */
     char **pending;
     size_t *pending_len;
     size_t head, n, cap; /* ring */
-    int stop;
     int sub_fd;
 
     pthread_t pub_thread, sub_thread;
     atomic_uint_fast64_t sent, received, echoes, dropped, bad;
     atomic_int pub_up, sub_up;
-    atomic_llong busy_since_ms; /* the publisher waits for Redis's replies since (0: not) */
+    atomic_llong last_ok_ms; /* the publisher's last reply from Redis (PUBLISH or PING) */
 };
 
 #define STALL_MS 2000 /* a reply later than this: the relay counts as stalled */
 #define IDLE_PING_MS 1000
-
-/* -- URL ----------------------------------------------------------------------------------- */
-
-int md_redis_url_parse(const char *url, char *host, size_t host_n, int *port, char *password,
-                       size_t password_n, int *db, md_error *err)
-{
-    if (!url || strncmp(url, "redis://", 8) != 0)
-        return md_error_set(err, MD_ECONFIG, "redis: URL must start with redis://");
-    const char *p = url + 8;
-    const char *at = strchr(p, '@');
-    if (password) *password = 0;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p; /* redis://:pw@ or redis://pw@ */
-        if (password) snprintf(password, password_n, "%.*s", (int)(at - pw), pw);
-        p = at + 1;
-    }
-    const char *end = p + strcspn(p, "/?");
-    const char *hs = p, *he = end;
-    *port = 6379;
-    if (*p == '[') { /* [::1]:6379 */
-        const char *rb = memchr(p, ']', (size_t)(end - p));
-        if (!rb) return md_error_set(err, MD_ECONFIG, "redis: bad IPv6 address in URL");
-        hs = p + 1;
-        he = rb;
-        if (rb + 1 < end && rb[1] == ':') *port = atoi(rb + 2);
-    } else {
-        const char *colon = memchr(p, ':', (size_t)(end - p));
-        if (colon) {
-            he = colon;
-            *port = atoi(colon + 1);
-        }
-    }
-    if (he == hs) return md_error_set(err, MD_ECONFIG, "redis: URL has no host");
-    if (*port <= 0 || *port > 65535) return md_error_set(err, MD_ECONFIG, "redis: bad port in URL");
-    snprintf(host, host_n, "%.*s", (int)(he - hs), hs);
-    if (db) {
-        *db = 0;
-        if (*end == '/' && end[1] && end[1] != '?') {
-            char *e;
-            long v = strtol(end + 1, &e, 10);
-            if (v < 0 || v > 1000000 || (*e && *e != '?'))
-                return md_error_set(err, MD_ECONFIG, "redis: bad database number in URL");
-            *db = (int)v;
-        }
-    }
-    return 0;
-}
 
 /* -- wire form ----------------------------------------------------------------------------- */
 
@@ -227,51 +178,27 @@ int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t l
 
 /* -- connections --------------------------------------------------------------------------- */
 
-static redisContext *connect_redis(md_relay *r, const char *who)
+static const char *safe_url(const md_relay *r)
 {
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
-    if (!c || c->err) {
-        MD_DEBUG("stream", "relay %s: cannot connect to %s: %s", who, r->safe_url,
-                 c ? c->errstr : "out of memory");
-        if (c) redisFree(c);
-        return NULL;
-    }
-    redisEnableKeepAlive(c);
-    redisReply *rep = NULL;
-    if (r->password[0]) {
-        rep = redisCommand(c, "AUTH %s", r->password);
-        if (!rep || rep->type == REDIS_REPLY_ERROR) goto fail;
-        freeReplyObject(rep);
-    }
-    if (r->db) {
-        rep = redisCommand(c, "SELECT %d", r->db);
-        if (!rep || rep->type == REDIS_REPLY_ERROR) goto fail;
-        freeReplyObject(rep);
-    }
-    return c;
-fail:
-    MD_WARN("stream", "relay %s: %s refused: %s", who, r->safe_url,
-            rep && rep->str ? rep->str : c->errstr);
-    if (rep) freeReplyObject(rep);
-    redisFree(c);
-    return NULL;
+    return md_redis_safe_url(r->redis);
 }
 
-/* Sleeps up to ms unless stopping; returns 1 when stopping. */
+/* How long to wait before connecting again: the rest of the breaker's cool-down while it is
+ * open, else a short pause. */
+static int retry_delay_ms(md_relay *r)
+{
+    int64_t w = md_redis_retry_in_ms(r->redis);
+    return w > 100 ? (int)w : 100;
+}
+
+/* Sleeps ms unless stopping (queued messages do not cut it short); returns 1 when
+ * stopping. */
 static int backoff(md_relay *r, int ms)
 {
-    pthread_mutex_lock(&r->lock);
-    if (!r->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+    int64_t until = md_mono_ms() + ms;
+    int stop;
+    while (!(stop = md_waiter_wait_until(&r->wake, until)) && md_mono_ms() < until) {
     }
-    int stop = r->stop;
-    pthread_mutex_unlock(&r->lock);
     return stop;
 }
 
@@ -279,44 +206,39 @@ static void *pub_main(void *arg)
 {
     md_relay *r = arg;
     redisContext *c = NULL;
-    int delay = 100;
     char **batch = NULL;
     size_t *lens = NULL, cap = 0;
     for (;;) {
         if (!c) {
-            c = connect_redis(r, "publisher");
+            md_error err;
+            c = md_redis_connect(r->redis, &err);
             if (!c) {
-                if (backoff(r, delay)) break;
-                delay = delay < 5000 ? delay * 2 : 5000;
+                MD_DEBUG("stream", "relay publisher: %s", err.msg);
+                if (backoff(r, retry_delay_ms(r))) break;
                 continue;
             }
-            delay = 100;
             atomic_store(&r->pub_up, 1);
             md_hub_set_degraded(r->hub, !atomic_load(&r->sub_up));
-            MD_INFO("stream", "relay publisher connected redis=%s channel=%s", r->safe_url,
+            MD_INFO("stream", "relay publisher connected redis=%s channel=%s", safe_url(r),
                     r->channel);
         }
         pthread_mutex_lock(&r->lock);
-        if (!r->n && !r->stop) { /* idle: a PING now and then, so a stalled Redis shows */
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += IDLE_PING_MS / 1000;
-            pthread_cond_timedwait(&r->cond, &r->lock, &ts);
-        }
-        if (r->stop && !r->n) {
+        if (!r->n && !md_waiter_stopped(&r->wake)) /* idle: a PING now and then, so a */
+            md_waiter_wait_until_locked(&r->wake, md_mono_ms() + IDLE_PING_MS); /* stall shows */
+        if (md_waiter_stopped(&r->wake) && !r->n) {
             pthread_mutex_unlock(&r->lock);
             break;
         }
         if (!r->n) {
             pthread_mutex_unlock(&r->lock);
-            atomic_store(&r->busy_since_ms, md_mono_ms());
             redisReply *rep = redisCommand(c, "PING");
-            atomic_store(&r->busy_since_ms, 0);
             if (rep) {
+                atomic_store(&r->last_ok_ms, md_mono_ms());
                 freeReplyObject(rep);
                 continue;
             }
-            MD_WARN("stream", "relay publisher lost redis=%s: %s", r->safe_url, c->errstr);
+            MD_WARN("stream", "relay publisher lost redis=%s: %s", safe_url(r), c->errstr);
+            md_redis_report(r->redis, 0);
             redisFree(c);
             c = NULL;
             atomic_store(&r->pub_up, 0);
@@ -338,7 +260,6 @@ static void *pub_main(void *arg)
         r->head = (r->head + n) % r->cap;
         r->n = 0;
         pthread_mutex_unlock(&r->lock);
-        atomic_store(&r->busy_since_ms, md_mono_ms());
         for (size_t i = 0; i < n; i++)
             redisAppendCommand(c, "PUBLISH %s %b", r->channel, batch[i], lens[i]);
         size_t ok = 0;
@@ -348,13 +269,14 @@ static void *pub_main(void *arg)
             if (rep->type != REDIS_REPLY_ERROR) ok++;
             freeReplyObject(rep);
         }
-        atomic_store(&r->busy_since_ms, 0);
+        if (ok) atomic_store(&r->last_ok_ms, md_mono_ms());
         for (size_t i = 0; i < n; i++) md_free(batch[i]);
         atomic_fetch_add(&r->sent, ok);
         if (ok < n) {
             atomic_fetch_add(&r->dropped, n - ok);
-            MD_WARN("stream", "relay publisher lost redis=%s: %s", r->safe_url,
+            MD_WARN("stream", "relay publisher lost redis=%s: %s", safe_url(r),
                     c->err ? c->errstr : "error reply");
+            md_redis_report(r->redis, 0);
             redisFree(c);
             c = NULL;
             atomic_store(&r->pub_up, 0);
@@ -370,13 +292,11 @@ static void *pub_main(void *arg)
 
 static void handle_reply(md_relay *r, redisReply *rep, int defer)
 {
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
-        rep->element[0]->type != REDIS_REPLY_STRING || strcmp(rep->element[0]->str, "message") ||
-        rep->element[2]->type != REDIS_REPLY_STRING)
-        return; /* subscribe confirmations */
+    const char *msg;
+    size_t len;
+    if (!md_redis_message(rep, NULL, &msg, &len)) return; /* subscribe confirmations */
     md_error err;
-    int rc = md_relay_decode(r->hub, md_hub_instance(r->hub), rep->element[2]->str,
-                             rep->element[2]->len, defer, &err);
+    int rc = md_relay_decode(r->hub, md_hub_instance(r->hub), msg, len, defer, &err);
     if (rc == 1)
         atomic_fetch_add(&r->echoes, 1);
     else if (rc == 0)
@@ -390,23 +310,17 @@ static void handle_reply(md_relay *r, redisReply *rep, int defer)
 static void *sub_main(void *arg)
 {
     md_relay *r = arg;
-    int delay = 100;
     for (;;) {
-        redisContext *c = connect_redis(r, "subscriber");
+        md_error err;
+        redisContext *c = md_redis_subscribe(r->redis, r->channel, &err);
         if (!c) {
-            if (backoff(r, delay)) break;
-            delay = delay < 5000 ? delay * 2 : 5000;
+            MD_DEBUG("stream", "relay subscriber: %s", err.msg);
+            if (backoff(r, retry_delay_ms(r))) break;
             continue;
         }
-        delay = 100;
-        redisReply *rep = redisCommand(c, "SUBSCRIBE %s", r->channel);
-        if (!rep) {
-            redisFree(c);
-            continue;
-        }
-        freeReplyObject(rep);
+        redisReply *rep;
         pthread_mutex_lock(&r->lock);
-        int stop = r->stop;
+        int stop = md_waiter_stopped(&r->wake);
         if (!stop) r->sub_fd = c->fd;
         pthread_mutex_unlock(&r->lock);
         if (stop) {
@@ -415,7 +329,7 @@ static void *sub_main(void *arg)
         }
         atomic_store(&r->sub_up, 1);
         md_hub_set_degraded(r->hub, !atomic_load(&r->pub_up));
-        MD_INFO("stream", "relay subscriber connected redis=%s channel=%s", r->safe_url,
+        MD_INFO("stream", "relay subscriber connected redis=%s channel=%s", safe_url(r),
                 r->channel);
         for (;;) {
             /* blocking read, then whatever else is already buffered; one wake per burst */
@@ -434,11 +348,14 @@ static void *sub_main(void *arg)
         md_hub_set_degraded(r->hub, 1);
         pthread_mutex_lock(&r->lock);
         r->sub_fd = -1;
-        stop = r->stop;
+        stop = md_waiter_stopped(&r->wake);
         pthread_mutex_unlock(&r->lock);
-        if (!stop) MD_WARN("stream", "relay subscriber lost redis=%s: %s", r->safe_url, c->errstr);
+        if (!stop) {
+            MD_WARN("stream", "relay subscriber lost redis=%s: %s", safe_url(r), c->errstr);
+            md_redis_report(r->redis, 0);
+        }
         redisFree(c);
-        if (stop || backoff(r, delay)) break;
+        if (stop || backoff(r, retry_delay_ms(r))) break;
     }
     return NULL;
 }
@@ -460,7 +377,7 @@ static void enqueue(md_relay *r, md_buf *b)
     r->pending[k] = data;
     r->pending_len[k] = len;
     r->n++;
-    pthread_cond_broadcast(&r->cond);
+    md_waiter_notify_locked(&r->wake);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -485,8 +402,9 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
 
 int md_relay_stalled(md_relay *r)
 {
-    long long since = atomic_load(&r->busy_since_ms);
-    return since && md_mono_ms() - since > STALL_MS;
+    /* the subscriber's connection still stands (a lost server closes it) but nothing has
+     * answered the publisher for a while: a stopped or wedged server */
+    return atomic_load(&r->sub_up) && md_mono_ms() - atomic_load(&r->last_ok_ms) > STALL_MS;
 }
 
 static int stalled_probe(void *ctx)
@@ -501,9 +419,9 @@ static void render_health(void *ctx, md_buf *b)
     md_relay_stats st;
     md_relay_get_stats(ctx, &st);
     md_buf_puts(b, ",\"relay\":{\"status\":");
-    md_buf_puts(b, !st.connected           ? "\"disconnected\""
-                   : md_relay_stalled(ctx) ? "\"stalled\""
-                                           : "\"connected\"");
+    md_buf_puts(b, md_relay_stalled(ctx) ? "\"stalled\""
+                   : !st.connected       ? "\"disconnected\""
+                                         : "\"connected\"");
     md_buf_puts(b, ",\"channel\":");
     md_buf_json_str(b, ((md_relay *)ctx)->channel);
     md_buf_puts(b, ",\"sent\":");
@@ -521,15 +439,13 @@ static void render_health(void *ctx, md_buf *b)
 
 int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
 {
+    md_redis_options ro = o->redis;
+    if (!ro.log_module) ro.log_module = "stream";
+    md_redis *redis;
+    int rc = md_redis_new(&ro, &redis, err);
+    if (rc) return rc;
     md_relay *r = md_calloc(1, sizeof *r);
-    int rc = md_redis_url_parse(o->url, r->host, sizeof r->host, &r->port, r->password,
-                                sizeof r->password, &r->db, err);
-    if (rc) {
-        md_free(r);
-        return rc;
-    }
-    if (r->password[0]) md_log_add_secret(r->password);
-    md_log_redact(o->url, r->safe_url, sizeof r->safe_url);
+    r->redis = redis;
     r->hub = o->hub;
     r->channel = md_strdup(o->channel && *o->channel ? o->channel : "mdagent:stream");
     r->max_pending = o->max_pending ? o->max_pending : 100000;
@@ -538,16 +454,13 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     r->pending_len = md_calloc(r->cap, sizeof *r->pending_len);
     r->sub_fd = -1;
     pthread_mutex_init(&r->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    md_waiter_init(&r->wake, &r->lock);
     md_hub_observer ob = {on_quote, on_bar, r};
     md_hub_add_observer(r->hub, &ob);
     md_hub_set_health_ext(r->hub, render_health, r);
     md_hub_set_stall_probe(r->hub, stalled_probe);
     md_hub_set_degraded(r->hub, 1); /* until both connections are up */
+    atomic_store(&r->last_ok_ms, md_mono_ms());
     pthread_create(&r->pub_thread, NULL, pub_main, r);
     pthread_setname_np(r->pub_thread, "relay-pub");
     pthread_create(&r->sub_thread, NULL, sub_main, r);
@@ -564,9 +477,8 @@ void md_relay_free(md_relay *r)
     md_hub_set_stall_probe(r->hub, NULL);
     md_hub_set_degraded(r->hub, 0);
     pthread_mutex_lock(&r->lock);
-    r->stop = 1;
+    md_waiter_stop_locked(&r->wake);
     if (r->sub_fd >= 0) shutdown(r->sub_fd, SHUT_RDWR); /* unblocks the subscriber's read */
-    pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->pub_thread, NULL);
     pthread_join(r->sub_thread, NULL);
@@ -574,7 +486,8 @@ void md_relay_free(md_relay *r)
     md_free(r->pending);
     md_free(r->pending_len);
     md_free(r->channel);
-    pthread_cond_destroy(&r->cond);
+    md_waiter_deinit(&r->wake);
+    md_redis_free(r->redis);
     pthread_mutex_destroy(&r->lock);
     md_free(r);
 }

@@ -8,12 +8,15 @@
  * messages are never sent back out) and publishes into its hub what the others sent, so a
  * client on any instance sees every tick once. Pub/sub delivers at most once: ticks published
  * while an instance is disconnected from Redis do not reach it (it reconnects with backoff).
- * Two threads, each with its own blocking hiredis connection: one publishes (pipelining
- * whatever queued up meanwhile), one subscribes. The outbound queue is bounded: when Redis is
+ * Two threads, each with its own blocking connection from the Redis adapter (cache/redis.h:
+ * the redis.* timeouts and one breaker for both): one publishes (pipelining whatever queued
+ * up meanwhile; a batch whose replies do not come within redis.timeout_ms counts as
+ * dropped), one subscribes (no read timeout). The outbound queue is bounded: when Redis is
  * unreachable, the oldest pending ticks are dropped (counted). */
 #ifndef MD_STREAM_RELAY_H
 #define MD_STREAM_RELAY_H
 
+#include "cache/redis.h"
 #include "core/error.h"
 #include "stream/hub.h"
 
@@ -23,16 +26,11 @@
 typedef struct md_relay md_relay;
 
 typedef struct md_relay_options {
-    const char *url;     /* redis://[:password@]host[:port][/db] */
-    const char *channel; /* pub/sub channel shared by the instances */
+    md_redis_options redis; /* url (core/redisurl.h), timeouts, breaker */
+    const char *channel;    /* pub/sub channel shared by the instances */
     md_hub *hub;
     size_t max_pending; /* outbound ticks queued while Redis is slow or away (0 = 100000) */
 } md_relay_options;
-
-/* Parses a Redis URL. MD_ECONFIG naming the problem otherwise. password and db may be
- * NULL; host gets at most host_n bytes. */
-int md_redis_url_parse(const char *url, char *host, size_t host_n, int *port, char *password,
-                       size_t password_n, int *db, md_error *err);
 
 /* Starts relaying (the connections are made in the background and retried). MD_ECONFIG for a
  * bad URL. The caller owns the relay and frees it before the hub. */
@@ -45,9 +43,10 @@ typedef struct md_relay_stats {
     int connected; /* both connections up */
 } md_relay_stats;
 void md_relay_get_stats(md_relay *r, md_relay_stats *st);
-/* 1 while Redis has owed the publisher a reply (a PUBLISH, or the PING it sends every second
- * when idle) for more than 2 s: connected but stalled (a stopped or wedged server), which
- * /health reports as a degraded stream like a lost connection. Thread-safe. */
+/* 1 while the subscriber's connection stands but Redis has answered none of the publisher's
+ * commands (PUBLISH, or the PING it sends every second when idle) for 2 s: a stopped or
+ * wedged server, which /health reports as a degraded stream ("stalled") like a lost one.
+ * Thread-safe. */
 int md_relay_stalled(md_relay *r);
 
 /* The wire form of one tick (tests). Appends it to out. */

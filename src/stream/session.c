@@ -3,7 +3,7 @@
  * shard's loop thread.
  *
  * Data structures:
- *   shard.topics   open-addressing table (symbol, channel) -> topic; a topic lists its subs
+ *   shard.topics   core/dict (symbol, channel) -> topic; a topic lists its subs
  *   topic.subs     doubly-linked list of subscriptions, one per session
  *   session.subs   subscriptions sorted by topic pointer (lookup by binary search)
  *   session.ring   queue entries by absolute position (pos & mask); an entry is a per-shard
@@ -38,7 +38,6 @@ typedef struct md__sub sub;
 typedef struct md__topic {
     char symbol[MD_SYMBOL_MAX + 1];
     uint8_t channel;
-    uint32_t hash;
     sub *subs;
     size_t n_subs;
 } topic;
@@ -105,79 +104,38 @@ static void msg_unref(md_hub_shard *sh, msg *m)
 
 /* -- topic table --------------------------------------------------------------------------- */
 
-static uint32_t topic_hash(const char *symbol, int ch)
+/* A topic's key: the symbol, its NUL, the channel. */
+static size_t topic_key(const char *symbol, int ch, char *k)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)symbol; *p; p++) h = (h ^ *p) * 16777619u;
-    h = (h ^ (uint32_t)ch) * 16777619u;
-    return h ^ (h >> 15);
-}
-
-static size_t topic_slot(const md_hub_shard *sh, const char *symbol, int ch, uint32_t h)
-{
-    size_t mask = sh->cap_topics - 1, i = h & mask;
-    while (sh->topics[i]) {
-        topic *t = sh->topics[i];
-        if (t->hash == h && t->channel == ch && strcmp(t->symbol, symbol) == 0) return i;
-        i = (i + 1) & mask;
-    }
-    return i;
+    size_t n = strnlen(symbol, MD_SYMBOL_MAX);
+    memcpy(k, symbol, n);
+    k[n] = 0;
+    k[n + 1] = (char)ch;
+    return n + 2;
 }
 
 static topic *topic_find(const md_hub_shard *sh, const char *symbol, int ch)
 {
-    if (!sh->n_topics) return NULL;
-    return sh->topics[topic_slot(sh, symbol, ch, topic_hash(symbol, ch))];
-}
-
-static void topic_rehash(md_hub_shard *sh, size_t cap)
-{
-    topic **old = sh->topics;
-    size_t old_cap = sh->cap_topics;
-    sh->topics = md_calloc(cap, sizeof *sh->topics);
-    sh->cap_topics = cap;
-    for (size_t i = 0; i < old_cap; i++) {
-        if (!old[i]) continue;
-        size_t j = old[i]->hash & (cap - 1);
-        while (sh->topics[j]) j = (j + 1) & (cap - 1);
-        sh->topics[j] = old[i];
-    }
-    md_free(old);
+    char k[MD_SYMBOL_MAX + 2];
+    return md_dict_find(&sh->topics, k, topic_key(symbol, ch, k));
 }
 
 static topic *topic_get(md_hub_shard *sh, const char *symbol, int ch)
 {
-    if ((sh->n_topics + 1) * 2 > sh->cap_topics)
-        topic_rehash(sh, sh->cap_topics ? sh->cap_topics * 2 : 64);
-    uint32_t h = topic_hash(symbol, ch);
-    size_t i = topic_slot(sh, symbol, ch, h);
-    if (sh->topics[i]) return sh->topics[i];
-    topic *t = md_calloc(1, sizeof *t);
-    strcpy(t->symbol, symbol);
-    t->channel = (uint8_t)ch;
-    t->hash = h;
-    sh->topics[i] = t;
-    sh->n_topics++;
+    char k[MD_SYMBOL_MAX + 2];
+    int created;
+    topic *t = md_dict_put(&sh->topics, k, topic_key(symbol, ch, k), &created);
+    if (created) {
+        memcpy(t->symbol, k, strlen(k) + 1);
+        t->channel = (uint8_t)ch;
+    }
     return t;
 }
 
-/* Removes t (no subscribers left) with backward-shift deletion. */
+/* Removes t (no subscribers left). */
 static void topic_remove(md_hub_shard *sh, topic *t)
 {
-    size_t mask = sh->cap_topics - 1;
-    size_t i = topic_slot(sh, t->symbol, t->channel, t->hash);
-    sh->topics[i] = NULL;
-    for (size_t j = (i + 1) & mask; sh->topics[j]; j = (j + 1) & mask) {
-        size_t k = sh->topics[j]->hash & mask;
-        /* the entry at j may move to i unless its home k lies cyclically in (i, j] */
-        int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stays) continue;
-        sh->topics[i] = sh->topics[j];
-        sh->topics[j] = NULL;
-        i = j;
-    }
-    sh->n_topics--;
-    md_free(t);
+    md_dict_remove_value(&sh->topics, t);
 }
 
 /* -- shards -------------------------------------------------------------------------------- */
@@ -189,6 +147,7 @@ md_hub_shard *md_hub_shard_new(md_hub *h, void (*wake)(void *ctx), void *ctx)
     sh->wake = wake;
     sh->wake_ctx = ctx;
     pthread_mutex_init(&sh->lock, NULL);
+    md_dict_init(&sh->topics, sizeof(topic));
     md_hub__add_shard(h, sh);
     return sh;
 }
@@ -200,14 +159,10 @@ void md_hub_shard_free(md_hub_shard *sh)
     for (size_t i = 0; i < sh->n_inbox; i++) md_frame_unref(sh->inbox[i]);
     md_free(sh->inbox);
     md_free(sh->spare);
-    for (size_t i = 0; i < sh->cap_topics; i++) {
-        topic *t = sh->topics[i];
-        if (!t) continue;
-        /* sessions should be gone; detach whatever is left */
-        for (sub *x = t->subs; x; x = x->next) x->t = NULL;
-        md_free(t);
-    }
-    md_free(sh->topics);
+    size_t at = 0;
+    for (topic *t; (t = md_dict_next(&sh->topics, &at));)
+        for (sub *x = t->subs; x; x = x->next) x->t = NULL; /* sessions should be gone */
+    md_dict_deinit(&sh->topics);
     while (sh->free_msgs) {
         msg *m = sh->free_msgs;
         sh->free_msgs = m->next_free;

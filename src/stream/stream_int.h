@@ -2,6 +2,7 @@
 #ifndef MD_STREAM_STREAM_INT_H
 #define MD_STREAM_STREAM_INT_H
 
+#include "core/dict.h"
 #include "stream/hub.h"
 #include "stream/session.h"
 
@@ -24,8 +25,7 @@ struct md_hub_shard {
     /* loop thread only */
     md_frame **spare; /* the other half of the inbox double buffer */
     size_t cap_spare;
-    struct md__topic **topics; /* open addressing, linear probing */
-    size_t cap_topics, n_topics;
+    md_dict topics; /* (symbol, channel) -> topic (session.c) */
     struct md__msg *free_msgs;
     size_t n_sessions;
 };

@@ -164,6 +164,19 @@ test('indicator toggles add and remove overlays', async () => {
   assert.equal(await page.evaluate(() => window.mdDashboard.chart.extra.length), before);
 });
 
+test('every indicator of the agent\'s table has a toggle; one of them draws its pane', async () => {
+  const table = await rest('/analytics/indicators');
+  const buttons = await page.$$eval('#chart-indicators button[data-indicator]', (b) => b.map((x) => x.dataset.indicator));
+  assert.equal(buttons.length, table.indicators.length, `toggles ${buttons}`);
+  const before = await page.evaluate(() => window.mdDashboard.chart.extra.length);
+  await page.click('#chart-indicators button[data-indicator="adx"]');
+  await page.waitForFunction((n) => window.mdDashboard.chart.extra.length === n + 3, before, { timeout: 15000 });
+  const names = await page.evaluate(() => Object.keys(window.mdDashboard.ind.indicators));
+  assert.ok(names.includes('adx:14'), `asked ${names}`);
+  await page.click('#chart-indicators button[data-indicator="adx"]');
+  await page.waitForFunction((n) => window.mdDashboard.chart.extra.length === n, before, { timeout: 15000 });
+});
+
 test('metric plots fill from /metrics', async () => {
   await page.waitForFunction(() => window.mdDashboard.metrics && window.mdDashboard.metrics.points().rate >= 2, null, { timeout: 30000 });
   await page.waitForFunction(() => document.querySelector('#kpis .kpi-v') && document.querySelector('#kpis .kpi-v').textContent !== '–');

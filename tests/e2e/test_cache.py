@@ -318,7 +318,7 @@ class CacheRedisOutage(unittest.TestCase):
         env = {"MDAGENT_API_KEYS": KEY, "MDAGENT_REDIS": f"redis://127.0.0.1:{self.rport}/0",
                "MDAGENT_CACHE_PREFIX": prefix("outage")}
         self.agent = Agent(env=env, name="cache-outage",
-                           args=["--set", "cache.breaker_cooldown_ms=200"])
+                           args=["--set", "redis.breaker_cooldown_ms=200"])
         self.agent.load(SAMPLE)
         self.start_redis()
         self.agent.start()

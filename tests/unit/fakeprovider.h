@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "sources/registry.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -104,21 +105,23 @@ static inline void md_fake_set_secret(char **slot, const char *v)
 static inline void md_fake_config(const md_fake *f, md_config *cfg, int timeout_ms)
 {
     md_config_init(cfg);
-    static const char *names[] = {"yahoo", "alphavantage", "finnhub", "polygon", "twelvedata"};
-    for (int i = 0; i < 5; i++) {
+    for (size_t i = 0; i < md_source_count(); i++) {
+        const md_source_info *info = md_source_info_at(i);
+        if (info->offline) continue;
         char key[64];
         md_error err;
-        snprintf(key, sizeof key, "sources.%s.url", names[i]);
-        if (md_config_set(cfg, key, md_fake_url(f, names[i]), "test", &err) != 0) abort();
+        snprintf(key, sizeof key, "sources.%s.url", info->name);
+        if (md_config_set(cfg, key, md_fake_url(f, info->name), "test", &err) != 0) abort();
+        if (info->key_env) {
+            char secret[64];
+            snprintf(secret, sizeof secret, "test-%s-key-0042", info->name);
+            md_fake_set_secret((char **)((char *)cfg + info->key_off), secret);
+        }
     }
     char t[32];
     snprintf(t, sizeof t, "%d", timeout_ms);
     md_error err;
     if (md_config_set(cfg, "sources.timeout_ms", t, "test", &err) != 0) abort();
-    md_fake_set_secret(&cfg->alphavantage_api_key, "test-alphavantage-key-0042");
-    md_fake_set_secret(&cfg->finnhub_api_key, "test-finnhub-key-0042");
-    md_fake_set_secret(&cfg->polygon_api_key, "test-polygon-key-0042");
-    md_fake_set_secret(&cfg->twelvedata_api_key, "test-twelvedata-key-0042");
 }
 
 static size_t md_fake__collect(char *p, size_t s, size_t n, void *user)

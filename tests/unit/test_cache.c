@@ -367,36 +367,26 @@ Test(cache, concurrent_use_keeps_entries_whole_and_within_bounds)
 
 /* -- L2 against the test services' Redis ---------------------------------------------------- */
 
+/* The services' Redis (MDTEST_STATE) with a database of its own: .../0 -> .../5 */
 static const char *redis_url(void)
 {
     static char url[512];
-    const char *state = getenv("MDTEST_STATE");
-    char path[512];
-    snprintf(path, sizeof path, "%s/env", state ? state : ".");
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char line[512];
-    url[0] = 0;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "MDTEST_REDIS_URL=", 17) == 0) {
-            snprintf(url, sizeof url, "%s", line + 17);
-            url[strcspn(url, "\r\n")] = 0;
-            /* a database of its own: redis://host:port/0 -> /5 */
-            char *slash = strrchr(url, '/');
-            if (slash && slash > url + 8) snprintf(slash, 4, "/5");
-        }
-    fclose(f);
-    return url[0] ? url : NULL;
+    const char *base = md_test_service("MDTEST_REDIS_URL");
+    if (!base) return NULL;
+    snprintf(url, sizeof url, "%s", base);
+    char *slash = strrchr(url, '/');
+    if (slash && slash > url + 8) snprintf(slash, 4, "/5");
+    return url;
 }
 
 static md_cache *new_l2(const char *url, const char *prefix)
 {
     md_cache_options o;
     md_cache_options_default(&o);
-    o.redis_url = url;
+    o.redis.url = url;
     o.prefix = prefix;
-    o.connect_timeout_ms = 500;
-    o.timeout_ms = 500;
+    o.redis.connect_timeout_ms = 500;
+    o.redis.timeout_ms = 500;
     md_cache *c = NULL;
     cr_assert_eq(md_cache_new(&o, &c, NULL), 0);
     return c;
@@ -503,10 +493,10 @@ Test(cache_l2, unreachable_redis_degrades_and_answers_from_l1)
     /* a port nobody listens on: the breaker opens, lookups return at once */
     md_cache_options o;
     md_cache_options_default(&o);
-    o.redis_url = "redis://127.0.0.1:1/0";
-    o.connect_timeout_ms = 50;
-    o.breaker_failures = 2;
-    o.breaker_cooldown_ms = 60000;
+    o.redis.url = "redis://127.0.0.1:1/0";
+    o.redis.connect_timeout_ms = 50;
+    o.redis.breaker_failures = 2;
+    o.redis.breaker_cooldown_ms = 60000;
     md_cache *c = NULL;
     cr_assert_eq(md_cache_new(&o, &c, NULL), 0, "an unreachable Redis is not a start-up error");
     cr_assert_str_eq(md_cache_status(c), "degraded");
@@ -535,7 +525,7 @@ Test(cache_l2, bad_urls_are_config_errors)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         md_cache_options o;
         md_cache_options_default(&o);
-        o.redis_url = bad[i];
+        o.redis.url = bad[i];
         md_cache *c = NULL;
         md_error err;
         cr_assert_eq(md_cache_new(&o, &c, &err), MD_ECONFIG, "%s", bad[i]);

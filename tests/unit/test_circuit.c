@@ -284,6 +284,30 @@ Test(ratelimit, background_requests_leave_a_reserve)
     md_ratelimit_deinit(&rl);
 }
 
+Test(ratelimit, a_request_counted_by_two_budgets_takes_from_both_or_neither)
+{
+    md_ratelimit all, cls;
+    md_ratelimit_init(&all, 3, 0);
+    md_ratelimit_init(&cls, 1, 0);
+    md_ratelimit *both[] = {&all, &cls};
+    cr_assert(md_ratelimit_acquire_all(both, 2, T0, 0, NULL));
+    int64_t retry = -1;
+    cr_assert(!md_ratelimit_acquire_all(both, 2, T0 + 1000, 0, &retry), "the class budget is out");
+    cr_assert_eq(retry, 59000, "until the class token comes back");
+    cr_assert_eq(md_ratelimit_remaining(&all, T0 + 1000, NULL), 2,
+                 "a refused request takes nothing from the budget that had room");
+    md_ratelimit *alone[] = {&all};
+    cr_assert(md_ratelimit_acquire_all(alone, 1, T0 + 2000, 0, NULL));
+    cr_assert(md_ratelimit_acquire_all(alone, 1, T0 + 3000, 0, NULL));
+    cr_assert(md_ratelimit_acquire_all(alone, 1, T0 + 60000, 0, NULL), "T0's token is back");
+    cr_assert(!md_ratelimit_acquire_all(both, 2, T0 + 60000, 0, &retry),
+              "the class token is back but the shared budget is out");
+    cr_assert_eq(retry, 2000, "the longest wait of the two: the shared token spent at T0+2000");
+    cr_assert(md_ratelimit_acquire_all(both, 2, T0 + 62000, 0, NULL));
+    md_ratelimit_deinit(&all);
+    md_ratelimit_deinit(&cls);
+}
+
 /* -- back-off and health --------------------------------------------------------------- */
 
 Test(backoff, delays_double_within_jitter_bounds_and_cap)

@@ -137,3 +137,60 @@ Test(config, secrets_from_env_are_split_and_hidden)
     md_config_deinit(&c);
     unsetenv("MDAGENT_API_KEYS");
 }
+
+Test(config, one_redis_section_for_the_url_and_the_client)
+{
+    const char *p = md_test_path("redis.yaml");
+    md_test_write(p, "redis:\n  url: redis://app:Kx7-secret@cache:6380/2\n  timeout_ms: 250\n"
+                     "  connect_timeout_ms: 900\n  pool_size: 4\n  breaker_failures: 5\n"
+                     "  breaker_cooldown_ms: 700\n");
+    md_config c;
+    md_config_init(&c);
+    md_error err;
+    cr_assert_eq(md_config_load_file(&c, p, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(c.redis, "redis://app:Kx7-secret@cache:6380/2");
+    cr_assert_eq(c.redis_timeout_ms, 250);
+    cr_assert_eq(c.redis_connect_timeout_ms, 900);
+    cr_assert_eq(c.redis_pool_size, 4);
+    cr_assert_eq(c.redis_breaker_failures, 5);
+    cr_assert_eq(c.redis_breaker_cooldown_ms, 700);
+    cr_assert_eq(md_config_validate(&c, &err), 0, "%s", err.msg);
+    /* --print-config shows the URL without its password */
+    const char *out = md_test_path("redis-print.yaml");
+    FILE *f = fopen(out, "w+");
+    md_config_print(&c, f);
+    rewind(f);
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    cr_assert_not_null(strstr(buf, "redis.url: \"redis://app:***@cache:6380/2\""));
+    cr_assert_null(strstr(buf, "Kx7-secret"));
+    /* the keys the cache had for itself are gone (one set for cache, relay and leases) */
+    cr_assert_eq(md_config_set(&c, "cache.redis_timeout_ms", "5", "test", &err), MD_ECONFIG);
+    cr_assert_eq(md_config_set(&c, "cache.breaker_failures", "5", "test", &err), MD_ECONFIG);
+    md_config_deinit(&c);
+}
+
+Test(config, validate_reads_the_redis_url_as_the_adapter_does)
+{
+    const char *bad[] = {"redis://h:6379abc/0", "redis://", "rediss://h", "redis://h/x",
+                         "http://h:1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        md_config c;
+        md_config_init(&c);
+        md_error err;
+        cr_assert_eq(md_config_set(&c, "redis.url", bad[i], "test", &err), 0);
+        cr_assert_eq(md_config_validate(&c, &err), MD_ECONFIG, "%s", bad[i]);
+        cr_assert(strncmp(err.msg, "redis.url: ", 11) == 0, "%s", err.msg);
+        md_config_deinit(&c);
+    }
+    md_config c;
+    md_config_init(&c);
+    md_error err;
+    int uses;
+    cr_assert_eq(md_config_apply_flag(&c, "--redis", "unix:///run/redis.sock?db=1", &uses, &err),
+                 1);
+    cr_assert_eq(md_config_validate(&c, &err), 0, "%s", err.msg);
+    md_config_deinit(&c);
+}

@@ -333,6 +333,41 @@ Test(srcmgr, empty_rate_limit_skips_the_source_without_calling_it)
     md_srcmgr_free(m);
 }
 
+Test(srcmgr, an_endpoint_class_budget_applies_on_top_of_the_providers)
+{
+    md_srcmgr *m = mkmgr(default_opts());
+    fake *a = mkfake(&vt_yahoo, 10), *b = mkfake(&vt_finnhub, 20);
+    md_srcmgr_add(m, "yahoo", &a->base, 0, 3, 0, NULL);
+    md_srcmgr_add(m, "finnhub", &b->base, 1, 0, 0, NULL);
+    cr_assert_eq(md_srcmgr_set_class_limit(m, "yahoo", MD_EP_QUOTE, 1, 0), 0);
+    cr_assert_eq(md_srcmgr_set_class_limit(m, "nosuch", MD_EP_QUOTE, 1, 0), MD_EINVAL);
+    md_quote q;
+    md_fetch_result r;
+    md_error e;
+    cr_assert_eq(quote(m, &q, &r, &e), 0);
+    cr_assert_eq(r.source, MD_SRC_YAHOO);
+    cr_assert_eq(quote(m, &q, &r, &e), 0);
+    cr_assert_eq(r.source, MD_SRC_FINNHUB, "yahoo's quote budget is spent: failover");
+    /* daily bars are another class: yahoo still answers, from its shared budget */
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_fetch_opts fo = only(MD_SRC_YAHOO);
+    cr_assert_eq(md_srcmgr_bars(m, "AAPL", MD_IV_1D, 0, 86400 * 2, &fo, &bv, &r, &e), 2, "%s",
+                 e.msg);
+    cr_assert_eq(a->calls, 2);
+    /* the bars call made two requests (pages): the shared budget of 3 is spent */
+    cr_assert_lt(md_srcmgr_bars(m, "AAPL", MD_IV_1H, 0, 7200, &fo, &bv, &r, &e), 0);
+    cr_assert_eq(e.rc, MD_ERATELIMIT, "%s", e.msg);
+    cr_assert_eq(a->calls, 2, "never a request over either budget");
+    md_srcmgr_info info;
+    md_srcmgr_info_at(m, 0, &info);
+    cr_assert_eq(info.per_minute, 3);
+    cr_assert_eq(info.cls[MD_EP_QUOTE].per_minute, 1);
+    cr_assert_eq(info.cls[MD_EP_DAILY].per_minute, 0);
+    md_bar_vec_deinit(&bv);
+    md_srcmgr_free(m);
+}
+
 Test(srcmgr, rate_limited_everywhere_is_429)
 {
     md_srcmgr *m = mkmgr(default_opts());

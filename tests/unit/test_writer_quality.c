@@ -32,14 +32,17 @@ static void teardown(void)
 
 TestSuite(writer_quality, .init = setup, .fini = teardown);
 
-static void ingest(const char *sym, md_bar *bars, size_t n, int validate_only,
-                   md_ingest_result *res)
+static void ingest(const char *sym, md_bar *bars, size_t n, int validate_only, md_write_result *res)
 {
     md_series s = {sym, MD_IV_1D, bars, n};
     md_error err;
-    md_ingest_result_init(res, 0);
+    md_write_result_init(res, 0);
     res->collect_findings = 1;
-    cr_assert_eq(md_writer_ingest_bars(w, &s, 1, validate_only, res, &err), 0, "%s", err.msg);
+    md_write req = {.origin = MD_WRITE_INGEST,
+                    .flags = validate_only ? MD_WRITE_VALIDATE_ONLY : 0,
+                    .series = &s,
+                    .n_series = 1};
+    cr_assert_eq(md_writer_write(w, &req, res, &err), 0, "%s", err.msg);
 }
 
 static int64_t day(const char *d)
@@ -86,7 +89,7 @@ Test(writer_quality, every_stored_bar_carries_its_score_and_findings_are_recorde
     md_bar_vec v;
     long spike;
     msft_with_spike(&v, &spike);
-    md_ingest_result res;
+    md_write_result res;
     ingest("MSFT", v.v, v.n, 0, &res);
     cr_assert_eq(res.stored, 249);
     md_bar_vec got;
@@ -111,7 +114,7 @@ Test(writer_quality, every_stored_bar_carries_its_score_and_findings_are_recorde
             seen = 1;
         }
     cr_assert(seen);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     md_bar_vec_deinit(&got);
     md_bar_vec_deinit(&v);
 }
@@ -122,10 +125,10 @@ Test(writer_quality, a_series_arriving_bar_by_bar_is_judged_against_the_stored_b
     long spike;
     msft_with_spike(&v, &spike);
     for (size_t i = 0; i < v.n; i++) {
-        md_ingest_result res;
+        md_write_result res;
         md_bar b = v.v[i];
         ingest("MSFT", &b, 1, 0, &res);
-        md_ingest_result_deinit(&res);
+        md_write_result_deinit(&res);
     }
     cr_assert_eq(stored_findings("MSFT", JUMP, v.v[spike].ts), 1);
     cr_assert_eq(stored_findings("MSFT", JUMP, v.v[spike + 1].ts), 0);
@@ -139,16 +142,16 @@ Test(writer_quality, a_corrected_bar_loses_its_old_finding)
     md_bar_vec v;
     long spike;
     msft_with_spike(&v, &spike);
-    md_ingest_result res;
+    md_write_result res;
     ingest("MSFT", v.v, v.n, 0, &res);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     cr_assert_eq(stored_findings("MSFT", JUMP, v.v[spike].ts), 1);
     md_bar_vec clean;
     md_bar_vec_init(&clean);
     md_test_sample_bars("MSFT", &clean);
     md_bar fixed = clean.v[spike];
     ingest("MSFT", &fixed, 1, 0, &res);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     cr_assert_eq(stored_findings("MSFT", JUMP, v.v[spike].ts), 0);
     cr_assert_float_eq(stored_quality("MSFT", v.v[spike].ts), 100, 1e-6);
     md_bar_vec_deinit(&clean);
@@ -163,13 +166,13 @@ Test(writer_quality, rejected_bars_are_recorded_for_validity)
     long i = md_test_find_day(&v, "2001-02-01");
     v.v[i].low = v.v[i].high + 1;
     double before = md_metric_get(MD_M_INGEST_REJECTED, "high_below_low");
-    md_ingest_result res;
+    md_write_result res;
     ingest("MSFT", v.v, v.n, 0, &res);
     cr_assert_eq(res.rejected, 1);
     cr_assert_eq(res.stored, 248);
     cr_assert_eq(md_metric_get(MD_M_INGEST_REJECTED, "high_below_low"), before + 1);
     cr_assert_eq(stored_findings("MSFT", MD_RULE_HIGH_LOW, day("2001-02-01")), 1);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     md_bar_vec_deinit(&v);
 }
 
@@ -179,11 +182,11 @@ Test(writer_quality, a_series_with_every_bar_rejected_is_still_recorded)
     md_bar_init(&b);
     b.ts = day("2001-02-01");
     b.open = b.high = b.low = b.close = -5;
-    md_ingest_result res;
+    md_write_result res;
     ingest("BAD", &b, 1, 0, &res);
     cr_assert_eq(res.stored, 0);
     cr_assert_eq(stored_findings("BAD", MD_RULE_NONPOSITIVE, b.ts), 1);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
 }
 
 static md_bar flat(const char *d, double c, int src)
@@ -200,21 +203,21 @@ static md_bar flat(const char *d, double c, int src)
 Test(writer_quality, another_sources_version_is_compared)
 {
     md_bar a = flat("2024-03-01", 100, MD_SRC_CSV);
-    md_ingest_result res;
+    md_write_result res;
     ingest("CMP", &a, 1, 0, &res);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     md_bar same = flat("2024-03-01", 100, MD_SRC_YAHOO);
     ingest("CMP", &same, 1, 0, &res);
     cr_assert_eq(res.n_findings, 0, "agreeing sources");
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     md_bar far = flat("2024-03-01", 103, MD_SRC_POLYGON);
     ingest("CMP", &far, 1, 0, &res);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     cr_assert_eq(stored_findings("CMP", MD_QRULE_SOFT(MD_CHECK_DISAGREEMENT), a.ts), 1);
     cr_assert(stored_quality("CMP", a.ts) < 100);
     md_bar near = flat("2024-03-01", 103.1, MD_SRC_FINNHUB);
     ingest("CMP", &near, 1, 0, &res);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     cr_assert_eq(stored_findings("CMP", MD_QRULE_SOFT(MD_CHECK_DUPLICATE), a.ts), 1);
     cr_assert_eq(stored_findings("CMP", MD_QRULE_SOFT(MD_CHECK_DISAGREEMENT), a.ts), 0,
                  "the bar was rewritten: the older finding went with it");
@@ -224,10 +227,10 @@ Test(writer_quality, the_same_bar_twice_in_one_delivery_is_a_duplicate)
 {
     md_bar b[3] = {flat("2024-03-01", 100, MD_SRC_INGEST), flat("2024-03-04", 101, MD_SRC_INGEST),
                    flat("2024-03-01", 100.5, MD_SRC_INGEST)};
-    md_ingest_result res;
+    md_write_result res;
     ingest("DUP", b, 3, 0, &res);
     cr_assert_eq(res.stored, 3, "upserted: the last one wins");
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     cr_assert_eq(md_store_count_bars(st, "DUP", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, NULL), 2);
     cr_assert_eq(stored_findings("DUP", MD_QRULE_SOFT(MD_CHECK_DUPLICATE), b[0].ts), 1);
     cr_assert_float_eq(stored_quality("DUP", b[0].ts), 95, 1e-4);
@@ -239,7 +242,7 @@ Test(writer_quality, validate_only_stores_nothing_and_judges_blocks_as_a_whole)
     long spike;
     msft_with_spike(&v, &spike);
     size_t half = (size_t)spike - 2; /* the spike lands in the second block */
-    md_ingest_result r1, r2;
+    md_write_result r1, r2;
     ingest("MSFT", v.v, half, 1, &r1);
     ingest("MSFT", v.v + half, v.n - half, 1, &r2);
     cr_assert_eq(md_store_count_bars(st, "MSFT", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, NULL), 0);
@@ -254,8 +257,8 @@ Test(writer_quality, validate_only_stores_nothing_and_judges_blocks_as_a_whole)
         }
     cr_assert(seen, "the second block was judged with the first as context");
     cr_assert(v.v[spike].quality <= 80, "scores are filled in validate-only mode too");
-    md_ingest_result_deinit(&r1);
-    md_ingest_result_deinit(&r2);
+    md_write_result_deinit(&r1);
+    md_write_result_deinit(&r2);
     md_bar_vec_deinit(&v);
 }
 
@@ -267,11 +270,12 @@ Test(writer_quality, a_current_bar_makes_the_series_live)
     b.ts = md_interval_floor(MD_IV_1M, now) - 120;
     b.open = b.high = b.low = b.close = 10;
     md_series s = {"LIVE", MD_IV_1M, &b, 1};
-    md_ingest_result res;
-    md_ingest_result_init(&res, 0);
+    md_write_result res;
+    md_write_result_init(&res, 0);
     md_error err;
-    cr_assert_eq(md_writer_ingest_bars(w, &s, 1, 0, &res, &err), 0);
-    md_ingest_result_deinit(&res);
+    md_write req = {.origin = MD_WRITE_FEED, .series = &s, .n_series = 1};
+    cr_assert_eq(md_writer_write(w, &req, &res, &err), 0);
+    md_write_result_deinit(&res);
     int64_t ts;
     cr_assert_eq(md_store_get_live(st, "LIVE", MD_IV_1M, &ts, &err), 0);
     cr_assert_eq(ts, b.ts);
@@ -280,7 +284,7 @@ Test(writer_quality, a_current_bar_makes_the_series_live)
     md_bar_vec_init(&v);
     md_test_sample_bars("MSFT", &v);
     ingest("MSFT", v.v, v.n, 0, &res);
-    md_ingest_result_deinit(&res);
+    md_write_result_deinit(&res);
     cr_assert_eq(md_store_get_live(st, "MSFT", MD_IV_1D, &ts, &err), MD_ENODATA);
     md_bar_vec_deinit(&v);
 }

@@ -43,4 +43,29 @@ static inline const char *md_test_src(const char *rel)
     return p;
 }
 
+/* A value from the test services' address file ($MDTEST_STATE/env, written by
+ * scripts/test-services.sh: MDTEST_PG_URL, MDTEST_REDIS_URL, ...), or NULL when the test
+ * does not run under ctest. A test that calls it must name MDTEST_STATE in its source, so
+ * tests/CMakeLists.txt makes it wait for the services. */
+static inline const char *md_test_service(const char *key)
+{
+    static char val[4][512];
+    static int k;
+    const char *state = getenv("MDTEST_STATE");
+    char path[512], line[512];
+    snprintf(path, sizeof path, "%s/env", state ? state : ".");
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *out = val[k++ % 4];
+    size_t kl = strlen(key);
+    out[0] = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
+            snprintf(out, 512, "%s", line + kl + 1);
+            out[strcspn(out, "\r\n")] = 0;
+        }
+    fclose(f);
+    return out[0] ? out : NULL;
+}
+
 #endif

@@ -15,6 +15,23 @@ export const INDICATORS = [
   { id: 'macd', name: 'macd:12:26:9', label: 'MACD', kind: 'macd', color: '#58a6ff' },
 ];
 
+// Every other indicator of the agent's table (GET /analytics/indicators, from
+// analytics/indicators.def) at its defaults: price-scale ones over the candles, the others in
+// a pane of their own, one line per output. The six above keep their own drawing.
+const PALETTE = ['#ff7b72', '#7ee787', '#ffa657', '#79c0ff', '#d2a8ff', '#f778ba', '#e3b341', '#56d4dd'];
+export function tableIndicators(table) {
+  const rows = (table && Array.isArray(table.indicators)) ? table.indicators : [];
+  const known = new Set(rows.map((r) => r.name));
+  const own = INDICATORS.filter((d) => known.has(d.name.split(':')[0]));
+  const ownNames = new Set(own.map((d) => d.name.split(':')[0]));
+  const extra = rows.filter((r) => !ownNames.has(r.name)).map((r, i) => ({
+    id: r.name, name: r.default, label: r.default.toUpperCase().replace(/:/g, ' '),
+    kind: r.scale === 'price' ? 'overlay' : 'pane', outputs: r.outputs.map((o) => o.name),
+    color: PALETTE[i % PALETTE.length], extra: true,
+  }));
+  return own.concat(extra);
+}
+
 const UP = '#26a69a';
 const DOWN = '#ef5350';
 
@@ -66,6 +83,7 @@ export class PriceChart {
     this.bars = [];
     this.byTime = new Map();
     this.extra = []; // indicator series, removed on every reload
+    this.defs = INDICATORS; // the indicators the toggles offer (tableIndicators)
     this.chart = L.createChart(container, {
       autoSize: true,
       layout: {
@@ -151,7 +169,7 @@ export class PriceChart {
     };
     const L = this.L;
     let pane = 0;
-    for (const def of INDICATORS) {
+    for (const def of this.defs) {
       if (!enabled.has(def.id)) continue;
       const v = ind.indicators[def.name];
       if (v === undefined) continue;
@@ -165,6 +183,13 @@ export class PriceChart {
         pane += 1;
         const s = add(L.LineSeries, { color: def.color, lineWidth: 2, title: 'RSI 14', lastValueVisible: true }, line(v), pane);
         for (const level of [70, 30]) s.createPriceLine({ price: level, color: '#4b5563', lineWidth: 1, lineStyle: L.LineStyle.Dashed, axisLabelVisible: false });
+      } else if (def.kind === 'overlay' || def.kind === 'pane') {
+        const series = Array.isArray(v) ? { value: v } : (v || {});
+        if (def.kind === 'pane') pane += 1;
+        def.outputs.forEach((o, k) => add(L.LineSeries, {
+          color: def.color, lineWidth: k ? 1 : 2, lineStyle: k ? L.LineStyle.Dotted : L.LineStyle.Solid,
+          title: k ? o : def.label, lastValueVisible: def.kind === 'pane' && !k,
+        }, line(series[o]), def.kind === 'pane' ? pane : 0));
       } else if (def.kind === 'macd' && v && typeof v === 'object') {
         pane += 1;
         const h = line(v.histogram).map((p) => ({ ...p, color: p.value >= 0 ? 'rgba(38,166,154,0.6)' : 'rgba(239,83,80,0.6)' }));

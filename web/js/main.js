@@ -11,7 +11,7 @@
 import { Api, streamUrl } from './api.js';
 import { el, mount, note, fmtDuration, fmtClock, statusClass } from './util.js';
 import { renderHealth, renderSources, renderCache, renderQuality, renderSymbols, symbolList } from './panels.js';
-import { PriceChart, INTERVALS, INDICATORS, intervalRank } from './chart.js';
+import { PriceChart, INTERVALS, INDICATORS, tableIndicators, intervalRank } from './chart.js';
 import { MetricsPlots } from './metrics.js';
 import { StreamClient } from './stream.js';
 
@@ -31,6 +31,7 @@ const state = {
   symbol: null,
   interval: null,
   enabled: loadEnabled(),
+  indicators: INDICATORS, // the toggles: the agent's table once read (tableIndicators)
   ind: null,
   filter: '',
   refreshMs: 2000,
@@ -41,7 +42,7 @@ window.mdDashboard = state; // for a look from the console (and the browser test
 function loadEnabled() {
   try {
     const v = JSON.parse(localStorage.getItem('mdagent.indicators'));
-    if (Array.isArray(v)) return new Set(v.filter((x) => INDICATORS.some((d) => d.id === x)));
+    if (Array.isArray(v)) return new Set(v.filter((x) => typeof x === 'string'));
   } catch { /* storage off or bad value: defaults */ }
   return new Set(DEFAULT_INDICATORS);
 }
@@ -211,7 +212,7 @@ function drawIndicatorToggles() {
     mount(box, el('span', { class: 'muted small' }, 'indicators not available'));
     return;
   }
-  mount(box, INDICATORS.map((d) => el('button', {
+  mount(box, state.indicators.map((d) => el('button', {
     type: 'button',
     class: `tog${state.enabled.has(d.id) ? ' on' : ''}`,
     dataset: { indicator: d.id },
@@ -222,7 +223,9 @@ function drawIndicatorToggles() {
       else state.enabled.add(d.id);
       saveEnabled();
       drawIndicatorToggles();
-      if (state.chart) state.chart.setIndicators(state.ind, state.enabled);
+      // the table's other indicators are asked for only while shown
+      if (d.extra && state.enabled.has(d.id)) loadChart();
+      else if (state.chart) state.chart.setIndicators(state.ind, state.enabled);
     },
   }, d.label)));
 }
@@ -242,6 +245,15 @@ function chartNote(text) {
   n.textContent = text || '';
 }
 
+/* The names asked for: the dashboard's own six always (toggling them needs no new request),
+ * the table's others while shown (at most 16 in all, as the agent takes). */
+function indicatorNames() {
+  const defs = state.indicators;
+  const own = defs.filter((d) => !d.extra).map((d) => d.name);
+  const shown = defs.filter((d) => d.extra && state.enabled.has(d.id)).map((d) => d.name);
+  return own.concat(shown).slice(0, 16);
+}
+
 async function loadChart() {
   const { api, symbol, interval } = state;
   if (!symbol || !interval) return;
@@ -252,7 +264,7 @@ async function loadChart() {
   const sym = encodeURIComponent(symbol);
   const histP = api.get(`/historical/${sym}?interval=${interval}&limit=${BAR_LIMIT}&cached_only=true`);
   const indP = api.has('/analytics/{symbol}/indicators')
-    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&cached_only=true&names=${INDICATORS.map((d) => d.name).join(',')}`)
+    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&cached_only=true&names=${indicatorNames().join(',')}`)
     : Promise.resolve(null);
   const [hist, ind] = await Promise.all([histP, indP]);
   if (token !== state.loadToken) return; // a newer choice is loading
@@ -358,6 +370,11 @@ async function start() {
   if (state.L) state.chart = new PriceChart($('chart'), $('chart-legend'), state.L);
   else chartNote('charts need lightweight-charts: run scripts/install-deps.sh');
   state.metrics = new MetricsPlots(state.uPlot, $('panel-metrics'), $('kpis'));
+  if (api.has('/analytics/indicators')) {
+    const t = await api.get('/analytics/indicators');
+    if (t.ok) state.indicators = tableIndicators(t.data);
+  }
+  if (state.chart) state.chart.defs = state.indicators;
   drawIndicatorToggles();
   $('foot-text').textContent = `mdagent ${api.version ?? ''} · ${api.routes.size} routes · data from this agent's REST API`;
 

@@ -1,8 +1,8 @@
-/* sources_setup.c - building the source manager for `serve` and `fetch`: sources from the
- * registry in sources.priority order, bars for the replay source (a CSV file or the
+/* services_sources.c - the source manager part of md_services (services.h): sources from
+ * the registry in sources.priority order, bars for the replay source (a CSV file or the
  * store), and for `serve` the pushing feeds and the watchlist scheduler, all handing
  * their data to the writer. */
-#include "cli/cli.h"
+#include "query/services_int.h"
 
 #include "cache/cache.h"
 #include "core/log.h"
@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-struct md_cli_sources {
+struct md_svc_sources {
     md_services *svc;
     md_feed *feeds[2];
     md_query_keep keeps[3]; /* one per pushing thread */
@@ -183,26 +183,26 @@ static int load_replay(md_services *svc, md_source *rp, const md_config *cfg, md
 
 /* -- life cycle ------------------------------------------------------------------------ */
 
-int md_cli_sources_open(md_services *svc, md_cli_sources **out, md_error *err)
+int md_services__sources_open(md_services *svc, md_svc_sources **out, md_error *err)
 {
     *out = NULL;
     md_srcmgr *m = NULL;
     int rc = md_srcmgr_from_config(svc->cfg, create_source, &m, err);
     if (rc) return rc;
-    md_cli_sources *cs = md_calloc(1, sizeof *cs);
+    md_svc_sources *cs = md_calloc(1, sizeof *cs);
     cs->svc = svc;
     svc->sources = m;
     if (m) {
         md_source *rp = md_srcmgr_source(m, MD_SRC_REPLAY);
         if (rp && (rc = load_replay(svc, rp, svc->cfg, err)) != 0) {
-            md_cli_sources_close(cs);
+            md_services__sources_close(cs);
             return rc;
         }
         /* the scheduler is built here so that a bad watchlist fails before serving */
         md_tick_sink sink;
-        md_query_sink(&cs->keeps[2], svc, &sink);
+        md_query_sink(&cs->keeps[2], svc, MD_WRITE_POLL, &sink);
         if ((rc = md_scheduler_new(m, svc->cfg, &sink, &cs->sched, err)) != 0) {
-            md_cli_sources_close(cs);
+            md_services__sources_close(cs);
             return rc;
         }
     } else {
@@ -215,7 +215,7 @@ int md_cli_sources_open(md_services *svc, md_cli_sources **out, md_error *err)
         md_scheduler_free(probe);
         md_srcmgr_free(empty);
         if (rc) {
-            md_cli_sources_close(cs);
+            md_services__sources_close(cs);
             return rc;
         }
         if (svc->cfg->sources_watchlist && svc->cfg->sources_watchlist[0])
@@ -231,7 +231,7 @@ static int claim_slot(void *cache, const char *name, int64_t ttl_ms)
     return md_cache_lease(cache, name, ttl_ms);
 }
 
-int md_cli_sources_start(md_cli_sources *cs, md_error *err)
+int md_services__sources_start(md_svc_sources *cs, md_error *err)
 {
     md_services *svc = cs->svc;
     if (!svc->sources) return 0;
@@ -241,7 +241,7 @@ int md_cli_sources_start(md_cli_sources *cs, md_error *err)
         if (!src) continue;
         if (offline[i] == MD_SRC_REPLAY && md_replay_count(src) == 0) continue;
         md_tick_sink sink;
-        md_query_sink(&cs->keeps[i], svc, &sink);
+        md_query_sink(&cs->keeps[i], svc, MD_WRITE_FEED, &sink);
         int rc = md_feed_start(src, &sink, &cs->feeds[i], err);
         if (rc) return rc;
     }
@@ -251,7 +251,7 @@ int md_cli_sources_start(md_cli_sources *cs, md_error *err)
     return md_scheduler_start(cs->sched, err);
 }
 
-void md_cli_sources_stop(md_cli_sources *cs)
+void md_services__sources_stop(md_svc_sources *cs)
 {
     if (!cs) return;
     md_scheduler_free(cs->sched);
@@ -262,10 +262,10 @@ void md_cli_sources_stop(md_cli_sources *cs)
     }
 }
 
-void md_cli_sources_close(md_cli_sources *cs)
+void md_services__sources_close(md_svc_sources *cs)
 {
     if (!cs) return;
-    md_cli_sources_stop(cs);
+    md_services__sources_stop(cs);
     md_srcmgr_free(cs->svc->sources);
     cs->svc->sources = NULL;
     md_free(cs);

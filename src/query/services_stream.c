@@ -1,5 +1,6 @@
-/* stream_setup.c - the streaming parts of `serve`: hub, live bars, Redis relay. */
-#include "cli/cli.h"
+/* services_stream.c - the streaming part of md_services (services.h): hub, live bars,
+ * Redis relay. */
+#include "query/services_int.h"
 
 #include "core/mem.h"
 #include "stream/hub.h"
@@ -8,13 +9,13 @@
 
 #include <sys/resource.h>
 
-struct md_cli_stream {
+struct md_svc_stream {
     md_services *svc;
     md_livebar *livebars;
     md_relay *relay;
 };
 
-int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err)
+int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *err)
 {
     const md_config *cfg = svc->cfg;
     *out = NULL;
@@ -25,7 +26,7 @@ int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    md_cli_stream *cs = md_calloc(1, sizeof *cs);
+    md_svc_stream *cs = md_calloc(1, sizeof *cs);
     cs->svc = svc;
     md_hub_options ho;
     md_hub_options_default(&ho);
@@ -34,7 +35,6 @@ int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err)
     ho.max_subscriptions = (size_t)cfg->stream_max_subscriptions;
     ho.instance = cfg->stream_instance;
     svc->hub = md_hub_new(&ho);
-    md_hub_attach_writer(svc->hub, svc->writer);
     if (cfg->stream_live_bars) {
         md_livebar_options lo = {.hub = svc->hub,
                                  .writer = svc->writer,
@@ -43,8 +43,8 @@ int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err)
         cs->livebars = md_livebar_new(&lo);
     }
     if (cfg->redis && *cfg->redis) {
-        md_relay_options ro = {
-            .url = cfg->redis, .channel = cfg->stream_redis_channel, .hub = svc->hub};
+        md_relay_options ro = {.channel = cfg->stream_redis_channel, .hub = svc->hub};
+        md_redis_options_from_config(&ro.redis, cfg);
         if (md_relay_start(&ro, &cs->relay, err) != 0) {
             *out = cs; /* the caller closes it */
             return err ? err->rc : MD_ECONFIG;
@@ -54,7 +54,7 @@ int md_cli_stream_open(md_services *svc, md_cli_stream **out, md_error *err)
     return 0;
 }
 
-void md_cli_stream_stop(md_cli_stream *cs)
+void md_services__stream_stop(md_svc_stream *cs)
 {
     if (!cs) return;
     md_relay_free(cs->relay); /* nothing arrives from other instances any more */
@@ -63,10 +63,10 @@ void md_cli_stream_stop(md_cli_stream *cs)
     cs->livebars = NULL;
 }
 
-void md_cli_stream_close(md_cli_stream *cs)
+void md_services__stream_close(md_svc_stream *cs)
 {
     if (!cs) return;
-    md_cli_stream_stop(cs);
+    md_services__stream_stop(cs);
     md_hub_free(cs->svc->hub);
     cs->svc->hub = NULL;
     md_free(cs);

@@ -1,0 +1,206 @@
+/* services.c - md_services from the configuration, and its life cycle (services.h has the
+ * picture). The parts with files of their own: services_sources.c, services_stream.c. */
+#include "query/services_int.h"
+
+#include "cache/cache.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+#include "ingest/backfill.h"
+#include "query/quality.h"
+#include "sources/manager.h"
+#include "stream/hub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where svc is in its life cycle; every step checks it comes after the one before. */
+typedef enum { SVC_OPEN = 1, SVC_STARTED, SVC_STOPPED, SVC_QUIESCED } svc_step;
+
+typedef struct md_services_run md_services_run;
+struct md_services_run {
+    md_services_options opt;
+    svc_step step;
+    int started; /* md_services_start ran */
+    md_svc_sources *sources;
+    md_svc_stream *stream;
+};
+
+static void order_violation(const char *what)
+{
+    fprintf(stderr, "mdagent: services used out of order: %s\n", what);
+    abort();
+}
+
+int md_services_store_options(const md_services_options *o, md_store_options *out, md_error *err)
+{
+    md_store_options so;
+    int rc = md_store_options_from_config(&so, o->cfg, err);
+    if (rc) return rc;
+    if (o->store_pool_size > 0) so.pool_size = o->store_pool_size;
+    so.read_only = o->store_read_only != 0;
+    *out = so;
+    return 0;
+}
+
+/* -- writer listeners ---------------------------------------------------------------------- */
+
+static void on_bars_quality(void *ctx, md_write_origin origin, const char *symbol, md_interval iv,
+                            const md_bar *bars, size_t n)
+{
+    md_quality_gauge_touch(ctx, symbol);
+}
+
+/* The one place listeners are added to the writer, in the order services.h gives (the
+ * writer aborts on a REFRESH listener after a PUBLISH one). */
+static void attach_listeners(md_services *svc)
+{
+    if (svc->cache) md_query_cache_attach(svc); /* 1: invalidate and write through */
+    if (svc->quality) {                         /* 2: the quality gauge */
+        md_writer_listener ql = {
+            .on_bars = on_bars_quality, .ctx = svc->quality, .stage = MD_LISTEN_REFRESH};
+        md_writer_add_listener(svc->writer, &ql);
+    }
+    if (svc->hub) md_hub_attach_writer(svc->hub, svc->writer); /* 3: stream, last */
+}
+
+/* -- backfill leases through the cache's Redis (md_backfill_lease) ------------------------- */
+
+static int lease_claim(void *cache, const char *name, int64_t ttl_ms)
+{
+    return md_cache_lease(cache, name, ttl_ms);
+}
+
+static int lease_renew(void *cache, const char *name, int64_t ttl_ms)
+{
+    return md_cache_lease_renew(cache, name, ttl_ms);
+}
+
+static void lease_release(void *cache, const char *name)
+{
+    md_cache_lease_release(cache, name);
+}
+
+/* -- life cycle ------------------------------------------------------------------------------ */
+
+static void need(int have, const char *what)
+{
+    if (!have) order_violation(what);
+}
+
+int md_services_open(md_services *out, const md_services_options *o, md_error *err)
+{
+    const md_config *cfg = o->cfg;
+    need(cfg != NULL, "md_services_open without a configuration");
+    need(o->writer || !(o->cache || o->quality_gauge || o->stream || o->sources || o->backfill),
+         "cache, quality gauge, stream, sources and backfill need the writer");
+    need(o->workers || !o->quality_gauge, "the quality gauge grades on the worker pool");
+    need(o->sources || !(o->feeds || o->backfill), "feeds and backfill need the sources");
+
+    memset(out, 0, sizeof *out);
+    md_services *svc = out;
+    svc->cfg = cfg;
+    svc->started_ms = md_mono_ms();
+    md_services_run *run = md_calloc(1, sizeof *run);
+    run->opt = *o;
+    run->step = SVC_OPEN;
+    svc->run = run;
+
+    md_store_options so;
+    int rc = md_services_store_options(o, &so, err);
+    if (rc == 0) rc = md_store_open(cfg->db, &so, &svc->store, err);
+    if (rc) goto fail;
+    if (o->writer) {
+        svc->writer = md_writer_new(svc->store);
+        md_quality_params qp;
+        md_quality_params_from_config(&qp, cfg);
+        md_writer_set_quality(svc->writer, &qp);
+    }
+    if (o->workers) svc->workers = md_workq_new((int)cfg->server_workers, "worker");
+    if (o->cache && cfg->cache_enabled) {
+        md_cache_options co;
+        md_cache_options_from_config(&co, cfg);
+        if ((rc = md_cache_new(&co, &svc->cache, err)) != 0) goto fail;
+    } else if (o->cache && cfg->redis && *cfg->redis) {
+        MD_INFO("cache", "cache.enabled is false: redis is not used for caching");
+    }
+    if (o->quality_gauge) svc->quality = md_quality_gauge_new(svc);
+    if (o->stream && (rc = md_services__stream_open(svc, &run->stream, err)) != 0) goto fail;
+    if (o->sources && (rc = md_services__sources_open(svc, &run->sources, err)) != 0) goto fail;
+    if (o->backfill && svc->sources) {
+        md_backfill_opts bo;
+        md_backfill_opts_from_config(&bo, cfg);
+        bo.background = o->backfill == MD_SVC_BACKFILL_JOBS;
+        svc->backfill = md_backfill_new(svc->store, svc->writer, svc->sources, &bo);
+    }
+    if (svc->writer) attach_listeners(svc);
+    return 0;
+fail:
+    md_services_close(svc);
+    return rc;
+}
+
+int md_services_start(md_services *svc, md_error *err)
+{
+    md_services_run *run = svc->run;
+    need(run && run->step == SVC_OPEN && !run->started, "md_services_start twice or after stop");
+    run->step = SVC_STARTED;
+    run->started = 1;
+    if (run->opt.feeds) {
+        int rc = md_services__sources_start(run->sources, err);
+        if (rc) return rc;
+    }
+    if (svc->backfill && run->opt.backfill == MD_SVC_BACKFILL_JOBS) {
+        if (svc->cache) { /* agents on one Redis run each job on one agent at a time */
+            md_backfill_lease l = {lease_claim, lease_renew, lease_release, svc->cache,
+                                   svc->cfg->backfill_lease_ms};
+            md_backfill_set_lease(svc->backfill, &l);
+        }
+        md_error e;
+        if (md_backfill_resume_all(svc->backfill, &e) < 0)
+            MD_WARN("backfill", "cannot resume jobs: %s", e.msg);
+    }
+    if (svc->cache) md_query_cache_warm(svc);
+    svc->ready = 1;
+    return 0;
+}
+
+void md_services_stop(md_services *svc)
+{
+    md_services_run *run = svc->run;
+    if (!run || run->step >= SVC_STOPPED) return;
+    run->step = SVC_STOPPED;
+    svc->ready = 0;
+    md_services__sources_stop(run->sources); /* no more pushed ticks or polls */
+    md_quality_gauge_stop(svc->quality);     /* writes from here on schedule no grading */
+}
+
+void md_services_quiesce(md_services *svc)
+{
+    md_services_run *run = svc->run;
+    if (!run || run->step >= SVC_QUIESCED) return;
+    md_services_stop(svc);
+    run->step = SVC_QUIESCED;
+    md_workq_free(svc->workers); /* pending jobs complete (into the server's loops) */
+    svc->workers = NULL;
+    md_backfill_free(svc->backfill); /* chunks in flight finish; unfinished jobs are saved */
+    svc->backfill = NULL;
+    md_services__stream_stop(run->stream); /* relay and live bars; the hub stays */
+}
+
+void md_services_close(md_services *svc)
+{
+    md_services_run *run = svc->run;
+    if (run) md_services_quiesce(svc);
+    md_quality_gauge_free(svc->quality);
+    if (run) {
+        md_services__sources_close(run->sources); /* the manager: after the workers */
+        md_services__stream_close(run->stream);   /* the hub: after the server's shards */
+    }
+    md_writer_free(svc->writer);
+    md_cache_free(svc->cache); /* after the writer, whose listener used it */
+    md_store_close(svc->store);
+    md_free(run);
+    memset(svc, 0, sizeof *svc);
+}

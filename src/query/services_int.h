@@ -1,0 +1,29 @@
+/* services_int.h - the parts of md_services (services.h) built in files of their own. Each
+ * open returns 0 with *out set (or NULL when its part is not configured), or an error with
+ * *out possibly set for the caller to close; stop and close accept NULL. */
+#ifndef MD_QUERY_SERVICES_INT_H
+#define MD_QUERY_SERVICES_INT_H
+
+#include "query/services.h"
+
+/* services_sources.c: the source manager, built from sources.priority and set as
+ * svc->sources (NULL when the list is empty), replay bars loaded, the watchlist scheduler
+ * built (so a bad list fails at start-up). _start starts the offline feeds and the
+ * scheduler, which hand their data to svc->writer; _stop stops them; _close stops and frees
+ * everything, the manager included (after the threads that may be inside it). */
+typedef struct md_svc_sources md_svc_sources;
+int md_services__sources_open(md_services *svc, md_svc_sources **out, md_error *err);
+int md_services__sources_start(md_svc_sources *cs, md_error *err);
+void md_services__sources_stop(md_svc_sources *cs);
+void md_services__sources_close(md_svc_sources *cs);
+
+/* services_stream.c: when stream.enabled, the hub (svc->hub; services.c attaches it to the
+ * writer), live bars and the Redis relay when redis is set. _stop stops the relay and the
+ * live-bar thread (nothing publishes afterwards); _close frees everything (after the server,
+ * whose shards are in the hub). */
+typedef struct md_svc_stream md_svc_stream;
+int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *err);
+void md_services__stream_stop(md_svc_stream *cs);
+void md_services__stream_close(md_svc_stream *cs);
+
+#endif
