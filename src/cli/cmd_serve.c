@@ -64,8 +64,9 @@ int md_cmd_serve(int argc, char **argv)
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
     }
-    fprintf(stderr, "mdagent: serving http://%s (store %s, %zu sources enabled)\n", cfg.listen,
-            md_store_url_redacted(svc.store), svc.sources ? md_srcmgr_enabled(svc.sources) : 0);
+    fprintf(stderr, "mdagent: serving http://%s (store %s, %zu sources enabled)\n",
+            md_server_addr(srv), md_store_url_redacted(svc.store),
+            svc.sources ? md_srcmgr_enabled(svc.sources) : 0);
 
     int sig = 0;
     sigwait(&set, &sig);

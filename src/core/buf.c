@@ -202,35 +202,81 @@ void md_buf_int(md_buf *b, int64_t v)
     b->len = (size_t)(p - b->data);
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when the bytes there are not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0];
+    unsigned c = s[0];
     size_t k;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf)
-        k = 1;
-    else if (c >= 0xe0 && c <= 0xef)
-        k = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-    else if (c >= 0xf0 && c <= 0xf4)
-        k = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-    else
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        k = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else
         return 0;
-    if (k >= n || s[1] < lo || s[1] > hi) return 0;
-    for (size_t j = 2; j <= k; j++)
-        if ((s[j] & 0xc0) != 0x80) return 0;
-    return k + 1;
+    if (n < k || s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < k; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+    return k;
 }
 
-/* 1 when s[0..n) (n >= 1) is the start of a valid UTF-8 sequence cut short. */
+static void json_strn(md_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    md_buf_reserve(b, n + 2);
+    md_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) { /* JSON is UTF-8: a byte that is not part of a valid sequence (a
+                          * client's bytes quoted in an error, a cut message) becomes U+FFFD */
+            size_t k = utf8_len((const unsigned char *)s + i, n - i);
+            if (k) {
+                md_buf_append(b, s + i, k);
+                i += k - 1;
+            } else {
+                md_buf_append(b, "\\ufffd", 6);
+            }
+            continue;
+        }
+        switch (c) {
+        case '"': md_buf_append(b, "\\\"", 2); break;
+        case '\\': md_buf_append(b, "\\\\", 2); break;
+        case '\n': md_buf_append(b, "\\n", 2); break;
+        case '\r': md_buf_append(b, "\\r", 2); break;
+        case '\t': md_buf_append(b, "\\t", 2); break;
+        default:
+            if (c < 0x20) {
+                char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                md_buf_append(b, u, 6);
+            } else {
+                md_buf_putc(b, (char)c);
+            }
+        }
+    }
+    md_buf_putc(b, '"');
+}
+
+void md_buf_json_strn(md_buf *b, const char *s, size_t n)
+{
+    json_strn(b, s, n);
+}
+
+/* 1 when s[0..n) (n >= 1) is the start of a well-formed UTF-8 sequence cut short. */
 static int utf8_partial(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
-    size_t k = c >= 0xc2 && c <= 0xdf   ? 1
-               : c >= 0xe0 && c <= 0xef ? 2
-               : c >= 0xf0 && c <= 0xf4 ? 3
+    size_t k = c >= 0xc2 && c <= 0xdf   ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
                                         : 0;
-    if (!k || n > k) return 0;
+    if (!k || n >= k) return 0;
     for (size_t j = 1; j < n; j++)
         if ((s[j] & 0xc0) != 0x80) return 0;
     return 1;
@@ -245,7 +291,7 @@ size_t md_utf8_prefix(const char *s, size_t n)
             i++;
             continue;
         }
-        size_t k = utf8_seq(u + i, len - i);
+        size_t k = utf8_len(u + i, len - i);
         if (k) {
             i += k;
             continue;
@@ -256,45 +302,9 @@ size_t md_utf8_prefix(const char *s, size_t n)
     return i;
 }
 
-void md_buf_json_strn(md_buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    md_buf_reserve(b, n + 2);
-    md_buf_putc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"': md_buf_append(b, "\\\"", 2); break;
-        case '\\': md_buf_append(b, "\\\\", 2); break;
-        case '\n': md_buf_append(b, "\\n", 2); break;
-        case '\r': md_buf_append(b, "\\r", 2); break;
-        case '\t': md_buf_append(b, "\\t", 2); break;
-        default:
-            if (c < 0x20) {
-                char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                md_buf_append(b, u, 6);
-            } else if (c < 0x80) {
-                md_buf_putc(b, (char)c);
-            } else {
-                /* bytes from outside (a request path, a posted symbol) may be any bytes:
-                 * valid UTF-8 is copied, anything else becomes U+FFFD, so the JSON is
-                 * always valid UTF-8 */
-                size_t k = utf8_seq((const unsigned char *)s + i, n - i);
-                if (k) {
-                    md_buf_append(b, s + i, k);
-                    i += k - 1;
-                } else {
-                    md_buf_append(b, "\xef\xbf\xbd", 3);
-                }
-            }
-        }
-    }
-    md_buf_putc(b, '"');
-}
-
 void md_buf_json_str(md_buf *b, const char *s)
 {
-    md_buf_json_strn(b, s ? s : "", s ? strlen(s) : 0);
+    json_strn(b, s ? s : "", s ? strlen(s) : 0);
 }
 
 void md_buf_ts(md_buf *b, int64_t ts, int quoted)

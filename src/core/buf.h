@@ -36,8 +36,11 @@ void md_buf_num(md_buf *b, double v);
 /* Formats v like md_buf_num into dst (>= 32 bytes); returns the length. */
 int md_fmt_num(char *dst, double v);
 void md_buf_int(md_buf *b, int64_t v);
-/* A JSON string literal with quotes and escapes; bytes that are not UTF-8 become U+FFFD. */
+/* A JSON string literal with quotes and escapes. Bytes that are not well-formed UTF-8
+ * become \ufffd: JSON text (and a WebSocket text frame) must be valid UTF-8, whatever
+ * bytes a client sent that an error message quotes. */
 void md_buf_json_str(md_buf *b, const char *s);
+/* The same for s[0..n) (NUL bytes escaped). */
 void md_buf_json_strn(md_buf *b, const char *s, size_t n);
 /* The length of the longest prefix of s (at most n bytes, stopping at a NUL) that does not end
  * inside a UTF-8 character: where to cut a text without splitting one. */

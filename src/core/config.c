@@ -125,10 +125,8 @@ void md_config_init(md_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < NROWS; i++) {
         md_error err;
-        if (set_row(cfg, &rows[i], rows[i].def, "default", &err) != 0) {
-            fprintf(stderr, "mdagent: bad default: %s\n", err.msg);
-            abort();
-        }
+        int rc = set_row(cfg, &rows[i], rows[i].def, "default", &err);
+        md_assert(rc == 0, "config.def: bad default: %s", err.msg); /* a bug in the table */
     }
 }
 

@@ -2,6 +2,7 @@
 #include "core/error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -18,16 +19,16 @@ static const err_row rows[] = {
 #undef MD_ERR
 };
 
+_Static_assert(sizeof rows / sizeof rows[0] == MD__EIDX_COUNT, "one row per code");
+
+/* Codes are consecutive from MD__E_BASE down, so the row of a code is found by index. */
 static const err_row *find(int rc)
 {
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        if (rows[i].rc == rc) return &rows[i];
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        if (rows[i].rc == MD_EINTERNAL) return &rows[i];
-    return &rows[0];
+    long i = (long)MD__E_BASE - rc;
+    return i >= 0 && i < MD__EIDX_COUNT ? &rows[i] : &rows[MD__EIDX_INTERNAL];
 }
 
-int md_error_vset(md_error *err, int rc, const char *fmt, va_list ap)
+static int vset(md_error *err, int rc, const char *fmt, va_list ap)
 {
     if (!err) return rc;
     err->rc = rc;
@@ -42,7 +43,7 @@ int md_error_set(md_error *err, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    md_error_vset(err, rc, fmt, ap);
+    vset(err, rc, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -86,4 +87,23 @@ const char *md_error_default(int rc)
 const char *md_error_name(int rc)
 {
     return rc == 0 ? "MD_OK" : find(rc)->name;
+}
+
+void md__assert_fail(const char *file, int line, const char *func, const char *cond,
+                     const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* one write, so that the line is not interleaved with other threads' output */
+    char line_buf[1024];
+    int n =
+        snprintf(line_buf, sizeof line_buf, "mdagent: assertion failed at %s:%d in %s: %s: %s\n",
+                 file, line, func, cond, msg);
+    if (n > 0)
+        fwrite(line_buf, 1, (size_t)n < sizeof line_buf ? (size_t)n : sizeof line_buf - 1, stderr);
+    fflush(stderr);
+    abort();
 }

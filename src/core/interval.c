@@ -8,11 +8,12 @@
 static const struct {
     const char *name;
     int64_t secs;
-} ivs[MD_IV_COUNT] = {
+} ivs[] = {
     [MD_IV_1M] = {"1m", 60},     [MD_IV_5M] = {"5m", 300},    [MD_IV_15M] = {"15m", 900},
     [MD_IV_30M] = {"30m", 1800}, [MD_IV_1H] = {"1h", 3600},   [MD_IV_4H] = {"4h", 14400},
     [MD_IV_1D] = {"1d", 86400},  [MD_IV_1W] = {"1w", 604800}, [MD_IV_1MO] = {"1mo", 2592000},
 };
+_Static_assert(sizeof ivs / sizeof ivs[0] == MD_IV_COUNT, "one row per interval");
 
 int md_interval_parse(const char *s, md_interval *out, md_error *err)
 {

@@ -1,23 +1,33 @@
 /* mem.h - allocation that never returns NULL.
  *
  * A market data server cannot limp on without memory: allocation failure aborts with a
- * message. Tests may install a hook that makes chosen allocations fail (fault injection);
- * md_try_malloc() is for the rare caller that can recover (large optional buffers). */
+ * message ("mdagent: out of memory allocating N bytes"). Nothing checks for NULL after
+ * md_malloc & co, so nothing can dereference one. Jansson allocates through md_malloc too
+ * (set up when the process starts), so a JSON body that cannot be parsed for want of memory
+ * aborts instead of being answered as invalid JSON.
+ *
+ * Fault injection (tests): md_mem_fault_arm(n) makes the n-th allocation from then on fail
+ * as if the system had no memory, on whichever thread makes it; it takes the abort path
+ * above. Arming with 0 only counts, so a test can learn how many allocations an operation
+ * makes and then fail each one in turn (tests/unit/test_mem.c). */
 #ifndef MD_CORE_MEM_H
 #define MD_CORE_MEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void *md_malloc(size_t n);              /* aborts on failure */
-void *md_calloc(size_t n, size_t size); /* aborts on failure or overflow */
-void *md_realloc(void *p, size_t n);    /* aborts on failure */
+void *md_calloc(size_t n, size_t size); /* aborts on failure or when n * size overflows */
+void *md_realloc(void *p, size_t n);    /* aborts on failure (p is then left as it was) */
 char *md_strdup(const char *s);         /* NULL in, NULL out */
 char *md_strndup(const char *s, size_t n);
-void *md_try_malloc(size_t n); /* NULL on failure (or injected failure) */
 void md_free(void *p);
 
-/* Test hook: when set and it returns nonzero, md_try_malloc fails. */
-extern int (*md_mem_fail_hook)(size_t n);
+/* Arms fault injection: counting starts at 0 and allocation number nth (1 = the next one)
+ * fails; nth = 0 counts without failing. Process-wide. */
+void md_mem_fault_arm(uint64_t nth);
+/* Disarms; returns how many allocations were made while armed. */
+uint64_t md_mem_fault_disarm(void);
 
 #define MD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

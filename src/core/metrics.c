@@ -1,16 +1,22 @@
-/* metrics.c - the metric registry: a small open-addressing table of label sets per metric. */
+/* metrics.c - the metric registry. An unlabelled counter or gauge is one _Atomic double
+ * (no lock, no lookup: the hot per-message counters are of this kind); labelled series
+ * and histograms sit in a small array per metric, searched under the metric's mutex. */
 #include "core/metrics.h"
 
+#include "core/error.h"
 #include "core/mem.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
-enum { K_COUNTER, K_GAUGE, K_HISTOGRAM };
+enum { K_COUNTER, K_GAUGE, K_HISTOGRAM, K_COUNT };
+static const char *const kind_names[] = {"counter", "gauge", "histogram"};
+_Static_assert(MD_ARRAY_LEN(kind_names) == K_COUNT, "one name per kind");
 
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                  0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
@@ -27,18 +33,28 @@ typedef struct series {
 typedef struct {
     int kind;
     const char *name, *labels, *help;
-    int nlabels;
-    pthread_mutex_t lock;
-    series *s;
+    pthread_mutex_t lock; /* guards s, n, cap */
+    series *s;            /* labelled series, and the one series of a histogram */
     size_t n, cap;
+    _Atomic double value; /* an unlabelled counter or gauge */
 } metric;
 
-static metric metrics[MD_M_COUNT] = {
+static metric metrics[] = {
 #define MD_METRIC(id, kind, name, labels, help)                                                    \
-    [MD_M_##id] = {K_##kind, name, labels, help, -1, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0},
+    [MD_M_##id] = {K_##kind, name, labels, help, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0},
 #include "core/metrics.def"
 #undef MD_METRIC
 };
+_Static_assert(MD_ARRAY_LEN(metrics) == MD_M_COUNT, "one row per metric id");
+
+/* The metric of id; an unlabelled counter or gauge has its value in m->value. */
+static metric *at(md_metric_id id, int *atomic_value)
+{
+    md_assert((unsigned)id < MD_M_COUNT, "metric id %d", (int)id);
+    metric *m = &metrics[id];
+    *atomic_value = m->labels[0] == 0 && m->kind != K_HISTOGRAM;
+    return m;
+}
 
 /* Counted each time: caching it in the shared table was a data race between threads
  * (ThreadSanitizer), and the label lists are a few characters long. */
@@ -81,7 +97,16 @@ static series *get(metric *m, const char *key, int create)
 
 void md_metric_add(md_metric_id id, double v, ...)
 {
-    metric *m = &metrics[id];
+    int plain;
+    metric *m = at(id, &plain);
+    if (plain) {
+        /* one atomic read-modify-write; `m->value += v` would be the same loop, but GCC
+         * makes it call libatomic for the floating-point exception flags */
+        double cur = atomic_load_explicit(&m->value, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak(&m->value, &cur, cur + v)) {
+        }
+        return;
+    }
     char key[512];
     va_list ap;
     va_start(ap, v);
@@ -94,7 +119,12 @@ void md_metric_add(md_metric_id id, double v, ...)
 
 void md_metric_set(md_metric_id id, double v, ...)
 {
-    metric *m = &metrics[id];
+    int plain;
+    metric *m = at(id, &plain);
+    if (plain) {
+        atomic_store(&m->value, v);
+        return;
+    }
     char key[512];
     va_list ap;
     va_start(ap, v);
@@ -107,7 +137,9 @@ void md_metric_set(md_metric_id id, double v, ...)
 
 void md_metric_observe(md_metric_id id, double v, ...)
 {
-    metric *m = &metrics[id];
+    int plain;
+    metric *m = at(id, &plain);
+    md_assert(m->kind == K_HISTOGRAM, "%s is not a histogram", m->name);
     char key[512];
     va_list ap;
     va_start(ap, v);
@@ -125,7 +157,9 @@ void md_metric_observe(md_metric_id id, double v, ...)
 
 double md_metric_get(md_metric_id id, ...)
 {
-    metric *m = &metrics[id];
+    int plain;
+    metric *m = at(id, &plain);
+    if (plain) return atomic_load(&m->value);
     char key[512];
     va_list ap;
     va_start(ap, id);
@@ -136,15 +170,6 @@ double md_metric_get(md_metric_id id, ...)
     double v = s ? (m->kind == K_HISTOGRAM ? (double)s->count : s->value) : 0;
     pthread_mutex_unlock(&m->lock);
     return v;
-}
-
-void md_metric_clear(md_metric_id id)
-{
-    metric *m = &metrics[id];
-    pthread_mutex_lock(&m->lock);
-    for (size_t i = 0; i < m->n; i++) md_free(m->s[i].key);
-    m->n = 0;
-    pthread_mutex_unlock(&m->lock);
 }
 
 static void label_escape(md_buf *out, const char *v, size_t n)
@@ -188,20 +213,22 @@ static void labels(md_buf *out, metric *m, const char *key, const char *extra)
 
 void md_metrics_render(md_buf *out)
 {
-    static const char *kinds[] = {"counter", "gauge", "histogram"};
     for (int id = 0; id < MD_M_COUNT; id++) {
-        metric *m = &metrics[id];
+        int plain;
+        metric *m = at((md_metric_id)id, &plain);
         md_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
-                      kinds[m->kind]);
-        pthread_mutex_lock(&m->lock);
-        if (m->n == 0 && nlabels(m) == 0) {
-            /* an unlabelled metric is always present, at zero */
-            if (m->kind == K_HISTOGRAM)
-                md_buf_printf(out, "%s_bucket{le=\"+Inf\"} 0\n%s_sum 0\n%s_count 0\n", m->name,
-                              m->name, m->name);
-            else
-                md_buf_printf(out, "%s 0\n", m->name);
+                      kind_names[m->kind]);
+        if (plain) { /* an unlabelled counter or gauge is always present, at zero at first */
+            md_buf_puts(out, m->name);
+            md_buf_putc(out, ' ');
+            md_buf_num(out, atomic_load(&m->value));
+            md_buf_putc(out, '\n');
+            continue;
         }
+        pthread_mutex_lock(&m->lock);
+        if (m->n == 0 && nlabels(m) == 0) /* an unlabelled histogram, nothing observed yet */
+            md_buf_printf(out, "%s_bucket{le=\"+Inf\"} 0\n%s_sum 0\n%s_count 0\n", m->name, m->name,
+                          m->name);
         for (size_t i = 0; i < m->n; i++) {
             series *s = &m->s[i];
             if (m->kind != K_HISTOGRAM) {

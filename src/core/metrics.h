@@ -3,7 +3,10 @@
  * Every metric is declared once in metrics.def and addressed by its MD_M_* id. Labels
  * are passed as values in the order the row names them:
  *   md_metric_add(MD_M_HTTP_REQUESTS, 1, "/price/{symbol}", "200");
- * All functions are thread-safe; an unlabelled counter is one atomic add. */
+ * All functions are thread-safe. An unlabelled counter or gauge is one C11 atomic
+ * read-modify-write (an _Atomic double: no lock, no lookup; exact under concurrency, see
+ * tests/unit/test_metrics.c); a labelled series or a histogram is found and updated under
+ * its metric's mutex. An unknown id is a bug (md_assert). */
 #ifndef MD_CORE_METRICS_H
 #define MD_CORE_METRICS_H
 
@@ -24,8 +27,6 @@ void md_metric_set(md_metric_id id, double v, ...);
 void md_metric_observe(md_metric_id id, double v, ...);
 /* Reads a series back (tests, /health); 0 when the series does not exist. */
 double md_metric_get(md_metric_id id, ...);
-/* Removes every series of a metric (gauges whose label set changed). */
-void md_metric_clear(md_metric_id id);
 /* Appends the text exposition of every metric. */
 void md_metrics_render(md_buf *out);
 

@@ -95,9 +95,10 @@ void md_render_error_json(md_buf *b, int rc, const char *message)
 }
 
 /* Minimum scores of A+ .. D; set once at start-up from quality.grades. */
-static const char *grade_names[MD_GRADE_STEPS] = {"A+", "A", "A-", "B+", "B", "B-",
-                                                  "C+", "C", "C-", "D+", "D"};
-static double grade_min[MD_GRADE_STEPS] = {97, 93, 90, 87, 83, 80, 77, 73, 70, 67, 60};
+static const char *grade_names[] = {"A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D"};
+static double grade_min[] = {97, 93, 90, 87, 83, 80, 77, 73, 70, 67, 60};
+_Static_assert(sizeof grade_names / sizeof grade_names[0] == MD_GRADE_STEPS, "a name per step");
+_Static_assert(sizeof grade_min / sizeof grade_min[0] == MD_GRADE_STEPS, "a minimum per step");
 
 int md_grade_parse_thresholds(const char *list, double out[MD_GRADE_STEPS], md_error *err)
 {

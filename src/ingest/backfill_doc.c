@@ -48,6 +48,7 @@ void md_bf__job_free(bf_job *j)
 }
 
 static const char *state_names[] = {"queued", "running", "paused", "done", "failed"};
+_Static_assert(MD_ARRAY_LEN(state_names) == MD_JOB_FAILED + 1, "one name per job state");
 
 const char *md_job_state_name(md_job_state s)
 {

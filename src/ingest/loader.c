@@ -274,12 +274,6 @@ out:
     return rc;
 }
 
-int md_load_file(md_writer *w, const char *path, const md_load_options *opt, md_load_stats *stats,
-                 md_error *err)
-{
-    return md_load_paths(w, &path, 1, opt, stats, err);
-}
-
 /* -- quality grades of a load -------------------------------------------------------------- */
 
 void md_load_grades_init(md_load_grades *g)

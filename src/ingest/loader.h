@@ -94,10 +94,6 @@ typedef struct md_load_stats {
 int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
                   const md_load_options *opt, md_load_stats *stats, md_error *err);
 
-/* Loads one file (md_load_paths with one path). */
-int md_load_file(md_writer *w, const char *path, const md_load_options *opt, md_load_stats *stats,
-                 md_error *err);
-
 /* Chooses the interval for sorted, distinct timestamps: the coarsest interval to which every
  * timestamp is aligned and whose length does not exceed the smallest spacing. -1 when ts is
  * empty. */

@@ -23,11 +23,6 @@ void md_progress_files(md_progress *p, uint64_t done, uint64_t total)
     p->files_total = total;
 }
 
-void md_progress_add_total(md_progress *p, uint64_t more)
-{
-    p->total += more;
-}
-
 static void human(char *dst, size_t n, double v)
 {
     if (v >= 1e9)

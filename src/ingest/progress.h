@@ -26,8 +26,6 @@ void md_progress_start(md_progress *p, FILE *out, int mode, const char *label, u
 void md_progress_update(md_progress *p, uint64_t done, uint64_t rows);
 /* Files done out of how many (a load of several files shows "files 3/20"). */
 void md_progress_files(md_progress *p, uint64_t done, uint64_t total);
-/* Adds to total when more work is discovered (files in a directory). */
-void md_progress_add_total(md_progress *p, uint64_t more);
 /* Final line. */
 void md_progress_finish(md_progress *p);
 /* Clears a drawn bar so a message can be printed on its own line. */

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *dim_names[MD_QDIM_COUNT] = {"completeness", "accuracy", "timeliness",
-                                               "consistency",  "validity", "uniqueness"};
+static const char *dim_names[] = {"completeness", "accuracy", "timeliness",
+                                  "consistency",  "validity", "uniqueness"};
+_Static_assert(MD_ARRAY_LEN(dim_names) == MD_QDIM_COUNT, "one name per dimension");
 
 const char *md_qdim_name(md_qdim d)
 {

@@ -14,6 +14,7 @@ static const char *codes[] = {
 #include "quality/rules.def"
 #undef MD_RULE
 };
+_Static_assert(sizeof codes / sizeof codes[0] == MD_RULE_COUNT, "one code per rule");
 
 const char *md_rule_code(md_rule r)
 {

@@ -55,6 +55,8 @@ struct md_assets {
     slot slots[MAX_SLOTS];
     size_t bytes;
     uint64_t tick;
+    int64_t (*mono_ms)(void *ctx); /* the recheck clock: md_mono_ms unless a test sets one */
+    void *clock_ctx;
 };
 
 /* -- content types ---------------------------------------------------------------------- */
@@ -307,14 +309,15 @@ void md_assets_free(md_assets *a)
     md_free(a);
 }
 
-const char *md_assets_root(const md_assets *a)
+void md_assets_set_clock(md_assets *a, int64_t (*mono_ms)(void *ctx), void *ctx)
 {
-    return a->root;
+    a->mono_ms = mono_ms;
+    a->clock_ctx = ctx;
 }
 
 int md_assets_get(md_assets *a, const char *rel, int cached_only, md_asset **out, md_error *err)
 {
-    int64_t now = md_mono_ms();
+    int64_t now = a->mono_ms ? a->mono_ms(a->clock_ctx) : md_mono_ms();
     pthread_mutex_lock(&a->lock);
     slot *s = find(a, rel);
     if (s && now - s->checked_ms < MD_ASSETS_RECHECK_MS) {

@@ -50,8 +50,9 @@ int md_assets_open(const char *dir, const md_assets_alias *aliases, size_t n_ali
                    const char *const *hidden, md_assets **out, md_error *err);
 /* Frees the set; files still held by responses stay valid until released. NULL is fine. */
 void md_assets_free(md_assets *a);
-/* The resolved (real) root directory. */
-const char *md_assets_root(const md_assets *a);
+/* Test hook: the monotonic clock (milliseconds) MD_ASSETS_RECHECK_MS is measured on, so a
+ * test moves time instead of sleeping; NULL restores md_mono_ms. Set before use. */
+void md_assets_set_clock(md_assets *a, int64_t (*mono_ms)(void *ctx), void *ctx);
 
 /* Gets the file at rel. When cached_only is set it does no I/O: 0 for a fresh cache hit,
  * MD_EAGAIN when the file must be (re)checked on the disk. Otherwise 0, or MD_ENOTFOUND

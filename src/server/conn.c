@@ -447,15 +447,10 @@ static int on_head(md_conn *c, md_http_head *h)
     if (!rt) {
         if (body_pending) c->close_after = 1, c->discard = 1;
         if (status == 405 || status == 204) {
-            char allow[80] = "";
+            char allow[80];
             if (allowed & MD_HTTP_GET) allowed |= MD_HTTP_HEAD; /* HEAD is served as GET */
             if (status == 204) allowed |= MD_HTTP_OPTIONS;
-            static const char *names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"};
-            for (int i = 0; i < 6; i++) {
-                if (!(allowed & (1 << i))) continue;
-                if (*allow) strcat(allow, ", ");
-                strcat(allow, names[i]);
-            }
+            md_http_methods_str(allowed, ", ", allow, sizeof allow);
             md_http_header(&t->resp, "Allow", allow);
             if (status == 204) {
                 t->resp.status = 204;
@@ -488,6 +483,14 @@ static int on_head(md_conn *c, md_http_head *h)
             answer_error(c, t, rc, err.msg, t->req.route);
             return 0;
         }
+    }
+    if (h->content_length > 0 && !(rt->flags & MD_RT_BODY)) { /* as the router says, unread */
+        c->close_after = 1, c->discard = 1;
+        char m[160];
+        snprintf(m, sizeof m, "%s takes no request body (%lld bytes announced)", rt->pattern,
+                 h->content_length);
+        answer_error(c, t, MD_EINVAL, m, t->req.route);
+        return 0;
     }
     if (h->content_length > cfg->max_body_bytes) {
         c->close_after = 1, c->discard = 1;

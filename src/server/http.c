@@ -8,6 +8,46 @@
 
 #include <string.h>
 
+static const char *const method_names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"};
+_Static_assert(MD_HTTP_OTHER == 1 << MD_ARRAY_LEN(method_names), "one name per method bit");
+
+void md_http_methods_str(int methods, const char *sep, char *out, size_t n)
+{
+    size_t len = 0;
+    if (n) out[0] = 0;
+    for (size_t i = 0; i < MD_ARRAY_LEN(method_names); i++) {
+        if (!(methods & (1 << i))) continue;
+        int k = snprintf(out + len, n - len, "%s%s", len ? sep : "", method_names[i]);
+        if (k < 0 || (size_t)k >= n - len) return;
+        len += (size_t)k;
+    }
+}
+
+void md_http_req_add_param(md_http_req *req, const char *frag, size_t len)
+{
+    if (req->n_params >= MD_HTTP_MAX_PARAMS) return;
+    const char *eq = memchr(frag, '=', len);
+    md_http_param *p = &req->params[req->n_params++];
+    p->name = md_strndup(frag, eq ? (size_t)(eq - frag) : len);
+    p->value = eq ? md_strndup(eq + 1, len - (size_t)(eq + 1 - frag)) : md_strdup("");
+}
+
+void md_http_req_deinit(md_http_req *r)
+{
+    md_free(r->path);
+    md_free(r->capture);
+    for (int i = 0; i < r->n_params; i++) {
+        md_free(r->params[i].name);
+        md_free(r->params[i].value);
+    }
+    md_free(r->api_key);
+    md_free(r->content_type);
+    md_free(r->body);
+    r->path = r->capture = r->api_key = r->content_type = r->body = NULL;
+    r->n_params = 0;
+    r->body_len = 0;
+}
+
 const char *md_http_param_get(const md_http_req *req, const char *name)
 {
     for (int i = 0; i < req->n_params; i++)
@@ -94,31 +134,4 @@ int md_http_check_auth(const md_services *svc, const md_http_req *req, md_error 
     }
     md_config_free_list(keys, n);
     return rc;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-int md_http_url_decode(char *s, int plus)
-{
-    char *w = s;
-    for (char *r = s; *r; r++) {
-        if (*r == '%') {
-            int h = r[1] ? hexval(r[1]) : -1, l = h >= 0 && r[2] ? hexval(r[2]) : -1;
-            if (h < 0 || l < 0) return -1;
-            *w++ = (char)(h * 16 + l);
-            r += 2;
-        } else if (*r == '+' && plus) {
-            *w++ = ' ';
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = 0;
-    return 0;
 }

@@ -23,6 +23,9 @@ typedef enum {
     MD_HTTP_OTHER = 64
 } md_http_method;
 
+/* Writes the names of the bits of methods joined by sep ("GET, HEAD") into out. */
+void md_http_methods_str(int methods, const char *sep, char *out, size_t n);
+
 #define MD_HTTP_MAX_PARAMS 64
 
 typedef struct md_http_param {
@@ -78,8 +81,12 @@ void md_http_error(md_http_resp *resp, int rc, const char *message);
  * (missing/wrong key) or MD_ENOAUTHCFG (no keys configured and not --insecure-dev). */
 int md_http_check_auth(const md_services *svc, const md_http_req *req, md_error *err);
 
-/* Percent-decodes s in place ('+' becomes a space when plus is set). Returns -1 on a bad
- * escape. */
-int md_http_url_decode(char *s, int plus);
+/* Adds one query-string fragment as lws hands it over (already %-decoded): "name=value"
+ * (split at the first '='; "name" alone has the value ""). Fragments past
+ * MD_HTTP_MAX_PARAMS are ignored. */
+void md_http_req_add_param(md_http_req *req, const char *frag, size_t len);
+/* Frees what a parsed request owns (path, capture, parameters, key, content type, body) and
+ * zeroes those fields. */
+void md_http_req_deinit(md_http_req *req);
 
 #endif

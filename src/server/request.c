@@ -496,17 +496,3 @@ int md_http_req_from_head(md_http_req *r, const md_http_head *h, md_error *err)
     if (h->content_type) r->content_type = md_strdup(h->content_type);
     return 0;
 }
-
-void md_http_req_release(md_http_req *r)
-{
-    md_free(r->path);
-    md_free(r->capture);
-    for (int i = 0; i < r->n_params; i++) {
-        md_free(r->params[i].name);
-        md_free(r->params[i].value);
-    }
-    md_free(r->api_key);
-    md_free(r->content_type);
-    r->path = r->capture = r->api_key = r->content_type = NULL;
-    r->n_params = 0;
-}

@@ -60,11 +60,9 @@ int md_http_head_parse(const char *buf, size_t len, md_http_head *h, md_error *e
 void md_http_head_deinit(md_http_head *h);
 
 /* Fills r (method, decoded path and query, API key, content type) from h. 0, or MD_EBADREQ
- * with err set. r's strings are owned by r (md_http_req_release). */
+ * with err set. r's strings are owned by r (md_http_req_deinit). */
 int md_http_req_from_head(md_http_req *r, const md_http_head *h, md_error *err);
 /* Splits and decodes a query string ("a=1&b=x+y") into r->params. 0 or MD_EBADREQ. */
 int md_http_parse_query(md_http_req *r, const char *q, size_t n, md_error *err);
-/* Frees what md_http_req_from_head allocated (not the body). */
-void md_http_req_release(md_http_req *r);
 
 #endif

@@ -1,6 +1,8 @@
-/* router.c - matching paths against routes.def and running handlers. */
+/* router.c - matching paths against routes.def and running handlers (the rules are in
+ * routes.def's header). */
 #include "server/routes.h"
 
+#include "core/error.h"
 #include "core/mem.h"
 
 #include <string.h>
@@ -20,7 +22,8 @@ static int match(const char *pattern, const char *path, const char **cap, size_t
     if (!open) return strcmp(pattern, path) == 0;
     size_t pre = (size_t)(open - pattern);
     const char *close = strchr(open, '}');
-    const char *suffix = close ? close + 1 : "";
+    md_assert(close && !strchr(close, '{'), "route %s: one {name} per pattern", pattern);
+    const char *suffix = close + 1;
     size_t plen = strlen(path), slen = strlen(suffix);
     if (strncmp(path, pattern, pre) != 0) return 0;
     if (plen < pre + slen + 1) return 0;
@@ -41,6 +44,7 @@ const md_route *md_route_match(md_http_req *req, int *status, int *allowed)
         if (!(routes[i].methods & req->method) &&
             !(req->method == MD_HTTP_HEAD && (routes[i].methods & MD_HTTP_GET))) {
             *allowed |= routes[i].methods;
+            if (routes[i].methods & MD_HTTP_GET) *allowed |= MD_HTTP_HEAD; /* served as GET */
             *status = 405;
             continue;
         }
@@ -53,12 +57,25 @@ const md_route *md_route_match(md_http_req *req, int *status, int *allowed)
     return NULL;
 }
 
+/* What every handler may assume: the key was checked (MD_RT_AUTH), a body came only where
+ * one is taken (MD_RT_BODY). */
+static int admit(const md_route *rt, md_services *svc, md_http_req *req, md_error *err)
+{
+    if (rt->flags & MD_RT_AUTH) {
+        int rc = md_http_check_auth(svc, req, err);
+        if (rc) return rc;
+    }
+    if (req->body_len && !(rt->flags & MD_RT_BODY))
+        return md_error_set(err, MD_EINVAL, "%s takes no request body (%zu bytes sent)",
+                            rt->pattern, req->body_len);
+    return 0;
+}
+
 void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp)
 {
     md_error err;
     md_error_clear(&err);
-    int rc = 0;
-    if (rt->flags & MD_RT_AUTH) rc = md_http_check_auth(svc, req, &err);
+    int rc = admit(rt, svc, req, &err);
     if (rc == 0) rc = rt->fn(svc, req, resp, &err);
     if (rc < 0) md_http_error(resp, rc, err.msg);
 }
@@ -67,8 +84,7 @@ int md_route_try_inline(const md_route *rt, md_services *svc, md_http_req *req, 
 {
     md_error err;
     md_error_clear(&err);
-    int rc = 0;
-    if (rt->flags & MD_RT_AUTH) rc = md_http_check_auth(svc, req, &err);
+    int rc = admit(rt, svc, req, &err);
     if (rc == 0) {
         req->on_loop = 1;
         rc = rt->fn(svc, req, resp, &err);

@@ -7,7 +7,7 @@
 enum {
     MD_RT_INLINE = 1,     /* always runs on the event loop */
     MD_RT_AUTH = 2,       /* needs an API key */
-    MD_RT_BODY = 4,       /* accepts a body */
+    MD_RT_BODY = 4,       /* takes a body (others refuse one) */
     MD_RT_TRY_INLINE = 8, /* first tried on the loop with req->on_loop = 1; the handler
                            * returns MD_EAGAIN to be run again on a worker (cache hits are
                            * answered on the loop, misses go to the store on a worker) */
@@ -29,12 +29,14 @@ typedef struct md_route {
 #include "server/routes.def"
 #undef MD_ROUTE
 
-/* Finds the route for a path and method. Returns the route, or NULL with *status set to
- * 404 (no such path) or 405 (path exists, method does not; *allowed = its methods).
+/* Finds the route for a path and method (HEAD matches GET routes). Returns the route, or
+ * NULL with *status set to 404 (no such path) or 405 (path exists, method does not;
+ * *allowed = the MD_HTTP_* bits of the methods it takes, HEAD included with GET).
  * On a match req->route and req->capture are set. */
 const md_route *md_route_match(md_http_req *req, int *status, int *allowed);
 
-/* Runs the handler for a matched route (auth checks included) and renders errors. */
+/* Runs the handler for a matched route (API key and body checks included: routes.def) and
+ * renders errors. */
 void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp);
 /* For MD_RT_TRY_INLINE routes on the loop: runs the handler with req->on_loop = 1. Returns
  * MD_EAGAIN (response untouched) when the handler asks for a worker, else 0. */

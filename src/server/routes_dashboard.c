@@ -136,7 +136,6 @@ static int routes_json(md_assets *a, md_http_resp *resp)
 #include "server/routes.def"
 #undef MD_ROUTE
     };
-    static const char *names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"};
     md_buf *b = md_http_json(resp, 200);
     md_buf_puts(b, "{\"version\":\"" MD_VERSION "\",\"routes\":[");
     for (size_t i = 0; i < MD_ARRAY_LEN(table); i++) {
@@ -144,14 +143,9 @@ static int routes_json(md_assets *a, md_http_resp *resp)
         md_buf_puts(b, "{\"path\":");
         md_buf_json_str(b, table[i].pattern);
         md_buf_puts(b, ",\"methods\":[");
-        int first = 1;
-        for (int m = 0; m < 6; m++) {
-            if (!(table[i].methods & (1 << m))) continue;
-            if (!first) md_buf_putc(b, ',');
-            md_buf_printf(b, "\"%s\"", names[m]);
-            first = 0;
-        }
-        md_buf_puts(b, "]}");
+        char methods[64];
+        md_http_methods_str(table[i].methods, "\",\"", methods, sizeof methods);
+        md_buf_printf(b, "\"%s\"]}", methods);
     }
     md_buf_puts(b, "],\"libs\":{\"lightweight-charts\":");
     md_buf_puts(b, md_assets_exists(a, LWC_FILE) ? "\"/dashboard/" LWC_FILE "\"" : "null");

@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -60,13 +61,11 @@ void md_srv_task_free(md_task *t)
 {
     if (!t) return;
     md_server *srv = t->sl->srv;
-    md_http_req_release(&t->req);
-    if (t->req.body) {
-        if (t->body_mapped)
-            munmap(t->req.body, t->body_cap);
-        else
-            md_free(t->req.body);
+    if (t->req.body && t->body_mapped) { /* md_http_req_deinit frees a malloc'd one */
+        munmap(t->req.body, t->body_cap);
+        t->req.body = NULL;
     }
+    md_http_req_deinit(&t->req);
     if (t->body_reserved) atomic_fetch_sub(&srv->body_bytes, (long long)t->body_reserved);
     md_buf_deinit(&t->resp.body);
     if (t->resp.ext_release) t->resp.ext_release(t->resp.ext_ctx);
@@ -260,6 +259,21 @@ void md_srv_conn_closed(srv_loop *sl)
     if (sl->listen_paused) listen_resume(sl); /* a descriptor came free */
 }
 
+/* Writes "PORT\n" to path through a temporary file and rename(), so a reader never sees a
+ * partial file. */
+static int write_port_file(const char *path, int port, md_error *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fprintf(f, "%d\n", port) > 0;
+    if (f && fclose(f) != 0) ok = 0;
+    if (ok && rename(tmp, path) == 0) return 0;
+    int e = errno;
+    unlink(tmp);
+    return md_error_set(err, MD_EIO, "server.port_file: cannot write %s: %s", path, strerror(e));
+}
+
 /* -- loops ----------------------------------------------------------------------------------- */
 
 static void on_wake(void *ctx)
@@ -353,23 +367,30 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         if (svc->hub && cfg->stream_enabled) sl->ws = md_ws_loop_new(sl, svc);
     }
     srv->port = port;
+    snprintf(srv->addr, sizeof srv->addr, "%s%s%s:%d", h && strchr(h, ':') ? "[" : "", h ? h : "*",
+             h && strchr(h, ':') ? "]" : "", port);
     for (int i = 0; i < srv->n_loops; i++) {
         pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
         char tn[16];
         snprintf(tn, sizeof tn, "http-%d", i);
         pthread_setname_np(srv->loops[i].thread, tn);
     }
-    MD_INFO("server", "listening addr=%s port=%d loops=%d", cfg->listen, port, srv->n_loops);
+    MD_INFO("server", "listening addr=%s loops=%d", srv->addr, srv->n_loops);
+    if (cfg->server_port_file && *cfg->server_port_file &&
+        write_port_file(cfg->server_port_file, port, err) != 0) {
+        md_server_free(srv);
+        return err ? err->rc : MD_EIO;
+    }
     *out = srv;
     return 0;
 }
 
-int md_server_port(const md_server *srv)
+const char *md_server_addr(const md_server *srv)
 {
-    return srv->port;
+    return srv->addr;
 }
 
-void md_server_stop(md_server *srv)
+static void stop_loops(md_server *srv)
 {
     atomic_store(&srv->stopping, 1);
     for (int i = 0; i < srv->n_loops; i++)
@@ -395,7 +416,7 @@ void md_server_shutdown(md_server *srv, int grace_ms)
     int64_t until = md_mono_ms() + grace_ms;
     while ((atomic_load(&srv->inflight) > 0 || ws_open(srv) > 0) && md_mono_ms() < until)
         usleep(10000);
-    md_server_stop(srv);
+    stop_loops(srv);
     for (int i = 0; i < srv->n_loops; i++)
         if (srv->loops[i].thread) pthread_join(srv->loops[i].thread, NULL);
     /* from here on a connection attempt is refused at once instead of waiting in a backlog

@@ -13,13 +13,16 @@
 
 typedef struct md_server md_server;
 
-/* Binds cfg->listen and starts the loop threads. MD_EIO when the address cannot be bound.
- * The server does not own svc. */
+/* Binds cfg->listen and starts the loop threads. Port 0 takes a free port from the kernel:
+ * the log line "listening addr=HOST:PORT" names it, and so does the file
+ * cfg->server_port_file when set (written whole, by rename, once the loops run: a test or
+ * supervisor waits for it instead of picking a port that someone may take first). MD_EIO
+ * when the address cannot be bound or the port file cannot be written. The server does not
+ * own svc. */
 int md_server_start(md_services *svc, md_server **out, md_error *err);
-/* The bound port (useful with port 0). */
-int md_server_port(const md_server *srv);
-/* Stops the loops at once (thread-safe; not from a signal handler). */
-void md_server_stop(md_server *srv);
+/* "HOST:PORT" the server listens on, with the bound port ("127.0.0.1:43817" for
+ * --listen 127.0.0.1:0). Owned by the server. */
+const char *md_server_addr(const md_server *srv);
 /* Graceful stop: new requests get 503 while in-flight ones (uploads included) finish, up to
  * grace_ms; then the loops stop, their threads are joined and the listen sockets closed (new
  * connections are refused from then on). Free the worker pool after this (its

@@ -38,6 +38,7 @@ struct md_server {
     srv_loop *loops;
     int n_loops;
     int port;
+    char addr[300];          /* HOST:PORT with the bound port */
     atomic_int draining;     /* new requests get 503; requests already started finish */
     atomic_int stopping;     /* loops exit */
     atomic_int inflight;     /* tasks alive (any thread) */

@@ -58,7 +58,6 @@ int64_t md_sqlite__symbol_id(md_sqlite_store *st, sqlite3 *db, const char *symbo
 int64_t md_sqlite__symbol_id_create(md_sqlite_store *st, const char *symbol, md_error *err);
 /* Forgets the cached symbol ids (those created by a transaction that rolled back are gone). */
 void md_sqlite__symbol_ids_forget(md_sqlite_store *st);
-int md_sqlite_schema_version(void);
 /* Moves WAL checkpoints of the writer connection to a thread with its own connection ckdb
  * (owned from now on). -1 when the thread cannot start (SQLite's own checkpoints stay). */
 int md_sqlite__ckpt_start(md_sqlite_store *st, sqlite3 *ckdb);

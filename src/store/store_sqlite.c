@@ -63,11 +63,6 @@ static const char *migrations[] = {
     " WITHOUT ROWID;",
 };
 
-int md_sqlite_schema_version(void)
-{
-    return (int)MD_ARRAY_LEN(migrations);
-}
-
 static int exec(sqlite3 *db, const char *sql, md_error *err)
 {
     char *msg = NULL;

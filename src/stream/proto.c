@@ -11,10 +11,12 @@
 
 /* -- channels ------------------------------------------------------------------------------ */
 
-static const char *const ch_names[MD_CH_COUNT] = {
+static const char *const ch_names[] = {
     "quote",  "bar.1m", "bar.5m", "bar.15m", "bar.30m",
     "bar.1h", "bar.4h", "bar.1d", "bar.1w",  "bar.1mo",
 };
+_Static_assert(sizeof ch_names / sizeof ch_names[0] == MD_CH_COUNT, "a name per channel");
+_Static_assert(MD_CH_COUNT == MD_CH_BAR + MD_IV_COUNT, "one bar channel per interval");
 
 const char *md_channel_name(int ch)
 {

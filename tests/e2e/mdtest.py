@@ -70,6 +70,8 @@ def drop_pg_db(url, base=None):
 
 
 def free_port():
+    """A port nothing listens on right now, for addresses that must NOT answer (a dead
+    provider or Redis). Agents never use it: they bind port 0 and report theirs."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -139,7 +141,8 @@ class Agent:
     def __init__(self, db=None, env=None, args=(), name="agent"):
         self.dir = tempfile.mkdtemp(prefix=f"md-{name}-", dir=_tmpdir())
         self.db = db or f"sqlite:{self.dir}/md.db"
-        self.port = free_port()
+        self.port = None  # the port the agent bound (it listens on port 0), known after start()
+        self.port_file = os.path.join(self.dir, "port")
         self.env = dict(env or {})
         # Agents of different tests share the test Redis: unless a test wants agents to share
         # keys and channels (it then sets them), each agent gets its own, so one test's data
@@ -153,29 +156,42 @@ class Agent:
 
     @property
     def url(self):
+        if self.port is None:
+            raise AssertionError("the agent's port is known once start() has seen it")
         return f"http://127.0.0.1:{self.port}"
 
     def load(self, *paths, extra=()):
         return run_cli("load", *paths, "--db", self.db, "--quiet", *extra, env=self.env)
 
     def start(self, wait=True):
+        """Starts `mdagent serve` on 127.0.0.1:0: the kernel picks a free port and the agent
+        writes it to its --port-file (no pick-close-bind race with other tests). A restart
+        gets a new port. With wait=False only the port is awaited, not /health/live."""
         self.log = open(self.log_path, "w")
+        self.port = None
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}", *self.args],
+            [BIN, "serve", "--db", self.db, "--listen", "127.0.0.1:0", "--port-file", self.port_file,
+             *self.args],
             stdout=self.log, stderr=subprocess.STDOUT, env=clean_env(self.env))
-        if wait:
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"agent exited {self.proc.returncode}:\n{self.logs()}")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited {self.proc.returncode}:\n{self.logs()}")
+            if self.port is None and os.path.exists(self.port_file):
+                with open(self.port_file) as f:
+                    self.port = int(f.read())  # written whole (rename): never partial
+                if not wait:
+                    return self
+            if self.port is not None:
                 try:
                     if self.get("/health/live").status == 200:
                         return self
                 except Exception:
                     pass
-                time.sleep(0.05)
-            raise AssertionError("agent did not start:\n" + self.logs())
-        return self
+            time.sleep(0.05)
+        raise AssertionError("agent did not start:\n" + self.logs())
 
     def get(self, path, **kw):
         return curl(self.url + path, **kw)

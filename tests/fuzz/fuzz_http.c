@@ -56,13 +56,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!md_utf8_valid((const unsigned char *)b.data, b.len)) __builtin_trap();
             md_buf_deinit(&b);
         }
-        md_http_req_release(&r);
+        md_http_req_deinit(&r);
     }
     md_http_head_deinit(&h);
     /* the query parser alone, on the raw bytes */
     md_http_req q;
     memset(&q, 0, sizeof q);
     if (md_http_parse_query(&q, s, n, &err) < 0) check_error_json(MD_EBADREQ, err.msg);
-    md_http_req_release(&q);
+    md_http_req_deinit(&q);
     return 0;
 }

@@ -16,13 +16,28 @@ static const char *const hidden[] = {"node_modules", "package.json", NULL};
 
 static char root[600];
 
-/* Sleeps past the cache's recheck period (the tests then check contents, not time). */
+/* The cache's recheck clock (md_assets_set_clock): tests move it instead of sleeping. */
+static int64_t fake_ms = 1000000;
+
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_ms;
+}
+
 static void past_recheck(void)
 {
-    long ms = MD_ASSETS_RECHECK_MS + 50;
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
+    fake_ms += MD_ASSETS_RECHECK_MS;
+}
+
+/* Sets a file's mtime explicitly (an edit within the file system's timestamp granularity
+ * could otherwise keep the old one). */
+static void set_mtime(const char *rel, time_t when)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    struct timespec ts[2] = {{when, 0}, {when, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0, "utimensat %s", p);
 }
 
 static void mk(const char *rel, const char *text)
@@ -80,6 +95,7 @@ static md_assets *open_set(void)
     md_assets *a = NULL;
     md_error err;
     cr_assert_eq(md_assets_open(root, aliases, 1, hidden, &a, &err), 0, "%s", err.msg);
+    md_assets_set_clock(a, fake_clock, NULL);
     return a;
 }
 
@@ -239,13 +255,36 @@ Test(assets, edited_file_is_reread_after_the_recheck_period)
     md_error err;
     cr_assert_eq(md_assets_get(a, "js/app.js", 0, &held, &err), 0);
     mk("js/app.js", "export const x = 2; // edited\n");
-    /* wait past the recheck period (not a timing assertion: the content is what is checked) */
+    set_mtime("js/app.js", 1700000000);
+    /* within the recheck period the cached copy is served without looking at the disk */
+    fake_ms += MD_ASSETS_RECHECK_MS - 1;
+    cr_assert_eq(get(a, "js/app.js", t, sizeof t), 0);
+    cr_expect_str_eq(t, "export const x = 1;\n");
     past_recheck();
     cr_assert_eq(get(a, "js/app.js", t, sizeof t), 0);
     cr_expect_str_eq(t, "export const x = 2; // edited\n");
     /* a response still holding the old file keeps valid bytes */
     cr_expect_eq(memcmp(held->data, "export const x = 1;\n", held->len), 0);
     md_asset_release(held);
+    md_assets_free(a);
+}
+
+Test(assets, an_edit_that_keeps_size_is_seen_by_its_mtime)
+{
+    mk("js/app.js", "export const x = 1;\n");
+    set_mtime("js/app.js", 1700000000);
+    md_assets *a = open_set();
+    char t[256];
+    cr_assert_eq(get(a, "js/app.js", t, sizeof t), 0);
+    mk("js/app.js", "export const x = 9;\n"); /* same size, same inode */
+    set_mtime("js/app.js", 1700000000);
+    past_recheck();
+    cr_assert_eq(get(a, "js/app.js", t, sizeof t), 0);
+    cr_expect_str_eq(t, "export const x = 1;\n", "same size, inode and mtime: not reread");
+    set_mtime("js/app.js", 1700000001);
+    past_recheck();
+    cr_assert_eq(get(a, "js/app.js", t, sizeof t), 0);
+    cr_expect_str_eq(t, "export const x = 9;\n", "a new mtime: reread");
     md_assets_free(a);
 }
 

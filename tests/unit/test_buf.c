@@ -4,6 +4,7 @@
 #include "core/render.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -131,6 +132,49 @@ Test(buf, json_strings_are_escaped)
     md_buf_json_str(&b, "a\"b\\c\n\x01");
     cr_assert_str_eq(b.data, "\"a\\\"b\\\\c\\n\\u0001\"");
     md_buf_deinit(&b);
+}
+
+/* Decodes a JSON string literal with Jansson (an independent parser); NULL when invalid. */
+static char *decoded(const char *literal)
+{
+    json_error_t je;
+    json_t *v = json_loads(literal, JSON_DECODE_ANY, &je);
+    if (!json_is_string(v)) {
+        json_decref(v);
+        return NULL;
+    }
+    char *s = strdup(json_string_value(v));
+    json_decref(v);
+    return s;
+}
+
+Test(buf, json_strings_are_always_valid_utf8)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"a\xde"
+         "b",
+         "a\xef\xbf\xbd"
+         "b"},                                                    /* a lone lead byte */
+        {"\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong NUL */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+        {"\xf4\x90\x80\x80",
+         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* past U+10FFFF */
+        {"cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd"},     /* a sequence cut short */
+        {"\x80\xbf", "\xef\xbf\xbd\xef\xbf\xbd"},             /* continuation bytes alone */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        md_buf b = MD_BUF_INIT;
+        md_buf_json_str(&b, cases[i].in);
+        md_buf_putc(&b, 0);
+        char *d = decoded(b.data);
+        cr_expect_not_null(d, "case %zu: %s is not valid JSON", i, b.data);
+        if (d) cr_expect_str_eq(d, cases[i].out, "case %zu", i);
+        free(d);
+        md_buf_deinit(&b);
+    }
 }
 
 Test(buf, growth_and_printf)

@@ -20,7 +20,7 @@ static int head_rc(const char *raw)
         md_http_req r;
         memset(&r, 0, sizeof r);
         rc = md_http_req_from_head(&r, &h, &err);
-        md_http_req_release(&r);
+        md_http_req_deinit(&r);
     }
     md_http_head_deinit(&h);
     return rc;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A fresh path under MDTEST_TMP (or /tmp) unique to this process and name. */
@@ -66,6 +67,44 @@ static inline const char *md_test_service(const char *key)
         }
     fclose(f);
     return out[0] ? out : NULL;
+}
+
+/* What a child process did: its wait status and the first bytes it wrote to stderr. */
+typedef struct md_test_exit {
+    int status;
+    char err[2048];
+} md_test_exit;
+
+/* Runs fn(arg) in a forked child whose stderr is captured; the child exits 0 when fn
+ * returns. For code that must abort (allocation failure, md_assert): the parent checks how
+ * it ended and what it said. */
+static inline md_test_exit md_test_child(void (*fn)(void *), void *arg)
+{
+    md_test_exit r;
+    memset(&r, 0, sizeof r);
+    int fds[2];
+    if (pipe(fds) != 0) abort();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) abort();
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        close(fds[1]);
+        fn(arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t k;
+    while ((k = read(fds[0], r.err + n, sizeof r.err - 1 - n)) > 0) n += (size_t)k;
+    char sink[4096]; /* drain the rest so the child never blocks on a full pipe */
+    while (read(fds[0], sink, sizeof sink) > 0) {
+    }
+    close(fds[0]);
+    r.err[n] = 0;
+    waitpid(pid, &r.status, 0);
+    return r;
 }
 
 #endif
