@@ -1,56 +1,97 @@
-# mdagent - top-level commands. The real build is CMake (build/ release, build-asan/ sanitizers).
+# mdagent - top-level commands. The real build is CMake; each build directory is one preset
+# of CMakePresets.json (release build/, debug build-asan/, tsan build-tsan/, fuzz build-fuzz/,
+# coverage build-coverage/), so the flags are spelled once, there.
 #   make            build build/mdagent
 #   make run        install missing packages, build, load the sample data, serve on 127.0.0.1:8080
-#   make check      install, build (release + ASan/UBSan), start PostgreSQL and Redis, run every
-#                   test, then fuzz every parser for a bounded time
+#   make check      install, lint, build (release + ASan/UBSan), start PostgreSQL and Redis, run
+#                   every test, the cache and stream under ThreadSanitizer, then fuzz every
+#                   parser for a bounded time
 #   make bench      run the benchmarks (see bench/README.md)
+#   make lint       clang-format check, cppcheck, clang-tidy (scripts/lint.sh)
+#   make format     apply clang-format to the tracked C files
+#   make coverage   the tests on a gcov build; HTML report in build-coverage/html
+#   make fuzz       the libFuzzer targets for a bounded time
+# See docs/HACKING.md.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DB ?= data/mdagent.db
 LISTEN ?= 127.0.0.1:8080
+# the static analyzer's mode in make lint / make check (scripts/lint.sh): shallow or deep
+LINT_ANALYZER ?= shallow
+MAKEFLAGS += --no-print-directory
+# configure (quietly) and build one preset: $(call preset,NAME,DIR[,TARGET])
+preset = cd "$(ROOT)" && cmake --preset $(1) >/dev/null && cmake --build $(2) -j$(JOBS) $(if $(3),--target $(3))
+# one stage of make check, timed: $(call stage,NAME,COMMAND)
+stage = s=$$(date +%s); $(2) || exit $$?; echo "make check: $(1) passed in $$(( $$(date +%s) - s ))s"
 
-.PHONY: all build build-asan build-fuzz deps deps-browser run check test bench clean fuzz
+.PHONY: all build build-asan build-fuzz build-tsan build-coverage deps deps-browser run check \
+        test bench clean fuzz lint format coverage tsan
 
 all: build
 
 deps:
-	@scripts/install-deps.sh
+	@"$(ROOT)/scripts/install-deps.sh"
 
 # make check also needs Chromium for the dashboard's browser test.
 deps-browser:
-	@scripts/install-deps.sh --browser
+	@"$(ROOT)/scripts/install-deps.sh" --browser
 
 build:
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build -j$(JOBS)
+	@$(call preset,release,build)
 
 build-asan:
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMD_SANITIZE=ON -DMD_WERROR=ON >/dev/null
-	@cmake --build build-asan -j$(JOBS)
+	@$(call preset,debug,build-asan)
 
 build-fuzz:
-	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMD_FUZZ=ON -DMD_SANITIZE=ON >/dev/null
-	@cmake --build build-fuzz -j$(JOBS)
+	@$(call preset,fuzz,build-fuzz)
+
+build-tsan:
+	@$(call preset,tsan,build-tsan,mdagent)
+
+build-coverage:
+	@$(call preset,coverage,build-coverage)
 
 # Every parser that takes outside input runs under libFuzzer (ASan+UBSan) for a bounded time.
 fuzz: build-fuzz
-	@cd build-fuzz && ctest --output-on-failure -j$(JOBS) -L fuzz
+	@cd "$(ROOT)/build-fuzz" && ctest --output-on-failure -j$(JOBS) -L fuzz
 
 run: deps build
-	@scripts/run.sh "$(DB)" "$(LISTEN)"
+	@"$(ROOT)/scripts/run.sh" "$(DB)" "$(LISTEN)"
 
-# The whole suite runs once under AddressSanitizer + UBSan (unit and end-to-end tests, the
-# sanitized binary serving the e2e tests); the release build runs the unit tests again.
-check: deps-browser build
-	@$(MAKE) --no-print-directory build-asan
-	@cd build && ctest --output-on-failure -j$(JOBS) -L unit
-	@cd build-asan && ctest --output-on-failure -j$(JOBS)
-	@$(MAKE) --no-print-directory fuzz
+# The checks need only the compile commands of a configured tree (the debug preset: asserts
+# on, as the code runs under test), not a build.
+lint:
+	@cd "$(ROOT)" && cmake --preset debug >/dev/null && JOBS=$(JOBS) LINT_ANALYZER=$(LINT_ANALYZER) scripts/lint.sh build-asan
+
+format:
+	@cd "$(ROOT)" && scripts/lint.sh --format
+
+# The cache and the stream under the real server's threads (Criterion cannot start under
+# TSan, so these are whole-agent runs rather than the unit tests).
+tsan: build-tsan
+	@cd "$(ROOT)" && scripts/tsan-cache.sh && scripts/tsan-stream.sh
+
+# The unit and end-to-end tests on a gcov build (-O0), then an lcov report of src/.
+coverage: deps-browser build-coverage
+	@cd "$(ROOT)" && JOBS=$(JOBS) scripts/coverage.sh build-coverage
+
+# Lint first (it needs no build and fails fast); then the whole suite runs once under
+# AddressSanitizer + UBSan (unit and end-to-end tests, the sanitized binary serving the e2e
+# tests); the release build runs the unit tests again; the cache and the stream run under
+# ThreadSanitizer; last, every parser is fuzzed.
+check: deps-browser
+	@$(call stage,lint,$(MAKE) lint)
+	@$(call stage,build,$(MAKE) build build-asan)
+	@$(call stage,release unit tests,cd "$(ROOT)/build" && ctest --output-on-failure -j$(JOBS) -L unit)
+	@$(call stage,asan tests,cd "$(ROOT)/build-asan" && ctest --output-on-failure -j$(JOBS))
+	@$(call stage,tsan,$(MAKE) tsan)
+	@$(call stage,fuzz,$(MAKE) fuzz)
 
 test: check
 
 bench: build
-	@scripts/install-deps.sh --bench
-	@bench/run.sh
+	@"$(ROOT)/scripts/install-deps.sh" --bench
+	@cd "$(ROOT)" && bench/run.sh
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	cd "$(ROOT)" && rm -rf build build-asan build-tsan build-fuzz build-coverage

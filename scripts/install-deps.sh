@@ -1,7 +1,7 @@
 #!/bin/sh
-# Installs the Debian packages mdagent needs to build, run, test and benchmark.
+# Installs the Debian packages mdagent needs to build, run, test, lint and benchmark.
 # Idempotent: installs only what is missing. Works as root or through sudo.
-#   scripts/install-deps.sh            build + run + test packages
+#   scripts/install-deps.sh            build + run + test + lint/coverage packages
 #   scripts/install-deps.sh --bench    also the benchmark references (nginx, wrk, h2load...)
 #   scripts/install-deps.sh --browser  also chromium for the dashboard browser tests
 # Every mode also installs Node.js and the dashboard's npm packages (web/package-lock.json:
@@ -14,20 +14,24 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev \
  libhttp-parser-dev nettle-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 \
  libpq-dev libhiredis-dev libyaml-dev zlib1g-dev libcriterion-dev tzdata"
-# r-base-core + r-cran-ttr: R's TTR package, the reference the indicator tests compare with
+# r-base-core + r-cran-ttr: R's TTR package, the reference the indicator tests compare with;
+# r-cran-fbasics: real NYSE trading dates 1966-2002 the calendar tests compare with
+# wrk drives the ThreadSanitizer run of the cache (scripts/tsan-cache.sh, make check)
 TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets \
- r-base-core r-cran-ttr"
+ r-base-core r-cran-ttr r-cran-fbasics wrk"
+# make lint (part of make check) and make coverage
+TOOLS="clang-format clang-tidy cppcheck lcov"
 BENCH="nginx-light wrk nghttp2-client hyperfine"
 BROWSER="chromium fonts-dejavu-core"
 # Node.js may come from another repository already (nodesource); only add Debian's when absent.
 NODE=""
 command -v npm >/dev/null 2>&1 || NODE="nodejs npm"
 
-want="$BUILD $TEST $NODE python3-yaml"
-npm_dirs="web"
+want="$BUILD $TEST $TOOLS $NODE python3-yaml"
+npm_dirs="web tests/calendar" # tests/calendar: holiday references (date-holidays...)
 for a in "$@"; do
     case "$a" in
-    --bench) want="$want $BENCH"; npm_dirs="web bench" ;; # bench/: the Node `ws` reference server
+    --bench) want="$want $BENCH"; npm_dirs="$npm_dirs bench" ;; # bench/: the Node `ws` reference server
     --browser) want="$want $BROWSER" ;;
     *) echo "install-deps: unknown option $a" >&2; exit 2 ;;
     esac

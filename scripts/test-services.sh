@@ -6,7 +6,10 @@
 #   scripts/test-services.sh pg-down STATE_DIR   stops that PostgreSQL, keeping its data
 #   scripts/test-services.sh pg-up STATE_DIR     starts it again on the same port
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user.
-# Ports are picked free at start time, so several runs can coexist.
+# Its data and socket directories therefore live in a private directory under /tmp
+# (mktemp, owned by postgres), not in STATE_DIR: a checkout under /root (mode 700) is out of
+# the postgres user's reach. STATE_DIR/pg.dir names that directory for stop, pg-down and
+# pg-up; stop removes it. Ports are picked free at start time, so several runs can coexist.
 set -eu
 cmd="$1"
 state="$(mkdir -p "$2" && cd "$2" && pwd)"
@@ -20,20 +23,31 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# The cluster's directory (data/, sock/, server.log), empty when none was started.
+pg_dir() {
+    if [ -f "$state/pg.dir" ]; then cat "$state/pg.dir"; fi
+}
+
 pg_down() {
-    if [ -f "$state/pgdata/postmaster.pid" ]; then
-        as_pg "$PGBIN/pg_ctl" -D "$state/pgdata" -m fast -w stop >/dev/null 2>&1 || true
+    dir="$(pg_dir)"
+    if [ -n "$dir" ] && [ -f "$dir/data/postmaster.pid" ]; then
+        as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
 }
 
 pg_up() {
+    dir="$(pg_dir)"
     pgport="$(cat "$state/pg.port")"
-    as_pg "$PGBIN/pg_ctl" -D "$state/pgdata" -l "$state/pgdata/server.log" -w \
-        -o "-p $pgport -k $state/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+        -o "-p $pgport -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
+        || { cat "$dir/server.log" >&2; exit 1; }
 }
 
 stop() {
     pg_down
+    dir="$(pg_dir)"
+    case "$dir" in /tmp/mdtest-pg.*) rm -rf "$dir" ;; esac
+    rm -f "$state/pg.dir"
     if [ -f "$state/redis.pid" ]; then
         kill "$(cat "$state/redis.pid")" 2>/dev/null || true
         rm -f "$state/redis.pid"
@@ -41,19 +55,21 @@ stop() {
 }
 
 start_pg() {
-    rm -rf "$state/pgdata" "$state/pgsock" "$state/env"
-    mkdir -p "$state/pgdata" "$state/pgsock"
-    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$state/pgdata" "$state/pgsock" && chmod 755 "$state"
+    rm -rf "$state/pgdata" "$state/pgsock" "$state/env" # left by the layout before pg.dir
+    dir="$(mktemp -d /tmp/mdtest-pg.XXXXXX)"
+    echo "$dir" >"$state/pg.dir"
+    mkdir "$dir/data" "$dir/sock"
+    if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$dir"; fi
     pgport=$(free_port)
     echo "$pgport" >"$state/pg.port"
-    as_pg "$PGBIN/initdb" -D "$state/pgdata" -U mdagent --auth=trust -E UTF8 >"$state/initdb.log" 2>&1 \
+    as_pg "$PGBIN/initdb" -D "$dir/data" -U mdagent --auth=trust -E UTF8 >"$state/initdb.log" 2>&1 \
         || { cat "$state/initdb.log"; exit 1; }
     pg_up
     "$PGBIN/createdb" -h 127.0.0.1 -p "$pgport" -U mdagent mdagent
     cat >"$state/env" <<ENV
 MDTEST_PG_URL=postgresql://mdagent@127.0.0.1:$pgport/mdagent
 MDTEST_PG_PORT=$pgport
-MDTEST_PG_DATA=$state/pgdata
+MDTEST_PG_DATA=$dir/data
 MDTEST_PG_BIN=$PGBIN
 ENV
 }

@@ -145,7 +145,7 @@ static int unknown(md_error *err, const char *name)
 /* Fills s from "name[:p1[:p2[:p3]]]" (item is modified). */
 static int parse_item(char *item, md_ind_spec *s, md_error *err)
 {
-    char *parts[MD_IND_MAX_PARAMS + 2];
+    char *parts[MD_IND_MAX_PARAMS + 2] = {0}; /* strsep gives at least the first */
     int np = 0;
     for (char *t = item, *tok; np < MD_IND_MAX_PARAMS + 2 && (tok = strsep(&t, ":")) != NULL;)
         parts[np++] = tok;

@@ -276,7 +276,7 @@ redisContext *md_redis_connect(md_redis *r, md_error *err)
         md_error_set(err, MD_EUNAVAIL, "redis %s: breaker open (recent failures)", r->url.safe);
         return NULL;
     }
-    md_error local, *e = err ? err : &local;
+    md_error local = {0}, *e = err ? err : &local;
     redisContext *c = dial(r, e);
     record_why(r, NULL, c != NULL, c ? NULL : e->msg);
     return c;

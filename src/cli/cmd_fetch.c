@@ -75,7 +75,7 @@ static int fetch_bars(md_services *svc, const char *const *syms, int n, md_inter
     if (md_backfill_get(b, id, &info, &err) == 0) {
         if (info.chunks_done + info.chunks_failed > 0)
             fprintf(stderr, "mdagent fetch: continuing job %s: %lld of %lld chunks already done\n",
-                    id, (long long)(info.chunks_done + info.chunks_failed),
+                    id, (long long)info.chunks_done + info.chunks_failed,
                     (long long)info.chunks_total);
         md_progress prog;
         md_progress_start(&prog, stderr, 2, "fetch", (uint64_t)info.chunks_total);

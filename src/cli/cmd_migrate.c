@@ -83,9 +83,9 @@ int md_cmd_migrate(int argc, char **argv)
     md_error err;
     uint64_t v;
     if (batch) {
-        if (parse_count(batch, "--batch-rows", &v) != 0 || v == 0 || v > 10000000) {
-            if (v == 0 || v > 10000000)
-                fprintf(stderr, "mdagent migrate: --batch-rows: must be 1..10000000\n");
+        if (parse_count(batch, "--batch-rows", &v) != 0) goto usage;
+        if (v == 0 || v > 10000000) {
+            fprintf(stderr, "mdagent migrate: --batch-rows: must be 1..10000000\n");
             goto usage;
         }
         mo.batch_rows = (size_t)v;

@@ -83,7 +83,7 @@ static int set_row(md_config *cfg, const row_t *r, const char *val, const char *
         char *end;
         errno = 0;
         long long v = strtoll(val, &end, 10);
-        while (end && isspace((unsigned char)*end)) end++;
+        while (isspace((unsigned char)*end)) end++;
         if (errno || end == val || *end)
             return md_error_set(err, MD_ECONFIG, "%s: %s: '%.40s' is not an integer", origin, name,
                                 val);
@@ -97,7 +97,7 @@ static int set_row(md_config *cfg, const row_t *r, const char *val, const char *
         char *end;
         errno = 0;
         double v = strtod(val, &end);
-        while (end && isspace((unsigned char)*end)) end++;
+        while (isspace((unsigned char)*end)) end++;
         if (errno || end == val || *end || !isfinite(v))
             return md_error_set(err, MD_ECONFIG, "%s: %s: '%.40s' is not a number", origin, name,
                                 val);
@@ -338,8 +338,6 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
 
 /* -- environment and flags ---------------------------------------------------------------- */
 
-extern char **environ;
-
 int md_config_load_env(md_config *cfg, md_error *err)
 {
     for (size_t i = 0; i < NROWS; i++) {
@@ -474,8 +472,7 @@ void md_config_print(const md_config *cfg, FILE *f)
         const row_t *r = &rows[i];
         fprintf(f, "%s: ", r->yaml ? r->yaml : r->env);
         print_value(r, cfg, f);
-        fprintf(f, "    # %s%s%s\n", r->help, r->yaml ? "" : " [env only]",
-                r->env && r->yaml ? "" : "");
+        fprintf(f, "    # %s%s\n", r->help, r->yaml ? "" : " [env only]");
     }
 }
 

@@ -75,7 +75,7 @@ static void group(md_bar_batch *b, pending *p, size_t n)
     for (size_t i = 0; i < n; i++) {
         b->bars[i] = p[i].bar;
         b->index[i] = p[i].index;
-        if (i == 0 || strcmp(p[i].symbol, p[i - 1].symbol) || p[i].iv != p[i - 1].iv) {
+        if (i == 0 || strcmp(p[i].symbol, p[i - 1].symbol) != 0 || p[i].iv != p[i - 1].iv) {
             size_t k = b->n_series++;
             memcpy(b->symbols[k], p[i].symbol, sizeof b->symbols[k]);
             b->series[k].symbol = b->symbols[k];

@@ -164,7 +164,7 @@ static md_series *merge_pieces(const batch *bt, size_t *n_out, md_bar **scratch)
             for (size_t k = i; k < j; k++) multi += bt->ser[ord[k]].n;
         i = j;
     }
-    *scratch = multi ? md_malloc(multi * sizeof **scratch) : NULL;
+    *scratch = NULL; /* allocated at the first series in several pieces */
     size_t n = 0, used = 0;
     for (size_t i = 0; i < bt->nser;) {
         size_t j = i + 1;
@@ -173,6 +173,8 @@ static md_series *merge_pieces(const batch *bt, size_t *n_out, md_bar **scratch)
             j++;
         out[n] = bt->ser[ord[i]];
         if (j - i > 1) {
+            /* the first pass counted this group's bars in multi */
+            if (!*scratch) *scratch = md_malloc((multi ? multi : 1) * sizeof **scratch);
             md_bar *dst = *scratch + used;
             size_t m = 0;
             for (size_t k = i; k < j; k++) {

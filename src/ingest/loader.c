@@ -121,7 +121,7 @@ static void add_dir(file_list *fl, const char *dir, int depth, const md_load_opt
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_str); /* names is NULL in an empty directory */
     for (size_t k = 0; k < n; k++) {
         struct stat sb;
         const char *base = strrchr(names[k], '/') + 1;
@@ -176,7 +176,7 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
     p.nfiles = fl.n;
     for (size_t i = 0; i < fl.n; i++) p.total_bytes += (uint64_t)fl.v[i].size;
     int threads = opt->threads > 0 ? opt->threads : cpu_count();
-    p.max_inflight = (size_t)(4 * threads + 8);
+    p.max_inflight = 4 * (size_t)threads + 8;
     p.max_bytes = p.max_inflight * MD_LOAD_BUF_BYTES;
     p.ring = md_calloc(p.max_inflight, sizeof *p.ring);
     pthread_mutex_init(&p.mu, NULL);
@@ -339,7 +339,7 @@ void md_load_stats_print(const md_load_stats *s, FILE *f)
         fprintf(f,
                 "  quality: soft rules judged %llu of %llu stored bars (sampled validation;"
                 " --validation full judges every bar)\n",
-                (unsigned long long)s->judged, (unsigned long long)(s->judged + s->unjudged));
+                (unsigned long long)s->judged, (unsigned long long)s->judged + s->unjudged);
     if (s->files_skipped)
         fprintf(f, "  files skipped, already loaded (--restart loads them again): %llu\n",
                 (unsigned long long)s->files_skipped);

@@ -543,7 +543,7 @@ int md_writer_write(md_writer *w, const md_write *req, md_write_result *res, md_
     if (req->judged_findings && !(f & MD_WRITE_JUDGED)) misuse("judged_findings without JUDGED");
     if ((f & MD_WRITE_VALIDATE_ONLY) && ((f & MD_WRITE_JUDGED) || req->n_marks))
         misuse("VALIDATE_ONLY with JUDGED or marks (nothing would be stored)");
-    md_write_result own;
+    md_write_result own = {0};
     if (!res) md_write_result_init(res = &own, 1);
     int rc;
     if (req->n_quotes)

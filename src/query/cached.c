@@ -130,7 +130,9 @@ static int history_req_of_key(const md_cache_key *k, md_history_req *req)
     size_t limit;
     int co;
     const char *p = strchr(k->s + 2, ':'); /* after "h:<SYM>" */
+    /* the key was built by history_key(); one that does not parse back is skipped */
     if (k->s[0] != 'h' || !p ||
+        /* NOLINTNEXTLINE(cert-err34-c) */
         sscanf(p + 1, "%7[^:]:%lld:%lld:%zu:%c:%d", iv, &start, &end, &limit, &fmt, &co) != 6)
         return -1;
     size_t sl = strlen(k->symbol); /* a history key's scope is the bare symbol */

@@ -81,10 +81,6 @@ void md_http_error(md_http_resp *resp, int rc, const char *message);
  * (missing/wrong key) or MD_ENOAUTHCFG (no keys configured and not --insecure-dev). */
 int md_http_check_auth(const md_services *svc, const md_http_req *req, md_error *err);
 
-/* Adds one query-string fragment as lws hands it over (already %-decoded): "name=value"
- * (split at the first '='; "name" alone has the value ""). Fragments past
- * MD_HTTP_MAX_PARAMS are ignored. */
-void md_http_req_add_param(md_http_req *req, const char *frag, size_t len);
 /* Frees what a parsed request owns (path, capture, parameters, key, content type, body) and
  * zeroes those fields. */
 void md_http_req_deinit(md_http_req *req);

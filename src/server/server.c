@@ -180,11 +180,15 @@ static int open_listener(const char *host, int *port, int first, md_error *err)
     if (fd < 0)
         return md_error_set(err, MD_EIO, "cannot listen on %s:%d: %s", host ? host : "*", *port,
                             strerror(e));
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } bound;
+    memset(&bound, 0, sizeof bound);
+    socklen_t sl = sizeof bound;
+    if (getsockname(fd, &bound.sa, &sl) == 0)
+        *port = ntohs(bound.sa.sa_family == AF_INET6 ? bound.in6.sin6_port : bound.in.sin_port);
     return fd;
 }
 
@@ -316,7 +320,7 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
     char *colon = strrchr(host, ':');
     if (!colon) return md_error_set(err, MD_ECONFIG, "listen: '%s' is not HOST:PORT", cfg->listen);
     *colon = 0;
-    int port = atoi(colon + 1);
+    int port = (int)strtol(colon + 1, NULL, 10); /* md_config_validate: 0..65535 */
     char *h = host;
     if (*h == '[') { /* [::1]:8080 */
         h++;

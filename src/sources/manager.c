@@ -673,7 +673,7 @@ static int coalesced(md_srcmgr *m, const fetch *f, md_quote *q, md_bar_vec *bars
     m->flying = me;
     pthread_mutex_unlock(&m->lock);
 
-    size_t n0 = bars ? bars->n : 0;
+    size_t n0 = f->kind == K_BARS ? bars->n : 0; /* a bars fetch always has bars */
     md_error e;
     md_error_clear(&e);
     int rc = run(m, f, q, bars, res, &e);

@@ -1,7 +1,10 @@
 /* scheduler.c - the watchlist poller (scheduler.h). One thread; symbol i of n is polled
- * at cycle_start + i * interval / n, so requests spread over the interval. */
+ * at cycle_start + i * interval / n, so requests spread over the interval, and only while
+ * the symbol's market is open (its calendar's extended hours, widened by
+ * sources.poll_margin_s): a closed market has no new prices to spend quota on. */
 #include "sources/scheduler.h"
 
+#include "calendar/calendar.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
@@ -18,6 +21,7 @@
 typedef struct wsym {
     char symbol[MD_SYMBOL_MAX + 1];
     int64_t bars_from; /* next 1m bar to ask for; 0 = not yet */
+    const md_cal *cal; /* the symbol's market (calendar.symbols, else its default) */
 } wsym;
 
 struct md_scheduler {
@@ -26,6 +30,7 @@ struct md_scheduler {
     wsym *w;
     size_t n;
     int64_t interval_ms;
+    int64_t margin_s; /* -1: poll at any hour */
     int poll_bars;
     pthread_t thread;
     int running;
@@ -34,6 +39,37 @@ struct md_scheduler {
     md_sched_claim_fn claim;
     void *claim_ctx;
 };
+
+/* Each symbol's calendar: a calendar.symbols pair (SYMBOL:CALENDAR) or its default. */
+static int resolve_calendars(md_scheduler *s, const md_config *cfg, md_error *err)
+{
+    char **items;
+    size_t n = md_config_split_list(cfg->calendar_symbols, &items);
+    int rc = 0;
+    for (size_t i = 0; i < s->n; i++) s->w[i].cal = md_cal_default_for(s->w[i].symbol);
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        char *colon = strrchr(items[k], ':');
+        const md_cal *c = colon ? md_cal_find(colon + 1) : NULL;
+        if (!c) {
+            rc = md_error_set(err, MD_ECONFIG,
+                              "calendar.symbols: '%s' is not SYMBOL:CALENDAR "
+                              "with a known calendar (GET /calendars)",
+                              items[k]);
+            break;
+        }
+        *colon = 0;
+        char sym[MD_SYMBOL_MAX + 1];
+        md_error e;
+        if (md_symbol_normalize_str(items[k], sym, &e) != 0) {
+            rc = md_error_set(err, MD_ECONFIG, "calendar.symbols: %s", e.msg);
+            break;
+        }
+        for (size_t i = 0; i < s->n; i++)
+            if (strcmp(s->w[i].symbol, sym) == 0) s->w[i].cal = c;
+    }
+    md_config_free_list(items, n);
+    return rc;
+}
 
 int md_scheduler_new(md_srcmgr *m, const md_config *cfg, const md_tick_sink *sink,
                      md_scheduler **out, md_error *err)
@@ -61,10 +97,17 @@ int md_scheduler_new(md_srcmgr *m, const md_config *cfg, const md_tick_sink *sin
         if (!dup) snprintf(s->w[s->n++].symbol, MD_SYMBOL_MAX + 1, "%s", sym);
     }
     md_config_free_list(items, n);
+    int rc = resolve_calendars(s, cfg, err);
+    if (rc != 0) {
+        md_free(s->w);
+        md_free(s);
+        return rc;
+    }
     s->m = m;
     s->sink = *sink;
     s->interval_ms = cfg->sources_poll_s * 1000;
     s->poll_bars = cfg->sources_poll_bars;
+    s->margin_s = cfg->sources_poll_margin_s;
     md_waiter_init(&s->sleep, NULL);
     atomic_init(&s->polls, 0);
     atomic_init(&s->failures, 0);
@@ -149,6 +192,16 @@ static int claimed_elsewhere(md_scheduler *s, size_t i)
     return 1;
 }
 
+/* 1 when symbol i's market is closed now, margin included (the poll is skipped). */
+static int market_closed(md_scheduler *s, size_t i)
+{
+    if (s->margin_s < 0 || md_cal_open_near(s->w[i].cal, md_now(), s->margin_s)) return 0;
+    md_metric_add(MD_M_SCHED_POLLS, 1, "closed");
+    MD_DEBUG("scheduler", "market closed symbol=%s calendar=%s", s->w[i].symbol,
+             md_cal_mic(s->w[i].cal));
+    return 1;
+}
+
 static void *run(void *arg)
 {
     md_scheduler *s = arg;
@@ -157,7 +210,7 @@ static void *run(void *arg)
         for (size_t i = 0; i < s->n; i++) {
             int64_t at = cycle + (int64_t)i * s->interval_ms / (int64_t)s->n;
             if (md_waiter_wait_until(&s->sleep, at)) return NULL;
-            if (claimed_elsewhere(s, i)) continue;
+            if (market_closed(s, i) || claimed_elsewhere(s, i)) continue;
             md_error e;
             md_scheduler_poll(s, i, &e);
         }

@@ -4,7 +4,7 @@
  *   md_provider         the common struct of the five HTTP providers (md_source + client)
  *   md_sources__http_*  the libcurl wrapper: GET with timeout, size cap, Retry-After, and
  *                       transport errors mapped to the source.h vocabulary
- *   md_sources__tz_*    IANA zone offsets (tz.c) for exchange-local dates
+ *   md_sources__tz_*    IANA zone offsets (core/tz.c) for exchange-local dates
  *   md_sources__num...  strict JSON number readers and bar post-processing
  *
  * Every URL that reaches an error message or a log line goes through md_log_redact. */
@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/tz.h"
 #include "sources/source.h"
 
 #include <jansson.h>
@@ -115,13 +116,17 @@ int64_t md_sources__day_bucket(int64_t day, md_interval iv);
  * the count appended. */
 int md_sources__emit(md_bar_vec *tmp, int64_t start, int64_t end, md_bar_vec *out);
 
-/* -- time zones (tz.c) --------------------------------------------------------------------- */
+/* -- time zones (core/tz.c) ---------------------------------------------------------------- */
 
-/* Offset (seconds east of UTC) of IANA zone at an instant. MD_ENOTFOUND for an unknown
- * zone or a name that is not a zone name. */
-int md_sources__tz_offset(const char *zone, int64_t utc_ts, int32_t *off);
-/* Converts a wall-clock time of zone (as epoch seconds of that wall time read as UTC) to
- * UTC. MD_ENOTFOUND for an unknown zone. */
-int md_sources__tz_local_to_utc(const char *zone, int64_t local_ts, int64_t *utc_ts);
+/* The zone reader moved to core/ (calendars need it below sources/); these names stay for
+ * the provider files. */
+static inline int md_sources__tz_offset(const char *zone, int64_t utc_ts, int32_t *off)
+{
+    return md_tz_offset(zone, utc_ts, off);
+}
+static inline int md_sources__tz_local_to_utc(const char *zone, int64_t local_ts, int64_t *utc_ts)
+{
+    return md_tz_local_to_utc(zone, local_ts, utc_ts);
+}
 
 #endif

@@ -174,10 +174,9 @@ static int parse_quote(const json_t *res, const json_t *meta, md_quote *q, md_er
     if (sym) snprintf(q->symbol, sizeof q->symbol, "%s", sym);
     q->price = md_sources__round(price, (int)hint);
     q->ts = t;
-    if (md_sources__num(json_object_get(meta, "regularMarketVolume"), &vol) == 0 && vol >= 0)
-        q->volume = vol;
-    else if (vol >= 0)
-        q->volume = vol;
+    /* regularMarketVolume, else the last bar's (last_close), else none */
+    (void)md_sources__num(json_object_get(meta, "regularMarketVolume"), &vol);
+    if (vol >= 0) q->volume = vol;
     q->source = MD_SRC_YAHOO;
     return 0;
 }

@@ -222,7 +222,6 @@ static int copy_bars(mig *m, const md_symbol_info *info, size_t n, md_error *err
                 }
                 done += (uint64_t)had;
             }
-            rc = 0;
         }
         for (;;) {
             chunk.n = 0;

@@ -423,7 +423,7 @@ static int w_put_quote(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     PGresult *r = NULL;
     rc = md_pg__run(c, "put_quote", &p, &r, "upsert quote", err);
     if (rc) return rc;
-    a->stored = atoi(PQcmdTuples(r)) > 0;
+    a->stored = strtol(PQcmdTuples(r), NULL, 10) > 0; /* "" for no count: not stored */
     PQclear(r);
     return 0;
 }

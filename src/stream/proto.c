@@ -58,7 +58,7 @@ static int parse_symbols(json_t *v, size_t max, md_op *op, md_error *err)
         json_t *s = json_array_get(v, i);
         if (!json_is_string(s))
             return md_error_set(err, MD_EPARAM, "'symbols' must be an array of strings");
-        md_symbol sym;
+        md_symbol sym = {0}; /* written by md_symbol_normalize (cppcheck cannot tell) */
         int rc = md_symbol_normalize(json_string_value(s), json_string_length(s), sym.s, err);
         if (rc) return rc;
         size_t k = 0;
@@ -115,7 +115,7 @@ static int parse_fields(json_t *root, size_t max_symbols, md_op *op, md_error *e
 
     json_t *v = json_object_get(root, "symbols");
     if (!v) v = json_object_get(root, "symbol");
-    if (v && json_is_string(v)) { /* a single symbol as a string */
+    if (json_is_string(v)) { /* a single symbol as a string */
         json_t *arr = json_array();
         json_array_append(arr, v);
         int rc = parse_symbols(arr, max_symbols, op, err);

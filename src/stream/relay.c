@@ -137,7 +137,7 @@ int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t l
         if (strcmp(kind, "q") == 0) {
             md_quote q;
             md_quote_init(&q);
-            strcpy(q.symbol, symbol);
+            snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
             q.ts = json_integer_value(jt);
             q.source = (uint8_t)(source >= 0 ? source : MD_SRC_UNKNOWN);
             if (get_num(root, "p", &q.price, 1) || get_num(root, "v", &q.volume, 0) ||

@@ -49,10 +49,10 @@ void md_relay_get_stats(md_relay *r, md_relay_stats *st);
  * Thread-safe. */
 int md_relay_stalled(md_relay *r);
 
-/* The wire form of one tick (tests). Appends it to out. */
+/* The wire form of one tick (tests). Appends it to the buffer. */
 void md_relay_encode_quote(md_buf *out, const char *instance, const md_quote *q);
-void md_relay_encode_bar(md_buf *out, const char *instance, const char *symbol, md_interval iv,
-                         const md_bar *b);
+void md_relay_encode_bar(md_buf *b, const char *instance, const char *symbol, md_interval iv,
+                         const md_bar *bar);
 /* Decodes one message and publishes it into hub unless it came from `instance` (returns 1
  * then). 0 when published, MD_EJSON (or a symbol/interval error) for a bad message. */
 int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t len, int defer,

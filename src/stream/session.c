@@ -442,7 +442,9 @@ static int selected(const selector *sel, const char *symbol, int ch)
     if (ch == MD_CH_NONE || !(sel->channels & (1u << ch))) return 0;
     if (!sel->syms) return 1; /* every symbol */
     md_symbol key;
-    strcpy(key.s, symbol);
+    size_t len = strnlen(symbol, sizeof key.s);
+    if (len == sizeof key.s) return 0; /* longer than any symbol a client can select */
+    memcpy(key.s, symbol, len + 1);
     return bsearch(&key, sel->syms, sel->n, sizeof *sel->syms, cmp_symbol) != NULL;
 }
 

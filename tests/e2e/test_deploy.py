@@ -175,7 +175,15 @@ class DeployFiles(AgentTest):
         for src in re.findall(r"^COPY (?!--from)(\S+)", df, re.M):
             self.assertTrue(os.path.exists(os.path.join(SRC, src)), f"COPY {src}: missing")
         cfg = yaml.safe_load(self.agent_config())
-        self.assertIn(f"/src/web/js {cfg['dashboard']['dir']}/js", df, "dashboard.dir is where the image puts web/")
+        # the image installs with CMake's install rules under a prefix; dashboard.dir and the
+        # entry point are where those rules put the page and the binary
+        prefix = re.search(r"-DCMAKE_INSTALL_PREFIX=(\S+)", df).group(1)
+        self.assertEqual(cfg["dashboard"]["dir"], f"{prefix}/share/mdagent/web")
+        self.assertIn(f'ENTRYPOINT ["{prefix}/bin/mdagent"]', df)
+        build = df.split("FROM debian:bookworm-slim", 1)[0]
+        for opt in ("-DMD_BUILD_TESTS=OFF", "-DMD_BUILD_BENCH=OFF"):
+            self.assertIn(opt, build, "the image builds neither tests nor benchmarks")
+        self.assertNotIn("criterion", build, "a build without tests needs no Criterion")
         # every shared library the binary links comes from a package the runtime stage installs
         runtime = df.split("FROM debian:bookworm-slim", 1)[1]
         ldd = subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
@@ -195,6 +203,35 @@ class DeployFiles(AgentTest):
             if pkg not in base and direct and not re.search(rf"\b{re.escape(pkg)}\b", runtime):
                 missing.append(f"{lib} ({pkg})")
         self.assertEqual(missing, [], "add these packages to the Dockerfile's runtime stage")
+
+    def test_install_rules_lay_out_what_the_image_serves(self):
+        """cmake --install of the build under test puts the binary, the whole page and the
+        documents where the image and deploy/configmap.yaml expect them (relative to the
+        prefix; the binary also looks in ../share/mdagent/web beside itself)."""
+        build = os.path.dirname(os.path.abspath(BIN))
+        if not os.path.exists(os.path.join(build, "cmake_install.cmake")):
+            self.skipTest(f"{BIN} is not in a CMake build directory")
+        with tempfile.TemporaryDirectory() as prefix:
+            subprocess.run(["cmake", "--install", build, "--prefix", prefix], check=True,
+                           capture_output=True, timeout=120)
+            self.assertTrue(os.access(os.path.join(prefix, "bin", "mdagent"), os.X_OK))
+            web = os.path.join(prefix, "share", "mdagent", "web")
+            tracked = subprocess.run(["git", "-C", SRC, "ls-files", "web"], capture_output=True,
+                                     text=True).stdout.split()
+            page = [p for p in tracked if not os.path.basename(p).startswith("package")]
+            if not page:  # not a git checkout: the files on disk
+                page = [os.path.relpath(os.path.join(d, f), SRC)
+                        for d, _, fs in os.walk(os.path.join(SRC, "web")) if "node_modules" not in d
+                        for f in fs if not f.startswith("package")]
+            self.assertIn("web/index.html", page)
+            for p in page:
+                self.assertTrue(os.path.isfile(os.path.join(prefix, "share", "mdagent", p)),
+                                f"{p} is not installed")
+            for lib in ("lightweight-charts", "uplot"):
+                if os.path.isdir(os.path.join(SRC, "web", "node_modules", lib, "dist")):
+                    self.assertTrue(os.path.isdir(os.path.join(web, "node_modules", lib, "dist")), lib)
+            for doc in ("README.md", "API.md", "architecture.md", "HACKING.md"):
+                self.assertTrue(os.path.isfile(os.path.join(prefix, "share", "doc", "mdagent", doc)), doc)
 
 
 if __name__ == "__main__":

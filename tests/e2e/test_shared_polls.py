@@ -23,7 +23,9 @@ class SharedWatchlistPolls(unittest.TestCase):
         redis = services()["MDTEST_REDIS_URL"].rsplit("/", 1)[0] + "/7"
         env = {"MDAGENT_SOURCES_PRIORITY": "finnhub", "FINNHUB_API_KEY": "fh-shared-key",
                "MDAGENT_FINNHUB_URL": self.fake.url("finnhub"), "MDAGENT_REDIS": redis,
-               "MDAGENT_CACHE_PREFIX": f"e2e:{os.getpid()}:polls:", "MDAGENT_WATCHLIST": "AAPL"}
+               "MDAGENT_CACHE_PREFIX": f"e2e:{os.getpid()}:polls:", "MDAGENT_WATCHLIST": "AAPL",
+               # polled at any hour: the test must not depend on New York's market hours
+               "MDAGENT_CALENDAR_SYMBOLS": "AAPL:24/7"}
         args = ["--set", "sources.poll_interval_s=1", "--set", "sources.poll_bars=false"]
         self.a = Agent(env=env, args=args, name="polls-a")
         self.b = Agent(env=env, args=args, name="polls-b")

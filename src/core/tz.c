@@ -1,4 +1,5 @@
-/* tz.c - UTC offsets of IANA time zones, for exchange-local dates and wall-clock times.
+/* tz.c - UTC offsets of IANA time zones, for exchange-local dates and wall-clock times
+ * (provider timestamps, exchange calendars).
  *
  * Providers stamp daily bars with some time of the exchange's day (Yahoo: the session
  * open, or midnight local; Polygon: midnight New York) and Alpha Vantage gives intraday
@@ -11,8 +12,9 @@
  *
  * When the zone files are missing, New York (US rules since 2007) and UTC are built in,
  * so the US providers still convert correctly on a machine without tzdata. */
-#include "sources/sources_int.h"
+#include "core/tz.h"
 
+#include "core/error.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
 
@@ -107,7 +109,7 @@ static void rule_parse(const char *s, tz_rule *r)
         r->dst_off = -off;
     }
     if (*p != ',' || !(p = rule_date(p + 1, &r->sm, &r->sw, &r->sd, &r->stime))) return;
-    if (*p != ',' || !(p = rule_date(p + 1, &r->em, &r->ew, &r->ed, &r->etime))) return;
+    if (*p != ',' || !rule_date(p + 1, &r->em, &r->ew, &r->ed, &r->etime)) return;
     r->has_dst = 1;
     r->valid = 1;
 }
@@ -314,7 +316,7 @@ static int32_t zone_offset(const tz_zone *z, int64_t t)
 
 /* -- exported ------------------------------------------------------------------------------ */
 
-int md_sources__tz_offset(const char *zone, int64_t utc_ts, int32_t *off)
+int md_tz_offset(const char *zone, int64_t utc_ts, int32_t *off)
 {
     const tz_zone *z = zone_get(zone);
     if (!z) return MD_ENOTFOUND;
@@ -322,7 +324,7 @@ int md_sources__tz_offset(const char *zone, int64_t utc_ts, int32_t *off)
     return 0;
 }
 
-int md_sources__tz_local_to_utc(const char *zone, int64_t local_ts, int64_t *utc_ts)
+int md_tz_local_to_utc(const char *zone, int64_t local_ts, int64_t *utc_ts)
 {
     const tz_zone *z = zone_get(zone);
     if (!z) return MD_ENOTFOUND;
