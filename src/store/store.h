@@ -22,10 +22,12 @@
 typedef struct md_store md_store;
 
 typedef struct md_store_options {
-    int pool_size;       /* connections kept open */
-    int busy_timeout_ms; /* wait for locks */
-    int batch_rows;      /* rows per write transaction in bulk paths */
-    int read_only;       /* open without creating or migrating the schema */
+    int pool_size;        /* connections kept open */
+    int busy_timeout_ms;  /* wait for locks */
+    int batch_rows;       /* rows per write transaction in bulk paths */
+    int read_only;        /* open without creating or migrating the schema */
+    int sqlite_sync_full; /* SQLite: PRAGMA synchronous=FULL (each commit synced to disk) rather
+                           * than NORMAL (WAL synced at checkpoints only) */
     /* PostgreSQL only (config section "postgresql"; sqlite ignores them) */
     int pg_timescaledb;         /* -1 auto (use when available), 0 off, 1 required */
     int pg_chunk_days;          /* hypertable chunk interval */

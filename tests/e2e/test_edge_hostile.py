@@ -1,7 +1,8 @@
 """Hostile clients against the HTTP and WebSocket edge (issue 16), over raw sockets: every
 error is JSON with the right status, nothing is smuggled, every connection state has a
 deadline, the accept loop backs off at the descriptor limit, shutdown refuses late comers,
-WebSocket follows RFC 6455, and a stalled relay shows in /health."""
+WebSocket follows RFC 6455, a stalled relay shows in /health, and data past the limits
+(a negative vwap, prices no market quotes, an unknown SQLite durability) is refused or found."""
 import base64
 import json
 import os
@@ -15,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from mdtest import Agent, curl, free_port
+from mdtest import Agent, curl, free_port, run_cli
 
 KEY = "hostile-key"
 
@@ -621,6 +622,68 @@ class WebSocketRfc(EdgeTest):
             self.assertEqual(struct.unpack(">H", payload[:2])[0], 1007)
         finally:
             s.close()
+
+
+DAY = 86400
+JAN_1_2024 = 1704067200
+
+
+class DataLimits(EdgeTest):
+    def post_bars(self, bars):
+        r = self.agent.post("/ingest/bars", json.dumps({"bars": bars}),
+                            headers={"X-API-Key": KEY, "Content-Type": "application/json"})
+        self.assertEqual(r.status, 200, r)
+        return json.loads(r.body)
+
+    def test_negative_vwap_is_rejected(self):
+        bar = {"symbol": "VWAPNEG", "interval": "1d", "open": 10, "high": 11, "low": 9,
+               "close": 10, "volume": 100}
+        doc = self.post_bars([dict(bar, timestamp=JAN_1_2024, vwap=10.2),
+                              dict(bar, timestamp=JAN_1_2024 + DAY, vwap=-5),
+                              dict(bar, timestamp=JAN_1_2024 + 2 * DAY, vwap=0)])
+        self.assertEqual((doc["accepted"], doc["rejected"]), (1, 2), doc)
+        self.assertEqual([(e["index"], e["code"]) for e in doc["errors"]],
+                         [(1, "non_positive_price"), (2, "non_positive_price")], doc)
+        self.assertIn("vwap -5", doc["errors"][0]["message"])
+        h = json.loads(self.agent.get("/historical/VWAPNEG?interval=1d&start=2024-01-01"
+                                      "&end=2024-01-10").body)
+        self.assertEqual([(b["timestamp"], b.get("vwap")) for b in h["bars"]],
+                         [("2024-01-01T00:00:00Z", 10.2)], h)
+
+    def test_prices_from_1e308_to_1e_300_are_findings_not_a_plus(self):
+        n = 60
+        closes = [10 ** (308 - 608 * i / (n - 1)) for i in range(n)]
+        bars = [{"symbol": "ABSURD", "interval": "1d", "timestamp": JAN_1_2024 + i * DAY,
+                 "open": c, "high": c, "low": c, "close": c, "volume": 1000}
+                for i, c in enumerate(closes)]
+        doc = self.post_bars(bars)
+        self.assertEqual((doc["accepted"], doc["rejected"]), (n, 0), doc)
+        q = json.loads(self.agent.get("/quality/ABSURD?interval=1d&start=2024-01-01"
+                                      "&end=2024-03-01&issues=1000").body)
+        self.assertNotEqual(q["grade"], "A+", q)
+        self.assertLess(q["score"], 97, q)
+        flagged = sorted(i["timestamp"] for i in q["issues"] if i["rule"] == "implausible_price")
+        outside = sorted(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(b["timestamp"]))
+                         for b, c in zip(bars, closes) if c < 1e-12 or c > 1e12)
+        self.assertEqual(flagged, outside, q)
+
+    def test_sqlite_synchronous_is_normal_or_full(self):
+        d = tempfile.mkdtemp(prefix="md-sync-")
+        try:
+            for value, ok in (("full", True), ("normal", True), ("off", False)):
+                path = os.path.join(d, f"{value}.yaml")
+                with open(path, "w") as f:
+                    f.write(f"store:\n  sqlite_synchronous: {value}\n")
+                p = run_cli("serve", "--config", path, "--db", f"sqlite:{d}/md.db",
+                            "--print-config", check=False)
+                if ok:
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                    self.assertIn(f'store.sqlite_synchronous: "{value}"', p.stdout)
+                else:
+                    self.assertNotEqual(p.returncode, 0, p.stdout)
+                    self.assertIn("store.sqlite_synchronous", p.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class RelayStall(unittest.TestCase):
