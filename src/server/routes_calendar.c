@@ -148,7 +148,7 @@ int md_route_calendar_status(md_services *svc, md_http_req *req, md_http_resp *r
     int64_t now = md_now();
     if ((rc = time_param(req, "at", &now, err)) < 0) return rc;
     md_cal_state st;
-    if ((rc = md_cal_status(c, now, &st)) != 0)
+    if (md_cal_status(c, now, &st) != 0)
         return md_error_set(err, MD_EINTERNAL, "time zone %s not available", md_cal_zone(c));
     md_buf *b = md_http_json(resp, 200);
     md_buf_putc(b, '{');
