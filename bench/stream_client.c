@@ -497,7 +497,8 @@ static void *feeder(void *arg)
             read_http_response(fd);
             if (t >= t_window_start && t < t_window_end) {
                 if (n_ack == cap_ack)
-                    ack_us = realloc(ack_us, (cap_ack = cap_ack ? cap_ack * 2 : 1024) * sizeof *ack_us);
+                    ack_us =
+                        realloc(ack_us, (cap_ack = cap_ack ? cap_ack * 2 : 1024) * sizeof *ack_us);
                 ack_us[n_ack++] = (uint32_t)((now_ns() - t) / 1000);
             }
         }
