@@ -14,11 +14,12 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev \
  libhttp-parser-dev nettle-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 \
  libpq-dev libhiredis-dev libyaml-dev zlib1g-dev libcriterion-dev tzdata"
-# r-base-core + r-cran-ttr: R's TTR package, the reference the indicator tests compare with;
+# r-base-core + r-cran-ttr: R's TTR package, the reference the indicator tests compare with
+# python3-numpy + python3-pandas: the reference the cross-symbol analytics tests compare with
 # r-cran-fbasics: real NYSE trading dates 1966-2002 the calendar tests compare with
 # wrk drives the ThreadSanitizer run of the cache (scripts/tsan-cache.sh, make check)
 TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets \
- r-base-core r-cran-ttr r-cran-fbasics wrk"
+ r-base-core r-cran-ttr r-cran-fbasics wrk python3-numpy python3-pandas"
 # make lint (part of make check) and make coverage
 TOOLS="clang-format clang-tidy cppcheck lcov"
 BENCH="nginx-light wrk nghttp2-client hyperfine"

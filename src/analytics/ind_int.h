@@ -25,6 +25,8 @@ struct md_ind_run {
     double hl_sd;
     void *st;                   /* the kernel's state: allocated on its first call */
     void *buf[MD_IND_RUN_BUFS]; /* arrays the state points into; all freed with the run */
+    size_t st_size;             /* bytes of st and of each buf (md_ind_run_peek copies them) */
+    size_t buf_size[MD_IND_RUN_BUFS];
 };
 
 /* The kernels, one per row of indicators.def (analytics/ind_*.c). */
@@ -37,7 +39,7 @@ struct md_ind_run {
 static inline void *ind_state(md_ind_run *r, size_t size, int *fresh)
 {
     *fresh = r->st == NULL;
-    if (!r->st) r->st = md_calloc(1, size);
+    if (!r->st) r->st = md_calloc(1, size), r->st_size = size;
     return r->st;
 }
 
@@ -45,6 +47,7 @@ static inline void *ind_state(md_ind_run *r, size_t size, int *fresh)
 static inline double *ind_buf(md_ind_run *r, int k, size_t n)
 {
     r->buf[k] = md_calloc(n ? n : 1, sizeof(double));
+    r->buf_size[k] = (n ? n : 1) * sizeof(double);
     return r->buf[k];
 }
 

@@ -2,6 +2,7 @@
  * rules, parameter checks), the parser of ?names=, runs (streaming state over chunks), the
  * table as JSON, and the summary statistics. The kernels live in ind_*.c. */
 #include "analytics/ind_int.h"
+#include "core/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -230,6 +231,36 @@ void md_ind_run_free(md_ind_run *r)
     md_free(r);
 }
 
+/* A copy of the kernel's state and arrays (the state points into the arrays, which keep
+ * their addresses: copying the bytes back restores the run exactly). */
+void md_ind_run_peek(md_ind_run *r, const md_ind_cols *in, double **out)
+{
+    if (!r->st) { /* nothing fed yet: feed, then forget what the first call allocated */
+        md_ind_run_feed(r, in, 1, out);
+        for (int k = 0; k < MD_IND_RUN_BUFS; k++) md_free(r->buf[k]), r->buf[k] = NULL;
+        md_free(r->st);
+        r->st = NULL;
+        return;
+    }
+    size_t total = r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++) total += r->buf_size[k];
+    unsigned char *save = md_malloc(total), *p = save;
+    memcpy(p, r->st, r->st_size), p += r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++)
+        if (r->buf[k]) memcpy(p, r->buf[k], r->buf_size[k]), p += r->buf_size[k];
+    md_ind_run_feed(r, in, 1, out);
+    p = save;
+    memcpy(r->st, p, r->st_size), p += r->st_size;
+    for (int k = 0; k < MD_IND_RUN_BUFS; k++)
+        if (r->buf[k]) memcpy(r->buf[k], p, r->buf_size[k]), p += r->buf_size[k];
+    md_free(save);
+}
+
+int md_ind_streamable(const md_ind_def *d)
+{
+    return !(d->flags & MD_IND_HL_SD);
+}
+
 void md_ind_hl_sd_add(md_ind_hl_sd *s, const double *high, const double *low, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -272,40 +303,33 @@ void md_ind_defs_json(md_buf *b)
         size_t len = (size_t)snprintf(def_name, sizeof def_name, "%s", d->name);
         for (int k = 0; k < d->nparams && len < sizeof def_name; k++)
             len += (size_t)snprintf(def_name + len, sizeof def_name - len, ":%.10g", s.p[k]);
-        md_buf_puts(b, ",\"default\":");
-        md_buf_json_str(b, def_name);
-        md_buf_puts(b, d->scale == MD_IND_PRICE ? ",\"scale\":\"price\"" : ",\"scale\":\"own\"");
-        md_buf_puts(b, (d->flags & MD_IND_VOLUME) ? ",\"volume\":true" : ",\"volume\":false");
-        md_buf_puts(b, ",\"reference\":");
-        md_buf_json_str(b, d->reference);
+        md_json_str(b, "default", def_name);
+        md_json_str(b, "scale", d->scale == MD_IND_PRICE ? "price" : "own");
+        md_json_bool(b, "volume", (d->flags & MD_IND_VOLUME) != 0);
+        md_json_str(b, "reference", d->reference);
         md_buf_puts(b, ",\"params\":[");
         for (int k = 0; k < d->nparams; k++) {
             const md_ind_param *p = &d->params[k];
             if (k) md_buf_putc(b, ',');
             md_buf_puts(b, "{\"name\":");
             md_buf_json_str(b, p->name);
-            md_buf_puts(b, ",\"default\":");
-            md_buf_num(b, p->def);
-            md_buf_puts(b, ",\"min\":");
-            md_buf_num(b, p->min);
-            md_buf_puts(b, ",\"max\":");
-            md_buf_num(b, p->max);
-            md_buf_puts(b,
-                        p->type == MD_IND_INT ? ",\"type\":\"integer\"}" : ",\"type\":\"number\"}");
+            md_json_num(b, "default", p->def);
+            md_json_num(b, "min", p->min);
+            md_json_num(b, "max", p->max);
+            md_json_str(b, "type", p->type == MD_IND_INT ? "integer" : "number");
+            md_buf_putc(b, '}');
         }
         md_buf_puts(b, "],\"outputs\":[");
         for (int k = 0; k < d->noutputs; k++) {
             if (k) md_buf_putc(b, ',');
             md_buf_puts(b, "{\"name\":");
             md_buf_json_str(b, d->outputs[k]);
-            md_buf_puts(b, ",\"warmup\":");
-            md_buf_json_str(b, d->warmup_expr[k]);
-            md_buf_puts(b, ",\"warmup_default\":");
-            md_buf_int(b, d->warmup(s.p, k));
+            md_json_str(b, "warmup", d->warmup_expr[k]);
+            md_json_int(b, "warmup_default", d->warmup(s.p, k));
             md_buf_putc(b, '}');
         }
-        md_buf_puts(b, "],\"check\":");
-        md_buf_json_str(b, d->check_expr);
+        md_buf_putc(b, ']');
+        md_json_str(b, "check", d->check_expr);
         md_buf_putc(b, '}');
     }
     md_buf_puts(b, "]}");
@@ -323,50 +347,73 @@ double md_periods_per_year(md_interval iv)
     }
 }
 
-void md_summary_compute(const double *c, const double *h, const double *l, const double *v,
-                        const int64_t *ts, size_t n, md_interval iv, md_summary *s)
+void md_summary_begin(md_summary_acc *a, md_interval iv)
 {
-    memset(s, 0, sizeof *s);
-    s->count = n;
-    s->periods_per_year = md_periods_per_year(iv);
-    if (n == 0) {
-        s->first_close = s->last_close = s->total_return = s->mean_return = NAN;
-        s->volatility = s->annualized_volatility = s->avg_volume = s->high = s->low = NAN;
-        return;
-    }
-    s->first_close = c[0];
-    s->last_close = c[n - 1];
-    s->total_return = c[n - 1] / c[0] - 1.0;
-    ind_ksum vol = {0, 0}, rs = {0, 0};
-    double mean = 0, m2 = 0; /* Welford on log returns */
-    size_t k = 0;
-    double peak = c[0], dd = 0;
-    int64_t peak_ts = ts ? ts[0] : 0;
-    s->high = h ? h[0] : c[0];
-    s->low = l ? l[0] : c[0];
+    memset(a, 0, sizeof *a);
+    a->s.periods_per_year = md_periods_per_year(iv);
+}
+
+void md_summary_add(md_summary_acc *a, const double *c, const double *h, const double *l,
+                    const double *v, const int64_t *ts, size_t n)
+{
+    md_summary *s = &a->s;
+    ind_ksum vol = {a->vol_s, a->vol_c}, rs = {a->rs_s, a->rs_c};
     for (size_t i = 0; i < n; i++) {
+        if (s->count == 0) {
+            s->first_close = c[i];
+            a->peak = c[i];
+            a->peak_ts = ts ? ts[i] : 0;
+            s->high = h ? h[i] : c[i];
+            s->low = l ? l[i] : c[i];
+        }
         ind_kadd(&vol, v ? v[i] : 0);
         if (h && h[i] > s->high) s->high = h[i];
         if (l && l[i] < s->low) s->low = l[i];
-        if (i > 0) {
-            ind_kadd(&rs, c[i] / c[i - 1] - 1.0);
-            double r = log(c[i] / c[i - 1]);
-            k++;
-            double d = r - mean;
-            mean += d / (double)k;
-            m2 += d * (r - mean);
+        if (s->count > 0) {
+            ind_kadd(&rs, c[i] / a->prev - 1.0);
+            double r = log(c[i] / a->prev);
+            a->k++;
+            double d = r - a->mean;
+            a->mean += d / (double)a->k;
+            a->m2 += d * (r - a->mean);
         }
-        if (c[i] > peak) peak = c[i], peak_ts = ts ? ts[i] : 0;
-        double draw = c[i] / peak - 1.0;
-        if (draw < dd) {
-            dd = draw;
-            s->max_drawdown_peak_ts = peak_ts;
+        if (c[i] > a->peak) a->peak = c[i], a->peak_ts = ts ? ts[i] : 0;
+        double draw = c[i] / a->peak - 1.0;
+        if (draw < s->max_drawdown) {
+            s->max_drawdown = draw;
+            s->max_drawdown_peak_ts = a->peak_ts;
             s->max_drawdown_trough_ts = ts ? ts[i] : 0;
         }
+        a->prev = c[i];
+        s->count++;
     }
-    s->avg_volume = vol.s / (double)n;
-    s->mean_return = k ? rs.s / (double)k : NAN;
-    s->volatility = k > 1 ? sqrt(m2 / (double)(k - 1)) : NAN;
+    a->vol_s = vol.s, a->vol_c = vol.c, a->rs_s = rs.s, a->rs_c = rs.c;
+}
+
+void md_summary_end(md_summary_acc *a, md_summary *out)
+{
+    md_summary *s = &a->s;
+    size_t n = s->count;
+    if (n == 0) {
+        s->first_close = s->last_close = s->total_return = s->mean_return = NAN;
+        s->volatility = s->annualized_volatility = s->avg_volume = s->high = s->low = NAN;
+        *out = *s;
+        return;
+    }
+    s->last_close = a->prev;
+    s->total_return = s->last_close / s->first_close - 1.0;
+    s->avg_volume = a->vol_s / (double)n;
+    s->mean_return = a->k ? a->rs_s / (double)a->k : NAN;
+    s->volatility = a->k > 1 ? sqrt(a->m2 / (double)(a->k - 1)) : NAN;
     s->annualized_volatility = s->volatility * sqrt(s->periods_per_year);
-    s->max_drawdown = dd;
+    *out = *s;
+}
+
+void md_summary_compute(const double *c, const double *h, const double *l, const double *v,
+                        const int64_t *ts, size_t n, md_interval iv, md_summary *s)
+{
+    md_summary_acc a;
+    md_summary_begin(&a, iv);
+    md_summary_add(&a, c, h, l, v, ts, n);
+    md_summary_end(&a, s);
 }

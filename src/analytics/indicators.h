@@ -90,6 +90,15 @@ md_ind_run *md_ind_run_new(const md_ind_spec *s, md_interval iv, double hl_sd);
 /* Feeds the next n bars; out[k] receives n values of output k (k < def->noutputs). */
 void md_ind_run_feed(md_ind_run *r, const md_ind_cols *in, size_t n, double **out);
 void md_ind_run_free(md_ind_run *r);
+/* The values the run would give for one more bar in[0] (a bar still forming) without taking
+ * it in: out[k][0] for each output; the run is left as it was. Costs a copy of the run's
+ * state (O(period) bytes), so it is for occasional looks, not for every bar. */
+void md_ind_run_peek(md_ind_run *r, const md_ind_cols *in, double **out);
+/* 1 when the value at a bar depends only on that bar and the bars before it, so a run fed
+ * bar by bar as bars close gives the values /analytics/{symbol}/indicators answers later.
+ * Not so for MD_IND_HL_SD indicators (psar: its seed is computed over the whole series, later
+ * bars included). */
+int md_ind_streamable(const md_ind_def *d);
 
 /* Running sample standard deviation of high - low (Welford), fed bar by bar or by chunk, for
  * MD_IND_HL_SD indicators. */
@@ -125,6 +134,23 @@ typedef struct md_summary {
 
 /* Bars per year used to annualise: 1d 252, 1w 52, 1mo 12, intraday 252 * 6.5 h / length. */
 double md_periods_per_year(md_interval iv);
+
+/* The summary of a series fed in chunks (bounded memory over any range): begin, add each
+ * chunk oldest first, end. The result equals md_summary_compute over the concatenation,
+ * bit for bit (the same operations in the same order). */
+typedef struct md_summary_acc {
+    md_summary s;
+    double vol_s, vol_c, rs_s, rs_c; /* compensated sums of volume and simple returns */
+    double mean, m2;                 /* Welford on log returns */
+    size_t k;
+    double peak, prev;
+    int64_t peak_ts;
+} md_summary_acc;
+void md_summary_begin(md_summary_acc *a, md_interval iv);
+/* high, low, vol and ts may be NULL (close stands for high and low, volume 0). */
+void md_summary_add(md_summary_acc *a, const double *close, const double *high, const double *low,
+                    const double *vol, const int64_t *ts, size_t n);
+void md_summary_end(md_summary_acc *a, md_summary *out);
 
 /* close, vol and ts have n entries (ts for the drawdown dates, may be NULL). */
 void md_summary_compute(const double *close, const double *high, const double *low,

@@ -29,17 +29,15 @@ static const char *ctype_of(char code)
 
 void md_cache_options_default(md_cache_options *o)
 {
-    memset(o, 0, sizeof *o);
-    o->max_bytes = 64u << 20;
-    o->shards = 16;
-    o->prefix = "mdagent:";
-    md_redis_options_default(&o->redis);
+    md_cache_options_from_config(o, md_config_defaults());
+    o->redis.url = NULL;
 }
 
 void md_cache_options_from_config(md_cache_options *o, const md_config *cfg)
 {
-    md_cache_options_default(o);
+    memset(o, 0, sizeof *o);
     o->max_bytes = (size_t)cfg->cache_max_bytes;
+    o->shards = 16;
     o->prefix = cfg->cache_prefix;
     md_redis_options_from_config(&o->redis, cfg);
 }

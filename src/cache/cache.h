@@ -48,7 +48,8 @@ typedef struct md_cache_options {
     md_redis_options redis;    /* redis.url NULL or "" = no L2; timeouts, pool, breaker */
 } md_cache_options;
 
-/* Defaults: 64 MiB, 16 shards, prefix "mdagent:", md_redis_options_default() (no Redis). */
+/* Defaults: the cache.* and redis.* keys' (md_config_defaults: 64 MiB, prefix "mdagent:"),
+ * 16 shards, no Redis (redis.url NULL). */
 void md_cache_options_default(md_cache_options *o);
 
 struct md_config;

@@ -36,17 +36,13 @@ static const char *const state_names[] = {"closed", "open", "half_open"};
 
 void md_redis_options_default(md_redis_options *o)
 {
-    memset(o, 0, sizeof *o);
-    o->connect_timeout_ms = 200;
-    o->timeout_ms = 100;
-    o->pool_size = 8;
-    o->breaker_failures = 3;
-    o->breaker_cooldown_ms = 2000;
+    md_redis_options_from_config(o, md_config_defaults());
+    o->url = NULL;
 }
 
 void md_redis_options_from_config(md_redis_options *o, const md_config *cfg)
 {
-    md_redis_options_default(o);
+    memset(o, 0, sizeof *o);
     o->url = cfg->redis;
     o->connect_timeout_ms = (int)cfg->redis_connect_timeout_ms;
     o->timeout_ms = (int)cfg->redis_timeout_ms;
@@ -72,12 +68,15 @@ int md_redis_new(const md_redis_options *o, md_redis **out, md_error *err)
     r->url = u;
     if (u.password[0]) md_log_add_secret(u.password);
     r->mod = o->log_module ? o->log_module : "redis";
-    r->connect_tv = tv_of(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 200);
-    r->cmd_tv = tv_of(o->timeout_ms > 0 ? o->timeout_ms : 100);
+    md_redis_options d; /* what a field left 0 means */
+    md_redis_options_default(&d);
+    r->connect_tv = tv_of(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : d.connect_timeout_ms);
+    r->cmd_tv = tv_of(o->timeout_ms > 0 ? o->timeout_ms : d.timeout_ms);
     r->clock = o->clock_ms ? o->clock_ms : md_mono_ms;
-    r->pool_max = o->pool_size > 0 ? (o->pool_size < POOL_MAX ? o->pool_size : POOL_MAX) : 8;
-    r->threshold = o->breaker_failures > 0 ? o->breaker_failures : 3;
-    r->cooldown_ms = o->breaker_cooldown_ms > 0 ? o->breaker_cooldown_ms : 2000;
+    r->pool_max =
+        o->pool_size > 0 ? (o->pool_size < POOL_MAX ? o->pool_size : POOL_MAX) : d.pool_size;
+    r->threshold = o->breaker_failures > 0 ? o->breaker_failures : d.breaker_failures;
+    r->cooldown_ms = o->breaker_cooldown_ms > 0 ? o->breaker_cooldown_ms : d.breaker_cooldown_ms;
     pthread_mutex_init(&r->lock, NULL);
     *out = r;
     return 0;
@@ -94,11 +93,6 @@ void md_redis_free(md_redis *r)
 const char *md_redis_safe_url(const md_redis *r)
 {
     return r->url.safe;
-}
-
-const md_redis_url *md_redis_get_url(const md_redis *r)
-{
-    return &r->url;
 }
 
 const char *md_redis_state_name(md_redis_state s)
@@ -464,8 +458,9 @@ static int script_load(redisContext *c, md_redis_script *s, char sha[41], redisR
     return MD_EIO; /* not an answer SCRIPT LOAD gives */
 }
 
-int md_redis_eval_on(redisContext *c, md_redis_script *s, int nkeys, int nargs, const char **args,
-                     const size_t *lens, redisReply **reply)
+/* md_redis_eval on a connection the caller holds. */
+static int eval_on(redisContext *c, md_redis_script *s, int nkeys, int nargs, const char **args,
+                   const size_t *lens, redisReply **reply)
 {
     *reply = NULL;
     char sha[41], nk[16];
@@ -511,7 +506,7 @@ typedef struct eval_args {
 static int eval_fn(redisContext *c, void *ctx)
 {
     eval_args *a = ctx;
-    return md_redis_eval_on(c, a->s, a->nkeys, a->nargs, a->args, a->lens, a->reply);
+    return eval_on(c, a->s, a->nkeys, a->nargs, a->args, a->lens, a->reply);
 }
 
 int md_redis_eval(md_redis *r, md_redis_script *s, int nkeys, int nargs, const char **args,

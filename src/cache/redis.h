@@ -48,21 +48,23 @@ typedef struct md_redis_tls {
 } md_redis_tls;
 
 typedef struct md_redis_options {
-    const char *url;           /* see core/redisurl.h */
-    int connect_timeout_ms;    /* TCP/socket connect; 0 = 200 */
-    int timeout_ms;            /* each command (and AUTH/SELECT); 0 = 100 */
-    int pool_size;             /* idle connections kept; 0 = 8, at most 64 */
-    int breaker_failures;      /* consecutive failures that open the breaker; 0 = 3 */
-    int breaker_cooldown_ms;   /* open -> half-open after this long; 0 = 2000 */
+    const char *url; /* see core/redisurl.h */
+    /* 0 in any of the five below: the default of its redis.* key in config.def
+     * (200, 100, 8, 3, 2000) */
+    int connect_timeout_ms;    /* TCP/socket connect */
+    int timeout_ms;            /* each command (and AUTH/SELECT) */
+    int pool_size;             /* idle connections kept, at most 64 */
+    int breaker_failures;      /* consecutive failures that open the breaker */
+    int breaker_cooldown_ms;   /* open -> half-open after this long */
     const char *log_module;    /* module name of its log lines; NULL = "redis" */
     int64_t (*clock_ms)(void); /* the breaker's monotonic clock; NULL = md_mono_ms */
     md_redis_tls tls;
 } md_redis_options;
 
-/* The defaults above, no URL. */
+/* The defaults of the redis.* keys (md_config_defaults), no URL (NULL). */
 void md_redis_options_default(md_redis_options *o);
 struct md_config;
-/* The redis.* config keys (redis.url, redis.connect_timeout_ms, ...), defaults first. */
+/* The redis.* config keys (redis.url, redis.connect_timeout_ms, ...); the rest zero. */
 void md_redis_options_from_config(md_redis_options *o, const struct md_config *cfg);
 
 typedef struct md_redis md_redis;
@@ -74,7 +76,6 @@ int md_redis_new(const md_redis_options *o, md_redis **out, md_error *err);
 void md_redis_free(md_redis *r);
 /* The URL with its password masked, for log lines and messages. */
 const char *md_redis_safe_url(const md_redis *r);
-const md_redis_url *md_redis_get_url(const md_redis *r);
 
 /* -- connections ----------------------------------------------------------------------------- */
 
@@ -139,9 +140,6 @@ typedef struct md_redis_script {
  * own error is an error reply). 0, MD_EUNAVAIL, MD_ETIMEOUT or MD_EIO. */
 int md_redis_eval(md_redis *r, md_redis_script *s, int nkeys, int nargs, const char **args,
                   const size_t *lens, redisReply **reply);
-/* The same on a connection the caller holds. */
-int md_redis_eval_on(redisContext *c, md_redis_script *s, int nkeys, int nargs, const char **args,
-                     const size_t *lens, redisReply **reply);
 
 /* -- state ----------------------------------------------------------------------------------- */
 

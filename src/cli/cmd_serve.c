@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 
 #include "core/log.h"
+#include "pipeline/pipeline.h"
 #include "server/server.h"
 #include "sources/manager.h"
 
@@ -53,13 +54,24 @@ int md_cmd_serve(int argc, char **argv)
         md_config_deinit(&cfg);
         return err.rc == MD_ECONFIG ? MD_EXIT_USAGE : MD_EXIT_FAIL;
     }
+    md_pipeline *pl = NULL; /* live indicators and screens (pipeline/pipeline.h) */
+    if (md_pipeline_new(&svc, &pl, &err) != 0) {
+        fprintf(stderr, "mdagent: %s\n", err.msg);
+        md_services_close(&svc);
+        md_config_deinit(&cfg);
+        return err.rc == MD_ECONFIG ? MD_EXIT_USAGE : MD_EXIT_FAIL;
+    }
+    svc.pipeline = pl;
     md_server *srv = NULL;
-    if (md_server_start(&svc, &srv, &err) != 0 || md_services_start(&svc, &err) != 0) {
+    if (md_server_start(&svc, &srv, &err) != 0 || md_services_start(&svc, &err) != 0 ||
+        md_pipeline_start(pl, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_services_stop(&svc);
+        md_pipeline_stop(pl);
         if (srv) md_server_shutdown(srv, 0);
         md_services_quiesce(&svc);
         md_server_free(srv);
+        md_pipeline_free(pl);
         md_services_close(&svc);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
@@ -72,9 +84,11 @@ int md_cmd_serve(int argc, char **argv)
     sigwait(&set, &sig);
     MD_INFO("server", "shutting down signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     md_services_stop(&svc); /* feeds and scheduler: no more pushed ticks */
+    md_pipeline_stop(pl);   /* screens; live work finished (before the live bars go) */
     md_server_shutdown(srv, (int)cfg.shutdown_grace_ms);
     md_services_quiesce(&svc); /* workers, backfill, relay, live bars */
     md_server_free(srv);
+    md_pipeline_free(pl); /* after the sessions, which released their channels */
     md_services_close(&svc);
     md_config_deinit(&cfg);
     MD_INFO("server", "stopped");

@@ -144,3 +144,14 @@ void md_bars_aggregate(const md_bar *in, size_t n, md_interval iv, md_bar_vec *o
         i = j;
     }
 }
+
+int md_bar_partial(md_interval iv, int64_t ts, int64_t start, int64_t end, int64_t now)
+{
+    int64_t bucket_end = md_interval_next(iv, ts);
+    return ts < start || bucket_end > end || bucket_end > now;
+}
+
+int md_bar_span_partial(const md_bar_span *span, int64_t ts)
+{
+    return span ? md_bar_partial(span->iv, ts, span->start, span->end, span->now) : 0;
+}

@@ -92,4 +92,23 @@ void md_bar_vec_sort_dedup(md_bar_vec *bv);
  * minimum of the inputs. Appends to out. */
 void md_bars_aggregate(const md_bar *in, size_t n, md_interval iv, md_bar_vec *out);
 
+/* Partial bars (API.md "partial"): 1 when the bar of interval iv whose bucket starts at ts
+ * does not stand for its whole period - its bucket is not wholly inside [start, end) (an
+ * aggregate of the finer bars inside the range only), or the period has not ended at now
+ * (still forming). A stored bar of the interval asked is whole whatever the range: pass
+ * MD_TS_MIN / MD_TS_MAX for start and end, and only the clock decides. The one rule every
+ * read path uses (SQLite, PostgreSQL, roll-ups, the stream). */
+int md_bar_partial(md_interval iv, int64_t ts, int64_t start, int64_t end, int64_t now);
+
+/* What md_bar_partial needs to judge the bars of one answer. */
+typedef struct md_bar_span {
+    md_interval iv;
+    int64_t start, end; /* the range the bars were aggregated for; MD_TS_MIN / MD_TS_MAX
+                         * for stored bars of iv (whole whatever the range) */
+    int64_t now;
+} md_bar_span;
+
+/* md_bar_partial for a bar of the span; 0 when span is NULL. */
+int md_bar_span_partial(const md_bar_span *span, int64_t ts);
+
 #endif

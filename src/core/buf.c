@@ -152,8 +152,11 @@ int md_fmt_num(char *dst, double v)
     if (!isfinite(v)) return (int)(memcpy(dst, "null", 5), 4);
     char *p = dst;
     double a = fabs(v);
-    /* Integers (volumes, round prices) print without exponent or decimals. */
-    if (v == floor(v) && a < 1e15) {
+    /* Integers (volumes, counts, round prices) print without exponent or decimals, up to
+     * 1e21 like JavaScript's Number#toString: a volume above 2^53 is still an integer to a
+     * reader (its exact decimal value, which parses back to the same double). */
+    if (v == floor(v) && a < 1e21) {
+        if (a >= 18446744073709551616.0) return snprintf(dst, 32, "%.0f", v);
         if (signbit(v)) *p++ = '-';
         p += fmt_u64(p, (uint64_t)a);
         *p = 0;

@@ -2,7 +2,8 @@
  *
  * Response bodies, CSV and JSON output are appended into an md_buf. Growth is visible:
  * every append may reallocate b->data. Numbers are written so that they round-trip:
- * md_buf_num() prints the shortest decimal that parses back to the same double. */
+ * md_buf_num() prints the shortest decimal that parses back to the same double; integral
+ * values below 1e21 (volumes, counts) print as plain integers, never in exponent form. */
 #ifndef MD_CORE_BUF_H
 #define MD_CORE_BUF_H
 

@@ -1,14 +1,17 @@
 /* config.c - the key table, YAML/env/flag loaders and printers. */
 #include "core/config.h"
 
+#include "core/config_int.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/redisurl.h"
 #include "core/render.h"
+#include "core/symconf.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +19,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
-typedef enum { T_STR, T_SECRET, T_LIST, T_INT, T_DBL, T_BOOL } ctype_t;
+typedef enum { T_STR, T_SECRET, T_LIST, T_INT, T_DBL, T_BOOL, T_MAP } ctype_t;
 
 typedef struct {
     ctype_t type;
@@ -43,11 +46,12 @@ static const row_t rows[] = {
 };
 #define NROWS MD_ARRAY_LEN(rows)
 
-static const char *type_name[] = {"string", "secret", "list", "integer", "number", "boolean"};
+static const char *type_name[] = {"string", "secret",  "list",   "integer",
+                                  "number", "boolean", "mapping"};
 
 static int is_str(ctype_t t)
 {
-    return t == T_STR || t == T_SECRET || t == T_LIST;
+    return t == T_STR || t == T_SECRET || t == T_LIST || t == T_MAP;
 }
 
 static const char *row_name(const row_t *r)
@@ -61,6 +65,12 @@ static int set_row(md_config *cfg, const row_t *r, const char *val, const char *
     char *base = (char *)cfg + r->off;
     const char *name = row_name(r);
     switch (r->type) {
+    case T_MAP: { /* the lines the YAML reader made (config.h); checked by their reader */
+        char **slot = (char **)base;
+        md_free(*slot);
+        *slot = md_strdup(val);
+        return 0;
+    }
     case T_STR:
     case T_SECRET:
     case T_LIST: {
@@ -141,6 +151,21 @@ void md_config_deinit(md_config *cfg)
     }
     md_free(cfg->config_path);
     cfg->config_path = NULL;
+    md_config__free_jobs(cfg);
+}
+
+static md_config defaults;
+static pthread_once_t defaults_once = PTHREAD_ONCE_INIT;
+
+static void init_defaults(void)
+{
+    md_config_init(&defaults);
+}
+
+const md_config *md_config_defaults(void)
+{
+    pthread_once(&defaults_once, init_defaults);
+    return &defaults;
 }
 
 static const row_t *find_yaml(const char *key)
@@ -193,6 +218,48 @@ static void join_key(char *dst, size_t n, char **keys, int depth)
     }
 }
 
+/* A mapping row (T_MAP, e.g. `symbols:`) being read: every value below it becomes one line
+ * "LINE<TAB>key<TAB>...<TAB>value" (the keys under the row's own, a list joined with ','),
+ * which the section's own reader checks (config.h). */
+typedef struct map_capture {
+    const row_t *row;
+    int depth;   /* depth inside the row's mapping: keys[depth - 1] is its first key */
+    size_t line; /* where the mapping starts, for the origin */
+    char *text;
+} map_capture;
+
+static void map_append(map_capture *mc, const char *s)
+{
+    size_t a = strlen(mc->text), b = strlen(s);
+    mc->text = md_realloc(mc->text, a + b + 1);
+    for (size_t i = 0; i < b; i++) /* the separators never come from the file */
+        mc->text[a + i] = s[i] == '\t' || s[i] == '\n' || s[i] == '\r' ? ' ' : s[i];
+    mc->text[a + b] = 0;
+}
+
+static void map_line(map_capture *mc, char **keys, int depth, size_t line, const char *value)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%zu", line);
+    map_append(mc, num);
+    for (int i = mc->depth - 1; i < depth; i++) {
+        size_t n = strlen(mc->text);
+        mc->text = md_realloc(mc->text, n + 2);
+        mc->text[n] = '\t';
+        mc->text[n + 1] = 0;
+        map_append(mc, keys[i] ? keys[i] : "");
+    }
+    size_t n = strlen(mc->text);
+    mc->text = md_realloc(mc->text, n + 2);
+    mc->text[n] = '\t';
+    mc->text[n + 1] = 0;
+    map_append(mc, value);
+    n = strlen(mc->text);
+    mc->text = md_realloc(mc->text, n + 2);
+    mc->text[n] = '\n';
+    mc->text[n + 1] = 0;
+}
+
 int md_config_load_file(md_config *cfg, const char *path, md_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -206,6 +273,7 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
     int depth = 0, rc = 0, done = 0;
     char *seq = NULL; /* accumulating a sequence value for keys[depth-1] */
     size_t seq_line = 0;
+    map_capture mc = {NULL, 0, 0, NULL};
     while (!done && rc == 0) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
@@ -226,8 +294,14 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
                 rc = yaml_fail(err, path, line, NULL, "a mapping cannot be a key");
                 break;
             }
-            if (depth > 0) {
+            if (depth > 0 && !mc.row) {
                 join_key(full, sizeof full, keys, depth);
+                const row_t *mr = find_yaml(full);
+                if (mr && mr->type == T_MAP && depth < MAX_DEPTH) { /* its lines from here */
+                    mc = (map_capture){mr, depth + 1, line, md_strdup("")};
+                    keys[depth++] = NULL;
+                    break;
+                }
                 if (!is_section(full)) {
                     rc = yaml_fail(err, path, key_line[depth - 1], full,
                                    find_yaml(full) ? "expects a value, not a mapping"
@@ -245,6 +319,13 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
             depth--;
             md_free(keys[depth]);
             keys[depth] = NULL;
+            if (mc.row && depth == mc.depth - 1) { /* the mapping's own end: set it */
+                char origin[300];
+                snprintf(origin, sizeof origin, "%s:%zu", path, mc.line);
+                rc = set_row(cfg, mc.row, mc.text, origin, err);
+                md_free(mc.text);
+                mc = (map_capture){NULL, 0, 0, NULL};
+            }
             if (depth > 0) {
                 md_free(keys[depth - 1]);
                 keys[depth - 1] = NULL;
@@ -259,6 +340,14 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
             seq_line = line;
             break;
         case YAML_SEQUENCE_END_EVENT:
+            if (mc.row) {
+                map_line(&mc, keys, depth, seq_line, seq);
+                md_free(seq);
+                seq = NULL;
+                md_free(keys[depth - 1]);
+                keys[depth - 1] = NULL;
+                break;
+            }
             join_key(full, sizeof full, keys, depth);
             {
                 const row_t *r = find_yaml(full);
@@ -295,13 +384,27 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
             if (!keys[depth - 1]) {
                 keys[depth - 1] = md_strdup(v);
                 key_line[depth - 1] = line;
+                join_key(full, sizeof full, keys, depth);
+                if (strcmp(full, "pipeline.jobs") == 0) { /* a structured value: its own reader */
+                    rc = md_config__parse_jobs(&p, path, cfg, err);
+                    md_free(keys[depth - 1]);
+                    keys[depth - 1] = NULL;
+                }
+                break;
+            }
+            if (mc.row) {
+                map_line(&mc, keys, depth, line, v);
+                md_free(keys[depth - 1]);
+                keys[depth - 1] = NULL;
                 break;
             }
             join_key(full, sizeof full, keys, depth);
             const row_t *r = find_yaml(full);
             char origin[300];
             snprintf(origin, sizeof origin, "%s:%zu", path, line);
-            if (!r) {
+            if (r && r->type == T_MAP && *v) {
+                rc = yaml_fail(err, path, line, full, "expects a mapping");
+            } else if (!r) {
                 int env_only = 0;
                 for (size_t i = 0; i < NROWS; i++)
                     if (!rows[i].yaml && rows[i].env && strcasecmp(rows[i].env, full) == 0)
@@ -327,6 +430,7 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
     }
     for (int i = 0; i < MAX_DEPTH; i++) md_free(keys[i]);
     md_free(seq);
+    md_free(mc.text);
     yaml_parser_delete(&p);
     fclose(f);
     if (rc == 0) {
@@ -424,6 +528,9 @@ int md_config_validate(const md_config *cfg, md_error *err)
         }
         if (ru.password[0]) md_log_add_secret(ru.password); /* masked from here on */
     }
+    md_symconf sc; /* the `symbols:` section: its one reader says what is wrong */
+    if (md_symconf_parse(cfg, &sc, err) != 0) return MD_ECONFIG;
+    md_symconf_deinit(&sc);
     double t[MD_GRADE_STEPS];
     if (md_grade_parse_thresholds(cfg->q_grades, t, err) != 0) {
         md_error_prefix(err, "quality.grades");
@@ -450,6 +557,45 @@ int md_config_load(md_config *cfg, const char *config_path, md_error *err)
 
 /* -- printing ------------------------------------------------------------------------------ */
 
+/* A mapping row's lines as a YAML flow mapping: {"BRK.B": {"yahoo": "BRK-B"}}. */
+static void print_map(const char *text, FILE *f)
+{
+    char first[128] = "";
+    int open = 0;
+    fputc('{', f);
+    for (const char *p = text; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)len, p);
+        p = eol ? eol + 1 : p + len;
+        char *k1 = strchr(line, '\t');
+        if (!k1) continue;
+        *k1++ = 0;
+        char *rest = strchr(k1, '\t');
+        if (!rest) continue;
+        *rest++ = 0;
+        char *val = strrchr(rest, '\t');
+        if (val) {
+            *val++ = 0;
+            for (char *t = rest; *t; t++)
+                if (*t == '\t') *t = '.';
+        }
+        if (!open || strcmp(first, k1) != 0) {
+            fprintf(f, "%s\"%s\": {", open ? "}, " : "", k1);
+            snprintf(first, sizeof first, "%s", k1);
+            open = 1;
+        } else {
+            fputs(", ", f);
+        }
+        if (val)
+            fprintf(f, "\"%s\": \"%s\"", rest, val);
+        else
+            fprintf(f, "\"\": \"%s\"", rest);
+    }
+    fputs(open ? "}}" : "}", f);
+}
+
 static void print_value(const row_t *r, const md_config *cfg, FILE *f)
 {
     const char *base = (const char *)cfg + r->off;
@@ -462,6 +608,7 @@ static void print_value(const row_t *r, const md_config *cfg, FILE *f)
         break;
     }
     case T_SECRET: fprintf(f, "\"%s\"", (*(char *const *)base)[0] ? "***" : ""); break;
+    case T_MAP: print_map(*(char *const *)base, f); break;
     case T_INT: fprintf(f, "%lld", (long long)*(const int64_t *)base); break;
     case T_DBL: fprintf(f, "%g", *(const double *)base); break;
     case T_BOOL: fprintf(f, "%s", *(const int *)base ? "true" : "false"); break;
@@ -479,6 +626,7 @@ void md_config_print(const md_config *cfg, FILE *f)
         print_value(r, cfg, f);
         fprintf(f, "    # %s%s\n", r->help, r->yaml ? "" : " [env only]");
     }
+    md_config__print_jobs(cfg, f);
 }
 
 void md_config_print_table(FILE *f)

@@ -37,7 +37,7 @@ void md_log_set_level(md_log_level lvl)
     md_log_min_level = lvl;
 }
 
-const char *md_log_level_name(md_log_level lvl)
+static const char *level_name(md_log_level lvl)
 {
     return (unsigned)lvl <= MD_LOG_OFF ? names[lvl] : "?";
 }
@@ -154,8 +154,7 @@ void md_log_write(md_log_level lvl, const char *module, const char *fmt, ...)
 
     pthread_mutex_lock(&lock);
     FILE *f = out ? out : stderr;
-    fprintf(f, "%s.%03ldZ %s %s %s\n", when, ts.tv_nsec / 1000000, md_log_level_name(lvl), module,
-            clean);
+    fprintf(f, "%s.%03ldZ %s %s %s\n", when, ts.tv_nsec / 1000000, level_name(lvl), module, clean);
     fflush(f);
     pthread_mutex_unlock(&lock);
 }

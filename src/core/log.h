@@ -17,7 +17,6 @@ extern int md_log_min_level; /* lines below this level are dropped */
 /* Parses "debug|info|warn|error|off"; returns 0 or MD_EINVAL. */
 int md_log_parse_level(const char *s, md_log_level *out);
 void md_log_set_level(md_log_level lvl);
-const char *md_log_level_name(md_log_level lvl);
 
 /* Registers a secret (copied; strings shorter than 4 chars are ignored). Thread-safe. */
 void md_log_add_secret(const char *secret);

@@ -31,4 +31,13 @@ uint64_t md_mem_fault_disarm(void);
 
 #define MD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Makes room for v[n] in an array that doubles when it is full (n == cap); the first
+ * allocation holds `first` elements. A macro so that sizeof *v is the element's size: v and
+ * cap are assigned, and each argument may be evaluated more than once (pass lvalues). */
+#define MD_ARRAY_GROW(v, n, cap, first)                                                            \
+    do {                                                                                           \
+        if ((n) == (cap))                                                                          \
+            (v) = md_realloc((v), ((cap) = (cap) ? (cap)*2 : (first)) * sizeof *(v));              \
+    } while (0)
+
 #endif

@@ -88,11 +88,23 @@ static series *get(metric *m, const char *key, int create)
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->s[i].key, key) == 0) return &m->s[i];
     if (!create) return NULL;
-    if (m->n == m->cap) m->s = md_realloc(m->s, (m->cap = m->cap ? m->cap * 2 : 8) * sizeof *m->s);
+    MD_ARRAY_GROW(m->s, m->n, m->cap, 8);
     series *s = &m->s[m->n++];
     memset(s, 0, sizeof *s);
     s->key = md_strdup(key);
     return s;
+}
+
+/* Adds v to (add) or sets to v (!add) the series of a labelled counter or gauge whose
+ * label values ap holds. */
+static void update_labelled(metric *m, va_list ap, double v, int add)
+{
+    char key[512];
+    make_key(m, ap, key, sizeof key);
+    pthread_mutex_lock(&m->lock);
+    series *s = get(m, key, 1);
+    s->value = add ? s->value + v : v;
+    pthread_mutex_unlock(&m->lock);
 }
 
 void md_metric_add(md_metric_id id, double v, ...)
@@ -107,14 +119,10 @@ void md_metric_add(md_metric_id id, double v, ...)
         }
         return;
     }
-    char key[512];
     va_list ap;
     va_start(ap, v);
-    make_key(m, ap, key, sizeof key);
+    update_labelled(m, ap, v, 1);
     va_end(ap);
-    pthread_mutex_lock(&m->lock);
-    get(m, key, 1)->value += v;
-    pthread_mutex_unlock(&m->lock);
 }
 
 void md_metric_set(md_metric_id id, double v, ...)
@@ -125,14 +133,10 @@ void md_metric_set(md_metric_id id, double v, ...)
         atomic_store(&m->value, v);
         return;
     }
-    char key[512];
     va_list ap;
     va_start(ap, v);
-    make_key(m, ap, key, sizeof key);
+    update_labelled(m, ap, v, 0);
     va_end(ap);
-    pthread_mutex_lock(&m->lock);
-    get(m, key, 1)->value = v;
-    pthread_mutex_unlock(&m->lock);
 }
 
 void md_metric_observe(md_metric_id id, double v, ...)

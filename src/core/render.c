@@ -2,6 +2,7 @@
 #include "core/render.h"
 
 #include "core/error.h"
+#include "core/json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,19 +13,14 @@ void md_render_ohlcv_fields(md_buf *b, const md_bar *bar)
 {
     md_buf_puts(b, "\"timestamp\":");
     md_buf_ts(b, bar->ts, 1);
-    md_buf_puts(b, ",\"open\":");
-    md_buf_num(b, bar->open);
-    md_buf_puts(b, ",\"high\":");
-    md_buf_num(b, bar->high);
-    md_buf_puts(b, ",\"low\":");
-    md_buf_num(b, bar->low);
-    md_buf_puts(b, ",\"close\":");
-    md_buf_num(b, bar->close);
-    md_buf_puts(b, ",\"volume\":");
-    md_buf_num(b, isnan(bar->volume) ? 0 : bar->volume);
+    md_json_num(b, "open", bar->open);
+    md_json_num(b, "high", bar->high);
+    md_json_num(b, "low", bar->low);
+    md_json_num(b, "close", bar->close);
+    md_json_num(b, "volume", isnan(bar->volume) ? 0 : bar->volume);
 }
 
-void md_render_bar_json(md_buf *b, const md_bar *bar)
+void md_render_bar_json(md_buf *b, const md_bar *bar, const md_bar_span *span)
 {
     md_buf_reserve(b, 256);
     md_buf_putc(b, '{');
@@ -36,6 +32,7 @@ void md_render_bar_json(md_buf *b, const md_bar *bar)
         md_buf_num(b, round((double)bar->quality * 100) / 100);
     else
         md_buf_puts(b, "null");
+    md_buf_puts(b, md_bar_span_partial(span, bar->ts) ? ",\"partial\":true" : ",\"partial\":false");
     if (!isnan(bar->vwap)) {
         md_buf_puts(b, ",\"vwap\":");
         md_buf_num(b, bar->vwap);
@@ -47,21 +44,25 @@ void md_render_bar_json(md_buf *b, const md_bar *bar)
     md_buf_putc(b, '}');
 }
 
-void md_render_bars_json_array(md_buf *b, const md_bar *bars, size_t n)
+void md_render_bars_json_array(md_buf *b, const md_bar *bars, size_t n, const md_bar_span *span)
 {
-    md_buf_reserve(b, n * 180 + 2);
+    md_buf_reserve(b, n * 196 + 2);
     md_buf_putc(b, '[');
     for (size_t i = 0; i < n; i++) {
         if (i) md_buf_putc(b, ',');
-        md_render_bar_json(b, &bars[i]);
+        md_render_bar_json(b, &bars[i], span);
     }
     md_buf_putc(b, ']');
 }
 
-void md_render_bars_csv(md_buf *b, const md_bar *bars, size_t n)
+void md_render_bars_csv_header(md_buf *b)
 {
-    md_buf_reserve(b, n * 100 + 64);
-    md_buf_puts(b, "timestamp,open,high,low,close,volume,source,quality\n");
+    md_buf_puts(b, "timestamp,open,high,low,close,volume,source,quality,partial\n");
+}
+
+void md_render_bars_csv_rows(md_buf *b, const md_bar *bars, size_t n, const md_bar_span *span)
+{
+    md_buf_reserve(b, n * 108);
     for (size_t i = 0; i < n; i++) {
         const md_bar *x = &bars[i];
         md_buf_ts(b, x->ts, 0);
@@ -79,8 +80,14 @@ void md_render_bars_csv(md_buf *b, const md_bar *bars, size_t n)
         md_buf_puts(b, md_source_name(x->source));
         md_buf_putc(b, ',');
         if (x->quality >= 0) md_buf_num(b, round((double)x->quality * 100) / 100);
-        md_buf_putc(b, '\n');
+        md_buf_puts(b, md_bar_span_partial(span, x->ts) ? ",true\n" : ",false\n");
     }
+}
+
+void md_render_bars_csv(md_buf *b, const md_bar *bars, size_t n, const md_bar_span *span)
+{
+    md_render_bars_csv_header(b);
+    md_render_bars_csv_rows(b, bars, n, span);
 }
 
 void md_render_error_json(md_buf *b, int rc, const char *message)

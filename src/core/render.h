@@ -10,15 +10,20 @@
 #include "core/error.h"
 
 /* {"timestamp":..,"open":..,"high":..,"low":..,"close":..,"volume":..,"source":..,
- *  "quality":..[,"vwap":..][,"trades":..]} */
-void md_render_bar_json(md_buf *b, const md_bar *bar);
+ *  "quality":..,"partial":true|false[,"vwap":..][,"trades":..]}: partial as span judges it
+ * (md_bar_span_partial; span NULL: false). */
+void md_render_bar_json(md_buf *b, const md_bar *bar, const md_bar_span *span);
 /* The fields every bar object starts with, without braces (REST bars and stream frames):
  * "timestamp":"...","open":..,"high":..,"low":..,"close":..,"volume":.. (0 when unknown). */
 void md_render_ohlcv_fields(md_buf *b, const md_bar *bar);
 /* A JSON array of bars. */
-void md_render_bars_json_array(md_buf *b, const md_bar *bars, size_t n);
-/* CSV with header "timestamp,open,high,low,close,volume,source,quality". */
-void md_render_bars_csv(md_buf *b, const md_bar *bars, size_t n);
+void md_render_bars_json_array(md_buf *b, const md_bar *bars, size_t n, const md_bar_span *span);
+/* CSV: the header line "timestamp,open,high,low,close,volume,source,quality,partial", then
+ * one row per bar (partial is true or false). */
+void md_render_bars_csv_header(md_buf *b);
+void md_render_bars_csv_rows(md_buf *b, const md_bar *bars, size_t n, const md_bar_span *span);
+/* Header and rows. */
+void md_render_bars_csv(md_buf *b, const md_bar *bars, size_t n, const md_bar_span *span);
 /* {"error":{"code":"..","message":".."}} for rc (API code from errors.def). */
 void md_render_error_json(md_buf *b, int rc, const char *message);
 /* Letter grade for a 0..100 score: by default A+ 97, A 93, A- 90, B+ 87, B 83, B- 80,

@@ -39,16 +39,12 @@ struct md_backfill {
 
 void md_backfill_opts_default(md_backfill_opts *o)
 {
-    o->workers = 2;
-    o->retries = 3;
-    o->chunk_delay_ms = 0;
-    o->retry_base_ms = 1000;
-    o->background = 1;
+    md_backfill_opts_from_config(o, md_config_defaults());
 }
 
 void md_backfill_opts_from_config(md_backfill_opts *o, const md_config *cfg)
 {
-    md_backfill_opts_default(o);
+    o->background = 1;
     o->workers = (int)cfg->backfill_workers;
     o->retries = (int)cfg->backfill_retries;
     o->chunk_delay_ms = cfg->backfill_chunk_delay_ms;

@@ -46,8 +46,9 @@ typedef struct md_backfill_opts {
                             * (mdagent fetch) */
 } md_backfill_opts;
 
+/* The defaults of the backfill.* keys (md_config_defaults), background. */
 void md_backfill_opts_default(md_backfill_opts *o);
-/* From the backfill.* keys. */
+/* From the backfill.* keys, background. */
 void md_backfill_opts_from_config(md_backfill_opts *o, const md_config *cfg);
 
 #define MD_JOB_ID_MAX 40

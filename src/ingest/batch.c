@@ -32,11 +32,12 @@ void md_bar_batch_deinit(md_bar_batch *b)
     memset(b, 0, sizeof *b);
 }
 
-void md_bar_batch_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
+/* Records item index's error (code from API.md, message from fmt). */
+static void item_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void item_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
 {
-    if (b->n_errors == b->cap_errors)
-        b->errors = md_realloc(b->errors, (b->cap_errors = b->cap_errors ? b->cap_errors * 2 : 16) *
-                                              sizeof *b->errors);
+    MD_ARRAY_GROW(b->errors, b->n_errors, b->cap_errors, 16);
     md_item_error *e = &b->errors[b->n_errors++];
     e->index = index;
     e->code = code;
@@ -150,6 +151,33 @@ static json_t *load_array(const char *body, size_t len, const char *key, md_erro
     return arr;
 }
 
+/* What every item of a JSON batch is checked for first: an object with a symbol. 0, or -1
+ * with the item's error recorded (what: "bar" or "quote"). */
+static int item_symbol(md_bar_batch *b, size_t i, json_t *o, const char *what, char *symbol)
+{
+    md_error e;
+    if (!json_is_object(o)) {
+        item_error(b, i, "invalid_json", "%s must be an object", what);
+        return -1;
+    }
+    if (get_symbol(o, symbol, &e)) {
+        item_error(b, i, md_error_code(e.rc), "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* An item's timestamp; -1 with the item's error recorded. */
+static int item_time(md_bar_batch *b, size_t i, json_t *o, int64_t *ts)
+{
+    md_error e;
+    if (get_time(o, ts, &e)) {
+        item_error(b, i, "invalid_time_range", "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
 int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_source_id source,
                              md_error *err)
 {
@@ -163,36 +191,26 @@ int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_s
         json_t *o = json_array_get(arr, i);
         md_error e;
         pending *x = &p[np];
-        if (!json_is_object(o)) {
-            md_bar_batch_error(b, i, "invalid_json", "bar must be an object");
-            continue;
-        }
-        if (get_symbol(o, x->symbol, &e)) {
-            md_bar_batch_error(b, i, md_error_code(e.rc), "%s", e.msg);
-            continue;
-        }
+        if (item_symbol(b, i, o, "bar", x->symbol)) continue;
         json_t *iv = json_object_get(o, "interval");
         md_interval ivv = MD_IV_1D;
         if (iv && (!json_is_string(iv) || md_interval_parse(json_string_value(iv), &ivv, &e))) {
-            md_bar_batch_error(b, i, "invalid_interval", "%s",
-                               json_is_string(iv) ? e.msg : "interval must be a string");
+            item_error(b, i, "invalid_interval", "%s",
+                       json_is_string(iv) ? e.msg : "interval must be a string");
             continue;
         }
         x->iv = (int)ivv;
         md_bar_init(&x->bar);
         x->bar.source = (uint8_t)get_source(o, source);
-        if (get_time(o, &x->bar.ts, &e)) {
-            md_bar_batch_error(b, i, "invalid_time_range", "%s", e.msg);
-            continue;
-        }
+        if (item_time(b, i, o, &x->bar.ts)) continue;
         static const char *names[] = {"open", "high", "low", "close"};
         double *dst[] = {&x->bar.open, &x->bar.high, &x->bar.low, &x->bar.close};
         int bad = 0;
         for (int k = 0; k < 4 && !bad; k++) {
             int r = get_number(o, names[k], dst[k], 1);
             if (r) {
-                md_bar_batch_error(b, i, "invalid_bar", "%s: %s", names[k],
-                                   r == -1 ? "missing" : "not a number");
+                item_error(b, i, "invalid_bar", "%s: %s", names[k],
+                           r == -1 ? "missing" : "not a number");
                 bad = 1;
             }
         }
@@ -200,17 +218,17 @@ int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_s
         int r = get_number(o, "volume", &x->bar.volume, 0);
         if (r == 1) x->bar.volume = 0;
         if (r < 0) {
-            md_bar_batch_error(b, i, "invalid_bar", "volume: not a number");
+            item_error(b, i, "invalid_bar", "volume: not a number");
             continue;
         }
         if (get_number(o, "vwap", &x->bar.vwap, 0) < 0) {
-            md_bar_batch_error(b, i, "invalid_bar", "vwap: not a number");
+            item_error(b, i, "invalid_bar", "vwap: not a number");
             continue;
         }
         json_t *tr = json_object_get(o, "trades");
         if (tr && !json_is_null(tr)) {
             if (!json_is_integer(tr) || json_integer_value(tr) < 0) {
-                md_bar_batch_error(b, i, "invalid_bar", "trades: not a count");
+                item_error(b, i, "invalid_bar", "trades: not a count");
                 continue;
             }
             x->bar.trades = json_integer_value(tr);
@@ -249,7 +267,7 @@ int md_batch_parse_csv_bars(md_bar_batch *b, const char *body, size_t len, const
         p = nl ? nl + 1 : end;
         if (r == 1) continue;
         if (r < 0) {
-            md_bar_batch_error(b, index++, "invalid_csv", "%s", e.msg);
+            item_error(b, index++, "invalid_csv", "%s", e.msg);
             continue;
         }
         if (np == cap) pd = md_realloc(pd, (cap *= 2) * sizeof *pd);
@@ -297,30 +315,17 @@ int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len, md
     b->qindex = md_malloc((n ? n : 1) * sizeof *b->qindex);
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(arr, i);
-        md_error e;
         md_quote *q = &b->quotes[b->n_quotes];
         md_quote_init(q);
-        if (!json_is_object(o)) {
-            md_bar_batch_error(b, i, "invalid_json", "quote must be an object");
-            continue;
-        }
-        if (get_symbol(o, q->symbol, &e)) {
-            md_bar_batch_error(b, i, md_error_code(e.rc), "%s", e.msg);
-            continue;
-        }
-        if (get_time(o, &q->ts, &e)) {
-            md_bar_batch_error(b, i, "invalid_time_range", "%s", e.msg);
-            continue;
-        }
+        if (item_symbol(b, i, o, "quote", q->symbol) || item_time(b, i, o, &q->ts)) continue;
         int r = get_number(o, "price", &q->price, 1);
         if (r) {
-            md_bar_batch_error(b, i, "invalid_bar", "price: %s",
-                               r == -1 ? "missing" : "not a number");
+            item_error(b, i, "invalid_bar", "price: %s", r == -1 ? "missing" : "not a number");
             continue;
         }
         if (get_number(o, "volume", &q->volume, 0) < 0 || get_number(o, "bid", &q->bid, 0) < 0 ||
             get_number(o, "ask", &q->ask, 0) < 0) {
-            md_bar_batch_error(b, i, "invalid_bar", "volume, bid and ask must be numbers");
+            item_error(b, i, "invalid_bar", "volume, bid and ask must be numbers");
             continue;
         }
         q->source = (uint8_t)get_source(o, source);
@@ -349,8 +354,8 @@ int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
         md_write req = {.origin = MD_WRITE_INGEST, .quotes = b->quotes, .n_quotes = b->n_quotes};
         rc = md_writer_write(w, &req, &res, err);
         for (size_t i = 0; rc == 0 && i < res.n_rejects; i++)
-            md_bar_batch_error(b, b->qindex[res.rejects[i].index],
-                               md_rule_code(res.rejects[i].rule), "%s", res.rejects[i].msg);
+            item_error(b, b->qindex[res.rejects[i].index], md_rule_code(res.rejects[i].rule), "%s",
+                       res.rejects[i].msg);
     } else {
         /* the writer compacts series in place; remember each bar's input index first */
         size_t n = b->n_bars;
@@ -359,8 +364,8 @@ int md_batch_ingest(md_writer *w, md_bar_batch *b, md_buf *out, md_error *err)
         md_write req = {.origin = MD_WRITE_INGEST, .series = b->series, .n_series = b->n_series};
         rc = md_writer_write(w, &req, &res, err);
         for (size_t i = 0; rc == 0 && i < res.n_rejects; i++)
-            md_bar_batch_error(b, idx[res.rejects[i].index], md_rule_code(res.rejects[i].rule),
-                               "%s", res.rejects[i].msg);
+            item_error(b, idx[res.rejects[i].index], md_rule_code(res.rejects[i].rule), "%s",
+                       res.rejects[i].msg);
         md_free(idx);
     }
     if (rc == 0) {

@@ -36,8 +36,6 @@ typedef struct md_bar_batch {
 
 void md_bar_batch_init(md_bar_batch *b);
 void md_bar_batch_deinit(md_bar_batch *b);
-void md_bar_batch_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* Parses a JSON bars body. MD_EJSON (whole body unusable) or 0 with per-item errors. */
 int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_source_id source,

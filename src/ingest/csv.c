@@ -1,6 +1,7 @@
 /* csv.c - header detection and the line parser. */
 #include "ingest/csv.h"
 
+#include "core/mem.h"
 #include "core/symbol.h"
 #include "core/timefmt.h"
 
@@ -156,22 +157,26 @@ static int name_is(const field *f, const char *const *names)
     return 0;
 }
 
+/* The header names each column role answers to (compared lower-case, with spaces and
+ * dashes read as '_', quotes and Stooq's <brackets> dropped). A column takes the first role in
+ * this order that its name matches and that has no column yet. */
+static const char *const column_names[][6] = {
+    {"datetime", "timestamp", "ts", "date_time", "time_stamp", NULL}, /* date and time */
+    {"date", "day", NULL},
+    {"time", NULL}, /* a time of day beside a date, or the whole time alone */
+    {"open", "o", NULL},
+    {"high", "h", NULL},
+    {"low", "l", NULL},
+    {"close", "c", "price", NULL},
+    {"volume", "vol", "v", NULL},
+    {"symbol", "ticker", NULL},
+    {"vwap", NULL},
+    {"trades", "transactions", "trade_count", NULL},
+    {"per", NULL}, /* Stooq's <PER>: the row's interval */
+};
+
 int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layout *l, md_error *err)
 {
-    static const char *const n_datetime[] = {"datetime",  "timestamp",  "ts",
-                                             "date_time", "time_stamp", NULL};
-    static const char *const n_date[] = {"date", "day", NULL};
-    static const char *const n_time[] = {"time", NULL};
-    static const char *const n_open[] = {"open", "o", NULL};
-    static const char *const n_high[] = {"high", "h", NULL};
-    static const char *const n_low[] = {"low", "l", NULL};
-    static const char *const n_close[] = {"close", "c", "price", NULL};
-    static const char *const n_vol[] = {"volume", "vol", "v", NULL};
-    static const char *const n_sym[] = {"symbol", "ticker", NULL};
-    static const char *const n_vwap[] = {"vwap", NULL};
-    static const char *const n_trades[] = {"trades", "transactions", "trade_count", NULL};
-    static const char *const n_per[] = {"per", NULL};
-
     if (len >= 3 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
         (unsigned char)line[2] == 0xBF)
         line += 3, len -= 3;
@@ -193,32 +198,20 @@ int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layou
         return md_error_set(err, MD_ECSV, "header has more than %d columns", MD_CSV_MAX_COLS);
     l->ncols = n;
     int c_date = -1, c_time = -1, c_dt = -1, stooq_brackets = 0;
+    /* where each role's column goes, in the order of column_names */
+    int *const slot[] = {&c_dt,        &c_date,    &c_time,      &l->c_open,
+                         &l->c_high,   &l->c_low,  &l->c_close,  &l->c_volume,
+                         &l->c_symbol, &l->c_vwap, &l->c_trades, &l->c_per};
+    _Static_assert(MD_ARRAY_LEN(slot) == MD_ARRAY_LEN(column_names), "a slot per role");
     for (int i = 0; i < n; i++) {
         if (f[i].n && f[i].p[0] == '<') stooq_brackets = 1;
-        if (name_is(&f[i], n_datetime) && c_dt < 0)
-            c_dt = i;
-        else if (name_is(&f[i], n_date) && c_date < 0)
-            c_date = i;
-        else if (name_is(&f[i], n_time) && c_time < 0)
-            c_time = i;
-        else if (name_is(&f[i], n_open) && l->c_open < 0)
-            l->c_open = i;
-        else if (name_is(&f[i], n_high) && l->c_high < 0)
-            l->c_high = i;
-        else if (name_is(&f[i], n_low) && l->c_low < 0)
-            l->c_low = i;
-        else if (name_is(&f[i], n_close) && l->c_close < 0)
-            l->c_close = i;
-        else if (name_is(&f[i], n_vol) && l->c_volume < 0)
-            l->c_volume = i;
-        else if (name_is(&f[i], n_sym) && l->c_symbol < 0)
-            l->c_symbol = i;
-        else if (name_is(&f[i], n_vwap) && l->c_vwap < 0)
-            l->c_vwap = i;
-        else if (name_is(&f[i], n_trades) && l->c_trades < 0)
-            l->c_trades = i;
-        else if (name_is(&f[i], n_per) && l->c_per < 0)
-            l->c_per = i;
+        /* the first role the name answers to that has no column yet */
+        for (size_t r = 0; r < MD_ARRAY_LEN(column_names); r++) {
+            if (*slot[r] < 0 && name_is(&f[i], column_names[r])) {
+                *slot[r] = i;
+                break;
+            }
+        }
     }
     if (stooq_brackets && want == MD_CSV_AUTO) l->format = MD_CSV_STOOQ;
     if (c_dt >= 0) {

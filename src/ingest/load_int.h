@@ -140,12 +140,7 @@ void md_load__parse_job(void *block);
 void *md_load__writer_main(void *pipe);
 /* Store thread body (load_write.c): writes the batches the writer hands over. */
 void *md_load__store_main(void *pipe);
-/* Hands a parsed block to the writer (load_parse.c calls it). */
-void md_load__block_ready(ld_pipe *p, ld_block *b);
 /* Frees a block and returns its credit. */
 void md_load__block_free(ld_pipe *p, ld_block *b);
-/* The message of a rejected line, derived again from the line (writer). */
-void md_load__reject_msg(const ld_pipe *p, const ld_block *b, const ld_reject *r, char *out,
-                         size_t n);
 
 #endif

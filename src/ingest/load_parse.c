@@ -30,8 +30,7 @@ static uint32_t intern(ld_block *b, symtab *t, const char *s)
     int created;
     uint32_t *ix = md_dict_put_str(&t->index, s, &created);
     if (!created) return *ix;
-    if (b->nsyms == t->cap)
-        b->syms = md_realloc(b->syms, (t->cap = t->cap ? t->cap * 2 : 8) * sizeof *b->syms);
+    MD_ARRAY_GROW(b->syms, b->nsyms, t->cap, 8);
     snprintf(b->syms[b->nsyms], sizeof b->syms[0], "%s", s);
     *ix = b->nsyms;
     return b->nsyms++;
@@ -40,8 +39,7 @@ static uint32_t intern(ld_block *b, symtab *t, const char *s)
 static void add_reject(ld_block *b, size_t *cap, uint32_t line, uint32_t off, uint32_t len,
                        md_rule rule)
 {
-    if (b->nrej == *cap)
-        b->rej = md_realloc(b->rej, (*cap = *cap ? *cap * 2 : 16) * sizeof *b->rej);
+    MD_ARRAY_GROW(b->rej, b->nrej, *cap, 16);
     b->rej[b->nrej++] = (ld_reject){line, off, len, (uint32_t)rule};
 }
 
@@ -255,6 +253,15 @@ static void group(ld_block *b, const scratch *sc, md_interval iv)
     md_free(count);
 }
 
+/* Hands a parsed block to the writer, which takes the blocks in sequence order. */
+static void block_ready(ld_pipe *p, ld_block *b)
+{
+    pthread_mutex_lock(&p->mu);
+    p->ring[b->seq % p->max_inflight] = b;
+    if (b->seq == p->write_seq) pthread_cond_signal(&p->ready_cond);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void md_load__parse_job(void *arg)
 {
     ld_block *b = arg;
@@ -270,15 +277,7 @@ void md_load__parse_job(void *arg)
     }
     md_free(sc.sym);
     md_free(sc.ref);
-    md_load__block_ready(p, b);
-}
-
-void md_load__block_ready(ld_pipe *p, ld_block *b)
-{
-    pthread_mutex_lock(&p->mu);
-    p->ring[b->seq % p->max_inflight] = b;
-    if (b->seq == p->write_seq) pthread_cond_signal(&p->ready_cond);
-    pthread_mutex_unlock(&p->mu);
+    block_ready(p, b);
 }
 
 void md_load__block_free(ld_pipe *p, ld_block *b)

@@ -84,9 +84,7 @@ static void add_rejection(batch *bt, const char *symbol, md_interval iv, const m
     for (size_t i = 0; i < bt->nrej && !r; i++)
         if (bt->rej[i].iv == iv && strcmp(bt->rej[i].symbol, symbol) == 0) r = &bt->rej[i];
     if (!r) {
-        if (bt->nrej == bt->cap_rej)
-            bt->rej = md_realloc(bt->rej, (bt->cap_rej = bt->cap_rej ? bt->cap_rej * 2 : 8) *
-                                              sizeof *bt->rej);
+        MD_ARRAY_GROW(bt->rej, bt->nrej, bt->cap_rej, 8);
         r = &bt->rej[bt->nrej++];
         snprintf(r->symbol, sizeof r->symbol, "%s", symbol);
         r->iv = iv;
@@ -376,8 +374,8 @@ static void csv_field(FILE *f, const char *s, size_t n)
     fputc('"', f);
 }
 
-void md_load__reject_msg(const ld_pipe *p, const ld_block *b, const ld_reject *r, char *out,
-                         size_t n)
+/* The message of a rejected line, derived again from the line. */
+static void reject_msg(const ld_pipe *p, const ld_block *b, const ld_reject *r, char *out, size_t n)
 {
     const ld_file *f = b->file;
     if (r->off == UINT32_MAX) {
@@ -434,7 +432,7 @@ static void report_rejects(ld_pipe *p, batch *bt, ld_block *b)
         int show = !opt->max_reports || f->w_reports < opt->max_reports;
         if (!show && !p->rej && f->w_reports > opt->max_reports) continue;
         char msg[256];
-        md_load__reject_msg(p, b, r, msg, sizeof msg);
+        reject_msg(p, b, r, msg, sizeof msg);
         if (show) {
             md_progress_clear(&p->prog);
             fprintf(out, "%s:%lld: %s\n", f->path, line, msg);
@@ -489,10 +487,7 @@ static void set_mark(batch *bt, const ld_file *f, int done)
             break;
         }
     if (!m) {
-        if (bt->nmarks == bt->cap_marks)
-            bt->marks =
-                md_realloc(bt->marks, (bt->cap_marks = bt->cap_marks ? bt->cap_marks * 2 : 16) *
-                                          sizeof *bt->marks);
+        MD_ARRAY_GROW(bt->marks, bt->nmarks, bt->cap_marks, 16);
         m = &bt->marks[bt->nmarks++];
     }
     m->path = f->key;
@@ -508,14 +503,10 @@ static void set_mark(batch *bt, const ld_file *f, int done)
 
 static void hold(batch *bt, ld_block *b)
 {
-    if (bt->nheld == bt->cap_held)
-        bt->held = md_realloc(bt->held, (bt->cap_held = bt->cap_held ? bt->cap_held * 2 : 16) *
-                                            sizeof *bt->held);
+    MD_ARRAY_GROW(bt->held, bt->nheld, bt->cap_held, 16);
     bt->held[bt->nheld++] = b;
     for (size_t i = 0; i < b->nseries; i++) {
-        if (bt->nser == bt->cap_ser)
-            bt->ser = md_realloc(bt->ser, (bt->cap_ser = bt->cap_ser ? bt->cap_ser * 2 : 64) *
-                                              sizeof *bt->ser);
+        MD_ARRAY_GROW(bt->ser, bt->nser, bt->cap_ser, 64);
         bt->ser[bt->nser++] = b->series[i];
         bt->rows += b->series[i].n;
     }

@@ -89,8 +89,7 @@ static void add_file(file_list *fl, const char *path, const struct stat *sb)
     const char *key = realpath(path, abs) ? abs : path;
     for (size_t i = 0; i < fl->n; i++) /* the same file named twice loads once */
         if (strcmp(fl->v[i].key, key) == 0) return;
-    if (fl->n == fl->cap)
-        fl->v = md_realloc(fl->v, (fl->cap = fl->cap ? fl->cap * 2 : 16) * sizeof *fl->v);
+    MD_ARRAY_GROW(fl->v, fl->n, fl->cap, 16);
     ld_file *f = &fl->v[fl->n++];
     memset(f, 0, sizeof *f);
     f->path = md_strdup(path);
@@ -114,7 +113,7 @@ static void add_dir(file_list *fl, const char *dir, int depth, const md_load_opt
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.') continue;
-        if (n == cap) names = md_realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
+        MD_ARRAY_GROW(names, n, cap, 64);
         size_t len = strlen(dir) + strlen(de->d_name) + 2;
         names[n] = md_malloc(len);
         snprintf(names[n], len, "%s/%s", dir, de->d_name);
@@ -291,7 +290,7 @@ md_quality_tally *md_load_grades_get(md_load_grades *g, const char *symbol, md_i
 {
     for (size_t j = g->n; j-- > 0;)
         if (g->v[j].iv == iv && strcmp(g->v[j].symbol, symbol) == 0) return &g->v[j].tally;
-    if (g->n == g->cap) g->v = md_realloc(g->v, (g->cap = g->cap ? g->cap * 2 : 8) * sizeof *g->v);
+    MD_ARRAY_GROW(g->v, g->n, g->cap, 8);
     md_load_grade *x = &g->v[g->n++];
     memset(x, 0, sizeof *x);
     snprintf(x->symbol, sizeof x->symbol, "%s", symbol);

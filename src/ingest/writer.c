@@ -60,10 +60,7 @@ static void add_reject(md_write_result *r, size_t index, md_rule rule, const cha
     r->rejected++;
     md_metric_add(MD_M_INGEST_REJECTED, 1, md_rule_code(rule));
     if (r->max_rejects && r->n_rejects >= r->max_rejects) return;
-    if (r->n_rejects == r->cap_rejects)
-        r->rejects =
-            md_realloc(r->rejects, (r->cap_rejects = r->cap_rejects ? r->cap_rejects * 2 : 16) *
-                                       sizeof *r->rejects);
+    MD_ARRAY_GROW(r->rejects, r->n_rejects, r->cap_rejects, 16);
     md_reject *x = &r->rejects[r->n_rejects++];
     x->index = index;
     x->rule = rule;
@@ -73,10 +70,7 @@ static void add_reject(md_write_result *r, size_t index, md_rule rule, const cha
 static void add_finding(md_write_result *r, size_t series, size_t index, const md_qevent *ev)
 {
     if (!r->collect_findings) return;
-    if (r->n_findings == r->cap_findings)
-        r->findings =
-            md_realloc(r->findings, (r->cap_findings = r->cap_findings ? r->cap_findings * 2 : 16) *
-                                        sizeof *r->findings);
+    MD_ARRAY_GROW(r->findings, r->n_findings, r->cap_findings, 16);
     md_write_finding *f = &r->findings[r->n_findings++];
     f->series = series;
     f->index = index;
@@ -109,26 +103,14 @@ md_store *md_writer_store(md_writer *w)
     return w->st;
 }
 
-/* A caller that cannot be right whatever the input: a programming error, not a condition
- * to report. */
-static void misuse(const char *what)
-{
-    fprintf(stderr, "mdagent: writer misused: %s\n", what);
-    abort();
-}
-
 void md_writer_add_listener(md_writer *w, const md_writer_listener *l)
 {
-    if (w->n_listeners == MAX_LISTENERS) misuse("more than 8 listeners");
-    if (w->n_listeners && l->stage < w->listeners[w->n_listeners - 1].stage)
-        misuse("a REFRESH listener added after a PUBLISH one (cache after stream: a client "
-               "could read a stale cached answer after a streamed bar)");
+    /* a caller that cannot be right whatever the input: a programming error */
+    md_assert(w->n_listeners < MAX_LISTENERS, "writer: more than %d listeners", MAX_LISTENERS);
+    md_assert(!w->n_listeners || l->stage >= w->listeners[w->n_listeners - 1].stage,
+              "writer: a REFRESH listener added after a PUBLISH one (cache after stream: a "
+              "client could read a stale cached answer after a streamed bar)");
     w->listeners[w->n_listeners++] = *l;
-}
-
-void md_writer_set_future_tolerance(md_writer *w, int64_t seconds)
-{
-    w->future_tol_s = seconds;
 }
 
 static void notify_commit(md_writer *w)
@@ -538,11 +520,13 @@ static int write_quotes(md_writer *w, const md_write *req, md_write_result *res,
 int md_writer_write(md_writer *w, const md_write *req, md_write_result *res, md_error *err)
 {
     unsigned f = req->flags;
-    if (req->n_series && req->n_quotes) misuse("bars and quotes in one write");
-    if (req->n_quotes && f) misuse("flags on a write of quotes");
-    if (req->judged_findings && !(f & MD_WRITE_JUDGED)) misuse("judged_findings without JUDGED");
-    if ((f & MD_WRITE_VALIDATE_ONLY) && ((f & MD_WRITE_JUDGED) || req->n_marks))
-        misuse("VALIDATE_ONLY with JUDGED or marks (nothing would be stored)");
+    /* writes no caller can mean: programming errors, not conditions to report */
+    md_assert(!(req->n_series && req->n_quotes), "writer: bars and quotes in one write");
+    md_assert(!(req->n_quotes && f), "writer: flags on a write of quotes");
+    md_assert(!req->judged_findings || (f & MD_WRITE_JUDGED),
+              "writer: judged_findings without JUDGED");
+    md_assert(!(f & MD_WRITE_VALIDATE_ONLY) || !((f & MD_WRITE_JUDGED) || req->n_marks),
+              "writer: VALIDATE_ONLY with JUDGED or marks (nothing would be stored)");
     md_write_result own = {0};
     if (!res) md_write_result_init(res = &own, 1);
     int rc;

@@ -140,8 +140,6 @@ md_store *md_writer_store(md_writer *w);
 /* Adds a listener (at most 8). Call before the writer is shared between threads, in stage
  * order: aborts when l->stage is lower than the stage of a listener added before. */
 void md_writer_add_listener(md_writer *w, const md_writer_listener *l);
-/* Tolerance for timestamps ahead of the wall clock (default MD_FUTURE_TOLERANCE_S). */
-void md_writer_set_future_tolerance(md_writer *w, int64_t seconds);
 /* Quality parameters (default: md_quality_params_default). Also sets the future tolerance
  * from p->future_tolerance_s. Call before the writer is shared between threads. */
 void md_writer_set_quality(md_writer *w, const md_quality_params *p);

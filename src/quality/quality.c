@@ -68,10 +68,7 @@ void md_qevent_vec_deinit(md_qevent_vec *ev)
 
 md_qevent *md_qevent_vec_push(md_qevent_vec *ev, const md_qevent *e)
 {
-    if (ev->n == ev->cap) {
-        ev->cap = ev->cap ? ev->cap * 2 : 16;
-        ev->v = md_realloc(ev->v, ev->cap * sizeof *ev->v);
-    }
+    MD_ARRAY_GROW(ev->v, ev->n, ev->cap, 16);
     ev->v[ev->n] = *e;
     return &ev->v[ev->n++];
 }

@@ -38,6 +38,17 @@ static int fail(md_rule *rule, md_rule r, md_error *err, const char *fmt, double
     return md_error_set(err, MD_EBAR, fmt, x, y);
 }
 
+/* A rule about the bar's time: the message names the timestamp (and arg, when fmt has a
+ * second %s). */
+static int fail_ts(md_rule *rule, md_rule r, md_error *err, const char *fmt, int64_t ts,
+                   const char *arg)
+{
+    if (rule) *rule = r;
+    char t[MD_TIME_STR_MAX];
+    md_time_format(ts, t);
+    return md_error_set(err, MD_EBAR, fmt, t, arg);
+}
+
 int md_validate_bar(const md_bar *b, md_interval iv, int64_t now, int64_t tol, md_rule *rule,
                     md_error *err)
 {
@@ -75,19 +86,11 @@ int md_validate_bar(const md_bar *b, md_interval iv, int64_t now, int64_t tol, m
     if (b->close < b->low || b->close > b->high)
         return fail(rule, MD_RULE_CLOSE_RANGE, err, "close %s outside [low, high] (%s)", b->close,
                     b->close < b->low ? b->low : b->high);
-    if (md_interval_floor(iv, b->ts) != b->ts) {
-        if (rule) *rule = MD_RULE_UNALIGNED;
-        char t[MD_TIME_STR_MAX];
-        md_time_format(b->ts, t);
-        return md_error_set(err, MD_EBAR, "timestamp %s is not aligned to %s", t,
-                            md_interval_name(iv));
-    }
-    if (b->ts > now + tol) {
-        if (rule) *rule = MD_RULE_FUTURE;
-        char t[MD_TIME_STR_MAX];
-        md_time_format(b->ts, t);
-        return md_error_set(err, MD_EBAR, "timestamp %s is in the future", t);
-    }
+    if (md_interval_floor(iv, b->ts) != b->ts)
+        return fail_ts(rule, MD_RULE_UNALIGNED, err, "timestamp %s is not aligned to %s", b->ts,
+                       md_interval_name(iv));
+    if (b->ts > now + tol)
+        return fail_ts(rule, MD_RULE_FUTURE, err, "timestamp %s is in the future", b->ts, NULL);
     return 0;
 }
 
@@ -103,11 +106,7 @@ int md_validate_quote(const md_quote *q, int64_t now, int64_t tol, md_rule *rule
         return fail1(rule, MD_RULE_NEG_VOLUME, err, "volume %s is negative", q->volume);
     if (!isnan(q->bid) && !isnan(q->ask) && q->bid > q->ask)
         return fail(rule, MD_RULE_HIGH_LOW, err, "bid %s > ask %s", q->bid, q->ask);
-    if (q->ts > now + tol) {
-        if (rule) *rule = MD_RULE_FUTURE;
-        char t[MD_TIME_STR_MAX];
-        md_time_format(q->ts, t);
-        return md_error_set(err, MD_EBAR, "timestamp %s is in the future", t);
-    }
+    if (q->ts > now + tol)
+        return fail_ts(rule, MD_RULE_FUTURE, err, "timestamp %s is in the future", q->ts, NULL);
     return 0;
 }

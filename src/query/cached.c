@@ -7,7 +7,10 @@
  * The cache stores rendered bodies. A /price body names the level that answered in its
  * "cache" field: the copy kept in L1 says "l1", the copy in Redis "l2", the answer built
  * from the store "miss". /historical bodies are the same at every level (the X-Cache
- * header tells the level). Answers for ?source= (one provider, no failover) are not cached.
+ * header tells the level). Answers for ?source= (one provider, no failover) are not cached,
+ * nor truncated pages: their "next" link repeats the client's own URL (host, parameters),
+ * which is not part of the key, and a pager reads each page once anyway. A /price answer is
+ * cached per max_age (its "stale" flag depends on it).
  *
  * Generations are kept per scope: "<SYM>" for the symbol's bars (/historical) and
  * "<SYM>~q" for its price. A quote changes only the price; a bar changes both (the price
@@ -45,6 +48,7 @@ void md_answer_deinit(md_answer *a)
 {
     md_cache_entry_release(a->entry);
     md_buf_deinit(&a->body);
+    md_buf_deinit(&a->next);
     memset(a, 0, sizeof *a);
 }
 
@@ -71,18 +75,39 @@ static int from_cache(md_answer *out, md_cache_level lvl, md_cache_entry *e)
 
 /* -- /price ---------------------------------------------------------------------------------- */
 
-/* Renders p with "cache":"l1" and stores it; the tag's offset lets each level rewrite it. */
+/* Renders p with "cache":"l1" and stores it; the tag's offset lets each level rewrite it. A
+ * fresh answer is kept no longer than until its price turns stale (the flag must not lie). */
 static void put_price(md_services *svc, const md_cache_key *k, const md_cache_fill *fill,
                       md_price *p)
 {
     md_buf b = MD_BUF_INIT;
     p->cache = "l1";
     md_render_price_json(&b, p);
+    int64_t ttl = svc->cfg->cache_quote_ttl_ms, now = md_now();
+    if (!md_price_stale(p, now)) {
+        int64_t fresh_ms = (p->as_of + p->max_age_s + 1 - now) * 1000;
+        if (fresh_ms < ttl) ttl = fresh_ms > 0 ? fresh_ms : 1;
+    }
     const char *tag = memmem(b.data, b.len, "\"cache\":\"l1\"", 12);
-    if (tag)
-        md_cache_put(svc->cache, k, fill, b.data, b.len, (long)(tag - b.data) + 9, JSON,
-                     svc->cfg->cache_quote_ttl_ms);
+    if (tag) md_cache_put(svc->cache, k, fill, b.data, b.len, (long)(tag - b.data) + 9, JSON, ttl);
     md_buf_deinit(&b);
+}
+
+/* The key of a /price answer: one per max_age ("stale" depends on it); the configured
+ * default's has no parameter. */
+static int price_key(md_services *svc, md_cache_key *k, const char *symbol, int64_t max_age_s)
+{
+    char scope[MD_CACHE_SCOPE_MAX + 1], age[32];
+    snprintf(age, sizeof age, "a%lld", (long long)max_age_s);
+    int dflt = max_age_s == svc->cfg->price_max_age_s || max_age_s < 0;
+    return md_cache_key_init(k, 'p', price_scope(scope, symbol), dflt ? NULL : age);
+}
+
+/* The max_age of a price key (write-through). */
+static int64_t price_key_age(const md_services *svc, const md_cache_key *k)
+{
+    const char *p = strstr(k->s, "~q:a");
+    return p ? strtoll(p + 4, NULL, 10) : svc->cfg->price_max_age_s;
 }
 
 int md_query_price_answer(md_services *svc, const char *symbol, int64_t max_age_s, int flags,
@@ -90,8 +115,7 @@ int md_query_price_answer(md_services *svc, const char *symbol, int64_t max_age_
 {
     md_cache_key k;
     md_cache_fill fill;
-    char scope[MD_CACHE_SCOPE_MAX + 1];
-    int cached = svc->cache && md_cache_key_init(&k, 'p', price_scope(scope, symbol), NULL) == 0;
+    int cached = svc->cache && price_key(svc, &k, symbol, max_age_s) == 0;
     if (cached) {
         md_cache_entry *e;
         md_cache_level lvl =
@@ -102,6 +126,7 @@ int md_query_price_answer(md_services *svc, const char *symbol, int64_t max_age_
     md_price p;
     int rc = md_query_price(svc, symbol, max_age_s, &p, err);
     if (rc) return rc;
+    if (max_age_s < 0) p.max_age_s = svc->cfg->price_max_age_s; /* "any age" (warming) */
     if (cached) put_price(svc, &k, &fill, &p);
     p.cache = "miss";
     out->content_type = JSON;
@@ -116,9 +141,9 @@ int md_query_price_answer(md_services *svc, const char *symbol, int64_t max_age_
 static int history_key(md_cache_key *k, const md_history_req *req)
 {
     char params[160];
-    snprintf(params, sizeof params, "%s:%" PRId64 ":%" PRId64 ":%zu:%c:%d",
+    snprintf(params, sizeof params, "%s:%" PRId64 ":%" PRId64 ":%zu:%c:%d:%d:%d:%d",
              md_interval_name(req->iv), req->start, req->end, req->limit, req->csv ? 'c' : 'j',
-             req->cached_only);
+             req->cached_only, req->desc, req->partial_exclude, (int)req->adjust);
     return md_cache_key_init(k, 'h', req->symbol, params);
 }
 
@@ -128,12 +153,14 @@ static int history_req_of_key(const md_cache_key *k, md_history_req *req)
     char iv[8], fmt;
     long long start, end;
     size_t limit;
-    int co;
+    int co, desc, px, adj;
     const char *p = strchr(k->s + 2, ':'); /* after "h:<SYM>" */
     /* the key was built by history_key(); one that does not parse back is skipped */
     if (k->s[0] != 'h' || !p ||
         /* NOLINTNEXTLINE(cert-err34-c) */
-        sscanf(p + 1, "%7[^:]:%lld:%lld:%zu:%c:%d", iv, &start, &end, &limit, &fmt, &co) != 6)
+        sscanf(p + 1, "%7[^:]:%lld:%lld:%zu:%c:%d:%d:%d:%d", iv, &start, &end, &limit, &fmt, &co,
+               &desc, &px, &adj) != 9 ||
+        adj < MD_ADJUST_NONE || adj > MD_ADJUST_ALL)
         return -1;
     size_t sl = strlen(k->symbol); /* a history key's scope is the bare symbol */
     if (sl > MD_SYMBOL_MAX) return -1;
@@ -145,34 +172,84 @@ static int history_req_of_key(const md_cache_key *k, md_history_req *req)
     req->limit = limit;
     req->csv = fmt == 'c';
     req->cached_only = co;
+    req->desc = desc;
+    req->partial_exclude = px;
+    req->adjust = (md_adjust)adj;
     req->source = -1;
     return 0;
 }
 
-static int64_t history_ttl(const md_services *svc, const md_history_req *req)
+/* A closed range keeps longer than one reaching the present; an answer holding a bar that
+ * is still forming (partial by the clock) lives at most until that bar's period ends, when
+ * it stops being partial. */
+static int64_t history_ttl(const md_services *svc, const md_history_req *req, const md_history *h)
 {
     int closed = req->end < MD_TS_MAX && md_now() >= req->end + md_interval_seconds(req->iv);
-    return closed ? svc->cfg->cache_history_ttl_ms : svc->cfg->cache_recent_ttl_ms;
+    int64_t ttl = closed ? svc->cfg->cache_history_ttl_ms : svc->cfg->cache_recent_ttl_ms;
+    int64_t now = md_now();
+    for (size_t i = 0; i < h->bars.n; i++) {
+        int64_t end = md_interval_next(req->iv, h->bars.v[i].ts);
+        if (end > now && (end - now) * 1000 < ttl) ttl = (end - now) * 1000;
+    }
+    return ttl > 0 ? ttl : 1;
 }
 
-/* Reads and renders req into b (content type into *ct). */
-static int render_history(md_services *svc, const md_history_req *req, md_buf *b, const char **ct,
-                          md_error *err)
+/* The next page of a /historical answer, by path and in canonical form (every parameter from
+ * the request as parsed): a cached page is the same for every client and every Host, and is
+ * rendered the same again by the write-through (md_http_answer makes it absolute). */
+static void canon_url(void *ctx, const char *name, const char *value, md_buf *out)
 {
-    md_bar_vec bars;
-    md_bar_vec_init(&bars);
-    const char *from;
-    int rc = md_query_history(svc, req, &bars, &from, err);
+    const md_history_req *req = ctx;
+    char ts[40];
+    md_buf_puts(out, "/historical/");
+    for (const char *p = req->symbol; *p; p++) /* symbols: A-Z 0-9 . - ^ = / _ */
+        if (*p == '^' || *p == '=')
+            md_buf_printf(out, "%%%02X", (unsigned char)*p);
+        else
+            md_buf_putc(out, *p);
+    md_buf_puts(out, "?interval=");
+    md_buf_puts(out, md_interval_name(req->iv));
+    int64_t start = strcmp(name, "start") ? req->start : MD_TS_MIN;
+    int64_t end = strcmp(name, "end") ? req->end : MD_TS_MAX;
+    if (start > MD_TS_MIN) md_time_format(start, ts), md_buf_printf(out, "&start=%s", ts);
+    if (end < MD_TS_MAX) md_time_format(end, ts), md_buf_printf(out, "&end=%s", ts);
+    md_buf_printf(out, "&%s=%s&limit=%zu", name, value, req->limit);
+    if (req->desc) md_buf_puts(out, "&order=desc");
+    if (req->partial_exclude) md_buf_puts(out, "&partial=exclude");
+    if (req->csv) md_buf_puts(out, "&format=csv");
+    if (req->cached_only) md_buf_puts(out, "&cached_only=true");
+}
+
+/* Reads and renders req into b (content type into *ct, the next page's URL into next,
+ * *ttl_ms how long the answer may be cached, 0 when it must not be: a CSV page with a next
+ * one, whose link only a header can carry). */
+static int render_history(md_services *svc, const md_history_req *asked, md_buf *b, const char **ct,
+                          md_buf *next, int64_t *ttl_ms, md_error *err)
+{
+    md_history_req r = *asked;
+    md_link canon = {canon_url, &r};
+    r.link = &canon;
+    const md_history_req *req = &r;
+    md_history h;
+    md_history_init(&h);
+    int rc = md_query_history(svc, req, &h, err);
     if (rc == 0) {
+        *ttl_ms = h.page.truncated && req->csv ? 0 : history_ttl(svc, req, &h);
+        if (req->desc) md_bars_reverse(h.bars.v, h.bars.n);
         if (req->csv) {
             *ct = CSV;
-            md_render_bars_csv(b, bars.v, bars.n);
+            md_render_bars_csv(b, h.bars.v, h.bars.n, &h.span);
+            if (h.page.truncated) { /* CSV has no room for it: the Link header says it */
+                md_buf tmp = MD_BUF_INIT;
+                md_render_page_json(&tmp, &h.page, req->link, next);
+                md_buf_deinit(&tmp);
+            }
         } else {
             *ct = JSON;
-            md_render_history_json(b, req, bars.v, bars.n, from);
+            md_render_history_json(b, req, &h, next);
         }
     }
-    md_bar_vec_deinit(&bars);
+    md_history_deinit(&h);
     return rc;
 }
 
@@ -189,11 +266,12 @@ int md_query_history_answer(md_services *svc, const md_history_req *req, int fla
     }
     if (flags & MD_Q_NONBLOCK) return MD_EAGAIN;
     md_buf_reset(&out->body);
-    int rc = render_history(svc, req, &out->body, &out->content_type, err);
+    int64_t ttl = 0;
+    int rc = render_history(svc, req, &out->body, &out->content_type, &out->next, &ttl, err);
     if (rc) return rc;
-    if (cached)
+    if (cached && ttl > 0)
         md_cache_put(svc->cache, &k, &fill, out->body.data, out->body.len, -1, out->content_type,
-                     history_ttl(svc, req));
+                     ttl);
     out->cache = svc->cache ? "miss" : NULL;
     return 0;
 }
@@ -219,17 +297,29 @@ static void refresh(md_services *svc, const char *symbol, int bars)
             store_only.cached_only = 1; /* a write must not trigger provider calls */
             md_buf b = MD_BUF_INIT;
             const char *ct = JSON;
-            if (render_history(svc, &store_only, &b, &ct, NULL) == 0)
-                md_cache_put(svc->cache, &hot[i], &after, b.data, b.len, -1, ct,
-                             history_ttl(svc, &req));
+            int64_t ttl = 0;
+            if (render_history(svc, &store_only, &b, &ct, NULL, &ttl, NULL) == 0 && ttl > 0)
+                md_cache_put(svc->cache, &hot[i], &after, b.data, b.len, -1, ct, ttl);
             md_buf_deinit(&b);
         }
     }
-    md_cache_invalidate(svc->cache, price_scope(scope, symbol), &after, 0, NULL, 0);
+    /* the price answers clients were reading (one per max_age), and always the default's */
+    n = md_cache_invalidate(svc->cache, price_scope(scope, symbol), &after, 'p', hot, HOT_MAX);
     md_price p;
-    if (md_cache_key_init(&k, 'p', scope, NULL) == 0 &&
-        md_query_price_stored(svc, symbol, &p, NULL) == 0)
-        put_price(svc, &k, &after, &p);
+    if (md_query_price_stored(svc, symbol, &p, NULL) != 0) return;
+    int dflt = 0;
+    for (size_t i = 0; i < n; i++) {
+        p.max_age_s = price_key_age(svc, &hot[i]);
+        dflt |= strstr(hot[i].s, "~q:a") == NULL;
+        put_price(svc, &hot[i], &after, &p);
+    }
+    p.max_age_s = svc->cfg->price_max_age_s;
+    if (!dflt && price_key(svc, &k, symbol, p.max_age_s) == 0) put_price(svc, &k, &after, &p);
+}
+
+void md_query_cache_symbol_changed(md_services *svc, const char *symbol)
+{
+    if (svc->cache) refresh(svc, symbol, 1);
 }
 
 static void on_bars(void *ctx, md_write_origin origin, const char *symbol, md_interval iv,

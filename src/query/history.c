@@ -53,6 +53,18 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
             return md_error_set(err, MD_EPARAM, "limit: '%.20s' is not an integer 1..%lld", v, max);
         req->limit = (size_t)l;
     }
+    if ((v = get(ctx, "order"))) {
+        if (strcasecmp(v, "desc") == 0)
+            req->desc = 1;
+        else if (strcasecmp(v, "asc") != 0)
+            return md_error_set(err, MD_EPARAM, "order: '%.20s' is not asc or desc", v);
+    }
+    if ((v = get(ctx, "partial"))) {
+        if (strcasecmp(v, "exclude") == 0)
+            req->partial_exclude = 1;
+        else if (strcasecmp(v, "include") != 0)
+            return md_error_set(err, MD_EPARAM, "partial: '%.20s' is not include or exclude", v);
+    }
     if ((v = get(ctx, "format"))) {
         if (strcasecmp(v, "csv") == 0)
             req->csv = 1;
@@ -63,6 +75,7 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
     if ((v = get(ctx, "cached_only")) &&
         (*v ? parse_bool(v, &req->cached_only) : (req->cached_only = 1, 0)))
         return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
+    if ((rc = md_query_adjust_parse(get(ctx, "adjust"), &req->adjust, err))) return rc;
     if ((v = get(ctx, "source"))) {
         req->source = md_source_parse(v);
         if (req->source < 0 || req->source == MD_SRC_UNKNOWN)
@@ -150,13 +163,16 @@ static const char *origin_of(const backfill *bf, const md_bar_vec *out, md_inter
     return from_src == out->n ? "sources" : "mixed";
 }
 
-static int read_store(md_services *svc, const md_history_req *req, md_bar_vec *out,
+/* Reads the page: the oldest (order=desc: newest) rows of the range, `extra` more than the
+ * limit so the caller can tell whether the range goes on. */
+static int read_store(md_services *svc, const md_history_req *req, size_t extra, md_bar_vec *out,
                       md_interval *used, md_error *err)
 {
     out->n = 0;
     *used = req->iv;
-    return md_store_get_bars_agg(svc->store, req->symbol, req->iv, req->start, req->end, req->limit,
-                                 out, used, err);
+    return md_store_read_bars(svc->store, req->symbol, req->iv, req->start, req->end,
+                              req->limit ? req->limit + extra : 0,
+                              req->desc ? MD_STORE_NEWEST : MD_STORE_OLDEST, out, used, err);
 }
 
 /* Holes inside the stored range: runs of missing bars the series' own trading calendar
@@ -206,10 +222,11 @@ static void fetch_mid_gaps(backfill *bf, const md_bar_vec *have, md_interval fiv
 }
 
 /* Asks the sources for what the store lacks: the whole range when nothing is stored,
- * else the gaps before the first and after the last stored bar and the largest holes
- * between them (in the stored interval, so aggregation keeps working). With ?source=NAME
- * the whole range is asked from it. */
-static void backfill_gaps(backfill *bf, const md_bar_vec *have, md_interval used)
+ * else the gaps before the first and after the last stored bar - each only when this page
+ * reaches that end of the range (a page cut by the limit leaves the far end to the page
+ * that reaches it) - and the largest holes between them (in the stored interval, so
+ * aggregation keeps working). With ?source=NAME the whole range is asked from it. */
+static void backfill_gaps(backfill *bf, const md_bar_vec *have, md_interval used, int cut)
 {
     const md_history_req *req = bf->req;
     const md_config *cfg = bf->svc->cfg;
@@ -228,20 +245,76 @@ static void backfill_gaps(backfill *bf, const md_bar_vec *have, md_interval used
     }
     md_interval fiv = used;
     int64_t first = have->v[0].ts, last = have->v[have->n - 1].ts;
+    int reaches_end = req->desc || !cut, reaches_start = !req->desc || !cut;
     /* after the last stored bucket (for aggregated answers, its finer bars again) */
     int64_t tail = used == req->iv ? md_interval_next(req->iv, last) : last;
     if (tail < start) tail = start;
-    if (tail < end) fetch_gap(bf, fiv, tail, end, "end", recheck);
-    /* before the first, when the answer is not already cut by the limit */
-    if ((req->limit == 0 || have->n < req->limit) && first - start >= len)
+    if (reaches_end && tail < end) fetch_gap(bf, fiv, tail, end, "end", recheck);
+    if (reaches_start && first - start >= len)
         fetch_gap(bf, fiv, start, first, "start", START_GAP_TTL_S);
     fetch_mid_gaps(bf, have, fiv, start, end);
 }
 
-int md_query_history(md_services *svc, const md_history_req *req, md_bar_vec *out,
-                     const char **from, md_error *err)
+void md_history_init(md_history *h)
 {
-    *from = "store";
+    memset(h, 0, sizeof *h);
+    md_bar_vec_init(&h->bars);
+    h->from = "store";
+}
+
+void md_history_deinit(md_history *h)
+{
+    md_bar_vec_deinit(&h->bars);
+}
+
+void md_bars_reverse(md_bar *v, size_t n)
+{
+    for (size_t i = 0, j = n ? n - 1 : 0; i < j; i++, j--) {
+        md_bar t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
+/* Rows read beyond the limit: one tells whether the range goes on; partial=exclude may
+ * drop two more (the bucket cut by `start` and the one cut by `end` or the clock). */
+static size_t extra_rows(const md_history_req *req)
+{
+    return req->partial_exclude ? 3 : 1;
+}
+
+/* Leaves out partial bars (partial=exclude), keeps req->limit bars from the end the order
+ * takes, and says where the next page starts. */
+static void cut_page(const md_history_req *req, md_history *h)
+{
+    md_bar_vec *v = &h->bars;
+    if (req->partial_exclude) {
+        size_t w = 0;
+        for (size_t i = 0; i < v->n; i++)
+            if (!md_bar_span_partial(&h->span, v->v[i].ts)) v->v[w++] = v->v[i];
+        v->n = w;
+    }
+    memset(&h->page, 0, sizeof h->page);
+    if (!req->limit || v->n <= req->limit) return;
+    h->page.truncated = 1;
+    if (req->desc) { /* the newest `limit`: the next page ends where this one begins */
+        size_t drop = v->n - req->limit;
+        memmove(v->v, v->v + drop, req->limit * sizeof *v->v);
+        v->n = req->limit;
+        h->page.param = "end";
+        h->page.next = v->v[0].ts;
+    } else { /* the oldest `limit`: the next page starts at the first bar left out */
+        h->page.param = "start";
+        h->page.next = v->v[req->limit].ts;
+        v->n = req->limit;
+    }
+}
+
+int md_query_history(md_services *svc, const md_history_req *req, md_history *out, md_error *err)
+{
+    out->from = "store";
+    out->bars.n = 0;
+    memset(&out->page, 0, sizeof out->page);
     /* a manager with no enabled source behaves like none, unless one is asked by name */
     int ask = svc->sources && !req->cached_only &&
               (req->source >= 0 || md_srcmgr_enabled(svc->sources) > 0);
@@ -252,43 +325,75 @@ int md_query_history(md_services *svc, const md_history_req *req, md_bar_vec *ou
         return md_error_set(err, MD_EPARAM, "source: '%s' is not a provider",
                             md_source_name(req->source));
     md_interval used;
-    int rc = read_store(svc, req, out, &used, err);
+    size_t extra = extra_rows(req);
+    md_bar_vec *bars = &out->bars;
+    int rc = read_store(svc, req, extra, bars, &used, err);
     if (rc < 0) return rc;
     if (ask) {
         backfill bf;
         memset(&bf, 0, sizeof bf);
         bf.svc = svc;
         bf.req = req;
-        backfill_gaps(&bf, out, used);
+        backfill_gaps(&bf, bars, used, req->limit && bars->n > req->limit);
         if (req->source >= 0 && bf.err_rc) /* one source asked, no fallback */
             return md_error_set(err, bf.err_rc, "%s", bf.err.msg);
         size_t got = 0;
         for (int k = 0; k < bf.n_got; k++) got += bf.got[k].bars;
         if (got) {
-            rc = read_store(svc, req, out, &used, err);
+            rc = read_store(svc, req, extra, bars, &used, err);
             if (rc < 0) return rc;
-            *from = origin_of(&bf, out, req->iv);
+            out->from = origin_of(&bf, bars, req->iv);
         }
-        if (out->n == 0 && bf.err_rc && bf.err_rc != MD_ENOTFOUND)
+        if (bars->n == 0 && bf.err_rc && bf.err_rc != MD_ENOTFOUND)
             return md_error_set(err, bf.err_rc, "%s", bf.err.msg);
     }
-    if (out->n == 0 && !md_query_symbol_known(svc, req->symbol))
+    if (bars->n == 0 && !md_query_symbol_known(svc, req->symbol))
         return md_error_set(err, MD_ENOTFOUND, "no data for symbol %s", req->symbol);
-    return 0;
+    /* stored bars of the interval asked are whole; aggregated ones are judged by the range */
+    out->span.iv = req->iv;
+    out->span.start = used == req->iv ? MD_TS_MIN : req->start;
+    out->span.end = used == req->iv ? MD_TS_MAX : req->end;
+    out->span.now = md_now();
+    cut_page(req, out);
+    /* bars are stored raw: the request's adjustment is applied to the page read */
+    return md_query_adjust_bars(svc, req->symbol, req->iv, req->adjust, bars->v, bars->n, err);
 }
 
-void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *bars, size_t n,
-                            const char *from)
+void md_render_page_json(md_buf *b, const md_page *p, const md_link *link, md_buf *next_url)
 {
+    md_buf_puts(b, p->truncated ? ",\"truncated\":true" : ",\"truncated\":false");
+    if (!p->truncated || !link) return;
+    char ts[40];
+    md_time_format(p->next, ts);
+    md_buf url = MD_BUF_INIT;
+    link->url(link->ctx, p->param, ts, &url);
+    md_buf_puts(b, ",\"next\":");
+    md_buf_json_str(b, url.data ? url.data : "");
+    if (next_url) {
+        md_buf_reset(next_url);
+        md_buf_append(next_url, url.data ? url.data : "", url.len);
+    }
+    md_buf_deinit(&url);
+}
+
+void md_render_history_json(md_buf *b, const md_history_req *req, const md_history *h,
+                            md_buf *next_url)
+{
+    /* the page's fields before the bars: the server finds "next" there without a scan */
     md_buf_puts(b, "{\"symbol\":");
     md_buf_json_str(b, req->symbol);
     md_buf_puts(b, ",\"interval\":\"");
     md_buf_puts(b, md_interval_name(req->iv));
-    md_buf_puts(b, "\",\"bars\":");
-    md_render_bars_json_array(b, bars, n);
+    md_buf_putc(b, '"');
+    md_render_page_json(b, &h->page, req->link, next_url);
+    if (req->desc) md_buf_puts(b, ",\"order\":\"desc\"");
+    md_buf_puts(b, ",\"bars\":");
+    md_render_bars_json_array(b, h->bars.v, h->bars.n, &h->span);
     md_buf_puts(b, ",\"count\":");
-    md_buf_int(b, (int64_t)n);
+    md_buf_int(b, (int64_t)h->bars.n);
     md_buf_puts(b, ",\"from\":\"");
-    md_buf_puts(b, from);
+    md_buf_puts(b, h->from);
+    md_buf_puts(b, "\",\"adjust\":\"");
+    md_buf_puts(b, md_adjust_name(req->adjust));
     md_buf_puts(b, "\"}");
 }

@@ -2,6 +2,7 @@
  * the store reads, the grading and the JSON answers (see quality.h for the rules). */
 #include "query/quality.h"
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
@@ -173,6 +174,11 @@ static int grade_series(md_services *svc, const char *symbol, md_interval iv,
     g->tally.bars = n;
     g->truncated = (size_t)n == p.max_bars &&
                    md_store_count_bars(svc->store, symbol, iv, req->start, req->end, NULL) > n;
+    if (g->truncated) { /* the older rest of the range: up to the first bar graded here */
+        g->page.truncated = 1;
+        g->page.param = "end";
+        g->page.next = tl.v[ctx].ts;
+    }
     /* soft findings from the bars as they are now */
     md_quality_scan(&p, iv, tl.v, tl.n, emit, &g->issues);
     for (size_t i = 0; i < g->issues.n; i++) md_quality_tally_add(&g->tally, &g->issues.v[i]);
@@ -253,30 +259,25 @@ static void put_time_or_null(md_buf *b, int given, int64_t ts)
         md_buf_puts(b, "null");
 }
 
+/* What every finding carries, in the issues of a grade and the failures of a validation
+ * alike: how bad, the value, the limit it broke, the source of the bar. */
+static void put_measure(md_buf *b, const md_qevent *e)
+{
+    md_json_num(b, "severity", round((double)e->severity * 1000) / 1000);
+    md_json_num(b, "value", e->value);
+    md_json_num(b, "threshold", e->limit);
+    md_json_str(b, "source", md_source_name(e->source));
+}
+
 static void put_issue(md_buf *b, const md_qevent *e)
 {
     md_buf_puts(b, "{\"rule\":");
     md_buf_json_str(b, md_qrule_code(e->rule));
-    md_buf_puts(b, ",\"dimension\":\"");
-    md_buf_puts(b, md_qdim_name(md_qrule_dim(e->rule)));
-    md_buf_puts(b, "\",\"timestamp\":");
-    md_buf_ts(b, e->ts, 1);
-    md_buf_puts(b, ",\"severity\":");
-    md_buf_num(b, round((double)e->severity * 1000) / 1000);
-    md_buf_puts(b, ",\"value\":");
-    md_buf_num(b, e->value);
-    md_buf_puts(b, ",\"threshold\":");
-    md_buf_num(b, e->limit);
-    md_buf_puts(b, ",\"source\":\"");
-    md_buf_puts(b, md_source_name(e->source));
-    md_buf_putc(b, '"');
-    if (e->other_source) {
-        md_buf_puts(b, ",\"other_source\":\"");
-        md_buf_puts(b, md_source_name(e->other_source));
-        md_buf_putc(b, '"');
-    }
-    md_buf_puts(b, ",\"message\":");
-    md_buf_json_str(b, e->detail);
+    md_json_str(b, "dimension", md_qdim_name(md_qrule_dim(e->rule)));
+    md_json_ts(b, "timestamp", e->ts);
+    put_measure(b, e);
+    if (e->other_source) md_json_str(b, "other_source", md_source_name(e->other_source));
+    md_json_str(b, "message", e->detail);
     md_buf_putc(b, '}');
 }
 
@@ -292,7 +293,8 @@ static void put_dimensions(md_buf *b, const md_quality_score *s)
     md_buf_putc(b, '}');
 }
 
-void md_render_quality_json(md_buf *b, const md_quality_grade *g, size_t max_issues)
+void md_render_quality_json(md_buf *b, const md_quality_grade *g, size_t max_issues,
+                            const md_link *link, md_buf *next_url)
 {
     md_buf_puts(b, "{\"symbol\":");
     md_buf_json_str(b, g->symbol);
@@ -340,8 +342,7 @@ void md_render_quality_json(md_buf *b, const md_quality_grade *g, size_t max_iss
     md_buf_puts(b, g->live ? "true" : "false");
     md_buf_puts(b, ",\"lag_bars\":");
     md_buf_int(b, g->lag_bars);
-    md_buf_puts(b, ",\"truncated\":");
-    md_buf_puts(b, g->truncated ? "true" : "false");
+    md_render_page_json(b, &g->page, link, next_url);
     md_buf_puts(b, ",\"issue_counts\":{");
     int first = 1;
     for (int r = 0; r < MD_QRULE_COUNT; r++) {
@@ -352,8 +353,13 @@ void md_render_quality_json(md_buf *b, const md_quality_grade *g, size_t max_iss
         md_buf_putc(b, ':');
         md_buf_int(b, g->tally.count[r]);
     }
-    md_buf_puts(b, "},\"issues\":[");
+    /* the issues are a summary, most severe first: issue_counts has every one, a larger
+     * ?issues= (or /validate, every failing bar in time order) the rest */
     size_t n = g->issues.n < max_issues ? g->issues.n : max_issues;
+    md_buf_puts(b, "},\"issues_total\":");
+    md_buf_int(b, (int64_t)g->issues.n);
+    md_buf_puts(b, n < g->issues.n ? ",\"issues_truncated\":true" : ",\"issues_truncated\":false");
+    md_buf_puts(b, ",\"issues\":[");
     for (size_t i = 0; i < n; i++) {
         if (i) md_buf_putc(b, ',');
         put_issue(b, &g->issues.v[i]);
@@ -489,6 +495,21 @@ static int cmp_failure(const void *a, const void *b)
     return (int)x->ev.rule - (int)y->ev.rule;
 }
 
+/* The end of a validate page: at most max failures of all[0..n) (sorted by time) lie before
+ * it, and the failures of one bar are never split. Returns how many are listed. */
+static size_t cut_failures(const md_validate_failure *all, size_t n, size_t max, int64_t *at)
+{
+    if (n <= max) return n;
+    size_t k = max;
+    while (k > 0 && all[k - 1].ev.ts == all[max].ev.ts) k--;
+    if (k == 0) { /* the first bar alone has more than max: list it whole */
+        while (k < n && all[k].ev.ts == all[0].ev.ts) k++;
+        if (k == n) return n;
+    }
+    *at = all[k].ev.ts;
+    return k;
+}
+
 int md_query_validate(md_services *svc, const md_quality_req *req, md_validate_result *out,
                       md_error *err)
 {
@@ -504,12 +525,34 @@ int md_query_validate(md_services *svc, const md_quality_req *req, md_validate_r
     out->start = req->start, out->end = req->end;
     out->start_given = req->start_given, out->end_given = req->end_given;
 
+    /* the oldest max_bars bars of the range (one more tells whether it goes on), with the
+     * stored context before them */
+    md_bar_vec bars;
+    md_bar_vec_init(&bars);
+    int n = md_store_get_bars_oldest(svc->store, req->symbol, iv, req->start, req->end,
+                                     p.max_bars + 1, &bars, err);
+    if (n < 0) {
+        md_bar_vec_deinit(&bars);
+        return n;
+    }
+    int64_t page_end = req->end; /* P: the answer covers [start, P) */
+    int more = 0;
+    if (bars.n > p.max_bars) {
+        page_end = bars.v[p.max_bars].ts;
+        bars.n = p.max_bars;
+        more = 1;
+    }
     md_bar_vec tl;
-    uint8_t *emit = NULL;
-    int n = read_series(svc, req->symbol, iv, req->start, req->end, p.max_bars, &tl, &emit, err);
-    if (n < 0) return n;
-    size_t ctx = tl.n - (size_t)n;
-    out->checked = (size_t)n;
+    md_bar_vec_init(&tl);
+    if (bars.n && md_store_get_bars(svc->store, req->symbol, iv, MD_TS_MIN, bars.v[0].ts,
+                                    CONTEXT_BARS, &tl, err) < 0)
+        tl.n = 0;
+    size_t ctx = tl.n;
+    for (size_t i = 0; i < bars.n; i++) md_bar_vec_push(&tl, &bars.v[i]);
+    md_bar_vec_deinit(&bars);
+    uint8_t *emit = md_calloc(tl.n ? tl.n : 1, 1);
+    memset(emit + ctx, 1, tl.n - ctx);
+
     md_qevent_vec found;
     md_qevent_vec_init(&found);
     /* hard rules again (stored before a rule existed, or moved here from another store) */
@@ -524,20 +567,13 @@ int md_query_validate(md_services *svc, const md_quality_req *req, md_validate_r
         }
     }
     md_quality_scan(&p, iv, tl.v, tl.n, emit, &found);
-    /* failing stored bars */
-    md_qevent_sort_by_ts(found.v, found.n);
-    for (size_t i = 0; i < found.n; i++)
-        if (i == 0 || found.v[i].ts != found.v[i - 1].ts) out->failed_bars++;
     /* the writer's findings on stored bars (duplicates, disagreements) and rejected deliveries */
     md_qevent_vec st;
     md_qevent_vec_init(&st);
     md_error e;
-    int64_t from = n > 0 && (size_t)n == p.max_bars ? tl.v[ctx].ts : req->start;
-    md_store_get_quality_events(svc->store, req->symbol, iv, from, req->end, -1, 0, &st, &e);
+    md_store_get_quality_events(svc->store, req->symbol, iv, req->start, page_end, -1, 0, &st, &e);
     size_t total = found.n;
     for (size_t i = 0; i < st.n; i++) total += stored_only(st.v[i].rule);
-    out->total = total;
-    size_t lim = req->max_failures < total ? req->max_failures : total;
     md_validate_failure *all = md_malloc((total ? total : 1) * sizeof *all);
     size_t k = 0;
     for (size_t i = 0; i < found.n; i++) all[k].ev = found.v[i], all[k++].stored = 0;
@@ -545,11 +581,34 @@ int md_query_validate(md_services *svc, const md_quality_req *req, md_validate_r
         if (stored_only(st.v[i].rule)) {
             all[k].ev = st.v[i];
             all[k++].stored = md_qrule_is_hard(st.v[i].rule);
-            out->rejected += md_qrule_is_hard(st.v[i].rule);
         }
     qsort(all, k, sizeof *all, cmp_failure);
+    out->total = total;
+    int64_t cut = page_end;
+    size_t listed = cut_failures(all, k, req->max_failures, &cut);
+    if (listed < k || more) {
+        out->page.truncated = 1;
+        out->page.param = "start";
+        out->page.next = cut;
+        page_end = cut;
+    }
+    /* the counts of [start, page_end) */
+    for (size_t i = ctx; i < tl.n && tl.v[i].ts < page_end; i++) out->checked++;
+    /* stored bars with a failure: timestamps with one that is not a rejected delivery */
+    int64_t counted = 0;
+    int any = 0;
+    for (size_t i = 0; i < listed; i++) {
+        const md_validate_failure *f = &all[i];
+        if (f->stored) {
+            out->rejected++;
+            continue;
+        }
+        if (!any || f->ev.ts != counted) out->failed_bars++;
+        counted = f->ev.ts;
+        any = 1;
+    }
     out->v = all;
-    out->n = lim;
+    out->n = listed;
     md_qevent_vec_deinit(&st);
     md_qevent_vec_deinit(&found);
     md_free(emit);
@@ -557,7 +616,8 @@ int md_query_validate(md_services *svc, const md_quality_req *req, md_validate_r
     return 0;
 }
 
-void md_render_validate_json(md_buf *b, const md_validate_result *r)
+void md_render_validate_json(md_buf *b, const md_validate_result *r, const md_link *link,
+                             md_buf *next_url)
 {
     md_buf_puts(b, "{\"symbol\":");
     md_buf_json_str(b, r->symbol);
@@ -570,7 +630,7 @@ void md_render_validate_json(md_buf *b, const md_validate_result *r)
     md_buf_puts(b, ",\"checked\":");
     md_buf_int(b, (int64_t)r->checked);
     md_buf_puts(b, ",\"passed\":");
-    md_buf_int(b, (int64_t)(r->checked - r->failed_bars));
+    md_buf_int(b, (int64_t)(r->checked > r->failed_bars ? r->checked - r->failed_bars : 0));
     md_buf_puts(b, ",\"failed\":");
     md_buf_int(b, (int64_t)r->failed_bars);
     md_buf_puts(b, ",\"rejected\":");
@@ -581,27 +641,18 @@ void md_render_validate_json(md_buf *b, const md_validate_result *r)
         if (i) md_buf_putc(b, ',');
         md_buf_puts(b, "{\"timestamp\":");
         md_buf_ts(b, e->ts, 1);
-        md_buf_puts(b, ",\"rule\":");
-        md_buf_json_str(b, md_qrule_code(e->rule));
-        md_buf_puts(b, ",\"kind\":\"");
-        md_buf_puts(b, r->v[i].stored ? "rejected" : md_qrule_is_hard(e->rule) ? "hard" : "soft");
-        md_buf_puts(b, "\",\"dimension\":\"");
-        md_buf_puts(b, md_qdim_name(md_qrule_dim(e->rule)));
-        md_buf_puts(b, "\",\"severity\":");
-        md_buf_num(b, round((double)e->severity * 1000) / 1000);
-        md_buf_puts(b, ",\"value\":");
-        md_buf_num(b, e->value);
-        md_buf_puts(b, ",\"threshold\":");
-        md_buf_num(b, e->limit);
-        md_buf_puts(b, ",\"source\":\"");
-        md_buf_puts(b, md_source_name(e->source));
-        md_buf_puts(b, "\",\"reason\":");
-        md_buf_json_str(b, e->detail);
+        md_json_str(b, "rule", md_qrule_code(e->rule));
+        md_json_str(b, "kind",
+                    r->v[i].stored              ? "rejected"
+                    : md_qrule_is_hard(e->rule) ? "hard"
+                                                : "soft");
+        md_json_str(b, "dimension", md_qdim_name(md_qrule_dim(e->rule)));
+        put_measure(b, e);
+        md_json_str(b, "reason", e->detail);
         md_buf_putc(b, '}');
     }
     md_buf_puts(b, "],\"total\":");
     md_buf_int(b, (int64_t)r->total);
-    md_buf_puts(b, ",\"truncated\":");
-    md_buf_puts(b, r->n < r->total ? "true" : "false");
+    md_render_page_json(b, &r->page, link, next_url);
     md_buf_putc(b, '}');
 }

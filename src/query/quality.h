@@ -26,6 +26,7 @@ typedef struct md_quality_req {
     int start_given, end_given;
     size_t max_issues;   /* ?issues= (default 20) */
     size_t max_failures; /* ?limit= for /validate (default 1000) */
+    const md_link *link; /* URLs of other pages (query.h "paging"); NULL: none */
 } md_quality_req;
 
 /* Fills req from request parameters (interval, start, end, issues, limit), like
@@ -41,9 +42,11 @@ typedef struct md_quality_grade {
     int64_t start, end; /* as asked */
     int start_given, end_given;
     int64_t first_ts, last_ts; /* the bars graded (when bars > 0) */
-    int truncated;             /* the range held more than quality.max_bars bars */
-    int live;                  /* the series has received current bars */
-    int64_t lag_bars;          /* expected bars after the newest one (live series) */
+    int truncated;             /* the range held more than quality.max_bars bars: the newest
+                                * were graded; page.next is the end of the older rest */
+    md_page page;
+    int live;         /* the series has received current bars */
+    int64_t lag_bars; /* expected bars after the newest one (live series) */
     md_quality_tally tally;
     md_quality_score score;
     md_qevent_vec issues; /* every finding of the range, most severe first */
@@ -60,9 +63,13 @@ int md_query_quality(md_services *svc, const md_quality_req *req, md_quality_gra
 /* {"symbol","interval"[,"requested_interval"],"start","end","grade","score","dimensions":{..},
  *  "weights":{..},
  *  "bars","expected_bars","missing_bars","rejected_bars","first","last","live","lag_bars",
- *  "truncated","issue_counts":{rule:n},"issues":[{"rule","dimension","timestamp","severity",
- *  "value","threshold","source","other_source"?,"message"}]} */
-void md_render_quality_json(md_buf *b, const md_quality_grade *g, size_t max_issues);
+ *  "truncated"[,"next"],"issue_counts":{rule:n},"issues_total","issues_truncated",
+ *  "issues":[{"rule","dimension","timestamp","severity","value","threshold","source",
+ *  "other_source"?,"message"}]}. With truncated, "next" (link given) is the URL grading the
+ *  older rest of the range (end = the first bar graded), also copied to next_url (may be
+ *  NULL). */
+void md_render_quality_json(md_buf *b, const md_quality_grade *g, size_t max_issues,
+                            const md_link *link, md_buf *next_url);
 
 /* Grades every stored series (symbol, interval) in the range (req->iv_given filters the
  * interval), worst first. *out is a heap array of *n grades (md_quality_grades_free). */
@@ -88,18 +95,25 @@ typedef struct md_validate_result {
     size_t failed_bars;     /* stored bars with at least one failure */
     size_t rejected;        /* rejected deliveries recorded in the range */
     md_validate_failure *v; /* oldest first */
-    size_t n, total;        /* listed, and found */
+    size_t n, total;        /* listed, and found in the bars read */
+    md_page page;           /* where the next page starts (a later `start`) */
 } md_validate_result;
 
 void md_validate_result_deinit(md_validate_result *r);
 /* Runs the hard and soft rules on the stored bars of the range and lists each failure with
- * its rule and reason, together with the rejected deliveries recorded in the range. */
+ * its rule and reason, together with the rejected deliveries recorded in the range. Pages
+ * like every list (query.h): the oldest quality.max_bars bars are read; the answer lists
+ * the failures of [start, P) where P is the timestamp before which at most `limit` failures
+ * lie (a bar's failures are never split between pages) or the first bar not read, and
+ * page.next = P; counts (checked, passed, failed, rejected) cover [start, P). */
 int md_query_validate(md_services *svc, const md_quality_req *req, md_validate_result *out,
                       md_error *err);
 /* {"symbol","interval","start","end","checked","passed","failed","rejected","failures":
  *  [{"timestamp","rule","kind":"hard"|"soft"|"rejected","dimension","severity","value",
- *  "threshold","source","reason"}],"truncated"} */
-void md_render_validate_json(md_buf *b, const md_validate_result *r);
+ *  "threshold","source","reason"}],"total","truncated"[,"next"]}; the next page's URL also
+ *  goes to next_url (may be NULL). */
+void md_render_validate_json(md_buf *b, const md_validate_result *r, const md_link *link,
+                             md_buf *next_url);
 
 /* -- the mdagent_quality_score{symbol} gauge -------------------------------------------- */
 

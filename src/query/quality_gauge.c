@@ -51,9 +51,7 @@ static int add_dirty(md_quality_gauge *g, const char *symbol)
         g->all = 1;
         return 1;
     }
-    if (g->n_dirty == g->cap_dirty)
-        g->dirty = md_realloc(g->dirty, (g->cap_dirty = g->cap_dirty ? g->cap_dirty * 2 : 16) *
-                                            sizeof *g->dirty);
+    MD_ARRAY_GROW(g->dirty, g->n_dirty, g->cap_dirty, 16);
     g->dirty[g->n_dirty++] = md_strdup(symbol);
     return 1;
 }

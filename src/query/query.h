@@ -9,6 +9,9 @@
 #ifndef MD_QUERY_QUERY_H
 #define MD_QUERY_QUERY_H
 
+#include "analytics/adjust.h"
+#include "analytics/cross.h"
+#include "analytics/indicators.h"
 #include "core/bar.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -27,12 +30,15 @@ struct md_hub;
 struct md_backfill;
 struct md_quality_gauge;
 struct md_services_run;
+struct md_pipeline;
 
 typedef struct md_services {
     const md_config *cfg;
     md_store *store;
     md_writer *writer;
     md_workq *workers;                /* blocking work off the event loops */
+    md_workq *fetchers;               /* requests that may call providers (server/routes.h,
+                                         MD_RT_FETCH); NULL without sources: workers */
     int64_t started_ms;               /* monotonic */
     int ready;                        /* start-up done */
     struct md_cache *cache;           /* NULL: no cache */
@@ -40,16 +46,32 @@ typedef struct md_services {
     struct md_hub *hub;               /* NULL: no streaming */
     struct md_backfill *backfill;     /* backfill jobs (ingest/backfill.h); NULL without sources */
     struct md_quality_gauge *quality; /* NULL: the quality gauge is set only on request */
+    struct md_pipeline *pipeline;     /* live indicators and screens (pipeline/); set by the
+                                         command that runs it (serve), NULL otherwise */
     struct md_services_run *run;      /* what services.c started, and its life-cycle step */
 } md_services;
 
 /* -- latest price ---------------------------------------------------------------------- */
 
 typedef struct md_price {
-    md_quote q;         /* symbol, price, ts, source, quality */
+    md_quote q;         /* symbol, price, ts, source, quality (as stored) */
     const char *cache;  /* "l1", "l2" or "miss" */
     const char *origin; /* "quote" (a stored quote), "bar" (last close), "source" */
+    int64_t as_of;      /* the time the price refers to: a quote's time, a close's end of
+                         * bucket (never after the clock) */
+    int64_t max_age_s;  /* the request's bound: a price older than this is stale */
+    double t_weight;    /* the timeliness share of a score (quality weights, 0..1) */
 } md_price;
+
+/* Age and timeliness of a price as md_render_price_json writes them, at clock now: its age
+ * in seconds (>= 0), whether it is stale (older than p->max_age_s, the client's bound), and
+ * its score - the stored quality score with the timeliness share (p->t_weight) judged on
+ * the market's clock: whole while the price is at most four days old (a weekend and a
+ * holiday), fading to nothing over the next ten days, so an old close never grades above
+ * B- with the default weights. Negative when the price has no score. */
+int64_t md_price_age_s(const md_price *p, int64_t now);
+int md_price_stale(const md_price *p, int64_t now);
+double md_price_score(const md_price *p, int64_t now);
 
 /* Latest price of a normalised symbol: a stored quote younger than max_age_s, else (when
  * sources are configured) a fresh one fetched, validated and stored, else the newest stored
@@ -94,49 +116,200 @@ int md_query_fetch_bars(md_services *svc, const char *symbol, md_interval iv, in
 /* Same without asking the sources: the stored quote or the last stored close. */
 int md_query_price_stored(md_services *svc, const char *symbol, md_price *out, md_error *err);
 
-/* Writes the /price JSON object for p. */
+/* Writes the /price JSON object for p: {"symbol","price","timestamp","as_of","age_s",
+ * "stale","source","quality":{"score","grade"}[,"volume","bid","ask"],"cache"}. */
 void md_render_price_json(md_buf *b, const md_price *p);
+
+/* -- paging ------------------------------------------------------------------------------
+ *
+ * Every list answer is complete or says how to continue: a limited answer takes the OLDEST
+ * end of its range (order=desc: the newest) and, when the range holds more rows, carries
+ * "truncated": true and "next": the URL of the same request whose `start` (order=desc:
+ * `end`) is where this page stopped; the server adds `Link: <next>; rel="next"`. Following
+ * the links returns every row of the range exactly once, in order. */
+
+/* Builds the URL of the request being answered with one parameter set to another value
+ * (the server's md_http_link); url appends it to out. */
+typedef struct md_link {
+    void (*url)(void *ctx, const char *name, const char *value, md_buf *out);
+    void *ctx;
+} md_link;
+
+/* Where a limited answer stopped. */
+typedef struct md_page {
+    int truncated;     /* the range holds rows after this answer */
+    const char *param; /* with truncated: the parameter the next page sets ("start", "end") */
+    int64_t next;      /* and its value, a timestamp */
+} md_page;
+
+/* Appends ,"truncated":true|false and, when truncated and link is given, ,"next":"<url>";
+ * the URL also goes to next_url (may be NULL). */
+void md_render_page_json(md_buf *b, const md_page *p, const md_link *link, md_buf *next_url);
 
 /* -- historical bars ------------------------------------------------------------------- */
 
 typedef struct md_history_req {
     char symbol[MD_SYMBOL_MAX + 1];
     md_interval iv;
-    int64_t start, end; /* [start, end) */
-    size_t limit;       /* newest `limit` bars of the range; 0 = no limit */
-    int cached_only;    /* never ask the sources */
-    int source;         /* md_source_id to ask alone, or -1 */
-    int csv;            /* format=csv */
+    int64_t start, end;  /* [start, end) */
+    size_t limit;        /* at most this many bars (0 = no limit): see "paging" above */
+    int desc;            /* order=desc: the newest end first, newest bar first */
+    int partial_exclude; /* partial=exclude: leave partial bars out (md_bar_partial) */
+    int cached_only;     /* never ask the sources */
+    int source;          /* md_source_id to ask alone, or -1 */
+    int csv;             /* format=csv */
+    const md_link *link; /* URLs of other pages; NULL: none (the CLI) */
+    md_adjust adjust;    /* adjust=none|splits|all (md_history_req_parse: splits) */
 } md_history_req;
 
 /* Fills req from request parameters: get(ctx, "start") returns the raw value or NULL.
- * Names: interval, start, end, limit, format, cached_only, source. Errors name the
- * parameter (MD_EINTERVAL, MD_ETIMERANGE, MD_EPARAM). */
+ * Names: interval, start, end, limit, order (asc|desc), partial (include|exclude), format,
+ * cached_only, source, adjust. Errors name the parameter (MD_EINTERVAL, MD_ETIMERANGE, MD_EPARAM). */
 int md_history_req_parse(md_history_req *req, const char *symbol,
                          const char *(*get)(void *ctx, const char *name), void *ctx,
                          const md_config *cfg, md_error *err);
 
-/* Bars for the request (aggregated from finer stored bars when needed; missing ranges
- * fetched from the sources when configured). *from is "store", "sources" or "mixed".
- * MD_ENOTFOUND for a symbol that has no data at all. */
-int md_query_history(md_services *svc, const md_history_req *req, md_bar_vec *out,
-                     const char **from, md_error *err);
+/* One page of bars. */
+typedef struct md_history {
+    md_bar_vec bars;  /* oldest first (also for order=desc: reverse to render) */
+    md_bar_span span; /* judges which bars are partial (md_bar_span_partial) */
+    md_page page;
+    const char *from; /* "store", "sources" or "mixed" */
+} md_history;
 
-/* The /historical JSON document. */
-void md_render_history_json(md_buf *b, const md_history_req *req, const md_bar *bars, size_t n,
-                            const char *from);
+void md_history_init(md_history *h);
+void md_history_deinit(md_history *h);
+
+/* Bars for the request (aggregated from finer stored bars when needed; missing ranges
+ * fetched from the sources when configured), at most req->limit of them from the end of
+ * the range the request's order takes, and where the next page starts. MD_ENOTFOUND for a
+ * symbol that has no data at all. */
+int md_query_history(md_services *svc, const md_history_req *req, md_history *out, md_error *err);
+
+/* Reverses bars in place (order=desc answers are rendered newest first). */
+void md_bars_reverse(md_bar *v, size_t n);
+
+/* The /historical JSON document ({"symbol","interval","bars","count","from","truncated"
+ * [,"next"]}); the next page's URL also goes to next_url (may be NULL). */
+void md_render_history_json(md_buf *b, const md_history_req *req, const md_history *h,
+                            md_buf *next_url);
+
+/* -- adjustment on read (adjust.c; analytics/adjust.h has the formulas) -------------------- */
+
+/* The factors of symbol's series of interval iv under mode, from its stored actions and
+ * bars (anchored at its newest stored bar). out is owned by the caller (md_adj_plan_deinit);
+ * empty (identity) for MD_ADJUST_NONE or a symbol without actions in effect. */
+int md_query_adjust_plan(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,
+                         md_adj_plan *out, md_error *err);
+/* Adjusts raw bars[0..n) of (symbol, iv) in place with plan p; a bar that spans an ex-date is
+ * rebuilt from the finer stored bars inside it when there are any. */
+void md_query_adjust_with(md_services *svc, const char *symbol, md_interval iv,
+                          const md_adj_plan *p, md_bar *bars, size_t n);
+/* The two above in one call: the one step the read paths add after reading raw bars. */
+int md_query_adjust_bars(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,
+                         md_bar *bars, size_t n, md_error *err);
+/* The adjust parameter: NULL is the default (splits); MD_EPARAM for another word. */
+int md_query_adjust_parse(const char *v, md_adjust *out, md_error *err);
+
+/* -- corporate actions (actions.c) ------------------------------------------------------- */
+
+struct md_source_ref;
+
+/* Stores actions a[0..n) (sorted by symbol in place), then for each symbol whose records
+ * changed: findings where another provider reports an action otherwise (action_disagreement),
+ * and its cached answers invalidated in every agent. *changed (may be NULL) = new or changed
+ * records. Store errors. */
+int md_query_put_actions(md_services *svc, md_action *a, size_t n, size_t *changed, md_error *err);
+/* The stored actions of symbol with start <= ex_date < end (every source's record), after
+ * asking the sources when configured and the symbol's were not asked within
+ * sources.actions_refresh_s (never with cached_only). Appends to out; returns the count. */
+int md_query_actions(md_services *svc, const char *symbol, int64_t start, int64_t end,
+                     int cached_only, md_action_vec *out, md_error *err);
+/* Copies what a source said of a symbol (currency as its major unit and as reported, zone)
+ * into ref. */
+void md_query_symbol_ref_note(md_symbol_ref *ref, const struct md_source_ref *sr, uint8_t source);
+/* The /actions JSON document: every record, "applied" on those the adjustment uses. */
+void md_render_actions_json(md_buf *b, const char *symbol, const md_action *a, size_t n,
+                            const md_symbol_ref *ref);
+/* The symbol's data changed in a way the writer did not see (its actions): its cached answers
+ * are invalidated here and in every agent, and the hot ones rendered again. */
+void md_query_cache_symbol_changed(md_services *svc, const char *symbol);
 
 /* -- analytics ---------------------------------------------------------------------------- */
 
-/* /analytics/{symbol}/indicators: bars of the request's range, then each indicator named in
+/* /analytics/{symbol}/indicators: bars of the request's range (paged like /historical: the
+ * next page's URL goes to next_url, may be NULL), then each indicator named in
  * names ("sma:20,rsi:14,...", see analytics/indicators.def) as a series aligned with the bars
  * (null during warm-up), computed over the stored series from its first bar (the stored bars
  * before the range are streamed through the indicators in bounded memory), so a value does
  * not depend on the range, the limit or the other names. MD_EPARAM for a bad list. */
 int md_query_indicators(md_services *svc, const md_history_req *req, const char *names, md_buf *out,
-                        md_error *err);
+                        md_buf *next_url, md_error *err);
+/* The stored series of (symbol, iv) as the indicators read it (the one path for REST, live
+ * indicators and screens): its bars are stored at iv or aggregated from a finer interval
+ * that divides it, and it begins at its first stored bar. */
+typedef struct md_series_extent {
+    int64_t first, last; /* the first and last stored bar over iv and those finer intervals */
+    md_interval finest;  /* the finest of them holding bars (bounds a read window's bars) */
+    int any;             /* 0: nothing stored */
+} md_series_extent;
+int md_query_series_extent(md_services *svc, const char *symbol, md_interval iv,
+                           md_series_extent *out, md_error *err);
+
+typedef void (*md_query_bars_fn)(void *ctx, const md_bar *bars, size_t n);
+/* Calls fn with the series' bars of iv whose buckets start in [from, to) (from before the
+ * first bar: from the first), oldest first, as the read path answers them
+ * (md_store_get_bars_agg), in windows of at most 65536 bars of the finest stored interval
+ * (bounded memory over any history). The store's errors. */
+int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
+                         const md_series_extent *x, int64_t from, int64_t to, md_query_bars_fn fn,
+                         void *ctx, md_error *err);
+
+/* The values of specs[0..n) at the newest bar of (symbol, iv) whose bucket starts before
+ * `before` (MD_TS_MAX: the newest stored), computed as /analytics/{symbol}/indicators
+ * answers them (from the first stored bar; psar seeded over the whole series): out[i][k] is
+ * output k of specs[i]; *bar gets that bar. MD_ENODATA when there is no such bar. */
+int md_query_ind_at(md_services *svc, const char *symbol, md_interval iv, const md_ind_spec *specs,
+                    int n, int64_t before, md_bar *bar, double (*out)[MD_IND_MAX_OUTPUTS],
+                    md_error *err);
+
+/* -- cross-symbol analytics (cross.c; definitions in analytics/cross.h) ------------------------ */
+
+typedef struct md_cross_req {
+    md_symbol *symbols; /* heap (md_cross_req_deinit): the symbols asked, then a pair's and the
+                           benchmark when not among them */
+    size_t n;
+    md_interval iv;
+    int64_t start, end;
+    md_ret_kind kind;
+    md_align align;
+    int csv;
+    int cached_only; /* never ask the sources (as /historical's cached_only) */
+    size_t window;   /* rolling window in rows; 0: none */
+    int has_pair;    /* pair[0], pair[1]: indices into symbols */
+    size_t pair[2];
+    size_t benchmark;    /* index into symbols, (size_t)-1: none */
+    int benchmark_extra; /* the benchmark is the last symbol and was not asked for itself */
+} md_cross_req;
+
+/* Fills r from request parameters: symbols, interval, start, end, kind (simple, log), format
+ * (json, csv), cached_only, and align (inner, outer) for returns, or window, pair and benchmark for
+ * correlation (correlation set). MD_EPARAM, MD_ESYMBOL, MD_EINTERVAL, MD_ETIMERANGE naming
+ * the parameter. r is always to be md_cross_req_deinit'ed. */
+int md_cross_req_parse(md_cross_req *r, int correlation,
+                       const char *(*get)(void *ctx, const char *name), void *ctx,
+                       const md_config *cfg, md_error *err);
+void md_cross_req_deinit(md_cross_req *r);
+/* GET /analytics/returns: the aligned returns matrix (JSON columns, or wide CSV). The read
+ * path's errors, prefixed with the symbol (a symbol without data: MD_ENOTFOUND). */
+int md_query_returns(md_services *svc, const md_cross_req *r, md_buf *out, md_error *err);
+/* GET /analytics/correlation: the Pearson matrix over the inner-aligned returns, with
+ * beta, correlation and volatility against a benchmark, and rolling values over a window. */
+int md_query_correlation(md_services *svc, const md_cross_req *r, md_buf *out, md_error *err);
+
 /* /analytics/{symbol}/summary: returns, volatility (annualised), max drawdown, average
- * volume over the range. */
+ * volume over the whole range asked (streamed over the store in bounded memory; req->limit
+ * does not apply). */
 int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, md_error *err);
 
 /* 1 when the store knows the symbol (any bar or quote). */
@@ -151,6 +324,7 @@ struct md_cache_entry;
 typedef struct md_answer {
     const char *content_type;     /* static string */
     md_buf body;                  /* the answer when entry is NULL */
+    md_buf next;                  /* the URL of the next page (paging); empty when none */
     struct md_cache_entry *entry; /* a cached answer; a reference this answer holds */
     const char *cache;            /* "l1", "l2", "miss"; NULL when the cache is off */
 } md_answer;

@@ -11,8 +11,6 @@
 #include "sources/manager.h"
 #include "stream/hub.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Where svc is in its life cycle; every step checks it comes after the one before. */
@@ -26,13 +24,6 @@ struct md_services_run {
     md_svc_sources *sources;
     md_svc_stream *stream;
 };
-
-static void order_violation(const char *what) __attribute__((noreturn));
-static void order_violation(const char *what)
-{
-    fprintf(stderr, "mdagent: services used out of order: %s\n", what);
-    abort();
-}
 
 int md_services_store_options(const md_services_options *o, md_store_options *out, md_error *err)
 {
@@ -85,17 +76,18 @@ static void lease_release(void *cache, const char *name)
 
 /* -- life cycle ------------------------------------------------------------------------------ */
 
-/* A macro, not a function, so the analyzers see that what follows runs only when have. */
-#define need(have, what) ((have) ? (void)0 : order_violation(what))
-
 int md_services_open(md_services *out, const md_services_options *o, md_error *err)
 {
     const md_config *cfg = o->cfg;
-    need(cfg != NULL, "md_services_open without a configuration");
-    need(o->writer || !(o->cache || o->quality_gauge || o->stream || o->sources || o->backfill),
-         "cache, quality gauge, stream, sources and backfill need the writer");
-    need(o->workers || !o->quality_gauge, "the quality gauge grades on the worker pool");
-    need(o->sources || !(o->feeds || o->backfill), "feeds and backfill need the sources");
+    /* options no caller can mean and steps out of order: programming errors */
+    md_assert(cfg != NULL, "services: md_services_open without a configuration");
+    md_assert(o->writer ||
+                  !(o->cache || o->quality_gauge || o->stream || o->sources || o->backfill),
+              "services: cache, quality gauge, stream, sources and backfill need the writer");
+    md_assert(o->workers || !o->quality_gauge,
+              "services: the quality gauge grades on the worker pool");
+    md_assert(o->sources || !(o->feeds || o->backfill),
+              "services: feeds and backfill need the sources");
 
     memset(out, 0, sizeof *out);
     md_services *svc = out;
@@ -127,6 +119,8 @@ int md_services_open(md_services *out, const md_services_options *o, md_error *e
     if (o->quality_gauge) svc->quality = md_quality_gauge_new(svc);
     if (o->stream && (rc = md_services__stream_open(svc, &run->stream, err)) != 0) goto fail;
     if (o->sources && (rc = md_services__sources_open(svc, &run->sources, err)) != 0) goto fail;
+    if (o->workers && svc->sources) /* a slow provider never holds up the workers */
+        svc->fetchers = md_workq_new((int)cfg->sources_fetch_workers, "fetch");
     if (o->backfill && svc->sources) {
         md_backfill_opts bo;
         md_backfill_opts_from_config(&bo, cfg);
@@ -143,7 +137,8 @@ fail:
 int md_services_start(md_services *svc, md_error *err)
 {
     md_services_run *run = svc->run;
-    need(run && run->step == SVC_OPEN && !run->started, "md_services_start twice or after stop");
+    md_assert(run && run->step == SVC_OPEN && !run->started,
+              "services: md_services_start twice or after stop");
     run->step = SVC_STARTED;
     run->started = 1;
     if (run->opt.feeds) {
@@ -181,11 +176,19 @@ void md_services_quiesce(md_services *svc)
     if (!run || run->step >= SVC_QUIESCED) return;
     md_services_stop(svc);
     run->step = SVC_QUIESCED;
-    md_workq_free(svc->workers); /* pending jobs complete (into the server's loops) */
+    md_srcmgr_cancel_all(svc->sources); /* a hanging provider does not hold the shutdown */
+    md_workq_free(svc->workers);        /* pending jobs complete (into the server's loops) */
     svc->workers = NULL;
+    md_workq_free(svc->fetchers);
+    svc->fetchers = NULL;
     md_backfill_free(svc->backfill); /* chunks in flight finish; unfinished jobs are saved */
     svc->backfill = NULL;
     md_services__stream_stop(run->stream); /* relay and live bars; the hub stays */
+}
+
+struct md_livebar *md_services_livebar(md_services *svc)
+{
+    return svc->run ? md_services__stream_livebar(svc->run->stream) : NULL;
 }
 
 void md_services_close(md_services *svc)

@@ -20,7 +20,7 @@
  *   md_services_stop      not ready; feeds and scheduler stopped (nothing pushes any more),
  *                         the quality gauge schedules nothing        - before the server drains
  *   [md_server_shutdown]  in-flight requests finish
- *   md_services_quiesce   worker pool joined, backfill jobs saved, relay and live bars
+ *   md_services_quiesce   worker pools joined, backfill jobs saved, relay and live bars
  *                         stopped: nothing runs, writes or publishes any more
  *   [md_server_free]      (its shards leave the hub, which is still there)
  *   md_services_close     quality gauge, source manager (after the workers that may be inside
@@ -58,7 +58,8 @@ typedef struct md_services_options {
     int store_read_only;  /* open without creating or migrating the schema (writes fail) */
     int store_pool_size;  /* connections to keep; 0: store.pool_size (one-shot commands: 1) */
     int writer;           /* the writer, with the quality.* parameters */
-    int workers;          /* the worker pool (server.workers threads) */
+    int workers;          /* the worker pool (server.workers threads), and with sources the
+                            fetch workers (sources.fetch_workers threads) */
     int cache;            /* when cache.enabled: L1, and L2 in Redis when redis is set (needs
                             the writer: its listener keeps the cache true) */
     int quality_gauge;    /* mdagent_quality_score follows every write (needs writer, workers) */
@@ -89,6 +90,11 @@ void md_services_stop(md_services *svc);
 /* After the server drained: joins the worker pool, saves and stops the backfill jobs, stops
  * the relay and the live bars. Nothing writes or publishes afterwards. Idempotent. */
 void md_services_quiesce(md_services *svc);
+struct md_livebar;
+/* The live bars of svc (stream.live_bars), or NULL: their forming bars give the live
+ * indicators' partial values (pipeline/). */
+struct md_livebar *md_services_livebar(md_services *svc);
+
 /* Frees everything (after md_server_free when there was a server); svc is zeroed. Accepts a
  * zeroed svc. */
 void md_services_close(md_services *svc);

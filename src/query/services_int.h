@@ -25,5 +25,20 @@ typedef struct md_svc_stream md_svc_stream;
 int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *err);
 void md_services__stream_stop(md_svc_stream *cs);
 void md_services__stream_close(md_svc_stream *cs);
+struct md_livebar *md_services__stream_livebar(md_svc_stream *cs); /* NULL is fine */
+
+/* services_quota.c: where the providers' budgets live beyond one process - shared by the
+ * agents on one Redis (an atomic Lua sliding window per provider, API key and scope) or,
+ * without Redis, saved in the store and read back at start. _open wires them into m;
+ * _close after the manager is freed. */
+struct md_srcmgr;
+typedef struct md_svc_quota md_svc_quota;
+int md_services__quota_open(md_services *svc, struct md_srcmgr *m, md_svc_quota **out,
+                            md_error *err);
+void md_services__quota_close(md_svc_quota *q);
+/* The deployment's name on a shared Redis server: redis.namespace, else cache.prefix +
+ * "db" + the URL's database number ("mdagent:db0"). Pub/sub ignores the database number,
+ * so the stream relay's channel carries it. */
+void md_services__redis_namespace(const md_config *cfg, char *dst, size_t n);
 
 #endif

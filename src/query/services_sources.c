@@ -27,6 +27,7 @@ struct md_svc_sources {
     md_feed *feeds[2];
     md_query_keep keeps[3]; /* one per pushing thread */
     md_scheduler *sched;
+    md_svc_quota *quota; /* the budgets beyond this process (services_quota.c) */
 };
 
 /* Creates a source by name from the registry; a provider whose API key is missing is
@@ -62,7 +63,7 @@ static md_bar_vec *acc_for(replay_acc *a, const char *symbol)
 {
     for (size_t i = 0; i < a->n; i++)
         if (strcmp(a->s[i].symbol, symbol) == 0) return &a->s[i].bars;
-    if (a->n == a->cap) a->s = md_realloc(a->s, (a->cap = a->cap ? a->cap * 2 : 8) * sizeof *a->s);
+    MD_ARRAY_GROW(a->s, a->n, a->cap, 8);
     series_acc *x = &a->s[a->n++];
     snprintf(x->symbol, sizeof x->symbol, "%s", symbol);
     md_bar_vec_init(&x->bars);
@@ -192,6 +193,10 @@ int md_services__sources_open(md_services *svc, md_svc_sources **out, md_error *
     md_svc_sources *cs = md_calloc(1, sizeof *cs);
     cs->svc = svc;
     svc->sources = m;
+    if (m && (rc = md_services__quota_open(svc, m, &cs->quota, err)) != 0) {
+        md_services__sources_close(cs);
+        return rc;
+    }
     if (m) {
         md_source *rp = md_srcmgr_source(m, MD_SRC_REPLAY);
         if (rp && (rc = load_replay(svc, rp, svc->cfg, err)) != 0) {
@@ -231,6 +236,16 @@ static int claim_slot(void *cache, const char *name, int64_t ttl_ms)
     return md_cache_lease(cache, name, ttl_ms);
 }
 
+static int renew_lease(void *cache, const char *name, int64_t ttl_ms)
+{
+    return md_cache_lease_renew(cache, name, ttl_ms);
+}
+
+static void release_lease(void *cache, const char *name)
+{
+    md_cache_lease_release(cache, name);
+}
+
 int md_services__sources_start(md_svc_sources *cs, md_error *err)
 {
     md_services *svc = cs->svc;
@@ -242,7 +257,10 @@ int md_services__sources_start(md_svc_sources *cs, md_error *err)
         if (offline[i] == MD_SRC_REPLAY && md_replay_count(src) == 0) continue;
         md_tick_sink sink;
         md_query_sink(&cs->keeps[i], svc, MD_WRITE_FEED, &sink);
-        int rc = md_feed_start(src, &sink, &cs->feeds[i], err);
+        /* agents relaying to each other run a feed on one of them at a time: a lease */
+        md_feed_lease lease = {claim_slot, renew_lease, release_lease, svc->cache,
+                               svc->cfg->sources_feed_lease_ms};
+        int rc = md_feed_start_leased(src, &sink, svc->cache ? &lease : NULL, &cs->feeds[i], err);
         if (rc) return rc;
     }
     if (!cs->sched) return 0;
@@ -268,5 +286,6 @@ void md_services__sources_close(md_svc_sources *cs)
     md_services__sources_stop(cs);
     md_srcmgr_free(cs->svc->sources);
     cs->svc->sources = NULL;
+    md_services__quota_close(cs->quota); /* after the manager that called it */
     md_free(cs);
 }

@@ -29,11 +29,7 @@ int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *er
     md_svc_stream *cs = md_calloc(1, sizeof *cs);
     cs->svc = svc;
     md_hub_options ho;
-    md_hub_options_default(&ho);
-    ho.replay_size = (size_t)cfg->stream_replay_size;
-    ho.queue_size = (size_t)cfg->stream_queue_size;
-    ho.max_subscriptions = (size_t)cfg->stream_max_subscriptions;
-    ho.instance = cfg->stream_instance;
+    md_hub_options_from_config(&ho, cfg);
     svc->hub = md_hub_new(&ho);
     if (cfg->stream_live_bars) {
         md_livebar_options lo = {.hub = svc->hub,
@@ -43,7 +39,9 @@ int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *er
         cs->livebars = md_livebar_new(&lo);
     }
     if (cfg->redis && *cfg->redis) {
-        md_relay_options ro = {.channel = cfg->stream_redis_channel, .hub = svc->hub};
+        char ns[200]; /* the deployment's: pub/sub ignores the database number */
+        md_services__redis_namespace(cfg, ns, sizeof ns);
+        md_relay_options ro = {.channel = cfg->stream_redis_channel, .ns = ns, .hub = svc->hub};
         md_redis_options_from_config(&ro.redis, cfg);
         if (md_relay_start(&ro, &cs->relay, err) != 0) {
             *out = cs; /* the caller closes it */
@@ -61,6 +59,11 @@ void md_services__stream_stop(md_svc_stream *cs)
     cs->relay = NULL;
     md_livebar_free(cs->livebars); /* open live bars stay open: they were not complete */
     cs->livebars = NULL;
+}
+
+md_livebar *md_services__stream_livebar(md_svc_stream *cs)
+{
+    return cs ? cs->livebars : NULL;
 }
 
 void md_services__stream_close(md_svc_stream *cs)

@@ -182,8 +182,10 @@ static void field_done(parse_ctx *c)
         keep(&h->x_api_key, v, vl);
     else if (name_is(f, fl, "content-type"))
         keep(&h->content_type, v, vl);
-    else if (name_is(f, fl, "host"))
+    else if (name_is(f, fl, "host")) {
         c->hosts++;
+        keep(&h->host, v, vl);
+    }
     else if (name_is(f, fl, "transfer-encoding"))
         h->chunked = 1;
     else if (name_is(f, fl, "upgrade"))
@@ -389,6 +391,7 @@ void md_http_head_deinit(md_http_head *h)
     md_free(h->authorization);
     md_free(h->x_api_key);
     md_free(h->content_type);
+    md_free(h->host);
     md_free(h->ws_key);
     md_free(h->ws_version);
     md_free(h->ws_protocol);
@@ -494,5 +497,6 @@ int md_http_req_from_head(md_http_req *r, const md_http_head *h, md_error *err)
     }
     if (!r->api_key && h->x_api_key && *h->x_api_key) r->api_key = md_strdup(h->x_api_key);
     if (h->content_type) r->content_type = md_strdup(h->content_type);
+    if (h->host) r->host = md_strdup(h->host);
     return 0;
 }

@@ -38,6 +38,7 @@ typedef struct md_http_head {
     int asterisk;             /* request-target "*" */
     char *target;             /* origin-form path?query (absolute-form reduced to it) */
     char *authorization, *x_api_key, *content_type;
+    char *host; /* the first Host field (links to the next page are absolute) */
     char *ws_key, *ws_version, *ws_protocol;
 } md_http_head;
 
@@ -59,7 +60,7 @@ long md_http_head_scan(const char *buf, size_t len, size_t max_url, md_http_scan
 int md_http_head_parse(const char *buf, size_t len, md_http_head *h, md_error *err);
 void md_http_head_deinit(md_http_head *h);
 
-/* Fills r (method, decoded path and query, API key, content type) from h. 0, or MD_EBADREQ
+/* Fills r (method, decoded path and query, API key, content type, Host) from h. 0, or MD_EBADREQ
  * with err set. r's strings are owned by r (md_http_req_deinit). */
 int md_http_req_from_head(md_http_req *r, const md_http_head *h, md_error *err);
 /* Splits and decodes a query string ("a=1&b=x+y") into r->params. 0 or MD_EBADREQ. */

@@ -4,11 +4,13 @@
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "sources/manager.h"
 
 #include <string.h>
+#include <strings.h>
 
 static const md_route routes[] = {
-#define MD_ROUTE(methods, pattern, fn, flags) {methods, pattern, fn, flags},
+#define MD_ROUTE(methods, pattern, fn, flags, params) {methods, pattern, fn, flags, params},
 #include "server/routes.def"
 #undef MD_ROUTE
 };
@@ -57,8 +59,51 @@ const md_route *md_route_match(md_http_req *req, int *status, int *allowed)
     return NULL;
 }
 
+/* 1 when name is one of the space-separated words of list. */
+static int declared(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        while (*p == ' ') p++;
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len && len == n && memcmp(p, name, n) == 0) return 1;
+        p += len;
+    }
+    return 0;
+}
+
+int md_route_check_params(const md_route *rt, const md_http_req *req, md_error *err)
+{
+    if (!rt->params || strcmp(rt->params, "*") == 0) return 0;
+    for (int i = 0; i < req->n_params; i++) {
+        const char *name = req->params[i].name;
+        if (declared(rt->params, name)) continue;
+        if (!*rt->params)
+            return md_error_set(err, MD_EPARAM, "unknown parameter '%.40s': %s takes none", name,
+                                rt->pattern);
+        return md_error_set(err, MD_EPARAM, "unknown parameter '%.40s' (%s takes: %s)", name,
+                            rt->pattern, rt->params);
+    }
+    return 0;
+}
+
+/* cached_only given and not false: the request never asks the providers. */
+static int cached_only(const md_http_req *req)
+{
+    const char *v = md_http_param_get(req, "cached_only");
+    if (!v) return 0;
+    return strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0;
+}
+
+md_workq *md_route_queue(const md_route *rt, md_services *svc, const md_http_req *req)
+{
+    if ((rt->flags & MD_RT_FETCH) && svc->fetchers && !cached_only(req)) return svc->fetchers;
+    return svc->workers;
+}
+
 /* What every handler may assume: the key was checked (MD_RT_AUTH), a body came only where
- * one is taken (MD_RT_BODY). */
+ * one is taken (MD_RT_BODY), every query parameter is one the route declares. */
 static int admit(const md_route *rt, md_services *svc, md_http_req *req, md_error *err)
 {
     if (rt->flags & MD_RT_AUTH) {
@@ -68,15 +113,19 @@ static int admit(const md_route *rt, md_services *svc, md_http_req *req, md_erro
     if (req->body_len && !(rt->flags & MD_RT_BODY))
         return md_error_set(err, MD_EINVAL, "%s takes no request body (%zu bytes sent)",
                             rt->pattern, req->body_len);
-    return 0;
+    return md_route_check_params(rt, req, err);
 }
 
 void md_route_run(const md_route *rt, md_services *svc, md_http_req *req, md_http_resp *resp)
 {
     md_error err;
     md_error_clear(&err);
+    int budget = (rt->flags & MD_RT_FETCH) && svc->cfg && svc->cfg->sources_deadline_ms > 0;
+    if (budget) /* one budget for the request, counted from its arrival */
+        md_srcmgr_budget_begin(req->start_ns / 1000000 + svc->cfg->sources_deadline_ms);
     int rc = admit(rt, svc, req, &err);
     if (rc == 0) rc = rt->fn(svc, req, resp, &err);
+    if (budget) md_srcmgr_budget_end();
     if (rc < 0) md_http_error(resp, rc, err.msg);
 }
 

@@ -2,31 +2,29 @@
 #include "server/routes.h"
 
 #include "cache/cache.h"
+#include "core/json.h"
 
 #include <string.h>
 
+/* hits / total, cut (not rounded) to four decimals; 0 when nothing was asked */
+static double hit_ratio(uint64_t hits, uint64_t total)
+{
+    return total ? (double)(int64_t)((double)hits / (double)total * 10000) / 10000 : 0;
+}
+
 static void level_json(md_buf *b, const md_cache_level_stats *l, int with_max)
 {
-    uint64_t total = l->hits + l->misses;
     md_buf_puts(b, "{\"hits\":");
     md_buf_int(b, (int64_t)l->hits);
-    md_buf_puts(b, ",\"misses\":");
-    md_buf_int(b, (int64_t)l->misses);
-    md_buf_puts(b, ",\"hit_ratio\":");
-    md_buf_num(b, total ? (double)(int64_t)((double)l->hits / (double)total * 10000) / 10000 : 0);
-    md_buf_puts(b, ",\"entries\":");
-    md_buf_int(b, (int64_t)l->entries);
-    md_buf_puts(b, ",\"bytes\":");
-    md_buf_int(b, (int64_t)l->bytes);
+    md_json_int(b, "misses", (int64_t)l->misses);
+    md_json_num(b, "hit_ratio", hit_ratio(l->hits, l->hits + l->misses));
+    md_json_int(b, "entries", (int64_t)l->entries);
+    md_json_int(b, "bytes", (int64_t)l->bytes);
     if (with_max) {
-        md_buf_puts(b, ",\"max_bytes\":");
-        md_buf_int(b, (int64_t)l->max_bytes);
-        md_buf_puts(b, ",\"evictions\":");
-        md_buf_int(b, (int64_t)l->evictions);
-        md_buf_puts(b, ",\"expirations\":");
-        md_buf_int(b, (int64_t)l->expirations);
-        md_buf_puts(b, ",\"invalidations\":");
-        md_buf_int(b, (int64_t)l->invalidations);
+        md_json_int(b, "max_bytes", (int64_t)l->max_bytes);
+        md_json_int(b, "evictions", (int64_t)l->evictions);
+        md_json_int(b, "expirations", (int64_t)l->expirations);
+        md_json_int(b, "invalidations", (int64_t)l->invalidations);
     }
 }
 
@@ -37,32 +35,23 @@ int md_route_cache_stats(md_services *svc, md_http_req *req, md_http_resp *resp,
     md_buf *b = md_http_json(resp, 200);
     md_buf_puts(b, "{\"enabled\":");
     md_buf_puts(b, svc->cache ? "true" : "false");
-    md_buf_puts(b, ",\"status\":\"");
-    md_buf_puts(b, md_cache_status(svc->cache));
+    md_json_str(b, "status", md_cache_status(svc->cache));
     /* every L1 miss goes on to L2 when there is one: a request misses when no level hit */
     uint64_t hits = s.l1.hits + s.l2.hits;
     uint64_t total = s.l1.hits + s.l1.misses;
     if (total < hits) total = hits;
-    md_buf_puts(b, "\",\"hits\":");
-    md_buf_int(b, (int64_t)hits);
-    md_buf_puts(b, ",\"misses\":");
-    md_buf_int(b, (int64_t)(total - hits));
-    md_buf_puts(b, ",\"hit_ratio\":");
-    md_buf_num(b, total ? (double)(int64_t)((double)hits / (double)total * 10000) / 10000 : 0);
+    md_json_int(b, "hits", (int64_t)hits);
+    md_json_int(b, "misses", (int64_t)(total - hits));
+    md_json_num(b, "hit_ratio", hit_ratio(hits, total));
     md_buf_puts(b, ",\"levels\":{\"l1\":");
     level_json(b, &s.l1, 1);
     md_buf_puts(b, "},\"l2\":");
     level_json(b, &s.l2, 0);
-    md_buf_puts(b, ",\"enabled\":");
-    md_buf_puts(b, s.l2_enabled ? "true" : "false");
-    md_buf_puts(b, ",\"status\":\"");
-    md_buf_puts(b, s.l2_state);
-    md_buf_puts(b, "\",\"breaker\":\"");
-    md_buf_puts(b, s.breaker);
-    md_buf_puts(b, "\",\"subscribed\":");
-    md_buf_puts(b, s.subscribed ? "true" : "false");
-    md_buf_puts(b, ",\"errors\":");
-    md_buf_int(b, (int64_t)s.l2.errors);
+    md_json_bool(b, "enabled", s.l2_enabled);
+    md_json_str(b, "status", s.l2_state);
+    md_json_str(b, "breaker", s.breaker);
+    md_json_bool(b, "subscribed", s.subscribed);
+    md_json_int(b, "errors", (int64_t)s.l2.errors);
     md_buf_puts(b, "}}}");
     md_cache_sync_metrics(svc->cache);
     return 0;

@@ -130,9 +130,9 @@ static int routes_json(md_assets *a, md_http_resp *resp)
 {
     static const struct {
         int methods;
-        const char *pattern;
+        const char *pattern, *params;
     } table[] = {
-#define MD_ROUTE(methods, pattern, fn, flags) {methods, pattern},
+#define MD_ROUTE(methods, pattern, fn, flags, params) {methods, pattern, params},
 #include "server/routes.def"
 #undef MD_ROUTE
     };
@@ -145,7 +145,22 @@ static int routes_json(md_assets *a, md_http_resp *resp)
         md_buf_puts(b, ",\"methods\":[");
         char methods[64];
         md_http_methods_str(table[i].methods, "\",\"", methods, sizeof methods);
-        md_buf_printf(b, "\"%s\"]}", methods);
+        md_buf_printf(b, "\"%s\"]", methods);
+        /* the query parameters it takes (routes.def); ["*"]: any */
+        md_buf_puts(b, ",\"params\":[");
+        int first = 1;
+        for (const char *p = table[i].params; *p;) {
+            while (*p == ' ') p++;
+            size_t len = strcspn(p, " ");
+            if (!len) break;
+            if (!first) md_buf_putc(b, ',');
+            md_buf_putc(b, '"');
+            md_buf_append(b, p, len);
+            md_buf_putc(b, '"');
+            first = 0;
+            p += len;
+        }
+        md_buf_puts(b, "]}");
     }
     md_buf_puts(b, "],\"libs\":{\"lightweight-charts\":");
     md_buf_puts(b, md_assets_exists(a, LWC_FILE) ? "\"/dashboard/" LWC_FILE "\"" : "null");

@@ -91,6 +91,10 @@ int md_route_price(md_services *svc, md_http_req *req, md_http_resp *resp, md_er
     if (rc) return rc;
     int64_t max_age;
     if ((rc = parse_max_age(svc, req, &max_age, err))) return rc;
+    /* the newest price is the traded price under every adjustment (docs/API.md): the
+     * parameter is checked, and changes nothing */
+    md_adjust adj;
+    if ((rc = md_query_adjust_parse(md_http_param_get(req, "adjust"), &adj, err))) return rc;
     const char *sv = md_http_param_get(req, "source");
     if (sv) { /* one named source: never cached, never on the loop */
         int source = md_source_parse(sv);
@@ -106,7 +110,7 @@ int md_route_price(md_services *svc, md_http_req *req, md_http_resp *resp, md_er
     md_answer a;
     md_answer_init(&a);
     rc = md_query_price_answer(svc, sym, max_age, query_flags(req), &a, err);
-    if (rc == 0) md_http_answer(resp, &a);
+    if (rc == 0) md_http_answer(req, resp, &a);
     md_answer_deinit(&a);
     return rc;
 }
@@ -176,10 +180,10 @@ int md_route_historical(md_services *svc, md_http_req *req, md_http_resp *resp, 
     md_history_req hr;
     int rc = md_history_req_parse(&hr, req->capture, md_http_param_getter, req, svc->cfg, err);
     if (rc) return rc;
-    md_answer a;
+    md_answer a; /* its next page by path (cacheable): md_http_answer makes it absolute */
     md_answer_init(&a);
     rc = md_query_history_answer(svc, &hr, query_flags(req), &a, err);
-    if (rc == 0) md_http_answer(resp, &a);
+    if (rc == 0) md_http_answer(req, resp, &a);
     md_answer_deinit(&a);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include "core/timefmt.h"
 #include "core/workq.h"
 #include "sources/manager.h"
+#include "pipeline/pipeline.h"
 #include "stream/hub.h"
 #include "query/quality.h"
 
@@ -92,6 +93,7 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
         md_hub_render_health(svc->hub, b);
     else
         md_buf_puts(b, "{\"status\":\"disabled\"}");
+    md_pipeline_render_health(svc->pipeline, b); /* ,"pipeline":{...} */
     md_buf_puts(b, "}}");
     return 0;
 }

@@ -177,13 +177,13 @@ int md_route_job(md_services *svc, md_http_req *req, md_http_resp *resp, md_erro
         md_buf_json_str(b, i.last_error);
     else
         md_buf_puts(b, "null");
+    /* every symbol that failed (a job holds at most backfill.max_symbols): no list is cut */
     md_buf_puts(b, ",\"error_details\":[");
-    int first = 1, shown = 0;
-    for (size_t k = 0; k < i.n_symbols && shown < 100; k++) {
+    int first = 1;
+    for (size_t k = 0; k < i.n_symbols; k++) {
         if (!i.symbols[k].last_error[0]) continue;
         if (!first) md_buf_putc(b, ',');
         first = 0;
-        shown++;
         md_buf_puts(b, "{\"symbol\":");
         md_buf_json_str(b, i.symbols[k].symbol);
         md_buf_printf(

@@ -12,7 +12,11 @@ int md_route_quality(md_services *svc, md_http_req *req, md_http_resp *resp, md_
     md_quality_grade g;
     rc = md_query_quality(svc, &qr, &g, err);
     if (rc) return rc;
-    md_render_quality_json(md_http_json(resp, 200), &g, qr.max_issues);
+    md_link link = md_http_link(req);
+    md_buf next = MD_BUF_INIT;
+    md_render_quality_json(md_http_json(resp, 200), &g, qr.max_issues, &link, &next);
+    md_http_link_next(resp, next.data);
+    md_buf_deinit(&next);
     md_quality_grade_deinit(&g);
     return 0;
 }
@@ -39,7 +43,11 @@ int md_route_validate(md_services *svc, md_http_req *req, md_http_resp *resp, md
     md_validate_result r;
     rc = md_query_validate(svc, &qr, &r, err);
     if (rc) return rc;
-    md_render_validate_json(md_http_json(resp, 200), &r);
+    md_link link = md_http_link(req);
+    md_buf next = MD_BUF_INIT;
+    md_render_validate_json(md_http_json(resp, 200), &r, &link, &next);
+    md_http_link_next(resp, next.data);
+    md_buf_deinit(&next);
     md_validate_result_deinit(&r);
     return 0;
 }

@@ -1,10 +1,14 @@
-/* routes_sources.c - GET /sources: every source, its place in the failover order, circuit,
- * health, counters and rate-limit budget (API.md). Error texts are already redacted by the
- * manager; API keys never appear. */
+/* routes_sources.c - GET /sources: every source, its place in the failover order, circuits
+ * (per endpoint class), health, counters, bulkhead and rate-limit budget; GET
+ * /symbols/{symbol}: how each provider spells a symbol (API.md). Error texts are already
+ * redacted by the manager; API keys and upstream addresses never appear. */
 #include "server/routes.h"
 
 #include "core/render.h"
+#include "core/symconf.h"
 #include "sources/manager.h"
+#include "sources/registry.h"
+#include "sources/symbolmap.h"
 
 #include <math.h>
 
@@ -28,7 +32,19 @@ static void render_row(md_buf *b, const md_srcmgr_info *in)
         md_buf_puts(b, "null");
     md_buf_puts(b, ",\"circuit\":\"");
     md_buf_puts(b, md_circuit_state_name(in->circuit));
-    md_buf_puts(b, "\",\"health_score\":");
+    md_buf_puts(b, "\",\"circuits\":{");
+    for (int c = 0; c < MD_EP_COUNT; c++) {
+        md_buf_puts(b, c ? ",\"" : "\"");
+        md_buf_puts(b, md_endpoint_class_name((md_endpoint_class)c));
+        md_buf_puts(b, "\":\"");
+        md_buf_puts(b, md_circuit_state_name(in->circuits[c]));
+        md_buf_putc(b, '"');
+    }
+    md_buf_puts(b, "},\"in_flight\":");
+    md_buf_int(b, in->in_flight);
+    md_buf_puts(b, ",\"queued\":");
+    md_buf_int(b, in->queued);
+    md_buf_puts(b, ",\"health_score\":");
     md_buf_num(b, round(in->health * 1000) / 1000);
     md_buf_puts(b, ",\"requests\":");
     md_buf_int(b, in->requests);
@@ -41,6 +57,11 @@ static void render_row(md_buf *b, const md_srcmgr_info *in)
         md_buf_puts(b, "null");
     md_buf_puts(b, ",\"reset_s\":");
     md_buf_int(b, (in->rl_reset_ms + 999) / 1000);
+    md_buf_puts(b, ",\"per_second\":");
+    if (in->per_second)
+        md_buf_int(b, in->per_second);
+    else
+        md_buf_puts(b, "null");
     md_buf_puts(b, ",\"per_minute\":");
     if (in->per_minute)
         md_buf_int(b, in->per_minute);
@@ -51,6 +72,7 @@ static void render_row(md_buf *b, const md_srcmgr_info *in)
         md_buf_int(b, in->per_day);
     else
         md_buf_puts(b, "null");
+    md_buf_puts(b, in->shared ? ",\"shared\":true" : ",\"shared\":false");
     md_buf_puts(b, "},\"last_error\":");
     render_null_or_str(b, in->last_error);
     md_buf_puts(b, ",\"last_error_at\":");
@@ -100,5 +122,67 @@ int md_route_sources(md_services *svc, md_http_req *req, md_http_resp *resp, md_
     md_buf_puts(b, ",\"enabled\":");
     md_buf_int(b, svc->sources ? (int64_t)md_srcmgr_enabled(svc->sources) : 0);
     md_buf_putc(b, '}');
+    return 0;
+}
+
+/* -- GET /symbols/{symbol} ------------------------------------------------------------------ */
+
+int md_route_symbol(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    char sym[MD_SYMBOL_MAX + 1];
+    int rc = md_symbol_normalize_str(req->capture ? req->capture : "", sym, err);
+    if (rc) return rc;
+    /* the manager's map; without sources one made from the configuration for this answer */
+    const md_symbolmap *map = svc->sources ? md_srcmgr_symbolmap(svc->sources) : NULL;
+    md_symbolmap *own = NULL;
+    if (!map) {
+        if ((rc = md_symbolmap_new(svc->cfg, &own, err)) != 0) return rc;
+        map = own;
+    }
+    md_symbol_class c;
+    md_symbolmap_classify(map, sym, &c);
+    md_buf *b = md_http_json(resp, 200);
+    md_buf_puts(b, "{\"symbol\":");
+    md_buf_json_str(b, c.symbol);
+    md_buf_puts(b, ",\"canonical\":");
+    md_buf_json_str(b, c.canonical);
+    md_buf_puts(b, ",\"asset_class\":\"");
+    md_buf_puts(b, md_asset_class_name(c.asset));
+    md_buf_puts(b, "\"");
+    if (c.base[0]) {
+        md_buf_puts(b, ",\"base\":");
+        md_buf_json_str(b, c.base);
+        md_buf_puts(b, ",\"quote\":");
+        md_buf_json_str(b, c.quote);
+    }
+    md_buf_puts(b, c.configured ? ",\"configured\":true" : ",\"configured\":false");
+    md_buf_puts(b, ",\"providers\":{");
+    for (size_t i = 0, k = 0; i < md_source_count(); i++) {
+        const md_source_info *info = md_source_info_at(i);
+        if (info->offline) continue;
+        char qs[MD_SYMCONF_SPELLING_MAX], bs[MD_SYMCONF_SPELLING_MAX], qwhy[160], bwhy[160];
+        int q = md_symbolmap_spell(map, (int)info->id, &c, 1, qs, sizeof qs, qwhy, sizeof qwhy);
+        int bars = md_symbolmap_spell(map, (int)info->id, &c, 0, bs, sizeof bs, bwhy, sizeof bwhy);
+        if (k++) md_buf_putc(b, ',');
+        md_buf_json_str(b, info->name);
+        md_buf_puts(b, ":{\"symbol\":");
+        if (q || bars)
+            md_buf_json_str(b, q ? qs : bs);
+        else
+            md_buf_puts(b, "null");
+        md_buf_puts(b, q ? ",\"quotes\":true" : ",\"quotes\":false");
+        md_buf_puts(b, bars ? ",\"bars\":true" : ",\"bars\":false");
+        if (svc->sources) {
+            md_source *src = md_srcmgr_source(svc->sources, (int)info->id);
+            md_buf_puts(b, src ? ",\"enabled\":true" : ",\"enabled\":false");
+        }
+        if (!q || !bars) {
+            md_buf_puts(b, ",\"reason\":");
+            md_buf_json_str(b, !bars ? bwhy : qwhy);
+        }
+        md_buf_putc(b, '}');
+    }
+    md_buf_puts(b, "}}");
+    md_symbolmap_free(own);
     return 0;
 }

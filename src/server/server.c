@@ -126,7 +126,7 @@ void md_srv_dispatch(md_task *t)
     }
     t->in_worker = 1;
     atomic_fetch_add(&t->sl->srv->in_workers, 1);
-    md_workq_submit(svc->workers, run_job, t);
+    md_workq_submit(md_route_queue(rt, svc, &t->req), run_job, t);
 }
 
 /* -- listening ------------------------------------------------------------------------------- */

@@ -16,7 +16,12 @@
  * period and go to its Monday / 1st. Intervals: 1m 5m 15m 30m 1h(60min) 1d 1w 1mo.
  * Intraday history comes one calendar month per request (month=YYYY-MM). outputsize=full
  * of TIME_SERIES_DAILY is premium-only for free keys (an "Information" refusal that names
- * outputsize): the request is then repeated with outputsize=compact (the latest 100). */
+ * outputsize): the request is then repeated with outputsize=compact (the latest 100), a
+ * second request that takes its own token. An intraday range across months reserves one
+ * request per month before the first is sent, or sends none. The notice that the key's
+ * daily requests are used up ("... 25 requests per day") sets meta->day_exhausted: the
+ * manager pauses the source until the provider's day resets (sources.alphavantage.day_zone),
+ * not for a minute. */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -198,6 +203,16 @@ int md_alphavantage_parse_quote(const char *body, size_t len, md_quote *out, md_
     return rc;
 }
 
+/* 1 when root is the notice that the key's daily requests are used up ("... rate limit is
+ * 25 requests per day ..."), not the older per-minute one ("5 calls per minute and 500
+ * calls per day"). */
+static int day_notice(const json_t *root)
+{
+    const char *t = json_string_value(json_object_get(root, "Information"));
+    if (!t) t = json_string_value(json_object_get(root, "Note"));
+    return t && contains(t, "per day") && !contains(t, "per minute");
+}
+
 /* One request; parse_fn runs on a 2xx JSON body. */
 static int av_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec *bars, md_quote *q,
                     md_fetch_meta *meta, md_error *err)
@@ -215,6 +230,7 @@ static int av_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec 
             rc = MD_EMALFORMED;
         else
             rc = bars ? parse_series_root(root, iv, bars, err) : parse_quote_root(root, q, err);
+        if (rc == MD_ERATELIMIT && meta && day_notice(root)) meta->day_exhausted = 1;
         json_decref(root);
     }
     md_sources__resp_deinit(&r);
@@ -302,6 +318,8 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
         if (months > MAX_MONTHS)
             rc = md_error_set(err, MD_EINVAL, NAME ": range of %d months is too long (max %d)",
                               months, MAX_MONTHS);
+        else /* one request per month: all of them reserved before the first goes out */
+            rc = md_sources__reserve(p, meta, months, "an intraday range across months", err);
         for (int i = 0; i < months && rc >= 0; i++) {
             md_buf_reset(&url);
             url_start(&url, src, "TIME_SERIES_INTRADAY", symbol);

@@ -6,14 +6,21 @@
  *   GET {base}/stock/candle?symbol=AAPL&resolution=D&from=S&to=E&token=K
  *       {"c":[..],"h":[..],"l":[..],"o":[..],"s":"ok","t":[..],"v":[..]} or {"s":"no_data"}
  *
+ *   GET {base}/forex/candle?symbol=OANDA:EUR_USD&..., {base}/crypto/candle?symbol=BINANCE:BTCUSDT&...
+ *       the same answer for FX and crypto (sources/symbolmap.h spells the symbols; /quote
+ *       is for stocks only, so FX and crypto quotes are not asked here)
+ *
  * Times are epoch seconds. Resolutions 1 5 15 30 60 D W M (no 4h). Daily candles are
  * moved to their New York trading date (a stamp at 00:00 UTC is taken as that date).
  * Errors: 401 {"error":"Invalid API key."}, 403 {"error":"You don't have access to this
- * resource."} (candles need a paid plan), 429 {"error":"API limit reached..."}. */
+ * resource."} (candles need a paid plan: the manager opens that endpoint class's circuit
+ * only, quotes go on), 429 {"error":"API limit reached..."}. "no_data" is an empty range,
+ * for which failover asks the next source. */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
 #include "core/buf.h"
+#include "core/symconf.h"
 
 #include <math.h>
 #include <string.h>
@@ -224,8 +231,12 @@ static int fh_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
         to = end + 2 * 86400LL;
     }
     if (from < 0) from = 0;
+    /* FX and crypto candles have endpoints of their own (OANDA:EUR_USD, BINANCE:BTCUSDT) */
+    const char *path = "/stock/candle";
+    if (meta && meta->asset == MD_AS_BIT_FX) path = "/forex/candle";
+    if (meta && meta->asset == MD_AS_BIT_CRYPTO) path = "/crypto/candle";
     md_buf url = MD_BUF_INIT;
-    md_buf_printf(&url, "%s/stock/candle?symbol=", src->base_url);
+    md_buf_printf(&url, "%s%s?symbol=", src->base_url, path);
     md_sources__esc(&url, symbol);
     md_buf_printf(&url, "&resolution=%s&from=%lld&to=%lld", res, (long long)from, (long long)to);
     url_key(&url, src);

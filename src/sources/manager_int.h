@@ -6,6 +6,7 @@
 #ifndef MD_SOURCES_MANAGER_INT_H
 #define MD_SOURCES_MANAGER_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* -- circuit breaker (circuit.c; its state diagram is at the top of that file) ------------ */
@@ -58,19 +59,34 @@ const char *md_circuit_state_name(md_circuit_state s);
 
 /* -- rate limiter (ratelimit.c) -------------------------------------------------------- */
 
-/* Per minute: a bucket of per_minute tokens where each spent token comes back 60 s after it
- * was spent (a rolling window), so no 60-second span - whichever way the provider counts -
- * ever holds more than per_minute requests. Per day: a quota of per_day requests per UTC
- * day, reset at 00:00 UTC (Twelve Data documents that reset; for the others it is the
- * conservative reading). 0 means no limit of that kind. A pause (429 with Retry-After)
- * refuses everything until it ends. Times are wall-clock milliseconds. */
+/* Per second and per minute: rolling windows, each spent token comes back exactly one
+ * second / one minute after it was spent, so no span of that length - whichever way the
+ * provider counts - ever holds more than the limit. Per day: a quota of per_day requests
+ * per day of the provider, which starts at midnight UTC unless a day function says
+ * otherwise (md_ratelimit_set_day: the provider's zone). 0 means no limit of that kind. A
+ * pause (429 with Retry-After, a daily-limit notice) refuses everything until it ends.
+ * Times are wall-clock milliseconds. This is the local view of a budget; a budget shared
+ * between agents (manager.h, md_srcmgr_quota) is kept where they all see it and this one
+ * follows it. */
+typedef struct md_rl_window {
+    int limit;
+    int64_t span_ms;
+    int64_t *spent; /* ring of the spend times still inside the window */
+    int head, count;
+} md_rl_window;
+
+/* The provider's day at now_ms: its number (any consecutive integers) and when it ends. */
+typedef void (*md_rl_day_fn)(void *ctx, int64_t now_ms, int64_t *day, int64_t *next_reset_ms);
+
 typedef struct md_ratelimit {
-    int per_minute, per_day;
-    int64_t *spent;  /* ring of the spend times still inside the rolling minute */
-    int head, count; /* oldest entry, entries held */
-    int64_t day;     /* UTC day number of day_used */
+    int per_second, per_minute, per_day;
+    md_rl_window second, minute;
+    int64_t day; /* day number of day_used */
     int day_used;
+    int64_t day_ends_ms; /* when day ends */
     int64_t paused_until_ms;
+    md_rl_day_fn day_fn; /* NULL: UTC days */
+    void *day_ctx;
 } md_ratelimit;
 
 #define MD_RATELIMIT_MINUTE_MS 60000
@@ -78,6 +94,10 @@ typedef struct md_ratelimit {
 
 void md_ratelimit_init(md_ratelimit *rl, int per_minute, int per_day);
 void md_ratelimit_deinit(md_ratelimit *rl);
+/* Adds a per-second limit (0 = none). */
+void md_ratelimit_set_per_second(md_ratelimit *rl, int per_second);
+/* Days of the provider instead of UTC days (fn NULL: UTC again). */
+void md_ratelimit_set_day(md_ratelimit *rl, md_rl_day_fn fn, void *ctx);
 /* Takes one token when the request may go out now: returns 1. Otherwise returns 0 and
  * sets *retry_in_ms (may be NULL) to when one will be free. With reserve > 0 (background
  * work) the token is only taken when at least that fraction of each limit stays left. */
@@ -87,14 +107,29 @@ int md_ratelimit_acquire(md_ratelimit *rl, int64_t now_ms, double reserve, int64
  * the longest wait among those that refused). */
 int md_ratelimit_acquire_all(md_ratelimit *const *rl, int n, int64_t now_ms, double reserve,
                              int64_t *retry_in_ms);
+/* The same for `need` requests at once (an operation that reserves them before it starts).
+ * *retry_in_ms is -1 when `need` exceeds a limit itself: that budget never holds them. */
+int md_ratelimit_acquire_n(md_ratelimit *const *rl, int n, int need, int64_t now_ms, double reserve,
+                           int64_t *retry_in_ms);
+/* 1 when `need` tokens could be taken from every one of the n limits now (nothing taken). */
+int md_ratelimit_can(md_ratelimit *const *rl, int n, int need, int64_t now_ms, double reserve,
+                     int64_t *retry_in_ms);
 /* Counts n requests that were made without a token (extra pages of one call); they use up
  * the budget exactly like acquired ones. */
 void md_ratelimit_charge(md_ratelimit *rl, int n, int64_t now_ms);
 /* Refuses every request until until_ms (a 429's Retry-After); never shortens a pause. */
 void md_ratelimit_pause(md_ratelimit *rl, int64_t until_ms);
+/* When the day running at now_ms ends (the next per-day reset). */
+int64_t md_ratelimit_day_end(md_ratelimit *rl, int64_t now_ms);
 /* Requests that could go out now (-1 when unlimited) and, in *reset_ms, the time until
  * the binding limit gives one back (0 when a request could go out now). */
 int md_ratelimit_remaining(md_ratelimit *rl, int64_t now_ms, int64_t *reset_ms);
+/* The state worth keeping across a restart (the minute's spend times, the day's count, a
+ * pause) as one line of text into dst (n bytes); md_ratelimit_load reads it back (what
+ * has expired by now_ms is dropped). Load returns 0, or MD_EINVAL for a line it cannot
+ * read (rl unchanged). */
+void md_ratelimit_save(const md_ratelimit *rl, int64_t now_ms, char *dst, size_t n);
+int md_ratelimit_load(md_ratelimit *rl, const char *text, int64_t now_ms);
 
 /* -- retries (backoff.c) --------------------------------------------------------------- */
 

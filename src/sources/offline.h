@@ -60,6 +60,24 @@ typedef struct md_feed md_feed;
  * change, and each 1m bar once its minute has ended. MD_EINVAL for any other source.
  * The source must outlive the feed. */
 int md_feed_start(md_source *src, const md_tick_sink *sink, md_feed **out, md_error *err);
+
+/* Agents of one deployment relay their ticks to each other, so an offline feed runs on one
+ * of them at a time, the one holding its lease ("feed:<source>"): the others wait, and take
+ * over when the holder stops or dies (its lease expires). claim/renew answer 1 (ours), 0
+ * (another agent's) or -1 (no shared store, or it cannot be reached: the feed runs, since
+ * nothing relays its ticks then either). */
+typedef struct md_feed_lease {
+    int (*claim)(void *ctx, const char *name, int64_t ttl_ms);
+    int (*renew)(void *ctx, const char *name, int64_t ttl_ms);
+    void (*release)(void *ctx, const char *name);
+    void *ctx;
+    int64_t ttl_ms; /* renewed every third of it */
+} md_feed_lease;
+/* md_feed_start under a lease (NULL: none). */
+int md_feed_start_leased(md_source *src, const md_tick_sink *sink, const md_feed_lease *lease,
+                         md_feed **out, md_error *err);
+/* 1 while the feed pushes (it holds its lease, or needs none). */
+int md_feed_running(const md_feed *f);
 /* Stops and joins the thread. NULL is fine. */
 void md_feed_stop(md_feed *f);
 /* Ticks pushed so far (quotes + bars), for tests and diagnostics. */

@@ -1,13 +1,24 @@
 /* polygon.c - Polygon.io (key: POLYGON_API_KEY, sent as the apiKey parameter).
  *
  *   GET {base}/v2/aggs/ticker/{T}/range/{mult}/{timespan}/{from}/{to}
- *           ?adjusted=true&sort=asc&limit=50000&apiKey=K
+ *           ?adjusted=false&sort=asc&limit=50000&apiKey=K   (raw, as traded: bars are
+ *           stored unadjusted, whatever the provider; adjusted=true would divide every bar
+ *           before a split and multiply its volume)
  *       {"ticker":"AAPL","status":"OK","resultsCount":2,"results":[{"v":70790813,
  *        "vw":131.6292,"o":130.465,"c":130.15,"h":133.41,"l":129.89,"t":1673240400000,
  *        "n":645365},...],"next_url":"https://api.polygon.io/v2/aggs/...?cursor=..."}
  *   GET {base}/v2/last/trade/{T}?apiKey=K   {"results":{"p":126.8,"s":100,"t":<ns>}}
  *   GET {base}/v2/aggs/ticker/{T}/prev?apiKey=K   (previous day's bar)
- *
+ *   GET {base}/v3/reference/splits?ticker=T&limit=1000&apiKey=K
+ *       {"results":[{"execution_date":"2020-08-31","split_from":1,"split_to":4,
+ *        "ticker":"AAPL","id":"..."}],"status":"OK","request_id":"...","next_url":...}
+ *       split_to new shares for split_from old: 4:1 is split_to 4, split_from 1
+ *   GET {base}/v3/reference/dividends?ticker=T&limit=1000&apiKey=K
+ *       {"results":[{"cash_amount":0.25,"currency":"USD","declaration_date":"2024-10-31",
+ *        "dividend_type":"CD","ex_dividend_date":"2024-11-08","frequency":4,
+ *        "pay_date":"2024-11-14","record_date":"2024-11-11","ticker":"AAPL"}],...}
+ *       cash_amount as declared (not adjusted for later splits); every dividend_type (CD
+ *       regular, SC special, LT/ST capital gains) is cash paid per share *
  * t is in MILLISECONDS (nanoseconds in trades). A long range comes in pages: next_url
  * has no key, so the key is appended; next_url is only ever followed on the configured
  * base URL (its path and query are kept, the host is ours), so the key never goes
@@ -17,7 +28,11 @@
  * example: 16:00 New York; both are that trading date); weekly ones the Sunday starting
  * the week (both go to API.md buckets). The free plan has no last trade: on 403 (or a
  * 404 / empty last trade) the quote falls back to the previous close (/prev), stamped
- * 16:00 New York of that day. */
+ * 16:00 New York of that day; indices, FX and crypto (I:SPX, C:EURUSD, X:BTCUSD: last
+ * trade is for stocks) go there directly. Every request past the first (a page, the
+ * fallback) takes its own token from the budget first (md_sources__get): an empty budget
+ * stops the call with MD_ERATELIMIT, never with half an answer. resultsCount 0 is an empty
+ * range (0 bars), for which failover asks the next source. */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -255,15 +270,22 @@ static int pg_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
     int rc = md_sources__need_key(p, err);
     if (rc) return rc;
     md_buf url = MD_BUF_INIT;
-    md_buf_printf(&url, "%s/v2/last/trade/", src->base_url);
-    md_sources__esc(&url, symbol);
-    url_key(&url, src, 1);
     json_t *root;
     long status = 0;
     md_quote q;
-    rc = pg_get_json(p, url.data, &root, &status, meta, err);
-    if (rc == 0) rc = parse_last_trade_root(root, &q, err);
-    json_decref(root);
+    /* /v2/last/trade is for stocks: an index, FX pair or crypto (I:, C:, X:) goes to the
+     * previous close at once instead of spending a request on a 404 */
+    int prefixed = strlen(symbol) > 2 && symbol[1] == ':' && strchr("ICX", symbol[0]);
+    if (prefixed) {
+        rc = MD_ENOTFOUND;
+    } else {
+        md_buf_printf(&url, "%s/v2/last/trade/", src->base_url);
+        md_sources__esc_seg(&url, symbol);
+        url_key(&url, src, 1);
+        rc = pg_get_json(p, url.data, &root, &status, meta, err);
+        if (rc == 0) rc = parse_last_trade_root(root, &q, err);
+        json_decref(root);
+    }
     if ((rc == MD_EUNAUTHSRC && status != 401) || rc == MD_ENOTFOUND) {
         /* The plan has no trades (403 NOT_AUTHORIZED, also when sent with 200), or no last
          * trade is known (404 NOT_FOUND, results null): the previous close is what is
@@ -271,8 +293,8 @@ static int pg_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
          * (401) is final. */
         md_buf_reset(&url);
         md_buf_printf(&url, "%s/v2/aggs/ticker/", src->base_url);
-        md_sources__esc(&url, symbol);
-        md_buf_puts(&url, "/prev?adjusted=true");
+        md_sources__esc_seg(&url, symbol);
+        md_buf_puts(&url, "/prev?adjusted=false");
         url_key(&url, src, 0);
         rc = pg_get_json(p, url.data, &root, &status, meta, err);
         if (rc == 0) rc = parse_prev_root(root, &q, err);
@@ -319,7 +341,7 @@ static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     if (rc) return rc;
     md_buf url = MD_BUF_INIT;
     md_buf_printf(&url, "%s/v2/aggs/ticker/", src->base_url);
-    md_sources__esc(&url, symbol);
+    md_sources__esc_seg(&url, symbol);
     md_buf_printf(&url, "/range/%d/%s/", mult, span);
     if (md_interval_is_daily(iv)) {
         char from[16], to[16];
@@ -331,7 +353,7 @@ static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
         int64_t f = start > 0 ? start : 0;
         md_buf_printf(&url, "%lld/%lld", (long long)f * 1000, (long long)end * 1000 - 1);
     }
-    md_buf_puts(&url, "?adjusted=true&sort=asc&limit=50000");
+    md_buf_puts(&url, "?adjusted=false&sort=asc&limit=50000");
     url_key(&url, src, 0);
     md_bar_vec tmp;
     md_bar_vec_init(&tmp);
@@ -368,6 +390,129 @@ static int64_t pg_max_range(const md_source *src, md_interval iv)
     return 0;
 }
 
+/* -- corporate actions --------------------------------------------------------------------- */
+
+static int date_of(const json_t *v, int64_t *out)
+{
+    const char *s = json_string_value(v);
+    return s && md_time_parse(s, strlen(s), out, NULL) == 0 && *out % 86400 == 0 ? 0 : -1;
+}
+
+/* results[] of /v3/reference/splits or /dividends into out; *next_url as for aggs. */
+static int parse_ref_root(const json_t *root, int dividends, md_action_vec *out, char **next_url,
+                          md_error *err)
+{
+    if (next_url) *next_url = NULL;
+    int rc = body_error(root, 200, err);
+    if (rc) return rc;
+    const json_t *res = json_object_get(root, "results");
+    if (!json_is_array(res))
+        return md_error_set(err, MD_EMALFORMED, NAME ": no results array in the %s answer",
+                            dividends ? "dividends" : "splits");
+    size_t n0 = out->n, i;
+    const json_t *it;
+    json_array_foreach(res, i, it)
+    {
+        md_action a;
+        memset(&a, 0, sizeof a);
+        a.source = MD_SRC_POLYGON;
+        if (dividends) {
+            a.type = MD_ACT_DIVIDEND;
+            const char *cur = json_string_value(json_object_get(it, "currency"));
+            double f = 1;
+            char major[MD_CURRENCY_MAX] = "";
+            if (date_of(json_object_get(it, "ex_dividend_date"), &a.ex_date) != 0 ||
+                md_sources__num(json_object_get(it, "cash_amount"), &a.amount) != 0 ||
+                (cur && md_currency_major(cur, major, &f) != 0)) {
+                out->n = n0;
+                return md_error_set(err, MD_EMALFORMED, NAME ": dividend %zu is not readable", i);
+            }
+            a.amount /= f;
+            memcpy(a.currency, major, sizeof major);
+            if (date_of(json_object_get(it, "pay_date"), &a.pay_date) != 0) a.pay_date = 0;
+        } else {
+            a.type = MD_ACT_SPLIT;
+            if (date_of(json_object_get(it, "execution_date"), &a.ex_date) != 0 ||
+                md_sources__num(json_object_get(it, "split_to"), &a.numerator) != 0 ||
+                md_sources__num(json_object_get(it, "split_from"), &a.denominator) != 0) {
+                out->n = n0;
+                return md_error_set(err, MD_EMALFORMED, NAME ": split %zu is not readable", i);
+            }
+        }
+        if (md_action_validate(&a, NULL) != 0) continue; /* 1:1, 0 amounts: nothing to apply */
+        md_action_vec_push(out, &a);
+    }
+    const char *next = json_string_value(json_object_get(root, "next_url"));
+    if (next && *next && next_url) *next_url = md_strdup(next);
+    return (int)(out->n - n0);
+}
+
+int md_polygon_parse_splits(const char *body, size_t len, md_action_vec *out, char **next_url,
+                            md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_ref_root(root, 0, out, next_url, err);
+    json_decref(root);
+    return rc;
+}
+
+int md_polygon_parse_dividends(const char *body, size_t len, md_action_vec *out, char **next_url,
+                               md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_ref_root(root, 1, out, next_url, err);
+    json_decref(root);
+    return rc;
+}
+
+static int pg_actions(md_source *src, const char *symbol, int64_t start, int64_t end,
+                      md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    md_provider *p = (md_provider *)src;
+    int rc = md_sources__need_key(p, err);
+    if (rc) return rc;
+    md_action_vec tmp;
+    md_action_vec_init(&tmp);
+    md_buf url = MD_BUF_INIT;
+    for (int kind = 0; kind < 2 && rc >= 0; kind++) {
+        md_buf_reset(&url);
+        md_buf_printf(&url, "%s/v3/reference/%s?ticker=", src->base_url,
+                      kind ? "dividends" : "splits");
+        md_sources__esc(&url, symbol);
+        md_buf_puts(&url, "&limit=1000");
+        url_key(&url, src, 0);
+        for (int page = 0; rc >= 0 && page < MAX_PAGES; page++) {
+            json_t *root;
+            long status;
+            char *next = NULL;
+            rc = pg_get_json(p, url.data, &root, &status, meta, err);
+            if (rc == 0) rc = parse_ref_root(root, kind, &tmp, &next, err);
+            json_decref(root);
+            if (rc < 0 || !next) {
+                md_free(next);
+                break;
+            }
+            next_page_url(&url, src, next);
+            md_free(next);
+        }
+    }
+    md_buf_deinit(&url);
+    if (rc >= 0) {
+        rc = 0;
+        for (size_t i = 0; i < tmp.n; i++) {
+            if (tmp.v[i].ex_date < start || tmp.v[i].ex_date >= end) continue;
+            snprintf(tmp.v[i].symbol, sizeof tmp.v[i].symbol, "%s", symbol);
+            md_action_vec_push(out, &tmp.v[i]);
+            rc++;
+        }
+        if (ref) snprintf(ref->zone, sizeof ref->zone, "%s", ZONE);
+    }
+    md_action_vec_deinit(&tmp);
+    return rc;
+}
+
 static const md_source_vtable pg_vt = {
     .name = NAME,
     .id = MD_SRC_POLYGON,
@@ -376,6 +521,7 @@ static const md_source_vtable pg_vt = {
     .supports = md_sources__provider_supports,
     .max_range_s = pg_max_range,
     .free = md_sources__provider_free,
+    .actions = pg_actions,
 };
 
 int md_polygon_create(const md_config *cfg, md_source **out, md_error *err)

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/timefmt.h"
 #include "sources/registry.h"
 
 #include <stdio.h>
@@ -71,7 +72,24 @@ int md_sources__need_key(const md_provider *p, md_error *err)
 int md_sources__get(md_provider *p, const char *url, md_sources__resp *r, md_fetch_meta *meta,
                     md_error *err)
 {
-    int rc = md_sources__http_get(p->http, p->base.vt->name, url, r, err);
+    const char *name = p->base.vt->name;
+    if (meta && md_cancel_requested(meta->cancel))
+        return md_error_set(err, MD_ECANCELED, "%s: cancelled", name);
+    if (meta && meta->deadline_ms > 0 && md_mono_ms() >= meta->deadline_ms)
+        return md_error_set(err, MD_ETIMEOUT, "%s: no time left for request %d", name,
+                            meta->requests + 1);
+    if (meta && meta->more && meta->granted > 0 && meta->requests >= meta->granted) {
+        /* one more request than reserved (a page, a fallback): it needs its own token */
+        md_error e;
+        md_error_clear(&e);
+        if (meta->more(meta->more_ctx, 1, &e) != 1)
+            return md_error_set(err, MD_ERATELIMIT, "%s: stopped after %d request%s: %s", name,
+                                meta->requests, meta->requests == 1 ? "" : "s",
+                                e.msg[0] ? e.msg : "no budget left");
+        meta->granted++;
+    }
+    int rc = md_sources__http_get(p->http, name, url, meta ? meta->deadline_ms : 0,
+                                  meta ? meta->cancel : NULL, r, err);
     if (meta) {
         meta->requests++;
         meta->http_status = rc == 0 ? (int)r->status : 0;
@@ -81,28 +99,72 @@ int md_sources__get(md_provider *p, const char *url, md_sources__resp *r, md_fet
         char shown[512];
         md_log_redact(url, shown, sizeof shown);
         if (rc == 0)
-            MD_DEBUG("sources", "%s GET %s -> %ld bytes=%zu", p->base.vt->name, shown, r->status,
-                     r->len);
+            MD_DEBUG("sources", "%s GET %s -> %ld bytes=%zu", name, shown, r->status, r->len);
         else
-            MD_DEBUG("sources", "%s GET %s failed: %s", p->base.vt->name, shown,
+            MD_DEBUG("sources", "%s GET %s failed: %s", name, shown,
                      err ? err->msg : md_error_default(rc));
     }
     return rc;
 }
 
+int md_sources__reserve(md_provider *p, md_fetch_meta *meta, int total, const char *what,
+                        md_error *err)
+{
+    if (!meta || !meta->more || meta->granted <= 0 || total <= meta->granted) return 0;
+    md_error e;
+    md_error_clear(&e);
+    if (meta->more(meta->more_ctx, total - meta->granted, &e) != 1)
+        return md_error_set(err, MD_ERATELIMIT, "%s: %s needs %d requests, not sent: %s",
+                            p->base.vt->name, what, total, e.msg[0] ? e.msg : "no budget left");
+    meta->granted = total;
+    return 0;
+}
+
+/* Replaces every http:// or https:// link in s (in place) by "[link]": provider messages
+ * point at their pricing pages, and client-facing errors carry no upstream address. */
+static void scrub_links(char *s)
+{
+    char *p;
+    while ((p = strstr(s, "http://")) != NULL || (p = strstr(s, "https://")) != NULL) {
+        char *e = p;
+        while (*e && *e != ' ' && *e != '"' && *e != '\'' && *e != ')') e++;
+        while (e > p && (e[-1] == '.' || e[-1] == ',')) e--; /* the sentence's, not the link's */
+        static const char mark[] = "[link]";
+        size_t tail = strlen(e);
+        memmove(p + sizeof mark - 1, e, tail + 1);
+        memcpy(p, mark, sizeof mark - 1);
+    }
+}
+
+#define EXCERPT_MAX 96
+
 void md_sources__excerpt(const char *s, size_t len, char *dst, size_t n)
 {
-    char raw[96];
-    size_t k = 0;
-    for (size_t i = 0; i < len && k + 1 < sizeof raw && k + 1 < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    if (!n) return;
+    /* Redact the whole text first, then cut it: a key that straddles the cut is never half
+     * shown. Text past 4 KiB is never shown, so it is not looked at. */
+    size_t take = len < 4096 ? len : 4096;
+    char *raw = md_malloc(take + 1);
+    for (size_t i = 0; i < take; i++) raw[i] = s[i] ? s[i] : ' ';
+    raw[take] = 0;
+    size_t cap = take * 3 + 16;
+    char *clean = md_malloc(cap);
+    md_log_redact(raw, clean, cap);
+    scrub_links(clean);
+    size_t k = 0, max = n - 1 < EXCERPT_MAX ? n - 1 : EXCERPT_MAX;
+    unsigned char prev = ' '; /* the last one written: no leading or doubled spaces */
+    for (size_t i = 0; clean[i] && k < max; i++) {
+        unsigned char c = (unsigned char)clean[i];
         if (c == '\n' || c == '\r' || c == '\t') c = ' ';
         if (c < 0x20 || c >= 0x7f) c = '?';
-        if (c == ' ' && k && raw[k - 1] == ' ') continue;
-        raw[k++] = (char)c;
+        if (c == ' ' && prev == ' ') continue;
+        dst[k++] = (char)c;
+        prev = c;
     }
-    raw[k] = 0;
-    md_log_redact(raw, dst, n);
+    if (k && prev == ' ') k--; /* one space at most: doubled ones were never written */
+    dst[k] = 0;
+    md_free(clean);
+    md_free(raw);
 }
 
 json_t *md_sources__json_buf(const char *provider, const char *body, size_t len,
@@ -138,13 +200,13 @@ json_t *md_sources__json(const char *provider, const md_sources__resp *r, md_err
     return md_sources__json_buf(provider, r->body ? r->body : "", r->len, r->content_type, err);
 }
 
-void md_sources__esc(md_buf *b, const char *s)
+static void esc(md_buf *b, const char *s, const char *keep)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
+            c == '-' || c == '.' || c == '_' || c == '~' || (c && strchr(keep, c))) {
             md_buf_putc(b, (char)c);
         } else {
             md_buf_putc(b, '%');
@@ -152,4 +214,14 @@ void md_sources__esc(md_buf *b, const char *s)
             md_buf_putc(b, hex[c & 15]);
         }
     }
+}
+
+void md_sources__esc(md_buf *b, const char *s)
+{
+    esc(b, s, "");
+}
+
+void md_sources__esc_seg(md_buf *b, const char *s)
+{
+    esc(b, s, ":=@");
 }

@@ -33,6 +33,13 @@ int md_twelvedata_create(const md_config *cfg, md_source **out, md_error *err);
  * regularMarketTime, else the last bar with a close (MD_ENOTFOUND with neither). */
 int md_yahoo_parse_chart(const char *body, size_t len, md_interval iv, md_bar_vec *bars,
                          md_quote *quote, md_error *err);
+/* The same with events (yahoo.c has the conventions): bars made raw again with the answer's
+ * splits plus `later` (splits after its range, may be NULL), prices in the major currency
+ * unit; actions (may be NULL) receive its splits and dividends (amounts as paid, major unit;
+ * symbol left empty). */
+int md_yahoo_parse_chart_full(const char *body, size_t len, md_interval iv,
+                              const md_action_vec *later, md_bar_vec *bars, md_action_vec *actions,
+                              md_error *err);
 
 /* Alpha Vantage TIME_SERIES_INTRADAY/DAILY/WEEKLY/MONTHLY: the "Time Series (...)" object
  * (newest first, keyed by "YYYY-MM-DD[ HH:MM:SS]" in Meta Data's time zone). */
@@ -57,6 +64,13 @@ int md_polygon_parse_aggs(const char *body, size_t len, md_interval iv, md_bar_v
  * /v2/aggs/ticker/{T}/prev (results[0].c, .t in milliseconds, .v). */
 int md_polygon_parse_last_trade(const char *body, size_t len, md_quote *out, md_error *err);
 int md_polygon_parse_prev(const char *body, size_t len, md_quote *out, md_error *err);
+/* Polygon /v3/reference/splits (execution_date, split_to new for split_from old) and
+ * /v3/reference/dividends (ex_dividend_date, cash_amount, currency, pay_date): actions
+ * appended to out (source polygon, symbol left empty); *next_url as for aggs. */
+int md_polygon_parse_splits(const char *body, size_t len, md_action_vec *out, char **next_url,
+                            md_error *err);
+int md_polygon_parse_dividends(const char *body, size_t len, md_action_vec *out, char **next_url,
+                               md_error *err);
 
 /* Twelve Data /time_series: values[] newest first, string (or plain) numbers, intraday
  * datetime "YYYY-MM-DD HH:MM:SS" in meta.exchange_timezone (UTC when absent), converted to

@@ -20,8 +20,9 @@
 #define KEY_OFF_NO_KEY(nm) 0
 
 static const md_source_info table[] = {
-#define MD_PROVIDER(ID, num, nm, disp, url_key, url_env, url_def, keykind, kenv, all_min, all_day, \
-                    q_min, q_day, i_min, i_day, d_min, d_day, r_min, r_day, basis, ivs, as, ctor)  \
+#define MD_PROVIDER(ID, num, nm, disp, url_key, url_env, url_def, keykind, kenv, all_sec, all_min, \
+                    all_day, q_min, q_day, i_min, i_day, d_min, d_day, r_min, r_day, zone, basis,  \
+                    ivs, as, ctor)                                                                 \
     {.name = #nm,                                                                                  \
      .id = MD_SRC_##ID,                                                                            \
      .display = disp,                                                                              \
@@ -29,6 +30,8 @@ static const md_source_info table[] = {
      .intervals = ivs,                                                                             \
      .assets = as,                                                                                 \
      .url_off = offsetof(md_config, nm##_url),                                                     \
+     .sec_off = offsetof(md_config, rl_##nm##_sec),                                                \
+     .zone_off = offsetof(md_config, nm##_day_zone),                                               \
      .key_off = KEY_OFF_##keykind(nm),                                                             \
      .limit_off = {LIMIT_OFF(nm, ), LIMIT_OFF(nm, _quote), LIMIT_OFF(nm, _intraday),               \
                    LIMIT_OFF(nm, _daily), LIMIT_OFF(nm, _reference)},                              \
@@ -51,17 +54,6 @@ _Static_assert(MD_EP_COUNT == 4, "providers.def and LIMIT_OFF above spell out fo
 
 static const char *const class_names[] = {"quote", "intraday", "daily", "reference"};
 _Static_assert(MD_ARRAY_LEN(class_names) == MD_EP_COUNT, "one name per endpoint class");
-
-static const char *const asset_names[] = {
-#define X(id, name) name,
-    MD_ASSET_CLASSES(X)
-#undef X
-};
-
-const char *md_asset_class_name(int bit)
-{
-    return bit >= 0 && bit < MD_AS_COUNT ? asset_names[bit] : NULL;
-}
 
 const char *md_endpoint_class_name(md_endpoint_class c)
 {
@@ -116,7 +108,11 @@ static int cfg_int(const md_config *cfg, size_t off)
 void md_source_limits_of(const md_source_info *info, const md_config *cfg, md_source_limits *out)
 {
     memset(out, 0, sizeof *out);
+    out->day_zone = "UTC";
     if (info->offline) return;
+    out->per_second = cfg_int(cfg, info->sec_off);
+    const char *zone = *(char *const *)((const char *)cfg + info->zone_off);
+    if (zone && *zone) out->day_zone = zone;
     md_rate_limit *dst[1 + MD_EP_COUNT] = {&out->all};
     for (int c = 0; c < MD_EP_COUNT; c++) dst[1 + c] = &out->cls[c];
     for (int k = 0; k < 1 + MD_EP_COUNT; k++) {

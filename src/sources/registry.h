@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/interval.h"
+#include "core/symconf.h"
 #include "sources/source.h"
 
 #include <stddef.h>
@@ -24,28 +25,8 @@
 #define MD_IVS_ALL (MD_IV_BIT(MD_IV_COUNT) - 1u)
 #define MD_IVS_ALL_BUT(x) (MD_IVS_ALL & ~MD_IV_BIT(MD_IV_##x))
 
-/* Asset classes a provider documents (bits; providers.def). Nothing routes on them yet:
- * the clients pass symbols as given, and a symbol's class is not known. */
-#define MD_ASSET_CLASSES(X)                                                                        \
-    X(EQUITY, "equity")                                                                            \
-    X(ETF, "etf")                                                                                  \
-    X(INDEX, "index")                                                                              \
-    X(FX, "fx")                                                                                    \
-    X(CRYPTO, "crypto")
-
-enum {
-#define X(id, name) MD_AS_BIT_##id,
-    MD_ASSET_CLASSES(X)
-#undef X
-        MD_AS_COUNT
-};
-enum {
-#define X(id, name) MD_AS_##id = 1u << MD_AS_BIT_##id,
-    MD_ASSET_CLASSES(X)
-#undef X
-};
-/* "equity", ...; NULL past the last. */
-const char *md_asset_class_name(int bit);
+/* Asset classes (MD_AS_*, md_asset_class_name) are core/symconf.h's: the configuration's
+ * `symbols:` section names them too. */
 
 /* What kind of call a request is. A provider's budget counts every request; a class may
  * have its own budget on top (providers.def, keys sources.<name>.<class>.per_minute). */
@@ -62,7 +43,7 @@ const char *md_endpoint_class_name(md_endpoint_class c);
 /* The class of a bars request of interval iv. */
 md_endpoint_class md_endpoint_class_of_bars(md_interval iv);
 
-/* A request budget: requests per minute and per UTC day, 0 = no limit of that kind. */
+/* A request budget: requests per minute and per day, 0 = no limit of that kind. */
 typedef struct md_rate_limit {
     int per_minute, per_day;
 } md_rate_limit;
@@ -71,6 +52,9 @@ typedef struct md_rate_limit {
 typedef struct md_source_limits {
     md_rate_limit all;              /* every request: sources.<name>.per_minute / per_day */
     md_rate_limit cls[MD_EP_COUNT]; /* on top, per class: sources.<name>.<class>.per_* */
+    int per_second;                 /* every request: sources.<name>.per_second (0 = none) */
+    const char *day_zone;           /* sources.<name>.day_zone: its day starts at midnight
+                                       there ("UTC" for the offline sources); cfg's string */
 } md_source_limits;
 
 typedef struct md_source_info {
@@ -84,6 +68,7 @@ typedef struct md_source_info {
     unsigned assets;     /* MD_AS_* bits it documents (offline: 0) */
     /* where its settings live in md_config (HTTP providers only) */
     size_t url_off, key_off;              /* char *; key_off 0 when it needs no key */
+    size_t sec_off, zone_off;             /* int64_t per second; char * day zone */
     size_t limit_off[1 + MD_EP_COUNT][2]; /* int64_t per minute, per day: all, then classes */
     int (*create)(const md_config *cfg, md_source **out, md_error *err);
 } md_source_info;

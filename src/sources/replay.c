@@ -167,7 +167,7 @@ static void rp_free(md_source *src)
 }
 
 static const md_source_vtable rp_vt = {"replay",    MD_SRC_REPLAY, rp_quote, rp_bars,
-                                       rp_supports, NULL,          rp_free};
+                                       rp_supports, NULL,          rp_free,  NULL};
 
 int md_replay_new(const md_config *cfg, md_source **out, md_error *err)
 {

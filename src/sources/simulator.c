@@ -290,7 +290,7 @@ static void sim_free(md_source *src)
 }
 
 static const md_source_vtable sim_vt = {"simulator",  MD_SRC_SIMULATOR, sim_quote, sim_bars,
-                                        sim_supports, sim_max_range,    sim_free};
+                                        sim_supports, sim_max_range,    sim_free,  NULL};
 
 /* -- construction ---------------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Providers that throttle with a 200 answer (Alpha Vantage "5 calls per minute", Twelve
  * Data "API credits for the current minute") send no Retry-After: a per-minute limit
@@ -15,12 +16,11 @@ static void retry_hint(int rc, const md_error *err, md_fetch_meta *m)
         m->retry_after_s = 60;
 }
 
+/* The wrappers make calls without terms (no deadline, no budget): meta is all output. */
 static void meta_start(md_fetch_meta *m)
 {
-    m->http_status = 0;
+    memset(m, 0, sizeof *m);
     m->retry_after_s = -1;
-    m->latency_ms = 0;
-    m->requests = 0;
 }
 
 int md_source_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
@@ -64,4 +64,71 @@ const char *md_source_name_of(const md_source *src)
 void md_source_free(md_source *src)
 {
     if (src && src->vt && src->vt->free) src->vt->free(src);
+}
+
+/* -- cancellation ------------------------------------------------------------------------- */
+
+void md_cancel_init(md_cancel *c)
+{
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &a);
+    pthread_condattr_destroy(&a);
+    atomic_init(&c->requested, 0);
+    c->wake = NULL;
+    c->wake_ctx = NULL;
+}
+
+void md_cancel_deinit(md_cancel *c)
+{
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+}
+
+void md_cancel_request(md_cancel *c)
+{
+    pthread_mutex_lock(&c->lock);
+    atomic_store(&c->requested, 1);
+    if (c->wake) c->wake(c->wake_ctx);
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+int md_cancel_requested(md_cancel *c)
+{
+    return c && atomic_load(&c->requested);
+}
+
+int md_cancel_set_wake(md_cancel *c, void (*wake)(void *ctx), void *ctx)
+{
+    if (!c) return 0;
+    pthread_mutex_lock(&c->lock);
+    c->wake = wake;
+    c->wake_ctx = ctx;
+    int req = atomic_load(&c->requested);
+    pthread_mutex_unlock(&c->lock);
+    return req;
+}
+
+int md_cancel_sleep(md_cancel *c, int64_t ms)
+{
+    if (ms <= 0) return md_cancel_requested(c);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (ms % 1000) * 1000000LL;
+    ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    if (!c) {
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+        }
+        return 0;
+    }
+    pthread_mutex_lock(&c->lock);
+    while (!atomic_load(&c->requested))
+        if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) != 0) break;
+    int req = atomic_load(&c->requested);
+    pthread_mutex_unlock(&c->lock);
+    return req;
 }

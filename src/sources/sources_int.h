@@ -36,12 +36,15 @@ typedef struct md_sources__resp {
  * timeout_ms bounds each request end to end; bodies past max_bytes are refused. */
 md_sources__http *md_sources__http_new(int timeout_ms, size_t max_bytes, const char *user_agent);
 void md_sources__http_free(md_sources__http *h);
-/* GETs url. Returns 0 when a response arrived, whatever its status (r filled; free with
- * md_sources__resp_deinit), else MD_ETIMEOUT (no answer in time), MD_ETRANSIENT (DNS,
- * connect, reset, truncated transfer) or MD_EMALFORMED (body over max_bytes), with the
- * redacted URL in the message prefixed by "provider: ". */
+/* GETs url within the client's timeout and by deadline_ms (md_mono_ms time; 0 = none),
+ * unless cancel (may be NULL) is requested first or meanwhile. Returns 0 when a response
+ * arrived, whatever its status (r filled; free with md_sources__resp_deinit), else
+ * MD_ETIMEOUT (no answer in time, or no time left), MD_ETRANSIENT (DNS, connect, reset,
+ * truncated transfer), MD_EMALFORMED (body over max_bytes) or MD_ECANCELED, with a message
+ * "provider: what happened" that names no URL or host (the debug log has the URL). */
 int md_sources__http_get(md_sources__http *h, const char *provider, const char *url,
-                         md_sources__resp *r, md_error *err);
+                         int64_t deadline_ms, md_cancel *cancel, md_sources__resp *r,
+                         md_error *err);
 void md_sources__resp_deinit(md_sources__resp *r);
 /* Parses a Retry-After value: delta seconds or an HTTP date (relative to now_s).
  * Returns the seconds (>= 0) or -1 when unparseable. */
@@ -72,23 +75,35 @@ void md_sources__provider_free(md_source *src);
 int md_sources__provider_supports(const md_source *src, md_interval iv);
 /* MD_EUNAUTHSRC "<name>: not configured: set <KEY_ENV>" when a needed key is missing. */
 int md_sources__need_key(const md_provider *p, md_error *err);
-/* md_sources__http_get plus bookkeeping in meta (requests, http_status, retry_after_s)
- * and a debug log line with the redacted URL. meta may be NULL. */
+/* md_sources__http_get on meta's terms (deadline, cancellation, budget) plus bookkeeping
+ * in meta (requests, http_status, retry_after_s) and a debug log line with the redacted
+ * URL. A request beyond the ones meta->granted must get a token from meta->more first:
+ * refused, nothing is sent and MD_ERATELIMIT "<name>: stopped after N requests: ..." comes
+ * back (the caller stops there). meta may be NULL (no terms). */
 int md_sources__get(md_provider *p, const char *url, md_sources__resp *r, md_fetch_meta *meta,
                     md_error *err);
+/* Reserves the requests an operation needs before it sends the first (total, counting the
+ * ones already granted): 0, or MD_ERATELIMIT "<name>: <what> needs N requests, not sent:
+ * ..." when the budget cannot give them now. No-op without a budget (meta->more NULL). */
+int md_sources__reserve(md_provider *p, md_fetch_meta *meta, int total, const char *what,
+                        md_error *err);
 /* Parses r's body as a JSON value (object or array). NULL with MD_EMALFORMED and a
  * message that says what came instead (HTML, empty, truncated at line:col). */
 json_t *md_sources__json(const char *provider, const md_sources__resp *r, md_error *err);
 /* Same for a bare buffer (parser entry points used by the tests). */
 json_t *md_sources__json_buf(const char *provider, const char *body, size_t len,
                              const char *content_type, md_error *err);
-/* Copies a short, printable, redacted excerpt of s into dst (for error messages). */
+/* Copies a short (at most 96 characters), printable excerpt of s into dst for an error
+ * message: redacted (keys, secrets) before it is cut, links replaced by "[link]". */
 void md_sources__excerpt(const char *s, size_t len, char *dst, size_t n);
 
 /* -- URLs ---------------------------------------------------------------------------------- */
 
-/* Appends s percent-encoded (RFC 3986 unreserved characters kept). */
+/* Appends s percent-encoded for a query value (RFC 3986 unreserved characters kept:
+ * EUR/USD -> EUR%2FUSD, ^GSPC -> %5EGSPC). */
 void md_sources__esc(md_buf *b, const char *s);
+/* The same for one path segment, where ':' '=' '@' may stay (C:EURUSD, EURUSD=X). */
+void md_sources__esc_seg(md_buf *b, const char *s);
 
 /* -- numbers, times and bars (util.c) ------------------------------------------------------ */
 

@@ -40,7 +40,10 @@ static const char *td_interval(md_interval iv)
 }
 
 /* {"status":"error","code":..,"message":..}; 0 when root is not an error. *no_data is set
- * for "No data is available on the specified dates" (an empty range, not a failure). */
+ * for "No data is available on the specified dates" and "Data not found" (an empty range
+ * of a valid symbol, not a failure: an unknown symbol is "**symbol** not found: ..."). An
+ * "invalid interval" answer is MD_EINTERVAL (the client asked for what Twelve Data does
+ * not offer: a 400 for the caller, not a sick provider). */
 static int body_error(const json_t *root, long http_status, int *no_data, md_error *err)
 {
     const char *st = json_string_value(json_object_get(root, "status"));
@@ -58,7 +61,11 @@ static int body_error(const json_t *root, long http_status, int *no_data, md_err
     if (code >= 500)
         return md_error_set(err, MD_ETRANSIENT, NAME ": server error (%lld): %s", (long long)code,
                             d);
-    if (code == 400 && strcasestr(d, "no data is available")) {
+    if (strcasestr(d, "interval") &&
+        (strcasestr(d, "invalid") || strcasestr(d, "not valid") || strcasestr(d, "supported")))
+        return md_error_set(err, MD_EINTERVAL, NAME ": %s", d);
+    if ((code == 400 || code == 404) &&
+        (strcasestr(d, "no data is available") || strcasestr(d, "data not found"))) {
         if (no_data) *no_data = 1;
         return md_error_set(err, MD_ENOTFOUND, NAME ": %s", d);
     }
@@ -191,8 +198,12 @@ static int td_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec 
     md_error jerr;
     json_t *root = md_sources__json(NAME, &r, &jerr);
     if (r.status < 200 || r.status > 299) {
-        rc = root ? body_error(root, r.status, NULL, err) : 0;
-        if (!rc) {
+        int no_data = 0;
+        rc = root ? body_error(root, r.status, bars ? &no_data : NULL, err) : 0;
+        if (no_data) {
+            md_error_clear(err);
+            rc = 0; /* an empty range, sent with a 404 status: 0 bars */
+        } else if (!rc) {
             char ex[120];
             md_sources__excerpt(r.body, r.len, ex, sizeof ex);
             rc = md_sources__status_error(NAME, r.status, ex, err);

@@ -15,7 +15,19 @@
  * both become 00:00 UTC of the exchange-local date. Intervals: 1m 5m 15m 30m 1h(60m) 1d
  * 1w(1wk) 1mo; no 4h. Yahoo keeps 1m for 30 days (7 per request), 5m-30m for 60 days,
  * 60m for 730 days. The quote is the chart meta's regular market price and time (the
- * last bar's close and stamp when meta has none). */
+ * last bar's close and stamp when meta has none).
+ *
+ * Corporate actions (events=div,splits):
+ *   "events":{"splits":{"1598880600":{"date":1598880600,"numerator":4,"denominator":1,
+ *     "splitRatio":"4:1"}},"dividends":{"1604673000":{"amount":0.205,"date":1604673000}}}
+ * Yahoo's OHLC and volumes are split-adjusted (every bar before a split divided by its ratio,
+ * volumes multiplied), and its dividend amounts too. Bars are stored raw, so the bars call
+ * asks for the split events with the bars and, when the range ends in the past, for the
+ * splits from its end to now in a second, small request (interval 3mo): every bar before a
+ * split is multiplied back by its ratio (before rounding to priceHint, so 124.8075 x 4 gives
+ * the traded 499.23) and its volume divided by it; dividend amounts are multiplied by the
+ * ratios of the later splits. meta.currency "GBp" (pence; "ZAc", "ILA" likewise) is
+ * normalised to the major unit: every price / 100, and the currency reported as it came. */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -63,8 +75,79 @@ static int elem(const json_t *arr, size_t i, double *out)
     return md_sources__num(v, out) == 0 ? 1 : -1;
 }
 
-static int parse_bars(const json_t *res, const json_t *meta, md_interval iv, md_bar_vec *out,
-                      md_error *err)
+/* The minor-unit factor of meta.currency (100 for GBp), 1 when none or unknown. */
+static double currency_factor(const json_t *meta)
+{
+    const char *c = json_string_value(json_object_get(meta, "currency"));
+    char major[MD_CURRENCY_MAX];
+    double f = 1;
+    if (!c || md_currency_major(c, major, &f) != 0) return 1;
+    return f;
+}
+
+/* The exchange day (00:00 UTC) of an event stamp. */
+static int64_t event_day(const json_t *meta, int64_t t)
+{
+    const char *zone = json_string_value(json_object_get(meta, "exchangeTimezoneName"));
+    int64_t gmtoff = 0;
+    md_sources__int(json_object_get(meta, "gmtoffset"), &gmtoff);
+    return md_sources__exchange_day(t, zone, (int32_t)gmtoff);
+}
+
+/* events.splits and events.dividends as actions (dividends still split-adjusted and in the
+ * quoted unit: parse_events_raw's caller fixes them once every split is known). */
+static int parse_events_raw(const json_t *res, const json_t *meta, md_action_vec *out,
+                            md_error *err)
+{
+    const json_t *ev = json_object_get(res, "events");
+    if (!ev || json_is_null(ev)) return 0;
+    static const char *kinds[2] = {"splits", "dividends"};
+    for (int k = 0; k < 2; k++) {
+        const json_t *o = json_object_get(ev, kinds[k]);
+        if (!o || json_is_null(o)) continue;
+        if (!json_is_object(o))
+            return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: events.%s",
+                                kinds[k]);
+        const char *key;
+        const json_t *x;
+        json_object_foreach((json_t *)o, key, x)
+        {
+            md_action a;
+            memset(&a, 0, sizeof a);
+            a.source = MD_SRC_YAHOO;
+            int64_t t;
+            if (md_sources__int(json_object_get(x, "date"), &t) != 0)
+                return md_error_set(err, MD_EMALFORMED, NAME ": malformed event %s", key);
+            a.ex_date = event_day(meta, t);
+            if (k == 0) {
+                a.type = MD_ACT_SPLIT;
+                if (md_sources__num(json_object_get(x, "numerator"), &a.numerator) != 0 ||
+                    md_sources__num(json_object_get(x, "denominator"), &a.denominator) != 0)
+                    return md_error_set(err, MD_EMALFORMED, NAME ": malformed split %s", key);
+            } else {
+                a.type = MD_ACT_DIVIDEND;
+                if (md_sources__num(json_object_get(x, "amount"), &a.amount) != 0)
+                    return md_error_set(err, MD_EMALFORMED, NAME ": malformed dividend %s", key);
+            }
+            if (md_action_validate(&a, NULL) == 0) md_action_vec_push(out, &a);
+        }
+    }
+    md_action_vec_sort_dedup(out);
+    return 0;
+}
+
+/* Product of the ratios of the splits in s with ex_date > day. */
+static double later_splits(const md_action_vec *s, int64_t day)
+{
+    double r = 1;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].type == MD_ACT_SPLIT && s->v[i].ex_date > day)
+            r *= md_action_split_ratio(&s->v[i]);
+    return r;
+}
+
+static int parse_bars(const json_t *res, const json_t *meta, md_interval iv,
+                      const md_action_vec *splits, md_bar_vec *out, md_error *err)
 {
     const json_t *ts = json_object_get(res, "timestamp");
     if (!ts || json_is_null(ts)) return 0; /* no bars in the range */
@@ -95,6 +178,8 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv, md_
     const char *zone = json_string_value(json_object_get(meta, "exchangeTimezoneName"));
     int64_t gmtoff = 0;
     md_sources__int(json_object_get(meta, "gmtoffset"), &gmtoff);
+    double cf = currency_factor(meta);
+    if (cf != 1 && hint >= 0) hint += 2; /* pence to pounds: two more decimals */
 
     md_bar_vec tmp;
     md_bar_vec_init(&tmp);
@@ -121,14 +206,16 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv, md_
         md_bar b;
         md_bar_init(&b);
         b.source = MD_SRC_YAHOO;
-        b.open = md_sources__round(v[0], (int)hint);
-        b.high = md_sources__round(v[1], (int)hint);
-        b.low = md_sources__round(v[2], (int)hint);
-        b.close = md_sources__round(v[3], (int)hint);
-        b.volume = have[4] ? v[4] : 0;
-        b.ts = md_interval_is_daily(iv)
-                   ? md_sources__day_bucket(md_sources__exchange_day(t, zone, (int32_t)gmtoff), iv)
-                   : t;
+        int64_t day = md_sources__exchange_day(t, zone, (int32_t)gmtoff);
+        /* raw as traded: Yahoo divided this bar by the ratios of the splits after its day
+         * (a weekly or monthly bar spanning a split mixes both sides either way) */
+        double r = splits ? later_splits(splits, day) : 1;
+        b.open = md_sources__round(v[0] * r / cf, (int)hint);
+        b.high = md_sources__round(v[1] * r / cf, (int)hint);
+        b.low = md_sources__round(v[2] * r / cf, (int)hint);
+        b.close = md_sources__round(v[3] * r / cf, (int)hint);
+        b.volume = have[4] ? (r != 1 ? round(v[4] / r) : v[4]) : 0;
+        b.ts = md_interval_is_daily(iv) ? md_sources__day_bucket(day, iv) : t;
         if (!md_sources__bar_sane(&b)) {
             md_bar_vec_deinit(&tmp);
             return md_error_set(err, MD_EMALFORMED,
@@ -148,7 +235,7 @@ static int last_close(const json_t *res, const json_t *meta, double *price, int6
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     md_error e;
-    int n = parse_bars(res, meta, MD_IV_1M, &bv, &e); /* intraday: stamps kept as sent */
+    int n = parse_bars(res, meta, MD_IV_1M, NULL, &bv, &e); /* intraday: stamps as sent */
     if (n > 0) {
         *price = bv.v[bv.n - 1].close;
         *t = bv.v[bv.n - 1].ts;
@@ -172,7 +259,9 @@ static int parse_quote(const json_t *res, const json_t *meta, md_quote *q, md_er
     md_quote_init(q);
     const char *sym = json_string_value(json_object_get(meta, "symbol"));
     if (sym) snprintf(q->symbol, sizeof q->symbol, "%s", sym);
-    q->price = md_sources__round(price, (int)hint);
+    double cf = currency_factor(meta);
+    if (cf != 1 && hint >= 0) hint += 2;
+    q->price = md_sources__round(price / cf, (int)hint);
     q->ts = t;
     /* regularMarketVolume, else the last bar's (last_close), else none */
     (void)md_sources__num(json_object_get(meta, "regularMarketVolume"), &vol);
@@ -181,8 +270,16 @@ static int parse_quote(const json_t *res, const json_t *meta, md_quote *q, md_er
     return 0;
 }
 
+/* What one chart answer holds besides bars: its events (raw: see parse_events_raw) and
+ * meta's currency and zone. */
+typedef struct chart_extra {
+    md_action_vec *events;      /* NULL: not wanted */
+    const md_action_vec *later; /* splits after the answer's range (undo too), may be NULL */
+    md_source_ref ref;
+} chart_extra;
+
 static int parse_root(json_t *root, long status, md_interval iv, md_bar_vec *bars, md_quote *quote,
-                      md_error *err)
+                      chart_extra *x, md_error *err)
 {
     const json_t *chart = json_object_get(root, "chart");
     if (!json_is_object(chart)) {
@@ -204,7 +301,21 @@ static int parse_root(json_t *root, long status, md_interval iv, md_bar_vec *bar
         int rc = parse_quote(res, meta, quote, err);
         if (rc) return rc;
     }
-    return bars ? parse_bars(res, meta, iv, bars, err) : 0;
+    if (!x) return bars ? parse_bars(res, meta, iv, NULL, bars, err) : 0;
+    const char *cur = json_string_value(json_object_get(meta, "currency"));
+    const char *zone = json_string_value(json_object_get(meta, "exchangeTimezoneName"));
+    snprintf(x->ref.currency, sizeof x->ref.currency, "%s", cur ? cur : "");
+    snprintf(x->ref.zone, sizeof x->ref.zone, "%s", zone ? zone : "");
+    md_action_vec own;
+    md_action_vec_init(&own);
+    md_action_vec *ev = x->events ? x->events : &own;
+    int rc = parse_events_raw(res, meta, ev, err);
+    if (rc == 0 && x->later)
+        for (size_t i = 0; i < x->later->n; i++) md_action_vec_push(ev, &x->later->v[i]);
+    if (rc == 0) md_action_vec_sort_dedup(ev);
+    if (rc == 0 && bars) rc = parse_bars(res, meta, iv, ev, bars, err);
+    md_action_vec_deinit(&own);
+    return rc;
 }
 
 int md_yahoo_parse_chart(const char *body, size_t len, md_interval iv, md_bar_vec *bars,
@@ -212,14 +323,49 @@ int md_yahoo_parse_chart(const char *body, size_t len, md_interval iv, md_bar_ve
 {
     json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
     if (!root) return MD_EMALFORMED;
-    int rc = parse_root(root, 200, iv, bars, quote, err);
+    int rc = parse_root(root, 200, iv, bars, quote, NULL, err);
     json_decref(root);
+    return rc;
+}
+
+/* Turns raw events (dividends split-adjusted, in the quoted unit) into core/action.h's
+ * conventions: each dividend times the ratios of the splits after it, / the unit factor. */
+static void normalise_events(md_action_vec *ev, const char *currency)
+{
+    char major[MD_CURRENCY_MAX] = "";
+    double cf = 1;
+    if (!currency || md_currency_major(currency, major, &cf) != 0) major[0] = 0, cf = 1;
+    for (size_t i = 0; i < ev->n; i++) {
+        md_action *a = &ev->v[i];
+        if (a->type != MD_ACT_DIVIDEND) continue;
+        a->amount = a->amount * later_splits(ev, a->ex_date) / cf;
+        memcpy(a->currency, major, sizeof major);
+    }
+}
+
+int md_yahoo_parse_chart_full(const char *body, size_t len, md_interval iv,
+                              const md_action_vec *later, md_bar_vec *bars, md_action_vec *actions,
+                              md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    md_action_vec ev;
+    md_action_vec_init(&ev);
+    chart_extra x = {.events = &ev, .later = later};
+    memset(&x.ref, 0, sizeof x.ref);
+    int rc = parse_root(root, 200, iv, bars, NULL, &x, err);
+    json_decref(root);
+    if (rc >= 0 && actions) {
+        normalise_events(&ev, x.ref.currency);
+        for (size_t i = 0; i < ev.n; i++) md_action_vec_push(actions, &ev.v[i]);
+    }
+    md_action_vec_deinit(&ev);
     return rc;
 }
 
 /* GET + error mapping + parse of one chart URL. */
 static int fetch_chart(md_provider *p, const char *url, md_interval iv, md_bar_vec *bars,
-                       md_quote *quote, md_fetch_meta *meta, md_error *err)
+                       md_quote *quote, chart_extra *x, md_fetch_meta *meta, md_error *err)
 {
     md_sources__resp r;
     int rc = md_sources__get(p, url, &r, meta, err);
@@ -236,7 +382,7 @@ static int fetch_chart(md_provider *p, const char *url, md_interval iv, md_bar_v
     } else if (!root) {
         rc = md_error_set(err, jerr.rc, "%s", jerr.msg);
     } else {
-        rc = parse_root(root, r.status, iv, bars, quote, err);
+        rc = parse_root(root, r.status, iv, bars, quote, x, err);
     }
     json_decref(root);
     md_sources__resp_deinit(&r);
@@ -249,10 +395,10 @@ static int yahoo_quote(md_source *src, const char *symbol, md_quote *out, md_fet
     md_provider *p = (md_provider *)src;
     md_buf url = MD_BUF_INIT;
     md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-    md_sources__esc(&url, symbol);
+    md_sources__esc_seg(&url, symbol);
     md_buf_puts(&url, "?interval=1d&range=1d");
     md_quote q;
-    int rc = fetch_chart(p, url.data, MD_IV_1D, NULL, &q, meta, err);
+    int rc = fetch_chart(p, url.data, MD_IV_1D, NULL, &q, NULL, meta, err);
     md_buf_deinit(&url);
     if (rc < 0) return rc;
     snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
@@ -277,13 +423,35 @@ static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_
     }
     if (p1 < 0) p1 = 0;
     md_buf url = MD_BUF_INIT;
+    md_action_vec later;
+    md_action_vec_init(&later);
+    int rc = 0;
+    int64_t now = md_now();
+    if (p2 < now - 2 * 86400) {
+        /* the splits after the range: Yahoo's bars are divided by them too */
+        md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
+        md_sources__esc_seg(&url, symbol);
+        md_buf_printf(&url, "?interval=3mo&period1=%lld&period2=%lld&events=split", (long long)p2,
+                      (long long)now);
+        chart_extra lx = {.events = &later};
+        rc = fetch_chart(p, url.data, MD_IV_1MO, NULL, NULL, &lx, meta, err);
+        size_t w = 0; /* only splits after the range's start: the answer has the others */
+        for (size_t i = 0; i < later.n; i++)
+            if (later.v[i].type == MD_ACT_SPLIT && later.v[i].ex_date > p1)
+                later.v[w++] = later.v[i];
+        later.n = w;
+        md_buf_reset(&url);
+    }
     md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
-    md_sources__esc(&url, symbol);
-    md_buf_printf(&url, "?interval=%s&period1=%lld&period2=%lld&includePrePost=false", yiv,
-                  (long long)p1, (long long)p2);
+    md_sources__esc_seg(&url, symbol);
+    md_buf_printf(
+        &url, "?interval=%s&period1=%lld&period2=%lld&includePrePost=false&events=div%%2Csplits",
+        yiv, (long long)p1, (long long)p2);
     md_bar_vec tmp;
     md_bar_vec_init(&tmp);
-    int rc = fetch_chart(p, url.data, iv, &tmp, NULL, meta, err);
+    chart_extra x = {.events = NULL, .later = &later};
+    if (rc >= 0) rc = fetch_chart(p, url.data, iv, &tmp, NULL, &x, meta, err);
+    md_action_vec_deinit(&later);
     md_buf_deinit(&url);
     if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
     md_bar_vec_deinit(&tmp);
@@ -302,6 +470,38 @@ static int64_t yahoo_max_range(const md_source *src, md_interval iv)
     }
 }
 
+static int yahoo_actions(md_source *src, const char *symbol, int64_t start, int64_t end,
+                         md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    md_provider *p = (md_provider *)src;
+    int64_t now = md_now();
+    md_buf url = MD_BUF_INIT;
+    md_buf_printf(&url, "%s/v8/finance/chart/", src->base_url);
+    md_sources__esc_seg(&url, symbol);
+    /* every split to now: dividends are normalised with the splits after them */
+    md_buf_printf(&url, "?interval=1mo&period1=%lld&period2=%lld&events=div%%2Csplits",
+                  (long long)(start > 0 ? start : 0), (long long)(end > now ? end : now));
+    md_action_vec ev;
+    md_action_vec_init(&ev);
+    chart_extra x = {.events = &ev};
+    memset(&x.ref, 0, sizeof x.ref);
+    int rc = fetch_chart(p, url.data, MD_IV_1MO, NULL, NULL, &x, meta, err);
+    md_buf_deinit(&url);
+    if (rc >= 0) {
+        normalise_events(&ev, x.ref.currency);
+        rc = 0;
+        for (size_t i = 0; i < ev.n; i++) {
+            if (ev.v[i].ex_date < start || ev.v[i].ex_date >= end) continue;
+            snprintf(ev.v[i].symbol, sizeof ev.v[i].symbol, "%s", symbol);
+            md_action_vec_push(out, &ev.v[i]);
+            rc++;
+        }
+        if (ref) *ref = x.ref;
+    }
+    md_action_vec_deinit(&ev);
+    return rc;
+}
+
 static const md_source_vtable yahoo_vt = {
     .name = NAME,
     .id = MD_SRC_YAHOO,
@@ -310,6 +510,7 @@ static const md_source_vtable yahoo_vt = {
     .supports = md_sources__provider_supports,
     .max_range_s = yahoo_max_range,
     .free = md_sources__provider_free,
+    .actions = yahoo_actions,
 };
 
 int md_yahoo_create(const md_config *cfg, md_source **out, md_error *err)

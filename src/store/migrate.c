@@ -5,11 +5,14 @@
  *             scan a batch -> upsert into the target -> checkpoint = last copied ts
  *           small series share one batch (one target transaction, one checkpoint write)
  *   quotes: every source quote upserted (newer-or-equal wins, so a re-run changes nothing)
+ *   actions: every corporate action record and symbol reference row upserted (few rows:
+ *           no checkpoint; a re-run changes nothing)
  *   quality: every (symbol, interval) with findings, all its findings upserted (one finding
  *           per bar and rule), a checkpoint per series; then every live mark
  *   verify: every source series scanned on both sides: row count + FNV-1a checksum of every
  *           value; the same for each series of findings; series found only in the target;
- *           quotes and live marks field by field
+ *           quotes and live marks field by field; actions and symbol references by count
+ *           and checksum over every symbol
  *
  * Checkpoints live in the target's meta table under "migrate.<source-id>.<iv>.<symbol>",
  * where source-id hashes the source URL (password removed), so migrating from another
@@ -507,6 +510,99 @@ static int verify_quality(mig *m, const md_symbol_info *bars, size_t n_bars, md_
 
 /* -- the command ------------------------------------------------------------------------------ */
 
+/* -- corporate actions and symbol references ----------------------------------------------- */
+
+static uint64_t action_sum(uint64_t h, const md_action *a)
+{
+    h = md_hash_more(h, a->symbol, strlen(a->symbol));
+    h = md_hash_more(h, &a->type, 1);
+    h = md_hash_more(h, &a->source, 1);
+    h = md_hash_more(h, &a->ex_date, sizeof a->ex_date);
+    h = sum_double(h, a->numerator);
+    h = sum_double(h, a->denominator);
+    h = sum_double(h, a->amount);
+    h = md_hash_more(h, a->currency, strlen(a->currency));
+    return md_hash_more(h, &a->pay_date, sizeof a->pay_date);
+}
+
+static uint64_t ref_sum(uint64_t h, const md_symbol_ref *r)
+{
+    h = md_hash_more(h, r->symbol, strlen(r->symbol));
+    h = md_hash_more(h, r->currency, strlen(r->currency));
+    h = md_hash_more(h, r->reported, strlen(r->reported));
+    h = md_hash_more(h, r->zone, strlen(r->zone));
+    h = md_hash_more(h, &r->source, 1);
+    return md_hash_more(h, &r->actions_checked, sizeof r->actions_checked);
+}
+
+/* Count and checksum of every action and reference row of s. */
+static int actions_sum(md_store *s, int64_t *n, uint64_t *sum, md_action_vec *keep,
+                       md_symbol_ref **refs, int *n_refs, md_error *err)
+{
+    md_action_vec v;
+    md_action_vec_init(&v);
+    int rc = md_store_get_actions(s, NULL, MD_TS_MIN, MD_TS_MAX + 1, &v, err);
+    md_symbol_ref *r = NULL;
+    int nr = rc < 0 ? rc : md_store_list_symbol_refs(s, &r, err);
+    if ((rc < 0 || nr < 0) &&
+        (strstr(err->msg, "no such table") || strstr(err->msg, "does not exist"))) {
+        /* a source older than the actions tables (opened read-only, not migrated): none */
+        rc = nr = 0;
+        md_free(r);
+        r = NULL;
+    }
+    if (rc < 0 || nr < 0) {
+        md_action_vec_deinit(&v);
+        return rc < 0 ? rc : nr;
+    }
+    uint64_t h = MD_HASH_SEED;
+    for (size_t i = 0; i < v.n; i++) h = action_sum(h, &v.v[i]);
+    for (int i = 0; i < nr; i++) h = ref_sum(h, &r[i]);
+    *n = (int64_t)v.n + nr;
+    *sum = h;
+    if (keep) {
+        *keep = v;
+    } else {
+        md_action_vec_deinit(&v);
+    }
+    if (refs) {
+        *refs = r;
+        *n_refs = nr;
+    } else {
+        md_free(r);
+    }
+    return 0;
+}
+
+static int copy_actions(mig *m, md_error *err)
+{
+    int64_t n;
+    uint64_t sum;
+    md_action_vec v;
+    md_symbol_ref *refs = NULL;
+    int nr = 0;
+    int rc = actions_sum(m->src, &n, &sum, &v, &refs, &nr, err);
+    if (rc) return rc;
+    if (v.n) rc = md_store_put_actions(m->dst, v.v, v.n, err);
+    for (int i = 0; rc >= 0 && i < nr; i++) rc = md_store_put_symbol_ref(m->dst, &refs[i], err);
+    m->rep->actions_copied = (uint64_t)n;
+    md_action_vec_deinit(&v);
+    md_free(refs);
+    return rc < 0 ? rc : 0;
+}
+
+static int verify_actions(mig *m, md_error *err)
+{
+    int64_t sn, dn;
+    uint64_t ss, ds;
+    int rc = actions_sum(m->src, &sn, &ss, NULL, NULL, NULL, err);
+    if (rc == 0) rc = actions_sum(m->dst, &dn, &ds, NULL, NULL, NULL, err);
+    if (rc) return rc;
+    if (sn != dn || ss != ds) add_diff(m, 'a', "*", -1, sn, dn, ss, ds);
+    m->rep->verified_actions = (uint64_t)sn;
+    return 0;
+}
+
 int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_options *opt,
                      md_migrate_report *rep, md_error *err)
 {
@@ -570,6 +666,7 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
             }
         }
         rc = copy_quotes(&m, err);
+        if (rc == 0) rc = copy_actions(&m, err);
         if (rc == 0) rc = copy_quality(&m, info, (size_t)n, err);
         if (rc) goto done;
         if (stopped(&m)) {
@@ -582,6 +679,7 @@ int md_store_migrate(const char *from_url, const char *to_url, const md_migrate_
     }
     rc = verify(&m, info, (size_t)n, err);
     if (rc == 0) rc = verify_quality(&m, info, (size_t)n, err);
+    if (rc == 0) rc = verify_actions(&m, err);
     if (rc) goto done;
     rep->verified = rep->n_diffs == 0;
     if (!rep->verified)
@@ -603,9 +701,9 @@ void md_migrate_report_print(const md_migrate_report *r, FILE *f)
     fprintf(f, "source: %" PRIu64 " series, %" PRIu64 " bars\n", r->series, r->bars_total);
     fprintf(f,
             "copied: %" PRIu64 " bars%s, %" PRIu64 " quotes, %" PRIu64 " quality findings, %" PRIu64
-            " live marks, in %.2f s\n",
+            " live marks, %" PRIu64 " corporate actions and symbol references, in %.2f s\n",
             r->bars_copied, r->series_resumed ? " (resumed from checkpoints)" : "",
-            r->quotes_copied, r->events_copied, r->live_copied, r->seconds);
+            r->quotes_copied, r->events_copied, r->live_copied, r->actions_copied, r->seconds);
     if (r->verified) {
         fprintf(f,
                 "verify: %" PRIu64 " series, %" PRIu64 " bars, %" PRIu64 " quotes and %" PRIu64
@@ -617,7 +715,12 @@ void md_migrate_report_print(const md_migrate_report *r, FILE *f)
     fprintf(f, "verify: FAILED, %zu difference%s:\n", r->n_diffs, r->n_diffs == 1 ? "" : "s");
     for (size_t i = 0; i < r->n_diffs; i++) {
         const md_migrate_diff *d = &r->diffs[i];
-        if (d->kind == 'l') {
+        if (d->kind == 'a') {
+            fprintf(f,
+                    "  corporate actions and symbol references: source %" PRId64
+                    " checksum %016" PRIx64 ", target %" PRId64 " checksum %016" PRIx64 "\n",
+                    d->src_n, d->src_sum, d->dst_n, d->dst_sum);
+        } else if (d->kind == 'l') {
             fprintf(f, "  %-12s %-4s live mark: source %s, target %s\n", d->symbol,
                     md_interval_name((md_interval)d->iv), d->src_n < 0 ? "none" : "set",
                     d->dst_n < 0           ? "none"

@@ -39,7 +39,7 @@ void md_migrate_options_default(md_migrate_options *o);
 
 /* One thing that differs between the stores. */
 typedef struct md_migrate_diff {
-    char kind; /* 'b' bars, 'q' quote, 'e' quality findings, 'l' live mark */
+    char kind; /* 'b' bars, 'q' quote, 'e' quality findings, 'l' live mark, 'a' actions */
     char symbol[MD_SYMBOL_MAX + 1];
     int iv;               /* md_interval (-1 for a quote) */
     int64_t src_n, dst_n; /* rows on each side (-1: the series is missing there) */
@@ -54,7 +54,8 @@ typedef struct md_migrate_report {
     int complete;            /* every series copied to its end */
     int verified;            /* verification ran and found no difference */
     uint64_t verified_bars, verified_quotes, verified_events;
-    md_migrate_diff *diffs; /* heap (md_migrate_report_deinit) */
+    uint64_t actions_copied, verified_actions; /* corporate actions + symbol references */
+    md_migrate_diff *diffs;                    /* heap (md_migrate_report_deinit) */
     size_t n_diffs;
     double seconds;
 } md_migrate_report;

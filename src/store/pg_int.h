@@ -201,6 +201,15 @@ int md_pg__mark_live(md_store *base, const char *symbol, md_interval iv, int64_t
 int md_pg__get_live(md_store *base, const char *symbol, md_interval iv, int64_t *bar_ts,
                     md_error *err);
 
+/* -- pg_actions.c: corporate actions and symbol references (store.h) ----------------------------- */
+
+int md_pg__put_actions(md_store *base, const md_action *a, size_t n, md_error *err);
+int md_pg__get_actions(md_store *base, const char *symbol, int64_t start, int64_t end,
+                       md_action_vec *out, md_error *err);
+int md_pg__put_symbol_ref(md_store *base, const md_symbol_ref *r, md_error *err);
+int md_pg__get_symbol_ref(md_store *base, const char *symbol, md_symbol_ref *out, md_error *err);
+int md_pg__list_symbol_refs(md_store *base, md_symbol_ref **out, md_error *err);
+
 /* Rows of (symbol, iv, first ts, last ts, count) as md_symbol_info (heap, at least one
  * element); the listing of symbols and of quality findings. */
 md_symbol_info *md_pg__symbol_infos(PGresult *r);

@@ -11,6 +11,9 @@
  *   meta(key, value)               layout, migration checkpoints
  *   quality_events(symbol_id, iv, ts, rule, ...)   quality findings (pg_quality.c)
  *   quality_live(symbol_id, iv, bar_ts)            series that received current bars
+ *   actions(symbol_id, ex_date, type, source, ...) corporate actions, one row per source's
+ *                                  record (pg_actions.c); symbol_refs(symbol_id, currency,
+ *                                  reported, zone, ...) what the sources said of a symbol
  *   schema_version(version)        how many migrations have run
  *
  * Layout, chosen once when the schema is created and recorded in meta('layout'):
@@ -124,8 +127,28 @@ static int mig_3(md_pg_store *st, md_pg_conn *c, md_error *err)
                 err);
 }
 
+/* 4: corporate actions (one row per source's record of an event) and what the sources said
+ * about each symbol (quote currency, exchange zone); IF NOT EXISTS so that the step may be
+ * renumbered when branches merge */
+static int mig_4(md_pg_store *st, md_pg_conn *c, md_error *err)
+{
+    (void)st;
+    return exec(c,
+                "CREATE TABLE IF NOT EXISTS actions(symbol_id integer NOT NULL"
+                " REFERENCES symbols(id), ex_date timestamptz NOT NULL,"
+                " type text COLLATE \"C\" NOT NULL, source smallint NOT NULL, numerator float8,"
+                " denominator float8, amount float8, currency text, pay_date timestamptz,"
+                " recorded_at timestamptz NOT NULL DEFAULT now(),"
+                " PRIMARY KEY(symbol_id, ex_date, type, source));"
+                "CREATE TABLE IF NOT EXISTS symbol_refs(symbol_id integer PRIMARY KEY"
+                " REFERENCES symbols(id), currency text NOT NULL, reported text NOT NULL,"
+                " zone text NOT NULL, source smallint NOT NULL, actions_checked bigint NOT NULL,"
+                " updated_at timestamptz NOT NULL DEFAULT now());",
+                err);
+}
+
 typedef int (*migration_fn)(md_pg_store *st, md_pg_conn *c, md_error *err);
-static const migration_fn migrations[] = {mig_1, mig_2, mig_3};
+static const migration_fn migrations[] = {mig_1, mig_2, mig_3, mig_4};
 
 int md_pg_schema_version(void)
 {

@@ -128,7 +128,13 @@ int md_store_put_bars(md_store *st, const md_series *series, size_t n, md_error 
 int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
                       size_t limit, md_bar_vec *out, md_error *err)
 {
-    return st->ops->get_bars(st, symbol, iv, start, end, limit, out, err);
+    return st->ops->get_bars(st, symbol, iv, start, end, limit, 0, out, err);
+}
+
+int md_store_get_bars_oldest(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                             int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+{
+    return st->ops->get_bars(st, symbol, iv, start, end, limit, 1, out, err);
 }
 
 int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t from, size_t limit,
@@ -137,66 +143,125 @@ int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t
     return st->ops->scan_bars(st, symbol, iv, from, limit, out, err);
 }
 
+/* -- aggregation in C (backends without get_bars_agg) ------------------------------------
+ *
+ * The finer bars are read in chunks of AGG_CHUNK and folded into buckets as they come; only
+ * the bars of the one bucket a chunk may have cut in two are carried to the next chunk, so
+ * memory is bounded by the answer, not by the range. */
+#define AGG_CHUNK 65536
+
+/* Bars oldest first from start: a bucket is complete once a bar of a later bucket (or the
+ * end of the range) has been read. */
+static int agg_oldest(md_store *st, const char *symbol, md_interval iv, md_interval f,
+                      int64_t start, int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+{
+    md_bar_vec fine;
+    md_bar_vec_init(&fine);
+    size_t before = out->n;
+    int64_t from = start;
+    int rc = 0, done = 0;
+    while (!done && (!limit || out->n - before < limit)) {
+        size_t had = fine.n;
+        rc = st->ops->get_bars(st, symbol, f, from, end, AGG_CHUNK, 1, &fine, err);
+        if (rc < 0) break;
+        done = rc < AGG_CHUNK;
+        rc = 0;
+        if (fine.n > had) from = fine.v[fine.n - 1].ts + 1;
+        size_t k = fine.n; /* fold every bucket but the last, unless the range is read */
+        if (!done && k) {
+            int64_t last = md_interval_floor(iv, fine.v[fine.n - 1].ts);
+            while (k > 0 && fine.v[k - 1].ts >= last) k--;
+        }
+        if (k) md_bars_aggregate(fine.v, k, iv, out);
+        if (k && fine.n > k) memmove(fine.v, fine.v + k, (fine.n - k) * sizeof *fine.v);
+        fine.n -= k;
+    }
+    md_bar_vec_deinit(&fine);
+    if (rc < 0) {
+        out->n = before;
+        return rc;
+    }
+    if (limit && out->n - before > limit) out->n = before + limit;
+    return (int)(out->n - before);
+}
+
+/* Bars newest first from end, read backwards: a bucket is complete once a bar of an earlier
+ * bucket (or the start of the range) has been read. */
+static int agg_newest(md_store *st, const char *symbol, md_interval iv, md_interval f,
+                      int64_t start, int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+{
+    md_bar_vec fine, chunk, rev, tmp; /* rev: buckets newest first */
+    md_bar_vec_init(&fine), md_bar_vec_init(&chunk), md_bar_vec_init(&rev), md_bar_vec_init(&tmp);
+    int64_t to = end;
+    int rc = 0, done = 0;
+    while (!done && (!limit || rev.n < limit)) {
+        chunk.n = 0;
+        rc = st->ops->get_bars(st, symbol, f, start, to, AGG_CHUNK, 0, &chunk, err);
+        if (rc < 0) break;
+        done = rc < AGG_CHUNK;
+        rc = 0;
+        if (chunk.n) to = chunk.v[0].ts;
+        for (size_t i = 0; i < fine.n; i++) md_bar_vec_push(&chunk, &fine.v[i]); /* + carry */
+        md_bar_vec t = fine;
+        fine = chunk;
+        chunk = t;
+        size_t k = 0; /* fold every bucket but the first, unless the range is read */
+        if (!done && fine.n) {
+            int64_t next = md_interval_next(iv, md_interval_floor(iv, fine.v[0].ts));
+            while (k < fine.n && fine.v[k].ts < next) k++;
+        }
+        tmp.n = 0;
+        if (fine.n > k) md_bars_aggregate(fine.v + k, fine.n - k, iv, &tmp);
+        for (size_t i = tmp.n; i-- > 0;) md_bar_vec_push(&rev, &tmp.v[i]);
+        fine.n = k;
+    }
+    size_t before = out->n;
+    if (rc == 0) {
+        size_t m = limit && rev.n > limit ? limit : rev.n;
+        md_bar_vec_reserve(out, out->n + m);
+        for (size_t i = m; i-- > 0;) md_bar_vec_push(out, &rev.v[i]);
+    }
+    md_bar_vec_deinit(&fine), md_bar_vec_deinit(&chunk), md_bar_vec_deinit(&rev);
+    md_bar_vec_deinit(&tmp);
+    return rc < 0 ? rc : (int)(out->n - before);
+}
+
+int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                       size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
+                       md_error *err)
+{
+    int oldest = keep == MD_STORE_OLDEST;
+    if (used_iv) *used_iv = iv;
+    if (end <= start) return 0;
+    int rc = st->ops->get_bars(st, symbol, iv, start, end, limit, oldest, out, err);
+    if (rc != 0) return rc;
+    /* Nothing stored at this interval: aggregate the coarsest finer one that has bars. */
+    for (int f = (int)iv - 1; f >= 0; f--) {
+        if (!md_interval_divides((md_interval)f, iv)) continue;
+        if (st->ops->get_bars_agg) {
+            int had_input = 0;
+            rc = st->ops->get_bars_agg(st, symbol, iv, (md_interval)f, start, end, limit, oldest,
+                                       out, &had_input, err);
+            if (rc < 0) return rc;
+        } else {
+            rc = oldest ? agg_oldest(st, symbol, iv, (md_interval)f, start, end, limit, out, err)
+                        : agg_newest(st, symbol, iv, (md_interval)f, start, end, limit, out, err);
+            if (rc < 0) return rc;
+        }
+        if (rc > 0) {
+            if (used_iv) *used_iv = (md_interval)f;
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
                           int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
                           md_error *err)
 {
-    int rc = st->ops->get_bars(st, symbol, iv, start, end, limit, out, err);
-    if (rc != 0) {
-        if (used_iv) *used_iv = iv;
-        return rc;
-    }
-    /* Nothing stored at this interval: aggregate the coarsest finer one that has bars. */
-    for (int f = (int)iv - 1; f >= 0; f--) {
-        if (!md_interval_divides((md_interval)f, iv)) continue;
-        /* A bucket is reported only when it starts inside [start, end): the fine bars of a
-         * bucket that starts before `start` are not read, and its partial aggregate is
-         * dropped below. The last bucket may be partial (still forming). */
-        int64_t s = start, e = end;
-        if (st->ops->get_bars_agg) {
-            int had_input = 0;
-            rc = st->ops->get_bars_agg(st, symbol, iv, (md_interval)f, s, e, limit, out, &had_input,
-                                       err);
-            if (rc < 0) return rc;
-            if (had_input) {
-                if (used_iv) *used_iv = (md_interval)f;
-                return rc;
-            }
-            continue;
-        }
-        md_bar_vec fine;
-        md_bar_vec_init(&fine);
-        rc = st->ops->get_bars(st, symbol, (md_interval)f, s, e, 0, &fine, err);
-        if (rc < 0) {
-            md_bar_vec_deinit(&fine);
-            return rc;
-        }
-        if (rc == 0) {
-            md_bar_vec_deinit(&fine);
-            continue;
-        }
-        size_t before = out->n;
-        md_bars_aggregate(fine.v, fine.n, iv, out);
-        md_bar_vec_deinit(&fine);
-        /* drop buckets that start before the asked start (partial first bucket) */
-        size_t drop = 0;
-        while (before + drop < out->n && out->v[before + drop].ts < start) drop++;
-        if (drop) {
-            memmove(out->v + before, out->v + before + drop,
-                    (out->n - before - drop) * sizeof *out->v);
-            out->n -= drop;
-        }
-        size_t got = out->n - before;
-        if (limit && got > limit) {
-            memmove(out->v + before, out->v + out->n - limit, limit * sizeof *out->v);
-            out->n = before + limit;
-            got = limit;
-        }
-        if (used_iv) *used_iv = (md_interval)f;
-        return (int)got;
-    }
-    if (used_iv) *used_iv = iv;
-    return 0;
+    return md_store_read_bars(st, symbol, iv, start, end, limit, MD_STORE_NEWEST, out, used_iv,
+                              err);
 }
 
 int md_store_latest_bar(md_store *st, const char *symbol, md_bar *out, md_interval *iv,
@@ -326,4 +391,43 @@ int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t 
 {
     if (!st->ops->get_live) return unsupported(st, err);
     return st->ops->get_live(st, symbol, iv, bar_ts, err);
+}
+
+/* -- corporate actions and symbol references ------------------------------------------------- */
+
+static int no_actions(const md_store *st, md_error *err)
+{
+    return md_error_set(err, MD_ESTORE, "corporate actions are not supported by the %s backend",
+                        st->ops->kind);
+}
+
+int md_store_put_actions(md_store *st, const md_action *a, size_t n, md_error *err)
+{
+    if (!st->ops->put_actions) return no_actions(st, err);
+    return n ? st->ops->put_actions(st, a, n, err) : 0;
+}
+
+int md_store_get_actions(md_store *st, const char *symbol, int64_t start, int64_t end,
+                         md_action_vec *out, md_error *err)
+{
+    if (!st->ops->get_actions) return no_actions(st, err);
+    return st->ops->get_actions(st, symbol, start, end, out, err);
+}
+
+int md_store_put_symbol_ref(md_store *st, const md_symbol_ref *r, md_error *err)
+{
+    if (!st->ops->put_symbol_ref) return no_actions(st, err);
+    return st->ops->put_symbol_ref(st, r, err);
+}
+
+int md_store_get_symbol_ref(md_store *st, const char *symbol, md_symbol_ref *out, md_error *err)
+{
+    if (!st->ops->get_symbol_ref) return no_actions(st, err);
+    return st->ops->get_symbol_ref(st, symbol, out, err);
+}
+
+int md_store_list_symbol_refs(md_store *st, md_symbol_ref **out, md_error *err)
+{
+    if (!st->ops->list_symbol_refs) return no_actions(st, err);
+    return st->ops->list_symbol_refs(st, out, err);
 }

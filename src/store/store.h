@@ -11,6 +11,7 @@
 #ifndef MD_STORE_STORE_H
 #define MD_STORE_STORE_H
 
+#include "core/action.h"
 #include "core/bar.h"
 #include "core/error.h"
 #include "core/interval.h"
@@ -81,16 +82,33 @@ int md_store_put_bars(md_store *st, const md_series *series, size_t n_series, md
 int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
                       size_t limit, md_bar_vec *out, md_error *err);
 
+/* md_store_get_bars keeping the OLDEST `limit` bars of the range (oldest first). */
+int md_store_get_bars_oldest(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                             int64_t end, size_t limit, md_bar_vec *out, md_error *err);
+
 /* Reads stored bars of exactly this interval with ts >= from, OLDEST first, at most limit of
  * them (0 = no limit): a forward scan, page by page (the next page starts after the last
  * ts). Appends to out; returns the count appended. */
 int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t from, size_t limit,
                        md_bar_vec *out, md_error *err);
 
+/* Which end of a range a limited read keeps. */
+typedef enum md_store_end { MD_STORE_NEWEST = 0, MD_STORE_OLDEST = 1 } md_store_end;
+
 /* Bars of interval iv for the range: stored bars of iv when there are any in the range,
  * otherwise aggregated from the coarsest finer stored interval that divides iv
- * (open=first, high=max, low=min, close=last, volume=sum). *used_iv tells which stored
- * interval answered (may be NULL). Same limit rule as md_store_get_bars. */
+ * (open=first, high=max, low=min, close=last, volume=sum). A bucket is reported when any of
+ * its finer bars lies in [start, end): one that starts before `start` (or reaches past
+ * `end`) aggregates only the bars inside the range and keeps its bucket's timestamp - the
+ * caller marks it partial (md_bar_partial). At most limit bars (0 = no limit): the oldest
+ * `limit` of the range with MD_STORE_OLDEST, the newest with MD_STORE_NEWEST; always oldest
+ * first in out. Memory is bounded by the answer (finer bars are read in chunks). *used_iv
+ * tells which stored interval answered (may be NULL). Appends; returns the count appended. */
+int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                       size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
+                       md_error *err);
+
+/* md_store_read_bars keeping the newest `limit` bars. */
 int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
                           int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
                           md_error *err);
@@ -191,6 +209,38 @@ int md_store_mark_live(md_store *st, const char *symbol, md_interval iv, int64_t
  * never live (loaded history only). */
 int md_store_get_live(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
                       md_error *err);
+
+/* -- corporate actions and symbol reference data (core/action.h) ------------------------------
+ * Actions are kept per (symbol, type, ex_date, source): each source's record of an event is
+ * its own row, and a record of the same key replaces the older one (a correction). Bars are
+ * stored raw; nothing in the store adjusts them. Backends without these return MD_ESTORE. */
+
+/* Upserts actions a[0..n) in one transaction (each a[i].symbol normalised, validated by the
+ * caller). Returns how many rows are new or changed: a record stored again with the same
+ * values counts 0, so the caller knows whether cached answers went stale. */
+int md_store_put_actions(md_store *st, const md_action *a, size_t n, md_error *err);
+
+/* Actions of symbol (NULL: every symbol, ordered by symbol first) with start <= ex_date <
+ * end, every source, ordered by ex_date, type, source. Appends to out; returns the count. */
+int md_store_get_actions(md_store *st, const char *symbol, int64_t start, int64_t end,
+                         md_action_vec *out, md_error *err);
+
+/* What a symbol's sources said about it beyond bars. */
+typedef struct md_symbol_ref {
+    char symbol[MD_SYMBOL_MAX + 1];
+    char currency[MD_CURRENCY_MAX]; /* ISO 4217 major unit the stored prices are in; "" unknown */
+    char reported[MD_CURRENCY_MAX]; /* the unit the source quoted in ("GBp"); "" unknown */
+    char zone[48];                  /* the exchange's IANA zone; "" unknown */
+    uint8_t source;                 /* who said so */
+    int64_t actions_checked;        /* when actions were last asked of the sources (epoch s) */
+} md_symbol_ref;
+
+/* Upserts the symbol's reference row (every field replaced). */
+int md_store_put_symbol_ref(md_store *st, const md_symbol_ref *r, md_error *err);
+/* MD_ENODATA when there is none. */
+int md_store_get_symbol_ref(md_store *st, const char *symbol, md_symbol_ref *out, md_error *err);
+/* Every row ordered by symbol; *out a heap array (md_free). Returns the count. */
+int md_store_list_symbol_refs(md_store *st, md_symbol_ref **out, md_error *err);
 
 /* -- small documents kept in the store (backfill job state) ---------------------------------- */
 

@@ -10,8 +10,10 @@ typedef struct md_store_ops {
     void (*close)(md_store *st);
     int (*ping)(md_store *st, md_error *err);
     int (*put_bars)(md_store *st, const md_series *s, size_t n, md_error *err);
+    /* Bars of exactly iv in [start, end), oldest first; with a limit the oldest `limit` when
+     * oldest is set, else the newest. */
     int (*get_bars)(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
-                    size_t limit, md_bar_vec *out, md_error *err);
+                    size_t limit, int oldest, md_bar_vec *out, md_error *err);
     int (*latest_bar)(md_store *st, const char *symbol, md_bar *out, md_interval *iv,
                       md_error *err);
     int (*put_quote)(md_store *st, const md_quote *q, md_error *err);
@@ -21,12 +23,12 @@ typedef struct md_store_ops {
                           int64_t end, md_error *err);
     /* Optional: aggregation done by the backend (SQL). NULL: store.c aggregates in C.
      * Appends the buckets of iv built from the bars of from_iv in [start, end) under the rules
-     * of md_store_get_bars_agg (buckets starting before start dropped, newest `limit`), and
-     * sets *had_input to 1 when there was any from_iv bar in [start, end) - even when every
-     * bucket was dropped - so store.c stops at the same interval as the C path. */
+     * of md_store_read_bars (a bucket that starts before start aggregates the bars from start
+     * on; with a limit, the oldest `limit` buckets when oldest is set, else the newest), and
+     * sets *had_input to 1 when there was any from_iv bar in [start, end). */
     int (*get_bars_agg)(md_store *st, const char *symbol, md_interval iv, md_interval from_iv,
-                        int64_t start, int64_t end, size_t limit, md_bar_vec *out, int *had_input,
-                        md_error *err);
+                        int64_t start, int64_t end, size_t limit, int oldest, md_bar_vec *out,
+                        int *had_input, md_error *err);
 
     /* For migration (store/migrate.c), every backend: */
     /* Bars of (symbol, iv) with ts >= from, oldest first, at most limit; appends to out. */
@@ -58,6 +60,13 @@ typedef struct md_store_ops {
                      md_error *err);
     int (*get_live)(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
                     md_error *err);
+    /* Corporate actions and symbol reference rows (store.h); NULL: not supported. */
+    int (*put_actions)(md_store *st, const md_action *a, size_t n, md_error *err);
+    int (*get_actions)(md_store *st, const char *symbol, int64_t start, int64_t end,
+                       md_action_vec *out, md_error *err);
+    int (*put_symbol_ref)(md_store *st, const md_symbol_ref *r, md_error *err);
+    int (*get_symbol_ref)(md_store *st, const char *symbol, md_symbol_ref *out, md_error *err);
+    int (*list_symbol_refs)(md_store *st, md_symbol_ref **out, md_error *err);
 } md_store_ops;
 
 /* Every backend's store struct begins with this header. */
@@ -84,5 +93,13 @@ int md_sqlite_mark_live(md_store *st, const char *symbol, md_interval iv, int64_
                         md_error *err);
 int md_sqlite_get_live(md_store *st, const char *symbol, md_interval iv, int64_t *bar_ts,
                        md_error *err);
+
+/* The SQLite backend's actions and symbol references (store_sqlite_actions.c). */
+int md_sqlite_put_actions(md_store *st, const md_action *a, size_t n, md_error *err);
+int md_sqlite_get_actions(md_store *st, const char *symbol, int64_t start, int64_t end,
+                          md_action_vec *out, md_error *err);
+int md_sqlite_put_symbol_ref(md_store *st, const md_symbol_ref *r, md_error *err);
+int md_sqlite_get_symbol_ref(md_store *st, const char *symbol, md_symbol_ref *out, md_error *err);
+int md_sqlite_list_symbol_refs(md_store *st, md_symbol_ref **out, md_error *err);
 
 #endif

@@ -150,9 +150,10 @@ typedef struct stmt_def {
 /* Aggregation of one stored interval into coarser buckets (see md_store_get_bars_agg): the
  * same rules as md_bars_aggregate, with sums taken in time order so every double matches
  * the C path bit for bit. vwap is returned as sum(vwap*volume) (pv) and divided in C. The
- * outer query returns the newest buckets first; the caller asks one more than the limit,
- * because the oldest bucket may start before `start` and be dropped. */
-#define AGG_SQL(BUCKET)                                                                            \
+ * outer query returns the newest buckets first (ORDER DESC) or the oldest first (ORDER ASC),
+ * at most $6 of them. A bucket that starts before $3 aggregates the bars from $3 on (the
+ * caller marks it partial). */
+#define AGG_SQL(BUCKET, ORDER)                                                                     \
     "SELECT b, open, high, low, close, volume, pv, trades, source, quality FROM (SELECT " BUCKET   \
     " AS b, (array_agg(open ORDER BY ts))[1] AS open, max(high) AS high, min(low) AS low,"         \
     " (array_agg(close ORDER BY ts DESC))[1] AS close, sum(volume ORDER BY ts) AS volume,"         \
@@ -160,7 +161,7 @@ typedef struct stmt_def {
     " CASE WHEN count(trades) = count(*) THEN sum(trades)::int8 END AS trades,"                    \
     " (array_agg(source ORDER BY ts DESC))[1] AS source, min(quality) AS quality"                  \
     " FROM bars WHERE symbol_id = " SYMBOL_ID " AND iv = $2 AND ts >= $3 AND ts < $4"              \
-    " GROUP BY 1) g ORDER BY b DESC LIMIT $6"
+    " GROUP BY 1) g ORDER BY b " ORDER " LIMIT $6"
 
 #define AGG_TYPES                                                                                  \
     {                                                                                              \
@@ -171,9 +172,9 @@ typedef struct stmt_def {
 static const stmt_def read_stmts[] = {
     {"get_range",
      "SELECT " BAR_COLS " FROM bars WHERE symbol_id = " SYMBOL_ID
-     " AND iv = $2 AND ts >= $3 AND ts < $4 ORDER BY ts",
-     4,
-     {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID}},
+     " AND iv = $2 AND ts >= $3 AND ts < $4 ORDER BY ts LIMIT $5",
+     5,
+     {MD_PG_TEXTOID, MD_PG_INT2OID, MD_PG_TSTZOID, MD_PG_TSTZOID, MD_PG_INT8OID}},
     {"get_range_desc",
      "SELECT " BAR_COLS " FROM bars WHERE symbol_id = " SYMBOL_ID
      " AND iv = $2 AND ts >= $3 AND ts < $4 ORDER BY ts DESC LIMIT $5",
@@ -228,14 +229,20 @@ static const stmt_def read_stmts[] = {
 };
 
 /* Buckets: 1970-01-05 is a Monday and a multiple of every fixed interval up to a week. */
+#define DATE_BIN "date_bin($5, ts, TIMESTAMPTZ '1970-01-05 00:00:00+00')"
+#define MONTH "date_trunc('month', ts, 'UTC')"
 static const stmt_def agg_plain[] = {
-    {"agg_fixed", AGG_SQL("date_bin($5, ts, TIMESTAMPTZ '1970-01-05 00:00:00+00')"), 6, AGG_TYPES},
-    {"agg_month", AGG_SQL("date_trunc('month', ts, 'UTC')"), 6, AGG_TYPES},
+    {"agg_fixed", AGG_SQL(DATE_BIN, "DESC"), 6, AGG_TYPES},
+    {"agg_month", AGG_SQL(MONTH, "DESC"), 6, AGG_TYPES},
+    {"agg_fixed_asc", AGG_SQL(DATE_BIN, "ASC"), 6, AGG_TYPES},
+    {"agg_month_asc", AGG_SQL(MONTH, "ASC"), 6, AGG_TYPES},
 };
 /* time_bucket's default origin (2000-01-03, a Monday) aligns weeks; months start on the 1st */
 static const stmt_def agg_timescale[] = {
-    {"agg_fixed", AGG_SQL("time_bucket($5, ts)"), 6, AGG_TYPES},
-    {"agg_month", AGG_SQL("time_bucket($5, ts)"), 6, AGG_TYPES},
+    {"agg_fixed", AGG_SQL("time_bucket($5, ts)", "DESC"), 6, AGG_TYPES},
+    {"agg_month", AGG_SQL("time_bucket($5, ts)", "DESC"), 6, AGG_TYPES},
+    {"agg_fixed_asc", AGG_SQL("time_bucket($5, ts)", "ASC"), 6, AGG_TYPES},
+    {"agg_month_asc", AGG_SQL("time_bucket($5, ts)", "ASC"), 6, AGG_TYPES},
 };
 
 static const stmt_def write_stmts[] = {
@@ -548,6 +555,7 @@ typedef struct read_args {
     md_quote *quote;
     int64_t count;
     int had_input;
+    int oldest; /* a limited aggregation keeps the oldest buckets (else the newest) */
     void *list;
 } read_args;
 
@@ -564,15 +572,19 @@ static int w_get_bars(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     read_args *a = arg;
     md_pg_params p = {0};
     range_params(&p, a);
-    if (a->limit) md_pg__p_i64(&p, (int64_t)a->limit);
+    int newest = a->limit && !a->oldest; /* the newest `limit`: read backwards, then reversed */
+    if (a->limit)
+        md_pg__p_i64(&p, (int64_t)a->limit);
+    else
+        md_pg__p_null(&p);
     PGresult *r = NULL;
-    int rc = md_pg__run(c, a->limit ? "get_range_desc" : "get_range", &p, &r, "read bars", err);
+    int rc = md_pg__run(c, newest ? "get_range_desc" : "get_range", &p, &r, "read bars", err);
     if (rc) return rc;
     int n = PQntuples(r);
     md_bar_vec_reserve(a->out, a->out->n + (size_t)n);
     for (int i = 0; i < n; i++) {
         md_bar b;
-        md_pg__get_bar(r, a->limit ? n - 1 - i : i, 0, &b); /* newest first with a limit */
+        md_pg__get_bar(r, newest ? n - 1 - i : i, 0, &b);
         md_bar_vec_push(a->out, &b);
     }
     PQclear(r);
@@ -580,11 +592,16 @@ static int w_get_bars(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 }
 
 static int pg_get_bars(md_store *base, const char *symbol, md_interval iv, int64_t start,
-                       int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+                       int64_t end, size_t limit, int oldest, md_bar_vec *out, md_error *err)
 {
     if (clamp_ts(start) >= clamp_ts(end)) return 0;
-    read_args a = {
-        .symbol = symbol, .iv = iv, .start = start, .end = end, .limit = limit, .out = out};
+    read_args a = {.symbol = symbol,
+                   .iv = iv,
+                   .start = start,
+                   .end = end,
+                   .limit = limit,
+                   .oldest = oldest != 0,
+                   .out = out};
     return md_pg__with_conn((md_pg_store *)base, w_get_bars, &a, err);
 }
 
@@ -633,36 +650,30 @@ static int w_agg(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     else
         md_pg__p_interval(&p, md_interval_seconds(a->iv) * 1000000LL, 0, 0);
     if (a->limit)
-        md_pg__p_i64(&p, (int64_t)a->limit + 1);
+        md_pg__p_i64(&p, (int64_t)a->limit);
     else
         md_pg__p_null(&p);
+    static const char *const names[2][2] = {{"agg_fixed", "agg_month"},
+                                            {"agg_fixed_asc", "agg_month_asc"}};
     PGresult *r = NULL;
-    int rc = md_pg__run(c, a->iv == MD_IV_1MO ? "agg_month" : "agg_fixed", &p, &r, "aggregate bars",
-                        err);
+    int rc = md_pg__run(c, names[a->oldest][a->iv == MD_IV_1MO], &p, &r, "aggregate bars", err);
     if (rc) return rc;
     int n = PQntuples(r);
     a->had_input = n > 0;
-    size_t before = a->out->n;
-    for (int i = n - 1; i >= 0; i--) { /* oldest first */
+    md_bar_vec_reserve(a->out, a->out->n + (size_t)n);
+    for (int k = 0; k < n; k++) { /* oldest first */
         md_bar b;
-        md_pg__get_bar(r, i, 0, &b);
-        if (b.ts < a->start) continue; /* a bucket starting before the range: dropped */
-        double pv = b.vwap;            /* the query returns sum(vwap * volume) here */
+        md_pg__get_bar(r, a->oldest ? k : n - 1 - k, 0, &b);
+        double pv = b.vwap; /* the query returns sum(vwap * volume) here */
         b.vwap = (isnan(pv) || b.volume <= 0) ? NAN : pv / b.volume;
         md_bar_vec_push(a->out, &b);
     }
     PQclear(r);
-    size_t got = a->out->n - before;
-    if (a->limit && got > a->limit) {
-        memmove(a->out->v + before, a->out->v + a->out->n - a->limit, a->limit * sizeof(md_bar));
-        a->out->n = before + a->limit;
-        got = a->limit;
-    }
-    return (int)got;
+    return n;
 }
 
 static int pg_get_bars_agg(md_store *base, const char *symbol, md_interval iv, md_interval from_iv,
-                           int64_t start, int64_t end, size_t limit, md_bar_vec *out,
+                           int64_t start, int64_t end, size_t limit, int oldest, md_bar_vec *out,
                            int *had_input, md_error *err)
 {
     *had_input = 0;
@@ -673,6 +684,7 @@ static int pg_get_bars_agg(md_store *base, const char *symbol, md_interval iv, m
                    .start = start,
                    .end = end,
                    .limit = limit,
+                   .oldest = oldest != 0,
                    .out = out};
     size_t before = out->n;
     int rc = md_pg__with_conn((md_pg_store *)base, w_agg, &a, err);
@@ -938,4 +950,9 @@ const md_store_ops md_store_pg_ops = {
     .list_quality_series = md_pg__list_quality_series,
     .mark_live = md_pg__mark_live,
     .get_live = md_pg__get_live,
+    .put_actions = md_pg__put_actions,
+    .get_actions = md_pg__get_actions,
+    .put_symbol_ref = md_pg__put_symbol_ref,
+    .get_symbol_ref = md_pg__get_symbol_ref,
+    .list_symbol_refs = md_pg__list_symbol_refs,
 };

@@ -61,6 +61,16 @@ static const char *migrations[] = {
     "CREATE TABLE quality_live(symbol_id INTEGER NOT NULL, interval INTEGER NOT NULL,"
     " bar_ts INTEGER NOT NULL, marked_at INTEGER NOT NULL, PRIMARY KEY(symbol_id, interval))"
     " WITHOUT ROWID;",
+    /* 5: corporate actions (one row per source's record of an event) and what the sources
+     * said about each symbol (quote currency, exchange zone); IF NOT EXISTS so that the step
+     * may be renumbered when branches merge */
+    "CREATE TABLE IF NOT EXISTS actions(symbol_id INTEGER NOT NULL, ex_date INTEGER NOT NULL,"
+    " type TEXT NOT NULL, source INTEGER NOT NULL, numerator REAL, denominator REAL, amount REAL,"
+    " currency TEXT, pay_date INTEGER, recorded_at INTEGER NOT NULL,"
+    " PRIMARY KEY(symbol_id, ex_date, type, source)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS symbol_refs(symbol_id INTEGER PRIMARY KEY, currency TEXT NOT NULL,"
+    " reported TEXT NOT NULL, zone TEXT NOT NULL, source INTEGER NOT NULL,"
+    " actions_checked INTEGER NOT NULL, updated_at INTEGER NOT NULL);",
 };
 
 static int exec(sqlite3 *db, const char *sql, md_error *err)
@@ -170,7 +180,7 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 
 static const char *SQL_GET_RANGE =
     "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM bars"
-    " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4 ORDER BY ts";
+    " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4 ORDER BY ts LIMIT ?5";
 static const char *SQL_GET_RANGE_DESC =
     "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM bars"
     " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4 ORDER BY ts DESC LIMIT ?5";
@@ -718,7 +728,7 @@ static void read_bar(sqlite3_stmt *s, md_bar *b)
 }
 
 static int sqlite_get_bars(md_store *base, const char *symbol, md_interval iv, int64_t start,
-                           int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+                           int64_t end, size_t limit, int oldest, md_bar_vec *out, md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
     md_sqlite_reader *r = md_sqlite__reader_get(st);
@@ -727,12 +737,13 @@ static int sqlite_get_bars(md_store *base, const char *symbol, md_interval iv, i
         md_sqlite__reader_put(st, r);
         return 0;
     }
-    sqlite3_stmt *s = limit ? r->get_range_desc : r->get_range;
+    int newest = limit && !oldest; /* the newest `limit`: read backwards, then reversed */
+    sqlite3_stmt *s = newest ? r->get_range_desc : r->get_range;
     sqlite3_bind_int64(s, 1, sid);
     sqlite3_bind_int(s, 2, (int)iv);
     sqlite3_bind_int64(s, 3, start);
     sqlite3_bind_int64(s, 4, end);
-    if (limit) sqlite3_bind_int64(s, 5, (int64_t)limit);
+    sqlite3_bind_int64(s, 5, limit ? (int64_t)limit : -1);
     size_t before = out->n;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -744,7 +755,7 @@ static int sqlite_get_bars(md_store *base, const char *symbol, md_interval iv, i
     if (rc != SQLITE_DONE) ret = db_fail(err, r->db, rc, "read bars");
     sqlite3_reset(s);
     md_sqlite__reader_put(st, r);
-    if (ret > 0 && limit) { /* newest-first from the query: reverse to oldest-first */
+    if (ret > 0 && newest) { /* newest-first from the query: reverse to oldest-first */
         for (size_t i = before, j = out->n - 1; i < j; i++, j--) {
             md_bar t = out->v[i];
             out->v[i] = out->v[j];
@@ -1060,4 +1071,9 @@ const md_store_ops md_store_sqlite_ops = {
     .list_quality_series = md_sqlite_list_quality_series,
     .mark_live = md_sqlite_mark_live,
     .get_live = md_sqlite_get_live,
+    .put_actions = md_sqlite_put_actions,
+    .get_actions = md_sqlite_get_actions,
+    .put_symbol_ref = md_sqlite_put_symbol_ref,
+    .get_symbol_ref = md_sqlite_get_symbol_ref,
+    .list_symbol_refs = md_sqlite_list_symbol_refs,
 };

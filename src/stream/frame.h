@@ -14,14 +14,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Channels a client subscribes to: "quote" and "bar.<interval>" for every interval. */
+/* Channels a client subscribes to: "quote" and "bar.<interval>" for every interval; the
+ * extension channels ("ind.<spec>@<interval>", "screen.<name>") get numbers from
+ * MD_CH_COUNT on, handed out by the hub as they are first named (md_hub_xchannel). */
 enum { MD_CH_QUOTE = 0, MD_CH_BAR = 1 /* + md_interval */, MD_CH_COUNT = 1 + 9 };
-#define MD_CH_NONE 0xff
+#define MD_CH_NONE 0xffff
+#define MD_CH_MAX 0xfff0 /* highest extension channel number */
 
 typedef struct md_frame {
     atomic_uint refs;
-    uint64_t seq;    /* 0 for per-client messages (welcome, error, ...) */
-    uint8_t channel; /* MD_CH_*, MD_CH_NONE for per-client messages */
+    uint64_t seq;     /* 0 for per-client messages (welcome, error, ...) */
+    uint16_t channel; /* MD_CH_* or an extension channel; MD_CH_NONE for per-client messages */
     char symbol[MD_SYMBOL_MAX + 1];
     uint32_t len; /* bytes of data: WebSocket header + payload */
     uint32_t hdr; /* header bytes; the JSON payload starts at data + hdr */

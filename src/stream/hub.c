@@ -2,6 +2,8 @@
  * shards' inboxes and the wake-ups. See hub.h for the picture. */
 #include "stream/hub.h"
 
+#include "core/dict.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #define MAX_OBSERVERS 8
+#define MAX_XHANDLERS 4
 
 struct md_hub {
     md_hub_options opt;
@@ -28,6 +31,11 @@ struct md_hub {
 
     md_hub_observer obs[MAX_OBSERVERS];
     int n_obs;
+    md_hub_xhandler xh[MAX_XHANDLERS];
+    int n_xh;
+    md_dict xch_ids;  /* extension channel name -> number (int) */
+    char **xch_names; /* [number - MD_CH_COUNT] */
+    size_t n_xch, cap_xch;
     void (*health_fn)(void *ctx, md_buf *out);
     void *health_ctx;
     int (*stall_fn)(void *ctx); /* with health_ctx */
@@ -39,10 +47,17 @@ struct md_hub {
 
 void md_hub_options_default(md_hub_options *o)
 {
+    md_hub_options_from_config(o, md_config_defaults());
+    o->instance = NULL;
+}
+
+void md_hub_options_from_config(md_hub_options *o, const md_config *cfg)
+{
     memset(o, 0, sizeof *o);
-    o->replay_size = 10000;
-    o->queue_size = 256;
-    o->max_subscriptions = 1000;
+    o->replay_size = (size_t)cfg->stream_replay_size;
+    o->queue_size = (size_t)cfg->stream_queue_size;
+    o->max_subscriptions = (size_t)cfg->stream_max_subscriptions;
+    o->instance = cfg->stream_instance;
 }
 
 static void random_id(char *out, size_t n)
@@ -72,6 +87,7 @@ md_hub *md_hub_new(const md_hub_options *o)
         random_id(h->instance, sizeof h->instance);
     h->opt.instance = h->instance;
     pthread_mutex_init(&h->lock, NULL);
+    md_dict_init(&h->xch_ids, sizeof(int));
     if (h->opt.replay_size) h->ring = md_calloc(h->opt.replay_size, sizeof *h->ring);
     return h;
 }
@@ -81,6 +97,9 @@ void md_hub_free(md_hub *h)
     if (!h) return;
     for (size_t i = 0; i < h->opt.replay_size; i++) md_frame_unref(h->ring[i]);
     md_free(h->ring);
+    md_dict_deinit(&h->xch_ids);
+    for (size_t i = 0; i < h->n_xch; i++) md_free(h->xch_names[i]);
+    md_free(h->xch_names);
     pthread_mutex_destroy(&h->lock);
     md_free(h);
 }
@@ -120,16 +139,83 @@ void md_hub_remove_observer(md_hub *h, void *ctx)
     pthread_mutex_unlock(&h->lock);
 }
 
+/* -- extension channels -------------------------------------------------------------------- */
+
+int md_hub_xchannel(md_hub *h, const char *name, int create, md_error *err)
+{
+    pthread_mutex_lock(&h->lock);
+    int *id = md_dict_find_str(&h->xch_ids, name);
+    int rc;
+    if (id) {
+        rc = *id;
+    } else if (!create) {
+        rc = md_error_set(err, MD_ENOTFOUND, "channel '%s' was never subscribed", name);
+    } else if (MD_CH_COUNT + h->n_xch > MD_CH_MAX) {
+        rc = md_error_set(err, MD_ECHANNEL, "channel '%s': this agent named %zu channels, no more",
+                          name, h->n_xch);
+    } else {
+        if (h->n_xch == h->cap_xch)
+            h->xch_names =
+                md_realloc(h->xch_names,
+                           (h->cap_xch = h->cap_xch ? h->cap_xch * 2 : 16) * sizeof *h->xch_names);
+        rc = MD_CH_COUNT + (int)h->n_xch;
+        h->xch_names[h->n_xch++] = md_strdup(name);
+        int created;
+        *(int *)md_dict_put_str(&h->xch_ids, name, &created) = rc;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+const char *md_hub_xchannel_name(md_hub *h, int ch)
+{
+    pthread_mutex_lock(&h->lock);
+    const char *name = ch >= MD_CH_COUNT && (size_t)(ch - MD_CH_COUNT) < h->n_xch
+                           ? h->xch_names[ch - MD_CH_COUNT]
+                           : NULL;
+    pthread_mutex_unlock(&h->lock);
+    return name;
+}
+
+void md_hub_add_xhandler(md_hub *h, const md_hub_xhandler *x)
+{
+    pthread_mutex_lock(&h->lock);
+    md_assert(h->n_xh < MAX_XHANDLERS, "more than %d stream channel handlers", MAX_XHANDLERS);
+    h->xh[h->n_xh++] = *x;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void md_hub_remove_xhandler(md_hub *h, void *ctx)
+{
+    pthread_mutex_lock(&h->lock);
+    int w = 0;
+    for (int i = 0; i < h->n_xh; i++)
+        if (h->xh[i].ctx != ctx) h->xh[w++] = h->xh[i];
+    h->n_xh = w;
+    pthread_mutex_unlock(&h->lock);
+}
+
+int md_hub__xhandler(md_hub *h, const char *channel, md_hub_xhandler *out, md_error *err)
+{
+    pthread_mutex_lock(&h->lock);
+    int found = 0;
+    for (int i = 0; i < h->n_xh && !found; i++)
+        if (strncmp(channel, h->xh[i].prefix, strlen(h->xh[i].prefix)) == 0)
+            *out = h->xh[i], found = 1;
+    pthread_mutex_unlock(&h->lock);
+    if (found) return 0;
+    return md_error_set(err, MD_ECHANNEL, "channel '%s' is not served by this agent%s", channel,
+                        strncmp(channel, "screen.", 7) == 0 ? " (no such screen)"
+                                                            : " (the pipeline is not running)");
+}
+
 /* -- publishing ---------------------------------------------------------------------------- */
 
 static void shard_push(md_hub_shard *sh, md_frame *f, int defer)
 {
     int wake = 0;
     pthread_mutex_lock(&sh->lock);
-    if (sh->n_inbox == sh->cap_inbox) {
-        sh->cap_inbox = sh->cap_inbox ? sh->cap_inbox * 2 : 64;
-        sh->inbox = md_realloc(sh->inbox, sh->cap_inbox * sizeof *sh->inbox);
-    }
+    MD_ARRAY_GROW(sh->inbox, sh->n_inbox, sh->cap_inbox, 64);
     sh->inbox[sh->n_inbox++] = md_frame_ref(f);
     if (!sh->woken) {
         if (defer) {
@@ -157,16 +243,24 @@ static void dispatch_locked(md_hub *h, md_frame *f, int defer)
     for (md_hub_shard *sh = h->shards; sh; sh = sh->next) shard_push(sh, f, defer);
 }
 
-void md_hub_publish_quote(md_hub *h, const md_quote *q, md_origin origin, int defer)
+/* Called with the hub lock held, f rendered with the next seq: hands f on, copies the
+ * observers into obs and unlocks, so that observers run without the hub lock (an observer
+ * may publish or read the hub). Returns how many observers were copied. */
+static int publish_unlock(md_hub *h, md_frame *f, int defer, md_hub_observer *obs)
 {
-    md_hub_observer obs[MAX_OBSERVERS];
-    pthread_mutex_lock(&h->lock);
-    md_frame *f = md_proto_quote(q, ++h->seq);
     dispatch_locked(h, f, defer);
     int n_obs = h->n_obs;
     memcpy(obs, h->obs, (size_t)n_obs * sizeof *obs);
     pthread_mutex_unlock(&h->lock);
     md_frame_unref(f);
+    return n_obs;
+}
+
+void md_hub_publish_quote(md_hub *h, const md_quote *q, md_origin origin, int defer)
+{
+    md_hub_observer obs[MAX_OBSERVERS];
+    pthread_mutex_lock(&h->lock);
+    int n_obs = publish_unlock(h, md_proto_quote(q, ++h->seq), defer, obs);
     for (int i = 0; i < n_obs; i++)
         if (obs[i].on_quote) obs[i].on_quote(obs[i].ctx, q, origin);
 }
@@ -176,14 +270,29 @@ void md_hub_publish_bar(md_hub *h, const char *symbol, md_interval iv, const md_
 {
     md_hub_observer obs[MAX_OBSERVERS];
     pthread_mutex_lock(&h->lock);
-    md_frame *f = md_proto_bar(symbol, iv, b, ++h->seq);
+    int n_obs = publish_unlock(h, md_proto_bar(symbol, iv, b, ++h->seq), defer, obs);
+    for (int i = 0; i < n_obs; i++)
+        if (obs[i].on_bar) obs[i].on_bar(obs[i].ctx, symbol, iv, b, origin);
+}
+
+void md_hub_publish_ext(md_hub *h, int ch, const char *symbol, const char *type, const char *fields,
+                        size_t fields_len, md_origin origin, int defer)
+{
+    md_hub_observer obs[MAX_OBSERVERS];
+    pthread_mutex_lock(&h->lock);
+    md_assert(ch >= MD_CH_COUNT && (size_t)(ch - MD_CH_COUNT) < h->n_xch,
+              "publishing on unknown channel %d", ch);
+    const char *name = h->xch_names[ch - MD_CH_COUNT];
+    md_frame *f = md_proto_ext(type, ++h->seq, name, symbol, fields, fields_len);
+    f->channel = (uint16_t)ch;
     dispatch_locked(h, f, defer);
     int n_obs = h->n_obs;
     memcpy(obs, h->obs, (size_t)n_obs * sizeof *obs);
     pthread_mutex_unlock(&h->lock);
     md_frame_unref(f);
     for (int i = 0; i < n_obs; i++)
-        if (obs[i].on_bar) obs[i].on_bar(obs[i].ctx, symbol, iv, b, origin);
+        if (obs[i].on_ext)
+            obs[i].on_ext(obs[i].ctx, name, symbol, type, fields, fields_len, origin);
 }
 
 void md_hub_flush(md_hub *h)
@@ -214,7 +323,9 @@ static md_origin hub_origin(md_write_origin w)
 
 static void on_writer_quote(void *ctx, md_write_origin origin, const md_quote *q)
 {
-    md_hub_publish_quote(ctx, q, hub_origin(origin), 1);
+    int snapshot = origin == MD_WRITE_FETCH || origin == MD_WRITE_POLL;
+    md_hub_publish_quote(ctx, q,
+                         (md_origin)(hub_origin(origin) | (snapshot ? MD_ORIGIN_SNAPSHOT : 0)), 1);
 }
 
 static void on_writer_bars(void *ctx, md_write_origin origin, const char *symbol, md_interval iv,
@@ -276,7 +387,7 @@ size_t md_hub__replay(md_hub *h, uint64_t since, int (*keep)(const md_frame *f, 
     for (uint64_t s = from; s <= h->seq && h->ring_n; s++) {
         md_frame *f = h->ring[(s - 1) % h->opt.replay_size];
         if (!keep(f, ctx)) continue;
-        if (n == cap) v = md_realloc(v, (cap = cap ? cap * 2 : 64) * sizeof *v);
+        MD_ARRAY_GROW(v, n, cap, 64);
         v[n++] = md_frame_ref(f);
     }
     pthread_mutex_unlock(&h->lock);
@@ -318,19 +429,14 @@ void md_hub_render_health(md_hub *h, md_buf *b)
 {
     md_hub_stats st;
     md_hub_get_stats(h, &st);
-    md_buf_puts(b, md_hub_degraded(h) ? "{\"status\":\"degraded\",\"instance\":"
-                                      : "{\"status\":\"ok\",\"instance\":");
-    md_buf_json_str(b, h->instance);
-    md_buf_puts(b, ",\"clients\":");
-    md_buf_int(b, (int64_t)st.sessions);
-    md_buf_puts(b, ",\"published\":");
-    md_buf_int(b, (int64_t)st.published);
-    md_buf_puts(b, ",\"seq\":");
-    md_buf_int(b, (int64_t)st.last_seq);
+    md_buf_puts(b, md_hub_degraded(h) ? "{\"status\":\"degraded\"" : "{\"status\":\"ok\"");
+    md_json_str(b, "instance", h->instance);
+    md_json_int(b, "clients", (int64_t)st.sessions);
+    md_json_int(b, "published", (int64_t)st.published);
+    md_json_int(b, "seq", (int64_t)st.last_seq);
     md_buf_puts(b, ",\"replay\":{\"first_seq\":");
     md_buf_int(b, (int64_t)st.replay_first);
-    md_buf_puts(b, ",\"messages\":");
-    md_buf_int(b, (int64_t)st.replay_n);
+    md_json_int(b, "messages", (int64_t)st.replay_n);
     md_buf_putc(b, '}');
     pthread_mutex_lock(&h->lock);
     if (h->health_fn) h->health_fn(h->health_ctx, b);

@@ -24,6 +24,7 @@
 
 #include "core/bar.h"
 #include "core/buf.h"
+#include "core/config.h"
 #include "ingest/writer.h"
 #include "stream/frame.h"
 
@@ -32,7 +33,17 @@
 
 typedef struct md_hub md_hub;
 
-typedef enum { MD_ORIGIN_LOCAL = 0, MD_ORIGIN_REMOTE, MD_ORIGIN_DERIVED } md_origin;
+typedef enum {
+    MD_ORIGIN_LOCAL = 0,
+    MD_ORIGIN_REMOTE,
+    MD_ORIGIN_DERIVED,
+    /* Or'ed into a quote's origin: a snapshot asked of a provider (/price, the watchlist's
+     * polls), not a tick - its volume is the day's so far, not a trade's size - so live
+     * bars never fold it in. The relay carries it to the other instances. */
+    MD_ORIGIN_SNAPSHOT = 0x10,
+} md_origin;
+/* The origin without the flag bits. */
+#define MD_ORIGIN_BASE(o) ((md_origin)((int)(o)&0x0f))
 
 typedef struct md_hub_options {
     size_t replay_size;       /* messages kept for since_seq (0 = no replay) */
@@ -41,7 +52,10 @@ typedef struct md_hub_options {
     const char *instance;     /* instance id; NULL = random */
 } md_hub_options;
 
+/* The defaults of the stream.* keys (md_config_defaults), a random instance id. */
 void md_hub_options_default(md_hub_options *o);
+/* From the stream.* keys (queue_size, replay_size, max_subscriptions, instance). */
+void md_hub_options_from_config(md_hub_options *o, const md_config *cfg);
 
 /* A new hub (the caller owns it; free after every shard is freed). */
 md_hub *md_hub_new(const md_hub_options *o);
@@ -60,13 +74,56 @@ void md_hub_publish_bar(md_hub *h, const char *symbol, md_interval iv, const md_
 /* Wakes every shard that has deferred messages. */
 void md_hub_flush(md_hub *h);
 
+/* -- extension channels ("ind.<spec>@<interval>", "screen.<name>": stream/proto.h) ----------
+ *
+ * Messages the layers above compute (live indicators, screen events) travel on channels
+ * named by text. The hub numbers each name the first time it is named (from MD_CH_COUNT on;
+ * a number is never given to another name while the hub lives, so the replay buffer never
+ * mixes two channels up) and publishes their messages like quotes and bars. Who computes a
+ * channel's messages registers a handler for its prefix: the sessions acquire a (channel,
+ * symbol) when a shard gets its first subscriber to it, and release it when the shard's last
+ * one leaves, so the handler computes only what someone reads. */
+
+/* The number of the extension channel name (canonical, stream/proto.h), given on first use
+ * when create is set. Returns it (>= MD_CH_COUNT), MD_ENOTFOUND when not known and not
+ * created, or MD_ECHANNEL when every number is taken. */
+int md_hub_xchannel(md_hub *h, const char *name, int create, md_error *err);
+/* The name of extension channel ch, or NULL. The string lives as long as the hub. */
+const char *md_hub_xchannel_name(md_hub *h, int ch);
+
+typedef struct md_hub_xhandler {
+    const char *prefix; /* "ind.", "screen." (a static string) */
+    /* A shard has its first subscriber to (channel, symbol): 0, or an error that refuses the
+     * subscription (the whole subscribe request fails and nothing changes). Called on the
+     * shard's event loop: it must not block. symbol is "" for channels that are not per
+     * symbol. */
+    int (*acquire)(void *ctx, const char *channel, const char *symbol, md_error *err);
+    /* The shard's last subscriber to (channel, symbol) left. Event loop, must not block. */
+    void (*release)(void *ctx, const char *channel, const char *symbol);
+    void *ctx;
+} md_hub_xhandler;
+/* Registers a handler (at most 4); channels whose prefix has none are refused at subscribe
+ * (MD_ECHANNEL: not served by this agent). */
+void md_hub_add_xhandler(md_hub *h, const md_hub_xhandler *x);
+/* Removes the handlers registered with ctx (after every session that could release is
+ * gone). */
+void md_hub_remove_xhandler(md_hub *h, void *ctx);
+
+/* Publishes a message of extension channel ch (md_hub_xchannel): md_proto_ext(type, seq,
+ * name, symbol, fields). Observers hear it through on_ext. */
+void md_hub_publish_ext(md_hub *h, int ch, const char *symbol, const char *type, const char *fields,
+                        size_t fields_len, md_origin origin, int defer);
+
 /* Something that wants to hear every published message, on the publishing thread, after the
- * message was handed to the shards (the relay, live bars). Register before publishing. */
+ * message was handed to the shards (the relay, live bars, live indicators). Register before
+ * publishing. Any callback may be NULL. */
 typedef struct md_hub_observer {
     void (*on_quote)(void *ctx, const md_quote *q, md_origin origin);
     void (*on_bar)(void *ctx, const char *symbol, md_interval iv, const md_bar *b,
                    md_origin origin);
     void *ctx;
+    void (*on_ext)(void *ctx, const char *channel, const char *symbol, const char *type,
+                   const char *fields, size_t fields_len, md_origin origin);
 } md_hub_observer;
 void md_hub_add_observer(md_hub *h, const md_hub_observer *ob);
 /* Removes the observers registered with ctx (when nothing publishes any more). */
@@ -74,7 +131,7 @@ void md_hub_remove_observer(md_hub *h, void *ctx);
 
 /* Registers the hub as a PUBLISH-stage listener of w: what w stores is published after each
  * commit, with origin DERIVED when the write's origin is MD_WRITE_DERIVED (live bars), LOCAL
- * otherwise. */
+ * otherwise; quotes written as MD_WRITE_FETCH or MD_WRITE_POLL are LOCAL | SNAPSHOT. */
 void md_hub_attach_writer(md_hub *h, md_writer *w);
 
 /* The "stream" object of GET /health: status, clients, last seq, replay window, and what the

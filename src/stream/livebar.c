@@ -27,6 +27,7 @@ typedef struct lbsym {
     int64_t last_closed[MD_IV_COUNT];     /* start of the newest closed bucket */
     int64_t updated_ms[MD_IV_COUNT];      /* clock of the last update of the open bar */
     int64_t direct_until_ms[MD_IV_COUNT]; /* a source sends these bars itself until then */
+    int64_t pending_minute;               /* a 1m bar closed and not handed out (rolled up) yet */
 } lbsym;
 
 typedef struct outbar {
@@ -63,6 +64,7 @@ static lbsym *sym_get(md_livebar *lb, const char *symbol)
     if (!created) return s;
     snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
     for (int k = 0; k < MD_IV_COUNT; k++) s->last_closed[k] = NO_BUCKET;
+    s->pending_minute = NO_BUCKET;
     lb->stats.symbols = md_dict_count(&lb->syms);
     return s;
 }
@@ -86,6 +88,7 @@ static void close_bar(md_livebar *lb, lbsym *s, int iv)
     o->bar = s->cur[iv];
     s->open[iv] = 0;
     s->last_closed[iv] = s->cur[iv].ts;
+    if (iv == MD_IV_1M) s->pending_minute = s->cur[iv].ts;
 }
 
 /* Folds `in` (a quote as a bar, or a finer bar) into the open bar of interval iv. */
@@ -131,6 +134,10 @@ static void update(md_livebar *lb, lbsym *s, int iv, const md_bar *in, int64_t n
 static void on_quote(void *ctx, const md_quote *q, md_origin origin)
 {
     md_livebar *lb = ctx;
+    /* A provider's snapshot is not a trade: its volume is the day's so far, and folding it in
+     * would store a 1m bar carrying the whole day's volume (then /historical?interval=1d
+     * would aggregate it into a made-up daily bar). Only ticks build bars. */
+    if (origin & MD_ORIGIN_SNAPSHOT) return;
     md_bar in;
     md_bar_init(&in);
     in.ts = q->ts;
@@ -170,8 +177,16 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
 
 /* -- handing out --------------------------------------------------------------------------- */
 
-/* Closes what is due; returns the next due time. Lock held. */
-static int64_t close_due(md_livebar *lb, int64_t now)
+/* Closes what is due; returns the next due time. Lock held.
+ *
+ * A coarse bar whose last minute is still open, or closed and not handed out yet (closed in
+ * this pass, or by a tick of the next minute since the last hand-out), waits: that 1m bar is
+ * rolled into it when it is handed out, and closing the coarse bar first would publish it
+ * without that minute (a live feed's next tick closes the minute and it is handed out at
+ * once, but the end of a feed, or a replay that pauses, leaves both due at the same time).
+ * *deferred is set when a due coarse bar waits for a minute about to be handed out: the
+ * caller runs this again after the hand-out. */
+static int64_t close_due(md_livebar *lb, int64_t now, int *deferred)
 {
     int64_t next = INT64_MAX;
     size_t at = 0;
@@ -179,6 +194,17 @@ static int64_t close_due(md_livebar *lb, int64_t now)
         for (int iv = 0; iv < MD_IV_COUNT; iv++) {
             if (!s->open[iv]) continue;
             int64_t due = due_ms(lb, s, iv);
+            int64_t open_min = s->open[MD_IV_1M] ? s->cur[MD_IV_1M].ts : NO_BUCKET;
+            int64_t pend = s->pending_minute, start = s->cur[iv].ts, end = s->end[iv];
+            int waits_open =
+                iv > MD_IV_1M && open_min != NO_BUCKET && open_min >= start && open_min < end;
+            int waits_pending = iv > MD_IV_1M && pend != NO_BUCKET && pend >= start && pend < end;
+            if (waits_open || waits_pending) {
+                /* pending: after its hand-out; open: when it closes (its due time is in next) */
+                if (waits_pending && now >= due) *deferred = 1;
+                if (now < due && due < next) next = due;
+                continue;
+            }
             if (now >= due)
                 close_bar(lb, s, iv);
             else if (due < next)
@@ -186,6 +212,30 @@ static int64_t close_due(md_livebar *lb, int64_t now)
         }
     }
     return next;
+}
+
+int md_livebar_forming(md_livebar *lb, const char *symbol, md_interval iv, md_bar *out)
+{
+    pthread_mutex_lock(&lb->lock);
+    lbsym *s = md_dict_find_str(&lb->syms, symbol);
+    int have = 0;
+    md_bar b;
+    if (s && s->open[iv]) b = s->cur[iv], have = 1;
+    if (s && iv != MD_IV_1M && s->open[MD_IV_1M] && s->direct_until_ms[iv] <= clock_ms(lb)) {
+        const md_bar *m = &s->cur[MD_IV_1M];
+        int64_t bucket = md_interval_floor(iv, m->ts);
+        if (!have && (s->last_closed[iv] == NO_BUCKET || bucket > s->last_closed[iv])) {
+            b = *m, b.ts = bucket, have = 1;
+        } else if (have && bucket == b.ts) {
+            if (m->high > b.high) b.high = m->high;
+            if (m->low < b.low) b.low = m->low;
+            b.close = m->close;
+            if (!isnan(m->volume)) b.volume += m->volume;
+        }
+    }
+    pthread_mutex_unlock(&lb->lock);
+    if (have) *out = b;
+    return have;
 }
 
 static void hand_out(md_livebar *lb, outbar *v, size_t n)
@@ -228,18 +278,29 @@ size_t md_livebar_tick(md_livebar *lb)
     size_t total = 0;
     pthread_mutex_lock(&lb->tick_lock);
     pthread_mutex_lock(&lb->lock);
-    lb->next_due_ms = close_due(lb, clock_ms(lb));
-    /* handing out 1m bars rolls them up, which may close coarse bars: repeat until quiet */
-    while (lb->n_out) {
+    int deferred = 0;
+    lb->next_due_ms = close_due(lb, clock_ms(lb), &deferred);
+    /* handing out 1m bars rolls them up, which may close coarse bars, and coarse bars that
+     * waited for their last minute are due then: repeat until quiet */
+    while (lb->n_out || deferred) {
+        if (!lb->n_out) { /* a deferral always comes with a 1m bar to hand out first */
+            deferred = 0;
+            lb->next_due_ms = close_due(lb, clock_ms(lb), &deferred);
+            continue;
+        }
         outbar *v = lb->out;
         size_t n = lb->n_out;
         lb->out = NULL;
         lb->n_out = lb->cap_out = 0;
         pthread_mutex_unlock(&lb->lock);
         hand_out(lb, v, n);
-        md_free(v);
         total += n;
         pthread_mutex_lock(&lb->lock);
+        for (size_t i = 0; i < n; i++) { /* rolled up (or refused by the writer): not pending */
+            lbsym *s = v[i].iv == MD_IV_1M ? md_dict_find_str(&lb->syms, v[i].symbol) : NULL;
+            if (s && s->pending_minute == v[i].bar.ts) s->pending_minute = NO_BUCKET;
+        }
+        md_free(v);
     }
     pthread_mutex_unlock(&lb->lock);
     if (total) md_hub_flush(lb->o.hub);
@@ -277,7 +338,7 @@ md_livebar *md_livebar_new(const md_livebar_options *o)
     pthread_mutex_init(&lb->lock, NULL);
     pthread_mutex_init(&lb->tick_lock, NULL);
     md_waiter_init(&lb->timer, &lb->lock);
-    md_hub_observer ob = {on_quote, on_bar, lb};
+    md_hub_observer ob = {on_quote, on_bar, lb, NULL};
     md_hub_add_observer(o->hub, &ob);
     if (o->thread) {
         lb->has_thread = pthread_create(&lb->thread, NULL, timer_main, lb) == 0;

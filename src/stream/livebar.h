@@ -1,6 +1,12 @@
-/* livebar.h - live bars: 1m bars built from quotes, coarser bars rolled up from 1m bars.
+/* livebar.h - live bars: 1m bars built from ticks, coarser bars rolled up from 1m bars.
  *
- *   quote ──> open 1m bar of its symbol ──(minute over: timer, or a quote of a later minute)──>
+ * A tick is a quote that reports a trade: one ingested (POST /ingest/quotes) or pushed by a
+ * feed (simulator, replay), locally or relayed from another instance; its `volume`, when
+ * given, is that trade's size and is summed into the bar. A quote fetched from a provider
+ * (/price, the watchlist's polls: MD_ORIGIN_SNAPSHOT) is not a tick - its volume is the
+ * day's so far - and never creates or changes a bar.
+ *
+ *   tick ──> open 1m bar of its symbol ──(minute over: timer, or a quote of a later minute)──>
  *             closed 1m bar ──> writer (stored, then published on bar.1m by the hub)
  *   1m bar (built here or ingested) ──> open 5m, 15m, 30m, 1h, 4h, 1d, 1w, 1mo bars ──(closed)──>
  *             published on bar.<interval> (not stored: /historical aggregates them from 1m)
@@ -45,6 +51,11 @@ void md_livebar_free(md_livebar *lb);
 /* Closes every bar that is due by the clock and hands out every closed bar (1m to the writer,
  * coarse to the hub). Returns the number of bars handed out. */
 size_t md_livebar_tick(md_livebar *lb);
+
+/* The bar of interval iv of symbol still forming: the open bar with the open 1m bar of its
+ * bucket folded in (what has arrived so far). 1 with *out set, 0 when none is forming.
+ * Thread-safe. */
+int md_livebar_forming(md_livebar *lb, const char *symbol, md_interval iv, md_bar *out);
 
 typedef struct md_livebar_stats {
     uint64_t bars_1m, bars_coarse, late, symbols;

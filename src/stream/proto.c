@@ -1,11 +1,13 @@
 /* proto.c - parsing client messages (jansson) and rendering server messages (md_buf). */
 #include "stream/proto.h"
 
+#include "core/json.h"
 #include "core/mem.h"
 #include "core/render.h"
+#include "core/timefmt.h"
 
+#include <ctype.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,9 +34,97 @@ int md_channel_parse(const char *s, size_t n, int *out, md_error *err)
         }
     }
     return md_error_set(err, MD_ECHANNEL,
-                        "unknown channel '%.32s' (want quote or bar.<interval>: bar.1m, bar.5m, "
-                        "bar.15m, bar.30m, bar.1h, bar.4h, bar.1d, bar.1w, bar.1mo)",
-                        n > 32 ? "(long)" : s);
+                        "unknown channel '%.*s' (want quote, bar.<interval> (bar.1m, bar.5m, "
+                        "bar.15m, bar.30m, bar.1h, bar.4h, bar.1d, bar.1w, bar.1mo), "
+                        "ind.<indicator>@<interval> or screen.<name>)",
+                        n > 32 ? 6 : (int)n, n > 32 ? "(long)" : s);
+}
+
+/* -- extension channels -------------------------------------------------------------------- */
+
+static int starts(const char *s, size_t n, const char *prefix)
+{
+    size_t k = strlen(prefix);
+    return n >= k && memcmp(s, prefix, k) == 0;
+}
+
+static int xch_ind(const char *s, size_t n, md_ind_spec *spec, md_interval *iv, md_error *err)
+{
+    const char *body = s + 4, *at = NULL;
+    size_t len = n - 4;
+    for (size_t i = len; i-- > 0;)
+        if (body[i] == '@') {
+            at = body + i;
+            break;
+        }
+    if (!at || at == body || at + 1 == body + len || memchr(body, ',', len))
+        return md_error_set(err, MD_ECHANNEL,
+                            "channel '%.*s': want ind.<indicator>@<interval>, e.g. "
+                            "ind.rsi:14@1m or ind.macd:12:26:9@5m",
+                            (int)(n < 60 ? n : 60), s);
+    char text[64], ivs[16];
+    size_t sl = (size_t)(at - body), il = len - sl - 1;
+    if (sl >= sizeof text || il >= sizeof ivs)
+        return md_error_set(err, MD_ECHANNEL, "channel '%.*s': too long", (int)(n < 60 ? n : 60),
+                            s);
+    memcpy(text, body, sl), text[sl] = 0;
+    memcpy(ivs, at + 1, il), ivs[il] = 0;
+    md_error e2;
+    if (md_ind_parse(text, spec, 1, &e2) != 1)
+        return md_error_set(err, MD_ECHANNEL, "channel '%.*s': %s", (int)(n < 60 ? n : 60), s,
+                            strncmp(e2.msg, "names: ", 7) == 0 ? e2.msg + 7 : e2.msg);
+    if (!md_ind_streamable(spec->def))
+        return md_error_set(err, MD_ECHANNEL,
+                            "channel '%.*s': %s cannot be computed live (its value at a bar "
+                            "depends on later bars); ask /analytics/{symbol}/indicators",
+                            (int)(n < 60 ? n : 60), s, spec->def->name);
+    if (md_interval_parse(ivs, iv, &e2) != 0)
+        return md_error_set(err, MD_ECHANNEL, "channel '%.*s': %s", (int)(n < 60 ? n : 60), s,
+                            e2.msg);
+    return 0;
+}
+
+int md_xchannel_parse(const char *s, size_t n, char out[MD_XCH_NAME_MAX], md_error *err)
+{
+    if (starts(s, n, "ind.")) {
+        md_ind_spec spec;
+        md_interval iv;
+        int rc = xch_ind(s, n, &spec, &iv, err);
+        if (rc) return rc;
+        snprintf(out, MD_XCH_NAME_MAX, "ind.%s@%s", spec.name, md_interval_name(iv));
+        return 0;
+    }
+    if (starts(s, n, "screen.")) {
+        size_t k = n - 7;
+        int ok = k >= 1 && k <= 48;
+        for (size_t i = 7; ok && i < n; i++)
+            ok = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-';
+        if (!ok)
+            return md_error_set(err, MD_ECHANNEL,
+                                "channel '%.*s': a screen's name has 1 to 48 letters, digits, "
+                                "'_' or '-'",
+                                (int)(n < 60 ? n : 60), s);
+        snprintf(out, MD_XCH_NAME_MAX, "%.*s", (int)n, s);
+        return 0;
+    }
+    int ch;
+    return md_channel_parse(s, n, &ch, err); /* its message lists every form */
+}
+
+int md_xchannel_symbolless(const char *name)
+{
+    return strncmp(name, "screen.", 7) == 0;
+}
+
+int md_xchannel_ind(const char *name, md_ind_spec *spec, md_interval *iv, int *partial)
+{
+    size_t n = strlen(name), k = strlen(MD_XCH_PARTIAL_SUFFIX);
+    int part = n > k && strcmp(name + n - k, MD_XCH_PARTIAL_SUFFIX) == 0;
+    if (part) n -= k;
+    if (!starts(name, n, "ind.")) return MD_ECHANNEL;
+    int rc = xch_ind(name, n, spec, iv, NULL);
+    if (rc == 0 && partial) *partial = part;
+    return rc;
 }
 
 /* -- parsing ------------------------------------------------------------------------------- */
@@ -42,6 +132,7 @@ int md_channel_parse(const char *s, size_t n, int *out, md_error *err)
 void md_op_deinit(md_op *op)
 {
     md_free(op->symbols);
+    md_free(op->xch);
     memset(op, 0, sizeof *op);
 }
 
@@ -68,27 +159,41 @@ static int parse_symbols(json_t *v, size_t max, md_op *op, md_error *err)
     return 0;
 }
 
-static int parse_channels(json_t *v, md_op *op, md_error *err)
+/* One channel name: a fixed one into the bit mask, an extension one into op->xch. */
+static int add_channel(const char *s, size_t n, md_op *op, size_t max, md_error *err)
 {
-    if (json_is_string(v)) { /* "channels":"quote" is forgiven */
-        int ch;
-        int rc = md_channel_parse(json_string_value(v), json_string_length(v), &ch, err);
+    int ch;
+    if (!starts(s, n, "ind.") && !starts(s, n, "screen.")) {
+        int rc = md_channel_parse(s, n, &ch, err);
         if (rc) return rc;
-        op->channels = 1u << ch;
+        op->channels |= 1u << ch;
         return 0;
     }
+    md_xchan x;
+    int rc = md_xchannel_parse(s, n, x.name, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < op->n_xch; i++)
+        if (strcmp(op->xch[i].name, x.name) == 0) return 0;
+    if (op->n_xch == max) return md_error_set(err, MD_EPARAM, "too many channels");
+    if (!op->xch) op->xch = md_malloc(max * sizeof *op->xch);
+    op->xch[op->n_xch++] = x;
+    return 0;
+}
+
+static int parse_channels(json_t *v, md_op *op, md_error *err)
+{
+    if (json_is_string(v)) /* "channels":"quote" is forgiven */
+        return add_channel(json_string_value(v), json_string_length(v), op, 1, err);
     if (!json_is_array(v))
         return md_error_set(err, MD_EPARAM, "'channels' must be an array of strings");
-    size_t i;
+    size_t i, max = json_array_size(v);
     json_t *c;
     json_array_foreach(v, i, c)
     {
         if (!json_is_string(c))
             return md_error_set(err, MD_EPARAM, "'channels' must be an array of strings");
-        int ch;
-        int rc = md_channel_parse(json_string_value(c), json_string_length(c), &ch, err);
+        int rc = add_channel(json_string_value(c), json_string_length(c), op, max, err);
         if (rc) return rc;
-        op->channels |= 1u << ch;
     }
     return 0;
 }
@@ -132,9 +237,18 @@ static int parse_fields(json_t *root, size_t max_symbols, md_op *op, md_error *e
         if (rc) return rc;
     }
     if (op->kind == MD_OP_SUBSCRIBE) {
-        if (op->n_symbols == 0)
+        int per_symbol = op->channels != 0 || op->n_xch == 0;
+        for (size_t i = 0; i < op->n_xch; i++)
+            per_symbol |= !md_xchannel_symbolless(op->xch[i].name);
+        if (op->n_symbols == 0 && per_symbol)
             return md_error_set(err, MD_EPARAM,
                                 "subscribe needs 'symbols' with at least one symbol");
+        v = json_object_get(root, "partial");
+        if (v && !json_is_null(v)) {
+            if (!json_is_boolean(v))
+                return md_error_set(err, MD_EPARAM, "'partial' must be true or false");
+            op->partial = json_is_true(v);
+        }
         v = json_object_get(root, "since_seq");
         if (v && !json_is_null(v)) {
             if (!json_is_integer(v) || json_integer_value(v) < 0)
@@ -170,29 +284,18 @@ static md_frame *finish(md_buf *b)
     return f;
 }
 
-static void num_field(md_buf *b, const char *name, double v)
-{
-    if (isnan(v)) return;
-    md_buf_puts(b, name);
-    md_buf_num(b, v);
-}
-
 md_frame *md_proto_quote(const md_quote *q, uint64_t seq)
 {
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"quote\",\"seq\":");
     md_buf_int(b, (int64_t)seq);
-    md_buf_puts(b, ",\"symbol\":");
-    md_buf_json_str(b, q->symbol);
-    md_buf_puts(b, ",\"price\":");
-    md_buf_num(b, q->price);
-    md_buf_puts(b, ",\"timestamp\":");
-    md_buf_ts(b, q->ts, 1);
-    md_buf_puts(b, ",\"source\":");
-    md_buf_json_str(b, md_source_name(q->source));
-    num_field(b, ",\"volume\":", q->volume);
-    num_field(b, ",\"bid\":", q->bid);
-    num_field(b, ",\"ask\":", q->ask);
+    md_json_str(b, "symbol", q->symbol);
+    md_json_num(b, "price", q->price);
+    md_json_ts(b, "timestamp", q->ts);
+    md_json_str(b, "source", md_source_name(q->source));
+    md_json_num_opt(b, "volume", q->volume);
+    md_json_num_opt(b, "bid", q->bid);
+    md_json_num_opt(b, "ask", q->ask);
     md_buf_putc(b, '}');
     md_frame *f = finish(b);
     f->seq = seq;
@@ -206,19 +309,19 @@ md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, ui
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"bar\",\"seq\":");
     md_buf_int(b, (int64_t)seq);
-    md_buf_puts(b, ",\"interval\":\"");
-    md_buf_puts(b, md_interval_name(iv));
-    md_buf_puts(b, "\",\"symbol\":");
-    md_buf_json_str(b, symbol);
+    md_json_str(b, "interval", md_interval_name(iv));
+    md_json_str(b, "symbol", symbol);
     md_buf_putc(b, ',');
     md_render_ohlcv_fields(b, bar);
-    num_field(b, ",\"vwap\":", bar->vwap);
-    if (bar->trades >= 0) {
-        md_buf_puts(b, ",\"trades\":");
-        md_buf_int(b, bar->trades);
-    }
-    md_buf_puts(b, ",\"source\":");
-    md_buf_json_str(b, md_source_name(bar->source));
+    md_json_num_opt(b, "vwap", bar->vwap);
+    if (bar->trades >= 0) md_json_int(b, "trades", bar->trades);
+    md_json_str(b, "source", md_source_name(bar->source));
+    /* the REST rule (md_bar_partial) at the time of publishing: a bar whose period has not
+     * ended yet (an ingested or fetched bar of the current period) is partial; live bars
+     * are published once closed */
+    md_buf_puts(b, md_bar_partial(iv, bar->ts, MD_TS_MIN, MD_TS_MAX, md_now())
+                       ? ",\"partial\":true"
+                       : ",\"partial\":false");
     md_buf_putc(b, '}');
     md_frame *f = finish(b);
     f->seq = seq;
@@ -227,28 +330,79 @@ md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, ui
     return f;
 }
 
+md_frame *md_proto_ext(const char *type, uint64_t seq, const char *channel, const char *symbol,
+                       const char *fields, size_t fields_len)
+{
+    md_buf b_ = MD_BUF_INIT, *b = &b_;
+    md_buf_puts(b, "{\"type\":");
+    md_buf_json_str(b, type);
+    md_buf_puts(b, ",\"seq\":");
+    md_buf_int(b, (int64_t)seq);
+    md_buf_puts(b, ",\"channel\":");
+    size_t n = strlen(channel), k = strlen(MD_XCH_PARTIAL_SUFFIX);
+    if (n > k && strcmp(channel + n - k, MD_XCH_PARTIAL_SUFFIX) == 0) { /* the public name */
+        char base[MD_XCH_NAME_MAX];
+        snprintf(base, sizeof base, "%.*s", (int)(n - k), channel);
+        md_buf_json_str(b, base);
+    } else {
+        md_buf_json_str(b, channel);
+    }
+    if (symbol && *symbol) {
+        md_buf_puts(b, ",\"symbol\":");
+        md_buf_json_str(b, symbol);
+    }
+    md_buf_append(b, fields, fields_len);
+    md_buf_putc(b, '}');
+    md_frame *f = finish(b);
+    f->seq = seq;
+    snprintf(f->symbol, sizeof f->symbol, "%s", symbol ? symbol : "");
+    return f;
+}
+
+void md_proto_indicator_fields(md_buf *b, md_interval iv, const md_ind_spec *spec, int64_t ts,
+                               const double *values, int partial)
+{
+    md_buf_puts(b, ",\"interval\":\"");
+    md_buf_puts(b, md_interval_name(iv));
+    md_buf_puts(b, "\",\"indicator\":");
+    md_buf_json_str(b, spec->name);
+    md_buf_puts(b, ",\"timestamp\":");
+    md_buf_ts(b, ts, 1);
+    const md_ind_def *d = spec->def;
+    if (d->noutputs == 1) {
+        md_buf_puts(b, ",\"value\":");
+        md_buf_num(b, values[0]); /* NAN (warming up) is null */
+    } else {
+        md_buf_puts(b, ",\"values\":{");
+        for (int k = 0; k < d->noutputs; k++) {
+            if (k) md_buf_putc(b, ',');
+            md_buf_json_str(b, d->outputs[k]);
+            md_buf_putc(b, ':');
+            md_buf_num(b, values[k]);
+        }
+        md_buf_putc(b, '}');
+    }
+    md_buf_puts(b, partial ? ",\"partial\":true" : ",\"partial\":false");
+}
+
 md_frame *md_proto_welcome(const md_welcome *w)
 {
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"welcome\",\"server_time\":");
     md_buf_ts(b, w->server_time, 1);
-    md_buf_puts(b, ",\"session\":");
-    md_buf_json_str(b, w->session);
-    md_buf_puts(b, ",\"instance\":");
-    md_buf_json_str(b, w->instance);
-    md_buf_puts(b, ",\"seq\":");
-    md_buf_int(b, (int64_t)w->seq);
+    md_json_str(b, "session", w->session);
+    md_json_str(b, "instance", w->instance);
+    md_json_int(b, "seq", (int64_t)w->seq);
     md_buf_puts(b, ",\"channels\":[");
     for (int i = 0; i < MD_CH_COUNT; i++) {
         if (i) md_buf_putc(b, ',');
         md_buf_json_str(b, ch_names[i]);
     }
-    md_buf_puts(b, "],\"limits\":{\"max_message_bytes\":");
+    md_buf_puts(b, "],\"channel_patterns\":[\"ind.<indicator>@<interval>\",\"screen.<name>\"]");
+    md_buf_puts(b, ",\"limits\":{\"max_message_bytes\":");
     md_buf_int(b, (int64_t)w->max_message_bytes);
-    md_buf_puts(b, ",\"max_subscriptions\":");
-    md_buf_int(b, (int64_t)w->max_subscriptions);
-    md_buf_puts(b, ",\"max_messages_per_s\":");
-    md_buf_int(b, (int64_t)w->max_messages_per_s);
+    md_json_int(b, "max_subscriptions", (int64_t)w->max_subscriptions);
+    md_json_int(b, "max_messages_per_s", (int64_t)w->max_messages_per_s);
     md_buf_puts(b, "}}");
     return finish(b);
 }
@@ -268,7 +422,13 @@ static void lists(md_buf *b, const md_op *op, uint32_t channels)
         first = 0;
         md_buf_json_str(b, ch_names[i]);
     }
+    for (size_t i = 0; i < op->n_xch; i++) {
+        if (!first) md_buf_putc(b, ',');
+        first = 0;
+        md_buf_json_str(b, op->xch[i].name);
+    }
     md_buf_putc(b, ']');
+    if (op->partial) md_buf_puts(b, ",\"partial\":true");
 }
 
 md_frame *md_proto_subscribed(const md_op *op, uint32_t channels, uint64_t seq, size_t replayed,
@@ -277,12 +437,10 @@ md_frame *md_proto_subscribed(const md_op *op, uint32_t channels, uint64_t seq, 
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"subscribed\"");
     lists(b, op, channels);
-    md_buf_puts(b, ",\"seq\":");
-    md_buf_int(b, (int64_t)seq);
+    md_json_int(b, "seq", (int64_t)seq);
     if (op->has_since) {
-        md_buf_puts(b, ",\"replayed\":");
-        md_buf_int(b, (int64_t)replayed);
-        md_buf_puts(b, complete ? ",\"replay_complete\":true" : ",\"replay_complete\":false");
+        md_json_int(b, "replayed", (int64_t)replayed);
+        md_json_bool(b, "replay_complete", complete);
     }
     md_buf_putc(b, '}');
     return finish(b);
@@ -293,8 +451,7 @@ md_frame *md_proto_unsubscribed(const md_op *op, uint32_t channels, size_t remai
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"unsubscribed\"");
     lists(b, op, channels);
-    md_buf_puts(b, ",\"subscriptions\":");
-    md_buf_int(b, (int64_t)remaining);
+    md_json_int(b, "subscriptions", (int64_t)remaining);
     md_buf_putc(b, '}');
     return finish(b);
 }
@@ -304,8 +461,7 @@ md_frame *md_proto_error(int rc, const char *message)
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"error\",\"code\":");
     md_buf_json_str(b, md_error_code(rc));
-    md_buf_puts(b, ",\"message\":");
-    md_buf_json_str(b, message && *message ? message : md_error_default(rc));
+    md_json_str(b, "message", message && *message ? message : md_error_default(rc));
     md_buf_putc(b, '}');
     return finish(b);
 }

@@ -3,12 +3,21 @@
  *
  * Client to server (JSON text):
  *   {"op":"subscribe","symbols":["AAPL"],"channels":["quote","bar.1m"],"since_seq":123}
+ *   {"op":"subscribe","symbols":["AAPL"],"channels":["ind.rsi:14@1m"],"partial":true}
+ *   {"op":"subscribe","channels":["screen.oversold"]}          (screens are not per symbol)
  *   {"op":"unsubscribe","symbols":[..],"channels":[..]}      (omitted list = all)
  *   {"op":"ping"}
- * Server to client: welcome, subscribed, unsubscribed, quote, bar, lagged, error, pong. */
+ * Server to client: welcome, subscribed, unsubscribed, quote, bar, indicator, screen,
+ * lagged, error, pong.
+ *
+ * Extension channels: "ind.<spec>@<interval>" (an indicator as in ?names=, computed live by
+ * pipeline/live.c) and "screen.<name>" (a screen's enter and leave events, pipeline/screen.c)
+ * are named by text; the hub gives each name a channel number (md_hub_xchannel). Only their
+ * syntax is checked here. */
 #ifndef MD_STREAM_PROTO_H
 #define MD_STREAM_PROTO_H
 
+#include "analytics/indicators.h"
 #include "core/bar.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -24,6 +33,27 @@ const char *md_channel_name(int ch);
 /* Parses a channel name; MD_ECHANNEL naming the text otherwise. */
 int md_channel_parse(const char *s, size_t n, int *out, md_error *err);
 
+#define MD_XCH_NAME_MAX 96
+/* The internal twin of an indicator channel that carries the values on forming bars: a
+ * subscription with "partial":true subscribes to both. */
+#define MD_XCH_PARTIAL_SUFFIX "+partial"
+
+/* An extension channel named by a client, in canonical form ("ind.rsi:14@1m"). */
+typedef struct md_xchan {
+    char name[MD_XCH_NAME_MAX];
+} md_xchan;
+
+/* Checks an extension channel name and writes its canonical form into out: "ind.<spec>@
+ * <interval>" (the spec as ?names= takes it, parameters filled in: ind.rsi@1m is
+ * ind.rsi:14@1m; an indicator whose values depend on later bars, psar, is refused) or
+ * "screen.<name>" (letters, digits, '_' and '-'). MD_ECHANNEL saying what is wrong. */
+int md_xchannel_parse(const char *s, size_t n, char out[MD_XCH_NAME_MAX], md_error *err);
+/* 1 for extension channels that are not per symbol (screen.*): their topic's symbol is "". */
+int md_xchannel_symbolless(const char *name);
+/* Decodes a canonical "ind." channel name (with or without the partial suffix); 0 on
+ * success, MD_ECHANNEL otherwise. *partial (may be NULL) tells the suffix. */
+int md_xchannel_ind(const char *name, md_ind_spec *spec, md_interval *iv, int *partial);
+
 typedef enum { MD_OP_SUBSCRIBE = 1, MD_OP_UNSUBSCRIBE, MD_OP_PING } md_op_kind;
 
 typedef struct md_op {
@@ -31,14 +61,17 @@ typedef struct md_op {
     md_symbol *symbols; /* heap, normalised, without duplicates (md_op_deinit) */
     size_t n_symbols;   /* 0: none given */
     uint32_t channels;  /* bit per MD_CH_*; 0: none given */
+    md_xchan *xch;      /* extension channels, canonical, without duplicates (heap) */
+    size_t n_xch;
+    int partial; /* subscribe: also the values of indicators on forming bars */
     int has_since;
     uint64_t since_seq;
 } md_op;
 
 /* Parses one client message. Errors (the connection stays open; the caller answers with
  * an error message): MD_EJSON (not JSON, not an object), MD_EOP (missing or unknown op),
- * MD_EPARAM (a field of the wrong type, an empty symbol list on subscribe, more than
- * max_symbols symbols), MD_ESYMBOL, MD_ECHANNEL. */
+ * MD_EPARAM (a field of the wrong type, an empty symbol list on a subscribe to channels that
+ * are per symbol, more than max_symbols symbols), MD_ESYMBOL, MD_ECHANNEL. */
 int md_proto_parse(const char *msg, size_t len, size_t max_symbols, md_op *op, md_error *err);
 void md_op_deinit(md_op *op);
 
@@ -46,6 +79,16 @@ void md_op_deinit(md_op *op);
  * symbol for the hub. */
 md_frame *md_proto_quote(const md_quote *q, uint64_t seq);
 md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *b, uint64_t seq);
+/* A message of an extension channel: {"type":type,"seq":seq,"channel":channel[,"symbol":
+ * symbol]<fields>}, fields being members rendered by the functions below (each starts with
+ * a comma). symbol "" for channels that are not per symbol. The caller sets f->channel. */
+md_frame *md_proto_ext(const char *type, uint64_t seq, const char *channel, const char *symbol,
+                       const char *fields, size_t fields_len);
+/* The fields of an "indicator" message: interval, indicator (canonical spec), timestamp
+ * (the bar's), "value" (one output) or "values" {output: value} (null while warming up),
+ * partial (true on a bar still forming). */
+void md_proto_indicator_fields(md_buf *out, md_interval iv, const md_ind_spec *spec, int64_t ts,
+                               const double *values, int partial);
 
 typedef struct md_welcome {
     const char *session, *instance;

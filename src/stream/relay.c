@@ -8,6 +8,7 @@
 #include "core/mem.h"
 #include "core/timefmt.h"
 #include "core/waiter.h"
+#include "stream/proto.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -52,7 +53,7 @@ static void opt_num(md_buf *b, const char *key, double v)
     md_buf_num(b, v);
 }
 
-void md_relay_encode_quote(md_buf *b, const char *instance, const md_quote *q)
+void md_relay_encode_quote(md_buf *b, const char *instance, const md_quote *q, int snapshot)
 {
     md_buf_puts(b, "{\"i\":");
     md_buf_json_str(b, instance);
@@ -66,6 +67,7 @@ void md_relay_encode_quote(md_buf *b, const char *instance, const md_quote *q)
     opt_num(b, ",\"b\":", q->bid);
     opt_num(b, ",\"a\":", q->ask);
     if (q->quality >= 0) opt_num(b, ",\"ql\":", q->quality);
+    if (snapshot) md_buf_puts(b, ",\"x\":1");
     md_buf_puts(b, ",\"src\":");
     md_buf_json_str(b, md_source_name(q->source));
     md_buf_putc(b, '}');
@@ -102,6 +104,50 @@ void md_relay_encode_bar(md_buf *b, const char *instance, const char *symbol, md
     md_buf_putc(b, '}');
 }
 
+void md_relay_encode_ext(md_buf *b, const char *instance, const char *channel, const char *symbol,
+                         const char *type, const char *fields, size_t fields_len)
+{
+    md_buf_puts(b, "{\"i\":");
+    md_buf_json_str(b, instance);
+    md_buf_puts(b, ",\"k\":\"e\",\"c\":");
+    md_buf_json_str(b, channel);
+    md_buf_puts(b, ",\"s\":");
+    md_buf_json_str(b, symbol ? symbol : "");
+    md_buf_puts(b, ",\"ty\":");
+    md_buf_json_str(b, type);
+    md_buf_puts(b, ",\"f\":");
+    (void)fields_len; /* fields is NUL-terminated (an md_buf) */
+    md_buf_json_str(b, fields);
+    md_buf_putc(b, '}');
+}
+
+/* An extension channel's message ({"k":"e"}): published here as sent, under this hub's
+ * number for the channel and its next seq. */
+static int decode_ext(md_hub *hub, json_t *root, int defer, md_error *err)
+{
+    const char *c = json_string_value(json_object_get(root, "c"));
+    const char *sym = json_string_value(json_object_get(root, "s"));
+    const char *type = json_string_value(json_object_get(root, "ty"));
+    json_t *f = json_object_get(root, "f");
+    if (!c || !sym || !type || !json_is_string(f))
+        return md_error_set(err, MD_EJSON, "relay: event lacks c, s, ty or f");
+    char name[MD_XCH_NAME_MAX], symbol[MD_SYMBOL_MAX + 1] = "";
+    int rc = md_xchannel_parse(c, strlen(c), name, err);
+    if (rc == 0 && strcmp(name, c) != 0)
+        rc = md_error_set(err, MD_EJSON, "relay: channel '%.60s' is not canonical", c);
+    if (rc == 0 && *sym) rc = md_symbol_normalize_str(sym, symbol, err);
+    if (rc == 0 && (!*type || strlen(type) > 32 ||
+                    strspn(type, "abcdefghijklmnopqrstuvwxyz_") != strlen(type)))
+        rc = md_error_set(err, MD_EJSON, "relay: bad event type");
+    const char *fs = json_string_value(f);
+    size_t fl = json_string_length(f);
+    if (rc == 0 && fl && fs[0] != ',') rc = md_error_set(err, MD_EJSON, "relay: bad event fields");
+    int ch = rc == 0 ? md_hub_xchannel(hub, name, 1, err) : rc;
+    if (ch < 0) return ch;
+    md_hub_publish_ext(hub, ch, symbol, type, fs, fl, MD_ORIGIN_REMOTE, defer);
+    return 0;
+}
+
 static int get_num(json_t *o, const char *key, double *out, int required)
 {
     json_t *v = json_object_get(o, key);
@@ -127,7 +173,9 @@ int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t l
     const char *src = json_string_value(json_object_get(root, "src"));
     json_t *jt = json_object_get(root, "t");
     char symbol[MD_SYMBOL_MAX + 1];
-    if (!from || !kind || !sym || !json_is_integer(jt)) {
+    if (from && kind && strcmp(kind, "e") == 0) {
+        rc = strcmp(from, instance) == 0 ? 1 : decode_ext(hub, root, defer, err);
+    } else if (!from || !kind || !sym || !json_is_integer(jt)) {
         rc = md_error_set(err, MD_EJSON, "relay: message lacks i, k, s or t");
     } else if (strcmp(from, instance) == 0) {
         rc = 1; /* our own message, back from Redis */
@@ -146,7 +194,11 @@ int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t l
                 rc = md_error_set(err, MD_EJSON, "relay: bad quote fields");
             } else {
                 q.quality = (float)ql;
-                md_hub_publish_quote(hub, &q, MD_ORIGIN_REMOTE, defer);
+                int snap = json_is_true(json_object_get(root, "x")) ||
+                           json_integer_value(json_object_get(root, "x")) == 1;
+                md_hub_publish_quote(
+                    hub, &q, (md_origin)(MD_ORIGIN_REMOTE | (snap ? MD_ORIGIN_SNAPSHOT : 0)),
+                    defer);
             }
         } else if (strcmp(kind, "b") == 0) {
             md_bar b;
@@ -384,9 +436,9 @@ static void enqueue(md_relay *r, md_buf *b)
 static void on_quote(void *ctx, const md_quote *q, md_origin origin)
 {
     md_relay *r = ctx;
-    if (origin != MD_ORIGIN_LOCAL) return;
+    if (MD_ORIGIN_BASE(origin) != MD_ORIGIN_LOCAL) return;
     md_buf b = MD_BUF_INIT;
-    md_relay_encode_quote(&b, md_hub_instance(r->hub), q);
+    md_relay_encode_quote(&b, md_hub_instance(r->hub), q, (origin & MD_ORIGIN_SNAPSHOT) != 0);
     enqueue(r, &b);
 }
 
@@ -410,6 +462,19 @@ int md_relay_stalled(md_relay *r)
 static int stalled_probe(void *ctx)
 {
     return md_relay_stalled(ctx);
+}
+
+/* Extension channels' messages made here (screen events) go to the other instances, whose
+ * clients subscribe on them too; DERIVED ones (live indicators, which every instance computes
+ * from the same bars) never do. */
+static void on_ext(void *ctx, const char *channel, const char *symbol, const char *type,
+                   const char *fields, size_t fields_len, md_origin origin)
+{
+    md_relay *r = ctx;
+    if (origin != MD_ORIGIN_LOCAL) return;
+    md_buf b = MD_BUF_INIT;
+    md_relay_encode_ext(&b, md_hub_instance(r->hub), channel, symbol, type, fields, fields_len);
+    enqueue(r, &b);
 }
 
 /* -- life cycle ---------------------------------------------------------------------------- */
@@ -447,7 +512,14 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     md_relay *r = md_calloc(1, sizeof *r);
     r->redis = redis;
     r->hub = o->hub;
-    r->channel = md_strdup(o->channel && *o->channel ? o->channel : "mdagent:stream");
+    const char *ch = o->channel && *o->channel ? o->channel : "mdagent:stream";
+    if (o->ns && *o->ns) {
+        size_t n = strlen(ch) + strlen(o->ns) + 2;
+        r->channel = md_malloc(n);
+        snprintf(r->channel, n, "%s@%s", ch, o->ns);
+    } else {
+        r->channel = md_strdup(ch);
+    }
     r->max_pending = o->max_pending ? o->max_pending : 100000;
     r->cap = r->max_pending;
     r->pending = md_calloc(r->cap, sizeof *r->pending);
@@ -455,7 +527,7 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     r->sub_fd = -1;
     pthread_mutex_init(&r->lock, NULL);
     md_waiter_init(&r->wake, &r->lock);
-    md_hub_observer ob = {on_quote, on_bar, r};
+    md_hub_observer ob = {on_quote, on_bar, r, on_ext};
     md_hub_add_observer(r->hub, &ob);
     md_hub_set_health_ext(r->hub, render_health, r);
     md_hub_set_stall_probe(r->hub, stalled_probe);

@@ -4,6 +4,8 @@
  *   instance B: SUBSCRIBE <channel> -> {"i":"A",...} -> hub (REMOTE) -> B's clients
  *   instance A: its own message comes back from Redis -> "i" is A -> dropped (echo)
  *
+ * The channel carries the deployment's namespace (md_relay_options.ns): two deployments on
+ * one Redis server (other databases, other prefixes) never hear each other's ticks.
  * Every instance publishes what its own writer accepted (origin LOCAL; relayed and derived
  * messages are never sent back out) and publishes into its hub what the others sent, so a
  * client on any instance sees every tick once. Pub/sub delivers at most once: ticks published
@@ -28,6 +30,9 @@ typedef struct md_relay md_relay;
 typedef struct md_relay_options {
     md_redis_options redis; /* url (core/redisurl.h), timeouts, breaker */
     const char *channel;    /* pub/sub channel shared by the instances */
+    const char *ns;         /* the deployment on a shared Redis server (redis.namespace): the
+                               channel used is "<channel>@<ns>", since pub/sub ignores the
+                               database number; NULL or "": the channel as given */
     md_hub *hub;
     size_t max_pending; /* outbound ticks queued while Redis is slow or away (0 = 100000) */
 } md_relay_options;
@@ -49,10 +54,14 @@ void md_relay_get_stats(md_relay *r, md_relay_stats *st);
  * Thread-safe. */
 int md_relay_stalled(md_relay *r);
 
-/* The wire form of one tick (tests). Appends it to the buffer. */
-void md_relay_encode_quote(md_buf *out, const char *instance, const md_quote *q);
+/* The wire form of one tick (tests). Appends it to the buffer; snapshot: a provider's quote
+ * (MD_ORIGIN_SNAPSHOT), which live bars never fold in. */
+void md_relay_encode_quote(md_buf *out, const char *instance, const md_quote *q, int snapshot);
 void md_relay_encode_bar(md_buf *b, const char *instance, const char *symbol, md_interval iv,
                          const md_bar *bar);
+/* An extension channel's message (stream/hub.h md_hub_publish_ext). */
+void md_relay_encode_ext(md_buf *b, const char *instance, const char *channel, const char *symbol,
+                         const char *type, const char *fields, size_t fields_len);
 /* Decodes one message and publishes it into hub unless it came from `instance` (returns 1
  * then). 0 when published, MD_EJSON (or a symbol/interval error) for a bad message. */
 int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t len, int defer,

@@ -36,8 +36,9 @@ typedef struct md__msg {
 typedef struct md__sub sub;
 
 typedef struct md__topic {
-    char symbol[MD_SYMBOL_MAX + 1];
-    uint8_t channel;
+    char symbol[MD_SYMBOL_MAX + 1]; /* "" for extension channels that are not per symbol */
+    uint16_t channel;
+    uint8_t acquired; /* an extension channel's handler was told (released with the topic) */
     sub *subs;
     size_t n_subs;
 } topic;
@@ -104,37 +105,49 @@ static void msg_unref(md_hub_shard *sh, msg *m)
 
 /* -- topic table --------------------------------------------------------------------------- */
 
-/* A topic's key: the symbol, its NUL, the channel. */
+/* A topic's key: the symbol, its NUL, the channel (two bytes). */
+#define TOPIC_KEY_MAX (MD_SYMBOL_MAX + 3)
 static size_t topic_key(const char *symbol, int ch, char *k)
 {
     size_t n = strnlen(symbol, MD_SYMBOL_MAX);
     memcpy(k, symbol, n);
     k[n] = 0;
-    k[n + 1] = (char)ch;
-    return n + 2;
+    k[n + 1] = (char)(ch & 0xff);
+    k[n + 2] = (char)(ch >> 8);
+    return n + 3;
 }
 
 static topic *topic_find(const md_hub_shard *sh, const char *symbol, int ch)
 {
-    char k[MD_SYMBOL_MAX + 2];
+    char k[TOPIC_KEY_MAX];
     return md_dict_find(&sh->topics, k, topic_key(symbol, ch, k));
 }
 
 static topic *topic_get(md_hub_shard *sh, const char *symbol, int ch)
 {
-    char k[MD_SYMBOL_MAX + 2];
+    char k[TOPIC_KEY_MAX];
     int created;
     topic *t = md_dict_put(&sh->topics, k, topic_key(symbol, ch, k), &created);
     if (created) {
         memcpy(t->symbol, k, strlen(k) + 1);
-        t->channel = (uint8_t)ch;
+        t->channel = (uint16_t)ch;
     }
     return t;
+}
+
+/* Tells an extension channel's handler that this shard reads (channel, symbol) no more. */
+static void xrelease(md_hub *h, int ch, const char *symbol)
+{
+    const char *name = md_hub_xchannel_name(h, ch);
+    md_hub_xhandler x;
+    if (name && md_hub__xhandler(h, name, &x, NULL) == 0 && x.release)
+        x.release(x.ctx, name, symbol);
 }
 
 /* Removes t (no subscribers left). */
 static void topic_remove(md_hub_shard *sh, topic *t)
 {
+    if (t->acquired) xrelease(sh->hub, t->channel, t->symbol);
     md_dict_remove_value(&sh->topics, t);
 }
 
@@ -336,9 +349,7 @@ static sub *sub_add(md_session *s, topic *t, uint64_t skip)
     int found;
     size_t i = sub_index(s, t, &found);
     if (found) return s->subs[i];
-    if (s->n_subs == s->cap_subs)
-        s->subs = md_realloc(s->subs,
-                             (s->cap_subs = s->cap_subs ? s->cap_subs * 2 : 16) * sizeof *s->subs);
+    MD_ARRAY_GROW(s->subs, s->n_subs, s->cap_subs, 16);
     memmove(&s->subs[i + 1], &s->subs[i], (s->n_subs - i) * sizeof *s->subs);
     sub *x = md_calloc(1, sizeof *x);
     x->t = t;
@@ -432,15 +443,27 @@ static int cmp_symbol(const void *a, const void *b)
 }
 
 typedef struct {
-    const md_symbol *syms; /* sorted */
+    const md_symbol *syms; /* sorted; NULL: every symbol */
     size_t n;
-    uint32_t channels;
+    uint32_t channels; /* fixed channels */
+    const int *xch;    /* extension channels, sorted; NULL with all_x: every one */
+    size_t n_x;
+    int all_x;
 } selector;
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
 
 static int selected(const selector *sel, const char *symbol, int ch)
 {
-    if (ch == MD_CH_NONE || !(sel->channels & (1u << ch))) return 0;
-    if (!sel->syms) return 1; /* every symbol */
+    if (ch == MD_CH_NONE) return 0;
+    if (ch < MD_CH_COUNT ? !(sel->channels & (1u << ch))
+                         : !(sel->all_x || bsearch(&ch, sel->xch, sel->n_x, sizeof(int), cmp_int)))
+        return 0;
+    if (!sel->syms || !*symbol) return 1; /* every symbol, or a channel not per symbol */
     md_symbol key;
     size_t len = strnlen(symbol, sizeof key.s);
     if (len == sizeof key.s) return 0; /* longer than any symbol a client can select */
@@ -453,26 +476,102 @@ static int keep_frame(const md_frame *f, void *ctx)
     return selected(ctx, f->symbol, f->channel);
 }
 
+/* The (symbol, channel) pairs a subscribe names. */
+typedef struct pair {
+    const char *symbol;
+    int ch;
+    int acquired; /* this request told the channel's handler */
+} pair;
+
+typedef struct pairs {
+    pair *v;
+    size_t n, cap;
+    int *xch; /* the extension channel numbers, for the replay */
+    size_t n_x;
+} pairs;
+
+static void pairs_add(pairs *p, const char *symbol, int ch)
+{
+    if (p->n == p->cap) p->v = md_realloc(p->v, (p->cap = p->cap ? p->cap * 2 : 16) * sizeof *p->v);
+    p->v[p->n++] = (pair){symbol, ch, 0};
+}
+
+/* Every pair of op: fixed channels times symbols, then each extension channel (and its
+ * partial twin when asked) times symbols, or once with "" when it is not per symbol. */
+static int pairs_of(md_hub *h, const md_op *op, uint32_t channels, pairs *p, md_error *err)
+{
+    for (size_t i = 0; i < op->n_symbols; i++)
+        for (int ch = 0; ch < MD_CH_COUNT; ch++)
+            if (channels & (1u << ch)) pairs_add(p, op->symbols[i].s, ch);
+    p->xch = md_malloc((2 * op->n_xch + 1) * sizeof *p->xch);
+    for (size_t k = 0; k < op->n_xch; k++) {
+        const char *name = op->xch[k].name;
+        int twin = op->partial && strncmp(name, "ind.", 4) == 0;
+        for (int t = 0; t <= twin; t++) {
+            char full[MD_XCH_NAME_MAX + 16];
+            snprintf(full, sizeof full, "%s%s", name, t ? MD_XCH_PARTIAL_SUFFIX : "");
+            int ch = md_hub_xchannel(h, full, 1, err);
+            if (ch < 0) return ch;
+            p->xch[p->n_x++] = ch;
+            if (md_xchannel_symbolless(name))
+                pairs_add(p, "", ch);
+            else
+                for (size_t i = 0; i < op->n_symbols; i++) pairs_add(p, op->symbols[i].s, ch);
+        }
+    }
+    qsort(p->xch, p->n_x, sizeof *p->xch, cmp_int);
+    return 0;
+}
+
+/* Tells the handlers of the extension channels about the pairs that are new on this shard;
+ * on a refusal, takes back what this request acquired. */
+static int acquire_pairs(md_hub_shard *sh, pairs *p, md_error *err)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        pair *x = &p->v[i];
+        if (x->ch < MD_CH_COUNT || topic_find(sh, x->symbol, x->ch)) continue;
+        const char *name = md_hub_xchannel_name(sh->hub, x->ch);
+        md_hub_xhandler xh;
+        int rc = md_hub__xhandler(sh->hub, name, &xh, err);
+        if (rc == 0 && xh.acquire) rc = xh.acquire(xh.ctx, name, x->symbol, err);
+        if (rc) {
+            for (size_t j = 0; j < i; j++)
+                if (p->v[j].acquired) xrelease(sh->hub, p->v[j].ch, p->v[j].symbol);
+            return rc;
+        }
+        x->acquired = 1;
+    }
+    return 0;
+}
+
 int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
 {
     md_hub_shard *sh = s->sh;
-    uint32_t channels = op->channels ? op->channels : 1u << MD_CH_QUOTE;
+    uint32_t channels = op->channels ? op->channels : op->n_xch ? 0 : 1u << MD_CH_QUOTE;
+    pairs p = {0};
+    int rc = pairs_of(sh->hub, op, channels, &p, err);
     size_t n_new = 0;
-    for (size_t i = 0; i < op->n_symbols; i++)
-        for (int ch = 0; ch < MD_CH_COUNT; ch++)
-            if ((channels & (1u << ch)) && !sub_find(s, topic_find(sh, op->symbols[i].s, ch)))
-                n_new++;
+    for (size_t i = 0; rc == 0 && i < p.n; i++)
+        if (!sub_find(s, topic_find(sh, p.v[i].symbol, p.v[i].ch))) n_new++;
     size_t max = md_hub_opts(sh->hub)->max_subscriptions;
-    if (s->n_subs + n_new > max)
-        return md_error_set(err, MD_ESUBLIMIT,
-                            "subscribing would make %zu subscriptions (symbol and channel pairs); "
-                            "at most %zu allowed",
-                            s->n_subs + n_new, max);
+    if (rc == 0 && s->n_subs + n_new > max)
+        rc = md_error_set(err, MD_ESUBLIMIT,
+                          "subscribing would make %zu subscriptions (symbol and channel pairs); "
+                          "at most %zu allowed",
+                          s->n_subs + n_new, max);
+    if (rc == 0) rc = acquire_pairs(sh, &p, err);
+    if (rc) {
+        md_free(p.v);
+        md_free(p.xch);
+        return rc;
+    }
 
     md_symbol *sorted = md_malloc((op->n_symbols ? op->n_symbols : 1) * sizeof *sorted);
-    memcpy(sorted, op->symbols, op->n_symbols * sizeof *sorted);
-    qsort(sorted, op->n_symbols, sizeof *sorted, cmp_symbol);
-    selector sel = {sorted, op->n_symbols, channels};
+    if (op->n_symbols) { /* none when only channels not per symbol (screen.*) are named */
+        memcpy(sorted, op->symbols, op->n_symbols * sizeof *sorted);
+        qsort(sorted, op->n_symbols, sizeof *sorted, cmp_symbol);
+    }
+    selector sel = {sorted, op->n_symbols, channels, p.xch, p.n_x, 0};
 
     md_frame **replay = NULL;
     size_t n_replay = 0;
@@ -484,12 +583,11 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
     else
         last = md_hub_last_seq(sh->hub);
 
-    for (size_t i = 0; i < op->n_symbols; i++) {
-        for (int ch = 0; ch < MD_CH_COUNT; ch++) {
-            if (!(channels & (1u << ch))) continue;
-            sub *x = sub_add(s, topic_get(sh, op->symbols[i].s, ch), last);
-            if (x->skip_upto < last) x->skip_upto = last;
-        }
+    for (size_t i = 0; i < p.n; i++) {
+        topic *t = topic_get(sh, p.v[i].symbol, p.v[i].ch);
+        if (p.v[i].acquired) t->acquired = 1;
+        sub *x = sub_add(s, t, last);
+        if (x->skip_upto < last) x->skip_upto = last;
     }
     /* the answer first, then the replayed messages in seq order */
     size_t replayed = 0;
@@ -509,19 +607,34 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
     md_free(owners);
     md_free(replay);
     md_free(sorted);
+    md_free(p.v);
+    md_free(p.xch);
     return 0;
 }
 
 int md_session_unsubscribe(md_session *s, const md_op *op, md_error *err)
 {
-    uint32_t channels = op->channels ? op->channels : MD_CH_ALL;
+    int all = !op->channels && !op->n_xch;
+    uint32_t channels = all ? MD_CH_ALL : op->channels;
     md_symbol *sorted = NULL;
     if (op->n_symbols) {
         sorted = md_malloc(op->n_symbols * sizeof *sorted);
         memcpy(sorted, op->symbols, op->n_symbols * sizeof *sorted);
         qsort(sorted, op->n_symbols, sizeof *sorted, cmp_symbol);
     }
-    selector sel = {sorted, op->n_symbols, channels};
+    /* an indicator channel goes with its partial twin; names never subscribed are skipped */
+    int *xch = md_malloc((2 * op->n_xch + 1) * sizeof *xch);
+    size_t n_x = 0;
+    for (size_t k = 0; k < op->n_xch; k++) {
+        char twin[MD_XCH_NAME_MAX + 16];
+        snprintf(twin, sizeof twin, "%s%s", op->xch[k].name, MD_XCH_PARTIAL_SUFFIX);
+        int a = md_hub_xchannel(s->sh->hub, op->xch[k].name, 0, NULL);
+        int b = md_hub_xchannel(s->sh->hub, twin, 0, NULL);
+        if (a >= 0) xch[n_x++] = a;
+        if (b >= 0) xch[n_x++] = b;
+    }
+    qsort(xch, n_x, sizeof *xch, cmp_int);
+    selector sel = {sorted, op->n_symbols, channels, xch, n_x, all};
     size_t w = 0;
     for (size_t i = 0; i < s->n_subs; i++) {
         sub *x = s->subs[i];
@@ -532,6 +645,7 @@ int md_session_unsubscribe(md_session *s, const md_op *op, md_error *err)
     }
     s->n_subs = w;
     md_free(sorted);
+    md_free(xch);
     md_session_push(s, md_proto_unsubscribed(op, channels, s->n_subs));
     return 0;
 }

@@ -38,6 +38,9 @@ size_t md_hub__replay(md_hub *h, uint64_t since, int (*keep)(const md_frame *f, 
 /* Registers / unregisters a shard (hub lock). */
 void md_hub__add_shard(md_hub *h, md_hub_shard *sh);
 void md_hub__remove_shard(md_hub *h, md_hub_shard *sh);
+/* The handler of an extension channel's prefix, copied into *out; 0, or MD_ECHANNEL naming
+ * the channel when no handler serves it. */
+int md_hub__xhandler(md_hub *h, const char *channel, md_hub_xhandler *out, md_error *err);
 /* Session counter for stats and ids. */
 uint64_t md_hub__session_opened(md_hub *h);
 void md_hub__session_closed(md_hub *h);

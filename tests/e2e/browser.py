@@ -1,6 +1,7 @@
 """Runs a browser test (node --test FILE.mjs, playwright-core driving Debian's Chromium)
 against a real agent: the sample data loaded, the test Redis as its cache when the services
-fixture runs, an API key for the ingest endpoints.
+fixture runs, an API key for the ingest endpoints, and one screen (pipeline.jobs) over four
+of the sample's indices for the screens panel and the correlation heat map.
 
     python3 browser.py dashboard.test.mjs
 
@@ -35,6 +36,11 @@ def main(test_file):
     env = {"MDAGENT_API_KEYS": API_KEY, "MDAGENT_SOURCES_PRIORITY": "yahoo",
            "MDAGENT_YAHOO_URL": f"http://127.0.0.1:{free_port()}"}
     agent = Agent(env=env, args=args, name="browser")
+    config = os.path.join(agent.dir, "mdagent.yaml")
+    with open(config, "w") as f:
+        f.write("pipeline:\n  jobs:\n    eu:\n      schedule: every 2s\n"
+                "      symbols: [DAX, SMI, CAC, FTSE]\n      condition: close > sma:20\n")
+    agent.args += ["--config", config]
     rc = 1
     try:
         agent.load(SAMPLE)

@@ -110,13 +110,13 @@ test('the symbols list holds every stored symbol, MSFT among them', async () => 
 });
 
 test('clicking MSFT draws its candlestick chart with indicators', async () => {
-  const hist = await rest('/historical/MSFT?interval=1d&limit=1500&cached_only=true');
+  const hist = await rest('/historical/MSFT?interval=1d&limit=1500&order=desc&cached_only=true');
   await page.click('#symbols tr[data-symbol="MSFT"]');
   await chartShows(page, 'MSFT', '1d', hist.count);
   assert.equal(await page.inputValue('#chart-symbol'), 'MSFT');
   assert.match(page.url(), /#symbol=MSFT&interval=1d$/);
   // the legend shows the last bar
-  const last = hist.bars[hist.bars.length - 1];
+  const last = hist.bars[0]; // order=desc: newest first
   const legend = await page.textContent('#chart-legend');
   assert.match(legend, /MSFT/);
   assert.ok(legend.includes(String(last.close)), `legend ${legend} shows the last close ${last.close}`);
@@ -131,13 +131,13 @@ test('clicking MSFT draws its candlestick chart with indicators', async () => {
 });
 
 test('switching the interval reloads the chart with aggregated bars', async () => {
-  const weekly = await rest('/historical/MSFT?interval=1w&limit=1500&cached_only=true');
+  const weekly = await rest('/historical/MSFT?interval=1w&limit=1500&order=desc&cached_only=true');
   assert.equal(await page.isDisabled('#chart-intervals button[data-interval="1m"]'), true, 'no minute data for MSFT');
   await page.click('#chart-intervals button[data-interval="1w"]');
   await chartShows(page, 'MSFT', '1w', weekly.count);
   assert.match(await page.textContent('#chart-legend'), /1w/);
   assert.match(page.url(), /interval=1w/);
-  const monthly = await rest('/historical/MSFT?interval=1mo&limit=1500&cached_only=true');
+  const monthly = await rest('/historical/MSFT?interval=1mo&limit=1500&order=desc&cached_only=true');
   await page.click('#chart-intervals button[data-interval="1mo"]');
   await chartShows(page, 'MSFT', '1mo', monthly.count);
   const px = await candlePixels(page);
@@ -145,11 +145,11 @@ test('switching the interval reloads the chart with aggregated bars', async () =
 });
 
 test('switching the symbol from the selector reloads the chart', async () => {
-  const dax = await rest('/historical/DAX?interval=1mo&limit=1500&cached_only=true');
+  const dax = await rest('/historical/DAX?interval=1mo&limit=1500&order=desc&cached_only=true');
   await page.selectOption('#chart-symbol', 'DAX');
   await chartShows(page, 'DAX', '1mo', dax.count);
   assert.ok(await page.$('#symbols tr.selected[data-symbol="DAX"]'), 'DAX highlighted in the list');
-  const daily = await rest('/historical/MSFT?interval=1d&limit=1500&cached_only=true');
+  const daily = await rest('/historical/MSFT?interval=1d&limit=1500&order=desc&cached_only=true');
   await page.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
   await chartShows(page, 'MSFT', '1d', daily.count);
 });
@@ -229,11 +229,52 @@ test('panels say "not available" for endpoints this agent lacks, and show data o
   await page.screenshot({ path: path.join(OUT, 'dashboard-full.png'), fullPage: true });
 });
 
+test('the screens panel shows each screen with the symbols it matches now', async () => {
+  const list = await rest('/analytics/screens');
+  assert.deepEqual(list.screens.map((s) => s.name), ['eu']);
+  let doc;
+  for (let i = 0; i < 50; i++) { /* the first run, two seconds at most after the start */
+    doc = await rest('/analytics/screens/eu');
+    if (doc.last_run) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(doc.last_run, 'the screen ran');
+  await page.waitForSelector(`#screens .screen[data-screen="eu"][data-matches="${doc.count}"]`, { timeout: 30000 });
+  const chips = await page.$$eval('#screens .screen[data-screen="eu"] .chip', (c) => c.map((x) => x.dataset.symbol));
+  assert.deepEqual(chips, doc.matches.map((m) => m.symbol));
+  assert.match(await page.textContent('#screens .screen[data-screen="eu"]'), /close > sma:20/);
+});
+
+test('the correlation heat map shows the agent\'s matrix for the screened symbols', async () => {
+  await page.waitForSelector('#corr[data-symbols="DAX,SMI,CAC,FTSE"] table.heatmap', { timeout: 40000 });
+  const corr = await rest('/analytics/correlation?symbols=DAX,SMI,CAC,FTSE&interval=1d&cached_only=true');
+  const cells = await page.$$eval('#corr td.heat', (c) => c.map((x) => [x.dataset.a, x.dataset.b, x.dataset.value, x.textContent, getComputedStyle(x).backgroundColor]));
+  assert.equal(cells.length, 16);
+  for (const [a, b, v, text, bg] of cells) {
+    const want = corr.matrix[corr.symbols.indexOf(a)][corr.symbols.indexOf(b)];
+    assert.equal(Number(v), want, `${a}/${b}`);
+    assert.equal(text, want.toFixed(2));
+    if (a === b) assert.equal(text, '1.00');
+    assert.ok(bg !== 'rgba(0, 0, 0, 0)', `${a}/${b} is coloured`);
+  }
+  assert.match(await page.textContent('#corr'), /symbols from the screens/);
+});
+
+test('a symbol entering or leaving a screen shows up as it happens', async () => {
+  const doc = await rest('/analytics/screens/eu');
+  const inNow = doc.matches.some((m) => m.symbol === 'DAX');
+  const close = inNow ? 1 : 1e6; // far below (or above) its 20-day average
+  await post('/ingest/bars', { bars: [{ symbol: 'DAX', interval: '1d', timestamp: '1998-08-17T00:00:00Z',
+    open: close, high: close, low: close, close, volume: 0 }] });
+  const ev = await page.waitForSelector(`#screens .screen-event[data-symbol="DAX"][data-event="${inNow ? 'leave' : 'enter'}"]`, { timeout: 30000 });
+  assert.match(await ev.textContent(), inNow ? /DAX left eu/ : /DAX entered eu/);
+});
+
 test('the page fits a phone-sized screen', async () => {
   const phone = await context.newPage();
   watch(phone, 'phone');
   await phone.setViewportSize({ width: 390, height: 844 });
-  const hist = await rest('/historical/MSFT?interval=1d&limit=1500&cached_only=true');
+  const hist = await rest('/historical/MSFT?interval=1d&limit=1500&order=desc&cached_only=true');
   await phone.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
   await chartShows(phone, 'MSFT', '1d', hist.count);
   const px = await candlePixels(phone);
@@ -273,6 +314,13 @@ test('new data reaches the open chart (over /stream, else by polling)', async ()
   }
   // no reload: the page keeps its chart and adds the new bar
   await page.waitForFunction((n) => Number(document.querySelector('#panel-chart').dataset.bars) === n, bars + 1, { timeout: 30000 });
+  if (streaming) {
+    // the indicator lines follow the forming bar from the stream (ind.<indicator>@1d with
+    // partial values), not from a new request
+    await page.waitForFunction(() => Number(document.querySelector('#panel-chart').dataset.liveIndicators) > 0, null, { timeout: 30000 });
+    const live = await page.evaluate(() => [...window.mdDashboard.chart.live.keys()]);
+    assert.ok(live.includes('sma:20') || live.includes('rsi:14'), `live values of the lines shown: ${live}`);
+  }
   const close = await page.evaluate(() => { const b = window.mdDashboard.chart.bars; return b[b.length - 1].close; });
   assert.equal(close, price);
   assert.match(await page.title(), new RegExp(`^MSFT ${price}`));

@@ -168,7 +168,7 @@ class ApiConformance(AgentTest):
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.headers["content-type"].startswith("text/csv"))
         self.assertEqual(r.body.splitlines()[0],
-                         "timestamp,open,high,low,close,volume,source,quality")
+                         "timestamp,open,high,low,close,volume,source,quality,partial")
         doc = self.get_json("/historical/MSFT?start=2001-09-20&end=2001-09-22&cached_only")
         self.assertEqual(doc["count"], 2)
         self.assertEqual(doc["from"], "store")

@@ -58,9 +58,15 @@ class HttpApi(AgentTest):
         h = self.get_json("/historical/MSFT?start=2001-01-02T00:00:00Z&end=978652800")
         self.assertEqual(h["count"], 3)
 
-    def test_historical_limit_keeps_newest(self):
-        h = self.get_json("/historical/MSFT?limit=2")
-        self.assertEqual([b["timestamp"][:10] for b in h["bars"]], ["2001-09-26", "2001-09-27"])
+    def test_historical_limit_keeps_oldest_and_links_the_next_page(self):
+        r = self.get("/historical/MSFT?limit=2")
+        h = r.json()
+        self.assertEqual([b["timestamp"][:10] for b in h["bars"]], ["2000-09-27", "2000-09-28"])
+        self.assertTrue(h["truncated"])
+        self.assertEqual(r.headers["link"], f'<{h["next"]}>; rel="next"')
+        # order=desc: the newest end, newest first
+        h = self.get_json("/historical/MSFT?limit=2&order=desc")
+        self.assertEqual([b["timestamp"][:10] for b in h["bars"]], ["2001-09-27", "2001-09-26"])
 
     def test_historical_weekly_aggregation_matches_hand_computation(self):
         rows = [r for r in sample_rows("MSFT.csv") if "2001-01-08" <= r["date"] <= "2001-01-12"]
@@ -80,13 +86,14 @@ class HttpApi(AgentTest):
         self.assertEqual(h["count"], 13)
 
     def test_historical_csv(self):
-        r = self.get("/historical/MSFT?format=csv&limit=3")
+        r = self.get("/historical/MSFT?format=csv&limit=3&order=desc")
         self.assertEqual(r.status, 200)
         self.assertTrue(r.headers["content-type"].startswith("text/csv"))
         lines = r.body.strip().split("\n")
         self.assertTrue(lines[0].startswith("timestamp,open,high,low,close,volume"))
         self.assertEqual(len(lines), 4)
-        self.assertTrue(lines[-1].startswith("2001-09-27T00:00:00Z,50.1,50.68,48,49.96,40595600"))
+        self.assertTrue(lines[1].startswith("2001-09-27T00:00:00Z,50.1,50.68,48,49.96,40595600"))
+        self.assertIn('rel="next"', r.headers["link"])
 
     def test_price_is_last_close_with_timestamp(self):
         p = self.get_json("/price/msft")
@@ -199,8 +206,9 @@ class Cli(unittest.TestCase):
 
     def test_symbol_flag_and_bad_usage_exit_codes(self):
         p = run_cli("load", os.path.join(SAMPLE, "DAX.csv"), "--symbol", "^gdaxi", "--db", self.a.db, "--quiet")
-        q = run_cli("query", "^GDAXI", "--db", self.a.db, "--limit", "1")
+        q = run_cli("query", "^GDAXI", "--db", self.a.db, "--limit", "1", "--order", "desc")
         self.assertIn("1998-08-14T00:00:00Z,5473.72", q.stdout)
+        self.assertIn("the range goes on", q.stderr, "--limit never truncates silently")
         self.assertEqual(run_cli("load", "--db", self.a.db, check=False).returncode, 2)
         self.assertEqual(run_cli("query", "MSFT", "--interval", "7x", "--db", self.a.db, check=False).returncode, 2)
         self.assertEqual(run_cli("bogus", check=False).returncode, 2)

@@ -463,8 +463,10 @@ class StreamAcrossInstances(unittest.IsolatedAsyncioTestCase):
         if not url:
             raise unittest.SkipTest("no test Redis (run under ctest)")
         channel = f"mdtest:stream:{uuid.uuid4().hex}"
+        # one deployment: the same channel and namespace (the harness gives every agent a
+        # cache prefix of its own, and the default namespace derives from it)
         args = ("--redis", url, "--set", f"stream.redis_channel={channel}",
-                "--set", "stream.live_bars=false")
+                "--set", f"redis.namespace={channel}", "--set", "stream.live_bars=false")
         env = {"MDAGENT_API_KEYS": KEY}
         cls.a = Agent(env=env, args=args, name="StreamA").start()
         cls.b = Agent(env=env, args=args, name="StreamB").start()

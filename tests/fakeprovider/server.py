@@ -11,10 +11,12 @@ Point a provider at it with its base URL, e.g. MDAGENT_YAHOO_URL=http://127.0.0.
 
 Routes (the provider's own paths):
     yahoo         /v8/finance/chart/{symbol}?interval=..             chart_{SYM}_{interval}.json
+                  (interval=3mo, the splits after a range: chart_{SYM}_1d when no 3mo file)
     alphavantage  /query?function=F&symbol=S[&interval=I]&apikey=K    {F}_{SYM}[_{I}].json
     finnhub       /quote?symbol=S&token=K, /stock/candle?symbol&resolution  quote_{SYM}, candle_{SYM}_{RES}
     polygon       /v2/aggs/ticker/{T}/range/{m}/{span}/{from}/{to}    aggs_{T}_{m}_{span}[_{cursor}].json
                   /v2/last/trade/{T}, /v2/aggs/ticker/{T}/prev        last_trade_{T}, prev_{T}
+                  /v3/reference/splits|dividends?ticker=T             splits_{T}, dividends_{T}
     twelvedata    /time_series?symbol&interval, /quote?symbol         time_series_{SYM}_{iv}, quote_{SYM}
 (a '/' in a symbol becomes '_' in file names; "{BASE}" in a file becomes this server's
 base URL for that provider; "{APIKEY}" becomes the key the request carried.)
@@ -31,7 +33,19 @@ Scenarios chosen by the symbol, for every provider:
     BIG        a 200 KB JSON body (for the size limit)
 A base URL of the form http://127.0.0.1:<n>/<provider>/_mode/<SCENARIO> makes every
 request to that provider play SCENARIO whatever the symbol (failover tests: one provider
-broken, the others answering normally).
+broken, the others answering normally). Besides the scenarios above, modes only:
+    HANG           accept the request and never answer (the client must give up)
+    DELAY<ms>      the regular answer after <ms> milliseconds (DELAY2000)
+    EMPTYRANGE     bars: the provider's documented empty answer for a valid symbol
+                   (Finnhub {"s":"no_data"}, Polygon resultsCount 0, Twelve Data 404
+                   "Data not found", Yahoo a chart without timestamps); quotes as usual
+    BADINTERVAL    Twelve Data's 400 "**interval** is not valid" answer to a time series
+    FORBIDCANDLES  Finnhub: 403 "You don't have access to this resource." on /stock,
+                   /forex and /crypto candles (a free key), /quote as usual
+    DAYLIMIT       Alpha Vantage's daily-limit notice ("... 25 requests per day ..."),
+                   which quotes the key back
+Finnhub's /forex/candle and /crypto/candle answer like /stock/candle. In file names a '/'
+or ':' of a symbol becomes '_' (C:EURUSD -> C_EURUSD).
 Keys: keyed providers answer their documented 401-style error when the key is missing or
 contains "invalid". Every request is recorded; GET /_requests returns them as JSON.
 """
@@ -51,6 +65,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "fixtures", "providers")
 PROVIDERS = ("yahoo", "alphavantage", "finnhub", "polygon", "twelvedata")
 SCENARIOS = ("RATELIMIT", "RATEDATE", "SLOW", "TRUNC", "HTML", "RESET", "E500", "E503", "EMPTY", "BIG")
+MODES = SCENARIOS + ("HANG", "EMPTYRANGE", "BADINTERVAL", "FORBIDCANDLES", "DAYLIMIT")
+HANG_S = 120
 SLOW_MS = 3000
 REQUESTS = []
 REQ_LOCK = threading.Lock()
@@ -65,7 +81,11 @@ def fixture(provider, name):
 
 
 def fname(sym):
-    return sym.replace("/", "_")
+    return sym.replace("/", "_").replace(":", "_")
+
+
+def is_mode(name):
+    return name in MODES or (name.startswith("DELAY") and name[5:].isdigit())
 
 
 class Reply(Exception):
@@ -112,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
         if parts and parts[0] in PROVIDERS:
             prefix = "/" + parts[0]
             provider, parts = parts[0], parts[1:]
-            if len(parts) >= 2 and parts[0] == "_mode" and parts[1] in SCENARIOS:
+            if len(parts) >= 2 and parts[0] == "_mode" and is_mode(parts[1]):
                 # /<provider>/_mode/<SCENARIO>/...: every request plays that scenario
                 self.mode = parts[1]
                 prefix += "/_mode/" + parts[1]
@@ -134,7 +154,14 @@ class Handler(BaseHTTPRequestHandler):
     # -- scenarios ------------------------------------------------------------------------
     def scenario(self, provider, sym, normal, ratelimit_body):
         """Handles the scenario symbols; normal() returns the regular answer bytes."""
-        if self.mode:
+        if self.mode == "HANG":
+            time.sleep(HANG_S)
+            self.close_connection = True
+            raise ConnectionResetError()
+        if self.mode and self.mode.startswith("DELAY"):
+            time.sleep(int(self.mode[5:]) / 1000.0)
+            return
+        if self.mode in SCENARIOS:
             sym = self.mode
         if sym not in SCENARIOS:
             return
@@ -180,9 +207,9 @@ def guess_provider(parts, q):
         return "yahoo"
     if parts == ["query"]:
         return "alphavantage"
-    if parts and parts[0] == "v2":
+    if parts and parts[0] in ("v2", "v3"):
         return "polygon"
-    if parts[:2] == ["stock", "candle"] or (parts == ["quote"] and "token" in q):
+    if (len(parts) == 2 and parts[1] == "candle") or (parts == ["quote"] and "token" in q):
         return "finnhub"
     if parts in (["time_series"], ["quote"], ["price"]):
         return "twelvedata"
@@ -204,7 +231,11 @@ def route_yahoo(h, parts, q):
         raise Reply(401, fixture("yahoo", "error_unauthorized"))
     if iv not in ("1m", "2m", "5m", "15m", "30m", "60m", "90m", "1h", "1d", "5d", "1wk", "1mo", "3mo"):
         raise Reply(400, fixture("yahoo", "error_bad_interval"))
+    if h.mode == "EMPTYRANGE" and not q.get("range"):
+        raise Reply(200, fixture("yahoo", "chart_empty_range").replace(b"ZZZZ", sym.encode()))
     body = h.file_or("yahoo", "chart_%s_%s" % (fname(sym), iv))
+    if body is None and iv == "3mo":  # the splits after a range: any chart's events will do
+        body = h.file_or("yahoo", "chart_%s_1d" % fname(sym))
     if body is None and q.get("range"):  # quote requests: any chart of the symbol has the meta
         for alt in ("1d", "5m", "60m"):
             body = h.file_or("yahoo", "chart_%s_%s" % (fname(sym), alt))
@@ -225,6 +256,8 @@ def route_alphavantage(h, parts, q):
     normal = lambda: fixture("alphavantage", "TIME_SERIES_DAILY_IBM")
     h.scenario("alphavantage", sym, normal, fixture("alphavantage", "note"))
     special = {"NOTE": "note", "INFO": "information_ratelimit", "PREMIUM": "information_premium"}
+    if h.mode == "DAYLIMIT":
+        sym = "INFO"
     if sym in special:
         raise Reply(200, fixture("alphavantage", special[sym]).replace(b"{APIKEY}", key.encode()))
     if sym == "COMPACTONLY":  # a free key: outputsize=full of the daily series is premium
@@ -249,13 +282,16 @@ def route_finnhub(h, parts, q):
     if not key or "invalid" in key:
         raise Reply(401, fixture("finnhub", "error_unauthorized"))
     h.scenario("finnhub", sym, lambda: fixture("finnhub", "candle_AAPL_D"), fixture("finnhub", "error_ratelimit"))
-    if sym == "FORBIDDEN":
+    candles = len(parts) == 2 and parts[0] in ("stock", "forex", "crypto") and parts[1] == "candle"
+    if sym == "FORBIDDEN" or (h.mode == "FORBIDCANDLES" and candles):
         raise Reply(403, fixture("finnhub", "error_forbidden"))
     if parts == ["quote"]:
         body = h.file_or("finnhub", "quote_" + fname(sym))
         raise Reply(200, body or fixture("finnhub", "quote_unknown"))
-    if parts == ["stock", "candle"]:
+    if candles:
         body = h.file_or("finnhub", "candle_%s_%s" % (fname(sym), q.get("resolution", "")))
+        if h.mode == "EMPTYRANGE":
+            body = None
         raise Reply(200, body or fixture("finnhub", "no_data"))
 
 
@@ -265,6 +301,8 @@ def route_polygon(h, parts, q):
     if not key or "invalid" in key:
         raise Reply(401, fixture("polygon", "error_unauthorized"))
     sym = urllib.parse.unquote(parts[3]) if len(parts) > 3 else ""
+    if parts[:2] == ["v3", "reference"]:
+        sym = q.get("ticker", "")
     if parts[:2] == ["last", "trade"] or parts[1:3] == ["last", "trade"]:
         sym = urllib.parse.unquote(parts[-1])
     h.scenario("polygon", sym, lambda: fixture("polygon", "aggs_AAPL_1_day"), fixture("polygon", "error_ratelimit"))
@@ -288,8 +326,11 @@ def route_polygon(h, parts, q):
         name = "aggs_%s_%s_%s" % (fname(sym), parts[5], parts[6])
         if q.get("cursor"):
             name += "_" + q["cursor"]
-        body = h.file_or("polygon", name)
+        body = None if h.mode == "EMPTYRANGE" else h.file_or("polygon", name)
         raise Reply(200, body or fixture("polygon", "aggs_empty").replace(b"ZZZZ", sym.encode()))
+    if parts[:2] == ["v3", "reference"] and len(parts) == 3 and parts[2] in ("splits", "dividends"):
+        body = h.file_or("polygon", "%s_%s" % (parts[2], fname(sym)))
+        raise Reply(200, body or fixture("polygon", "reference_empty"))
     raise Reply(404, fixture("polygon", "error_not_found"))
 
 
@@ -304,6 +345,10 @@ def route_twelvedata(h, parts, q):
     special = {"LIMIT200": "error_ratelimit", "NODATA": "error_no_data", "FORBIDDEN": "error_forbidden"}
     if sym in special:
         raise Reply(200, fixture("twelvedata", special[sym]))
+    if h.mode == "EMPTYRANGE" and parts == ["time_series"]:
+        raise Reply(200, fixture("twelvedata", "error_data_not_found").replace(b"ZZZZ", sym.encode()))
+    if h.mode == "BADINTERVAL" and parts == ["time_series"]:
+        raise Reply(200, fixture("twelvedata", "error_invalid_interval"))
     if parts == ["time_series"]:
         body = h.file_or("twelvedata", "time_series_%s_%s" % (fname(sym), q.get("interval", "")))
     elif parts == ["quote"]:

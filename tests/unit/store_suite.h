@@ -10,6 +10,7 @@
 #ifndef MD_STORE_SUITE_H
 #define MD_STORE_SUITE_H
 
+#include "core/mem.h"
 #include "core/timefmt.h"
 #include "store/store.h"
 #include "testutil.h"
@@ -275,15 +276,36 @@ SUITE_TEST(aggregation_matches_hand_computed_bars)
     cr_assert_eq(v.v[2].ts, 1709287500);
     cr_assert_eq(v.v[2].volume, 107 + 108 + 109);
     v.n = 0;
-    /* a start inside a bucket drops that partial bucket */
+    /* a start inside a bucket keeps that bucket, aggregated from the start on (issue 13: it
+     * was dropped silently); the caller marks it partial */
     n = md_store_get_bars_agg(st, "CCC", MD_IV_5M, 1709287080 + 60, MD_TS_MAX, 0, &v, NULL, NULL);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(v.v[0].ts, 1709286900); /* 09:55, from the 09:59 bar alone */
+    cr_assert_eq(v.v[0].open, 11);
+    cr_assert_eq(v.v[0].close, 11.5);
+    cr_assert_eq(v.v[0].volume, 101);
+    cr_assert(md_bar_partial(MD_IV_5M, v.v[0].ts, 1709287080 + 60, MD_TS_MAX, 1709287080 + 86400));
+    cr_assert_not(
+        md_bar_partial(MD_IV_5M, v.v[1].ts, 1709287080 + 60, MD_TS_MAX, 1709287080 + 86400));
+    cr_assert_eq(v.v[1].ts, 1709287200);
+    v.n = 0;
+    /* an end inside a bucket: the bucket aggregates the bars before the end */
+    n = md_store_get_bars_agg(st, "CCC", MD_IV_5M, MD_TS_MIN, 1709287200 + 120, 0, &v, NULL, NULL);
     cr_assert_eq(n, 2);
-    cr_assert_eq(v.v[0].ts, 1709287200);
+    cr_assert_eq(v.v[1].ts, 1709287200);
+    cr_assert_eq(v.v[1].volume, 102 + 103);
     v.n = 0;
     /* limit keeps the newest aggregated bars */
     n = md_store_get_bars_agg(st, "CCC", MD_IV_5M, MD_TS_MIN, MD_TS_MAX, 1, &v, NULL, NULL);
     cr_assert_eq(n, 1);
     cr_assert_eq(v.v[0].ts, 1709287500);
+    v.n = 0;
+    /* or the oldest */
+    n = md_store_read_bars(st, "CCC", MD_IV_5M, MD_TS_MIN, MD_TS_MAX, 2, MD_STORE_OLDEST, &v, NULL,
+                           NULL);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(v.v[0].ts, 1709286900);
+    cr_assert_eq(v.v[1].ts, 1709287200);
     v.n = 0;
     /* 1h and 1d from the same minutes */
     cr_assert_eq(
@@ -354,11 +376,11 @@ SUITE_TEST(weeks_and_months_before_1970)
     md_bar_vec_deinit(&v);
 }
 
-SUITE_TEST(a_range_whose_buckets_all_start_early_answers_empty_from_that_interval)
+SUITE_TEST(a_range_that_starts_inside_a_bucket_answers_it_from_that_interval)
 {
     /* 1h bars on Wednesday and 1m bars later: asking 1w from Wednesday finds 1h bars in the
-     * range, their week starts on Monday (before the range), so the answer is empty and
-     * comes from 1h - never from the minutes */
+     * range; their week starts on Monday (before the range), so the answer is that week
+     * aggregated from Wednesday on (partial) and comes from 1h - never from the minutes */
     int64_t wed = 1709683200; /* 2024-03-06 */
     md_bar h[3] = {B(wed, 1, 1, 1, 1, 1), B(wed + 3600, 1, 1, 1, 1, 1),
                    B(wed + 7200, 1, 1, 1, 1, 1)};
@@ -369,8 +391,12 @@ SUITE_TEST(a_range_whose_buckets_all_start_early_answers_empty_from_that_interva
     md_bar_vec_init(&v);
     md_interval used = MD_IV_1M;
     cr_assert_eq(
-        md_store_get_bars_agg(st, "WED", MD_IV_1W, wed, wed + 5 * 86400, 0, &v, &used, NULL), 0);
+        md_store_get_bars_agg(st, "WED", MD_IV_1W, wed, wed + 5 * 86400, 0, &v, &used, NULL), 1);
     cr_assert_eq(used, MD_IV_1H);
+    cr_assert_eq(v.v[0].ts, wed - 2 * 86400);
+    cr_assert_eq(v.v[0].volume, 3);
+    cr_assert(md_bar_partial(MD_IV_1W, v.v[0].ts, wed, wed + 5 * 86400, MD_TS_MAX));
+    v.n = 0;
     /* over the later week only the minutes exist: they answer */
     cr_assert_eq(
         md_store_get_bars_agg(st, "WED", MD_IV_1W, wed + 5 * 86400, MD_TS_MAX, 0, &v, &used, NULL),
@@ -390,9 +416,10 @@ static double rnd(void)
     return (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
-/* What md_store_get_bars_agg must answer, computed in C from the input bars. */
+/* What md_store_read_bars must answer, computed in C from the input bars: every bucket with
+ * a bar in [start, end), aggregated from those bars; the oldest or newest `limit`. */
 static void expected_agg(const md_bar *in, size_t n, md_interval iv, int64_t start, int64_t end,
-                         size_t limit, md_bar_vec *out)
+                         size_t limit, md_store_end keep, md_bar_vec *out)
 {
     md_bar_vec fine;
     md_bar_vec_init(&fine);
@@ -401,10 +428,8 @@ static void expected_agg(const md_bar *in, size_t n, md_interval iv, int64_t sta
     md_bar_vec all;
     md_bar_vec_init(&all);
     md_bars_aggregate(fine.v, fine.n, iv, &all);
-    size_t first = 0;
-    while (first < all.n && all.v[first].ts < start) first++;
-    size_t cnt = all.n - first;
-    if (limit && cnt > limit) first += cnt - limit, cnt = limit;
+    size_t first = 0, cnt = all.n;
+    if (limit && cnt > limit) first = keep == MD_STORE_OLDEST ? 0 : cnt - limit, cnt = limit;
     for (size_t i = 0; i < cnt; i++) md_bar_vec_push(out, &all.v[first + i]);
     md_bar_vec_deinit(&fine);
     md_bar_vec_deinit(&all);
@@ -439,23 +464,62 @@ SUITE_TEST(aggregation_equals_c_aggregation_bit_for_bit)
     for (size_t a = 0; a < sizeof ivs / sizeof ivs[0]; a++)
         for (size_t s = 0; s < 4; s++)
             for (size_t e = 0; e < 3; e++)
-                for (size_t l = 0; l < 4; l++) {
-                    got.n = want.n = 0;
-                    md_error err;
-                    md_interval used;
-                    int n = md_store_get_bars_agg(st, "RND", ivs[a], starts[s], ends[e], limits[l],
-                                                  &got, &used, &err);
-                    cr_assert_geq(n, 0, "%s", err.msg);
-                    expected_agg(in, N, ivs[a], starts[s], ends[e], limits[l], &want);
-                    cr_assert_eq((size_t)n, want.n,
-                                 "%s s=%zu e=%zu limit=%zu: %d buckets, want %zu",
-                                 md_interval_name(ivs[a]), s, e, limits[l], n, want.n);
-                    cr_assert_eq(used, MD_IV_1M);
-                    for (size_t i = 0; i < want.n; i++)
-                        assert_same_bar(&got.v[i], &want.v[i], md_interval_name(ivs[a]), i);
-                }
+                for (size_t l = 0; l < 4; l++)
+                    for (int k = 0; k < 2; k++) {
+                        md_store_end keep = k ? MD_STORE_OLDEST : MD_STORE_NEWEST;
+                        got.n = want.n = 0;
+                        md_error err;
+                        md_interval used;
+                        int n = md_store_read_bars(st, "RND", ivs[a], starts[s], ends[e], limits[l],
+                                                   keep, &got, &used, &err);
+                        cr_assert_geq(n, 0, "%s", err.msg);
+                        expected_agg(in, N, ivs[a], starts[s], ends[e], limits[l], keep, &want);
+                        cr_assert_eq((size_t)n, want.n,
+                                     "%s s=%zu e=%zu limit=%zu keep=%d: %d buckets, want %zu",
+                                     md_interval_name(ivs[a]), s, e, limits[l], k, n, want.n);
+                        cr_assert_eq(used, MD_IV_1M);
+                        for (size_t i = 0; i < want.n; i++)
+                            assert_same_bar(&got.v[i], &want.v[i], md_interval_name(ivs[a]), i);
+                    }
     md_bar_vec_deinit(&got);
     md_bar_vec_deinit(&want);
+}
+
+/* More finer bars than one read brings (store.c reads them in chunks of 65536): buckets cut
+ * by a chunk's edge are carried to the next chunk, from either end, and memory stays bounded
+ * by the answer. */
+SUITE_TEST(aggregation_over_more_bars_than_one_chunk)
+{
+    enum { N = 150000 };
+    md_bar *in = md_malloc(N * sizeof *in);
+    int64_t t = 1577836800; /* 2020-01-01 */
+    for (int i = 0; i < N; i++) {
+        t += 60 * (1 + (i % 5 == 0));
+        in[i] = B(t, 100 + i % 7, 110 + i % 13, 90 - i % 11, 100 + i % 5, 1 + i % 3);
+    }
+    put("CHK", MD_IV_1M, in, N);
+    const md_interval ivs[] = {MD_IV_1H, MD_IV_1D, MD_IV_1W};
+    const size_t limits[] = {0, 3, 500};
+    md_bar_vec got, want;
+    md_bar_vec_init(&got);
+    md_bar_vec_init(&want);
+    for (size_t a = 0; a < 3; a++)
+        for (size_t l = 0; l < 3; l++)
+            for (int k = 0; k < 2; k++) {
+                md_store_end keep = k ? MD_STORE_OLDEST : MD_STORE_NEWEST;
+                got.n = want.n = 0;
+                int64_t start = in[7].ts + 30, end = in[N - 9].ts;
+                int n = md_store_read_bars(st, "CHK", ivs[a], start, end, limits[l], keep, &got,
+                                           NULL, NULL);
+                expected_agg(in, N, ivs[a], start, end, limits[l], keep, &want);
+                cr_assert_eq((size_t)n, want.n, "%s limit=%zu keep=%d: %d, want %zu",
+                             md_interval_name(ivs[a]), limits[l], k, n, want.n);
+                for (size_t i = 0; i < want.n; i++)
+                    assert_same_bar(&got.v[i], &want.v[i], md_interval_name(ivs[a]), i);
+            }
+    md_bar_vec_deinit(&got);
+    md_bar_vec_deinit(&want);
+    md_free(in);
 }
 
 /* -- latest bar, quotes, listing ------------------------------------------------------------ */

@@ -99,7 +99,7 @@ static void fake_free(md_source *src)
 }
 
 static const md_source_vtable fake_vt = {"replay",      MD_SRC_REPLAY,  fake_quote, fake_bars,
-                                         fake_supports, fake_max_range, fake_free};
+                                         fake_supports, fake_max_range, fake_free,  NULL};
 
 /* -- fixture ---------------------------------------------------------------------------------- */
 

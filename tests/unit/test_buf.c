@@ -44,7 +44,7 @@ Test(buf, numbers_round_trip_exactly)
 /* The old (always correct, slow) form: fewest of 15..17 significant digits. */
 static int ref_num(char *dst, double v)
 {
-    if (v == floor(v) && fabs(v) < 1e15) return snprintf(dst, 32, "%.0f", v);
+    if (v == floor(v) && fabs(v) < 1e21) return snprintf(dst, 32, "%.0f", v);
     for (int prec = 15; prec <= 17; prec++) {
         int n = snprintf(dst, 32, "%.*g", prec, v);
         if (prec == 17 || strtod(dst, NULL) == v) return n;
@@ -89,6 +89,31 @@ Test(buf, fast_number_form_round_trips_and_is_never_longer)
     cr_assert_str_eq(s, "-63.4375");
     md_fmt_num(s, 0.30000000000000004);
     cr_assert_str_eq(s, "0.30000000000000004");
+}
+
+/* Issue 13: volumes and counts above 2^53 are integers to a reader, never "1e+16". */
+Test(buf, integers_above_2_pow_53_print_as_integers)
+{
+    char s[40];
+    md_fmt_num(s, 9007199254740992.0); /* 2^53 */
+    cr_assert_str_eq(s, "9007199254740992");
+    md_fmt_num(s, 1e16);
+    cr_assert_str_eq(s, "10000000000000000");
+    md_fmt_num(s, 123456789012345678.0); /* not exact: the double's own decimal value */
+    cr_assert_str_eq(s, "123456789012345680");
+    md_fmt_num(s, 18446744073709551616.0); /* 2^64: past uint64_t */
+    cr_assert_str_eq(s, "18446744073709551616");
+    md_fmt_num(s, -3e20);
+    cr_assert_str_eq(s, "-300000000000000000000");
+    md_fmt_num(s, 1e21); /* JavaScript's threshold: exponent from here on */
+    cr_assert_eq(strtod(s, NULL), 1e21);
+    cr_assert_not_null(strchr(s, 'e'), "%s", s);
+    for (double v = 9007199254740992.0; v < 1e21; v *= 3.7) {
+        double x = floor(v);
+        md_fmt_num(s, x);
+        cr_assert_null(strpbrk(s, "e.E"), "%s", s);
+        cr_assert_eq(strtod(s, NULL), x, "%s", s);
+    }
 }
 
 Test(buf, integers_and_short_decimals_have_their_exact_text)

@@ -214,6 +214,105 @@ Test(ratelimit, refuses_over_the_daily_quota_until_midnight_utc)
     md_ratelimit_deinit(&rl);
 }
 
+/* Finnhub's 30 calls a second besides its 60 a minute: a burst is cut at 30 within any
+ * second, and the minute's budget still holds. */
+Test(ratelimit, a_per_second_window_cuts_bursts_within_the_minute_budget)
+{
+    md_ratelimit rl;
+    md_ratelimit_init(&rl, 60, 0);
+    md_ratelimit_set_per_second(&rl, 30);
+    int ok = 0;
+    for (int i = 0; i < 40; i++) ok += md_ratelimit_acquire(&rl, T0 + i, 0, NULL);
+    cr_assert_eq(ok, 30, "30 in the first second");
+    int64_t retry;
+    cr_assert(!md_ratelimit_acquire(&rl, T0 + 500, 0, &retry));
+    cr_assert_eq(retry, 500, "the first token of the second returns at T0 + 1000");
+    ok = 0;
+    for (int i = 0; i < 40; i++) ok += md_ratelimit_acquire(&rl, T0 + 1000 + i, 0, NULL);
+    cr_assert_eq(ok, 30, "the next second: 30 more, 60 in the minute");
+    cr_assert(!md_ratelimit_acquire(&rl, T0 + 5000, 0, &retry), "the minute's 60 are spent");
+    cr_assert_eq(retry, 55000);
+    md_ratelimit_deinit(&rl);
+}
+
+/* A provider whose day starts at midnight in its own zone (here UTC-5, fixed). */
+static void minus5(void *ctx, int64_t now_ms, int64_t *day, int64_t *ends_ms)
+{
+    (void)ctx;
+    int64_t local = now_ms - 5 * 3600000LL;
+    *day = local / 86400000LL;
+    *ends_ms = (*day + 1) * 86400000LL + 5 * 3600000LL;
+}
+
+Test(ratelimit, the_daily_quota_resets_at_the_providers_midnight)
+{
+    md_ratelimit rl;
+    md_ratelimit_init(&rl, 0, 2);
+    md_ratelimit_set_day(&rl, minus5, NULL);
+    int64_t d0 = T0 - 3600000LL;    /* 00:00 UTC */
+    int64_t t = d0 + 2 * 3600000LL; /* 02:00 UTC = 21:00 the day before at UTC-5 */
+    cr_assert(md_ratelimit_acquire(&rl, t, 0, NULL));
+    cr_assert(md_ratelimit_acquire(&rl, t + 1, 0, NULL));
+    int64_t retry;
+    cr_assert(!md_ratelimit_acquire(&rl, t + 2 * 3600000LL, 0, &retry),
+              "04:00 UTC is still the day before there");
+    cr_assert_eq(retry, 3600000LL, "until 05:00 UTC");
+    cr_assert_eq(md_ratelimit_day_end(&rl, t), d0 + 5 * 3600000LL);
+    cr_assert(md_ratelimit_acquire(&rl, d0 + 5 * 3600000LL, 0, NULL), "midnight at UTC-5");
+    md_ratelimit_deinit(&rl);
+}
+
+Test(ratelimit, n_requests_are_taken_together_or_not_at_all)
+{
+    md_ratelimit a, b;
+    md_ratelimit_init(&a, 5, 0);
+    md_ratelimit_init(&b, 3, 0);
+    md_ratelimit *const both[] = {&a, &b};
+    int64_t retry;
+    cr_assert(md_ratelimit_acquire_n(both, 2, 2, T0, 0, NULL));
+    cr_assert(!md_ratelimit_acquire_n(both, 2, 2, T0 + 1, 0, &retry), "b has one left");
+    cr_assert_eq(md_ratelimit_remaining(&a, T0 + 1, NULL), 3, "a gave nothing");
+    cr_assert(!md_ratelimit_acquire_n(both, 2, 6, T0 + 1, 0, &retry));
+    cr_assert_eq(retry, -1, "six never fit a budget of five");
+    cr_assert(md_ratelimit_acquire_n(both, 2, 1, T0 + 2, 0, NULL));
+    md_ratelimit_deinit(&a);
+    md_ratelimit_deinit(&b);
+}
+
+/* What a restart keeps: the minute's spends, the day's count, a pause. */
+Test(ratelimit, saved_state_survives_a_restart)
+{
+    md_ratelimit rl;
+    md_ratelimit_init(&rl, 5, 25);
+    for (int i = 0; i < 4; i++) cr_assert(md_ratelimit_acquire(&rl, T0 + i * 1000, 0, NULL));
+    md_ratelimit_pause(&rl, T0 + 30000);
+    char text[512];
+    md_ratelimit_save(&rl, T0 + 5000, text, sizeof text);
+    md_ratelimit_deinit(&rl);
+
+    md_ratelimit again;
+    md_ratelimit_init(&again, 5, 25);
+    cr_assert_eq(md_ratelimit_load(&again, text, T0 + 40000), 0, "%s", text);
+    cr_assert_eq(md_ratelimit_remaining(&again, T0 + 40000, NULL), 1, "one left of the minute");
+    cr_assert(md_ratelimit_acquire(&again, T0 + 40000, 0, NULL));
+    cr_assert(!md_ratelimit_acquire(&again, T0 + 40001, 0, NULL));
+    cr_assert(md_ratelimit_acquire(&again, T0 + 60000, 0, NULL), "the first spend came back");
+    md_ratelimit_deinit(&again);
+
+    md_ratelimit paused;
+    md_ratelimit_init(&paused, 5, 25);
+    cr_assert_eq(md_ratelimit_load(&paused, text, T0 + 10000), 0);
+    cr_assert(!md_ratelimit_acquire(&paused, T0 + 10000, 0, NULL), "still paused");
+    md_ratelimit_deinit(&paused);
+
+    md_ratelimit later; /* a day later only the day's count would matter: it is a new day */
+    md_ratelimit_init(&later, 5, 25);
+    cr_assert_eq(md_ratelimit_load(&later, text, T0 + 86400000LL), 0);
+    cr_assert_eq(md_ratelimit_remaining(&later, T0 + 86400000LL, NULL), 5);
+    cr_assert_eq(md_ratelimit_load(&later, "nonsense", T0), MD_EINVAL);
+    md_ratelimit_deinit(&later);
+}
+
 Test(ratelimit, both_limits_apply_together)
 {
     md_ratelimit rl;

@@ -194,3 +194,92 @@ Test(config, validate_reads_the_redis_url_as_the_adapter_does)
     cr_assert_eq(md_config_validate(&c, &err), 0, "%s", err.msg);
     md_config_deinit(&c);
 }
+
+Test(config, pipeline_jobs_are_read_as_a_mapping_or_a_list_with_their_lines)
+{
+    const char *p = md_test_path("jobs1.yaml");
+    md_test_write(p, "listen: 127.0.0.1:1\n"
+                     "pipeline:\n"
+                     "  max_live_indicators: 50\n"
+                     "  jobs:\n"
+                     "    oversold:\n"
+                     "      schedule: close 1d\n"
+                     "      symbols: [AAPL, msft]\n"
+                     "      condition: rsi:14 < 30 and close > sma:200\n"
+                     "    momentum:\n"
+                     "      schedule: every 5m\n"
+                     "      interval: 1h\n"
+                     "      condition: \"macd:12:26:9.histogram > 0\"\n");
+    md_config c;
+    md_config_init(&c);
+    md_error err;
+    cr_assert_eq(md_config_load_file(&c, p, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.pipeline_max_live, 50);
+    cr_assert_eq(c.n_pipeline_jobs, 2);
+    md_config_job *j = &c.pipeline_jobs[0];
+    cr_assert_str_eq(j->name, "oversold");
+    cr_assert_eq(j->line, 5);
+    cr_assert_str_eq(j->schedule, "close 1d");
+    cr_assert_str_eq(j->symbols, "AAPL,msft");
+    cr_assert_null(j->interval);
+    cr_assert_str_eq(j->condition, "rsi:14 < 30 and close > sma:200");
+    cr_assert_eq(j->line_condition, 8);
+    j = &c.pipeline_jobs[1];
+    cr_assert_str_eq(j->name, "momentum");
+    cr_assert_str_eq(j->symbols, "watchlist", "the default set");
+    cr_assert_str_eq(j->interval, "1h");
+    cr_assert_eq(j->line_condition, 12);
+
+    md_test_write(p, "pipeline:\n  jobs:\n    - name: a\n      schedule: every 30s\n"
+                     "      symbols: all\n      condition: close > 1\n");
+    cr_assert_eq(md_config_load_file(&c, p, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.n_pipeline_jobs, 1, "a file read again replaces the jobs");
+    cr_assert_str_eq(c.pipeline_jobs[0].name, "a");
+    cr_assert_eq(c.pipeline_jobs[0].line, 3);
+    md_config_deinit(&c);
+    cr_assert_eq(c.n_pipeline_jobs, 0);
+}
+
+Test(config, pipeline_job_errors_name_the_file_line_and_key)
+{
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"pipeline:\n  jobs:\n    x:\n      schedule: every 5q\n      condition: close > 1\n",
+         ":4: pipeline.jobs.x.schedule: 'every 5q'"},
+        {"pipeline:\n  jobs:\n    x:\n      schedule: close 2d\n      condition: close > 1\n",
+         ":4: pipeline.jobs.x.schedule:"},
+        {"pipeline:\n  jobs:\n    x:\n      schedule: every 1m\n",
+         ":3: pipeline.jobs.x: needs a condition"},
+        {"pipeline:\n  jobs:\n    x:\n      condition: close > 1\n",
+         ":3: pipeline.jobs.x: needs a schedule"},
+        {"pipeline:\n  jobs:\n    x:\n      schedule: every 1m\n      interval: 7m\n"
+         "      condition: close > 1\n",
+         ":5: pipeline.jobs.x.interval:"},
+        {"pipeline:\n  jobs:\n    x:\n      schedule: every 1m\n      symbols: [\"A B\"]\n"
+         "      condition: close > 1\n",
+         ":5: pipeline.jobs.x.symbols:"},
+        {"pipeline:\n  jobs:\n    x:\n      schedule: every 1m\n      colour: red\n",
+         ":5: pipeline.jobs.x.colour: unknown key"},
+        {"pipeline:\n  jobs:\n    bad name:\n      schedule: every 1m\n      condition: close > "
+         "1\n",
+         ":3: pipeline.jobs.bad name: a job's name"},
+        {"pipeline:\n  jobs:\n    x:\n      schedule: every 1m\n      condition: close > 1\n"
+         "    x:\n      schedule: every 2m\n      condition: close > 2\n",
+         ":6: pipeline.jobs.x: a second job of that name (the first is on line 3)"},
+        {"pipeline:\n  jobs: 3\n", ":2: pipeline.jobs: a mapping"},
+        {"pipeline:\n  jobs:\n    - schedule: every 1m\n      condition: close > 1\n",
+         ":3: pipeline.jobs: a job needs a name"},
+    };
+    const char *p = md_test_path("jobs2.yaml");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        md_test_write(p, cases[i].yaml);
+        md_config c;
+        md_config_init(&c);
+        md_error err;
+        cr_assert_eq(md_config_load_file(&c, p, &err), MD_ECONFIG, "case %zu accepted", i);
+        cr_assert(strstr(err.msg, cases[i].want) != NULL, "case %zu: %s", i, err.msg);
+        cr_assert_eq(c.n_pipeline_jobs, 0, "nothing kept from a bad section");
+        md_config_deinit(&c);
+    }
+}

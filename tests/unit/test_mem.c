@@ -170,3 +170,22 @@ Test(mem, every_allocation_of_an_ingest_body_parse_fails_into_the_abort)
 {
     sweep(parse_ingest_body, "md_batch_parse_json_bars");
 }
+
+Test(mem, array_grow_doubles_from_first_and_keeps_the_elements)
+{
+    int *v = NULL;
+    unsigned short n = 0, cap = 0; /* any integer type: the macro takes lvalues */
+    size_t caps[8], ncaps = 0;
+    for (int i = 0; i < 100; i++) {
+        unsigned short before = cap;
+        MD_ARRAY_GROW(v, n, cap, 3);
+        if (cap != before) caps[ncaps++] = cap;
+        cr_assert_lt(n, cap);
+        v[n++] = i * 7;
+    }
+    size_t want[] = {3, 6, 12, 24, 48, 96, 192};
+    cr_assert_eq(ncaps, MD_ARRAY_LEN(want));
+    for (size_t i = 0; i < ncaps; i++) cr_assert_eq(caps[i], want[i], "growth %zu", i);
+    for (int i = 0; i < 100; i++) cr_assert_eq(v[i], i * 7);
+    md_free(v);
+}

@@ -84,7 +84,7 @@ Test(simulator, starts_at_the_configured_price_and_knows_only_its_symbols)
 {
     md_source *src = mksim("aapl:190, btc-usd:60000", 1);
     md_quote q;
-    md_fetch_meta meta = {0, -1, 0, 0};
+    md_fetch_meta meta = {.retry_after_s = -1};
     md_error e;
     cr_assert_eq(src->vt->quote(src, "AAPL", &q, &meta, &e), 0);
     cr_assert_eq(q.source, MD_SRC_SIMULATOR);
@@ -126,7 +126,7 @@ Test(simulator, daily_bars_aggregate_the_minute_bars_and_quotes_stay_inside)
     md_bar_vec d, m;
     md_bar_vec_init(&d);
     md_bar_vec_init(&m);
-    md_fetch_meta meta = {0, -1, 0, 0};
+    md_fetch_meta meta = {.retry_after_s = -1};
     md_error e;
     cr_assert_eq(src->vt->bars(src, "X", MD_IV_1D, day, day + 86400, &d, &meta, &e), 1);
     cr_assert_eq(src->vt->bars(src, "X", MD_IV_1M, day, day + 86400, &m, &meta, &e), 1440);
@@ -163,7 +163,7 @@ Test(simulator, weekly_and_monthly_bars_align_and_nothing_from_the_future)
     md_source *src = mksim("X:100", 3);
     md_bar_vec v;
     md_bar_vec_init(&v);
-    md_fetch_meta meta = {0, -1, 0, 0};
+    md_fetch_meta meta = {.retry_after_s = -1};
     md_error e;
     int64_t now = md_now();
     int n = src->vt->bars(src, "X", MD_IV_1W, now - 86400 * 70, now + 86400 * 30, &v, &meta, &e);
@@ -291,7 +291,7 @@ Test(replay, serves_its_bars_and_coarser_aggregates)
     md_source *src = mkreplay(86400, 1);
     md_bar_vec v;
     md_bar_vec_init(&v);
-    md_fetch_meta meta = {0, -1, 0, 0};
+    md_fetch_meta meta = {.retry_after_s = -1};
     md_error e;
     cr_assert_eq(src->vt->bars(src, "XYZ", MD_IV_1D, 1700006400 + 86400, 1800000000, &v, &meta, &e),
                  2);

@@ -21,13 +21,14 @@ typedef struct row {
     int enum_id, num;
     const char *name, *display, *url_key, *url_env, *url_def, *key_env;
     int limits[10]; /* per minute, per day: all, quote, intraday, daily, reference */
-    const char *basis;
+    int per_second;
+    const char *zone, *basis;
     unsigned intervals, assets;
 } row;
 
 static const row rows[] = {
-#define MD_PROVIDER(ID, number, nm, disp, ukey, uenv, udef, keykind, kenv, a, b, c, d, e, f, g, h, \
-                    i, j, why, ivs, as, ctor)                                                      \
+#define MD_PROVIDER(ID, number, nm, disp, ukey, uenv, udef, keykind, kenv, sec, a, b, c, d, e, f,  \
+                    g, h, i, j, tz, why, ivs, as, ctor)                                            \
     {.enum_id = MD_SRC_##ID,                                                                       \
      .num = number,                                                                                \
      .name = #nm,                                                                                  \
@@ -37,6 +38,8 @@ static const row rows[] = {
      .url_def = udef,                                                                              \
      .key_env = kenv,                                                                              \
      .limits = {a, b, c, d, e, f, g, h, i, j},                                                     \
+     .per_second = sec,                                                                            \
+     .zone = tz,                                                                                   \
      .basis = why,                                                                                 \
      .intervals = ivs,                                                                             \
      .assets = as},
@@ -125,6 +128,12 @@ Test(providers, keys_keep_the_names_users_have_and_the_rows_defaults)
             cr_expect_eq(md_config_set(&probe, key, "x", "test", &err), MD_ECONFIG);
             cr_expect(strstr(err.msg, "not an integer") != NULL, "%s: %s", key, err.msg);
         }
+        /* the per-second budget and the zone of its day, with the row's defaults */
+        snprintf(key, sizeof key, "sources.%s.per_second", r->name);
+        cr_expect_eq(md_config_set(&probe, key, "x", "test", &err), MD_ECONFIG, "%s", key);
+        const md_source_info *info = md_source_find(r->name);
+        cr_expect_eq(*(const int64_t *)((const char *)&cfg + info->sec_off), r->per_second);
+        cr_expect_str_eq(*(char *const *)((const char *)&cfg + info->zone_off), r->zone);
         md_config_deinit(&probe);
         if (i) strcat(want_priority, ",");
         strcat(want_priority, r->name);
@@ -216,6 +225,7 @@ Test(providers, budgets_reach_the_manager_by_default_and_when_set)
                 int want = set ? (int)(100 * (size_t)(r - rows + 1) + k) : r->limits[k];
                 cr_expect_eq(limit_of(&in, k), want, "%s budget %d", in.name, k);
             }
+            cr_expect_eq(in.per_second, r->per_second, "%s per second", in.name);
         }
         md_srcmgr_free(m);
         md_config_deinit(&cfg);
@@ -271,7 +281,7 @@ Test(providers, each_client_fetches_exactly_the_intervals_of_its_row)
                          md_interval_name((md_interval)iv));
             md_bar_vec bv;
             md_bar_vec_init(&bv);
-            md_fetch_meta meta = {0, -1, 0, 0};
+            md_fetch_meta meta = {.retry_after_s = -1};
             md_error_clear(&err);
             int64_t end = 1709251200; /* 2024-03-01 */
             int rc =
@@ -311,7 +321,7 @@ Test(providers, readme_provider_tables_match_the_rows)
     for (size_t i = 0; i < NROWS; i++) {
         const row *r = &rows[i];
         /* | `name` | key | quote from | intervals | asset classes | history | */
-        char start[64], want[256];
+        char start[64], want[512];
         snprintf(start, sizeof start, "| `%s` | ", r->name);
         char *line = readme_line(text, start);
         cr_assert_not_null(line, "README has no provider row for %s", r->name);
@@ -333,13 +343,15 @@ Test(providers, readme_provider_tables_match_the_rows)
         cr_expect(strstr(line, want) != NULL, "%s\nwant intervals and assets '%s'", line, want);
         md_free(line);
 
-        /* | name | per minute | per day | basis | */
+        /* | name | per second | per minute | per day | day starts | basis | */
         snprintf(start, sizeof start, "| %s | ", r->name);
         line = readme_line(text, start);
         cr_assert_not_null(line, "README has no rate-limit row for %s", r->name);
-        char day[16] = "-";
+        char day[16] = "-", sec[16] = "-";
         if (r->limits[1]) snprintf(day, sizeof day, "%d", r->limits[1]);
-        snprintf(want, sizeof want, "| %s | %d | %s | %s |", r->name, r->limits[0], day, r->basis);
+        if (r->per_second) snprintf(sec, sizeof sec, "%d", r->per_second);
+        snprintf(want, sizeof want, "| %s | %s | %d | %s | %s | %s |", r->name, sec, r->limits[0],
+                 day, r->zone, r->basis);
         cr_expect_str_eq(line, want);
         md_free(line);
     }

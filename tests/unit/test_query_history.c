@@ -100,13 +100,15 @@ static md_history_req req_of(const char *symbol, md_interval iv, const char *sta
 /* Runs the query; returns the bars (caller frees) with *from. */
 static md_bar_vec history(const md_history_req *r, int want_rc, const char **from)
 {
-    md_bar_vec v;
-    md_bar_vec_init(&v);
+    md_history h;
+    md_history_init(&h);
     md_error err;
-    const char *f = NULL;
-    int rc = md_query_history(&qt.svc, r, &v, &f, &err);
+    int rc = md_query_history(&qt.svc, r, &h, &err);
     cr_assert_eq(rc, want_rc, "%s: %s", md_error_name(rc), err.msg);
-    if (from) *from = f;
+    if (from) *from = h.from;
+    md_bar_vec v = h.bars; /* the caller owns the bars */
+    md_bar_vec_init(&h.bars);
+    md_history_deinit(&h);
     return v;
 }
 
@@ -279,11 +281,12 @@ Test(query_history, failing_sources_leave_the_stored_answer_or_their_error)
     cr_expect_str_eq(from, "store");
     md_bar_vec_deinit(&v);
     md_history_req r2 = req_of("MSFT", MD_IV_1D, "2024-03-01", "2024-03-11");
-    md_bar_vec_init(&v);
+    md_history h;
+    md_history_init(&h);
     md_error err;
-    int rc = md_query_history(&qt.svc, &r2, &v, &from, &err);
+    int rc = md_query_history(&qt.svc, &r2, &h, &err);
     cr_expect(rc < 0 && md_error_http_status(rc) >= 500, "nothing stored: %s", md_error_name(rc));
-    md_bar_vec_deinit(&v);
+    md_history_deinit(&h);
 }
 
 /* -- the cached answer (/historical) ------------------------------------------------------- */
@@ -323,7 +326,7 @@ Test(query_history, indicators_warm_up_on_the_stored_bars_before_the_range)
     md_history_req r = req_of("AAPL", MD_IV_1D, "2024-02-20", "2024-03-01");
     md_buf b = MD_BUF_INIT;
     md_error err;
-    cr_assert_eq(md_query_indicators(&qt.svc, &r, "sma:5", &b, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_query_indicators(&qt.svc, &r, "sma:5", &b, NULL, &err), 0, "%s", err.msg);
     md_buf_putc(&b, 0);
     /* the first bar of the range gets a real SMA from the four stored days before it */
     double sum = 0;
@@ -339,7 +342,7 @@ Test(query_history, indicators_warm_up_on_the_stored_bars_before_the_range)
     /* at the start of the stored history there is nothing to warm up on */
     md_buf b2 = MD_BUF_INIT;
     r = req_of("AAPL", MD_IV_1D, "2024-01-01", "2024-01-10");
-    cr_assert_eq(md_query_indicators(&qt.svc, &r, "sma:5", &b2, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_query_indicators(&qt.svc, &r, "sma:5", &b2, NULL, &err), 0, "%s", err.msg);
     md_buf_putc(&b2, 0);
     cr_expect(strstr(b2.data, "\"sma:5\":[null,null,null,null,") != NULL, "%s", b2.data);
     md_buf_deinit(&b2);
@@ -351,8 +354,8 @@ Test(query_history, a_bad_indicator_list_is_refused_before_reading)
     md_history_req r = req_of("AAPL", MD_IV_1D, "2024-02-20", "2024-03-01");
     md_buf b = MD_BUF_INIT;
     md_error err;
-    cr_expect_eq(md_query_indicators(&qt.svc, &r, "sma:0", &b, &err), MD_EPARAM);
-    cr_expect_eq(md_query_indicators(&qt.svc, &r, "nope:3", &b, &err), MD_EPARAM);
+    cr_expect_eq(md_query_indicators(&qt.svc, &r, "sma:0", &b, NULL, &err), MD_EPARAM);
+    cr_expect_eq(md_query_indicators(&qt.svc, &r, "nope:3", &b, NULL, &err), MD_EPARAM);
     cr_expect_eq(qt.n_calls, 0, "no source asked for a request that cannot be answered");
     md_buf_deinit(&b);
 }

@@ -1,7 +1,8 @@
 /* The router (server/router.c) against the real route table (routes.def): literal and
  * {capture} patterns, the order rows are tried in, 404 versus 405 with the allowed methods,
  * HEAD served by GET routes, and what md_route_run checks before a handler runs (API key,
- * body only where a route takes one), with the real handlers behind. */
+ * body only where a route takes one, query parameters only those the route declares), with
+ * the real handlers behind. */
 #include "core/config.h"
 #include "core/mem.h"
 #include "server/routes.h"
@@ -134,8 +135,9 @@ Test(router, every_pattern_in_the_table_is_well_formed)
         int methods;
         const char *pattern;
         int flags;
+        const char *params;
     } rows[] = {
-#define MD_ROUTE(methods, pattern, fn, flags) {methods, pattern, flags},
+#define MD_ROUTE(methods, pattern, fn, flags, params) {methods, pattern, flags, params},
 #include "server/routes.def"
 #undef MD_ROUTE
     };
@@ -154,6 +156,14 @@ Test(router, every_pattern_in_the_table_is_well_formed)
         cr_expect(!((rows[i].flags & MD_RT_INLINE) && (rows[i].flags & MD_RT_TRY_INLINE)), "%s", p);
         if (rows[i].flags & MD_RT_BODY)
             cr_expect(rows[i].methods & (MD_HTTP_POST | MD_HTTP_PUT), "%s: a body needs POST", p);
+        /* params: "*" or lower-case words separated by single spaces */
+        const char *w = rows[i].params;
+        cr_assert_not_null(w, "%s", p);
+        if (strcmp(w, "*") != 0)
+            for (const char *c = w; *c; c++)
+                cr_expect((*c >= 'a' && *c <= 'z') || *c == '_' ||
+                              (*c == ' ' && c > w && c[-1] != ' ' && c[1]),
+                          "%s: params \"%s\"", p, w);
         /* the row itself is what the router finds for it */
         char path[128];
         snprintf(path, sizeof path, "%.*s%s%s", open ? (int)(open - p) : (int)strlen(p), p,
@@ -229,6 +239,57 @@ Test(router, the_key_is_checked_before_anything_else)
     md_config_deinit(&cfg);
 }
 
+static void add_param(const char *name, const char *value)
+{
+    req.params[req.n_params].name = md_strdup(name);
+    req.params[req.n_params++].value = md_strdup(value);
+}
+
+Test(router, an_undeclared_parameter_is_refused_naming_it)
+{
+    svc_init("k1");
+    int status, allowed;
+    const md_route *rt = match(MD_HTTP_GET, "/health/live", &status, &allowed);
+    cr_assert_not_null(rt);
+    add_param("limt", "5");
+    md_http_resp r;
+    memset(&r, 0, sizeof r);
+    md_route_run(rt, &svc, &req, &r);
+    md_buf_putc(&r.body, 0);
+    cr_expect_eq(r.status, 400, "%s", r.body.data);
+    cr_expect(strstr(r.body.data, "\"invalid_parameter\"") != NULL, "%s", r.body.data);
+    cr_expect(strstr(r.body.data, "'limt'") != NULL, "%s", r.body.data);
+    md_buf_deinit(&r.body);
+    /* a declared one passes (the check is by name; values are the handler's) */
+    rt = match(MD_HTTP_POST, "/cache/clear", &status, &allowed);
+    cr_assert_not_null(rt);
+    add_param("level", "l1");
+    req.api_key = md_strdup("k1");
+    memset(&r, 0, sizeof r);
+    md_route_run(rt, &svc, &req, &r);
+    md_buf_putc(&r.body, 0);
+    cr_expect_eq(r.status, 200, "%s", r.body.data);
+    md_buf_deinit(&r.body);
+    /* the key is checked first: no key, an unknown parameter: 401 */
+    rt = match(MD_HTTP_POST, "/cache/clear", &status, &allowed);
+    add_param("levle", "l1");
+    memset(&r, 0, sizeof r);
+    md_route_run(rt, &svc, &req, &r);
+    cr_expect_eq(r.status, 401);
+    md_buf_deinit(&r.body);
+    /* and with the key the unknown one is named */
+    rt = match(MD_HTTP_POST, "/cache/clear", &status, &allowed);
+    add_param("levle", "l1");
+    req.api_key = md_strdup("k1");
+    memset(&r, 0, sizeof r);
+    md_route_run(rt, &svc, &req, &r);
+    md_buf_putc(&r.body, 0);
+    cr_expect_eq(r.status, 400, "%s", r.body.data);
+    cr_expect(strstr(r.body.data, "'levle'") != NULL, "%s", r.body.data);
+    md_buf_deinit(&r.body);
+    md_config_deinit(&cfg);
+}
+
 Test(router, routes_without_auth_run_without_a_key)
 {
     svc_init("k1");
@@ -258,4 +319,32 @@ Test(router, try_inline_hands_a_cache_miss_to_a_worker_untouched)
     cr_expect_eq(resp.status, 400);
     md_buf_deinit(&resp.body);
     md_config_deinit(&cfg);
+}
+
+Test(router, analytics_literals_come_first_and_never_take_a_symbol)
+{
+    const char *cap;
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/returns", &cap), "/analytics/returns");
+    cr_expect_null(cap);
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/correlation", NULL),
+                     "/analytics/correlation");
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/screens", NULL), "/analytics/screens");
+    /* a symbol named RETURNS (or returns, or SCREENS) is reached through its own routes */
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/RETURNS/indicators", &cap),
+                     "/analytics/{symbol}/indicators");
+    cr_expect_str_eq(cap, "RETURNS");
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/returns/summary", &cap),
+                     "/analytics/{symbol}/summary");
+    cr_expect_str_eq(cap, "returns");
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/correlation/indicators", &cap),
+                     "/analytics/{symbol}/indicators");
+    /* screens: a name, unless the path is a symbol route (names indicators and summary are
+     * refused by the config) */
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/screens/oversold", &cap),
+                     "/analytics/screens/{name}");
+    cr_expect_str_eq(cap, "oversold");
+    cr_expect_str_eq(route_of(MD_HTTP_GET, "/analytics/screens/indicators", &cap),
+                     "/analytics/{symbol}/indicators");
+    cr_expect_str_eq(cap, "screens");
+    cr_expect_str_eq(route_of(MD_HTTP_POST, "/analytics/returns", NULL), "405");
 }

@@ -131,6 +131,41 @@ Test(polygon_parse, last_trade_nanoseconds_and_previous_close)
     free(body);
 }
 
+Test(polygon_parse, reference_splits_and_dividends)
+{
+    size_t len;
+    md_error err;
+    md_action_vec v;
+    md_action_vec_init(&v);
+    char *next = NULL;
+    char *body = md_fake_read("polygon/splits_AAPL20.json", &len);
+    cr_assert_eq(md_polygon_parse_splits(body, len, &v, &next, &err), 2, "%s", err.msg);
+    free(body);
+    cr_expect_null(next);
+    md_action_vec_sort_dedup(&v);
+    /* split_to new shares for split_from old */
+    cr_expect_eq(v.v[0].ex_date, T("2014-06-09"));
+    cr_expect(v.v[0].numerator == 7 && v.v[0].denominator == 1);
+    cr_expect_eq(v.v[1].ex_date, T("2020-08-31"));
+    cr_expect(v.v[1].numerator == 4 && v.v[1].denominator == 1);
+    cr_expect_eq(v.v[1].type, MD_ACT_SPLIT);
+    v.n = 0;
+    body = md_fake_read("polygon/dividends_AAPL20.json", &len);
+    cr_assert_eq(md_polygon_parse_dividends(body, len, &v, &next, &err), 1, "%s", err.msg);
+    free(body);
+    cr_expect_eq(v.v[0].type, MD_ACT_DIVIDEND);
+    cr_expect_eq(v.v[0].ex_date, T("2020-08-07"));
+    cr_expect_eq(v.v[0].pay_date, T("2020-08-13"));
+    cr_expect(v.v[0].amount == 0.82);
+    cr_expect_str_eq(v.v[0].currency, "USD");
+    v.n = 0;
+    body = md_fake_read("polygon/error_not_authorized.json", &len);
+    cr_expect_lt(md_polygon_parse_dividends(body, len, &v, &next, &err), 0, "premium refusal");
+    cr_expect_eq(v.n, 0);
+    free(body);
+    md_action_vec_deinit(&v);
+}
+
 /* -- client over HTTP --------------------------------------------------------------------- */
 
 static md_fake fake;
@@ -169,7 +204,7 @@ Test(polygon_http, pages_followed_with_key_on_our_host)
     CHECK_BAR(&bv.v[3], "2024-03-08T14:33:00Z", 170.05, 170.2, 169.95, 170.0, 234567);
     cr_expect(fake_saw(&fake,
                        "/polygon/v2/aggs/ticker/PAGED/range/1/minute/1709908200000/1709909999999"
-                       "?adjusted=true&sort=asc&limit=50000&apiKey=" KEY));
+                       "?adjusted=false&sort=asc&limit=50000&apiKey=" KEY));
     cr_expect(fake_saw(&fake, "?cursor=PAGE2&apiKey=" KEY));
     /* page 2 pointed at api.polygon.io: followed on the configured base instead */
     cr_expect(fake_saw(&fake,
@@ -187,7 +222,7 @@ Test(polygon_http, daily_and_four_hour_requests)
         md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-05"), T("2024-03-07"), &bv, NULL, &err);
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     CHECK_BAR(&bv.v[0], "2024-03-05", 170.76, 172.04, 169.62, 170.12, 95132355);
-    cr_expect(fake_saw(&fake, "/range/1/day/2024-03-03/2024-03-08?adjusted=true"));
+    cr_expect(fake_saw(&fake, "/range/1/day/2024-03-03/2024-03-08?adjusted=false"));
     n = md_source_bars(src, "AAPL", MD_IV_4H, T("2024-03-08"), T("2024-03-09"), &bv, NULL, &err);
     cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
     cr_expect(fake_saw(&fake, "/range/4/hour/1709856000000/1709942399999?"));
@@ -208,7 +243,7 @@ Test(polygon_http, quote_last_trade_then_previous_close_fallback)
     cr_expect(q.price == 406.22);
     cr_expect_str_eq(q.symbol, "MSFT");
     cr_expect_eq(meta.requests, 2);
-    cr_expect(fake_saw(&fake, "/polygon/v2/aggs/ticker/MSFT/prev?adjusted=true&apiKey=" KEY));
+    cr_expect(fake_saw(&fake, "/polygon/v2/aggs/ticker/MSFT/prev?adjusted=false&apiKey=" KEY));
     /* unknown ticker: last trade 404 NOT_FOUND, then /prev with resultsCount 0 */
     cr_expect_eq(md_source_quote(src, "ZZZZ", &q, &meta, &err), MD_ENOTFOUND, "%s", err.msg);
     cr_expect_eq(meta.requests, 2);

@@ -206,6 +206,34 @@ Test(yahoo_parse, every_truncation_of_a_real_answer_is_malformed_never_a_crash)
     free(body);
 }
 
+Test(yahoo_parse, split_adjusted_bars_made_raw_with_events)
+{
+    size_t len;
+    md_error err;
+    md_bar_vec bars;
+    md_action_vec acts;
+    md_bar_vec_init(&bars);
+    md_action_vec_init(&acts);
+    char *body = md_fake_read("yahoo/chart_AAPL20_1d.json", &len);
+    cr_assert_eq(md_yahoo_parse_chart_full(body, len, MD_IV_1D, NULL, &bars, &acts, &err), 12, "%s",
+                 err.msg);
+    free(body);
+    /* AAPL as traded (exchange records): 2020-08-28 before the 4:1 split, 08-31 after */
+    CHECK_BAR(&bars.v[6], "2020-08-28", 504.05, 505.77, 498.31, 499.23, 46907500);
+    CHECK_BAR(&bars.v[7], "2020-08-31", 127.58, 131.00, 126.00, 129.04, 225702700);
+    cr_assert_eq(acts.n, 2);
+    md_action_vec_sort_dedup(&acts);
+    cr_expect_eq(acts.v[0].type, MD_ACT_DIVIDEND);
+    cr_expect_eq(acts.v[0].ex_date, T("2020-08-07"));
+    cr_expect(fabs(acts.v[0].amount - 0.82) < 1e-12, "0.205 after the split is 0.82 as paid: %.17g",
+              acts.v[0].amount);
+    cr_expect_eq(acts.v[1].type, MD_ACT_SPLIT);
+    cr_expect_eq(acts.v[1].ex_date, T("2020-08-31"));
+    cr_expect(acts.v[1].numerator == 4 && acts.v[1].denominator == 1);
+    md_bar_vec_deinit(&bars);
+    md_action_vec_deinit(&acts);
+}
+
 /* -- client over HTTP --------------------------------------------------------------------- */
 
 static md_fake fake;
@@ -240,8 +268,9 @@ Test(yahoo_http, daily_bars_in_range_oldest_first)
     CHECK_BAR(&bv.v[0], "2024-03-05", 170.76, 172.04, 169.62, 170.12, 95132400);
     CHECK_BAR(&bv.v[1], "2024-03-07", 169.15, 170.73, 168.49, 169.00, 71765100);
     cr_expect_eq(meta.http_status, 200);
-    cr_expect_eq(meta.requests, 1);
+    cr_expect_eq(meta.requests, 2, "a past range: the splits after it, then the bars");
     cr_expect_eq(meta.retry_after_s, -1);
+    cr_expect(fake_saw(&fake, "/yahoo/v8/finance/chart/AAPL?interval=3mo&period1="));
     cr_expect(fake_saw(&fake, "/yahoo/v8/finance/chart/AAPL?interval=1d&period1="));
     md_bar_vec_deinit(&bv);
 }
@@ -302,9 +331,15 @@ Test(yahoo_http, unknown_symbol_not_found_and_symbols_are_escaped)
     md_quote q;
     md_fetch_meta meta;
     md_error err;
-    cr_expect_eq(md_source_quote(src, "^GSPC", &q, &meta, &err), MD_ENOTFOUND, "%s", err.msg);
+    cr_expect_eq(md_source_quote(src, "^NOPE", &q, &meta, &err), MD_ENOTFOUND, "%s", err.msg);
     cr_expect_eq(meta.http_status, 404);
-    cr_expect(fake_saw(&fake, "/chart/%5EGSPC?"));
+    cr_expect(fake_saw(&fake, "/chart/%5ENOPE?"));
+    /* an index and an FX pair in Yahoo's spelling: '^' escaped, '=' kept in the path */
+    cr_expect_eq(md_source_quote(src, "^GSPC", &q, &meta, &err), 0, "%s", err.msg);
+    cr_expect_float_eq(q.price, 5123.69, 1e-9);
+    cr_expect_eq(md_source_quote(src, "EURUSD=X", &q, &meta, &err), 0, "%s", err.msg);
+    cr_expect_float_eq(q.price, 1.0856, 1e-9, "rounded to priceHint 4");
+    cr_expect(fake_saw(&fake, "/chart/EURUSD=X?"));
 }
 
 Test(yahoo_http, rate_limit_reads_retry_after_seconds_and_date)

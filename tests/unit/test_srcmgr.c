@@ -1,10 +1,13 @@
 /* The source manager (sources/manager.h) over small in-test sources on a fake clock:
  * failover order, ?source=NAME, circuit breaking, rate limits and Retry-After, retries of
- * transient errors only, error selection, coalescing of identical in-flight fetches. */
+ * transient errors only, error selection, coalescing of identical in-flight fetches; and on
+ * the real clock, hedging, time budgets and bulkheads, with sources that hang until their
+ * call is cancelled. */
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
+#include "core/timefmt.h"
 #include "sources/manager.h"
 
 #include <criterion/criterion.h>
@@ -26,6 +29,12 @@ typedef struct fake {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int in_call;
+    int empty;       /* bars: answer the range with no bars */
+    int hang;        /* calls wait for their cancellation (meta->cancel) */
+    int need;        /* bars: requests the call needs, reserved through meta->more */
+    int day_limit;   /* 429 with the "daily requests used up" flag */
+    int cancelled;   /* calls that saw their cancellation */
+    const char *msg; /* error message, when not the scripted one */
 } fake;
 
 static int next_rc(fake *f)
@@ -43,12 +52,30 @@ static void maybe_block(fake *f)
     pthread_mutex_unlock(&f->mu);
 }
 
+/* A hanging provider: waits until the call is cancelled (or 10 s). */
+static int hang(fake *f, md_fetch_meta *meta, md_error *err)
+{
+    __atomic_add_fetch(&f->in_call, 1, __ATOMIC_SEQ_CST);
+    int c = md_cancel_sleep(meta->cancel, 10000);
+    __atomic_sub_fetch(&f->in_call, 1, __ATOMIC_SEQ_CST);
+    if (c) __atomic_add_fetch(&f->cancelled, 1, __ATOMIC_SEQ_CST);
+    meta->requests = 1;
+    return md_error_set(err, c ? MD_ECANCELED : MD_ETIMEOUT, "%s: %s", f->base.vt->name,
+                        c ? "cancelled" : "no answer");
+}
+
 static int fake_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_meta *meta,
                       md_error *err)
 {
     fake *f = (fake *)src;
+    if (f->hang) return hang(f, meta, err);
     maybe_block(f);
     int rc = next_rc(f);
+    if (rc && f->day_limit) meta->day_exhausted = 1;
+    if (rc && f->msg) {
+        meta->requests = 1;
+        return md_error_set(err, rc, "%s", f->msg);
+    }
     meta->requests = 1;
     if (rc == MD_ERATELIMIT) {
         meta->http_status = 429;
@@ -68,7 +95,22 @@ static int fake_bars(md_source *src, const char *symbol, md_interval iv, int64_t
                      md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     fake *f = (fake *)src;
+    if (f->hang) return hang(f, meta, err);
     maybe_block(f);
+    if (f->need > 1) { /* an operation of several requests reserves them first */
+        meta->requests = 0;
+        if (meta->more && meta->more(meta->more_ctx, f->need - meta->granted, err) != 1) {
+            f->calls++;
+            return err->rc;
+        }
+        meta->granted = f->need;
+        meta->requests = f->need;
+    }
+    if (f->empty) {
+        f->calls++;
+        meta->requests = 1;
+        return 0;
+    }
     /* a failure after a partial page must not leave bars behind */
     md_bar b;
     md_bar_init(&b);
@@ -76,7 +118,7 @@ static int fake_bars(md_source *src, const char *symbol, md_interval iv, int64_t
     b.open = b.high = b.low = b.close = f->price;
     md_bar_vec_push(out, &b);
     int rc = next_rc(f);
-    meta->requests = 2; /* two pages */
+    if (f->need <= 1) meta->requests = 2; /* two pages, the second charged after the fact */
     if (rc) return md_error_set(err, rc, "scripted %s", md_error_code(rc));
     b.ts = start + md_interval_seconds(iv);
     if (b.ts < end) md_bar_vec_push(out, &b);
@@ -97,11 +139,14 @@ static void fake_free(md_source *src)
 }
 
 static const md_source_vtable vt_yahoo = {"yahoo",       MD_SRC_YAHOO, fake_quote, fake_bars,
-                                          fake_supports, NULL,         fake_free};
+                                          fake_supports, NULL,         fake_free,  NULL};
 static const md_source_vtable vt_finnhub = {"finnhub",     MD_SRC_FINNHUB, fake_quote, fake_bars,
-                                            fake_supports, NULL,           fake_free};
+                                            fake_supports, NULL,           fake_free,  NULL};
 static const md_source_vtable vt_polygon = {"polygon",     MD_SRC_POLYGON, fake_quote, fake_bars,
-                                            fake_supports, NULL,           fake_free};
+                                            fake_supports, NULL,           fake_free,  NULL};
+static const md_source_vtable vt_av = {
+    "alphavantage", MD_SRC_ALPHAVANTAGE, fake_quote, fake_bars, fake_supports,
+    NULL,           fake_free,           NULL};
 
 static fake *mkfake(const md_source_vtable *vt, double price)
 {
@@ -147,7 +192,13 @@ static void clk_sleep(void *ctx, int64_t ms)
 
 static md_srcmgr_opts default_opts(void)
 {
-    md_srcmgr_opts o = {{3, 0, 20, 10, 30000}, 0, 100, 1000, 60000, 1000, 0.2};
+    md_srcmgr_opts o = {.circuit = {3, 0, 20, 10, 30000},
+                        .max_retries = 0,
+                        .retry_base_ms = 100,
+                        .retry_max_ms = 1000,
+                        .pause_ms = 60000,
+                        .health_latency_ms = 1000,
+                        .background_reserve = 0.2};
     return o;
 }
 
@@ -668,4 +719,393 @@ Test(srcmgr, builds_from_the_priority_list_with_free_tier_limits)
     cr_assert_eq(md_srcmgr_from_config(&cfg, ctor, &m, &e), 0);
     cr_assert_null(m, "no sources: store only");
     md_config_deinit(&cfg);
+}
+
+/* -- the provider path: empty ranges, endpoint classes, budgets, bulkheads, time -------------- */
+
+Test(srcmgr, an_empty_range_fails_over_to_the_next_source)
+{
+    md_srcmgr *m = mkmgr(default_opts());
+    fake *a = mkfake(&vt_yahoo, 10), *b = mkfake(&vt_finnhub, 20), *c = mkfake(&vt_polygon, 30);
+    a->empty = 1;
+    md_srcmgr_add(m, "yahoo", &a->base, 0, 0, 0, NULL);
+    md_srcmgr_add(m, "finnhub", &b->base, 1, 0, 0, NULL);
+    md_srcmgr_add(m, "polygon", &c->base, 2, 0, 0, NULL);
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    md_fetch_result r;
+    md_error e;
+    cr_assert_eq(md_srcmgr_bars(m, "AAPL", MD_IV_1D, 86400 * 100, 86400 * 110, NULL, &v, &r, &e), 2,
+                 "%s", e.msg);
+    cr_assert_eq(r.source, MD_SRC_FINNHUB, "yahoo had none: finnhub's bars");
+    cr_assert_eq(a->calls, 1);
+    cr_assert_eq(c->calls, 0);
+    /* every source empty: an empty answer, not an error */
+    b->empty = c->empty = 1;
+    v.n = 0;
+    cr_assert_eq(md_srcmgr_bars(m, "AAPL", MD_IV_1D, 86400 * 200, 86400 * 210, NULL, &v, &r, &e), 0,
+                 "%s", e.msg);
+    cr_assert_eq(c->calls, 1, "each was asked");
+    md_bar_vec_deinit(&v);
+    md_srcmgr_free(m);
+}
+
+Test(srcmgr, a_refused_endpoint_opens_its_class_circuit_only)
+{
+    md_srcmgr *m = mkmgr(default_opts()); /* 3 failures open */
+    fake *a = mkfake(&vt_finnhub, 20);
+    /* candles refused (a free key): every bars call fails; quotes answer */
+    md_srcmgr_add(m, "finnhub", &a->base, 0, 0, 0, NULL);
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    md_fetch_result r;
+    md_error e;
+    script(a, 0, 3, MD_EUNAUTHSRC, MD_EUNAUTHSRC, MD_EUNAUTHSRC);
+    for (int i = 0; i < 3; i++)
+        cr_assert_lt(
+            md_srcmgr_bars(m, "AAPL", MD_IV_1D, 86400 * (i + 1), 86400 * (i + 2), NULL, &v, &r, &e),
+            0);
+    md_srcmgr_info info;
+    md_srcmgr_info_at(m, 0, &info);
+    cr_assert_eq(info.circuits[MD_EP_DAILY], MD_CIRCUIT_OPEN);
+    cr_assert_eq(info.circuits[MD_EP_QUOTE], MD_CIRCUIT_CLOSED);
+    cr_assert_eq(info.circuit, MD_CIRCUIT_OPEN, "the worst class shows");
+    md_quote q;
+    cr_assert_eq(quote(m, &q, &r, &e), 0, "the quote endpoint still answers: %s", e.msg);
+    cr_assert_eq(r.source, MD_SRC_FINNHUB);
+    cr_assert_lt(md_srcmgr_bars(m, "AAPL", MD_IV_1D, 86400 * 10, 86400 * 11, NULL, &v, &r, &e), 0);
+    cr_assert(strstr(e.msg, "circuit open for daily calls") != NULL, "%s", e.msg);
+    cr_assert_eq(a->calls, 4, "no call into the open circuit");
+    md_bar_vec_deinit(&v);
+    md_srcmgr_free(m);
+}
+
+Test(srcmgr, an_operation_of_several_requests_reserves_them_or_sends_none)
+{
+    md_srcmgr *m = mkmgr(default_opts());
+    fake *a = mkfake(&vt_av, 10);
+    a->need = 4; /* e.g. four months of intraday bars */
+    md_srcmgr_add(m, "alphavantage", &a->base, 0, 5, 25, NULL);
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    md_fetch_result r;
+    md_error e;
+    cr_assert_eq(md_srcmgr_bars(m, "IBM", MD_IV_1D, 86400 * 10, 86400 * 20, NULL, &v, &r, &e), 2,
+                 "%s", e.msg);
+    md_srcmgr_info info;
+    md_srcmgr_info_at(m, 0, &info);
+    cr_assert_eq(info.rl_remaining, 1, "four of five spent");
+    cr_assert_lt(md_srcmgr_bars(m, "IBM", MD_IV_1D, 86400 * 30, 86400 * 40, NULL, &v, &r, &e), 0);
+    cr_assert_eq(e.rc, MD_ERATELIMIT, "%s", e.msg);
+    md_srcmgr_info_at(m, 0, &info);
+    cr_assert_eq(info.rl_remaining, 0, "the first request's token; the other three never taken");
+    cr_assert_eq(info.requests, 4 + 1);
+    md_bar_vec_deinit(&v);
+    md_srcmgr_free(m);
+}
+
+Test(srcmgr, a_daily_limit_notice_pauses_until_the_providers_day_ends)
+{
+    md_srcmgr *m = mkmgr(default_opts());
+    fake *a = mkfake(&vt_av, 10), *b = mkfake(&vt_finnhub, 20);
+    script(a, MD_ERATELIMIT, 0);
+    a->day_limit = 1;
+    a->msg = "alphavantage: rate limited: our standard API rate limit is 25 requests per day";
+    md_srcmgr_add(m, "alphavantage", &a->base, 0, 5, 25, NULL);
+    md_srcmgr_add(m, "finnhub", &b->base, 1, 0, 0, NULL);
+    cr_assert_eq(md_srcmgr_set_day(m, "alphavantage", 0, "UTC"), 0);
+    md_quote q;
+    md_fetch_result r;
+    md_error e;
+    cr_assert_eq(quote(m, &q, &r, &e), 0);
+    cr_assert_eq(r.source, MD_SRC_FINNHUB);
+    md_srcmgr_info info;
+    md_srcmgr_info_at(m, 0, &info);
+    int64_t to_midnight = 86400000LL - now_ms % 86400000LL;
+    cr_assert_eq(info.rl_remaining, 0);
+    cr_assert_eq(info.rl_reset_ms, to_midnight, "paused until 00:00 UTC, not for a minute");
+    now_ms += 61000;
+    cr_assert_eq(quote(m, &q, &r, &e), 0);
+    cr_assert_eq(a->calls, 1, "not asked again the same day");
+    md_srcmgr_free(m);
+}
+
+Test(srcmgr, a_symbol_is_asked_of_the_providers_that_offer_its_class)
+{
+    md_srcmgr *m = mkmgr(default_opts());
+    fake *a = mkfake(&vt_av, 10), *b = mkfake(&vt_polygon, 20);
+    md_srcmgr_add(m, "alphavantage", &a->base, 0, 0, 0, NULL);
+    md_srcmgr_add(m, "polygon", &b->base, 1, 0, 0, NULL);
+    md_quote q;
+    md_fetch_result r;
+    md_error e;
+    cr_assert_eq(md_srcmgr_quote(m, "EURUSD", NULL, &q, &r, &e), 0, "%s", e.msg);
+    cr_assert_eq(r.source, MD_SRC_POLYGON);
+    cr_assert_eq(a->calls, 0, "alphavantage offers no FX here: skipped");
+    cr_assert_str_eq(q.symbol, "EURUSD", "answered under the symbol asked");
+    md_fetch_opts fo = only(MD_SRC_ALPHAVANTAGE);
+    cr_assert_eq(md_srcmgr_quote(m, "EURUSD", &fo, &q, &r, &e), MD_EPARAM);
+    cr_assert(strstr(e.msg, "does not offer fx") != NULL, "%s", e.msg);
+    md_srcmgr_free(m);
+}
+
+Test(srcmgr, error_messages_name_each_provider_once)
+{
+    md_srcmgr *m = mkmgr(default_opts());
+    fake *a = mkfake(&vt_yahoo, 10), *b = mkfake(&vt_finnhub, 20);
+    script(a, MD_EMALFORMED, 0);
+    script(b, MD_EMALFORMED, 0);
+    a->msg = "yahoo: malformed response: not JSON";
+    md_srcmgr_add(m, "yahoo", &a->base, 0, 0, 0, NULL);
+    md_srcmgr_add(m, "finnhub", &b->base, 1, 0, 0, NULL);
+    md_quote q;
+    md_error e;
+    cr_assert_eq(quote(m, &q, NULL, &e), MD_ENOSOURCE);
+    cr_assert(strstr(e.msg, "yahoo: malformed response: not JSON") != NULL, "%s", e.msg);
+    cr_assert(strstr(e.msg, "yahoo: yahoo") == NULL, "%s", e.msg);
+    md_fetch_opts fo = only(MD_SRC_YAHOO);
+    cr_assert_eq(md_srcmgr_quote(m, "AAPL", &fo, &q, NULL, &e), MD_EMALFORMED);
+    cr_assert_str_eq(e.msg, "yahoo: malformed response: not JSON");
+    md_srcmgr_free(m);
+}
+
+/* -- budgets beyond the process ------------------------------------------------------------- */
+
+/* An in-memory stand-in for what services_quota.c keeps in Redis: one minute budget per
+ * provider and key, shared by every manager given it. */
+typedef struct shared {
+    pthread_mutex_t mu;
+    int used;
+    int64_t paused_until;
+} shared;
+
+static int sh_take(void *ctx, const md_quota_ask *a, int64_t *retry)
+{
+    shared *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    int ok = s->used + a->n <= a->b[0].per_minute;
+    if (ok) s->used += a->n;
+    pthread_mutex_unlock(&s->mu);
+    if (!ok) *retry = 1000;
+    return ok;
+}
+
+static void sh_pause(void *ctx, const char *p, const char *k, int64_t until)
+{
+    shared *s = ctx;
+    s->paused_until = until;
+}
+
+Test(srcmgr, two_managers_on_one_shared_budget_never_exceed_it)
+{
+    shared sh = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    md_srcmgr_quota qb = {sh_take, sh_pause, NULL, &sh};
+    md_srcmgr *m1 = mkmgr(default_opts()), *m2 = mkmgr(default_opts());
+    fake *a1 = mkfake(&vt_av, 10), *a2 = mkfake(&vt_av, 10);
+    md_srcmgr_add(m1, "alphavantage", &a1->base, 0, 5, 0, NULL);
+    md_srcmgr_add(m2, "alphavantage", &a2->base, 0, 5, 0, NULL);
+    md_srcmgr_set_quota(m1, &qb);
+    md_srcmgr_set_quota(m2, &qb);
+    md_quote q;
+    md_error e;
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        ok += md_srcmgr_quote(m1, "IBM", NULL, &q, NULL, &e) == 0;
+        ok += md_srcmgr_quote(m2, "IBM", NULL, &q, NULL, &e) == 0;
+    }
+    cr_assert_eq(ok, 5, "five between the two");
+    cr_assert_eq(a1->calls + a2->calls, 5);
+    cr_assert_eq(e.rc, MD_ERATELIMIT);
+    md_srcmgr_free(m1);
+    md_srcmgr_free(m2);
+}
+
+typedef struct docs {
+    char key[8][128], val[8][4096];
+    int n;
+} docs;
+
+static int doc_load(void *ctx, const char *key, char **text)
+{
+    docs *d = ctx;
+    for (int i = 0; i < d->n; i++)
+        if (strcmp(d->key[i], key) == 0) {
+            *text = md_strdup(d->val[i]);
+            return 1;
+        }
+    return 0;
+}
+
+static int doc_save(void *ctx, const char *key, const char *text)
+{
+    docs *d = ctx;
+    int i = 0;
+    while (i < d->n && strcmp(d->key[i], key) != 0) i++;
+    if (i == d->n) {
+        if (d->n == 8) return MD_EIO;
+        d->n++;
+    }
+    snprintf(d->key[i], sizeof d->key[i], "%s", key);
+    snprintf(d->val[i], sizeof d->val[i], "%s", text);
+    return 0;
+}
+
+Test(srcmgr, a_restart_reads_the_saved_budget_back)
+{
+    static docs d;
+    memset(&d, 0, sizeof d);
+    md_srcmgr_persist p = {doc_load, doc_save, &d};
+    for (int restart = 0; restart < 3; restart++) {
+        md_srcmgr *m = mkmgr(default_opts());
+        fake *a = mkfake(&vt_av, 10);
+        md_srcmgr_add(m, "alphavantage", &a->base, 0, 5, 25, NULL);
+        md_srcmgr_set_persist(m, &p);
+        md_quote q;
+        md_error e;
+        int ok = 0;
+        for (int i = 0; i < 4; i++) ok += md_srcmgr_quote(m, "IBM", NULL, &q, NULL, &e) == 0;
+        cr_assert_eq(ok, restart == 0 ? 4 : restart == 1 ? 1 : 0, "restart %d", restart);
+        md_srcmgr_free(m);
+        now_ms += 1000; /* three restarts within the minute */
+    }
+    cr_assert(strstr(d.key[0], "quota:alphavantage:") == d.key[0], "%s", d.key[0]);
+    now_ms += 60000;
+}
+
+/* -- bulkheads, hedging, time budgets (real time) ------------------------------------------- */
+
+static md_srcmgr *realmgr(int64_t hedge_ms, int max_concurrent, int max_queued)
+{
+    md_srcmgr_opts o = default_opts();
+    o.hedge_ms = hedge_ms;
+    o.max_concurrent = max_concurrent;
+    o.max_queued = max_queued;
+    return md_srcmgr_new(&o);
+}
+
+Test(srcmgr, a_hanging_primary_is_hedged_and_cancelled)
+{
+    md_srcmgr *m = realmgr(100, 4, 4);
+    fake *a = mkfake(&vt_yahoo, 10), *b = mkfake(&vt_finnhub, 20);
+    a->hang = 1;
+    md_srcmgr_add(m, "yahoo", &a->base, 0, 0, 0, NULL);
+    md_srcmgr_add(m, "finnhub", &b->base, 1, 0, 0, NULL);
+    md_quote q;
+    md_fetch_result r;
+    md_error e;
+    int64_t t0 = md_mono_ms();
+    cr_assert_eq(quote(m, &q, &r, &e), 0, "%s", e.msg);
+    int64_t took = md_mono_ms() - t0;
+    cr_assert_eq(r.source, MD_SRC_FINNHUB);
+    cr_assert_geq(took, 100, "the hedge delay first");
+    cr_assert_lt(took, 1000, "%lld ms", (long long)took);
+    for (int i = 0; i < 200 && __atomic_load_n(&a->cancelled, __ATOMIC_SEQ_CST) == 0; i++)
+        usleep(5000);
+    cr_assert_eq(a->cancelled, 1, "the losing call was cancelled");
+    /* the loser records its failure after its cancelled call returns: wait for it */
+    md_srcmgr_info info;
+    md_srcmgr_info_at(m, 0, &info);
+    for (int i = 0; i < 200 && info.failures == 0; i++) {
+        usleep(5000);
+        md_srcmgr_info_at(m, 0, &info);
+    }
+    cr_assert_eq(info.failures, 1, "too slow counts against the source");
+    cr_assert(strstr(info.last_error, "another source answered") != NULL, "%s", info.last_error);
+    md_srcmgr_free(m);
+}
+
+Test(srcmgr, the_time_budget_ends_the_fetch_and_its_calls)
+{
+    md_srcmgr *m = realmgr(0, 4, 4);
+    fake *a = mkfake(&vt_yahoo, 10);
+    a->hang = 1;
+    md_srcmgr_add(m, "yahoo", &a->base, 0, 0, 0, NULL);
+    md_quote q;
+    md_error e;
+    int64_t t0 = md_mono_ms();
+    md_srcmgr_budget_begin(t0 + 200);
+    int rc = quote(m, &q, NULL, &e);
+    md_srcmgr_budget_end();
+    int64_t took = md_mono_ms() - t0;
+    cr_assert_eq(rc, MD_ETIMEOUT, "%s", e.msg);
+    cr_assert_geq(took, 195);
+    cr_assert_lt(took, 600, "%lld ms", (long long)took);
+    for (int i = 0; i < 200 && __atomic_load_n(&a->in_call, __ATOMIC_SEQ_CST); i++) usleep(5000);
+    cr_assert_eq(a->in_call, 0, "the call was cancelled too");
+    md_srcmgr_free(m);
+}
+
+typedef struct bg {
+    md_srcmgr *m;
+    int rc;
+    int64_t deadline;
+} bg;
+
+static void *hang_quote(void *arg)
+{
+    bg *x = arg;
+    md_quote q;
+    md_error e;
+    md_fetch_opts fo = only(MD_SRC_YAHOO);
+    md_srcmgr_budget_begin(x->deadline);
+    x->rc = md_srcmgr_quote(x->m, "HUNG", &fo, &q, NULL, &e);
+    md_srcmgr_budget_end();
+    return NULL;
+}
+
+Test(srcmgr, a_full_bulkhead_is_skipped_at_once)
+{
+    md_srcmgr *m = realmgr(0, 1, 0); /* one call in flight, none waiting */
+    fake *a = mkfake(&vt_yahoo, 10), *b = mkfake(&vt_finnhub, 20);
+    a->hang = 1;
+    md_srcmgr_add(m, "yahoo", &a->base, 0, 0, 0, NULL);
+    md_srcmgr_add(m, "finnhub", &b->base, 1, 0, 0, NULL);
+    bg x = {m, 0, md_mono_ms() + 1500};
+    pthread_t th;
+    pthread_create(&th, NULL, hang_quote, &x);
+    while (__atomic_load_n(&a->in_call, __ATOMIC_SEQ_CST) == 0) usleep(1000);
+    md_quote q;
+    md_fetch_result r;
+    md_error e;
+    int64_t t0 = md_mono_ms();
+    cr_assert_eq(quote(m, &q, &r, &e), 0, "%s", e.msg);
+    cr_assert_eq(r.source, MD_SRC_FINNHUB);
+    cr_assert_lt(md_mono_ms() - t0, 100, "no wait behind the hanging call");
+    md_fetch_opts fo = only(MD_SRC_YAHOO);
+    cr_assert_eq(md_srcmgr_quote(m, "AAPL", &fo, &q, NULL, &e), MD_ENOSOURCE);
+    cr_assert(strstr(e.msg, "yahoo: busy (1 calls in flight, 0 waiting)") != NULL, "%s", e.msg);
+    md_srcmgr_info info;
+    md_srcmgr_info_at(m, 0, &info);
+    cr_assert_eq(info.in_flight, 1);
+    pthread_join(th, NULL);
+    cr_assert_eq(x.rc, MD_ETIMEOUT);
+    md_srcmgr_free(m);
+}
+
+Test(srcmgr, cancel_all_ends_a_hanging_fetch_at_once_and_starts_no_other)
+{
+    md_srcmgr *m = realmgr(0, 4, 4);
+    fake *a = mkfake(&vt_yahoo, 10);
+    a->hang = 1;
+    md_srcmgr_add(m, "yahoo", &a->base, 0, 0, 0, NULL);
+    bg x = {m, 0, 0}; /* no time budget: only the cancellation ends it */
+    pthread_t th;
+    pthread_create(&th, NULL, hang_quote, &x);
+    while (__atomic_load_n(&a->in_call, __ATOMIC_SEQ_CST) == 0) usleep(1000);
+    int64_t t0 = md_mono_ms();
+    md_srcmgr_cancel_all(m);
+    pthread_join(th, NULL);
+    int64_t took = md_mono_ms() - t0;
+    cr_assert_eq(x.rc, MD_ETIMEOUT);
+    cr_assert_lt(took, 500, "%lld ms: the hanging call held the shutdown", (long long)took);
+    for (int i = 0; i < 200 && __atomic_load_n(&a->in_call, __ATOMIC_SEQ_CST); i++) usleep(5000);
+    cr_assert_eq(a->cancelled, 1, "the provider call was cancelled");
+    /* after it, a fetch asks no provider: it would hang again otherwise */
+    a->hang = 0;
+    int before = a->calls;
+    md_quote q;
+    md_error e;
+    cr_assert_eq(md_srcmgr_quote(m, "AAPL", NULL, &q, NULL, &e), MD_ETIMEOUT, "%s", e.msg);
+    cr_assert_eq(a->calls, before, "no provider was asked");
+    md_srcmgr_free(m);
 }

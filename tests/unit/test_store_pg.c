@@ -28,6 +28,7 @@ static void suite_options(md_store_options *o)
 }
 
 #include "store_suite.h"
+#include "store_actions_suite.h"
 
 /* -- PostgreSQL only ---------------------------------------------------------------------------- */
 

@@ -32,6 +32,7 @@ static void suite_options(md_store_options *o)
 }
 
 #include "store_suite.h"
+#include "store_actions_suite.h"
 
 Test(store_sqlite_only, unreadable_path_is_an_error_not_a_crash)
 {

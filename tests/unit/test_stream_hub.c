@@ -385,3 +385,147 @@ Test(stream_hub, test_a_burst_to_a_caught_up_client_is_not_conflated_but_the_nex
     cr_assert_leq(md_session_queued(s), 8 * 16 + 2);
     md_session_free(s);
 }
+
+/* -- extension channels --------------------------------------------------------------------- */
+
+/* A handler that records what it is told and refuses past `limit` live pairs. */
+typedef struct xrec {
+    char log[2048];
+    int live, limit;
+} xrec;
+
+static int x_acquire(void *ctx, const char *channel, const char *symbol, md_error *err)
+{
+    xrec *x = ctx;
+    if (x->live == x->limit) return md_error_set(err, MD_ELIVELIMIT, "full");
+    x->live++;
+    snprintf(x->log + strlen(x->log), sizeof x->log - strlen(x->log), "+%s/%s ", channel, symbol);
+    return 0;
+}
+
+static void x_release(void *ctx, const char *channel, const char *symbol)
+{
+    xrec *x = ctx;
+    x->live--;
+    snprintf(x->log + strlen(x->log), sizeof x->log - strlen(x->log), "-%s/%s ", channel, symbol);
+}
+
+static void publish_x(const char *channel, const char *symbol, const char *fields)
+{
+    int ch = md_hub_xchannel(hub, channel, 1, NULL);
+    cr_assert_geq(ch, MD_CH_COUNT);
+    md_hub_publish_ext(hub, ch, symbol, "indicator", fields, strlen(fields), MD_ORIGIN_DERIVED, 0);
+}
+
+Test(stream_hub, test_extension_channels_are_acquired_once_per_shard_and_released_by_the_last)
+{
+    mk(256, 100, 100);
+    xrec x = {.limit = 100};
+    md_hub_xhandler h = {"ind.", x_acquire, x_release, &x};
+    md_hub_add_xhandler(hub, &h);
+    md_session *a = md_session_new(sh, NULL), *b = md_session_new(sh, NULL);
+    sub_ok(a,
+           "{\"op\":\"subscribe\",\"symbols\":[\"AAPL\",\"MSFT\"],\"channels\":[\"ind.rsi@1m\"]}");
+    sub_ok(b, "{\"op\":\"subscribe\",\"symbols\":[\"AAPL\"],\"channels\":[\"ind.rsi:14@1m\"],"
+              "\"partial\":true}");
+    cr_assert_str_eq(x.log, "+ind.rsi:14@1m/AAPL +ind.rsi:14@1m/MSFT "
+                            "+ind.rsi:14@1m" MD_XCH_PARTIAL_SUFFIX "/AAPL ");
+    cr_assert_eq(md_session_subscriptions(b), 2, "the channel and its partial twin");
+    publish_x("ind.rsi:14@1m", "AAPL", ",\"value\":1");
+    publish_x("ind.rsi:14@1m" MD_XCH_PARTIAL_SUFFIX, "AAPL", ",\"value\":2");
+    publish_x("ind.rsi:14@1m", "MSFT", ",\"value\":3");
+    publish_x("ind.rsi:14@1m", "IBM", ",\"value\":4");
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *ma = su_take(a), *mb = su_take(b);
+    cr_assert_eq(su_count(ma, "indicator"), 2, "closes of AAPL and MSFT, not the partial");
+    cr_assert_eq(su_count(mb, "indicator"), 2, "AAPL's close and partial");
+    cr_assert_eq(su_num(json_array_get(mb, 2), "value"), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(mb, 2), "channel")),
+                     "ind.rsi:14@1m");
+    json_decref(ma);
+    json_decref(mb);
+    x.log[0] = 0;
+    sub_ok(b, "{\"op\":\"unsubscribe\",\"channels\":[\"ind.rsi:14@1m\"]}");
+    cr_assert_eq(md_session_subscriptions(b), 0, "the twin goes with the channel");
+    cr_assert_str_eq(x.log, "-ind.rsi:14@1m" MD_XCH_PARTIAL_SUFFIX "/AAPL ",
+                     "a still reads AAPL's closes");
+    md_session_free(a);
+    cr_assert_eq(x.live, 0, "%s", x.log);
+    md_session_free(b);
+    md_hub_remove_xhandler(hub, &x);
+}
+
+Test(stream_hub, test_a_refused_extension_channel_leaves_nothing_subscribed)
+{
+    mk(256, 100, 100);
+    xrec x = {.limit = 2};
+    md_hub_xhandler h = {"ind.", x_acquire, x_release, &x};
+    md_hub_add_xhandler(hub, &h);
+    md_session *s = md_session_new(sh, NULL);
+    md_error err;
+    int rc = su_op(s,
+                   "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\",\"C\"],\"channels\":"
+                   "[\"quote\",\"ind.sma:5@1m\"]}",
+                   &err);
+    cr_assert_eq(rc, MD_ELIVELIMIT);
+    cr_assert_eq(md_session_subscriptions(s), 0, "all or nothing");
+    cr_assert_eq(x.live, 0, "what this request acquired was given back: %s", x.log);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\",\"B\"],\"channels\":[\"ind.sma:5@1m\"]}");
+    cr_assert_eq(x.live, 2);
+    rc = su_op(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"screen.x\"]}", &err);
+    cr_assert_eq(rc, MD_ECHANNEL, "no handler for screen.: not served");
+    cr_assert(strstr(err.msg, "not served by this agent") != NULL, "%s", err.msg);
+    md_session_free(s);
+    cr_assert_eq(x.live, 0);
+    md_hub_remove_xhandler(hub, &x);
+}
+
+Test(stream_hub, test_screen_channels_are_not_per_symbol_and_replay_with_since_seq)
+{
+    mk(256, 100, 100);
+    xrec x = {.limit = 100};
+    md_hub_xhandler h = {"screen.", x_acquire, x_release, &x};
+    md_hub_add_xhandler(hub, &h);
+    md_session *s = md_session_new(sh, NULL);
+    sub_ok(s, "{\"op\":\"subscribe\",\"channels\":[\"screen.up\"]}");
+    cr_assert_str_eq(x.log, "+screen.up/ ");
+    int ch = md_hub_xchannel(hub, "screen.up", 0, NULL);
+    const char *f = ",\"event\":\"enter\",\"symbol\":\"AAPL\"";
+    md_hub_publish_ext(hub, ch, "", "screen", f, strlen(f), MD_ORIGIN_LOCAL, 0);
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *m = su_take(s);
+    cr_assert_eq(su_count(m, "screen"), 1);
+    json_t *ev = json_array_get(m, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(ev, "symbol")), "AAPL");
+    uint64_t seq = (uint64_t)su_num(ev, "seq");
+    json_decref(m);
+    md_session_free(s);
+    /* a client that reconnects with since_seq gets the held event again */
+    md_session *r = md_session_new(sh, NULL);
+    char msg[128];
+    snprintf(msg, sizeof msg,
+             "{\"op\":\"subscribe\",\"channels\":[\"screen.up\"],\"since_seq\":%llu}",
+             (unsigned long long)(seq - 1));
+    sub_ok(r, msg);
+    m = su_take(r);
+    cr_assert_eq(su_count(m, "screen"), 1, "replayed");
+    json_decref(m);
+    sub_ok(r, "{\"op\":\"unsubscribe\"}");
+    cr_assert_eq(md_session_subscriptions(r), 0, "unsubscribe with no lists drops it too");
+    cr_assert_eq(x.live, 0);
+    md_session_free(r);
+    md_hub_remove_xhandler(hub, &x);
+}
+
+Test(stream_hub, test_extension_channel_numbers_are_never_reused)
+{
+    mk(16, 0, 10);
+    int a = md_hub_xchannel(hub, "ind.sma:5@1m", 1, NULL);
+    int b = md_hub_xchannel(hub, "ind.sma:6@1m", 1, NULL);
+    cr_assert_geq(a, MD_CH_COUNT);
+    cr_assert_neq(a, b);
+    cr_assert_eq(md_hub_xchannel(hub, "ind.sma:5@1m", 0, NULL), a);
+    cr_assert_eq(md_hub_xchannel(hub, "ind.sma:7@1m", 0, NULL), MD_ENOTFOUND);
+    cr_assert_str_eq(md_hub_xchannel_name(hub, b), "ind.sma:6@1m");
+    cr_assert_null(md_hub_xchannel_name(hub, MD_CH_QUOTE));
+}

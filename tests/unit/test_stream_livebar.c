@@ -34,7 +34,7 @@ static md_livebar *lb;
 static void setup(void)
 {
     hub = su_hub_new(256, 0, 100);
-    md_hub_observer ob = {NULL, on_bar, NULL};
+    md_hub_observer ob = {NULL, on_bar, NULL, NULL};
     md_hub_add_observer(hub, &ob);
     md_livebar_options o = {.hub = hub, .delay_ms = 2000, .now_ms = fake_clock};
     lb = md_livebar_new(&o);
@@ -176,4 +176,98 @@ Test(livebar, test_a_source_sending_minute_bars_stops_quote_built_bars)
     const seen_bar *b5 = find(MD_IV_5M, T0);
     cr_assert_not_null(b5, "the source's minutes still roll up");
     cr_assert_eq(b5->bar.high, 3);
+}
+
+/* Regression: at the end of a feed the timer found the last 1m bar and its 5m bar due at the
+ * same instant and closed both in one pass, so the 5m bar went out without its last minute
+ * (the roll-up of that minute then came too late and was dropped as late). */
+Test(livebar, test_a_coarse_bar_closed_by_the_clock_keeps_its_last_minute)
+{
+    for (int m = 0; m < 5; m++) {
+        now_ms = (T0 + 60 * m + 10) * 1000LL;
+        quote("LAST", T0 + 60 * m + 10, 100 + m, 1);
+        md_livebar_tick(lb); /* hands out the minute before: the 5m bar is open */
+    }
+    now_ms = (T0 + 300 + 3) * 1000LL; /* the feed stopped: only the clock closes bars */
+    md_livebar_tick(lb);
+    const seen_bar *b = find(MD_IV_5M, T0);
+    cr_assert_not_null(b, "the 5m bar closed in the same tick");
+    cr_assert_eq(b->bar.close, 104, "with its last minute (close %g)", b->bar.close);
+    cr_assert_eq(b->bar.high, 104);
+    cr_assert_eq(b->bar.volume, 5);
+    md_livebar_stats st;
+    md_livebar_get_stats(lb, &st);
+    cr_assert_eq(st.late, 0, "no minute was turned away as late");
+}
+
+Test(livebar, test_forming_bars_fold_in_the_open_minute)
+{
+    md_bar b;
+    cr_assert_eq(md_livebar_forming(lb, "F", MD_IV_5M, &b), 0, "nothing yet");
+    now_ms = (T0 + 10) * 1000LL;
+    quote("F", T0 + 10, 10, 1);
+    quote("F", T0 + 70, 12, 2); /* closes minute 0 (rolled into the 5m bar), opens minute 1 */
+    md_livebar_tick(lb);
+    quote("F", T0 + 80, 9, 3);
+    cr_assert_eq(md_livebar_forming(lb, "F", MD_IV_1M, &b), 1);
+    cr_assert_eq(b.ts, T0 + 60);
+    cr_assert_eq(b.open, 12);
+    cr_assert_eq(b.low, 9);
+    cr_assert_eq(md_livebar_forming(lb, "F", MD_IV_5M, &b), 1);
+    cr_assert_eq(b.ts, T0);
+    cr_assert_eq(b.open, 10);
+    cr_assert_eq(b.high, 12);
+    cr_assert_eq(b.low, 9);
+    cr_assert_eq(b.close, 9);
+    cr_assert_eq(b.volume, 6);
+    cr_assert_eq(md_livebar_forming(lb, "F", MD_IV_1H, &b), 1, "every coarser interval");
+    cr_assert_eq(b.ts, T0 - 30 * 60, "its bucket start");
+}
+
+/* Regression: a replay that pauses (its bars' ends are long past, only the clock closes them)
+ * had its next tick close the last minute of a 5m bucket, and the timer then closed the 5m bar
+ * before that minute was handed out and rolled in. */
+Test(livebar, test_a_coarse_bar_waits_for_a_minute_closed_by_a_tick_and_not_yet_rolled_in)
+{
+    for (int m = 0; m < 5; m++) {
+        now_ms = (T0 + 60 * m + 10) * 1000LL;
+        quote("GAP", T0 + 60 * m + 10, 100 + m, 1);
+        md_livebar_tick(lb);
+    }
+    now_ms = (T0 + 3600) * 1000LL;  /* the pause: minute 4 and the 5m bar are both due */
+    quote("GAP", T0 + 310, 200, 1); /* the next tick closes minute 4 first */
+    md_livebar_tick(lb);
+    const seen_bar *b = find(MD_IV_5M, T0);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->bar.close, 104, "with minute 4 (close %g)", b->bar.close);
+    cr_assert_eq(b->bar.volume, 5);
+}
+
+/* Issue 13: a quote fetched from a provider (/price, a watchlist poll) is a snapshot, not a
+ * trade - its volume is the day's so far - and must never create or change a bar; ticks
+ * around it build the bar from their own sizes. Locally and when relayed. */
+Test(livebar, snapshot_quotes_never_make_or_change_a_bar)
+{
+    now_ms = (T0 + 5) * 1000LL;
+    md_quote snap = su_quote("SNAP", 250, T0 + 5);
+    snap.volume = 48000000; /* the day's volume so far */
+    md_hub_publish_quote(hub, &snap, (md_origin)(MD_ORIGIN_LOCAL | MD_ORIGIN_SNAPSHOT), 0);
+    md_hub_publish_quote(hub, &snap, (md_origin)(MD_ORIGIN_REMOTE | MD_ORIGIN_SNAPSHOT), 0);
+    now_ms = (T0 + 200) * 1000LL;
+    md_livebar_tick(lb);
+    cr_assert_eq(n_seen, 0, "a snapshot alone made a bar");
+    /* between two ticks of the next minutes, it changes nothing */
+    now_ms = (T0 + 245) * 1000LL;
+    quote("SNAP", T0 + 241, 100, 3);
+    snap.ts = T0 + 242, snap.price = 999;
+    md_hub_publish_quote(hub, &snap, (md_origin)(MD_ORIGIN_LOCAL | MD_ORIGIN_SNAPSHOT), 0);
+    quote("SNAP", T0 + 243, 101, 4);
+    now_ms = (T0 + 400) * 1000LL;
+    md_livebar_tick(lb);
+    const seen_bar *b = find(MD_IV_1M, T0 + 240);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->bar.high, 101);
+    cr_assert_eq(b->bar.close, 101);
+    cr_assert_eq(b->bar.volume, 7, "volume from the ticks' sizes: %g", b->bar.volume);
+    cr_assert_null(find(MD_IV_1M, T0));
 }

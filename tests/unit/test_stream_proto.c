@@ -3,6 +3,8 @@
  * headers at the length boundaries. */
 #include "streamutil.h"
 
+#include "core/timefmt.h"
+
 /* The JSON payload of a frame as a string (frames are not NUL-terminated). */
 static const char *payload_of(const md_frame *f)
 {
@@ -147,7 +149,24 @@ Test(stream_proto, test_quote_and_bar_messages_have_the_api_fields)
         payload_of(f),
         "{\"type\":\"bar\",\"seq\":78,\"interval\":\"5m\",\"symbol\":\"MSFT\","
         "\"timestamp\":\"2024-03-01T14:30:00Z\",\"open\":10,\"high\":11.5,\"low\":9.25,"
-        "\"close\":11,\"volume\":1234,\"source\":\"polygon\"}");
+        "\"close\":11,\"volume\":1234,\"source\":\"polygon\",\"partial\":false}");
+    md_frame_unref(f);
+}
+
+/* Issue 13: a bar whose period has not ended when it is published says so, with the name and
+ * the rule /historical uses. */
+Test(stream_proto, a_bar_of_the_current_period_is_partial)
+{
+    md_bar b;
+    md_bar_init(&b);
+    b.ts = md_interval_floor(MD_IV_1D, md_now());
+    b.open = b.high = b.low = b.close = 5;
+    md_frame *f = md_proto_bar("MSFT", MD_IV_1D, &b, 1);
+    cr_assert(strstr(payload_of(f), "\"partial\":true"), "%s", payload_of(f));
+    md_frame_unref(f);
+    b.ts = md_interval_floor(MD_IV_1D, md_now()) - 86400; /* yesterday: ended */
+    f = md_proto_bar("MSFT", MD_IV_1D, &b, 2);
+    cr_assert(strstr(payload_of(f), "\"partial\":false"), "%s", payload_of(f));
     md_frame_unref(f);
 }
 
@@ -179,4 +198,105 @@ Test(stream_proto, test_lagged_frame)
     cr_assert_eq(su_num(json_array_get(m, 0), "dropped"), 12345);
     json_decref(m);
     md_buf_deinit(&b);
+}
+
+Test(stream_proto, test_extension_channels_are_checked_and_made_canonical)
+{
+    md_op op;
+    cr_assert_eq(
+        parse("{\"op\":\"subscribe\",\"symbols\":[\"AAPL\"],\"channels\":[\"quote\","
+              "\"ind.rsi@1m\",\"ind.rsi:14@1m\",\"ind.macd:12:26:9@5m\",\"ind.bbands:20:2.5@1d\"],"
+              "\"partial\":true}",
+              &op),
+        0);
+    cr_assert_eq(op.channels, 1u << MD_CH_QUOTE);
+    cr_assert_eq(op.n_xch, 3, "ind.rsi@1m is ind.rsi:14@1m");
+    cr_assert_str_eq(op.xch[0].name, "ind.rsi:14@1m");
+    cr_assert_str_eq(op.xch[1].name, "ind.macd:12:26:9@5m");
+    cr_assert_str_eq(op.xch[2].name, "ind.bbands:20:2.5@1d");
+    cr_assert(op.partial);
+    md_op_deinit(&op);
+
+    cr_assert_eq(parse("{\"op\":\"subscribe\",\"channels\":[\"screen.over_sold-2\"]}", &op), 0,
+                 "a screen is not per symbol: no symbols needed");
+    cr_assert_eq(op.n_symbols, 0);
+    cr_assert_str_eq(op.xch[0].name, "screen.over_sold-2");
+    cr_assert(md_xchannel_symbolless(op.xch[0].name));
+    md_op_deinit(&op);
+
+    expect_error("{\"op\":\"subscribe\",\"channels\":[\"ind.rsi:14@1m\"]}", MD_EPARAM);
+    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"ind.rsi:0@1m\"]}",
+                 MD_ECHANNEL);
+    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"ind.rsi:14@2m\"]}",
+                 MD_ECHANNEL);
+    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"ind.rsi:14\"]}",
+                 MD_ECHANNEL);
+    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"ind.nope@1m\"]}",
+                 MD_ECHANNEL);
+    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"ind.sma:5,ema@1m\"]}",
+                 MD_ECHANNEL);
+    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"screen.\"]}",
+                 MD_ECHANNEL);
+    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"screen.a b\"]}",
+                 MD_ECHANNEL);
+    expect_error("{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"quote\"],"
+                 "\"partial\":1}",
+                 MD_EPARAM);
+    md_error err;
+    const char *psar = "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"ind.psar@1m\"]}";
+    cr_assert_eq(md_proto_parse(psar, strlen(psar), 100, &op, &err), MD_ECHANNEL);
+    cr_assert(strstr(err.msg, "psar cannot be computed live") != NULL, "%s", err.msg);
+
+    md_ind_spec spec;
+    md_interval iv;
+    int partial = -1;
+    cr_assert_eq(md_xchannel_ind("ind.macd:12:26:9@5m" MD_XCH_PARTIAL_SUFFIX, &spec, &iv, &partial),
+                 0);
+    cr_assert_str_eq(spec.name, "macd:12:26:9");
+    cr_assert_eq(iv, MD_IV_5M);
+    cr_assert_eq(partial, 1);
+    cr_assert_neq(md_xchannel_ind("screen.x", &spec, &iv, NULL), 0);
+}
+
+Test(stream_proto, test_indicator_messages_have_the_shape_of_api_md)
+{
+    md_ind_spec spec[2];
+    md_error err;
+    cr_assert_eq(md_ind_parse("rsi:14,macd", spec, 2, &err), 2);
+    md_buf f = MD_BUF_INIT;
+    double one[3] = {42.5, 0, 0};
+    md_proto_indicator_fields(&f, MD_IV_1M, &spec[0], 1709303400, one, 0);
+    md_frame *fr =
+        md_proto_ext("indicator", 7, "ind.rsi:14@1m" MD_XCH_PARTIAL_SUFFIX, "AAPL", f.data, f.len);
+    json_error_t je;
+    json_t *m = json_loads(payload_of(fr), 0, &je);
+    cr_assert_not_null(m, "%s", payload_of(fr));
+    cr_assert_str_eq(su_type(m), "indicator");
+    cr_assert_eq(su_num(m, "seq"), 7);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "channel")), "ind.rsi:14@1m",
+                     "the partial twin is named as the channel the client subscribed to");
+    cr_assert_str_eq(json_string_value(json_object_get(m, "symbol")), "AAPL");
+    cr_assert_str_eq(json_string_value(json_object_get(m, "interval")), "1m");
+    cr_assert_str_eq(json_string_value(json_object_get(m, "indicator")), "rsi:14");
+    cr_assert_str_eq(json_string_value(json_object_get(m, "timestamp")), "2024-03-01T14:30:00Z");
+    cr_assert_eq(su_num(m, "value"), 42.5);
+    cr_assert(json_is_false(json_object_get(m, "partial")));
+    cr_assert_str_eq(fr->symbol, "AAPL");
+    json_decref(m);
+    md_frame_unref(fr);
+
+    md_buf_reset(&f);
+    double three[3] = {1.5, NAN, NAN};
+    md_proto_indicator_fields(&f, MD_IV_5M, &spec[1], 1709303400, three, 1);
+    fr = md_proto_ext("indicator", 8, "ind.macd:12:26:9@5m", "MSFT", f.data, f.len);
+    m = json_loads(payload_of(fr), 0, &je);
+    json_t *v = json_object_get(m, "values");
+    cr_assert(json_is_object(v), "several outputs: an object");
+    cr_assert_eq(json_number_value(json_object_get(v, "macd")), 1.5);
+    cr_assert(json_is_null(json_object_get(v, "signal")), "warming up: null");
+    cr_assert(json_is_null(json_object_get(v, "histogram")));
+    cr_assert(json_is_true(json_object_get(m, "partial")));
+    json_decref(m);
+    md_frame_unref(fr);
+    md_buf_deinit(&f);
 }

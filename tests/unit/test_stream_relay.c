@@ -28,7 +28,7 @@ static void on_b(void *ctx, const char *sym, md_interval iv, const md_bar *b, md
 static md_hub *mkhub(void)
 {
     md_hub *h = su_hub_new(16, 0, 10);
-    md_hub_observer ob = {on_q, on_b, NULL};
+    md_hub_observer ob = {on_q, on_b, NULL, NULL};
     md_hub_add_observer(h, &ob);
     n_q = n_b = 0;
     return h;
@@ -60,7 +60,7 @@ Test(stream_relay, test_quote_round_trip_from_another_instance)
     q.volume = 0.25;
     q.ask = 64124;
     md_buf b = MD_BUF_INIT;
-    md_relay_encode_quote(&b, "other", &q);
+    md_relay_encode_quote(&b, "other", &q, 0);
     md_error err;
     cr_assert_eq(md_relay_decode(h, md_hub_instance(h), b.data, b.len, 0, &err), 0, "%s", err.msg);
     cr_assert_eq(n_q, 1);
@@ -122,5 +122,52 @@ Test(stream_relay, test_malformed_messages_are_refused)
         cr_assert_lt(rc, 0, "%s", bad[i]);
     }
     cr_assert_eq(n_q + n_b, 0);
+    md_hub_free(h);
+}
+
+static int n_x;
+static char last_x[256];
+static md_origin last_x_origin;
+
+static void on_x(void *ctx, const char *channel, const char *symbol, const char *type,
+                 const char *fields, size_t fields_len, md_origin origin)
+{
+    n_x++;
+    snprintf(last_x, sizeof last_x, "%s|%s|%s|%.*s", channel, symbol, type, (int)fields_len,
+             fields);
+    last_x_origin = origin;
+}
+
+Test(stream_relay, test_extension_messages_round_trip_and_bad_ones_are_refused)
+{
+    md_hub *h = mkhub();
+    md_hub_observer ob = {.on_ext = on_x, .ctx = &n_x};
+    md_hub_add_observer(h, &ob);
+    n_x = 0;
+    md_buf b = MD_BUF_INIT;
+    const char *f = ",\"screen\":\"up\",\"event\":\"enter\",\"symbol\":\"AAPL\"";
+    md_relay_encode_ext(&b, "other", "screen.up", "", "screen", f, strlen(f));
+    md_error err;
+    cr_assert_eq(md_relay_decode(h, "other", b.data, b.len, 0, &err), 1, "its own echo");
+    cr_assert_eq(md_relay_decode(h, md_hub_instance(h), b.data, b.len, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(n_x, 1);
+    cr_assert_eq(last_x_origin, MD_ORIGIN_REMOTE);
+    cr_assert_str_eq(last_x, "screen.up||screen|,\"screen\":\"up\",\"event\":\"enter\","
+                             "\"symbol\":\"AAPL\"");
+    cr_assert_geq(md_hub_xchannel(h, "screen.up", 0, NULL), MD_CH_COUNT, "named on arrival");
+    const char *bad[] = {
+        "{\"i\":\"x\",\"k\":\"e\"}",
+        "{\"i\":\"x\",\"k\":\"e\",\"c\":\"quote\",\"s\":\"\",\"ty\":\"screen\",\"f\":\"\"}",
+        "{\"i\":\"x\",\"k\":\"e\",\"c\":\"ind.rsi@1m\",\"s\":\"A\",\"ty\":\"indicator\",\"f\":"
+        "\"\"}",
+        "{\"i\":\"x\",\"k\":\"e\",\"c\":\"screen.up\",\"s\":\"\",\"ty\":\"Bad Type\",\"f\":\"\"}",
+        "{\"i\":\"x\",\"k\":\"e\",\"c\":\"screen.up\",\"s\":\"\",\"ty\":\"screen\",\"f\":\"}\"}",
+        "{\"i\":\"x\",\"k\":\"e\",\"c\":\"screen.up\",\"s\":\"bad "
+        "sym\",\"ty\":\"screen\",\"f\":\"\"}",
+    };
+    for (size_t i = 0; i < MD_ARRAY_LEN(bad); i++)
+        cr_assert_lt(md_relay_decode(h, "me", bad[i], strlen(bad[i]), 0, &err), 0, "%s", bad[i]);
+    cr_assert_eq(n_x, 1);
+    md_buf_deinit(&b);
     md_hub_free(h);
 }

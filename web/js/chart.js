@@ -1,6 +1,7 @@
 // chart.js - candlesticks and volume of one symbol at one interval (lightweight-charts), with
 // indicator overlays from /analytics (SMA, EMA, Bollinger bands and VWAP on the price pane,
-// RSI and MACD in panes of their own), updated live by /stream messages.
+// RSI and MACD in panes of their own), updated live by /stream messages: bars and quotes move
+// the candles, "indicator" messages (ind.<indicator>@<interval> channels) the indicator lines.
 import { el, mount, fmtNum, fmtInt, fmtTs, epochS } from './util.js';
 
 export const INTERVALS = ['1m', '5m', '15m', '30m', '1h', '4h', '1d', '1w', '1mo'];
@@ -33,6 +34,7 @@ export function tableIndicators(table) {
 }
 
 const UP = '#26a69a';
+const histColor = (v) => (v >= 0 ? 'rgba(38,166,154,0.6)' : 'rgba(239,83,80,0.6)');
 const DOWN = '#ef5350';
 
 /** Index of an interval in INTERVALS (-1 when unknown). */
@@ -83,6 +85,9 @@ export class PriceChart {
     this.bars = [];
     this.byTime = new Map();
     this.extra = []; // indicator series, removed on every reload
+    this.lines = new Map(); // indicator name -> {output name -> series} (live updates)
+    this.live = new Map();  // indicator name -> Map(time -> message): values from the stream
+    this.liveCount = 0;
     this.defs = INDICATORS; // the indicators the toggles offer (tableIndicators)
     this.chart = L.createChart(container, {
       autoSize: true,
@@ -114,6 +119,7 @@ export class PriceChart {
   setData(symbol, interval, bars, ind, enabled) {
     this.symbol = symbol;
     this.interval = interval;
+    this.live = new Map();
     const seen = new Set();
     this.bars = [];
     for (const b of bars) {
@@ -151,6 +157,7 @@ export class PriceChart {
   setIndicators(ind, enabled) {
     for (const s of this.extra) this.chart.removeSeries(s);
     this.extra = [];
+    this.lines = new Map();
     if (!ind || !Array.isArray(ind.timestamps) || !ind.indicators) return;
     const times = ind.timestamps.map(epochS);
     const line = (arr) => {
@@ -173,35 +180,70 @@ export class PriceChart {
       if (!enabled.has(def.id)) continue;
       const v = ind.indicators[def.name];
       if (v === undefined) continue;
+      const out = {}; // the series of each output, for the live values ("value": one output)
       if (def.kind === 'line') {
-        add(L.LineSeries, { color: def.color, lineWidth: 2, title: def.label }, line(v));
+        out.value = add(L.LineSeries, { color: def.color, lineWidth: 2, title: def.label }, line(v));
       } else if (def.kind === 'bands' && v && typeof v === 'object') {
-        add(L.LineSeries, { color: def.color, lineWidth: 1, title: 'BB' }, line(v.upper));
-        add(L.LineSeries, { color: def.color, lineWidth: 1, lineStyle: L.LineStyle.Dotted }, line(v.middle));
-        add(L.LineSeries, { color: def.color, lineWidth: 1 }, line(v.lower));
+        out.upper = add(L.LineSeries, { color: def.color, lineWidth: 1, title: 'BB' }, line(v.upper));
+        out.middle = add(L.LineSeries, { color: def.color, lineWidth: 1, lineStyle: L.LineStyle.Dotted }, line(v.middle));
+        out.lower = add(L.LineSeries, { color: def.color, lineWidth: 1 }, line(v.lower));
       } else if (def.kind === 'rsi') {
         pane += 1;
         const s = add(L.LineSeries, { color: def.color, lineWidth: 2, title: 'RSI 14', lastValueVisible: true }, line(v), pane);
         for (const level of [70, 30]) s.createPriceLine({ price: level, color: '#4b5563', lineWidth: 1, lineStyle: L.LineStyle.Dashed, axisLabelVisible: false });
+        out.value = s;
       } else if (def.kind === 'overlay' || def.kind === 'pane') {
         const series = Array.isArray(v) ? { value: v } : (v || {});
         if (def.kind === 'pane') pane += 1;
-        def.outputs.forEach((o, k) => add(L.LineSeries, {
-          color: def.color, lineWidth: k ? 1 : 2, lineStyle: k ? L.LineStyle.Dotted : L.LineStyle.Solid,
-          title: k ? o : def.label, lastValueVisible: def.kind === 'pane' && !k,
-        }, line(series[o]), def.kind === 'pane' ? pane : 0));
+        def.outputs.forEach((o, k) => {
+          out[def.outputs.length === 1 ? 'value' : o] = add(L.LineSeries, {
+            color: def.color, lineWidth: k ? 1 : 2, lineStyle: k ? L.LineStyle.Dotted : L.LineStyle.Solid,
+            title: k ? o : def.label, lastValueVisible: def.kind === 'pane' && !k,
+          }, line(series[def.outputs.length === 1 ? 'value' : o] ?? series[o]), def.kind === 'pane' ? pane : 0);
+        });
       } else if (def.kind === 'macd' && v && typeof v === 'object') {
         pane += 1;
-        const h = line(v.histogram).map((p) => ({ ...p, color: p.value >= 0 ? 'rgba(38,166,154,0.6)' : 'rgba(239,83,80,0.6)' }));
-        add(L.HistogramSeries, { title: '' }, h, pane);
-        add(L.LineSeries, { color: '#58a6ff', lineWidth: 2, title: 'MACD', lastValueVisible: true }, line(v.macd), pane);
-        add(L.LineSeries, { color: '#f0b429', lineWidth: 1, title: 'signal' }, line(v.signal), pane);
+        const h = line(v.histogram).map((p) => ({ ...p, color: histColor(p.value) }));
+        out.histogram = add(L.HistogramSeries, { title: '' }, h, pane);
+        out.macd = add(L.LineSeries, { color: '#58a6ff', lineWidth: 2, title: 'MACD', lastValueVisible: true }, line(v.macd), pane);
+        out.signal = add(L.LineSeries, { color: '#f0b429', lineWidth: 1, title: 'signal' }, line(v.signal), pane);
       }
+      this.lines.set(def.name, out);
+      // values the stream brought since the page loaded the series
+      for (const m of (this.live.get(def.name) || new Map()).values()) this.drawIndicator(m);
     }
     const panes = this.chart.panes();
     if (panes.length > 1) {
       panes[0].setStretchFactor(panes.length > 2 ? 2.6 : 3.2);
       for (let i = 1; i < panes.length; i++) panes[i].setStretchFactor(1);
+    }
+  }
+
+  /** An indicator message from /stream (ind.<indicator>@<interval>, API.md): the value at
+   * its bar, drawn on the indicator's series (a forming bar's value, "partial", is replaced
+   * by the next one of that bar). Returns whether it was the chart's. */
+  applyIndicator(m) {
+    if (m.symbol !== this.symbol || m.interval !== this.interval || typeof m.indicator !== 'string') return false;
+    const t = epochS(m.timestamp);
+    if (t === null) return false;
+    if (!this.live.has(m.indicator)) this.live.set(m.indicator, new Map());
+    this.live.get(m.indicator).set(t, m);
+    this.liveCount++;
+    this.drawIndicator(m);
+    return true;
+  }
+
+  drawIndicator(m) {
+    const out = this.lines.get(m.indicator);
+    if (!out) return;
+    const t = epochS(m.timestamp);
+    const values = m.values && typeof m.values === 'object' ? m.values : { value: m.value };
+    for (const [name, v] of Object.entries(values)) {
+      const s = out[name];
+      if (!s || v === null || !Number.isFinite(v)) continue;
+      try { /* a value older than the series' last point cannot be drawn: skipped */
+        s.update(name === 'histogram' ? { time: t, value: v, color: histColor(v) } : { time: t, value: v });
+      } catch { /* older than the last point */ }
     }
   }
 

@@ -14,6 +14,7 @@ import { renderHealth, renderSources, renderCache, renderQuality, renderSymbols,
 import { PriceChart, INTERVALS, INDICATORS, tableIndicators, intervalRank } from './chart.js';
 import { MetricsPlots } from './metrics.js';
 import { StreamClient } from './stream.js';
+import { renderScreens, renderHeatmap, heatmapSymbols, liveChannels, pushEvent } from './pipeline.js';
 
 const $ = (id) => document.getElementById(id);
 const BAR_LIMIT = 1500;
@@ -36,6 +37,10 @@ const state = {
   filter: '',
   refreshMs: 2000,
   loadToken: 0,
+  screens: null,        // GET /analytics/screens
+  screenDetails: {},    // name -> GET /analytics/screens/{name}
+  screenEvents: [],     // screen messages from the stream, newest first
+  heatKey: '',          // the heat map's symbols and interval last asked
 };
 window.mdDashboard = state; // for a look from the console (and the browser test)
 
@@ -226,6 +231,7 @@ function drawIndicatorToggles() {
       // the table's other indicators are asked for only while shown
       if (d.extra && state.enabled.has(d.id)) loadChart();
       else if (state.chart) state.chart.setIndicators(state.ind, state.enabled);
+      subscribeChart();
     },
   }, d.label)));
 }
@@ -254,6 +260,22 @@ function indicatorNames() {
   return own.concat(shown).slice(0, 16);
 }
 
+/* order=desc answers list the newest first; the chart wants the oldest first. */
+function oldestFirst(hist, ind) {
+  if (hist && hist.ok && hist.data && hist.data.order === 'desc' && Array.isArray(hist.data.bars)) {
+    hist.data.bars.reverse();
+    hist.data.order = 'asc';
+  }
+  const d = ind && ind.ok ? ind.data : null;
+  if (!d || d.order !== 'desc') return;
+  for (const k of ['timestamps', 'partial', 'close']) if (Array.isArray(d[k])) d[k].reverse();
+  for (const v of Object.values(d.indicators || {})) {
+    if (Array.isArray(v)) v.reverse();
+    else for (const s of Object.values(v || {})) if (Array.isArray(s)) s.reverse();
+  }
+  d.order = 'asc';
+}
+
 async function loadChart() {
   const { api, symbol, interval } = state;
   if (!symbol || !interval) return;
@@ -262,11 +284,14 @@ async function loadChart() {
   panel.dataset.loading = 'true';
   writeHash();
   const sym = encodeURIComponent(symbol);
-  const histP = api.get(`/historical/${sym}?interval=${interval}&limit=${BAR_LIMIT}&cached_only=true`);
+  // the newest BAR_LIMIT bars: a limited answer takes the oldest end unless order=desc,
+  // which lists newest first (oldestFirst turns both answers around for the chart)
+  const histP = api.get(`/historical/${sym}?interval=${interval}&limit=${BAR_LIMIT}&order=desc&cached_only=true`);
   const indP = api.has('/analytics/{symbol}/indicators')
-    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&cached_only=true&names=${indicatorNames().join(',')}`)
+    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&order=desc&cached_only=true&names=${indicatorNames().join(',')}`)
     : Promise.resolve(null);
   const [hist, ind] = await Promise.all([histP, indP]);
+  oldestFirst(hist, ind);
   if (token !== state.loadToken) return; // a newer choice is loading
   panel.dataset.loading = 'false';
   if (!state.chart) {
@@ -284,7 +309,75 @@ async function loadChart() {
   panel.dataset.interval = interval;
   panel.dataset.bars = String(state.chart.count);
   setTitle();
-  if (state.stream) state.stream.setSubscription([symbol], [`bar.${interval}`, 'quote']);
+  subscribeChart();
+}
+
+/* The chart's stream subscriptions: bars and quotes of the symbol, and the live values of the
+ * indicators shown (forming-bar values too, so the lines follow the last candle) - a set of
+ * their own, so an agent at its live-indicator limit refuses only those. */
+function subscribeChart() {
+  const { stream, symbol, interval } = state;
+  if (!stream || !symbol || !interval) return;
+  stream.setSubscription([symbol], [`bar.${interval}`, 'quote']);
+  const ind = state.api.has('/analytics/{symbol}/indicators') ? liveChannels(state.indicators, state.enabled, interval) : [];
+  stream.setNamed('indicators', { symbols: [symbol], channels: ind, partial: true });
+}
+
+/* -- screens and correlation ------------------------------------------------------------- */
+
+async function pollScreens() {
+  const body = $('screens');
+  if (!state.api.has('/analytics/screens')) {
+    mount(body, note('na', 'not available: this agent does not serve /analytics/screens'));
+    body.dataset.state = 'na';
+    return;
+  }
+  const r = await state.api.get('/analytics/screens');
+  if (!r.ok) {
+    mount(body, note('err', r.error));
+    body.dataset.state = 'error';
+    return;
+  }
+  state.screens = r.data;
+  const names = (r.data.screens || []).map((s) => s.name);
+  const details = await Promise.all(names.map((n) => state.api.get(`/analytics/screens/${encodeURIComponent(n)}`)));
+  state.screenDetails = {};
+  names.forEach((n, i) => { if (details[i].ok) state.screenDetails[n] = details[i].data; });
+  drawScreens();
+  body.dataset.state = 'ok';
+  const heat = heatmapSymbols(state.screens, state.symbols);
+  if (heat.symbols.join(',') !== state.heatKey) pollHeatmap(); // the watchlist is known now
+  if (state.stream) state.stream.setNamed('screens', { channels: names.map((n) => `screen.${n}`) });
+}
+
+function drawScreens() {
+  renderScreens($('screens'), state.screens, state.screenDetails, state.screenEvents, { onSymbol: (s) => selectSymbol(s) });
+}
+
+async function pollHeatmap() {
+  const body = $('corr');
+  if (!state.api.has('/analytics/correlation')) {
+    mount(body, note('na', 'not available: this agent does not serve /analytics/correlation'));
+    body.dataset.state = 'na';
+    return;
+  }
+  const { symbols, from } = heatmapSymbols(state.screens, state.symbols);
+  state.heatKey = symbols.join(',');
+  if (symbols.length < 2) {
+    renderHeatmap(body, { symbols }, from);
+    body.dataset.state = 'ok';
+    return;
+  }
+  const r = await state.api.get(`/analytics/correlation?symbols=${symbols.map(encodeURIComponent).join(',')}&interval=1d&cached_only=true`);
+  if (!r.ok) {
+    mount(body, note('err', r.error));
+    body.dataset.state = 'error';
+    return;
+  }
+  renderHeatmap(body, r.data, from);
+  body.dataset.state = 'ok';
+  body.dataset.symbols = symbols.join(',');
+  $('corr-sub').textContent = `daily returns of the ${from}`;
 }
 
 /* -- live updates ------------------------------------------------------------------------ */
@@ -295,8 +388,9 @@ async function pollChartTail() {
   if (!chart || !symbol || !interval || $('panel-chart').dataset.loading !== 'false') return;
   if (state.stream && state.stream.state === 'live') return;
   const token = state.loadToken;
-  const r = await api.get(`/historical/${encodeURIComponent(symbol)}?interval=${interval}&limit=3&cached_only=true`);
+  const r = await api.get(`/historical/${encodeURIComponent(symbol)}?interval=${interval}&limit=3&order=desc&cached_only=true`);
   if (token !== state.loadToken || !r.ok || !r.data || !Array.isArray(r.data.bars)) return;
+  oldestFirst(r, null);
   if (chart.mergeTail(symbol, interval, r.data.bars)) {
     $('panel-chart').dataset.bars = String(chart.count);
     setTitle();
@@ -326,7 +420,14 @@ function maybeStartStream() {
       if (!state.chart) return;
       if (m.type === 'bar') state.chart.applyBar(m);
       else if (m.type === 'quote') state.chart.applyQuote(m);
-      else if (m.type === 'error') console.warn('stream:', m.code, m.message);
+      else if (m.type === 'indicator') {
+        if (state.chart.applyIndicator(m)) $('panel-chart').dataset.liveIndicators = String(state.chart.liveCount);
+      } else if (m.type === 'screen') {
+        state.screenEvents = pushEvent(state.screenEvents, m);
+        $('screens').dataset.events = String(state.screenEvents.length);
+        drawScreens();
+        pollScreens(); // the new matches
+      } else if (m.type === 'error') console.warn('stream:', m.code, m.message);
       if (m.type === 'bar' || m.type === 'quote') {
         $('panel-chart').dataset.live = String(state.stream.received);
         $('panel-chart').dataset.bars = String(state.chart.count);
@@ -334,7 +435,8 @@ function maybeStartStream() {
       }
     },
   });
-  if (state.symbol && state.interval) state.stream.setSubscription([state.symbol], [`bar.${state.interval}`, 'quote']);
+  subscribeChart();
+  if (state.screens) state.stream.setNamed('screens', { channels: (state.screens.screens || []).map((s) => `screen.${s.name}`) });
   state.stream.start();
 }
 
@@ -401,9 +503,15 @@ async function start() {
       pollPanel('cache', '/cache/stats', renderCache),
     ]);
   });
+  every(medium, async () => {
+    await pollScreens();
+  });
+  every(slow, async () => {
+    await pollSymbols();
+    await pollHeatmap();
+  });
   every(slow, async () => {
     await Promise.all([
-      pollSymbols(),
       pollPanel('quality', '/quality/report', (body, d) => renderQuality(body, d, (s, iv) => selectSymbol(s, iv))),
     ]);
   });

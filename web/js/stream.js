@@ -4,7 +4,9 @@
 //      ^                         |
 //      +-- backoff 1s..30s <-- close/error
 //
-// One subscription set at a time (the charted symbol); setSubscription() swaps it.
+// Named subscription sets (the chart's symbol, its live indicators, the screens): each is
+// sent again on a reconnect and swapped on its own (setNamed), so a refused set (an agent at
+// its live-indicator limit) does not take the others with it.
 // Messages go to onMessage; state changes ("connecting", "live", "offline") to onState.
 
 export class StreamClient {
@@ -13,7 +15,7 @@ export class StreamClient {
     this.onMessage = onMessage || (() => {});
     this.onState = onState || (() => {});
     this.ws = null;
-    this.sub = null;       // {symbols, channels}
+    this.subs = new Map(); // name -> subscribe message (without op)
     this.lastSeq = 0;      // highest seq received
     this.backoffMs = 1000;
     this.timer = null;
@@ -54,7 +56,9 @@ export class StreamClient {
     ws.onopen = () => {
       this.backoffMs = 1000;
       this.setState('live');
-      if (this.sub) this.send({ op: 'subscribe', ...this.sub, ...(this.lastSeq ? { since_seq: this.lastSeq } : {}) });
+      for (const sub of this.subs.values()) {
+        this.send({ op: 'subscribe', ...sub, ...(this.lastSeq ? { since_seq: this.lastSeq } : {}) });
+      }
     };
     ws.onmessage = (ev) => {
       let m;
@@ -88,10 +92,23 @@ export class StreamClient {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(obj));
   }
 
-  /** Subscribes to symbols x channels, unsubscribing the previous set first. */
+  /** Replaces the set named name (sub: {symbols?, channels, partial?}; null drops it):
+   * unsubscribes the previous one's channels, subscribes the new one. */
+  setNamed(name, sub) {
+    const old = this.subs.get(name);
+    if (old && old.channels.length) {
+      this.send({ op: 'unsubscribe', ...(old.symbols ? { symbols: old.symbols } : {}), channels: old.channels });
+    }
+    if (sub && sub.channels.length) {
+      this.subs.set(name, sub);
+      this.send({ op: 'subscribe', ...sub });
+    } else {
+      this.subs.delete(name);
+    }
+  }
+
+  /** Subscribes to symbols x channels (the chart's set), unsubscribing the previous one. */
   setSubscription(symbols, channels) {
-    if (this.sub) this.send({ op: 'unsubscribe', symbols: this.sub.symbols, channels: this.sub.channels });
-    this.sub = { symbols, channels };
-    this.send({ op: 'subscribe', symbols, channels });
+    this.setNamed('chart', { symbols, channels });
   }
 }

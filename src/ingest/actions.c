@@ -1,0 +1,329 @@
+/* actions.c - corporate action items from JSON bodies and CSV files (actions.h). */
+#include "ingest/actions.h"
+
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Records item index's error in errs (code from API.md), as ingest/batch.c does for bars. */
+static void item_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void item_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
+{
+    MD_ARRAY_GROW(b->errors, b->n_errors, b->cap_errors, 16);
+    md_item_error *e = &b->errors[b->n_errors++];
+    e->index = index;
+    e->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* A date field: "YYYY-MM-DD" (or any time md_time_parse takes, at 00:00 UTC). */
+static int parse_date(const char *s, size_t len, int64_t *out)
+{
+    int64_t t;
+    if (md_time_parse(s, len, &t, NULL) != 0) return -1;
+    *out = t;
+    return 0;
+}
+
+/* "4:1", "4/1", "4-for-1" into numerator and denominator. */
+static int parse_ratio(const char *s, double *num, double *den)
+{
+    char *end;
+    double a = strtod(s, &end);
+    if (end == s) return -1;
+    while (*end == ' ') end++;
+    if (*end == ':' || *end == '/')
+        end++;
+    else if (strncasecmp(end, "-for-", 5) == 0)
+        end += 5;
+    else if (strncasecmp(end, "for", 3) == 0)
+        end += 3;
+    else
+        return -1;
+    char *e2;
+    double b = strtod(end, &e2);
+    if (e2 == end) return -1;
+    *num = a, *den = b;
+    return 0;
+}
+
+/* Fills a (symbol, type, values) from named text fields; get(ctx, name) returns the value or
+ * NULL. Returns 0 or an error code with *code and msg. */
+typedef const char *(*field_fn)(void *ctx, const char *name, size_t *len);
+
+static int item(field_fn get, void *ctx, int source, md_action *a, const char **code, char *msg,
+                size_t msg_n)
+{
+    memset(a, 0, sizeof *a);
+    a->source = (uint8_t)source;
+    size_t n;
+    const char *v = get(ctx, "symbol", &n);
+    md_error e;
+    if (!v || md_symbol_normalize(v, n, a->symbol, &e) != 0) {
+        *code = "invalid_symbol";
+        snprintf(msg, msg_n, "%.150s", v ? e.msg : "missing symbol");
+        return -1;
+    }
+    char tbuf[16];
+    v = get(ctx, "type", &n);
+    snprintf(tbuf, sizeof tbuf, "%.*s", (int)(v ? n : 0), v ? v : "");
+    int t = md_action_type_parse(tbuf);
+    if (t < 0) {
+        *code = "invalid_argument";
+        snprintf(msg, msg_n, "type: '%s' is not split or dividend", tbuf);
+        return -1;
+    }
+    a->type = (uint8_t)t;
+    v = get(ctx, "ex_date", &n);
+    if (!v) v = get(ctx, "date", &n);
+    if (!v || parse_date(v, n, &a->ex_date) != 0) {
+        *code = "invalid_argument";
+        snprintf(msg, msg_n, "ex_date: %s", v ? "not a date (YYYY-MM-DD)" : "missing");
+        return -1;
+    }
+    struct {
+        const char *name;
+        double *dst;
+    } nums[] = {
+        {"numerator", &a->numerator}, {"denominator", &a->denominator}, {"amount", &a->amount}};
+    for (size_t k = 0; k < 3; k++) {
+        v = get(ctx, nums[k].name, &n);
+        if (!v || n == 0) continue;
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.*s", (int)(n < 63 ? n : 63), v);
+        char *end;
+        *nums[k].dst = strtod(buf, &end);
+        if (end == buf || *end) {
+            *code = "invalid_argument";
+            snprintf(msg, msg_n, "%s: '%s' is not a number", nums[k].name, buf);
+            return -1;
+        }
+    }
+    if (a->type == MD_ACT_SPLIT && a->numerator == 0 && a->denominator == 0 &&
+        (v = get(ctx, "ratio", &n))) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.*s", (int)(n < 63 ? n : 63), v);
+        if (parse_ratio(buf, &a->numerator, &a->denominator) != 0) {
+            *code = "invalid_argument";
+            snprintf(msg, msg_n, "ratio: '%s' is not N:M", buf);
+            return -1;
+        }
+    }
+    if (a->type == MD_ACT_DIVIDEND) {
+        v = get(ctx, "currency", &n);
+        if (v && n) snprintf(a->currency, sizeof a->currency, "%.*s", (int)(n < 7 ? n : 7), v);
+        if (a->currency[0]) {
+            char major[MD_CURRENCY_MAX];
+            double f = 1;
+            if (md_currency_major(a->currency, major, &f) == 0) {
+                a->amount /= f; /* amounts in the major unit: 25 GBp is 0.25 GBP */
+                memcpy(a->currency, major, sizeof major);
+            }
+        }
+        v = get(ctx, "pay_date", &n);
+        if (v && n && parse_date(v, n, &a->pay_date) != 0) {
+            *code = "invalid_argument";
+            snprintf(msg, msg_n, "pay_date: not a date (YYYY-MM-DD)");
+            return -1;
+        }
+    }
+    if (md_action_validate(a, &e) != 0) {
+        *code = "invalid_argument";
+        snprintf(msg, msg_n, "%.150s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* -- JSON ---------------------------------------------------------------------------------- */
+
+typedef struct jctx {
+    json_t *o;
+    char num[8][48];
+    int used;
+} jctx;
+
+static const char *jget(void *ctx, const char *name, size_t *len)
+{
+    jctx *c = ctx;
+    json_t *v = json_object_get(c->o, name);
+    if (!v || json_is_null(v)) return NULL;
+    if (json_is_string(v)) {
+        *len = json_string_length(v);
+        return json_string_value(v);
+    }
+    if (json_is_number(v) && c->used < 8) {
+        char *b = c->num[c->used++];
+        int n = snprintf(b, 48, "%.17g", json_number_value(v));
+        *len = (size_t)n;
+        return b;
+    }
+    *len = 0;
+    return ""; /* present but not usable: fails as "not a number" / "not a date" */
+}
+
+int md_actions_parse_json(const char *body, size_t len, int source, md_action_vec *out,
+                          size_t **index, md_bar_batch *errs, md_error *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return md_error_set(err, MD_EJSON, "invalid JSON at line %d column %d: %s", je.line,
+                            je.column, je.text);
+    json_t *arr = json_is_object(root) ? json_object_get(root, "actions") : NULL;
+    if (!json_is_array(arr)) {
+        json_decref(root);
+        return md_error_set(err, MD_EJSON, "expected {\"actions\":[...]}");
+    }
+    size_t n = json_array_size(arr);
+    errs->n_items = n;
+    size_t *idx = md_malloc((n ? n : 1) * sizeof *idx);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(arr, i);
+        if (!json_is_object(o)) {
+            item_error(errs, i, "invalid_json", "action must be an object");
+            continue;
+        }
+        jctx c = {.o = o};
+        md_action a;
+        const char *code = NULL;
+        char msg[160];
+        if (item(jget, &c, source, &a, &code, msg, sizeof msg) != 0) {
+            item_error(errs, i, code, "%s", msg);
+            continue;
+        }
+        idx[out->n] = i;
+        md_action_vec_push(out, &a);
+    }
+    json_decref(root);
+    if (index)
+        *index = idx;
+    else
+        md_free(idx);
+    return 0;
+}
+
+/* -- CSV ------------------------------------------------------------------------------------ */
+
+#define MAX_COLS 16
+
+typedef struct cctx {
+    char names[MAX_COLS][16];
+    const char *field[MAX_COLS];
+    size_t flen[MAX_COLS];
+    int ncols;
+} cctx;
+
+/* Splits line[0..len) at commas into c->field (no quoting: actions files have none). */
+static int split_line(const char *line, size_t len, const char **f, size_t *fl)
+{
+    int n = 0;
+    size_t s = 0;
+    if (len && line[len - 1] == '\r') len--;
+    for (size_t i = 0; i <= len && n < MAX_COLS; i++) {
+        if (i == len || line[i] == ',') {
+            size_t a = s, b = i;
+            while (a < b && (line[a] == ' ' || line[a] == '"')) a++;
+            while (b > a && (line[b - 1] == ' ' || line[b - 1] == '"')) b--;
+            f[n] = line + a;
+            fl[n] = b - a;
+            n++;
+            s = i + 1;
+        }
+    }
+    return n;
+}
+
+static const char *cget(void *ctx, const char *name, size_t *len)
+{
+    cctx *c = ctx;
+    for (int i = 0; i < c->ncols; i++) {
+        if (strcmp(c->names[i], name) == 0) {
+            *len = c->flen[i];
+            return c->flen[i] ? c->field[i] : NULL;
+        }
+    }
+    return NULL;
+}
+
+static int read_header(const char *line, size_t len, cctx *c)
+{
+    const char *f[MAX_COLS];
+    size_t fl[MAX_COLS];
+    c->ncols = split_line(line, len, f, fl);
+    int type = 0, date = 0, close = 0;
+    for (int i = 0; i < c->ncols; i++) {
+        size_t n = fl[i] < 15 ? fl[i] : 15;
+        for (size_t k = 0; k < n; k++) {
+            char ch = f[i][k];
+            c->names[i][k] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch == ' ' ? '_' : ch);
+        }
+        c->names[i][n] = 0;
+        type |= strcmp(c->names[i], "type") == 0;
+        date |= strcmp(c->names[i], "ex_date") == 0 || strcmp(c->names[i], "date") == 0;
+        close |= strcmp(c->names[i], "close") == 0;
+    }
+    return type && date && !close;
+}
+
+int md_actions_csv_header(const char *line, size_t len)
+{
+    cctx c;
+    return read_header(line, len, &c);
+}
+
+int md_actions_parse_csv(const char *text, size_t len, int source, md_action_vec *out,
+                         size_t **index, md_bar_batch *errs, md_error *err)
+{
+    const char *p = text, *end = text + len;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t hl = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    cctx c;
+    memset(&c, 0, sizeof c);
+    if (!read_header(p, hl, &c))
+        return md_error_set(err, MD_ECSV,
+                            "not an actions file: the header needs type and ex_date columns");
+    p = nl ? nl + 1 : end;
+    size_t cap = 16, n_items = 0;
+    size_t *idx = md_malloc(cap * sizeof *idx);
+    while (p < end) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        const char *line = p;
+        p = nl ? nl + 1 : end;
+        if (ll == 0 || (ll == 1 && line[0] == '\r')) continue;
+        size_t i = n_items++;
+        int nf = split_line(line, ll, c.field, c.flen);
+        if (nf != c.ncols) {
+            item_error(errs, i, "invalid_csv", "%d fields, header has %d", nf, c.ncols);
+            continue;
+        }
+        md_action a;
+        const char *code = NULL;
+        char msg[160];
+        if (item(cget, &c, source, &a, &code, msg, sizeof msg) != 0) {
+            item_error(errs, i, code, "%s", msg);
+            continue;
+        }
+        if (out->n == cap) idx = md_realloc(idx, (cap *= 2) * sizeof *idx);
+        idx[out->n] = i;
+        md_action_vec_push(out, &a);
+    }
+    errs->n_items = n_items;
+    if (index)
+        *index = idx;
+    else
+        md_free(idx);
+    return 0;
+}

@@ -1,0 +1,146 @@
+"""End to end: corporate actions from the providers (fake server, fixtures written from the
+providers' documentation) with Apple's 4-for-1 split of 2020-08-31 and its 0.82 USD dividend
+of 2020-08-07 (0.205 after the split), under the ticker AAPL20 so AAPL's fixtures stay as
+they are. Yahoo serves the bars split-adjusted with the events, Polygon serves them raw
+(adjusted=false) with /v3/reference/splits and /dividends.
+
+Checked: bars are stored as traded whatever the provider; a range filled partly from Yahoo
+and partly from Polygon across the split is exact when raw; the adjusted series equal an
+independent computation with pandas of CRSP-style cumulative factors (written here from the
+definition, from the raw bars and the listed actions, not from the agent's numbers)."""
+import json
+import os
+import unittest
+
+import pandas as pd
+
+from mdtest import SRC
+from test_sources_failover import POLYGON_KEY, ProviderTest
+
+FIX = os.path.join(SRC, "tests", "fixtures", "providers")
+RANGE = "start=2020-08-01&end=2020-09-05&interval=1d"
+
+
+def polygon_raw():
+    """The as-traded bars of the Polygon fixture (adjusted=false), by trading date."""
+    with open(os.path.join(FIX, "polygon", "aggs_AAPL20_1_day.json")) as f:
+        res = json.load(f)["results"]
+    df = pd.DataFrame(res)
+    df["date"] = pd.to_datetime(df["t"], unit="ms", utc=True).dt.tz_convert("America/New_York").dt.strftime("%Y-%m-%d")
+    return df.set_index("date")[["o", "h", "l", "c", "v"]].rename(
+        columns={"o": "open", "h": "high", "l": "low", "c": "close", "v": "volume"})
+
+
+def frame(bars):
+    df = pd.DataFrame(bars)
+    df["date"] = df["timestamp"].str.slice(0, 10)
+    return df.set_index("date")
+
+
+def crsp_factors(raw, actions, with_dividends):
+    """Price divisor and volume multiplier per row of raw (as traded, by date), anchored at
+    the last row: S = product of the split ratios whose ex-date is after the row's date (and
+    not after the last row), Q = product of (1 - D / close of the last row before the
+    ex-date) likewise; adjusted price = price * Q / S, adjusted volume = volume * S."""
+    dates = list(raw.index)
+    anchor = dates[-1]
+    ev = pd.Series(1.0, index=raw.index)  # factor that applies to the rows BEFORE each date
+    vol = pd.Series(1.0, index=raw.index)
+    for a in actions:
+        ex = a["ex_date"]
+        if ex > anchor:
+            continue
+        before = [d for d in dates if d < ex]
+        if not before:
+            continue
+        row = before[-1]
+        if a["type"] == "split":
+            r = a["numerator"] / a["denominator"]
+            ev[row] /= r
+            vol[row] *= r
+        elif with_dividends:
+            ev[row] *= 1 - a["amount"] / raw.loc[row, "close"]
+    # cumulative product from the newest row back: a row takes every later event's factor
+    price_mul = ev[::-1].cumprod()[::-1]
+    vol_mul = vol[::-1].cumprod()[::-1]
+    return price_mul, vol_mul
+
+
+class SplitAcrossProviders(ProviderTest):
+    providers = {"yahoo": None, "polygon": None}
+    priority = "polygon,yahoo"
+    load_sample = False
+
+    def assert_close(self, got, want, what, rel=1e-9):
+        self.assertLessEqual(abs(got - want), rel * max(1.0, abs(want)), f"{what}: {got} != {want}")
+
+    def test_1_yahoo_bars_are_stored_as_traded(self):
+        # the first half from Yahoo (split-adjusted there), the rest by failover order
+        part = self.get_json("/historical/AAPL20?start=2020-08-01&end=2020-08-29&interval=1d&source=yahoo&adjust=none")
+        self.assertEqual({b["source"] for b in part["bars"]}, {"yahoo"}, part)
+        raw = polygon_raw()
+        got = frame(part["bars"])
+        self.assertEqual(list(got.index), [d for d in raw.index if d < "2020-08-29"])
+        for d, row in got.iterrows():
+            for k in ("open", "high", "low", "close", "volume"):
+                self.assertEqual(row[k], raw.loc[d, k], f"{d} {k}: Yahoo's bar made raw again")
+
+    def test_2_mixed_range_is_exact_raw_and_continuous_adjusted(self):
+        self.get_json("/historical/AAPL20?start=2020-08-01&end=2020-08-29&interval=1d&source=yahoo&adjust=none")
+        whole = self.get_json(f"/historical/AAPL20?{RANGE}&adjust=none")
+        raw = polygon_raw()
+        got = frame(whole["bars"])
+        self.assertEqual(list(got.index), list(raw.index))
+        for d, row in got.iterrows():
+            for k in ("open", "high", "low", "close", "volume"):
+                self.assertEqual(row[k], raw.loc[d, k], f"{d} {k} raw")
+        sources = set(got["source"])
+        self.assertIn("yahoo", sources, "part of the range came from Yahoo")
+
+        acts = self.get_json("/actions/AAPL20?start=2020-01-01&end=2020-12-31")
+        self.assertEqual(acts["symbol"], "AAPL20")
+        kinds = {(a["type"], a["ex_date"]) for a in acts["actions"]}
+        self.assertIn(("split", "2020-08-31"), kinds, acts)
+        self.assertIn(("dividend", "2020-08-07"), kinds, acts)
+        for a in acts["actions"]:
+            if a["type"] == "split":
+                self.assertEqual((a["numerator"], a["denominator"]), (4, 1), a)
+            else:
+                self.assert_close(a["amount"], 0.82, "dividend as paid")
+                self.assertEqual(a["currency"], "USD")
+            self.assertIn(a["source"], ("polygon", "yahoo"))
+
+        for mode, with_div in (("splits", False), ("all", True)):
+            adj = frame(self.get_json(f"/historical/AAPL20?{RANGE}&adjust={mode}")["bars"])
+            pm, vm = crsp_factors(raw, acts["actions"], with_div)
+            self.assertEqual(list(adj.index), list(raw.index))
+            for d in raw.index:
+                for k in ("open", "high", "low", "close"):
+                    self.assert_close(adj.loc[d, k], raw.loc[d, k] * pm[d], f"{mode} {d} {k}")
+                self.assert_close(adj.loc[d, "volume"], raw.loc[d, "volume"] * vm[d], f"{mode} {d} volume")
+            # the newest price is the traded price, and no 4x jump is left at the split
+            self.assertEqual(adj.iloc[-1]["close"], raw.iloc[-1]["close"])
+            jump = adj.loc["2020-08-31", "open"] / adj.loc["2020-08-28", "close"]
+            self.assertLess(abs(jump - 1), 0.1, f"{mode}: {jump}")
+
+
+
+class PlanRefusal(ProviderTest):
+    """A fresh agent: Polygon's free plan allows 5 calls a minute, spent by the class above."""
+    providers = {"yahoo": None, "polygon": None}
+    priority = "polygon,yahoo"
+    load_sample = False
+
+    def test_polygon_plan_refusal_is_recorded_and_yahoo_asked_next(self):
+        # a plan without reference data: Polygon's 403 NOT_AUTHORIZED; Yahoo is asked next
+        # (it does not know the symbol), and nothing is stored
+        y0 = len(self.fake.requests("/yahoo/v8/finance/chart/NOTAUTH"))
+        self.assert_error("/actions/NOTAUTH", 404, "not_found")
+        p = self.source("polygon")
+        self.assertIn("not entitled", p["last_error"] or "", p)
+        self.assertNotIn(POLYGON_KEY, json.dumps(p))
+        self.assertEqual(len(self.fake.requests("/polygon/v3/reference/splits?ticker=NOTAUTH")), 1)
+        self.assertGreater(len(self.fake.requests("/yahoo/v8/finance/chart/NOTAUTH")), y0)
+
+if __name__ == "__main__":
+    unittest.main()
