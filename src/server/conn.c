@@ -5,7 +5,8 @@
  *
  *   accept -> HEAD --head complete--> checks on the head alone: target, route (404/405),
  *     ^   idle: server.idle_timeout_ms        API key (401/403), length (411/413), body budget
- *     |   partial: server.header_timeout_ms   (503), draining (503)  --fail--> WRITE, close
+ *     |   partial: server.header_timeout_ms   (503), draining: upgrades 503, others served
+ *     |                                        with Connection: close  --fail--> WRITE, close
  *     |   -> 408, close                          | body announced
  *     |                                          v
  *     |                   BODY (deadline grows with every byte: header_timeout_ms + the
@@ -404,10 +405,16 @@ static int on_head(md_conn *c, md_http_head *h)
         return 0;
     }
     if (atomic_load(&srv->draining)) {
+        /* Shutting down: /health/ready already says 503 (md_services_stop), so balancers
+         * stop sending; a request that still comes is served within the grace, on a
+         * connection closed after it. Only new streams are refused: open ones are being
+         * closed with 1001. */
         c->close_after = 1;
-        if (body_pending) c->discard = 1;
-        answer_error(c, t, MD_EUNAVAIL, "server is shutting down", "(draining)");
-        return 0;
+        if (h->upgrade_ws) {
+            if (body_pending) c->discard = 1;
+            answer_error(c, t, MD_EUNAVAIL, "server is shutting down", "(draining)");
+            return 0;
+        }
     }
     if (h->asterisk) { /* OPTIONS *: what the server as a whole supports */
         t->resp.status = 204;

@@ -185,8 +185,7 @@ static void field_done(parse_ctx *c)
     else if (name_is(f, fl, "host")) {
         c->hosts++;
         keep(&h->host, v, vl);
-    }
-    else if (name_is(f, fl, "transfer-encoding"))
+    } else if (name_is(f, fl, "transfer-encoding"))
         h->chunked = 1;
     else if (name_is(f, fl, "upgrade"))
         c->upgrade = v, c->upgrade_len = vl;

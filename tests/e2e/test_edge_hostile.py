@@ -1,7 +1,7 @@
 """Hostile clients against the HTTP and WebSocket edge (issue 16), over raw sockets: every
 error is JSON with the right status, nothing is smuggled, every connection state has a
-deadline, the accept loop backs off at the descriptor limit, shutdown refuses late comers,
-WebSocket follows RFC 6455, a stalled relay shows in /health, and data past the limits
+deadline, the accept loop backs off at the descriptor limit, shutdown turns unready at once
+and refuses late comers after the grace, WebSocket follows RFC 6455, a stalled relay shows in /health, and data past the limits
 (a negative vwap, prices no market quotes, an unknown SQLite durability) is refused or found."""
 import base64
 import json
@@ -132,8 +132,10 @@ class ErrorsAreJson(EdgeTest):
         for n in (65, 91, 500):
             q = b"&".join(b"p%d=1" % i for i in range(n))
             self.assert_json_error(*self.get(b"/symbols?" + q)[:3], 400, "bad_request")
+        # 64 pass the head's limit and reach the router, which refuses names /symbols does
+        # not declare (invalid_parameter, not the parser's bad_request)
         q = b"&".join(b"p%d=1" % i for i in range(64))
-        self.assertEqual(self.get(b"/symbols?" + q)[0], 200)
+        self.assert_json_error(*self.get(b"/symbols?" + q)[:3], 400, "invalid_parameter")
 
     def test_long_url_is_414(self):
         self.assert_json_error(*self.get(b"/symbols?x=" + b"a" * 8192)[:3], 414, "uri_too_long")
@@ -492,10 +494,22 @@ class Shutdown(unittest.TestCase):
             time.sleep(0.3)
             a.proc.send_signal(signal.SIGTERM)
             time.sleep(0.5)
-            # a new request during the grace: 503, JSON
-            st, h, rb, _ = exchange(a.port, b"GET /symbols HTTP/1.1\r\nHost: x\r\n\r\n")
+            # during the grace the agent is unready (balancers stop sending) but still
+            # serves what comes, closing each connection after its answer; new streams
+            # are refused
+            st, h, rb, _ = exchange(a.port, b"GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(st, 503, rb)
-            json.loads(rb)
+            self.assertIn("shutting down", json.loads(rb)["error"]["message"], rb)
+            st, h, rb, _ = exchange(a.port, b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(st, 200, rb)
+            st, h, rb, _ = exchange(a.port, b"GET /symbols HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(st, 200, rb)
+            self.assertIn("symbols", json.loads(rb))
+            self.assertEqual(h.get("connection", "").lower(), "close", h)
+            ws = ws_handshake(a.port)
+            st, h, rb, _ = read_response(ws)
+            self.assertEqual(st, 503, rb)
+            ws.close()
             # the upload that started before SIGTERM completes normally
             up.sendall(body[5:])
             st, h, rb, _ = read_response(up)
