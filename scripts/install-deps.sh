@@ -18,7 +18,8 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev \
 # python3-numpy + python3-pandas: the reference the cross-symbol analytics tests compare with
 # r-cran-fbasics: real NYSE trading dates 1966-2002 the calendar tests compare with
 # wrk drives the ThreadSanitizer run of the cache (scripts/tsan-cache.sh, make check)
-TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets \
+# haproxy: the load balancer of the one-machine cluster rig (scripts/cluster.sh, e2e.test_cluster)
+TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets haproxy \
  r-base-core r-cran-ttr r-cran-fbasics wrk python3-numpy python3-pandas"
 # make lint (part of make check) and make coverage
 TOOLS="clang-format clang-tidy cppcheck lcov"

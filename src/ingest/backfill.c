@@ -262,6 +262,9 @@ static int apply(md_backfill *b, bf_job *j, size_t k, const chunk_out *o)
         s->chunks_done++;
         if (o->source >= 0) s->last_source = o->source;
         j->rl_wait_ms = 0;
+    } else if (o->rc == MD_ECANCELED) {
+        /* the agent is shutting down: the chunk stays pending for the next run; not an error */
+        if (j->next_ms < now + b->opt.retry_base_ms) j->next_ms = now + b->opt.retry_base_ms;
     } else if (o->rc == MD_ERATELIMIT) {
         /* out of budget: the chunk waits its turn again; not an error */
         j->rl_wait_ms = j->rl_wait_ms ? j->rl_wait_ms * 2 : b->opt.retry_base_ms;

@@ -819,10 +819,11 @@ typedef struct attempt {
     md_quote q;
     md_bar_vec bars;
     md_cancel cancel;
-    int64_t hedge_ms;   /* its hedge delay when launched */
-    int64_t started_ms; /* md_mono_ms when its call began; 0 while queued */
-    int done, handled;  /* under race->lock */
-    int rc;             /* 0, SKIPPED (skip_rc says why) or MD_E* */
+    int64_t hedge_ms;    /* its hedge delay when launched */
+    int64_t launched_ms; /* md_mono_ms when it was launched (its hedge delay counts from
+                          * here, however long its thread took to pick it up) */
+    int done, handled;   /* under race->lock */
+    int rc;              /* 0, SKIPPED (skip_rc says why) or MD_E* */
     int skip_rc;
     md_error err;
     atomic_int cancel_why; /* CANCEL_*: why the requester cancelled it */
@@ -968,7 +969,6 @@ static void ask(md_srcmgr *m, attempt *a)
         md_error_clear(&cerr);
         a->bars.n = 0;
         int64_t t0 = mono(m);
-        a->started_ms = md_mono_ms();
         int rc;
         if (f->kind == K_QUOTE) {
             rc = e->src->vt->quote(e->src, a->spelled, &a->q, &meta, &cerr);
@@ -985,7 +985,7 @@ static void ask(md_srcmgr *m, attempt *a)
         /* a call cut short after its hedge delay was too slow: a failure, as a timeout */
         int neutral = 0;
         if (rc == MD_ECANCELED) {
-            int64_t ran = md_mono_ms() - a->started_ms;
+            int64_t ran = md_mono_ms() - a->launched_ms;
             int why = atomic_load(&a->cancel_why);
             if (why == CANCEL_DEADLINE || (a->hedge_ms > 0 && ran >= a->hedge_ms)) {
                 rc = MD_ETIMEOUT;
@@ -1084,6 +1084,7 @@ static int launch(race *r, entry *e, const char *spelled, md_endpoint_class cls,
     a->e = e;
     a->cls = cls;
     a->hedge_ms = hedge;
+    a->launched_ms = md_mono_ms();
     snprintf(a->spelled, sizeof a->spelled, "%s", spelled);
     md_quote_init(&a->q);
     md_bar_vec_init(&a->bars);
@@ -1140,6 +1141,7 @@ typedef struct tally {
     reasons why;
     int considered, rate_limited, not_found, unsupported, not_offered, tried_enabled;
     int empty, interval_refused, timed_out;
+    int stopped; /* the agent is shutting down (md_srcmgr_cancel_all) */
     int last_rc;
     md_error last;
 } tally;
@@ -1229,7 +1231,7 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
             break;
         }
         if (atomic_load(&r->stopping)) { /* shutdown: what runs is cancelled below */
-            t->timed_out = 1;
+            t->stopped = 1;
             break;
         }
         if (active == 0) break;
@@ -1237,7 +1239,11 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
         if (next < nc && hedge_at && (!until || hedge_at < until)) until = hedge_at;
         attempt *a = wait_any(r, until);
         if (!a) {
-            if (atomic_load(&r->stopping) || (deadline_ms && md_mono_ms() >= deadline_ms)) {
+            if (atomic_load(&r->stopping)) {
+                t->stopped = 1;
+                break;
+            }
+            if (deadline_ms && md_mono_ms() >= deadline_ms) {
                 t->timed_out = 1;
                 break;
             }
@@ -1284,6 +1290,8 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
         res->source = e->id;
     } else if (t->empty) {
         res->source = MD_SRC_UNKNOWN; /* every source that answered had no bars */
+    } else if (t->stopped) { /* not the sources' fault: a backfill chunk runs again later */
+        rc = md_error_set(err, MD_ECANCELED, "the agent is shutting down");
     } else if (t->timed_out) {
         rc = md_error_set(err, MD_ETIMEOUT, "no source answered for %s in time (%s)", what,
                           t->why.n ? reasons_text(&t->why, ROOM) : "no answer yet");

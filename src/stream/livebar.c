@@ -238,25 +238,20 @@ int md_livebar_forming(md_livebar *lb, const char *symbol, md_interval iv, md_ba
     return have;
 }
 
+/* Stores the closed minutes first, then announces the coarser bars: a coarser bar's readers
+ * (live indicators read its bucket back from the store) must find every minute of it. */
 static void hand_out(md_livebar *lb, outbar *v, size_t n)
 {
     md_series *series = md_malloc(n * sizeof *series);
     size_t n_series = 0;
     for (size_t i = 0; i < n; i++) {
-        if (v[i].iv == MD_IV_1M && lb->o.writer) {
-            series[n_series].symbol = v[i].symbol;
-            series[n_series].iv = MD_IV_1M;
-            series[n_series].bars = &v[i].bar;
-            series[n_series].n = 1;
-            n_series++;
-            lb->stats.bars_1m++;
-        } else {
-            md_hub_publish_bar(lb->o.hub, v[i].symbol, v[i].iv, &v[i].bar, MD_ORIGIN_DERIVED, 1);
-            if (v[i].iv == MD_IV_1M)
-                lb->stats.bars_1m++;
-            else
-                lb->stats.bars_coarse++;
-        }
+        if (v[i].iv != MD_IV_1M || !lb->o.writer) continue;
+        series[n_series].symbol = v[i].symbol;
+        series[n_series].iv = MD_IV_1M;
+        series[n_series].bars = &v[i].bar;
+        series[n_series].n = 1;
+        n_series++;
+        lb->stats.bars_1m++;
     }
     if (n_series) {
         md_write_result res;
@@ -271,6 +266,14 @@ static void hand_out(md_livebar *lb, outbar *v, size_t n)
         md_write_result_deinit(&res);
     }
     md_free(series);
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].iv == MD_IV_1M && lb->o.writer) continue;
+        md_hub_publish_bar(lb->o.hub, v[i].symbol, v[i].iv, &v[i].bar, MD_ORIGIN_DERIVED, 1);
+        if (v[i].iv == MD_IV_1M)
+            lb->stats.bars_1m++;
+        else
+            lb->stats.bars_coarse++;
+    }
 }
 
 size_t md_livebar_tick(md_livebar *lb)
