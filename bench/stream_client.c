@@ -77,6 +77,8 @@ static uint64_t msgs_in_window, msgs_total, lagged_msgs, lagged_dropped, bytes_t
 static uint32_t *lat_us;
 static size_t n_lat, cap_lat;
 static uint64_t delivered_window_ticks; /* deliveries of ticks sent inside the window */
+static uint32_t *ack_us; /* POST /ingest/quotes: send to acknowledgement, per batch */
+static size_t n_ack, cap_ack;
 
 static int64_t now_ns(void)
 {
@@ -493,6 +495,12 @@ static void *feeder(void *arg)
             memcpy(req + h, body, n);
             if (send_all(fd, req, (size_t)h + n)) die("feed send");
             read_http_response(fd);
+            if (t >= t_window_start && t < t_window_end) {
+                if (n_ack == cap_ack)
+                    ack_us =
+                        realloc(ack_us, (cap_ack = cap_ack ? cap_ack * 2 : 1024) * sizeof *ack_us);
+                ack_us[n_ack++] = (uint32_t)((now_ns() - t) / 1000);
+            }
         }
         next += interval;
     }
@@ -652,15 +660,23 @@ int main(int argc, char **argv)
                         (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
                         (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
                         (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+    double ack_p50 = 0, ack_p99 = 0;
+    if (n_ack) {
+        qsort(ack_us, n_ack, sizeof *ack_us, cmp_u32);
+        ack_p50 = ack_us[n_ack / 2] / 1000.0;
+        ack_p99 = ack_us[(size_t)((double)(n_ack - 1) * 0.99)] / 1000.0;
+    }
     printf("RESULT label=%s clients=%d connected=%d symbols=%d per_client=%d rate=%d batch=%d "
            "window_s=%.1f ticks=%llu expected=%llu delivered=%llu missing=%lld lagged_msgs=%llu "
            "lagged_dropped=%llu msgs_per_s=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f "
-           "server_cpu_s=%.2f cpu_us_per_msg=%.3f client_cpu_s=%.2f connect_s=%.1f\n",
+           "server_cpu_s=%.2f cpu_us_per_msg=%.3f client_cpu_s=%.2f connect_s=%.1f acks=%zu "
+           "ack_p50_ms=%.3f ack_p99_ms=%.3f\n",
            opt.label, opt.clients, opt.clients - n_dead, opt.symbols, opt.per_client, opt.rate,
            opt.batch, window_s, (unsigned long long)(first ? last - first + 1 : 0),
            (unsigned long long)expected, (unsigned long long)delivered_window_ticks,
            (long long)expected - (long long)delivered_window_ticks, (unsigned long long)lagged_msgs,
            (unsigned long long)lagged_dropped, (double)msgs_in_window / window_s, p50, p99, mx, cpu,
-           msgs_in_window ? cpu * 1e6 / (double)msgs_in_window : -1, client_cpu, connect_s);
+           msgs_in_window ? cpu * 1e6 / (double)msgs_in_window : -1, client_cpu, connect_s, n_ack,
+           ack_p50, ack_p99);
     return 0;
 }

@@ -5,6 +5,15 @@
 #   bench/stream_fanout.sh                  1,000 clients (the default run)
 #   bench/stream_fanout.sh --big            10,000 clients
 #   bench/stream_fanout.sh --clients N --rate TICKS_PER_S --batch B --duration S --only mdagent,node
+#   bench/stream_fanout.sh --single         the single-tick grid of issue 20: every tick its own
+#                                           POST (batch 1), 10 symbols, every client on all ten;
+#                                           1,000 x 50, 1,000 x 200, 10,000 x 5, 10,000 x 10 ticks/s,
+#                                           10 s each
+#   --load node                             clients are Node `ws` clients (bench/ref/ws_clients.js,
+#                                           not mdagent's code); stream_client then only feeds and
+#                                           keeps one probe client for the latency
+#   MDAGENT=path/to/mdagent                 the binary to measure
+#   MDAGENT_OLD=path --only ...,mdagent-old  an older build in the same run (before/after)
 #   (servers: mdagent, mdagent-1msg = mdagent writing one message per send, python, node)
 #
 # Every client subscribes to every one of --symbols symbols (a watchlist); ticks arrive at
@@ -26,8 +35,13 @@ SYMBOLS=20
 DURATION=20
 WARMUP=3
 ONLY="mdagent,python,node"
+LOAD=stream_client
+GRID=""
 while [ $# -gt 0 ]; do
     case "$1" in
+    --single) GRID="1000x50 1000x200 10000x5 10000x10"; BATCH=1; SYMBOLS=10; DURATION=10; WARMUP=3 ;;
+    --grid) GRID="$2"; shift ;;
+    --load) LOAD="$2"; shift ;;
     --big) CLIENTS=10000; RATE=1; DURATION=60; WARMUP=10 ;;
     --clients) CLIENTS="$2"; shift ;;
     --rate) RATE="$2"; shift ;;
@@ -47,7 +61,8 @@ if [ "$(ulimit -n)" -lt "$need" ]; then
     echo "stream_fanout: need $need open files, the limit is $(ulimit -n)" >&2
     exit 1
 fi
-[ -x "$BUILD/mdagent" ] || cmake --build "$BUILD" --target mdagent >/dev/null
+MDAGENT="${MDAGENT:-$BUILD/mdagent}"
+[ -x "$MDAGENT" ] || cmake --build "$BUILD" --target mdagent >/dev/null
 cmake --build "$BUILD" --target stream_client >/dev/null
 if [ ! -d bench/node_modules/ws ]; then
     (cd bench && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
@@ -93,55 +108,102 @@ run() { # name, feed kind, feed path, command...
         cat "$tmp/$name.log" >&2
         exit 1
     fi
-    taskset -c "$CLI_CPU" "$BUILD/bench/stream_client" --port "$port" --feed-port "$port" \
-        --feed "$feed" --feed-path "$fpath" --api-key benchkey --label "$name" \
-        --server-pid "$srv_pid" --clients "$CLIENTS" --symbols "$SYMBOLS" --rate "$RATE" \
-        --batch "$BATCH" --warmup "$WARMUP" --duration "$DURATION" | tee -a "$tmp/results"
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    if [ "$LOAD" = node ]; then
+        # Node `ws` clients (all but one), then the feeder with one probe client for latency
+        rm -f "$tmp/node.out"
+        taskset -c "$CLI_CPU" node bench/ref/ws_clients.js --port "$port" --clients $((CLIENTS - 1)) \
+            --symbols "$SYMBOLS" --warmup "$WARMUP" --duration "$DURATION" --server-pid "$srv_pid" \
+            --label "$name" >"$tmp/node.out" 2>&1 &
+        node_pid=$!
+        i=0
+        until grep -q READY "$tmp/node.out" 2>/dev/null; do
+            i=$((i + 1)); [ $i -gt 1200 ] && { echo "stream_fanout: node clients not ready" >&2; cat "$tmp/node.out" >&2; exit 1; }
+            sleep 0.1
+        done
+        taskset -c "$CLI_CPU" "$BUILD/bench/stream_client" --port "$port" --feed-port "$port" \
+            --feed "$feed" --feed-path "$fpath" --api-key benchkey --label "$name" \
+            --server-pid "$srv_pid" --clients 1 --symbols "$SYMBOLS" --rate "$RATE" \
+            --batch "$BATCH" --warmup "$WARMUP" --duration "$DURATION" | sed "s/^RESULT /PROBE load=$load /" | tee -a "$tmp/results"
+        wait "$node_pid" || true
+        sed "s/^NODECLIENT /NODECLIENT load=$load /" "$tmp/node.out" | grep NODECLIENT | tee -a "$tmp/results"
+    else
+        taskset -c "$CLI_CPU" "$BUILD/bench/stream_client" --port "$port" --feed-port "$port" \
+            --feed "$feed" --feed-path "$fpath" --api-key benchkey --label "$name" \
+            --server-pid "$srv_pid" --clients "$CLIENTS" --symbols "$SYMBOLS" --rate "$RATE" \
+            --batch "$BATCH" --warmup "$WARMUP" --duration "$DURATION" | sed "s/^RESULT /RESULT load=$load /" | tee -a "$tmp/results"
+    fi
     kill "$srv_pid" 2>/dev/null || true
     wait "$srv_pid" 2>/dev/null || true
     srv_pid=""
     sleep 1
 }
 
+run_all() {
 echo "stream_fanout: $CLIENTS clients x $SYMBOLS symbols, $RATE ticks/s in batches of $BATCH," \
-     "${DURATION}s window after ${WARMUP}s warm-up ($CPUS CPUs: server on $SRV_CPU, client on $CLI_CPU)"
-: >"$tmp/results"
+     "${DURATION}s window after ${WARMUP}s warm-up ($CPUS CPUs: server on $SRV_CPU, client on $CLI_CPU, load: $LOAD)"
 for s in $(echo "$ONLY" | tr ',' ' '); do
     case "$s" in
-    mdagent | mdagent-1msg) # mdagent-1msg: one message per send (what coalescing saves)
-        batch_bytes=16384
+    mdagent | mdagent-1msg | mdagent-old) # -1msg: one message per send (what coalescing saves)
+        batch_bytes=16384         # -old: the build in $MDAGENT_OLD (before/after comparisons)
         [ "$s" = mdagent-1msg ] && batch_bytes=1
+        bin="$MDAGENT"
+        [ "$s" = mdagent-old ] && bin="${MDAGENT_OLD:?set MDAGENT_OLD to the older build}"
         rm -f "$tmp"/md.db*
         run "$s" http /ingest/quotes env MDAGENT_API_KEYS=benchkey sh -c \
             'exec "$1" serve --db "$2" --create --threads 1 --log-level warn --set "stream.write_batch_bytes=$3" --listen "127.0.0.1:$4"' \
-            sh "$BUILD/mdagent" "sqlite:$tmp/md.db" "$batch_bytes" ;;
+            sh "$bin" "sqlite:$tmp/md.db" "$batch_bytes" ;;
     python) run python ws /feed /usr/bin/python3 bench/ref/broadcast_ws.py ;;
     node) run node ws /feed node bench/ref/broadcast_ws.js ;;
     *) echo "stream_fanout: unknown server $s" >&2; exit 2 ;;
     esac
 done
+}
+: >"$tmp/results"
+if [ -n "$GRID" ]; then
+    for row in $GRID; do
+        CLIENTS=${row%x*}
+        RATE=${row#*x}
+        echo "ROW $row" >>"$tmp/results"
+        run_all
+    done
+else
+    run_all
+fi
 
 /usr/bin/python3 - "$tmp/results" <<'PY'
 import sys
-rows = {}
+row = "-"
+rows = []
 for line in open(sys.argv[1]):
-    if line.startswith("RESULT "):
-        kv = dict(p.split("=", 1) for p in line.split()[1:])
-        rows[kv["label"]] = kv
+    w = line.split()
+    if not w:
+        continue
+    if w[0] == "ROW":
+        row = w[1]
+        continue
+    if w[0] in ("RESULT", "PROBE", "NODECLIENT"):
+        kv = dict(p.split("=", 1) for p in w[1:] if "=" in p)
+        kv["kind"] = w[0]
+        kv["row"] = row
+        rows.append(kv)
 print()
-print(f"{'server':8} {'msgs/s':>9} {'missing':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'cpu us/msg':>11}")
-for name, r in rows.items():
-    print(f"{name:8} {float(r['msgs_per_s']):9.0f} {r['missing']:>8} {float(r['p50_ms']):8.2f} "
-          f"{float(r['p99_ms']):8.2f} {float(r['max_ms']):8.2f} {float(r['cpu_us_per_msg']):11.3f}")
-m = rows.get("mdagent")
-if m:
-    for ref, target in (("python", 1 / 3), ("node", 1 / 2)):
-        r = rows.get(ref)
-        if not r:
-            continue
-        ratio = float(m["cpu_us_per_msg"]) / float(r["cpu_us_per_msg"])
-        p99 = float(m["p99_ms"]) / float(r["p99_ms"])
-        print(f"mdagent/{ref}: cpu per msg {ratio:.3f} (target <= {target:.2f}: "
-              f"{'met' if ratio <= target else 'NOT met'}), p99 {p99:.3f} "
-              f"({'lower' if p99 < 1 else 'NOT lower'})")
+print(f"{'row':10} {'server':13} {'client':13} {'load':>5} {'msgs/s':>9} {'missing':>8} {'p50 ms':>8} "
+      f"{'p99 ms':>8} {'cpu us/msg':>11} {'ack p99 ms':>10}")
+probe = {}
+for r in rows:
+    if r["kind"] == "PROBE":
+        probe[(r["row"], r["label"])] = r
+        continue
+    if r["kind"] == "NODECLIENT":
+        p = probe.get((r["row"], r["label"]), {})
+        print(f"{r['row']:10} {r['label']:13} {'node ws':13} {r.get('load', '-'):>5} "
+              f"{float(r['msgs_per_s']):9.0f} {'-':>8} {float(p.get('p50_ms', 0)):8.2f} "
+              f"{float(p.get('p99_ms', 0)):8.2f} {float(r['cpu_us_per_msg']):11.3f} "
+              f"{float(p.get('ack_p99_ms', 0)):10.2f}")
+        continue
+    print(f"{r['row']:10} {r['label']:13} {'stream_client':13} {r.get('load', '-'):>5} "
+          f"{float(r['msgs_per_s']):9.0f} {r['missing']:>8} {float(r['p50_ms']):8.2f} "
+          f"{float(r['p99_ms']):8.2f} {float(r['cpu_us_per_msg']):11.3f} "
+          f"{float(r.get('ack_p99_ms', 0)):10.2f}")
 PY

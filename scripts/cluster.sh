@@ -158,14 +158,15 @@ up() {
     # HAProxy. Timeouts: `timeout tunnel` keeps WebSockets (upgraded connections) open for
     # an hour of silence; client/server timeouts bound plain HTTP. Health checks probe
     # /health/ready every 500 ms: an agent that is starting, lost its store or drains after
-    # SIGTERM (it answers 503) leaves the rotation after 2 failures and rejoins after 2
-    # successes. L7 retries resend a request that found a dead connection, no answer or a
-    # 503 (a draining agent) to another agent (redispatch on every retry): safe only for
+    # SIGTERM (its /health/ready answers 503; it still serves what reaches it during the
+    # grace) leaves the rotation after 2 failures and rejoins after 2 successes. L7 retries
+    # resend a request that found a dead connection, no answer or a 503 (an overloaded
+    # agent) to another agent (redispatch on every retry): safe only for
     # requests that can run twice, so they are limited to GET/HEAD/OPTIONS and the ingest
     # endpoints, which are upserts on (symbol, interval, timestamp) (docs/API.md).
     # http-buffer-request: HAProxy keeps a request for a retry only when its body was whole
     # when first sent, so it waits for the body before picking an agent (an ingest POST whose
-    # body came a moment after its headers was otherwise answered by a draining agent's 503).
+    # body came a moment after its headers could otherwise not be retried).
     front=$(free_port)
     stats=$(free_port)
     {

@@ -266,6 +266,45 @@ static void json_strn(md_buf *b, const char *s, size_t n)
     md_buf_putc(b, '"');
 }
 
+void md_buf_json_strn(md_buf *b, const char *s, size_t n)
+{
+    json_strn(b, s, n);
+}
+
+/* 1 when s[0..n) (n >= 1) is the start of a well-formed UTF-8 sequence cut short. */
+static int utf8_partial(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t k = c >= 0xc2 && c <= 0xdf   ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+    if (!k || n >= k) return 0;
+    for (size_t j = 1; j < n; j++)
+        if ((s[j] & 0xc0) != 0x80) return 0;
+    return 1;
+}
+
+size_t md_utf8_prefix(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n), i = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    while (i < len) {
+        if (u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = utf8_len(u + i, len - i);
+        if (k) {
+            i += k;
+            continue;
+        }
+        if (utf8_partial(u + i, len - i)) break; /* a character cut at the end: leave it out */
+        i++; /* an invalid byte: kept (md_buf_json_strn replaces it) */
+    }
+    return i;
+}
+
 void md_buf_json_str(md_buf *b, const char *s)
 {
     json_strn(b, s ? s : "", s ? strlen(s) : 0);

@@ -41,6 +41,11 @@ void md_buf_int(md_buf *b, int64_t v);
  * become \ufffd: JSON text (and a WebSocket text frame) must be valid UTF-8, whatever
  * bytes a client sent that an error message quotes. */
 void md_buf_json_str(md_buf *b, const char *s);
+/* The same for s[0..n) (NUL bytes escaped). */
+void md_buf_json_strn(md_buf *b, const char *s, size_t n);
+/* The length of the longest prefix of s (at most n bytes, stopping at a NUL) that does not end
+ * inside a UTF-8 character: where to cut a text without splitting one. */
+size_t md_utf8_prefix(const char *s, size_t n);
 /* RFC 3339 UTC timestamp "2024-03-01T14:30:00Z", with quotes when quoted != 0. */
 void md_buf_ts(md_buf *b, int64_t ts, int quoted);
 

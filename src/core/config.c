@@ -548,6 +548,11 @@ int md_config_validate(const md_config *cfg, md_error *err)
         strncmp(cfg->db, "postgres://", 11) != 0)
         return md_error_set(err, MD_ECONFIG, "db: '%.60s' is not sqlite:PATH or postgresql://...",
                             cfg->db);
+    if (strcmp(cfg->sqlite_synchronous, "normal") != 0 &&
+        strcmp(cfg->sqlite_synchronous, "full") != 0)
+        return md_error_set(err, MD_ECONFIG,
+                            "store.sqlite_synchronous: '%.20s' is not normal or full",
+                            cfg->sqlite_synchronous);
     md_redis_url ru;
     if (cfg->redis[0]) {
         if (md_redis_url_parse(cfg->redis, &ru, err) != 0) {

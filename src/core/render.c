@@ -95,7 +95,9 @@ void md_render_error_json(md_buf *b, int rc, const char *message)
     md_buf_puts(b, "{\"error\":{\"code\":");
     md_buf_json_str(b, md_error_code(rc));
     md_buf_puts(b, ",\"message\":");
-    md_buf_json_str(b, message && *message ? message : md_error_default(rc));
+    const char *m = message && *message ? message : md_error_default(rc);
+    /* a message cut to fit its buffer may end inside a character: cut before it instead */
+    md_buf_json_strn(b, m, md_utf8_prefix(m, strlen(m)));
     md_buf_puts(b, "}}");
 }
 

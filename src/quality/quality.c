@@ -165,6 +165,8 @@ void md_quality_params_from_config(md_quality_params *p, const md_config *cfg)
     p->stale_bars = (int)cfg->q_stale_bars;
     p->volume_ratio = cfg->q_volume_ratio;
     p->volume_window = (int)cfg->q_volume_window;
+    p->price_min = cfg->q_price_min;
+    p->price_max = cfg->q_price_max;
     p->gap_min_bars = (int)cfg->q_gap_min_bars;
     p->disagreement_pct = cfg->q_disagreement_pct;
     p->quote_jump_pct = cfg->q_quote_jump_pct;

@@ -90,17 +90,18 @@ void md_qevent_sort_by_severity(md_qevent *ev, size_t n);
 
 typedef struct md_quality_params {
     double weight[MD_QDIM_COUNT];
-    double defect_tolerance; /* defect share at which a dimension reaches 0 */
-    double gap_tolerance;    /* missing share at which completeness reaches 0 */
-    double jump_sigma;       /* price_jump k */
-    int jump_window;         /* returns in the rolling window */
-    int stale_bars;          /* stale_price N */
-    double volume_ratio;     /* volume_outlier multiple of the rolling median */
-    int volume_window;       /* volumes in the rolling median */
-    int gap_min_bars;        /* missing bars in a row that make a gap */
-    double disagreement_pct; /* source_disagreement threshold, percent */
-    double quote_jump_pct;   /* quote_jump threshold, percent */
-    double quote_spread_pct; /* wide_spread threshold, percent of the mid */
+    double defect_tolerance;     /* defect share at which a dimension reaches 0 */
+    double gap_tolerance;        /* missing share at which completeness reaches 0 */
+    double jump_sigma;           /* price_jump k */
+    int jump_window;             /* returns in the rolling window */
+    int stale_bars;              /* stale_price N */
+    double volume_ratio;         /* volume_outlier multiple of the rolling median */
+    int volume_window;           /* volumes in the rolling median */
+    double price_min, price_max; /* implausible_price: prices outside [min, max] */
+    int gap_min_bars;            /* missing bars in a row that make a gap */
+    double disagreement_pct;     /* source_disagreement threshold, percent */
+    double quote_jump_pct;       /* quote_jump threshold, percent */
+    double quote_spread_pct;     /* wide_spread threshold, percent of the mid */
     int64_t future_tolerance_s;
     int live_window_bars;      /* a bar this recent makes its series live */
     int timeliness_grace_bars; /* lag a live series may have for free */

@@ -20,9 +20,13 @@
  *                   session); reported on the bar after the gap.
  *   off_session     (exchange calendars) a bar on a date without a session, or outside
  *                   every session's extended hours; severity 1.
+ *   implausible_price  a price outside [price_min, price_max] (1e308, 1e-300): judged on
+ *                   the bar alone, from the first bar on. The jump check cannot see a series
+ *                   that glides over hundreds of orders of magnitude at a steady rate (each
+ *                   return is like the ones before it); no market quotes such prices.
  *
  * Severity is 0.5 at the limit and grows to 1 (at twice the limit for jumps, volume and
- * stale runs; at 5 x gap_min_bars missing bars for gaps). */
+ * stale runs; at 5 x gap_min_bars missing bars for gaps); an implausible price is 1. */
 #include "quality/quality.h"
 
 #include "core/buf.h"
@@ -213,6 +217,19 @@ void md_quality_scan_cal(const md_quality_params *p, md_interval iv, const md_ca
         if (e && md_calendar_off_session(&cal, x->ts, why, sizeof why)) {
             md_qevent *ev = emit(out, x, MD_CHECK_OFF_SESSION, 1, 1, 0);
             snprintf(ev->detail, sizeof ev->detail, "%s", why);
+        }
+
+        /* implausible_price: the bar's lowest and highest price against the bounds */
+        double lo = fmin(fmin(x->open, x->high), fmin(x->low, x->close));
+        double hi = fmax(fmax(x->open, x->high), fmax(x->low, x->close));
+        if (e && (lo < p->price_min || hi > p->price_max)) {
+            int below = lo < p->price_min;
+            double v = below ? lo : hi, lim = below ? p->price_min : p->price_max;
+            md_qevent *ev = emit(out, x, MD_CHECK_IMPLAUSIBLE, 1, v, lim);
+            md_fmt_num(a, v);
+            md_fmt_num(b, lim);
+            snprintf(ev->detail, sizeof ev->detail, "price %s is %s quality.price_%s %s", a,
+                     below ? "below" : "above", below ? "min" : "max", b);
         }
 
         /* volume_outlier: judged against the window before the bar */

@@ -70,6 +70,14 @@ int md_validate_bar(const md_bar *b, md_interval iv, int64_t now, int64_t tol, m
     }
     if (!isfinite(b->volume) || b->volume < 0)
         return fail1(rule, MD_RULE_NEG_VOLUME, err, "volume %s is negative", b->volume);
+    if (!isnan(b->vwap)) { /* optional (NaN: not given); a price when given */
+        if (!isfinite(b->vwap)) {
+            if (rule) *rule = MD_RULE_NONFINITE;
+            return md_error_set(err, MD_EBAR, "vwap is not a finite number");
+        }
+        if (b->vwap <= 0)
+            return fail1(rule, MD_RULE_NONPOSITIVE, err, "vwap %s is not positive", b->vwap);
+    }
     if (b->high < b->low)
         return fail(rule, MD_RULE_HIGH_LOW, err, "high %s < low %s", b->high, b->low);
     if (b->open < b->low || b->open > b->high)

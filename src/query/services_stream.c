@@ -20,8 +20,7 @@ int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *er
     const md_config *cfg = svc->cfg;
     *out = NULL;
     if (!cfg->stream_enabled) return 0;
-    /* every client is a descriptor: take the hard open-file limit (lws sizes its tables from
-     * the limit when the server starts, which is after this) */
+    /* every client is a descriptor: take the hard open-file limit (the server does too) */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;

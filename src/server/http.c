@@ -24,15 +24,6 @@ void md_http_methods_str(int methods, const char *sep, char *out, size_t n)
     }
 }
 
-void md_http_req_add_param(md_http_req *req, const char *frag, size_t len)
-{
-    if (req->n_params >= MD_HTTP_MAX_PARAMS) return;
-    const char *eq = memchr(frag, '=', len);
-    md_http_param *p = &req->params[req->n_params++];
-    p->name = md_strndup(frag, eq ? (size_t)(eq - frag) : len);
-    p->value = eq ? md_strndup(eq + 1, len - (size_t)(eq + 1 - frag)) : md_strdup("");
-}
-
 void md_http_req_deinit(md_http_req *r)
 {
     md_free(r->path);

@@ -1,4 +1,4 @@
-/* http.h - requests and responses as route handlers see them (no libwebsockets types).
+/* http.h - requests and responses as route handlers see them (no socket or parser types).
  *
  * The server parses a request into md_http_req (path and query decoded), picks the route
  * from routes.def and calls its handler, which fills md_http_resp. A handler that fails
@@ -26,7 +26,7 @@ typedef enum {
 /* Writes the names of the bits of methods joined by sep ("GET, HEAD") into out. */
 void md_http_methods_str(int methods, const char *sep, char *out, size_t n);
 
-#define MD_HTTP_MAX_PARAMS 32
+#define MD_HTTP_MAX_PARAMS 64
 
 /* Room for the extra response headers: a Link to the next page repeats the request's URL. */
 #define MD_HTTP_HEADERS_MAX 10240
@@ -101,10 +101,6 @@ void md_http_error(md_http_resp *resp, int rc, const char *message);
  * (missing/wrong key) or MD_ENOAUTHCFG (no keys configured and not --insecure-dev). */
 int md_http_check_auth(const md_services *svc, const md_http_req *req, md_error *err);
 
-/* Adds one query-string fragment as lws hands it over (already %-decoded): "name=value"
- * (split at the first '='; "name" alone has the value ""). Fragments past
- * MD_HTTP_MAX_PARAMS are ignored. */
-void md_http_req_add_param(md_http_req *req, const char *frag, size_t len);
 /* Frees what a parsed request owns (path, capture, parameters, key, content type, body) and
  * zeroes those fields. */
 void md_http_req_deinit(md_http_req *req);

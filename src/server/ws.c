@@ -1,175 +1,282 @@
-/* ws.c - the WebSocket /stream protocol on one event loop: upgrades, client messages with
- * their limits, keep-alive pings, and coalesced writes of the hub's queues.
+/* ws.c - WebSocket /stream on one event loop: the opening handshake, client frames (through
+ * wsframe.c) and messages with their limits, keep-alive pings, and the fan-out writes of the
+ * hub's queues.
  *
  * Connection life cycle (all on the loop thread):
  *
- *   upgrade ─filter─> ESTABLISHED: session + welcome
- *        RECEIVE ──> fragments joined (max_message_bytes) ─> rate limit ─> op ─> answer queued
- *        hub wake ──> shard drain ─> queue ─> want writable
- *        WRITEABLE ─> pack queue (lagged first) into one buffer ─> one raw write of N frames
- *        sweep (1 s) ─> ping when silent ping_interval_s, close when silent idle_timeout_s
- *        abuse (max_violations limit errors within a minute) / overflow / shutdown
- *                   ─> close_code set ─> WRITEABLE ─> close frame ─> CLOSED: session freed
+ *   GET /stream + Upgrade (conn.c) ─> 101, session, welcome queued ─> OPEN
+ *     OPEN: frames in ─> message (rate limit, max_message_bytes) ─> op ─> answer queued
+ *           hub wake ─> shard drain ─> queues ─> ready list ─> writev of each ready client
+ *           timer ─> ping when silent ping_interval_s, 1001 when silent idle_timeout_s
+ *     close_with(code): abuse (max_violations in a minute), overflow (1008), protocol error
+ *           (1002/1007/1009), shutdown (1001), peer close (echoed)
+ *           ─> one last batch (the errors that explain it) ─> close frame ─> our side shut
+ *           ─> EOF from the peer or 2 s ─> closed, session freed
  *
- * Frames are pre-encoded by the hub (unmasked server frames are the same bytes for every
- * client), so a batch is the concatenation of shared frames, written with LWS_WRITE_RAW:
- * lws sends it and keeps whatever the socket did not take, and we write again only from the
- * next WRITEABLE callback (which lws gives once its own buffer is empty), so lws never holds
- * more than one batch per client and control frames (pong, close) never split a frame. */
-#include "server/ws.h"
+ * Fan-out (issue 20): the hub hands each loop's shard one shared frame per message; a drain
+ * appends a reference to every subscribed session's queue and lists the sessions that got
+ * something. Each listed client whose socket is not full is written at once, all its queued
+ * frames in one writev straight from the shared frames (no copy, no per-client allocation);
+ * a client whose socket filled up waits for EPOLLOUT (its queue grows and conflates per
+ * session.h) and only such clients get output events. The writes of one drain go in slices
+ * of about a millisecond, with worker completions answered between slices, so an ingest
+ * acknowledgement never waits behind a fan-out to thousands of clients. */
+#include "server/server_int.h"
 
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
 #include "core/timefmt.h"
+#include "server/wsframe.h"
 #include "stream/proto.h"
 #include "stream/session.h"
 
-#include <stdatomic.h>
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
-#define SWEEP_US (1000 * 1000)
 #define VIOLATION_WINDOW_MS 60000
-
-typedef struct conn conn;
+#define CLOSE_LINGER_MS 2000
+#define MAX_IOV 256
+#define SLICE_NS 500000 /* fan-out writes between looks at completions and sockets */
 
 struct md_ws_loop {
+    srv_loop *sl;
     md_services *svc;
     const md_config *cfg;
-    struct lws_context *ctx;
     md_hub_shard *shard;
-    md_buf out; /* the batch being written */
-    conn *conns;
+    md_ws_conn *conns;
     atomic_int n_conns;
     atomic_int closing_all;
-    int closed_all; /* close_all handled on the loop */
-    lws_sorted_usec_list_t sweep;
+    int closed_all;
+    md_conn *ready_head, *ready_tail; /* clients to write */
+    uint64_t delivered;               /* messages written, not yet added to the metric */
 };
 
-struct conn {
-    md_ws_loop *wl;
-    struct lws *wsi;
+struct md_ws_conn {
+    md_conn *c;
     md_session *sess;
-    md_buf rx;
-    int rx_too_big;
+    md_ws_parser parser;
     double tokens;
     int64_t tokens_ms;
     int strikes;
     int64_t strikes_since_ms;
     int64_t last_rx_ms, last_ping_ms;
-    int want_write;
-    int peer_closed;
-    int close_code;
-    int close_flushed;
+    int blocked;  /* the socket is full: EPOLLOUT resumes */
+    int in_ready; /* on the loop's ready list */
+    md_conn *ready_next;
+    int close_code;         /* set: closing */
+    int close_flushed;      /* the last batch before the close frame went out */
+    int close_queued;       /* the close frame is in c->out */
+    int close_sent;         /* ... and written; our side is shut */
+    int64_t close_since_ms; /* when the timer first found the close pending */
     char close_reason[64];
-    conn *prev, *next;
+    md_ws_conn *prev, *next;
 };
 
 static atomic_int total_conns; /* across loops, for stream.max_clients */
 
+static void flush(md_conn *c);
+
 /* -- writing ------------------------------------------------------------------------------- */
 
-static void want_write(conn *c)
+static void want_write(md_conn *c)
 {
-    if (c->want_write) return;
-    c->want_write = 1;
-    lws_callback_on_writable(c->wsi);
+    md_ws_conn *w = c->ws;
+    md_ws_loop *wl = c->sl->ws;
+    if (w->in_ready || w->blocked) return;
+    w->in_ready = 1;
+    w->ready_next = NULL;
+    if (wl->ready_tail)
+        wl->ready_tail->ws->ready_next = c;
+    else
+        wl->ready_head = c;
+    wl->ready_tail = c;
+    md_loop_want_more(c->sl->loop);
 }
 
-static void close_with(conn *c, int code, const char *reason)
+static void close_with(md_conn *c, int code, const char *reason)
 {
-    if (c->close_code) return;
-    c->close_code = code;
-    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    md_ws_conn *w = c->ws;
+    if (w->close_code) return;
+    w->close_code = code;
+    snprintf(w->close_reason, sizeof w->close_reason, "%s", reason);
     want_write(c);
 }
 
-static void push(conn *c, md_frame *f)
+static void push(md_conn *c, md_frame *f)
 {
-    md_session_push(c->sess, f);
+    md_session_push(c->ws->sess, f);
     want_write(c);
 }
 
-static void push_error(conn *c, int rc, const char *msg)
+static void push_error(md_conn *c, int rc, const char *msg)
 {
     push(c, md_proto_error(rc, msg));
 }
 
-static int on_writeable(conn *c)
+static void queue_close_frame(md_conn *c)
 {
-    md_ws_loop *wl = c->wl;
-    c->want_write = 0;
-    if (c->peer_closed) return 0; /* lws answers the close */
-    if (c->close_code && (c->close_flushed || !md_session_queued(c->sess))) {
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
+    md_ws_conn *w = c->ws;
+    unsigned char payload[2 + sizeof w->close_reason];
+    size_t rl = strlen(w->close_reason);
+    payload[0] = (unsigned char)(w->close_code >> 8);
+    payload[1] = (unsigned char)w->close_code;
+    memcpy(payload + 2, w->close_reason, rl);
+    unsigned char hdr[10];
+    size_t h = md_frame_header(hdr, 0x8, 2 + rl);
+    if (c->out_off >= c->out.len) {
+        md_buf_reset(&c->out);
+        c->out_off = 0;
     }
-    md_buf_reset(&wl->out);
-    size_t n = 0;
-    int more = md_session_pack(c->sess, &wl->out, (size_t)wl->cfg->stream_write_batch_bytes, &n);
-    if (wl->out.len) {
-        if (lws_write(c->wsi, (unsigned char *)wl->out.data, wl->out.len, LWS_WRITE_RAW) < 0)
-            return -1;
-        md_metric_add(MD_M_STREAM_MESSAGES, (double)n);
+    md_buf_append(&c->out, hdr, h);
+    md_buf_append(&c->out, payload, 2 + rl);
+    w->close_queued = 1;
+}
+
+/* Writes what c has: bytes in c->out first (the 101 answer, a close frame), then its queue,
+ * in one writev per round, until everything is written or the socket is full. */
+static void flush(md_conn *c)
+{
+    md_ws_conn *w = c->ws;
+    md_ws_loop *wl = c->sl->ws;
+    size_t batch = (size_t)wl->cfg->stream_write_batch_bytes;
+    while (c->state == CS_WS && !w->blocked && !w->close_sent) {
+        if (w->close_code && !w->close_queued && (w->close_flushed || !md_session_pending(w->sess)))
+            queue_close_frame(c);
+        struct iovec iov[MAX_IOV];
+        int n = 0;
+        size_t out_left = c->out.len - c->out_off, total = 0;
+        if (out_left) {
+            iov[n].iov_base = c->out.data + c->out_off;
+            iov[n++].iov_len = out_left;
+            total += out_left;
+        }
+        if (!w->close_queued) {
+            int k = md_session_iov(w->sess, iov + n, MAX_IOV - n, batch);
+            for (int i = n; i < n + k; i++) total += iov[i].iov_len;
+            n += k;
+        }
+        if (n == 0) {
+            if (w->close_queued) { /* the close frame is out: wait for the peer's EOF */
+                w->close_sent = 1;
+                shutdown(c->ev.fd, SHUT_WR);
+                md_loop_timer(c->sl->loop, &c->timer, md_loop_now(c->sl->loop) + CLOSE_LINGER_MS);
+            }
+            return;
+        }
+        ssize_t k = writev(c->ev.fd, iov, n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                w->blocked = 1;
+                return;
+            }
+            md_conn_close(c);
+            return;
+        }
+        size_t done = (size_t)k;
+        size_t from_out = done < out_left ? done : out_left;
+        c->out_off += from_out;
+        if (c->out_off >= c->out.len && c->out.len) {
+            md_buf_reset(&c->out);
+            c->out_off = 0;
+        }
+        if (done > from_out) {
+            wl->delivered += md_session_consume(w->sess, done - from_out);
+            if (w->close_code) w->close_flushed = 1; /* one batch after the close decision */
+        }
+        if (done < total) { /* the socket is full: EPOLLOUT (edge) comes when it drains */
+            w->blocked = 1;
+            return;
+        }
     }
-    if (c->close_code) { /* one last batch (the errors that explain the close), then close */
-        c->close_flushed = 1;
-        want_write(c);
-    } else if (more) {
-        want_write(c);
-    }
-    return 0;
 }
 
 static void session_ready(md_session *s, void *ctx)
 {
-    conn *c = md_session_user(s);
+    md_conn *c = md_session_user(s);
+    (void)ctx;
     if (md_session_overflowed(s))
-        close_with(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too slow: queue overflow");
+        close_with(c, 1008, "too slow: queue overflow");
     else
         want_write(c);
+}
+
+int md_ws_more(md_ws_loop *wl)
+{
+    srv_loop *sl = wl->sl;
+    int64_t start = md_mono_ns();
+    int n = 0;
+    while (wl->ready_head) {
+        md_conn *c = wl->ready_head;
+        md_ws_conn *w = c->ws;
+        wl->ready_head = w->ready_next;
+        if (!wl->ready_head) wl->ready_tail = NULL;
+        w->in_ready = 0;
+        w->ready_next = NULL;
+        flush(c);
+        if (++n % 32 == 0) {
+            md_srv_drain_done(sl); /* answers finished meanwhile go now, between two clients */
+            if (md_mono_ns() - start > SLICE_NS) break;
+        }
+    }
+    /* a request running on a worker (an ingest being stored) shares the cores with this
+     * fan-out: let it run now rather than at the end of our time slice, so its answer does
+     * not wait behind the fan-out */
+    if (wl->ready_head && atomic_load(&sl->srv->in_workers) > 0) sched_yield();
+    if (wl->delivered) {
+        md_metric_add(MD_M_STREAM_MESSAGES, (double)wl->delivered);
+        wl->delivered = 0;
+    }
+    return wl->ready_head != NULL;
 }
 
 /* -- limits -------------------------------------------------------------------------------- */
 
 /* Counts a limit violation; past stream.max_violations within a minute the connection is
  * closed. Returns 1 when it is being closed. */
-static int strike(conn *c, int64_t now)
+static int strike(md_conn *c, int64_t now)
 {
-    if (now - c->strikes_since_ms > VIOLATION_WINDOW_MS) {
-        c->strikes = 0;
-        c->strikes_since_ms = now;
+    md_ws_conn *w = c->ws;
+    if (now - w->strikes_since_ms > VIOLATION_WINDOW_MS) {
+        w->strikes = 0;
+        w->strikes_since_ms = now;
     }
-    if (++c->strikes >= c->wl->cfg->stream_max_violations) {
-        close_with(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many limit violations");
+    if (++w->strikes >= c->sl->ws->cfg->stream_max_violations) {
+        close_with(c, 1008, "too many limit violations");
         return 1;
     }
     return 0;
 }
 
-static int take_token(conn *c, int64_t now)
+static int take_token(md_conn *c, int64_t now)
 {
-    double rate = (double)c->wl->cfg->stream_max_messages_per_s;
-    c->tokens += (double)(now - c->tokens_ms) * rate / 1000.0;
-    if (c->tokens > rate) c->tokens = rate;
-    c->tokens_ms = now;
-    if (c->tokens < 1.0) return 0;
-    c->tokens -= 1.0;
+    md_ws_conn *w = c->ws;
+    double rate = (double)c->sl->ws->cfg->stream_max_messages_per_s;
+    w->tokens += (double)(now - w->tokens_ms) * rate / 1000.0;
+    if (w->tokens > rate) w->tokens = rate;
+    w->tokens_ms = now;
+    if (w->tokens < 1.0) return 0;
+    w->tokens -= 1.0;
     return 1;
 }
 
 /* -- messages ------------------------------------------------------------------------------ */
 
-static void handle_message(conn *c, const char *msg, size_t len, int64_t now)
+static void handle_message(md_conn *c, const char *msg, size_t len, int64_t now)
 {
-    md_ws_loop *wl = c->wl;
+    md_ws_conn *w = c->ws;
+    const md_config *cfg = c->sl->ws->cfg;
     if (!take_token(c, now)) {
         char m[96];
         snprintf(m, sizeof m, "more than %lld messages per second; message ignored",
-                 (long long)wl->cfg->stream_max_messages_per_s);
+                 (long long)cfg->stream_max_messages_per_s);
         if (!strike(c, now)) push_error(c, MD_ERATELIMIT, m);
         return;
     }
@@ -180,11 +287,11 @@ static void handle_message(conn *c, const char *msg, size_t len, int64_t now)
     if (rc == 0) {
         switch (op.kind) {
         case MD_OP_SUBSCRIBE:
-            rc = md_session_subscribe(c->sess, &op, &err);
+            rc = md_session_subscribe(w->sess, &op, &err);
             if (rc == MD_ESUBLIMIT && strike(c, now)) rc = 0; /* closing anyway */
             break;
-        case MD_OP_UNSUBSCRIBE: rc = md_session_unsubscribe(c->sess, &op, &err); break;
-        case MD_OP_PING: md_session_push(c->sess, md_proto_pong(md_now())); break;
+        case MD_OP_UNSUBSCRIBE: rc = md_session_unsubscribe(w->sess, &op, &err); break;
+        case MD_OP_PING: md_session_push(w->sess, md_proto_pong(md_now())); break;
         }
         md_op_deinit(&op);
     }
@@ -192,206 +299,301 @@ static void handle_message(conn *c, const char *msg, size_t len, int64_t now)
     want_write(c);
 }
 
-static void on_receive(conn *c, const char *in, size_t len)
+/* Handles one parser event; returns -1 when reading should stop. */
+static int on_frame_event(md_conn *c, const md_ws_event *ev, int64_t now)
 {
-    md_ws_loop *wl = c->wl;
-    int64_t now = md_mono_ms();
-    c->last_rx_ms = now;
-    if (c->close_code) return; /* closing: nothing more is answered */
-    size_t max = (size_t)wl->cfg->stream_max_message_bytes;
-    if (!c->rx_too_big) {
-        if (c->rx.len + len > max) {
-            c->rx_too_big = 1;
-            md_buf_deinit(&c->rx);
-        } else {
-            md_buf_append(&c->rx, in, len);
-        }
-    }
-    if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi)) return;
-    if (c->rx_too_big) {
-        c->rx_too_big = 0;
+    md_ws_conn *w = c->ws;
+    const md_config *cfg = c->sl->ws->cfg;
+    switch (ev->kind) {
+    case MD_WS_EV_MESSAGE:
+        if (!w->close_code) handle_message(c, (const char *)ev->data, ev->len, now);
+        return 0;
+    case MD_WS_EV_PING:
+        if (!w->close_code) push(c, md_frame_control(0xA, ev->data, ev->len));
+        return 0;
+    case MD_WS_EV_PONG: return 0;
+    case MD_WS_EV_TOOBIG: {
+        if (w->close_code) return 0;
         char m[96];
-        snprintf(m, sizeof m, "message larger than %zu bytes; ignored", max);
+        snprintf(m, sizeof m, "message larger than %lld bytes; ignored",
+                 (long long)cfg->stream_max_message_bytes);
         if (!strike(c, now)) push_error(c, MD_ETOOBIG, m);
+        return 0;
+    }
+    case MD_WS_EV_CLOSE:
+        /* echo the peer's code (RFC 6455 5.5.1) after what is queued, then close */
+        close_with(c, ev->code == 1005 ? 1000 : ev->code, "");
+        w->close_flushed = 1;
+        return -1;
+    case MD_WS_EV_ERROR:
+        close_with(c, ev->code, ev->why ? ev->why : "protocol error");
+        w->close_flushed = 1;
+        return -1;
+    default: return 0;
+    }
+}
+
+/* Feeds data to the parser; returns -1 when the connection stopped taking input. */
+static int feed(md_conn *c, const unsigned char *data, size_t n, int64_t now)
+{
+    md_ws_conn *w = c->ws;
+    while (n) {
+        md_ws_event ev;
+        size_t used = md_ws_parse(&w->parser, data, n, &ev);
+        data += used;
+        n -= used;
+        if (ev.kind && on_frame_event(c, &ev, now) < 0) return -1;
+        if (!used && !ev.kind) return -1;
+        if (c->state != CS_WS) return -1;
+    }
+    return 0;
+}
+
+static void ws_input(md_conn *c)
+{
+    md_ws_conn *w = c->ws;
+    srv_loop *sl = c->sl;
+    int64_t now = md_loop_now(sl->loop);
+    while (c->readable && c->state == CS_WS) {
+        ssize_t r = recv(c->ev.fd, sl->rbuf, sl->rbuf_cap, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                c->readable = 0;
+                break;
+            }
+            md_conn_close(c);
+            return;
+        }
+        if (r == 0) { /* EOF: after our close frame that is the end; before it, a lost peer */
+            md_conn_close(c);
+            return;
+        }
+        if ((size_t)r < sl->rbuf_cap) c->readable = 0;
+        w->last_rx_ms = now;
+        if (w->parser.failed || w->close_sent) continue; /* closing: input is dropped */
+        feed(c, (const unsigned char *)sl->rbuf, (size_t)r, now);
+    }
+}
+
+void md_ws_on_event(md_conn *c, uint32_t events)
+{
+    md_ws_conn *w = c->ws;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->readable = 1;
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && w->blocked) {
+        w->blocked = 0;
+        flush(c);
+    }
+    if (c->state == CS_WS && c->readable) ws_input(c);
+    /* answers to this client's own messages go at once, not after a fan-out slice (the ready
+     * list then finds nothing left to write) */
+    if (c->state == CS_WS && w->in_ready && !w->blocked) flush(c);
+}
+
+/* Pings the silent, drops the dead; re-arms itself for the next thing due. */
+void md_ws_on_timer(md_conn *c)
+{
+    md_ws_conn *w = c->ws;
+    const md_config *cfg = c->sl->ws->cfg;
+    int64_t now = md_loop_now(c->sl->loop);
+    if (w->close_sent) { /* the peer did not close in time */
+        md_conn_close(c);
         return;
     }
-    handle_message(c, c->rx.data ? c->rx.data : "", c->rx.len, now);
-    md_buf_reset(&c->rx);
+    int64_t ping_ms = cfg->stream_ping_interval_s * 1000,
+            idle_ms = cfg->stream_idle_timeout_s * 1000;
+    int64_t silent = now - w->last_rx_ms;
+    if (!w->close_code) {
+        if (idle_ms && silent >= idle_ms) {
+            close_with(c, 1001, "idle timeout");
+        } else if (ping_ms && silent >= ping_ms && now - w->last_ping_ms >= ping_ms) {
+            static const unsigned char payload[] = "mdagent";
+            w->last_ping_ms = now;
+            push(c, md_frame_control(0x9, payload, sizeof payload - 1));
+        }
+    }
+    int64_t due = 0;
+    if (w->close_code) { /* a close that cannot be written (a full socket): give up on it */
+        if (w->close_since_ms && now - w->close_since_ms >= CLOSE_LINGER_MS * 5) {
+            md_conn_close(c);
+            return;
+        }
+        if (!w->close_since_ms) w->close_since_ms = now;
+        due = w->close_since_ms + CLOSE_LINGER_MS * 5;
+    } else {
+        if (idle_ms) due = w->last_rx_ms + idle_ms;
+        if (ping_ms) {
+            int64_t p = w->last_rx_ms + ping_ms;
+            if (p <= now) p = w->last_ping_ms + ping_ms;
+            if (!due || p < due) due = p;
+        }
+        if (due && due <= now) due = now + 1000;
+    }
+    md_loop_timer(c->sl->loop, &c->timer, due);
 }
 
 /* -- connections --------------------------------------------------------------------------- */
 
-static conn *conn_open(md_ws_loop *wl, struct lws *wsi)
+int md_ws_upgrade(md_ws_loop *wl, md_conn *c, const md_http_head *h, md_error *err)
 {
-    conn *c = md_calloc(1, sizeof *c);
-    c->wl = wl;
-    c->wsi = wsi;
-    c->sess = md_session_new(wl->shard, c);
-    int64_t now = md_mono_ms();
-    c->last_rx_ms = c->tokens_ms = c->strikes_since_ms = now;
-    c->tokens = (double)wl->cfg->stream_max_messages_per_s;
-    c->next = wl->conns;
-    if (wl->conns) wl->conns->prev = c;
-    wl->conns = c;
+    const md_config *cfg = wl->cfg;
+    char accept[29];
+    if (!h->ws_version || strcmp(h->ws_version, "13") != 0)
+        return md_error_set(err, MD_EUPGRADE,
+                            "unsupported Sec-WebSocket-Version: this server speaks version 13");
+    if (md_ws_accept_key(h->ws_key, accept) != 0)
+        return md_error_set(err, MD_EBADREQ, "missing or malformed Sec-WebSocket-Key");
+    if (atomic_load(&wl->closing_all))
+        return md_error_set(err, MD_EUNAVAIL, "server is shutting down");
+    if (atomic_load(&total_conns) >= cfg->stream_max_clients) {
+        MD_WARN("stream", "upgrade refused: stream.max_clients=%lld reached",
+                (long long)cfg->stream_max_clients);
+        return md_error_set(err, MD_EBUSY, "too many stream clients (stream.max_clients)");
+    }
+    md_ws_conn *w = md_calloc(1, sizeof *w);
+    w->c = c;
+    c->ws = w;
+    c->state = CS_WS;
+    md_ws_parser_init(&w->parser, (size_t)cfg->stream_max_message_bytes);
+    w->sess = md_session_new(wl->shard, c);
+    int64_t now = md_loop_now(c->sl->loop);
+    w->last_rx_ms = w->tokens_ms = w->strikes_since_ms = now;
+    w->tokens = (double)cfg->stream_max_messages_per_s;
+    w->next = wl->conns;
+    if (wl->conns) wl->conns->prev = w;
+    wl->conns = w;
     atomic_fetch_add(&wl->n_conns, 1);
     atomic_fetch_add(&total_conns, 1);
     md_metric_add(MD_M_STREAM_CLIENTS, 1);
-    if (wl->cfg->stream_send_buffer_bytes > 0) {
-        int sz = (int)wl->cfg->stream_send_buffer_bytes;
-        setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    if (cfg->stream_send_buffer_bytes > 0) {
+        int sz = (int)cfg->stream_send_buffer_bytes;
+        setsockopt(c->ev.fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     }
+    /* the 101 answer goes out first, ahead of the welcome */
+    md_buf_reset(&c->out);
+    c->out_off = 0;
+    md_buf_puts(&c->out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Accept: ");
+    md_buf_puts(&c->out, accept);
+    md_buf_puts(&c->out, "\r\n");
+    if (h->ws_protocol) { /* a client may name "mdagent" (none is needed) */
+        const char *p = h->ws_protocol;
+        for (;;) {
+            while (*p == ' ' || *p == ',') p++;
+            size_t n = strcspn(p, ", ");
+            if (!n) break;
+            if (n == 7 && strncmp(p, "mdagent", 7) == 0) {
+                md_buf_puts(&c->out, "Sec-WebSocket-Protocol: mdagent\r\n");
+                break;
+            }
+            p += n;
+        }
+    }
+    md_buf_puts(&c->out, "\r\n");
     md_hub *hub = wl->svc->hub;
     char session[64];
     snprintf(session, sizeof session, "%s-%llu", md_hub_instance(hub),
-             (unsigned long long)md_session_id(c->sess));
-    md_welcome w = {
+             (unsigned long long)md_session_id(w->sess));
+    md_welcome wel = {
         .session = session,
         .instance = md_hub_instance(hub),
         .server_time = md_now(),
         .seq = md_hub_last_seq(hub),
-        .max_message_bytes = (size_t)wl->cfg->stream_max_message_bytes,
-        .max_subscriptions = (size_t)wl->cfg->stream_max_subscriptions,
-        .max_messages_per_s = (size_t)wl->cfg->stream_max_messages_per_s,
+        .max_message_bytes = (size_t)cfg->stream_max_message_bytes,
+        .max_subscriptions = (size_t)cfg->stream_max_subscriptions,
+        .max_messages_per_s = (size_t)cfg->stream_max_messages_per_s,
     };
-    push(c, md_proto_welcome(&w));
-    if (atomic_load(&wl->closing_all))
-        close_with(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    md_session_push(w->sess, md_proto_welcome(&wel));
     MD_DEBUG("stream", "client connected session=%s", session);
-    return c;
+    md_loop_timer(c->sl->loop, &c->timer, now + 1000);
+    flush(c);
+    if (c->state != CS_WS) return 0;
+    /* frames the client sent right behind its handshake */
+    if (c->in.len > c->in_off) {
+        md_buf rest = c->in;
+        size_t off = c->in_off;
+        memset(&c->in, 0, sizeof c->in);
+        c->in_off = 0;
+        feed(c, (const unsigned char *)rest.data + off, rest.len - off, now);
+        md_buf_deinit(&rest);
+    } else {
+        md_buf_deinit(&c->in);
+        c->in_off = 0;
+    }
+    if (c->state == CS_WS && c->readable) ws_input(c);
+    return 0;
 }
 
-static void conn_close(conn *c)
+void md_ws_conn_free(md_conn *c)
 {
-    md_ws_loop *wl = c->wl;
-    if (c->prev)
-        c->prev->next = c->next;
+    md_ws_conn *w = c->ws;
+    if (!w) return;
+    md_ws_loop *wl = c->sl->ws;
+    if (w->in_ready) { /* unlink from the ready list */
+        md_conn *prev = NULL;
+        for (md_conn *x = wl->ready_head; x; prev = x, x = x->ws->ready_next) {
+            if (x != c) continue;
+            if (prev)
+                prev->ws->ready_next = w->ready_next;
+            else
+                wl->ready_head = w->ready_next;
+            if (wl->ready_tail == c) wl->ready_tail = prev;
+            break;
+        }
+    }
+    if (w->prev)
+        w->prev->next = w->next;
     else
-        wl->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+        wl->conns = w->next;
+    if (w->next) w->next->prev = w->prev;
     md_session_stats st;
-    md_session_get_stats(c->sess, &st);
+    md_session_get_stats(w->sess, &st);
     MD_DEBUG("stream", "client closed session=%llu delivered=%llu dropped=%llu",
-             (unsigned long long)md_session_id(c->sess), (unsigned long long)st.delivered,
+             (unsigned long long)md_session_id(w->sess), (unsigned long long)st.delivered,
              (unsigned long long)st.dropped);
-    md_session_free(c->sess);
-    md_buf_deinit(&c->rx);
-    md_free(c);
+    md_session_free(w->sess);
+    md_ws_parser_deinit(&w->parser);
+    md_free(w);
+    c->ws = NULL;
     atomic_fetch_sub(&wl->n_conns, 1);
     atomic_fetch_sub(&total_conns, 1);
     md_metric_add(MD_M_STREAM_CLIENTS, -1);
-}
-
-/* Every second: ping the silent, drop the dead. */
-static void sweep(lws_sorted_usec_list_t *sul)
-{
-    md_ws_loop *wl = lws_container_of(sul, md_ws_loop, sweep);
-    int64_t now = md_mono_ms();
-    int64_t ping_ms = wl->cfg->stream_ping_interval_s * 1000;
-    int64_t idle_ms = wl->cfg->stream_idle_timeout_s * 1000;
-    static const unsigned char payload[] = "mdagent";
-    for (conn *c = wl->conns; c; c = c->next) {
-        if (c->close_code) continue;
-        int64_t silent = now - c->last_rx_ms;
-        if (idle_ms && silent >= idle_ms) {
-            close_with(c, LWS_CLOSE_STATUS_GOINGAWAY, "idle timeout");
-        } else if (ping_ms && silent >= ping_ms && now - c->last_ping_ms >= ping_ms) {
-            c->last_ping_ms = now;
-            push(c, md_frame_control(0x9, payload, sizeof payload - 1));
-        }
-    }
-    lws_sul_schedule(wl->ctx, 0, &wl->sweep, sweep, SWEEP_US);
 }
 
 /* -- the loop ------------------------------------------------------------------------------ */
 
 static void wake(void *ctx)
 {
-    lws_cancel_service(ctx);
+    md_loop_wake(ctx);
 }
 
-md_ws_loop *md_ws_loop_new(md_services *svc, struct lws_context *ctx)
+md_ws_loop *md_ws_loop_new(srv_loop *sl, md_services *svc)
 {
     md_ws_loop *wl = md_calloc(1, sizeof *wl);
+    wl->sl = sl;
     wl->svc = svc;
     wl->cfg = svc->cfg;
-    wl->ctx = ctx;
-    wl->shard = md_hub_shard_new(svc->hub, wake, ctx);
-    lws_sul_schedule(ctx, 0, &wl->sweep, sweep, SWEEP_US);
+    wl->shard = md_hub_shard_new(svc->hub, wake, sl->loop);
     return wl;
 }
 
 void md_ws_loop_free(md_ws_loop *wl)
 {
     if (!wl) return;
-    while (wl->conns) conn_close(wl->conns); /* only if lws did not close them */
     md_hub_shard_free(wl->shard);
-    md_buf_deinit(&wl->out);
     md_free(wl);
-}
-
-int md_ws_filter(md_ws_loop *wl, struct lws *wsi)
-{
-    char uri[64];
-    if (atomic_load(&wl->closing_all)) return -1;
-    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) return -1;
-    size_t n = strlen(uri);
-    if (n > 1 && uri[n - 1] == '/') uri[--n] = 0;
-    if (strcmp(uri, "/stream") != 0) return -1;
-    if (atomic_load(&total_conns) >= wl->cfg->stream_max_clients) {
-        MD_WARN("stream", "upgrade refused: stream.max_clients=%lld reached",
-                (long long)wl->cfg->stream_max_clients);
-        return -1;
-    }
-    return 0;
-}
-
-int md_ws_handles(enum lws_callback_reasons reason)
-{
-    switch (reason) {
-    case LWS_CALLBACK_ESTABLISHED:
-    case LWS_CALLBACK_RECEIVE:
-    case LWS_CALLBACK_RECEIVE_PONG:
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-    case LWS_CALLBACK_CLOSED: return 1;
-    default: return 0;
-    }
-}
-
-int md_ws_callback(md_ws_loop *wl, struct lws *wsi, enum lws_callback_reasons reason, void **slot,
-                   void *in, size_t len)
-{
-    conn *c = *slot;
-    switch (reason) {
-    case LWS_CALLBACK_ESTABLISHED: *slot = conn_open(wl, wsi); return 0;
-    case LWS_CALLBACK_RECEIVE:
-        if (c) on_receive(c, in, len);
-        return 0;
-    case LWS_CALLBACK_RECEIVE_PONG:
-        if (c) c->last_rx_ms = md_mono_ms();
-        return 0;
-    case LWS_CALLBACK_SERVER_WRITEABLE: return c ? on_writeable(c) : 0;
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (c) c->peer_closed = 1; /* lws answers; stop writing */
-        return 0;
-    case LWS_CALLBACK_CLOSED:
-        if (c) {
-            *slot = NULL;
-            conn_close(c);
-        }
-        return 0;
-    default: return 0;
-    }
 }
 
 void md_ws_wake(md_ws_loop *wl)
 {
     if (atomic_load(&wl->closing_all) && !wl->closed_all) {
         wl->closed_all = 1;
-        for (conn *c = wl->conns; c; c = c->next)
-            close_with(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+        for (md_ws_conn *w = wl->conns; w; w = w->next)
+            close_with(w->c, 1001, "server shutting down");
     }
     md_hub_shard_drain(wl->shard, session_ready, wl);
+    if (wl->ready_head) md_ws_more(wl); /* the first slice now */
+    if (wl->ready_head) md_loop_want_more(wl->sl->loop);
 }
 
 void md_ws_close_all(md_ws_loop *wl)

@@ -13,8 +13,8 @@
  * A PASSIVE checkpoint cannot start the WAL over while the writer keeps appending; the
  * second rule bounds the WAL: past MAX pages the committing writer finishes the checkpoint
  * itself (little is left to copy by then), so the next transaction writes the WAL from its
- * start again. Durability is unchanged: WAL with synchronous=NORMAL, the checkpoint syncs
- * the database file before the WAL is reused. */
+ * start again. Durability is unchanged (store.sqlite_synchronous: NORMAL or FULL); the
+ * checkpoint syncs the database file before the WAL is reused. */
 #include "store/sqlite_int.h"
 
 #include "core/log.h"

@@ -33,6 +33,12 @@ int md_store_options_from_config(md_store_options *o, const md_config *cfg, md_e
     o->pool_size = (int)cfg->store_pool_size;
     o->busy_timeout_ms = (int)cfg->store_busy_timeout_ms;
     o->batch_rows = (int)cfg->store_batch_rows;
+    const char *sync = cfg->sqlite_synchronous ? cfg->sqlite_synchronous : "normal";
+    if (strcmp(sync, "full") == 0)
+        o->sqlite_sync_full = 1;
+    else if (strcmp(sync, "normal") != 0)
+        return md_error_set(err, MD_ECONFIG,
+                            "store.sqlite_synchronous: '%.20s' is not normal or full", sync);
     const char *t = cfg->pg_timescaledb ? cfg->pg_timescaledb : "auto";
     if (strcmp(t, "auto") == 0)
         o->pg_timescaledb = -1;

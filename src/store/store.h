@@ -35,6 +35,8 @@ typedef struct md_store_options {
     int manage;
     int must_exist;      /* SQLite: a missing file is MD_ENOTFOUND instead of a new store
                           * (read_only implies it) */
+    int sqlite_sync_full; /* SQLite: PRAGMA synchronous=FULL (each commit synced to disk) rather
+                           * than NORMAL (WAL synced at checkpoints only) */
     /* PostgreSQL only (config section "postgresql"; sqlite ignores them) */
     int pg_timescaledb;         /* -1 auto (use when available), 0 off, 1 required */
     int pg_chunk_days;          /* hypertable chunk interval */

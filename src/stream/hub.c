@@ -38,6 +38,7 @@ struct md_hub {
     size_t n_xch, cap_xch;
     void (*health_fn)(void *ctx, md_buf *out);
     void *health_ctx;
+    int (*stall_fn)(void *ctx); /* with health_ctx */
 
     atomic_uint_fast64_t session_ids;
     atomic_uint_fast64_t sessions;
@@ -448,7 +449,18 @@ void md_hub_set_degraded(md_hub *h, int degraded)
     atomic_store(&h->degraded, degraded ? 1 : 0);
 }
 
+void md_hub_set_stall_probe(md_hub *h, int (*stalled)(void *ctx))
+{
+    pthread_mutex_lock(&h->lock);
+    h->stall_fn = stalled;
+    pthread_mutex_unlock(&h->lock);
+}
+
 int md_hub_degraded(md_hub *h)
 {
-    return atomic_load(&h->degraded);
+    if (atomic_load(&h->degraded)) return 1;
+    pthread_mutex_lock(&h->lock);
+    int stalled = h->stall_fn && h->stall_fn(h->health_ctx);
+    pthread_mutex_unlock(&h->lock);
+    return stalled;
 }

@@ -141,6 +141,9 @@ void md_hub_render_health(md_hub *h, md_buf *out);
  * healthy again; /health reports it. Thread-safe. */
 void md_hub_set_degraded(md_hub *h, int degraded);
 int md_hub_degraded(md_hub *h);
+/* Sets (NULL: clears) a probe asked by md_hub_degraded() with the health extension's ctx:
+ * 1 when the extension is stalled though connected (the relay's Redis stopped answering). */
+void md_hub_set_stall_probe(md_hub *h, int (*stalled)(void *ctx));
 /* Sets (fn NULL: clears) a renderer that appends ",\"name\":{...}" members to the health
  * object. */
 void md_hub_set_health_ext(md_hub *h, void (*fn)(void *ctx, md_buf *out), void *ctx);

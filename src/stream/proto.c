@@ -475,6 +475,14 @@ md_frame *md_proto_pong(int64_t server_time)
     return finish(b);
 }
 
+md_frame *md_proto_lagged_frame(uint64_t dropped)
+{
+    char payload[64];
+    int n = snprintf(payload, sizeof payload, "{\"type\":\"lagged\",\"dropped\":%llu}",
+                     (unsigned long long)dropped);
+    return md_frame_text(payload, (size_t)n);
+}
+
 void md_proto_lagged(md_buf *out, uint64_t dropped)
 {
     char payload[64];

@@ -108,5 +108,7 @@ md_frame *md_proto_error(int rc, const char *message);
 md_frame *md_proto_pong(int64_t server_time);
 /* Appends the {"type":"lagged","dropped":N} frame to out. */
 void md_proto_lagged(md_buf *out, uint64_t dropped);
+/* The same as a frame of its own (one reference, owned by the caller). */
+md_frame *md_proto_lagged_frame(uint64_t dropped);
 
 #endif

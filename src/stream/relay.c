@@ -38,7 +38,11 @@ struct md_relay {
     pthread_t pub_thread, sub_thread;
     atomic_uint_fast64_t sent, received, echoes, dropped, bad;
     atomic_int pub_up, sub_up;
+    atomic_llong last_ok_ms; /* the publisher's last reply from Redis (PUBLISH or PING) */
 };
+
+#define STALL_MS 2000 /* a reply later than this: the relay counts as stalled */
+#define IDLE_PING_MS 1000
 
 /* -- wire form ----------------------------------------------------------------------------- */
 
@@ -271,11 +275,27 @@ static void *pub_main(void *arg)
                     r->channel);
         }
         pthread_mutex_lock(&r->lock);
-        while (!r->n && !md_waiter_stopped(&r->wake))
-            md_waiter_wait_until_locked(&r->wake, MD_WAIT_FOREVER);
+        if (!r->n && !md_waiter_stopped(&r->wake)) /* idle: a PING now and then, so a */
+            md_waiter_wait_until_locked(&r->wake, md_mono_ms() + IDLE_PING_MS); /* stall shows */
         if (md_waiter_stopped(&r->wake) && !r->n) {
             pthread_mutex_unlock(&r->lock);
             break;
+        }
+        if (!r->n) {
+            pthread_mutex_unlock(&r->lock);
+            redisReply *rep = redisCommand(c, "PING");
+            if (rep) {
+                atomic_store(&r->last_ok_ms, md_mono_ms());
+                freeReplyObject(rep);
+                continue;
+            }
+            MD_WARN("stream", "relay publisher lost redis=%s: %s", safe_url(r), c->errstr);
+            md_redis_report(r->redis, 0);
+            redisFree(c);
+            c = NULL;
+            atomic_store(&r->pub_up, 0);
+            md_hub_set_degraded(r->hub, 1);
+            continue;
         }
         size_t n = r->n;
         if (n > cap) {
@@ -301,6 +321,7 @@ static void *pub_main(void *arg)
             if (rep->type != REDIS_REPLY_ERROR) ok++;
             freeReplyObject(rep);
         }
+        if (ok) atomic_store(&r->last_ok_ms, md_mono_ms());
         for (size_t i = 0; i < n; i++) md_free(batch[i]);
         atomic_fetch_add(&r->sent, ok);
         if (ok < n) {
@@ -431,6 +452,18 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
     enqueue(r, &b);
 }
 
+int md_relay_stalled(md_relay *r)
+{
+    /* the subscriber's connection still stands (a lost server closes it) but nothing has
+     * answered the publisher for a while: a stopped or wedged server */
+    return atomic_load(&r->sub_up) && md_mono_ms() - atomic_load(&r->last_ok_ms) > STALL_MS;
+}
+
+static int stalled_probe(void *ctx)
+{
+    return md_relay_stalled(ctx);
+}
+
 /* Extension channels' messages made here (screen events) go to the other instances, whose
  * clients subscribe on them too; DERIVED ones (live indicators, which every instance computes
  * from the same bars) never do. */
@@ -451,7 +484,9 @@ static void render_health(void *ctx, md_buf *b)
     md_relay_stats st;
     md_relay_get_stats(ctx, &st);
     md_buf_puts(b, ",\"relay\":{\"status\":");
-    md_buf_puts(b, st.connected ? "\"connected\"" : "\"disconnected\"");
+    md_buf_puts(b, md_relay_stalled(ctx) ? "\"stalled\""
+                   : !st.connected       ? "\"disconnected\""
+                                         : "\"connected\"");
     md_buf_puts(b, ",\"channel\":");
     md_buf_json_str(b, ((md_relay *)ctx)->channel);
     md_buf_puts(b, ",\"sent\":");
@@ -495,7 +530,9 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     md_hub_observer ob = {on_quote, on_bar, r, on_ext};
     md_hub_add_observer(r->hub, &ob);
     md_hub_set_health_ext(r->hub, render_health, r);
+    md_hub_set_stall_probe(r->hub, stalled_probe);
     md_hub_set_degraded(r->hub, 1); /* until both connections are up */
+    atomic_store(&r->last_ok_ms, md_mono_ms());
     pthread_create(&r->pub_thread, NULL, pub_main, r);
     pthread_setname_np(r->pub_thread, "relay-pub");
     pthread_create(&r->sub_thread, NULL, sub_main, r);
@@ -509,6 +546,7 @@ void md_relay_free(md_relay *r)
     if (!r) return;
     md_hub_remove_observer(r->hub, r);
     md_hub_set_health_ext(r->hub, NULL, NULL);
+    md_hub_set_stall_probe(r->hub, NULL);
     md_hub_set_degraded(r->hub, 0);
     pthread_mutex_lock(&r->lock);
     md_waiter_stop_locked(&r->wake);

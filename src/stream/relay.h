@@ -48,6 +48,11 @@ typedef struct md_relay_stats {
     int connected; /* both connections up */
 } md_relay_stats;
 void md_relay_get_stats(md_relay *r, md_relay_stats *st);
+/* 1 while the subscriber's connection stands but Redis has answered none of the publisher's
+ * commands (PUBLISH, or the PING it sends every second when idle) for 2 s: a stopped or
+ * wedged server, which /health reports as a degraded stream ("stalled") like a lost one.
+ * Thread-safe. */
+int md_relay_stalled(md_relay *r);
 
 /* The wire form of one tick (tests). Appends it to the buffer; snapshot: a provider's quote
  * (MD_ORIGIN_SNAPSHOT), which live bars never fold in. */

@@ -20,6 +20,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #define POS_NONE UINT64_MAX
 /* A client whose queue was empty when a burst arrived (it keeps up) may take a burst this
@@ -63,6 +64,7 @@ struct md_session {
     qent *ring;
     size_t cap; /* power of two */
     uint64_t head, tail;
+    size_t head_off; /* bytes of the head entry's frame already written (md_session_consume) */
     size_t live;
     size_t soft, burst, hard; /* conflate at soft (behind) or burst (caught up); close past hard */
     int caught_up;            /* the queue was empty when this drain reached the session */
@@ -185,9 +187,24 @@ void md_hub_shard_free(md_hub_shard *sh)
 
 /* -- queues -------------------------------------------------------------------------------- */
 
+static void ring_grow(md_session *s)
+{
+    size_t mask = s->cap - 1;
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    qent *r = md_calloc(cap, sizeof *r);
+    for (uint64_t p = s->head; p < s->tail; p++) r[p & (cap - 1)] = s->ring[p & mask];
+    md_free(s->ring);
+    s->ring = r;
+    s->cap = cap;
+}
+
 static void ring_make_room(md_session *s)
 {
     if (s->tail - s->head < s->cap) return;
+    if (s->head_off) { /* the head is half written: it stays where it is */
+        ring_grow(s);
+        return;
+    }
     size_t mask = s->cap - 1;
     if (s->cap && s->live <= s->cap / 2) { /* compact: squeeze out dropped entries */
         uint64_t w = s->head;
@@ -205,12 +222,7 @@ static void ring_make_room(md_session *s)
         s->tail = w;
         return;
     }
-    size_t cap = s->cap ? s->cap * 2 : 16;
-    qent *r = md_calloc(cap, sizeof *r);
-    for (uint64_t p = s->head; p < s->tail; p++) r[p & (cap - 1)] = s->ring[p & mask];
-    md_free(s->ring);
-    s->ring = r;
-    s->cap = cap;
+    ring_grow(s);
 }
 
 /* Appends m for subscription x (NULL for a per-client message), conflating when the
@@ -221,7 +233,8 @@ static void enqueue(md_session *s, sub *x, msg *m)
         x->last_seq = m->f->seq;
         if (x->last_pos != POS_NONE && x->last_pos >= s->head) {
             qent *old = &s->ring[x->last_pos & (s->cap - 1)];
-            if (s->live >= (s->caught_up ? s->burst : s->soft)) {
+            int half_sent = x->last_pos == s->head && s->head_off; /* must go out whole */
+            if (s->live >= (s->caught_up ? s->burst : s->soft) && !half_sent) {
                 /* behind: keep only the newest value of this topic */
                 msg_unref(s->sh, old->m);
                 old->m = NULL;
@@ -664,4 +677,67 @@ int md_session_pack(md_session *s, md_buf *out, size_t max_bytes, size_t *n_msgs
     s->delivered += n;
     if (n_msgs) *n_msgs = n;
     return s->head < s->tail;
+}
+
+int md_session_iov(md_session *s, struct iovec *iov, int max_iov, size_t max_bytes)
+{
+    if (s->dropped_pending && !s->head_off) { /* the lagged notice goes first, whole */
+        if (s->tail - s->head >= s->cap) ring_grow(s);
+        s->head--;
+        qent *e = &s->ring[s->head & (s->cap - 1)];
+        e->m = msg_new(s->sh, md_proto_lagged_frame(s->dropped_pending));
+        e->m->refs = 1;
+        e->owner = NULL;
+        s->live++;
+        s->dropped_pending = 0;
+    }
+    int n = 0;
+    size_t bytes = 0, mask = s->cap - 1;
+    for (uint64_t p = s->head; p < s->tail && n < max_iov && bytes < max_bytes; p++) {
+        qent *e = &s->ring[p & mask];
+        if (!e->m) continue;
+        size_t off = p == s->head ? s->head_off : 0;
+        iov[n].iov_base = e->m->f->data + off;
+        iov[n].iov_len = e->m->f->len - off;
+        bytes += iov[n].iov_len;
+        n++;
+        /* messages were dropped behind a half-written frame: finish it alone, so the lagged
+         * notice goes before the next one */
+        if (off && s->dropped_pending) break;
+    }
+    return n;
+}
+
+size_t md_session_consume(md_session *s, size_t bytes)
+{
+    size_t n = 0, mask = s->cap - 1;
+    while (s->head < s->tail) {
+        qent *e = &s->ring[s->head & mask];
+        if (!e->m) {
+            s->head++;
+            continue;
+        }
+        size_t left = e->m->f->len - s->head_off;
+        if (bytes < left) {
+            s->head_off += bytes;
+            break;
+        }
+        bytes -= left;
+        s->head_off = 0;
+        if (e->owner) e->owner->last_pos = POS_NONE;
+        msg_unref(s->sh, e->m);
+        e->m = NULL;
+        e->owner = NULL;
+        s->head++;
+        s->live--;
+        n++;
+    }
+    while (s->head < s->tail && !s->ring[s->head & mask].m) s->head++;
+    s->delivered += n;
+    return n;
+}
+
+int md_session_pending(const md_session *s)
+{
+    return s->live > 0 || s->dropped_pending > 0;
 }

@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 typedef struct md_hub_shard md_hub_shard;
 typedef struct md_session md_session;
@@ -79,6 +80,17 @@ int md_session_overflowed(const md_session *s);
  * at least max_bytes were appended or the queue is empty; *n_msgs (may be NULL) gets the number
  * of frames appended. Returns 1 when messages remain queued, 0 otherwise. */
 int md_session_pack(md_session *s, md_buf *out, size_t max_bytes, size_t *n_msgs);
+
+/* Zero-copy writing: fills iov (at most max_iov entries, stopping once max_bytes are covered)
+ * with the queued frames from the head, the first one from where the last write stopped; a
+ * "lagged" frame is put first when messages were dropped. Returns the entries filled (0 when
+ * nothing is queued). The frames stay queued until md_session_consume(). */
+int md_session_iov(md_session *s, struct iovec *iov, int max_iov, size_t max_bytes);
+/* Takes `bytes` written bytes off the head of the queue (a frame written in part stays at
+ * the head and is never conflated away); returns the messages completed. */
+size_t md_session_consume(md_session *s, size_t bytes);
+/* 1 while anything (messages, a lagged notice) waits to be written. */
+int md_session_pending(const md_session *s);
 
 typedef struct md_session_stats {
     uint64_t delivered, dropped, dropped_pending;

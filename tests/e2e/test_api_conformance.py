@@ -119,7 +119,7 @@ class ApiConformance(AgentTest):
         self.assertEqual(int(hdrs["content-length"]), len(g.body.encode()))
 
     def test_chunked_body_gets_411_not_a_hang(self):
-        # lws cannot read a chunked request body: the agent must answer at once (411)
+        # chunked request bodies are not read: the agent must answer at once (411), not hang
         # instead of waiting for a body that never arrives
         body = '{"bars":[]}'
         r = curl(self.agent.url + "/ingest/bars", method="POST", data=body, timeout=10,

@@ -204,8 +204,9 @@ class ClusterChaos(unittest.TestCase):
             os.kill(pid1, signal.SIGKILL)
             self.wait(lambda: self.lb_state(1) == "DOWN", 20, "HAProxy to mark agent1 DOWN")
             time.sleep(3)
-            # SIGTERM: agent2 answers 503 (new requests, and /health/ready) while in-flight ones
-            # finish, then closes; HAProxy retries those 503s elsewhere and takes it out
+            # SIGTERM: agent2's /health/ready answers 503 at once while it still serves what
+            # reaches it (in flight or new) during the grace; HAProxy takes it out, retrying
+            # elsewhere whatever finds its connection closed, then it exits
             load.phase = "drain"
             pid2 = self.pid(2)
             os.kill(pid2, signal.SIGTERM)

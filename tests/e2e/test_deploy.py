@@ -199,7 +199,7 @@ class DeployFiles(AgentTest):
                 continue
             pkg = p.stdout.split(":")[0]
             # only the libraries mdagent links directly; their own dependencies come with them
-            direct = re.search(r"lib(websockets|uv|curl|jansson|sqlite3|pq|hiredis|yaml|ssl|z)\b", os.path.basename(lib))
+            direct = re.search(r"lib(http_parser|nettle|curl|jansson|sqlite3|pq|hiredis|yaml|ssl|z)\b", os.path.basename(lib))
             if pkg not in base and direct and not re.search(rf"\b{re.escape(pkg)}\b", runtime):
                 missing.append(f"{lib} ({pkg})")
         self.assertEqual(missing, [], "add these packages to the Dockerfile's runtime stage")

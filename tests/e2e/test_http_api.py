@@ -135,7 +135,7 @@ class HttpApi(AgentTest):
     def test_unknown_route_method_and_oversize(self):
         self.assert_error("/no/such/route", 404, "not_found")
         body = self.assert_error("/symbols", 405, "method_not_allowed", method="DELETE")
-        self.assert_error("/historical/MSFT?x=" + "a" * 9000, 413, "payload_too_large")
+        self.assert_error("/historical/MSFT?x=" + "a" * 9000, 414, "uri_too_long")
 
     def test_metrics_exposition(self):
         self.get("/price/MSFT")

@@ -1,5 +1,5 @@
 /* Fuzzes a request's path capture and query string the way the server takes them apart
- * (server/http.c: md_http_req_add_param per '&' fragment, as lws hands them over), then
+ * (server/request.c: md_http_parse_query splits at '&' and percent-decodes), then
  * every parser of request parameters behind the read routes: /historical and /analytics
  * (md_history_req_parse), /quality and /validate (md_quality_req_parse), the analytics
  * indicator list (md_ind_parse). Input: "CAPTURE\nQUERY". Checks: a parse either fails
@@ -12,6 +12,7 @@
 #include "query/quality.h"
 #include "query/query.h"
 #include "server/http.h"
+#include "server/request.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,15 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.capture = in[0] ? md_strdup(in) : NULL;
     size_t qlen = size - (size_t)(query - in);
     if (!nl) qlen = 0;
-    for (size_t a = 0; a <= qlen;) { /* '&' splits fragments, as in lws' URI args */
-        const char *amp = memchr(query + a, '&', qlen - a);
-        size_t end = amp ? (size_t)(amp - query) : qlen;
-        md_http_req_add_param(&req, query + a, end - a);
-        a = end + 1;
+    md_error err;
+    int qrc = md_http_parse_query(&req, query, qlen, &err);
+    if (qrc < 0) { /* the server answers 400 */
+        check_failed(qrc, &err, "query string");
+        md_http_req_deinit(&req);
+        free(in);
+        return 0;
     }
     md_assert(req.n_params >= 0 && req.n_params <= MD_HTTP_MAX_PARAMS, "%d params", req.n_params);
 
-    md_error err;
     md_history_req hr;
     /* /historical and /analytics always have a capture (the router never matches an empty
      * one); /quality/report has none */

@@ -295,6 +295,74 @@ Test(quality_volume, series_without_volume_is_not_judged)
     md_bar_vec_deinit(&v);
 }
 
+/* -- implausible_price ------------------------------------------------------------------ */
+
+/* The hostile series: 100 daily closes gliding from 1e308 down to 1e-300 at a steady rate.
+ * Every return is like the ones before it, so no jump stands out; the bars whose price no
+ * market quotes are findings, and the range does not grade A+. */
+Test(quality_implausible, a_series_from_1e308_to_1e_300_is_not_a_plus)
+{
+    md_quality_params p = P();
+    md_bar_vec v;
+    md_qevent_vec ev;
+    daily_series(&v, 100, 1, 1000);
+    size_t outside = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        double c = pow(10, 308 - (308.0 + 300.0) * (double)i / 99);
+        v.v[i].open = v.v[i].high = v.v[i].low = v.v[i].close = c;
+        if (c < 1e-12 || c > 1e12) outside++;
+    }
+    scan(&p, MD_IV_1D, &v, &ev);
+    cr_assert_eq(count_rule(&ev, MD_CHECK_IMPLAUSIBLE), outside);
+    cr_assert_eq(first_rule(&ev, MD_CHECK_IMPLAUSIBLE)->ts, v.v[0].ts);
+    md_quality_tally t;
+    md_quality_tally_init(&t);
+    t.bars = (int64_t)v.n;
+    for (size_t i = 0; i < ev.n; i++) md_quality_tally_add(&t, &ev.v[i]);
+    md_quality_score sc;
+    md_quality_score_tally(&p, &t, 100, &sc);
+    cr_assert_lt(sc.dim[MD_QDIM_ACCURACY], 1, "accuracy %g", sc.dim[MD_QDIM_ACCURACY]);
+    cr_assert_lt(sc.score, 97, "score %g grade %s", sc.score, sc.grade);
+    cr_assert_str_neq(sc.grade, "A+");
+    md_qevent_vec_deinit(&ev);
+    md_bar_vec_deinit(&v);
+}
+
+/* The bounds themselves pass; the next representable price beyond either is flagged, with
+ * the price and the bound as value and limit, whichever of open, high, low, close it is. */
+Test(quality_implausible, bounds_are_inclusive_and_configurable)
+{
+    md_quality_params p = P();
+    md_bar_vec v;
+    md_qevent_vec ev;
+    daily_series(&v, 6, 100, 1000);
+    v.v[1].low = 1e-12;
+    v.v[2].low = nextafter(1e-12, 0);
+    v.v[3].high = 1e12;
+    v.v[4].high = nextafter(1e12, INFINITY);
+    scan(&p, MD_IV_1D, &v, &ev);
+    cr_assert_eq(count_rule(&ev, MD_CHECK_IMPLAUSIBLE), 2);
+    const md_qevent *e = first_rule(&ev, MD_CHECK_IMPLAUSIBLE);
+    cr_assert_eq(e->ts, v.v[2].ts);
+    cr_assert_eq(e->value, v.v[2].low);
+    cr_assert_eq(e->limit, 1e-12);
+    cr_assert_float_eq(e->severity, 1, 1e-9);
+    cr_assert(strstr(e->detail, "below quality.price_min"), "%s", e->detail);
+    const md_qevent *last = NULL;
+    for (size_t i = 0; i < ev.n; i++)
+        if (ev.v[i].rule == MD_QRULE_SOFT(MD_CHECK_IMPLAUSIBLE)) last = &ev.v[i];
+    cr_assert_eq(last->ts, v.v[4].ts);
+    cr_assert_eq(last->value, v.v[4].high);
+    cr_assert_eq(last->limit, 1e12);
+    cr_assert(strstr(last->detail, "above quality.price_max"), "%s", last->detail);
+    md_qevent_vec_deinit(&ev);
+    p.price_max = 99; /* every bar's 100 is now above */
+    scan(&p, MD_IV_1D, &v, &ev);
+    cr_assert_eq(count_rule(&ev, MD_CHECK_IMPLAUSIBLE), 6);
+    md_qevent_vec_deinit(&ev);
+    md_bar_vec_deinit(&v);
+}
+
 /* -- stale_price ------------------------------------------------------------------------- */
 
 Test(quality_stale, n_minus_one_equal_closes_pass_n_is_flagged)

@@ -48,6 +48,23 @@ Test(validate, each_rule_fires)
     cr_assert_eq(check(B(10, 11, 9, 8.99, 0), MD_IV_1D, NOW), MD_RULE_CLOSE_RANGE);
 }
 
+/* vwap is optional (NaN when not given); when given it is a price: finite and > 0. */
+Test(validate, vwap_when_given_is_a_positive_price)
+{
+    static const struct {
+        double vwap;
+        md_rule want;
+    } cases[] = {{NAN, MD_RULE_COUNT},          {10.2, MD_RULE_COUNT},
+                 {1e-9, MD_RULE_COUNT},         {-3, MD_RULE_NONPOSITIVE},
+                 {-0.0, MD_RULE_NONPOSITIVE},   {0, MD_RULE_NONPOSITIVE},
+                 {INFINITY, MD_RULE_NONFINITE}, {-INFINITY, MD_RULE_NONFINITE}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        md_bar b = B(10, 11, 9, 10, 100);
+        b.vwap = cases[i].vwap;
+        cr_expect_eq(check(b, MD_IV_1D, NOW), cases[i].want, "vwap %g", cases[i].vwap);
+    }
+}
+
 Test(validate, alignment_to_interval)
 {
     md_bar b = B(10, 11, 9, 10, 0);
