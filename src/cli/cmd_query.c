@@ -136,7 +136,8 @@ const md_cli_opt md_cmd_query_opts[] = {
     {"--order", "asc|desc", "oldest first (default) or newest first"},
     {"--partial", "include|exclude", "bars still forming or cut by the range (default include)"},
     {"--format", "csv|json", "output format (default csv)"},
-    {"--adjust", "none|splits|all", "raw bars, split-adjusted (default) or split- and dividend-adjusted"},
+    {"--adjust", "none|splits|all",
+     "raw bars, split-adjusted (default) or split- and dividend-adjusted"},
     {NULL, NULL, NULL}};
 
 int md_cmd_query(int argc, char **argv)
