@@ -68,7 +68,7 @@ run: deps
 # The checks need only the compile commands of a configured tree (the debug preset: asserts
 # on, as the code runs under test), not a build.
 lint:
-	@cd "$(ROOT)" && cmake --preset debug >/dev/null && JOBS=$(JOBS) LINT_ANALYZER=$(LINT_ANALYZER) scripts/lint.sh build-asan
+	@cd "$(ROOT)" && cmake --preset debug >/dev/null && cmake --build build-asan --target md_generated >/dev/null && JOBS=$(JOBS) LINT_ANALYZER=$(LINT_ANALYZER) scripts/lint.sh build-asan
 
 format:
 	@cd "$(ROOT)" && scripts/lint.sh --format
