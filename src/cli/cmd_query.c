@@ -145,6 +145,8 @@ typedef struct multi_out {
     md_buf unchecked; /* symbols whose actions no source was asked for */
     size_t rows, failed;
     int out_rc;
+    char
+        last[MD_SYMBOL_MAX + 1]; /* the symbol of the last rows: one spanning pages is noted once */
 } multi_out;
 
 static int multi_rows(void *ctx, const char *symbol, const md_history *h, md_error *err)
@@ -157,17 +159,18 @@ static int multi_rows(void *ctx, const char *symbol, const md_history *h, md_err
             if (o->rows + i) md_buf_putc(&o->b, ',');
             md_render_symbol_bar_json(&o->b, symbol, &h->bars.v[i], &h->span);
         }
-        if (h->adj.mode != MD_ADJUST_NONE) {
+        if (h->adj.mode != MD_ADJUST_NONE && strcmp(o->last, symbol) != 0) {
             if (o->adjusted.len) md_buf_putc(&o->adjusted, ',');
             md_buf_json_str(&o->adjusted, symbol);
             md_buf_putc(&o->adjusted, ':');
             md_render_adjustment_json(&o->adjusted, &h->adj);
         }
     }
-    if (h->adj.mode != MD_ADJUST_NONE && h->adj.checked == 0) {
+    if (h->adj.mode != MD_ADJUST_NONE && h->adj.checked == 0 && strcmp(o->last, symbol) != 0) {
         if (o->unchecked.len) md_buf_puts(&o->unchecked, ", ");
         md_buf_puts(&o->unchecked, symbol);
     }
+    snprintf(o->last, sizeof o->last, "%s", symbol);
     o->rows += h->bars.n;
     if ((o->out_rc = flush(&o->b)) != 0) /* each call holds at most a page: bounded memory */
         return md_error_set(err, MD_EIO, "cannot write to stdout");
