@@ -129,7 +129,8 @@ int md_cmd_load(int argc, char **argv)
         }
     }
 
-    md_services_options so = {.cfg = &cfg, .store_pool_size = 1, .store_manage = 1, .writer = 1, .store_create = 1};
+    md_services_options so = {
+        .cfg = &cfg, .store_pool_size = 1, .store_manage = 1, .writer = 1, .store_create = 1};
     md_services svc;
     if (md_services_open(&svc, &so, &err) != 0) {
         fprintf(stderr, "mdagent load: %s\n", err.msg);
@@ -153,6 +154,9 @@ int md_cmd_load(int argc, char **argv)
     if (!quiet) {
         md_load_stats_print(&stats, stderr);
         md_load_grades_print(&grades, md_writer_quality(svc.writer), stderr);
+    } else if (stats.interrupted) { /* a failure, so said under --quiet too */
+        fprintf(stderr, "mdagent load: interrupted: run the same command again to continue from "
+                        "the checkpoint\n");
     }
     if (lo.validate_only) fprintf(stderr, "validate-only: nothing was stored\n");
     /* file errors, store errors and the interruption were reported as they happened */

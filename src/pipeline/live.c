@@ -67,6 +67,7 @@ typedef struct lseries {
     int64_t oldest;     /* oldest bar announced since the last pass (INT64_MAX: none) */
     int64_t fed_hi;     /* the newest bar any state was fed, as of the last pass */
     int partial_due;    /* a tick arrived: compute forming-bar values */
+    int partial_wait;   /* forming-bar values waited for a close: computed at its announcement */
     int64_t partial_ms; /* when the last forming-bar values were computed */
     int queued;         /* a job is queued or running */
 } lseries;
@@ -253,20 +254,30 @@ static int warm(md_live *lv, lseries *s, lstate *st, md_error *err)
     return rc;
 }
 
-/* The forming bar's values for the states with partial readers. */
-static void partials(md_live *lv, lseries *s, const pass *p, const md_bar *b)
+/* The forming bar's values for the states with partial readers. Returns 1 when a state
+ * could not have them yet (a bar before the forming one is closed but not announced). */
+static int partials(md_live *lv, lseries *s, const pass *p, const md_bar *b)
 {
+    int wait = 0;
     md_buf fields = MD_BUF_INIT;
     double o[MD_IND_MAX_OUTPUTS][1], *out[MD_IND_MAX_OUTPUTS] = {o[0], o[1], o[2]};
     md_ind_cols in = {&b->high, &b->low, &b->close, &b->volume, &b->ts};
     for (int k = 0; k < p->n_ready; k++) {
         lstate *st = p->ready[k];
+        /* the bucket right after the last one fed: a bar closed but not yet announced
+         * would be missing from the value (a session's first bucket after a gap waits for
+         * its close) */
         if (p->ch_partial[k] < 0 || b->ts <= st->fed) continue;
+        if (md_interval_next(s->iv, st->fed) != b->ts) {
+            wait = 1;
+            continue;
+        }
         md_ind_run_peek(st->run, &in, out);
         publish_value(lv, s, st, p->ch_partial[k], b->ts, out, 0, 1, &fields);
         __atomic_add_fetch(&lv->partial_values, 1, __ATOMIC_RELAXED);
     }
     md_buf_deinit(&fields);
+    return wait;
 }
 
 /* Takes what was asked of s since the last pass; 0 when nothing was (the job ends, s->queued
@@ -358,15 +369,18 @@ static void series_job(void *arg)
             }
             pthread_mutex_unlock(&lv->lock);
         }
-        /* the forming bar says every bar before its bucket is closed */
+        /* Only announced closes are fed: a forming bar in a later bucket says the bars before
+         * it are closed, not that their minutes are stored yet (live bars close after
+         * stream.live_bar_delay_ms and are stored before they are announced); feeding on its
+         * word read a bucket missing its last minutes and published a wrong value. */
+        feed_closed(lv, s, &p);
         md_bar forming;
         int have = p.partial && lv->o.livebars &&
                    md_livebar_forming(lv->o.livebars, s->symbol, s->iv, &forming);
-        if (have && forming.ts - 1 > p.due) p.due = forming.ts - 1;
-        feed_closed(lv, s, &p);
-        if (have) partials(lv, s, &p, &forming);
+        int wait = have && partials(lv, s, &p, &forming);
         md_hub_flush(lv->o.svc->hub);
         pthread_mutex_lock(&lv->lock);
+        if (wait) s->partial_wait = 1;
     }
     pthread_mutex_unlock(&lv->lock);
 }
@@ -470,6 +484,7 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
     lseries *s = series_find(lv, symbol, iv);
     if (s) {
         if (b->ts > s->due) s->due = b->ts;
+        if (s->partial_wait) s->partial_due = 1, s->partial_wait = 0;
         if (b->ts < s->oldest) s->oldest = b->ts;
         schedule(lv, s);
     }

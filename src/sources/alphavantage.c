@@ -1,12 +1,15 @@
 /* alphavantage.c - Alpha Vantage (key: ALPHA_VANTAGE_API_KEY).
  *
  *   GET {base}/query?function=TIME_SERIES_INTRADAY&symbol=IBM&interval=5min
- *                    &outputsize=full[&month=YYYY-MM]&apikey=K
+ *                    &outputsize=full&adjusted=false[&month=YYYY-MM]&apikey=K
  *       {base}/query?function=TIME_SERIES_DAILY|WEEKLY|MONTHLY&symbol=IBM[&outputsize=..]
  *       {base}/query?function=GLOBAL_QUOTE&symbol=IBM
  *   {"Meta Data":{"1. Information":..,"2. Symbol":"IBM",..,"6. Time Zone":"US/Eastern"},
  *    "Time Series (5min)":{"2024-01-05 19:55:00":{"1. open":"159.1100","2. high":..,
  *      "3. low":..,"4. close":..,"5. volume":"15"},...}}        (newest first)
+ *
+ * Intraday bars are asked raw (adjusted=false: the documented default adjusts them for splits
+ * and dividends); the store keeps bars as traded and adjusts on read (store/actions).
  *
  * Every answer is HTTP 200, errors included: {"Error Message": ...} (invalid symbol or
  * call; a missing key), {"Note": ...} / {"Information": ...} (call frequency, daily
@@ -270,7 +273,7 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     } else if (start >= now - 29 * 86400LL) {
         /* The trailing 30 days come without a month. */
         url_start(&url, src, "TIME_SERIES_INTRADAY", symbol);
-        md_buf_printf(&url, "&interval=%s&outputsize=full", aiv);
+        md_buf_printf(&url, "&interval=%s&outputsize=full&adjusted=false", aiv);
         md_sources__put_key(&url, src, KEY_PARAM);
         rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, err);
     } else {
@@ -287,8 +290,8 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
         for (int i = 0; i < months && rc >= 0; i++) {
             md_buf_reset(&url);
             url_start(&url, src, "TIME_SERIES_INTRADAY", symbol);
-            md_buf_printf(&url, "&interval=%s&outputsize=full&month=%04lld-%02u", aiv, (long long)y,
-                          m);
+            md_buf_printf(&url, "&interval=%s&outputsize=full&adjusted=false&month=%04lld-%02u",
+                          aiv, (long long)y, m);
             md_sources__put_key(&url, src, KEY_PARAM);
             rc = av_fetch(p, url.data, iv, &tmp, NULL, meta, err);
             if (++m > 12) m = 1, y++;

@@ -33,7 +33,7 @@ typedef struct md_store_options {
      * when the store is closed. Set by `serve`, `load` and `migrate`; every other open
      * leaves them as it finds them. */
     int manage;
-    int must_exist;      /* SQLite: a missing file is MD_ENOTFOUND instead of a new store
+    int must_exist;       /* SQLite: a missing file is MD_ENOTFOUND instead of a new store
                           * (read_only implies it) */
     int sqlite_sync_full; /* SQLite: PRAGMA synchronous=FULL (each commit synced to disk) rather
                            * than NORMAL (WAL synced at checkpoints only) */

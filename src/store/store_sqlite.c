@@ -138,6 +138,30 @@ static int migrate(md_sqlite_store *st, md_error *err)
     return exec(db, "COMMIT", err);
 }
 
+/* A read-only open cannot migrate: a store of another schema version is refused with what
+ * to do, rather than failing later on a table or column it does not have yet. */
+static int check_version(sqlite3 *db, const char *path, md_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    const int target = (int)MD_ARRAY_LEN(migrations);
+    if (version == target) return 0;
+    if (version < 0)
+        return md_error_set(err, MD_ESTORE, "%s is not an mdagent store (no schema version)", path);
+    if (version < target)
+        return md_error_set(err, MD_ESTORE,
+                            "store %s has schema version %d, this mdagent reads %d: open it once "
+                            "with `mdagent serve` or `mdagent load` to migrate it",
+                            path, version, target);
+    return md_error_set(err, MD_ESTORE,
+                        "store schema version %d is newer than this mdagent (%d); upgrade mdagent",
+                        version, target);
+}
+
 /* -- connections ---------------------------------------------------------------------------- */
 
 /* Opens one connection. Durability (store.sqlite_synchronous): in WAL mode NORMAL syncs the
@@ -418,6 +442,7 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
 
     int rc = open_conn(path, opt, opt->read_only, &st->wdb, err);
     if (rc == 0 && !opt->read_only) rc = migrate(st, err);
+    if (rc == 0 && opt->read_only) rc = check_version(st->wdb, path, err);
     if (rc) {
         sqlite_close(&st->base);
         return rc;

@@ -231,7 +231,7 @@ class FetchCommand(unittest.TestCase):
         a = Agent(name="bffetch")  # for its store path; never started
         try:
             args = ["fetch", "AAA", "CCC", "--interval", "1m", "--start", day(-22), "--end", day(-1),
-                    "--db", a.db, "--set", "backfill.chunk_delay_ms=250", "--set", "backfill.workers=1"]
+                    "--db", a.db, "--create", "--set", "backfill.chunk_delay_ms=250", "--set", "backfill.workers=1"]
             p = subprocess.Popen([mdtest.BIN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True, env=mdtest.clean_env(SIM))
             path = a.db[len("sqlite:"):]

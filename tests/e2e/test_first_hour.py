@@ -120,6 +120,19 @@ class Stores(unittest.TestCase):
             proc.terminate()
             proc.wait(20)
 
+    def test_query_on_a_store_of_an_older_schema_says_how_to_migrate_it(self):
+        import sqlite3
+        path = os.path.join(self.dir, "old.db")
+        run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--db", f"sqlite:{path}", "--quiet")
+        with sqlite3.connect(path) as c:
+            (version,) = c.execute("SELECT version FROM schema_version").fetchone()
+            c.execute("UPDATE schema_version SET version=?", (version - 1,))
+        p = run_cli("query", "MSFT", "--db", f"sqlite:{path}", check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(f"schema version {version - 1}, this mdagent reads {version}", p.stderr)
+        self.assertIn("mdagent serve", p.stderr)
+        self.assertEqual(p.stdout, "", "nothing half-written")
+
     def test_a_misspelt_source_is_reported_with_file_and_line(self):
         cfg = os.path.join(self.dir, "mdagent.yaml")
         with open(cfg, "w") as f:

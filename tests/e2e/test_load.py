@@ -103,7 +103,7 @@ class Interrupted(unittest.TestCase):
         self.assertEqual(mark[2], n + 1)  # lines: the header and the rows
 
     def resume_and_check(self, db, done_before):
-        p = mdtest.run_cli("load", self.csv, "--db", f"sqlite:{db}", "--quiet")
+        p = mdtest.run_cli("load", self.csv, "--db", f"sqlite:{db}")
         self.assertIn("files continued from a checkpoint: 1", p.stderr)
         self.assertIn(f"loaded {ROWS - done_before} rows from 1 file", p.stderr)
         n, cents, top, mark = state(db)
@@ -113,7 +113,7 @@ class Interrupted(unittest.TestCase):
         self.assertEqual(mark[0], ROWS)
         self.assertEqual(mark[4], 1)
         # a finished file is skipped: nothing read, nothing added
-        p = mdtest.run_cli("load", self.csv, "--db", f"sqlite:{db}", "--quiet")
+        p = mdtest.run_cli("load", self.csv, "--db", f"sqlite:{db}")
         self.assertIn("loaded 0 rows from 1 file", p.stderr)
         self.assertIn("files skipped, already loaded", p.stderr)
         self.assertEqual(state(db)[0], ROWS)
@@ -179,7 +179,7 @@ class Rejects(unittest.TestCase):
                     "2024-03-07,10,11")
         rej = os.path.join(self.dir, "rejects.csv")
         db = f"sqlite:{self.dir}/md.db"
-        p = mdtest.run_cli("load", csv, "--db", db, "--reject-file", rej, "--quiet")
+        p = mdtest.run_cli("load", csv, "--db", db, "--reject-file", rej)
         self.assertIn("loaded 5 rows from 1 file: 2 stored, 3 rejected", p.stderr)
         self.assertIn("rejected high_below_low: 1", p.stderr)
         self.assertIn("rejected parse_error: 2", p.stderr)

@@ -59,14 +59,14 @@ class ScreenConfigErrors(unittest.TestCase):
             path = config(agent, "pipeline:\n  jobs:\n    oversold:\n      schedule: every 5m\n"
                                  "      symbols: [MSFT]\n"
                                  "      condition: rsi:14 < 30 and close > smma:200\n")
-            p = run_cli("serve", "--config", path, "--db", agent.db, "--listen", "127.0.0.1:0",
+            p = run_cli("serve", "--config", path, "--db", agent.db, "--create", "--listen", "127.0.0.1:0",
                         check=False, timeout=30)
             self.assertEqual(p.returncode, 2, p.stderr)
             self.assertIn(f"{path}:6: pipeline.jobs.oversold.condition: column 25: unknown name "
                           "'smma'", p.stderr)
             path = config(agent, "pipeline:\n  jobs:\n    x:\n      schedule: every 5 minutes\n"
                                  "      condition: close > 1\n")
-            p = run_cli("serve", "--config", path, "--db", agent.db, check=False, timeout=30)
+            p = run_cli("serve", "--config", path, "--db", agent.db, "--create", check=False, timeout=30)
             self.assertEqual(p.returncode, 2, p.stderr)
             self.assertIn(f"{path}:4: pipeline.jobs.x.schedule:", p.stderr)
             p = run_cli("serve", "--config", path, "--print-config", check=False)

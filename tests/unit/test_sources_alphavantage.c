@@ -215,8 +215,10 @@ Test(alphavantage_http, intraday_history_one_request_per_month)
         md_source_bars(src, "IBM", MD_IV_5M, T("2024-02-28"), T("2024-03-12"), &bv, &meta, &err);
     cr_assert_eq(n, 4, "rc %d: %s", n, err.msg);
     cr_expect_eq(meta.requests, 2);
-    cr_expect(fake_saw(&fake, "interval=5min&outputsize=full&month=2024-02&apikey="));
-    cr_expect(fake_saw(&fake, "interval=5min&outputsize=full&month=2024-03&apikey="));
+    cr_expect(
+        fake_saw(&fake, "interval=5min&outputsize=full&adjusted=false&month=2024-02&apikey="));
+    cr_expect(
+        fake_saw(&fake, "interval=5min&outputsize=full&adjusted=false&month=2024-03&apikey="));
     CHECK_BAR(&bv.v[2], "2024-03-11T13:30:00Z", 195.09, 195.60, 194.70, 195.08, 245873);
     n = md_source_bars(src, "IBM", MD_IV_1H, T("2024-03-08"), T("2024-03-09"), &bv, &meta, &err);
     cr_assert_eq(n, 1, "rc %d: %s", n, err.msg);
