@@ -68,8 +68,9 @@ const md_cli_cmd md_cli_commands[] = {
     {"fetch", "SYMBOL...",
      "fetch quotes (or, with --interval/--start/--end, bars) from the sources and store them",
      md_cmd_fetch_opts, md_cmd_fetch},
-    {"query", "SYMBOL",
-     "print stored bars of one symbol as CSV or JSON (the whole range by default)",
+    {"query", "SYMBOL...",
+     "print stored bars of one symbol, or several in long format, as CSV or JSON (the whole range "
+     "by default)",
      md_cmd_query_opts, md_cmd_query},
     {"migrate", "",
      "copy one store into another (SQLite <-> PostgreSQL) and verify what was copied",

@@ -22,8 +22,19 @@ void md_render_ohlcv_fields(md_buf *b, const md_bar *bar)
 
 void md_render_bar_json(md_buf *b, const md_bar *bar, const md_bar_span *span)
 {
+    md_render_symbol_bar_json(b, NULL, bar, span);
+}
+
+void md_render_symbol_bar_json(md_buf *b, const char *symbol, const md_bar *bar,
+                               const md_bar_span *span)
+{
     md_buf_reserve(b, 256);
     md_buf_putc(b, '{');
+    if (symbol) {
+        md_buf_puts(b, "\"symbol\":");
+        md_buf_json_str(b, symbol);
+        md_buf_putc(b, ',');
+    }
     md_render_ohlcv_fields(b, bar);
     md_buf_puts(b, ",\"source\":\"");
     md_buf_puts(b, md_source_name(bar->source));
@@ -55,6 +66,12 @@ void md_render_bars_json_array(md_buf *b, const md_bar *bars, size_t n, const md
     md_buf_putc(b, ']');
 }
 
+void md_render_symbol_bars_csv_header(md_buf *b)
+{
+    md_buf_puts(b, "symbol,");
+    md_render_bars_csv_header(b);
+}
+
 void md_render_bars_csv_header(md_buf *b)
 {
     md_buf_puts(b, "timestamp,open,high,low,close,volume,source,quality,partial\n");
@@ -62,9 +79,20 @@ void md_render_bars_csv_header(md_buf *b)
 
 void md_render_bars_csv_rows(md_buf *b, const md_bar *bars, size_t n, const md_bar_span *span)
 {
-    md_buf_reserve(b, n * 108);
+    md_render_symbol_bars_csv_rows(b, NULL, bars, n, span);
+}
+
+void md_render_symbol_bars_csv_rows(md_buf *b, const char *symbol, const md_bar *bars, size_t n,
+                                    const md_bar_span *span)
+{
+    size_t sl = symbol ? strlen(symbol) + 1 : 0;
+    md_buf_reserve(b, n * (108 + sl));
     for (size_t i = 0; i < n; i++) {
         const md_bar *x = &bars[i];
+        if (symbol) { /* symbols are A-Z 0-9 . - ^ = / _: never quoted */
+            md_buf_puts(b, symbol);
+            md_buf_putc(b, ',');
+        }
         md_buf_ts(b, x->ts, 0);
         md_buf_putc(b, ',');
         md_buf_num(b, x->open);

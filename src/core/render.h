@@ -13,6 +13,10 @@
  *  "quality":..,"partial":true|false[,"vwap":..][,"trades":..]}: partial as span judges it
  * (md_bar_span_partial; span NULL: false). */
 void md_render_bar_json(md_buf *b, const md_bar *bar, const md_bar_span *span);
+/* The same object with "symbol" first (long-format answers of several symbols); symbol NULL:
+ * md_render_bar_json. */
+void md_render_symbol_bar_json(md_buf *b, const char *symbol, const md_bar *bar,
+                               const md_bar_span *span);
 /* The fields every bar object starts with, without braces (REST bars and stream frames):
  * "timestamp":"...","open":..,"high":..,"low":..,"close":..,"volume":.. (0 when unknown). */
 void md_render_ohlcv_fields(md_buf *b, const md_bar *bar);
@@ -22,6 +26,11 @@ void md_render_bars_json_array(md_buf *b, const md_bar *bars, size_t n, const md
  * one row per bar (partial is true or false). */
 void md_render_bars_csv_header(md_buf *b);
 void md_render_bars_csv_rows(md_buf *b, const md_bar *bars, size_t n, const md_bar_span *span);
+/* Long format (several symbols): the header with a "symbol" column first, and rows led by
+ * symbol (NULL: md_render_bars_csv_rows). */
+void md_render_symbol_bars_csv_header(md_buf *b);
+void md_render_symbol_bars_csv_rows(md_buf *b, const char *symbol, const md_bar *bars, size_t n,
+                                    const md_bar_span *span);
 /* Header and rows. */
 void md_render_bars_csv(md_buf *b, const md_bar *bars, size_t n, const md_bar_span *span);
 /* {"error":{"code":"..","message":".."}} for rc (API code from errors.def). */

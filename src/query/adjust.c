@@ -141,9 +141,15 @@ void md_render_adjust_json(md_buf *b, const md_adj_note *n)
     md_buf_puts(b, md_adjust_name(n->mode));
     md_buf_putc(b, '"');
     if (n->mode == MD_ADJUST_NONE) return;
+    md_buf_puts(b, ",\"adjustment\":");
+    md_render_adjustment_json(b, n);
+}
+
+void md_render_adjustment_json(md_buf *b, const md_adj_note *n)
+{
     /* "unchecked": no source was ever asked, the factors rest on ingested or loaded records
      * alone - maybe none, so an adjusted series may still hold a split */
-    md_buf_puts(b, ",\"adjustment\":{\"mode\":\"");
+    md_buf_puts(b, "{\"mode\":\"");
     md_buf_puts(b, md_adjust_name(n->mode));
     md_buf_puts(b, n->checked > 0 ? "\",\"actions\":\"checked\",\"checked_at\":"
                                   : "\",\"actions\":\"unchecked\",\"checked_at\":null");

@@ -28,7 +28,7 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
 {
     memset(req, 0, sizeof *req);
     req->source = -1;
-    int rc = md_symbol_normalize_str(symbol, req->symbol, err);
+    int rc = symbol ? md_symbol_normalize_str(symbol, req->symbol, err) : 0;
     if (rc) return rc;
     const char *v = get(ctx, "interval");
     req->iv = MD_IV_1D;

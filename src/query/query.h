@@ -164,7 +164,8 @@ typedef struct md_history_req {
 
 /* Fills req from request parameters: get(ctx, "start") returns the raw value or NULL.
  * Names: interval, start, end, limit, order (asc|desc), partial (include|exclude), format,
- * cached_only, source, adjust. Errors name the parameter (MD_EINTERVAL, MD_ETIMERANGE, MD_EPARAM). */
+ * cached_only, source, adjust. Errors name the parameter (MD_EINTERVAL, MD_ETIMERANGE, MD_EPARAM).
+ * symbol NULL: req->symbol is left empty (the multi-symbol request sets it per symbol). */
 int md_history_req_parse(md_history_req *req, const char *symbol,
                          const char *(*get)(void *ctx, const char *name), void *ctx,
                          const md_config *cfg, md_error *err);
@@ -204,6 +205,79 @@ void md_bars_reverse(md_bar *v, size_t n);
 void md_render_history_json(md_buf *b, const md_history_req *req, const md_history *h,
                             md_buf *next_url);
 
+/* -- several symbols' bars (history_multi.c) ----------------------------------------------
+ *
+ * GET /historical?symbols=A,B,C and `mdagent query A B C`: long-format rows ordered by symbol
+ * (in the order asked) then time. A symbol's rows are what md_query_history answers it with
+ * the request's range, order, partial rule and adjustment - its /historical/{symbol} bars -
+ * and `limit` bounds the rows of the whole page. A page that stops before the end of the
+ * list says where the next one starts with a cursor: "I" (at symbol I of the list, from the
+ * start of its range) or "I,T" (at symbol I from T: its `start`, order=desc its `end`), the
+ * `cursor` parameter of the next page's URL. A symbol that fails (not a symbol, no data, its
+ * sources failing) is reported by the page that reached it, so following the pages gives
+ * every row and every error once. */
+
+typedef struct md_multi_item {
+    char *asked;                    /* as given (heap) */
+    char symbol[MD_SYMBOL_MAX + 1]; /* normalised; "" when not a symbol */
+    int invalid;                    /* not a symbol (MD_ESYMBOL) */
+    int repeat;                     /* the same symbol as an earlier item: left out */
+} md_multi_item;
+
+typedef struct md_multi_req {
+    md_history_req base; /* range, page size (limit), order, partial, format, adjust, link
+                              (the next page's URL sets "cursor"); base.symbol is unused */
+    md_multi_item *item; /* heap (md_multi_req_deinit) */
+    size_t n;            /* items */
+    size_t valid;        /* distinct valid symbols */
+    size_t from;         /* the cursor: the item the page starts at */
+    int has_from_ts;     /* and where in its range it starts */
+    int64_t from_ts;
+} md_multi_req;
+
+/* Fills r from the symbols symbols[0..n) (copied) and the request parameters of
+ * md_history_req_parse plus `cursor`. MD_EPARAM for an empty list, more than max_symbols
+ * (0: no bound) or a bad cursor, MD_ESYMBOL when no item is a symbol, and the errors of
+ * md_history_req_parse. r is always to be md_multi_req_deinit'ed. */
+int md_multi_req_parse(md_multi_req *r, const char *const *symbols, size_t n,
+                       const char *(*get)(void *ctx, const char *name), void *ctx,
+                       const md_config *cfg, size_t max_symbols, md_error *err);
+void md_multi_req_deinit(md_multi_req *r);
+
+/* Where the walk over the symbols goes: rows gets each answered symbol's page of bars in
+ * the answer's order (a non-zero return stops the walk and is returned), error each item
+ * that failed (symbol: the normalised form, or the item as given when it is not a symbol). */
+typedef struct md_multi_sink {
+    int (*rows)(void *ctx, const char *symbol, const md_history *h, md_error *err);
+    void (*error)(void *ctx, const char *symbol, int rc, const char *message);
+    void *ctx;
+} md_multi_sink;
+
+typedef struct md_multi_page {
+    size_t count;  /* rows given to the sink */
+    int truncated; /* the list goes on after this page */
+    size_t next;   /* with truncated: the cursor of the next page */
+    int has_next_ts;
+    int64_t next_ts;
+    const char *from; /* "store", "sources" or "mixed" over the rows */
+} md_multi_page;
+
+/* One page of r (from its cursor, at most r->base.limit rows; 0: every row). Errors that
+ * concern every symbol (the store, a bad parameter) end the walk and are returned; the
+ * others go to sink->error. */
+int md_query_history_multi(md_services *svc, const md_multi_req *r, const md_multi_sink *sink,
+                           md_multi_page *out, md_error *err);
+/* The cursor of the page after p ("I" or "I,T") into out. */
+void md_multi_cursor(const md_multi_page *p, md_buf *out);
+
+/* The /historical?symbols= answer of one page: JSON {"symbols","interval","order"?,"bars":
+ * [{"symbol",...Bar}],"count","from","adjust","adjustments"?,"errors","truncated","next"?} or
+ * CSV (symbol,timestamp,...) into body, its content type into *ct, the next page's URL
+ * (r->base.link) into next, and for CSV the failed items as "SYMBOL:code, ..." (characters
+ * outside a symbol's percent-encoded) into csv_errors. */
+int md_query_history_multi_render(md_services *svc, const md_multi_req *r, md_buf *body,
+                                  const char **ct, md_buf *next, md_buf *csv_errors, md_error *err);
+
 /* -- adjustment on read (adjust.c; analytics/adjust.h has the formulas) -------------------- */
 
 /* The factors of symbol's series of interval iv under mode, from its stored actions and
@@ -221,6 +295,8 @@ void md_query_adjust_note(md_services *svc, const char *symbol, md_adjust mode,
                           const md_adj_plan *p, md_adj_note *out);
 /* ,"adjust":"<mode>","adjustment":{...} (the object only for splits and all). */
 void md_render_adjust_json(md_buf *b, const md_adj_note *n);
+/* The object alone: {"mode","actions":"checked"|"unchecked","checked_at","applied","skipped"}. */
+void md_render_adjustment_json(md_buf *b, const md_adj_note *n);
 /* The two above in one call: the one step the read paths add after reading raw bars; note
  * (may be NULL) says what the adjustment rested on. */
 int md_query_adjust_bars(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,

@@ -1,4 +1,4 @@
-/* routes_data.c - /symbols, /price/{symbol}, /prices, /historical/{symbol}. */
+/* routes_data.c - /symbols, /price/{symbol}, /prices, /historical/{symbol}, /historical. */
 #include "server/routes.h"
 
 #include "core/config.h"
@@ -185,5 +185,35 @@ int md_route_historical(md_services *svc, md_http_req *req, md_http_resp *resp, 
     rc = md_query_history_answer(svc, &hr, query_flags(req), &a, err);
     if (rc == 0) md_http_answer(req, resp, &a);
     md_answer_deinit(&a);
+    return rc;
+}
+
+/* GET /historical?symbols=A,B,C: the long format of several symbols (query/history_multi.c),
+ * each symbol's rows those of /historical/{symbol}. */
+int md_route_historical_multi(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    const char *list = md_http_param_get(req, "symbols");
+    char **items = NULL;
+    size_t n = list ? md_config_split_list(list, &items) : 0;
+    md_multi_req r;
+    int rc = md_multi_req_parse(&r, (const char *const *)items, n, md_http_param_getter, req,
+                                svc->cfg, (size_t)svc->cfg->max_symbols, err);
+    if (items) md_config_free_list(items, n);
+    if (rc == 0) {
+        md_link link = md_http_link(req);
+        r.base.link = &link;
+        md_buf next = MD_BUF_INIT, errors = MD_BUF_INIT;
+        const char *ct = NULL;
+        md_buf *b = md_http_json(resp, 200);
+        rc = md_query_history_multi_render(svc, &r, b, &ct, &next, &errors, err);
+        if (rc == 0) {
+            resp->content_type = ct;
+            md_http_link_next(resp, next.data);
+            if (errors.len) md_http_header(resp, "X-Symbol-Errors", errors.data);
+        }
+        md_buf_deinit(&next);
+        md_buf_deinit(&errors);
+    }
+    md_multi_req_deinit(&r);
     return rc;
 }

@@ -7,6 +7,7 @@ package installed with pip."""
 import asyncio
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -141,6 +142,35 @@ class ClientRest(AgentTest):
         self.assertTrue(df["timestamp"].is_monotonic_increasing)
         wide = df.pivot(index="timestamp", columns="symbol", values="close")  # the README's notebook
         self.assertEqual(set(wide.columns), {"SMI", "DAX"})
+
+    def routed(self, route):
+        """How many /historical requests of route the agent answered (its metrics)."""
+        text = self.agent.get("/metrics").body
+        return sum(float(m) for m in re.findall(
+            r'^mdagent_http_requests_total\{route="%s",status="200"\} (\S+)$' % re.escape(route), text, re.M))
+
+    def test_history_of_several_symbols_uses_the_multi_symbol_route_and_its_pages(self):
+        before_multi, before_one = self.routed("/historical"), self.routed("/historical/{symbol}")
+        whole = self.md.history(["SMI", "DAX", "MSFT"], start="1996-01-01", end="1996-03-01")
+        paged = self.md.history(["SMI", "DAX", "MSFT"], start="1996-01-01", end="1996-03-01", page_size=7)
+        pd.testing.assert_frame_equal(paged, whole)
+        n = len(whole)
+        self.assertEqual(n, 2 * len([r for r in sample("DAX") if "1996-01-01" <= r["timestamp"].strftime("%Y-%m-%d") < "1996-03-01"]))
+        # one request, then ceil(n / 7) pages (the last may be empty when the list ends with MSFT)
+        self.assertGreaterEqual(self.routed("/historical") - before_multi, 1 + -(-n // 7))
+        self.assertEqual(self.routed("/historical/{symbol}"), before_one)
+        # an unknown symbol raises its typed error, or is listed with raise_errors=False
+        with self.assertRaises(mdagent.NotFoundError) as cm:
+            self.md.history(["DAX", "NOPE"], start="1996-01-01", end="1996-03-01")
+        self.assertEqual(cm.exception.code, "not_found")
+        df = self.md.history(["DAX", "NOPE"], start="1996-01-01", end="1996-03-01", raise_errors=False)
+        self.assertEqual(set(df["symbol"]), {"DAX"})
+        self.assertEqual([(e["symbol"], e["code"]) for e in df.attrs["errors"]], [("NOPE", "not_found")])
+        # limit: the newest N bars of each symbol
+        last = self.md.history(["SMI", "DAX"], start="1996-01-01", end="1996-03-01", limit=4)
+        for sym in ("SMI", "DAX"):
+            self.assertEqual(list(last[last["symbol"] == sym]["timestamp"]),
+                             list(whole[whole["symbol"] == sym]["timestamp"])[-4:])
 
     def test_the_readme_notebook_example(self):
         with open(os.path.join(SRC, "clients", "python", "README.md")) as f:

@@ -130,16 +130,20 @@ class Client:
         return limit is not None
 
     def history(self, symbols, start=None, end=None, interval="1d", adjust=None, limit=None,
-                source=None, cached_only=None, partial=None, page_size=None):
+                source=None, cached_only=None, partial=None, page_size=None, raise_errors=True):
         """Bars of one symbol (a str: indexed by timestamp) or several (a list: long format,
         one row per symbol and timestamp, columns symbol, timestamp, open, high, low, close,
-        volume, ...), oldest first. The agent answers a range in pages; every page is read
-        (its `next` link followed), page_size bars per request (default: the agent's
-        server.default_limit). limit: at most this many bars of each symbol, the newest of the
-        range. adjust: "none" (as traded), "splits" (the agent's default) or "all" (splits and
-        dividends). partial="exclude" leaves out the bars cut by the range or still forming.
-        Several symbols are asked with one /historical?symbols= request; an agent without that
-        route is asked one symbol at a time (the same rows)."""
+        volume, ...), oldest first (several: by timestamp, then symbol in the order given). The
+        agent answers a range in pages; every page is read (its `next` link followed),
+        page_size rows per request (default: the agent's server.default_limit). limit: at most
+        this many bars of each symbol, the newest of the range. adjust: "none" (as traded),
+        "splits" (the agent's default) or "all" (splits and dividends). partial="exclude"
+        leaves out the bars cut by the range or still forming.
+        Several symbols are asked with GET /historical?symbols= (pages of page_size rows of all
+        symbols together; with limit, each symbol's newest bars are asked on its own). A symbol
+        that fails (unknown, invalid) raises its typed exception, or with raise_errors=False
+        is left out and listed with its code in the frame's attrs["errors"]. An agent without
+        the multi-symbol route is asked one symbol at a time (the same rows)."""
         params = {"interval": interval, "start": _time(start), "end": _time(end),
                   "source": source, "adjust": adjust, "partial": partial}
         if cached_only is not None:
@@ -162,22 +166,44 @@ class Client:
         symbols = list(symbols)
         if not symbols:
             raise ValueError("give at least one symbol")
-        rows = []
-        try:
-            for page in self._pages(self._url("/historical", dict(params, symbols=",".join(symbols),
-                                                                  limit=page_size))):
-                rows.extend(page.get("bars", []))
-        except MdagentError as e:
-            if e.status not in (404, 405) or e.code not in ("not_found", "method_not_allowed"):
-                raise
-            if "no route" not in (e.message or "") and e.code != "method_not_allowed":
-                raise
-            rows = []  # an agent without the multi-symbol route: one symbol at a time
+
+        def one_by_one():
+            rows, errors = [], []
             for s in symbols:
-                rows.extend(one(s, True))
-            order = {s: i for i, s in enumerate(symbols)}
-            rows.sort(key=lambda b: (b["timestamp"], order.get(b["symbol"], 0)))
-        return self._bars_frame(rows, index=False)
+                try:
+                    rows.extend(one(s, True))
+                except MdagentError as e:
+                    if raise_errors or e.status not in (400, 404):
+                        raise
+                    errors.append({"symbol": s, "code": e.code, "message": e.message})
+            return rows, errors
+
+        rows, errors = [], []
+        if limit is not None:  # the newest `limit` of each symbol: one symbol at a time
+            rows, errors = one_by_one()
+        else:
+            try:
+                url = self._url("/historical", dict(params, symbols=",".join(symbols), limit=page_size))
+                for page in self._pages(url):  # rows by symbol, then time; each error once
+                    rows.extend(page.get("bars", []))
+                    errors.extend(page.get("errors", []))
+            except MdagentError as e:
+                # an agent without the multi-symbol route: 404 "no route" (or 405)
+                if e.code != "method_not_allowed" and (e.code != "not_found" or "no route" not in (e.message or "")):
+                    raise
+                rows, errors = one_by_one()
+        if errors and raise_errors:
+            from .errors import error_class
+
+            e = errors[0]
+            raise error_class(e["code"])(e["code"], f"{e['symbol']}: {e['message']}")
+        order = {s: i for i, s in enumerate(symbols)}
+        order.update({str(s).upper(): i for i, s in enumerate(symbols)})
+        rows.sort(key=lambda b: (b["timestamp"], order.get(b["symbol"], len(order))))
+        df = self._bars_frame(rows, index=False)
+        if _pd is not None:
+            df.attrs["errors"] = errors
+        return df
 
     @staticmethod
     def _bars_frame(rows, index):
