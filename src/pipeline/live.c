@@ -262,13 +262,13 @@ static int partials(md_live *lv, lseries *s, const pass *p, const md_bar *b)
     md_buf fields = MD_BUF_INIT;
     double o[MD_IND_MAX_OUTPUTS][1], *out[MD_IND_MAX_OUTPUTS] = {o[0], o[1], o[2]};
     md_ind_cols in = {&b->high, &b->low, &b->close, &b->volume, &b->ts};
+    const int64_t closed = md_livebar_last_closed(lv->o.livebars, s->symbol, s->iv);
     for (int k = 0; k < p->n_ready; k++) {
         lstate *st = p->ready[k];
-        /* the bucket right after the last one fed: a bar closed but not yet announced
-         * would be missing from the value (a session's first bucket after a gap waits for
-         * its close) */
+        /* a bar the live bars closed but that is not announced (stored) yet would be
+         * missing from the value: wait for its announcement */
         if (p->ch_partial[k] < 0 || b->ts <= st->fed) continue;
-        if (md_interval_next(s->iv, st->fed) != b->ts) {
+        if (closed > st->fed) {
             wait = 1;
             continue;
         }

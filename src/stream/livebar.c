@@ -238,6 +238,15 @@ int md_livebar_forming(md_livebar *lb, const char *symbol, md_interval iv, md_ba
     return have;
 }
 
+int64_t md_livebar_last_closed(md_livebar *lb, const char *symbol, md_interval iv)
+{
+    pthread_mutex_lock(&lb->lock);
+    lbsym *s = md_dict_find_str(&lb->syms, symbol);
+    int64_t ts = s ? s->last_closed[iv] : NO_BUCKET;
+    pthread_mutex_unlock(&lb->lock);
+    return ts;
+}
+
 /* Stores the closed minutes first, then announces the coarser bars: a coarser bar's readers
  * (live indicators read its bucket back from the store) must find every minute of it. */
 static void hand_out(md_livebar *lb, outbar *v, size_t n)

@@ -56,6 +56,10 @@ size_t md_livebar_tick(md_livebar *lb);
  * bucket folded in (what has arrived so far). 1 with *out set, 0 when none is forming.
  * Thread-safe. */
 int md_livebar_forming(md_livebar *lb, const char *symbol, md_interval iv, md_bar *out);
+/* The start of the newest bar of interval iv of symbol these live bars closed (handed out to
+ * the writer and the hub or about to be); INT64_MIN when none. A reader that has seen bars up
+ * to an earlier bucket has a closed bar still to come. Thread-safe. */
+int64_t md_livebar_last_closed(md_livebar *lb, const char *symbol, md_interval iv);
 
 typedef struct md_livebar_stats {
     uint64_t bars_1m, bars_coarse, late, symbols;
