@@ -16,6 +16,7 @@
  *            (symbols: all) of 300 daily bars each in a SQLite store: the symbols listed,
  *            each series read and both indicators computed, the result stored.
  * The store is a fresh file under /tmp, written through the writer before the timing. */
+#include "bench.h"
 #include "analytics/cross.h"
 #include "analytics/indicators.h"
 #include "core/log.h"
@@ -39,22 +40,6 @@
 #define SCREEN_DAYS 300
 #define DAY0 19725 /* 2024-01-03 (days since the epoch) */
 
-static uint64_t rng = 88172645463325252ULL;
-static double uniform(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* -- live: one bar per call ------------------------------------------------------------- */
 
 static void bench_live(size_t n, int runs)
@@ -64,9 +49,9 @@ static void bench_live(size_t n, int runs)
     int64_t *ts = malloc(n * sizeof *ts);
     double p = 100;
     for (size_t i = 0; i < n; i++) {
-        p *= 1 + (uniform() - 0.5) * 0.002;
+        p *= 1 + (bench_uniform() - 0.5) * 0.002;
         c[i] = p, h[i] = p * 1.001, l[i] = p * 0.999;
-        v[i] = 100 + (double)(int)(uniform() * 5000);
+        v[i] = 100 + (double)(int)(bench_uniform() * 5000);
         ts[i] = 1704067200 + (int64_t)i * 60;
     }
     double *outs[MD_IND_MAX_OUTPUTS];
@@ -86,19 +71,19 @@ static void bench_live(size_t n, int runs)
             md_ind_run *run = md_ind_run_new(&spec, MD_IV_1M, 0);
             double one[MD_IND_MAX_OUTPUTS], *o1[MD_IND_MAX_OUTPUTS];
             for (int k = 0; k < MD_IND_MAX_OUTPUTS; k++) o1[k] = &one[k];
-            double t0 = now_s();
+            double t0 = bench_now_s();
             for (size_t i = 0; i < n; i++) {
                 md_ind_cols in = {h + i, l + i, c + i, v + i, ts + i};
                 md_ind_run_feed(run, &in, 1, o1);
                 sink += one[0];
             }
-            double dt = now_s() - t0;
+            double dt = bench_now_s() - t0;
             md_ind_run_free(run);
             if (dt < best_live) best_live = dt;
             md_ind_cols all = {h, l, c, v, ts};
-            t0 = now_s();
+            t0 = bench_now_s();
             md_ind_compute(&spec, MD_IV_1M, &all, n, outs);
-            dt = now_s() - t0;
+            dt = bench_now_s() - t0;
             sink += outs[0][n - 1];
             if (dt < best_batch) best_batch = dt;
         }
@@ -142,19 +127,19 @@ static void open_store(void)
 static void write_days(const char *symbol, int n)
 {
     md_bar *b = md_calloc((size_t)n, sizeof *b);
-    double p = 50 + uniform() * 100;
+    double p = 50 + bench_uniform() * 100;
     int k = 0;
     for (int64_t day = DAY0; k < n; day++) {
         if ((day + 3) % 7 >= 5) continue;
         md_bar_init(&b[k]);
         double o = p;
-        p *= 1 + (uniform() - 0.5) * 0.04;
+        p *= 1 + (bench_uniform() - 0.5) * 0.04;
         b[k].ts = day * 86400;
         b[k].open = o;
         b[k].close = p;
         b[k].high = (o > p ? o : p) * 1.005;
         b[k].low = (o < p ? o : p) * 0.995;
-        b[k].volume = 1e5 + (double)(int)(uniform() * 1e6);
+        b[k].volume = 1e5 + (double)(int)(bench_uniform() * 1e6);
         b[k].source = MD_SRC_CSV;
         k++;
     }
@@ -188,7 +173,7 @@ static void bench_corr(int runs)
     for (int k = 0; k < CORR_SYMBOLS; k++) {
         double p = 100;
         for (int i = 0; i < CORR_DAYS; i++) {
-            p *= 1 + (uniform() - 0.5) * 0.04;
+            p *= 1 + (bench_uniform() - 0.5) * 0.04;
             cl[k * CORR_DAYS + i] = p;
         }
         s[k] = (md_close_series){ts, cl + k * CORR_DAYS, CORR_DAYS};
@@ -196,11 +181,11 @@ static void bench_corr(int runs)
     double *m = malloc(CORR_SYMBOLS * CORR_SYMBOLS * sizeof *m);
     double best = 1e30;
     for (int r = 0; r < runs; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         md_returns ret;
         md_returns_compute(s, CORR_SYMBOLS, MD_RET_SIMPLE, MD_ALIGN_INNER, &ret);
         md_stat_corr_matrix(ret.r, ret.rows, ret.cols, m);
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         md_returns_deinit(&ret);
         if (dt < best) best = dt;
     }
@@ -228,12 +213,12 @@ static void bench_corr(int runs)
     size_t bytes = 0;
     for (int r = 0; r < runs; r++) {
         md_buf out = MD_BUF_INIT;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if (md_query_correlation(&svc, &req, &out, &err) != 0) {
             fprintf(stderr, "bench_pipeline: correlation: %s\n", err.msg);
             exit(1);
         }
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         bytes = out.len;
         md_buf_deinit(&out);
         if (dt < best) best = dt;
@@ -270,12 +255,12 @@ static void bench_screen(int runs)
     }
     double best = 1e30;
     for (int r = 0; r < runs; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if (md_screens_run(sc, "oversold", &err) != 0) {
             fprintf(stderr, "bench_pipeline: screen: %s\n", err.msg);
             exit(1);
         }
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         if (dt < best) best = dt;
     }
     md_buf b = MD_BUF_INIT;

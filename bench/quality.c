@@ -10,6 +10,7 @@
  *   writer  md_writer_write of the same blocks into a fresh store (hard rules, soft
  *           rules with stored context, scores, findings, store write)
  * and prints bars/s for each and the writer's cost over the bare store write. */
+#include "bench.h"
 #include "core/timefmt.h"
 #include "ingest/writer.h"
 #include "quality/quality.h"
@@ -22,15 +23,6 @@
 
 #define BLOCK 50000
 
-static uint64_t rng = 88172645463325252ULL;
-static double uniform(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-
 static md_bar *make_bars(size_t n)
 {
     md_bar *b = malloc(n * sizeof *b);
@@ -42,13 +34,13 @@ static md_bar *make_bars(size_t n)
         for (int m = 0; m < 390 && k < n; m++, k++) {
             md_bar_init(&b[k]);
             double o = c;
-            c *= 1 + (uniform() - 0.5) * 0.002;
+            c *= 1 + (bench_uniform() - 0.5) * 0.002;
             b[k].ts = day * 86400 + 52200 + m * 60;
             b[k].open = o;
             b[k].close = c;
             b[k].high = (o > c ? o : c) * 1.0002;
             b[k].low = (o < c ? o : c) * 0.9998;
-            b[k].volume = 100 + (double)(int)(uniform() * 5000);
+            b[k].volume = 100 + (double)(int)(bench_uniform() * 5000);
             b[k].source = MD_SRC_CSV;
         }
     }

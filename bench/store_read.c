@@ -13,6 +13,7 @@
  *   rollups      md_store_get_bars_agg: the year's whole days from the materialised buckets
  * one year of 1d bars, and one year of 1h bars (8,760 buckets); checks that both give the same
  * bars bit for bit and prints milliseconds per read and the speed-up. */
+#include "bench.h"
 #include "core/timefmt.h"
 #include "store/store.h"
 #include "store/store_int.h" /* the backend's own on-the-fly aggregation, for the reference */
@@ -25,15 +26,6 @@
 #define SYMBOLS 4
 #define MINUTES (365 * 1440)
 #define T0 1704067200 /* 2024-01-01 */
-
-static uint64_t rng = 88172645463325252ULL;
-static double uniform(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
 
 static double now_ms(void)
 {
@@ -53,11 +45,11 @@ static int fill(md_store *st, md_error *err)
                 md_bar_init(&b[k]);
                 b[k].ts = T0 + (int64_t)i * 60;
                 b[k].open = c;
-                c = fmax(1, c + (uniform() - 0.5));
+                c = fmax(1, c + (bench_uniform() - 0.5));
                 b[k].close = c;
-                b[k].high = fmax(b[k].open, c) + uniform() * 0.2;
-                b[k].low = fmin(b[k].open, c) - uniform() * 0.2;
-                b[k].volume = uniform() * 1000 / 3;
+                b[k].high = fmax(b[k].open, c) + bench_uniform() * 0.2;
+                b[k].low = fmin(b[k].open, c) - bench_uniform() * 0.2;
+                b[k].volume = bench_uniform() * 1000 / 3;
                 b[k].vwap = (b[k].open + c) / 2;
                 b[k].source = MD_SRC_CSV;
             }

@@ -356,6 +356,18 @@ static ssize_t rd(md_conn *c, void *dst, size_t n)
     }
 }
 
+/* rd, and the end of the client's input closes the connection: > 0 bytes read, < 0 nothing
+ * more to do now (drained, or closed). */
+static ssize_t rd_open(md_conn *c, void *dst, size_t n)
+{
+    ssize_t r = rd(c, dst, n);
+    if (r == 0) {
+        md_conn_close(c);
+        return -2;
+    }
+    return r;
+}
+
 static int body_alloc(md_task *t, size_t n)
 {
     size_t cap = n + 1;
@@ -635,12 +647,7 @@ static void linger_input(md_conn *c)
 {
     srv_loop *sl = c->sl;
     for (int i = 0; i < 64; i++) {
-        ssize_t r = rd(c, sl->rbuf, sl->rbuf_cap);
-        if (r == -2) return;
-        if (r == 0) {
-            md_conn_close(c);
-            return;
-        }
+        ssize_t r = rd_open(c, sl->rbuf, sl->rbuf_cap);
         if (r < 0) return;
     }
 }
@@ -691,24 +698,14 @@ static void input_loop(md_conn *c)
                 memset(&c->scan, 0, sizeof c->scan);
             }
             md_buf_reserve(&c->in, 4096);
-            ssize_t r = rd(c, c->in.data + c->in.len, c->in.cap - c->in.len - 1);
-            if (r == -2) return;
-            if (r == 0) {
-                md_conn_close(c);
-                return;
-            }
+            ssize_t r = rd_open(c, c->in.data + c->in.len, c->in.cap - c->in.len - 1);
             if (r < 0) return;
             c->in.len += (size_t)r;
             c->in.data[c->in.len] = 0;
             continue;
         }
         if (!c->readable) return;
-        ssize_t r = rd(c, sl->rbuf, sl->rbuf_cap);
-        if (r == -2) return;
-        if (r == 0) {
-            md_conn_close(c);
-            return;
-        }
+        ssize_t r = rd_open(c, sl->rbuf, sl->rbuf_cap);
         if (r < 0) return;
         long hl = try_head(c, sl->rbuf, (size_t)r, 0);
         if (hl <= 0) return; /* answered, or kept for more */

@@ -320,8 +320,8 @@ static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
                    md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     md_provider *p = (md_provider *)src;
-    int mult;
-    const char *span;
+    int mult = 0;
+    const char *span = NULL;
     int rc = md_sources__bars_ready(p, pg_timespan(iv, &mult, &span) == 0, iv, err);
     if (rc) return rc;
     md_buf url = MD_BUF_INIT;
