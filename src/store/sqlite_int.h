@@ -5,6 +5,7 @@
 #include "core/dict.h"
 #include "store/store_int.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -86,5 +87,14 @@ int md_sqlite_series_of(md_store *base, const char *symbol, md_symbol_info out[M
 int md_sqlite_get_rollups(md_store *base, const char *symbol, md_interval iv, md_interval from_iv,
                           int64_t lo, int64_t hi, size_t limit, md_bar_vec *out, md_range *holes,
                           size_t *n_holes, md_error *err);
+
+/* Binds v, or NULL when v is NaN (a value the bar or quote does not have). */
+static inline void md_sqlite__bind_opt_double(sqlite3_stmt *s, int i, double v)
+{
+    if (isnan(v))
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_double(s, i, v);
+}
 
 #endif

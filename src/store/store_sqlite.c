@@ -544,14 +544,6 @@ static int sqlite_ping(md_store *base, md_error *err)
 
 /* -- writes --------------------------------------------------------------------------------- */
 
-static void bind_opt_double(sqlite3_stmt *s, int i, double v)
-{
-    if (isnan(v))
-        sqlite3_bind_null(s, i);
-    else
-        sqlite3_bind_double(s, i, v);
-}
-
 static void bind_bar_full(sqlite3_stmt *s, int p, const md_bar *b)
 {
     sqlite3_bind_int64(s, p, b->ts);
@@ -560,7 +552,7 @@ static void bind_bar_full(sqlite3_stmt *s, int p, const md_bar *b)
     sqlite3_bind_double(s, p + 3, b->low);
     sqlite3_bind_double(s, p + 4, b->close);
     sqlite3_bind_double(s, p + 5, b->volume);
-    bind_opt_double(s, p + 6, b->vwap);
+    md_sqlite__bind_opt_double(s, p + 6, b->vwap);
     if (b->trades >= 0)
         sqlite3_bind_int64(s, p + 7, b->trades);
     else
@@ -745,9 +737,9 @@ static int sqlite_put_quote(md_store *base, const md_quote *q, md_error *err)
             sqlite3_bind_int64(s, 1, sid);
             sqlite3_bind_int64(s, 2, q->ts);
             sqlite3_bind_double(s, 3, q->price);
-            bind_opt_double(s, 4, q->volume);
-            bind_opt_double(s, 5, q->bid);
-            bind_opt_double(s, 6, q->ask);
+            md_sqlite__bind_opt_double(s, 4, q->volume);
+            md_sqlite__bind_opt_double(s, 5, q->bid);
+            md_sqlite__bind_opt_double(s, 6, q->ask);
             sqlite3_bind_int(s, 7, q->source);
             if (q->quality >= 0)
                 sqlite3_bind_double(s, 8, q->quality);

@@ -117,14 +117,6 @@ static void read_rollup(sqlite3_stmt *s, md_interval iv, md_rollup *r)
     r->n = sqlite3_column_int64(s, 11);
 }
 
-static void bind_double_or_null(sqlite3_stmt *s, int i, double v)
-{
-    if (isnan(v))
-        sqlite3_bind_null(s, i);
-    else
-        sqlite3_bind_double(s, i, v);
-}
-
 static int put_rollup(md_sqlite_store *st, int64_t sid, md_interval from_iv, const md_rollup *r,
                       md_error *err)
 {
@@ -139,7 +131,7 @@ static int put_rollup(md_sqlite_store *st, int64_t sid, md_interval from_iv, con
     sqlite3_bind_double(s, 7, b->low);
     sqlite3_bind_double(s, 8, b->close);
     sqlite3_bind_double(s, 9, b->volume);
-    bind_double_or_null(s, 10, r->pv);
+    md_sqlite__bind_opt_double(s, 10, r->pv);
     if (b->trades >= 0)
         sqlite3_bind_int64(s, 11, b->trades);
     else
