@@ -83,13 +83,19 @@ static int parse_int64(const char *s, size_t len, int64_t *out)
     if (len == 0 || len > 19) return MD_ECSV;
     size_t i = s[0] == '-' ? 1 : 0;
     if (i == len) return MD_ECSV;
-    int64_t v = 0;
+    uint64_t v = 0; /* 19 digits always fit; int64_t's range is checked after */
     for (; i < len; i++) {
         unsigned c = (unsigned char)s[i] - '0';
         if (c > 9) return MD_ECSV;
         v = v * 10 + c;
     }
-    *out = s[0] == '-' ? -v : v;
+    if (s[0] == '-') {
+        if (v > (uint64_t)INT64_MAX + 1) return MD_ECSV;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > (uint64_t)INT64_MAX) return MD_ECSV;
+        *out = (int64_t)v;
+    }
     return 0;
 }
 
@@ -312,7 +318,8 @@ static int per_interval(const field *f)
         }
     }
     int64_t mins;
-    if (parse_int64(f->p, f->n, &mins) == 0 && mins > 0) return md_interval_from_seconds(mins * 60);
+    if (parse_int64(f->p, f->n, &mins) == 0 && mins > 0 && mins <= INT64_MAX / 60)
+        return md_interval_from_seconds(mins * 60);
     return -1;
 }
 

@@ -97,6 +97,16 @@ Test(csv, date_and_time_columns_and_symbol_column)
     cr_assert_eq(r.bar.trades, 7);
 }
 
+Test(csv, a_trade_count_past_int64_is_an_error_not_an_overflow)
+{
+    md_csv_layout l =
+        detect("symbol,date,time,open,high,low,close,volume,vwap,trades", MD_CSV_AUTO);
+    cr_assert_eq(row(&l, "X,2024-03-01,14:30:00,1,2,0.5,1.5,10,1.2,9223372036854775807").bar.trades,
+                 INT64_MAX);
+    row_bad(&l, "X,2024-03-01,14:30:00,1,2,0.5,1.5,10,1.2,9223372036854775808", "trades");
+    row_bad(&l, "X,2024-03-01,14:30:00,1,2,0.5,1.5,10,1.2,9999999999999999999", "trades");
+}
+
 Test(csv, epoch_seconds_and_milliseconds)
 {
     md_csv_layout l = detect("timestamp,open,high,low,close,volume", MD_CSV_AUTO);
