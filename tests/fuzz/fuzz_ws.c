@@ -41,7 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     md_assert(op.kind >= MD_OP_SUBSCRIBE && op.kind <= MD_OP_PING, "kind %d", (int)op.kind);
     md_assert((op.channels & ~(uint32_t)MD_CH_ALL) == 0, "channels %#x", op.channels);
     md_assert(op.n_symbols <= MAX_SYMBOLS, "%zu symbols", op.n_symbols);
-    md_assert(op.kind != MD_OP_SUBSCRIBE || op.n_symbols > 0, "subscribe without symbols");
+    /* extension channels (screen.<name>) need no symbols */
+    md_assert(op.kind != MD_OP_SUBSCRIBE || op.n_symbols > 0 || op.n_xch > 0,
+              "subscribe without symbols or extension channels");
     for (size_t i = 0; i < op.n_symbols; i++) {
         char again[MD_SYMBOL_MAX + 1];
         md_assert(md_symbol_normalize_str(op.symbols[i].s, again, &err) == 0 &&
