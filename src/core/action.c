@@ -8,24 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-void md_action_vec_init(md_action_vec *av)
-{
-    av->v = NULL;
-    av->n = av->cap = 0;
-}
-
-void md_action_vec_deinit(md_action_vec *av)
-{
-    md_free(av->v);
-    md_action_vec_init(av);
-}
+MD_VEC_LIFECYCLE(md_action_vec)
 
 void md_action_vec_push(md_action_vec *av, const md_action *a)
 {
-    if (av->n == av->cap) {
-        av->cap = av->cap ? av->cap * 2 : 8;
-        av->v = md_realloc(av->v, av->cap * sizeof *av->v);
-    }
+    MD_ARRAY_GROW(av->v, av->n, av->cap, 8);
     av->v[av->n++] = *a;
 }
 

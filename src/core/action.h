@@ -19,6 +19,7 @@
 #define MD_CORE_ACTION_H
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "core/symbol.h"
 
 #include <stddef.h>
@@ -42,10 +43,7 @@ typedef struct md_action {
     int64_t pay_date;               /* dividends: 00:00 UTC, 0 when unknown */
 } md_action;
 
-typedef struct md_action_vec {
-    md_action *v;
-    size_t n, cap;
-} md_action_vec;
+MD_VEC_TYPE(md_action_vec, md_action);
 
 void md_action_vec_init(md_action_vec *av);
 void md_action_vec_deinit(md_action_vec *av);

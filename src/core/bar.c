@@ -65,17 +65,7 @@ void md_quote_init(md_quote *q)
     q->quality = -1;
 }
 
-void md_bar_vec_init(md_bar_vec *bv)
-{
-    bv->v = NULL;
-    bv->n = bv->cap = 0;
-}
-
-void md_bar_vec_deinit(md_bar_vec *bv)
-{
-    md_free(bv->v);
-    md_bar_vec_init(bv);
-}
+MD_VEC_LIFECYCLE(md_bar_vec)
 
 void md_bar_vec_reserve(md_bar_vec *bv, size_t n)
 {

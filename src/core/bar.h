@@ -8,6 +8,7 @@
 #define MD_CORE_BAR_H
 
 #include "core/interval.h"
+#include "core/mem.h"
 #include "core/symbol.h"
 
 #include <stddef.h>
@@ -74,10 +75,7 @@ typedef struct md_quote {
 void md_bar_init(md_bar *b);
 void md_quote_init(md_quote *q);
 
-typedef struct md_bar_vec {
-    md_bar *v;
-    size_t n, cap;
-} md_bar_vec;
+MD_VEC_TYPE(md_bar_vec, md_bar);
 
 void md_bar_vec_init(md_bar_vec *bv);
 void md_bar_vec_deinit(md_bar_vec *bv);

@@ -293,6 +293,42 @@ static void map_line(map_capture *mc, char **keys, int depth, size_t line, const
     mc->text[n + 1] = 0;
 }
 
+/* A value at the current key keys[0..depth) (a scalar, or with list a sequence joined with
+ * commas): into the mapping being captured, or the config row the key names. The key is done
+ * afterwards. */
+static int put_value(md_config *cfg, map_capture *mc, char **keys, int depth, const char *path,
+                     size_t line, const char *v, int list, md_error *err)
+{
+    int rc = 0;
+    if (mc->row) {
+        map_line(mc, keys, depth, line, v);
+    } else {
+        char full[256], origin[MD_ERROR_MSG_MAX];
+        join_key(full, sizeof full, keys, depth);
+        snprintf(origin, sizeof origin, "%s:%zu", path, line);
+        const row_t *r = find_yaml(full);
+        if (!r) {
+            int env_only = strcmp(full, "api_keys") == 0;
+            for (size_t i = 0; i < NROWS; i++)
+                if (!rows[i].yaml && rows[i].env && strcasecmp(rows[i].env, full) == 0)
+                    env_only = 1;
+            rc = yaml_fail(err, path, line, full,
+                           env_only           ? "secrets may only come from the environment"
+                           : is_section(full) ? "expects a mapping"
+                                              : "unknown configuration key");
+        } else if (list && r->type != T_LIST && r->type != T_SOURCES) {
+            rc = yaml_fail(err, path, line, full, "expects a single value, not a list");
+        } else if (!list && r->type == T_MAP && *v) {
+            rc = yaml_fail(err, path, line, full, "expects a mapping");
+        } else {
+            rc = set_row(cfg, r, v, origin, err);
+        }
+    }
+    md_free(keys[depth - 1]);
+    keys[depth - 1] = NULL;
+    return rc;
+}
+
 int md_config_load_file(md_config *cfg, const char *path, md_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -373,32 +409,9 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
             seq_line = line;
             break;
         case YAML_SEQUENCE_END_EVENT:
-            if (mc.row) {
-                map_line(&mc, keys, depth, seq_line, seq);
-                md_free(seq);
-                seq = NULL;
-                md_free(keys[depth - 1]);
-                keys[depth - 1] = NULL;
-                break;
-            }
-            join_key(full, sizeof full, keys, depth);
-            {
-                const row_t *r = find_yaml(full);
-                char origin[MD_ERROR_MSG_MAX];
-                snprintf(origin, sizeof origin, "%s:%zu", path, seq_line);
-                if (!r)
-                    rc = yaml_fail(err, path, seq_line, full,
-                                   is_section(full) ? "expects a mapping"
-                                                    : "unknown configuration key");
-                else if (r->type != T_LIST && r->type != T_SOURCES)
-                    rc = yaml_fail(err, path, seq_line, full, "expects a single value, not a list");
-                else
-                    rc = set_row(cfg, r, seq, origin, err);
-            }
+            rc = put_value(cfg, &mc, keys, depth, path, seq_line, seq, 1, err);
             md_free(seq);
             seq = NULL;
-            md_free(keys[depth - 1]);
-            keys[depth - 1] = NULL;
             break;
         case YAML_SCALAR_EVENT: {
             const char *v = (const char *)ev.data.scalar.value;
@@ -425,33 +438,7 @@ int md_config_load_file(md_config *cfg, const char *path, md_error *err)
                 }
                 break;
             }
-            if (mc.row) {
-                map_line(&mc, keys, depth, line, v);
-                md_free(keys[depth - 1]);
-                keys[depth - 1] = NULL;
-                break;
-            }
-            join_key(full, sizeof full, keys, depth);
-            const row_t *r = find_yaml(full);
-            char origin[MD_ERROR_MSG_MAX];
-            snprintf(origin, sizeof origin, "%s:%zu", path, line);
-            if (r && r->type == T_MAP && *v) {
-                rc = yaml_fail(err, path, line, full, "expects a mapping");
-            } else if (!r) {
-                int env_only = 0;
-                for (size_t i = 0; i < NROWS; i++)
-                    if (!rows[i].yaml && rows[i].env && strcasecmp(rows[i].env, full) == 0)
-                        env_only = 1;
-                if (!env_only && strcmp(full, "api_keys") == 0) env_only = 1;
-                rc = yaml_fail(err, path, line, full,
-                               env_only           ? "secrets may only come from the environment"
-                               : is_section(full) ? "expects a mapping"
-                                                  : "unknown configuration key");
-            } else {
-                rc = set_row(cfg, r, v, origin, err);
-            }
-            md_free(keys[depth - 1]);
-            keys[depth - 1] = NULL;
+            rc = put_value(cfg, &mc, keys, depth, path, line, v, 0, err);
             break;
         }
         case YAML_ALIAS_EVENT:

@@ -40,4 +40,26 @@ uint64_t md_mem_fault_disarm(void);
             (v) = md_realloc((v), ((cap) = (cap) ? (cap)*2 : (first)) * sizeof *(v));              \
     } while (0)
 
+/* A growable array of T: v[0..n) in cap allocated slots (grown with MD_ARRAY_GROW); all zero
+ * is the empty array. One shape for every vector of records (bars, actions, findings...). */
+#define MD_VEC_TYPE(NAME, T)                                                                       \
+    typedef struct NAME {                                                                          \
+        T *v;                                                                                      \
+        size_t n, cap;                                                                             \
+    } NAME
+
+/* Defines NAME_init (empty, nothing allocated) and NAME_deinit (frees, leaves it empty) of an
+ * MD_VEC_TYPE; its header declares them. */
+#define MD_VEC_LIFECYCLE(NAME)                                                                     \
+    void NAME##_init(NAME *a)                                                                      \
+    {                                                                                              \
+        a->v = NULL;                                                                               \
+        a->n = a->cap = 0;                                                                         \
+    }                                                                                              \
+    void NAME##_deinit(NAME *a)                                                                    \
+    {                                                                                              \
+        md_free(a->v);                                                                             \
+        NAME##_init(a);                                                                            \
+    }
+
 #endif

@@ -107,35 +107,37 @@ static void update_labelled(metric *m, va_list ap, double v, int add)
     pthread_mutex_unlock(&m->lock);
 }
 
-void md_metric_add(md_metric_id id, double v, ...)
+/* md_metric_add (add) and md_metric_set: ap holds the label values of a labelled metric. */
+static void update(md_metric_id id, double v, va_list ap, int add)
 {
     int plain;
     metric *m = at(id, &plain);
-    if (plain) {
+    if (!plain) {
+        update_labelled(m, ap, v, add);
+    } else if (add) {
         /* one atomic read-modify-write; `m->value += v` would be the same loop, but GCC
          * makes it call libatomic for the floating-point exception flags */
         double cur = atomic_load_explicit(&m->value, memory_order_relaxed);
         while (!atomic_compare_exchange_weak(&m->value, &cur, cur + v)) {
         }
-        return;
+    } else {
+        atomic_store(&m->value, v);
     }
+}
+
+void md_metric_add(md_metric_id id, double v, ...)
+{
     va_list ap;
     va_start(ap, v);
-    update_labelled(m, ap, v, 1);
+    update(id, v, ap, 1);
     va_end(ap);
 }
 
 void md_metric_set(md_metric_id id, double v, ...)
 {
-    int plain;
-    metric *m = at(id, &plain);
-    if (plain) {
-        atomic_store(&m->value, v);
-        return;
-    }
     va_list ap;
     va_start(ap, v);
-    update_labelled(m, ap, v, 0);
+    update(id, v, ap, 0);
     va_end(ap);
 }
 

@@ -54,17 +54,7 @@ int md_qrule_is_hard(int rule)
 
 /* -- findings ------------------------------------------------------------------------------ */
 
-void md_qevent_vec_init(md_qevent_vec *ev)
-{
-    ev->v = NULL;
-    ev->n = ev->cap = 0;
-}
-
-void md_qevent_vec_deinit(md_qevent_vec *ev)
-{
-    md_free(ev->v);
-    md_qevent_vec_init(ev);
-}
+MD_VEC_LIFECYCLE(md_qevent_vec)
 
 md_qevent *md_qevent_vec_push(md_qevent_vec *ev, const md_qevent *e)
 {

@@ -72,10 +72,7 @@ typedef struct md_qevent {
     char detail[160]; /* human reason: "close 91.5 moved +40.2% from 65.2 (13.4 sigma...)" */
 } md_qevent;
 
-typedef struct md_qevent_vec {
-    md_qevent *v;
-    size_t n, cap;
-} md_qevent_vec;
+MD_VEC_TYPE(md_qevent_vec, md_qevent);
 
 void md_qevent_vec_init(md_qevent_vec *ev);
 void md_qevent_vec_deinit(md_qevent_vec *ev);

@@ -74,10 +74,7 @@ void md_rollup__final(const md_rollup *r, md_bar *out)
 
 void md_rollup_vec_push(md_rollup_vec *v, const md_rollup *r)
 {
-    if (v->n == v->cap) {
-        v->cap = v->cap ? v->cap * 2 : 64;
-        v->v = md_realloc(v->v, v->cap * sizeof *v->v);
-    }
+    MD_ARRAY_GROW(v->v, v->n, v->cap, 64);
     v->v[v->n++] = *r;
 }
 

@@ -65,10 +65,7 @@ void md_rollup__fold(md_rollup *r, const md_bar *b);
 /* The bar a reader gets (vwap = pv / volume when known and volume > 0). */
 void md_rollup__final(const md_rollup *r, md_bar *out);
 
-typedef struct md_rollup_vec {
-    md_rollup *v;
-    size_t n, cap;
-} md_rollup_vec;
+MD_VEC_TYPE(md_rollup_vec, md_rollup);
 void md_rollup_vec_push(md_rollup_vec *v, const md_rollup *r);
 void md_rollup_vec_deinit(md_rollup_vec *v);
 
