@@ -26,28 +26,6 @@ typedef struct aargs {
     int found;
 } aargs;
 
-static int64_t clamp(int64_t t)
-{
-    return t < MD_TS_MIN ? MD_TS_MIN : t > MD_TS_MAX + 1 ? MD_TS_MAX + 1 : t;
-}
-
-static int run(md_pg_conn *c, const char *sql, const md_pg_params *p, PGresult **r,
-               const char *what, md_error *err)
-{
-    PGresult *tmp = NULL;
-    int rc = md_pg__run_sql(c, sql, p, r ? r : &tmp, what, err);
-    PQclear(tmp);
-    return rc;
-}
-
-static int ensure_symbol(md_pg_conn *c, const char *symbol, md_error *err)
-{
-    md_pg_params p = {0};
-    md_pg__p_text(&p, symbol);
-    return run(c, "INSERT INTO symbols(symbol) VALUES($1) ON CONFLICT (symbol) DO NOTHING", &p,
-               NULL, "symbol id", err);
-}
-
 static const char *SQL_PUT =
     "INSERT INTO actions AS a (symbol_id, ex_date, type, source, numerator, denominator, amount,"
     " currency, pay_date) VALUES(" SYM ", $2::timestamptz, $3, $4::int2, $5::float8, $6::float8,"
@@ -68,7 +46,7 @@ static int w_put(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < x->n; i++)
         if (i == 0 || strcmp(x->a[i].symbol, x->a[i - 1].symbol) != 0)
-            rc = ensure_symbol(c, x->a[i].symbol, err);
+            rc = md_pg__ensure_symbol(c, x->a[i].symbol, err);
     if (rc == 0) rc = md_pg__exec(c, "BEGIN", "begin", err);
     if (rc) return rc;
     int changed = 0;
@@ -97,7 +75,7 @@ static int w_put(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
                 md_pg__p_null(&p);
         }
         PGresult *r = NULL;
-        rc = run(c, SQL_PUT, &p, &r, "insert action", err);
+        rc = md_pg__run_sql(c, SQL_PUT, &p, &r, "insert action", err);
         if (rc == 0) changed += PQntuples(r) > 0;
         PQclear(r);
     }
@@ -112,11 +90,6 @@ int md_pg__put_actions(md_store *base, const md_action *a, size_t n, md_error *e
     if (st->opt.read_only) return md_error_set(err, MD_ESTORE, "store opened read-only");
     aargs x = {.a = a, .n = n};
     return md_pg__with_conn(st, w_put, &x, err);
-}
-
-static void text_at(const PGresult *r, int row, int col, char *dst, size_t n)
-{
-    snprintf(dst, n, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
 static int w_get(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
@@ -138,26 +111,26 @@ static int w_get(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
         md_pg__p_text(&p, x->symbol);
     else
         md_pg__p_null(&p);
-    md_pg__p_ts(&p, clamp(x->start));
-    md_pg__p_ts(&p, clamp(x->end));
+    md_pg__p_ts(&p, md_pg__clamp_ts(x->start));
+    md_pg__p_ts(&p, md_pg__clamp_ts(x->end));
     PGresult *r = NULL;
-    int rc = run(c, sql, &p, &r, "read actions", err);
+    int rc = md_pg__run_sql(c, sql, &p, &r, "read actions", err);
     if (rc) return rc;
     int n = PQntuples(r);
     for (int i = 0; i < n; i++) {
         md_action a;
         memset(&a, 0, sizeof a);
-        text_at(r, i, 0, a.symbol, sizeof a.symbol);
+        md_pg__get_text(r, i, 0, a.symbol, sizeof a.symbol);
         a.ex_date = md_pg__get_ts(r, i, 1);
         char type[16];
-        text_at(r, i, 2, type, sizeof type);
+        md_pg__get_text(r, i, 2, type, sizeof type);
         int t = md_action_type_parse(type);
         a.type = (uint8_t)(t > 0 ? t : 0);
         a.source = (uint8_t)md_pg__get_i16(r, i, 3);
         if (!PQgetisnull(r, i, 4)) a.numerator = md_pg__get_f64(r, i, 4);
         if (!PQgetisnull(r, i, 5)) a.denominator = md_pg__get_f64(r, i, 5);
         if (!PQgetisnull(r, i, 6)) a.amount = md_pg__get_f64(r, i, 6);
-        text_at(r, i, 7, a.currency, sizeof a.currency);
+        md_pg__get_text(r, i, 7, a.currency, sizeof a.currency);
         if (!PQgetisnull(r, i, 8)) a.pay_date = md_pg__get_ts(r, i, 8);
         md_action_vec_push(x->out, &a);
     }
@@ -179,7 +152,7 @@ static int w_put_ref(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     (void)st;
     const md_symbol_ref *x = ((aargs *)arg)->ref;
-    int rc = ensure_symbol(c, x->symbol, err);
+    int rc = md_pg__ensure_symbol(c, x->symbol, err);
     if (rc) return rc;
     md_pg_params p = {0};
     md_pg__p_text(&p, x->symbol);
@@ -188,13 +161,14 @@ static int w_put_ref(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     md_pg__p_text(&p, x->zone);
     md_pg__p_i16(&p, x->source);
     md_pg__p_i64(&p, x->actions_checked);
-    return run(c,
-               "INSERT INTO symbol_refs(symbol_id, currency, reported, zone, source,"
-               " actions_checked) VALUES(" SYM ", $2, $3, $4, $5::int2, $6::int8)"
-               " ON CONFLICT (symbol_id) DO UPDATE SET currency = EXCLUDED.currency,"
-               " reported = EXCLUDED.reported, zone = EXCLUDED.zone, source = EXCLUDED.source,"
-               " actions_checked = EXCLUDED.actions_checked, updated_at = now()",
-               &p, NULL, "write symbol reference", err);
+    return md_pg__run_sql(
+        c,
+        "INSERT INTO symbol_refs(symbol_id, currency, reported, zone, source,"
+        " actions_checked) VALUES(" SYM ", $2, $3, $4, $5::int2, $6::int8)"
+        " ON CONFLICT (symbol_id) DO UPDATE SET currency = EXCLUDED.currency,"
+        " reported = EXCLUDED.reported, zone = EXCLUDED.zone, source = EXCLUDED.source,"
+        " actions_checked = EXCLUDED.actions_checked, updated_at = now()",
+        &p, NULL, "write symbol reference", err);
 }
 
 int md_pg__put_symbol_ref(md_store *base, const md_symbol_ref *r, md_error *err)
@@ -208,10 +182,10 @@ int md_pg__put_symbol_ref(md_store *base, const md_symbol_ref *r, md_error *err)
 static void read_ref(const PGresult *r, int i, md_symbol_ref *x)
 {
     memset(x, 0, sizeof *x);
-    text_at(r, i, 0, x->symbol, sizeof x->symbol);
-    text_at(r, i, 1, x->currency, sizeof x->currency);
-    text_at(r, i, 2, x->reported, sizeof x->reported);
-    text_at(r, i, 3, x->zone, sizeof x->zone);
+    md_pg__get_text(r, i, 0, x->symbol, sizeof x->symbol);
+    md_pg__get_text(r, i, 1, x->currency, sizeof x->currency);
+    md_pg__get_text(r, i, 2, x->reported, sizeof x->reported);
+    md_pg__get_text(r, i, 3, x->zone, sizeof x->zone);
     x->source = (uint8_t)md_pg__get_i16(r, i, 4);
     x->actions_checked = md_pg__get_i64(r, i, 5);
 }
@@ -229,7 +203,7 @@ static int w_refs(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
              " ORDER BY y.symbol",
              x->symbol ? "y.symbol = $1" : "$1::text IS NOT NULL");
     PGresult *r = NULL;
-    int rc = run(c, sql, &p, &r, "read symbol references", err);
+    int rc = md_pg__run_sql(c, sql, &p, &r, "read symbol references", err);
     if (rc) return rc;
     int n = PQntuples(r);
     if (x->symbol) {

@@ -8,6 +8,7 @@
 #define MD_STORE_PG_INT_H
 
 #include "core/dict.h"
+#include "core/timefmt.h"
 #include "store/rollup.h"
 #include "store/store_int.h"
 
@@ -83,6 +84,13 @@ void md_pg__p_null(md_pg_params *p);
 /* A binary array parameter whose bytes live in the caller's buffer (kept until the call). */
 void md_pg__p_bytes(md_pg_params *p, const char *data, int len);
 
+/* A timestamp bound into the store's range [MD_TS_MIN, MD_TS_MAX + 1], so that an open end
+ * (INT64_MAX) is a valid timestamptz parameter and an empty range is seen before the query. */
+static inline int64_t md_pg__clamp_ts(int64_t t)
+{
+    return t < MD_TS_MIN ? MD_TS_MIN : t > MD_TS_MAX + 1 ? MD_TS_MAX + 1 : t;
+}
+
 /* Epoch seconds <-> PostgreSQL timestamptz (microseconds since 2000-01-01 UTC). */
 int64_t md_pg__ts_to_pg(int64_t epoch_s);
 int64_t md_pg__ts_from_pg(int64_t pg_us);
@@ -94,6 +102,8 @@ int md_pg__get_i16(const PGresult *r, int row, int col);
 double md_pg__get_f64(const PGresult *r, int row, int col); /* NAN when NULL */
 float md_pg__get_f32(const PGresult *r, int row, int col);  /* -1 when NULL */
 int64_t md_pg__get_ts(const PGresult *r, int row, int col); /* epoch seconds */
+/* A text field into dst (n bytes, truncated, always terminated); "" when NULL. */
+void md_pg__get_text(const PGresult *r, int row, int col, char *dst, size_t n);
 /* Reads the 10 bar columns starting at col: ts,open,high,low,close,volume,vwap,trades,source,quality. */
 void md_pg__get_bar(const PGresult *r, int row, int col, md_bar *b);
 
@@ -147,12 +157,15 @@ const char *md_pg__state(const PGresult *res);
 /* Runs a statement without parameters and checks it succeeded. */
 int md_pg__exec(md_pg_conn *c, const char *sql, const char *what, md_error *err);
 /* Runs a prepared statement (binary results). *out is owned by the caller (PQclear) on
- * success. */
+ * success; with out NULL the result is discarded. */
 int md_pg__run(md_pg_conn *c, const char *stmt, const md_pg_params *p, PGresult **out,
                const char *what, md_error *err);
-/* Runs SQL text with parameters (binary results); for statements run once. */
+/* Runs SQL text with parameters (binary results); for statements run once. out as above. */
 int md_pg__run_sql(md_pg_conn *c, const char *sql, const md_pg_params *p, PGresult **out,
                    const char *what, md_error *err);
+/* md_pg__run or md_pg__run_sql: a statement by its prepared name or by its text. */
+typedef int (*md_pg_runner)(md_pg_conn *c, const char *stmt, const md_pg_params *p, PGresult **out,
+                            const char *what, md_error *err);
 /* ROLLBACK if the session is still there (errors ignored). */
 void md_pg__rollback(md_pg_conn *c);
 
@@ -249,6 +262,8 @@ int md_pg__put_bars(md_store *base, const md_series *series, size_t n_series, md
 int md_pg__put_bars_marked(md_store *base, const md_series *series, size_t n_series,
                            const md_load_mark *marks, size_t n_marks, md_error *err);
 int md_pg__put_quote(md_store *base, const md_quote *q, md_error *err);
+/* Makes sure symbol has a row in symbols (its id is then resolved in SQL). */
+int md_pg__ensure_symbol(md_pg_conn *c, const char *symbol, md_error *err);
 int md_pg__meta_set(md_store *base, const char *const *keys, const char *const *vals, size_t n,
                     md_error *err);
 /* Session set-up for writers: the temporary staging tables (ON COMMIT DELETE ROWS) of bars
@@ -280,9 +295,19 @@ int md_pg__put_symbol_ref(md_store *base, const md_symbol_ref *r, md_error *err)
 int md_pg__get_symbol_ref(md_store *base, const char *symbol, md_symbol_ref *out, md_error *err);
 int md_pg__list_symbol_refs(md_store *base, md_symbol_ref **out, md_error *err);
 
-/* Rows of (symbol, iv, first ts, last ts, count) as md_symbol_info (heap, at least one
- * element); the listing of symbols and of quality findings. */
-md_symbol_info *md_pg__symbol_infos(PGresult *r);
+/* -- store_pg.c: listings ---------------------------------------------------------------------- */
+
+/* Reads row `row` of a result into elem (zeroed memory of the listing's element type). */
+typedef void (*md_pg_row)(const PGresult *r, int row, void *elem);
+/* A listing: the rows of stmt (without parameters, run by run) on a pooled session, each read
+ * by row into a heap array of size-byte elements (at least one element, owned by the caller).
+ * out is the address of the caller's element pointer (md_quote **, ...), written on success
+ * (store_int.h md_store__list_out). Returns the row count or a negative MD_E* code. */
+int md_pg__list(md_store *base, md_pg_runner run, const char *stmt, const char *what, size_t size,
+                md_pg_row row, void *out, md_error *err);
+/* A row of (symbol, iv, first ts, last ts, count) as md_symbol_info: the listing of symbols
+ * and of quality findings. */
+void md_pg__symbol_info_row(const PGresult *r, int row, void *elem);
 
 /* Opens (or reopens) session c on st's URL with the session defaults (UTC, temp buffers).
  * MD_EUNAVAIL when the server cannot be reached. */

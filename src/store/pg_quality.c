@@ -31,36 +31,13 @@ typedef struct qargs {
     md_qevent_vec *out;
     int64_t *count;
     double *sev;
-    md_symbol_info *list;
     int64_t bar_ts;
 } qargs;
-
-static int64_t clamp(int64_t t)
-{
-    return t < MD_TS_MIN ? MD_TS_MIN : t > MD_TS_MAX + 1 ? MD_TS_MAX + 1 : t;
-}
 
 static void key_params(md_pg_params *p, const qargs *a)
 {
     md_pg__p_text(p, a->symbol);
     md_pg__p_i16(p, (int)a->iv);
-}
-
-static int run(md_pg_conn *c, const char *sql, const md_pg_params *p, const char *what,
-               md_error *err)
-{
-    PGresult *r = NULL;
-    int rc = md_pg__run_sql(c, sql, p, &r, what, err);
-    PQclear(r);
-    return rc;
-}
-
-static int ensure_symbol(md_pg_conn *c, const char *symbol, md_error *err)
-{
-    md_pg_params p = {0};
-    md_pg__p_text(&p, symbol);
-    return run(c, "INSERT INTO symbols(symbol) VALUES($1) ON CONFLICT (symbol) DO NOTHING", &p,
-               "symbol id", err);
 }
 
 /* 1 when findings are stored for the series in [t0, t1]. */
@@ -188,7 +165,7 @@ static int put_findings(md_pg_conn *c, const qargs *a, md_error *err)
     md_pg_params p = {0};
     key_params(&p, a);
     for (int k = 0; k < 8; k++) md_pg__p_bytes(&p, col[k].d, (int)col[k].n);
-    int rc = run(c, SQL_PUT, &p, "insert findings", err);
+    int rc = md_pg__run_sql(c, SQL_PUT, &p, NULL, "insert findings", err);
     for (int k = 0; k < 8; k++) md_pg__buf_free(&col[k]);
     md_free(ord);
     return rc;
@@ -201,7 +178,7 @@ static int w_put(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
         int any = any_findings(c, a, a->clear[0], a->clear[a->n_clear - 1], err);
         if (any <= 0) return any;
     }
-    int rc = ensure_symbol(c, a->symbol, err);
+    int rc = md_pg__ensure_symbol(c, a->symbol, err);
     if (rc == 0) rc = md_pg__exec(c, "BEGIN", "begin", err);
     if (rc) return rc;
     if (a->n_clear) {
@@ -210,10 +187,10 @@ static int w_put(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
         md_pg_params p = {0};
         key_params(&p, a);
         md_pg__p_bytes(&p, arr.d, (int)arr.n);
-        rc = run(c,
-                 "DELETE FROM quality_events WHERE symbol_id = " SYM " AND iv = $2::int2"
-                 " AND ts = ANY($3::timestamptz[])",
-                 &p, "clear findings", err);
+        rc = md_pg__run_sql(c,
+                            "DELETE FROM quality_events WHERE symbol_id = " SYM " AND iv = $2::int2"
+                            " AND ts = ANY($3::timestamptz[])",
+                            &p, NULL, "clear findings", err);
         md_pg__buf_free(&arr);
     }
     if (rc == 0 && a->n) rc = put_findings(c, a, err);
@@ -244,8 +221,8 @@ static int w_get(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
              a->limit ? (a->rule >= 0 ? " LIMIT $6::int8" : " LIMIT $5::int8") : "");
     md_pg_params p = {0};
     key_params(&p, a);
-    md_pg__p_ts(&p, clamp(a->start));
-    md_pg__p_ts(&p, clamp(a->end));
+    md_pg__p_ts(&p, md_pg__clamp_ts(a->start));
+    md_pg__p_ts(&p, md_pg__clamp_ts(a->end));
     if (a->rule >= 0) md_pg__p_text(&p, md_qrule_code(a->rule));
     if (a->limit) md_pg__p_i64(&p, (int64_t)a->limit);
     PGresult *r = NULL;
@@ -281,7 +258,7 @@ int md_pg__get_quality_events(md_store *base, const char *symbol, md_interval iv
                               int64_t end, int rule, size_t limit, md_qevent_vec *out,
                               md_error *err)
 {
-    if (clamp(start) >= clamp(end)) return 0;
+    if (md_pg__clamp_ts(start) >= md_pg__clamp_ts(end)) return 0;
     qargs a = {.symbol = symbol,
                .iv = iv,
                .start = start,
@@ -297,8 +274,8 @@ static int w_count(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     qargs *a = arg;
     md_pg_params p = {0};
     key_params(&p, a);
-    md_pg__p_ts(&p, clamp(a->start));
-    md_pg__p_ts(&p, clamp(a->end));
+    md_pg__p_ts(&p, md_pg__clamp_ts(a->start));
+    md_pg__p_ts(&p, md_pg__clamp_ts(a->end));
     PGresult *r = NULL;
     int rc = md_pg__run_sql(c,
                             "SELECT rule, count(*)::int8, sum(severity)::float8 FROM quality_events"
@@ -322,7 +299,7 @@ int md_pg__count_quality_events(md_store *base, const char *symbol, md_interval 
                                 int64_t end, int64_t count[], double severity_sum[], md_error *err)
 {
     for (int i = 0; i < MD_QRULE_COUNT; i++) count[i] = 0, severity_sum[i] = 0;
-    if (clamp(start) >= clamp(end)) return 0;
+    if (md_pg__clamp_ts(start) >= md_pg__clamp_ts(end)) return 0;
     qargs a = {.symbol = symbol,
                .iv = iv,
                .start = start,
@@ -332,43 +309,29 @@ int md_pg__count_quality_events(md_store *base, const char *symbol, md_interval 
     return md_pg__with_conn((md_pg_store *)base, w_count, &a, err);
 }
 
-static int w_list(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
-{
-    qargs *a = arg;
-    PGresult *r = NULL;
-    int rc = md_pg__run_sql(c,
-                            "SELECT s.symbol, q.iv, min(q.ts), max(q.ts), count(*)::int8"
-                            " FROM quality_events q JOIN symbols s ON s.id = q.symbol_id"
-                            " GROUP BY s.symbol, q.iv ORDER BY s.symbol, q.iv",
-                            NULL, &r, "list findings", err);
-    if (rc) return rc;
-    int n = PQntuples(r);
-    a->list = md_pg__symbol_infos(r);
-    PQclear(r);
-    return n;
-}
-
 int md_pg__list_quality_series(md_store *base, md_symbol_info **out, md_error *err)
 {
-    qargs a = {0};
-    int rc = md_pg__with_conn((md_pg_store *)base, w_list, &a, err);
-    if (rc >= 0) *out = a.list;
-    return rc;
+    return md_pg__list(base, md_pg__run_sql,
+                       "SELECT s.symbol, q.iv, min(q.ts), max(q.ts), count(*)::int8"
+                       " FROM quality_events q JOIN symbols s ON s.id = q.symbol_id"
+                       " GROUP BY s.symbol, q.iv ORDER BY s.symbol, q.iv",
+                       "list findings", sizeof **out, md_pg__symbol_info_row, out, err);
 }
 
 static int w_mark(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     qargs *a = arg;
-    int rc = ensure_symbol(c, a->symbol, err);
+    int rc = md_pg__ensure_symbol(c, a->symbol, err);
     if (rc) return rc;
     md_pg_params p = {0};
     key_params(&p, a);
     md_pg__p_ts(&p, a->bar_ts);
-    return run(c,
-               "INSERT INTO quality_live AS l (symbol_id, iv, bar_ts) VALUES(" SYM ", $2::int2,"
-               " $3::timestamptz) ON CONFLICT (symbol_id, iv) DO UPDATE SET"
-               " bar_ts = greatest(l.bar_ts, EXCLUDED.bar_ts), marked_at = now()",
-               &p, "mark live", err);
+    return md_pg__run_sql(c,
+                          "INSERT INTO quality_live AS l (symbol_id, iv, bar_ts) VALUES(" SYM
+                          ", $2::int2,"
+                          " $3::timestamptz) ON CONFLICT (symbol_id, iv) DO UPDATE SET"
+                          " bar_ts = greatest(l.bar_ts, EXCLUDED.bar_ts), marked_at = now()",
+                          &p, NULL, "mark live", err);
 }
 
 int md_pg__mark_live(md_store *base, const char *symbol, md_interval iv, int64_t bar_ts,

@@ -102,54 +102,39 @@ static int mig_1(md_pg_store *st, md_pg_conn *c, md_error *err)
 
 /* 2: bulk-load checkpoints (store.h md_load_mark), written in the transaction of the rows
  * they cover */
-static int mig_2(md_pg_store *st, md_pg_conn *c, md_error *err)
-{
-    (void)st;
-    return exec(c,
-                "CREATE TABLE load_marks(path text COLLATE \"C\" PRIMARY KEY,"
-                " size bigint NOT NULL, mtime_ns bigint NOT NULL, byte_offset bigint NOT NULL,"
-                " lines bigint NOT NULL, row_count bigint NOT NULL, rejected bigint NOT NULL,"
-                " iv smallint NOT NULL, done smallint NOT NULL,"
-                " updated_at timestamptz NOT NULL DEFAULT now())",
-                err);
-}
+static const char SQL_V2[] =
+    "CREATE TABLE load_marks(path text COLLATE \"C\" PRIMARY KEY,"
+    " size bigint NOT NULL, mtime_ns bigint NOT NULL, byte_offset bigint NOT NULL,"
+    " lines bigint NOT NULL, row_count bigint NOT NULL, rejected bigint NOT NULL,"
+    " iv smallint NOT NULL, done smallint NOT NULL,"
+    " updated_at timestamptz NOT NULL DEFAULT now())";
 
 /* 3: quality findings (one per bar and rule, the rule by its code) and live marks */
-static int mig_3(md_pg_store *st, md_pg_conn *c, md_error *err)
-{
-    (void)st;
-    return exec(c,
-                "CREATE TABLE quality_events(symbol_id integer NOT NULL REFERENCES symbols(id),"
-                " iv smallint NOT NULL, ts timestamptz NOT NULL, rule text COLLATE \"C\" NOT NULL,"
-                " severity real NOT NULL, value float8, threshold float8, source smallint NOT NULL,"
-                " other_source smallint NOT NULL, detail text NOT NULL,"
-                " recorded_at timestamptz NOT NULL DEFAULT now(),"
-                " PRIMARY KEY(symbol_id, iv, ts, rule));"
-                "CREATE TABLE quality_live(symbol_id integer NOT NULL REFERENCES symbols(id),"
-                " iv smallint NOT NULL, bar_ts timestamptz NOT NULL,"
-                " marked_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY(symbol_id, iv));",
-                err);
-}
+static const char SQL_V3[] =
+    "CREATE TABLE quality_events(symbol_id integer NOT NULL REFERENCES symbols(id),"
+    " iv smallint NOT NULL, ts timestamptz NOT NULL, rule text COLLATE \"C\" NOT NULL,"
+    " severity real NOT NULL, value float8, threshold float8, source smallint NOT NULL,"
+    " other_source smallint NOT NULL, detail text NOT NULL,"
+    " recorded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY(symbol_id, iv, ts, rule));"
+    "CREATE TABLE quality_live(symbol_id integer NOT NULL REFERENCES symbols(id),"
+    " iv smallint NOT NULL, bar_ts timestamptz NOT NULL,"
+    " marked_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY(symbol_id, iv));";
 
 /* 4: corporate actions (one row per source's record of an event) and what the sources said
  * about each symbol (quote currency, exchange zone); IF NOT EXISTS so that the step may be
  * renumbered when branches merge */
-static int mig_4(md_pg_store *st, md_pg_conn *c, md_error *err)
-{
-    (void)st;
-    return exec(c,
-                "CREATE TABLE IF NOT EXISTS actions(symbol_id integer NOT NULL"
-                " REFERENCES symbols(id), ex_date timestamptz NOT NULL,"
-                " type text COLLATE \"C\" NOT NULL, source smallint NOT NULL, numerator float8,"
-                " denominator float8, amount float8, currency text, pay_date timestamptz,"
-                " recorded_at timestamptz NOT NULL DEFAULT now(),"
-                " PRIMARY KEY(symbol_id, ex_date, type, source));"
-                "CREATE TABLE IF NOT EXISTS symbol_refs(symbol_id integer PRIMARY KEY"
-                " REFERENCES symbols(id), currency text NOT NULL, reported text NOT NULL,"
-                " zone text NOT NULL, source smallint NOT NULL, actions_checked bigint NOT NULL,"
-                " updated_at timestamptz NOT NULL DEFAULT now());",
-                err);
-}
+static const char SQL_V4[] =
+    "CREATE TABLE IF NOT EXISTS actions(symbol_id integer NOT NULL"
+    " REFERENCES symbols(id), ex_date timestamptz NOT NULL,"
+    " type text COLLATE \"C\" NOT NULL, source smallint NOT NULL, numerator float8,"
+    " denominator float8, amount float8, currency text, pay_date timestamptz,"
+    " recorded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY(symbol_id, ex_date, type, source));"
+    "CREATE TABLE IF NOT EXISTS symbol_refs(symbol_id integer PRIMARY KEY"
+    " REFERENCES symbols(id), currency text NOT NULL, reported text NOT NULL,"
+    " zone text NOT NULL, source smallint NOT NULL, actions_checked bigint NOT NULL,"
+    " updated_at timestamptz NOT NULL DEFAULT now());";
 
 /* 5: materialised coarse buckets (store/rollup.h). Native layout: the rollups table, kept by
  * the write transactions and filled here from the stored bars. Hypertable layout: continuous
@@ -191,8 +176,13 @@ static int mig_5(md_pg_store *st, md_pg_conn *c, md_error *err)
     return md_pg__timescale_schema(st, c, err);
 }
 
+/* The migrations in order: a step is its SQL, or a function where it depends on the layout
+ * or reads what is there. */
 typedef int (*migration_fn)(md_pg_store *st, md_pg_conn *c, md_error *err);
-static const migration_fn migrations[] = {mig_1, mig_2, mig_3, mig_4, mig_5};
+static const struct {
+    const char *sql;
+    migration_fn fn;
+} migrations[] = {{NULL, mig_1}, {SQL_V2, NULL}, {SQL_V3, NULL}, {SQL_V4, NULL}, {NULL, mig_5}};
 
 int md_pg_schema_version(void)
 {
@@ -290,7 +280,7 @@ static int schema_tx(md_pg_store *st, md_pg_conn *c, const md_pg_probe *pr, int 
         if (rc == 0) rc = existing_layout(st, &now, err);
     }
     for (int v = version; rc == 0 && v < target; v++) {
-        rc = migrations[v](st, c, err);
+        rc = migrations[v].sql ? exec(c, migrations[v].sql, err) : migrations[v].fn(st, c, err);
         if (rc) md_error_prefix(err, "schema migration %d", v + 1);
     }
     if (rc == 0 && version != target) {

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define PG_EPOCH_OFFSET 946684800LL /* 2000-01-01 in Unix seconds */
@@ -168,6 +169,14 @@ float md_pg__get_f32(const PGresult *r, int row, int col)
 int64_t md_pg__get_ts(const PGresult *r, int row, int col)
 {
     return md_pg__ts_from_pg(md_pg__get_i64(r, row, col));
+}
+
+void md_pg__get_text(const PGresult *r, int row, int col, char *dst, size_t n)
+{
+    if (PQgetisnull(r, row, col))
+        snprintf(dst, n, "%s", "");
+    else
+        snprintf(dst, n, "%.*s", PQgetlength(r, row, col), PQgetvalue(r, row, col));
 }
 
 void md_pg__get_bar(const PGresult *r, int row, int c, md_bar *b)

@@ -47,6 +47,15 @@ int md_pg__setup_stage(md_pg_conn *c, int rollups, md_error *err)
 
 /* -- symbol ids ------------------------------------------------------------------------------- */
 
+int md_pg__ensure_symbol(md_pg_conn *c, const char *symbol, md_error *err)
+{
+    md_pg_params p = {0};
+    md_pg__p_text(&p, symbol);
+    return md_pg__run_sql(c,
+                          "INSERT INTO symbols(symbol) VALUES($1) ON CONFLICT (symbol) DO NOTHING",
+                          &p, NULL, "symbol id", err);
+}
+
 static int32_t sym_lookup(md_pg_store *st, const char *symbol)
 {
     pthread_mutex_lock(&st->sym_lock);

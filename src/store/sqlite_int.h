@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* A reader connection with its prepared statements (one thread at a time). */
 typedef struct md_sqlite_reader {
@@ -52,8 +53,40 @@ typedef struct md_sqlite_store {
 /* Rows per multi-row upsert statement of the bulk write path. */
 #define MD_SQLITE_MULTI 64
 
+/* A failed SQLite call as an md_error: MD_EUNAVAIL for busy, locked, I/O, full and cannot-open
+ * (worth retrying later), MD_ESTORE otherwise; the message names what failed. db may be NULL. */
+int md_sqlite__fail(md_error *err, sqlite3 *db, int rc, const char *what);
+/* Runs SQL without results (statements separated by ';'). err may be NULL. */
+int md_sqlite__exec(sqlite3 *db, const char *sql, md_error *err);
+/* A statement kept for the connection's life (SQLITE_PREPARE_PERSISTENT); NULL (logged) when
+ * it does not prepare. */
+sqlite3_stmt *md_sqlite__prep(sqlite3 *db, const char *sql);
+/* A statement run once (caller finalizes *s, also on failure). */
+int md_sqlite__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s, md_error *err);
+
+/* A write transaction: begin takes the writer (wlock) and BEGIN IMMEDIATE (on failure the
+ * writer is released); end takes rc, the result of the work (>= 0 success), commits or rolls
+ * back (forgetting the symbol ids the transaction created), releases the writer and returns
+ * rc or the commit's error. */
+int md_sqlite__tx_begin(md_sqlite_store *st, md_error *err);
+int md_sqlite__tx_end(md_sqlite_store *st, int rc, md_error *err);
+
+/* Reads the current row of s into elem (zeroed memory of the listing's element type). */
+typedef void (*md_sqlite_row)(sqlite3_stmt *s, void *elem);
+/* A listing on a reader connection: the rows of sql, each read by row into a heap array of
+ * size-byte elements (owned by the caller); out is the address of the caller's element
+ * pointer, written on success (store_int.h md_store__list_out). Returns the row count or a
+ * negative MD_E* code. */
+int md_sqlite__list(md_store *base, const char *sql, const char *what, size_t size,
+                    md_sqlite_row row, void *out, md_error *err);
+/* A row of (symbol, interval, first ts, last ts, count) as md_symbol_info. */
+void md_sqlite__symbol_info_row(sqlite3_stmt *s, void *elem);
+
 md_sqlite_reader *md_sqlite__reader_get(md_sqlite_store *st);
 void md_sqlite__reader_put(md_sqlite_store *st, md_sqlite_reader *r);
+/* A reader for a read of symbol, with its id in *sid; NULL (nothing taken) when the symbol was
+ * never stored, so there is nothing to read. */
+md_sqlite_reader *md_sqlite__reader_for(md_sqlite_store *st, const char *symbol, int64_t *sid);
 int64_t md_sqlite__symbol_id(md_sqlite_store *st, sqlite3 *db, const char *symbol);
 int64_t md_sqlite__symbol_id_create(md_sqlite_store *st, const char *symbol, md_error *err);
 /* Forgets the cached symbol ids (those created by a transaction that rolled back are gone). */
@@ -87,6 +120,23 @@ int md_sqlite_series_of(md_store *base, const char *symbol, md_symbol_info out[M
 int md_sqlite_get_rollups(md_store *base, const char *symbol, md_interval iv, md_interval from_iv,
                           int64_t lo, int64_t hi, size_t limit, md_bar_vec *out, md_range *holes,
                           size_t *n_holes, md_error *err);
+
+/* Column i as text into dst (n bytes, truncated); "" when NULL. */
+static inline void md_sqlite__column_text(sqlite3_stmt *s, int i, char *dst, size_t n)
+{
+    const char *t = (const char *)sqlite3_column_text(s, i);
+    snprintf(dst, n, "%s", t ? t : "");
+}
+
+/* Binds ?1..?4 of a range statement: symbol id, interval, [lo, hi). */
+static inline void md_sqlite__bind_range(sqlite3_stmt *s, int64_t sid, md_interval iv, int64_t lo,
+                                         int64_t hi)
+{
+    sqlite3_bind_int64(s, 1, sid);
+    sqlite3_bind_int(s, 2, (int)iv);
+    sqlite3_bind_int64(s, 3, lo);
+    sqlite3_bind_int64(s, 4, hi);
+}
 
 /* Binds v, or NULL when v is NaN (a value the bar or quote does not have). */
 static inline void md_sqlite__bind_opt_double(sqlite3_stmt *s, int i, double v)

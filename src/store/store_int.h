@@ -4,6 +4,8 @@
 
 #include "store/store.h"
 
+#include <string.h>
+
 /* A range [lo, hi) of epoch seconds. */
 typedef struct md_range {
     int64_t lo, hi;
@@ -100,6 +102,14 @@ struct md_store {
     const md_store_ops *ops;
     char *url_redacted;
 };
+
+/* The end of a backend's listing (list_symbols, list_quotes, ...), built as an untyped heap
+ * array: stores it into the caller's element pointer, whose address is out (md_quote ** and
+ * the like, passed as void *). POSIX gives all object pointers one representation. */
+static inline void md_store__list_out(void *out, void *array)
+{
+    memcpy(out, &array, sizeof array);
+}
 
 extern const md_store_ops md_store_sqlite_ops;
 extern const md_store_ops md_store_pg_ops;

@@ -93,43 +93,49 @@ static int check(md_pg_conn *c, PGresult *r, ExecStatusType want, const char *wh
     return md_pg__fail(c, r, what, err);
 }
 
-int md_pg__exec(md_pg_conn *c, const char *sql, const char *what, md_error *err)
+/* The end of every statement run: a failed result (or none) is translated and cleared; a
+ * successful one goes to *out, or is cleared when out is NULL. */
+static int took(md_pg_conn *c, PGresult *r, PGresult **out, const char *what, md_error *err)
 {
-    PGresult *r = PQexec(c->pc, sql);
     ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     int rc = (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) ? 0 : md_pg__fail(c, r, what, err);
-    PQclear(r);
+    if (rc == 0 && out)
+        *out = r;
+    else
+        PQclear(r);
     return rc;
+}
+
+int md_pg__exec(md_pg_conn *c, const char *sql, const char *what, md_error *err)
+{
+    return took(c, PQexec(c->pc, sql), NULL, what, err);
 }
 
 int md_pg__run(md_pg_conn *c, const char *stmt, const md_pg_params *p, PGresult **out,
                const char *what, md_error *err)
 {
-    PGresult *r = PQexecPrepared(c->pc, stmt, p ? p->n : 0, p ? p->val : NULL, p ? p->len : NULL,
-                                 p ? p->fmt : NULL, 1);
-    ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        int rc = md_pg__fail(c, r, what, err);
-        PQclear(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
+    return took(c,
+                PQexecPrepared(c->pc, stmt, p ? p->n : 0, p ? p->val : NULL, p ? p->len : NULL,
+                               p ? p->fmt : NULL, 1),
+                out, what, err);
 }
 
 int md_pg__run_sql(md_pg_conn *c, const char *sql, const md_pg_params *p, PGresult **out,
                    const char *what, md_error *err)
 {
-    PGresult *r = PQexecParams(c->pc, sql, p ? p->n : 0, NULL, p ? p->val : NULL, p ? p->len : NULL,
-                               p ? p->fmt : NULL, 1);
-    ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        int rc = md_pg__fail(c, r, what, err);
-        PQclear(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
+    return took(c,
+                PQexecParams(c->pc, sql, p ? p->n : 0, NULL, p ? p->val : NULL, p ? p->len : NULL,
+                             p ? p->fmt : NULL, 1),
+                out, what, err);
+}
+
+/* A prepared statement whose one parameter is a text key (a symbol, a meta key, a path). */
+static int run_key(md_pg_conn *c, const char *stmt, const char *key, PGresult **out,
+                   const char *what, md_error *err)
+{
+    md_pg_params p = {0};
+    md_pg__p_text(&p, key);
+    return md_pg__run(c, stmt, &p, out, what, err);
 }
 
 void md_pg__rollback(md_pg_conn *c)
@@ -592,11 +598,6 @@ static void pg_close(md_store *base)
 
 /* -- reads -------------------------------------------------------------------------------------- */
 
-static int64_t clamp_ts(int64_t t)
-{
-    return t < MD_TS_MIN ? MD_TS_MIN : t > MD_TS_MAX + 1 ? MD_TS_MAX + 1 : t;
-}
-
 static int w_ping(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     return md_pg__exec(c, "SELECT 1", "ping", err);
@@ -621,17 +622,33 @@ typedef struct read_args {
     void *list;
 } read_args;
 
-static void range_params(md_pg_params *p, const read_args *a)
+/* The parameters $1..$4 of a range statement: symbol, interval, [lo, hi). */
+static void range_params(md_pg_params *p, const char *symbol, md_interval iv, int64_t lo,
+                         int64_t hi)
 {
-    md_pg__p_text(p, a->symbol);
-    md_pg__p_i16(p, (int)a->iv);
-    md_pg__p_ts(p, clamp_ts(a->start));
-    md_pg__p_ts(p, clamp_ts(a->end));
+    md_pg__p_text(p, symbol);
+    md_pg__p_i16(p, (int)iv);
+    md_pg__p_ts(p, md_pg__clamp_ts(lo));
+    md_pg__p_ts(p, md_pg__clamp_ts(hi));
 }
 
-/* Appends the rows of a get_range(_desc) result, oldest first. */
-static int take_rows(PGresult *r, int desc, md_bar_vec *out)
+/* A LIMIT parameter: NULL (no limit) for 0. */
+static void limit_param(md_pg_params *p, size_t limit)
 {
+    if (limit)
+        md_pg__p_i64(p, (int64_t)limit);
+    else
+        md_pg__p_null(p);
+}
+
+/* Runs a bar-reading statement (get_range, get_range_desc with desc set, scan) and appends
+ * its rows to out, oldest first. Returns the row count. */
+static int read_rows(md_pg_conn *c, const char *stmt, const md_pg_params *p, int desc,
+                     const char *what, md_bar_vec *out, md_error *err)
+{
+    PGresult *r = NULL;
+    int rc = md_pg__run(c, stmt, p, &r, what, err);
+    if (rc) return rc;
     int n = PQntuples(r);
     md_bar_vec_reserve(out, out->n + (size_t)n);
     for (int i = 0; i < n; i++) {
@@ -639,6 +656,7 @@ static int take_rows(PGresult *r, int desc, md_bar_vec *out)
         md_pg__get_bar(r, desc ? n - 1 - i : i, 0, &b);
         md_bar_vec_push(out, &b);
     }
+    PQclear(r);
     return n;
 }
 
@@ -646,17 +664,9 @@ static int range_desc(md_pg_conn *c, const read_args *a, int64_t lo, int64_t hi,
                       md_bar_vec *out, md_error *err)
 {
     md_pg_params p = {0};
-    md_pg__p_text(&p, a->symbol);
-    md_pg__p_i16(&p, (int)a->iv);
-    md_pg__p_ts(&p, clamp_ts(lo));
-    md_pg__p_ts(&p, clamp_ts(hi));
+    range_params(&p, a->symbol, a->iv, lo, hi);
     md_pg__p_i64(&p, (int64_t)limit);
-    PGresult *r = NULL;
-    int rc = md_pg__run(c, "get_range_desc", &p, &r, "read bars", err);
-    if (rc) return rc;
-    int n = take_rows(r, 1, out);
-    PQclear(r);
-    return n;
+    return read_rows(c, "get_range_desc", &p, 1, "read bars", out, err);
 }
 
 /* The newest `limit` bars of [start, end), read in time windows going back from end: a read
@@ -678,10 +688,8 @@ static int get_newest(md_pg_store *st, md_pg_conn *c, read_args *a, md_error *er
     int rc = range_desc(c, a, lo, a->end, a->limit, &v, err);
     if (rc >= 0 && v.n < a->limit) {
         /* older bars: between the series' first bar (or start) and the window */
-        md_pg_params p = {0};
-        md_pg__p_text(&p, a->symbol);
         PGresult *r = NULL;
-        rc = md_pg__run(c, "series_of", &p, &r, "read series", err);
+        rc = run_key(c, "series_of", a->symbol, &r, "read series", err);
         int64_t first = a->start;
         for (int i = 0; rc == 0 && i < PQntuples(r); i++)
             if (md_pg__get_i16(r, i, 0) == (int)a->iv) {
@@ -718,34 +726,40 @@ static int w_get_bars(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     /* the newest `limit` in time windows; the oldest `limit` are bounded by start */
     if (a->limit && !a->oldest) return get_newest(st, c, a, err);
     md_pg_params p = {0};
-    range_params(&p, a);
-    if (a->limit)
-        md_pg__p_i64(&p, (int64_t)a->limit);
-    else
-        md_pg__p_null(&p);
-    PGresult *r = NULL;
-    int rc = md_pg__run(c, "get_range", &p, &r, "read bars", err);
-    if (rc) return rc;
-    int n = take_rows(r, 0, a->out);
-    PQclear(r);
-    return n;
+    range_params(&p, a->symbol, a->iv, a->start, a->end);
+    limit_param(&p, a->limit);
+    return read_rows(c, "get_range", &p, 0, "read bars", a->out, err);
 }
 
-static int pg_get_bars(md_store *base, const char *symbol, md_interval iv, int64_t start,
-                       int64_t end, size_t limit, int oldest, md_bar_vec *out, md_error *err)
+/* get_bars (fn w_get_bars) and get_bars_agg (fn w_agg, with from_iv and had_input, which may
+ * be NULL): an empty range reads nothing; a failed read leaves out as it was. */
+static int read_bars(md_store *base, md_pg_work fn, const char *symbol, md_interval iv,
+                     md_interval from_iv, int64_t start, int64_t end, size_t limit, int oldest,
+                     md_bar_vec *out, int *had_input, md_error *err)
 {
-    if (clamp_ts(start) >= clamp_ts(end)) return 0;
+    if (had_input) *had_input = 0;
+    if (md_pg__clamp_ts(start) >= md_pg__clamp_ts(end)) return 0;
     read_args a = {.symbol = symbol,
                    .iv = iv,
+                   .from_iv = from_iv,
                    .start = start,
                    .end = end,
                    .limit = limit,
                    .oldest = oldest != 0,
                    .out = out};
     size_t before = out->n;
-    int rc = md_pg__with_conn((md_pg_store *)base, w_get_bars, &a, err);
-    if (rc < 0) out->n = before;
+    int rc = md_pg__with_conn((md_pg_store *)base, fn, &a, err);
+    if (rc < 0)
+        out->n = before;
+    else if (had_input)
+        *had_input = a.had_input;
     return rc;
+}
+
+static int pg_get_bars(md_store *base, const char *symbol, md_interval iv, int64_t start,
+                       int64_t end, size_t limit, int oldest, md_bar_vec *out, md_error *err)
+{
+    return read_bars(base, w_get_bars, symbol, iv, iv, start, end, limit, oldest, out, NULL, err);
 }
 
 static int w_scan(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
@@ -754,23 +768,9 @@ static int w_scan(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     md_pg_params p = {0};
     md_pg__p_text(&p, a->symbol);
     md_pg__p_i16(&p, (int)a->iv);
-    md_pg__p_ts(&p, clamp_ts(a->start));
-    if (a->limit)
-        md_pg__p_i64(&p, (int64_t)a->limit);
-    else
-        md_pg__p_null(&p);
-    PGresult *r = NULL;
-    int rc = md_pg__run(c, "scan", &p, &r, "scan bars", err);
-    if (rc) return rc;
-    int n = PQntuples(r);
-    md_bar_vec_reserve(a->out, a->out->n + (size_t)n);
-    for (int i = 0; i < n; i++) {
-        md_bar b;
-        md_pg__get_bar(r, i, 0, &b);
-        md_bar_vec_push(a->out, &b);
-    }
-    PQclear(r);
-    return n;
+    md_pg__p_ts(&p, md_pg__clamp_ts(a->start));
+    limit_param(&p, a->limit);
+    return read_rows(c, "scan", &p, 0, "scan bars", a->out, err);
 }
 
 static int pg_scan_bars(md_store *base, const char *symbol, md_interval iv, int64_t from,
@@ -784,18 +784,12 @@ static int w_agg(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     read_args *a = arg;
     md_pg_params p = {0};
-    md_pg__p_text(&p, a->symbol);
-    md_pg__p_i16(&p, (int)a->from_iv);
-    md_pg__p_ts(&p, clamp_ts(a->start));
-    md_pg__p_ts(&p, clamp_ts(a->end));
+    range_params(&p, a->symbol, a->from_iv, a->start, a->end);
     if (a->iv == MD_IV_1MO)
         md_pg__p_interval(&p, 0, 0, 1);
     else
         md_pg__p_interval(&p, md_interval_seconds(a->iv) * 1000000LL, 0, 0);
-    if (a->limit)
-        md_pg__p_i64(&p, (int64_t)a->limit);
-    else
-        md_pg__p_null(&p);
+    limit_param(&p, a->limit);
     static const char *const names[2][2] = {{"agg_fixed", "agg_month"},
                                             {"agg_fixed_asc", "agg_month_asc"}};
     PGresult *r = NULL;
@@ -819,33 +813,15 @@ static int pg_get_bars_agg(md_store *base, const char *symbol, md_interval iv, m
                            int64_t start, int64_t end, size_t limit, int oldest, md_bar_vec *out,
                            int *had_input, md_error *err)
 {
-    *had_input = 0;
-    if (clamp_ts(start) >= clamp_ts(end)) return 0;
-    read_args a = {.symbol = symbol,
-                   .iv = iv,
-                   .from_iv = from_iv,
-                   .start = start,
-                   .end = end,
-                   .limit = limit,
-                   .oldest = oldest != 0,
-                   .out = out};
-    size_t before = out->n;
-    int rc = md_pg__with_conn((md_pg_store *)base, w_agg, &a, err);
-    if (rc < 0) {
-        out->n = before;
-        return rc;
-    }
-    *had_input = a.had_input;
-    return rc;
+    return read_bars(base, w_agg, symbol, iv, from_iv, start, end, limit, oldest, out, had_input,
+                     err);
 }
 
 static int w_latest(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     read_args *a = arg;
-    md_pg_params p = {0};
-    md_pg__p_text(&p, a->symbol);
     PGresult *r = NULL;
-    int rc = md_pg__run(c, "latest", &p, &r, "latest bar", err);
+    int rc = run_key(c, "latest", a->symbol, &r, "latest bar", err);
     if (rc) return rc;
     int found = 0;
     int64_t end_best = 0;
@@ -893,10 +869,8 @@ static void read_quote(const PGresult *r, int row, int col, md_quote *q)
 static int w_get_quote(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     read_args *a = arg;
-    md_pg_params p = {0};
-    md_pg__p_text(&p, a->symbol);
     PGresult *r = NULL;
-    int rc = md_pg__run(c, "get_quote", &p, &r, "read quote", err);
+    int rc = run_key(c, "get_quote", a->symbol, &r, "read quote", err);
     if (rc) return rc;
     int found = PQntuples(r) == 1;
     if (found) {
@@ -919,73 +893,73 @@ static int pg_get_quote(md_store *base, const char *symbol, md_quote *out, md_er
     return 0;
 }
 
-md_symbol_info *md_pg__symbol_infos(PGresult *r)
-{
-    int n = PQntuples(r);
-    md_symbol_info *v = md_calloc(n ? (size_t)n : 1, sizeof *v);
-    for (int i = 0; i < n; i++) {
-        snprintf(v[i].symbol, sizeof v[i].symbol, "%.*s", PQgetlength(r, i, 0),
-                 PQgetvalue(r, i, 0));
-        v[i].iv = (md_interval)md_pg__get_i16(r, i, 1);
-        v[i].first_ts = md_pg__get_ts(r, i, 2);
-        v[i].last_ts = md_pg__get_ts(r, i, 3);
-        v[i].count = md_pg__get_i64(r, i, 4);
-    }
-    return v;
-}
+typedef struct list_args {
+    md_pg_runner run;
+    const char *stmt, *what;
+    size_t size;
+    md_pg_row row;
+    void *v;
+} list_args;
 
 static int w_list(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
-    read_args *a = arg;
+    (void)st;
+    list_args *a = arg;
     PGresult *r = NULL;
-    int rc = md_pg__run(c, "list", NULL, &r, "list symbols", err);
+    int rc = a->run(c, a->stmt, NULL, &r, a->what, err);
     if (rc) return rc;
     int n = PQntuples(r);
-    a->list = md_pg__symbol_infos(r);
+    char *v = md_calloc(n ? (size_t)n : 1, a->size);
+    for (int i = 0; i < n; i++) a->row(r, i, v + (size_t)i * a->size);
     PQclear(r);
+    a->v = v;
     return n;
+}
+
+int md_pg__list(md_store *base, md_pg_runner run, const char *stmt, const char *what, size_t size,
+                md_pg_row row, void *out, md_error *err)
+{
+    list_args a = {run, stmt, what, size, row, NULL};
+    int rc = md_pg__with_conn((md_pg_store *)base, w_list, &a, err);
+    if (rc >= 0) md_store__list_out(out, a.v);
+    return rc;
+}
+
+void md_pg__symbol_info_row(const PGresult *r, int row, void *elem)
+{
+    md_symbol_info *s = elem;
+    md_pg__get_text(r, row, 0, s->symbol, sizeof s->symbol);
+    s->iv = (md_interval)md_pg__get_i16(r, row, 1);
+    s->first_ts = md_pg__get_ts(r, row, 2);
+    s->last_ts = md_pg__get_ts(r, row, 3);
+    s->count = md_pg__get_i64(r, row, 4);
 }
 
 static int pg_list_symbols(md_store *base, md_symbol_info **out, md_error *err)
 {
-    read_args a = {0};
-    int rc = md_pg__with_conn((md_pg_store *)base, w_list, &a, err);
-    if (rc >= 0) *out = a.list;
-    return rc;
+    return md_pg__list(base, md_pg__run, "list", "list symbols", sizeof **out,
+                       md_pg__symbol_info_row, out, err);
 }
 
-static int w_list_quotes(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+static void quote_row(const PGresult *r, int row, void *elem)
 {
-    read_args *a = arg;
-    PGresult *r = NULL;
-    int rc = md_pg__run(c, "list_quotes", NULL, &r, "list quotes", err);
-    if (rc) return rc;
-    int n = PQntuples(r);
-    md_quote *v = md_calloc(n ? (size_t)n : 1, sizeof *v);
-    for (int i = 0; i < n; i++) {
-        md_quote_init(&v[i]);
-        snprintf(v[i].symbol, sizeof v[i].symbol, "%.*s", PQgetlength(r, i, 0),
-                 PQgetvalue(r, i, 0));
-        read_quote(r, i, 1, &v[i]);
-    }
-    PQclear(r);
-    a->list = v;
-    return n;
+    md_quote *q = elem;
+    md_quote_init(q);
+    md_pg__get_text(r, row, 0, q->symbol, sizeof q->symbol);
+    read_quote(r, row, 1, q);
 }
 
 static int pg_list_quotes(md_store *base, md_quote **out, md_error *err)
 {
-    read_args a = {0};
-    int rc = md_pg__with_conn((md_pg_store *)base, w_list_quotes, &a, err);
-    if (rc >= 0) *out = a.list;
-    return rc;
+    return md_pg__list(base, md_pg__run, "list_quotes", "list quotes", sizeof **out, quote_row, out,
+                       err);
 }
 
 static int w_count(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     read_args *a = arg;
     md_pg_params p = {0};
-    range_params(&p, a);
+    range_params(&p, a->symbol, a->iv, a->start, a->end);
     PGresult *r = NULL;
     int rc = md_pg__run(c, "count", &p, &r, "count bars", err);
     if (rc) return rc;
@@ -997,7 +971,7 @@ static int w_count(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 static int64_t pg_count_bars(md_store *base, const char *symbol, md_interval iv, int64_t start,
                              int64_t end, md_error *err)
 {
-    if (clamp_ts(start) >= clamp_ts(end)) return 0;
+    if (md_pg__clamp_ts(start) >= md_pg__clamp_ts(end)) return 0;
     read_args a = {.symbol = symbol, .iv = iv, .start = start, .end = end};
     int rc = md_pg__with_conn((md_pg_store *)base, w_count, &a, err);
     return rc < 0 ? rc : a.count;
@@ -1012,13 +986,11 @@ typedef struct meta_args {
 static int w_meta_get(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     meta_args *a = arg;
-    md_pg_params p = {0};
-    md_pg__p_text(&p, a->key);
     PGresult *r = NULL;
-    int rc = md_pg__run(c, "meta_get", &p, &r, "read meta", err);
+    int rc = run_key(c, "meta_get", a->key, &r, "read meta", err);
     if (rc) return rc;
     int found = PQntuples(r) == 1;
-    if (found) snprintf(a->val, a->n, "%.*s", PQgetlength(r, 0, 0), PQgetvalue(r, 0, 0));
+    if (found) md_pg__get_text(r, 0, 0, a->val, a->n);
     PQclear(r);
     return found;
 }
@@ -1038,10 +1010,8 @@ static int w_mark_get(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
 {
     (void)st;
     mark_args *a = arg;
-    md_pg_params p = {0};
-    md_pg__p_text(&p, a->path);
     PGresult *r = NULL;
-    int rc = md_pg__run(c, "mark_get", &p, &r, "read load mark", err);
+    int rc = run_key(c, "mark_get", a->path, &r, "read load mark", err);
     if (rc) return rc;
     if (PQntuples(r) != 1) {
         PQclear(r);
@@ -1073,10 +1043,8 @@ static int w_series_of(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     (void)st;
     read_args *a = arg;
     md_symbol_info *out = a->list;
-    md_pg_params p = {0};
-    md_pg__p_text(&p, a->symbol);
     PGresult *r = NULL;
-    int rc = md_pg__run(c, "series_of", &p, &r, "read series", err);
+    int rc = run_key(c, "series_of", a->symbol, &r, "read series", err);
     if (rc) return rc;
     for (int i = 0; i < MD_IV_COUNT; i++) {
         memset(&out[i], 0, sizeof out[i]);
@@ -1128,7 +1096,7 @@ static int pg_get_rollups(md_store *base, const char *symbol, md_interval iv, md
                           size_t *n_holes, md_error *err)
 {
     *n_holes = 0;
-    if (clamp_ts(lo) >= clamp_ts(hi)) return 0;
+    if (md_pg__clamp_ts(lo) >= md_pg__clamp_ts(hi)) return 0;
     roll_args a = {symbol, iv, from_iv, lo, hi, limit, out, holes, n_holes};
     return md_pg__with_conn((md_pg_store *)base, w_rollups, &a, err);
 }

@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int db_fail(md_error *err, sqlite3 *db, int rc, const char *what)
+int md_sqlite__fail(md_error *err, sqlite3 *db, int rc, const char *what)
 {
     int code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_CANTOPEN ||
                 rc == SQLITE_IOERR || rc == SQLITE_FULL)
@@ -79,23 +79,83 @@ static const char *migrations[] = {
 };
 #define MIGRATION_DERIVED 5 /* index of the one above: its SQL is md_sqlite__derived_schema */
 
-static int exec(sqlite3 *db, const char *sql, md_error *err)
+int md_sqlite__exec(sqlite3 *db, const char *sql, md_error *err)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        int code = rc == SQLITE_BUSY ? MD_EUNAVAIL : MD_ESTORE;
-        md_error_set(err, code, "sqlite: %s", msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        return code;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : md_sqlite__fail(err, db, rc, "exec");
+}
+
+int md_sqlite__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s, md_error *err)
+{
+    int rc = sqlite3_prepare_v2(db, sql, -1, s, NULL);
+    return rc == SQLITE_OK ? 0 : md_sqlite__fail(err, db, rc, "prepare");
+}
+
+int md_sqlite__tx_begin(md_sqlite_store *st, md_error *err)
+{
+    pthread_mutex_lock(&st->wlock);
+    int rc = md_sqlite__exec(st->wdb, "BEGIN IMMEDIATE", err);
+    if (rc) pthread_mutex_unlock(&st->wlock);
+    return rc;
+}
+
+int md_sqlite__tx_end(md_sqlite_store *st, int rc, md_error *err)
+{
+    if (rc >= 0) {
+        int c = md_sqlite__exec(st->wdb, "COMMIT", err);
+        if (c) rc = c;
     }
-    return 0;
+    if (rc < 0) {
+        md_sqlite__exec(st->wdb, "ROLLBACK", NULL);
+        md_sqlite__symbol_ids_forget(st); /* ids created in the transaction are gone */
+    }
+    pthread_mutex_unlock(&st->wlock);
+    return rc;
+}
+
+int md_sqlite__list(md_store *base, const char *sql, const char *what, size_t size,
+                    md_sqlite_row row, void *out, md_error *err)
+{
+    md_sqlite_store *st = (md_sqlite_store *)base;
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    sqlite3_stmt *s = NULL;
+    int rc = md_sqlite__prepare(r->db, sql, &s, err);
+    size_t n = 0, cap = 16;
+    char *v = md_calloc(cap, size);
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            v = md_realloc(v, 2 * cap * size);
+            memset(v + cap * size, 0, cap * size);
+            cap *= 2;
+        }
+        row(s, v + n++ * size);
+    }
+    if (rc == 0 && step != SQLITE_DONE) rc = md_sqlite__fail(err, r->db, step, what);
+    sqlite3_finalize(s);
+    md_sqlite__reader_put(st, r);
+    if (rc) {
+        md_free(v);
+        return rc;
+    }
+    md_store__list_out(out, v);
+    return (int)n;
+}
+
+void md_sqlite__symbol_info_row(sqlite3_stmt *s, void *elem)
+{
+    md_symbol_info *x = elem;
+    md_sqlite__column_text(s, 0, x->symbol, sizeof x->symbol);
+    x->iv = (md_interval)sqlite3_column_int(s, 1);
+    x->first_ts = sqlite3_column_int64(s, 2);
+    x->last_ts = sqlite3_column_int64(s, 3);
+    x->count = sqlite3_column_int64(s, 4);
 }
 
 static int migrate(md_sqlite_store *st, md_error *err)
 {
     sqlite3 *db = st->wdb;
-    int rc = exec(
+    int rc = md_sqlite__exec(
         db, "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);",
         err);
     if (rc) return rc;
@@ -106,21 +166,22 @@ static int migrate(md_sqlite_store *st, md_error *err)
     sqlite3_finalize(s);
     int target = (int)MD_ARRAY_LEN(migrations);
     if (version > target) {
-        exec(db, "ROLLBACK", NULL);
+        md_sqlite__exec(db, "ROLLBACK", NULL);
         return md_error_set(
             err, MD_ESTORE,
             "store schema version %d is newer than this mdagent (%d); upgrade mdagent", version,
             target);
     }
     for (int v = version; v < target; v++) {
-        rc = exec(db, v == MIGRATION_DERIVED ? md_sqlite__derived_schema : migrations[v], err);
+        rc = md_sqlite__exec(db, v == MIGRATION_DERIVED ? md_sqlite__derived_schema : migrations[v],
+                             err);
         if (rc == 0 && v == MIGRATION_DERIVED) {
             rc = md_sqlite__derived_prepare(st) == 0
                      ? md_sqlite__fill_derived(st, err)
                      : md_error_set(err, MD_ESTORE, "cannot prepare series statements");
         }
         if (rc) {
-            exec(db, "ROLLBACK", NULL);
+            md_sqlite__exec(db, "ROLLBACK", NULL);
             md_error_prefix(err, "schema migration %d", v + 1);
             return rc;
         }
@@ -131,11 +192,11 @@ static int migrate(md_sqlite_store *st, md_error *err)
                  have_row ? "UPDATE schema_version SET version=%d"
                           : "INSERT INTO schema_version VALUES(%d)",
                  target);
-        rc = exec(db, sql, err);
-        if (rc) return exec(db, "ROLLBACK", NULL), rc;
+        rc = md_sqlite__exec(db, sql, err);
+        if (rc) return md_sqlite__exec(db, "ROLLBACK", NULL), rc;
         MD_INFO("store", "schema migrated from=%d to=%d", version, target);
     }
-    return exec(db, "COMMIT", err);
+    return md_sqlite__exec(db, "COMMIT", err);
 }
 
 /* A read-only open cannot migrate: a store of another schema version is refused with what
@@ -187,7 +248,7 @@ static int open_conn(const char *path, const md_store_options *opt, int readonly
         /* 16 KiB pages for a new store (no effect on an existing one): bulk loads of
          * minute bars write ~13% less CPU per row than with 4 KiB pages, and range reads
          * touch fewer pages (bench/README.md) */
-        rc = exec(
+        rc = md_sqlite__exec(
             db,
             opt->sqlite_sync_full
                 ? "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
@@ -198,13 +259,14 @@ static int open_conn(const char *path, const md_store_options *opt, int readonly
             return rc;
         }
     }
-    exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;",
-         NULL);
+    md_sqlite__exec(
+        db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;",
+        NULL);
     *out = db;
     return 0;
 }
 
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
+sqlite3_stmt *md_sqlite__prep(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
@@ -246,20 +308,20 @@ static int reader_open(md_sqlite_store *st, md_sqlite_reader *r, md_error *err)
     memset(r, 0, sizeof *r);
     int rc = open_conn(st->path, &st->opt, 0, &r->db, err);
     if (rc) return rc;
-    r->get_range = prep(r->db, SQL_GET_RANGE);
-    r->get_range_desc = prep(r->db, SQL_GET_RANGE_DESC);
-    r->latest = prep(r->db, SQL_LATEST);
-    r->get_quote = prep(r->db, SQL_GET_QUOTE);
-    r->count = prep(r->db, SQL_COUNT);
+    r->get_range = md_sqlite__prep(r->db, SQL_GET_RANGE);
+    r->get_range_desc = md_sqlite__prep(r->db, SQL_GET_RANGE_DESC);
+    r->latest = md_sqlite__prep(r->db, SQL_LATEST);
+    r->get_quote = md_sqlite__prep(r->db, SQL_GET_QUOTE);
+    r->count = md_sqlite__prep(r->db, SQL_COUNT);
     if (!r->get_range || !r->get_range_desc || !r->latest || !r->get_quote || !r->count) {
         reader_free(r);
         return md_error_set(err, MD_ESTORE, "cannot prepare read statements");
     }
     /* missing only in a read-only open of a store older than them (then NULL: not used) */
     if (st->derived) {
-        r->series_of = prep(r->db, md_sqlite__sql_series_of);
-        r->rollups = prep(r->db, md_sqlite__sql_rollups);
-        r->rollups_desc = prep(r->db, md_sqlite__sql_rollups_desc);
+        r->series_of = md_sqlite__prep(r->db, md_sqlite__sql_series_of);
+        r->rollups = md_sqlite__prep(r->db, md_sqlite__sql_rollups);
+        r->rollups_desc = md_sqlite__prep(r->db, md_sqlite__sql_rollups_desc);
         if (!r->series_of || !r->rollups || !r->rollups_desc) {
             reader_free(r);
             return md_error_set(err, MD_ESTORE, "cannot prepare read statements");
@@ -283,6 +345,15 @@ void md_sqlite__reader_put(md_sqlite_store *st, md_sqlite_reader *r)
     st->free_readers[st->n_free++] = r;
     pthread_cond_signal(&st->pool_cond);
     pthread_mutex_unlock(&st->pool_lock);
+}
+
+md_sqlite_reader *md_sqlite__reader_for(md_sqlite_store *st, const char *symbol, int64_t *sid)
+{
+    md_sqlite_reader *r = md_sqlite__reader_get(st);
+    *sid = md_sqlite__symbol_id(st, r->db, symbol);
+    if (*sid) return r;
+    md_sqlite__reader_put(st, r);
+    return NULL;
 }
 
 /* -- symbol ids ----------------------------------------------------------------------------- */
@@ -333,7 +404,7 @@ int64_t md_sqlite__symbol_id_create(md_sqlite_store *st, const char *symbol, md_
     sqlite3_bind_text(s, 1, symbol, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, md_now());
     int rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE) return db_fail(err, st->wdb, rc, "insert symbol");
+    if (rc != SQLITE_DONE) return md_sqlite__fail(err, st->wdb, rc, "insert symbol");
     id = sqlite3_last_insert_rowid(st->wdb);
     /* The id becomes visible to readers only after COMMIT; the map is filled then too. */
     return id;
@@ -405,7 +476,7 @@ static sqlite3_stmt *prep_multi(sqlite3 *db, int form)
     }
     md_buf_puts(&b, UPSERT_SET);
     md_buf_putc(&b, 0);
-    sqlite3_stmt *s = prep(db, b.data);
+    sqlite3_stmt *s = md_sqlite__prep(db, b.data);
     md_buf_deinit(&b);
     return s;
 }
@@ -447,9 +518,10 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
         sqlite_close(&st->base);
         return rc;
     }
-    st->w_upsert = prep(st->wdb, SQL_UPSERT_BAR);
-    st->w_ins_symbol = prep(st->wdb, "INSERT INTO symbols(symbol, created_at) VALUES(?1, ?2)");
-    st->w_put_quote = prep(
+    st->w_upsert = md_sqlite__prep(st->wdb, SQL_UPSERT_BAR);
+    st->w_ins_symbol =
+        md_sqlite__prep(st->wdb, "INSERT INTO symbols(symbol, created_at) VALUES(?1, ?2)");
+    st->w_put_quote = md_sqlite__prep(
         st->wdb, "INSERT INTO quotes(symbol_id,ts,price,volume,bid,ask,source,quality,updated_at)"
                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(symbol_id) DO UPDATE SET"
                  " ts=excluded.ts,price=excluded.price,volume=excluded.volume,bid=excluded.bid,"
@@ -458,13 +530,13 @@ static int sqlite_open(const char *url, const md_store_options *opt, md_store **
     st->w_multi_lean = prep_multi(st->wdb, MULTI_LEAN);
     st->w_multi_scored = prep_multi(st->wdb, MULTI_SCORED);
     st->w_multi_full = prep_multi(st->wdb, MULTI_FULL);
-    st->w_put_mark =
-        prep(st->wdb,
-             "INSERT INTO load_marks(path,size,mtime_ns,offset,lines,rows,rejected,interval,done,"
-             "updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) ON CONFLICT(path) DO UPDATE SET"
-             " size=excluded.size,mtime_ns=excluded.mtime_ns,offset=excluded.offset,"
-             "lines=excluded.lines,rows=excluded.rows,rejected=excluded.rejected,"
-             "interval=excluded.interval,done=excluded.done,updated_at=excluded.updated_at");
+    st->w_put_mark = md_sqlite__prep(
+        st->wdb,
+        "INSERT INTO load_marks(path,size,mtime_ns,offset,lines,rows,rejected,interval,done,"
+        "updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) ON CONFLICT(path) DO UPDATE SET"
+        " size=excluded.size,mtime_ns=excluded.mtime_ns,offset=excluded.offset,"
+        "lines=excluded.lines,rows=excluded.rows,rejected=excluded.rejected,"
+        "interval=excluded.interval,done=excluded.done,updated_at=excluded.updated_at");
     if (!st->w_upsert || !st->w_ins_symbol || !st->w_put_quote || !st->w_multi_lean ||
         !st->w_multi_scored || !st->w_multi_full || !st->w_put_mark) {
         sqlite_close(&st->base);
@@ -537,7 +609,7 @@ static int sqlite_ping(md_store *base, md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
     md_sqlite_reader *r = md_sqlite__reader_get(st);
-    int rc = exec(r->db, "SELECT 1", err);
+    int rc = md_sqlite__exec(r->db, "SELECT 1", err);
     md_sqlite__reader_put(st, r);
     return rc;
 }
@@ -606,7 +678,7 @@ static int write_series(md_sqlite_store *st, const md_series *se, int64_t sid, m
         }
         int src = sqlite3_step(s);
         sqlite3_reset(s);
-        if (src != SQLITE_DONE) return db_fail(err, st->wdb, src, "upsert bars");
+        if (src != SQLITE_DONE) return md_sqlite__fail(err, st->wdb, src, "upsert bars");
         i += MD_SQLITE_MULTI;
     }
     sqlite3_stmt *s = st->w_upsert;
@@ -616,7 +688,7 @@ static int write_series(md_sqlite_store *st, const md_series *se, int64_t sid, m
         bind_bar_full(s, 3, &se->bars[i]);
         int src = sqlite3_step(s);
         sqlite3_reset(s);
-        if (src != SQLITE_DONE) return db_fail(err, st->wdb, src, "upsert bar");
+        if (src != SQLITE_DONE) return md_sqlite__fail(err, st->wdb, src, "upsert bar");
     }
     return 0;
 }
@@ -637,19 +709,15 @@ static int write_mark(md_sqlite_store *st, const md_load_mark *m, md_error *err)
     int src = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    return src == SQLITE_DONE ? 0 : db_fail(err, st->wdb, src, "write load mark");
+    return src == SQLITE_DONE ? 0 : md_sqlite__fail(err, st->wdb, src, "write load mark");
 }
 
 /* Bars and marks in one transaction. */
 static int put_tx(md_sqlite_store *st, const md_series *series, size_t n_series,
                   const md_load_mark *marks, size_t n_marks, md_error *err)
 {
-    pthread_mutex_lock(&st->wlock);
-    int rc = exec(st->wdb, "BEGIN IMMEDIATE", err);
-    if (rc) {
-        pthread_mutex_unlock(&st->wlock);
-        return rc;
-    }
+    int rc = md_sqlite__tx_begin(st, err);
+    if (rc) return rc;
     int64_t written = 0;
     for (size_t k = 0; k < n_series && rc == 0; k++) {
         const md_series *se = &series[k];
@@ -663,13 +731,7 @@ static int put_tx(md_sqlite_store *st, const md_series *series, size_t n_series,
         if (rc == 0) written += (int64_t)se->n;
     }
     for (size_t k = 0; k < n_marks && rc == 0; k++) rc = write_mark(st, &marks[k], err);
-    if (rc == 0) rc = exec(st->wdb, "COMMIT", err);
-    if (rc) {
-        exec(st->wdb, "ROLLBACK", NULL);
-        md_sqlite__symbol_ids_forget(st);
-    }
-    pthread_mutex_unlock(&st->wlock);
-    return rc ? rc : (int)written;
+    return md_sqlite__tx_end(st, rc ? rc : (int)written, err);
 }
 
 static int sqlite_put_bars(md_store *base, const md_series *series, size_t n_series, md_error *err)
@@ -693,7 +755,7 @@ static int sqlite_get_load_mark(md_store *base, const char *path, md_load_mark *
                                 "done FROM load_marks WHERE path=?1",
                                 -1, &s, NULL);
     if (rc != SQLITE_OK) {
-        rc = db_fail(err, r->db, rc, "read load mark");
+        rc = md_sqlite__fail(err, r->db, rc, "read load mark");
         md_sqlite__reader_put(st, r);
         return rc;
     }
@@ -714,7 +776,7 @@ static int sqlite_get_load_mark(md_store *base, const char *path, md_load_mark *
     } else if (src == SQLITE_DONE) {
         rc = md_error_set(err, MD_ENODATA, "no load mark for %s", path);
     } else {
-        rc = db_fail(err, r->db, src, "read load mark");
+        rc = md_sqlite__fail(err, r->db, src, "read load mark");
     }
     sqlite3_finalize(s);
     md_sqlite__reader_put(st, r);
@@ -724,40 +786,35 @@ static int sqlite_get_load_mark(md_store *base, const char *path, md_load_mark *
 static int sqlite_put_quote(md_store *base, const md_quote *q, md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
-    pthread_mutex_lock(&st->wlock);
-    int rc = exec(st->wdb, "BEGIN IMMEDIATE", err);
+    int rc = md_sqlite__tx_begin(st, err);
+    if (rc) return rc;
     int stored = 0;
-    if (rc == 0) {
-        int64_t sid = md_sqlite__symbol_id_create(st, q->symbol, err);
-        if (sid < 0) {
-            rc = (int)sid;
-        } else {
-            sqlite3_stmt *s = st->w_put_quote;
-            sqlite3_reset(s);
-            sqlite3_bind_int64(s, 1, sid);
-            sqlite3_bind_int64(s, 2, q->ts);
-            sqlite3_bind_double(s, 3, q->price);
-            md_sqlite__bind_opt_double(s, 4, q->volume);
-            md_sqlite__bind_opt_double(s, 5, q->bid);
-            md_sqlite__bind_opt_double(s, 6, q->ask);
-            sqlite3_bind_int(s, 7, q->source);
-            if (q->quality >= 0)
-                sqlite3_bind_double(s, 8, q->quality);
-            else
-                sqlite3_bind_null(s, 8);
-            sqlite3_bind_int64(s, 9, md_now());
-            int src = sqlite3_step(s);
-            if (src != SQLITE_DONE)
-                rc = db_fail(err, st->wdb, src, "upsert quote");
-            else
-                stored = sqlite3_changes(st->wdb) > 0;
-            sqlite3_reset(s);
-        }
-        if (rc == 0) rc = exec(st->wdb, "COMMIT", err);
-        if (rc) exec(st->wdb, "ROLLBACK", NULL);
+    int64_t sid = md_sqlite__symbol_id_create(st, q->symbol, err);
+    if (sid < 0) {
+        rc = (int)sid;
+    } else {
+        sqlite3_stmt *s = st->w_put_quote;
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, sid);
+        sqlite3_bind_int64(s, 2, q->ts);
+        sqlite3_bind_double(s, 3, q->price);
+        md_sqlite__bind_opt_double(s, 4, q->volume);
+        md_sqlite__bind_opt_double(s, 5, q->bid);
+        md_sqlite__bind_opt_double(s, 6, q->ask);
+        sqlite3_bind_int(s, 7, q->source);
+        if (q->quality >= 0)
+            sqlite3_bind_double(s, 8, q->quality);
+        else
+            sqlite3_bind_null(s, 8);
+        sqlite3_bind_int64(s, 9, md_now());
+        int src = sqlite3_step(s);
+        if (src != SQLITE_DONE)
+            rc = md_sqlite__fail(err, st->wdb, src, "upsert quote");
+        else
+            stored = sqlite3_changes(st->wdb) > 0;
+        sqlite3_reset(s);
     }
-    pthread_mutex_unlock(&st->wlock);
-    return rc ? rc : stored;
+    return md_sqlite__tx_end(st, rc ? rc : stored, err);
 }
 
 /* -- reads ---------------------------------------------------------------------------------- */
@@ -781,18 +838,12 @@ static int sqlite_get_bars(md_store *base, const char *symbol, md_interval iv, i
                            int64_t end, size_t limit, int oldest, md_bar_vec *out, md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
-    md_sqlite_reader *r = md_sqlite__reader_get(st);
-    int64_t sid = md_sqlite__symbol_id(st, r->db, symbol);
-    if (!sid) {
-        md_sqlite__reader_put(st, r);
-        return 0;
-    }
+    int64_t sid;
+    md_sqlite_reader *r = md_sqlite__reader_for(st, symbol, &sid);
+    if (!r) return 0;
     int newest = limit && !oldest; /* the newest `limit`: read backwards, then reversed */
     sqlite3_stmt *s = newest ? r->get_range_desc : r->get_range;
-    sqlite3_bind_int64(s, 1, sid);
-    sqlite3_bind_int(s, 2, (int)iv);
-    sqlite3_bind_int64(s, 3, start);
-    sqlite3_bind_int64(s, 4, end);
+    md_sqlite__bind_range(s, sid, iv, start, end);
     sqlite3_bind_int64(s, 5, limit ? (int64_t)limit : -1);
     size_t before = out->n;
     int rc;
@@ -802,7 +853,7 @@ static int sqlite_get_bars(md_store *base, const char *symbol, md_interval iv, i
         md_bar_vec_push(out, &b);
     }
     int ret = (int)(out->n - before);
-    if (rc != SQLITE_DONE) ret = db_fail(err, r->db, rc, "read bars");
+    if (rc != SQLITE_DONE) ret = md_sqlite__fail(err, r->db, rc, "read bars");
     sqlite3_reset(s);
     md_sqlite__reader_put(st, r);
     if (ret > 0 && newest) { /* newest-first from the query: reverse to oldest-first */
@@ -837,7 +888,7 @@ static int sqlite_latest_bar(md_store *base, const char *symbol, md_bar *out, md
             int64_t end_best = found ? md_interval_next(best_iv, best.ts) : 0;
             if (!found || end_b > end_best) best = b, best_iv = (md_interval)iv, found = 1;
         } else if (src != SQLITE_DONE) {
-            rc = db_fail(err, r->db, src, "latest bar");
+            rc = md_sqlite__fail(err, r->db, src, "latest bar");
         }
         sqlite3_reset(s);
     }
@@ -847,6 +898,21 @@ static int sqlite_latest_bar(md_store *base, const char *symbol, md_bar *out, md
     *out = best;
     if (iv_out) *iv_out = best_iv;
     return 0;
+}
+
+/* The quote columns from column c on: ts, price, volume, bid, ask, source, quality. */
+static void read_quote(sqlite3_stmt *s, int c, md_quote *q)
+{
+    q->ts = sqlite3_column_int64(s, c);
+    q->price = sqlite3_column_double(s, c + 1);
+    q->volume =
+        sqlite3_column_type(s, c + 2) == SQLITE_NULL ? NAN : sqlite3_column_double(s, c + 2);
+    q->bid = sqlite3_column_type(s, c + 3) == SQLITE_NULL ? NAN : sqlite3_column_double(s, c + 3);
+    q->ask = sqlite3_column_type(s, c + 4) == SQLITE_NULL ? NAN : sqlite3_column_double(s, c + 4);
+    q->source = (uint8_t)sqlite3_column_int(s, c + 5);
+    q->quality = sqlite3_column_type(s, c + 6) == SQLITE_NULL
+                     ? -1.0f
+                     : (float)sqlite3_column_double(s, c + 6);
 }
 
 static int sqlite_get_quote(md_store *base, const char *symbol, md_quote *q, md_error *err)
@@ -862,19 +928,10 @@ static int sqlite_get_quote(md_store *base, const char *symbol, md_quote *q, md_
         if (src == SQLITE_ROW) {
             md_quote_init(q);
             snprintf(q->symbol, sizeof q->symbol, "%s", symbol);
-            q->ts = sqlite3_column_int64(s, 0);
-            q->price = sqlite3_column_double(s, 1);
-            q->volume =
-                sqlite3_column_type(s, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 2);
-            q->bid = sqlite3_column_type(s, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 3);
-            q->ask = sqlite3_column_type(s, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 4);
-            q->source = (uint8_t)sqlite3_column_int(s, 5);
-            q->quality = sqlite3_column_type(s, 6) == SQLITE_NULL
-                             ? -1.0f
-                             : (float)sqlite3_column_double(s, 6);
+            read_quote(s, 0, q);
             rc = 0;
         } else if (src != SQLITE_DONE) {
-            rc = db_fail(err, r->db, src, "read quote");
+            rc = md_sqlite__fail(err, r->db, src, "read quote");
         }
         sqlite3_reset(s);
     }
@@ -887,43 +944,16 @@ static int sqlite_get_quote(md_store *base, const char *symbol, md_quote *q, md_
  * table yet) is counted. */
 static int sqlite_list_symbols(md_store *base, md_symbol_info **out, md_error *err)
 {
-    md_sqlite_store *st = (md_sqlite_store *)base;
-    md_sqlite_reader *r = md_sqlite__reader_get(st);
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(
-        r->db,
+    const md_sqlite_store *st = (const md_sqlite_store *)base;
+    return md_sqlite__list(
+        base,
         st->derived ? "SELECT s.symbol, r.interval, r.first_ts, r.last_ts, r.n FROM series r"
                       " JOIN symbols s ON s.id=r.symbol_id WHERE r.n > 0"
                       " ORDER BY s.symbol, r.interval"
                     : "SELECT s.symbol, b.interval, min(b.ts), max(b.ts), count(*) FROM bars b"
                       " JOIN symbols s ON s.id=b.symbol_id GROUP BY b.symbol_id, b.interval"
                       " ORDER BY s.symbol, b.interval",
-        -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        rc = db_fail(err, r->db, rc, "list symbols");
-        md_sqlite__reader_put(st, r);
-        return rc;
-    }
-    size_t n = 0, cap = 16;
-    md_symbol_info *v = md_malloc(cap * sizeof *v);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) v = md_realloc(v, (cap *= 2) * sizeof *v);
-        snprintf(v[n].symbol, sizeof v[n].symbol, "%s", (const char *)sqlite3_column_text(s, 0));
-        v[n].iv = (md_interval)sqlite3_column_int(s, 1);
-        v[n].first_ts = sqlite3_column_int64(s, 2);
-        v[n].last_ts = sqlite3_column_int64(s, 3);
-        v[n].count = sqlite3_column_int64(s, 4);
-        n++;
-    }
-    sqlite3_finalize(s);
-    int ret = rc == SQLITE_DONE ? (int)n : db_fail(err, r->db, rc, "list symbols");
-    md_sqlite__reader_put(st, r);
-    if (ret < 0) {
-        md_free(v);
-        return ret;
-    }
-    *out = v;
-    return ret;
+        "list symbols", sizeof **out, md_sqlite__symbol_info_row, out, err);
 }
 
 static int64_t sqlite_count_bars(md_store *base, const char *symbol, md_interval iv, int64_t start,
@@ -934,15 +964,12 @@ static int64_t sqlite_count_bars(md_store *base, const char *symbol, md_interval
     int64_t sid = md_sqlite__symbol_id(st, r->db, symbol), n = 0;
     if (sid) {
         sqlite3_stmt *s = r->count;
-        sqlite3_bind_int64(s, 1, sid);
-        sqlite3_bind_int(s, 2, (int)iv);
-        sqlite3_bind_int64(s, 3, start);
-        sqlite3_bind_int64(s, 4, end);
+        md_sqlite__bind_range(s, sid, iv, start, end);
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
             n = sqlite3_column_int64(s, 0);
         else
-            n = db_fail(err, r->db, rc, "count bars");
+            n = md_sqlite__fail(err, r->db, rc, "count bars");
         sqlite3_reset(s);
     }
     md_sqlite__reader_put(st, r);
@@ -966,7 +993,7 @@ static int sqlite_scan_bars(md_store *base, const char *symbol, md_interval iv, 
             " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 ORDER BY ts LIMIT ?4",
             -1, &s, NULL);
         if (rc != SQLITE_OK) {
-            ret = db_fail(err, r->db, rc, "scan bars");
+            ret = md_sqlite__fail(err, r->db, rc, "scan bars");
         } else {
             sqlite3_bind_int64(s, 1, sid);
             sqlite3_bind_int(s, 2, (int)iv);
@@ -978,7 +1005,8 @@ static int sqlite_scan_bars(md_store *base, const char *symbol, md_interval iv, 
                 read_bar(s, &b);
                 md_bar_vec_push(out, &b);
             }
-            ret = rc == SQLITE_DONE ? (int)(out->n - before) : db_fail(err, r->db, rc, "scan bars");
+            ret = rc == SQLITE_DONE ? (int)(out->n - before)
+                                    : md_sqlite__fail(err, r->db, rc, "scan bars");
             if (ret < 0) out->n = before;
             sqlite3_finalize(s);
         }
@@ -987,45 +1015,21 @@ static int sqlite_scan_bars(md_store *base, const char *symbol, md_interval iv, 
     return ret;
 }
 
+static void quote_row(sqlite3_stmt *s, void *elem)
+{
+    md_quote *q = elem;
+    md_quote_init(q);
+    md_sqlite__column_text(s, 0, q->symbol, sizeof q->symbol);
+    read_quote(s, 1, q);
+}
+
 static int sqlite_list_quotes(md_store *base, md_quote **out, md_error *err)
 {
-    md_sqlite_store *st = (md_sqlite_store *)base;
-    md_sqlite_reader *r = md_sqlite__reader_get(st);
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(
-        r->db,
+    return md_sqlite__list(
+        base,
         "SELECT s.symbol,q.ts,q.price,q.volume,q.bid,q.ask,q.source,q.quality FROM quotes q"
         " JOIN symbols s ON s.id=q.symbol_id ORDER BY s.symbol",
-        -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        md_sqlite__reader_put(st, r);
-        return db_fail(err, r->db, rc, "list quotes");
-    }
-    size_t n = 0, cap = 16;
-    md_quote *v = md_malloc(cap * sizeof *v);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) v = md_realloc(v, (cap *= 2) * sizeof *v);
-        md_quote *q = &v[n++];
-        md_quote_init(q);
-        snprintf(q->symbol, sizeof q->symbol, "%s", (const char *)sqlite3_column_text(s, 0));
-        q->ts = sqlite3_column_int64(s, 1);
-        q->price = sqlite3_column_double(s, 2);
-        q->volume = sqlite3_column_type(s, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 3);
-        q->bid = sqlite3_column_type(s, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 4);
-        q->ask = sqlite3_column_type(s, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 5);
-        q->source = (uint8_t)sqlite3_column_int(s, 6);
-        q->quality =
-            sqlite3_column_type(s, 7) == SQLITE_NULL ? -1.0f : (float)sqlite3_column_double(s, 7);
-    }
-    sqlite3_finalize(s);
-    int ret = rc == SQLITE_DONE ? (int)n : db_fail(err, r->db, rc, "list quotes");
-    md_sqlite__reader_put(st, r);
-    if (ret < 0) {
-        md_free(v);
-        return ret;
-    }
-    *out = v;
-    return ret;
+        "list quotes", sizeof **out, quote_row, out, err);
 }
 
 static int sqlite_meta_get(md_store *base, const char *key, char *val, size_t n, md_error *err)
@@ -1036,7 +1040,7 @@ static int sqlite_meta_get(md_store *base, const char *key, char *val, size_t n,
     int rc = sqlite3_prepare_v2(r->db, "SELECT value FROM meta WHERE key=?1", -1, &s, NULL);
     int ret = 0;
     if (rc != SQLITE_OK) {
-        ret = db_fail(err, r->db, rc, "read meta");
+        ret = md_sqlite__fail(err, r->db, rc, "read meta");
     } else {
         sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
         rc = sqlite3_step(s);
@@ -1044,7 +1048,7 @@ static int sqlite_meta_get(md_store *base, const char *key, char *val, size_t n,
             snprintf(val, n, "%s", (const char *)sqlite3_column_text(s, 0));
             ret = 1;
         } else if (rc != SQLITE_DONE) {
-            ret = db_fail(err, r->db, rc, "read meta");
+            ret = md_sqlite__fail(err, r->db, rc, "read meta");
         }
         sqlite3_finalize(s);
     }
@@ -1056,31 +1060,26 @@ static int sqlite_meta_set(md_store *base, const char *const *keys, const char *
                            size_t n, md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
-    pthread_mutex_lock(&st->wlock);
-    int rc = exec(st->wdb, "BEGIN IMMEDIATE", err);
+    int rc = md_sqlite__tx_begin(st, err);
+    if (rc) return rc;
     sqlite3_stmt *set = NULL, *del = NULL;
-    if (rc == 0) {
-        sqlite3_prepare_v2(st->wdb,
-                           "INSERT INTO meta(key,value) VALUES(?1,?2)"
-                           " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                           -1, &set, NULL);
-        sqlite3_prepare_v2(st->wdb, "DELETE FROM meta WHERE key=?1", -1, &del, NULL);
-        if (!set || !del) rc = db_fail(err, st->wdb, SQLITE_ERROR, "prepare meta");
-    }
+    sqlite3_prepare_v2(st->wdb,
+                       "INSERT INTO meta(key,value) VALUES(?1,?2)"
+                       " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                       -1, &set, NULL);
+    sqlite3_prepare_v2(st->wdb, "DELETE FROM meta WHERE key=?1", -1, &del, NULL);
+    if (!set || !del) rc = md_sqlite__fail(err, st->wdb, SQLITE_ERROR, "prepare meta");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         sqlite3_stmt *s = vals[i] ? set : del;
         sqlite3_reset(s);
         sqlite3_bind_text(s, 1, keys[i], -1, SQLITE_STATIC);
         if (vals[i]) sqlite3_bind_text(s, 2, vals[i], -1, SQLITE_STATIC);
         int src = sqlite3_step(s);
-        if (src != SQLITE_DONE) rc = db_fail(err, st->wdb, src, "write meta");
+        if (src != SQLITE_DONE) rc = md_sqlite__fail(err, st->wdb, src, "write meta");
     }
     sqlite3_finalize(set);
     sqlite3_finalize(del);
-    if (rc == 0) rc = exec(st->wdb, "COMMIT", err);
-    if (rc) exec(st->wdb, "ROLLBACK", NULL);
-    pthread_mutex_unlock(&st->wlock);
-    return rc;
+    return md_sqlite__tx_end(st, rc, err);
 }
 
 const md_store_ops md_store_sqlite_ops = {

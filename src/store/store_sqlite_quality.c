@@ -13,53 +13,22 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fail(md_error *err, sqlite3 *db, int rc, const char *what)
-{
-    int code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_IOERR ||
-                rc == SQLITE_FULL || rc == SQLITE_CANTOPEN)
-                   ? MD_EUNAVAIL
-                   : MD_ESTORE;
-    return md_error_set(err, code, "sqlite %s: %s", what, sqlite3_errmsg(db));
-}
-
-static int run(sqlite3 *db, const char *sql, md_error *err)
-{
-    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : fail(err, db, rc, sql);
-}
-
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s, md_error *err)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, s, NULL);
-    return rc == SQLITE_OK ? 0 : fail(err, db, rc, "prepare");
-}
-
-static void bind_num(sqlite3_stmt *s, int i, double v)
-{
-    if (v != v) /* NaN */
-        sqlite3_bind_null(s, i);
-    else
-        sqlite3_bind_double(s, i, v);
-}
-
 /* 1 when findings are stored for the series in [t0, t1], 0 when not, or an error. */
 static int any_findings(sqlite3 *db, int64_t sid, md_interval iv, int64_t t0, int64_t t1,
                         md_error *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = prepare(db,
-                     "SELECT 1 FROM quality_events WHERE symbol_id=?1 AND interval=?2 AND ts>=?3"
-                     " AND ts<=?4 LIMIT 1",
-                     &s, err);
+    int rc = md_sqlite__prepare(
+        db,
+        "SELECT 1 FROM quality_events WHERE symbol_id=?1 AND interval=?2 AND ts>=?3"
+        " AND ts<=?4 LIMIT 1",
+        &s, err);
     if (rc) return rc;
-    sqlite3_bind_int64(s, 1, sid);
-    sqlite3_bind_int(s, 2, (int)iv);
-    sqlite3_bind_int64(s, 3, t0);
-    sqlite3_bind_int64(s, 4, t1);
+    md_sqlite__bind_range(s, sid, iv, t0, t1);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
     if (step == SQLITE_ROW) return 1;
-    return step == SQLITE_DONE ? 0 : fail(err, db, step, "find findings");
+    return step == SQLITE_DONE ? 0 : md_sqlite__fail(err, db, step, "find findings");
 }
 
 /* Deletes the findings at the timestamps ts (sorted), when there are any there. */
@@ -69,8 +38,8 @@ static int clear_findings(sqlite3 *db, int64_t sid, md_interval iv, const int64_
     int rc = any_findings(db, sid, iv, ts[0], ts[n - 1], err);
     if (rc <= 0) return rc; /* nothing stored in the span: the common bulk case */
     sqlite3_stmt *s = NULL;
-    rc = prepare(db, "DELETE FROM quality_events WHERE symbol_id=?1 AND interval=?2 AND ts=?3", &s,
-                 err);
+    rc = md_sqlite__prepare(
+        db, "DELETE FROM quality_events WHERE symbol_id=?1 AND interval=?2 AND ts=?3", &s, err);
     if (rc) return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (i && ts[i] == ts[i - 1]) continue;
@@ -79,7 +48,7 @@ static int clear_findings(sqlite3 *db, int64_t sid, md_interval iv, const int64_
         sqlite3_bind_int(s, 2, (int)iv);
         sqlite3_bind_int64(s, 3, ts[i]);
         int step = sqlite3_step(s);
-        if (step != SQLITE_DONE) rc = fail(err, db, step, "clear findings");
+        if (step != SQLITE_DONE) rc = md_sqlite__fail(err, db, step, "clear findings");
     }
     sqlite3_finalize(s);
     return rc;
@@ -90,36 +59,32 @@ int md_sqlite_put_quality_events(md_store *base, const char *symbol, md_interval
                                  size_t n_clear, md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
-    pthread_mutex_lock(&st->wlock);
     sqlite3 *db = st->wdb;
     if (n == 0) { /* only clearing: most writes have nothing to clear, and need no transaction */
+        pthread_mutex_lock(&st->wlock);
         int64_t id = md_sqlite__symbol_id(st, db, symbol);
         int any = id ? any_findings(db, id, iv, clear_ts[0], clear_ts[n_clear - 1], err) : 0;
-        if (any <= 0) {
-            pthread_mutex_unlock(&st->wlock);
-            return any;
-        }
-    }
-    int rc = run(db, "BEGIN IMMEDIATE", err);
-    if (rc) {
         pthread_mutex_unlock(&st->wlock);
-        return rc;
+        if (any <= 0) return any;
     }
+    int rc = md_sqlite__tx_begin(st, err);
+    if (rc) return rc;
     sqlite3_stmt *s = NULL;
     int64_t sid = md_sqlite__symbol_id_create(st, symbol, err);
     if (sid < 0) rc = (int)sid;
     if (rc == 0 && n_clear) rc = clear_findings(db, sid, iv, clear_ts, n_clear, err);
     if (rc == 0 && n)
-        rc = prepare(db,
-                     "INSERT INTO quality_events(symbol_id,interval,ts,rule,severity,value,"
-                     "threshold,source,other_source,detail,recorded_at)"
-                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
-                     " ON CONFLICT(symbol_id,interval,ts,rule) DO UPDATE SET"
-                     " severity=excluded.severity,value=excluded.value,"
-                     "threshold=excluded.threshold,source=excluded.source,"
-                     "other_source=excluded.other_source,detail=excluded.detail,"
-                     "recorded_at=excluded.recorded_at",
-                     &s, err);
+        rc = md_sqlite__prepare(
+            db,
+            "INSERT INTO quality_events(symbol_id,interval,ts,rule,severity,value,"
+            "threshold,source,other_source,detail,recorded_at)"
+            " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+            " ON CONFLICT(symbol_id,interval,ts,rule) DO UPDATE SET"
+            " severity=excluded.severity,value=excluded.value,"
+            "threshold=excluded.threshold,source=excluded.source,"
+            "other_source=excluded.other_source,detail=excluded.detail,"
+            "recorded_at=excluded.recorded_at",
+            &s, err);
     int64_t now = md_now();
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const md_qevent *e = &ev[i];
@@ -129,23 +94,17 @@ int md_sqlite_put_quality_events(md_store *base, const char *symbol, md_interval
         sqlite3_bind_int64(s, 3, e->ts);
         sqlite3_bind_text(s, 4, md_qrule_code(e->rule), -1, SQLITE_STATIC);
         sqlite3_bind_double(s, 5, e->severity);
-        bind_num(s, 6, e->value);
-        bind_num(s, 7, e->limit);
+        md_sqlite__bind_opt_double(s, 6, e->value);
+        md_sqlite__bind_opt_double(s, 7, e->limit);
         sqlite3_bind_int(s, 8, e->source);
         sqlite3_bind_int(s, 9, e->other_source);
         sqlite3_bind_text(s, 10, e->detail, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 11, now);
         int step = sqlite3_step(s);
-        if (step != SQLITE_DONE) rc = fail(err, db, step, "insert finding");
+        if (step != SQLITE_DONE) rc = md_sqlite__fail(err, db, step, "insert finding");
     }
     sqlite3_finalize(s);
-    if (rc == 0) rc = run(db, "COMMIT", err);
-    if (rc) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        md_sqlite__symbol_ids_forget(st);
-    }
-    pthread_mutex_unlock(&st->wlock);
-    return rc ? rc : (int)n;
+    return md_sqlite__tx_end(st, rc ? rc : (int)n, err);
 }
 
 static void read_event(sqlite3_stmt *s, md_qevent *e)
@@ -160,8 +119,7 @@ static void read_event(sqlite3_stmt *s, md_qevent *e)
     e->limit = sqlite3_column_type(s, 4) == SQLITE_NULL ? 0 : sqlite3_column_double(s, 4);
     e->source = (uint8_t)sqlite3_column_int(s, 5);
     e->other_source = (uint8_t)sqlite3_column_int(s, 6);
-    const char *d = (const char *)sqlite3_column_text(s, 7);
-    snprintf(e->detail, sizeof e->detail, "%s", d ? d : "");
+    md_sqlite__column_text(s, 7, e->detail, sizeof e->detail);
 }
 
 int md_sqlite_get_quality_events(md_store *base, const char *symbol, md_interval iv, int64_t start,
@@ -169,12 +127,9 @@ int md_sqlite_get_quality_events(md_store *base, const char *symbol, md_interval
                                  md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
-    md_sqlite_reader *r = md_sqlite__reader_get(st);
-    int64_t sid = md_sqlite__symbol_id(st, r->db, symbol);
-    if (!sid) {
-        md_sqlite__reader_put(st, r);
-        return 0;
-    }
+    int64_t sid;
+    md_sqlite_reader *r = md_sqlite__reader_for(st, symbol, &sid);
+    if (!r) return 0;
     char sql[400];
     snprintf(sql, sizeof sql,
              "SELECT ts,rule,severity,value,threshold,source,other_source,detail"
@@ -182,15 +137,12 @@ int md_sqlite_get_quality_events(md_store *base, const char *symbol, md_interval
              "%s ORDER BY ts %s, rule%s",
              rule >= 0 ? " AND rule=?5" : "", limit ? "DESC" : "", limit ? " LIMIT ?6" : "");
     sqlite3_stmt *s = NULL;
-    int rc = prepare(r->db, sql, &s, err);
+    int rc = md_sqlite__prepare(r->db, sql, &s, err);
     if (rc) {
         md_sqlite__reader_put(st, r);
         return rc;
     }
-    sqlite3_bind_int64(s, 1, sid);
-    sqlite3_bind_int(s, 2, (int)iv);
-    sqlite3_bind_int64(s, 3, start);
-    sqlite3_bind_int64(s, 4, end);
+    md_sqlite__bind_range(s, sid, iv, start, end);
     if (rule >= 0) sqlite3_bind_text(s, 5, md_qrule_code(rule), -1, SQLITE_STATIC);
     if (limit) sqlite3_bind_int64(s, 6, (int64_t)limit);
     size_t before = out->n;
@@ -201,8 +153,8 @@ int md_sqlite_get_quality_events(md_store *base, const char *symbol, md_interval
         if (e.rule < 0) continue; /* a rule this build does not know */
         md_qevent_vec_push(out, &e);
     }
-    int ret =
-        step == SQLITE_DONE ? (int)(out->n - before) : fail(err, r->db, step, "read findings");
+    int ret = step == SQLITE_DONE ? (int)(out->n - before)
+                                  : md_sqlite__fail(err, r->db, step, "read findings");
     sqlite3_finalize(s);
     md_sqlite__reader_put(st, r);
     if (ret > 0 && limit) /* newest first from the query: back to oldest first */
@@ -220,25 +172,20 @@ int md_sqlite_count_quality_events(md_store *base, const char *symbol, md_interv
 {
     for (int i = 0; i < MD_QRULE_COUNT; i++) count[i] = 0, severity_sum[i] = 0;
     md_sqlite_store *st = (md_sqlite_store *)base;
-    md_sqlite_reader *r = md_sqlite__reader_get(st);
-    int64_t sid = md_sqlite__symbol_id(st, r->db, symbol);
-    if (!sid) {
-        md_sqlite__reader_put(st, r);
-        return 0;
-    }
+    int64_t sid;
+    md_sqlite_reader *r = md_sqlite__reader_for(st, symbol, &sid);
+    if (!r) return 0;
     sqlite3_stmt *s = NULL;
-    int rc = prepare(r->db,
-                     "SELECT rule, count(*), total(severity) FROM quality_events"
-                     " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4 GROUP BY rule",
-                     &s, err);
+    int rc =
+        md_sqlite__prepare(r->db,
+                           "SELECT rule, count(*), total(severity) FROM quality_events"
+                           " WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4 GROUP BY rule",
+                           &s, err);
     if (rc) {
         md_sqlite__reader_put(st, r);
         return rc;
     }
-    sqlite3_bind_int64(s, 1, sid);
-    sqlite3_bind_int(s, 2, (int)iv);
-    sqlite3_bind_int64(s, 3, start);
-    sqlite3_bind_int64(s, 4, end);
+    md_sqlite__bind_range(s, sid, iv, start, end);
     int step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         const char *code = (const char *)sqlite3_column_text(s, 0);
@@ -247,7 +194,7 @@ int md_sqlite_count_quality_events(md_store *base, const char *symbol, md_interv
         count[rule] = sqlite3_column_int64(s, 1);
         severity_sum[rule] = sqlite3_column_double(s, 2);
     }
-    rc = step == SQLITE_DONE ? 0 : fail(err, r->db, step, "count findings");
+    rc = step == SQLITE_DONE ? 0 : md_sqlite__fail(err, r->db, step, "count findings");
     sqlite3_finalize(s);
     md_sqlite__reader_put(st, r);
     return rc;
@@ -255,77 +202,39 @@ int md_sqlite_count_quality_events(md_store *base, const char *symbol, md_interv
 
 int md_sqlite_list_quality_series(md_store *base, md_symbol_info **out, md_error *err)
 {
-    md_sqlite_store *st = (md_sqlite_store *)base;
-    md_sqlite_reader *r = md_sqlite__reader_get(st);
-    sqlite3_stmt *s = NULL;
-    int rc = prepare(r->db,
-                     "SELECT s.symbol, q.interval, min(q.ts), max(q.ts), count(*)"
-                     " FROM quality_events q JOIN symbols s ON s.id=q.symbol_id"
-                     " GROUP BY q.symbol_id, q.interval ORDER BY s.symbol, q.interval",
-                     &s, err);
-    if (rc) {
-        md_sqlite__reader_put(st, r);
-        return rc;
-    }
-    size_t n = 0, cap = 16;
-    md_symbol_info *v = md_malloc(cap * sizeof *v);
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) v = md_realloc(v, (cap *= 2) * sizeof *v);
-        snprintf(v[n].symbol, sizeof v[n].symbol, "%s", (const char *)sqlite3_column_text(s, 0));
-        v[n].iv = (md_interval)sqlite3_column_int(s, 1);
-        v[n].first_ts = sqlite3_column_int64(s, 2);
-        v[n].last_ts = sqlite3_column_int64(s, 3);
-        v[n].count = sqlite3_column_int64(s, 4);
-        n++;
-    }
-    int ret = step == SQLITE_DONE ? (int)n : fail(err, r->db, step, "list findings");
-    sqlite3_finalize(s);
-    md_sqlite__reader_put(st, r);
-    if (ret < 0) {
-        md_free(v);
-        return ret;
-    }
-    *out = v;
-    return ret;
+    return md_sqlite__list(base,
+                           "SELECT s.symbol, q.interval, min(q.ts), max(q.ts), count(*)"
+                           " FROM quality_events q JOIN symbols s ON s.id=q.symbol_id"
+                           " GROUP BY q.symbol_id, q.interval ORDER BY s.symbol, q.interval",
+                           "list findings", sizeof **out, md_sqlite__symbol_info_row, out, err);
 }
 
 int md_sqlite_mark_live(md_store *base, const char *symbol, md_interval iv, int64_t bar_ts,
                         md_error *err)
 {
     md_sqlite_store *st = (md_sqlite_store *)base;
-    pthread_mutex_lock(&st->wlock);
+    int rc = md_sqlite__tx_begin(st, err);
+    if (rc) return rc;
     sqlite3 *db = st->wdb;
-    int rc = run(db, "BEGIN IMMEDIATE", err);
-    if (rc) {
-        pthread_mutex_unlock(&st->wlock);
-        return rc;
-    }
     int64_t sid = md_sqlite__symbol_id_create(st, symbol, err);
     if (sid < 0) rc = (int)sid;
     sqlite3_stmt *s = NULL;
     if (rc == 0)
-        rc = prepare(db,
-                     "INSERT INTO quality_live(symbol_id,interval,bar_ts,marked_at)"
-                     " VALUES(?1,?2,?3,?4) ON CONFLICT(symbol_id,interval) DO UPDATE SET"
-                     " bar_ts=max(bar_ts,excluded.bar_ts),marked_at=excluded.marked_at",
-                     &s, err);
+        rc = md_sqlite__prepare(db,
+                                "INSERT INTO quality_live(symbol_id,interval,bar_ts,marked_at)"
+                                " VALUES(?1,?2,?3,?4) ON CONFLICT(symbol_id,interval) DO UPDATE SET"
+                                " bar_ts=max(bar_ts,excluded.bar_ts),marked_at=excluded.marked_at",
+                                &s, err);
     if (rc == 0) {
         sqlite3_bind_int64(s, 1, sid);
         sqlite3_bind_int(s, 2, (int)iv);
         sqlite3_bind_int64(s, 3, bar_ts);
         sqlite3_bind_int64(s, 4, md_now());
         int step = sqlite3_step(s);
-        if (step != SQLITE_DONE) rc = fail(err, db, step, "mark live");
+        if (step != SQLITE_DONE) rc = md_sqlite__fail(err, db, step, "mark live");
     }
     sqlite3_finalize(s);
-    if (rc == 0) rc = run(db, "COMMIT", err);
-    if (rc) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        md_sqlite__symbol_ids_forget(st);
-    }
-    pthread_mutex_unlock(&st->wlock);
-    return rc;
+    return md_sqlite__tx_end(st, rc, err);
 }
 
 int md_sqlite_get_live(md_store *base, const char *symbol, md_interval iv, int64_t *bar_ts,
@@ -337,8 +246,8 @@ int md_sqlite_get_live(md_store *base, const char *symbol, md_interval iv, int64
     int rc = MD_ENODATA;
     if (sid) {
         sqlite3_stmt *s = NULL;
-        rc = prepare(r->db, "SELECT bar_ts FROM quality_live WHERE symbol_id=?1 AND interval=?2",
-                     &s, err);
+        rc = md_sqlite__prepare(
+            r->db, "SELECT bar_ts FROM quality_live WHERE symbol_id=?1 AND interval=?2", &s, err);
         if (rc == 0) {
             sqlite3_bind_int64(s, 1, sid);
             sqlite3_bind_int(s, 2, (int)iv);
@@ -347,7 +256,8 @@ int md_sqlite_get_live(md_store *base, const char *symbol, md_interval iv, int64
                 *bar_ts = sqlite3_column_int64(s, 0);
                 rc = 0;
             } else {
-                rc = step == SQLITE_DONE ? MD_ENODATA : fail(err, r->db, step, "read live mark");
+                rc = step == SQLITE_DONE ? MD_ENODATA
+                                         : md_sqlite__fail(err, r->db, step, "read live mark");
             }
         }
         sqlite3_finalize(s);

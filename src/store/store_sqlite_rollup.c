@@ -34,46 +34,30 @@ const char *md_sqlite__derived_schema =
 
 #define ROLL_COLS "ts,open,high,low,close,volume,pv,trades,source,quality,last_ts,n"
 
-static int fail(md_error *err, sqlite3 *db, int rc, const char *what)
-{
-    int code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_IOERR || rc == SQLITE_FULL)
-                   ? MD_EUNAVAIL
-                   : MD_ESTORE;
-    return md_error_set(err, code, "sqlite %s: %s", what, sqlite3_errmsg(db));
-}
-
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-        MD_ERROR("store", "prepare failed: %s sql=%.80s", sqlite3_errmsg(db), sql);
-        return NULL;
-    }
-    return s;
-}
-
 int md_sqlite__derived_prepare(md_sqlite_store *st)
 {
     sqlite3 *db = st->wdb;
-    st->w_series_get =
-        prep(db, "SELECT first_ts,last_ts,n FROM series WHERE symbol_id=?1 AND interval=?2");
-    st->w_series_put = prep(db, "INSERT INTO series(symbol_id,interval,first_ts,last_ts,n)"
-                                " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(symbol_id,interval) DO UPDATE"
-                                " SET first_ts=excluded.first_ts,last_ts=excluded.last_ts,"
-                                "n=excluded.n");
-    st->w_range = prep(db, "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM"
-                           " bars WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4"
-                           " ORDER BY ts");
-    st->w_roll_get = prep(db, "SELECT " ROLL_COLS " FROM rollups WHERE symbol_id=?1 AND"
-                              " interval=?2 AND from_interval=?3 AND ts=?4");
-    st->w_roll_put =
-        prep(db, "INSERT INTO rollups(symbol_id,interval,from_interval," ROLL_COLS ")"
-                 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
-                 " ON CONFLICT(symbol_id,interval,from_interval,ts) DO UPDATE SET"
-                 " open=excluded.open,high=excluded.high,low=excluded.low,close=excluded.close,"
-                 "volume=excluded.volume,pv=excluded.pv,trades=excluded.trades,"
-                 "source=excluded.source,quality=excluded.quality,last_ts=excluded.last_ts,"
-                 "n=excluded.n");
+    st->w_series_get = md_sqlite__prep(
+        db, "SELECT first_ts,last_ts,n FROM series WHERE symbol_id=?1 AND interval=?2");
+    st->w_series_put =
+        md_sqlite__prep(db, "INSERT INTO series(symbol_id,interval,first_ts,last_ts,n)"
+                            " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(symbol_id,interval) DO UPDATE"
+                            " SET first_ts=excluded.first_ts,last_ts=excluded.last_ts,"
+                            "n=excluded.n");
+    st->w_range =
+        md_sqlite__prep(db, "SELECT ts,open,high,low,close,volume,vwap,trades,source,quality FROM"
+                            " bars WHERE symbol_id=?1 AND interval=?2 AND ts>=?3 AND ts<?4"
+                            " ORDER BY ts");
+    st->w_roll_get = md_sqlite__prep(db, "SELECT " ROLL_COLS " FROM rollups WHERE symbol_id=?1 AND"
+                                         " interval=?2 AND from_interval=?3 AND ts=?4");
+    st->w_roll_put = md_sqlite__prep(
+        db, "INSERT INTO rollups(symbol_id,interval,from_interval," ROLL_COLS ")"
+            " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
+            " ON CONFLICT(symbol_id,interval,from_interval,ts) DO UPDATE SET"
+            " open=excluded.open,high=excluded.high,low=excluded.low,close=excluded.close,"
+            "volume=excluded.volume,pv=excluded.pv,trades=excluded.trades,"
+            "source=excluded.source,quality=excluded.quality,last_ts=excluded.last_ts,"
+            "n=excluded.n");
     return st->w_series_get && st->w_series_put && st->w_range && st->w_roll_get && st->w_roll_put
                ? 0
                : -1;
@@ -145,17 +129,14 @@ static int put_rollup(md_sqlite_store *st, int64_t sid, md_interval from_iv, con
     sqlite3_bind_int64(s, 15, r->n);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : fail(err, st->wdb, rc, "upsert rollup");
+    return rc == SQLITE_DONE ? 0 : md_sqlite__fail(err, st->wdb, rc, "upsert rollup");
 }
 
 static int read_range(md_sqlite_store *st, int64_t sid, md_interval iv, int64_t lo, int64_t hi,
                       md_bar_vec *out, md_error *err)
 {
     sqlite3_stmt *s = st->w_range;
-    sqlite3_bind_int64(s, 1, sid);
-    sqlite3_bind_int(s, 2, (int)iv);
-    sqlite3_bind_int64(s, 3, lo);
-    sqlite3_bind_int64(s, 4, hi);
+    md_sqlite__bind_range(s, sid, iv, lo, hi);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         md_bar b;
@@ -163,7 +144,7 @@ static int read_range(md_sqlite_store *st, int64_t sid, md_interval iv, int64_t 
         md_bar_vec_push(out, &b);
     }
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : fail(err, st->wdb, rc, "read stored bars");
+    return rc == SQLITE_DONE ? 0 : md_sqlite__fail(err, st->wdb, rc, "read stored bars");
 }
 
 /* -- writes ---------------------------------------------------------------------------------- */
@@ -182,7 +163,7 @@ static int series_get(md_sqlite_store *st, int64_t sid, md_interval iv, int64_t 
         *n = sqlite3_column_int64(s, 2);
         found = *n > 0;
     } else if (rc != SQLITE_DONE) {
-        found = fail(err, st->wdb, rc, "read series");
+        found = md_sqlite__fail(err, st->wdb, rc, "read series");
     }
     sqlite3_reset(s);
     return found;
@@ -192,14 +173,11 @@ static int series_put(md_sqlite_store *st, int64_t sid, md_interval iv, int64_t 
                       int64_t n, md_error *err)
 {
     sqlite3_stmt *s = st->w_series_put;
-    sqlite3_bind_int64(s, 1, sid);
-    sqlite3_bind_int(s, 2, (int)iv);
-    sqlite3_bind_int64(s, 3, first);
-    sqlite3_bind_int64(s, 4, last);
+    md_sqlite__bind_range(s, sid, iv, first, last);
     sqlite3_bind_int64(s, 5, n);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : fail(err, st->wdb, rc, "write series");
+    return rc == SQLITE_DONE ? 0 : md_sqlite__fail(err, st->wdb, rc, "write series");
 }
 
 /* Reads the stored bars and rollup rows plan p asks for and builds the rows to upsert. */
@@ -222,7 +200,7 @@ static int plan_rows(md_sqlite_store *st, int64_t sid, md_rollup_plan *p, const 
             read_rollup(s, p->want_iv[w], &r);
             md_rollup_vec_push(&have, &r);
         } else if (src != SQLITE_DONE) {
-            rc = fail(err, st->wdb, src, "read rollup");
+            rc = md_sqlite__fail(err, st->wdb, src, "read rollup");
         }
         sqlite3_reset(s);
     }
@@ -352,7 +330,7 @@ int md_sqlite_series_of(md_store *base, const char *symbol, md_symbol_info out[M
             out[iv].last_ts = sqlite3_column_int64(s, 2);
             out[iv].count = sqlite3_column_int64(s, 3);
         }
-        if (src != SQLITE_DONE) rc = fail(err, r->db, src, "read series");
+        if (src != SQLITE_DONE) rc = md_sqlite__fail(err, r->db, src, "read series");
         sqlite3_reset(s);
     }
     md_sqlite__reader_put(st, r);
@@ -366,12 +344,9 @@ int md_sqlite_get_rollups(md_store *base, const char *symbol, md_interval iv, md
     md_sqlite_store *st = (md_sqlite_store *)base;
     (void)holes;
     *n_holes = 0; /* kept in the write transactions: always current */
-    md_sqlite_reader *r = md_sqlite__reader_get(st);
-    int64_t sid = md_sqlite__symbol_id(st, r->db, symbol);
-    if (!sid) {
-        md_sqlite__reader_put(st, r);
-        return 0;
-    }
+    int64_t sid;
+    md_sqlite_reader *r = md_sqlite__reader_for(st, symbol, &sid);
+    if (!r) return 0;
     sqlite3_stmt *s = limit ? r->rollups_desc : r->rollups;
     sqlite3_bind_int64(s, 1, sid);
     sqlite3_bind_int(s, 2, (int)iv);
@@ -389,7 +364,7 @@ int md_sqlite_get_rollups(md_store *base, const char *symbol, md_interval iv, md
         md_bar_vec_push(out, &b);
     }
     int ret = (int)(out->n - before);
-    if (src != SQLITE_DONE) ret = fail(err, r->db, src, "read rollups");
+    if (src != SQLITE_DONE) ret = md_sqlite__fail(err, r->db, src, "read rollups");
     sqlite3_reset(s);
     md_sqlite__reader_put(st, r);
     if (ret > 0 && limit) {
