@@ -14,13 +14,11 @@ void md_ind__bbands(md_ind_run *r, const md_ind_cols *in, size_t n, double **out
     for (size_t i = 0; i < n; i++) {
         double mean, m2;
         if (!ind_mom_push(s, in->close[i], &mean, &m2)) {
-            out[0][i] = out[1][i] = out[2][i] = NAN;
+            ind_band_put(out, i, NAN, NAN, NAN);
             continue;
         }
         double sd = sqrt(m2 / (double)p);
-        out[0][i] = mean;
-        out[1][i] = mean + k * sd;
-        out[2][i] = mean - k * sd;
+        ind_band_put(out, i, mean, mean + k * sd, mean - k * sd);
     }
 }
 
@@ -72,36 +70,22 @@ void md_ind__keltner(md_ind_run *r, const md_ind_cols *in, size_t n, double **ou
         double h = in->high[i], l = in->low[i], c = in->close[i];
         double m = ind_ema_step(&s->mid, ind_typical(h, l, c));
         double a = ind_ema_step(&s->atr.e, ind_tr_step(&s->atr.tr, h, l, c));
-        out[0][i] = m;
-        out[1][i] = m + k * a;
-        out[2][i] = m - k * a;
+        ind_band_put(out, i, m, m + k * a, m - k * a);
     }
 }
 
 /* TTR::DonchianChannel: highest high and lowest low of the last n bars, and their mean. */
-typedef struct {
-    ind_ext hi, lo;
-    size_t cnt;
-} donchian_state;
-
 void md_ind__donchian(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
 {
     int fresh;
-    donchian_state *s = ind_state(r, sizeof *s, &fresh);
-    size_t p = ind_period(r, 0);
-    if (fresh) {
-        ind_ext_init(&s->hi, ind_buf(r, 0, p), ind_buf(r, 1, p), p, 1);
-        ind_ext_init(&s->lo, ind_buf(r, 2, p), ind_buf(r, 3, p), p, 0);
-    }
+    ind_range *s = ind_state(r, sizeof *s, &fresh);
+    if (fresh) ind_range_init(r, s, ind_period(r, 0));
     for (size_t i = 0; i < n; i++) {
-        double hh = ind_ext_push(&s->hi, in->high[i]), ll = ind_ext_push(&s->lo, in->low[i]);
-        if (++s->cnt < p) {
-            out[0][i] = out[1][i] = out[2][i] = NAN;
-            continue;
-        }
-        out[0][i] = (hh + ll) / 2;
-        out[1][i] = hh;
-        out[2][i] = ll;
+        double hh, ll;
+        if (ind_range_push(s, in->high[i], in->low[i], &hh, &ll))
+            ind_band_put(out, i, (hh + ll) / 2, hh, ll);
+        else
+            ind_band_put(out, i, NAN, NAN, NAN);
     }
 }
 

@@ -222,6 +222,33 @@ static inline double ind_ext_push(ind_ext *s, double x)
     return s->v[s->head];
 }
 
+/* A band's three outputs at bar i: middle, upper, lower. */
+static inline void ind_band_put(double **out, size_t i, double mid, double up, double lo)
+{
+    out[0][i] = mid, out[1][i] = up, out[2][i] = lo;
+}
+
+/* -- the highest high and lowest low of the last n bars (buffers 0..3 of the run) ------------ */
+
+typedef struct {
+    ind_ext hi, lo;
+    size_t cnt; /* bars seen, up to n */
+} ind_range;
+
+static inline void ind_range_init(md_ind_run *r, ind_range *s, size_t n)
+{
+    ind_ext_init(&s->hi, ind_buf(r, 0, n), ind_buf(r, 1, n), n, 1);
+    ind_ext_init(&s->lo, ind_buf(r, 2, n), ind_buf(r, 3, n), n, 0);
+}
+
+/* Pushes a bar's high and low; *hh, *ll are the window's extremes. 1 once n bars were seen. */
+static inline int ind_range_push(ind_range *s, double h, double l, double *hh, double *ll)
+{
+    *hh = ind_ext_push(&s->hi, h), *ll = ind_ext_push(&s->lo, l);
+    if (s->cnt < s->hi.n) s->cnt++;
+    return s->cnt >= s->hi.n;
+}
+
 /* -- mean and variance of the last n numbers: sums of (x - K) and (x - K)^2 around an anchor
  *    K moved to the window's mean every n values, so the variance keeps its digits however
  *    far prices wander from where the series started. ----------------------------------- */

@@ -43,26 +43,13 @@ void md_ind__rsi(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
     s->up.e = u, s->dn.e = v, s->prev = prev;
 }
 
-/* Highest high and lowest low of the last k bars. */
-typedef struct {
-    ind_ext hi, lo;
-    size_t cnt;
-} range_state;
-
-static void range_init(md_ind_run *r, range_state *s, size_t k)
-{
-    ind_ext_init(&s->hi, ind_buf(r, 0, k), ind_buf(r, 1, k), k, 1);
-    ind_ext_init(&s->lo, ind_buf(r, 2, k), ind_buf(r, 3, k), k, 0);
-}
-
 /* Where the close sits in the range of the last k bars: (close - lowest low) / (highest
  * high - lowest low), or from the top (highest high - close) / (...) with from_top; NAN
  * while fewer than k bars were seen, `flat` when the range is empty. */
-static double range_pos(range_state *s, size_t k, double h, double l, double c, double flat,
-                        int from_top)
+static double range_pos(ind_range *s, double h, double l, double c, double flat, int from_top)
 {
-    double hh = ind_ext_push(&s->hi, h), ll = ind_ext_push(&s->lo, l);
-    if (++s->cnt < k) return NAN;
+    double hh, ll;
+    if (!ind_range_push(s, h, l, &hh, &ll)) return NAN;
     if (hh == ll) return flat;
     return (from_top ? hh - c : c - ll) / (hh - ll);
 }
@@ -71,7 +58,7 @@ static double range_pos(range_state *s, size_t k, double h, double l, double c, 
  * fastD (SMA(s) of fastK), our %D its slowD (SMA(d) of that), both times 100. A bar whose
  * k-bar range is empty gets fastK = 0.5 (TTR leaves 0/0 and then cannot average). */
 typedef struct {
-    range_state rg;
+    ind_range rg;
     ind_rsum k, d;
 } stoch_state;
 
@@ -81,12 +68,12 @@ void md_ind__stoch(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
     stoch_state *s = ind_state(r, sizeof *s, &fresh);
     size_t k = ind_period(r, 0), ks = ind_period(r, 1), d = ind_period(r, 2);
     if (fresh) {
-        range_init(r, &s->rg, k);
+        ind_range_init(r, &s->rg, k);
         ind_rsum_init(&s->k, ind_buf(r, 4, ks), ks);
         ind_rsum_init(&s->d, ind_buf(r, 5, d), d);
     }
     for (size_t i = 0; i < n; i++) {
-        double fk = range_pos(&s->rg, k, in->high[i], in->low[i], in->close[i], 0.5, 0);
+        double fk = range_pos(&s->rg, in->high[i], in->low[i], in->close[i], 0.5, 0);
         double fd = ind_rsum_push(&s->k, fk) ? s->k.sum / (double)ks : NAN;
         double sd = ind_rsum_push(&s->d, fd) ? s->d.sum / (double)d : NAN;
         out[0][i] = 100 * fd;
@@ -99,11 +86,10 @@ void md_ind__stoch(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
 void md_ind__willr(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
 {
     int fresh;
-    range_state *s = ind_state(r, sizeof *s, &fresh);
-    size_t k = ind_period(r, 0);
-    if (fresh) range_init(r, s, k);
+    ind_range *s = ind_state(r, sizeof *s, &fresh);
+    if (fresh) ind_range_init(r, s, ind_period(r, 0));
     for (size_t i = 0; i < n; i++) {
-        out[0][i] = -100 * range_pos(s, k, in->high[i], in->low[i], in->close[i], 0.5, 1);
+        out[0][i] = -100 * range_pos(s, in->high[i], in->low[i], in->close[i], 0.5, 1);
     }
 }
 
@@ -132,30 +118,30 @@ void md_ind__cci(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
     }
 }
 
-/* TTR::ROC(type = "discrete"): close / close n bars earlier - 1 (a fraction, 0.05 = +5%). */
-void md_ind__roc(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
+/* The close against the close n bars earlier: their ratio - 1 (ratio), else their difference. */
+static void close_change(md_ind_run *r, const md_ind_cols *in, size_t n, double *out, int ratio)
 {
     int fresh;
     ind_lag *s = ind_state(r, sizeof *s, &fresh);
     size_t p = ind_period(r, 0);
     if (fresh) ind_lag_init(s, ind_buf(r, 0, p + 1), p);
     for (size_t i = 0; i < n; i++) {
-        ind_lag_push(s, in->close[i]);
-        out[0][i] = s->cnt > p ? in->close[i] / ind_lag_get(s, p) - 1 : NAN;
+        double c = in->close[i];
+        ind_lag_push(s, c);
+        out[i] = s->cnt <= p ? NAN : ratio ? c / ind_lag_get(s, p) - 1 : c - ind_lag_get(s, p);
     }
+}
+
+/* TTR::ROC(type = "discrete"): close / close n bars earlier - 1 (a fraction, 0.05 = +5%). */
+void md_ind__roc(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
+{
+    close_change(r, in, n, out[0], 1);
 }
 
 /* TTR::momentum: close - close n bars earlier. */
 void md_ind__mom(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
 {
-    int fresh;
-    ind_lag *s = ind_state(r, sizeof *s, &fresh);
-    size_t p = ind_period(r, 0);
-    if (fresh) ind_lag_init(s, ind_buf(r, 0, p + 1), p);
-    for (size_t i = 0; i < n; i++) {
-        ind_lag_push(s, in->close[i]);
-        out[0][i] = s->cnt > p ? in->close[i] - ind_lag_get(s, p) : NAN;
-    }
+    close_change(r, in, n, out[0], 0);
 }
 
 /* TTR::ADX: directional moves (+DM when the high rose more than the low fell, -DM the other
