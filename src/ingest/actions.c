@@ -157,44 +157,49 @@ static const char *jget(void *ctx, const char *name, size_t *len)
     return ""; /* present but not usable: fails as "not a number" / "not a date" */
 }
 
-int md_actions_parse_json(const char *body, size_t len, int source, md_action_vec *out,
-                          size_t **index, md_bar_batch *errs, md_error *err)
+/* Item i of a body, read through get: appended to out with its position in *idx (grown as
+ * needed, *cap slots), or its error recorded in errs. */
+static void take(field_fn get, void *ctx, int source, size_t i, md_action_vec *out, size_t **idx,
+                 size_t *cap, md_bar_batch *errs)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return md_error_set(err, MD_EJSON, "invalid JSON at line %d column %d: %s", je.line,
-                            je.column, je.text);
-    json_t *arr = json_is_object(root) ? json_object_get(root, "actions") : NULL;
-    if (!json_is_array(arr)) {
-        json_decref(root);
-        return md_error_set(err, MD_EJSON, "expected {\"actions\":[...]}");
+    md_action a;
+    const char *code = NULL;
+    char msg[160];
+    if (item(get, ctx, source, &a, &code, msg, sizeof msg) != 0) {
+        md_batch_item_error(errs, i, code, "%s", msg);
+        return;
     }
-    size_t n = json_array_size(arr);
-    errs->n_items = n;
-    size_t *idx = md_malloc((n ? n : 1) * sizeof *idx);
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_array_get(arr, i);
-        if (!json_is_object(o)) {
-            md_batch_item_error(errs, i, "invalid_json", "action must be an object");
-            continue;
-        }
-        jctx c = {.o = o};
-        md_action a;
-        const char *code = NULL;
-        char msg[160];
-        if (item(jget, &c, source, &a, &code, msg, sizeof msg) != 0) {
-            md_batch_item_error(errs, i, code, "%s", msg);
-            continue;
-        }
-        idx[out->n] = i;
-        md_action_vec_push(out, &a);
-    }
-    json_decref(root);
+    MD_ARRAY_GROW(*idx, out->n, *cap, 16);
+    (*idx)[out->n] = i;
+    md_action_vec_push(out, &a);
+}
+
+/* The end of a parse: the item positions go to the caller when it asked for them. */
+static void give_index(size_t *idx, size_t **index)
+{
     if (index)
         *index = idx;
     else
         md_free(idx);
+}
+
+int md_actions_parse_json(const char *body, size_t len, int source, md_action_vec *out,
+                          size_t **index, md_bar_batch *errs, md_error *err)
+{
+    json_t *arr = md_batch_json_items(errs, body, len, "actions", err);
+    if (!arr) return MD_EJSON;
+    size_t n = errs->n_items, cap = n ? n : 1;
+    size_t *idx = md_malloc(cap * sizeof *idx);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(arr, i);
+        jctx c = {.o = o};
+        if (json_is_object(o))
+            take(jget, &c, source, i, out, &idx, &cap, errs);
+        else
+            md_batch_item_error(errs, i, "invalid_json", "action must be an object");
+    }
+    json_decref(arr);
+    give_index(idx, index);
     return 0;
 }
 
@@ -289,25 +294,12 @@ int md_actions_parse_csv(const char *text, size_t len, int source, md_action_vec
         if (ll == 0 || (ll == 1 && line[0] == '\r')) continue;
         size_t i = n_items++;
         int nf = split_line(line, ll, c.field, c.flen);
-        if (nf != c.ncols) {
+        if (nf == c.ncols)
+            take(cget, &c, source, i, out, &idx, &cap, errs);
+        else
             md_batch_item_error(errs, i, "invalid_csv", "%d fields, header has %d", nf, c.ncols);
-            continue;
-        }
-        md_action a;
-        const char *code = NULL;
-        char msg[160];
-        if (item(cget, &c, source, &a, &code, msg, sizeof msg) != 0) {
-            md_batch_item_error(errs, i, code, "%s", msg);
-            continue;
-        }
-        if (out->n == cap) idx = md_realloc(idx, (cap *= 2) * sizeof *idx);
-        idx[out->n] = i;
-        md_action_vec_push(out, &a);
     }
     errs->n_items = n_items;
-    if (index)
-        *index = idx;
-    else
-        md_free(idx);
+    give_index(idx, index);
     return 0;
 }

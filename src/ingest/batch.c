@@ -128,7 +128,8 @@ static int get_source(json_t *o, md_source_id def)
     return id > 0 ? id : (int)def;
 }
 
-static json_t *load_array(const char *body, size_t len, const char *key, md_error *err)
+json_t *md_batch_json_items(md_bar_batch *b, const char *body, size_t len, const char *key,
+                            md_error *err)
 {
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
@@ -145,6 +146,7 @@ static json_t *load_array(const char *body, size_t len, const char *key, md_erro
     }
     json_incref(arr);
     json_decref(root);
+    b->n_items = json_array_size(arr);
     return arr;
 }
 
@@ -178,10 +180,9 @@ static int item_time(md_bar_batch *b, size_t i, json_t *o, int64_t *ts)
 int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_source_id source,
                              md_error *err)
 {
-    json_t *arr = load_array(body, len, "bars", err);
+    json_t *arr = md_batch_json_items(b, body, len, "bars", err);
     if (!arr) return MD_EJSON;
-    size_t n = json_array_size(arr);
-    b->n_items = n;
+    size_t n = b->n_items;
     pending *p = md_malloc((n ? n : 1) * sizeof *p);
     size_t np = 0;
     for (size_t i = 0; i < n; i++) {
@@ -304,10 +305,9 @@ int md_batch_parse_csv_bars(md_bar_batch *b, const char *body, size_t len, const
 int md_batch_parse_json_quotes(md_bar_batch *b, const char *body, size_t len, md_source_id source,
                                md_error *err)
 {
-    json_t *arr = load_array(body, len, "quotes", err);
+    json_t *arr = md_batch_json_items(b, body, len, "quotes", err);
     if (!arr) return MD_EJSON;
-    size_t n = json_array_size(arr);
-    b->n_items = n;
+    size_t n = b->n_items;
     b->quotes = md_malloc((n ? n : 1) * sizeof *b->quotes);
     b->qindex = md_malloc((n ? n : 1) * sizeof *b->qindex);
     for (size_t i = 0; i < n; i++) {

@@ -41,6 +41,13 @@ void md_bar_batch_deinit(md_bar_batch *b);
 void md_batch_item_error(md_bar_batch *b, size_t index, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+struct json_t;
+/* The array under key of a JSON body {"key":[...]} (a new reference: json_decref it), its
+ * length recorded as b->n_items; NULL with MD_EJSON in err when the body is not such an
+ * object. The bars, quotes and actions bodies. */
+struct json_t *md_batch_json_items(md_bar_batch *b, const char *body, size_t len, const char *key,
+                                   md_error *err);
+
 /* Parses a JSON bars body. MD_EJSON (whole body unusable) or 0 with per-item errors. */
 int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_source_id source,
                              md_error *err);

@@ -311,11 +311,7 @@ int md_query_indicators(md_services *svc, const md_history_req *asked, const cha
     split(&bars, &col);
     size_t n = bars.n;
     int desc = req->desc;
-    md_buf_puts(out, "{\"symbol\":");
-    md_buf_json_str(out, req->symbol);
-    md_buf_puts(out, ",\"interval\":\"");
-    md_buf_puts(out, md_interval_name(req->iv));
-    md_buf_putc(out, '"');
+    md_render_series_head(out, req->symbol, req->iv);
     md_render_adjust_json(out, &h.adj);
     md_buf_puts(out, ",\"count\":");
     md_buf_int(out, (int64_t)n);
@@ -460,11 +456,7 @@ int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, m
     if (rc < 0) return rc;
     md_summary sm;
     md_summary_end(&s.acc, &sm);
-    md_buf_puts(out, "{\"symbol\":");
-    md_buf_json_str(out, req->symbol);
-    md_buf_puts(out, ",\"interval\":\"");
-    md_buf_puts(out, md_interval_name(req->iv));
-    md_buf_putc(out, '"');
+    md_render_series_head(out, req->symbol, req->iv);
     md_render_adjust_json(out, &adj);
     md_buf_puts(out, ",\"count\":");
     md_buf_int(out, (int64_t)sm.count);

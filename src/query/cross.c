@@ -71,15 +71,7 @@ int md_cross_req_parse(md_cross_req *r, int correlation,
     int rc;
     if ((v = get(ctx, "symbols")) && (rc = add_list(r, v, max, err))) return rc;
     if ((v = get(ctx, "interval")) && (rc = md_interval_parse(v, &r->iv, err))) return rc;
-    if ((v = get(ctx, "start")) && (rc = md_time_parse_str(v, &r->start, err))) {
-        md_error_prefix(err, "start");
-        return rc;
-    }
-    if ((v = get(ctx, "end")) && (rc = md_time_parse_str(v, &r->end, err))) {
-        md_error_prefix(err, "end");
-        return rc;
-    }
-    if (r->end <= r->start) return md_error_set(err, MD_ETIMERANGE, "end must be after start");
+    if ((rc = md_query_time_range(get, ctx, &r->start, &r->end, NULL, err))) return rc;
     if ((v = get(ctx, "kind"))) {
         if (strcasecmp(v, "simple") == 0)
             r->kind = MD_RET_SIMPLE;
@@ -236,6 +228,23 @@ static int load_returns(md_services *svc, const md_cross_req *r, md_align align,
 }
 
 /* -- rendering ------------------------------------------------------------------------------- */
+
+/* {"<symbol>":stat(its column, the benchmark's column), ...} over the listed symbols but the
+ * benchmark. */
+static void to_benchmark(md_buf *out, const md_cross_req *r, size_t listed, double **cols,
+                         const double *b, size_t n,
+                         double (*stat)(const double *, const double *, size_t))
+{
+    md_buf_putc(out, '{');
+    for (size_t j = 0, c = 0; j < listed; j++) {
+        if (j == r->benchmark) continue;
+        if (c++) md_buf_putc(out, ',');
+        md_buf_json_str(out, r->symbols[j].s);
+        md_buf_putc(out, ':');
+        md_buf_num(out, stat(cols[j], b, n));
+    }
+    md_buf_putc(out, '}');
+}
 
 static void head(md_buf *b, const md_cross_req *r, const md_returns *m, size_t n_listed)
 {
@@ -415,23 +424,11 @@ int md_query_correlation(md_services *svc, const md_cross_req *r, md_buf *out, m
             const double *b = cols[r->benchmark];
             md_buf_puts(out, ",\"benchmark\":");
             md_buf_json_str(out, r->symbols[r->benchmark].s);
-            md_buf_puts(out, ",\"beta\":{");
-            for (size_t j = 0, c = 0; j < listed; j++) {
-                if (j == r->benchmark) continue;
-                if (c++) md_buf_putc(out, ',');
-                md_buf_json_str(out, r->symbols[j].s);
-                md_buf_putc(out, ':');
-                md_buf_num(out, md_stat_beta(cols[j], b, n));
-            }
-            md_buf_puts(out, "},\"correlation_to_benchmark\":{");
-            for (size_t j = 0, c = 0; j < listed; j++) {
-                if (j == r->benchmark) continue;
-                if (c++) md_buf_putc(out, ',');
-                md_buf_json_str(out, r->symbols[j].s);
-                md_buf_putc(out, ':');
-                md_buf_num(out, md_stat_corr(cols[j], b, n));
-            }
-            md_buf_puts(out, "},\"volatility\":{");
+            md_buf_puts(out, ",\"beta\":");
+            to_benchmark(out, r, listed, cols, b, n, md_stat_beta);
+            md_buf_puts(out, ",\"correlation_to_benchmark\":");
+            to_benchmark(out, r, listed, cols, b, n, md_stat_corr);
+            md_buf_puts(out, ",\"volatility\":{");
             for (size_t j = 0; j < k; j++) {
                 if (j) md_buf_putc(out, ',');
                 md_buf_json_str(out, r->symbols[j].s);

@@ -22,6 +22,25 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
+int md_query_time_range(const char *(*get)(void *ctx, const char *name), void *ctx, int64_t *start,
+                        int64_t *end, int *given, md_error *err)
+{
+    static const char *const names[2] = {"start", "end"};
+    int64_t *at[2] = {start, end};
+    for (int k = 0; k < 2; k++) {
+        const char *v = get(ctx, names[k]);
+        if (!v) continue;
+        int rc = md_time_parse_str(v, at[k], err);
+        if (rc) {
+            md_error_prefix(err, "%s", names[k]);
+            return rc;
+        }
+        if (given) *given |= 1 << k;
+    }
+    if (*end <= *start) return md_error_set(err, MD_ETIMERANGE, "end must be after start");
+    return 0;
+}
+
 int md_history_req_parse(md_history_req *req, const char *symbol,
                          const char *(*get)(void *ctx, const char *name), void *ctx,
                          const md_config *cfg, md_error *err)
@@ -35,15 +54,7 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
     if (v && (rc = md_interval_parse(v, &req->iv, err))) return rc;
     req->start = MD_TS_MIN;
     req->end = MD_TS_MAX;
-    if ((v = get(ctx, "start")) && (rc = md_time_parse_str(v, &req->start, err))) {
-        md_error_prefix(err, "start");
-        return rc;
-    }
-    if ((v = get(ctx, "end")) && (rc = md_time_parse_str(v, &req->end, err))) {
-        md_error_prefix(err, "end");
-        return rc;
-    }
-    if (req->end <= req->start) return md_error_set(err, MD_ETIMERANGE, "end must be after start");
+    if ((rc = md_query_time_range(get, ctx, &req->start, &req->end, NULL, err))) return rc;
     req->limit = cfg ? (size_t)cfg->default_limit : 10000;
     if ((v = get(ctx, "limit"))) {
         char *end;
@@ -387,6 +398,15 @@ int md_query_history(md_services *svc, const md_history_req *req, md_history *ou
                                 err);
 }
 
+void md_render_series_head(md_buf *b, const char *symbol, md_interval iv)
+{
+    md_buf_puts(b, "{\"symbol\":");
+    md_buf_json_str(b, symbol);
+    md_buf_puts(b, ",\"interval\":\"");
+    md_buf_puts(b, md_interval_name(iv));
+    md_buf_putc(b, '"');
+}
+
 void md_render_page_json(md_buf *b, const md_page *p, const md_link *link, md_buf *next_url)
 {
     md_buf_puts(b, p->truncated ? ",\"truncated\":true" : ",\"truncated\":false");
@@ -408,11 +428,7 @@ void md_render_history_json(md_buf *b, const md_history_req *req, const md_histo
                             md_buf *next_url)
 {
     /* the page's fields before the bars: the server finds "next" there without a scan */
-    md_buf_puts(b, "{\"symbol\":");
-    md_buf_json_str(b, req->symbol);
-    md_buf_puts(b, ",\"interval\":\"");
-    md_buf_puts(b, md_interval_name(req->iv));
-    md_buf_putc(b, '"');
+    md_render_series_head(b, req->symbol, req->iv);
     md_render_page_json(b, &h->page, req->link, next_url);
     if (req->desc) md_buf_puts(b, ",\"order\":\"desc\"");
     md_buf_puts(b, ",\"bars\":");

@@ -41,21 +41,11 @@ int md_quality_req_parse(md_quality_req *req, const char *symbol,
     }
     req->start = MD_TS_MIN;
     req->end = MD_TS_MAX;
-    if ((v = get(ctx, "start"))) {
-        if ((rc = md_time_parse_str(v, &req->start, err))) {
-            md_error_prefix(err, "start");
-            return rc;
-        }
-        req->start_given = 1;
-    }
-    if ((v = get(ctx, "end"))) {
-        if ((rc = md_time_parse_str(v, &req->end, err))) {
-            md_error_prefix(err, "end");
-            return rc;
-        }
-        req->end_given = 1;
-    }
-    if (req->end <= req->start) return md_error_set(err, MD_ETIMERANGE, "end must be after start");
+    int given = 0;
+    rc = md_query_time_range(get, ctx, &req->start, &req->end, &given, err);
+    req->start_given = (given & 1) != 0;
+    req->end_given = (given & 2) != 0;
+    if (rc) return rc;
     req->max_issues = 20;
     if ((v = get(ctx, "issues")) && (rc = parse_count("issues", v, 10000, &req->max_issues, err)))
         return rc;
@@ -301,11 +291,7 @@ static void put_dimensions(md_buf *b, const md_quality_score *s)
 void md_render_quality_json(md_buf *b, const md_quality_grade *g, size_t max_issues,
                             const md_link *link, md_buf *next_url)
 {
-    md_buf_puts(b, "{\"symbol\":");
-    md_buf_json_str(b, g->symbol);
-    md_buf_puts(b, ",\"interval\":\"");
-    md_buf_puts(b, md_interval_name(g->iv));
-    md_buf_putc(b, '"');
+    md_render_series_head(b, g->symbol, g->iv);
     if (g->asked_iv != g->iv) {
         md_buf_puts(b, ",\"requested_interval\":\"");
         md_buf_puts(b, md_interval_name(g->asked_iv));
@@ -454,11 +440,8 @@ void md_render_quality_report_json(md_buf *b, const md_quality_grade *g, size_t 
     md_buf_puts(b, "{\"symbols\":[");
     for (size_t i = 0; i < n; i++) {
         if (i) md_buf_putc(b, ',');
-        md_buf_puts(b, "{\"symbol\":");
-        md_buf_json_str(b, g[i].symbol);
-        md_buf_puts(b, ",\"interval\":\"");
-        md_buf_puts(b, md_interval_name(g[i].iv));
-        md_buf_puts(b, "\",\"grade\":");
+        md_render_series_head(b, g[i].symbol, g[i].iv);
+        md_buf_puts(b, ",\"grade\":");
         md_buf_json_str(b, g[i].score.grade);
         md_buf_puts(b, ",\"score\":");
         put_score(b, g[i].score.score);
@@ -626,11 +609,8 @@ int md_query_validate(md_services *svc, const md_quality_req *req, md_validate_r
 void md_render_validate_json(md_buf *b, const md_validate_result *r, const md_link *link,
                              md_buf *next_url)
 {
-    md_buf_puts(b, "{\"symbol\":");
-    md_buf_json_str(b, r->symbol);
-    md_buf_puts(b, ",\"interval\":\"");
-    md_buf_puts(b, md_interval_name(r->iv));
-    md_buf_puts(b, "\",\"start\":");
+    md_render_series_head(b, r->symbol, r->iv);
+    md_buf_puts(b, ",\"start\":");
     put_time_or_null(b, r->start_given, r->start);
     md_buf_puts(b, ",\"end\":");
     put_time_or_null(b, r->end_given, r->end);

@@ -145,6 +145,9 @@ typedef struct md_page {
 /* Appends ,"truncated":true|false and, when truncated and link is given, ,"next":"<url>";
  * the URL also goes to next_url (may be NULL). */
 void md_render_page_json(md_buf *b, const md_page *p, const md_link *link, md_buf *next_url);
+/* Opens a series' JSON object: {"symbol":"<symbol>","interval":"<iv>" (the caller appends
+ * its own fields and the closing brace). */
+void md_render_series_head(md_buf *b, const char *symbol, md_interval iv);
 
 /* -- historical bars ------------------------------------------------------------------- */
 
@@ -161,6 +164,12 @@ typedef struct md_history_req {
     const md_link *link; /* URLs of other pages; NULL: none (the CLI) */
     md_adjust adjust;    /* adjust=none|splits|all (md_history_req_parse: splits) */
 } md_history_req;
+
+/* The start and end parameters of a range (md_time_parse_str forms), read through get: each
+ * one given replaces *start or *end and sets bit 1 (start) or 2 (end) of *given (may be
+ * NULL). MD_ETIMERANGE unless end > start; errors name the parameter. */
+int md_query_time_range(const char *(*get)(void *ctx, const char *name), void *ctx, int64_t *start,
+                        int64_t *end, int *given, md_error *err);
 
 /* Fills req from request parameters: get(ctx, "start") returns the raw value or NULL.
  * Names: interval, start, end, limit, order (asc|desc), partial (include|exclude), format,

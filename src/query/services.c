@@ -12,6 +12,7 @@
 #include "stream/hub.h"
 
 #include <string.h>
+#include <sys/resource.h>
 
 /* Where svc is in its life cycle; every step checks it comes after the one before. */
 typedef enum { SVC_OPEN = 1, SVC_STARTED, SVC_STOPPED, SVC_QUIESCED } svc_step;
@@ -207,4 +208,13 @@ void md_services_close(md_services *svc)
     md_store_close(svc->store);
     md_free(run);
     memset(svc, 0, sizeof *svc);
+}
+
+void md_services_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }

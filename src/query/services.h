@@ -100,6 +100,11 @@ struct md_livebar;
  * indicators' partial values (pipeline/). */
 struct md_livebar *md_services_livebar(md_services *svc);
 
+/* Raises the process's soft open-file limit to its hard limit: every HTTP, WebSocket and
+ * stream client is a descriptor (as Go and nginx do). The server and the stream hub both call
+ * it; calling it again changes nothing. */
+void md_services_raise_fd_limit(void);
+
 /* Frees everything (after md_server_free when there was a server); svc is zeroed. Accepts a
  * zeroed svc. */
 void md_services_close(md_services *svc);

@@ -217,9 +217,13 @@ static void build(md_svc_quota *q, const md_quota_ask *a, script_args *s)
     }
 }
 
-/* Runs a script that answers {a, b}; 0 with both, or < 0 (Redis unusable, or an error reply). */
-static int run2(md_svc_quota *q, md_redis_script *sc, script_args *s, long long *x, long long *y)
+/* Runs a script on an ask's keys and arguments (build) that answers {a, b}; 0 with both, or
+ * < 0 (Redis unusable, or an error reply). */
+static int run2(md_svc_quota *q, md_redis_script *sc, const md_quota_ask *a, long long *x,
+                long long *y)
 {
+    script_args args, *s = &args;
+    build(q, a, s);
     redisReply *rep = NULL;
     int rc = md_redis_eval(q->redis, sc, s->nkeys, s->nargs, s->argv, s->lens, &rep);
     if (rc) return rc;
@@ -239,11 +243,8 @@ static int run2(md_svc_quota *q, md_redis_script *sc, script_args *s, long long 
 
 static int redis_take(void *ctx, const md_quota_ask *a, int64_t *retry_in_ms)
 {
-    md_svc_quota *q = ctx;
-    script_args s;
-    build(q, a, &s);
     long long ok, wait;
-    int rc = run2(q, &take_script, &s, &ok, &wait);
+    int rc = run2(ctx, &take_script, a, &ok, &wait);
     if (rc) return rc;
     if (!ok && retry_in_ms) *retry_in_ms = wait;
     return ok ? 1 : 0;
@@ -264,11 +265,8 @@ static void redis_pause(void *ctx, const char *provider, const char *key_tag, in
 
 static int redis_remaining(void *ctx, const md_quota_ask *a, int *left, int64_t *reset_ms)
 {
-    md_svc_quota *q = ctx;
-    script_args s;
-    build(q, a, &s);
     long long l, r;
-    int rc = run2(q, &left_script, &s, &l, &r);
+    int rc = run2(ctx, &left_script, a, &l, &r);
     if (rc) return rc;
     *left = (int)l;
     *reset_ms = r > 0 ? r : 0;

@@ -7,8 +7,6 @@
 #include "stream/livebar.h"
 #include "stream/relay.h"
 
-#include <sys/resource.h>
-
 struct md_svc_stream {
     md_services *svc;
     md_livebar *livebars;
@@ -20,12 +18,7 @@ int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *er
     const md_config *cfg = svc->cfg;
     *out = NULL;
     if (!cfg->stream_enabled) return 0;
-    /* every client is a descriptor: take the hard open-file limit (the server does too) */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    md_services_raise_fd_limit();
     md_svc_stream *cs = md_calloc(1, sizeof *cs);
     cs->svc = svc;
     md_hub_options ho;

@@ -27,6 +27,7 @@
 #include "core/metrics.h"
 #include "core/timefmt.h"
 #include "core/workq.h"
+#include "query/services.h"
 #include "server/server_int.h"
 
 #include <errno.h>
@@ -38,7 +39,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -329,12 +329,7 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
     }
     if (!*h || strcmp(h, "*") == 0) h = NULL;
 
-    /* every client is a descriptor: take what the hard limit allows (as Go and nginx do) */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    md_services_raise_fd_limit();
 
     md_server *srv = md_calloc(1, sizeof *srv);
     srv->svc = svc;
