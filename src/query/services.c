@@ -105,6 +105,9 @@ int md_services_open(md_services *out, const md_services_options *o, md_error *e
     int rc = md_services_store_options(o, &so, err);
     if (rc == 0) rc = md_store_open(cfg->db, &so, &svc->store, err);
     if (rc) goto fail;
+    md_cal_map *store_cals; /* daily bars from intraday ones are exchange sessions */
+    if ((rc = md_cal_map_new(cfg, &store_cals, err)) != 0) goto fail;
+    md_store_set_calendars(svc->store, store_cals);
     if (o->writer) {
         svc->writer = md_writer_new(svc->store);
         md_quality_params qp;

@@ -99,6 +99,7 @@ typedef struct md_store_ops {
 struct md_store {
     const md_store_ops *ops;
     char *url_redacted;
+    md_cal_map *cals; /* md_store_set_calendars; NULL: UTC days */
 };
 
 extern const md_store_ops md_store_sqlite_ops;
