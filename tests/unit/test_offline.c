@@ -318,6 +318,19 @@ Test(replay, serves_its_bars_and_coarser_aggregates)
 
 /* -- scheduler ------------------------------------------------------------------------- */
 
+/* A source manager of cfg with the simulator of cfg as its one source. */
+static md_srcmgr *sim_manager(const md_config *cfg)
+{
+    md_srcmgr_opts o;
+    md_srcmgr_opts_from_config(&o, cfg);
+    md_srcmgr *m = md_srcmgr_new(&o);
+    md_source *sim = NULL;
+    md_error e;
+    cr_assert_eq(md_simulator_new(cfg, &sim, &e), 0, "%s", e.msg);
+    md_srcmgr_add(m, "simulator", sim, 0, 0, 0, NULL);
+    return m;
+}
+
 Test(scheduler, polls_quotes_and_recent_minute_bars_into_the_sink)
 {
     md_config cfg;
@@ -326,12 +339,7 @@ Test(scheduler, polls_quotes_and_recent_minute_bars_into_the_sink)
     md_config_set(&cfg, "simulator.symbols", "AAA:10,BBB:20", "test", &e);
     md_config_set(&cfg, "sources.priority", "simulator", "test", &e);
     md_config_set(&cfg, "sources.watchlist", "aaa, bbb, aaa", "test", &e);
-    md_srcmgr_opts o;
-    md_srcmgr_opts_from_config(&o, &cfg);
-    md_srcmgr *m = md_srcmgr_new(&o);
-    md_source *sim = NULL;
-    cr_assert_eq(md_simulator_new(&cfg, &sim, &e), 0);
-    md_srcmgr_add(m, "simulator", sim, 0, 0, 0, NULL);
+    md_srcmgr *m = sim_manager(&cfg);
     got *g = md_calloc(1, sizeof *g);
     md_tick_sink sink = {keep_quotes, keep_bars, g};
     md_scheduler *s = NULL;
@@ -446,12 +454,7 @@ Test(scheduler, a_closed_market_is_not_polled_unless_the_margin_is_off)
         md_config_set(&cfg, "sources.poll_interval_s", "1", "test", &e);
         cr_assert_eq(md_config_set(&cfg, "calendar.symbols", pairs, "test", &e), 0, "%s", e.msg);
         md_config_set(&cfg, "sources.poll_margin_s", off ? "-1" : "0", "test", &e);
-        md_srcmgr_opts o;
-        md_srcmgr_opts_from_config(&o, &cfg);
-        md_srcmgr *m = md_srcmgr_new(&o);
-        md_source *sim = NULL;
-        cr_assert_eq(md_simulator_new(&cfg, &sim, &e), 0);
-        md_srcmgr_add(m, "simulator", sim, 0, 0, 0, NULL);
+        md_srcmgr *m = sim_manager(&cfg);
         got *g = md_calloc(1, sizeof *g);
         md_tick_sink sink = {keep_quotes, keep_bars, g};
         md_scheduler *s = NULL;
