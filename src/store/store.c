@@ -2,6 +2,7 @@
 #include "store/rollup.h"
 #include "store/store_int.h"
 
+#include "calendar/bucket.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -202,31 +203,22 @@ static const md_cal *session_cal(const md_store *st, const char *symbol, md_inte
     return c;
 }
 
-/* The first instant whose session date is at or after the date of ts's day (rounded up):
- * the end of the extended hours of the last session before it. */
+/* The first instant whose session date is at or after the date of ts's day (rounded up). */
 static int64_t session_from(const md_cal *c, int64_t ts)
 {
     if (ts == MD_TS_MIN || ts == MD_TS_MAX) return ts;
-    int64_t day = ts >= 0 ? (ts + 86399) / 86400 : ts / 86400;
-    md_cal_session s;
-    for (int64_t d = day - 1; d > day - 32; d--)
-        if (md_cal_day(c, d, &s, NULL) == 1) return s.ext_close;
-    return day * 86400;
+    return md_cal_day_start(c, ts >= 0 ? (ts + 86399) / 86400 : ts / 86400);
 }
 
-/* Gives bars[0..n) (sorted) the start of their session bucket of iv as ts: md_bars_aggregate
- * then folds each session into one bar, in time order. c NULL: nothing to do. */
+/* Gives bars[0..n) (sorted) their session bucket of iv as ts: md_bars_aggregate then folds
+ * each bucket into one bar, in time order. c NULL: nothing to do. */
 static void session_relabel(const md_cal *c, md_interval iv, md_bar *bars, size_t n)
 {
     if (!c) return;
-    int64_t day = INT64_MIN, lo = INT64_MAX, hi = INT64_MIN;
+    int64_t label = 0, end = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
-        if (bars[i].ts < lo || bars[i].ts >= hi) { /* a new session: find its bounds */
-            day = md_cal_session_day(c, bars[i].ts);
-            lo = session_from(c, day * 86400);
-            hi = session_from(c, (day + 1) * 86400);
-        }
-        bars[i].ts = md_interval_floor(iv, day * 86400);
+        if (bars[i].ts >= end) label = md_cal_bucket(c, iv, bars[i].ts, &end);
+        bars[i].ts = label;
     }
 }
 
