@@ -187,11 +187,39 @@ typedef struct {
     int source;
 } chunk_out;
 
+/* 1 when no bar of interval iv starting in [a, e) can hold a trade of market c (NULL: not
+ * known): no session's extended hours come within a bar of [a, e) for an intraday interval,
+ * or no session date falls in the range for a daily one (the bar of date D starts at D's
+ * midnight UTC). Weekly and monthly bars are always asked for. */
+static int market_closed(const md_cal *c, md_interval iv, int64_t a, int64_t e)
+{
+    const int64_t day = 86400, step = md_interval_seconds(iv);
+    if (!c || step > day) return 0;
+    if (step == day) {
+        int64_t d0 = a >= 0 ? (a + day - 1) / day : a / day; /* ceil */
+        int64_t d1 = e >= 0 ? (e + day - 1) / day : e / day;
+        return md_cal_count_sessions(c, d0, d1) == 0;
+    }
+    /* extended hours end within hours of the regular close: the sessions closing after a day
+     * before the range are every one that may reach into it */
+    md_cal_session s;
+    for (int64_t t = a - step - day; md_cal_next(c, t, &s) == 1 && s.ext_open < e + step;
+         t = s.close)
+        if (s.ext_close > a - step) return 0;
+    return 1;
+}
+
 static void run_chunk(md_backfill *b, const bf_job *j, size_t k, chunk_out *o)
 {
     const char *symbol = j->sym[k / j->per_sym].symbol;
     int64_t a = j->start + (int64_t)(k % j->per_sym) * j->chunk_s;
     int64_t e = a + j->chunk_s < j->end ? a + j->chunk_s : j->end;
+    if (market_closed(md_writer_calendar(b->w, symbol), j->iv, a, e)) {
+        /* a weekend or a holiday of the symbol's market: nothing to ask a provider for */
+        memset(o, 0, sizeof *o);
+        o->source = -1;
+        return;
+    }
     keep_ctx kc;
     memset(&kc, 0, sizeof kc);
     kc.w = b->w;
@@ -681,29 +709,26 @@ int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, 
 
 /* -- progress --------------------------------------------------------------------------------- */
 
+/* The fields a job's info takes from the job as they are (same names in both). */
+/* clang-format off */
+#define BF_INFO_FIELDS(X)                                                                          \
+    X(state) X(iv) X(start) X(end) X(source)                                                       \
+    X(chunks_done) X(chunks_failed) X(fetched) X(stored) X(rejected) X(errors)                     \
+    X(created_at) X(updated_at) X(finished_at)
+/* clang-format on */
+
 static void info_of(const bf_job *j, md_job_info *out)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->id, sizeof out->id, "%s", j->id);
-    out->state = j->state;
-    out->iv = j->iv;
-    out->start = j->start;
-    out->end = j->end;
-    out->source = j->source;
+#define BF_COPY(f) out->f = j->f;
+    BF_INFO_FIELDS(BF_COPY)
+#undef BF_COPY
     out->n_symbols = j->nsym;
     out->symbols = md_malloc((j->nsym ? j->nsym : 1) * sizeof *out->symbols);
     memcpy(out->symbols, j->sym, j->nsym * sizeof *out->symbols);
     out->chunks_total = (int64_t)j->nchunks;
-    out->chunks_done = j->chunks_done;
-    out->chunks_failed = j->chunks_failed;
-    out->fetched = j->fetched;
-    out->stored = j->stored;
-    out->rejected = j->rejected;
-    out->errors = j->errors;
     snprintf(out->last_error, sizeof out->last_error, "%s", j->last_error);
-    out->created_at = j->created_at;
-    out->updated_at = j->updated_at;
-    out->finished_at = j->finished_at;
     out->eta_s = -1;
     if (j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) {
         out->eta_s = 0;

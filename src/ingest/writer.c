@@ -38,6 +38,7 @@ struct md_writer {
     int n_listeners;
     int64_t future_tol_s;
     md_quality_params qp;
+    md_cal_map *cals; /* the symbols' exchange calendars; NULL: learned from each series */
     pthread_mutex_t tail_lock;
     md_dict tails; /* "SYMBOL\n<iv>" -> tail_entry */
 };
@@ -95,6 +96,7 @@ void md_writer_free(md_writer *w)
     for (tail_entry *t; (t = md_dict_next(&w->tails, &at));) md_bar_vec_deinit(&t->bars);
     md_dict_deinit(&w->tails);
     pthread_mutex_destroy(&w->tail_lock);
+    md_cal_map_free(w->cals);
     md_free(w);
 }
 
@@ -123,6 +125,17 @@ void md_writer_set_quality(md_writer *w, const md_quality_params *p)
 {
     w->qp = *p;
     w->future_tol_s = p->future_tolerance_s;
+}
+
+void md_writer_set_calendars(md_writer *w, md_cal_map *m)
+{
+    md_cal_map_free(w->cals);
+    w->cals = m;
+}
+
+const md_cal *md_writer_calendar(const md_writer *w, const char *symbol)
+{
+    return w->cals ? md_cal_map_find(w->cals, symbol, NULL) : NULL;
 }
 
 const md_quality_params *md_writer_quality(const md_writer *w)
@@ -265,7 +278,8 @@ static void score_series(md_writer *w, const md_series *s, int validate_only, md
         tl[tn++] = *b;
         j++;
     }
-    md_quality_scan(&w->qp, s->iv, tl, tn, emit, out);
+    /* the same calendar /quality judges by, so a holiday is never a gap here either */
+    md_quality_scan_cal(&w->qp, s->iv, md_writer_calendar(w, s->symbol), tl, tn, emit, out);
     for (size_t k = 0; k < cmp.n; k++) md_qevent_vec_push(out, &cmp.v[k]);
     md_qevent_sort_by_ts(out->v, out->n);
 

@@ -16,6 +16,7 @@
 #ifndef MD_INGEST_WRITER_H
 #define MD_INGEST_WRITER_H
 
+#include "calendar/calendar.h"
 #include "core/bar.h"
 #include "quality/quality.h"
 #include "quality/validate.h"
@@ -144,6 +145,15 @@ void md_writer_add_listener(md_writer *w, const md_writer_listener *l);
  * from p->future_tolerance_s. Call before the writer is shared between threads. */
 void md_writer_set_quality(md_writer *w, const md_quality_params *p);
 const md_quality_params *md_writer_quality(const md_writer *w);
+/* The symbols' exchange calendars (calendar/calendar.h), which the soft rules judge each
+ * series against as /quality does: gaps are missing sessions, holidays never are, a bar
+ * where the exchange does not trade is off_session. The writer takes m (may be NULL: each
+ * series' calendar is learned from its own timestamps, as for a writer that has none).
+ * Call before the writer is shared between threads. */
+void md_writer_set_calendars(md_writer *w, md_cal_map *m);
+/* The exchange calendar of an upper-case symbol (md_cal_map_find), NULL when the writer has
+ * none: the one resolver the writer's callers (backfill) share with it. */
+const md_cal *md_writer_calendar(const md_writer *w, const char *symbol);
 
 /* Validates, scores and stores what req holds (see md_write). res (may be NULL) receives
  * accepted (rows that passed the hard rules), rejected (with details up to max_rejects),

@@ -113,6 +113,7 @@ static int scan_adjusted(md_services *svc, const char *symbol, md_interval iv,
         rc = md_store_get_bars_agg(svc->store, symbol, iv, t, we, 0, &v, NULL, err);
         if (rc < 0) break;
         rc = 0;
+        v.n = md_query_session_filter(svc, symbol, iv, x->session, v.v, v.n);
         if (plan) md_query_adjust_with(svc, symbol, iv, plan, v.v, v.n);
         if (v.n) fn(ctx, v.v, v.n);
         t = we;
@@ -284,6 +285,7 @@ int md_query_indicators(md_services *svc, const md_history_req *asked, const cha
     int need_sd = 0;
     for (int s = 0; s < ns; s++) need_sd |= (specs[s].def->flags & MD_IND_HL_SD) != 0;
     if (bars.n) rc = md_query_series_extent(svc, req->symbol, req->iv, &x, err);
+    x.session = req->session; /* the history before the page keeps the page's hours */
     if (!rc && bars.n)
         rc = md_query_adjust_plan(svc, req->symbol, req->iv, req->adjust, &plan, err);
     if (!rc && bars.n && need_sd) {
@@ -437,6 +439,7 @@ int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, m
     if (have) {
         md_series_extent x;
         rc = md_query_series_extent(svc, req->symbol, req->iv, &x, err);
+        x.session = req->session;
         /* from the first bar (or from start, inside its bucket) to the end of the last */
         int64_t from = first > req->start ? first : req->start;
         int64_t to = md_interval_next(req->iv, last);

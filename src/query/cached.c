@@ -141,9 +141,10 @@ int md_query_price_answer(md_services *svc, const char *symbol, int64_t max_age_
 static int history_key(md_cache_key *k, const md_history_req *req)
 {
     char params[160];
-    snprintf(params, sizeof params, "%s:%" PRId64 ":%" PRId64 ":%zu:%c:%d:%d:%d:%d",
+    snprintf(params, sizeof params, "%s:%" PRId64 ":%" PRId64 ":%zu:%c:%d:%d:%d:%d:%d",
              md_interval_name(req->iv), req->start, req->end, req->limit, req->csv ? 'c' : 'j',
-             req->cached_only, req->desc, req->partial_exclude, (int)req->adjust);
+             req->cached_only, req->desc, req->partial_exclude, (int)req->adjust,
+             (int)req->session);
     return md_cache_key_init(k, 'h', req->symbol, params);
 }
 
@@ -153,14 +154,15 @@ static int history_req_of_key(const md_cache_key *k, md_history_req *req)
     char iv[8], fmt;
     long long start, end;
     size_t limit;
-    int co, desc, px, adj;
+    int co, desc, px, adj, ses;
     const char *p = strchr(k->s + 2, ':'); /* after "h:<SYM>" */
     /* the key was built by history_key(); one that does not parse back is skipped */
     if (k->s[0] != 'h' || !p ||
         /* NOLINTNEXTLINE(cert-err34-c) */
-        sscanf(p + 1, "%7[^:]:%lld:%lld:%zu:%c:%d:%d:%d:%d", iv, &start, &end, &limit, &fmt, &co,
-               &desc, &px, &adj) != 9 ||
-        adj < MD_ADJUST_NONE || adj > MD_ADJUST_ALL)
+        sscanf(p + 1, "%7[^:]:%lld:%lld:%zu:%c:%d:%d:%d:%d:%d", iv, &start, &end, &limit, &fmt, &co,
+               &desc, &px, &adj, &ses) != 10 ||
+        adj < MD_ADJUST_NONE || adj > MD_ADJUST_ALL || ses < MD_SESSION_ALL ||
+        ses > MD_SESSION_REGULAR)
         return -1;
     size_t sl = strlen(k->symbol); /* a history key's scope is the bare symbol */
     if (sl > MD_SYMBOL_MAX) return -1;
@@ -175,6 +177,7 @@ static int history_req_of_key(const md_cache_key *k, md_history_req *req)
     req->desc = desc;
     req->partial_exclude = px;
     req->adjust = (md_adjust)adj;
+    req->session = (md_session_sel)ses;
     req->source = -1;
     return 0;
 }

@@ -88,6 +88,15 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
         (*v ? parse_bool(v, &req->cached_only) : (req->cached_only = 1, 0)))
         return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
     if ((rc = md_query_adjust_parse(get(ctx, "adjust"), &req->adjust, err))) return rc;
+    if ((v = get(ctx, "session"))) {
+        static const char *const names[] = {"all", "extended", "regular"};
+        size_t k = 0;
+        while (k < MD_ARRAY_LEN(names) && strcasecmp(v, names[k]) != 0) k++;
+        if (k == MD_ARRAY_LEN(names))
+            return md_error_set(err, MD_EPARAM, "session: '%.20s' is not all, extended or regular",
+                                v);
+        req->session = (md_session_sel)k;
+    }
     if ((v = get(ctx, "source"))) {
         req->source = md_source_parse(v);
         if (req->source < 0 || req->source == MD_SRC_UNKNOWN)
@@ -182,9 +191,73 @@ static int read_store(md_services *svc, const md_history_req *req, size_t extra,
 {
     out->n = 0;
     *used = req->iv;
-    return md_store_read_bars(svc->store, req->symbol, req->iv, req->start, req->end,
-                              req->limit ? req->limit + extra : 0,
-                              req->desc ? MD_STORE_NEWEST : MD_STORE_OLDEST, out, used, err);
+    size_t want = req->limit ? req->limit + extra : 0;
+    md_store_end keep = req->desc ? MD_STORE_NEWEST : MD_STORE_OLDEST;
+    if (req->session == MD_SESSION_ALL || md_interval_is_daily(req->iv))
+        return md_store_read_bars(svc->store, req->symbol, req->iv, req->start, req->end, want,
+                                  keep, out, used, err);
+    /* session=: the hours left out make room for more bars of the range, read on from where
+     * the last read stopped until the page is full or the range ends */
+    md_bar_vec got, both;
+    md_bar_vec_init(&got);
+    md_bar_vec_init(&both);
+    int64_t lo = req->start, hi = req->end;
+    int rc = 0;
+    while (lo < hi) {
+        got.n = 0;
+        md_interval u;
+        rc =
+            md_store_read_bars(svc->store, req->symbol, req->iv, lo, hi, want, keep, &got, &u, err);
+        if (rc <= 0) break;
+        *used = u;
+        int more = want && (size_t)rc == want;
+        if (req->desc)
+            hi = got.v[0].ts;
+        else
+            lo = md_interval_next(req->iv, got.v[got.n - 1].ts);
+        got.n = md_query_session_filter(svc, req->symbol, req->iv, req->session, got.v, got.n);
+        md_bar_vec *first = req->desc ? &got : out, *second = req->desc ? out : &got;
+        both.n = 0;
+        for (size_t i = 0; i < first->n; i++) md_bar_vec_push(&both, &first->v[i]);
+        for (size_t i = 0; i < second->n; i++) md_bar_vec_push(&both, &second->v[i]);
+        md_bar_vec t = *out;
+        *out = both;
+        both = t;
+        if (!more || out->n >= want) break;
+    }
+    md_bar_vec_deinit(&got);
+    md_bar_vec_deinit(&both);
+    if (rc < 0) return rc;
+    if (want && out->n > want) { /* the end the order keeps */
+        if (req->desc) memmove(out->v, out->v + out->n - want, want * sizeof *out->v);
+        out->n = want;
+    }
+    return (int)out->n;
+}
+
+size_t md_query_session_filter(const md_services *svc, const char *symbol, md_interval iv,
+                               md_session_sel sel, md_bar *bars, size_t n)
+{
+    const md_cal *c;
+    md_error e;
+    if (sel == MD_SESSION_ALL || md_interval_is_daily(iv) ||
+        md_cal_for_symbol(svc->cfg, symbol, &c, NULL, &e) != 0)
+        return n;
+    const int64_t step = md_interval_seconds(iv);
+    size_t w = 0;
+    md_cal_session s;
+    for (size_t i = 0; i < n; i++) {
+        int64_t a = bars[i].ts, z = a + step; /* the bar's bucket [a, z) */
+        int keep;
+        if (sel == MD_SESSION_REGULAR) /* the first session closing after a */
+            keep = md_cal_next(c, a, &s) == 1 && s.open < z &&
+                   !(s.break_end > s.break_start && a >= s.break_start && z <= s.break_end);
+        else /* the last session opened by a, whose post-market may hold it, or the next */
+            keep = (md_cal_prev(c, a, &s) == 1 && a < s.ext_close) ||
+                   (md_cal_next(c, a, &s) == 1 && s.ext_open < z);
+        if (keep) bars[w++] = bars[i];
+    }
+    return w;
 }
 
 /* Holes inside the stored range: runs of missing bars the symbol's exchange calendar
@@ -385,10 +458,8 @@ int md_query_history(md_services *svc, const md_history_req *req, md_history *ou
     if (bars->n == 0 && !md_query_symbol_known(svc, req->symbol))
         return md_error_set(err, MD_ENOTFOUND, "no data for symbol %s", req->symbol);
     /* stored bars of the interval asked are whole; aggregated ones are judged by the range */
-    out->span.iv = req->iv;
-    out->span.start = used == req->iv ? MD_TS_MIN : req->start;
-    out->span.end = used == req->iv ? MD_TS_MAX : req->end;
-    out->span.now = md_now();
+    md_store_bar_span(svc->store, req->symbol, req->iv, used, req->start, req->end, md_now(),
+                      &out->span);
     cut_page(req, out);
     /* bars are stored raw: the request's adjustment is applied to the page read, with the
      * symbol's actions asked of the sources first when they were not lately (an adjusted

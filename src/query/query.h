@@ -151,18 +151,36 @@ void md_render_series_head(md_buf *b, const char *symbol, md_interval iv);
 
 /* -- historical bars ------------------------------------------------------------------- */
 
+/* Which hours of an intraday series a request keeps (session=): every bar (all, the
+ * default), the bars of its calendar's extended hours (extended: pre-market, regular
+ * session, post-market), or of its regular sessions (regular: a lunch break left out). A bar
+ * is kept when its bucket overlaps those hours. Daily and coarser bars are whole sessions
+ * (store.h md_store_set_calendars) whatever it says. */
+typedef enum md_session_sel {
+    MD_SESSION_ALL = 0,
+    MD_SESSION_EXTENDED,
+    MD_SESSION_REGULAR,
+} md_session_sel;
+
+/* Leaves in bars[0..n) (sorted) only those of sel for the symbol's calendar (calendar/
+ * symbols.c); returns how many are left. Everything stays for MD_SESSION_ALL, a daily or
+ * coarser iv, or a configuration whose calendars cannot be read. */
+size_t md_query_session_filter(const md_services *svc, const char *symbol, md_interval iv,
+                               md_session_sel sel, md_bar *bars, size_t n);
+
 typedef struct md_history_req {
     char symbol[MD_SYMBOL_MAX + 1];
     md_interval iv;
-    int64_t start, end;  /* [start, end) */
-    size_t limit;        /* at most this many bars (0 = no limit): see "paging" above */
-    int desc;            /* order=desc: the newest end first, newest bar first */
-    int partial_exclude; /* partial=exclude: leave partial bars out (md_bar_partial) */
-    int cached_only;     /* never ask the sources */
-    int source;          /* md_source_id to ask alone, or -1 */
-    int csv;             /* format=csv */
-    const md_link *link; /* URLs of other pages; NULL: none (the CLI) */
-    md_adjust adjust;    /* adjust=none|splits|all (md_history_req_parse: splits) */
+    int64_t start, end;     /* [start, end) */
+    size_t limit;           /* at most this many bars (0 = no limit): see "paging" above */
+    int desc;               /* order=desc: the newest end first, newest bar first */
+    int partial_exclude;    /* partial=exclude: leave partial bars out (md_bar_partial) */
+    int cached_only;        /* never ask the sources */
+    int source;             /* md_source_id to ask alone, or -1 */
+    int csv;                /* format=csv */
+    const md_link *link;    /* URLs of other pages; NULL: none (the CLI) */
+    md_adjust adjust;       /* adjust=none|splits|all (md_history_req_parse: splits) */
+    md_session_sel session; /* session=all|extended|regular (intraday) */
 } md_history_req;
 
 /* The start and end parameters of a range (md_time_parse_str forms), read through get: each
@@ -173,7 +191,7 @@ int md_query_time_range(const char *(*get)(void *ctx, const char *name), void *c
 
 /* Fills req from request parameters: get(ctx, "start") returns the raw value or NULL.
  * Names: interval, start, end, limit, order (asc|desc), partial (include|exclude), format,
- * cached_only, source, adjust. Errors name the parameter (MD_EINTERVAL, MD_ETIMERANGE, MD_EPARAM).
+ * cached_only, source, adjust, session (all|extended|regular). Errors name the parameter (MD_EINTERVAL, MD_ETIMERANGE, MD_EPARAM).
  * symbol NULL: req->symbol is left empty (the multi-symbol request sets it per symbol). */
 int md_history_req_parse(md_history_req *req, const char *symbol,
                          const char *(*get)(void *ctx, const char *name), void *ctx,
@@ -356,9 +374,11 @@ int md_query_indicators(md_services *svc, const md_history_req *req, const char 
  * indicators and screens): its bars are stored at iv or aggregated from a finer interval
  * that divides it, and it begins at its first stored bar. */
 typedef struct md_series_extent {
-    int64_t first, last; /* the first and last stored bar over iv and those finer intervals */
-    md_interval finest;  /* the finest of them holding bars (bounds a read window's bars) */
-    int any;             /* 0: nothing stored */
+    int64_t first, last;    /* the first and last stored bar over iv and those finer intervals */
+    md_interval finest;     /* the finest of them holding bars (bounds a read window's bars) */
+    int any;                /* 0: nothing stored */
+    md_session_sel session; /* the hours a scan keeps (md_query_session_filter); set by the
+                             * caller after md_query_series_extent, which sets all */
 } md_series_extent;
 int md_query_series_extent(md_services *svc, const char *symbol, md_interval iv,
                            md_series_extent *out, md_error *err);

@@ -3,6 +3,7 @@
 #include "query/services_int.h"
 
 #include "cache/cache.h"
+#include "calendar/calendar.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -105,11 +106,17 @@ int md_services_open(md_services *out, const md_services_options *o, md_error *e
     int rc = md_services_store_options(o, &so, err);
     if (rc == 0) rc = md_store_open(cfg->db, &so, &svc->store, err);
     if (rc) goto fail;
+    md_cal_map *store_cals; /* daily bars from intraday ones are exchange sessions */
+    if ((rc = md_cal_map_new(cfg, &store_cals, err)) != 0) goto fail;
+    md_store_set_calendars(svc->store, store_cals);
     if (o->writer) {
         svc->writer = md_writer_new(svc->store);
         md_quality_params qp;
         md_quality_params_from_config(&qp, cfg);
         md_writer_set_quality(svc->writer, &qp);
+        md_cal_map *cals;
+        if ((rc = md_cal_map_new(cfg, &cals, err)) != 0) goto fail;
+        md_writer_set_calendars(svc->writer, cals);
     }
     if (o->workers) svc->workers = md_workq_new((int)cfg->server_workers, "worker");
     if (o->cache && cfg->cache_enabled) {

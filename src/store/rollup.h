@@ -23,8 +23,10 @@
  * the stored bars. The write plans which case each touched bucket is in (md_rollup__plan),
  * the backend reads what the plan asks for, and md_rollup__build gives the rows to upsert.
  *
- * Buckets come from one function, md_rollup__bucket (UTC buckets of core/interval.h today;
- * exchange sessions can replace it, and the SQL of the PostgreSQL backends with it). */
+ * Buckets come from one function, md_rollup__bucket (UTC buckets of core/interval.h). A
+ * daily or coarser bar of a symbol whose exchange sessions are not UTC days is its sessions
+ * instead (store.c, md_store_set_calendars): those reads aggregate the intraday bars and
+ * never use these rows. */
 #ifndef MD_STORE_ROLLUP_H
 #define MD_STORE_ROLLUP_H
 

@@ -2,9 +2,11 @@
 #include "store/rollup.h"
 #include "store/store_int.h"
 
+#include "calendar/bucket.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/timefmt.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +105,15 @@ void md_store_close(md_store *st)
 {
     if (!st) return;
     char *u = st->url_redacted;
+    md_cal_map_free(st->cals);
     st->ops->close(st);
     md_free(u);
+}
+
+void md_store_set_calendars(md_store *st, md_cal_map *m)
+{
+    md_cal_map_free(st->cals);
+    st->cals = m;
 }
 
 const char *md_store_kind(const md_store *st)
@@ -165,6 +174,54 @@ int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t
  * bucket [z, end) are aggregated from f's bars. Parts of [a, z) the backend cannot vouch for
  * (get_rollups' holes) are aggregated from f too. */
 
+/* -- exchange sessions ------------------------------------------------------------------------
+ *
+ * A daily (weekly, monthly) bar built from intraday bars is one exchange session (calendar.h):
+ * the bars whose session date (md_cal_session_day: the session whose extended hours hold the
+ * bar, else the coming one) is D make the bar labelled D's midnight UTC - a US post-market
+ * bar at 19:30 New York in winter (00:30 UTC) is part of that day's bar, not the next UTC
+ * day's. Weekly and monthly buckets gather sessions by their date. The rollups bucket by UTC
+ * day (store/rollup.h), which is the same only where a session is a UTC day (24/7), so for
+ * every other calendar these reads aggregate the intraday bars themselves, in C.
+ *
+ * The bucket of label L is reported when L lies in [start, end), as a stored daily bar of
+ * that date would be; since session dates only grow with time, that is the intraday bars in
+ * [session_from(start), session_from(end)). */
+
+/* The symbol's calendar when iv's buckets from f's bars are sessions that are not UTC
+ * days; NULL when UTC buckets answer. */
+static const md_cal *session_cal(const md_store *st, const char *symbol, md_interval iv,
+                                 md_interval f)
+{
+    if (!st->cals || !md_interval_is_daily(iv) || md_interval_is_daily(f)) return NULL;
+    const md_cal *c = md_cal_map_find(st->cals, symbol, NULL);
+    md_cal_session s;
+    const int64_t probe = 19999; /* 2024-10-03, a Thursday: a session on every calendar */
+    if (md_cal_day(c, probe, &s, NULL) == 1 && s.ext_open == probe * 86400 &&
+        s.ext_close == (probe + 1) * 86400)
+        return NULL;
+    return c;
+}
+
+/* The first instant whose session date is at or after the date of ts's day (rounded up). */
+static int64_t session_from(const md_cal *c, int64_t ts)
+{
+    if (ts == MD_TS_MIN || ts == MD_TS_MAX) return ts;
+    return md_cal_day_start(c, ts >= 0 ? (ts + 86399) / 86400 : ts / 86400);
+}
+
+/* Gives bars[0..n) (sorted) their session bucket of iv as ts: md_bars_aggregate then folds
+ * each bucket into one bar, in time order. c NULL: nothing to do. */
+static void session_relabel(const md_cal *c, md_interval iv, md_bar *bars, size_t n)
+{
+    if (!c) return;
+    int64_t label = 0, end = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        if (bars[i].ts >= end) label = md_cal_bucket(c, iv, bars[i].ts, &end);
+        bars[i].ts = label;
+    }
+}
+
 /* -- aggregation in C (backends without get_bars_agg) ------------------------------------
  *
  * The finer bars are read in chunks of AGG_CHUNK and folded into buckets as they come; only
@@ -175,7 +232,8 @@ int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t
 /* Bars oldest first from start: a bucket is complete once a bar of a later bucket (or the
  * end of the range) has been read. */
 static int agg_oldest(md_store *st, const char *symbol, md_interval iv, md_interval f,
-                      int64_t start, int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+                      const md_cal *c, int64_t start, int64_t end, size_t limit, md_bar_vec *out,
+                      md_error *err)
 {
     md_bar_vec fine;
     md_bar_vec_init(&fine);
@@ -189,6 +247,7 @@ static int agg_oldest(md_store *st, const char *symbol, md_interval iv, md_inter
         done = rc < AGG_CHUNK;
         rc = 0;
         if (fine.n > had) from = fine.v[fine.n - 1].ts + 1;
+        session_relabel(c, iv, fine.v + had, fine.n - had);
         size_t k = fine.n; /* fold every bucket but the last, unless the range is read */
         if (!done && k) {
             int64_t last = md_interval_floor(iv, fine.v[fine.n - 1].ts);
@@ -210,7 +269,8 @@ static int agg_oldest(md_store *st, const char *symbol, md_interval iv, md_inter
 /* Bars newest first from end, read backwards: a bucket is complete once a bar of an earlier
  * bucket (or the start of the range) has been read. */
 static int agg_newest(md_store *st, const char *symbol, md_interval iv, md_interval f,
-                      int64_t start, int64_t end, size_t limit, md_bar_vec *out, md_error *err)
+                      const md_cal *c, int64_t start, int64_t end, size_t limit, md_bar_vec *out,
+                      md_error *err)
 {
     md_bar_vec fine, chunk, rev, tmp; /* rev: buckets newest first */
     md_bar_vec_init(&fine), md_bar_vec_init(&chunk), md_bar_vec_init(&rev), md_bar_vec_init(&tmp);
@@ -223,6 +283,7 @@ static int agg_newest(md_store *st, const char *symbol, md_interval iv, md_inter
         done = rc < AGG_CHUNK;
         rc = 0;
         if (chunk.n) to = chunk.v[0].ts;
+        session_relabel(c, iv, chunk.v, chunk.n);
         for (size_t i = 0; i < fine.n; i++) md_bar_vec_push(&chunk, &fine.v[i]); /* + carry */
         md_bar_vec t = fine;
         fine = chunk;
@@ -258,8 +319,8 @@ static int agg_fine(md_store *st, const char *symbol, md_interval iv, md_interva
         int had_input = 0;
         return st->ops->get_bars_agg(st, symbol, iv, f, s, e, limit, oldest, out, &had_input, err);
     }
-    return oldest ? agg_oldest(st, symbol, iv, f, s, e, limit, out, err)
-                  : agg_newest(st, symbol, iv, f, s, e, limit, out, err);
+    return oldest ? agg_oldest(st, symbol, iv, f, NULL, s, e, limit, out, err)
+                  : agg_newest(st, symbol, iv, f, NULL, s, e, limit, out, err);
 }
 
 static int cmp_bar_ts(const void *a, const void *b)
@@ -390,9 +451,14 @@ int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t
     /* Nothing stored at this interval: aggregate the coarsest finer one that has bars. */
     for (int f = (int)iv - 1; f >= 0; f--) {
         if (!md_interval_divides((md_interval)f, iv)) continue;
-        if (known && !overlaps(&info[f], start, end)) continue;
+        const md_cal *c = session_cal(st, symbol, iv, (md_interval)f);
+        int64_t s = c ? session_from(c, start) : start, e = c ? session_from(c, end) : end;
+        if (known && !overlaps(&info[f], s, e)) continue;
         int rc;
-        if (known && st->ops->get_rollups && md_rollup__is_target(iv))
+        if (c)
+            rc = oldest ? agg_oldest(st, symbol, iv, (md_interval)f, c, s, e, limit, out, err)
+                        : agg_newest(st, symbol, iv, (md_interval)f, c, s, e, limit, out, err);
+        else if (known && st->ops->get_rollups && md_rollup__is_target(iv))
             rc = agg_rolled(st, symbol, iv, (md_interval)f, start, end, limit, oldest, out, err);
         else
             rc = agg_fine(st, symbol, iv, (md_interval)f, start, end, limit, oldest, out, err);
@@ -403,6 +469,22 @@ int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t
         }
     }
     return 0;
+}
+
+void md_store_bar_span(const md_store *st, const char *symbol, md_interval iv, md_interval used_iv,
+                       int64_t start, int64_t end, int64_t now, md_bar_span *span)
+{
+    span->iv = iv;
+    span->start = used_iv == iv ? MD_TS_MIN : start;
+    span->end = used_iv == iv ? MD_TS_MAX : end;
+    span->now = now;
+    const md_cal *c = used_iv == iv ? NULL : session_cal(st, symbol, iv, used_iv);
+    if (!c) return;
+    /* buckets hold whole sessions of the dates in [start, end): a bucket is cut only where
+     * its dates go on past the range (a week), and it has ended once the clock is in a
+     * session of a later date (md_bar_partial's UTC rule on the session dates) */
+    if (end != MD_TS_MAX) span->end = (end >= 0 ? (end + 86399) / 86400 : end / 86400) * 86400;
+    span->now = md_cal_session_day(c, now) * 86400;
 }
 
 int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,

@@ -11,6 +11,7 @@
 #ifndef MD_STORE_STORE_H
 #define MD_STORE_STORE_H
 
+#include "calendar/calendar.h"
 #include "core/action.h"
 #include "core/bar.h"
 #include "core/error.h"
@@ -113,7 +114,9 @@ typedef enum md_store_end { MD_STORE_NEWEST = 0, MD_STORE_OLDEST = 1 } md_store_
  * (open=first, high=max, low=min, close=last, volume=sum). A bucket is reported when any of
  * its finer bars lies in [start, end): one that starts before `start` (or reaches past
  * `end`) aggregates only the bars inside the range and keeps its bucket's timestamp - the
- * caller marks it partial (md_bar_partial). The backends keep 1h, 4h, 1d, 1w and 1mo
+ * caller marks it partial (md_bar_partial, md_store_bar_span). With calendars
+ * (md_store_set_calendars) a daily or coarser bucket from intraday bars is whole exchange
+ * sessions instead, by session date. The backends keep 1h, 4h, 1d, 1w and 1mo
  * buckets materialised (store/rollup.h) and read them for whole buckets; the answer is the
  * same, bit for bit, as aggregating the finer bars. At most limit bars (0 = no limit): the
  * oldest `limit` of the range with MD_STORE_OLDEST, the newest with MD_STORE_NEWEST; always
@@ -123,6 +126,21 @@ typedef enum md_store_end { MD_STORE_NEWEST = 0, MD_STORE_OLDEST = 1 } md_store_
 int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
                        size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
                        md_error *err);
+
+/* How md_bar_partial judges the bars of iv that md_store_read_bars answered for [start, end)
+ * at now from the stored interval used_iv: stored bars of iv are whole whatever the range;
+ * buckets aggregated from finer bars are judged by the range and the clock - for a daily or
+ * coarser interval from intraday bars of a symbol whose sessions are not UTC days, in
+ * session dates, so a day's bar is still forming during its post-market. */
+void md_store_bar_span(const md_store *st, const char *symbol, md_interval iv, md_interval used_iv,
+                       int64_t start, int64_t end, int64_t now, md_bar_span *span);
+
+/* The symbols' exchange calendars (calendar/calendar.h), which the store takes: with them,
+ * daily and coarser bars aggregated from intraday bars are exchange sessions labelled with
+ * their session date (md_cal_session_day) rather than UTC days, wherever a session is not
+ * a UTC day (the rollups, which are UTC days, then do not answer them). NULL: UTC days.
+ * Call before the store is shared between threads. */
+void md_store_set_calendars(md_store *st, md_cal_map *m);
 
 /* md_store_read_bars keeping the newest `limit` bars. */
 int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,

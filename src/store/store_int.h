@@ -101,6 +101,7 @@ typedef struct md_store_ops {
 struct md_store {
     const md_store_ops *ops;
     char *url_redacted;
+    md_cal_map *cals; /* md_store_set_calendars; NULL: UTC days */
 };
 
 /* The end of a backend's listing (list_symbols, list_quotes, ...), built as an untyped heap

@@ -3,6 +3,7 @@
  * out, so nothing is stored or published from inside a writer listener or under the lock. */
 #include "stream/livebar.h"
 
+#include "calendar/bucket.h"
 #include "core/dict.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -28,6 +29,7 @@ typedef struct lbsym {
     int64_t updated_ms[MD_IV_COUNT];      /* clock of the last update of the open bar */
     int64_t direct_until_ms[MD_IV_COUNT]; /* a source sends these bars itself until then */
     int64_t pending_minute;               /* a 1m bar closed and not handed out (rolled up) yet */
+    const md_cal *cal;                    /* its sessions; NULL: UTC days */
 } lbsym;
 
 typedef struct outbar {
@@ -65,8 +67,22 @@ static lbsym *sym_get(md_livebar *lb, const char *symbol)
     snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
     for (int k = 0; k < MD_IV_COUNT; k++) s->last_closed[k] = NO_BUCKET;
     s->pending_minute = NO_BUCKET;
+    s->cal = lb->o.cals     ? md_cal_map_find(lb->o.cals, symbol, NULL)
+             : lb->o.writer ? md_writer_calendar(lb->o.writer, symbol)
+                            : NULL;
     lb->stats.symbols = md_dict_count(&lb->syms);
     return s;
+}
+
+/* The start of the bucket of interval iv holding ts, and its end (end may be NULL): UTC
+ * buckets, but daily and coarser ones are the symbol's sessions when its calendar is known. */
+static int64_t bucket_of(const lbsym *s, int iv, int64_t ts, int64_t *end)
+{
+    if (s->cal && md_interval_is_daily((md_interval)iv))
+        return md_cal_bucket(s->cal, (md_interval)iv, ts, end);
+    int64_t b = md_interval_floor((md_interval)iv, ts);
+    if (end) *end = md_interval_next((md_interval)iv, b);
+    return b;
 }
 
 /* -- bars ---------------------------------------------------------------------------------- */
@@ -94,7 +110,7 @@ static void close_bar(md_livebar *lb, lbsym *s, int iv)
 /* Folds `in` (a quote as a bar, or a finer bar) into the open bar of interval iv. */
 static void update(md_livebar *lb, lbsym *s, int iv, const md_bar *in, int64_t now)
 {
-    int64_t bucket = md_interval_floor((md_interval)iv, in->ts);
+    int64_t end, bucket = bucket_of(s, iv, in->ts, &end);
     if (s->last_closed[iv] != NO_BUCKET && bucket <= s->last_closed[iv]) {
         lb->stats.late++;
         return;
@@ -115,7 +131,7 @@ static void update(md_livebar *lb, lbsym *s, int iv, const md_bar *in, int64_t n
         b->volume = isnan(in->volume) ? 0 : in->volume;
         b->source = in->source;
         s->open[iv] = 1;
-        s->end[iv] = md_interval_next((md_interval)iv, bucket);
+        s->end[iv] = end;
         s->updated_ms[iv] = now;
         int64_t due = due_ms(lb, s, iv);
         if (due < lb->next_due_ms) {
@@ -167,7 +183,7 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
             if (s->direct_until_ms[t] > now) continue;
             update(lb, s, t, b, now);
             /* the last minute of the bucket completes it */
-            if (s->open[t] && s->cur[t].ts == md_interval_floor((md_interval)t, b->ts) &&
+            if (s->open[t] && s->cur[t].ts == bucket_of(s, t, b->ts, NULL) &&
                 md_interval_next(MD_IV_1M, b->ts) >= s->end[t])
                 close_bar(lb, s, t);
         }
@@ -223,7 +239,7 @@ int md_livebar_forming(md_livebar *lb, const char *symbol, md_interval iv, md_ba
     if (s && s->open[iv]) b = s->cur[iv], have = 1;
     if (s && iv != MD_IV_1M && s->open[MD_IV_1M] && s->direct_until_ms[iv] <= clock_ms(lb)) {
         const md_bar *m = &s->cur[MD_IV_1M];
-        int64_t bucket = md_interval_floor(iv, m->ts);
+        int64_t bucket = bucket_of(s, iv, m->ts, NULL);
         if (!have && (s->last_closed[iv] == NO_BUCKET || bucket > s->last_closed[iv])) {
             b = *m, b.ts = bucket, have = 1;
         } else if (have && bucket == b.ts) {

@@ -1,5 +1,9 @@
 /* livebar.h - live bars: 1m bars built from ticks, coarser bars rolled up from 1m bars.
  *
+ * Daily and coarser bars are the symbol's exchange sessions when its calendar is known (see
+ * md_livebar_options.cals): a US post-market minute after midnight UTC still belongs to that
+ * day's bar, which closes at the end of the post-market.
+ *
  * A tick is a quote that reports a trade: one ingested (POST /ingest/quotes) or pushed by a
  * feed (simulator, replay), locally or relayed from another instance; its `volume`, when
  * given, is that trade's size and is summed into the bar. A quote fetched from a provider
@@ -40,6 +44,11 @@ typedef struct md_livebar_options {
     int64_t (*now_ms)(void *ctx);
     void *clock_ctx;
     int thread; /* run a timer thread that calls md_livebar_tick() */
+    /* The symbols' calendars: daily, weekly and monthly bars are their exchange sessions,
+     * labelled with the session date and closed when the session's extended hours end
+     * (calendar/bucket.h, as /historical builds them from 1m bars). NULL: the writer's
+     * (md_writer_calendar); with neither, UTC days. */
+    const md_cal_map *cals;
 } md_livebar_options;
 
 /* Starts building live bars (registers a hub observer). The caller owns the result and

@@ -157,13 +157,8 @@ static inline void qt_open(int what)
     qt.history_from = MD_TS_MIN;
     qt.n_calls = 0;
     qt.mono_ms = 1000000;
-    const char *p = md_test_path("query.db");
-    char side[600];
-    unlink(p);
-    snprintf(side, sizeof side, "%s-wal", p);
-    unlink(side);
     char url[600];
-    snprintf(url, sizeof url, "sqlite:%s", p);
+    md_test_sqlite_url("query.db", url, sizeof url);
     md_error err;
     cr_assert_eq(md_store_open(url, NULL, &qt.store, &err), 0, "%s", err.msg);
     svc->cfg = &qt.cfg;
@@ -258,6 +253,19 @@ static inline void qt_put_quote(const char *symbol, double price, int64_t age_s)
     cr_assert_eq(md_writer_write(qt.svc.writer, &req, &res, &err), 0, "%s", err.msg);
     cr_assert_eq(res.accepted, 1);
     md_write_result_deinit(&res);
+}
+
+/* Request parameters for md_history_req_parse and the like: get(&p, name). */
+typedef struct {
+    const char *k[8], *v[8];
+} params;
+
+static inline const char *get(void *ctx, const char *name)
+{
+    params *p = ctx;
+    for (int i = 0; i < 8 && p->k[i]; i++)
+        if (strcmp(p->k[i], name) == 0) return p->v[i];
+    return NULL;
 }
 
 /* Epoch seconds of "2024-03-04" or an RFC 3339 time. */

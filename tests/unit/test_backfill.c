@@ -110,12 +110,7 @@ static char url[600];
 
 static void setup(void)
 {
-    const char *p = md_test_path("backfill.db");
-    char side[600];
-    unlink(p);
-    snprintf(side, sizeof side, "%s-wal", p);
-    unlink(side);
-    snprintf(url, sizeof url, "sqlite:%s", p);
+    md_test_sqlite_url("backfill.db", url, sizeof url);
     md_error err;
     cr_assert_eq(md_store_open(url, NULL, &st, &err), 0, "%s", err.msg);
     w = md_writer_new(st);
@@ -446,4 +441,58 @@ Test(backfill, state_document_round_trip)
                           "\"end\":2,\"chunk_s\":1,\"symbols\":[\"A\"],\"chunks\":\"5d\"}",
                           &err));
     cr_assert(strstr(err.msg, "chunks") != NULL, "%s", err.msg);
+}
+
+/* With the symbols' calendars on the writer (as services sets them), a chunk where the
+ * symbol's market holds no session is not asked of a provider: 1m chunks of one UTC day
+ * from Friday 2024-01-12 to Wednesday 2024-01-17 (Monday the 15th is Martin Luther King
+ * Jr. Day). For XNYS Sunday and Monday are closed; Saturday is not - Friday's post-market
+ * runs to 01:00 UTC - nor is Tuesday. A 24/7 symbol's every day is asked. */
+Test(backfill, chunks_where_the_market_is_closed_are_not_fetched)
+{
+    md_cal_map *cals;
+    md_error err;
+    cr_assert_eq(md_cal_map_new(NULL, &cals, &err), 0, "%s", err.msg);
+    md_writer_set_calendars(w, cals);
+    md_backfill_opts o = quick();
+    md_backfill *b = md_backfill_new(st, w, mgr, &o);
+    const int64_t fri = 1705017600; /* 2024-01-12 */
+    const char *syms[] = {"AAA"};
+    md_job_spec spec = {syms, 1, MD_IV_1M, fri, fri + 5 * 86400, -1};
+    char id[MD_JOB_ID_MAX];
+    cr_assert_eq(md_backfill_submit(b, &spec, NULL, id, &err), 0, "%s", err.msg);
+    md_job_info info;
+    wait_done(b, id, &info);
+    cr_assert_eq(info.state, MD_JOB_DONE);
+    cr_assert_eq(info.chunks_total, 5);
+    cr_assert_eq(info.chunks_done, 5, "a closed day is done, not failed");
+    cr_assert_eq(calls, 3, "Friday, Saturday and Tuesday only");
+    cr_assert_eq(tries_of("AAA", fri + 2 * 86400), 1, "Sunday was not asked for");
+    cr_assert_eq(tries_of("AAA", fri + 3 * 86400), 1, "nor Monday");
+    cr_assert_eq(tries_of("AAA", fri + 4 * 86400), 2, "Tuesday was");
+    cr_assert_eq(info.fetched, 3 * 1440);
+    md_job_info_deinit(&info);
+
+    calls = 0;
+    const char *crypto[] = {"BTC-USD"};
+    md_job_spec spec2 = {crypto, 1, MD_IV_1M, fri, fri + 5 * 86400, -1};
+    cr_assert_eq(md_backfill_submit(b, &spec2, NULL, id, &err), 0, "%s", err.msg);
+    wait_done(b, id, &info);
+    cr_assert_eq(info.chunks_done, 5);
+    cr_assert_eq(calls, 5, "a 24/7 market is never closed");
+    md_job_info_deinit(&info);
+
+    /* daily bars: one chunk over the whole range, asked while it holds a session */
+    calls = 0;
+    md_job_spec spec3 = {syms, 1, MD_IV_1D, fri + 2 * 86400, fri + 4 * 86400, -1};
+    cr_assert_eq(md_backfill_submit(b, &spec3, NULL, id, &err), 0, "%s", err.msg);
+    wait_done(b, id, &info);
+    cr_assert_eq(calls, 0, "Sunday and Monday hold no session");
+    md_job_info_deinit(&info);
+    md_job_spec spec4 = {syms, 1, MD_IV_1D, fri + 2 * 86400, fri + 5 * 86400, -1};
+    cr_assert_eq(md_backfill_submit(b, &spec4, NULL, id, &err), 0, "%s", err.msg);
+    wait_done(b, id, &info);
+    cr_assert_eq(calls, 1, "Tuesday does");
+    md_job_info_deinit(&info);
+    md_backfill_free(b);
 }

@@ -1,5 +1,6 @@
 /* The offline sources (simulator, replay), their feed steps and the watchlist scheduler
  * (sources/offline.h, sources/scheduler.h), driven with explicit times. */
+#include "calendar/calendar.h"
 #include "core/config.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -11,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 /* -- a sink that keeps what it is handed ----------------------------------------------- */
 
@@ -316,6 +318,19 @@ Test(replay, serves_its_bars_and_coarser_aggregates)
 
 /* -- scheduler ------------------------------------------------------------------------- */
 
+/* A source manager of cfg with the simulator of cfg as its one source. */
+static md_srcmgr *sim_manager(const md_config *cfg)
+{
+    md_srcmgr_opts o;
+    md_srcmgr_opts_from_config(&o, cfg);
+    md_srcmgr *m = md_srcmgr_new(&o);
+    md_source *sim = NULL;
+    md_error e;
+    cr_assert_eq(md_simulator_new(cfg, &sim, &e), 0, "%s", e.msg);
+    md_srcmgr_add(m, "simulator", sim, 0, 0, 0, NULL);
+    return m;
+}
+
 Test(scheduler, polls_quotes_and_recent_minute_bars_into_the_sink)
 {
     md_config cfg;
@@ -324,12 +339,7 @@ Test(scheduler, polls_quotes_and_recent_minute_bars_into_the_sink)
     md_config_set(&cfg, "simulator.symbols", "AAA:10,BBB:20", "test", &e);
     md_config_set(&cfg, "sources.priority", "simulator", "test", &e);
     md_config_set(&cfg, "sources.watchlist", "aaa, bbb, aaa", "test", &e);
-    md_srcmgr_opts o;
-    md_srcmgr_opts_from_config(&o, &cfg);
-    md_srcmgr *m = md_srcmgr_new(&o);
-    md_source *sim = NULL;
-    cr_assert_eq(md_simulator_new(&cfg, &sim, &e), 0);
-    md_srcmgr_add(m, "simulator", sim, 0, 0, 0, NULL);
+    md_srcmgr *m = sim_manager(&cfg);
     got *g = md_calloc(1, sizeof *g);
     md_tick_sink sink = {keep_quotes, keep_bars, g};
     md_scheduler *s = NULL;
@@ -405,4 +415,61 @@ Test(scheduler, empty_watchlist_is_no_scheduler_and_bad_symbols_are_errors)
     cr_assert(strstr(e.msg, "sources.watchlist") != NULL);
     md_srcmgr_free(m);
     md_config_deinit(&cfg);
+}
+
+/* A calendar whose market is closed, extended hours included, from now until a minute from
+ * now; NULL when every one is open (never all at once: they span the world's time zones, but
+ * the test then has nothing to show). */
+static const md_cal *closed_now(void)
+{
+    int64_t now = md_now();
+    for (size_t i = 0; i < md_cal_count(); i++)
+        if (!md_cal_open_near(md_cal_at(i), now, 60)) return md_cal_at(i);
+    return NULL;
+}
+
+static size_t quotes_of(const got *g, const char *symbol)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < g->nq; i++) k += strcmp(g->q[i].symbol, symbol) == 0;
+    return k;
+}
+
+/* The running scheduler polls a symbol only while its market is open (sources.poll_margin_s
+ * around its extended hours); -1 polls at any hour. */
+Test(scheduler, a_closed_market_is_not_polled_unless_the_margin_is_off)
+{
+    const md_cal *shut = closed_now();
+    if (!shut) cr_skip_test("every calendar is open now");
+    for (int off = 0; off < 2; off++) {
+        md_config cfg;
+        md_config_init(&cfg);
+        md_error e;
+        char pairs[64];
+        snprintf(pairs, sizeof pairs, "AAA:%s,BBB:24/7", md_cal_mic(shut));
+        md_config_set(&cfg, "simulator.symbols", "AAA:10,BBB:20", "test", &e);
+        md_config_set(&cfg, "sources.priority", "simulator", "test", &e);
+        md_config_set(&cfg, "sources.watchlist", "AAA,BBB", "test", &e);
+        md_config_set(&cfg, "sources.poll_bars", "false", "test", &e);
+        md_config_set(&cfg, "sources.poll_interval_s", "1", "test", &e);
+        cr_assert_eq(md_config_set(&cfg, "calendar.symbols", pairs, "test", &e), 0, "%s", e.msg);
+        md_config_set(&cfg, "sources.poll_margin_s", off ? "-1" : "0", "test", &e);
+        md_srcmgr *m = sim_manager(&cfg);
+        got *g = md_calloc(1, sizeof *g);
+        md_tick_sink sink = {keep_quotes, keep_bars, g};
+        md_scheduler *s = NULL;
+        cr_assert_eq(md_scheduler_new(m, &cfg, &sink, &s, &e), 0, "%s", e.msg);
+        cr_assert_eq(md_scheduler_start(s, &e), 0);
+        struct timespec ts = {2, 500000000L}; /* every symbol's turn comes at least twice */
+        nanosleep(&ts, NULL);
+        md_scheduler_free(s);
+        cr_assert_geq(quotes_of(g, "BBB"), 2, "24/7 is polled");
+        if (off)
+            cr_assert_geq(quotes_of(g, "AAA"), 2, "poll_margin_s=-1 polls at any hour");
+        else
+            cr_assert_eq(quotes_of(g, "AAA"), 0, "%s is closed: no poll", md_cal_mic(shut));
+        md_srcmgr_free(m);
+        md_free(g);
+        md_config_deinit(&cfg);
+    }
 }

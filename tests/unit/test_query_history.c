@@ -17,18 +17,6 @@ TestSuite(query_history, .fini = fini);
 
 /* -- parameters ---------------------------------------------------------------------------- */
 
-typedef struct {
-    const char *k[8], *v[8];
-} params;
-
-static const char *get(void *ctx, const char *name)
-{
-    params *p = ctx;
-    for (int i = 0; i < 8 && p->k[i]; i++)
-        if (strcmp(p->k[i], name) == 0) return p->v[i];
-    return NULL;
-}
-
 static int parse(md_history_req *r, const char *symbol, params p, md_error *err)
 {
     md_config cfg;

@@ -271,3 +271,54 @@ Test(livebar, snapshot_quotes_never_make_or_change_a_bar)
     cr_assert_eq(b->bar.volume, 7, "volume from the ticks' sizes: %g", b->bar.volume);
     cr_assert_null(find(MD_IV_1M, T0));
 }
+
+/* With the symbols' calendars a live daily bar is the exchange session: New York's winter
+ * post-market runs to 20:00 EST = 01:00 UTC, so a tick at 19:30 New York (00:30 UTC on the
+ * next day) is part of Monday 2024-12-02's bar, which closes after 01:00 UTC, not at
+ * midnight. A 24/7 symbol's day is the UTC day. */
+Test(livebar, daily_bars_close_at_the_end_of_the_session)
+{
+    md_livebar_free(lb);
+    md_cal_map *cals;
+    md_error err;
+    cr_assert_eq(md_cal_map_new(NULL, &cals, &err), 0, "%s", err.msg);
+    md_livebar_options o = {.hub = hub, .delay_ms = 2000, .now_ms = fake_clock, .cals = cals};
+    lb = md_livebar_new(&o);
+    const int64_t mon = 1733097600; /* 2024-12-02T00:00:00Z */
+    const int64_t close = mon + 21 * 3600, midnight = mon + 86400, post_end = midnight + 3600;
+    const char *syms[] = {"AAPL", "BTC-USD"};
+    for (int k = 0; k < 2; k++) {
+        now_ms = (close - 30) * 1000LL;
+        quote(syms[k], close - 30, 100, 1); /* 15:59:30 New York */
+    }
+    now_ms = (close + 5) * 1000LL; /* the minutes close and roll up into the days */
+    md_livebar_tick(lb);
+    now_ms = (midnight + 5) * 1000LL; /* past midnight UTC and the delay */
+    md_livebar_tick(lb);
+    const seen_bar *d = find(MD_IV_1D, mon);
+    cr_assert_not_null(d, "the 24/7 day ended at midnight");
+    cr_assert_str_eq(d->symbol, "BTC-USD");
+    for (int k = 0; k < 2; k++) {
+        now_ms = (midnight + 1800) * 1000LL;
+        quote(syms[k], midnight + 1800, 104, 2); /* 19:30 New York */
+    }
+    now_ms = (midnight + 1900) * 1000LL;
+    md_livebar_tick(lb);
+    size_t days = 0;
+    for (size_t i = 0; i < n_seen; i++) days += seen[i].iv == MD_IV_1D;
+    cr_assert_eq(days, 1, "AAPL's session is still in its post-market");
+    now_ms = (post_end + 3) * 1000LL;
+    md_livebar_tick(lb);
+    const seen_bar *a = NULL;
+    for (size_t i = 0; i < n_seen; i++)
+        if (seen[i].iv == MD_IV_1D && strcmp(seen[i].symbol, "AAPL") == 0) a = &seen[i];
+    cr_assert_not_null(a, "closed once the post-market ended");
+    cr_assert_eq(a->bar.ts, mon, "labelled with the session date");
+    cr_assert_eq(a->bar.close, 104, "the post-market tick is in it");
+    cr_assert_eq(a->bar.volume, 3);
+    cr_assert_null(find(MD_IV_1D, midnight), "no AAPL bar for Tuesday, no BTC-USD one yet");
+    md_livebar_free(lb);
+    lb = NULL;
+    md_cal_map_free(cals);
+    /* teardown frees lb again: NULL is fine */
+}

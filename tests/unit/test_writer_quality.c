@@ -288,3 +288,51 @@ Test(writer_quality, a_current_bar_makes_the_series_live)
     cr_assert_eq(md_store_get_live(st, "MSFT", MD_IV_1D, &ts, &err), MD_ENODATA);
     md_bar_vec_deinit(&v);
 }
+
+#define OFF_SESSION MD_QRULE_SOFT(MD_CHECK_OFF_SESSION)
+
+static size_t count_rule(const md_write_result *res, int rule)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < res->n_findings; i++) k += res->findings[i].ev.rule == rule;
+    return k;
+}
+
+/* With the symbols' exchange calendars (as services gives the writer) the 2001 closure
+ * after September 11 is no gap - the same year's bars that the learned calendar above
+ * flags on 2001-09-17 - while a session really missing is, and a bar on a holiday is
+ * off_session. */
+Test(writer_quality, with_exchange_calendars_a_closure_is_no_gap_and_a_missing_session_is)
+{
+    md_cal_map *cals;
+    md_error err;
+    cr_assert_eq(md_cal_map_new(NULL, &cals, &err), 0, "%s", err.msg);
+    md_writer_set_calendars(w, cals);
+
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    md_test_sample_bars("MSFT", &v);
+    /* drop three real sessions: 2001-06-05..07 */
+    long a = md_test_find_day(&v, "2001-06-05");
+    cr_assert_eq(md_test_find_day(&v, "2001-06-07"), a + 2);
+    memmove(v.v + a, v.v + a + 3, (v.n - (size_t)a - 3) * sizeof *v.v);
+    v.n -= 3;
+    /* and add a bar on Independence Day, a copy of July 3rd's */
+    long j3 = md_test_find_day(&v, "2001-07-03");
+    md_bar copy = v.v[j3];
+    md_bar_vec_push(&v, &copy);
+    memmove(v.v + j3 + 2, v.v + j3 + 1, (v.n - (size_t)j3 - 2) * sizeof *v.v);
+    copy.ts = day("2001-07-04");
+    v.v[j3 + 1] = copy;
+
+    md_write_result res;
+    ingest("MSFT", v.v, v.n, 0, &res);
+    cr_assert_eq(stored_findings("MSFT", GAP, day("2001-09-17")), 0, "the closure is no gap");
+    cr_assert_eq(stored_quality("MSFT", day("2001-09-17")), 100);
+    cr_assert_eq(stored_findings("MSFT", GAP, day("2001-06-08")), 1, "three sessions missing");
+    cr_assert_eq(count_rule(&res, GAP), 1, "no other gap: every holiday of 2001 is known");
+    cr_assert_eq(stored_findings("MSFT", OFF_SESSION, day("2001-07-04")), 1);
+    cr_assert_eq(count_rule(&res, OFF_SESSION), 1);
+    md_write_result_deinit(&res);
+    md_bar_vec_deinit(&v);
+}

@@ -24,6 +24,19 @@ static inline const char *md_test_path(const char *name)
     return p;
 }
 
+/* A fresh SQLite store URL "sqlite:<md_test_path(name)>" in url: the file and its -wal and
+ * -shm companions of an earlier run are removed. */
+static inline void md_test_sqlite_url(const char *name, char *url, size_t n)
+{
+    const char *p = md_test_path(name);
+    static const char *const side[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof side / sizeof *side; i++) {
+        snprintf(url, n, "%s%s", p, side[i]);
+        unlink(url);
+    }
+    snprintf(url, n, "sqlite:%s", p);
+}
+
 /* Writes text to a new file at path. */
 static inline void md_test_write(const char *path, const char *text)
 {
