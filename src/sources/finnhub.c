@@ -15,12 +15,25 @@
  * Errors: 401 {"error":"Invalid API key."}, 403 {"error":"You don't have access to this
  * resource."} (candles need a paid plan: the manager opens that endpoint class's circuit
  * only, quotes go on), 429 {"error":"API limit reached..."}. "no_data" is an empty range,
- * for which failover asks the next source. */
+ * for which failover asks the next source.
+ *
+ * Corporate actions (bare arrays, all dates "YYYY-MM-DD"):
+ *   GET {base}/stock/split?symbol=AAPL&from=1970-01-01&to=D&token=K
+ *       [{"symbol":"AAPL","date":"2020-08-31","fromFactor":1,"toFactor":4}]
+ *       toFactor new shares for fromFactor old: AAPL's 4-for-1 is 4/1 as it stands
+ *   GET {base}/stock/dividend?symbol=AAPL&from=1970-01-01&to=D&token=K
+ *       [{"symbol":"AAPL","date":"2020-08-07","amount":0.82,"adjustedAmount":0.205,
+ *         "payDate":"2020-08-13","recordDate":..,"declarationDate":..,"currency":"USD"}]
+ *       date is the ex-date; amount as paid (adjustedAmount, divided by later splits, is
+ *       not read); a pence currency (GBp) becomes GBP and the amount / 100.
+ * Dividends need a premium plan (403 "You don't have access to this resource."): the
+ * splits are then the answer and the refusal is logged (sources_int.h md_sources__actions2). */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
 #include "core/buf.h"
 #include "core/symconf.h"
+#include "core/timefmt.h"
 
 #include <math.h>
 #include <string.h>
@@ -210,5 +223,57 @@ static int64_t fh_max_range(const md_source *src, md_interval iv)
     return md_interval_is_daily(iv) ? 0 : 30 * 86400;
 }
 
+/* -- corporate actions --------------------------------------------------------------------- */
+
+/* /stock/split and /stock/dividend (sources_int.h md_sources__act_form) */
+static const md_sources__act_form act_forms[2] = {
+    {MD_ACT_SPLIT, NULL, "date", "toFactor", "fromFactor", NULL, NULL, NULL},
+    {MD_ACT_DIVIDEND, NULL, "date", NULL, NULL, "amount", "currency", "payDate"},
+};
+
+static int parse_actions_root(const json_t *root, int dividends, md_action_vec *out, md_error *err)
+{
+    int rc = json_is_object(root) ? body_error(root, err) : 0;
+    return rc ? rc
+              : md_sources__read_actions(NAME, MD_SRC_FINNHUB, &act_forms[dividends], root, NULL,
+                                         out, err);
+}
+
+int md_finnhub_parse_actions(const char *body, size_t len, int dividends, md_action_vec *out,
+                             md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_actions_root(root, dividends != 0, out, err);
+    json_decref(root);
+    return rc;
+}
+
+static int fh_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
+                        md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    char to[MD_TIME_STR_MAX], rest[64];
+    md_date_format(md_now() + 366 * 86400LL, to); /* announced ones too */
+    snprintf(rest, sizeof rest, "&from=1970-01-01&to=%s", to);
+    md_buf url = MD_BUF_INIT;
+    md_sources__url(&url, &p->base,
+                    kind ? "/stock/dividend?symbol=" : "/stock/split?symbol=", symbol, rest,
+                    "&token=");
+    json_t *root;
+    int rc = md_sources__get_json(p, url.data, fh_refusal, NULL, &root, NULL, meta, err);
+    md_buf_deinit(&url);
+    if (rc == 0) rc = parse_actions_root(root, kind, out, err);
+    json_decref(root);
+    if (rc >= 0) snprintf(ref->zone, sizeof ref->zone, "%s", ZONE);
+    return rc;
+}
+
+static int fh_actions(md_source *src, const char *symbol, int64_t start, int64_t end,
+                      md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    return md_sources__actions2((md_provider *)src, fh_act_fetch, symbol, start, end, out, ref,
+                                meta, err);
+}
+
 MD_SOURCES_PROVIDER(finnhub, FINNHUB, .quote = fh_quote, .bars = fh_bars,
-                    .max_range_s = fh_max_range);
+                    .max_range_s = fh_max_range, .actions = fh_actions);

@@ -168,6 +168,40 @@ int md_sources__bars1(md_provider *p, md_sources__fetch_fn fetch, const char *ur
                       int64_t start, int64_t end, md_bar_vec *out, md_fetch_meta *meta,
                       md_error *err);
 
+/* -- corporate actions (actions.c) --------------------------------------------------------- */
+
+/* How one provider endpoint spells its splits or dividends (a row of the provider's table):
+ * list    the key of the array in the answer's object; NULL: the answer is the array
+ * date    the ex-date field, "YYYY-MM-DD"
+ * num/den splits: the new-share and old-share fields; den NULL: num is one decimal factor,
+ *         new shares per old ("4.0000", "0.1000"), read as the smallest fraction
+ * amount  dividends: the amount as paid (not adjusted for later splits)
+ * currency, pay  dividends: the item's currency and pay-date fields, NULL when it has none */
+typedef struct md_sources__act_form {
+    uint8_t type; /* MD_ACT_SPLIT or MD_ACT_DIVIDEND */
+    const char *list, *date, *num, *den, *amount, *currency, *pay;
+} md_sources__act_form;
+/* Appends the actions of root written in form f to out in core/action.h's conventions
+ * (source id, amounts in the major unit of the item's currency, else of `currency`, which
+ * may be NULL; 1:1 splits and zero amounts skipped). The count, or MD_EMALFORMED naming
+ * provider and item with out unchanged. A null list is an empty one. */
+int md_sources__read_actions(const char *provider, md_source_id id, const md_sources__act_form *f,
+                             const json_t *root, const char *currency, md_action_vec *out,
+                             md_error *err);
+/* One endpoint of a provider's actions: kind 0 splits, 1 dividends, appended to out (and
+ * what the answer says of the symbol into *ref). The count or MD_E*. */
+typedef int (*md_sources__act_fetch_fn)(md_provider *p, int kind, const char *symbol,
+                                        md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta,
+                                        md_error *err);
+/* The vtable's `actions` of a provider with a splits and a dividends endpoint: the key
+ * checked, splits then dividends fetched, those with start <= ex_date < end appended to out
+ * with symbol set. A refusal of the dividends by the plan (MD_EUNAUTHSRC) leaves the splits
+ * as the answer and is logged with the provider's words; any other error, or a refusal of
+ * the splits, is the call's (the manager then asks the next source). */
+int md_sources__actions2(md_provider *p, md_sources__act_fetch_fn fetch, const char *symbol,
+                         int64_t start, int64_t end, md_action_vec *out, md_source_ref *ref,
+                         md_fetch_meta *meta, md_error *err);
+
 /* -- numbers, times and bars (util.c) ------------------------------------------------------ */
 
 /* A finite JSON number, or a string holding a plain decimal number ("148.7350",

@@ -17,7 +17,20 @@
  * intraday requests are widened by TZ_PAD on each side and the bars filtered after
  * conversion. Daily and coarser values carry a trading date (00:00 UTC of that date). Errors usually come with HTTP 200: {"code":400|401|403|404|429,
  * "message":"...","status":"error"}. Intervals: 1min 5min 15min 30min 1h 4h 1day 1week
- * 1month; at most 5000 values per request. */
+ * 1month; at most 5000 values per request.
+ *
+ * Corporate actions (the Grow plan and above; a free key gets {"code":403,"message":
+ * "/splits is available exclusively with grow or ...","status":"error"}):
+ *   GET {base}/splits?symbol=AAPL&range=full&apikey=K
+ *       {"meta":{"symbol":"AAPL","currency":"USD","exchange_timezone":"America/New_York",..},
+ *        "splits":[{"date":"2020-08-31","description":"4-for-1 split","ratio":0.25,
+ *                   "from_factor":4,"to_factor":1}]}
+ *       from_factor new shares for to_factor old (ratio is its inverse, not read)
+ *   GET {base}/dividends?symbol=AAPL&range=full&adjust=false&apikey=K
+ *       {"meta":{..},"dividends":[{"ex_date":"2020-08-07","amount":0.82}]}
+ *       range=full: the default is the last one only; adjust=false: amounts as paid (the
+ *       default divides them by later splits); in meta.currency, a pence unit (GBp) made
+ *       GBP with the amount / 100. */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -270,5 +283,64 @@ static int64_t td_max_range(const md_source *src, md_interval iv)
     return md_interval_is_daily(iv) ? span : span - 2 * TZ_PAD;
 }
 
+/* -- corporate actions --------------------------------------------------------------------- */
+
+/* /splits and /dividends (sources_int.h md_sources__act_form) */
+static const md_sources__act_form act_forms[2] = {
+    {MD_ACT_SPLIT, "splits", "date", "from_factor", "to_factor", NULL, NULL, NULL},
+    {MD_ACT_DIVIDEND, "dividends", "ex_date", NULL, NULL, "amount", NULL, NULL},
+};
+
+static int parse_actions_root(const json_t *root, long http_status, int dividends,
+                              md_action_vec *out, md_source_ref *ref, md_error *err)
+{
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
+    int rc = body_error(root, http_status, NULL, err);
+    if (rc) return rc;
+    const json_t *meta = json_object_get(root, "meta");
+    const char *cur = json_string_value(json_object_get(meta, "currency"));
+    const char *zone = json_string_value(json_object_get(meta, "exchange_timezone"));
+    rc = md_sources__read_actions(NAME, MD_SRC_TWELVEDATA, &act_forms[dividends], root, cur, out,
+                                  err);
+    if (rc >= 0 && ref) {
+        if (cur) snprintf(ref->currency, sizeof ref->currency, "%s", cur);
+        if (zone) snprintf(ref->zone, sizeof ref->zone, "%s", zone);
+    }
+    return rc;
+}
+
+int md_twelvedata_parse_actions(const char *body, size_t len, int dividends, md_action_vec *out,
+                                md_error *err)
+{
+    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = parse_actions_root(root, 200, dividends != 0, out, NULL, err);
+    json_decref(root);
+    return rc;
+}
+
+static int td_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
+                        md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    md_buf url = MD_BUF_INIT;
+    md_sources__url(&url, &p->base, kind ? "/dividends?symbol=" : "/splits?symbol=", symbol,
+                    kind ? "&range=full&adjust=false" : "&range=full", "&apikey=");
+    json_t *root;
+    long status = 0;
+    int rc = md_sources__get_json(p, url.data, td_refusal, NULL, &root, &status, meta, err);
+    md_buf_deinit(&url);
+    if (rc == 0) rc = parse_actions_root(root, status, kind, out, ref, err);
+    json_decref(root);
+    return rc;
+}
+
+static int td_actions(md_source *src, const char *symbol, int64_t start, int64_t end,
+                      md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    return md_sources__actions2((md_provider *)src, td_act_fetch, symbol, start, end, out, ref,
+                                meta, err);
+}
+
 MD_SOURCES_PROVIDER(twelvedata, TWELVEDATA, .quote = td_quote, .bars = td_bars,
-                    .max_range_s = td_max_range);
+                    .max_range_s = td_max_range, .actions = td_actions);
