@@ -9,7 +9,10 @@
  *       {"symbol":"AAPL",..,"timestamp":1709323200,"last_quote_at":1709326800,
  *        "close":"179.66000","volume":"73488000",..}
  *
- * Numbers are strings (plain JSON numbers are accepted too). Intraday datetimes are
+ * Bars are asked as traded (adjust=none: the documented default, splits, divides the bars
+ * before a split); a series quoted in a minor unit (meta.currency "GBp") is divided into
+ * the major one (GBP) like every source's. Numbers are strings (plain JSON numbers are
+ * accepted too). Intraday datetimes are
  * wall-clock times of meta.exchange_timezone (the documented default, timezone=Exchange;
  * forex and crypto: UTC, also when the field is absent) and become UTC here, DST
  * included. The request leaves timezone at its default so that the answer's times are
@@ -108,6 +111,11 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
     int32_t probe;
     if (!daily && md_sources__tz_offset(zone, 0, &probe) != 0)
         return md_error_set(err, MD_EMALFORMED, NAME ": unknown exchange_timezone '%.40s'", zone);
+    /* a quote in a minor unit (GBp for London) is stored in the major one, as every source's */
+    const char *cur = json_string_value(json_object_get(json_object_get(root, "meta"), "currency"));
+    char major[MD_CURRENCY_MAX];
+    double unit = 1;
+    if (cur && md_currency_major(cur, major, &unit) != 0) unit = 1;
     size_t n = json_array_size(values);
     md_bar_vec tmp;
     md_bar_vec_init(&tmp);
@@ -133,6 +141,7 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
                 err, MD_EMALFORMED,
                 NAME ": malformed response: values[%zu] lacks datetime/open/high/low/close", i);
         }
+        b.open /= unit, b.high /= unit, b.low /= unit, b.close /= unit;
         if (daily && dlen == 19) t -= t % 86400; /* a daily value stamped with a time */
         if (daily)
             b.ts = md_sources__day_bucket(t, iv);
@@ -268,7 +277,8 @@ static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     md_buf_printf(&url, "&interval=%s", tiv);
     put_time(&url, "start_date", from, daily);
     put_time(&url, "end_date", to, daily);
-    md_buf_printf(&url, "&outputsize=%d", MAX_VALUES);
+    /* as traded: the documented default is adjust=splits */
+    md_buf_printf(&url, "&outputsize=%d&adjust=none", MAX_VALUES);
     md_sources__put_key(&url, src, "&apikey=");
     rc = md_sources__bars1(p, td_fetch, url.data, iv, start, end, out, meta, err);
     md_buf_deinit(&url);

@@ -11,7 +11,8 @@ Point a provider at it with its base URL, e.g. MDAGENT_YAHOO_URL=http://127.0.0.
 
 Routes (the provider's own paths):
     yahoo         /v8/finance/chart/{symbol}?interval=..             chart_{SYM}_{interval}.json
-                  (interval=3mo, the splits after a range: chart_{SYM}_1d when no 3mo file)
+                  (interval=3mo, the splits after a range, and interval=1mo with events, the
+                  actions: chart_{SYM}_1d when there is no file of that interval)
     alphavantage  /query?function=F&symbol=S[&interval=I]&apikey=K    {F}_{SYM}[_{I}].json
     finnhub       /quote?symbol=S&token=K, /stock/candle?symbol&resolution  quote_{SYM}, candle_{SYM}_{RES}
                   /stock/split|dividend?symbol&from&to                split_{SYM}, dividend_{SYM} ([] when none)
@@ -244,7 +245,8 @@ def route_yahoo(h, parts, q):
     if h.mode == "EMPTYRANGE" and not q.get("range"):
         raise Reply(200, fixture("yahoo", "chart_empty_range").replace(b"ZZZZ", sym.encode()))
     body = h.file_or("yahoo", "chart_%s_%s" % (fname(sym), iv))
-    if body is None and iv == "3mo":  # the splits after a range: any chart's events will do
+    if body is None and (iv == "3mo" or (iv == "1mo" and "events" in q)):
+        # the splits after a range, or the actions call: any chart's events (and meta) will do
         body = h.file_or("yahoo", "chart_%s_1d" % fname(sym))
     if body is None and q.get("range"):  # quote requests: any chart of the symbol has the meta
         for alt in ("1d", "5m", "60m"):
