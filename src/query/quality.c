@@ -124,7 +124,8 @@ void md_quality_grade_deinit(md_quality_grade *g)
 static int stored_only(int rule)
 {
     return md_qrule_is_hard(rule) || rule == MD_QRULE_SOFT(MD_CHECK_DUPLICATE) ||
-           rule == MD_QRULE_SOFT(MD_CHECK_DISAGREEMENT);
+           rule == MD_QRULE_SOFT(MD_CHECK_DISAGREEMENT) ||
+           rule == MD_QRULE_SOFT(MD_CHECK_ACTION_DISAGREEMENT); /* query/actions.c's */
 }
 
 /* Reads the bars of the range (newest max_bars) with stored context before them into tl;
