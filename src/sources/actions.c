@@ -95,6 +95,41 @@ int md_sources__read_actions(const char *provider, md_source_id id, const md_sou
     return (int)(out->n - n0);
 }
 
+int md_sources__parse_actions(const char *provider, md_sources__act_root_fn read, const char *body,
+                              size_t len, int dividends, md_action_vec *out, md_error *err)
+{
+    json_t *root = md_sources__json_buf(provider, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = read(root, 200, dividends != 0, out, NULL, err);
+    json_decref(root);
+    return rc;
+}
+
+int md_sources__act_get(md_provider *p, const char *url, md_sources__refusal_fn refusal,
+                        md_sources__act_root_fn read, int dividends, md_action_vec *out,
+                        md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    json_t *root;
+    long status = 0;
+    int rc = md_sources__get_json(p, url, refusal, NULL, &root, &status, meta, err);
+    if (rc == 0) rc = read(root, status, dividends, out, ref, err);
+    json_decref(root);
+    return rc;
+}
+
+int md_sources__emit_actions(md_action_vec *tmp, const char *symbol, int64_t start, int64_t end,
+                             md_action_vec *out)
+{
+    int n = 0;
+    for (size_t i = 0; i < tmp->n; i++) {
+        if (tmp->v[i].ex_date < start || tmp->v[i].ex_date >= end) continue;
+        snprintf(tmp->v[i].symbol, sizeof tmp->v[i].symbol, "%s", symbol);
+        md_action_vec_push(out, &tmp->v[i]);
+        n++;
+    }
+    return n;
+}
+
 int md_sources__actions2(md_provider *p, md_sources__act_fetch_fn fetch, const char *symbol,
                          int64_t start, int64_t end, md_action_vec *out, md_source_ref *ref,
                          md_fetch_meta *meta, md_error *err)
@@ -120,13 +155,7 @@ int md_sources__actions2(md_provider *p, md_sources__act_fetch_fn fetch, const c
         }
     }
     if (rc >= 0) {
-        rc = 0;
-        for (size_t i = 0; i < tmp.n; i++) {
-            if (tmp.v[i].ex_date < start || tmp.v[i].ex_date >= end) continue;
-            snprintf(tmp.v[i].symbol, sizeof tmp.v[i].symbol, "%s", symbol);
-            md_action_vec_push(out, &tmp.v[i]);
-            rc++;
-        }
+        rc = md_sources__emit_actions(&tmp, symbol, start, end, out);
         if (ref) *ref = r;
     }
     md_action_vec_deinit(&tmp);

@@ -326,8 +326,10 @@ static const md_sources__act_form act_forms[2] = {
     {MD_ACT_DIVIDEND, "data", "ex_dividend_date", NULL, NULL, "amount", NULL, "payment_date"},
 };
 
-static int parse_actions_root(const json_t *root, int dividends, md_action_vec *out, md_error *err)
+static int parse_actions_root(const json_t *root, long status, int dividends, md_action_vec *out,
+                              md_source_ref *ref, md_error *err)
 {
+    (void)status, (void)ref; /* every answer is a 200; they say nothing of the symbol */
     int rc = av_error(root, err);
     if (rc) return rc;
     if (!json_is_object(root))
@@ -336,38 +338,25 @@ static int parse_actions_root(const json_t *root, int dividends, md_action_vec *
                                     out, err);
 }
 
-int md_alphavantage_parse_actions(const char *body, size_t len, int dividends, md_action_vec *out,
-                                  md_error *err)
-{
-    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
-    if (!root) return MD_EMALFORMED;
-    int rc = parse_actions_root(root, dividends != 0, out, err);
-    json_decref(root);
-    return rc;
-}
+MD_SOURCES_ACTIONS_PARSER(md_alphavantage_parse_actions, NAME, parse_actions_root)
 
 static int av_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err)
 {
-    (void)ref; /* the answers say nothing of the symbol but its name */
     md_buf url = MD_BUF_INIT;
     url_start(&url, &p->base, kind ? "DIVIDENDS" : "SPLITS", symbol);
     md_sources__put_key(&url, &p->base, KEY_PARAM);
     json_t *root;
     int rc = md_sources__get_json(p, url.data, NULL, NULL, &root, NULL, meta, err);
     md_buf_deinit(&url);
-    if (rc == 0) rc = parse_actions_root(root, kind, out, err);
+    if (rc == 0) rc = parse_actions_root(root, 200, kind, out, ref, err);
+    /* the daily notice pauses the source until its day resets, as for bars */
     if (rc == MD_ERATELIMIT && meta && day_notice(root)) meta->day_exhausted = 1;
     json_decref(root);
     return rc;
 }
 
-static int av_actions(md_source *src, const char *symbol, int64_t start, int64_t end,
-                      md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
-{
-    return md_sources__actions2((md_provider *)src, av_act_fetch, symbol, start, end, out, ref,
-                                meta, err);
-}
+MD_SOURCES_ACTIONS2(av_actions, av_act_fetch)
 
 MD_SOURCES_PROVIDER(alphavantage, ALPHAVANTAGE, .quote = av_quote, .bars = av_bars,
                     .max_range_s = av_max_range, .actions = av_actions);

@@ -231,23 +231,18 @@ static const md_sources__act_form act_forms[2] = {
     {MD_ACT_DIVIDEND, NULL, "date", NULL, NULL, "amount", "currency", "payDate"},
 };
 
-static int parse_actions_root(const json_t *root, int dividends, md_action_vec *out, md_error *err)
+static int parse_actions_root(const json_t *root, long status, int dividends, md_action_vec *out,
+                              md_source_ref *ref, md_error *err)
 {
+    (void)status; /* refusals come with 4xx (fh_refusal) */
     int rc = json_is_object(root) ? body_error(root, err) : 0;
+    if (rc == 0 && ref) snprintf(ref->zone, sizeof ref->zone, "%s", ZONE);
     return rc ? rc
               : md_sources__read_actions(NAME, MD_SRC_FINNHUB, &act_forms[dividends], root, NULL,
                                          out, err);
 }
 
-int md_finnhub_parse_actions(const char *body, size_t len, int dividends, md_action_vec *out,
-                             md_error *err)
-{
-    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
-    if (!root) return MD_EMALFORMED;
-    int rc = parse_actions_root(root, dividends != 0, out, err);
-    json_decref(root);
-    return rc;
-}
+MD_SOURCES_ACTIONS_PARSER(md_finnhub_parse_actions, NAME, parse_actions_root)
 
 static int fh_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err)
@@ -259,21 +254,13 @@ static int fh_act_fetch(md_provider *p, int kind, const char *symbol, md_action_
     md_sources__url(&url, &p->base,
                     kind ? "/stock/dividend?symbol=" : "/stock/split?symbol=", symbol, rest,
                     "&token=");
-    json_t *root;
-    int rc = md_sources__get_json(p, url.data, fh_refusal, NULL, &root, NULL, meta, err);
+    int rc =
+        md_sources__act_get(p, url.data, fh_refusal, parse_actions_root, kind, out, ref, meta, err);
     md_buf_deinit(&url);
-    if (rc == 0) rc = parse_actions_root(root, kind, out, err);
-    json_decref(root);
-    if (rc >= 0) snprintf(ref->zone, sizeof ref->zone, "%s", ZONE);
     return rc;
 }
 
-static int fh_actions(md_source *src, const char *symbol, int64_t start, int64_t end,
-                      md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
-{
-    return md_sources__actions2((md_provider *)src, fh_act_fetch, symbol, start, end, out, ref,
-                                meta, err);
-}
+MD_SOURCES_ACTIONS2(fh_actions, fh_act_fetch)
 
 MD_SOURCES_PROVIDER(finnhub, FINNHUB, .quote = fh_quote, .bars = fh_bars,
                     .max_range_s = fh_max_range, .actions = fh_actions);

@@ -422,12 +422,7 @@ static int pg_act_fetch(md_provider *p, int kind, const char *symbol, md_action_
     return rc;
 }
 
-static int pg_actions(md_source *src, const char *symbol, int64_t start, int64_t end,
-                      md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
-{
-    return md_sources__actions2((md_provider *)src, pg_act_fetch, symbol, start, end, out, ref,
-                                meta, err);
-}
+MD_SOURCES_ACTIONS2(pg_actions, pg_act_fetch)
 
 MD_SOURCES_PROVIDER(polygon, POLYGON, .quote = pg_quote, .bars = pg_bars,
                     .max_range_s = pg_max_range, .actions = pg_actions);

@@ -188,6 +188,18 @@ typedef struct md_sources__act_form {
 int md_sources__read_actions(const char *provider, md_source_id id, const md_sources__act_form *f,
                              const json_t *root, const char *currency, md_action_vec *out,
                              md_error *err);
+/* A provider's reading of one actions answer (dividends 0: the splits endpoint's) with the
+ * HTTP status it came with: appended to out, what it says of the symbol into *ref (may be
+ * NULL). The count or MD_E*. */
+typedef int (*md_sources__act_root_fn)(const json_t *root, long status, int dividends,
+                                       md_action_vec *out, md_source_ref *ref, md_error *err);
+/* The actions parser entry points of providers.h: body as JSON, then read. */
+int md_sources__parse_actions(const char *provider, md_sources__act_root_fn read, const char *body,
+                              size_t len, int dividends, md_action_vec *out, md_error *err);
+/* One actions request: url fetched (md_sources__get_json with refusal), its answer read. */
+int md_sources__act_get(md_provider *p, const char *url, md_sources__refusal_fn refusal,
+                        md_sources__act_root_fn read, int dividends, md_action_vec *out,
+                        md_source_ref *ref, md_fetch_meta *meta, md_error *err);
 /* One endpoint of a provider's actions: kind 0 splits, 1 dividends, appended to out (and
  * what the answer says of the symbol into *ref). The count or MD_E*. */
 typedef int (*md_sources__act_fetch_fn)(md_provider *p, int kind, const char *symbol,
@@ -201,6 +213,24 @@ typedef int (*md_sources__act_fetch_fn)(md_provider *p, int kind, const char *sy
 int md_sources__actions2(md_provider *p, md_sources__act_fetch_fn fetch, const char *symbol,
                          int64_t start, int64_t end, md_action_vec *out, md_source_ref *ref,
                          md_fetch_meta *meta, md_error *err);
+/* Defines a providers.h actions parser fn reading with read (md_sources__parse_actions). */
+#define MD_SOURCES_ACTIONS_PARSER(fn, name, read)                                                  \
+    int fn(const char *body, size_t len, int dividends, md_action_vec *out, md_error *err)         \
+    {                                                                                              \
+        return md_sources__parse_actions(name, read, body, len, dividends, out, err);              \
+    }
+/* Appends the actions of tmp with start <= ex_date < end to out, named symbol. The count. */
+int md_sources__emit_actions(md_action_vec *tmp, const char *symbol, int64_t start, int64_t end,
+                             md_action_vec *out);
+/* Defines the vtable's `actions` function fn of a provider as md_sources__actions2 with its
+ * fetch (a static function of the provider's file). */
+#define MD_SOURCES_ACTIONS2(fn, fetch)                                                             \
+    static int fn(md_source *src, const char *symbol, int64_t start, int64_t end,                  \
+                  md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)      \
+    {                                                                                              \
+        return md_sources__actions2((md_provider *)src, fetch, symbol, start, end, out, ref, meta, \
+                                    err);                                                          \
+    }
 
 /* -- numbers, times and bars (util.c) ------------------------------------------------------ */
 

@@ -320,15 +320,7 @@ static int parse_actions_root(const json_t *root, long http_status, int dividend
     return rc;
 }
 
-int md_twelvedata_parse_actions(const char *body, size_t len, int dividends, md_action_vec *out,
-                                md_error *err)
-{
-    json_t *root = md_sources__json_buf(NAME, body, len, NULL, err);
-    if (!root) return MD_EMALFORMED;
-    int rc = parse_actions_root(root, 200, dividends != 0, out, NULL, err);
-    json_decref(root);
-    return rc;
-}
+MD_SOURCES_ACTIONS_PARSER(md_twelvedata_parse_actions, NAME, parse_actions_root)
 
 static int td_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err)
@@ -336,21 +328,13 @@ static int td_act_fetch(md_provider *p, int kind, const char *symbol, md_action_
     md_buf url = MD_BUF_INIT;
     md_sources__url(&url, &p->base, kind ? "/dividends?symbol=" : "/splits?symbol=", symbol,
                     kind ? "&range=full&adjust=false" : "&range=full", "&apikey=");
-    json_t *root;
-    long status = 0;
-    int rc = md_sources__get_json(p, url.data, td_refusal, NULL, &root, &status, meta, err);
+    int rc =
+        md_sources__act_get(p, url.data, td_refusal, parse_actions_root, kind, out, ref, meta, err);
     md_buf_deinit(&url);
-    if (rc == 0) rc = parse_actions_root(root, status, kind, out, ref, err);
-    json_decref(root);
     return rc;
 }
 
-static int td_actions(md_source *src, const char *symbol, int64_t start, int64_t end,
-                      md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
-{
-    return md_sources__actions2((md_provider *)src, td_act_fetch, symbol, start, end, out, ref,
-                                meta, err);
-}
+MD_SOURCES_ACTIONS2(td_actions, td_act_fetch)
 
 MD_SOURCES_PROVIDER(twelvedata, TWELVEDATA, .quote = td_quote, .bars = td_bars,
                     .max_range_s = td_max_range, .actions = td_actions);

@@ -476,13 +476,7 @@ static int yahoo_actions(md_source *src, const char *symbol, int64_t start, int6
     md_buf_deinit(&url);
     if (rc >= 0) {
         normalise_events(&ev, x.ref.currency);
-        rc = 0;
-        for (size_t i = 0; i < ev.n; i++) {
-            if (ev.v[i].ex_date < start || ev.v[i].ex_date >= end) continue;
-            snprintf(ev.v[i].symbol, sizeof ev.v[i].symbol, "%s", symbol);
-            md_action_vec_push(out, &ev.v[i]);
-            rc++;
-        }
+        rc = md_sources__emit_actions(&ev, symbol, start, end, out);
         if (ref) *ref = x.ref;
     }
     md_action_vec_deinit(&ev);

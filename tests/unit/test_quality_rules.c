@@ -141,16 +141,21 @@ Test(quality_jump, severity_grows_to_one_at_twice_k)
     md_bar_vec_deinit(&v);
 }
 
+/* jump_series' quiet bars, bar 21 a spike of factor x the level, and a bar back at it. */
+static void spike_series(md_bar_vec *v, double factor)
+{
+    jump_series(v, 0);
+    double base = v->v[20].close;
+    v->v[21].close = v->v[21].high = base * factor;
+    md_bar back = bar_at(v->v[21].ts + DAY, base * 1.001, 1000);
+    md_bar_vec_push(v, &back);
+}
+
 Test(quality_jump, a_lone_bad_print_is_flagged_once_not_the_bar_after)
 {
     md_quality_params p = P();
     md_bar_vec v;
-    jump_series(&v, 0);
-    /* bar 21 normal; make bar 21 a spike and add a bar back at the old level */
-    double base = v.v[20].close;
-    v.v[21].close = v.v[21].high = base * 1.5;
-    md_bar back = bar_at(v.v[21].ts + DAY, base * 1.001, 1000);
-    md_bar_vec_push(&v, &back);
+    spike_series(&v, 1.5);
     md_qevent_vec ev;
     scan(&p, MD_IV_1D, &v, &ev);
     cr_assert_eq(count_rule(&ev, MD_CHECK_PRICE_JUMP), 1);
@@ -265,11 +270,7 @@ Test(quality_split, a_known_split_is_no_finding_on_its_ex_date)
 Test(quality_split, a_bad_print_that_comes_back_is_a_jump_not_a_split)
 {
     md_bar_vec v;
-    jump_series(&v, 0);
-    double base = v.v[20].close;
-    v.v[21].close = v.v[21].high = base * 2;
-    md_bar back = bar_at(v.v[21].ts + DAY, base * 1.001, 1000);
-    md_bar_vec_push(&v, &back);
+    spike_series(&v, 2); /* a 2:1-sized print, then the old level */
     md_qevent_vec ev;
     scan_split(&v, NULL, 0, &ev);
     cr_expect_eq(count_rule(&ev, MD_CHECK_PRICE_JUMP), 1);

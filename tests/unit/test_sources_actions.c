@@ -20,6 +20,32 @@ static int parse(int (*fn)(const char *, size_t, int, md_action_vec *, md_error 
     return rc;
 }
 
+typedef int (*parse_fn)(const char *, size_t, int, md_action_vec *, md_error *);
+
+/* A refusal body (MD_EUNAUTHSRC, its message naming word) and a body of another endpoint
+ * (MD_EMALFORMED) append nothing. */
+static void refused_and_malformed(parse_fn fn, const char *refusal, const char *word,
+                                  const char *other)
+{
+    md_action_vec v;
+    md_action_vec_init(&v);
+    md_error err;
+    cr_expect_eq(parse(fn, refusal, 1, &v, &err), MD_EUNAUTHSRC, "%s", refusal);
+    cr_expect(strstr(err.msg, word), "%s", err.msg);
+    cr_expect_eq(parse(fn, other, 0, &v, &err), MD_EMALFORMED, "%s", other);
+    cr_expect_eq(v.n, 0);
+    md_action_vec_deinit(&v);
+}
+
+/* file read by fn into v (emptied first): want actions, sorted by ex-date. */
+static void parsed(parse_fn fn, const char *file, int dividends, int want, md_action_vec *v)
+{
+    md_error err;
+    v->n = 0;
+    cr_assert_eq(parse(fn, file, dividends, v, &err), want, "%s: %s", file, err.msg);
+    md_action_vec_sort_dedup(v);
+}
+
 #define SPLIT(a, day, num, den)                                                                    \
     do {                                                                                           \
         cr_expect_eq((a)->type, MD_ACT_SPLIT);                                                     \
@@ -32,120 +58,71 @@ Test(actions_parse, finnhub_splits_and_dividends)
 {
     md_action_vec v;
     md_action_vec_init(&v);
-    md_error err;
-    cr_assert_eq(parse(md_finnhub_parse_actions, "finnhub/split_AAPL20.json", 0, &v, &err), 2, "%s",
-                 err.msg);
-    md_action_vec_sort_dedup(&v);
+    parsed(md_finnhub_parse_actions, "finnhub/split_AAPL20.json", 0, 2, &v);
     SPLIT(&v.v[0], "2014-06-09", 7, 1); /* toFactor new shares for fromFactor old */
     SPLIT(&v.v[1], "2020-08-31", 4, 1);
     cr_expect_eq(v.v[1].source, MD_SRC_FINNHUB);
-    v.n = 0;
-    cr_assert_eq(parse(md_finnhub_parse_actions, "finnhub/dividend_AAPL20.json", 1, &v, &err), 3,
-                 "%s", err.msg);
-    md_action_vec_sort_dedup(&v);
+    parsed(md_finnhub_parse_actions, "finnhub/dividend_AAPL20.json", 1, 3, &v);
     /* amount as paid (0.82 before the split), not adjustedAmount (0.205) */
     cr_expect_eq(v.v[1].ex_date, T("2020-08-07"));
     cr_expect(v.v[1].amount == 0.82);
     cr_expect_eq(v.v[1].pay_date, T("2020-08-13"));
     cr_expect_str_eq(v.v[1].currency, "USD");
     cr_expect(v.v[2].amount == 0.205);
-    v.n = 0;
     /* pence: 4.5 GBp is 0.045 GBP */
-    cr_assert_eq(parse(md_finnhub_parse_actions, "finnhub/dividend_VOD.L.json", 1, &v, &err), 1,
-                 "%s", err.msg);
+    parsed(md_finnhub_parse_actions, "finnhub/dividend_VOD.L.json", 1, 1, &v);
     cr_expect_str_eq(v.v[0].currency, "GBP");
     cr_expect_float_eq(v.v[0].amount, 0.045, 1e-12);
-    v.n = 0;
-    /* the plan refusal in a body, and a body that is not a list */
-    cr_expect_eq(parse(md_finnhub_parse_actions, "finnhub/error_forbidden.json", 1, &v, &err),
-                 MD_EUNAUTHSRC);
-    cr_expect(strstr(err.msg, "access"), "%s", err.msg);
-    cr_expect_eq(parse(md_finnhub_parse_actions, "finnhub/quote_AAPL.json", 0, &v, &err),
-                 MD_EMALFORMED);
-    cr_expect_eq(v.n, 0);
     md_action_vec_deinit(&v);
+    refused_and_malformed(md_finnhub_parse_actions, "finnhub/error_forbidden.json", "access",
+                          "finnhub/quote_AAPL.json");
 }
 
 Test(actions_parse, twelvedata_factors_are_from_over_to)
 {
     md_action_vec v;
     md_action_vec_init(&v);
-    md_error err;
-    cr_assert_eq(parse(md_twelvedata_parse_actions, "twelvedata/splits_AAPL20.json", 0, &v, &err),
-                 2, "%s", err.msg);
-    md_action_vec_sort_dedup(&v);
+    parsed(md_twelvedata_parse_actions, "twelvedata/splits_AAPL20.json", 0, 2, &v);
     /* {"ratio":0.25,"from_factor":4,"to_factor":1} is a 4-for-1: ratio is not the factor */
     SPLIT(&v.v[0], "2014-06-09", 7, 1);
     SPLIT(&v.v[1], "2020-08-31", 4, 1);
     cr_expect_eq(v.v[0].source, MD_SRC_TWELVEDATA);
-    v.n = 0;
-    cr_assert_eq(parse(md_twelvedata_parse_actions, "twelvedata/splits_REVERSE.json", 0, &v, &err),
-                 1, "%s", err.msg);
+    parsed(md_twelvedata_parse_actions, "twelvedata/splits_REVERSE.json", 0, 1, &v);
     SPLIT(&v.v[0], "2023-03-01", 1, 10);
-    v.n = 0;
-    cr_assert_eq(
-        parse(md_twelvedata_parse_actions, "twelvedata/dividends_AAPL20.json", 1, &v, &err), 3,
-        "%s", err.msg);
-    md_action_vec_sort_dedup(&v);
+    parsed(md_twelvedata_parse_actions, "twelvedata/dividends_AAPL20.json", 1, 3, &v);
     cr_expect_eq(v.v[1].ex_date, T("2020-08-07"));
     cr_expect(v.v[1].amount == 0.82);
     cr_expect_str_eq(v.v[1].currency, "USD"); /* from meta.currency */
     cr_expect_eq(v.v[1].pay_date, 0);
-    v.n = 0;
-    cr_assert_eq(parse(md_twelvedata_parse_actions, "twelvedata/dividends_VOD.json", 1, &v, &err),
-                 1, "%s", err.msg);
+    parsed(md_twelvedata_parse_actions, "twelvedata/dividends_VOD.json", 1, 1, &v);
     cr_expect_str_eq(v.v[0].currency, "GBP");
     cr_expect_float_eq(v.v[0].amount, 0.045, 1e-12);
-    v.n = 0;
-    cr_expect_eq(
-        parse(md_twelvedata_parse_actions, "twelvedata/error_forbidden_splits.json", 0, &v, &err),
-        MD_EUNAUTHSRC);
-    cr_expect(strstr(err.msg, "grow"), "%s", err.msg);
-    cr_expect_eq(parse(md_twelvedata_parse_actions, "twelvedata/quote_AAPL.json", 1, &v, &err),
-                 MD_EMALFORMED);
-    cr_expect_eq(v.n, 0);
     md_action_vec_deinit(&v);
+    refused_and_malformed(md_twelvedata_parse_actions, "twelvedata/error_forbidden_splits.json",
+                          "grow", "twelvedata/quote_AAPL.json");
 }
 
 Test(actions_parse, alphavantage_decimal_factors)
 {
     md_action_vec v;
     md_action_vec_init(&v);
-    md_error err;
-    cr_assert_eq(parse(md_alphavantage_parse_actions, "alphavantage/SPLITS_IBM.json", 0, &v, &err),
-                 3, "%s", err.msg);
-    md_action_vec_sort_dedup(&v);
+    parsed(md_alphavantage_parse_actions, "alphavantage/SPLITS_IBM.json", 0, 3, &v);
     SPLIT(&v.v[0], "1997-05-28", 2, 1);
     SPLIT(&v.v[2], "2021-11-04", 523, 500); /* 1.0460 */
     cr_expect_eq(v.v[2].source, MD_SRC_ALPHAVANTAGE);
-    v.n = 0;
-    cr_assert_eq(
-        parse(md_alphavantage_parse_actions, "alphavantage/SPLITS_REVERSE.json", 0, &v, &err), 2,
-        "%s", err.msg);
-    md_action_vec_sort_dedup(&v);
+    parsed(md_alphavantage_parse_actions, "alphavantage/SPLITS_REVERSE.json", 0, 2, &v);
     SPLIT(&v.v[0], "2019-01-02", 3, 2);  /* 1.5000 */
     SPLIT(&v.v[1], "2023-03-01", 1, 10); /* 0.1000 */
-    v.n = 0;
-    cr_assert_eq(
-        parse(md_alphavantage_parse_actions, "alphavantage/DIVIDENDS_AAPL20.json", 1, &v, &err), 3,
-        "%s", err.msg);
-    md_action_vec_sort_dedup(&v);
+    parsed(md_alphavantage_parse_actions, "alphavantage/DIVIDENDS_AAPL20.json", 1, 3, &v);
     cr_expect_eq(v.v[0].pay_date, 0); /* "None" */
     cr_expect_eq(v.v[1].ex_date, T("2020-08-07"));
     cr_expect_eq(v.v[1].pay_date, T("2020-08-13"));
     cr_expect(v.v[1].amount == 0.82);
     cr_expect_str_eq(v.v[1].currency, ""); /* not said */
-    v.n = 0;
-    cr_expect_eq(
-        parse(md_alphavantage_parse_actions, "alphavantage/DIVIDENDS_EMPTY.json", 1, &v, &err), 0);
-    cr_expect_eq(
-        parse(md_alphavantage_parse_actions, "alphavantage/information_premium.json", 0, &v, &err),
-        MD_EUNAUTHSRC);
-    cr_expect_eq(
-        parse(md_alphavantage_parse_actions, "alphavantage/GLOBAL_QUOTE_IBM.json", 0, &v, &err),
-        MD_EMALFORMED);
-    cr_expect_eq(v.n, 0);
+    parsed(md_alphavantage_parse_actions, "alphavantage/DIVIDENDS_EMPTY.json", 1, 0, &v);
     md_action_vec_deinit(&v);
+    refused_and_malformed(md_alphavantage_parse_actions, "alphavantage/information_premium.json",
+                          "premium", "alphavantage/GLOBAL_QUOTE_IBM.json");
 }
 
 /* -- clients over HTTP --------------------------------------------------------------------- */
