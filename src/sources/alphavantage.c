@@ -141,9 +141,7 @@ static int parse_series_root(const json_t *root, md_interval iv, md_bar_vec *out
                                     names[i], k);
             }
         }
-        md_bar b;
-        md_bar_init(&b);
-        b.source = MD_SRC_ALPHAVANTAGE;
+        md_bar b = md_sources__bar(MD_SRC_ALPHAVANTAGE);
         b.open = x[0], b.high = x[1], b.low = x[2], b.close = x[3], b.volume = x[4];
         if (daily) {
             b.ts = md_sources__day_bucket(t, iv);
@@ -158,9 +156,7 @@ static int parse_series_root(const json_t *root, md_interval iv, md_bar_vec *out
         }
         md_bar_vec_push(&tmp, &b);
     }
-    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
-    md_bar_vec_deinit(&tmp);
-    return count;
+    return md_sources__emit_all(&tmp, out);
 }
 
 int md_alphavantage_parse_series(const char *body, size_t len, md_interval iv, md_bar_vec *out,

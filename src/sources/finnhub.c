@@ -89,8 +89,7 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
                                 NAME ": malformed response: \"%s\" has %zu values for %zu times",
                                 keys[k], json_array_size(arr[k]), n);
     md_bar_vec tmp;
-    md_bar_vec_init(&tmp);
-    md_bar_vec_reserve(&tmp, n);
+    md_sources__bars_init(&tmp, n);
     for (size_t i = 0; i < n; i++) {
         int64_t t;
         double x[5];
@@ -107,9 +106,7 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
             return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: candle %zu", i);
         }
         if (nulls) continue;
-        md_bar b;
-        md_bar_init(&b);
-        b.source = MD_SRC_FINNHUB;
+        md_bar b = md_sources__bar(MD_SRC_FINNHUB);
         b.open = x[0], b.high = x[1], b.low = x[2], b.close = x[3], b.volume = x[4];
         if (md_sources__push_stamped(&tmp, &b, t, iv, ZONE, -18000) != 0) {
             md_bar_vec_deinit(&tmp);
@@ -117,9 +114,7 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
                                 NAME ": malformed response: candle %zu out of range", i);
         }
     }
-    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
-    md_bar_vec_deinit(&tmp);
-    return count;
+    return md_sources__emit_all(&tmp, out);
 }
 
 int md_finnhub_parse_candles(const char *body, size_t len, md_interval iv, md_bar_vec *out,

@@ -106,14 +106,11 @@ static int parse_aggs_root(const json_t *root, md_interval iv, md_bar_vec *out, 
                             NAME ": malformed response: results is not an array");
     size_t n = json_array_size(res);
     md_bar_vec tmp;
-    md_bar_vec_init(&tmp);
-    md_bar_vec_reserve(&tmp, n);
+    md_sources__bars_init(&tmp, n);
     for (size_t i = 0; i < n; i++) {
         const json_t *r = json_array_get(res, i);
         int64_t tms;
-        md_bar b;
-        md_bar_init(&b);
-        b.source = MD_SRC_POLYGON;
+        md_bar b = md_sources__bar(MD_SRC_POLYGON);
         if (!json_is_object(r) || md_sources__int(json_object_get(r, "t"), &tms) != 0 ||
             md_sources__num(json_object_get(r, "o"), &b.open) != 0 ||
             md_sources__num(json_object_get(r, "h"), &b.high) != 0 ||
@@ -138,9 +135,7 @@ static int parse_aggs_root(const json_t *root, md_interval iv, md_bar_vec *out, 
     }
     const char *next = json_string_value(json_object_get(root, "next_url"));
     if (next && *next && next_url) *next_url = md_strdup(next);
-    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
-    md_bar_vec_deinit(&tmp);
-    return count;
+    return md_sources__emit_all(&tmp, out);
 }
 
 int md_polygon_parse_aggs(const char *body, size_t len, md_interval iv, md_bar_vec *out,

@@ -262,6 +262,13 @@ int md_sources__push_stamped(md_bar_vec *tmp, md_bar *b, int64_t t, md_interval 
 /* Sorts and dedups tmp, then appends to out the bars with start <= ts < end. Returns
  * the count appended. */
 int md_sources__emit(md_bar_vec *tmp, int64_t start, int64_t end, md_bar_vec *out);
+/* The last step of a parser: every bar of tmp sorted, deduplicated and appended to out, and
+ * tmp freed. Returns the count appended. */
+int md_sources__emit_all(md_bar_vec *tmp, md_bar_vec *out);
+/* An empty vector with room for the n bars a parser is about to read. */
+void md_sources__bars_init(md_bar_vec *tmp, size_t n);
+/* An empty bar (md_bar_init) of source id, for a parser to fill. */
+md_bar md_sources__bar(md_source_id id);
 
 /* -- time zones (core/tz.c) ---------------------------------------------------------------- */
 

@@ -118,14 +118,11 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
     if (cur && md_currency_major(cur, major, &unit) != 0) unit = 1;
     size_t n = json_array_size(values);
     md_bar_vec tmp;
-    md_bar_vec_init(&tmp);
-    md_bar_vec_reserve(&tmp, n);
+    md_sources__bars_init(&tmp, n);
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get(values, i);
         const char *dt = json_string_value(json_object_get(v, "datetime"));
-        md_bar b;
-        md_bar_init(&b);
-        b.source = MD_SRC_TWELVEDATA;
+        md_bar b = md_sources__bar(MD_SRC_TWELVEDATA);
         int64_t t;
         md_error terr;
         size_t dlen = dt ? strlen(dt) : 0;
@@ -159,9 +156,7 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
         }
         md_bar_vec_push(&tmp, &b);
     }
-    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
-    md_bar_vec_deinit(&tmp);
-    return count;
+    return md_sources__emit_all(&tmp, out);
 }
 
 int md_twelvedata_parse_series(const char *body, size_t len, md_interval iv, md_bar_vec *out,
