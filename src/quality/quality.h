@@ -138,7 +138,8 @@ typedef struct md_qsplit {
     double ratio;
 } md_qsplit;
 
-/* md_quality_scan_cal knowing the splits sp[0..n_splits) (any order; NULL with 0: none): a
+/* md_quality_scan_cal knowing the splits sp[0..n_splits) (any order; sp NULL: the splits are
+ * not known, and nothing is said of unrecorded ones; a non-NULL sp with 0: none recorded): a
  * move across a known split is judged after the split's ratio (no price_jump, no
  * volume_outlier for the split itself), and a jump the size of a common split ratio with
  * no known split between its bars is possible_unrecorded_split (scan.c has the ratios). */

@@ -27,6 +27,8 @@
  *                   reported instead of the price_jump (severity 1: an adjusted series is
  *                   wrong from there back). Before the jump window is full (the first bars of a
  *                   series), a move of 2:1 or more that matches is reported too.
+ *                   Only when the caller knows the symbol's splits (md_quality_scan_splits
+ *                   with a list, maybe empty): without it a jump is a price_jump.
  *   known splits    (md_quality_scan_splits) across a split's cutoff, the closes and volumes
  *                   before it are taken in post-split units (prices / ratio, volumes x ratio),
  *                   so the split itself is no jump and no volume outlier.
@@ -400,7 +402,8 @@ void md_quality_scan_splits(const md_quality_params *p, md_interval iv, const md
             double z_ref = fabs(r_ref - mu * steps_ref) / (sd * sqrt(steps_ref));
             double z = z_prev < z_ref ? z_prev : z_ref;
             if (z > k) {
-                if (fs == 1 && unrecorded_split(out, x, i + 1 < n ? &bars[i + 1] : NULL, pclose, e))
+                if (splits && fs == 1 &&
+                    unrecorded_split(out, x, i + 1 < n ? &bars[i + 1] : NULL, pclose, e))
                     continue;
                 if (e) {
                     md_qevent *ev = emit(out, x, MD_CHECK_PRICE_JUMP, sev_over(z, k), z, k);
@@ -413,7 +416,7 @@ void md_quality_scan_splits(const md_quality_params *p, md_interval iv, const md
                 }
                 continue; /* a jump stays out of the window and is no reference */
             }
-        } else if (fs == 1 && fabs(r_prev) >= log(2) - SPLIT_TOLERANCE &&
+        } else if (splits && fs == 1 && fabs(r_prev) >= log(2) - SPLIT_TOLERANCE &&
                    unrecorded_split(out, x, i + 1 < n ? &bars[i + 1] : NULL, pclose, e)) {
             continue; /* too few returns to judge a jump, but a split-sized move */
         }

@@ -172,7 +172,8 @@ static void scan_series(md_services *svc, const char *symbol, const md_quality_p
         }
     }
     md_adj_plan_deinit(&plan);
-    md_quality_scan_splits(p, iv, xcal, sp, ns, tl->v, tl->n, emit, out);
+    static const md_qsplit none[1]; /* known: none recorded */
+    md_quality_scan_splits(p, iv, xcal, sp ? sp : none, ns, tl->v, tl->n, emit, out);
     md_free(sp);
 }
 

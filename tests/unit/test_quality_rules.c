@@ -201,8 +201,9 @@ static void split_series(md_bar_vec *v, double ratio)
 static void scan_split(const md_bar_vec *v, const md_qsplit *sp, size_t ns, md_qevent_vec *ev)
 {
     md_quality_params p = P();
+    static const md_qsplit none[1]; /* the splits are known: none recorded */
     md_qevent_vec_init(ev);
-    md_quality_scan_splits(&p, MD_IV_1D, NULL, sp, ns, v->v, v->n, NULL, ev);
+    md_quality_scan_splits(&p, MD_IV_1D, NULL, sp ? sp : none, ns, v->v, v->n, NULL, ev);
 }
 
 Test(quality_split, common_ratios_without_a_recorded_split_are_findings)
@@ -224,6 +225,19 @@ Test(quality_split, common_ratios_without_a_recorded_split_are_findings)
         md_qevent_vec_deinit(&ev);
         md_bar_vec_deinit(&v);
     }
+}
+
+Test(quality_split, without_the_splits_known_a_jump_is_a_price_jump)
+{
+    md_bar_vec v;
+    split_series(&v, 4);
+    md_qevent_vec ev;
+    md_quality_params p = P();
+    scan(&p, MD_IV_1D, &v, &ev); /* md_quality_scan: the writer's, no splits read */
+    cr_expect_eq(count_rule(&ev, MD_CHECK_UNRECORDED_SPLIT), 0);
+    cr_expect_eq(count_rule(&ev, MD_CHECK_PRICE_JUMP), 1);
+    md_qevent_vec_deinit(&ev);
+    md_bar_vec_deinit(&v);
 }
 
 Test(quality_split, the_ratio_tolerance_edges)
