@@ -126,6 +126,24 @@ void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *b
 void md_quality_scan_cal(const md_quality_params *p, md_interval iv, const md_cal *x,
                          const md_bar *bars, size_t n, const uint8_t *emit, md_qevent_vec *out);
 
+/* A split the scan knows of (the symbol's recorded splits, one per event): bars with
+ * ts < cutoff trade before it (00:00 UTC of the ex-date for daily bars; for intraday bars,
+ * 00:00 of the ex-date in the exchange's zone); prices after it are ratio times lower
+ * (numerator / denominator: 4 for a 4-for-1). */
+typedef struct md_qsplit {
+    int64_t cutoff;
+    double ratio;
+} md_qsplit;
+
+/* md_quality_scan_cal knowing the splits sp[0..n_splits) (any order; sp NULL: the splits are
+ * not known, and nothing is said of unrecorded ones; a non-NULL sp with 0: none recorded): a
+ * move across a known split is judged after the split's ratio (no price_jump, no
+ * volume_outlier for the split itself), and a jump the size of a common split ratio with
+ * no known split between its bars is possible_unrecorded_split (scan.c has the ratios). */
+void md_quality_scan_splits(const md_quality_params *p, md_interval iv, const md_cal *x,
+                            const md_qsplit *sp, size_t n_splits, const md_bar *bars, size_t n,
+                            const uint8_t *emit, md_qevent_vec *out);
+
 /* Compares a bar already held (stored, or earlier in the same batch) with a new version
  * of the same (symbol, interval, ts). Returns 1 and fills *out when they conflict:
  * source_disagreement when a price differs by more than disagreement_pct, otherwise

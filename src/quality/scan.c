@@ -20,6 +20,18 @@
  *                   session); reported on the bar after the gap.
  *   off_session     (exchange calendars) a bar on a date without a session, or outside
  *                   every session's extended hours; severity 1.
+ *   possible_unrecorded_split  a price_jump whose size is a common split ratio (the
+ *                   previous close over this bar's close or open within 10% of 3:2, 2, 3, 4,
+ *                   5, 10 or 20 to 1, or of a reverse one) with no split known between the two
+ *                   bars, unless the next bar goes back to the old level (a lone bad print):
+ *                   reported instead of the price_jump (severity 1: an adjusted series is
+ *                   wrong from there back). Before the jump window is full (the first bars of a
+ *                   series), a move of 2:1 or more that matches is reported too.
+ *                   Only when the caller knows the symbol's splits (md_quality_scan_splits
+ *                   with a list, maybe empty): without it a jump is a price_jump.
+ *   known splits    (md_quality_scan_splits) across a split's cutoff, the closes and volumes
+ *                   before it are taken in post-split units (prices / ratio, volumes x ratio),
+ *                   so the split itself is no jump and no volume outlier.
  *   implausible_price  a price outside [price_min, price_max] (1e308, 1e-300): judged on
  *                   the bar alone, from the first bar on. The jump check cannot see a series
  *                   that glides over hundreds of orders of magnitude at a steady rate (each
@@ -143,6 +155,12 @@ static void med_add(medwin *m, double x)
     m->n++;
 }
 
+/* A known split: every volume in the window x ratio (the order is kept). */
+static void med_scale(medwin *m, double ratio)
+{
+    for (int i = 0; i < m->n; i++) m->ring[i] *= ratio, m->sorted[i] *= ratio;
+}
+
 static double med_get(const medwin *m)
 {
     if (m->n == 0) return 0;
@@ -182,14 +200,79 @@ static void gap_detail(md_qevent *ev, const md_calendar *cal, md_interval iv, in
              md_interval_name(iv), missing == 1 ? "" : "s", t1, t2, gap_min);
 }
 
+/* The common split ratios a jump is compared with (n:1; reverse ones are 1:n). */
+static const double split_ratios[] = {1.5, 2, 3, 4, 5, 10, 20};
+#define SPLIT_TOLERANCE 0.1 /* |log(move / ratio)|: a split day's own move fits in it */
+
+/* The common ratio nearest the move prev -> now (either way), or 0 when none is within
+ * SPLIT_TOLERANCE; *off gets the log distance. */
+static double split_match(double prev, double now, double *off)
+{
+    if (!(prev > 0) || !(now > 0)) return 0;
+    double m = fabs(log(prev / now)), best = 0;
+    *off = INFINITY;
+    for (size_t i = 0; i < sizeof split_ratios / sizeof *split_ratios; i++) {
+        double d = fabs(m - log(split_ratios[i]));
+        if (d < *off) *off = d, best = split_ratios[i];
+    }
+    return *off <= SPLIT_TOLERANCE ? best : 0;
+}
+
+/* Product of the ratios of the splits with from < cutoff <= to. */
+static double splits_between(const md_qsplit *sp, size_t ns, int64_t from, int64_t to)
+{
+    double f = 1;
+    for (size_t i = 0; i < ns; i++)
+        if (sp[i].cutoff > from && sp[i].cutoff <= to && sp[i].ratio > 0) f *= sp[i].ratio;
+    return f;
+}
+
+/* possible_unrecorded_split on x when the move from the previous close (pclose) to x's close
+ * or open is a common split ratio and the next bar (NULL: none yet) does not go back to the
+ * old level (a lone bad print does, a split does not): 1 when reported. */
+static int unrecorded_split(md_qevent_vec *out, const md_bar *x, const md_bar *next, double pclose,
+                            int e)
+{
+    if (next && next->close > 0 &&
+        fabs(log(next->close / pclose)) < fabs(log(next->close / x->close)))
+        return 0;
+    double off_c, off_o;
+    double rc = split_match(pclose, x->close, &off_c), ro = split_match(pclose, x->open, &off_o);
+    double r = rc && (!ro || off_c <= off_o) ? rc : ro;
+    if (!r) return 0;
+    if (!e) return 1;
+    double at = r == rc && rc ? x->close : x->open;
+    int reverse = at > pclose;
+    md_qevent *ev = emit(out, x, MD_CHECK_UNRECORDED_SPLIT, 1, pclose / at, reverse ? 1 / r : r);
+    char a[32], b[32], d[16];
+    md_fmt_num(a, at);
+    md_fmt_num(b, pclose);
+    md_date_format(x->ts - x->ts % 86400, d);
+    double num = r == 1.5 ? 3 : r, den = r == 1.5 ? 2 : 1; /* 3:2, not 1.5:1 */
+    snprintf(ev->detail, sizeof ev->detail,
+             "%s %s is %.3gx %s the previous close %s, near a %s%g:%g split; no split is "
+             "recorded on %s",
+             at == x->close ? "close" : "open", a, reverse ? at / pclose : pclose / at,
+             reverse ? "above" : "below", b, reverse ? "reverse " : "", reverse ? den : num,
+             reverse ? num : den, d);
+    return 1;
+}
+
 void md_quality_scan(const md_quality_params *p, md_interval iv, const md_bar *bars, size_t n,
                      const uint8_t *emit_mask, md_qevent_vec *out)
 {
-    md_quality_scan_cal(p, iv, NULL, bars, n, emit_mask, out);
+    md_quality_scan_splits(p, iv, NULL, NULL, 0, bars, n, emit_mask, out);
 }
 
 void md_quality_scan_cal(const md_quality_params *p, md_interval iv, const md_cal *xcal,
                          const md_bar *bars, size_t n, const uint8_t *emit_mask, md_qevent_vec *out)
+{
+    md_quality_scan_splits(p, iv, xcal, NULL, 0, bars, n, emit_mask, out);
+}
+
+void md_quality_scan_splits(const md_quality_params *p, md_interval iv, const md_cal *xcal,
+                            const md_qsplit *splits, size_t n_splits, const md_bar *bars, size_t n,
+                            const uint8_t *emit_mask, md_qevent_vec *out)
 {
     if (n == 0) return;
     md_calendar cal;
@@ -230,6 +313,13 @@ void md_quality_scan_cal(const md_quality_params *p, md_interval iv, const md_ca
             md_fmt_num(b, lim);
             snprintf(ev->detail, sizeof ev->detail, "price %s is %s quality.price_%s %s", a,
                      below ? "below" : "above", below ? "min" : "max", b);
+        }
+
+        /* a known split since the previous bar: what came before, in post-split units */
+        double fs = i ? splits_between(splits, n_splits, bars[i - 1].ts, x->ts) : 1;
+        if (fs != 1) {
+            med_scale(&vw, fs);
+            ref_close /= fs;
         }
 
         /* volume_outlier: judged against the window before the bar */
@@ -296,12 +386,13 @@ void md_quality_scan_cal(const md_quality_params *p, md_interval iv, const md_ca
             ref_ts = x->ts;
             continue;
         }
+        const double pclose = pv->close / fs; /* in post-split units */
         double steps_prev = (double)(raw + 1);
         double steps_ref =
             ref_ts == pv->ts
                 ? steps_prev
                 : (double)(md_calendar_count(&cal, md_calendar_next(&cal, ref_ts), x->ts, 0) + 1);
-        double r_prev = log(x->close / pv->close);
+        double r_prev = log(x->close / pclose);
         double r_ref = ref_ts == pv->ts ? r_prev : log(x->close / ref_close);
         if (rw.n >= rmin) {
             double mu, sd;
@@ -311,6 +402,9 @@ void md_quality_scan_cal(const md_quality_params *p, md_interval iv, const md_ca
             double z_ref = fabs(r_ref - mu * steps_ref) / (sd * sqrt(steps_ref));
             double z = z_prev < z_ref ? z_prev : z_ref;
             if (z > k) {
+                if (splits && fs == 1 &&
+                    unrecorded_split(out, x, i + 1 < n ? &bars[i + 1] : NULL, pclose, e))
+                    continue;
                 if (e) {
                     md_qevent *ev = emit(out, x, MD_CHECK_PRICE_JUMP, sev_over(z, k), z, k);
                     md_fmt_num(a, x->close);
@@ -322,6 +416,9 @@ void md_quality_scan_cal(const md_quality_params *p, md_interval iv, const md_ca
                 }
                 continue; /* a jump stays out of the window and is no reference */
             }
+        } else if (splits && fs == 1 && fabs(r_prev) >= log(2) - SPLIT_TOLERANCE &&
+                   unrecorded_split(out, x, i + 1 < n ? &bars[i + 1] : NULL, pclose, e)) {
+            continue; /* too few returns to judge a jump, but a split-sized move */
         }
         ring_add(&rw, r_ref / sqrt(steps_ref));
         ref_close = x->close;

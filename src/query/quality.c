@@ -114,7 +114,8 @@ void md_quality_grade_deinit(md_quality_grade *g)
 static int stored_only(int rule)
 {
     return md_qrule_is_hard(rule) || rule == MD_QRULE_SOFT(MD_CHECK_DUPLICATE) ||
-           rule == MD_QRULE_SOFT(MD_CHECK_DISAGREEMENT);
+           rule == MD_QRULE_SOFT(MD_CHECK_DISAGREEMENT) ||
+           rule == MD_QRULE_SOFT(MD_CHECK_ACTION_DISAGREEMENT); /* query/actions.c's */
 }
 
 /* Reads the bars of the range (newest max_bars) with stored context before them into tl;
@@ -139,6 +140,31 @@ static int read_series(md_services *svc, const char *symbol, md_interval iv, int
     memset(*emit + ctx, 1, tl->n - ctx);
     md_bar_vec_deinit(&bars);
     return n;
+}
+
+/* The soft rules over tl knowing the symbol's recorded splits (one per event, in the time of
+ * iv's bars: the adjustment's cutoffs, query/adjust.c), so a split is no price_jump and a
+ * split-sized jump without one is possible_unrecorded_split. */
+static void scan_series(md_services *svc, const char *symbol, const md_quality_params *p,
+                        md_interval iv, const md_cal *xcal, const md_bar_vec *tl,
+                        const uint8_t *emit, md_qevent_vec *out)
+{
+    md_adj_plan plan;
+    md_error e;
+    md_qsplit *sp = NULL;
+    size_t ns = 0;
+    if (md_query_adjust_plan(svc, symbol, iv, MD_ADJUST_SPLITS, &plan, &e) == 0 && plan.n) {
+        sp = md_malloc(plan.n * sizeof *sp);
+        for (; ns < plan.n; ns++) { /* bars before cutoff[i] are divided by price_div[i] */
+            double after = ns + 1 < plan.n ? plan.price_div[ns + 1] : 1;
+            sp[ns].cutoff = plan.cutoff[ns];
+            sp[ns].ratio = plan.price_div[ns] / after;
+        }
+    }
+    md_adj_plan_deinit(&plan);
+    static const md_qsplit none[1]; /* known: none recorded */
+    md_quality_scan_splits(p, iv, xcal, sp ? sp : none, ns, tl->v, tl->n, emit, out);
+    md_free(sp);
 }
 
 static int grade_series(md_services *svc, const char *symbol, md_interval iv,
@@ -175,7 +201,7 @@ static int grade_series(md_services *svc, const char *symbol, md_interval iv,
         g->page.next = tl.v[ctx].ts;
     }
     /* soft findings from the bars as they are now */
-    md_quality_scan_cal(&p, iv, xcal, tl.v, tl.n, emit, &g->issues);
+    scan_series(svc, symbol, &p, iv, xcal, &tl, emit, &g->issues);
     for (size_t i = 0; i < g->issues.n; i++) md_quality_tally_add(&g->tally, &g->issues.v[i]);
     /* what only the writer saw: counted from the store, listed up to a bound */
     int64_t count[MD_QRULE_COUNT];
@@ -556,7 +582,7 @@ int md_query_validate(md_services *svc, const md_quality_req *req, md_validate_r
             md_qevent_vec_push(&found, &r);
         }
     }
-    md_quality_scan_cal(&p, iv, xcal, tl.v, tl.n, emit, &found);
+    scan_series(svc, req->symbol, &p, iv, xcal, &tl, emit, &found);
     /* the writer's findings on stored bars (duplicates, disagreements) and rejected deliveries */
     md_qevent_vec st;
     md_qevent_vec_init(&st);

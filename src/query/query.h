@@ -328,6 +328,13 @@ void md_render_adjustment_json(md_buf *b, const md_adj_note *n);
  * (may be NULL) says what the adjustment rested on. */
 int md_query_adjust_bars(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,
                          md_bar *bars, size_t n, md_adj_note *note, md_error *err);
+/* Adjusted bars on the stream (stream_adjust.c): serves the channels bar.<interval>@splits
+ * and @all of hub (a handler and an observer on it): each bar published on bar.<interval>,
+ * adjusted as md_query_adjust_bars does, with "adjust" and "adjustment". Free it before the
+ * hub, after every session is gone. */
+typedef struct md_stream_adjust md_stream_adjust;
+md_stream_adjust *md_stream_adjust_new(md_services *svc, struct md_hub *hub);
+void md_stream_adjust_free(md_stream_adjust *sa);
 /* The adjust parameter: NULL is the default (splits); MD_EPARAM for another word. */
 int md_query_adjust_parse(const char *v, md_adjust *out, md_error *err);
 

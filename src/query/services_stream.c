@@ -11,6 +11,7 @@ struct md_svc_stream {
     md_services *svc;
     md_livebar *livebars;
     md_relay *relay;
+    md_stream_adjust *adjust; /* bar.<iv>@splits|all */
 };
 
 int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *err)
@@ -24,6 +25,7 @@ int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *er
     md_hub_options ho;
     md_hub_options_from_config(&ho, cfg);
     svc->hub = md_hub_new(&ho);
+    cs->adjust = md_stream_adjust_new(svc, svc->hub);
     if (cfg->stream_live_bars) {
         md_livebar_options lo = {.hub = svc->hub,
                                  .writer = svc->writer,
@@ -63,6 +65,7 @@ void md_services__stream_close(md_svc_stream *cs)
 {
     if (!cs) return;
     md_services__stream_stop(cs);
+    md_stream_adjust_free(cs->adjust);
     md_hub_free(cs->svc->hub);
     cs->svc->hub = NULL;
     md_free(cs);

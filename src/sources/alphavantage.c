@@ -24,7 +24,17 @@
  * request per month before the first is sent, or sends none. The notice that the key's
  * daily requests are used up ("... 25 requests per day") sets meta->day_exhausted: the
  * manager pauses the source until the provider's day resets (sources.alphavantage.day_zone),
- * not for a minute. */
+ * not for a minute.
+ *
+ * Corporate actions (free keys included; "None" where a date is unknown):
+ *   GET {base}/query?function=SPLITS&symbol=IBM&apikey=K
+ *       {"symbol":"IBM","data":[{"effective_date":"2021-11-04","split_factor":"1.0460"},..]}
+ *       split_factor is new shares per old one as a decimal: "4.0000" is 4/1, "0.1000" a
+ *       1-for-10 reverse split, read as the smallest fraction (1.0460: 523/500)
+ *   GET {base}/query?function=DIVIDENDS&symbol=IBM&apikey=K
+ *       {"symbol":"IBM","data":[{"ex_dividend_date":"2024-11-12","declaration_date":..,
+ *         "record_date":..,"payment_date":"2024-12-10","amount":"1.67"},..]}
+ *       amounts as paid; no currency is said (recorded as unknown). */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -131,9 +141,7 @@ static int parse_series_root(const json_t *root, md_interval iv, md_bar_vec *out
                                     names[i], k);
             }
         }
-        md_bar b;
-        md_bar_init(&b);
-        b.source = MD_SRC_ALPHAVANTAGE;
+        md_bar b = md_sources__bar(MD_SRC_ALPHAVANTAGE);
         b.open = x[0], b.high = x[1], b.low = x[2], b.close = x[3], b.volume = x[4];
         if (daily) {
             b.ts = md_sources__day_bucket(t, iv);
@@ -148,9 +156,7 @@ static int parse_series_root(const json_t *root, md_interval iv, md_bar_vec *out
         }
         md_bar_vec_push(&tmp, &b);
     }
-    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
-    md_bar_vec_deinit(&tmp);
-    return count;
+    return md_sources__emit_all(&tmp, out);
 }
 
 int md_alphavantage_parse_series(const char *body, size_t len, md_interval iv, md_bar_vec *out,
@@ -308,5 +314,45 @@ static int64_t av_max_range(const md_source *src, md_interval iv)
     return md_interval_is_daily(iv) ? 0 : 31 * 86400;
 }
 
+/* -- corporate actions --------------------------------------------------------------------- */
+
+/* SPLITS and DIVIDENDS (sources_int.h md_sources__act_form) */
+static const md_sources__act_form act_forms[2] = {
+    {MD_ACT_SPLIT, "data", "effective_date", "split_factor", NULL, NULL, NULL, NULL},
+    {MD_ACT_DIVIDEND, "data", "ex_dividend_date", NULL, NULL, "amount", NULL, "payment_date"},
+};
+
+static int parse_actions_root(const json_t *root, long status, int dividends, md_action_vec *out,
+                              md_source_ref *ref, md_error *err)
+{
+    (void)status, (void)ref; /* every answer is a 200; they say nothing of the symbol */
+    int rc = av_error(root, err);
+    if (rc) return rc;
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
+    return md_sources__read_actions(NAME, MD_SRC_ALPHAVANTAGE, &act_forms[dividends], root, NULL,
+                                    out, err);
+}
+
+MD_SOURCES_ACTIONS_PARSER(md_alphavantage_parse_actions, NAME, parse_actions_root)
+
+static int av_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
+                        md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    md_buf url = MD_BUF_INIT;
+    url_start(&url, &p->base, kind ? "DIVIDENDS" : "SPLITS", symbol);
+    md_sources__put_key(&url, &p->base, KEY_PARAM);
+    json_t *root;
+    int rc = md_sources__get_json(p, url.data, NULL, NULL, &root, NULL, meta, err);
+    md_buf_deinit(&url);
+    if (rc == 0) rc = parse_actions_root(root, 200, kind, out, ref, err);
+    /* the daily notice pauses the source until its day resets, as for bars */
+    if (rc == MD_ERATELIMIT && meta && day_notice(root)) meta->day_exhausted = 1;
+    json_decref(root);
+    return rc;
+}
+
+MD_SOURCES_ACTIONS2(av_actions, av_act_fetch)
+
 MD_SOURCES_PROVIDER(alphavantage, ALPHAVANTAGE, .quote = av_quote, .bars = av_bars,
-                    .max_range_s = av_max_range);
+                    .max_range_s = av_max_range, .actions = av_actions);

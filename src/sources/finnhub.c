@@ -15,12 +15,25 @@
  * Errors: 401 {"error":"Invalid API key."}, 403 {"error":"You don't have access to this
  * resource."} (candles need a paid plan: the manager opens that endpoint class's circuit
  * only, quotes go on), 429 {"error":"API limit reached..."}. "no_data" is an empty range,
- * for which failover asks the next source. */
+ * for which failover asks the next source.
+ *
+ * Corporate actions (bare arrays, all dates "YYYY-MM-DD"):
+ *   GET {base}/stock/split?symbol=AAPL&from=1970-01-01&to=D&token=K
+ *       [{"symbol":"AAPL","date":"2020-08-31","fromFactor":1,"toFactor":4}]
+ *       toFactor new shares for fromFactor old: AAPL's 4-for-1 is 4/1 as it stands
+ *   GET {base}/stock/dividend?symbol=AAPL&from=1970-01-01&to=D&token=K
+ *       [{"symbol":"AAPL","date":"2020-08-07","amount":0.82,"adjustedAmount":0.205,
+ *         "payDate":"2020-08-13","recordDate":..,"declarationDate":..,"currency":"USD"}]
+ *       date is the ex-date; amount as paid (adjustedAmount, divided by later splits, is
+ *       not read); a pence currency (GBp) becomes GBP and the amount / 100.
+ * Dividends need a premium plan (403 "You don't have access to this resource."): the
+ * splits are then the answer and the refusal is logged (sources_int.h md_sources__actions2). */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
 #include "core/buf.h"
 #include "core/symconf.h"
+#include "core/timefmt.h"
 
 #include <math.h>
 #include <string.h>
@@ -76,8 +89,7 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
                                 NAME ": malformed response: \"%s\" has %zu values for %zu times",
                                 keys[k], json_array_size(arr[k]), n);
     md_bar_vec tmp;
-    md_bar_vec_init(&tmp);
-    md_bar_vec_reserve(&tmp, n);
+    md_sources__bars_init(&tmp, n);
     for (size_t i = 0; i < n; i++) {
         int64_t t;
         double x[5];
@@ -94,9 +106,7 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
             return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: candle %zu", i);
         }
         if (nulls) continue;
-        md_bar b;
-        md_bar_init(&b);
-        b.source = MD_SRC_FINNHUB;
+        md_bar b = md_sources__bar(MD_SRC_FINNHUB);
         b.open = x[0], b.high = x[1], b.low = x[2], b.close = x[3], b.volume = x[4];
         if (md_sources__push_stamped(&tmp, &b, t, iv, ZONE, -18000) != 0) {
             md_bar_vec_deinit(&tmp);
@@ -104,9 +114,7 @@ static int parse_candles_root(const json_t *root, md_interval iv, md_bar_vec *ou
                                 NAME ": malformed response: candle %zu out of range", i);
         }
     }
-    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
-    md_bar_vec_deinit(&tmp);
-    return count;
+    return md_sources__emit_all(&tmp, out);
 }
 
 int md_finnhub_parse_candles(const char *body, size_t len, md_interval iv, md_bar_vec *out,
@@ -210,5 +218,44 @@ static int64_t fh_max_range(const md_source *src, md_interval iv)
     return md_interval_is_daily(iv) ? 0 : 30 * 86400;
 }
 
+/* -- corporate actions --------------------------------------------------------------------- */
+
+/* /stock/split and /stock/dividend (sources_int.h md_sources__act_form) */
+static const md_sources__act_form act_forms[2] = {
+    {MD_ACT_SPLIT, NULL, "date", "toFactor", "fromFactor", NULL, NULL, NULL},
+    {MD_ACT_DIVIDEND, NULL, "date", NULL, NULL, "amount", "currency", "payDate"},
+};
+
+static int parse_actions_root(const json_t *root, long status, int dividends, md_action_vec *out,
+                              md_source_ref *ref, md_error *err)
+{
+    (void)status; /* refusals come with 4xx (fh_refusal) */
+    int rc = json_is_object(root) ? body_error(root, err) : 0;
+    if (rc == 0 && ref) snprintf(ref->zone, sizeof ref->zone, "%s", ZONE);
+    return rc ? rc
+              : md_sources__read_actions(NAME, MD_SRC_FINNHUB, &act_forms[dividends], root, NULL,
+                                         out, err);
+}
+
+MD_SOURCES_ACTIONS_PARSER(md_finnhub_parse_actions, NAME, parse_actions_root)
+
+static int fh_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
+                        md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    char to[MD_TIME_STR_MAX], rest[64];
+    md_date_format(md_now() + 366 * 86400LL, to); /* announced ones too */
+    snprintf(rest, sizeof rest, "&from=1970-01-01&to=%s", to);
+    md_buf url = MD_BUF_INIT;
+    md_sources__url(&url, &p->base,
+                    kind ? "/stock/dividend?symbol=" : "/stock/split?symbol=", symbol, rest,
+                    "&token=");
+    int rc =
+        md_sources__act_get(p, url.data, fh_refusal, parse_actions_root, kind, out, ref, meta, err);
+    md_buf_deinit(&url);
+    return rc;
+}
+
+MD_SOURCES_ACTIONS2(fh_actions, fh_act_fetch)
+
 MD_SOURCES_PROVIDER(finnhub, FINNHUB, .quote = fh_quote, .bars = fh_bars,
-                    .max_range_s = fh_max_range);
+                    .max_range_s = fh_max_range, .actions = fh_actions);

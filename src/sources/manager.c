@@ -132,6 +132,17 @@ void md_srcmgr_set_clock(md_srcmgr *m, const md_srcmgr_clock *clk, uint64_t seed
     pthread_mutex_unlock(&m->lock);
 }
 
+/* Waits on cv (its clock CLOCK_MONOTONIC, as every condition variable here) at most left_ms. */
+static void wait_ms(pthread_cond_t *cv, pthread_mutex_t *lock, int64_t left_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (left_ms % 1000) * 1000000LL;
+    ts.tv_sec += (time_t)(left_ms / 1000 + ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_cond_timedwait(cv, lock, &ts);
+}
+
 static int64_t mono(md_srcmgr *m)
 {
     return m->clk.mono_ms(m->clk.ctx);
@@ -1122,12 +1133,7 @@ static attempt *wait_any(race *r, int64_t until)
         if (until > 0) {
             int64_t left = until - md_mono_ms();
             if (left <= 0) break;
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            int64_t ns = (int64_t)ts.tv_nsec + (left % 1000) * 1000000LL;
-            ts.tv_sec += (time_t)(left / 1000 + ns / 1000000000LL);
-            ts.tv_nsec = (long)(ns % 1000000000LL);
-            pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+            wait_ms(&r->cond, &r->lock, left);
         } else {
             pthread_cond_wait(&r->cond, &r->lock);
         }
@@ -1409,12 +1415,7 @@ static int coalesced(md_srcmgr *m, const fetch *f, md_quote *q, md_bar_vec *bars
                 timed_out = 1;
                 break;
             }
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            int64_t ns = (int64_t)ts.tv_nsec + (left % 1000) * 1000000LL;
-            ts.tv_sec += (time_t)(left / 1000 + ns / 1000000000LL);
-            ts.tv_nsec = (long)(ns % 1000000000LL);
-            pthread_cond_timedwait(&x->cv, &m->lock, &ts);
+            wait_ms(&x->cv, &m->lock, left);
         }
         int rc;
         if (timed_out) {

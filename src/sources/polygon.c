@@ -106,14 +106,11 @@ static int parse_aggs_root(const json_t *root, md_interval iv, md_bar_vec *out, 
                             NAME ": malformed response: results is not an array");
     size_t n = json_array_size(res);
     md_bar_vec tmp;
-    md_bar_vec_init(&tmp);
-    md_bar_vec_reserve(&tmp, n);
+    md_sources__bars_init(&tmp, n);
     for (size_t i = 0; i < n; i++) {
         const json_t *r = json_array_get(res, i);
         int64_t tms;
-        md_bar b;
-        md_bar_init(&b);
-        b.source = MD_SRC_POLYGON;
+        md_bar b = md_sources__bar(MD_SRC_POLYGON);
         if (!json_is_object(r) || md_sources__int(json_object_get(r, "t"), &tms) != 0 ||
             md_sources__num(json_object_get(r, "o"), &b.open) != 0 ||
             md_sources__num(json_object_get(r, "h"), &b.high) != 0 ||
@@ -138,9 +135,7 @@ static int parse_aggs_root(const json_t *root, md_interval iv, md_bar_vec *out, 
     }
     const char *next = json_string_value(json_object_get(root, "next_url"));
     if (next && *next && next_url) *next_url = md_strdup(next);
-    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
-    md_bar_vec_deinit(&tmp);
-    return count;
+    return md_sources__emit_all(&tmp, out);
 }
 
 int md_polygon_parse_aggs(const char *body, size_t len, md_interval iv, md_bar_vec *out,
@@ -361,11 +356,12 @@ static int64_t pg_max_range(const md_source *src, md_interval iv)
 
 /* -- corporate actions --------------------------------------------------------------------- */
 
-static int date_of(const json_t *v, int64_t *out)
-{
-    const char *s = json_string_value(v);
-    return s && md_time_parse(s, strlen(s), out, NULL) == 0 && *out % 86400 == 0 ? 0 : -1;
-}
+/* /v3/reference/splits and /v3/reference/dividends (sources_int.h md_sources__act_form) */
+static const md_sources__act_form ref_forms[2] = {
+    {MD_ACT_SPLIT, "results", "execution_date", "split_to", "split_from", NULL, NULL, NULL},
+    {MD_ACT_DIVIDEND, "results", "ex_dividend_date", NULL, NULL, "cash_amount", "currency",
+     "pay_date"},
+};
 
 /* results[] of /v3/reference/splits or /dividends into out; *next_url as for aggs. */
 static int parse_ref_root(const json_t *root, int dividends, md_action_vec *out, char **next_url,
@@ -374,46 +370,14 @@ static int parse_ref_root(const json_t *root, int dividends, md_action_vec *out,
     if (next_url) *next_url = NULL;
     int rc = body_error(root, 200, err);
     if (rc) return rc;
-    const json_t *res = json_object_get(root, "results");
-    if (!json_is_array(res))
+    if (!json_is_array(json_object_get(root, "results")))
         return md_error_set(err, MD_EMALFORMED, NAME ": no results array in the %s answer",
                             dividends ? "dividends" : "splits");
-    size_t n0 = out->n, i;
-    const json_t *it;
-    json_array_foreach(res, i, it)
-    {
-        md_action a;
-        memset(&a, 0, sizeof a);
-        a.source = MD_SRC_POLYGON;
-        if (dividends) {
-            a.type = MD_ACT_DIVIDEND;
-            const char *cur = json_string_value(json_object_get(it, "currency"));
-            double f = 1;
-            char major[MD_CURRENCY_MAX] = "";
-            if (date_of(json_object_get(it, "ex_dividend_date"), &a.ex_date) != 0 ||
-                md_sources__num(json_object_get(it, "cash_amount"), &a.amount) != 0 ||
-                (cur && md_currency_major(cur, major, &f) != 0)) {
-                out->n = n0;
-                return md_error_set(err, MD_EMALFORMED, NAME ": dividend %zu is not readable", i);
-            }
-            a.amount /= f;
-            memcpy(a.currency, major, sizeof major);
-            if (date_of(json_object_get(it, "pay_date"), &a.pay_date) != 0) a.pay_date = 0;
-        } else {
-            a.type = MD_ACT_SPLIT;
-            if (date_of(json_object_get(it, "execution_date"), &a.ex_date) != 0 ||
-                md_sources__num(json_object_get(it, "split_to"), &a.numerator) != 0 ||
-                md_sources__num(json_object_get(it, "split_from"), &a.denominator) != 0) {
-                out->n = n0;
-                return md_error_set(err, MD_EMALFORMED, NAME ": split %zu is not readable", i);
-            }
-        }
-        if (md_action_validate(&a, NULL) != 0) continue; /* 1:1, 0 amounts: nothing to apply */
-        md_action_vec_push(out, &a);
-    }
+    rc =
+        md_sources__read_actions(NAME, MD_SRC_POLYGON, &ref_forms[dividends], root, NULL, out, err);
     const char *next = json_string_value(json_object_get(root, "next_url"));
-    if (next && *next && next_url) *next_url = md_strdup(next);
-    return (int)(out->n - n0);
+    if (rc >= 0 && next && *next && next_url) *next_url = md_strdup(next);
+    return rc;
 }
 
 static int parse_ref_buf(const char *body, size_t len, int dividends, md_action_vec *out,
@@ -438,37 +402,22 @@ int md_polygon_parse_dividends(const char *body, size_t len, md_action_vec *out,
     return parse_ref_buf(body, len, 1, out, next_url, err);
 }
 
-static int pg_actions(md_source *src, const char *symbol, int64_t start, int64_t end,
-                      md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+/* One kind of actions (0 splits, 1 dividends), every page of it (md_sources__actions2). */
+static int pg_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
+                        md_source_ref *ref, md_fetch_meta *meta, md_error *err)
 {
-    md_provider *p = (md_provider *)src;
-    int rc = md_sources__need_key(p, err);
-    if (rc) return rc;
-    md_action_vec tmp;
-    md_action_vec_init(&tmp);
     md_buf url = MD_BUF_INIT;
-    for (int kind = 0; kind < 2 && rc >= 0; kind++) {
-        md_buf_reset(&url);
-        md_sources__url(&url, src,
-                        kind ? "/v3/reference/dividends?ticker=" : "/v3/reference/splits?ticker=",
-                        symbol, "&limit=1000", "&apiKey=");
-        int more; /* past MAX_PAGES pages: the actions read so far */
-        rc = pg_pages(p, &url, MD_IV_1D, NULL, kind, &tmp, &more, meta, err);
-    }
+    md_sources__url(&url, &p->base,
+                    kind ? "/v3/reference/dividends?ticker=" : "/v3/reference/splits?ticker=",
+                    symbol, "&limit=1000", "&apiKey=");
+    int more; /* past MAX_PAGES pages: the actions read so far */
+    int rc = pg_pages(p, &url, MD_IV_1D, NULL, kind, out, &more, meta, err);
     md_buf_deinit(&url);
-    if (rc >= 0) {
-        rc = 0;
-        for (size_t i = 0; i < tmp.n; i++) {
-            if (tmp.v[i].ex_date < start || tmp.v[i].ex_date >= end) continue;
-            snprintf(tmp.v[i].symbol, sizeof tmp.v[i].symbol, "%s", symbol);
-            md_action_vec_push(out, &tmp.v[i]);
-            rc++;
-        }
-        if (ref) snprintf(ref->zone, sizeof ref->zone, "%s", ZONE);
-    }
-    md_action_vec_deinit(&tmp);
+    if (rc >= 0) snprintf(ref->zone, sizeof ref->zone, "%s", ZONE);
     return rc;
 }
+
+MD_SOURCES_ACTIONS2(pg_actions, pg_act_fetch)
 
 MD_SOURCES_PROVIDER(polygon, POLYGON, .quote = pg_quote, .bars = pg_bars,
                     .max_range_s = pg_max_range, .actions = pg_actions);

@@ -50,6 +50,17 @@ int md_alphavantage_parse_series(const char *body, size_t len, md_interval iv, m
  * object is MD_ENOTFOUND. */
 int md_alphavantage_parse_quote(const char *body, size_t len, md_quote *out, md_error *err);
 
+/* Corporate actions answers (dividends 0: the splits endpoint, 1: the dividends one),
+ * appended to out in core/action.h's conventions (source set, symbol left empty):
+ * Alpha Vantage SPLITS / DIVIDENDS, Finnhub /stock/split / /stock/dividend, Twelve Data
+ * /splits / /dividends (each client's file has the shapes). Errors as for bars. */
+int md_alphavantage_parse_actions(const char *body, size_t len, int dividends, md_action_vec *out,
+                                  md_error *err);
+int md_finnhub_parse_actions(const char *body, size_t len, int dividends, md_action_vec *out,
+                             md_error *err);
+int md_twelvedata_parse_actions(const char *body, size_t len, int dividends, md_action_vec *out,
+                                md_error *err);
+
 /* Finnhub /stock/candle: parallel arrays c,h,l,o,t,v with s "ok" ("no_data": 0 bars). */
 int md_finnhub_parse_candles(const char *body, size_t len, md_interval iv, md_bar_vec *out,
                              md_error *err);

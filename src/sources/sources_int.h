@@ -168,6 +168,70 @@ int md_sources__bars1(md_provider *p, md_sources__fetch_fn fetch, const char *ur
                       int64_t start, int64_t end, md_bar_vec *out, md_fetch_meta *meta,
                       md_error *err);
 
+/* -- corporate actions (actions.c) --------------------------------------------------------- */
+
+/* How one provider endpoint spells its splits or dividends (a row of the provider's table):
+ * list    the key of the array in the answer's object; NULL: the answer is the array
+ * date    the ex-date field, "YYYY-MM-DD"
+ * num/den splits: the new-share and old-share fields; den NULL: num is one decimal factor,
+ *         new shares per old ("4.0000", "0.1000"), read as the smallest fraction
+ * amount  dividends: the amount as paid (not adjusted for later splits)
+ * currency, pay  dividends: the item's currency and pay-date fields, NULL when it has none */
+typedef struct md_sources__act_form {
+    uint8_t type; /* MD_ACT_SPLIT or MD_ACT_DIVIDEND */
+    const char *list, *date, *num, *den, *amount, *currency, *pay;
+} md_sources__act_form;
+/* Appends the actions of root written in form f to out in core/action.h's conventions
+ * (source id, amounts in the major unit of the item's currency, else of `currency`, which
+ * may be NULL; 1:1 splits and zero amounts skipped). The count, or MD_EMALFORMED naming
+ * provider and item with out unchanged. A null list is an empty one. */
+int md_sources__read_actions(const char *provider, md_source_id id, const md_sources__act_form *f,
+                             const json_t *root, const char *currency, md_action_vec *out,
+                             md_error *err);
+/* A provider's reading of one actions answer (dividends 0: the splits endpoint's) with the
+ * HTTP status it came with: appended to out, what it says of the symbol into *ref (may be
+ * NULL). The count or MD_E*. */
+typedef int (*md_sources__act_root_fn)(const json_t *root, long status, int dividends,
+                                       md_action_vec *out, md_source_ref *ref, md_error *err);
+/* The actions parser entry points of providers.h: body as JSON, then read. */
+int md_sources__parse_actions(const char *provider, md_sources__act_root_fn read, const char *body,
+                              size_t len, int dividends, md_action_vec *out, md_error *err);
+/* One actions request: url fetched (md_sources__get_json with refusal), its answer read. */
+int md_sources__act_get(md_provider *p, const char *url, md_sources__refusal_fn refusal,
+                        md_sources__act_root_fn read, int dividends, md_action_vec *out,
+                        md_source_ref *ref, md_fetch_meta *meta, md_error *err);
+/* One endpoint of a provider's actions: kind 0 splits, 1 dividends, appended to out (and
+ * what the answer says of the symbol into *ref). The count or MD_E*. */
+typedef int (*md_sources__act_fetch_fn)(md_provider *p, int kind, const char *symbol,
+                                        md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta,
+                                        md_error *err);
+/* The vtable's `actions` of a provider with a splits and a dividends endpoint: the key
+ * checked, splits then dividends fetched, those with start <= ex_date < end appended to out
+ * with symbol set. A refusal of the dividends by the plan (MD_EUNAUTHSRC) leaves the splits
+ * as the answer and is logged with the provider's words; any other error, or a refusal of
+ * the splits, is the call's (the manager then asks the next source). */
+int md_sources__actions2(md_provider *p, md_sources__act_fetch_fn fetch, const char *symbol,
+                         int64_t start, int64_t end, md_action_vec *out, md_source_ref *ref,
+                         md_fetch_meta *meta, md_error *err);
+/* Defines a providers.h actions parser fn reading with read (md_sources__parse_actions). */
+#define MD_SOURCES_ACTIONS_PARSER(fn, name, read)                                                  \
+    int fn(const char *body, size_t len, int dividends, md_action_vec *out, md_error *err)         \
+    {                                                                                              \
+        return md_sources__parse_actions(name, read, body, len, dividends, out, err);              \
+    }
+/* Appends the actions of tmp with start <= ex_date < end to out, named symbol. The count. */
+int md_sources__emit_actions(md_action_vec *tmp, const char *symbol, int64_t start, int64_t end,
+                             md_action_vec *out);
+/* Defines the vtable's `actions` function fn of a provider as md_sources__actions2 with its
+ * fetch (a static function of the provider's file). */
+#define MD_SOURCES_ACTIONS2(fn, fetch)                                                             \
+    static int fn(md_source *src, const char *symbol, int64_t start, int64_t end,                  \
+                  md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)      \
+    {                                                                                              \
+        return md_sources__actions2((md_provider *)src, fetch, symbol, start, end, out, ref, meta, \
+                                    err);                                                          \
+    }
+
 /* -- numbers, times and bars (util.c) ------------------------------------------------------ */
 
 /* A finite JSON number, or a string holding a plain decimal number ("148.7350",
@@ -198,6 +262,13 @@ int md_sources__push_stamped(md_bar_vec *tmp, md_bar *b, int64_t t, md_interval 
 /* Sorts and dedups tmp, then appends to out the bars with start <= ts < end. Returns
  * the count appended. */
 int md_sources__emit(md_bar_vec *tmp, int64_t start, int64_t end, md_bar_vec *out);
+/* The last step of a parser: every bar of tmp sorted, deduplicated and appended to out, and
+ * tmp freed. Returns the count appended. */
+int md_sources__emit_all(md_bar_vec *tmp, md_bar_vec *out);
+/* An empty vector with room for the n bars a parser is about to read. */
+void md_sources__bars_init(md_bar_vec *tmp, size_t n);
+/* An empty bar (md_bar_init) of source id, for a parser to fill. */
+md_bar md_sources__bar(md_source_id id);
 
 /* -- time zones (core/tz.c) ---------------------------------------------------------------- */
 

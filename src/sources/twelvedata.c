@@ -9,7 +9,10 @@
  *       {"symbol":"AAPL",..,"timestamp":1709323200,"last_quote_at":1709326800,
  *        "close":"179.66000","volume":"73488000",..}
  *
- * Numbers are strings (plain JSON numbers are accepted too). Intraday datetimes are
+ * Bars are asked as traded (adjust=none: the documented default, splits, divides the bars
+ * before a split); a series quoted in a minor unit (meta.currency "GBp") is divided into
+ * the major one (GBP) like every source's. Numbers are strings (plain JSON numbers are
+ * accepted too). Intraday datetimes are
  * wall-clock times of meta.exchange_timezone (the documented default, timezone=Exchange;
  * forex and crypto: UTC, also when the field is absent) and become UTC here, DST
  * included. The request leaves timezone at its default so that the answer's times are
@@ -17,7 +20,20 @@
  * intraday requests are widened by TZ_PAD on each side and the bars filtered after
  * conversion. Daily and coarser values carry a trading date (00:00 UTC of that date). Errors usually come with HTTP 200: {"code":400|401|403|404|429,
  * "message":"...","status":"error"}. Intervals: 1min 5min 15min 30min 1h 4h 1day 1week
- * 1month; at most 5000 values per request. */
+ * 1month; at most 5000 values per request.
+ *
+ * Corporate actions (the Grow plan and above; a free key gets {"code":403,"message":
+ * "/splits is available exclusively with grow or ...","status":"error"}):
+ *   GET {base}/splits?symbol=AAPL&range=full&apikey=K
+ *       {"meta":{"symbol":"AAPL","currency":"USD","exchange_timezone":"America/New_York",..},
+ *        "splits":[{"date":"2020-08-31","description":"4-for-1 split","ratio":0.25,
+ *                   "from_factor":4,"to_factor":1}]}
+ *       from_factor new shares for to_factor old (ratio is its inverse, not read)
+ *   GET {base}/dividends?symbol=AAPL&range=full&adjust=false&apikey=K
+ *       {"meta":{..},"dividends":[{"ex_date":"2020-08-07","amount":0.82}]}
+ *       range=full: the default is the last one only; adjust=false: amounts as paid (the
+ *       default divides them by later splits); in meta.currency, a pence unit (GBp) made
+ *       GBP with the amount / 100. */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -95,16 +111,18 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
     int32_t probe;
     if (!daily && md_sources__tz_offset(zone, 0, &probe) != 0)
         return md_error_set(err, MD_EMALFORMED, NAME ": unknown exchange_timezone '%.40s'", zone);
+    /* a quote in a minor unit (GBp for London) is stored in the major one, as every source's */
+    const char *cur = json_string_value(json_object_get(json_object_get(root, "meta"), "currency"));
+    char major[MD_CURRENCY_MAX];
+    double unit = 1;
+    if (cur && md_currency_major(cur, major, &unit) != 0) unit = 1;
     size_t n = json_array_size(values);
     md_bar_vec tmp;
-    md_bar_vec_init(&tmp);
-    md_bar_vec_reserve(&tmp, n);
+    md_sources__bars_init(&tmp, n);
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get(values, i);
         const char *dt = json_string_value(json_object_get(v, "datetime"));
-        md_bar b;
-        md_bar_init(&b);
-        b.source = MD_SRC_TWELVEDATA;
+        md_bar b = md_sources__bar(MD_SRC_TWELVEDATA);
         int64_t t;
         md_error terr;
         size_t dlen = dt ? strlen(dt) : 0;
@@ -120,6 +138,7 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
                 err, MD_EMALFORMED,
                 NAME ": malformed response: values[%zu] lacks datetime/open/high/low/close", i);
         }
+        b.open /= unit, b.high /= unit, b.low /= unit, b.close /= unit;
         if (daily && dlen == 19) t -= t % 86400; /* a daily value stamped with a time */
         if (daily)
             b.ts = md_sources__day_bucket(t, iv);
@@ -137,9 +156,7 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
         }
         md_bar_vec_push(&tmp, &b);
     }
-    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
-    md_bar_vec_deinit(&tmp);
-    return count;
+    return md_sources__emit_all(&tmp, out);
 }
 
 int md_twelvedata_parse_series(const char *body, size_t len, md_interval iv, md_bar_vec *out,
@@ -255,7 +272,8 @@ static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     md_buf_printf(&url, "&interval=%s", tiv);
     put_time(&url, "start_date", from, daily);
     put_time(&url, "end_date", to, daily);
-    md_buf_printf(&url, "&outputsize=%d", MAX_VALUES);
+    /* as traded: the documented default is adjust=splits */
+    md_buf_printf(&url, "&outputsize=%d&adjust=none", MAX_VALUES);
     md_sources__put_key(&url, src, "&apikey=");
     rc = md_sources__bars1(p, td_fetch, url.data, iv, start, end, out, meta, err);
     md_buf_deinit(&url);
@@ -270,5 +288,48 @@ static int64_t td_max_range(const md_source *src, md_interval iv)
     return md_interval_is_daily(iv) ? span : span - 2 * TZ_PAD;
 }
 
+/* -- corporate actions --------------------------------------------------------------------- */
+
+/* /splits and /dividends (sources_int.h md_sources__act_form) */
+static const md_sources__act_form act_forms[2] = {
+    {MD_ACT_SPLIT, "splits", "date", "from_factor", "to_factor", NULL, NULL, NULL},
+    {MD_ACT_DIVIDEND, "dividends", "ex_date", NULL, NULL, "amount", NULL, NULL},
+};
+
+static int parse_actions_root(const json_t *root, long http_status, int dividends,
+                              md_action_vec *out, md_source_ref *ref, md_error *err)
+{
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
+    int rc = body_error(root, http_status, NULL, err);
+    if (rc) return rc;
+    const json_t *meta = json_object_get(root, "meta");
+    const char *cur = json_string_value(json_object_get(meta, "currency"));
+    const char *zone = json_string_value(json_object_get(meta, "exchange_timezone"));
+    rc = md_sources__read_actions(NAME, MD_SRC_TWELVEDATA, &act_forms[dividends], root, cur, out,
+                                  err);
+    if (rc >= 0 && ref) {
+        if (cur) snprintf(ref->currency, sizeof ref->currency, "%s", cur);
+        if (zone) snprintf(ref->zone, sizeof ref->zone, "%s", zone);
+    }
+    return rc;
+}
+
+MD_SOURCES_ACTIONS_PARSER(md_twelvedata_parse_actions, NAME, parse_actions_root)
+
+static int td_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
+                        md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    md_buf url = MD_BUF_INIT;
+    md_sources__url(&url, &p->base, kind ? "/dividends?symbol=" : "/splits?symbol=", symbol,
+                    kind ? "&range=full&adjust=false" : "&range=full", "&apikey=");
+    int rc =
+        md_sources__act_get(p, url.data, td_refusal, parse_actions_root, kind, out, ref, meta, err);
+    md_buf_deinit(&url);
+    return rc;
+}
+
+MD_SOURCES_ACTIONS2(td_actions, td_act_fetch)
+
 MD_SOURCES_PROVIDER(twelvedata, TWELVEDATA, .quote = td_quote, .bars = td_bars,
-                    .max_range_s = td_max_range);
+                    .max_range_s = td_max_range, .actions = td_actions);

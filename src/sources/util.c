@@ -125,3 +125,24 @@ int md_sources__push_stamped(md_bar_vec *tmp, md_bar *b, int64_t t, md_interval 
     md_bar_vec_push(tmp, b);
     return 0;
 }
+
+int md_sources__emit_all(md_bar_vec *tmp, md_bar_vec *out)
+{
+    int count = md_sources__emit(tmp, INT64_MIN, INT64_MAX, out);
+    md_bar_vec_deinit(tmp);
+    return count;
+}
+
+md_bar md_sources__bar(md_source_id id)
+{
+    md_bar b;
+    md_bar_init(&b);
+    b.source = (uint8_t)id;
+    return b;
+}
+
+void md_sources__bars_init(md_bar_vec *tmp, size_t n)
+{
+    md_bar_vec_init(tmp);
+    md_bar_vec_reserve(tmp, n);
+}

@@ -183,8 +183,7 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv,
     if (cf != 1 && hint >= 0) hint += 2; /* pence to pounds: two more decimals */
 
     md_bar_vec tmp;
-    md_bar_vec_init(&tmp);
-    md_bar_vec_reserve(&tmp, n);
+    md_sources__bars_init(&tmp, n);
     for (size_t i = 0; i < n; i++) {
         int64_t t;
         if (md_sources__int(json_array_get(ts, i), &t) != 0) {
@@ -204,9 +203,7 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv,
             if (!have[k] && k < 4) nulls++;
         }
         if (nulls) continue; /* no trade in this bucket */
-        md_bar b;
-        md_bar_init(&b);
-        b.source = MD_SRC_YAHOO;
+        md_bar b = md_sources__bar(MD_SRC_YAHOO);
         int64_t day = md_sources__exchange_day(t, zone, (int32_t)gmtoff);
         /* raw as traded: Yahoo divided this bar by the ratios of the splits after its day
          * (a weekly or monthly bar spanning a split mixes both sides either way) */
@@ -224,9 +221,7 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv,
         }
         md_bar_vec_push(&tmp, &b);
     }
-    int count = md_sources__emit(&tmp, INT64_MIN, INT64_MAX, out);
-    md_bar_vec_deinit(&tmp);
-    return count;
+    return md_sources__emit_all(&tmp, out);
 }
 
 /* The last bar with a close (its exact timestamp): the quote when meta has no regular
@@ -476,13 +471,7 @@ static int yahoo_actions(md_source *src, const char *symbol, int64_t start, int6
     md_buf_deinit(&url);
     if (rc >= 0) {
         normalise_events(&ev, x.ref.currency);
-        rc = 0;
-        for (size_t i = 0; i < ev.n; i++) {
-            if (ev.v[i].ex_date < start || ev.v[i].ex_date >= end) continue;
-            snprintf(ev.v[i].symbol, sizeof ev.v[i].symbol, "%s", symbol);
-            md_action_vec_push(out, &ev.v[i]);
-            rc++;
-        }
+        rc = md_sources__emit_actions(&ev, symbol, start, end, out);
         if (ref) *ref = x.ref;
     }
     md_action_vec_deinit(&ev);

@@ -107,8 +107,35 @@ int md_xchannel_parse(const char *s, size_t n, char out[MD_XCH_NAME_MAX], md_err
         snprintf(out, MD_XCH_NAME_MAX, "%.*s", (int)n, s);
         return 0;
     }
+    const char *at = memchr(s, '@', n);
     int ch;
+    if (starts(s, n, "bar.") && at) { /* bar.1m@splits: bars adjusted as the mode says */
+        int rc = md_channel_parse(s, (size_t)(at - s), &ch, err);
+        if (rc) return rc;
+        char mode[16];
+        md_adjust m;
+        size_t k = n - (size_t)(at - s) - 1;
+        snprintf(mode, sizeof mode, "%.*s", (int)(k < sizeof mode ? k : sizeof mode - 1), at + 1);
+        if (k >= sizeof mode || md_adjust_parse(mode, &m) != 0)
+            return md_error_set(err, MD_ECHANNEL,
+                                "channel '%.*s': the adjustment after '@' is none, splits or all",
+                                (int)(n < 60 ? n : 60), s);
+        snprintf(out, MD_XCH_NAME_MAX, "%s@%s", md_channel_name(ch), md_adjust_name(m));
+        return 0;
+    }
     return md_channel_parse(s, n, &ch, err); /* its message lists every form */
+}
+
+int md_xchannel_bar(const char *name, md_interval *iv, md_adjust *mode)
+{
+    const char *at = strchr(name, '@');
+    int ch;
+    if (strncmp(name, "bar.", 4) != 0 || !at ||
+        md_channel_parse(name, (size_t)(at - name), &ch, NULL) != 0 || ch < MD_CH_BAR ||
+        md_adjust_parse(at + 1, mode) != 0)
+        return MD_ECHANNEL;
+    *iv = (md_interval)(ch - MD_CH_BAR);
+    return 0;
 }
 
 int md_xchannel_symbolless(const char *name)
@@ -163,7 +190,8 @@ static int parse_symbols(json_t *v, size_t max, md_op *op, md_error *err)
 static int add_channel(const char *s, size_t n, md_op *op, size_t max, md_error *err)
 {
     int ch;
-    if (!starts(s, n, "ind.") && !starts(s, n, "screen.")) {
+    int adjusted = starts(s, n, "bar.") && memchr(s, '@', n);
+    if (!starts(s, n, "ind.") && !starts(s, n, "screen.") && !adjusted) {
         int rc = md_channel_parse(s, n, &ch, err);
         if (rc) return rc;
         op->channels |= 1u << ch;
@@ -172,6 +200,9 @@ static int add_channel(const char *s, size_t n, md_op *op, size_t max, md_error 
     md_xchan x;
     int rc = md_xchannel_parse(s, n, x.name, err);
     if (rc) return rc;
+    size_t k = strlen(x.name);
+    if (adjusted && k > 5 && strcmp(x.name + k - 5, "@none") == 0) /* raw: the plain channel */
+        return add_channel(x.name, k - 5, op, max, err);
     for (size_t i = 0; i < op->n_xch; i++)
         if (strcmp(op->xch[i].name, x.name) == 0) return 0;
     if (op->n_xch == max) return md_error_set(err, MD_EPARAM, "too many channels");
@@ -194,6 +225,32 @@ static int parse_channels(json_t *v, md_op *op, md_error *err)
             return md_error_set(err, MD_EPARAM, "'channels' must be an array of strings");
         int rc = add_channel(json_string_value(c), json_string_length(c), op, max, err);
         if (rc) return rc;
+    }
+    return 0;
+}
+
+/* "adjust":"none|splits|all" (default none: raw): the bar channels of the request become
+ * their adjusted twins (bar.1m -> bar.1m@splits), so the hub serves each mode's messages on
+ * a channel of its own and a raw subscriber's frames are untouched. */
+static int adjust_bars(json_t *v, md_op *op, md_error *err)
+{
+    if (!v || json_is_null(v)) return 0;
+    md_adjust mode;
+    if (!json_is_string(v) || md_adjust_parse(json_string_value(v), &mode) != 0)
+        return md_error_set(err, MD_EPARAM, "'adjust' must be none, splits or all");
+    op->adjust = mode;
+    if (mode == MD_ADJUST_NONE) return 0;
+    /* room for every bar channel beside the extension channels named (add_channel sized
+     * the array for those) */
+    op->xch = md_realloc(op->xch, (op->n_xch + MD_IV_COUNT) * sizeof *op->xch);
+    for (int ch = MD_CH_BAR; ch < MD_CH_COUNT; ch++) {
+        if (!(op->channels & (1u << ch))) continue;
+        op->channels &= ~(1u << ch);
+        md_xchan x;
+        snprintf(x.name, sizeof x.name, "%s@%s", md_channel_name(ch), md_adjust_name(mode));
+        size_t i = 0;
+        while (i < op->n_xch && strcmp(op->xch[i].name, x.name) != 0) i++;
+        if (i == op->n_xch) op->xch[op->n_xch++] = x;
     }
     return 0;
 }
@@ -257,7 +314,7 @@ static int parse_fields(json_t *root, size_t max_symbols, md_op *op, md_error *e
             op->since_seq = (uint64_t)json_integer_value(v);
         }
     }
-    return 0;
+    return adjust_bars(json_object_get(root, "adjust"), op, err);
 }
 
 int md_proto_parse(const char *msg, size_t len, size_t max_symbols, md_op *op, md_error *err)
@@ -304,13 +361,9 @@ md_frame *md_proto_quote(const md_quote *q, uint64_t seq)
     return f;
 }
 
-md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, uint64_t seq)
+/* A bar's members from the timestamp on: ,"timestamp",..,"partial". */
+static void bar_members(md_buf *b, md_interval iv, const md_bar *bar)
 {
-    md_buf b_ = MD_BUF_INIT, *b = &b_;
-    md_buf_puts(b, "{\"type\":\"bar\",\"seq\":");
-    md_buf_int(b, (int64_t)seq);
-    md_json_str(b, "interval", md_interval_name(iv));
-    md_json_str(b, "symbol", symbol);
     md_buf_putc(b, ',');
     md_render_ohlcv_fields(b, bar);
     md_json_num_opt(b, "vwap", bar->vwap);
@@ -322,12 +375,28 @@ md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, ui
     md_buf_puts(b, md_bar_partial(iv, bar->ts, MD_TS_MIN, MD_TS_MAX, md_now())
                        ? ",\"partial\":true"
                        : ",\"partial\":false");
+}
+
+md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, uint64_t seq)
+{
+    md_buf b_ = MD_BUF_INIT, *b = &b_;
+    md_buf_puts(b, "{\"type\":\"bar\",\"seq\":");
+    md_buf_int(b, (int64_t)seq);
+    md_json_str(b, "interval", md_interval_name(iv));
+    md_json_str(b, "symbol", symbol);
+    bar_members(b, iv, bar);
     md_buf_putc(b, '}');
     md_frame *f = finish(b);
     f->seq = seq;
     f->channel = (uint8_t)(MD_CH_BAR + iv);
     snprintf(f->symbol, sizeof f->symbol, "%s", symbol);
     return f;
+}
+
+void md_proto_bar_fields(md_buf *out, md_interval iv, const md_bar *b)
+{
+    md_json_str(out, "interval", md_interval_name(iv));
+    bar_members(out, iv, b);
 }
 
 md_frame *md_proto_ext(const char *type, uint64_t seq, const char *channel, const char *symbol,

@@ -11,12 +11,14 @@
  * lagged, error, pong.
  *
  * Extension channels: "ind.<spec>@<interval>" (an indicator as in ?names=, computed live by
- * pipeline/live.c) and "screen.<name>" (a screen's enter and leave events, pipeline/screen.c)
- * are named by text; the hub gives each name a channel number (md_hub_xchannel). Only their
+ * pipeline/live.c), "screen.<name>" (a screen's enter and leave events, pipeline/screen.c)
+ * and "bar.<interval>@splits|all" (bars adjusted for corporate actions, query/stream_adjust.c;
+ * what a bar subscription with "adjust" becomes) are named by text; the hub gives each name a channel number (md_hub_xchannel). Only their
  * syntax is checked here. */
 #ifndef MD_STREAM_PROTO_H
 #define MD_STREAM_PROTO_H
 
+#include "analytics/adjust.h"
 #include "analytics/indicators.h"
 #include "core/bar.h"
 #include "core/buf.h"
@@ -48,6 +50,10 @@ typedef struct md_xchan {
  * ind.rsi:14@1m; an indicator whose values depend on later bars, psar, is refused) or
  * "screen.<name>" (letters, digits, '_' and '-'). MD_ECHANNEL saying what is wrong. */
 int md_xchannel_parse(const char *s, size_t n, char out[MD_XCH_NAME_MAX], md_error *err);
+/* Decodes an adjusted bar channel "bar.<interval>@splits|all" (query/stream_adjust.c serves
+ * them: the bars of bar.<interval> adjusted as /historical's adjust= says); MD_ECHANNEL for
+ * any other name. */
+int md_xchannel_bar(const char *name, md_interval *iv, md_adjust *mode);
 /* 1 for extension channels that are not per symbol (screen.*): their topic's symbol is "". */
 int md_xchannel_symbolless(const char *name);
 /* Decodes a canonical "ind." channel name (with or without the partial suffix); 0 on
@@ -63,7 +69,8 @@ typedef struct md_op {
     uint32_t channels;  /* bit per MD_CH_*; 0: none given */
     md_xchan *xch;      /* extension channels, canonical, without duplicates (heap) */
     size_t n_xch;
-    int partial; /* subscribe: also the values of indicators on forming bars */
+    int partial;      /* subscribe: also the values of indicators on forming bars */
+    md_adjust adjust; /* "adjust" (default none): bar channels were turned into bar.X@mode */
     int has_since;
     uint64_t since_seq;
 } md_op;
@@ -89,6 +96,10 @@ md_frame *md_proto_ext(const char *type, uint64_t seq, const char *channel, cons
  * partial (true on a bar still forming). */
 void md_proto_indicator_fields(md_buf *out, md_interval iv, const md_ind_spec *spec, int64_t ts,
                                const double *values, int partial);
+
+/* The fields of a "bar" message on an adjusted bar channel: interval, then what a bar
+ * message has from timestamp to partial (the caller adds "adjust" and "adjustment"). */
+void md_proto_bar_fields(md_buf *out, md_interval iv, const md_bar *b);
 
 typedef struct md_welcome {
     const char *session, *instance;

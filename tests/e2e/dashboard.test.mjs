@@ -326,6 +326,52 @@ test('a quote with bid above ask is rejected as crossed_quote', async () => {
   assert.doesNotMatch(metrics, /mdagent_ingest_rejected_total\{reason="high_below_low"\}/);
 });
 
+test('the adjustment toggle changes the plotted prices across a split', async () => {
+  // Apple's 4-for-1 of 2020-08-31: its as-traded bars (the Polygon fixture, adjusted=false)
+  // and the split, ingested under AAPL20; the chart asks /historical with the toggle's adjust=
+  const fixture = JSON.parse(fs.readFileSync(new URL('../fixtures/providers/polygon/aggs_AAPL20_1_day.json', import.meta.url)));
+  const raw = fixture.results.map((r) => ({ date: new Date(r.t).toISOString().slice(0, 10), o: r.o, h: r.h, l: r.l, c: r.c, v: r.v }));
+  const send = async (kind, items) => {
+    const r = await fetch(`${AGENT}/ingest/${kind}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ [kind]: items }),
+    });
+    const answer = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(answer));
+    assert.equal(answer.accepted, items.length, JSON.stringify(answer));
+  };
+  await send('actions', [{ symbol: 'AAPL20', type: 'split', ex_date: '2020-08-31', numerator: 4, denominator: 1 }]);
+  await send('bars', raw.map((b) => ({ symbol: 'AAPL20', interval: '1d', timestamp: b.date, open: b.o, high: b.h, low: b.l, close: b.c, volume: b.v })));
+  const plotted = () => page.evaluate(() => window.mdDashboard.chart.bars.map((b) => [new Date(b.time * 1000).toISOString().slice(0, 10), b.close]));
+  const shows = async (adjust) => {
+    await page.waitForSelector(`#panel-chart[data-symbol="AAPL20"][data-adjust="${adjust}"][data-loading="false"]`);
+    await page.waitForFunction((n) => document.querySelector('#panel-chart').dataset.bars === String(n), raw.length);
+    return new Map(await plotted());
+  };
+  await page.goto(`${AGENT}/dashboard#symbol=AAPL20&interval=1d`);
+  const split = await shows('splits'); // the default
+  assert.equal(await page.getAttribute('#chart-adjust button[data-adjust="splits"]', 'aria-pressed'), 'true');
+  await page.click('#chart-adjust button[data-adjust="none"]');
+  const asTraded = await shows('none');
+  assert.match(page.url(), /adjust=none/);
+  for (const b of raw) {
+    assert.equal(asTraded.get(b.date), b.c, `${b.date}: raw close`);
+    const want = b.date < '2020-08-31' ? b.c / 4 : b.c; // the split's ratio, before its ex-date
+    assert.ok(Math.abs(split.get(b.date) - want) < 1e-9, `${b.date}: split-adjusted ${split.get(b.date)} != ${want}`);
+  }
+  // toggling back: the plotted closes before the split are a quarter again
+  await page.click('#chart-adjust button[data-adjust="all"]');
+  const total = await shows('all');
+  const rest_ = await rest('/historical/AAPL20?interval=1d&start=2020-01-01&end=2021-01-01&adjust=all&cached_only=true');
+  for (const b of rest_.bars) assert.equal(total.get(b.timestamp.slice(0, 10)), b.close, b.timestamp);
+  await page.click('#chart-adjust button[data-adjust="splits"]');
+  const again = await shows('splits');
+  assert.deepEqual([...again], [...split]);
+  await page.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
+  await page.waitForSelector('#panel-chart[data-symbol="MSFT"][data-loading="false"]');
+});
+
 test('the page fits a phone-sized screen', async () => {
   const phone = await context.newPage();
   watch(phone, 'phone');

@@ -11,13 +11,17 @@ Point a provider at it with its base URL, e.g. MDAGENT_YAHOO_URL=http://127.0.0.
 
 Routes (the provider's own paths):
     yahoo         /v8/finance/chart/{symbol}?interval=..             chart_{SYM}_{interval}.json
-                  (interval=3mo, the splits after a range: chart_{SYM}_1d when no 3mo file)
+                  (interval=3mo, the splits after a range, and interval=1mo with events, the
+                  actions: chart_{SYM}_1d when there is no file of that interval)
     alphavantage  /query?function=F&symbol=S[&interval=I]&apikey=K    {F}_{SYM}[_{I}].json
     finnhub       /quote?symbol=S&token=K, /stock/candle?symbol&resolution  quote_{SYM}, candle_{SYM}_{RES}
+                  /stock/split|dividend?symbol&from&to                split_{SYM}, dividend_{SYM} ([] when none)
     polygon       /v2/aggs/ticker/{T}/range/{m}/{span}/{from}/{to}    aggs_{T}_{m}_{span}[_{cursor}].json
                   /v2/last/trade/{T}, /v2/aggs/ticker/{T}/prev        last_trade_{T}, prev_{T}
                   /v3/reference/splits|dividends?ticker=T             splits_{T}, dividends_{T}
     twelvedata    /time_series?symbol&interval, /quote?symbol         time_series_{SYM}_{iv}, quote_{SYM}
+                  /splits|dividends?symbol&range=full                 splits_{SYM}, dividends_{SYM}
+    (Alpha Vantage's SPLITS and DIVIDENDS are functions like the others: SPLITS_{SYM}.json)
 (a '/' in a symbol becomes '_' in file names; "{BASE}" in a file becomes this server's
 base URL for that provider; "{APIKEY}" becomes the key the request carried.)
 
@@ -44,6 +48,10 @@ broken, the others answering normally). Besides the scenarios above, modes only:
                    /forex and /crypto candles (a free key), /quote as usual
     DAYLIMIT       Alpha Vantage's daily-limit notice ("... 25 requests per day ..."),
                    which quotes the key back
+    NODIVIDENDS    Finnhub: 403 "You don't have access to this resource." on /stock/dividend
+                   (a plan without dividends), the rest as usual
+    GROWONLY       Twelve Data: /splits and /dividends answer the free plan's 403 refusal
+                   ("... available exclusively with grow or venture plans")
 Finnhub's /forex/candle and /crypto/candle answer like /stock/candle. In file names a '/'
 or ':' of a symbol becomes '_' (C:EURUSD -> C_EURUSD).
 Keys: keyed providers answer their documented 401-style error when the key is missing or
@@ -65,7 +73,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "fixtures", "providers")
 PROVIDERS = ("yahoo", "alphavantage", "finnhub", "polygon", "twelvedata")
 SCENARIOS = ("RATELIMIT", "RATEDATE", "SLOW", "TRUNC", "HTML", "RESET", "E500", "E503", "EMPTY", "BIG")
-MODES = SCENARIOS + ("HANG", "EMPTYRANGE", "BADINTERVAL", "FORBIDCANDLES", "DAYLIMIT")
+MODES = SCENARIOS + ("HANG", "EMPTYRANGE", "BADINTERVAL", "FORBIDCANDLES", "DAYLIMIT", "NODIVIDENDS",
+                     "GROWONLY")
 HANG_S = 120
 SLOW_MS = 3000
 REQUESTS = []
@@ -211,7 +220,9 @@ def guess_provider(parts, q):
         return "polygon"
     if (len(parts) == 2 and parts[1] == "candle") or (parts == ["quote"] and "token" in q):
         return "finnhub"
-    if parts in (["time_series"], ["quote"], ["price"]):
+    if len(parts) == 2 and parts[0] == "stock" and parts[1] in ("split", "dividend"):
+        return "finnhub"
+    if parts in (["time_series"], ["quote"], ["price"], ["splits"], ["dividends"]):
         return "twelvedata"
     return "unknown"
 
@@ -234,7 +245,8 @@ def route_yahoo(h, parts, q):
     if h.mode == "EMPTYRANGE" and not q.get("range"):
         raise Reply(200, fixture("yahoo", "chart_empty_range").replace(b"ZZZZ", sym.encode()))
     body = h.file_or("yahoo", "chart_%s_%s" % (fname(sym), iv))
-    if body is None and iv == "3mo":  # the splits after a range: any chart's events will do
+    if body is None and (iv == "3mo" or (iv == "1mo" and "events" in q)):
+        # the splits after a range, or the actions call: any chart's events (and meta) will do
         body = h.file_or("yahoo", "chart_%s_1d" % fname(sym))
     if body is None and q.get("range"):  # quote requests: any chart of the symbol has the meta
         for alt in ("1d", "5m", "60m"):
@@ -288,6 +300,10 @@ def route_finnhub(h, parts, q):
     if parts == ["quote"]:
         body = h.file_or("finnhub", "quote_" + fname(sym))
         raise Reply(200, body or fixture("finnhub", "quote_unknown"))
+    if len(parts) == 2 and parts[0] == "stock" and parts[1] in ("split", "dividend"):
+        if h.mode == "NODIVIDENDS" and parts[1] == "dividend":
+            raise Reply(403, fixture("finnhub", "error_forbidden"))
+        raise Reply(200, h.file_or("finnhub", "%s_%s" % (parts[1], fname(sym))) or b"[]")
     if candles:
         body = h.file_or("finnhub", "candle_%s_%s" % (fname(sym), q.get("resolution", "")))
         if h.mode == "EMPTYRANGE":
@@ -353,6 +369,10 @@ def route_twelvedata(h, parts, q):
         body = h.file_or("twelvedata", "time_series_%s_%s" % (fname(sym), q.get("interval", "")))
     elif parts == ["quote"]:
         body = h.file_or("twelvedata", "quote_" + fname(sym))
+    elif parts in (["splits"], ["dividends"]):
+        if h.mode == "GROWONLY":
+            raise Reply(200, fixture("twelvedata", "error_forbidden_" + parts[0]))
+        body = h.file_or("twelvedata", "%s_%s" % (parts[0], fname(sym)))
     else:
         body = None
     raise Reply(200, body or fixture("twelvedata", "error_not_found").replace(b"ZZZZ", sym.encode()))

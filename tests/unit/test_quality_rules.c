@@ -1,9 +1,11 @@
 /* Soft quality rules (quality/scan.c) on plain arrays: each rule at its threshold edges,
  * the bar it names, and what it must not flag. */
+#include "core/mem.h"
 #include "quality/quality.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <string.h>
 
 #define DAY 86400
 #define MON_2024_01_01 1704067200 /* a Monday */
@@ -139,16 +141,21 @@ Test(quality_jump, severity_grows_to_one_at_twice_k)
     md_bar_vec_deinit(&v);
 }
 
+/* jump_series' quiet bars, bar 21 a spike of factor x the level, and a bar back at it. */
+static void spike_series(md_bar_vec *v, double factor)
+{
+    jump_series(v, 0);
+    double base = v->v[20].close;
+    v->v[21].close = v->v[21].high = base * factor;
+    md_bar back = bar_at(v->v[21].ts + DAY, base * 1.001, 1000);
+    md_bar_vec_push(v, &back);
+}
+
 Test(quality_jump, a_lone_bad_print_is_flagged_once_not_the_bar_after)
 {
     md_quality_params p = P();
     md_bar_vec v;
-    jump_series(&v, 0);
-    /* bar 21 normal; make bar 21 a spike and add a bar back at the old level */
-    double base = v.v[20].close;
-    v.v[21].close = v.v[21].high = base * 1.5;
-    md_bar back = bar_at(v.v[21].ts + DAY, base * 1.001, 1000);
-    md_bar_vec_push(&v, &back);
+    spike_series(&v, 1.5);
     md_qevent_vec ev;
     scan(&p, MD_IV_1D, &v, &ev);
     cr_assert_eq(count_rule(&ev, MD_CHECK_PRICE_JUMP), 1);
@@ -162,7 +169,7 @@ Test(quality_jump, a_level_shift_is_flagged_once)
     md_quality_params p = P();
     md_bar_vec v;
     jump_series(&v, 0);
-    double level = v.v[20].close * 0.5; /* e.g. an unadjusted 2:1 split */
+    double level = v.v[20].close * 0.6; /* a level no split ratio explains */
     v.v[21].close = v.v[21].open = v.v[21].high = v.v[21].low = level;
     for (int i = 0; i < 5; i++) {
         md_bar b = bar_at(v.v[v.n - 1].ts + DAY, level * (i % 2 ? 1.005 : 0.995), 1000);
@@ -172,6 +179,132 @@ Test(quality_jump, a_level_shift_is_flagged_once)
     scan(&p, MD_IV_1D, &v, &ev);
     cr_assert_eq(count_rule(&ev, MD_CHECK_PRICE_JUMP), 1);
     cr_assert_eq(first_rule(&ev, MD_CHECK_PRICE_JUMP)->ts, v.v[21].ts);
+    md_qevent_vec_deinit(&ev);
+    md_bar_vec_deinit(&v);
+}
+
+/* -- splits: known ones are no jump, split-sized jumps without one are findings ---------- */
+
+/* jump_series' 21 quiet bars, then bar 21 and 5 more at the old level / ratio (a split of
+ * ratio on bar 21; ratio < 1 a reverse one), volumes x ratio from bar 21 on. */
+static void split_series(md_bar_vec *v, double ratio)
+{
+    jump_series(v, 0);
+    double level = v->v[20].close / ratio;
+    v->v[21] = bar_at(v->v[21].ts, level, 1000 * ratio);
+    for (int i = 0; i < 5; i++) {
+        md_bar b = bar_at(v->v[v->n - 1].ts + DAY, level * (i % 2 ? 1.005 : 0.995), 1000 * ratio);
+        md_bar_vec_push(v, &b);
+    }
+}
+
+static void scan_split(const md_bar_vec *v, const md_qsplit *sp, size_t ns, md_qevent_vec *ev)
+{
+    md_quality_params p = P();
+    static const md_qsplit none[1]; /* the splits are known: none recorded */
+    md_qevent_vec_init(ev);
+    md_quality_scan_splits(&p, MD_IV_1D, NULL, sp ? sp : none, ns, v->v, v->n, NULL, ev);
+}
+
+Test(quality_split, common_ratios_without_a_recorded_split_are_findings)
+{
+    static const double ratios[] = {2, 3, 1.5, 4, 5, 10, 20, 0.5, 1 / 3.0, 0.25, 0.2, 0.1, 0.05};
+    for (size_t i = 0; i < MD_ARRAY_LEN(ratios); i++) {
+        md_bar_vec v;
+        split_series(&v, ratios[i]);
+        md_qevent_vec ev;
+        scan_split(&v, NULL, 0, &ev);
+        cr_expect_eq(count_rule(&ev, MD_CHECK_UNRECORDED_SPLIT), 1, "ratio %g", ratios[i]);
+        cr_expect_eq(count_rule(&ev, MD_CHECK_PRICE_JUMP), 0, "ratio %g", ratios[i]);
+        const md_qevent *e = first_rule(&ev, MD_CHECK_UNRECORDED_SPLIT);
+        if (e) {
+            cr_expect_eq(e->ts, v.v[21].ts);
+            cr_expect_float_eq(e->limit, ratios[i], 1e-9, "ratio %g: %s", ratios[i], e->detail);
+            cr_expect(strstr(e->detail, "no split is recorded on 2024-01-22"), "%s", e->detail);
+        }
+        md_qevent_vec_deinit(&ev);
+        md_bar_vec_deinit(&v);
+    }
+}
+
+Test(quality_split, without_the_splits_known_a_jump_is_a_price_jump)
+{
+    md_bar_vec v;
+    split_series(&v, 4);
+    md_qevent_vec ev;
+    md_quality_params p = P();
+    scan(&p, MD_IV_1D, &v, &ev); /* md_quality_scan: the writer's, no splits read */
+    cr_expect_eq(count_rule(&ev, MD_CHECK_UNRECORDED_SPLIT), 0);
+    cr_expect_eq(count_rule(&ev, MD_CHECK_PRICE_JUMP), 1);
+    md_qevent_vec_deinit(&ev);
+    md_bar_vec_deinit(&v);
+}
+
+Test(quality_split, the_ratio_tolerance_edges)
+{
+    /* 10% (log) around 2:1 is a split day's own move; 11% is not a split, but a jump */
+    static const struct {
+        double move;
+        size_t split, jump;
+    } cases[] = {{2 * 1.094, 1, 0}, {2 / 1.094, 1, 0}, {2 * 1.117, 0, 1}, {2 / 1.117, 0, 1}};
+    for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        md_bar_vec v;
+        split_series(&v, cases[i].move);
+        md_qevent_vec ev;
+        scan_split(&v, NULL, 0, &ev);
+        cr_expect_eq(count_rule(&ev, MD_CHECK_UNRECORDED_SPLIT), cases[i].split, "%g",
+                     cases[i].move);
+        cr_expect_eq(count_rule(&ev, MD_CHECK_PRICE_JUMP), cases[i].jump, "%g", cases[i].move);
+        md_qevent_vec_deinit(&ev);
+        md_bar_vec_deinit(&v);
+    }
+}
+
+Test(quality_split, a_known_split_is_no_finding_on_its_ex_date)
+{
+    static const double ratios[] = {4, 20, 0.1};
+    for (size_t i = 0; i < MD_ARRAY_LEN(ratios); i++) {
+        md_bar_vec v;
+        split_series(&v, ratios[i]); /* volumes x 20 too: no volume_outlier either */
+        md_qsplit sp = {v.v[21].ts, ratios[i]};
+        md_qevent_vec ev;
+        scan_split(&v, &sp, 1, &ev);
+        cr_expect_eq(ev.n, 0, "ratio %g: %zu findings, first %s", ratios[i], ev.n,
+                     ev.n ? ev.v[0].detail : "");
+        md_qevent_vec_deinit(&ev);
+        /* the same split recorded a day late explains nothing on the day it happened */
+        sp.cutoff = v.v[22].ts;
+        scan_split(&v, &sp, 1, &ev);
+        cr_expect_gt(ev.n, 0, "ratio %g", ratios[i]);
+        md_qevent_vec_deinit(&ev);
+        md_bar_vec_deinit(&v);
+    }
+}
+
+Test(quality_split, a_bad_print_that_comes_back_is_a_jump_not_a_split)
+{
+    md_bar_vec v;
+    spike_series(&v, 2); /* a 2:1-sized print, then the old level */
+    md_qevent_vec ev;
+    scan_split(&v, NULL, 0, &ev);
+    cr_expect_eq(count_rule(&ev, MD_CHECK_PRICE_JUMP), 1);
+    cr_expect_eq(count_rule(&ev, MD_CHECK_UNRECORDED_SPLIT), 0);
+    md_qevent_vec_deinit(&ev);
+    md_bar_vec_deinit(&v);
+}
+
+Test(quality_split, before_the_window_fills_only_a_split_sized_move_counts)
+{
+    md_bar_vec v;
+    daily_series(&v, 6, 100, 1000);
+    for (size_t i = 3; i < v.n; i++) v.v[i] = bar_at(v.v[i].ts, 100 / 3.0, 3000);
+    md_qevent_vec ev;
+    scan_split(&v, NULL, 0, &ev);
+    cr_expect_eq(count_rule(&ev, MD_CHECK_UNRECORDED_SPLIT), 1);
+    md_qevent_vec_deinit(&ev);
+    for (size_t i = 3; i < v.n; i++) v.v[i] = bar_at(v.v[i].ts, 100 / 1.5, 1000);
+    scan_split(&v, NULL, 0, &ev); /* a 3:2-sized fall this early is not judged */
+    cr_expect_eq(ev.n, 0);
     md_qevent_vec_deinit(&ev);
     md_bar_vec_deinit(&v);
 }

@@ -176,7 +176,7 @@ Test(twelvedata_http, series_requests_in_exchange_time)
     cr_expect(fake_saw(&fake,
                        "/twelvedata/time_series?symbol=AAPL&interval=5min"
                        "&start_date=2024-03-08%2006%3A50%3A00&end_date=2024-03-09%2011%3A00%3A00"
-                       "&outputsize=5000&apikey=" KEY));
+                       "&outputsize=5000&adjust=none&apikey=" KEY));
     char *seen = md_fake_requests(&fake);
     cr_expect(strstr(seen, "timezone=") == NULL, "%s", seen);
     free(seen);

@@ -31,6 +31,7 @@ const state = {
   symbols: [],
   symbol: null,
   interval: null,
+  adjust: 'splits',     // the chart's prices: none (as traded), splits, all (API.md "Adjustment")
   enabled: loadEnabled(),
   indicators: INDICATORS, // the toggles: the agent's table once read (tableIndicators)
   ind: null,
@@ -168,11 +169,13 @@ function drawSymbols() {
 
 function readHash() {
   const p = new URLSearchParams(window.location.hash.slice(1));
-  return { symbol: (p.get('symbol') || '').toUpperCase() || null, interval: p.get('interval') };
+  return { symbol: (p.get('symbol') || '').toUpperCase() || null, interval: p.get('interval'), adjust: p.get('adjust') };
 }
 
 function writeHash() {
-  const h = `#symbol=${encodeURIComponent(state.symbol)}&interval=${encodeURIComponent(state.interval)}`;
+  // the default adjustment (splits, as the agent's) is left out of the address
+  const adj = state.adjust !== 'splits' ? `&adjust=${encodeURIComponent(state.adjust)}` : '';
+  const h = `#symbol=${encodeURIComponent(state.symbol)}&interval=${encodeURIComponent(state.interval)}${adj}`;
   if (window.location.hash !== h) history.replaceState(null, '', h);
 }
 
@@ -209,6 +212,25 @@ function drawIntervals() {
     dataset: { interval: iv },
     onclick: () => { state.interval = iv; drawIntervals(); loadChart(); },
   }, iv)));
+}
+
+/* The adjustment toggle: what /historical and /analytics are asked (adjust=) and which bar
+ * channel the stream serves (bar.<iv>@<mode>; raw is the plain bar.<iv>). */
+const ADJUSTMENTS = [
+  { id: 'none', label: 'raw', title: 'prices as traded' },
+  { id: 'splits', label: 'split-adj', title: 'adjusted for splits (prices before a split divided by its ratio, volumes multiplied)' },
+  { id: 'all', label: 'total-adj', title: 'adjusted for splits and cash dividends' },
+];
+
+function drawAdjust() {
+  mount($('chart-adjust'), ADJUSTMENTS.map((a) => el('button', {
+    type: 'button',
+    class: a.id === state.adjust ? 'on' : undefined,
+    title: a.title,
+    'aria-pressed': a.id === state.adjust ? 'true' : 'false',
+    dataset: { adjust: a.id },
+    onclick: () => { state.adjust = a.id; drawAdjust(); loadChart(); },
+  }, a.label)));
 }
 
 function drawIndicatorToggles() {
@@ -286,9 +308,10 @@ async function loadChart() {
   const sym = encodeURIComponent(symbol);
   // the newest BAR_LIMIT bars: a limited answer takes the oldest end unless order=desc,
   // which lists newest first (oldestFirst turns both answers around for the chart)
-  const histP = api.get(`/historical/${sym}?interval=${interval}&limit=${BAR_LIMIT}&order=desc&cached_only=true`);
+  const adj = `&adjust=${state.adjust}`;
+  const histP = api.get(`/historical/${sym}?interval=${interval}&limit=${BAR_LIMIT}&order=desc&cached_only=true${adj}`);
   const indP = api.has('/analytics/{symbol}/indicators')
-    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&order=desc&cached_only=true&names=${indicatorNames().join(',')}`)
+    ? api.get(`/analytics/${sym}/indicators?interval=${interval}&limit=${BAR_LIMIT}&order=desc&cached_only=true${adj}&names=${indicatorNames().join(',')}`)
     : Promise.resolve(null);
   const [hist, ind] = await Promise.all([histP, indP]);
   oldestFirst(hist, ind);
@@ -307,6 +330,7 @@ async function loadChart() {
   else chartNote('');
   panel.dataset.symbol = symbol;
   panel.dataset.interval = interval;
+  panel.dataset.adjust = state.adjust;
   panel.dataset.bars = String(state.chart.count);
   setTitle();
   subscribeChart();
@@ -318,7 +342,8 @@ async function loadChart() {
 function subscribeChart() {
   const { stream, symbol, interval } = state;
   if (!stream || !symbol || !interval) return;
-  stream.setSubscription([symbol], [`bar.${interval}`, 'quote']);
+  const bars = state.adjust === 'none' ? `bar.${interval}` : `bar.${interval}@${state.adjust}`;
+  stream.setSubscription([symbol], [bars, 'quote']);
   const ind = state.api.has('/analytics/{symbol}/indicators') ? liveChannels(state.indicators, state.enabled, interval) : [];
   stream.setNamed('indicators', { symbols: [symbol], channels: ind, partial: true });
 }
@@ -388,7 +413,7 @@ async function pollChartTail() {
   if (!chart || !symbol || !interval || $('panel-chart').dataset.loading !== 'false') return;
   if (state.stream && state.stream.state === 'live') return;
   const token = state.loadToken;
-  const r = await api.get(`/historical/${encodeURIComponent(symbol)}?interval=${interval}&limit=3&order=desc&cached_only=true`);
+  const r = await api.get(`/historical/${encodeURIComponent(symbol)}?interval=${interval}&limit=3&order=desc&cached_only=true&adjust=${state.adjust}`);
   if (token !== state.loadToken || !r.ok || !r.data || !Array.isArray(r.data.bars)) return;
   oldestFirst(r, null);
   if (chart.mergeTail(symbol, interval, r.data.bars)) {
@@ -478,6 +503,9 @@ async function start() {
   }
   if (state.chart) state.chart.defs = state.indicators;
   drawIndicatorToggles();
+  const adj0 = readHash().adjust;
+  if (ADJUSTMENTS.some((a) => a.id === adj0)) state.adjust = adj0;
+  drawAdjust();
   $('foot-text').textContent = `mdagent ${api.version ?? ''} · ${api.routes.size} routes · data from this agent's REST API`;
 
   $('chart-symbol').addEventListener('change', (e) => selectSymbol(e.target.value));
@@ -485,6 +513,12 @@ async function start() {
   $('refresh').addEventListener('change', (e) => { state.refreshMs = Number(e.target.value); });
   window.addEventListener('hashchange', () => {
     const h = readHash();
+    const adj = ADJUSTMENTS.some((a) => a.id === h.adjust) ? h.adjust : 'splits';
+    if (adj !== state.adjust) {
+      state.adjust = adj;
+      drawAdjust();
+      if (h.symbol === state.symbol) loadChart();
+    }
     if (h.symbol && (h.symbol !== state.symbol || (h.interval && h.interval !== state.interval))) selectSymbol(h.symbol, h.interval);
   });
 

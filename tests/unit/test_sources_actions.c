@@ -1,0 +1,247 @@
+/* Corporate actions of Alpha Vantage (SPLITS, DIVIDENDS), Finnhub (/stock/split,
+ * /stock/dividend) and Twelve Data (/splits, /dividends): each parser on fixtures written
+ * from the provider's documentation (AAPL's 7-for-1 of 2014 and 4-for-1 of 2020, its 0.82 USD
+ * dividends before the split, IBM's 1.046 of 2021, a 1-for-10 reverse split, a dividend
+ * quoted in pence), the ratio conventions (Finnhub toFactor/fromFactor, Twelve Data
+ * from_factor/to_factor with the inverted `ratio` beside them, Alpha Vantage's one decimal
+ * factor), and each client over HTTP against the fake provider server: the requests they
+ * send, the range filter, and plan refusals - Finnhub's dividends refused leave the splits as
+ * the answer, Twelve Data's free plan refuses both (the call fails, so the manager asks the
+ * next source), Alpha Vantage's premium notice is a refusal. */
+#include "sourcetest.h"
+
+static int parse(int (*fn)(const char *, size_t, int, md_action_vec *, md_error *),
+                 const char *file, int dividends, md_action_vec *out, md_error *err)
+{
+    size_t len;
+    char *body = md_fake_read(file, &len);
+    int rc = fn(body, len, dividends, out, err);
+    free(body);
+    return rc;
+}
+
+typedef int (*parse_fn)(const char *, size_t, int, md_action_vec *, md_error *);
+
+/* A refusal body (MD_EUNAUTHSRC, its message naming word) and a body of another endpoint
+ * (MD_EMALFORMED) append nothing. */
+static void refused_and_malformed(parse_fn fn, const char *refusal, const char *word,
+                                  const char *other)
+{
+    md_action_vec v;
+    md_action_vec_init(&v);
+    md_error err;
+    cr_expect_eq(parse(fn, refusal, 1, &v, &err), MD_EUNAUTHSRC, "%s", refusal);
+    cr_expect(strstr(err.msg, word), "%s", err.msg);
+    cr_expect_eq(parse(fn, other, 0, &v, &err), MD_EMALFORMED, "%s", other);
+    cr_expect_eq(v.n, 0);
+    md_action_vec_deinit(&v);
+}
+
+/* file read by fn into v (emptied first): want actions, sorted by ex-date. */
+static void parsed(parse_fn fn, const char *file, int dividends, int want, md_action_vec *v)
+{
+    md_error err;
+    v->n = 0;
+    cr_assert_eq(parse(fn, file, dividends, v, &err), want, "%s: %s", file, err.msg);
+    md_action_vec_sort_dedup(v);
+}
+
+#define SPLIT(a, day, num, den)                                                                    \
+    do {                                                                                           \
+        cr_expect_eq((a)->type, MD_ACT_SPLIT);                                                     \
+        cr_expect_eq((a)->ex_date, T(day), "%s", day);                                             \
+        cr_expect((a)->numerator == (num) && (a)->denominator == (den), "%s: %g/%g", day,          \
+                  (a)->numerator, (a)->denominator);                                               \
+    } while (0)
+
+Test(actions_parse, finnhub_splits_and_dividends)
+{
+    md_action_vec v;
+    md_action_vec_init(&v);
+    parsed(md_finnhub_parse_actions, "finnhub/split_AAPL20.json", 0, 2, &v);
+    SPLIT(&v.v[0], "2014-06-09", 7, 1); /* toFactor new shares for fromFactor old */
+    SPLIT(&v.v[1], "2020-08-31", 4, 1);
+    cr_expect_eq(v.v[1].source, MD_SRC_FINNHUB);
+    parsed(md_finnhub_parse_actions, "finnhub/dividend_AAPL20.json", 1, 3, &v);
+    /* amount as paid (0.82 before the split), not adjustedAmount (0.205) */
+    cr_expect_eq(v.v[1].ex_date, T("2020-08-07"));
+    cr_expect(v.v[1].amount == 0.82);
+    cr_expect_eq(v.v[1].pay_date, T("2020-08-13"));
+    cr_expect_str_eq(v.v[1].currency, "USD");
+    cr_expect(v.v[2].amount == 0.205);
+    /* pence: 4.5 GBp is 0.045 GBP */
+    parsed(md_finnhub_parse_actions, "finnhub/dividend_VOD.L.json", 1, 1, &v);
+    cr_expect_str_eq(v.v[0].currency, "GBP");
+    cr_expect_float_eq(v.v[0].amount, 0.045, 1e-12);
+    md_action_vec_deinit(&v);
+    refused_and_malformed(md_finnhub_parse_actions, "finnhub/error_forbidden.json", "access",
+                          "finnhub/quote_AAPL.json");
+}
+
+Test(actions_parse, twelvedata_factors_are_from_over_to)
+{
+    md_action_vec v;
+    md_action_vec_init(&v);
+    parsed(md_twelvedata_parse_actions, "twelvedata/splits_AAPL20.json", 0, 2, &v);
+    /* {"ratio":0.25,"from_factor":4,"to_factor":1} is a 4-for-1: ratio is not the factor */
+    SPLIT(&v.v[0], "2014-06-09", 7, 1);
+    SPLIT(&v.v[1], "2020-08-31", 4, 1);
+    cr_expect_eq(v.v[0].source, MD_SRC_TWELVEDATA);
+    parsed(md_twelvedata_parse_actions, "twelvedata/splits_REVERSE.json", 0, 1, &v);
+    SPLIT(&v.v[0], "2023-03-01", 1, 10);
+    parsed(md_twelvedata_parse_actions, "twelvedata/dividends_AAPL20.json", 1, 3, &v);
+    cr_expect_eq(v.v[1].ex_date, T("2020-08-07"));
+    cr_expect(v.v[1].amount == 0.82);
+    cr_expect_str_eq(v.v[1].currency, "USD"); /* from meta.currency */
+    cr_expect_eq(v.v[1].pay_date, 0);
+    parsed(md_twelvedata_parse_actions, "twelvedata/dividends_VOD.json", 1, 1, &v);
+    cr_expect_str_eq(v.v[0].currency, "GBP");
+    cr_expect_float_eq(v.v[0].amount, 0.045, 1e-12);
+    md_action_vec_deinit(&v);
+    refused_and_malformed(md_twelvedata_parse_actions, "twelvedata/error_forbidden_splits.json",
+                          "grow", "twelvedata/quote_AAPL.json");
+}
+
+Test(actions_parse, alphavantage_decimal_factors)
+{
+    md_action_vec v;
+    md_action_vec_init(&v);
+    parsed(md_alphavantage_parse_actions, "alphavantage/SPLITS_IBM.json", 0, 3, &v);
+    SPLIT(&v.v[0], "1997-05-28", 2, 1);
+    SPLIT(&v.v[2], "2021-11-04", 523, 500); /* 1.0460 */
+    cr_expect_eq(v.v[2].source, MD_SRC_ALPHAVANTAGE);
+    parsed(md_alphavantage_parse_actions, "alphavantage/SPLITS_REVERSE.json", 0, 2, &v);
+    SPLIT(&v.v[0], "2019-01-02", 3, 2);  /* 1.5000 */
+    SPLIT(&v.v[1], "2023-03-01", 1, 10); /* 0.1000 */
+    parsed(md_alphavantage_parse_actions, "alphavantage/DIVIDENDS_AAPL20.json", 1, 3, &v);
+    cr_expect_eq(v.v[0].pay_date, 0); /* "None" */
+    cr_expect_eq(v.v[1].ex_date, T("2020-08-07"));
+    cr_expect_eq(v.v[1].pay_date, T("2020-08-13"));
+    cr_expect(v.v[1].amount == 0.82);
+    cr_expect_str_eq(v.v[1].currency, ""); /* not said */
+    parsed(md_alphavantage_parse_actions, "alphavantage/DIVIDENDS_EMPTY.json", 1, 0, &v);
+    md_action_vec_deinit(&v);
+    refused_and_malformed(md_alphavantage_parse_actions, "alphavantage/information_premium.json",
+                          "premium", "alphavantage/GLOBAL_QUOTE_IBM.json");
+}
+
+/* -- clients over HTTP --------------------------------------------------------------------- */
+
+static md_fake fake;
+
+static void start(void)
+{
+    md_fake_start(&fake, 3000);
+}
+
+static void stop(void)
+{
+    md_fake_stop(&fake);
+}
+
+TestSuite(actions_http, .init = start, .fini = stop, .timeout = 60);
+
+/* The source `name`, playing `mode` when not NULL (the server's /_mode/<MODE> base URL). */
+static md_source *source(md_config *cfg, const char *name, const char *mode)
+{
+    md_fake_config(&fake, cfg, 5000);
+    if (mode) {
+        char key[64], url[128];
+        snprintf(key, sizeof key, "sources.%s.url", name);
+        snprintf(url, sizeof url, "%s/_mode/%s", md_fake_url(&fake, name), mode);
+        md_error err;
+        cr_assert_eq(md_config_set(cfg, key, url, "test", &err), 0, "%s", err.msg);
+    }
+    return mk(name, cfg);
+}
+
+static int actions(md_source *src, const char *symbol, int64_t start, int64_t end,
+                   md_action_vec *out, md_error *err)
+{
+    md_source_ref ref;
+    memset(&ref, 0, sizeof ref);
+    md_fetch_meta meta;
+    memset(&meta, 0, sizeof meta);
+    return src->vt->actions(src, symbol, start, end, out, &ref, &meta, err);
+}
+
+Test(actions_http, each_client_asks_both_endpoints_and_filters_the_range)
+{
+    static const char *names[] = {"finnhub", "twelvedata", "alphavantage"};
+    static const char *seen[][2] = {
+        {"/finnhub/stock/split?symbol=AAPL20&from=1970-01-01&to=", "/finnhub/stock/dividend?"},
+        {"/twelvedata/splits?symbol=AAPL20&range=full&apikey=",
+         "/twelvedata/dividends?symbol=AAPL20&range=full&adjust=false&apikey="},
+        {"function=SPLITS&symbol=AAPL20&apikey=", "function=DIVIDENDS&symbol=AAPL20&apikey="}};
+    for (size_t i = 0; i < MD_ARRAY_LEN(names); i++) {
+        md_config cfg;
+        md_source *src = source(&cfg, names[i], NULL);
+        md_action_vec v;
+        md_action_vec_init(&v);
+        md_error err;
+        /* 2020: the 4-for-1 and three dividends; the 2014 split is outside */
+        int n = actions(src, "AAPL20", T("2020-01-01"), T("2021-01-01"), &v, &err);
+        cr_expect_eq(n, 4, "%s: %d %s", names[i], n, err.msg);
+        md_action_vec_sort_dedup(&v);
+        size_t splits = 0;
+        for (size_t k = 0; k < v.n; k++) {
+            cr_expect_str_eq(v.v[k].symbol, "AAPL20");
+            if (v.v[k].type == MD_ACT_SPLIT) {
+                splits++;
+                SPLIT(&v.v[k], "2020-08-31", 4, 1);
+            }
+        }
+        cr_expect_eq(splits, 1, "%s", names[i]);
+        cr_expect(fake_saw(&fake, seen[i][0]), "%s", names[i]);
+        cr_expect(fake_saw(&fake, seen[i][1]), "%s", names[i]);
+        md_action_vec_deinit(&v);
+        md_source_free(src);
+        md_config_deinit(&cfg);
+    }
+}
+
+Test(actions_http, finnhub_dividends_refused_by_the_plan_leave_the_splits)
+{
+    md_config cfg;
+    md_source *src = source(&cfg, "finnhub", "NODIVIDENDS");
+    md_action_vec v;
+    md_action_vec_init(&v);
+    md_error err;
+    md_log_capture cap;
+    md_log_capture_start(&cap);
+    int n = actions(src, "AAPL20", 0, T("2030-01-01"), &v, &err);
+    md_log_capture_stop(&cap);
+    const char *log = cap.text;
+    cr_expect_eq(n, 2, "%d %s", n, err.msg);
+    for (size_t k = 0; k < v.n; k++) cr_expect_eq(v.v[k].type, MD_ACT_SPLIT);
+    cr_expect(strstr(log, "dividends refused by the plan source=finnhub"), "%s", log);
+    cr_expect(strstr(log, "access"), "%s", log);
+    free(cap.text);
+    md_action_vec_deinit(&v);
+    md_source_free(src);
+    md_config_deinit(&cfg);
+}
+
+Test(actions_http, refused_splits_fail_the_call)
+{
+    static const struct {
+        const char *name, *mode, *symbol, *word;
+    } cases[] = {{"twelvedata", "GROWONLY", "AAPL20", "grow"},
+                 {"finnhub", NULL, "FORBIDDEN", "access"},
+                 {"alphavantage", NULL, "PREMIUM", "premium"}};
+    for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        md_config cfg;
+        md_source *src = source(&cfg, cases[i].name, cases[i].mode);
+        md_action_vec v;
+        md_action_vec_init(&v);
+        md_error err;
+        int rc = actions(src, cases[i].symbol, 0, T("2030-01-01"), &v, &err);
+        cr_expect_eq(rc, MD_EUNAUTHSRC, "%s: %s", cases[i].name, err.msg);
+        cr_expect(strstr(err.msg, cases[i].word), "%s: %s", cases[i].name, err.msg);
+        cr_expect(strstr(err.msg, cases[i].name) == err.msg, "%s", err.msg);
+        cr_expect_eq(v.n, 0);
+        md_action_vec_deinit(&v);
+        md_source_free(src);
+        md_config_deinit(&cfg);
+    }
+}
