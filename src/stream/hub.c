@@ -316,16 +316,23 @@ static int number_locked(md_hub *h, uint64_t seq, uint64_t *out)
     return 1;
 }
 
+/* Offers m to the sequencer, else numbers it: 1 with the hub lock held and *s its seq when it
+ * is to be published here now; 0, unlocked, when the sequencer took it or the hub holds it
+ * already. */
+static int claim(md_hub *h, const md_hub_seq_msg *m, uint64_t seq, uint64_t *s)
+{
+    if (offer(h, m->origin, seq, m)) return 0;
+    if (number_locked(h, seq, s)) return 1;
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
 void md_hub_publish_quote_at(md_hub *h, const md_quote *q, md_origin origin, uint64_t seq,
                              int defer)
 {
     md_hub_seq_msg m = {.kind = 'q', .origin = origin, .quote = q};
-    if (offer(h, origin, seq, &m)) return;
     uint64_t s;
-    if (!number_locked(h, seq, &s)) {
-        pthread_mutex_unlock(&h->lock);
-        return;
-    }
+    if (!claim(h, &m, seq, &s)) return;
     md_hub_observer obs[MAX_OBSERVERS];
     int n_obs = publish_unlock(h, md_proto_quote(q, s), origin, defer, obs);
     for (int i = 0; i < n_obs; i++)
@@ -336,12 +343,8 @@ void md_hub_publish_bar_at(md_hub *h, const char *symbol, md_interval iv, const 
                            md_origin origin, uint64_t seq, int defer)
 {
     md_hub_seq_msg m = {.kind = 'b', .origin = origin, .symbol = symbol, .iv = iv, .bar = b};
-    if (offer(h, origin, seq, &m)) return;
     uint64_t s;
-    if (!number_locked(h, seq, &s)) {
-        pthread_mutex_unlock(&h->lock);
-        return;
-    }
+    if (!claim(h, &m, seq, &s)) return;
     md_hub_observer obs[MAX_OBSERVERS];
     int n_obs = publish_unlock(h, md_proto_bar(symbol, iv, b, s), origin, defer, obs);
     for (int i = 0; i < n_obs; i++)
@@ -359,15 +362,11 @@ void md_hub_publish_ext_at(md_hub *h, int ch, const char *symbol, const char *ty
                         .type = type,
                         .fields = fields,
                         .fields_len = fields_len};
-    if (offer(h, origin, seq, &m)) return;
+    uint64_t s;
+    if (!claim(h, &m, seq, &s)) return;
     md_assert(ch >= MD_CH_COUNT && (size_t)(ch - MD_CH_COUNT) < h->n_xch,
               "publishing on unknown channel %d", ch);
     const char *name = h->xch_names[ch - MD_CH_COUNT];
-    uint64_t s;
-    if (!number_locked(h, seq, &s)) {
-        pthread_mutex_unlock(&h->lock);
-        return;
-    }
     md_frame *f = md_proto_ext(type, s, name, symbol, fields, fields_len);
     f->channel = (uint16_t)ch;
     md_hub_observer obs[MAX_OBSERVERS];

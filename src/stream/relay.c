@@ -59,6 +59,14 @@ static void head(md_buf *b, const char *instance, const char *kind, const char *
     md_json_str(b, "s", symbol ? symbol : "");
 }
 
+/* ,"ql":quality (when scored),"src":source} : the end of a tick. */
+static void tail(md_buf *b, float quality, int source)
+{
+    if (quality >= 0) md_json_num_opt(b, "ql", quality);
+    md_json_str(b, "src", md_source_name(source));
+    md_buf_putc(b, '}');
+}
+
 void md_relay_encode_quote(md_buf *b, const char *instance, const md_quote *q, int snapshot)
 {
     head(b, instance, "q", q->symbol);
@@ -67,10 +75,8 @@ void md_relay_encode_quote(md_buf *b, const char *instance, const md_quote *q, i
     md_json_num_opt(b, "v", q->volume);
     md_json_num_opt(b, "b", q->bid);
     md_json_num_opt(b, "a", q->ask);
-    if (q->quality >= 0) md_json_num_opt(b, "ql", q->quality);
     if (snapshot) md_json_int(b, "x", 1);
-    md_json_str(b, "src", md_source_name(q->source));
-    md_buf_putc(b, '}');
+    tail(b, q->quality, q->source);
 }
 
 void md_relay_encode_bar(md_buf *b, const char *instance, const char *symbol, md_interval iv,
@@ -86,9 +92,7 @@ void md_relay_encode_bar(md_buf *b, const char *instance, const char *symbol, md
     md_json_num_opt(b, "v", bar->volume);
     md_json_num_opt(b, "vw", bar->vwap);
     if (bar->trades >= 0) md_json_int(b, "n", bar->trades);
-    if (bar->quality >= 0) md_json_num_opt(b, "ql", bar->quality);
-    md_json_str(b, "src", md_source_name(bar->source));
-    md_buf_putc(b, '}');
+    tail(b, bar->quality, bar->source);
 }
 
 void md_relay_encode_ext(md_buf *b, const char *instance, const char *channel, const char *symbol,
