@@ -244,9 +244,7 @@ int md_store_attach_replica(md_store *st, md_store *replica, int max_lag_ms, int
 static void replica_free(md_store_replica *r)
 {
     if (!r) return;
-    pthread_mutex_lock(&r->lock);
-    md_waiter_stop_locked(&r->stop);
-    pthread_mutex_unlock(&r->lock);
+    md_waiter_stop(&r->stop);
     pthread_join(r->thread, NULL);
     md_waiter_deinit(&r->stop);
     pthread_mutex_destroy(&r->lock);
