@@ -4,6 +4,9 @@
 #   scripts/cluster.sh up     [--dir DIR] [--agents N] [--bin PATH]
 #   scripts/cluster.sh status [--dir DIR]
 #   scripts/cluster.sh down   [--dir DIR]
+#   scripts/cluster.sh replica stop|start [--dir DIR]   (chaos: the agents read from the
+#                                                      primary meanwhile)
+#   scripts/cluster.sh redis stop|start [--dir DIR]     (chaos: a restart forgets everything)
 # DIR (--dir, else $MDCLUSTER_DIR, else for `up` a new mktemp directory, printed) holds the
 # state: pid and port files, logs, haproxy.cfg, api_key and env (MDCLUSTER_FRONT_URL,
 # MDCLUSTER_STATS_URL, MDCLUSTER_PG_URL, MDCLUSTER_PG_REPLICA_URL, MDCLUSTER_REDIS_URL,
@@ -18,6 +21,8 @@ set -eu
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
+sub=""
+if [ "$cmd" = replica ] || [ "$cmd" = redis ]; then sub="${1:-}"; [ $# -gt 0 ] && shift; fi
 dir="${MDCLUSTER_DIR:-}"
 agents=3
 bin="${MDAGENT_BIN:-$ROOT/build/mdagent}"
@@ -32,7 +37,7 @@ done
 PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 
 usage() {
-    echo "usage: $0 up|down|status [--dir DIR] [--agents N] [--bin PATH]" >&2
+    echo "usage: $0 up|down|status|replica stop|start|redis stop|start [--dir DIR] [--agents N] [--bin PATH]" >&2
     exit 2
 }
 
@@ -80,6 +85,12 @@ wait_for() { # wait_for SECONDS COMMAND...: retries COMMAND every 0.1 s
     done
 }
 
+redis_start() { # redis_start PORT: no persistence (a restart forgets everything)
+    redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+    wait_for 10 redis-cli -p "$1" ping || { echo "cluster: redis did not start" >&2; exit 1; }
+}
+
 pg_start() { # pg_start DATA PORT LOG
     as_pg "$PGBIN/pg_ctl" -D "$1" -l "$3" -w -o "-p $2 -k $pgdir/sock -c listen_addresses=127.0.0.1 \
 -c fsync=off -c max_connections=200" start >/dev/null || { cat "$3" >&2; exit 1; }
@@ -119,9 +130,7 @@ up() {
     echo "$replport" >"$dir/pg-replica.port"
 
     redisport=$(free_port)
-    redis-server --port "$redisport" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
-    wait_for 10 redis-cli -p "$redisport" ping || { echo "cluster: redis did not start" >&2; exit 1; }
+    redis_start "$redisport"
     echo "$redisport" >"$dir/redis.port"
 
     pg_url="postgresql://mdagent@127.0.0.1:$pgport/mdagent"
@@ -131,7 +140,9 @@ up() {
     fi
     export MDAGENT_API_KEYS
 
-    # Agents listen on port 0 and report the port the kernel gave them; all share the store,
+    # Agents listen on port 0 and report the port the kernel gave them; all write to the
+    # primary and read history, symbols and quality from the replica while it keeps up
+    # (postgresql.read_url; a caller's MDAGENT_DB_READ wins); all share the store,
     # Redis (cache, fan-out, leases) and the stream channel. They are one deployment: one
     # redis.namespace (stream channel, shared provider budgets), named here rather than
     # derived from cache.prefix, so a caller whose environment varies the prefix still gets
@@ -144,7 +155,7 @@ up() {
         mkdir -p "$a"
         rm -f "$a/port"
         setsid "$bin" serve --db "$pg_url" --redis "redis://127.0.0.1:$redisport/0" \
-            --listen 127.0.0.1:0 --port-file "$a/port" >"$a/log" 2>&1 </dev/null &
+            --db-read "${MDAGENT_DB_READ:-postgresql://mdagent@127.0.0.1:$replport/mdagent}" --listen 127.0.0.1:0 --port-file "$a/port" >"$a/log" 2>&1 </dev/null &
         echo $! >"$a/pid"
         i=$((i + 1))
     done
@@ -295,8 +306,31 @@ down() {
     echo "cluster: stopped (logs kept in $dir)"
 }
 
+replica() {
+    [ -n "$dir" ] && [ -f "$dir/env" ] || { echo "cluster: no cluster in '${dir}'" >&2; exit 1; }
+    pgdir="$(cat "$dir/pg.dir")"
+    case "$sub" in
+    stop) pg_stop "$pgdir/replica" ;;
+    start) pg_start "$pgdir/replica" "$(cat "$dir/pg-replica.port")" "$pgdir/replica.log" ;;
+    *) usage ;;
+    esac
+    echo "cluster: replica ${sub}ped" | sed 's/startped/started/'
+}
+
+redis() {
+    [ -n "$dir" ] && [ -f "$dir/env" ] || { echo "cluster: no cluster in '${dir}'" >&2; exit 1; }
+    case "$sub" in
+    stop) stop_pid "$dir/redis.pid" redis-server ;;
+    start) redis_start "$(cat "$dir/redis.port")" ;;
+    *) usage ;;
+    esac
+    echo "cluster: redis ${sub}ped" | sed 's/startped/started/'
+}
+
 case "$cmd" in
 up) up ;;
+replica) replica ;;
+redis) redis ;;
 status) status ;;
 down) down ;;
 *) usage ;;

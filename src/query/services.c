@@ -80,6 +80,25 @@ static void lease_release(void *cache, const char *name)
 
 /* -- life cycle ------------------------------------------------------------------------------ */
 
+/* The read replica (postgresql.read_url): a store that cannot be opened now is left out
+ * (logged); the agent reads from the primary. */
+static void open_replica(md_services *svc, const md_store_options *so)
+{
+    md_store_options ro = *so;
+    ro.read_only = 1;
+    ro.manage = 0;
+    md_store *replica = NULL;
+    md_error e;
+    const md_config *cfg = svc->cfg;
+    int rc = md_store_open(cfg->pg_read_url, &ro, &replica, &e);
+    if (rc == 0)
+        rc = md_store_attach_replica(svc->store, replica, (int)cfg->pg_read_max_lag_ms,
+                                     (int)cfg->pg_read_check_ms, &e);
+    if (rc == 0) return;
+    md_store_close(replica);
+    MD_WARN("store", "postgresql.read_url: %s; reads go to the primary", e.msg);
+}
+
 int md_services_open(md_services *out, const md_services_options *o, md_error *err)
 {
     const md_config *cfg = o->cfg;
@@ -109,6 +128,7 @@ int md_services_open(md_services *out, const md_services_options *o, md_error *e
     md_cal_map *store_cals; /* daily bars from intraday ones are exchange sessions */
     if ((rc = md_cal_map_new(cfg, &store_cals, err)) != 0) goto fail;
     md_store_set_calendars(svc->store, store_cals);
+    if (cfg->pg_read_url && *cfg->pg_read_url) open_replica(svc, &so);
     if (o->writer) {
         svc->writer = md_writer_new(svc->store);
         md_quality_params qp;

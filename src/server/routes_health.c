@@ -2,6 +2,7 @@
 #include "server/routes.h"
 
 #include "cache/cache.h"
+#include "core/json.h"
 #include "core/mem.h"
 #include "core/metrics.h"
 #include "core/timefmt.h"
@@ -30,6 +31,23 @@ int md_route_health_ready(md_services *svc, md_http_req *req, md_http_resp *resp
     md_buf *b = md_http_json(resp, 200);
     md_buf_puts(b, "{\"status\":\"ready\"}");
     return 0;
+}
+
+/* ,"reads":"replica"|"primary","replica":{...} when a read replica is configured. */
+static void render_replica(md_services *svc, md_buf *b)
+{
+    md_store_replica_stats rs;
+    md_store_get_replica_stats(svc->store, &rs);
+    if (!rs.attached) return;
+    md_json_str(b, "reads", rs.in_use ? "replica" : "primary");
+    md_json_key(b, "replica");
+    md_buf_puts(b, "{\"status\":");
+    md_buf_puts(b, rs.lag_ms < 0 ? "\"down\"" : rs.in_use ? "\"ok\"" : "\"lagging\"");
+    md_json_int(b, "lag_ms", rs.lag_ms);
+    md_json_int(b, "max_lag_ms", rs.max_lag_ms);
+    md_json_int(b, "switches", (int64_t)rs.switches);
+    md_json_int(b, "reads", (int64_t)rs.reads);
+    md_buf_putc(b, '}');
 }
 
 /* The store's background jobs (TimescaleDB policies) as "jobs":[...]; 1 when the last run of
@@ -121,6 +139,7 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     }
     md_buf_append(b, jobs.data, jobs.len);
     md_buf_deinit(&jobs);
+    render_replica(svc, b);
     md_buf_puts(b, "},\"cache\":{\"status\":\"");
     md_buf_puts(b, cache_status);
     if (svc->cache) {

@@ -5,9 +5,15 @@
 #include "calendar/bucket.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/waiter.h"
 
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,9 +107,12 @@ int md_store_open(const char *url, const md_store_options *opt, md_store **out, 
     return 0;
 }
 
+static void replica_free(md_store_replica *r);
+
 void md_store_close(md_store *st)
 {
     if (!st) return;
+    replica_free(st->replica);
     char *u = st->url_redacted;
     md_cal_map_free(st->cals);
     st->ops->close(st);
@@ -153,6 +162,140 @@ int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t
 {
     return st->ops->scan_bars(st, symbol, iv, from, limit, out, err);
 }
+
+/* -- a read replica ----------------------------------------------------------------------------
+ *
+ * A thread measures how far the replica's replay is behind the primary every check_ms:
+ * nothing when it has replayed the primary's current WAL position, else the age of the last
+ * transaction it replayed. Reads that may lag (md_store_read_bars, symbols, quality) go to
+ * the replica while that is within max_lag_ms; a read that finds the replica gone goes to
+ * the primary and stops using the replica until the next check finds it back. */
+
+struct md_store_replica {
+    md_store *st, *primary;
+    int max_lag_ms, check_ms;
+    atomic_int in_use;
+    atomic_llong lag_ms; /* last measured; -1: could not be measured */
+    atomic_uint_fast64_t switches, reads;
+    pthread_mutex_t lock;
+    md_waiter stop;
+    pthread_t thread;
+};
+
+#define PRIMARY_LSN_SQL "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
+/* -1 when not a replica (promoted: it no longer follows the primary) */
+#define REPLICA_LAG_SQL                                                                            \
+    "SELECT CASE WHEN NOT pg_is_in_recovery() THEN -1 "                                            \
+    "WHEN (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint >= %" PRId64 " THEN 0 "               \
+    "ELSE COALESCE((EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) "      \
+    "* 1000)::bigint, 2147483647) END"
+
+static int64_t measure_lag(md_store_replica *r)
+{
+    md_error err;
+    int64_t lsn, lag;
+    char sql[sizeof REPLICA_LAG_SQL + 24];
+    if (r->primary->ops->query_i64(r->primary, PRIMARY_LSN_SQL, &lsn, &err) != 0) return -1;
+    snprintf(sql, sizeof sql, REPLICA_LAG_SQL, lsn);
+    if (r->st->ops->query_i64(r->st, sql, &lag, &err) != 0) {
+        MD_DEBUG("store", "replica: %s", err.msg);
+        return -1;
+    }
+    return lag;
+}
+
+static void use_replica(md_store_replica *r, int use, int64_t lag)
+{
+    if (atomic_exchange(&r->in_use, use) == use) return;
+    atomic_fetch_add(&r->switches, 1);
+    md_metric_set(MD_M_STORE_READ_REPLICA, use);
+    if (use)
+        MD_INFO("store", "reads go to the replica %s (lag %" PRId64 " ms)", r->st->url_redacted,
+                lag);
+    else
+        MD_WARN("store", "reads go to the primary: replica %s %s", r->st->url_redacted,
+                lag < 0 ? "unreachable or not replaying" : "lags");
+}
+
+static void *replica_main(void *arg)
+{
+    md_store_replica *r = arg;
+    for (;;) {
+        int64_t lag = measure_lag(r);
+        atomic_store(&r->lag_ms, lag);
+        use_replica(r, lag >= 0 && lag <= r->max_lag_ms, lag);
+        if (md_waiter_wait_until(&r->stop, md_mono_ms() + r->check_ms)) break;
+    }
+    return NULL;
+}
+
+int md_store_attach_replica(md_store *st, md_store *replica, int max_lag_ms, int check_ms,
+                            md_error *err)
+{
+    if (!st->ops->query_i64 || !replica->ops->query_i64 || st->ops != replica->ops)
+        return md_error_set(err, MD_ECONFIG, "a read replica needs a PostgreSQL store and replica");
+    md_store_replica *r = md_calloc(1, sizeof *r);
+    r->st = replica;
+    r->primary = st;
+    r->max_lag_ms = max_lag_ms;
+    r->check_ms = check_ms > 0 ? check_ms : 500;
+    atomic_store(&r->lag_ms, -1);
+    pthread_mutex_init(&r->lock, NULL);
+    md_waiter_init(&r->stop, &r->lock);
+    st->replica = r;
+    md_metric_set(MD_M_STORE_READ_REPLICA, 0);
+    pthread_create(&r->thread, NULL, replica_main, r);
+    pthread_setname_np(r->thread, "replica-check");
+    return 0;
+}
+
+static void replica_free(md_store_replica *r)
+{
+    if (!r) return;
+    md_waiter_stop(&r->stop);
+    pthread_join(r->thread, NULL);
+    md_waiter_deinit(&r->stop);
+    pthread_mutex_destroy(&r->lock);
+    md_store_close(r->st);
+    md_free(r);
+}
+
+void md_store_get_replica_stats(md_store *st, md_store_replica_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    md_store_replica *r = st->replica;
+    out->lag_ms = -1;
+    if (!r) return;
+    out->attached = 1;
+    out->in_use = atomic_load(&r->in_use);
+    out->lag_ms = atomic_load(&r->lag_ms);
+    out->max_lag_ms = r->max_lag_ms;
+    out->switches = atomic_load(&r->switches);
+    out->reads = atomic_load(&r->reads);
+}
+
+/* The store a read that may lag goes to. */
+static md_store *reader(md_store *st)
+{
+    md_store_replica *r = st->replica;
+    if (!r || !atomic_load(&r->in_use)) return st;
+    atomic_fetch_add(&r->reads, 1);
+    return r->st;
+}
+
+/* Runs call (an expression of the store s_) on the reader; when the replica turned out to
+ * be gone, on the primary, and the replica waits for the next check. */
+#define ROUTED(T, st, call)                                                                        \
+    do {                                                                                           \
+        md_store *s_ = reader(st);                                                                 \
+        T rc_ = (call);                                                                            \
+        if (rc_ == MD_EUNAVAIL && s_ != (st)) {                                                    \
+            use_replica((st)->replica, 0, -1);                                                     \
+            s_ = (st);                                                                             \
+            rc_ = (call);                                                                          \
+        }                                                                                          \
+        return rc_;                                                                                \
+    } while (0)
 
 /* -- coarser intervals from finer ones -------------------------------------------------------
  *
@@ -434,9 +577,11 @@ static int overlaps(const md_symbol_info *s, int64_t start, int64_t end)
     return s->count > 0 && s->first_ts < end && s->last_ts >= start;
 }
 
-int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
-                       size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
-                       md_error *err)
+/* Reads from st (the primary or its replica) with the calendars of primary (a replica's
+ * store has none of its own). */
+static int read_bars(md_store *st, const md_store *primary, const char *symbol, md_interval iv,
+                     int64_t start, int64_t end, size_t limit, md_store_end keep, md_bar_vec *out,
+                     md_interval *used_iv, md_error *err)
 {
     int oldest = keep == MD_STORE_OLDEST;
     if (used_iv) *used_iv = iv;
@@ -451,7 +596,7 @@ int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t
     /* Nothing stored at this interval: aggregate the coarsest finer one that has bars. */
     for (int f = (int)iv - 1; f >= 0; f--) {
         if (!md_interval_divides((md_interval)f, iv)) continue;
-        const md_cal *c = session_cal(st, symbol, iv, (md_interval)f);
+        const md_cal *c = session_cal(primary, symbol, iv, (md_interval)f);
         int64_t s = c ? session_from(c, start) : start, e = c ? session_from(c, end) : end;
         if (known && !overlaps(&info[f], s, e)) continue;
         int rc;
@@ -487,6 +632,16 @@ void md_store_bar_span(const md_store *st, const char *symbol, md_interval iv, m
     span->now = md_cal_session_day(c, now) * 86400;
 }
 
+int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                       size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
+                       md_error *err)
+{
+    size_t before = out->n;
+    ROUTED(int, st,
+           (out->n = before,
+            read_bars(s_, st, symbol, iv, start, end, limit, keep, out, used_iv, err)));
+}
+
 int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
                           int64_t end, size_t limit, md_bar_vec *out, md_interval *used_iv,
                           md_error *err)
@@ -513,7 +668,7 @@ int md_store_get_quote(md_store *st, const char *symbol, md_quote *out, md_error
 
 int md_store_list_symbols(md_store *st, md_symbol_info **out, md_error *err)
 {
-    return st->ops->list_symbols(st, out, err);
+    ROUTED(int, st, s_->ops->list_symbols(s_, out, err));
 }
 
 int64_t md_store_count_bars(md_store *st, const char *symbol, md_interval iv, int64_t start,
@@ -602,7 +757,10 @@ int md_store_get_quality_events(md_store *st, const char *symbol, md_interval iv
                                 md_error *err)
 {
     if (!st->ops->get_quality_events) return unsupported(st, err);
-    return st->ops->get_quality_events(st, symbol, iv, start, end, rule, limit, out, err);
+    size_t before = out->n;
+    ROUTED(int, st,
+           (out->n = before,
+            s_->ops->get_quality_events(s_, symbol, iv, start, end, rule, limit, out, err)));
 }
 
 int md_store_count_quality_events(md_store *st, const char *symbol, md_interval iv, int64_t start,
@@ -610,13 +768,14 @@ int md_store_count_quality_events(md_store *st, const char *symbol, md_interval 
                                   md_error *err)
 {
     if (!st->ops->count_quality_events) return unsupported(st, err);
-    return st->ops->count_quality_events(st, symbol, iv, start, end, count, severity_sum, err);
+    ROUTED(int, st,
+           s_->ops->count_quality_events(s_, symbol, iv, start, end, count, severity_sum, err));
 }
 
 int md_store_list_quality_series(md_store *st, md_symbol_info **out, md_error *err)
 {
     if (!st->ops->list_quality_series) return unsupported(st, err);
-    return st->ops->list_quality_series(st, out, err);
+    ROUTED(int, st, s_->ops->list_quality_series(s_, out, err));
 }
 
 int md_store_mark_live(md_store *st, const char *symbol, md_interval iv, int64_t bar_ts,

@@ -75,6 +75,23 @@ const char *md_store_kind(const md_store *st);
 /* The URL with any password replaced by "***". */
 const char *md_store_url_redacted(const md_store *st);
 
+/* A read replica (PostgreSQL streaming replica, opened read_only): reads that may lag a
+ * little (md_store_read_bars, md_store_list_symbols, the quality findings) go to it while its
+ * replay lag, measured every check_ms by a thread, is within max_lag_ms (0: only when it has
+ * replayed everything the primary wrote); otherwise, and when it cannot be reached, to st.
+ * Writes, and the reads the write paths make (bars by exact interval, latest quote and bar),
+ * always go to st. st owns replica from now on (md_store_close closes both). MD_ECONFIG
+ * when either is not PostgreSQL. */
+int md_store_attach_replica(md_store *st, md_store *replica, int max_lag_ms, int check_ms,
+                            md_error *err);
+typedef struct md_store_replica_stats {
+    int attached, in_use; /* a replica; reads go to it now */
+    int64_t lag_ms;       /* last measured; -1: unreachable or not replaying */
+    int64_t max_lag_ms;
+    uint64_t switches, reads; /* changes of in_use; reads sent to the replica */
+} md_store_replica_stats;
+void md_store_get_replica_stats(md_store *st, md_store_replica_stats *out);
+
 /* Cheap liveness check (SELECT 1). */
 int md_store_ping(md_store *st, md_error *err);
 

@@ -55,6 +55,10 @@ typedef struct md_store_ops {
                        int64_t lo, int64_t hi, size_t limit, md_bar_vec *out, md_range *holes,
                        size_t *n_holes, md_error *err);
 
+    /* Optional: runs sql, which answers one row of one bigint, into *out (the replica's
+     * lag check, store.c). NULL: the backend has no replicas. */
+    int (*query_i64)(md_store *st, const char *sql, int64_t *out, md_error *err);
+
     /* Optional: store.h md_store_jobs (NULL: no jobs). */
     int (*jobs)(md_store *st, md_store_job **out, md_error *err);
 
@@ -98,10 +102,13 @@ typedef struct md_store_ops {
 } md_store_ops;
 
 /* Every backend's store struct begins with this header. */
+typedef struct md_store_replica md_store_replica;
+
 struct md_store {
     const md_store_ops *ops;
     char *url_redacted;
-    md_cal_map *cals; /* md_store_set_calendars; NULL: UTC days */
+    md_cal_map *cals;          /* md_store_set_calendars; NULL: UTC days */
+    md_store_replica *replica; /* reads go there while it keeps up (store.c) */
 };
 
 /* The end of a backend's listing (list_symbols, list_quotes, ...), built as an untyped heap

@@ -608,6 +608,33 @@ static int pg_ping(md_store *base, md_error *err)
     return md_pg__with_conn((md_pg_store *)base, w_ping, NULL, err);
 }
 
+typedef struct i64_args {
+    const char *sql;
+    int64_t v;
+} i64_args;
+
+static int w_query_i64(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
+{
+    i64_args *a = arg;
+    PGresult *r = NULL;
+    int rc = md_pg__run_sql(c, a->sql, NULL, &r, "query", err);
+    if (rc == 0 && (PQntuples(r) != 1 || PQnfields(r) != 1))
+        rc = md_error_set(err, MD_ESTORE, "query: %d rows of %d columns, want one", PQntuples(r),
+                          PQnfields(r));
+    else if (rc == 0)
+        a->v = md_pg__get_i64(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_query_i64(md_store *base, const char *sql, int64_t *out, md_error *err)
+{
+    i64_args a = {sql, 0};
+    int rc = md_pg__with_conn((md_pg_store *)base, w_query_i64, &a, err);
+    if (rc == 0) *out = a.v;
+    return rc;
+}
+
 typedef struct read_args {
     const char *symbol;
     md_interval iv, from_iv;
@@ -1121,6 +1148,7 @@ const md_store_ops md_store_pg_ops = {
     .open = pg_open,
     .close = pg_close,
     .ping = pg_ping,
+    .query_i64 = pg_query_i64,
     .put_bars = md_pg__put_bars,
     .get_bars = pg_get_bars,
     .latest_bar = pg_latest_bar,

@@ -30,6 +30,7 @@ static md_frame *frame_new(int opcode, const void *payload, size_t n)
     md_frame *f = md_malloc(sizeof *f + h + n);
     atomic_init(&f->refs, 1);
     f->seq = 0;
+    f->ord = 0;
     f->channel = MD_CH_NONE;
     f->symbol[0] = 0;
     f->len = (uint32_t)(h + n);

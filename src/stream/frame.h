@@ -24,6 +24,8 @@ enum { MD_CH_QUOTE = 0, MD_CH_BAR = 1 /* + md_interval */, MD_CH_COUNT = 1 + 9 }
 typedef struct md_frame {
     atomic_uint refs;
     uint64_t seq;     /* 0 for per-client messages (welcome, error, ...) */
+    uint64_t ord;     /* the hub's publishing order: unique and increasing, unlike seq (in a
+                         deployment, messages without a number of their own share one) */
     uint16_t channel; /* MD_CH_* or an extension channel; MD_CH_NONE for per-client messages */
     char symbol[MD_SYMBOL_MAX + 1];
     uint32_t len; /* bytes of data: WebSocket header + payload */

@@ -23,9 +23,15 @@ struct md_hub {
     char instance[40];
 
     pthread_mutex_t lock; /* seq, ring, shard list */
-    uint64_t seq;         /* last assigned */
-    md_frame **ring;      /* ring[(seq - 1) % cap] for the last ring_n messages */
-    size_t ring_n;
+    uint64_t seq;         /* last assigned (or taken from the deployment's numbering) */
+    uint64_t ord;         /* last frame's md_frame.ord */
+    md_frame **ring;      /* the last ring_n messages in seq order, oldest at ring_head */
+    size_t ring_head, ring_n;
+    uint64_t evicted; /* highest seq that left the ring */
+    uint64_t hole;    /* highest seq known not to be held here (a jump in the deployment's) */
+    md_hub_sequencer sequencer; /* .ctx NULL: none (now) */
+    int sequenced; /* the deployment numbers the messages (a sequencer was set: also after it
+                      is gone, so numbers never collide with the deployment's) */
     uint64_t published;
     md_hub_shard *shards;
 
@@ -230,69 +236,171 @@ static void shard_push(md_hub_shard *sh, md_frame *f, int defer)
     if (wake && sh->wake) sh->wake(sh->wake_ctx);
 }
 
-/* Called with the hub lock held: f gets the next seq by the caller; keep it and hand it on. */
+/* Called with the hub lock held, f numbered by the caller: into the replay buffer. */
+static void ring_put_locked(md_hub *h, md_frame *f)
+{
+    f->ord = ++h->ord;
+    size_t cap = h->opt.replay_size;
+    if (cap) {
+        size_t slot = (h->ring_head + h->ring_n) % cap;
+        if (h->ring_n == cap) { /* full: the oldest leaves */
+            if (h->ring[slot]->seq > h->evicted) h->evicted = h->ring[slot]->seq;
+            md_frame_unref(h->ring[slot]);
+            h->ring_head = (h->ring_head + 1) % cap;
+        } else {
+            h->ring_n++;
+        }
+        h->ring[slot] = md_frame_ref(f);
+    }
+}
+
+/* Called with the hub lock held, f numbered by the caller: keep it and hand it on. */
 static void dispatch_locked(md_hub *h, md_frame *f, int defer)
 {
-    if (h->opt.replay_size) {
-        size_t slot = (size_t)((f->seq - 1) % h->opt.replay_size);
-        md_frame_unref(h->ring[slot]);
-        h->ring[slot] = md_frame_ref(f);
-        if (h->ring_n < h->opt.replay_size) h->ring_n++;
-    }
+    ring_put_locked(h, f);
     h->published++;
     for (md_hub_shard *sh = h->shards; sh; sh = sh->next) shard_push(sh, f, defer);
 }
 
-/* Called with the hub lock held, f rendered with the next seq: hands f on, copies the
- * observers into obs and unlocks, so that observers run without the hub lock (an observer
- * may publish or read the hub). Returns how many observers were copied. */
-static int publish_unlock(md_hub *h, md_frame *f, int defer, md_hub_observer *obs)
+/* Called with the hub lock held, f rendered with its seq: hands f on, copies the observers
+ * into obs and unlocks, so that observers run without the hub lock (an observer may publish
+ * or read the hub). Returns how many observers were copied. */
+static int publish_unlock(md_hub *h, md_frame *f, md_origin origin, int defer, md_hub_observer *obs)
 {
+    int n_obs = 0;
+    if (origin & MD_ORIGIN_HISTORY) { /* for since_seq only: nobody hears it now */
+        ring_put_locked(h, f);
+        pthread_mutex_unlock(&h->lock);
+        md_frame_unref(f);
+        return 0;
+    }
     dispatch_locked(h, f, defer);
-    int n_obs = h->n_obs;
+    n_obs = h->n_obs;
     memcpy(obs, h->obs, (size_t)n_obs * sizeof *obs);
     pthread_mutex_unlock(&h->lock);
     md_frame_unref(f);
     return n_obs;
 }
 
-void md_hub_publish_quote(md_hub *h, const md_quote *q, md_origin origin, int defer)
+/* Offers a LOCAL message without a number to the sequencer; 1 when it took it (the message
+ * comes back numbered through md_hub_publish_*_at), else returns with the hub lock held. */
+static int offer(md_hub *h, md_origin origin, uint64_t seq, const md_hub_seq_msg *m)
 {
-    md_hub_observer obs[MAX_OBSERVERS];
     pthread_mutex_lock(&h->lock);
-    int n_obs = publish_unlock(h, md_proto_quote(q, ++h->seq), defer, obs);
+    if (seq || MD_ORIGIN_BASE(origin) != MD_ORIGIN_LOCAL || !h->sequencer.ctx) return 0;
+    md_hub_sequencer sq = h->sequencer;
+    pthread_mutex_unlock(&h->lock);
+    if (sq.take(sq.ctx, m)) return 1;
+    pthread_mutex_lock(&h->lock);
+    return 0;
+}
+
+/* The seq of a message about to be dispatched (hub lock held): seq when the deployment
+ * numbered it, else the next one here. 0 when the hub already has it (a deployment's seq
+ * at or below the last: the catch-up after a reconnect overlapped the live messages).
+ * Sequenced, a message without a number takes the number of the message before it:
+ * DERIVED ones (every instance derives its own: live bars, indicators), and LOCAL ones the
+ * sequencer declined (Redis away: only this instance's clients get them). A number of its
+ * own would be one the deployment gives another message, and a client resuming elsewhere
+ * with it would skip that one; so seq never decreases, and since_seq still means "what
+ * came after". */
+static int number_locked(md_hub *h, uint64_t seq, uint64_t *out)
+{
+    if (seq) {
+        if (seq <= h->seq) return 0;
+        if (seq > h->seq + 1) h->hole = seq - 1;
+        *out = h->seq = seq;
+    } else {
+        *out = h->sequenced ? h->seq : ++h->seq;
+    }
+    return 1;
+}
+
+/* Offers m to the sequencer, else numbers it: 1 with the hub lock held and *s its seq when it
+ * is to be published here now; 0, unlocked, when the sequencer took it or the hub holds it
+ * already. */
+static int claim(md_hub *h, const md_hub_seq_msg *m, uint64_t seq, uint64_t *s)
+{
+    if (offer(h, m->origin, seq, m)) return 0;
+    if (number_locked(h, seq, s)) return 1;
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+void md_hub_publish_quote_at(md_hub *h, const md_quote *q, md_origin origin, uint64_t seq,
+                             int defer)
+{
+    md_hub_seq_msg m = {.kind = 'q', .origin = origin, .quote = q};
+    uint64_t s;
+    if (!claim(h, &m, seq, &s)) return;
+    md_hub_observer obs[MAX_OBSERVERS];
+    int n_obs = publish_unlock(h, md_proto_quote(q, s), origin, defer, obs);
     for (int i = 0; i < n_obs; i++)
         if (obs[i].on_quote) obs[i].on_quote(obs[i].ctx, q, origin);
+}
+
+void md_hub_publish_bar_at(md_hub *h, const char *symbol, md_interval iv, const md_bar *b,
+                           md_origin origin, uint64_t seq, int defer)
+{
+    md_hub_seq_msg m = {.kind = 'b', .origin = origin, .symbol = symbol, .iv = iv, .bar = b};
+    uint64_t s;
+    if (!claim(h, &m, seq, &s)) return;
+    md_hub_observer obs[MAX_OBSERVERS];
+    int n_obs = publish_unlock(h, md_proto_bar(symbol, iv, b, s), origin, defer, obs);
+    for (int i = 0; i < n_obs; i++)
+        if (obs[i].on_bar) obs[i].on_bar(obs[i].ctx, symbol, iv, b, origin);
+}
+
+void md_hub_publish_ext_at(md_hub *h, int ch, const char *symbol, const char *type,
+                           const char *fields, size_t fields_len, md_origin origin, uint64_t seq,
+                           int defer)
+{
+    md_hub_seq_msg m = {.kind = 'e',
+                        .origin = origin,
+                        .symbol = symbol,
+                        .channel = md_hub_xchannel_name(h, ch),
+                        .type = type,
+                        .fields = fields,
+                        .fields_len = fields_len};
+    uint64_t s;
+    if (!claim(h, &m, seq, &s)) return;
+    md_assert(ch >= MD_CH_COUNT && (size_t)(ch - MD_CH_COUNT) < h->n_xch,
+              "publishing on unknown channel %d", ch);
+    const char *name = h->xch_names[ch - MD_CH_COUNT];
+    md_frame *f = md_proto_ext(type, s, name, symbol, fields, fields_len);
+    f->channel = (uint16_t)ch;
+    md_hub_observer obs[MAX_OBSERVERS];
+    int n_obs = publish_unlock(h, f, origin, defer, obs);
+    for (int i = 0; i < n_obs; i++)
+        if (obs[i].on_ext)
+            obs[i].on_ext(obs[i].ctx, name, symbol, type, fields, fields_len, origin);
+}
+
+void md_hub_publish_quote(md_hub *h, const md_quote *q, md_origin origin, int defer)
+{
+    md_hub_publish_quote_at(h, q, origin, 0, defer);
 }
 
 void md_hub_publish_bar(md_hub *h, const char *symbol, md_interval iv, const md_bar *b,
                         md_origin origin, int defer)
 {
-    md_hub_observer obs[MAX_OBSERVERS];
-    pthread_mutex_lock(&h->lock);
-    int n_obs = publish_unlock(h, md_proto_bar(symbol, iv, b, ++h->seq), defer, obs);
-    for (int i = 0; i < n_obs; i++)
-        if (obs[i].on_bar) obs[i].on_bar(obs[i].ctx, symbol, iv, b, origin);
+    md_hub_publish_bar_at(h, symbol, iv, b, origin, 0, defer);
 }
 
 void md_hub_publish_ext(md_hub *h, int ch, const char *symbol, const char *type, const char *fields,
                         size_t fields_len, md_origin origin, int defer)
 {
-    md_hub_observer obs[MAX_OBSERVERS];
+    md_hub_publish_ext_at(h, ch, symbol, type, fields, fields_len, origin, 0, defer);
+}
+
+void md_hub_set_sequencer(md_hub *h, const md_hub_sequencer *sq)
+{
     pthread_mutex_lock(&h->lock);
-    md_assert(ch >= MD_CH_COUNT && (size_t)(ch - MD_CH_COUNT) < h->n_xch,
-              "publishing on unknown channel %d", ch);
-    const char *name = h->xch_names[ch - MD_CH_COUNT];
-    md_frame *f = md_proto_ext(type, ++h->seq, name, symbol, fields, fields_len);
-    f->channel = (uint16_t)ch;
-    dispatch_locked(h, f, defer);
-    int n_obs = h->n_obs;
-    memcpy(obs, h->obs, (size_t)n_obs * sizeof *obs);
+    if (sq)
+        h->sequencer = *sq, h->sequenced = 1;
+    else
+        memset(&h->sequencer, 0, sizeof h->sequencer);
     pthread_mutex_unlock(&h->lock);
-    md_frame_unref(f);
-    for (int i = 0; i < n_obs; i++)
-        if (obs[i].on_ext)
-            obs[i].on_ext(obs[i].ctx, name, symbol, type, fields, fields_len, origin);
 }
 
 void md_hub_flush(md_hub *h)
@@ -374,19 +482,27 @@ void md_hub__remove_shard(md_hub *h, md_hub_shard *sh)
     pthread_mutex_unlock(&h->lock);
 }
 
+void md_hub__last(md_hub *h, uint64_t *last, uint64_t *last_ord)
+{
+    pthread_mutex_lock(&h->lock);
+    *last = h->seq;
+    *last_ord = h->ord;
+    pthread_mutex_unlock(&h->lock);
+}
+
 size_t md_hub__replay(md_hub *h, uint64_t since, int (*keep)(const md_frame *f, void *ctx),
-                      void *ctx, md_frame ***out, uint64_t *last, int *complete)
+                      void *ctx, md_frame ***out, uint64_t *last, uint64_t *last_ord, int *complete)
 {
     size_t n = 0, cap = 0;
     md_frame **v = NULL;
     pthread_mutex_lock(&h->lock);
-    uint64_t first = h->seq - h->ring_n + 1; /* oldest held */
     *last = h->seq;
-    *complete = since <= h->seq && since + 1 >= first;
-    uint64_t from = since + 1 > first ? since + 1 : first;
-    for (uint64_t s = from; s <= h->seq && h->ring_n; s++) {
-        md_frame *f = h->ring[(s - 1) % h->opt.replay_size];
-        if (!keep(f, ctx)) continue;
+    *last_ord = h->ord;
+    /* everything after since is held unless some of it left the ring or never came */
+    *complete = since <= h->seq && since >= h->evicted && since >= h->hole;
+    for (size_t i = 0; i < h->ring_n; i++) {
+        md_frame *f = h->ring[(h->ring_head + i) % h->opt.replay_size];
+        if (f->seq <= since || !keep(f, ctx)) continue;
         MD_ARRAY_GROW(v, n, cap, 64);
         v[n++] = md_frame_ref(f);
     }
@@ -412,7 +528,9 @@ void md_hub_get_stats(md_hub *h, md_hub_stats *st)
     st->published = h->published;
     st->last_seq = h->seq;
     st->replay_n = h->ring_n;
-    st->replay_first = h->ring_n ? h->seq - h->ring_n + 1 : 0;
+    st->replay_first = h->ring_n ? h->ring[h->ring_head]->seq : 0;
+    st->complete_from = h->evicted > h->hole ? h->evicted : h->hole;
+    st->sequenced = h->sequenced;
     pthread_mutex_unlock(&h->lock);
     st->sessions = atomic_load(&h->sessions);
 }
@@ -434,9 +552,11 @@ void md_hub_render_health(md_hub *h, md_buf *b)
     md_json_int(b, "clients", (int64_t)st.sessions);
     md_json_int(b, "published", (int64_t)st.published);
     md_json_int(b, "seq", (int64_t)st.last_seq);
+    md_json_str(b, "sequence", st.sequenced ? "deployment" : "instance");
     md_buf_puts(b, ",\"replay\":{\"first_seq\":");
     md_buf_int(b, (int64_t)st.replay_first);
     md_json_int(b, "messages", (int64_t)st.replay_n);
+    md_json_int(b, "complete_after", (int64_t)st.complete_from);
     md_buf_putc(b, '}');
     pthread_mutex_lock(&h->lock);
     if (h->health_fn) h->health_fn(h->health_ctx, b);

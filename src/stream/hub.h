@@ -11,9 +11,21 @@
  * shard, and wakes the shards. A shard belongs to one event loop; it moves its inbox into the
  * queues of the loop's sessions (session.h) when the loop wakes.
  *
- * Sequence numbers: one counter per hub, shared by every channel, so `seq` strictly increases
- * within each channel and across them, and one `since_seq` (the last seq a client saw) is
- * enough to replay a gap over any mix of symbols and channels.
+ * Sequence numbers: one sequence shared by every channel, so `seq` increases within each
+ * channel and across them, and one `since_seq` (the last seq a client saw) is enough to replay
+ * a gap over any mix of symbols and channels. Alone (no Redis), the hub numbers its messages
+ * itself, each one more than the last. In a deployment, the Redis relay is the hub's
+ * sequencer (md_hub_set_sequencer): a LOCAL message is not published here but handed to it,
+ * Redis numbers it once for every instance, and it comes back through md_hub_publish_*_at
+ * with that number, on every instance alike (its own included), in the same order. So a
+ * seq means the same message on every instance and a client resumes with since_seq on any
+ * of them. Messages without a deployment's number then carry the seq of the message before
+ * them: DERIVED ones (every instance computes its own), and LOCAL ones the sequencer
+ * declined (Redis away: they reach this instance's clients only). seq never decreases, and
+ * since_seq still means "what came after". The replay is complete when everything after
+ * since_seq is held: nothing after it left the ring, and no number after it was missed (a
+ * jump in the deployment's numbers: this instance was cut off from Redis longer than the
+ * log reaches back).
  *
  * Origins: LOCAL messages were accepted by this instance's writer (the Redis relay sends them
  * to other instances); REMOTE came from another instance through Redis (not sent back);
@@ -41,6 +53,10 @@ typedef enum {
      * polls), not a tick - its volume is the day's so far, not a trade's size - so live
      * bars never fold it in. The relay carries it to the other instances. */
     MD_ORIGIN_SNAPSHOT = 0x10,
+    /* Or'ed into a numbered message (md_hub_publish_*_at) of the past: the relay's catch-up
+     * when an instance starts. It goes into the replay buffer only (for since_seq), not to
+     * clients or observers (live bars must not fold old ticks in again). */
+    MD_ORIGIN_HISTORY = 0x20,
 } md_origin;
 /* The origin without the flag bits. */
 #define MD_ORIGIN_BASE(o) ((md_origin)((int)(o)&0x0f))
@@ -71,6 +87,39 @@ uint64_t md_hub_last_seq(md_hub *h);
 void md_hub_publish_quote(md_hub *h, const md_quote *q, md_origin origin, int defer);
 void md_hub_publish_bar(md_hub *h, const char *symbol, md_interval iv, const md_bar *b,
                         md_origin origin, int defer);
+/* Publishes a message numbered by the deployment (seq > 0; 0 = as above): dropped when seq
+ * is not above the last (held already); a jump past last + 1 marks the numbers between as
+ * missing for since_seq. Never offered to the sequencer. */
+void md_hub_publish_quote_at(md_hub *h, const md_quote *q, md_origin origin, uint64_t seq,
+                             int defer);
+void md_hub_publish_bar_at(md_hub *h, const char *symbol, md_interval iv, const md_bar *b,
+                           md_origin origin, uint64_t seq, int defer);
+void md_hub_publish_ext_at(md_hub *h, int ch, const char *symbol, const char *type,
+                           const char *fields, size_t fields_len, md_origin origin, uint64_t seq,
+                           int defer);
+
+/* A LOCAL message offered to the sequencer: kind 'q' (quote), 'b' (symbol, iv, bar) or 'e'
+ * (channel, symbol, type, fields). The pointers live for the call only. */
+typedef struct md_hub_seq_msg {
+    char kind;
+    md_origin origin;
+    const md_quote *quote;
+    const char *symbol;
+    md_interval iv;
+    const md_bar *bar;
+    const char *channel, *type, *fields;
+    size_t fields_len;
+} md_hub_seq_msg;
+typedef struct md_hub_sequencer {
+    /* 1: taken (it comes back numbered); 0: declined (Redis away), the hub numbers and
+     * publishes it itself. Called on the publishing thread without the hub lock. */
+    int (*take)(void *ctx, const md_hub_seq_msg *m);
+    void *ctx;
+} md_hub_sequencer;
+/* Sets (NULL: clears) the sequencer of LOCAL messages. Once set, the hub never numbers
+ * messages itself again (cleared: LOCAL ones take the last number, as when declined). */
+void md_hub_set_sequencer(md_hub *h, const md_hub_sequencer *sq);
+
 /* Wakes every shard that has deferred messages. */
 void md_hub_flush(md_hub *h);
 
@@ -150,6 +199,8 @@ void md_hub_set_health_ext(md_hub *h, void (*fn)(void *ctx, md_buf *out), void *
 
 typedef struct md_hub_stats {
     uint64_t published, sessions, last_seq, replay_first, replay_n;
+    uint64_t complete_from; /* the lowest since_seq replayed completely */
+    int sequenced;          /* numbered by the deployment (a sequencer is set) */
 } md_hub_stats;
 void md_hub_get_stats(md_hub *h, md_hub_stats *st);
 

@@ -4,6 +4,7 @@
 #include "stream/relay.h"
 
 #include "cache/redis.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -11,8 +12,8 @@
 #include "stream/proto.h"
 
 #include <hiredis/hiredis.h>
+#include <inttypes.h>
 #include <jansson.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,7 +26,10 @@
 struct md_relay {
     md_hub *hub;
     char *channel;
-    md_redis *redis; /* both threads' connections, one breaker */
+    char *log_key;     /* "<channel>:log": the numbered messages, a Redis stream */
+    char log_len[24];  /* its length (XADD MAXLEN ~) */
+    size_t catch_up_n; /* messages read back from it at most on (re)connect */
+    md_redis *redis;   /* both threads' connections, one breaker */
     size_t max_pending;
 
     pthread_mutex_t lock; /* pending, sub_fd, wake */
@@ -46,84 +50,73 @@ struct md_relay {
 
 /* -- wire form ----------------------------------------------------------------------------- */
 
-static void opt_num(md_buf *b, const char *key, double v)
+/* {"i":instance,"k":kind,"s":symbol: the head of every message. */
+static void head(md_buf *b, const char *instance, const char *kind, const char *symbol)
 {
-    if (isnan(v)) return;
-    md_buf_puts(b, key);
-    md_buf_num(b, v);
+    md_buf_puts(b, "{\"i\":");
+    md_buf_json_str(b, instance);
+    md_json_str(b, "k", kind);
+    md_json_str(b, "s", symbol ? symbol : "");
+}
+
+/* ,"ql":quality (when scored),"src":source} : the end of a tick. */
+static void tail(md_buf *b, float quality, int source)
+{
+    if (quality >= 0) md_json_num_opt(b, "ql", quality);
+    md_json_str(b, "src", md_source_name(source));
+    md_buf_putc(b, '}');
 }
 
 void md_relay_encode_quote(md_buf *b, const char *instance, const md_quote *q, int snapshot)
 {
-    md_buf_puts(b, "{\"i\":");
-    md_buf_json_str(b, instance);
-    md_buf_puts(b, ",\"k\":\"q\",\"s\":");
-    md_buf_json_str(b, q->symbol);
-    md_buf_puts(b, ",\"t\":");
-    md_buf_int(b, q->ts);
-    md_buf_puts(b, ",\"p\":");
-    md_buf_num(b, q->price);
-    opt_num(b, ",\"v\":", q->volume);
-    opt_num(b, ",\"b\":", q->bid);
-    opt_num(b, ",\"a\":", q->ask);
-    if (q->quality >= 0) opt_num(b, ",\"ql\":", q->quality);
-    if (snapshot) md_buf_puts(b, ",\"x\":1");
-    md_buf_puts(b, ",\"src\":");
-    md_buf_json_str(b, md_source_name(q->source));
-    md_buf_putc(b, '}');
+    head(b, instance, "q", q->symbol);
+    md_json_int(b, "t", q->ts);
+    md_json_num(b, "p", q->price);
+    md_json_num_opt(b, "v", q->volume);
+    md_json_num_opt(b, "b", q->bid);
+    md_json_num_opt(b, "a", q->ask);
+    if (snapshot) md_json_int(b, "x", 1);
+    tail(b, q->quality, q->source);
 }
 
 void md_relay_encode_bar(md_buf *b, const char *instance, const char *symbol, md_interval iv,
                          const md_bar *bar)
 {
-    md_buf_puts(b, "{\"i\":");
-    md_buf_json_str(b, instance);
-    md_buf_puts(b, ",\"k\":\"b\",\"s\":");
-    md_buf_json_str(b, symbol);
-    md_buf_puts(b, ",\"iv\":\"");
-    md_buf_puts(b, md_interval_name(iv));
-    md_buf_puts(b, "\",\"t\":");
-    md_buf_int(b, bar->ts);
-    md_buf_puts(b, ",\"o\":");
-    md_buf_num(b, bar->open);
-    md_buf_puts(b, ",\"h\":");
-    md_buf_num(b, bar->high);
-    md_buf_puts(b, ",\"l\":");
-    md_buf_num(b, bar->low);
-    md_buf_puts(b, ",\"c\":");
-    md_buf_num(b, bar->close);
-    opt_num(b, ",\"v\":", bar->volume);
-    opt_num(b, ",\"vw\":", bar->vwap);
-    if (bar->trades >= 0) {
-        md_buf_puts(b, ",\"n\":");
-        md_buf_int(b, bar->trades);
-    }
-    if (bar->quality >= 0) opt_num(b, ",\"ql\":", bar->quality);
-    md_buf_puts(b, ",\"src\":");
-    md_buf_json_str(b, md_source_name(bar->source));
-    md_buf_putc(b, '}');
+    head(b, instance, "b", symbol);
+    md_json_str(b, "iv", md_interval_name(iv));
+    md_json_int(b, "t", bar->ts);
+    md_json_num(b, "o", bar->open);
+    md_json_num(b, "h", bar->high);
+    md_json_num(b, "l", bar->low);
+    md_json_num(b, "c", bar->close);
+    md_json_num_opt(b, "v", bar->volume);
+    md_json_num_opt(b, "vw", bar->vwap);
+    if (bar->trades >= 0) md_json_int(b, "n", bar->trades);
+    tail(b, bar->quality, bar->source);
 }
 
 void md_relay_encode_ext(md_buf *b, const char *instance, const char *channel, const char *symbol,
                          const char *type, const char *fields, size_t fields_len)
 {
-    md_buf_puts(b, "{\"i\":");
-    md_buf_json_str(b, instance);
-    md_buf_puts(b, ",\"k\":\"e\",\"c\":");
-    md_buf_json_str(b, channel);
-    md_buf_puts(b, ",\"s\":");
-    md_buf_json_str(b, symbol ? symbol : "");
-    md_buf_puts(b, ",\"ty\":");
-    md_buf_json_str(b, type);
-    md_buf_puts(b, ",\"f\":");
+    head(b, instance, "e", symbol);
+    md_json_str(b, "c", channel);
+    md_json_str(b, "ty", type);
     (void)fields_len; /* fields is NUL-terminated (an md_buf) */
-    md_buf_json_str(b, fields);
+    md_json_str(b, "f", fields);
     md_buf_putc(b, '}');
 }
 
+/* How a decoded message is published: its origin here and the deployment's number (0: none,
+ * the hub numbers it). */
+typedef struct {
+    md_origin origin;
+    uint64_t seq;
+    int defer;
+} as_published;
+
 /* An extension channel's message ({"k":"e"}): published here as sent, under this hub's
- * number for the channel and its next seq. */
-static int decode_ext(md_hub *hub, json_t *root, int defer, md_error *err)
+ * number for the channel. */
+static int decode_ext(md_hub *hub, json_t *root, const as_published *ap, md_error *err)
 {
     const char *c = json_string_value(json_object_get(root, "c"));
     const char *sym = json_string_value(json_object_get(root, "s"));
@@ -144,7 +137,7 @@ static int decode_ext(md_hub *hub, json_t *root, int defer, md_error *err)
     if (rc == 0 && fl && fs[0] != ',') rc = md_error_set(err, MD_EJSON, "relay: bad event fields");
     int ch = rc == 0 ? md_hub_xchannel(hub, name, 1, err) : rc;
     if (ch < 0) return ch;
-    md_hub_publish_ext(hub, ch, symbol, type, fs, fl, MD_ORIGIN_REMOTE, defer);
+    md_hub_publish_ext_at(hub, ch, symbol, type, fs, fl, ap->origin, ap->seq, ap->defer);
     return 0;
 }
 
@@ -157,9 +150,24 @@ static int get_num(json_t *o, const char *key, double *out, int required)
     return 0;
 }
 
-int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t len, int defer,
-                    md_error *err)
+/* The deployment's number in front of a message ("<seq> {...}", relay.h), 0 when there is
+ * none; *msg and *len then point past it. */
+static uint64_t take_seq(const char **msg, size_t *len)
 {
+    const char *p = *msg, *end = p + *len;
+    uint64_t seq = 0;
+    while (p < end && *p >= '0' && *p <= '9' && seq < UINT64_MAX / 10)
+        seq = seq * 10 + (uint64_t)(*p++ - '0');
+    if (p == *msg || p == end || *p != ' ') return 0;
+    *len -= (size_t)(p + 1 - *msg);
+    *msg = p + 1;
+    return seq;
+}
+
+static int decode(md_hub *hub, const char *instance, const char *msg, size_t len, int defer,
+                  md_origin extra, md_error *err)
+{
+    uint64_t seq = take_seq(&msg, &len);
     json_error_t je;
     json_t *root = json_loadb(msg, len, 0, &je);
     if (!root || !json_is_object(root)) {
@@ -173,12 +181,16 @@ int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t l
     const char *src = json_string_value(json_object_get(root, "src"));
     json_t *jt = json_object_get(root, "t");
     char symbol[MD_SYMBOL_MAX + 1];
+    /* our own message, back from Redis: published now when the deployment numbered it (it
+     * was handed to the relay instead), else it was published already */
+    int own = from && strcmp(from, instance) == 0;
+    as_published ap = {(md_origin)((own ? MD_ORIGIN_LOCAL : MD_ORIGIN_REMOTE) | extra), seq, defer};
     if (from && kind && strcmp(kind, "e") == 0) {
-        rc = strcmp(from, instance) == 0 ? 1 : decode_ext(hub, root, defer, err);
+        rc = own && !seq ? 1 : decode_ext(hub, root, &ap, err);
     } else if (!from || !kind || !sym || !json_is_integer(jt)) {
         rc = md_error_set(err, MD_EJSON, "relay: message lacks i, k, s or t");
-    } else if (strcmp(from, instance) == 0) {
-        rc = 1; /* our own message, back from Redis */
+    } else if (own && !seq) {
+        rc = 1;
     } else if ((rc = md_symbol_normalize_str(sym, symbol, err)) == 0) {
         int source = src ? md_source_parse(src) : -1;
         double ql = -1;
@@ -196,9 +208,8 @@ int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t l
                 q.quality = (float)ql;
                 int snap = json_is_true(json_object_get(root, "x")) ||
                            json_integer_value(json_object_get(root, "x")) == 1;
-                md_hub_publish_quote(
-                    hub, &q, (md_origin)(MD_ORIGIN_REMOTE | (snap ? MD_ORIGIN_SNAPSHOT : 0)),
-                    defer);
+                md_hub_publish_quote_at(
+                    hub, &q, (md_origin)(ap.origin | (snap ? MD_ORIGIN_SNAPSHOT : 0)), seq, defer);
             }
         } else if (strcmp(kind, "b") == 0) {
             md_bar b;
@@ -218,14 +229,20 @@ int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t l
             } else {
                 b.trades = (int64_t)trades;
                 b.quality = (float)ql;
-                md_hub_publish_bar(hub, symbol, iv, &b, MD_ORIGIN_REMOTE, defer);
+                md_hub_publish_bar_at(hub, symbol, iv, &b, ap.origin, seq, defer);
             }
         } else {
             rc = md_error_set(err, MD_EJSON, "relay: unknown kind '%.8s'", kind);
         }
     }
     json_decref(root);
-    return rc;
+    return rc == 0 && own ? 1 : rc;
+}
+
+int md_relay_decode(md_hub *hub, const char *instance, const char *msg, size_t len, int defer,
+                    md_error *err)
+{
+    return decode(hub, instance, msg, len, defer, 0, err);
 }
 
 /* -- connections --------------------------------------------------------------------------- */
@@ -254,16 +271,50 @@ static int backoff(md_relay *r, int ms)
     return stop;
 }
 
+/* The deployment's numbering (hub.h), one script so that numbering, logging and publishing
+ * are one step and messages are published in the order of their numbers. The number is one
+ * more than the log's newest entry, or than the sender's last seq when that is higher:
+ * after a Redis restart lost the log, numbers go on above what the instances hold.
+ * KEYS: the log (entry ids "<seq>-0", field m), the channel; ARGV: the message, the sender's
+ * last seq, the log's length. Published and logged as "<seq> <message>". */
+static const char SEQ_SCRIPT[] =
+    "local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1) "
+    "local s = tonumber(ARGV[2]) "
+    "if top[1] then local t = tonumber(string.match(top[1][1], '^%d+')) "
+    "if t > s then s = t end end "
+    "local n = string.format('%d', s + 1) "
+    "local m = n .. ' ' .. ARGV[1] "
+    "redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], n .. '-0', 'm', m) "
+    "redis.call('PUBLISH', KEYS[2], m) "
+    "return s + 1";
+
+/* Loads SEQ_SCRIPT into sha (41 bytes); 0, or -1 when Redis did not take it. */
+static int load_script(redisContext *c, char *sha)
+{
+    redisReply *rep = redisCommand(c, "SCRIPT LOAD %s", SEQ_SCRIPT);
+    int ok = rep && rep->type == REDIS_REPLY_STRING && rep->len == 40;
+    if (ok) memcpy(sha, rep->str, 41);
+    if (rep) freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
 static void *pub_main(void *arg)
 {
     md_relay *r = arg;
     redisContext *c = NULL;
+    char sha[41] = "";
     char **batch = NULL;
     size_t *lens = NULL, cap = 0;
     for (;;) {
         if (!c) {
             md_error err;
             c = md_redis_connect(r->redis, &err);
+            if (c && load_script(c, sha) != 0) {
+                md_error_set(&err, MD_EIO, "redis: SCRIPT LOAD failed: %s",
+                             c->err ? c->errstr : "refused");
+                redisFree(c);
+                c = NULL;
+            }
             if (!c) {
                 MD_DEBUG("stream", "relay publisher: %s", err.msg);
                 if (backoff(r, retry_delay_ms(r))) break;
@@ -312,8 +363,11 @@ static void *pub_main(void *arg)
         r->head = (r->head + n) % r->cap;
         r->n = 0;
         pthread_mutex_unlock(&r->lock);
+        char floor[24];
+        snprintf(floor, sizeof floor, "%" PRIu64, md_hub_last_seq(r->hub));
         for (size_t i = 0; i < n; i++)
-            redisAppendCommand(c, "PUBLISH %s %b", r->channel, batch[i], lens[i]);
+            redisAppendCommand(c, "EVALSHA %s 2 %s %s %b %s %s", sha, r->log_key, r->channel,
+                               batch[i], lens[i], floor, r->log_len);
         size_t ok = 0;
         for (size_t i = 0; i < n; i++) {
             redisReply *rep = NULL;
@@ -359,6 +413,45 @@ static void handle_reply(md_relay *r, redisReply *rep, int defer)
     }
 }
 
+/* Reads back from the log what the hub lacks (numbers above its last), oldest first, and
+ * publishes it: what was published while this instance was away from Redis, or, when it
+ * starts (nothing held yet), the log's tail into the replay buffer only (history). Called
+ * once subscribed, so nothing published later is missed; what both bring is dropped by the
+ * hub as held already. 0, or -1 when Redis did not answer. */
+static int catch_up(md_relay *r)
+{
+    md_error err;
+    redisContext *c = md_redis_connect(r->redis, &err);
+    if (!c) return -1;
+    uint64_t last = md_hub_last_seq(r->hub);
+    char min[32] = "-";
+    if (last) snprintf(min, sizeof min, "%" PRIu64 "-0", last + 1);
+    char count[24];
+    snprintf(count, sizeof count, "%zu", r->catch_up_n);
+    redisReply *rep = redisCommand(c, "XREVRANGE %s + %s COUNT %s", r->log_key, min, count);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+        MD_DEBUG("stream", "relay: XREVRANGE %s: %s", r->log_key,
+                 !rep                             ? c->errstr
+                 : rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                  : "not an array");
+    int rc = rep && rep->type == REDIS_REPLY_ARRAY ? 0 : -1;
+    md_origin extra = last ? (md_origin)0 : MD_ORIGIN_HISTORY;
+    for (size_t i = rc == 0 ? rep->elements : 0; i-- > 0;) {
+        redisReply *e = rep->element[i], *kv;
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            (kv = e->element[1])->type != REDIS_REPLY_ARRAY || kv->elements != 2 ||
+            kv->element[1]->type != REDIS_REPLY_STRING)
+            continue;
+        int d = decode(r->hub, md_hub_instance(r->hub), kv->element[1]->str, kv->element[1]->len, 1,
+                       extra, &err);
+        atomic_fetch_add(d == 1 ? &r->echoes : d == 0 ? &r->received : &r->bad, 1);
+    }
+    if (rep) freeReplyObject(rep);
+    redisFree(c);
+    md_hub_flush(r->hub);
+    return rc;
+}
+
 static void *sub_main(void *arg)
 {
     md_relay *r = arg;
@@ -378,6 +471,15 @@ static void *sub_main(void *arg)
         if (stop) {
             redisFree(c);
             break;
+        }
+        if (catch_up(r) != 0) {
+            MD_DEBUG("stream", "relay subscriber: could not read the log back");
+            pthread_mutex_lock(&r->lock);
+            r->sub_fd = -1;
+            pthread_mutex_unlock(&r->lock);
+            redisFree(c);
+            if (backoff(r, retry_delay_ms(r))) break;
+            continue;
         }
         atomic_store(&r->sub_up, 1);
         md_hub_set_degraded(r->hub, !atomic_load(&r->pub_up));
@@ -433,23 +535,23 @@ static void enqueue(md_relay *r, md_buf *b)
     pthread_mutex_unlock(&r->lock);
 }
 
-static void on_quote(void *ctx, const md_quote *q, md_origin origin)
+/* The hub's sequencer (hub.h): a LOCAL message goes to Redis to be numbered, and comes back
+ * to every instance, this one included. Declined while either connection is down: the hub
+ * then publishes it here only (other instances' clients miss it; /health is degraded). */
+static int take(void *ctx, const md_hub_seq_msg *m)
 {
     md_relay *r = ctx;
-    if (MD_ORIGIN_BASE(origin) != MD_ORIGIN_LOCAL) return;
+    if (!atomic_load(&r->pub_up) || !atomic_load(&r->sub_up)) return 0;
     md_buf b = MD_BUF_INIT;
-    md_relay_encode_quote(&b, md_hub_instance(r->hub), q, (origin & MD_ORIGIN_SNAPSHOT) != 0);
+    const char *me = md_hub_instance(r->hub);
+    if (m->kind == 'q')
+        md_relay_encode_quote(&b, me, m->quote, (m->origin & MD_ORIGIN_SNAPSHOT) != 0);
+    else if (m->kind == 'b')
+        md_relay_encode_bar(&b, me, m->symbol, m->iv, m->bar);
+    else
+        md_relay_encode_ext(&b, me, m->channel, m->symbol, m->type, m->fields, m->fields_len);
     enqueue(r, &b);
-}
-
-static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *bar,
-                   md_origin origin)
-{
-    md_relay *r = ctx;
-    if (origin != MD_ORIGIN_LOCAL) return;
-    md_buf b = MD_BUF_INIT;
-    md_relay_encode_bar(&b, md_hub_instance(r->hub), symbol, iv, bar);
-    enqueue(r, &b);
+    return 1;
 }
 
 int md_relay_stalled(md_relay *r)
@@ -464,41 +566,29 @@ static int stalled_probe(void *ctx)
     return md_relay_stalled(ctx);
 }
 
-/* Extension channels' messages made here (screen events) go to the other instances, whose
- * clients subscribe on them too; DERIVED ones (live indicators, which every instance computes
- * from the same bars) never do. */
-static void on_ext(void *ctx, const char *channel, const char *symbol, const char *type,
-                   const char *fields, size_t fields_len, md_origin origin)
-{
-    md_relay *r = ctx;
-    if (origin != MD_ORIGIN_LOCAL) return;
-    md_buf b = MD_BUF_INIT;
-    md_relay_encode_ext(&b, md_hub_instance(r->hub), channel, symbol, type, fields, fields_len);
-    enqueue(r, &b);
-}
-
 /* -- life cycle ---------------------------------------------------------------------------- */
 
 static void render_health(void *ctx, md_buf *b)
 {
+    md_relay *r = ctx;
     md_relay_stats st;
-    md_relay_get_stats(ctx, &st);
+    md_relay_get_stats(r, &st);
     md_buf_puts(b, ",\"relay\":{\"status\":");
-    md_buf_puts(b, md_relay_stalled(ctx) ? "\"stalled\""
-                   : !st.connected       ? "\"disconnected\""
-                                         : "\"connected\"");
-    md_buf_puts(b, ",\"channel\":");
-    md_buf_json_str(b, ((md_relay *)ctx)->channel);
-    md_buf_puts(b, ",\"sent\":");
-    md_buf_int(b, (int64_t)st.sent);
-    md_buf_puts(b, ",\"received\":");
-    md_buf_int(b, (int64_t)st.received);
-    md_buf_puts(b, ",\"echoes\":");
-    md_buf_int(b, (int64_t)st.echoes);
-    md_buf_puts(b, ",\"dropped\":");
-    md_buf_int(b, (int64_t)st.dropped);
-    md_buf_puts(b, ",\"bad\":");
-    md_buf_int(b, (int64_t)st.bad);
+    md_buf_puts(b, md_relay_stalled(r) ? "\"stalled\""
+                   : !st.connected     ? "\"disconnected\""
+                                       : "\"connected\"");
+    md_json_str(b, "channel", r->channel);
+    md_json_str(b, "log", r->log_key);
+    const struct {
+        const char *key;
+        uint64_t v;
+    } counts[] = {{"sent", st.sent},
+                  {"received", st.received},
+                  {"echoes", st.echoes},
+                  {"dropped", st.dropped},
+                  {"bad", st.bad}};
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)
+        md_json_int(b, counts[i].key, (int64_t)counts[i].v);
     md_buf_putc(b, '}');
 }
 
@@ -520,6 +610,12 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     } else {
         r->channel = md_strdup(ch);
     }
+    size_t n = strlen(r->channel) + 5;
+    r->log_key = md_malloc(n);
+    snprintf(r->log_key, n, "%s:log", r->channel);
+    size_t replay = md_hub_opts(r->hub)->replay_size;
+    r->catch_up_n = replay ? replay : 1000;
+    snprintf(r->log_len, sizeof r->log_len, "%zu", r->catch_up_n > 1000 ? r->catch_up_n : 1000);
     r->max_pending = o->max_pending ? o->max_pending : 100000;
     r->cap = r->max_pending;
     r->pending = md_calloc(r->cap, sizeof *r->pending);
@@ -527,8 +623,8 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     r->sub_fd = -1;
     pthread_mutex_init(&r->lock, NULL);
     md_waiter_init(&r->wake, &r->lock);
-    md_hub_observer ob = {on_quote, on_bar, r, on_ext};
-    md_hub_add_observer(r->hub, &ob);
+    md_hub_sequencer sq = {take, r};
+    md_hub_set_sequencer(r->hub, &sq);
     md_hub_set_health_ext(r->hub, render_health, r);
     md_hub_set_stall_probe(r->hub, stalled_probe);
     md_hub_set_degraded(r->hub, 1); /* until both connections are up */
@@ -544,7 +640,7 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
 void md_relay_free(md_relay *r)
 {
     if (!r) return;
-    md_hub_remove_observer(r->hub, r);
+    md_hub_set_sequencer(r->hub, NULL);
     md_hub_set_health_ext(r->hub, NULL, NULL);
     md_hub_set_stall_probe(r->hub, NULL);
     md_hub_set_degraded(r->hub, 0);
@@ -558,6 +654,7 @@ void md_relay_free(md_relay *r)
     md_free(r->pending);
     md_free(r->pending_len);
     md_free(r->channel);
+    md_free(r->log_key);
     md_waiter_deinit(&r->wake);
     md_redis_free(r->redis);
     pthread_mutex_destroy(&r->lock);

@@ -47,8 +47,9 @@ struct md__sub {
     topic *t;
     md_session *s;
     sub *prev, *next;   /* in the topic's list */
-    uint64_t skip_upto; /* messages with seq <= this were published before the subscription */
-    uint64_t last_seq;  /* newest seq queued for this subscription */
+    uint64_t skip_upto; /* messages with ord <= this (md_frame) were published before the
+                           subscription */
+    uint64_t last_ord;  /* ord of the newest message queued for this subscription */
     uint64_t last_pos;  /* queue position of the newest queued entry, or POS_NONE */
 };
 
@@ -230,7 +231,7 @@ static void ring_make_room(md_session *s)
 static void enqueue(md_session *s, sub *x, msg *m)
 {
     if (x) {
-        x->last_seq = m->f->seq;
+        x->last_ord = m->f->ord;
         if (x->last_pos != POS_NONE && x->last_pos >= s->head) {
             qent *old = &s->ring[x->last_pos & (s->cap - 1)];
             int half_sent = x->last_pos == s->head && s->head_off; /* must go out whole */
@@ -283,7 +284,7 @@ size_t md_hub_shard_drain(md_hub_shard *sh, md_ready_fn ready, void *ctx)
         }
         msg *m = msg_new(sh, f);
         for (sub *x = t->subs; x; x = x->next) {
-            if (f->seq <= x->skip_upto) continue;
+            if (f->ord <= x->skip_upto) continue;
             md_session *s = x->s;
             if (!s->in_ready) s->caught_up = s->live == 0;
             enqueue(s, x, m);
@@ -575,31 +576,31 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
 
     md_frame **replay = NULL;
     size_t n_replay = 0;
-    uint64_t last;
+    uint64_t last, last_ord;
     int complete = 1;
     if (op->has_since)
-        n_replay =
-            md_hub__replay(sh->hub, op->since_seq, keep_frame, &sel, &replay, &last, &complete);
+        n_replay = md_hub__replay(sh->hub, op->since_seq, keep_frame, &sel, &replay, &last,
+                                  &last_ord, &complete);
     else
-        last = md_hub_last_seq(sh->hub);
+        md_hub__last(sh->hub, &last, &last_ord);
 
     for (size_t i = 0; i < p.n; i++) {
         topic *t = topic_get(sh, p.v[i].symbol, p.v[i].ch);
         if (p.v[i].acquired) t->acquired = 1;
-        sub *x = sub_add(s, t, last);
-        if (x->skip_upto < last) x->skip_upto = last;
+        sub *x = sub_add(s, t, last_ord);
+        if (x->skip_upto < last_ord) x->skip_upto = last_ord;
     }
     /* the answer first, then the replayed messages in seq order */
     size_t replayed = 0;
     sub **owners = md_malloc((n_replay ? n_replay : 1) * sizeof *owners);
     for (size_t i = 0; i < n_replay; i++) {
         sub *x = sub_find(s, topic_find(sh, replay[i]->symbol, replay[i]->channel));
-        owners[i] = x && replay[i]->seq > x->last_seq ? x : NULL;
+        owners[i] = x && replay[i]->ord > x->last_ord ? x : NULL;
         if (owners[i]) replayed++;
     }
     md_session_push(s, md_proto_subscribed(op, channels, last, replayed, complete));
     for (size_t i = 0; i < n_replay; i++) {
-        if (owners[i] && replay[i]->seq > owners[i]->last_seq)
+        if (owners[i] && replay[i]->ord > owners[i]->last_ord)
             enqueue(s, owners[i], msg_new(sh, replay[i]));
         else
             md_frame_unref(replay[i]);

@@ -30,11 +30,15 @@ struct md_hub_shard {
     size_t n_sessions;
 };
 
-/* Takes the hub lock and returns the frames of the replay buffer with since < seq <= last
- * seq for which keep(f, ctx) says yes, each with a reference for the caller; *last gets the
- * last seq and *complete 0 when messages after since are no longer held. */
+/* Takes the hub lock and returns the frames of the replay buffer with since < seq for which
+ * keep(f, ctx) says yes, each with a reference for the caller; *last gets the last seq,
+ * *last_ord the last frame's ord (md_frame) and *complete 0 when messages after since are
+ * no longer held. */
 size_t md_hub__replay(md_hub *h, uint64_t since, int (*keep)(const md_frame *f, void *ctx),
-                      void *ctx, md_frame ***out, uint64_t *last, int *complete);
+                      void *ctx, md_frame ***out, uint64_t *last, uint64_t *last_ord,
+                      int *complete);
+/* The last seq and the last frame's ord, read together. */
+void md_hub__last(md_hub *h, uint64_t *last, uint64_t *last_ord);
 /* Registers / unregisters a shard (hub lock). */
 void md_hub__add_shard(md_hub *h, md_hub_shard *sh);
 void md_hub__remove_shard(md_hub *h, md_hub_shard *sh);

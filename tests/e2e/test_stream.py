@@ -467,6 +467,7 @@ class StreamAcrossInstances(unittest.IsolatedAsyncioTestCase):
         # cache prefix of its own, and the default namespace derives from it)
         args = ("--redis", url, "--set", f"stream.redis_channel={channel}",
                 "--set", f"redis.namespace={channel}", "--set", "stream.live_bars=false")
+        cls.args = args
         env = {"MDAGENT_API_KEYS": KEY}
         cls.a = Agent(env=env, args=args, name="StreamA").start()
         cls.b = Agent(env=env, args=args, name="StreamB").start()
@@ -528,6 +529,68 @@ class StreamAcrossInstances(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(rb["received"], 6, rb)
         await ca.close()
         await cb.close()
+
+    async def test_seq_is_the_deployments_and_since_seq_resumes_on_another_instance(self):
+        await self.wait_relay(self.a)
+        await self.wait_relay(self.b)
+        for agent in (self.a, self.b):
+            h = json.loads(agent.get("/health").body)["components"]["stream"]
+            self.assertEqual(h["sequence"], "deployment", h)
+        ca, cb = await Client.connect(self.a), await Client.connect(self.b)
+        for c in (ca, cb):
+            await c.subscribe(["XR"])
+        first = [1.5, 2.5, 3.5, 4.5, 5.5]
+        await asyncio.to_thread(ingest, self.a, "quotes", quotes("XR", first, T0))
+        got_a = await ca.collect("quote", 5)
+        got_b = await cb.collect("quote", 5)
+        # one message, one number, on every instance
+        self.assertEqual([(m["seq"], m["price"]) for m in got_a],
+                         [(m["seq"], m["price"]) for m in got_b])
+        self.assertEqual([m["price"] for m in got_a], first)
+        seqs = [m["seq"] for m in got_a]
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + 5)), "consecutive: nothing else was published")
+        # the client on a saw three, then lost its agent; the rest arrives meanwhile on b
+        await ca.close()
+        second = [6.5, 7.5, 8.5]
+        await asyncio.to_thread(ingest, self.b, "quotes", quotes("XR", second, T0 + 10))
+        await cb.collect("quote", 3)
+        r = await Client.connect(self.b)
+        ans = await r.subscribe(["XR"], since=seqs[2])
+        self.assertTrue(ans["replay_complete"], ans)
+        self.assertEqual(ans["replayed"], 5, ans)
+        replayed = await r.collect("quote", 5)
+        self.assertEqual([m["price"] for m in replayed], first[3:] + second)
+        self.assertEqual([m["seq"] for m in replayed], list(range(seqs[3], seqs[3] + 5)))
+        # a tick after the resume: once, not again from the replay
+        await asyncio.to_thread(ingest, self.a, "quotes", quotes("XR", [9.5], T0 + 20))
+        await r.send({"op": "ping"})
+        tail = []
+        while True:
+            m = await r.next()
+            if m["type"] == "pong" and tail:
+                break
+            if m["type"] == "quote":
+                tail.append(m["price"])
+                await r.send({"op": "ping"})
+        self.assertEqual(tail, [9.5])
+        # an instance that starts later reads the log back: it resumes the same client too
+        c_agent = Agent(env={"MDAGENT_API_KEYS": KEY}, args=self.args, name="StreamC").start()
+        try:
+            await self.wait_relay(c_agent)
+            rc = await Client.connect(c_agent)
+            ans = await rc.subscribe(["XR"], since=seqs[0])
+            self.assertTrue(ans["replay_complete"], ans)
+            got = await rc.collect("quote", 8)
+            self.assertEqual([m["price"] for m in got], first[1:] + second + [9.5])
+            # the log holds the deployment's first message: nothing before it is missing
+            ans = await rc.subscribe(["XS"], since=0)
+            self.assertTrue(ans["replay_complete"], ans)
+            await rc.close()
+        finally:
+            c_agent.stop()
+            c_agent.cleanup()
+        await cb.close()
+        await r.close()
 
 
 if __name__ == "__main__":

@@ -529,3 +529,118 @@ Test(stream_hub, test_extension_channel_numbers_are_never_reused)
     cr_assert_str_eq(md_hub_xchannel_name(hub, b), "ind.sma:6@1m");
     cr_assert_null(md_hub_xchannel_name(hub, MD_CH_QUOTE));
 }
+
+/* -- numbers of the deployment (a sequencer: the Redis relay in production) ---------------- */
+
+typedef struct {
+    int accept, taken;
+} seqrec;
+
+static int seq_take(void *ctx, const md_hub_seq_msg *m)
+{
+    seqrec *r = ctx;
+    cr_assert_eq(MD_ORIGIN_BASE(m->origin), MD_ORIGIN_LOCAL, "only LOCAL messages are offered");
+    r->taken += r->accept;
+    return r->accept;
+}
+
+static json_t *resume(md_session **s, uint64_t since)
+{
+    if (*s) md_session_free(*s);
+    *s = md_session_new(sh, NULL);
+    char msg[128];
+    snprintf(msg, sizeof msg,
+             "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"quote\",\"bar.1m\"],"
+             "\"since_seq\":%llu}",
+             (unsigned long long)since);
+    sub_ok(*s, msg);
+    return su_take(*s);
+}
+
+Test(stream_hub,
+     test_a_sequenced_hub_publishes_the_deployments_numbers_once_and_says_when_it_lacks_some)
+{
+    mk(256, 100, 100);
+    seqrec rec = {.accept = 1};
+    md_hub_sequencer sq = {seq_take, &rec};
+    md_hub_set_sequencer(hub, &sq);
+    md_session *live = md_session_new(sh, NULL);
+    sub_ok(live, "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"quote\",\"bar.1m\"]}");
+    md_quote q = su_quote("A", 1, 1700000000);
+    /* LOCAL: handed to the sequencer, not published here */
+    md_hub_publish_quote(hub, &q, MD_ORIGIN_LOCAL, 0);
+    cr_assert_eq(rec.taken, 1);
+    cr_assert_eq(md_hub_last_seq(hub), 0);
+    /* numbered by the deployment: published under its number; the first one this hub
+     * hears is 5, so 1..4 are not held */
+    md_hub_publish_quote_at(hub, &q, MD_ORIGIN_LOCAL, 5, 0);
+    md_hub_publish_quote_at(hub, &q, MD_ORIGIN_REMOTE, 5, 0); /* twice: dropped */
+    md_hub_publish_quote_at(hub, &q, MD_ORIGIN_REMOTE, 6, 0);
+    md_hub_publish_quote_at(hub, &q, MD_ORIGIN_REMOTE, 3, 0); /* older: dropped */
+    /* DERIVED (a live bar) shares the number of the message before it */
+    md_bar b;
+    md_bar_init(&b);
+    b.ts = 1700000000 - 20, b.open = b.high = b.low = b.close = 1;
+    md_hub_publish_bar(hub, "A", MD_IV_1M, &b, MD_ORIGIN_DERIVED, 0);
+    cr_assert_eq(md_hub_last_seq(hub), 6);
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *m = su_take(live);
+    cr_assert_eq(json_array_size(m), 4, "subscribed, quotes 5 and 6, the bar");
+    cr_assert_eq(su_num(json_array_get(m, 1), "seq"), 5);
+    cr_assert_eq(su_num(json_array_get(m, 2), "seq"), 6);
+    cr_assert_str_eq(su_type(json_array_get(m, 3)), "bar");
+    cr_assert_eq(su_num(json_array_get(m, 3), "seq"), 6);
+    json_decref(m);
+
+    md_session *s = NULL;
+    m = resume(&s, 4);
+    cr_assert(json_is_true(json_object_get(json_array_get(m, 0), "replay_complete")));
+    cr_assert_eq(su_num(json_array_get(m, 0), "replayed"), 3);
+    json_decref(m);
+    m = resume(&s, 3); /* 4 never came here */
+    cr_assert(json_is_false(json_object_get(json_array_get(m, 0), "replay_complete")));
+    json_decref(m);
+    m = resume(&s, 6);
+    cr_assert(json_is_true(json_object_get(json_array_get(m, 0), "replay_complete")));
+    cr_assert_eq(su_num(json_array_get(m, 0), "replayed"), 0, "the bar at 6 was seen with 6");
+    json_decref(m);
+
+    /* Redis away: the sequencer declines, the hub publishes LOCAL under the last number
+     * (a number of its own would be one the deployment gives another message); the
+     * deployment's next number this hub hears is 9, so 7 and 8 are not held */
+    rec.accept = 0;
+    md_hub_publish_quote(hub, &q, MD_ORIGIN_LOCAL, 0);
+    cr_assert_eq(md_hub_last_seq(hub), 6);
+    md_hub_shard_drain(sh, NULL, NULL);
+    m = su_take(live);
+    cr_assert_eq(json_array_size(m), 1);
+    cr_assert_eq(su_num(json_array_get(m, 0), "seq"), 6);
+    json_decref(m);
+    md_hub_publish_quote_at(hub, &q, MD_ORIGIN_REMOTE, 9, 0);
+    m = resume(&s, 7);
+    cr_assert(json_is_false(json_object_get(json_array_get(m, 0), "replay_complete")));
+    json_decref(m);
+    m = resume(&s, 8);
+    cr_assert(json_is_true(json_object_get(json_array_get(m, 0), "replay_complete")));
+    json_decref(m);
+
+    /* history (an instance starting reads the log's tail): replay buffer only */
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_decref(su_take(live));
+    md_hub_publish_quote_at(hub, &q, (md_origin)(MD_ORIGIN_REMOTE | MD_ORIGIN_HISTORY), 10, 0);
+    md_hub_shard_drain(sh, NULL, NULL);
+    m = su_take(live);
+    cr_assert_eq(json_array_size(m), 0, "not sent live");
+    json_decref(m);
+    m = resume(&s, 9);
+    cr_assert_eq(su_num(json_array_get(m, 0), "replayed"), 1);
+    cr_assert_eq(su_num(json_array_get(m, 1), "seq"), 10);
+    json_decref(m);
+    md_hub_stats st;
+    md_hub_get_stats(hub, &st);
+    cr_assert(st.sequenced);
+    cr_assert_eq(st.complete_from, 8);
+    md_session_free(s);
+    md_session_free(live);
+    md_hub_set_sequencer(hub, NULL);
+}

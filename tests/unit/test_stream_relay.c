@@ -171,3 +171,32 @@ Test(stream_relay, test_extension_messages_round_trip_and_bad_ones_are_refused)
     md_buf_deinit(&b);
     md_hub_free(h);
 }
+
+Test(stream_relay, test_numbered_messages_are_published_under_the_deployments_number)
+{
+    md_hub *h = mkhub();
+    md_quote q = su_quote("ETH-USD", 3000, 1709303400);
+    md_buf b = MD_BUF_INIT, own = MD_BUF_INIT;
+    md_buf_puts(&b, "41 ");
+    md_relay_encode_quote(&b, "other", &q, 0);
+    md_buf_puts(&own, "42 ");
+    md_relay_encode_quote(&own, md_hub_instance(h), &q, 1);
+    md_error err;
+    cr_assert_eq(md_relay_decode(h, md_hub_instance(h), b.data, b.len, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_hub_last_seq(h), 41);
+    cr_assert_eq(last_origin, MD_ORIGIN_REMOTE);
+    /* the same number again (the catch-up overlapping the live messages): dropped */
+    cr_assert_eq(md_relay_decode(h, md_hub_instance(h), b.data, b.len, 0, &err), 0);
+    cr_assert_eq(n_q, 1);
+    /* our own, numbered: it was handed to Redis instead of published, so it is published
+     * now (LOCAL, still a snapshot), and counted as an echo */
+    cr_assert_eq(md_relay_decode(h, md_hub_instance(h), own.data, own.len, 0, &err), 1);
+    cr_assert_eq(n_q, 2);
+    cr_assert_eq(md_hub_last_seq(h), 42);
+    cr_assert_eq(last_origin, MD_ORIGIN_LOCAL | MD_ORIGIN_SNAPSHOT);
+    /* not a number in front: refused as JSON */
+    cr_assert_lt(md_relay_decode(h, "me", "4x {}", 5, 0, &err), 0);
+    md_buf_deinit(&b);
+    md_buf_deinit(&own);
+    md_hub_free(h);
+}
