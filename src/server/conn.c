@@ -101,6 +101,7 @@ void md_conn_close(md_conn *c)
     if (c->state == CS_DEAD) return;
     srv_loop *sl = c->sl;
     if (c->state == CS_WS) md_ws_conn_free(c);
+    if (c->state == CS_MOVING) md_ws_unreserve();
     c->state = CS_DEAD;
     md_loop_timer_remove(sl->loop, &c->timer);
     md_loop_del(sl->loop, &c->ev);
@@ -124,8 +125,69 @@ void md_conn_close(md_conn *c)
     md_srv_conn_closed(sl);
 }
 
+/* Hands the connections upgraded during this iteration to the stream loop: out of this
+ * loop's epoll and list, into the stream loop's incoming list under its lock (which orders
+ * everything this thread wrote into c before the stream loop reads it). */
+static void hand_over(srv_loop *sl)
+{
+    srv_loop *to = sl->stream;
+    md_conn *head = NULL, *tail = NULL;
+    while (sl->moving) {
+        md_conn *c = sl->moving;
+        sl->moving = c->move_next;
+        c->move_next = NULL;
+        if (c->state != CS_MOVING) continue; /* closed meanwhile (shutdown) */
+        md_loop_del(sl->loop, &c->ev);
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            sl->conns = c->next;
+        if (c->next) c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        sl->n_conns--;
+        if (tail)
+            tail->move_next = c;
+        else
+            head = c;
+        tail = c;
+    }
+    if (!head) return;
+    pthread_mutex_lock(&to->lock);
+    tail->move_next = to->incoming;
+    to->incoming = head;
+    pthread_mutex_unlock(&to->lock);
+    md_loop_wake(to->loop);
+    md_srv_conn_closed(sl); /* descriptors left this loop: the listener may resume */
+}
+
+void md_conn_adopt(srv_loop *sl)
+{
+    pthread_mutex_lock(&sl->lock);
+    md_conn *c = sl->incoming;
+    sl->incoming = NULL;
+    pthread_mutex_unlock(&sl->lock);
+    while (c) {
+        md_conn *next = c->move_next;
+        c->move_next = NULL;
+        c->sl = sl;
+        c->next = sl->conns;
+        if (sl->conns) sl->conns->prev = c;
+        sl->conns = c;
+        sl->n_conns++;
+        /* edge-triggered: adding reports what is already waiting */
+        if (md_loop_add(sl->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+            md_conn_close(c);
+        } else {
+            c->readable = 1;
+            md_ws_begin(c);
+        }
+        c = next;
+    }
+}
+
 void md_conn_reap(srv_loop *sl)
 {
+    if (sl->moving) hand_over(sl);
     while (sl->dead) {
         md_conn *c = sl->dead;
         sl->dead = c->next;
@@ -437,11 +499,16 @@ static int on_head(md_conn *c, md_http_head *h)
         write_response(c);
         return 0;
     }
-    if (h->upgrade_ws && strcmp(t->req.path, "/stream") == 0 && sl->ws) {
+    md_ws_loop *wl = sl->stream ? sl->stream->ws : sl->ws;
+    if (h->upgrade_ws && strcmp(t->req.path, "/stream") == 0 && wl) {
         c->t = NULL; /* the connection stops being HTTP if the upgrade succeeds */
-        rc = md_ws_upgrade(sl->ws, c, h, &err);
+        rc = md_ws_upgrade(wl, c, h, &err);
         if (rc == 0) {
             md_srv_task_free(t);
+            if (c->state == CS_MOVING) { /* to the stream loop at this iteration's end */
+                c->move_next = sl->moving;
+                sl->moving = c;
+            }
             return 0;
         }
         c->t = t;
@@ -728,7 +795,7 @@ static void input_loop(md_conn *c)
 static void on_event(md_ev *ev, uint32_t events)
 {
     md_conn *c = CONN_OF(ev, ev);
-    if (c->state == CS_DEAD) return;
+    if (c->state == CS_DEAD || c->state == CS_MOVING) return;
     if (c->state == CS_WS) {
         md_ws_on_event(c, events);
         return;
