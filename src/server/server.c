@@ -7,7 +7,7 @@
  * WebSockets that http-N upgraded and handed over (conn.c, md_conn_reap): a fan-out to
  * thousands of clients keeps a stream loop busy for tens of milliseconds, and the loop
  * that reads and answers POST /ingest must not be that thread (its acknowledgement would
- * wait for the fan-out, or for the scheduler to give a busy thread its turn again).
+ * wait for the fan-out's slices).
  * Nothing a loop owns is touched by another thread; workers hand finished requests back
  * through the loop's completion list and its eventfd, HTTP loops hand upgraded connections
  * over through the stream loop's incoming list and its eventfd.
