@@ -96,6 +96,28 @@ static void set_state(md_conn *c, int state)
 
 /* -- closing ------------------------------------------------------------------------------- */
 
+/* c joins / leaves its loop's list of open connections. */
+static void link_conn(srv_loop *sl, md_conn *c)
+{
+    c->sl = sl;
+    c->prev = NULL;
+    c->next = sl->conns;
+    if (sl->conns) sl->conns->prev = c;
+    sl->conns = c;
+    sl->n_conns++;
+}
+
+static void unlink_conn(srv_loop *sl, md_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        sl->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    sl->n_conns--;
+}
+
 void md_conn_close(md_conn *c)
 {
     if (c->state == CS_DEAD) return;
@@ -113,75 +135,51 @@ void md_conn_close(md_conn *c)
         t->c = NULL;
         if (!t->in_worker) md_srv_task_free(t); /* else the completion frees it */
     }
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        sl->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    c->prev = NULL;
+    unlink_conn(sl, c);
     c->next = sl->dead;
     sl->dead = c;
-    sl->n_conns--;
     md_srv_conn_closed(sl);
 }
 
 /* Hands the connections upgraded during this iteration to the stream loop: out of this
- * loop's epoll and list, into the stream loop's incoming list under its lock (which orders
- * everything this thread wrote into c before the stream loop reads it). */
+ * loop's epoll and list, pushed as one chain onto the stream loop's incoming stack (the
+ * atomic exchange orders everything this thread wrote into them before the stream loop
+ * reads them). */
 static void hand_over(srv_loop *sl)
 {
-    srv_loop *to = sl->stream;
     md_conn *head = NULL, *tail = NULL;
     while (sl->moving) {
         md_conn *c = sl->moving;
         sl->moving = c->move_next;
-        c->move_next = NULL;
+        c->move_next = head;
         if (c->state != CS_MOVING) continue; /* closed meanwhile (shutdown) */
         md_loop_del(sl->loop, &c->ev);
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            sl->conns = c->next;
-        if (c->next) c->next->prev = c->prev;
-        c->prev = c->next = NULL;
-        sl->n_conns--;
-        if (tail)
-            tail->move_next = c;
-        else
-            head = c;
-        tail = c;
+        unlink_conn(sl, c);
+        if (!tail) tail = c;
+        head = c;
     }
     if (!head) return;
-    pthread_mutex_lock(&to->lock);
-    tail->move_next = to->incoming;
-    to->incoming = head;
-    pthread_mutex_unlock(&to->lock);
+    srv_loop *to = sl->stream;
+    md_conn *old = atomic_load(&to->incoming);
+    do tail->move_next = old;
+    while (!atomic_compare_exchange_weak(&to->incoming, &old, head));
     md_loop_wake(to->loop);
     md_srv_conn_closed(sl); /* descriptors left this loop: the listener may resume */
 }
 
 void md_conn_adopt(srv_loop *sl)
 {
-    pthread_mutex_lock(&sl->lock);
-    md_conn *c = sl->incoming;
-    sl->incoming = NULL;
-    pthread_mutex_unlock(&sl->lock);
-    while (c) {
-        md_conn *next = c->move_next;
+    for (md_conn *c = atomic_exchange(&sl->incoming, NULL), *next; c; c = next) {
+        next = c->move_next;
         c->move_next = NULL;
-        c->sl = sl;
-        c->next = sl->conns;
-        if (sl->conns) sl->conns->prev = c;
-        sl->conns = c;
-        sl->n_conns++;
+        link_conn(sl, c);
         /* edge-triggered: adding reports what is already waiting */
         if (md_loop_add(sl->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
             md_conn_close(c);
-        } else {
-            c->readable = 1;
-            md_ws_begin(c);
+            continue;
         }
-        c = next;
+        c->readable = 1;
+        md_ws_begin(c);
     }
 }
 
@@ -855,10 +853,7 @@ void md_conn_accept(srv_loop *sl, int fd)
         md_free(c);
         return;
     }
-    c->next = sl->conns;
-    if (sl->conns) sl->conns->prev = c;
-    sl->conns = c;
-    sl->n_conns++;
+    link_conn(sl, c);
     c->readable = 1; /* the request often arrives with the connection */
     set_state(c, CS_HEAD);
     http_input(c);

@@ -467,7 +467,8 @@ void md_server_free(md_server *srv)
             md_srv_task_free(t);
             t = next;
         }
-        for (md_conn *c = sl->incoming, *next; c; c = next) { /* handed over, never adopted */
+        md_conn *c = atomic_exchange(&sl->incoming, NULL), *next;
+        for (; c; c = next) { /* handed over, never adopted */
             next = c->move_next;
             close(c->ev.fd); /* in no loop's epoll or list any more */
             md_ws_unreserve();
@@ -475,7 +476,6 @@ void md_server_free(md_server *srv)
             md_buf_deinit(&c->out);
             md_free(c);
         }
-        sl->incoming = NULL;
         while (sl->conns) md_conn_close(sl->conns);
         md_conn_reap(sl);
         md_ws_loop_free(sl->ws);

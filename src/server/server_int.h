@@ -71,10 +71,10 @@ struct srv_loop {
      * holds the core that reads and answers HTTP requests (an ingest acknowledgement then
      * waits for neither the fan-out nor the scheduler's turn of a busy thread). An HTTP loop
      * checks an upgrade, then hands the connection to its stream loop. */
-    int is_stream;     /* a stream loop: no listener, only WebSockets */
-    srv_loop *stream;  /* HTTP loop: where its upgraded connections go (NULL: itself) */
-    md_conn *moving;   /* HTTP loop: upgraded this iteration, handed over at its end */
-    md_conn *incoming; /* stream loop, guarded by lock: handed over, not yet adopted */
+    int is_stream;               /* a stream loop: no listener, only WebSockets */
+    srv_loop *stream;            /* HTTP loop: where its upgraded connections go (NULL: itself) */
+    md_conn *moving;             /* HTTP loop: upgraded this iteration, handed over at its end */
+    _Atomic(md_conn *) incoming; /* stream loop, any thread: handed over, not adopted */
 };
 
 enum {
