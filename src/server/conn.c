@@ -99,12 +99,12 @@ static void set_state(md_conn *c, int state)
 /* c joins / leaves its loop's list of open connections. */
 static void link_conn(srv_loop *sl, md_conn *c)
 {
+    sl->n_conns++;
     c->sl = sl;
     c->prev = NULL;
     c->next = sl->conns;
     if (sl->conns) sl->conns->prev = c;
     sl->conns = c;
-    sl->n_conns++;
 }
 
 static void unlink_conn(srv_loop *sl, md_conn *c)
