@@ -96,11 +96,34 @@ static void set_state(md_conn *c, int state)
 
 /* -- closing ------------------------------------------------------------------------------- */
 
+/* c joins / leaves its loop's list of open connections. */
+static void link_conn(srv_loop *sl, md_conn *c)
+{
+    sl->n_conns++;
+    c->sl = sl;
+    c->prev = NULL;
+    c->next = sl->conns;
+    if (sl->conns) sl->conns->prev = c;
+    sl->conns = c;
+}
+
+static void unlink_conn(srv_loop *sl, md_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        sl->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    sl->n_conns--;
+}
+
 void md_conn_close(md_conn *c)
 {
     if (c->state == CS_DEAD) return;
     srv_loop *sl = c->sl;
     if (c->state == CS_WS) md_ws_conn_free(c);
+    if (c->state == CS_MOVING) md_ws_unreserve();
     c->state = CS_DEAD;
     md_loop_timer_remove(sl->loop, &c->timer);
     md_loop_del(sl->loop, &c->ev);
@@ -112,20 +135,57 @@ void md_conn_close(md_conn *c)
         t->c = NULL;
         if (!t->in_worker) md_srv_task_free(t); /* else the completion frees it */
     }
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        sl->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    c->prev = NULL;
+    unlink_conn(sl, c);
     c->next = sl->dead;
     sl->dead = c;
-    sl->n_conns--;
     md_srv_conn_closed(sl);
+}
+
+/* Hands the connections upgraded during this iteration to the stream loop: out of this
+ * loop's epoll and list, pushed as one chain onto the stream loop's incoming stack (the
+ * atomic exchange orders everything this thread wrote into them before the stream loop
+ * reads them). */
+static void hand_over(srv_loop *sl)
+{
+    md_conn *head = NULL, *tail = NULL;
+    while (sl->moving) {
+        md_conn *c = sl->moving;
+        sl->moving = c->move_next;
+        c->move_next = head;
+        if (c->state != CS_MOVING) continue; /* closed meanwhile (shutdown) */
+        md_loop_del(sl->loop, &c->ev);
+        unlink_conn(sl, c);
+        if (!tail) tail = c;
+        head = c;
+    }
+    if (!head) return;
+    srv_loop *to = sl->stream;
+    md_conn *old = atomic_load(&to->incoming);
+    do tail->move_next = old;
+    while (!atomic_compare_exchange_weak(&to->incoming, &old, head));
+    md_loop_wake(to->loop);
+    md_srv_conn_closed(sl); /* descriptors left this loop: the listener may resume */
+}
+
+void md_conn_adopt(srv_loop *sl)
+{
+    for (md_conn *c = atomic_exchange(&sl->incoming, NULL), *next; c; c = next) {
+        next = c->move_next;
+        c->move_next = NULL;
+        link_conn(sl, c);
+        /* edge-triggered: adding reports what is already waiting */
+        if (md_loop_add(sl->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+            md_conn_close(c);
+            continue;
+        }
+        c->readable = 1;
+        md_ws_begin(c);
+    }
 }
 
 void md_conn_reap(srv_loop *sl)
 {
+    if (sl->moving) hand_over(sl);
     while (sl->dead) {
         md_conn *c = sl->dead;
         sl->dead = c->next;
@@ -437,11 +497,16 @@ static int on_head(md_conn *c, md_http_head *h)
         write_response(c);
         return 0;
     }
-    if (h->upgrade_ws && strcmp(t->req.path, "/stream") == 0 && sl->ws) {
+    md_ws_loop *wl = sl->stream ? sl->stream->ws : sl->ws;
+    if (h->upgrade_ws && strcmp(t->req.path, "/stream") == 0 && wl) {
         c->t = NULL; /* the connection stops being HTTP if the upgrade succeeds */
-        rc = md_ws_upgrade(sl->ws, c, h, &err);
+        rc = md_ws_upgrade(wl, c, h, &err);
         if (rc == 0) {
             md_srv_task_free(t);
+            if (c->state == CS_MOVING) { /* to the stream loop at this iteration's end */
+                c->move_next = sl->moving;
+                sl->moving = c;
+            }
             return 0;
         }
         c->t = t;
@@ -728,7 +793,7 @@ static void input_loop(md_conn *c)
 static void on_event(md_ev *ev, uint32_t events)
 {
     md_conn *c = CONN_OF(ev, ev);
-    if (c->state == CS_DEAD) return;
+    if (c->state == CS_DEAD || c->state == CS_MOVING) return;
     if (c->state == CS_WS) {
         md_ws_on_event(c, events);
         return;
@@ -788,10 +853,7 @@ void md_conn_accept(srv_loop *sl, int fd)
         md_free(c);
         return;
     }
-    c->next = sl->conns;
-    if (sl->conns) sl->conns->prev = c;
-    sl->conns = c;
-    sl->n_conns++;
+    link_conn(sl, c);
     c->readable = 1; /* the request often arrives with the connection */
     set_state(c, CS_HEAD);
     http_input(c);

@@ -2,9 +2,15 @@
  * completions, shutdown. Connections are conn.c (HTTP) and ws.c (WebSocket /stream).
  *
  * Threads: N loop threads ("http-N"), each with its own epoll (loop.c), its own SO_REUSEPORT
- * listen socket (the kernel spreads connections over them), its own connections and its
- * own shard of the stream hub. Nothing a loop owns is touched by another thread; workers
- * hand finished requests back through the loop's completion list and its eventfd.
+ * listen socket (the kernel spreads connections over them) and its own connections; with
+ * the stream on, N more ("stream-N"), each with its own shard of the stream hub and the
+ * WebSockets that http-N upgraded and handed over (conn.c, md_conn_reap): a fan-out to
+ * thousands of clients keeps a stream loop busy for tens of milliseconds, and the loop
+ * that reads and answers POST /ingest must not be that thread (its acknowledgement would
+ * wait for the fan-out's slices).
+ * Nothing a loop owns is touched by another thread; workers hand finished requests back
+ * through the loop's completion list and its eventfd, HTTP loops hand upgraded connections
+ * over through the stream loop's incoming list and its eventfd.
  *
  * Request life cycle (on the connection's loop thread except "run"):
  *
@@ -284,6 +290,7 @@ static void on_wake(void *ctx)
 {
     srv_loop *sl = ctx;
     md_srv_drain_done(sl); /* answers first: they must not wait behind a fan-out */
+    if (sl->is_stream) md_conn_adopt(sl);
     if (sl->ws) md_ws_wake(sl->ws);
     if (atomic_load(&sl->srv->draining) && !sl->closing) {
         sl->closing = 1;
@@ -334,8 +341,10 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
     md_server *srv = md_calloc(1, sizeof *srv);
     srv->svc = svc;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    srv->n_loops =
-        cfg->server_threads > 0 ? (int)cfg->server_threads : (int)(cores > 0 ? cores : 1);
+    int n_http = cfg->server_threads > 0 ? (int)cfg->server_threads : (int)(cores > 0 ? cores : 1);
+    int streams = svc->hub && cfg->stream_enabled;
+    /* loops [0, n_http) take connections; with the stream on, as many stream loops follow */
+    srv->n_loops = streams ? 2 * n_http : n_http;
     srv->loops = md_calloc((size_t)srv->n_loops, sizeof *srv->loops);
     for (int i = 0; i < srv->n_loops; i++) {
         srv->loops[i].listen_ev.fd = -1;
@@ -345,25 +354,30 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         srv_loop *sl = &srv->loops[i];
         sl->srv = srv;
         sl->idx = i;
+        sl->is_stream = i >= n_http;
         pthread_mutex_init(&sl->lock, NULL);
         sl->rbuf_cap = READ_BUF;
         sl->rbuf = md_malloc(READ_BUF);
         sl->backoff_ms = BACKOFF_MIN_MS;
         sl->accept_timer.fn = on_accept_timer;
-        sl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         sl->loop = md_loop_new(on_wake, sl);
-        int fd = sl->loop ? open_listener(h, &port, i == 0, err) : -1;
+        if (sl->loop && !sl->is_stream) sl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int fd = !sl->loop ? -1 : sl->is_stream ? 0 : open_listener(h, &port, i == 0, err);
         if (fd < 0) {
             srv->n_loops = i + 1;
             md_server_free(srv);
             return fd < 0 && err && err->rc ? err->rc : MD_EIO;
         }
+        md_loop_set_more(sl->loop, on_more, sl);
+        md_loop_set_reap(sl->loop, on_reap, sl);
+        if (sl->is_stream) {
+            sl->ws = md_ws_loop_new(sl, svc);
+            srv->loops[i - n_http].stream = sl;
+            continue;
+        }
         sl->listen_ev.fd = fd;
         sl->listen_ev.fn = on_listen;
         md_loop_add(sl->loop, &sl->listen_ev, EPOLLIN);
-        md_loop_set_more(sl->loop, on_more, sl);
-        md_loop_set_reap(sl->loop, on_reap, sl);
-        if (svc->hub && cfg->stream_enabled) sl->ws = md_ws_loop_new(sl, svc);
     }
     srv->port = port;
     snprintf(srv->addr, sizeof srv->addr, "%s%s%s:%d", h && strchr(h, ':') ? "[" : "", h ? h : "*",
@@ -371,10 +385,12 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
     for (int i = 0; i < srv->n_loops; i++) {
         pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
         char tn[16];
-        snprintf(tn, sizeof tn, "http-%d", i);
+        int k = (i >= n_http ? i - n_http : i) & 0xffff;
+        snprintf(tn, sizeof tn, "%s-%d", srv->loops[i].is_stream ? "stream" : "http", k);
         pthread_setname_np(srv->loops[i].thread, tn);
     }
-    MD_INFO("server", "listening addr=%s loops=%d", srv->addr, srv->n_loops);
+    MD_INFO("server", "listening addr=%s loops=%d stream_loops=%d", srv->addr, n_http,
+            srv->n_loops - n_http);
     if (cfg->server_port_file && *cfg->server_port_file &&
         write_port_file(cfg->server_port_file, port, err) != 0) {
         md_server_free(srv);
@@ -445,6 +461,15 @@ void md_server_free(md_server *srv)
             if (t->c) t->c->t = NULL;
             md_srv_task_free(t);
             t = next;
+        }
+        md_conn *c = atomic_exchange(&sl->incoming, NULL), *next;
+        for (; c; c = next) { /* handed over, never adopted */
+            next = c->move_next;
+            close(c->ev.fd); /* in no loop's epoll or list any more */
+            md_ws_unreserve();
+            md_buf_deinit(&c->in);
+            md_buf_deinit(&c->out);
+            md_free(c);
         }
         while (sl->conns) md_conn_close(sl->conns);
         md_conn_reap(sl);

@@ -65,8 +65,16 @@ struct srv_loop {
     int n_conns;
     char *rbuf; /* read scratch */
     size_t rbuf_cap;
-    md_ws_loop *ws; /* NULL without a hub */
+    md_ws_loop *ws; /* NULL without a hub, and on HTTP loops that have a stream loop */
     int closing;    /* shutdown: idle connections are closed as they become idle */
+    /* Stream loops (issue 20): WebSockets live on loops of their own, so the fan-out never
+     * holds the core that reads and answers HTTP requests (an ingest acknowledgement then
+     * waits for neither the fan-out nor the scheduler's turn of a busy thread). An HTTP loop
+     * checks an upgrade, then hands the connection to its stream loop. */
+    int is_stream;               /* a stream loop: no listener, only WebSockets */
+    srv_loop *stream;            /* HTTP loop: where its upgraded connections go (NULL: itself) */
+    md_conn *moving;             /* HTTP loop: upgraded this iteration, handed over at its end */
+    _Atomic(md_conn *) incoming; /* stream loop, any thread: handed over, not adopted */
 };
 
 enum {
@@ -76,6 +84,7 @@ enum {
     CS_WRITE,  /* writing the response */
     CS_LINGER, /* response sent, our side shut: discard input until EOF or a deadline */
     CS_WS,     /* WebSocket (ws.c) */
+    CS_MOVING, /* upgrade accepted, on its way to the stream loop (untouched until adopted) */
     CS_DEAD,
 };
 
@@ -100,6 +109,9 @@ struct md_conn {
     size_t discard;  /* body bytes to read and drop (an answered request's unread body) */
     md_ws_conn *ws;
     md_conn *prev, *next;
+    md_conn *move_next; /* in the HTTP loop's moving or the stream loop's incoming list */
+    char ws_accept[29]; /* CS_MOVING: the handshake's Sec-WebSocket-Accept */
+    int ws_proto;       /* CS_MOVING: the client named the "mdagent" subprotocol */
 };
 
 /* -- server.c ---------------------------------------------------------------------------- */
@@ -121,8 +133,11 @@ void md_conn_accept(srv_loop *sl, int fd);
 void md_conn_complete(md_conn *c);
 /* Closes the connection now (its task is orphaned if a worker still runs it). */
 void md_conn_close(md_conn *c);
-/* Frees the connections closed during this iteration. */
+/* Frees the connections closed during this iteration, hands the upgraded ones to the stream
+ * loop. */
 void md_conn_reap(srv_loop *sl);
+/* Stream loop: takes over the connections handed to it (md_conn_reap of an HTTP loop). */
+void md_conn_adopt(srv_loop *sl);
 /* Shutdown: closes c if it is idle between requests. */
 void md_conn_close_if_idle(md_conn *c);
 /* Renders t's response head into c->out. */
@@ -134,10 +149,17 @@ int md_conn_flush(md_conn *c);
 /* -- ws.c -------------------------------------------------------------------------------- */
 md_ws_loop *md_ws_loop_new(srv_loop *sl, md_services *svc);
 void md_ws_loop_free(md_ws_loop *wl);
-/* GET /stream with an upgrade: answers the handshake and turns c into a WebSocket (0), or
- * leaves c as it is and returns the refusal for conn.c to answer: MD_EUPGRADE (426: not
- * version 13), MD_EBADREQ (bad key), MD_EUNAVAIL (shutting down), MD_EBUSY (max_clients). */
+/* GET /stream with an upgrade, on c's loop: checks the handshake against wl (the loop that
+ * will own the WebSocket) and, when wl is c's own loop, answers it and turns c into a
+ * WebSocket (0); when wl is another loop's, c becomes CS_MOVING (0) and md_ws_begin answers
+ * it there once adopted. Or leaves c as it is and returns the refusal for conn.c to answer:
+ * MD_EUPGRADE (426: not version 13), MD_EBADREQ (bad key), MD_EUNAVAIL (shutting down),
+ * MD_EBUSY (max_clients). */
 int md_ws_upgrade(md_ws_loop *wl, md_conn *c, const md_http_head *h, md_error *err);
+/* On the stream loop that adopted c (CS_MOVING): the 101 answer, session and welcome. */
+void md_ws_begin(md_conn *c);
+/* A CS_MOVING connection closed before it began: gives back its place in max_clients. */
+void md_ws_unreserve(void);
 /* Events on a WebSocket connection. */
 void md_ws_on_event(md_conn *c, uint32_t events);
 void md_ws_on_timer(md_conn *c);

@@ -18,9 +18,10 @@
  * something. Each listed client whose socket is not full is written at once, all its queued
  * frames in one writev straight from the shared frames (no copy, no per-client allocation);
  * a client whose socket filled up waits for EPOLLOUT (its queue grows and conflates per
- * session.h) and only such clients get output events. The writes of one drain go in slices
- * of about a millisecond, with worker completions answered between slices, so an ingest
- * acknowledgement never waits behind a fan-out to thousands of clients. */
+ * session.h) and only such clients get output events. All of this runs on a stream loop
+ * (server.c), never on the loop that reads HTTP requests, so an ingest acknowledgement never
+ * waits behind a fan-out to thousands of clients; the writes of one drain still go in slices
+ * of about half a millisecond, with a look at the loop's other sockets between slices. */
 #include "server/server_int.h"
 
 #include "core/log.h"
@@ -221,10 +222,7 @@ int md_ws_more(md_ws_loop *wl)
         w->in_ready = 0;
         w->ready_next = NULL;
         flush(c);
-        if (++n % 32 == 0) {
-            md_srv_drain_done(sl); /* answers finished meanwhile go now, between two clients */
-            if (md_mono_ns() - start > SLICE_NS) break;
-        }
+        if (++n % 32 == 0 && md_mono_ns() - start > SLICE_NS) break;
     }
     /* a request running on a worker (an ingest being stored) shares the cores with this
      * fan-out: let it run now rather than at the end of our time slice, so its answer does
@@ -437,19 +435,52 @@ void md_ws_on_timer(md_conn *c)
 int md_ws_upgrade(md_ws_loop *wl, md_conn *c, const md_http_head *h, md_error *err)
 {
     const md_config *cfg = wl->cfg;
-    char accept[29];
     if (!h->ws_version || strcmp(h->ws_version, "13") != 0)
         return md_error_set(err, MD_EUPGRADE,
                             "unsupported Sec-WebSocket-Version: this server speaks version 13");
-    if (md_ws_accept_key(h->ws_key, accept) != 0)
+    if (md_ws_accept_key(h->ws_key, c->ws_accept) != 0)
         return md_error_set(err, MD_EBADREQ, "missing or malformed Sec-WebSocket-Key");
     if (atomic_load(&wl->closing_all))
         return md_error_set(err, MD_EUNAVAIL, "server is shutting down");
-    if (atomic_load(&total_conns) >= cfg->stream_max_clients) {
+    /* the place is taken here, on the loop that checks, so that upgrades on their way to a
+     * stream loop count against the limit too */
+    if (atomic_fetch_add(&total_conns, 1) >= cfg->stream_max_clients) {
+        atomic_fetch_sub(&total_conns, 1);
         MD_WARN("stream", "upgrade refused: stream.max_clients=%lld reached",
                 (long long)cfg->stream_max_clients);
         return md_error_set(err, MD_EBUSY, "too many stream clients (stream.max_clients)");
     }
+    c->ws_proto = 0;
+    if (h->ws_protocol) { /* a client may name "mdagent" (none is needed) */
+        const char *p = h->ws_protocol;
+        for (;;) {
+            while (*p == ' ' || *p == ',') p++;
+            size_t n = strcspn(p, ", ");
+            if (!n) break;
+            if (n == 7 && strncmp(p, "mdagent", 7) == 0) {
+                c->ws_proto = 1;
+                break;
+            }
+            p += n;
+        }
+    }
+    c->state = CS_MOVING;
+    if (wl->sl == c->sl)
+        md_ws_begin(c);
+    else /* nothing of c is touched here any more: md_conn_reap hands it over */
+        md_loop_timer_remove(c->sl->loop, &c->timer);
+    return 0;
+}
+
+void md_ws_unreserve(void)
+{
+    atomic_fetch_sub(&total_conns, 1);
+}
+
+void md_ws_begin(md_conn *c)
+{
+    md_ws_loop *wl = c->sl->ws;
+    const md_config *cfg = wl->cfg;
     md_ws_conn *w = md_calloc(1, sizeof *w);
     w->c = c;
     c->ws = w;
@@ -463,7 +494,6 @@ int md_ws_upgrade(md_ws_loop *wl, md_conn *c, const md_http_head *h, md_error *e
     if (wl->conns) wl->conns->prev = w;
     wl->conns = w;
     atomic_fetch_add(&wl->n_conns, 1);
-    atomic_fetch_add(&total_conns, 1);
     md_metric_add(MD_M_STREAM_CLIENTS, 1);
     if (cfg->stream_send_buffer_bytes > 0) {
         int sz = (int)cfg->stream_send_buffer_bytes;
@@ -474,21 +504,9 @@ int md_ws_upgrade(md_ws_loop *wl, md_conn *c, const md_http_head *h, md_error *e
     c->out_off = 0;
     md_buf_puts(&c->out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                          "Connection: Upgrade\r\nSec-WebSocket-Accept: ");
-    md_buf_puts(&c->out, accept);
+    md_buf_puts(&c->out, c->ws_accept);
     md_buf_puts(&c->out, "\r\n");
-    if (h->ws_protocol) { /* a client may name "mdagent" (none is needed) */
-        const char *p = h->ws_protocol;
-        for (;;) {
-            while (*p == ' ' || *p == ',') p++;
-            size_t n = strcspn(p, ", ");
-            if (!n) break;
-            if (n == 7 && strncmp(p, "mdagent", 7) == 0) {
-                md_buf_puts(&c->out, "Sec-WebSocket-Protocol: mdagent\r\n");
-                break;
-            }
-            p += n;
-        }
-    }
+    if (c->ws_proto) md_buf_puts(&c->out, "Sec-WebSocket-Protocol: mdagent\r\n");
     md_buf_puts(&c->out, "\r\n");
     md_hub *hub = wl->svc->hub;
     char session[64];
@@ -506,8 +524,10 @@ int md_ws_upgrade(md_ws_loop *wl, md_conn *c, const md_http_head *h, md_error *e
     md_session_push(w->sess, md_proto_welcome(&wel));
     MD_DEBUG("stream", "client connected session=%s", session);
     md_loop_timer(c->sl->loop, &c->timer, now + 1000);
+    /* adopted while the loop closes every stream: this one goes the same way */
+    if (wl->closed_all) close_with(c, 1001, "server shutting down");
     flush(c);
-    if (c->state != CS_WS) return 0;
+    if (c->state != CS_WS) return;
     /* frames the client sent right behind its handshake */
     if (c->in.len > c->in_off) {
         md_buf rest = c->in;
@@ -521,7 +541,6 @@ int md_ws_upgrade(md_ws_loop *wl, md_conn *c, const md_http_head *h, md_error *e
         c->in_off = 0;
     }
     if (c->state == CS_WS && c->readable) ws_input(c);
-    return 0;
 }
 
 void md_ws_conn_free(md_conn *c)

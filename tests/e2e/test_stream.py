@@ -5,6 +5,7 @@ slow reader conflated while a fast one keeps up, since_seq replay, protocol ping
 bars closed by the timer, shutdown, and two agents sharing ticks over a real Redis."""
 import asyncio
 import json
+import os
 import signal
 import threading
 import time
@@ -120,6 +121,27 @@ class StreamApi(StreamTest):
         self.assertEqual(got[0]["source"], "ingest")
         self.assertEqual(got[0]["volume"], 5)
         self.assertEqual(got[0]["timestamp"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0)))
+        await c.close()
+
+    async def test_websockets_are_handed_to_stream_loops(self):
+        """WebSockets are handed to loops of their own (stream-N, one per http-N), so the
+        fan-out never runs on the thread that reads and answers an ingest; the connection
+        handed over gets its welcome and its ticks."""
+        c = await Client.connect(self.agent)
+        await c.subscribe(["LOOPS"], ["quote"])
+        await self.ingest("quotes", quotes("LOOPS", [1.5], T0))
+        self.assertEqual((await c.until("quote"))["price"], 1.5)
+        names = []
+        for tid in os.listdir(f"/proc/{self.agent.proc.pid}/task"):
+            try:
+                with open(f"/proc/{self.agent.proc.pid}/task/{tid}/comm") as f:
+                    names.append(f.read().strip())
+            except FileNotFoundError:
+                continue
+        streams = sorted(n for n in names if n.startswith("stream-"))
+        https = sorted(n for n in names if n.startswith("http-"))
+        self.assertTrue(https, names)
+        self.assertEqual([n.replace("stream", "http") for n in streams], https, names)
         await c.close()
 
     async def test_ingested_bars_are_streamed(self):
