@@ -27,6 +27,20 @@ void md_services__stream_stop(md_svc_stream *cs);
 void md_services__stream_close(md_svc_stream *cs);
 struct md_livebar *md_services__stream_livebar(md_svc_stream *cs); /* NULL is fine */
 
+/* services_cluster.c: this agent's announcement to its deployment (md_services_announce):
+ * _open builds the first record and starts the heartbeat thread (listen_addr: the bound
+ * HOST:PORT, for the default id and URL); _drain announces "draining" at once (SIGTERM);
+ * _stop joins the thread and removes the record (before the worker pools it reads go);
+ * _close frees it (after the workers: a queued GET /cluster may still read it).
+ * md_services__cluster: svc's, or NULL before md_services_announce. */
+typedef struct md_svc_cluster md_svc_cluster;
+int md_services__cluster_open(md_services *svc, const char *listen_addr, md_svc_cluster **out,
+                              md_error *err);
+void md_services__cluster_drain(md_svc_cluster *c);
+void md_services__cluster_stop(md_svc_cluster *c);
+void md_services__cluster_close(md_svc_cluster *c);
+md_svc_cluster *md_services__cluster(md_services *svc);
+
 /* services_quota.c: where the providers' budgets live beyond one process - shared by the
  * agents on one Redis (an atomic Lua sliding window per provider, API key and scope) or,
  * without Redis, saved in the store and read back at start. _open wires them into m;

@@ -122,7 +122,13 @@ class DeployFiles(AgentTest):
         secret = self.by_kind["Secret"][0]
         keys = set(secret["stringData"])
         from_secret = {}
+        # the pod's own name and address (downward API) are only there to be spelled into
+        # another variable's value as $(NAME): Kubernetes expands those, the agent never sees them
+        values = " ".join(str(e.get("value", "")) for e in self.container["env"])
         for e in self.container["env"]:
+            if "fieldRef" in e.get("valueFrom", {}):
+                self.assertIn(f"$({e['name']})", values, f"{e['name']} is set but never used")
+                continue
             self.assertIn(e["name"], known, f"{e['name']} is not read by the agent")
             ref = e.get("valueFrom", {}).get("secretKeyRef")
             if ref:
