@@ -17,7 +17,8 @@
  * keeps them (the metrics registry, its worker queues), so every agent's row means the same:
  *   {"id","url","state","version","pid","started","seen","health","requests","request_rate",
  *    "stream_clients","queue_depth"}
- * request_rate is the requests answered per second between the last two heartbeats. Without
+ * request_rate is the requests answered per second over the last 10 s (the heartbeats' samples
+ * of the request count; since start when younger), so one slow reader still sees it. Without
  * Redis (or while it is unreachable) the deployment is this agent alone ("shared": false).
  * What it does not do: route requests, elect anything, or decide who runs what (leases do). */
 #include "query/services_int.h"
@@ -44,6 +45,8 @@
 #include <string.h>
 #include <unistd.h>
 
+enum { RATE_WINDOW_MS = 10000, RATE_N = 64 };
+
 struct md_svc_cluster {
     md_services *svc;
     md_redis *redis; /* NULL: this agent alone */
@@ -58,8 +61,11 @@ struct md_svc_cluster {
     int has_thread;
     pthread_mutex_t lock; /* guards record (the last one built) */
     md_buf record;
-    double last_requests; /* heartbeat thread only */
-    int64_t last_ms;
+    /* the heartbeat thread's last samples of the request count (a ring of RATE_N), for a
+     * rate over RATE_WINDOW_MS */
+    int64_t sample_ms[RATE_N];
+    double sample_requests[RATE_N];
+    int n_samples, next_sample, keep_samples;
 };
 
 /* -- this agent's record ---------------------------------------------------------------------- */
@@ -99,10 +105,15 @@ static void build_record(md_svc_cluster *c)
     int64_t now_ms = md_mono_ms();
     double requests = md_metric_sum(MD_M_HTTP_REQUESTS);
     double rate = 0;
-    if (c->last_ms && now_ms > c->last_ms && requests >= c->last_requests)
-        rate = (requests - c->last_requests) * 1000.0 / (double)(now_ms - c->last_ms);
-    c->last_requests = requests;
-    c->last_ms = now_ms;
+    if (c->n_samples) { /* the oldest sample kept: about RATE_WINDOW_MS ago */
+        int oldest = c->n_samples < c->keep_samples ? 0 : c->next_sample;
+        int64_t dt = now_ms - c->sample_ms[oldest];
+        if (dt > 0) rate = (requests - c->sample_requests[oldest]) * 1000.0 / (double)dt;
+    }
+    c->sample_ms[c->next_sample] = now_ms;
+    c->sample_requests[c->next_sample] = requests;
+    c->next_sample = (c->next_sample + 1) % c->keep_samples;
+    if (c->n_samples < c->keep_samples) c->n_samples++;
     size_t queued = 0;
     if (svc->workers) queued += md_workq_pending(svc->workers);
     if (svc->fetchers) queued += md_workq_pending(svc->fetchers);
@@ -223,6 +234,8 @@ int md_services__cluster_open(md_services *svc, const char *listen_addr, md_svc_
     md_svc_cluster *c = md_calloc(1, sizeof *c);
     c->svc = svc;
     c->started_s = md_now() - (md_mono_ms() - svc->started_ms) / 1000;
+    int64_t per_window = RATE_WINDOW_MS / cfg->cluster_heartbeat_ms;
+    c->keep_samples = per_window < 1 ? 1 : per_window >= RATE_N ? RATE_N : (int)per_window;
     char addr[300];
     public_addr(listen_addr ? listen_addr : "", addr, sizeof addr);
     snprintf(c->id, sizeof c->id, "%s",
@@ -238,15 +251,10 @@ int md_services__cluster_open(md_services *svc, const char *listen_addr, md_svc_
     pthread_mutex_init(&c->lock, NULL);
     md_buf_init(&c->record);
     md_waiter_init(&c->wake, NULL);
-    if (cfg->redis && *cfg->redis) {
-        md_redis_options ro;
-        md_redis_options_from_config(&ro, cfg);
-        ro.log_module = "cluster";
-        int rc = md_redis_new(&ro, &c->redis, err);
-        if (rc) {
-            md_services__cluster_close(c);
-            return rc;
-        }
+    int rc = md_services__redis_open(cfg, "cluster", &c->redis, err);
+    if (rc) {
+        md_services__cluster_close(c);
+        return rc;
     }
     build_record(c); /* readable at once, before the first heartbeat */
     c->has_thread = pthread_create(&c->thread, NULL, heartbeat, c) == 0;

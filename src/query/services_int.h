@@ -54,5 +54,11 @@ void md_services__quota_close(md_svc_quota *q);
  * "db" + the URL's database number ("mdagent:db0"). Pub/sub ignores the database number,
  * so the stream relay's channel carries it. */
 void md_services__redis_namespace(const md_config *cfg, char *dst, size_t n);
+struct md_redis;
+/* A Redis adapter (cache/redis.h) of its own for one part of the services, from the redis.*
+ * keys, its log lines under module: *out NULL (and 0) without redis.url, else md_redis_new's
+ * result. The caller frees it (md_redis_free). */
+int md_services__redis_open(const md_config *cfg, const char *module, struct md_redis **out,
+                            md_error *err);
 
 #endif
