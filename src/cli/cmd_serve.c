@@ -53,6 +53,11 @@ int md_cmd_serve(int argc, char **argv)
                               .backfill = MD_SVC_BACKFILL_JOBS};
     md_services svc;
     md_error err;
+    if (md_pipeline_check(&cfg, &err) != 0) { /* a bad job before a missing store */
+        fprintf(stderr, "mdagent: %s\n", err.msg);
+        md_config_deinit(&cfg);
+        return MD_EXIT_USAGE;
+    }
     if (md_services_open(&svc, &so, &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_config_deinit(&cfg);

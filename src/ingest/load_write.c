@@ -431,7 +431,7 @@ static void report_rejects(ld_pipe *p, batch *bt, ld_block *b)
         md_metric_add(MD_M_INGEST_REJECTED, 1, md_rule_code((md_rule)r->rule));
         int show = !opt->max_reports || f->w_reports < opt->max_reports;
         if (!show && !p->rej && f->w_reports > opt->max_reports) continue;
-        char msg[256];
+        char msg[MD_ERROR_MSG_MAX]; /* e.msg whole: a reject file line is never cut */
         reject_msg(p, b, r, msg, sizeof msg);
         if (show) {
             md_progress_clear(&p->prog);

@@ -48,6 +48,11 @@ int md_pipeline_new(md_services *svc, md_pipeline **out, md_error *err)
     return 0;
 }
 
+int md_pipeline_check(const md_config *cfg, md_error *err)
+{
+    return cfg->pipeline_enabled ? md_screens_check(cfg, err) : 0;
+}
+
 int md_pipeline_start(md_pipeline *pl, md_error *err)
 {
     return pl ? md_screens_start(pl->screens, err) : 0;

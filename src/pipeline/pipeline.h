@@ -36,6 +36,10 @@ typedef struct md_pipeline md_pipeline;
  * ..."), live indicators when svc->hub exists. *out is NULL when pipeline.enabled is false.
  * The caller owns it (md_pipeline_free) and sets svc->pipeline. */
 int md_pipeline_new(md_services *svc, md_pipeline **out, md_error *err);
+/* The configuration errors md_pipeline_new would report, found from cfg alone, so a command
+ * reports a bad pipeline.jobs before it opens the store or binds a port. 0 when
+ * pipeline.enabled is false. */
+int md_pipeline_check(const md_config *cfg, md_error *err);
 /* Starts the screens' schedule (their saved state is read from the store first). */
 int md_pipeline_start(md_pipeline *pl, md_error *err);
 /* Stops the screens (a run in progress finishes). Idempotent; NULL is fine. */

@@ -31,6 +31,9 @@ void md_live_get_stats(md_live *lv, md_pipeline_stats *st);
 
 /* screen.c: the scheduled screens of pipeline.jobs. */
 typedef struct md_screens md_screens;
+/* Parses every job of cfg's pipeline.jobs without starting anything (MD_ECONFIG as
+ * md_screens_new reports it). */
+int md_screens_check(const md_config *cfg, md_error *err);
 int md_screens_new(md_services *svc, md_screens **out, md_error *err);
 int md_screens_start(md_screens *sc, md_error *err);
 void md_screens_stop(md_screens *sc);

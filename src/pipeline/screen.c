@@ -88,7 +88,9 @@ static int job_error(md_error *err, const md_config_job *j, int line, const char
                         part ? "." : "", part ? part : "", msg);
 }
 
-static int screen_init(md_screens *sc, screen *s, const md_config_job *j, md_error *err)
+/* Everything of a job that the configuration alone decides: its schedule, interval, condition
+ * and symbols. stream_on is stream.enabled (a close schedule hears closes on the stream). */
+static int screen_parse(screen *s, const md_config_job *j, int stream_on, md_error *err)
 {
     s->job = j;
     s->ch = -1;
@@ -135,11 +137,18 @@ static int screen_init(md_screens *sc, screen *s, const md_config_job *j, md_err
             s->list[i] = md_strdup(sym);
         }
     }
-    md_hub *hub = sc->svc->hub;
-    if (!s->every_s && !hub)
+    if (!s->every_s && !stream_on)
         return job_error(err, j, j->line_schedule, "schedule",
                          "a close schedule needs stream.enabled (bar closes are heard on the "
                          "stream)");
+    return 0;
+}
+
+static int screen_init(md_screens *sc, screen *s, const md_config_job *j, md_error *err)
+{
+    md_hub *hub = sc->svc->hub;
+    int rc = screen_parse(s, j, hub != NULL, err);
+    if (rc) return rc;
     if (hub) {
         char name[MD_XCH_NAME_MAX];
         snprintf(name, sizeof name, "screen.%s", j->name);
@@ -519,6 +528,17 @@ static void *screens_main(void *arg)
 }
 
 /* -- life cycle ----------------------------------------------------------------------------- */
+
+int md_screens_check(const md_config *cfg, md_error *err)
+{
+    for (size_t i = 0; i < cfg->n_pipeline_jobs; i++) {
+        screen s = {0};
+        int rc = screen_parse(&s, &cfg->pipeline_jobs[i], cfg->stream_enabled, err);
+        screen_deinit(&s);
+        if (rc) return rc;
+    }
+    return 0;
+}
 
 int md_screens_new(md_services *svc, md_screens **out, md_error *err)
 {

@@ -64,6 +64,13 @@ class ScreenConfigErrors(unittest.TestCase):
             self.assertEqual(p.returncode, 2, p.stderr)
             self.assertIn(f"{path}:6: pipeline.jobs.oversold.condition: column 25: unknown name "
                           "'smma'", p.stderr)
+            # the bad job is reported before anything is opened: a missing store is not the news
+            missing = agent.db.replace(".db", "-missing.db")
+            p = run_cli("serve", "--config", path, "--db", missing, "--listen", "127.0.0.1:0",
+                        check=False, timeout=30)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("pipeline.jobs.oversold.condition: column 25", p.stderr)
+            self.assertNotIn("no store", p.stderr)
             path = config(agent, "pipeline:\n  jobs:\n    x:\n      schedule: every 5 minutes\n"
                                  "      condition: close > 1\n")
             p = run_cli("serve", "--config", path, "--db", agent.db, "--create", check=False, timeout=30)
