@@ -23,7 +23,8 @@ struct md_services_run {
     int started; /* md_services_start ran */
     md_svc_sources *sources;
     md_svc_stream *stream;
-    md_svc_cluster *cluster; /* md_services_announce */
+    /* md_services_announce, after the server started: a GET /cluster before it reads NULL */
+    md_svc_cluster *_Atomic cluster;
 };
 
 int md_services_store_options(const md_services_options *o, md_store_options *out, md_error *err)
@@ -196,7 +197,10 @@ int md_services_announce(md_services *svc, const char *listen_addr, md_error *er
     md_services_run *run = svc->run;
     md_assert(run && run->step == SVC_STARTED && !run->cluster,
               "services: md_services_announce twice or outside start..stop");
-    return md_services__cluster_open(svc, listen_addr, &run->cluster, err);
+    md_svc_cluster *c = NULL;
+    int rc = md_services__cluster_open(svc, listen_addr, &c, err);
+    run->cluster = c;
+    return rc;
 }
 
 md_svc_cluster *md_services__cluster(md_services *svc)
