@@ -60,13 +60,10 @@ def main(test_file):
         test = os.path.join(os.path.dirname(os.path.abspath(__file__)), test_file)
         rc = subprocess.run(["node", "--test", "--test-reporter=spec", test], env=env, timeout=480).returncode
     finally:
-        if peer:
-            peer_code = peer.stop()
-            peer_logs = peer.logs()
-            peer.cleanup()
-            if "ERROR: AddressSanitizer" in peer_logs or "runtime error:" in peer_logs or peer_code not in (0, None):
-                print(f"peer agent exit {peer_code} or sanitizer report:\n{peer_logs[-4000:]}", file=sys.stderr)
-                rc = rc or 1
+        problem = peer.finish() if peer else None
+        if problem:
+            print(f"peer {problem}", file=sys.stderr)
+            rc = rc or 1
         code = agent.stop()
         logs = agent.logs()
         agent.cleanup()

@@ -119,12 +119,9 @@ class HpaOnTheAgentsOwnMetrics(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for a in cls.agents:
-            rc = a.stop()
-            logs = a.logs()
-            a.cleanup()
-            if "ERROR: AddressSanitizer" in logs or "runtime error:" in logs or rc not in (0, None):
-                raise AssertionError(f"agent exit {rc}:\n{logs[-3000:]}")
+        problems = [p for p in (a.finish() for a in cls.agents) if p]
+        if problems:
+            raise AssertionError("\n".join(problems))
 
     def observe(self, seconds, during=None):
         """Per-pod averages over `seconds` (the adapter's rate window, shortened), while

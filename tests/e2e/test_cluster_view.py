@@ -9,6 +9,7 @@ import time
 import unittest
 
 from mdtest import Agent, services
+from test_backfill import wait_for
 from wsclient import RawWs
 
 HEARTBEAT_MS = 300
@@ -33,12 +34,9 @@ class ClusterView(unittest.TestCase):
         self.a, self.b, self.c = self.agents
 
     def tearDown(self):
-        for ag in self.agents:
-            rc = ag.stop()
-            logs = ag.logs()
-            ag.cleanup()
-            if "ERROR: AddressSanitizer" in logs or "runtime error:" in logs or rc not in (0, None, -9):
-                raise AssertionError(f"agent exit {rc}:\n{logs[-3000:]}")
+        problems = [p for p in (ag.finish(ok=(0, None, -9)) for ag in self.agents) if p]
+        if problems:
+            raise AssertionError("\n".join(problems))
 
     def cluster(self, ag):
         r = ag.get("/cluster")
@@ -49,13 +47,7 @@ class ClusterView(unittest.TestCase):
         return {x["url"]: x for x in self.cluster(ag)["agents"]}
 
     def wait_for(self, pred, timeout, what):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = pred()
-            if v:
-                return v
-            time.sleep(0.1)
-        self.fail(f"timed out waiting for {what}")
+        return wait_for(pred, what, timeout)
 
     def test_each_agent_lists_all_three_with_its_own_figures(self):
         urls = {ag.url for ag in self.agents}
