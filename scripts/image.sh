@@ -74,6 +74,8 @@ build() {
         printf 'cafile=/run/mdimage-ca.crt\n' >"$DIR/npmrc"
         set -- --volume "$MDIMAGE_CA_FILE:/run/mdimage-ca.crt:ro" --volume "$DIR/npmrc:/etc/npmrc:ro"
     fi
+    # podman 4.3 here did not exit after a failed RUN step (it waited, holding its storage
+    # lock): the caller's timeout (tests/e2e/test_image.py) is the bound
     pm build --pull=never --isolation chroot --network host "$@" \
         --ignorefile deploy/Dockerfile.dockerignore -f deploy/Dockerfile -t "$TAG" .
 }
