@@ -7,6 +7,7 @@
 #   scripts/image.sh build [--dir DIR]   base image (once), then deploy/Dockerfile -> mdagent:0.1.0
 #   scripts/image.sh test  [--dir DIR]   build, then run the image: /health/ready, /dashboard,
 #                                        /metrics and /cluster answer from inside it; stop it
+#   scripts/image.sh check [--dir DIR]   the run half of test, on the image built before
 #   scripts/image.sh clean [--dir DIR]   remove DIR (podman's storage, the root file system)
 #
 # DIR (default build-image/ in the source tree) holds podman's storage (vfs: no overlay mounts
@@ -82,10 +83,18 @@ build() {
 
 run_test() {
     build
+    check
+}
+
+check() {
+    need
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     pm rm -f "$NAME" >/dev/null 2>&1 || true
     # host network (no network namespace here); the store on the container's own /tmp
-    pm run -d --name "$NAME" --network host --cgroups disabled \
+    # the host's hard descriptor limit: podman's default (1048576) is above what a container may
+    # set here (crun: setrlimit RLIMIT_NOFILE: Operation not permitted)
+    n=$(ulimit -Hn)
+    pm run -d --name "$NAME" --network host --cgroups disabled --ulimit "nofile=$n:$n" \
         -e MDAGENT_LISTEN=127.0.0.1:"$port" -e MDAGENT_DB=sqlite:/tmp/md.db "$TAG" >/dev/null
     trap 'pm logs "$NAME" 2>&1 | tail -20 >&2; pm rm -f "$NAME" >/dev/null 2>&1 || true' EXIT
     ok=
@@ -111,6 +120,7 @@ run_test() {
 case $cmd in
 build) build ;;
 test) run_test ;;
+check) check ;;
 clean) rm -rf "$DIR" ;;
 *) sed -n '2,22p' "$0" >&2; exit 2 ;;
 esac
