@@ -18,6 +18,7 @@ struct md_workq {
     pthread_cond_t cond;
     job *head, *tail;
     size_t pending;
+    size_t running; /* jobs started and not finished */
     int stop;
     int n;
     pthread_t *threads;
@@ -34,10 +35,12 @@ static void *run(void *arg)
         q->head = j->next;
         if (!q->head) q->tail = NULL;
         q->pending--;
+        q->running++;
         pthread_mutex_unlock(&q->lock);
         j->fn(j->arg);
         md_free(j);
         pthread_mutex_lock(&q->lock);
+        q->running--;
     }
     pthread_mutex_unlock(&q->lock);
     return NULL;
@@ -80,6 +83,14 @@ size_t md_workq_pending(md_workq *q)
 {
     pthread_mutex_lock(&q->lock);
     size_t n = q->pending;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+size_t md_workq_busy(md_workq *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->pending + q->running;
     pthread_mutex_unlock(&q->lock);
     return n;
 }

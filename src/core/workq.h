@@ -16,6 +16,8 @@ md_workq *md_workq_new(int n, const char *name);
 void md_workq_submit(md_workq *q, md_job_fn fn, void *arg);
 /* Jobs queued and not yet started. */
 size_t md_workq_pending(md_workq *q);
+/* Jobs queued or running: 0 when the pool is idle (a test waiting for work to finish). */
+size_t md_workq_busy(md_workq *q);
 /* Runs what is queued, stops the threads and frees the pool (NULL is fine). */
 void md_workq_free(md_workq *q);
 

@@ -110,10 +110,12 @@ static void settle(void)
     for (int i = 0; i < 2000; i++) {
         md_pipeline_stats st;
         md_live_get_stats(lv, &st);
-        if (!st.warming && md_workq_pending(wq) == 0) {
-            usleep(20000); /* the job that was running */
+        /* busy counts the job running, not only the queued ones: a slow job (a loaded
+         * machine, ASan) is waited for, however long it takes */
+        if (!st.warming && md_workq_busy(wq) == 0) {
+            usleep(5000);
             md_live_get_stats(lv, &st);
-            if (!st.warming && md_workq_pending(wq) == 0) return;
+            if (!st.warming && md_workq_busy(wq) == 0) return;
         }
         usleep(5000);
     }
