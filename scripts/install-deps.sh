@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh            build + run + test + lint/coverage packages
 #   scripts/install-deps.sh --bench    also the benchmark references (nginx, wrk, h2load...)
 #   scripts/install-deps.sh --browser  also chromium for the dashboard browser tests
+#   scripts/install-deps.sh --image    also podman, buildah and debootstrap (scripts/image.sh)
 # Every mode also installs Node.js and the dashboard's npm packages (web/package-lock.json:
 # lightweight-charts, uplot, playwright-core) with `npm ci` when web/node_modules is missing
 # or older than the lock file. Nothing is downloaded at run time, and no browser build is
@@ -26,6 +27,8 @@ TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3
 TOOLS="clang-format clang-tidy cppcheck lcov"
 BENCH="nginx-light wrk nghttp2-client hyperfine"
 BROWSER="chromium fonts-dejavu-core"
+# scripts/image.sh: the container image from a debootstrap root file system, no registry
+IMAGE="podman buildah debootstrap"
 # Node.js may come from another repository already (nodesource); only add Debian's when absent.
 NODE=""
 command -v npm >/dev/null 2>&1 || NODE="nodejs npm"
@@ -37,6 +40,7 @@ for a in "$@"; do
     case "$a" in
     --bench) want="$want $BENCH"; npm_dirs="$npm_dirs bench" ;; # bench/: the Node `ws` reference server
     --browser) want="$want $BROWSER" ;;
+    --image) want="$want $IMAGE" ;;
     *) echo "install-deps: unknown option $a" >&2; exit 2 ;;
     esac
 done

@@ -73,7 +73,8 @@ int md_cmd_serve(int argc, char **argv)
     svc.pipeline = pl;
     md_server *srv = NULL;
     if (md_server_start(&svc, &srv, &err) != 0 || md_services_start(&svc, &err) != 0 ||
-        md_pipeline_start(pl, &err) != 0) {
+        md_pipeline_start(pl, &err) != 0 ||
+        md_services_announce(&svc, md_server_addr(srv), &err) != 0) {
         fprintf(stderr, "mdagent: %s\n", err.msg);
         md_services_stop(&svc);
         md_pipeline_stop(pl);

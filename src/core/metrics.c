@@ -178,6 +178,19 @@ double md_metric_get(md_metric_id id, ...)
     return v;
 }
 
+double md_metric_sum(md_metric_id id)
+{
+    int plain;
+    metric *m = at(id, &plain);
+    if (plain) return atomic_load(&m->value);
+    double v = 0;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->n; i++)
+        v += m->kind == K_HISTOGRAM ? (double)m->s[i].count : m->s[i].value;
+    pthread_mutex_unlock(&m->lock);
+    return v;
+}
+
 static void label_escape(md_buf *out, const char *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -27,6 +27,10 @@ void md_metric_set(md_metric_id id, double v, ...);
 void md_metric_observe(md_metric_id id, double v, ...);
 /* Reads a series back (tests, /health); 0 when the series does not exist. */
 double md_metric_get(md_metric_id id, ...);
+/* The sum over every series of a metric: the values of a counter or gauge, the observation
+ * counts of a histogram (mdagent_http_requests_total over all routes and statuses is the
+ * agent's request count). */
+double md_metric_sum(md_metric_id id);
 /* Appends the text exposition of every metric. */
 void md_metrics_render(md_buf *out);
 

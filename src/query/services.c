@@ -25,6 +25,8 @@ struct md_services_run {
     int started; /* md_services_start ran */
     md_svc_sources *sources;
     md_svc_stream *stream;
+    /* md_services_announce, after the server started: a GET /cluster before it reads NULL */
+    md_svc_cluster *_Atomic cluster;
 };
 
 int md_services_store_options(const md_services_options *o, md_store_options *out, md_error *err)
@@ -196,8 +198,9 @@ void md_services_stop(md_services *svc)
     if (!run || run->step >= SVC_STOPPED) return;
     run->step = SVC_STOPPED;
     svc->ready = 0;
-    md_services__sources_stop(run->sources); /* no more pushed ticks or polls */
-    md_quality_gauge_stop(svc->quality);     /* writes from here on schedule no grading */
+    md_services__cluster_drain(run->cluster); /* the deployment sees it turn now */
+    md_services__sources_stop(run->sources);  /* no more pushed ticks or polls */
+    md_quality_gauge_stop(svc->quality);      /* writes from here on schedule no grading */
 }
 
 void md_services_quiesce(md_services *svc)
@@ -206,14 +209,31 @@ void md_services_quiesce(md_services *svc)
     if (!run || run->step >= SVC_QUIESCED) return;
     md_services_stop(svc);
     run->step = SVC_QUIESCED;
-    md_srcmgr_cancel_all(svc->sources); /* a hanging provider does not hold the shutdown */
-    md_workq_free(svc->workers);        /* pending jobs complete (into the server's loops) */
+    md_services__cluster_stop(run->cluster); /* gone from the deployment; reads the pools */
+    md_srcmgr_cancel_all(svc->sources);      /* a hanging provider does not hold the shutdown */
+    md_workq_free(svc->workers);             /* pending jobs complete (into the server's loops) */
     svc->workers = NULL;
     md_workq_free(svc->fetchers);
     svc->fetchers = NULL;
     md_backfill_free(svc->backfill); /* chunks in flight finish; unfinished jobs are saved */
     svc->backfill = NULL;
     md_services__stream_stop(run->stream); /* relay and live bars; the hub stays */
+}
+
+int md_services_announce(md_services *svc, const char *listen_addr, md_error *err)
+{
+    md_services_run *run = svc->run;
+    md_assert(run && run->step == SVC_STARTED && !run->cluster,
+              "services: md_services_announce twice or outside start..stop");
+    md_svc_cluster *c = NULL;
+    int rc = md_services__cluster_open(svc, listen_addr, &c, err);
+    run->cluster = c;
+    return rc;
+}
+
+md_svc_cluster *md_services__cluster(md_services *svc)
+{
+    return svc->run ? svc->run->cluster : NULL;
 }
 
 struct md_livebar *md_services_livebar(md_services *svc)
@@ -229,6 +249,7 @@ void md_services_close(md_services *svc)
     if (run) {
         md_services__sources_close(run->sources); /* the manager: after the workers */
         md_services__stream_close(run->stream);   /* the hub: after the server's shards */
+        md_services__cluster_close(run->cluster);
     }
     md_writer_free(svc->writer);
     md_cache_free(svc->cache); /* after the writer, whose listener used it */

@@ -104,6 +104,17 @@ struct md_livebar *md_services_livebar(md_services *svc);
  * stream client is a descriptor (as Go and nginx do). The server and the stream hub both call
  * it; calling it again changes nothing. */
 void md_services_raise_fd_limit(void);
+/* Announces this agent to its deployment: its record (id, URL, state, health, request rate,
+ * stream clients, queue depth) in Redis, renewed every cluster.heartbeat_ms until
+ * md_services_quiesce removes it (services_cluster.c has the key layout). listen_addr is
+ * the bound HOST:PORT (md_server_addr), from which cluster.id and cluster.url default.
+ * Without redis.url the deployment is this agent alone. Once, after md_services_start.
+ * MD_ECONFIG for a bad redis.url. */
+int md_services_announce(md_services *svc, const char *listen_addr, md_error *err);
+struct md_buf;
+/* GET /cluster: {"self":id,"agents":[records sorted by id],"shared":bool,"count":n} into b;
+ * "shared" is false when the list is this agent alone (no Redis, or Redis unreachable). */
+int md_services_cluster_render(md_services *svc, struct md_buf *b, md_error *err);
 
 /* Frees everything (after md_server_free when there was a server); svc is zeroed. Accepts a
  * zeroed svc. */

@@ -27,6 +27,20 @@ void md_services__stream_stop(md_svc_stream *cs);
 void md_services__stream_close(md_svc_stream *cs);
 struct md_livebar *md_services__stream_livebar(md_svc_stream *cs); /* NULL is fine */
 
+/* services_cluster.c: this agent's announcement to its deployment (md_services_announce):
+ * _open builds the first record and starts the heartbeat thread (listen_addr: the bound
+ * HOST:PORT, for the default id and URL); _drain announces "draining" at once (SIGTERM);
+ * _stop joins the thread and removes the record (before the worker pools it reads go);
+ * _close frees it (after the workers: a queued GET /cluster may still read it).
+ * md_services__cluster: svc's, or NULL before md_services_announce. */
+typedef struct md_svc_cluster md_svc_cluster;
+int md_services__cluster_open(md_services *svc, const char *listen_addr, md_svc_cluster **out,
+                              md_error *err);
+void md_services__cluster_drain(md_svc_cluster *c);
+void md_services__cluster_stop(md_svc_cluster *c);
+void md_services__cluster_close(md_svc_cluster *c);
+md_svc_cluster *md_services__cluster(md_services *svc);
+
 /* services_quota.c: where the providers' budgets live beyond one process - shared by the
  * agents on one Redis (an atomic Lua sliding window per provider, API key and scope) or,
  * without Redis, saved in the store and read back at start. _open wires them into m;
@@ -40,5 +54,11 @@ void md_services__quota_close(md_svc_quota *q);
  * "db" + the URL's database number ("mdagent:db0"). Pub/sub ignores the database number,
  * so the stream relay's channel carries it. */
 void md_services__redis_namespace(const md_config *cfg, char *dst, size_t n);
+struct md_redis;
+/* A Redis adapter (cache/redis.h) of its own for one part of the services, from the redis.*
+ * keys, its log lines under module: *out NULL (and 0) without redis.url, else md_redis_new's
+ * result. The caller frees it (md_redis_free). */
+int md_services__redis_open(const md_config *cfg, const char *module, struct md_redis **out,
+                            md_error *err);
 
 #endif

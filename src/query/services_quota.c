@@ -16,7 +16,8 @@
  * Keys: <cache.prefix>quota:{<provider>:<key hash>}:pause, ...:<scope>:s, ...:<scope>:m,
  * ...:<scope>:d:<day> (the braces keep one provider's keys in one Redis Cluster slot).
  *
- * Also the deployment's namespace on a shared Redis server (redis.namespace), which the
+ * Also the Redis adapter a part of the services opens for itself (md_services__redis_open)
+ * and the deployment's namespace on a shared Redis server (redis.namespace), which the
  * stream relay's channel carries: pub/sub ignores the database number. */
 #include "query/services_int.h"
 
@@ -54,6 +55,16 @@ void md_services__redis_namespace(const md_config *cfg, char *dst, size_t n)
     md_error e;
     int db = cfg->redis && cfg->redis[0] && md_redis_url_parse(cfg->redis, &u, &e) == 0 ? u.db : 0;
     snprintf(dst, n, "%sdb%d", cfg->cache_prefix ? cfg->cache_prefix : "", db);
+}
+
+int md_services__redis_open(const md_config *cfg, const char *module, md_redis **out, md_error *err)
+{
+    *out = NULL;
+    if (!cfg->redis || !cfg->redis[0]) return 0;
+    md_redis_options ro;
+    md_redis_options_from_config(&ro, cfg);
+    ro.log_module = module;
+    return md_redis_new(&ro, out, err);
 }
 
 /* -- Redis ----------------------------------------------------------------------------------- */
@@ -306,15 +317,12 @@ int md_services__quota_open(md_services *svc, md_srcmgr *m, md_svc_quota **out, 
     snprintf(q->prefix, sizeof q->prefix, "%s", cfg->cache_prefix ? cfg->cache_prefix : "");
     snprintf(q->instance, sizeof q->instance, "%08" PRIx64,
              (uint64_t)md_mono_ns() ^ ((uint64_t)md_now_ms() << 16) ^ (uint64_t)getpid());
-    if (cfg->redis && cfg->redis[0]) {
-        md_redis_options ro;
-        md_redis_options_from_config(&ro, cfg);
-        ro.log_module = "sources";
-        int rc = md_redis_new(&ro, &q->redis, err);
-        if (rc) {
-            md_free(q);
-            return rc;
-        }
+    int rc = md_services__redis_open(cfg, "sources", &q->redis, err);
+    if (rc) {
+        md_free(q);
+        return rc;
+    }
+    if (q->redis) {
         md_srcmgr_quota sq = {redis_take, redis_pause, redis_remaining, q};
         md_srcmgr_set_quota(m, &sq);
         MD_INFO("sources", "provider budgets shared through redis=%s prefix=%s",

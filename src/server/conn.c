@@ -138,6 +138,7 @@ void md_conn_close(md_conn *c)
     unlink_conn(sl, c);
     c->next = sl->dead;
     sl->dead = c;
+    md_metric_add(MD_M_HTTP_CONNECTIONS, -1);
     md_srv_conn_closed(sl);
 }
 
@@ -355,8 +356,10 @@ static void finish(md_conn *c)
         char status[4] = {(char)('0' + t->resp.status / 100 % 10),
                           (char)('0' + t->resp.status / 10 % 10), (char)('0' + t->resp.status % 10),
                           0};
-        md_metric_add(MD_M_HTTP_REQUESTS, 1, t->req.route ? t->req.route : "(none)", status);
-        md_metric_observe(MD_M_HTTP_DURATION, (double)(md_mono_ns() - t->req.start_ns) / 1e9);
+        const char *route = t->req.route ? t->req.route : "(none)";
+        md_metric_add(MD_M_HTTP_REQUESTS, 1, route, status);
+        md_metric_observe(MD_M_HTTP_DURATION, (double)(md_mono_ns() - t->req.start_ns) / 1e9,
+                          route);
         md_srv_task_free(t);
     }
     if (c->out.cap > 16384) md_buf_deinit(&c->out); /* keep idle connections small */
@@ -854,6 +857,7 @@ void md_conn_accept(srv_loop *sl, int fd)
         return;
     }
     link_conn(sl, c);
+    md_metric_add(MD_M_HTTP_CONNECTIONS, 1);
     c->readable = 1; /* the request often arrives with the connection */
     set_state(c, CS_HEAD);
     http_input(c);

@@ -12,7 +12,11 @@
 #include "stream/hub.h"
 #include "query/quality.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 int md_route_health_live(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
@@ -170,8 +174,33 @@ int md_route_health(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     return 0;
 }
 
+/* The process_* figures Prometheus' client libraries export under these names, read from
+ * the kernel at each scrape: CPU time (getrusage), resident memory (/proc/self/statm), open
+ * descriptors (/proc/self/fd). A figure that cannot be read keeps its last value. */
+static void sample_process(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        md_metric_set(MD_M_PROCESS_CPU,
+                      (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size_pages, rss_pages;
+    if (f && fscanf(f, "%lu %lu", &size_pages, &rss_pages) == 2)
+        md_metric_set(MD_M_PROCESS_RSS, (double)rss_pages * (double)sysconf(_SC_PAGESIZE));
+    if (f) fclose(f);
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        int n = -1; /* the directory's own descriptor is listed too */
+        for (struct dirent *e; (e = readdir(d)) != NULL;) n += e->d_name[0] != '.';
+        md_metric_set(MD_M_PROCESS_FDS, n);
+        closedir(d);
+    }
+}
+
 int md_route_metrics(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
+    sample_process();
     md_metric_set(MD_M_UPTIME, (double)(md_mono_ms() - svc->started_ms) / 1000.0);
     if (svc->workers) md_metric_set(MD_M_WORKER_QUEUE, (double)md_workq_pending(svc->workers));
     if (svc->sources) md_srcmgr_update_metrics(svc->sources); /* open -> half-open by time */

@@ -791,6 +791,7 @@ static void record(md_srcmgr *m, entry *e, md_endpoint_class cls, int rc, const 
         pause_source(m, e, cls, until);
     }
     md_metric_add(MD_M_SOURCE_REQUESTS, 1, e->name, neutral ? "canceled" : result_label(rc));
+    if (!neutral) md_metric_observe(MD_M_SOURCE_DURATION, (double)latency_ms / 1000.0, e->name);
 }
 
 /* The hedge delay of e for class cls: the configured one, or the percentile of its recent

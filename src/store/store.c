@@ -140,27 +140,44 @@ int md_store_ping(md_store *st, md_error *err)
     return st->ops->ping(st, err);
 }
 
+/* Records the time of a call through the contract since t0_ns (md_mono_ns) in
+ * mdagent_store_call_duration_seconds{backend,op} and passes its result on: the operator's
+ * view of a slow store, per backend and operation, from the caller's side (pool waits
+ * included). */
+static int64_t timed(const md_store *st, const char *op, int64_t t0_ns, int64_t rc)
+{
+    md_metric_observe(MD_M_STORE_DURATION, (double)(md_mono_ns() - t0_ns) / 1e9, st->ops->kind, op);
+    return rc;
+}
+
 int md_store_put_bars(md_store *st, const md_series *series, size_t n, md_error *err)
 {
-    return st->ops->put_bars(st, series, n, err);
+    int64_t t0 = md_mono_ns();
+    return (int)timed(st, "put_bars", t0, st->ops->put_bars(st, series, n, err));
 }
 
 int md_store_get_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
                       size_t limit, md_bar_vec *out, md_error *err)
 {
-    return st->ops->get_bars(st, symbol, iv, start, end, limit, 0, out, err);
+    int64_t t0 = md_mono_ns();
+    return (int)timed(st, "get_bars", t0,
+                      st->ops->get_bars(st, symbol, iv, start, end, limit, 0, out, err));
 }
 
 int md_store_get_bars_oldest(md_store *st, const char *symbol, md_interval iv, int64_t start,
                              int64_t end, size_t limit, md_bar_vec *out, md_error *err)
 {
-    return st->ops->get_bars(st, symbol, iv, start, end, limit, 1, out, err);
+    int64_t t0 = md_mono_ns();
+    return (int)timed(st, "get_bars", t0,
+                      st->ops->get_bars(st, symbol, iv, start, end, limit, 1, out, err));
 }
 
 int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t from, size_t limit,
                        md_bar_vec *out, md_error *err)
 {
-    return st->ops->scan_bars(st, symbol, iv, from, limit, out, err);
+    int64_t t0 = md_mono_ns();
+    return (int)timed(st, "scan_bars", t0,
+                      st->ops->scan_bars(st, symbol, iv, from, limit, out, err));
 }
 
 /* -- a read replica ----------------------------------------------------------------------------
@@ -632,14 +649,23 @@ void md_store_bar_span(const md_store *st, const char *symbol, md_interval iv, m
     span->now = md_cal_session_day(c, now) * 86400;
 }
 
-int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
-                       size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
-                       md_error *err)
+static int read_bars_routed(md_store *st, const char *symbol, md_interval iv, int64_t start,
+                            int64_t end, size_t limit, md_store_end keep, md_bar_vec *out,
+                            md_interval *used_iv, md_error *err)
 {
     size_t before = out->n;
     ROUTED(int, st,
            (out->n = before,
             read_bars(s_, st, symbol, iv, start, end, limit, keep, out, used_iv, err)));
+}
+
+int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t start, int64_t end,
+                       size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
+                       md_error *err)
+{
+    int64_t t0 = md_mono_ns();
+    return (int)timed(st, "read_bars", t0,
+                      read_bars_routed(st, symbol, iv, start, end, limit, keep, out, used_iv, err));
 }
 
 int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int64_t start,
@@ -653,28 +679,38 @@ int md_store_get_bars_agg(md_store *st, const char *symbol, md_interval iv, int6
 int md_store_latest_bar(md_store *st, const char *symbol, md_bar *out, md_interval *iv,
                         md_error *err)
 {
-    return st->ops->latest_bar(st, symbol, out, iv, err);
+    int64_t t0 = md_mono_ns();
+    return (int)timed(st, "latest_bar", t0, st->ops->latest_bar(st, symbol, out, iv, err));
 }
 
 int md_store_put_quote(md_store *st, const md_quote *q, md_error *err)
 {
-    return st->ops->put_quote(st, q, err);
+    int64_t t0 = md_mono_ns();
+    return (int)timed(st, "put_quote", t0, st->ops->put_quote(st, q, err));
 }
 
 int md_store_get_quote(md_store *st, const char *symbol, md_quote *out, md_error *err)
 {
-    return st->ops->get_quote(st, symbol, out, err);
+    int64_t t0 = md_mono_ns();
+    return (int)timed(st, "get_quote", t0, st->ops->get_quote(st, symbol, out, err));
+}
+
+static int list_symbols_routed(md_store *st, md_symbol_info **out, md_error *err)
+{
+    ROUTED(int, st, s_->ops->list_symbols(s_, out, err));
 }
 
 int md_store_list_symbols(md_store *st, md_symbol_info **out, md_error *err)
 {
-    ROUTED(int, st, s_->ops->list_symbols(s_, out, err));
+    int64_t t0 = md_mono_ns();
+    return (int)timed(st, "list_symbols", t0, list_symbols_routed(st, out, err));
 }
 
 int64_t md_store_count_bars(md_store *st, const char *symbol, md_interval iv, int64_t start,
                             int64_t end, md_error *err)
 {
-    return st->ops->count_bars(st, symbol, iv, start, end, err);
+    int64_t t0 = md_mono_ns();
+    return timed(st, "count_bars", t0, st->ops->count_bars(st, symbol, iv, start, end, err));
 }
 
 int md_store_jobs(md_store *st, md_store_job **out, md_error *err)

@@ -6,7 +6,9 @@ of the sample's indices for the screens panel and the correlation heat map.
     python3 browser.py dashboard.test.mjs
 
 The test file gets MDTEST_AGENT_URL, MDTEST_API_KEY, MDTEST_WEB (web/ with node_modules),
-MDTEST_OUT (where screenshots go) and MDTEST_CHROMIUM. Exit status: node's, or 1 when the
+MDTEST_OUT (where screenshots go) and MDTEST_CHROMIUM. With the test Redis a second, empty
+agent joins the same deployment (one cache prefix: one namespace), and MDTEST_PEER_URL names
+it, for the deployment panel (GET /cluster). Exit status: node's, or 1 when the
 agent did not stop cleanly (crash or sanitizer report)."""
 import os
 import subprocess
@@ -36,7 +38,10 @@ def main(test_file):
     # polygon has no key here: a disabled source, which the page must show as disabled
     env = {"MDAGENT_API_KEYS": API_KEY, "MDAGENT_SOURCES_PRIORITY": "yahoo,polygon",
            "MDAGENT_YAHOO_URL": f"http://127.0.0.1:{free_port()}"}
+    if redis:  # one deployment: the agent and its peer share a namespace
+        env["MDAGENT_CACHE_PREFIX"] = f"test:browser-{os.getpid()}:"
     agent = Agent(env=env, args=args, name="browser")
+    peer = Agent(env=env, args=args, name="browser-peer") if redis else None
     config = os.path.join(agent.dir, "mdagent.yaml")
     with open(config, "w") as f:
         f.write("pipeline:\n  jobs:\n    eu:\n      schedule: every 2s\n"
@@ -46,13 +51,19 @@ def main(test_file):
     try:
         agent.load(SAMPLE)
         agent.start()
+        if peer:
+            peer.start()
         out = os.environ.get("MDTEST_OUT") or os.path.join(TMP, "screenshots")
         os.makedirs(out, exist_ok=True)
         env = dict(os.environ, MDTEST_AGENT_URL=agent.url, MDTEST_API_KEY=API_KEY, MDTEST_WEB=web,
-                   MDTEST_OUT=out, MDTEST_CHROMIUM=chromium)
+                   MDTEST_OUT=out, MDTEST_CHROMIUM=chromium, MDTEST_PEER_URL=peer.url if peer else "")
         test = os.path.join(os.path.dirname(os.path.abspath(__file__)), test_file)
         rc = subprocess.run(["node", "--test", "--test-reporter=spec", test], env=env, timeout=480).returncode
     finally:
+        problem = peer.finish() if peer else None
+        if problem:
+            print(f"peer {problem}", file=sys.stderr)
+            rc = rc or 1
         code = agent.stop()
         logs = agent.logs()
         agent.cleanup()

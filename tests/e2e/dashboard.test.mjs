@@ -180,9 +180,14 @@ test('every indicator of the agent\'s table has a toggle; one of them draws its 
 test('metric plots fill from /metrics', async () => {
   await page.waitForFunction(() => window.mdDashboard.metrics && window.mdDashboard.metrics.points().rate >= 2, null, { timeout: 30000 });
   await page.waitForFunction(() => document.querySelector('#kpis .kpi-v') && document.querySelector('#kpis .kpi-v').textContent !== '–');
-  for (const id of ['rate', 'latency', 'cache', 'sources']) {
+  for (const id of ['rate', 'latency', 'cache', 'sources', 'route_p50', 'route_p99', 'cpu', 'rss']) {
     assert.ok(await page.$(`#plot-${id} canvas`), `plot ${id} drawn`);
   }
+  // the page's own polls are requests on /health and /metrics: each has its p50/p99 series
+  await page.waitForFunction(() => ['route_p50', 'route_p99'].every((k) => window.mdDashboard.metrics.data[k].keys().includes('/health')));
+  const proc = await page.evaluate(() => ({ cpu: window.mdDashboard.metrics.data.cpu.last('cpu'), rss: window.mdDashboard.metrics.data.rss.last('rss') }));
+  assert.ok(proc.cpu !== null && proc.cpu >= 0, `cpu ${proc.cpu}`);
+  assert.ok(proc.rss > 1, `resident memory ${proc.rss} MiB`);
   const painted = await page.evaluate(() => {
     const c = document.querySelector('#plot-rate canvas');
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -191,6 +196,26 @@ test('metric plots fill from /metrics', async () => {
     return n;
   });
   assert.ok(painted > 20, `request rate line drawn (${painted} px)`);
+});
+
+test('the deployment panel lists every agent of the deployment side by side', async () => {
+  const PEER = process.env.MDTEST_PEER_URL;
+  const want = PEER ? 2 : 1;
+  await page.waitForFunction((n) => document.querySelectorAll('#cluster-table tbody tr').length === n, want, { timeout: 20000 });
+  const rows = await page.$$eval('#cluster-table tbody tr', (trs) => trs.map((tr) => ({
+    agent: tr.dataset.agent, state: tr.dataset.state, self: tr.classList.contains('self'),
+    url: tr.querySelector('td').title,
+    cells: [...tr.querySelectorAll('td[data-k]')].map((td) => [td.dataset.k, td.textContent]),
+  })));
+  const view = await rest('/cluster');
+  assert.deepEqual(rows.map((r) => r.agent), view.agents.map((a) => a.id), 'the rows are /cluster\'s agents, in its order');
+  assert.deepEqual(rows.filter((r) => r.self).map((r) => r.url), [AGENT], 'the serving agent is marked');
+  if (PEER) assert.ok(rows.some((r) => r.url === PEER && !r.self), `the peer ${PEER} is listed`);
+  for (const r of rows) {
+    assert.equal(r.state, 'ready');
+    assert.deepEqual(r.cells.map(([k]) => k), ['rate', 'clients', 'queue']);
+    for (const [k, v] of r.cells) assert.match(v, /^[\d.,]+$/, `${r.agent} ${k}: ${v}`);
+  }
 });
 
 test('panels say "not available" for endpoints this agent lacks, and show data otherwise', async () => {

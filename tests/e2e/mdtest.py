@@ -223,6 +223,16 @@ class Agent:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def finish(self, ok=(0, None)):
+        """Stops and removes the agent. Returns what went wrong - an exit status not in ok, a
+        sanitizer report - with the end of its log, or None."""
+        rc = self.stop()
+        logs = self.logs()
+        self.cleanup()
+        if "ERROR: AddressSanitizer" in logs or "runtime error:" in logs or rc not in ok:
+            return f"agent exit {rc} or sanitizer report:\n{logs[-4000:]}"
+        return None
+
 
 def _tmpdir():
     os.makedirs(TMP, exist_ok=True)

@@ -122,7 +122,13 @@ class DeployFiles(AgentTest):
         secret = self.by_kind["Secret"][0]
         keys = set(secret["stringData"])
         from_secret = {}
+        # the pod's own name and address (downward API) are only there to be spelled into
+        # another variable's value as $(NAME): Kubernetes expands those, the agent never sees them
+        values = " ".join(str(e.get("value", "")) for e in self.container["env"])
         for e in self.container["env"]:
+            if "fieldRef" in e.get("valueFrom", {}):
+                self.assertIn(f"$({e['name']})", values, f"{e['name']} is set but never used")
+                continue
             self.assertIn(e["name"], known, f"{e['name']} is not read by the agent")
             ref = e.get("valueFrom", {}).get("secretKeyRef")
             if ref:
@@ -165,6 +171,62 @@ class DeployFiles(AgentTest):
         derived = {"mdagent_http_requests_per_second"}  # the adapter rule's output name
         for m in mentioned - derived:
             self.assertIn(m, names, f"{m} is not in metrics.def")
+
+    def test_hpa_scales_on_the_agents_own_metrics_through_the_adapter_rules(self):
+        hpa = self.by_kind["HorizontalPodAutoscaler"][0]
+        pods = {m["pods"]["metric"]["name"]: m["pods"]["target"] for m in hpa["spec"]["metrics"]
+                if m["type"] == "Pods"}
+        self.assertEqual(set(pods), {"mdagent_worker_queue_depth", "mdagent_stream_clients",
+                                     "mdagent_http_requests_per_second"})
+        for name, target in pods.items():
+            self.assertEqual(target["type"], "AverageValue", name)
+            self.assertGreater(float(target["averageValue"]), 0, name)
+        # every metric the HPA asks for is one a rule of the adapter serves, from a series the
+        # agent exports (its /metrics, live)
+        cm = [d for d in self.by_kind["ConfigMap"] if d["metadata"]["name"] == "adapter-config"][0]
+        rules = yaml.safe_load(cm["data"]["config.yaml"])["rules"]
+        served = {}
+        for r in rules:
+            series = re.match(r"([a-z_]+)\{", r["seriesQuery"]).group(1)
+            self.assertTrue(re.search(r["name"]["matches"], series), r["name"])
+            served[r["name"]["as"]] = series
+            self.assertEqual(r["resources"]["overrides"]["pod"]["resource"], "pod")
+            self.assertIn("<<.LabelMatchers>>", r["metricsQuery"])
+            self.assertIn("by (<<.GroupBy>>)", r["metricsQuery"])
+        text = self.get("/metrics").body
+        for name in pods:
+            self.assertIn(name, served, f"no adapter rule serves {name}")
+            self.assertIn(f"# TYPE {served[name]} ", text, f"{served[name]} is not exported")
+        kinds = {served[n]: re.search(rf"# TYPE {served[n]} (\w+)", text).group(1) for n in pods}
+        rule_of = {r["name"]["as"]: r for r in rules}
+        for name, series in served.items():  # a counter is read as a rate, a gauge as it is
+            q = rule_of[name]["metricsQuery"]
+            self.assertEqual("rate(" in q, kinds.get(series) == "counter", (name, q))
+        self.assertNotIn("adapter-config", str(self.by_kind["Kustomization"][0]["resources"]))
+
+    def test_disruptions_and_drain_agree_with_the_shutdown_grace(self):
+        """A pod that goes (scale-down, node drain, rollout) is taken out of the Service, waits
+        preStop for the load balancers to notice, then drains for server.shutdown_grace_ms;
+        Kubernetes kills it only after terminationGracePeriodSeconds. The PDB lets one pod go
+        at a time, which the HPA's minimum keeps from ever being the last one."""
+        cfg = yaml.safe_load(self.agent_config())
+        grace_ms = cfg["server"]["shutdown_grace_ms"]
+        pre_s = int(self.container["lifecycle"]["preStop"]["exec"]["command"][1])
+        ready = self.container["readinessProbe"]
+        # a load balancer that follows readiness rather than endpoints notices within this
+        self.assertGreaterEqual(pre_s, ready["periodSeconds"] * ready["failureThreshold"] // 2)
+        self.assertGreater(self.pod["terminationGracePeriodSeconds"], pre_s + grace_ms / 1000)
+        pdb = self.by_kind["PodDisruptionBudget"][0]["spec"]
+        hpa = self.by_kind["HorizontalPodAutoscaler"][0]["spec"]
+        self.assertEqual(pdb.get("maxUnavailable"), 1, "one pod drains at a time")
+        self.assertNotIn("minAvailable", pdb)
+        self.assertGreaterEqual(hpa["minReplicas"] - pdb["maxUnavailable"], 1)
+        self.assertEqual(self.dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0)
+        # the scale-down the HPA allows (pods per period) is what the PDB lets drain at once
+        down = hpa["behavior"]["scaleDown"]["policies"]
+        self.assertTrue(all(p["type"] == "Pods" and p["value"] <= pdb["maxUnavailable"] for p in down), down)
+        # each pod removed gets its whole drain before the next one goes
+        self.assertTrue(all(p["periodSeconds"] >= self.pod["terminationGracePeriodSeconds"] for p in down), down)
 
     def test_dockerfile_matches_the_deployment_and_the_binary(self):
         with open(os.path.join(DEPLOY, "Dockerfile")) as f:

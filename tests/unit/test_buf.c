@@ -234,7 +234,7 @@ Test(buf, metrics_render_prometheus_text)
 {
     md_metric_add(MD_M_HTTP_REQUESTS, 1, "/price/{symbol}", "200");
     md_metric_add(MD_M_HTTP_REQUESTS, 2, "/price/{symbol}", "200");
-    md_metric_observe(MD_M_HTTP_DURATION, 0.003);
+    md_metric_observe(MD_M_HTTP_DURATION, 0.003, "/price/{symbol}");
     md_metric_set(MD_M_QUALITY_SCORE, 91.5, "MS\"FT");
     md_buf b = MD_BUF_INIT;
     md_metrics_render(&b);
@@ -243,11 +243,11 @@ Test(buf, metrics_render_prometheus_text)
                   NULL,
               "%s", b.data);
     cr_assert(strstr(b.data, "# TYPE mdagent_http_request_duration_seconds histogram") != NULL);
-    cr_assert(strstr(b.data, "mdagent_http_request_duration_seconds_bucket{le=\"0.0025\"} 0\n") !=
-                  NULL,
+    cr_assert(strstr(b.data, "mdagent_http_request_duration_seconds_bucket{route=\"/price/"
+                             "{symbol}\",le=\"0.0025\"} 0\n") != NULL,
               "%s", b.data);
-    cr_assert(strstr(b.data, "mdagent_http_request_duration_seconds_bucket{le=\"0.005\"} 1\n") !=
-                  NULL,
+    cr_assert(strstr(b.data, "mdagent_http_request_duration_seconds_bucket{route=\"/price/"
+                             "{symbol}\",le=\"0.005\"} 1\n") != NULL,
               "%s", b.data);
     cr_assert(strstr(b.data, "mdagent_quality_score{symbol=\"MS\\\"FT\"} 91.5") != NULL, "%s",
               b.data);

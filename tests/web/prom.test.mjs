@@ -181,3 +181,17 @@ mdagent_source_health_score{source="yahoo"} 0.97
   assert.equal(P.select(s, 'mdagent_source_health_score', { source: 'yahoo' })[0].value, 0.97);
   assert.equal(P.buckets(s, 'mdagent_http_request_duration_seconds').length, 3);
 });
+
+test('histogram buckets sum over routes (sum by le), or one route when asked', () => {
+  const text = [
+    'h_bucket{route="/a",le="0.1"} 10', 'h_bucket{route="/a",le="1"} 10', 'h_bucket{route="/a",le="+Inf"} 10',
+    'h_bucket{route="/b",le="0.1"} 0', 'h_bucket{route="/b",le="1"} 30', 'h_bucket{route="/b",le="+Inf"} 30',
+  ].join('\n');
+  const s = P.parsePrometheus(text);
+  assert.deepEqual(P.buckets(s, 'h'), [{ le: 0.1, count: 10 }, { le: 1, count: 40 }, { le: Infinity, count: 40 }]);
+  assert.deepEqual(P.buckets(s, 'h', { route: '/b' }).map((b) => b.count), [0, 30, 30]);
+  // the median of all 40: rank 20, the 10th of the 30 in (0.1, 1] -> 0.1 + 0.9 * 10/30
+  assert.ok(Math.abs(P.histogramQuantile(0.5, [], P.buckets(s, 'h')) - 0.4) < 1e-12);
+  // /a alone: every observation at or below 0.1
+  assert.ok(P.histogramQuantile(0.99, [], P.buckets(s, 'h', { route: '/a' })) <= 0.1);
+});

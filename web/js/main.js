@@ -10,7 +10,7 @@
 // one, and nothing is polled while the tab is hidden or refresh is paused.
 import { Api, streamUrl } from './api.js';
 import { el, mount, note, fmtDuration, fmtClock, statusClass } from './util.js';
-import { renderHealth, renderSources, renderCache, renderQuality, renderSymbols, symbolList } from './panels.js';
+import { renderHealth, renderCluster, renderSources, renderCache, renderQuality, renderSymbols, symbolList } from './panels.js';
 import { PriceChart, INTERVALS, INDICATORS, tableIndicators, intervalRank } from './chart.js';
 import { MetricsPlots } from './metrics.js';
 import { StreamClient } from './stream.js';
@@ -529,6 +529,9 @@ async function start() {
     await pollHealth();
     await pollMetrics();
     await pollChartTail();
+  });
+  every(fast, async () => {
+    await pollPanel('cluster', '/cluster', renderCluster);
   });
   every(medium, async () => {
     if (!state.health) await pollHealth();

@@ -1,6 +1,7 @@
 // metrics.js - plots of the agent's own metrics over time (uPlot): the page scrapes /metrics,
 // parses the Prometheus text (prom.js) and keeps a rolling window of figures computed
-// between successive scrapes.
+// between successive scrapes: request rate, latency (all routes, and p50/p99 per route),
+// cache hits, source health, process CPU and resident memory.
 import { parsePrometheus, rate, buckets, histogramQuantile, hitRatio, select, sum, has, counterDelta, Rolling } from './prom.js';
 import { el, mount, note, fmtNum, fmtInt, fmtPct } from './util.js';
 import { cacheRatio } from './panels.js';
@@ -25,7 +26,46 @@ const PLOTS = {
     series: {}, // one per source, added as they appear
     fmt: (v) => (v === null ? '–' : `${fmtNum(v, 0)}%`), empty: 'no source reports a health score', range: 'pct',
   },
+  route_p50: {
+    series: {}, // one per route: the busiest ROUTES_SHOWN routes of each interval
+    fmt: (v) => (v === null ? '–' : `${fmtNum(v, v < 1 ? 3 : 1)}`), empty: 'no requests in the window', range: 'zero',
+  },
+  route_p99: {
+    series: {},
+    fmt: (v) => (v === null ? '–' : `${fmtNum(v, v < 1 ? 3 : 1)}`), empty: 'no requests in the window', range: 'zero',
+  },
+  cpu: {
+    series: { cpu: { label: 'CPU', color: '#f0b429', fill: 'rgba(240,180,41,0.10)' } },
+    fmt: (v) => (v === null ? '–' : `${fmtNum(v, 1)}%`), empty: 'waiting for a second scrape', range: 'zero',
+  },
+  rss: {
+    series: { rss: { label: 'RSS', color: '#a371f7', fill: 'rgba(163,113,247,0.10)' } },
+    fmt: (v) => (v === null ? '–' : `${fmtNum(v, 1)} MiB`), empty: 'no process_resident_memory_bytes', range: 'zero',
+  },
 };
+const ROUTES_SHOWN = 6;
+const HTTP_DURATION = 'mdagent_http_request_duration_seconds';
+
+/** p50 and p99 (ms) per route between two scrapes, for the ROUTES_SHOWN routes with the most
+ * requests between them: [{p50: {route: ms}, p99: {route: ms}}]. */
+function routeLatency(prev, cur) {
+  const count = `${HTTP_DURATION}_count`;
+  const routes = [...new Set(select(cur, count).map((s) => s.labels.route).filter(Boolean))]
+    .map((r) => [r, counterDelta(sum(prev, count, { route: r }), sum(cur, count, { route: r })) || 0])
+    .filter(([, d]) => d > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, ROUTES_SHOWN);
+  const out = { p50: {}, p99: {} };
+  for (const [r] of routes) {
+    const pb = buckets(prev, HTTP_DURATION, { route: r });
+    const cb = buckets(cur, HTTP_DURATION, { route: r });
+    for (const [k, q] of [['p50', 0.5], ['p99', 0.99]]) {
+      const v = histogramQuantile(q, pb, cb);
+      out[k][r] = v === null ? null : v * 1000;
+    }
+  }
+  return out;
+}
 
 /** "14:05" (or "14:05:30" with seconds) in the viewer's time zone. */
 function clock(s, seconds = false) {
@@ -68,14 +108,19 @@ export class MetricsPlots {
       const errPrev = select(p.scrape, req).filter((s) => Number(s.labels.status) >= 400).reduce((a, s) => a + s.value, 0);
       const errD = counterDelta(errPrev, errNow);
       this.data.rate.push(t, { all: rate(p.scrape, cur, dt, req), errors: errD === null ? null : errD / dt });
-      const h = 'mdagent_http_request_duration_seconds';
-      const pb = buckets(p.scrape, h);
-      const cb = buckets(cur, h);
+      const pb = buckets(p.scrape, HTTP_DURATION); // every route: sum by le
+      const cb = buckets(cur, HTTP_DURATION);
       const q = (x) => { const v = histogramQuantile(x, pb, cb); return v === null ? null : v * 1000; };
       this.data.latency.push(t, { p50: q(0.5), p95: q(0.95), p99: q(0.99) });
       const pct = (v) => (v === null ? null : v * 100);
       this.data.cache.push(t, { all: pct(hitRatio(p.scrape, cur)), l1: pct(hitRatio(p.scrape, cur, 'l1')), l2: pct(hitRatio(p.scrape, cur, 'l2')) });
+      const rl = routeLatency(p.scrape, cur);
+      this.data.route_p50.push(t, rl.p50);
+      this.data.route_p99.push(t, rl.p99);
+      const cpu = rate(p.scrape, cur, dt, 'process_cpu_seconds_total'); // CPU seconds per second
+      this.data.cpu.push(t, { cpu: cpu === null ? null : cpu * 100 });
     }
+    if (has(cur, 'process_resident_memory_bytes')) this.data.rss.push(t, { rss: sum(cur, 'process_resident_memory_bytes') / 1048576 });
     const health = {};
     for (const s of select(cur, 'mdagent_source_health_score')) {
       if (s.labels.source && Number.isFinite(s.value)) health[s.labels.source] = (s.value > 1 ? s.value : s.value * 100);
@@ -127,7 +172,7 @@ export class MetricsPlots {
     if (!this.uPlot) return;
     for (const [id, def] of Object.entries(PLOTS)) {
       const roll = this.data[id];
-      const keys = id === 'sources' ? roll.keys().sort() : Object.keys(def.series);
+      const keys = Object.keys(def.series).length ? Object.keys(def.series) : roll.keys().sort(); // fixed, or as they appear
       const data = roll.data(keys);
       const any = data.slice(1).some((a) => a.some((v) => v !== null));
       const box = this.boxes[id];

@@ -1,4 +1,4 @@
-// panels.js - the status panels: health, sources, cache, data quality and symbols. Each
+// panels.js - the status panels: health, deployment, sources, cache, data quality and symbols. Each
 // render function takes the panel body and the endpoint's JSON (API.md shapes), and copes
 // with fields that are missing or added later: unknown numeric fields are still shown.
 import { el, mount, note, fmtInt, fmtNum, fmtPct, fmtBytes, fmtDuration, fmtTs, label, statusClass } from './util.js';
@@ -60,6 +60,29 @@ export function renderHealth(body, h) {
           .map(([k, v]) => el('span', { class: 'detail', title: typeof v === 'string' ? v : undefined }, el('span', { class: 'detail-k' }, label(k.replace(/_(ms|s|bytes)$/, ''))), ' ', scalarText(k, v)));
         return el('tr', { dataset: { component: name } }, el('td', {}, name), el('td', {}, badge(obj.status)), el('td', { class: 'details' }, details));
       }))));
+}
+
+/* -- deployment (GET /cluster) ----------------------------------------------------------------- */
+
+/** Every agent of the deployment side by side, as each announces itself (API.md /cluster):
+ * state, health, request rate, stream clients, worker queue depth. The agent serving the page
+ * is marked; "shared": false means the list is that agent alone (no Redis, or unreachable). */
+export function renderCluster(body, d) {
+  const list = d && Array.isArray(d.agents) ? d.agents : null;
+  if (!list) return mount(body, note('err', 'unexpected answer from /cluster'));
+  const rows = list.map((a) => el('tr', { dataset: { agent: a.id ?? '', state: a.state ?? '' }, class: a.id === d.self ? 'self' : undefined },
+    el('td', { title: a.url || undefined }, el('span', { class: 'src-name' }, a.id ?? '?'), a.id === d.self ? el('span', { class: 'tag' }, 'this') : null),
+    el('td', {}, badge(a.state, a.state === 'ready' ? 'good' : a.state === 'draining' ? 'warn' : 'muted')),
+    el('td', {}, badge(a.health)),
+    el('td', { class: 'num', dataset: { k: 'rate' } }, fmtNum(a.request_rate, 1)),
+    el('td', { class: 'num', dataset: { k: 'clients' } }, fmtInt(a.stream_clients)),
+    el('td', { class: 'num', dataset: { k: 'queue' } }, fmtInt(a.queue_depth)),
+    el('td', { class: 'err-cell', title: a.seen ? `last heartbeat ${a.seen}` : undefined }, a.version ?? '–')));
+  mount(body,
+    d.shared === false ? note('na', d.error || 'this agent alone: no Redis shared with other agents') : null,
+    el('table', { class: 'tbl', id: 'cluster-table' },
+      el('thead', {}, el('tr', {}, ['agent', 'state', 'health', 'req/s', 'stream clients', 'queue', 'version'].map((t) => el('th', {}, t)))),
+      el('tbody', {}, rows)));
 }
 
 /* -- sources ------------------------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 // prom.js - the Prometheus text exposition format (version 0.0.4) read in the page, and the
 // figures the metric plots show, computed from two successive scrapes:
 //   request rate   (counter deltas / seconds)
-//   latency        (histogram_quantile over bucket deltas, like PromQL)
+//   latency        (histogram_quantile over bucket deltas, like PromQL; all routes or one)
 //   cache hit rate (hits / lookups over the interval)
 // Pure functions, no DOM: tests/web/prom.test.mjs runs them under node.
 
@@ -131,13 +131,18 @@ export function rate(prev, cur, dt, name, match = {}) {
   return d === null ? null : d / dt;
 }
 
-/** Cumulative histogram buckets of `name` as [{le, count}] sorted by le (+Inf last). */
+/** Cumulative histogram buckets of `name` as [{le, count}] sorted by le (+Inf last), summed
+ * over the series matching `match` (PromQL's sum by (le): every route of a histogram with a
+ * route label, or one route with match {route}). */
 export function buckets(scrape, name, match = {}) {
-  return select(scrape, `${name}_bucket`, match)
-    .filter((s) => s.labels.le !== undefined)
-    .map((s) => ({ le: s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), count: s.value }))
-    .filter((b) => !Number.isNaN(b.le))
-    .sort((a, b) => a.le - b.le);
+  const by = new Map();
+  for (const s of select(scrape, `${name}_bucket`, match)) {
+    if (s.labels.le === undefined) continue;
+    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+    if (Number.isNaN(le) || !Number.isFinite(s.value)) continue;
+    by.set(le, (by.get(le) || 0) + s.value);
+  }
+  return [...by].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
 }
 
 /** Quantile q (0..1) of the observations that fell between two scrapes, from bucket deltas,
