@@ -217,14 +217,14 @@ static void public_addr(const char *listen, char *dst, size_t n)
     const char *colon = strrchr(listen, ':');
     const char *port = colon ? colon + 1 : "";
     size_t hl = colon ? (size_t)(colon - listen) : strlen(listen);
-    char host[256];
+    char host[180]; /* a host name is at most 64 (HOST_NAME_MAX), a literal address 45 */
     snprintf(host, sizeof host, "%.*s", (int)hl, listen);
     if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0 ||
         strcmp(host, "::") == 0) {
         if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
         host[sizeof host - 1] = 0;
     }
-    snprintf(dst, n, "%s:%s", host, port);
+    snprintf(dst, n, "%s:%.7s", host, port);
 }
 
 int md_services__cluster_open(md_services *svc, const char *listen_addr, md_svc_cluster **out,
@@ -236,7 +236,7 @@ int md_services__cluster_open(md_services *svc, const char *listen_addr, md_svc_
     c->started_s = md_now() - (md_mono_ms() - svc->started_ms) / 1000;
     int64_t per_window = RATE_WINDOW_MS / cfg->cluster_heartbeat_ms;
     c->keep_samples = per_window < 1 ? 1 : per_window >= RATE_N ? RATE_N : (int)per_window;
-    char addr[300];
+    char addr[190]; /* HOST:PORT; fits c->id and "http://" + it c->url */
     public_addr(listen_addr ? listen_addr : "", addr, sizeof addr);
     snprintf(c->id, sizeof c->id, "%s",
              cfg->cluster_id && *cfg->cluster_id ? cfg->cluster_id : addr);
