@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -185,9 +186,14 @@ static void sample_process(void)
                       (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
     FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size_pages, rss_pages;
-    if (f && fscanf(f, "%lu %lu", &size_pages, &rss_pages) == 2)
-        md_metric_set(MD_M_PROCESS_RSS, (double)rss_pages * (double)sysconf(_SC_PAGESIZE));
+    char line[128];
+    if (f && fgets(line, sizeof line, f)) { /* "size resident shared ..." in pages */
+        char *end;
+        (void)strtoull(line, &end, 10);
+        unsigned long long rss_pages = strtoull(end, &end, 10);
+        if (*end == ' ' || *end == '\n')
+            md_metric_set(MD_M_PROCESS_RSS, (double)rss_pages * (double)sysconf(_SC_PAGESIZE));
+    }
     if (f) fclose(f);
     DIR *d = opendir("/proc/self/fd");
     if (d) {
