@@ -727,7 +727,10 @@ class RelayStall(unittest.TestCase):
                 time.sleep(0.2)
             st = stream_status()
             self.assertEqual(st["status"], "degraded", st)
-            self.assertEqual(st["relay"]["status"], "stalled", st)
+            # a wedged server: "stalled" while the subscriber's connection stands, "disconnected"
+            # once the relay's own reply deadline has dropped it (the deployment's sequencer
+            # runs a script per message, so the publisher notices first); never "connected"
+            self.assertIn(st["relay"]["status"], ("stalled", "disconnected"), st)
             self.assertEqual(json.loads(a.get("/health").body)["status"], "degraded")
             r.send_signal(signal.SIGCONT)
             deadline = time.time() + 10
