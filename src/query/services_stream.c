@@ -5,6 +5,7 @@
 #include "core/mem.h"
 #include "stream/hub.h"
 #include "stream/livebar.h"
+#include "stream/market.h"
 #include "stream/relay.h"
 
 struct md_svc_stream {
@@ -12,6 +13,7 @@ struct md_svc_stream {
     md_livebar *livebars;
     md_relay *relay;
     md_stream_adjust *adjust; /* bar.<iv>@splits|all */
+    md_market *market;        /* market.<MIC> */
 };
 
 int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *err)
@@ -26,6 +28,7 @@ int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *er
     md_hub_options_from_config(&ho, cfg);
     svc->hub = md_hub_new(&ho);
     cs->adjust = md_stream_adjust_new(svc, svc->hub);
+    cs->market = md_market_new(svc->hub, cfg->stream_market_clock_offset_s);
     if (cfg->stream_live_bars) {
         md_livebar_options lo = {.hub = svc->hub,
                                  .writer = svc->writer,
@@ -54,6 +57,8 @@ void md_services__stream_stop(md_svc_stream *cs)
     cs->relay = NULL;
     md_livebar_free(cs->livebars); /* open live bars stay open: they were not complete */
     cs->livebars = NULL;
+    md_market_free(cs->market);
+    cs->market = NULL;
 }
 
 md_livebar *md_services__stream_livebar(md_svc_stream *cs)
