@@ -57,8 +57,6 @@ void md_services__stream_stop(md_svc_stream *cs)
     cs->relay = NULL;
     md_livebar_free(cs->livebars); /* open live bars stay open: they were not complete */
     cs->livebars = NULL;
-    md_market_free(cs->market);
-    cs->market = NULL;
 }
 
 md_livebar *md_services__stream_livebar(md_svc_stream *cs)
@@ -70,6 +68,7 @@ void md_services__stream_close(md_svc_stream *cs)
 {
     if (!cs) return;
     md_services__stream_stop(cs);
+    md_market_free(cs->market); /* the sessions are gone: nothing releases any more */
     md_stream_adjust_free(cs->adjust);
     md_hub_free(cs->svc->hub);
     cs->svc->hub = NULL;

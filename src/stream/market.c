@@ -206,7 +206,7 @@ static void *market_main(void *arg)
             pthread_mutex_unlock(&m->lock);
             for (size_t k = 0; k < nd; k++) {
                 md_hub_publish_ext(m->hub, d[k].ch, "", "market", d[k].fields.data, d[k].fields.len,
-                                   MD_ORIGIN_LOCAL, 0);
+                                   MD_ORIGIN_DERIVED, 0);
                 md_buf_deinit(&d[k].fields);
             }
             pthread_mutex_lock(&m->lock);
@@ -236,6 +236,8 @@ md_market *md_market_new(md_hub *hub, int64_t offset_s)
     if (pthread_create(&m->thread, NULL, market_main, m) != 0) {
         MD_ERROR("stream", "market thread not started: market.* channels announce nothing");
         m->thread = 0;
+    } else {
+        pthread_setname_np(m->thread, "market");
     }
     return m;
 }

@@ -8,7 +8,8 @@
  *
  * A subscriber also gets the calendar's status at once (md_market_status_frame, pushed by
  * the session after "subscribed"), so it never waits for a boundary to learn the phase.
- * The channel is not per symbol. Messages are LOCAL: every instance computes its own. */
+ * The channel is not per symbol. Messages are DERIVED (hub.h): every instance computes its
+ * own, so they are not relayed. */
 #ifndef MD_STREAM_MARKET_H
 #define MD_STREAM_MARKET_H
 
