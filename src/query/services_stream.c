@@ -5,6 +5,7 @@
 #include "core/mem.h"
 #include "stream/hub.h"
 #include "stream/livebar.h"
+#include "stream/market.h"
 #include "stream/relay.h"
 
 struct md_svc_stream {
@@ -12,6 +13,7 @@ struct md_svc_stream {
     md_livebar *livebars;
     md_relay *relay;
     md_stream_adjust *adjust; /* bar.<iv>@splits|all */
+    md_market *market;        /* market.<MIC> */
 };
 
 int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *err)
@@ -26,6 +28,7 @@ int md_services__stream_open(md_services *svc, md_svc_stream **out, md_error *er
     md_hub_options_from_config(&ho, cfg);
     svc->hub = md_hub_new(&ho);
     cs->adjust = md_stream_adjust_new(svc, svc->hub);
+    cs->market = md_market_new(svc->hub, cfg->stream_market_clock_offset_s);
     if (cfg->stream_live_bars) {
         md_livebar_options lo = {.hub = svc->hub,
                                  .writer = svc->writer,
@@ -65,6 +68,7 @@ void md_services__stream_close(md_svc_stream *cs)
 {
     if (!cs) return;
     md_services__stream_stop(cs);
+    md_market_free(cs->market); /* the sessions are gone: nothing releases any more */
     md_stream_adjust_free(cs->adjust);
     md_hub_free(cs->svc->hub);
     cs->svc->hub = NULL;

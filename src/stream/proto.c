@@ -1,6 +1,7 @@
 /* proto.c - parsing client messages (jansson) and rendering server messages (md_buf). */
 #include "stream/proto.h"
 
+#include "calendar/calendar.h"
 #include "core/json.h"
 #include "core/mem.h"
 #include "core/render.h"
@@ -36,7 +37,7 @@ int md_channel_parse(const char *s, size_t n, int *out, md_error *err)
     return md_error_set(err, MD_ECHANNEL,
                         "unknown channel '%.*s' (want quote, bar.<interval> (bar.1m, bar.5m, "
                         "bar.15m, bar.30m, bar.1h, bar.4h, bar.1d, bar.1w, bar.1mo), "
-                        "ind.<indicator>@<interval> or screen.<name>)",
+                        "ind.<indicator>@<interval>, screen.<name> or market.<MIC>)",
                         n > 32 ? 6 : (int)n, n > 32 ? "(long)" : s);
 }
 
@@ -94,6 +95,17 @@ int md_xchannel_parse(const char *s, size_t n, char out[MD_XCH_NAME_MAX], md_err
         snprintf(out, MD_XCH_NAME_MAX, "ind.%s@%s", spec.name, md_interval_name(iv));
         return 0;
     }
+    if (starts(s, n, "market.")) { /* an exchange calendar, by MIC or alias: the MIC */
+        char name[48];
+        snprintf(name, sizeof name, "%.*s", (int)(n - 7 < 47 ? n - 7 : 47), s + 7);
+        const md_cal *c = n - 7 < 47 ? md_cal_find(name) : NULL;
+        if (!c)
+            return md_error_set(err, MD_ECHANNEL,
+                                "channel '%.*s': no calendar named so (GET /calendars lists them)",
+                                (int)(n < 60 ? n : 60), s);
+        snprintf(out, MD_XCH_NAME_MAX, "market.%s", md_cal_mic(c));
+        return 0;
+    }
     if (starts(s, n, "screen.")) {
         size_t k = n - 7;
         int ok = k >= 1 && k <= 48;
@@ -140,7 +152,7 @@ int md_xchannel_bar(const char *name, md_interval *iv, md_adjust *mode)
 
 int md_xchannel_symbolless(const char *name)
 {
-    return strncmp(name, "screen.", 7) == 0;
+    return strncmp(name, "screen.", 7) == 0 || strncmp(name, "market.", 7) == 0;
 }
 
 int md_xchannel_ind(const char *name, md_ind_spec *spec, md_interval *iv, int *partial)
@@ -191,7 +203,12 @@ static int add_channel(const char *s, size_t n, md_op *op, size_t max, md_error 
 {
     int ch;
     int adjusted = starts(s, n, "bar.") && memchr(s, '@', n);
-    if (!starts(s, n, "ind.") && !starts(s, n, "screen.") && !adjusted) {
+    if (n == 6 && memcmp(s, "market", 6) == 0) { /* the calendars come in "calendars" */
+        op->market = 1;
+        return 0;
+    }
+    if (!starts(s, n, "ind.") && !starts(s, n, "screen.") && !starts(s, n, "market.") &&
+        !adjusted) {
         int rc = md_channel_parse(s, n, &ch, err);
         if (rc) return rc;
         op->channels |= 1u << ch;
@@ -224,6 +241,33 @@ static int parse_channels(json_t *v, md_op *op, md_error *err)
         if (!json_is_string(c))
             return md_error_set(err, MD_EPARAM, "'channels' must be an array of strings");
         int rc = add_channel(json_string_value(c), json_string_length(c), op, max, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* "calendars":["XNYS",..] with channel "market": the channels market.<MIC> of each. */
+static int market_calendars(json_t *v, md_op *op, md_error *err)
+{
+    if (!v || json_is_null(v)) {
+        if (op->market)
+            return md_error_set(err, MD_EPARAM,
+                                "channel 'market' needs 'calendars' (MICs such as XNYS), or "
+                                "name a channel market.<MIC>");
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 64)
+        return md_error_set(err, MD_EPARAM, "'calendars' must be an array of 1 to 64 strings");
+    size_t i, max = op->n_xch + json_array_size(v);
+    op->xch = md_realloc(op->xch, max * sizeof *op->xch);
+    json_t *c;
+    json_array_foreach(v, i, c)
+    {
+        if (!json_is_string(c))
+            return md_error_set(err, MD_EPARAM, "'calendars' must be an array of strings");
+        char name[64];
+        snprintf(name, sizeof name, "market.%.50s", json_string_value(c));
+        int rc = add_channel(name, strlen(name), op, max, err);
         if (rc) return rc;
     }
     return 0;
@@ -292,6 +336,11 @@ static int parse_fields(json_t *root, size_t max_symbols, md_op *op, md_error *e
     if (v && !json_is_null(v)) {
         int rc = parse_channels(v, op, err);
         if (rc) return rc;
+    }
+    if (op->market || json_object_get(root, "calendars")) {
+        int rc = market_calendars(json_object_get(root, "calendars"), op, err);
+        if (rc) return rc;
+        op->market = 0;
     }
     if (op->kind == MD_OP_SUBSCRIBE) {
         int per_symbol = op->channels != 0 || op->n_xch == 0;
@@ -467,7 +516,8 @@ md_frame *md_proto_welcome(const md_welcome *w)
         if (i) md_buf_putc(b, ',');
         md_buf_json_str(b, ch_names[i]);
     }
-    md_buf_puts(b, "],\"channel_patterns\":[\"ind.<indicator>@<interval>\",\"screen.<name>\"]");
+    md_buf_puts(b, "],\"channel_patterns\":[\"ind.<indicator>@<interval>\",\"screen.<name>\","
+                   "\"market.<MIC>\"]");
     md_buf_puts(b, ",\"limits\":{\"max_message_bytes\":");
     md_buf_int(b, (int64_t)w->max_message_bytes);
     md_json_int(b, "max_subscriptions", (int64_t)w->max_subscriptions);

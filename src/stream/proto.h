@@ -5,6 +5,7 @@
  *   {"op":"subscribe","symbols":["AAPL"],"channels":["quote","bar.1m"],"since_seq":123}
  *   {"op":"subscribe","symbols":["AAPL"],"channels":["ind.rsi:14@1m"],"partial":true}
  *   {"op":"subscribe","channels":["screen.oversold"]}          (screens are not per symbol)
+ *   {"op":"subscribe","channels":["market"],"calendars":["XNYS"]}  (= channel market.XNYS)
  *   {"op":"unsubscribe","symbols":[..],"channels":[..]}      (omitted list = all)
  *   {"op":"ping"}
  * Server to client: welcome, subscribed, unsubscribed, quote, bar, indicator, screen,
@@ -13,7 +14,8 @@
  * Extension channels: "ind.<spec>@<interval>" (an indicator as in ?names=, computed live by
  * pipeline/live.c), "screen.<name>" (a screen's enter and leave events, pipeline/screen.c)
  * and "bar.<interval>@splits|all" (bars adjusted for corporate actions, query/stream_adjust.c;
- * what a bar subscription with "adjust" becomes) are named by text; the hub gives each name a channel number (md_hub_xchannel). Only their
+ * what a bar subscription with "adjust" becomes) and "market.<MIC>" (an exchange calendar's
+ * session opens and closes, stream/market.c) are named by text; the hub gives each name a channel number (md_hub_xchannel). Only their
  * syntax is checked here. */
 #ifndef MD_STREAM_PROTO_H
 #define MD_STREAM_PROTO_H
@@ -48,13 +50,14 @@ typedef struct md_xchan {
 /* Checks an extension channel name and writes its canonical form into out: "ind.<spec>@
  * <interval>" (the spec as ?names= takes it, parameters filled in: ind.rsi@1m is
  * ind.rsi:14@1m; an indicator whose values depend on later bars, psar, is refused) or
- * "screen.<name>" (letters, digits, '_' and '-'). MD_ECHANNEL saying what is wrong. */
+ * "screen.<name>" (letters, digits, '_' and '-') or "market.<calendar>" (a MIC or alias of
+ * calendar/calendar.h, written as its MIC: market.nyse is market.XNYS). MD_ECHANNEL saying what is wrong. */
 int md_xchannel_parse(const char *s, size_t n, char out[MD_XCH_NAME_MAX], md_error *err);
 /* Decodes an adjusted bar channel "bar.<interval>@splits|all" (query/stream_adjust.c serves
  * them: the bars of bar.<interval> adjusted as /historical's adjust= says); MD_ECHANNEL for
  * any other name. */
 int md_xchannel_bar(const char *name, md_interval *iv, md_adjust *mode);
-/* 1 for extension channels that are not per symbol (screen.*): their topic's symbol is "". */
+/* 1 for extension channels that are not per symbol (screen.*, market.*): their topic's symbol is "". */
 int md_xchannel_symbolless(const char *name);
 /* Decodes a canonical "ind." channel name (with or without the partial suffix); 0 on
  * success, MD_ECHANNEL otherwise. *partial (may be NULL) tells the suffix. */
@@ -69,6 +72,7 @@ typedef struct md_op {
     uint32_t channels;  /* bit per MD_CH_*; 0: none given */
     md_xchan *xch;      /* extension channels, canonical, without duplicates (heap) */
     size_t n_xch;
+    int market;       /* channel "market" named: parsing expands it by "calendars" */
     int partial;      /* subscribe: also the values of indicators on forming bars */
     md_adjust adjust; /* "adjust" (default none): bar channels were turned into bar.X@mode */
     int has_since;

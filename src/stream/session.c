@@ -16,6 +16,7 @@
 #include "core/mem.h"
 #include "core/metrics.h"
 #include "core/timefmt.h"
+#include "stream/market.h"
 #include "stream/stream_int.h"
 
 #include <stdlib.h>
@@ -599,6 +600,10 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
         if (owners[i]) replayed++;
     }
     md_session_push(s, md_proto_subscribed(op, channels, last, replayed, complete));
+    for (size_t k = 0; k < op->n_xch; k++) { /* a calendar's status now (stream/market.h) */
+        md_frame *f = md_market_status_frame(op->xch[k].name, last);
+        if (f) md_session_push(s, f);
+    }
     for (size_t i = 0; i < n_replay; i++) {
         if (owners[i] && replay[i]->ord > owners[i]->last_ord)
             enqueue(s, owners[i], msg_new(sh, replay[i]));
