@@ -100,6 +100,9 @@ def follow(path_or_url, agent, use_link=False):
 class PagingTwoMillion(AgentTest):
     """One 2,000,000-bar series, loaded once."""
     load_sample = False
+    # a synthetic series that trades every minute of every day: its calendar is 24/7, so its
+    # days are UTC days (an exchange's sessions would leave its weekends out)
+    env = {"MDAGENT_CALENDAR_SYMBOLS": "BIG:24/7"}
 
     @classmethod
     def setUpClass(cls):
