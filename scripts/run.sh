@@ -8,6 +8,9 @@ set -eu
 DB="${1:-data/mdagent.db}"
 LISTEN="${2:-127.0.0.1:8080}"
 cd "$(dirname "$0")/.."
+# the EuStockMarkets indices carry synthetic Monday-Friday dates (data/sample/README.md) and
+# XTSSIM simulated rows every day: the calendars their dates follow (as tests/e2e/test_quality.py)
+export MDAGENT_CALENDAR_SYMBOLS="${MDAGENT_CALENDAR_SYMBOLS-DAX:24/5,CAC:24/5,FTSE:24/5,SMI:24/5,XTSSIM:24/7}"
 build/mdagent load data/sample --db "sqlite:$DB" --quiet
 export MDAGENT_SOURCES_PRIORITY="${MDAGENT_SOURCES_PRIORITY-simulator,replay}"
 export MDAGENT_SIMULATOR_SYMBOLS="${MDAGENT_SIMULATOR_SYMBOLS-AAPL:190,BTC-USD:60000,EURUSD=X:1.08}"
