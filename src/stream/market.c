@@ -68,8 +68,8 @@ int md_market_next(const md_cal *c, int64_t now, md_market_event out[4])
     int ns = 0;
     if (md_cal_session_at(c, now, 1, &s[0]) == 1) ns++;
     for (int k = 0; k < 2; k++) {
+        if (k == 1 && ns == 0) break; /* before s[ns - 1] is read */
         int64_t from = k == 0 ? now : s[ns - 1].close;
-        if (k == 1 && ns == 0) break;
         if (md_cal_next(c, from, &s[ns]) != 1) break;
         if (!(ns && s[ns].day == s[ns - 1].day)) ns++;
     }
