@@ -223,6 +223,7 @@ static int64_t measure_lag(md_store_replica *r)
 
 static void use_replica(md_store_replica *r, int use, int64_t lag)
 {
+    if (lag < 0) atomic_store(&r->lag_ms, -1); /* a failed read: down until a check says */
     if (atomic_exchange(&r->in_use, use) == use) return;
     atomic_fetch_add(&r->switches, 1);
     md_metric_set(MD_M_STORE_READ_REPLICA, use);
