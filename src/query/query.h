@@ -21,6 +21,7 @@
 #include "sources/offline.h"
 #include "store/store.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,15 +37,15 @@ typedef struct md_services {
     const md_config *cfg;
     md_store *store;
     md_writer *writer;
-    md_workq *workers;                /* blocking work off the event loops */
-    md_workq *fetchers;               /* requests that may call providers (server/routes.h,
+    md_workq *workers;            /* blocking work off the event loops */
+    md_workq *fetchers;           /* requests that may call providers (server/routes.h,
                                          MD_RT_FETCH); NULL without sources: workers */
-    int64_t started_ms;               /* monotonic */
-    int ready;                        /* start-up done */
-    struct md_cache *cache;           /* NULL: no cache */
-    struct md_srcmgr *sources;        /* NULL: store only */
-    struct md_hub *hub;               /* NULL: no streaming */
-    struct md_backfill *backfill;     /* backfill jobs (ingest/backfill.h); NULL without sources */
+    int64_t started_ms;           /* monotonic */
+    atomic_int ready;             /* start-up done (read by the health route and the heartbeat) */
+    struct md_cache *cache;       /* NULL: no cache */
+    struct md_srcmgr *sources;    /* NULL: store only */
+    struct md_hub *hub;           /* NULL: no streaming */
+    struct md_backfill *backfill; /* backfill jobs (ingest/backfill.h); NULL without sources */
     struct md_quality_gauge *quality; /* NULL: the quality gauge is set only on request */
     struct md_pipeline *pipeline;     /* live indicators and screens (pipeline/); set by the
                                          command that runs it (serve), NULL otherwise */
