@@ -142,17 +142,16 @@ static void minute_bar(const sim *m, const simsym *y, int64_t minute, double l0,
     b->source = MD_SRC_SIMULATOR;
 }
 
-/* Price at second t (within its minute's bar). */
-static double price_at_s(sim *m, simsym *y, int64_t t)
+/* The unscaled log-price at second t; *l0, *l1 its minute's nodes. */
+static double log_at_s(sim *m, simsym *y, int64_t t, double *l0, double *l1)
 {
     int64_t minute = floor_div(t, 60), d = floor_div(minute, MIN_PER_DAY);
     double *M = md_malloc((MIN_PER_DAY + 1) * sizeof *M);
     day_path(m, y, d, M);
     int mi = (int)(minute - d * MIN_PER_DAY);
-    double l0 = M[mi], l1 = M[mi + 1];
+    *l0 = M[mi];
+    *l1 = M[mi + 1];
     md_free(M);
-    md_bar bar;
-    minute_bar(m, y, minute, l0, l1, &bar);
     int s = (int)(t - minute * 60);
     double v = 0, vs = 0, vend;
     for (int i = 0; i < 60; i++) {
@@ -161,7 +160,15 @@ static double price_at_s(sim *m, simsym *y, int64_t t)
     }
     vend = v;
     double f = s / 60.0;
-    double l = l0 + f * (l1 - l0) + m->sigma_s * (vs - f * vend);
+    return *l0 + f * (*l1 - *l0) + m->sigma_s * (vs - f * vend);
+}
+
+/* Price at second t (within its minute's bar). */
+static double price_at_s(sim *m, simsym *y, int64_t t)
+{
+    double l0, l1, l = log_at_s(m, y, t, &l0, &l1);
+    md_bar bar;
+    minute_bar(m, y, floor_div(t, 60), l0, l1, &bar);
     double p = rnd(y, price_of(y, l));
     if (p > bar.high) p = bar.high;
     if (p < bar.low) p = bar.low;
@@ -355,10 +362,10 @@ int md_simulator_new(const md_config *cfg, md_source **out, md_error *err)
         y->cache_d = 10957;               /* the walk starts at 2000-01-01 */
         y->cache_v = 0;
         m->n++;
-        /* anchor: the unscaled log-price now */
-        y->anchor_l = 0;
-        double p = price_at_s(m, y, now); /* = base * exp(l(now)) rounded */
-        y->anchor_l = log(p / y->base);
+        /* anchor: the unscaled log-price now, taken unrounded: a walk that has wandered far
+         * down since 2000 rounds to a price of 0, whose log would make every price inf */
+        double l0, l1;
+        y->anchor_l = log_at_s(m, y, now, &l0, &l1);
         y->last_quote_s = INT64_MIN;
         y->next_bar_min = floor_div(now, 60) + 1; /* the first full minute after start-up */
     }

@@ -100,6 +100,33 @@ Test(simulator, starts_at_the_configured_price_and_knows_only_its_symbols)
     src->vt->free(src);
 }
 
+/* The walk starts in 2000: at a high volatility it wanders e^-20 away by now, for some seeds
+ * (make run's and the e2e tests' volatility of 5 a year did, on 2026-12-06, for the default
+ * seed). The anchor must still put today's price at the configured one, finite. */
+Test(simulator, a_far_wandered_walk_still_starts_at_the_configured_price)
+{
+    for (int seed = 1; seed <= 40; seed++) {
+        md_config cfg;
+        md_config_init(&cfg);
+        md_error e;
+        cr_assert_eq(md_config_set(&cfg, "simulator.symbols", "X:100,Y:0.5", "test", &e), 0);
+        char s[16];
+        snprintf(s, sizeof s, "%d", seed);
+        cr_assert_eq(md_config_set(&cfg, "simulator.seed", s, "test", &e), 0);
+        cr_assert_eq(md_config_set(&cfg, "simulator.volatility", "5", "test", &e), 0);
+        md_source *src = NULL;
+        cr_assert_eq(md_simulator_new(&cfg, &src, &e), 0, "%s", e.msg);
+        md_config_deinit(&cfg);
+        md_quote q;
+        md_fetch_meta meta = {.retry_after_s = -1};
+        cr_assert_eq(src->vt->quote(src, "X", &q, &meta, &e), 0);
+        cr_assert(isfinite(q.price) && q.price > 50 && q.price < 200, "seed %d: %g", seed, q.price);
+        cr_assert_eq(src->vt->quote(src, "Y", &q, &meta, &e), 0);
+        cr_assert(isfinite(q.price) && q.price > 0.25 && q.price < 1, "seed %d: %g", seed, q.price);
+        src->vt->free(src);
+    }
+}
+
 Test(simulator, same_seed_same_walk_other_seed_other_walk)
 {
     md_source *a = mksim("X:100", 7), *b = mksim("X:100", 7), *c = mksim("X:100", 8);
