@@ -38,6 +38,7 @@ struct md_relay {
     size_t *pending_len;
     size_t head, n, cap; /* ring */
     int sub_fd;
+    int pub_check; /* the subscriber lost Redis: the publisher's connection is suspect too */
 
     pthread_t pub_thread, sub_thread;
     atomic_uint_fast64_t sent, received, echoes, dropped, bad;
@@ -298,6 +299,33 @@ static int load_script(redisContext *c, char *sha)
     return ok ? 0 : -1;
 }
 
+/* Records one connection's state and the hub's health from both, under the lock: two
+ * threads changing their halves at once must not leave a stale "degraded" written last.
+ * Wakes md_relay_start, which waits for both at start. */
+static void set_up(md_relay *r, atomic_int *half, int up)
+{
+    pthread_mutex_lock(&r->lock);
+    atomic_store(half, up);
+    md_hub_set_degraded(r->hub, !(atomic_load(&r->pub_up) && atomic_load(&r->sub_up)));
+    md_waiter_notify_locked(&r->wake);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Drops the publisher's connection after a failure: the hub turns degraded until both
+ * connections are up again. */
+static void pub_lost(md_relay *r, redisContext **c, const char *why)
+{
+    MD_WARN("stream", "relay publisher lost redis=%s: %s", safe_url(r), why);
+    md_redis_report(r->redis, 0);
+    redisFree(*c);
+    *c = NULL;
+    set_up(r, &r->pub_up, 0);
+}
+
+/* Messages are taken from the queue in batches and sent pipelined. A batch whose connection
+ * fails part-way keeps the messages no reply came for and sends them again on the next
+ * connection (a Redis restart loses the connection, not them); only a message that Redis
+ * answered with an error is dropped. */
 static void *pub_main(void *arg)
 {
     md_relay *r = arg;
@@ -305,6 +333,7 @@ static void *pub_main(void *arg)
     char sha[41] = "";
     char **batch = NULL;
     size_t *lens = NULL, cap = 0;
+    size_t first = 0, n = 0; /* batch[first..n): taken, not yet answered */
     for (;;) {
         if (!c) {
             md_error err;
@@ -320,76 +349,81 @@ static void *pub_main(void *arg)
                 if (backoff(r, retry_delay_ms(r))) break;
                 continue;
             }
-            atomic_store(&r->pub_up, 1);
-            md_hub_set_degraded(r->hub, !atomic_load(&r->sub_up));
+            pthread_mutex_lock(&r->lock);
+            r->pub_check = 0;
+            pthread_mutex_unlock(&r->lock);
+            set_up(r, &r->pub_up, 1);
             MD_INFO("stream", "relay publisher connected redis=%s channel=%s", safe_url(r),
                     r->channel);
         }
-        pthread_mutex_lock(&r->lock);
-        if (!r->n && !md_waiter_stopped(&r->wake)) /* idle: a PING now and then, so a */
-            md_waiter_wait_until_locked(&r->wake, md_mono_ms() + IDLE_PING_MS); /* stall shows */
-        if (md_waiter_stopped(&r->wake) && !r->n) {
-            pthread_mutex_unlock(&r->lock);
-            break;
-        }
-        if (!r->n) {
-            pthread_mutex_unlock(&r->lock);
-            redisReply *rep = redisCommand(c, "PING");
-            if (rep) {
-                atomic_store(&r->last_ok_ms, md_mono_ms());
-                freeReplyObject(rep);
+        if (first == n) {
+            pthread_mutex_lock(&r->lock);
+            if (!r->n && !r->pub_check && !md_waiter_stopped(&r->wake)) /* idle: a PING now */
+                md_waiter_wait_until_locked(&r->wake, md_mono_ms() + IDLE_PING_MS); /* and then */
+            if (md_waiter_stopped(&r->wake) && !r->n) {
+                pthread_mutex_unlock(&r->lock);
+                break;
+            }
+            if (!r->n) {
+                r->pub_check = 0;
+                pthread_mutex_unlock(&r->lock);
+                redisReply *rep = redisCommand(c, "PING"); /* so that a stall shows */
+                if (rep) {
+                    atomic_store(&r->last_ok_ms, md_mono_ms());
+                    freeReplyObject(rep);
+                } else {
+                    pub_lost(r, &c, c->errstr);
+                }
                 continue;
             }
-            MD_WARN("stream", "relay publisher lost redis=%s: %s", safe_url(r), c->errstr);
-            md_redis_report(r->redis, 0);
-            redisFree(c);
-            c = NULL;
-            atomic_store(&r->pub_up, 0);
-            md_hub_set_degraded(r->hub, 1);
-            continue;
+            n = r->n;
+            first = 0;
+            if (n > cap) {
+                cap = n;
+                batch = md_realloc(batch, cap * sizeof *batch);
+                lens = md_realloc(lens, cap * sizeof *lens);
+            }
+            for (size_t i = 0; i < n; i++) {
+                size_t k = (r->head + i) % r->cap;
+                batch[i] = r->pending[k];
+                lens[i] = r->pending_len[k];
+                r->pending[k] = NULL;
+            }
+            r->head = (r->head + n) % r->cap;
+            r->n = 0;
+            pthread_mutex_unlock(&r->lock);
+        } else if (md_waiter_stopped(&r->wake)) {
+            break;
         }
-        size_t n = r->n;
-        if (n > cap) {
-            cap = n;
-            batch = md_realloc(batch, cap * sizeof *batch);
-            lens = md_realloc(lens, cap * sizeof *lens);
-        }
-        for (size_t i = 0; i < n; i++) {
-            size_t k = (r->head + i) % r->cap;
-            batch[i] = r->pending[k];
-            lens[i] = r->pending_len[k];
-            r->pending[k] = NULL;
-        }
-        r->head = (r->head + n) % r->cap;
-        r->n = 0;
-        pthread_mutex_unlock(&r->lock);
         char floor[24];
         snprintf(floor, sizeof floor, "%" PRIu64, md_hub_last_seq(r->hub));
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = first; i < n; i++)
             redisAppendCommand(c, "EVALSHA %s 2 %s %s %b %s %s", sha, r->log_key, r->channel,
                                batch[i], lens[i], floor, r->log_len);
-        size_t ok = 0;
-        for (size_t i = 0; i < n; i++) {
+        size_t ok = 0, bad = 0, sent = n - first;
+        int noscript = 0;
+        for (size_t i = 0; i < sent; i++) {
             redisReply *rep = NULL;
             if (redisGetReply(c, (void **)&rep) != REDIS_OK) break;
-            if (rep->type != REDIS_REPLY_ERROR) ok++;
+            if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8))
+                noscript = 1; /* the script cache was emptied: loaded again, sent again */
+            if (!noscript) {
+                rep->type == REDIS_REPLY_ERROR ? bad++ : ok++;
+                md_free(batch[first++]);
+            }
             freeReplyObject(rep);
         }
         if (ok) atomic_store(&r->last_ok_ms, md_mono_ms());
-        for (size_t i = 0; i < n; i++) md_free(batch[i]);
         atomic_fetch_add(&r->sent, ok);
-        if (ok < n) {
-            atomic_fetch_add(&r->dropped, n - ok);
-            MD_WARN("stream", "relay publisher lost redis=%s: %s", safe_url(r),
-                    c->err ? c->errstr : "error reply");
-            md_redis_report(r->redis, 0);
-            redisFree(c);
-            c = NULL;
-            atomic_store(&r->pub_up, 0);
-            md_hub_set_degraded(r->hub, 1);
+        if (bad) {
+            atomic_fetch_add(&r->dropped, bad);
+            MD_WARN("stream", "relay publisher: redis=%s refused %zu message(s)", safe_url(r), bad);
         }
+        if (first < n) pub_lost(r, &c, noscript ? "script not loaded" : c->errstr);
     }
     if (c) redisFree(c);
+    atomic_fetch_add(&r->dropped, n - first); /* stopped while Redis was away */
+    for (size_t i = first; i < n; i++) md_free(batch[i]);
     md_free(batch);
     md_free(lens);
     atomic_store(&r->pub_up, 0);
@@ -481,8 +515,7 @@ static void *sub_main(void *arg)
             if (backoff(r, retry_delay_ms(r))) break;
             continue;
         }
-        atomic_store(&r->sub_up, 1);
-        md_hub_set_degraded(r->hub, !atomic_load(&r->pub_up));
+        set_up(r, &r->sub_up, 1);
         MD_INFO("stream", "relay subscriber connected redis=%s channel=%s", safe_url(r),
                 r->channel);
         for (;;) {
@@ -498,10 +531,11 @@ static void *sub_main(void *arg)
             }
             md_hub_flush(r->hub);
         }
-        atomic_store(&r->sub_up, 0);
-        md_hub_set_degraded(r->hub, 1);
+        set_up(r, &r->sub_up, 0);
         pthread_mutex_lock(&r->lock);
         r->sub_fd = -1;
+        r->pub_check = 1; /* the publisher's connection went with it, most likely: it */
+        md_waiter_notify_locked(&r->wake); /* finds out now, not at its next message */
         stop = md_waiter_stopped(&r->wake);
         pthread_mutex_unlock(&r->lock);
         if (!stop) {
@@ -633,6 +667,13 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     pthread_setname_np(r->pub_thread, "relay-pub");
     pthread_create(&r->sub_thread, NULL, sub_main, r);
     pthread_setname_np(r->sub_thread, "relay-sub");
+    /* give both connections a moment, so a healthy start is not reported degraded (by
+     * /health or the first cluster heartbeat); an unreachable Redis is told by the log */
+    int64_t until = md_mono_ms() + (ro.connect_timeout_ms > 0 ? ro.connect_timeout_ms : 200) + 300;
+    pthread_mutex_lock(&r->lock);
+    while (!(atomic_load(&r->pub_up) && atomic_load(&r->sub_up)) && md_mono_ms() < until)
+        if (md_waiter_wait_until_locked(&r->wake, until)) break;
+    pthread_mutex_unlock(&r->lock);
     *out = r;
     return 0;
 }
