@@ -88,6 +88,9 @@ typedef struct md_source md_source;
 typedef struct md_source_ref {
     char currency[MD_CURRENCY_MAX]; /* as quoted ("USD", "GBp"); "" when not said */
     char zone[48];                  /* exchange IANA zone; "" when not said */
+    char exchange[48]; /* the provider's name of the symbol's primary exchange, as given
+                        * ("NMS", "XNGS", "NASDAQ NMS - GLOBAL MARKET"); "" when not said.
+                        * calendar/ maps it to a calendar (md_cal_for_exchange) */
 } md_source_ref;
 
 typedef struct md_source_vtable {
