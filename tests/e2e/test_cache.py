@@ -44,7 +44,13 @@ def wait_for(pred, timeout=10.0, step=0.02):
 
 
 class CacheL1(AgentTest):
-    env = {"MDAGENT_API_KEYS": KEY}
+    # the TTL is CacheTTLAndBound's subject; here an answer must not expire between a write
+    # and the read after it on a loaded CI machine (a stale price is cached for the TTL).
+    # No live bars: each quote below opens a new minute, and the closed 1m bar the live-bar
+    # timer writes a moment later refreshes the symbol's answers too - a read in between is
+    # a correct miss, which made "written through" flaky (seen in a fresh-clone check)
+    env = {"MDAGENT_API_KEYS": KEY, "MDAGENT_CACHE_QUOTE_TTL_MS": "120000"}
+    args = ("--set", "stream.live_bars=false")
 
     def price(self, sym):
         r = self.get(f"/price/{sym}")
