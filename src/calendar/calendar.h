@@ -125,13 +125,30 @@ const md_cal *md_cal_default_for(const char *symbol);
 
 /* Where a symbol's calendar came from (md_cal_map_find). */
 typedef enum md_cal_from {
-    MD_CAL_FROM_CONFIG,  /* a calendar.symbols pair */
-    MD_CAL_FROM_SYMBOLS, /* symbols.<SYM>.calendar */
-    MD_CAL_FROM_CLASS,   /* symbols.<SYM>.class: fx -> 24/5, crypto -> 24/7 */
-    MD_CAL_FROM_DEFAULT, /* md_cal_default_for */
+    MD_CAL_FROM_CONFIG,   /* a calendar.symbols pair */
+    MD_CAL_FROM_SYMBOLS,  /* symbols.<SYM>.calendar */
+    MD_CAL_FROM_CLASS,    /* symbols.<SYM>.class: fx -> 24/5, crypto -> 24/7 */
+    MD_CAL_FROM_PROVIDER, /* the exchange a provider reported (md_cal_note_reported) */
+    MD_CAL_FROM_DEFAULT,  /* md_cal_default_for */
 } md_cal_from;
 
-const char *md_cal_from_name(md_cal_from f); /* "config", "symbols", "class", "default" */
+/* "config", "symbols", "class", "provider", "default" */
+const char *md_cal_from_name(md_cal_from f);
+
+/* The calendar of an exchange as a provider names it: a MIC ("XNAS", "XNGS"), a code
+ * (Yahoo's "NMS", "NYQ", "LSE", "CCC") or a name ("NASDAQ NMS - GLOBAL MARKET", "NEW YORK
+ * STOCK EXCHANGE, INC.", "Euronext Paris"), tried whole, then up to " - " or ",", then its
+ * first word. NULL when none of the calendars is known by that name. */
+const md_cal *md_cal_for_exchange(const char *name);
+
+/* What the providers reported, process-wide (every resolver below reads it): symbol (upper
+ * case, normalised) trades on the calendar of exchange (md_cal_for_exchange). Returns the
+ * calendar, or NULL (and nothing noted) when the name maps to none; a later note for the
+ * same symbol replaces the earlier one. Thread-safe. The store keeps the reports
+ * (symbol_refs.exchange) and the services note them again at start. */
+const md_cal *md_cal_note_reported(const char *symbol, const char *exchange);
+/* Forgets every report (tests). */
+void md_cal_reported_clear(void);
 
 /* The symbol -> calendar resolver of a configuration (symbols.c has the order): read once,
  * then read-only (any thread). MD_ECONFIG naming the key for a calendar.symbols item that

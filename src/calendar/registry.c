@@ -44,14 +44,20 @@ static const md_cal__row fx[] = {
         .mic = mic_, .aliases = aliases_, .rows = rows_, .n_rows = MD_ARRAY_LEN(rows_)             \
     }
 md_cal md_cal__all[] = {
-    CAL("XNYS", "|NYSE|NEW YORK|NYQ|", xnys),
-    CAL("XNAS", "|NASDAQ|NMS|NGM|NCM|NAS|", xnas),
-    CAL("XLON", "|LSE|LONDON|", xlon),
-    CAL("XETR", "|XETRA|GER|FRANKFURT|", xetr),
-    CAL("XPAR", "|EURONEXT PARIS|PARIS|EPA|", xpar),
-    CAL("XSWX", "|SIX|SWISS|EBS|", xswx),
-    CAL("XTKS", "|TSE|TOKYO|JPX|", xtks),
-    CAL("XHKG", "|HKEX|HKSE|HONG KONG|", xhkg),
+    /* aliases: common names and the providers' exchange codes (Yahoo exchangeName, Twelve
+     * Data mic_code/exchange, Polygon primary_exchange, Finnhub profile2 exchange), which
+     * md_cal_for_exchange maps; NYSE American, Arca and Cboe BZX keep NYSE's sessions */
+    CAL("XNYS",
+        "|NYSE|NEW YORK|NYQ|NYS|NEW YORK STOCK EXCHANGE|ASE|AMEX|XASE|NYSE AMERICAN|NYSE MKT|"
+        "NYSE MKT LLC|PCX|ARCX|NYSE ARCA|BTS|BATS|CBOE BZX|",
+        xnys),
+    CAL("XNAS", "|NASDAQ|NMS|NGM|NCM|NAS|NMQ|XNGS|XNMS|XNCM|XNIM|", xnas),
+    CAL("XLON", "|LSE|LONDON|LONDON STOCK EXCHANGE|IOB|", xlon),
+    CAL("XETR", "|XETRA|GER|FRANKFURT|FRA|XFRA|DEUTSCHE BOERSE AG|", xetr),
+    CAL("XPAR", "|EURONEXT PARIS|PARIS|EPA|PAR|", xpar),
+    CAL("XSWX", "|SIX|SWISS|EBS|VTX|XVTX|SIX SWISS EXCHANGE|", xswx),
+    CAL("XTKS", "|TSE|TOKYO|JPX|XJPX|TYO|TOKYO STOCK EXCHANGE|", xtks),
+    CAL("XHKG", "|HKEX|HKSE|HONG KONG|HKG|HONG KONG EXCHANGES AND CLEARING LTD|", xhkg),
     CAL("24/7", "|24X7|CRYPTO|CCC|", crypto),
     CAL("24/5", "|24X5|FX|FOREX|CCY|", fx),
 };

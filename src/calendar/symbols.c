@@ -7,16 +7,22 @@
  *      environment, so it overrides the YAML section);
  *   2. the symbol's `calendar:` key in the `symbols:` section (core/symconf.h);
  *   3. its `class:` there: fx -> 24/5, crypto -> 24/7;
- *   4. md_cal_default_for (its spelling).
- * Provider exchange metadata (Yahoo exchangeName...) is not consulted: sources/ sits above
- * calendar/, and a provider's answer would make a symbol's calendar depend on which
- * provider answered last. */
+ *   4. the exchange a provider reported for it (Yahoo's exchangeName, Polygon's primary
+ *      exchange, Finnhub's and Twelve Data's exchange), noted here by the query layer when
+ *      it stores the symbol's reference data (sources/ sits above calendar/, so the report
+ *      comes down as a name, mapped by md_cal_for_exchange); the latest report stands, and
+ *      a provider that says nothing leaves the earlier one;
+ *   5. md_cal_default_for (its spelling).
+ * What the user configured always wins over what a provider says. */
 #include "calendar/calendar_int.h"
 
+#include "core/dict.h"
 #include "core/mem.h"
 #include "core/symbol.h"
 #include "core/symconf.h"
 
+#include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,8 +39,75 @@ struct md_cal_map {
 
 const char *md_cal_from_name(md_cal_from f)
 {
-    static const char *names[] = {"config", "symbols", "class", "default"};
+    static const char *names[] = {"config", "symbols", "class", "provider", "default"};
+    _Static_assert(MD_ARRAY_LEN(names) == MD_CAL_FROM_DEFAULT + 1, "a name per md_cal_from");
     return (unsigned)f < MD_ARRAY_LEN(names) ? names[f] : "default";
+}
+
+/* -- what providers reported ------------------------------------------------------------ */
+
+const md_cal *md_cal_for_exchange(const char *name)
+{
+    if (!name) return NULL;
+    while (isspace((unsigned char)*name)) name++;
+    char s[48];
+    size_t n = strlen(name);
+    while (n > 0 && isspace((unsigned char)name[n - 1])) n--;
+    if (n == 0 || n >= sizeof s) return NULL;
+    memcpy(s, name, n);
+    s[n] = 0;
+    const md_cal *c = md_cal_find(s);
+    if (c) return c;
+    /* "NASDAQ NMS - GLOBAL MARKET" -> "NASDAQ NMS"; "NEW YORK STOCK EXCHANGE, INC." -> ... */
+    char *cut = strstr(s, " - ");
+    if (!cut) cut = strchr(s, ',');
+    if (cut) {
+        *cut = 0;
+        if ((c = md_cal_find(s)) != NULL) return c;
+    }
+    char *sp = strchr(s, ' ');
+    if (sp) {
+        *sp = 0;
+        c = md_cal_find(s);
+    }
+    return c;
+}
+
+static pthread_rwlock_t reported_lock = PTHREAD_RWLOCK_INITIALIZER;
+static md_dict reported; /* symbol -> const md_cal * */
+static int reported_init;
+
+const md_cal *md_cal_note_reported(const char *symbol, const char *exchange)
+{
+    const md_cal *c = md_cal_for_exchange(exchange);
+    if (!c || !symbol || !*symbol) return NULL;
+    pthread_rwlock_wrlock(&reported_lock);
+    if (!reported_init) {
+        md_dict_init(&reported, sizeof c);
+        reported_init = 1;
+    }
+    *(const md_cal **)md_dict_put(&reported, symbol, strlen(symbol), NULL) = c;
+    pthread_rwlock_unlock(&reported_lock);
+    return c;
+}
+
+void md_cal_reported_clear(void)
+{
+    pthread_rwlock_wrlock(&reported_lock);
+    if (reported_init) md_dict_clear(&reported);
+    pthread_rwlock_unlock(&reported_lock);
+}
+
+static const md_cal *reported_find(const char *symbol)
+{
+    const md_cal *c = NULL;
+    pthread_rwlock_rdlock(&reported_lock);
+    if (reported_init) {
+        const md_cal **v = md_dict_find(&reported, symbol, strlen(symbol));
+        if (v) c = *v;
+    }
+    pthread_rwlock_unlock(&reported_lock);
+    return c;
 }
 
 static int read_pairs(md_cal_map *m, const char *list, md_error *err)
@@ -111,6 +184,7 @@ const md_cal *md_cal_map_find(const md_cal_map *m, const char *symbol, md_cal_fr
         c = md_cal_find(e->asset_class == MD_AS_BIT_FX ? "24/5" : "24/7");
         f = MD_CAL_FROM_CLASS;
     }
+    if (!c && (c = reported_find(symbol)) != NULL) f = MD_CAL_FROM_PROVIDER;
     if (!c) {
         c = md_cal_default_for(symbol);
         f = MD_CAL_FROM_DEFAULT;

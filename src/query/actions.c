@@ -11,6 +11,7 @@
 #include "query/query.h"
 
 #include "cache/cache.h"
+#include "calendar/calendar.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/render.h"
@@ -180,6 +181,13 @@ void md_query_symbol_ref_note(md_symbol_ref *ref, const md_source_ref *sr, uint8
         }
     }
     if (sr->zone[0]) snprintf(ref->zone, sizeof ref->zone, "%s", sr->zone);
+    /* the symbol's calendar from now on, unless the configuration names one */
+    if (sr->exchange[0]) {
+        snprintf(ref->exchange, sizeof ref->exchange, "%s", sr->exchange);
+        if (!md_cal_note_reported(ref->symbol, sr->exchange))
+            MD_INFO("query", "exchange has no calendar symbol=%s exchange=\"%s\"", ref->symbol,
+                    sr->exchange);
+    }
 }
 
 int md_query_actions(md_services *svc, const char *symbol, int64_t start, int64_t end,

@@ -165,6 +165,14 @@ int md_route_symbol(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     md_buf_json_str(b, md_cal_mic(cal));
     md_buf_puts(b, ",\"calendar_from\":");
     md_buf_json_str(b, md_cal_from_name(from));
+    /* the exchange a provider named (what calendar_from "provider" read), null when none */
+    md_symbol_ref ref;
+    md_error re;
+    md_buf_puts(b, ",\"exchange\":");
+    if (md_store_get_symbol_ref(svc->store, sym, &ref, &re) == 0 && ref.exchange[0])
+        md_buf_json_str(b, ref.exchange);
+    else
+        md_buf_puts(b, "null");
     md_buf_puts(b, ",\"providers\":{");
     for (size_t i = 0, k = 0; i < md_source_count(); i++) {
         const md_source_info *info = md_source_info_at(i);

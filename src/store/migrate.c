@@ -534,6 +534,7 @@ static uint64_t ref_sum(uint64_t h, const md_symbol_ref *r)
     h = md_hash_more(h, r->currency, strlen(r->currency));
     h = md_hash_more(h, r->reported, strlen(r->reported));
     h = md_hash_more(h, r->zone, strlen(r->zone));
+    h = md_hash_more(h, r->exchange, strlen(r->exchange));
     h = md_hash_more(h, &r->source, 1);
     return md_hash_more(h, &r->actions_checked, sizeof r->actions_checked);
 }

@@ -176,13 +176,18 @@ static int mig_5(md_pg_store *st, md_pg_conn *c, md_error *err)
     return md_pg__timescale_schema(st, c, err);
 }
 
+/* 6: the exchange a provider named for the symbol (its calendar, calendar/symbols.c) */
+static const char SQL_V6[] =
+    "ALTER TABLE symbol_refs ADD COLUMN IF NOT EXISTS exchange text NOT NULL DEFAULT ''";
+
 /* The migrations in order: a step is its SQL, or a function where it depends on the layout
  * or reads what is there. */
 typedef int (*migration_fn)(md_pg_store *st, md_pg_conn *c, md_error *err);
 static const struct {
     const char *sql;
     migration_fn fn;
-} migrations[] = {{NULL, mig_1}, {SQL_V2, NULL}, {SQL_V3, NULL}, {SQL_V4, NULL}, {NULL, mig_5}};
+} migrations[] = {{NULL, mig_1},  {SQL_V2, NULL}, {SQL_V3, NULL},
+                  {SQL_V4, NULL}, {NULL, mig_5},  {SQL_V6, NULL}};
 
 int md_pg_schema_version(void)
 {

@@ -301,6 +301,7 @@ typedef struct md_symbol_ref {
     char currency[MD_CURRENCY_MAX]; /* ISO 4217 major unit the stored prices are in; "" unknown */
     char reported[MD_CURRENCY_MAX]; /* the unit the source quoted in ("GBp"); "" unknown */
     char zone[48];                  /* the exchange's IANA zone; "" unknown */
+    char exchange[48];              /* the provider's name of its primary exchange; "" unknown */
     uint8_t source;                 /* who said so */
     int64_t actions_checked;        /* when actions were last asked of the sources (epoch s) */
 } md_symbol_ref;

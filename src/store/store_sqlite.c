@@ -76,6 +76,8 @@ static const char *migrations[] = {
     /* 6: series bounds and counts, and the rollups (store_sqlite_rollup.c), filled from the
      * stored bars in the same transaction */
     NULL,
+    /* 7: the exchange a provider named for the symbol (its calendar, calendar/symbols.c) */
+    "ALTER TABLE symbol_refs ADD COLUMN exchange TEXT NOT NULL DEFAULT '';",
 };
 #define MIGRATION_DERIVED 5 /* index of the one above: its SQL is md_sqlite__derived_schema */
 

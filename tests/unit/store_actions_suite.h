@@ -96,6 +96,7 @@ SUITE_TEST(symbol_references_round_trip)
     snprintf(r.currency, sizeof r.currency, "GBP");
     snprintf(r.reported, sizeof r.reported, "GBp");
     snprintf(r.zone, sizeof r.zone, "Europe/London");
+    snprintf(r.exchange, sizeof r.exchange, "LSE");
     r.source = MD_SRC_YAHOO;
     r.actions_checked = 1700000000;
     md_error err;
@@ -105,13 +106,16 @@ SUITE_TEST(symbol_references_round_trip)
     cr_assert_str_eq(got.currency, "GBP");
     cr_assert_str_eq(got.reported, "GBp");
     cr_assert_str_eq(got.zone, "Europe/London");
+    cr_assert_str_eq(got.exchange, "LSE");
     cr_assert_eq(got.source, MD_SRC_YAHOO);
     cr_assert_eq(got.actions_checked, 1700000000);
     r.actions_checked = 1800000000;
+    snprintf(r.exchange, sizeof r.exchange, "LONDON STOCK EXCHANGE");
     cr_assert_eq(md_store_put_symbol_ref(st, &r, &err), 0);
     md_symbol_ref *list = NULL;
     cr_assert_eq(md_store_list_symbol_refs(st, &list, &err), 1, "%s", err.msg);
     cr_assert_eq(list[0].actions_checked, 1800000000);
+    cr_assert_str_eq(list[0].exchange, "LONDON STOCK EXCHANGE");
     md_free(list);
 }
 

@@ -341,6 +341,104 @@ Test(quality_exchange, a_symbols_calendar_comes_from_config_then_symbols_then_cl
     cr_assert_str_eq(md_cal_mic(md_cal_map_find(NULL, "ETH-USD", NULL)), "24/7");
 }
 
+/* The providers' exchange names (from their documentation: Yahoo chart meta.exchangeName,
+ * Twelve Data meta.mic_code / exchange, Polygon primary_exchange, Finnhub profile2 exchange)
+ * map to the calendars; an unknown one to none. */
+Test(quality_exchange, provider_exchange_names_map_to_calendars)
+{
+    static const struct {
+        const char *name, *mic;
+    } cases[] = {
+        {"NMS", "XNAS"},
+        {"NGM", "XNAS"},
+        {"NYQ", "XNYS"},
+        {"PCX", "XNYS"},
+        {"ASE", "XNYS"},
+        {"LSE", "XLON"},
+        {"GER", "XETR"},
+        {"PAR", "XPAR"},
+        {"EBS", "XSWX"},
+        {"JPX", "XTKS"},
+        {"HKG", "XHKG"},
+        {"CCC", "24/7"},
+        {"CCY", "24/5"}, /* Yahoo */
+        {"XNGS", "XNAS"},
+        {"XNYS", "XNYS"},
+        {"XLON", "XLON"},
+        {"XETR", "XETR"},
+        {"XJPX", "XTKS"},
+        {"NASDAQ", "XNAS"},
+        {"NYSE", "XNYS"},
+        {"Euronext", NULL}, /* TD */
+        {"XNAS", "XNAS"},
+        {"ARCX", "XNYS"},
+        {"BATS", "XNYS"},
+        {"XASE", "XNYS"}, /* Polygon */
+        {"NASDAQ NMS - GLOBAL MARKET", "XNAS"},
+        {"NEW YORK STOCK EXCHANGE, INC.", "XNYS"},
+        {"LONDON STOCK EXCHANGE", "XLON"},
+        {"XETRA", "XETR"},
+        {"SIX SWISS EXCHANGE", "XSWX"},
+        {"TOKYO STOCK EXCHANGE", "XTKS"},
+        {"HONG KONG EXCHANGES AND CLEARING LTD", "XHKG"},
+        {"  nms ", "XNAS"}, /* Finnhub; case and blanks */
+        {"OTC", NULL},
+        {"", NULL},
+        {"PNK", NULL},
+        {"TORONTO STOCK EXCHANGE", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const md_cal *c = md_cal_for_exchange(cases[i].name);
+        if (!cases[i].mic)
+            cr_expect_null(c, "'%s' -> %s", cases[i].name, c ? md_cal_mic(c) : "");
+        else
+            cr_expect(c && strcmp(md_cal_mic(c), cases[i].mic) == 0, "'%s' -> %s, not %s",
+                      cases[i].name, c ? md_cal_mic(c) : "none", cases[i].mic);
+    }
+    cr_expect_null(md_cal_for_exchange(NULL));
+}
+
+/* A reported exchange is a symbol's calendar unless the configuration names one (pair,
+ * symbols.calendar or symbols.class); a later report replaces it; a name that maps to no
+ * calendar is not noted. */
+Test(quality_exchange, a_reported_exchange_ranks_below_the_configuration)
+{
+    md_cal_reported_clear();
+    md_config cfg;
+    md_error err;
+    cr_assert_eq(load(&cfg, "symbols:\n  SHOP: {calendar: XTKS}\n  GOLD: {class: crypto}\n",
+                      "SAP:XETR", &err),
+                 0, "%s", err.msg);
+    cr_assert_not_null(md_cal_note_reported("VOD", "LSE"));
+    cr_assert_not_null(md_cal_note_reported("SAP", "PAR"));
+    cr_assert_not_null(md_cal_note_reported("SHOP", "NYQ"));
+    cr_assert_not_null(md_cal_note_reported("GOLD", "NYQ"));
+    cr_assert_not_null(md_cal_note_reported("BRKX", "NYQ"));
+    cr_assert_not_null(md_cal_note_reported("BRKX", "NMS")); /* the later report stands */
+    cr_assert_null(md_cal_note_reported("OTCX", "PNK"));
+    md_cal_map *m;
+    cr_assert_eq(md_cal_map_new(&cfg, &m, &err), 0, "%s", err.msg);
+    static const struct {
+        const char *symbol, *mic;
+        md_cal_from from;
+    } cases[] = {
+        {"VOD", "XLON", MD_CAL_FROM_PROVIDER},  {"SAP", "XETR", MD_CAL_FROM_CONFIG},
+        {"SHOP", "XTKS", MD_CAL_FROM_SYMBOLS},  {"GOLD", "24/7", MD_CAL_FROM_CLASS},
+        {"BRKX", "XNAS", MD_CAL_FROM_PROVIDER}, {"OTCX", "XNYS", MD_CAL_FROM_DEFAULT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        md_cal_from from;
+        const md_cal *c = md_cal_map_find(m, cases[i].symbol, &from);
+        cr_expect_str_eq(md_cal_mic(c), cases[i].mic, "%s", cases[i].symbol);
+        cr_expect_eq(from, cases[i].from, "%s: %s", cases[i].symbol, md_cal_from_name(from));
+    }
+    cr_expect_str_eq(md_cal_from_name(MD_CAL_FROM_PROVIDER), "provider");
+    md_cal_reported_clear();
+    cr_expect_str_eq(md_cal_mic(md_cal_map_find(m, "VOD", NULL)), "XNYS");
+    md_cal_map_free(m);
+    md_config_deinit(&cfg);
+}
+
 Test(quality_exchange, an_unknown_calendar_in_config_is_an_error_naming_the_key)
 {
     static const struct {
