@@ -21,7 +21,6 @@
 typedef struct wsym {
     char symbol[MD_SYMBOL_MAX + 1];
     int64_t bars_from; /* next 1m bar to ask for; 0 = not yet */
-    const md_cal *cal; /* the symbol's market (md_cal_map_find) */
 } wsym;
 
 struct md_scheduler {
@@ -38,18 +37,8 @@ struct md_scheduler {
     atomic_uint_fast64_t polls, failures, skipped;
     md_sched_claim_fn claim;
     void *claim_ctx;
+    md_cal_map *cals; /* each symbol's market, asked at each poll: a provider may report it */
 };
-
-/* Each symbol's calendar, by the resolver every module shares (md_cal_map_find). */
-static int resolve_calendars(md_scheduler *s, const md_config *cfg, md_error *err)
-{
-    md_cal_map *map;
-    int rc = md_cal_map_new(cfg, &map, err);
-    if (rc != 0) return rc;
-    for (size_t i = 0; i < s->n; i++) s->w[i].cal = md_cal_map_find(map, s->w[i].symbol, NULL);
-    md_cal_map_free(map);
-    return 0;
-}
 
 int md_scheduler_new(md_srcmgr *m, const md_config *cfg, const md_tick_sink *sink,
                      md_scheduler **out, md_error *err)
@@ -77,7 +66,8 @@ int md_scheduler_new(md_srcmgr *m, const md_config *cfg, const md_tick_sink *sin
         if (!dup) snprintf(s->w[s->n++].symbol, MD_SYMBOL_MAX + 1, "%s", sym);
     }
     md_config_free_list(items, n);
-    int rc = resolve_calendars(s, cfg, err);
+    /* each symbol's calendar, by the resolver every module shares (md_cal_map_find) */
+    int rc = md_cal_map_new(cfg, &s->cals, err);
     if (rc != 0) {
         md_free(s->w);
         md_free(s);
@@ -175,10 +165,10 @@ static int claimed_elsewhere(md_scheduler *s, size_t i)
 /* 1 when symbol i's market is closed now, margin included (the poll is skipped). */
 static int market_closed(md_scheduler *s, size_t i)
 {
-    if (s->margin_s < 0 || md_cal_open_near(s->w[i].cal, md_now(), s->margin_s)) return 0;
+    const md_cal *cal = md_cal_map_find(s->cals, s->w[i].symbol, NULL);
+    if (s->margin_s < 0 || md_cal_open_near(cal, md_now(), s->margin_s)) return 0;
     md_metric_add(MD_M_SCHED_POLLS, 1, "closed");
-    MD_DEBUG("scheduler", "market closed symbol=%s calendar=%s", s->w[i].symbol,
-             md_cal_mic(s->w[i].cal));
+    MD_DEBUG("scheduler", "market closed symbol=%s calendar=%s", s->w[i].symbol, md_cal_mic(cal));
     return 1;
 }
 
@@ -219,6 +209,7 @@ void md_scheduler_free(md_scheduler *s)
         pthread_join(s->thread, NULL);
     }
     md_waiter_deinit(&s->sleep);
+    md_cal_map_free(s->cals);
     md_free(s->w);
     md_free(s);
 }
