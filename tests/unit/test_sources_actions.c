@@ -7,7 +7,8 @@
  * factor), and each client over HTTP against the fake provider server: the requests they
  * send, the range filter, and plan refusals - Finnhub's dividends refused leave the splits as
  * the answer, Twelve Data's free plan refuses both (the call fails, so the manager asks the
- * next source), Alpha Vantage's premium notice is a refusal. */
+ * next source), Alpha Vantage's premium notice is a refusal; Twelve Data's exchange from the
+ * answers' meta (mic_code, else the exchange's name). */
 #include "sourcetest.h"
 
 static int parse(int (*fn)(const char *, size_t, int, md_action_vec *, md_error *),
@@ -141,10 +142,11 @@ static void stop(void)
 
 TestSuite(actions_http, .init = start, .fini = stop, .timeout = 60);
 
-/* The source `name`, playing `mode` when not NULL (the server's /_mode/<MODE> base URL). */
-static md_source *source(md_config *cfg, const char *name, const char *mode)
+/* The source `name`, playing `mode` when not NULL (the server's /_mode/<MODE> base URL),
+ * with a client timeout of timeout_ms. */
+static md_source *source_t(md_config *cfg, const char *name, const char *mode, int timeout_ms)
 {
-    md_fake_config(&fake, cfg, 5000);
+    md_fake_config(&fake, cfg, timeout_ms);
     if (mode) {
         char key[64], url[128];
         snprintf(key, sizeof key, "sources.%s.url", name);
@@ -155,14 +157,29 @@ static md_source *source(md_config *cfg, const char *name, const char *mode)
     return mk(name, cfg);
 }
 
+static md_source *source(md_config *cfg, const char *name, const char *mode)
+{
+    return source_t(cfg, name, mode, 5000);
+}
+
+/* The vtable's actions call, with what it says of the symbol into *ref and its bookkeeping
+ * into *meta (both cleared first). */
+static int actions_ref(md_source *src, const char *symbol, int64_t start, int64_t end,
+                       md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    memset(ref, 0, sizeof *ref);
+    memset(meta, 0, sizeof *meta);
+    meta->retry_after_s = -1;
+    md_error_clear(err);
+    return src->vt->actions(src, symbol, start, end, out, ref, meta, err);
+}
+
 static int actions(md_source *src, const char *symbol, int64_t start, int64_t end,
                    md_action_vec *out, md_error *err)
 {
     md_source_ref ref;
-    memset(&ref, 0, sizeof ref);
     md_fetch_meta meta;
-    memset(&meta, 0, sizeof meta);
-    return src->vt->actions(src, symbol, start, end, out, &ref, &meta, err);
+    return actions_ref(src, symbol, start, end, out, &ref, &meta, err);
 }
 
 Test(actions_http, each_client_asks_both_endpoints_and_filters_the_range)
@@ -244,4 +261,30 @@ Test(actions_http, refused_splits_fail_the_call)
         md_source_free(src);
         md_config_deinit(&cfg);
     }
+}
+
+/* -- the symbol's exchange ----------------------------------------------------------------- */
+
+Test(actions_http, twelvedata_exchange_falls_back_to_the_exchange_name_without_a_mic)
+{
+    md_config cfg;
+    md_source *src = source(&cfg, "twelvedata", NULL);
+    md_action_vec v;
+    md_action_vec_init(&v);
+    md_source_ref ref;
+    md_fetch_meta meta;
+    md_error err;
+    cr_expect_eq(actions_ref(src, "NOMIC", 0, T("2030-01-01"), &v, &ref, &meta, &err), 1, "%s",
+                 err.msg);
+    cr_expect_str_eq(ref.exchange, "NYSE");
+    /* the Grow plan refused: the call fails, nothing said of the symbol */
+    md_source_free(src);
+    md_config_deinit(&cfg);
+    src = source(&cfg, "twelvedata", "GROWONLY");
+    cr_expect_eq(actions_ref(src, "AAPL20", 0, T("2030-01-01"), &v, &ref, &meta, &err),
+                 MD_EUNAUTHSRC);
+    cr_expect_str_eq(ref.exchange, "");
+    md_action_vec_deinit(&v);
+    md_source_free(src);
+    md_config_deinit(&cfg);
 }
