@@ -330,6 +330,7 @@ MD_SOURCES_ACTIONS_PARSER(md_twelvedata_parse_actions, NAME, parse_actions_root)
 static int td_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err)
 {
+    if (kind == MD_SOURCES_ACT_PROFILE) return 0; /* the exchange came with the splits' meta */
     md_buf url = MD_BUF_INIT;
     md_sources__url(&url, &p->base, kind ? "/dividends?symbol=" : "/splits?symbol=", symbol,
                     kind ? "&range=full&adjust=false" : "&range=full", "&apikey=");
