@@ -1,7 +1,9 @@
 /* actions.c - corporate actions as the providers spell them (sources_int.h
  * md_sources__act_form): one reader for every provider's split and dividend lists, and the
  * actions call of the providers that ask two endpoints (splits, then dividends), where a plan
- * that refuses dividends still answers with the splits (the refusal is logged, per source).
+ * that refuses dividends still answers with the splits (the refusal is logged, per source),
+ * and then, for the providers that have one, a reference profile of the symbol (its
+ * exchange), whose failure leaves the exchange unknown but never the actions unanswered.
  *
  * Each provider describes its endpoints' fields in a table of forms (its own file); what
  * differs between them is data, not code: where the list is, the names of the fields, and
@@ -130,6 +132,26 @@ int md_sources__emit_actions(md_action_vec *tmp, const char *symbol, int64_t sta
     return n;
 }
 
+/* The provider's reference profile of symbol (fetch kind 2) into *r once the actions were
+ * answered: what it says is kept; a failure only logged (the actions stand, the exchange
+ * stays unknown), and nothing it might have appended to tmp is kept. */
+static void read_profile(md_provider *p, md_sources__act_fetch_fn fetch, const char *symbol,
+                         md_action_vec *tmp, md_source_ref *r, md_fetch_meta *meta)
+{
+    md_error perr;
+    md_error_clear(&perr);
+    md_source_ref pr = *r;
+    size_t n0 = tmp->n;
+    int rc = fetch(p, MD_SOURCES_ACT_PROFILE, symbol, tmp, &pr, meta, &perr);
+    tmp->n = n0;
+    if (rc >= 0) {
+        *r = pr;
+        return;
+    }
+    MD_INFO("sources", "reference profile not read source=%s symbol=%s code=%s error=\"%s\"",
+            p->base.vt->name, symbol, md_error_code(rc), perr.msg);
+}
+
 int md_sources__actions2(md_provider *p, md_sources__act_fetch_fn fetch, const char *symbol,
                          int64_t start, int64_t end, md_action_vec *out, md_source_ref *ref,
                          md_fetch_meta *meta, md_error *err)
@@ -154,6 +176,7 @@ int md_sources__actions2(md_provider *p, md_sources__act_fetch_fn fetch, const c
             *err = kerr;
         }
     }
+    if (rc >= 0) read_profile(p, fetch, symbol, &tmp, &r, meta);
     if (rc >= 0) {
         rc = md_sources__emit_actions(&tmp, symbol, start, end, out);
         if (ref) *ref = r;

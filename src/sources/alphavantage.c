@@ -339,6 +339,7 @@ MD_SOURCES_ACTIONS_PARSER(md_alphavantage_parse_actions, NAME, parse_actions_roo
 static int av_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err)
 {
+    if (kind == MD_SOURCES_ACT_PROFILE) return 0; /* no reference profile asked (no exchange) */
     md_buf url = MD_BUF_INIT;
     url_start(&url, &p->base, kind ? "DIVIDENDS" : "SPLITS", symbol);
     md_sources__put_key(&url, &p->base, KEY_PARAM);

@@ -27,7 +27,14 @@
  *       date is the ex-date; amount as paid (adjustedAmount, divided by later splits, is
  *       not read); a pence currency (GBp) becomes GBP and the amount / 100.
  * Dividends need a premium plan (403 "You don't have access to this resource."): the
- * splits are then the answer and the refusal is logged (sources_int.h md_sources__actions2). */
+ * splits are then the answer and the refusal is logged (sources_int.h md_sources__actions2).
+ * Then, once per actions call, the company profile for the symbol's exchange:
+ *   GET {base}/stock/profile2?symbol=AAPL&token=K
+ *       {"country":"US","currency":"USD","exchange":"NASDAQ NMS - GLOBAL MARKET",
+ *        "ipo":"1980-12-12","name":"Apple Inc","ticker":"AAPL","finnhubIndustry":..,..}
+ *       exchange, as given, is the actions' ref->exchange (currency is the one of the
+ *       company's filings, not of its quotes: not read); an unknown symbol is {} (exchange
+ *       unknown, not an error). */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -239,9 +246,37 @@ static int parse_actions_root(const json_t *root, long status, int dividends, md
 
 MD_SOURCES_ACTIONS_PARSER(md_finnhub_parse_actions, NAME, parse_actions_root)
 
+/* /stock/profile2's answer: exchange into ref->exchange ("" for {}, an unknown symbol). */
+static int parse_profile_root(const json_t *root, md_source_ref *ref, md_error *err)
+{
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
+    int rc = body_error(root, err);
+    if (rc) return rc;
+    const json_t *ex = json_object_get(root, "exchange");
+    if (ex && !json_is_null(ex) && !json_is_string(ex))
+        return md_error_set(err, MD_EMALFORMED,
+                            NAME ": malformed response: \"exchange\" is not a string");
+    const char *name = json_string_value(ex); /* NULL when absent or null */
+    snprintf(ref->exchange, sizeof ref->exchange, "%s", name ? name : "");
+    return 0;
+}
+
+/* One kind of actions (0 splits, 1 dividends) or the company profile (2: its exchange)
+ * (md_sources__actions2). */
 static int fh_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err)
 {
+    if (kind == MD_SOURCES_ACT_PROFILE) {
+        md_buf url = MD_BUF_INIT;
+        md_sources__url(&url, &p->base, "/stock/profile2?symbol=", symbol, NULL, "&token=");
+        json_t *root;
+        int rc = md_sources__get_json(p, url.data, fh_refusal, NULL, &root, NULL, meta, err);
+        md_buf_deinit(&url);
+        if (rc == 0) rc = parse_profile_root(root, ref, err);
+        json_decref(root);
+        return rc;
+    }
     char to[MD_TIME_STR_MAX], rest[64];
     md_date_format(md_now() + 366 * 86400LL, to); /* announced ones too */
     snprintf(rest, sizeof rest, "&from=1970-01-01&to=%s", to);

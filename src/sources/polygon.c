@@ -18,7 +18,14 @@
  *        "dividend_type":"CD","ex_dividend_date":"2024-11-08","frequency":4,
  *        "pay_date":"2024-11-14","record_date":"2024-11-11","ticker":"AAPL"}],...}
  *       cash_amount as declared (not adjusted for later splits); every dividend_type (CD
- *       regular, SC special, LT/ST capital gains) is cash paid per share *
+ *       regular, SC special, LT/ST capital gains) is cash paid per share
+ *   GET {base}/v3/reference/tickers/{T}?apiKey=K   (Ticker Details v3, once per actions call)
+ *       {"request_id":"...","results":{"ticker":"AAPL","name":"Apple Inc.","market":"stocks",
+ *        "locale":"us","primary_exchange":"XNAS","type":"CS","active":true,...},"status":"OK"}
+ *       primary_exchange is the MIC of the primary listing (XNAS, XNYS, ARCX), the actions'
+ *       ref->exchange; indices, FX and crypto have none (not asked); an unknown ticker is
+ *       404 {"status":"NOT_FOUND","message":"Ticker not found.",...}
+ *
  * t is in MILLISECONDS (nanoseconds in trades). A long range comes in pages: next_url
  * has no key, so the key is appended; next_url is only ever followed on the configured
  * base URL (its path and query are kept, the host is ours), so the key never goes
@@ -402,10 +409,47 @@ int md_polygon_parse_dividends(const char *body, size_t len, md_action_vec *out,
     return parse_ref_buf(body, len, 1, out, next_url, err);
 }
 
-/* One kind of actions (0 splits, 1 dividends), every page of it (md_sources__actions2). */
+/* Ticker Details' answer: results.primary_exchange into ref->exchange ("" when absent). */
+static int parse_ticker_root(const json_t *root, md_source_ref *ref, md_error *err)
+{
+    if (!json_is_object(root))
+        return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
+    int rc = body_error(root, 200, err);
+    if (rc) return rc;
+    const json_t *res = json_object_get(root, "results");
+    if (!json_is_object(res))
+        return md_error_set(err, MD_EMALFORMED, NAME ": no results object in the ticker details");
+    const json_t *ex = json_object_get(res, "primary_exchange");
+    if (ex && !json_is_null(ex) && !json_is_string(ex))
+        return md_error_set(err, MD_EMALFORMED,
+                            NAME ": malformed response: primary_exchange is not a string");
+    const char *mic = json_string_value(ex); /* NULL when absent or null */
+    snprintf(ref->exchange, sizeof ref->exchange, "%s", mic ? mic : "");
+    return 0;
+}
+
+/* The symbol's primary exchange from Ticker Details (md_sources__actions2's kind 2). */
+static int pg_profile(md_provider *p, const char *symbol, md_source_ref *ref, md_fetch_meta *meta,
+                      md_error *err)
+{
+    /* indices, FX pairs and crypto (I:, C:, X:) have no primary exchange: nothing to ask */
+    if (strlen(symbol) > 2 && symbol[1] == ':' && strchr("ICX", symbol[0])) return 0;
+    md_buf url = MD_BUF_INIT;
+    md_sources__url(&url, &p->base, "/v3/reference/tickers/", symbol, NULL, "?apiKey=");
+    json_t *root;
+    int rc = md_sources__get_json(p, url.data, pg_refusal, NULL, &root, NULL, meta, err);
+    md_buf_deinit(&url);
+    if (rc == 0) rc = parse_ticker_root(root, ref, err);
+    json_decref(root);
+    return rc;
+}
+
+/* One kind of actions (0 splits, 1 dividends), every page of it, or the ticker's details
+ * (2: its primary exchange) (md_sources__actions2). */
 static int pg_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err)
 {
+    if (kind == MD_SOURCES_ACT_PROFILE) return pg_profile(p, symbol, ref, meta, err);
     md_buf url = MD_BUF_INIT;
     md_sources__url(&url, &p->base,
                     kind ? "/v3/reference/dividends?ticker=" : "/v3/reference/splits?ticker=",

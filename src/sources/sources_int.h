@@ -200,8 +200,14 @@ int md_sources__parse_actions(const char *provider, md_sources__act_root_fn read
 int md_sources__act_get(md_provider *p, const char *url, md_sources__refusal_fn refusal,
                         md_sources__act_root_fn read, int dividends, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err);
+/* The kinds of request of a provider's actions (md_sources__act_fetch_fn). */
+#define MD_SOURCES_ACT_SPLITS 0
+#define MD_SOURCES_ACT_DIVIDENDS 1
+#define MD_SOURCES_ACT_PROFILE 2 /* the symbol's reference data (its exchange), no actions */
 /* One endpoint of a provider's actions: kind 0 splits, 1 dividends, appended to out (and
- * what the answer says of the symbol into *ref). The count or MD_E*. */
+ * what the answer says of the symbol into *ref); kind 2 (MD_SOURCES_ACT_PROFILE) the
+ * provider's reference data of the symbol, into *ref only (ref->exchange), or 0 at once,
+ * with no request, when the provider has nothing to ask there. The count or MD_E*. */
 typedef int (*md_sources__act_fetch_fn)(md_provider *p, int kind, const char *symbol,
                                         md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta,
                                         md_error *err);
@@ -209,7 +215,13 @@ typedef int (*md_sources__act_fetch_fn)(md_provider *p, int kind, const char *sy
  * checked, splits then dividends fetched, those with start <= ex_date < end appended to out
  * with symbol set. A refusal of the dividends by the plan (MD_EUNAUTHSRC) leaves the splits
  * as the answer and is logged with the provider's words; any other error, or a refusal of
- * the splits, is the call's (the manager then asks the next source). */
+ * the splits, is the call's (the manager then asks the next source). Once both answered (a
+ * plan refusal of the dividends included), fetch is called once more with kind 2 (the
+ * reference profile): its failure, whatever it is (not found, refused, rate limited,
+ * malformed, timeout), never fails the call; it is logged at INFO and ref->exchange stays
+ * "". Its request goes through meta as the others (meta->requests counts it, so the manager
+ * charges it to the provider's and the reference class's budgets; meta->http_status is the
+ * last request's, the profile's). */
 int md_sources__actions2(md_provider *p, md_sources__act_fetch_fn fetch, const char *symbol,
                          int64_t start, int64_t end, md_action_vec *out, md_source_ref *ref,
                          md_fetch_meta *meta, md_error *err);

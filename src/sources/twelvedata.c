@@ -25,7 +25,8 @@
  * Corporate actions (the Grow plan and above; a free key gets {"code":403,"message":
  * "/splits is available exclusively with grow or ...","status":"error"}):
  *   GET {base}/splits?symbol=AAPL&range=full&apikey=K
- *       {"meta":{"symbol":"AAPL","currency":"USD","exchange_timezone":"America/New_York",..},
+ *       {"meta":{"symbol":"AAPL","name":"Apple Inc","currency":"USD","exchange":"NASDAQ",
+ *                "mic_code":"XNGS","exchange_timezone":"America/New_York"},
  *        "splits":[{"date":"2020-08-31","description":"4-for-1 split","ratio":0.25,
  *                   "from_factor":4,"to_factor":1}]}
  *       from_factor new shares for to_factor old (ratio is its inverse, not read)
@@ -33,7 +34,9 @@
  *       {"meta":{..},"dividends":[{"ex_date":"2020-08-07","amount":0.82}]}
  *       range=full: the default is the last one only; adjust=false: amounts as paid (the
  *       default divides them by later splits); in meta.currency, a pence unit (GBp) made
- *       GBP with the amount / 100. */
+ *       GBP with the amount / 100.
+ * The symbol's exchange is read from either answer's meta: mic_code ("XNGS"), else exchange
+ * ("NASDAQ") when an answer has no mic_code; no other request is made for it. */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -306,11 +309,18 @@ static int parse_actions_root(const json_t *root, long http_status, int dividend
     const json_t *meta = json_object_get(root, "meta");
     const char *cur = json_string_value(json_object_get(meta, "currency"));
     const char *zone = json_string_value(json_object_get(meta, "exchange_timezone"));
+    const char *mic = json_string_value(json_object_get(meta, "mic_code"));
+    const char *exch = json_string_value(json_object_get(meta, "exchange"));
     rc = md_sources__read_actions(NAME, MD_SRC_TWELVEDATA, &act_forms[dividends], root, cur, out,
                                   err);
     if (rc >= 0 && ref) {
         if (cur) snprintf(ref->currency, sizeof ref->currency, "%s", cur);
         if (zone) snprintf(ref->zone, sizeof ref->zone, "%s", zone);
+        /* the MIC when given (whichever answer gave it), else the exchange's name */
+        if (mic && *mic)
+            snprintf(ref->exchange, sizeof ref->exchange, "%s", mic);
+        else if (exch && *exch && !ref->exchange[0])
+            snprintf(ref->exchange, sizeof ref->exchange, "%s", exch);
     }
     return rc;
 }
@@ -320,6 +330,7 @@ MD_SOURCES_ACTIONS_PARSER(md_twelvedata_parse_actions, NAME, parse_actions_root)
 static int td_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err)
 {
+    if (kind == MD_SOURCES_ACT_PROFILE) return 0; /* the exchange came with the splits' meta */
     md_buf url = MD_BUF_INIT;
     md_sources__url(&url, &p->base, kind ? "/dividends?symbol=" : "/splits?symbol=", symbol,
                     kind ? "&range=full&adjust=false" : "&range=full", "&apikey=");

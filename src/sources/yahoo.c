@@ -27,7 +27,9 @@
  * split is multiplied back by its ratio (before rounding to priceHint, so 124.8075 x 4 gives
  * the traded 499.23) and its volume divided by it; dividend amounts are multiplied by the
  * ratios of the later splits. meta.currency "GBp" (pence; "ZAc", "ILA" likewise) is
- * normalised to the major unit: every price / 100, and the currency reported as it came. */
+ * normalised to the major unit: every price / 100, and the currency reported as it came.
+ * The actions call also reports meta.exchangeName ("NMS", "NYQ", "LSE", "GER", "CCC") as the
+ * symbol's exchange, from the same answer. */
 #include "sources/providers.h"
 #include "sources/sources_int.h"
 
@@ -267,7 +269,7 @@ static int parse_quote(const json_t *res, const json_t *meta, md_quote *q, md_er
 }
 
 /* What one chart answer holds besides bars: its events (raw: see parse_events_raw) and
- * meta's currency and zone. */
+ * meta's currency, zone and exchange (exchangeName: "NMS", "NYQ", "LSE"). */
 typedef struct chart_extra {
     md_action_vec *events;      /* NULL: not wanted */
     const md_action_vec *later; /* splits after the answer's range (undo too), may be NULL */
@@ -300,8 +302,10 @@ static int parse_root(json_t *root, long status, md_interval iv, md_bar_vec *bar
     if (!x) return bars ? parse_bars(res, meta, iv, NULL, bars, err) : 0;
     const char *cur = json_string_value(json_object_get(meta, "currency"));
     const char *zone = json_string_value(json_object_get(meta, "exchangeTimezoneName"));
+    const char *exch = json_string_value(json_object_get(meta, "exchangeName"));
     snprintf(x->ref.currency, sizeof x->ref.currency, "%s", cur ? cur : "");
     snprintf(x->ref.zone, sizeof x->ref.zone, "%s", zone ? zone : "");
+    snprintf(x->ref.exchange, sizeof x->ref.exchange, "%s", exch ? exch : "");
     md_action_vec own;
     md_action_vec_init(&own);
     md_action_vec *ev = x->events ? x->events : &own;

@@ -16,9 +16,11 @@ Routes (the provider's own paths):
     alphavantage  /query?function=F&symbol=S[&interval=I]&apikey=K    {F}_{SYM}[_{I}].json
     finnhub       /quote?symbol=S&token=K, /stock/candle?symbol&resolution  quote_{SYM}, candle_{SYM}_{RES}
                   /stock/split|dividend?symbol&from&to                split_{SYM}, dividend_{SYM} ([] when none)
+                  /stock/profile2?symbol=S                            profile2_{SYM} (profile2_empty, {}, when none)
     polygon       /v2/aggs/ticker/{T}/range/{m}/{span}/{from}/{to}    aggs_{T}_{m}_{span}[_{cursor}].json
                   /v2/last/trade/{T}, /v2/aggs/ticker/{T}/prev        last_trade_{T}, prev_{T}
                   /v3/reference/splits|dividends?ticker=T             splits_{T}, dividends_{T}
+                  /v3/reference/tickers/{T} (Ticker Details)          tickers_{T} (404 tickers_not_found when none)
     twelvedata    /time_series?symbol&interval, /quote?symbol         time_series_{SYM}_{iv}, quote_{SYM}
                   /splits|dividends?symbol&range=full                 splits_{SYM}, dividends_{SYM}
     (Alpha Vantage's SPLITS and DIVIDENDS are functions like the others: SPLITS_{SYM}.json)
@@ -52,6 +54,10 @@ broken, the others answering normally). Besides the scenarios above, modes only:
                    (a plan without dividends), the rest as usual
     GROWONLY       Twelve Data: /splits and /dividends answer the free plan's 403 refusal
                    ("... available exclusively with grow or venture plans")
+    NOPROFILE      the reference profile (Finnhub /stock/profile2, Polygon Ticker Details)
+                   answers the provider's 403 plan refusal, the rest as usual
+    PROFILE<MODE>  the reference profile alone plays MODE (any mode or scenario above:
+                   PROFILEHANG, PROFILETRUNC, PROFILERATELIMIT...), the rest as usual
 Finnhub's /forex/candle and /crypto/candle answer like /stock/candle. In file names a '/'
 or ':' of a symbol becomes '_' (C:EURUSD -> C_EURUSD).
 Keys: keyed providers answer their documented 401-style error when the key is missing or
@@ -74,7 +80,7 @@ FIXTURES = os.path.join(HERE, "..", "fixtures", "providers")
 PROVIDERS = ("yahoo", "alphavantage", "finnhub", "polygon", "twelvedata")
 SCENARIOS = ("RATELIMIT", "RATEDATE", "SLOW", "TRUNC", "HTML", "RESET", "E500", "E503", "EMPTY", "BIG")
 MODES = SCENARIOS + ("HANG", "EMPTYRANGE", "BADINTERVAL", "FORBIDCANDLES", "DAYLIMIT", "NODIVIDENDS",
-                     "GROWONLY")
+                     "GROWONLY", "NOPROFILE")
 HANG_S = 120
 SLOW_MS = 3000
 REQUESTS = []
@@ -94,6 +100,8 @@ def fname(sym):
 
 
 def is_mode(name):
+    if name.startswith("PROFILE"):  # PROFILE<MODE>: that mode on the reference profile alone
+        return is_mode(name[7:])
     return name in MODES or (name.startswith("DELAY") and name[5:].isdigit())
 
 
@@ -161,6 +169,11 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     # -- scenarios ------------------------------------------------------------------------
+    def profile_mode(self, profile):
+        """PROFILE<MODE> plays MODE on the reference profile routes only (profile true)."""
+        if self.mode and self.mode.startswith("PROFILE"):
+            self.mode = self.mode[7:] if profile else None
+
     def scenario(self, provider, sym, normal, ratelimit_body):
         """Handles the scenario symbols; normal() returns the regular answer bytes."""
         if self.mode == "HANG":
@@ -220,7 +233,7 @@ def guess_provider(parts, q):
         return "polygon"
     if (len(parts) == 2 and parts[1] == "candle") or (parts == ["quote"] and "token" in q):
         return "finnhub"
-    if len(parts) == 2 and parts[0] == "stock" and parts[1] in ("split", "dividend"):
+    if len(parts) == 2 and parts[0] == "stock" and parts[1] in ("split", "dividend", "profile2"):
         return "finnhub"
     if parts in (["time_series"], ["quote"], ["price"], ["splits"], ["dividends"]):
         return "twelvedata"
@@ -293,13 +306,20 @@ def route_finnhub(h, parts, q):
     sym = q.get("symbol", "")
     if not key or "invalid" in key:
         raise Reply(401, fixture("finnhub", "error_unauthorized"))
-    h.scenario("finnhub", sym, lambda: fixture("finnhub", "candle_AAPL_D"), fixture("finnhub", "error_ratelimit"))
+    profile = parts == ["stock", "profile2"]
+    h.profile_mode(profile)
+    normal = "profile2_AAPL" if profile else "candle_AAPL_D"
+    h.scenario("finnhub", sym, lambda: fixture("finnhub", normal), fixture("finnhub", "error_ratelimit"))
     candles = len(parts) == 2 and parts[0] in ("stock", "forex", "crypto") and parts[1] == "candle"
     if sym == "FORBIDDEN" or (h.mode == "FORBIDCANDLES" and candles):
         raise Reply(403, fixture("finnhub", "error_forbidden"))
     if parts == ["quote"]:
         body = h.file_or("finnhub", "quote_" + fname(sym))
         raise Reply(200, body or fixture("finnhub", "quote_unknown"))
+    if profile:  # an unknown symbol is an empty object
+        if h.mode == "NOPROFILE":
+            raise Reply(403, fixture("finnhub", "error_forbidden"))
+        raise Reply(200, h.file_or("finnhub", "profile2_" + fname(sym)) or fixture("finnhub", "profile2_empty"))
     if len(parts) == 2 and parts[0] == "stock" and parts[1] in ("split", "dividend"):
         if h.mode == "NODIVIDENDS" and parts[1] == "dividend":
             raise Reply(403, fixture("finnhub", "error_forbidden"))
@@ -317,11 +337,14 @@ def route_polygon(h, parts, q):
     if not key or "invalid" in key:
         raise Reply(401, fixture("polygon", "error_unauthorized"))
     sym = urllib.parse.unquote(parts[3]) if len(parts) > 3 else ""
-    if parts[:2] == ["v3", "reference"]:
+    details = parts[:3] == ["v3", "reference", "tickers"] and len(parts) == 4  # Ticker Details
+    if parts[:2] == ["v3", "reference"] and not details:
         sym = q.get("ticker", "")
     if parts[:2] == ["last", "trade"] or parts[1:3] == ["last", "trade"]:
         sym = urllib.parse.unquote(parts[-1])
-    h.scenario("polygon", sym, lambda: fixture("polygon", "aggs_AAPL_1_day"), fixture("polygon", "error_ratelimit"))
+    h.profile_mode(details)
+    normal = "tickers_AAPL" if details else "aggs_AAPL_1_day"
+    h.scenario("polygon", sym, lambda: fixture("polygon", normal), fixture("polygon", "error_ratelimit"))
     if sym == "NOTAUTH":
         raise Reply(403, fixture("polygon", "error_not_authorized"))
     if parts[:3] == ["v2", "last", "trade"] and len(parts) == 4 and sym == "NOLAST":
@@ -347,6 +370,13 @@ def route_polygon(h, parts, q):
     if parts[:2] == ["v3", "reference"] and len(parts) == 3 and parts[2] in ("splits", "dividends"):
         body = h.file_or("polygon", "%s_%s" % (parts[2], fname(sym)))
         raise Reply(200, body or fixture("polygon", "reference_empty"))
+    if details:
+        if h.mode == "NOPROFILE":
+            raise Reply(403, fixture("polygon", "error_not_authorized"))
+        body = h.file_or("polygon", "tickers_" + fname(sym))
+        if body:
+            raise Reply(200, body)
+        raise Reply(404, fixture("polygon", "tickers_not_found"))
     raise Reply(404, fixture("polygon", "error_not_found"))
 
 

@@ -7,7 +7,11 @@
  * factor), and each client over HTTP against the fake provider server: the requests they
  * send, the range filter, and plan refusals - Finnhub's dividends refused leave the splits as
  * the answer, Twelve Data's free plan refuses both (the call fails, so the manager asks the
- * next source), Alpha Vantage's premium notice is a refusal. */
+ * next source), Alpha Vantage's premium notice is a refusal. Then each provider's exchange
+ * (md_source_ref.exchange): Polygon's and Finnhub's one more request (Ticker Details,
+ * /stock/profile2), asked only once the actions answered, whose failure of any kind (404,
+ * plan refusal, rate limit, malformed body, timeout) leaves the exchange "" and the actions
+ * standing; Twelve Data's from the splits meta and Alpha Vantage's none, with no request. */
 #include "sourcetest.h"
 
 static int parse(int (*fn)(const char *, size_t, int, md_action_vec *, md_error *),
@@ -141,10 +145,11 @@ static void stop(void)
 
 TestSuite(actions_http, .init = start, .fini = stop, .timeout = 60);
 
-/* The source `name`, playing `mode` when not NULL (the server's /_mode/<MODE> base URL). */
-static md_source *source(md_config *cfg, const char *name, const char *mode)
+/* The source `name`, playing `mode` when not NULL (the server's /_mode/<MODE> base URL),
+ * with a client timeout of timeout_ms. */
+static md_source *source_t(md_config *cfg, const char *name, const char *mode, int timeout_ms)
 {
-    md_fake_config(&fake, cfg, 5000);
+    md_fake_config(&fake, cfg, timeout_ms);
     if (mode) {
         char key[64], url[128];
         snprintf(key, sizeof key, "sources.%s.url", name);
@@ -155,14 +160,39 @@ static md_source *source(md_config *cfg, const char *name, const char *mode)
     return mk(name, cfg);
 }
 
+static md_source *source(md_config *cfg, const char *name, const char *mode)
+{
+    return source_t(cfg, name, mode, 5000);
+}
+
+/* The vtable's actions call, with what it says of the symbol into *ref and its bookkeeping
+ * into *meta (both cleared first). */
+static int actions_ref(md_source *src, const char *symbol, int64_t start, int64_t end,
+                       md_action_vec *out, md_source_ref *ref, md_fetch_meta *meta, md_error *err)
+{
+    memset(ref, 0, sizeof *ref);
+    memset(meta, 0, sizeof *meta);
+    meta->retry_after_s = -1;
+    md_error_clear(err);
+    return src->vt->actions(src, symbol, start, end, out, ref, meta, err);
+}
+
 static int actions(md_source *src, const char *symbol, int64_t start, int64_t end,
                    md_action_vec *out, md_error *err)
 {
     md_source_ref ref;
-    memset(&ref, 0, sizeof ref);
     md_fetch_meta meta;
-    memset(&meta, 0, sizeof meta);
-    return src->vt->actions(src, symbol, start, end, out, &ref, &meta, err);
+    return actions_ref(src, symbol, start, end, out, &ref, &meta, err);
+}
+
+/* How many of the requests the fake server saw contain needle. */
+static int fake_count(const char *needle)
+{
+    char *r = md_fake_requests(&fake);
+    int n = 0;
+    for (const char *p = strstr(r, needle); p; p = strstr(p + 1, needle)) n++;
+    free(r);
+    return n;
 }
 
 Test(actions_http, each_client_asks_both_endpoints_and_filters_the_range)
@@ -244,4 +274,195 @@ Test(actions_http, refused_splits_fail_the_call)
         md_source_free(src);
         md_config_deinit(&cfg);
     }
+}
+
+/* -- the symbol's exchange ----------------------------------------------------------------- */
+
+Test(actions_http, each_provider_reports_the_exchange_it_names)
+{
+    /* Polygon and Finnhub: one more request (Ticker Details, /stock/profile2) after the
+     * splits and dividends; Twelve Data: the splits' meta.mic_code; Alpha Vantage: none. */
+    static const struct {
+        const char *name, *symbol, *exchange, *seen;
+        int requests;
+    } cases[] = {
+        {"polygon", "AAPL", "XNAS", "/polygon/v3/reference/tickers/AAPL?apiKey=", 3},
+        {"finnhub", "AAPL", "NASDAQ NMS - GLOBAL MARKET",
+         "/finnhub/stock/profile2?symbol=AAPL&token=", 3},
+        {"twelvedata", "AAPL20", "XNGS", NULL, 2},
+        {"alphavantage", "AAPL20", "", NULL, 2},
+    };
+    for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        md_config cfg;
+        md_source *src = source(&cfg, cases[i].name, NULL);
+        md_action_vec v;
+        md_action_vec_init(&v);
+        md_source_ref ref;
+        md_fetch_meta meta;
+        md_error err;
+        int n = actions_ref(src, cases[i].symbol, 0, T("2030-01-01"), &v, &ref, &meta, &err);
+        cr_expect_geq(n, 0, "%s: %s", cases[i].name, err.msg);
+        cr_expect_str_eq(ref.exchange, cases[i].exchange, "%s", cases[i].name);
+        cr_expect_str_eq(ref.zone, cases[i].name[0] == 'a' ? "" : "America/New_York", "%s",
+                         cases[i].name);
+        /* the extra request is made and counted like the others (the manager charges
+         * meta.requests to the reference class's budget) */
+        cr_expect_eq(meta.requests, cases[i].requests, "%s", cases[i].name);
+        if (cases[i].seen) cr_expect(fake_saw(&fake, cases[i].seen), "%s", cases[i].name);
+        md_action_vec_deinit(&v);
+        md_source_free(src);
+        md_config_deinit(&cfg);
+    }
+    cr_expect_eq(fake_count("/twelvedata/") + fake_count("function="), 4, "no third request");
+}
+
+Test(actions_http, twelvedata_exchange_falls_back_to_the_exchange_name_without_a_mic)
+{
+    md_config cfg;
+    md_source *src = source(&cfg, "twelvedata", NULL);
+    md_action_vec v;
+    md_action_vec_init(&v);
+    md_source_ref ref;
+    md_fetch_meta meta;
+    md_error err;
+    cr_expect_eq(actions_ref(src, "NOMIC", 0, T("2030-01-01"), &v, &ref, &meta, &err), 1, "%s",
+                 err.msg);
+    cr_expect_str_eq(ref.exchange, "NYSE");
+    /* the Grow plan refused: the call fails, nothing said of the symbol */
+    md_source_free(src);
+    md_config_deinit(&cfg);
+    src = source(&cfg, "twelvedata", "GROWONLY");
+    cr_expect_eq(actions_ref(src, "AAPL20", 0, T("2030-01-01"), &v, &ref, &meta, &err),
+                 MD_EUNAUTHSRC);
+    cr_expect_str_eq(ref.exchange, "");
+    md_action_vec_deinit(&v);
+    md_source_free(src);
+    md_config_deinit(&cfg);
+}
+
+Test(actions_http, a_failed_profile_leaves_the_exchange_unknown_and_the_actions_standing)
+{
+    static const struct {
+        const char *name, *mode, *code, *word;
+        int want; /* actions of AAPL20 in 2020 */
+    } cases[] = {
+        {"polygon", NULL, "not_found", "Ticker not found", 2}, /* 404 NOT_FOUND */
+        {"polygon", "NOPROFILE", "source_unauthorized", "not entitled", 2},
+        {"polygon", "PROFILERATELIMIT", "rate_limited", "exceeded", 2},
+        {"polygon", "PROFILETRUNC", "malformed_response", "", 2},
+        {"polygon", "PROFILEHANG", "timeout", "", 2},
+        {"finnhub", "NOPROFILE", "source_unauthorized", "access", 4},
+        {"finnhub", "PROFILERATELIMIT", "rate_limited", "API limit", 4},
+        {"finnhub", "PROFILETRUNC", "malformed_response", "", 4},
+        {"finnhub", "PROFILEHANG", "timeout", "", 4},
+    };
+    for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        md_config cfg;
+        md_source *src = source_t(&cfg, cases[i].name, cases[i].mode, 1000);
+        md_action_vec v;
+        md_action_vec_init(&v);
+        md_source_ref ref;
+        md_fetch_meta meta;
+        md_error err;
+        md_log_capture cap;
+        md_log_capture_start(&cap);
+        int n = actions_ref(src, "AAPL20", T("2020-01-01"), T("2021-01-01"), &v, &ref, &meta, &err);
+        md_log_capture_stop(&cap);
+        const char *what = cases[i].mode ? cases[i].mode : "404";
+        cr_expect_eq(n, cases[i].want, "%s %s: %d %s", cases[i].name, what, n, err.msg);
+        cr_expect_eq(v.n, (size_t)cases[i].want, "%s %s", cases[i].name, what);
+        cr_expect_str_eq(ref.exchange, "", "%s %s", cases[i].name, what);
+        cr_expect_str_eq(ref.zone, "America/New_York", "%s %s", cases[i].name, what);
+        cr_expect_eq(meta.requests, 3, "%s %s: the failed request is counted", cases[i].name, what);
+        char line[160];
+        snprintf(line, sizeof line,
+                 "INFO sources reference profile not read source=%s symbol=AAPL20 code=%s",
+                 cases[i].name, cases[i].code);
+        cr_expect(strstr(cap.text, line), "%s %s: no '%s' in\n%s", cases[i].name, what, line,
+                  cap.text);
+        cr_expect(strstr(cap.text, cases[i].word), "%s %s: %s", cases[i].name, what, cap.text);
+        free(cap.text);
+        md_action_vec_deinit(&v);
+        md_source_free(src);
+        md_config_deinit(&cfg);
+    }
+}
+
+Test(actions_http, finnhub_empty_profile_is_an_unknown_exchange_not_an_error)
+{
+    md_config cfg;
+    md_source *src = source(&cfg, "finnhub", NULL);
+    md_action_vec v;
+    md_action_vec_init(&v);
+    md_source_ref ref;
+    md_fetch_meta meta;
+    md_error err;
+    md_log_capture cap;
+    md_log_capture_start(&cap);
+    int n = actions_ref(src, "AAPL20", T("2020-01-01"), T("2021-01-01"), &v, &ref, &meta, &err);
+    md_log_capture_stop(&cap);
+    cr_expect_eq(n, 4, "%d %s", n, err.msg);
+    cr_expect_str_eq(ref.exchange, ""); /* profile2 answered {} */
+    cr_expect_eq(meta.requests, 3);
+    cr_expect(fake_saw(&fake, "/finnhub/stock/profile2?symbol=AAPL20&token="));
+    cr_expect(strstr(cap.text, "reference profile not read") == NULL, "%s", cap.text);
+    free(cap.text);
+    /* a plan without dividends still reads the exchange after the splits */
+    md_source_free(src);
+    md_config_deinit(&cfg);
+    src = source(&cfg, "finnhub", "NODIVIDENDS");
+    cr_expect_eq(actions_ref(src, "AAPL", 0, T("2030-01-01"), &v, &ref, &meta, &err), 0, "%s",
+                 err.msg);
+    cr_expect_str_eq(ref.exchange, "NASDAQ NMS - GLOBAL MARKET");
+    cr_expect_eq(meta.requests, 3);
+    md_action_vec_deinit(&v);
+    md_source_free(src);
+    md_config_deinit(&cfg);
+}
+
+Test(actions_http, no_profile_request_when_the_actions_failed)
+{
+    /* a symbol the provider refused or a rate limit: no quota spent on its profile */
+    static const struct {
+        const char *name, *symbol, *profile;
+        int rc;
+    } cases[] = {
+        {"polygon", "NOTAUTH", "/v3/reference/tickers/NOTAUTH", MD_EUNAUTHSRC},
+        {"polygon", "RATELIMIT", "/v3/reference/tickers/RATELIMIT", MD_ERATELIMIT},
+        {"finnhub", "FORBIDDEN", "/stock/profile2?symbol=FORBIDDEN", MD_EUNAUTHSRC},
+        {"finnhub", "RATELIMIT", "/stock/profile2?symbol=RATELIMIT", MD_ERATELIMIT},
+        {"finnhub", "E500", "/stock/profile2?symbol=E500", MD_ETRANSIENT},
+    };
+    for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        md_config cfg;
+        md_source *src = source(&cfg, cases[i].name, NULL);
+        md_action_vec v;
+        md_action_vec_init(&v);
+        md_source_ref ref;
+        md_fetch_meta meta;
+        md_error err;
+        int rc = actions_ref(src, cases[i].symbol, 0, T("2030-01-01"), &v, &ref, &meta, &err);
+        cr_expect_eq(rc, cases[i].rc, "%s %s: %s", cases[i].name, cases[i].symbol, err.msg);
+        cr_expect_eq(meta.requests, 1, "%s %s", cases[i].name, cases[i].symbol);
+        cr_expect_eq(fake_count(cases[i].profile), 0, "%s", cases[i].profile);
+        cr_expect_str_eq(ref.exchange, "");
+        md_action_vec_deinit(&v);
+        md_source_free(src);
+        md_config_deinit(&cfg);
+    }
+    /* Polygon's indices, FX and crypto have no primary exchange: not asked */
+    md_config cfg;
+    md_source *src = source(&cfg, "polygon", NULL);
+    md_action_vec v;
+    md_action_vec_init(&v);
+    md_source_ref ref;
+    md_fetch_meta meta;
+    md_error err;
+    cr_expect_eq(actions_ref(src, "X:BTCUSD", 0, T("2030-01-01"), &v, &ref, &meta, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(meta.requests, 2);
+    cr_expect_eq(fake_count("/v3/reference/tickers/"), 0);
+    md_action_vec_deinit(&v);
+    md_source_free(src);
+    md_config_deinit(&cfg);
 }

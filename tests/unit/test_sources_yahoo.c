@@ -1,7 +1,8 @@
 /* Yahoo Finance chart client: the parser on the fixture files (every field, nulls,
  * priceHint rounding, exchange-local trading dates, weekly/monthly buckets, broken
  * bodies) and the client over HTTP against the fake provider (ranges, errors, 429 with
- * Retry-After, timeout, reset, HTML). */
+ * Retry-After, timeout, reset, HTML), and what the actions call says of the symbol (its
+ * exchange and zone, from the chart meta). */
 #include "sourcetest.h"
 
 #include <pthread.h>
@@ -293,6 +294,34 @@ Test(yahoo_http, intraday_bars_and_interval_names)
     cr_assert_eq(n, 3, "rc %d: %s", n, err.msg);
     cr_expect(fake_saw(&fake, "interval=1wk"));
     md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_http, actions_report_the_exchange_from_chart_meta)
+{
+    /* meta.exchangeName as given, from the actions' own chart request (no other) */
+    static const struct {
+        const char *symbol, *exchange, *zone;
+    } cases[] = {{"AAPL20", "NMS", "America/New_York"},
+                 {"VOD.L", "LSE", "Europe/London"},
+                 {"7203.T", "JPX", "Asia/Tokyo"},
+                 {"BTC-USD", "CCC", "UTC"},
+                 {"NOPRICE", "", "America/New_York"}}; /* a meta without exchangeName */
+    for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        md_action_vec v;
+        md_action_vec_init(&v);
+        md_source_ref ref;
+        memset(&ref, 0, sizeof ref);
+        strcpy(ref.exchange, "stale");
+        md_fetch_meta meta;
+        memset(&meta, 0, sizeof meta);
+        md_error err;
+        int n = src->vt->actions(src, cases[i].symbol, 0, T("2030-01-01"), &v, &ref, &meta, &err);
+        cr_expect_geq(n, 0, "%s: %s", cases[i].symbol, err.msg);
+        cr_expect_str_eq(ref.exchange, cases[i].exchange, "%s", cases[i].symbol);
+        cr_expect_str_eq(ref.zone, cases[i].zone, "%s", cases[i].symbol);
+        cr_expect_eq(meta.requests, 1, "%s", cases[i].symbol);
+        md_action_vec_deinit(&v);
+    }
 }
 
 Test(yahoo_http, quote_from_chart_meta)
