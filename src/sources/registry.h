@@ -31,10 +31,10 @@
 /* What kind of call a request is. A provider's budget counts every request; a class may
  * have its own budget on top (providers.def, keys sources.<name>.<class>.per_minute). */
 typedef enum md_endpoint_class {
-    MD_EP_QUOTE,     /* latest price */
-    MD_EP_INTRADAY,  /* bars finer than 1d */
-    MD_EP_DAILY,     /* bars of 1d and coarser */
-    MD_EP_REFERENCE, /* symbol lookups, listings (no client makes such a call yet) */
+    MD_EP_QUOTE,    /* latest price */
+    MD_EP_INTRADAY, /* bars finer than 1d */
+    MD_EP_DAILY,    /* bars of 1d and coarser */
+    MD_EP_REFERENCE, /* reference data: corporate actions and the profile calls that name a symbol's exchange */
     MD_EP_COUNT
 } md_endpoint_class;
 

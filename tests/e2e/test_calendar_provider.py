@@ -1,0 +1,85 @@
+"""End to end: a symbol's calendar from the exchange its provider reports.
+
+The Hang Seng index (^HSI) has no exchange suffix, so its spelling alone makes it a US
+symbol (XNYS). The fake Yahoo answers its chart as Yahoo does, with meta.exchangeName "HKG"
+(tests/fixtures/providers/yahoo/chart_^HSI_1d.json): three sessions in the week of
+2024-04-01, when Hong Kong was closed for Easter Monday (04-01) and Ching Ming (04-04) and
+New York was open every day. Once the agent has asked the sources about the symbol, its
+calendar is XHKG "from the provider": /symbols says so, quality expects Hong Kong's sessions
+(no gap on 04-04, which XNYS would count), and a restarted agent on the same store still
+knows it. The configuration always wins over the provider."""
+import unittest
+
+from mdtest import Agent
+from test_sources_failover import FakeProvider
+
+RANGE = "start=2024-04-01&end=2024-04-06&interval=1d"
+
+
+class ProviderCalendar(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeProvider()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fake.stop()
+
+    def agent(self, db=None, args=()):
+        env = {"MDAGENT_SOURCES_PRIORITY": "yahoo", "MDAGENT_YAHOO_URL": self.fake.url("yahoo")}
+        ag = Agent(db=db, env=env, args=("--set", "sources.timeout_ms=2000", *args),
+                   name="calprov")
+        ag.start()
+        return ag
+
+    def get_json(self, ag, path):
+        r = ag.get(path)
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def test_the_reported_exchange_is_the_calendar_until_the_configuration_says_otherwise(self):
+        first = self.agent()
+        try:
+            sym = self.get_json(first, "/symbols/%5EHSI")
+            self.assertEqual((sym["calendar"], sym["calendar_from"], sym["exchange"]),
+                             ("XNYS", "default", None), sym)
+            hist = self.get_json(first, "/historical/%5EHSI?" + RANGE)
+            days = [b["timestamp"][:10] for b in hist["bars"]]
+            self.assertEqual(days, ["2024-04-02", "2024-04-03", "2024-04-05"], hist)
+            sym = self.get_json(first, "/symbols/%5EHSI")
+            self.assertEqual((sym["calendar"], sym["calendar_from"], sym["exchange"]),
+                             ("XHKG", "provider", "HKG"), sym)
+            q = self.get_json(first, "/quality/%5EHSI?" + RANGE)
+            self.assertEqual((q["bars"], q["expected_bars"], q["missing_bars"]), (3, 3, 0), q)
+            self.assertNotIn("gap", q["issue_counts"], q)
+            db = first.db
+        finally:
+            first.stop()
+        # the report is kept in the store: a new agent on it knows the calendar at once, with
+        # no provider at all
+        again = Agent(db=db, name="calprov-again")
+        again.start()
+        try:
+            sym = self.get_json(again, "/symbols/%5EHSI")
+            self.assertEqual((sym["calendar"], sym["calendar_from"]), ("XHKG", "provider"), sym)
+            q = self.get_json(again, "/quality/%5EHSI?" + RANGE)
+            self.assertEqual((q["expected_bars"], q["missing_bars"]), (3, 0), q)
+        finally:
+            self.assertIsNone(again.finish())
+        # what the user configured wins: the same store, ^HSI pinned to New York, whose
+        # calendar expects the Thursday Hong Kong did not trade
+        pinned = Agent(db=db, args=("--set", "calendar.symbols=^HSI:XNYS"), name="calprov-pinned")
+        pinned.start()
+        try:
+            sym = self.get_json(pinned, "/symbols/%5EHSI")
+            self.assertEqual((sym["calendar"], sym["calendar_from"], sym["exchange"]),
+                             ("XNYS", "config", "HKG"), sym)
+            q = self.get_json(pinned, "/quality/%5EHSI?" + RANGE)
+            self.assertEqual((q["expected_bars"], q["missing_bars"]), (4, 1), q)
+        finally:
+            self.assertIsNone(pinned.finish())
+        first.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
