@@ -119,6 +119,21 @@ int md_sources__act_get(md_provider *p, const char *url, md_sources__refusal_fn 
     return rc;
 }
 
+int md_sources__profile_get(md_provider *p, const char *path, const char *symbol,
+                            const char *key_param, md_sources__refusal_fn refusal,
+                            md_sources__profile_fn read, md_source_ref *ref, md_fetch_meta *meta,
+                            md_error *err)
+{
+    md_buf url = MD_BUF_INIT;
+    md_sources__url(&url, &p->base, path, symbol, NULL, key_param);
+    json_t *root;
+    int rc = md_sources__get_json(p, url.data, refusal, NULL, &root, NULL, meta, err);
+    md_buf_deinit(&url);
+    if (rc == 0) rc = read(root, ref, err);
+    json_decref(root);
+    return rc;
+}
+
 int md_sources__emit_actions(md_action_vec *tmp, const char *symbol, int64_t start, int64_t end,
                              md_action_vec *out)
 {

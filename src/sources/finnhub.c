@@ -267,16 +267,9 @@ static int parse_profile_root(const json_t *root, md_source_ref *ref, md_error *
 static int fh_act_fetch(md_provider *p, int kind, const char *symbol, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err)
 {
-    if (kind == MD_SOURCES_ACT_PROFILE) {
-        md_buf url = MD_BUF_INIT;
-        md_sources__url(&url, &p->base, "/stock/profile2?symbol=", symbol, NULL, "&token=");
-        json_t *root;
-        int rc = md_sources__get_json(p, url.data, fh_refusal, NULL, &root, NULL, meta, err);
-        md_buf_deinit(&url);
-        if (rc == 0) rc = parse_profile_root(root, ref, err);
-        json_decref(root);
-        return rc;
-    }
+    if (kind == MD_SOURCES_ACT_PROFILE)
+        return md_sources__profile_get(p, "/stock/profile2?symbol=", symbol, "&token=", fh_refusal,
+                                       parse_profile_root, ref, meta, err);
     char to[MD_TIME_STR_MAX], rest[64];
     md_date_format(md_now() + 366 * 86400LL, to); /* announced ones too */
     snprintf(rest, sizeof rest, "&from=1970-01-01&to=%s", to);

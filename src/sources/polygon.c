@@ -434,14 +434,8 @@ static int pg_profile(md_provider *p, const char *symbol, md_source_ref *ref, md
 {
     /* indices, FX pairs and crypto (I:, C:, X:) have no primary exchange: nothing to ask */
     if (strlen(symbol) > 2 && symbol[1] == ':' && strchr("ICX", symbol[0])) return 0;
-    md_buf url = MD_BUF_INIT;
-    md_sources__url(&url, &p->base, "/v3/reference/tickers/", symbol, NULL, "?apiKey=");
-    json_t *root;
-    int rc = md_sources__get_json(p, url.data, pg_refusal, NULL, &root, NULL, meta, err);
-    md_buf_deinit(&url);
-    if (rc == 0) rc = parse_ticker_root(root, ref, err);
-    json_decref(root);
-    return rc;
+    return md_sources__profile_get(p, "/v3/reference/tickers/", symbol, "?apiKey=", pg_refusal,
+                                   parse_ticker_root, ref, meta, err);
 }
 
 /* One kind of actions (0 splits, 1 dividends), every page of it, or the ticker's details

@@ -204,6 +204,14 @@ int md_sources__act_get(md_provider *p, const char *url, md_sources__refusal_fn 
 #define MD_SOURCES_ACT_SPLITS 0
 #define MD_SOURCES_ACT_DIVIDENDS 1
 #define MD_SOURCES_ACT_PROFILE 2 /* the symbol's reference data (its exchange), no actions */
+/* A reader of a profile answer: what it says of the symbol into *ref. 0 or MD_EMALFORMED. */
+typedef int (*md_sources__profile_fn)(const json_t *root, md_source_ref *ref, md_error *err);
+/* The profile request of kind 2: {base}{path}{symbol}{key_param}{key} (md_sources__url)
+ * fetched with refusal, its answer read by read. 0 or MD_E*. */
+int md_sources__profile_get(md_provider *p, const char *path, const char *symbol,
+                            const char *key_param, md_sources__refusal_fn refusal,
+                            md_sources__profile_fn read, md_source_ref *ref, md_fetch_meta *meta,
+                            md_error *err);
 /* One endpoint of a provider's actions: kind 0 splits, 1 dividends, appended to out (and
  * what the answer says of the symbol into *ref); kind 2 (MD_SOURCES_ACT_PROFILE) the
  * provider's reference data of the symbol, into *ref only (ref->exchange), or 0 at once,

@@ -7,6 +7,7 @@
  * York, i.e. 14:30-21:00Z in winter, 13:30-20:00Z in summer), not from the calendar. */
 #include "calendar/calendar.h"
 #include "core/config.h"
+#include "core/mem.h"
 #include "quality/quality.h"
 #include "sample_bars.h"
 
@@ -305,6 +306,28 @@ static int load(md_config *cfg, const char *yaml, const char *pairs, md_error *e
     return rc;
 }
 
+typedef struct cal_case {
+    const char *symbol, *mic;
+    md_cal_from from;
+} cal_case;
+
+/* Each case's calendar and rule from m; with cfg, md_cal_for_symbol agrees. */
+static void expect_calendars(const md_cal_map *m, const md_config *cfg, const cal_case *cases,
+                             size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        md_cal_from from;
+        const md_cal *c = md_cal_map_find(m, cases[i].symbol, &from);
+        cr_expect_str_eq(md_cal_mic(c), cases[i].mic, "%s", cases[i].symbol);
+        cr_expect_eq(from, cases[i].from, "%s: %s", cases[i].symbol, md_cal_from_name(from));
+        if (!cfg) continue;
+        const md_cal *one;
+        md_error err;
+        cr_assert_eq(md_cal_for_symbol(cfg, cases[i].symbol, &one, NULL, &err), 0);
+        cr_expect_eq(one, c);
+    }
+}
+
 Test(quality_exchange, a_symbols_calendar_comes_from_config_then_symbols_then_class)
 {
     md_config cfg;
@@ -316,10 +339,7 @@ Test(quality_exchange, a_symbols_calendar_comes_from_config_then_symbols_then_cl
                  0, "%s", err.msg);
     md_cal_map *m;
     cr_assert_eq(md_cal_map_new(&cfg, &m, &err), 0, "%s", err.msg);
-    static const struct {
-        const char *symbol, *mic;
-        md_cal_from from;
-    } cases[] = {
+    static const cal_case cases[] = {
         {"SAP", "XETR", MD_CAL_FROM_CONFIG}, /* the flat key wins over the section */
         {"BTC-USD", "24/5", MD_CAL_FROM_CONFIG}, {"SHOP", "XTKS", MD_CAL_FROM_SYMBOLS},
         {"GOLD", "24/7", MD_CAL_FROM_CLASS},     {"EURX", "24/5", MD_CAL_FROM_CLASS},
@@ -327,15 +347,7 @@ Test(quality_exchange, a_symbols_calendar_comes_from_config_then_symbols_then_cl
         {"EURUSD", "24/5", MD_CAL_FROM_DEFAULT}, {"PEPE-USD", "24/7", MD_CAL_FROM_DEFAULT},
         {"BRK-B", "XNYS", MD_CAL_FROM_DEFAULT},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        md_cal_from from;
-        const md_cal *c = md_cal_map_find(m, cases[i].symbol, &from);
-        cr_expect_str_eq(md_cal_mic(c), cases[i].mic, "%s", cases[i].symbol);
-        cr_expect_eq(from, cases[i].from, "%s: %s", cases[i].symbol, md_cal_from_name(from));
-        const md_cal *one;
-        cr_assert_eq(md_cal_for_symbol(&cfg, cases[i].symbol, &one, NULL, &err), 0);
-        cr_expect_eq(one, c);
-    }
+    expect_calendars(m, &cfg, cases, MD_ARRAY_LEN(cases));
     md_cal_map_free(m);
     md_config_deinit(&cfg);
     cr_assert_str_eq(md_cal_mic(md_cal_map_find(NULL, "ETH-USD", NULL)), "24/7");
@@ -418,20 +430,12 @@ Test(quality_exchange, a_reported_exchange_ranks_below_the_configuration)
     cr_assert_null(md_cal_note_reported("OTCX", "PNK"));
     md_cal_map *m;
     cr_assert_eq(md_cal_map_new(&cfg, &m, &err), 0, "%s", err.msg);
-    static const struct {
-        const char *symbol, *mic;
-        md_cal_from from;
-    } cases[] = {
+    static const cal_case cases[] = {
         {"VOD", "XLON", MD_CAL_FROM_PROVIDER},  {"SAP", "XETR", MD_CAL_FROM_CONFIG},
         {"SHOP", "XTKS", MD_CAL_FROM_SYMBOLS},  {"GOLD", "24/7", MD_CAL_FROM_CLASS},
         {"BRKX", "XNAS", MD_CAL_FROM_PROVIDER}, {"OTCX", "XNYS", MD_CAL_FROM_DEFAULT},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        md_cal_from from;
-        const md_cal *c = md_cal_map_find(m, cases[i].symbol, &from);
-        cr_expect_str_eq(md_cal_mic(c), cases[i].mic, "%s", cases[i].symbol);
-        cr_expect_eq(from, cases[i].from, "%s: %s", cases[i].symbol, md_cal_from_name(from));
-    }
+    expect_calendars(m, NULL, cases, MD_ARRAY_LEN(cases));
     cr_expect_str_eq(md_cal_from_name(MD_CAL_FROM_PROVIDER), "provider");
     md_cal_reported_clear();
     cr_expect_str_eq(md_cal_mic(md_cal_map_find(m, "VOD", NULL)), "XNYS");

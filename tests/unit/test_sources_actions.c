@@ -278,6 +278,33 @@ Test(actions_http, refused_splits_fail_the_call)
 
 /* -- the symbol's exchange ----------------------------------------------------------------- */
 
+/* symbol's actions of [start, end) from src, with the log they wrote. */
+typedef struct logged_actions {
+    md_action_vec v;
+    md_source_ref ref;
+    md_fetch_meta meta;
+    md_error err;
+    char *log;
+    int n;
+} logged_actions;
+
+static void logged_actions_run(md_source *src, const char *symbol, int64_t start, int64_t end,
+                               logged_actions *r)
+{
+    md_action_vec_init(&r->v);
+    md_log_capture cap;
+    md_log_capture_start(&cap);
+    r->n = actions_ref(src, symbol, start, end, &r->v, &r->ref, &r->meta, &r->err);
+    md_log_capture_stop(&cap);
+    r->log = cap.text;
+}
+
+static void logged_actions_deinit(logged_actions *r)
+{
+    free(r->log);
+    md_action_vec_deinit(&r->v);
+}
+
 Test(actions_http, each_provider_reports_the_exchange_it_names)
 {
     /* Polygon and Finnhub: one more request (Ticker Details, /stock/profile2) after the
@@ -295,21 +322,17 @@ Test(actions_http, each_provider_reports_the_exchange_it_names)
     for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
         md_config cfg;
         md_source *src = source(&cfg, cases[i].name, NULL);
-        md_action_vec v;
-        md_action_vec_init(&v);
-        md_source_ref ref;
-        md_fetch_meta meta;
-        md_error err;
-        int n = actions_ref(src, cases[i].symbol, 0, T("2030-01-01"), &v, &ref, &meta, &err);
-        cr_expect_geq(n, 0, "%s: %s", cases[i].name, err.msg);
-        cr_expect_str_eq(ref.exchange, cases[i].exchange, "%s", cases[i].name);
-        cr_expect_str_eq(ref.zone, cases[i].name[0] == 'a' ? "" : "America/New_York", "%s",
+        logged_actions r;
+        logged_actions_run(src, cases[i].symbol, 0, T("2030-01-01"), &r);
+        cr_expect_geq(r.n, 0, "%s: %s", cases[i].name, r.err.msg);
+        cr_expect_str_eq(r.ref.exchange, cases[i].exchange, "%s", cases[i].name);
+        cr_expect_str_eq(r.ref.zone, cases[i].name[0] == 'a' ? "" : "America/New_York", "%s",
                          cases[i].name);
         /* the extra request is made and counted like the others (the manager charges
          * meta.requests to the reference class's budget) */
-        cr_expect_eq(meta.requests, cases[i].requests, "%s", cases[i].name);
+        cr_expect_eq(r.meta.requests, cases[i].requests, "%s", cases[i].name);
         if (cases[i].seen) cr_expect(fake_saw(&fake, cases[i].seen), "%s", cases[i].name);
-        md_action_vec_deinit(&v);
+        logged_actions_deinit(&r);
         md_source_free(src);
         md_config_deinit(&cfg);
     }
@@ -359,30 +382,22 @@ Test(actions_http, a_failed_profile_leaves_the_exchange_unknown_and_the_actions_
     for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
         md_config cfg;
         md_source *src = source_t(&cfg, cases[i].name, cases[i].mode, 1000);
-        md_action_vec v;
-        md_action_vec_init(&v);
-        md_source_ref ref;
-        md_fetch_meta meta;
-        md_error err;
-        md_log_capture cap;
-        md_log_capture_start(&cap);
-        int n = actions_ref(src, "AAPL20", T("2020-01-01"), T("2021-01-01"), &v, &ref, &meta, &err);
-        md_log_capture_stop(&cap);
+        logged_actions r;
+        logged_actions_run(src, "AAPL20", T("2020-01-01"), T("2021-01-01"), &r);
         const char *what = cases[i].mode ? cases[i].mode : "404";
-        cr_expect_eq(n, cases[i].want, "%s %s: %d %s", cases[i].name, what, n, err.msg);
-        cr_expect_eq(v.n, (size_t)cases[i].want, "%s %s", cases[i].name, what);
-        cr_expect_str_eq(ref.exchange, "", "%s %s", cases[i].name, what);
-        cr_expect_str_eq(ref.zone, "America/New_York", "%s %s", cases[i].name, what);
-        cr_expect_eq(meta.requests, 3, "%s %s: the failed request is counted", cases[i].name, what);
+        cr_expect_eq(r.n, cases[i].want, "%s %s: %d %s", cases[i].name, what, r.n, r.err.msg);
+        cr_expect_eq(r.v.n, (size_t)cases[i].want, "%s %s", cases[i].name, what);
+        cr_expect_str_eq(r.ref.exchange, "", "%s %s", cases[i].name, what);
+        cr_expect_str_eq(r.ref.zone, "America/New_York", "%s %s", cases[i].name, what);
+        cr_expect_eq(r.meta.requests, 3, "%s %s: the failed request is counted", cases[i].name,
+                     what);
         char line[160];
         snprintf(line, sizeof line,
                  "INFO sources reference profile not read source=%s symbol=AAPL20 code=%s",
                  cases[i].name, cases[i].code);
-        cr_expect(strstr(cap.text, line), "%s %s: no '%s' in\n%s", cases[i].name, what, line,
-                  cap.text);
-        cr_expect(strstr(cap.text, cases[i].word), "%s %s: %s", cases[i].name, what, cap.text);
-        free(cap.text);
-        md_action_vec_deinit(&v);
+        cr_expect(strstr(r.log, line), "%s %s: no '%s' in\n%s", cases[i].name, what, line, r.log);
+        cr_expect(strstr(r.log, cases[i].word), "%s %s: %s", cases[i].name, what, r.log);
+        logged_actions_deinit(&r);
         md_source_free(src);
         md_config_deinit(&cfg);
     }
@@ -392,30 +407,22 @@ Test(actions_http, finnhub_empty_profile_is_an_unknown_exchange_not_an_error)
 {
     md_config cfg;
     md_source *src = source(&cfg, "finnhub", NULL);
-    md_action_vec v;
-    md_action_vec_init(&v);
-    md_source_ref ref;
-    md_fetch_meta meta;
-    md_error err;
-    md_log_capture cap;
-    md_log_capture_start(&cap);
-    int n = actions_ref(src, "AAPL20", T("2020-01-01"), T("2021-01-01"), &v, &ref, &meta, &err);
-    md_log_capture_stop(&cap);
-    cr_expect_eq(n, 4, "%d %s", n, err.msg);
-    cr_expect_str_eq(ref.exchange, ""); /* profile2 answered {} */
-    cr_expect_eq(meta.requests, 3);
+    logged_actions r;
+    logged_actions_run(src, "AAPL20", T("2020-01-01"), T("2021-01-01"), &r);
+    cr_expect_eq(r.n, 4, "%d %s", r.n, r.err.msg);
+    cr_expect_str_eq(r.ref.exchange, ""); /* profile2 answered {} */
+    cr_expect_eq(r.meta.requests, 3);
     cr_expect(fake_saw(&fake, "/finnhub/stock/profile2?symbol=AAPL20&token="));
-    cr_expect(strstr(cap.text, "reference profile not read") == NULL, "%s", cap.text);
-    free(cap.text);
+    cr_expect(strstr(r.log, "reference profile not read") == NULL, "%s", r.log);
     /* a plan without dividends still reads the exchange after the splits */
     md_source_free(src);
     md_config_deinit(&cfg);
     src = source(&cfg, "finnhub", "NODIVIDENDS");
-    cr_expect_eq(actions_ref(src, "AAPL", 0, T("2030-01-01"), &v, &ref, &meta, &err), 0, "%s",
-                 err.msg);
-    cr_expect_str_eq(ref.exchange, "NASDAQ NMS - GLOBAL MARKET");
-    cr_expect_eq(meta.requests, 3);
-    md_action_vec_deinit(&v);
+    cr_expect_eq(actions_ref(src, "AAPL", 0, T("2030-01-01"), &r.v, &r.ref, &r.meta, &r.err), 0,
+                 "%s", r.err.msg);
+    cr_expect_str_eq(r.ref.exchange, "NASDAQ NMS - GLOBAL MARKET");
+    cr_expect_eq(r.meta.requests, 3);
+    logged_actions_deinit(&r);
     md_source_free(src);
     md_config_deinit(&cfg);
 }
@@ -436,33 +443,25 @@ Test(actions_http, no_profile_request_when_the_actions_failed)
     for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
         md_config cfg;
         md_source *src = source(&cfg, cases[i].name, NULL);
-        md_action_vec v;
-        md_action_vec_init(&v);
-        md_source_ref ref;
-        md_fetch_meta meta;
-        md_error err;
-        int rc = actions_ref(src, cases[i].symbol, 0, T("2030-01-01"), &v, &ref, &meta, &err);
-        cr_expect_eq(rc, cases[i].rc, "%s %s: %s", cases[i].name, cases[i].symbol, err.msg);
-        cr_expect_eq(meta.requests, 1, "%s %s", cases[i].name, cases[i].symbol);
+        logged_actions r;
+        logged_actions_run(src, cases[i].symbol, 0, T("2030-01-01"), &r);
+        cr_expect_eq(r.n, cases[i].rc, "%s %s: %s", cases[i].name, cases[i].symbol, r.err.msg);
+        cr_expect_eq(r.meta.requests, 1, "%s %s", cases[i].name, cases[i].symbol);
         cr_expect_eq(fake_count(cases[i].profile), 0, "%s", cases[i].profile);
-        cr_expect_str_eq(ref.exchange, "");
-        md_action_vec_deinit(&v);
+        cr_expect_str_eq(r.ref.exchange, "");
+        logged_actions_deinit(&r);
         md_source_free(src);
         md_config_deinit(&cfg);
     }
     /* Polygon's indices, FX and crypto have no primary exchange: not asked */
     md_config cfg;
     md_source *src = source(&cfg, "polygon", NULL);
-    md_action_vec v;
-    md_action_vec_init(&v);
-    md_source_ref ref;
-    md_fetch_meta meta;
-    md_error err;
-    cr_expect_eq(actions_ref(src, "X:BTCUSD", 0, T("2030-01-01"), &v, &ref, &meta, &err), 0, "%s",
-                 err.msg);
-    cr_expect_eq(meta.requests, 2);
+    logged_actions r;
+    logged_actions_run(src, "X:BTCUSD", 0, T("2030-01-01"), &r);
+    cr_expect_eq(r.n, 0, "%s", r.err.msg);
+    cr_expect_eq(r.meta.requests, 2);
     cr_expect_eq(fake_count("/v3/reference/tickers/"), 0);
-    md_action_vec_deinit(&v);
+    logged_actions_deinit(&r);
     md_source_free(src);
     md_config_deinit(&cfg);
 }
