@@ -322,3 +322,39 @@ Test(livebar, daily_bars_close_at_the_end_of_the_session)
     md_cal_map_free(cals);
     /* teardown frees lb again: NULL is fine */
 }
+
+/* 24/5 FX: Monday's session opens at 17:00 New York on Sunday (22:00 UTC in winter) and
+ * closes at 17:00 on Monday, so a Sunday-evening tick and a Monday-afternoon one make one
+ * daily bar labelled Monday, closed at Monday 22:00 UTC, not at either UTC midnight. */
+Test(livebar, an_fx_day_runs_from_sunday_evening_to_monday_evening)
+{
+    md_livebar_free(lb);
+    md_cal_map *cals;
+    md_error err;
+    cr_assert_eq(md_cal_map_new(NULL, &cals, &err), 0, "%s", err.msg);
+    md_livebar_options o = {.hub = hub, .delay_ms = 2000, .now_ms = fake_clock, .cals = cals};
+    lb = md_livebar_new(&o);
+    const int64_t mon = 1733097600; /* 2024-12-02T00:00:00Z */
+    const int64_t sun_eve = mon - 3600, mon_aft = mon + 21 * 3600, mon_close = mon + 22 * 3600;
+    now_ms = sun_eve * 1000LL;
+    quote("EURUSD", sun_eve, 1.05, 1); /* Sunday 18:00 New York */
+    now_ms = (mon + 5) * 1000LL;       /* past UTC midnight: the FX day goes on */
+    md_livebar_tick(lb);
+    now_ms = mon_aft * 1000LL;
+    quote("EURUSD", mon_aft, 1.06, 2); /* Monday 16:00 New York */
+    now_ms = (mon_aft + 600) * 1000LL;
+    md_livebar_tick(lb);
+    for (size_t i = 0; i < n_seen; i++)
+        cr_assert_neq(seen[i].iv, MD_IV_1D, "no daily bar before Monday's 17:00 New York");
+    now_ms = (mon_close + 5) * 1000LL;
+    md_livebar_tick(lb);
+    const seen_bar *d = find(MD_IV_1D, mon);
+    cr_assert_not_null(d, "closed at Monday 17:00 New York, labelled Monday");
+    cr_assert_eq(d->bar.open, 1.05, "Sunday evening's tick opened it");
+    cr_assert_eq(d->bar.close, 1.06);
+    cr_assert_eq(d->bar.volume, 3);
+    cr_assert_null(find(MD_IV_1D, mon - 86400), "no Sunday bar");
+    md_livebar_free(lb);
+    lb = NULL;
+    md_cal_map_free(cals);
+}
