@@ -107,6 +107,30 @@ int md_sources__parse_actions(const char *provider, md_sources__act_root_fn read
     return rc;
 }
 
+int md_sources__ref_exchange(const char *provider, const json_t *obj, const char *key,
+                             md_source_ref *ref, md_error *err)
+{
+    const json_t *ex = json_object_get(obj, key);
+    if (ex && !json_is_null(ex) && !json_is_string(ex))
+        return md_error_set(err, MD_EMALFORMED, "%s: malformed response: \"%s\" is not a string",
+                            provider, key);
+    const char *name = json_string_value(ex); /* NULL when absent or null */
+    snprintf(ref->exchange, sizeof ref->exchange, "%s", name ? name : "");
+    return 0;
+}
+
+int md_sources__parse_profile(const char *provider,
+                              int (*read)(const json_t *, md_source_ref *, md_error *),
+                              const char *body, size_t len, md_source_ref *ref, md_error *err)
+{
+    memset(ref, 0, sizeof *ref);
+    json_t *root = md_sources__json_buf(provider, body, len, NULL, err);
+    if (!root) return MD_EMALFORMED;
+    int rc = read(root, ref, err);
+    json_decref(root);
+    return rc;
+}
+
 int md_sources__act_get(md_provider *p, const char *url, md_sources__refusal_fn refusal,
                         md_sources__act_root_fn read, int dividends, md_action_vec *out,
                         md_source_ref *ref, md_fetch_meta *meta, md_error *err)

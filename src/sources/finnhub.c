@@ -253,13 +253,12 @@ static int parse_profile_root(const json_t *root, md_source_ref *ref, md_error *
         return md_error_set(err, MD_EMALFORMED, NAME ": malformed response: not an object");
     int rc = body_error(root, err);
     if (rc) return rc;
-    const json_t *ex = json_object_get(root, "exchange");
-    if (ex && !json_is_null(ex) && !json_is_string(ex))
-        return md_error_set(err, MD_EMALFORMED,
-                            NAME ": malformed response: \"exchange\" is not a string");
-    const char *name = json_string_value(ex); /* NULL when absent or null */
-    snprintf(ref->exchange, sizeof ref->exchange, "%s", name ? name : "");
-    return 0;
+    return md_sources__ref_exchange(NAME, root, "exchange", ref, err);
+}
+
+int md_finnhub_parse_profile(const char *body, size_t len, md_source_ref *ref, md_error *err)
+{
+    return md_sources__parse_profile(NAME, parse_profile_root, body, len, ref, err);
 }
 
 /* One kind of actions (0 splits, 1 dividends) or the company profile (2: its exchange)

@@ -419,13 +419,12 @@ static int parse_ticker_root(const json_t *root, md_source_ref *ref, md_error *e
     const json_t *res = json_object_get(root, "results");
     if (!json_is_object(res))
         return md_error_set(err, MD_EMALFORMED, NAME ": no results object in the ticker details");
-    const json_t *ex = json_object_get(res, "primary_exchange");
-    if (ex && !json_is_null(ex) && !json_is_string(ex))
-        return md_error_set(err, MD_EMALFORMED,
-                            NAME ": malformed response: primary_exchange is not a string");
-    const char *mic = json_string_value(ex); /* NULL when absent or null */
-    snprintf(ref->exchange, sizeof ref->exchange, "%s", mic ? mic : "");
-    return 0;
+    return md_sources__ref_exchange(NAME, res, "primary_exchange", ref, err);
+}
+
+int md_polygon_parse_ticker(const char *body, size_t len, md_source_ref *ref, md_error *err)
+{
+    return md_sources__parse_profile(NAME, parse_ticker_root, body, len, ref, err);
 }
 
 /* The symbol's primary exchange from Ticker Details (md_sources__actions2's kind 2). */

@@ -83,6 +83,13 @@ int md_polygon_parse_splits(const char *body, size_t len, md_action_vec *out, ch
 int md_polygon_parse_dividends(const char *body, size_t len, md_action_vec *out, char **next_url,
                                md_error *err);
 
+/* The profile answers that name a symbol's exchange, into ref->exchange ("" when the answer
+ * names none): Polygon Ticker Details v3 (results.primary_exchange), Finnhub
+ * /stock/profile2 (exchange; {} for an unknown symbol). 0, or MD_EMALFORMED and the
+ * providers' own errors as for bars. */
+int md_polygon_parse_ticker(const char *body, size_t len, md_source_ref *ref, md_error *err);
+int md_finnhub_parse_profile(const char *body, size_t len, md_source_ref *ref, md_error *err);
+
 /* Twelve Data /time_series: values[] newest first, string (or plain) numbers, intraday
  * datetime "YYYY-MM-DD HH:MM:SS" in meta.exchange_timezone (UTC when absent), converted to
  * UTC; "YYYY-MM-DD" (the trading date) for daily and coarser. A status "error"

@@ -196,6 +196,14 @@ typedef int (*md_sources__act_root_fn)(const json_t *root, long status, int divi
 /* The actions parser entry points of providers.h: body as JSON, then read. */
 int md_sources__parse_actions(const char *provider, md_sources__act_root_fn read, const char *body,
                               size_t len, int dividends, md_action_vec *out, md_error *err);
+/* obj's field key (a string; absent or null: "") into ref->exchange, or MD_EMALFORMED
+ * naming the field when it is another type. */
+int md_sources__ref_exchange(const char *provider, const json_t *obj, const char *key,
+                             md_source_ref *ref, md_error *err);
+/* The profile parser entry points of providers.h: body as JSON, then read (*ref cleared). */
+int md_sources__parse_profile(const char *provider,
+                              int (*read)(const json_t *, md_source_ref *, md_error *),
+                              const char *body, size_t len, md_source_ref *ref, md_error *err);
 /* One actions request: url fetched (md_sources__get_json with refusal), its answer read. */
 int md_sources__act_get(md_provider *p, const char *url, md_sources__refusal_fn refusal,
                         md_sources__act_root_fn read, int dividends, md_action_vec *out,

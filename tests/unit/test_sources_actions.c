@@ -82,6 +82,53 @@ Test(actions_parse, finnhub_splits_and_dividends)
                           "finnhub/quote_AAPL.json");
 }
 
+/* The profile parsers at their edges: the documented answers, an unknown symbol, an
+ * exchange that is not a string, a body that is not JSON or not an object. */
+Test(actions_parse, profiles_name_the_exchange_or_fail_clearly)
+{
+    typedef int (*profile_fn)(const char *, size_t, md_source_ref *, md_error *);
+    static const struct {
+        profile_fn fn;
+        const char *body, *exchange;
+        int rc;
+    } cases[] = {
+        {md_finnhub_parse_profile, "{}", "", 0},
+        {md_finnhub_parse_profile, "{\"exchange\":\"NASDAQ NMS - GLOBAL MARKET\"}",
+         "NASDAQ NMS - GLOBAL MARKET", 0},
+        {md_finnhub_parse_profile, "{\"exchange\":null}", "", 0},
+        {md_finnhub_parse_profile, "{\"exchange\":42}", "", MD_EMALFORMED},
+        {md_finnhub_parse_profile, "[1,2]", "", MD_EMALFORMED},
+        {md_finnhub_parse_profile, "{\"exchange\":\"NAS", "", MD_EMALFORMED},
+        {md_polygon_parse_ticker, "{\"status\":\"OK\",\"results\":{\"primary_exchange\":\"XNAS\"}}",
+         "XNAS", 0},
+        {md_polygon_parse_ticker, "{\"status\":\"OK\",\"results\":{}}", "", 0},
+        {md_polygon_parse_ticker, "{\"status\":\"OK\",\"results\":[]}", "", MD_EMALFORMED},
+        {md_polygon_parse_ticker,
+         "{\"status\":\"OK\",\"results\":{\"primary_exchange\":[\"XNAS\"]}}", "", MD_EMALFORMED},
+        {md_polygon_parse_ticker, "<html>", "", MD_EMALFORMED},
+    };
+    for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        md_source_ref ref;
+        md_error err;
+        int rc = cases[i].fn(cases[i].body, strlen(cases[i].body), &ref, &err);
+        cr_expect_eq(rc, cases[i].rc, "%s: %d %s", cases[i].body, rc, rc ? err.msg : "");
+        if (rc == 0)
+            cr_expect_str_eq(ref.exchange, cases[i].exchange, "%s", cases[i].body);
+        else
+            cr_expect(err.msg[0], "%s: an error says why", cases[i].body);
+    }
+    size_t len;
+    char *body = md_fake_read("polygon/tickers_AAPL.json", &len);
+    md_source_ref ref;
+    md_error err;
+    cr_expect_eq(md_polygon_parse_ticker(body, len, &ref, &err), 0, "%s", err.msg);
+    cr_expect_str_eq(ref.exchange, "XNAS");
+    free(body);
+    body = md_fake_read("polygon/tickers_not_found.json", &len);
+    cr_expect_eq(md_polygon_parse_ticker(body, len, &ref, &err), MD_ENOTFOUND, "%s", err.msg);
+    free(body);
+}
+
 Test(actions_parse, twelvedata_factors_are_from_over_to)
 {
     md_action_vec v;

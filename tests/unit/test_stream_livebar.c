@@ -276,7 +276,8 @@ Test(livebar, snapshot_quotes_never_make_or_change_a_bar)
  * post-market runs to 20:00 EST = 01:00 UTC, so a tick at 19:30 New York (00:30 UTC on the
  * next day) is part of Monday 2024-12-02's bar, which closes after 01:00 UTC, not at
  * midnight. A 24/7 symbol's day is the UTC day. */
-Test(livebar, daily_bars_close_at_the_end_of_the_session)
+/* The suite's live bars again, with the default calendars (a symbol's sessions). */
+static md_cal_map *with_calendars(void)
 {
     md_livebar_free(lb);
     md_cal_map *cals;
@@ -284,6 +285,20 @@ Test(livebar, daily_bars_close_at_the_end_of_the_session)
     cr_assert_eq(md_cal_map_new(NULL, &cals, &err), 0, "%s", err.msg);
     md_livebar_options o = {.hub = hub, .delay_ms = 2000, .now_ms = fake_clock, .cals = cals};
     lb = md_livebar_new(&o);
+    return cals;
+}
+
+/* Frees them before their calendars (teardown frees lb again: NULL is fine). */
+static void without_calendars(md_cal_map *cals)
+{
+    md_livebar_free(lb);
+    lb = NULL;
+    md_cal_map_free(cals);
+}
+
+Test(livebar, daily_bars_close_at_the_end_of_the_session)
+{
+    md_cal_map *cals = with_calendars();
     const int64_t mon = 1733097600; /* 2024-12-02T00:00:00Z */
     const int64_t close = mon + 21 * 3600, midnight = mon + 86400, post_end = midnight + 3600;
     const char *syms[] = {"AAPL", "BTC-USD"};
@@ -317,10 +332,7 @@ Test(livebar, daily_bars_close_at_the_end_of_the_session)
     cr_assert_eq(a->bar.close, 104, "the post-market tick is in it");
     cr_assert_eq(a->bar.volume, 3);
     cr_assert_null(find(MD_IV_1D, midnight), "no AAPL bar for Tuesday, no BTC-USD one yet");
-    md_livebar_free(lb);
-    lb = NULL;
-    md_cal_map_free(cals);
-    /* teardown frees lb again: NULL is fine */
+    without_calendars(cals);
 }
 
 /* 24/5 FX: Monday's session opens at 17:00 New York on Sunday (22:00 UTC in winter) and
@@ -328,12 +340,7 @@ Test(livebar, daily_bars_close_at_the_end_of_the_session)
  * daily bar labelled Monday, closed at Monday 22:00 UTC, not at either UTC midnight. */
 Test(livebar, an_fx_day_runs_from_sunday_evening_to_monday_evening)
 {
-    md_livebar_free(lb);
-    md_cal_map *cals;
-    md_error err;
-    cr_assert_eq(md_cal_map_new(NULL, &cals, &err), 0, "%s", err.msg);
-    md_livebar_options o = {.hub = hub, .delay_ms = 2000, .now_ms = fake_clock, .cals = cals};
-    lb = md_livebar_new(&o);
+    md_cal_map *cals = with_calendars();
     const int64_t mon = 1733097600; /* 2024-12-02T00:00:00Z */
     const int64_t sun_eve = mon - 3600, mon_aft = mon + 21 * 3600, mon_close = mon + 22 * 3600;
     now_ms = sun_eve * 1000LL;
@@ -354,7 +361,5 @@ Test(livebar, an_fx_day_runs_from_sunday_evening_to_monday_evening)
     cr_assert_eq(d->bar.close, 1.06);
     cr_assert_eq(d->bar.volume, 3);
     cr_assert_null(find(MD_IV_1D, mon - 86400), "no Sunday bar");
-    md_livebar_free(lb);
-    lb = NULL;
-    md_cal_map_free(cals);
+    without_calendars(cals);
 }
