@@ -67,6 +67,11 @@ export function renderHealth(body, h) {
 /** Every agent of the deployment side by side, as each announces itself (API.md /cluster):
  * state, health, request rate, stream clients, worker queue depth. The agent serving the page
  * is marked; "shared": false means the list is that agent alone (no Redis, or unreachable). */
+function fmtRate(v) {
+  if (!Number.isFinite(v)) return '–';
+  return v < 100 ? v.toFixed(2) : fmtNum(v, 0);
+}
+
 export function renderCluster(body, d) {
   const list = d && Array.isArray(d.agents) ? d.agents : null;
   if (!list) return mount(body, note('err', 'unexpected answer from /cluster'));
@@ -74,7 +79,10 @@ export function renderCluster(body, d) {
     el('td', { title: a.url || undefined }, el('span', { class: 'src-name' }, a.id ?? '?'), a.id === d.self ? el('span', { class: 'tag' }, 'this') : null),
     el('td', {}, badge(a.state, a.state === 'ready' ? 'good' : a.state === 'draining' ? 'warn' : 'muted')),
     el('td', {}, badge(a.health)),
-    el('td', { class: 'num', dataset: { k: 'rate' } }, fmtNum(a.request_rate, 1)),
+    // requests/s in plain decimals (a quiet agent's 0.09 is not 9.00e-2); the exact figure
+    // is the cell's title
+    el('td', { class: 'num', dataset: { k: 'rate' }, title: Number.isFinite(a.request_rate) ? `${a.request_rate} requests/s` : undefined },
+      fmtRate(a.request_rate)),
     el('td', { class: 'num', dataset: { k: 'clients' } }, fmtInt(a.stream_clients)),
     el('td', { class: 'num', dataset: { k: 'queue' } }, fmtInt(a.queue_depth)),
     el('td', { class: 'err-cell', title: a.seen ? `last heartbeat ${a.seen}` : undefined }, a.version ?? '–')));
