@@ -453,9 +453,15 @@ static void body_done(md_conn *c)
     md_task *t = c->t;
     set_state(c, CS_BUSY);
     md_srv_dispatch(t);
-    if (!t->in_worker && c->state == CS_BUSY) {
-        md_conn_render_head(c, t);
-        write_response(c);
+    if (!t->in_worker) {
+        int owed = t->flush_owed;
+        t->flush_owed = 0;
+        srv_loop *sl = c->sl;
+        if (c->state == CS_BUSY) {
+            md_conn_render_head(c, t);
+            write_response(c); /* may free t and c */
+        }
+        md_srv_flush_owed(sl, owed);
     }
 }
 

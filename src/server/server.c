@@ -35,6 +35,7 @@
 #include "core/workq.h"
 #include "query/services.h"
 #include "server/server_int.h"
+#include "stream/hub.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,7 +85,9 @@ static void run_job(void *arg)
 {
     md_task *t = arg;
     srv_loop *sl = t->sl;
+    md_hub_hold_flushes(&t->flush_owed);
     md_route_run(t->rt, sl->srv->svc, &t->req, &t->resp);
+    md_hub_hold_flushes(NULL);
     atomic_fetch_sub(&sl->srv->in_workers, 1);
     pthread_mutex_lock(&sl->lock);
     t->next = sl->done;
@@ -108,28 +111,41 @@ void md_srv_drain_done(srv_loop *sl)
         rev = t;
         t = next;
     }
+    int owed = 0;
     for (t = rev; t;) {
         md_task *next = t->next;
         t->in_worker = 0;
+        owed |= t->flush_owed;
+        t->flush_owed = 0;
         if (t->c)
             md_conn_complete(t->c);
         else
             md_srv_task_free(t); /* the connection went away meanwhile */
         t = next;
     }
+    md_srv_flush_owed(sl, owed); /* the answers are out: now the fan-out may take the core */
+}
+
+void md_srv_flush_owed(srv_loop *sl, int owed)
+{
+    if (owed && sl->srv->svc->hub) md_hub_flush(sl->srv->svc->hub);
 }
 
 void md_srv_dispatch(md_task *t)
 {
     md_services *svc = t->sl->srv->svc;
     const md_route *rt = t->rt;
-    if ((rt->flags & MD_RT_TRY_INLINE) && svc->workers &&
-        md_route_try_inline(rt, svc, &t->req, &t->resp) == 0)
-        return;
-    if ((rt->flags & MD_RT_INLINE) || !svc->workers) {
+    /* What an inline handler publishes wakes the stream loops after its answer is written
+     * (body_done); a worker's, after md_srv_drain_done wrote it. */
+    md_hub_hold_flushes(&t->flush_owed);
+    int done = (rt->flags & MD_RT_TRY_INLINE) && svc->workers &&
+               md_route_try_inline(rt, svc, &t->req, &t->resp) == 0;
+    if (!done && ((rt->flags & MD_RT_INLINE) || !svc->workers)) {
         md_route_run(rt, svc, &t->req, &t->resp);
-        return;
+        done = 1;
     }
+    md_hub_hold_flushes(NULL);
+    if (done) return;
     t->in_worker = 1;
     atomic_fetch_add(&t->sl->srv->in_workers, 1);
     md_workq_submit(md_route_queue(rt, svc, &t->req), run_job, t);

@@ -27,6 +27,7 @@ struct md_task {
     srv_loop *sl;
     const md_route *rt;
     int in_worker;
+    int flush_owed;       /* the handler published with its wakes held (md_srv_flush_owed) */
     size_t body_cap;      /* bytes allocated for req.body (+1 for the NUL) */
     int body_mapped;      /* req.body is an mmap'd region of body_cap bytes */
     size_t body_reserved; /* counted in the server's in-flight body bytes */
@@ -118,6 +119,9 @@ struct md_conn {
 /* Routes and runs the request of t (its head and body are complete). Inline answers are ready
  * on return (t->in_worker 0); worker answers come back through the completion list. */
 void md_srv_dispatch(md_task *t);
+/* Wakes the stream loops for what a finished request published (its flush_owed), once its
+ * answer is written. */
+void md_srv_flush_owed(srv_loop *sl, int owed);
 /* Frees a task (its request, response and body memory). NULL is fine. */
 void md_srv_task_free(md_task *t);
 md_task *md_srv_task_new(srv_loop *sl, md_conn *c);

@@ -403,8 +403,19 @@ void md_hub_set_sequencer(md_hub *h, const md_hub_sequencer *sq)
     pthread_mutex_unlock(&h->lock);
 }
 
+static _Thread_local int *flush_owed;
+
+void md_hub_hold_flushes(int *owed)
+{
+    flush_owed = owed;
+}
+
 void md_hub_flush(md_hub *h)
 {
+    if (flush_owed) {
+        *flush_owed = 1;
+        return;
+    }
     pthread_mutex_lock(&h->lock);
     for (md_hub_shard *sh = h->shards; sh; sh = sh->next) {
         int wake = 0;

@@ -122,6 +122,12 @@ void md_hub_set_sequencer(md_hub *h, const md_hub_sequencer *sq);
 
 /* Wakes every shard that has deferred messages. */
 void md_hub_flush(md_hub *h);
+/* Holds this thread's md_hub_flush() calls (owed non-NULL) or ends the hold (NULL): while
+ * held, a flush only sets *owed to 1 and leaves the shards' wakes due for the next flush. The
+ * server holds them while a request runs and flushes once its answer is written, so an
+ * ingest's acknowledgement never waits for the stream loop that its ticks woke (issue 20: on
+ * a shared core the woken fan-out preempted the answer for a scheduler tick). */
+void md_hub_hold_flushes(int *owed);
 
 /* -- extension channels ("ind.<spec>@<interval>", "screen.<name>": stream/proto.h) ----------
  *

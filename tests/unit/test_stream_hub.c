@@ -284,6 +284,31 @@ Test(stream_hub, test_wake_once_per_drain_and_deferred_until_flush)
     cr_assert_eq(su_wakes, 2);
 }
 
+/* The server holds a request's flushes until its answer is written (issue 20): a held flush
+ * wakes nothing and says it is owed; the next flush after the hold wakes the shard once. */
+Test(stream_hub, test_held_flush_is_owed_not_lost)
+{
+    mk(256, 0, 100);
+    md_quote q = su_quote("A", 1, 1700000000);
+    int owed = 0;
+    md_hub_hold_flushes(&owed);
+    md_hub_publish_quote(hub, &q, MD_ORIGIN_LOCAL, 1);
+    md_hub_flush(hub);
+    md_hub_flush(hub);
+    md_hub_hold_flushes(NULL);
+    cr_assert_eq(su_wakes, 0, "held: the stream loop is not woken before the answer");
+    cr_assert_eq(owed, 1);
+    md_hub_flush(hub);
+    cr_assert_eq(su_wakes, 1, "the owed flush wakes the shard");
+    cr_assert_eq(md_hub_shard_drain(sh, NULL, NULL), 1);
+    owed = 0;
+    md_hub_hold_flushes(&owed);
+    md_hub_hold_flushes(NULL);
+    md_hub_flush(hub);
+    cr_assert_eq(owed, 0, "a hold without a flush owes nothing");
+    cr_assert_eq(su_wakes, 1, "nothing due: no wake");
+}
+
 static int ready_calls;
 static void on_ready(md_session *s, void *ctx)
 {
