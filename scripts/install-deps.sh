@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev \
  libhttp-parser-dev nettle-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 \
- libpq-dev libhiredis-dev libyaml-dev zlib1g-dev libcriterion-dev tzdata"
+ libpq-dev libhiredis-dev libyaml-dev zlib1g-dev liburing-dev libcriterion-dev tzdata"
 # r-base-core + r-cran-ttr: R's TTR package, the reference the indicator tests compare with
 # python3-numpy + python3-pandas: the reference the cross-symbol analytics tests compare with,
 # and the Python client's DataFrames (tests/e2e/test_python_client.py)

@@ -33,6 +33,7 @@
 #include "stream/session.h"
 
 #include <errno.h>
+#include <liburing.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +46,9 @@
 #define CLOSE_LINGER_MS 2000
 #define MAX_IOV 256
 #define SLICE_NS 500000 /* fan-out writes between looks at completions and sockets */
+#define URING_BATCH 64  /* clients written per io_uring_enter */
+
+typedef struct ws_out ws_out_batch;
 
 struct md_ws_loop {
     srv_loop *sl;
@@ -57,6 +61,9 @@ struct md_ws_loop {
     int closed_all;
     md_conn *ready_head, *ready_tail; /* clients to write */
     uint64_t delivered;               /* messages written, not yet added to the metric */
+    int uring;                        /* the ring below writes the fan-out (else writev) */
+    struct io_uring ring;
+    ws_out_batch *outs; /* URING_BATCH writes being made */
 };
 
 struct md_ws_conn {
@@ -140,63 +147,148 @@ static void queue_close_frame(md_conn *c)
     w->close_queued = 1;
 }
 
-/* Writes what c has: bytes in c->out first (the 101 answer, a close frame), then its queue,
- * in one writev per round, until everything is written or the socket is full. */
-static void flush(md_conn *c)
+/* One write of a client: bytes in c->out first (the 101 answer, a close frame), then its
+ * queue, straight from the shared frames. */
+typedef struct ws_out {
+    struct iovec iov[MAX_IOV];
+    struct msghdr mh;
+    int n;
+    size_t total, out_left;
+} ws_out;
+
+/* Fills o with what c has to write; 0 when there is nothing (or c cannot be written now). */
+static int out_prep(md_conn *c, ws_out *o)
 {
     md_ws_conn *w = c->ws;
     md_ws_loop *wl = c->sl->ws;
-    size_t batch = (size_t)wl->cfg->stream_write_batch_bytes;
-    while (c->state == CS_WS && !w->blocked && !w->close_sent) {
-        if (w->close_code && !w->close_queued && (w->close_flushed || !md_session_pending(w->sess)))
-            queue_close_frame(c);
-        struct iovec iov[MAX_IOV];
-        int n = 0;
-        size_t out_left = c->out.len - c->out_off, total = 0;
-        if (out_left) {
-            iov[n].iov_base = c->out.data + c->out_off;
-            iov[n++].iov_len = out_left;
-            total += out_left;
-        }
-        if (!w->close_queued) {
-            int k = md_session_iov(w->sess, iov + n, MAX_IOV - n, batch);
-            for (int i = n; i < n + k; i++) total += iov[i].iov_len;
-            n += k;
-        }
-        if (n == 0) {
-            if (w->close_queued) { /* the close frame is out: wait for the peer's EOF */
-                w->close_sent = 1;
-                shutdown(c->ev.fd, SHUT_WR);
-                md_loop_timer(c->sl->loop, &c->timer, md_loop_now(c->sl->loop) + CLOSE_LINGER_MS);
-            }
-            return;
-        }
-        ssize_t k = writev(c->ev.fd, iov, n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) {
-                w->blocked = 1;
-                return;
-            }
-            md_conn_close(c);
-            return;
-        }
-        size_t done = (size_t)k;
-        size_t from_out = done < out_left ? done : out_left;
-        c->out_off += from_out;
-        if (c->out_off >= c->out.len && c->out.len) {
-            md_buf_reset(&c->out);
-            c->out_off = 0;
-        }
-        if (done > from_out) {
-            wl->delivered += md_session_consume(w->sess, done - from_out);
-            if (w->close_code) w->close_flushed = 1; /* one batch after the close decision */
-        }
-        if (done < total) { /* the socket is full: EPOLLOUT (edge) comes when it drains */
-            w->blocked = 1;
-            return;
-        }
+    if (c->state != CS_WS || w->blocked || w->close_sent) return 0;
+    if (w->close_code && !w->close_queued && (w->close_flushed || !md_session_pending(w->sess)))
+        queue_close_frame(c);
+    int n = 0;
+    size_t total = 0;
+    o->out_left = c->out.len - c->out_off;
+    if (o->out_left) {
+        o->iov[n].iov_base = c->out.data + c->out_off;
+        o->iov[n++].iov_len = o->out_left;
+        total += o->out_left;
     }
+    if (!w->close_queued) {
+        int k = md_session_iov(w->sess, o->iov + n, MAX_IOV - n,
+                               (size_t)wl->cfg->stream_write_batch_bytes);
+        for (int i = n; i < n + k; i++) total += o->iov[i].iov_len;
+        n += k;
+    }
+    o->n = n;
+    o->total = total;
+    if (n == 0 && w->close_queued) { /* the close frame is out: wait for the peer's EOF */
+        w->close_sent = 1;
+        shutdown(c->ev.fd, SHUT_WR);
+        md_loop_timer(c->sl->loop, &c->timer, md_loop_now(c->sl->loop) + CLOSE_LINGER_MS);
+    }
+    return n > 0;
+}
+
+/* Takes the outcome of writing o (bytes, or -errno); 1 when c may have more to write now. */
+static int out_done(md_conn *c, const ws_out *o, ssize_t k)
+{
+    md_ws_conn *w = c->ws;
+    md_ws_loop *wl = c->sl->ws;
+    if (k < 0) {
+        if (k == -EINTR) return 1;
+        if (k == -EAGAIN) {
+            w->blocked = 1;
+            return 0;
+        }
+        md_conn_close(c);
+        return 0;
+    }
+    size_t done = (size_t)k;
+    size_t from_out = done < o->out_left ? done : o->out_left;
+    c->out_off += from_out;
+    if (c->out_off >= c->out.len && c->out.len) {
+        md_buf_reset(&c->out);
+        c->out_off = 0;
+    }
+    if (done > from_out) {
+        wl->delivered += md_session_consume(w->sess, done - from_out);
+        if (w->close_code) w->close_flushed = 1; /* one batch after the close decision */
+    }
+    if (done < o->total) { /* the socket is full: EPOLLOUT (edge) comes when it drains */
+        w->blocked = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* Writes what c has, in one writev per round, until everything is written or the socket is
+ * full. */
+static void flush(md_conn *c)
+{
+    ws_out o;
+    while (out_prep(c, &o)) {
+        ssize_t k = writev(c->ev.fd, o.iov, o.n);
+        if (!out_done(c, &o, k < 0 ? -(ssize_t)errno : k)) return;
+    }
+}
+
+/* The fan-out's writes of up to URING_BATCH ready clients go to the kernel in one
+ * io_uring_enter (issue 20: at one message per client per tick, the system call around each
+ * send was a fifth of the time). Every send is non-blocking (MSG_DONTWAIT): the kernel does it
+ * during the call, as writev would, and a full socket answers -EAGAIN instead of waiting, so
+ * all completions are there when the call returns and the frames need to live no longer. */
+static int uring_round(md_ws_loop *wl)
+{
+    md_conn *cs[URING_BATCH];
+    int m = 0;
+    while (m < URING_BATCH && wl->ready_head) {
+        md_conn *c = wl->ready_head;
+        md_ws_conn *w = c->ws;
+        wl->ready_head = w->ready_next;
+        if (!wl->ready_head) wl->ready_tail = NULL;
+        w->in_ready = 0;
+        w->ready_next = NULL;
+        ws_out *o = &wl->outs[m];
+        if (!out_prep(c, o)) continue;
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&wl->ring);
+        if (o->n == 1) {
+            io_uring_prep_send(sqe, c->ev.fd, o->iov[0].iov_base, o->iov[0].iov_len,
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+        } else {
+            memset(&o->mh, 0, sizeof o->mh);
+            o->mh.msg_iov = o->iov;
+            o->mh.msg_iovlen = (size_t)o->n;
+            io_uring_prep_sendmsg(sqe, c->ev.fd, &o->mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        io_uring_sqe_set_data64(sqe, (uint64_t)m);
+        cs[m++] = c;
+    }
+    if (m == 0) return 0;
+    int r = io_uring_submit_and_wait(&wl->ring, (unsigned)m);
+    if (r != m) { /* not expected: finish this round with writev, and stay with it */
+        MD_WARN("stream", "io_uring submitted %d of %d sends (%s): writing with writev", r, m,
+                r < 0 ? strerror(-r) : "short");
+        wl->uring = 0;
+        io_uring_queue_exit(&wl->ring);
+        for (int i = 0; i < m; i++) {
+            ws_out *o = &wl->outs[i];
+            ssize_t k = writev(cs[i]->ev.fd, o->iov, o->n);
+            if (out_done(cs[i], o, k < 0 ? -(ssize_t)errno : k)) flush(cs[i]);
+        }
+        return m;
+    }
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&wl->ring, head, cqe)
+    {
+        int i = (int)io_uring_cqe_get_data64(cqe);
+        md_conn *c = cs[i];
+        if (out_done(c, &wl->outs[i], cqe->res) && c->state == CS_WS &&
+            (md_session_pending(c->ws->sess) || c->ws->close_code))
+            want_write(c); /* more than one write's worth: its next turn */
+        seen++;
+    }
+    io_uring_cq_advance(&wl->ring, seen);
+    return m;
 }
 
 static void session_ready(md_session *s, void *ctx)
@@ -215,6 +307,11 @@ int md_ws_more(md_ws_loop *wl)
     int64_t start = md_mono_ns();
     int n = 0;
     while (wl->ready_head) {
+        if (wl->uring) {
+            n += uring_round(wl);
+            if (md_mono_ns() - start > SLICE_NS) break;
+            continue;
+        }
         md_conn *c = wl->ready_head;
         md_ws_conn *w = c->ws;
         wl->ready_head = w->ready_next;
@@ -593,12 +690,24 @@ md_ws_loop *md_ws_loop_new(srv_loop *sl, md_services *svc)
     wl->svc = svc;
     wl->cfg = svc->cfg;
     wl->shard = md_hub_shard_new(svc->hub, wake, sl->loop);
+    if (svc->cfg->stream_io_uring) {
+        int r = io_uring_queue_init(URING_BATCH, &wl->ring, 0);
+        if (r == 0) {
+            wl->uring = 1;
+            wl->outs = md_calloc(URING_BATCH, sizeof *wl->outs);
+        } else {
+            MD_INFO("stream", "io_uring unavailable (%s): the fan-out writes with writev",
+                    strerror(-r));
+        }
+    }
     return wl;
 }
 
 void md_ws_loop_free(md_ws_loop *wl)
 {
     if (!wl) return;
+    if (wl->uring) io_uring_queue_exit(&wl->ring);
+    md_free(wl->outs);
     md_hub_shard_free(wl->shard);
     md_free(wl);
 }

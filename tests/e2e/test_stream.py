@@ -4,6 +4,7 @@ order with increasing seq, unsubscribe, errors that keep the connection open, li
 slow reader conflated while a fast one keeps up, since_seq replay, protocol ping/pong, live
 bars closed by the timer, shutdown, and two agents sharing ticks over a real Redis."""
 import asyncio
+import ctypes
 import json
 import os
 import signal
@@ -31,6 +32,17 @@ def ingest(agent, kind, items):
 
 def quotes(symbol, prices, t0):
     return [{"symbol": symbol, "price": p, "timestamp": t0 + i} for i, p in enumerate(prices)]
+
+
+def io_uring_works():
+    """Whether this machine lets a process set up an io_uring (io_uring_setup(2), x86-64)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    params = ctypes.create_string_buffer(120)  # struct io_uring_params, zeroed
+    fd = libc.syscall(425, 4, params)
+    if fd < 0:
+        return False
+    os.close(fd)
+    return True
 
 
 class Client:
@@ -142,6 +154,40 @@ class StreamApi(StreamTest):
         https = sorted(n for n in names if n.startswith("http-"))
         self.assertTrue(https, names)
         self.assertEqual([n.replace("stream", "http") for n in streams], https, names)
+        await c.close()
+
+    rings_per_stream_loop = 1
+
+    async def test_fan_out_writes_through_io_uring(self):
+        """Each stream loop writes its fan-out through an io_uring of its own (many clients'
+        sends in one system call; stream.io_uring=false: one writev per client), seen from
+        outside as the agent's io_uring descriptors; the ticks arrive either way."""
+        c = await Client.connect(self.agent)
+        await c.subscribe(["RING"], ["quote"])
+        await self.ingest("quotes", quotes("RING", [2.5, 2.75], T0))
+        got = await c.collect("quote", 2)
+        self.assertEqual([q["price"] for q in got], [2.5, 2.75])
+        pid = self.agent.proc.pid
+        rings = 0
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                rings += os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[io_uring]"
+            except FileNotFoundError:
+                continue
+        loops = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    loops += f.read().startswith("stream-")
+            except FileNotFoundError:
+                continue
+        self.assertGreater(loops, 0)
+        if self.rings_per_stream_loop and not io_uring_works():
+            # a kernel or seccomp policy without io_uring: the agent says so and uses writev
+            self.assertEqual(rings, 0)
+            self.assertIn("io_uring unavailable", self.agent.logs())
+        else:
+            self.assertEqual(rings, loops * self.rings_per_stream_loop)
         await c.close()
 
     async def test_ingested_bars_are_streamed(self):
@@ -412,6 +458,17 @@ class StreamSlowClient(StreamTest):
         h = self.get_json("/health")["components"]["stream"]
         self.assertGreaterEqual(h["clients"], 1)
         await fast.close()
+
+
+class StreamApiWritev(StreamApi):
+    """The same API on the fallback write path (io_uring off or unavailable)."""
+    args = StreamApi.args + ("--set", "stream.io_uring=false")
+    rings_per_stream_loop = 0
+
+
+class StreamSlowClientWritev(StreamSlowClient):
+    """A full socket on the fallback write path: EPOLLOUT resumes it, conflation as above."""
+    args = StreamSlowClient.args + ("--set", "stream.io_uring=false")
 
 
 class StreamKeepAlive(StreamTest):
