@@ -14,7 +14,8 @@
 #                                           keeps one probe client for the latency
 #   MDAGENT=path/to/mdagent                 the binary to measure
 #   MDAGENT_OLD=path --only ...,mdagent-old  an older build in the same run (before/after)
-#   (servers: mdagent, mdagent-1msg = mdagent writing one message per send, python, node)
+#   (servers: mdagent, mdagent-1msg = mdagent writing one message per send, mdagent-writev =
+#   mdagent with stream.io_uring=false (one writev per client), python, node)
 #
 # Every client subscribes to every one of --symbols symbols (a watchlist); ticks arrive at
 # --rate ticks/s in batches of --batch (one tick per symbol per batch, like a provider poll or
@@ -144,15 +145,18 @@ echo "stream_fanout: $CLIENTS clients x $SYMBOLS symbols, $RATE ticks/s in batch
      "${DURATION}s window after ${WARMUP}s warm-up ($CPUS CPUs: server on $SRV_CPU, client on $CLI_CPU, load: $LOAD)"
 for s in $(echo "$ONLY" | tr ',' ' '); do
     case "$s" in
-    mdagent | mdagent-1msg | mdagent-old) # -1msg: one message per send (what coalescing saves)
-        batch_bytes=16384         # -old: the build in $MDAGENT_OLD (before/after comparisons)
+    mdagent | mdagent-1msg | mdagent-writev | mdagent-old)
+        # -1msg: one message per send (what coalescing saves); -writev: one writev per client
+        # instead of io_uring batches; -old: the build in $MDAGENT_OLD (before/after)
+        batch_bytes=16384 uring=true
         [ "$s" = mdagent-1msg ] && batch_bytes=1
+        [ "$s" = mdagent-writev ] && uring=false
         bin="$MDAGENT"
-        [ "$s" = mdagent-old ] && bin="${MDAGENT_OLD:?set MDAGENT_OLD to the older build}"
+        [ "$s" = mdagent-old ] && bin="${MDAGENT_OLD:?set MDAGENT_OLD to the older build}" uring=""
         rm -f "$tmp"/md.db*
         run "$s" http /ingest/quotes env MDAGENT_API_KEYS=benchkey sh -c \
-            'exec "$1" serve --db "$2" --create --threads 1 --log-level warn --set "stream.write_batch_bytes=$3" --listen "127.0.0.1:$4"' \
-            sh "$bin" "sqlite:$tmp/md.db" "$batch_bytes" ;;
+            'exec "$1" serve --db "$2" --create --threads 1 --log-level warn --set "stream.write_batch_bytes=$3" ${4:+--set "stream.io_uring=$4"} --listen "127.0.0.1:$5"' \
+            sh "$bin" "sqlite:$tmp/md.db" "$batch_bytes" "$uring" ;;
     python) run python ws /feed /usr/bin/python3 bench/ref/broadcast_ws.py ;;
     node) run node ws /feed node bench/ref/broadcast_ws.js ;;
     *) echo "stream_fanout: unknown server $s" >&2; exit 2 ;;

@@ -263,31 +263,47 @@ static int uring_round(md_ws_loop *wl)
         cs[m++] = c;
     }
     if (m == 0) return 0;
-    int r = io_uring_submit_and_wait(&wl->ring, (unsigned)m);
-    if (r != m) { /* not expected: finish this round with writev, and stay with it */
-        MD_WARN("stream", "io_uring submitted %d of %d sends (%s): writing with writev", r, m,
-                r < 0 ? strerror(-r) : "short");
+    int sub = 0; /* the kernel takes the entries in order: these are cs[0 .. sub - 1] */
+    while (sub < m) {
+        int r = io_uring_submit(&wl->ring);
+        if (r > 0)
+            sub += r;
+        else if (r != -EINTR)
+            break;
+    }
+    unsigned char got[URING_BATCH] = {0};
+    for (int seen = 0; seen < sub;) {
+        struct io_uring_cqe *cqe;
+        int r = io_uring_wait_cqe(&wl->ring, &cqe); /* they are there: no system call */
+        if (r == -EINTR) continue;
+        if (r < 0) { /* what these clients got is unknown: close rather than repeat it */
+            MD_WARN("stream", "io_uring completions lost (%s): closing %d clients", strerror(-r),
+                    sub - seen);
+            for (int i = 0; i < sub; i++)
+                if (!got[i]) md_conn_close(cs[i]);
+            break;
+        }
+        int i = (int)io_uring_cqe_get_data64(cqe);
+        int res = cqe->res;
+        io_uring_cqe_seen(&wl->ring, cqe);
+        seen++;
+        got[i] = 1;
+        md_conn *c = cs[i];
+        if (out_done(c, &wl->outs[i], res) && c->state == CS_WS &&
+            (md_session_pending(c->ws->sess) || c->ws->close_code))
+            want_write(c); /* more than one write's worth: its next turn */
+    }
+    if (sub < m) { /* not expected: the rest with writev, and writev from now on */
+        MD_WARN("stream", "io_uring took %d of %d sends: writing with writev from now on", sub,
+                m);
         wl->uring = 0;
         io_uring_queue_exit(&wl->ring);
-        for (int i = 0; i < m; i++) {
+        for (int i = sub; i < m; i++) {
             ws_out *o = &wl->outs[i];
             ssize_t k = writev(cs[i]->ev.fd, o->iov, o->n);
             if (out_done(cs[i], o, k < 0 ? -(ssize_t)errno : k)) flush(cs[i]);
         }
-        return m;
     }
-    struct io_uring_cqe *cqe;
-    unsigned head, seen = 0;
-    io_uring_for_each_cqe(&wl->ring, head, cqe)
-    {
-        int i = (int)io_uring_cqe_get_data64(cqe);
-        md_conn *c = cs[i];
-        if (out_done(c, &wl->outs[i], cqe->res) && c->state == CS_WS &&
-            (md_session_pending(c->ws->sess) || c->ws->close_code))
-            want_write(c); /* more than one write's worth: its next turn */
-        seen++;
-    }
-    io_uring_cq_advance(&wl->ring, seen);
     return m;
 }
 
