@@ -147,6 +147,18 @@ static void queue_close_frame(md_conn *c)
     w->close_queued = 1;
 }
 
+/* Takes the first client off the ready list (there is one). */
+static md_conn *ready_pop(md_ws_loop *wl)
+{
+    md_conn *c = wl->ready_head;
+    md_ws_conn *w = c->ws;
+    wl->ready_head = w->ready_next;
+    if (!wl->ready_head) wl->ready_tail = NULL;
+    w->in_ready = 0;
+    w->ready_next = NULL;
+    return c;
+}
+
 /* One write of a client: bytes in c->out first (the 101 answer, a close frame), then its
  * queue, straight from the shared frames. */
 typedef struct ws_out {
@@ -241,12 +253,7 @@ static int uring_round(md_ws_loop *wl)
     md_conn *cs[URING_BATCH];
     int m = 0;
     while (m < URING_BATCH && wl->ready_head) {
-        md_conn *c = wl->ready_head;
-        md_ws_conn *w = c->ws;
-        wl->ready_head = w->ready_next;
-        if (!wl->ready_head) wl->ready_tail = NULL;
-        w->in_ready = 0;
-        w->ready_next = NULL;
+        md_conn *c = ready_pop(wl);
         ws_out *o = &wl->outs[m];
         if (!out_prep(c, o)) continue;
         struct io_uring_sqe *sqe = io_uring_get_sqe(&wl->ring);
@@ -294,8 +301,7 @@ static int uring_round(md_ws_loop *wl)
             want_write(c); /* more than one write's worth: its next turn */
     }
     if (sub < m) { /* not expected: the rest with writev, and writev from now on */
-        MD_WARN("stream", "io_uring took %d of %d sends: writing with writev from now on", sub,
-                m);
+        MD_WARN("stream", "io_uring took %d of %d sends: writing with writev from now on", sub, m);
         wl->uring = 0;
         io_uring_queue_exit(&wl->ring);
         for (int i = sub; i < m; i++) {
@@ -328,13 +334,7 @@ int md_ws_more(md_ws_loop *wl)
             if (md_mono_ns() - start > SLICE_NS) break;
             continue;
         }
-        md_conn *c = wl->ready_head;
-        md_ws_conn *w = c->ws;
-        wl->ready_head = w->ready_next;
-        if (!wl->ready_head) wl->ready_tail = NULL;
-        w->in_ready = 0;
-        w->ready_next = NULL;
-        flush(c);
+        flush(ready_pop(wl));
         if (++n % 32 == 0 && md_mono_ns() - start > SLICE_NS) break;
     }
     /* a request running on a worker (an ingest being stored) shares the cores with this
