@@ -404,15 +404,17 @@ void md_hub_set_sequencer(md_hub *h, const md_hub_sequencer *sq)
 }
 
 static _Thread_local int *flush_owed;
+static _Thread_local int64_t flush_hold_until_ns;
 
 void md_hub_hold_flushes(int *owed)
 {
     flush_owed = owed;
+    flush_hold_until_ns = owed ? md_mono_ns() + MD_HUB_HOLD_MAX_NS : 0;
 }
 
 void md_hub_flush(md_hub *h)
 {
-    if (flush_owed) {
+    if (flush_owed && md_mono_ns() < flush_hold_until_ns) {
         *flush_owed = 1;
         return;
     }

@@ -126,7 +126,10 @@ void md_hub_flush(md_hub *h);
  * held, a flush only sets *owed to 1 and leaves the shards' wakes due for the next flush. The
  * server holds them while a request runs and flushes once its answer is written, so an
  * ingest's acknowledgement never waits for the stream loop that its ticks woke (issue 20: on
- * a shared core the woken fan-out preempted the answer for a scheduler tick). */
+ * a shared core the woken fan-out preempted the answer for a scheduler tick). A hold lasts
+ * MD_HUB_HOLD_MAX_NS: a long request (a bulk ingest committing chunk after chunk) streams its
+ * chunks as they are stored rather than all at its end. */
+#define MD_HUB_HOLD_MAX_NS 5000000
 void md_hub_hold_flushes(int *owed);
 
 /* -- extension channels ("ind.<spec>@<interval>", "screen.<name>": stream/proto.h) ----------

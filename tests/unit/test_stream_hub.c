@@ -3,6 +3,8 @@
  * wake-ups and coalesced packing. */
 #include "streamutil.h"
 
+#include <time.h>
+
 static md_hub *hub;
 static md_hub_shard *sh;
 
@@ -307,6 +309,16 @@ Test(stream_hub, test_held_flush_is_owed_not_lost)
     md_hub_flush(hub);
     cr_assert_eq(owed, 0, "a hold without a flush owes nothing");
     cr_assert_eq(su_wakes, 1, "nothing due: no wake");
+    /* a request that outlasts the hold (a bulk ingest) streams what it commits after that */
+    md_hub_hold_flushes(&owed);
+    md_hub_publish_quote(hub, &q, MD_ORIGIN_LOCAL, 1);
+    md_hub_flush(hub);
+    cr_assert_eq(su_wakes, 1, "within the hold");
+    struct timespec ts = {0, MD_HUB_HOLD_MAX_NS + 1000000};
+    nanosleep(&ts, NULL);
+    md_hub_flush(hub);
+    md_hub_hold_flushes(NULL);
+    cr_assert_eq(su_wakes, 2, "past the hold: woken at once");
 }
 
 static int ready_calls;
