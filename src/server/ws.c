@@ -250,7 +250,7 @@ static void flush(md_conn *c)
  * all completions are there when the call returns and the frames need to live no longer. */
 static int uring_round(md_ws_loop *wl)
 {
-    md_conn *cs[URING_BATCH];
+    md_conn *cs[URING_BATCH] = {0};
     int m = 0;
     while (m < URING_BATCH && wl->ready_head) {
         md_conn *c = ready_pop(wl);
@@ -274,7 +274,7 @@ static int uring_round(md_ws_loop *wl)
     while (sub < m) {
         int r = io_uring_submit(&wl->ring);
         if (r > 0)
-            sub += r;
+            sub = r < m - sub ? sub + r : m;
         else if (r != -EINTR)
             break;
     }
@@ -287,12 +287,13 @@ static int uring_round(md_ws_loop *wl)
             MD_WARN("stream", "io_uring completions lost (%s): closing %d clients", strerror(-r),
                     sub - seen);
             for (int i = 0; i < sub; i++)
-                if (!got[i]) md_conn_close(cs[i]);
+                if (!got[i] && cs[i]) md_conn_close(cs[i]);
             break;
         }
-        int i = (int)io_uring_cqe_get_data64(cqe);
+        uint64_t i = io_uring_cqe_get_data64(cqe);
         int res = cqe->res;
         io_uring_cqe_seen(&wl->ring, cqe);
+        if (i >= (uint64_t)sub || got[i]) continue; /* not one of ours */
         seen++;
         got[i] = 1;
         md_conn *c = cs[i];
