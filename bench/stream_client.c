@@ -660,23 +660,24 @@ int main(int argc, char **argv)
                         (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
                         (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
                         (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
-    double ack_p50 = 0, ack_p99 = 0;
+    double ack_p50 = 0, ack_p99 = 0, ack_max = 0;
     if (n_ack) {
         qsort(ack_us, n_ack, sizeof *ack_us, cmp_u32);
         ack_p50 = ack_us[n_ack / 2] / 1000.0;
         ack_p99 = ack_us[(size_t)((double)(n_ack - 1) * 0.99)] / 1000.0;
+        ack_max = ack_us[n_ack - 1] / 1000.0;
     }
     printf("RESULT label=%s clients=%d connected=%d symbols=%d per_client=%d rate=%d batch=%d "
            "window_s=%.1f ticks=%llu expected=%llu delivered=%llu missing=%lld lagged_msgs=%llu "
            "lagged_dropped=%llu msgs_per_s=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f "
            "server_cpu_s=%.2f cpu_us_per_msg=%.3f client_cpu_s=%.2f connect_s=%.1f acks=%zu "
-           "ack_p50_ms=%.3f ack_p99_ms=%.3f\n",
+           "ack_p50_ms=%.3f ack_p99_ms=%.3f ack_max_ms=%.3f\n",
            opt.label, opt.clients, opt.clients - n_dead, opt.symbols, opt.per_client, opt.rate,
            opt.batch, window_s, (unsigned long long)(first ? last - first + 1 : 0),
            (unsigned long long)expected, (unsigned long long)delivered_window_ticks,
            (long long)expected - (long long)delivered_window_ticks, (unsigned long long)lagged_msgs,
            (unsigned long long)lagged_dropped, (double)msgs_in_window / window_s, p50, p99, mx, cpu,
            msgs_in_window ? cpu * 1e6 / (double)msgs_in_window : -1, client_cpu, connect_s, n_ack,
-           ack_p50, ack_p99);
+           ack_p50, ack_p99, ack_max);
     return 0;
 }
