@@ -406,10 +406,15 @@ void md_hub_set_sequencer(md_hub *h, const md_hub_sequencer *sq)
 static _Thread_local int *flush_owed;
 static _Thread_local int64_t flush_hold_until_ns;
 
-void md_hub_hold_flushes(int *owed)
+void md_hub_hold_flushes_for(int *owed, int64_t max_ns)
 {
     flush_owed = owed;
-    flush_hold_until_ns = owed ? md_mono_ns() + MD_HUB_HOLD_MAX_NS : 0;
+    flush_hold_until_ns = owed ? md_mono_ns() + max_ns : 0;
+}
+
+void md_hub_hold_flushes(int *owed)
+{
+    md_hub_hold_flushes_for(owed, MD_HUB_HOLD_MAX_NS);
 }
 
 void md_hub_flush(md_hub *h)

@@ -131,6 +131,8 @@ void md_hub_flush(md_hub *h);
  * chunks as they are stored rather than all at its end. */
 #define MD_HUB_HOLD_MAX_NS 5000000
 void md_hub_hold_flushes(int *owed);
+/* The same with a hold of max_ns (tests: a bound a loaded machine cannot outrun). */
+void md_hub_hold_flushes_for(int *owed, int64_t max_ns);
 
 /* -- extension channels ("ind.<spec>@<interval>", "screen.<name>": stream/proto.h) ----------
  *
