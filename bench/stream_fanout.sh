@@ -12,6 +12,9 @@
 #   --load node                             clients are Node `ws` clients (bench/ref/ws_clients.js,
 #                                           not mdagent's code); stream_client then only feeds and
 #                                           keeps one probe client for the latency
+#   --no-pin                                no taskset, mdagent on its default threads (one per
+#                                           core): server and clients share both cores, as an
+#                                           outside harness that does not pin would run them
 #   MDAGENT=path/to/mdagent                 the binary to measure
 #   MDAGENT_OLD=path --only ...,mdagent-old  an older build in the same run (before/after)
 #   (servers: mdagent, mdagent-1msg = mdagent writing one message per send, mdagent-writev =
@@ -38,11 +41,13 @@ WARMUP=3
 ONLY="mdagent,python,node"
 LOAD=stream_client
 GRID=""
+PIN=1
 while [ $# -gt 0 ]; do
     case "$1" in
     --single) GRID="1000x50 1000x200 10000x5 10000x10"; BATCH=1; SYMBOLS=10; DURATION=10; WARMUP=3 ;;
     --grid) GRID="$2"; shift ;;
     --load) LOAD="$2"; shift ;;
+    --no-pin) PIN=0 ;;
     --big) CLIENTS=10000; RATE=1; DURATION=60; WARMUP=10 ;;
     --clients) CLIENTS="$2"; shift ;;
     --rate) RATE="$2"; shift ;;
@@ -71,6 +76,10 @@ fi
 CPUS=$(nproc)
 SRV_CPU=0
 CLI_CPU=$((CPUS > 1 ? 1 : 0))
+THREADS=1
+if [ "$PIN" = 0 ]; then
+    SRV_CPU="0-$((CPUS - 1))" CLI_CPU="0-$((CPUS - 1))" THREADS=${SERVER_THREADS:-0}
+fi
 
 tmp=$(mktemp -d /tmp/md-fanout.XXXXXX)
 srv_pid=""
@@ -155,8 +164,8 @@ for s in $(echo "$ONLY" | tr ',' ' '); do
         [ "$s" = mdagent-old ] && bin="${MDAGENT_OLD:?set MDAGENT_OLD to the older build}" uring=""
         rm -f "$tmp"/md.db*
         run "$s" http /ingest/quotes env MDAGENT_API_KEYS=benchkey sh -c \
-            'exec "$1" serve --db "$2" --create --threads 1 --log-level warn --set "stream.write_batch_bytes=$3" ${4:+--set "stream.io_uring=$4"} --listen "127.0.0.1:$5"' \
-            sh "$bin" "sqlite:$tmp/md.db" "$batch_bytes" "$uring" ;;
+            'exec "$1" serve --db "$2" --create --threads $3 --log-level warn --set "stream.write_batch_bytes=$4" ${5:+--set "stream.io_uring=$5"} --listen "127.0.0.1:$6"' \
+            sh "$bin" "sqlite:$tmp/md.db" "$THREADS" "$batch_bytes" "$uring" ;;
     python) run python ws /feed /usr/bin/python3 bench/ref/broadcast_ws.py ;;
     node) run node ws /feed node bench/ref/broadcast_ws.js ;;
     *) echo "stream_fanout: unknown server $s" >&2; exit 2 ;;

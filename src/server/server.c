@@ -3,8 +3,9 @@
  *
  * Threads: N loop threads ("http-N"), each with its own epoll (loop.c), its own SO_REUSEPORT
  * listen socket (the kernel spreads connections over them) and its own connections; with
- * the stream on, N more ("stream-N"), each with its own shard of the stream hub and the
- * WebSockets that http-N upgraded and handed over (conn.c, md_conn_reap): a fan-out to
+ * the stream on, S more ("stream-K", stream.loops, by default half as many), each with its
+ * own shard of the stream hub and the WebSockets that the HTTP loops K, K + S, ... upgraded
+ * and handed over (conn.c, md_conn_reap): a fan-out to
  * thousands of clients keeps a stream loop busy for tens of milliseconds, and the loop
  * that reads and answers POST /ingest must not be that thread (its acknowledgement would
  * wait for the fan-out's slices).
@@ -358,9 +359,15 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
     srv->svc = svc;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int n_http = cfg->server_threads > 0 ? (int)cfg->server_threads : (int)(cores > 0 ? cores : 1);
-    int streams = svc->hub && cfg->stream_enabled;
-    /* loops [0, n_http) take connections; with the stream on, as many stream loops follow */
-    srv->n_loops = streams ? 2 * n_http : n_http;
+    /* loops [0, n_http) take connections; with the stream on, the stream loops follow: half
+     * as many by default. The fan-out is the kernel's send work, and one stream loop writes
+     * 200,000 single-tick messages a second (more when clients fall behind and their
+     * messages share a send); a loop per core made the loops contend with each other and
+     * with everything else on the cores for no more delivered messages (bench/README.md). */
+    int n_stream = 0;
+    if (svc->hub && cfg->stream_enabled)
+        n_stream = cfg->stream_loops > 0 ? (int)cfg->stream_loops : (n_http + 1) / 2;
+    srv->n_loops = n_http + n_stream;
     srv->loops = md_calloc((size_t)srv->n_loops, sizeof *srv->loops);
     for (int i = 0; i < srv->n_loops; i++) {
         srv->loops[i].listen_ev.fd = -1;
@@ -388,7 +395,7 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
         md_loop_set_reap(sl->loop, on_reap, sl);
         if (sl->is_stream) {
             sl->ws = md_ws_loop_new(sl, svc);
-            srv->loops[i - n_http].stream = sl;
+            for (int j = i - n_http; j < n_http; j += n_stream) srv->loops[j].stream = sl;
             continue;
         }
         sl->listen_ev.fd = fd;

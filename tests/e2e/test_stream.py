@@ -98,6 +98,29 @@ class Client:
         await self.ws.close()
 
 
+async def handed_to_stream_loops(test, symbol, n=8):
+    """Connects n clients (SO_REUSEPORT spreads them over the HTTP loops), checks that each
+    gets a tick ingested after its subscription, and returns the agent's http-N and
+    stream-K thread names."""
+    clients = [await Client.connect(test.agent) for _ in range(n)]
+    for c in clients:
+        await c.subscribe([symbol], ["quote"])
+    await test.ingest("quotes", quotes(symbol, [1.5], T0))
+    for c in clients:
+        test.assertEqual((await c.until("quote"))["price"], 1.5)
+        await c.close()
+    names = []
+    for tid in os.listdir(f"/proc/{test.agent.proc.pid}/task"):
+        try:
+            with open(f"/proc/{test.agent.proc.pid}/task/{tid}/comm") as f:
+                names.append(f.read().strip())
+        except FileNotFoundError:
+            continue
+    https = sorted(n for n in names if n.startswith("http-"))
+    test.assertTrue(https, names)
+    return https, sorted(n for n in names if n.startswith("stream-"))
+
+
 class StreamTest(AgentTest, unittest.IsolatedAsyncioTestCase):
     env = {"MDAGENT_API_KEYS": KEY}
     load_sample = False
@@ -136,25 +159,11 @@ class StreamApi(StreamTest):
         await c.close()
 
     async def test_websockets_are_handed_to_stream_loops(self):
-        """WebSockets are handed to loops of their own (stream-N, one per http-N), so the
-        fan-out never runs on the thread that reads and answers an ingest; the connection
-        handed over gets its welcome and its ticks."""
-        c = await Client.connect(self.agent)
-        await c.subscribe(["LOOPS"], ["quote"])
-        await self.ingest("quotes", quotes("LOOPS", [1.5], T0))
-        self.assertEqual((await c.until("quote"))["price"], 1.5)
-        names = []
-        for tid in os.listdir(f"/proc/{self.agent.proc.pid}/task"):
-            try:
-                with open(f"/proc/{self.agent.proc.pid}/task/{tid}/comm") as f:
-                    names.append(f.read().strip())
-            except FileNotFoundError:
-                continue
-        streams = sorted(n for n in names if n.startswith("stream-"))
-        https = sorted(n for n in names if n.startswith("http-"))
-        self.assertTrue(https, names)
-        self.assertEqual([n.replace("stream", "http") for n in streams], https, names)
-        await c.close()
+        """WebSockets are handed to loops of their own (stream-K: by default half as many as
+        the http-N loops, at least one), so the fan-out never runs on the thread that reads
+        and answers an ingest; the connection handed over gets its welcome and its ticks."""
+        https, streams = await handed_to_stream_loops(self, "LOOPS")
+        self.assertEqual(streams, [f"stream-{k}" for k in range((len(https) + 1) // 2)])
 
     rings_per_stream_loop = 1
 
@@ -469,6 +478,18 @@ class StreamApiWritev(StreamApi):
 class StreamSlowClientWritev(StreamSlowClient):
     """A full socket on the fallback write path: EPOLLOUT resumes it, conflation as above."""
     args = StreamSlowClient.args + ("--set", "stream.io_uring=false")
+
+
+class StreamLoops(StreamTest):
+    """stream.loops sets the number of stream loops; with fewer than the HTTP loops, several
+    HTTP loops hand their WebSockets to one stream loop (K, K + S, ...), and every client,
+    whichever loop accepted it, gets its ticks."""
+    args = ("--threads", "4", "--set", "stream.loops=3")
+
+    async def test_stream_loops_set_apart_from_http_loops(self):
+        https, streams = await handed_to_stream_loops(self, "SHARED", n=24)
+        self.assertEqual(https, ["http-0", "http-1", "http-2", "http-3"])
+        self.assertEqual(streams, ["stream-0", "stream-1", "stream-2"])
 
 
 class StreamKeepAlive(StreamTest):
