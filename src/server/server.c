@@ -3,7 +3,7 @@
  *
  * Threads: N loop threads ("http-N"), each with its own epoll (loop.c), its own SO_REUSEPORT
  * listen socket (the kernel spreads connections over them) and its own connections; with
- * the stream on, S more ("stream-K", stream.loops, by default half as many), each with its
+ * the stream on, S more ("stream-K", stream.loops, by default as many), each with its
  * own shard of the stream hub and the WebSockets that the HTTP loops K, K + S, ... upgraded
  * and handed over (conn.c, md_conn_reap): a fan-out to
  * thousands of clients keeps a stream loop busy for tens of milliseconds, and the loop
@@ -89,7 +89,6 @@ static void run_job(void *arg)
     md_hub_hold_flushes(&t->flush_owed);
     md_route_run(t->rt, sl->srv->svc, &t->req, &t->resp);
     md_hub_hold_flushes(NULL);
-    atomic_fetch_sub(&sl->srv->in_workers, 1);
     pthread_mutex_lock(&sl->lock);
     t->next = sl->done;
     sl->done = t;
@@ -148,7 +147,6 @@ void md_srv_dispatch(md_task *t)
     md_hub_hold_flushes(NULL);
     if (done) return;
     t->in_worker = 1;
-    atomic_fetch_add(&t->sl->srv->in_workers, 1);
     md_workq_submit(md_route_queue(rt, svc, &t->req), run_job, t);
 }
 
@@ -359,14 +357,11 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
     srv->svc = svc;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int n_http = cfg->server_threads > 0 ? (int)cfg->server_threads : (int)(cores > 0 ? cores : 1);
-    /* loops [0, n_http) take connections; with the stream on, the stream loops follow: half
-     * as many by default. The fan-out is the kernel's send work, and one stream loop writes
-     * 200,000 single-tick messages a second (more when clients fall behind and their
-     * messages share a send); a loop per core made the loops contend with each other and
-     * with everything else on the cores for no more delivered messages (bench/README.md). */
+    /* loops [0, n_http) take connections; with the stream on, the stream loops follow
+     * (stream.loops, by default as many) */
     int n_stream = 0;
     if (svc->hub && cfg->stream_enabled)
-        n_stream = cfg->stream_loops > 0 ? (int)cfg->stream_loops : (n_http + 1) / 2;
+        n_stream = cfg->stream_loops > 0 ? (int)cfg->stream_loops : n_http;
     srv->n_loops = n_http + n_stream;
     srv->loops = md_calloc((size_t)srv->n_loops, sizeof *srv->loops);
     for (int i = 0; i < srv->n_loops; i++) {

@@ -43,7 +43,6 @@ struct md_server {
     atomic_int draining;     /* new requests get 503; requests already started finish */
     atomic_int stopping;     /* loops exit */
     atomic_int inflight;     /* tasks alive (any thread) */
-    atomic_int in_workers;   /* tasks handed to the worker pool, not finished */
     atomic_llong body_bytes; /* request body bytes reserved across connections */
     int joined;
 };
