@@ -103,14 +103,15 @@ static void open_replica(md_services *svc, const md_store_options *so)
 
 /* The exchanges providers reported earlier (kept in symbol_refs) are the calendars of their
  * symbols again (calendar/symbols.c); a store without references (a backend that keeps
- * none, an error) leaves the defaults, and the log says why. */
-static void note_reported_exchanges(md_store *st)
+ * none, an error) leaves the defaults, and the log says why (unless quiet: the heartbeat's
+ * periodic read, services_cluster.c). */
+void md_services__note_reported_exchanges(md_store *st, int quiet)
 {
     md_symbol_ref *refs = NULL;
     md_error e;
     int n = md_store_list_symbol_refs(st, &refs, &e);
     if (n < 0) {
-        MD_INFO("services", "reported exchanges not read: %s", e.msg);
+        if (!quiet) MD_INFO("services", "reported exchanges not read: %s", e.msg);
         return;
     }
     for (int i = 0; i < n; i++)
@@ -144,7 +145,7 @@ int md_services_open(md_services *out, const md_services_options *o, md_error *e
     int rc = md_services_store_options(o, &so, err);
     if (rc == 0) rc = md_store_open(cfg->db, &so, &svc->store, err);
     if (rc) goto fail;
-    note_reported_exchanges(svc->store);
+    md_services__note_reported_exchanges(svc->store, 0);
     md_cal_map *store_cals; /* daily bars from intraday ones are exchange sessions */
     if ((rc = md_cal_map_new(cfg, &store_cals, err)) != 0) goto fail;
     md_store_set_calendars(svc->store, store_cals);

@@ -20,6 +20,9 @@
  * request_rate is the requests answered per second over the last 10 s (the heartbeats' samples
  * of the request count; since start when younger), so one slow reader still sees it. Without
  * Redis (or while it is unreachable) the deployment is this agent alone ("shared": false).
+ * Every REPORTED_EVERY heartbeats the thread also reads the exchanges providers reported to
+ * any agent of the store (a symbol's calendar, services.c), so a report reaches the other
+ * agents while they run.
  * What it does not do: route requests, elect anything, or decide who runs what (leases do). */
 #include "query/services_int.h"
 
@@ -46,6 +49,9 @@
 #include <unistd.h>
 
 enum { RATE_WINDOW_MS = 10000, RATE_N = 64 };
+/* heartbeats between two reads of the exchanges providers reported to any agent of the store
+ * (a symbol's calendar: services.c md_services__note_reported_exchanges) */
+enum { REPORTED_EVERY = 10 };
 
 struct md_svc_cluster {
     md_services *svc;
@@ -201,9 +207,10 @@ static void *heartbeat(void *arg)
 {
     md_svc_cluster *c = arg;
     int64_t period = c->svc->cfg->cluster_heartbeat_ms;
-    for (;;) {
+    for (unsigned beat = 1;; beat++) {
         build_record(c);
         if (c->redis) announce(c);
+        if (beat % REPORTED_EVERY == 0) md_services__note_reported_exchanges(c->svc->store, 1);
         if (md_waiter_wait_until(&c->wake, md_mono_ms() + period)) break;
     }
     return NULL;

@@ -7,10 +7,12 @@ symbol (XNYS). The fake Yahoo answers its chart as Yahoo does, with meta.exchang
 New York was open every day. Once the agent has asked the sources about the symbol, its
 calendar is XHKG "from the provider": /symbols says so, quality expects Hong Kong's sessions
 (no gap on 04-04, which XNYS would count), and a restarted agent on the same store still
-knows it. The configuration always wins over the provider."""
+knows it. The configuration always wins over the provider. Agents sharing one store learn
+each other's reports while they run (every 10 heartbeats)."""
+import time
 import unittest
 
-from mdtest import Agent
+from mdtest import Agent, drop_pg_db, fresh_pg_db
 from test_sources_failover import FakeProvider
 
 RANGE = "start=2024-04-01&end=2024-04-06&interval=1d"
@@ -25,10 +27,9 @@ class ProviderCalendar(unittest.TestCase):
     def tearDownClass(cls):
         cls.fake.stop()
 
-    def agent(self, db=None, args=()):
+    def agent(self, db=None, args=(), name="calprov"):
         env = {"MDAGENT_SOURCES_PRIORITY": "yahoo", "MDAGENT_YAHOO_URL": self.fake.url("yahoo")}
-        ag = Agent(db=db, env=env, args=("--set", "sources.timeout_ms=2000", *args),
-                   name="calprov")
+        ag = Agent(db=db, env=env, args=("--set", "sources.timeout_ms=2000", *args), name=name)
         ag.start()
         return ag
 
@@ -79,6 +80,33 @@ class ProviderCalendar(unittest.TestCase):
         finally:
             self.assertIsNone(pinned.finish())
         first.cleanup()
+
+    def test_an_agent_on_the_same_store_learns_the_report_while_it_runs(self):
+        db = fresh_pg_db("calprov_shared")
+        beat = ("--set", "cluster.heartbeat_ms=200")
+        reporter = self.agent(db=db, args=beat, name="calprov-reporter")
+        # the other agent has no provider at all: it can only learn the exchange from the store
+        other = Agent(db=db, args=beat, name="calprov-other")
+        other.start()
+        try:
+            sym = self.get_json(other, "/symbols/%5EHSI")
+            self.assertEqual((sym["calendar"], sym["calendar_from"]), ("XNYS", "default"), sym)
+            self.get_json(reporter, "/historical/%5EHSI?" + RANGE)
+            self.assertEqual(self.get_json(reporter, "/symbols/%5EHSI")["calendar"], "XHKG")
+            deadline = time.monotonic() + 15
+            while True:
+                sym = self.get_json(other, "/symbols/%5EHSI")
+                if sym["calendar"] != "XNYS" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            self.assertEqual((sym["calendar"], sym["calendar_from"], sym["exchange"]),
+                             ("XHKG", "provider", "HKG"), sym)
+            q = self.get_json(other, "/quality/%5EHSI?" + RANGE)
+            self.assertEqual((q["bars"], q["expected_bars"], q["missing_bars"]), (3, 3, 0), q)
+        finally:
+            ends = [other.finish(), reporter.finish()]
+            drop_pg_db(db)
+        self.assertEqual(ends, [None, None])
 
 
 if __name__ == "__main__":
