@@ -358,10 +358,12 @@ int md_server_start(md_services *svc, md_server **out, md_error *err)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int n_http = cfg->server_threads > 0 ? (int)cfg->server_threads : (int)(cores > 0 ? cores : 1);
     /* loops [0, n_http) take connections; with the stream on, the stream loops follow
-     * (stream.loops, by default as many) */
+     * (stream.loops, by default as many; never more: a stream loop no HTTP loop hands
+     * WebSockets to would stay empty) */
     int n_stream = 0;
     if (svc->hub && cfg->stream_enabled)
-        n_stream = cfg->stream_loops > 0 ? (int)cfg->stream_loops : n_http;
+        n_stream =
+            cfg->stream_loops > 0 && cfg->stream_loops < n_http ? (int)cfg->stream_loops : n_http;
     srv->n_loops = n_http + n_stream;
     srv->loops = md_calloc((size_t)srv->n_loops, sizeof *srv->loops);
     for (int i = 0; i < srv->n_loops; i++) {

@@ -492,6 +492,17 @@ class StreamLoops(StreamTest):
         self.assertEqual(streams, ["stream-0", "stream-1", "stream-2"])
 
 
+class StreamLoopsAtMostHttp(StreamTest):
+    """More stream loops than HTTP loops asked: as many as the HTTP loops (one more would get
+    no WebSocket)."""
+    args = ("--threads", "2", "--set", "stream.loops=5")
+
+    async def test_stream_loops_are_at_most_the_http_loops(self):
+        https, streams = await handed_to_stream_loops(self, "ATMOST")
+        self.assertEqual(https, ["http-0", "http-1"])
+        self.assertEqual(streams, ["stream-0", "stream-1"])
+
+
 class StreamKeepAlive(StreamTest):
     args = ("--set", "stream.ping_interval_s=1", "--set", "stream.idle_timeout_s=3")
 
