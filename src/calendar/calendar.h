@@ -144,9 +144,10 @@ const md_cal *md_cal_for_exchange(const char *name);
 /* What the providers reported, process-wide (every resolver below reads it): symbol (upper
  * case, normalised) trades on the calendar of exchange (md_cal_for_exchange). Returns the
  * calendar, or NULL (and nothing noted) when the name maps to none; a later note for the
- * same symbol replaces the earlier one. Thread-safe. The store keeps the reports
- * (symbol_refs.exchange) and the services note them again at start. */
-const md_cal *md_cal_note_reported(const char *symbol, const char *exchange);
+ * same symbol replaces the earlier one. *changed (may be NULL) = 1 when the symbol's reported
+ * calendar was another one or none before. Thread-safe. The store keeps the reports
+ * (symbol_refs.exchange) and the services note them again at start and while they run. */
+const md_cal *md_cal_note_reported(const char *symbol, const char *exchange, int *changed);
 /* Forgets every report (tests). */
 void md_cal_reported_clear(void);
 

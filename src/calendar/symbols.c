@@ -77,16 +77,20 @@ static pthread_rwlock_t reported_lock = PTHREAD_RWLOCK_INITIALIZER;
 static md_dict reported; /* symbol -> const md_cal * */
 static int reported_init;
 
-const md_cal *md_cal_note_reported(const char *symbol, const char *exchange)
+const md_cal *md_cal_note_reported(const char *symbol, const char *exchange, int *changed)
 {
     const md_cal *c = md_cal_for_exchange(exchange);
+    if (changed) *changed = 0;
     if (!c || !symbol || !*symbol) return NULL;
     pthread_rwlock_wrlock(&reported_lock);
     if (!reported_init) {
         md_dict_init(&reported, sizeof c);
         reported_init = 1;
     }
-    *(const md_cal **)md_dict_put(&reported, symbol, strlen(symbol), NULL) = c;
+    int created;
+    const md_cal **v = md_dict_put(&reported, symbol, strlen(symbol), &created);
+    if (changed) *changed = created || *v != c;
+    *v = c;
     pthread_rwlock_unlock(&reported_lock);
     return c;
 }

@@ -184,7 +184,7 @@ void md_query_symbol_ref_note(md_symbol_ref *ref, const md_source_ref *sr, uint8
     /* the symbol's calendar from now on, unless the configuration names one */
     if (sr->exchange[0]) {
         snprintf(ref->exchange, sizeof ref->exchange, "%s", sr->exchange);
-        if (!md_cal_note_reported(ref->symbol, sr->exchange))
+        if (!md_cal_note_reported(ref->symbol, sr->exchange, NULL))
             MD_INFO("query", "exchange has no calendar symbol=%s exchange=\"%s\"", ref->symbol,
                     sr->exchange);
     }

@@ -104,18 +104,23 @@ static void open_replica(md_services *svc, const md_store_options *so)
 /* The exchanges providers reported earlier (kept in symbol_refs) are the calendars of their
  * symbols again (calendar/symbols.c); a store without references (a backend that keeps
  * none, an error) leaves the defaults, and the log says why (unless quiet: the heartbeat's
- * periodic read, services_cluster.c). */
-void md_services__note_reported_exchanges(md_store *st, int quiet)
+ * periodic read, services_cluster.c). A symbol whose calendar this changes has its cached
+ * answers invalidated, here and in every agent: its daily bars built from intraday ones and
+ * its quality were drawn on the sessions of the calendar before. */
+void md_services__note_reported_exchanges(md_services *svc, int quiet)
 {
     md_symbol_ref *refs = NULL;
     md_error e;
-    int n = md_store_list_symbol_refs(st, &refs, &e);
+    int n = md_store_list_symbol_refs(svc->store, &refs, &e);
     if (n < 0) {
         if (!quiet) MD_INFO("services", "reported exchanges not read: %s", e.msg);
         return;
     }
-    for (int i = 0; i < n; i++)
-        if (refs[i].exchange[0]) md_cal_note_reported(refs[i].symbol, refs[i].exchange);
+    for (int i = 0; i < n; i++) {
+        int changed = 0;
+        if (refs[i].exchange[0]) md_cal_note_reported(refs[i].symbol, refs[i].exchange, &changed);
+        if (changed && svc->cache) md_query_cache_symbol_changed(svc, refs[i].symbol);
+    }
     md_free(refs);
 }
 
@@ -145,7 +150,7 @@ int md_services_open(md_services *out, const md_services_options *o, md_error *e
     int rc = md_services_store_options(o, &so, err);
     if (rc == 0) rc = md_store_open(cfg->db, &so, &svc->store, err);
     if (rc) goto fail;
-    md_services__note_reported_exchanges(svc->store, 0);
+    md_services__note_reported_exchanges(svc, 0);
     md_cal_map *store_cals; /* daily bars from intraday ones are exchange sessions */
     if ((rc = md_cal_map_new(cfg, &store_cals, err)) != 0) goto fail;
     md_store_set_calendars(svc->store, store_cals);

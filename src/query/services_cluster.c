@@ -210,7 +210,7 @@ static void *heartbeat(void *arg)
     for (unsigned beat = 1;; beat++) {
         build_record(c);
         if (c->redis) announce(c);
-        if (beat % REPORTED_EVERY == 0) md_services__note_reported_exchanges(c->svc->store, 1);
+        if (beat % REPORTED_EVERY == 0) md_services__note_reported_exchanges(c->svc, 1);
         if (md_waiter_wait_until(&c->wake, md_mono_ms() + period)) break;
     }
     return NULL;

@@ -43,8 +43,9 @@ md_svc_cluster *md_services__cluster(md_services *svc);
 
 /* services.c: reads the exchanges providers reported for symbols (the store's symbol_refs,
  * written by whichever agent asked) into the calendar map (calendar/symbols.c): at open, and
- * every REPORTED_EVERY heartbeats, so the agents of one store learn each other's reports. */
-void md_services__note_reported_exchanges(md_store *st, int quiet);
+ * every REPORTED_EVERY heartbeats, so the agents of one store learn each other's reports (the
+ * cached answers of a symbol whose calendar changed are invalidated). */
+void md_services__note_reported_exchanges(md_services *svc, int quiet);
 
 /* services_quota.c: where the providers' budgets live beyond one process - shared by the
  * agents on one Redis (an atomic Lua sliding window per provider, API key and scope) or,

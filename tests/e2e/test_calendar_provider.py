@@ -8,7 +8,9 @@ New York was open every day. Once the agent has asked the sources about the symb
 calendar is XHKG "from the provider": /symbols says so, quality expects Hong Kong's sessions
 (no gap on 04-04, which XNYS would count), and a restarted agent on the same store still
 knows it. The configuration always wins over the provider. Agents sharing one store learn
-each other's reports while they run (every 10 heartbeats)."""
+each other's reports while they run (every 10 heartbeats), and drop the answers they cached
+under the calendar before (daily bars built from intraday ones are its sessions)."""
+import json
 import time
 import unittest
 
@@ -16,6 +18,9 @@ from mdtest import Agent, drop_pg_db, fresh_pg_db
 from test_sources_failover import FakeProvider
 
 RANGE = "start=2024-04-01&end=2024-04-06&interval=1d"
+KEY = "calprov-key-123456"
+LATE_BAR = {"symbol": "^HSI", "interval": "1h", "timestamp": "2024-04-12T12:00:00Z",
+            "open": 16700, "high": 16750, "low": 16650, "close": 16720, "volume": 0}
 
 
 class ProviderCalendar(unittest.TestCase):
@@ -37,6 +42,10 @@ class ProviderCalendar(unittest.TestCase):
         r = ag.get(path)
         self.assertEqual(r.status, 200, r)
         return r.json()
+
+    def daily_labels(self, ag):
+        hist = self.get_json(ag, "/historical/%5EHSI?start=2024-04-08&end=2024-04-16&interval=1d")
+        return [b["timestamp"][:10] for b in hist["bars"]]
 
     def test_the_reported_exchange_is_the_calendar_until_the_configuration_says_otherwise(self):
         first = self.agent()
@@ -86,21 +95,34 @@ class ProviderCalendar(unittest.TestCase):
         beat = ("--set", "cluster.heartbeat_ms=200")
         reporter = self.agent(db=db, args=beat, name="calprov-reporter")
         # the other agent has no provider at all: it can only learn the exchange from the store
-        other = Agent(db=db, args=beat, name="calprov-other")
+        other = Agent(db=db, args=beat, env={"MDAGENT_API_KEYS": KEY}, name="calprov-other")
         other.start()
         try:
             sym = self.get_json(other, "/symbols/%5EHSI")
             self.assertEqual((sym["calendar"], sym["calendar_from"]), ("XNYS", "default"), sym)
+            # an hourly bar on Friday 2024-04-12 at 12:00Z: New York's pre-market of that
+            # Friday, but 20:00 in Hong Kong, after the close, so Monday's session there
+            r = other.post("/ingest/bars", json.dumps({"bars": [LATE_BAR]}),
+                           headers={"Authorization": "Bearer " + KEY,
+                                    "Content-Type": "application/json"})
+            self.assertEqual((r.status, r.json()["accepted"]), (200, 1), r)
+            self.assertEqual(self.daily_labels(other), ["2024-04-12"])
             self.get_json(reporter, "/historical/%5EHSI?" + RANGE)
             self.assertEqual(self.get_json(reporter, "/symbols/%5EHSI")["calendar"], "XHKG")
             deadline = time.monotonic() + 15
             while True:
+                # asked again and again, so the other agent caches the answer of the old
+                # calendar right up to the moment it learns the new one
+                labels = self.daily_labels(other)
                 sym = self.get_json(other, "/symbols/%5EHSI")
                 if sym["calendar"] != "XNYS" or time.monotonic() > deadline:
                     break
-                time.sleep(0.2)
+                self.assertEqual(labels, ["2024-04-12"])
+                time.sleep(0.05)
             self.assertEqual((sym["calendar"], sym["calendar_from"], sym["exchange"]),
                              ("XHKG", "provider", "HKG"), sym)
+            # the cached daily bars of New York's sessions went with the calendar
+            self.assertEqual(self.daily_labels(other), ["2024-04-15"])
             q = self.get_json(other, "/quality/%5EHSI?" + RANGE)
             self.assertEqual((q["bars"], q["expected_bars"], q["missing_bars"]), (3, 3, 0), q)
         finally:

@@ -411,8 +411,8 @@ Test(quality_exchange, provider_exchange_names_map_to_calendars)
 }
 
 /* A reported exchange is a symbol's calendar unless the configuration names one (pair,
- * symbols.calendar or symbols.class); a later report replaces it; a name that maps to no
- * calendar is not noted. */
+ * symbols.calendar or symbols.class); a later report replaces it (and says whether the
+ * calendar changed); a name that maps to no calendar is not noted. */
 Test(quality_exchange, a_reported_exchange_ranks_below_the_configuration)
 {
     md_cal_reported_clear();
@@ -421,13 +421,20 @@ Test(quality_exchange, a_reported_exchange_ranks_below_the_configuration)
     cr_assert_eq(load(&cfg, "symbols:\n  SHOP: {calendar: XTKS}\n  GOLD: {class: crypto}\n",
                       "SAP:XETR", &err),
                  0, "%s", err.msg);
-    cr_assert_not_null(md_cal_note_reported("VOD", "LSE"));
-    cr_assert_not_null(md_cal_note_reported("SAP", "PAR"));
-    cr_assert_not_null(md_cal_note_reported("SHOP", "NYQ"));
-    cr_assert_not_null(md_cal_note_reported("GOLD", "NYQ"));
-    cr_assert_not_null(md_cal_note_reported("BRKX", "NYQ"));
-    cr_assert_not_null(md_cal_note_reported("BRKX", "NMS")); /* the later report stands */
-    cr_assert_null(md_cal_note_reported("OTCX", "PNK"));
+    cr_assert_not_null(md_cal_note_reported("VOD", "LSE", NULL));
+    cr_assert_not_null(md_cal_note_reported("SAP", "PAR", NULL));
+    cr_assert_not_null(md_cal_note_reported("SHOP", "NYQ", NULL));
+    cr_assert_not_null(md_cal_note_reported("GOLD", "NYQ", NULL));
+    int changed = -1;
+    cr_assert_not_null(md_cal_note_reported("BRKX", "NYQ", &changed));
+    cr_expect_eq(changed, 1, "a first report changes the calendar");
+    cr_assert_not_null(md_cal_note_reported("BRKX", "NYSE", &changed));
+    cr_expect_eq(changed, 0, "another name of the same calendar changes nothing");
+    cr_assert_not_null(md_cal_note_reported("BRKX", "NMS", &changed)); /* the later stands */
+    cr_expect_eq(changed, 1, "a report of another calendar changes it");
+    changed = -1;
+    cr_assert_null(md_cal_note_reported("OTCX", "PNK", &changed));
+    cr_expect_eq(changed, 0, "a name that maps to no calendar changes nothing");
     md_cal_map *m;
     cr_assert_eq(md_cal_map_new(&cfg, &m, &err), 0, "%s", err.msg);
     static const cal_case cases[] = {
