@@ -82,23 +82,16 @@ static void lease_release(void *cache, const char *name)
 
 /* -- life cycle ------------------------------------------------------------------------------ */
 
-/* The read replica (postgresql.read_url): a store that cannot be opened now is left out
- * (logged); the agent reads from the primary. */
+/* The read replica (postgresql.read_url): one that cannot be reached now is opened when it
+ * can be (store.c); a bad URL or store is left out (logged) and the agent reads from the
+ * primary. */
 static void open_replica(md_services *svc, const md_store_options *so)
 {
-    md_store_options ro = *so;
-    ro.read_only = 1;
-    ro.manage = 0;
-    md_store *replica = NULL;
     md_error e;
     const md_config *cfg = svc->cfg;
-    int rc = md_store_open(cfg->pg_read_url, &ro, &replica, &e);
-    if (rc == 0)
-        rc = md_store_attach_replica(svc->store, replica, (int)cfg->pg_read_max_lag_ms,
-                                     (int)cfg->pg_read_check_ms, &e);
-    if (rc == 0) return;
-    md_store_close(replica);
-    MD_WARN("store", "postgresql.read_url: %s; reads go to the primary", e.msg);
+    if (md_store_attach_replica(svc->store, cfg->pg_read_url, so, (int)cfg->pg_read_max_lag_ms,
+                                (int)cfg->pg_read_check_ms, &e) != 0)
+        MD_WARN("store", "postgresql.read_url: %s; reads go to the primary", e.msg);
 }
 
 /* The exchanges providers reported earlier (kept in symbol_refs) are the calendars of their

@@ -186,10 +186,14 @@ int md_store_scan_bars(md_store *st, const char *symbol, md_interval iv, int64_t
  * nothing when it has replayed the primary's current WAL position, else the age of the last
  * transaction it replayed. Reads that may lag (md_store_read_bars, symbols, quality) go to
  * the replica while that is within max_lag_ms; a read that finds the replica gone goes to
- * the primary and stops using the replica until the next check finds it back. */
+ * the primary and stops using the replica until the next check finds it back. A replica
+ * that could not be opened at attach is opened by that thread as soon as it can be. */
 
 struct md_store_replica {
-    md_store *st, *primary;
+    md_store *st; /* NULL until opened (then set once, before in_use can become 1) */
+    md_store *primary;
+    char *url, *url_redacted;
+    md_store_options opt;
     int max_lag_ms, check_ms;
     atomic_int in_use;
     atomic_llong lag_ms; /* last measured; -1: could not be measured */
@@ -211,6 +215,7 @@ static int64_t measure_lag(md_store_replica *r)
 {
     md_error err;
     int64_t lsn, lag;
+    if (!r->st) return -1;
     char sql[sizeof REPLICA_LAG_SQL + 24];
     if (r->primary->ops->query_i64(r->primary, PRIMARY_LSN_SQL, &lsn, &err) != 0) return -1;
     snprintf(sql, sizeof sql, REPLICA_LAG_SQL, lsn);
@@ -228,17 +233,32 @@ static void use_replica(md_store_replica *r, int use, int64_t lag)
     atomic_fetch_add(&r->switches, 1);
     md_metric_set(MD_M_STORE_READ_REPLICA, use);
     if (use)
-        MD_INFO("store", "reads go to the replica %s (lag %" PRId64 " ms)", r->st->url_redacted,
-                lag);
+        MD_INFO("store", "reads go to the replica %s (lag %" PRId64 " ms)", r->url_redacted, lag);
     else
-        MD_WARN("store", "reads go to the primary: replica %s %s", r->st->url_redacted,
+        MD_WARN("store", "reads go to the primary: replica %s %s", r->url_redacted,
                 lag < 0 ? "unreachable or not replaying" : "lags");
+}
+
+/* Opens the replica (a read-only store); only the check thread calls it once attached. */
+static int open_replica(md_store_replica *r, md_error *err)
+{
+    md_store *rs = NULL;
+    int rc = md_store_open(r->url, &r->opt, &rs, err);
+    if (rc == 0 && (!rs->ops->query_i64 || rs->ops != r->primary->ops)) {
+        md_store_close(rs);
+        return md_error_set(err, MD_ECONFIG, "a read replica needs a PostgreSQL store and replica");
+    }
+    if (rc == 0) r->st = rs;
+    return rc;
 }
 
 static void *replica_main(void *arg)
 {
     md_store_replica *r = arg;
     for (;;) {
+        md_error e;
+        if (!r->st && open_replica(r, &e) == 0)
+            MD_INFO("store", "replica %s opened", r->url_redacted);
         int64_t lag = measure_lag(r);
         atomic_store(&r->lag_ms, lag);
         use_replica(r, lag >= 0 && lag <= r->max_lag_ms, lag);
@@ -247,14 +267,30 @@ static void *replica_main(void *arg)
     return NULL;
 }
 
-int md_store_attach_replica(md_store *st, md_store *replica, int max_lag_ms, int check_ms,
-                            md_error *err)
+int md_store_attach_replica(md_store *st, const char *url, const md_store_options *opt,
+                            int max_lag_ms, int check_ms, md_error *err)
 {
-    if (!st->ops->query_i64 || !replica->ops->query_i64 || st->ops != replica->ops)
+    if (!st->ops->query_i64)
         return md_error_set(err, MD_ECONFIG, "a read replica needs a PostgreSQL store and replica");
     md_store_replica *r = md_calloc(1, sizeof *r);
-    r->st = replica;
     r->primary = st;
+    r->url = md_strdup(url);
+    char red[512];
+    md_log_redact(url, red, sizeof red);
+    r->url_redacted = md_strdup(red);
+    r->opt = *opt;
+    r->opt.read_only = 1;
+    r->opt.manage = 0;
+    int rc = open_replica(r, err);
+    if (rc && rc != MD_EUNAVAIL) { /* a bad URL or store: not a condition that passes */
+        md_free(r->url);
+        md_free(r->url_redacted);
+        md_free(r);
+        return rc;
+    }
+    if (rc)
+        MD_WARN("store", "replica %s: %s; reads go to the primary until it can be opened",
+                r->url_redacted, err->msg);
     r->max_lag_ms = max_lag_ms;
     r->check_ms = check_ms > 0 ? check_ms : 500;
     atomic_store(&r->lag_ms, -1);
@@ -275,6 +311,8 @@ static void replica_free(md_store_replica *r)
     md_waiter_deinit(&r->stop);
     pthread_mutex_destroy(&r->lock);
     md_store_close(r->st);
+    md_free(r->url);
+    md_free(r->url_redacted);
     md_free(r);
 }
 

@@ -80,10 +80,12 @@ const char *md_store_url_redacted(const md_store *st);
  * replay lag, measured every check_ms by a thread, is within max_lag_ms (0: only when it has
  * replayed everything the primary wrote); otherwise, and when it cannot be reached, to st.
  * Writes, and the reads the write paths make (bars by exact interval, latest quote and bar),
- * always go to st. st owns replica from now on (md_store_close closes both). MD_ECONFIG
- * when either is not PostgreSQL. */
-int md_store_attach_replica(md_store *st, md_store *replica, int max_lag_ms, int check_ms,
-                            md_error *err);
+ * always go to st. The replica at url is opened with opt (read_only, not managed); when it
+ * cannot be reached now (MD_EUNAVAIL, logged) the check thread opens it as soon as it can,
+ * reads going to st until then. md_store_close(st) closes both. MD_ECONFIG when either is
+ * not PostgreSQL or url is bad, MD_ESTORE when the replica's schema is not this mdagent's. */
+int md_store_attach_replica(md_store *st, const char *url, const md_store_options *opt,
+                            int max_lag_ms, int check_ms, md_error *err);
 typedef struct md_store_replica_stats {
     int attached, in_use; /* a replica; reads go to it now */
     int64_t lag_ms;       /* last measured; -1: unreachable or not replaying */

@@ -22,7 +22,7 @@ import time
 import unittest
 import urllib.request
 
-from mdtest import BIN, SRC, TMP, clean_env, pg_tool
+from mdtest import BIN, SRC, TMP, Agent, clean_env, pg_tool
 
 CLUSTER = os.path.join(SRC, "scripts", "cluster.sh")
 THREADS = 4
@@ -415,7 +415,8 @@ class ClusterChaos(unittest.TestCase):
 
     def check_replica_reads(self):
         """Stop the replica: reads move to the primary, no request fails; start it: they
-        move back. Seen by agent3 (the one left) in /health and /metrics."""
+        move back. Seen by agent3 (the one left) in /health and /metrics, and by an agent
+        started while the replica was down."""
         with open(os.path.join(self.dir, "agent3", "port")) as f:
             port = int(f.read())
         self.wait(lambda: self.health(port).get("reads") == "replica", 30, "reads on the replica")
@@ -433,12 +434,29 @@ class ClusterChaos(unittest.TestCase):
             self.wait(lambda: self.health(port).get("reads") == "primary", 20, "reads on the primary")
             self.assertEqual(self.health(port)["replica"]["status"], "down")
             self.assertEqual(self.metric(port, "mdagent_store_read_replica"), 0)
+            # an agent started while the replica is down reads from the primary, and moves
+            # to the replica once it can reach it
+            late = Agent(db=self.cl["MDCLUSTER_PG_URL"], name="late-replica", args=(
+                "--db-read", self.cl["MDCLUSTER_PG_REPLICA_URL"],
+                "--set", "postgresql.read_check_ms=200"))
+            self.addCleanup(late.stop)
+            late.start()
+            h = self.health(late.port)
+            self.assertEqual((h.get("reads"), h["replica"]["status"]), ("primary", "down"), h)
+            self.assertEqual(late.get("/historical/CLU0?interval=1d&limit=5").status, 200)
             time.sleep(1)
             load.phase = "replica-up"
             subprocess.run([CLUSTER, "replica", "start", "--dir", self.dir], check=True,
                            capture_output=True, env=self.env, timeout=60)
             self.wait(lambda: self.health(port).get("reads") == "replica", 30, "reads back on the replica")
             self.assertEqual(self.metric(port, "mdagent_store_read_replica"), 1)
+            self.wait(lambda: self.health(late.port).get("reads") == "replica", 30,
+                      "reads on the replica that was down when the agent started")
+            before = self.health(late.port)["replica"]["reads"]
+            # another limit: not the answer cached while the reads went to the primary
+            self.assertEqual(late.get("/historical/CLU0?interval=1d&limit=4").status, 200)
+            self.assertGreater(self.health(late.port)["replica"]["reads"], before)
+            self.assertIsNone(late.finish())
             time.sleep(1)
         finally:
             load.join()
