@@ -157,6 +157,7 @@ void md_query_actions_refresh(md_services *svc, const char *symbol)
         }
         md_query_symbol_ref_note(&ref, &sr, (uint8_t)res.source);
         ref.actions_checked = now;
+        ref.dividends_refused = sr.dividends_refused ? (uint8_t)res.source : 0;
         if (md_store_put_symbol_ref(svc->store, &ref, &pe) < 0)
             MD_WARN("query", "symbol reference not stored symbol=%s error=\"%s\"", symbol, pe.msg);
         else /* adjusted answers say when the actions were checked (the answers re-rendered
@@ -251,6 +252,7 @@ void md_render_actions_json(md_buf *b, const char *symbol, const md_action *a, s
     }
     md_buf_puts(b, "],\"count\":");
     md_buf_int(b, (int64_t)n);
+    md_render_dividends_json(b, ref ? ref->actions_checked : 0, ref ? ref->dividends_refused : 0);
     md_buf_putc(b, '}');
     md_free(eff);
 }

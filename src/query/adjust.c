@@ -131,8 +131,10 @@ void md_query_adjust_note(md_services *svc, const char *symbol, md_adjust mode,
     out->skipped = p->skipped;
     md_symbol_ref ref;
     md_error e;
-    if (mode != MD_ADJUST_NONE && md_store_get_symbol_ref(svc->store, symbol, &ref, &e) == 0)
+    if (mode != MD_ADJUST_NONE && md_store_get_symbol_ref(svc->store, symbol, &ref, &e) == 0) {
         out->checked = ref.actions_checked;
+        out->dividends_refused = ref.dividends_refused;
+    }
 }
 
 void md_render_adjust_json(md_buf *b, const md_adj_note *n)
@@ -158,7 +160,23 @@ void md_render_adjustment_json(md_buf *b, const md_adj_note *n)
     md_buf_int(b, (int64_t)n->applied);
     md_buf_puts(b, ",\"skipped\":");
     md_buf_int(b, (int64_t)n->skipped);
+    if (n->mode == MD_ADJUST_ALL) md_render_dividends_json(b, n->checked, n->dividends_refused);
     md_buf_putc(b, '}');
+}
+
+void md_render_dividends_json(md_buf *b, int64_t checked, uint8_t refused_by)
+{
+    /* "not_offered": the source that answered gave the splits alone (its plan refused the
+     * dividends), so dividends are missing unless ingested or loaded */
+    if (checked <= 0) {
+        md_buf_puts(b, ",\"dividends\":\"unchecked\"");
+    } else if (!refused_by) {
+        md_buf_puts(b, ",\"dividends\":\"checked\"");
+    } else {
+        md_buf_puts(b, ",\"dividends\":\"not_offered\",\"dividends_source\":\"");
+        md_buf_puts(b, md_source_name(refused_by));
+        md_buf_putc(b, '"');
+    }
 }
 
 int md_query_adjust_bars(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,

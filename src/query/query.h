@@ -203,8 +203,9 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
 typedef struct md_adj_note {
     md_adjust mode;
     int64_t checked; /* when the sources were last asked for the symbol's actions; 0: never */
-    size_t applied;  /* actions in the factors */
-    size_t skipped;  /* dividends left out (no close before the ex-date) */
+    uint8_t dividends_refused; /* the source that answered then without dividends; 0: none */
+    size_t applied;            /* actions in the factors */
+    size_t skipped;            /* dividends left out (no close before the ex-date) */
 } md_adj_note;
 
 /* One page of bars. */
@@ -323,8 +324,13 @@ void md_query_adjust_note(md_services *svc, const char *symbol, md_adjust mode,
                           const md_adj_plan *p, md_adj_note *out);
 /* ,"adjust":"<mode>","adjustment":{...} (the object only for splits and all). */
 void md_render_adjust_json(md_buf *b, const md_adj_note *n);
-/* The object alone: {"mode","actions":"checked"|"unchecked","checked_at","applied","skipped"}. */
+/* The object alone: {"mode","actions":"checked"|"unchecked","checked_at","applied","skipped"},
+ * and for mode all what its dividends rest on (md_render_dividends_json). */
 void md_render_adjustment_json(md_buf *b, const md_adj_note *n);
+/* ,"dividends":"checked"|"not_offered"|"unchecked"[,"dividends_source":"<name>"]: whether the
+ * last actions check (at checked, 0: never) had the dividends, or the source that answered it
+ * did not offer them (refused_by: its plan refused them; the splits came alone). */
+void md_render_dividends_json(md_buf *b, int64_t checked, uint8_t refused_by);
 /* The two above in one call: the one step the read paths add after reading raw bars; note
  * (may be NULL) says what the adjustment rested on. */
 int md_query_adjust_bars(md_services *svc, const char *symbol, md_interval iv, md_adjust mode,
@@ -361,7 +367,8 @@ int md_query_actions(md_services *svc, const char *symbol, int64_t start, int64_
 /* Copies what a source said of a symbol (currency as its major unit and as reported, zone)
  * into ref. */
 void md_query_symbol_ref_note(md_symbol_ref *ref, const struct md_source_ref *sr, uint8_t source);
-/* The /actions JSON document: every record, "applied" on those the adjustment uses. */
+/* The /actions JSON document: every record, "applied" on those the adjustment uses, and
+ * whether the dividends were checked (md_render_dividends_json). */
 void md_render_actions_json(md_buf *b, const char *symbol, const md_action *a, size_t n,
                             const md_symbol_ref *ref);
 /* The symbol's data changed in a way the writer did not see (its actions): its cached answers

@@ -1,7 +1,8 @@
 /* actions.c - corporate actions as the providers spell them (sources_int.h
  * md_sources__act_form): one reader for every provider's split and dividend lists, and the
  * actions call of the providers that ask two endpoints (splits, then dividends), where a plan
- * that refuses dividends still answers with the splits (the refusal is logged, per source),
+ * that refuses dividends still answers with the splits (the refusal is logged, per source,
+ * and marked in the reference, md_source_ref.dividends_refused, which the answers show),
  * and then, for the providers that have one, a reference profile of the symbol (its
  * exchange), whose failure leaves the exchange unknown but never the actions unanswered.
  *
@@ -210,6 +211,7 @@ int md_sources__actions2(md_provider *p, md_sources__act_fetch_fn fetch, const c
              * which source left dividends out and why */
             MD_WARN("sources", "dividends refused by the plan source=%s symbol=%s error=\"%s\"",
                     p->base.vt->name, symbol, kerr.msg);
+            r.dividends_refused = 1; /* and the answers say so (md_symbol_ref) */
             rc = 0;
         } else if (rc < 0) {
             *err = kerr;

@@ -91,6 +91,9 @@ typedef struct md_source_ref {
     char exchange[48]; /* the provider's name of the symbol's primary exchange, as given
                         * ("NMS", "XNGS", "NASDAQ NMS - GLOBAL MARKET"); "" when not said.
                         * calendar/ maps it to a calendar (md_cal_for_exchange) */
+    /* an actions answer without dividends: the plan refused them (splits only;
+     * md_sources__actions2) */
+    int dividends_refused;
 } md_source_ref;
 
 typedef struct md_source_vtable {

@@ -162,14 +162,16 @@ static int w_put_ref(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     md_pg__p_i16(&p, x->source);
     md_pg__p_i64(&p, x->actions_checked);
     md_pg__p_text(&p, x->exchange);
+    md_pg__p_i16(&p, x->dividends_refused);
     return md_pg__run_sql(
         c,
         "INSERT INTO symbol_refs(symbol_id, currency, reported, zone, source,"
-        " actions_checked, exchange) VALUES(" SYM ", $2, $3, $4, $5::int2, $6::int8, $7)"
+        " actions_checked, exchange, dividends_refused) VALUES(" SYM ", $2, $3, $4, $5::int2,"
+        " $6::int8, $7, $8::int2)"
         " ON CONFLICT (symbol_id) DO UPDATE SET currency = EXCLUDED.currency,"
         " reported = EXCLUDED.reported, zone = EXCLUDED.zone, source = EXCLUDED.source,"
         " actions_checked = EXCLUDED.actions_checked, exchange = EXCLUDED.exchange,"
-        " updated_at = now()",
+        " dividends_refused = EXCLUDED.dividends_refused, updated_at = now()",
         &p, NULL, "write symbol reference", err);
 }
 
@@ -191,6 +193,7 @@ static void read_ref(const PGresult *r, int i, md_symbol_ref *x)
     x->source = (uint8_t)md_pg__get_i16(r, i, 4);
     x->actions_checked = md_pg__get_i64(r, i, 5);
     md_pg__get_text(r, i, 6, x->exchange, sizeof x->exchange);
+    x->dividends_refused = (uint8_t)md_pg__get_i16(r, i, 7);
 }
 
 static int w_refs(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
@@ -202,7 +205,8 @@ static int w_refs(md_pg_store *st, md_pg_conn *c, void *arg, md_error *err)
     char sql[400];
     snprintf(sql, sizeof sql,
              "SELECT y.symbol, r.currency, r.reported, r.zone, r.source, r.actions_checked,"
-             " r.exchange FROM symbol_refs r JOIN symbols y ON y.id = r.symbol_id WHERE %s"
+             " r.exchange, r.dividends_refused FROM symbol_refs r JOIN symbols y ON y.id = "
+             "r.symbol_id WHERE %s"
              " ORDER BY y.symbol",
              x->symbol ? "y.symbol = $1" : "$1::text IS NOT NULL");
     PGresult *r = NULL;

@@ -180,14 +180,18 @@ static int mig_5(md_pg_store *st, md_pg_conn *c, md_error *err)
 static const char SQL_V6[] =
     "ALTER TABLE symbol_refs ADD COLUMN IF NOT EXISTS exchange text NOT NULL DEFAULT ''";
 
+/* 7: the source whose plan refused the symbol's dividends at the last actions check */
+static const char SQL_V7[] = "ALTER TABLE symbol_refs ADD COLUMN IF NOT EXISTS dividends_refused"
+                             " smallint NOT NULL DEFAULT 0";
+
 /* The migrations in order: a step is its SQL, or a function where it depends on the layout
  * or reads what is there. */
 typedef int (*migration_fn)(md_pg_store *st, md_pg_conn *c, md_error *err);
 static const struct {
     const char *sql;
     migration_fn fn;
-} migrations[] = {{NULL, mig_1},  {SQL_V2, NULL}, {SQL_V3, NULL},
-                  {SQL_V4, NULL}, {NULL, mig_5},  {SQL_V6, NULL}};
+} migrations[] = {{NULL, mig_1}, {SQL_V2, NULL}, {SQL_V3, NULL}, {SQL_V4, NULL},
+                  {NULL, mig_5}, {SQL_V6, NULL}, {SQL_V7, NULL}};
 
 int md_pg_schema_version(void)
 {

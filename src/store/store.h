@@ -306,6 +306,9 @@ typedef struct md_symbol_ref {
     char exchange[48];              /* the provider's name of its primary exchange; "" unknown */
     uint8_t source;                 /* who said so */
     int64_t actions_checked;        /* when actions were last asked of the sources (epoch s) */
+    /* the source that answered that ask without dividends (its plan refused them: splits
+     * only); 0 = none did */
+    uint8_t dividends_refused;
 } md_symbol_ref;
 
 /* Upserts the symbol's reference row (every field replaced). */

@@ -78,6 +78,8 @@ static const char *migrations[] = {
     NULL,
     /* 7: the exchange a provider named for the symbol (its calendar, calendar/symbols.c) */
     "ALTER TABLE symbol_refs ADD COLUMN exchange TEXT NOT NULL DEFAULT '';",
+    /* 8: the source whose plan refused the symbol's dividends at the last actions check */
+    "ALTER TABLE symbol_refs ADD COLUMN dividends_refused INTEGER NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_DERIVED 5 /* index of the one above: its SQL is md_sqlite__derived_schema */
 

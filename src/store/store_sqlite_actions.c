@@ -134,11 +134,12 @@ int md_sqlite_put_symbol_ref(md_store *base, const md_symbol_ref *x, md_error *e
         rc = md_sqlite__prepare(
             db,
             "INSERT INTO symbol_refs(symbol_id,currency,reported,zone,source,"
-            "actions_checked,updated_at,exchange) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+            "actions_checked,updated_at,exchange,dividends_refused)"
+            " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
             " ON CONFLICT(symbol_id) DO UPDATE SET currency=excluded.currency,"
             "reported=excluded.reported,zone=excluded.zone,source=excluded.source,"
             "actions_checked=excluded.actions_checked,updated_at=excluded.updated_at,"
-            "exchange=excluded.exchange",
+            "exchange=excluded.exchange,dividends_refused=excluded.dividends_refused",
             &s, err);
     if (rc == 0) {
         sqlite3_bind_int64(s, 1, sid);
@@ -149,6 +150,7 @@ int md_sqlite_put_symbol_ref(md_store *base, const md_symbol_ref *x, md_error *e
         sqlite3_bind_int64(s, 6, x->actions_checked);
         sqlite3_bind_int64(s, 7, md_now());
         sqlite3_bind_text(s, 8, x->exchange, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 9, x->dividends_refused);
         int step = sqlite3_step(s);
         if (step != SQLITE_DONE) rc = md_sqlite__fail(err, db, step, "write symbol reference");
     }
@@ -167,11 +169,12 @@ static void read_ref(sqlite3_stmt *s, void *elem)
     x->source = (uint8_t)sqlite3_column_int(s, 4);
     x->actions_checked = sqlite3_column_int64(s, 5);
     md_sqlite__column_text(s, 6, x->exchange, sizeof x->exchange);
+    x->dividends_refused = (uint8_t)sqlite3_column_int(s, 7);
 }
 
 #define SQL_REFS                                                                                   \
-    "SELECT y.symbol,r.currency,r.reported,r.zone,r.source,r.actions_checked,r.exchange"           \
-    " FROM symbol_refs r JOIN symbols y ON y.id=r.symbol_id"
+    "SELECT y.symbol,r.currency,r.reported,r.zone,r.source,r.actions_checked,r.exchange,"          \
+    "r.dividends_refused FROM symbol_refs r JOIN symbols y ON y.id=r.symbol_id"
 
 int md_sqlite_get_symbol_ref(md_store *base, const char *symbol, md_symbol_ref *out, md_error *err)
 {

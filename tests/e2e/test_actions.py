@@ -102,6 +102,8 @@ class SplitAcrossProviders(ProviderTest):
         kinds = {(a["type"], a["ex_date"]) for a in acts["actions"]}
         self.assertIn(("split", "2020-08-31"), kinds, acts)
         self.assertIn(("dividend", "2020-08-07"), kinds, acts)
+        self.assertEqual(acts["dividends"], "checked", acts)
+        self.assertNotIn("dividends_source", acts)
         for a in acts["actions"]:
             if a["type"] == "split":
                 self.assertEqual((a["numerator"], a["denominator"]), (4, 1), a)
@@ -141,6 +143,31 @@ class PlanRefusal(ProviderTest):
         self.assertNotIn(POLYGON_KEY, json.dumps(p))
         self.assertEqual(len(self.fake.requests("/polygon/v3/reference/splits?ticker=NOTAUTH")), 1)
         self.assertGreater(len(self.fake.requests("/yahoo/v8/finance/chart/NOTAUTH")), y0)
+
+class DividendsNotOffered(ProviderTest):
+    """Finnhub on a plan without dividends (403 on /stock/dividend): the splits come alone,
+    and every answer that rests on the dividends says they are missing, naming the source."""
+    providers = {"finnhub": "NODIVIDENDS"}
+    priority = "finnhub"
+
+    def test_answers_say_the_dividends_were_not_offered(self):
+        # the sample's MSFT: stored bars, no action recorded yet
+        before = self.get_json("/actions/MSFT?cached_only=true")
+        self.assertEqual(before["dividends"], "unchecked", before)
+        acts = self.get_json("/actions/MSFT")
+        self.assertEqual((acts["dividends"], acts.get("dividends_source")),
+                         ("not_offered", "finnhub"), acts)
+        self.assertEqual([a for a in acts["actions"] if a["type"] == "dividend"], [], acts)
+        asked = [r for r in self.fake.requests("/finnhub/") if "/stock/dividend?" in r]
+        self.assertEqual(len(asked), 1, asked)
+        hist = self.get_json("/historical/MSFT?interval=1d&limit=5&adjust=all&cached_only=true")
+        adj = hist["adjustment"]
+        self.assertEqual((adj["mode"], adj["actions"], adj["dividends"], adj["dividends_source"]),
+                         ("all", "checked", "not_offered", "finnhub"), adj)
+        # splits do not rest on dividends: that answer does not speak of them
+        hist = self.get_json("/historical/MSFT?interval=1d&limit=5&adjust=splits&cached_only=true")
+        self.assertNotIn("dividends", hist["adjustment"], hist["adjustment"])
+
 
 if __name__ == "__main__":
     unittest.main()

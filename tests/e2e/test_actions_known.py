@@ -51,8 +51,11 @@ class AdjustSaysWhatItRestsOn(ProviderTest):
         for mode in ("splits", "all"):
             h = self.get_json(f"/historical/AAPL20?{RANGE}&adjust={mode}&cached_only=true")
             self.assertEqual(h["adjust"], mode)
-            self.assertEqual(h["adjustment"], {"mode": mode, "actions": "unchecked",
-                                               "checked_at": None, "applied": 0, "skipped": 0}, h)
+            want = {"mode": mode, "actions": "unchecked", "checked_at": None, "applied": 0,
+                    "skipped": 0}
+            if mode == "all":  # what its dividends rest on
+                want["dividends"] = "unchecked"
+            self.assertEqual(h["adjustment"], want, h)
             got = frame(h["bars"])
             self.assertEqual(list(got.index), list(self.raw.index))
             self.assertEqual(list(got["close"]), list(self.raw["close"]), "nothing known: raw")
@@ -87,6 +90,7 @@ class AdjustSaysWhatItRestsOn(ProviderTest):
         self.assertEqual(self.actions_asked(), 1, "the actions were asked of the sources")
         note = h["adjustment"]
         self.assertEqual(note["actions"], "checked", h)
+        self.assertNotIn("dividends", note, "splits rest on no dividend")
         self.assertRegex(note["checked_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         acts = self.get_json("/actions/AAPL20?cached_only=true")["actions"]
         last = self.raw.index[-1]
@@ -95,6 +99,7 @@ class AdjustSaysWhatItRestsOn(ProviderTest):
             want_applied = sum(1 for a in acts if a["applied"] and a["type"] in types
                                and a["ex_date"] <= last)
             self.assertEqual(h["adjustment"]["applied"], want_applied, h["adjustment"])
+            self.assertEqual(h["adjustment"].get("dividends"), "checked" if mode == "all" else None)
             self.assertGreaterEqual(want_applied, 1)
             pm, vm = crsp_factors(self.raw, acts, mode == "all")
             got = frame(h["bars"])

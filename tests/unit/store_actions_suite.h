@@ -109,14 +109,21 @@ SUITE_TEST(symbol_references_round_trip)
     cr_assert_str_eq(got.exchange, "LSE");
     cr_assert_eq(got.source, MD_SRC_YAHOO);
     cr_assert_eq(got.actions_checked, 1700000000);
+    cr_assert_eq(got.dividends_refused, 0);
     r.actions_checked = 1800000000;
+    r.dividends_refused = MD_SRC_FINNHUB; /* its plan gave the splits alone */
     snprintf(r.exchange, sizeof r.exchange, "LONDON STOCK EXCHANGE");
     cr_assert_eq(md_store_put_symbol_ref(st, &r, &err), 0);
     md_symbol_ref *list = NULL;
     cr_assert_eq(md_store_list_symbol_refs(st, &list, &err), 1, "%s", err.msg);
     cr_assert_eq(list[0].actions_checked, 1800000000);
     cr_assert_str_eq(list[0].exchange, "LONDON STOCK EXCHANGE");
+    cr_assert_eq(list[0].dividends_refused, MD_SRC_FINNHUB);
     md_free(list);
+    r.dividends_refused = 0; /* a later check with the dividends */
+    cr_assert_eq(md_store_put_symbol_ref(st, &r, &err), 0);
+    cr_assert_eq(md_store_get_symbol_ref(st, "VOD.L", &got, &err), 0, "%s", err.msg);
+    cr_assert_eq(got.dividends_refused, 0);
 }
 
 #endif

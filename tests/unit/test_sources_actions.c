@@ -286,11 +286,14 @@ Test(actions_http, finnhub_dividends_refused_by_the_plan_leave_the_splits)
     md_error err;
     md_log_capture cap;
     md_log_capture_start(&cap);
-    int n = actions(src, "AAPL20", 0, T("2030-01-01"), &v, &err);
+    md_source_ref ref;
+    md_fetch_meta meta;
+    int n = actions_ref(src, "AAPL20", 0, T("2030-01-01"), &v, &ref, &meta, &err);
     md_log_capture_stop(&cap);
     const char *log = cap.text;
     cr_expect_eq(n, 2, "%d %s", n, err.msg);
     for (size_t k = 0; k < v.n; k++) cr_expect_eq(v.v[k].type, MD_ACT_SPLIT);
+    cr_expect(ref.dividends_refused, "the answer says the dividends are missing");
     cr_expect(strstr(log, "dividends refused by the plan source=finnhub"), "%s", log);
     cr_expect(strstr(log, "access"), "%s", log);
     free(cap.text);
