@@ -1604,6 +1604,11 @@ int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t e
     reasons why;
     memset(&why, 0, sizeof why);
     int considered = 0, last_rc = MD_ENOSOURCE;
+    /* an answer whose plan refused the dividends (its splits alone): the sources after it
+     * are asked for the dividends, and the first that has them adds them */
+    int answered = 0;
+    md_source_ref first;
+    memset(&first, 0, sizeof first);
     for (size_t i = 0; i < m->n; i++) {
         entry *e = m->e[i];
         if (fo->source >= 0 ? e->id != fo->source || !e->src : !usable(e)) continue;
@@ -1641,16 +1646,37 @@ int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t e
         if (rc < 0 && cerr.rc == 0) md_error_set(&cerr, rc, "%s", md_error_default(rc));
         if (meta.requests < 1) meta.requests = 1;
         record(m, e, MD_EP_REFERENCE, rc, &meta, mono(m) - t0, 0, &cerr);
+        if (rc == 0 && answered) { /* asked for the dividends the first answer lacked */
+            size_t kept = n0;
+            for (size_t k = n0; k < out->n && !r.dividends_refused; k++)
+                if (out->v[k].type == MD_ACT_DIVIDEND) {
+                    out->v[k].source = (uint8_t)e->id;
+                    out->v[kept++] = out->v[k];
+                }
+            out->n = kept;
+            if (r.dividends_refused) continue;
+            MD_INFO("sources", "dividends from the next source symbol=%s source=%s dividends=%zu",
+                    symbol, e->name, kept - n0);
+            first.dividends_refused = 0;
+            break;
+        }
         if (rc == 0) {
             for (size_t k = n0; k < out->n; k++) out->v[k].source = (uint8_t)e->id;
-            if (ref) *ref = r;
+            first = r;
             res->source = e->id;
-            return 0;
+            answered = 1;
+            if (r.dividends_refused && fo->source < 0) continue;
+            break;
         }
         out->n = n0;
+        if (answered) continue; /* the first answer stands */
         last_rc = rc;
         add_reason(&why, e->name, "%s", cerr.msg);
         if (fo->source >= 0) return md_error_set(err, rc, "%s", cerr.msg);
+    }
+    if (answered) {
+        if (ref) *ref = first;
+        return 0;
     }
     if (!considered)
         return md_error_set(err, MD_ENOSOURCE, "no enabled source reports corporate actions");

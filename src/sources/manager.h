@@ -202,7 +202,10 @@ int md_srcmgr_bars(md_srcmgr *m, const char *symbol, md_interval iv, int64_t sta
 /* Corporate actions of symbol with ex-dates in [start, end) (sources/source.h `actions`),
  * appended to out, from the first source in the failover order that reports actions (or
  * fo->source alone), through the reference endpoint class's budget; *ref (may be NULL)
- * gets what it said of the symbol. MD_ENOSOURCE when no enabled source reports actions. */
+ * gets what it said of the symbol. When that source's plan refused the dividends (its
+ * splits alone, ref->dividends_refused), the sources after it are asked and the first that
+ * has dividends adds them (its dividends only; ref->dividends_refused then 0); otherwise the
+ * splits stand alone and ref says so. MD_ENOSOURCE when no enabled source reports actions. */
 int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t end,
                       const md_fetch_opts *fo, md_action_vec *out, md_source_ref *ref,
                       md_fetch_result *res, md_error *err);

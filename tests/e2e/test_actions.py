@@ -169,5 +169,25 @@ class DividendsNotOffered(ProviderTest):
         self.assertNotIn("dividends", hist["adjustment"], hist["adjustment"])
 
 
+class DividendsFromTheNextSource(ProviderTest):
+    """Finnhub first, on a plan without dividends, then Polygon: the splits are Finnhub's
+    answer and the dividends Polygon's, so the list is whole and says so."""
+    providers = {"finnhub": "NODIVIDENDS", "polygon": None}
+    priority = "finnhub,polygon"
+    load_sample = False
+
+    def test_the_next_source_fills_in_the_dividends(self):
+        acts = self.get_json("/actions/AAPL20?start=2020-01-01&end=2020-12-31")
+        got = {(a["type"], a["ex_date"], a["source"]) for a in acts["actions"]}
+        self.assertIn(("split", "2020-08-31", "finnhub"), got, acts)
+        self.assertIn(("dividend", "2020-08-07", "polygon"), got, acts)
+        self.assertNotIn("polygon", {a["source"] for a in acts["actions"] if a["type"] == "split"},
+                         "the next source adds its dividends only")
+        self.assertEqual(acts["dividends"], "checked", acts)
+        self.assertNotIn("dividends_source", acts)
+        asked = [r for r in self.fake.requests("/polygon/") if "/dividends" in r]
+        self.assertEqual(len(asked), 1, asked)
+
+
 if __name__ == "__main__":
     unittest.main()
