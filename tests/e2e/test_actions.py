@@ -10,6 +10,7 @@ independent computation with pandas of CRSP-style cumulative factors (written he
 definition, from the raw bars and the listed actions, not from the agent's numbers)."""
 import json
 import os
+import time
 import unittest
 
 import pandas as pd
@@ -187,6 +188,24 @@ class DividendsFromTheNextSource(ProviderTest):
         self.assertNotIn("dividends_source", acts)
         asked = [r for r in self.fake.requests("/polygon/") if "/dividends" in r]
         self.assertEqual(len(asked), 1, asked)
+
+
+class DividendsNextSourceHangs(ProviderTest):
+    """The source after Finnhub hangs: the answer does not wait for it past the request's
+    time budget, and keeps Finnhub's splits, saying the dividends are missing."""
+    providers = {"finnhub": "NODIVIDENDS", "polygon": "HANG"}
+    priority = "finnhub,polygon"
+    load_sample = False
+    extra_args = ("--set", "sources.deadline_ms=1500")
+
+    def test_a_hanging_next_source_leaves_the_splits_said(self):
+        t0 = time.monotonic()
+        acts = self.get_json("/actions/AAPL20?start=2020-01-01&end=2020-12-31")
+        took = time.monotonic() - t0
+        self.assertLess(took, 5, "answered within the budget, not after the hang")
+        self.assertEqual({(a["type"], a["source"]) for a in acts["actions"]},
+                         {("split", "finnhub")}, acts)
+        self.assertEqual((acts["dividends"], acts["dividends_source"]), ("not_offered", "finnhub"))
 
 
 if __name__ == "__main__":
