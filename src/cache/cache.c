@@ -51,6 +51,11 @@ static void on_remote(void *ctx, const char *symbol)
         md_cache__mem_clear(c->mem);
 }
 
+int64_t md_cache_changed_ago_ms(md_cache *c, const char *symbol)
+{
+    return c ? md_cache__mem_changed_ago(c->mem, symbol) : INT64_MAX;
+}
+
 int md_cache_new(const md_cache_options *opt, md_cache **out, md_error *err)
 {
     md_cache *c = md_calloc(1, sizeof *c);

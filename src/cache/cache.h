@@ -128,6 +128,10 @@ void md_cache_entry_release(void *e);
 size_t md_cache_invalidate(md_cache *c, const char *symbol, md_cache_fill *after, char hot_kind,
                            md_cache_key *hot, size_t max_hot);
 
+/* Milliseconds since symbol's data last changed as this agent knows it - its own writes and
+ * the invalidations other agents sent (INT64_MAX: not since the cache started). */
+int64_t md_cache_changed_ago_ms(md_cache *c, const char *symbol);
+
 enum { MD_CACHE_CLEAR_L1 = 1, MD_CACHE_CLEAR_L2 = 2 };
 
 /* -- leases ---------------------------------------------------------------------------------- */

@@ -15,6 +15,8 @@ md_cmem *md_cache__mem_new(size_t max_bytes, int shards, int64_t (*clock_ms)(voi
 void md_cache__mem_free(md_cmem *m);
 /* Current epoch + generation of symbol (taken before reading the data a fill will hold). */
 uint64_t md_cache__mem_token(md_cmem *m, const char *symbol);
+/* Milliseconds since symbol was last invalidated here (INT64_MAX: never). */
+int64_t md_cache__mem_changed_ago(md_cmem *m, const char *symbol);
 /* A live entry for k (reference taken), or NULL. Counts the hit, and the miss when
  * count_miss. max_age_ms < 0: any age. */
 md_cache_entry *md_cache__mem_get(md_cmem *m, const md_cache_key *k, int64_t max_age_ms,

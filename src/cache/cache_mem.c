@@ -64,6 +64,7 @@ typedef struct md_cache_entry entry;
 
 typedef struct msym { /* the key (in the stripe's syms) is the symbol */
     uint64_t gen;
+    int64_t changed_ms; /* clock_ms() of the last invalidation (0: none yet) */
     entry *entries;
 } msym;
 
@@ -220,6 +221,17 @@ uint64_t md_cache__mem_token(md_cmem *m, const char *symbol)
     return t;
 }
 
+int64_t md_cache__mem_changed_ago(md_cmem *m, const char *symbol)
+{
+    uint64_t h = hash_bytes(symbol, strlen(symbol));
+    shard *s = shard_of(m, h);
+    pthread_mutex_lock(&s->lock);
+    msym *y = sym_find(s, symbol, 0);
+    int64_t at = y ? y->changed_ms : 0;
+    pthread_mutex_unlock(&s->lock);
+    return at ? m->clock_ms() - at : INT64_MAX;
+}
+
 md_cache_entry *md_cache__mem_get(md_cmem *m, const md_cache_key *k, int64_t max_age_ms,
                                   int count_miss)
 {
@@ -337,6 +349,7 @@ size_t md_cache__mem_invalidate(md_cmem *m, const char *symbol, uint64_t *token_
     pthread_mutex_lock(&s->lock);
     msym *y = sym_find(s, symbol, 1);
     y->gen++;
+    y->changed_ms = m->clock_ms();
     while (y->entries) {
         entry *e = y->entries;
         if (hot && nhot < max_hot && e->key[0] == hot_kind && e->klen < MD_CACHE_KEY_MAX) {

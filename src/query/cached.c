@@ -223,6 +223,22 @@ static void canon_url(void *ctx, const char *name, const char *value, md_buf *ou
     if (req->cached_only) md_buf_puts(out, "&cached_only=true");
 }
 
+/* A cached answer lives up to a minute (an hour for a closed range), far longer than the read
+ * replica may lag (postgresql.read_max_lag_ms, measured every read_check_ms): one rendered
+ * from the replica right after the symbol changed could miss that change for its whole life.
+ * So the write-through below reads from the primary (the writing agent's hot answers hold
+ * the write at once), and an answer rendered within that bound after a change this agent saw
+ * (another agent's invalidation, or a miss right after a write) is kept only until the bound
+ * has passed: how long that is, or 0 when it does not apply. */
+static int64_t replica_window_left(md_services *svc, const char *symbol)
+{
+    const md_config *cfg = svc->cfg;
+    if (!svc->cache || !cfg->pg_read_url || !*cfg->pg_read_url) return 0;
+    int64_t window = cfg->pg_read_max_lag_ms + cfg->pg_read_check_ms;
+    int64_t ago = md_cache_changed_ago_ms(svc->cache, symbol);
+    return ago < window ? window - ago : 0;
+}
+
 /* Reads and renders req into b (content type into *ct, the next page's URL into next,
  * *ttl_ms how long the answer may be cached, 0 when it must not be: a CSV page with a next
  * one, whose link only a header can carry). */
@@ -235,9 +251,13 @@ static int render_history(md_services *svc, const md_history_req *asked, md_buf 
     const md_history_req *req = &r;
     md_history h;
     md_history_init(&h);
+    int64_t left = replica_window_left(svc, req->symbol);
+    int primary = md_store_reads_on_primary(0); /* the write-through's setting */
+    md_store_reads_on_primary(primary);
     int rc = md_query_history(svc, req, &h, err);
     if (rc == 0) {
         *ttl_ms = h.page.truncated && req->csv ? 0 : history_ttl(svc, req, &h);
+        if (!primary && left > 0 && *ttl_ms > left) *ttl_ms = left;
         if (req->desc) md_bars_reverse(h.bars.v, h.bars.n);
         if (req->csv) {
             *ct = CSV;
@@ -293,6 +313,7 @@ static void refresh(md_services *svc, const char *symbol, int bars)
         size_t max_hot = (size_t)svc->cfg->cache_write_through_max;
         if (max_hot > HOT_MAX) max_hot = HOT_MAX;
         n = md_cache_invalidate(svc->cache, symbol, &after, 'h', hot, max_hot);
+        int was = md_store_reads_on_primary(1); /* the write just made: not on the replica yet */
         for (size_t i = 0; i < n; i++) {
             md_history_req req;
             if (history_req_of_key(&hot[i], &req) != 0) continue;
@@ -305,6 +326,7 @@ static void refresh(md_services *svc, const char *symbol, int bars)
                 md_cache_put(svc->cache, &hot[i], &after, b.data, b.len, -1, ct, ttl);
             md_buf_deinit(&b);
         }
+        md_store_reads_on_primary(was);
     }
     /* the price answers clients were reading (one per max_age), and always the default's */
     n = md_cache_invalidate(svc->cache, price_scope(scope, symbol), &after, 'p', hot, HOT_MAX);

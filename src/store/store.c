@@ -330,11 +330,20 @@ void md_store_get_replica_stats(md_store *st, md_store_replica_stats *out)
     out->reads = atomic_load(&r->reads);
 }
 
+static _Thread_local int primary_reads; /* md_store_reads_on_primary */
+
+int md_store_reads_on_primary(int on)
+{
+    int was = primary_reads;
+    primary_reads = on;
+    return was;
+}
+
 /* The store a read that may lag goes to. */
 static md_store *reader(md_store *st)
 {
     md_store_replica *r = st->replica;
-    if (!r || !atomic_load(&r->in_use)) return st;
+    if (!r || primary_reads || !atomic_load(&r->in_use)) return st;
     atomic_fetch_add(&r->reads, 1);
     return r->st;
 }

@@ -86,6 +86,10 @@ const char *md_store_url_redacted(const md_store *st);
  * not PostgreSQL or url is bad, MD_ESTORE when the replica's schema is not this mdagent's. */
 int md_store_attach_replica(md_store *st, const char *url, const md_store_options *opt,
                             int max_lag_ms, int check_ms, md_error *err);
+/* Sends this thread's reads that may lag to the primary (on = 1) until called with 0: for
+ * reads of data just written, whose answer is kept (cached) longer than the replica may lag.
+ * Returns the previous setting. */
+int md_store_reads_on_primary(int on);
 typedef struct md_store_replica_stats {
     int attached, in_use; /* a replica; reads go to it now */
     int64_t lag_ms;       /* last measured; -1: unreachable or not replaying */
