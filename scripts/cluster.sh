@@ -88,12 +88,32 @@ wait_for() { # wait_for SECONDS COMMAND...: retries COMMAND every 0.1 s
 redis_start() { # redis_start PORT: no persistence (a restart forgets everything)
     redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
         --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
-    wait_for 10 redis-cli -p "$1" ping || { echo "cluster: redis did not start" >&2; exit 1; }
+    wait_for 10 redis-cli -p "$1" ping || { echo "cluster: redis did not start" >&2; return 1; }
 }
 
 pg_start() { # pg_start DATA PORT LOG
     as_pg "$PGBIN/pg_ctl" -D "$1" -l "$3" -w -o "-p $2 -k $pgdir/sock -c listen_addresses=127.0.0.1 \
--c fsync=off -c max_connections=200" start >/dev/null || { cat "$3" >&2; exit 1; }
+-c fsync=off -c max_connections=200" start >/dev/null || { cat "$3" >&2; return 1; }
+}
+
+# pg_start_free DATA LOG, redis_start_free: start on a free port, up to 3 ports (another
+# process may take one between free_port and the server's bind); print the port.
+pg_start_free() {
+    for _ in 1 2 3; do
+        p=$(free_port)
+        if pg_start "$1" "$p" "$2" >&2; then echo "$p"; return 0; fi
+        echo "cluster: postgres did not start on port $p; another port" >&2
+    done
+    return 1
+}
+
+redis_start_free() {
+    for _ in 1 2 3; do
+        p=$(free_port)
+        if redis_start "$p" >&2; then echo "$p"; return 0; fi
+        echo "cluster: redis did not start on port $p; another port" >&2
+    done
+    return 1
 }
 
 pg_stop() { # pg_stop DATA
@@ -117,20 +137,17 @@ up() {
     echo "$pgdir" >"$dir/pg.dir"
     mkdir "$pgdir/sock"
     if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$pgdir"; fi
-    pgport=$(free_port)
     as_pg "$PGBIN/initdb" -D "$pgdir/primary" -U mdagent --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
-    pg_start "$pgdir/primary" "$pgport" "$pgdir/primary.log"
+    pgport=$(pg_start_free "$pgdir/primary" "$pgdir/primary.log") || exit 1
     echo "$pgport" >"$dir/pg.port"
     "$PGBIN/createdb" -h 127.0.0.1 -p "$pgport" -U mdagent mdagent
-    replport=$(free_port)
     as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$pgport" -U mdagent -D "$pgdir/replica" -R -X stream \
         -c fast >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
-    pg_start "$pgdir/replica" "$replport" "$pgdir/replica.log"
+    replport=$(pg_start_free "$pgdir/replica" "$pgdir/replica.log") || exit 1
     echo "$replport" >"$dir/pg-replica.port"
 
-    redisport=$(free_port)
-    redis_start "$redisport"
+    redisport=$(redis_start_free) || exit 1
     echo "$redisport" >"$dir/redis.port"
 
     pg_url="postgresql://mdagent@127.0.0.1:$pgport/mdagent"
@@ -311,7 +328,7 @@ replica() {
     pgdir="$(cat "$dir/pg.dir")"
     case "$sub" in
     stop) pg_stop "$pgdir/replica" ;;
-    start) pg_start "$pgdir/replica" "$(cat "$dir/pg-replica.port")" "$pgdir/replica.log" ;;
+    start) pg_start "$pgdir/replica" "$(cat "$dir/pg-replica.port")" "$pgdir/replica.log" || exit 1 ;;
     *) usage ;;
     esac
     echo "cluster: replica ${sub}ped" | sed 's/startped/started/'
@@ -321,7 +338,7 @@ redis() {
     [ -n "$dir" ] && [ -f "$dir/env" ] || { echo "cluster: no cluster in '${dir}'" >&2; exit 1; }
     case "$sub" in
     stop) stop_pid "$dir/redis.pid" redis-server ;;
-    start) redis_start "$(cat "$dir/redis.port")" ;;
+    start) redis_start "$(cat "$dir/redis.port")" || exit 1 ;;
     *) usage ;;
     esac
     echo "cluster: redis ${sub}ped" | sed 's/startped/started/'
