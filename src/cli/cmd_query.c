@@ -120,6 +120,12 @@ static int run(md_services *svc, md_history_req *hr, int all, md_error *err)
                 "mdagent query: adjust=%s: %s's actions were never asked of a source (%zu "
                 "applied, from ingested or loaded records); the series may be unadjusted\n",
                 md_adjust_name(h.adj.mode), hr->symbol, h.adj.applied);
+    if (rc == 0 && h.adj.mode == MD_ADJUST_ALL && h.adj.checked && h.adj.dividends_refused)
+        fprintf(stderr,
+                "mdagent query: adjust=all: %s's dividends were not offered by %s (its plan gave "
+                "the splits alone, and no source after it had them); the series holds only "
+                "ingested or loaded dividends\n",
+                hr->symbol, md_source_name(h.adj.dividends_refused));
     if (rc == 0 && last.truncated) {
         char ts[40];
         md_time_format(last.next, ts);

@@ -15,7 +15,7 @@ import unittest
 
 import pandas as pd
 
-from mdtest import SRC
+from mdtest import SRC, run_cli
 from test_sources_failover import POLYGON_KEY, ProviderTest
 
 FIX = os.path.join(SRC, "tests", "fixtures", "providers")
@@ -168,6 +168,12 @@ class DividendsNotOffered(ProviderTest):
         # splits do not rest on dividends: that answer does not speak of them
         hist = self.get_json("/historical/MSFT?interval=1d&limit=5&adjust=splits&cached_only=true")
         self.assertNotIn("dividends", hist["adjustment"], hist["adjustment"])
+        # `mdagent query` on the same store says it on stderr, for CSV too
+        q = run_cli("query", "MSFT", "--db", self.agent.db, "--adjust", "all", "--limit", "3",
+                    env=self.agent.env)
+        self.assertIn("dividends were not offered by finnhub", q.stderr)
+        q = run_cli("query", "MSFT", "--db", self.agent.db, "--limit", "3", env=self.agent.env)
+        self.assertNotIn("dividends", q.stderr)
 
 
 class DividendsFromTheNextSource(ProviderTest):
