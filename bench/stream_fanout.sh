@@ -18,7 +18,9 @@
 #   MDAGENT=path/to/mdagent                 the binary to measure
 #   MDAGENT_OLD=path --only ...,mdagent-old  an older build in the same run (before/after)
 #   (servers: mdagent, mdagent-1msg = mdagent writing one message per send, mdagent-writev =
-#   mdagent with stream.io_uring=false (one writev per client), python, node)
+#   mdagent with stream.io_uring=false (one writev per client), python, node, floor = the least
+#   a broadcast server can do: one write() per subscriber per tick and nothing else,
+#   bench/ref/floor_ws.c, to show the kernel's and the load client's share of a figure)
 #
 # Every client subscribes to every one of --symbols symbols (a watchlist); ticks arrive at
 # --rate ticks/s in batches of --batch (one tick per symbol per batch, like a provider poll or
@@ -70,6 +72,7 @@ fi
 MDAGENT="${MDAGENT:-$BUILD/mdagent}"
 [ -x "$MDAGENT" ] || cmake --build "$BUILD" --target mdagent >/dev/null
 cmake --build "$BUILD" --target stream_client >/dev/null
+case ",$ONLY," in *,floor,*) cmake --build "$BUILD" --target floor_ws >/dev/null ;; esac
 if [ ! -d bench/node_modules/ws ]; then
     (cd bench && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
@@ -168,6 +171,7 @@ for s in $(echo "$ONLY" | tr ',' ' '); do
             sh "$bin" "sqlite:$tmp/md.db" "$THREADS" "$batch_bytes" "$uring" ;;
     python) run python ws /feed /usr/bin/python3 bench/ref/broadcast_ws.py ;;
     node) run node ws /feed node bench/ref/broadcast_ws.js ;;
+    floor) run floor ws /feed "$BUILD/bench/floor_ws" ;;
     *) echo "stream_fanout: unknown server $s" >&2; exit 2 ;;
     esac
 done
@@ -201,8 +205,21 @@ for line in open(sys.argv[1]):
         kv["row"] = row
         rows.append(kv)
 print()
+# "client floor": how long the load client's one reading thread needs for 99% of the messages
+# of one tick (clients subscribed to the tick x 0.99 x the reading thread's own CPU per
+# message read, over the whole run):
+# no server can give that client a p99 below it. Only where every client is on every symbol
+# (per_client == symbols), as in --single.
+def client_floor(r):
+    try:
+        if r.get("per_client") != r.get("symbols"):
+            return "-"
+        per_msg = float(r["reader_us_per_msg"]) / 1e6
+        return f"{int(r['clients']) * 0.99 * per_msg * 1e3:.2f}"
+    except (KeyError, ValueError):
+        return "-"
 print(f"{'row':10} {'server':13} {'client':13} {'load':>5} {'msgs/s':>9} {'missing':>8} {'p50 ms':>8} "
-      f"{'p99 ms':>8} {'cpu us/msg':>11} {'ack p99 ms':>10}")
+      f"{'p99 ms':>8} {'cpu us/msg':>11} {'ack p99 ms':>10} {'client floor ms':>15}")
 probe = {}
 for r in rows:
     if r["kind"] == "PROBE":
@@ -218,5 +235,5 @@ for r in rows:
     print(f"{r['row']:10} {r['label']:13} {'stream_client':13} {r.get('load', '-'):>5} "
           f"{float(r['msgs_per_s']):9.0f} {r['missing']:>8} {float(r['p50_ms']):8.2f} "
           f"{float(r['p99_ms']):8.2f} {float(r['cpu_us_per_msg']):11.3f} "
-          f"{float(r.get('ack_p99_ms', 0)):10.2f}")
+          f"{float(r.get('ack_p99_ms', 0)):10.2f} {client_floor(r):>15}")
 PY
