@@ -134,7 +134,8 @@ static void publish(int ep, const char *s, size_t slen, const char *price, size_
 static void on_feed(int ep, const char *p, size_t n)
 {
     const char *end = p + n;
-    for (const char *q = memmem(p, n, "\"symbol\"", 8); q; q = memmem(q, (size_t)(end - q), "\"symbol\"", 8)) {
+    for (const char *q = memmem(p, n, "\"symbol\"", 8); q;
+         q = memmem(q, (size_t)(end - q), "\"symbol\"", 8)) {
         size_t slen;
         const char *s = json_str(q, (size_t)(end - q), "\"symbol\"", &slen);
         const char *pr = s ? memmem(s, (size_t)(end - s), "\"price\":", 8) : NULL;
@@ -171,7 +172,9 @@ static void on_client(int fd, const char *p, size_t n)
                 y->fds = realloc(y->fds, y->cap * sizeof *y->fds);
             }
             y->fds[y->n++] = fd;
-            if (o < (int)sizeof out - 40) o += snprintf(out + o, sizeof out - (size_t)o, "%s\"%s\"", first ? "" : ",", y->name);
+            if (o < (int)sizeof out - 40)
+                o += snprintf(out + o, sizeof out - (size_t)o, "%s\"%s\"", first ? "" : ",",
+                              y->name);
             first = 0;
         }
         q = e + 1;
@@ -216,7 +219,9 @@ static int handshake(int fd, conn *c)
     c->n -= used;
     if (!c->feed) {
         char w[128];
-        int m = snprintf(w, sizeof w, "{\"type\":\"welcome\",\"server_time\":\"-\",\"session\":\"%llu\"}", ++sessions);
+        int m = snprintf(w, sizeof w,
+                         "{\"type\":\"welcome\",\"server_time\":\"-\",\"session\":\"%llu\"}",
+                         ++sessions);
         send_text(fd, w, (size_t)m);
     }
     return 1;
