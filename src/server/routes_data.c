@@ -5,6 +5,7 @@
 #include "core/mem.h"
 #include "core/render.h"
 #include "core/timefmt.h"
+#include "sources/manager.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -199,6 +200,10 @@ int md_route_historical_multi(md_services *svc, md_http_req *req, md_http_resp *
     int rc = md_multi_req_parse(&r, (const char *const *)items, n, md_http_param_getter, req,
                                 svc->cfg, (size_t)svc->cfg->max_symbols, err);
     if (items) md_config_free_list(items, n);
+    /* a ?source= that cannot be asked fails every symbol alike: the request's error, as for
+     * /historical/{symbol}, not one per symbol */
+    if (rc == 0 && r.base.source >= 0 && !r.base.cached_only && svc->sources)
+        rc = md_srcmgr_check_alone(svc->sources, r.base.source, err);
     if (rc == 0) {
         md_link link = md_http_link(req);
         r.base.link = &link;

@@ -1163,6 +1163,17 @@ static void note(tally *t, entry *e, int rc, const md_error *err)
     t->last_rc = rc;
 }
 
+int md_srcmgr_check_alone(md_srcmgr *m, int source, md_error *err)
+{
+    if (source < 0) return 0;
+    entry *e = find_id(m, source);
+    if (!e)
+        return md_error_set(err, MD_EPARAM, "source: '%s' is not a configured source",
+                            md_source_name(source));
+    if (!e->src) return md_error_set(err, MD_ENOSOURCE, "source %s is disabled: %s", e->name, e->reason);
+    return 0;
+}
+
 /* What the final message leaves for the reasons ("no healthy source for SYMBOL 1m bars (").*/
 #define ROOM (MD_ERROR_MSG_MAX - 72)
 
@@ -1173,14 +1184,8 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
     char what[64];
     describe(f, what, sizeof what);
     int only = f->fo.source;
-    if (only >= 0) {
-        entry *e = find_id(m, only);
-        if (!e)
-            return md_error_set(err, MD_EPARAM, "source: '%s' is not a configured source",
-                                md_source_name(only));
-        if (!e->src)
-            return md_error_set(err, MD_ENOSOURCE, "source %s is disabled: %s", e->name, e->reason);
-    }
+    int alone = md_srcmgr_check_alone(m, only, err);
+    if (alone) return alone;
     tally *t = md_calloc(1, sizeof *t);
     race *r = race_new(m, f, deadline_ms);
     pthread_mutex_lock(&m->lock);

@@ -219,6 +219,9 @@ void md_srcmgr_cancel_all(md_srcmgr *m);
 int md_srcmgr_supports(md_srcmgr *m, int source, md_interval iv);
 /* 1 when the source id is listed (enabled or not). */
 int md_srcmgr_has(md_srcmgr *m, int source);
+/* 0 when source id (an md_source_id; -1: any) can be asked alone, as ?source=NAME does;
+ * MD_EPARAM when it is not configured, MD_ENOSOURCE when it is disabled (the reason said). */
+int md_srcmgr_check_alone(md_srcmgr *m, int source, md_error *err);
 /* Longest range one bars() call of source id should cover for iv (0 = any; for -1 the
  * smallest over the enabled sources). */
 int64_t md_srcmgr_max_range_s(md_srcmgr *m, int source, md_interval iv);

@@ -117,6 +117,14 @@ class Simulator(AgentTest):
         self.assertIn("not in sources.priority", body["error"]["message"])
         self.assert_error("/price/SIMA?source=bogus", 400, "invalid_parameter")
         self.assert_error("/historical/SIMA?source=csv", 400, "invalid_parameter")
+        # several symbols: a source that cannot be asked is the request's error, as for one
+        # symbol, not the same error listed once per symbol under a 200
+        body = self.assert_error("/historical?symbols=SIMA,MSFT&source=yahoo", 503, "no_healthy_source")
+        self.assertIn("not in sources.priority", body["error"]["message"])
+        self.assert_error("/historical?symbols=SIMA,MSFT&source=yahoo&format=csv", 503, "no_healthy_source")
+        # ... unless the store alone is asked
+        d = self.get_json("/historical?symbols=MSFT&source=yahoo&cached_only=true&limit=1")
+        self.assertEqual((d["count"], d["errors"]), (1, []))
         p = self.get_json("/price/SIMA?source=simulator")
         self.assertEqual(p["source"], "simulator")
 
