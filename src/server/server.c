@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -330,6 +331,16 @@ static void on_reap(void *ctx)
 static void *loop_main(void *arg)
 {
     srv_loop *sl = arg;
+    int nice = (int)sl->srv->svc->cfg->stream_nice;
+    if (sl->is_stream && nice > 0) {
+        /* the fan-out is bulk work: the HTTP loops (ingest acknowledgements, REST answers)
+         * and the workers go first when they share a core with it. Per thread on Linux. */
+        id_t tid = (id_t)gettid();
+        errno = 0;
+        int cur = getpriority(PRIO_PROCESS, tid);
+        if (errno == 0 && setpriority(PRIO_PROCESS, tid, cur + nice) != 0)
+            MD_WARN("server", "stream.nice=%d not applied: %s", nice, strerror(errno));
+    }
     md_loop_run(sl->loop);
     return NULL;
 }

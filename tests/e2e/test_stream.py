@@ -109,16 +109,25 @@ async def handed_to_stream_loops(test, symbol, n=8):
     for c in clients:
         test.assertEqual((await c.until("quote"))["price"], 1.5)
         await c.close()
-    names = []
+    names = sorted(thread_nice(test))
+    https = [n for n in names if n.startswith("http-")]
+    test.assertTrue(https, names)
+    return https, [n for n in names if n.startswith("stream-")]
+
+
+def thread_nice(test):
+    """{thread name: nice} of the agent's threads, from /proc."""
+    out = {}
     for tid in os.listdir(f"/proc/{test.agent.proc.pid}/task"):
         try:
             with open(f"/proc/{test.agent.proc.pid}/task/{tid}/comm") as f:
-                names.append(f.read().strip())
+                name = f.read().strip()
+            with open(f"/proc/{test.agent.proc.pid}/task/{tid}/stat") as f:
+                stat = f.read()
         except FileNotFoundError:
             continue
-    https = sorted(n for n in names if n.startswith("http-"))
-    test.assertTrue(https, names)
-    return https, sorted(n for n in names if n.startswith("stream-"))
+        out[name] = int(stat[stat.rindex(")") + 2:].split()[16])  # field 19: nice
+    return out
 
 
 class StreamTest(AgentTest, unittest.IsolatedAsyncioTestCase):
@@ -490,17 +499,25 @@ class StreamLoops(StreamTest):
         https, streams = await handed_to_stream_loops(self, "SHARED", n=24)
         self.assertEqual(https, ["http-0", "http-1", "http-2", "http-3"])
         self.assertEqual(streams, ["stream-0", "stream-1", "stream-2"])
+        # the fan-out runs below the HTTP loops (stream.nice, default 5), so an answer or an
+        # ingest's acknowledgement goes before it on a shared core
+        nice = thread_nice(self)
+        base = nice["http-0"]
+        self.assertEqual({nice[n] for n in https}, {base}, nice)
+        self.assertEqual({nice[n] for n in streams}, {min(19, base + 5)}, nice)
 
 
 class StreamLoopsAtMostHttp(StreamTest):
     """More stream loops than HTTP loops asked: as many as the HTTP loops (one more would get
     no WebSocket)."""
-    args = ("--threads", "2", "--set", "stream.loops=5")
+    args = ("--threads", "2", "--set", "stream.loops=5", "--set", "stream.nice=0")
 
     async def test_stream_loops_are_at_most_the_http_loops(self):
         https, streams = await handed_to_stream_loops(self, "ATMOST")
         self.assertEqual(https, ["http-0", "http-1"])
         self.assertEqual(streams, ["stream-0", "stream-1"])
+        nice = thread_nice(self)  # stream.nice=0: the same priority
+        self.assertEqual({nice[n] for n in https + streams}, {nice["http-0"]}, nice)
 
 
 class StreamKeepAlive(StreamTest):
