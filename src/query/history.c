@@ -418,6 +418,17 @@ static void cut_page(const md_history_req *req, md_history *h)
     }
 }
 
+int md_query_source_check(md_services *svc, int source, int cached_only, md_error *err)
+{
+    if (source < 0 || cached_only) return 0;
+    if (!svc->sources)
+        return md_error_set(err, MD_ENOSOURCE, "source %s: no sources are configured",
+                            md_source_name(source));
+    if (!md_srcmgr_has(svc->sources, source))
+        return md_error_set(err, MD_EPARAM, "source: '%s' is not a provider", md_source_name(source));
+    return md_srcmgr_check_alone(svc->sources, source, err);
+}
+
 int md_query_history(md_services *svc, const md_history_req *req, md_history *out, md_error *err)
 {
     out->from = "store";
@@ -426,12 +437,8 @@ int md_query_history(md_services *svc, const md_history_req *req, md_history *ou
     /* a manager with no enabled source behaves like none, unless one is asked by name */
     int ask = svc->sources && !req->cached_only &&
               (req->source >= 0 || md_srcmgr_enabled(svc->sources) > 0);
-    if (!svc->sources && req->source >= 0 && !req->cached_only)
-        return md_error_set(err, MD_ENOSOURCE, "source %s: no sources are configured",
-                            md_source_name(req->source));
-    if (ask && req->source >= 0 && !md_srcmgr_has(svc->sources, req->source))
-        return md_error_set(err, MD_EPARAM, "source: '%s' is not a provider",
-                            md_source_name(req->source));
+    int rc0 = md_query_source_check(svc, req->source, req->cached_only, err);
+    if (rc0) return rc0;
     md_interval used;
     size_t extra = extra_rows(req);
     md_bar_vec *bars = &out->bars;

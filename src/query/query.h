@@ -220,6 +220,11 @@ typedef struct md_history {
 void md_history_init(md_history *h);
 void md_history_deinit(md_history *h);
 
+/* Whether ?source=NAME (an md_source_id; -1: none) can be asked when the request may ask the
+ * sources (not cached_only): MD_ENOSOURCE without sources or when it is disabled (the reason
+ * said), MD_EPARAM when it is not a provider; 0 otherwise. */
+int md_query_source_check(md_services *svc, int source, int cached_only, md_error *err);
+
 /* Bars for the request (aggregated from finer stored bars when needed; missing ranges
  * fetched from the sources when configured), at most req->limit of them from the end of
  * the range the request's order takes, and where the next page starts. MD_ENOTFOUND for a

@@ -5,7 +5,6 @@
 #include "core/mem.h"
 #include "core/render.h"
 #include "core/timefmt.h"
-#include "sources/manager.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -202,8 +201,7 @@ int md_route_historical_multi(md_services *svc, md_http_req *req, md_http_resp *
     if (items) md_config_free_list(items, n);
     /* a ?source= that cannot be asked fails every symbol alike: the request's error, as for
      * /historical/{symbol}, not one per symbol */
-    if (rc == 0 && r.base.source >= 0 && !r.base.cached_only && svc->sources)
-        rc = md_srcmgr_check_alone(svc->sources, r.base.source, err);
+    if (rc == 0) rc = md_query_source_check(svc, r.base.source, r.base.cached_only, err);
     if (rc == 0) {
         md_link link = md_http_link(req);
         r.base.link = &link;

@@ -204,6 +204,11 @@ class HistoryMulti(AgentTest):
         self.assert_error("/historical?symbols=DAX&interval=7m", 400, "invalid_interval")
         self.assert_error("/historical?symbols=DAX&start=2001-01-01&end=2000-01-01", 400, "invalid_time_range")
         self.assert_error("/historical?symbols=DAX&limit=0", 400, "invalid_parameter")
+        # this agent has no sources: a source asked by name fails the request, as for one symbol
+        for path in ("/historical/DAX?source=yahoo", "/historical?symbols=DAX,SMI&source=yahoo"):
+            body = self.assert_error(path, 503, "no_healthy_source")
+            self.assertIn("no sources are configured", body["error"]["message"])
+        self.assertEqual(self.get_json("/historical?symbols=DAX&source=yahoo&cached_only=true&limit=1")["count"], 1)
 
     # -- the CLI ------------------------------------------------------------------------------
 
