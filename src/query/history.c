@@ -425,7 +425,8 @@ int md_query_source_check(md_services *svc, int source, int cached_only, md_erro
         return md_error_set(err, MD_ENOSOURCE, "source %s: no sources are configured",
                             md_source_name(source));
     if (!md_srcmgr_has(svc->sources, source))
-        return md_error_set(err, MD_EPARAM, "source: '%s' is not a provider", md_source_name(source));
+        return md_error_set(err, MD_EPARAM, "source: '%s' is not a provider",
+                            md_source_name(source));
     return md_srcmgr_check_alone(svc->sources, source, err);
 }
 

@@ -1170,7 +1170,8 @@ int md_srcmgr_check_alone(md_srcmgr *m, int source, md_error *err)
     if (!e)
         return md_error_set(err, MD_EPARAM, "source: '%s' is not a configured source",
                             md_source_name(source));
-    if (!e->src) return md_error_set(err, MD_ENOSOURCE, "source %s is disabled: %s", e->name, e->reason);
+    if (!e->src)
+        return md_error_set(err, MD_ENOSOURCE, "source %s is disabled: %s", e->name, e->reason);
     return 0;
 }
 
