@@ -24,7 +24,8 @@
  * request per month before the first is sent, or sends none. The notice that the key's
  * daily requests are used up ("... 25 requests per day") sets meta->day_exhausted: the
  * manager pauses the source until the provider's day resets (sources.alphavantage.day_zone),
- * not for a minute.
+ * not for a minute. The burst notice ("... more sparingly (1 request per second) ...", which
+ * names the daily limit too) is not that one: the source is asked again after a second.
  *
  * Corporate actions (free keys included; "None" where a date is unknown):
  *   GET {base}/query?function=SPLITS&symbol=IBM&apikey=K
@@ -207,12 +208,32 @@ int md_alphavantage_parse_quote(const char *body, size_t len, md_quote *out, md_
 
 /* 1 when root is the notice that the key's daily requests are used up ("... rate limit is
  * 25 requests per day ..."), not the older per-minute one ("5 calls per minute and 500
- * calls per day"). */
+ * calls per day") nor the burst one, which names the daily limit too ("... spreading out
+ * your free API requests more sparingly (1 request per second) ... lift the free key rate
+ * limit (25 requests per day), raise the per-second burst limit ..."). */
+static int burst_notice(const char *t)
+{
+    return contains(t, "per second") || contains(t, "sparingly");
+}
+
 static int day_notice(const json_t *root)
 {
     const char *t = json_string_value(json_object_get(root, "Information"));
     if (!t) t = json_string_value(json_object_get(root, "Note"));
-    return t && contains(t, "per day") && !contains(t, "per minute");
+    return t && contains(t, "per day") && !contains(t, "per minute") && !burst_notice(t);
+}
+
+/* What a rate-limit notice tells the manager: the daily requests are spent (pause until the
+ * provider's day resets), or the per-second burst limit was hit (ask again in a second). */
+static void limit_notice(int rc, const json_t *root, md_fetch_meta *meta)
+{
+    if (rc != MD_ERATELIMIT || !meta) return;
+    const char *t = json_string_value(json_object_get(root, "Information"));
+    if (!t) t = json_string_value(json_object_get(root, "Note"));
+    if (day_notice(root))
+        meta->day_exhausted = 1;
+    else if (burst_notice(t) && meta->retry_after_s < 0)
+        meta->retry_after_s = 1;
 }
 
 /* One request: bars or a quote out of a 2xx JSON body (every answer of Alpha Vantage's,
@@ -224,7 +245,7 @@ static int av_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec 
     int rc = md_sources__get_json(p, url, NULL, NULL, &root, NULL, meta, err);
     if (rc == 0)
         rc = bars ? parse_series_root(root, iv, bars, err) : parse_quote_root(root, q, err);
-    if (rc == MD_ERATELIMIT && meta && day_notice(root)) meta->day_exhausted = 1;
+    limit_notice(rc, root, meta);
     json_decref(root);
     return rc;
 }
@@ -304,6 +325,7 @@ static int av_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
         }
     }
     md_buf_deinit(&url);
+    if (rc >= 0) rc = md_sources__on_grid(p, symbol, iv, start, end, NULL, &tmp, meta, err);
     if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
     md_bar_vec_deinit(&tmp);
     return rc;
@@ -348,7 +370,7 @@ static int av_act_fetch(md_provider *p, int kind, const char *symbol, md_action_
     md_buf_deinit(&url);
     if (rc == 0) rc = parse_actions_root(root, 200, kind, out, ref, err);
     /* the daily notice pauses the source until its day resets, as for bars */
-    if (rc == MD_ERATELIMIT && meta && day_notice(root)) meta->day_exhausted = 1;
+    limit_notice(rc, root, meta);
     json_decref(root);
     return rc;
 }

@@ -214,7 +214,7 @@ static int fh_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
              (long long)to);
     md_buf url = MD_BUF_INIT;
     md_sources__url(&url, src, path, symbol, rest, "&token=");
-    rc = md_sources__bars1(p, fh_fetch, url.data, iv, start, end, out, meta, err);
+    rc = md_sources__bars1(p, fh_fetch, url.data, symbol, iv, start, end, out, meta, err);
     md_buf_deinit(&url);
     return rc;
 }

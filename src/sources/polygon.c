@@ -26,8 +26,10 @@
  *       ref->exchange; indices, FX and crypto have none (not asked); an unknown ticker is
  *       404 {"status":"NOT_FOUND","message":"Ticker not found.",...}
  *
+ * Index aggregates (I:SPX) have no v, vw or n ("Indices - Custom Bars"): volume 0.
  * t is in MILLISECONDS (nanoseconds in trades). A long range comes in pages: next_url
- * has no key, so the key is appended; next_url is only ever followed on the configured
+ * has no key, so the key is appended, and adjusted=false when it lacks it (its cursor keeps
+ * limit and sort, not adjusted, whose default is true); next_url is only ever followed on the configured
  * base URL (its path and query are kept, the host is ours), so the key never goes
  * elsewhere. status "OK" or "DELAYED" is data; "ERROR" (bad key, rate limit) and
  * "NOT_AUTHORIZED" (plan) are errors, as are 401/403/429. Timespans: 1m 5m 15m 30m
@@ -123,10 +125,10 @@ static int parse_aggs_root(const json_t *root, md_interval iv, md_bar_vec *out, 
             md_sources__num(json_object_get(r, "h"), &b.high) != 0 ||
             md_sources__num(json_object_get(r, "l"), &b.low) != 0 ||
             md_sources__num(json_object_get(r, "c"), &b.close) != 0 ||
-            md_sources__num(json_object_get(r, "v"), &b.volume) != 0) {
+            (json_object_get(r, "v") && md_sources__num(json_object_get(r, "v"), &b.volume) != 0)) {
             md_bar_vec_deinit(&tmp);
             return md_error_set(err, MD_EMALFORMED,
-                                NAME ": malformed response: results[%zu] lacks t/o/h/l/c/v numbers",
+                                NAME ": malformed response: results[%zu] lacks t/o/h/l/c numbers",
                                 i);
         }
         const json_t *vw = json_object_get(r, "vw"), *nt = json_object_get(r, "n");
@@ -265,8 +267,10 @@ static int pg_quote(md_source *src, const char *symbol, md_quote *out, md_fetch_
     return 0;
 }
 
-/* The URL to fetch for a next_url: on our base, with the key appended. */
-static void next_page_url(md_buf *url, const md_source *src, const char *next)
+/* The URL to fetch for a next_url: on our base, with the key appended, and `keep` (an
+ * aggregates page's "adjusted=false") when the next_url lacks it: Polygon's next_url is
+ * the path and a cursor (limit, sort), and adjusted defaults to true. */
+static void next_page_url(md_buf *url, const md_source *src, const char *next, const char *keep)
 {
     md_buf_reset(url);
     size_t blen = strlen(src->base_url);
@@ -282,6 +286,10 @@ static void next_page_url(md_buf *url, const md_source *src, const char *next)
         md_buf_puts(url, src->base_url);
         if (*path != '/') md_buf_putc(url, '/');
         md_buf_puts(url, path);
+    }
+    if (keep && !strstr(url->data, "adjusted=")) {
+        md_buf_putc(url, strchr(url->data, '?') ? '&' : '?');
+        md_buf_puts(url, keep);
     }
     md_sources__put_key(url, src, strchr(url->data, '?') ? "&apiKey=" : "?apiKey=");
 }
@@ -311,7 +319,7 @@ static int pg_pages(md_provider *p, md_buf *url, md_interval iv, md_bar_vec *bar
             md_free(next);
             return rc;
         }
-        next_page_url(url, &p->base, next);
+        next_page_url(url, &p->base, next, bars ? "adjusted=false" : NULL);
         md_free(next);
     }
     *more = 1;
@@ -348,6 +356,7 @@ static int pg_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     if (rc >= 0 && more)
         rc = md_error_set(err, MD_EMALFORMED, NAME ": more than %d pages of results", MAX_PAGES);
     md_buf_deinit(&url);
+    if (rc >= 0) rc = md_sources__on_grid(p, symbol, iv, start, end, NULL, &tmp, meta, err);
     if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
     md_bar_vec_deinit(&tmp);
     return rc;

@@ -192,13 +192,14 @@ int md_sources__quote1(md_provider *p, md_sources__fetch_fn fetch, const char *p
     return 0;
 }
 
-int md_sources__bars1(md_provider *p, md_sources__fetch_fn fetch, const char *url, md_interval iv,
-                      int64_t start, int64_t end, md_bar_vec *out, md_fetch_meta *meta,
-                      md_error *err)
+int md_sources__bars1(md_provider *p, md_sources__fetch_fn fetch, const char *url,
+                      const char *symbol, md_interval iv, int64_t start, int64_t end,
+                      md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
     md_bar_vec tmp;
     md_bar_vec_init(&tmp);
     int rc = fetch(p, url, iv, &tmp, NULL, meta, err);
+    if (rc >= 0) rc = md_sources__on_grid(p, symbol, iv, start, end, NULL, &tmp, meta, err);
     if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
     md_bar_vec_deinit(&tmp);
     return rc;
@@ -328,4 +329,80 @@ void md_sources__esc(md_buf *b, const char *s)
 void md_sources__esc_seg(md_buf *b, const char *s)
 {
     esc(b, s, ":=@");
+}
+
+static int on_iv_grid(int64_t ts, md_interval iv)
+{
+    return md_interval_floor(iv, ts) == ts;
+}
+
+/* The last bar of tmp (sorted), off iv's grid: folded into its bucket (sources_int.h). */
+static void fold_last(md_bar_vec *tmp, md_interval iv)
+{
+    md_bar *last = &tmp->v[tmp->n - 1];
+    int64_t bucket = md_interval_floor(iv, last->ts);
+    if (tmp->n > 1 && tmp->v[tmp->n - 2].ts == bucket) {
+        md_sources__merge_live(&tmp->v[tmp->n - 2], last);
+        tmp->n--;
+    } else {
+        last->ts = bucket;
+    }
+}
+
+int md_sources__on_grid(md_provider *p, const char *symbol, md_interval iv, int64_t start,
+                        int64_t end, int64_t (*kept_from)(md_interval g, int64_t now),
+                        md_bar_vec *tmp, md_fetch_meta *meta, md_error *err)
+{
+    if (md_interval_is_daily(iv) || tmp->n == 0) return 0;
+    md_bar_vec_sort_dedup(tmp);
+    size_t off = tmp->n; /* the first bar off the grid, the last one aside */
+    for (size_t i = 0; i + 1 < tmp->n && off == tmp->n; i++)
+        if (!on_iv_grid(tmp->v[i].ts, iv)) off = i;
+    if (off == tmp->n) {
+        if (!on_iv_grid(tmp->v[tmp->n - 1].ts, iv)) fold_last(tmp, iv);
+        return 0;
+    }
+    const char *name = p->base.vt->name;
+    /* the coarsest finer interval on whose grid every bar (the last aside) lies */
+    int g = (int)iv - 1;
+    for (; g >= 0; g--) {
+        size_t i = 0;
+        while (i + 1 < tmp->n && on_iv_grid(tmp->v[i].ts, (md_interval)g)) i++;
+        if (i + 1 >= tmp->n) break;
+    }
+    char at[MD_TIME_STR_MAX];
+    md_time_format(tmp->v[off].ts, at);
+    if (g < 0)
+        return md_error_set(err, MD_EMALFORMED,
+                            "%s: malformed response: a %s bar of %s at %s is not on a minute", name,
+                            md_interval_name(iv), symbol, at);
+    md_interval fine_iv = (md_interval)g;
+    int64_t from = kept_from ? kept_from(fine_iv, md_now()) : 0;
+    if (start < from) {
+        char kept[MD_TIME_STR_MAX];
+        md_time_format(from, kept);
+        return md_error_set(err, MD_EINTERVAL,
+                            "%s: its %s bars of %s start at the session's open (%s), off the UTC "
+                            "hour, and the %s bars to build them from are kept from %s only",
+                            name, md_interval_name(iv), symbol, at, md_interval_name(fine_iv),
+                            kept);
+    }
+    MD_DEBUG("sources", "%s %s bars of %s off the UTC grid (%s): built from %s bars", name,
+             md_interval_name(iv), symbol, at, md_interval_name(fine_iv));
+    int64_t step = p->base.vt->max_range_s ? p->base.vt->max_range_s(&p->base, fine_iv) : 0;
+    md_bar_vec fine;
+    md_bar_vec_init(&fine);
+    int rc = 0;
+    for (int64_t s = start, e; s < end && rc >= 0; s = e) {
+        e = step > 0 && end - s > step ? s + step : end;
+        rc = p->base.vt->bars(&p->base, symbol, fine_iv, s, e, &fine, meta, err);
+    }
+    if (rc >= 0) {
+        md_bar_vec_sort_dedup(&fine);
+        tmp->n = 0;
+        md_bars_aggregate(fine.v, fine.n, iv, tmp);
+        rc = 0;
+    }
+    md_bar_vec_deinit(&fine);
+    return rc;
 }

@@ -162,11 +162,34 @@ int md_sources__bars_ready(md_provider *p, int offered, md_interval iv, md_error
 int md_sources__quote1(md_provider *p, md_sources__fetch_fn fetch, const char *path,
                        const char *symbol, const char *rest, const char *key_param, md_quote *out,
                        md_fetch_meta *meta, md_error *err);
-/* Bars in one request: fetch of url, then the bars with start <= ts < end appended to out
- * (md_sources__emit). The count or MD_E*. */
-int md_sources__bars1(md_provider *p, md_sources__fetch_fn fetch, const char *url, md_interval iv,
-                      int64_t start, int64_t end, md_bar_vec *out, md_fetch_meta *meta,
-                      md_error *err);
+/* Bars in one request: fetch of url, put on the UTC grid (md_sources__on_grid), then the
+ * bars with start <= ts < end appended to out (md_sources__emit). The count or MD_E*. */
+int md_sources__bars1(md_provider *p, md_sources__fetch_fn fetch, const char *url,
+                      const char *symbol, md_interval iv, int64_t start, int64_t end,
+                      md_bar_vec *out, md_fetch_meta *meta, md_error *err);
+/* A provider's live row b folded into the bar a of the same bucket before it: the same
+ * values twice are one bar; else a's open, the high and low over both, b's close, volumes
+ * summed (yfinance's merge of Yahoo's live row: the period so far, then today). */
+void md_sources__merge_live(md_bar *a, const md_bar *b);
+/* Intraday bars on the interval's UTC grid (API.md: buckets are aligned in UTC), for one
+ * answer's bars in tmp (for [start, end) of symbol; any order, sorted here). Two kinds of
+ * bar are off it:
+ * - the live row: during a session Yahoo ends an answer with a row stamped at the last
+ *   trade. A LAST bar off the grid is folded into its bucket (into the bar of that bucket
+ *   before it, as yfinance merges it: first open, high and low over both, its close,
+ *   volumes summed; else it becomes that bucket's bar);
+ * - bars stamped at the session open: Yahoo's 60m bars and Twelve Data's 1h and 4h bars of
+ *   a New York stock start at 09:30 (13:30 or 14:30 UTC), each straddling two UTC buckets,
+ *   so none can be placed. When any other bar is off the grid, tmp is replaced by the bars
+ *   of the coarsest finer interval on whose grid they all lie (30m for :30), asked again
+ *   through the provider's bars function in chunks of its max range, aggregated into iv
+ *   (md_bars_aggregate). kept_from (may be NULL: any time) gives the oldest time the
+ *   provider keeps bars of that finer interval (Yahoo: 30m for 60 days); a range starting
+ *   before it is MD_EINTERVAL, the message saying why, and the caller's failover goes on.
+ * Daily and coarser intervals are left alone. 0 or MD_E*. */
+int md_sources__on_grid(md_provider *p, const char *symbol, md_interval iv, int64_t start,
+                        int64_t end, int64_t (*kept_from)(md_interval g, int64_t now),
+                        md_bar_vec *tmp, md_fetch_meta *meta, md_error *err);
 
 /* -- corporate actions (actions.c) --------------------------------------------------------- */
 

@@ -92,6 +92,13 @@ static int body_error(const json_t *root, long http_status, int *no_data, md_err
     return md_error_set(err, MD_EMALFORMED, NAME ": error %lld: %s", (long long)code, d);
 }
 
+/* A price in a minor unit (pence) in the major one, without the division's float noise
+ * (68.52 / 100 is 0.6852, not 0.6852000000000001). */
+static double minor(double v, double unit)
+{
+    return md_sources__round(v / unit, 10);
+}
+
 static int parse_series_root(const json_t *root, long http_status, md_interval iv, md_bar_vec *out,
                              md_error *err)
 {
@@ -141,7 +148,10 @@ static int parse_series_root(const json_t *root, long http_status, md_interval i
                 err, MD_EMALFORMED,
                 NAME ": malformed response: values[%zu] lacks datetime/open/high/low/close", i);
         }
-        b.open /= unit, b.high /= unit, b.low /= unit, b.close /= unit;
+        if (unit != 1) {
+            b.open = minor(b.open, unit), b.high = minor(b.high, unit);
+            b.low = minor(b.low, unit), b.close = minor(b.close, unit);
+        }
         if (daily && dlen == 19) t -= t % 86400; /* a daily value stamped with a time */
         if (daily)
             b.ts = md_sources__day_bucket(t, iv);
@@ -192,7 +202,12 @@ static int parse_quote_root(const json_t *root, long http_status, md_quote *out,
     md_quote_init(&q);
     const char *sym = json_string_value(json_object_get(root, "symbol"));
     if (sym) snprintf(q.symbol, sizeof q.symbol, "%s", sym);
-    q.price = price;
+    /* a quote in a minor unit (GBp), like the series: in the major one */
+    const char *cur = json_string_value(json_object_get(root, "currency"));
+    char major[MD_CURRENCY_MAX];
+    double unit = 1;
+    if (cur && md_currency_major(cur, major, &unit) != 0) unit = 1;
+    q.price = unit != 1 ? minor(price, unit) : price;
     q.ts = t;
     if (md_sources__num(json_object_get(root, "volume"), &vol) == 0 && vol >= 0) q.volume = vol;
     q.source = MD_SRC_TWELVEDATA;
@@ -207,6 +222,15 @@ int md_twelvedata_parse_quote(const char *body, size_t len, md_quote *out, md_er
     int rc = parse_quote_root(root, 200, out, err);
     json_decref(root);
     return rc;
+}
+
+/* "You have run out of API credits for the day. ... Wait for the next day ..." (not "for
+ * the current minute"): the plan's daily credits are spent until 00:00 UTC, so the manager
+ * pauses the source until then rather than asking again every minute. */
+static void day_notice(int rc, md_fetch_meta *meta, const md_error *err)
+{
+    if (rc == MD_ERATELIMIT && meta && strcasestr(err->msg, "credits for the day"))
+        meta->day_exhausted = 1;
 }
 
 /* A status "error" body sent with a non-2xx status; ctx (may be NULL) is body_error's
@@ -232,6 +256,7 @@ static int td_fetch(md_provider *p, const char *url, md_interval iv, md_bar_vec 
                   : parse_quote_root(root, status, q, err);
     }
     json_decref(root);
+    day_notice(rc, meta, err);
     return rc;
 }
 
@@ -278,7 +303,7 @@ static int td_bars(md_source *src, const char *symbol, md_interval iv, int64_t s
     /* as traded: the documented default is adjust=splits */
     md_buf_printf(&url, "&outputsize=%d&adjust=none", MAX_VALUES);
     md_sources__put_key(&url, src, "&apikey=");
-    rc = md_sources__bars1(p, td_fetch, url.data, iv, start, end, out, meta, err);
+    rc = md_sources__bars1(p, td_fetch, url.data, symbol, iv, start, end, out, meta, err);
     md_buf_deinit(&url);
     return rc;
 }
@@ -337,6 +362,7 @@ static int td_act_fetch(md_provider *p, int kind, const char *symbol, md_action_
     int rc =
         md_sources__act_get(p, url.data, td_refusal, parse_actions_root, kind, out, ref, meta, err);
     md_buf_deinit(&url);
+    day_notice(rc, meta, err);
     return rc;
 }
 

@@ -146,3 +146,16 @@ void md_sources__bars_init(md_bar_vec *tmp, size_t n)
     md_bar_vec_init(tmp);
     md_bar_vec_reserve(tmp, n);
 }
+
+void md_sources__merge_live(md_bar *a, const md_bar *b)
+{
+    if (a->open == b->open && a->high == b->high && a->low == b->low && a->close == b->close &&
+        a->volume == b->volume)
+        return; /* the period sent twice */
+    if (b->high > a->high) a->high = b->high;
+    if (b->low < a->low) a->low = b->low;
+    a->close = b->close;
+    a->volume += b->volume;
+    a->vwap = NAN;
+    a->trades = -1;
+}

@@ -14,7 +14,12 @@
  * the session open (US: 14:30 UTC) or local midnight (Tokyo: 15:00 UTC the day before):
  * both become 00:00 UTC of the exchange-local date. Intervals: 1m 5m 15m 30m 1h(60m) 1d
  * 1w(1wk) 1mo; no 4h. Yahoo keeps 1m for 30 days (7 per request), 5m-30m for 60 days,
- * 60m for 730 days. The quote is the chart meta's regular market price and time (the
+ * 60m for 730 days. 60m bars start at the session's open: on the hour in London or
+ * Frankfurt, at :30 in New York or Hong Kong, where they straddle two UTC hours; those
+ * hours are then built from 30m bars (md_sources__on_grid), which reach back 60 days only.
+ * During a session an intraday answer ends with a row stamped at the last trade (folded
+ * into its bucket), and a weekly or monthly one sends the period so far and today as two
+ * rows (merged into one bar). The quote is the chart meta's regular market price and time (the
  * last bar's close and stamp when meta has none).
  *
  * Corporate actions (events=div,splits):
@@ -223,6 +228,18 @@ static int parse_bars(const json_t *res, const json_t *meta, md_interval iv,
         }
         md_bar_vec_push(&tmp, &b);
     }
+    if (iv == MD_IV_1W || iv == MD_IV_1MO) {
+        /* During the period Yahoo sends the period so far and today as two rows of the
+         * same bucket: one bar of both (yfinance merges them too), not the last row alone */
+        size_t w = 0;
+        for (size_t i = 0; i < tmp.n; i++) {
+            if (w > 0 && tmp.v[w - 1].ts == tmp.v[i].ts)
+                md_sources__merge_live(&tmp.v[w - 1], &tmp.v[i]);
+            else
+                tmp.v[w++] = tmp.v[i];
+        }
+        tmp.n = w;
+    }
     return md_sources__emit_all(&tmp, out);
 }
 
@@ -397,6 +414,14 @@ static int yahoo_quote(md_source *src, const char *symbol, md_quote *out, md_fet
                               "?interval=1d&range=1d", NULL, out, meta, err);
 }
 
+/* How far back Yahoo keeps intraday bars (md_sources__on_grid): 1m 30 days, 2m-30m 60 days,
+ * 60m 730 days (a day less each, for the request's own time). */
+static int64_t yahoo_kept_from(md_interval g, int64_t now)
+{
+    int days = g == MD_IV_1M ? 29 : g == MD_IV_1H ? 729 : 59;
+    return now - days * 86400LL;
+}
+
 static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_t start,
                       int64_t end, md_bar_vec *out, md_fetch_meta *meta, md_error *err)
 {
@@ -440,6 +465,8 @@ static int yahoo_bars(md_source *src, const char *symbol, md_interval iv, int64_
     if (rc >= 0) rc = fetch_chart(p, url.data, iv, &tmp, NULL, &x, meta, err);
     md_action_vec_deinit(&later);
     md_buf_deinit(&url);
+    if (rc >= 0)
+        rc = md_sources__on_grid(p, symbol, iv, start, end, yahoo_kept_from, &tmp, meta, err);
     if (rc >= 0) rc = md_sources__emit(&tmp, start, end, out);
     md_bar_vec_deinit(&tmp);
     return rc;

@@ -37,6 +37,9 @@ Scenarios chosen by the symbol, for every provider:
     E500/E503  500 / 503 with an HTML body
     EMPTY      200 with an empty body
     BIG        a 200 KB JSON body (for the size limit)
+Symbols that play one provider's documented refusal: Alpha Vantage NOTE, INFO (the daily
+limit), PREMIUM, BURST (the per-second burst notice); Twelve Data LIMIT200 (the minute's
+credits), DAYCREDITS (the day's credits), NODATA, FORBIDDEN.
 A base URL of the form http://127.0.0.1:<n>/<provider>/_mode/<SCENARIO> makes every
 request to that provider play SCENARIO whatever the symbol (failover tests: one provider
 broken, the others answering normally). Besides the scenarios above, modes only:
@@ -245,6 +248,25 @@ def route_unknown(h, parts, q):
 
 
 # -- Yahoo ------------------------------------------------------------------------------------
+def recent_chart(iv):
+    """RECENT: a New York stock's 60m or 30m chart of the last 5 days (today's clock, inside
+    Yahoo's 60-day window for 30m bars), each day from 13:30 UTC: 60m bars start at the
+    session's open (13:30, 14:30, ...), 30m bar k of a day is open 100+k, high 101+k, low
+    99+k, close 100.5+k, volume 1000*(k+1)."""
+    today = int(time.time()) // 86400 * 86400
+    step, n = (3600, 7) if iv == "60m" else (1800, 13)
+    ts, o, hi, lo, c, v = [], [], [], [], [], []
+    for d in range(5, 0, -1):
+        for k in range(n):
+            ts.append(today - d * 86400 + 13 * 3600 + 1800 + k * step)
+            x = 50 if iv == "60m" else 100 + k
+            o.append(x), hi.append(x + 1), lo.append(x - 1), c.append(x + 0.5), v.append(1000 * (k + 1))
+    meta = {"currency": "USD", "symbol": "RECENT", "exchangeName": "NMS", "gmtoffset": -18000,
+            "exchangeTimezoneName": "America/New_York", "priceHint": 2, "dataGranularity": iv}
+    return json.dumps({"chart": {"result": [{"meta": meta, "timestamp": ts, "indicators": {"quote": [
+        {"open": o, "high": hi, "low": lo, "close": c, "volume": v}]}}], "error": None}})
+
+
 def route_yahoo(h, parts, q):
     if parts[:3] != ["v8", "finance", "chart"] or len(parts) != 4:
         raise Reply(404, fixture("yahoo", "error_not_found"))
@@ -255,6 +277,8 @@ def route_yahoo(h, parts, q):
         raise Reply(401, fixture("yahoo", "error_unauthorized"))
     if iv not in ("1m", "2m", "5m", "15m", "30m", "60m", "90m", "1h", "1d", "5d", "1wk", "1mo", "3mo"):
         raise Reply(400, fixture("yahoo", "error_bad_interval"))
+    if sym == "RECENT" and iv in ("60m", "30m"):
+        raise Reply(200, recent_chart(iv))
     if h.mode == "EMPTYRANGE" and not q.get("range"):
         raise Reply(200, fixture("yahoo", "chart_empty_range").replace(b"ZZZZ", sym.encode()))
     body = h.file_or("yahoo", "chart_%s_%s" % (fname(sym), iv))
@@ -280,7 +304,8 @@ def route_alphavantage(h, parts, q):
         raise Reply(200, fixture("alphavantage", "error_apikey"))
     normal = lambda: fixture("alphavantage", "TIME_SERIES_DAILY_IBM")
     h.scenario("alphavantage", sym, normal, fixture("alphavantage", "note"))
-    special = {"NOTE": "note", "INFO": "information_ratelimit", "PREMIUM": "information_premium"}
+    special = {"NOTE": "note", "INFO": "information_ratelimit", "PREMIUM": "information_premium",
+               "BURST": "information_burst"}
     if h.mode == "DAYLIMIT":
         sym = "INFO"
     if sym in special:
@@ -388,7 +413,8 @@ def route_twelvedata(h, parts, q):
         raise Reply(200, fixture("twelvedata", "error_apikey"))
     h.scenario("twelvedata", sym, lambda: fixture("twelvedata", "time_series_AAPL_1day"),
                fixture("twelvedata", "error_ratelimit"))
-    special = {"LIMIT200": "error_ratelimit", "NODATA": "error_no_data", "FORBIDDEN": "error_forbidden"}
+    special = {"LIMIT200": "error_ratelimit", "NODATA": "error_no_data", "FORBIDDEN": "error_forbidden",
+               "DAYCREDITS": "error_daycredits"}
     if sym in special:
         raise Reply(200, fixture("twelvedata", special[sym]))
     if h.mode == "EMPTYRANGE" and parts == ["time_series"]:

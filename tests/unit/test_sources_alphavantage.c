@@ -97,6 +97,7 @@ Test(alphavantage_parse, http_200_errors_map_to_the_vocabulary)
         {"alphavantage/error_apikey.json", MD_EUNAUTHSRC},
         {"alphavantage/note.json", MD_ERATELIMIT},
         {"alphavantage/information_ratelimit.json", MD_ERATELIMIT},
+        {"alphavantage/information_burst.json", MD_ERATELIMIT},
         {"alphavantage/information_premium.json", MD_EUNAUTHSRC},
         {"alphavantage/TIME_SERIES_DAILY_WRONGTYPE.json", MD_EMALFORMED},
         {"alphavantage/TIME_SERIES_DAILY_BADKEY.json", MD_EMALFORMED},
@@ -247,7 +248,7 @@ Test(alphavantage_http, errors_in_200_answers)
     } cases[] = {{"NOTE", MD_ERATELIMIT}, {"INFO", MD_ERATELIMIT},      {"PREMIUM", MD_EUNAUTHSRC},
                  {"ZZZZ", MD_ENOTFOUND},  {"RATELIMIT", MD_ERATELIMIT}, {"TRUNC", MD_EMALFORMED},
                  {"HTML", MD_EMALFORMED}, {"RESET", MD_ETRANSIENT},     {"E503", MD_ETRANSIENT},
-                 {"SLOW", MD_ETIMEOUT}};
+                 {"SLOW", MD_ETIMEOUT},   {"BURST", MD_ERATELIMIT}};
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
@@ -261,6 +262,10 @@ Test(alphavantage_http, errors_in_200_answers)
         if (strcmp(cases[i].sym, "NOTE") == 0) cr_expect_eq(meta.retry_after_s, 60);
         if (strcmp(cases[i].sym, "INFO") == 0)
             cr_expect_eq(meta.retry_after_s, -1, "a daily quota");
+        /* only the daily notice pauses the source until its day resets; the burst notice
+         * ("1 request per second"), which names the daily limit too, is a second's wait */
+        cr_expect_eq(meta.day_exhausted, strcmp(cases[i].sym, "INFO") == 0, "%s", cases[i].sym);
+        if (strcmp(cases[i].sym, "BURST") == 0) cr_expect_eq(meta.retry_after_s, 1);
     }
     cr_expect_eq(bv.n, 0);
     md_bar_vec_deinit(&bv);

@@ -131,6 +131,31 @@ Test(polygon_parse, last_trade_nanoseconds_and_previous_close)
     free(body);
 }
 
+Test(polygon_parse, index_aggregates_without_volume)
+{
+    /* "Indices - Custom Bars": results[] carry c h l o t only (no v, vw, n) */
+    size_t len;
+    md_error err;
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    char *body = md_fake_read("polygon/aggs_I_NDX_1_day.json", &len);
+    cr_assert_eq(md_polygon_parse_aggs(body, len, MD_IV_1D, &bv, NULL, &err), 2, "%s", err.msg);
+    free(body);
+    CHECK_BAR(&bv.v[0], "2023-03-09", 12230.83658266843, 12340.44936267155, 11970.34221717375,
+              11995.88235998666, 0);
+    CHECK_BAR(&bv.v[1], "2023-03-10", 12001.69552583921, 12069.62262033557, 11789.85923449393,
+              11830.28178808306, 0);
+    cr_expect(isnan(bv.v[0].vwap));
+    cr_expect_eq(bv.v[0].trades, -1);
+    md_bar_vec_deinit(&bv);
+    /* the previous day's bar of an index (the quote of I:SPX): no v either */
+    md_quote q;
+    body = md_fake_read("polygon/prev_I_SPX.json", &len);
+    cr_assert_eq(md_polygon_parse_prev(body, len, &q, &err), 0, "%s", err.msg);
+    free(body);
+    cr_expect(q.price == 5123.69);
+}
+
 Test(polygon_parse, reference_splits_and_dividends)
 {
     size_t len;
@@ -205,11 +230,13 @@ Test(polygon_http, pages_followed_with_key_on_our_host)
     cr_expect(fake_saw(&fake,
                        "/polygon/v2/aggs/ticker/PAGED/range/1/minute/1709908200000/1709909999999"
                        "?adjusted=false&sort=asc&limit=50000&apiKey=" KEY));
-    cr_expect(fake_saw(&fake, "?cursor=PAGE2&apiKey=" KEY));
+    /* next_url's cursor keeps limit and sort, not adjusted (default true): it is added back,
+     * or a long raw series would turn split-adjusted from page 2 on */
+    cr_expect(fake_saw(&fake, "?cursor=PAGE2&adjusted=false&apiKey=" KEY));
     /* page 2 pointed at api.polygon.io: followed on the configured base instead */
     cr_expect(fake_saw(&fake,
                        "/polygon/v2/aggs/ticker/PAGED/range/1/minute/1709908380000/1709909999999"
-                       "?cursor=PAGE3&apiKey=" KEY));
+                       "?cursor=PAGE3&adjusted=false&apiKey=" KEY));
     md_bar_vec_deinit(&bv);
 }
 

@@ -138,6 +138,11 @@ Test(twelvedata_parse, quote_fields)
     body = md_fake_read("twelvedata/error_not_found.json", &len);
     cr_expect_eq(md_twelvedata_parse_quote(body, len, &q, &err), MD_ENOTFOUND);
     free(body);
+    /* a London quote in pence (currency GBp), like its series: in pounds */
+    body = md_fake_read("twelvedata/quote_VODP.L.json", &len);
+    cr_assert_eq(md_twelvedata_parse_quote(body, len, &q, &err), 0, "%s", err.msg);
+    cr_expect(q.price == 0.6852, "price %.17g", q.price);
+    free(body);
 }
 
 /* -- client over HTTP --------------------------------------------------------------------- */
@@ -180,11 +185,18 @@ Test(twelvedata_http, series_requests_in_exchange_time)
     char *seen = md_fake_requests(&fake);
     cr_expect(strstr(seen, "timezone=") == NULL, "%s", seen);
     free(seen);
-    n = md_source_bars(src, "AAPL", MD_IV_1H, T("2024-03-11T13:30:00Z"), T("2024-03-12"), &bv, NULL,
-                       &err);
-    cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
-    cr_expect_eq(bv.v[bv.n - 2].ts, T("2024-03-11T13:30:00Z"));
-    cr_expect_eq(bv.v[bv.n - 1].ts, T("2024-03-11T14:30:00Z"));
+    /* 1h bars of a New York stock start at 09:30 (13:30 UTC), each across two UTC hours: the
+     * hours are built from the 30min bars (API.md: buckets aligned in UTC) */
+    md_bar_vec_deinit(&bv);
+    md_bar_vec_init(&bv);
+    md_fetch_meta meta;
+    n = md_source_bars(src, "AAPL", MD_IV_1H, T("2024-03-11"), T("2024-03-12"), &bv, &meta, &err);
+    cr_assert_eq(n, 3, "rc %d: %s", n, err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-11T13:00:00Z", 172.94, 173.50, 172.05, 173.20, 5000000);
+    CHECK_BAR(&bv.v[1], "2024-03-11T14:00:00Z", 173.20, 174.38, 172.20, 172.50, 5500000);
+    CHECK_BAR(&bv.v[2], "2024-03-11T15:00:00Z", 172.50, 173.10001, 172.30, 172.94, 2000000);
+    cr_expect_eq(meta.requests, 2, "the 1h answer, then the 30min one");
+    cr_expect(fake_saw(&fake, "symbol=AAPL&interval=30min"));
     cr_expect_lt(src->vt->max_range_s(src, MD_IV_1M), 5000 * 60);
     cr_expect_gt(src->vt->max_range_s(src, MD_IV_1M), 86400);
     n = md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-07"), T("2024-03-09"), &bv, NULL, &err);
@@ -225,7 +237,7 @@ Test(twelvedata_http, errors)
                  {"FORBIDDEN", MD_EUNAUTHSRC, 200}, {"ZZZZ", MD_ENOTFOUND, 200},
                  {"TRUNC", MD_EMALFORMED, 200},     {"HTML", MD_EMALFORMED, 200},
                  {"RESET", MD_ETRANSIENT, 0},       {"E500", MD_ETRANSIENT, 500},
-                 {"SLOW", MD_ETIMEOUT, 0}};
+                 {"SLOW", MD_ETIMEOUT, 0},          {"DAYCREDITS", MD_ERATELIMIT, 200}};
     md_bar_vec bv;
     md_bar_vec_init(&bv);
     for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
@@ -237,6 +249,9 @@ Test(twelvedata_http, errors)
         cr_expect_eq(meta.http_status, cases[i].status, "%s", cases[i].sym);
         if (cases[i].status == 429) cr_expect_eq(meta.retry_after_s, 7);
         if (strcmp(cases[i].sym, "LIMIT200") == 0) cr_expect_eq(meta.retry_after_s, 60);
+        /* the day's credits spent: the manager pauses it until 00:00 UTC, not a minute */
+        cr_expect_eq(meta.day_exhausted, strcmp(cases[i].sym, "DAYCREDITS") == 0, "%s",
+                     cases[i].sym);
     }
     cr_expect_eq(bv.n, 0);
     md_bar_vec_deinit(&bv);

@@ -139,6 +139,20 @@ Test(yahoo_parse, weekly_on_monday_monthly_on_the_first_live_row_merged)
     md_bar_vec_deinit(&bv);
 }
 
+Test(yahoo_parse, weekly_live_row_of_today_merged_into_the_week)
+{
+    /* mid-week: the week so far (Monday 03-04) and today (03-06) as two rows: one bar, the
+     * first open, high and low over both, today's close, volumes summed */
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    cr_assert_eq(parse_file("yahoo/chart_LIVEW_1wk.json", MD_IV_1W, &bv, NULL, &err), 2, "%s",
+                 err.msg);
+    CHECK_BAR(&bv.v[0], "2024-02-26", 182.0, 183.0, 178.0, 179.66, 300000000);
+    CHECK_BAR(&bv.v[1], "2024-03-04", 176.0, 177.0, 168.5, 172.0, 190000000);
+    md_bar_vec_deinit(&bv);
+}
+
 Test(yahoo_parse, error_objects_map_to_the_vocabulary)
 {
     md_bar_vec bv;
@@ -287,12 +301,60 @@ Test(yahoo_http, intraday_bars_and_interval_names)
     CHECK_BAR(&bv.v[0], "2024-03-08T20:35:00Z", 170.61, 170.64, 170.33, 170.40, 498210);
     CHECK_BAR(&bv.v[3], "2024-03-08T20:55:00Z", 170.66, 170.80, 170.60, 170.73, 2123456);
     cr_expect(fake_saw(&fake, "interval=5m&period1=1709930100&period2=1709931600"));
+    /* 60m bars of a New York stock start at 09:30 (14:30 UTC), across two UTC hours; the 30m
+     * bars to build the hours from are kept 60 days: older ranges are refused, saying why */
     n = md_source_bars(src, "AAPL", MD_IV_1H, T("2024-03-08"), T("2024-03-09"), &bv, NULL, &err);
-    cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
+    cr_assert_eq(n, MD_EINTERVAL, "rc %d: %s", n, err.msg);
+    cr_expect(strstr(err.msg, "session's open (2024-03-08T14:30:00Z)") &&
+                  strstr(err.msg, "the 30m bars"),
+              "%s", err.msg);
     cr_expect(fake_saw(&fake, "interval=60m"));
     n = md_source_bars(src, "AAPL", MD_IV_1W, T("2024-02-19"), T("2024-03-11"), &bv, NULL, &err);
     cr_assert_eq(n, 3, "rc %d: %s", n, err.msg);
     cr_expect(fake_saw(&fake, "interval=1wk"));
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_http, hours_off_the_utc_grid_built_from_30m_bars)
+{
+    /* RECENT (the fake's chart of the last 5 days): 60m bars at 13:30, 14:30 ... UTC; 30m
+     * bar k of a day: open 100+k, high 101+k, low 99+k, close 100.5+k, volume 1000(k+1) */
+    int64_t day = md_now() / 86400 * 86400 - 86400;
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_fetch_meta meta;
+    md_error err;
+    int n = md_source_bars(src, "RECENT", MD_IV_1H, day, day + 86400, &bv, &meta, &err);
+    cr_assert_eq(n, 7, "rc %d: %s", n, err.msg);
+    cr_expect_eq(meta.requests, 2, "the 60m answer, then the 30m one");
+    cr_expect(fake_saw(&fake, "/yahoo/v8/finance/chart/RECENT?interval=30m"));
+    /* 13:00 holds 13:30 alone; then each hour two 30m bars */
+    cr_expect_eq(bv.v[0].ts, day + 13 * 3600);
+    cr_expect(bv.v[0].open == 100 && bv.v[0].high == 101 && bv.v[0].low == 99 &&
+              bv.v[0].close == 100.5 && bv.v[0].volume == 1000);
+    for (int h = 1; h < 7; h++) {
+        const md_bar *b = &bv.v[h];
+        int k = 2 * h - 1;
+        cr_expect_eq(b->ts, day + (13 + h) * 3600);
+        cr_expect(b->open == 100 + k && b->high == 102 + k && b->low == 99 + k &&
+                      b->close == 101.5 + k && b->volume == 1000 * (k + 1) + 1000 * (k + 2),
+                  "hour %d: %g %g %g %g %g", 13 + h, b->open, b->high, b->low, b->close, b->volume);
+    }
+    md_bar_vec_deinit(&bv);
+}
+
+Test(yahoo_http, live_row_folded_into_its_bucket)
+{
+    /* during the session the last row is stamped at the last trade (20:57:17): one bar of
+     * 20:55 with it (yfinance's merge), no bar off the grid for validation to reject */
+    md_bar_vec bv;
+    md_bar_vec_init(&bv);
+    md_error err;
+    int n = md_source_bars(src, "LIVE5", MD_IV_5M, T("2024-03-08T20:30:00Z"),
+                           T("2024-03-08T21:00:00Z"), &bv, NULL, &err);
+    cr_assert_eq(n, 5, "rc %d: %s", n, err.msg);
+    CHECK_BAR(&bv.v[3], "2024-03-08T20:50:00Z", 170.55, 170.71, 170.50, 170.66, 701233);
+    CHECK_BAR(&bv.v[4], "2024-03-08T20:55:00Z", 170.66, 170.85, 170.60, 170.80, 2133456);
     md_bar_vec_deinit(&bv);
 }
 
