@@ -480,10 +480,17 @@ static void release(void *ctx, const char *channel, const char *symbol)
 static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *b, md_origin origin)
 {
     md_live *lv = ctx;
+    /* A bar whose period has not ended by the clock (an ingested or fetched bar of the
+     * current period; a live bar is announced at its close) is not fed as closed: the bars
+     * before it are, and it is with the next announcement after its period */
+    int64_t upto = b->ts;
+    if (MD_ORIGIN_BASE(origin) != MD_ORIGIN_DERIVED &&
+        md_bar_partial(iv, b->ts, MD_TS_MIN, MD_TS_MAX, md_now()))
+        upto = b->ts - 1;
     pthread_mutex_lock(&lv->lock);
     lseries *s = series_find(lv, symbol, iv);
     if (s) {
-        if (b->ts > s->due) s->due = b->ts;
+        if (upto > s->due) s->due = upto;
         if (s->partial_wait) s->partial_due = 1, s->partial_wait = 0;
         if (b->ts < s->oldest) s->oldest = b->ts;
         schedule(lv, s);

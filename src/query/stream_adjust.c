@@ -89,7 +89,9 @@ static void release(void *ctx, const char *channel, const char *symbol)
 
 static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *b, md_origin origin)
 {
-    (void)origin; /* every bar a raw subscriber gets, whoever stored it */
+    /* every bar a raw subscriber gets, whoever stored it; a derived one is a live bar at its
+     * close */
+    int closed = MD_ORIGIN_BASE(origin) == MD_ORIGIN_DERIVED;
     md_stream_adjust *sa = ctx;
     struct {
         md_adjust mode;
@@ -111,7 +113,7 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
             continue; /* a raw price on an adjusted channel would be wrong, not late */
         }
         md_buf f = MD_BUF_INIT;
-        md_proto_bar_fields(&f, iv, &x);
+        md_proto_bar_fields(&f, iv, &x, closed);
         md_render_adjust_json(&f, &note);
         md_hub_publish_ext(sa->hub, want[i].ch, symbol, "bar", f.data, f.len, MD_ORIGIN_DERIVED, 0);
         md_buf_deinit(&f);

@@ -346,7 +346,9 @@ void md_hub_publish_bar_at(md_hub *h, const char *symbol, md_interval iv, const 
     uint64_t s;
     if (!claim(h, &m, seq, &s)) return;
     md_hub_observer obs[MAX_OBSERVERS];
-    int n_obs = publish_unlock(h, md_proto_bar(symbol, iv, b, s), origin, defer, obs);
+    /* a derived bar is a live bar at its close (livebar.c) */
+    int closed = MD_ORIGIN_BASE(origin) == MD_ORIGIN_DERIVED;
+    int n_obs = publish_unlock(h, md_proto_bar(symbol, iv, b, s, closed), origin, defer, obs);
     for (int i = 0; i < n_obs; i++)
         if (obs[i].on_bar) obs[i].on_bar(obs[i].ctx, symbol, iv, b, origin);
 }

@@ -411,7 +411,7 @@ md_frame *md_proto_quote(const md_quote *q, uint64_t seq)
 }
 
 /* A bar's members from the timestamp on: ,"timestamp",..,"partial". */
-static void bar_members(md_buf *b, md_interval iv, const md_bar *bar)
+static void bar_members(md_buf *b, md_interval iv, const md_bar *bar, int closed)
 {
     md_buf_putc(b, ',');
     md_render_ohlcv_fields(b, bar);
@@ -420,20 +420,22 @@ static void bar_members(md_buf *b, md_interval iv, const md_bar *bar)
     md_json_str(b, "source", md_source_name(bar->source));
     /* the REST rule (md_bar_partial) at the time of publishing: a bar whose period has not
      * ended yet (an ingested or fetched bar of the current period) is partial; live bars
-     * are published once closed */
-    md_buf_puts(b, md_bar_partial(iv, bar->ts, MD_TS_MIN, MD_TS_MAX, md_now())
+     * are published once closed - by the clock, or by a tick of a later bucket, which may
+     * come a little before this clock says the period is over (a source's clock ahead) */
+    md_buf_puts(b, !closed && md_bar_partial(iv, bar->ts, MD_TS_MIN, MD_TS_MAX, md_now())
                        ? ",\"partial\":true"
                        : ",\"partial\":false");
 }
 
-md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, uint64_t seq)
+md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, uint64_t seq,
+                       int closed)
 {
     md_buf b_ = MD_BUF_INIT, *b = &b_;
     md_buf_puts(b, "{\"type\":\"bar\",\"seq\":");
     md_buf_int(b, (int64_t)seq);
     md_json_str(b, "interval", md_interval_name(iv));
     md_json_str(b, "symbol", symbol);
-    bar_members(b, iv, bar);
+    bar_members(b, iv, bar, closed);
     md_buf_putc(b, '}');
     md_frame *f = finish(b);
     f->seq = seq;
@@ -442,10 +444,10 @@ md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *bar, ui
     return f;
 }
 
-void md_proto_bar_fields(md_buf *out, md_interval iv, const md_bar *b)
+void md_proto_bar_fields(md_buf *out, md_interval iv, const md_bar *b, int closed)
 {
     md_json_str(out, "interval", md_interval_name(iv));
-    bar_members(out, iv, b);
+    bar_members(out, iv, b, closed);
 }
 
 md_frame *md_proto_ext(const char *type, uint64_t seq, const char *channel, const char *symbol,

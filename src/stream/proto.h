@@ -89,7 +89,11 @@ void md_op_deinit(md_op *op);
 /* Frames (one reference each, owned by the caller). Data frames carry seq, channel and
  * symbol for the hub. */
 md_frame *md_proto_quote(const md_quote *q, uint64_t seq);
-md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *b, uint64_t seq);
+/* closed: a live bar published at its close (its "partial" is false even when this clock
+ * has not reached the end of its period yet: a tick of a later bucket closed it); else
+ * "partial" is md_bar_partial's at now. */
+md_frame *md_proto_bar(const char *symbol, md_interval iv, const md_bar *b, uint64_t seq,
+                       int closed);
 /* A message of an extension channel: {"type":type,"seq":seq,"channel":channel[,"symbol":
  * symbol]<fields>}, fields being members rendered by the functions below (each starts with
  * a comma). symbol "" for channels that are not per symbol. The caller sets f->channel. */
@@ -103,7 +107,7 @@ void md_proto_indicator_fields(md_buf *out, md_interval iv, const md_ind_spec *s
 
 /* The fields of a "bar" message on an adjusted bar channel: interval, then what a bar
  * message has from timestamp to partial (the caller adds "adjust" and "adjustment"). */
-void md_proto_bar_fields(md_buf *out, md_interval iv, const md_bar *b);
+void md_proto_bar_fields(md_buf *out, md_interval iv, const md_bar *b, int closed);
 
 typedef struct md_welcome {
     const char *session, *instance;

@@ -174,6 +174,39 @@ class LiveIndicators(unittest.IsolatedAsyncioTestCase):
             await asyncio.sleep(0.05)
         self.assertEqual(health["live_indicators"], 0, "freed with their last reader")
 
+    async def test_a_bar_of_the_current_minute_is_not_a_close(self):
+        """An ingested 1m bar of the minute in progress is partial; the live value at it is
+        not published as final ("partial": false) before its minute is over; and a live bar
+        closed by a tick of the next minute, stamped ahead of the agent's clock, is whole."""
+        if 60 - time.time() % 60 < 8:  # the minute must not end during the test
+            await asyncio.sleep(60 - time.time() % 60 + 1)
+        now = int(time.time())
+        cur = now - now % 60
+        sym, live = "BRX", "LBP"
+        c = await Client.connect(self.agent)
+        await c.subscribe([sym], ["ind.sma:2@1m", "bar.1m"])
+        await c.subscribe([live], ["bar.1m"])
+        ingest(self.agent, "bars", [
+            {"symbol": sym, "interval": "1m", "timestamp": t, "open": 10 + i, "high": 11 + i,
+             "low": 9 + i, "close": 10 + i, "volume": 100} for i, t in
+            enumerate((cur - 180, cur - 120, cur - 60, cur))])
+        # a tick in this minute, then one stamped at the next minute's start: it closes the
+        # live bar of this minute before the agent's clock gets there
+        ingest(self.agent, "quotes", [{"symbol": live, "price": 50, "timestamp": now}])
+        ingest(self.agent, "quotes", [{"symbol": live, "price": 51, "timestamp": cur + 60}])
+        msgs = await drain(c, quiet_s=2.0, timeout=30)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cur))
+        values = [m for m in msgs if m.get("type") == "indicator" and m["symbol"] == sym]
+        self.assertTrue(values, msgs)
+        self.assertFalse([m for m in values if m["timestamp"] == stamp],
+                         "a value at the minute in progress was sent as a close")
+        bars = {m["timestamp"]: m for m in msgs if m.get("type") == "bar" and m["symbol"] == sym}
+        self.assertTrue(bars[stamp]["partial"], bars)
+        lbars = [m for m in msgs if m.get("type") == "bar" and m["symbol"] == live]
+        self.assertEqual([(m["timestamp"], m["partial"]) for m in lbars], [(stamp, False)],
+                         "the live bar published at its close is whole")
+        await c.close()
+
     async def test_errors_for_channels_that_cannot_be_live(self):
         c = await Client.connect(self.agent)
         self.assertIn("ind.<indicator>@<interval>", c.welcome["channel_patterns"])

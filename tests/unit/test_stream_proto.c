@@ -143,7 +143,7 @@ Test(stream_proto, test_quote_and_bar_messages_have_the_api_fields)
     md_bar_init(&b);
     b.ts = 1709303400, b.open = 10, b.high = 11.5, b.low = 9.25, b.close = 11, b.volume = 1234;
     b.source = MD_SRC_POLYGON;
-    f = md_proto_bar("MSFT", MD_IV_5M, &b, 78);
+    f = md_proto_bar("MSFT", MD_IV_5M, &b, 78, 0);
     cr_assert_eq(f->channel, MD_CH_BAR + MD_IV_5M);
     cr_assert_str_eq(
         payload_of(f),
@@ -161,11 +161,18 @@ Test(stream_proto, a_bar_of_the_current_period_is_partial)
     md_bar_init(&b);
     b.ts = md_interval_floor(MD_IV_1D, md_now());
     b.open = b.high = b.low = b.close = 5;
-    md_frame *f = md_proto_bar("MSFT", MD_IV_1D, &b, 1);
+    md_frame *f = md_proto_bar("MSFT", MD_IV_1D, &b, 1, 0);
     cr_assert(strstr(payload_of(f), "\"partial\":true"), "%s", payload_of(f));
     md_frame_unref(f);
     b.ts = md_interval_floor(MD_IV_1D, md_now()) - 86400; /* yesterday: ended */
-    f = md_proto_bar("MSFT", MD_IV_1D, &b, 2);
+    f = md_proto_bar("MSFT", MD_IV_1D, &b, 2, 0);
+    cr_assert(strstr(payload_of(f), "\"partial\":false"), "%s", payload_of(f));
+    md_frame_unref(f);
+    /* a live bar closed by a tick of the next minute stamped a little ahead of this clock:
+     * published at its close, so whole ("live bars built from ticks are published once
+     * closed, false") */
+    b.ts = md_interval_floor(MD_IV_1M, md_now());
+    f = md_proto_bar("MSFT", MD_IV_1M, &b, 3, 1);
     cr_assert(strstr(payload_of(f), "\"partial\":false"), "%s", payload_of(f));
     md_frame_unref(f);
 }
