@@ -229,14 +229,23 @@ static void ring_make_room(md_session *s)
 
 /* Appends m for subscription x (NULL for a per-client message), conflating when the
  * session is behind. */
+static void enqueue_as(md_session *s, sub *x, msg *m, int conflate);
+
 static void enqueue(md_session *s, sub *x, msg *m)
+{
+    enqueue_as(s, x, m, 1);
+}
+
+/* conflate 0: a replayed message (since_seq), never merged into a later one of its topic:
+ * the replay is the gap a resuming client asked for, each message once, in order */
+static void enqueue_as(md_session *s, sub *x, msg *m, int conflate)
 {
     if (x) {
         x->last_ord = m->f->ord;
         if (x->last_pos != POS_NONE && x->last_pos >= s->head) {
             qent *old = &s->ring[x->last_pos & (s->cap - 1)];
             int half_sent = x->last_pos == s->head && s->head_off; /* must go out whole */
-            if (s->live >= (s->caught_up ? s->burst : s->soft) && !half_sent) {
+            if (conflate && s->live >= (s->caught_up ? s->burst : s->soft) && !half_sent) {
                 /* behind: keep only the newest value of this topic */
                 msg_unref(s->sh, old->m);
                 old->m = NULL;
@@ -253,7 +262,8 @@ static void enqueue(md_session *s, sub *x, msg *m)
     e->m = m;
     e->owner = x;
     m->refs++;
-    if (x) x->last_pos = s->tail;
+    /* a replayed message is never the one a later message of its topic replaces */
+    if (x) x->last_pos = conflate ? s->tail : POS_NONE;
     s->tail++;
     s->live++;
     if (s->live > s->hard) s->overflow = 1;
@@ -599,6 +609,12 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
         owners[i] = x && replay[i]->ord > x->last_ord ? x : NULL;
         if (owners[i]) replayed++;
     }
+    /* the replay is queued whole (not conflated), up to what the queue holds below its hard
+     * bound: beyond that its oldest messages are left out and the answer says it is not
+     * complete */
+    size_t room = s->hard > s->live + 64 ? s->hard - s->live - 64 : 0;
+    for (size_t i = 0; i < n_replay && replayed > room; i++)
+        if (owners[i]) owners[i] = NULL, replayed--, complete = 0;
     md_session_push(s, md_proto_subscribed(op, channels, last, replayed, complete));
     for (size_t k = 0; k < op->n_xch; k++) { /* a calendar's status now (stream/market.h) */
         md_frame *f = md_market_status_frame(op->xch[k].name, last);
@@ -606,7 +622,7 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
     }
     for (size_t i = 0; i < n_replay; i++) {
         if (owners[i] && replay[i]->ord > owners[i]->last_ord)
-            enqueue(s, owners[i], msg_new(sh, replay[i]));
+            enqueue_as(s, owners[i], msg_new(sh, replay[i]), 0);
         else
             md_frame_unref(replay[i]);
     }

@@ -432,6 +432,42 @@ class StreamSlowClient(StreamTest):
     args = ("--set", "stream.queue_size=200", "--set", "stream.send_buffer_bytes=4096",
             "--set", "stream.live_bars=false")
 
+    async def test_since_seq_replays_more_than_the_queue_size_whole(self):
+        """A gap of 1,000 messages (5 x stream.queue_size) is replayed whole, after the
+        subscribed answer and in order, not conflated; one past the queue's hard bound is
+        replayed as far as it holds, and the answer says it is not complete."""
+        c = await Client.connect(self.agent)
+        await c.subscribe(["RPL"], ["quote"])
+        await self.ingest("quotes", quotes("RPL", [1], T0))
+        last = (await c.until("quote"))["seq"]
+        await c.close()
+        for k in range(5):
+            await self.ingest("quotes", quotes("RPL", [2 + k * 200 + i for i in range(200)],
+                                               T0 + 1 + k * 200))
+        c = await Client.connect(self.agent)
+        sub = await c.subscribe(["RPL"], ["quote"], since=last)
+        self.assertEqual((sub["replayed"], sub["replay_complete"]), (1000, True), sub)
+        got = [await c.next() for _ in range(1000)]
+        self.assertEqual([m["type"] for m in got], ["quote"] * 1000, "no lagged, no gap")
+        self.assertEqual([m["price"] for m in got], list(range(2, 1002)))
+        await c.close()
+        # 6,000 messages: more than the hard bound of a client's queue (16 x 200 + 1024 + the
+        # subscriptions): the newest that fit are replayed, and replay_complete is false
+        last = got[-1]["seq"]
+        for k in range(6):
+            await self.ingest("quotes", quotes("RPL", [5000 + k * 1000 + i for i in range(1000)],
+                                               T0 + 2000 + k * 1000))
+        c = await Client.connect(self.agent)
+        sub = await c.subscribe(["RPL"], ["quote"], since=last)
+        self.assertFalse(sub["replay_complete"], sub)
+        self.assertGreater(sub["replayed"], 4000, sub)
+        self.assertLess(sub["replayed"], 6000, sub)
+        got = [await c.next() for _ in range(sub["replayed"])]
+        self.assertEqual([m["type"] for m in got], ["quote"] * sub["replayed"])
+        self.assertEqual([m["price"] for m in got], list(range(11000 - sub["replayed"], 11000)),
+                         "the newest, in order")
+        await c.close()
+
     async def test_slow_reader_gets_lagged_while_a_fast_one_keeps_up(self):
         symbols = ["SLA", "SLB", "SLC", "SLD"]
         slow = await asyncio.to_thread(RawWs, self.agent.port, "/stream", 4096)
