@@ -197,8 +197,9 @@ static int64_t history_ttl(const md_services *svc, const md_history_req *req, co
     return ttl > 0 ? ttl : 1;
 }
 
-/* The next page of a /historical answer, by path and in canonical form (every parameter from
- * the request as parsed): a cached page is the same for every client and every Host, and is
+/* The next page of a /historical answer, by path and in canonical form (every parameter of
+ * the route, MD_P_BARS in server/routes.def, from the request as parsed; those at their
+ * default left out): a cached page is the same for every client and every Host, and is
  * rendered the same again by the write-through (md_http_answer makes it absolute). */
 static void canon_url(void *ctx, const char *name, const char *value, md_buf *out)
 {
@@ -221,6 +222,11 @@ static void canon_url(void *ctx, const char *name, const char *value, md_buf *ou
     if (req->partial_exclude) md_buf_puts(out, "&partial=exclude");
     if (req->csv) md_buf_puts(out, "&format=csv");
     if (req->cached_only) md_buf_puts(out, "&cached_only=true");
+    if (req->source >= 0) md_buf_printf(out, "&source=%s", md_source_name(req->source));
+    if (req->adjust != MD_ADJUST_DEFAULT)
+        md_buf_printf(out, "&adjust=%s", md_adjust_name(req->adjust));
+    if (req->session != MD_SESSION_ALL)
+        md_buf_printf(out, "&session=%s", md_session_name(req->session));
 }
 
 /* A cached answer lives up to a minute (an hour for a closed range), far longer than the read

@@ -163,6 +163,9 @@ typedef enum md_session_sel {
     MD_SESSION_REGULAR,
 } md_session_sel;
 
+/* The parameter's word for sel ("all", "extended", "regular"). */
+const char *md_session_name(md_session_sel sel);
+
 /* Leaves in bars[0..n) (sorted) only those of sel for the symbol's calendar (calendar/
  * symbols.c); returns how many are left. Everything stays for MD_SESSION_ALL, a daily or
  * coarser iv, or a configuration whose calendars cannot be read. */
