@@ -222,6 +222,11 @@ class QualitySample(AgentTest):
         self.assert_error("/quality/MSFT?start=yesterday", 400, "invalid_time_range")
         self.assert_error("/quality/MSFT?issues=-1", 400, "invalid_parameter")
         self.assert_error("/validate/MSFT?limit=x", 400, "invalid_parameter")
+        # limit is 1..1000000, as /historical's (a page lists at least one bar's failures)
+        for limit in ("0", "-1", "1000001"):
+            body = self.assert_error(f"/validate/MSFT?limit={limit}", 400, "invalid_parameter")
+            self.assertIn("1..1000000", body["error"]["message"])
+        self.assertEqual(self.get_json("/validate/MSFT?limit=1000000")["failed"], 1)
         self.assert_error("/quality/report?interval=7m", 400, "invalid_interval")
         self.assert_error("/quality/bad%20symbol", 400, "invalid_symbol")
         self.assert_error("/quality/MSFT", 405, "method_not_allowed", method="POST", data="{}")
