@@ -213,6 +213,13 @@ class QualitySample(AgentTest):
             self.assertAlmostEqual(gauge(self.agent, sym),
                                    self.get_json(f"/quality/{sym}")["score"], places=1)
 
+    def test_a_range_with_nothing_to_grade_is_na(self):
+        # bars of the interval are stored, none in the range: N/A, not no_data
+        q = self.get_json("/quality/MSFT?start=2010-01-01&end=2010-02-01")
+        self.assertEqual((q["grade"], q["score"], q["bars"]), ("N/A", None, 0))
+        self.assertEqual(set(q["dimensions"].values()), {0})
+        self.assertEqual(self.get_json("/quality/report?start=2010-01-01&end=2010-02-01")["symbols"], [])
+
     def test_bad_requests(self):
         self.assert_error("/quality/NOSUCH", 404, "not_found")
         self.assert_error("/validate/NOSUCH", 404, "not_found")
