@@ -176,6 +176,8 @@ class CacheL1(AgentTest):
         self.assert_error("/cache/clear", 401, "unauthorized", method="POST", data="")
         self.assert_error("/cache/clear?level=l9", 400, "invalid_parameter", method="POST",
                           data="", headers=AUTH)
+        r = curl(self.agent.url + "/cache/clear?level=L1", method="POST", data="", headers=AUTH)
+        self.assertEqual((r.status, r.json()["cleared"]), (200, ["l1"]), r)  # in any case
         r = curl(self.agent.url + "/cache/clear", method="POST", data="", headers=AUTH)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.get_json("/cache/stats")["levels"]["l1"]["entries"], 0)
