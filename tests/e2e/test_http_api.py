@@ -115,6 +115,11 @@ class HttpApi(AgentTest):
         self.assert_error("/prices", 400, "invalid_parameter")
         many = ",".join(f"S{i}" for i in range(101))
         self.assert_error("/prices?symbols=" + many, 400, "invalid_parameter")
+        # a repeated symbol is answered once, at its first place (as /historical?symbols=)
+        p = self.get_json("/prices?symbols=MSFT,dax,msft,NOPE,nope,DAX,bad!,bad!")
+        self.assertEqual([x["symbol"] for x in p["prices"]], ["MSFT", "DAX"])
+        self.assertEqual([(e["symbol"], e["code"]) for e in p["errors"]],
+                         [("NOPE", "not_found"), ("bad!", "invalid_symbol"), ("bad!", "invalid_symbol")])
 
     def test_parameter_words_are_read_in_any_case(self):
         for lower, other in (("adjust=none", "adjust=NONE"), ("adjust=all", "adjust=All"),
