@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The numbers are stored in databases: these must never change. */
 _Static_assert(MD_SRC_UNKNOWN == 0 && MD_SRC_YAHOO == 1 && MD_SRC_ALPHAVANTAGE == 2 &&
@@ -46,7 +47,7 @@ const char *md_source_name(int id)
 int md_source_parse(const char *name)
 {
     for (int i = 0; i < MD_SRC_COUNT; i++)
-        if (strcmp(name, md_source_name(i)) == 0) return i;
+        if (strcasecmp(name, md_source_name(i)) == 0) return i;
     return -1;
 }
 

@@ -48,7 +48,7 @@ union md_source_id_span {
 #define MD_SRC_COUNT ((int)sizeof(union md_source_id_span))
 
 const char *md_source_name(int id);
-/* Returns the id for a name, or -1. */
+/* Returns the id for a name in any case ("yahoo", "Yahoo"), or -1. */
 int md_source_parse(const char *name);
 
 typedef struct md_bar {

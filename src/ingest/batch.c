@@ -102,8 +102,13 @@ static int get_time(json_t *o, int64_t *out, md_error *err)
     json_t *v = json_object_get(o, "timestamp");
     if (!v) v = json_object_get(o, "time");
     if (!v) return md_error_set(err, MD_ETIMERANGE, "missing timestamp");
-    if (json_is_integer(v)) {
-        json_int_t t = json_integer_value(v);
+    if (json_is_number(v)) { /* epoch seconds (or ms, us, ns); read as a double, see below */
+        double x = json_number_value(v);
+        if (x != floor(x))
+            return md_error_set(err, MD_ETIMERANGE, "timestamp: not whole epoch seconds");
+        if (!(x >= -9.2e18 && x <= 9.2e18))
+            return md_error_set(err, MD_ETIMERANGE, "timestamp out of range");
+        int64_t t = (int64_t)x;
         while (t > MD_TS_MAX) t /= 1000; /* milliseconds */
         if (t < MD_TS_MIN) return md_error_set(err, MD_ETIMERANGE, "timestamp out of range");
         *out = t;
@@ -132,7 +137,9 @@ json_t *md_batch_json_items(md_bar_batch *b, const char *body, size_t len, const
                             md_error *err)
 {
     json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    /* every number as a double: an integer beyond int64 (a volume of 1e19 written in full) is
+     * an item's number like any other, not a body jansson refuses as "too big integer" */
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &je);
     if (!root) {
         md_error_set(err, MD_EJSON, "invalid JSON at line %d column %d: %s", je.line, je.column,
                      je.text);
@@ -225,11 +232,12 @@ int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_s
         }
         json_t *tr = json_object_get(o, "trades");
         if (tr && !json_is_null(tr)) {
-            if (!json_is_integer(tr) || json_integer_value(tr) < 0) {
+            double t = json_is_number(tr) ? json_number_value(tr) : -1;
+            if (t < 0 || t != floor(t) || t >= 9.2e18) {
                 md_batch_item_error(b, i, "invalid_bar", "trades: not a count");
                 continue;
             }
-            x->bar.trades = json_integer_value(tr);
+            x->bar.trades = (int64_t)t;
         }
         x->index = i;
         np++;

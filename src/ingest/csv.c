@@ -230,11 +230,11 @@ int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layou
         l->c_time = c_time;
     }
     if (l->format == MD_CSV_STOOQ && stooq_brackets) l->compact_date = 1;
-    const char *missing = l->c_time < 0    ? "a time column (date, datetime, time or timestamp)"
-                          : l->c_open < 0  ? "an open column"
-                          : l->c_high < 0  ? "a high column"
-                          : l->c_low < 0   ? "a low column"
-                          : l->c_close < 0 ? "a close column"
+    const char *missing = l->c_time < 0    ? "time column (date, datetime, time or timestamp)"
+                          : l->c_open < 0  ? "open column"
+                          : l->c_high < 0  ? "high column"
+                          : l->c_low < 0   ? "low column"
+                          : l->c_close < 0 ? "close column"
                                            : NULL;
     if (missing)
         return md_error_set(err, MD_ECSV, "header has no %s: '%.*s'", missing,

@@ -20,6 +20,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEFAULT_ZONE "America/New_York"
 #define PREV_CLOSE_LOOKBACK_S (40 * 86400)
@@ -218,7 +219,9 @@ void md_query_adjust_with(md_services *svc, const char *symbol, md_interval iv,
 int md_query_adjust_parse(const char *v, md_adjust *out, md_error *err)
 {
     *out = MD_ADJUST_DEFAULT;
-    if (v && md_adjust_parse(v, out) != 0)
-        return md_error_set(err, MD_EPARAM, "adjust: '%.20s' is not none, splits or all", v);
-    return 0;
+    if (!v) return 0;
+    /* in any case, as every word a query parameter takes (order=DESC, format=CSV) */
+    for (int a = MD_ADJUST_NONE; a <= MD_ADJUST_ALL; a++)
+        if (strcasecmp(v, md_adjust_name((md_adjust)a)) == 0) return *out = (md_adjust)a, 0;
+    return md_error_set(err, MD_EPARAM, "adjust: '%.20s' is not none, splits or all", v);
 }

@@ -8,9 +8,9 @@
  * "cache" field: the copy kept in L1 says "l1", the copy in Redis "l2", the answer built
  * from the store "miss". /historical bodies are the same at every level (the X-Cache
  * header tells the level). Answers for ?source= (one provider, no failover) are not cached,
- * nor truncated pages: their "next" link repeats the client's own URL (host, parameters),
- * which is not part of the key, and a pager reads each page once anyway. A /price answer is
- * cached per max_age (its "stale" flag depends on it).
+ * nor CSV pages with a next one (only a header can carry its link); a JSON page's "next" is
+ * the request's canonical URL by path (canon_url), the same for every client and Host. A
+ * /price answer is cached per max_age (its "stale" flag depends on it).
  *
  * Generations are kept per scope: "<SYM>" for the symbol's bars (/historical) and
  * "<SYM>~q" for its price. A quote changes only the price; a bar changes both (the price
@@ -197,8 +197,9 @@ static int64_t history_ttl(const md_services *svc, const md_history_req *req, co
     return ttl > 0 ? ttl : 1;
 }
 
-/* The next page of a /historical answer, by path and in canonical form (every parameter from
- * the request as parsed): a cached page is the same for every client and every Host, and is
+/* The next page of a /historical answer, by path and in canonical form (every parameter of
+ * the route, MD_P_BARS in server/routes.def, from the request as parsed; those at their
+ * default left out): a cached page is the same for every client and every Host, and is
  * rendered the same again by the write-through (md_http_answer makes it absolute). */
 static void canon_url(void *ctx, const char *name, const char *value, md_buf *out)
 {
@@ -221,6 +222,11 @@ static void canon_url(void *ctx, const char *name, const char *value, md_buf *ou
     if (req->partial_exclude) md_buf_puts(out, "&partial=exclude");
     if (req->csv) md_buf_puts(out, "&format=csv");
     if (req->cached_only) md_buf_puts(out, "&cached_only=true");
+    if (req->source >= 0) md_buf_printf(out, "&source=%s", md_source_name(req->source));
+    if (req->adjust != MD_ADJUST_DEFAULT)
+        md_buf_printf(out, "&adjust=%s", md_adjust_name(req->adjust));
+    if (req->session != MD_SESSION_ALL)
+        md_buf_printf(out, "&session=%s", md_session_name(req->session));
 }
 
 /* A cached answer lives up to a minute (an hour for a closed range), far longer than the read
@@ -241,13 +247,16 @@ static int64_t replica_window_left(md_services *svc, const char *symbol)
 
 /* Reads and renders req into b (content type into *ct, the next page's URL into next,
  * *ttl_ms how long the answer may be cached, 0 when it must not be: a CSV page with a next
- * one, whose link only a header can carry). */
-static int render_history(md_services *svc, const md_history_req *asked, md_buf *b, const char **ct,
-                          md_buf *next, int64_t *ttl_ms, md_error *err)
+ * one, whose link only a header can carry). store_only: read the store alone (the
+ * write-through: a write must not trigger provider calls), and still render the answer
+ * that asked would get - its links say what asked said. */
+static int render_history(md_services *svc, const md_history_req *asked, int store_only, md_buf *b,
+                          const char **ct, md_buf *next, int64_t *ttl_ms, md_error *err)
 {
+    md_link canon = {canon_url, (void *)asked};
     md_history_req r = *asked;
-    md_link canon = {canon_url, &r};
     r.link = &canon;
+    if (store_only) r.cached_only = 1;
     const md_history_req *req = &r;
     md_history h;
     md_history_init(&h);
@@ -290,7 +299,7 @@ int md_query_history_answer(md_services *svc, const md_history_req *req, int fla
     if (flags & MD_Q_NONBLOCK) return MD_EAGAIN;
     md_buf_reset(&out->body);
     int64_t ttl = 0;
-    int rc = render_history(svc, req, &out->body, &out->content_type, &out->next, &ttl, err);
+    int rc = render_history(svc, req, 0, &out->body, &out->content_type, &out->next, &ttl, err);
     if (rc) return rc;
     if (cached && ttl > 0)
         md_cache_put(svc->cache, &k, &fill, out->body.data, out->body.len, -1, out->content_type,
@@ -317,12 +326,11 @@ static void refresh(md_services *svc, const char *symbol, int bars)
         for (size_t i = 0; i < n; i++) {
             md_history_req req;
             if (history_req_of_key(&hot[i], &req) != 0) continue;
-            md_history_req store_only = req;
-            store_only.cached_only = 1; /* a write must not trigger provider calls */
             md_buf b = MD_BUF_INIT;
             const char *ct = JSON;
             int64_t ttl = 0;
-            if (render_history(svc, &store_only, &b, &ct, NULL, &ttl, NULL) == 0 && ttl > 0)
+            /* from the store alone, and byte for byte the answer req gets (its next page too) */
+            if (render_history(svc, &req, 1, &b, &ct, NULL, &ttl, NULL) == 0 && ttl > 0)
                 md_cache_put(svc->cache, &hot[i], &after, b.data, b.len, -1, ct, ttl);
             md_buf_deinit(&b);
         }

@@ -22,6 +22,13 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
+static const char *const session_names[] = {"all", "extended", "regular"};
+
+const char *md_session_name(md_session_sel sel)
+{
+    return (unsigned)sel < MD_ARRAY_LEN(session_names) ? session_names[sel] : "all";
+}
+
 int md_query_time_range(const char *(*get)(void *ctx, const char *name), void *ctx, int64_t *start,
                         int64_t *end, int *given, md_error *err)
 {
@@ -89,10 +96,9 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
         return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
     if ((rc = md_query_adjust_parse(get(ctx, "adjust"), &req->adjust, err))) return rc;
     if ((v = get(ctx, "session"))) {
-        static const char *const names[] = {"all", "extended", "regular"};
         size_t k = 0;
-        while (k < MD_ARRAY_LEN(names) && strcasecmp(v, names[k]) != 0) k++;
-        if (k == MD_ARRAY_LEN(names))
+        while (k < MD_ARRAY_LEN(session_names) && strcasecmp(v, session_names[k]) != 0) k++;
+        if (k == MD_ARRAY_LEN(session_names))
             return md_error_set(err, MD_EPARAM, "session: '%.20s' is not all, extended or regular",
                                 v);
         req->session = (md_session_sel)k;

@@ -16,13 +16,16 @@
 
 #define CONTEXT_BARS 64
 
-static int parse_count(const char *name, const char *v, size_t max, size_t *out, md_error *err)
+static int parse_count(const char *name, const char *v, size_t min, size_t max, size_t *out,
+                       md_error *err)
 {
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end || x < 0 || (unsigned long long)x > max)
-        return md_error_set(err, MD_EPARAM, "%s: '%.20s' is not an integer 0..%zu", name, v, max);
+    if (errno || end == v || *end || x < 0 || (unsigned long long)x < min ||
+        (unsigned long long)x > max)
+        return md_error_set(err, MD_EPARAM, "%s: '%.20s' is not an integer %zu..%zu", name, v, min,
+                            max);
     *out = (size_t)x;
     return 0;
 }
@@ -47,10 +50,13 @@ int md_quality_req_parse(md_quality_req *req, const char *symbol,
     req->end_given = (given & 2) != 0;
     if (rc) return rc;
     req->max_issues = 20;
-    if ((v = get(ctx, "issues")) && (rc = parse_count("issues", v, 10000, &req->max_issues, err)))
+    if ((v = get(ctx, "issues")) &&
+        (rc = parse_count("issues", v, 0, 10000, &req->max_issues, err)))
         return rc;
     req->max_failures = 1000;
-    if ((v = get(ctx, "limit")) && (rc = parse_count("limit", v, 1000000, &req->max_failures, err)))
+    /* a page lists at least one bar's failures: limit=0 could not be kept (as /historical) */
+    if ((v = get(ctx, "limit")) &&
+        (rc = parse_count("limit", v, 1, 1000000, &req->max_failures, err)))
         return rc;
     return 0;
 }

@@ -163,6 +163,9 @@ typedef enum md_session_sel {
     MD_SESSION_REGULAR,
 } md_session_sel;
 
+/* The parameter's word for sel ("all", "extended", "regular"). */
+const char *md_session_name(md_session_sel sel);
+
 /* Leaves in bars[0..n) (sorted) only those of sel for the symbol's calendar (calendar/
  * symbols.c); returns how many are left. Everything stays for MD_SESSION_ALL, a daily or
  * coarser iv, or a configuration whose calendars cannot be read. */
@@ -347,7 +350,8 @@ int md_query_adjust_bars(md_services *svc, const char *symbol, md_interval iv, m
 typedef struct md_stream_adjust md_stream_adjust;
 md_stream_adjust *md_stream_adjust_new(md_services *svc, struct md_hub *hub);
 void md_stream_adjust_free(md_stream_adjust *sa);
-/* The adjust parameter: NULL is the default (splits); MD_EPARAM for another word. */
+/* The adjust parameter, in any case: NULL is the default (splits); MD_EPARAM for another
+ * word. */
 int md_query_adjust_parse(const char *v, md_adjust *out, md_error *err);
 
 /* -- corporate actions (actions.c) ------------------------------------------------------- */

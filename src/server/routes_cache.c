@@ -5,6 +5,7 @@
 #include "core/json.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* hits / total, cut (not rounded) to four decimals; 0 when nothing was asked */
 static double hit_ratio(uint64_t hits, uint64_t total)
@@ -61,11 +62,11 @@ int md_route_cache_clear(md_services *svc, md_http_req *req, md_http_resp *resp,
 {
     const char *lv = md_http_param_get(req, "level");
     int levels = MD_CACHE_CLEAR_L1 | MD_CACHE_CLEAR_L2;
-    if (lv && strcmp(lv, "l1") == 0)
+    if (lv && strcasecmp(lv, "l1") == 0)
         levels = MD_CACHE_CLEAR_L1;
-    else if (lv && strcmp(lv, "l2") == 0)
+    else if (lv && strcasecmp(lv, "l2") == 0)
         levels = MD_CACHE_CLEAR_L2;
-    else if (lv && strcmp(lv, "all") != 0)
+    else if (lv && strcasecmp(lv, "all") != 0)
         return md_error_set(err, MD_EPARAM, "level: '%.20s' is not l1, l2 or all", lv);
     md_cache_stats before;
     md_cache_get_stats(svc->cache, 0, &before);

@@ -138,12 +138,20 @@ int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
     }
     md_buf prices = MD_BUF_INIT, errors = MD_BUF_INIT;
     int np = 0, ne = 0;
+    char(*seen)[MD_SYMBOL_MAX + 1] = md_calloc(n, sizeof *seen); /* the symbols answered */
+    size_t ns = 0;
     for (size_t i = 0; i < n; i++) {
         char sym[MD_SYMBOL_MAX + 1];
         md_error e;
         md_answer a;
-        md_answer_init(&a);
         int r = md_symbol_normalize_str(items[i], sym, &e);
+        if (r == 0) { /* a repeated symbol (AAPL,aapl) is answered once, as /historical does */
+            size_t k = 0;
+            while (k < ns && strcmp(seen[k], sym) != 0) k++;
+            if (k < ns) continue;
+            memcpy(seen[ns++], sym, sizeof sym);
+        }
+        md_answer_init(&a);
         if (r == 0) r = md_query_price_answer(svc, sym, max_age, 0, &a, &e);
         if (r == 0) {
             if (np++) md_buf_putc(&prices, ',');
@@ -163,6 +171,7 @@ int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
             md_buf_putc(&errors, '}');
         }
     }
+    md_free(seen);
     md_config_free_list(items, n);
     md_buf *b = md_http_json(resp, 200);
     md_buf_puts(b, "{\"prices\":[");

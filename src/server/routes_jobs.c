@@ -42,10 +42,34 @@ static int time_field(json_t *body, const char *name, int64_t *out, int required
     return 0;
 }
 
+/* The fields a backfill body takes ("symbol": one symbol, as "symbols"); any other, such as a
+ * typo ("sourcex"), is refused as an unknown query parameter is, never silently ignored. */
+static const char *const backfill_fields[] = {"symbols", "symbol", "interval",
+                                              "start",   "end",    "source"};
+
+static int check_fields(json_t *body, md_error *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        size_t k = 0;
+        while (k < MD_ARRAY_LEN(backfill_fields) && strcmp(key, backfill_fields[k]) != 0) k++;
+        if (k == MD_ARRAY_LEN(backfill_fields))
+            return md_error_set(err, MD_EPARAM,
+                                "unknown field \"%.40s\" (a backfill takes symbols, interval, "
+                                "start, end and source)",
+                                key);
+    }
+    return 0;
+}
+
 static int parse_backfill(md_services *svc, json_t *body, md_job_spec *spec,
                           char (**syms)[MD_SYMBOL_MAX + 1], const char ***ptrs, md_error *err)
 {
     if (!json_is_object(body)) return md_error_set(err, MD_EJSON, "the body must be a JSON object");
+    int rc = check_fields(body, err);
+    if (rc) return rc;
     json_t *list = json_object_get(body, "symbols");
     if (!list) list = json_object_get(body, "symbol");
     size_t n;
@@ -65,7 +89,7 @@ static int parse_backfill(md_services *svc, json_t *body, md_job_spec *spec,
         json_t *s = json_is_array(list) ? json_array_get(list, i) : list;
         if (!json_is_string(s))
             return md_error_set(err, MD_ESYMBOL, "symbols[%zu] is not a string", i);
-        int rc = md_symbol_normalize_str(json_string_value(s), (*syms)[i], err);
+        rc = md_symbol_normalize_str(json_string_value(s), (*syms)[i], err);
         if (rc) return rc;
         (*ptrs)[i] = (*syms)[i];
     }
@@ -76,11 +100,11 @@ static int parse_backfill(md_services *svc, json_t *body, md_job_spec *spec,
     if (iv) {
         if (!json_is_string(iv))
             return md_error_set(err, MD_EINTERVAL, "\"interval\" must be a string");
-        int rc = md_interval_parse(json_string_value(iv), &spec->iv, err);
+        rc = md_interval_parse(json_string_value(iv), &spec->iv, err);
         if (rc) return rc;
     }
     spec->end = md_now();
-    int rc = time_field(body, "start", &spec->start, 1, err);
+    rc = time_field(body, "start", &spec->start, 1, err);
     if (rc == 0) rc = time_field(body, "end", &spec->end, 0, err);
     if (rc) return rc;
     if (spec->end <= spec->start)
@@ -89,8 +113,13 @@ static int parse_backfill(md_services *svc, json_t *body, md_job_spec *spec,
     json_t *src = json_object_get(body, "source");
     if (src && !json_is_null(src)) {
         int id = json_is_string(src) ? md_source_parse(json_string_value(src)) : -1;
-        if (id < 0 || !svc->sources || !md_srcmgr_has(svc->sources, id))
-            return md_error_set(err, MD_EPARAM, "\"source\": not a provider of this agent");
+        if (id < 0 || id == MD_SRC_UNKNOWN)
+            return md_error_set(err, MD_EPARAM, "\"source\": unknown source '%.20s'",
+                                json_is_string(src) ? json_string_value(src) : "(not a string)");
+        /* a source that cannot be asked (none configured, not listed, disabled) is 503
+         * no_healthy_source, as /historical?source= answers; not a provider at all is 400 */
+        rc = md_query_source_check(svc, id, 0, err);
+        if (rc) return rc;
         spec->source = id;
     }
     return 0;

@@ -86,10 +86,17 @@ if (agent) {
     '/analytics/{symbol}/indicators': 'names=sma:5,macd&limit=20&order=desc', '/historical/{symbol}': 'limit=3&adjust=splits',
     '/calendars/{mic}': 'start=2024-01-01&end=2024-01-10', '/validate/{symbol}': 'limit=3', '/quality/{symbol}': 'issues=3',
   };
-  for (const [p, item] of Object.entries(oa.paths)) {
-    const op = item.get;
-    if (!op) continue;
-    const url = p.replace(/\{(\w+)\}/g, (_, n) => examples[n]) + (queryExamples[p] ? `?${queryExamples[p]}` : '');
+  // answers other than the examples' that a schema or an error list once missed
+  const moreExamples = [
+    ['/quality/{symbol}', '/quality/MSFT?start=2010-01-01&end=2010-02-01'], // nothing to grade: N/A
+    ['/historical', '/historical?symbols=DAX,SMI&source=yahoo'], // no sources: 503 no_healthy_source
+    ['/historical/{symbol}', '/historical/MSFT?source=yahoo'],
+    ['/validate/{symbol}', '/validate/MSFT?limit=0'], // 400 invalid_parameter
+  ];
+  const gets = Object.entries(oa.paths).filter(([, item]) => item.get).map(([p, item]) =>
+    [p, item.get, p.replace(/\{(\w+)\}/g, (_, n) => examples[n]) + (queryExamples[p] ? `?${queryExamples[p]}` : '')]);
+  for (const [p, url] of moreExamples) gets.push([p, oa.paths[p].get, url]);
+  for (const [p, op, url] of gets) {
     const r = await fetch(`${agent}${url}`);
     const type = (r.headers.get('content-type') || '').split(';')[0];
     const text = await r.text();

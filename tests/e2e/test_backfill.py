@@ -118,11 +118,19 @@ class Backfill(AgentTest):
             ({**ok, "end": day(-10)}, 400, "invalid_time_range"),
             ({k: v for k, v in ok.items() if k != "start"}, 400, "invalid_time_range"),
             ({**ok, "source": "nope"}, 400, "invalid_parameter"),
+            ({**ok, "source": "csv"}, 400, "invalid_parameter"),  # an origin, not a provider
+            # a provider that cannot be asked (not in sources.priority): as /historical?source=
+            ({**ok, "source": "yahoo"}, 503, "no_healthy_source"),
+            # an unknown field is named, never ignored (as an unknown query parameter)
+            ({**ok, "sourcex": "simulator"}, 400, "invalid_parameter"),
         ]
         for doc, status, code in cases:
             r = self.post(doc)
             self.assertEqual(r.status, status, (doc, r))
             self.assertEqual(r.json()["error"]["code"], code, (doc, r))
+        self.assertIn("sourcex", r.json()["error"]["message"])
+        r = self.post({**ok, "source": "yahoo"})
+        self.assertEqual(r.json(), self.get("/historical/AAA?source=yahoo").json())
         self.assert_error("/jobs/bf-0000000000000000", 404, "not_found")
         self.assertEqual(self.get("/backfill").status, 405)
 
@@ -135,6 +143,11 @@ class NoSources(AgentTest):
         r = self.agent.post("/backfill", json.dumps({"symbols": ["AAA"], "start": day(-3)}), headers=AUTH)
         self.assertEqual(r.status, 503, r)
         self.assertEqual(r.json()["error"]["code"], "no_healthy_source")
+        # a source named: the answer /historical?source= gives
+        r = self.agent.post("/backfill", json.dumps({"symbols": ["AAA"], "start": day(-3), "source": "yahoo"}),
+                            headers=AUTH)
+        self.assertEqual(r.status, 503, r)
+        self.assertIn("no sources are configured", r.json()["error"]["message"])
 
 
 class Restart(unittest.TestCase):

@@ -133,6 +133,30 @@ class CacheL1(AgentTest):
         _, p = self.price("XTSSIM")
         self.assertEqual(p["price"], 11.5)
 
+    def test_written_through_pages_are_the_pages_asked(self):
+        """A write re-renders the cached pages from the store alone, and each is still byte for
+        byte the answer to its request: its next page without cached_only, with its adjust."""
+        for q in ("/historical/CAC?limit=2&start=1998-08-01",
+                  "/historical/CAC?limit=2&start=1998-08-01&adjust=none"):
+            first = self.get(q)
+            self.assertEqual(first.headers["x-cache"], "miss", first)
+            self.assertEqual(self.get(q).headers["x-cache"], "l1")
+        bar = {"symbol": "CAC", "interval": "1d", "timestamp": "1998-08-17", "open": 3500,
+               "high": 3510, "low": 3490, "close": 3505, "volume": 0}
+        r = self.agent.post("/ingest/bars", json.dumps({"bars": [bar]}), headers=AUTH)
+        self.assertEqual(r.json()["accepted"], 1, r)
+        hot = {q: self.get(q) for q in ("/historical/CAC?limit=2&start=1998-08-01",
+                                        "/historical/CAC?limit=2&start=1998-08-01&adjust=none")}
+        self.assertEqual(self.agent.post("/cache/clear", "", headers=AUTH).status, 200)
+        for q, after in hot.items():
+            self.assertEqual(after.headers["x-cache"], "l1", "written through")
+            self.assertNotIn("cached_only", after.headers["link"])
+            self.assertEqual(after.headers["link"], f'<{after.json()["next"]}>; rel="next"')
+            self.assertEqual(("adjust=none" in after.headers["link"]), ("adjust=none" in q))
+            fresh = self.get(q)
+            self.assertEqual(fresh.headers["x-cache"], "miss")
+            self.assertEqual((after.body, after.headers["link"]), (fresh.body, fresh.headers["link"]))
+
     def test_stats_clear_and_metrics(self):
         self.price("DAX")
         self.price("DAX")
@@ -152,6 +176,8 @@ class CacheL1(AgentTest):
         self.assert_error("/cache/clear", 401, "unauthorized", method="POST", data="")
         self.assert_error("/cache/clear?level=l9", 400, "invalid_parameter", method="POST",
                           data="", headers=AUTH)
+        r = curl(self.agent.url + "/cache/clear?level=L1", method="POST", data="", headers=AUTH)
+        self.assertEqual((r.status, r.json()["cleared"]), (200, ["l1"]), r)  # in any case
         r = curl(self.agent.url + "/cache/clear", method="POST", data="", headers=AUTH)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.get_json("/cache/stats")["levels"]["l1"]["entries"], 0)

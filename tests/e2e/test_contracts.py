@@ -82,6 +82,25 @@ class Contracts(AgentTest):
         for want in ("symbol", "interval", "start", "end", "limit", "format", "cached_only", "source"):
             self.assertIn(want, names)
 
+    def test_post_errors_are_documented(self):
+        """check.mjs asks the GET routes; the write routes' error answers are checked here:
+        each status and code is the one the document lists for that operation."""
+        doc = json.loads(read("openapi.json"))
+        auth = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+        ok = {"symbols": ["MSFT"], "start": "2024-01-02"}
+        cases = [("/backfill", {**ok, "sourcex": "yahoo"}, 400, "invalid_parameter"),
+                 ("/backfill", {**ok, "source": "nowhere"}, 400, "invalid_parameter"),
+                 ("/backfill", {**ok, "source": "yahoo"}, 503, "no_healthy_source"),
+                 ("/backfill", ok, 503, "no_healthy_source"),
+                 ("/backfill", {**ok, "interval": "7m"}, 400, "invalid_interval")]
+        for path, body, status, code in cases:
+            r = self.agent.post(path, json.dumps(body), headers=auth)
+            self.assertEqual((r.status, r.json()["error"]["code"]), (status, code), (body, r))
+            resp = doc["paths"][path]["post"]["responses"].get(str(status))
+            self.assertIsNotNone(resp, f"POST {path}: {status} documented")
+            enum = resp["content"]["application/json"]["schema"]["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"]
+            self.assertIn(code, enum, f"POST {path} {status}")
+
     def test_stream_messages_match_the_asyncapi_document(self):
         doc = json.loads(read("asyncapi.json"))
         messages = doc["components"]["messages"]

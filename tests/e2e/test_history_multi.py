@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import tempfile
 import unittest
 import urllib.parse
 
@@ -35,6 +36,21 @@ def csv_rows(text):
 
 class HistoryMulti(AgentTest):
     args = ("--set", f"server.max_symbols_per_request={MAX}")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # INTRA: hourly bars round the clock for a week of January 2024 (XNYS: the regular
+        # session 14:30-21:00 UTC keeps 7 of each weekday's 24)
+        cls.tmp = tempfile.mkdtemp(dir=cls.agent.dir)
+        path = os.path.join(cls.tmp, "INTRA.csv")
+        with open(path, "w") as f:
+            f.write("timestamp,open,high,low,close,volume\n")
+            for day in range(8, 13):
+                for h in range(24):
+                    p = 100 + day + h / 100
+                    f.write(f"2024-01-{day:02d}T{h:02d}:00:00Z,{p},{p + 1},{p - 1},{p},{100 + h}\n")
+        cls.agent.load(path, extra=("--interval", "1h", "--symbol", "INTRA"))
 
     def single(self, symbol, query):
         h = self.get_json(f"/historical/{symbol}?{query}&limit=100000")
@@ -157,6 +173,44 @@ class HistoryMulti(AgentTest):
             self.assertLessEqual(len(page) - 1, 150)
             rows += page[1:]
         self.assertEqual(rows, csv_rows(whole.body)[1:])
+
+    def test_single_symbol_next_is_the_same_request(self):
+        """/historical/{symbol}: following next (JSON) or Link (CSV) gives the one-page answer,
+        each next carrying every parameter of the request (only start or end moved)."""
+        cases = [("MSFT", "interval=1d&start=2000-12-28&adjust=none", 7),
+                 ("INTRA", "interval=1h&session=regular", 5),
+                 ("INTRA", "interval=1h&session=REGULAR&order=desc&adjust=all", 4),
+                 ("INTRA", "interval=4h&session=extended&partial=exclude", 3),
+                 ("MSFT", f"interval=1w&{RANGE}&source=yahoo&cached_only=true", 9)]
+        for sym, query, limit in cases:
+            with self.subTest(symbol=sym, query=query):
+                whole = self.get_json(f"/historical/{sym}?{query}&limit=100000")
+                self.assertFalse(whole["truncated"])
+                pages = self.follow(f"/historical/{sym}?{query}&limit={limit}")
+                self.assertGreater(len(pages), 2)
+                asked = urllib.parse.parse_qs(query)
+                rows = []
+                for _, doc in pages:
+                    rows += doc["bars"]
+                    self.assertEqual((doc["adjust"], "adjustment" in doc),
+                                     (whole["adjust"], "adjustment" in whole))
+                    if "next" not in doc:
+                        continue
+                    got = urllib.parse.parse_qs(urllib.parse.urlparse(doc["next"]).query)
+                    for name, value in asked.items():
+                        if name not in ("start", "end"):
+                            self.assertEqual([v.lower() for v in got.get(name, [])],
+                                             [v.lower() for v in value], (name, doc["next"]))
+                self.assertEqual(rows, whole["bars"])
+                # CSV: the Link header
+                one = self.get(f"/historical/{sym}?{query}&limit=100000&format=csv")
+                pages = self.follow(f"/historical/{sym}?{query}&limit={limit}&format=csv",
+                                    use_link=True)
+                rows = [row for r, _ in pages for row in csv_rows(r.body)[1:]]
+                self.assertEqual(rows, csv_rows(one.body)[1:])
+        # the session was applied to every page: 7 regular hours a weekday
+        regular = self.get_json("/historical/INTRA?interval=1h&session=regular&limit=100000")
+        self.assertEqual(regular["count"], 35)
 
     def test_next_carries_the_symbol_and_where_it_stopped(self):
         d = self.get_json("/historical?symbols=MSFT,DAX&start=2001-09-20&end=2001-10-01&limit=3")

@@ -115,6 +115,26 @@ class HttpApi(AgentTest):
         self.assert_error("/prices", 400, "invalid_parameter")
         many = ",".join(f"S{i}" for i in range(101))
         self.assert_error("/prices?symbols=" + many, 400, "invalid_parameter")
+        # a repeated symbol is answered once, at its first place (as /historical?symbols=)
+        p = self.get_json("/prices?symbols=MSFT,dax,msft,NOPE,nope,DAX,bad!,bad!")
+        self.assertEqual([x["symbol"] for x in p["prices"]], ["MSFT", "DAX"])
+        self.assertEqual([(e["symbol"], e["code"]) for e in p["errors"]],
+                         [("NOPE", "not_found"), ("bad!", "invalid_symbol"), ("bad!", "invalid_symbol")])
+
+    def test_parameter_words_are_read_in_any_case(self):
+        for lower, other in (("adjust=none", "adjust=NONE"), ("adjust=all", "adjust=All"),
+                             ("order=desc", "order=DESC"), ("partial=exclude", "partial=EXCLUDE"),
+                             ("format=csv", "format=CSV"), ("session=regular", "session=Regular"),
+                             ("cached_only=true&source=yahoo", "cached_only=TRUE&source=YAHOO")):
+            with self.subTest(other=other):
+                a = self.get(f"/historical/MSFT?limit=3&start=2001-01-10&{lower}")
+                b = self.get(f"/historical/MSFT?limit=3&start=2001-01-10&{other}")
+                self.assertEqual((a.status, b.status), (200, 200), b)
+                self.assertEqual(a.body, b.body)
+                self.assertEqual(a.headers["link"], b.headers["link"])
+        for q in ("kind=LOG", "align=Outer", "adjust=SPLITS"):
+            self.get_json(f"/analytics/returns?symbols=MSFT,DAX&interval=1w&{q}")
+        self.assert_error("/historical/MSFT?adjust=raw", 400, "invalid_parameter")
 
     def test_bad_parameters_get_documented_errors(self):
         self.assert_error("/historical/MSFT?interval=2h", 400, "invalid_interval")

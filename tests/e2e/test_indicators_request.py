@@ -93,8 +93,8 @@ class RequestIndependence(AgentTest):
                 self.check("TTRC", spec)
 
     def test_every_indicator_weekly_aggregated(self):
-        # ends on Mondays: a week cut by `end` is a different (partial) bar, and so are its
-        # values; a start inside a week leaves that week out (as /historical does)
+        # a start or end inside a week takes the whole week (docs/indicators.md), so its values
+        # are the whole series' too
         weekly = [("start=1990-01-01&end=1990-12-31", ""), ("limit=30", "macd:12:26:9"),
                   ("end=1986-01-06", ""), ("start=1995-03-08&end=1995-06-05", "sma:3")]
         for spec in [d["default"] for d in self.table]:

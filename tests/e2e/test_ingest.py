@@ -71,6 +71,37 @@ class Ingest(AgentTest):
         self.assertEqual(h5["bars"][0]["volume"], 150)
         self.assertEqual(h5["bars"][0]["high"], 12)
 
+    def test_numbers_of_any_size_are_items_not_body_errors(self):
+        """A JSON integer beyond int64 is an item's number like 1.0e19: the batch is parsed,
+        each item accepted or refused on its own; epoch integers (s, ms, ns) still work."""
+        one = {"symbol": "BIGV", "interval": "1d", "open": 1, "high": 1, "low": 1, "close": 1}
+        body = ('{"bars":['
+                + json.dumps(dict(one, timestamp="2020-01-02"))[:-1] + ',"volume":12345678901234567890},'
+                + json.dumps(dict(one, timestamp=1578268800000, trades=7))[:-1] + ',"volume":4611686018427387904.0},'
+                + json.dumps(dict(one, timestamp=1578355200000000000, volume=5))[:-1]
+                + ',"trades":99999999999999999999},'
+                + json.dumps(dict(one, volume=5))[:-1] + ',"timestamp":99999999999999999999999},'
+                + json.dumps(dict(one, timestamp=1578441600.5)) + ']}')
+        r = self.post("/ingest/bars", body)
+        self.assertEqual(r.status, 200, r)
+        doc = r.json()
+        self.assertEqual((doc["accepted"], doc["rejected"]), (2, 3), doc)
+        self.assertEqual({e["index"]: e["code"] for e in doc["errors"]},
+                         {2: "invalid_bar", 3: "invalid_time_range", 4: "invalid_time_range"})
+        h = self.get_json("/historical/BIGV")
+        # integral volumes print as integers at any size below 1e21 (the stored double's value)
+        self.assertIn('"volume":12345678901234567168,', self.get("/historical/BIGV").body)
+        self.assertEqual([(b["timestamp"][:10], b["volume"]) for b in h["bars"]],
+                         [("2020-01-02", 12345678901234567168), ("2020-01-06", 4611686018427387904)])
+        self.assertEqual(h["bars"][1]["trades"], 7)
+        r = self.post("/ingest/quotes", '{"quotes":[{"symbol":"BIGQ","price":10,"timestamp":1700000000,'
+                                        '"volume":12345678901234567890}]}')
+        self.assertEqual((r.status, r.json()["accepted"]), (200, 1), r)
+        r = self.post("/ingest/actions", '{"actions":[{"symbol":"BIGV","type":"split","ex_date":"2020-01-03",'
+                                         '"numerator":4,"denominator":1},{"symbol":"BIGV","type":"dividend",'
+                                         '"ex_date":"2020-01-03","amount":100000000000000000000000}]}')
+        self.assertEqual((r.status, r.json()["accepted"]), (200, 2), r)
+
     def test_csv_body(self):
         body = "date,open,high,low,close,volume\n2024-03-01,1,2,0.5,1.5,10\n2024-03-04,1,2,0.5,1.75,10\n2024-03-05,a,2,1,1,1\n"
         r = curl(self.agent.url + "/ingest/bars?symbol=csvb", method="POST", data=body,

@@ -213,6 +213,13 @@ class QualitySample(AgentTest):
             self.assertAlmostEqual(gauge(self.agent, sym),
                                    self.get_json(f"/quality/{sym}")["score"], places=1)
 
+    def test_a_range_with_nothing_to_grade_is_na(self):
+        # bars of the interval are stored, none in the range: N/A, not no_data
+        q = self.get_json("/quality/MSFT?start=2010-01-01&end=2010-02-01")
+        self.assertEqual((q["grade"], q["score"], q["bars"]), ("N/A", None, 0))
+        self.assertEqual(set(q["dimensions"].values()), {0})
+        self.assertEqual(self.get_json("/quality/report?start=2010-01-01&end=2010-02-01")["symbols"], [])
+
     def test_bad_requests(self):
         self.assert_error("/quality/NOSUCH", 404, "not_found")
         self.assert_error("/validate/NOSUCH", 404, "not_found")
@@ -222,6 +229,11 @@ class QualitySample(AgentTest):
         self.assert_error("/quality/MSFT?start=yesterday", 400, "invalid_time_range")
         self.assert_error("/quality/MSFT?issues=-1", 400, "invalid_parameter")
         self.assert_error("/validate/MSFT?limit=x", 400, "invalid_parameter")
+        # limit is 1..1000000, as /historical's (a page lists at least one bar's failures)
+        for limit in ("0", "-1", "1000001"):
+            body = self.assert_error(f"/validate/MSFT?limit={limit}", 400, "invalid_parameter")
+            self.assertIn("1..1000000", body["error"]["message"])
+        self.assertEqual(self.get_json("/validate/MSFT?limit=1000000")["failed"], 1)
         self.assert_error("/quality/report?interval=7m", 400, "invalid_interval")
         self.assert_error("/quality/bad%20symbol", 400, "invalid_symbol")
         self.assert_error("/quality/MSFT", 405, "method_not_allowed", method="POST", data="{}")

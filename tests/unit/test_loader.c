@@ -144,9 +144,7 @@ Test(loader, missing_columns_fail_the_file_with_its_name)
     md_load_stats s;
     char *rep;
     cr_assert_eq(load(p, &s, &rep, NULL), MD_ECSV);
-    cr_assert(strstr(rep, "NOCLOSE.csv:1: header has no a close column") != NULL ||
-                  strstr(rep, "close column") != NULL,
-              "%s", rep);
+    cr_assert(strstr(rep, "NOCLOSE.csv:1: header has no close column") != NULL, "%s", rep);
     free(rep);
 }
 
