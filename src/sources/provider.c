@@ -355,20 +355,28 @@ int md_sources__on_grid(md_provider *p, const char *symbol, md_interval iv, int6
 {
     if (md_interval_is_daily(iv) || tmp->n == 0) return 0;
     md_bar_vec_sort_dedup(tmp);
-    size_t off = tmp->n; /* the first bar off the grid, the last one aside */
-    for (size_t i = 0; i + 1 < tmp->n && off == tmp->n; i++)
+    /* the last bar is a live row when it is off the grid and stamped at a trade (off the
+     * minute), or shares its bucket with the bar before it; a bar alone in its bucket on a
+     * minute (13:30:00) is a session's open, even when it is the only one */
+    const md_bar *last = &tmp->v[tmp->n - 1];
+    int live = !on_iv_grid(last->ts, iv) &&
+               (!on_iv_grid(last->ts, MD_IV_1M) ||
+                (tmp->n > 1 && tmp->v[tmp->n - 2].ts == md_interval_floor(iv, last->ts)));
+    size_t judged = tmp->n - (size_t)live; /* the bars that must be on the grid */
+    size_t off = judged;                   /* the first of them off it */
+    for (size_t i = 0; i < judged && off == judged; i++)
         if (!on_iv_grid(tmp->v[i].ts, iv)) off = i;
-    if (off == tmp->n) {
-        if (!on_iv_grid(tmp->v[tmp->n - 1].ts, iv)) fold_last(tmp, iv);
+    if (off == judged) {
+        if (live) fold_last(tmp, iv);
         return 0;
     }
     const char *name = p->base.vt->name;
-    /* the coarsest finer interval on whose grid every bar (the last aside) lies */
+    /* the coarsest finer interval on whose grid every judged bar lies */
     int g = (int)iv - 1;
     for (; g >= 0; g--) {
         size_t i = 0;
-        while (i + 1 < tmp->n && on_iv_grid(tmp->v[i].ts, (md_interval)g)) i++;
-        if (i + 1 >= tmp->n) break;
+        while (i < judged && on_iv_grid(tmp->v[i].ts, (md_interval)g)) i++;
+        if (i >= judged) break;
     }
     char at[MD_TIME_STR_MAX];
     md_time_format(tmp->v[off].ts, at);

@@ -175,9 +175,10 @@ void md_sources__merge_live(md_bar *a, const md_bar *b);
  * answer's bars in tmp (for [start, end) of symbol; any order, sorted here). Two kinds of
  * bar are off it:
  * - the live row: during a session Yahoo ends an answer with a row stamped at the last
- *   trade. A LAST bar off the grid is folded into its bucket (into the bar of that bucket
- *   before it, as yfinance merges it: first open, high and low over both, its close,
- *   volumes summed; else it becomes that bucket's bar);
+ *   trade. A LAST bar off the grid, stamped off the minute or sharing its bucket with the
+ *   bar before it, is folded into its bucket (into that bar, as yfinance merges it: first
+ *   open, high and low over both, its close, volumes summed; else it becomes that bucket's
+ *   bar);
  * - bars stamped at the session open: Yahoo's 60m bars and Twelve Data's 1h and 4h bars of
  *   a New York stock start at 09:30 (13:30 or 14:30 UTC), each straddling two UTC buckets,
  *   so none can be placed. When any other bar is off the grid, tmp is replaced by the bars

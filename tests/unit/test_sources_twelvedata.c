@@ -197,6 +197,14 @@ Test(twelvedata_http, series_requests_in_exchange_time)
     CHECK_BAR(&bv.v[2], "2024-03-11T15:00:00Z", 172.50, 173.10001, 172.30, 172.94, 2000000);
     cr_expect_eq(meta.requests, 2, "the 1h answer, then the 30min one");
     cr_expect(fake_saw(&fake, "symbol=AAPL&interval=30min"));
+    /* one 1h bar at 09:30:00 alone (a narrow range) is a session's open too, not a live row
+     * to fold into 13:00: its two UTC hours come from the 30min bars */
+    md_bar_vec_deinit(&bv);
+    md_bar_vec_init(&bv);
+    n = md_source_bars(src, "ONEBAR", MD_IV_1H, T("2024-03-11"), T("2024-03-12"), &bv, NULL, &err);
+    cr_assert_eq(n, 2, "rc %d: %s", n, err.msg);
+    CHECK_BAR(&bv.v[0], "2024-03-11T13:00:00Z", 10.0, 10.6, 9.0, 10.5, 2000);
+    CHECK_BAR(&bv.v[1], "2024-03-11T14:00:00Z", 10.5, 12.0, 10.4, 11.0, 1000);
     cr_expect_lt(src->vt->max_range_s(src, MD_IV_1M), 5000 * 60);
     cr_expect_gt(src->vt->max_range_s(src, MD_IV_1M), 86400);
     n = md_source_bars(src, "AAPL", MD_IV_1D, T("2024-03-07"), T("2024-03-09"), &bv, NULL, &err);
