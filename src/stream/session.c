@@ -747,3 +747,8 @@ int md_session_pending(const md_session *s)
 {
     return s->live > 0 || s->dropped_pending > 0;
 }
+
+int md_session_head_started(const md_session *s)
+{
+    return s->head_off > 0;
+}

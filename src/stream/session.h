@@ -91,6 +91,9 @@ int md_session_iov(md_session *s, struct iovec *iov, int max_iov, size_t max_byt
 size_t md_session_consume(md_session *s, size_t bytes);
 /* 1 while anything (messages, a lagged notice) waits to be written. */
 int md_session_pending(const md_session *s);
+/* 1 while the frame at the head of the queue has been written in part: it has to be finished
+ * before anything else (a close frame included) goes on the wire. */
+int md_session_head_started(const md_session *s);
 
 typedef struct md_session_stats {
     uint64_t delivered, dropped, dropped_pending;

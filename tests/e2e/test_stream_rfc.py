@@ -1,0 +1,179 @@
+"""WebSocket /stream at the edges of RFC 6455, over raw sockets: a close never cuts a frame
+written in part (5.2)."""
+import base64
+import datetime
+import json
+import os
+import socket
+import struct
+import time
+import unittest
+
+from mdtest import Agent
+
+KEY = "rfc-key"
+
+
+def frame(opcode, payload=b"", fin=True, mask=True):
+    """A client frame (masked unless mask=False)."""
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | opcode
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head = struct.pack("!BB", b0, mbit | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", b0, mbit | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, mbit | 127, n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def handshake(port, path="/stream", version="1.1", extra="", rcvbuf=None):
+    """Sends an upgrade request; returns (socket, status, headers, bytes read past the head)."""
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET {path} HTTP/{version}\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(1)  # the head alone: a small receive buffer keeps its size
+        if not chunk:
+            raise ConnectionError(f"closed during the handshake: {buf!r}")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return s, int(lines[0].split()[1]), headers, rest
+
+
+def read_all(s, buf=b"", timeout=5):
+    """Everything the server sends until it closes (or stays silent for timeout)."""
+    s.settimeout(timeout)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return buf
+
+
+def split_frames(data):
+    """Parses a byte stream of server frames; returns ([(fin, opcode, payload)], bytes left
+    over: a frame cut short)."""
+    out, i = [], 0
+    while i + 2 <= len(data):
+        b0, b1 = data[i], data[i + 1]
+        if b1 & 0x80:
+            raise AssertionError("a server frame is masked: the stream is corrupt")
+        n, at = b1 & 0x7F, i + 2
+        if n == 126:
+            if at + 2 > len(data):
+                break
+            n, at = struct.unpack("!H", data[at:at + 2])[0], at + 2
+        elif n == 127:
+            if at + 8 > len(data):
+                break
+            n, at = struct.unpack("!Q", data[at:at + 8])[0], at + 8
+        if at + n > len(data):
+            break
+        out.append((b0 >> 7, b0 & 0x0F, data[at:at + n]))
+        i = at + n
+    return out, data[i:]
+
+
+def close_code(payload):
+    return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class StreamRfc(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.agent = Agent(name="streamrfc", env={"MDAGENT_API_KEYS": KEY}).start()
+        cls.port = cls.agent.port
+
+    @classmethod
+    def tearDownClass(cls):
+        problem = cls.agent.finish()
+        if problem:
+            raise AssertionError(problem)
+
+    def open(self, rcvbuf=None):
+        s, status, _, rest = handshake(self.port, rcvbuf=rcvbuf)
+        self.assertEqual(status, 101)
+        frames, rest = split_frames(rest)
+        while not frames:  # the welcome
+            chunk = s.recv(65536)
+            self.assertTrue(chunk, "closed before the welcome")
+            frames, rest = split_frames(rest + chunk)
+        self.assertEqual(json.loads(frames[0][2])["type"], "welcome")
+        return s, rest
+
+    def closed_with(self, s, buf=b""):
+        """The close code of the last frame the server sent, after checking the stream."""
+        frames, left = split_frames(read_all(s, buf))
+        self.assertEqual(left, b"", "a frame was cut short")
+        self.assertTrue(frames, "nothing was sent")
+        self.assertEqual(frames[-1][1], 8, f"not a close frame last: {frames[-1]!r}")
+        return close_code(frames[-1][2]), frames[-1][2][2:].decode()
+
+    def ingest_quotes(self, symbol, n):
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        quotes = [{"symbol": symbol, "price": 50 + i * 0.01, "timestamp": now} for i in range(n)]
+        r = self.agent.post("/ingest/quotes", json.dumps({"quotes": quotes}),
+                            headers={"X-API-Key": KEY, "Content-Type": "application/json"})
+        self.assertEqual(r.status, 200, r)
+
+    # -- frames go out whole (bug: the close went into the middle of a half-sent frame) --
+
+    def test_a_close_never_cuts_a_frame_written_in_part(self):
+        cases = [("peer close", frame(8, struct.pack("!H", 1000)), 1000),
+                 ("protocol error", frame(1, b'{"op":"ping"}', mask=False), 1002)]
+        for i, (what, last, code) in enumerate(cases):
+            with self.subTest(what):
+                symbol = f"CUT{i}"
+                s, rest = self.open(rcvbuf=4096)  # a slow reader: its socket fills up
+                try:
+                    s.sendall(frame(1, json.dumps({"op": "subscribe", "symbols": [symbol]})
+                                    .encode()))
+                    time.sleep(0.3)
+                    for _ in range(3):  # far more than the socket holds: a frame is cut
+                        self.ingest_quotes(symbol, 1000)
+                    time.sleep(0.5)
+                    s.sendall(last)
+                    time.sleep(0.3)
+                    frames, left = split_frames(read_all(s, rest))
+                    self.assertEqual(left, b"", f"a frame was cut short: ...{left[-60:]!r}")
+                    self.assertGreater(len(frames), 3)
+                    for fin, op, payload in frames[:-1]:
+                        self.assertEqual((fin, op), (1, 1), payload[:80])
+                        json.loads(payload)  # whole, not a close inside a text frame
+                    self.assertEqual(frames[-1][1], 8, "the close comes last")
+                    self.assertEqual(close_code(frames[-1][2]), code)
+                finally:
+                    s.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
