@@ -120,10 +120,20 @@ static void close_with(md_conn *c, int code, const char *reason)
     want_write(c);
 }
 
+/* Something was queued for c: written soon, or c is closed when its queue went past the
+ * hard bound (session.h), whatever filled it. */
+static void queued(md_conn *c)
+{
+    if (md_session_overflowed(c->ws->sess))
+        close_with(c, 1008, "too slow: queue overflow");
+    else
+        want_write(c);
+}
+
 static void push(md_conn *c, md_frame *f)
 {
     md_session_push(c->ws->sess, f);
-    want_write(c);
+    queued(c);
 }
 
 static void push_error(md_conn *c, int rc, const char *msg)
@@ -326,12 +336,8 @@ static int uring_round(md_ws_loop *wl)
 
 static void session_ready(md_session *s, void *ctx)
 {
-    md_conn *c = md_session_user(s);
     (void)ctx;
-    if (md_session_overflowed(s))
-        close_with(c, 1008, "too slow: queue overflow");
-    else
-        want_write(c);
+    queued(md_session_user(s));
 }
 
 int md_ws_more(md_ws_loop *wl)
@@ -418,8 +424,8 @@ static void handle_message(md_conn *c, const char *msg, size_t len, int64_t now)
         }
         md_op_deinit(&op);
     }
-    if (rc) push_error(c, rc, err.msg);
-    want_write(c);
+    if (rc) md_session_push(w->sess, md_proto_error(rc, err.msg));
+    queued(c);
 }
 
 /* A message past stream.max_message_bytes was skipped: an error, or a strike. */
@@ -450,8 +456,11 @@ static int on_frame_event(md_conn *c, const md_ws_event *ev, int64_t now)
     case MD_WS_EV_TOOBIG:
         if (!w->close_code) too_big(c, now);
         return 0;
-    case MD_WS_EV_PING:
-        if (!w->close_code) push(c, md_frame_control(0xA, ev->data, ev->len));
+    case MD_WS_EV_PING: /* one unsent pong at most: a ping flood costs no memory */
+        if (!w->close_code) {
+            md_session_push_pong(w->sess, md_frame_control(0xA, ev->data, ev->len));
+            queued(c);
+        }
         return 0;
     case MD_WS_EV_PONG: return 0;
     case MD_WS_EV_CLOSE:

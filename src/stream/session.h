@@ -23,7 +23,8 @@
  *     ingest does not cost a fast client ticks;
  *   - so a queue never holds more than 16 x queue_size + subscriptions + control messages;
  *     a session past that (only a flood of control messages could) is flagged overflowed
- *     and the server closes it. */
+ *     and the server closes it, whatever filled it; protocol pongs never pile up (one unsent
+ *     pong at most, md_session_push_pong). */
 #ifndef MD_STREAM_SESSION_H
 #define MD_STREAM_SESSION_H
 
@@ -71,6 +72,11 @@ size_t md_session_subscriptions(const md_session *s);
 /* Queues a per-client message (welcome, error, pong); takes over the reference to f. Such
  * messages are never conflated. */
 void md_session_push(md_session *s, md_frame *f);
+/* Queues the answer to a client's protocol ping (a pong control frame); takes over f. At most
+ * one such pong waits unsent: one queued and not yet started gets f instead (RFC 6455 5.5.3:
+ * answering the most recent ping is enough), so a client that pings without reading costs
+ * one queue entry, not one per ping. */
+void md_session_push_pong(md_session *s, md_frame *f);
 /* Live messages in the queue. */
 size_t md_session_queued(const md_session *s);
 /* 1 once the queue went past its hard bound (the server should close the connection). */

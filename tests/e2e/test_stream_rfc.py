@@ -1,5 +1,5 @@
 """WebSocket /stream at the edges of RFC 6455, over raw sockets: a close never cuts a frame
-written in part (5.2)."""
+written in part (5.2), a ping flood costs one pending pong (5.5.3) and no memory."""
 import base64
 import datetime
 import json
@@ -173,6 +173,32 @@ class StreamRfc(unittest.TestCase):
                     self.assertEqual(close_code(frames[-1][2]), code)
                 finally:
                     s.close()
+
+    # -- a ping flood (bug: every pong queued, memory without bound) --
+
+    def test_a_ping_flood_keeps_one_pending_pong_and_bounded_memory(self):
+        pid = self.agent.proc.pid
+        s, rest = self.open(rcvbuf=4096)
+        try:
+            before = rss_mib(pid)
+            burst = frame(9, b"p" * 125) * 100
+            for _ in range(1500):  # 150,000 pings (20 MB), none of the pongs read
+                s.sendall(burst)
+            time.sleep(1)
+            grown = rss_mib(pid) - before
+            self.assertLess(grown, 10, f"the agent grew {grown:.1f} MiB")
+            # the agent still serves others meanwhile
+            other, orest = self.open()
+            other.sendall(frame(1, b'{"op":"ping"}'))
+            frames, _ = split_frames(orest + other.recv(65536))
+            self.assertEqual(json.loads(frames[-1][2])["type"], "pong")
+            other.close()
+            frames, left = split_frames(read_all(s, rest, timeout=2))
+            pongs = [p for _, op, p in frames if op == 10]
+            self.assertLess(len(pongs), 100, "one pong per ping was queued")
+            self.assertEqual(pongs[-1], b"p" * 125)
+        finally:
+            s.close()
 
 
 if __name__ == "__main__":
