@@ -9,7 +9,7 @@
  *           hub wake ─> shard drain ─> queues ─> ready list ─> writev of each ready client
  *           timer ─> ping when silent ping_interval_s, 1001 when silent idle_timeout_s
  *     close_with(code): abuse (max_violations in a minute), overflow (1008), protocol error
- *           (1002/1007/1009), shutdown (1001), peer close (echoed)
+ *           (1002/1007/1009), binary data (1003), shutdown (1001), peer close (echoed)
  *           ─> one last batch (the errors that explain it; after a peer close the messages
  *              queued when it came; after a protocol error none)
  *           ─> the rest of a frame written in part (frames go out whole, RFC 6455 5.2)
@@ -451,10 +451,14 @@ static int on_frame_event(md_conn *c, const md_ws_event *ev, int64_t now)
     md_ws_conn *w = c->ws;
     switch (ev->kind) {
     case MD_WS_EV_MESSAGE:
-        if (!w->close_code) handle_message(c, (const char *)ev->data, ev->len, now);
-        return 0;
     case MD_WS_EV_TOOBIG:
-        if (!w->close_code) too_big(c, now);
+        if (w->close_code) return 0;
+        if (ev->opcode == 2) /* the protocol is JSON text: binary data is not understood */
+            return fail_with(c, 1003, "binary frames are not supported: send JSON text");
+        if (ev->kind == MD_WS_EV_TOOBIG)
+            too_big(c, now);
+        else
+            handle_message(c, (const char *)ev->data, ev->len, now);
         return 0;
     case MD_WS_EV_PING: /* one unsent pong at most: a ping flood costs no memory */
         if (!w->close_code) {
@@ -580,6 +584,11 @@ void md_ws_on_timer(md_conn *c)
 int md_ws_upgrade(md_ws_loop *wl, md_conn *c, const md_http_head *h, md_error *err)
 {
     const md_config *cfg = wl->cfg;
+    if (h->http_minor < 1) /* RFC 6455 4.1 */
+        return md_error_set(err, MD_EBADREQ, "a WebSocket upgrade needs HTTP/1.1");
+    /* bytes after the head are the client's first frames: a body would be read as frames */
+    if (h->content_length > 0 || h->chunked)
+        return md_error_set(err, MD_EBADREQ, "a WebSocket upgrade takes no request body");
     if (!h->ws_version || strcmp(h->ws_version, "13") != 0)
         return md_error_set(err, MD_EUPGRADE,
                             "unsupported Sec-WebSocket-Version: this server speaks version 13");

@@ -1,5 +1,8 @@
 """WebSocket /stream at the edges of RFC 6455, over raw sockets: a close never cuts a frame
-written in part (5.2), a ping flood costs one pending pong (5.5.3) and no memory."""
+written in part (5.2), a ping flood costs one pending pong (5.5.3) and no memory, the
+registered close codes are echoed, binary data closes with 1003, a fragmented message past
+the limit with 1009, and the upgrade is refused over HTTP/1.0, with a body or with an
+unknown query parameter."""
 import base64
 import datetime
 import json
@@ -199,6 +202,121 @@ class StreamRfc(unittest.TestCase):
             self.assertEqual(pongs[-1], b"p" * 125)
         finally:
             s.close()
+
+    # -- close codes, data types, sizes --
+
+    def test_registered_close_codes_are_echoed(self):
+        for code in (1000, 1012, 1013, 1014, 3000, 4999):
+            with self.subTest(code=code):
+                s, rest = self.open()
+                try:
+                    s.sendall(frame(8, struct.pack("!H", code)))
+                    self.assertEqual(self.closed_with(s, rest)[0], code)
+                finally:
+                    s.close()
+        for code in (1004, 1005, 1006, 1015, 2999, 5000):
+            with self.subTest(code=code):
+                s, rest = self.open()
+                try:
+                    s.sendall(frame(8, struct.pack("!H", code)))
+                    self.assertEqual(self.closed_with(s, rest), (1002, "invalid close code"))
+                finally:
+                    s.close()
+
+    def test_binary_frames_close_with_1003(self):
+        s, rest = self.open()
+        try:
+            s.sendall(frame(2, b'{"op":"ping"}'))
+            code, reason = self.closed_with(s, rest)
+            self.assertEqual(code, 1003)
+            self.assertIn("binary", reason)
+        finally:
+            s.close()
+
+    def test_a_fragmented_message_past_the_limit_closes_with_1009(self):
+        s, rest = self.open()  # stream.max_message_bytes 4096: 1009 past 64 KiB
+        try:
+            data = frame(1, b"x" * 1000, fin=False)
+            data += b"".join(frame(0, b"y" * 1000, fin=False) for _ in range(200))
+            try:
+                s.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # closed before all of it was taken
+            self.assertEqual(self.closed_with(s, rest)[0], 1009)
+        finally:
+            s.close()
+
+    def test_a_fragmented_message_within_16_times_the_limit_is_skipped(self):
+        s, rest = self.open()
+        try:
+            data = frame(1, b"x" * 1000, fin=False)
+            data += b"".join(frame(0, b"y" * 1000, fin=False) for _ in range(10))
+            data += frame(0, b"z", fin=True) + frame(1, b'{"op":"ping"}')
+            s.sendall(data)
+            msgs = []
+            buf = rest
+            while len(msgs) < 2:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk)
+                frames, buf = split_frames(buf + chunk)
+                msgs += [json.loads(p) for _, op, p in frames if op == 1]
+            self.assertEqual((msgs[0]["type"], msgs[0]["code"]), ("error", "payload_too_large"), msgs)
+            self.assertEqual(msgs[1]["type"], "pong")
+        finally:
+            s.close()
+
+    # -- the upgrade request --
+
+    def refused(self, status, code, **kw):
+        s, got, headers, rest = handshake(self.port, **kw)
+        try:
+            body = rest
+            n = int(headers.get("content-length", "0"))
+            while len(body) < n:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+            self.assertEqual(got, status, body)
+            self.assertTrue(headers.get("content-type", "").startswith("application/json"))
+            doc = json.loads(body[:n])
+            self.assertEqual(doc["error"]["code"], code, doc)
+            return doc["error"]["message"], s
+        except BaseException:
+            s.close()
+            raise
+
+    def test_upgrade_over_http_1_0_is_400(self):
+        msg, s = self.refused(400, "bad_request", version="1.0")
+        s.close()
+        self.assertIn("HTTP/1.1", msg)
+
+    def test_upgrade_with_a_body_is_400_and_the_body_is_not_read_as_frames(self):
+        ping = frame(1, b'{"op":"ping"}')
+        msg, s = self.refused(400, "bad_request", extra=f"Content-Length: {len(ping)}\r\n")
+        try:
+            try:
+                s.sendall(ping)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # closed already
+            self.assertIn("body", msg)
+            self.assertEqual(read_all(s, timeout=3), b"", "nothing after the 400")
+        finally:
+            s.close()
+
+    def test_upgrade_query_is_checked_as_the_plain_get(self):
+        plain = self.agent.get("/stream?foo=1")
+        self.assertEqual(plain.status, 400, plain)
+        self.assertEqual(plain.json()["error"]["code"], "invalid_parameter")
+        msg, s = self.refused(400, "invalid_parameter", path="/stream?foo=1")
+        s.close()
+        self.assertIn("'foo'", msg)
+        # a trailing slash is the same path, as for every route: /stream/ upgrades
+        self.assertEqual(self.agent.get("/stream/").status, 426)
+        self.assertEqual(self.agent.get("/health/live/").status, 200)
+        s, status, _, _ = handshake(self.port, path="/stream/")
+        s.close()
+        self.assertEqual(status, 101)
 
 
 if __name__ == "__main__":
