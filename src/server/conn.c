@@ -508,17 +508,23 @@ static int on_head(md_conn *c, md_http_head *h)
     }
     md_ws_loop *wl = sl->stream ? sl->stream->ws : sl->ws;
     if (h->upgrade_ws && strcmp(t->req.path, "/stream") == 0 && wl) {
-        c->t = NULL; /* the connection stops being HTTP if the upgrade succeeds */
-        rc = md_ws_upgrade(wl, c, h, &err);
+        int status, allowed; /* the query is checked as for a plain GET /stream */
+        const md_route *rt = md_route_match(&t->req, &status, &allowed);
+        rc = rt ? md_route_check_params(rt, &t->req, &err) : 0;
         if (rc == 0) {
-            md_srv_task_free(t);
-            if (c->state == CS_MOVING) { /* to the stream loop at this iteration's end */
-                c->move_next = sl->moving;
-                sl->moving = c;
+            c->t = NULL; /* the connection stops being HTTP if the upgrade succeeds */
+            rc = md_ws_upgrade(wl, c, h, &err);
+            if (rc == 0) {
+                md_srv_task_free(t);
+                if (c->state == CS_MOVING) { /* to the stream loop at this iteration's end */
+                    c->move_next = sl->moving;
+                    sl->moving = c;
+                }
+                return 0;
             }
-            return 0;
+            c->t = t;
         }
-        c->t = t;
+        if (body_pending) c->close_after = 1, c->discard = 1;
         if (rc == MD_EUPGRADE) md_http_header(&t->resp, "Sec-WebSocket-Version", "13");
         if (rc == MD_EBUSY) md_http_header(&t->resp, "Retry-After", "1");
         answer_error(c, t, rc, err.msg, "/stream");

@@ -156,8 +156,8 @@ void md_ws_loop_free(md_ws_loop *wl);
  * will own the WebSocket) and, when wl is c's own loop, answers it and turns c into a
  * WebSocket (0); when wl is another loop's, c becomes CS_MOVING (0) and md_ws_begin answers
  * it there once adopted. Or leaves c as it is and returns the refusal for conn.c to answer:
- * MD_EUPGRADE (426: not version 13), MD_EBADREQ (bad key), MD_EUNAVAIL (shutting down),
- * MD_EBUSY (max_clients). */
+ * MD_EBADREQ (HTTP/1.0, a request body, a bad key), MD_EUPGRADE (426: not version 13),
+ * MD_EUNAVAIL (shutting down), MD_EBUSY (max_clients). */
 int md_ws_upgrade(md_ws_loop *wl, md_conn *c, const md_http_head *h, md_error *err);
 /* On the stream loop that adopted c (CS_MOVING): the 101 answer, session and welcome. */
 void md_ws_begin(md_conn *c);

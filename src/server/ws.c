@@ -9,9 +9,11 @@
  *           hub wake ─> shard drain ─> queues ─> ready list ─> writev of each ready client
  *           timer ─> ping when silent ping_interval_s, 1001 when silent idle_timeout_s
  *     close_with(code): abuse (max_violations in a minute), overflow (1008), protocol error
- *           (1002/1007/1009), shutdown (1001), peer close (echoed)
- *           ─> one last batch (the errors that explain it) ─> close frame ─> our side shut
- *           ─> EOF from the peer or 2 s ─> closed, session freed
+ *           (1002/1007/1009), binary data (1003), shutdown (1001), peer close (echoed)
+ *           ─> one last batch (the errors that explain it; after a peer close the messages
+ *              queued when it came; after a protocol error none)
+ *           ─> the rest of a frame written in part (frames go out whole, RFC 6455 5.2)
+ *           ─> close frame ─> our side shut ─> EOF from the peer or 2 s ─> closed, session freed
  *
  * Fan-out (issue 20): the hub hands each loop's shard one shared frame per message; a drain
  * appends a reference to every subscribed session's queue and lists the sessions that got
@@ -80,6 +82,7 @@ struct md_ws_conn {
     md_conn *ready_next;
     int close_code;         /* set: closing */
     int close_flushed;      /* the last batch before the close frame went out */
+    size_t close_after;     /* messages still to write before the close frame (peer close) */
     int close_queued;       /* the close frame is in c->out */
     int close_sent;         /* ... and written; our side is shut */
     int64_t close_since_ms; /* when the timer first found the close pending */
@@ -117,10 +120,20 @@ static void close_with(md_conn *c, int code, const char *reason)
     want_write(c);
 }
 
+/* Something was queued for c: written soon, or c is closed when its queue went past the
+ * hard bound (session.h), whatever filled it. */
+static void queued(md_conn *c)
+{
+    if (md_session_overflowed(c->ws->sess))
+        close_with(c, 1008, "too slow: queue overflow");
+    else
+        want_write(c);
+}
+
 static void push(md_conn *c, md_frame *f)
 {
     md_session_push(c->ws->sess, f);
-    want_write(c);
+    queued(c);
 }
 
 static void push_error(md_conn *c, int rc, const char *msg)
@@ -168,14 +181,17 @@ typedef struct ws_out {
     size_t total, out_left;
 } ws_out;
 
-/* Fills o with what c has to write; 0 when there is nothing (or c cannot be written now). */
+/* Fills o with what c has to write; 0 when there is nothing (or c cannot be written now).
+ * Once the last batch before a close went out, only the rest of a frame written in part
+ * may precede the close frame: a frame is never cut (RFC 6455 5.2). */
 static int out_prep(md_conn *c, ws_out *o)
 {
     md_ws_conn *w = c->ws;
     md_ws_loop *wl = c->sl->ws;
     if (c->state != CS_WS || w->blocked || w->close_sent) return 0;
-    if (w->close_code && !w->close_queued && (w->close_flushed || !md_session_pending(w->sess)))
-        queue_close_frame(c);
+    int last = w->close_code && !w->close_queued &&
+               (w->close_flushed || !md_session_pending(w->sess)); /* the close is next */
+    if (last && !md_session_head_started(w->sess)) queue_close_frame(c);
     int n = 0;
     size_t total = 0;
     o->out_left = c->out.len - c->out_off;
@@ -184,8 +200,8 @@ static int out_prep(md_conn *c, ws_out *o)
         o->iov[n++].iov_len = o->out_left;
         total += o->out_left;
     }
-    if (!w->close_queued) {
-        int k = md_session_iov(w->sess, o->iov + n, MAX_IOV - n,
+    if (!w->close_queued) { /* last: the head's rest alone (md_session_iov puts it first) */
+        int k = md_session_iov(w->sess, o->iov + n, last ? 1 : MAX_IOV - n,
                                (size_t)wl->cfg->stream_write_batch_bytes);
         for (int i = n; i < n + k; i++) total += o->iov[i].iov_len;
         n += k;
@@ -222,8 +238,12 @@ static int out_done(md_conn *c, const ws_out *o, ssize_t k)
         c->out_off = 0;
     }
     if (done > from_out) {
-        wl->delivered += md_session_consume(w->sess, done - from_out);
-        if (w->close_code) w->close_flushed = 1; /* one batch after the close decision */
+        size_t msgs = md_session_consume(w->sess, done - from_out);
+        wl->delivered += msgs;
+        if (w->close_code) { /* one batch after the close decision, or what a peer close waits for */
+            w->close_after = msgs < w->close_after ? w->close_after - msgs : 0;
+            if (!w->close_after) w->close_flushed = 1;
+        }
     }
     if (done < o->total) { /* the socket is full: EPOLLOUT (edge) comes when it drains */
         w->blocked = 1;
@@ -316,12 +336,8 @@ static int uring_round(md_ws_loop *wl)
 
 static void session_ready(md_session *s, void *ctx)
 {
-    md_conn *c = md_session_user(s);
     (void)ctx;
-    if (md_session_overflowed(s))
-        close_with(c, 1008, "too slow: queue overflow");
-    else
-        want_write(c);
+    queued(md_session_user(s));
 }
 
 int md_ws_more(md_ws_loop *wl)
@@ -408,40 +424,58 @@ static void handle_message(md_conn *c, const char *msg, size_t len, int64_t now)
         }
         md_op_deinit(&op);
     }
-    if (rc) push_error(c, rc, err.msg);
-    want_write(c);
+    if (rc) md_session_push(w->sess, md_proto_error(rc, err.msg));
+    queued(c);
+}
+
+/* A message past stream.max_message_bytes was skipped: an error, or a strike. */
+static void too_big(md_conn *c, int64_t now)
+{
+    char m[96];
+    snprintf(m, sizeof m, "message larger than %lld bytes; ignored",
+             (long long)c->sl->ws->cfg->stream_max_message_bytes);
+    if (!strike(c, now)) push_error(c, MD_ETOOBIG, m);
+}
+
+/* Fails the connection with code: what is not started is dropped, a started frame finished. */
+static int fail_with(md_conn *c, int code, const char *why)
+{
+    close_with(c, code, why);
+    c->ws->close_flushed = 1;
+    return -1;
 }
 
 /* Handles one parser event; returns -1 when reading should stop. */
 static int on_frame_event(md_conn *c, const md_ws_event *ev, int64_t now)
 {
     md_ws_conn *w = c->ws;
-    const md_config *cfg = c->sl->ws->cfg;
     switch (ev->kind) {
     case MD_WS_EV_MESSAGE:
-        if (!w->close_code) handle_message(c, (const char *)ev->data, ev->len, now);
+    case MD_WS_EV_TOOBIG:
+        if (w->close_code) return 0;
+        if (ev->opcode == 2) /* the protocol is JSON text: binary data is not understood */
+            return fail_with(c, 1003, "binary frames are not supported: send JSON text");
+        if (ev->kind == MD_WS_EV_TOOBIG)
+            too_big(c, now);
+        else
+            handle_message(c, (const char *)ev->data, ev->len, now);
         return 0;
-    case MD_WS_EV_PING:
-        if (!w->close_code) push(c, md_frame_control(0xA, ev->data, ev->len));
+    case MD_WS_EV_PING: /* one unsent pong at most: a ping flood costs no memory */
+        if (!w->close_code) {
+            md_session_push_pong(w->sess, md_frame_control(0xA, ev->data, ev->len));
+            queued(c);
+        }
         return 0;
     case MD_WS_EV_PONG: return 0;
-    case MD_WS_EV_TOOBIG: {
-        if (w->close_code) return 0;
-        char m[96];
-        snprintf(m, sizeof m, "message larger than %lld bytes; ignored",
-                 (long long)cfg->stream_max_message_bytes);
-        if (!strike(c, now)) push_error(c, MD_ETOOBIG, m);
-        return 0;
-    }
     case MD_WS_EV_CLOSE:
-        /* echo the peer's code (RFC 6455 5.5.1) after what is queued, then close */
+        if (w->close_code) return -1; /* ours is on its way */
+        /* echo the peer's code (RFC 6455 5.5.1) after the messages queued when it came (not
+         * after fan-out that arrives later), then close */
         close_with(c, ev->code == 1005 ? 1000 : ev->code, "");
-        w->close_flushed = 1;
+        w->close_after = md_session_queued(w->sess);
+        w->close_flushed = !w->close_after;
         return -1;
-    case MD_WS_EV_ERROR:
-        close_with(c, ev->code, ev->why ? ev->why : "protocol error");
-        w->close_flushed = 1;
-        return -1;
+    case MD_WS_EV_ERROR: return fail_with(c, ev->code, ev->why ? ev->why : "protocol error");
     default: return 0;
     }
 }
@@ -550,6 +584,11 @@ void md_ws_on_timer(md_conn *c)
 int md_ws_upgrade(md_ws_loop *wl, md_conn *c, const md_http_head *h, md_error *err)
 {
     const md_config *cfg = wl->cfg;
+    if (h->http_minor < 1) /* RFC 6455 4.1 */
+        return md_error_set(err, MD_EBADREQ, "a WebSocket upgrade needs HTTP/1.1");
+    /* bytes after the head are the client's first frames: a body would be read as frames */
+    if (h->content_length > 0 || h->chunked)
+        return md_error_set(err, MD_EBADREQ, "a WebSocket upgrade takes no request body");
     if (!h->ws_version || strcmp(h->ws_version, "13") != 0)
         return md_error_set(err, MD_EUPGRADE,
                             "unsupported Sec-WebSocket-Version: this server speaks version 13");

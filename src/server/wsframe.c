@@ -119,6 +119,7 @@ static int header_done(md_ws_parser *p, const char **why)
         if (p->msg_opcode) return *why = "new message before the last one ended", 1002;
         p->msg_opcode = p->opcode;
         p->skipping = 0;
+        p->msg_total = 0;
         md_buf_reset(&p->msg);
         break;
     case 8:
@@ -128,9 +129,12 @@ static int header_done(md_ws_parser *p, const char **why)
     }
     if (control && !p->fin) return *why = "fragmented control frame", 1002;
     if (control && len > 125) return *why = "control frame longer than 125 bytes", 1002;
-    if (!control && len > (uint64_t)p->max_message * 16)
-        return *why = "frame far larger than the message limit", 1009;
-    if (!control && !p->skipping && p->msg.len + len > p->max_message) {
+    if (control) return 0;
+    /* one frame or the fragments together: skipped up to 16 x the limit, then not worth it */
+    if (len > (uint64_t)p->max_message * 16 - p->msg_total)
+        return *why = "message far larger than the message limit", 1009;
+    p->msg_total += len;
+    if (!p->skipping && p->msg.len + len > p->max_message) {
         p->skipping = 1;
         md_buf_deinit(&p->msg);
     }
@@ -155,7 +159,8 @@ static int frame_done(md_ws_parser *p, md_ws_event *ev)
             if (p->len == 1) return fail(p, ev, 1002, "close frame with a 1-byte payload", 0), 1;
             if (p->len >= 2) {
                 int code = p->ctl[0] << 8 | p->ctl[1];
-                int ok = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+                /* the codes a peer may send (IANA registry; 1004-1006 and 1015 never) */
+                int ok = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
                          (code >= 3000 && code <= 4999);
                 if (!ok) return fail(p, ev, 1002, "invalid close code", 0), 1;
                 if (!md_utf8_valid(p->ctl + 2, (size_t)p->len - 2))
@@ -173,6 +178,7 @@ static int frame_done(md_ws_parser *p, md_ws_event *ev)
     if (p->skipping) {
         p->skipping = 0;
         ev->kind = MD_WS_EV_TOOBIG;
+        ev->opcode = op;
         return 1;
     }
     if (op == 1 && !md_utf8_valid((const unsigned char *)p->msg.data, p->msg.len))

@@ -8,9 +8,11 @@
  *
  *   unmasked frame, RSV bits, unknown opcode, fragmented or long (> 125) control frame,
  *   continuation without a message, a new message inside one, non-minimal or 2^63 length,
- *   close payload of 1 byte or an invalid close code                       1002
+ *   close payload of 1 byte or a close code a peer may not send (valid: 1000-1003,
+ *   1007-1014, 3000-4999)                                                   1002
  *   text message or close reason that is not UTF-8                          1007
- *   a single frame longer than 16 x the message limit (not worth skipping)  1009 */
+ *   a message (one frame, or its fragments together) longer than 16 x the message limit,
+ *   as soon as its frame headers say so (not worth skipping)                1009 */
 #ifndef MD_SERVER_WSFRAME_H
 #define MD_SERVER_WSFRAME_H
 
@@ -31,7 +33,7 @@ typedef enum {
     MD_WS_EV_PING,    /* data/len: its payload */
     MD_WS_EV_PONG,
     MD_WS_EV_CLOSE,  /* .code (1005 when none was given), data/len: the reason */
-    MD_WS_EV_TOOBIG, /* a message past max_message bytes was skipped */
+    MD_WS_EV_TOOBIG, /* a message past max_message bytes was skipped (.opcode: 1 or 2) */
     MD_WS_EV_ERROR,  /* .code: close code to fail the connection with; .why: text */
 } md_ws_ev_kind;
 
@@ -53,8 +55,9 @@ typedef struct md_ws_parser {
     unsigned char mask[4];
     uint64_t len, got;
     /* the message being assembled */
-    int msg_opcode; /* 0: none in progress */
-    int skipping;   /* past max_message: bytes dropped until its last fragment */
+    int msg_opcode;     /* 0: none in progress */
+    int skipping;       /* past max_message: bytes dropped until its last fragment */
+    uint64_t msg_total; /* payload bytes of its frames so far, skipped ones included */
     md_buf msg;
     unsigned char ctl[125];
     int failed;

@@ -74,6 +74,7 @@ struct md_session {
     size_t n_subs, cap_subs;
     uint64_t delivered, dropped, dropped_pending;
     int overflow;
+    msg *pong; /* the queued protocol pong not yet started (md_session_push_pong), or NULL */
     int in_ready;
     md_session *ready_next;
 };
@@ -430,6 +431,18 @@ void md_session_push(md_session *s, md_frame *f)
     enqueue(s, NULL, msg_new(s->sh, f));
 }
 
+void md_session_push_pong(md_session *s, md_frame *f)
+{
+    if (s->pong) { /* still wholly unsent: it answers this ping instead */
+        md_frame_unref(s->pong->f);
+        s->pong->f = f;
+        return;
+    }
+    msg *m = msg_new(s->sh, f);
+    enqueue(s, NULL, m);
+    s->pong = m;
+}
+
 size_t md_session_queued(const md_session *s)
 {
     return s->live;
@@ -688,6 +701,7 @@ int md_session_pack(md_session *s, md_buf *out, size_t max_bytes, size_t *n_msgs
         s->head++;
         if (!e->m) continue;
         md_buf_append(out, e->m->f->data, e->m->f->len);
+        if (e->m == s->pong) s->pong = NULL;
         if (e->owner) e->owner->last_pos = POS_NONE;
         msg_unref(s->sh, e->m);
         e->m = NULL;
@@ -740,6 +754,7 @@ size_t md_session_consume(md_session *s, size_t bytes)
             continue;
         }
         size_t left = e->m->f->len - s->head_off;
+        if (bytes && e->m == s->pong) s->pong = NULL; /* started: it goes out as it is */
         if (bytes < left) {
             s->head_off += bytes;
             break;
@@ -762,4 +777,9 @@ size_t md_session_consume(md_session *s, size_t bytes)
 int md_session_pending(const md_session *s)
 {
     return s->live > 0 || s->dropped_pending > 0;
+}
+
+int md_session_head_started(const md_session *s)
+{
+    return s->head_off > 0;
 }

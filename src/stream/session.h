@@ -23,7 +23,8 @@
  *     ingest does not cost a fast client ticks;
  *   - so a queue never holds more than 16 x queue_size + subscriptions + control messages;
  *     a session past that (only a flood of control messages could) is flagged overflowed
- *     and the server closes it. */
+ *     and the server closes it, whatever filled it; protocol pongs never pile up (one unsent
+ *     pong at most, md_session_push_pong). */
 #ifndef MD_STREAM_SESSION_H
 #define MD_STREAM_SESSION_H
 
@@ -71,6 +72,11 @@ size_t md_session_subscriptions(const md_session *s);
 /* Queues a per-client message (welcome, error, pong); takes over the reference to f. Such
  * messages are never conflated. */
 void md_session_push(md_session *s, md_frame *f);
+/* Queues the answer to a client's protocol ping (a pong control frame); takes over f. At most
+ * one such pong waits unsent: one queued and not yet started gets f instead (RFC 6455 5.5.3:
+ * answering the most recent ping is enough), so a client that pings without reading costs
+ * one queue entry, not one per ping. */
+void md_session_push_pong(md_session *s, md_frame *f);
 /* Live messages in the queue. */
 size_t md_session_queued(const md_session *s);
 /* 1 once the queue went past its hard bound (the server should close the connection). */
@@ -91,6 +97,9 @@ int md_session_iov(md_session *s, struct iovec *iov, int max_iov, size_t max_byt
 size_t md_session_consume(md_session *s, size_t bytes);
 /* 1 while anything (messages, a lagged notice) waits to be written. */
 int md_session_pending(const md_session *s);
+/* 1 while the frame at the head of the queue has been written in part: it has to be finished
+ * before anything else (a close frame included) goes on the wire. */
+int md_session_head_started(const md_session *s);
 
 typedef struct md_session_stats {
     uint64_t delivered, dropped, dropped_pending;

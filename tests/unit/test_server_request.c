@@ -161,3 +161,69 @@ Test(loop, timers_fire_in_due_order_and_moves_are_honoured)
     cr_assert_eq(order[1], 0);
     cr_assert_eq(order[2], 3);
 }
+
+/* A masked frame (zero mask: the payload as is) with a 7- or 16-bit length into out. */
+static size_t masked(unsigned char *out, int b0, const void *payload, size_t n)
+{
+    size_t h = 0;
+    out[h++] = (unsigned char)b0;
+    if (n < 126) {
+        out[h++] = (unsigned char)(0x80 | n);
+    } else {
+        out[h++] = 0x80 | 126;
+        out[h++] = (unsigned char)(n >> 8);
+        out[h++] = (unsigned char)n;
+    }
+    memset(out + h, 0, 4);
+    memcpy(out + h + 4, payload, n);
+    return h + 4 + n;
+}
+
+Test(wsframe, registered_close_codes_are_accepted_and_the_others_refused)
+{
+    for (int code = 1000; code <= 5000; code++) {
+        unsigned char cp[2] = {(unsigned char)(code >> 8), (unsigned char)code}, f[16];
+        md_ws_event ev = parse_all(f, masked(f, 0x88, cp, 2));
+        int ok = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+                 (code >= 3000 && code <= 4999);
+        if (ok) {
+            cr_assert_eq(ev.kind, MD_WS_EV_CLOSE, "close code %d", code);
+            cr_assert_eq(ev.code, code);
+        } else {
+            cr_assert_eq(ev.kind, MD_WS_EV_ERROR, "close code %d", code);
+            cr_assert_eq(ev.code, 1002);
+        }
+    }
+}
+
+/* Regression: the fragments of a message past the limit were skipped for ever. */
+Test(wsframe, fragmented_message_past_16_times_the_limit_fails_with_1009)
+{
+    md_ws_parser p;
+    md_ws_parser_init(&p, 64);
+    unsigned char chunk[100], f[128];
+    memset(chunk, 'x', sizeof chunk);
+    md_ws_event ev = {0};
+    size_t n = masked(f, 0x01, chunk, sizeof chunk); /* text, not FIN */
+    cr_assert_eq(md_ws_parse(&p, f, n, &ev), n);
+    cr_assert_eq(ev.kind, MD_WS_EV_NONE);
+    int frames = 1;
+    for (; frames < 100; frames++) {
+        n = masked(f, 0x00, chunk, sizeof chunk); /* continuation, not FIN */
+        md_ws_parse(&p, f, n, &ev);
+        if (ev.kind) break;
+    }
+    cr_assert_eq(ev.kind, MD_WS_EV_ERROR);
+    cr_assert_eq(ev.code, 1009);
+    cr_assert_eq(frames, 64 * 16 / 100, "fails with the frame that goes past 16 x 64 bytes");
+    md_ws_parser_deinit(&p);
+    /* up to 16 x the limit, the message is skipped and the connection stays */
+    md_ws_parser_init(&p, 64);
+    n = masked(f, 0x02, chunk, sizeof chunk);
+    md_ws_parse(&p, f, n, &ev);
+    n = masked(f, 0x80, chunk, sizeof chunk); /* the last fragment */
+    md_ws_parse(&p, f, n, &ev);
+    cr_assert_eq(ev.kind, MD_WS_EV_TOOBIG);
+    cr_assert_eq(ev.opcode, 2, "the skipped message says it was binary");
+    md_ws_parser_deinit(&p);
+}

@@ -679,3 +679,42 @@ Test(stream_hub,
     md_session_free(live);
     md_hub_set_sequencer(hub, NULL);
 }
+
+/* Regression: every client ping queued a pong, so a client pinging without reading grew the
+ * agent's memory without bound (and was never closed). */
+Test(stream_hub, test_a_ping_flood_keeps_one_unsent_pong_and_a_started_one_whole)
+{
+    mk(4, 0, 2);
+    md_session *s = md_session_new(sh, NULL);
+    char p[16];
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(p, sizeof p, "ping %d", i);
+        md_session_push_pong(s, md_frame_control(0xA, p, (size_t)n));
+    }
+    cr_assert_eq(md_session_queued(s), 1);
+    cr_assert_not(md_session_overflowed(s));
+    struct iovec iov[4];
+    cr_assert_eq(md_session_iov(s, iov, 4, 1 << 20), 1);
+    cr_assert_eq(iov[0].iov_len, 2 + 9);
+    cr_assert_eq(memcmp((char *)iov[0].iov_base + 2, "ping 4999", 9), 0, "the latest ping's");
+    /* written in part: it goes out as it is, and the next ping gets a pong of its own */
+    cr_assert_eq(md_session_consume(s, 3), 0);
+    cr_assert(md_session_head_started(s));
+    md_session_push_pong(s, md_frame_control(0xA, "b", 1));
+    md_session_push_pong(s, md_frame_control(0xA, "c", 1));
+    cr_assert_eq(md_session_queued(s), 2);
+    cr_assert_eq(md_session_iov(s, iov, 4, 1 << 20), 2);
+    cr_assert_eq(iov[0].iov_len, 2 + 9 - 3);
+    cr_assert_eq(memcmp(iov[0].iov_base, "ing 4999", 8), 0, "the started pong, unchanged");
+    cr_assert_eq(((const char *)iov[1].iov_base)[2], 'c');
+    cr_assert_eq(md_session_consume(s, iov[0].iov_len + iov[1].iov_len), 2);
+    cr_assert_not(md_session_head_started(s));
+    cr_assert_not(md_session_pending(s));
+    /* other per-client messages are still each queued */
+    md_session_push(s, md_proto_pong(1700000000));
+    md_session_push(s, md_proto_pong(1700000000));
+    md_session_push_pong(s, md_frame_control(0xA, "d", 1));
+    md_session_push_pong(s, md_frame_control(0xA, "e", 1));
+    cr_assert_eq(md_session_queued(s), 3);
+    md_session_free(s);
+}
