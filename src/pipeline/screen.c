@@ -152,7 +152,7 @@ static int screen_init(md_screens *sc, screen *s, const md_config_job *j, md_err
     if (hub) {
         char name[MD_XCH_NAME_MAX];
         snprintf(name, sizeof name, "screen.%s", j->name);
-        s->ch = md_hub_xchannel(hub, name, 1, err);
+        s->ch = md_hub_xchannel(hub, name, MD_XCH_PIN, err); /* published, read or not */
         if (s->ch < 0) return s->ch;
     }
     return 0;

@@ -18,6 +18,17 @@
 #define MAX_OBSERVERS 8
 #define MAX_XHANDLERS 4
 
+/* An extension channel number. A name nobody reads any more (no topic of any shard on it,
+ * not pinned) for XCH_IDLE_MS gives its number to a new name when every number is taken: so
+ * a client naming ever new channels (ind.sma:N@1m for every N, subscribed and dropped)
+ * cannot use the numbers up for everyone. The wait outlasts any frame of the old name still
+ * on its way to the shards. */
+typedef struct xch_slot {
+    char name[MD_XCH_NAME_MAX + 16];
+    int refs;        /* topics on it over every shard; pinned: 1 for ever */
+    int64_t idle_ms; /* md_mono_ms() when last named or left without topics */
+} xch_slot;
+
 struct md_hub {
     md_hub_options opt;
     char instance[40];
@@ -39,8 +50,8 @@ struct md_hub {
     int n_obs;
     md_hub_xhandler xh[MAX_XHANDLERS];
     int n_xh;
-    md_dict xch_ids;  /* extension channel name -> number (int) */
-    char **xch_names; /* [number - MD_CH_COUNT] */
+    md_dict xch_ids; /* extension channel name -> number (int) */
+    xch_slot **xch;  /* [number - MD_CH_COUNT], each allocated once (names stay readable) */
     size_t n_xch, cap_xch;
     void (*health_fn)(void *ctx, md_buf *out);
     void *health_ctx;
@@ -64,6 +75,7 @@ void md_hub_options_from_config(md_hub_options *o, const md_config *cfg)
     o->queue_size = (size_t)cfg->stream_queue_size;
     o->max_subscriptions = (size_t)cfg->stream_max_subscriptions;
     o->instance = cfg->stream_instance;
+    o->xch_idle_ms = 30000;
 }
 
 static void random_id(char *out, size_t n)
@@ -104,8 +116,8 @@ void md_hub_free(md_hub *h)
     for (size_t i = 0; i < h->opt.replay_size; i++) md_frame_unref(h->ring[i]);
     md_free(h->ring);
     md_dict_deinit(&h->xch_ids);
-    for (size_t i = 0; i < h->n_xch; i++) md_free(h->xch_names[i]);
-    md_free(h->xch_names);
+    for (size_t i = 0; i < h->n_xch; i++) md_free(h->xch[i]);
+    md_free(h->xch);
     pthread_mutex_destroy(&h->lock);
     md_free(h);
 }
@@ -147,6 +159,20 @@ void md_hub_remove_observer(md_hub *h, void *ctx)
 
 /* -- extension channels -------------------------------------------------------------------- */
 
+/* A number whose name nobody read for XCH_IDLE_MS, or -1. Under the lock. */
+static int xch_reclaim(md_hub *h)
+{
+    int64_t now = md_mono_ms();
+    for (size_t i = 0; i < h->n_xch; i++) {
+        xch_slot *x = h->xch[i];
+        if (x->refs == 0 && now - x->idle_ms >= h->opt.xch_idle_ms) {
+            md_dict_remove_str(&h->xch_ids, x->name);
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 int md_hub_xchannel(md_hub *h, const char *name, int create, md_error *err)
 {
     pthread_mutex_lock(&h->lock);
@@ -154,30 +180,57 @@ int md_hub_xchannel(md_hub *h, const char *name, int create, md_error *err)
     int rc;
     if (id) {
         rc = *id;
+        xch_slot *x = h->xch[rc - MD_CH_COUNT];
+        if (x->refs == 0) x->idle_ms = md_mono_ms(); /* named again: not reclaimed now */
+        if (create == MD_XCH_PIN && x->refs >= 0) x->refs = -1;
     } else if (!create) {
         rc = md_error_set(err, MD_ENOTFOUND, "channel '%s' was never subscribed", name);
-    } else if (MD_CH_COUNT + h->n_xch > MD_CH_MAX) {
-        rc = md_error_set(err, MD_ECHANNEL, "channel '%s': this agent named %zu channels, no more",
-                          name, h->n_xch);
+    } else if (strlen(name) >= sizeof h->xch[0]->name) {
+        rc = md_error_set(err, MD_ECHANNEL, "channel '%.40s...' is too long", name);
     } else {
-        if (h->n_xch == h->cap_xch)
-            h->xch_names =
-                md_realloc(h->xch_names,
-                           (h->cap_xch = h->cap_xch ? h->cap_xch * 2 : 16) * sizeof *h->xch_names);
-        rc = MD_CH_COUNT + (int)h->n_xch;
-        h->xch_names[h->n_xch++] = md_strdup(name);
-        int created;
-        *(int *)md_dict_put_str(&h->xch_ids, name, &created) = rc;
+        int i = MD_CH_COUNT + h->n_xch <= MD_CH_MAX ? (int)h->n_xch : xch_reclaim(h);
+        if (i < 0) {
+            rc = md_error_set(err, MD_ECHANNEL,
+                              "channel '%s': every one of the agent's %zu channel numbers is "
+                              "read now, no more",
+                              name, h->n_xch);
+        } else {
+            if ((size_t)i == h->n_xch) {
+                MD_ARRAY_GROW(h->xch, h->n_xch, h->cap_xch, 16);
+                h->xch[h->n_xch++] = md_calloc(1, sizeof **h->xch);
+            }
+            xch_slot *x = h->xch[i];
+            snprintf(x->name, sizeof x->name, "%s", name);
+            x->refs = create == MD_XCH_PIN ? -1 : 0;
+            x->idle_ms = md_mono_ms();
+            rc = MD_CH_COUNT + i;
+            int created;
+            *(int *)md_dict_put_str(&h->xch_ids, name, &created) = rc;
+        }
     }
     pthread_mutex_unlock(&h->lock);
     return rc;
+}
+
+void md_hub__xchannel_ref(md_hub *h, int ch, int delta)
+{
+    if (ch < MD_CH_COUNT) return;
+    pthread_mutex_lock(&h->lock);
+    if ((size_t)(ch - MD_CH_COUNT) < h->n_xch) {
+        xch_slot *x = h->xch[ch - MD_CH_COUNT];
+        if (x->refs >= 0) { /* pinned: -1 */
+            x->refs += delta;
+            if (x->refs <= 0) x->refs = 0, x->idle_ms = md_mono_ms();
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
 }
 
 const char *md_hub_xchannel_name(md_hub *h, int ch)
 {
     pthread_mutex_lock(&h->lock);
     const char *name = ch >= MD_CH_COUNT && (size_t)(ch - MD_CH_COUNT) < h->n_xch
-                           ? h->xch_names[ch - MD_CH_COUNT]
+                           ? h->xch[ch - MD_CH_COUNT]->name
                            : NULL;
     pthread_mutex_unlock(&h->lock);
     return name;
@@ -368,7 +421,7 @@ void md_hub_publish_ext_at(md_hub *h, int ch, const char *symbol, const char *ty
     if (!claim(h, &m, seq, &s)) return;
     md_assert(ch >= MD_CH_COUNT && (size_t)(ch - MD_CH_COUNT) < h->n_xch,
               "publishing on unknown channel %d", ch);
-    const char *name = h->xch_names[ch - MD_CH_COUNT];
+    const char *name = h->xch[ch - MD_CH_COUNT]->name;
     md_frame *f = md_proto_ext(type, s, name, symbol, fields, fields_len);
     f->channel = (uint16_t)ch;
     md_hub_observer obs[MAX_OBSERVERS];

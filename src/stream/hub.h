@@ -66,6 +66,8 @@ typedef struct md_hub_options {
     size_t queue_size;        /* messages queued per client before conflation starts */
     size_t max_subscriptions; /* (symbol, channel) pairs per client */
     const char *instance;     /* instance id; NULL = random */
+    int64_t xch_idle_ms;      /* an extension channel number nobody read for this long may be given
+                            to a new name once every number is taken (30 s) */
 } md_hub_options;
 
 /* The defaults of the stream.* keys (md_config_defaults), a random instance id. */
@@ -145,10 +147,15 @@ void md_hub_hold_flushes_for(int *owed, int64_t max_ns);
  * one leaves, so the handler computes only what someone reads. */
 
 /* The number of the extension channel name (canonical, stream/proto.h), given on first use
- * when create is set. Returns it (>= MD_CH_COUNT), MD_ENOTFOUND when not known and not
- * created, or MD_ECHANNEL when every number is taken. */
+ * when create is set (MD_XCH_PIN: and never given to another name, for a channel published
+ * whether read or not, such as a screen's). Returns it (>= MD_CH_COUNT), MD_ENOTFOUND when
+ * not known and not created, or MD_ECHANNEL when every number is read now. A number no shard
+ * has had a subscriber on for xch_idle_ms (and not named meanwhile) goes to a new name when
+ * every number is taken. */
+#define MD_XCH_PIN 2
 int md_hub_xchannel(md_hub *h, const char *name, int create, md_error *err);
-/* The name of extension channel ch, or NULL. The string lives as long as the hub. */
+/* The name of extension channel ch, or NULL. The string stays readable as long as the hub
+ * lives (the name of a number given to another name after xch_idle_ms). */
 const char *md_hub_xchannel_name(md_hub *h, int ch);
 
 typedef struct md_hub_xhandler {

@@ -134,6 +134,7 @@ static topic *topic_get(md_hub_shard *sh, const char *symbol, int ch)
     if (created) {
         memcpy(t->symbol, k, strlen(k) + 1);
         t->channel = (uint16_t)ch;
+        md_hub__xchannel_ref(sh->hub, ch, 1);
     }
     return t;
 }
@@ -151,6 +152,7 @@ static void xrelease(md_hub *h, int ch, const char *symbol)
 static void topic_remove(md_hub_shard *sh, topic *t)
 {
     if (t->acquired) xrelease(sh->hub, t->channel, t->symbol);
+    md_hub__xchannel_ref(sh->hub, t->channel, -1);
     md_dict_remove_value(&sh->topics, t);
 }
 

@@ -45,6 +45,9 @@ void md_hub__remove_shard(md_hub *h, md_hub_shard *sh);
 /* The handler of an extension channel's prefix, copied into *out; 0, or MD_ECHANNEL naming
  * the channel when no handler serves it. */
 int md_hub__xhandler(md_hub *h, const char *channel, md_hub_xhandler *out, md_error *err);
+/* A shard's topic on extension channel ch was created (+1) or removed (-1): a number with
+ * topics is never given to another name (md_hub_xchannel). Fixed channels: nothing. */
+void md_hub__xchannel_ref(md_hub *h, int ch, int delta);
 /* Session counter for stats and ids. */
 uint64_t md_hub__session_opened(md_hub *h);
 void md_hub__session_closed(md_hub *h);

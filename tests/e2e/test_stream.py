@@ -455,7 +455,7 @@ class StreamSlowClient(StreamTest):
         last = got[-1]["seq"]
         for k in range(6):
             await self.ingest("quotes", quotes("RPL", [5000 + k * 1000 + i for i in range(1000)],
-                                               T0 + 2000 + k * 1000))
+                                               T0 + 1001 + k * 1000))  # T0 + 7001 < now
         c = await Client.connect(self.agent)
         sub = await c.subscribe(["RPL"], ["quote"], since=last)
         self.assertFalse(sub["replay_complete"], sub)

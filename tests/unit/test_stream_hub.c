@@ -515,6 +515,52 @@ Test(stream_hub, test_a_refused_extension_channel_leaves_nothing_subscribed)
     md_hub_remove_xhandler(hub, &x);
 }
 
+/* A client naming ever new channels (subscribed, then dropped) must not use up the agent's
+ * channel numbers: one nobody reads (after xch_idle_ms, 0 here) goes to a new name, while a
+ * channel still read keeps its number and its messages. */
+Test(stream_hub, test_channel_numbers_nobody_reads_go_to_new_names)
+{
+    md_hub_options o;
+    md_hub_options_default(&o);
+    o.instance = "test";
+    o.xch_idle_ms = 0;
+    hub = md_hub_new(&o);
+    sh = md_hub_shard_new(hub, su_wake, NULL);
+    xrec x = {.limit = 1000};
+    md_hub_xhandler h = {"ind.", x_acquire, x_release, &x};
+    md_hub_add_xhandler(hub, &h);
+    md_session *reader = md_session_new(sh, NULL), *churn = md_session_new(sh, NULL);
+    sub_ok(reader, "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"ind.rsi:14@1m\"]}");
+    int kept = md_hub_xchannel(hub, "ind.rsi:14@1m", 0, NULL);
+    static const char *ivs[] = {"1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w", "1mo"};
+    char op[160];
+    int named = 0;
+    for (int n = 2; n <= 4000 && named <= MD_CH_MAX; n++)
+        for (int k = 0; k < 9; k++)
+            for (int e = 0; e < 2; e++, named++) {
+                snprintf(op, sizeof op,
+                         "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":"
+                         "[\"ind.%s:%d@%s\"]}",
+                         e ? "ema" : "sma", n, ivs[k]);
+                sub_ok(churn, op);
+                sub_ok(churn, "{\"op\":\"unsubscribe\"}");
+            }
+    cr_assert_gt(named, MD_CH_MAX, "more names than numbers: %d", named);
+    cr_assert_eq(md_hub_xchannel(hub, "ind.rsi:14@1m", 0, NULL), kept, "a read channel keeps it");
+    publish_x("ind.rsi:14@1m", "A", ",\"value\":7");
+    md_hub_shard_drain(sh, NULL, NULL);
+    json_t *m = su_take(reader);
+    cr_assert_eq(su_count(m, "indicator"), 1);
+    json_t *last = json_array_get(m, json_array_size(m) - 1);
+    cr_assert_str_eq(json_string_value(json_object_get(last, "channel")), "ind.rsi:14@1m");
+    cr_assert_eq(su_num(last, "value"), 7);
+    json_decref(m);
+    md_session_free(churn);
+    md_session_free(reader);
+    cr_assert_eq(x.live, 0);
+    md_hub_remove_xhandler(hub, &x);
+}
+
 Test(stream_hub, test_screen_channels_are_not_per_symbol_and_replay_with_since_seq)
 {
     mk(256, 100, 100);
