@@ -69,6 +69,15 @@ def drop_pg_db(url, base=None):
     psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", url=base, check=False)
 
 
+def rss_mib(pid):
+    """The resident memory of process pid in MiB (VmRSS), 0 when not found."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def free_port():
     """A port nothing listens on right now, for addresses that must NOT answer (a dead
     provider or Redis). Agents never use it: they bind port 0 and report theirs."""

@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from mdtest import Agent, curl, free_port, run_cli
+from mdtest import Agent, curl, free_port, run_cli, rss_mib
 
 KEY = "hostile-key"
 
@@ -85,14 +85,6 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class EdgeTest(unittest.TestCase):

@@ -8,18 +8,10 @@ import socket
 import time
 import unittest
 
-from mdtest import Agent
+from mdtest import Agent, rss_mib
 
 KEY = "mem-key"
 MIB = 1024 * 1024
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def head(n, key=None):

@@ -12,7 +12,7 @@ import struct
 import time
 import unittest
 
-from mdtest import Agent
+from mdtest import Agent, rss_mib
 
 KEY = "rfc-key"
 
@@ -100,14 +100,6 @@ def split_frames(data):
 
 def close_code(payload):
     return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class StreamRfc(unittest.TestCase):
