@@ -14,10 +14,11 @@ import sys
 import tempfile
 import time
 import unittest
+import uuid
 
 import pandas as pd
 
-from mdtest import SAMPLE, SRC, Agent, AgentTest
+from mdtest import SAMPLE, SRC, Agent, AgentTest, services
 
 sys.path.insert(0, os.path.join(SRC, "clients", "python"))
 import mdagent  # noqa: E402  (the package under test, from the source tree)
@@ -258,6 +259,46 @@ class ClientRest(AgentTest):
         q = md.ingest_quotes([{"symbol": "PYCL", "price": 15.0, "timestamp": T0, "volume": float("nan")}])
         self.assertEqual(q["accepted"], 1, q)
         self.assertEqual(md.price("PYCL")["price"], 15.0)
+
+
+class ClientStreamDeployment(unittest.IsolatedAsyncioTestCase):
+    """With Redis the deployment numbers the messages, and what an agent derives itself (a
+    live bar) carries the seq of the message before it: the client yields it all the same."""
+
+    @classmethod
+    def setUpClass(cls):
+        url = services().get("MDTEST_REDIS_URL")
+        if not url:
+            raise unittest.SkipTest("no test Redis (run under ctest)")
+        ns = f"mdtest:pyclient:{uuid.uuid4().hex}"
+        cls.agent = Agent(env={"MDAGENT_API_KEYS": KEY}, name="PyClientRedis",
+                          args=("--redis", url, "--set", f"stream.redis_channel={ns}",
+                                "--set", f"redis.namespace={ns}")).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.stop()
+        cls.agent.cleanup()
+
+    async def test_a_live_bar_with_a_repeated_seq_is_yielded(self):
+        if 60 - time.time() % 60 < 8:  # the minute must not end during the test
+            await asyncio.sleep(60 - time.time() % 60 + 1)
+        now = int(time.time())
+        cur = now - now % 60
+        md, writer = Client(self.agent.url), Client(self.agent.url, api_key=KEY)
+        it = md.stream("PYLB", ("quote", "bar.1m"))
+        first = asyncio.ensure_future(it.__anext__())
+        await asyncio.sleep(0.5)
+        # a tick in this minute, then one at the next minute's start: the live bar closes
+        for t in (now, cur + 60):
+            ans = await asyncio.to_thread(writer.ingest_quotes,
+                                          [{"symbol": "PYLB", "price": 50.0, "timestamp": t}])
+            self.assertEqual(ans["accepted"], 1, ans)
+        got = [await asyncio.wait_for(first, 20)]
+        got += [await asyncio.wait_for(it.__anext__(), 20) for _ in range(2)]
+        self.assertEqual([m["type"] for m in got], ["quote", "quote", "bar"], got)
+        self.assertEqual(got[2]["seq"], got[1]["seq"], "derived: the seq before it")
+        await it.aclose()
 
 
 class ClientStream(AgentTest, unittest.IsolatedAsyncioTestCase):

@@ -405,9 +405,11 @@ class Client:
                     elif kind in ("welcome", "pong", "unsubscribed"):
                         continue
                     elif "seq" in msg:
-                        if last is not None and msg["seq"] <= last:
-                            continue  # already yielded (a replay overlapping the live feed)
-                        last = msg["seq"]
+                        # the agent sends each message once, the replay first, in order;
+                        # messages it derives itself (live bars, indicators) carry the seq
+                        # of the message before them, so a seq may repeat: never dropped
+                        if last is None or msg["seq"] > last:
+                            last = msg["seq"]
                         yield msg
                     else:
                         yield msg  # lagged, and kinds this client does not know
