@@ -38,7 +38,7 @@ done
 import asyncio, json, socket, sys, threading, time, urllib.request
 import websockets
 pa, pb, key = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-t0 = int(time.time()) - 3600
+t0 = int(time.time()) - 86400  # a tick a step: a day of steps before they reach now
 stop = threading.Event()
 
 def feed(port, base):

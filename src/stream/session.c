@@ -263,7 +263,7 @@ static void enqueue_as(md_session *s, sub *x, msg *m, int conflate)
     ring_make_room(s);
     qent *e = &s->ring[s->tail & (s->cap - 1)];
     e->m = m;
-    e->owner = x;
+    e->owner = conflate ? x : NULL; /* a replayed entry is no subscription's newest */
     m->refs++;
     /* a replayed message is never the one a later message of its topic replaces */
     if (x) x->last_pos = conflate ? s->tail : POS_NONE;
