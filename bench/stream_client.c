@@ -45,6 +45,7 @@ static struct {
     double warmup, duration;
     const char *feed; /* "http" or "ws" */
     const char *feed_path, *api_key, *label, *path;
+    const char *sent_file; /* where the feeder leaves every tick's send time for other clients */
     int server_pid;
 } opt = {.clients = 1000,
          .symbols = 20,
@@ -428,6 +429,23 @@ static void feed_answer_pings(int fd)
     n -= off;
 }
 
+/* The send times for a load client in another process (bench/ref/ws_clients.js): int64 little
+ * endian, the window's first and last tick ids, then sent_ns[0 .. last tick] (CLOCK_MONOTONIC,
+ * the clock Node's process.hrtime reads). Written whole under another name, then renamed. */
+static void write_sent_file(void)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.part", opt.sent_file);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) die("sent file");
+    int64_t head[2] = {(int64_t)atomic_load(&window_first_tick),
+                       (int64_t)atomic_load(&window_last_tick)};
+    uint64_t n = atomic_load(&ticks_sent) + 1;
+    if (fwrite(head, sizeof head, 1, f) != 1 || fwrite(sent_ns, sizeof *sent_ns, n, f) != n ||
+        fclose(f) != 0 || rename(tmp, opt.sent_file) != 0)
+        die("sent file");
+}
+
 static void *feeder(void *arg)
 {
     int fd = dial(opt.feed_port);
@@ -505,6 +523,7 @@ static void *feeder(void *arg)
         next += interval;
     }
     atomic_store(&feeding_done, 1);
+    if (opt.sent_file) write_sent_file();
     /* let the server take the last batch before the connection goes (a server reading a
      * WebSocket may drop what arrived with an abrupt end of the stream) */
     struct timespec linger = {2, 0};
@@ -529,7 +548,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: stream_client --port P --feed-port P [--feed http|ws] [--feed-path PATH]\n"
             "       [--clients N] [--symbols S] [--per-client K] [--rate TICKS_PER_S] [--batch B]\n"
-            "       [--warmup S] [--duration S] [--server-pid PID] [--label NAME] [--api-key K]\n");
+            "       [--warmup S] [--duration S] [--server-pid PID] [--label NAME] [--api-key K]\n"
+            "       [--sent-file PATH]\n");
     exit(2);
 }
 
@@ -569,6 +589,8 @@ int main(int argc, char **argv)
             opt.label = v;
         else if (!strcmp(a, "--api-key"))
             opt.api_key = v;
+        else if (!strcmp(a, "--sent-file"))
+            opt.sent_file = v;
         else if (!strcmp(a, "--concurrency"))
             opt.concurrency = atoi(v);
         else

@@ -10,8 +10,10 @@
 #                                           1,000 x 50, 1,000 x 200, 10,000 x 5, 10,000 x 10 ticks/s,
 #                                           10 s each
 #   --load node                             clients are Node `ws` clients (bench/ref/ws_clients.js,
-#                                           not mdagent's code); stream_client then only feeds and
-#                                           keeps one probe client for the latency
+#                                           not mdagent's code), which measure their own latency
+#                                           from the feeder's send times (--sent-file);
+#                                           stream_client then only feeds and keeps one probe
+#                                           client
 #   --no-pin                                no taskset, mdagent on its default threads (one per
 #                                           core): server and clients share both cores, as an
 #                                           outside harness that does not pin would run them
@@ -124,10 +126,10 @@ run() { # name, feed kind, feed path, command...
     load=$(cut -d' ' -f1 /proc/loadavg)
     if [ "$LOAD" = node ]; then
         # Node `ws` clients (all but one), then the feeder with one probe client for latency
-        rm -f "$tmp/node.out"
+        rm -f "$tmp/node.out" "$tmp/sent"
         taskset -c "$CLI_CPU" node bench/ref/ws_clients.js --port "$port" --clients $((CLIENTS - 1)) \
             --symbols "$SYMBOLS" --warmup "$WARMUP" --duration "$DURATION" --server-pid "$srv_pid" \
-            --label "$name" >"$tmp/node.out" 2>&1 &
+            --label "$name" --sent-file "$tmp/sent" >"$tmp/node.out" 2>&1 &
         node_pid=$!
         i=0
         until grep -q READY "$tmp/node.out" 2>/dev/null; do
@@ -137,9 +139,10 @@ run() { # name, feed kind, feed path, command...
         taskset -c "$CLI_CPU" "$BUILD/bench/stream_client" --port "$port" --feed-port "$port" \
             --feed "$feed" --feed-path "$fpath" --api-key benchkey --label "$name" \
             --server-pid "$srv_pid" --clients 1 --symbols "$SYMBOLS" --rate "$RATE" \
-            --batch "$BATCH" --warmup "$WARMUP" --duration "$DURATION" | sed "s/^RESULT /PROBE load=$load /" | tee -a "$tmp/results"
+            --batch "$BATCH" --warmup "$WARMUP" --duration "$DURATION" --sent-file "$tmp/sent" |
+            sed "s/^RESULT /PROBE load=$load /" | tee -a "$tmp/results"
         wait "$node_pid" || true
-        sed "s/^NODECLIENT /NODECLIENT load=$load /" "$tmp/node.out" | grep NODECLIENT | tee -a "$tmp/results"
+        sed "s/^NODECLIENT /NODECLIENT load=$load /" "$tmp/node.out" | grep -E '^NODE(CLIENT|LAT) ' | tee -a "$tmp/results"
     else
         taskset -c "$CLI_CPU" "$BUILD/bench/stream_client" --port "$port" --feed-port "$port" \
             --feed "$feed" --feed-path "$fpath" --api-key benchkey --label "$name" \
@@ -199,7 +202,7 @@ for line in open(sys.argv[1]):
     if w[0] == "ROW":
         row = w[1]
         continue
-    if w[0] in ("RESULT", "PROBE", "NODECLIENT"):
+    if w[0] in ("RESULT", "PROBE", "NODECLIENT", "NODELAT"):
         kv = dict(p.split("=", 1) for p in w[1:] if "=" in p)
         kv["kind"] = w[0]
         kv["row"] = row
@@ -212,6 +215,8 @@ print()
 # (per_client == symbols), as in --single.
 def client_floor(r):
     try:
+        if r["kind"] == "NODECLIENT":  # the Node process's CPU per message (one JS thread)
+            return f"{int(r['clients']) * 0.99 * float(r['client_us_per_msg']) / 1e3:.2f}"
         if r.get("per_client") != r.get("symbols"):
             return "-"
         per_msg = float(r["reader_us_per_msg"]) / 1e6
@@ -219,18 +224,23 @@ def client_floor(r):
     except (KeyError, ValueError):
         return "-"
 print(f"{'row':10} {'server':13} {'client':13} {'load':>5} {'msgs/s':>9} {'missing':>8} {'p50 ms':>8} "
-      f"{'p99 ms':>8} {'cpu us/msg':>11} {'ack p99 ms':>10} {'client floor ms':>15}")
-probe = {}
+      f"{'p99 ms':>8} {'cpu us/msg':>11} {'ack p99 ms':>10} {'client floor ms':>15} {'probe p99 ms':>12}")
+probe, nodelat = {}, {}
 for r in rows:
-    if r["kind"] == "PROBE":
-        probe[(r["row"], r["label"])] = r
+    if r["kind"] in ("PROBE", "NODELAT"):
+        (probe if r["kind"] == "PROBE" else nodelat)[(r["row"], r["label"])] = r
+for r in rows:
+    if r["kind"] in ("PROBE", "NODELAT"):
         continue
     if r["kind"] == "NODECLIENT":
+        # latency as the Node clients saw it; the probe's (stream_client, one client) beside it
         p = probe.get((r["row"], r["label"]), {})
+        lat = nodelat.get((r["row"], r["label"]), {})
         print(f"{r['row']:10} {r['label']:13} {'node ws':13} {r.get('load', '-'):>5} "
-              f"{float(r['msgs_per_s']):9.0f} {'-':>8} {float(p.get('p50_ms', 0)):8.2f} "
-              f"{float(p.get('p99_ms', 0)):8.2f} {float(r['cpu_us_per_msg']):11.3f} "
-              f"{float(p.get('ack_p99_ms', 0)):10.2f}")
+              f"{float(r['msgs_per_s']):9.0f} {lat.get('missing', '-'):>8} "
+              f"{float(lat.get('p50_ms', -1)):8.2f} {float(lat.get('p99_ms', -1)):8.2f} "
+              f"{float(r['cpu_us_per_msg']):11.3f} {float(p.get('ack_p99_ms', 0)):10.2f} "
+              f"{client_floor(r):>15} {float(p.get('p99_ms', -1)):12.2f}")
         continue
     print(f"{r['row']:10} {r['label']:13} {'stream_client':13} {r.get('load', '-'):>5} "
           f"{float(r['msgs_per_s']):9.0f} {r['missing']:>8} {float(r['p50_ms']):8.2f} "
