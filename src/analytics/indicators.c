@@ -390,6 +390,7 @@ void md_summary_end(md_summary_acc *a, md_summary *out)
     if (n == 0) {
         s->first_close = s->last_close = s->total_return = s->mean_return = NAN;
         s->volatility = s->annualized_volatility = s->avg_volume = s->high = s->low = NAN;
+        s->max_drawdown = NAN; /* no bar, no drawdown: null like the rest */
         *out = *s;
         return;
     }

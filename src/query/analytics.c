@@ -463,11 +463,14 @@ int md_query_summary(md_services *svc, const md_history_req *req, md_buf *out, m
     md_render_adjust_json(out, &adj);
     md_buf_puts(out, ",\"count\":");
     md_buf_int(out, (int64_t)sm.count);
+    /* the first and last bar; null (never left out, API.md) when the range has none */
     if (sm.count) {
         md_buf_puts(out, ",\"start\":");
         md_buf_ts(out, s.first_ts, 1);
         md_buf_puts(out, ",\"end\":");
         md_buf_ts(out, s.last_ts, 1);
+    } else {
+        md_buf_puts(out, ",\"start\":null,\"end\":null");
     }
 #define NUM(key, val) md_buf_puts(out, ",\"" key "\":"), md_buf_num(out, val)
     NUM("first_close", sm.first_close);

@@ -262,11 +262,14 @@ static void head(md_buf *b, const md_cross_req *r, const md_returns *m, size_t n
     md_buf_putc(b, '"');
     md_buf_puts(b, ",\"count\":");
     md_buf_int(b, (int64_t)m->rows);
+    /* the first and last row; null (never left out, API.md) when there is none */
     if (m->rows) {
         md_buf_puts(b, ",\"start\":");
         md_buf_ts(b, m->ts[0], 1);
         md_buf_puts(b, ",\"end\":");
         md_buf_ts(b, m->ts[m->rows - 1], 1);
+    } else {
+        md_buf_puts(b, ",\"start\":null,\"end\":null");
     }
 }
 

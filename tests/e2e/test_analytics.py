@@ -66,6 +66,19 @@ class Analytics(AgentTest):
         self.assertAlmostEqual(s["period_volatility"], sd, delta=1e-12)
         self.assertAlmostEqual(s["average_volume"], sum(volumes()) / len(c), delta=1e-6)
 
+    def test_summary_of_an_empty_range_names_every_field(self):
+        # API.md lists every key of the summary (only the drawdown's peak and trough may be
+        # left out): a range without bars answers them null, "start" and "end" included
+        s = self.get_json("/analytics/MSFT/summary?start=2010-01-01&end=2010-02-01&cached_only=true")
+        self.assertEqual(s["count"], 0)
+        for key in ("start", "end", "first_close", "last_close", "return", "mean_return",
+                    "volatility", "annualized_volatility", "period_volatility", "max_drawdown",
+                    "average_volume", "high", "low"):
+            self.assertIn(key, s)
+            self.assertIsNone(s[key], key)
+        self.assertEqual(s["periods_per_year"], 252)
+        self.assertNotIn("max_drawdown_peak", s)
+
     def test_errors(self):
         self.assert_error("/analytics/MSFT/indicators", 400, "invalid_parameter")
         self.assert_error("/analytics/MSFT/indicators?names=wat:3", 400, "invalid_parameter")

@@ -181,6 +181,20 @@ class CrossAnalytics(AgentTest):
         x, y = rets["DAX"].to_numpy(), b.to_numpy()
         close_enough(self, doc["beta"]["DAX"], np.cov(x, y)[0, 1] / np.var(y, ddof=1), "np beta")
 
+    def test_an_empty_range_still_names_start_and_end(self):
+        # API.md lists "start","end" in every answer (not "start"?): null when no row
+        for path in ("/analytics/returns?symbols=DAX,CAC&start=2010-01-01&end=2010-02-01",
+                     "/analytics/returns?symbols=DAX,CAC&start=2010-01-01&end=2010-02-01&align=outer",
+                     "/analytics/correlation?symbols=DAX,CAC&start=2010-01-01&end=2010-02-01"):
+            doc = self.get_json(path + "&cached_only=true")
+            self.assertEqual(doc["count"], 0, path)
+            self.assertIn("start", doc, path)
+            self.assertIn("end", doc, path)
+            self.assertIsNone(doc["start"], path)
+            self.assertIsNone(doc["end"], path)
+        doc = self.get_json("/analytics/returns?symbols=DAX,CAC&start=1998-08-10&end=1998-08-15")
+        self.assertEqual((doc["start"], doc["end"]), ("1998-08-11T00:00:00Z", "1998-08-14T00:00:00Z"))
+
     def test_parameter_errors(self):
         cases = [
             ("/analytics/returns", "invalid_parameter"),
