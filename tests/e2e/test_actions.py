@@ -176,6 +176,27 @@ class DividendsNotOffered(ProviderTest):
         self.assertNotIn("dividends", q.stderr)
 
 
+class ActionsCachedOnlyIsAFlag(ProviderTest):
+    """GET /actions reads `cached_only` as /historical does (API.md: a bare `cached_only` is
+    true, `false` asks the sources, another word is 400 invalid_parameter): the route took
+    any value, `false` included, as true and never asked the sources."""
+    providers = {"finnhub": "NODIVIDENDS"}
+    priority = "finnhub"
+
+    def asked(self):
+        return [r for r in self.fake.requests("/finnhub/") if "/stock/" in r]
+
+    def test_cached_only_false_asks_and_a_bad_word_is_refused(self):
+        self.assert_error("/actions/MSFT?cached_only=maybe", 400, "invalid_parameter")
+        for q in ("cached_only", "cached_only=true", "cached_only=YES", "cached_only=1"):
+            doc = self.get_json(f"/actions/MSFT?{q}")
+            self.assertEqual(doc["dividends"], "unchecked", (q, doc))
+        self.assertEqual(self.asked(), [])
+        doc = self.get_json("/actions/MSFT?cached_only=FALSE")
+        self.assertEqual((doc["dividends"], doc.get("dividends_source")), ("not_offered", "finnhub"), doc)
+        self.assertTrue(self.asked())
+
+
 class DividendsFromTheNextSource(ProviderTest):
     """Finnhub first, on a plan without dividends, then Polygon: the splits are Finnhub's
     answer and the dividends Polygon's, so the list is whole and says so."""
