@@ -675,7 +675,9 @@ void md_config_print_table(FILE *f)
         fprintf(f, "| `%s` | %s%s%s | %s%s%s | %s | `%s` | %s", r->yaml ? r->yaml : "-",
                 r->env ? "`" : "", r->env ? r->env : "-", r->env ? "`" : "", r->flag ? "`" : "",
                 r->flag ? r->flag : "-", r->flag ? "`" : "", type_name[r->type], r->def, r->help);
-        if (r->type == T_INT || r->type == T_DBL) fprintf(f, " (%g..%g)", r->min, r->max);
+        /* integer bounds exactly (1073741824, not 1.07374e+09), as the error messages say them */
+        if (r->type == T_INT) fprintf(f, " (%.0f..%.0f)", r->min, r->max);
+        if (r->type == T_DBL) fprintf(f, " (%g..%g)", r->min, r->max);
         fprintf(f, " |\n");
     }
 }
