@@ -638,9 +638,10 @@ static void print_value(const row_t *r, const md_config *cfg, FILE *f)
 
 void md_config_print(const md_config *cfg, FILE *f)
 {
-    fprintf(f, "# effective configuration%s%s\n", cfg->config_path ? " (file: " : "",
-            cfg->config_path ? cfg->config_path : "");
-    if (cfg->config_path) fprintf(f, "# )\n");
+    if (cfg->config_path)
+        fprintf(f, "# effective configuration (file: %s)\n", cfg->config_path);
+    else
+        fprintf(f, "# effective configuration\n");
     for (size_t i = 0; i < NROWS; i++) {
         const row_t *r = &rows[i];
         fprintf(f, "%s: ", r->yaml ? r->yaml : r->env);

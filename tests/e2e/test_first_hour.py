@@ -54,6 +54,19 @@ class Help(unittest.TestCase):
         self.assertIn("--print-config", run_cli("serve", "--help").stdout)
         self.assertIn("--create", run_cli("serve", "--help").stdout)
 
+    def test_config_prints_its_file_on_one_line(self):
+        d = tempfile.mkdtemp(prefix="md-firsthour-", dir=TMP)
+        try:
+            path = os.path.join(d, "md.yaml")
+            with open(path, "w") as f:
+                f.write("server:\n  workers: 3\n")
+            out = run_cli("config", "--config", path).stdout.splitlines()
+            self.assertEqual(out[0], f"# effective configuration (file: {path})")
+            self.assertIn("server.workers: 3    # worker threads for store and provider calls", out)
+            self.assertEqual(run_cli("config").stdout.splitlines()[0], "# effective configuration")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def test_every_subcommand_is_in_the_readme(self):
         with open(os.path.join(SRC, "README.md")) as f:
             readme = f.read()
