@@ -5,10 +5,13 @@
 #include "core/log.h"
 #include "ingest/loader.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_PATHS 4096
 
@@ -21,6 +24,34 @@ static void on_sigint(int sig)
 {
     (void)sig;
     stop_flag = 1;
+}
+
+/* --validate-only stores nothing, so it creates no store either: where the store does not
+ * exist, the files are judged against an empty throwaway SQLite store in a temporary
+ * directory, removed afterwards (scratch_remove). */
+static int scratch_store(md_config *cfg, char *dir, size_t dirsz, md_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, dirsz, "%s/mdagent-validate-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        dir[0] = '\0';
+        return md_error_set(err, MD_EIO, "cannot create a scratch directory: %s", strerror(errno));
+    }
+    char url[PATH_MAX + 32];
+    snprintf(url, sizeof url, "sqlite:%s/validate.db", dir);
+    return md_config_set(cfg, "db", url, "--validate-only", err);
+}
+
+static void scratch_remove(const char *dir)
+{
+    static const char *files[] = {"validate.db", "validate.db-wal", "validate.db-shm",
+                                  "validate.db-journal"};
+    char path[PATH_MAX + 32];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
 }
 
 static int parse_count(const char *name, const char *v, long min, long max, long *out)
@@ -129,11 +160,22 @@ int md_cmd_load(int argc, char **argv)
         }
     }
 
-    md_services_options so = {
-        .cfg = &cfg, .store_pool_size = 1, .store_manage = 1, .writer = 1, .store_create = 1};
+    md_services_options so = {.cfg = &cfg,
+                              .store_pool_size = 1,
+                              .store_manage = 1,
+                              .writer = 1,
+                              .store_create = !lo.validate_only};
     md_services svc;
-    if (md_services_open(&svc, &so, &err) != 0) {
+    char scratch[PATH_MAX] = "";
+    int orc = md_services_open(&svc, &so, &err);
+    if (orc == MD_ENOTFOUND && lo.validate_only) { /* no store: judge against an empty one */
+        so.store_create = 1;
+        orc = scratch_store(&cfg, scratch, sizeof scratch, &err);
+        if (orc == 0) orc = md_services_open(&svc, &so, &err);
+    }
+    if (orc != 0) {
         fprintf(stderr, "mdagent load: %s\n", err.msg);
+        if (scratch[0]) scratch_remove(scratch);
         md_config_deinit(&cfg);
         return MD_EXIT_FAIL;
     }
@@ -162,6 +204,7 @@ int md_cmd_load(int argc, char **argv)
     /* file errors, store errors and the interruption were reported as they happened */
     md_load_grades_deinit(&grades);
     md_services_close(&svc);
+    if (scratch[0]) scratch_remove(scratch);
     md_config_deinit(&cfg);
     return rc == 0 ? MD_EXIT_OK : MD_EXIT_FAIL;
 usage:

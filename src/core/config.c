@@ -638,9 +638,10 @@ static void print_value(const row_t *r, const md_config *cfg, FILE *f)
 
 void md_config_print(const md_config *cfg, FILE *f)
 {
-    fprintf(f, "# effective configuration%s%s\n", cfg->config_path ? " (file: " : "",
-            cfg->config_path ? cfg->config_path : "");
-    if (cfg->config_path) fprintf(f, "# )\n");
+    if (cfg->config_path)
+        fprintf(f, "# effective configuration (file: %s)\n", cfg->config_path);
+    else
+        fprintf(f, "# effective configuration\n");
     for (size_t i = 0; i < NROWS; i++) {
         const row_t *r = &rows[i];
         fprintf(f, "%s: ", r->yaml ? r->yaml : r->env);
@@ -675,7 +676,9 @@ void md_config_print_table(FILE *f)
         fprintf(f, "| `%s` | %s%s%s | %s%s%s | %s | `%s` | %s", r->yaml ? r->yaml : "-",
                 r->env ? "`" : "", r->env ? r->env : "-", r->env ? "`" : "", r->flag ? "`" : "",
                 r->flag ? r->flag : "-", r->flag ? "`" : "", type_name[r->type], r->def, r->help);
-        if (r->type == T_INT || r->type == T_DBL) fprintf(f, " (%g..%g)", r->min, r->max);
+        /* integer bounds exactly (1073741824, not 1.07374e+09), as the error messages say them */
+        if (r->type == T_INT) fprintf(f, " (%.0f..%.0f)", r->min, r->max);
+        if (r->type == T_DBL) fprintf(f, " (%g..%g)", r->min, r->max);
         fprintf(f, " |\n");
     }
 }

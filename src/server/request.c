@@ -85,8 +85,8 @@ static int check_line(const char *s, size_t n, int complete, size_t max_url, md_
     const char *sp2 = complete ? memrchr(target, ' ', (size_t)(end - target)) : NULL;
     size_t tl = (size_t)((sp2 ? sp2 : end) - target);
     if (tl >= max_url)
-        return md_error_set(err, MD_EURILONG, "request URL longer than server.max_url_bytes (%zu)",
-                            max_url);
+        return md_error_set(err, MD_EURILONG,
+                            "request URL of %zu bytes or more (server.max_url_bytes)", max_url);
     if (!complete) return 0;
     if (!sp2 || tl == 0) return md_error_set(err, MD_EBADREQ, "malformed request line");
     const char *v = sp2 + 1;

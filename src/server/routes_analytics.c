@@ -20,8 +20,13 @@ int md_route_indicators(md_services *svc, md_http_req *req, md_http_resp *resp, 
     md_history_req hr;
     int rc = md_history_req_parse(&hr, req->capture, md_http_param_getter, req, svc->cfg, err);
     if (rc) return rc;
-    const char *names = md_http_param_get(req, "names");
-    if (!names) names = md_http_param_get(req, "indicators");
+    const char *names = md_http_param_get(req, "names"),
+               *alias = md_http_param_get(req, "indicators");
+    if (names && alias) /* never answer one and drop the other */
+        return md_error_set(
+            err, MD_EPARAM,
+            "names and indicators: give one of them (indicators is an alias of names)");
+    if (!names) names = alias;
     if (!names)
         return md_error_set(err, MD_EPARAM,
                             "names: give indicators, e.g. "

@@ -84,6 +84,10 @@ class Analytics(AgentTest):
         self.assert_error("/analytics/MSFT/indicators?names=wat:3", 400, "invalid_parameter")
         self.assert_error("/analytics/MSFT/indicators?names=sma:0", 400, "invalid_parameter")
         self.assert_error("/analytics/MSFT/indicators?names=sma:5&interval=9x", 400, "invalid_interval")
+        # indicators= is an alias of names=: both at once left one silently unanswered
+        self.assert_error("/analytics/MSFT/indicators?names=sma&indicators=ema", 400, "invalid_parameter")
+        doc = self.get_json("/analytics/MSFT/indicators?indicators=ema&limit=1")
+        self.assertEqual(list(doc["indicators"]), ["ema:20"])
         self.assert_error("/analytics/NOPE/summary", 404, "not_found")
         self.assert_error("/analytics/MSFT/other", 404, "not_found")
 

@@ -18,6 +18,18 @@ class Docs(unittest.TestCase):
         self.assertEqual(m.group(1).strip(), table,
                          "README config table is stale: run scripts/gen-config-table.sh")
 
+    def test_config_table_bounds_are_exact(self):
+        # an integer key's bounds are the numbers its error message gives, never 1.07374e+09
+        table = run_cli("config", "--markdown").stdout
+        rows = re.findall(r"^\| `([^`]+)` \|[^|]*\|[^|]*\| integer \|.*\((-?[^.()]+)\.\.([^()]+)\) \|$",
+                          table, re.M)
+        self.assertGreater(len(rows), 50)
+        for key, lo, hi in rows:
+            self.assertRegex(lo, r"^-?\d+$", key)
+            self.assertRegex(hi, r"^-?\d+$", key)
+        self.assertIn("| `server.max_body_bytes` |", table)
+        self.assertIn("(1024..1073741824) |", table)
+
     def test_api_error_table_is_current(self):
         gen = os.path.join(SRC, "scripts", "gen-error-table.sh")
         table = subprocess.run([gen, "--print"], capture_output=True, text=True, check=True,

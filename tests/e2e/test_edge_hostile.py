@@ -131,6 +131,13 @@ class ErrorsAreJson(EdgeTest):
 
     def test_long_url_is_414(self):
         self.assert_json_error(*self.get(b"/symbols?x=" + b"a" * 8192)[:3], 414, "uri_too_long")
+        # a target of exactly server.max_url_bytes is refused, and the message says so
+        # (it said "longer than ... (8192)" of an 8192-byte target)
+        t = b"/symbols?x=" + b"a" * (8192 - len(b"/symbols?x="))
+        doc = self.assert_json_error(*self.get(t)[:3], 414, "uri_too_long")
+        self.assertIn("8192 bytes or more", doc["error"]["message"])
+        t = t[:-1]
+        self.assert_json_error(*self.get(t)[:3], 400, "invalid_parameter")  # reaches the router
         self.assert_json_error(*self.get(b"/symbols?x=" + b"a" * 40000)[:3], 414, "uri_too_long")
 
     def test_32kb_of_headers_is_431(self):

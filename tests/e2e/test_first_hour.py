@@ -54,6 +54,19 @@ class Help(unittest.TestCase):
         self.assertIn("--print-config", run_cli("serve", "--help").stdout)
         self.assertIn("--create", run_cli("serve", "--help").stdout)
 
+    def test_config_prints_its_file_on_one_line(self):
+        d = tempfile.mkdtemp(prefix="md-firsthour-", dir=TMP)
+        try:
+            path = os.path.join(d, "md.yaml")
+            with open(path, "w") as f:
+                f.write("server:\n  workers: 3\n")
+            out = run_cli("config", "--config", path).stdout.splitlines()
+            self.assertEqual(out[0], f"# effective configuration (file: {path})")
+            self.assertIn("server.workers: 3    # worker threads for store and provider calls", out)
+            self.assertEqual(run_cli("config").stdout.splitlines()[0], "# effective configuration")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def test_every_subcommand_is_in_the_readme(self):
         with open(os.path.join(SRC, "README.md")) as f:
             readme = f.read()
@@ -119,6 +132,23 @@ class Stores(unittest.TestCase):
         finally:
             proc.terminate()
             proc.wait(20)
+
+    def test_validate_only_creates_no_store(self):
+        # --validate-only stores nothing, so it leaves no store behind either: an empty file
+        # at a mistyped --db would let serve start on it without --create
+        missing = os.path.join(self.dir, "sub", "typo.db")
+        p = run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--validate-only", "--db", f"sqlite:{missing}")
+        self.assertIn("price_jump", p.stderr)
+        self.assertIn("quality MSFT 1d: A+ (98.3)", p.stderr)
+        self.assertIn("validate-only: nothing was stored", p.stderr)
+        self.assertFalse(os.path.exists(os.path.dirname(missing)), "load --validate-only created the store")
+        self.assertIn(f"no store at {missing}", run_cli("serve", "--db", f"sqlite:{missing}", check=False).stderr)
+        # an existing store is judged against, and left as it was
+        db = os.path.join(self.dir, "v.db")
+        run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--db", f"sqlite:{db}", "--quiet")
+        p = run_cli("load", os.path.join(SAMPLE, "MSFT.csv"), "--validate-only", "--db", f"sqlite:{db}")
+        self.assertIn("validate-only: nothing was stored", p.stderr)
+        self.assertEqual(len(run_cli("query", "MSFT", "--db", f"sqlite:{db}").stdout.splitlines()), 250)
 
     def test_query_on_a_store_of_an_older_schema_says_how_to_migrate_it(self):
         import sqlite3
