@@ -178,7 +178,7 @@ static const char *const column_names[][6] = {
     {"symbol", "ticker", NULL},
     {"vwap", NULL},
     {"trades", "transactions", "trade_count", NULL},
-    {"per", NULL}, /* Stooq's <PER>: the row's interval */
+    {"per", "interval", NULL}, /* the row's interval: 1m..1mo, or Stooq's <PER> (D, W, M, 5) */
 };
 
 int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layout *l, md_error *err)
@@ -303,24 +303,38 @@ static int num(const field *f, const char *name, double *out, md_error *err)
     return 0;
 }
 
-static int per_interval(const field *f)
+/* The row's interval from its interval column: one of our names (1m .. 1mo), or Stooq's <PER>
+ * (D, W, M, or minutes); empty is none (-1, the interval is inferred); anything else is the
+ * row's error, not a guess. */
+static int per_interval(const field *f, int *iv, md_error *err)
 {
+    *iv = -1;
+    if (f->n == 0) return 0;
+    char name[16];
+    if (f->n < sizeof name) {
+        memcpy(name, f->p, f->n);
+        name[f->n] = 0;
+        md_interval parsed;
+        md_error ignored;
+        if (md_interval_parse(name, &parsed, &ignored) == 0) return *iv = (int)parsed, 0;
+    }
     if (f->n == 1) {
         switch (f->p[0]) {
         case 'D':
-        case 'd': return MD_IV_1D;
+        case 'd': return *iv = MD_IV_1D, 0;
         case 'W':
-        case 'w': return MD_IV_1W;
+        case 'w': return *iv = MD_IV_1W, 0;
         case 'M':
-        case 'm': return MD_IV_1MO;
-        case '1': return MD_IV_1M;
-        case '5': return MD_IV_5M;
+        case 'm': return *iv = MD_IV_1MO, 0;
         }
     }
     int64_t mins;
-    if (parse_int64(f->p, f->n, &mins) == 0 && mins > 0 && mins <= INT64_MAX / 60)
-        return md_interval_from_seconds(mins * 60);
-    return -1;
+    if (parse_int64(f->p, f->n, &mins) == 0 && mins > 0 && mins <= INT64_MAX / 60 &&
+        (*iv = md_interval_from_seconds(mins * 60)) >= 0)
+        return 0;
+    return md_error_set(err, MD_ECSV,
+                        "interval: '%.*s' is not an interval (1m 5m 15m 30m 1h 4h 1d 1w 1mo)",
+                        (int)(f->n > 20 ? 20 : f->n), f->p);
 }
 
 static void strip_stooq_market(char *sym)
@@ -382,7 +396,7 @@ int md_csv_parse_row(const md_csv_layout *l, const char *line, size_t len, md_cs
             return md_error_set(err, MD_ECSV, "symbol: %s", e2.msg);
         if (l->format == MD_CSV_STOOQ) strip_stooq_market(row->symbol);
     }
-    if (l->c_per >= 0 && l->c_per < n) row->per_iv = per_interval(&f[l->c_per]);
+    if (l->c_per >= 0 && l->c_per < n) return per_interval(&f[l->c_per], &row->per_iv, err);
     return 0;
 }
 

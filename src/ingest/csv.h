@@ -43,7 +43,7 @@ int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layou
 typedef struct md_csv_row {
     md_bar bar;
     char symbol[MD_SYMBOL_MAX + 1]; /* "" when the layout has no symbol column */
-    int per_iv;                     /* interval from a Stooq <PER> column, -1 when none */
+    int per_iv;                     /* from an interval or Stooq <PER> column, -1 when none */
 } md_csv_row;
 
 /* Parses one data line (without its line end; a trailing '\r' is ignored). Returns 0,

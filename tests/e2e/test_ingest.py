@@ -111,6 +111,22 @@ class Ingest(AgentTest):
         self.assertEqual(r.json()["errors"][0]["index"], 2)
         self.assertEqual(self.get_json("/historical/CSVB")["count"], 2)
 
+    def test_csv_interval_column(self):
+        # hourly bars a day apart (spacing alone says 1d): the column is read, not a guess; a
+        # daily bar stamped 14:00 is checked as daily (unaligned); an unknown interval is its row's
+        body = ("symbol,interval,date,open,high,low,close,volume\n"
+                "csvi,1h,2024-03-01T00:00:00Z,1,2,0.5,1.5,10\ncsvi,1h,2024-03-02T00:00:00Z,1,2,0.5,1.5,10\n"
+                "csvi,1d,2024-03-04T14:00:00Z,1,2,0.5,1.5,10\ncsvi,2d,2024-03-05,1,2,0.5,1.5,10\n")
+        r = curl(self.agent.url + "/ingest/bars", method="POST", data=body,
+                 headers={"X-API-Key": KEY, "Content-Type": "text/csv"})
+        self.assertEqual(r.status, 200, r)
+        doc = r.json()
+        self.assertEqual((doc["accepted"], doc["rejected"]), (2, 2), doc)
+        self.assertEqual([(e["index"], e["code"]) for e in doc["errors"]],
+                         [(2, "unaligned_timestamp"), (3, "invalid_csv")], doc)
+        self.assertIn("interval: '2d'", doc["errors"][1]["message"])
+        self.assertEqual(self.get_json("/historical/CSVI?interval=1h&start=2024-03-01&end=2024-03-03")["count"], 2)
+
     def test_malformed_bodies(self):
         for body in ("{", "[]", '{"bars": 5}', "", '{"bars":[1,2]}'):
             r = self.post("/ingest/bars", body)

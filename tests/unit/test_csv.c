@@ -79,6 +79,18 @@ Test(csv, stooq_bulk_txt_format)
     cr_assert_eq(d.bar.ts, 511056000);
 }
 
+Test(csv, an_interval_column_names_the_rows_interval_and_an_unknown_one_is_the_rows_error)
+{
+    md_csv_layout l = detect("symbol,interval,date,open,high,low,close,volume", MD_CSV_AUTO);
+    cr_assert_eq(row(&l, "X,1d,2024-03-01,1,2,0.5,1.5,10").per_iv, MD_IV_1D);
+    cr_assert_eq(row(&l, "X,1h,2024-03-01,1,2,0.5,1.5,10").per_iv, MD_IV_1H);
+    cr_assert_eq(row(&l, "X,1mo,2024-03-01,1,2,0.5,1.5,10").per_iv, MD_IV_1MO);
+    cr_assert_eq(row(&l, "X,1m,2024-03-01,1,2,0.5,1.5,10").per_iv, MD_IV_1M);
+    cr_assert_eq(row(&l, "X,,2024-03-01,1,2,0.5,1.5,10").per_iv, -1); /* empty: inferred */
+    row_bad(&l, "X,2d,2024-03-01,1,2,0.5,1.5,10", "interval: '2d'");
+    row_bad(&l, "X,7,2024-03-01,1,2,0.5,1.5,10", "is not an interval");
+}
+
 Test(csv, stooq_web_csv_is_generic)
 {
     md_csv_layout l = detect("Date,Open,High,Low,Close,Volume", MD_CSV_STOOQ);
