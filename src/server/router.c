@@ -84,7 +84,18 @@ int md_route_check_params(const md_route *rt, const md_http_req *req, md_error *
     if (!rt->params || strcmp(rt->params, "*") == 0) return 0;
     for (int i = 0; i < req->n_params; i++) {
         const char *name = req->params[i].name;
-        if (declared(rt->params, name)) continue;
+        if (declared(rt->params, name)) {
+            /* one value each: a repeated parameter (?limit=1&limit=3, or symbols=A&symbols=B
+             * as some clients encode a list) is refused, not answered for its first value.
+             * Every earlier name is declared too, so this stays within the route's few names. */
+            for (int j = 0; j < i; j++)
+                if (strcmp(req->params[j].name, name) == 0)
+                    return md_error_set(err, MD_EPARAM,
+                                        "parameter '%.40s' is given more than once (one value; "
+                                        "a list is one comma-separated value)",
+                                        name);
+            continue;
+        }
         if (!*rt->params)
             return md_error_set(err, MD_EPARAM, "unknown parameter '%.40s': %s takes none", name,
                                 rt->pattern);

@@ -149,6 +149,11 @@ class HttpApi(AgentTest):
         self.assert_error("/historical/A%3BB", 400, "invalid_symbol")
         self.assert_error("/price/A%20B", 400, "invalid_symbol")
         self.assert_error("/price/MSFT?max_age=-5", 400, "invalid_parameter")
+        # a repeated parameter is refused, not answered for its first value (which gave 1 bar)
+        body = self.assert_error("/historical/MSFT?limit=1&limit=3", 400, "invalid_parameter")
+        self.assertIn("'limit' is given more than once", body["error"]["message"])
+        self.assert_error("/prices?symbols=MSFT&symbols=DAX", 400, "invalid_parameter")
+        self.assertEqual(self.get_json("/prices?symbols=MSFT,DAX")["errors"], [])
         self.assert_error("/historical/UNKNOWN", 404, "not_found")
         self.assert_error("/price/UNKNOWN", 404, "not_found")
 
