@@ -490,7 +490,10 @@ static int selected(const selector *sel, const char *symbol, int ch)
     if (ch < MD_CH_COUNT ? !(sel->channels & (1u << ch))
                          : !(sel->all_x || bsearch(&ch, sel->xch, sel->n_x, sizeof(int), cmp_int)))
         return 0;
-    if (!sel->syms || !*symbol) return 1; /* every symbol, or a channel not per symbol */
+    /* a channel not per symbol goes when named, or with everything (an unsubscribe naming
+     * only symbols leaves it: it is no symbol's) */
+    if (!*symbol) return !(sel->all_x && sel->syms);
+    if (!sel->syms) return 1; /* every symbol */
     md_symbol key;
     size_t len = strnlen(symbol, sizeof key.s);
     if (len == sizeof key.s) return 0; /* longer than any symbol a client can select */
