@@ -52,6 +52,7 @@ struct md__sub {
                            subscription */
     uint64_t last_ord;  /* ord of the newest message queued for this subscription */
     uint64_t last_pos;  /* queue position of the newest queued entry, or POS_NONE */
+    int twin;           /* an ind. channel's forming-bar values: part of that pair */
 };
 
 typedef struct qent {
@@ -72,6 +73,7 @@ struct md_session {
     int caught_up;            /* the queue was empty when this drain reached the session */
     sub **subs;               /* sorted by topic pointer */
     size_t n_subs, cap_subs;
+    size_t n_twins; /* of subs, the forming-bar twins (not pairs of their own) */
     uint64_t delivered, dropped, dropped_pending;
     int overflow;
     msg *pong; /* the queued protocol pong not yet started (md_session_push_pong), or NULL */
@@ -359,7 +361,7 @@ static sub *sub_find(const md_session *s, const topic *t)
     return found ? s->subs[i] : NULL;
 }
 
-static sub *sub_add(md_session *s, topic *t, uint64_t skip)
+static sub *sub_add(md_session *s, topic *t, uint64_t skip, int twin)
 {
     int found;
     size_t i = sub_index(s, t, &found);
@@ -371,6 +373,8 @@ static sub *sub_add(md_session *s, topic *t, uint64_t skip)
     x->s = s;
     x->skip_upto = skip;
     x->last_pos = POS_NONE;
+    x->twin = twin;
+    s->n_twins += twin != 0;
     x->next = t->subs;
     if (t->subs) t->subs->prev = x;
     t->subs = x;
@@ -395,6 +399,7 @@ static void sub_free(md_session *s, sub *x)
         if (x->next) x->next->prev = x->prev;
         if (--t->n_subs == 0) topic_remove(s->sh, t);
     }
+    s->n_twins -= x->twin != 0;
     md_free(x);
 }
 
@@ -425,7 +430,7 @@ uint64_t md_session_id(const md_session *s)
 
 size_t md_session_subscriptions(const md_session *s)
 {
-    return s->n_subs;
+    return s->n_subs - s->n_twins;
 }
 
 void md_session_push(md_session *s, md_frame *f)
@@ -490,7 +495,10 @@ static int selected(const selector *sel, const char *symbol, int ch)
     if (ch < MD_CH_COUNT ? !(sel->channels & (1u << ch))
                          : !(sel->all_x || bsearch(&ch, sel->xch, sel->n_x, sizeof(int), cmp_int)))
         return 0;
-    if (!sel->syms || !*symbol) return 1; /* every symbol, or a channel not per symbol */
+    /* a channel not per symbol goes when named, or with everything (an unsubscribe naming
+     * only symbols leaves it: it is no symbol's) */
+    if (!*symbol) return !(sel->all_x && sel->syms);
+    if (!sel->syms) return 1; /* every symbol */
     md_symbol key;
     size_t len = strnlen(symbol, sizeof key.s);
     if (len == sizeof key.s) return 0; /* longer than any symbol a client can select */
@@ -508,6 +516,7 @@ typedef struct pair {
     const char *symbol;
     int ch;
     int acquired; /* this request told the channel's handler */
+    int twin;     /* the forming-bar values of an ind. channel ("partial":true) */
 } pair;
 
 typedef struct pairs {
@@ -517,10 +526,10 @@ typedef struct pairs {
     size_t n_x;
 } pairs;
 
-static void pairs_add(pairs *p, const char *symbol, int ch)
+static void pairs_add(pairs *p, const char *symbol, int ch, int twin)
 {
     if (p->n == p->cap) p->v = md_realloc(p->v, (p->cap = p->cap ? p->cap * 2 : 16) * sizeof *p->v);
-    p->v[p->n++] = (pair){symbol, ch, 0};
+    p->v[p->n++] = (pair){symbol, ch, 0, twin};
 }
 
 /* Every pair of op: fixed channels times symbols, then each extension channel (and its
@@ -529,7 +538,7 @@ static int pairs_of(md_hub *h, const md_op *op, uint32_t channels, pairs *p, md_
 {
     for (size_t i = 0; i < op->n_symbols; i++)
         for (int ch = 0; ch < MD_CH_COUNT; ch++)
-            if (channels & (1u << ch)) pairs_add(p, op->symbols[i].s, ch);
+            if (channels & (1u << ch)) pairs_add(p, op->symbols[i].s, ch, 0);
     p->xch = md_malloc((2 * op->n_xch + 1) * sizeof *p->xch);
     for (size_t k = 0; k < op->n_xch; k++) {
         const char *name = op->xch[k].name;
@@ -541,9 +550,9 @@ static int pairs_of(md_hub *h, const md_op *op, uint32_t channels, pairs *p, md_
             if (ch < 0) return ch;
             p->xch[p->n_x++] = ch;
             if (md_xchannel_symbolless(name))
-                pairs_add(p, "", ch);
+                pairs_add(p, "", ch, t);
             else
-                for (size_t i = 0; i < op->n_symbols; i++) pairs_add(p, op->symbols[i].s, ch);
+                for (size_t i = 0; i < op->n_symbols; i++) pairs_add(p, op->symbols[i].s, ch, t);
         }
     }
     qsort(p->xch, p->n_x, sizeof *p->xch, cmp_int);
@@ -577,15 +586,17 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
     uint32_t channels = op->channels ? op->channels : op->n_xch ? 0 : 1u << MD_CH_QUOTE;
     pairs p = {0};
     int rc = pairs_of(sh->hub, op, channels, &p, err);
-    size_t n_new = 0;
+    /* the limit counts (symbol, channel) pairs: an ind. channel's forming-bar twin is part
+     * of its pair */
+    size_t n_new = 0, n_pairs = md_session_subscriptions(s);
     for (size_t i = 0; rc == 0 && i < p.n; i++)
-        if (!sub_find(s, topic_find(sh, p.v[i].symbol, p.v[i].ch))) n_new++;
+        if (!p.v[i].twin && !sub_find(s, topic_find(sh, p.v[i].symbol, p.v[i].ch))) n_new++;
     size_t max = md_hub_opts(sh->hub)->max_subscriptions;
-    if (rc == 0 && s->n_subs + n_new > max)
+    if (rc == 0 && n_pairs + n_new > max)
         rc = md_error_set(err, MD_ESUBLIMIT,
                           "subscribing would make %zu subscriptions (symbol and channel pairs); "
                           "at most %zu allowed",
-                          s->n_subs + n_new, max);
+                          n_pairs + n_new, max);
     if (rc == 0) rc = acquire_pairs(sh, &p, err);
     if (rc) {
         md_free(p.v);
@@ -613,7 +624,7 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
     for (size_t i = 0; i < p.n; i++) {
         topic *t = topic_get(sh, p.v[i].symbol, p.v[i].ch);
         if (p.v[i].acquired) t->acquired = 1;
-        sub *x = sub_add(s, t, last_ord);
+        sub *x = sub_add(s, t, last_ord, p.v[i].twin);
         if (x->skip_upto < last_ord) x->skip_upto = last_ord;
     }
     /* the answer first, then the replayed messages in seq order */
@@ -683,7 +694,7 @@ int md_session_unsubscribe(md_session *s, const md_op *op, md_error *err)
     s->n_subs = w;
     md_free(sorted);
     md_free(xch);
-    md_session_push(s, md_proto_unsubscribed(op, channels, s->n_subs));
+    md_session_push(s, md_proto_unsubscribed(op, channels, md_session_subscriptions(s)));
     return 0;
 }
 

@@ -398,6 +398,23 @@ class StreamLimits(StreamTest):
         await c.subscribe(["C"])
         await c.close()
 
+    async def test_forming_bar_values_are_no_subscription_of_their_own(self):
+        """"partial":true on an ind. channel adds its forming-bar values to the same
+        (symbol, channel) pair: max_subscriptions and the count answered are the pairs."""
+        c = await Client.connect(self.agent)
+        await c.send({"op": "subscribe", "symbols": ["A", "B", "C", "D"],
+                      "channels": ["ind.sma:2@1m"], "partial": True})
+        m = await c.next()
+        self.assertEqual(m["type"], "subscribed", m)
+        self.assertTrue(m["partial"], m)
+        await c.send({"op": "unsubscribe", "symbols": ["D"], "channels": ["ind.sma:2@1m"]})
+        self.assertEqual((await c.until("unsubscribed"))["subscriptions"], 3)
+        await c.subscribe(["D"], ["quote"])
+        await c.send({"op": "subscribe", "symbols": ["E"]})
+        m = await c.next()
+        self.assertEqual(m.get("code"), "too_many_subscriptions", m)
+        await c.close()
+
     async def test_message_rate_limit_then_close_when_abused(self):
         ws = await asyncio.to_thread(RawWs, self.agent.port)
         try:

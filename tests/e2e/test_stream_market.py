@@ -86,6 +86,27 @@ class StreamMarket(StreamTest):
         self.assertIn("calendars", err["message"])
         await c.close()
 
+    async def test_unsubscribing_symbols_keeps_the_market_channel(self):
+        """A market channel is no symbol's: an unsubscribe naming symbols only (every channel
+        of those symbols) leaves it; naming it, or unsubscribing everything, drops it."""
+        c = await Client.connect(self.agent)
+        await c.send({"op": "subscribe", "channels": ["market.XNYS"]})
+        await c.until("subscribed")
+        await c.until("market")  # its status
+        await c.subscribe(["AAPL", "MSFT"], ["quote", "bar.1m"])
+        await c.send({"op": "unsubscribe", "symbols": ["AAPL"]})
+        m = await c.until("unsubscribed")
+        self.assertEqual(m["subscriptions"], 3, m)  # MSFT's two and market.XNYS
+        await c.send({"op": "unsubscribe", "symbols": ["MSFT"], "channels": ["market.nyse"]})
+        m = await c.until("unsubscribed")
+        self.assertEqual(m["subscriptions"], 2, m)
+        await c.send({"op": "subscribe", "channels": ["market.XNYS"]})
+        await c.until("subscribed")
+        await c.send({"op": "unsubscribe"})
+        m = await c.until("unsubscribed")
+        self.assertEqual(m["subscriptions"], 0, m)
+        await c.close()
+
 
 if __name__ == "__main__":
     unittest.main()
