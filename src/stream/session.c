@@ -333,7 +333,9 @@ md_session *md_session_new(md_hub_shard *sh, void *user)
     s->user = user;
     s->soft = o->queue_size;
     s->burst = o->queue_size * MD_STREAM_BURST_FACTOR;
-    s->hard = s->burst + o->max_subscriptions + 1024;
+    /* room for the newest message of every subscription: a pair's forming-bar values
+     * (ind.*, "partial":true) are a second one, so twice the pairs */
+    s->hard = s->burst + 2 * o->max_subscriptions + 1024;
     s->id = md_hub__session_opened(sh->hub);
     sh->n_sessions++;
     return s;

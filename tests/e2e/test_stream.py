@@ -446,7 +446,7 @@ class StreamLimits(StreamTest):
 
 class StreamSlowClient(StreamTest):
     args = ("--set", "stream.queue_size=200", "--set", "stream.send_buffer_bytes=4096",
-            "--set", "stream.live_bars=false")
+            "--set", "stream.live_bars=false", "--set", "stream.max_subscriptions=100")
 
     async def test_since_seq_replays_more_than_the_queue_size_whole(self):
         """A gap of 1,000 messages (5 x stream.queue_size) is replayed whole, after the
@@ -467,8 +467,8 @@ class StreamSlowClient(StreamTest):
         self.assertEqual([m["type"] for m in got], ["quote"] * 1000, "no lagged, no gap")
         self.assertEqual([m["price"] for m in got], list(range(2, 1002)))
         await c.close()
-        # 6,000 messages: more than the hard bound of a client's queue (16 x 200 + 1024 + the
-        # subscriptions): the newest that fit are replayed, and replay_complete is false
+        # 6,000 messages: more than the hard bound of a client's queue (16 x 200 + 2 x 100
+        # subscriptions + 1024 = 4,424): the newest that fit are replayed, replay_complete false
         last = got[-1]["seq"]
         for k in range(6):
             await self.ingest("quotes", quotes("RPL", [5000 + k * 1000 + i for i in range(1000)],
