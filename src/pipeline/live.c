@@ -56,6 +56,7 @@ typedef struct lstate {
     int rewarm;
     int refs, partial_refs; /* shards reading the channel, its partial twin */
     int dead;               /* released while a job ran: the job frees it */
+    uint64_t from_seq;      /* computed since the message after this one (hub.h: covers) */
     struct lstate *next;
 } lstate;
 
@@ -421,6 +422,7 @@ static int acquire(void *ctx, const char *channel, const char *symbol, md_error 
         if (!s->states && !s->queued) md_dict_remove_value(&lv->series, s);
     } else if (st && st->dead) { /* released, then wanted again before its job freed it */
         st->dead = 0;
+        st->from_seq = md_hub_last_seq(lv->o.svc->hub);
         lv->n_states++;
         md_metric_set(MD_M_PIPELINE_LIVE, (double)lv->n_states);
     } else if (!st) {
@@ -431,6 +433,7 @@ static int acquire(void *ctx, const char *channel, const char *symbol, md_error 
         st->ch_partial = -1;
         st->fed = MD_TS_MIN;
         st->state = ST_WARMING;
+        st->from_seq = md_hub_last_seq(lv->o.svc->hub);
         st->next = s->states;
         s->states = st;
         lv->n_states++;
@@ -448,6 +451,23 @@ static int acquire(void *ctx, const char *channel, const char *symbol, md_error 
     }
     pthread_mutex_unlock(&lv->lock);
     return rc;
+}
+
+static int covers(void *ctx, const char *channel, const char *symbol, uint64_t since_seq)
+{
+    md_live *lv = ctx;
+    md_ind_spec spec;
+    md_interval iv;
+    int partial;
+    if (md_xchannel_ind(channel, &spec, &iv, &partial) != 0) return 1;
+    char base[MD_XCH_NAME_MAX];
+    snprintf(base, sizeof base, "ind.%s@%s", spec.name, md_interval_name(iv));
+    pthread_mutex_lock(&lv->lock);
+    lseries *s = series_find(lv, symbol, iv);
+    lstate *st = s ? state_find(s, base) : NULL;
+    int yes = st && !st->dead && st->from_seq <= since_seq;
+    pthread_mutex_unlock(&lv->lock);
+    return yes;
 }
 
 static void release(void *ctx, const char *channel, const char *symbol)
@@ -537,7 +557,7 @@ md_live *md_live_new(const md_live_options *o)
     lv->o = *o;
     pthread_mutex_init(&lv->lock, NULL);
     md_dict_init(&lv->series, sizeof(lseries));
-    md_hub_xhandler x = {"ind.", acquire, release, lv};
+    md_hub_xhandler x = {"ind.", acquire, release, lv, covers};
     md_hub_add_xhandler(o->svc->hub, &x);
     md_hub_observer ob = {.on_quote = on_quote, .on_bar = on_bar, .ctx = lv};
     md_hub_add_observer(o->svc->hub, &ob);

@@ -557,7 +557,8 @@ int md_screens_new(md_services *svc, md_screens **out, md_error *err)
         }
     }
     if (svc->hub) {
-        md_hub_xhandler x = {"screen.", x_acquire, x_release, sc};
+        md_hub_xhandler x = {"screen.", x_acquire, x_release, sc,
+                             NULL}; /* run whether read or not */
         md_hub_add_xhandler(svc->hub, &x);
         md_hub_observer ob = {.on_bar = on_bar, .ctx = sc};
         if (sc->n) md_hub_add_observer(svc->hub, &ob);

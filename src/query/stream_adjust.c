@@ -30,8 +30,9 @@ typedef struct topic {
     char symbol[MD_SYMBOL_MAX + 1];
     md_interval iv;
     md_adjust mode;
-    int ch;   /* the hub's number of bar.<iv>@<mode> */
-    int refs; /* shards subscribed */
+    int ch;            /* the hub's number of bar.<iv>@<mode> */
+    int refs;          /* shards subscribed */
+    uint64_t from_seq; /* adjusted since the message after this one (hub.h: covers) */
 } topic;
 
 struct md_stream_adjust {
@@ -68,6 +69,7 @@ static int acquire(void *ctx, const char *channel, const char *symbol, md_error 
         memset(t, 0, sizeof *t);
         snprintf(t->symbol, sizeof t->symbol, "%s", symbol);
         t->iv = iv, t->mode = mode, t->ch = ch;
+        t->from_seq = md_hub_last_seq(sa->hub);
         k = (int)sa->n - 1;
     }
     sa->t[k].refs++;
@@ -85,6 +87,19 @@ static void release(void *ctx, const char *channel, const char *symbol)
     int k = find(sa, symbol, iv, mode);
     if (k >= 0 && --sa->t[k].refs <= 0) sa->t[k] = sa->t[--sa->n];
     pthread_mutex_unlock(&sa->lock);
+}
+
+static int covers(void *ctx, const char *channel, const char *symbol, uint64_t since_seq)
+{
+    md_stream_adjust *sa = ctx;
+    md_interval iv;
+    md_adjust mode;
+    if (md_xchannel_bar(channel, &iv, &mode) != 0) return 1;
+    pthread_mutex_lock(&sa->lock);
+    int k = find(sa, symbol, iv, mode);
+    int yes = k >= 0 && sa->t[k].from_seq <= since_seq;
+    pthread_mutex_unlock(&sa->lock);
+    return yes;
 }
 
 static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *b, md_origin origin)
@@ -126,7 +141,8 @@ md_stream_adjust *md_stream_adjust_new(md_services *svc, struct md_hub *hub)
     sa->svc = svc;
     sa->hub = hub;
     pthread_mutex_init(&sa->lock, NULL);
-    md_hub_xhandler x = {.prefix = "bar.", .acquire = acquire, .release = release, .ctx = sa};
+    md_hub_xhandler x = {
+        .prefix = "bar.", .acquire = acquire, .release = release, .ctx = sa, .covers = covers};
     md_hub_add_xhandler(hub, &x);
     md_hub_observer ob = {.on_bar = on_bar, .ctx = sa};
     md_hub_add_observer(hub, &ob);

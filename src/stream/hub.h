@@ -168,6 +168,12 @@ typedef struct md_hub_xhandler {
     /* The shard's last subscriber to (channel, symbol) left. Event loop, must not block. */
     void (*release)(void *ctx, const char *channel, const char *symbol);
     void *ctx;
+    /* For a since_seq replay: 1 when every message of (channel, symbol) after since_seq was
+     * computed, that is when some shard has read it without a break since a seq at or before
+     * since_seq (md_hub_last_seq when its first subscriber came); 0 makes the replay say it is
+     * not complete. NULL: the channel's messages are computed whether read or not. Called on
+     * the shard's event loop after acquire: it must not block. */
+    int (*covers)(void *ctx, const char *channel, const char *symbol, uint64_t since_seq);
 } md_hub_xhandler;
 /* Registers a handler (at most 4); channels whose prefix has none are refused at subscribe
  * (MD_ECHANNEL: not served by this agent). */

@@ -18,9 +18,10 @@ static _Atomic int64_t g_offset;
 
 typedef struct watched {
     const md_cal *cal;
-    int ch;        /* the hub's number of market.<MIC> */
-    int refs;      /* shards subscribed */
-    int64_t after; /* boundaries at or before this were announced (or predate the watch) */
+    int ch;            /* the hub's number of market.<MIC> */
+    int refs;          /* shards subscribed */
+    int64_t after;     /* boundaries at or before this were announced (or predate the watch) */
+    uint64_t from_seq; /* watched since the message after this one (hub.h: covers) */
 } watched;
 
 struct md_market {
@@ -148,7 +149,7 @@ static int acquire(void *ctx, const char *channel, const char *symbol, md_error 
     while (i < m->n && m->w[i].cal != c) i++;
     if (i == m->n) {
         MD_ARRAY_GROW(m->w, m->n, m->cap, 4);
-        m->w[m->n++] = (watched){c, ch, 0, now_s(m)};
+        m->w[m->n++] = (watched){c, ch, 0, now_s(m), md_hub_last_seq(m->hub)};
     }
     m->w[i].refs++;
     md_waiter_notify_locked(&m->wake);
@@ -168,6 +169,19 @@ static void release(void *ctx, const char *channel, const char *symbol)
             break;
         }
     pthread_mutex_unlock(&m->lock);
+}
+
+static int covers(void *ctx, const char *channel, const char *symbol, uint64_t since_seq)
+{
+    (void)symbol;
+    md_market *m = ctx;
+    const md_cal *c = md_cal_find(channel + 7);
+    pthread_mutex_lock(&m->lock);
+    int yes = 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->w[i].cal == c) yes = m->w[i].from_seq <= since_seq;
+    pthread_mutex_unlock(&m->lock);
+    return yes;
 }
 
 /* -- the thread ------------------------------------------------------------------------------ */
@@ -231,7 +245,8 @@ md_market *md_market_new(md_hub *hub, int64_t offset_s)
     atomic_store(&g_offset, offset_s);
     pthread_mutex_init(&m->lock, NULL);
     md_waiter_init(&m->wake, &m->lock);
-    md_hub_xhandler x = {.prefix = "market.", .acquire = acquire, .release = release, .ctx = m};
+    md_hub_xhandler x = {
+        .prefix = "market.", .acquire = acquire, .release = release, .ctx = m, .covers = covers};
     md_hub_add_xhandler(hub, &x);
     if (pthread_create(&m->thread, NULL, market_main, m) != 0) {
         MD_ERROR("stream", "market thread not started: market.* channels announce nothing");

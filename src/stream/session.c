@@ -617,10 +617,20 @@ int md_session_subscribe(md_session *s, const md_op *op, md_error *err)
     size_t n_replay = 0;
     uint64_t last, last_ord;
     int complete = 1;
-    if (op->has_since)
+    if (op->has_since) {
         n_replay = md_hub__replay(sh->hub, op->since_seq, keep_frame, &sel, &replay, &last,
                                   &last_ord, &complete);
-    else
+        /* a channel computed only while read (ind.*, adjusted bars, market.*) that nobody
+         * read for a while after since_seq has no messages of that while to replay */
+        for (size_t i = 0; i < p.n && complete; i++) {
+            if (p.v[i].ch < MD_CH_COUNT || p.v[i].twin) continue; /* forming values: the newest */
+            const char *name = md_hub_xchannel_name(sh->hub, p.v[i].ch);
+            md_hub_xhandler xh;
+            if (name && md_hub__xhandler(sh->hub, name, &xh, NULL) == 0 && xh.covers &&
+                !xh.covers(xh.ctx, name, p.v[i].symbol, op->since_seq))
+                complete = 0;
+        }
+    } else
         md_hub__last(sh->hub, &last, &last_ord);
 
     for (size_t i = 0; i < p.n; i++) {

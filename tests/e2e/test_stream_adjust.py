@@ -63,6 +63,37 @@ class StreamAdjust(StreamTest):
         for c in (raw_c, split_c, all_c):
             await c.close()
 
+    async def test_a_replay_says_when_nobody_read_the_adjusted_channel(self):
+        """Adjusted bars are computed only while someone reads them: a since_seq replay over a
+        while nobody did is not complete (it said complete and replayed nothing); over a
+        while someone did, the adjusted bars are replayed and it is complete."""
+        await self.ingest("actions", [dict(SPLIT, symbol="AAPL21")])
+        bar = {"symbol": "AAPL21", "interval": "1d", "open": 500.0, "high": 510.0, "low": 490.0,
+               "close": 505.0, "volume": 1000}
+        # a bar after the split first: the factors are anchored at the newest stored bar
+        await self.ingest("bars", [dict(bar, timestamp="2020-09-01", open=126.0, high=128.0,
+                                        low=125.0, close=127.0)])
+        c = await Client.connect(self.agent)
+        sub = await c.subscribe(["AAPL21"], ["bar.1d@all"])
+        last = sub["seq"]
+        await c.close()  # nobody reads AAPL21's bar.1d@all now
+        await self.ingest("bars", [dict(bar, timestamp="2020-08-27")])
+        c = await Client.connect(self.agent)
+        sub = await c.subscribe(["AAPL21"], ["bar.1d@all"], since=last)
+        self.assertFalse(sub["replay_complete"], sub)
+        # now c reads it throughout: another client's replay from here is complete and whole
+        last = sub["seq"]
+        await self.ingest("bars", [dict(bar, timestamp="2020-08-28")])
+        self.assertEqual((await c.collect("bar", 1))[0]["close"], 505.0 / 4)
+        d = await Client.connect(self.agent)
+        sub = await d.subscribe(["AAPL21"], ["bar.1d@all"], since=last)
+        self.assertTrue(sub["replay_complete"], sub)
+        self.assertEqual(sub["replayed"], 1, sub)
+        got = await d.collect("bar", 1)
+        self.assertEqual((got[0]["timestamp"][:10], got[0]["close"]), ("2020-08-28", 505.0 / 4))
+        for x in (c, d):
+            await x.close()
+
     async def test_unsubscribe_and_errors(self):
         c = await Client.connect(self.agent)
         await c.send({"op": "subscribe", "symbols": ["A"], "channels": ["bar.1d"],

@@ -480,7 +480,7 @@ Test(stream_hub, test_extension_channels_are_acquired_once_per_shard_and_release
 {
     mk(256, 100, 100);
     xrec x = {.limit = 100};
-    md_hub_xhandler h = {"ind.", x_acquire, x_release, &x};
+    md_hub_xhandler h = {"ind.", x_acquire, x_release, &x, NULL};
     md_hub_add_xhandler(hub, &h);
     md_session *a = md_session_new(sh, NULL), *b = md_session_new(sh, NULL);
     sub_ok(a,
@@ -514,11 +514,49 @@ Test(stream_hub, test_extension_channels_are_acquired_once_per_shard_and_release
     md_hub_remove_xhandler(hub, &x);
 }
 
+/* A handler computing a channel only while it is read says from which seq it has; a replay
+ * from before that is not complete, one from after it is. */
+static uint64_t x_from;
+static int x_covers(void *ctx, const char *channel, const char *symbol, uint64_t since_seq)
+{
+    (void)ctx, (void)channel, (void)symbol;
+    return x_from <= since_seq;
+}
+
+Test(stream_hub, test_a_replay_of_a_channel_nobody_read_for_a_while_is_not_complete)
+{
+    mk(256, 100, 100);
+    xrec x = {.limit = 100};
+    md_hub_xhandler h = {"ind.", x_acquire, x_release, &x, x_covers};
+    md_hub_add_xhandler(hub, &h);
+    for (int i = 1; i <= 4; i++) su_publish(hub, "A", i); /* seq 1..4 */
+    publish_x("ind.rsi:14@1m", "A", ",\"value\":1");      /* seq 4: derived, the seq before */
+    x_from = 3;
+    md_session *s = md_session_new(sh, NULL);
+    sub_ok(s, "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"ind.rsi@1m\"],"
+              "\"since_seq\":2}");
+    json_t *m = su_take(s);
+    cr_assert_str_eq(su_type(json_array_get(m, 0)), "subscribed");
+    cr_assert(json_is_false(json_object_get(json_array_get(m, 0), "replay_complete")),
+              "computed only from seq 3 on: what came after 2 may be missing");
+    json_decref(m);
+    md_session *t = md_session_new(sh, NULL);
+    sub_ok(t, "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"ind.rsi@1m\"],"
+              "\"since_seq\":3}");
+    m = su_take(t);
+    cr_assert(json_is_true(json_object_get(json_array_get(m, 0), "replay_complete")));
+    cr_assert_eq(su_count(m, "indicator"), 1, "the value after 3 is replayed");
+    json_decref(m);
+    md_session_free(s);
+    md_session_free(t);
+    md_hub_remove_xhandler(hub, &x);
+}
+
 Test(stream_hub, test_a_refused_extension_channel_leaves_nothing_subscribed)
 {
     mk(256, 100, 100);
     xrec x = {.limit = 2};
-    md_hub_xhandler h = {"ind.", x_acquire, x_release, &x};
+    md_hub_xhandler h = {"ind.", x_acquire, x_release, &x, NULL};
     md_hub_add_xhandler(hub, &h);
     md_session *s = md_session_new(sh, NULL);
     md_error err;
@@ -551,7 +589,7 @@ Test(stream_hub, test_channel_numbers_nobody_reads_go_to_new_names)
     hub = md_hub_new(&o);
     sh = md_hub_shard_new(hub, su_wake, NULL);
     xrec x = {.limit = 1000};
-    md_hub_xhandler h = {"ind.", x_acquire, x_release, &x};
+    md_hub_xhandler h = {"ind.", x_acquire, x_release, &x, NULL};
     md_hub_add_xhandler(hub, &h);
     md_session *reader = md_session_new(sh, NULL), *churn = md_session_new(sh, NULL);
     sub_ok(reader, "{\"op\":\"subscribe\",\"symbols\":[\"A\"],\"channels\":[\"ind.rsi:14@1m\"]}");
@@ -589,7 +627,7 @@ Test(stream_hub, test_screen_channels_are_not_per_symbol_and_replay_with_since_s
 {
     mk(256, 100, 100);
     xrec x = {.limit = 100};
-    md_hub_xhandler h = {"screen.", x_acquire, x_release, &x};
+    md_hub_xhandler h = {"screen.", x_acquire, x_release, &x, NULL};
     md_hub_add_xhandler(hub, &h);
     md_session *s = md_session_new(sh, NULL);
     sub_ok(s, "{\"op\":\"subscribe\",\"channels\":[\"screen.up\"]}");
