@@ -9,8 +9,10 @@ DB="${1:-data/mdagent.db}"
 LISTEN="${2:-127.0.0.1:8080}"
 cd "$(dirname "$0")/.."
 # the EuStockMarkets indices carry synthetic Monday-Friday dates (data/sample/README.md) and
-# XTSSIM simulated rows every day: the calendars their dates follow (as tests/e2e/test_quality.py)
-export MDAGENT_CALENDAR_SYMBOLS="${MDAGENT_CALENDAR_SYMBOLS-DAX:24/5,CAC:24/5,FTSE:24/5,SMI:24/5,XTSSIM:24/7}"
+# XTSSIM simulated rows every day: the calendars their dates follow (as tests/e2e/test_quality.py);
+# the simulator's markets never close, so its symbols trade 24/7 here (else a simulated AAPL's
+# weekend bars are off its New York sessions and graded down)
+export MDAGENT_CALENDAR_SYMBOLS="${MDAGENT_CALENDAR_SYMBOLS-DAX:24/5,CAC:24/5,FTSE:24/5,SMI:24/5,XTSSIM:24/7,AAPL:24/7,BTC-USD:24/7,EURUSD=X:24/7}"
 build/mdagent load data/sample --db "sqlite:$DB" --quiet
 export MDAGENT_SOURCES_PRIORITY="${MDAGENT_SOURCES_PRIORITY-simulator,replay}"
 export MDAGENT_SIMULATOR_SYMBOLS="${MDAGENT_SIMULATOR_SYMBOLS-AAPL:190,BTC-USD:60000,EURUSD=X:1.08}"
