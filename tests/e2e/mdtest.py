@@ -12,11 +12,23 @@ import subprocess
 import tempfile
 import time
 import unittest
+import uuid
 
 BIN = os.environ.get("MDAGENT_BIN", "build/mdagent")
 SRC = os.environ.get("MDTEST_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 TMP = os.environ.get("MDTEST_TMP", tempfile.gettempdir())
 SAMPLE = os.path.join(SRC, "data", "sample")
+
+
+def redis_deployment_args(prefix):
+    """The arguments that put an agent in one deployment on the test Redis: --redis and a
+    stream channel and namespace of their own (mdtest:<prefix>:<random>), the same for every
+    agent given them. Skips the class without a test Redis (ctest always starts one)."""
+    url = services().get("MDTEST_REDIS_URL")
+    if not url:
+        raise unittest.SkipTest("no test Redis (run under ctest)")
+    ns = f"mdtest:{prefix}:{uuid.uuid4().hex}"
+    return ("--redis", url, "--set", f"stream.redis_channel={ns}", "--set", f"redis.namespace={ns}")
 
 
 def services():

@@ -14,11 +14,10 @@ import sys
 import tempfile
 import time
 import unittest
-import uuid
 
 import pandas as pd
 
-from mdtest import SAMPLE, SRC, Agent, AgentTest, services
+from mdtest import SAMPLE, SRC, Agent, AgentTest, redis_deployment_args
 
 sys.path.insert(0, os.path.join(SRC, "clients", "python"))
 import mdagent  # noqa: E402  (the package under test, from the source tree)
@@ -267,13 +266,8 @@ class ClientStreamDeployment(unittest.IsolatedAsyncioTestCase):
 
     @classmethod
     def setUpClass(cls):
-        url = services().get("MDTEST_REDIS_URL")
-        if not url:
-            raise unittest.SkipTest("no test Redis (run under ctest)")
-        ns = f"mdtest:pyclient:{uuid.uuid4().hex}"
         cls.agent = Agent(env={"MDAGENT_API_KEYS": KEY}, name="PyClientRedis",
-                          args=("--redis", url, "--set", f"stream.redis_channel={ns}",
-                                "--set", f"redis.namespace={ns}")).start()
+                          args=redis_deployment_args("pyclient")).start()
 
     @classmethod
     def tearDownClass(cls):

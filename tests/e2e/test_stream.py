@@ -8,14 +8,12 @@ import ctypes
 import json
 import os
 import signal
-import threading
 import time
 import unittest
-import uuid
 
 import websockets
 
-from mdtest import Agent, AgentTest, services
+from mdtest import Agent, AgentTest, redis_deployment_args
 from wsclient import Closed, RawWs, close_code
 
 KEY = "stream-test-key-1"
@@ -639,14 +637,9 @@ class StreamAcrossInstances(unittest.IsolatedAsyncioTestCase):
 
     @classmethod
     def setUpClass(cls):
-        url = services().get("MDTEST_REDIS_URL")
-        if not url:
-            raise unittest.SkipTest("no test Redis (run under ctest)")
-        channel = f"mdtest:stream:{uuid.uuid4().hex}"
         # one deployment: the same channel and namespace (the harness gives every agent a
         # cache prefix of its own, and the default namespace derives from it)
-        args = ("--redis", url, "--set", f"stream.redis_channel={channel}",
-                "--set", f"redis.namespace={channel}", "--set", "stream.live_bars=false")
+        args = redis_deployment_args("stream") + ("--set", "stream.live_bars=false")
         cls.args = args
         env = {"MDAGENT_API_KEYS": KEY}
         cls.a = Agent(env=env, args=args, name="StreamA").start()
