@@ -20,6 +20,21 @@ TMP = os.environ.get("MDTEST_TMP", tempfile.gettempdir())
 SAMPLE = os.path.join(SRC, "data", "sample")
 
 
+def read_all(s, buf=b"", timeout=5):
+    """Everything a raw socket's server sends until it closes (or stays silent for timeout),
+    after buf."""
+    s.settimeout(timeout)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return buf
+
+
 def redis_deployment_args(prefix):
     """The arguments that put an agent in one deployment on the test Redis: --redis and a
     stream channel and namespace of their own (mdtest:<prefix>:<random>), the same for every

@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from mdtest import Agent, curl, free_port, run_cli, rss_mib
+from mdtest import Agent, free_port, read_all, run_cli
 
 KEY = "hostile-key"
 
@@ -230,17 +230,7 @@ class NoSmuggling(EdgeTest):
             s.sendall(head + body + b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
             st, h, rbody, rest = read_response(s)
             # nothing else may come back: the connection is closed after the 400
-            s.settimeout(2)
-            more = rest
-            try:
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    more += chunk
-            except (socket.timeout, ConnectionResetError):
-                pass
-            return st, h, rbody, more
+            return st, h, rbody, read_all(s, rest, timeout=2)
         finally:
             s.close()
 

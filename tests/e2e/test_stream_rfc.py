@@ -12,7 +12,7 @@ import struct
 import time
 import unittest
 
-from mdtest import Agent, rss_mib
+from mdtest import Agent, read_all, rss_mib
 
 KEY = "rfc-key"
 
@@ -58,20 +58,6 @@ def handshake(port, path="/stream", version="1.1", extra="", rcvbuf=None):
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
     return s, int(lines[0].split()[1]), headers, rest
-
-
-def read_all(s, buf=b"", timeout=5):
-    """Everything the server sends until it closes (or stays silent for timeout)."""
-    s.settimeout(timeout)
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass
-    return buf
 
 
 def split_frames(data):
