@@ -92,13 +92,7 @@ int md_cross_req_parse(md_cross_req *r, int correlation,
                                             : "align: '%.20s' is not inner or outer",
                                 v);
     }
-    /* as /historical: a bare "?cached_only" is true */
-    if ((v = get(ctx, "cached_only"))) {
-        if (!*v || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0)
-            r->cached_only = 1;
-        else if (strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0)
-            return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
-    }
+    if ((rc = md_query_cached_only_parse(get(ctx, "cached_only"), &r->cached_only, err))) return rc;
     /* returns across a split of raw closes would be a crash that never happened */
     if ((rc = md_query_adjust_parse(get(ctx, "adjust"), &r->adjust, err))) return rc;
     if ((v = get(ctx, "format"))) {

@@ -15,11 +15,14 @@
 #include <string.h>
 #include <strings.h>
 
-static int parse_bool(const char *v, int *out)
+int md_query_cached_only_parse(const char *v, int *out, md_error *err)
 {
-    if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes")) return *out = 1, 0;
-    if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no")) return *out = 0, 0;
-    return -1;
+    *out = 0;
+    if (!v) return 0;
+    if (!*v || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"))
+        return *out = 1, 0;
+    if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no")) return 0;
+    return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
 }
 
 static const char *const session_names[] = {"all", "extended", "regular"};
@@ -90,10 +93,8 @@ int md_history_req_parse(md_history_req *req, const char *symbol,
         else if (strcasecmp(v, "json") != 0)
             return md_error_set(err, MD_EPARAM, "format: '%.20s' is not json or csv", v);
     }
-    /* a bare "?cached_only" is a flag: true */
-    if ((v = get(ctx, "cached_only")) &&
-        (*v ? parse_bool(v, &req->cached_only) : (req->cached_only = 1, 0)))
-        return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
+    if ((rc = md_query_cached_only_parse(get(ctx, "cached_only"), &req->cached_only, err)))
+        return rc;
     if ((rc = md_query_adjust_parse(get(ctx, "adjust"), &req->adjust, err))) return rc;
     if ((v = get(ctx, "session"))) {
         size_t k = 0;

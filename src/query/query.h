@@ -353,6 +353,10 @@ void md_stream_adjust_free(md_stream_adjust *sa);
 /* The adjust parameter, in any case: NULL is the default (splits); MD_EPARAM for another
  * word. */
 int md_query_adjust_parse(const char *v, md_adjust *out, md_error *err);
+/* The cached_only parameter (history.c): NULL is false (ask the sources), a bare
+ * "?cached_only" and true/1/yes are true, false/0/no false, in any case; MD_EPARAM for
+ * another word. */
+int md_query_cached_only_parse(const char *v, int *out, md_error *err);
 
 /* -- corporate actions (actions.c) ------------------------------------------------------- */
 

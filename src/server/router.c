@@ -105,12 +105,13 @@ int md_route_check_params(const md_route *rt, const md_http_req *req, md_error *
     return 0;
 }
 
-/* cached_only given and not false: the request never asks the providers. */
+/* cached_only true: the request never asks the providers (a word that is not a boolean is
+ * refused by the handler; it needs no fetch worker either). */
 static int cached_only(const md_http_req *req)
 {
-    const char *v = md_http_param_get(req, "cached_only");
-    if (!v) return 0;
-    return strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0;
+    int yes;
+    return md_query_cached_only_parse(md_http_param_get(req, "cached_only"), &yes, NULL) != 0 ||
+           yes;
 }
 
 md_workq *md_route_queue(const md_route *rt, md_services *svc, const md_http_req *req)

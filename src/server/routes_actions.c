@@ -25,14 +25,9 @@ int md_route_actions(md_services *svc, md_http_req *req, md_http_resp *resp, md_
         return rc;
     }
     if (end <= start) return md_error_set(err, MD_ETIMERANGE, "end must be after start");
-    /* as /historical: a bare "?cached_only" is true, "false" asks the sources */
-    int cached_only = 0;
-    if ((v = md_http_param_get(req, "cached_only"))) {
-        if (!*v || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0)
-            cached_only = 1;
-        else if (strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0)
-            return md_error_set(err, MD_EPARAM, "cached_only: '%.20s' is not true or false", v);
-    }
+    int cached_only; /* as /historical */
+    if ((rc = md_query_cached_only_parse(md_http_param_get(req, "cached_only"), &cached_only, err)))
+        return rc;
     md_action_vec a;
     md_action_vec_init(&a);
     rc = md_query_actions(svc, sym, start, end, cached_only, &a, err);

@@ -173,6 +173,12 @@ class ApiConformance(AgentTest):
         self.assertEqual(doc["count"], 2)
         self.assertEqual(doc["from"], "store")
         self.assert_error("/historical/MSFT?cached_only=maybe", 400, "invalid_parameter")
+        # one reading of the flag on every route that takes it
+        for path in ("/analytics/returns?symbols=MSFT&", "/analytics/correlation?symbols=MSFT,DAX&",
+                     "/analytics/MSFT/summary?", "/actions/MSFT?"):
+            body = self.assert_error(path + "cached_only=maybe", 400, "invalid_parameter")
+            self.assertIn("cached_only: 'maybe'", body["error"]["message"])
+            self.assertEqual(curl(self.agent.url + path + "cached_only=NO").status, 200, path)
 
     # -- metrics --------------------------------------------------------------------------
 
