@@ -448,7 +448,7 @@ static json_t *asyncapi(json_t *data, md_error *err)
     }
     /* the schemas the payloads refer to */
     json_t *schemas = json_object(), *all = json_object_get(data, "schemas");
-    const char *used[] = {"Symbol", "Interval", "Timestamp"};
+    const char *used[] = {"Symbol", "Interval", "Timestamp", "Adjustment"};
     for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
         json_object_set(schemas, used[i], json_object_get(all, used[i]));
     json_object_set_new(doc, "components",

@@ -6,12 +6,14 @@ scripts/gen-contracts.sh); real validators from npm accept them (OpenAPI 3.1:
 @seriousme/openapi-schema-validator, AsyncAPI 3: @asyncapi/parser); the routes the running
 agent serves and the documented ones are the same set; every documented GET route answers
 with a status the document lists and a body its schema accepts (ajv); every error code in the
-document is one of docs/API.md's error table; the stream's welcome lists only documented
-channels, and a live quote and bar validate against the AsyncAPI message schemas."""
+document is one of docs/API.md's error table; no answer has a member its schema does not
+list (check.mjs); the stream's welcome lists only documented channels, and every kind of
+message the stream sends validates against the AsyncAPI message schemas the same way."""
 import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -20,14 +22,6 @@ from wsclient import RawWs
 
 CONTRACTS = os.path.join(SRC, "tests", "contracts")
 KEY = "contracts-key-42"
-
-
-def next_of(ws, kind):
-    for _ in range(50):
-        m = ws.message()
-        if m.get("type") == kind:
-            return m
-    raise AssertionError(f"no {kind} message")
 
 
 def read(name):
@@ -102,35 +96,70 @@ class Contracts(AgentTest):
             self.assertIn(code, enum, f"POST {path} {status}")
 
     def test_stream_messages_match_the_asyncapi_document(self):
+        """Every kind of message the agent sends on /stream - welcome, subscribed (plain,
+        adjusted, live indicators, market, a replay), market status, quote, bar (raw and
+        adjusted), unsubscribed, pong, errors and replayed messages - validated by ajv against
+        the AsyncAPI payload of its type (check.mjs), no member undocumented."""
         doc = json.loads(read("asyncapi.json"))
         messages = doc["components"]["messages"]
+        auth = {"Authorization": f"Bearer {KEY}"}
+        got = []
+
+        def answers(ws, n):
+            out = [ws.message() for _ in range(n)]
+            got.extend(out)
+            return out
+
         ws = RawWs(self.agent.port)
         try:
-            welcome = ws.message()
+            welcome = answers(ws, 1)[0]
             self.assertEqual(welcome["type"], "welcome")
             enum = messages["subscribe"]["payload"]["properties"]["channels"]["items"]["anyOf"][0]["enum"]
             self.assertEqual(sorted(welcome["channels"]), sorted(enum), "the welcome lists the documented channels")
-            ws.send({"op": "subscribe", "symbols": ["CTR"], "channels": ["quote", "bar.1m"]})
-            got = ws.message()
-            self.assertEqual(got["type"], "subscribed")
+            ws.send({"op": "subscribe", "symbols": ["CTR"], "channels": ["quote", "bar.1d"]})
+            ws.send({"op": "subscribe", "symbols": ["CTR"], "channels": ["bar.1d"], "adjust": "splits"})
+            ws.send({"op": "subscribe", "symbols": ["MSFT"], "channels": ["ind.sma:5@1d"], "partial": True})
+            self.assertEqual([m["type"] for m in answers(ws, 3)], ["subscribed"] * 3)
+            ws.send({"op": "subscribe", "channels": ["market.XNYS"]})
+            self.assertEqual([m["type"] for m in answers(ws, 2)], ["subscribed", "market"])
             now = int(time.time())
             body = json.dumps({"quotes": [{"symbol": "CTR", "price": 5.5, "timestamp": now, "bid": 5.4, "ask": 5.6}]})
-            r = self.agent.post("/ingest/quotes", body, headers={"Authorization": f"Bearer {KEY}"})
-            self.assertEqual(r.status, 200, r.body)
-            quote = next_of(ws, "quote")
-            ws.send({"op": "nonsense"})
-            err = next_of(ws, "error")
+            self.assertEqual(self.agent.post("/ingest/quotes", body, headers=auth).status, 200)
+            body = json.dumps({"bars": [{"symbol": "CTR", "interval": "1d", "timestamp": "2024-01-02", "open": 5,
+                                         "high": 6, "low": 4.5, "close": 5.5, "volume": 100, "vwap": 5.2, "trades": 7}]})
+            self.assertEqual(self.agent.post("/ingest/bars", body, headers=auth).status, 200)
+            data = answers(ws, 3)
+            self.assertEqual(sorted(m["type"] for m in data), ["bar", "bar", "quote"], data)
+            self.assertIn("bar.1d@splits", [m.get("channel") for m in data], "the adjusted bar came")
+            ws.send({"op": "unsubscribe", "symbols": ["CTR"], "channels": ["bar.1d"], "adjust": "splits"})
+            ws.send({"op": "ping"})
+            for bad in ({"op": "nonsense"}, {"op": "subscribe", "symbols": ["b@d"], "channels": ["quote"]},
+                        {"op": "subscribe", "symbols": ["CTR"], "channels": ["nope"]},
+                        {"op": "subscribe", "symbols": ["CTR"], "channels": ["bar.1d"], "adjust": "zzz"}):
+                ws.send(bad)
+            self.assertEqual([m["type"] for m in answers(ws, 6)], ["unsubscribed", "pong"] + ["error"] * 4)
         finally:
             ws.close()
-        for msg, name in ((welcome, "welcome"), (got, "subscribed"), (quote, "quote"), (err, "error")):
-            payload = messages[name]["payload"]
-            for field in payload["required"]:
-                self.assertIn(field, msg, f"{name} lacks {field}")
-            self.assertEqual(msg["type"], payload["properties"]["type"]["const"])
-            for field in msg:
-                self.assertIn(field, payload["properties"], f"{name}.{field} is not documented")
-        self.assertIn(err["code"], messages["error"]["payload"]["properties"]["code"]["enum"])
-
+        ws = RawWs(self.agent.port)  # a client that resumes: the replay
+        try:
+            answers(ws, 1)
+            ws.send({"op": "subscribe", "symbols": ["CTR"], "channels": ["quote", "bar.1d"], "since_seq": welcome["seq"]})
+            sub = answers(ws, 1)[0]
+            self.assertEqual((sub["type"], sub["replayed"], sub["replay_complete"]), ("subscribed", 2, True))
+            self.assertEqual(sorted(m["type"] for m in answers(ws, 2)), ["bar", "quote"])
+        finally:
+            ws.close()
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(got, f)
+        try:
+            p = subprocess.run(["node", "check.mjs", os.path.join(SRC, "docs", "openapi.json"),
+                                os.path.join(SRC, "docs", "asyncapi.json"), "-", f.name],
+                               cwd=CONTRACTS, capture_output=True, text=True, timeout=300)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(p.returncode, 0, p.stdout[-6000:] + p.stderr[-3000:])
+        kinds = "bar error market pong quote subscribed unsubscribed welcome"
+        self.assertIn(f"stream message types checked: {kinds}", p.stdout)
 
 if __name__ == "__main__":
     unittest.main()
