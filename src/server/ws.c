@@ -671,6 +671,7 @@ void md_ws_begin(md_conn *c)
         .instance = md_hub_instance(hub),
         .server_time = md_now(),
         .seq = md_hub_last_seq(hub),
+        .sequence = md_hub_sequenced(hub) ? "deployment" : "instance",
         .max_message_bytes = (size_t)cfg->stream_max_message_bytes,
         .max_subscriptions = (size_t)cfg->stream_max_subscriptions,
         .max_messages_per_s = (size_t)cfg->stream_max_messages_per_s,

@@ -140,6 +140,14 @@ uint64_t md_hub_last_seq(md_hub *h)
     return s;
 }
 
+int md_hub_sequenced(md_hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    int s = h->sequenced;
+    pthread_mutex_unlock(&h->lock);
+    return s;
+}
+
 void md_hub_add_observer(md_hub *h, const md_hub_observer *ob)
 {
     pthread_mutex_lock(&h->lock);

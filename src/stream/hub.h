@@ -83,6 +83,9 @@ const md_hub_options *md_hub_opts(const md_hub *h);
 const char *md_hub_instance(const md_hub *h);
 /* The last sequence number assigned (0 before the first message). */
 uint64_t md_hub_last_seq(md_hub *h);
+/* 1 when the deployment numbers the messages (a sequencer was set: agents on one Redis), so
+ * that a seq means the same on every agent; 0 when this instance numbers its own. */
+int md_hub_sequenced(md_hub *h);
 
 /* Publishes one message (thread-safe). With defer, shards are not woken until the next
  * md_hub_flush() (a batch of ticks then goes out in one write per client). */

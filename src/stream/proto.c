@@ -513,6 +513,7 @@ md_frame *md_proto_welcome(const md_welcome *w)
     md_json_str(b, "session", w->session);
     md_json_str(b, "instance", w->instance);
     md_json_int(b, "seq", (int64_t)w->seq);
+    if (w->sequence) md_json_str(b, "sequence", w->sequence);
     md_buf_puts(b, ",\"channels\":[");
     for (int i = 0; i < MD_CH_COUNT; i++) {
         if (i) md_buf_putc(b, ',');

@@ -113,6 +113,7 @@ typedef struct md_welcome {
     const char *session, *instance;
     int64_t server_time; /* epoch seconds */
     uint64_t seq;        /* last sequence number published so far */
+    const char *sequence; /* who numbers: "deployment" (every agent on one Redis) or "instance" */
     size_t max_message_bytes, max_subscriptions, max_messages_per_s;
 } md_welcome;
 md_frame *md_proto_welcome(const md_welcome *w);

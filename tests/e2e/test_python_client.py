@@ -266,8 +266,8 @@ class ClientStreamDeployment(unittest.IsolatedAsyncioTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.agent = Agent(env={"MDAGENT_API_KEYS": KEY}, name="PyClientRedis",
-                          args=redis_deployment_args("pyclient")).start()
+        cls.args = redis_deployment_args("pyclient")
+        cls.agent = Agent(env={"MDAGENT_API_KEYS": KEY}, name="PyClientRedis", args=cls.args).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -293,6 +293,46 @@ class ClientStreamDeployment(unittest.IsolatedAsyncioTestCase):
         self.assertEqual([m["type"] for m in got], ["quote", "quote", "bar"], got)
         self.assertEqual(got[2]["seq"], got[1]["seq"], "derived: the seq before it")
         await it.aclose()
+
+
+    async def test_resumes_on_another_agent_of_the_deployment(self):
+        """The client's agent goes away and it reconnects to another agent of the deployment
+        (a load balancer's next server): the deployment's seq means the same there, so it
+        resumes after the last one it yielded - every quote once, none replayed twice."""
+        other = Agent(env={"MDAGENT_API_KEYS": KEY}, name="PyClientRedis2", args=self.args)
+        proxy = None
+        try:
+            other.start()
+            proxy = await Proxy(self.agent.port).start()
+            writer = Client(self.agent.url, api_key=KEY)
+            it = Client(f"http://127.0.0.1:{proxy.port}").stream("MOVE", "quote")
+
+            async def quotes(prices, t0):
+                rows = [{"symbol": "MOVE", "price": p, "timestamp": t0 + i} for i, p in enumerate(prices)]
+                self.assertEqual((await asyncio.to_thread(writer.ingest_quotes, rows))["accepted"], len(rows))
+
+            async def take(n):
+                return [await asyncio.wait_for(it.__anext__(), 20) for _ in range(n)]
+
+            first = asyncio.ensure_future(it.__anext__())
+            await asyncio.sleep(0.5)
+            await quotes([1, 2], T0)
+            got = [await asyncio.wait_for(first, 20)] + await take(1)
+            proxy.target = other.port
+            await proxy.drop()  # missed live, relayed to the other agent
+            await quotes([3, 4], T0 + 10)
+            got += await take(2)
+            await quotes([5], T0 + 20)
+            got += await take(1)
+            self.assertEqual([m["price"] for m in got], [1, 2, 3, 4, 5], got)
+            seqs = [m["seq"] for m in got]
+            self.assertEqual(seqs, sorted(set(seqs)))
+            await it.aclose()
+        finally:
+            if proxy:
+                await proxy.close()
+            other.stop()
+            other.cleanup()
 
 
 class ClientStream(AgentTest, unittest.IsolatedAsyncioTestCase):

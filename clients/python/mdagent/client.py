@@ -359,9 +359,10 @@ class Client:
                      max_backoff=5.0, open_timeout=10.0):
         """Live messages of the subscribed symbols and channels ("quote", "bar.1m", ...), as
         dicts, in order, each once: an async iterator that reconnects when the connection
-        drops and resumes where it stopped (since_seq = the last seq it yielded). When the
-        agent itself restarted (another instance), its numbers start again: the new instance
-        replays all it holds. A resume older than what the agent still holds yields
+        drops and resumes where it stopped (since_seq = the last seq it yielded), also on
+        another agent of the same deployment (agents on one Redis share the numbers). When a
+        standalone agent itself restarted (another instance), its numbers start again: the new
+        instance replays all it holds. A resume older than what the agent still holds yields
         {"type": "gap", "since_seq": N} first: fill it with history(). Also yields "lagged"
         messages (a slow reader's queue was conflated). An error message about the
         subscription raises StreamError; with reconnect=False a dropped connection does too.
@@ -386,8 +387,11 @@ class Client:
                 continue
             try:
                 welcome = json.loads(await ws.recv())
-                if instance is not None and welcome.get("instance") != instance:
-                    last = 0  # another agent process: its seq restarted, take all it holds
+                if (instance is not None and welcome.get("instance") != instance
+                        and welcome.get("sequence") != "deployment"):
+                    # another agent process numbering its own messages: its seq restarted,
+                    # take all it holds (agents of one deployment share the numbers: resume)
+                    last = 0
                 instance = welcome.get("instance")
                 sub = {"op": "subscribe", "symbols": list(symbols), "channels": list(channels)}
                 if last is not None:
