@@ -54,7 +54,7 @@ as_pg() {
 # started.
 alive() {
     [ -f "$1" ] || return 1
-    pid="$(cat "$1")"
+    pid="$(cat "$1" 2>/dev/null)" # redis-server removes its own pid file as it exits
     [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] || return 1
     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
 }
