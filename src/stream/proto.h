@@ -111,8 +111,8 @@ void md_proto_bar_fields(md_buf *out, md_interval iv, const md_bar *b, int close
 
 typedef struct md_welcome {
     const char *session, *instance;
-    int64_t server_time; /* epoch seconds */
-    uint64_t seq;        /* last sequence number published so far */
+    int64_t server_time;  /* epoch seconds */
+    uint64_t seq;         /* last sequence number published so far */
     const char *sequence; /* who numbers: "deployment" (every agent on one Redis) or "instance" */
     size_t max_message_bytes, max_subscriptions, max_messages_per_s;
 } md_welcome;
