@@ -220,6 +220,28 @@ class ClientRest(AgentTest):
         want = [r for r in sample("DAX") if r["timestamp"].year == 1995]
         self.assertAlmostEqual(s["return"], want[-1]["close"] / want[0]["close"] - 1, places=9)
 
+    def test_every_read_parameter_reaches_the_agent(self):
+        # each keyword is sent: the answer says the value asked, and a bad one is the
+        # agent's own 400 (a keyword the client dropped would answer the default instead)
+        rng = {"start": "1995-01-01", "end": "1996-01-01"}
+        s = self.md.summary("DAX", adjust="none", partial="exclude", cached_only=True, **rng)
+        self.assertEqual(s["adjust"], "none")
+        self.assertEqual(s, self.md.get("/analytics/DAX/summary", adjust="none", partial="exclude",
+                                        cached_only="true", **rng))
+        df = self.md.indicators("DAX", "sma:5", adjust="none", cached_only=False, **rng)
+        self.assertEqual(len(df), len([r for r in sample("DAX") if r["timestamp"].year == 1995]))
+        calls = {
+            "summary": lambda **kw: self.md.summary("DAX", **rng, **kw),
+            "indicators": lambda **kw: self.md.indicators("DAX", "sma:5", **rng, **kw),
+            "history": lambda **kw: self.md.history("DAX", **rng, **kw),
+        }
+        for name, call in calls.items():
+            for kw in ({"adjust": "bogus"}, {"partial": "bogus"}, {"session": "bogus"}):
+                with self.subTest(call=name, **kw), self.assertRaises(mdagent.MdagentError) as e:
+                    call(**kw)
+                self.assertEqual(e.exception.status, 400)
+                self.assertIn(next(iter(kw)), str(e.exception))
+
     def test_errors_are_typed_and_carry_the_code(self):
         cases = [
             (lambda: self.md.history("DAX", interval="7x"), mdagent.InvalidIntervalError, "invalid_interval", 400),

@@ -49,6 +49,11 @@ def _time(v):
     raise TypeError(f"cannot use {type(v).__name__} as a time")
 
 
+def _flag(v):
+    """A boolean parameter as the agent takes it (None: not sent)."""
+    return None if v is None else ("true" if v else "false")
+
+
 def _symbol_path(symbol):
     # the {symbol} capture takes the rest of the path: "/" (EUR/USD) and "^" stay as they are
     return urllib.parse.quote(str(symbol), safe="/^=.-_")
@@ -130,7 +135,8 @@ class Client:
         return limit is not None
 
     def history(self, symbols, start=None, end=None, interval="1d", adjust=None, limit=None,
-                source=None, cached_only=None, partial=None, page_size=None, raise_errors=True):
+                source=None, cached_only=None, partial=None, page_size=None, raise_errors=True,
+                session=None):
         """Bars of one symbol (a str: indexed by timestamp) or several (a list: long format,
         one row per symbol and timestamp, columns symbol, timestamp, open, high, low, close,
         volume, ...), oldest first (several: by timestamp, then symbol in the order given). The
@@ -138,16 +144,16 @@ class Client:
         page_size rows per request (default: the agent's server.default_limit). limit: at most
         this many bars of each symbol, the newest of the range. adjust: "none" (as traded),
         "splits" (the agent's default) or "all" (splits and dividends). partial="exclude"
-        leaves out the bars cut by the range or still forming.
+        leaves out the bars cut by the range or still forming. session (intraday intervals):
+        "all" (the agent's default), "extended" or "regular" hours.
         Several symbols are asked with GET /historical?symbols= (pages of page_size rows of all
         symbols together; with limit, each symbol's newest bars are asked on its own). A symbol
         that fails (unknown, invalid) raises its typed exception, or with raise_errors=False
         is left out and listed with its code in the frame's attrs["errors"]. An agent without
         the multi-symbol route is asked one symbol at a time (the same rows)."""
         params = {"interval": interval, "start": _time(start), "end": _time(end),
-                  "source": source, "adjust": adjust, "partial": partial}
-        if cached_only is not None:
-            params["cached_only"] = "true" if cached_only else "false"
+                  "source": source, "adjust": adjust, "partial": partial, "session": session,
+                  "cached_only": _flag(cached_only)}
 
         def one(sym, tag):
             rows = []
@@ -248,15 +254,18 @@ class Client:
         return df
 
     def indicators(self, symbol, names, start=None, end=None, interval="1d", limit=None,
-                   adjust=None, page_size=None):
+                   adjust=None, page_size=None, partial=None, session=None, source=None,
+                   cached_only=None):
         """Indicator series of one symbol aligned with its bars: a DataFrame indexed by
         timestamp with "close" and one column per indicator output ("sma:20",
         "macd:12:26:9.signal"); null (NaN) during warm-up. names: "sma:20,rsi" or a list.
-        Paged as history(): every page read; limit: the newest this many rows."""
+        Paged as history(): every page read; limit: the newest this many rows. adjust,
+        partial, session, source and cached_only as in history()."""
         if not isinstance(names, str):
             names = ",".join(names)
         params = {"names": names, "interval": interval, "start": _time(start), "end": _time(end),
-                  "adjust": adjust}
+                  "adjust": adjust, "partial": partial, "session": session, "source": source,
+                  "cached_only": _flag(cached_only)}
         stamps, columns = [], {}
 
         def take(page, room):
@@ -286,10 +295,13 @@ class Client:
         df.index.name = "timestamp"
         return df
 
-    def summary(self, symbol, start=None, end=None, interval="1d"):
-        """Returns, volatility, drawdown of a range (a dict)."""
+    def summary(self, symbol, start=None, end=None, interval="1d", adjust=None, partial=None,
+                session=None, source=None, cached_only=None):
+        """Returns, volatility, drawdown of a range (a dict). adjust, partial, session, source
+        and cached_only as in history()."""
         return self.get(f"/analytics/{_symbol_path(symbol)}/summary", interval=interval,
-                        start=_time(start), end=_time(end))
+                        start=_time(start), end=_time(end), adjust=adjust, partial=partial,
+                        session=session, source=source, cached_only=_flag(cached_only))
 
     def quality(self, symbol=None, start=None, end=None, interval=None, issues=None):
         """The A-F assessment of a symbol's stored data (a dict with grade, score, dimensions,
