@@ -75,6 +75,14 @@ int md_action_validate(const md_action *a, md_error *err)
             return md_error_set(err, MD_EPARAM, "denominator: must be a number > 0");
         if (a->numerator == a->denominator)
             return md_error_set(err, MD_EPARAM, "numerator: a split of 1 for 1 changes nothing");
+        /* a ratio that under- or overflows (1e-300 for 1e300) or is absurd would make every
+         * adjusted price before it 0, inf or NaN: no real split is beyond a billion to one */
+        double r = a->numerator / a->denominator;
+        if (!(r >= MD_SPLIT_RATIO_MIN && r <= MD_SPLIT_RATIO_MAX))
+            return md_error_set(err, MD_EPARAM,
+                                "numerator: the ratio numerator/denominator %g is not between "
+                                "1e-9 and 1e9",
+                                r);
         return 0;
     }
     if (!isfinite(a->amount) || !(a->amount > 0))

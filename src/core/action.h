@@ -56,8 +56,13 @@ const char *md_action_type_name(int type);
 /* MD_ACT_* for a name, or -1. */
 int md_action_type_parse(const char *s);
 
+/* The bounds of a split's ratio numerator / denominator (md_action_validate). */
+#define MD_SPLIT_RATIO_MIN 1e-9
+#define MD_SPLIT_RATIO_MAX 1e9
+
 /* Checks an action's values (the ingest rules): a known type, an ex_date at 00:00 UTC,
- * splits with finite numerator and denominator > 0 and a ratio other than 1, dividends
+ * splits with finite numerator and denominator > 0 and a ratio other than 1 within
+ * MD_SPLIT_RATIO_MIN..MD_SPLIT_RATIO_MAX, dividends
  * with a finite amount > 0 and a currency of 3 letters (or none). MD_EPARAM naming the
  * field. */
 int md_action_validate(const md_action *a, md_error *err);

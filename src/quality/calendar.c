@@ -9,6 +9,7 @@
 
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/tz.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -105,6 +106,11 @@ int md_calendar_off_session(const md_calendar *c, int64_t ts, char *why, size_t 
     for (int64_t k = d - 1; k <= d + 2; k++)
         if (xsession(c, k, &s) && ts < s.ext_close && ts + c->step > s.ext_open) return 0;
     md_time_format(ts, when);
+    /* the reason is the exchange's day, not the UTC one: 00:00Z on a Saturday is Friday
+     * 19:00 in New York, after its post-market, not "closed (weekend)" */
+    int32_t off = 0;
+    md_tz_offset(md_cal_zone(c->x), ts, &off);
+    d = floor_div(ts + off, DAY);
     if (md_cal_day(c->x, d, &s, &reason) == 0)
         snprintf(why, n, "a bar at %s: %s is closed that day (%s)", when, md_cal_mic(c->x),
                  reason ? reason : "no session");

@@ -51,6 +51,9 @@ static void render_session(md_buf *b, const md_cal_session *s)
         md_buf_ts(b, s->ext_close, 1);
     }
     if (s->flags & MD_CAL_EARLY_CLOSE) md_buf_puts(b, ",\"early_close\":true");
+    /* outside valid_from..valid_to (a status near either end): the weekly pattern, no
+     * holidays - said, so that 2031-01-01 is not taken for a known session */
+    if (s->flags & MD_CAL_ESTIMATED) md_buf_puts(b, ",\"estimated\":true");
     md_buf_putc(b, '}');
 }
 
@@ -100,6 +103,8 @@ int md_route_calendar(md_services *svc, md_http_req *req, md_http_resp *resp, md
     if ((rc = time_param(req, "start", &start, err)) < 0) return rc;
     int has_end = time_param(req, "end", &end, err);
     if (has_end < 0) return has_end;
+    if (has_end && !md_http_param_get(req, "start")) /* end alone: the 31 days before it */
+        start = day_of(end + DAY - 1) * DAY - 31 * DAY;
     int64_t d0 = day_of(start + DAY - 1), d1 = has_end ? day_of(end + DAY - 1) : d0 + 31;
     if (has_end && end <= start) return md_error_set(err, MD_ETIMERANGE, "end must be after start");
     int64_t first, last;

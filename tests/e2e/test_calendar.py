@@ -302,6 +302,28 @@ class Calendars(AgentTest):
         self.assert_error("/calendars/XNYS?start=2024-02-01&end=2024-01-01", 400, "invalid_time_range")
         self.assert_error("/calendars/XNYS?start=yesterday", 400, "invalid_time_range")
 
+    def test_one_end_of_the_range_alone(self):
+        """start alone: the 31 days from it; end alone: the 31 days before it (not from today,
+        which made a past end 'end must be after start')."""
+        doc = self.get_json("/calendars/XNYS?end=2024-07-06")
+        self.assertEqual(doc["sessions"][0]["date"], "2024-06-05")
+        self.assertEqual(doc["sessions"][-1]["date"], "2024-07-05")
+        self.assertEqual([c["date"] for c in doc["closed"]], ["2024-06-19", "2024-07-04"])
+        doc = self.get_json("/calendars/XNYS?start=2024-06-05")
+        self.assertEqual((doc["sessions"][0]["date"], doc["sessions"][-1]["date"]), ("2024-06-05", "2024-07-05"))
+
+    def test_status_beyond_the_known_years_says_estimated(self):
+        """After valid_to the calendar knows no holidays: 2031-01-01 (New Year's Day) is only
+        a weekday pattern, and the answer says so; known sessions never do."""
+        doc = self.get_json("/calendars/XNYS/status?at=2030-12-31T22:00:00Z")
+        self.assertEqual((doc["status"], doc["session"]["date"]), ("post", "2030-12-31"))
+        self.assertNotIn("estimated", doc["session"])
+        doc = self.get_json("/calendars/XNYS/status?at=2031-01-01T12:00:00Z")
+        self.assertEqual(doc["session"]["date"], "2031-01-01")
+        self.assertIs(doc["session"]["estimated"], True)
+        doc = self.get_json("/calendars/XNYS?start=2030-12-01&end=2031-01-01")
+        self.assertFalse([s for s in doc["sessions"] if "estimated" in s])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -102,6 +102,35 @@ class Ingest(AgentTest):
                                          '"ex_date":"2020-01-03","amount":100000000000000000000000}]}')
         self.assertEqual((r.status, r.json()["accepted"]), (200, 2), r)
 
+    def test_a_split_ratio_that_breaks_the_prices_is_refused(self):
+        """Numerator and denominator each > 0 and finite, but a ratio that underflows to 0
+        (1e-300 for 1e300), overflows (1e300 for 1e-300) or is absurd would turn every
+        adjusted price before it into null: such items are refused, the rest stored, and
+        the adjusted series stays finite."""
+        bars = [{"symbol": "RATX", "interval": "1d", "timestamp": d, "open": 50, "high": 51,
+                 "low": 49, "close": 50, "volume": 100}
+                for d in ("2024-09-04", "2024-09-05", "2024-09-06", "2024-09-09", "2024-09-10")]
+        self.assertEqual(self.post("/ingest/bars", {"bars": bars}).json()["accepted"], 5)
+        split = {"symbol": "RATX", "type": "split"}
+        items = [dict(split, ex_date="2024-09-05", numerator=1e-300, denominator=1e300),
+                 dict(split, ex_date="2024-09-06", numerator=1e300, denominator=1e-300),
+                 dict(split, ex_date="2024-09-09", numerator=1e-320, denominator=1),
+                 dict(split, ex_date="2024-09-09", numerator=1, denominator=4e9),
+                 dict(split, ex_date="2024-09-10", numerator=2, denominator=1)]
+        r = self.post("/ingest/actions", {"actions": items})
+        self.assertEqual(r.status, 200, r)
+        doc = r.json()
+        self.assertEqual((doc["accepted"], doc["rejected"]), (1, 4), doc)
+        self.assertEqual([(e["index"], e["code"]) for e in doc["errors"]],
+                         [(i, "invalid_argument") for i in range(4)], doc)
+        self.assertIn("ratio", doc["errors"][0]["message"])
+        acts = self.get_json("/actions/RATX?cached_only=true")["actions"]
+        self.assertEqual([(a["ex_date"], a["numerator"], a["denominator"]) for a in acts],
+                         [("2024-09-10", 2, 1)])
+        h = self.get_json("/historical/RATX?adjust=splits&cached_only=true")
+        self.assertEqual([b["close"] for b in h["bars"]], [25, 25, 25, 25, 50])
+        self.assertEqual([b["volume"] for b in h["bars"]], [200, 200, 200, 200, 100])
+
     def test_csv_body(self):
         body = "date,open,high,low,close,volume\n2024-03-01,1,2,0.5,1.5,10\n2024-03-04,1,2,0.5,1.75,10\n2024-03-05,a,2,1,1,1\n"
         r = curl(self.agent.url + "/ingest/bars?symbol=csvb", method="POST", data=body,

@@ -2,6 +2,7 @@
 store that holds exactly the rows up to the checkpoint, and running the same load again
 ends with exactly the rows of the input - no row lost, none twice. Also the reject file and
 the command's exit statuses."""
+import json
 import os
 import shutil
 import signal
@@ -198,6 +199,41 @@ class Rejects(unittest.TestCase):
         missing = mdtest.run_cli("load", os.path.join(self.dir, "nope.csv"), "--db", db, check=False)
         self.assertEqual(missing.returncode, 1)
         self.assertIn("nope.csv: No such file or directory", missing.stderr)
+
+    def test_an_actions_file_loads_its_records(self):
+        """A CSV with type and ex_date columns and no close is an actions file (API.md
+        "Which record": records loaded from a file, source csv): its good records are stored,
+        its bad ones reported by item, and the bars of the same load are adjusted with them."""
+        d = os.path.join(self.dir, "acts")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "ACTL.csv"), "w") as f:
+            f.write("date,open,high,low,close,volume\n"
+                    "2024-09-03,100,101,99,100,10\n2024-09-04,100,101,99,100,10\n"
+                    "2024-09-05,25,26,24,25,40\n2024-09-06,25,26,24,25,40\n")
+        with open(os.path.join(d, "actions.csv"), "w") as f:
+            f.write("symbol,type,ex_date,ratio,amount,currency\n"
+                    "ACTL,split,2024-09-05,4:1,,\n"
+                    "ACTL,split,2024-09-06,bad,,\n"
+                    "ACTL,dividend,2024-09-06,,50,GBp\n")
+        db = f"sqlite:{self.dir}/acts.db"
+        p = mdtest.run_cli("load", d, "--db", db)
+        self.assertIn("loaded 7 rows from 2 files: 6 stored, 1 rejected", p.stderr)
+        self.assertIn("actions.csv: item 1 (data line 2): invalid_argument: ratio: 'bad' is not N:M",
+                      p.stderr)
+        con = sqlite3.connect(f"{self.dir}/acts.db")
+        try:
+            bars = con.execute("SELECT count(*) FROM bars").fetchone()[0]
+        finally:
+            con.close()
+        self.assertEqual(bars, 4)
+        q = mdtest.run_cli("query", "ACTL", "--db", db, "--format", "json", "--adjust", "splits")
+        doc = json.loads(q.stdout)
+        self.assertEqual([b["close"] for b in doc["bars"]], [25, 25, 25, 25])
+        self.assertEqual([b["volume"] for b in doc["bars"]], [40, 40, 40, 40])
+        self.assertEqual(doc["adjustment"]["applied"], 1)
+        q = mdtest.run_cli("query", "ACTL", "--db", db, "--format", "json", "--adjust", "all")
+        # 0.50 GBP on 2024-09-06 against the 25 close before it: factor 0.98
+        self.assertAlmostEqual(json.loads(q.stdout)["bars"][0]["close"], 25 * 0.98, places=12)
 
 
 if __name__ == "__main__":

@@ -259,6 +259,33 @@ Test(quality_exchange, intraday_bars_outside_extended_hours_are_findings)
     md_bar_vec_deinit(&v);
 }
 
+Test(quality_exchange, an_off_session_bar_is_explained_by_the_exchange_day_not_the_utc_day)
+{
+    md_bar_vec v;
+    md_bar_vec_init(&v);
+    minutes(&v, T("2024-11-27T14:30:00Z"), T("2024-11-27T21:00:00Z"));
+    /* 2024-11-28T03:00Z is Wednesday 22:00 in New York (after the post-market), not
+     * Thanksgiving; 2024-11-30T02:00Z is Friday 21:00 there, not a Saturday */
+    minutes(&v, T("2024-11-28T03:00:00Z"), T("2024-11-28T03:01:00Z"));
+    /* Thanksgiving itself, at noon in New York */
+    minutes(&v, T("2024-11-28T17:00:00Z"), T("2024-11-28T17:01:00Z"));
+    minutes(&v, T("2024-11-29T14:30:00Z"), T("2024-11-29T18:00:00Z"));
+    minutes(&v, T("2024-11-30T02:00:00Z"), T("2024-11-30T02:01:00Z"));
+    md_qevent_vec ev;
+    scan(&v, MD_IV_1M, "XNYS", &ev, NULL);
+    cr_assert_eq(count_rule(&ev, OFF), 3);
+    for (size_t i = 0; i < ev.n; i++) {
+        const md_qevent *q = &ev.v[i];
+        if (q->rule != OFF) continue;
+        if (q->ts == T("2024-11-28T17:00:00Z"))
+            cr_expect(strstr(q->detail, "closed that day (Thanksgiving Day)"), "%s", q->detail);
+        else
+            cr_expect(strstr(q->detail, "outside XNYS's trading hours"), "%s", q->detail);
+    }
+    md_qevent_vec_deinit(&ev);
+    md_bar_vec_deinit(&v);
+}
+
 Test(quality_exchange, crypto_trades_every_day_and_timeliness_counts_sessions)
 {
     md_bar_vec v;
