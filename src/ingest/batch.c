@@ -133,13 +133,71 @@ static int get_source(json_t *o, md_source_id def)
     return id > 0 ? id : (int)def;
 }
 
+/* A copy of a JSON body whose number literals beyond a double's range (1e309, -1e400 written
+ * in full) are strings: jansson refuses the whole body for one such number ("real number
+ * overflow"), and quoted it is the item's number that is not finite, that item's error (the
+ * item parsers take numbers written as strings). NULL when the body has no such literal. */
+static char *quote_overflowing_numbers(const char *body, size_t len, size_t *out_len)
+{
+    md_buf o;
+    md_buf_init(&o);
+    int found = 0, in_str = 0;
+    size_t done = 0; /* body[0, done) is in o */
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) continue;
+        size_t j = i;
+        while (j < len && (strchr("+-.eE", body[j]) || (body[j] >= '0' && body[j] <= '9'))) j++;
+        size_t n = j - i;
+        char small[64], *tok = n < sizeof small ? small : md_malloc(n + 1);
+        memcpy(tok, body + i, n);
+        tok[n] = 0;
+        if (isinf(strtod(tok, NULL))) {
+            md_buf_append(&o, body + done, i - done);
+            md_buf_putc(&o, '"');
+            md_buf_append(&o, tok, n);
+            md_buf_putc(&o, '"');
+            done = j;
+            found = 1;
+        }
+        if (tok != small) md_free(tok);
+        i = j - 1;
+    }
+    if (!found) {
+        md_buf_deinit(&o);
+        return NULL;
+    }
+    md_buf_append(&o, body + done, len - done);
+    return md_buf_steal(&o, out_len);
+}
+
 json_t *md_batch_json_items(md_bar_batch *b, const char *body, size_t len, const char *key,
                             md_error *err)
 {
     json_error_t je;
     /* every number as a double: an integer beyond int64 (a volume of 1e19 written in full) is
      * an item's number like any other, not a body jansson refuses as "too big integer" */
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &je);
+    const size_t flags = JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL;
+    json_t *root = json_loadb(body, len, flags, &je);
+    if (!root && strstr(je.text, "overflow")) {
+        size_t qlen = 0;
+        char *quoted = quote_overflowing_numbers(body, len, &qlen);
+        if (quoted) {
+            root = json_loadb(quoted, qlen, flags, &je);
+            md_free(quoted);
+        }
+    }
     if (!root) {
         md_error_set(err, MD_EJSON, "invalid JSON at line %d column %d: %s", je.line, je.column,
                      je.text);

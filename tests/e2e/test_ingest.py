@@ -102,6 +102,36 @@ class Ingest(AgentTest):
                                          '"ex_date":"2020-01-03","amount":100000000000000000000000}]}')
         self.assertEqual((r.status, r.json()["accepted"]), (200, 2), r)
 
+    def test_a_number_beyond_a_double_is_its_items_error(self):
+        """1e309 (or 400 digits) does not fit a double: jansson refuses the whole body for it
+        ("real number overflow"); the agent answers it as that item's error and keeps the
+        others, in /ingest/bars, /ingest/quotes and /ingest/actions. A string holding such a
+        literal is left as it is, and a body that is not JSON is still the body's error."""
+        one = {"symbol": "HUGE", "interval": "1d", "open": 1, "high": 2, "low": 0.5, "close": 1.5}
+        body = ('{"bars":[' + json.dumps(dict(one, timestamp="2021-01-04"))[:-1] + ',"volume":1e309},'
+                + json.dumps(dict(one, timestamp="2021-01-05", volume=3)) + ','
+                + json.dumps(dict(one, timestamp="2021-01-06"))[:-1] + ',"volume":1' + "0" * 400 + '},'
+                + json.dumps({k: v for k, v in dict(one, timestamp="2021-01-07", note="x 1e999").items()
+                              if k != "close"})[:-1] + ',"close":-1E+400}]}')
+        r = self.post("/ingest/bars", body)
+        self.assertEqual(r.status, 200, r)
+        doc = r.json()
+        self.assertEqual((doc["accepted"], doc["rejected"]), (1, 3), doc)
+        self.assertEqual(sorted(e["index"] for e in doc["errors"]), [0, 2, 3], doc)
+        for e in doc["errors"]:
+            self.assertEqual(e["code"], "invalid_bar", e)
+        h = self.get_json("/historical/HUGE")
+        self.assertEqual([(b["timestamp"][:10], b["volume"]) for b in h["bars"]], [("2021-01-05", 3)])
+        r = self.post("/ingest/quotes", '{"quotes":[{"symbol":"HUGE","price":-1e999,"timestamp":1700000000},'
+                                        '{"symbol":"HUGE","price":12.5,"timestamp":1700000001}]}')
+        self.assertEqual((r.status, r.json()["accepted"], r.json()["rejected"]), (200, 1, 1), r)
+        r = self.post("/ingest/actions", '{"actions":[{"symbol":"HUGE","type":"split","ex_date":"2021-01-05",'
+                                         '"numerator":1e309,"denominator":1},{"symbol":"HUGE","type":"dividend",'
+                                         '"ex_date":"2021-01-05","amount":0.25}]}')
+        self.assertEqual((r.status, r.json()["accepted"], r.json()["rejected"]), (200, 1, 1), r)
+        r = self.post("/ingest/bars", '{"bars":[1e309')
+        self.assertEqual((r.status, r.json()["error"]["code"]), (400, "invalid_json"), r)
+
     def test_a_split_ratio_that_breaks_the_prices_is_refused(self):
         """Numerator and denominator each > 0 and finite, but a ratio that underflows to 0
         (1e-300 for 1e300), overflows (1e300 for 1e-300) or is absurd would turn every
