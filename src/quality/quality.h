@@ -104,6 +104,10 @@ typedef struct md_quality_params {
     int timeliness_grace_bars; /* lag a live series may have for free */
     int timeliness_zero_bars;  /* lag past the grace at which timeliness is 0 */
     size_t max_bars;           /* newest bars of a range that /quality looks at */
+    /* a graded range's start (set: gaps_from_set): of a gap between a context bar before it
+     * and the range's first bar, only the bars missing at or after it count */
+    int64_t gaps_from;
+    int gaps_from_set;
 } md_quality_params;
 
 /* The documented defaults (the same as config.def). */

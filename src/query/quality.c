@@ -184,6 +184,10 @@ static int grade_series(md_services *svc, const char *symbol, md_interval iv,
     snprintf(g->symbol, sizeof g->symbol, "%s", symbol);
     g->iv = g->asked_iv = iv;
     memcpy(g->weight, p.weight, sizeof g->weight);
+    /* a gap across the range's start counts the missing bars in the range only (/validate
+     * keeps the whole gap: its next page starts at a bar, so the gap before it is no page's) */
+    p.gaps_from = req->start;
+    p.gaps_from_set = req->start_given;
     g->start = req->start, g->end = req->end;
     g->start_given = req->start_given, g->end_given = req->end_given;
     md_qevent_vec_init(&g->issues);

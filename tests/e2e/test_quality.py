@@ -472,6 +472,41 @@ class QualityCalendar(AgentTest):
         self.assertEqual([f["timestamp"] for f in v["failures"] if f["rule"] == "gap"],
                          ["2001-03-16T00:00:00Z"])
 
+    def test_a_range_counts_the_sessions_missing_in_it_only(self):
+        # the session 2001-03-15 is missing: a range starting after it grades complete bars
+        # (the stored bar before the range is context, its gap is not the range's), a range
+        # that starts on it or before counts it
+        whole = self.get_json("/quality/MSFTDEL")
+        for start, missing in (("2001-03-16", 0), ("2001-03-15T12:00:00Z", 0), ("2001-03-15", 1),
+                               ("2001-03-14", 1), ("2001-03-01", 1)):
+            with self.subTest(start=start):
+                q = self.get_json(f"/quality/MSFTDEL?start={start}&issues=100")
+                self.assertEqual(q["missing_bars"], missing, q)
+                self.assertEqual(q["expected_bars"], q["bars"] + missing, q)
+                gaps = [i for i in q["issues"] if i["rule"] == "gap"]
+                self.assertEqual(len(gaps), missing, gaps)
+                if missing:
+                    self.assertIn("2001-03-15", gaps[0]["message"])
+                else:
+                    self.assertEqual(q["dimensions"]["completeness"], 100, q)
+        self.assertEqual(whole["missing_bars"], 1)
+        # a gap made of sessions before and in the range: only those in it count
+        r = self.agent.post("/ingest/bars", json.dumps({"bars": [
+            {"symbol": "QGAP", "interval": "1d", "timestamp": d, "open": 10, "high": 11, "low": 9,
+             "close": c, "volume": 100} for d, c in (("2024-01-02", 10), ("2024-01-03", 10.2),
+                                                    ("2024-02-26", 10.4), ("2024-02-27", 10.3))]}),
+            headers=AUTH)
+        self.assertEqual(r.status, 200, r)
+        q = self.get_json("/quality/QGAP")  # 2024-01-04 .. 2024-02-23: 35 sessions (MLK, Presidents Day closed)
+        self.assertEqual((q["bars"], q["missing_bars"]), (4, 35), q)
+        q = self.get_json("/quality/QGAP?start=2024-02-01")  # 2024-02-01 .. 2024-02-23: 16
+        self.assertEqual((q["bars"], q["missing_bars"], q["expected_bars"]), (2, 16, 18), q)
+        gap = [i for i in q["issues"] if i["rule"] == "gap"][0]
+        self.assertIn("2024-02-01 to 2024-02-23", gap["message"])
+        # /validate pages start at a bar: the gap before a page's first bar is listed whole
+        v = self.get_json("/validate/QGAP?start=2024-02-01")
+        self.assertEqual([f["value"] for f in v["failures"] if f["rule"] == "gap"], [35])
+
     def test_a_bar_on_a_saturday_is_a_finding(self):
         v = self.get_json("/validate/MSFTSAT")
         off = [f for f in v["failures"] if f["rule"] == "off_session"]
