@@ -95,7 +95,7 @@ void md_ind__willr(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
 
 /* TTR::CCI: (tp - SMA(tp)) / (0.015 * mean absolute deviation of tp around that SMA), tp
  * the typical price. The deviation needs the whole window each bar (as TTR computes it).
- * A window with no deviation has no CCI (null). */
+ * A window with no deviation (every tp equal) has no CCI (null). */
 typedef struct {
     ind_rsum sum;
 } cci_state;
@@ -112,9 +112,15 @@ void md_ind__cci(md_ind_run *r, const md_ind_cols *in, size_t n, double **out)
             out[0][i] = NAN;
             continue;
         }
-        double m = s->sum.sum / (double)p, dev = 0;
-        for (size_t j = 0; j < p; j++) dev += fabs(s->sum.ring[j] - m) / (double)p;
-        out[0][i] = dev > 0 ? (tp - m) / (0.015 * dev) : NAN;
+        double m = s->sum.sum / (double)p, dev = 0, lo = tp, hi = tp;
+        for (size_t j = 0; j < p; j++) {
+            double x = s->sum.ring[j];
+            dev += fabs(x - m) / (double)p;
+            lo = x < lo ? x : lo, hi = x > hi ? x : hi;
+        }
+        /* a flat window has no deviation, whatever rounding left in its mean (TTR answers
+         * +-66.67 there from 0/0's residues) */
+        out[0][i] = dev > 0 && lo < hi ? (tp - m) / (0.015 * dev) : NAN;
     }
 }
 

@@ -136,6 +136,20 @@ static int unknown(md_error *err, const char *name)
                         known);
 }
 
+/* Appends ":<v>" to name (of size cap, len used) in the fewest digits that read back as v
+ * (at least those of %.10g), so two different parameters never share a canonical name and
+ * the name says the value computed with. Returns the new length. */
+static size_t put_param(char *name, size_t cap, size_t len, double v)
+{
+    if (len >= cap) return len;
+    size_t n = len;
+    for (int digits = 10; digits <= 17; digits++) {
+        n = len + (size_t)snprintf(name + len, cap - len, ":%.*g", digits, v);
+        if (n >= cap || strtod(name + len + 1, NULL) == v) break;
+    }
+    return n;
+}
+
 /* Fills s from "name[:p1[:p2[:p3]]]" (item is modified). */
 static int parse_item(char *item, md_ind_spec *s, md_error *err)
 {
@@ -167,7 +181,7 @@ static int parse_item(char *item, md_ind_spec *s, md_error *err)
                             d->check_expr);
     size_t len = (size_t)snprintf(s->name, sizeof s->name, "%s", d->name);
     for (int i = 0; i < d->nparams && len < sizeof s->name; i++)
-        len += (size_t)snprintf(s->name + len, sizeof s->name - len, ":%.10g", s->p[i]);
+        len = put_param(s->name, sizeof s->name, len, s->p[i]);
     return 0;
 }
 
@@ -295,7 +309,7 @@ void md_ind_defs_json(md_buf *b)
         char def_name[64];
         size_t len = (size_t)snprintf(def_name, sizeof def_name, "%s", d->name);
         for (int k = 0; k < d->nparams && len < sizeof def_name; k++)
-            len += (size_t)snprintf(def_name + len, sizeof def_name - len, ":%.10g", s.p[k]);
+            len = put_param(def_name, sizeof def_name, len, s.p[k]);
         md_json_str(b, "default", def_name);
         md_json_str(b, "scale", d->scale == MD_IND_PRICE ? "price" : "own");
         md_json_bool(b, "volume", (d->flags & MD_IND_VOLUME) != 0);

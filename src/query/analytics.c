@@ -81,8 +81,12 @@ int md_query_series_extent(md_services *svc, const char *symbol, md_interval iv,
             return rc;
         }
         if (v.n == 2) {
-            if (!x->any || v.v[0].ts < x->first) x->first = v.v[0].ts;
-            if (!x->any || v.v[1].ts > x->last) x->last = v.v[1].ts;
+            /* as buckets of iv: a session's bar begins at its date, which may be before the
+             * instant of its first intraday bar (US post-market past midnight UTC) */
+            int64_t first = md_store_bucket_of(svc->store, symbol, iv, (md_interval)f, v.v[0].ts);
+            int64_t last = md_store_bucket_of(svc->store, symbol, iv, (md_interval)f, v.v[1].ts);
+            if (!x->any || first < x->first) x->first = first;
+            if (!x->any || last > x->last) x->last = last;
             x->finest = (md_interval)f;
             x->any = 1;
         }

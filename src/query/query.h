@@ -402,7 +402,8 @@ int md_query_indicators(md_services *svc, const md_history_req *req, const char 
  * indicators and screens): its bars are stored at iv or aggregated from a finer interval
  * that divides it, and it begins at its first stored bar. */
 typedef struct md_series_extent {
-    int64_t first, last;    /* the first and last stored bar over iv and those finer intervals */
+    int64_t first, last;    /* the buckets of iv of the first and last stored bar over iv and
+                             * those finer intervals (md_store_bucket_of) */
     md_interval finest;     /* the finest of them holding bars (bounds a read window's bars) */
     int any;                /* 0: nothing stored */
     md_session_sel session; /* the hours a scan keeps (md_query_session_filter); set by the

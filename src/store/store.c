@@ -681,6 +681,13 @@ static int read_bars(md_store *st, const md_store *primary, const char *symbol, 
     return 0;
 }
 
+int64_t md_store_bucket_of(const md_store *st, const char *symbol, md_interval iv, md_interval f,
+                           int64_t ts)
+{
+    const md_cal *c = f == iv ? NULL : session_cal(st, symbol, iv, f);
+    return c ? md_cal_bucket(c, iv, ts, NULL) : md_interval_floor(iv, ts);
+}
+
 void md_store_bar_span(const md_store *st, const char *symbol, md_interval iv, md_interval used_iv,
                        int64_t start, int64_t end, int64_t now, md_bar_span *span)
 {

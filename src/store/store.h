@@ -150,6 +150,12 @@ int md_store_read_bars(md_store *st, const char *symbol, md_interval iv, int64_t
                        size_t limit, md_store_end keep, md_bar_vec *out, md_interval *used_iv,
                        md_error *err);
 
+/* The timestamp of the bucket of iv that md_store_read_bars makes a bar of the finer
+ * interval f starting at ts part of: the symbol's session date for daily and coarser buckets
+ * from intraday bars where sessions are not UTC days, else md_interval_floor(iv, ts). */
+int64_t md_store_bucket_of(const md_store *st, const char *symbol, md_interval iv, md_interval f,
+                           int64_t ts);
+
 /* How md_bar_partial judges the bars of iv that md_store_read_bars answered for [start, end)
  * at now from the stored interval used_iv: stored bars of iv are whole whatever the range;
  * buckets aggregated from finer bars are judged by the range and the clock - for a daily or

@@ -2,9 +2,14 @@
 indicator of the table (at its defaults and at other parameters), the value at each bar of
 a narrower answer (start, end, limit, other names asked alongside, the same names in another
 order) equals, bit for bit, the value at that bar when the whole series is asked. Also on
-weekly bars aggregated from the daily ones, and on intraday bars (vwap resets each UTC day).
-Regression: rsi:14 on TTRC at 1990-01-02 alone and next to macd:12:26:9 (63.70 vs 64.44)."""
+weekly bars aggregated from the daily ones, on intraday bars (vwap resets each UTC day), and on
+daily and weekly bars made of New York sessions from 1-minute bars.
+Regression: rsi:14 on TTRC at 1990-01-02 alone and next to macd:12:26:9 (63.70 vs 64.44).
+Regression: a session's bar labelled a day before its first minute bar (post-market past
+midnight UTC) was left out of the history before a later start and of psar's seed."""
+import datetime
 import os
+import statistics
 import tempfile
 import unittest
 import urllib.parse
@@ -45,6 +50,29 @@ class RequestIndependence(AgentTest):
                             f"{p:.2f},{p + 0.05:.2f},{p - 0.05:.2f},{p + 0.01:.2f},"
                             f"{100 + (m * 31) % 17}\n")
         cls.agent.load(path, extra=("--interval", "1m", "--symbol", "INTRA"))
+        # New York sessions (XNYS, the default calendar) from 1-minute bars: each weekday D of
+        # 2024-01-02 .. 01-19 (01-15 is a holiday) has bars 14:30-15:29Z and its post-market
+        # 19:00-19:59 New York, which is 00:00-00:59Z of the next UTC day; the first session,
+        # 01-02, has only those, so its bar is labelled a day before its first minute bar
+        path = os.path.join(cls.tmp, "NYPOST.csv")
+        with open(path, "w") as f:
+            f.write("timestamp,open,high,low,close,volume\n")
+            p, k = 50.0, 0
+            for day in range(2, 20):
+                d = datetime.datetime(2024, 1, day, tzinfo=datetime.timezone.utc)
+                if d.weekday() >= 5 or day == 15:
+                    continue
+                starts = [d + datetime.timedelta(days=1)]
+                if day > 2:
+                    starts.insert(0, d + datetime.timedelta(hours=14, minutes=30))
+                for t0 in starts:
+                    for m in range(60):
+                        k += 1
+                        p += ((k * 7919) % 11 - 5) * 0.01
+                        t = t0 + datetime.timedelta(minutes=m)
+                        f.write(f"{t:%Y-%m-%dT%H:%M:%SZ},{p:.2f},{p + 0.02 + (k % 7) * 0.01:.2f},"
+                                f"{p - 0.03 - (k % 5) * 0.01:.2f},{p + 0.01:.2f},{100 + k % 23}\n")
+        cls.agent.load(path, extra=("--interval", "1m", "--symbol", "NYPOST"))
         cls.table = cls.get_table()
 
     @classmethod
@@ -107,6 +135,27 @@ class RequestIndependence(AgentTest):
         for spec in [d["default"] for d in self.table]:
             with self.subTest(spec=spec):
                 self.check("INTRA", spec, "1m", intra)
+
+    def test_exchange_sessions_from_minute_bars(self):
+        bars = self.get_json("/historical/NYPOST?interval=1d&limit=1000")["bars"]
+        self.assertEqual([b["timestamp"][:10] for b in bars][:2], ["2024-01-02", "2024-01-03"])
+        self.assertEqual(len(bars), 13)
+        daily = [("start=2024-01-05", ""), ("start=2024-01-09&end=2024-01-12", "ema:3"),
+                 ("limit=3&order=desc", ""), ("start=2024-01-03&limit=4", "psar")]
+        weekly = [("start=2024-01-08", ""), ("start=2024-01-10&end=2024-01-20", "obv")]
+        for spec in ["sma:2", "ema:3", "wma:2", "obv", "rsi:2", "atr:2", "adx:2", "mfi:2",
+                     "macd:2:3:2", "psar:0.02:0.2", "psar:0.05:0.3", "stoch:2:2:1", "cci:2", "aroon:2"]:
+            with self.subTest(spec=spec):
+                self.check("NYPOST", spec, "1d", daily)
+                self.check("NYPOST", spec, "1w", weekly)
+        for query in ("limit=1000", "start=2024-01-10"):
+            doc = self.ask("NYPOST", "sma:2", query)
+            self.assertEqual(doc["series_start"], "2024-01-02T00:00:00Z", query)
+        # psar's seed, as TTR::SAR: the first low less the sample sd of high - low over the
+        # whole series of daily bars, the first session's included
+        psar = self.ask("NYPOST", "psar", "limit=1000")["indicators"]["psar:0.02:0.2"]
+        sd = statistics.stdev(b["high"] - b["low"] for b in bars)
+        self.assertAlmostEqual(psar[0], bars[0]["low"] - sd, delta=1e-9 * bars[0]["low"])
 
     def test_rsi_next_to_macd_regression(self):
         alone = self.ask("TTRC", "rsi:14", "start=1990-01-02&end=1990-01-03")

@@ -1,10 +1,13 @@
 """End to end: every indicator the agent serves, at several parameter sets, against R's TTR
 package (Debian r-cran-ttr; the reference definitions of docs/indicators.md), over the same
 daily bars: TTRC (5,550 OHLCV bars, tests/fixtures/indicators), MSFT (real OHLCV) and DAX
-(real closes only). The agent loads the CSVs with `mdagent load` and answers through REST;
-Rscript computes the references from the same files. Every bar is compared, warm-up rows
-included (TTR's NA must be the agent's null), within 1e-9 relative."""
+(real closes only), and FLAT, written here: a walk with flat stretches (every price equal for
+25 and 20 bars) and zero-volume bars, where the ranges and deviations are zero. The agent
+loads the CSVs with `mdagent load` and answers through REST; Rscript computes the references
+from the same files. Every bar is compared, warm-up rows included (TTR's NA must be the
+agent's null), within 1e-9 relative."""
 import csv
+import datetime
 import math
 import os
 import shutil
@@ -63,8 +66,38 @@ class TTRReference(AgentTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        FILES["FLAT"] = cls.write_flat(os.path.join(cls.agent.dir, "FLAT.csv"))
         for path in FILES.values():
             cls.agent.load(path)
+
+    @staticmethod
+    def write_flat(path):
+        """300 weekday bars: flat (open = high = low = close) for bars 0-24 and 120-139, a
+        walk elsewhere; every third flat bar and bars 200-219 have no volume."""
+        seed, p, day = 52, 100.0, datetime.date(2010, 1, 4)
+
+        def rnd():  # a small LCG in [-1, 1): the same file on every run; seed 52 leaves
+            # a residue in cci's rolling mean over the second flat stretch
+            nonlocal seed
+            seed = (seed * 1103515245 + 12345) % 2**31
+            return seed / 2**30 - 1
+
+        with open(path, "w") as f:
+            f.write("date,open,high,low,close,volume\n")
+            for i in range(300):
+                while day.weekday() >= 5:
+                    day += datetime.timedelta(days=1)
+                if i < 25 or 120 <= i < 140:
+                    o = h = lo = c = p
+                    v = 1000 if i % 3 else 0
+                else:
+                    o, c = p, round(p * (1 + 0.02 * rnd()), 2)
+                    h = round(max(o, c) * (1 + 0.01 * abs(rnd())), 2)
+                    lo = round(min(o, c) * (1 - 0.01 * abs(rnd())), 2)
+                    v = 0 if 200 <= i < 220 else 1000 + int(50000 * abs(rnd()))
+                f.write(f"{day},{o},{h},{lo},{c},{v}\n")
+                p, day = c, day + datetime.timedelta(days=1)
+        return path
 
     def served(self, symbol, specs):
         """{"<spec>.<output>": values} from /analytics/{symbol}/indicators over the whole
@@ -83,9 +116,11 @@ class TTRReference(AgentTest):
                     out[f"{spec}.value"] = v
         return out, count
 
-    def compare(self, symbol, specs):
+    def compare(self, symbol, specs, fix=None):
         got, count = self.served(symbol, specs)
         want = ttr(symbol, specs)
+        if fix:
+            fix(want)
         self.assertEqual(set(got), set(want), "outputs served vs TTR")
         with open(FILES[symbol]) as f:
             self.assertEqual(count, sum(1 for _ in f) - 1, "the whole file is served")
@@ -125,6 +160,31 @@ class TTRReference(AgentTest):
         self.compare("DAX", [s for s in SPECS if s != "vwap"])
         doc = self.get_json("/analytics/DAX/indicators?names=vwap&limit=5")
         self.assertEqual(doc["indicators"]["vwap"], [None] * 5)
+
+    def test_flat_stretches(self):
+        # cci over a window of equal typical prices has no deviation: null (indicators.md),
+        # where TTR divides rounding residues (+-66.67); stoch is left out (TTR cannot average
+        # its 0/0) and mfi too (TTR's running sums keep residues after zero flows)
+        with open(FILES["FLAT"]) as f:
+            tp = [(float(r["high"]) + float(r["low"]) + float(r["close"])) / 3
+                  for r in csv.DictReader(f)]
+
+        def flat_cci_is_null(want):
+            for key, series in want.items():
+                if key.startswith("cci:"):
+                    n = int(key.split(":")[1].split(".")[0])
+                    for i in range(n - 1, len(series)):
+                        if len(set(tp[i - n + 1:i + 1])) == 1:
+                            series[i] = None
+
+        specs = [s for s in SPECS if s.split(":")[0] not in ("stoch", "mfi")] + ["cci:2"]
+        self.compare("FLAT", specs, flat_cci_is_null)
+        # bar 139, the last of the flat 120-139: this series' rolling sums leave a residue in
+        # the mean there (which was answered as 66.67)
+        doc = self.get_json("/analytics/FLAT/indicators?names=cci:10,cci:20&start=2010-07-16"
+                            "&limit=1")
+        self.assertEqual(doc["timestamps"], ["2010-07-16T00:00:00Z"])
+        self.assertEqual(doc["indicators"], {"cci:10": [None], "cci:20": [None]})
 
 
 if __name__ == "__main__":

@@ -486,6 +486,22 @@ Test(analytics, spec_parsing)
     cr_assert_str_eq(s[10].name, "psar:0.02:0.2");
     cr_assert_str_eq(s[6].name, "vwap");
     cr_assert_eq(md_ind_parse("sma,sma:20,sma:21", s, MD_IND_MAX, &err), 2, "repeats kept once");
+    /* a canonical name reads back as the parameters computed with: two that differ past the
+     * tenth digit are two indicators, each named exactly (both were "psar:0.0123456789:0.2") */
+    cr_assert_eq(md_ind_parse("psar:0.012345678901:0.2,psar:0.012345678902:0.2,"
+                              "bbands:20:2.000000000001,bbands:20:0.1,sma:1e1",
+                              s, MD_IND_MAX, &err),
+                 5, "%s", err.msg);
+    cr_assert_str_eq(s[0].name, "psar:0.012345678901:0.2");
+    cr_assert_str_eq(s[1].name, "psar:0.012345678902:0.2");
+    cr_assert_str_eq(s[2].name, "bbands:20:2.000000000001");
+    cr_assert_str_eq(s[3].name, "bbands:20:0.1");
+    cr_assert_str_eq(s[4].name, "sma:10");
+    for (int i = 0; i < 3; i++) {
+        const char *colon = strrchr(s[i].name, ':');
+        const char *p = i < 2 ? strchr(s[i].name, ':') + 1 : colon + 1;
+        cr_assert_eq(strtod(p, NULL), s[i].p[i < 2 ? 0 : 1], "%s", s[i].name);
+    }
     const char *bad[] = {"",
                          "foo",
                          "sma:0",
