@@ -2,6 +2,7 @@
 #include "core/workq.h"
 
 #include "core/mem.h"
+#include "core/sched.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -21,12 +22,14 @@ struct md_workq {
     size_t running; /* jobs started and not finished */
     int stop;
     int n;
+    unsigned slice_us;
     pthread_t *threads;
 };
 
 static void *run(void *arg)
 {
     md_workq *q = arg;
+    if (q->slice_us) (void)md_thread_slice(q->slice_us); /* a hint: refused changes nothing */
     pthread_mutex_lock(&q->lock);
     for (;;) {
         while (!q->head && !q->stop) pthread_cond_wait(&q->cond, &q->lock);
@@ -48,7 +51,13 @@ static void *run(void *arg)
 
 md_workq *md_workq_new(int n, const char *name)
 {
+    return md_workq_new_sliced(n, name, 0);
+}
+
+md_workq *md_workq_new_sliced(int n, const char *name, unsigned slice_us)
+{
     md_workq *q = md_calloc(1, sizeof *q);
+    q->slice_us = slice_us;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->cond, NULL);
     q->n = n > 0 ? n : 1;

@@ -12,6 +12,8 @@ typedef void (*md_job_fn)(void *arg);
 
 /* Starts n threads named "<name>-<i>". */
 md_workq *md_workq_new(int n, const char *name);
+/* The same, each thread asking for a time slice of slice_us (core/sched.h; 0: the default). */
+md_workq *md_workq_new_sliced(int n, const char *name, unsigned slice_us);
 /* Queues fn(arg); never blocks. */
 void md_workq_submit(md_workq *q, md_job_fn fn, void *arg);
 /* Jobs queued and not yet started. */

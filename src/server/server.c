@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
+#include "core/sched.h"
 #include "core/timefmt.h"
 #include "core/workq.h"
 #include "query/services.h"
@@ -341,6 +342,10 @@ static void *loop_main(void *arg)
         if (errno == 0 && setpriority(PRIO_PROCESS, tid, cur + nice) != 0)
             MD_WARN("server", "stream.nice=%d not applied: %s", nice, strerror(errno));
     }
+    /* the HTTP loops answer: a short slice runs them as soon as a request wakes them */
+    unsigned slice = (unsigned)sl->srv->svc->cfg->server_slice_us;
+    if (!sl->is_stream && slice && md_thread_slice(slice) != 0)
+        MD_INFO("server", "server.slice_us=%u not applied: %s", slice, strerror(errno));
     md_loop_run(sl->loop);
     return NULL;
 }
