@@ -157,7 +157,9 @@ int md_services_open(md_services *out, const md_services_options *o, md_error *e
         if ((rc = md_cal_map_new(cfg, &cals, err)) != 0) goto fail;
         md_writer_set_calendars(svc->writer, cals);
     }
-    if (o->workers) svc->workers = md_workq_new_sliced((int)cfg->server_workers, "worker", (unsigned)cfg->server_slice_us);
+    if (o->workers)
+        svc->workers =
+            md_workq_new_sliced((int)cfg->server_workers, "worker", (unsigned)cfg->server_slice_us);
     if (o->cache && cfg->cache_enabled) {
         md_cache_options co;
         md_cache_options_from_config(&co, cfg);
