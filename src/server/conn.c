@@ -19,8 +19,9 @@
  *                                 idle_timeout_ms without progress closes)
  *                                  | close after (error with a body pending, HTTP/1.0,
  *                                  v               Connection: close, draining)
- *                          LINGER: our side shut, input discarded for 2 s so the client
- *                                  reads the answer before the socket goes away
+ *                          LINGER (when a body or other input is left unread; else the
+ *                                  close is at once): our side shut, input discarded for 2 s
+ *                                  so the client reads the answer before the socket goes away
  *
  * Sockets are registered once, edge-triggered, for input and output, so nothing changes in
  * epoll per request; `readable` remembers that input may be waiting while a request runs.
@@ -214,6 +215,16 @@ static void linger(md_conn *c)
     if (!c->in_input) http_input(c);
 }
 
+/* 1 when the client sent bytes we have not consumed (pipelined after a Connection: close, or
+ * more than one read took): closing now would answer them with a reset that can discard the
+ * response before the client read it (RFC 9112 9.6), so the close lingers. */
+static int unread_input(md_conn *c)
+{
+    if (c->in.len > c->in_off) return 1;
+    char b;
+    return recv(c->ev.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 /* -- writing ------------------------------------------------------------------------------- */
 
 static const char *reason(int status)
@@ -298,7 +309,10 @@ void md_conn_render_head(md_conn *c, md_task *t)
     }
     md_buf_puts(b, rs->headers);
     md_buf_puts(b, "Cache-Control: no-store\r\n");
-    if (c->close_after) md_buf_puts(b, "Connection: close\r\n");
+    if (c->close_after)
+        md_buf_puts(b, "Connection: close\r\n");
+    else if (c->http10)
+        md_buf_puts(b, "Connection: keep-alive\r\n");
     md_buf_puts(b, "\r\n");
     int head = t->req.method == MD_HTTP_HEAD || rs->status == 204 || rs->status == 304;
     c->body = head ? NULL : rs->ext ? rs->ext : rs->body.data;
@@ -364,7 +378,7 @@ static void finish(md_conn *c)
     }
     if (c->out.cap > 16384) md_buf_deinit(&c->out); /* keep idle connections small */
     if (c->close_after) {
-        if (c->discard || c->state == CS_BODY) {
+        if (c->discard || c->state == CS_BODY || unread_input(c)) {
             linger(c);
             return;
         }
@@ -476,6 +490,7 @@ static int on_head(md_conn *c, md_http_head *h)
     c->t = t;
     t->req.start_ns = md_mono_ns();
     if (!h->keep_alive || sl->closing) c->close_after = 1;
+    c->http10 = h->http_minor == 0;
     int body_pending = h->content_length > 0 || h->chunked;
     md_error err;
     md_error_clear(&err);
@@ -615,7 +630,7 @@ static int on_head(md_conn *c, md_http_head *h)
             answer_error(c, t, MD_EBUSY, "no memory for the request body", "(busy)");
             return 0;
         }
-        if (h->expect_continue) {
+        if (h->expect_continue && h->http_minor >= 1) { /* HTTP/1.0: ignored (RFC 9110 10.1.1) */
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             ssize_t w = send(c->ev.fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
             (void)w; /* a fresh socket takes 25 bytes; if not, the client sends anyway */
@@ -626,6 +641,15 @@ static int on_head(md_conn *c, md_http_head *h)
     }
     body_done(c);
     return 0;
+}
+
+/* HEAD when the request line in data[0..n) starts with it: the answer to a head refused before
+ * it was parsed carries no body either (RFC 9110 9.3.2). */
+static md_http_method method_before_parse(const char *data, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (data[i] == '\r' || data[i] == '\n')) i++;
+    return n - i >= 5 && memcmp(data + i, "HEAD ", 5) == 0 ? MD_HTTP_HEAD : MD_HTTP_OTHER;
 }
 
 /* A complete head sits in data[0..n). */
@@ -640,7 +664,7 @@ static void head_complete(md_conn *c, const char *data, size_t n)
         md_task *t = md_srv_task_new(c->sl, c);
         c->t = t;
         t->req.start_ns = md_mono_ns();
-        t->req.method = h.method;
+        t->req.method = method_before_parse(data, n);
         c->close_after = 1;
         c->discard = 1;
         answer_error(c, t, rc, err.msg,
@@ -666,6 +690,7 @@ static long try_head(md_conn *c, const char *data, size_t n, int buffered)
         md_task *t = md_srv_task_new(c->sl, c);
         c->t = t;
         t->req.start_ns = md_mono_ns();
+        t->req.method = method_before_parse(data, n);
         c->close_after = 1;
         c->discard = 1;
         int rc = (int)hl;
@@ -836,6 +861,8 @@ static void on_timer(md_timer *tm)
             md_task *t = md_srv_task_new(c->sl, c);
             c->t = t;
             t->req.start_ns = md_mono_ns();
+            if (c->in.len > c->in_off)
+                t->req.method = method_before_parse(c->in.data + c->in_off, c->in.len - c->in_off);
             c->close_after = 1;
             c->discard = 1;
             answer_error(c, t, MD_EREQTIMEOUT,

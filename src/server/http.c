@@ -149,9 +149,22 @@ static void put_encoded(md_buf *out, const char *s, const char *keep)
     }
 }
 
+/* 1 when h is a plausible URI authority host[:port]: letters, digits, "-._~" and ":[]" (IPv6,
+ * a port) only. Anything else - a path, quotes, bytes that are not ASCII - would put the
+ * client's bytes into a link (and non-UTF-8 into a JSON answer): the link is then relative. */
+static int host_ok(const char *h)
+{
+    if (!*h || strlen(h) > 255) return 0;
+    for (const unsigned char *p = (const unsigned char *)h; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              strchr("-._~:[]", *p)))
+            return 0;
+    return 1;
+}
+
 void md_http_origin(const md_http_req *req, md_buf *out)
 {
-    if (req->host && *req->host && !strpbrk(req->host, " \t\r\n/\\\"<>?#@")) {
+    if (req->host && host_ok(req->host)) {
         md_buf_puts(out, "http://");
         md_buf_puts(out, req->host);
     }

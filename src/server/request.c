@@ -5,10 +5,10 @@
  * Content-Length (equal values too) and Content-Length with Transfer-Encoding are errors
  * (HPE_UNEXPECTED_CONTENT_LENGTH); a Transfer-Encoding that does not end in chunked is an
  * error; a NUL byte in the target is an error; but obsolete line folding is joined into the
- * previous value, white space between a field name and its colon is dropped, and a line
- * starting with white space right after the request line is taken as a field. Those three
- * are checked here, on the raw lines, before the parser sees them. Percent-decoding is ours:
- * the parser does not decode. */
+ * previous value, white space between a field name and its colon is dropped, a space inside
+ * a field name is taken, and a line starting with white space right after the request line
+ * is taken as a field. Those four are checked here, on the raw lines, before the parser sees
+ * them. Percent-decoding is ours: the parser does not decode. */
 #include "server/request.h"
 
 #include "core/mem.h"
@@ -252,7 +252,7 @@ static const http_parser_settings settings = {
 };
 
 /* RFC 9112 5.1 and 5.2 on the raw field lines: no white space before the colon, no obsolete
- * line folding, at most MD_HTTP_MAX_FIELDS fields. */
+ * line folding, names that are tokens, at most MD_HTTP_MAX_FIELDS fields. */
 static int check_fields(const char *buf, size_t len, md_error *err)
 {
     const char *end = buf + len;
@@ -272,6 +272,9 @@ static int check_fields(const char *buf, size_t len, md_error *err)
         const char *colon = memchr(p, ':', n);
         if (colon && colon > p && (colon[-1] == ' ' || colon[-1] == '\t'))
             return md_error_set(err, MD_EBADREQ, "white space between a field name and its colon");
+        for (const char *q = p; colon && q < colon; q++) /* RFC 9110 5.1: a name is a token */
+            if (!is_tchar((unsigned char)*q))
+                return md_error_set(err, MD_EBADREQ, "invalid character in a header field name");
         if (++fields > MD_HTTP_MAX_FIELDS)
             return md_error_set(err, MD_EHEADERS, "more than %d header fields", MD_HTTP_MAX_FIELDS);
         p = eol;
@@ -293,10 +296,13 @@ static int has_token(const char *v, size_t n, const char *token)
 }
 
 /* Reduces the request-target to origin-form ("/path?query"); NULL when it is none of
- * origin-form, absolute-form (http or https) or "*". */
-static char *target_of(const char *u, size_t n, int *asterisk)
+ * origin-form, absolute-form (http or https) or "*". For absolute-form, *auth and *auth_len
+ * give its authority (RFC 9112 3.2.2: it replaces the Host field). */
+static char *target_of(const char *u, size_t n, int *asterisk, const char **auth, size_t *auth_len)
 {
     *asterisk = 0;
+    *auth = NULL;
+    *auth_len = 0;
     if (n == 1 && u[0] == '*') {
         *asterisk = 1;
         return md_strdup("*");
@@ -311,7 +317,9 @@ static char *target_of(const char *u, size_t n, int *asterisk)
         return NULL;
     size_t i = skip;
     while (i < n && u[i] != '/' && u[i] != '?' && u[i] != '#') i++;
-    if (i == skip) return NULL;  /* no authority */
+    if (i == skip) return NULL; /* no authority */
+    *auth = u + skip;
+    *auth_len = i - skip;
     if (i == n || u[i] != '/') { /* "http://host?x": the path is "/" */
         char *t = md_malloc(n - i + 2);
         t[0] = '/';
@@ -377,8 +385,14 @@ int md_http_head_parse(const char *buf, size_t len, md_http_head *h, md_error *e
     if (p.flags & F_CHUNKED) h->chunked = 1;
     h->upgrade_ws = p.upgrade && h->method == MD_HTTP_GET && c.upgrade &&
                     has_token(c.upgrade, c.upgrade_len, "websocket");
-    h->target = target_of(c.url ? c.url : "", c.url_len, &h->asterisk);
+    const char *auth;
+    size_t auth_len;
+    h->target = target_of(c.url ? c.url : "", c.url_len, &h->asterisk, &auth, &auth_len);
     if (!h->target) return md_error_set(err, MD_EBADREQ, "request target is not a path");
+    if (auth) { /* absolute-form: its authority is the host, whatever Host says */
+        md_free(h->host);
+        h->host = md_strndup(auth, auth_len);
+    }
     if (h->asterisk && h->method != MD_HTTP_OPTIONS)
         return md_error_set(err, MD_EBADREQ, "the request target '*' is only for OPTIONS");
     return 0;

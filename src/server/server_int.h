@@ -95,6 +95,7 @@ struct md_conn {
     int state;
     int readable;     /* edge-triggered: data may be waiting (cleared at EAGAIN or a short read) */
     int close_after;  /* close once the response is written */
+    int http10;       /* the request is HTTP/1.0: a keep-alive is confirmed in the answer */
     int in_input;     /* inside http_input (answers written there do not recurse into it) */
     int64_t since_ms; /* when the current state (or the head's first byte) began */
     md_buf in;        /* unparsed input: a partial head, pipelined requests */

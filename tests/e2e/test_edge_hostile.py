@@ -160,6 +160,24 @@ class ErrorsAreJson(EdgeTest):
         self.assert_json_error(st, h, body, 405, "method_not_allowed")
         self.assertIn("GET", h["allow"])
 
+    def test_head_refused_on_its_head_gets_no_body(self):
+        """A HEAD answer has no body (RFC 9110 9.3.2), also when the request is refused before
+        it is parsed: else the JSON would be read as the start of the next response."""
+        for raw, status in ((b"HEAD /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+                            (b"HEAD /health HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 40000 + b"\r\n\r\n", 431),
+                            (b"HEAD /health HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", 400),
+                            (b"HEAD /health HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n", 400)):
+            s = connect(self.port)
+            try:
+                s.sendall(raw)
+                data = read_all(s, timeout=5)
+            finally:
+                s.close()
+            head, _, after = data.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 %d " % status), head)
+            self.assertIn(b"\r\nContent-Length: ", head)
+            self.assertEqual(after, b"", head)
+
     def test_absolute_form_is_accepted(self):
         st, h, body, _ = exchange(self.port, b"GET http://example.com/health/live HTTP/1.1\r\n"
                                              b"Host: example.com\r\n\r\n")
@@ -222,6 +240,45 @@ class OutputIsUtf8(EdgeTest):
         json.loads(rbody.decode("utf-8"))
 
 
+class HostInLinks(EdgeTest):
+    """The Host a client sends becomes the origin of "next" links: only a host[:port] may, so
+    an answer never carries the client's bytes (JSON must stay UTF-8); an absolute-form target
+    names the host itself (RFC 9112 3.2.2)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        bars = [{"symbol": "HOSTT", "interval": "1d", "timestamp": f"2024-01-0{d}", "open": 1,
+                 "high": 2, "low": 1, "close": 1.5, "volume": 10} for d in (2, 3, 4)]
+        body = json.dumps({"bars": bars}).encode()
+        st, _, rb, _ = exchange(cls.port, b"POST /ingest/bars HTTP/1.1\r\nHost: x\r\nX-API-Key: " +
+                                KEY.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        assert st == 200 and json.loads(rb)["accepted"] == 3, rb
+
+    def page(self, target, host):
+        st, h, body, _ = exchange(self.port, b"GET " + target + b" HTTP/1.1\r\nHost: " + host +
+                                  b"\r\n\r\n")
+        self.assertEqual(st, 200, body)
+        doc = json.loads(body.decode("utf-8"))  # strict: raises on bytes that are not UTF-8
+        self.assertTrue(doc["truncated"], doc)
+        return doc["next"], h["link"]
+
+    def test_a_host_that_is_not_a_host_is_not_echoed(self):
+        path = b"/historical/HOSTT?start=2024-01-01&end=2024-02-01&limit=1"
+        nxt, link = self.page(path, b"agent.example:8080")
+        self.assertTrue(nxt.startswith("http://agent.example:8080/historical/HOSTT?"), nxt)
+        self.assertEqual(link, f'<{nxt}>; rel="next"')
+        for host in (b"a\xff\xfeb", "h\u00f4te".encode(), b'a"b', b"a/b", b"user@h"):
+            nxt, link = self.page(path, host)
+            self.assertTrue(nxt.startswith("/historical/HOSTT?"), (host, nxt))
+            self.assertEqual(link, f'<{nxt}>; rel="next"')
+
+    def test_absolute_form_names_the_host(self):
+        nxt, link = self.page(b"http://real.example:81/historical/HOSTT?start=2024-01-01&limit=1",
+                              b"other.example")
+        self.assertTrue(nxt.startswith("http://real.example:81/historical/HOSTT?"), nxt)
+
+
 class NoSmuggling(EdgeTest):
     def smuggle(self, head, body):
         """Sends head+body then a second request; returns (first response, further data)."""
@@ -259,6 +316,13 @@ class NoSmuggling(EdgeTest):
         st, h, body, more = self.smuggle(b"GET /symbols HTTP/1.1\r\nHost : x\r\n\r\n", b"")
         self.assert_json_error(st, h, body, 400, "bad_request")
 
+    def test_space_inside_a_field_name(self):
+        for field in (b"X A: v", b"Content Length: 60", b"Transfer-Encoding x: chunked"):
+            st, h, body, more = self.smuggle(
+                b"GET /symbols HTTP/1.1\r\nHost: x\r\n" + field + b"\r\n\r\n", b"")
+            self.assert_json_error(st, h, body, 400, "bad_request")
+            self.assertNotIn(b"HTTP/1.1", more)
+
     def test_pipelined_requests_are_answered_in_order(self):
         s = connect(self.port)
         try:
@@ -272,6 +336,26 @@ class NoSmuggling(EdgeTest):
             self.assertEqual(statuses, [200, 200, 200, 404])
         finally:
             s.close()
+
+
+class CloseAfterPipelinedInput(EdgeTest):
+    def test_answer_is_not_cut_by_a_reset(self):
+        """A Connection: close answer followed by more input than one read takes: the close
+        lingers (RFC 9112 9.6), so the unread input does not reset the connection and discard
+        the answer before the client read it."""
+        for _ in range(3):
+            s = connect(self.port)
+            try:
+                s.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" +
+                          b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n" * 8000)
+                time.sleep(0.3)  # the answer is written and the close done before we read
+                st, h, body, rest = read_response(s)
+                self.assertEqual(st, 200)
+                self.assertEqual(len(body), int(h["content-length"]), "the whole answer")
+                self.assertEqual(json.loads(body)["openapi"][:2], "3.")
+                self.assertEqual(read_all(s, rest, timeout=3), b"", "nothing after it")
+            finally:
+                s.close()
 
 
 class BodiesCheckedOnTheHead(EdgeTest):
@@ -309,6 +393,36 @@ class BodiesCheckedOnTheHead(EdgeTest):
             s.sendall(body)
             st, h, rb, _ = read_response(s)
             self.assertEqual(st, 200, rb)
+        finally:
+            s.close()
+
+
+class Http10(EdgeTest):
+    def test_keep_alive_is_confirmed(self):
+        """An HTTP/1.0 client keeps the connection only when the answer says keep-alive."""
+        s = connect(self.port)
+        try:
+            s.sendall(b"GET /health/live HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            st, h, body, rest = read_response(s)
+            self.assertEqual((st, h.get("connection")), (200, "keep-alive"), h)
+            s.sendall(b"GET /health/live HTTP/1.0\r\n\r\n")
+            st, h, body, rest = read_response(s, buf=rest)
+            self.assertEqual((st, h.get("connection")), (200, "close"), h)
+            self.assertTrue(closed_soon(s))
+        finally:
+            s.close()
+
+    def test_expect_is_ignored(self):
+        """RFC 9110 10.1.1 and 15.2: no 100 (Continue) to an HTTP/1.0 request."""
+        body = b'{"quotes":[]}'
+        s = connect(self.port)
+        try:
+            s.sendall(b"POST /ingest/quotes HTTP/1.0\r\nX-API-Key: " + KEY.encode() +
+                      b"\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+            self.assertEqual(read_all(s, timeout=1), b"", "nothing before the body")
+            s.sendall(body)
+            first = read_all(s, timeout=5)
+            self.assertTrue(first.startswith(b"HTTP/1.1 200 "), first)
         finally:
             s.close()
 
