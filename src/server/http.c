@@ -154,7 +154,7 @@ static void put_encoded(md_buf *out, const char *s, const char *keep)
  * client's bytes into a link (and non-UTF-8 into a JSON answer): the link is then relative. */
 static int host_ok(const char *h)
 {
-    if (!*h || strlen(h) > 255) return 0;
+    if (!*h || *h == ':' || strlen(h) > 255) return 0; /* ":80" names no host */
     for (const unsigned char *p = (const unsigned char *)h; *p; p++)
         if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
               strchr("-._~:[]", *p)))

@@ -268,7 +268,7 @@ class HostInLinks(EdgeTest):
         nxt, link = self.page(path, b"agent.example:8080")
         self.assertTrue(nxt.startswith("http://agent.example:8080/historical/HOSTT?"), nxt)
         self.assertEqual(link, f'<{nxt}>; rel="next"')
-        for host in (b"a\xff\xfeb", "h\u00f4te".encode(), b'a"b', b"a/b", b"user@h"):
+        for host in (b"a\xff\xfeb", "h\u00f4te".encode(), b'a"b', b"a/b", b"user@h", b":8080"):
             nxt, link = self.page(path, host)
             self.assertTrue(nxt.startswith("/historical/HOSTT?"), (host, nxt))
             self.assertEqual(link, f'<{nxt}>; rel="next"')
