@@ -341,8 +341,14 @@ int md_batch_parse_csv_bars(md_bar_batch *b, const char *body, size_t len, const
                             int def_iv, md_source_id source, md_error *err)
 {
     const char *p = body, *end = body + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* a UTF-8 BOM */
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t hl = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    while (nl && strspn(p, " \t\r") == hl) { /* blank lines before the header, as load skips */
+        p = nl + 1;
+        nl = memchr(p, '\n', (size_t)(end - p));
+        hl = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    }
     md_csv_layout l;
     int rc = md_csv_detect(p, hl, MD_CSV_AUTO, &l, err);
     if (rc) return rc;

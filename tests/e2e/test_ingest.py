@@ -169,6 +169,12 @@ class Ingest(AgentTest):
         self.assertEqual(r.json()["accepted"], 2)
         self.assertEqual(r.json()["errors"][0]["index"], 2)
         self.assertEqual(self.get_json("/historical/CSVB")["count"], 2)
+        # a BOM, CRLF line ends and blank lines before the header (load skips them too)
+        body = "\ufeff\r\n \r\nDate,Open,High,Low,Close\r\n2024-03-01,1,2,0.5,1.5\r\n\r\n"
+        r = curl(self.agent.url + "/ingest/bars?symbol=csvl", method="POST", data=body,
+                 headers={"X-API-Key": KEY, "Content-Type": "text/csv"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json()["accepted"], r.json()["rejected"]), (1, 0), r)
 
     def test_csv_interval_column(self):
         # hourly bars a day apart (spacing alone says 1d): the column is read, not a guess; a
