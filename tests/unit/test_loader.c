@@ -183,6 +183,25 @@ Test(loader, explicit_interval_rejects_unaligned_rows)
     free(rep);
 }
 
+Test(loader, bom_then_blank_lines_before_the_header)
+{
+    /* the BOM made the blank first line a header line: "empty header line", file not loaded */
+    const char *p = md_test_path("BOMBL.csv");
+    md_test_write(p, "\xEF\xBB\xBF\r\n\r\nDate,Open,High,Low,Close\r\n2024-01-02,1,2,0.5,1.5\r\n");
+    md_load_stats s;
+    char *rep;
+    cr_assert_eq(load(p, &s, &rep, NULL), 0, "%s", rep);
+    free(rep);
+    cr_assert_eq(s.stored, 1);
+    cr_assert_eq(md_store_count_bars(st, "BOMBL", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, NULL), 1);
+    /* a BOM on the header line itself, as before */
+    md_test_write(p, "\xEF\xBB\xBF"
+                     "Date,Open,High,Low,Close\n2024-01-03,1,2,0.5,1.5\n");
+    cr_assert_eq(load(p, &s, &rep, NULL), 0, "%s", rep);
+    free(rep);
+    cr_assert_eq(md_store_count_bars(st, "BOMBL", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, NULL), 2);
+}
+
 Test(loader, interval_column_is_each_rows_own)
 {
     /* the first row's interval used to be the file's for every row: weekly rows were stored
