@@ -306,12 +306,49 @@ int md_batch_parse_json_bars(md_bar_batch *b, const char *body, size_t len, md_s
     return 0;
 }
 
+static int cmp_symbol_time(const void *a, const void *b)
+{
+    const pending *x = *(const pending *const *)a, *y = *(const pending *const *)b;
+    int c = strcmp(x->symbol, y->symbol);
+    if (c) return c;
+    return (x->bar.ts > y->bar.ts) - (x->bar.ts < y->bar.ts);
+}
+
+/* The interval of the rows no interval column named: inferred from the spacing of those
+ * rows' timestamps, per symbol (1d when they do not tell). A row's own interval is never
+ * overwritten. One sort by (symbol, time), so a newest-first file costs what an oldest-first
+ * one does. */
+static void infer_intervals(pending *pd, size_t np)
+{
+    pending **v = md_malloc((np ? np : 1) * sizeof *v);
+    int64_t *ts = md_malloc((np ? np : 1) * sizeof *ts);
+    size_t m = 0;
+    for (size_t i = 0; i < np; i++)
+        if (pd[i].iv < 0) v[m++] = &pd[i];
+    qsort(v, m, sizeof *v, cmp_symbol_time);
+    for (size_t i = 0; i < m;) {
+        size_t j = i, k = 0;
+        for (; j < m && strcmp(v[j]->symbol, v[i]->symbol) == 0; j++)
+            if (k == 0 || ts[k - 1] != v[j]->bar.ts) ts[k++] = v[j]->bar.ts;
+        int iv = md_infer_interval(ts, k);
+        for (; i < j; i++) v[i]->iv = iv < 0 ? MD_IV_1D : iv;
+    }
+    md_free(ts);
+    md_free(v);
+}
+
 int md_batch_parse_csv_bars(md_bar_batch *b, const char *body, size_t len, const char *def_symbol,
                             int def_iv, md_source_id source, md_error *err)
 {
     const char *p = body, *end = body + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* a UTF-8 BOM */
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t hl = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    while (nl && strspn(p, " \t\r") == hl) { /* blank lines before the header, as load skips */
+        p = nl + 1;
+        nl = memchr(p, '\n', (size_t)(end - p));
+        hl = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    }
     md_csv_layout l;
     int rc = md_csv_detect(p, hl, MD_CSV_AUTO, &l, err);
     if (rc) return rc;
@@ -343,26 +380,7 @@ int md_batch_parse_csv_bars(md_bar_batch *b, const char *body, size_t len, const
         x->index = index++;
     }
     b->n_items = index;
-    if (def_iv < 0) { /* infer per symbol where no <PER> column said */
-        int64_t *ts = md_malloc((np ? np : 1) * sizeof *ts);
-        for (size_t i = 0; i < np; i++) {
-            if (pd[i].iv >= 0) continue;
-            size_t k = 0;
-            for (size_t j = 0; j < np; j++)
-                if (strcmp(pd[j].symbol, pd[i].symbol) == 0) ts[k++] = pd[j].bar.ts;
-            /* sort + dedup for inference */
-            for (size_t a = 1; a < k; a++)
-                for (size_t c = a; c > 0 && ts[c - 1] > ts[c]; c--) {
-                    int64_t t = ts[c];
-                    ts[c] = ts[c - 1];
-                    ts[c - 1] = t;
-                }
-            int iv = md_infer_interval(ts, k);
-            for (size_t j = 0; j < np; j++)
-                if (strcmp(pd[j].symbol, pd[i].symbol) == 0) pd[j].iv = iv < 0 ? MD_IV_1D : iv;
-        }
-        md_free(ts);
-    }
+    if (def_iv < 0) infer_intervals(pd, np);
     group(b, pd, np);
     md_free(pd);
     return 0;

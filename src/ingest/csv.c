@@ -181,6 +181,28 @@ static const char *const column_names[][6] = {
     {"per", "interval", NULL}, /* the row's interval: 1m..1mo, or Stooq's <PER> (D, W, M, 5) */
 };
 
+/* Whether a header line is text: UTF-8 without control characters other than tab (a binary
+ * file's first "line" is not). */
+static int is_text(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned char)s[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t') || c == 0x7f) return 0;
+            continue;
+        }
+        size_t more = c >= 0xC2 && c <= 0xDF   ? 1
+                      : c >= 0xE0 && c <= 0xEF ? 2
+                      : c >= 0xF0 && c <= 0xF4 ? 3
+                                               : 0;
+        if (!more || i + more >= n) return 0; /* not a lead byte, or cut short */
+        for (size_t k = 1; k <= more; k++)
+            if (((unsigned char)s[i + k] & 0xC0) != 0x80) return 0;
+        i += more;
+    }
+    return 1;
+}
+
 int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layout *l, md_error *err)
 {
     if (len >= 3 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
@@ -236,6 +258,8 @@ int md_csv_detect(const char *line, size_t len, md_csv_format want, md_csv_layou
                           : l->c_low < 0   ? "low column"
                           : l->c_close < 0 ? "close column"
                                            : NULL;
+    if (missing && !is_text(line, len)) /* its bytes must not reach a terminal */
+        return md_error_set(err, MD_ECSV, "header line is not text (a binary file?)");
     if (missing)
         return md_error_set(err, MD_ECSV, "header has no %s: '%.*s'", missing,
                             (int)(len > 80 ? 80 : len), line);

@@ -46,7 +46,8 @@ static void add_reject(ld_block *b, size_t *cap, uint32_t line, uint32_t off, ui
 typedef struct {
     uint32_t *sym; /* symbol index of each bar */
     rowref *ref;
-    int per_iv; /* interval from a Stooq <PER> column, -1 */
+    int8_t *riv; /* each bar's own interval (its interval or <PER> column), -1: the file's */
+    int per_iv;  /* interval from a Stooq <PER> column, -1 */
     size_t rej_cap;
 } scratch;
 
@@ -59,6 +60,9 @@ static void parse_lines(ld_block *b, scratch *sc)
     b->bars = md_malloc(cap * sizeof *b->bars);
     sc->sym = md_malloc(cap * sizeof *sc->sym);
     sc->ref = md_malloc(cap * sizeof *sc->ref);
+    sc->riv = md_malloc(cap * sizeof *sc->riv);
+    /* --interval takes precedence over the column */
+    int own_iv = b->pipe->opt->interval < 0;
     symtab tab = {.cap = 0};
     md_dict_init(&tab.index, sizeof(uint32_t));
     uint32_t last_sym = UINT32_MAX;
@@ -80,6 +84,7 @@ static void parse_lines(ld_block *b, scratch *sc)
                 b->bars = md_realloc(b->bars, cap * sizeof *b->bars);
                 sc->sym = md_realloc(sc->sym, cap * sizeof *sc->sym);
                 sc->ref = md_realloc(sc->ref, cap * sizeof *sc->ref);
+                sc->riv = md_realloc(sc->riv, cap * sizeof *sc->riv);
             }
             const char *name = row.symbol[0] ? row.symbol : f->symbol;
             if (last_name == NULL || strcmp(name, last_name) != 0) {
@@ -89,6 +94,7 @@ static void parse_lines(ld_block *b, scratch *sc)
             b->bars[b->nbars] = row.bar;
             sc->sym[b->nbars] = last_sym;
             sc->ref[b->nbars] = (rowref){line, (uint32_t)(s - b->data), (uint32_t)len};
+            sc->riv[b->nbars] = (int8_t)(own_iv ? row.per_iv : -1);
             b->nbars++;
             b->rows++;
             if (row.per_iv >= 0 && sc->per_iv < 0) sc->per_iv = row.per_iv;
@@ -166,6 +172,12 @@ static int cmp_reject(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A bar's interval: its row's own, else the file's. */
+static md_interval bar_iv(const scratch *sc, size_t i, md_interval iv)
+{
+    return sc->riv[i] >= 0 ? (md_interval)sc->riv[i] : iv;
+}
+
 /* Checks every bar against the hard rules; rejected bars leave the block. */
 static void check_rules(ld_pipe *p, ld_block *b, scratch *sc, md_interval iv)
 {
@@ -173,13 +185,14 @@ static void check_rules(ld_pipe *p, ld_block *b, scratch *sc, md_interval iv)
     for (size_t i = 0; i < b->nbars; i++) {
         md_rule rule;
         md_error e;
-        if (md_writer_check_bar(p->w, &b->bars[i], iv, p->now, &rule, &e) != 0) {
+        if (md_writer_check_bar(p->w, &b->bars[i], bar_iv(sc, i, iv), p->now, &rule, &e) != 0) {
             add_reject(b, &sc->rej_cap, sc->ref[i].line, sc->ref[i].off, sc->ref[i].len, rule);
             continue;
         }
         if (keep != i) {
             b->bars[keep] = b->bars[i];
             sc->sym[keep] = sc->sym[i];
+            sc->riv[keep] = sc->riv[i];
         }
         keep++;
     }
@@ -223,31 +236,39 @@ static void order_series(md_bar *v, size_t n)
     md_free(tmp);
 }
 
-/* Groups the bars by symbol into series, in order of first appearance. */
+/* Groups the bars by symbol into series, in order of first appearance; rows whose interval
+ * column names another interval than the file's are series of their own. */
 static void group(ld_block *b, const scratch *sc, md_interval iv)
 {
     if (b->nbars == 0) return;
-    b->series = md_malloc(b->nsyms * sizeof *b->series);
-    if (b->nsyms == 1) {
+    int mixed = 0;
+    for (size_t i = 0; i < b->nbars && !mixed; i++) mixed = bar_iv(sc, i, iv) != iv;
+    /* series key: symbol index, times MD_IV_COUNT plus the interval when mixed */
+    size_t per = mixed ? MD_IV_COUNT : 1, nkeys = b->nsyms * per;
+    b->series = md_malloc(nkeys * sizeof *b->series);
+    if (nkeys == 1) {
         order_series(b->bars, b->nbars);
         b->series[0] = (md_series){b->syms[0], iv, b->bars, b->nbars};
         b->nseries = 1;
         return;
     }
-    size_t *count = md_calloc(b->nsyms + 1, sizeof *count);
-    for (size_t i = 0; i < b->nbars; i++) count[sc->sym[i] + 1]++;
-    for (uint32_t s = 0; s < b->nsyms; s++) count[s + 1] += count[s];
+    size_t *count = md_calloc(nkeys + 1, sizeof *count);
+#define KEY(i) (sc->sym[i] * per + (mixed ? (size_t)bar_iv(sc, i, iv) : 0))
+    for (size_t i = 0; i < b->nbars; i++) count[KEY(i) + 1]++;
+    for (size_t s = 0; s < nkeys; s++) count[s + 1] += count[s];
     md_bar *out = md_malloc(b->nbars * sizeof *out);
-    size_t *at = md_malloc(b->nsyms * sizeof *at);
-    memcpy(at, count, b->nsyms * sizeof *at);
-    for (size_t i = 0; i < b->nbars; i++) out[at[sc->sym[i]]++] = b->bars[i];
+    size_t *at = md_malloc(nkeys * sizeof *at);
+    memcpy(at, count, nkeys * sizeof *at);
+    for (size_t i = 0; i < b->nbars; i++) out[at[KEY(i)]++] = b->bars[i];
+#undef KEY
     md_free(b->bars);
     b->bars = out;
-    for (uint32_t s = 0; s < b->nsyms; s++) {
+    for (size_t s = 0; s < nkeys; s++) {
         size_t n = count[s + 1] - count[s];
-        if (!n) continue; /* every bar of this symbol was rejected */
+        if (!n) continue; /* every bar of this series was rejected */
         order_series(out + count[s], n);
-        b->series[b->nseries++] = (md_series){b->syms[s], iv, out + count[s], n};
+        md_interval siv = mixed ? (md_interval)(s % per) : iv;
+        b->series[b->nseries++] = (md_series){b->syms[s / per], siv, out + count[s], n};
     }
     md_free(at);
     md_free(count);
@@ -266,7 +287,7 @@ void md_load__parse_job(void *arg)
 {
     ld_block *b = arg;
     ld_pipe *p = b->pipe;
-    scratch sc = {NULL, NULL, -1, 0};
+    scratch sc = {NULL, NULL, NULL, -1, 0};
     if (b->kind == LD_DATA) parse_lines(b, &sc);
     int iv = file_interval(p, b, &sc);
     if (iv < 0) {
@@ -277,6 +298,7 @@ void md_load__parse_job(void *arg)
     }
     md_free(sc.sym);
     md_free(sc.ref);
+    md_free(sc.riv);
     block_ready(p, b);
 }
 

@@ -175,6 +175,8 @@ static int read_header(ld_pipe *p, ld_file *f, input *in, char *buf, size_t *hav
         ++*lines;
         const char *line = buf + *pos;
         *pos += nl ? len + 1 : len;
+        if (*lines == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+            line += 3, len -= 3; /* a UTF-8 BOM, also before blank lines */
         if (blank(line, len)) continue;
         if (md_csv_detect(line, len, p->opt->format, &f->layout, &e) != 0) {
             submit_fail(p, f, 0, e.rc, 0, "%s:%lld: %s", f->path, (long long)*lines, e.msg);

@@ -389,8 +389,8 @@ static void reject_msg(const ld_pipe *p, const ld_block *b, const ld_reject *r, 
         return;
     }
     md_rule rule;
-    if (f->iv >= 0 &&
-        md_writer_check_bar(p->w, &row.bar, (md_interval)f->iv, p->now, &rule, &e) != 0) {
+    int iv = p->opt->interval < 0 && row.per_iv >= 0 ? row.per_iv : f->iv;
+    if (iv >= 0 && md_writer_check_bar(p->w, &row.bar, (md_interval)iv, p->now, &rule, &e) != 0) {
         snprintf(out, n, "%s", e.msg);
         return;
     }
@@ -409,12 +409,12 @@ static void reject_finding(ld_pipe *p, batch *bt, const ld_block *b, const ld_re
     const char *symbol = row.symbol[0] ? row.symbol : f->symbol;
     if (!symbol[0]) return;
     md_rule rule = (md_rule)r->rule;
-    if (md_writer_check_bar(p->w, &row.bar, (md_interval)f->iv, p->now, &rule, &e) == 0) return;
+    md_interval iv = (md_interval)(p->opt->interval < 0 && row.per_iv >= 0 ? row.per_iv : f->iv);
+    if (md_writer_check_bar(p->w, &row.bar, iv, p->now, &rule, &e) == 0) return;
     md_qevent ev;
     md_qevent_reject(&ev, &row.bar, rule, e.msg);
-    if (p->opt->grades)
-        md_quality_tally_add(md_load_grades_get(p->opt->grades, symbol, (md_interval)f->iv), &ev);
-    if (!p->opt->validate_only) add_rejection(bt, symbol, (md_interval)f->iv, &ev);
+    if (p->opt->grades) md_quality_tally_add(md_load_grades_get(p->opt->grades, symbol, iv), &ev);
+    if (!p->opt->validate_only) add_rejection(bt, symbol, iv, &ev);
 }
 
 static void report_rejects(ld_pipe *p, batch *bt, ld_block *b)

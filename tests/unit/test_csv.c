@@ -147,6 +147,30 @@ Test(csv, missing_columns_are_named)
     cr_assert_eq(md_csv_detect("date,open,high,low,close", 24, MD_CSV_YAHOO, &l, &err), MD_ECSV);
 }
 
+Test(csv, binary_header_is_said_without_its_bytes)
+{
+    /* a binary file's bytes went into the message, and so to the terminal (escape codes) */
+    md_csv_layout l;
+    md_error err;
+    static const char bin[] = "\x1b[2J\x89PNG\x00\x01,\xff\xfe";
+    cr_assert_eq(md_csv_detect(bin, sizeof bin - 1, MD_CSV_AUTO, &l, &err), MD_ECSV);
+    cr_assert_str_eq(err.msg, "header line is not text (a binary file?)");
+    for (const char *c = err.msg; *c; c++) cr_assert((unsigned char)*c >= 0x20, "%s", err.msg);
+    /* UTF-8 names are text: the missing column is named as before */
+    static const char utf8[] = "Datum,Er\xc3\xb6"
+                               "ffnung,Hoch,Tief,Schluss";
+    cr_assert_eq(md_csv_detect(utf8, sizeof utf8 - 1, MD_CSV_AUTO, &l, &err), MD_ECSV);
+    cr_assert(strstr(err.msg, "header has no time column") != NULL, "%s", err.msg);
+    static const char cut[] = "date,open,high,low,\xc3"; /* UTF-8 cut short */
+    cr_assert_eq(md_csv_detect(cut, sizeof cut - 1, MD_CSV_AUTO, &l, &err), MD_ECSV);
+    cr_assert_str_eq(err.msg, "header line is not text (a binary file?)");
+    l = detect("date\topen\thigh\tlow\tclose", MD_CSV_AUTO);
+    cr_assert_eq(l.delim, '\t');
+    /* a usable header with a Latin-1 column name still loads */
+    l = detect("date,open,high,low,close,volume,W\xe4hrung", MD_CSV_AUTO);
+    cr_assert_eq(l.c_close, 4);
+}
+
 Test(csv, broken_rows_give_reasons)
 {
     md_csv_layout l = detect("date,open,high,low,close,volume", MD_CSV_AUTO);

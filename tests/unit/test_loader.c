@@ -183,6 +183,63 @@ Test(loader, explicit_interval_rejects_unaligned_rows)
     free(rep);
 }
 
+Test(loader, bom_then_blank_lines_before_the_header)
+{
+    /* the BOM made the blank first line a header line: "empty header line", file not loaded */
+    const char *p = md_test_path("BOMBL.csv");
+    md_test_write(p, "\xEF\xBB\xBF\r\n\r\nDate,Open,High,Low,Close\r\n2024-01-02,1,2,0.5,1.5\r\n");
+    md_load_stats s;
+    char *rep;
+    cr_assert_eq(load(p, &s, &rep, NULL), 0, "%s", rep);
+    free(rep);
+    cr_assert_eq(s.stored, 1);
+    cr_assert_eq(md_store_count_bars(st, "BOMBL", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, NULL), 1);
+    /* a BOM on the header line itself, as before */
+    md_test_write(p, "\xEF\xBB\xBF"
+                     "Date,Open,High,Low,Close\n2024-01-03,1,2,0.5,1.5\n");
+    cr_assert_eq(load(p, &s, &rep, NULL), 0, "%s", rep);
+    free(rep);
+    cr_assert_eq(md_store_count_bars(st, "BOMBL", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, NULL), 2);
+}
+
+Test(loader, interval_column_is_each_rows_own)
+{
+    /* the first row's interval used to be the file's for every row: weekly rows were stored
+     * as daily bars, and hourly ones rejected as unaligned to 1d */
+    const char *p = md_test_path("ivcol.csv");
+    md_test_write(p, "symbol,interval,date,open,high,low,close,volume\n"
+                     "IVD,1d,2024-01-02,1,2,0.5,1.5,10\n"
+                     "IVW,1w,2024-01-01,5,6,4,5.5,100\n"
+                     "IVD,1d,2024-01-03,1,2,0.5,1.5,10\n"
+                     "IVW,1w,2024-01-08,5,6,4,5.5,100\n"
+                     "IVH,1h,2024-01-02T15:00:00Z,1,2,0.5,1.5,10\n"
+                     "IVD,,2024-01-04,1,2,0.5,1.5,10\n"               /* none: the file's (1d) */
+                     "IVH,1h,2024-01-02T16:30:00Z,1,2,0.5,1.5,10\n"); /* 8: unaligned to 1h */
+    md_load_stats s;
+    char *rep;
+    cr_assert_eq(load(p, &s, &rep, NULL), 0, "%s", rep);
+    cr_assert_eq(s.stored, 6, "%s", rep);
+    cr_assert_eq(s.by_rule[MD_RULE_UNALIGNED], 1, "%s", rep);
+    cr_assert(strstr(rep, "ivcol.csv:8: timestamp 2024-01-02T16:30:00Z is not aligned to 1h") !=
+                  NULL,
+              "%s", rep);
+    free(rep);
+    cr_assert_eq(md_store_count_bars(st, "IVD", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, NULL), 3);
+    cr_assert_eq(md_store_count_bars(st, "IVW", MD_IV_1W, MD_TS_MIN, MD_TS_MAX, NULL), 2);
+    cr_assert_eq(md_store_count_bars(st, "IVW", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, NULL), 0);
+    cr_assert_eq(md_store_count_bars(st, "IVH", MD_IV_1H, MD_TS_MIN, MD_TS_MAX, NULL), 1);
+
+    /* --interval takes precedence over the column */
+    md_load_options o;
+    md_load_options_default(&o);
+    o.interval = MD_IV_1D;
+    o.restart = 1;
+    cr_assert_eq(load(p, &s, &rep, &o), 0, "%s", rep);
+    free(rep);
+    cr_assert_eq(md_store_count_bars(st, "IVW", MD_IV_1D, MD_TS_MIN, MD_TS_MAX, NULL), 2);
+    cr_assert_eq(s.by_rule[MD_RULE_UNALIGNED], 2); /* the hourly rows, as daily bars */
+}
+
 Test(loader, symbol_column_splits_series)
 {
     const char *p = md_test_path("multi.csv");
