@@ -18,6 +18,12 @@ class Ingest(AgentTest):
         data = doc if isinstance(doc, str) else json.dumps(doc)
         return self.agent.post(path, data, headers=headers)
 
+    def post_csv(self, query, body, **kw):
+        """POST /ingest/bars{query} with a text/csv body (curl: as a client sends it)."""
+        headers = {"X-API-Key": KEY, "Content-Type": "text/csv", **kw.pop("headers", {})}
+        return curl(self.agent.url + "/ingest/bars" + query, method="POST", data=body,
+                    headers=headers, **kw)
+
     def test_auth_is_required(self):
         r = self.post("/ingest/bars", {"bars": []}, headers={"Content-Type": "application/json"})
         self.assertEqual(r.status, 401, r)
@@ -163,16 +169,14 @@ class Ingest(AgentTest):
 
     def test_csv_body(self):
         body = "date,open,high,low,close,volume\n2024-03-01,1,2,0.5,1.5,10\n2024-03-04,1,2,0.5,1.75,10\n2024-03-05,a,2,1,1,1\n"
-        r = curl(self.agent.url + "/ingest/bars?symbol=csvb", method="POST", data=body,
-                 headers={"X-API-Key": KEY, "Content-Type": "text/csv"})
+        r = self.post_csv("?symbol=csvb", body)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["accepted"], 2)
         self.assertEqual(r.json()["errors"][0]["index"], 2)
         self.assertEqual(self.get_json("/historical/CSVB")["count"], 2)
         # a BOM, CRLF line ends and blank lines before the header (load skips them too)
         body = "\ufeff\r\n \r\nDate,Open,High,Low,Close\r\n2024-03-01,1,2,0.5,1.5\r\n\r\n"
-        r = curl(self.agent.url + "/ingest/bars?symbol=csvl", method="POST", data=body,
-                 headers={"X-API-Key": KEY, "Content-Type": "text/csv"})
+        r = self.post_csv("?symbol=csvl", body)
         self.assertEqual(r.status, 200, r)
         self.assertEqual((r.json()["accepted"], r.json()["rejected"]), (1, 0), r)
 
@@ -182,8 +186,7 @@ class Ingest(AgentTest):
         body = ("symbol,interval,date,open,high,low,close,volume\n"
                 "csvi,1h,2024-03-01T00:00:00Z,1,2,0.5,1.5,10\ncsvi,1h,2024-03-02T00:00:00Z,1,2,0.5,1.5,10\n"
                 "csvi,1d,2024-03-04T14:00:00Z,1,2,0.5,1.5,10\ncsvi,2d,2024-03-05,1,2,0.5,1.5,10\n")
-        r = curl(self.agent.url + "/ingest/bars", method="POST", data=body,
-                 headers={"X-API-Key": KEY, "Content-Type": "text/csv"})
+        r = self.post_csv("", body)
         self.assertEqual(r.status, 200, r)
         doc = r.json()
         self.assertEqual((doc["accepted"], doc["rejected"]), (2, 2), doc)
@@ -209,8 +212,7 @@ class Ingest(AgentTest):
         for sym, order in (("CSVASC", rows), ("CSVDESC", rows[::-1])):
             body = "timestamp,open,high,low,close,volume\n" + "\n".join(order) + "\n"
             start = time.monotonic()
-            r = curl(self.agent.url + f"/ingest/bars?symbol={sym}", method="POST", data=body,
-                     headers={"X-API-Key": KEY, "Content-Type": "text/csv", "Expect": ""}, timeout=300)
+            r = self.post_csv(f"?symbol={sym}", body, headers={"Expect": ""}, timeout=300)
             took[sym] = time.monotonic() - start
             self.assertEqual(r.status, 200, r)
             self.assertEqual((r.json()["accepted"], r.json()["rejected"]), (n, 0), r)
@@ -225,8 +227,7 @@ class Ingest(AgentTest):
         body = ("symbol,interval,date,open,high,low,close,volume\n"
                 "csvw,1w,2024-03-04,1,2,0.5,1.5,10\ncsvw,,2024-03-05,1,2,0.5,1.5,10\n"
                 "csvw,,2024-03-06,1,2,0.5,1.5,10\ncsvw,1w,2024-03-11,1,2,0.5,1.5,10\n")
-        r = curl(self.agent.url + "/ingest/bars", method="POST", data=body,
-                 headers={"X-API-Key": KEY, "Content-Type": "text/csv"})
+        r = self.post_csv("", body)
         self.assertEqual(r.status, 200, r)
         self.assertEqual((r.json()["accepted"], r.json()["rejected"]), (4, 0), r)
         self.assertEqual(self.intervals("CSVW"), {"1w": 2, "1d": 2})
