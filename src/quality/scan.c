@@ -356,20 +356,29 @@ void md_quality_scan_splits(const md_quality_params *p, md_interval iv, const md
         /* gap */
         int64_t missing = adjacent ? 0 : md_calendar_missing(&cal, pv->ts, x->ts, p->gap_min_bars);
         int64_t gap_a = pv->ts; /* where the gap named in the finding starts */
+        int clipped = 0;
         if (missing > 0 && p->gaps_from_set && pv->ts < p->gaps_from && x->ts >= p->gaps_from) {
             /* a gap across the range's start: the expected bars before it are not the range's */
             int64_t before =
                 md_calendar_count(&cal, md_calendar_next(&cal, pv->ts), p->gaps_from, 0);
             missing = missing > before ? missing - before : 0;
-            /* daily: the sessions named are the range's (from the first day at or after it) */
+            clipped = 1;
+            /* exchange sessions: the ones named are the range's (the first day at or after it) */
             int64_t day = (p->gaps_from + 86399) / 86400 * 86400;
-            if (day - 86400 > gap_a) gap_a = day - 86400;
+            if (cal.x && cal.slots == 1 && day - 86400 > gap_a) gap_a = day - 86400;
         }
         if (missing > 0 && e) {
             md_qevent *ev = emit(out, x, MD_CHECK_GAP,
                                  (float)fmin(1.0, (double)missing / (5.0 * p->gap_min_bars)),
                                  (double)missing, (double)p->gap_min_bars);
             gap_detail(ev, &cal, iv, gap_a, x->ts, missing, p->gap_min_bars);
+            if (clipped && !(cal.x && cal.slots == 1)) { /* the span named is the bars' */
+                char t[MD_TIME_STR_MAX];
+                fmt_when(&cal, p->gaps_from, t);
+                size_t l = strlen(ev->detail);
+                snprintf(ev->detail + l, sizeof ev->detail - l,
+                         ", counted from the range's start %s", t);
+            }
         }
 
         /* stale_price */

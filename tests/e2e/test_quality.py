@@ -535,6 +535,12 @@ class QualityCalendar(AgentTest):
         self.assertEqual(gaps[0]["value"], 30)
         self.assertEqual(q["missing_bars"], 30)
         self.assertNotIn("off_session", q["issue_counts"])
+        # a range starting inside the gap counts the minutes missing from its start only
+        q = self.get_json("/quality/QMIN?interval=1m&start=2024-01-09T15:15:00Z")
+        self.assertEqual((q["bars"], q["missing_bars"]), (360 - 30, 15), q)
+        gap = [i for i in q["issues"] if i["rule"] == "gap"][0]
+        self.assertEqual(gap["value"], 15)
+        self.assertIn("counted from the range's start 2024-01-09T15:15:00Z", gap["message"])
 
 
 class QualityFaultsPostgres(QualityFaults):
