@@ -169,7 +169,9 @@ static int parse_item(char *item, md_ind_spec *s, md_error *err)
         const md_ind_param *pd = &d->params[i - 1];
         char *end;
         double v = strtod(parts[i], &end);
-        if (end == parts[i] || *end || !isfinite(v) || v < pd->min || v > pd->max ||
+        /* decimal only: strtod also reads hex ("0x10"), "inf" and leading blanks */
+        int decimal = parts[i][strspn(parts[i], "0123456789.+-eE")] == 0;
+        if (end == parts[i] || *end || !decimal || !isfinite(v) || v < pd->min || v > pd->max ||
             (pd->type == MD_IND_INT && v != floor(v)))
             return md_error_set(
                 err, MD_EPARAM, "names: %s: %s '%.20s' is not %s %g..%g", d->name, pd->name,

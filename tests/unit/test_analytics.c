@@ -516,6 +516,10 @@ Test(analytics, spec_parsing)
                          "obv:3",
                          "stddev:1",
                          "bbands:20:-1",
+                         "sma:0x14", /* strtod reads hex: decimal only */
+                         "bbands:20:0x1p1",
+                         "sma: 20",
+                         "bbands:20:infinity",
                          "sma:20:"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(md_ind_parse(bad[i], s, MD_IND_MAX, &err), MD_EPARAM, "'%s'", bad[i]);
