@@ -286,6 +286,8 @@ static void put_uint(md_buf *b, size_t v)
     b->data[b->len] = 0;
 }
 
+static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
 void md_conn_render_head(md_conn *c, md_task *t)
 {
     md_http_resp *rs = &t->resp;
@@ -294,6 +296,10 @@ void md_conn_render_head(md_conn *c, md_task *t)
     md_buf *b = &c->out;
     md_buf_reset(b);
     c->out_off = 0;
+    if (c->continue_sent) { /* the rest of a 100 Continue the socket took only part of */
+        md_buf_puts(b, continue_line + c->continue_sent);
+        c->continue_sent = 0;
+    }
     md_buf_puts(b, "HTTP/1.1 ");
     put_uint(b, (size_t)rs->status);
     md_buf_putc(b, ' ');
@@ -563,7 +569,7 @@ static int on_head(md_conn *c, md_http_head *h)
         if (status == 405 || status == 204) {
             char allow[80];
             if (allowed & MD_HTTP_GET) allowed |= MD_HTTP_HEAD; /* HEAD is served as GET */
-            if (status == 204) allowed |= MD_HTTP_OPTIONS;
+            allowed |= MD_HTTP_OPTIONS; /* OPTIONS on any route answers 204 with this list */
             md_http_methods_str(allowed, ", ", allow, sizeof allow);
             md_http_header(&t->resp, "Allow", allow);
             if (status == 204) {
@@ -631,9 +637,10 @@ static int on_head(md_conn *c, md_http_head *h)
             return 0;
         }
         if (h->expect_continue && h->http_minor >= 1) { /* HTTP/1.0: ignored (RFC 9110 10.1.1) */
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            ssize_t w = send(c->ev.fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
-            (void)w; /* a fresh socket takes 25 bytes; if not, the client sends anyway */
+            ssize_t w = send(c->ev.fd, continue_line, sizeof continue_line - 1, MSG_NOSIGNAL);
+            /* Nothing written (a full socket): the client sends anyway after its wait. Part of
+             * it: the rest goes before the answer's head, or the stream would be corrupt. */
+            if (w > 0 && (size_t)w < sizeof continue_line - 1) c->continue_sent = (size_t)w;
         }
         c->body_got = 0;
         set_state(c, CS_BODY);

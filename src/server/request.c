@@ -165,6 +165,18 @@ static char *value_dup(const char *v, size_t n)
     return md_strndup(v, n);
 }
 
+/* RFC 9112 3.2 (a Host that is not uri-host[:port] is 400): the bytes RFC 3986 allows in a
+ * reg-name, an IP literal or a port - unreserved, sub-delims, '%', ':', '[', ']'. Empty is
+ * allowed (a target without an authority). */
+static int host_field_ok(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              strchr("-._~!$&'()*+,;=%:[]", *p)))
+            return 0;
+    return 1;
+}
+
 static void keep(char **slot, const char *v, size_t n)
 {
     if (!*slot) *slot = value_dup(v, n); /* the first of repeated fields */
@@ -377,6 +389,10 @@ int md_http_head_parse(const char *buf, size_t len, md_http_head *h, md_error *e
     if (p.http_major != 1 || p.http_minor > 1)
         return md_error_set(err, MD_EVERSION, "HTTP version not supported: use HTTP/1.1");
     if (c.hosts > 1) return md_error_set(err, MD_EBADREQ, "more than one Host field");
+    if (!c.hosts && p.http_minor == 1)
+        return md_error_set(err, MD_EBADREQ, "an HTTP/1.1 request needs a Host field");
+    if (h->host && !host_field_ok(h->host))
+        return md_error_set(err, MD_EBADREQ, "invalid Host field: host[:port] expected");
     h->method = method_of(p.method);
     h->http_minor = p.http_minor;
     h->keep_alive = http_should_keep_alive(&p);

@@ -11,7 +11,8 @@
  *   method no route serves (CONNECT, PATCH, BREW...)  501 MD_ENOTIMPL
  *   HTTP/2 preface, a version other than 1.0 / 1.1    505 MD_EVERSION
  *   obsolete line folding, white space before ':', bad syntax, duplicate or invalid
- *   Content-Length, Content-Length with Transfer-Encoding, several Host fields,
+ *   Content-Length, Content-Length with Transfer-Encoding, several Host fields, none
+ *   (HTTP/1.1) or one that is not host[:port] (RFC 9112 3.2),
  *   a target that is not origin-, absolute- or asterisk-form (OPTIONS only), bad
  *   percent-encoding, %00, more query parameters than MD_HTTP_MAX_PARAMS  400 MD_EBADREQ
  *   Transfer-Encoding (chunked) without Content-Length                  411 MD_ELENGTH */

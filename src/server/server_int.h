@@ -106,8 +106,9 @@ struct md_conn {
     size_t out_off;
     const char *body; /* response body written from the task, without a copy */
     size_t body_len, body_off;
-    size_t body_got; /* CS_BODY: bytes of the request body received */
-    size_t discard;  /* body bytes to read and drop (an answered request's unread body) */
+    size_t body_got;      /* CS_BODY: bytes of the request body received */
+    size_t discard;       /* body bytes to read and drop (an answered request's unread body) */
+    size_t continue_sent; /* bytes of a 100 Continue written, when not all (the rest: first) */
     md_ws_conn *ws;
     md_conn *prev, *next;
     md_conn *move_next; /* in the HTTP loop's moving or the stream loop's incoming list */

@@ -101,10 +101,10 @@ class ApiConformance(AgentTest):
         r = curl(self.agent.url + "/symbols", method="POST", data="")
         self.assertEqual(r.status, 405, r)
         allow = [m.strip() for m in r.headers["allow"].split(",")]
-        self.assertEqual(sorted(allow), ["GET", "HEAD"])
+        self.assertEqual(sorted(allow), ["GET", "HEAD", "OPTIONS"])
         r = curl(self.agent.url + "/ingest/bars", method="GET")
         self.assertEqual(r.status, 405, r)
-        self.assertEqual(r.headers["allow"], "POST")
+        self.assertEqual(r.headers["allow"], "POST, OPTIONS")
         self.assertEqual(r.json()["error"]["code"], "method_not_allowed")
 
     def test_head_answers_headers_of_get_without_body(self):

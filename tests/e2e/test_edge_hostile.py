@@ -159,6 +159,7 @@ class ErrorsAreJson(EdgeTest):
         st, h, body, _ = exchange(self.port, b"DELETE /symbols HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assert_json_error(st, h, body, 405, "method_not_allowed")
         self.assertIn("GET", h["allow"])
+        self.assertIn("OPTIONS", h["allow"])  # as OPTIONS on the route answers
 
     def test_head_refused_on_its_head_gets_no_body(self):
         """A HEAD answer has no body (RFC 9110 9.3.2), also when the request is refused before
@@ -268,10 +269,24 @@ class HostInLinks(EdgeTest):
         nxt, link = self.page(path, b"agent.example:8080")
         self.assertTrue(nxt.startswith("http://agent.example:8080/historical/HOSTT?"), nxt)
         self.assertEqual(link, f'<{nxt}>; rel="next"')
-        for host in (b"a\xff\xfeb", "h\u00f4te".encode(), b'a"b', b"a/b", b"user@h", b":8080"):
+        for host in (b":8080", b"a!b", b"%41"):  # valid uri-host[:port], not a link's origin
             nxt, link = self.page(path, host)
             self.assertTrue(nxt.startswith("/historical/HOSTT?"), (host, nxt))
             self.assertEqual(link, f'<{nxt}>; rel="next"')
+        # not uri-host[:port] at all: 400 (RFC 9112 3.2), so never echoed
+        for host in (b"a\xff\xfeb", "h\u00f4te".encode(), b'a"b', b"a/b", b"user@h", b"a b"):
+            st, _, body, _ = exchange(self.port, b"GET " + path + b" HTTP/1.1\r\nHost: " + host +
+                                      b"\r\n\r\n")
+            self.assertEqual(st, 400, (host, body))
+            self.assertEqual(json.loads(body)["error"]["code"], "bad_request", body)
+            self.assertIn("Host", json.loads(body)["error"]["message"])
+
+    def test_http11_without_host_is_400(self):
+        st, _, body, _ = exchange(self.port, b"GET /health/live HTTP/1.1\r\n\r\n")
+        self.assertEqual(st, 400, body)
+        self.assertIn("Host", json.loads(body)["error"]["message"])
+        st, _, body, _ = exchange(self.port, b"GET /health/live HTTP/1.0\r\n\r\n")
+        self.assertEqual(st, 200, body)  # HTTP/1.0 has no Host field
 
     def test_absolute_form_names_the_host(self):
         nxt, link = self.page(b"http://real.example:81/historical/HOSTT?start=2024-01-01&limit=1",

@@ -6,6 +6,7 @@
 #include "server/wsframe.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 static int head_rc(const char *raw)
@@ -33,36 +34,52 @@ Test(request, a_plain_get_parses)
 
 Test(request, smuggling_forms_are_400)
 {
-    cr_assert_eq(head_rc("POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\n"),
-                 MD_EBADREQ);
     cr_assert_eq(
-        head_rc("POST /x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        head_rc("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\n"),
         MD_EBADREQ);
-    cr_assert_eq(head_rc("GET /x HTTP/1.1\r\nX: a\r\n b\r\n\r\n"), MD_EBADREQ);
+    cr_assert_eq(head_rc("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: "
+                         "chunked\r\n\r\n"),
+                 MD_EBADREQ);
+    cr_assert_eq(head_rc("GET /x HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"), MD_EBADREQ);
     cr_assert_eq(head_rc("GET /x HTTP/1.1\r\nHost : a\r\n\r\n"), MD_EBADREQ);
     cr_assert_eq(head_rc("GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), MD_EBADREQ);
 }
 
+Test(request, host_is_required_once_and_must_be_a_host)
+{
+    cr_assert_eq(head_rc("GET /x HTTP/1.1\r\n\r\n"), MD_EBADREQ); /* RFC 9112 3.2: MUST 400 */
+    cr_assert_eq(head_rc("GET /x HTTP/1.0\r\n\r\n"), 0);          /* 1.0 has no Host */
+    cr_assert_eq(head_rc("GET /x HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"), 0);
+    cr_assert_eq(head_rc("GET /x HTTP/1.1\r\nHost:\r\n\r\n"), 0); /* empty: no authority */
+    cr_assert_eq(head_rc("GET /x HTTP/1.1\r\nHost: a%2Db.example\r\n\r\n"), 0);
+    const char *bad[] = {"a/b", "user@h", "a\"b", "a b", "h\xc3\xb4te", "a\xff"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char raw[128];
+        snprintf(raw, sizeof raw, "GET /x HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+        cr_expect_eq(head_rc(raw), MD_EBADREQ, "Host: %s", bad[i]);
+    }
+}
+
 Test(request, methods_versions_and_targets)
 {
-    cr_assert_eq(head_rc("BREW /x HTTP/1.1\r\n\r\n"), MD_ENOTIMPL);
+    cr_assert_eq(head_rc("BREW /x HTTP/1.1\r\nHost: a\r\n\r\n"), MD_ENOTIMPL);
     cr_assert_eq(head_rc("CONNECT a:443 HTTP/1.1\r\n"), MD_ENOTIMPL); /* at its first line */
     cr_assert_eq(head_rc("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), MD_EVERSION);
     cr_assert_eq(head_rc("GET /x HTTP/2.0\r\n\r\n"), MD_EVERSION);
-    cr_assert_eq(head_rc("GET http://h:1/x?y HTTP/1.1\r\n\r\n"), 0);
-    cr_assert_eq(head_rc("OPTIONS * HTTP/1.1\r\n\r\n"), 0);
-    cr_assert_eq(head_rc("GET * HTTP/1.1\r\n\r\n"), MD_EBADREQ);
-    cr_assert_eq(head_rc("GET x HTTP/1.1\r\n\r\n"), MD_EBADREQ);
+    cr_assert_eq(head_rc("GET http://h:1/x?y HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    cr_assert_eq(head_rc("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    cr_assert_eq(head_rc("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), MD_EBADREQ);
+    cr_assert_eq(head_rc("GET x HTTP/1.1\r\nHost: a\r\n\r\n"), MD_EBADREQ);
 }
 
 Test(request, decoding)
 {
-    cr_assert_eq(head_rc("GET /price/%zz HTTP/1.1\r\n\r\n"), MD_EBADREQ);
-    cr_assert_eq(head_rc("GET /price/A%00 HTTP/1.1\r\n\r\n"), MD_EBADREQ);
-    cr_assert_eq(head_rc("GET /x?a=%0 HTTP/1.1\r\n\r\n"), MD_EBADREQ);
+    cr_assert_eq(head_rc("GET /price/%zz HTTP/1.1\r\nHost: a\r\n\r\n"), MD_EBADREQ);
+    cr_assert_eq(head_rc("GET /price/A%00 HTTP/1.1\r\nHost: a\r\n\r\n"), MD_EBADREQ);
+    cr_assert_eq(head_rc("GET /x?a=%0 HTTP/1.1\r\nHost: a\r\n\r\n"), MD_EBADREQ);
     char raw[2048] = "GET /x?";
     for (int i = 0; i <= MD_HTTP_MAX_PARAMS; i++) strcat(raw, "a=1&");
-    strcat(raw, " HTTP/1.1\r\n\r\n");
+    strcat(raw, " HTTP/1.1\r\nHost: a\r\n\r\n");
     cr_assert_eq(head_rc(raw), MD_EBADREQ);
 }
 
@@ -71,9 +88,9 @@ Test(request, sizes)
     static char raw[70000];
     strcpy(raw, "GET /x?");
     memset(raw + 7, 'a', 8192);
-    strcpy(raw + 7 + 8192, " HTTP/1.1\r\n\r\n");
+    strcpy(raw + 7 + 8192, " HTTP/1.1\r\nHost: a\r\n\r\n");
     cr_assert_eq(head_rc(raw), MD_EURILONG);
-    strcpy(raw, "GET /x HTTP/1.1\r\nX: ");
+    strcpy(raw, "GET /x HTTP/1.1\r\nHost: a\r\nX: ");
     size_t n = strlen(raw);
     memset(raw + n, 'v', MD_HTTP_MAX_HEADER_BYTES);
     raw[n + MD_HTTP_MAX_HEADER_BYTES] = 0;
