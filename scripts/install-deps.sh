@@ -20,9 +20,10 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev \
 # and the Python client's DataFrames (tests/e2e/test_python_client.py)
 # r-cran-fbasics: real NYSE trading dates 1966-2002 the calendar tests compare with
 # wrk drives the ThreadSanitizer run of the cache (scripts/tsan-cache.sh, make check)
+# python3-prometheus-client: Prometheus' own parser of the text format reads /metrics (e2e.test_ops_metrics)
 # haproxy: the load balancer of the one-machine cluster rig (scripts/cluster.sh, e2e.test_cluster)
 TEST="postgresql postgresql-client redis-server redis-tools curl python3 python3-websockets haproxy \
- r-base-core r-cran-ttr r-cran-fbasics wrk python3-numpy python3-pandas"
+ r-base-core r-cran-ttr r-cran-fbasics wrk python3-numpy python3-pandas python3-prometheus-client"
 # make lint (part of make check) and make coverage
 TOOLS="clang-format clang-tidy cppcheck lcov"
 BENCH="nginx-light wrk nghttp2-client hyperfine"

@@ -91,6 +91,48 @@ class RouteAndStoreLatency(AgentTest):
             time.sleep(0.05)
         self.assertEqual(value(scrape(self.agent), g), base)
 
+    def test_exposition_reads_with_prometheus_parser(self):
+        """Every family of a scrape, after requests of every kind, reads with the Prometheus
+        client library's own parser of the text format: typed, no series twice, counters named
+        _total, histograms with cumulative buckets ending at +Inf equal to _count."""
+        from prometheus_client.parser import text_string_to_metric_families
+        for path in ("/symbols", "/price/MSFT?cached_only=true", "/historical/MSFT?limit=3",
+                     "/quality/MSFT", "/nope", "/analytics/MSFT/indicators?names=sma:5&limit=2"):
+            self.agent.get(path)
+        text = scrape(self.agent)
+        fams = list(text_string_to_metric_families(text))
+        declared = re.findall(r"^# TYPE (\S+) ", text, re.M)
+        # the library names a counter's family without its _total
+        self.assertEqual(sorted(f.name + ("_total" if f.type == "counter" else "") for f in fams),
+                         sorted(declared))
+        self.assertEqual(len(declared), len(set(declared)), "a family declared twice")
+        seen = set()
+        for f in fams:
+            self.assertIn(f.type, ("counter", "gauge", "histogram"), f.name)
+            if f.type == "counter":
+                self.assertTrue(all(s.name == f.name + "_total" for s in f.samples), f.name)
+            series = {}
+            for s in f.samples:
+                key = (s.name, tuple(sorted(s.labels.items())))
+                self.assertNotIn(key, seen, key)
+                seen.add(key)
+                if f.type == "histogram":
+                    labels = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+                    series.setdefault(labels, {"buckets": []})
+                    if s.name.endswith("_bucket"):
+                        series[labels]["buckets"].append((float(s.labels["le"]), s.value))
+                    elif s.name.endswith("_count"):
+                        series[labels]["count"] = s.value
+            for labels, h in series.items():
+                les = [le for le, _ in h["buckets"]]
+                counts = [c for _, c in h["buckets"]]
+                self.assertEqual(les, sorted(les), (f.name, labels))
+                self.assertEqual(les[-1], float("inf"), (f.name, labels))
+                self.assertEqual(counts, sorted(counts), (f.name, labels))
+                self.assertEqual(counts[-1], h["count"], (f.name, labels))
+        self.assertIn(("mdagent_http_requests_total", (("route", "(unknown)"), ("status", "404"))),
+                      seen)
+
     def test_process_figures_agree_with_the_kernel(self):
         pid = self.agent.proc.pid
         cpu0 = value(scrape(self.agent), "process_cpu_seconds_total")
