@@ -288,9 +288,39 @@ static void put_uint(md_buf *b, size_t v)
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
+/* Answers held for clients that do not read them are bounded in total
+ * (server.max_unsent_answer_bytes): an answer over this size that would pass the bound is
+ * dropped for a 503 (small ones always go: health checks, errors; so does one alone, whatever
+ * its size). A cache entry's bytes count
+ * too: a held entry stays in memory after the cache let it go. */
+#define ANSWER_ALWAYS_BYTES 65536
+
+static void answer_budget(md_conn *c, md_task *t)
+{
+    md_http_resp *rs = &t->resp;
+    size_t own = rs->ext ? rs->ext_len : rs->body.len;
+    if (t->answer_reserved || own <= ANSWER_ALWAYS_BYTES) return;
+    md_server *srv = c->sl->srv;
+    long long was = atomic_fetch_add(&srv->answer_bytes, (long long)own);
+    if (was == 0 || was + (long long)own <= cfg_of(c)->max_unsent_answer_bytes) { /* one goes */
+        t->answer_reserved = own;
+        return;
+    }
+    atomic_fetch_sub(&srv->answer_bytes, (long long)own);
+    if (rs->ext_release) rs->ext_release(rs->ext_ctx);
+    rs->ext = NULL, rs->ext_len = 0, rs->ext_release = NULL;
+    md_buf_deinit(&rs->body);
+    rs->headers[0] = 0; /* the answer's Link, X-Symbol-Errors... */
+    md_http_header(rs, "Retry-After", "1");
+    md_http_error(rs, MD_EBUSY,
+                  "answers not yet read by their clients fill server.max_unsent_answer_bytes; "
+                  "retry later");
+}
+
 void md_conn_render_head(md_conn *c, md_task *t)
 {
     md_http_resp *rs = &t->resp;
+    answer_budget(c, t);
     if (!rs->status) rs->status = 200;
     size_t len = rs->ext ? rs->ext_len : rs->body.len;
     md_buf *b = &c->out;

@@ -77,6 +77,7 @@ void md_srv_task_free(md_task *t)
     }
     md_http_req_deinit(&t->req);
     if (t->body_reserved) atomic_fetch_sub(&srv->body_bytes, (long long)t->body_reserved);
+    if (t->answer_reserved) atomic_fetch_sub(&srv->answer_bytes, (long long)t->answer_reserved);
     md_buf_deinit(&t->resp.body);
     if (t->resp.ext_release) t->resp.ext_release(t->resp.ext_ctx);
     md_free(t);

@@ -31,6 +31,7 @@ struct md_task {
     size_t body_cap;      /* bytes allocated for req.body (+1 for the NUL) */
     int body_mapped;      /* req.body is an mmap'd region of body_cap bytes */
     size_t body_reserved; /* counted in the server's in-flight body bytes */
+    size_t answer_reserved; /* counted in the server's unsent answer bytes */
     md_task *next;        /* in the loop's completion list */
 };
 
@@ -44,6 +45,7 @@ struct md_server {
     atomic_int stopping;     /* loops exit */
     atomic_int inflight;     /* tasks alive (any thread) */
     atomic_llong body_bytes; /* request body bytes reserved across connections */
+    atomic_llong answer_bytes; /* answer bytes held until written, across connections */
     int joined;
 };
 

@@ -161,6 +161,8 @@ def curl(url, method="GET", data=None, headers=None, timeout=30):
         return Response(0, {}, p.stderr.decode(errors="replace"))
     raw = p.stdout.decode(errors="replace")
     head, _, body = raw.partition("\r\n\r\n")
+    while head.startswith("HTTP/1.1 1"):  # an interim answer (100 Continue) before the final one
+        head, _, body = body.partition("\r\n\r\n")
     lines = head.split("\r\n")
     status = int(lines[0].split()[1])
     hdrs = {}

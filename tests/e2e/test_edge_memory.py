@@ -121,5 +121,77 @@ class StalledUploads(unittest.TestCase):
         self.assertLess(after, 10, f"RSS {after:.1f} MiB above baseline after 32 MiB of bodies")
 
 
+class StalledReaders(unittest.TestCase):
+    """Answers a client does not read stay in the agent past what the kernel's socket buffer
+    takes (tcp_wmem's maximum): their total is bounded (server.max_unsent_answer_bytes, 8 MiB
+    here); an answer that would pass it is 503 overloaded (one alone goes, whatever its size),
+    and the budget comes back when the stalled connections go."""
+
+    BARS = 80000  # one-minute bars: an answer of ~12 MB, past the kernel's 4 MiB send buffer
+
+    @classmethod
+    def setUpClass(cls):
+        cls.agent = Agent(name="edgeread", env={"MDAGENT_API_KEYS": KEY},
+                          args=("--set", "server.max_unsent_answer_bytes=8388608")).start()
+        rows = ["timestamp,open,high,low,close,volume"]
+        t0 = 1704067200  # 2024-01-01
+        for i in range(cls.BARS):
+            rows.append(f"{t0 + 60 * i},{100 + i % 7},{108 + i % 7},{99 + i % 7},{101 + i % 7},{1000 + i}")
+        r = cls.agent.post("/ingest/bars?symbol=STALLR&interval=1m", "\n".join(rows) + "\n",
+                           headers={"Content-Type": "text/csv", "X-API-Key": KEY}, timeout=120)
+        assert r.status == 200, r.body
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.cleanup()
+
+    def request(self, i):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", self.agent.port))
+        s.sendall(b"GET /historical/STALLR?interval=1m&start=2024-01-01&limit=%d&cached_only=true "
+                  b"HTTP/1.1\r\nHost: x\r\n\r\n" % (self.BARS + i))  # distinct: no shared entry
+        return s
+
+    def test_unread_answers_are_bounded_and_the_budget_returns(self):
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            wmem_max = int(f.read().split()[2])
+        first = self.request(0)
+        head = first.recv(4096)
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head[:100])
+        size = int(head.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0])
+        self.assertGreater(size, wmem_max + 4 * MIB, "the answer must outgrow the socket buffer")
+        time.sleep(0.5)  # the first answer now fills its socket; the rest waits in the agent
+        others = [self.request(i) for i in range(1, 4)]
+        try:
+            for s in others:
+                s.settimeout(30)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    c = s.recv(4096)
+                    self.assertTrue(c, data)
+                    data += c
+                head, _, body = data.partition(b"\r\n\r\n")
+                self.assertTrue(head.startswith(b"HTTP/1.1 503 "), head)
+                self.assertIn(b"\r\nRetry-After: 1\r\n", head)
+                n = int(head.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0])
+                while len(body) < n:
+                    body += s.recv(4096)
+                err = json.loads(body)["error"]
+                self.assertEqual(err["code"], "overloaded")
+                self.assertIn("server.max_unsent_answer_bytes", err["message"])
+            # small answers always go
+            self.assertEqual(self.agent.get("/health/live").status, 200)
+        finally:
+            first.close()
+            for s in others:
+                s.close()
+        time.sleep(0.5)
+        r = self.agent.get(f"/historical/STALLR?interval=1m&start=2024-01-01&limit={self.BARS}"
+                           "&cached_only=true", timeout=60)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(len(json.loads(r.body)["bars"]), self.BARS)
+
+
 if __name__ == "__main__":
     unittest.main()
