@@ -71,6 +71,7 @@ typedef struct lseries {
     int partial_wait;   /* forming-bar values waited for a close: computed at its announcement */
     int64_t partial_ms; /* when the last forming-bar values were computed */
     int queued;         /* a job is queued or running */
+    md_adj_plan plan;   /* the split factors the states were fed with (the job's) */
 } lseries;
 
 struct md_live {
@@ -115,8 +116,15 @@ static lseries *series_get(md_live *lv, const char *symbol, md_interval iv)
         s->due = MD_TS_MIN;
         s->oldest = INT64_MAX;
         s->fed_hi = MD_TS_MIN;
+        md_adj_plan_build(MD_ADJUST_NONE, NULL, 0, 0, &s->plan);
     }
     return s;
+}
+
+static void series_remove(md_live *lv, lseries *s)
+{
+    md_adj_plan_deinit(&s->plan);
+    md_dict_remove_value(&lv->series, s);
 }
 
 /* n_states counts the states that are not dead: a released state no longer counts against
@@ -149,7 +157,7 @@ static void series_prune(md_live *lv, lseries *s)
             p = &st->next;
         }
     }
-    if (!s->states) md_dict_remove_value(&lv->series, s);
+    if (!s->states) series_remove(lv, s);
 }
 
 static void series_job(void *arg);
@@ -250,7 +258,8 @@ static int warm(md_live *lv, lseries *s, lstate *st, md_error *err)
         to = forming ? newest : md_interval_next(s->iv, newest);
     }
     feed_ctx f = {lv, s, &st, 1, MD_BUF_INIT, 0};
-    rc = md_query_scan_series(lv->o.svc, s->symbol, s->iv, &x, x.first, to, feed_bars, &f, err);
+    rc = md_query_scan_series(lv->o.svc, s->symbol, s->iv, &x, &s->plan, x.first, to, feed_bars, &f,
+                              err);
     md_buf_deinit(&f.fields);
     return rc;
 }
@@ -334,10 +343,41 @@ static void feed_closed(md_live *lv, lseries *s, pass *p)
     int rc = md_query_series_extent(lv->o.svc, s->symbol, s->iv, &x, &err);
     int64_t from = min_fed == MD_TS_MIN ? MD_TS_MIN : md_interval_next(s->iv, min_fed);
     if (rc == 0)
-        rc = md_query_scan_series(lv->o.svc, s->symbol, s->iv, &x, from,
+        rc = md_query_scan_series(lv->o.svc, s->symbol, s->iv, &x, &s->plan, from,
                                   md_interval_next(s->iv, p->due), feed_bars, &f, &err);
     if (rc) MD_WARN("pipeline", "live %s: reading bars failed: %s", s->symbol, err.msg);
     md_buf_deinit(&f.fields);
+}
+
+static int plan_equal(const md_adj_plan *a, const md_adj_plan *b)
+{
+    if (a->n != b->n) return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->cutoff[i] != b->cutoff[i] || a->price_div[i] != b->price_div[i] ||
+            a->vol_mul[i] != b->vol_mul[i])
+            return 0;
+    return 1;
+}
+
+/* The series' split factors as the REST answer's default (adjust=splits) applies them now,
+ * anchored at the newest stored bar: a split recorded, or coming into effect with a bar past
+ * its ex-date, changes the whole history before it. Returns 1 when they changed (the ready
+ * states must then be fed the history again). */
+static int plan_refresh(md_live *lv, lseries *s)
+{
+    md_adj_plan np;
+    md_error err;
+    if (md_query_adjust_plan(lv->o.svc, s->symbol, s->iv, MD_ADJUST_DEFAULT, &np, &err) != 0) {
+        MD_WARN("pipeline", "live %s: reading its splits failed: %s", s->symbol, err.msg);
+        return 0;
+    }
+    if (plan_equal(&np, &s->plan)) {
+        md_adj_plan_deinit(&np);
+        return 0;
+    }
+    md_adj_plan_deinit(&s->plan);
+    s->plan = np;
+    return 1;
 }
 
 static void series_job(void *arg)
@@ -350,6 +390,25 @@ static void series_job(void *arg)
     pthread_mutex_lock(&lv->lock);
     while (take_pass(lv, s, &p)) {
         pthread_mutex_unlock(&lv->lock);
+        if (plan_refresh(lv, s)) { /* fed again, up to the bar each had, adjusted anew */
+            int kept = 0;
+            for (int i = 0; i < p.n_ready; i++) {
+                md_error err;
+                int rc = warm(lv, s, p.ready[i], &err);
+                pthread_mutex_lock(&lv->lock);
+                lv->rewarms++;
+                if (rc) { /* warmed up from scratch with the next bar, not fed meanwhile */
+                    MD_WARN("pipeline", "live %s %s: warm-up failed: %s", s->symbol,
+                            p.ready[i]->channel, err.msg);
+                    p.ready[i]->rewarm = 1;
+                } else {
+                    p.ch_partial[kept] = p.ch_partial[i];
+                    p.ready[kept++] = p.ready[i];
+                }
+                pthread_mutex_unlock(&lv->lock);
+            }
+            p.n_ready = kept;
+        }
         for (int i = 0; i < p.n_warm; i++) {
             lstate *st = p.warm[i];
             md_error err;
@@ -419,7 +478,7 @@ static int acquire(void *ctx, const char *channel, const char *symbol, md_error 
                           "%s %s: the agent computes %zu live indicator series, the most "
                           "pipeline.max_live_indicators allows",
                           symbol, base, lv->n_states);
-        if (!s->states && !s->queued) md_dict_remove_value(&lv->series, s);
+        if (!s->states && !s->queued) series_remove(lv, s);
     } else if (st && st->dead) { /* released, then wanted again before its job freed it */
         st->dead = 0;
         st->from_seq = md_hub_last_seq(lv->o.svc->hub);
@@ -577,12 +636,14 @@ void md_live_free(md_live *lv)
     md_hub_remove_observer(lv->o.svc->hub, lv);
     md_hub_remove_xhandler(lv->o.svc->hub, lv);
     size_t at = 0;
-    for (lseries *s; (s = md_dict_next(&lv->series, &at));)
+    for (lseries *s; (s = md_dict_next(&lv->series, &at));) {
         for (lstate *st = s->states, *nx; st; st = nx) {
             nx = st->next;
             md_ind_run_free(st->run);
             md_free(st);
         }
+        md_adj_plan_deinit(&s->plan);
+    }
     md_dict_deinit(&lv->series);
     pthread_mutex_destroy(&lv->lock);
     md_free(lv);

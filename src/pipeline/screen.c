@@ -475,13 +475,22 @@ static void x_release(void *ctx, const char *channel, const char *symbol)
 static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *b, md_origin origin)
 {
     md_screens *sc = ctx;
+    (void)symbol;
+    /* A bar whose period has not ended by the clock (an ingested or fetched bar of the
+     * current period; a live bar is announced at its close) is no close: it says that the
+     * bucket before it has closed, and its own close is still to come */
+    int64_t closed = b->ts;
+    if (MD_ORIGIN_BASE(origin) != MD_ORIGIN_DERIVED &&
+        md_bar_partial(iv, b->ts, MD_TS_MIN, MD_TS_MAX, md_now()))
+        closed = md_interval_floor(iv, b->ts - 1);
     pthread_mutex_lock(&sc->lock);
     for (size_t i = 0; i < sc->n; i++) {
         screen *s = &sc->v[i];
-        if (s->every_s || iv != s->close_iv || b->ts <= s->last_close || b->ts <= s->pending_close)
+        if (s->every_s || iv != s->close_iv || closed <= s->last_close ||
+            closed <= s->pending_close)
             continue;
         if (s->pending_close == MD_TS_MIN) s->due_ms = md_mono_ms() + SETTLE_MS;
-        s->pending_close = b->ts;
+        s->pending_close = closed;
         md_waiter_notify_locked(&sc->wake);
     }
     pthread_mutex_unlock(&sc->lock);

@@ -77,7 +77,9 @@ void md_quality_score_tally(const md_quality_params *p, const md_quality_tally *
     out->dim[MD_QDIM_UNIQUENESS] =
         dim_from_rate(t->defects[MD_QDIM_UNIQUENESS] / n, p->defect_tolerance);
     out->score = weighted(p, out->dim);
-    out->grade = md_grade_for_score(out->score);
+    /* graded as it is reported (two decimals): a 96.997 shown as 97 is an A+, as the table
+     * of minimum scores says */
+    out->grade = md_grade_for_score(round(out->score * 100) / 100);
 }
 
 float md_quality_bar_score(const md_quality_params *p, const md_qevent *ev, size_t n)

@@ -127,10 +127,10 @@ static int scan_adjusted(md_services *svc, const char *symbol, md_interval iv,
 }
 
 int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
-                         const md_series_extent *x, int64_t from, int64_t to, md_query_bars_fn fn,
-                         void *ctx, md_error *err)
+                         const md_series_extent *x, const md_adj_plan *plan, int64_t from,
+                         int64_t to, md_query_bars_fn fn, void *ctx, md_error *err)
 {
-    return scan_adjusted(svc, symbol, iv, x, NULL, from, to, fn, ctx, err);
+    return scan_adjusted(svc, symbol, iv, x, plan, from, to, fn, ctx, err);
 }
 
 /* -- feeding the runs ---------------------------------------------------------------------- */
@@ -219,14 +219,19 @@ int md_query_ind_at(md_services *svc, const char *symbol, md_interval iv, const 
     at_feeder a;
     memset(&a, 0, sizeof a);
     a.out = out;
+    md_adj_plan plan; /* the REST answer's default adjustment */
+    rc = md_query_adjust_plan(svc, symbol, iv, MD_ADJUST_DEFAULT, &plan, err);
+    if (rc) return rc;
     int need_sd = 0;
     for (int s = 0; s < n; s++) need_sd |= (specs[s].def->flags & MD_IND_HL_SD) != 0;
     if (need_sd) /* as the REST answer: over the whole stored series */
-        rc = md_query_scan_series(svc, symbol, iv, &x, x.first, md_interval_next(iv, x.last),
+        rc = md_query_scan_series(svc, symbol, iv, &x, &plan, x.first, md_interval_next(iv, x.last),
                                   feed_hl_sd, &a.f, err);
     for (int s = 0; s < n && s < MD_IND_MAX; s++)
         a.f.runs[a.f.n_runs++] = md_ind_run_new(&specs[s], iv, md_ind_hl_sd_value(&a.f.sd));
-    if (rc == 0) rc = md_query_scan_series(svc, symbol, iv, &x, x.first, before, feed_at, &a, err);
+    if (rc == 0)
+        rc = md_query_scan_series(svc, symbol, iv, &x, &plan, x.first, before, feed_at, &a, err);
+    md_adj_plan_deinit(&plan);
     for (int s = 0; s < a.f.n_runs; s++) md_ind_run_free(a.f.runs[s]);
     free_columns(&a.f.col);
     for (int k = 0; k < MD_IND_MAX_OUTPUTS; k++) md_free(a.f.scratch[k]);

@@ -415,15 +415,17 @@ int md_query_series_extent(md_services *svc, const char *symbol, md_interval iv,
 typedef void (*md_query_bars_fn)(void *ctx, const md_bar *bars, size_t n);
 /* Calls fn with the series' bars of iv whose buckets start in [from, to) (from before the
  * first bar: from the first), oldest first, as the read path answers them
- * (md_store_get_bars_agg), in windows of at most 65536 bars of the finest stored interval
- * (bounded memory over any history). The store's errors. */
+ * (md_store_get_bars_agg), adjusted by plan (md_query_adjust_plan; NULL: as stored), in
+ * windows of at most 65536 bars of the finest stored interval (bounded memory over any
+ * history). The store's errors. */
 int md_query_scan_series(md_services *svc, const char *symbol, md_interval iv,
-                         const md_series_extent *x, int64_t from, int64_t to, md_query_bars_fn fn,
-                         void *ctx, md_error *err);
+                         const md_series_extent *x, const md_adj_plan *plan, int64_t from,
+                         int64_t to, md_query_bars_fn fn, void *ctx, md_error *err);
 
 /* The values of specs[0..n) at the newest bar of (symbol, iv) whose bucket starts before
  * `before` (MD_TS_MAX: the newest stored), computed as /analytics/{symbol}/indicators
- * answers them (from the first stored bar; psar seeded over the whole series): out[i][k] is
+ * answers them by default (from the first stored bar, adjusted for the recorded splits as
+ * adjust=splits; psar seeded over the whole series): out[i][k] is
  * output k of specs[i]; *bar gets that bar. MD_ENODATA when there is no such bar. */
 int md_query_ind_at(md_services *svc, const char *symbol, md_interval iv, const md_ind_spec *specs,
                     int n, int64_t before, md_bar *bar, double (*out)[MD_IND_MAX_OUTPUTS],

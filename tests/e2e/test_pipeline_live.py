@@ -207,6 +207,42 @@ class LiveIndicators(unittest.IsolatedAsyncioTestCase):
                          "the live bar published at its close is whole")
         await c.close()
 
+    async def test_a_split_mid_stream_feeds_the_history_again_adjusted(self):
+        """The REST answer's default is adjust=splits: once a recorded split is in effect (a
+        bar past its ex-date is stored), the live values are those of the adjusted series,
+        not of raw prices mixing both sides of the split (an sma:5 halfway between)."""
+        sym, day = "LSPLIT", 86400
+        t0 = (int(time.time()) // day - 60) * day
+
+        def bar(i, c):
+            return {"symbol": sym, "interval": "1d", "timestamp": t0 + i * day, "open": c,
+                    "high": c * 1.01, "low": c * 0.99, "close": c, "volume": 1000 + i}
+
+        closes = [100 + (i % 7) for i in range(30)]
+        ingest(self.agent, "bars", [bar(i, c) for i, c in enumerate(closes)])
+        c = await Client.connect(self.agent)
+        await c.subscribe([sym], ["ind.sma:5@1d", "ind.obv@1d"])
+        await asyncio.sleep(0.5)
+        ex = time.strftime("%Y-%m-%d", time.gmtime(t0 + 31 * day))
+        r = self.agent.post("/ingest/actions", json.dumps({"actions": [
+            {"symbol": sym, "type": "split", "ex_date": ex, "numerator": 2, "denominator": 1}]}),
+            headers=HDRS)
+        self.assertEqual(r.status, 200, r)
+        for i in range(30, 36):  # day 30 before the ex-date, then 2:1 prices
+            ingest(self.agent, "bars", [bar(i, closes[i - 30] / (2 if i >= 31 else 1))])
+            await asyncio.sleep(0.2)
+        msgs = await drain(c, quiet_s=2.0, timeout=60)
+        after = [m for m in msgs if m.get("type") == "indicator"
+                 and m["timestamp"] >= f"{ex}T00:00:00Z"]
+        self.assertEqual(len(after), 2 * 5, msgs)
+        counts = check(self, self.agent, after, sym, t0, t0 + 40 * day)
+        self.assertEqual(counts, {"ind.sma:5@1d": 5, "ind.obv@1d": 5})
+        # the first close past the ex-date: four halved closes and its own, averaged
+        first = next(m for m in after if m["channel"] == "ind.sma:5@1d")
+        want = (sum(c / 2 for c in closes[27:30]) + closes[0] / 2 + closes[1] / 2) / 5
+        self.assertAlmostEqual(first["value"], want, places=9)
+        await c.close()
+
     async def test_errors_for_channels_that_cannot_be_live(self):
         c = await Client.connect(self.agent)
         self.assertIn("ind.<indicator>@<interval>", c.welcome["channel_patterns"])

@@ -111,6 +111,7 @@ static double rest_last(const char *symbol, const char *spec)
     r.start = MD_TS_MIN;
     r.end = MD_TS_MAX;
     r.source = -1;
+    r.adjust = MD_ADJUST_DEFAULT; /* as GET without adjust= */
     md_buf b = MD_BUF_INIT;
     md_error err;
     cr_assert_eq(md_query_indicators(&svc, &r, spec, &b, NULL, &err), 0, "%s", err.msg);
@@ -238,6 +239,36 @@ Test(pipeline_screen, test_every_schedule_runs_and_a_restart_resumes_after_the_s
     close_all();
 }
 
+Test(pipeline_screen, test_values_are_split_adjusted_as_the_rest_answer_by_default)
+{
+    open_all();
+    add_job("adj", "every 1h", "SPL", "1d", "close > sma:20");
+    write_days("SPL", 0, 15, 200, 2);  /* 200 .. 228 before a 2:1 split */
+    write_days("SPL", 15, 15, 100, 1); /* 115 .. 129: the same trend in new shares */
+    md_action a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.symbol, sizeof a.symbol, "SPL");
+    a.type = MD_ACT_SPLIT;
+    a.source = MD_SRC_INGEST;
+    a.ex_date = T0 + 15 * 86400;
+    a.numerator = 2, a.denominator = 1;
+    md_error err;
+    cr_assert_eq(md_store_put_actions(svc.store, &a, 1, &err), 1, "%s", err.msg);
+    md_screens *sc;
+    cr_assert_eq(md_screens_new(&svc, &sc, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_screens_run(sc, "adj", &err), 0, "%s", err.msg);
+    json_t *r = result(sc, "adj");
+    /* adjusted, sma:20 is the mean of 110 .. 129 (119.5); on raw prices it would be 147.5
+     * and 129 would not be above it */
+    cr_assert_eq(json_integer_value(json_object_get(r, "count")), 1, "SPL matches");
+    json_t *vals = json_object_get(json_array_get(json_object_get(r, "matches"), 0), "values");
+    cr_assert_eq(json_number_value(json_object_get(vals, "sma:20")), rest_last("SPL", "sma:20"));
+    cr_assert_float_eq(json_number_value(json_object_get(vals, "sma:20")), 119.5, 1e-9);
+    json_decref(r);
+    md_screens_free(sc);
+    close_all();
+}
+
 Test(pipeline_screen, test_close_schedule_runs_after_a_bar_of_its_interval_closes)
 {
     open_all();
@@ -265,6 +296,55 @@ Test(pipeline_screen, test_close_schedule_runs_after_a_bar_of_its_interval_close
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "last_run"), "bar")),
                      "2024-03-04T00:00:00Z");
     cr_assert_eq(json_integer_value(json_object_get(r, "count")), 1);
+    json_decref(r);
+    md_screens_free(sc);
+    close_all();
+}
+
+/* The screen's last run once it is for `bar` (waits up to 5 s), or NULL. */
+static json_t *run_for(md_screens *sc, const char *name, const char *bar)
+{
+    for (int i = 0; i < 500; i++) {
+        json_t *r = result(sc, name);
+        const char *at = json_string_value(json_object_get(json_object_get(r, "last_run"), "bar"));
+        if (at && strcmp(at, bar) == 0) return r;
+        json_decref(r);
+        usleep(10000);
+    }
+    return NULL;
+}
+
+Test(pipeline_screen, test_a_bar_of_the_day_in_progress_is_no_close)
+{
+    open_all();
+    add_job("onclose", "close 1d", "CCC", NULL, "close > 0");
+    int64_t today = md_now() / 86400 * 86400;
+    int day = (int)((today - T0) / 86400);
+    write_days("CCC", day - 5, 5, 10, 1); /* up to yesterday */
+    md_screens *sc;
+    md_error err;
+    cr_assert_eq(md_screens_new(&svc, &sc, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_screens_start(sc, &err), 0, "%s", err.msg);
+    char tbuf[32], ybuf[32];
+    md_time_format(today, tbuf);
+    md_time_format(today - 86400, ybuf);
+    /* a bar of today, ingested while the day runs: yesterday has closed, today has not */
+    write_days("CCC", day, 1, 10, 1);
+    json_t *r = run_for(sc, "onclose", ybuf);
+    cr_assert_not_null(r, "ran for the day that closed");
+    json_t *m = json_array_get(json_object_get(r, "matches"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "timestamp")), ybuf,
+                     "evaluated at the closed bar, not the forming one");
+    json_decref(r);
+    /* today's close (a live bar is announced when its period ends) still runs */
+    md_bar b;
+    md_bar_init(&b);
+    b.ts = today;
+    b.open = b.high = b.low = b.close = 20;
+    b.volume = 1;
+    md_hub_publish_bar(svc.hub, "CCC", MD_IV_1D, &b, MD_ORIGIN_DERIVED, 0);
+    r = run_for(sc, "onclose", tbuf);
+    cr_assert_not_null(r, "today's close was not taken by the bar ingested during the day");
     json_decref(r);
     md_screens_free(sc);
     close_all();

@@ -110,6 +110,23 @@ Test(quality_score, each_dimension_formula)
     cr_assert_str_eq(s.grade, md_grade_for_score(want));
 }
 
+Test(quality_score, the_grade_is_that_of_the_score_as_reported)
+{
+    md_quality_params p = P();
+    md_quality_tally t;
+    md_quality_tally_init(&t);
+    t.bars = 331;
+    md_qevent e = ev(MD_RULE_HIGH_LOW, 1, 0);
+    md_quality_tally_add(&t, &e);
+    md_quality_tally_add(&t, &e); /* validity 100 * (1 - (2 / 333) / 0.03): 79.98 */
+    md_quality_score s;
+    md_quality_score_tally(&p, &t, 100, &s);
+    double want = 100 - 0.15 * 100 * (2.0 / 333) / 0.03; /* 96.997 */
+    cr_assert_float_eq(s.score, want, 1e-9);
+    cr_assert_float_eq(round(s.score * 100) / 100, 97, 1e-12, "reported as 97");
+    cr_assert_str_eq(s.grade, "A+", "97 is the minimum of A+");
+}
+
 Test(quality_score, a_dimension_bottoms_out_at_the_tolerance)
 {
     md_quality_params p = P();
