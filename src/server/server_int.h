@@ -27,12 +27,12 @@ struct md_task {
     srv_loop *sl;
     const md_route *rt;
     int in_worker;
-    int flush_owed;       /* the handler published with its wakes held (md_srv_flush_owed) */
-    size_t body_cap;      /* bytes allocated for req.body (+1 for the NUL) */
-    int body_mapped;      /* req.body is an mmap'd region of body_cap bytes */
-    size_t body_reserved; /* counted in the server's in-flight body bytes */
+    int flush_owed;         /* the handler published with its wakes held (md_srv_flush_owed) */
+    size_t body_cap;        /* bytes allocated for req.body (+1 for the NUL) */
+    int body_mapped;        /* req.body is an mmap'd region of body_cap bytes */
+    size_t body_reserved;   /* counted in the server's in-flight body bytes */
     size_t answer_reserved; /* counted in the server's unsent answer bytes */
-    md_task *next;        /* in the loop's completion list */
+    md_task *next;          /* in the loop's completion list */
 };
 
 struct md_server {
@@ -40,11 +40,11 @@ struct md_server {
     srv_loop *loops;
     int n_loops;
     int port;
-    char addr[300];          /* HOST:PORT with the bound port */
-    atomic_int draining;     /* new requests get 503; requests already started finish */
-    atomic_int stopping;     /* loops exit */
-    atomic_int inflight;     /* tasks alive (any thread) */
-    atomic_llong body_bytes; /* request body bytes reserved across connections */
+    char addr[300];            /* HOST:PORT with the bound port */
+    atomic_int draining;       /* new requests get 503; requests already started finish */
+    atomic_int stopping;       /* loops exit */
+    atomic_int inflight;       /* tasks alive (any thread) */
+    atomic_llong body_bytes;   /* request body bytes reserved across connections */
     atomic_llong answer_bytes; /* answer bytes held until written, across connections */
     int joined;
 };
