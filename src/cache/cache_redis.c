@@ -102,7 +102,23 @@ static uint64_t reply_u64(const redisReply *rep)
 
 /* -- the owed flush -------------------------------------------------------------------------- */
 
-/* New epoch + "clear" to the other agents. 0 or -1. */
+/* One command whose reply only needs to be an answer (not a failure). 0 or -1. */
+static int run1(md_credis *r, int argc, const char **argv, const size_t *lens)
+{
+    const int ac[] = {argc};
+    const char **const av[] = {argv};
+    const size_t *const ls[] = {lens};
+    redisReply *rep;
+    if (exec(r, 1, ac, av, ls, &rep) != 0) return -1;
+    int ok = rep->type != REDIS_REPLY_ERROR;
+    freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+/* New epoch + "clear" to the other agents. 0 or -1. An epoch key holding a value that is
+ * not ours (INCR refuses it) would leave L2 unusable - it could never be flushed again - so
+ * it is replaced by the clock in milliseconds: above any count of clears, so every value
+ * stored under an earlier epoch (or under the foreign value read as a number) misses. */
 static int new_epoch(md_credis *r)
 {
     char ek[160], msg[48];
@@ -117,7 +133,14 @@ static int new_epoch(md_credis *r)
     if (exec(r, 2, argc, argv, lens, rep) != 0) return -1;
     int ok = rep[0]->type == REDIS_REPLY_INTEGER;
     free_replies(rep, 2);
-    return ok ? 0 : -1;
+    if (ok) return 0;
+    atomic_fetch_add(&r->errors, 1);
+    MD_WARN("cache", "redis: %s holds a value that is not an epoch; replaced", ek);
+    char now[24];
+    int nl = snprintf(now, sizeof now, "%lld", (long long)md_now_ms());
+    const char *a3[] = {"SET", ek, now};
+    size_t l3[] = {3, strlen(ek), (size_t)nl};
+    return run1(r, 3, a3, l3);
 }
 
 /* Pays an owed flush; 0 when nothing is owed (any more). One thread pays it: two
@@ -248,12 +271,26 @@ int md_cache__redis_invalidate(md_credis *r, const char *symbol, md_cache_fill *
         atomic_store(&r->need_flush, 1);
         return -1;
     }
-    if (rep[1]->type == REDIS_REPLY_INTEGER && !atomic_load(&r->need_flush)) {
+    int counted_up = rep[1]->type == REDIS_REPLY_INTEGER;
+    if (counted_up && !atomic_load(&r->need_flush)) {
         after->l2 = 1;
         after->epoch = reply_u64(rep[0]);
         after->gen = (uint64_t)rep[1]->integer;
     }
     free_replies(rep, 3);
+    if (!counted_up) {
+        /* INCR refused: the generation key holds a value that is not ours (read as 0 by a
+         * lookup), so the symbol's answers in L2 would keep matching after this write. Move
+         * L2 to a new epoch first (a lookup pays the flush before it reads), then drop the
+         * key so that its generations count again. */
+        atomic_fetch_add(&r->errors, 1);
+        MD_WARN("cache", "redis: %s holds a value that is not a generation; L2 flushed", gk);
+        atomic_store(&r->need_flush, 1);
+        settle(r);
+        const char *a4[] = {"DEL", gk};
+        size_t l4[] = {3, strlen(gk)};
+        run1(r, 2, a4, l4);
+    }
     return 0;
 }
 

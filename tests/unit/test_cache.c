@@ -6,6 +6,8 @@
 
 #include "testutil.h"
 
+#include <hiredis/hiredis.h>
+
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -452,6 +454,92 @@ Test(cache_l2, another_agent_hits_l2_and_hears_invalidations)
     md_cache_get_stats(a, 1, &s);
     cr_assert_eq(s.l2.entries, 0, "clear deleted the answers under the prefix");
     cr_assert_eq(s.l2_enabled, 1);
+    md_cache_free(a);
+    md_cache_free(b);
+}
+
+/* Sets key (under prefix) to value in Redis, as another program sharing it could. */
+static void redis_set(const char *url, const char *prefix, const char *key, const char *value)
+{
+    md_redis_options o;
+    md_redis_options_default(&o);
+    o.url = url;
+    md_redis *r = NULL;
+    cr_assert_eq(md_redis_new(&o, &r, NULL), 0);
+    char k[256];
+    snprintf(k, sizeof k, "%s%s", prefix, key);
+    const char *argv[3] = {"SET", k, value};
+    size_t lens[3] = {3, strlen(k), strlen(value)};
+    redisReply *rep = NULL;
+    cr_assert_eq(md_redis_command(r, &rep, 3, argv, lens), 0);
+    cr_assert_eq(rep->type, REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    md_redis_free(r);
+}
+
+static md_cache_level lookup_body(md_cache *c, const md_cache_key *k, md_cache_fill *f, char *body,
+                                  size_t cap)
+{
+    md_cache_entry *e;
+    md_cache_level lvl = md_cache_lookup(c, k, -1, 0, &e, f);
+    body[0] = 0;
+    if (lvl != MD_CACHE_MISS) {
+        size_t n;
+        const char *b = md_cache_entry_body(e, &n);
+        snprintf(body, cap, "%.*s", (int)n, b);
+        md_cache_entry_release(e);
+    }
+    return lvl;
+}
+
+Test(cache_l2, foreign_values_under_our_keys_never_keep_an_old_answer)
+{
+    const char *url = redis_url();
+    if (!url) cr_skip_test("no test Redis (run through ctest)");
+    const char *prefix = unique_prefix("foreign");
+    md_cache *a = new_l2(url, prefix), *b = new_l2(url, prefix);
+    md_cache_key k = key("AAPL", NULL);
+    md_cache_fill f;
+    char got[64];
+
+    /* the generation key holds something INCR refuses: the answer stored meanwhile... */
+    redis_set(url, prefix, "g:AAPL", "not-a-number");
+    cr_assert_eq(lookup_body(a, &k, &f, got, sizeof got), MD_CACHE_MISS);
+    cr_assert_eq(f.l2, 1);
+    md_cache_put(a, &k, &f, "{\"v\":1}", 7, -1, "application/json", 60000);
+    cr_assert_eq(lookup_body(b, &k, &f, got, sizeof got), MD_CACHE_L2);
+    cr_assert_str_eq(got, "{\"v\":1}");
+    /* ...is no answer any more once a write was committed, at either agent */
+    md_cache_fill after;
+    md_cache_invalidate(a, "AAPL", &after, 0, NULL, 0);
+    cr_assert_eq(md_cache_clear(b, MD_CACHE_CLEAR_L1, NULL), 0);
+    cr_assert_eq(lookup_body(a, &k, &f, got, sizeof got), MD_CACHE_MISS, "a served %s", got);
+    cr_assert_eq(lookup_body(b, &k, &f, got, sizeof got), MD_CACHE_MISS, "b served %s", got);
+    md_cache_stats s;
+    md_cache_get_stats(a, 0, &s);
+    cr_assert_geq(s.l2.errors, 1, "the refused INCR is an L2 error");
+    /* and the key counts generations again: the next write retires the next answer */
+    md_cache_put(a, &k, &f, "{\"v\":2}", 7, -1, "application/json", 60000);
+    cr_assert_eq(lookup_body(b, &k, &f, got, sizeof got), MD_CACHE_L2);
+    cr_assert_str_eq(got, "{\"v\":2}");
+    md_cache_invalidate(a, "AAPL", &after, 0, NULL, 0);
+    cr_assert_eq(after.l2, 1, "INCR accepted again");
+    cr_assert_eq(md_cache_clear(b, MD_CACHE_CLEAR_L1, NULL), 0);
+    cr_assert_eq(lookup_body(b, &k, &f, got, sizeof got), MD_CACHE_MISS, "b served %s", got);
+
+    /* a foreign epoch: clearing L2 still works (it is not "unreachable") and retires it all */
+    md_cache_put(b, &k, &f, "{\"v\":3}", 7, -1, "application/json", 60000);
+    redis_set(url, prefix, "epoch", "foreign");
+    cr_assert_eq(lookup_body(a, &k, &f, got, sizeof got), MD_CACHE_MISS);
+    md_cache_put(a, &k, &f, "{\"v\":4}", 7, -1, "application/json", 60000);
+    md_error err;
+    cr_assert_eq(md_cache_clear(a, MD_CACHE_CLEAR_L1 | MD_CACHE_CLEAR_L2, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_cache_clear(b, MD_CACHE_CLEAR_L1, NULL), 0);
+    cr_assert_eq(lookup_body(b, &k, &f, got, sizeof got), MD_CACHE_MISS, "b served %s", got);
+    md_cache_put(b, &k, &f, "{\"v\":5}", 7, -1, "application/json", 60000);
+    cr_assert_eq(md_cache_clear(a, MD_CACHE_CLEAR_L1, NULL), 0);
+    cr_assert_eq(lookup_body(a, &k, &f, got, sizeof got), MD_CACHE_L2, "L2 works again");
+    cr_assert_str_eq(got, "{\"v\":5}");
     md_cache_free(a);
     md_cache_free(b);
 }
