@@ -73,10 +73,10 @@ int md_route_cache_clear(md_services *svc, md_http_req *req, md_http_resp *resp,
     int rc = md_cache_clear(svc->cache, levels, err);
     if (rc) return rc;
     md_buf *b = md_http_json(resp, 200);
-    md_buf_puts(b, "{\"cleared\":[");
-    md_buf_puts(b, levels == MD_CACHE_CLEAR_L1   ? "\"l1\""
-                   : levels == MD_CACHE_CLEAR_L2 ? "\"l2\""
-                                                 : "\"l1\",\"l2\"");
+    /* what was cleared: L1 in any case (it holds copies of L2's answers), L2 when there is
+     * one */
+    md_buf_puts(b, "{\"cleared\":[\"l1\"");
+    if ((levels & MD_CACHE_CLEAR_L2) && before.l2_enabled) md_buf_puts(b, ",\"l2\"");
     md_buf_puts(b, "],\"l1_entries_dropped\":");
     md_buf_int(b, (int64_t)before.l1.entries);
     md_buf_puts(b, "}");

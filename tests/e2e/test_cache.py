@@ -178,6 +178,10 @@ class CacheL1(AgentTest):
                           data="", headers=AUTH)
         r = curl(self.agent.url + "/cache/clear?level=L1", method="POST", data="", headers=AUTH)
         self.assertEqual((r.status, r.json()["cleared"]), (200, ["l1"]), r)  # in any case
+        for lv in ("l2", "all"):  # no Redis here: only L1 was cleared, and the answer says so
+            r = curl(self.agent.url + "/cache/clear?level=" + lv, method="POST", data="",
+                     headers=AUTH)
+            self.assertEqual((r.status, r.json()["cleared"]), (200, ["l1"]), r)
         r = curl(self.agent.url + "/cache/clear", method="POST", data="", headers=AUTH)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.get_json("/cache/stats")["levels"]["l1"]["entries"], 0)
@@ -300,6 +304,9 @@ class CacheRedisShared(unittest.TestCase):
         self.assertTrue(s["levels"]["l2"]["enabled"])
         self.assertGreaterEqual(s["levels"]["l2"]["hits"], 1)
         self.assertGreaterEqual(s["levels"]["l2"]["entries"], 1)
+        r = curl(self.a.url + "/cache/clear?level=l2", method="POST", data="", headers=AUTH)
+        self.assertEqual((r.status, r.json()["cleared"]), (200, ["l1", "l2"]), r)
+        self.assertEqual(self.a.get("/price/DAX").json()["cache"], "miss")
         self.assertTrue(s["levels"]["l2"]["subscribed"])
         m = self.a.get("/metrics").body
         self.assertIn('mdagent_cache_requests_total{level="l2",result="hit"}', m)
