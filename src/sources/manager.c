@@ -1598,8 +1598,10 @@ void md_srcmgr_update_metrics(md_srcmgr *m)
 
 /* -- corporate actions (reference data) ------------------------------------------------------
  * One entry point of its own beside quote/bars: the same circuit, budgets (the provider's and
- * its reference class's) and bookkeeping, no coalescing (actions are asked rarely: once a day
- * per symbol at most), no retry of a transient error (the read path asks again later). */
+ * its reference class's), time budget (the request's, or sources.deadline_ms: a provider
+ * that hangs costs an adjusted /historical no more than its deadline) and bookkeeping, no
+ * coalescing (actions are asked rarely: once a day per symbol at most), no retry of a
+ * transient error (the read path asks again later). */
 
 int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t end,
                       const md_fetch_opts *fo, md_action_vec *out, md_source_ref *ref,
@@ -1615,11 +1617,18 @@ int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t e
     int answered = 0;
     md_source_ref first;
     memset(&first, 0, sizeof first);
+    int64_t deadline = deadline_of(m, NULL);
     for (size_t i = 0; i < m->n; i++) {
         entry *e = m->e[i];
         if (fo->source >= 0 ? e->id != fo->source || !e->src : !usable(e)) continue;
         if (!e->src->vt->actions) continue;
         considered++;
+        if (deadline > 0 && md_mono_ms() >= deadline) {
+            if (answered) break; /* the first answer stands, without the dividends */
+            add_reason(&why, e->name, "no time left");
+            last_rc = MD_ETIMEOUT;
+            break;
+        }
         md_ratelimit *const budgets[] = {&e->rl, &e->cls_rl[MD_EP_REFERENCE]};
         pthread_mutex_lock(&e->lock);
         int64_t now = mono(m), now_wall = wall(m), retry_in = 0;
@@ -1641,6 +1650,7 @@ int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t e
         memset(&meta, 0, sizeof meta);
         meta.retry_after_s = -1;
         meta.granted = 1;
+        meta.deadline_ms = deadline;
         md_error cerr;
         md_error_clear(&cerr);
         size_t n0 = out->n;

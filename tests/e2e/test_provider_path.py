@@ -161,6 +161,15 @@ class DeadlineAndHedging(PathTest):
             time.sleep(0.05)
         self.assertIn("another source answered", last or "")
 
+    def test_an_adjusted_history_asks_the_actions_within_the_deadline(self):
+        # adjust=splits (the default) asks the sources for the symbol's actions first when
+        # they were never asked: the hanging primary's actions call has the request's budget
+        # too (it had the 10 s HTTP timeout), and the bars still come from the next source
+        status, body, took = get(self.agent.port, "/historical/AAPL?interval=1d&start=2024-03-01&end=2024-03-09")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["count"], 5, body)
+        self.assertLess(took, 2.5, f"the 1.5 s budget, not the HTTP timeout: {took:.3f} s")
+
     def test_one_source_alone_stops_at_the_deadline(self):
         status, body, took = get(self.agent.port, "/price/AAPL?source=yahoo")
         self.assertEqual(status, 504, body)
