@@ -1280,6 +1280,9 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
     /* every other call is cancelled: its transfer aborts, its thread is free again */
     pthread_mutex_lock(&r->lock);
     for (int i = 0; i < r->n; i++) {
+        if (!winner && t->timed_out && !r->a[i]->done) /* each source asked is named */
+            add_reason(&t->why, r->a[i]->e->name, "no answer within %" PRId64 " ms (%s)",
+                       md_mono_ms() - r->a[i]->launched_ms, "the request's time budget");
         if (r->a[i] == winner || r->a[i]->done) continue;
         atomic_store(&r->a[i]->cancel_why, winner ? CANCEL_LOST : CANCEL_DEADLINE);
         md_cancel_request(&r->a[i]->cancel);
@@ -1332,6 +1335,10 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
                           reasons_text(&t->why, ROOM));
     } else if (t->rate_limited == t->considered) {
         rc = md_error_set(err, MD_ERATELIMIT, "every source is rate limited for %s (%s)", what,
+                          reasons_text(&t->why, ROOM));
+    } else if (deadline_ms && md_mono_ms() >= deadline_ms) {
+        /* the sources were not broken: the budget ran out (a later symbol of /prices) */
+        rc = md_error_set(err, MD_ETIMEOUT, "no source answered for %s in time (%s)", what,
                           reasons_text(&t->why, ROOM));
     } else {
         rc = md_error_set(err, MD_ENOSOURCE, "no healthy source for %s (%s)", what,

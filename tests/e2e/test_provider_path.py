@@ -170,6 +170,15 @@ class DeadlineAndHedging(PathTest):
         self.assertEqual(body["count"], 5, body)
         self.assertLess(took, 2.5, f"the 1.5 s budget, not the HTTP timeout: {took:.3f} s")
 
+    def test_symbols_left_when_the_budget_ran_out_are_timeouts(self):
+        # finnhub does not know S0 at once and yahoo hangs: S0 takes the whole 1.5 s budget;
+        # the symbols after it had no time left, which is 504 timeout, not a broken source
+        status, body, took = get(self.agent.port, "/prices?symbols=NOPE0,NOPE1,NOPE2")
+        self.assertEqual(status, 200, body)
+        self.assertLess(took, 2.5, f"{took:.3f} s")
+        self.assertEqual([e["symbol"] for e in body["errors"]], ["NOPE0", "NOPE1", "NOPE2"], body)
+        self.assertEqual({e["code"] for e in body["errors"]}, {"timeout"}, body)
+
     def test_one_source_alone_stops_at_the_deadline(self):
         status, body, took = get(self.agent.port, "/price/AAPL?source=yahoo")
         self.assertEqual(status, 504, body)
@@ -177,6 +186,8 @@ class DeadlineAndHedging(PathTest):
         self.assertGreaterEqual(took, 1.4)
         self.assertLess(took, 2.5, f"{took:.3f} s")
         self.assertNotIn("127.0.0.1", body["error"]["message"])
+        # the source still asked when the budget ran out is named, with its reason
+        self.assertIn("yahoo: no answer within", body["error"]["message"])
 
     def test_retries_count_against_the_deadline(self):
         agent = Agent(env={**self.env, "MDAGENT_SOURCES_PRIORITY": "polygon"},
