@@ -16,6 +16,7 @@ import unittest
 import uuid
 import zoneinfo
 
+import mdtest
 from mdtest import SRC, Agent, AgentTest, curl, services
 from test_sources_failover import FakeProvider
 from wsclient import RawWs
@@ -210,6 +211,33 @@ class DeadlineAndHedging(PathTest):
             self.assertLessEqual(n, 8, "retries stop when the budget could not cover the next")
         finally:
             agent.cleanup()
+
+
+class HostileBodies(PathTest):
+    """Providers that misbehave after the status line: an endless body, a redirect loop, a
+    body cut mid-way, a body dripped one byte a second. Each ?source= call ends with its
+    documented error within the budget, and failover answers from the healthy source."""
+    providers = {"yahoo": "ENDLESS", "alphavantage": "REDIRECTLOOP", "polygon": "CLOSEMID",
+                 "twelvedata": "DRIP", "finnhub": None}
+    priority = "yahoo,alphavantage,polygon,twelvedata,finnhub"
+    extra_args = ("--set", "sources.deadline_ms=1500", "--set", "sources.hedge_ms=200",
+                  "--set", "sources.max_body_bytes=1048576")
+
+    def test_each_hostile_answer_ends_with_its_error_and_failover_answers(self):
+        cases = {"yahoo": (502, "malformed_response", "larger than 1048576 bytes"),
+                 "alphavantage": (503, "source_unavailable", "redirects"),
+                 "polygon": (503, "source_unavailable", "cut short"),
+                 "twelvedata": (504, "timeout", "twelvedata: no answer within")}
+        for name, (code, err, words) in cases.items():
+            status, body, took = get(self.agent.port, f"/price/IBM?source={name}")
+            self.assertEqual((status, body["error"]["code"]), (code, err), (name, body))
+            self.assertIn(words, body["error"]["message"], name)
+            self.assertLess(took, 2.5, f"{name}: {took:.3f} s")
+        status, body, took = get(self.agent.port, "/price/AAPL?max_age=0")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["source"], "finnhub")
+        self.assertLess(took, 2.5, f"{took:.3f} s")
+        self.assertLess(mdtest.rss_mib(self.agent.proc.pid), 200, "bodies are bounded")
 
 
 # -- an empty answer is not the end ------------------------------------------------------------
