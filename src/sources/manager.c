@@ -1280,6 +1280,9 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
     /* every other call is cancelled: its transfer aborts, its thread is free again */
     pthread_mutex_lock(&r->lock);
     for (int i = 0; i < r->n; i++) {
+        if (!winner && t->timed_out && !r->a[i]->done) /* each source asked is named */
+            add_reason(&t->why, r->a[i]->e->name, "no answer within %" PRId64 " ms (%s)",
+                       md_mono_ms() - r->a[i]->launched_ms, "the request's time budget");
         if (r->a[i] == winner || r->a[i]->done) continue;
         atomic_store(&r->a[i]->cancel_why, winner ? CANCEL_LOST : CANCEL_DEADLINE);
         md_cancel_request(&r->a[i]->cancel);
@@ -1332,6 +1335,10 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
                           reasons_text(&t->why, ROOM));
     } else if (t->rate_limited == t->considered) {
         rc = md_error_set(err, MD_ERATELIMIT, "every source is rate limited for %s (%s)", what,
+                          reasons_text(&t->why, ROOM));
+    } else if (deadline_ms && md_mono_ms() >= deadline_ms) {
+        /* the sources were not broken: the budget ran out (a later symbol of /prices) */
+        rc = md_error_set(err, MD_ETIMEOUT, "no source answered for %s in time (%s)", what,
                           reasons_text(&t->why, ROOM));
     } else {
         rc = md_error_set(err, MD_ENOSOURCE, "no healthy source for %s (%s)", what,
@@ -1598,8 +1605,10 @@ void md_srcmgr_update_metrics(md_srcmgr *m)
 
 /* -- corporate actions (reference data) ------------------------------------------------------
  * One entry point of its own beside quote/bars: the same circuit, budgets (the provider's and
- * its reference class's) and bookkeeping, no coalescing (actions are asked rarely: once a day
- * per symbol at most), no retry of a transient error (the read path asks again later). */
+ * its reference class's), time budget (the request's, or sources.deadline_ms: a provider
+ * that hangs costs an adjusted /historical no more than its deadline) and bookkeeping, no
+ * coalescing (actions are asked rarely: once a day per symbol at most), no retry of a
+ * transient error (the read path asks again later). */
 
 int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t end,
                       const md_fetch_opts *fo, md_action_vec *out, md_source_ref *ref,
@@ -1615,11 +1624,18 @@ int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t e
     int answered = 0;
     md_source_ref first;
     memset(&first, 0, sizeof first);
+    int64_t deadline = deadline_of(m, NULL);
     for (size_t i = 0; i < m->n; i++) {
         entry *e = m->e[i];
         if (fo->source >= 0 ? e->id != fo->source || !e->src : !usable(e)) continue;
         if (!e->src->vt->actions) continue;
         considered++;
+        if (deadline > 0 && md_mono_ms() >= deadline) {
+            if (answered) break; /* the first answer stands, without the dividends */
+            add_reason(&why, e->name, "no time left");
+            last_rc = MD_ETIMEOUT;
+            break;
+        }
         md_ratelimit *const budgets[] = {&e->rl, &e->cls_rl[MD_EP_REFERENCE]};
         pthread_mutex_lock(&e->lock);
         int64_t now = mono(m), now_wall = wall(m), retry_in = 0;
@@ -1641,6 +1657,7 @@ int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t e
         memset(&meta, 0, sizeof meta);
         meta.retry_after_s = -1;
         meta.granted = 1;
+        meta.deadline_ms = deadline;
         md_error cerr;
         md_error_clear(&cerr);
         size_t n0 = out->n;

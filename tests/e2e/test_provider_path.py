@@ -16,6 +16,7 @@ import unittest
 import uuid
 import zoneinfo
 
+import mdtest
 from mdtest import SRC, Agent, AgentTest, curl, services
 from test_sources_failover import FakeProvider
 from wsclient import RawWs
@@ -161,6 +162,24 @@ class DeadlineAndHedging(PathTest):
             time.sleep(0.05)
         self.assertIn("another source answered", last or "")
 
+    def test_an_adjusted_history_asks_the_actions_within_the_deadline(self):
+        # adjust=splits (the default) asks the sources for the symbol's actions first when
+        # they were never asked: the hanging primary's actions call has the request's budget
+        # too (it had the 10 s HTTP timeout), and the bars still come from the next source
+        status, body, took = get(self.agent.port, "/historical/AAPL?interval=1d&start=2024-03-01&end=2024-03-09")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["count"], 5, body)
+        self.assertLess(took, 2.5, f"the 1.5 s budget, not the HTTP timeout: {took:.3f} s")
+
+    def test_symbols_left_when_the_budget_ran_out_are_timeouts(self):
+        # finnhub does not know S0 at once and yahoo hangs: S0 takes the whole 1.5 s budget;
+        # the symbols after it had no time left, which is 504 timeout, not a broken source
+        status, body, took = get(self.agent.port, "/prices?symbols=NOPE0,NOPE1,NOPE2")
+        self.assertEqual(status, 200, body)
+        self.assertLess(took, 4.0, f"one 1.5 s budget for the three: {took:.3f} s {body}")
+        self.assertEqual([e["symbol"] for e in body["errors"]], ["NOPE0", "NOPE1", "NOPE2"], body)
+        self.assertEqual({e["code"] for e in body["errors"]}, {"timeout"}, body)
+
     def test_one_source_alone_stops_at_the_deadline(self):
         status, body, took = get(self.agent.port, "/price/AAPL?source=yahoo")
         self.assertEqual(status, 504, body)
@@ -168,6 +187,8 @@ class DeadlineAndHedging(PathTest):
         self.assertGreaterEqual(took, 1.4)
         self.assertLess(took, 2.5, f"{took:.3f} s")
         self.assertNotIn("127.0.0.1", body["error"]["message"])
+        # the source still asked when the budget ran out is named, with its reason
+        self.assertIn("yahoo: no answer within", body["error"]["message"])
 
     def test_retries_count_against_the_deadline(self):
         agent = Agent(env={**self.env, "MDAGENT_SOURCES_PRIORITY": "polygon"},
@@ -190,6 +211,33 @@ class DeadlineAndHedging(PathTest):
             self.assertLessEqual(n, 8, "retries stop when the budget could not cover the next")
         finally:
             agent.cleanup()
+
+
+class HostileBodies(PathTest):
+    """Providers that misbehave after the status line: an endless body, a redirect loop, a
+    body cut mid-way, a body dripped one byte a second. Each ?source= call ends with its
+    documented error within the budget, and failover answers from the healthy source."""
+    providers = {"yahoo": "ENDLESS", "alphavantage": "REDIRECTLOOP", "polygon": "CLOSEMID",
+                 "twelvedata": "DRIP", "finnhub": None}
+    priority = "yahoo,alphavantage,polygon,twelvedata,finnhub"
+    extra_args = ("--set", "sources.deadline_ms=1500", "--set", "sources.hedge_ms=200",
+                  "--set", "sources.max_body_bytes=1048576")
+
+    def test_each_hostile_answer_ends_with_its_error_and_failover_answers(self):
+        cases = {"yahoo": (502, "malformed_response", "larger than 1048576 bytes"),
+                 "alphavantage": (503, "source_unavailable", "redirects"),
+                 "polygon": (503, "source_unavailable", "cut short"),
+                 "twelvedata": (504, "timeout", "twelvedata: no answer within")}
+        for name, (code, err, words) in cases.items():
+            status, body, took = get(self.agent.port, f"/price/IBM?source={name}")
+            self.assertEqual((status, body["error"]["code"]), (code, err), (name, body))
+            self.assertIn(words, body["error"]["message"], name)
+            self.assertLess(took, 2.5, f"{name}: {took:.3f} s")
+        status, body, took = get(self.agent.port, "/price/AAPL?max_age=0")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["source"], "finnhub")
+        self.assertLess(took, 2.5, f"{took:.3f} s")
+        self.assertLess(mdtest.rss_mib(self.agent.proc.pid), 200, "bodies are bounded")
 
 
 # -- an empty answer is not the end ------------------------------------------------------------

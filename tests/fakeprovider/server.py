@@ -61,6 +61,13 @@ broken, the others answering normally). Besides the scenarios above, modes only:
                    answers the provider's 403 plan refusal, the rest as usual
     PROFILE<MODE>  the reference profile alone plays MODE (any mode or scenario above:
                    PROFILEHANG, PROFILETRUNC, PROFILERATELIMIT...), the rest as usual
+    DRIP           200 with the regular answer's headers, then its body one byte a second
+    ENDLESS        200, chunked, a body that never ends (64 KiB chunks as fast as read)
+    HUGE           200 announcing a 4 GiB Content-Length, and sending it
+    CLOSEMID       200 announcing the regular answer's length, half of it, then a clean close
+    RATENORETRY    429 with the provider's rate-limit body and no Retry-After
+    REDIRECTLOOP   302 to the same URL, for ever
+    REDIRECTHOST   302 to the same path on another host name (localhost instead of 127.0.0.1)
 Finnhub's /forex/candle and /crypto/candle answer like /stock/candle. In file names a '/'
 or ':' of a symbol becomes '_' (C:EURUSD -> C_EURUSD).
 Keys: keyed providers answer their documented 401-style error when the key is missing or
@@ -82,7 +89,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "fixtures", "providers")
 PROVIDERS = ("yahoo", "alphavantage", "finnhub", "polygon", "twelvedata")
 SCENARIOS = ("RATELIMIT", "RATEDATE", "SLOW", "TRUNC", "HTML", "RESET", "E500", "E503", "EMPTY", "BIG")
-MODES = SCENARIOS + ("HANG", "EMPTYRANGE", "BADINTERVAL", "FORBIDCANDLES", "DAYLIMIT", "NODIVIDENDS",
+MODES = SCENARIOS + ("HANG", "DRIP", "ENDLESS", "HUGE", "CLOSEMID", "RATENORETRY", "REDIRECTLOOP",
+                     "REDIRECTHOST", "EMPTYRANGE", "BADINTERVAL", "FORBIDCANDLES", "DAYLIMIT", "NODIVIDENDS",
                      "GROWONLY", "NOPROFILE")
 HANG_S = 120
 SLOW_MS = 3000
@@ -186,6 +194,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.mode and self.mode.startswith("DELAY"):
             time.sleep(int(self.mode[5:]) / 1000.0)
             return
+        if self.mode in ("DRIP", "ENDLESS", "HUGE", "CLOSEMID"):
+            self.hostile_body(self.mode, normal())
+        if self.mode == "RATENORETRY":
+            raise Reply(429, ratelimit_body)
+        if self.mode in ("REDIRECTLOOP", "REDIRECTHOST"):
+            loc = self.path
+            if self.mode == "REDIRECTHOST":
+                loc = "http://localhost:%d%s" % (self.server.server_address[1], self.path)
+            raise Reply(302, b"", headers={"Location": loc})
         if self.mode in SCENARIOS:
             sym = self.mode
         if sym not in SCENARIOS:
@@ -219,6 +236,35 @@ class Handler(BaseHTTPRequestHandler):
             raise Reply(200, b"")
         if sym == "BIG":
             raise Reply(200, json.dumps({"padding": "x" * 200000}))
+
+    def hostile_body(self, mode, body):
+        """Sends a 200 whose body misbehaves (see DRIP, ENDLESS, HUGE, CLOSEMID), then ends
+        the connection."""
+        self.close_connection = True
+        w = self.wfile
+        try:
+            if mode == "ENDLESS":
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                chunk = b"%x\r\n%s\r\n" % (65536, b" " * 65536)
+                while True:
+                    w.write(chunk)
+            if mode == "HUGE":
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (4 << 30))
+                block = b" " * 65536
+                for _ in range((4 << 30) // 65536):
+                    w.write(block)
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+            if mode == "CLOSEMID":
+                w.write(body[: len(body) // 2])
+                w.flush()
+                raise ConnectionResetError()
+            for i in range(len(body)):  # DRIP
+                w.write(body[i:i + 1])
+                w.flush()
+                time.sleep(1)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+        raise ConnectionResetError()
 
     def file_or(self, provider, name, status=200):
         body = fixture(provider, name)

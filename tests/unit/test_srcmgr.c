@@ -1038,6 +1038,28 @@ Test(srcmgr, the_time_budget_ends_the_fetch_and_its_calls)
     md_srcmgr_free(m);
 }
 
+Test(srcmgr, a_budget_spent_before_the_fetch_is_a_timeout_naming_the_sources)
+{
+    /* a later symbol of /prices: the earlier ones used the request's budget. Whether the
+     * requester or the calls see the deadline first, it is a timeout (504), not a broken
+     * source (503), and the sources are named */
+    md_srcmgr *m = realmgr(0, 4, 4);
+    fake *a = mkfake(&vt_yahoo, 10), *b = mkfake(&vt_finnhub, 20);
+    md_srcmgr_add(m, "yahoo", &a->base, 0, 0, 0, NULL);
+    md_srcmgr_add(m, "finnhub", &b->base, 1, 0, 0, NULL);
+    for (int i = 0; i < 50; i++) {
+        md_quote q;
+        md_error e;
+        md_srcmgr_budget_begin(md_mono_ms() - 1);
+        int rc = quote(m, &q, NULL, &e);
+        md_srcmgr_budget_end();
+        cr_assert_eq(rc, MD_ETIMEOUT, "round %d: %s", i, e.msg);
+        cr_assert(strstr(e.msg, "yahoo") != NULL, "%s", e.msg);
+    }
+    cr_assert_eq(a->calls + b->calls, 0, "nothing is asked past the budget");
+    md_srcmgr_free(m);
+}
+
 typedef struct bg {
     md_srcmgr *m;
     int rc;
