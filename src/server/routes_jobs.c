@@ -71,6 +71,8 @@ static int parse_backfill(md_services *svc, json_t *body, md_job_spec *spec,
     int rc = check_fields(body, err);
     if (rc) return rc;
     json_t *list = json_object_get(body, "symbols");
+    if (list && json_object_get(body, "symbol"))
+        return md_error_set(err, MD_EPARAM, "give \"symbols\" or \"symbol\", not both");
     if (!list) list = json_object_get(body, "symbol");
     size_t n;
     if (json_is_array(list))
@@ -109,6 +111,8 @@ static int parse_backfill(md_services *svc, json_t *body, md_job_spec *spec,
     if (rc) return rc;
     if (spec->end <= spec->start)
         return md_error_set(err, MD_ETIMERANGE, "end must be after start");
+    if (spec->start > md_now())
+        return md_error_set(err, MD_ETIMERANGE, "start is in the future: no bars to fetch");
     spec->source = -1;
     json_t *src = json_object_get(body, "source");
     if (src && !json_is_null(src)) {

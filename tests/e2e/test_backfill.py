@@ -116,6 +116,8 @@ class Backfill(AgentTest):
             ({**ok, "interval": "7x"}, 400, "invalid_interval"),
             ({**ok, "start": "yesterday"}, 400, "invalid_time_range"),
             ({**ok, "end": day(-10)}, 400, "invalid_time_range"),
+            ({**ok, "start": day(2), "end": day(5)}, 400, "invalid_time_range"),  # the future
+            ({**ok, "symbol": "BBB"}, 400, "invalid_parameter"),  # which one? not both
             ({k: v for k, v in ok.items() if k != "start"}, 400, "invalid_time_range"),
             ({**ok, "source": "nope"}, 400, "invalid_parameter"),
             ({**ok, "source": "csv"}, 400, "invalid_parameter"),  # an origin, not a provider
