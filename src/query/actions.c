@@ -125,19 +125,19 @@ int md_query_put_actions(md_services *svc, md_action *a, size_t n, size_t *chang
     return 0;
 }
 
-void md_query_actions_refresh(md_services *svc, const char *symbol)
+int md_query_actions_refresh(md_services *svc, const char *symbol, md_error *err)
 {
     int64_t every = svc->cfg->sources_actions_refresh_s;
-    if (!svc->sources || every <= 0 || md_srcmgr_enabled(svc->sources) == 0) return;
+    if (!svc->sources || every <= 0 || md_srcmgr_enabled(svc->sources) == 0) return 0;
     md_symbol_ref ref;
     md_error e;
     int have = md_store_get_symbol_ref(svc->store, symbol, &ref, &e) == 0;
     int64_t now = md_now();
-    if (have && ref.actions_checked > 0 && now - ref.actions_checked < every) return;
+    if (have && ref.actions_checked > 0 && now - ref.actions_checked < every) return 0;
     char key[MD_SYMBOL_MAX + 4];
     snprintf(key, sizeof key, "a|%s", symbol); /* failed asks: not again for a minute */
     int64_t since = md_srcmgr_since_ms(svc->sources, key);
-    if (since >= 0 && since < 60000) return;
+    if (since >= 0 && since < 60000) return 0;
     md_srcmgr_mark(svc->sources, key);
     md_action_vec v;
     md_action_vec_init(&v);
@@ -166,8 +166,10 @@ void md_query_actions_refresh(md_services *svc, const char *symbol)
     } else {
         MD_INFO("query", "actions not fetched symbol=%s code=%s error=\"%s\"", symbol,
                 md_error_code(rc), e.msg);
+        if (err) *err = e;
     }
     md_action_vec_deinit(&v);
+    return rc < 0 ? rc : 0;
 }
 
 void md_query_symbol_ref_note(md_symbol_ref *ref, const md_source_ref *sr, uint8_t source)
@@ -192,9 +194,9 @@ void md_query_symbol_ref_note(md_symbol_ref *ref, const md_source_ref *sr, uint8
 }
 
 int md_query_actions(md_services *svc, const char *symbol, int64_t start, int64_t end,
-                     int cached_only, md_action_vec *out, md_error *err)
+                     int cached_only, md_action_vec *out, md_error *src_err, md_error *err)
 {
-    if (!cached_only) md_query_actions_refresh(svc, symbol);
+    if (!cached_only) md_query_actions_refresh(svc, symbol, src_err);
     return md_store_get_actions(svc->store, symbol, start, end, out, err);
 }
 

@@ -479,7 +479,7 @@ int md_query_history(md_services *svc, const md_history_req *req, md_history *ou
     /* bars are stored raw: the request's adjustment is applied to the page read, with the
      * symbol's actions asked of the sources first when they were not lately (an adjusted
      * series of bars whose splits were never asked for would be silently raw) */
-    if (ask && req->adjust != MD_ADJUST_NONE) md_query_actions_refresh(svc, req->symbol);
+    if (ask && req->adjust != MD_ADJUST_NONE) md_query_actions_refresh(svc, req->symbol, NULL);
     return md_query_adjust_bars(svc, req->symbol, req->iv, req->adjust, bars->v, bars->n, &out->adj,
                                 err);
 }

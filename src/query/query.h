@@ -370,13 +370,15 @@ int md_query_put_actions(md_services *svc, md_action *a, size_t n, size_t *chang
 /* Asks the sources for symbol's actions when configured and not asked within
  * sources.actions_refresh_s (a failed ask: not again for a minute), stores them and notes
  * when (md_symbol_ref.actions_checked; the symbol's cached answers are invalidated, since they
- * say when). Runs on a fetch worker, within the request's time budget. */
-void md_query_actions_refresh(md_services *svc, const char *symbol);
+ * say when). Runs on a fetch worker, within the request's time budget. Returns 0 (asked, or
+ * no need), or the sources' error (in err, may be NULL). */
+int md_query_actions_refresh(md_services *svc, const char *symbol, md_error *err);
 /* The stored actions of symbol with start <= ex_date < end (every source's record), after
  * asking the sources when configured and the symbol's were not asked within
- * sources.actions_refresh_s (never with cached_only). Appends to out; returns the count. */
+ * sources.actions_refresh_s (never with cached_only; their failure, if they were asked and
+ * failed, in *src_err, may be NULL). Appends to out; returns the count. */
 int md_query_actions(md_services *svc, const char *symbol, int64_t start, int64_t end,
-                     int cached_only, md_action_vec *out, md_error *err);
+                     int cached_only, md_action_vec *out, md_error *src_err, md_error *err);
 /* Copies what a source said of a symbol (currency as its major unit and as reported, zone)
  * into ref. */
 void md_query_symbol_ref_note(md_symbol_ref *ref, const struct md_source_ref *sr, uint8_t source);

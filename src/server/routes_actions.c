@@ -30,13 +30,19 @@ int md_route_actions(md_services *svc, md_http_req *req, md_http_resp *resp, md_
         return rc;
     md_action_vec a;
     md_action_vec_init(&a);
-    rc = md_query_actions(svc, sym, start, end, cached_only, &a, err);
+    md_error src_err;
+    md_error_clear(&src_err);
+    rc = md_query_actions(svc, sym, start, end, cached_only, &a, &src_err, err);
     if (rc >= 0) {
         md_symbol_ref ref;
         md_error e;
         int have = md_store_get_symbol_ref(svc->store, sym, &ref, &e) == 0;
         if (a.n == 0 && !have && !md_query_symbol_known(svc, sym)) {
-            rc = md_error_set(err, MD_ENOTFOUND, "no data for symbol %s", sym);
+            /* nothing here: the sources' failure says why, unless they said "no such data" */
+            if (src_err.rc && src_err.rc != MD_ENOTFOUND && src_err.rc != MD_ENODATA)
+                rc = md_error_set(err, src_err.rc, "%s", src_err.msg);
+            else
+                rc = md_error_set(err, MD_ENOTFOUND, "no data for symbol %s", sym);
         } else {
             md_render_actions_json(md_http_json(resp, 200), sym, a.v, a.n, have ? &ref : NULL);
             rc = 0;

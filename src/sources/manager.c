@@ -1703,5 +1703,6 @@ int md_srcmgr_actions(md_srcmgr *m, const char *symbol, int64_t start, int64_t e
     }
     if (!considered)
         return md_error_set(err, MD_ENOSOURCE, "no enabled source reports corporate actions");
-    return md_error_set(err, last_rc, "no source answered %s actions (%s)", symbol, why.text);
+    return md_error_set(err, last_rc, "no source answered %s actions (%s)", symbol,
+                        reasons_text(&why, ROOM));
 }

@@ -213,6 +213,22 @@ class DeadlineAndHedging(PathTest):
             agent.cleanup()
 
 
+class ActionsWhenEverySourceHangs(PathTest):
+    providers = {"yahoo": "HANG"}
+    priority = "yahoo"
+    extra_args = ("--set", "sources.deadline_ms=1000")
+
+    def test_nothing_stored_and_no_answer_is_the_timeout_not_404(self):
+        status, body, took = get(self.agent.port, "/actions/NOPEACT")
+        self.assertEqual(status, 504, body)  # it said 404 "no data for symbol"
+        self.assertEqual(body["error"]["code"], "timeout")
+        self.assertIn("yahoo", body["error"]["message"])
+        self.assertLess(took, 2.5, f"{took:.3f} s")
+        # without asking the sources, nothing is known of it: 404
+        status, body, _ = get(self.agent.port, "/actions/NOPEACT2?cached_only=true")
+        self.assertEqual(status, 404, body)
+
+
 class HostileBodies(PathTest):
     """Providers that misbehave after the status line: an endless body, a redirect loop, a
     body cut mid-way, a body dripped one byte a second. Each ?source= call ends with its
