@@ -155,6 +155,11 @@ test('switching the symbol from the selector reloads the chart', async () => {
 });
 
 test('indicator toggles add and remove overlays', async () => {
+  // each toggle is marked in its line's colour (the --tog custom property)
+  const marks = await page.$$eval('#chart-indicators button[data-indicator]', (bs) => bs.map((b) => [b.dataset.indicator,
+    getComputedStyle(b).getPropertyValue('--tog').trim(), window.mdDashboard.indicators.find((d) => d.id === b.dataset.indicator).color]));
+  assert.ok(marks.length >= 6, `toggles ${marks}`);
+  for (const [id, shown, color] of marks) assert.equal(shown, color, `${id}: toggle colour`);
   const before = await page.evaluate(() => window.mdDashboard.chart.extra.length);
   const bbOn = await page.getAttribute('#chart-indicators button[data-indicator="bb"]', 'aria-pressed');
   await page.click('#chart-indicators button[data-indicator="bb"]');
