@@ -80,18 +80,25 @@ function every(periodMs, fn) {
 
 async function pollHealth() {
   const { api } = state;
-  const r = await api.get('/health');
+  // /health says how the components are, /health/ready whether the agent takes traffic (503
+  // while it starts and from SIGTERM on, while it drains, when /health still says ok)
+  const [r, ready] = await Promise.all([api.get('/health'), api.has('/health/ready') ? api.get('/health/ready') : null]);
   const h = r.data && typeof r.data === 'object' && r.data.status ? r.data : null;
   state.health = h;
   const st = $('status');
   if (!h) {
     st.dataset.status = 'down';
+    st.dataset.ready = 'false';
+    st.title = '';
     $('status-text').textContent = `unreachable: ${r.error || 'no answer'}`;
     mount($('health'), note('err', r.error || 'no answer from /health'));
     return;
   }
-  st.dataset.status = statusClass(h.status);
-  $('status-text').textContent = String(h.status);
+  const unready = ready && !ready.ok && h.status !== 'down';
+  st.dataset.status = unready ? 'warn' : statusClass(h.status);
+  st.dataset.ready = ready ? String(ready.ok) : '';
+  st.title = ready && !ready.ok ? `/health/ready: ${ready.error}` : '';
+  $('status-text').textContent = unready ? `${h.status} · not ready` : String(h.status);
   $('fact-version').textContent = h.version ?? '–';
   $('fact-uptime').textContent = fmtDuration(h.uptime_s);
   const store = h.components && h.components.store;
