@@ -157,6 +157,26 @@ test('switching the symbol from the selector reloads the chart', async () => {
   await chartShows(page, 'MSFT', '1d', daily.count);
 });
 
+test('a history longer than the chart holds is marked as cut', async () => {
+  // SMI: 1,860 daily bars, more than the 1,500 the chart asks for
+  const all = await rest('/symbols');
+  const smi = all.symbols.find((x) => x.symbol === 'SMI').intervals.find((iv) => iv.interval === '1d');
+  const hist = await rest('/historical/SMI?interval=1d&limit=1500&order=desc&cached_only=true');
+  assert.ok(smi.count > hist.count && hist.truncated, `SMI ${smi.count} bars, ${hist.count} answered`);
+  await page.goto(`${AGENT}/dashboard#symbol=SMI&interval=1d`);
+  await chartShows(page, 'SMI', '1d', hist.count);
+  assert.equal(await page.getAttribute('#panel-chart', 'data-truncated'), 'true');
+  assert.equal(await page.isVisible('#chart-note'), true, 'the cut is said');
+  const oldest = hist.bars[hist.bars.length - 1].timestamp.slice(0, 10);
+  assert.match(await page.textContent('#chart-note'), new RegExp(`newest 1,500 1d bars, from ${oldest}`));
+  // a history that fits says nothing
+  const msft = await rest('/historical/MSFT?interval=1d&limit=1500&order=desc&cached_only=true');
+  await page.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
+  await chartShows(page, 'MSFT', '1d', msft.count);
+  assert.equal(await page.getAttribute('#panel-chart', 'data-truncated'), 'false');
+  assert.equal(await page.isVisible('#chart-note'), false);
+});
+
 test('indicator toggles add and remove overlays', async () => {
   // each toggle is marked in its line's colour (the --tog custom property)
   const marks = await page.$$eval('#chart-indicators button[data-indicator]', (bs) => bs.map((b) => [b.dataset.indicator,

@@ -9,7 +9,7 @@
 // max(refresh, 5 s), symbols and the quality report every 30 s. A poll waits for the previous
 // one, and nothing is polled while the tab is hidden or refresh is paused.
 import { Api, streamUrl } from './api.js';
-import { el, mount, note, fmtDuration, fmtClock, statusClass } from './util.js';
+import { el, mount, note, fmtDuration, fmtClock, fmtInt, fmtTs, statusClass } from './util.js';
 import { renderHealth, renderCluster, renderSources, renderCache, renderQuality, renderSymbols, symbolList } from './panels.js';
 import { PriceChart, INTERVALS, INDICATORS, tableIndicators, intervalRank } from './chart.js';
 import { MetricsPlots } from './metrics.js';
@@ -334,7 +334,10 @@ async function loadChart() {
   if (!hist.ok) chartNote(`no bars: ${hist.error}`);
   else if (!bars.length) chartNote(`no ${interval} bars stored for ${symbol}`);
   else if (ind && !ind.ok) chartNote(`indicators unavailable: ${ind.error}`);
+  // a longer history than BAR_LIMIT is cut: say so, or the chart passes for all of it
+  else if (hist.data.truncated) chartNote(`the newest ${fmtInt(bars.length)} ${interval} bars, from ${fmtTs(bars[0].timestamp)}: older ones are not drawn`);
   else chartNote('');
+  panel.dataset.truncated = String(Boolean(hist.ok && hist.data && hist.data.truncated));
   panel.dataset.symbol = symbol;
   panel.dataset.interval = interval;
   panel.dataset.adjust = state.adjust;
