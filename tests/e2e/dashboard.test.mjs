@@ -6,8 +6,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 
 const AGENT = process.env.MDTEST_AGENT_URL;
@@ -154,7 +157,32 @@ test('switching the symbol from the selector reloads the chart', async () => {
   await chartShows(page, 'MSFT', '1d', daily.count);
 });
 
+test('a history longer than the chart holds is marked as cut', async () => {
+  // SMI: 1,860 daily bars, more than the 1,500 the chart asks for
+  const all = await rest('/symbols');
+  const smi = all.symbols.find((x) => x.symbol === 'SMI').intervals.find((iv) => iv.interval === '1d');
+  const hist = await rest('/historical/SMI?interval=1d&limit=1500&order=desc&cached_only=true');
+  assert.ok(smi.count > hist.count && hist.truncated, `SMI ${smi.count} bars, ${hist.count} answered`);
+  await page.goto(`${AGENT}/dashboard#symbol=SMI&interval=1d`);
+  await chartShows(page, 'SMI', '1d', hist.count);
+  assert.equal(await page.getAttribute('#panel-chart', 'data-truncated'), 'true');
+  assert.equal(await page.isVisible('#chart-note'), true, 'the cut is said');
+  const oldest = hist.bars[hist.bars.length - 1].timestamp.slice(0, 10);
+  assert.match(await page.textContent('#chart-note'), new RegExp(`newest 1,500 1d bars, from ${oldest}`));
+  // a history that fits says nothing
+  const msft = await rest('/historical/MSFT?interval=1d&limit=1500&order=desc&cached_only=true');
+  await page.goto(`${AGENT}/dashboard#symbol=MSFT&interval=1d`);
+  await chartShows(page, 'MSFT', '1d', msft.count);
+  assert.equal(await page.getAttribute('#panel-chart', 'data-truncated'), 'false');
+  assert.equal(await page.isVisible('#chart-note'), false);
+});
+
 test('indicator toggles add and remove overlays', async () => {
+  // each toggle is marked in its line's colour (the --tog custom property)
+  const marks = await page.$$eval('#chart-indicators button[data-indicator]', (bs) => bs.map((b) => [b.dataset.indicator,
+    getComputedStyle(b).getPropertyValue('--tog').trim(), window.mdDashboard.indicators.find((d) => d.id === b.dataset.indicator).color]));
+  assert.ok(marks.length >= 6, `toggles ${marks}`);
+  for (const [id, shown, color] of marks) assert.equal(shown, color, `${id}: toggle colour`);
   const before = await page.evaluate(() => window.mdDashboard.chart.extra.length);
   const bbOn = await page.getAttribute('#chart-indicators button[data-indicator="bb"]', 'aria-pressed');
   await page.click('#chart-indicators button[data-indicator="bb"]');
@@ -461,6 +489,56 @@ test('looking at the dashboard made no provider call (it asks for stored data on
     const before = sourceRequestsAtStart.get(s.name) ?? 0;
     assert.equal(s.requests, before, `source ${s.name} was asked ${s.requests - before} times`);
   }
+});
+
+test('a draining agent shows as not ready in the top bar, as /health/ready answers', async () => {
+  // an agent of its own (browser.py's must stop cleanly at the end): SIGTERM with an upload in
+  // flight keeps it draining - /health still "ok", /health/ready 503 - until the upload ends
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'md-drain-'));
+  const portFile = path.join(dir, 'port');
+  const env = { PATH: process.env.PATH, MDAGENT_SOURCES_PRIORITY: '', ASAN_OPTIONS: process.env.ASAN_OPTIONS || '', UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || '' };
+  const agent = spawn(process.env.MDAGENT_BIN, ['serve', '--db', `sqlite:${dir}/md.db`, '--create', '--listen', '127.0.0.1:0',
+    '--port-file', portFile, '--insecure-dev', '--set', 'server.shutdown_grace_ms=30000'], { cwd: dir, env, stdio: 'ignore' });
+  const exited = new Promise((resolve) => agent.on('exit', (code) => resolve(code)));
+  const errors = [];
+  const pg = await context.newPage();
+  pg.on('pageerror', (e) => errors.push(e.message));
+  let upload;
+  try {
+    for (let i = 0; i < 300 && !(fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim()); i++) await new Promise((r) => setTimeout(r, 50));
+    const url = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
+    for (let i = 0; i < 100 && (await fetch(`${url}/health/ready`).catch(() => ({ status: 0 }))).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    await pg.goto(`${url}/dashboard`);
+    await pg.waitForSelector('#status[data-status="good"]');
+    assert.equal(await pg.textContent('#status-text'), 'ok');
+    upload = net.connect(Number(new URL(url).port), '127.0.0.1');
+    await new Promise((r) => upload.on('connect', r));
+    upload.write('POST /ingest/bars HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"bars":[');
+    await new Promise((r) => setTimeout(r, 200));
+    agent.kill('SIGTERM');
+    // each on a new connection: the drain closes idle keep-alive ones, and a request racing
+    // that close would fail
+    const once = (p) => new Promise((resolve, reject) => http.get(`${url}${p}`, { agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    }).on('error', reject));
+    for (let i = 0; i < 50 && (await once('/health/ready')).status !== 503; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await once('/health/ready')).status, 503);
+    assert.equal(JSON.parse((await once('/health')).body).status, 'ok', '/health still says ok while draining');
+    await pg.waitForSelector('#status[data-status="warn"][data-ready="false"]', { timeout: 10000 });
+    assert.equal(await pg.textContent('#status-text'), 'ok · not ready');
+    assert.match(await pg.getAttribute('#status', 'title'), /not ready/);
+    await pg.waitForSelector('#cluster-table tr[data-state="draining"]', { timeout: 10000 });
+  } finally {
+    if (upload) upload.end(']}'.padEnd(91, ' '));
+    await pg.close();
+    if (agent.exitCode === null) agent.kill('SIGTERM');
+    const code = await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0, 'the draining agent exited cleanly');
+  }
+  assert.deepEqual(errors, []);
 });
 
 test('the browser console stayed free of errors', () => {

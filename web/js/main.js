@@ -9,7 +9,7 @@
 // max(refresh, 5 s), symbols and the quality report every 30 s. A poll waits for the previous
 // one, and nothing is polled while the tab is hidden or refresh is paused.
 import { Api, streamUrl } from './api.js';
-import { el, mount, note, fmtDuration, fmtClock, statusClass } from './util.js';
+import { el, mount, note, fmtDuration, fmtClock, fmtInt, fmtTs, statusClass } from './util.js';
 import { renderHealth, renderCluster, renderSources, renderCache, renderQuality, renderSymbols, symbolList } from './panels.js';
 import { PriceChart, INTERVALS, INDICATORS, tableIndicators, intervalRank } from './chart.js';
 import { MetricsPlots } from './metrics.js';
@@ -80,18 +80,25 @@ function every(periodMs, fn) {
 
 async function pollHealth() {
   const { api } = state;
-  const r = await api.get('/health');
+  // /health says how the components are, /health/ready whether the agent takes traffic (503
+  // while it starts and from SIGTERM on, while it drains, when /health still says ok)
+  const [r, ready] = await Promise.all([api.get('/health'), api.has('/health/ready') ? api.get('/health/ready') : null]);
   const h = r.data && typeof r.data === 'object' && r.data.status ? r.data : null;
   state.health = h;
   const st = $('status');
   if (!h) {
     st.dataset.status = 'down';
+    st.dataset.ready = 'false';
+    st.title = '';
     $('status-text').textContent = `unreachable: ${r.error || 'no answer'}`;
     mount($('health'), note('err', r.error || 'no answer from /health'));
     return;
   }
-  st.dataset.status = statusClass(h.status);
-  $('status-text').textContent = String(h.status);
+  const unready = ready && !ready.ok && h.status !== 'down';
+  st.dataset.status = unready ? 'warn' : statusClass(h.status);
+  st.dataset.ready = ready ? String(ready.ok) : '';
+  st.title = ready && !ready.ok ? `/health/ready: ${ready.error}` : '';
+  $('status-text').textContent = unready ? `${h.status} · not ready` : String(h.status);
   $('fact-version').textContent = h.version ?? '–';
   $('fact-uptime').textContent = fmtDuration(h.uptime_s);
   const store = h.components && h.components.store;
@@ -327,7 +334,10 @@ async function loadChart() {
   if (!hist.ok) chartNote(`no bars: ${hist.error}`);
   else if (!bars.length) chartNote(`no ${interval} bars stored for ${symbol}`);
   else if (ind && !ind.ok) chartNote(`indicators unavailable: ${ind.error}`);
+  // a longer history than BAR_LIMIT is cut: say so, or the chart passes for all of it
+  else if (hist.data.truncated) chartNote(`the newest ${fmtInt(bars.length)} ${interval} bars, from ${fmtTs(bars[0].timestamp)}: older ones are not drawn`);
   else chartNote('');
+  panel.dataset.truncated = String(Boolean(hist.ok && hist.data && hist.data.truncated));
   panel.dataset.symbol = symbol;
   panel.dataset.interval = interval;
   panel.dataset.adjust = state.adjust;

@@ -8,12 +8,20 @@ export function el(tag, attrs = {}, ...children) {
     if (v === undefined || v === null || v === false) continue;
     if (k === 'class') node.className = v;
     else if (k === 'dataset') Object.assign(node.dataset, v);
-    else if (k === 'style') Object.assign(node.style, v);
+    else if (k === 'style') setStyle(node.style, v);
     else if (k.startsWith('on') && typeof v === 'function') node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? '' : String(v));
   }
   append(node, children);
   return node;
+}
+
+/* Custom properties ('--tog') need setProperty: assigning them as fields does nothing. */
+function setStyle(style, v) {
+  for (const [p, x] of Object.entries(v)) {
+    if (p.startsWith('--')) style.setProperty(p, String(x));
+    else style[p] = x;
+  }
 }
 
 function append(node, children) {
