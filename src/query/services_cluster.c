@@ -76,12 +76,24 @@ struct md_svc_cluster {
 
 /* -- this agent's record ---------------------------------------------------------------------- */
 
-/* ok, degraded (a part it depends on is failing: Redis, every source, the stream relay) or
- * down (the store does not answer): the same reading as GET /health's status. */
+/* 1 when the last run of one of the store's background jobs (TimescaleDB policies) failed. */
+static int jobs_failing(md_services *svc)
+{
+    md_store_job *jobs = NULL;
+    md_error e;
+    int n = md_store_jobs(svc->store, &jobs, &e), failing = 0;
+    for (int i = 0; i < n; i++) failing |= jobs[i].last_failed;
+    md_free(jobs);
+    return failing;
+}
+
+/* ok, degraded (a part it depends on is failing: Redis, every source, the stream relay, a
+ * store job) or down (the store does not answer): the same reading as GET /health's status. */
 static const char *health_of(md_services *svc)
 {
     md_error e;
     if (md_store_ping(svc->store, &e) != 0) return "down";
+    if (jobs_failing(svc)) return "degraded";
     if (svc->cache && strcmp(md_cache_status(svc->cache), "degraded") == 0) return "degraded";
     if (svc->hub && md_hub_degraded(svc->hub)) return "degraded";
     if (svc->sources) {

@@ -149,6 +149,10 @@ class TimescaleDB(unittest.TestCase):
         self.assertIn("refresh_bars_1d", names)
         failing = any(j["status"] == "failed" for j in jobs)
         self.assertEqual(h["status"], "degraded" if failing else "ok", h)
+        # /cluster reads this agent's health the same way (it left the jobs out)
+        cl = self.ts.get("/cluster").json()
+        me = [a for a in cl["agents"] if a["id"] == cl["self"]]
+        self.assertEqual([a["health"] for a in me], [h["status"]], cl)
         for j in jobs:
             if j["status"] == "failed":
                 self.assertTrue(j["last_error"], j)
