@@ -30,7 +30,7 @@ int md_route_health_ready(md_services *svc, md_http_req *req, md_http_resp *resp
 {
     md_error e;
     if (!svc->ready)
-        return md_error_set(err, MD_EUNAVAIL, "not ready: starting up or shutting down");
+        return md_error_set(err, MD_ENOTREADY, "not ready: starting up or shutting down");
     if (md_store_ping(svc->store, &e) != 0)
         return md_error_set(err, MD_EUNAVAIL, "store unreachable: %s", e.msg);
     md_buf *b = md_http_json(resp, 200);

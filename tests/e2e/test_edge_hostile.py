@@ -618,6 +618,8 @@ class Shutdown(unittest.TestCase):
             st, h, rb, _ = exchange(a.port, b"GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(st, 503, rb)
             self.assertIn("shutting down", json.loads(rb)["error"]["message"], rb)
+            # not the store's fault: its own code (it said store_unavailable)
+            self.assertEqual(json.loads(rb)["error"]["code"], "not_ready", rb)
             st, h, rb, _ = exchange(a.port, b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(st, 200, rb)
             st, h, rb, _ = exchange(a.port, b"GET /symbols HTTP/1.1\r\nHost: x\r\n\r\n")
