@@ -456,7 +456,8 @@ test('new data reaches the open chart (over /stream, else by polling)', async ()
   const streaming = health.components.stream && health.components.stream.status !== 'disabled';
   const bars = Number(await page.getAttribute('#panel-chart', 'data-bars'));
   const last = await page.evaluate(() => { const b = window.mdDashboard.chart.bars; return b[b.length - 1]; });
-  const price = Math.round(last.close * 1.002 * 100) / 100; // a plausible next price
+  // a plausible next price, with more digits than the chart shows
+  const price = Math.round(last.close * 1.002 * 100) / 100 + 0.0012345;
   if (streaming) {
     await page.waitForSelector('#chart-live[data-state="live"]', { timeout: 20000 });
     const ts = new Date(Date.now() - 60000).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -478,7 +479,10 @@ test('new data reaches the open chart (over /stream, else by polling)', async ()
   }
   const close = await page.evaluate(() => { const b = window.mdDashboard.chart.bars; return b[b.length - 1].close; });
   assert.equal(close, price);
-  assert.match(await page.title(), new RegExp(`^MSFT ${price}`));
+  // the title shows it as the legend does (the chart's precision), not its 17 digits
+  const prec = await page.evaluate(() => window.mdDashboard.chart.precision);
+  assert.ok(prec >= 2 && prec < 7, `precision ${prec}`);
+  assert.match(await page.title(), new RegExp(`^MSFT ${price.toFixed(prec).replace('.', '\\.')} `));
 });
 
 test('looking at the dashboard made no provider call (it asks for stored data only)', async () => {

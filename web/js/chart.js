@@ -131,6 +131,7 @@ export class PriceChart {
     }
     this.byTime = new Map(this.bars.map((b) => [b.time, b]));
     const prec = decimals(this.bars);
+    this.precision = prec;
     this.candles.applyOptions({ priceFormat: { type: 'price', precision: prec, minMove: 10 ** -prec } });
     this.chart.applyOptions({ timeScale: { timeVisible: SECONDS[interval] < 86400, secondsVisible: false } });
     this.candles.setData(this.bars.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));

@@ -268,7 +268,8 @@ function drawIndicatorToggles() {
 /* The tab title: the charted symbol's last price, then the agent's status. */
 function setTitle() {
   const bars = state.chart ? state.chart.bars : [];
-  const last = bars.length ? bars[bars.length - 1].close : null;
+  // the close as the chart's legend shows it (its precision), not the double's 17 digits
+  const last = bars.length ? bars[bars.length - 1].close.toFixed(state.chart.precision ?? 2) : null;
   const status = state.health ? state.health.status : null;
   document.title = [state.symbol && last !== null ? `${state.symbol} ${last}` : state.symbol, status && status !== 'ok' ? status.toUpperCase() : null, 'mdagent']
     .filter(Boolean).join(' · ');
