@@ -34,7 +34,7 @@ static const char *const hidden[] = {"node_modules", "package.json", "package-lo
 
 /* lightweight-charts adds a <style> element, hence 'unsafe-inline' for styles only. */
 #define CSP                                                                                        \
-    "default-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; "          \
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "                   \
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 /* One opened file set per configured directory (the agent has one; tests may use more).

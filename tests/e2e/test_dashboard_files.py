@@ -80,6 +80,9 @@ class DashboardFiles(AgentTest):
         csp = r.headers.get("content-security-policy", "")
         self.assertIn("default-src 'self'", csp)
         self.assertIn("frame-ancestors 'none'", csp)
+        # the page talks to its own origin only (its /stream too: 'self' covers ws: there)
+        self.assertIn("connect-src 'self';", csp)
+        self.assertNotIn("ws:", csp)
         # the same page with a trailing slash and by name
         self.assertEqual(self.get("/dashboard/").body, r.body)
         self.assertEqual(self.get("/dashboard/index.html").body, r.body)
