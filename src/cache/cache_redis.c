@@ -393,7 +393,7 @@ static int walk(md_credis *r, int del, uint64_t *nkeys, uint64_t *nbytes)
 
 int md_cache__redis_clear(md_credis *r, md_error *err)
 {
-    if (new_epoch(r) != 0) return md_error_set(err, MD_EUNAVAIL, "redis is unreachable");
+    if (new_epoch(r) != 0) return md_error_set(err, MD_ECACHEDOWN, "redis is unreachable");
     atomic_store(&r->need_flush, 0);
     walk(r, 1, NULL, NULL); /* frees the memory; correctness came from the epoch */
     atomic_store(&r->scan_keys, 0);
