@@ -215,7 +215,8 @@ Test(router, a_body_is_refused_where_the_route_takes_none)
     md_buf_deinit(&r.body);
     r = run(MD_HTTP_POST, "/cache/clear", NULL, "k2");
     cr_expect_eq(r.status, 200, "%s", r.body.data);
-    cr_expect(strstr(r.body.data, "\"cleared\":[\"l1\",\"l2\"]") != NULL, "%s", r.body.data);
+    /* no Redis here: L1 alone was cleared, and the answer says so */
+    cr_expect(strstr(r.body.data, "\"cleared\":[\"l1\"]") != NULL, "%s", r.body.data);
     md_buf_deinit(&r.body);
     md_config_deinit(&cfg);
 }
