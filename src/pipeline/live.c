@@ -56,6 +56,8 @@ typedef struct lstate {
     int rewarm;
     int refs, partial_refs; /* shards reading the channel, its partial twin */
     int dead;               /* released while a job ran: the job frees it */
+    int64_t quiet;          /* the first warm-up publishes the bars after this one: those not
+                               announced when the state was made (MD_TS_MAX: none) */
     uint64_t from_seq;      /* computed since the message after this one (hub.h: covers) */
     struct lstate *next;
 } lstate;
@@ -78,6 +80,7 @@ struct md_live {
     md_live_options o;
     pthread_mutex_t lock;
     md_dict series; /* symbol NUL interval -> lseries */
+    md_dict marks;  /* symbol -> int64_t: the start of the newest bar announced for it */
     size_t n_states, n_warming;
     int stopped; /* schedule nothing more */
     uint64_t values, partial_values, warmups, rewarms;
@@ -198,7 +201,8 @@ typedef struct feed_ctx {
     lstate **st;
     int n;
     md_buf fields;
-    int publish; /* 0: warm-up (outputs dropped) */
+    int publish;   /* 0: warm-up (outputs dropped, but for the bars after quiet) */
+    int64_t quiet; /* warm-up: the bars after this one are published */
 } feed_ctx;
 
 static void publish_value(md_live *lv, lseries *s, lstate *st, int ch, int64_t ts,
@@ -226,7 +230,7 @@ static void feed_bars(void *ctx, const md_bar *bars, size_t n)
             if (b->ts <= st->fed) continue;
             md_ind_run_feed(st->run, &in, 1, out);
             st->fed = b->ts;
-            if (!f->publish) continue;
+            if (!f->publish && b->ts <= f->quiet) continue;
             publish_value(f->lv, f->s, st, st->ch, b->ts, out, 0, 0, &f->fields);
             __atomic_add_fetch(&f->lv->values, 1, __ATOMIC_RELAXED);
         }
@@ -237,7 +241,9 @@ static void feed_bars(void *ctx, const md_bar *bars, size_t n)
  * may still be forming: its period has not ended, or the live bars are building it), or when
  * it warms up again (a past bar changed), up to the bar it had been fed (closed for sure;
  * their values are not published again, and the bars after it are fed and published as their
- * closes are announced). */
+ * closes are announced). The first warm-up publishes the values of the bars announced after
+ * the subscription (st->quiet): a warm-up that starts late (the workers busy) reads bars that
+ * closed meanwhile, whose announcements find the state already fed past them. */
 static int warm(md_live *lv, lseries *s, lstate *st, md_error *err)
 {
     int64_t closed = st->fed;
@@ -257,7 +263,9 @@ static int warm(md_live *lv, lseries *s, lstate *st, md_error *err)
              fb.ts == newest);
         to = forming ? newest : md_interval_next(s->iv, newest);
     }
-    feed_ctx f = {lv, s, &st, 1, MD_BUF_INIT, 0};
+    /* a retry of a first warm-up that failed half way published up to what it was fed */
+    int64_t quiet = st->state == ST_WARMING ? (st->quiet > closed ? st->quiet : closed) : MD_TS_MAX;
+    feed_ctx f = {lv, s, &st, 1, MD_BUF_INIT, 0, quiet};
     rc = md_query_scan_series(lv->o.svc, s->symbol, s->iv, &x, &s->plan, x.first, to, feed_bars, &f,
                               err);
     md_buf_deinit(&f.fields);
@@ -339,7 +347,7 @@ static void feed_closed(md_live *lv, lseries *s, pass *p)
     if (!p->n_ready || p->due <= min_fed) return;
     md_error err;
     md_series_extent x;
-    feed_ctx f = {lv, s, p->ready, p->n_ready, MD_BUF_INIT, 1};
+    feed_ctx f = {lv, s, p->ready, p->n_ready, MD_BUF_INIT, 1, MD_TS_MAX};
     int rc = md_query_series_extent(lv->o.svc, s->symbol, s->iv, &x, &err);
     int64_t from = min_fed == MD_TS_MIN ? MD_TS_MIN : md_interval_next(s->iv, min_fed);
     if (rc == 0)
@@ -492,6 +500,9 @@ static int acquire(void *ctx, const char *channel, const char *symbol, md_error 
         st->ch_partial = -1;
         st->fed = MD_TS_MIN;
         st->state = ST_WARMING;
+        const int64_t *mark = md_dict_find(&lv->marks, symbol, strnlen(symbol, MD_SYMBOL_MAX));
+        /* nothing announced since the agent started: the stored history is all older */
+        st->quiet = mark ? *mark : MD_TS_MAX;
         st->from_seq = md_hub_last_seq(lv->o.svc->hub);
         st->next = s->states;
         s->states = st;
@@ -567,6 +578,9 @@ static void on_bar(void *ctx, const char *symbol, md_interval iv, const md_bar *
         md_bar_partial(iv, b->ts, MD_TS_MIN, MD_TS_MAX, md_now()))
         upto = b->ts - 1;
     pthread_mutex_lock(&lv->lock);
+    int created;
+    int64_t *mark = md_dict_put(&lv->marks, symbol, strnlen(symbol, MD_SYMBOL_MAX), &created);
+    if (created || b->ts > *mark) *mark = b->ts;
     lseries *s = series_find(lv, symbol, iv);
     if (s) {
         if (upto > s->due) s->due = upto;
@@ -616,6 +630,7 @@ md_live *md_live_new(const md_live_options *o)
     lv->o = *o;
     pthread_mutex_init(&lv->lock, NULL);
     md_dict_init(&lv->series, sizeof(lseries));
+    md_dict_init(&lv->marks, sizeof(int64_t));
     md_hub_xhandler x = {"ind.", acquire, release, lv, covers};
     md_hub_add_xhandler(o->svc->hub, &x);
     md_hub_observer ob = {.on_quote = on_quote, .on_bar = on_bar, .ctx = lv};
@@ -645,6 +660,7 @@ void md_live_free(md_live *lv)
         md_adj_plan_deinit(&s->plan);
     }
     md_dict_deinit(&lv->series);
+    md_dict_deinit(&lv->marks);
     pthread_mutex_destroy(&lv->lock);
     md_free(lv);
 }

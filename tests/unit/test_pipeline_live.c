@@ -373,6 +373,50 @@ Test(pipeline_live, test_forming_bar_values_are_partial_and_go_to_those_who_aske
     close_all();
 }
 
+/* The pipeline's worker is busy when a client subscribes (another series' job): the warm-up
+ * starts only after more bars were stored and announced. Their closes came after the
+ * subscription: each has its value pushed (the warm-up used to feed them silently, and their
+ * announcements then found the state already past them). */
+static int blocked;
+
+static void block_job(void *arg)
+{
+    (void)arg;
+    while (__atomic_load_n(&blocked, __ATOMIC_ACQUIRE)) usleep(1000);
+}
+
+Test(pipeline_live, test_closes_announced_while_the_warm_up_waited_are_pushed)
+{
+    open_all(10);
+    write_bars("LATE", 0, 100); /* announced before anyone subscribes: history */
+    __atomic_store_n(&blocked, 1, __ATOMIC_RELEASE);
+    md_workq_submit(wq, block_job, NULL);
+    md_session *s = md_session_new(sh, NULL);
+    subscribe(s, "{\"op\":\"subscribe\",\"symbols\":[\"LATE\"],\"channels\":[\"ind.ema:10@1m\","
+                 "\"ind.sma:3@5m\"]}");
+    for (int i = 100; i < 130; i++) write_bars("LATE", i, i + 1); /* the warm-up waits */
+    md_pipeline_stats st;
+    md_live_get_stats(lv, &st);
+    cr_assert_eq(st.warming, 2, "not warmed up yet");
+    __atomic_store_n(&blocked, 0, __ATOMIC_RELEASE);
+    settle();
+    json_t *m = take(s);
+    cr_assert_eq(check_against_rest(m, "LATE", MD_IV_1M, "ema:10", NULL, 1), 30,
+                 "a value for each minute closed after the subscription");
+    /* 5m buckets 100..125: closed by minutes 104..129 */
+    cr_assert_eq(check_against_rest(m, "LATE", MD_IV_5M, "sma:3", NULL, 1), 6);
+    json_decref(m);
+    /* and later closes as usual, each once */
+    write_bars("LATE", 130, 135);
+    settle();
+    m = take(s);
+    cr_assert_eq(check_against_rest(m, "LATE", MD_IV_1M, "ema:10", NULL, 1), 5);
+    cr_assert_eq(check_against_rest(m, "LATE", MD_IV_5M, "sma:3", NULL, 1), 1);
+    json_decref(m);
+    md_session_free(s);
+    close_all();
+}
+
 /* A replay that pauses longer than the live-bar delay gets its 5m bar closed early (by the
  * clock, with the minutes so far); the minutes that come after change the stored aggregate
  * of a bucket the 5m series was fed: it warms up again and its later values are the REST
