@@ -11,22 +11,39 @@
 #include <string.h>
 #include <strings.h>
 
-/* A date field: "YYYY-MM-DD" (or any time md_time_parse takes, at 00:00 UTC). */
+/* A date field: "YYYY-MM-DD" (or any time md_time_parse takes, at 00:00 UTC). A time of day
+ * after the date is the exchange's local time of that date (pandas writes Yahoo's events as
+ * "2020-08-31 00:00:00-04:00"): the date is kept as it is written. */
 static int parse_date(const char *s, size_t len, int64_t *out)
 {
-    int64_t t;
+    int64_t t, whole;
+    if (len > 10 && (s[10] == ' ' || s[10] == 'T') && md_time_parse(s, 10, &t, NULL) == 0 &&
+        md_time_parse(s, len, &whole, NULL) == 0) {
+        *out = t;
+        return 0;
+    }
     if (md_time_parse(s, len, &t, NULL) != 0) return -1;
     *out = t;
     return 0;
 }
 
-/* "4:1", "4/1", "4-for-1" into numerator and denominator. */
+/* "4:1", "4/1", "4-for-1" into numerator and denominator; a number alone is N:1 (pandas
+ * writes Yahoo's 4:1 as 4.0 and 1:10 as 0.1, read as 1:10). */
 static int parse_ratio(const char *s, double *num, double *den)
 {
     char *end;
     double a = strtod(s, &end);
     if (end == s) return -1;
     while (*end == ' ') end++;
+    if (!*end) {
+        if (!(a > 0) || !isfinite(a)) return -1;
+        double inv = 1 / a, r = round(inv);
+        if (a < 1 && r >= 2 && fabs(inv - r) <= 1e-9 * r)
+            *num = 1, *den = r;
+        else
+            *num = a, *den = 1;
+        return 0;
+    }
     if (*end == ':' || *end == '/')
         end++;
     else if (strncasecmp(end, "-for-", 5) == 0)
@@ -207,11 +224,18 @@ int md_actions_parse_json(const char *body, size_t len, int source, md_action_ve
 
 #define MAX_COLS 16
 
+/* The two layouts: ours (a type column), or Yahoo Finance's events downloads, one type per
+ * file and no symbol column ("Date,Stock Splits" with "4:1", or a number as pandas writes
+ * it; "Date,Dividends" with the amount). */
+enum { CSV_NONE, CSV_ACTIONS, CSV_YAHOO_SPLITS, CSV_YAHOO_DIVIDENDS };
+
 typedef struct cctx {
     char names[MAX_COLS][16];
     const char *field[MAX_COLS];
     size_t flen[MAX_COLS];
     int ncols;
+    int kind;
+    const char *symbol; /* for a file without a symbol column, or NULL */
 } cctx;
 
 /* Splits line[0..len) at commas into c->field (no quoting: actions files have none). */
@@ -234,9 +258,38 @@ static int split_line(const char *line, size_t len, const char **f, size_t *fl)
     return n;
 }
 
+static const char *cget(void *ctx, const char *name, size_t *len);
+
+static const char *col(cctx *c, const char *name, size_t *len)
+{
+    for (int i = 0; i < c->ncols; i++) {
+        if (strcmp(c->names[i], name) == 0) {
+            *len = c->flen[i];
+            return c->flen[i] ? c->field[i] : NULL;
+        }
+    }
+    return NULL;
+}
+
 static const char *cget(void *ctx, const char *name, size_t *len)
 {
     cctx *c = ctx;
+    const char *v;
+    if (strcmp(name, "symbol") == 0 && c->symbol && !(v = col(c, "symbol", len))) {
+        *len = strlen(c->symbol);
+        return c->symbol;
+    }
+    if (c->kind == CSV_YAHOO_SPLITS || c->kind == CSV_YAHOO_DIVIDENDS) {
+        if (strcmp(name, "type") == 0) {
+            v = c->kind == CSV_YAHOO_SPLITS ? "split" : "dividend";
+            *len = strlen(v);
+            return v;
+        }
+        if (c->kind == CSV_YAHOO_SPLITS && strcmp(name, "ratio") == 0)
+            return col(c, "stock_splits", len);
+        if (c->kind == CSV_YAHOO_DIVIDENDS && strcmp(name, "amount") == 0)
+            return col(c, "dividends", len);
+    }
     for (int i = 0; i < c->ncols; i++) {
         if (strcmp(c->names[i], name) == 0) {
             *len = c->flen[i];
@@ -251,7 +304,7 @@ static int read_header(const char *line, size_t len, cctx *c)
     const char *f[MAX_COLS];
     size_t fl[MAX_COLS];
     c->ncols = split_line(line, len, f, fl);
-    int type = 0, date = 0, close = 0;
+    int type = 0, date = 0, close = 0, splits = 0, divs = 0;
     for (int i = 0; i < c->ncols; i++) {
         size_t n = fl[i] < 15 ? fl[i] : 15;
         for (size_t k = 0; k < n; k++) {
@@ -262,27 +315,42 @@ static int read_header(const char *line, size_t len, cctx *c)
         type |= strcmp(c->names[i], "type") == 0;
         date |= strcmp(c->names[i], "ex_date") == 0 || strcmp(c->names[i], "date") == 0;
         close |= strcmp(c->names[i], "close") == 0;
+        splits |= strcmp(c->names[i], "stock_splits") == 0;
+        divs |= strcmp(c->names[i], "dividends") == 0;
     }
-    return type && date && !close;
+    c->kind = !date || close       ? CSV_NONE
+              : type               ? CSV_ACTIONS
+              : splits && !divs    ? CSV_YAHOO_SPLITS
+              : divs && !splits    ? CSV_YAHOO_DIVIDENDS
+                                   : CSV_NONE;
+    return c->kind != CSV_NONE;
 }
 
-int md_actions_csv_header(const char *line, size_t len)
+int md_actions_csv_header(const char *line, size_t len, int *has_symbol)
 {
     cctx c;
-    return read_header(line, len, &c);
+    if (!read_header(line, len, &c)) return 0;
+    if (has_symbol) {
+        *has_symbol = 0;
+        for (int i = 0; i < c.ncols; i++) *has_symbol |= strcmp(c.names[i], "symbol") == 0;
+    }
+    return 1;
 }
 
-int md_actions_parse_csv(const char *text, size_t len, int source, md_action_vec *out,
-                         size_t **index, md_bar_batch *errs, md_error *err)
+int md_actions_parse_csv(const char *text, size_t len, const char *symbol, int source,
+                         md_action_vec *out, size_t **index, md_bar_batch *errs, md_error *err)
 {
     const char *p = text, *end = text + len;
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t hl = nl ? (size_t)(nl - p) : (size_t)(end - p);
     cctx c;
     memset(&c, 0, sizeof c);
+    if (hl >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3, hl -= 3; /* a UTF-8 BOM */
     if (!read_header(p, hl, &c))
         return md_error_set(err, MD_ECSV,
-                            "not an actions file: the header needs type and ex_date columns");
+                            "not an actions file: the header needs type and ex_date columns "
+                            "(or Yahoo's Date,Stock Splits or Date,Dividends)");
+    c.symbol = symbol && *symbol ? symbol : NULL;
     p = nl ? nl + 1 : end;
     size_t cap = 16, n_items = 0;
     size_t *idx = md_malloc(cap * sizeof *idx);

@@ -8,6 +8,7 @@
 #include "core/mem.h"
 #include "core/timefmt.h"
 #include "ingest/actions.h"
+#include "ingest/csv.h"
 #include "ingest/writer.h"
 
 #include <dirent.h>
@@ -143,8 +144,9 @@ static void add_dir(file_list *fl, const char *dir, int depth, const md_load_opt
 
 #define ACTIONS_FILE_MAX (64u << 20) /* an actions file is read whole */
 
-/* 1 when the file's first non-blank line is an actions header (ingest/actions.h). */
-static int is_actions_file(const char *path)
+/* 1 when the file's first non-blank line is an actions header (ingest/actions.h);
+ * *has_symbol: it has a symbol column. */
+static int is_actions_file(const char *path, int *has_symbol)
 {
     gzFile gz = gzopen(path, "rb");
     if (!gz) return 0;
@@ -153,7 +155,9 @@ static int is_actions_file(const char *path)
     while (gzgets(gz, line, sizeof line)) {
         size_t n = strcspn(line, "\r\n");
         if (n == strspn(line, " \t")) continue; /* blank */
-        yes = md_actions_csv_header(line, n);
+        const char *h = line;
+        if (n >= 3 && memcmp(h, "\xEF\xBB\xBF", 3) == 0) h += 3, n -= 3; /* a UTF-8 BOM */
+        yes = md_actions_csv_header(h, n, has_symbol);
         break;
     }
     gzclose(gz);
@@ -164,10 +168,23 @@ static int is_actions_file(const char *path)
  * every record checked as POST /ingest/actions checks it, the bad ones reported as
  * "file: item N: reason" and counted as rejected rows, the good ones stored in one
  * transaction (nothing stored with --validate-only). Returns 0 or the file's error. */
-static int load_actions_file(md_writer *w, const ld_file *f, const md_load_options *opt,
-                             md_load_stats *stats, md_error *err)
+static int load_actions_file(md_writer *w, const ld_file *f, int has_symbol,
+                             const md_load_options *opt, md_load_stats *stats, md_error *err)
 {
     FILE *rep = opt->report ? opt->report : stderr;
+    /* the symbol of a file without a symbol column (Yahoo's events downloads): --symbol, else
+     * the file name, as for bars */
+    char symbol[MD_SYMBOL_MAX + 1] = "";
+    if (!has_symbol) {
+        md_error e;
+        int src = opt->symbol ? md_symbol_normalize_str(opt->symbol, symbol, &e)
+                              : md_csv_symbol_from_path(f->path, symbol, &e);
+        if (src != 0) {
+            md_error_set(err, MD_ESYMBOL, "%s: no symbol column, and %s", f->path, e.msg);
+            fprintf(rep, "%s\n", err->msg);
+            return err->rc;
+        }
+    }
     gzFile gz = gzopen(f->path, "rb");
     if (!gz) return md_error_set(err, MD_EIO, "%s: cannot open: %s", f->path, strerror(errno));
     size_t cap = 1 << 16, len = 0;
@@ -193,7 +210,7 @@ static int load_actions_file(md_writer *w, const ld_file *f, const md_load_optio
     md_bar_batch_init(&errs);
     md_action_vec a;
     md_action_vec_init(&a);
-    if (rc == 0 && md_actions_parse_csv(text, len, MD_SRC_CSV, &a, NULL, &errs, err) != 0)
+    if (rc == 0 && md_actions_parse_csv(text, len, symbol, MD_SRC_CSV, &a, NULL, &errs, err) != 0)
         rc = err->rc;
     if (rc == 0) {
         for (size_t i = 0; i < errs.n_errors; i++)
@@ -251,13 +268,14 @@ int md_load_paths(md_writer *w, const char *const *paths, size_t n_paths,
      * here, whole, and left out of the bars pipeline */
     size_t kept = 0;
     for (size_t i = 0; i < fl.n; i++) {
-        if (!is_actions_file(fl.v[i].path)) {
+        int has_symbol = 1;
+        if (!is_actions_file(fl.v[i].path, &has_symbol)) {
             fl.v[kept++] = fl.v[i];
             continue;
         }
         md_error e;
         stats->files++;
-        if (load_actions_file(w, &fl.v[i], opt, stats, &e) != 0) {
+        if (load_actions_file(w, &fl.v[i], has_symbol, opt, stats, &e) != 0) {
             stats->files_failed++;
             if (!first_rc) first_rc = e.rc, first = e;
         }

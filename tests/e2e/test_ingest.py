@@ -167,6 +167,28 @@ class Ingest(AgentTest):
         self.assertEqual([b["close"] for b in h["bars"]], [25, 25, 25, 25, 50])
         self.assertEqual([b["volume"] for b in h["bars"]], [200, 200, 200, 200, 100])
 
+    def test_yahoo_events_csv_with_the_symbol_in_the_query(self):
+        """Yahoo's events downloads ("Date,Stock Splits", "Date,Dividends") have no symbol
+        column: ?symbol= names it; without it each line is an invalid_symbol item."""
+        h = {"X-API-Key": KEY, "Content-Type": "text/csv"}
+        url = self.agent.url + "/ingest/actions"
+        r = curl(url + "?symbol=yevp", method="POST", headers=h,
+                 data="Date,Stock Splits\n2020-08-31,4:1\n2014-06-09,7:1\n")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json()["accepted"], r.json()["rejected"]), (2, 0), r.json())
+        r = curl(url + "?symbol=YEVP", method="POST", headers=h,
+                 data="Date,Dividends\n2024-02-09,0.24\n2023-11-10,x\n")
+        self.assertEqual((r.json()["accepted"], r.json()["rejected"]), (1, 1), r.json())
+        self.assertEqual(r.json()["errors"][0]["index"], 1)
+        r = curl(url, method="POST", headers=h, data="Date,Dividends\n2024-02-09,0.24\n")
+        self.assertEqual(r.json()["errors"][0]["code"], "invalid_symbol", r.json())
+        acts = self.get_json("/actions/YEVP?cached_only=true")["actions"]
+        got = sorted((a["type"], a["ex_date"], a.get("numerator"), a.get("denominator"),
+                      a.get("amount")) for a in acts)
+        self.assertEqual(got, [("dividend", "2024-02-09", None, None, 0.24),
+                               ("split", "2014-06-09", 7, 1, None),
+                               ("split", "2020-08-31", 4, 1, None)], acts)
+
     def test_csv_body(self):
         body = "date,open,high,low,close,volume\n2024-03-01,1,2,0.5,1.5,10\n2024-03-04,1,2,0.5,1.75,10\n2024-03-05,a,2,1,1,1\n"
         r = self.post_csv("?symbol=csvb", body)

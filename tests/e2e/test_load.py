@@ -2,6 +2,7 @@
 store that holds exactly the rows up to the checkpoint, and running the same load again
 ends with exactly the rows of the input - no row lost, none twice. Also the reject file and
 the command's exit statuses."""
+import calendar
 import json
 import os
 import shutil
@@ -234,6 +235,58 @@ class Rejects(unittest.TestCase):
         q = mdtest.run_cli("query", "ACTL", "--db", db, "--format", "json", "--adjust", "all")
         # 0.50 GBP on 2024-09-06 against the 25 close before it: factor 0.98
         self.assertAlmostEqual(json.loads(q.stdout)["bars"][0]["close"], 25 * 0.98, places=12)
+
+    def test_yahoo_events_downloads_load_as_actions(self):
+        """Yahoo Finance's events downloads ("Date,Stock Splits" with 4:1, "Date,Dividends";
+        pandas writes them with the exchange's local midnight and the ratio as a number: 4.0,
+        0.1 for 1:10) have no symbol column: --symbol or the file name names it. Their records
+        adjust the bars as an actions file's do."""
+        d = os.path.join(self.dir, "yev")
+        os.makedirs(os.path.join(d, "divs"), exist_ok=True)
+        with open(os.path.join(d, "YEV.csv"), "w") as f:
+            f.write("Date,Open,High,Low,Close,Adj Close,Volume\n"
+                    "2024-09-03,100,101,99,100,100,10\n2024-09-04,100,101,99,100,100,10\n"
+                    "2024-09-05,25,26,24,25,25,40\n2024-09-06,25,26,24,25,25,40\n"
+                    "2024-09-09,250,260,240,250,250,4\n")
+        with open(os.path.join(d, "splits.csv"), "w") as f:  # rows in no order, as Yahoo's
+            f.write("\ufeffDate,Stock Splits\r\n2024-09-09,1:10\r\n2024-09-05,4:1\r\n")
+        with open(os.path.join(d, "divs", "YEV.csv"), "w") as f:
+            f.write("Date,Dividends\n2024-09-06 00:00:00-04:00,0.5\n2024-09-04,nope\n")
+        db = f"sqlite:{self.dir}/yev.db"
+        mdtest.run_cli("load", os.path.join(d, "YEV.csv"), "--db", db)
+        p = mdtest.run_cli("load", os.path.join(d, "splits.csv"), "--symbol", "yev", "--db", db)
+        self.assertIn("2 stored", p.stderr)
+        p = mdtest.run_cli("load", os.path.join(d, "divs"), "--db", db)
+        self.assertIn("1 stored, 1 rejected", p.stderr)
+        self.assertIn("item 1 (data line 2): invalid_argument: amount: 'nope' is not a number",
+                      p.stderr)
+        # without a symbol column, --symbol or a file name that is one: the file's error
+        bad = os.path.join(d, "no symbol here.csv")
+        with open(bad, "w") as f:
+            f.write("Date,Stock Splits\n2024-09-05,4:1\n")
+        p = mdtest.run_cli("load", bad, "--db", db, check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("no symbol column", p.stderr)
+        # a pandas-written split file: 0.1 is 1:10, local midnight is the date
+        with open(os.path.join(d, "pandas.csv"), "w") as f:
+            f.write("Date,Stock Splits\n2024-09-09 00:00:00-04:00,0.1\n2024-09-05 00:00:00-04:00,4.0\n")
+        p = mdtest.run_cli("load", os.path.join(d, "pandas.csv"), "--symbol", "YEV", "--db", db)
+        self.assertIn("2 stored", p.stderr)
+        con = sqlite3.connect(f"{self.dir}/yev.db")
+        try:
+            rows = con.execute("SELECT a.type, a.ex_date, a.numerator, a.denominator, a.amount "
+                               "FROM actions a JOIN symbols s ON s.id = a.symbol_id "
+                               "WHERE s.symbol = 'YEV' ORDER BY a.ex_date, a.type").fetchall()
+        finally:
+            con.close()
+        day = lambda s: calendar.timegm(time.strptime(s, "%Y-%m-%d"))
+        self.assertEqual(sorted({(r[1], r[2], r[3]) for r in rows if r[2]}),
+                         [(day("2024-09-05"), 4, 1), (day("2024-09-09"), 1, 10)], rows)
+        self.assertEqual([(r[1], r[4]) for r in rows if r[4]], [(day("2024-09-06"), 0.5)], rows)
+        q = mdtest.run_cli("query", "YEV", "--db", db, "--format", "json", "--adjust", "splits")
+        doc = json.loads(q.stdout)
+        # anchored at the newest bar: 4:1 then 1:10 make the first bars 100 / 4 * 10
+        self.assertEqual([b["close"] for b in doc["bars"]], [250, 250, 250, 250, 250])
 
 
 if __name__ == "__main__":
