@@ -258,8 +258,6 @@ static int split_line(const char *line, size_t len, const char **f, size_t *fl)
     return n;
 }
 
-static const char *cget(void *ctx, const char *name, size_t *len);
-
 static const char *col(cctx *c, const char *name, size_t *len)
 {
     for (int i = 0; i < c->ncols; i++) {
@@ -275,7 +273,7 @@ static const char *cget(void *ctx, const char *name, size_t *len)
 {
     cctx *c = ctx;
     const char *v;
-    if (strcmp(name, "symbol") == 0 && c->symbol && !(v = col(c, "symbol", len))) {
+    if (strcmp(name, "symbol") == 0 && c->symbol && !col(c, "symbol", len)) {
         *len = strlen(c->symbol);
         return c->symbol;
     }
@@ -318,11 +316,11 @@ static int read_header(const char *line, size_t len, cctx *c)
         splits |= strcmp(c->names[i], "stock_splits") == 0;
         divs |= strcmp(c->names[i], "dividends") == 0;
     }
-    c->kind = !date || close       ? CSV_NONE
-              : type               ? CSV_ACTIONS
-              : splits && !divs    ? CSV_YAHOO_SPLITS
-              : divs && !splits    ? CSV_YAHOO_DIVIDENDS
-                                   : CSV_NONE;
+    c->kind = !date || close    ? CSV_NONE
+              : type            ? CSV_ACTIONS
+              : splits && !divs ? CSV_YAHOO_SPLITS
+              : divs && !splits ? CSV_YAHOO_DIVIDENDS
+                                : CSV_NONE;
     return c->kind != CSV_NONE;
 }
 

@@ -67,9 +67,8 @@ int md_route_ingest_actions(md_services *svc, md_http_req *req, md_http_resp *re
     md_action_vec_init(&a);
     int rc =
         is_csv(req)
-            ? md_actions_parse_csv(req->body, req->body_len,
-                                   md_http_param_get(req, "symbol"), MD_SRC_INGEST, &a, NULL,
-                                   &errs, err)
+            ? md_actions_parse_csv(req->body, req->body_len, md_http_param_get(req, "symbol"),
+                                   MD_SRC_INGEST, &a, NULL, &errs, err)
             : md_actions_parse_json(req->body, req->body_len, MD_SRC_INGEST, &a, NULL, &errs, err);
     size_t changed = 0;
     if (rc == 0) rc = md_query_put_actions(svc, a.v, a.n, &changed, err);

@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         md_bar_batch_init(&b);
         size_t *idx = NULL;
         int rc = k == 0 ? md_actions_parse_json(s, size, MD_SRC_INGEST, &a, &idx, &b, &err)
-                        : md_actions_parse_csv(s, size, k == 1 ? "FUZZ" : NULL, MD_SRC_INGEST,
-                                               &a, &idx, &b, &err);
+                        : md_actions_parse_csv(s, size, k == 1 ? "FUZZ" : NULL, MD_SRC_INGEST, &a,
+                                               &idx, &b, &err);
         /* every item is a record or an error, never both, never lost */
         if (rc == 0 && a.n + b.n_errors != b.n_items) __builtin_trap();
         md_free(idx);
