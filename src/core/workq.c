@@ -1,4 +1,5 @@
-/* workq.c - mutex + condvar job queue. */
+/* workq.c - mutex + condvar job queue, and md_workq_each: items shared out between the
+ * caller and helper jobs on the queue. */
 #include "core/workq.h"
 
 #include "core/mem.h"
@@ -102,6 +103,71 @@ size_t md_workq_busy(md_workq *q)
     size_t n = q->pending + q->running;
     pthread_mutex_unlock(&q->lock);
     return n;
+}
+
+/* One md_workq_each: the caller and its helpers take items in turn. Reference-counted: a
+ * helper that starts after the caller returned (every item taken) still reads it. */
+typedef struct each {
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    size_t n, next, done;
+    int refs;
+    md_item_fn fn;
+    void *ctx;
+} each;
+
+static void each_unref(each *e)
+{
+    pthread_mutex_lock(&e->lock);
+    int last = --e->refs == 0;
+    pthread_mutex_unlock(&e->lock);
+    if (!last) return;
+    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->done_cond);
+    md_free(e);
+}
+
+/* Takes items until none is left. */
+static void each_work(each *e)
+{
+    pthread_mutex_lock(&e->lock);
+    while (e->next < e->n) {
+        size_t i = e->next++;
+        pthread_mutex_unlock(&e->lock);
+        e->fn(e->ctx, i);
+        pthread_mutex_lock(&e->lock);
+        if (++e->done == e->n) pthread_cond_broadcast(&e->done_cond);
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+static void each_helper(void *arg)
+{
+    each *e = arg;
+    each_work(e);
+    each_unref(e);
+}
+
+void md_workq_each(md_workq *q, size_t n, int width, md_item_fn fn, void *ctx)
+{
+    if (!q || width <= 1 || n <= 1) {
+        for (size_t i = 0; i < n; i++) fn(ctx, i);
+        return;
+    }
+    each *e = md_calloc(1, sizeof *e);
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->done_cond, NULL);
+    e->n = n;
+    e->fn = fn;
+    e->ctx = ctx;
+    size_t helpers = (size_t)width - 1 < n - 1 ? (size_t)width - 1 : n - 1;
+    e->refs = 1 + (int)helpers;
+    for (size_t k = 0; k < helpers; k++) md_workq_submit(q, each_helper, e);
+    each_work(e);
+    pthread_mutex_lock(&e->lock);
+    while (e->done < e->n) pthread_cond_wait(&e->done_cond, &e->lock);
+    pthread_mutex_unlock(&e->lock);
+    each_unref(e);
 }
 
 void md_workq_free(md_workq *q)

@@ -165,34 +165,58 @@ void md_cross_req_deinit(md_cross_req *r)
 
 /* -- the data -------------------------------------------------------------------------------- */
 
-/* Each symbol's closes through the read path; the returns of the request's alignment. */
+/* One symbol of load_returns: its bars through the read path, or its error. */
+typedef struct load_job {
+    md_services *svc;
+    const md_cross_req *r;
+    md_bar_vec *bars;
+    int *rc;
+    md_error *err;
+} load_job;
+
+static void load_one(void *ctx, size_t i)
+{
+    load_job *j = ctx;
+    const md_cross_req *r = j->r;
+    md_history_req hr;
+    memset(&hr, 0, sizeof hr);
+    snprintf(hr.symbol, sizeof hr.symbol, "%s", r->symbols[i].s);
+    hr.iv = r->iv;
+    hr.start = r->start;
+    hr.end = r->end;
+    hr.limit = 0; /* the whole range */
+    hr.source = -1;
+    hr.cached_only = r->cached_only;
+    hr.adjust = r->adjust;
+    md_history h;
+    md_history_init(&h);
+    md_error_clear(&j->err[i]);
+    j->rc[i] = md_query_history(j->svc, &hr, &h, &j->err[i]);
+    if (j->rc[i]) md_error_prefix(&j->err[i], "%s", r->symbols[i].s);
+    md_bar_vec keep = j->bars[i]; /* the answer's bars move to bars[i] */
+    j->bars[i] = h.bars;
+    h.bars = keep;
+    md_history_deinit(&h);
+}
+
+/* Each symbol's closes through the read path (the symbols side by side, md_query_each: one
+ * whose sources hang does not spend the others' budget); the returns of the request's
+ * alignment. The first symbol in the request's order that failed gives the error. */
 static int load_returns(md_services *svc, const md_cross_req *r, md_align align, md_returns *out,
                         md_error *err)
 {
     md_bar_vec *bars = md_calloc(r->n, sizeof *bars);
     md_close_series *s = md_calloc(r->n, sizeof *s);
+    int *rcs = md_calloc(r->n, sizeof *rcs);
+    md_error *errs = md_calloc(r->n, sizeof *errs);
+    for (size_t i = 0; i < r->n; i++) md_bar_vec_init(&bars[i]);
+    load_job job = {svc, r, bars, rcs, errs};
+    md_query_each(svc, r->n, load_one, &job);
     int rc = 0;
-    for (size_t i = 0; i < r->n && rc == 0; i++) {
-        md_bar_vec_init(&bars[i]);
-        md_history_req hr;
-        memset(&hr, 0, sizeof hr);
-        snprintf(hr.symbol, sizeof hr.symbol, "%s", r->symbols[i].s);
-        hr.iv = r->iv;
-        hr.start = r->start;
-        hr.end = r->end;
-        hr.limit = 0; /* the whole range */
-        hr.source = -1;
-        hr.cached_only = r->cached_only;
-        hr.adjust = r->adjust;
-        md_history h;
-        md_history_init(&h);
-        rc = md_query_history(svc, &hr, &h, err);
-        if (rc) md_error_prefix(err, "%s", r->symbols[i].s);
-        md_bar_vec keep = bars[i]; /* the answer's bars move to bars[i] */
-        bars[i] = h.bars;
-        h.bars = keep;
-        md_history_deinit(&h);
-    }
+    for (size_t i = 0; i < r->n && rc == 0; i++)
+        if (rcs[i]) rc = md_error_set(err, rcs[i], "%s", errs[i].msg);
+    md_free(rcs);
+    md_free(errs);
     int64_t *ts = NULL;
     double *c = NULL;
     if (rc == 0) {

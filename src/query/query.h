@@ -114,6 +114,14 @@ int md_query_fetch_bars(md_services *svc, const char *symbol, md_interval iv, in
                         int64_t end, int source, size_t *fetched, size_t *stored, int *answered_by,
                         md_error *err);
 
+/* Calls fn(ctx, i) for every i in [0, n) - one symbol of a request that reads several -
+ * with up to sources.request_concurrency of them at once: on the calling thread and on
+ * svc->fetchers threads that are free (core/workq.h md_workq_each), each under the calling
+ * thread's time budget (md_srcmgr_budget_begin), so that a symbol whose sources hang spends
+ * the request's budget alongside the others rather than before them. Returns when every
+ * call has returned. fn must be thread-safe; results go to ctx, one slot per i. */
+void md_query_each(md_services *svc, size_t n, md_item_fn fn, void *ctx);
+
 /* Same without asking the sources: the stored quote or the last stored close. */
 int md_query_price_stored(md_services *svc, const char *symbol, md_price *out, md_error *err);
 

@@ -1,5 +1,6 @@
-/* sink.c - the writer as a sink for fetched and pushed data (md_query_sink), and the two
- * fetch-and-store calls the read path, `mdagent fetch` and the backfill share. */
+/* sink.c - the writer as a sink for fetched and pushed data (md_query_sink), the two
+ * fetch-and-store calls the read path, `mdagent fetch` and the backfill share, and
+ * md_query_each, the symbols of one request read and fetched side by side. */
 #include "query/query.h"
 
 #include "core/log.h"
@@ -124,4 +125,29 @@ int md_query_fetch_bars(md_services *svc, const char *symbol, md_interval iv, in
     if (fetched) *fetched = got;
     if (stored) *stored = k.accepted;
     return rc;
+}
+
+/* -- several symbols of one request side by side ------------------------------------------- */
+
+typedef struct each_ctx {
+    md_item_fn fn;
+    void *ctx;
+    int64_t deadline_ms; /* the request's budget (md_srcmgr_budget_get), 0: none */
+} each_ctx;
+
+static void each_item(void *arg, size_t i)
+{
+    each_ctx *c = arg;
+    int64_t mine = md_srcmgr_budget_get();
+    md_srcmgr_budget_begin(c->deadline_ms); /* a helper thread fetches in the request's */
+    c->fn(c->ctx, i);
+    md_srcmgr_budget_begin(mine);
+}
+
+void md_query_each(md_services *svc, size_t n, md_item_fn fn, void *ctx)
+{
+    each_ctx c = {fn, ctx, md_srcmgr_budget_get()};
+    int width = svc->cfg ? (int)svc->cfg->sources_request_concurrency : 1;
+    /* without sources nothing waits on a provider: one after another, on this thread */
+    md_workq_each(svc->sources ? svc->fetchers : NULL, n, width, each_item, &c);
 }

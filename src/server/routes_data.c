@@ -115,6 +115,30 @@ int md_route_price(md_services *svc, md_http_req *req, md_http_resp *resp, md_er
     return rc;
 }
 
+/* One item of /prices: the symbol asked, and its answer or error. */
+typedef struct price_item {
+    const char *asked;
+    char sym[MD_SYMBOL_MAX + 1];
+    int skip; /* a repeat of an earlier item: answered there */
+    int rc;
+    md_error err;
+    md_answer a;
+} price_item;
+
+typedef struct price_job {
+    md_services *svc;
+    price_item *it;
+    size_t *todo; /* indices into it of the symbols to answer */
+    int64_t max_age;
+} price_job;
+
+static void answer_price(void *ctx, size_t k)
+{
+    price_job *j = ctx;
+    price_item *it = &j->it[j->todo[k]];
+    it->rc = md_query_price_answer(j->svc, it->sym, j->max_age, 0, &it->a, &it->err);
+}
+
 int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
     const char *list = md_http_param_get(req, "symbols");
@@ -136,42 +160,44 @@ int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
         return md_error_set(err, MD_EPARAM, "symbols: at most %lld symbols per call (got %zu)",
                             (long long)svc->cfg->max_symbols, n);
     }
+    price_item *it = md_calloc(n, sizeof *it);
+    size_t *todo = md_calloc(n, sizeof *todo), nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        it[i].asked = items[i];
+        md_answer_init(&it[i].a);
+        it[i].rc = md_symbol_normalize_str(items[i], it[i].sym, &it[i].err);
+        if (it[i].rc) continue; /* not a symbol: listed in errors each time */
+        /* a repeated symbol (AAPL,aapl) is answered once, at its first place, as /historical */
+        for (size_t k = 0; k < i && !it[i].skip; k++)
+            it[i].skip = it[k].rc == 0 && !it[k].skip && strcmp(it[k].sym, it[i].sym) == 0;
+        if (!it[i].skip) todo[nt++] = i;
+    }
+    /* the symbols side by side: one whose sources hang does not spend the others' budget */
+    price_job job = {svc, it, todo, max_age};
+    md_query_each(svc, nt, answer_price, &job);
     md_buf prices = MD_BUF_INIT, errors = MD_BUF_INIT;
     int np = 0, ne = 0;
-    char(*seen)[MD_SYMBOL_MAX + 1] = md_calloc(n, sizeof *seen); /* the symbols answered */
-    size_t ns = 0;
     for (size_t i = 0; i < n; i++) {
-        char sym[MD_SYMBOL_MAX + 1];
-        md_error e;
-        md_answer a;
-        int r = md_symbol_normalize_str(items[i], sym, &e);
-        if (r == 0) { /* a repeated symbol (AAPL,aapl) is answered once, as /historical does */
-            size_t k = 0;
-            while (k < ns && strcmp(seen[k], sym) != 0) k++;
-            if (k < ns) continue;
-            memcpy(seen[ns++], sym, sizeof sym);
-        }
-        md_answer_init(&a);
-        if (r == 0) r = md_query_price_answer(svc, sym, max_age, 0, &a, &e);
-        if (r == 0) {
+        if (it[i].skip) continue;
+        if (it[i].rc == 0) {
             if (np++) md_buf_putc(&prices, ',');
             size_t len;
-            const char *body = md_answer_body(&a, &len);
+            const char *body = md_answer_body(&it[i].a, &len);
             md_buf_append(&prices, body, len);
-            md_answer_deinit(&a);
         } else {
-            md_answer_deinit(&a);
             if (ne++) md_buf_putc(&errors, ',');
             md_buf_puts(&errors, "{\"symbol\":");
-            md_buf_json_str(&errors, r == MD_ESYMBOL ? items[i] : sym);
+            md_buf_json_str(&errors, it[i].rc == MD_ESYMBOL ? it[i].asked : it[i].sym);
             md_buf_puts(&errors, ",\"code\":");
-            md_buf_json_str(&errors, md_error_code(r));
+            md_buf_json_str(&errors, md_error_code(it[i].rc));
             md_buf_puts(&errors, ",\"message\":");
-            md_buf_json_str(&errors, e.msg);
+            md_buf_json_str(&errors, it[i].err.msg);
             md_buf_putc(&errors, '}');
         }
     }
-    md_free(seen);
+    for (size_t i = 0; i < n; i++) md_answer_deinit(&it[i].a);
+    md_free(todo);
+    md_free(it);
     md_config_free_list(items, n);
     md_buf *b = md_http_json(resp, 200);
     md_buf_puts(b, "{\"prices\":[");

@@ -165,6 +165,11 @@ void md_srcmgr_budget_end(void)
     tls_deadline_ms = 0;
 }
 
+int64_t md_srcmgr_budget_get(void)
+{
+    return tls_deadline_ms;
+}
+
 /* -- life cycle ------------------------------------------------------------------------ */
 
 void md_srcmgr_opts_from_config(md_srcmgr_opts *o, const md_config *cfg)

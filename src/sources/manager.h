@@ -144,6 +144,9 @@ void md_srcmgr_set_persist(md_srcmgr *m, const md_srcmgr_persist *p);
  * it makes (/prices, the gaps of /historical). 0 = none. */
 void md_srcmgr_budget_begin(int64_t deadline_ms);
 void md_srcmgr_budget_end(void);
+/* The calling thread's budget (0: none), for work it hands to other threads that fetch for
+ * the same request (md_query_each). */
+int64_t md_srcmgr_budget_get(void);
 
 /* Creates a source by name (the registry: md_source_create). */
 typedef int (*md_source_ctor)(const char *name, const md_config *cfg, md_source **out,

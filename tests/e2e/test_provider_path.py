@@ -10,9 +10,11 @@ import datetime
 import http.client
 import json
 import os
+import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 import uuid
 import zoneinfo
 
@@ -172,8 +174,8 @@ class DeadlineAndHedging(PathTest):
         self.assertLess(took, 2.5, f"the 1.5 s budget, not the HTTP timeout: {took:.3f} s")
 
     def test_symbols_left_when_the_budget_ran_out_are_timeouts(self):
-        # finnhub does not know S0 at once and yahoo hangs: S0 takes the whole 1.5 s budget;
-        # the symbols after it had no time left, which is 504 timeout, not a broken source
+        # finnhub does not know them at once and yahoo hangs: each waits on yahoo (side by side)
+        # until the one 1.5 s budget ends, which is 504 timeout, not a broken source
         status, body, took = get(self.agent.port, "/prices?symbols=NOPE0,NOPE1,NOPE2")
         self.assertEqual(status, 200, body)
         self.assertLess(took, 4.0, f"one 1.5 s budget for the three: {took:.3f} s {body}")
@@ -211,6 +213,107 @@ class DeadlineAndHedging(PathTest):
             self.assertLessEqual(n, 8, "retries stop when the budget could not cover the next")
         finally:
             agent.cleanup()
+
+
+class SymbolsSideBySide(PathTest):
+    """The symbols of one request are fetched side by side: one symbol that hangs on every
+    source (the fake's HANG..., nothing stored for HANG, a series for HANGS) spends the
+    request's budget alone, while the others are asked at once and answered."""
+    providers = {"yahoo": None, "finnhub": None}
+    priority = "yahoo,finnhub"
+    extra_args = ("--set", "sources.deadline_ms=3000", "--set", "sources.hedge_ms=200",
+                  "--set", "sources.circuit.failures=1000", "--set", "sources.circuit.failure_ratio=0")
+    # yahoo answers these from its fixtures (chart meta); no unit conversion (GBp) among them
+    others = ["AAPL", "^GSPC", "BTC-USD", "7203.T"]
+
+    @classmethod
+    def setUpClass(cls):
+        # HANGS's daily closes are stored (MSFT's series under its name): a cross-symbol
+        # request can answer its part from the store while its sources hang
+        cls.tmp = tempfile.TemporaryDirectory()
+        with open(os.path.join(SRC, "data", "sample", "MSFT.csv")) as f:
+            series = f.read()
+        cls.hang_csv = os.path.join(cls.tmp.name, "HANGS.csv")
+        with open(cls.hang_csv, "w") as f:
+            f.write(series)
+        super().setUpClass()
+        cls.agent.stop()
+        cls.agent.load(cls.hang_csv)
+        cls.agent.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.tmp.cleanup()
+
+    def yahoo_price(self, sym):
+        with open(os.path.join(SRC, "tests", "fixtures", "providers", "yahoo", f"chart_{sym}_1d.json")) as f:
+            return json.load(f)["chart"]["result"][0]["meta"]["regularMarketPrice"]
+
+    def yahoo_asked(self, sym, since):
+        """Whether yahoo was asked for sym after the first `since` requests of the fake."""
+        paths = [urllib.parse.unquote(p) for p in self.fake.requests("/")[since:]]
+        return any(p.startswith("/yahoo/") and f"/chart/{sym}?" in p for p in paths)
+
+    def run_while_watching(self, path, syms):
+        """GETs path in a thread; returns (status, body, seconds, seconds until yahoo had
+        been asked for every symbol of syms, or None)."""
+        since = len(self.fake.requests("/"))
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=get(self.agent.port, path)))
+        t0 = time.monotonic()
+        t.start()
+        asked_after = None
+        while t.is_alive() and asked_after is None:
+            if all(self.yahoo_asked(s, since) for s in syms):
+                asked_after = time.monotonic() - t0
+            time.sleep(0.02)
+        t.join(30)
+        status, body, took = out["r"]
+        return status, body, took, asked_after
+
+    def test_a_symbol_hanging_on_every_source_does_not_hold_the_others(self):
+        syms = ["HANG"] + self.others
+        path = "/prices?max_age=0&symbols=" + urllib.parse.quote(",".join(syms))
+        status, body, took, asked_after = self.run_while_watching(path, self.others)
+        self.assertEqual(status, 200, body)
+        # one after another, HANG spent the 3 s budget first: the others were not even asked
+        self.assertIsNotNone(asked_after, f"the others were asked only after HANG: {body}")
+        self.assertLess(asked_after, 1.0, "the others are asked at once, beside HANG")
+        self.assertEqual([p["symbol"] for p in body["prices"]], self.others, body)
+        for p in body["prices"]:
+            self.assertEqual(p["source"], "yahoo", p)
+            self.assertAlmostEqual(p["price"], self.yahoo_price(p["symbol"]), places=2, msg=p)
+        self.assertEqual(len(body["errors"]), 1, body)
+        e = body["errors"][0]
+        self.assertEqual((e["symbol"], e["code"]), ("HANG", "timeout"), body)
+        self.assertIn("yahoo: no answer within", e["message"])
+        self.assertIn("finnhub: no answer within", e["message"])
+        self.assertGreaterEqual(took, 2.9, "HANG had the whole budget")
+        self.assertLess(took, 4.5, f"one 3 s budget for all of them: {took:.3f} s")
+        # the same symbols without HANG: the answers HANG did not delay, from the sources again
+        status, quick, took, _ = self.run_while_watching(
+            "/prices?max_age=0&symbols=" + urllib.parse.quote(",".join(self.others)), [])
+        self.assertEqual((status, quick["errors"]), (200, []), quick)
+        self.assertEqual([p["price"] for p in quick["prices"]], [p["price"] for p in body["prices"]])
+        self.assertLess(took, 1.0, f"{took:.3f} s")
+
+    def test_cross_symbol_analytics_fetch_beside_a_hanging_symbol(self):
+        # HANGS's series ends in 2001: the rest of the range is asked of the sources, which
+        # hang; AAPL has nothing stored and must be fetched. One after another, HANGS spent the
+        # budget and AAPL, never asked, failed the request with 504
+        path = ("/analytics/returns?symbols=HANGS,AAPL&interval=1d&start=2001-09-01"
+                "&end=2024-03-09&align=outer")
+        status, body, took, asked_after = self.run_while_watching(path, ["AAPL"])
+        self.assertEqual(status, 200, body)
+        self.assertIsNotNone(asked_after, body)
+        self.assertLess(asked_after, 1.0, "AAPL is asked at once, beside HANG")
+        self.assertLess(took, 4.5, f"one 3 s budget: {took:.3f} s")
+        stored = self.get_json("/historical/AAPL?interval=1d&start=2024-03-01&end=2024-03-09"
+                               "&cached_only=true")
+        self.assertGreater(stored["count"], 0, "AAPL's bars were fetched and stored")
 
 
 class ActionsWhenEverySourceHangs(PathTest):

@@ -37,6 +37,8 @@ Scenarios chosen by the symbol, for every provider:
     E500/E503  500 / 503 with an HTML body
     EMPTY      200 with an empty body
     BIG        a 200 KB JSON body (for the size limit)
+    HANG...    any symbol starting with HANG: accept the request and never answer (one symbol
+               hanging on every provider)
 Symbols that play one provider's documented refusal: Alpha Vantage NOTE, INFO (the daily
 limit), PREMIUM, BURST (the per-second burst notice); Twelve Data LIMIT200 (the minute's
 credits), DAYCREDITS (the day's credits), NODATA, FORBIDDEN.
@@ -187,7 +189,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def scenario(self, provider, sym, normal, ratelimit_body):
         """Handles the scenario symbols; normal() returns the regular answer bytes."""
-        if self.mode == "HANG":
+        if self.mode == "HANG" or sym.startswith("HANG"):
             time.sleep(HANG_S)
             self.close_connection = True
             raise ConnectionResetError()
