@@ -620,7 +620,8 @@ Test(backfill, a_cancelled_job_fetches_nothing_more)
     cr_assert_eq(info.state, MD_JOB_CANCELLED);
     cr_assert_neq(info.finished_at, 0);
     md_job_info_deinit(&info);
-    wait_done(b, id, &info); /* the chunk in flight, if any, is counted */
+    sleep_ms(150); /* the chunk in flight, if any, finishes and is counted */
+    wait_done(b, id, &info);
     cr_assert_eq(info.state, MD_JOB_CANCELLED);
     int64_t done = info.chunks_done;
     md_job_info_deinit(&info);
@@ -678,11 +679,15 @@ Test(backfill, a_job_cancelled_by_another_agent_stops_where_it_runs)
     md_job_info_deinit(&info);
     wait_done(b, id, &info);
     cr_assert_eq(info.state, MD_JOB_CANCELLED);
+    md_job_info_deinit(&info);
+    sleep_ms(150); /* the chunk in flight, if any, finishes and is counted */
+    cr_assert_eq(md_backfill_get(b, id, &info, &err), 0, "%s", err.msg);
     int64_t done = info.chunks_done;
     md_job_info_deinit(&info);
     int before = calls;
     sleep_ms(150);
     cr_assert_eq(calls, before, "nothing asked after the cancel");
+    cr_assert_eq(calls, done);
     cr_assert_lt(done, 30);
     cr_assert_eq(md_backfill_get(other, id, &info, &err), 0, "%s", err.msg);
     cr_assert_eq(info.state, MD_JOB_CANCELLED);
