@@ -100,6 +100,9 @@ static int fetch_bars(md_services *svc, const char *const *syms, int n, md_inter
         fprintf(stderr, "mdagent fetch: %s\n", err.msg);
         return rc;
     }
+    if (info.state == MD_JOB_CANCELLED) /* DELETE /jobs/{id} on an agent of the store */
+        fprintf(stderr, "mdagent fetch: job %s was cancelled: %lld of %lld chunks done\n", id,
+                (long long)info.chunks_done, (long long)info.chunks_total);
     char a[MD_TIME_STR_MAX], z[MD_TIME_STR_MAX];
     md_time_format(start, a);
     md_time_format(end, z);
@@ -118,6 +121,7 @@ static int fetch_bars(md_services *svc, const char *const *syms, int n, md_inter
                s->last_source >= 0 ? md_source_name(s->last_source) : "-", (long long)s->stored,
                (long long)(s->fetched - s->stored));
     }
+    if (rc == 0 && info.state == MD_JOB_CANCELLED) rc = MD_ECANCELED;
     md_job_info_deinit(&info);
     return rc;
 }

@@ -11,12 +11,17 @@
 #include "core/waiter.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
 #define RL_WAIT_MAX_MS 60000
 #define RETRY_MAX_MS 60000
+/* the deployment-wide lock on the open-jobs list (agents sharing a Redis) */
+#define OPEN_LEASE "backfill:open"
+#define OPEN_LEASE_TTL_MS 10000
+#define OPEN_LEASE_WAIT_MS 5000
 
 struct md_backfill {
     md_store *st;
@@ -54,7 +59,9 @@ void md_backfill_opts_from_config(md_backfill_opts *o, const md_config *cfg)
 void md_job_info_deinit(md_job_info *i)
 {
     md_free(i->symbols);
+    md_free(i->missing);
     i->symbols = NULL;
+    i->missing = NULL;
 }
 
 static int64_t mono_ms(void)
@@ -86,12 +93,76 @@ static void lease_release(md_backfill *b, const char *id)
     b->lease.release(b->lease.ctx, name);
 }
 
+/* Takes b->open_lock and, with leases, the lease on the open-jobs list that every agent of
+ * the deployment takes to read and write it (a list written by two agents at once would
+ * lose one's job, and two identical jobs submitted at once would both be made). Waits up
+ * to OPEN_LEASE_WAIT_MS for it, then goes on without (done twice beats not done). Returns
+ * 1 when the lease is held: pass it to open_unlock. */
+static int open_lock(md_backfill *b)
+{
+    pthread_mutex_lock(&b->open_lock);
+    if (!b->lease.ttl_ms) return 0;
+    int64_t until = mono_ms() + OPEN_LEASE_WAIT_MS;
+    for (;;) {
+        int got = b->lease.claim(b->lease.ctx, OPEN_LEASE, OPEN_LEASE_TTL_MS);
+        if (got != 0) return got == 1;
+        if (mono_ms() >= until) {
+            MD_WARN("backfill", "the open-jobs list stayed locked by another agent: going on");
+            return 0;
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void open_unlock(md_backfill *b, int held)
+{
+    if (held) b->lease.release(b->lease.ctx, OPEN_LEASE);
+    pthread_mutex_unlock(&b->open_lock);
+}
+
+/* -- the store's documents -------------------------------------------------------------------- */
+
+/* 1 when the job has been cancelled (by any agent), with *when (may be NULL) the time. */
+static int cancel_marked(md_backfill *b, const char *id, int64_t *when)
+{
+    char key[MD_JOB_ID_MAX + 32];
+    md_bf__cancel_key(id, key, sizeof key);
+    char *v = NULL;
+    if (md_store_doc_get(b->st, key, &v, NULL) <= 0) return 0;
+    if (when) *when = strtoll(v, NULL, 10);
+    md_free(v);
+    return 1;
+}
+
+/* The job's document; one its runner has not yet seen cancelled reads cancelled. 1 with
+ * *out (md_bf__job_free), 0 none, or an error. */
+static int load_doc(md_backfill *b, const char *id, bf_job **out, md_error *err)
+{
+    char key[MD_JOB_ID_MAX + 32];
+    md_bf__doc_key(id, key, sizeof key);
+    char *doc = NULL;
+    int rc = md_store_doc_get(b->st, key, &doc, err);
+    if (rc <= 0) return rc;
+    bf_job *j = md_bf__doc_decode(doc, err);
+    md_free(doc);
+    if (!j) return MD_ESTORE;
+    int64_t when = 0;
+    if (!md_job_state_ended(j->state) && cancel_marked(b, id, &when)) {
+        j->state = MD_JOB_CANCELLED;
+        j->finished_at = when;
+    }
+    *out = j;
+    return 1;
+}
+
 /* -- saving ----------------------------------------------------------------------------------- */
 
-/* The open-jobs list to store (caller holds b->open_lock, not b->lock): this agent's listed
+/* The open-jobs list to store (caller holds open_lock, not b->lock): this agent's listed
  * unfinished jobs, add_id (may be NULL), and the stored list's ids this agent does not run
- * (other agents' jobs: several agents share one store), comma-separated. */
-static char *open_list(md_backfill *b, const char *add_id)
+ * (other agents' jobs: several agents share one store) but drop_id (may be NULL),
+ * comma-separated. */
+static char *open_list(md_backfill *b, const char *add_id, const char *drop_id)
 {
     char *stored = NULL;
     if (md_store_doc_get(b->st, MD_BF_OPEN_KEY, &stored, NULL) <= 0) stored = NULL;
@@ -99,13 +170,13 @@ static char *open_list(md_backfill *b, const char *add_id)
     md_buf_init(&l);
     pthread_mutex_lock(&b->lock);
     for (bf_job *j = b->jobs; j; j = j->next) {
-        if (j->lost || !j->listed || j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) continue;
+        if (j->lost || !j->listed || md_job_state_ended(j->state)) continue;
         if (l.len) md_buf_putc(&l, ',');
         md_buf_puts(&l, j->id);
     }
     for (char *save_ptr = NULL, *id = stored ? strtok_r(stored, ",", &save_ptr) : NULL; id;
          id = strtok_r(NULL, ",", &save_ptr)) {
-        int mine = add_id && strcmp(id, add_id) == 0;
+        int mine = (add_id && strcmp(id, add_id) == 0) || (drop_id && strcmp(id, drop_id) == 0);
         for (bf_job *j = b->jobs; j && !mine; j = j->next)
             mine = !j->lost && strcmp(j->id, id) == 0;
         if (mine) continue;
@@ -134,8 +205,8 @@ static void save(md_backfill *b, bf_job *j, int with_list)
     if (lost) return; /* another agent runs it now: its document is that agent's to write */
 
     pthread_mutex_lock(&j->save_lock);
-    if (with_list) pthread_mutex_lock(&b->open_lock);
-    char *list = with_list ? open_list(b, NULL) : NULL;
+    int held = with_list ? open_lock(b) : 0;
+    char *list = with_list ? open_list(b, NULL, NULL) : NULL;
     if (v > j->saved_version || with_list) {
         char key[MD_JOB_ID_MAX + 32];
         md_bf__doc_key(j->id, key, sizeof key);
@@ -147,10 +218,38 @@ static void save(md_backfill *b, bf_job *j, int with_list)
         else if (v > j->saved_version)
             j->saved_version = v;
     }
-    if (with_list) pthread_mutex_unlock(&b->open_lock);
+    if (with_list) open_unlock(b, held);
     pthread_mutex_unlock(&j->save_lock);
     md_free(doc);
     md_free(list);
+}
+
+/* -- cancelling ------------------------------------------------------------------------------- */
+
+/* Caller holds b->lock; the job is not ended. */
+static void mark_cancelled(bf_job *j, int64_t when)
+{
+    j->state = MD_JOB_CANCELLED;
+    j->finished_at = when;
+    j->updated_at = md_now();
+    j->version++;
+    MD_INFO("backfill", "job cancelled id=%s chunks=%lld of %zu failed=%lld bars=%lld", j->id,
+            (long long)j->chunks_done, j->nchunks, (long long)j->chunks_failed,
+            (long long)j->stored);
+}
+
+/* The job runs here and another agent cancelled it (its marker): cancelled here too, saved,
+ * its lease given back. Called without b->lock. */
+static void take_cancel(md_backfill *b, bf_job *j, int64_t when)
+{
+    pthread_mutex_lock(&b->lock);
+    int open = !j->lost && !md_job_state_ended(j->state);
+    if (open) mark_cancelled(j, when);
+    md_waiter_notify_locked(&b->moved);
+    pthread_mutex_unlock(&b->lock);
+    if (!open) return;
+    save(b, j, j->listed);
+    lease_release(b, j->id);
 }
 
 /* -- one chunk -------------------------------------------------------------------------------- */
@@ -258,7 +357,7 @@ static int permanent(int rc)
 
 static void finish_if_done(bf_job *j)
 {
-    if (j->inflight || j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) return;
+    if (j->inflight || md_job_state_ended(j->state)) return;
     while (j->cursor < j->nchunks && j->chunk[j->cursor] != BF_PENDING) j->cursor++;
     if (j->cursor < j->nchunks) return;
     j->state = j->chunks_done == 0 && j->chunks_failed > 0 ? MD_JOB_FAILED : MD_JOB_DONE;
@@ -317,9 +416,9 @@ static int apply(md_backfill *b, bf_job *j, size_t k, const chunk_out *o)
             j->retry_at_ms[k] = now + wait;
         }
     }
-    int was_open = j->state != MD_JOB_DONE && j->state != MD_JOB_FAILED;
+    int was_open = !md_job_state_ended(j->state);
     finish_if_done(j);
-    return was_open && (j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED);
+    return was_open && md_job_state_ended(j->state);
 }
 
 /* Next runnable chunk of a job, or SIZE_MAX; *wake_ms lowers to when one becomes runnable. */
@@ -370,6 +469,16 @@ static void *worker_main(void *arg)
         j->next_ms = now + b->opt.chunk_delay_ms;
         pthread_mutex_unlock(&b->lock);
 
+        int64_t when = 0;
+        if (cancel_marked(b, j->id, &when)) { /* by another agent: this chunk is not asked */
+            pthread_mutex_lock(&b->lock);
+            j->busy[k] = 0;
+            j->inflight--;
+            pthread_mutex_unlock(&b->lock);
+            take_cancel(b, j, when);
+            pthread_mutex_lock(&b->lock);
+            continue;
+        }
         chunk_out o;
         run_chunk(b, j, k, &o);
 
@@ -460,25 +569,11 @@ static bf_job *find(md_backfill *b, const char *id)
 /* Takes a job into the runner (caller holds b->lock). */
 static void adopt(md_backfill *b, bf_job *j)
 {
-    if (j->state != MD_JOB_DONE && j->state != MD_JOB_FAILED)
+    if (!md_job_state_ended(j->state))
         j->state = j->chunks_done || j->chunks_failed ? MD_JOB_RUNNING : MD_JOB_QUEUED;
     j->next = b->jobs;
     b->jobs = j;
     md_waiter_notify_locked(&b->work);
-}
-
-static int load_doc(md_backfill *b, const char *id, bf_job **out, md_error *err)
-{
-    char key[MD_JOB_ID_MAX + 32];
-    md_bf__doc_key(id, key, sizeof key);
-    char *doc = NULL;
-    int rc = md_store_doc_get(b->st, key, &doc, err);
-    if (rc <= 0) return rc;
-    bf_job *j = md_bf__doc_decode(doc, err);
-    md_free(doc);
-    if (!j) return MD_ESTORE;
-    *out = j;
-    return 1;
 }
 
 int md_backfill_resume_all(md_backfill *b, md_error *err)
@@ -500,7 +595,7 @@ int md_backfill_resume_all(md_backfill *b, md_error *err)
             MD_WARN("backfill", "cannot resume job id=%s err=\"%s\"", id, got ? e.msg : "no state");
             continue;
         }
-        if (j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) {
+        if (md_job_state_ended(j->state)) { /* cancelled by a marker its runner did not see */
             md_bf__job_free(j);
             continue;
         }
@@ -546,7 +641,15 @@ static void *keeper_main(void *arg)
         for (size_t i = 0; i < k; i++) {
             char name[MD_JOB_ID_MAX + 16];
             lease_name(ids[i], name, sizeof name);
-            if (b->lease.renew(b->lease.ctx, name, b->lease.ttl_ms) != 0) continue;
+            if (b->lease.renew(b->lease.ctx, name, b->lease.ttl_ms) != 0) {
+                int64_t when = 0; /* a job waiting out a rate limit learns it was cancelled */
+                if (!cancel_marked(b, ids[i], &when)) continue;
+                pthread_mutex_lock(&b->lock);
+                bf_job *j = find(b, ids[i]);
+                pthread_mutex_unlock(&b->lock);
+                if (j) take_cancel(b, j, when);
+                continue;
+            }
             pthread_mutex_lock(&b->lock);
             bf_job *j = find(b, ids[i]);
             if (j && !j->lost && (j->state == MD_JOB_QUEUED || j->state == MD_JOB_RUNNING)) {
@@ -603,50 +706,102 @@ void md_backfill_spec_id(const md_job_spec *spec, char *id_out)
     snprintf(id_out, MD_JOB_ID_MAX, "fetch-%016llx", (unsigned long long)h);
 }
 
-int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, char *id_out,
-                       md_error *err)
+static int cmp_str(const void *x, const void *y)
 {
-    if (!b->src) return md_error_set(err, MD_ENOSOURCE, "no sources are configured");
-    if (spec->n_symbols == 0) return md_error_set(err, MD_EINVAL, "a backfill needs symbols");
-    if (spec->end <= spec->start)
-        return md_error_set(err, MD_ETIMERANGE, "end must be after start");
-    if (!md_srcmgr_supports(b->src, spec->source, spec->iv))
-        return md_error_set(err, MD_EINTERVAL, "no source offers %s bars",
-                            md_interval_name(spec->iv));
-    if (id) { /* a fetch command: resume the unfinished job of the same command */
-        pthread_mutex_lock(&b->lock);
-        bf_job *known = find(b, id);
-        int running = known && (known->state == MD_JOB_QUEUED || known->state == MD_JOB_RUNNING);
-        pthread_mutex_unlock(&b->lock);
-        if (running) {
-            snprintf(id_out, MD_JOB_ID_MAX, "%s", id);
-            return 0;
-        }
-        bf_job *j = NULL;
-        md_error e;
-        if (!known && load_doc(b, id, &j, &e) == 1) {
-            if (j->state != MD_JOB_DONE && j->state != MD_JOB_FAILED && j->iv == spec->iv &&
-                j->start == spec->start && j->end == spec->end && j->source == spec->source) {
-                pthread_mutex_lock(&b->lock);
-                adopt(b, j);
-                pthread_mutex_unlock(&b->lock);
-                MD_INFO("backfill", "job resumed id=%s chunks_done=%lld of %zu", j->id,
-                        (long long)j->chunks_done, j->nchunks);
-                snprintf(id_out, MD_JOB_ID_MAX, "%s", id);
-                return 0;
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* 1 when j is a listed job still open made of the same symbol set (sorted[n], sorted and
+ * unique), interval, range and source as spec. */
+static int same_job(const bf_job *j, const md_job_spec *spec, const char **sorted, size_t n)
+{
+    if (!j->listed || md_job_state_ended(j->state) || j->iv != spec->iv ||
+        j->start != spec->start || j->end != spec->end || j->source != spec->source || j->nsym != n)
+        return 0;
+    for (size_t i = 0; i < j->nsym; i++) { /* j's symbols are unique too */
+        const char *key = j->sym[i].symbol;
+        if (!bsearch(&key, sorted, n, sizeof *sorted, cmp_str)) return 0;
+    }
+    return 1;
+}
+
+/* A job identical to spec still open, run here or by another agent on the store (caller
+ * holds the open lock): 1 with its id in id_out, else 0. */
+static int find_same(md_backfill *b, const md_job_spec *spec, char *id_out)
+{
+    const char **sorted = md_malloc(spec->n_symbols * sizeof *sorted);
+    memcpy(sorted, spec->symbols, spec->n_symbols * sizeof *sorted);
+    qsort(sorted, spec->n_symbols, sizeof *sorted, cmp_str);
+    size_t n = 0;
+    for (size_t i = 0; i < spec->n_symbols; i++)
+        if (!n || strcmp(sorted[n - 1], sorted[i]) != 0) sorted[n++] = sorted[i];
+    int found = 0;
+    pthread_mutex_lock(&b->lock);
+    for (bf_job *j = b->jobs; j && !found; j = j->next) {
+        if (j->lost || !same_job(j, spec, sorted, n)) continue;
+        snprintf(id_out, MD_JOB_ID_MAX, "%s", j->id);
+        found = 1;
+    }
+    pthread_mutex_unlock(&b->lock);
+    char *list = NULL;
+    if (!found && md_store_doc_get(b->st, MD_BF_OPEN_KEY, &list, NULL) > 0) {
+        for (char *save_ptr = NULL, *id = strtok_r(list, ",", &save_ptr); id && !found;
+             id = strtok_r(NULL, ",", &save_ptr)) {
+            bf_job *j = NULL;
+            md_error e;
+            if (load_doc(b, id, &j, &e) != 1) continue;
+            if (same_job(j, spec, sorted, n)) {
+                snprintf(id_out, MD_JOB_ID_MAX, "%s", j->id);
+                found = 1;
             }
             md_bf__job_free(j);
         }
-        if (known) { /* finished in this process: start over */
-            pthread_mutex_lock(&b->lock);
-            bf_job **pp = &b->jobs;
-            while (*pp && *pp != known) pp = &(*pp)->next;
-            if (*pp) *pp = known->next;
-            pthread_mutex_unlock(&b->lock);
-            md_bf__job_free(known);
-        }
+        md_free(list);
     }
+    md_free(sorted);
+    return found;
+}
 
+/* A fetch command's job (id given): 1 when the unfinished job of that id was taken up
+ * again (running here, or resumed from the store), 0 when a fresh one is to be made. */
+static int resume_fetch(md_backfill *b, const md_job_spec *spec, const char *id, md_error *err)
+{
+    pthread_mutex_lock(&b->lock);
+    bf_job *known = find(b, id);
+    int running = known && (known->state == MD_JOB_QUEUED || known->state == MD_JOB_RUNNING);
+    int busy = known && known->inflight;
+    pthread_mutex_unlock(&b->lock);
+    if (running) return 1;
+    if (busy) /* cancelled with a chunk in flight: its worker still holds it */
+        return md_error_set(err, MD_EAGAIN, "job %s is finishing a chunk; try again", id);
+    bf_job *j = NULL;
+    md_error e;
+    if (!known && load_doc(b, id, &j, &e) == 1) {
+        if (!md_job_state_ended(j->state) && j->iv == spec->iv && j->start == spec->start &&
+            j->end == spec->end && j->source == spec->source) {
+            pthread_mutex_lock(&b->lock);
+            adopt(b, j);
+            pthread_mutex_unlock(&b->lock);
+            MD_INFO("backfill", "job resumed id=%s chunks_done=%lld of %zu", j->id,
+                    (long long)j->chunks_done, j->nchunks);
+            return 1;
+        }
+        md_bf__job_free(j);
+    }
+    if (known) { /* finished in this process: start over */
+        pthread_mutex_lock(&b->lock);
+        bf_job **pp = &b->jobs;
+        while (*pp && *pp != known) pp = &(*pp)->next;
+        if (*pp) *pp = known->next;
+        pthread_mutex_unlock(&b->lock);
+        md_bf__job_free(known);
+    }
+    return 0;
+}
+
+/* A new job of spec, not yet saved. */
+static bf_job *job_new(md_backfill *b, const md_job_spec *spec, const char *id)
+{
     bf_job *j = md_calloc(1, sizeof *j);
     pthread_mutex_init(&j->save_lock, NULL);
     if (id)
@@ -677,19 +832,51 @@ int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, 
     j->state = MD_JOB_QUEUED;
     j->created_at = j->updated_at = md_now();
     j->version = 1;
+    return j;
+}
+
+int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, char *id_out,
+                       md_error *err)
+{
+    if (!b->src) return md_error_set(err, MD_ENOSOURCE, "no sources are configured");
+    if (spec->n_symbols == 0) return md_error_set(err, MD_EINVAL, "a backfill needs symbols");
+    if (spec->end <= spec->start)
+        return md_error_set(err, MD_ETIMERANGE, "end must be after start");
+    if (!md_srcmgr_supports(b->src, spec->source, spec->iv))
+        return md_error_set(err, MD_EINTERVAL, "no source offers %s bars",
+                            md_interval_name(spec->iv));
+    if (id) { /* a fetch command: resume the unfinished job of the same command */
+        int rc = resume_fetch(b, spec, id, err);
+        if (rc < 0) return rc;
+        if (rc) {
+            snprintf(id_out, MD_JOB_ID_MAX, "%s", id);
+            return 0;
+        }
+    }
+
+    /* one check and one listing for every agent: an identical job asked of two agents at
+     * once is made once */
+    int held = open_lock(b);
+    if (!id && find_same(b, spec, id_out)) {
+        open_unlock(b, held);
+        MD_INFO("backfill", "job asked again id=%s: the open one answers", id_out);
+        return 1;
+    }
+    bf_job *j = job_new(b, spec, id);
     /* saved (and listed) before it runs: an accepted job survives a crash right after */
     char *doc = md_bf__doc_encode(j);
-    char key[MD_JOB_ID_MAX + 32];
+    char key[MD_JOB_ID_MAX + 32], mark[MD_JOB_ID_MAX + 32];
     md_bf__doc_key(j->id, key, sizeof key);
+    md_bf__cancel_key(j->id, mark, sizeof mark);
     /* leased before it is listed: another agent looking at the list leaves it alone (a new
      * id, so nobody else holds it) */
     lease_claim(b, j->id);
-    pthread_mutex_lock(&b->open_lock);
-    char *list = j->listed ? open_list(b, j->id) : NULL;
-    const char *keys[2] = {key, MD_BF_OPEN_KEY};
+    char *list = j->listed ? open_list(b, j->id, NULL) : NULL;
+    /* a fetch job of the id cancelled before starts over: its marker goes */
+    const char *keys[2] = {key, j->listed ? MD_BF_OPEN_KEY : mark};
     const char *vals[2] = {doc, list};
-    int rc = md_store_doc_put(b->st, keys, vals, j->listed ? 2 : 1, err);
-    pthread_mutex_unlock(&b->open_lock);
+    int rc = md_store_doc_put(b->st, keys, vals, 2, err);
+    open_unlock(b, held);
     md_free(doc);
     md_free(list);
     if (rc) {
@@ -729,8 +916,9 @@ static void info_of(const bf_job *j, md_job_info *out)
     memcpy(out->symbols, j->sym, j->nsym * sizeof *out->symbols);
     out->chunks_total = (int64_t)j->nchunks;
     snprintf(out->last_error, sizeof out->last_error, "%s", j->last_error);
+    out->n_missing = md_bf__missing(j, &out->missing);
     out->eta_s = -1;
-    if (j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED) {
+    if (md_job_state_ended(j->state)) {
         out->eta_s = 0;
     } else if (j->run_done > 0 && j->run_start_ms) {
         double per = (double)(mono_ms() - j->run_start_ms) / 1000.0 / (double)j->run_done;
@@ -744,15 +932,87 @@ int md_backfill_get(md_backfill *b, const char *id, md_job_info *out, md_error *
     pthread_mutex_lock(&b->lock);
     bf_job *j = find(b, id);
     if (j && j->lost) j = NULL; /* another agent runs it: its document is the truth */
-    if (j) info_of(j, out);
+    int open = j && !md_job_state_ended(j->state);
     pthread_mutex_unlock(&b->lock);
-    if (j) return 0;
+    int64_t when = 0;
+    if (open && cancel_marked(b, id, &when)) take_cancel(b, j, when); /* by another agent */
+    if (j) {
+        pthread_mutex_lock(&b->lock);
+        info_of(j, out);
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+    }
     int rc = load_doc(b, id, &j, err);
     if (rc < 0) return rc;
     if (rc == 0) return md_error_set(err, MD_ENOTFOUND, "no job '%.40s'", id);
     info_of(j, out);
     md_bf__job_free(j);
     return 0;
+}
+
+static int ended_already(const bf_job *j, md_error *err)
+{
+    return md_error_set(err, MD_ECONFLICT, "job %s is already %s: nothing to cancel", j->id,
+                        md_job_state_name(j->state));
+}
+
+int md_backfill_cancel(md_backfill *b, const char *id, md_job_info *out, md_error *err)
+{
+    int64_t now = md_now();
+    char mark[MD_JOB_ID_MAX + 32], when[24];
+    md_bf__cancel_key(id, mark, sizeof mark);
+    snprintf(when, sizeof when, "%lld", (long long)now);
+    pthread_mutex_lock(&b->lock);
+    bf_job *j = find(b, id);
+    if (j && j->lost) j = NULL; /* another agent runs it */
+    if (j && md_job_state_ended(j->state)) {
+        int rc = ended_already(j, err);
+        pthread_mutex_unlock(&b->lock);
+        return rc;
+    }
+    if (j) {
+        mark_cancelled(j, now);
+        md_waiter_notify_locked(&b->moved);
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (j) { /* running here: the marker for the agent that might take its lease over */
+        const char *keys[1] = {mark}, *vals[1] = {when};
+        md_error e;
+        if (md_store_doc_put(b->st, keys, vals, 1, &e) != 0)
+            MD_WARN("backfill", "cannot save the cancel of job id=%s err=\"%s\"", id, e.msg);
+        save(b, j, j->listed);
+        lease_release(b, j->id);
+        if (out) {
+            pthread_mutex_lock(&b->lock);
+            info_of(j, out);
+            pthread_mutex_unlock(&b->lock);
+        }
+        return 0;
+    }
+    /* run by another agent, or by none (paused): its document and the marker its runner
+     * reads before every chunk, and out of the open-jobs list, in one transaction */
+    int rc = load_doc(b, id, &j, err);
+    if (rc < 0) return rc;
+    if (rc == 0) return md_error_set(err, MD_ENOTFOUND, "no job '%.40s'", id);
+    if (md_job_state_ended(j->state)) {
+        rc = ended_already(j, err);
+        md_bf__job_free(j);
+        return rc;
+    }
+    mark_cancelled(j, now);
+    char *doc = md_bf__doc_encode(j);
+    char key[MD_JOB_ID_MAX + 32];
+    md_bf__doc_key(id, key, sizeof key);
+    int held = open_lock(b);
+    char *list = j->listed ? open_list(b, NULL, id) : NULL;
+    const char *keys[3] = {key, mark, MD_BF_OPEN_KEY}, *vals[3] = {doc, when, list};
+    rc = md_store_doc_put(b->st, keys, vals, j->listed ? 3 : 2, err);
+    open_unlock(b, held);
+    md_free(doc);
+    md_free(list);
+    if (rc == 0 && out) info_of(j, out);
+    md_bf__job_free(j);
+    return rc;
 }
 
 int md_backfill_wait(md_backfill *b, const char *id, volatile sig_atomic_t *stop,
@@ -766,10 +1026,10 @@ int md_backfill_wait(md_backfill *b, const char *id, volatile sig_atomic_t *stop
             pthread_mutex_unlock(&b->lock);
             return md_error_set(err, MD_ENOTFOUND, "no job '%.40s' running here", id);
         }
-        int ended = j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED;
+        int ended = md_job_state_ended(j->state);
         if (!ended && !(stop && *stop)) md_waiter_wait_until_locked(&b->moved, mono_ms() + 100);
         info_of(j, &info);
-        ended = j->state == MD_JOB_DONE || j->state == MD_JOB_FAILED;
+        ended = md_job_state_ended(j->state);
         pthread_mutex_unlock(&b->lock);
         if (progress) progress(ctx, &info);
         md_job_info_deinit(&info);

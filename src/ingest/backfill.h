@@ -14,6 +14,19 @@
  *                        |          resume (restart,   |   | stop (shutdown,  brought anything)
  *                        +------ same fetch command) --+   v  Ctrl-C)
  *                                                     paused
+ *   queued, running, paused --- md_backfill_cancel (DELETE /jobs/{id}) ---> cancelled
+ *
+ * A cancelled job asks for no chunk more; a chunk in flight at that moment finishes and is
+ * counted (its bars stay stored, as every stored bar does). Several agents share jobs
+ * through the store: the agent that takes the cancel writes the job cancelled together with
+ * a marker "backfill/cancel/<id>" that the agent running the job reads before each chunk
+ * (and every reader of the document applies), so the job stops wherever it runs.
+ *
+ * Submitting a job identical to one still queued, running or paused (the same set of
+ * symbols, interval, range and source; jobs of POST /backfill) gives that job instead of a
+ * second one. The check and the new job's listing are one critical section for every agent
+ * on the store (the open-jobs list is written under the lease "backfill:open" when agents
+ * share a Redis), so two agents asked at once make one job.
  *
  * A chunk the rate limit refuses waits and runs again (not an error); a transient failure
  * (timeout, 5xx, circuit open, store unavailable) is retried backfill.retries times with
@@ -68,11 +81,18 @@ typedef enum md_job_state {
     MD_JOB_RUNNING,
     MD_JOB_PAUSED,
     MD_JOB_DONE,
-    MD_JOB_FAILED
+    MD_JOB_FAILED,
+    MD_JOB_CANCELLED
 } md_job_state;
 
-/* "queued", "running", "paused", "done", "failed". */
+/* "queued", "running", "paused", "done", "failed", "cancelled". */
 const char *md_job_state_name(md_job_state s);
+
+/* 1 for the states a job never leaves: done, failed, cancelled. */
+static inline int md_job_state_ended(md_job_state s)
+{
+    return s == MD_JOB_DONE || s == MD_JOB_FAILED || s == MD_JOB_CANCELLED;
+}
 
 typedef struct md_job_symbol {
     char symbol[MD_SYMBOL_MAX + 1];
@@ -81,6 +101,13 @@ typedef struct md_job_symbol {
     int last_source;                        /* md_source_id of the last answer, -1 when none */
     char last_error[MD_BACKFILL_ERROR_MAX]; /* why its last failed chunk failed, "" when none */
 } md_job_symbol;
+
+/* A range of a symbol whose chunks failed for good: [start, end), adjacent failed chunks
+ * merged into one range. */
+typedef struct md_job_gap {
+    size_t symbol; /* index in md_job_info.symbols */
+    int64_t start, end;
+} md_job_gap;
 
 typedef struct md_job_info {
     char id[MD_JOB_ID_MAX];
@@ -95,7 +122,9 @@ typedef struct md_job_info {
     int64_t errors;                                   /* failed attempts, retried ones included */
     char last_error[MD_BACKFILL_ERROR_MAX];
     int64_t created_at, updated_at, finished_at; /* epoch seconds; 0 = not yet */
-    double eta_s; /* -1 when not known (nothing done yet in this run) */
+    double eta_s;        /* -1 when not known (nothing done yet in this run) */
+    md_job_gap *missing; /* heap (md_job_info_deinit), by symbol then time */
+    size_t n_missing;
 } md_job_info;
 
 void md_job_info_deinit(md_job_info *i);
@@ -129,18 +158,27 @@ typedef struct md_backfill_lease {
 void md_backfill_set_lease(md_backfill *b, const md_backfill_lease *l);
 
 /* Creates and starts a job. id NULL: a new id ("bf-" + 16 hex digits), listed in the store
- * so that md_backfill_resume_all picks it up after a restart (POST /backfill). id given
+ * so that md_backfill_resume_all picks it up after a restart (POST /backfill) - unless a
+ * listed job of the same symbol set, interval, range and source is still queued, running
+ * or paused, on this agent or another on the store: then that job's id, and 1. id given
  * (`mdagent fetch`): a job of that id still unfinished in the store resumes where it
  * stopped, otherwise a fresh one replaces it; such jobs are not resumed by an agent.
- * id_out (MD_JOB_ID_MAX bytes) receives the id. MD_EINVAL for an empty job, MD_EINTERVAL
- * when no source offers the interval, MD_ENOSOURCE without sources, a store error. */
+ * id_out (MD_JOB_ID_MAX bytes) receives the id. Returns 0 (a new or resumed job), 1 (an
+ * identical job already open), MD_EINVAL for an empty job, MD_EINTERVAL when no source
+ * offers the interval, MD_ENOSOURCE without sources, a store error. */
 int md_backfill_submit(md_backfill *b, const md_job_spec *spec, const char *id, char *id_out,
                        md_error *err);
 
 /* Progress of a job, from memory or from the store. MD_ENOTFOUND for an unknown id. */
 int md_backfill_get(md_backfill *b, const char *id, md_job_info *out, md_error *err);
 
-/* Waits for the job to end (done or failed), or for *stop (may be NULL) to become nonzero,
+/* Cancels a queued, running or paused job, wherever it runs (see the diagram): nothing more
+ * is fetched for it; what was stored stays. out (may be NULL) receives the job as it is now.
+ * MD_ENOTFOUND for an unknown id, MD_ECONFLICT for a job already done, failed or cancelled,
+ * a store error. */
+int md_backfill_cancel(md_backfill *b, const char *id, md_job_info *out, md_error *err);
+
+/* Waits for the job to end (done, failed or cancelled), or for *stop (may be NULL) to become nonzero,
  * calling progress (may be NULL) about every 100 ms with the current state. Returns 0
  * when the job ended, MD_ECANCELED when stopped first. */
 int md_backfill_wait(md_backfill *b, const char *id, volatile sig_atomic_t *stop,

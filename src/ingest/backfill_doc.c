@@ -47,8 +47,36 @@ void md_bf__job_free(bf_job *j)
     md_free(j);
 }
 
-static const char *state_names[] = {"queued", "running", "paused", "done", "failed"};
-_Static_assert(MD_ARRAY_LEN(state_names) == MD_JOB_FAILED + 1, "one name per job state");
+void md_bf__cancel_key(const char *id, char *key, size_t n)
+{
+    snprintf(key, n, "backfill/cancel/%s", id);
+}
+
+size_t md_bf__missing(const bf_job *j, md_job_gap **out)
+{
+    size_t n = 0, cap = 0;
+    md_job_gap *g = NULL;
+    for (size_t k = 0; k < j->nchunks; k++) {
+        if (j->chunk[k] != BF_FAILED) continue;
+        size_t sym = k / j->per_sym;
+        int64_t a = j->start + (int64_t)(k % j->per_sym) * j->chunk_s;
+        int64_t e = a + j->chunk_s < j->end ? a + j->chunk_s : j->end;
+        if (n && g[n - 1].symbol == sym && g[n - 1].end == a) { /* adjacent: one range */
+            g[n - 1].end = e;
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4;
+            g = md_realloc(g, cap * sizeof *g);
+        }
+        g[n++] = (md_job_gap){sym, a, e};
+    }
+    *out = g;
+    return n;
+}
+
+static const char *state_names[] = {"queued", "running", "paused", "done", "failed", "cancelled"};
+_Static_assert(MD_ARRAY_LEN(state_names) == MD_JOB_CANCELLED + 1, "one name per job state");
 
 const char *md_job_state_name(md_job_state s)
 {

@@ -52,8 +52,14 @@ char *md_bf__doc_encode(const bf_job *j);
 /* Rebuilds a job from its document. NULL with err set when it does not parse. */
 bf_job *md_bf__doc_decode(const char *doc, md_error *err);
 
-/* Store keys: the job's document, and the list of listed unfinished jobs. */
+/* Store keys: the job's document, the list of listed unfinished jobs, and the marker of a
+ * cancelled job (its value: when, epoch seconds) that the runner of the job never writes. */
 #define MD_BF_OPEN_KEY "backfill/open"
 void md_bf__doc_key(const char *id, char *key, size_t n);
+void md_bf__cancel_key(const char *id, char *key, size_t n);
+
+/* The failed ranges of a job, per symbol, adjacent chunks merged (md_job_info.missing;
+ * heap, md_free). Returns how many. */
+size_t md_bf__missing(const bf_job *j, md_job_gap **out);
 
 #endif

@@ -1,13 +1,16 @@
-/* routes_jobs.c - POST /backfill (API key) and GET /jobs/{id}.
+/* routes_jobs.c - POST /backfill (API key), GET /jobs/{id} and DELETE /jobs/{id} (API key).
  *
  *   POST /backfill {"symbols":["AAPL","MSFT"],"interval":"1m","start":"2024-01-01",
  *                   "end":"2024-03-01","source":"polygon"?}
- *     -> 202 {"job_id":"bf-...","state":"queued","chunks_total":N}
+ *     -> 202 {"job_id":"bf-...","state":"queued","chunks_total":N,"existing":false}
+ *        (an identical job still queued, running or paused: that job, "existing":true)
  *   GET /jobs/{id}
  *     -> {"job_id","state","interval","start","end","source","symbols":[...],
  *         "chunks_total","chunks_done","chunks_failed","progress","rows","rows_fetched",
  *         "rows_rejected","errors","last_error","error_details":[{"symbol","chunks_failed",
- *         "message"}],"eta_s","created_at","updated_at","finished_at"}
+ *         "message","missing":[{"start","end"}]}],"eta_s","created_at","updated_at",
+ *         "finished_at"}
+ *   DELETE /jobs/{id} -> 200 the job, "state":"cancelled" (409 conflict when it had ended)
  * The work itself is ingest/backfill.c. */
 #include "server/routes.h"
 
@@ -145,7 +148,7 @@ int md_route_backfill(md_services *svc, md_http_req *req, md_http_resp *resp, md
     if (rc == 0 && !svc->backfill)
         rc = md_error_set(err, MD_ENOSOURCE, "no sources are configured: nothing to backfill from");
     if (rc == 0) rc = md_backfill_submit(svc->backfill, &spec, NULL, id, err);
-    if (rc == 0) {
+    if (rc >= 0) {
         md_job_info info;
         md_error e2;
         md_buf *b = md_http_json(resp, 202);
@@ -156,11 +159,11 @@ int md_route_backfill(md_services *svc, md_http_req *req, md_http_resp *resp, md
                           md_job_state_name(info.state), (long long)info.chunks_total);
             md_job_info_deinit(&info);
         }
-        md_buf_puts(b, "}");
+        md_buf_printf(b, ",\"existing\":%s}", rc == 1 ? "true" : "false");
     }
     md_free(syms);
     md_free(ptrs);
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 static void time_or_null(md_buf *b, int64_t t)
@@ -171,71 +174,101 @@ static void time_or_null(md_buf *b, int64_t t)
         md_buf_puts(b, "null");
 }
 
+/* A job as GET /jobs/{id} shows it. */
+static void render_job(md_buf *b, const md_job_info *i)
+{
+    md_buf_puts(b, "{\"job_id\":");
+    md_buf_json_str(b, i->id);
+    md_buf_printf(b,
+                  ",\"state\":\"%s\",\"interval\":\"%s\",\"start\":", md_job_state_name(i->state),
+                  md_interval_name(i->iv));
+    md_buf_ts(b, i->start, 1);
+    md_buf_puts(b, ",\"end\":");
+    md_buf_ts(b, i->end, 1);
+    md_buf_puts(b, ",\"source\":");
+    if (i->source >= 0)
+        md_buf_json_str(b, md_source_name(i->source));
+    else
+        md_buf_puts(b, "null");
+    md_buf_puts(b, ",\"symbols\":[");
+    for (size_t k = 0; k < i->n_symbols; k++) {
+        if (k) md_buf_putc(b, ',');
+        md_buf_json_str(b, i->symbols[k].symbol);
+    }
+    int64_t ended = i->chunks_done + i->chunks_failed;
+    md_buf_printf(b,
+                  "],\"chunks_total\":%lld,\"chunks_done\":%lld,\"chunks_failed\":%lld,"
+                  "\"progress\":",
+                  (long long)i->chunks_total, (long long)i->chunks_done,
+                  (long long)i->chunks_failed);
+    md_buf_num(b, i->chunks_total ? (double)ended / (double)i->chunks_total : 1.0);
+    md_buf_printf(b,
+                  ",\"rows\":%lld,\"rows_fetched\":%lld,\"rows_rejected\":%lld,\"errors\":%lld,"
+                  "\"last_error\":",
+                  (long long)i->stored, (long long)i->fetched, (long long)i->rejected,
+                  (long long)i->errors);
+    if (i->last_error[0])
+        md_buf_json_str(b, i->last_error);
+    else
+        md_buf_puts(b, "null");
+    /* every symbol that failed (a job holds at most backfill.max_symbols): no list is cut */
+    md_buf_puts(b, ",\"error_details\":[");
+    int first = 1;
+    for (size_t k = 0; k < i->n_symbols; k++) {
+        if (!i->symbols[k].last_error[0] && !i->symbols[k].chunks_failed) continue;
+        if (!first) md_buf_putc(b, ',');
+        first = 0;
+        md_buf_puts(b, "{\"symbol\":");
+        md_buf_json_str(b, i->symbols[k].symbol);
+        md_buf_printf(
+            b, ",\"chunks_failed\":%lld,\"message\":", (long long)i->symbols[k].chunks_failed);
+        md_buf_json_str(b, i->symbols[k].last_error);
+        /* the ranges to ask again: the chunks given up on, adjacent ones merged */
+        md_buf_puts(b, ",\"missing\":[");
+        int first_gap = 1;
+        for (size_t g = 0; g < i->n_missing; g++) {
+            if (i->missing[g].symbol != k) continue;
+            md_buf_puts(b, first_gap ? "{\"start\":" : ",{\"start\":");
+            first_gap = 0;
+            md_buf_ts(b, i->missing[g].start, 1);
+            md_buf_puts(b, ",\"end\":");
+            md_buf_ts(b, i->missing[g].end, 1);
+            md_buf_putc(b, '}');
+        }
+        md_buf_puts(b, "]}");
+    }
+    md_buf_puts(b, "],\"eta_s\":");
+    if (i->eta_s >= 0)
+        md_buf_printf(b, "%.0f", i->eta_s);
+    else
+        md_buf_puts(b, "null");
+    md_buf_puts(b, ",\"created_at\":");
+    time_or_null(b, i->created_at);
+    md_buf_puts(b, ",\"updated_at\":");
+    time_or_null(b, i->updated_at);
+    md_buf_puts(b, ",\"finished_at\":");
+    time_or_null(b, i->finished_at);
+    md_buf_putc(b, '}');
+}
+
 int md_route_job(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
 {
     if (!svc->backfill) return md_error_set(err, MD_ENOTFOUND, "no job '%.40s'", req->capture);
     md_job_info i;
     int rc = md_backfill_get(svc->backfill, req->capture, &i, err);
     if (rc) return rc;
-    md_buf *b = md_http_json(resp, 200);
-    md_buf_puts(b, "{\"job_id\":");
-    md_buf_json_str(b, i.id);
-    md_buf_printf(b, ",\"state\":\"%s\",\"interval\":\"%s\",\"start\":", md_job_state_name(i.state),
-                  md_interval_name(i.iv));
-    md_buf_ts(b, i.start, 1);
-    md_buf_puts(b, ",\"end\":");
-    md_buf_ts(b, i.end, 1);
-    md_buf_puts(b, ",\"source\":");
-    if (i.source >= 0)
-        md_buf_json_str(b, md_source_name(i.source));
-    else
-        md_buf_puts(b, "null");
-    md_buf_puts(b, ",\"symbols\":[");
-    for (size_t k = 0; k < i.n_symbols; k++) {
-        if (k) md_buf_putc(b, ',');
-        md_buf_json_str(b, i.symbols[k].symbol);
-    }
-    int64_t ended = i.chunks_done + i.chunks_failed;
-    md_buf_printf(b,
-                  "],\"chunks_total\":%lld,\"chunks_done\":%lld,\"chunks_failed\":%lld,"
-                  "\"progress\":",
-                  (long long)i.chunks_total, (long long)i.chunks_done, (long long)i.chunks_failed);
-    md_buf_num(b, i.chunks_total ? (double)ended / (double)i.chunks_total : 1.0);
-    md_buf_printf(b,
-                  ",\"rows\":%lld,\"rows_fetched\":%lld,\"rows_rejected\":%lld,\"errors\":%lld,"
-                  "\"last_error\":",
-                  (long long)i.stored, (long long)i.fetched, (long long)i.rejected,
-                  (long long)i.errors);
-    if (i.last_error[0])
-        md_buf_json_str(b, i.last_error);
-    else
-        md_buf_puts(b, "null");
-    /* every symbol that failed (a job holds at most backfill.max_symbols): no list is cut */
-    md_buf_puts(b, ",\"error_details\":[");
-    int first = 1;
-    for (size_t k = 0; k < i.n_symbols; k++) {
-        if (!i.symbols[k].last_error[0]) continue;
-        if (!first) md_buf_putc(b, ',');
-        first = 0;
-        md_buf_puts(b, "{\"symbol\":");
-        md_buf_json_str(b, i.symbols[k].symbol);
-        md_buf_printf(
-            b, ",\"chunks_failed\":%lld,\"message\":", (long long)i.symbols[k].chunks_failed);
-        md_buf_json_str(b, i.symbols[k].last_error);
-        md_buf_putc(b, '}');
-    }
-    md_buf_puts(b, "],\"eta_s\":");
-    if (i.eta_s >= 0)
-        md_buf_printf(b, "%.0f", i.eta_s);
-    else
-        md_buf_puts(b, "null");
-    md_buf_puts(b, ",\"created_at\":");
-    time_or_null(b, i.created_at);
-    md_buf_puts(b, ",\"updated_at\":");
-    time_or_null(b, i.updated_at);
-    md_buf_puts(b, ",\"finished_at\":");
-    time_or_null(b, i.finished_at);
-    md_buf_putc(b, '}');
+    render_job(md_http_json(resp, 200), &i);
+    md_job_info_deinit(&i);
+    return 0;
+}
+
+int md_route_job_cancel(md_services *svc, md_http_req *req, md_http_resp *resp, md_error *err)
+{
+    if (!svc->backfill) return md_error_set(err, MD_ENOTFOUND, "no job '%.40s'", req->capture);
+    md_job_info i;
+    int rc = md_backfill_cancel(svc->backfill, req->capture, &i, err);
+    if (rc) return rc;
+    render_job(md_http_json(resp, 200), &i);
     md_job_info_deinit(&i);
     return 0;
 }

@@ -1,7 +1,10 @@
 """Backfill jobs end to end, against the simulator source (deterministic bars for any past
-range, one 1m bar a minute around the clock): POST /backfill and GET /jobs/{id} with their
-errors; a job that survives an agent restart mid-way and resumes; `mdagent fetch --start
---end` interrupted with Ctrl-C and continued by the same command."""
+range, one 1m bar a minute around the clock) and the fake provider server (Polygon, its
+requests counted): POST /backfill and GET /jobs/{id} with their errors; an identical job
+asked again is the open one; DELETE /jobs/{id} cancels; the failed ranges are listed; a
+job that survives an agent restart mid-way and resumes; two agents on one PostgreSQL share
+jobs (one runs each, the other merges and cancels); `mdagent fetch --start --end`
+interrupted with Ctrl-C and continued by the same command."""
 import datetime
 import json
 import os
@@ -12,7 +15,8 @@ import time
 import unittest
 
 import mdtest
-from mdtest import Agent, AgentTest, run_cli
+from mdtest import Agent, AgentTest, curl, run_cli
+from test_sources_failover import FakeProvider
 
 KEY = "backfill-key-42"
 AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
@@ -137,6 +141,161 @@ class Backfill(AgentTest):
         self.assertEqual(self.get("/backfill").status, 405)
 
 
+def epoch_dt(s):
+    return int(datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp())
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Polygon cuts 5m bars into chunks of 120 days. The job of the failed-ranges test starts at
+# MISS0; its chunks 1, 2 and 5 (of 6) answer 500 (the fake provider's E500AT mode), none of
+# the other tests' chunks start there.
+CHUNK_5M = 120 * 86400
+MISS0, MISS_END = epoch("2021-01-01"), epoch("2022-09-01")  # 608 days: 6 chunks
+FAILING = [MISS0 + k * CHUNK_5M for k in (1, 2, 5)]
+
+
+class WithProvider(AgentTest):
+    """Jobs against the fake provider playing Polygon, every request it gets recorded."""
+    load_sample = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeProvider()
+        mode = "E500AT" + "+".join(str(t * 1000) for t in FAILING)
+        cls.env = {"MDAGENT_SOURCES_PRIORITY": "polygon", "POLYGON_API_KEY": "pg-key-1",
+                   "MDAGENT_POLYGON_URL": cls.fake.url("polygon", mode), "MDAGENT_API_KEYS": KEY}
+        cls.args = ("--set", "sources.max_retries=0", "--set", "backfill.retries=0",
+                    "--set", "backfill.workers=1", "--set", "backfill.chunk_delay_ms=400",
+                    "--set", "sources.circuit.failures=1000", "--set", "sources.circuit.failure_ratio=0",
+                    "--set", "sources.polygon.per_minute=0", "--set", "sources.polygon.per_day=0")
+        try:
+            super().setUpClass()
+        except Exception:
+            cls.fake.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.fake.stop()
+
+    def post(self, doc, headers=AUTH):
+        return self.agent.post("/backfill", json.dumps(doc), headers=headers)
+
+    def delete(self, job_id, headers=AUTH):
+        return curl(f"{self.agent.url}/jobs/{job_id}", method="DELETE", headers=headers)
+
+    def job(self, job_id):
+        r = self.get(f"/jobs/{job_id}")
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def ended(self, job_id):
+        return wait_for(lambda: (lambda x: x if x["state"] not in ("queued", "running") else None)(self.job(job_id)),
+                        "job ended")
+
+    def asked(self, start, end):
+        """Polygon aggregate requests for AAPL 5m whose range starts in [start, end)."""
+        n = 0
+        for r in self.fake.requests("/polygon/"):
+            parts = r.split("?")[0].split("/")
+            if "aggs" in parts and parts[-4:-2] == ["5", "minute"] and "AAPL" in parts:
+                n += start * 1000 <= int(parts[-2]) < end * 1000
+        return n
+
+    def test_the_same_job_asked_twice_is_fetched_once(self):
+        doc = {"symbols": ["AAPL", "MSFT"], "interval": "5m", "start": "2023-01-01", "end": "2024-01-01"}
+        r = self.post(doc)
+        self.assertEqual(r.status, 202, r)
+        first = r.json()
+        self.assertIs(first["existing"], False)
+        # the same set of symbols in another order, with a repeat: the same job
+        r = self.post({**doc, "symbols": ["msft", "AAPL", "MSFT"]})
+        self.assertEqual(r.status, 202, r)
+        again = r.json()
+        self.assertEqual(again["job_id"], first["job_id"])
+        self.assertIs(again["existing"], True)
+        self.assertIn(again["state"], ("queued", "running"))
+        self.assertEqual(again["chunks_total"], first["chunks_total"])
+        # another range is another job
+        other = self.post({**doc, "symbols": ["AAPL"], "end": "2023-12-31"}).json()
+        self.assertNotEqual(other["job_id"], first["job_id"])
+        self.assertIs(other["existing"], False)
+        j = self.ended(first["job_id"])
+        self.assertEqual(j["state"], "done")
+        self.assertEqual(j["chunks_done"], 2 * 4)
+        self.ended(other["job_id"])
+        # AAPL's 4 chunks once for the job, once for the other job (whose end differs)
+        self.assertEqual(self.asked(epoch("2023-01-01"), epoch("2024-01-01")), 4 + 4)
+        # once it ended, the same POST is a new job
+        r = self.post(doc)
+        self.assertIs(r.json()["existing"], False)
+        self.assertNotEqual(r.json()["job_id"], first["job_id"])
+        self.ended(r.json()["job_id"])
+
+    def test_delete_cancels_a_running_job(self):
+        doc = {"symbols": ["AAPL"], "interval": "5m", "start": "2024-01-01", "end": day(-1)}
+        r = self.post(doc)
+        self.assertEqual(r.status, 202, r)
+        job_id = r.json()["job_id"]
+        total = r.json()["chunks_total"]
+        self.assertGreaterEqual(total, 6)
+        wait_for(lambda: self.job(job_id)["chunks_done"] >= 2, "two chunks done")
+        r = self.delete(job_id, headers={})
+        self.assertEqual(r.status, 401, r)
+        r = self.delete(job_id)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["state"], "cancelled")
+        self.assertIsNotNone(r.json()["finished_at"])
+        time.sleep(1.5)  # several chunk delays: a job still running would have asked again
+        j = self.job(job_id)
+        self.assertEqual(j["state"], "cancelled")
+        self.assertLess(j["chunks_done"], total)
+        asked = self.asked(epoch("2024-01-01"), epoch(day(-1)))
+        self.assertEqual(asked, j["chunks_done"] + j["chunks_failed"], "a chunk in flight is counted")
+        time.sleep(1)
+        self.assertEqual(self.asked(epoch("2024-01-01"), epoch(day(-1))), asked, "nothing asked after the cancel")
+        # the first chunk's bars (the fixture's 2024-03-08) stay stored
+        self.assertEqual(j["rows"], 3)
+        h = self.get_json("/historical/AAPL?interval=5m&start=2024-03-08&end=2024-03-09&cached_only=true")
+        self.assertEqual(h["count"], 3)
+        r = self.delete(job_id)
+        self.assertEqual(r.status, 409, r)
+        self.assertEqual(r.json()["error"]["code"], "conflict")
+        self.assertIn("already cancelled", r.json()["error"]["message"])
+        self.assert_error("/jobs/bf-0000000000000000", 404, "not_found", method="DELETE", headers=AUTH)
+        # a cancelled job is not open any more: the same POST makes a new job
+        r = self.post(doc)
+        self.assertIs(r.json()["existing"], False)
+        self.assertEqual(self.delete(r.json()["job_id"]).status, 200)
+
+    def test_failed_chunks_are_listed_as_missing_ranges(self):
+        r = self.post({"symbols": ["AAPL"], "interval": "5m", "start": MISS0, "end": MISS_END})
+        self.assertEqual(r.status, 202, r)
+        j = self.ended(r.json()["job_id"])
+        self.assertEqual(j["state"], "done")
+        self.assertEqual(j["chunks_total"], 6)
+        self.assertEqual(j["chunks_failed"], 3)
+        self.assertEqual(len(j["error_details"]), 1, j)
+        d = j["error_details"][0]
+        self.assertEqual(d["symbol"], "AAPL")
+        self.assertEqual(d["chunks_failed"], 3)
+        # chunks 1 and 2 are one range; chunk 5, the last, ends at the job's end
+        self.assertEqual(d["missing"], [{"start": iso(FAILING[0]), "end": iso(FAILING[0] + 2 * CHUNK_5M)},
+                                        {"start": iso(FAILING[2]), "end": iso(MISS_END)}])
+        # the chunks that failed were asked once each (no retries configured), the others too
+        self.assertEqual(self.asked(MISS0, MISS_END), 6)
+        # a job that ended cannot be cancelled
+        r = self.delete(j["job_id"])
+        self.assertEqual(r.status, 409, r)
+        self.assertIn("already done", r.json()["error"]["message"])
+
+
 class NoSources(AgentTest):
     env = {"MDAGENT_SOURCES_PRIORITY": "", "MDAGENT_API_KEYS": KEY}
     load_sample = False
@@ -235,6 +394,67 @@ class SharedAgents(unittest.TestCase):
                 ag.cleanup()
             mdtest.drop_pg_db(pg)
         self.assertEqual(rcs[1], 0, logs[-3000:])
+        self.assertNotIn("AddressSanitizer", logs)
+
+
+@unittest.skipUnless(mdtest.services().get("MDTEST_PG_URL") and mdtest.services().get("MDTEST_REDIS_URL"),
+                     "needs the test PostgreSQL and Redis (run under ctest)")
+class SharedCancel(unittest.TestCase):
+    """Two agents on one PostgreSQL and one Redis: a job asked of the other agent again is
+    the running one, and a DELETE on the other agent stops it where it runs."""
+
+    def test_the_other_agent_merges_and_cancels_the_job(self):
+        pg = mdtest.fresh_pg_db("bf_shared_cancel")
+        redis = mdtest.services()["MDTEST_REDIS_URL"].rsplit("/", 1)[0] + "/8"
+        env = dict(SIM, MDAGENT_REDIS=redis, MDAGENT_CACHE_PREFIX=f"e2e:{os.getpid()}:bfcancel:")
+        args = ("--set", "backfill.chunk_delay_ms=400", "--set", "backfill.workers=1",
+                "--set", "backfill.lease_ms=3000")
+        a = Agent(db=pg, env=env, args=args, name="bf-cancel-a")
+        b = Agent(db=pg, env=env, args=args, name="bf-cancel-b")
+        try:
+            a.start()
+            b.start()
+            doc = {"symbols": ["AAA", "BBB"], "interval": "1m", "start": day(-61), "end": day(-1)}
+            r = a.post("/backfill", json.dumps(doc), headers=AUTH)
+            self.assertEqual(r.status, 202, r)
+            job_id = r.json()["job_id"]
+            total = r.json()["chunks_total"]
+            self.assertEqual(total, 2 * 9)  # 60 days of 1m bars in chunks of 7 days
+            r = b.post("/backfill", json.dumps({**doc, "symbols": ["BBB", "AAA"]}), headers=AUTH)
+            self.assertEqual(r.status, 202, r)
+            self.assertEqual(r.json()["job_id"], job_id, "b answers with a's job")
+            self.assertIs(r.json()["existing"], True)
+            wait_for(lambda: a.get(f"/jobs/{job_id}").json()["chunks_done"] >= 2, "two chunks done")
+            r = curl(f"{b.url}/jobs/{job_id}", method="DELETE", headers=AUTH)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["state"], "cancelled")
+            # a stops (before its next chunk) and says so; a chunk in flight finishes
+            wait_for(lambda: f"job cancelled id={job_id}" in a.logs(), "a saw the cancel")
+            self.assertEqual(a.get(f"/jobs/{job_id}").json()["state"], "cancelled")
+            time.sleep(1.5)  # several chunk delays
+            done = a.get(f"/jobs/{job_id}").json()
+            time.sleep(1.5)
+            for ag in (a, b):
+                j = ag.get(f"/jobs/{job_id}").json()
+                self.assertEqual(j["state"], "cancelled")
+                self.assertEqual(j["chunks_done"], done["chunks_done"], "no chunk more")
+                self.assertEqual(j["rows"], done["rows"])
+            self.assertLess(done["chunks_done"], total)
+            self.assertNotIn(f"job resumed id={job_id}", b.logs(), "b never ran it")
+            rows = mdtest.psql("SELECT count(*) FROM bars b JOIN symbols s ON s.id = b.symbol_id"
+                               " WHERE s.symbol IN ('AAA', 'BBB') AND b.iv = 0"
+                               f" AND b.ts >= '{day(-61)}T00:00:00Z' AND b.ts < '{day(-1)}T00:00:00Z'", url=pg)
+            self.assertGreater(done["rows"], 0)
+            self.assertEqual(int(rows), done["rows"], "the stored bars stay")
+            r = curl(f"{a.url}/jobs/{job_id}", method="DELETE", headers=AUTH)
+            self.assertEqual(r.status, 409, r)
+        finally:
+            rcs = [ag.stop() for ag in (a, b)]
+            logs = a.logs() + b.logs()
+            for ag in (a, b):
+                ag.cleanup()
+            mdtest.drop_pg_db(pg)
+        self.assertEqual(rcs, [0, 0], logs[-3000:])
         self.assertNotIn("AddressSanitizer", logs)
 
 

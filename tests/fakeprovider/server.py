@@ -70,6 +70,9 @@ broken, the others answering normally). Besides the scenarios above, modes only:
     RATENORETRY    429 with the provider's rate-limit body and no Retry-After
     REDIRECTLOOP   302 to the same URL, for ever
     REDIRECTHOST   302 to the same path on another host name (localhost instead of 127.0.0.1)
+    E500AT<f>[+<f>...]  Polygon: the aggregates whose range starts at one of these `from`
+                   values (epoch ms, as the request has it) answer 500; the others as usual
+                   (a backfill whose chosen chunks fail)
 Finnhub's /forex/candle and /crypto/candle answer like /stock/candle. In file names a '/'
 or ':' of a symbol becomes '_' (C:EURUSD -> C_EURUSD).
 Keys: keyed providers answer their documented 401-style error when the key is missing or
@@ -115,6 +118,8 @@ def fname(sym):
 def is_mode(name):
     if name.startswith("PROFILE"):  # PROFILE<MODE>: that mode on the reference profile alone
         return is_mode(name[7:])
+    if name.startswith("E500AT"):
+        return all(f.isdigit() for f in name[6:].split("+"))
     return name in MODES or (name.startswith("DELAY") and name[5:].isdigit())
 
 
@@ -435,6 +440,8 @@ def route_polygon(h, parts, q):
         body = h.file_or("polygon", "prev_" + fname(sym))
         raise Reply(200, body or fixture("polygon", "aggs_empty"))
     if parts[:3] == ["v2", "aggs", "ticker"] and len(parts) == 9 and parts[4] == "range":
+        if h.mode and h.mode.startswith("E500AT") and parts[7] in h.mode[6:].split("+"):
+            raise Reply(500, "<html><body><h1>500 Internal Server Error</h1></body></html>\n", ctype="text/html")
         name = "aggs_%s_%s_%s" % (fname(sym), parts[5], parts[6])
         if q.get("cursor"):
             name += "_" + q["cursor"]

@@ -15,8 +15,11 @@
  *   BAD*    unknown symbol (MD_ENOTFOUND)
  *   FLAKY*  the first two calls of every chunk fail (MD_ETRANSIENT), then answer
  *   LIMIT*  the first two calls of every chunk are refused for the rate limit
+ *   HOLE*   the chunks starting 1, 2 and 5 days after DAY0 fail for good (MD_ENOTFOUND)
  *   other   one bar per interval bucket of the range, close = 100 + minute of the day / 100
  * 1m chunks cover one day. */
+#define DAY0 1704067200 /* 2024-01-01 */
+
 static int calls, slow_ms;
 static pthread_mutex_t calls_lock = PTHREAD_MUTEX_INITIALIZER;
 typedef struct {
@@ -59,6 +62,9 @@ static int fake_bars(md_source *src, const char *symbol, md_interval iv, int64_t
     }
     if (strncmp(symbol, "BAD", 3) == 0)
         return md_error_set(err, MD_ENOTFOUND, "unknown symbol %s", symbol);
+    int64_t day = (start - DAY0) / 86400;
+    if (strncmp(symbol, "HOLE", 4) == 0 && (day == 1 || day == 2 || day == 5))
+        return md_error_set(err, MD_ENOTFOUND, "no bars on day %lld", (long long)day);
     if (strncmp(symbol, "FLAKY", 5) == 0 && n <= 2)
         return md_error_set(err, MD_ETRANSIENT, "HTTP 503 from the fake");
     if (strncmp(symbol, "LIMIT", 5) == 0 && n <= 2) {
@@ -146,8 +152,6 @@ static md_backfill_opts quick(void)
     o.retry_base_ms = 2;
     return o;
 }
-
-#define DAY0 1704067200 /* 2024-01-01 */
 
 static void wait_done(md_backfill *b, const char *id, md_job_info *info)
 {
@@ -494,5 +498,202 @@ Test(backfill, chunks_where_the_market_is_closed_are_not_fetched)
     wait_done(b, id, &info);
     cr_assert_eq(calls, 1, "Tuesday does");
     md_job_info_deinit(&info);
+    md_backfill_free(b);
+}
+
+/* error_details' "missing": the ranges of the chunks that failed, adjacent ones merged, the
+ * last one cut at the job's end - what to ask again. */
+Test(backfill, the_failed_ranges_are_listed_merged)
+{
+    md_backfill_opts o = quick();
+    md_backfill *b = md_backfill_new(st, w, mgr, &o);
+    const char *syms[] = {"GOOD", "HOLE1"};
+    md_job_spec spec = {syms, 2, MD_IV_1M, DAY0, DAY0 + 5 * 86400 + 12 * 3600, -1};
+    char id[MD_JOB_ID_MAX];
+    md_error err;
+    cr_assert_eq(md_backfill_submit(b, &spec, NULL, id, &err), 0, "%s", err.msg);
+    md_job_info info;
+    wait_done(b, id, &info);
+    cr_assert_eq(info.state, MD_JOB_DONE);
+    cr_assert_eq(info.chunks_failed, 3);
+    cr_assert_eq(info.n_missing, 2, "days 1 and 2 are one range");
+    cr_assert_eq(info.missing[0].symbol, 1);
+    cr_assert_eq(info.missing[0].start, DAY0 + 86400);
+    cr_assert_eq(info.missing[0].end, DAY0 + 3 * 86400);
+    cr_assert_eq(info.missing[1].symbol, 1);
+    cr_assert_eq(info.missing[1].start, DAY0 + 5 * 86400);
+    cr_assert_eq(info.missing[1].end, DAY0 + 5 * 86400 + 12 * 3600, "cut at the job's end");
+    md_job_info_deinit(&info);
+    md_backfill_free(b);
+    /* the same from the stored document */
+    b = md_backfill_new(st, w, mgr, &o);
+    cr_assert_eq(md_backfill_get(b, id, &info, &err), 0, "%s", err.msg);
+    cr_assert_eq(info.n_missing, 2);
+    cr_assert_eq(info.missing[0].end, DAY0 + 3 * 86400);
+    md_job_info_deinit(&info);
+    md_backfill_free(b);
+}
+
+static void wait_chunks(md_backfill *b, const char *id, int64_t n)
+{
+    for (;;) {
+        md_job_info info;
+        md_error err;
+        cr_assert_eq(md_backfill_get(b, id, &info, &err), 0, "%s", err.msg);
+        int64_t d = info.chunks_done;
+        md_job_info_deinit(&info);
+        if (d >= n) return;
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, ms % 1000 * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A job asked again while the first is open is the first (same symbol set, in any order,
+ * interval, range and source), here and on another runner of the store (another agent);
+ * nothing is fetched twice. Once it ended, the same job is a new one. */
+Test(backfill, an_identical_job_is_the_open_one)
+{
+    md_backfill_opts o = quick();
+    o.workers = 1;
+    o.chunk_delay_ms = 20;
+    md_backfill *b = md_backfill_new(st, w, mgr, &o);
+    md_backfill *other = md_backfill_new(st, w, mgr, &o);
+    const char *syms[] = {"DUP1", "DUP2"}, *again[] = {"DUP2", "DUP1", "DUP2"};
+    md_job_spec spec = {syms, 2, MD_IV_1M, DAY0, DAY0 + 6 * 86400, -1};
+    md_job_spec same = {again, 3, MD_IV_1M, DAY0, DAY0 + 6 * 86400, -1};
+    char id[MD_JOB_ID_MAX], id2[MD_JOB_ID_MAX];
+    md_error err;
+    cr_assert_eq(md_backfill_submit(b, &spec, NULL, id, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_backfill_submit(b, &same, NULL, id2, &err), 1, "%s", err.msg);
+    cr_assert_str_eq(id2, id);
+    memset(id2, 0, sizeof id2);
+    cr_assert_eq(md_backfill_submit(other, &same, NULL, id2, &err), 1, "another agent: %s",
+                 err.msg);
+    cr_assert_str_eq(id2, id);
+    md_job_info info;
+    wait_done(b, id, &info);
+    cr_assert_eq(info.chunks_done, 12);
+    md_job_info_deinit(&info);
+    cr_assert_eq(calls, 12, "every chunk once");
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(tries_of("DUP1", DAY0 + i * 86400), 2, "DUP1 day %d: asked once", i);
+        cr_assert_eq(tries_of("DUP2", DAY0 + i * 86400), 2, "DUP2 day %d: asked once", i);
+    }
+    /* once it ended, the same job is a new one */
+    cr_assert_eq(md_backfill_submit(other, &same, NULL, id2, &err), 0, "ended: a new job");
+    cr_assert_str_neq(id2, id);
+    /* and these are not the same job: another range, another set of symbols */
+    char id3[MD_JOB_ID_MAX], id4[MD_JOB_ID_MAX];
+    md_job_spec longer = spec;
+    longer.end += 86400;
+    cr_assert_eq(md_backfill_submit(b, &longer, NULL, id3, &err), 0, "%s", err.msg);
+    cr_assert_str_neq(id3, id2);
+    md_job_spec fewer = {syms, 1, MD_IV_1M, DAY0, DAY0 + 6 * 86400, -1};
+    cr_assert_eq(md_backfill_submit(b, &fewer, NULL, id4, &err), 0, "%s", err.msg);
+    cr_assert_str_neq(id4, id2);
+    md_backfill_free(other);
+    md_backfill_free(b);
+}
+
+/* A cancelled job asks for no chunk more, keeps what it stored, leaves the open list and is
+ * not resumed; cancelling it again, or a job that ended, is a conflict. */
+Test(backfill, a_cancelled_job_fetches_nothing_more)
+{
+    md_backfill_opts o = quick();
+    o.workers = 1;
+    o.chunk_delay_ms = 20;
+    md_backfill *b = md_backfill_new(st, w, mgr, &o);
+    const char *syms[] = {"CAN1"};
+    md_job_spec spec = {syms, 1, MD_IV_1M, DAY0, DAY0 + 30 * 86400, -1};
+    char id[MD_JOB_ID_MAX];
+    md_error err;
+    cr_assert_eq(md_backfill_submit(b, &spec, NULL, id, &err), 0, "%s", err.msg);
+    wait_chunks(b, id, 2);
+    md_job_info info;
+    cr_assert_eq(md_backfill_cancel(b, id, &info, &err), 0, "%s", err.msg);
+    cr_assert_eq(info.state, MD_JOB_CANCELLED);
+    cr_assert_neq(info.finished_at, 0);
+    md_job_info_deinit(&info);
+    sleep_ms(150); /* the chunk in flight, if any, finishes and is counted */
+    wait_done(b, id, &info);
+    cr_assert_eq(info.state, MD_JOB_CANCELLED);
+    int64_t done = info.chunks_done;
+    md_job_info_deinit(&info);
+    cr_assert_lt(done, 30);
+    int before = calls;
+    sleep_ms(150);
+    cr_assert_eq(calls, before, "nothing asked after the cancel");
+    cr_assert_eq(calls, done);
+    cr_assert_eq(md_store_count_bars(st, "CAN1", MD_IV_1M, MD_TS_MIN, MD_TS_MAX, NULL), done * 1440,
+                 "what was stored stays");
+    cr_assert_eq(md_backfill_cancel(b, id, NULL, &err), MD_ECONFLICT);
+    cr_assert(strstr(err.msg, "already cancelled") != NULL, "%s", err.msg);
+    cr_assert_eq(md_backfill_cancel(b, "bf-nope", NULL, &err), MD_ENOTFOUND);
+    md_backfill_free(b);
+
+    char *doc = NULL;
+    cr_assert_eq(md_store_doc_get(st, MD_BF_OPEN_KEY, &doc, &err), 1);
+    cr_assert_str_eq(doc, "");
+    md_free(doc);
+    b = md_backfill_new(st, w, mgr, &o);
+    cr_assert_eq(md_backfill_resume_all(b, &err), 0);
+    cr_assert_eq(md_backfill_get(b, id, &info, &err), 0, "%s", err.msg);
+    cr_assert_eq(info.state, MD_JOB_CANCELLED);
+    cr_assert_eq(info.chunks_done, done);
+    md_job_info_deinit(&info);
+    /* a job that ended is not cancelled */
+    const char *one[] = {"CAN2"};
+    md_job_spec s2 = {one, 1, MD_IV_1D, DAY0, DAY0 + 5 * 86400, -1};
+    cr_assert_eq(md_backfill_submit(b, &s2, NULL, id, &err), 0, "%s", err.msg);
+    wait_done(b, id, &info);
+    md_job_info_deinit(&info);
+    cr_assert_eq(md_backfill_cancel(b, id, NULL, &err), MD_ECONFLICT);
+    cr_assert(strstr(err.msg, "already done") != NULL, "%s", err.msg);
+    md_backfill_free(b);
+}
+
+/* The cancel taken by another runner of the store (another agent) stops the job where it
+ * runs, before its next chunk. */
+Test(backfill, a_job_cancelled_by_another_agent_stops_where_it_runs)
+{
+    md_backfill_opts o = quick();
+    o.workers = 1;
+    o.chunk_delay_ms = 20;
+    md_backfill *b = md_backfill_new(st, w, mgr, &o);
+    md_backfill *other = md_backfill_new(st, w, mgr, &o);
+    const char *syms[] = {"FAR1"};
+    md_job_spec spec = {syms, 1, MD_IV_1M, DAY0, DAY0 + 30 * 86400, -1};
+    char id[MD_JOB_ID_MAX];
+    md_error err;
+    cr_assert_eq(md_backfill_submit(b, &spec, NULL, id, &err), 0, "%s", err.msg);
+    wait_chunks(b, id, 2);
+    md_job_info info;
+    cr_assert_eq(md_backfill_cancel(other, id, &info, &err), 0, "%s", err.msg);
+    cr_assert_eq(info.state, MD_JOB_CANCELLED);
+    md_job_info_deinit(&info);
+    wait_done(b, id, &info);
+    cr_assert_eq(info.state, MD_JOB_CANCELLED);
+    md_job_info_deinit(&info);
+    sleep_ms(150); /* the chunk in flight, if any, finishes and is counted */
+    cr_assert_eq(md_backfill_get(b, id, &info, &err), 0, "%s", err.msg);
+    int64_t done = info.chunks_done;
+    md_job_info_deinit(&info);
+    int before = calls;
+    sleep_ms(150);
+    cr_assert_eq(calls, before, "nothing asked after the cancel");
+    cr_assert_eq(calls, done);
+    cr_assert_lt(done, 30);
+    cr_assert_eq(md_backfill_get(other, id, &info, &err), 0, "%s", err.msg);
+    cr_assert_eq(info.state, MD_JOB_CANCELLED);
+    cr_assert_eq(info.chunks_done, done, "the runner saved its last chunk");
+    md_job_info_deinit(&info);
+    cr_assert_eq(md_backfill_cancel(other, id, NULL, &err), MD_ECONFLICT);
+    md_backfill_free(other);
     md_backfill_free(b);
 }

@@ -31,7 +31,10 @@ Test(contract, openapi_has_every_route_with_its_method_and_key)
     for (size_t i = 0; i < n; i++) {
         json_t *item = json_object_get(paths, rt[i].pattern);
         cr_assert_not_null(item, "%s", rt[i].pattern);
-        const char *m = rt[i].methods & MD_HTTP_POST ? "post" : "get";
+        const char *m = rt[i].methods & MD_HTTP_POST     ? "post"
+                        : rt[i].methods & MD_HTTP_DELETE ? "delete"
+                        : rt[i].methods & MD_HTTP_PUT    ? "put"
+                                                         : "get";
         json_t *op = json_object_get(item, m);
         cr_assert_not_null(op, "%s %s", m, rt[i].pattern);
         int secured = json_array_size(json_object_get(op, "security")) > 0;
