@@ -199,7 +199,15 @@ void md_conn_reap(srv_loop *sl)
 
 void md_conn_close_if_idle(md_conn *c)
 {
-    if (c->state == CS_HEAD && !c->t && c->in.len == c->in_off && !c->scan.fields) md_conn_close(c);
+    /* a connection no request came on yet is left open (its first request may be on its
+     * way: closing it would fail that request, which a client does not retry on a new
+     * connection); so is one whose next request is already here, unread. Both are answered
+     * with Connection: close, or closed when the drain ends. */
+    if (c->state != CS_HEAD || c->t || c->in.len != c->in_off || c->scan.fields || !c->used)
+        return;
+    char b;
+    if (recv(c->ev.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;
+    md_conn_close(c);
 }
 
 /* The answer is out but the client may still be sending (a body we did not read): shut our
@@ -525,6 +533,7 @@ static int on_head(md_conn *c, md_http_head *h)
     md_task *t = md_srv_task_new(sl, c);
     c->t = t;
     t->req.start_ns = md_mono_ns();
+    c->used = 1;
     if (!h->keep_alive || sl->closing) c->close_after = 1;
     c->http10 = h->http_minor == 0;
     int body_pending = h->content_length > 0 || h->chunked;

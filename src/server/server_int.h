@@ -99,6 +99,7 @@ struct md_conn {
     int close_after;  /* close once the response is written */
     int http10;       /* the request is HTTP/1.0: a keep-alive is confirmed in the answer */
     int in_input;     /* inside http_input (answers written there do not recurse into it) */
+    int used;         /* a request head came on it (shutdown closes idle keep-alive ones) */
     int64_t since_ms; /* when the current state (or the head's first byte) began */
     md_buf in;        /* unparsed input: a partial head, pipelined requests */
     size_t in_off;

@@ -1280,6 +1280,13 @@ static int run(md_srcmgr *m, const fetch *f, int64_t deadline_ms, md_quote *q, m
         }
         int eff = a->rc == SKIPPED ? a->skip_rc : a->rc;
         note(t, a->e, eff, &a->err);
+        if (eff == MD_ETIMEOUT && deadline_ms && md_mono_ms() >= deadline_ms) {
+            /* the call stopped at the request's deadline a moment before this wait did: the
+             * budget ran out, whatever the other sources said (one that does not know the
+             * symbol does not make it unknown while another was still to answer) */
+            t->timed_out = 1;
+            break;
+        }
         hedge_at = 0; /* the next one is launched at once */
     }
     /* every other call is cancelled: its transfer aborts, its thread is free again */

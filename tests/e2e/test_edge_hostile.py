@@ -655,6 +655,38 @@ class Shutdown(unittest.TestCase):
         finally:
             a.cleanup()
 
+    def test_a_connection_opened_before_sigterm_gets_its_first_request_served(self):
+        """At SIGTERM the agent closes keep-alive connections idle between requests, but a
+        connection no request came on yet is kept: its first request (a client opening a
+        connection just then) is served, with Connection: close. A keep-alive connection
+        whose next request is already there, unread, is served too."""
+        a = Agent(name="fresh", env={"MDAGENT_API_KEYS": KEY},
+                  args=("--set", "server.shutdown_grace_ms=5000"))
+        a.start()
+        try:
+            hold = connect(a.port)  # an upload in flight keeps the agent draining
+            hold.sendall(b"POST /ingest/quotes HTTP/1.1\r\nHost: x\r\nX-API-Key: " + KEY.encode() +
+                         b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            fresh = connect(a.port)
+            used = connect(a.port)
+            used.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(read_response(used)[0], 200)
+            time.sleep(0.3)
+            a.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            fresh.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            st, h, rb, _ = read_response(fresh)
+            self.assertEqual(st, 200, rb)
+            self.assertEqual(h.get("connection", "").lower(), "close", h)
+            # the idle keep-alive one was closed at SIGTERM (its client retries elsewhere)
+            used.settimeout(2)
+            self.assertEqual(used.recv(100), b"")
+            for s in (fresh, used, hold):
+                s.close()
+            a.proc.wait(20)
+        finally:
+            a.cleanup()
+
 
 def ws_handshake(port, version=b"13", path=b"/stream"):
     s = connect(port)
