@@ -560,6 +560,11 @@ int md_config_validate(const md_config *cfg, md_error *err)
             cfg->q_weight_consistency + cfg->q_weight_validity + cfg->q_weight_uniqueness <=
         0)
         return md_error_set(err, MD_ECONFIG, "quality.weight_*: at least one weight must be > 0");
+    if (cfg->cluster_ttl_ms <= cfg->cluster_heartbeat_ms) /* the record would lapse between beats */
+        return md_error_set(err, MD_ECONFIG,
+                            "cluster.ttl_ms: %lld must be longer than cluster.heartbeat_ms (%lld), "
+                            "or a live agent drops out of GET /cluster between heartbeats",
+                            (long long)cfg->cluster_ttl_ms, (long long)cfg->cluster_heartbeat_ms);
     return 0;
 }
 

@@ -208,7 +208,12 @@ int md_route_metrics(md_services *svc, md_http_req *req, md_http_resp *resp, md_
 {
     sample_process();
     md_metric_set(MD_M_UPTIME, (double)(md_mono_ms() - svc->started_ms) / 1000.0);
-    if (svc->workers) md_metric_set(MD_M_WORKER_QUEUE, (double)md_workq_pending(svc->workers));
+    /* the HPA's saturation signal: requests waiting for a store worker or a fetch thread
+     * (slow store or slow providers), as GET /cluster's queue_depth counts them */
+    size_t queued = 0;
+    if (svc->workers) queued += md_workq_pending(svc->workers);
+    if (svc->fetchers) queued += md_workq_pending(svc->fetchers);
+    md_metric_set(MD_M_WORKER_QUEUE, (double)queued);
     if (svc->sources) md_srcmgr_update_metrics(svc->sources); /* open -> half-open by time */
     md_quality_gauge_poke(svc->quality); /* deferred grades, seen by the next scrape */
     if (svc->cache) md_cache_sync_metrics(svc->cache);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ struct md_relay {
     md_hub *hub;
     char *channel;
     char *log_key;     /* "<channel>:log": the numbered messages, a Redis stream */
+    char *pub_key;     /* "<log_key>:pub:<instance>:<nonce>": the last message id numbered */
     char log_len[24];  /* its length (XADD MAXLEN ~) */
     size_t catch_up_n; /* messages read back from it at most on (re)connect */
     md_redis *redis;   /* both threads' connections, one breaker */
@@ -36,6 +38,8 @@ struct md_relay {
     md_waiter wake;       /* publisher: a message is queued; both threads: stop */
     char **pending;
     size_t *pending_len;
+    uint64_t *pending_id; /* this process's message ids, 1, 2, ... in queue order */
+    uint64_t next_id;
     size_t head, n, cap; /* ring */
     int sub_fd;
     int pub_check; /* the subscriber lost Redis: the publisher's connection is suspect too */
@@ -276,9 +280,19 @@ static int backoff(md_relay *r, int ms)
  * are one step and messages are published in the order of their numbers. The number is one
  * more than the log's newest entry, or than the sender's last seq when that is higher:
  * after a Redis restart lost the log, numbers go on above what the instances hold.
- * KEYS: the log (entry ids "<seq>-0", field m), the channel; ARGV: the message, the sender's
- * last seq, the log's length. Published and logged as "<seq> <message>". */
+ * A message is numbered at most once: a batch whose replies were lost (a paused or slow
+ * Redis, past redis.timeout_ms) is sent again on the next connection, and Redis may still
+ * run the first copy it had read; KEYS[3] holds the highest id of this process's messages
+ * already numbered, and a copy at or below it is skipped (answered 0). Ids go out in order
+ * and a batch sent again starts at its first unanswered one, so an id is skipped only when
+ * one of its copies was numbered.
+ * KEYS: the log (entry ids "<seq>-0", field m), the channel, the sender's last id; ARGV: the
+ * message, the sender's last seq, the log's length, the message's id. Published and logged
+ * as "<seq> <message>". */
 static const char SEQ_SCRIPT[] =
+    "local done = tonumber(redis.call('GET', KEYS[3]) or '0') "
+    "if tonumber(ARGV[4]) <= done then return 0 end "
+    "redis.call('SET', KEYS[3], ARGV[4], 'PX', 3600000) "
     "local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1) "
     "local s = tonumber(ARGV[2]) "
     "if top[1] then local t = tonumber(string.match(top[1][1], '^%d+')) "
@@ -333,6 +347,7 @@ static void *pub_main(void *arg)
     char sha[41] = "";
     char **batch = NULL;
     size_t *lens = NULL, cap = 0;
+    uint64_t *ids = NULL;
     size_t first = 0, n = 0; /* batch[first..n): taken, not yet answered */
     for (;;) {
         if (!c) {
@@ -382,11 +397,13 @@ static void *pub_main(void *arg)
                 cap = n;
                 batch = md_realloc(batch, cap * sizeof *batch);
                 lens = md_realloc(lens, cap * sizeof *lens);
+                ids = md_realloc(ids, cap * sizeof *ids);
             }
             for (size_t i = 0; i < n; i++) {
                 size_t k = (r->head + i) % r->cap;
                 batch[i] = r->pending[k];
                 lens[i] = r->pending_len[k];
+                ids[i] = r->pending_id[k];
                 r->pending[k] = NULL;
             }
             r->head = (r->head + n) % r->cap;
@@ -398,9 +415,10 @@ static void *pub_main(void *arg)
         char floor[24];
         snprintf(floor, sizeof floor, "%" PRIu64, md_hub_last_seq(r->hub));
         for (size_t i = first; i < n; i++)
-            redisAppendCommand(c, "EVALSHA %s 2 %s %s %b %s %s", sha, r->log_key, r->channel,
-                               batch[i], lens[i], floor, r->log_len);
-        size_t ok = 0, bad = 0, sent = n - first;
+            redisAppendCommand(c, "EVALSHA %s 3 %s %s %s %b %s %s %" PRIu64, sha, r->log_key,
+                               r->channel, r->pub_key, batch[i], lens[i], floor, r->log_len,
+                               ids[i]);
+        size_t ok = 0, bad = 0, again = 0, sent = n - first;
         int noscript = 0;
         for (size_t i = 0; i < sent; i++) {
             redisReply *rep = NULL;
@@ -408,12 +426,17 @@ static void *pub_main(void *arg)
             if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8))
                 noscript = 1; /* the script cache was emptied: loaded again, sent again */
             if (!noscript) {
-                rep->type == REDIS_REPLY_ERROR ? bad++ : ok++;
+                if (rep->type == REDIS_REPLY_ERROR)
+                    bad++;
+                else if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 0)
+                    again++; /* a copy sent before was numbered already */
+                else
+                    ok++;
                 md_free(batch[first++]);
             }
             freeReplyObject(rep);
         }
-        if (ok) atomic_store(&r->last_ok_ms, md_mono_ms());
+        if (ok || again) atomic_store(&r->last_ok_ms, md_mono_ms());
         atomic_fetch_add(&r->sent, ok);
         if (bad) {
             atomic_fetch_add(&r->dropped, bad);
@@ -426,6 +449,7 @@ static void *pub_main(void *arg)
     for (size_t i = first; i < n; i++) md_free(batch[i]);
     md_free(batch);
     md_free(lens);
+    md_free(ids);
     atomic_store(&r->pub_up, 0);
     return NULL;
 }
@@ -564,6 +588,7 @@ static void enqueue(md_relay *r, md_buf *b)
     size_t k = (r->head + r->n) % r->cap;
     r->pending[k] = data;
     r->pending_len[k] = len;
+    r->pending_id[k] = ++r->next_id;
     r->n++;
     md_waiter_notify_locked(&r->wake);
     pthread_mutex_unlock(&r->lock);
@@ -647,6 +672,14 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     size_t n = strlen(r->channel) + 5;
     r->log_key = md_malloc(n);
     snprintf(r->log_key, n, "%s:log", r->channel);
+    /* the instance id may be configured (stream.instance) and so be the same after a
+     * restart, whose ids start at 1 again: a nonce makes the key this process's */
+    uint64_t nonce;
+    if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
+        nonce = (uint64_t)md_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)md_now_ms();
+    n = strlen(r->log_key) + strlen(md_hub_instance(r->hub)) + 32;
+    r->pub_key = md_malloc(n);
+    snprintf(r->pub_key, n, "%s:pub:%s:%016" PRIx64, r->log_key, md_hub_instance(r->hub), nonce);
     size_t replay = md_hub_opts(r->hub)->replay_size;
     r->catch_up_n = replay ? replay : 1000;
     snprintf(r->log_len, sizeof r->log_len, "%zu", r->catch_up_n > 1000 ? r->catch_up_n : 1000);
@@ -654,6 +687,7 @@ int md_relay_start(const md_relay_options *o, md_relay **out, md_error *err)
     r->cap = r->max_pending;
     r->pending = md_calloc(r->cap, sizeof *r->pending);
     r->pending_len = md_calloc(r->cap, sizeof *r->pending_len);
+    r->pending_id = md_calloc(r->cap, sizeof *r->pending_id);
     r->sub_fd = -1;
     pthread_mutex_init(&r->lock, NULL);
     md_waiter_init(&r->wake, &r->lock);
@@ -694,8 +728,10 @@ void md_relay_free(md_relay *r)
     for (size_t i = 0; i < r->n; i++) md_free(r->pending[(r->head + i) % r->cap]);
     md_free(r->pending);
     md_free(r->pending_len);
+    md_free(r->pending_id);
     md_free(r->channel);
     md_free(r->log_key);
+    md_free(r->pub_key);
     md_waiter_deinit(&r->wake);
     md_redis_free(r->redis);
     pthread_mutex_destroy(&r->lock);

@@ -12,8 +12,9 @@
  * while an instance is disconnected from Redis do not reach it (it reconnects with backoff).
  * Two threads, each with its own blocking connection from the Redis adapter (cache/redis.h:
  * the redis.* timeouts and one breaker for both): one publishes (pipelining whatever queued
- * up meanwhile; a batch whose replies do not come within redis.timeout_ms counts as
- * dropped), one subscribes (no read timeout). The outbound queue is bounded: when Redis is
+ * up meanwhile; a batch whose replies do not come within redis.timeout_ms is sent again on
+ * the next connection, and Redis numbers each message once however many copies reach it),
+ * one subscribes (no read timeout). The outbound queue is bounded: when Redis is
  * unreachable, the oldest pending ticks are dropped (counted). */
 #ifndef MD_STREAM_RELAY_H
 #define MD_STREAM_RELAY_H

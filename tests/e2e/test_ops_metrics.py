@@ -9,6 +9,7 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 import unittest
 
@@ -186,6 +187,36 @@ class ProviderLatency(ProviderTest):
                          value(before, h + "_bucket", source="finnhub", le="0.25"), 0)
         self.assertEqual(value(after, h + "_bucket", source="finnhub", le="0.5") -
                          value(before, h + "_bucket", source="finnhub", le="0.5"), 1)
+
+
+class QueueDepthCountsFetchWaits(ProviderTest):
+    """mdagent_worker_queue_depth is the HPA's saturation signal (deploy/hpa.yaml,
+    docs/scaling.md: requests waiting for a worker or fetch thread - a slow store or slow
+    providers). Requests that may call a provider wait for the fetch threads: with one fetch
+    thread and a provider answering 1.5 s late, six /price requests leave five waiting, and
+    the gauge must say so (it counted only the store workers' queue, and stayed 0)."""
+    providers = {"finnhub": "DELAY1500"}
+    priority = "finnhub"
+    load_sample = False
+    extra_args = ("--set", "sources.fetch_workers=1", "--set", "sources.timeout_ms=5000")
+
+    def test_requests_waiting_for_the_fetch_threads_are_counted(self):
+        self.assertEqual(value(scrape(self.agent), "mdagent_worker_queue_depth"), 0)
+        statuses = []
+        threads = [threading.Thread(target=lambda: statuses.append(
+            self.get("/price/AAPL?max_age=0", timeout=60).status)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        seen = 0
+        deadline = time.time() + 1.2  # the first call is still at the provider
+        while time.time() < deadline:
+            seen = max(seen, value(scrape(self.agent), "mdagent_worker_queue_depth"))
+            time.sleep(0.05)
+        for t in threads:
+            t.join(60)
+        self.assertEqual(statuses, [200] * 6)
+        self.assertGreaterEqual(seen, 4, "five requests waited for the one fetch thread")
+        self.assertEqual(value(scrape(self.agent), "mdagent_worker_queue_depth"), 0)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,15 @@ import asyncio
 import ctypes
 import json
 import os
+import shutil
 import signal
+import subprocess
 import time
 import unittest
 
 import websockets
 
-from mdtest import Agent, AgentTest, redis_deployment_args
+from mdtest import Agent, AgentTest, free_port, redis_deployment_args
 from wsclient import Closed, RawWs, close_code
 
 KEY = "stream-test-key-1"
@@ -764,6 +766,87 @@ class StreamAcrossInstances(unittest.IsolatedAsyncioTestCase):
             c_agent.cleanup()
         await cb.close()
         await r.close()
+
+
+@unittest.skipUnless(shutil.which("redis-server"), "redis-server not installed")
+class StreamRedisPaused(unittest.IsolatedAsyncioTestCase):
+    """Two agents on a private Redis (it is stopped with SIGSTOP, which would disturb the
+    other tests on the shared one). A tick whose numbering was sent just before Redis froze
+    gets no reply within redis.timeout_ms; the agent sends it again once Redis answers, and
+    Redis also runs the copy it had read before it froze: the tick must still reach every
+    client once, under one seq (it reached them twice, with two seqs)."""
+
+    async def asyncSetUp(self):
+        self.rport = free_port()
+        self.agents = []
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(self.rport), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-p", str(self.rport), "ping"],
+                             capture_output=True).returncode != 0:
+            self.assertLess(time.monotonic(), deadline, "redis did not start")
+            await asyncio.sleep(0.05)
+        args = ("--redis", f"redis://127.0.0.1:{self.rport}/0", "--set", "redis.namespace=paused",
+                "--set", "stream.redis_channel=paused", "--set", "stream.live_bars=false")
+        for name in ("PausedA", "PausedB"):
+            self.agents.append(Agent(env={"MDAGENT_API_KEYS": KEY}, args=args, name=name).start())
+
+    async def asyncTearDown(self):
+        if self.redis.poll() is None:
+            self.redis.send_signal(signal.SIGCONT)
+            self.redis.kill()
+            self.redis.wait()
+        problems = [p for p in (a.finish() for a in self.agents) if p]
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    def relay(self, agent):
+        return json.loads(agent.get("/health").body)["components"]["stream"].get("relay", {})
+
+    async def connected(self):
+        deadline = time.monotonic() + 20
+        while not all(self.relay(a).get("status") == "connected" for a in self.agents):
+            self.assertLess(time.monotonic(), deadline, [self.relay(a) for a in self.agents])
+            await asyncio.sleep(0.05)
+
+    async def test_a_tick_whose_reply_was_lost_is_streamed_once(self):
+        a, b = self.agents
+        await self.connected()
+        ca, cb = await Client.connect(a), await Client.connect(b)
+        for c in (ca, cb):
+            await c.subscribe(["XP"])
+        await asyncio.to_thread(ingest, a, "quotes", quotes("XP", [1.5], T0))
+        for c in (ca, cb):
+            self.assertEqual((await c.until("quote"))["price"], 1.5)
+        # the publisher just had its reply: its idle ping is a second away, so the next
+        # tick is the command that finds Redis frozen
+        self.redis.send_signal(signal.SIGSTOP)
+        try:
+            await asyncio.to_thread(ingest, a, "quotes", quotes("XP", [2.5], T0 + 1))
+            await asyncio.sleep(0.6)  # well past redis.timeout_ms (100): the reply is lost
+        finally:
+            self.redis.send_signal(signal.SIGCONT)
+        await self.connected()
+        await asyncio.to_thread(ingest, a, "quotes", quotes("XP", [3.5], T0 + 2))
+        for name, c in (("a", ca), ("b", cb)):
+            got = []
+            while 3.5 not in [p for _, p in got]:
+                m = await c.until("quote")
+                got.append((m["seq"], m["price"]))
+            await c.send({"op": "ping"})
+            while (m := await c.next())["type"] != "pong":
+                if m["type"] == "quote":
+                    got.append((m["seq"], m["price"]))
+            prices = [p for _, p in got]
+            # b gets 2.5 through Redis only: if the publisher's idle ping found Redis frozen
+            # first (a loaded machine), 2.5 was streamed on a alone, and b never sees it
+            want = [2.5, 3.5] if name == "a" or 2.5 in prices else [3.5]
+            self.assertEqual(sorted(prices), want, f"client on {name}: {got}")
+            seqs = [s for s, _ in got]
+            self.assertEqual(seqs, sorted(seqs), f"client on {name}: {got}")
+        await ca.close()
+        await cb.close()
 
 
 if __name__ == "__main__":

@@ -195,6 +195,31 @@ Test(config, validate_reads_the_redis_url_as_the_adapter_does)
     md_config_deinit(&c);
 }
 
+Test(config, a_cluster_record_must_outlive_its_heartbeat)
+{
+    /* a record that expires before the next heartbeat renews it takes a live agent out of
+     * GET /cluster for part of every period (and readers drop its id from the set) */
+    const char *bad[][2] = {{"2000", "2000"}, {"2000", "1500"}, {"500", "200"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        md_config c;
+        md_config_init(&c);
+        md_error err;
+        cr_assert_eq(md_config_set(&c, "cluster.heartbeat_ms", bad[i][0], "test", &err), 0);
+        cr_assert_eq(md_config_set(&c, "cluster.ttl_ms", bad[i][1], "test", &err), 0);
+        cr_assert_eq(md_config_validate(&c, &err), MD_ECONFIG, "%s/%s", bad[i][0], bad[i][1]);
+        cr_assert(strncmp(err.msg, "cluster.ttl_ms: ", 16) == 0, "%s", err.msg);
+        md_config_deinit(&c);
+    }
+    md_config c;
+    md_config_init(&c); /* the defaults: 2000 and 10000 */
+    md_error err;
+    cr_assert_eq(md_config_validate(&c, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_config_set(&c, "cluster.heartbeat_ms", "300", "test", &err), 0);
+    cr_assert_eq(md_config_set(&c, "cluster.ttl_ms", "301", "test", &err), 0);
+    cr_assert_eq(md_config_validate(&c, &err), 0, "%s", err.msg);
+    md_config_deinit(&c);
+}
+
 Test(config, pipeline_jobs_are_read_as_a_mapping_or_a_list_with_their_lines)
 {
     const char *p = md_test_path("jobs1.yaml");
