@@ -203,8 +203,7 @@ void md_conn_close_if_idle(md_conn *c)
      * way: closing it would fail that request, which a client does not retry on a new
      * connection); so is one whose next request is already here, unread. Both are answered
      * with Connection: close, or closed when the drain ends. */
-    if (c->state != CS_HEAD || c->t || c->in.len != c->in_off || c->scan.fields || !c->used)
-        return;
+    if (c->state != CS_HEAD || c->t || c->in.len != c->in_off || c->scan.fields || !c->used) return;
     char b;
     if (recv(c->ev.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;
     md_conn_close(c);
