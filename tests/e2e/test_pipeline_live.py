@@ -47,10 +47,32 @@ def replay(agent, ticks):
         ingest(agent, "quotes", by_hour[h])
 
 
-async def drain(client, quiet_s=4.0, timeout=240):
-    """Messages until none came for quiet_s seconds."""
+def closes(msgs):
+    """The number of closed-bar indicator values per channel."""
+    n = {}
+    for m in msgs:
+        if m.get("type") == "indicator" and not m["partial"]:
+            n[m["channel"]] = n.get(m["channel"], 0) + 1
+    return n
+
+
+async def drain(client, quiet_s=4.0, timeout=240, want=None):
+    """Messages until none came for quiet_s seconds; with want ({channel: closes}), first
+    until that many closed values came on each channel (the pipeline may lag behind the
+    ingest on a loaded machine: late is fine, lost is not), then until quiet_s of quiet."""
     out = []
     deadline = time.monotonic() + timeout
+    while want and time.monotonic() < deadline:
+        got = closes(out)
+        if all(got.get(ch, 0) >= n for ch, n in want.items()):
+            break
+        try:
+            out.append(await client.next(timeout=max(0.1, deadline - time.monotonic())))
+        except asyncio.TimeoutError:
+            break
+    if want and any(closes(out).get(ch, 0) < n for ch, n in want.items()):
+        lagged = [m for m in out if m.get("type") == "lagged"]
+        raise AssertionError(f"after {timeout} s: {closes(out)}, want {want}; lagged: {lagged}")
     while time.monotonic() < deadline:
         try:
             out.append(await client.next(timeout=quiet_s))
@@ -123,7 +145,7 @@ class LiveIndicators(unittest.IsolatedAsyncioTestCase):
         sub = await a.subscribe([sym], day1)
         self.assertEqual(sub["channels"], day1)
         await asyncio.to_thread(replay, self.agent, day_ticks(sym, DAY1, 1))
-        msgs = await drain(a)
+        msgs = await drain(a, quiet_s=1, want={c: n for c, n in zip(day1, (MINUTES, 78, 26, 7, MINUTES, 78))})
         counts = check(self, self.agent, msgs, sym, DAY1 - 86400, DAY2 + 86400)
         # every bar of the day closed once: 390 minutes, 78 x 5m, 26 x 15m, 7 hours (14:00 to
         # 20:00, the first and last partly covered)
@@ -143,7 +165,9 @@ class LiveIndicators(unittest.IsolatedAsyncioTestCase):
                       "partial": True})
         await asyncio.sleep(1)
         await asyncio.to_thread(replay, self.agent, day_ticks(sym, DAY2, 2))
-        mb, ma = await drain(b), await drain(a, quiet_s=1)
+        mb = await drain(b, quiet_s=1, want={"ind.ema:50@1m": MINUTES, "ind.rsi:14@1m": MINUTES,
+                                             "ind.adx:14@5m": 78, "ind.cci:20@15m": 26})
+        ma = await drain(a, quiet_s=1, want={"ind.rsi:14@1m": MINUTES})
         counts_b = check(self, self.agent, mb, sym, DAY1 - 86400, DAY2 + 86400)
         counts_a = check(self, self.agent, ma, sym, DAY1 - 86400, DAY2 + 86400)
         # day 1's last bar of each interval closed before b came: b starts with day 2's
@@ -329,7 +353,8 @@ class LiveIndicatorsAcrossInstances(unittest.IsolatedAsyncioTestCase):
             await c.subscribe([sym], ["ind.sma:3@1m", "ind.rsi:5@5m"])
         ticks = [t for t in day_ticks(sym, DAY1, 7) if t["timestamp"] < DAY1 + 3600]
         await asyncio.to_thread(replay, self.a, ticks)
-        ma, mb = await drain(ca), await drain(cb)
+        want = {"ind.sma:3@1m": 60, "ind.rsi:5@5m": 12}
+        ma, mb = await drain(ca, quiet_s=1, want=want), await drain(cb, quiet_s=1, want=want)
         counts_a = check(self, self.a, ma, sym, DAY1 - 3600, DAY1 + 7200)
         counts_b = check(self, self.b, mb, sym, DAY1 - 3600, DAY1 + 7200)
         self.assertEqual(counts_a, {"ind.sma:3@1m": 60, "ind.rsi:5@5m": 12}, counts_a)
