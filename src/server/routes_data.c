@@ -128,14 +128,14 @@ typedef struct price_item {
 typedef struct price_job {
     md_services *svc;
     price_item *it;
-    size_t *todo; /* indices into it of the symbols to answer */
+    size_t *to_answer; /* indices into it of the symbols to answer */
     int64_t max_age;
 } price_job;
 
 static void answer_price(void *ctx, size_t k)
 {
     price_job *j = ctx;
-    price_item *it = &j->it[j->todo[k]];
+    price_item *it = &j->it[j->to_answer[k]];
     it->rc = md_query_price_answer(j->svc, it->sym, j->max_age, 0, &it->a, &it->err);
 }
 
@@ -161,7 +161,7 @@ int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
                             (long long)svc->cfg->max_symbols, n);
     }
     price_item *it = md_calloc(n, sizeof *it);
-    size_t *todo = md_calloc(n, sizeof *todo), nt = 0;
+    size_t *to_answer = md_calloc(n, sizeof *to_answer), nt = 0;
     for (size_t i = 0; i < n; i++) {
         it[i].asked = items[i];
         md_answer_init(&it[i].a);
@@ -170,10 +170,10 @@ int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
         /* a repeated symbol (AAPL,aapl) is answered once, at its first place, as /historical */
         for (size_t k = 0; k < i && !it[i].skip; k++)
             it[i].skip = it[k].rc == 0 && !it[k].skip && strcmp(it[k].sym, it[i].sym) == 0;
-        if (!it[i].skip) todo[nt++] = i;
+        if (!it[i].skip) to_answer[nt++] = i;
     }
     /* the symbols side by side: one whose sources hang does not spend the others' budget */
-    price_job job = {svc, it, todo, max_age};
+    price_job job = {svc, it, to_answer, max_age};
     md_query_each(svc, nt, answer_price, &job);
     md_buf prices = MD_BUF_INIT, errors = MD_BUF_INIT;
     int np = 0, ne = 0;
@@ -196,7 +196,7 @@ int md_route_prices(md_services *svc, md_http_req *req, md_http_resp *resp, md_e
         }
     }
     for (size_t i = 0; i < n; i++) md_answer_deinit(&it[i].a);
-    md_free(todo);
+    md_free(to_answer);
     md_free(it);
     md_config_free_list(items, n);
     md_buf *b = md_http_json(resp, 200);

@@ -285,25 +285,36 @@ class AgentTest(unittest.TestCase):
     env = {}
     args = ()
     load_sample = True
+    fake = None  # a fake provider the subclass started before this setUpClass (has stop()):
+                 # stopped with the agent, and when the agent fails to start
 
     @classmethod
     def setUpClass(cls):
-        db = cls.db
-        cls.pg_db = None
-        if cls.pg:
-            cls.pg_db = db = fresh_pg_db(cls.__name__)
-        cls.agent = Agent(db=db, env=cls.env, args=cls.args, name=cls.__name__)
-        if cls.load_sample:
-            cls.agent.load(SAMPLE)
-        cls.agent.start()
+        try:
+            db = cls.db
+            cls.pg_db = None
+            if cls.pg:
+                cls.pg_db = db = fresh_pg_db(cls.__name__)
+            cls.agent = Agent(db=db, env=cls.env, args=cls.args, name=cls.__name__)
+            if cls.load_sample:
+                cls.agent.load(SAMPLE)
+            cls.agent.start()
+        except Exception:
+            if cls.fake:
+                cls.fake.stop()
+            raise
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.agent.stop()
-        logs = cls.agent.logs()
-        cls.agent.cleanup()
-        if cls.pg_db:
-            drop_pg_db(cls.pg_db)
+        try:
+            rc = cls.agent.stop()
+            logs = cls.agent.logs()
+            cls.agent.cleanup()
+            if cls.pg_db:
+                drop_pg_db(cls.pg_db)
+        finally:
+            if cls.fake:
+                cls.fake.stop()
         # a sanitizer report or a crash on shutdown fails the class
         if "ERROR: AddressSanitizer" in logs or "runtime error:" in logs or rc not in (0, None):
             raise AssertionError(f"agent exit {rc} or sanitizer report:\n{logs[-4000:]}")

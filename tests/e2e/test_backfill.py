@@ -171,18 +171,7 @@ class WithProvider(AgentTest):
                     "--set", "backfill.workers=1", "--set", "backfill.chunk_delay_ms=400",
                     "--set", "sources.circuit.failures=1000", "--set", "sources.circuit.failure_ratio=0",
                     "--set", "sources.polygon.per_minute=0", "--set", "sources.polygon.per_day=0")
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.fake.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.fake.stop()
+        super().setUpClass()  # AgentTest stops cls.fake with the agent
 
     def post(self, doc, headers=AUTH):
         return self.agent.post("/backfill", json.dumps(doc), headers=headers)

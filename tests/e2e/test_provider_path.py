@@ -74,18 +74,7 @@ class PathTest(AgentTest):
         cls.env = cls.provider_env()
         cls.args = ("--set", "sources.retry_base_ms=10", "--set", "sources.retry_max_ms=20",
                     "--set", "sources.max_retries=0", *cls.extra_args)
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.fake.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.fake.stop()
+        super().setUpClass()  # AgentTest stops cls.fake with the agent
 
     def source(self, name, agent=None):
         for s in json.loads((agent or self.agent).get("/sources").body)["sources"]:

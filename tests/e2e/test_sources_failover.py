@@ -59,18 +59,7 @@ class ProviderTest(AgentTest):
         cls.env = env
         cls.args = ("--set", "sources.retry_base_ms=10", "--set", "sources.retry_max_ms=20",
                     "--set", "sources.timeout_ms=400", *cls.extra_args)
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.fake.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.fake.stop()
+        super().setUpClass()  # AgentTest stops cls.fake with the agent
 
     def source(self, name):
         for s in self.get_json("/sources")["sources"]:
